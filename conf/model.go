@@ -1,0 +1,143 @@
+// Package conf turns a TOML or UCI crypto-map configuration into one
+// validated, immutable model that every other package reads.
+//
+// The model is built once by Load (or LoadTOML / LoadUCI) and never changed
+// afterwards; a reload builds a new model and the daemon compares the two.
+// Key names in the files are a contract with users, documentation and the
+// UCI bridge: they are listed next to each field.
+package conf
+
+import (
+	"net/netip"
+	"strconv"
+	"time"
+
+	"tinyipsec/acl"
+)
+
+// Defaults that admins know from Cisco IOS/ASA.
+const (
+	DefaultConfigPath    = "/etc/tinyipsec/tinyipsec.toml"
+	DefaultTun           = "ipsec0"
+	DefaultControlSocket = "/var/run/tinyipsec.sock"
+	DefaultMTU           = 1400
+	DefaultP1Lifetime    = 86400 * time.Second // crypto isakmp policy default
+	DefaultP2Lifetime    = 3600 * time.Second  // crypto ipsec security-association lifetime default
+	DefaultReplayWindow  = 64
+	MaxReplayWindow      = 4096
+)
+
+// Config is the whole validated configuration.
+type Config struct {
+	// Source is the file the configuration was read from (for messages).
+	Source string
+
+	Global Global
+	// Policies are the ISAKMP policies sorted by ascending priority
+	// (Cisco: lower number = preferred).
+	Policies []ISAKMPPolicy
+	// TransformSets by name.
+	TransformSets map[string]*TransformSet
+	// ACLs by name.
+	ACLs map[string]*ACL
+	// CryptoMaps sorted by (Name, Seq).
+	CryptoMaps []*CryptoMap
+}
+
+// Global is the [global] table.
+type Global struct {
+	LogLevel      string       // log_level: error|warn|info|debug (default info)
+	Listen        []netip.Addr // listen: local addresses for UDP 500/4500; empty = all
+	Tun           string       // tun: device name (default ipsec0)
+	MTU           int          // mtu: TUN MTU (default 1400)
+	ControlSocket string       // control_socket (default /var/run/tinyipsec.sock)
+	AllowWeak     bool         // allow_weak: permit des, md5, DH groups 1/2/5
+}
+
+// ISAKMPPolicy is one [[isakmp_policy]], Cisco's "crypto isakmp policy N".
+type ISAKMPPolicy struct {
+	Priority   int           // priority
+	Encryption string        // encryption: aes128|aes192|aes256|3des|des
+	Hash       string        // hash: md5|sha1|sha256|sha384|sha512
+	Auth       string        // authentication: pre-share|rsa-sig|ecdsa-sig
+	Group      int           // group: 1,2,5,14,15,16,19,20,21,31
+	Lifetime   time.Duration // lifetime (default 86400 s)
+}
+
+// TransformSet is one [transform_set.NAME], Cisco's "crypto ipsec transform-set".
+type TransformSet struct {
+	Name    string
+	ESP     string // esp: aes128gcm16|aes256gcm16|aes128|aes192|aes256|3des|chacha20poly1305|null; "" = no ESP
+	ESPAuth string // esp_auth: sha1|sha256|sha384|sha512|md5; "" for AEAD
+	AH      string // ah: sha1|sha256|sha384|sha512|md5; "" = no AH
+	Mode    string // mode: tunnel|transport (default tunnel)
+}
+
+// ACL is one [acl.NAME]: Cisco extended-ACL lines, first match wins,
+// implicit deny at the end.
+type ACL struct {
+	Name  string
+	Rules []acl.Rule // parsed, in order
+}
+
+// Identity is an IKE identity (local_id / remote_id).
+type Identity struct {
+	// Type is "" (unset: use the address, or the certificate's DN),
+	// "ipv4", "ipv6", "fqdn", "user-fqdn" or "dn".
+	Type  string
+	Value string     // as written after the prefix ("host.example", "a@b", "C=CH, O=...")
+	Addr  netip.Addr // for ipv4/ipv6
+}
+
+// CryptoMap is one [[crypto_map]], Cisco's "crypto map NAME SEQ".
+type CryptoMap struct {
+	Name   string // name
+	Seq    int    // seq
+	Keying string // keying: isakmp|manual (default isakmp)
+
+	Peer     string     // peer: address, hostname or "dynamic" (kept as written)
+	PeerAddr netip.Addr // resolved when Peer is a literal address; invalid for "dynamic" or hostnames
+	Dynamic  bool       // peer = "dynamic": responder only, any authenticated peer
+	Local    netip.Addr // local: optional local address for this tunnel (outer source)
+
+	LocalID  Identity // local_id
+	RemoteID Identity // remote_id
+
+	PSK     []byte // psk, or the content of psk_file (never logged)
+	PSKFile string // psk_file (kept so the model can be written back)
+	Cert    string // cert: PEM path
+	Key     string // key: PEM path
+	CA      string // ca: PEM path
+
+	Match         string          // match: ACL name
+	ACL           *ACL            // the ACL named by Match
+	TransformSet  []string        // transform_set: names in preference order
+	TransformSets []*TransformSet // resolved, same order
+
+	PFS          int           // pfs: DH group, 0 = no PFS
+	Lifetime     time.Duration // lifetime (default 3600 s)
+	LifetimeKB   uint64        // lifetime_kb: 0 = no volume limit
+	Exchange     string        // exchange: main|aggressive (default main)
+	Initiate     string        // initiate: on-traffic|always|never (default on-traffic)
+	DPDDelay     time.Duration // dpd_delay: 0 = DPD off
+	DPDTimeout   time.Duration // dpd_timeout
+	NATT         string        // nat_t: auto|force|off (default auto)
+	ReplayWindow int           // replay_window (default 64, at most 4096; 0 disables anti-replay)
+	ESN          bool          // esn
+
+	Manual *ManualKeys // keying = "manual" only
+}
+
+// ManualKeys are Cisco ipsec-manual keys. "in" is what the peer sends to us.
+// For AES-GCM and ChaCha20-Poly1305 the ESP key is the cipher key followed
+// by its 4-byte salt (RFC 4106 / RFC 7634 KEYMAT layout).
+type ManualKeys struct {
+	SPIIn, SPIOut               uint32 // spi_in, spi_out
+	ESPKeyIn, ESPKeyOut         []byte // esp_key_in, esp_key_out
+	ESPAuthKeyIn, ESPAuthKeyOut []byte // esp_auth_key_in, esp_auth_key_out
+	AHKeyIn, AHKeyOut           []byte // ah_key_in, ah_key_out
+	AHSPIIn, AHSPIOut           uint32 // ah_spi_in, ah_spi_out: for AH+ESP bundles (default spi_in/spi_out)
+}
+
+// ID returns "name/seq", the crypto map's identity in logs and status.
+func (m *CryptoMap) ID() string { return m.Name + "/" + strconv.Itoa(m.Seq) }
