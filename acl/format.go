@@ -1,0 +1,81 @@
+package acl
+
+import (
+	"net/netip"
+	"strconv"
+	"strings"
+)
+
+// String returns the rule in canonical form (CIDR prefixes, numeric ports),
+// which ParseRule reads back to the same Rule. Status output uses it so
+// that wildcard and prefix spellings of one rule look alike.
+func (r Rule) String() string {
+	var b strings.Builder
+	if r.Permit {
+		b.WriteString("permit ")
+	} else {
+		b.WriteString("deny ")
+	}
+	b.WriteString(ProtoName(r.Proto))
+	writeSide(&b, r.Src, r.SrcAny, r.SrcPorts)
+	writeSide(&b, r.Dst, r.DstAny, r.DstPorts)
+	return b.String()
+}
+
+// ProtoName returns the ACL keyword for an IP protocol number, or the
+// number itself when there is no keyword; 0 is "ip" (any protocol).
+func ProtoName(p uint8) string {
+	switch p {
+	case 0:
+		return "ip"
+	case ProtoICMP:
+		return "icmp"
+	case ProtoTCP:
+		return "tcp"
+	case ProtoUDP:
+		return "udp"
+	case ProtoGRE:
+		return "gre"
+	case ProtoESP:
+		return "esp"
+	case ProtoAH:
+		return "ahp"
+	case ProtoICMPv6:
+		return "icmp6"
+	case ProtoSCTP:
+		return "sctp"
+	}
+	return strconv.Itoa(int(p))
+}
+
+func writeSide(b *strings.Builder, p netip.Prefix, isAny bool, ports PortRange) {
+	b.WriteByte(' ')
+	switch {
+	case isAny || !p.IsValid():
+		b.WriteString("any")
+	case p.Bits() == p.Addr().BitLen():
+		b.WriteString("host ")
+		b.WriteString(p.Addr().String())
+	default:
+		b.WriteString(p.String())
+	}
+	if ports.Any() {
+		return
+	}
+	switch {
+	case ports.Lo == ports.Hi:
+		b.WriteString(" eq ")
+		b.WriteString(strconv.Itoa(int(ports.Lo)))
+	case ports.Lo == 0:
+		b.WriteString(" lt ")
+		b.WriteString(strconv.Itoa(int(ports.Hi) + 1))
+	case ports.Hi == 65535:
+		b.WriteString(" gt ")
+		b.WriteString(strconv.Itoa(int(ports.Lo) - 1))
+	default:
+		b.WriteString(" range ")
+		b.WriteString(strconv.Itoa(int(ports.Lo)))
+		b.WriteByte(' ')
+		b.WriteString(strconv.Itoa(int(ports.Hi)))
+	}
+}

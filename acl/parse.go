@@ -1,0 +1,312 @@
+package acl
+
+import (
+	"errors"
+	"fmt"
+	"math/bits"
+	"net/netip"
+	"strconv"
+	"strings"
+)
+
+// ErrRemark is returned by ParseRule for "remark ..." lines. They are valid
+// ACL content that matches nothing, so a config loader may skip them.
+var ErrRemark = errors.New("remark")
+
+// ParseRule parses one Cisco extended-ACL line as used in crypto ACLs:
+//
+//	permit|deny PROTO SRC [PORTS] DST [PORTS] [log]
+//
+// Keywords are case-insensitive. Addresses are any, any4, any6, host ADDR,
+// ADDR WILDCARD (IPv4) or ADDR/LEN (IPv4 or IPv6). Host bits under the mask
+// are cleared silently, as IOS does. Port operators eq, lt, gt and range are
+// accepted for tcp, udp and sctp; neq is rejected because a crypto ACL entry
+// becomes one IKE proxy ID, and an ID is a single range.
+//
+// Errors are short and name the offending token, since the caller puts
+// them next to the file, line and key.
+func ParseRule(line string) (Rule, error) {
+	p := &ruleParser{f: strings.Fields(line)}
+	r := Rule{Text: strings.TrimSpace(line)}
+
+	action, ok := p.next()
+	if !ok {
+		return Rule{}, errors.New("empty rule")
+	}
+	switch strings.ToLower(action) {
+	case "permit":
+		r.Permit = true
+	case "deny":
+	case "remark":
+		return Rule{}, ErrRemark
+	default:
+		return Rule{}, fmt.Errorf("unknown action %q (want permit or deny)", action)
+	}
+
+	proto, ok := p.next()
+	if !ok {
+		return Rule{}, errors.New("missing protocol")
+	}
+	var err error
+	if r.Proto, err = parseProto(proto); err != nil {
+		return Rule{}, err
+	}
+
+	if r.Src, r.SrcAny, err = p.address("source"); err != nil {
+		return Rule{}, err
+	}
+	if r.SrcPorts, err = p.ports(r.Proto); err != nil {
+		return Rule{}, err
+	}
+	if r.Dst, r.DstAny, err = p.address("destination"); err != nil {
+		return Rule{}, err
+	}
+	if r.DstPorts, err = p.ports(r.Proto); err != nil {
+		return Rule{}, err
+	}
+
+	// Logging is a property of the hardware ACL on IOS; here it changes
+	// nothing, but configs copied from a router must still load.
+	if t, ok := p.peek(); ok && (strings.EqualFold(t, "log") || strings.EqualFold(t, "log-input")) {
+		p.i++
+	}
+	if t, ok := p.peek(); ok {
+		return Rule{}, fmt.Errorf("unexpected %q", t)
+	}
+
+	if err := checkFamilies(&r); err != nil {
+		return Rule{}, err
+	}
+	return r, nil
+}
+
+// ruleParser walks the whitespace-separated tokens of one line.
+type ruleParser struct {
+	f []string
+	i int
+}
+
+func (p *ruleParser) next() (string, bool) {
+	if p.i >= len(p.f) {
+		return "", false
+	}
+	p.i++
+	return p.f[p.i-1], true
+}
+
+func (p *ruleParser) peek() (string, bool) {
+	if p.i >= len(p.f) {
+		return "", false
+	}
+	return p.f[p.i], true
+}
+
+func parseProto(tok string) (uint8, error) {
+	if n, ok := protoNames[strings.ToLower(tok)]; ok {
+		return n, nil
+	}
+	if isDigits(tok) {
+		n, err := strconv.ParseUint(tok, 10, 8)
+		if err != nil {
+			return 0, fmt.Errorf("protocol %s out of range 0-255", tok)
+		}
+		return uint8(n), nil
+	}
+	return 0, fmt.Errorf("unknown protocol %q", tok)
+}
+
+// address parses one SRC or DST specification. what is "source" or
+// "destination", for messages.
+func (p *ruleParser) address(what string) (pfx netip.Prefix, isAny bool, err error) {
+	tok, ok := p.next()
+	if !ok {
+		return netip.Prefix{}, false, fmt.Errorf("missing %s address", what)
+	}
+	switch strings.ToLower(tok) {
+	case "any":
+		return netip.Prefix{}, true, nil
+	case "any4":
+		return netip.PrefixFrom(netip.IPv4Unspecified(), 0), false, nil
+	case "any6":
+		return netip.PrefixFrom(netip.IPv6Unspecified(), 0), false, nil
+	case "host":
+		a, ok := p.next()
+		if !ok {
+			return netip.Prefix{}, false, fmt.Errorf("missing address after host")
+		}
+		addr, err := parseAddr(a)
+		if err != nil {
+			return netip.Prefix{}, false, err
+		}
+		return netip.PrefixFrom(addr, addr.BitLen()), false, nil
+	}
+
+	if strings.Contains(tok, "/") {
+		pfx, err := netip.ParsePrefix(tok)
+		if err != nil || pfx.Addr().Zone() != "" {
+			return netip.Prefix{}, false, fmt.Errorf("invalid prefix %q", tok)
+		}
+		return pfx.Masked(), false, nil
+	}
+
+	addr, err := parseAddr(tok)
+	if err != nil {
+		return netip.Prefix{}, false, err
+	}
+	if addr.Is6() {
+		return netip.Prefix{}, false, fmt.Errorf("IPv6 address %s needs /LEN or host", tok)
+	}
+	w, ok := p.next()
+	if !ok {
+		return netip.Prefix{}, false, fmt.Errorf("missing wildcard after %s", tok)
+	}
+	bitsLen, err := wildcardLen(w)
+	if err != nil {
+		return netip.Prefix{}, false, err
+	}
+	return netip.PrefixFrom(addr, bitsLen).Masked(), false, nil
+}
+
+func parseAddr(tok string) (netip.Addr, error) {
+	a, err := netip.ParseAddr(tok)
+	if err != nil || a.Zone() != "" {
+		return netip.Addr{}, fmt.Errorf("invalid address %q", tok)
+	}
+	return a, nil
+}
+
+// wildcardLen converts a Cisco wildcard (inverse mask) to a prefix length.
+// Only contiguous wildcards (0s then 1s) describe a prefix; other
+// wildcards match scattered address sets that no IKE proxy ID can carry.
+func wildcardLen(tok string) (int, error) {
+	a, err := netip.ParseAddr(tok)
+	if err != nil || !a.Is4() {
+		return 0, fmt.Errorf("invalid wildcard %q", tok)
+	}
+	b := a.As4()
+	w := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+	if w&(w+1) != 0 {
+		// A netmask pasted where IOS wants a wildcard is the usual
+		// mistake (ASA syntax); say so rather than only "not contiguous".
+		if inv := ^w; inv&(inv+1) == 0 {
+			return 0, fmt.Errorf("wildcard %s is not contiguous (a netmask? use %s)", tok, netip.AddrFrom4([4]byte{byte(inv >> 24), byte(inv >> 16), byte(inv >> 8), byte(inv)}))
+		}
+		return 0, fmt.Errorf("wildcard %s is not contiguous", tok)
+	}
+	return 32 - bits.OnesCount32(w), nil
+}
+
+// ports parses an optional port operator. Only protocols with ports may
+// have one; for the others a port keyword is reported as such, not as a bad
+// address, because that is what the admin meant.
+func (p *ruleParser) ports(proto uint8) (PortRange, error) {
+	tok, ok := p.peek()
+	if !ok {
+		return AnyPort, nil
+	}
+	op := strings.ToLower(tok)
+	switch op {
+	case "eq", "lt", "gt", "range", "neq":
+	default:
+		return AnyPort, nil
+	}
+	p.i++
+	if !hasPorts(proto) {
+		return PortRange{}, fmt.Errorf("port operator %q needs tcp, udp or sctp", tok)
+	}
+	if op == "neq" {
+		return PortRange{}, errors.New("neq is not allowed in a crypto ACL (a proxy ID is one port range); use lt and gt lines")
+	}
+	a, err := p.port(op)
+	if err != nil {
+		return PortRange{}, err
+	}
+	var r PortRange
+	switch op {
+	case "eq":
+		r = PortRange{a, a}
+	case "lt":
+		if a == 0 {
+			return PortRange{}, errors.New("lt 0 matches no port")
+		}
+		r = PortRange{0, a - 1}
+	case "gt":
+		if a == 65535 {
+			return PortRange{}, errors.New("gt 65535 matches no port")
+		}
+		r = PortRange{a + 1, 65535}
+	case "range":
+		b, err := p.port(op)
+		if err != nil {
+			return PortRange{}, err
+		}
+		if b < a {
+			return PortRange{}, fmt.Errorf("range %d %d is reversed", a, b)
+		}
+		r = PortRange{a, b}
+	}
+	// Port 0 alone cannot be told apart from "any" in a proxy ID.
+	if r.Lo == 0 && r.Hi == 0 {
+		return PortRange{}, errors.New("port 0 cannot be matched")
+	}
+	return r, nil
+}
+
+func (p *ruleParser) port(op string) (uint16, error) {
+	tok, ok := p.next()
+	if !ok {
+		return 0, fmt.Errorf("missing port after %s", op)
+	}
+	if n, ok := portNames[strings.ToLower(tok)]; ok {
+		return n, nil
+	}
+	if !isDigits(tok) {
+		return 0, fmt.Errorf("unknown port %q", tok)
+	}
+	n, err := strconv.ParseUint(tok, 10, 16)
+	if err != nil {
+		return 0, fmt.Errorf("port %s out of range 0-65535", tok)
+	}
+	return uint16(n), nil
+}
+
+// checkFamilies rejects lines that can never match: an IPv4 source with an
+// IPv6 destination, or an ICMP version that does not exist in the family.
+func checkFamilies(r *Rule) error {
+	fam := 0 // 0 unknown, 4 or 6
+	for _, side := range []struct {
+		p     netip.Prefix
+		isAny bool
+	}{{r.Src, r.SrcAny}, {r.Dst, r.DstAny}} {
+		if side.isAny {
+			continue
+		}
+		f := 6
+		if side.p.Addr().Is4() {
+			f = 4
+		}
+		if fam != 0 && fam != f {
+			return errors.New("source and destination are different address families")
+		}
+		fam = f
+	}
+	switch {
+	case fam == 6 && r.Proto == ProtoICMP:
+		return errors.New("icmp with IPv6 addresses (use icmp6)")
+	case fam == 4 && r.Proto == ProtoICMPv6:
+		return errors.New("icmp6 with IPv4 addresses (use icmp)")
+	}
+	return nil
+}
+
+func isDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
