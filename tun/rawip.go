@@ -1,0 +1,365 @@
+package tun
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// IP protocol numbers carried by the raw sockets.
+const (
+	ProtoESP = 50
+	ProtoAH  = 51
+)
+
+const ipv6HeaderLen = 40
+
+// IPConn carries ESP and AH over raw IP sockets, as whole IP packets.
+//
+// IPv4: the receive sockets (one per protocol) deliver the packet with its
+// IP header; sends go through one IPPROTO_RAW socket, which implies
+// IP_HDRINCL, because AH's ICV covers the outer header and the transforms
+// build that header themselves.
+//
+// IPv6: raw sockets never carry the IPv6 header in either direction. On
+// receive, the header is rebuilt in front of the payload from the source
+// address and IPV6_PKTINFO, so the packet paths see one packet format for
+// both families. On send, the header the transforms built is stripped and
+// its source and destination are passed as IPV6_PKTINFO and the socket
+// address; the kernel writes an identical header (AH treats the fields it
+// may change - traffic class, flow label, hop limit - as zero anyway).
+// A packet socket would keep full control but needs the link layer
+// (neighbour resolution), which the kernel already does well.
+type IPConn struct {
+	send4    int // IPPROTO_RAW, blocking
+	send6    [2]int
+	readers  []*rawReader
+	closeErr error
+}
+
+// ListenIP opens the raw sockets. IPv6 is optional: a kernel without IPv6
+// gives an IPv4-only IPConn.
+func ListenIP() (*IPConn, error) {
+	c := &IPConn{send4: -1, send6: [2]int{-1, -1}}
+	var err error
+	if c.send4, err = unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_RAW); err != nil {
+		return nil, fmt.Errorf("tun: raw IPv4 socket: %w", err)
+	}
+	for _, p := range []int{ProtoESP, ProtoAH} {
+		r, err := newRawReader(unix.AF_INET, p)
+		if err != nil {
+			c.Close()
+			return nil, err
+		}
+		c.readers = append(c.readers, r)
+	}
+	for i, p := range []int{ProtoESP, ProtoAH} {
+		fd, err := unix.Socket(unix.AF_INET6, unix.SOCK_RAW|unix.SOCK_CLOEXEC, p)
+		if err != nil {
+			if errors.Is(err, unix.EAFNOSUPPORT) {
+				return c, nil
+			}
+			c.Close()
+			return nil, fmt.Errorf("tun: raw IPv6 socket: %w", err)
+		}
+		c.send6[i] = fd
+		r, err := newRawReader(unix.AF_INET6, p)
+		if err != nil {
+			c.Close()
+			return nil, err
+		}
+		c.readers = append(c.readers, r)
+	}
+	return c, nil
+}
+
+// Readers returns one batch reader per receive socket; the caller runs a
+// loop per reader.
+func (c *IPConn) Readers() []*RawReader {
+	out := make([]*RawReader, len(c.readers))
+	for i, r := range c.readers {
+		out[i] = &RawReader{r: r}
+	}
+	return out
+}
+
+// Close closes every socket; blocked readers return an error.
+func (c *IPConn) Close() error {
+	if c.send4 >= 0 {
+		unix.Close(c.send4)
+		c.send4 = -1
+	}
+	for i, fd := range c.send6 {
+		if fd >= 0 {
+			unix.Close(fd)
+			c.send6[i] = -1
+		}
+	}
+	for _, r := range c.readers {
+		r.file.Close()
+	}
+	return nil
+}
+
+// Send puts whole IP packets bufs[i][offset:] on the wire. Each packet is
+// sent independently; the first error is returned after trying them all.
+// It does not allocate and is safe for concurrent use.
+func (c *IPConn) Send(bufs [][]byte, offset int) error {
+	var first error
+	for _, b := range bufs {
+		if err := c.send(b[offset:]); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+func (c *IPConn) send(p []byte) error {
+	if len(p) < 20 {
+		return errShort
+	}
+	switch p[0] >> 4 {
+	case 4:
+		var sa unix.RawSockaddrInet4
+		sa.Family = unix.AF_INET
+		copy(sa.Addr[:], p[16:20])
+		return sendto(c.send4, p, unsafe.Pointer(&sa), unix.SizeofSockaddrInet4)
+	case 6:
+		if len(p) < ipv6HeaderLen {
+			return errShort
+		}
+		i := 0
+		switch p[6] {
+		case ProtoESP:
+		case ProtoAH:
+			i = 1
+		default:
+			return fmt.Errorf("tun: cannot send IPv6 next header %d", p[6])
+		}
+		if c.send6[i] < 0 {
+			return errors.New("tun: IPv6 is not available")
+		}
+		var sa unix.RawSockaddrInet6
+		sa.Family = unix.AF_INET6
+		copy(sa.Addr[:], p[24:40])
+		var info struct {
+			h   unix.Cmsghdr
+			pkt unix.Inet6Pktinfo
+		}
+		info.h.Level = unix.SOL_IPV6
+		info.h.Type = unix.IPV6_PKTINFO
+		info.h.SetLen(unix.CmsgLen(unix.SizeofInet6Pktinfo))
+		copy(info.pkt.Addr[:], p[8:24])
+		payload := p[ipv6HeaderLen:]
+		var iov unix.Iovec
+		if len(payload) > 0 {
+			iov.Base = &payload[0]
+		}
+		iov.SetLen(len(payload))
+		var msg unix.Msghdr
+		msg.Name = (*byte)(unsafe.Pointer(&sa))
+		msg.Namelen = unix.SizeofSockaddrInet6
+		msg.Iov = &iov
+		msg.Iovlen = 1
+		msg.Control = (*byte)(unsafe.Pointer(&info))
+		msg.SetControllen(unix.CmsgSpace(unix.SizeofInet6Pktinfo))
+		for {
+			_, _, e := unix.Syscall(unix.SYS_SENDMSG, uintptr(c.send6[i]), uintptr(unsafe.Pointer(&msg)), 0)
+			if e == unix.EINTR {
+				continue
+			}
+			if e != 0 {
+				return fmt.Errorf("tun: send: %w", e)
+			}
+			return nil
+		}
+	}
+	return errors.New("tun: not an IP packet")
+}
+
+var errShort = errors.New("tun: packet too short")
+
+func sendto(fd int, p []byte, sa unsafe.Pointer, salen uintptr) error {
+	for {
+		_, _, e := unix.Syscall6(unix.SYS_SENDTO, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)), 0, uintptr(sa), salen)
+		if e == unix.EINTR {
+			continue
+		}
+		if e != 0 {
+			return fmt.Errorf("tun: send: %w", e)
+		}
+		return nil
+	}
+}
+
+// RawReader reads batches of received ESP or AH packets, each a whole IP
+// packet. One goroutine may use a RawReader at a time.
+type RawReader struct{ r *rawReader }
+
+// Read waits for at least one packet and fills up to len(bufs) buffers at
+// bufs[i][offset:], setting sizes[i]. For IPv6 the rebuilt header takes the
+// first 40 bytes.
+func (rr *RawReader) Read(bufs [][]byte, sizes []int, offset int) (int, error) {
+	return rr.r.read(bufs, sizes, offset)
+}
+
+type rawReader struct {
+	family int
+	proto  int
+	file   *os.File
+	raw    syscall.RawConn
+
+	bufs  [][]byte
+	sizes []int
+	off   int
+	n     int
+	err   error
+	fn    func(fd uintptr) bool
+
+	// recvmsg state for IPv6, kept here so nothing escapes per packet.
+	sa  unix.RawSockaddrInet6
+	iov unix.Iovec
+	oob [64]byte
+	msg unix.Msghdr
+}
+
+func newRawReader(fam, proto int) (*rawReader, error) {
+	fd, err := unix.Socket(fam, unix.SOCK_RAW|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, proto)
+	if err != nil {
+		return nil, fmt.Errorf("tun: raw socket (family %d, protocol %d): %w", fam, proto, err)
+	}
+	if fam == unix.AF_INET6 {
+		if err := unix.SetsockoptInt(fd, unix.SOL_IPV6, unix.IPV6_RECVPKTINFO, 1); err != nil {
+			unix.Close(fd)
+			return nil, fmt.Errorf("tun: IPV6_RECVPKTINFO: %w", err)
+		}
+		if err := unix.SetsockoptInt(fd, unix.SOL_IPV6, unix.IPV6_RECVHOPLIMIT, 1); err != nil {
+			unix.Close(fd)
+			return nil, fmt.Errorf("tun: IPV6_RECVHOPLIMIT: %w", err)
+		}
+	}
+	// A larger receive buffer absorbs bursts while the decrypting goroutine
+	// is busy; the kernel caps it at rmem_max.
+	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 1<<20)
+	r := &rawReader{family: fam, proto: proto, file: os.NewFile(uintptr(fd), "raw")}
+	if r.raw, err = r.file.SyscallConn(); err != nil {
+		r.file.Close()
+		return nil, err
+	}
+	r.fn = r.ready
+	return r, nil
+}
+
+func (r *rawReader) read(bufs [][]byte, sizes []int, offset int) (int, error) {
+	if len(bufs) == 0 {
+		return 0, nil
+	}
+	r.bufs, r.sizes, r.off, r.n, r.err = bufs, sizes, offset, 0, nil
+	err := r.raw.Read(r.fn)
+	n, rerr := r.n, r.err
+	r.bufs, r.sizes = nil, nil
+	if n > 0 {
+		return n, nil
+	}
+	if rerr != nil {
+		return 0, rerr
+	}
+	if err != nil {
+		return 0, fmt.Errorf("tun: raw read: %w", err)
+	}
+	return 0, nil
+}
+
+func (r *rawReader) ready(fd uintptr) bool {
+	for r.n < len(r.bufs) {
+		b := r.bufs[r.n][r.off:]
+		var n int
+		var err error
+		if r.family == unix.AF_INET {
+			n, err = unix.Read(int(fd), b)
+		} else {
+			n, err = r.recv6(int(fd), b)
+		}
+		if err == unix.EINTR {
+			continue
+		}
+		if err == unix.EAGAIN {
+			return r.n > 0
+		}
+		if err != nil {
+			r.err = fmt.Errorf("tun: raw read: %w", err)
+			return true
+		}
+		if n == 0 {
+			continue // not a usable packet (e.g. missing PKTINFO)
+		}
+		r.sizes[r.n] = n
+		r.n++
+	}
+	return true
+}
+
+// recv6 receives the payload behind a 40-byte gap and writes an IPv6
+// header into the gap.
+func (r *rawReader) recv6(fd int, b []byte) (int, error) {
+	if len(b) <= ipv6HeaderLen {
+		return 0, errShort
+	}
+	payload := b[ipv6HeaderLen:]
+	r.iov.Base = &payload[0]
+	r.iov.SetLen(len(payload))
+	r.msg = unix.Msghdr{}
+	r.msg.Name = (*byte)(unsafe.Pointer(&r.sa))
+	r.msg.Namelen = unix.SizeofSockaddrInet6
+	r.msg.Iov = &r.iov
+	r.msg.Iovlen = 1
+	r.msg.Control = &r.oob[0]
+	r.msg.SetControllen(len(r.oob))
+	n, _, e := unix.Syscall(unix.SYS_RECVMSG, uintptr(fd), uintptr(unsafe.Pointer(&r.msg)), unix.MSG_DONTWAIT)
+	if e != 0 {
+		return 0, e
+	}
+	var dst netip.Addr
+	hop := byte(64)
+	oob := r.oob[:r.msg.Controllen]
+	for len(oob) >= unix.SizeofCmsghdr {
+		h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
+		l := int(h.Len)
+		if l < unix.SizeofCmsghdr || l > len(oob) {
+			break
+		}
+		data := oob[unix.CmsgLen(0):l]
+		if h.Level == unix.SOL_IPV6 {
+			switch {
+			case h.Type == unix.IPV6_PKTINFO && len(data) >= unix.SizeofInet6Pktinfo:
+				dst = netip.AddrFrom16([16]byte(data[:16]))
+			case h.Type == unix.IPV6_HOPLIMIT && len(data) >= 4:
+				hop = byte(binary.NativeEndian.Uint32(data))
+			}
+		}
+		sp := unix.CmsgSpace(l - unix.CmsgLen(0))
+		if sp > len(oob) {
+			break
+		}
+		oob = oob[sp:]
+	}
+	if !dst.IsValid() || int(n) > 0xffff {
+		return 0, nil
+	}
+	h := b[:ipv6HeaderLen]
+	clear(h)
+	h[0] = 6 << 4
+	binary.BigEndian.PutUint16(h[4:], uint16(n))
+	h[6] = byte(r.proto)
+	h[7] = hop
+	copy(h[8:24], r.sa.Addr[:])
+	d := dst.As16()
+	copy(h[24:40], d[:])
+	return ipv6HeaderLen + int(n), nil
+}

@@ -1,0 +1,243 @@
+package tun
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net/netip"
+
+	"github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// routeProtocol marks the routes tinyipsec installs (rtm_protocol), so that
+// `ip route show proto 0x7a` lists them and a crashed daemon's leftovers are
+// recognisable.
+const routeProtocol = 0x7a
+
+// RTNL is a small rtnetlink client for the few requests the daemon needs:
+// addresses, routes and route look-ups.
+type RTNL struct {
+	c *netlink.Conn
+}
+
+// DialRTNL opens a NETLINK_ROUTE socket in the caller's network namespace.
+func DialRTNL() (*RTNL, error) {
+	c, err := netlink.Dial(unix.NETLINK_ROUTE, nil)
+	if err != nil {
+		return nil, fmt.Errorf("rtnetlink: %w", err)
+	}
+	return &RTNL{c: c}, nil
+}
+
+// Close closes the socket.
+func (r *RTNL) Close() error { return r.c.Close() }
+
+func family(a netip.Addr) uint8 {
+	if a.Is4() {
+		return unix.AF_INET
+	}
+	return unix.AF_INET6
+}
+
+// AddAddr assigns prefix (address/len) to the interface.
+func (r *RTNL) AddAddr(ifindex int, prefix netip.Prefix) error {
+	a := prefix.Addr()
+	hdr := make([]byte, unix.SizeofIfAddrmsg)
+	hdr[0] = family(a)
+	hdr[1] = uint8(prefix.Bits())
+	hdr[3] = unix.RT_SCOPE_UNIVERSE
+	binary.NativeEndian.PutUint32(hdr[4:], uint32(ifindex))
+	ae := netlink.NewAttributeEncoder()
+	ae.Bytes(unix.IFA_LOCAL, a.AsSlice())
+	ae.Bytes(unix.IFA_ADDRESS, a.AsSlice())
+	attrs, err := ae.Encode()
+	if err != nil {
+		return err
+	}
+	_, err = r.c.Execute(netlink.Message{
+		Header: netlink.Header{Type: unix.RTM_NEWADDR, Flags: netlink.Request | netlink.Acknowledge | netlink.Create | netlink.Replace},
+		Data:   append(hdr, attrs...),
+	})
+	if err != nil {
+		return fmt.Errorf("rtnetlink: add address %s: %w", prefix, err)
+	}
+	return nil
+}
+
+// Route is a unicast route in the main table.
+type Route struct {
+	Dst     netip.Prefix
+	IfIndex int
+	Gateway netip.Addr // optional
+	Src     netip.Addr // optional preferred source address
+	Metric  uint32     // optional
+	MTU     uint32     // from look-ups only: the path MTU if the route has one
+}
+
+func (rt Route) message(typ netlink.HeaderType, flags netlink.HeaderFlags) (netlink.Message, error) {
+	dst := rt.Dst.Masked()
+	hdr := make([]byte, unix.SizeofRtMsg)
+	hdr[0] = family(dst.Addr())
+	hdr[1] = uint8(dst.Bits())
+	hdr[4] = unix.RT_TABLE_MAIN
+	hdr[5] = routeProtocol
+	hdr[6] = unix.RT_SCOPE_UNIVERSE
+	if !rt.Gateway.IsValid() {
+		hdr[6] = unix.RT_SCOPE_LINK
+	}
+	hdr[7] = unix.RTN_UNICAST
+	ae := netlink.NewAttributeEncoder()
+	ae.Bytes(unix.RTA_DST, dst.Addr().AsSlice())
+	if rt.IfIndex != 0 {
+		ae.Uint32(unix.RTA_OIF, uint32(rt.IfIndex))
+	}
+	if rt.Gateway.IsValid() {
+		ae.Bytes(unix.RTA_GATEWAY, rt.Gateway.AsSlice())
+	}
+	if rt.Src.IsValid() {
+		ae.Bytes(unix.RTA_PREFSRC, rt.Src.AsSlice())
+	}
+	if rt.Metric != 0 {
+		ae.Uint32(unix.RTA_PRIORITY, rt.Metric)
+	}
+	attrs, err := ae.Encode()
+	if err != nil {
+		return netlink.Message{}, err
+	}
+	return netlink.Message{
+		Header: netlink.Header{Type: typ, Flags: flags},
+		Data:   append(hdr, attrs...),
+	}, nil
+}
+
+// AddRoute adds (or replaces) a route.
+func (r *RTNL) AddRoute(rt Route) error {
+	m, err := rt.message(unix.RTM_NEWROUTE, netlink.Request|netlink.Acknowledge|netlink.Create|netlink.Replace)
+	if err != nil {
+		return err
+	}
+	if _, err := r.c.Execute(m); err != nil {
+		return fmt.Errorf("rtnetlink: add route %s: %w", rt.Dst, err)
+	}
+	return nil
+}
+
+// DelRoute deletes a route added by AddRoute. A route that is already gone
+// (its interface was removed) is not an error.
+func (r *RTNL) DelRoute(rt Route) error {
+	m, err := rt.message(unix.RTM_DELROUTE, netlink.Request|netlink.Acknowledge)
+	if err != nil {
+		return err
+	}
+	if _, err := r.c.Execute(m); err != nil {
+		var oe *netlink.OpError
+		if errors.As(err, &oe) && (errors.Is(oe.Err, unix.ESRCH) || errors.Is(oe.Err, unix.ENODEV)) {
+			return nil
+		}
+		return fmt.Errorf("rtnetlink: delete route %s: %w", rt.Dst, err)
+	}
+	return nil
+}
+
+// RouteGet asks the kernel how it would route a packet to dst (like
+// `ip route get`): outgoing interface, gateway and preferred source.
+func (r *RTNL) RouteGet(dst netip.Addr) (Route, error) {
+	hdr := make([]byte, unix.SizeofRtMsg)
+	hdr[0] = family(dst)
+	hdr[1] = uint8(dst.BitLen())
+	ae := netlink.NewAttributeEncoder()
+	ae.Bytes(unix.RTA_DST, dst.AsSlice())
+	attrs, err := ae.Encode()
+	if err != nil {
+		return Route{}, err
+	}
+	msgs, err := r.c.Execute(netlink.Message{
+		Header: netlink.Header{Type: unix.RTM_GETROUTE, Flags: netlink.Request},
+		Data:   append(hdr, attrs...),
+	})
+	if err != nil {
+		return Route{}, fmt.Errorf("rtnetlink: route get %s: %w", dst, err)
+	}
+	for _, m := range msgs {
+		if m.Header.Type != unix.RTM_NEWROUTE || len(m.Data) < unix.SizeofRtMsg {
+			continue
+		}
+		return parseRoute(m.Data)
+	}
+	return Route{}, fmt.Errorf("rtnetlink: no route to %s", dst)
+}
+
+func parseRoute(b []byte) (Route, error) {
+	var rt Route
+	bits := int(b[1])
+	ad, err := netlink.NewAttributeDecoder(b[unix.SizeofRtMsg:])
+	if err != nil {
+		return rt, err
+	}
+	addr := func() netip.Addr { a, _ := netip.AddrFromSlice(ad.Bytes()); return a }
+	for ad.Next() {
+		switch ad.Type() {
+		case unix.RTA_DST:
+			rt.Dst = netip.PrefixFrom(addr(), bits)
+		case unix.RTA_OIF:
+			rt.IfIndex = int(ad.Uint32())
+		case unix.RTA_GATEWAY:
+			rt.Gateway = addr()
+		case unix.RTA_PREFSRC:
+			rt.Src = addr()
+		case unix.RTA_PRIORITY:
+			rt.Metric = ad.Uint32()
+		case unix.RTA_METRICS:
+			ad.Nested(func(nd *netlink.AttributeDecoder) error {
+				for nd.Next() {
+					if nd.Type() == unix.RTAX_MTU {
+						rt.MTU = nd.Uint32()
+					}
+				}
+				return nil
+			})
+		}
+	}
+	return rt, ad.Err()
+}
+
+// Addrs returns every address configured on the host, in every family.
+func (r *RTNL) Addrs() ([]netip.Prefix, error) {
+	hdr := make([]byte, unix.SizeofIfAddrmsg)
+	msgs, err := r.c.Execute(netlink.Message{
+		Header: netlink.Header{Type: unix.RTM_GETADDR, Flags: netlink.Request | netlink.Dump},
+		Data:   hdr,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("rtnetlink: list addresses: %w", err)
+	}
+	var out []netip.Prefix
+	for _, m := range msgs {
+		if m.Header.Type != unix.RTM_NEWADDR || len(m.Data) < unix.SizeofIfAddrmsg {
+			continue
+		}
+		bits := int(m.Data[1])
+		ad, err := netlink.NewAttributeDecoder(m.Data[unix.SizeofIfAddrmsg:])
+		if err != nil {
+			continue
+		}
+		var local, address netip.Addr
+		for ad.Next() {
+			a, _ := netip.AddrFromSlice(ad.Bytes())
+			switch ad.Type() {
+			case unix.IFA_LOCAL:
+				local = a
+			case unix.IFA_ADDRESS:
+				address = a
+			}
+		}
+		if local.IsValid() {
+			address = local
+		}
+		if address.IsValid() {
+			out = append(out, netip.PrefixFrom(address, bits))
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,205 @@
+package tun
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+)
+
+// IKE ports.
+const (
+	PortIKE  = 500
+	PortNATT = 4500
+)
+
+// UDPHandler receives one datagram. local is the address and port it was
+// sent to, remote where it came from. pkt is only valid during the call.
+type UDPHandler func(pkt []byte, local, remote netip.AddrPort)
+
+// UDP owns the IKE sockets on ports 500 and 4500, shared by IKE and
+// UDP-encapsulated ESP (RFC 3948):
+//   - on 500 every datagram is IKE;
+//   - on 4500 a datagram starting with the 4-byte non-ESP marker (zero) is
+//     IKE (the marker is stripped before the IKE handler sees it), a single
+//     0xff byte is a NAT-keepalive and is ignored, anything else is ESP
+//     whose first 4 bytes are the (non-zero) SPI.
+type UDP struct {
+	socks []*udpSock
+	ike   atomic.Pointer[UDPHandler]
+	esp   atomic.Pointer[UDPHandler]
+	wg    sync.WaitGroup
+
+	// Ignored counts datagrams dropped before any handler: keepalives,
+	// runts on 4500, and packets arriving while no handler is set.
+	Keepalives atomic.Uint64
+	Ignored    atomic.Uint64
+}
+
+type udpSock struct {
+	c    *net.UDPConn
+	port uint16
+	addr netip.Addr // bound address; unspecified for the wildcard socket
+}
+
+// ListenUDP binds ports 500 and 4500 on each address in addrs, or on the
+// wildcard address (both families when the kernel has IPv6) when addrs is
+// empty. Call Start to begin delivering packets.
+func ListenUDP(addrs []netip.Addr) (*UDP, error) {
+	u := &UDP{}
+	if len(addrs) == 0 {
+		addrs = []netip.Addr{netip.IPv6Unspecified()}
+	}
+	for _, a := range addrs {
+		for _, port := range []uint16{PortIKE, PortNATT} {
+			network := "udp"
+			if a.Is4() {
+				network = "udp4"
+			}
+			c, err := net.ListenUDP(network, net.UDPAddrFromAddrPort(netip.AddrPortFrom(a, port)))
+			if err != nil && a == netip.IPv6Unspecified() {
+				// No IPv6 in this kernel: fall back to IPv4 only.
+				a = netip.IPv4Unspecified()
+				c, err = net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(a, port)))
+			}
+			if err != nil {
+				u.Close()
+				return nil, fmt.Errorf("tun: listen on %s: %w", netip.AddrPortFrom(a, port), err)
+			}
+			u.socks = append(u.socks, &udpSock{c: c, port: port, addr: a.Unmap()})
+		}
+	}
+	return u, nil
+}
+
+// SetIKEHandler sets the function that receives IKE messages (non-ESP
+// marker already removed). Safe to call at any time.
+func (u *UDP) SetIKEHandler(h UDPHandler) { u.ike.Store(&h) }
+
+// SetESPHandler sets the function that receives UDP-encapsulated ESP (the
+// datagram payload, starting with the SPI).
+func (u *UDP) SetESPHandler(h UDPHandler) { u.esp.Store(&h) }
+
+// Start runs one receive goroutine per socket until Close.
+func (u *UDP) Start() {
+	for _, s := range u.socks {
+		u.wg.Add(1)
+		go func() {
+			defer u.wg.Done()
+			u.readLoop(s)
+		}()
+	}
+}
+
+// LocalPorts lists the bound addresses (for status).
+func (u *UDP) LocalPorts() []netip.AddrPort {
+	var out []netip.AddrPort
+	for _, s := range u.socks {
+		out = append(out, netip.AddrPortFrom(s.addr, s.port))
+	}
+	return out
+}
+
+func (u *UDP) readLoop(s *udpSock) {
+	buf := make([]byte, 65536)
+	for {
+		n, ap, err := s.c.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue
+		}
+		remote := netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+		local := netip.AddrPortFrom(s.addr, s.port)
+		u.dispatch(buf[:n], s.port, local, remote)
+	}
+}
+
+func (u *UDP) dispatch(p []byte, port uint16, local, remote netip.AddrPort) {
+	var h *UDPHandler
+	switch {
+	case port == PortIKE:
+		h = u.ike.Load()
+	case len(p) == 1 && p[0] == 0xff:
+		u.Keepalives.Add(1)
+		return
+	case len(p) < 4:
+		u.Ignored.Add(1)
+		return
+	case binary.BigEndian.Uint32(p) == 0:
+		p = p[4:]
+		h = u.ike.Load()
+	default:
+		h = u.esp.Load()
+	}
+	if h == nil {
+		u.Ignored.Add(1)
+		return
+	}
+	(*h)(p, local, remote)
+}
+
+func (u *UDP) sock(local netip.AddrPort) (*udpSock, error) {
+	var wild *udpSock
+	for _, s := range u.socks {
+		if s.port != local.Port() {
+			continue
+		}
+		if s.addr == local.Addr().Unmap() {
+			return s, nil
+		}
+		if s.addr.IsUnspecified() && (wild == nil || s.addr.Is6()) {
+			wild = s
+		}
+	}
+	if wild == nil {
+		return nil, fmt.Errorf("tun: no socket bound to %s", local)
+	}
+	return wild, nil
+}
+
+// SendIKE sends an IKE message from local (its port chooses the socket;
+// its address is the source when the socket is bound to it) to remote. On
+// port 4500 the non-ESP marker is prepended.
+func (u *UDP) SendIKE(pkt []byte, local, remote netip.AddrPort) error {
+	s, err := u.sock(local)
+	if err != nil {
+		return err
+	}
+	if s.port == PortNATT {
+		m := make([]byte, 4+len(pkt))
+		copy(m[4:], pkt)
+		pkt = m
+	}
+	_, err = s.c.WriteToUDPAddrPort(pkt, remote)
+	return err
+}
+
+// SendESP sends a UDP-encapsulated ESP packet (starting with the SPI) from
+// local port 4500 to remote.
+func (u *UDP) SendESP(pkt []byte, local, remote netip.AddrPort) error {
+	s, err := u.sock(local)
+	if err != nil {
+		return err
+	}
+	_, err = s.c.WriteToUDPAddrPort(pkt, remote)
+	return err
+}
+
+// SendKeepalive sends an RFC 3948 NAT-keepalive (one 0xff byte).
+func (u *UDP) SendKeepalive(local, remote netip.AddrPort) error {
+	return u.SendESP([]byte{0xff}, local, remote)
+}
+
+// Close closes every socket and waits for the receive goroutines.
+func (u *UDP) Close() error {
+	for _, s := range u.socks {
+		s.c.Close()
+	}
+	u.wg.Wait()
+	return nil
+}
