@@ -179,4 +179,3 @@ func setMTUAndUp(name string, mtu int) error {
 	}
 	return nil
 }
-
