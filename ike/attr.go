@@ -1,0 +1,206 @@
+package ike
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"golang.org/x/crypto/cryptobyte"
+)
+
+// Attribute is one data attribute (RFC 2408 section 3.3). TV attributes
+// carry a 2-byte value in the header (AF bit set); TLV attributes a
+// variable-length value. Type is the class without the AF bit.
+type Attribute struct {
+	Type  uint16
+	TV    bool
+	Value []byte // 2 bytes for TV
+}
+
+// Phase 1 attribute classes (RFC 2409 appendix A).
+const (
+	AttrEncryption   uint16 = 1
+	AttrHash         uint16 = 2
+	AttrAuthMethod   uint16 = 3
+	AttrGroupDesc    uint16 = 4
+	AttrGroupType    uint16 = 5
+	AttrGroupPrime   uint16 = 6
+	AttrGroupGenOne  uint16 = 7
+	AttrGroupGenTwo  uint16 = 8
+	AttrGroupCurveA  uint16 = 9
+	AttrGroupCurveB  uint16 = 10
+	AttrLifeType     uint16 = 11
+	AttrLifeDuration uint16 = 12
+	AttrPRF          uint16 = 13
+	AttrKeyLength    uint16 = 14
+	AttrFieldSize    uint16 = 15
+	AttrGroupOrder   uint16 = 16
+)
+
+// Phase 2 attribute classes, IPsec DOI (RFC 2407 section 4.5).
+const (
+	AttrSALifeType        uint16 = 1
+	AttrSALifeDuration    uint16 = 2
+	AttrP2GroupDesc       uint16 = 3
+	AttrEncapsulationMode uint16 = 4
+	AttrAuthAlgorithm     uint16 = 5
+	AttrP2KeyLength       uint16 = 6
+	AttrKeyRounds         uint16 = 7
+	AttrCompressDictSize  uint16 = 8
+	AttrCompressPrivAlg   uint16 = 9
+	AttrECNTunnel         uint16 = 10
+	AttrExtendedSeq       uint16 = 11
+)
+
+// Life types (phase 1 and phase 2 use the same values).
+const (
+	LifeSeconds   uint64 = 1
+	LifeKilobytes uint64 = 2
+)
+
+// Encapsulation modes (RFC 2407, RFC 3947, and the draft values).
+const (
+	EncapTunnel          uint64 = 1
+	EncapTransport       uint64 = 2
+	EncapUDPTunnel       uint64 = 3 // RFC 3947
+	EncapUDPTransport    uint64 = 4 // RFC 3947
+	EncapUDPTunnelDraft  uint64 = 61443
+	EncapUDPTransportDft uint64 = 61444
+)
+
+// AttrTV builds a TV attribute.
+func AttrTV(t, v uint16) Attribute {
+	return Attribute{Type: t, TV: true, Value: []byte{byte(v >> 8), byte(v)}}
+}
+
+// AttrTLV builds a TLV attribute.
+func AttrTLV(t uint16, v []byte) Attribute { return Attribute{Type: t, Value: v} }
+
+// AttrUint builds the shortest encoding of a numeric attribute: TV when the
+// value fits 16 bits, else a TLV of 4 (or 8) bytes, as life durations need.
+func AttrUint(t uint16, v uint64) Attribute {
+	switch {
+	case v <= 0xffff:
+		return AttrTV(t, uint16(v))
+	case v <= 0xffffffff:
+		return AttrTLV(t, binary.BigEndian.AppendUint32(nil, uint32(v)))
+	}
+	return AttrTLV(t, binary.BigEndian.AppendUint64(nil, v))
+}
+
+// Uint decodes a numeric value (either encoding, at most 8 bytes, leading
+// zeroes allowed).
+func (a Attribute) Uint() (uint64, bool) {
+	v := a.Value
+	for len(v) > 8 && v[0] == 0 {
+		v = v[1:]
+	}
+	if len(v) > 8 || len(v) == 0 {
+		return 0, false
+	}
+	var n uint64
+	for _, c := range v {
+		n = n<<8 | uint64(c)
+	}
+	return n, true
+}
+
+func (a Attribute) String() string {
+	if n, ok := a.Uint(); ok {
+		return fmt.Sprintf("%d=%d", a.Type, n)
+	}
+	return fmt.Sprintf("%d=%x", a.Type, a.Value)
+}
+
+// Attributes is an attribute list with lookup helpers.
+type Attributes []Attribute
+
+// Get returns the first attribute of class t.
+func (as Attributes) Get(t uint16) (Attribute, bool) {
+	for _, a := range as {
+		if a.Type == t {
+			return a, true
+		}
+	}
+	return Attribute{}, false
+}
+
+// Uint returns the numeric value of the first attribute of class t.
+func (as Attributes) Uint(t uint16) (uint64, bool) {
+	a, ok := as.Get(t)
+	if !ok {
+		return 0, false
+	}
+	return a.Uint()
+}
+
+func marshalAttributes(b *cryptobyte.Builder, as []Attribute) {
+	for _, a := range as {
+		if a.TV {
+			b.AddUint16(a.Type | 0x8000)
+			var v [2]byte
+			copy(v[2-min(2, len(a.Value)):], a.Value)
+			b.AddBytes(v[:])
+			continue
+		}
+		b.AddUint16(a.Type &^ 0x8000)
+		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(a.Value) })
+	}
+}
+
+func parseAttributes(s cryptobyte.String) (Attributes, error) {
+	var as Attributes
+	for !s.Empty() {
+		if len(as) >= MaxPayloads {
+			return nil, ErrTooMany
+		}
+		var t uint16
+		if !s.ReadUint16(&t) {
+			return nil, malformed("truncated attribute")
+		}
+		a := Attribute{Type: t &^ 0x8000, TV: t&0x8000 != 0}
+		if a.TV {
+			if !s.ReadBytes(&a.Value, 2) {
+				return nil, malformed("truncated TV attribute %d", a.Type)
+			}
+		} else {
+			var v cryptobyte.String
+			if !s.ReadUint16LengthPrefixed(&v) {
+				return nil, malformed("truncated TLV attribute %d", a.Type)
+			}
+			a.Value = v
+		}
+		as = append(as, a)
+	}
+	return as, nil
+}
+
+// AttributesPayload is the attribute payload (type 14) of the Transaction
+// exchange (mode-config, XAUTH; draft-ietf-ipsec-isakmp-mode-cfg).
+type AttributesPayload struct {
+	CfgType    uint8 // 1 REQUEST, 2 REPLY, 3 SET, 4 ACK
+	Identifier uint16
+	Attributes Attributes
+}
+
+func (*AttributesPayload) Type() PayloadType { return PayloadAttributes }
+
+func (p *AttributesPayload) marshalBody(b *cryptobyte.Builder) {
+	b.AddUint8(p.CfgType)
+	b.AddUint8(0)
+	b.AddUint16(p.Identifier)
+	marshalAttributes(b, p.Attributes)
+}
+
+func parseAttributesPayload(s cryptobyte.String) (Payload, error) {
+	p := &AttributesPayload{}
+	var reserved uint8
+	if !s.ReadUint8(&p.CfgType) || !s.ReadUint8(&reserved) || !s.ReadUint16(&p.Identifier) {
+		return nil, malformed("short attribute payload")
+	}
+	as, err := parseAttributes(s)
+	if err != nil {
+		return nil, err
+	}
+	p.Attributes = as
+	return p, nil
+}

@@ -1,0 +1,285 @@
+package ike
+
+import (
+	"errors"
+	"fmt"
+
+	"golang.org/x/crypto/cryptobyte"
+)
+
+// ExchangeType is the ISAKMP exchange type (RFC 2408 section 3.1, RFC 2409).
+type ExchangeType uint8
+
+// Exchange types.
+const (
+	ExchangeBase          ExchangeType = 1
+	ExchangeMain          ExchangeType = 2 // Identity Protection
+	ExchangeAuthOnly      ExchangeType = 3
+	ExchangeAggressive    ExchangeType = 4
+	ExchangeInformational ExchangeType = 5
+	ExchangeTransaction   ExchangeType = 6 // mode-config / XAUTH
+	ExchangeQuick         ExchangeType = 32
+	ExchangeNewGroup      ExchangeType = 33
+)
+
+func (e ExchangeType) String() string {
+	switch e {
+	case ExchangeBase:
+		return "Base"
+	case ExchangeMain:
+		return "Main"
+	case ExchangeAuthOnly:
+		return "AuthOnly"
+	case ExchangeAggressive:
+		return "Aggressive"
+	case ExchangeInformational:
+		return "Informational"
+	case ExchangeTransaction:
+		return "Transaction"
+	case ExchangeQuick:
+		return "Quick"
+	case ExchangeNewGroup:
+		return "NewGroup"
+	}
+	return fmt.Sprintf("Exchange(%d)", uint8(e))
+}
+
+// Header flags (RFC 2408 section 3.1).
+const (
+	FlagEncryption uint8 = 1 << 0
+	FlagCommit     uint8 = 1 << 1
+	FlagAuthOnly   uint8 = 1 << 2
+)
+
+// Version is the only ISAKMP version spoken: major 1, minor 0.
+const Version uint8 = 0x10
+
+// HeaderLen is the size of the fixed ISAKMP header.
+const HeaderLen = 28
+
+// MaxPayloads bounds the number of payloads accepted in one message (and in
+// one SA payload's proposal/transform/attribute lists) so that a hostile
+// peer cannot make us allocate without limit.
+const MaxPayloads = 64
+
+// MaxMessageLen bounds the size of a message we parse (a UDP datagram cannot
+// be larger anyway).
+const MaxMessageLen = 65535
+
+// Codec errors. Parse errors wrap ErrMalformed so callers can count them.
+var (
+	ErrMalformed    = errors.New("ike: malformed message")
+	ErrVersion      = errors.New("ike: unsupported ISAKMP version")
+	ErrTooMany      = errors.New("ike: too many payloads")
+	ErrNotEncrypted = errors.New("ike: message is not encrypted")
+	ErrEncrypted    = errors.New("ike: message is encrypted")
+)
+
+func malformed(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrMalformed}, args...)...)
+}
+
+// Cookie is an ISAKMP cookie (the 8-byte "SPI" of the IKE SA).
+type Cookie [8]byte
+
+// IsZero reports whether the cookie is all zeroes (no responder cookie yet).
+func (c Cookie) IsZero() bool { return c == Cookie{} }
+
+// Header is the fixed ISAKMP header.
+type Header struct {
+	CookieI     Cookie
+	CookieR     Cookie
+	NextPayload PayloadType // filled in by Marshal from the first payload
+	Version     uint8       // Marshal writes Version when zero
+	Exchange    ExchangeType
+	Flags       uint8
+	MessageID   uint32
+	Length      uint32 // filled in by Marshal; checked by Unmarshal
+}
+
+// Encrypted reports whether the E flag is set.
+func (h *Header) Encrypted() bool { return h.Flags&FlagEncryption != 0 }
+
+func (h *Header) marshal(b *cryptobyte.Builder, next PayloadType, length int) {
+	b.AddBytes(h.CookieI[:])
+	b.AddBytes(h.CookieR[:])
+	b.AddUint8(uint8(next))
+	v := h.Version
+	if v == 0 {
+		v = Version
+	}
+	b.AddUint8(v)
+	b.AddUint8(uint8(h.Exchange))
+	b.AddUint8(h.Flags)
+	b.AddUint32(h.MessageID)
+	b.AddUint32(uint32(length))
+}
+
+// ParseHeader decodes the fixed header of b and checks the length field
+// against len(b). It is what a dispatcher uses to route a datagram to an SA
+// before (possibly) decrypting it.
+func ParseHeader(b []byte) (Header, error) {
+	var h Header
+	if len(b) < HeaderLen {
+		return h, malformed("short header (%d bytes)", len(b))
+	}
+	if len(b) > MaxMessageLen {
+		return h, malformed("message too long (%d bytes)", len(b))
+	}
+	s := cryptobyte.String(b)
+	var np, ex uint8
+	if !s.CopyBytes(h.CookieI[:]) || !s.CopyBytes(h.CookieR[:]) ||
+		!s.ReadUint8(&np) || !s.ReadUint8(&h.Version) || !s.ReadUint8(&ex) ||
+		!s.ReadUint8(&h.Flags) || !s.ReadUint32(&h.MessageID) || !s.ReadUint32(&h.Length) {
+		return h, malformed("short header")
+	}
+	h.NextPayload, h.Exchange = PayloadType(np), ExchangeType(ex)
+	if h.Version>>4 != 1 {
+		return h, fmt.Errorf("%w: %#x", ErrVersion, h.Version)
+	}
+	if int(h.Length) != len(b) {
+		return h, malformed("header length %d, datagram %d bytes", h.Length, len(b))
+	}
+	return h, nil
+}
+
+// Message is one ISAKMP message: the header and its payload chain.
+type Message struct {
+	Header
+	Payloads []Payload
+
+	// Raw holds, for a parsed message, the wire bytes of each payload
+	// (generic header included), parallel to Payloads. The hashes of Quick
+	// Mode and Informational exchanges and SAi_b are computed over the bytes
+	// as received, not over a re-encoding. Nil for built messages.
+	Raw [][]byte
+}
+
+// Marshal encodes a plaintext message. Header.NextPayload and Length are
+// derived from the payloads.
+func (m *Message) Marshal() ([]byte, error) {
+	body, err := MarshalPayloads(m.Payloads)
+	if err != nil {
+		return nil, err
+	}
+	return m.marshalWithBody(body, m.Flags&^FlagEncryption)
+}
+
+func (m *Message) marshalWithBody(body []byte, flags uint8) ([]byte, error) {
+	if HeaderLen+len(body) > MaxMessageLen {
+		return nil, fmt.Errorf("ike: message too long (%d bytes)", HeaderLen+len(body))
+	}
+	h := m.Header
+	h.Flags = flags
+	next := PayloadNone
+	if len(m.Payloads) > 0 {
+		next = m.Payloads[0].Type()
+	}
+	b := cryptobyte.NewFixedBuilder(make([]byte, 0, HeaderLen+len(body)))
+	h.marshal(b, next, HeaderLen+len(body))
+	b.AddBytes(body)
+	out, err := b.Bytes()
+	if err != nil {
+		return nil, err
+	}
+	m.NextPayload = next
+	m.Length = uint32(len(out))
+	if m.Version == 0 {
+		m.Version = Version
+	}
+	return out, nil
+}
+
+// MarshalPayloads encodes a payload chain (without ISAKMP header): each
+// generic header's next-payload field names the following payload.
+func MarshalPayloads(ps []Payload) ([]byte, error) {
+	if len(ps) > MaxPayloads {
+		return nil, ErrTooMany
+	}
+	b := cryptobyte.NewBuilder(nil)
+	for i, p := range ps {
+		next := PayloadNone
+		if i+1 < len(ps) {
+			next = ps[i+1].Type()
+		}
+		b.AddUint8(uint8(next))
+		b.AddUint8(0)
+		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+			p.marshalBody(b)
+		})
+	}
+	out, err := b.Bytes()
+	if err != nil {
+		return nil, err
+	}
+	// The 16-bit length covers the 4-byte generic header too; cryptobyte's
+	// prefix counts only the body, so patch each length in a second pass.
+	for off := 0; off < len(out); {
+		l := int(out[off+2])<<8 | int(out[off+3])
+		tot := l + 4
+		if tot > 0xffff {
+			return nil, fmt.Errorf("ike: payload too long (%d bytes)", tot)
+		}
+		out[off+2], out[off+3] = byte(tot>>8), byte(tot)
+		off += tot
+	}
+	return out, nil
+}
+
+// Unmarshal parses a plaintext message. An encrypted message returns
+// ErrEncrypted: use Open with the SA's cipher state.
+func Unmarshal(b []byte) (*Message, error) {
+	h, err := ParseHeader(b)
+	if err != nil {
+		return nil, err
+	}
+	if h.Encrypted() {
+		return nil, ErrEncrypted
+	}
+	buf := append([]byte(nil), b[HeaderLen:]...)
+	ps, raw, err := UnmarshalPayloads(h.NextPayload, buf, false)
+	if err != nil {
+		return nil, err
+	}
+	return &Message{Header: h, Payloads: ps, Raw: raw}, nil
+}
+
+// UnmarshalPayloads parses a payload chain that starts with a payload of
+// type first. With trailing set, bytes after the last payload (encryption
+// padding, whatever scheme the peer used) are ignored; otherwise they are an
+// error. The returned payloads alias body.
+func UnmarshalPayloads(first PayloadType, body []byte, trailing bool) ([]Payload, [][]byte, error) {
+	var ps []Payload
+	var raw [][]byte
+	next := first
+	s := cryptobyte.String(body)
+	for next != PayloadNone {
+		if len(ps) >= MaxPayloads {
+			return nil, nil, ErrTooMany
+		}
+		start := s
+		var np, reserved uint8
+		var length uint16
+		if !s.ReadUint8(&np) || !s.ReadUint8(&reserved) || !s.ReadUint16(&length) {
+			return nil, nil, malformed("truncated generic payload header (%v)", next)
+		}
+		if length < 4 {
+			return nil, nil, malformed("payload %v length %d", next, length)
+		}
+		var pb cryptobyte.String
+		if !s.ReadBytes((*[]byte)(&pb), int(length)-4) {
+			return nil, nil, malformed("payload %v length %d exceeds message", next, length)
+		}
+		p, err := parsePayload(next, pb)
+		if err != nil {
+			return nil, nil, err
+		}
+		ps = append(ps, p)
+		raw = append(raw, start[:length])
+		next = PayloadType(np)
+	}
+	if !trailing && !s.Empty() {
+		return nil, nil, malformed("%d bytes after the last payload", len(s))
+	}
+	return ps, raw, nil
+}

@@ -1,0 +1,251 @@
+package ike
+
+import (
+	"fmt"
+
+	"golang.org/x/crypto/cryptobyte"
+)
+
+// PayloadType is the ISAKMP next-payload value.
+type PayloadType uint8
+
+// Payload types (RFC 2408 section 3.1, RFC 3947, and the private-use values
+// of the NAT-T drafts and of IKEv1 fragmentation).
+const (
+	PayloadNone       PayloadType = 0
+	PayloadSA         PayloadType = 1
+	PayloadProposal   PayloadType = 2
+	PayloadTransform  PayloadType = 3
+	PayloadKE         PayloadType = 4
+	PayloadID         PayloadType = 5
+	PayloadCert       PayloadType = 6
+	PayloadCR         PayloadType = 7
+	PayloadHash       PayloadType = 8
+	PayloadSig        PayloadType = 9
+	PayloadNonce      PayloadType = 10
+	PayloadNotify     PayloadType = 11
+	PayloadDelete     PayloadType = 12
+	PayloadVendorID   PayloadType = 13
+	PayloadAttributes PayloadType = 14 // mode-config / XAUTH
+	PayloadNATD       PayloadType = 20 // RFC 3947
+	PayloadNATOA      PayloadType = 21 // RFC 3947
+	PayloadNATDDraft  PayloadType = 130
+	PayloadNATOADraft PayloadType = 131
+	PayloadFragment   PayloadType = 132
+)
+
+var payloadNames = map[PayloadType]string{
+	PayloadNone: "NONE", PayloadSA: "SA", PayloadProposal: "P", PayloadTransform: "T",
+	PayloadKE: "KE", PayloadID: "ID", PayloadCert: "CERT", PayloadCR: "CR",
+	PayloadHash: "HASH", PayloadSig: "SIG", PayloadNonce: "NONCE", PayloadNotify: "N",
+	PayloadDelete: "D", PayloadVendorID: "VID", PayloadAttributes: "ATTR",
+	PayloadNATD: "NAT-D", PayloadNATOA: "NAT-OA", PayloadNATDDraft: "NAT-D(draft)",
+	PayloadNATOADraft: "NAT-OA(draft)", PayloadFragment: "FRAG",
+}
+
+func (t PayloadType) String() string {
+	if n, ok := payloadNames[t]; ok {
+		return n
+	}
+	return fmt.Sprintf("PAYLOAD(%d)", uint8(t))
+}
+
+// Payload is one payload of a message. The concrete types are *SA, *KE,
+// *ID, *Cert, *CertRequest, *Hash, *Sig, *Nonce, *Notify, *Delete,
+// *VendorID, *NATD, *NATOA, *AttributesPayload, *Fragment and *Unknown.
+type Payload interface {
+	Type() PayloadType
+	// marshalBody writes the payload body (after the generic header).
+	marshalBody(b *cryptobyte.Builder)
+}
+
+func parsePayload(t PayloadType, s cryptobyte.String) (Payload, error) {
+	var p Payload
+	var err error
+	switch t {
+	case PayloadSA:
+		p, err = parseSA(s)
+	case PayloadKE:
+		p = &KE{Data: s}
+	case PayloadID:
+		p, err = parseID(s)
+	case PayloadCert:
+		p, err = parseCert(s)
+	case PayloadCR:
+		p, err = parseCR(s)
+	case PayloadHash:
+		p = &Hash{Data: s}
+	case PayloadSig:
+		p = &Sig{Data: s}
+	case PayloadNonce:
+		p = &Nonce{Data: s}
+	case PayloadNotify:
+		p, err = parseNotify(s)
+	case PayloadDelete:
+		p, err = parseDelete(s)
+	case PayloadVendorID:
+		p = &VendorID{Data: s}
+	case PayloadAttributes:
+		p, err = parseAttributesPayload(s)
+	case PayloadNATD, PayloadNATDDraft:
+		p = &NATD{Data: s, Draft: t == PayloadNATDDraft}
+	case PayloadNATOA, PayloadNATOADraft:
+		p, err = parseNATOA(s, t == PayloadNATOADraft)
+	case PayloadFragment:
+		p, err = parseFragment(s)
+	case PayloadProposal, PayloadTransform:
+		// Only valid nested inside an SA payload.
+		return nil, malformed("%v payload outside SA", t)
+	default:
+		p = &Unknown{PType: t, Body: s}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// KE is the Key Exchange payload: the DH public value (for ECP groups x||y,
+// RFC 5903).
+type KE struct{ Data []byte }
+
+// Hash is the HASH payload.
+type Hash struct{ Data []byte }
+
+// Sig is the Signature payload.
+type Sig struct{ Data []byte }
+
+// Nonce is the Nonce payload.
+type Nonce struct{ Data []byte }
+
+// VendorID is the Vendor ID payload.
+type VendorID struct{ Data []byte }
+
+// NATD is the NAT-Discovery payload: HASH(CKY-I | CKY-R | IP | Port).
+// Draft selects the pre-RFC payload type 130 on output.
+type NATD struct {
+	Data  []byte
+	Draft bool
+}
+
+// Unknown is a payload of a type this codec does not know; it is kept so
+// the caller can answer INVALID_PAYLOAD_TYPE or ignore it.
+type Unknown struct {
+	PType PayloadType
+	Body  []byte
+}
+
+func (*KE) Type() PayloadType       { return PayloadKE }
+func (*Hash) Type() PayloadType     { return PayloadHash }
+func (*Sig) Type() PayloadType      { return PayloadSig }
+func (*Nonce) Type() PayloadType    { return PayloadNonce }
+func (*VendorID) Type() PayloadType { return PayloadVendorID }
+func (p *NATD) Type() PayloadType {
+	if p.Draft {
+		return PayloadNATDDraft
+	}
+	return PayloadNATD
+}
+func (p *Unknown) Type() PayloadType { return p.PType }
+
+func (p *KE) marshalBody(b *cryptobyte.Builder)       { b.AddBytes(p.Data) }
+func (p *Hash) marshalBody(b *cryptobyte.Builder)     { b.AddBytes(p.Data) }
+func (p *Sig) marshalBody(b *cryptobyte.Builder)      { b.AddBytes(p.Data) }
+func (p *Nonce) marshalBody(b *cryptobyte.Builder)    { b.AddBytes(p.Data) }
+func (p *VendorID) marshalBody(b *cryptobyte.Builder) { b.AddBytes(p.Data) }
+func (p *NATD) marshalBody(b *cryptobyte.Builder)     { b.AddBytes(p.Data) }
+func (p *Unknown) marshalBody(b *cryptobyte.Builder)  { b.AddBytes(p.Body) }
+
+// Certificate encodings (RFC 2408 section 3.9).
+const (
+	CertPKCS7      uint8 = 1
+	CertPGP        uint8 = 2
+	CertDNSSigned  uint8 = 3
+	CertX509Sig    uint8 = 4
+	CertX509KeyEx  uint8 = 5
+	CertKerberos   uint8 = 6
+	CertCRL        uint8 = 7
+	CertARL        uint8 = 8
+	CertSPKI       uint8 = 9
+	CertX509Attr   uint8 = 10
+	CertRawRSAKey  uint8 = 11
+	CertHashURL    uint8 = 12
+	CertHashURLBun uint8 = 13
+)
+
+// Cert is the Certificate payload.
+type Cert struct {
+	Encoding uint8
+	Data     []byte
+}
+
+// CertRequest is the Certificate Request payload. Authority is the DER
+// subject of an acceptable CA (may be empty: any CA).
+type CertRequest struct {
+	Encoding  uint8
+	Authority []byte
+}
+
+func (*Cert) Type() PayloadType        { return PayloadCert }
+func (*CertRequest) Type() PayloadType { return PayloadCR }
+
+func (p *Cert) marshalBody(b *cryptobyte.Builder) {
+	b.AddUint8(p.Encoding)
+	b.AddBytes(p.Data)
+}
+func (p *CertRequest) marshalBody(b *cryptobyte.Builder) {
+	b.AddUint8(p.Encoding)
+	b.AddBytes(p.Authority)
+}
+
+func parseCert(s cryptobyte.String) (Payload, error) {
+	p := &Cert{}
+	if !s.ReadUint8(&p.Encoding) {
+		return nil, malformed("empty CERT payload")
+	}
+	p.Data = s
+	return p, nil
+}
+
+func parseCR(s cryptobyte.String) (Payload, error) {
+	p := &CertRequest{}
+	if !s.ReadUint8(&p.Encoding) {
+		return nil, malformed("empty CR payload")
+	}
+	p.Authority = s
+	return p, nil
+}
+
+// Fragment is the IKEv1 fragment payload (type 132, the Cisco scheme that
+// strongSwan implements): the whole encrypted message, header included, is
+// split into fragments numbered from 1; the last one carries the flag.
+type Fragment struct {
+	ID     uint16
+	Number uint8
+	Last   bool
+	Data   []byte
+}
+
+func (*Fragment) Type() PayloadType { return PayloadFragment }
+
+func (p *Fragment) marshalBody(b *cryptobyte.Builder) {
+	b.AddUint16(p.ID)
+	b.AddUint8(p.Number)
+	var f uint8
+	if p.Last {
+		f = 1
+	}
+	b.AddUint8(f)
+	b.AddBytes(p.Data)
+}
+
+func parseFragment(s cryptobyte.String) (Payload, error) {
+	p := &Fragment{}
+	var flags uint8
+	if !s.ReadUint16(&p.ID) || !s.ReadUint8(&p.Number) || !s.ReadUint8(&flags) {
+		return nil, malformed("short fragment payload")
+	}
+	p.Last = flags&1 != 0
+	p.Data = s
+	return p, nil
+}

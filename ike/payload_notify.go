@@ -1,0 +1,166 @@
+package ike
+
+import (
+	"net/netip"
+
+	"golang.org/x/crypto/cryptobyte"
+)
+
+// Notify message types (RFC 2408 section 3.14.1, RFC 2407 section 4.6.3,
+// RFC 3706).
+const (
+	NotifyInvalidPayloadType     uint16 = 1
+	NotifyDOINotSupported        uint16 = 2
+	NotifySituationNotSupported  uint16 = 3
+	NotifyInvalidCookie          uint16 = 4
+	NotifyInvalidMajorVersion    uint16 = 5
+	NotifyInvalidExchangeType    uint16 = 7
+	NotifyInvalidFlags           uint16 = 8
+	NotifyInvalidMessageID       uint16 = 9
+	NotifyInvalidProtocolID      uint16 = 10
+	NotifyInvalidSPI             uint16 = 11
+	NotifyInvalidTransformID     uint16 = 12
+	NotifyAttributesNotSupported uint16 = 13
+	NotifyNoProposalChosen       uint16 = 14
+	NotifyBadProposalSyntax      uint16 = 15
+	NotifyPayloadMalformed       uint16 = 16
+	NotifyInvalidKeyInformation  uint16 = 17
+	NotifyInvalidIDInformation   uint16 = 18
+	NotifyInvalidCertEncoding    uint16 = 19
+	NotifyInvalidCertificate     uint16 = 20
+	NotifyCertTypeUnsupported    uint16 = 21
+	NotifyInvalidCertAuthority   uint16 = 22
+	NotifyInvalidHashInformation uint16 = 23
+	NotifyAuthenticationFailed   uint16 = 24
+	NotifyInvalidSignature       uint16 = 25
+	NotifyAddressNotification    uint16 = 26
+	NotifyNotifySALifetime       uint16 = 27
+	NotifyCertificateUnavailable uint16 = 28
+	NotifyUnsupportedExchange    uint16 = 29
+	NotifyUnequalPayloadLengths  uint16 = 30
+
+	NotifyConnected         uint16 = 16384
+	NotifyResponderLifetime uint16 = 24576
+	NotifyReplayStatus      uint16 = 24577
+	NotifyInitialContact    uint16 = 24578
+	NotifyDPDRUThere        uint16 = 36136
+	NotifyDPDRUThereAck     uint16 = 36137
+)
+
+// Notify is the Notification payload. For phase 1 notifies the SPI is
+// usually the two cookies (16 bytes) or empty; for phase 2 the 4-byte SPI.
+type Notify struct {
+	DOI        uint32
+	Protocol   uint8
+	NotifyType uint16
+	SPI        []byte
+	Data       []byte
+}
+
+func (*Notify) Type() PayloadType { return PayloadNotify }
+
+func (p *Notify) marshalBody(b *cryptobyte.Builder) {
+	b.AddUint32(p.DOI)
+	b.AddUint8(p.Protocol)
+	b.AddUint8(uint8(len(p.SPI)))
+	b.AddUint16(p.NotifyType)
+	b.AddBytes(p.SPI)
+	b.AddBytes(p.Data)
+}
+
+func parseNotify(s cryptobyte.String) (Payload, error) {
+	p := &Notify{}
+	var spiSize uint8
+	if !s.ReadUint32(&p.DOI) || !s.ReadUint8(&p.Protocol) || !s.ReadUint8(&spiSize) ||
+		!s.ReadUint16(&p.NotifyType) || !s.ReadBytes(&p.SPI, int(spiSize)) {
+		return nil, malformed("short notify payload")
+	}
+	p.Data = s
+	return p, nil
+}
+
+// Delete is the Delete payload: SPIs of one protocol (16-byte cookie
+// pairs for ISAKMP, 4-byte SPIs for AH/ESP).
+type Delete struct {
+	DOI      uint32
+	Protocol uint8
+	SPISize  uint8
+	SPIs     [][]byte
+}
+
+func (*Delete) Type() PayloadType { return PayloadDelete }
+
+func (p *Delete) marshalBody(b *cryptobyte.Builder) {
+	b.AddUint32(p.DOI)
+	b.AddUint8(p.Protocol)
+	size := p.SPISize
+	if size == 0 && len(p.SPIs) > 0 {
+		size = uint8(len(p.SPIs[0]))
+	}
+	b.AddUint8(size)
+	b.AddUint16(uint16(len(p.SPIs)))
+	for _, spi := range p.SPIs {
+		if len(spi) != int(size) {
+			b.SetError(malformed("delete: SPI of %d bytes in a list of %d", len(spi), size))
+			return
+		}
+		b.AddBytes(spi)
+	}
+}
+
+func parseDelete(s cryptobyte.String) (Payload, error) {
+	p := &Delete{}
+	var n uint16
+	if !s.ReadUint32(&p.DOI) || !s.ReadUint8(&p.Protocol) || !s.ReadUint8(&p.SPISize) || !s.ReadUint16(&n) {
+		return nil, malformed("short delete payload")
+	}
+	if p.SPISize == 0 || int(n)*int(p.SPISize) != len(s) {
+		return nil, malformed("delete: %d SPIs of %d bytes in %d bytes", n, p.SPISize, len(s))
+	}
+	for i := 0; i < int(n); i++ {
+		var spi []byte
+		s.ReadBytes(&spi, int(p.SPISize))
+		p.SPIs = append(p.SPIs, spi)
+	}
+	return p, nil
+}
+
+// NATOA is the NAT Original Address payload (RFC 3947 section 5.2): an
+// IPv4 or IPv6 address with its ID type. Draft selects payload type 131.
+type NATOA struct {
+	Addr  netip.Addr
+	Draft bool
+}
+
+func (p *NATOA) Type() PayloadType {
+	if p.Draft {
+		return PayloadNATOADraft
+	}
+	return PayloadNATOA
+}
+
+func (p *NATOA) marshalBody(b *cryptobyte.Builder) {
+	a := p.Addr.Unmap()
+	t := IDIPv6Addr
+	if a.Is4() {
+		t = IDIPv4Addr
+	}
+	b.AddUint8(t)
+	b.AddUint8(0)
+	b.AddUint16(0)
+	b.AddBytes(a.AsSlice())
+}
+
+func parseNATOA(s cryptobyte.String, draft bool) (Payload, error) {
+	var t uint8
+	var r1 uint8
+	var r2 uint16
+	if !s.ReadUint8(&t) || !s.ReadUint8(&r1) || !s.ReadUint16(&r2) {
+		return nil, malformed("short NAT-OA payload")
+	}
+	if !(t == IDIPv4Addr && len(s) == 4) && !(t == IDIPv6Addr && len(s) == 16) {
+		return nil, malformed("NAT-OA type %d with %d bytes", t, len(s))
+	}
+	a, _ := netip.AddrFromSlice(s)
+	return &NATOA{Addr: a, Draft: draft}, nil
+}
