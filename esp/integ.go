@@ -1,0 +1,121 @@
+package esp
+
+import (
+	"crypto/md5"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding"
+	"errors"
+	"hash"
+)
+
+// integAlg is one HMAC integrity algorithm with its truncated ICV length:
+// HMAC-SHA1-96 (RFC 2404), HMAC-SHA-256-128/384-192/512-256 (RFC 4868),
+// HMAC-MD5-96 (RFC 2403).
+type integAlg struct {
+	name   string
+	keyLen int
+	icvLen int
+	weak   bool
+	newH   func() hash.Hash
+}
+
+var integAlgs = []integAlg{
+	{name: "sha1", keyLen: 20, icvLen: 12, newH: sha1.New},
+	{name: "sha256", keyLen: 32, icvLen: 16, newH: sha256.New},
+	{name: "sha384", keyLen: 48, icvLen: 24, newH: sha512.New384},
+	{name: "sha512", keyLen: 64, icvLen: 32, newH: sha512.New},
+	{name: "md5", keyLen: 16, icvLen: 12, weak: true, newH: md5.New},
+}
+
+func lookupInteg(name string) *integAlg {
+	for i := range integAlgs {
+		if integAlgs[i].name == name {
+			return &integAlgs[i]
+		}
+	}
+	return nil
+}
+
+// hmacState is an HMAC (RFC 2104) whose keyed inner and outer hash states
+// are computed once and restored for every packet. It is written here
+// rather than taken from crypto/hmac so the SA owns those key-equivalent
+// states and can wipe them on Close. Not safe for concurrent use: each
+// scratch slot has its own.
+type hmacState struct {
+	inner, outer hash.Hash
+	innerU       encoding.BinaryUnmarshaler
+	outerU       encoding.BinaryUnmarshaler
+	ipad, opad   []byte // marshaled keyed states
+	size         int
+}
+
+func newHMAC(alg *integAlg, key []byte) (*hmacState, error) {
+	h := &hmacState{inner: alg.newH(), outer: alg.newH()}
+	h.size = h.inner.Size()
+	bs := h.inner.BlockSize()
+	var k [128]byte // largest block size (SHA-384/512)
+	if len(key) > bs {
+		h.inner.Write(key)
+		h.inner.Sum(k[:0])
+		h.inner.Reset()
+	} else {
+		copy(k[:], key)
+	}
+	var pad [128]byte
+	for i := 0; i < bs; i++ {
+		pad[i] = k[i] ^ 0x36
+	}
+	h.inner.Write(pad[:bs])
+	for i := 0; i < bs; i++ {
+		pad[i] = k[i] ^ 0x5c
+	}
+	h.outer.Write(pad[:bs])
+	clear(k[:])
+	clear(pad[:])
+	im, ok1 := h.inner.(encoding.BinaryMarshaler)
+	om, ok2 := h.outer.(encoding.BinaryMarshaler)
+	iu, ok3 := h.inner.(encoding.BinaryUnmarshaler)
+	ou, ok4 := h.outer.(encoding.BinaryUnmarshaler)
+	if !ok1 || !ok2 || !ok3 || !ok4 {
+		return nil, errors.New("esp: hash state cannot be saved")
+	}
+	var err error
+	if h.ipad, err = im.MarshalBinary(); err != nil {
+		return nil, err
+	}
+	if h.opad, err = om.MarshalBinary(); err != nil {
+		return nil, err
+	}
+	h.innerU, h.outerU = iu, ou
+	return h, nil
+}
+
+func (h *hmacState) reset() {
+	if err := h.innerU.UnmarshalBinary(h.ipad); err != nil {
+		panic(err) // our own marshaled state: cannot fail
+	}
+}
+
+func (h *hmacState) write(p []byte) { h.inner.Write(p) }
+
+// sum finishes the MAC into out (len >= h.size) and returns out[:h.size].
+func (h *hmacState) sum(out []byte) []byte {
+	in := h.inner.Sum(out[:0])
+	if err := h.outerU.UnmarshalBinary(h.opad); err != nil {
+		panic(err)
+	}
+	h.outer.Write(in)
+	return h.outer.Sum(out[:0])
+}
+
+// wipe zeroes the saved keyed states and resets both hashes. What Go does
+// not let us reach: copies a hash makes internally while summing (on the
+// stack) and memory freed earlier by the runtime.
+func (h *hmacState) wipe() {
+	clear(h.ipad)
+	clear(h.opad)
+	h.inner.Reset()
+	h.outer.Reset()
+}

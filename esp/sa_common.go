@@ -1,0 +1,322 @@
+package esp
+
+import (
+	"crypto/cipher"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// saCommon is the state shared by both directions of an SA.
+type saCommon struct {
+	proto      Proto
+	mode       Mode
+	spi, ahSPI uint32
+	esn        bool
+	v6         bool // outer family
+	natt       bool
+	local      [16]byte // outer addresses; IPv4 in the first 4 bytes
+	remote     [16]byte
+	lport      uint16
+	rport      uint16
+
+	ciph    *cipherAlg // nil for AH-only
+	integ   *integAlg  // ESP HMAC; nil with AEAD or AH-only
+	ahInteg *integAlg  // nil without AH
+	aead    cipher.AEAD
+	block   cipher.Block
+	salt    [4]byte
+	encKey  []byte // our copies, wiped on Close
+	authKey []byte
+	ahKey   []byte
+
+	ivLen, icvLen, padAlign int // ESP
+	ahLen                   int // whole AH header including ICV and alignment padding
+
+	slots []slot
+	next  atomic.Uint32
+
+	life  lifetime
+	drops [numErrors]atomic.Uint64
+}
+
+// slot is the per-packet scratch state. Arguments passed to interface
+// methods (cipher.AEAD, hash.Hash) escape to the heap, so stack arrays
+// would allocate on every packet; instead each SA owns a few slots, one per
+// CPU, and a packet borrows a free one. That keeps the path allocation-free
+// while still letting several goroutines work on one SA in parallel.
+type slot struct {
+	mu     sync.Mutex
+	cbcEnc cipher.BlockMode
+	cbcDec cipher.BlockMode
+	mac    *hmacState // ESP HMAC
+	ahMAC  *hmacState
+	nonce  [12]byte
+	aad    [12]byte
+	ivb    [16]byte
+	sum    [64]byte
+	icv    [32]byte
+	hdr    [60]byte // IP header copy with the mutable fields zeroed (AH)
+	_      [64]byte // keep slots on separate cache lines
+}
+
+func (s *saCommon) acquire() *slot {
+	n := uint32(len(s.slots))
+	i := s.next.Add(1)
+	for k := uint32(0); k < n; k++ {
+		sl := &s.slots[(i+k)%n]
+		if sl.mu.TryLock() {
+			return sl
+		}
+	}
+	sl := &s.slots[i%n]
+	sl.mu.Lock()
+	return sl
+}
+
+var errParams = errors.New("esp: invalid SA parameters")
+
+func paramErr(format string, a ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{errParams}, a...)...)
+}
+
+func (s *saCommon) init(p *Params) error {
+	s.proto, s.mode, s.esn = p.Proto, p.Mode, p.ESN
+	s.spi, s.ahSPI = p.SPI, p.AHSPI
+	if p.Mode != Tunnel && p.Mode != Transport {
+		return paramErr("mode %d", p.Mode)
+	}
+	if !p.Local.IsValid() || !p.Remote.IsValid() || p.Local.Is4() != p.Remote.Is4() {
+		return paramErr("local %v and remote %v must be addresses of one family", p.Local, p.Remote)
+	}
+	s.v6 = !p.Local.Is4()
+	if s.v6 {
+		s.local, s.remote = p.Local.As16(), p.Remote.As16()
+	} else {
+		l, r := p.Local.As4(), p.Remote.As4()
+		copy(s.local[:], l[:])
+		copy(s.remote[:], r[:])
+	}
+	if p.ReplayWindow != 0 && (p.ReplayWindow < MinReplayWindow || p.ReplayWindow > MaxReplayWindow) {
+		return paramErr("replay window %d outside %d..%d", p.ReplayWindow, MinReplayWindow, MaxReplayWindow)
+	}
+	hasESP := p.Proto == ProtoESP || p.Proto == ProtoAHESP
+	hasAH := p.Proto == ProtoAH || p.Proto == ProtoAHESP
+	if !hasESP && !hasAH {
+		return paramErr("protocol %d", p.Proto)
+	}
+	if p.SPI < 256 || (p.Proto == ProtoAHESP && p.AHSPI < 256) {
+		return paramErr("SPI values 0-255 are reserved (RFC 4303 §2.1)")
+	}
+	if (p.LocalPort != 0) != (p.RemotePort != 0) {
+		return paramErr("UDP encapsulation needs both ports")
+	}
+	s.natt = p.LocalPort != 0
+	s.lport, s.rport = p.LocalPort, p.RemotePort
+	if s.natt && hasAH {
+		return paramErr("AH cannot be UDP-encapsulated")
+	}
+	if hasESP {
+		if err := s.initESP(p); err != nil {
+			return err
+		}
+	}
+	if hasAH {
+		s.ahInteg = lookupInteg(p.AHInteg)
+		if s.ahInteg == nil {
+			return paramErr("unknown AH integrity algorithm %q", p.AHInteg)
+		}
+		if len(p.AHKey) != s.ahInteg.keyLen {
+			return paramErr("AH %s key is %d bytes, want %d", p.AHInteg, len(p.AHKey), s.ahInteg.keyLen)
+		}
+		s.ahKey = append([]byte(nil), p.AHKey...)
+		align := 4
+		if s.v6 {
+			align = 8 // RFC 4302 §3.3.3.2.1
+		}
+		s.ahLen = (12 + s.ahInteg.icvLen + align - 1) / align * align
+	} else if p.AHInteg != "" {
+		return paramErr("AH algorithm given for an ESP-only SA")
+	}
+	s.life.init(p)
+	return s.initSlots()
+}
+
+func (s *saCommon) initESP(p *Params) error {
+	s.ciph = lookupCipher(p.Cipher)
+	if s.ciph == nil {
+		return paramErr("unknown ESP cipher %q", p.Cipher)
+	}
+	c := s.ciph
+	if len(p.EncKey) != c.keyLen+c.saltLen {
+		return paramErr("ESP %s key is %d bytes, want %d", c.name, len(p.EncKey), c.keyLen+c.saltLen)
+	}
+	s.encKey = append([]byte(nil), p.EncKey...)
+	copy(s.salt[:], s.encKey[c.keyLen:])
+	var err error
+	switch {
+	case c.newAEAD != nil:
+		if p.Integ != "" {
+			return paramErr("%s is an AEAD cipher; no separate integrity algorithm", c.name)
+		}
+		s.aead, err = c.newAEAD(s.encKey[:c.keyLen])
+	case c.newBlock != nil:
+		s.block, err = c.newBlock(s.encKey)
+	}
+	if err != nil {
+		return paramErr("%v", err)
+	}
+	s.ivLen, s.padAlign, s.icvLen = c.ivLen, c.padAlign, c.tagLen
+	if c.newAEAD == nil {
+		if p.Integ == "" {
+			if c.nullCrypt {
+				return paramErr("ESP with neither encryption nor integrity (RFC 4303 §3.2)")
+			}
+			// Confidentiality-only ESP is allowed by RFC 4303 but is
+			// open to cut-and-paste attacks (RFC 4303 §3.2); we refuse it.
+			return paramErr("ESP %s needs an integrity algorithm", c.name)
+		}
+		s.integ = lookupInteg(p.Integ)
+		if s.integ == nil {
+			return paramErr("unknown ESP integrity algorithm %q", p.Integ)
+		}
+		if len(p.AuthKey) != s.integ.keyLen {
+			return paramErr("ESP %s key is %d bytes, want %d", p.Integ, len(p.AuthKey), s.integ.keyLen)
+		}
+		s.authKey = append([]byte(nil), p.AuthKey...)
+		s.icvLen = s.integ.icvLen
+	}
+	return nil
+}
+
+func (s *saCommon) initSlots() error {
+	n := runtime.GOMAXPROCS(0)
+	if n > 8 {
+		n = 8
+	}
+	s.slots = make([]slot, n)
+	for i := range s.slots {
+		sl := &s.slots[i]
+		var err error
+		if s.block != nil {
+			zero := make([]byte, s.block.BlockSize())
+			sl.cbcEnc = cipher.NewCBCEncrypter(s.block, zero)
+			sl.cbcDec = cipher.NewCBCDecrypter(s.block, zero)
+			if _, ok := sl.cbcEnc.(ivSetter); !ok {
+				return errors.New("esp: CBC mode cannot reset its IV")
+			}
+			if _, ok := sl.cbcDec.(ivSetter); !ok {
+				return errors.New("esp: CBC mode cannot reset its IV")
+			}
+		}
+		if s.integ != nil {
+			if sl.mac, err = newHMAC(s.integ, s.authKey); err != nil {
+				return err
+			}
+		}
+		if s.ahInteg != nil {
+			if sl.ahMAC, err = newHMAC(s.ahInteg, s.ahKey); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// room returns the headroom and tailroom Encap needs.
+func (s *saCommon) room() (head, tail int) {
+	if s.mode == Tunnel {
+		head = 20
+		if s.v6 {
+			head = 40
+		}
+	}
+	if s.natt {
+		head += 8
+	}
+	head += s.ahLen
+	if s.ciph != nil {
+		head += 8 + s.ivLen
+		tail = s.padAlign - 1 + 2 + s.icvLen
+		if s.padAlign < 4 {
+			tail = 3 + 2 + s.icvLen
+		}
+	}
+	return head, tail
+}
+
+// close wipes every key copy the SA owns. Go offers no way to reach the
+// expanded key schedules inside crypto/aes, crypto/des and the AEADs (they
+// become garbage and are overwritten when the memory is reused), nor copies
+// the runtime made while moving memory.
+func (s *saCommon) close() {
+	clear(s.encKey)
+	clear(s.authKey)
+	clear(s.ahKey)
+	clear(s.salt[:])
+	for i := range s.slots {
+		sl := &s.slots[i]
+		sl.mu.Lock()
+		if sl.mac != nil {
+			sl.mac.wipe()
+		}
+		if sl.ahMAC != nil {
+			sl.ahMAC.wipe()
+		}
+		clear(sl.sum[:])
+		clear(sl.nonce[:])
+		sl.mu.Unlock()
+	}
+	s.life.mark(lifeSoft | lifeHard) // refuse further packets
+}
+
+// Stats is a snapshot of an SA's counters.
+type Stats struct {
+	Packets, Bytes uint64            // processed packets and their cleartext bytes
+	Drops          [NumErrors]uint64 // refused packets, indexed by Error
+}
+
+// Stats returns the SA's counters.
+func (s *saCommon) Stats() Stats {
+	var st Stats
+	st.Packets = s.life.packets.Load()
+	st.Bytes = s.life.bytes.Load()
+	for i := range s.drops {
+		st.Drops[i] = s.drops[i].Load()
+	}
+	return st
+}
+
+func (s *saCommon) countDrop(err error) {
+	if e, ok := err.(Error); ok && e < numErrors {
+		s.drops[e].Add(1)
+	}
+}
+
+// Expired reports whether the soft lifetime (time to rekey) and the hard
+// lifetime (the SA refuses packets) have been reached.
+func (s *saCommon) Expired() (soft, hard bool) {
+	st := s.life.state.Load()
+	return st&lifeSoft != 0, st&lifeHard != 0
+}
+
+// CheckTime applies the time lifetimes; call it periodically (every second
+// or so). The packet path itself never reads the clock.
+func (s *saCommon) CheckTime(now time.Time) { s.life.checkTime(now) }
+
+// Proto returns the SA's protocol.
+func (s *saCommon) Proto() Proto { return s.proto }
+
+// SPI returns the ESP SPI (the AH SPI for an AH-only SA).
+func (s *saCommon) SPI() uint32 { return s.spi }
+
+func randUint32() uint32 {
+	var b [4]byte
+	rand.Read(b[:])
+	return binary.BigEndian.Uint32(b[:])
+}
