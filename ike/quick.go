@@ -1,0 +1,470 @@
+package ike
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Quick Mode (RFC 2409 section 5.5) as two small state machines, one per
+// role. They take and return whole (encrypted) ISAKMP messages; the SA
+// manager owns sockets, timers and retransmission.
+//
+//	Initiator                          Responder
+//	HDR*, HASH(1), SA, Ni [,KE] [,IDci, IDcr] -->
+//	                <-- HDR*, HASH(2), SA, Nr [,KE] [,IDci, IDcr]
+//	HDR*, HASH(3) -->
+
+// QMState names the Quick Mode progress the way Cisco shows it.
+type QMState string
+
+// Quick Mode states.
+const (
+	QMIdle      QMState = "QM_IDLE"      // no exchange in progress / done
+	QMWaitMsg2  QMState = "QM_WAIT_MSG2" // initiator sent QM1
+	QMWaitMsg3  QMState = "QM_WAIT_MSG3" // responder sent QM2
+	QMCompleted QMState = "QM_IDLE"
+)
+
+// quickNonceLen is the nonce size we send (RFC 2409 allows 8..256).
+const quickNonceLen = 32
+
+// NotifyError is a failure the other end should hear about: the manager
+// sends Type in a protected Informational exchange.
+type NotifyError struct {
+	Type uint16
+	Err  error
+}
+
+func (e *NotifyError) Error() string { return e.Err.Error() }
+func (e *NotifyError) Unwrap() error { return e.Err }
+
+// errUnauthenticated marks a message whose HASH did not verify: it is
+// dropped without an answer and changes nothing.
+var errUnauthenticated = errors.New("ike: message HASH does not verify")
+
+// quickResult is a completed Quick Mode: the negotiated parameters, the
+// traffic selectors from our point of view, and KEYMAT per direction.
+type quickResult struct {
+	Choice   *childChoice
+	LocalTS  *ID
+	RemoteTS *ID
+	// Keys are KEYMAT for each protocol, cut into encryption key then
+	// integrity key; In is what the peer sends to us.
+	ESPIn, ESPOut childKeys
+	AHIn, AHOut   childKeys
+}
+
+// childKeys are the keys of one direction of one protocol.
+type childKeys struct {
+	SPI     uint32
+	EncKey  []byte
+	AuthKey []byte
+}
+
+func (k *childKeys) wipe() {
+	wipeBytes(k.EncKey)
+	wipeBytes(k.AuthKey)
+}
+
+// wipe zeroes every key of the result (after the data plane copied them).
+func (r *quickResult) wipe() {
+	r.ESPIn.wipe()
+	r.ESPOut.wipe()
+	r.AHIn.wipe()
+	r.AHOut.wipe()
+}
+
+// quickMode is one Quick Mode exchange in progress.
+type quickMode struct {
+	initiator bool
+	mid       uint32
+	sec       *p1Secrets
+	offer     *childOffer
+	iv        []byte
+	state     QMState
+	started   time.Time
+
+	ourSA      *SA
+	ni, nr     []byte
+	dh         dhPrivate
+	gxy        []byte
+	idci, idcr *ID // as on the wire (initiator's view: ci = initiator side)
+	choice     *childChoice
+	respLife   time.Duration
+	respLifeKB uint64
+
+	// lastOut is the last message we sent, re-sent on retransmission and
+	// when the peer repeats its previous message.
+	lastOut []byte
+	// lastIn is the last message accepted, to recognise duplicates.
+	lastIn []byte
+}
+
+// dhPrivate is an ephemeral Diffie-Hellman key for PFS.
+type dhPrivate interface {
+	Public() []byte
+	Shared(peer []byte) ([]byte, error)
+}
+
+// newPFSKey makes an ephemeral key of a DH group; it is provided by the
+// DH implementation (quick_dh.go).
+var newPFSKey func(group int) (dhPrivate, error)
+
+// newMessageID returns a random non-zero Quick Mode / Informational M-ID.
+func newMessageID() uint32 {
+	var b [4]byte
+	for {
+		rand.Read(b[:])
+		if v := binary.BigEndian.Uint32(b[:]); v != 0 {
+			return v
+		}
+	}
+}
+
+func newNonce() []byte {
+	n := make([]byte, quickNonceLen)
+	rand.Read(n)
+	return n
+}
+
+// sealHashed builds an encrypted message of exchange ex whose first
+// payload is HASH = hashOf(the marshalled rest).
+func sealHashed(sec *p1Secrets, ex ExchangeType, mid uint32, iv []byte, hashOf func(rest []byte) []byte, rest []Payload) (out, nextIV []byte, err error) {
+	body, err := MarshalPayloads(rest)
+	if err != nil {
+		return nil, nil, err
+	}
+	m := &Message{
+		Header:   Header{CookieI: sec.CookieI, CookieR: sec.CookieR, Exchange: ex, MessageID: mid},
+		Payloads: append([]Payload{&Hash{Data: hashOf(body)}}, rest...),
+	}
+	return m.Seal(sec.Block, iv)
+}
+
+// openHashed decrypts a message and returns it with the raw bytes of
+// everything after its leading HASH payload.
+func openHashed(sec *p1Secrets, pkt, iv []byte) (m *Message, hash, rest, nextIV []byte, err error) {
+	m, nextIV, err = Open(pkt, sec.Block, iv)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	if len(m.Payloads) == 0 || m.Payloads[0].Type() != PayloadHash {
+		return nil, nil, nil, nil, fmt.Errorf("%w: %v exchange without leading HASH", errUnauthenticated, m.Exchange)
+	}
+	for _, r := range m.Raw[1:] {
+		rest = append(rest, r...)
+	}
+	return m, m.Payloads[0].(*Hash).Data, rest, nextIV, nil
+}
+
+func midBytes(mid uint32) []byte { return binary.BigEndian.AppendUint32(nil, mid) }
+
+// newQuickInitiator builds QM1 for the given offer and proxy IDs (local =
+// IDci, remote = IDcr; nil for none: the peers' own addresses).
+func newQuickInitiator(sec *p1Secrets, offer *childOffer, local, remote *ID, spi func() uint32) (*quickMode, []byte, error) {
+	q := &quickMode{initiator: true, mid: newMessageID(), sec: sec, offer: offer, idci: local, idcr: remote, started: time.Now()}
+	q.iv = sec.exchangeIV(q.mid)
+	sa, _, err := offer.buildSA(spi)
+	if err != nil {
+		return nil, nil, err
+	}
+	q.ourSA = sa
+	q.ni = newNonce()
+	payloads := []Payload{sa, &Nonce{Data: q.ni}}
+	if offer.PFS != 0 {
+		if newPFSKey == nil {
+			return nil, nil, fmt.Errorf("PFS group %d: no DH implementation", offer.PFS)
+		}
+		if q.dh, err = newPFSKey(offer.PFS); err != nil {
+			return nil, nil, fmt.Errorf("PFS group %d: %w", offer.PFS, err)
+		}
+		payloads = append(payloads, &KE{Data: q.dh.Public()})
+	}
+	if local != nil && remote != nil {
+		payloads = append(payloads, local, remote)
+	}
+	out, next, err := sealHashed(sec, ExchangeQuick, q.mid, q.iv, func(rest []byte) []byte {
+		return sec.prf(sec.SKEYIDa, midBytes(q.mid), rest)
+	}, payloads)
+	if err != nil {
+		return nil, nil, err
+	}
+	q.iv, q.lastOut, q.state = next, out, QMWaitMsg2
+	return q, out, nil
+}
+
+// handleQM2 processes the responder's answer and returns QM3 and the
+// result. An unauthenticated or malformed message returns an error and
+// leaves the exchange as it was.
+func (q *quickMode) handleQM2(pkt []byte) ([]byte, *quickResult, error) {
+	if !q.initiator || q.state != QMWaitMsg2 {
+		return nil, nil, fmt.Errorf("ike: unexpected Quick Mode message in state %s", q.state)
+	}
+	m, h, rest, nextIV, err := openHashed(q.sec, pkt, q.iv)
+	if err != nil {
+		return nil, nil, err
+	}
+	want := q.sec.prf(q.sec.SKEYIDa, midBytes(q.mid), q.ni, rest)
+	if !hmac.Equal(h, want) {
+		return nil, nil, fmt.Errorf("%w (HASH(2))", errUnauthenticated)
+	}
+	sa, nonce := Find[*SA](m), Find[*Nonce](m)
+	if sa == nil || nonce == nil {
+		return nil, nil, errors.New("ike: QM2 without SA or Nonce")
+	}
+	ids := FindAll[*ID](m)
+	if q.idci != nil && (len(ids) != 2 || !bytes.Equal(ids[0].Body(), q.idci.Body()) || !bytes.Equal(ids[1].Body(), q.idcr.Body())) {
+		return nil, nil, &NotifyError{NotifyInvalidIDInformation, errors.New("responder changed the proxy IDs (IDci/IDcr)")}
+	}
+	ch, err := q.offer.acceptReply(sa, q.ourSA)
+	if err != nil {
+		return nil, nil, &NotifyError{NotifyNoProposalChosen, err}
+	}
+	ke := Find[*KE](m)
+	switch {
+	case q.dh != nil && ke == nil, q.dh == nil && ke != nil:
+		return nil, nil, &NotifyError{NotifyNoProposalChosen, ErrPFSMismatch}
+	case ke != nil:
+		if q.gxy, err = q.dh.Shared(ke.Data); err != nil {
+			return nil, nil, &NotifyError{NotifyInvalidKeyInformation, fmt.Errorf("PFS: %w", err)}
+		}
+	}
+	for _, n := range FindAll[*Notify](m) {
+		if n.NotifyType == NotifyResponderLifetime {
+			q.applyResponderLifetime(n, ch)
+		}
+	}
+	q.nr = append([]byte(nil), nonce.Data...)
+	q.choice = ch
+	q.iv = nextIV
+	out, next, err := sealHashed(q.sec, ExchangeQuick, q.mid, q.iv, func([]byte) []byte {
+		return q.sec.prf(q.sec.SKEYIDa, []byte{0}, midBytes(q.mid), q.ni, q.nr)
+	}, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	q.iv, q.lastOut, q.lastIn, q.state = next, out, pkt, QMIdle
+	return out, q.result(), nil
+}
+
+// applyResponderLifetime shortens the lifetimes to what the responder
+// announced (RFC 2407 section 4.6.3.1).
+func (q *quickMode) applyResponderLifetime(n *Notify, ch *childChoice) {
+	as, err := parseAttributes(n.Data)
+	if err != nil {
+		return
+	}
+	lifeType := uint64(0)
+	for _, a := range as {
+		v, _ := a.Uint()
+		switch a.Type {
+		case AttrSALifeType:
+			lifeType = v
+		case AttrSALifeDuration:
+			switch lifeType {
+			case LifeSeconds:
+				ch.Lifetime = minDur(ch.Lifetime, time.Duration(v)*time.Second)
+			case LifeKilobytes:
+				ch.LifetimeKB = minNonZero(ch.LifetimeKB, v)
+			}
+		}
+	}
+}
+
+// quickLookup finds the responder's policy for the proxy IDs the
+// initiator sent: peerLocal is IDci (the initiator's side), peerRemote
+// IDcr (ours); both nil when the initiator sent none. An error means
+// INVALID-ID-INFORMATION.
+type quickLookup func(peerLocal, peerRemote *ID) (*childOffer, error)
+
+// newQuickResponder handles QM1 and returns QM2. Errors that deserve an
+// answer are *NotifyError; errUnauthenticated-wrapped errors are dropped.
+func newQuickResponder(sec *p1Secrets, pkt []byte, lookup quickLookup, spi func() uint32) (*quickMode, []byte, error) {
+	h, err := ParseHeader(pkt)
+	if err != nil {
+		return nil, nil, err
+	}
+	q := &quickMode{mid: h.MessageID, sec: sec, started: time.Now()}
+	if q.mid == 0 {
+		return nil, nil, errors.New("ike: Quick Mode with message ID 0")
+	}
+	m, hash, rest, nextIV, err := openHashed(sec, pkt, sec.exchangeIV(q.mid))
+	if err != nil {
+		return nil, nil, err
+	}
+	if !hmac.Equal(hash, sec.prf(sec.SKEYIDa, midBytes(q.mid), rest)) {
+		return nil, nil, fmt.Errorf("%w (HASH(1))", errUnauthenticated)
+	}
+	q.iv, q.lastIn = nextIV, pkt
+	sa, nonce := Find[*SA](m), Find[*Nonce](m)
+	if sa == nil || nonce == nil {
+		return nil, nil, &NotifyError{NotifyPayloadMalformed, errors.New("QM1 without SA or Nonce")}
+	}
+	q.ni = append([]byte(nil), nonce.Data...)
+	ids := FindAll[*ID](m)
+	switch len(ids) {
+	case 0:
+	case 2:
+		q.idci, q.idcr = ids[0], ids[1]
+	default:
+		return nil, nil, &NotifyError{NotifyInvalidIDInformation, fmt.Errorf("QM1 with %d ID payloads", len(ids))}
+	}
+	offer, err := lookup(q.idci, q.idcr)
+	if err != nil {
+		return nil, nil, &NotifyError{NotifyInvalidIDInformation, err}
+	}
+	q.offer = offer
+	reply, ch, err := offer.selectProposal(sa, spi)
+	if err != nil {
+		return nil, nil, &NotifyError{NotifyNoProposalChosen, err}
+	}
+	q.choice = ch
+	ke := Find[*KE](m)
+	if (ke != nil) != (ch.PFS != 0) {
+		return nil, nil, &NotifyError{NotifyNoProposalChosen, ErrPFSMismatch}
+	}
+	q.nr = newNonce()
+	payloads := []Payload{reply, &Nonce{Data: q.nr}}
+	if ke != nil {
+		if newPFSKey == nil {
+			return nil, nil, &NotifyError{NotifyNoProposalChosen, errors.New("PFS: no DH implementation")}
+		}
+		if q.dh, err = newPFSKey(ch.PFS); err != nil {
+			return nil, nil, &NotifyError{NotifyNoProposalChosen, fmt.Errorf("PFS group %d: %w", ch.PFS, err)}
+		}
+		if q.gxy, err = q.dh.Shared(ke.Data); err != nil {
+			return nil, nil, &NotifyError{NotifyInvalidKeyInformation, fmt.Errorf("PFS: %w", err)}
+		}
+		payloads = append(payloads, &KE{Data: q.dh.Public()})
+	}
+	if q.idci != nil {
+		payloads = append(payloads, q.idci, q.idcr)
+	}
+	if n := q.responderLifetime(sa, reply); n != nil {
+		payloads = append(payloads, n)
+	}
+	out, next, err := sealHashed(sec, ExchangeQuick, q.mid, q.iv, func(rest []byte) []byte {
+		return sec.prf(sec.SKEYIDa, midBytes(q.mid), q.ni, rest)
+	}, payloads)
+	if err != nil {
+		return nil, nil, err
+	}
+	q.iv, q.lastOut, q.state = next, out, QMWaitMsg3
+	return q, out, nil
+}
+
+// responderLifetime returns a RESPONDER-LIFETIME notify when our
+// lifetime is shorter than the one offered.
+func (q *quickMode) responderLifetime(offered, reply *SA) *Notify {
+	var offeredLife time.Duration
+	var offeredKB uint64
+	for _, p := range offered.Proposals {
+		if p.Number == reply.Proposals[0].Number && len(p.Transforms) > 0 {
+			tp := decodeTransform(p.Transforms[0])
+			offeredLife, offeredKB = tp.lifetime, tp.lifeKB
+			break
+		}
+	}
+	ch := q.choice
+	if offeredLife == ch.Lifetime && offeredKB == ch.LifetimeKB {
+		return nil
+	}
+	var as Attributes
+	as = append(as, AttrUint(AttrSALifeType, LifeSeconds), AttrUint(AttrSALifeDuration, uint64(ch.Lifetime/time.Second)))
+	if ch.LifetimeKB != 0 {
+		as = append(as, AttrUint(AttrSALifeType, LifeKilobytes), AttrUint(AttrSALifeDuration, ch.LifetimeKB))
+	}
+	var data bytesBuilder
+	data.attrs(as)
+	p := reply.Proposals[len(reply.Proposals)-1]
+	return &Notify{DOI: DOIIPsec, Protocol: p.Protocol, NotifyType: NotifyResponderLifetime, SPI: p.SPI, Data: data.b}
+}
+
+// handleQM3 verifies the initiator's HASH(3) and completes the exchange.
+func (q *quickMode) handleQM3(pkt []byte) (*quickResult, error) {
+	if q.initiator || q.state != QMWaitMsg3 {
+		return nil, fmt.Errorf("ike: unexpected Quick Mode message in state %s", q.state)
+	}
+	_, h, _, nextIV, err := openHashed(q.sec, pkt, q.iv)
+	if err != nil {
+		return nil, err
+	}
+	if !hmac.Equal(h, q.sec.prf(q.sec.SKEYIDa, []byte{0}, midBytes(q.mid), q.ni, q.nr)) {
+		return nil, fmt.Errorf("%w (HASH(3))", errUnauthenticated)
+	}
+	q.iv, q.lastIn, q.state = nextIV, pkt, QMIdle
+	return q.result(), nil
+}
+
+// isDuplicate reports whether pkt is the last message we accepted in this
+// exchange: the peer did not get our answer, so we re-send it.
+func (q *quickMode) isDuplicate(pkt []byte) bool {
+	return q.lastIn != nil && bytes.Equal(pkt, q.lastIn)
+}
+
+// result derives KEYMAT for both directions and wipes the DH secret.
+func (q *quickMode) result() *quickResult {
+	ch := q.choice
+	r := &quickResult{Choice: ch}
+	if q.initiator {
+		r.LocalTS, r.RemoteTS = q.idci, q.idcr
+	} else {
+		r.LocalTS, r.RemoteTS = q.idcr, q.idci
+	}
+	// SPIi is the initiator's inbound SPI, SPIr the responder's.
+	dir := func(pc *protoChoice, in, out *childKeys) {
+		if pc == nil {
+			return
+		}
+		encLen, authLen := keyLengths(pc)
+		spiIn, spiOut := pc.SPIi, pc.SPIr
+		if !q.initiator {
+			spiIn, spiOut = pc.SPIr, pc.SPIi
+		}
+		kin := q.sec.keymat(q.gxy, pc.Protocol, spiIn, q.ni, q.nr, encLen+authLen)
+		kout := q.sec.keymat(q.gxy, pc.Protocol, spiOut, q.ni, q.nr, encLen+authLen)
+		*in = childKeys{SPI: spiIn, EncKey: kin[:encLen], AuthKey: kin[encLen:]}
+		*out = childKeys{SPI: spiOut, EncKey: kout[:encLen], AuthKey: kout[encLen:]}
+	}
+	dir(ch.ESP, &r.ESPIn, &r.ESPOut)
+	dir(ch.AH, &r.AHIn, &r.AHOut)
+	wipeBytes(q.gxy)
+	q.gxy = nil
+	q.dh = nil
+	return r
+}
+
+// keyLengths returns the KEYMAT bytes for the cipher and the integrity
+// algorithm of one protocol.
+func keyLengths(pc *protoChoice) (enc, auth int) {
+	if pc.Protocol == ProtoESP {
+		_, _, enc, _, _ = espCipher(pc.Encryption)
+	}
+	if pc.Integrity != "" {
+		_, _, auth, _ = integAlg(pc.Integrity)
+	}
+	return enc, auth
+}
+
+// bytesBuilder collects attribute bytes for notify data.
+type bytesBuilder struct{ b []byte }
+
+func (w *bytesBuilder) attrs(as Attributes) {
+	for _, a := range as {
+		if a.TV {
+			w.b = binary.BigEndian.AppendUint16(w.b, a.Type|0x8000)
+			var v [2]byte
+			copy(v[2-min(2, len(a.Value)):], a.Value)
+			w.b = append(w.b, v[:]...)
+			continue
+		}
+		w.b = binary.BigEndian.AppendUint16(w.b, a.Type)
+		w.b = binary.BigEndian.AppendUint16(w.b, uint16(len(a.Value)))
+		w.b = append(w.b, a.Value...)
+	}
+}

@@ -1,0 +1,47 @@
+package ike
+
+import (
+	"crypto/cipher"
+	"encoding/binary"
+)
+
+// p1Secrets is what the exchanges after phase 1 (Quick Mode,
+// Informational, DPD) need from an established ISAKMP SA.
+type p1Secrets struct {
+	CookieI, CookieR Cookie
+	// Hash is the negotiated hash; the PRF is HMAC over it.
+	Hash    HashAlg
+	SKEYIDd []byte
+	SKEYIDa []byte
+	// Block is the phase 1 cipher keyed with Ka.
+	Block cipher.Block
+	// LastIV is the last ciphertext block of phase 1: the seed of every
+	// later exchange's IV (RFC 2409 appendix B).
+	LastIV []byte
+}
+
+// newP1Secrets takes what Quick Mode needs from phase 1 keys.
+func newP1Secrets(ckyI, ckyR Cookie, k *Phase1Keys) (*p1Secrets, error) {
+	blk, err := k.Cipher.NewBlock(k.Ka)
+	if err != nil {
+		return nil, err
+	}
+	return &p1Secrets{CookieI: ckyI, CookieR: ckyR, Hash: k.Hash, SKEYIDd: k.SKEYIDd, SKEYIDa: k.SKEYIDa,
+		Block: blk, LastIV: append([]byte(nil), k.IV...)}, nil
+}
+
+// prf computes prf(key, data...) with the negotiated hash.
+func (s *p1Secrets) prf(key []byte, data ...[]byte) []byte { return s.Hash.PRF(key, data...) }
+
+// exchangeIV is the first IV of a phase 2 / Informational exchange.
+func (s *p1Secrets) exchangeIV(mid uint32) []byte {
+	return Phase2IV(s.Hash, s.LastIV, mid, s.Block.BlockSize())
+}
+
+// keymat derives n bytes of KEYMAT for the SA whose receiver chose spi.
+func (s *p1Secrets) keymat(gxy []byte, proto uint8, spi uint32, ni, nr []byte, n int) []byte {
+	return QuickKeymat(s.Hash, s.SKEYIDd, gxy, proto, binary.BigEndian.AppendUint32(nil, spi), ni, nr, n)
+}
+
+// wipeBytes zeroes a secret.
+func wipeBytes(b []byte) { clear(b) }
