@@ -1,7 +1,7 @@
 // Package conf turns a TOML or UCI crypto-map configuration into one
 // validated, immutable model that every other package reads.
 //
-// The model is built once by Load (or LoadTOML / LoadUCI) and never changed
+// The model is built once by Load (or Parse, LoadTOML, LoadUCI) and never changed
 // afterwards; a reload builds a new model and the daemon compares the two.
 // Key names in the files are a contract with users, documentation and the
 // UCI bridge: they are listed next to each field.
@@ -103,7 +103,7 @@ type CryptoMap struct {
 	LocalID  Identity // local_id
 	RemoteID Identity // remote_id
 
-	PSK     []byte // psk, or the content of psk_file (never logged)
+	PSK     Secret // psk, or the content of psk_file (never printed)
 	PSKFile string // psk_file (kept so the model can be written back)
 	Cert    string // cert: PEM path
 	Key     string // key: PEM path
@@ -126,6 +126,10 @@ type CryptoMap struct {
 	ESN          bool          // esn
 
 	Manual *ManualKeys // keying = "manual" only
+
+	// credDigest is a hash of the cert, key and ca file contents read at
+	// load time, so that a renewed certificate changes the Fingerprint.
+	credDigest [32]byte
 }
 
 // ManualKeys are Cisco ipsec-manual keys. "in" is what the peer sends to us.
@@ -133,9 +137,9 @@ type CryptoMap struct {
 // by its 4-byte salt (RFC 4106 / RFC 7634 KEYMAT layout).
 type ManualKeys struct {
 	SPIIn, SPIOut               uint32 // spi_in, spi_out
-	ESPKeyIn, ESPKeyOut         []byte // esp_key_in, esp_key_out
-	ESPAuthKeyIn, ESPAuthKeyOut []byte // esp_auth_key_in, esp_auth_key_out
-	AHKeyIn, AHKeyOut           []byte // ah_key_in, ah_key_out
+	ESPKeyIn, ESPKeyOut         Secret // esp_key_in, esp_key_out
+	ESPAuthKeyIn, ESPAuthKeyOut Secret // esp_auth_key_in, esp_auth_key_out
+	AHKeyIn, AHKeyOut           Secret // ah_key_in, ah_key_out
 	AHSPIIn, AHSPIOut           uint32 // ah_spi_in, ah_spi_out: for AH+ESP bundles (default spi_in/spi_out)
 }
 

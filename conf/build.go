@@ -1,0 +1,177 @@
+package conf
+
+import (
+	"fmt"
+	"net/netip"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// builder turns a generic tree into a Config, collecting every error
+// instead of stopping at the first.
+type builder struct {
+	file string  // for messages
+	dir  string  // relative psk_file/cert/key/ca paths are relative to the config file
+	loc  locator // key path -> line and printable key
+	text bool    // UCI: every leaf is a string
+	errs Errors
+
+	cfg *Config
+	// Names that were defined, even if their definition had errors, so a
+	// broken ACL does not also produce "unknown ACL" at every reference.
+	aclDefined, tsDefined map[string]bool
+	hasPolicies           bool // some [[isakmp_policy]] exists, valid or not
+}
+
+func newBuilder(file string, loc locator, text bool) *builder {
+	return &builder{
+		file:       file,
+		dir:        filepath.Dir(file),
+		loc:        loc,
+		text:       text,
+		aclDefined: map[string]bool{},
+		tsDefined:  map[string]bool{},
+		cfg: &Config{
+			Source:        file,
+			TransformSets: map[string]*TransformSet{},
+			ACLs:          map[string]*ACL{},
+		},
+	}
+}
+
+func (b *builder) errorf(p keyPath, format string, args ...any) {
+	line, key := b.loc.locate(p)
+	b.errs = append(b.errs, Error{File: b.file, Line: line, Key: key, Msg: fmt.Sprintf(format, args...)})
+}
+
+// path resolves a file name from the configuration relative to the
+// configuration file's directory.
+func (b *builder) path(p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(b.dir, p)
+}
+
+// build reads the whole tree. It returns the Config only when there were
+// no errors.
+func (b *builder) build(root map[string]any) (*Config, error) {
+	top := b.table(nil, root)
+
+	g, _ := top.subTable("global")
+	b.global(g)
+	policies := top.tableArray("isakmp_policy")
+	b.hasPolicies = len(policies) > 0
+	b.policies(policies)
+	if ts, _ := top.subTable("transform_set"); ts != nil {
+		b.transformSets(ts)
+	}
+	if acls, _ := top.subTable("acl"); acls != nil {
+		b.acls(acls)
+	}
+	maps := top.tableArray("crypto_map")
+	b.cryptoMaps(maps)
+	top.done()
+
+	if len(maps) == 0 && !top.has("crypto_map") {
+		b.errorf(keyPath{"crypto_map"}, "at least one crypto_map is required")
+	}
+	if len(b.errs) > 0 {
+		b.errs.sortByLine()
+		return nil, b.errs
+	}
+	return b.cfg, nil
+}
+
+// subtables calls fn for every NAME in a table of tables such as
+// [transform_set.NAME], in name order.
+func (b *builder) subtables(t *table, fn func(name string, s *table)) {
+	names := make([]string, 0, len(t.m))
+	for k := range t.m {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		s, ok := t.subTable(name)
+		if !ok || s == nil {
+			continue
+		}
+		if strings.TrimSpace(name) == "" {
+			b.errorf(s.path, "name must not be empty")
+		}
+		fn(name, s)
+	}
+}
+
+func (b *builder) global(t *table) {
+	g := &b.cfg.Global
+	*g = Global{
+		LogLevel:      "info",
+		Tun:           DefaultTun,
+		MTU:           DefaultMTU,
+		ControlSocket: DefaultControlSocket,
+	}
+	if t == nil {
+		return
+	}
+	defer t.done()
+
+	g.LogLevel, _ = t.oneOf("log_level", "info", "error", "warn", "info", "debug")
+	g.AllowWeak, _ = t.boolean("allow_weak", false)
+
+	listen, _ := t.strList("listen")
+	seen := map[netip.Addr]bool{}
+	for i, s := range listen {
+		a, err := netip.ParseAddr(strings.TrimSpace(s))
+		if err != nil {
+			b.errorf(t.path.key("listen").index(i), "%q is not an IP address", s)
+			continue
+		}
+		if seen[a] {
+			b.errorf(t.path.key("listen").index(i), "%s is listed twice", a)
+			continue
+		}
+		seen[a] = true
+		g.Listen = append(g.Listen, a)
+	}
+
+	if tun, ok := t.str("tun", DefaultTun); ok {
+		if msg := checkIfName(tun); msg != "" {
+			t.errorf("tun", "%s", msg)
+		} else {
+			g.Tun = tun
+		}
+	}
+	mtu, _ := t.integer("mtu", DefaultMTU, 576, 9000)
+	g.MTU = int(mtu)
+
+	if sock, ok := t.str("control_socket", DefaultControlSocket); ok {
+		switch {
+		case sock == "":
+			t.errorf("control_socket", "must not be empty")
+		case len(sock) >= 108: // sizeof(sun_path)
+			t.errorf("control_socket", "path is longer than a unix socket allows (107 bytes)")
+		default:
+			g.ControlSocket = sock
+		}
+	}
+}
+
+// checkIfName returns why name cannot be a Linux interface name, or "".
+func checkIfName(name string) string {
+	switch {
+	case name == "":
+		return "must not be empty"
+	case len(name) > 15:
+		return fmt.Sprintf("%q is longer than 15 characters (the kernel's limit)", name)
+	case name == "." || name == "..":
+		return fmt.Sprintf("%q is not a valid interface name", name)
+	}
+	for _, c := range name {
+		if c <= ' ' || c == '/' || c == ':' || c >= 0x7f {
+			return fmt.Sprintf("%q is not a valid interface name", name)
+		}
+	}
+	return ""
+}

@@ -1,0 +1,56 @@
+package conf
+
+import (
+	"errors"
+
+	"tinyipsec/acl"
+)
+
+// acls reads every [acl.NAME].
+func (b *builder) acls(t *table) {
+	defer t.done()
+	b.subtables(t, func(name string, s *table) {
+		b.aclDefined[name] = true
+		if a := b.acl(name, s); a != nil {
+			b.cfg.ACLs[name] = a
+		}
+	})
+}
+
+func (b *builder) acl(name string, t *table) *ACL {
+	defer t.done()
+	if !t.has("rules") {
+		t.get("rules")
+		t.errorf("rules", "missing (an ACL needs at least one permit rule)")
+		return nil
+	}
+	lines, ok := t.strList("rules")
+	if !ok {
+		return nil
+	}
+	a := &ACL{Name: name}
+	permits := 0
+	for i, line := range lines {
+		r, err := acl.ParseRule(line)
+		if errors.Is(err, acl.ErrRemark) {
+			continue
+		}
+		if err != nil {
+			b.errorf(t.path.key("rules").index(i), "%v", err)
+			ok = false
+			continue
+		}
+		if r.Permit {
+			permits++
+		}
+		a.Rules = append(a.Rules, r)
+	}
+	if !ok {
+		return nil
+	}
+	if permits == 0 {
+		t.errorf("rules", "an ACL needs at least one permit rule")
+		return nil
+	}
+	return a
+}

@@ -1,0 +1,158 @@
+package conf
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"os"
+)
+
+const (
+	maxPSKFile = 64 << 10
+	maxPEMFile = 1 << 20
+)
+
+// credentials reads psk / psk_file / cert / key / ca and checks that the
+// map has credentials that at least one ISAKMP policy can use.
+func (b *builder) credentials(t *table, m *CryptoMap) {
+	psk, _ := t.str("psk", "")
+	pskFile, _ := t.str("psk_file", "")
+	switch {
+	case t.has("psk") && t.has("psk_file"):
+		t.errorf("psk_file", "set psk or psk_file, not both")
+	case t.has("psk") && psk == "":
+		t.errorf("psk", "must not be empty")
+	case t.has("psk"):
+		m.PSK = Secret(psk)
+	case t.has("psk_file") && pskFile == "":
+		t.errorf("psk_file", "must not be empty")
+	case t.has("psk_file"):
+		m.PSKFile = b.path(pskFile)
+		key, err := readPSKFile(m.PSKFile)
+		if err != nil {
+			t.errorf("psk_file", "%v", err)
+		}
+		m.PSK = key
+	}
+
+	var files [3]string
+	var given int
+	for i, k := range []string{"cert", "key", "ca"} {
+		if s, _ := t.str(k, ""); s != "" {
+			files[i] = b.path(s)
+			given++
+		}
+	}
+	m.Cert, m.Key, m.CA = files[0], files[1], files[2]
+	hasCert := given == 3
+	if given > 0 && given < 3 {
+		for i, k := range []string{"cert", "key", "ca"} {
+			if files[i] == "" {
+				t.errorf(k, "missing: cert, key and ca are needed together")
+			}
+		}
+	}
+	if given > 0 {
+		h := sha256.New()
+		for i, k := range []string{"cert", "key", "ca"} {
+			if files[i] == "" {
+				continue
+			}
+			data, err := readSmallFile(files[i], maxPEMFile)
+			if err != nil {
+				t.errorf(k, "%v", err)
+				continue
+			}
+			fmt.Fprintf(h, "%s %d\n", k, len(data))
+			h.Write(data)
+		}
+		h.Sum(m.credDigest[:0])
+	}
+
+	hasPSK := t.has("psk") || t.has("psk_file")
+	if !hasPSK && given == 0 {
+		b.errorf(t.path, "no credentials: set psk or psk_file (pre-share), or cert, key and ca (rsa-sig, ecdsa-sig)")
+		return
+	}
+	if len(b.cfg.Policies) == 0 {
+		return // nothing to check against; reported elsewhere
+	}
+	var policyPSK, policyCert bool
+	for _, p := range b.cfg.Policies {
+		if p.Auth == "pre-share" {
+			policyPSK = true
+		} else {
+			policyCert = true
+		}
+	}
+	if hasPSK && !policyPSK {
+		t.errorf(pskKey(t), "no isakmp_policy uses authentication = \"pre-share\"")
+	}
+	if hasCert && !policyCert {
+		t.errorf("cert", "no isakmp_policy uses authentication = \"rsa-sig\" or \"ecdsa-sig\"")
+	}
+}
+
+func pskKey(t *table) string {
+	if t.has("psk_file") {
+		return "psk_file"
+	}
+	return "psk"
+}
+
+// readPSKFile reads a pre-shared key file. It must not be readable by
+// every user of the router; one trailing newline (as editors add) is
+// dropped. The key itself never appears in an error.
+func readPSKFile(path string) (Secret, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read: %v", unwrapPathError(err))
+	}
+	if fi.Mode().Perm()&0o004 != 0 {
+		return nil, fmt.Errorf("%q is readable by every user (mode %04o); run chmod o-r on it", path, fi.Mode().Perm())
+	}
+	data, err := readSmallFile(path, maxPSKFile)
+	if err != nil {
+		return nil, err
+	}
+	data = bytes.TrimSuffix(data, []byte("\n"))
+	data = bytes.TrimSuffix(data, []byte("\r"))
+	if len(data) == 0 {
+		return nil, fmt.Errorf("%q is empty", path)
+	}
+	return Secret(data), nil
+}
+
+// readSmallFile reads a regular file of at most limit bytes.
+func readSmallFile(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read: %v", unwrapPathError(err))
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("cannot read %q: %v", path, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%q is not a regular file", path)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("cannot read %q: %v", path, err)
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("%q is larger than %d bytes", path, limit)
+	}
+	return data, nil
+}
+
+// unwrapPathError keeps "open /x: no such file or directory" short and
+// still naming the file.
+func unwrapPathError(err error) error {
+	if pe, ok := err.(*os.PathError); ok {
+		return fmt.Errorf("%q: %v", pe.Path, pe.Err)
+	}
+	return err
+}

@@ -1,0 +1,217 @@
+package conf
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+)
+
+// Phase 2 defaults and limits beyond those in model.go.
+const (
+	// DefaultDPDDelay: DPD (RFC 3706) is on by default so dead peers are
+	// noticed without traffic; these are strongSwan's dpddelay/dpdtimeout
+	// values, which IOS admins know as "crypto isakmp keepalive 30".
+	DefaultDPDDelay = 30 * time.Second
+	// DefaultDPDTimeoutFactor: dpd_timeout defaults to 5 x dpd_delay (150 s).
+	DefaultDPDTimeoutFactor = 5
+	// IOS "crypto ipsec security-association lifetime" ranges.
+	minP2Lifetime   = 120 * time.Second
+	maxP2Lifetime   = 86400 * time.Second
+	minLifetimeKB   = 2560
+	maxLifetimeKB   = 1<<32 - 1
+	maxDPDDelay     = time.Hour
+	maxDPDTimeout   = 24 * time.Hour
+	minSPI          = 256 // 1..255 are reserved (RFC 4303 2.1)
+	maxSPI          = 1<<32 - 1
+	maxSeq          = 65535
+	maxTransformSet = 6 // IOS accepts up to six transform sets per map entry
+)
+
+// Keys that only make sense with one kind of keying.
+var (
+	isakmpOnlyKeys = []string{"psk", "psk_file", "cert", "key", "ca", "local_id", "remote_id", "pfs",
+		"lifetime", "lifetime_kb", "exchange", "initiate", "dpd_delay", "dpd_timeout", "nat_t"}
+	manualOnlyKeys = []string{"spi_in", "spi_out", "esp_key_in", "esp_key_out", "esp_auth_key_in",
+		"esp_auth_key_out", "ah_key_in", "ah_key_out", "ah_spi_in", "ah_spi_out"}
+)
+
+// cryptoMaps reads the [[crypto_map]] array and sorts it by (name, seq).
+func (b *builder) cryptoMaps(ts []*table) {
+	seen := map[string]keyPath{}
+	needPolicy := false
+	for _, t := range ts {
+		if m := b.cryptoMap(t, seen); m != nil {
+			b.cfg.CryptoMaps = append(b.cfg.CryptoMaps, m)
+		}
+		if k, _ := t.m["keying"].(string); k != "manual" {
+			needPolicy = true
+		}
+	}
+	if needPolicy && len(b.cfg.Policies) == 0 && !b.hasPolicies {
+		b.errorf(keyPath{"isakmp_policy"}, "at least one isakmp_policy is required for keying = \"isakmp\"")
+	}
+	sortMaps(b.cfg.CryptoMaps)
+}
+
+// cryptoMap reads one [[crypto_map]]; nil when it has errors.
+func (b *builder) cryptoMap(t *table, seen map[string]keyPath) *CryptoMap {
+	defer t.done()
+	m := &CryptoMap{}
+	nerr := len(b.errs)
+
+	m.Name, _ = t.requiredStr("name")
+	if !t.has("seq") {
+		t.get("seq")
+		t.errorf("seq", "missing (required)")
+	} else if seq, ok := t.integer("seq", 0, 1, maxSeq); ok {
+		m.Seq = int(seq)
+		if m.Name != "" {
+			if first, dup := seen[m.ID()]; dup {
+				t.errorf("seq", "crypto map %s %d is already defined by %s", m.Name, m.Seq, first)
+			} else {
+				seen[m.ID()] = t.path
+			}
+		}
+	}
+	m.Keying, _ = t.oneOf("keying", "isakmp", "isakmp", "manual")
+
+	if peer, ok := t.requiredStr("peer"); ok {
+		m.Peer = peer
+		if err := b.parsePeer(m, peer); err != nil {
+			t.errorf("peer", "%v", err)
+		}
+	}
+	if local, ok := t.str("local", ""); ok && local != "" {
+		a, err := netip.ParseAddr(local)
+		switch {
+		case err != nil:
+			t.errorf("local", "%q is not an IP address", local)
+		case len(b.cfg.Global.Listen) > 0 && !contains(b.cfg.Global.Listen, a):
+			t.errorf("local", "%s is not one of the global listen addresses", a)
+		case m.PeerAddr.IsValid() && a.Is4() != m.PeerAddr.Is4():
+			t.errorf("local", "%s and peer %s are of different address families", a, m.PeerAddr)
+		default:
+			m.Local = a
+		}
+	}
+
+	b.matchACL(t, m)
+	b.mapTransformSets(t, m)
+
+	rw, _ := t.integer("replay_window", DefaultReplayWindow, 0, MaxReplayWindow)
+	m.ReplayWindow = int(rw)
+	m.ESN, _ = t.boolean("esn", false)
+
+	if m.Keying == "manual" {
+		b.manualMap(t, m)
+	} else {
+		b.isakmpMap(t, m)
+	}
+	if len(b.errs) > nerr {
+		return nil
+	}
+	return m
+}
+
+func contains(list []netip.Addr, a netip.Addr) bool {
+	for _, x := range list {
+		if x == a {
+			return true
+		}
+	}
+	return false
+}
+
+// parsePeer accepts an address, a host name, or "dynamic".
+func (b *builder) parsePeer(m *CryptoMap, peer string) error {
+	if peer == "dynamic" {
+		m.Dynamic = true
+		return nil
+	}
+	if a, err := netip.ParseAddr(peer); err == nil {
+		if a.IsUnspecified() || a.IsMulticast() {
+			return fmt.Errorf("%s cannot be a peer address", a)
+		}
+		m.PeerAddr = a
+		return nil
+	}
+	if !validHostname(peer) {
+		return fmt.Errorf("%q is neither an IP address, a host name nor \"dynamic\"", peer)
+	}
+	return nil
+}
+
+// validHostname checks RFC 1123 host name syntax (an optional final dot).
+func validHostname(h string) bool {
+	h = strings.TrimSuffix(h, ".")
+	if h == "" || len(h) > 253 {
+		return false
+	}
+	allDigits := true
+	for _, label := range strings.Split(h, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for i := 0; i < len(label); i++ {
+			c := label[i]
+			switch {
+			case c >= '0' && c <= '9':
+			case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c == '-':
+				allDigits = false
+			default:
+				return false
+			}
+		}
+	}
+	// "10.1.2" is a typo of an address, not a host name.
+	return !allDigits
+}
+
+func (b *builder) matchACL(t *table, m *CryptoMap) {
+	name, ok := t.requiredStr("match")
+	if !ok {
+		return
+	}
+	m.Match = name
+	if !b.aclDefined[name] {
+		t.errorf("match", "unknown ACL %q", name)
+		return
+	}
+	m.ACL = b.cfg.ACLs[name] // nil when the ACL itself has errors (reported there)
+}
+
+func (b *builder) mapTransformSets(t *table, m *CryptoMap) {
+	if !t.has("transform_set") {
+		t.get("transform_set")
+		t.errorf("transform_set", "missing (required)")
+		return
+	}
+	names, ok := t.strList("transform_set")
+	if !ok {
+		return
+	}
+	if len(names) == 0 {
+		t.errorf("transform_set", "needs at least one transform set")
+		return
+	}
+	if len(names) > maxTransformSet {
+		t.errorf("transform_set", "at most %d transform sets per crypto map", maxTransformSet)
+	}
+	seen := map[string]bool{}
+	for i, name := range names {
+		p := t.path.key("transform_set").index(i)
+		switch {
+		case !b.tsDefined[name]:
+			b.errorf(p, "unknown transform set %q", name)
+		case seen[name]:
+			b.errorf(p, "transform set %q is listed twice", name)
+		default:
+			seen[name] = true
+			if ts := b.cfg.TransformSets[name]; ts != nil {
+				m.TransformSets = append(m.TransformSets, ts)
+			}
+		}
+	}
+	m.TransformSet = names
+}

@@ -1,0 +1,141 @@
+package conf
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+)
+
+// isakmpMap reads the keys of a crypto map keyed by IKE.
+func (b *builder) isakmpMap(t *table, m *CryptoMap) {
+	for _, k := range manualOnlyKeys {
+		if t.has(k) {
+			t.get(k)
+			t.errorf(k, "only used with keying = \"manual\"")
+		}
+	}
+	for _, id := range []struct {
+		key string
+		dst *Identity
+	}{{"local_id", &m.LocalID}, {"remote_id", &m.RemoteID}} {
+		if s, ok := t.str(id.key, ""); ok && s != "" {
+			v, err := ParseIdentity(s)
+			if err != nil {
+				t.errorf(id.key, "%v", err)
+			}
+			*id.dst = v
+		}
+	}
+	b.credentials(t, m)
+
+	if v, ok := t.get("pfs"); ok {
+		if g, err := parsePFS(v); err != nil {
+			t.errorf("pfs", "%v", err)
+		} else if weakDHGroup(g) && !b.cfg.Global.AllowWeak {
+			t.errorf("pfs", "%s", weakHint("DH group "+itoa(g)))
+		} else {
+			m.PFS = g
+		}
+	}
+
+	lt, ok := t.duration("lifetime", DefaultP2Lifetime)
+	if ok && (lt < minP2Lifetime || lt > maxP2Lifetime) {
+		t.errorf("lifetime", "%s is out of range 120s..86400s", lt)
+	}
+	m.Lifetime = lt
+	kb, ok := t.integer("lifetime_kb", 0, 0, maxLifetimeKB)
+	if ok && kb != 0 && kb < minLifetimeKB {
+		t.errorf("lifetime_kb", "%d is below the minimum of %d (or 0 for no volume limit)", kb, minLifetimeKB)
+	}
+	m.LifetimeKB = uint64(kb)
+
+	m.Exchange, _ = t.oneOf("exchange", "main", "main", "aggressive")
+	initiate := "on-traffic"
+	if m.Dynamic {
+		initiate = "never"
+	}
+	m.Initiate, ok = t.oneOf("initiate", initiate, "on-traffic", "always", "never")
+	if ok && m.Dynamic && m.Initiate != "never" {
+		t.errorf("initiate", "a crypto map with peer = \"dynamic\" only responds; use initiate = \"never\"")
+	}
+	m.NATT, _ = t.oneOf("nat_t", "auto", "auto", "force", "off")
+	b.dpd(t, m)
+}
+
+// parsePFS accepts a DH group, or 0 / "" / "none" for no PFS.
+func parsePFS(v any) (int, error) {
+	switch x := v.(type) {
+	case int64:
+		if x == 0 {
+			return 0, nil
+		}
+	case string:
+		if s := strings.TrimSpace(strings.ToLower(x)); s == "" || s == "none" || s == "0" {
+			return 0, nil
+		}
+	}
+	return parseDHGroup(v)
+}
+
+func (b *builder) dpd(t *table, m *CryptoMap) {
+	delay, ok := t.duration("dpd_delay", DefaultDPDDelay)
+	if ok && delay > maxDPDDelay {
+		t.errorf("dpd_delay", "%s is longer than %s", delay, maxDPDDelay)
+		return
+	}
+	m.DPDDelay = delay
+	timeout, ok := t.duration("dpd_timeout", DefaultDPDTimeoutFactor*delay)
+	if !ok {
+		return
+	}
+	switch {
+	case delay == 0 && t.has("dpd_timeout"):
+		t.errorf("dpd_timeout", "has no effect with dpd_delay = 0 (DPD off); remove it")
+	case delay > 0 && timeout <= delay:
+		t.errorf("dpd_timeout", "%s must be longer than dpd_delay (%s)", timeout, delay)
+	case timeout > maxDPDTimeout:
+		t.errorf("dpd_timeout", "%s is longer than %s", timeout, maxDPDTimeout)
+	}
+	m.DPDTimeout = timeout
+}
+
+// ParseIdentity parses a local_id / remote_id value: an IPv4 or IPv6
+// address, "fqdn:host.example", "user-fqdn:user@host.example" or
+// "dn:C=CH, O=Example, CN=gw.example".
+func ParseIdentity(s string) (Identity, error) {
+	for _, p := range []struct{ prefix, typ string }{
+		{"fqdn:", "fqdn"}, {"user-fqdn:", "user-fqdn"}, {"dn:", "dn"},
+	} {
+		if v, ok := strings.CutPrefix(s, p.prefix); ok {
+			v = strings.TrimSpace(v)
+			if v == "" {
+				return Identity{}, fmt.Errorf("%q has an empty value after %q", s, p.prefix)
+			}
+			if p.typ == "user-fqdn" && !strings.Contains(v, "@") {
+				return Identity{}, fmt.Errorf("%q: a user-fqdn looks like user@host.example", s)
+			}
+			return Identity{Type: p.typ, Value: v}, nil
+		}
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return Identity{}, fmt.Errorf("%q is not an identity (want an IP address, \"fqdn:NAME\", \"user-fqdn:USER@NAME\" or \"dn:DN\")", s)
+	}
+	a = a.Unmap()
+	typ := "ipv6"
+	if a.Is4() {
+		typ = "ipv4"
+	}
+	return Identity{Type: typ, Value: a.String(), Addr: a}, nil
+}
+
+// String gives the identity as it is written in the configuration.
+func (id Identity) String() string {
+	switch id.Type {
+	case "":
+		return ""
+	case "ipv4", "ipv6":
+		return id.Addr.String()
+	}
+	return id.Type + ":" + id.Value
+}

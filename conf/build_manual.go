@@ -1,0 +1,148 @@
+package conf
+
+import (
+	"encoding/hex"
+	"sort"
+	"strings"
+)
+
+// manualMap reads the SPIs and keys of a keying = "manual" crypto map
+// (IOS "crypto map NAME SEQ ipsec-manual"). There is no IKE, so the
+// IKE-only keys are rejected rather than silently ignored.
+func (b *builder) manualMap(t *table, m *CryptoMap) {
+	for _, k := range isakmpOnlyKeys {
+		if t.has(k) {
+			t.get(k)
+			t.errorf(k, "not used with keying = \"manual\"")
+		}
+	}
+	m.NATT = "off"
+	if m.Peer != "" && !m.PeerAddr.IsValid() {
+		t.errorf("peer", "keying = \"manual\" needs a literal peer address")
+	}
+	if len(m.TransformSet) > 1 {
+		t.errorf("transform_set", "keying = \"manual\" takes exactly one transform set")
+	}
+
+	mk := &ManualKeys{}
+	m.Manual = mk
+	mk.SPIIn = b.spi(t, "spi_in", true, 0)
+	mk.SPIOut = b.spi(t, "spi_out", true, 0)
+
+	var ts *TransformSet
+	if len(m.TransformSets) == 1 && len(m.TransformSet) == 1 {
+		ts = m.TransformSets[0]
+	}
+	if ts == nil {
+		// The transform set is missing or broken (reported elsewhere):
+		// the key lengths cannot be checked, but the keys are known.
+		for _, k := range manualOnlyKeys {
+			t.get(k)
+		}
+		return
+	}
+
+	espKeyLen := -1 // -1: the key must be absent
+	if ts.ESP != "" {
+		espKeyLen = ESPKeyLen(ts.ESP)
+	}
+	mk.ESPKeyIn = b.hexKey(t, "esp_key_in", espKeyLen, ts.ESP)
+	mk.ESPKeyOut = b.hexKey(t, "esp_key_out", espKeyLen, ts.ESP)
+
+	authLen := -1
+	if ts.ESPAuth != "" {
+		authLen = AuthKeyLen(ts.ESPAuth)
+	}
+	mk.ESPAuthKeyIn = b.hexKey(t, "esp_auth_key_in", authLen, ts.ESPAuth)
+	mk.ESPAuthKeyOut = b.hexKey(t, "esp_auth_key_out", authLen, ts.ESPAuth)
+
+	ahLen := -1
+	if ts.AH != "" {
+		ahLen = AuthKeyLen(ts.AH)
+	}
+	mk.AHKeyIn = b.hexKey(t, "ah_key_in", ahLen, ts.AH)
+	mk.AHKeyOut = b.hexKey(t, "ah_key_out", ahLen, ts.AH)
+
+	// AH+ESP bundles may use separate SPIs; AH alone uses spi_in/spi_out.
+	bundle := ts.AH != "" && ts.ESP != ""
+	mk.AHSPIIn = b.spi(t, "ah_spi_in", false, mk.SPIIn)
+	mk.AHSPIOut = b.spi(t, "ah_spi_out", false, mk.SPIOut)
+	for _, k := range []string{"ah_spi_in", "ah_spi_out"} {
+		if t.has(k) && !bundle {
+			t.errorf(k, "only used when the transform set has both ah and esp")
+		}
+	}
+	if ts.AH == "" {
+		mk.AHSPIIn, mk.AHSPIOut = 0, 0
+	}
+}
+
+// spi reads an SPI; def when absent and not required.
+func (b *builder) spi(t *table, key string, required bool, def uint32) uint32 {
+	if !t.has(key) {
+		t.get(key)
+		if required {
+			t.errorf(key, "missing (required with keying = \"manual\")")
+		}
+		return def
+	}
+	n, _ := t.integer(key, int64(def), minSPI, maxSPI)
+	return uint32(n)
+}
+
+// hexKey reads a hex key of exactly want bytes for algorithm alg; want -1
+// means the key must not be there. The value is never echoed.
+func (b *builder) hexKey(t *table, key string, want int, alg string) Secret {
+	if !t.has(key) {
+		t.get(key)
+		if want > 0 {
+			t.errorf(key, "missing: %s needs a %d-byte key (%d hex digits)%s", alg, want, 2*want, saltNote(alg))
+		}
+		return nil
+	}
+	s, ok := t.str(key, "")
+	if !ok {
+		return nil
+	}
+	if want < 0 {
+		t.errorf(key, "not used by this transform set")
+		return nil
+	}
+	s = strings.TrimSpace(s)
+	if rest, ok := strings.CutPrefix(s, "0x"); ok {
+		s = rest
+	} else if rest, ok := strings.CutPrefix(s, "0X"); ok {
+		s = rest
+	}
+	key2, err := hex.DecodeString(s)
+	if err != nil {
+		t.errorf(key, "is not a hex string (digits 0-9a-f, optionally after 0x)")
+		return nil
+	}
+	if len(key2) != want {
+		t.errorf(key, "%s needs a %d-byte key (%d hex digits)%s, not %d bytes", alg, want, 2*want, saltNote(alg), len(key2))
+		return nil
+	}
+	if want == 0 {
+		return nil
+	}
+	return Secret(key2)
+}
+
+func saltNote(alg string) string {
+	if IsAEAD(alg) {
+		return " including the 4-byte salt"
+	}
+	return ""
+}
+
+// sortMaps orders crypto maps by (name, seq), as IOS evaluates them.
+func sortMaps(ms []*CryptoMap) {
+	sort.SliceStable(ms, func(i, j int) bool {
+		if ms[i].Name != ms[j].Name {
+			return ms[i].Name < ms[j].Name
+		}
+		return ms[i].Seq < ms[j].Seq
+	})
+}
+

@@ -1,0 +1,104 @@
+package conf
+
+import (
+	"sort"
+	"time"
+)
+
+// Phase 1 lifetime range of IOS "crypto isakmp policy" (60 s .. 1 day).
+const (
+	minP1Lifetime = 60 * time.Second
+	maxP1Lifetime = 86400 * time.Second
+)
+
+// policies reads the [[isakmp_policy]] array and sorts it by priority.
+func (b *builder) policies(ts []*table) {
+	byPrio := map[int64]keyPath{}
+	for _, t := range ts {
+		b.policy(t, byPrio)
+	}
+	sort.SliceStable(b.cfg.Policies, func(i, j int) bool {
+		return b.cfg.Policies[i].Priority < b.cfg.Policies[j].Priority
+	})
+}
+
+func (b *builder) policy(t *table, byPrio map[int64]keyPath) {
+	defer t.done()
+	weakOK := b.cfg.Global.AllowWeak
+	var p ISAKMPPolicy
+	valid := true
+	need := func(key string) bool {
+		if !t.has(key) {
+			t.get(key)
+			t.errorf(key, "missing (required)")
+			valid = false
+			return false
+		}
+		return true
+	}
+	check := func(ok bool) {
+		if !ok {
+			valid = false
+		}
+	}
+
+	if need("priority") {
+		prio, ok := t.integer("priority", 0, 1, 10000)
+		check(ok)
+		if ok {
+			if first, dup := byPrio[prio]; dup {
+				t.errorf("priority", "priority %d is already used by %s", prio, first)
+				valid = false
+			} else {
+				byPrio[prio] = t.path
+			}
+		}
+		p.Priority = int(prio)
+	}
+	if need("encryption") {
+		var ok bool
+		p.Encryption, ok = t.oneOf("encryption", "", p1Encryptions...)
+		check(ok)
+		if ok && weakCipher(p.Encryption) && !weakOK {
+			t.errorf("encryption", "%s", weakHint(`cipher "`+p.Encryption+`"`))
+			valid = false
+		}
+	}
+	if need("hash") {
+		var ok bool
+		p.Hash, ok = t.oneOf("hash", "", hashes...)
+		check(ok)
+		if ok && weakHash(p.Hash) && !weakOK {
+			t.errorf("hash", "%s", weakHint(`hash "`+p.Hash+`"`))
+			valid = false
+		}
+	}
+	if need("authentication") {
+		var ok bool
+		p.Auth, ok = t.oneOf("authentication", "", authMethods...)
+		check(ok)
+	}
+	if need("group") {
+		v, _ := t.get("group")
+		g, err := parseDHGroup(v)
+		if err != nil {
+			t.errorf("group", "%v", err)
+			valid = false
+		} else if weakDHGroup(g) && !weakOK {
+			t.errorf("group", "%s", weakHint("DH group "+itoa(g)))
+			valid = false
+		}
+		p.Group = g
+	}
+	lt, ok := t.duration("lifetime", DefaultP1Lifetime)
+	if ok && (lt < minP1Lifetime || lt > maxP1Lifetime) {
+		t.errorf("lifetime", "%s is out of range 60s..86400s", lt)
+		ok = false
+	}
+	check(ok)
+	p.Lifetime = lt
+
+	if valid {
+		b.cfg.Policies = append(b.cfg.Policies, p)
+	}
+}

@@ -1,0 +1,56 @@
+package conf
+
+import (
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Error is one problem in a configuration file.
+type Error struct {
+	File string // the file as given to Load or Parse
+	Line int    // 1-based; 0 when the position is unknown
+	Key  string // "crypto_map[1].transform_set" (TOML) or "crypto_map 'branch1' option 'pfs'" (UCI)
+	Msg  string
+}
+
+func (e Error) Error() string {
+	var b strings.Builder
+	b.WriteString(e.File)
+	if e.Line > 0 {
+		b.WriteByte(':')
+		b.WriteString(strconv.Itoa(e.Line))
+	}
+	b.WriteString(": ")
+	if e.Key != "" {
+		b.WriteString(e.Key)
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// Errors is every problem found in one file, ordered by line. Load and
+// Parse return all of them at once so an admin can fix a file in one pass.
+type Errors []Error
+
+// Error joins the problems one per line.
+func (es Errors) Error() string {
+	lines := make([]string, len(es))
+	for i, e := range es {
+		lines[i] = e.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// sortByLine orders errors by line; errors without a line go last, and
+// the order of discovery is kept otherwise.
+func (es Errors) sortByLine() {
+	sort.SliceStable(es, func(i, j int) bool {
+		li, lj := es[i].Line, es[j].Line
+		if li == 0 || lj == 0 {
+			return li != 0 && lj == 0
+		}
+		return li < lj
+	})
+}

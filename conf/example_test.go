@@ -1,0 +1,17 @@
+package conf
+
+import (
+	"path/filepath"
+	"testing"
+)
+
+func TestExampleTOMLLoads(t *testing.T) {
+	c, err := Load(filepath.Join("..", "init", "tinyipsec.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.CryptoMaps) != 1 || len(c.Policies) != 2 || len(c.TransformSets) != 2 {
+		t.Fatalf("unexpected model: %+v", c)
+	}
+	t.Logf("%+v", c.CryptoMaps[0])
+}

@@ -1,0 +1,364 @@
+package conf
+
+import (
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// The TOML decoder knows where every key is but does not export it (and
+// forgets array-of-tables positions), so error messages get their line
+// numbers from this small scanner. It runs only over text the decoder has
+// already accepted, and it is deliberately forgiving: whatever it does not
+// understand it skips to the end of the line, so the worst outcome is a
+// message that names the enclosing table's line instead of the key's.
+
+// tomlLocator maps rendered key paths to the line where they are defined.
+type tomlLocator struct {
+	lines map[string]int
+}
+
+// locate returns the line of path, or of its nearest ancestor that has
+// one, and the path rendered for the message.
+func (l *tomlLocator) locate(p keyPath) (int, string) {
+	for n := len(p); n > 0; n-- {
+		if line, ok := l.lines[p[:n].String()]; ok {
+			return line, p.String()
+		}
+	}
+	return 0, p.String()
+}
+
+// locateTOML scans src and records the first line of every table, array
+// element and key, e.g. "crypto_map[1]", "crypto_map[1].peer",
+// "acl.branch.rules[2]".
+func locateTOML(src []byte) *tomlLocator {
+	s := &tomlScanner{src: src, lines: map[string]int{}, arrays: map[string]int{}}
+	for i, c := range src {
+		if c == '\n' {
+			s.newlines = append(s.newlines, i)
+		}
+	}
+	s.document()
+	return &tomlLocator{lines: s.lines}
+}
+
+type tomlScanner struct {
+	src      []byte
+	i        int
+	newlines []int          // offsets of '\n', for offset -> line
+	lines    map[string]int // rendered path -> line
+	arrays   map[string]int // array-of-tables path -> elements seen so far
+	table    keyPath        // current [table] / [[array]] element
+}
+
+func (s *tomlScanner) lineAt(off int) int {
+	return sort.SearchInts(s.newlines, off) + 1
+}
+
+func (s *tomlScanner) record(p keyPath, off int) {
+	k := p.String()
+	if _, ok := s.lines[k]; !ok {
+		s.lines[k] = s.lineAt(off)
+	}
+}
+
+func (s *tomlScanner) eof() bool { return s.i >= len(s.src) }
+func (s *tomlScanner) peek() byte {
+	if s.i < len(s.src) {
+		return s.src[s.i]
+	}
+	return 0
+}
+
+func (s *tomlScanner) skipBlanks() {
+	for !s.eof() && (s.peek() == ' ' || s.peek() == '\t') {
+		s.i++
+	}
+}
+
+func (s *tomlScanner) skipLine() {
+	for !s.eof() && s.peek() != '\n' {
+		s.i++
+	}
+}
+
+// skipSpace skips blanks, newlines and comments.
+func (s *tomlScanner) skipSpace() {
+	for !s.eof() {
+		switch s.peek() {
+		case ' ', '\t', '\r', '\n':
+			s.i++
+		case '#':
+			s.skipLine()
+		default:
+			return
+		}
+	}
+}
+
+func (s *tomlScanner) document() {
+	for {
+		s.skipSpace()
+		if s.eof() {
+			return
+		}
+		start := s.i
+		if s.peek() == '[' {
+			s.header()
+		} else {
+			s.keyValue(s.table)
+		}
+		// Whatever follows on the line is a comment or something this
+		// scanner does not understand; either way it holds no keys.
+		if s.i == start {
+			s.i++
+		}
+		s.skipLine()
+	}
+}
+
+// header handles [a.b] and [[a.b]].
+func (s *tomlScanner) header() {
+	start := s.i
+	s.i++
+	double := s.peek() == '['
+	if double {
+		s.i++
+	}
+	segs := s.key()
+	if len(segs) == 0 {
+		return
+	}
+	s.skipBlanks()
+	if s.peek() != ']' {
+		return
+	}
+	var p keyPath
+	for n, seg := range segs {
+		p = p.key(seg)
+		k := p.String()
+		if n == len(segs)-1 && double {
+			idx := s.arrays[k]
+			s.arrays[k] = idx + 1
+			s.record(p, start)
+			p = p.index(idx)
+		} else if cnt, ok := s.arrays[k]; ok && cnt > 0 {
+			// [a.b] under [[a]] extends the last element of a.
+			p = p.index(cnt - 1)
+		}
+		s.record(p, start)
+	}
+	s.table = p
+	s.i++
+	if double && s.peek() == ']' {
+		s.i++
+	}
+}
+
+// keyValue handles "a.b = value" relative to base.
+func (s *tomlScanner) keyValue(base keyPath) {
+	start := s.i
+	segs := s.key()
+	if len(segs) == 0 {
+		return
+	}
+	p := base
+	for _, seg := range segs {
+		p = p.key(seg)
+		s.record(p, start)
+	}
+	s.skipBlanks()
+	if s.peek() != '=' {
+		return
+	}
+	s.i++
+	s.skipBlanks()
+	s.value(p)
+}
+
+// key reads a dotted key of bare and quoted parts.
+func (s *tomlScanner) key() []string {
+	var segs []string
+	for {
+		s.skipBlanks()
+		var seg string
+		switch c := s.peek(); {
+		case c == '"':
+			raw, ok := s.basicString()
+			if !ok {
+				return nil
+			}
+			if u, err := strconv.Unquote(raw); err == nil {
+				seg = u
+			} else {
+				seg = strings.Trim(raw, `"`)
+			}
+		case c == '\'':
+			raw, ok := s.literalString()
+			if !ok {
+				return nil
+			}
+			seg = raw[1 : len(raw)-1]
+		default:
+			from := s.i
+			for !s.eof() && !strings.ContainsRune(" \t\r\n.=[]#\"',{}", rune(s.peek())) {
+				s.i++
+			}
+			if s.i == from {
+				return nil
+			}
+			seg = string(s.src[from:s.i])
+		}
+		segs = append(segs, seg)
+		s.skipBlanks()
+		if s.peek() != '.' {
+			return segs
+		}
+		s.i++
+	}
+}
+
+// basicString reads "..." (one line) and returns it with its quotes.
+func (s *tomlScanner) basicString() (string, bool) {
+	from := s.i
+	s.i++
+	for !s.eof() {
+		switch s.peek() {
+		case '\\':
+			s.i += 2
+		case '"':
+			s.i++
+			return string(s.src[from:s.i]), true
+		case '\n':
+			return "", false
+		default:
+			s.i++
+		}
+	}
+	if s.i > len(s.src) {
+		s.i = len(s.src)
+	}
+	return "", false
+}
+
+// literalString reads '...' (one line) with its quotes.
+func (s *tomlScanner) literalString() (string, bool) {
+	from := s.i
+	s.i++
+	for !s.eof() {
+		switch s.peek() {
+		case '\'':
+			s.i++
+			return string(s.src[from:s.i]), true
+		case '\n':
+			return "", false
+		default:
+			s.i++
+		}
+	}
+	return "", false
+}
+
+// multiline skips a """...""" or '''...''' string; the opening
+// delimiter has been seen at s.i.
+func (s *tomlScanner) multiline(q byte) {
+	s.i += 3
+	for !s.eof() {
+		c := s.peek()
+		if c == '\\' && q == '"' {
+			s.i += 2
+			continue
+		}
+		if c == q && s.i+2 < len(s.src) && s.src[s.i+1] == q && s.src[s.i+2] == q {
+			s.i += 3
+			// Up to two more quotes belong to the content: """a""""" .
+			for n := 0; n < 2 && s.peek() == q; n++ {
+				s.i++
+			}
+			return
+		}
+		s.i++
+	}
+	s.i = len(s.src)
+}
+
+func (s *tomlScanner) hasPrefix(p string) bool {
+	return strings.HasPrefix(string(s.src[s.i:min(len(s.src), s.i+len(p))]), p)
+}
+
+// value skips one value, recording the positions of array elements and
+// inline-table keys under p.
+func (s *tomlScanner) value(p keyPath) {
+	switch s.peek() {
+	case '"':
+		if s.hasPrefix(`"""`) {
+			s.multiline('"')
+		} else {
+			s.basicString()
+		}
+	case '\'':
+		if s.hasPrefix(`'''`) {
+			s.multiline('\'')
+		} else {
+			s.literalString()
+		}
+	case '[':
+		s.array(p)
+	case '{':
+		s.inlineTable(p)
+	default:
+		for !s.eof() && !strings.ContainsRune(",]}#\r\n", rune(s.peek())) {
+			s.i++
+		}
+	}
+}
+
+func (s *tomlScanner) array(p keyPath) {
+	s.i++
+	for n := 0; ; {
+		s.skipSpace()
+		switch s.peek() {
+		case 0:
+			s.i = len(s.src)
+			return
+		case ']':
+			s.i++
+			return
+		case ',':
+			s.i++
+			continue
+		}
+		elem := p.index(n)
+		s.record(elem, s.i)
+		before := s.i
+		s.value(elem)
+		if s.i == before {
+			s.i++ // not a value this scanner knows; make progress
+		}
+		n++
+	}
+}
+
+func (s *tomlScanner) inlineTable(p keyPath) {
+	s.i++
+	for {
+		s.skipSpace()
+		switch s.peek() {
+		case 0:
+			s.i = len(s.src)
+			return
+		case '}':
+			s.i++
+			return
+		case ',':
+			s.i++
+			continue
+		}
+		before := s.i
+		s.keyValue(p)
+		if s.i == before {
+			s.i++
+		}
+	}
+}

@@ -1,0 +1,321 @@
+package conf
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// The builder reads a generic tree (map[string]any, []any, string, int64,
+// bool, ...) so that TOML and UCI share one set of rules and messages. The
+// TOML decoder produces that tree directly; the UCI bridge produces one
+// whose leaves are all strings, which is why "text" mode converts strings
+// to numbers and booleans while TOML mode insists on the real type.
+
+// locator turns a key path into a line number and the key as the user
+// should read it in an error message.
+type locator interface {
+	locate(p keyPath) (line int, key string)
+}
+
+// table is one TOML table (or UCI section) being read. It remembers which
+// keys were consumed; done reports the rest as unknown.
+type table struct {
+	b    *builder
+	path keyPath
+	m    map[string]any
+	used map[string]bool
+}
+
+func (b *builder) table(p keyPath, m map[string]any) *table {
+	return &table{b: b, path: p, m: m, used: map[string]bool{}}
+}
+
+// has reports whether key is present (without consuming it).
+func (t *table) has(key string) bool {
+	_, ok := t.m[key]
+	return ok
+}
+
+// get returns a value and marks the key as known.
+func (t *table) get(key string) (any, bool) {
+	t.used[key] = true
+	v, ok := t.m[key]
+	return v, ok
+}
+
+func (t *table) errorf(key string, format string, args ...any) {
+	t.b.errorf(t.path.key(key), format, args...)
+}
+
+// done reports every key that no reader asked for, in sorted order.
+func (t *table) done() {
+	var unknown []string
+	for k := range t.m {
+		if !t.used[k] {
+			unknown = append(unknown, k)
+		}
+	}
+	sort.Strings(unknown)
+	for _, k := range unknown {
+		t.errorf(k, "unknown key")
+	}
+}
+
+// typeName describes a tree value for "must be X, not Y" messages.
+func typeName(v any) string {
+	switch v.(type) {
+	case string:
+		return "a string"
+	case int64:
+		return "an integer"
+	case float64:
+		return "a float"
+	case bool:
+		return "a boolean"
+	case []any, []map[string]any:
+		return "an array"
+	case map[string]any:
+		return "a table"
+	default:
+		return "a date/time"
+	}
+}
+
+// str reads a string; def when absent. ok is false after an error.
+func (t *table) str(key, def string) (string, bool) {
+	v, present := t.get(key)
+	if !present {
+		return def, true
+	}
+	s, isStr := v.(string)
+	if !isStr {
+		t.errorf(key, "must be a string, not %s", typeName(v))
+		return def, false
+	}
+	return s, true
+}
+
+// requiredStr reads a string that must be present and non-empty.
+func (t *table) requiredStr(key string) (string, bool) {
+	if !t.has(key) {
+		t.get(key)
+		t.errorf(key, "missing (required)")
+		return "", false
+	}
+	s, ok := t.str(key, "")
+	if ok && strings.TrimSpace(s) == "" {
+		t.errorf(key, "must not be empty")
+		return "", false
+	}
+	return s, ok
+}
+
+// oneOf reads a string that must be one of choices.
+func (t *table) oneOf(key, def string, choices ...string) (string, bool) {
+	if !t.has(key) {
+		t.get(key)
+		return def, true
+	}
+	s, ok := t.str(key, def)
+	if !ok {
+		return def, false
+	}
+	for _, c := range choices {
+		if s == c {
+			return s, true
+		}
+	}
+	t.errorf(key, "unknown value %q (want %s)", s, strings.Join(choices, ", "))
+	return def, false
+}
+
+// integer reads an integer in [lo, hi]; def when absent.
+func (t *table) integer(key string, def, lo, hi int64) (int64, bool) {
+	v, present := t.get(key)
+	if !present {
+		return def, true
+	}
+	n, err := t.b.toInt(v)
+	if err != nil {
+		t.errorf(key, "%v", err)
+		return def, false
+	}
+	if n < lo || n > hi {
+		t.errorf(key, "%d is out of range %d..%d", n, lo, hi)
+		return def, false
+	}
+	return n, true
+}
+
+// toInt accepts a TOML integer, or in text mode a decimal string.
+func (b *builder) toInt(v any) (int64, error) {
+	switch x := v.(type) {
+	case int64:
+		return x, nil
+	case string:
+		if b.text {
+			n, err := strconv.ParseInt(strings.TrimSpace(x), 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("%q is not an integer", x)
+			}
+			return n, nil
+		}
+	}
+	return 0, fmt.Errorf("must be an integer, not %s", typeName(v))
+}
+
+// boolean reads true/false; in text mode also UCI's 1/0, yes/no, on/off.
+func (t *table) boolean(key string, def bool) (bool, bool) {
+	v, present := t.get(key)
+	if !present {
+		return def, true
+	}
+	switch x := v.(type) {
+	case bool:
+		return x, true
+	case string:
+		if t.b.text {
+			switch strings.ToLower(strings.TrimSpace(x)) {
+			case "1", "yes", "on", "true", "enabled":
+				return true, true
+			case "0", "no", "off", "false", "disabled":
+				return false, true
+			}
+			t.errorf(key, "%q is not a boolean (want 1/0, yes/no, on/off, true/false)", x)
+			return def, false
+		}
+	}
+	t.errorf(key, "must be a boolean (true or false), not %s", typeName(v))
+	return def, false
+}
+
+// duration reads a lifetime or timer: an integer number of seconds, or a
+// string such as "24h", "90m", "3600s", "1h30m", "1d" or "3600".
+func (t *table) duration(key string, def time.Duration) (time.Duration, bool) {
+	v, present := t.get(key)
+	if !present {
+		return def, true
+	}
+	d, err := parseDuration(v)
+	if err != nil {
+		t.errorf(key, "%v", err)
+		return def, false
+	}
+	return d, true
+}
+
+func parseDuration(v any) (time.Duration, error) {
+	switch x := v.(type) {
+	case int64:
+		if x < 0 {
+			return 0, fmt.Errorf("%d is negative", x)
+		}
+		if x > math.MaxInt64/int64(time.Second) {
+			return 0, fmt.Errorf("%d seconds is too long", x)
+		}
+		return time.Duration(x) * time.Second, nil
+	case string:
+		s := strings.TrimSpace(x)
+		if s == "" {
+			return 0, fmt.Errorf("empty duration (want seconds or e.g. \"24h\", \"90m\")")
+		}
+		if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+			return parseDuration(n)
+		}
+		if days, ok := strings.CutSuffix(s, "d"); ok {
+			if n, err := strconv.ParseInt(days, 10, 64); err == nil && n >= 0 && n < 100000 {
+				return time.Duration(n) * 24 * time.Hour, nil
+			}
+		}
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			return 0, fmt.Errorf("%q is not a duration (want seconds or e.g. \"24h\", \"90m\", \"30s\")", x)
+		}
+		if d < 0 {
+			return 0, fmt.Errorf("%q is negative", x)
+		}
+		if d%time.Second != 0 {
+			return 0, fmt.Errorf("%q is not a whole number of seconds", x)
+		}
+		return d, nil
+	}
+	return 0, fmt.Errorf("must be a duration string such as \"24h\" or an integer number of seconds, not %s", typeName(v))
+}
+
+// strList reads an array of strings; a single string is a one-element
+// list. The element paths are key[0], key[1], ...
+func (t *table) strList(key string) ([]string, bool) {
+	v, present := t.get(key)
+	if !present {
+		return nil, true
+	}
+	switch x := v.(type) {
+	case string:
+		return []string{x}, true
+	case []any:
+		out := make([]string, 0, len(x))
+		ok := true
+		for i, e := range x {
+			s, isStr := e.(string)
+			if !isStr {
+				t.b.errorf(t.path.key(key).index(i), "must be a string, not %s", typeName(e))
+				ok = false
+				continue
+			}
+			out = append(out, s)
+		}
+		return out, ok
+	}
+	t.errorf(key, "must be a string or an array of strings, not %s", typeName(v))
+	return nil, false
+}
+
+// subTable reads a key whose value must be a table.
+func (t *table) subTable(key string) (*table, bool) {
+	v, present := t.get(key)
+	if !present {
+		return nil, true
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		t.errorf(key, "must be a table, not %s", typeName(v))
+		return nil, false
+	}
+	return t.b.table(t.path.key(key), m), true
+}
+
+// tableArray reads a key whose value must be an array of tables
+// ([[key]] in TOML).
+func (t *table) tableArray(key string) []*table {
+	v, present := t.get(key)
+	if !present {
+		return nil
+	}
+	var elems []any
+	switch x := v.(type) {
+	case []map[string]any:
+		for _, m := range x {
+			elems = append(elems, m)
+		}
+	case []any:
+		elems = x
+	default:
+		t.errorf(key, "must be an array of tables ([[%s]]), not %s", key, typeName(v))
+		return nil
+	}
+	var out []*table
+	for i, e := range elems {
+		m, ok := e.(map[string]any)
+		p := t.path.key(key).index(i)
+		if !ok {
+			t.b.errorf(p, "must be a table, not %s", typeName(e))
+			continue
+		}
+		out = append(out, t.b.table(p, m))
+	}
+	return out
+}
