@@ -145,4 +145,3 @@ func sortMaps(ms []*CryptoMap) {
 		return ms[i].Seq < ms[j].Seq
 	})
 }
-
