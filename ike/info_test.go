@@ -1,0 +1,88 @@
+package ike
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+	"time"
+)
+
+func TestInformationalRoundTrip(t *testing.T) {
+	sec := quickPair(t)
+	pkt, err := sealInfo(sec, sec.deleteIKE(), deleteChild(ProtoESP, 0x1234, 0x5678), sec.notifyISAKMP(NotifyInitialContact, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := openInfo(sec, pkt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ev.DeleteIKE || !ev.InitialContact || len(ev.DeleteChild) != 2 || ev.DeleteChild[1] != (childSPI{ProtoESP, 0x5678}) {
+		t.Fatalf("events %+v", ev)
+	}
+	dpd, _ := sealInfo(sec, sec.dpdNotify(true, 77))
+	if ev, err = openInfo(sec, dpd); err != nil || !ev.DPDAck || ev.DPDSeq != 77 {
+		t.Fatalf("dpd ack %+v %v", ev, err)
+	}
+}
+
+// TestInformationalUnauthenticated: a Delete under the wrong keys, or
+// with a flipped bit, is not believed.
+func TestInformationalUnauthenticated(t *testing.T) {
+	sec := quickPair(t)
+	pkt, _ := sealInfo(sec, sec.deleteIKE())
+	other := *sec
+	other.SKEYIDa = bytes.Repeat([]byte{7}, 32)
+	if _, err := openInfo(&other, pkt); !errors.Is(err, errUnauthenticated) {
+		t.Fatalf("wrong key: %v", err)
+	}
+	bad := append([]byte(nil), pkt...)
+	bad[len(bad)-20] ^= 1
+	if ev, err := openInfo(sec, bad); err == nil {
+		t.Fatalf("tampered message accepted: %+v", ev)
+	}
+	// A plaintext Delete is never believed after phase 1.
+	m := &Message{Header: Header{CookieI: sec.CookieI, CookieR: sec.CookieR, Exchange: ExchangeInformational, MessageID: 5},
+		Payloads: []Payload{&Hash{Data: make([]byte, 32)}, sec.deleteIKE()}}
+	clear, _ := m.Marshal()
+	if _, err := openInfo(sec, clear); !errors.Is(err, errUnauthenticated) {
+		t.Fatalf("plaintext delete: %v", err)
+	}
+}
+
+func TestDPDState(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	d := newDPDState(10*time.Second, 30*time.Second, t0, 100)
+	if send, _, _ := d.tick(t0.Add(5 * time.Second)); send {
+		t.Fatal("probe before the idle delay")
+	}
+	send, seq, _ := d.tick(t0.Add(11 * time.Second))
+	if !send || seq != 101 {
+		t.Fatalf("first probe %v %d", send, seq)
+	}
+	if send, _, _ := d.tick(t0.Add(12 * time.Second)); send {
+		t.Fatal("retry too early")
+	}
+	if d.ack(100, t0.Add(13*time.Second)) {
+		t.Fatal("stale ack accepted")
+	}
+	send, seq, _ = d.tick(t0.Add(17 * time.Second))
+	if !send || seq != 102 {
+		t.Fatalf("retry %v %d", send, seq)
+	}
+	if !d.ack(102, t0.Add(18*time.Second)) {
+		t.Fatal("ack refused")
+	}
+	if send, _, dead := d.tick(t0.Add(20 * time.Second)); send || dead {
+		t.Fatal("probe right after ack")
+	}
+	d.tick(t0.Add(29 * time.Second))
+	for s := 30; s < 59; s++ {
+		if _, _, dead := d.tick(t0.Add(time.Duration(s) * time.Second)); dead {
+			t.Fatalf("dead too early at %d", s)
+		}
+	}
+	if _, _, dead := d.tick(t0.Add(60 * time.Second)); !dead {
+		t.Fatal("peer not declared dead after the timeout")
+	}
+}
