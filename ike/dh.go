@@ -1,0 +1,228 @@
+package ike
+
+import (
+	"crypto/ecdh"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+
+	"filippo.io/bigmod"
+)
+
+// Group is a Diffie-Hellman group number (RFC 2409, RFC 3526, RFC 5903,
+// RFC 8031), as in the phase 1 group-description attribute and the IPsec
+// DOI group attribute.
+type Group uint16
+
+// Supported groups.
+const (
+	GroupMODP768    Group = 1
+	GroupMODP1024   Group = 2
+	GroupMODP1536   Group = 5
+	GroupMODP2048   Group = 14
+	GroupMODP3072   Group = 15
+	GroupMODP4096   Group = 16
+	GroupECP256     Group = 19
+	GroupECP384     Group = 20
+	GroupECP521     Group = 21
+	GroupCurve25519 Group = 31
+)
+
+// Groups lists every supported group, weakest first.
+var Groups = []Group{GroupMODP768, GroupMODP1024, GroupMODP1536, GroupMODP2048, GroupMODP3072,
+	GroupMODP4096, GroupECP256, GroupECP384, GroupECP521, GroupCurve25519}
+
+// ErrBadPublicValue is returned for a peer public value that is out of
+// range, not on the curve, or of the wrong length.
+var ErrBadPublicValue = errors.New("ike: invalid Diffie-Hellman public value")
+
+// modpExponentLen is the private exponent size for MODP groups: 512 bits
+// is more than RFC 3526 asks for the largest group here and keeps the
+// constant-time exponentiation affordable on small routers.
+const modpExponentLen = 64
+
+type modpGroup struct {
+	m    *bigmod.Modulus
+	size int
+}
+
+var (
+	modpOnce   sync.Once
+	modpGroups map[Group]*modpGroup
+)
+
+func modp(g Group) *modpGroup {
+	modpOnce.Do(func() {
+		modpGroups = make(map[Group]*modpGroup)
+		for id, h := range modpPrimeHex {
+			p, err := hex.DecodeString(strings.TrimSpace(h))
+			if err != nil {
+				panic(err)
+			}
+			m, err := bigmod.NewModulus(p)
+			if err != nil {
+				panic(err)
+			}
+			modpGroups[id] = &modpGroup{m: m, size: len(p)}
+		}
+	})
+	return modpGroups[g]
+}
+
+func (g Group) curve() ecdh.Curve {
+	switch g {
+	case GroupECP256:
+		return ecdh.P256()
+	case GroupECP384:
+		return ecdh.P384()
+	case GroupECP521:
+		return ecdh.P521()
+	case GroupCurve25519:
+		return ecdh.X25519()
+	}
+	return nil
+}
+
+// Supported reports whether the group is implemented.
+func (g Group) Supported() bool { return modpPrimeHex[g] != "" || g.curve() != nil }
+
+// Weak reports whether the group needs allow_weak (groups 1, 2 and 5).
+func (g Group) Weak() bool { return g == GroupMODP768 || g == GroupMODP1024 || g == GroupMODP1536 }
+
+// PublicLen is the length of the KE payload data for the group.
+func (g Group) PublicLen() int {
+	if mg := modp(g); mg != nil {
+		return mg.size
+	}
+	switch g {
+	case GroupECP256:
+		return 64
+	case GroupECP384:
+		return 96
+	case GroupECP521:
+		return 132
+	case GroupCurve25519:
+		return 32
+	}
+	return 0
+}
+
+func (g Group) String() string {
+	switch g {
+	case GroupMODP768:
+		return "modp768"
+	case GroupMODP1024:
+		return "modp1024"
+	case GroupMODP1536:
+		return "modp1536"
+	case GroupMODP2048:
+		return "modp2048"
+	case GroupMODP3072:
+		return "modp3072"
+	case GroupMODP4096:
+		return "modp4096"
+	case GroupECP256:
+		return "ecp256"
+	case GroupECP384:
+		return "ecp384"
+	case GroupECP521:
+		return "ecp521"
+	case GroupCurve25519:
+		return "curve25519"
+	}
+	return fmt.Sprintf("group(%d)", uint16(g))
+}
+
+// DHKey is one side's ephemeral Diffie-Hellman key pair.
+type DHKey struct {
+	Group  Group
+	public []byte
+	// MODP: the private exponent; ECP/Curve25519: the ecdh key.
+	exp []byte
+	ec  *ecdh.PrivateKey
+}
+
+// GenerateKey creates a fresh key pair for the group from rand (use
+// crypto/rand.Reader).
+func (g Group) GenerateKey(rand io.Reader) (*DHKey, error) {
+	if mg := modp(g); mg != nil {
+		x := make([]byte, modpExponentLen)
+		if _, err := io.ReadFull(rand, x); err != nil {
+			return nil, err
+		}
+		x[0] |= 0x80 // keep the exponent's size fixed
+		gen, err := bigmod.NewNat().SetBytes([]byte{2}, mg.m)
+		if err != nil {
+			return nil, err
+		}
+		y := bigmod.NewNat().Exp(gen, x, mg.m)
+		return &DHKey{Group: g, public: y.Bytes(mg.m), exp: x}, nil
+	}
+	c := g.curve()
+	if c == nil {
+		return nil, fmt.Errorf("ike: unsupported DH group %d", uint16(g))
+	}
+	k, err := c.GenerateKey(rand)
+	if err != nil {
+		return nil, err
+	}
+	pub := k.PublicKey().Bytes()
+	if g != GroupCurve25519 {
+		pub = pub[1:] // RFC 5903: x | y without the uncompressed-point prefix
+	}
+	return &DHKey{Group: g, public: pub, ec: k}, nil
+}
+
+// Public returns the KE payload data.
+func (k *DHKey) Public() []byte { return k.public }
+
+// SharedSecret computes g^xy from the peer's KE data: for MODP groups
+// left-padded to the prime's length, for ECP groups the x coordinate
+// (RFC 5903), for Curve25519 the X25519 output. The peer value is checked
+// (1 < y < p-1; on the curve; not a low-order point).
+func (k *DHKey) SharedSecret(peer []byte) ([]byte, error) {
+	if len(peer) != k.Group.PublicLen() {
+		return nil, fmt.Errorf("%w: %d bytes for %v", ErrBadPublicValue, len(peer), k.Group)
+	}
+	if mg := modp(k.Group); mg != nil {
+		if k.exp == nil {
+			return nil, errors.New("ike: DH key already wiped")
+		}
+		y, err := bigmod.NewNat().SetBytes(peer, mg.m)
+		if err != nil {
+			return nil, ErrBadPublicValue // y >= p
+		}
+		if y.IsZero() == 1 || y.IsOne() == 1 || y.IsMinusOne(mg.m) == 1 {
+			return nil, ErrBadPublicValue
+		}
+		return bigmod.NewNat().Exp(y, k.exp, mg.m).Bytes(mg.m), nil
+	}
+	if k.ec == nil {
+		return nil, errors.New("ike: DH key already wiped")
+	}
+	raw := peer
+	if k.Group != GroupCurve25519 {
+		raw = append([]byte{4}, peer...)
+	}
+	pub, err := k.ec.Curve().NewPublicKey(raw)
+	if err != nil {
+		return nil, ErrBadPublicValue
+	}
+	s, err := k.ec.ECDH(pub)
+	if err != nil {
+		return nil, ErrBadPublicValue
+	}
+	return s, nil
+}
+
+// Wipe forgets the private value.
+func (k *DHKey) Wipe() {
+	if k == nil {
+		return
+	}
+	clear(k.exp)
+	k.exp, k.ec = nil, nil
+}

@@ -1,0 +1,157 @@
+package ike
+
+import (
+	"encoding/binary"
+	"fmt"
+	"net/netip"
+)
+
+// SKEYIDPSK computes SKEYID for pre-shared key authentication:
+// prf(pre-shared-key, Ni_b | Nr_b) (RFC 2409 section 5).
+func SKEYIDPSK(h HashAlg, psk, niB, nrB []byte) []byte { return h.PRF(psk, niB, nrB) }
+
+// SKEYIDSig computes SKEYID for signature authentication:
+// prf(Ni_b | Nr_b, g^xy).
+func SKEYIDSig(h HashAlg, niB, nrB, gxy []byte) []byte {
+	key := make([]byte, 0, len(niB)+len(nrB))
+	key = append(append(key, niB...), nrB...)
+	return h.PRF(key, gxy)
+}
+
+// DeriveSKEYIDs computes SKEYID_d, SKEYID_a and SKEYID_e from SKEYID,
+// g^xy and the cookies (RFC 2409 section 5).
+func DeriveSKEYIDs(h HashAlg, skeyid, gxy []byte, ckyI, ckyR Cookie) (d, a, e []byte) {
+	d = h.PRF(skeyid, gxy, ckyI[:], ckyR[:], []byte{0})
+	a = h.PRF(skeyid, d, gxy, ckyI[:], ckyR[:], []byte{1})
+	e = h.PRF(skeyid, a, gxy, ckyI[:], ckyR[:], []byte{2})
+	return d, a, e
+}
+
+// EncryptionKey derives the phase 1 cipher key Ka of keyLen bytes from
+// SKEYID_e, with the RFC 2409 appendix B expansion when SKEYID_e is too
+// short: K1 = prf(SKEYID_e, 0), K2 = prf(SKEYID_e, K1), ...
+func EncryptionKey(h HashAlg, skeyidE []byte, keyLen int) []byte {
+	if len(skeyidE) >= keyLen {
+		return append([]byte(nil), skeyidE[:keyLen]...)
+	}
+	var ka []byte
+	k := h.PRF(skeyidE, []byte{0})
+	for len(ka) < keyLen {
+		ka = append(ka, k...)
+		k = h.PRF(skeyidE, k)
+	}
+	return ka[:keyLen]
+}
+
+// Phase1IV is the IV of the first encrypted phase 1 message:
+// hash(g^xi | g^xr) truncated to the block size.
+func Phase1IV(h HashAlg, gxi, gxr []byte, blockSize int) []byte {
+	return h.Sum(gxi, gxr)[:blockSize]
+}
+
+// Phase2IV is the IV of the first message of a Quick Mode or Informational
+// exchange: hash(last phase 1 IV | M-ID) truncated to the block size. The
+// "last phase 1 IV" is the last ciphertext block of the final phase 1
+// message (the IV the phase 1 chain ended with).
+func Phase2IV(h HashAlg, lastPhase1IV []byte, msgID uint32, blockSize int) []byte {
+	return h.Sum(lastPhase1IV, binary.BigEndian.AppendUint32(nil, msgID))[:blockSize]
+}
+
+// HashI computes HASH_I = prf(SKEYID, g^xi | g^xr | CKY-I | CKY-R | SAi_b | IDii_b).
+func HashI(h HashAlg, skeyid, gxi, gxr []byte, ckyI, ckyR Cookie, saiB, idiiB []byte) []byte {
+	return h.PRF(skeyid, gxi, gxr, ckyI[:], ckyR[:], saiB, idiiB)
+}
+
+// HashR computes HASH_R = prf(SKEYID, g^xr | g^xi | CKY-R | CKY-I | SAi_b | IDir_b).
+func HashR(h HashAlg, skeyid, gxi, gxr []byte, ckyI, ckyR Cookie, saiB, idirB []byte) []byte {
+	return h.PRF(skeyid, gxr, gxi, ckyR[:], ckyI[:], saiB, idirB)
+}
+
+func msgIDBytes(id uint32) []byte { return binary.BigEndian.AppendUint32(nil, id) }
+
+// QuickHash1 computes HASH(1) = prf(SKEYID_a, M-ID | rest), where rest is
+// the message's payload chain after the HASH payload (without padding). The
+// Informational exchange's HASH uses the same formula.
+func QuickHash1(h HashAlg, skeyidA []byte, msgID uint32, rest []byte) []byte {
+	return h.PRF(skeyidA, msgIDBytes(msgID), rest)
+}
+
+// QuickHash2 computes HASH(2) = prf(SKEYID_a, M-ID | Ni_b | rest).
+func QuickHash2(h HashAlg, skeyidA []byte, msgID uint32, niB, rest []byte) []byte {
+	return h.PRF(skeyidA, msgIDBytes(msgID), niB, rest)
+}
+
+// QuickHash3 computes HASH(3) = prf(SKEYID_a, 0 | M-ID | Ni_b | Nr_b).
+func QuickHash3(h HashAlg, skeyidA []byte, msgID uint32, niB, nrB []byte) []byte {
+	return h.PRF(skeyidA, []byte{0}, msgIDBytes(msgID), niB, nrB)
+}
+
+// QuickKeymat computes n bytes of KEYMAT for one IPsec SA (RFC 2409
+// section 5.5): K1 = prf(SKEYID_d, [g(qm)^xy |] protocol | SPI | Ni_b | Nr_b),
+// K(i+1) = prf(SKEYID_d, K(i) | seed). gqmxy is nil without PFS. spi is
+// the SPI of the SA being keyed, the one its receiver chose. The caller cuts
+// the result: encryption key first, then the integrity key.
+func QuickKeymat(h HashAlg, skeyidD, gqmxy []byte, protocol uint8, spi, niB, nrB []byte, n int) []byte {
+	seed := make([]byte, 0, len(gqmxy)+1+len(spi)+len(niB)+len(nrB))
+	seed = append(seed, gqmxy...)
+	seed = append(seed, protocol)
+	seed = append(seed, spi...)
+	seed = append(seed, niB...)
+	seed = append(seed, nrB...)
+	var out, k []byte
+	for len(out) < n {
+		k = h.PRF(skeyidD, k, seed)
+		out = append(out, k...)
+	}
+	return out[:n]
+}
+
+// NATDHash computes a NAT-D payload value: HASH(CKY-I | CKY-R | IP | Port)
+// (RFC 3947 section 3.2), with the negotiated hash.
+func NATDHash(h HashAlg, ckyI, ckyR Cookie, ap netip.AddrPort) []byte {
+	a := ap.Addr().Unmap()
+	return h.Sum(ckyI[:], ckyR[:], a.AsSlice(), binary.BigEndian.AppendUint16(nil, ap.Port()))
+}
+
+// Wipe zeroes secret key material in place.
+func Wipe(bs ...[]byte) {
+	for _, b := range bs {
+		clear(b)
+	}
+}
+
+// Phase1Keys is the key material of an established (or establishing) IKE
+// SA. IV is the current CBC IV of the phase 1 exchange; once phase 1 is
+// done it is the "last phase 1 IV" that Phase2IV needs.
+type Phase1Keys struct {
+	Hash      HashAlg
+	Cipher    CipherAlg
+	SKEYID    []byte
+	SKEYIDd   []byte
+	SKEYIDa   []byte
+	SKEYIDe   []byte
+	Ka        []byte
+	IV        []byte
+	BlockSize int
+}
+
+// Wipe zeroes every secret.
+func (k *Phase1Keys) Wipe() {
+	if k == nil {
+		return
+	}
+	Wipe(k.SKEYID, k.SKEYIDd, k.SKEYIDa, k.SKEYIDe, k.Ka)
+}
+
+// DerivePhase1Keys computes everything after SKEYID: SKEYID_d/a/e, Ka (of
+// keyLen bytes) and the initial IV.
+func DerivePhase1Keys(h HashAlg, c CipherAlg, keyLen int, skeyid, gxy, gxi, gxr []byte, ckyI, ckyR Cookie) (*Phase1Keys, error) {
+	if !h.Valid() {
+		return nil, fmt.Errorf("ike: unsupported hash %d", uint16(h))
+	}
+	k := &Phase1Keys{Hash: h, Cipher: c, SKEYID: skeyid, BlockSize: c.BlockSize()}
+	k.SKEYIDd, k.SKEYIDa, k.SKEYIDe = DeriveSKEYIDs(h, skeyid, gxy, ckyI, ckyR)
+	k.Ka = EncryptionKey(h, k.SKEYIDe, keyLen)
+	k.IV = Phase1IV(h, gxi, gxr, k.BlockSize)
+	return k, nil
+}
