@@ -1,0 +1,50 @@
+package esp
+
+import (
+	"fmt"
+	"testing"
+)
+
+func TestRoundTrip(t *testing.T) {
+	for _, s := range allSuites {
+		for _, mode := range []Mode{Tunnel, Transport} {
+			for _, v6 := range []bool{false, true} {
+				for _, innerV6 := range []bool{false, true} {
+					if mode == Transport && innerV6 != v6 {
+						continue
+					}
+					for _, esn := range []bool{false, true} {
+						for _, natt := range []bool{false, true} {
+							if natt && s.proto != ProtoESP {
+								continue
+							}
+							name := fmt.Sprintf("%v/%v/v6=%v/in6=%v/esn=%v/natt=%v", s, mode, v6, innerV6, esn, natt)
+							t.Run(name, func(t *testing.T) {
+								po, pi := pairParams(s, mode, v6, esn, natt)
+								out, in := mustPair(t, po, pi)
+								for _, size := range []int{48, 49, 50, 51, 100, 1400} {
+									pkt := innerFor(po, innerV6, size)
+									wire := encapCopy(t, out, pkt)
+									if proto, spi, ok := ParseSPI(wire); !ok || proto != mustKey(in) || spi != mustSPI(in) {
+										t.Fatalf("ParseSPI = %v %x %v", proto, spi, ok)
+									}
+									got, err := decapCopy(in, wire)
+									if err != nil {
+										t.Fatalf("size %d: Decap: %v", size, err)
+									}
+									equalPacket(t, got, pkt)
+									if _, err := decapCopy(in, wire); err != ErrReplay {
+										t.Fatalf("replayed packet: err %v, want ErrReplay", err)
+									}
+								}
+							})
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+func mustKey(in *InboundSA) Proto  { p, _ := in.LookupKey(); return p }
+func mustSPI(in *InboundSA) uint32 { _, s := in.LookupKey(); return s }
