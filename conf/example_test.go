@@ -1,6 +1,7 @@
 package conf
 
 import (
+	"bytes"
 	"path/filepath"
 	"testing"
 )
@@ -13,5 +14,11 @@ func TestExampleTOMLLoads(t *testing.T) {
 	if len(c.CryptoMaps) != 1 || len(c.Policies) != 2 || len(c.TransformSets) != 2 {
 		t.Fatalf("unexpected model: %+v", c)
 	}
-	t.Logf("%+v", c.CryptoMaps[0])
+	u, err := Load(filepath.Join("..", "init", "tinyipsec.config"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	WriteTOML(&buf, u)
+	t.Log(buf.String())
 }

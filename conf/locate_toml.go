@@ -260,7 +260,7 @@ func (s *tomlScanner) literalString() (string, bool) {
 	return "", false
 }
 
-// multiline skips a """...""" or ”'...”' string; the opening
+// multiline skips a triple-quoted string, basic or literal; the opening
 // delimiter has been seen at s.i.
 func (s *tomlScanner) multiline(q byte) {
 	s.i += 3

@@ -61,8 +61,25 @@ func (t *table) done() {
 	}
 	sort.Strings(unknown)
 	for _, k := range unknown {
-		t.errorf(k, "unknown key")
+		if t.b.text {
+			t.errorf(k, "unknown option")
+		} else {
+			t.errorf(k, "unknown key")
+		}
 	}
+}
+
+// typeName is typeName in the words of the file format being read.
+func (b *builder) typeName(v any) string {
+	if b.text {
+		switch v.(type) {
+		case []any:
+			return "a list"
+		case map[string]any:
+			return "a section"
+		}
+	}
+	return typeName(v)
 }
 
 // typeName describes a tree value for "must be X, not Y" messages.
@@ -93,7 +110,7 @@ func (t *table) str(key, def string) (string, bool) {
 	}
 	s, isStr := v.(string)
 	if !isStr {
-		t.errorf(key, "must be a string, not %s", typeName(v))
+		t.errorf(key, "must be a string, not %s", t.b.typeName(v))
 		return def, false
 	}
 	return s, true
@@ -165,7 +182,7 @@ func (b *builder) toInt(v any) (int64, error) {
 			return n, nil
 		}
 	}
-	return 0, fmt.Errorf("must be an integer, not %s", typeName(v))
+	return 0, fmt.Errorf("must be an integer, not %s", b.typeName(v))
 }
 
 // boolean reads true/false; in text mode also UCI's 1/0, yes/no, on/off.
@@ -189,7 +206,7 @@ func (t *table) boolean(key string, def bool) (bool, bool) {
 			return def, false
 		}
 	}
-	t.errorf(key, "must be a boolean (true or false), not %s", typeName(v))
+	t.errorf(key, "must be a boolean (true or false), not %s", t.b.typeName(v))
 	return def, false
 }
 
@@ -262,7 +279,7 @@ func (t *table) strList(key string) ([]string, bool) {
 		for i, e := range x {
 			s, isStr := e.(string)
 			if !isStr {
-				t.b.errorf(t.path.key(key).index(i), "must be a string, not %s", typeName(e))
+				t.b.errorf(t.path.key(key).index(i), "must be a string, not %s", t.b.typeName(e))
 				ok = false
 				continue
 			}
@@ -270,7 +287,7 @@ func (t *table) strList(key string) ([]string, bool) {
 		}
 		return out, ok
 	}
-	t.errorf(key, "must be a string or an array of strings, not %s", typeName(v))
+	t.errorf(key, "must be a string or an array of strings, not %s", t.b.typeName(v))
 	return nil, false
 }
 
@@ -282,7 +299,7 @@ func (t *table) subTable(key string) (*table, bool) {
 	}
 	m, ok := v.(map[string]any)
 	if !ok {
-		t.errorf(key, "must be a table, not %s", typeName(v))
+		t.errorf(key, "must be a table, not %s", t.b.typeName(v))
 		return nil, false
 	}
 	return t.b.table(t.path.key(key), m), true
@@ -304,7 +321,7 @@ func (t *table) tableArray(key string) []*table {
 	case []any:
 		elems = x
 	default:
-		t.errorf(key, "must be an array of tables ([[%s]]), not %s", key, typeName(v))
+		t.errorf(key, "must be an array of tables ([[%s]]), not %s", key, t.b.typeName(v))
 		return nil
 	}
 	var out []*table
@@ -312,7 +329,7 @@ func (t *table) tableArray(key string) []*table {
 		m, ok := e.(map[string]any)
 		p := t.path.key(key).index(i)
 		if !ok {
-			t.b.errorf(p, "must be a table, not %s", typeName(e))
+			t.b.errorf(p, "must be a table, not %s", t.b.typeName(e))
 			continue
 		}
 		out = append(out, t.b.table(p, m))

@@ -1,6 +1,150 @@
 package conf
 
+import (
+	"fmt"
+)
+
+// The UCI bridge maps /etc/config/tinyipsec onto the same tree the TOML
+// decoder produces, so both formats share every rule and message:
+//
+//	config global                 -> [global]
+//	config isakmp_policy          -> [[isakmp_policy]]
+//	config transform_set 'NAME'   -> [transform_set.NAME]
+//	config acl 'NAME' / list rule -> [acl.NAME] rules = [...]
+//	config crypto_map ['NAME']    -> [[crypto_map]] (option name is the map name)
+//
+// Option names are the TOML key names; list lines become arrays. Every
+// value is a string, and the builder runs in text mode to convert them.
+
+// uciOptionName maps a TOML key back to the UCI option that sets it.
+func uciOptionName(sectionType, key string) string {
+	if sectionType == "acl" && key == "rules" {
+		return "rule"
+	}
+	return key
+}
+
 // ParseUCI validates UCI configuration text.
 func ParseUCI(name string, data []byte) (*Config, error) {
-	return nil, Errors{{File: name, Msg: "UCI not supported yet"}}
+	secs, synErrs := parseUCI(data)
+	loc := &uciLocator{entries: map[string]uciLoc{}}
+	b := newBuilder(name, loc, true)
+	for _, e := range synErrs {
+		b.errs = append(b.errs, Error{File: name, Line: e.Line, Msg: e.Msg})
+	}
+
+	root := map[string]any{}
+	named := map[string]map[string]any{} // transform_set, acl: name -> options
+	for _, s := range secs {
+		disp := s.display()
+		fail := func(format string, args ...any) {
+			b.errs = append(b.errs, Error{File: name, Line: s.Line, Key: disp, Msg: fmt.Sprintf(format, args...)})
+		}
+		var p keyPath
+		switch s.Type {
+		case "global":
+			if _, dup := root["global"]; dup {
+				fail("only one global section is allowed")
+				continue
+			}
+			p = keyPath{"global"}
+			root["global"] = loc.options(s, p, disp, fail)
+		case "isakmp_policy", "crypto_map":
+			list, _ := root[s.Type].([]any)
+			p = keyPath{s.Type}.index(len(list))
+			root[s.Type] = append(list, loc.options(s, p, disp, fail))
+		case "transform_set", "acl":
+			if s.Name == "" {
+				fail("needs a name: config %s 'NAME'", s.Type)
+				continue
+			}
+			tbl := named[s.Type]
+			if tbl == nil {
+				tbl = map[string]any{}
+				named[s.Type] = tbl
+				root[s.Type] = tbl
+			}
+			if _, dup := tbl[s.Name]; dup {
+				fail("%s %q is defined twice", s.Type, s.Name)
+				continue
+			}
+			p = keyPath{s.Type, s.Name}
+			tbl[s.Name] = loc.options(s, p, disp, fail)
+		default:
+			fail("unknown section type %q (want global, isakmp_policy, transform_set, acl or crypto_map)", s.Type)
+			continue
+		}
+		loc.entries[p.String()] = uciLoc{line: s.Line, key: disp, section: s.Type}
+	}
+	return b.build(root)
+}
+
+// display names a section the way uci show would: 'name' or @type[N].
+func (s *uciSection) display() string {
+	if s.Name != "" {
+		return s.Type + " '" + s.Name + "'"
+	}
+	return fmt.Sprintf("%s @%s[%d]", s.Type, s.Type, s.Index)
+}
+
+type uciLoc struct {
+	line    int
+	key     string
+	section string // section type when this entry is a section, else ""
+}
+
+// uciLocator maps the builder's key paths to UCI lines and wording:
+// "crypto_map 'branch1' option 'pfs'".
+type uciLocator struct {
+	entries map[string]uciLoc
+}
+
+func (l *uciLocator) locate(p keyPath) (int, string) {
+	for n := len(p); n > 0; n-- {
+		e, ok := l.entries[p[:n].String()]
+		if !ok {
+			continue
+		}
+		key := e.key
+		// A key the section does not have, e.g. a missing required option.
+		if e.section != "" && n < len(p) && !isIndex(p[n]) {
+			key += " option '" + uciOptionName(e.section, p[n]) + "'"
+		}
+		return e.line, key
+	}
+	return 0, p.String()
+}
+
+// options converts a section's options to a tree table and records their
+// positions.
+func (l *uciLocator) options(s *uciSection, p keyPath, disp string, fail func(string, ...any)) map[string]any {
+	m := map[string]any{}
+	for _, o := range s.Options {
+		key := o.Name
+		if s.Type == "acl" && key == "rule" {
+			key = "rules"
+		}
+		if _, dup := m[key]; dup {
+			fail("both %q and %q are set", o.Name, key)
+			continue
+		}
+		kind := "option"
+		if o.List {
+			kind = "list"
+		}
+		op := p.key(key)
+		odisp := disp + " " + kind + " '" + o.Name + "'"
+		l.entries[op.String()] = uciLoc{line: o.Lines[0], key: odisp}
+		if !o.List {
+			m[key] = o.Values[0]
+			continue
+		}
+		vals := make([]any, len(o.Values))
+		for i, v := range o.Values {
+			vals[i] = v
+			l.entries[op.index(i).String()] = uciLoc{line: o.Lines[i], key: odisp}
+		}
+		m[key] = vals
+	}
+	return m
 }

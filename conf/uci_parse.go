@@ -1,0 +1,288 @@
+package conf
+
+import (
+	"fmt"
+)
+
+// This file reads the UCI file format (/etc/config/NAME on OpenWrt) the
+// way libuci does, without libuci:
+//
+//	package NAME
+//	config TYPE ['NAME']
+//		option NAME VALUE
+//		list NAME VALUE
+//
+// A word is any mix of unquoted text, '...' (taken literally) and "..."
+// (backslash takes the next character literally); adjacent pieces are
+// concatenated, so 'a'"b"c is "abc". An unquoted # starts a comment, a ;
+// ends a statement, and a backslash at the end of a line continues it.
+
+// uciSection is one "config" block.
+type uciSection struct {
+	Type, Name string
+	Line       int
+	Index      int // position among the sections of the same type, for @type[N]
+	Options    []*uciOption
+}
+
+// uciOption is one option, or all "list" lines of one name.
+type uciOption struct {
+	Name   string
+	List   bool
+	Values []string
+	Lines  []int // line of each value
+}
+
+func (s *uciSection) option(name string) *uciOption {
+	for _, o := range s.Options {
+		if o.Name == name {
+			return o
+		}
+	}
+	return nil
+}
+
+// uciError is a syntax problem at a line.
+type uciError struct {
+	Line int
+	Msg  string
+}
+
+// uciStatement is one parsed line: its words and where they started.
+type uciStatement struct {
+	Line  int
+	Words []string
+}
+
+type uciLexer struct {
+	src  []byte
+	i    int
+	line int
+}
+
+// statements splits src into statements of words.
+func uciStatements(src []byte) ([]uciStatement, []uciError) {
+	lx := &uciLexer{src: src, line: 1}
+	var out []uciStatement
+	var errs []uciError
+	for lx.i < len(lx.src) {
+		st, err := lx.statement()
+		if err != nil {
+			errs = append(errs, *err)
+			lx.skipLine()
+			continue
+		}
+		if len(st.Words) > 0 {
+			out = append(out, st)
+		}
+	}
+	return out, errs
+}
+
+func (lx *uciLexer) skipLine() {
+	for lx.i < len(lx.src) {
+		c := lx.src[lx.i]
+		lx.i++
+		if c == '\n' {
+			lx.line++
+			return
+		}
+	}
+}
+
+// statement reads words up to the end of the line, a ';' or a comment.
+func (lx *uciLexer) statement() (uciStatement, *uciError) {
+	st := uciStatement{Line: lx.line}
+	for {
+		// Blanks between words.
+		for lx.i < len(lx.src) && (lx.src[lx.i] == ' ' || lx.src[lx.i] == '\t' || lx.src[lx.i] == '\r') {
+			lx.i++
+		}
+		if lx.i >= len(lx.src) {
+			return st, nil
+		}
+		switch c := lx.src[lx.i]; {
+		case c == '\n':
+			lx.i++
+			lx.line++
+			return st, nil
+		case c == ';':
+			lx.i++
+			return st, nil
+		case c == '#':
+			for lx.i < len(lx.src) && lx.src[lx.i] != '\n' {
+				lx.i++
+			}
+			continue
+		case c == '\\' && lx.i+1 < len(lx.src) && lx.src[lx.i+1] == '\n':
+			lx.i += 2 // continuation between words
+			lx.line++
+			continue
+		}
+		w, err := lx.word()
+		if err != nil {
+			return st, err
+		}
+		if len(st.Words) == 0 {
+			st.Line = lx.line
+		}
+		st.Words = append(st.Words, w)
+	}
+}
+
+// word reads one word made of unquoted and quoted pieces.
+func (lx *uciLexer) word() (string, *uciError) {
+	var b []byte
+	for lx.i < len(lx.src) {
+		c := lx.src[lx.i]
+		switch c {
+		case ' ', '\t', '\r', '\n', ';':
+			return string(b), nil
+		case '#':
+			// Like libuci, an unquoted # ends the line even inside a word.
+			return string(b), nil
+		case '\'':
+			start := lx.line
+			lx.i++
+			for {
+				if lx.i >= len(lx.src) || lx.src[lx.i] == '\n' {
+					return "", &uciError{start, "unterminated ' quote"}
+				}
+				if lx.src[lx.i] == '\'' {
+					lx.i++
+					break
+				}
+				b = append(b, lx.src[lx.i])
+				lx.i++
+			}
+		case '"':
+			start := lx.line
+			lx.i++
+			for {
+				if lx.i >= len(lx.src) || lx.src[lx.i] == '\n' {
+					return "", &uciError{start, "unterminated \" quote"}
+				}
+				d := lx.src[lx.i]
+				if d == '"' {
+					lx.i++
+					break
+				}
+				if d == '\\' {
+					if !lx.escape(&b) {
+						return "", &uciError{start, "unterminated \" quote"}
+					}
+					continue
+				}
+				b = append(b, d)
+				lx.i++
+			}
+		case '\\':
+			if !lx.escape(&b) {
+				return string(b), nil
+			}
+		default:
+			b = append(b, c)
+			lx.i++
+		}
+	}
+	return string(b), nil
+}
+
+// escape handles a backslash at lx.i: before a newline it continues the
+// line, otherwise it stands for the next character. It reports false at
+// the end of the input.
+func (lx *uciLexer) escape(b *[]byte) bool {
+	lx.i++
+	if lx.i >= len(lx.src) {
+		return false
+	}
+	c := lx.src[lx.i]
+	lx.i++
+	if c == '\n' {
+		lx.line++
+		return true
+	}
+	*b = append(*b, c)
+	return true
+}
+
+// parseUCI turns statements into sections.
+func parseUCI(src []byte) ([]*uciSection, []uciError) {
+	stmts, errs := uciStatements(src)
+	var secs []*uciSection
+	perType := map[string]int{}
+	var cur *uciSection
+	for _, st := range stmts {
+		w := st.Words
+		bad := func(format string, args ...any) {
+			errs = append(errs, uciError{st.Line, fmt.Sprintf(format, args...)})
+		}
+		switch w[0] {
+		case "package":
+			if len(w) != 2 {
+				bad("package takes one name")
+			}
+		case "config":
+			if len(w) < 2 || len(w) > 3 {
+				bad("config takes a type and an optional name")
+				cur = nil
+				continue
+			}
+			if !uciName(w[1]) {
+				bad("invalid section type %q", w[1])
+			}
+			s := &uciSection{Type: w[1], Line: st.Line, Index: perType[w[1]]}
+			perType[w[1]]++
+			if len(w) == 3 {
+				if !uciName(w[2]) {
+					bad("invalid section name %q (letters, digits and _ only)", w[2])
+				}
+				s.Name = w[2]
+			}
+			secs = append(secs, s)
+			cur = s
+		case "option", "list":
+			if len(w) != 3 {
+				bad("%s takes a name and one value", w[0])
+				continue
+			}
+			if cur == nil {
+				bad("%s outside of a config section", w[0])
+				continue
+			}
+			if !uciName(w[1]) {
+				bad("invalid option name %q", w[1])
+				continue
+			}
+			isList := w[0] == "list"
+			o := cur.option(w[1])
+			switch {
+			case o == nil:
+				o = &uciOption{Name: w[1], List: isList}
+				cur.Options = append(cur.Options, o)
+			case !isList || !o.List:
+				bad("option %q is set twice in this section", w[1])
+				continue
+			}
+			o.Values = append(o.Values, w[2])
+			o.Lines = append(o.Lines, st.Line)
+		default:
+			bad("unknown statement %q (want package, config, option or list)", w[0])
+		}
+	}
+	return secs, errs
+}
+
+// uciName checks libuci's rule for types and names: [A-Za-z0-9_]+.
+func uciName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
+}

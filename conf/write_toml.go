@@ -1,0 +1,205 @@
+package conf
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// WriteTOML prints c as TOML that loads back to the same model. It is the
+// output of "tinyipsec uci": a conversion, so inline secrets (psk, manual
+// keys) are printed; a psk_file stays a path. Every value is written
+// explicitly, defaults included, so the result is also a reference of
+// what the daemon runs with.
+func WriteTOML(w io.Writer, c *Config) error {
+	if c == nil {
+		return errors.New("conf: nil configuration")
+	}
+	tw := &tomlWriter{w: bufio.NewWriter(w)}
+	tw.config(c)
+	if tw.err != nil {
+		return tw.err
+	}
+	return tw.w.Flush()
+}
+
+type tomlWriter struct {
+	w   *bufio.Writer
+	err error
+}
+
+func (tw *tomlWriter) line(format string, args ...any) {
+	fmt.Fprintf(tw.w, format+"\n", args...)
+}
+
+// str writes key = "value"; TOML strings must be valid UTF-8.
+func (tw *tomlWriter) str(key, v string) {
+	if !utf8.ValidString(v) {
+		if tw.err == nil {
+			tw.err = fmt.Errorf("conf: %s is not valid UTF-8 and cannot be written as TOML", key)
+		}
+		return
+	}
+	tw.line("%s = %s", key, tomlString(v))
+}
+
+func (tw *tomlWriter) strList(key string, vs []string) {
+	q := make([]string, len(vs))
+	for i, v := range vs {
+		if !utf8.ValidString(v) && tw.err == nil {
+			tw.err = fmt.Errorf("conf: %s is not valid UTF-8 and cannot be written as TOML", key)
+		}
+		q[i] = tomlString(v)
+	}
+	tw.line("%s = [%s]", key, strings.Join(q, ", "))
+}
+
+// formatDuration writes whole hours, minutes or seconds: "24h", "90m", "45s".
+func formatDuration(d time.Duration) string {
+	switch {
+	case d == 0:
+		return "0s"
+	case d%time.Hour == 0:
+		return strconv.FormatInt(int64(d/time.Hour), 10) + "h"
+	case d%time.Minute == 0:
+		return strconv.FormatInt(int64(d/time.Minute), 10) + "m"
+	}
+	return strconv.FormatInt(int64(d/time.Second), 10) + "s"
+}
+
+func (tw *tomlWriter) config(c *Config) {
+	g := c.Global
+	tw.line("[global]")
+	tw.str("log_level", g.LogLevel)
+	listen := make([]string, len(g.Listen))
+	for i, a := range g.Listen {
+		listen[i] = a.String()
+	}
+	tw.strList("listen", listen)
+	tw.str("tun", g.Tun)
+	tw.line("mtu = %d", g.MTU)
+	tw.str("control_socket", g.ControlSocket)
+	tw.line("allow_weak = %t", g.AllowWeak)
+
+	for _, p := range c.Policies {
+		tw.line("\n[[isakmp_policy]]")
+		tw.line("priority = %d", p.Priority)
+		tw.str("encryption", p.Encryption)
+		tw.str("hash", p.Hash)
+		tw.str("authentication", p.Auth)
+		tw.line("group = %d", p.Group)
+		tw.str("lifetime", formatDuration(p.Lifetime))
+	}
+
+	for _, name := range sortedKeys(c.TransformSets) {
+		ts := c.TransformSets[name]
+		tw.line("\n[transform_set.%s]", tomlKey(name))
+		if ts.ESP != "" {
+			tw.str("esp", ts.ESP)
+		}
+		if ts.ESPAuth != "" {
+			tw.str("esp_auth", ts.ESPAuth)
+		}
+		if ts.AH != "" {
+			tw.str("ah", ts.AH)
+		}
+		tw.str("mode", ts.Mode)
+	}
+
+	for _, name := range sortedKeys(c.ACLs) {
+		a := c.ACLs[name]
+		tw.line("\n[acl.%s]", tomlKey(name))
+		tw.line("rules = [")
+		for _, r := range a.Rules {
+			tw.line("  %s,", tomlString(r.Text))
+		}
+		tw.line("]")
+	}
+
+	for _, m := range c.CryptoMaps {
+		tw.cryptoMap(m)
+	}
+}
+
+func (tw *tomlWriter) cryptoMap(m *CryptoMap) {
+	tw.line("\n[[crypto_map]]")
+	tw.str("name", m.Name)
+	tw.line("seq = %d", m.Seq)
+	tw.str("keying", m.Keying)
+	tw.str("peer", m.Peer)
+	if m.Local.IsValid() {
+		tw.str("local", m.Local.String())
+	}
+	tw.str("match", m.Match)
+	tw.strList("transform_set", m.TransformSet)
+	tw.line("replay_window = %d", m.ReplayWindow)
+	tw.line("esn = %t", m.ESN)
+	if m.Manual != nil {
+		tw.manual(m.Manual, m.TransformSets)
+		return
+	}
+	if m.LocalID.Type != "" {
+		tw.str("local_id", m.LocalID.String())
+	}
+	if m.RemoteID.Type != "" {
+		tw.str("remote_id", m.RemoteID.String())
+	}
+	switch {
+	case m.PSKFile != "":
+		tw.str("psk_file", m.PSKFile)
+	case len(m.PSK) > 0:
+		tw.str("psk", string(m.PSK))
+	}
+	if m.Cert != "" {
+		tw.str("cert", m.Cert)
+		tw.str("key", m.Key)
+		tw.str("ca", m.CA)
+	}
+	if m.PFS != 0 {
+		tw.line("pfs = %d", m.PFS)
+	}
+	tw.str("lifetime", formatDuration(m.Lifetime))
+	tw.line("lifetime_kb = %d", m.LifetimeKB)
+	tw.str("exchange", m.Exchange)
+	tw.str("initiate", m.Initiate)
+	tw.str("dpd_delay", formatDuration(m.DPDDelay))
+	if m.DPDDelay > 0 {
+		tw.str("dpd_timeout", formatDuration(m.DPDTimeout))
+	}
+	tw.str("nat_t", m.NATT)
+}
+
+func (tw *tomlWriter) manual(k *ManualKeys, ts []*TransformSet) {
+	tw.line("spi_in = %d", k.SPIIn)
+	tw.line("spi_out = %d", k.SPIOut)
+	hexKey := func(key string, v Secret) {
+		if len(v) > 0 {
+			tw.line("%s = \"%x\"", key, []byte(v))
+		}
+	}
+	hexKey("esp_key_in", k.ESPKeyIn)
+	hexKey("esp_key_out", k.ESPKeyOut)
+	hexKey("esp_auth_key_in", k.ESPAuthKeyIn)
+	hexKey("esp_auth_key_out", k.ESPAuthKeyOut)
+	hexKey("ah_key_in", k.AHKeyIn)
+	hexKey("ah_key_out", k.AHKeyOut)
+	if len(ts) == 1 && ts[0].AH != "" && ts[0].ESP != "" {
+		tw.line("ah_spi_in = %d", k.AHSPIIn)
+		tw.line("ah_spi_out = %d", k.AHSPIOut)
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
