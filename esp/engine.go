@@ -1,0 +1,275 @@
+package esp
+
+import (
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// The packet paths (RFC 4301 §5.1 outbound, §5.2 inbound), as two kinds of
+// loops around small interfaces so that they run unchanged against the
+// kernel (package tun) and against fakes in tests:
+//
+//	outbound: Device.Read -> Classifier -> entry's current SA -> Encap -> Sender
+//	inbound:  Reader.Read -> ParseSPI -> inbound table -> Decap -> Device.Write
+//
+// Each loop moves a batch of packets per wake-up through buffers it owns,
+// so the steady state allocates nothing. There is one outbound loop and one
+// inbound loop per receive socket; a given SA's packets always pass through
+// one loop, which keeps them in order without locks on the hot path.
+
+// Device is the TUN side: cleartext IP packets. Read fills bufs[i][offset:]
+// with up to len(bufs) packets and sets sizes[i]; Write sends
+// bufs[i][offset:] into the kernel. *tun.Device implements it.
+type Device interface {
+	Read(bufs [][]byte, sizes []int, offset int) (int, error)
+	Write(bufs [][]byte, offset int) (int, error)
+}
+
+// Reader delivers received ESP/AH packets, each with its outer IP header,
+// in the same batch form as Device.Read. *tun.RawReader implements it.
+type Reader interface {
+	Read(bufs [][]byte, sizes []int, offset int) (int, error)
+}
+
+// Sender puts finished packets bufs[i][offset:] on the wire; each starts
+// with its outer IP header (a UDP header follows for NAT-T SAs). It must be
+// safe for concurrent use and must not retain the buffers.
+type Sender interface {
+	Send(bufs [][]byte, offset int) error
+}
+
+// Classifier maps an outbound cleartext packet to the index of the policy
+// entry (crypto map entry) whose ACL permits it. ok is false when no entry
+// permits the packet. It is called per packet and must not allocate.
+type Classifier interface {
+	Classify(pkt []byte) (entry int, ok bool)
+}
+
+// Protector is the outbound half of an SA as the paths use it;
+// *OutboundSA implements it.
+type Protector interface {
+	Encap(buf []byte, off, n int) (start, end int, err error)
+	Headroom() int
+	Tailroom() int
+	Close()
+}
+
+// Verifier is the inbound half of an SA as the paths use it; *InboundSA
+// implements it (its selector check runs inside Decap).
+type Verifier interface {
+	Decap(buf []byte, start, end int) (off, n int, err error)
+	LookupKey() (Proto, uint32)
+	Close()
+}
+
+// EngineConfig configures an Engine.
+type EngineConfig struct {
+	Device     Device
+	Sender     Sender
+	Classifier Classifier
+	// Entries names the policy entries in Classifier's index order (the
+	// crypto map IDs, "name/seq"); they label status and drop counters.
+	Entries []string
+	// Acquire is called from the outbound loop when a packet matches an
+	// entry that has no SA yet (at most once per second per entry while
+	// packets keep waiting). pkt is valid only during the call. It must not
+	// block: IKE should hand the request to its own goroutine. nil: the
+	// packets just wait in the entry's queue until an SA is installed.
+	Acquire func(entry int, pkt []byte)
+	// MaxPacket is the largest cleartext or wire packet handled (default
+	// 2048). Buffers are MaxHeadroom+MaxPacket+MaxTailroom bytes.
+	MaxPacket int
+	// Batch is the number of packets moved per wake-up (default 16).
+	Batch int
+	// QueueLen bounds the packets held per entry while waiting for an SA
+	// (default 16).
+	QueueLen int
+	// WireMTU is the MTU towards the peers used when a pair has no PathMTU:
+	// a packet that would exceed it after encapsulation is not sent; the
+	// sender gets ICMP "fragmentation needed" / ICMPv6 "packet too big".
+	// 0 disables the check.
+	WireMTU int
+}
+
+// Engine runs the packet paths and owns the SA table.
+type Engine struct {
+	cfg     EngineConfig
+	dev     Device
+	sender  Sender
+	cls     Classifier
+	entries []*entry
+	bufSize int
+	pool    bufPool
+
+	inbound atomic.Pointer[inTable]
+	tableMu sync.Mutex // serialises writers of the inbound table and pair sets
+
+	pairs map[*Pair]struct{} // every installed pair, under tableMu
+
+	drops dropCounters
+
+	loopsMu sync.Mutex
+	loops   []*loopState
+	wg      sync.WaitGroup
+	closed  atomic.Bool
+	done    chan struct{}
+}
+
+// loopState lets retiring SAs wait until no loop can still hold them: a
+// loop's gen is odd while it processes a batch.
+type loopState struct{ gen atomic.Uint64 }
+
+func (l *loopState) enter() { l.gen.Add(1) }
+func (l *loopState) leave() { l.gen.Add(1) }
+
+// NewEngine checks the configuration and builds an engine with an empty SA
+// table. Start the loops with RunOutbound and RunInbound.
+func NewEngine(cfg EngineConfig) (*Engine, error) {
+	if cfg.Device == nil || cfg.Sender == nil || cfg.Classifier == nil {
+		return nil, errors.New("esp: engine needs a device, a sender and a classifier")
+	}
+	if cfg.MaxPacket <= 0 {
+		cfg.MaxPacket = 2048
+	}
+	if cfg.MaxPacket > 65535 {
+		cfg.MaxPacket = 65535
+	}
+	if cfg.Batch <= 0 {
+		cfg.Batch = 16
+	}
+	if cfg.QueueLen <= 0 {
+		cfg.QueueLen = 16
+	}
+	e := &Engine{
+		cfg:     cfg,
+		dev:     cfg.Device,
+		sender:  cfg.Sender,
+		cls:     cfg.Classifier,
+		bufSize: MaxHeadroom + cfg.MaxPacket + MaxTailroom,
+		pairs:   make(map[*Pair]struct{}),
+		done:    make(chan struct{}),
+	}
+	e.pool.size = e.bufSize
+	for _, id := range cfg.Entries {
+		e.entries = append(e.entries, &entry{id: id, queue: make([]queued, 0, cfg.QueueLen)})
+	}
+	e.inbound.Store(&inTable{m: map[inKey]*Pair{}})
+	return e, nil
+}
+
+func (e *Engine) newLoop() *loopState {
+	l := &loopState{}
+	e.loopsMu.Lock()
+	e.loops = append(e.loops, l)
+	e.loopsMu.Unlock()
+	return l
+}
+
+func (e *Engine) newBatch() (bufs [][]byte, sizes []int) {
+	bufs = make([][]byte, e.cfg.Batch)
+	for i := range bufs {
+		bufs[i] = e.pool.get()
+	}
+	return bufs, make([]int, e.cfg.Batch)
+}
+
+// RunOutbound reads the device until it fails or the engine is closed.
+// Run exactly one: it is what keeps each SA's outbound packets in order.
+func (e *Engine) RunOutbound() error {
+	e.wg.Add(1)
+	defer e.wg.Done()
+	o := newOutLoop(e)
+	for {
+		n, err := e.dev.Read(o.bufs, o.sizes, MaxHeadroom)
+		if err != nil {
+			if e.closed.Load() {
+				return nil
+			}
+			return err
+		}
+		o.state.enter()
+		o.process(n)
+		o.state.leave()
+	}
+}
+
+// RunInbound reads r until it fails or the engine is closed. Run one per
+// receive socket.
+func (e *Engine) RunInbound(r Reader) error {
+	e.wg.Add(1)
+	defer e.wg.Done()
+	in := newInLoop(e)
+	for {
+		n, err := r.Read(in.bufs, in.sizes, MaxHeadroom)
+		if err != nil {
+			if e.closed.Load() {
+				return nil
+			}
+			return err
+		}
+		in.state.enter()
+		in.process(n)
+		in.state.leave()
+	}
+}
+
+// Close marks the engine closed (the caller then closes the device and the
+// sockets, which ends the loops), waits for the loops, and wipes every SA.
+func (e *Engine) Close() {
+	if e.closed.Swap(true) {
+		return
+	}
+	close(e.done)
+}
+
+// Wait waits for the loops to return (after their devices were closed)
+// and wipes the keys of every installed SA.
+func (e *Engine) Wait() {
+	e.wg.Wait()
+	e.tableMu.Lock()
+	defer e.tableMu.Unlock()
+	for p := range e.pairs {
+		p.close()
+	}
+	e.pairs = map[*Pair]struct{}{}
+	e.inbound.Store(&inTable{m: map[inKey]*Pair{}})
+	for _, ent := range e.entries {
+		ent.out.Store(nil)
+	}
+}
+
+// quiesce runs fn once every loop has finished the batch it was in when
+// quiesce was called, so that no loop still uses an SA removed before.
+func (e *Engine) quiesce(fn func()) {
+	e.loopsMu.Lock()
+	loops := append([]*loopState(nil), e.loops...)
+	e.loopsMu.Unlock()
+	snap := make([]uint64, len(loops))
+	for i, l := range loops {
+		snap[i] = l.gen.Load()
+	}
+	go func() {
+		t := time.NewTicker(2 * time.Millisecond)
+		defer t.Stop()
+		for {
+			busy := false
+			for i, l := range loops {
+				if g := l.gen.Load(); g == snap[i] && g%2 == 1 {
+					busy = true
+				}
+			}
+			if !busy {
+				fn()
+				return
+			}
+			select {
+			case <-t.C:
+			case <-e.done:
+				// Wait wipes everything once the loops are gone.
+				return
+			}
+		}
+	}()
+}

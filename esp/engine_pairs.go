@@ -1,0 +1,178 @@
+package esp
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"sort"
+	"sync/atomic"
+	"time"
+)
+
+// SA pairs and the API IKE (and manual keying) uses to change them.
+//
+// A Pair is the inbound and outbound SA negotiated together for one policy
+// entry. The engine keeps every installed pair's inbound SA in its SPI
+// table; the entry's outbound traffic uses only the most recently installed
+// pair. A rekey is therefore make-before-break:
+//
+//	newPair, _ := e.InstallPair(entry, in2, out2, info2) // old inbound still decrypts
+//	...                                                 // later: peer's Delete, or a grace timer
+//	e.Remove(oldPair)                                   // old keys wiped once no loop uses them
+//
+// Remove never breaks a packet in flight: the keys are wiped only after
+// every loop has finished the batch it was processing.
+
+// PairInfo describes a pair for status; the engine only reads Entry,
+// PathMTU and Lifetime.
+type PairInfo struct {
+	Entry     int    // policy entry index (Classifier's result)
+	CryptoMap string // "name/seq"
+	Peer      netip.Addr
+	Local     netip.Addr
+
+	LocalSelector, RemoteSelector string // e.g. "10.1.0.0/24", or an ACL line
+	Protocol                      Proto
+	Mode                          Mode
+	SPIIn, SPIOut                 uint32 // ESP SPIs (AH SPIs for AH-only SAs)
+	AHSPIIn, AHSPIOut             uint32 // AH SPIs of an AH+ESP bundle
+	Encryption, Integrity         string // algorithm names as configured
+	Keying                        string // "isakmp" or "manual"
+
+	Lifetime   time.Duration // 0 = no time limit (shown as lifetime left)
+	LifetimeKB uint64
+
+	// PathMTU is the MTU towards the peer; 0 uses EngineConfig.WireMTU.
+	PathMTU int
+}
+
+// Pair is an installed SA pair. Its fields are the engine's; use the
+// methods and Engine.Stats.
+type Pair struct {
+	Info      PairInfo
+	in        Verifier
+	out       Protector
+	overhead  int
+	installed time.Time
+	removed   atomic.Bool
+
+	pktsIn, bytesIn   atomic.Uint64
+	pktsOut, bytesOut atomic.Uint64
+	drops             dropCounters
+}
+
+func (p *Pair) countDrop(err error) {
+	p.drops.addErr(err)
+}
+
+func (p *Pair) close() {
+	if p.in != nil {
+		p.in.Close()
+	}
+	if p.out != nil {
+		p.out.Close()
+	}
+}
+
+// ErrDuplicateSPI is returned by InstallPair when the inbound SPI is
+// already installed.
+var ErrDuplicateSPI = errors.New("esp: inbound SPI already installed")
+
+// InstallPair installs a new pair for entry: in joins the inbound table
+// (beside any older pair's inbound SA), out becomes the entry's outbound SA,
+// and packets waiting for an SA are sent through it. The engine owns both
+// SAs from now on and closes them when the pair is removed. in or out may be
+// nil for a one-directional install.
+func (e *Engine) InstallPair(entry int, in Verifier, out Protector, info PairInfo) (*Pair, error) {
+	if entry < 0 || entry >= len(e.entries) {
+		return nil, fmt.Errorf("esp: no policy entry %d", entry)
+	}
+	if e.closed.Load() {
+		return nil, errors.New("esp: engine closed")
+	}
+	info.Entry = entry
+	p := &Pair{Info: info, in: in, out: out, installed: time.Now()}
+	if out != nil {
+		p.overhead = out.Headroom() + out.Tailroom()
+	}
+	ent := e.entries[entry]
+	e.tableMu.Lock()
+	if in != nil {
+		proto, spi := in.LookupKey()
+		if e.lookupInbound(proto, spi) != nil {
+			e.tableMu.Unlock()
+			return nil, fmt.Errorf("%w: %s 0x%08x", ErrDuplicateSPI, proto, spi)
+		}
+		e.publishInbound(func(m map[inKey]*Pair) { m[inKey{proto, spi}] = p })
+	}
+	e.pairs[p] = struct{}{}
+	if out != nil {
+		ent.mu.Lock()
+		ent.out.Store(p)
+		ent.mu.Unlock()
+	}
+	e.tableMu.Unlock()
+	if out != nil {
+		e.flush(ent)
+	}
+	return p, nil
+}
+
+// Replace is InstallPair for a rekey of old's entry: the new pair carries
+// the outbound traffic at once, old keeps decrypting until Remove(old).
+func (e *Engine) Replace(old *Pair, in Verifier, out Protector, info PairInfo) (*Pair, error) {
+	return e.InstallPair(old.Info.Entry, in, out, info)
+}
+
+// Remove uninstalls p: its inbound SPI leaves the table, and if p is still
+// its entry's outbound pair the entry has no SA until the next install
+// (packets wait and Acquire is called). The keys are wiped once no loop can
+// be using them. Removing twice is harmless.
+func (e *Engine) Remove(p *Pair) {
+	if p == nil || p.removed.Swap(true) {
+		return
+	}
+	e.tableMu.Lock()
+	if p.in != nil {
+		proto, spi := p.in.LookupKey()
+		if e.lookupInbound(proto, spi) == p {
+			e.publishInbound(func(m map[inKey]*Pair) { delete(m, inKey{proto, spi}) })
+		}
+	}
+	delete(e.pairs, p)
+	if p.Info.Entry >= 0 && p.Info.Entry < len(e.entries) {
+		ent := e.entries[p.Info.Entry]
+		ent.mu.Lock()
+		ent.out.CompareAndSwap(p, nil)
+		ent.mu.Unlock()
+	}
+	e.tableMu.Unlock()
+	e.quiesce(p.close)
+}
+
+// Pairs returns the installed pairs of entry, newest first.
+func (e *Engine) Pairs(entry int) []*Pair {
+	e.tableMu.Lock()
+	defer e.tableMu.Unlock()
+	var out []*Pair
+	for p := range e.pairs {
+		if p.Info.Entry == entry {
+			out = append(out, p)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].installed.After(out[j].installed) })
+	return out
+}
+
+func sortPairs(ps []PairStats) {
+	sort.SliceStable(ps, func(i, j int) bool {
+		a, b := ps[i], ps[j]
+		if a.Entry != b.Entry {
+			return a.Entry < b.Entry
+		}
+		if a.Current != b.Current {
+			return a.Current
+		}
+		return a.Installed.After(b.Installed)
+	})
+}

@@ -1,0 +1,149 @@
+package esp
+
+import (
+	"sync/atomic"
+	"time"
+)
+
+// Drop is why the packet paths dropped a packet outside the per-packet
+// transforms (whose reasons are the Error values). Both share one counter
+// space: Error values first, then these.
+type Drop uint8
+
+const (
+	DropNoPolicy  Drop = Drop(numErrors) + iota // outbound packet permitted by no crypto ACL entry
+	DropNoSA                                    // inbound SPI with no SA
+	DropQueueFull                               // no SA yet and the entry's queue is full (or discarded)
+	DropTooBig                                  // would exceed the path MTU after encapsulation (ICMP sent if DF)
+	DropMalformed                               // not a parseable IP/ESP/AH packet
+	DropSend                                    // the wire send failed
+	DropTunWrite                                // the TUN refused the decrypted packet
+	numDrops
+)
+
+// dropNames are the keys of the drop maps in status (stable: scripts read
+// them).
+var dropNames = [numDrops]string{
+	ErrTruncated:  "truncated",
+	ErrProto:      "protocol",
+	ErrSPI:        "spi",
+	ErrReplay:     "replay",
+	ErrAuth:       "auth",
+	ErrPadding:    "padding",
+	ErrPolicy:     "policy",
+	ErrExpired:    "expired",
+	ErrDummy:      "dummy",
+	ErrNoRoom:     "no_room",
+	ErrTooBig:     "too_big",
+	DropNoPolicy:  "no_policy",
+	DropNoSA:      "no_sa",
+	DropQueueFull: "queue_full",
+	DropTooBig:    "mtu",
+	DropMalformed: "malformed",
+	DropSend:      "send_error",
+	DropTunWrite:  "tun_write",
+}
+
+// String returns the status key of the reason.
+func (d Drop) String() string {
+	if int(d) < len(dropNames) && dropNames[d] != "" {
+		return dropNames[d]
+	}
+	return "unknown"
+}
+
+// dropCounters counts drops by reason without locks.
+type dropCounters [numDrops]atomic.Uint64
+
+func (c *dropCounters) add(d Drop) { c[d].Add(1) }
+
+func (c *dropCounters) addErr(err error) {
+	if e, ok := err.(Error); ok && e < numErrors {
+		c[e].Add(1)
+		return
+	}
+	c[DropMalformed].Add(1)
+}
+
+func (c *dropCounters) snapshot() map[string]uint64 {
+	m := map[string]uint64{}
+	for i := range c {
+		if v := c[i].Load(); v != 0 {
+			m[dropNames[i]] = v
+		}
+	}
+	return m
+}
+
+// EngineStats is a snapshot of the engine's counters for status.
+type EngineStats struct {
+	// Drops counts packets dropped outside any SA, by reason.
+	Drops map[string]uint64
+	// Entries has one element per policy entry, in configuration order.
+	Entries []EntryStats
+	// Pairs lists every installed SA pair, the entry's current one first.
+	Pairs []PairStats
+}
+
+// EntryStats are the counters of one policy entry without an SA.
+type EntryStats struct {
+	ID      string
+	HasSA   bool
+	Waiting int               // packets queued for an SA
+	Drops   map[string]uint64 // e.g. queue_full
+}
+
+// PairStats describes one installed SA pair.
+type PairStats struct {
+	PairInfo
+	// Current is true while the pair's outbound SA is its entry's SA;
+	// false for an old pair kept for inbound only after a rekey.
+	Current           bool
+	Installed         time.Time
+	LifetimeLeft      time.Duration // -1 when the pair has no time limit
+	PktsIn, BytesIn   uint64
+	PktsOut, BytesOut uint64
+	Drops             map[string]uint64
+}
+
+// Stats returns a snapshot of every counter. It allocates and takes the
+// table lock, so call it for status, not per packet.
+func (e *Engine) Stats() EngineStats {
+	s := EngineStats{Drops: e.drops.snapshot()}
+	for _, ent := range e.entries {
+		s.Entries = append(s.Entries, EntryStats{
+			ID:      ent.id,
+			HasSA:   ent.out.Load() != nil,
+			Waiting: int(ent.pending.Load()),
+			Drops:   ent.drops.snapshot(),
+		})
+	}
+	e.tableMu.Lock()
+	pairs := make([]*Pair, 0, len(e.pairs))
+	for p := range e.pairs {
+		pairs = append(pairs, p)
+	}
+	e.tableMu.Unlock()
+	now := time.Now()
+	for _, p := range pairs {
+		ps := PairStats{
+			PairInfo:     p.Info,
+			Installed:    p.installed,
+			LifetimeLeft: -1,
+			PktsIn:       p.pktsIn.Load(),
+			BytesIn:      p.bytesIn.Load(),
+			PktsOut:      p.pktsOut.Load(),
+			BytesOut:     p.bytesOut.Load(),
+			Drops:        p.drops.snapshot(),
+		}
+		if p.Info.Entry >= 0 && p.Info.Entry < len(e.entries) {
+			ps.Current = e.entries[p.Info.Entry].out.Load() == p
+		}
+		if p.Info.Lifetime > 0 {
+			ps.LifetimeLeft = max(0, p.Info.Lifetime-now.Sub(p.installed))
+		}
+		s.Pairs = append(s.Pairs, ps)
+	}
+	sortPairs(s.Pairs)
+	return s
+}

@@ -1,0 +1,413 @@
+package esp
+
+import (
+	"bytes"
+	"encoding/binary"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+)
+
+// engDevice records what the engine writes into the "TUN".
+type engDevice struct {
+	mu      sync.Mutex
+	want    []byte // when set, Write compares instead of recording
+	ok, bad int
+	got     [][]byte
+	in      chan []byte
+}
+
+func (d *engDevice) Read(bufs [][]byte, sizes []int, offset int) (int, error) {
+	p, ok := <-d.in
+	if !ok {
+		return 0, errEngClosed
+	}
+	sizes[0] = copy(bufs[0][offset:], p)
+	return 1, nil
+}
+
+func (d *engDevice) Write(bufs [][]byte, offset int) (int, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, b := range bufs {
+		if d.want != nil {
+			if bytes.Equal(b[offset:], d.want) {
+				d.ok++
+			} else {
+				d.bad++
+			}
+			continue
+		}
+		d.got = append(d.got, append([]byte(nil), b[offset:]...))
+	}
+	return len(bufs), nil
+}
+
+func (d *engDevice) packets() [][]byte {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return append([][]byte(nil), d.got...)
+}
+
+type engClosedErr struct{}
+
+func (engClosedErr) Error() string { return "closed" }
+
+var errEngClosed error = engClosedErr{}
+
+// engSender keeps the last packet in a fixed buffer (no allocation), or
+// every packet when keep is set.
+type engSender struct {
+	mu   sync.Mutex
+	last [4096]byte
+	n    int
+	sent int
+	keep bool
+	all  [][]byte
+}
+
+func (s *engSender) Send(bufs [][]byte, offset int) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, b := range bufs {
+		s.n = copy(s.last[:], b[offset:])
+		s.sent++
+		if s.keep {
+			s.all = append(s.all, append([]byte(nil), b[offset:]...))
+		}
+	}
+	return nil
+}
+
+func (s *engSender) packets() [][]byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([][]byte(nil), s.all...)
+}
+
+// engClassifier sends IPv4 packets to 10.2.0.0/16 to entry 0.
+type engClassifier struct{}
+
+func (engClassifier) Classify(pkt []byte) (int, bool) {
+	if len(pkt) >= 20 && pkt[0]>>4 == 4 && pkt[16] == 10 && pkt[17] == 2 {
+		return 0, true
+	}
+	return 0, false
+}
+
+// engPacket builds an IPv4/UDP packet from 10.1.0.1 to dst with n payload
+// bytes.
+func engPacket(dst [4]byte, n int, df bool) []byte {
+	p := make([]byte, 28+n)
+	p[0] = 0x45
+	binary.BigEndian.PutUint16(p[2:], uint16(len(p)))
+	if df {
+		p[6] = 0x40
+	}
+	p[8], p[9] = 64, 17
+	copy(p[12:], []byte{10, 1, 0, 1})
+	copy(p[16:], dst[:])
+	binary.BigEndian.PutUint16(p[10:], ^onesSum(0, p[:20]))
+	binary.BigEndian.PutUint16(p[20:], 1234)
+	binary.BigEndian.PutUint16(p[22:], 5678)
+	binary.BigEndian.PutUint16(p[24:], uint16(8+n))
+	for i := 28; i < len(p); i++ {
+		p[i] = byte(i)
+	}
+	return p
+}
+
+var (
+	engAddrA = netip.MustParseAddr("192.168.77.1")
+	engAddrB = netip.MustParseAddr("192.168.77.2")
+)
+
+func engParams(spi uint32, local, remote netip.Addr) Params {
+	return Params{
+		Proto: ProtoESP, Mode: Tunnel, SPI: spi, Cipher: "aes128gcm16",
+		EncKey: bytes.Repeat([]byte{byte(spi)}, 20), Local: local, Remote: remote,
+		ReplayWindow: 64,
+	}
+}
+
+// engSAs builds A's outbound and B's inbound SA for one SPI.
+func engSAs(t testing.TB, spi uint32) (*OutboundSA, *InboundSA) {
+	t.Helper()
+	out, err := NewOutbound(engParams(spi, engAddrA, engAddrB))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := NewInbound(engParams(spi, engAddrB, engAddrA))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out, in
+}
+
+func newEngTest(t testing.TB, dev *engDevice, snd *engSender, cfg EngineConfig) *Engine {
+	t.Helper()
+	cfg.Device, cfg.Sender, cfg.Classifier = dev, snd, engClassifier{}
+	if cfg.Entries == nil {
+		cfg.Entries = []string{"vpn/10"}
+	}
+	e, err := NewEngine(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close(); e.Wait() })
+	return e
+}
+
+// TestPathRoundTrip sends a packet through A's outbound path and B's
+// inbound path and checks it arrives unchanged, without allocating.
+func TestPathRoundTrip(t *testing.T) {
+	devA, sndA := &engDevice{}, &engSender{}
+	devB, sndB := &engDevice{}, &engSender{}
+	a := newEngTest(t, devA, sndA, EngineConfig{})
+	b := newEngTest(t, devB, sndB, EngineConfig{})
+	out, in := engSAs(t, 0x1001)
+	if _, err := a.InstallPair(0, nil, out, PairInfo{}); err != nil {
+		t.Fatal(err)
+	}
+	pb, err := b.InstallPair(0, in, nil, PairInfo{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkt := engPacket([4]byte{10, 2, 0, 1}, 1000, false)
+	devB.want = pkt
+	ol, il := newOutLoop(a), newInLoop(b)
+	roundTrip := func() {
+		ol.sizes[0] = copy(ol.bufs[0][MaxHeadroom:], pkt)
+		ol.process(1)
+		il.sizes[0] = copy(il.bufs[0][MaxHeadroom:], sndA.last[:sndA.n])
+		il.process(1)
+	}
+	roundTrip()
+	if devB.ok != 1 || devB.bad != 0 {
+		t.Fatalf("after one packet: ok=%d bad=%d drops=%v %v", devB.ok, devB.bad, b.Stats().Drops, pb.drops.snapshot())
+	}
+	if sndA.last[9] != ipProtoESP {
+		t.Fatalf("wire packet protocol %d, want ESP", sndA.last[9])
+	}
+	allocs := testing.AllocsPerRun(200, roundTrip)
+	if allocs != 0 {
+		t.Fatalf("full path allocates %v times per packet", allocs)
+	}
+	st := b.Stats()
+	if len(st.Pairs) != 1 || st.Pairs[0].PktsIn != 202 || st.Pairs[0].BytesIn != uint64(202*len(pkt)) {
+		t.Fatalf("inbound stats %+v", st.Pairs)
+	}
+}
+
+// TestPathDrops checks the counted drop reasons of both paths.
+func TestPathDrops(t *testing.T) {
+	dev, snd := &engDevice{}, &engSender{}
+	e := newEngTest(t, dev, snd, EngineConfig{})
+	ol, il := newOutLoop(e), newInLoop(e)
+	// No crypto ACL entry permits 10.9.0.1.
+	ol.sizes[0] = copy(ol.bufs[0][MaxHeadroom:], engPacket([4]byte{10, 9, 0, 1}, 10, false))
+	ol.process(1)
+	// Garbage and an unknown SPI on the wire.
+	il.sizes[0] = copy(il.bufs[0][MaxHeadroom:], []byte{1, 2, 3})
+	out, _ := engSAs(t, 0x2002)
+	wire := engPacket([4]byte{10, 2, 0, 1}, 10, false)
+	buf := make([]byte, e.bufSize)
+	copy(buf[MaxHeadroom:], wire)
+	s, end, err := out.Encap(buf, MaxHeadroom, len(wire))
+	if err != nil {
+		t.Fatal(err)
+	}
+	il.sizes[1] = copy(il.bufs[1][MaxHeadroom:], buf[s:end])
+	il.process(2)
+	got := e.Stats().Drops
+	for _, k := range []string{"no_policy", "malformed", "no_sa"} {
+		if got[k] != 1 {
+			t.Errorf("drops[%s] = %d, want 1 (all: %v)", k, got[k], got)
+		}
+	}
+}
+
+// TestAcquireQueue holds packets for an entry without SA, asks for an SA
+// once, drops beyond the queue length and flushes in order on install.
+func TestAcquireQueue(t *testing.T) {
+	dev, snd := &engDevice{}, &engSender{keep: true}
+	var acquired []int
+	e := newEngTest(t, dev, snd, EngineConfig{QueueLen: 4, Acquire: func(entry int, pkt []byte) {
+		acquired = append(acquired, entry)
+	}})
+	ol := newOutLoop(e)
+	for i := range 6 {
+		p := engPacket([4]byte{10, 2, 0, 1}, 10+i, false)
+		ol.sizes[0] = copy(ol.bufs[0][MaxHeadroom:], p)
+		ol.process(1)
+	}
+	if len(acquired) != 1 || acquired[0] != 0 {
+		t.Fatalf("acquire calls %v, want [0]", acquired)
+	}
+	st := e.Stats()
+	if st.Entries[0].Waiting != 4 || st.Entries[0].Drops["queue_full"] != 2 {
+		t.Fatalf("entry stats %+v", st.Entries[0])
+	}
+	out, in := engSAs(t, 0x3003)
+	if _, err := e.InstallPair(0, nil, out, PairInfo{}); err != nil {
+		t.Fatal(err)
+	}
+	sent := snd.packets()
+	if len(sent) != 4 {
+		t.Fatalf("flushed %d packets, want 4", len(sent))
+	}
+	for i, w := range sent {
+		buf := make([]byte, e.bufSize)
+		copy(buf[MaxHeadroom:], w)
+		off, n, err := in.Decap(buf, MaxHeadroom, MaxHeadroom+len(w))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n != 28+10+i {
+			t.Fatalf("packet %d has length %d: order not kept", i, n)
+		}
+		_ = off
+	}
+	if e.Stats().Entries[0].Waiting != 0 {
+		t.Fatal("queue not empty after install")
+	}
+}
+
+// TestReplaceMakeBeforeBreak: after a rekey the old inbound SA still
+// decrypts until it is removed; outbound uses the new SA at once.
+func TestReplaceMakeBeforeBreak(t *testing.T) {
+	devA, sndA := &engDevice{}, &engSender{}
+	devB, sndB := &engDevice{}, &engSender{}
+	a := newEngTest(t, devA, sndA, EngineConfig{})
+	b := newEngTest(t, devB, sndB, EngineConfig{})
+	out1, in1 := engSAs(t, 0x4001)
+	out2, in2 := engSAs(t, 0x4002)
+	pa1, _ := a.InstallPair(0, nil, out1, PairInfo{})
+	pb1, _ := b.InstallPair(0, in1, nil, PairInfo{})
+	ol, il := newOutLoop(a), newInLoop(b)
+	pkt := engPacket([4]byte{10, 2, 0, 1}, 100, false)
+	devB.want = pkt
+	send := func() []byte {
+		ol.sizes[0] = copy(ol.bufs[0][MaxHeadroom:], pkt)
+		ol.process(1)
+		return append([]byte(nil), sndA.last[:sndA.n]...)
+	}
+	recv := func(w []byte) {
+		il.sizes[0] = copy(il.bufs[0][MaxHeadroom:], w)
+		il.process(1)
+	}
+	old := send()
+	// B installs the new inbound SA first (responder side of a rekey).
+	pb2, err := b.Replace(pb1, in2, nil, PairInfo{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recv(old) // still accepted by the old SA
+	if _, err := a.Replace(pa1, nil, out2, PairInfo{}); err != nil {
+		t.Fatal(err)
+	}
+	w := send()
+	if spi := binary.BigEndian.Uint32(w[20:]); spi != 0x4002 {
+		t.Fatalf("outbound SPI after replace = %#x", spi)
+	}
+	recv(w)
+	if devB.ok != 2 {
+		t.Fatalf("delivered %d, want 2 (drops %v)", devB.ok, b.Stats().Drops)
+	}
+	b.Remove(pb1)
+	recv(old)
+	if b.Stats().Drops["no_sa"] != 1 {
+		t.Fatalf("old SPI still accepted after Remove: %v", b.Stats().Drops)
+	}
+	st := b.Stats()
+	if len(st.Pairs) != 1 || st.Pairs[0].PktsIn != 1 {
+		t.Fatalf("pairs after remove: %+v", st.Pairs)
+	}
+	_ = pb2
+}
+
+// TestTooBig: a DF packet that would exceed the wire MTU is answered with
+// ICMP "fragmentation needed" written into the TUN.
+func TestTooBig(t *testing.T) {
+	dev, snd := &engDevice{}, &engSender{}
+	e := newEngTest(t, dev, snd, EngineConfig{WireMTU: 1000})
+	out, _ := engSAs(t, 0x5005)
+	p, _ := e.InstallPair(0, nil, out, PairInfo{})
+	ol := newOutLoop(e)
+	pkt := engPacket([4]byte{10, 2, 0, 1}, 990, true)
+	ol.sizes[0] = copy(ol.bufs[0][MaxHeadroom:], pkt)
+	ol.process(1)
+	got := dev.packets()
+	if snd.sent != 0 || len(got) != 1 {
+		t.Fatalf("sent %d, ICMP %d", snd.sent, len(got))
+	}
+	icmp := got[0]
+	if icmp[9] != 1 || icmp[20] != 3 || icmp[21] != 4 {
+		t.Fatalf("not an ICMP frag-needed: % x", icmp[:28])
+	}
+	if onesSum(0, icmp[:20]) != 0xffff || onesSum(0, icmp[20:]) != 0xffff {
+		t.Fatal("bad checksum")
+	}
+	if mtu := int(binary.BigEndian.Uint16(icmp[26:])); mtu != 1000-p.overhead {
+		t.Fatalf("announced MTU %d, want %d", mtu, 1000-p.overhead)
+	}
+	if !bytes.Equal(icmp[12:16], pkt[16:20]) || !bytes.Equal(icmp[16:20], pkt[12:16]) || !bytes.Equal(icmp[28:48], pkt[:20]) {
+		t.Fatal("wrong addresses or quote")
+	}
+	if e.Stats().Drops["mtu"] != 1 {
+		t.Fatal("mtu drop not counted")
+	}
+}
+
+// TestRunLoops runs the real loops with a device fed by a channel.
+func TestRunLoops(t *testing.T) {
+	dev, snd := &engDevice{in: make(chan []byte)}, &engSender{}
+	e := newEngTest(t, dev, snd, EngineConfig{})
+	out, _ := engSAs(t, 0x6006)
+	e.InstallPair(0, nil, out, PairInfo{})
+	errc := make(chan error, 1)
+	go func() { errc <- e.RunOutbound() }()
+	for range 3 {
+		dev.in <- engPacket([4]byte{10, 2, 0, 1}, 50, false)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		snd.mu.Lock()
+		n := snd.sent
+		snd.mu.Unlock()
+		if n == 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("sent %d of 3", n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	e.Close()
+	close(dev.in)
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func BenchmarkPathRoundTrip(b *testing.B) {
+	devA, sndA := &engDevice{}, &engSender{}
+	devB, sndB := &engDevice{}, &engSender{}
+	ea := newEngTest(b, devA, sndA, EngineConfig{})
+	eb := newEngTest(b, devB, sndB, EngineConfig{})
+	out, in := engSAs(b, 0x7007)
+	ea.InstallPair(0, nil, out, PairInfo{})
+	eb.InstallPair(0, in, nil, PairInfo{})
+	pkt := engPacket([4]byte{10, 2, 0, 1}, 1400, false)
+	devB.want = pkt
+	ol, il := newOutLoop(ea), newInLoop(eb)
+	b.SetBytes(int64(len(pkt)))
+	b.ReportAllocs()
+	for b.Loop() {
+		ol.sizes[0] = copy(ol.bufs[0][MaxHeadroom:], pkt)
+		ol.process(1)
+		il.sizes[0] = copy(il.bufs[0][MaxHeadroom:], sndA.last[:sndA.n])
+		il.process(1)
+	}
+}

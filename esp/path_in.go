@@ -1,0 +1,72 @@
+package esp
+
+// inLoop is the state of one inbound path: wire -> SPI -> SA -> Decap
+// (with the SA's selector check) -> TUN.
+type inLoop struct {
+	e     *Engine
+	state *loopState
+	bufs  [][]byte
+	sizes []int
+	write [][]byte // the batch's decrypted packets, slices of bufs
+}
+
+func newInLoop(e *Engine) *inLoop {
+	l := &inLoop{e: e, state: e.newLoop()}
+	l.bufs, l.sizes = e.newBatch()
+	l.write = make([][]byte, 0, len(l.bufs))
+	return l
+}
+
+func (l *inLoop) process(n int) {
+	e := l.e
+	l.write = l.write[:0]
+	for i := 0; i < n; i++ {
+		buf, size := l.bufs[i], l.sizes[i]
+		if size <= 0 || MaxHeadroom+size > len(buf) {
+			e.drops.add(DropMalformed)
+			continue
+		}
+		if off, m, ok := e.decap(buf, MaxHeadroom, MaxHeadroom+size); ok {
+			l.write = append(l.write, buf[off:off+m])
+		}
+	}
+	if len(l.write) == 0 {
+		return
+	}
+	// A packet the kernel refuses (w is its index) is counted and the rest
+	// of the batch still goes in, in order.
+	batch := l.write
+	for len(batch) > 0 {
+		w, err := e.dev.Write(batch, 0)
+		if err == nil {
+			break
+		}
+		e.drops.add(DropTunWrite)
+		if w >= len(batch) {
+			break
+		}
+		batch = batch[w+1:]
+	}
+}
+
+// decap looks up and decapsulates the packet in buf[start:end].
+func (e *Engine) decap(buf []byte, start, end int) (off, n int, ok bool) {
+	proto, spi, ok := ParseSPI(buf[start:end])
+	if !ok {
+		e.drops.add(DropMalformed)
+		return 0, 0, false
+	}
+	p := e.lookupInbound(proto, spi)
+	if p == nil || p.in == nil {
+		e.drops.add(DropNoSA)
+		return 0, 0, false
+	}
+	off, n, err := p.in.Decap(buf, start, end)
+	if err != nil {
+		p.countDrop(err)
+		return 0, 0, false
+	}
+	p.pktsIn.Add(1)
+	p.bytesIn.Add(uint64(n))
+	return off, n, true
+}

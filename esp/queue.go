@@ -1,0 +1,114 @@
+package esp
+
+import (
+	"sync"
+	"time"
+)
+
+// bufPool hands out packet buffers of one size. Buffers move between the
+// loops' batches and the acquire queues, so the pool only allocates while
+// packets are waiting for an SA, never in the steady state.
+type bufPool struct {
+	size int
+	p    sync.Pool
+}
+
+func (b *bufPool) get() []byte {
+	if v, ok := b.p.Get().(*[]byte); ok {
+		return *v
+	}
+	return make([]byte, b.size)
+}
+
+func (b *bufPool) put(buf []byte) {
+	if cap(buf) < b.size {
+		return
+	}
+	buf = buf[:b.size]
+	b.p.Put(&buf)
+}
+
+// queued is a cleartext packet at buf[MaxHeadroom:MaxHeadroom+n] waiting
+// for its entry's SA.
+type queued struct {
+	buf []byte
+	n   int
+}
+
+// acquireInterval limits Acquire calls per entry while packets wait.
+const acquireInterval = time.Second
+
+// hold queues the packet in buf (taking ownership of buf) for an entry
+// without SA and asks for one. It reports false, without taking buf, when
+// the queue is full.
+func (e *Engine) hold(ent *entry, idx int, buf []byte, n int) bool {
+	ent.mu.Lock()
+	// The SA may have arrived since the caller looked.
+	if ent.out.Load() != nil && len(ent.queue) == 0 {
+		ent.mu.Unlock()
+		return false
+	}
+	if len(ent.queue) >= e.cfg.QueueLen {
+		ent.mu.Unlock()
+		return false
+	}
+	ent.queue = append(ent.queue, queued{buf: buf, n: n})
+	ent.pending.Store(int32(len(ent.queue)))
+	ent.mu.Unlock()
+	if e.cfg.Acquire != nil {
+		now := time.Now().UnixNano()
+		last := ent.lastAcquire.Load()
+		if now-last >= int64(acquireInterval) && ent.lastAcquire.CompareAndSwap(last, now) {
+			e.cfg.Acquire(idx, buf[MaxHeadroom:MaxHeadroom+n])
+		}
+	}
+	return true
+}
+
+// flush sends the packets waiting on ent through its current SA, oldest
+// first. The outbound loop calls it before sending a newer packet of the
+// entry, and InstallPair calls it when the SA arrives; ent.mu makes sure
+// the waiting packets leave before anything newer.
+func (e *Engine) flush(ent *entry) {
+	ent.mu.Lock()
+	defer ent.mu.Unlock()
+	p := ent.out.Load()
+	if p == nil || len(ent.queue) == 0 {
+		return
+	}
+	var one [1][]byte
+	for i, q := range ent.queue {
+		if !e.overMTU(p, q.buf, MaxHeadroom, q.n) {
+			start, end, err := p.out.Encap(q.buf, MaxHeadroom, q.n)
+			if err != nil {
+				p.countDrop(err)
+			} else {
+				p.pktsOut.Add(1)
+				p.bytesOut.Add(uint64(q.n))
+				one[0] = q.buf[start:end]
+				if err := e.sender.Send(one[:], 0); err != nil {
+					e.drops.add(DropSend)
+				}
+			}
+		} else {
+			e.drops.add(DropTooBig)
+		}
+		e.pool.put(q.buf)
+		ent.queue[i] = queued{}
+	}
+	ent.queue = ent.queue[:0]
+	ent.pending.Store(0)
+}
+
+// dropQueue discards the waiting packets (entry removed or engine closed).
+func (e *Engine) dropQueue(ent *entry) {
+	ent.mu.Lock()
+	defer ent.mu.Unlock()
+	for i, q := range ent.queue {
+		e.pool.put(q.buf)
+		ent.queue[i] = queued{}
+		ent.drops.add(DropQueueFull)
+	}
+	ent.queue = ent.queue[:0]
+	ent.pending.Store(0)
+}
