@@ -77,6 +77,11 @@ func (b *builder) build(root map[string]any) (*Config, error) {
 	if len(maps) == 0 && !top.has("crypto_map") {
 		b.errorf(keyPath{"crypto_map"}, "at least one crypto_map is required")
 	}
+	for _, m := range b.cfg.CryptoMaps {
+		if m.Keying == "isakmp" {
+			m.policies = b.cfg.Policies
+		}
+	}
 	if len(b.errs) > 0 {
 		b.errs.sortByLine()
 		return nil, b.errs

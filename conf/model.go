@@ -130,6 +130,9 @@ type CryptoMap struct {
 	// credDigest is a hash of the cert, key and ca file contents read at
 	// load time, so that a renewed certificate changes the Fingerprint.
 	credDigest [32]byte
+	// policies are the Config's ISAKMP policies (IKE-keyed maps only),
+	// part of the Fingerprint because phase 1 offers all of them.
+	policies []ISAKMPPolicy
 }
 
 // ManualKeys are Cisco ipsec-manual keys. "in" is what the peer sends to us.
