@@ -11,17 +11,13 @@ import "slices"
 // costs one hash probe per group instead of one comparison per rule, and
 // real crypto ACLs have few distinct length pairs (mostly /24-/24 or /32-/32),
 // so a 1,000-line ACL costs about as much as a 10-line one. Small ACLs are
-// scanned linearly, which is faster than hashing below a few rules.
+// scanned linearly, which is faster than hashing below a few dozen rules.
 type List struct {
 	rules []Rule
 	c     []crule
 	v4    famTable
 	v6    famTable
 }
-
-// linearMax is the ACL size up to which a straight scan beats hashing
-// (BenchmarkMatchSmall: about equal at 32 rules on amd64).
-const linearMax = 32
 
 // crule is a Rule reduced to masked words for the hot path.
 type crule struct {
@@ -102,27 +98,37 @@ func compileRule(r *Rule) crule {
 	return c
 }
 
-func buildTable(c []crule, fam uint8) famTable {
+// familyRules returns the indexes of the rules that can match family fam.
+func familyRules(c []crule, fam uint8) []int32 {
 	var all []int32
 	for i := range c {
 		if c[i].fam == 0 || c[i].fam == fam {
 			all = append(all, int32(i))
 		}
 	}
-	if len(c) <= linearMax {
-		return famTable{linear: all}
-	}
-	return buildTableHashed(c, fam)
+	return all
 }
 
-// buildTableHashed builds the tuple space tables for family fam.
-func buildTableHashed(c []crule, fam uint8) famTable {
-	var all []int32
-	for i := range c {
-		if c[i].fam == 0 || c[i].fam == fam {
-			all = append(all, int32(i))
-		}
+// buildTable picks the cheaper lookup for family fam: each group costs one
+// hash probe, which is worth about groupCost rule checks of a straight scan
+// (BenchmarkMatchSmall, BenchmarkMatchMixedLengths). Small ACLs, and ACLs
+// with many distinct length pairs, are scanned.
+func buildTable(c []crule, fam uint8) famTable {
+	all := familyRules(c, fam)
+	if len(all) <= groupCost {
+		return famTable{linear: all}
 	}
+	groups := buildGroups(c, fam, all)
+	if len(groups)*groupCost >= len(all) {
+		return famTable{linear: all}
+	}
+	return famTable{groups: groups}
+}
+
+const groupCost = 24
+
+// buildGroups builds the tuple space tables over rules all of family fam.
+func buildGroups(c []crule, fam uint8, all []int32) []group {
 	type lens struct{ s, d uint8 }
 	byLens := map[lens]*group{}
 	members := map[lens][]int32{}
@@ -137,7 +143,7 @@ func buildTableHashed(c []crule, fam uint8) famTable {
 		}
 		members[k] = append(members[k], i)
 	}
-	t := famTable{}
+	var groups []group
 	for _, k := range order { // order is by first rule index already
 		g := byLens[k]
 		runs := map[pairKey][]int32{}
@@ -154,9 +160,9 @@ func buildTableHashed(c []crule, fam uint8) famTable {
 			g.spans[pk] = span{int32(len(g.idx)), int32(len(runs[pk]))}
 			g.idx = append(g.idx, runs[pk]...)
 		}
-		t.groups = append(t.groups, *g)
+		groups = append(groups, *g)
 	}
-	return t
+	return groups
 }
 
 // Match classifies a raw IPv4/IPv6 packet: the index of the first rule that

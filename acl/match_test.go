@@ -155,7 +155,7 @@ func randomRulesFixed() []Rule {
 // linear and the hashed form) with naiveMatch on random ACLs and packets.
 func TestMatchAgainstReference(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 11))
-	sizes := []int{0, 1, 2, 5, linearMax, linearMax + 1, 20, 60, 300}
+	sizes := []int{0, 1, 2, 5, groupCost, 2*groupCost + 1, 60, 300}
 	iters := 40
 	if testing.Short() {
 		iters = 8
@@ -167,17 +167,20 @@ func TestMatchAgainstReference(t *testing.T) {
 			for i := range rules {
 				rules[i] = randRule(rng)
 			}
-			l := Compile(rules)
+			compiled := Compile(rules)
+			forms := map[string]*List{"compiled": compiled, "hashed": withTables(compiled, true), "linear": withTables(compiled, false)}
 			for range 100 {
 				tu := randTuple(rng)
 				wantR, wantP := naiveMatch(rules, tu)
-				gotR, gotP := l.MatchTuple(tu)
-				if gotR != wantR || gotP != wantP {
-					t.Fatalf("iter %d size %d: MatchTuple(%+v) = %d,%v; reference %d,%v\nrules: %v", it, n, tu, gotR, gotP, wantR, wantP, rules)
-				}
-				gotR, gotP = l.Match(tuplePacket(tu))
-				if gotR != wantR || gotP != wantP {
-					t.Fatalf("iter %d size %d: Match(packet of %+v) = %d,%v; reference %d,%v", it, n, tu, gotR, gotP, wantR, wantP)
+				for form, l := range forms {
+					gotR, gotP := l.MatchTuple(tu)
+					if gotR != wantR || gotP != wantP {
+						t.Fatalf("iter %d size %d %s: MatchTuple(%+v) = %d,%v; reference %d,%v\nrules: %v", it, n, form, tu, gotR, gotP, wantR, wantP, rules)
+					}
+					gotR, gotP = l.Match(tuplePacket(tu))
+					if gotR != wantR || gotP != wantP {
+						t.Fatalf("iter %d size %d %s: Match(packet of %+v) = %d,%v; reference %d,%v", it, n, form, tu, gotR, gotP, wantR, wantP)
+					}
 				}
 				checked++
 				if wantR >= 0 {
@@ -324,9 +327,7 @@ func BenchmarkMatch1000Rules(b *testing.B) {
 	}
 	// The same lookups with the straight scan every small ACL uses, to
 	// show what the hashed tables buy.
-	naive := &List{rules: l.rules, c: l.c}
-	naive.v4 = famTable{linear: linearAll(l.c, 4)}
-	naive.v6 = famTable{linear: linearAll(l.c, 6)}
+	naive := withTables(l, false)
 	for _, c := range cases {
 		b.Run("linear-"+c.name, func(b *testing.B) {
 			b.ReportAllocs()
@@ -337,25 +338,34 @@ func BenchmarkMatch1000Rules(b *testing.B) {
 	}
 }
 
-func linearAll(c []crule, fam uint8) []int32 {
-	var idx []int32
-	for i := range c {
-		if c[i].fam == 0 || c[i].fam == fam {
-			idx = append(idx, int32(i))
+// withTables returns a copy of l that uses the hashed tables (hashed) or
+// the straight scan for both families, whatever Compile chose.
+func withTables(l *List, hashed bool) *List {
+	x := &List{rules: l.rules, c: l.c}
+	for _, f := range []struct {
+		t   *famTable
+		fam uint8
+	}{{&x.v4, 4}, {&x.v6, 6}} {
+		all := familyRules(l.c, f.fam)
+		if hashed {
+			*f.t = famTable{groups: buildGroups(l.c, f.fam, all)}
+			if f.t.groups == nil {
+				f.t.groups = []group{} // non-nil: an empty hashed table
+			}
+		} else {
+			*f.t = famTable{linear: all}
 		}
 	}
-	return idx
+	return x
 }
 
-// BenchmarkMatchSmall justifies linearMax: a typical 1-8 line ACL.
+// BenchmarkMatchSmall justifies groupCost for typical small ACLs.
 func BenchmarkMatchSmall(b *testing.B) {
-	for _, n := range []int{2, 16, linearMax, 64} {
+	for _, n := range []int{2, 16, 2 * groupCost, 64} {
 		rules := bigACL(n)
 		pkt := buildV4("10.9.0.1", "172.16.0.1", 6, 1000, 80, 0)
-		lin := Compile(rules)
-		lin.v4 = famTable{linear: linearAll(lin.c, 4)}
-		hashed := Compile(rules)
-		hashed.v4 = buildTableHashed(hashed.c, 4)
+		lin := withTables(Compile(rules), false)
+		hashed := withTables(Compile(rules), true)
 		b.Run(fmt.Sprintf("linear-%d", n), func(b *testing.B) {
 			for b.Loop() {
 				lin.Match(pkt)
@@ -364,6 +374,44 @@ func BenchmarkMatchSmall(b *testing.B) {
 		b.Run(fmt.Sprintf("hashed-%d", n), func(b *testing.B) {
 			for b.Loop() {
 				hashed.Match(pkt)
+			}
+		})
+	}
+}
+
+// BenchmarkMatchMixedLengths is the hard case for tuple space search: 1,000
+// random rules with many distinct prefix length pairs.
+func BenchmarkMatchMixedLengths(b *testing.B) {
+	rng := rand.New(rand.NewPCG(5, 5))
+	rules := make([]Rule, 1000)
+	// No "any" or /0 sides, so that the packet below matches nothing and
+	// every group (or rule) is visited.
+	specific := func(p netip.Prefix, v6 bool) netip.Prefix {
+		for !p.IsValid() || p.Bits() == 0 {
+			p = randPrefix(rng, v6)
+		}
+		return p
+	}
+	for i := range rules {
+		r := randRule(rng)
+		v6 := r.Src.Addr().Is6() || r.Dst.Addr().Is6()
+		r.Src, r.SrcAny = specific(r.Src, v6), false
+		r.Dst, r.DstAny = specific(r.Dst, v6), false
+		rules[i] = r
+	}
+	l := Compile(rules)
+	pkt := buildV4("198.51.100.1", "198.51.100.2", 6, 1, 2, 0)
+	if r, _ := l.Match(pkt); r != -1 {
+		b.Fatalf("benchmark packet matched rule %d", r)
+	}
+	lin := withTables(l, false)
+	hashed := withTables(l, true)
+	b.Logf("IPv4 length-pair groups: %d", len(hashed.v4.groups))
+	for name, l := range map[string]*List{"chosen": l, "linear": lin, "hashed": hashed} {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				l.Match(pkt)
 			}
 		})
 	}
