@@ -11,6 +11,7 @@ type outLoop struct {
 	sizes []int
 	send  [][]byte // the batch's finished packets, slices of bufs
 	icmp  []byte   // scratch for ICMP errors written back into the TUN
+	quote []byte   // copy of a packet's start, kept in case it does not fit
 	one   [1][]byte
 }
 
@@ -19,6 +20,7 @@ func newOutLoop(e *Engine) *outLoop {
 	o.bufs, o.sizes = e.newBatch()
 	o.send = make([][]byte, 0, len(o.bufs))
 	o.icmp = make([]byte, icmpMaxLen)
+	o.quote = make([]byte, icmpMaxLen)
 	return o
 }
 
@@ -55,13 +57,20 @@ func (o *outLoop) process(n int) {
 			o.flushSend()
 			e.flush(ent)
 		}
-		if e.overMTU(p, buf, MaxHeadroom, size) {
-			o.tooBig(p, pkt)
-			continue
+		// Near the MTU the exact size depends on the padding: keep the
+		// start of the packet for an ICMP error, then check the result.
+		mtu := e.mtu(p)
+		var q int
+		if mtu > 0 && size+p.overhead > mtu {
+			q = copy(o.quote, pkt)
 		}
 		start, end, err := p.out.Encap(buf, MaxHeadroom, size)
 		if err != nil {
 			p.countDrop(err)
+			continue
+		}
+		if q > 0 && end-start > mtu {
+			o.tooBig(p, o.quote[:q])
 			continue
 		}
 		p.pktsOut.Add(1)
@@ -82,28 +91,31 @@ func (o *outLoop) flushSend() {
 	o.send = o.send[:0]
 }
 
-// overMTU reports whether the packet, once encapsulated by p, would not fit
-// the path MTU. Tailroom includes the largest padding, so the test is
+// mtu is the path MTU for p's packets, 0 when unknown.
+func (e *Engine) mtu(p *Pair) int {
+	if p.Info.PathMTU != 0 {
+		return p.Info.PathMTU
+	}
+	return e.cfg.WireMTU
+}
+
+// overMTU reports whether the packet, once encapsulated by p, might not
+// fit the path MTU. Tailroom includes the largest padding, so the test is
 // conservative by at most one cipher block.
 func (e *Engine) overMTU(p *Pair, buf []byte, off, n int) bool {
-	mtu := p.Info.PathMTU
-	if mtu == 0 {
-		mtu = e.cfg.WireMTU
-	}
+	mtu := e.mtu(p)
 	return mtu > 0 && n+p.overhead > mtu
 }
 
 // tooBig drops an oversized packet and, when the sender asked for path MTU
 // discovery (IPv4 DF set, or any IPv6 packet), writes the ICMP error back
-// into the TUN so the sender's stack lowers its MTU.
+// into the TUN so the sender's stack lowers its MTU. pkt is the packet or
+// the start of it. The MTU announced leaves room for the largest padding,
+// so a packet of that size always fits.
 func (o *outLoop) tooBig(p *Pair, pkt []byte) {
 	e := o.e
 	e.drops.add(DropTooBig)
-	mtu := p.Info.PathMTU
-	if mtu == 0 {
-		mtu = e.cfg.WireMTU
-	}
-	inner := mtu - p.overhead
+	inner := e.mtu(p) - p.overhead
 	if pkt[0]>>4 == 4 {
 		if len(pkt) < 20 || binary.BigEndian.Uint16(pkt[6:8])&0x4000 == 0 {
 			// No DF: the sender allows fragmentation, but fragmenting the

@@ -19,8 +19,10 @@ import (
 // whose source/destination match a mirrored crypto ACL entry unless they
 // came in through the TUN (decrypted traffic) - ESP, AH and IKE (UDP 500 and
 // 4500) are exempt, since in transport mode the ACL covers the outer
-// addresses. The ACL's deny lines ("do not encrypt") become early returns,
-// so first-match order is kept. The table is replaced atomically at start
+// addresses. Each crypto map entry's ACL becomes its own chain, jumped to
+// in crypto map order: a deny line returns from that chain (the entry does
+// not cover the packet, the next entry may), a permit line drops, so the
+// kernel evaluates the ACLs exactly as the outbound classifier does. The table is replaced atomically at start
 // and deleted on shutdown.
 //
 // The rules are loaded with the nft command (present wherever nftables is,
@@ -52,9 +54,10 @@ type CleartextPolicy struct {
 const DefaultCleartextTable = "tinyipsec"
 
 // InstallCleartextPolicy loads (or atomically replaces) table "inet
-// <table>" with the rules, exempting packets received on tunName.
-func InstallCleartextPolicy(table, tunName string, rules []CleartextRule) (*CleartextPolicy, error) {
-	script := CleartextScript(table, tunName, rules)
+// <table>" with one group of rules per crypto map entry, in entry order,
+// exempting packets received on tunName.
+func InstallCleartextPolicy(table, tunName string, entries [][]CleartextRule) (*CleartextPolicy, error) {
+	script := CleartextScript(table, tunName, entries)
 	if err := nft(script); err != nil {
 		return nil, err
 	}
@@ -81,16 +84,13 @@ func nft(script string) error {
 }
 
 // CleartextScript returns the nft script InstallCleartextPolicy loads.
-func CleartextScript(table, tunName string, rules []CleartextRule) string {
+func CleartextScript(table, tunName string, entries [][]CleartextRule) string {
 	var b strings.Builder
 	// Declaring then deleting the table makes the load an atomic replace
 	// whether or not the table existed.
 	fmt.Fprintf(&b, "table inet %s {}\ndelete table inet %s\ntable inet %s {\n", table, table, table)
-	for _, hook := range []string{"input", "forward"} {
-		fmt.Fprintf(&b, "\tchain %s {\n\t\ttype filter hook %s priority filter - 10; policy accept;\n", hook, hook)
-		fmt.Fprintf(&b, "\t\tiifname %q return\n", tunName)
-		b.WriteString("\t\tmeta l4proto { 50, 51 } return\n")
-		b.WriteString("\t\tudp dport { 500, 4500 } return\n")
+	for i, rules := range entries {
+		fmt.Fprintf(&b, "\tchain entry%d {\n", i)
 		for _, r := range rules {
 			if line := r.nftMatch(); line != "" {
 				verdict := "return"
@@ -99,6 +99,16 @@ func CleartextScript(table, tunName string, rules []CleartextRule) string {
 				}
 				fmt.Fprintf(&b, "\t\t%s %s\n", line, verdict)
 			}
+		}
+		b.WriteString("\t}\n")
+	}
+	for _, hook := range []string{"input", "forward"} {
+		fmt.Fprintf(&b, "\tchain %s {\n\t\ttype filter hook %s priority filter - 10; policy accept;\n", hook, hook)
+		fmt.Fprintf(&b, "\t\tiifname %q return\n", tunName)
+		b.WriteString("\t\tmeta l4proto { 50, 51 } return\n")
+		b.WriteString("\t\tudp dport { 500, 4500 } return\n")
+		for i := range entries {
+			fmt.Fprintf(&b, "\t\tjump entry%d\n", i)
 		}
 		b.WriteString("\t}\n")
 	}

@@ -363,3 +363,17 @@ func (r *rawReader) recv6(fd int, b []byte) (int, error) {
 	copy(h[24:40], d[:])
 	return ipv6HeaderLen + int(n), nil
 }
+
+// SetMark sets the firewall mark (SO_MARK) of every sending socket, so
+// that policy routing can keep the encrypted packets off the TUN.
+func (c *IPConn) SetMark(mark uint32) error {
+	for _, fd := range []int{c.send4, c.send6[0], c.send6[1]} {
+		if fd < 0 {
+			continue
+		}
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_MARK, int(mark)); err != nil {
+			return fmt.Errorf("tun: SO_MARK: %w", err)
+		}
+	}
+	return nil
+}

@@ -72,6 +72,7 @@ type Route struct {
 	Gateway netip.Addr // optional
 	Src     netip.Addr // optional preferred source address
 	Metric  uint32     // optional
+	Table   uint32     // routing table; 0 = main
 	MTU     uint32     // from look-ups only: the path MTU if the route has one
 }
 
@@ -80,7 +81,13 @@ func (rt Route) message(typ netlink.HeaderType, flags netlink.HeaderFlags) (netl
 	hdr := make([]byte, unix.SizeofRtMsg)
 	hdr[0] = family(dst.Addr())
 	hdr[1] = uint8(dst.Bits())
-	hdr[4] = unix.RT_TABLE_MAIN
+	table := rt.Table
+	if table == 0 {
+		table = unix.RT_TABLE_MAIN
+	}
+	if table < 256 {
+		hdr[4] = uint8(table)
+	}
 	hdr[5] = routeProtocol
 	hdr[6] = unix.RT_SCOPE_UNIVERSE
 	if !rt.Gateway.IsValid() {
@@ -89,6 +96,7 @@ func (rt Route) message(typ netlink.HeaderType, flags netlink.HeaderFlags) (netl
 	hdr[7] = unix.RTN_UNICAST
 	ae := netlink.NewAttributeEncoder()
 	ae.Bytes(unix.RTA_DST, dst.Addr().AsSlice())
+	ae.Uint32(unix.RTA_TABLE, table)
 	if rt.IfIndex != 0 {
 		ae.Uint32(unix.RTA_OIF, uint32(rt.IfIndex))
 	}
@@ -140,14 +148,18 @@ func (r *RTNL) DelRoute(rt Route) error {
 	return nil
 }
 
-// RouteGet asks the kernel how it would route a packet to dst (like
-// `ip route get`): outgoing interface, gateway and preferred source.
-func (r *RTNL) RouteGet(dst netip.Addr) (Route, error) {
+// RouteGet asks the kernel how it would route a packet to dst carrying
+// firewall mark (like `ip route get DST mark MARK`): outgoing interface,
+// gateway and preferred source.
+func (r *RTNL) RouteGet(dst netip.Addr, mark uint32) (Route, error) {
 	hdr := make([]byte, unix.SizeofRtMsg)
 	hdr[0] = family(dst)
 	hdr[1] = uint8(dst.BitLen())
 	ae := netlink.NewAttributeEncoder()
 	ae.Bytes(unix.RTA_DST, dst.AsSlice())
+	if mark != 0 {
+		ae.Uint32(unix.RTA_MARK, mark)
+	}
 	attrs, err := ae.Encode()
 	if err != nil {
 		return Route{}, err
@@ -240,4 +252,70 @@ func (r *RTNL) Addrs() ([]netip.Prefix, error) {
 		}
 	}
 	return out, nil
+}
+
+// PolicyRule is an `ip rule`: packets whose firewall mark is (or, with
+// InvertMark, is not) Mark look up Table.
+type PolicyRule struct {
+	IPv6       bool
+	Priority   uint32
+	Table      uint32
+	Mark       uint32
+	InvertMark bool
+}
+
+func (pr PolicyRule) message(typ netlink.HeaderType, flags netlink.HeaderFlags) (netlink.Message, error) {
+	hdr := make([]byte, 12) // struct fib_rule_hdr
+	hdr[0] = unix.AF_INET
+	if pr.IPv6 {
+		hdr[0] = unix.AF_INET6
+	}
+	if pr.Table < 256 {
+		hdr[4] = uint8(pr.Table)
+	}
+	hdr[7] = unix.FR_ACT_TO_TBL
+	if pr.InvertMark {
+		binary.NativeEndian.PutUint32(hdr[8:], unix.FIB_RULE_INVERT)
+	}
+	ae := netlink.NewAttributeEncoder()
+	ae.Uint32(unix.FRA_PRIORITY, pr.Priority)
+	ae.Uint32(unix.FRA_TABLE, pr.Table)
+	ae.Uint32(unix.FRA_FWMARK, pr.Mark)
+	ae.Uint32(unix.FRA_FWMASK, 0xffffffff)
+	ae.Uint8(unix.FRA_PROTOCOL, routeProtocol)
+	attrs, err := ae.Encode()
+	if err != nil {
+		return netlink.Message{}, err
+	}
+	return netlink.Message{Header: netlink.Header{Type: typ, Flags: flags}, Data: append(hdr, attrs...)}, nil
+}
+
+// AddRule adds a policy routing rule, first removing an identical one left
+// behind by an earlier run.
+func (r *RTNL) AddRule(pr PolicyRule) error {
+	_ = r.DelRule(pr)
+	m, err := pr.message(unix.RTM_NEWRULE, netlink.Request|netlink.Acknowledge|netlink.Create|netlink.Excl)
+	if err != nil {
+		return err
+	}
+	if _, err := r.c.Execute(m); err != nil {
+		return fmt.Errorf("rtnetlink: add rule (table %d): %w", pr.Table, err)
+	}
+	return nil
+}
+
+// DelRule deletes a policy routing rule; a missing rule is not an error.
+func (r *RTNL) DelRule(pr PolicyRule) error {
+	m, err := pr.message(unix.RTM_DELRULE, netlink.Request|netlink.Acknowledge)
+	if err != nil {
+		return err
+	}
+	if _, err := r.c.Execute(m); err != nil {
+		var oe *netlink.OpError
+		if errors.As(err, &oe) && (errors.Is(oe.Err, unix.ENOENT) || errors.Is(oe.Err, unix.ESRCH)) {
+			return nil
+		}
+		return fmt.Errorf("rtnetlink: delete rule (table %d): %w", pr.Table, err)
+	}
+	return nil
 }

@@ -8,6 +8,8 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+
+	"golang.org/x/sys/unix"
 )
 
 // IKE ports.
@@ -201,5 +203,26 @@ func (u *UDP) Close() error {
 		s.c.Close()
 	}
 	u.wg.Wait()
+	return nil
+}
+
+// SetMark sets the firewall mark (SO_MARK) of the sockets, so that IKE
+// and NAT-T packets to a peer inside a protected prefix bypass the TUN.
+func (u *UDP) SetMark(mark uint32) error {
+	for _, s := range u.socks {
+		rc, err := s.c.SyscallConn()
+		if err != nil {
+			return err
+		}
+		var serr error
+		if err := rc.Control(func(fd uintptr) {
+			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_MARK, int(mark))
+		}); err != nil {
+			return err
+		}
+		if serr != nil {
+			return fmt.Errorf("tun: SO_MARK: %w", serr)
+		}
+	}
 	return nil
 }

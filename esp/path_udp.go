@@ -1,0 +1,72 @@
+package esp
+
+import (
+	"encoding/binary"
+	"net/netip"
+	"sync"
+)
+
+// UDP-encapsulated ESP (NAT-T, RFC 3948) arrives on the IKE socket without
+// its IP and UDP headers. ReceiveUDP rebuilds both in front of the payload
+// so that ParseSPI and Decap see the same packet a raw socket would give.
+
+type udpScratch struct {
+	buf []byte
+	one [1][]byte
+}
+
+var udpScratchPool sync.Pool
+
+// ReceiveUDP decapsulates one ESP packet that arrived in a UDP datagram
+// from remote to local (the payload starts with the SPI) and writes the
+// cleartext into the device. It is safe for concurrent use.
+func (e *Engine) ReceiveUDP(payload []byte, local, remote netip.AddrPort) {
+	s, _ := udpScratchPool.Get().(*udpScratch)
+	if s == nil || len(s.buf) != e.bufSize {
+		s = &udpScratch{buf: make([]byte, e.bufSize)}
+	}
+	defer udpScratchPool.Put(s)
+	hl := 20
+	if !remote.Addr().Unmap().Is4() {
+		hl = 40
+	}
+	start := MaxHeadroom - hl - 8
+	total := hl + 8 + len(payload)
+	if MaxHeadroom+len(payload) > len(s.buf) || total > 0xffff {
+		e.drops.add(DropMalformed)
+		return
+	}
+	b := s.buf
+	copy(b[MaxHeadroom:], payload)
+	h := b[start : start+hl]
+	clear(h)
+	if hl == 20 {
+		h[0] = 0x45
+		binary.BigEndian.PutUint16(h[2:], uint16(total))
+		h[8], h[9] = 64, ipProtoUDP
+		src, dst := remote.Addr().Unmap().As4(), local.Addr().Unmap().As4()
+		copy(h[12:16], src[:])
+		copy(h[16:20], dst[:])
+		binary.BigEndian.PutUint16(h[10:], ^onesSum(0, h))
+	} else {
+		h[0] = 0x60
+		binary.BigEndian.PutUint16(h[4:], uint16(total-40))
+		h[6], h[7] = ipProtoUDP, 64
+		src, dst := remote.Addr().As16(), local.Addr().As16()
+		copy(h[8:24], src[:])
+		copy(h[24:40], dst[:])
+	}
+	u := b[start+hl : start+hl+8]
+	binary.BigEndian.PutUint16(u[0:], remote.Port())
+	binary.BigEndian.PutUint16(u[2:], local.Port())
+	binary.BigEndian.PutUint16(u[4:], uint16(8+len(payload)))
+	u[6], u[7] = 0, 0 // no checksum: ESP carries its own integrity
+	off, n, ok := e.decap(b, start, start+total)
+	if !ok {
+		return
+	}
+	s.one[0] = b[off : off+n]
+	if _, err := e.dev.Write(s.one[:], 0); err != nil {
+		e.drops.add(DropTunWrite)
+	}
+}

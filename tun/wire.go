@@ -1,0 +1,61 @@
+package tun
+
+import (
+	"encoding/binary"
+	"net/netip"
+)
+
+// Wire sends finished ESP/AH packets (whole IP packets, as the transforms
+// build them): ESP and AH over the raw sockets, UDP-encapsulated ESP (NAT-T)
+// over the IKE socket on the packet's source port.
+type Wire struct {
+	IP  *IPConn
+	UDP *UDP // may be nil when NAT-T is not used
+}
+
+// Send implements the packet paths' sender. It never allocates for ESP
+// and AH; the first error is returned after trying every packet.
+func (w *Wire) Send(bufs [][]byte, offset int) error {
+	var first error
+	for _, b := range bufs {
+		p := b[offset:]
+		var err error
+		if hl, ok := udpEncapsulated(p); ok && w.UDP != nil {
+			err = w.sendUDP(p, hl)
+		} else {
+			err = w.IP.send(p)
+		}
+		if err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// udpEncapsulated reports whether p is an IP packet carrying UDP, and the
+// IP header length.
+func udpEncapsulated(p []byte) (int, bool) {
+	if len(p) >= 28 && p[0]>>4 == 4 && p[9] == 17 {
+		hl := int(p[0]&0x0f) * 4
+		return hl, len(p) >= hl+8
+	}
+	if len(p) >= 48 && p[0]>>4 == 6 && p[6] == 17 {
+		return 40, true
+	}
+	return 0, false
+}
+
+func (w *Wire) sendUDP(p []byte, hl int) error {
+	var src, dst netip.Addr
+	if hl == 40 {
+		src = netip.AddrFrom16([16]byte(p[8:24]))
+		dst = netip.AddrFrom16([16]byte(p[24:40]))
+	} else {
+		src = netip.AddrFrom4([4]byte(p[12:16]))
+		dst = netip.AddrFrom4([4]byte(p[16:20]))
+	}
+	u := p[hl:]
+	local := netip.AddrPortFrom(src, binary.BigEndian.Uint16(u[0:]))
+	remote := netip.AddrPortFrom(dst, binary.BigEndian.Uint16(u[2:]))
+	return w.UDP.SendESP(u[8:], local, remote)
+}
