@@ -1,5 +1,165 @@
 // Command tinyipsec is an IKEv1 + userspace ESP/AH IPsec VPN for OpenWrt
 // routers and small Linux boxes.
+//
+//	tinyipsec run    [-c FILE]          run the daemon in the foreground
+//	tinyipsec check  [-c FILE]          validate a configuration
+//	tinyipsec status [-c FILE] [--json] show IKE and IPsec SAs of the running daemon
+//	tinyipsec uci    [-c FILE]          print a UCI configuration as TOML
+//	tinyipsec version
 package main
 
-func main() {}
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+	"strings"
+
+	"tinyipsec/conf"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// Exit codes: 0 success, 1 the operation failed (invalid configuration,
+// daemon error), 2 usage errors (wrong flags, missing file).
+const (
+	exitOK    = 0
+	exitFail  = 1
+	exitUsage = 2
+)
+
+func main() {
+	os.Exit(runCLI(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+const usage = `usage: tinyipsec <command> [flags]
+
+commands:
+  run     [-c FILE]            run the VPN daemon in the foreground
+  check   [-c FILE]            validate the configuration and print OK or every error
+  status  [-c FILE] [--json]   show the IKE and IPsec SAs of the running daemon
+  uci     [-c FILE]            print a UCI configuration (/etc/config/tinyipsec) as TOML
+  version                      print the version
+
+FILE defaults to ` + conf.DefaultConfigPath + `; a UCI file is recognised by its content.
+`
+
+func runCLI(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "run":
+		return cmdRun(rest, stdout, stderr)
+	case "check":
+		return cmdCheck(rest, stdout, stderr)
+	case "status":
+		return cmdStatus(rest, stdout, stderr)
+	case "uci":
+		return cmdUCI(rest, stdout, stderr)
+	case "version", "-v", "--version":
+		fmt.Fprintf(stdout, "tinyipsec %s\n", buildVersion())
+		return exitOK
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	default:
+		fmt.Fprintf(stderr, "tinyipsec: unknown command %q (try: tinyipsec help)\n", cmd)
+		return exitUsage
+	}
+}
+
+func buildVersion() string {
+	v := version
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		v += " " + bi.GoVersion
+	}
+	return v
+}
+
+// newFlags makes a flag set for one command that reports errors as one
+// line, not Go's default help dump.
+func newFlags(name string, stderr io.Writer) (*flag.FlagSet, *string) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	path := fs.String("c", conf.DefaultConfigPath, "configuration file (TOML or UCI)")
+	fs.StringVar(path, "config", conf.DefaultConfigPath, "configuration file (TOML or UCI)")
+	return fs, path
+}
+
+// parseFlags parses and turns problems into the one-line usage error.
+func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) bool {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintf(stderr, "usage: tinyipsec %s%s\n", fs.Name(), flagSummary(fs))
+			return false
+		}
+		fmt.Fprintf(stderr, "tinyipsec %s: %v\n", fs.Name(), err)
+		return false
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "tinyipsec %s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
+		return false
+	}
+	return true
+}
+
+func flagSummary(fs *flag.FlagSet) string {
+	var b strings.Builder
+	fs.VisitAll(func(f *flag.Flag) {
+		if f.Name == "config" {
+			return
+		}
+		fmt.Fprintf(&b, " [-%s]", f.Name)
+	})
+	return b.String()
+}
+
+// loadConfig reads and validates the configuration. A missing or
+// unreadable file is a usage problem (exit 2); an invalid one prints every
+// error and gives exit 1.
+func loadConfig(path string, stderr io.Writer) (*conf.Config, int) {
+	if _, err := os.Stat(path); err != nil {
+		fmt.Fprintf(stderr, "tinyipsec: cannot read configuration: %v\n", err)
+		return nil, exitUsage
+	}
+	cfg, err := conf.Load(path)
+	if err != nil {
+		fmt.Fprintln(stderr, strings.TrimRight(err.Error(), "\n"))
+		return nil, exitFail
+	}
+	return cfg, exitOK
+}
+
+func cmdCheck(args []string, stdout, stderr io.Writer) int {
+	fs, path := newFlags("check", stderr)
+	if !parseFlags(fs, args, stderr) {
+		return exitUsage
+	}
+	if _, code := loadConfig(*path, stderr); code != exitOK {
+		return code
+	}
+	fmt.Fprintln(stdout, "OK")
+	return exitOK
+}
+
+func cmdUCI(args []string, stdout, stderr io.Writer) int {
+	fs, path := newFlags("uci", stderr)
+	if !parseFlags(fs, args, stderr) {
+		return exitUsage
+	}
+	cfg, code := loadConfig(*path, stderr)
+	if code != exitOK {
+		return code
+	}
+	if err := conf.WriteTOML(stdout, cfg); err != nil {
+		fmt.Fprintf(stderr, "tinyipsec uci: %v\n", err)
+		return exitFail
+	}
+	return exitOK
+}

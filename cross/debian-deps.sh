@@ -1,0 +1,22 @@
+#!/bin/sh
+# Installs what building, the demo and the tests need on Debian/Ubuntu:
+# network tools for the namespaces, strongSwan as the interop peer, scapy
+# as the independent ESP/AH implementation, qemu-user and busybox for the
+# router-architecture and init-script tests. Go 1.24 or newer must be on PATH.
+set -eu
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends \
+	ca-certificates git make iproute2 iputils-ping nftables tcpdump socat busybox \
+	qemu-user-static python3 python3-scapy python3-cryptography \
+	strongswan-charon strongswan-swanctl libcharon-extra-plugins libstrongswan-extra-plugins \
+	>/dev/null
+# Debian may start a system strongSwan on install; tests and the demo run
+# their own instances inside network namespaces.
+if command -v systemctl >/dev/null 2>&1; then
+	systemctl disable --now strongswan-starter strongswan >/dev/null 2>&1 || true
+fi
+pkill -x charon 2>/dev/null || true
+if ! command -v go >/dev/null 2>&1; then
+	echo "note: Go is not on PATH; install Go 1.24 or newer (https://go.dev/dl) to build tinyipsec" >&2
+fi

@@ -1,0 +1,212 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"tinyipsec/conf"
+)
+
+// component is one running part of the daemon (the data plane, IKE). The
+// daemon starts them in order, asks them for status, hands them a new
+// configuration on reload and closes them in reverse order.
+type component interface {
+	// addStatus adds the component's SAs and counters to the report.
+	addStatus(r *statusReport)
+	// reload switches to a new, already validated configuration. Crypto
+	// maps whose fingerprint did not change must keep their SAs.
+	reload(old, new *conf.Config) error
+	// close shuts the component down; IKE sends its Delete notifications.
+	close()
+}
+
+// daemon is the running `tinyipsec run`.
+type daemon struct {
+	path    string
+	log     *slog.Logger
+	started time.Time
+
+	mu    sync.Mutex // serialises reloads and status against each other
+	cfg   *conf.Config
+	parts []component
+}
+
+// Memory defaults for a 64 MB router: a soft limit that makes the Go
+// runtime collect harder before the kernel's OOM killer would, and a GC
+// target that keeps the heap near the live data. Both are overridden by
+// the standard GOMEMLIMIT and GOGC environment variables.
+const (
+	defaultMemoryLimit = 24 << 20
+	defaultGCPercent   = 50
+)
+
+func setMemoryDefaults() {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(defaultMemoryLimit)
+	}
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(defaultGCPercent)
+	}
+}
+
+// newLogger logs to stderr in logfmt without timestamps: procd hands
+// stderr to logd, which stamps every line itself.
+func newLogger(w io.Writer, level string) (*slog.Logger, *slog.LevelVar) {
+	lv := new(slog.LevelVar)
+	lv.Set(parseLevel(level))
+	h := slog.NewTextHandler(w, &slog.HandlerOptions{
+		Level: lv,
+		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+			if len(groups) == 0 && a.Key == slog.TimeKey {
+				return slog.Attr{}
+			}
+			return a
+		},
+	})
+	return slog.New(h), lv
+}
+
+func parseLevel(s string) slog.Level {
+	switch strings.ToLower(s) {
+	case "error":
+		return slog.LevelError
+	case "warn", "warning":
+		return slog.LevelWarn
+	case "debug":
+		return slog.LevelDebug
+	default:
+		return slog.LevelInfo
+	}
+}
+
+func cmdRun(args []string, stdout, stderr io.Writer) int {
+	fs, path := newFlags("run", stderr)
+	if !parseFlags(fs, args, stderr) {
+		return exitUsage
+	}
+	cfg, code := loadConfig(*path, stderr)
+	if code != exitOK {
+		return code
+	}
+	setMemoryDefaults()
+	log, level := newLogger(stderr, cfg.Global.LogLevel)
+
+	d := &daemon{path: *path, log: log, cfg: cfg, started: time.Now()}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	parts, err := startComponents(ctx, cfg, log)
+	if err != nil {
+		log.Error("start failed", "err", err)
+		return exitFail
+	}
+	d.parts = parts
+
+	ctl, err := listenControl(cfg.Global.ControlSocket, d, log)
+	if err != nil {
+		log.Error("start failed", "err", err)
+		d.closeParts()
+		return exitFail
+	}
+	log.Info("tinyipsec started", "version", version, "config", *path, "crypto_maps", len(cfg.CryptoMaps))
+
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	for sig := range sigs {
+		if sig == syscall.SIGHUP {
+			if err := d.reload(); err != nil {
+				log.Error("reload failed, keeping the running configuration", "err", err)
+			} else {
+				level.Set(parseLevel(d.config().Global.LogLevel))
+			}
+			continue
+		}
+		log.Info("shutting down", "signal", sig.String())
+		break
+	}
+	signal.Stop(sigs)
+	ctl.Close()
+	d.closeParts()
+	log.Info("stopped")
+	return exitOK
+}
+
+func (d *daemon) config() *conf.Config {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.cfg
+}
+
+func (d *daemon) closeParts() {
+	d.mu.Lock()
+	parts := d.parts
+	d.parts = nil
+	d.mu.Unlock()
+	for i := len(parts) - 1; i >= 0; i-- {
+		parts[i].close()
+	}
+}
+
+// reload re-reads the configuration file. An invalid file changes
+// nothing: every error is logged and the running configuration stays.
+func (d *daemon) reload() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	next, err := conf.Load(d.path)
+	if err != nil {
+		var errs conf.Errors
+		if errors.As(err, &errs) {
+			for _, e := range errs {
+				d.log.Error("configuration error", "error", e.Error())
+			}
+		}
+		return fmt.Errorf("%s is invalid (%d errors)", d.path, countErrors(err))
+	}
+	if next.Global.ControlSocket != d.cfg.Global.ControlSocket || next.Global.Tun != d.cfg.Global.Tun {
+		d.log.Warn("control_socket and tun changes take effect at the next restart")
+	}
+	for _, p := range d.parts {
+		if err := p.reload(d.cfg, next); err != nil {
+			return err
+		}
+	}
+	d.cfg = next
+	d.log.Info("configuration reloaded", "config", d.path, "crypto_maps", len(next.CryptoMaps))
+	return nil
+}
+
+func countErrors(err error) int {
+	var errs conf.Errors
+	if errors.As(err, &errs) {
+		return len(errs)
+	}
+	return 1
+}
+
+func (d *daemon) status() *statusReport {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	r := &statusReport{
+		Version:  version,
+		Config:   d.path,
+		UptimeS:  int64(time.Since(d.started).Seconds()),
+		IKESAs:   []ikeSAStatus{},
+		IPsecSAs: []ipsecSAStatus{},
+	}
+	for _, p := range d.parts {
+		p.addStatus(r)
+	}
+	return r
+}
+
+func umask(m int) int { return syscall.Umask(m) }

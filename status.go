@@ -1,0 +1,163 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+)
+
+// statusReport is what `tinyipsec status` shows. The JSON field names are
+// a contract with scripts, the rpcd plugin and LuCI.
+type statusReport struct {
+	Version  string          `json:"version"`
+	Config   string          `json:"config"`
+	UptimeS  int64           `json:"uptime_s"`
+	IKESAs   []ikeSAStatus   `json:"ike_sas"`
+	IPsecSAs []ipsecSAStatus `json:"ipsec_sas"`
+	// Drops counts packets the data plane dropped outside any SA (no SA
+	// yet, queue full, cleartext that should have been encrypted, ...).
+	Drops map[string]uint64 `json:"drops,omitempty"`
+}
+
+// ikeSAStatus is one phase 1 SA, in the terms of Cisco ASA's
+// "show crypto isakmp sa detail".
+type ikeSAStatus struct {
+	Peer          string `json:"peer"`
+	Local         string `json:"local"`
+	CryptoMap     string `json:"crypto_map,omitempty"`
+	Role          string `json:"role"` // initiator|responder
+	Type          string `json:"type"` // L2L
+	State         string `json:"state"`
+	Rekey         bool   `json:"rekey"`
+	Hint          string `json:"hint,omitempty"`
+	Exchange      string `json:"exchange"` // main|aggressive
+	Encryption    string `json:"encryption"`
+	Hash          string `json:"hash"`
+	Group         int    `json:"group"`
+	Auth          string `json:"auth"`
+	LifetimeLeftS int64  `json:"lifetime_left_s"`
+	NATT          bool   `json:"nat_t"`
+}
+
+// ipsecSAStatus is one IPsec SA pair, as "show crypto ipsec sa" shows it.
+type ipsecSAStatus struct {
+	Peer           string            `json:"peer"`
+	Local          string            `json:"local,omitempty"`
+	CryptoMap      string            `json:"crypto_map,omitempty"`
+	LocalSelector  string            `json:"local_selector"`
+	RemoteSelector string            `json:"remote_selector"`
+	Protocol       string            `json:"protocol"` // esp|ah|ah+esp
+	Mode           string            `json:"mode"`     // tunnel|transport
+	SPIIn          string            `json:"spi_in"`
+	SPIOut         string            `json:"spi_out"`
+	Encryption     string            `json:"encryption"`
+	Integrity      string            `json:"integrity"`
+	Keying         string            `json:"keying,omitempty"` // isakmp|manual
+	LifetimeLeftS  int64             `json:"lifetime_left_s"`
+	LifetimeLeftKB int64             `json:"lifetime_left_kb,omitempty"`
+	PktsIn         uint64            `json:"pkts_in"`
+	PktsOut        uint64            `json:"pkts_out"`
+	BytesIn        uint64            `json:"bytes_in"`
+	BytesOut       uint64            `json:"bytes_out"`
+	Drops          map[string]uint64 `json:"drops"`
+}
+
+func writeStatusJSON(w io.Writer, r *statusReport) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+// writeStatusText prints the report in the layout Cisco ASA admins read
+// every day, so that troubleshooting habits carry over.
+func writeStatusText(w io.Writer, r *statusReport) {
+	fmt.Fprintf(w, "tinyipsec %s, configuration %s, up %s\n\n", r.Version, r.Config, fmtSeconds(r.UptimeS))
+	fmt.Fprintf(w, "IKEv1 SAs:\n\n")
+	if len(r.IKESAs) == 0 {
+		fmt.Fprintf(w, "There are no IKEv1 SAs\n")
+	}
+	for i, sa := range r.IKESAs {
+		fmt.Fprintf(w, "%d   IKE Peer: %s\n", i+1, sa.Peer)
+		fmt.Fprintf(w, "    %-35s %s\n", pair("Type", sa.Type), pair("Role", sa.Role))
+		fmt.Fprintf(w, "    %-35s %s\n", pair("Rekey", yesNo(sa.Rekey)), pair("State", sa.State))
+		if sa.Encryption != "" {
+			fmt.Fprintf(w, "    %-35s %s\n", pair("Encrypt", sa.Encryption), pair("Hash", sa.Hash))
+			fmt.Fprintf(w, "    %-35s %s\n", pair("Auth", sa.Auth), pair("Group", fmt.Sprint(sa.Group)))
+			fmt.Fprintf(w, "    %-35s %s\n", pair("Lifetime", fmt.Sprint(sa.LifetimeLeftS)), pair("Exchange", sa.Exchange))
+		}
+		if sa.Local != "" {
+			fmt.Fprintf(w, "    %-35s %s\n", pair("Local", sa.Local), pair("NAT-T", yesNo(sa.NATT)))
+		}
+		if sa.Hint != "" {
+			fmt.Fprintf(w, "    Hint    : %s\n", sa.Hint)
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintf(w, "\nIPsec SAs:\n")
+	if len(r.IPsecSAs) == 0 {
+		fmt.Fprintf(w, "\nThere are no ipsec sas\n")
+	}
+	for _, sa := range r.IPsecSAs {
+		fmt.Fprintln(w)
+		if sa.CryptoMap != "" {
+			fmt.Fprintf(w, "    Crypto map tag: %s, local addr: %s\n", sa.CryptoMap, sa.Local)
+		}
+		fmt.Fprintf(w, "      local ident:  %s\n", sa.LocalSelector)
+		fmt.Fprintf(w, "      remote ident: %s\n", sa.RemoteSelector)
+		fmt.Fprintf(w, "      current_peer: %s\n", sa.Peer)
+		fmt.Fprintf(w, "      #pkts encaps: %d, #bytes encaps: %d\n", sa.PktsOut, sa.BytesOut)
+		fmt.Fprintf(w, "      #pkts decaps: %d, #bytes decaps: %d\n", sa.PktsIn, sa.BytesIn)
+		fmt.Fprintf(w, "      #drops: %s\n", fmtDrops(sa.Drops))
+		fmt.Fprintf(w, "      protocol: %s, mode: %s, keying: %s\n", sa.Protocol, sa.Mode, orDash(sa.Keying))
+		fmt.Fprintf(w, "      inbound spi: %s, outbound spi: %s\n", sa.SPIIn, sa.SPIOut)
+		fmt.Fprintf(w, "      transform: %s %s\n", sa.Encryption, sa.Integrity)
+		if sa.LifetimeLeftS >= 0 {
+			fmt.Fprintf(w, "      sa timing: remaining key lifetime (sec): %d\n", sa.LifetimeLeftS)
+		}
+	}
+	if len(r.Drops) > 0 {
+		fmt.Fprintf(w, "\nData plane drops outside SAs: %s\n", fmtDrops(r.Drops))
+	}
+}
+
+func pair(k, v string) string { return fmt.Sprintf("%-8s: %s", k, v) }
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func fmtDrops(d map[string]uint64) string {
+	if len(d) == 0 {
+		return "0"
+	}
+	keys := make([]string, 0, len(d))
+	for k := range d {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%s %d", k, d[k])
+	}
+	return b.String()
+}
+
+func fmtSeconds(s int64) string {
+	h, m := s/3600, (s%3600)/60
+	return fmt.Sprintf("%dh%02dm%02ds", h, m, s%60)
+}
