@@ -28,7 +28,7 @@ func (b *builder) isakmpMap(t *table, m *CryptoMap) {
 	}
 	b.credentials(t, m)
 
-	if v, ok := t.get("pfs"); ok {
+	if v, present, ok := t.scalar("pfs"); present && ok {
 		if g, err := parsePFS(v); err != nil {
 			t.errorf("pfs", "%v", err)
 		} else if weakDHGroup(g) && !b.cfg.Global.AllowWeak {

@@ -79,9 +79,11 @@ func (b *builder) policy(t *table, byPrio map[int64]keyPath) {
 		check(ok)
 	}
 	if need("group") {
-		v, _ := t.get("group")
+		v, _, ok := t.scalar("group")
 		g, err := parseDHGroup(v)
-		if err != nil {
+		if !ok {
+			valid = false
+		} else if err != nil {
 			t.errorf("group", "%v", err)
 			valid = false
 		} else if weakDHGroup(g) && !weakOK {

@@ -102,6 +102,25 @@ func typeName(v any) string {
 	}
 }
 
+// scalar returns a value that must not be a list or table; in text mode
+// the usual mistake is "list" where "option" was meant.
+func (t *table) scalar(key string) (v any, present, ok bool) {
+	v, present = t.get(key)
+	if !present {
+		return nil, false, true
+	}
+	switch v.(type) {
+	case []any, []map[string]any, map[string]any:
+		if t.b.text {
+			t.errorf(key, "must be a single value (option), not %s", t.b.typeName(v))
+		} else {
+			t.errorf(key, "must be a single value, not %s", t.b.typeName(v))
+		}
+		return nil, true, false
+	}
+	return v, true, true
+}
+
 // str reads a string; def when absent. ok is false after an error.
 func (t *table) str(key, def string) (string, bool) {
 	v, present := t.get(key)
@@ -213,9 +232,9 @@ func (t *table) boolean(key string, def bool) (bool, bool) {
 // duration reads a lifetime or timer: an integer number of seconds, or a
 // string such as "24h", "90m", "3600s", "1h30m", "1d" or "3600".
 func (t *table) duration(key string, def time.Duration) (time.Duration, bool) {
-	v, present := t.get(key)
-	if !present {
-		return def, true
+	v, present, ok := t.scalar(key)
+	if !present || !ok {
+		return def, ok
 	}
 	d, err := parseDuration(v)
 	if err != nil {
