@@ -1,0 +1,168 @@
+package ike
+
+import (
+	"time"
+)
+
+// Aggressive Mode (RFC 2409 section 5), three messages:
+//
+//	AM1 I->R  SA KE Ni IDii [CR] VID...
+//	AM2 R->I  SA KE Nr IDir [CERT] HASH_R|SIG_R [CR] VID... NAT-D NAT-D
+//	AM3 I->R  encrypted: [CERT] HASH_I|SIG_I NAT-D NAT-D [N(INITIAL-CONTACT)]  (from 4500 after a NAT)
+//
+// The identities travel in clear, and all offered transforms must share
+// the DH group of the KE payload.
+
+var aggressiveInitiator = map[State]phase1Step{
+	StateAMWaitMsg2: (*Phase1).amI2,
+}
+
+var aggressiveResponder = map[State]phase1Step{
+	StateNone:       (*Phase1).amR1,
+	StateAMWaitMsg3: (*Phase1).amR3,
+}
+
+func (p *Phase1) amI1() (*Result, error) {
+	sa := p.saPayload()
+	p.saiB = payloadBody(sa)
+	// Until the responder chooses, the first policy stands for all: they
+	// share the group, and its method decides the default identity.
+	p.policy = p.policies[0]
+	var err error
+	if p.dh, err = p.policy.Group.GenerateKey(p.rand); err != nil {
+		return nil, err
+	}
+	p.gxi = p.dh.Public()
+	if p.ni, err = p.random(nonceLen); err != nil {
+		return nil, err
+	}
+	p.localID = p.localIdentity()
+	ps := []Payload{sa, &KE{Data: p.gxi}, &Nonce{Data: p.ni}, p.localID}
+	ps = append(ps, p.certRequest()...)
+	b, err := p.marshalPlain(append(ps, p.vendorPayloads()...))
+	if err != nil {
+		return nil, err
+	}
+	p.state = StateAMWaitMsg2
+	return &Result{Send: [][]byte{b}}, nil
+}
+
+func (p *Phase1) amI2(m *Message, pkt Packet, now time.Time) (*Result, error) {
+	if m.CookieR.IsZero() {
+		return nil, malformed("AM2 without responder cookie")
+	}
+	if Find[*SA](m) == nil || Find[*ID](m) == nil {
+		return nil, malformed("AM2 without SA or ID")
+	}
+	p.ckyR = m.CookieR
+	if err := p.acceptChoice(m); err != nil {
+		return nil, err
+	}
+	p.noteVendors(m)
+	gxr, nr, err := p.keAndNonce(m)
+	if err != nil {
+		return nil, err
+	}
+	p.gxr, p.nr = gxr, nr
+	p.checkNATD(m, pkt)
+	if err := p.computeKeys(); err != nil {
+		return nil, err
+	}
+	if err := p.verifyPeer(Find[*ID](m), m, now); err != nil {
+		return nil, err
+	}
+	r := &Result{}
+	if p.natDetected() && !p.floated {
+		p.float()
+		r.Float = true
+	}
+	auth, err := p.authPayloads(p.localID.Body())
+	if err != nil {
+		return nil, err
+	}
+	// AM3's NAT-D hashes already use the floated ports.
+	natd, err := p.natdPayloads()
+	if err != nil {
+		return nil, err
+	}
+	ps := append(auth, natd...)
+	ps = append(ps, p.initialContact()...)
+	b, err := p.marshalEncrypted(ps)
+	if err != nil {
+		return nil, err
+	}
+	r.Send = [][]byte{b}
+	r.Done = p.finish(StateAMActive, now)
+	return r, nil
+}
+
+func (p *Phase1) amR1(m *Message, pkt Packet, now time.Time) (*Result, error) {
+	sa, id := Find[*SA](m), Find[*ID](m)
+	if sa == nil || id == nil {
+		return nil, malformed("AM1 without SA or ID")
+	}
+	p.noteEndpoints(pkt)
+	ck, err := p.random(8)
+	if err != nil {
+		return nil, err
+	}
+	copy(p.ckyR[:], ck)
+	p.saiB = rawBodyOf(m, PayloadSA)
+	reply, chosen, lifeNotify, err := p.selectProposal(sa, 0)
+	if err != nil {
+		return nil, err
+	}
+	p.policy, p.lifetime = chosen, chosen.Lifetime
+	p.noteVendors(m)
+	gxi, ni, err := p.keAndNonce(m)
+	if err != nil {
+		return nil, err
+	}
+	p.gxi, p.ni = gxi, ni
+	if p.cfg.RemoteID != nil && !IDEqual(id, p.cfg.RemoteID) {
+		return nil, fail(FailInvalidID, NotifyInvalidIDInformation, "peer ID %v, want %v", id, p.cfg.RemoteID)
+	}
+	p.peerID = &ID{IDType: id.IDType, Protocol: id.Protocol, Port: id.Port, Data: append([]byte(nil), id.Data...)}
+	if p.dh, err = p.policy.Group.GenerateKey(p.rand); err != nil {
+		return nil, err
+	}
+	p.gxr = p.dh.Public()
+	if p.nr, err = p.random(nonceLen); err != nil {
+		return nil, err
+	}
+	if err := p.computeKeys(); err != nil {
+		return nil, err
+	}
+	p.localID = p.localIdentity()
+	auth, err := p.authPayloads(p.localID.Body())
+	if err != nil {
+		return nil, err
+	}
+	ps := []Payload{reply}
+	if lifeNotify != nil {
+		ps = append(ps, lifeNotify)
+	}
+	ps = append(ps, &KE{Data: p.gxr}, &Nonce{Data: p.nr}, p.localID)
+	ps = append(ps, auth...)
+	ps = append(ps, p.certRequest()...)
+	ps = append(ps, p.vendorPayloads()...)
+	natd, err := p.natdPayloads()
+	if err != nil {
+		return nil, err
+	}
+	b, err := p.marshalPlain(append(ps, natd...))
+	if err != nil {
+		return nil, err
+	}
+	p.state = StateAMWaitMsg3
+	return &Result{Send: [][]byte{b}}, nil
+}
+
+func (p *Phase1) amR3(m *Message, pkt Packet, now time.Time) (*Result, error) {
+	p.noteEndpoints(pkt)
+	p.checkNATD(m, pkt)
+	if err := p.verifyPeer(p.peerID, m, now); err != nil {
+		return nil, err
+	}
+	return &Result{Done: p.finish(StateAMActive, now)}, nil
+}

@@ -1,0 +1,155 @@
+package ike
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/sha512"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+
+	"golang.org/x/crypto/cryptobyte"
+	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
+)
+
+// AuthMethod is the phase 1 authentication method attribute value (RFC
+// 2409 appendix A, RFC 4754). RSA encryption modes are deliberately absent.
+type AuthMethod uint16
+
+// Authentication methods.
+const (
+	AuthPSK      AuthMethod = 1
+	AuthRSASig   AuthMethod = 3
+	AuthECDSA256 AuthMethod = 9  // ECDSA with SHA-256 on P-256
+	AuthECDSA384 AuthMethod = 10 // ECDSA with SHA-384 on P-384
+	AuthECDSA521 AuthMethod = 11 // ECDSA with SHA-512 on P-521
+)
+
+// UsesSignatures reports whether the method authenticates with
+// certificates and signatures.
+func (a AuthMethod) UsesSignatures() bool { return a != AuthPSK }
+
+// IsECDSA reports whether the method is one of the RFC 4754 methods.
+func (a AuthMethod) IsECDSA() bool {
+	return a == AuthECDSA256 || a == AuthECDSA384 || a == AuthECDSA521
+}
+
+func (a AuthMethod) String() string {
+	switch a {
+	case AuthPSK:
+		return "pre-share"
+	case AuthRSASig:
+		return "rsa-sig"
+	case AuthECDSA256:
+		return "ecdsa-sig-256"
+	case AuthECDSA384:
+		return "ecdsa-sig-384"
+	case AuthECDSA521:
+		return "ecdsa-sig-521"
+	}
+	return fmt.Sprintf("auth(%d)", uint16(a))
+}
+
+// ECDSAMethodFor returns the RFC 4754 method that matches an ECDSA public
+// key's curve.
+func ECDSAMethodFor(pub crypto.PublicKey) (AuthMethod, bool) {
+	k, ok := pub.(*ecdsa.PublicKey)
+	if !ok {
+		return 0, false
+	}
+	switch k.Curve {
+	case elliptic.P256():
+		return AuthECDSA256, true
+	case elliptic.P384():
+		return AuthECDSA384, true
+	case elliptic.P521():
+		return AuthECDSA521, true
+	}
+	return 0, false
+}
+
+func (a AuthMethod) ecdsaDigest(hash []byte) ([]byte, int) {
+	switch a {
+	case AuthECDSA256:
+		d := sha256.Sum256(hash)
+		return d[:], 32
+	case AuthECDSA384:
+		d := sha512.Sum384(hash)
+		return d[:], 48
+	}
+	d := sha512.Sum512(hash)
+	return d[:], 66
+}
+
+// ErrBadSignature is returned when SIG_I/SIG_R does not verify.
+var ErrBadSignature = errors.New("ike: signature verification failed")
+
+// SignHash produces the SIG payload data for HASH_I/HASH_R. RSA signs the
+// bare hash with PKCS#1 v1.5 padding and no DigestInfo (what every IKEv1
+// implementation does); ECDSA (RFC 4754) signs the method's digest of the
+// hash and encodes r||s with fixed-size halves.
+func SignHash(rand io.Reader, method AuthMethod, key crypto.Signer, hash []byte) ([]byte, error) {
+	switch {
+	case method == AuthRSASig:
+		if _, ok := key.Public().(*rsa.PublicKey); !ok {
+			return nil, errors.New("ike: rsa-sig needs an RSA key")
+		}
+		return key.Sign(rand, hash, crypto.Hash(0))
+	case method.IsECDSA():
+		if m, ok := ECDSAMethodFor(key.Public()); !ok || m != method {
+			return nil, fmt.Errorf("ike: %v needs an ECDSA key on the matching curve", method)
+		}
+		digest, size := method.ecdsaDigest(hash)
+		der, err := key.Sign(rand, digest, crypto.Hash(0))
+		if err != nil {
+			return nil, err
+		}
+		var r, s big.Int
+		in := cryptobyte.String(der)
+		var seq cryptobyte.String
+		if !in.ReadASN1(&seq, cbasn1.SEQUENCE) || !seq.ReadASN1Integer(&r) || !seq.ReadASN1Integer(&s) {
+			return nil, errors.New("ike: unexpected ECDSA signature encoding")
+		}
+		out := make([]byte, 2*size)
+		r.FillBytes(out[:size])
+		s.FillBytes(out[size:])
+		return out, nil
+	}
+	return nil, fmt.Errorf("ike: %v does not sign", method)
+}
+
+// VerifyHash checks SIG payload data against HASH_I/HASH_R with the peer's
+// public key.
+func VerifyHash(method AuthMethod, pub crypto.PublicKey, hash, sig []byte) error {
+	switch {
+	case method == AuthRSASig:
+		k, ok := pub.(*rsa.PublicKey)
+		if !ok {
+			return fmt.Errorf("%w: peer key is not RSA", ErrBadSignature)
+		}
+		if rsa.VerifyPKCS1v15(k, crypto.Hash(0), hash, sig) != nil {
+			return ErrBadSignature
+		}
+		return nil
+	case method.IsECDSA():
+		k, ok := pub.(*ecdsa.PublicKey)
+		if m, ok2 := ECDSAMethodFor(pub); !ok || !ok2 || m != method {
+			return fmt.Errorf("%w: peer key does not fit %v", ErrBadSignature, method)
+		}
+		digest, size := method.ecdsaDigest(hash)
+		if len(sig) != 2*size {
+			return ErrBadSignature
+		}
+		r := new(big.Int).SetBytes(sig[:size])
+		s := new(big.Int).SetBytes(sig[size:])
+		if !ecdsa.Verify(k, digest, r, s) {
+			return ErrBadSignature
+		}
+		return nil
+	}
+	return fmt.Errorf("ike: %v does not sign", method)
+}

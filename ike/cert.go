@@ -1,0 +1,216 @@
+package ike
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net/netip"
+	"time"
+)
+
+// Credentials are the local certificate, its key, and the CA that peers'
+// certificates must chain to.
+type Credentials struct {
+	Cert          *x509.Certificate
+	Intermediates []*x509.Certificate // sent after Cert, and used to build peers' chains
+	Key           crypto.Signer
+	CAs           []*x509.Certificate
+}
+
+// ParseCredentials reads PEM data: a certificate file (leaf first, then any
+// intermediates), a private key (PKCS#8, PKCS#1 or SEC 1) and CA
+// certificates.
+func ParseCredentials(certPEM, keyPEM, caPEM []byte) (*Credentials, error) {
+	certs, err := parsePEMCerts(certPEM)
+	if err != nil {
+		return nil, err
+	}
+	if len(certs) == 0 {
+		return nil, errors.New("ike: no certificate in the cert file")
+	}
+	cas, err := parsePEMCerts(caPEM)
+	if err != nil {
+		return nil, err
+	}
+	if len(cas) == 0 {
+		return nil, errors.New("ike: no certificate in the CA file")
+	}
+	key, err := parsePEMKey(keyPEM)
+	if err != nil {
+		return nil, err
+	}
+	if !publicKeysEqual(key.Public(), certs[0].PublicKey) {
+		return nil, errors.New("ike: private key does not match the certificate")
+	}
+	return &Credentials{Cert: certs[0], Intermediates: certs[1:], Key: key, CAs: cas}, nil
+}
+
+func publicKeysEqual(a, b crypto.PublicKey) bool {
+	type eq interface{ Equal(crypto.PublicKey) bool }
+	k, ok := a.(eq)
+	return ok && k.Equal(b)
+}
+
+func parsePEMCerts(b []byte) ([]*x509.Certificate, error) {
+	var out []*x509.Certificate
+	for {
+		var blk *pem.Block
+		blk, b = pem.Decode(b)
+		if blk == nil {
+			return out, nil
+		}
+		if blk.Type != "CERTIFICATE" {
+			continue
+		}
+		c, err := x509.ParseCertificate(blk.Bytes)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+}
+
+func parsePEMKey(b []byte) (crypto.Signer, error) {
+	for {
+		var blk *pem.Block
+		blk, b = pem.Decode(b)
+		if blk == nil {
+			return nil, errors.New("ike: no private key in the key file")
+		}
+		var k any
+		var err error
+		switch blk.Type {
+		case "PRIVATE KEY":
+			k, err = x509.ParsePKCS8PrivateKey(blk.Bytes)
+		case "RSA PRIVATE KEY":
+			k, err = x509.ParsePKCS1PrivateKey(blk.Bytes)
+		case "EC PRIVATE KEY":
+			k, err = x509.ParseECPrivateKey(blk.Bytes)
+		default:
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		s, ok := k.(crypto.Signer)
+		if !ok {
+			return nil, errors.New("ike: unsupported private key type")
+		}
+		return s, nil
+	}
+}
+
+// pool returns the CA pool.
+func (c *Credentials) pool() *x509.CertPool {
+	p := x509.NewCertPool()
+	for _, ca := range c.CAs {
+		p.AddCert(ca)
+	}
+	return p
+}
+
+// VerifyPeerCert checks that certs[0] chains to one of the CAs at time now
+// (the other certs are intermediates).
+func (c *Credentials) VerifyPeerCert(certs []*x509.Certificate, now time.Time) error {
+	if len(certs) == 0 {
+		return errors.New("ike: peer sent no certificate")
+	}
+	inter := x509.NewCertPool()
+	for _, ic := range append(certs[1:], c.Intermediates...) {
+		inter.AddCert(ic)
+	}
+	_, err := certs[0].Verify(x509.VerifyOptions{
+		Roots: c.pool(), Intermediates: inter, CurrentTime: now,
+		// IKE certificates rarely carry an IKE-specific EKU.
+		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
+	})
+	return err
+}
+
+// IDMatchesCert reports whether an ID payload names the certificate: the
+// subject DN (compared as DER, or by its canonical string form), or one of
+// its subjectAltNames (DNS name, e-mail, IP address).
+func IDMatchesCert(id *ID, c *x509.Certificate) bool {
+	switch id.IDType {
+	case IDDERASN1DN:
+		if bytes.Equal(id.Data, c.RawSubject) {
+			return true
+		}
+		return id.String() == c.Subject.String()
+	case IDFQDN:
+		for _, n := range c.DNSNames {
+			if equalFoldASCII(n, string(id.Data)) {
+				return true
+			}
+		}
+	case IDUserFQDN:
+		for _, n := range c.EmailAddresses {
+			if equalFoldASCII(n, string(id.Data)) {
+				return true
+			}
+		}
+	case IDIPv4Addr, IDIPv6Addr:
+		a, ok := id.Addr()
+		if !ok {
+			return false
+		}
+		for _, ip := range c.IPAddresses {
+			if b, ok := netip.AddrFromSlice(ip); ok && b.Unmap() == a.Unmap() {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func equalFoldASCII(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
+
+// IDEqual reports whether two identities are the same (type and data;
+// DNs also by their string form, FQDNs case-insensitively).
+func IDEqual(a, b *ID) bool {
+	if a.IDType != b.IDType {
+		return false
+	}
+	switch a.IDType {
+	case IDFQDN, IDUserFQDN:
+		return equalFoldASCII(string(a.Data), string(b.Data))
+	case IDDERASN1DN:
+		return bytes.Equal(a.Data, b.Data) || a.String() == b.String()
+	}
+	return bytes.Equal(a.Data, b.Data)
+}
+
+func certsFromPayloads(m *Message) ([]*x509.Certificate, error) {
+	var out []*x509.Certificate
+	for _, p := range FindAll[*Cert](m) {
+		if p.Encoding != CertX509Sig {
+			continue
+		}
+		c, err := x509.ParseCertificate(p.Data)
+		if err != nil {
+			return nil, fmt.Errorf("ike: peer certificate: %w", err)
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}

@@ -1,0 +1,244 @@
+package ike
+
+import (
+	"time"
+)
+
+// Main Mode (RFC 2409 section 5), six messages:
+//
+//	MM1 I->R  SA VID...
+//	MM2 R->I  SA [N(RESPONDER-LIFETIME)] VID...
+//	MM3 I->R  KE Ni [CR] NAT-D NAT-D
+//	MM4 R->I  KE Nr [CR] NAT-D NAT-D
+//	MM5 I->R  encrypted: IDii [CERT] HASH_I|SIG_I [N(INITIAL-CONTACT)]  (from 4500 after a NAT)
+//	MM6 R->I  encrypted: IDir [CERT] HASH_R|SIG_R
+
+// mainModeInitiator maps each state to the handler of the message it
+// waits for.
+var mainModeInitiator = map[State]phase1Step{
+	StateMMWaitMsg2: (*Phase1).mmI2,
+	StateMMWaitMsg4: (*Phase1).mmI4,
+	StateMMWaitMsg6: (*Phase1).mmI6,
+}
+
+// mainModeResponder is the responder's table.
+var mainModeResponder = map[State]phase1Step{
+	StateNone:       (*Phase1).mmR1,
+	StateMMWaitMsg3: (*Phase1).mmR3,
+	StateMMWaitMsg5: (*Phase1).mmR5,
+}
+
+func (p *Phase1) initialContact() []Payload {
+	if !p.cfg.InitialContact {
+		return nil
+	}
+	return []Payload{&Notify{DOI: DOIIPsec, Protocol: ProtoISAKMP, NotifyType: NotifyInitialContact,
+		SPI: append(append([]byte(nil), p.ckyI[:]...), p.ckyR[:]...)}}
+}
+
+func (p *Phase1) mmI1() (*Result, error) {
+	sa := p.saPayload()
+	p.saiB = payloadBody(sa)
+	b, err := p.marshalPlain(append([]Payload{sa}, p.vendorPayloads()...))
+	if err != nil {
+		return nil, err
+	}
+	p.state = StateMMWaitMsg2
+	return &Result{Send: [][]byte{b}}, nil
+}
+
+func (p *Phase1) mmI2(m *Message, pkt Packet, now time.Time) (*Result, error) {
+	if m.CookieR.IsZero() {
+		return nil, malformed("MM2 without responder cookie")
+	}
+	if Find[*SA](m) == nil {
+		return nil, malformed("MM2 without SA")
+	}
+	p.ckyR = m.CookieR
+	if err := p.acceptChoice(m); err != nil {
+		return nil, err
+	}
+	p.noteVendors(m)
+	var err error
+	if p.dh, err = p.policy.Group.GenerateKey(p.rand); err != nil {
+		return nil, err
+	}
+	p.gxi = p.dh.Public()
+	if p.ni, err = p.random(nonceLen); err != nil {
+		return nil, err
+	}
+	ps := []Payload{&KE{Data: p.gxi}, &Nonce{Data: p.ni}}
+	ps = append(ps, p.certRequest()...)
+	natd, err := p.natdPayloads()
+	if err != nil {
+		return nil, err
+	}
+	b, err := p.marshalPlain(append(ps, natd...))
+	if err != nil {
+		return nil, err
+	}
+	p.state = StateMMWaitMsg4
+	return &Result{Send: [][]byte{b}}, nil
+}
+
+// keAndNonce extracts and checks the peer's KE and nonce payloads.
+func (p *Phase1) keAndNonce(m *Message) (ke, nonce []byte, err error) {
+	k, n := Find[*KE](m), Find[*Nonce](m)
+	if k == nil || n == nil {
+		return nil, nil, malformed("%v message without KE or nonce", p.exchange)
+	}
+	if len(k.Data) != p.policy.Group.PublicLen() {
+		return nil, nil, fail(FailKeyExchange, NotifyInvalidKeyInformation, "KE of %d bytes for %v", len(k.Data), p.policy.Group)
+	}
+	if len(n.Data) < 8 || len(n.Data) > 256 {
+		return nil, nil, fail(FailMalformed, NotifyPayloadMalformed, "nonce of %d bytes", len(n.Data))
+	}
+	return append([]byte(nil), k.Data...), append([]byte(nil), n.Data...), nil
+}
+
+func (p *Phase1) mmI4(m *Message, pkt Packet, now time.Time) (*Result, error) {
+	if m.Encrypted() {
+		return nil, malformed("MM4 encrypted")
+	}
+	gxr, nr, err := p.keAndNonce(m)
+	if err != nil {
+		return nil, err
+	}
+	p.gxr, p.nr = gxr, nr
+	p.checkNATD(m, pkt)
+	if err := p.computeKeys(); err != nil {
+		return nil, err
+	}
+	r := &Result{}
+	if p.natDetected() && !p.floated {
+		p.float()
+		r.Float = true
+	}
+	p.localID = p.localIdentity()
+	auth, err := p.authPayloads(p.localID.Body())
+	if err != nil {
+		return nil, err
+	}
+	ps := append([]Payload{p.localID}, auth...)
+	ps = append(ps, p.initialContact()...)
+	b, err := p.marshalEncrypted(ps)
+	if err != nil {
+		return nil, err
+	}
+	p.state = StateMMWaitMsg6
+	r.Send = [][]byte{b}
+	return r, nil
+}
+
+func (p *Phase1) mmI6(m *Message, pkt Packet, now time.Time) (*Result, error) {
+	if !m.Encrypted() {
+		return nil, malformed("MM6 not encrypted")
+	}
+	if err := p.verifyPeer(Find[*ID](m), m, now); err != nil {
+		return nil, err
+	}
+	return &Result{Done: p.finish(StateMMActive, now)}, nil
+}
+
+func (p *Phase1) mmR1(m *Message, pkt Packet, now time.Time) (*Result, error) {
+	sa := Find[*SA](m)
+	if sa == nil {
+		return nil, malformed("MM1 without SA")
+	}
+	p.noteEndpoints(pkt)
+	var err error
+	var ck []byte
+	if ck, err = p.random(8); err != nil {
+		return nil, err
+	}
+	copy(p.ckyR[:], ck)
+	p.saiB = rawBodyOf(m, PayloadSA)
+	reply, chosen, lifeNotify, err := p.selectProposal(sa, 0)
+	if err != nil {
+		return nil, err
+	}
+	p.policy, p.lifetime = chosen, chosen.Lifetime
+	p.noteVendors(m)
+	ps := []Payload{reply}
+	if lifeNotify != nil {
+		ps = append(ps, lifeNotify)
+	}
+	b, err := p.marshalPlain(append(ps, p.vendorPayloads()...))
+	if err != nil {
+		return nil, err
+	}
+	p.state = StateMMWaitMsg3
+	return &Result{Send: [][]byte{b}}, nil
+}
+
+func (p *Phase1) mmR3(m *Message, pkt Packet, now time.Time) (*Result, error) {
+	if m.Encrypted() {
+		return nil, malformed("MM3 encrypted")
+	}
+	gxi, ni, err := p.keAndNonce(m)
+	if err != nil {
+		return nil, err
+	}
+	p.gxi, p.ni = gxi, ni
+	p.checkNATD(m, pkt)
+	if p.dh, err = p.policy.Group.GenerateKey(p.rand); err != nil {
+		return nil, err
+	}
+	p.gxr = p.dh.Public()
+	if p.nr, err = p.random(nonceLen); err != nil {
+		return nil, err
+	}
+	if err := p.computeKeys(); err != nil {
+		return nil, err
+	}
+	ps := []Payload{&KE{Data: p.gxr}, &Nonce{Data: p.nr}}
+	ps = append(ps, p.certRequest()...)
+	natd, err := p.natdPayloads()
+	if err != nil {
+		return nil, err
+	}
+	b, err := p.marshalPlain(append(ps, natd...))
+	if err != nil {
+		return nil, err
+	}
+	p.state = StateMMWaitMsg5
+	return &Result{Send: [][]byte{b}}, nil
+}
+
+func (p *Phase1) mmR5(m *Message, pkt Packet, now time.Time) (*Result, error) {
+	if !m.Encrypted() {
+		return nil, malformed("MM5 not encrypted")
+	}
+	if err := p.verifyPeer(Find[*ID](m), m, now); err != nil {
+		return nil, err
+	}
+	p.noteEndpoints(pkt)
+	p.localID = p.localIdentity()
+	auth, err := p.authPayloads(p.localID.Body())
+	if err != nil {
+		return nil, err
+	}
+	b, err := p.marshalEncrypted(append([]Payload{p.localID}, auth...))
+	if err != nil {
+		return nil, err
+	}
+	return &Result{Send: [][]byte{b}, Done: p.finish(StateMMActive, now)}, nil
+}
+
+// payloadBody encodes a payload's body (without generic header), e.g.
+// SAi_b of our own offer.
+func payloadBody(pl Payload) []byte {
+	b := newBuilder()
+	pl.marshalBody(b)
+	return b.BytesOrPanic()
+}
+
+// rawBodyOf returns the received body of the first payload of type t.
+func rawBodyOf(m *Message, t PayloadType) []byte {
+	for i, pl := range m.Payloads {
+		if pl.Type() == t && i < len(m.Raw) {
+			return append([]byte(nil), m.Raw[i][4:]...)
+		}
+	}
+	return nil
+}

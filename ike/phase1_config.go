@@ -1,0 +1,190 @@
+package ike
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"time"
+)
+
+// Policy is one ISAKMP policy (Cisco "crypto isakmp policy N").
+type Policy struct {
+	Priority int
+	Cipher   CipherAlg
+	KeyBits  int // AES key size in bits; 0 for DES/3DES
+	Hash     HashAlg
+	Auth     AuthMethod
+	Group    Group
+	Lifetime time.Duration
+}
+
+func (p Policy) String() string {
+	c := p.Cipher.String()
+	if p.KeyBits != 0 {
+		c = fmt.Sprintf("%s%d", c, p.KeyBits)
+	}
+	return fmt.Sprintf("%s-%s-%v-%v-%ds", c, p.Hash, p.Group, p.Auth, int(p.Lifetime.Seconds()))
+}
+
+// Weak reports whether the policy needs allow_weak.
+func (p Policy) Weak() bool { return p.Cipher.Weak() || p.Hash.Weak() || p.Group.Weak() }
+
+func (p Policy) validate(allowWeak bool) error {
+	if _, err := p.Cipher.KeyLen(p.KeyBits); err != nil {
+		return err
+	}
+	if !p.Hash.Valid() {
+		return fmt.Errorf("ike: unsupported hash %v", p.Hash)
+	}
+	if !p.Group.Supported() {
+		return fmt.Errorf("ike: unsupported DH group %d", uint16(p.Group))
+	}
+	switch p.Auth {
+	case AuthPSK, AuthRSASig, AuthECDSA256, AuthECDSA384, AuthECDSA521:
+	default:
+		return fmt.Errorf("ike: unsupported authentication %v", p.Auth)
+	}
+	if p.Weak() && !allowWeak {
+		return fmt.Errorf("ike: policy %v is weak (needs allow_weak)", p)
+	}
+	return nil
+}
+
+// transform encodes the policy as a phase 1 transform.
+func (p Policy) transform(num uint8) Transform {
+	as := Attributes{AttrTV(AttrEncryption, uint16(p.Cipher))}
+	if p.KeyBits != 0 {
+		as = append(as, AttrTV(AttrKeyLength, uint16(p.KeyBits)))
+	}
+	as = append(as,
+		AttrTV(AttrHash, uint16(p.Hash)),
+		AttrTV(AttrAuthMethod, uint16(p.Auth)),
+		AttrTV(AttrGroupDesc, uint16(p.Group)),
+		AttrTV(AttrLifeType, uint16(LifeSeconds)),
+		AttrUint(AttrLifeDuration, uint64(p.Lifetime/time.Second)),
+	)
+	return Transform{Number: num, ID: TransformKeyIKE, Attributes: as}
+}
+
+// policyFromTransform decodes a phase 1 transform. Unknown attributes,
+// a PRF attribute, a private group or kilobyte lifetimes make it
+// unacceptable (ok false).
+func policyFromTransform(t Transform) (Policy, bool) {
+	if t.ID != TransformKeyIKE {
+		return Policy{}, false
+	}
+	var p Policy
+	lifeType := uint64(0)
+	for _, a := range t.Attributes {
+		v, ok := a.Uint()
+		if !ok {
+			return Policy{}, false
+		}
+		switch a.Type {
+		case AttrEncryption:
+			p.Cipher = CipherAlg(v)
+		case AttrKeyLength:
+			p.KeyBits = int(v)
+		case AttrHash:
+			p.Hash = HashAlg(v)
+		case AttrAuthMethod:
+			p.Auth = AuthMethod(v)
+		case AttrGroupDesc:
+			p.Group = Group(v)
+		case AttrLifeType:
+			lifeType = v
+		case AttrLifeDuration:
+			switch lifeType {
+			case LifeSeconds:
+				if v > 1<<31 {
+					v = 1 << 31
+				}
+				p.Lifetime = time.Duration(v) * time.Second
+			case LifeKilobytes:
+				// Volume limits on the IKE SA are ignored, as Cisco does.
+			default:
+				return Policy{}, false
+			}
+		default:
+			return Policy{}, false
+		}
+	}
+	if p.Cipher == CipherAES && p.KeyBits == 0 {
+		p.KeyBits = 128
+	}
+	return p, p.Cipher != 0 && p.Hash != 0 && p.Auth != 0 && p.Group != 0
+}
+
+// sameSuite compares everything but the lifetime and priority.
+func (p Policy) sameSuite(q Policy) bool {
+	return p.Cipher == q.Cipher && p.KeyBits == q.KeyBits && p.Hash == q.Hash && p.Auth == q.Auth && p.Group == q.Group
+}
+
+// DefaultPhase1Lifetime is used when a policy has none (Cisco default).
+const DefaultPhase1Lifetime = 86400 * time.Second
+
+// NATTMode selects NAT traversal behaviour (crypto map nat_t).
+type NATTMode int
+
+// NAT-T modes.
+const (
+	NATTAuto  NATTMode = iota // float when a NAT is detected
+	NATTForce                 // pretend a NAT so that ESP is always UDP-encapsulated
+	NATTOff                   // do not announce NAT-T
+)
+
+// Phase1Config is what one phase 1 negotiation needs. The manager builds
+// it from the crypto map and ISAKMP policies.
+type Phase1Config struct {
+	// Exchange is ExchangeMain or ExchangeAggressive (initiator only; a
+	// responder follows the initiator's choice unless NoAggressive).
+	Exchange     ExchangeType
+	NoAggressive bool
+
+	// Policies in priority order (lowest Priority first).
+	Policies  []Policy
+	AllowWeak bool
+
+	// Local and Remote are the UDP endpoints of the exchange (port 500 at
+	// the start).
+	Local, Remote netip.AddrPort
+
+	// LocalID defaults to the certificate's subject DN with certificates,
+	// else to the local address. RemoteID, when set, must equal the peer's
+	// ID (and with certificates, the certificate must also match the ID).
+	LocalID, RemoteID *ID
+
+	PSK   []byte
+	Creds *Credentials // for rsa-sig / ecdsa-sig
+
+	NATT NATTMode
+
+	// InitialContact adds INITIAL-CONTACT to MM5/AM3 (and MM6): the peer
+	// then drops older SAs with us (set when we hold none with it).
+	InitialContact bool
+
+	// Rand defaults to crypto/rand.Reader (tests inject determinism).
+	Rand io.Reader
+}
+
+func (c *Phase1Config) validate() error {
+	if len(c.Policies) == 0 {
+		return errors.New("ike: no ISAKMP policies")
+	}
+	for _, p := range c.Policies {
+		if err := p.validate(c.AllowWeak); err != nil {
+			return err
+		}
+		if p.Auth == AuthPSK && len(c.PSK) == 0 {
+			return errors.New("ike: pre-share policy without a pre-shared key")
+		}
+		if p.Auth.UsesSignatures() && (c.Creds == nil || c.Creds.Key == nil || c.Creds.Cert == nil) {
+			return fmt.Errorf("ike: %v policy without certificate and key", p.Auth)
+		}
+	}
+	if !c.Local.IsValid() || !c.Remote.IsValid() {
+		return errors.New("ike: local and remote endpoints are required")
+	}
+	return nil
+}

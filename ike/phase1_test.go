@@ -1,0 +1,506 @@
+package ike
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"errors"
+	"math/big"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+var (
+	addrI = netip.MustParseAddrPort("192.0.2.1:500")
+	addrR = netip.MustParseAddrPort("192.0.2.2:500")
+)
+
+func pskPolicy(c CipherAlg, bits int, h HashAlg, g Group) Policy {
+	return Policy{Priority: 10, Cipher: c, KeyBits: bits, Hash: h, Auth: AuthPSK, Group: g, Lifetime: 8 * time.Hour}
+}
+
+func pskConfigs(pols ...Policy) (*Phase1Config, *Phase1Config) {
+	psk := []byte("correct horse battery staple")
+	i := &Phase1Config{Policies: pols, Local: addrI, Remote: addrR, PSK: psk, AllowWeak: true}
+	r := &Phase1Config{Policies: pols, Local: addrR, Remote: addrI, PSK: psk, AllowWeak: true}
+	return i, r
+}
+
+// link is the in-memory network between the two state machines: it moves
+// datagrams and floats the ports the way the manager would.
+type link struct {
+	t          *testing.T
+	i, r       *Phase1
+	iEP, rEP   netip.AddrPort
+	now        time.Time
+	iDone      *Phase1Done
+	rDone      *Phase1Done
+	iFail      *Phase1Failure
+	rFail      *Phase1Failure
+	delivered  int
+	dropFirstN int // drop the first N datagrams to test retransmission
+}
+
+func (l *link) deliver(toResponder bool, data []byte) Result {
+	l.delivered++
+	var res Result
+	var err error
+	if toResponder {
+		res, err = l.r.Handle(Packet{Data: data, Local: l.rEP, Remote: l.iEP}, l.now)
+	} else {
+		res, err = l.i.Handle(Packet{Data: data, Local: l.iEP, Remote: l.rEP}, l.now)
+	}
+	if err != nil {
+		l.t.Fatalf("handle (to responder %v): %v", toResponder, err)
+	}
+	return res
+}
+
+func (l *link) float() {
+	l.iEP = netip.AddrPortFrom(l.iEP.Addr(), 4500)
+	l.rEP = netip.AddrPortFrom(l.rEP.Addr(), 4500)
+}
+
+// run drives a complete exchange to its end.
+func (l *link) run() {
+	res, err := l.i.Start(l.now)
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	toResponder := true
+	queue := res.Send
+	for steps := 0; len(queue) > 0; steps++ {
+		if steps > 20 {
+			l.t.Fatal("exchange does not terminate")
+		}
+		var next [][]byte
+		for _, d := range queue {
+			r := l.deliver(toResponder, d)
+			if r.Float {
+				l.float()
+			}
+			l.note(!toResponder, r)
+			next = append(next, r.Send...)
+		}
+		queue = next
+		toResponder = !toResponder
+	}
+}
+
+func (l *link) note(initiator bool, r Result) {
+	if initiator {
+		if r.Done != nil {
+			l.iDone = r.Done
+		}
+		if r.Failed != nil {
+			l.iFail = r.Failed
+		}
+	} else {
+		if r.Done != nil {
+			l.rDone = r.Done
+		}
+		if r.Failed != nil {
+			l.rFail = r.Failed
+		}
+	}
+}
+
+func newLink(t *testing.T, ic, rc *Phase1Config, now time.Time) *link {
+	t.Helper()
+	i, err := NewInitiator(ic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := NewResponder(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &link{t: t, i: i, r: r, iEP: ic.Local, rEP: rc.Local, now: now}
+}
+
+func checkAgreement(t *testing.T, l *link) {
+	t.Helper()
+	if l.iFail != nil || l.rFail != nil {
+		t.Fatalf("failed: initiator %v, responder %v", l.iFail, l.rFail)
+	}
+	a, b := l.iDone, l.rDone
+	if a == nil || b == nil {
+		t.Fatalf("not done: initiator %v (%v), responder %v (%v)", a != nil, l.i.State(), b != nil, l.r.State())
+	}
+	if !l.i.State().Active() || !l.r.State().Active() {
+		t.Fatalf("states %v / %v", l.i.State(), l.r.State())
+	}
+	for _, kv := range [][2][]byte{{a.Keys.SKEYID, b.Keys.SKEYID}, {a.Keys.SKEYIDd, b.Keys.SKEYIDd},
+		{a.Keys.SKEYIDa, b.Keys.SKEYIDa}, {a.Keys.Ka, b.Keys.Ka}, {a.Keys.IV, b.Keys.IV}} {
+		if !bytes.Equal(kv[0], kv[1]) || len(kv[0]) == 0 {
+			t.Fatalf("keys differ: %x / %x", kv[0], kv[1])
+		}
+	}
+	if a.CookieI != b.CookieI || a.CookieR != b.CookieR || a.Policy != b.Policy || a.Lifetime != b.Lifetime {
+		t.Fatalf("SA parameters differ: %+v / %+v", a, b)
+	}
+	if !IDEqual(a.PeerID, b.LocalID) || !IDEqual(b.PeerID, a.LocalID) {
+		t.Fatalf("identities: I sees %v (R is %v), R sees %v (I is %v)", a.PeerID, b.LocalID, b.PeerID, a.LocalID)
+	}
+}
+
+func TestPhase1PSK(t *testing.T) {
+	now := time.Now()
+	suites := []Policy{
+		pskPolicy(CipherAES, 128, HashSHA256, GroupMODP2048),
+		pskPolicy(CipherAES, 256, HashSHA1, GroupMODP1024),
+		pskPolicy(CipherAES, 192, HashSHA384, GroupECP384),
+		pskPolicy(Cipher3DES, 0, HashSHA512, GroupECP256),
+		pskPolicy(CipherDES, 0, HashMD5, GroupMODP768),
+		pskPolicy(CipherAES, 256, HashSHA256, GroupCurve25519),
+		pskPolicy(CipherAES, 128, HashSHA256, GroupECP521),
+	}
+	for _, ex := range []ExchangeType{ExchangeMain, ExchangeAggressive} {
+		for _, pol := range suites {
+			t.Run(ex.String()+"/"+pol.String(), func(t *testing.T) {
+				ic, rc := pskConfigs(pol)
+				ic.Exchange = ex
+				l := newLink(t, ic, rc, now)
+				l.run()
+				checkAgreement(t, l)
+				if l.iDone.NATT != NATTRFC3947 || l.iDone.Floated || l.rDone.Floated {
+					t.Errorf("NAT-T %v floated %v/%v without a NAT", l.iDone.NATT, l.iDone.Floated, l.rDone.Floated)
+				}
+				if a, _ := l.iDone.LocalID.Addr(); a != addrI.Addr() {
+					t.Errorf("default local ID %v", l.iDone.LocalID)
+				}
+			})
+		}
+	}
+}
+
+func TestPhase1NATForceFloats(t *testing.T) {
+	for _, ex := range []ExchangeType{ExchangeMain, ExchangeAggressive} {
+		ic, rc := pskConfigs(pskPolicy(CipherAES, 128, HashSHA256, GroupMODP2048))
+		ic.Exchange = ex
+		ic.NATT = NATTForce
+		l := newLink(t, ic, rc, time.Now())
+		l.run()
+		checkAgreement(t, l)
+		if !l.iDone.Floated || !l.rDone.Floated || !l.rDone.PeerNAT || !l.iDone.LocalNAT {
+			t.Errorf("%v: floated %v/%v, responder sees peer NAT %v", ex, l.iDone.Floated, l.rDone.Floated, l.rDone.PeerNAT)
+		}
+		if l.iDone.Remote.Port() != 4500 || l.rDone.Remote.Port() != 4500 {
+			t.Errorf("%v: endpoints %v / %v", ex, l.iDone.Remote, l.rDone.Remote)
+		}
+	}
+	// With NAT-T off nothing floats and no NAT-D is sent.
+	ic, rc := pskConfigs(pskPolicy(CipherAES, 128, HashSHA256, GroupMODP2048))
+	ic.NATT = NATTOff
+	l := newLink(t, ic, rc, time.Now())
+	l.run()
+	checkAgreement(t, l)
+	if l.iDone.NATT != NATTNone || l.rDone.Floated {
+		t.Error("NAT-T negotiated although disabled")
+	}
+}
+
+func TestPhase1WrongPSK(t *testing.T) {
+	for _, ex := range []ExchangeType{ExchangeMain, ExchangeAggressive} {
+		ic, rc := pskConfigs(pskPolicy(CipherAES, 128, HashSHA256, GroupECP256))
+		ic.Exchange = ex
+		rc.PSK = []byte("something else")
+		l := newLink(t, ic, rc, time.Now())
+		l.run()
+		f := l.rFail
+		if ex == ExchangeAggressive {
+			f = l.iFail // the initiator checks HASH_R first
+		}
+		if f == nil || f.Reason != FailAuth {
+			t.Fatalf("%v: failures %v / %v", ex, l.iFail, l.rFail)
+		}
+	}
+}
+
+func TestPhase1NoProposal(t *testing.T) {
+	ic, _ := pskConfigs(pskPolicy(CipherAES, 128, HashSHA256, GroupMODP2048))
+	_, rc := pskConfigs(pskPolicy(CipherAES, 256, HashSHA256, GroupMODP2048))
+	l := newLink(t, ic, rc, time.Now())
+	l.run()
+	if l.rFail == nil || l.rFail.Reason != FailNoProposal {
+		t.Fatalf("responder: %v", l.rFail)
+	}
+	// The responder told the initiator, which gave up too.
+	if l.iFail == nil || l.iFail.Reason != FailPeerNotify || l.iFail.Notify != NotifyNoProposalChosen {
+		t.Fatalf("initiator: %v", l.iFail)
+	}
+}
+
+func TestPhase1PolicySelection(t *testing.T) {
+	// The responder takes the first of ITS policies that the initiator
+	// offers, and the lower lifetime.
+	a := pskPolicy(CipherAES, 128, HashSHA1, GroupMODP2048)
+	b := pskPolicy(CipherAES, 256, HashSHA256, GroupMODP2048)
+	c := pskPolicy(CipherAES, 256, HashSHA256, GroupECP256)
+	ic, _ := pskConfigs(a, b, c)
+	rb := b
+	rb.Lifetime = time.Hour
+	_, rc := pskConfigs(c, rb)
+	l := newLink(t, ic, rc, time.Now())
+	l.run()
+	checkAgreement(t, l)
+	if !l.iDone.Policy.sameSuite(c) {
+		t.Errorf("chose %v, want %v", l.iDone.Policy, c)
+	}
+	if l.iDone.Lifetime != 8*time.Hour {
+		t.Errorf("lifetime %v", l.iDone.Lifetime)
+	}
+	_, rc = pskConfigs(rb)
+	l = newLink(t, ic, rc, time.Now())
+	l.run()
+	checkAgreement(t, l)
+	if l.iDone.Lifetime != time.Hour || l.rDone.Lifetime != time.Hour {
+		t.Errorf("lifetimes %v / %v, want the responder's lower 1h", l.iDone.Lifetime, l.rDone.Lifetime)
+	}
+}
+
+func TestPhase1Retransmission(t *testing.T) {
+	ic, rc := pskConfigs(pskPolicy(CipherAES, 128, HashSHA256, GroupECP256))
+	l := newLink(t, ic, rc, time.Now())
+	res, _ := l.i.Start(l.now)
+	mm1 := res.Send[0]
+	mm2 := l.deliver(true, mm1).Send[0]
+	// MM1 again (our MM2 "got lost"): the same MM2 comes back.
+	if again := l.deliver(true, mm1); len(again.Send) != 1 || !bytes.Equal(again.Send[0], mm2) {
+		t.Fatal("MM1 retransmission not answered with the same MM2")
+	}
+	mm3 := l.deliver(false, mm2).Send[0]
+	mm4 := l.deliver(true, mm3).Send[0]
+	mm5 := l.deliver(false, mm4).Send[0]
+	r6 := l.deliver(true, mm5)
+	if r6.Done == nil {
+		t.Fatal("responder not done")
+	}
+	// MM5 again after MM_ACTIVE: MM6 resent.
+	if again := l.deliver(true, mm5); !bytes.Equal(again.Send[0], r6.Send[0]) {
+		t.Fatal("MM5 retransmission not answered with MM6")
+	}
+	if r := l.deliver(false, r6.Send[0]); r.Done == nil {
+		t.Fatal("initiator not done")
+	}
+	if !bytes.Equal(l.i.LastSent()[0], mm5) {
+		t.Error("LastSent is not MM5")
+	}
+}
+
+func TestPhase1DropsGarbage(t *testing.T) {
+	ic, rc := pskConfigs(pskPolicy(CipherAES, 128, HashSHA256, GroupECP256))
+	i, _ := NewInitiator(ic)
+	r, _ := NewResponder(rc)
+	res, _ := i.Start(time.Now())
+	for _, b := range [][]byte{nil, {1, 2, 3}, res.Send[0][:40]} {
+		if _, err := r.Handle(Packet{Data: b}, time.Now()); err == nil {
+			t.Error("garbage accepted")
+		}
+	}
+	if r.State() != StateNone {
+		t.Errorf("state %v", r.State())
+	}
+}
+
+// Certificates.
+
+func vectorCreds(t *testing.T, side string) *Credentials {
+	dir := vectorDir("mm-rsa-sig")
+	read := func(n string) []byte {
+		b, err := os.ReadFile(filepath.Join(dir, n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	c, err := ParseCredentials(read(side+".crt"), read(side+".key"), read("ca.crt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+type testPKI struct {
+	ca    *x509.Certificate
+	caKey *ecdsa.PrivateKey
+}
+
+func newTestPKI(t *testing.T) *testPKI {
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := x509.ParseCertificate(der)
+	return &testPKI{ca: ca, caKey: k}
+}
+
+func (p *testPKI) issue(t *testing.T, curve elliptic.Curve, cn string, dns ...string) *Credentials {
+	k, _ := ecdsa.GenerateKey(curve, rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: cn, Organization: []string{"test"}},
+		DNSNames: dns, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.ca, &k.PublicKey, p.caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := x509.ParseCertificate(der)
+	return &Credentials{Cert: c, Key: k, CAs: []*x509.Certificate{p.ca}}
+}
+
+func sigConfigs(auth AuthMethod, g Group, ci, cr *Credentials) (*Phase1Config, *Phase1Config) {
+	pol := Policy{Cipher: CipherAES, KeyBits: 256, Hash: HashSHA256, Auth: auth, Group: g, Lifetime: time.Hour}
+	i := &Phase1Config{Policies: []Policy{pol}, Local: addrI, Remote: addrR, Creds: ci}
+	r := &Phase1Config{Policies: []Policy{pol}, Local: addrR, Remote: addrI, Creds: cr}
+	return i, r
+}
+
+func TestPhase1RSASignatures(t *testing.T) {
+	left, right := vectorCreds(t, "left"), vectorCreds(t, "right")
+	for _, ex := range []ExchangeType{ExchangeMain, ExchangeAggressive} {
+		for _, g := range []Group{GroupMODP2048, GroupECP256} {
+			t.Run(ex.String()+"/"+g.String(), func(t *testing.T) {
+				ic, rc := sigConfigs(AuthRSASig, g, left, right)
+				ic.Exchange = ex
+				ic.NATT = NATTForce
+				l := newLink(t, ic, rc, vectorTime)
+				l.run()
+				checkAgreement(t, l)
+				if l.iDone.PeerCert == nil || l.iDone.PeerCert.Subject.CommonName != "right.iop.test" {
+					t.Errorf("peer cert %v", l.iDone.PeerCert)
+				}
+				if l.rDone.PeerID.IDType != IDDERASN1DN || l.rDone.PeerID.String() != "CN=left.iop.test,O=iop-lab,C=CH" {
+					t.Errorf("peer ID %v", l.rDone.PeerID)
+				}
+			})
+		}
+	}
+	// Outside the validity window the certificate is refused.
+	ic, rc := sigConfigs(AuthRSASig, GroupECP256, left, right)
+	l := newLink(t, ic, rc, vectorTime.AddDate(20, 0, 0))
+	l.run()
+	if l.rFail == nil || l.rFail.Reason != FailCert {
+		t.Fatalf("expired certificate: %v / %v", l.iFail, l.rFail)
+	}
+	// A configured remote ID that the certificate does not hold.
+	ic, rc = sigConfigs(AuthRSASig, GroupECP256, left, right)
+	rc.RemoteID = IDFromFQDN("other.iop.test")
+	ic.LocalID = IDFromFQDN("other.iop.test")
+	l = newLink(t, ic, rc, vectorTime)
+	l.run()
+	if l.rFail == nil || l.rFail.Reason != FailInvalidID {
+		t.Fatalf("ID not in certificate: %v / %v", l.iFail, l.rFail)
+	}
+}
+
+func TestPhase1ECDSASignatures(t *testing.T) {
+	pki := newTestPKI(t)
+	for _, c := range []struct {
+		curve elliptic.Curve
+		auth  AuthMethod
+	}{{elliptic.P256(), AuthECDSA256}, {elliptic.P384(), AuthECDSA384}, {elliptic.P521(), AuthECDSA521}} {
+		ci := pki.issue(t, c.curve, "left", "left.example")
+		cr := pki.issue(t, c.curve, "right", "right.example")
+		for _, ex := range []ExchangeType{ExchangeMain, ExchangeAggressive} {
+			ic, rc := sigConfigs(AuthECDSA256, GroupCurve25519, ci, cr) // resolved to the key's curve
+			ic.Exchange = ex
+			ic.LocalID = IDFromFQDN("left.example")
+			rc.RemoteID = IDFromFQDN("left.example")
+			l := newLink(t, ic, rc, time.Now())
+			l.run()
+			checkAgreement(t, l)
+			if l.iDone.Policy.Auth != c.auth {
+				t.Errorf("auth %v, want %v", l.iDone.Policy.Auth, c.auth)
+			}
+		}
+	}
+	// A certificate from another CA is refused.
+	other := newTestPKI(t)
+	ic, rc := sigConfigs(AuthECDSA256, GroupECP256, other.issue(t, elliptic.P256(), "x"), pki.issue(t, elliptic.P256(), "y"))
+	l := newLink(t, ic, rc, time.Now())
+	l.run()
+	if l.rFail == nil || l.rFail.Reason != FailCert {
+		t.Fatalf("foreign CA: %v / %v", l.iFail, l.rFail)
+	}
+}
+
+func TestSignHashECDSAEncoding(t *testing.T) {
+	k, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	h := bytes.Repeat([]byte{1}, 32)
+	sig, err := SignHash(rand.Reader, AuthECDSA384, k, h)
+	if err != nil || len(sig) != 96 {
+		t.Fatalf("%d bytes, %v", len(sig), err)
+	}
+	if err := VerifyHash(AuthECDSA384, &k.PublicKey, h, sig); err != nil {
+		t.Fatal(err)
+	}
+	sig[5] ^= 1
+	if err := VerifyHash(AuthECDSA384, &k.PublicKey, h, sig); !errors.Is(err, ErrBadSignature) {
+		t.Fatal("tampered signature accepted")
+	}
+}
+
+// The recorded strongSwan MM1 and AM1 are accepted by our responder, which
+// answers with the offered transform unchanged.
+func TestPhase1ResponderAcceptsStrongSwan(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		pol  Policy
+	}{
+		{"mm-psk-modp2048", pskPolicy(CipherAES, 128, HashSHA256, GroupMODP2048)},
+		{"am-psk-fqdn", pskPolicy(CipherAES, 128, HashSHA256, GroupMODP2048)},
+	} {
+		v := loadVectors(t, c.name)
+		msgs := pcapIKEMessages(t, filepath.Join(vectorDir(c.name), "exchange.pcap"))
+		ini := netip.AddrPortFrom(netip.MustParseAddr(v.str("initiator_addr")), 500)
+		res := netip.AddrPortFrom(netip.MustParseAddr(v.str("responder_addr")), 500)
+		c.pol.Lifetime = 86400 * time.Second
+		rc := &Phase1Config{Policies: []Policy{c.pol}, Local: res, Remote: ini, PSK: []byte(v.str("psk"))}
+		r, err := NewResponder(rc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := r.Handle(Packet{Data: msgs[0].Payload, Local: res, Remote: ini}, vectorTime)
+		if err != nil || out.Failed != nil || len(out.Send) != 1 {
+			t.Fatalf("%s: %v %v", c.name, err, out.Failed)
+		}
+		reply, err := Unmarshal(out.Send[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr := Find[*SA](reply).Proposals[0].Transforms[0]
+		if got := cryptobyteAttrs(tr.Attributes); !bytes.Equal(got, v.hex("p1_transform_attributes")) {
+			t.Errorf("%s: chosen transform %x, want %x", c.name, got, v.hex("p1_transform_attributes"))
+		}
+		// strongSwan offers 15840 s, our policy 86400 s: theirs is lower.
+		if r.lifetime != 15840*time.Second {
+			t.Errorf("%s: lifetime %v", c.name, r.lifetime)
+		}
+		if !r.peer.DPD || r.peer.NATT != NATTRFC3947 || !r.peer.Fragmentation || !r.peer.XAuth {
+			t.Errorf("%s: vendor IDs %+v", c.name, r.peer)
+		}
+		want := StateMMWaitMsg3
+		if c.name == "am-psk-fqdn" {
+			want = StateAMWaitMsg3
+			if r.peerID.String() != `"left.iop.test"` {
+				t.Errorf("AM peer ID %v", r.peerID)
+			}
+			if Find[*NATD](reply) == nil || Find[*Hash](reply) == nil {
+				t.Error("AM2 lacks NAT-D or HASH_R")
+			}
+		}
+		if r.State() != want {
+			t.Errorf("%s: state %v", c.name, r.State())
+		}
+	}
+}
