@@ -10,12 +10,52 @@
 // *Delete, *VendorID, *NATD, *NATOA, *AttributesPayload, *Fragment,
 // *Unknown). Marshal/Unmarshal handle plaintext messages; Seal/Open
 // handle encrypted ones (CBC, zero padding on output, any padding on
-// input: payload lengths delimit the chain). Parsed messages keep the wire
-// bytes of every payload in Message.Raw so that hashes are computed over
-// what was received. ParseHeader lets a dispatcher route a datagram before
-// decrypting it. Find and FindAll pick payloads by type.
+// input: payload lengths delimit the chain; both return the next IV, the
+// last ciphertext block). Parsed messages keep the wire bytes of every
+// payload in Message.Raw so that hashes are computed over what was
+// received. ParseHeader lets a dispatcher route a datagram before
+// decrypting it. Find and FindAll pick payloads by type. A Reassembler
+// rebuilds a datagram from IKEv1 fragments (payload 132).
 //
 // Parsing is strict about lengths, never panics, and bounds allocations
 // (MaxPayloads payloads, proposals, transforms or attributes per list).
 // Errors from malformed input wrap ErrMalformed.
+//
+// # Cryptography
+//
+// HashAlg (phase 1 hash attribute values) provides Sum and PRF (HMAC).
+// SKEYIDPSK / SKEYIDSig, DeriveSKEYIDs, EncryptionKey (RFC 2409 appendix B
+// expansion) and DerivePhase1Keys produce a Phase1Keys. Phase1IV and
+// Phase2IV give the first IV of phase 1 and of each Quick Mode or
+// Informational exchange (hash(last phase 1 IV | M-ID)). HashI/HashR are
+// the phase 1 hashes; QuickHash1/2/3 the Quick Mode hashes (QuickHash1 is
+// also the Informational HASH); QuickKeymat the per-SA KEYMAT (pass the
+// SPI the SA's receiver chose, and g(qm)^xy or nil). NATDHash computes
+// NAT-D values. CipherAlg covers DES, 3DES and AES-CBC. Group covers MODP
+// groups 1, 2, 5, 14, 15, 16 (constant-time exponentiation, peer value
+// check 1 < y < p-1), ECP groups 19, 20, 21 (RFC 5903 x||y encoding) and
+// Curve25519 (31): GenerateKey, Public, SharedSecret, Wipe.
+//
+// # Phase 1
+//
+// Phase1 is one Main Mode or Aggressive Mode negotiation in either role,
+// built by NewInitiator (then Start) or NewResponder (then Handle with the
+// first message) from a Phase1Config. It is a pure state machine: Handle
+// takes a received Packet and the time and returns a Result with the
+// datagrams to send, whether to float to UDP 4500 (RFC 3947; strongSwan
+// with kernel-libipsec always fakes a NAT so this always happens against
+// it), and at the end either Done (a Phase1Done with keys, last IV, cipher,
+// identities, NAT state, lifetime) or Failed (a Phase1Failure with a
+// FailReason). An error from Handle means the datagram was dropped and the
+// state is unchanged. Timers and retransmission belong to the caller
+// (resend LastSent). States carry Cisco's names (MM_WAIT_MSG2 ..
+// MM_ACTIVE, AM_WAIT_MSG2/3, AM_ACTIVE). The responder chooses like Cisco:
+// the first of its own policies that matches any offered transform; the
+// lower lifetime wins (RESPONDER-LIFETIME when the responder lowers it).
+//
+// Authentication: pre-shared keys, RSA signatures (PKCS#1 v1.5 over the
+// bare hash) and ECDSA (RFC 4754, r||s) with X.509 certificates chained to
+// the configured CA (Credentials, ParseCredentials); the peer's ID must
+// name its certificate (subject DN or a subjectAltName, IDMatchesCert).
+// With certificates the local identity defaults to the subject DN.
 package ike

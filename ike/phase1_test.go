@@ -504,3 +504,22 @@ func TestPhase1ResponderAcceptsStrongSwan(t *testing.T) {
 		}
 	}
 }
+
+func TestParseDNMatchesCertificate(t *testing.T) {
+	left := vectorCreds(t, "left")
+	der, err := ParseDN("C=CH, O=iop-lab, CN=left.iop.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(der, left.Cert.RawSubject) {
+		t.Errorf("DER %x, certificate subject %x", der, left.Cert.RawSubject)
+	}
+	if !IDMatchesCert(IDFromDN(der), left.Cert) {
+		t.Error("DN ID does not match its certificate")
+	}
+	for _, bad := range []string{"", "CN", "XX=1"} {
+		if _, err := ParseDN(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
