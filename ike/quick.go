@@ -108,12 +108,18 @@ type quickMode struct {
 // dhPrivate is an ephemeral Diffie-Hellman key for PFS.
 type dhPrivate interface {
 	Public() []byte
-	Shared(peer []byte) ([]byte, error)
+	SharedSecret(peer []byte) ([]byte, error)
 }
 
-// newPFSKey makes an ephemeral key of a DH group; it is provided by the
-// DH implementation (quick_dh.go).
-var newPFSKey func(group int) (dhPrivate, error)
+// newPFSKey makes an ephemeral key of a DH group (a variable so that
+// in-memory tests can use a cheap stand-in).
+var newPFSKey = func(group int) (dhPrivate, error) {
+	g := Group(group)
+	if !g.Supported() {
+		return nil, fmt.Errorf("unsupported DH group %d", group)
+	}
+	return g.GenerateKey(rand.Reader)
+}
 
 // newMessageID returns a random non-zero Quick Mode / Informational M-ID.
 func newMessageID() uint32 {
@@ -177,9 +183,6 @@ func newQuickInitiator(sec *p1Secrets, offer *childOffer, local, remote *ID, spi
 	q.ni = newNonce()
 	payloads := []Payload{sa, &Nonce{Data: q.ni}}
 	if offer.PFS != 0 {
-		if newPFSKey == nil {
-			return nil, nil, fmt.Errorf("PFS group %d: no DH implementation", offer.PFS)
-		}
 		if q.dh, err = newPFSKey(offer.PFS); err != nil {
 			return nil, nil, fmt.Errorf("PFS group %d: %w", offer.PFS, err)
 		}
@@ -230,7 +233,7 @@ func (q *quickMode) handleQM2(pkt []byte) ([]byte, *quickResult, error) {
 	case q.dh != nil && ke == nil, q.dh == nil && ke != nil:
 		return nil, nil, &NotifyError{NotifyNoProposalChosen, ErrPFSMismatch}
 	case ke != nil:
-		if q.gxy, err = q.dh.Shared(ke.Data); err != nil {
+		if q.gxy, err = q.dh.SharedSecret(ke.Data); err != nil {
 			return nil, nil, &NotifyError{NotifyInvalidKeyInformation, fmt.Errorf("PFS: %w", err)}
 		}
 	}
@@ -331,13 +334,10 @@ func newQuickResponder(sec *p1Secrets, pkt []byte, lookup quickLookup, spi func(
 	q.nr = newNonce()
 	payloads := []Payload{reply, &Nonce{Data: q.nr}}
 	if ke != nil {
-		if newPFSKey == nil {
-			return nil, nil, &NotifyError{NotifyNoProposalChosen, errors.New("PFS: no DH implementation")}
-		}
 		if q.dh, err = newPFSKey(ch.PFS); err != nil {
 			return nil, nil, &NotifyError{NotifyNoProposalChosen, fmt.Errorf("PFS group %d: %w", ch.PFS, err)}
 		}
-		if q.gxy, err = q.dh.Shared(ke.Data); err != nil {
+		if q.gxy, err = q.dh.SharedSecret(ke.Data); err != nil {
 			return nil, nil, &NotifyError{NotifyInvalidKeyInformation, fmt.Errorf("PFS: %w", err)}
 		}
 		payloads = append(payloads, &KE{Data: q.dh.Public()})
@@ -435,6 +435,9 @@ func (q *quickMode) result() *quickResult {
 	dir(ch.AH, &r.AHIn, &r.AHOut)
 	wipeBytes(q.gxy)
 	q.gxy = nil
+	if k, ok := q.dh.(*DHKey); ok {
+		k.Wipe()
+	}
 	q.dh = nil
 	return r
 }

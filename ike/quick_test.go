@@ -263,7 +263,7 @@ func fakeDH(int) (dhPrivate, error) {
 	return &fakeKey{pub: newNonce()}, nil
 }
 func (k *fakeKey) Public() []byte { return k.pub }
-func (k *fakeKey) Shared(peer []byte) ([]byte, error) {
+func (k *fakeKey) SharedSecret(peer []byte) ([]byte, error) {
 	if bytes.Compare(k.pub, peer) < 0 {
 		return append(append([]byte(nil), k.pub...), peer...), nil
 	}

@@ -1,0 +1,231 @@
+package ike
+
+import (
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"tinyipsec/acl"
+	"tinyipsec/conf"
+)
+
+// The SA manager: it owns every IKE SA and Quick Mode in progress, feeds
+// them the datagrams the socket layer hands in, runs the timers
+// (retransmission, rekeying, expiry, DPD, NAT-T keepalives), and installs
+// finished IPsec SA pairs into the data plane. The exchanges themselves
+// are the pure state machines in phase1*.go / quick.go / info.go.
+//
+// Everything runs under one mutex: IKE traffic is a handful of packets per
+// minute, and a single lock keeps the lifecycle easy to reason about.
+
+// Transport sends IKE datagrams; *tun.UDP implements it (it adds the
+// non-ESP marker on port 4500).
+type Transport interface {
+	SendIKE(pkt []byte, local, remote netip.AddrPort) error
+	SendKeepalive(local, remote netip.AddrPort) error
+}
+
+// ChildHandle is the data plane's reference to an installed pair.
+type ChildHandle any
+
+// DataPlane installs negotiated IPsec SA pairs. The daemon adapts
+// *esp.Engine to it. InstallChild must copy the keys: the manager wipes
+// its copies afterwards.
+type DataPlane interface {
+	InstallChild(c *ChildSA) (ChildHandle, error)
+	RemoveChild(h ChildHandle)
+}
+
+// ChildKeys are one direction of one protocol of a negotiated SA pair.
+type ChildKeys struct {
+	SPI     uint32
+	EncKey  []byte // ESP cipher key (with the 4-byte salt for AEAD)
+	AuthKey []byte // HMAC key
+}
+
+// ChildSA is a negotiated IPsec SA pair for the data plane. "In" is what
+// the peer sends to us.
+type ChildSA struct {
+	CryptoMap *conf.CryptoMap
+	Local     netip.AddrPort // outer addresses; the ports matter with Encap
+	Remote    netip.AddrPort
+	Encap     bool   // ESP in UDP (RFC 3948)
+	Mode      string // tunnel | transport
+	Selector  acl.Selector
+
+	// Protocol is "esp", "ah" or "ah+esp".
+	Protocol    string
+	Encryption  string // ESP cipher (conf name), "" for AH only
+	Integrity   string // ESP integrity (conf name), "" for AEAD
+	AHIntegrity string // AH algorithm
+
+	ESPIn, ESPOut ChildKeys
+	AHIn, AHOut   ChildKeys
+
+	Lifetime   time.Duration
+	LifetimeKB uint64
+	ESN        bool
+	PFSGroup   int
+}
+
+// Config configures a Manager.
+type Config struct {
+	Conf      *conf.Config
+	Transport Transport
+	DataPlane DataPlane
+	Log       *slog.Logger
+	// MaxHalfOpen bounds phase 1 SAs in negotiation; beyond it the oldest
+	// one is dropped (default 32).
+	MaxHalfOpen int
+}
+
+// Timing of the manager. Variables so that tests may shorten them.
+var (
+	tickInterval     = 200 * time.Millisecond
+	retxBase         = 2 * time.Second // first retransmission; doubles each time
+	retxLimit        = 5               // retransmissions before giving up
+	initiateBackoff  = 5 * time.Second // pause before retrying a failed "always" map
+	childRekeyMargin = 0.85            // initiator rekeys at this fraction of the lifetime
+	rekeyGrace       = 3 * time.Second // old pair kept after make-before-break
+	halfOpenTimeout  = 30 * time.Second
+)
+
+// Manager runs IKEv1 for the crypto maps with keying "isakmp".
+type Manager struct {
+	mu   sync.Mutex
+	cfg  Config
+	log  *slog.Logger
+	maps []*mapState
+	sas  []*ikeSA
+	used map[uint32]bool // inbound SPIs handed out
+
+	closed bool
+	stop   chan struct{}
+	done   chan struct{}
+}
+
+// mapState is the manager's view of one crypto map entry.
+type mapState struct {
+	cm      *conf.CryptoMap
+	acl     *acl.List
+	nextTry time.Time
+	pending bool // traffic is waiting (on-traffic) or a child is wanted
+}
+
+// NewManager prepares the manager; Start runs its timers.
+func NewManager(c Config) (*Manager, error) {
+	if c.Conf == nil || c.Transport == nil || c.DataPlane == nil {
+		return nil, errors.New("ike: manager needs a configuration, a transport and a data plane")
+	}
+	if c.Log == nil {
+		c.Log = slog.New(slog.DiscardHandler)
+	}
+	if c.MaxHalfOpen <= 0 {
+		c.MaxHalfOpen = 32
+	}
+	m := &Manager{cfg: c, log: c.Log, used: map[uint32]bool{}, stop: make(chan struct{}), done: make(chan struct{})}
+	for _, cm := range c.Conf.CryptoMaps {
+		if cm.Keying != "" && cm.Keying != "isakmp" {
+			continue
+		}
+		ms := &mapState{cm: cm}
+		if cm.ACL != nil {
+			ms.acl = acl.Compile(cm.ACL.Rules)
+		}
+		m.maps = append(m.maps, ms)
+	}
+	return m, nil
+}
+
+// Start runs the timer goroutine; initiate = "always" maps start at once.
+func (m *Manager) Start() {
+	go m.run()
+}
+
+func (m *Manager) run() {
+	defer close(m.done)
+	t := time.NewTicker(tickInterval)
+	defer t.Stop()
+	m.tick(time.Now())
+	for {
+		select {
+		case <-m.stop:
+			return
+		case now := <-t.C:
+			m.tick(now)
+		}
+	}
+}
+
+// Close sends Delete for every SA, removes the pairs from the data plane
+// and stops the timers.
+func (m *Manager) Close() {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return
+	}
+	m.closed = true
+	for _, sa := range m.sas {
+		m.deleteIKE(sa, true, "shutdown")
+	}
+	m.sas = nil
+	m.mu.Unlock()
+	close(m.stop)
+	<-m.done
+}
+
+// Acquire asks for an SA for the crypto map with this ID ("name/seq"):
+// the data plane calls it when traffic matches an entry without an SA.
+// It does not block.
+func (m *Manager) Acquire(cryptoMapID string) {
+	go func() {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		if m.closed {
+			return
+		}
+		for _, ms := range m.maps {
+			if ms.cm.ID() == cryptoMapID && ms.cm.Initiate != "never" && !ms.cm.Dynamic {
+				ms.pending = true
+				m.initiate(ms, time.Now())
+			}
+		}
+	}()
+}
+
+// allocSPI returns a fresh random inbound SPI (values below 256 are
+// reserved, RFC 4303).
+func (m *Manager) allocSPI() uint32 {
+	for {
+		s := rand.Uint32()
+		if s >= 256 && !m.used[s] {
+			m.used[s] = true
+			return s
+		}
+	}
+}
+
+// localAddrFor finds the source address the kernel would use towards
+// remote (a connected UDP socket sends nothing).
+func localAddrFor(cm *conf.CryptoMap, remote netip.Addr) (netip.Addr, error) {
+	if cm.Local.IsValid() {
+		return cm.Local, nil
+	}
+	c, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(remote, IKEPort)))
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).AddrPort().Addr().Unmap(), nil
+}
+
+// jitter returns d reduced by up to 5 % at random, so that both ends (and
+// many SAs) do not rekey in the same instant.
+func jitter(d time.Duration) time.Duration {
+	return d - time.Duration(rand.Int64N(int64(d)/20+1))
+}

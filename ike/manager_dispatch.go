@@ -1,0 +1,291 @@
+package ike
+
+import (
+	"bytes"
+	"errors"
+	"net/netip"
+	"time"
+)
+
+// HandlePacket processes one received IKE datagram (without the non-ESP
+// marker): local is where it arrived, remote where it came from. It has
+// the signature of tun.UDPHandler; pkt is not retained.
+func (m *Manager) HandlePacket(pkt []byte, local, remote netip.AddrPort) {
+	h, err := ParseHeader(pkt)
+	if err != nil {
+		m.log.Debug("dropping malformed IKE datagram", "from", remote, "err", err)
+		return
+	}
+	pkt = bytes.Clone(pkt)
+	now := time.Now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return
+	}
+	sa := m.findSA(h.CookieI, h.CookieR)
+	if sa == nil {
+		if h.CookieR.IsZero() && h.MessageID == 0 && (h.Exchange == ExchangeMain || h.Exchange == ExchangeAggressive) {
+			m.newResponder(pkt, h, local, remote, now)
+			return
+		}
+		m.log.Debug("IKE message for no known SA", "from", remote, "exchange", h.Exchange)
+		return
+	}
+	// With wildcard sockets the arrival address is unspecified: use the
+	// address the SA runs on (NAT-D hashes need the real one).
+	if !local.Addr().IsValid() || local.Addr().IsUnspecified() {
+		local = netip.AddrPortFrom(sa.local.Addr(), local.Port())
+	}
+	if sa.cookieR.IsZero() && !h.CookieR.IsZero() {
+		sa.cookieR = h.CookieR
+	}
+	// Follow the peer when it floats to 4500 or its NAT mapping changes;
+	// only authenticated traffic may move an established SA (below).
+	from := func() {
+		if sa.remote != remote || sa.local.Port() != local.Port() {
+			sa.remote = remote
+			sa.local = netip.AddrPortFrom(sa.local.Addr(), local.Port())
+		}
+	}
+	switch {
+	case h.Exchange == ExchangeMain || h.Exchange == ExchangeAggressive:
+		m.handlePhase1(sa, pkt, local, remote, from, now)
+	case sa.out == nil:
+		// strongSwan may send QM1 right behind the last phase 1 message;
+		// it retransmits it, so ignoring it here is enough.
+		m.log.Debug("ignoring message before phase 1 completed", "peer", remote, "exchange", h.Exchange)
+	case h.Exchange == ExchangeQuick:
+		m.handleQuick(sa, h, pkt, from, now)
+	case h.Exchange == ExchangeInformational:
+		m.handleInfo(sa, pkt, from, now)
+	default:
+		m.log.Debug("unsupported exchange", "peer", remote, "exchange", h.Exchange)
+	}
+}
+
+func (m *Manager) findSA(ckyI, ckyR Cookie) *ikeSA {
+	for _, sa := range m.sas {
+		if sa.cookieI == ckyI && (sa.cookieR.IsZero() || ckyR.IsZero() || sa.cookieR == ckyR) {
+			return sa
+		}
+	}
+	return nil
+}
+
+func (m *Manager) send(sa *ikeSA, pkt []byte) {
+	if err := m.cfg.Transport.SendIKE(pkt, sa.local, sa.remote); err != nil {
+		m.log.Debug("send failed", "peer", sa.remote, "err", err)
+	}
+}
+
+// handlePhase1 feeds a Main/Aggressive Mode message to its exchange.
+func (m *Manager) handlePhase1(sa *ikeSA, pkt []byte, local, remote netip.AddrPort, from func(), now time.Time) {
+	if sa.p1In != nil && bytes.Equal(pkt, sa.p1In) {
+		// The peer did not get our answer: send it again.
+		if sa.p1Last != nil {
+			m.send(sa, sa.p1Last)
+		}
+		return
+	}
+	if sa.out != nil || sa.p1 == nil {
+		return
+	}
+	out, err := sa.p1.handle(pkt, local, remote)
+	if err != nil {
+		m.log.Info("phase 1 message rejected", "peer", sa.remote, "state", sa.p1.state(), "err", err)
+		if sa.p1.done() {
+			return
+		}
+		var ne *NotifyError
+		if errors.As(err, &ne) || isFatalPhase1(err) {
+			m.removeSA(sa)
+		}
+		return
+	}
+	from()
+	sa.p1In = pkt
+	if sa.initiator && sa.p1.floatToNATT() && sa.local.Port() != NATTPort {
+		sa.local = netip.AddrPortFrom(sa.local.Addr(), NATTPort)
+		sa.remote = netip.AddrPortFrom(sa.remote.Addr(), NATTPort)
+	}
+	if out != nil {
+		m.send(sa, out)
+		sa.p1Last = out
+		if !sa.p1.done() || !sa.initiator {
+			sa.p1Retx.arm(out, now)
+		}
+	}
+	if sa.p1.done() {
+		sa.p1Retx.clear()
+		m.established(sa, now)
+	}
+}
+
+// isFatalPhase1 reports errors after which the exchange cannot continue
+// (authentication failed, nothing acceptable offered).
+func isFatalPhase1(err error) bool {
+	return errors.Is(err, ErrNoProposalChosen) || errors.Is(err, errPhase1Fatal)
+}
+
+// errPhase1Fatal wraps phase 1 failures that end the exchange.
+var errPhase1Fatal = errors.New("phase 1 failed")
+
+// handleQuick routes a Quick Mode message by its message ID.
+func (m *Manager) handleQuick(sa *ikeSA, h Header, pkt []byte, from func(), now time.Time) {
+	qs := sa.qms[h.MessageID]
+	if qs != nil {
+		if qs.q.isDuplicate(pkt) {
+			if qs.q.lastOut != nil {
+				m.send(sa, qs.q.lastOut)
+			}
+			return
+		}
+		if !qs.doneAt.IsZero() {
+			return
+		}
+		if qs.q.initiator {
+			out, res, err := qs.q.handleQM2(pkt)
+			if err != nil {
+				m.quickFailed(sa, qs, err)
+				return
+			}
+			from()
+			m.send(sa, out)
+			qs.retx.clear()
+			qs.doneAt = now
+			m.installChild(sa, qs, res, now)
+			return
+		}
+		res, err := qs.q.handleQM3(pkt)
+		if err != nil {
+			m.quickFailed(sa, qs, err)
+			return
+		}
+		from()
+		qs.retx.clear()
+		qs.doneAt = now
+		m.installChild(sa, qs, res, now)
+		return
+	}
+	qs = &qmState{}
+	q, out, err := newQuickResponder(sa.out.sec, pkt, func(peerLocal, peerRemote *ID) (*childOffer, error) {
+		return m.responderOffer(sa, qs, peerLocal, peerRemote)
+	}, m.allocSPI)
+	if err != nil {
+		var ne *NotifyError
+		if errors.As(err, &ne) {
+			// The message authenticated: tell the peer why we refuse.
+			m.log.Warn("Quick Mode refused", "peer", sa.remote, "err", err)
+			m.sendNotify(sa, ne.Type)
+			return
+		}
+		m.log.Debug("Quick Mode message dropped", "peer", sa.remote, "err", err)
+		return
+	}
+	from()
+	qs.q = q
+	sa.qms[q.mid] = qs
+	m.send(sa, out)
+	qs.retx.arm(out, now)
+	if sa.dpd != nil {
+		sa.dpd.heard(now)
+	}
+}
+
+// quickFailed handles an error in an exchange we are part of.
+func (m *Manager) quickFailed(sa *ikeSA, qs *qmState, err error) {
+	if errors.Is(err, errUnauthenticated) {
+		m.log.Debug("Quick Mode message dropped", "peer", sa.remote, "err", err)
+		return
+	}
+	m.log.Warn("Quick Mode failed", "peer", sa.remote, "err", err)
+	var ne *NotifyError
+	if errors.As(err, &ne) {
+		m.sendNotify(sa, ne.Type)
+	}
+	delete(sa.qms, qs.q.mid)
+	if qs.rekeyOf != nil {
+		qs.rekeyOf.rekeying = false
+	}
+}
+
+// sendNotify sends an error notify in a protected Informational exchange.
+func (m *Manager) sendNotify(sa *ikeSA, t uint16) {
+	pkt, err := sealInfo(sa.out.sec, &Notify{DOI: DOIIPsec, Protocol: ProtoISAKMP, NotifyType: t, SPI: sa.out.sec.cookieSPI()})
+	if err == nil {
+		m.send(sa, pkt)
+	}
+}
+
+// handleInfo processes an Informational exchange on an established SA.
+func (m *Manager) handleInfo(sa *ikeSA, pkt []byte, from func(), now time.Time) {
+	ev, err := openInfo(sa.out.sec, pkt)
+	if err != nil {
+		m.log.Debug("Informational dropped", "peer", sa.remote, "err", err)
+		return
+	}
+	from()
+	if sa.dpd != nil {
+		sa.dpd.heard(now)
+	}
+	if ev.DPDRequest {
+		if ack, err := sealInfo(sa.out.sec, sa.out.sec.dpdNotify(true, ev.DPDSeq)); err == nil {
+			m.send(sa, ack)
+		}
+	}
+	if ev.DPDAck && sa.dpd != nil {
+		sa.dpd.ack(ev.DPDSeq, now)
+	}
+	for _, t := range ev.Errors {
+		m.log.Warn("peer reports an error", "peer", sa.remote, "notify", notifyName(t))
+		// A refused Quick Mode of ours: stop retransmitting it.
+		for mid, qs := range sa.qms {
+			if qs.q.initiator && qs.doneAt.IsZero() {
+				if qs.rekeyOf != nil {
+					qs.rekeyOf.rekeying = false
+				}
+				delete(sa.qms, mid)
+			}
+		}
+	}
+	for _, d := range ev.DeleteChild {
+		m.peerDeletedChild(sa, d)
+	}
+	if ev.InitialContact {
+		m.initialContact(sa)
+	}
+	if ev.DeleteIKE {
+		m.log.Info("peer deleted the IKE SA", "peer", sa.remote)
+		m.deleteIKE(sa, false, "deleted by peer")
+	}
+}
+
+// peerDeletedChild removes the pair whose outbound SPI the peer deleted.
+func (m *Manager) peerDeletedChild(sa *ikeSA, d childSPI) {
+	for _, s := range m.sas {
+		if s.remote.Addr() != sa.remote.Addr() {
+			continue
+		}
+		for _, c := range s.children {
+			if (d.Protocol == ProtoESP && c.sa.ESPOut.SPI == d.SPI && c.sa.Protocol != "ah") ||
+				(d.Protocol == ProtoAH && c.sa.AHOut.SPI == d.SPI) {
+				m.log.Info("peer deleted an IPsec SA", "peer", sa.remote, "spi_out", d.SPI)
+				m.removeChild(s, c, false)
+				return
+			}
+		}
+	}
+}
+
+// initialContact: the peer (re)started and has no SAs with us except the
+// one that just told us so: forget every older one.
+func (m *Manager) initialContact(fresh *ikeSA) {
+	for _, s := range append([]*ikeSA(nil), m.sas...) {
+		if s == fresh || s.remote.Addr() != fresh.remote.Addr() {
+			continue
+		}
+		m.log.Info("INITIAL-CONTACT: dropping old SAs of the restarted peer", "peer", fresh.remote)
+		m.deleteIKE(s, false, "peer restarted")
+	}
+}

@@ -1,0 +1,403 @@
+package ike
+
+import (
+	"fmt"
+	"net/netip"
+	"time"
+
+	"tinyipsec/acl"
+	"tinyipsec/conf"
+)
+
+// SA lifecycle: creation, establishment, child installation, rekeying,
+// deletion.
+
+// newResponder starts a phase 1 responder for a first message from a
+// peer that matches one or more crypto maps.
+func (m *Manager) newResponder(pkt []byte, h Header, local, remote netip.AddrPort, now time.Time) {
+	var cands []*mapState
+	for _, ms := range m.maps {
+		if ms.cm.PeerAddr == remote.Addr() || ms.cm.Dynamic {
+			cands = append(cands, ms)
+		}
+	}
+	if len(cands) == 0 {
+		m.log.Info("IKE from a peer without a crypto map", "peer", remote)
+		return
+	}
+	m.limitHalfOpen()
+	laddr := local.Addr()
+	if !laddr.IsValid() || laddr.IsUnspecified() {
+		if a, err := localAddrFor(cands[0].cm, remote.Addr()); err == nil {
+			laddr = a
+		}
+	}
+	sa := &ikeSA{cookieI: h.CookieI, local: netip.AddrPortFrom(laddr, local.Port()), remote: remote,
+		created: now, qms: map[uint32]*qmState{}}
+	p1, out, err := newPhase1Responder(m, cands, sa, pkt)
+	if err != nil {
+		m.log.Info("phase 1 refused", "peer", remote, "err", err)
+		return
+	}
+	sa.p1 = p1
+	sa.p1In = pkt
+	m.sas = append(m.sas, sa)
+	if out != nil {
+		if ck := cookieROf(out); !ck.IsZero() {
+			sa.cookieR = ck
+		}
+		m.send(sa, out)
+		sa.p1Last = out
+		sa.p1Retx.arm(out, now)
+	}
+	if p1.done() {
+		m.established(sa, now)
+	}
+}
+
+func cookieROf(pkt []byte) Cookie {
+	h, err := ParseHeader(pkt)
+	if err != nil {
+		return Cookie{}
+	}
+	return h.CookieR
+}
+
+// limitHalfOpen drops the oldest negotiating SA when there are too many.
+func (m *Manager) limitHalfOpen() {
+	var oldest *ikeSA
+	n := 0
+	for _, sa := range m.sas {
+		if sa.out == nil {
+			n++
+			if oldest == nil || sa.created.Before(oldest.created) {
+				oldest = sa
+			}
+		}
+	}
+	if n >= m.cfg.MaxHalfOpen && oldest != nil {
+		m.log.Warn("too many half-open IKE SAs: dropping the oldest", "peer", oldest.remote)
+		m.removeSA(oldest)
+	}
+}
+
+// initiate makes sure the crypto map gets a child SA: on an established
+// IKE SA with the peer, or by starting phase 1.
+func (m *Manager) initiate(ms *mapState, now time.Time) {
+	if now.Before(ms.nextTry) {
+		return
+	}
+	peer := ms.cm.PeerAddr
+	if !peer.IsValid() {
+		return
+	}
+	for _, sa := range m.sas {
+		if sa.remote.Addr() != peer || sa.dead || sa.replacedBy != nil {
+			continue
+		}
+		if sa.out == nil {
+			if sa.ms == ms || sa.ms == nil {
+				sa.wantChild = true
+				return // phase 1 in progress
+			}
+			continue
+		}
+		for _, qs := range sa.qms {
+			if qs.ms == ms && qs.doneAt.IsZero() {
+				return // Quick Mode in progress
+			}
+		}
+		m.startQuick(sa, ms, nil, now)
+		return
+	}
+	m.startPhase1(ms, now, true)
+}
+
+// startPhase1 begins Main or Aggressive Mode towards the map's peer.
+func (m *Manager) startPhase1(ms *mapState, now time.Time, wantChild bool) *ikeSA {
+	peer := ms.cm.PeerAddr
+	laddr, err := localAddrFor(ms.cm, peer)
+	if err != nil {
+		m.log.Warn("no route to the peer", "peer", peer, "err", err)
+		ms.nextTry = now.Add(initiateBackoff)
+		return nil
+	}
+	sa := &ikeSA{ms: ms, initiator: true, local: netip.AddrPortFrom(laddr, IKEPort),
+		remote: netip.AddrPortFrom(peer, IKEPort), created: now, qms: map[uint32]*qmState{}, wantChild: wantChild}
+	p1, out, err := newPhase1Initiator(m, ms, sa)
+	if err != nil {
+		m.log.Warn("cannot start phase 1", "crypto_map", ms.cm.ID(), "err", err)
+		ms.nextTry = now.Add(initiateBackoff)
+		return nil
+	}
+	sa.p1 = p1
+	h, _ := ParseHeader(out)
+	sa.cookieI = h.CookieI
+	m.limitHalfOpen()
+	m.sas = append(m.sas, sa)
+	m.log.Info("initiating phase 1", "crypto_map", ms.cm.ID(), "peer", sa.remote, "exchange", exchangeName(ms.cm))
+	m.send(sa, out)
+	sa.p1Last = out
+	sa.p1Retx.arm(out, now)
+	return sa
+}
+
+func exchangeName(cm *conf.CryptoMap) string {
+	if cm.Exchange == "aggressive" {
+		return "aggressive"
+	}
+	return "main"
+}
+
+// established finishes phase 1: timers, DPD, and the pending child.
+func (m *Manager) established(sa *ikeSA, now time.Time) {
+	out := sa.p1.outcome()
+	sa.out = out
+	if sa.ms == nil {
+		sa.ms = out.mapState
+	}
+	if sa.cookieR.IsZero() {
+		sa.cookieR = out.sec.CookieR
+	}
+	lt := out.lifetime
+	if lt <= 0 {
+		lt = conf.DefaultP1Lifetime
+	}
+	sa.established = now
+	sa.expires = now.Add(lt)
+	margin := childRekeyMargin
+	if !sa.initiator {
+		margin = 0.92 // the initiator normally rekeys first
+	}
+	sa.rekeyAt = now.Add(jitter(time.Duration(float64(lt) * margin)))
+	if sa.ms != nil && sa.ms.cm.DPDDelay > 0 {
+		sa.dpd = newDPDState(sa.ms.cm.DPDDelay, sa.ms.cm.DPDTimeout, now, uint32(now.UnixNano()))
+	}
+	if out.behindNAT {
+		sa.nextKA = now.Add(nattKeepaliveInterval)
+	}
+	m.log.Info("phase 1 established", "peer", sa.remote, "state", sa.stateName(), "exchange", out.exchange,
+		"encryption", out.encryption, "hash", out.hash, "group", out.group, "nat_t", out.natDetected)
+	if sa.ms != nil {
+		sa.ms.nextTry = time.Time{}
+	}
+	// A rekeyed IKE SA replaces the old one (make-before-break); the
+	// old one is deleted by the timer once its exchanges are over.
+	if old := sa.replaces; old != nil && !old.dead {
+		old.replacedBy = sa
+	}
+	if out.initialContact {
+		m.initialContact(sa)
+	}
+	if sa.initiator && sa.wantChild && sa.ms != nil {
+		sa.wantChild = false
+		m.startQuick(sa, sa.ms, nil, now)
+	}
+}
+
+// offerFor builds the Quick Mode offer of a crypto map on an IKE SA.
+func offerFor(ms *mapState, sa *ikeSA) *childOffer {
+	cm := ms.cm
+	return &childOffer{Sets: cm.TransformSets, PFS: cm.PFS, Lifetime: cm.Lifetime, LifetimeKB: cm.LifetimeKB,
+		ESN: cm.ESN, Encap: encapFor(sa.out.natDetected, sa.out.natt)}
+}
+
+// startQuick begins a Quick Mode for the map (a rekey when old is set).
+func (m *Manager) startQuick(sa *ikeSA, ms *mapState, old *child, now time.Time) {
+	var sel acl.Selector
+	if old != nil {
+		sel = old.sa.Selector
+	} else {
+		ids := ms.acl.ProxyIDs()
+		if len(ids) == 0 {
+			m.log.Warn("crypto map ACL has no permit line: nothing to negotiate", "crypto_map", ms.cm.ID())
+			return
+		}
+		sel = ids[0]
+	}
+	local, remote := selectorIDs(sel)
+	q, out, err := newQuickInitiator(sa.out.sec, offerFor(ms, sa), local, remote, m.allocSPI)
+	if err != nil {
+		m.log.Warn("cannot start Quick Mode", "crypto_map", ms.cm.ID(), "err", err)
+		return
+	}
+	qs := &qmState{q: q, sel: sel, ms: ms, rekeyOf: old}
+	sa.qms[q.mid] = qs
+	if old != nil {
+		old.rekeying = true
+	}
+	m.send(sa, out)
+	qs.retx.arm(out, now)
+}
+
+// responderOffer picks the crypto map for the proxy IDs a peer proposed.
+func (m *Manager) responderOffer(sa *ikeSA, qs *qmState, peerLocal, peerRemote *ID) (*childOffer, error) {
+	var sel acl.Selector
+	if peerLocal == nil {
+		sel = hostSelector(sa.local.Addr(), sa.remote.Addr())
+	} else {
+		s, err := selectorFromIDs(peerLocal, peerRemote)
+		if err != nil {
+			return nil, err
+		}
+		sel = s
+	}
+	for _, ms := range m.maps {
+		if sa.ms != nil && ms != sa.ms && !(ms.cm.PeerAddr == sa.remote.Addr() || ms.cm.Dynamic) {
+			continue
+		}
+		if ms.acl != nil && ms.acl.AllowsProxyID(sel) {
+			qs.sel, qs.ms = sel, ms
+			return offerFor(ms, sa), nil
+		}
+	}
+	return nil, fmt.Errorf("proxy IDs %s do not match any crypto map ACL of this peer (mirror image needed)", sel)
+}
+
+// installChild hands a finished Quick Mode to the data plane.
+func (m *Manager) installChild(sa *ikeSA, qs *qmState, res *quickResult, now time.Time) {
+	defer res.wipe()
+	ch := res.Choice
+	c := &ChildSA{CryptoMap: qs.ms.cm, Local: sa.local, Remote: sa.remote, Encap: ch.EncapMode != EncapTunnel && ch.EncapMode != EncapTransport,
+		Mode: ch.Mode, Selector: qs.sel, Lifetime: ch.Lifetime, LifetimeKB: ch.LifetimeKB, ESN: ch.ESN, PFSGroup: ch.PFS}
+	conv := func(k childKeys) ChildKeys {
+		return ChildKeys{SPI: k.SPI, EncKey: k.EncKey, AuthKey: k.AuthKey}
+	}
+	switch {
+	case ch.ESP != nil && ch.AH != nil:
+		c.Protocol = "ah+esp"
+	case ch.AH != nil:
+		c.Protocol = "ah"
+	default:
+		c.Protocol = "esp"
+	}
+	if ch.ESP != nil {
+		c.Encryption, c.Integrity = ch.ESP.Encryption, ch.ESP.Integrity
+		c.ESPIn, c.ESPOut = conv(res.ESPIn), conv(res.ESPOut)
+	}
+	if ch.AH != nil {
+		c.AHIntegrity = ch.AH.Integrity
+		c.AHIn, c.AHOut = conv(res.AHIn), conv(res.AHOut)
+	}
+	h, err := m.cfg.DataPlane.InstallChild(c)
+	if err != nil {
+		m.log.Error("installing the IPsec SA failed", "crypto_map", qs.ms.cm.ID(), "err", err)
+		return
+	}
+	lt := c.Lifetime
+	if lt <= 0 {
+		lt = conf.DefaultP2Lifetime
+	}
+	margin := childRekeyMargin
+	if !qs.q.initiator {
+		margin = 0.92
+	}
+	nc := &child{ms: qs.ms, sa: c, handle: h, initiator: qs.q.initiator, installed: now,
+		rekeyAt: now.Add(jitter(time.Duration(float64(lt) * margin))), expires: now.Add(lt)}
+	// Keys now live in the data plane only.
+	for _, k := range []*ChildKeys{&c.ESPIn, &c.ESPOut, &c.AHIn, &c.AHOut} {
+		k.EncKey, k.AuthKey = nil, nil
+	}
+	// Older pairs for the same traffic are superseded: they stay (the
+	// peer may still send on them) until deleted or expired, but are not
+	// rekeyed again.
+	for _, s := range m.sas {
+		for _, c := range s.children {
+			if c.ms == qs.ms && c.sa.Selector == nc.sa.Selector && s.remote.Addr() == sa.remote.Addr() {
+				c.rekeying = true
+			}
+		}
+	}
+	sa.children = append(sa.children, nc)
+	qs.ms.pending = false
+	m.log.Info("IPsec SA installed", "crypto_map", qs.ms.cm.ID(), "peer", sa.remote, "selector", c.Selector.String(),
+		"protocol", c.Protocol, "spi_in", fmt.Sprintf("%08x", spiIn(c)), "spi_out", fmt.Sprintf("%08x", spiOut(c)),
+		"encryption", c.Encryption, "integrity", c.Integrity, "pfs", c.PFSGroup, "lifetime", c.Lifetime)
+	if old := qs.rekeyOf; old != nil {
+		old.removeAt = now.Add(rekeyGrace)
+	}
+	if sa.dpd != nil {
+		sa.dpd.heard(now)
+	}
+}
+
+func spiIn(c *ChildSA) uint32 {
+	if c.Protocol == "ah" {
+		return c.AHIn.SPI
+	}
+	return c.ESPIn.SPI
+}
+
+func spiOut(c *ChildSA) uint32 {
+	if c.Protocol == "ah" {
+		return c.AHOut.SPI
+	}
+	return c.ESPOut.SPI
+}
+
+// removeChild takes a pair out of the data plane, telling the peer when
+// notify is set.
+func (m *Manager) removeChild(sa *ikeSA, c *child, notify bool) {
+	for i, x := range sa.children {
+		if x == c {
+			sa.children = append(sa.children[:i], sa.children[i+1:]...)
+			break
+		}
+	}
+	if notify && sa.out != nil && !sa.dead {
+		var ps []Payload
+		if c.sa.ESPIn.SPI != 0 {
+			ps = append(ps, deleteChild(ProtoESP, c.sa.ESPIn.SPI))
+		}
+		if c.sa.AHIn.SPI != 0 {
+			ps = append(ps, deleteChild(ProtoAH, c.sa.AHIn.SPI))
+		}
+		if pkt, err := sealInfo(sa.out.sec, ps...); err == nil {
+			m.send(sa, pkt)
+		}
+	}
+	m.cfg.DataPlane.RemoveChild(c.handle)
+	delete(m.used, c.sa.ESPIn.SPI)
+	delete(m.used, c.sa.AHIn.SPI)
+}
+
+// deleteIKE ends an IKE SA: its children too when it is not replaced by a
+// newer IKE SA; notify sends Delete payloads first.
+func (m *Manager) deleteIKE(sa *ikeSA, notify bool, why string) {
+	heir := sa.replacedBy
+	for heir != nil && heir.dead {
+		heir = heir.replacedBy
+	}
+	if heir != nil && !m.closed {
+		heir.children = append(heir.children, sa.children...)
+		sa.children = nil
+	}
+	for _, c := range append([]*child(nil), sa.children...) {
+		m.removeChild(sa, c, notify)
+	}
+	if notify && sa.out != nil && !sa.dead {
+		if pkt, err := sealInfo(sa.out.sec, sa.out.sec.deleteIKE()); err == nil {
+			m.send(sa, pkt)
+		}
+	}
+	if sa.out != nil {
+		m.log.Info("IKE SA deleted", "peer", sa.remote, "reason", why)
+	}
+	sa.dead = true
+	m.removeSA(sa)
+}
+
+// removeSA forgets an IKE SA (its children must be gone or moved).
+func (m *Manager) removeSA(sa *ikeSA) {
+	for i, x := range m.sas {
+		if x == sa {
+			m.sas = append(m.sas[:i], m.sas[i+1:]...)
+			break
+		}
+	}
+	sa.dead = true
+	if sa.out != nil {
+		wipeBytes(sa.out.sec.SKEYIDd)
+		wipeBytes(sa.out.sec.SKEYIDa)
+	}
+}

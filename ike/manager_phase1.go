@@ -1,0 +1,273 @@
+package ike
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"strings"
+	"time"
+
+	"tinyipsec/conf"
+)
+
+// The manager's side of phase 1: building a Phase1Config from a crypto
+// map and the ISAKMP policies, and adapting *Phase1 to the manager's
+// phase1 interface.
+
+// policiesFrom converts the configured ISAKMP policies (already sorted by
+// priority).
+func policiesFrom(ps []conf.ISAKMPPolicy) ([]Policy, error) {
+	var out []Policy
+	for _, p := range ps {
+		pol := Policy{Priority: p.Priority, Group: Group(p.Group), Lifetime: p.Lifetime}
+		switch p.Encryption {
+		case "aes128", "aes192", "aes256":
+			pol.Cipher = CipherAES
+			fmt.Sscanf(strings.TrimPrefix(p.Encryption, "aes"), "%d", &pol.KeyBits)
+		case "3des":
+			pol.Cipher = Cipher3DES
+		case "des":
+			pol.Cipher = CipherDES
+		default:
+			return nil, fmt.Errorf("isakmp policy %d: encryption %q", p.Priority, p.Encryption)
+		}
+		switch p.Hash {
+		case "md5":
+			pol.Hash = HashMD5
+		case "sha1", "sha":
+			pol.Hash = HashSHA1
+		case "sha256":
+			pol.Hash = HashSHA256
+		case "sha384":
+			pol.Hash = HashSHA384
+		case "sha512":
+			pol.Hash = HashSHA512
+		default:
+			return nil, fmt.Errorf("isakmp policy %d: hash %q", p.Priority, p.Hash)
+		}
+		switch p.Auth {
+		case "pre-share", "":
+			pol.Auth = AuthPSK
+		case "rsa-sig":
+			pol.Auth = AuthRSASig
+		case "ecdsa-sig":
+			pol.Auth = AuthECDSA256 // resolved to the key's curve
+		default:
+			return nil, fmt.Errorf("isakmp policy %d: authentication %q", p.Priority, p.Auth)
+		}
+		out = append(out, pol)
+	}
+	return out, nil
+}
+
+// identityID converts a configured identity; nil means "the default"
+// (the address, or the certificate's DN).
+func identityID(id conf.Identity) *ID {
+	switch id.Type {
+	case "ipv4", "ipv6":
+		return IDFromAddr(id.Addr)
+	case "fqdn":
+		return IDFromFQDN(id.Value)
+	case "user-fqdn":
+		return IDFromUserFQDN(id.Value)
+	}
+	return nil
+}
+
+// phase1ConfigFor builds the phase 1 parameters of a crypto map. Only
+// the policies whose authentication the map can do are offered.
+func (m *Manager) phase1ConfigFor(cm *conf.CryptoMap, sa *ikeSA) (*Phase1Config, error) {
+	all, err := policiesFrom(m.cfg.Conf.Policies)
+	if err != nil {
+		return nil, err
+	}
+	hasCert := cm.Cert != "" && cm.Key != ""
+	var pols []Policy
+	for _, p := range all {
+		if (p.Auth == AuthPSK && len(cm.PSK) > 0) || (p.Auth != AuthPSK && hasCert) {
+			pols = append(pols, p)
+		}
+	}
+	if len(pols) == 0 {
+		return nil, fmt.Errorf("crypto map %s: no ISAKMP policy usable with its credentials", cm.ID())
+	}
+	c := &Phase1Config{
+		Policies:  pols,
+		AllowWeak: m.cfg.Conf.Global.AllowWeak,
+		Local:     sa.local,
+		Remote:    sa.remote,
+		LocalID:   identityID(cm.LocalID),
+		RemoteID:  identityID(cm.RemoteID),
+		PSK:       []byte(cm.PSK),
+	}
+	if cm.Exchange == "aggressive" {
+		c.Exchange = ExchangeAggressive
+	}
+	switch cm.NATT {
+	case "force":
+		c.NATT = NATTForce
+	case "off":
+		c.NATT = NATTOff
+	}
+	if hasCert {
+		creds, err := loadCredentials(cm)
+		if err != nil {
+			return nil, err
+		}
+		c.Creds = creds
+	}
+	return c, nil
+}
+
+// loadCredentials reads the certificate, key and CA of a crypto map.
+func loadCredentials(cm *conf.CryptoMap) (*Credentials, error) {
+	certPEM, err := os.ReadFile(cm.Cert)
+	if err != nil {
+		return nil, err
+	}
+	keyPEM, err := os.ReadFile(cm.Key)
+	if err != nil {
+		return nil, err
+	}
+	var caPEM []byte
+	if cm.CA != "" {
+		if caPEM, err = os.ReadFile(cm.CA); err != nil {
+			return nil, err
+		}
+	}
+	return ParseCredentials(certPEM, keyPEM, caPEM)
+}
+
+// p1Adapter drives a *Phase1 for the manager.
+type p1Adapter struct {
+	p     *Phase1
+	m     *Manager
+	ms    *mapState
+	sa    *ikeSA
+	float bool
+}
+
+func newPhase1Initiator(m *Manager, ms *mapState, sa *ikeSA) (phase1, []byte, error) {
+	cfg, err := m.phase1ConfigFor(ms.cm, sa)
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := NewInitiator(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	r, err := p.Start(time.Now())
+	if err != nil {
+		return nil, nil, err
+	}
+	if r.Failed != nil {
+		return nil, nil, r.Failed
+	}
+	if len(r.Send) == 0 {
+		return nil, nil, errors.New("phase 1 produced no first message")
+	}
+	return &p1Adapter{p: p, m: m, ms: ms, sa: sa}, r.Send[0], nil
+}
+
+// newPhase1Responder answers a first message. With several candidate
+// maps, a map for this exact peer address wins over dynamic ones.
+func newPhase1Responder(m *Manager, cands []*mapState, sa *ikeSA, pkt []byte) (phase1, []byte, error) {
+	ms := cands[0]
+	for _, c := range cands {
+		if c.cm.PeerAddr == sa.remote.Addr() {
+			ms = c
+			break
+		}
+	}
+	cfg, err := m.phase1ConfigFor(ms.cm, sa)
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := NewResponder(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	a := &p1Adapter{p: p, m: m, ms: ms, sa: sa}
+	sa.ms = ms
+	out, err := a.handle(pkt, sa.local, sa.remote)
+	if err != nil {
+		return nil, nil, err
+	}
+	return a, out, nil
+}
+
+func (a *p1Adapter) handle(pkt []byte, local, remote netip.AddrPort) ([]byte, error) {
+	r, err := a.p.Handle(Packet{Data: pkt, Local: local, Remote: remote}, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	if r.Float {
+		a.float = true
+	}
+	if r.Failed != nil {
+		// Send what the state machine wants the peer to know (a clear
+		// notify) before the SA goes.
+		for _, b := range r.Send {
+			a.m.send(a.sa, b)
+		}
+		return nil, fmt.Errorf("%w: %v", errPhase1Fatal, r.Failed)
+	}
+	// Fragmented answers are several datagrams: send all but the last
+	// here; the caller sends (and retransmits) the last one.
+	if len(r.Send) == 0 {
+		return nil, nil
+	}
+	for _, b := range r.Send[:len(r.Send)-1] {
+		a.m.send(a.sa, b)
+	}
+	return r.Send[len(r.Send)-1], nil
+}
+
+func (a *p1Adapter) done() bool    { return a.p.State().Active() }
+func (a *p1Adapter) state() string { return a.p.State().String() }
+func (a *p1Adapter) floatToNATT() bool {
+	return a.float || a.p.Floated()
+}
+
+func (a *p1Adapter) outcome() *p1Outcome {
+	d := a.p.Done()
+	if d == nil {
+		return nil
+	}
+	sec := &p1Secrets{CookieI: d.CookieI, CookieR: d.CookieR, Hash: d.Keys.Hash, SKEYIDd: d.Keys.SKEYIDd,
+		SKEYIDa: d.Keys.SKEYIDa, Block: d.Block, LastIV: append([]byte(nil), d.Keys.IV...)}
+	o := &p1Outcome{
+		sec:         sec,
+		mapState:    a.ms,
+		lifetime:    d.Lifetime,
+		exchange:    "main",
+		hash:        d.Policy.Hash.String(),
+		group:       int(d.Policy.Group),
+		auth:        authName(d.Policy.Auth),
+		natDetected: d.NATT != NATTNone && (d.LocalNAT || d.PeerNAT),
+		behindNAT:   d.NATT != NATTNone && d.LocalNAT,
+		natt:        d.NATT,
+		peerDPD:     d.Peer.DPD,
+	}
+	if d.Exchange == ExchangeAggressive {
+		o.exchange = "aggressive"
+	}
+	o.encryption = d.Policy.Cipher.String()
+	if d.Policy.KeyBits != 0 {
+		o.encryption = fmt.Sprintf("%s%d", o.encryption, d.Policy.KeyBits)
+	}
+	return o
+}
+
+func authName(a AuthMethod) string {
+	switch {
+	case a == AuthPSK:
+		return "pre-share"
+	case a == AuthRSASig:
+		return "rsa-sig"
+	case a.IsECDSA():
+		return "ecdsa-sig"
+	}
+	return a.String()
+}

@@ -1,0 +1,145 @@
+package ike
+
+import (
+	"net/netip"
+	"time"
+
+	"tinyipsec/acl"
+)
+
+// phase1 is a Main or Aggressive Mode exchange in progress, as the manager
+// drives it (manager_phase1.go adapts the phase 1 state machines).
+type phase1 interface {
+	// handle processes a received message and returns the answer to send
+	// (nil for none). Errors leave the exchange as it was unless done()
+	// turns true.
+	handle(pkt []byte, local, remote netip.AddrPort) ([]byte, error)
+	// done reports that phase 1 is complete (for the responder in Main
+	// Mode: after sending MM6).
+	done() bool
+	// state is the Cisco state name (MM_WAIT_MSG2, AM_ACTIVE, ...).
+	state() string
+	// floatToNATT reports that the following messages go to UDP 4500
+	// (NAT-T negotiated and a NAT found, RFC 3947 section 4).
+	floatToNATT() bool
+	// outcome is valid once done.
+	outcome() *p1Outcome
+}
+
+// p1Outcome is an established phase 1.
+type p1Outcome struct {
+	sec      *p1Secrets
+	mapState *mapState // the crypto map the peer authenticated against
+	lifetime time.Duration
+
+	exchange   string // main | aggressive
+	encryption string
+	hash       string
+	group      int
+	auth       string // pre-share | rsa-sig | ecdsa-sig
+
+	natDetected    bool        // any NAT between us (ESP goes in UDP)
+	behindNAT      bool        // we are behind a NAT (we send keepalives)
+	natt           NATTVariant // which NAT-T flavour was agreed
+	peerDPD        bool        // the peer announced DPD
+	initialContact bool        // the peer sent INITIAL-CONTACT
+}
+
+// retx is the retransmission state of the last request we sent.
+type retx struct {
+	out   []byte
+	tries int
+	next  time.Time
+}
+
+func (r *retx) arm(out []byte, now time.Time) {
+	r.out, r.tries, r.next = out, 0, now.Add(retxBase)
+}
+
+func (r *retx) clear() { r.out = nil }
+
+// due reports whether to retransmit now, or give up.
+func (r *retx) due(now time.Time) (send, giveUp bool) {
+	if r.out == nil || now.Before(r.next) {
+		return false, false
+	}
+	if r.tries >= retxLimit {
+		return false, true
+	}
+	r.tries++
+	r.next = now.Add(retxBase << r.tries)
+	return true, false
+}
+
+// ikeSA is one phase 1 SA with everything hanging off it.
+type ikeSA struct {
+	ms        *mapState // nil for a responder until phase 1 says which map
+	initiator bool
+	cookieI   Cookie
+	cookieR   Cookie
+	local     netip.AddrPort
+	remote    netip.AddrPort
+	created   time.Time
+
+	p1     phase1
+	p1Retx retx
+	p1Last []byte // last phase 1 message we sent (for duplicates after done)
+	p1In   []byte // last phase 1 message received
+
+	out         *p1Outcome // set once established
+	established time.Time
+	expires     time.Time
+	rekeyAt     time.Time
+	replacedBy  *ikeSA // a newer IKE SA took over (make-before-break)
+	replaces    *ikeSA // the IKE SA this one rekeys
+	rekeying    bool   // a replacement phase 1 was started
+	dead        bool
+	wantChild   bool // start Quick Mode once established
+
+	qms      map[uint32]*qmState
+	children []*child
+	dpd      *dpdState
+	nextKA   time.Time // NAT-T keepalive
+}
+
+// qmState is a Quick Mode exchange of an IKE SA.
+type qmState struct {
+	q       *quickMode
+	retx    retx
+	sel     acl.Selector
+	ms      *mapState
+	rekeyOf *child
+	doneAt  time.Time // completed: kept a while to answer retransmissions
+}
+
+// child is an installed IPsec SA pair.
+type child struct {
+	ms        *mapState
+	sa        *ChildSA
+	handle    ChildHandle
+	initiator bool // we initiated its Quick Mode
+	installed time.Time
+	rekeyAt   time.Time
+	expires   time.Time
+	rekeying  bool      // a replacement is being negotiated
+	removeAt  time.Time // replaced: removed after a grace period
+}
+
+// stateName is the Cisco-style state for status.
+func (sa *ikeSA) stateName() string {
+	if sa.out == nil {
+		if sa.p1 != nil {
+			return sa.p1.state()
+		}
+		return "MM_NO_STATE"
+	}
+	for _, q := range sa.qms {
+		if q.doneAt.IsZero() {
+			return string(q.q.state)
+		}
+	}
+	if sa.out.exchange == "aggressive" {
+		return "AM_ACTIVE"
+	}
+	return "MM_ACTIVE"
+}

@@ -1,0 +1,83 @@
+package ike
+
+import (
+	"fmt"
+	"net/netip"
+
+	"tinyipsec/acl"
+)
+
+// Conversions between crypto-ACL selectors and Quick Mode ID payloads.
+
+// idFromSide encodes one side of a proxy ID: a host as ID_IPV4_ADDR /
+// ID_IPV6_ADDR (what Cisco and strongSwan send), anything else as a
+// subnet; protocol and a single port go into the ID's fields.
+func idFromSide(p netip.Prefix, proto uint8, ports acl.PortRange) *ID {
+	var id *ID
+	if p.IsSingleIP() {
+		id = IDFromAddr(p.Addr())
+	} else {
+		id = IDFromPrefix(p)
+	}
+	id.Protocol = proto
+	if ports.Lo == ports.Hi {
+		id.Port = ports.Lo
+	}
+	return id
+}
+
+// selectorIDs returns IDci (local) and IDcr (remote) for a selector.
+func selectorIDs(s acl.Selector) (local, remote *ID) {
+	return idFromSide(s.Local, s.Proto, s.LocalPorts), idFromSide(s.Remote, s.Proto, s.RemotePorts)
+}
+
+// sideFromID decodes one side; address ranges are accepted only when they
+// are exactly one prefix.
+func sideFromID(id *ID) (netip.Prefix, acl.PortRange, error) {
+	ports := acl.AnyPort
+	if id.Port != 0 {
+		ports = acl.PortRange{Lo: id.Port, Hi: id.Port}
+	}
+	switch id.IDType {
+	case IDIPv4AddrRange, IDIPv6AddrRange:
+		from, to, err := id.Range()
+		if err != nil {
+			return netip.Prefix{}, ports, err
+		}
+		for bits := 0; bits <= from.BitLen(); bits++ {
+			p := netip.PrefixFrom(from, bits).Masked()
+			if p.Addr() == from {
+				if _, last, _ := IDFromPrefix(p).Range(); last == to {
+					return p, ports, nil
+				}
+			}
+		}
+		return netip.Prefix{}, ports, fmt.Errorf("address range %v is not a subnet", id)
+	}
+	p, err := id.Prefix()
+	return p, ports, err
+}
+
+// selectorFromIDs builds our view of the proxy IDs a peer proposed:
+// local = its IDcr, remote = its IDci.
+func selectorFromIDs(peerLocal, peerRemote *ID) (acl.Selector, error) {
+	rp, rports, err := sideFromID(peerLocal)
+	if err != nil {
+		return acl.Selector{}, err
+	}
+	lp, lports, err := sideFromID(peerRemote)
+	if err != nil {
+		return acl.Selector{}, err
+	}
+	if peerLocal.Protocol != peerRemote.Protocol {
+		return acl.Selector{}, fmt.Errorf("IDci protocol %d differs from IDcr protocol %d", peerLocal.Protocol, peerRemote.Protocol)
+	}
+	return acl.Selector{Local: lp, Remote: rp, Proto: peerLocal.Protocol, LocalPorts: lports, RemotePorts: rports}, nil
+}
+
+// hostSelector is the implicit proxy ID of a Quick Mode without IDs: the
+// two IKE peers' addresses.
+func hostSelector(local, remote netip.Addr) acl.Selector {
+	return acl.Selector{Local: netip.PrefixFrom(local, local.BitLen()), Remote: netip.PrefixFrom(remote, remote.BitLen()),
+		LocalPorts: acl.AnyPort, RemotePorts: acl.AnyPort}
+}

@@ -1,0 +1,199 @@
+package ike
+
+import (
+	"bytes"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"tinyipsec/acl"
+	"tinyipsec/conf"
+)
+
+// memNet connects managers in memory: a datagram sent to an address is
+// handed to the manager owning it, from a goroutine (as a socket would).
+type memNet struct {
+	mu    sync.Mutex
+	peers map[netip.Addr]*Manager
+	drop  func(pkt []byte) bool
+	sent  int
+}
+
+type memTransport struct {
+	net *memNet
+}
+
+func (t *memTransport) SendIKE(pkt []byte, local, remote netip.AddrPort) error {
+	t.net.mu.Lock()
+	dst := t.net.peers[remote.Addr()]
+	drop := t.net.drop != nil && t.net.drop(pkt)
+	t.net.sent++
+	t.net.mu.Unlock()
+	if dst == nil || drop {
+		return nil
+	}
+	b := bytes.Clone(pkt)
+	go dst.HandlePacket(b, remote, local)
+	return nil
+}
+
+func (t *memTransport) SendKeepalive(local, remote netip.AddrPort) error { return nil }
+
+// memPlane records installed pairs.
+type memPlane struct {
+	mu    sync.Mutex
+	pairs map[*ChildSA]bool
+	log   []*ChildSA
+}
+
+func (p *memPlane) InstallChild(c *ChildSA) (ChildHandle, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.pairs == nil {
+		p.pairs = map[*ChildSA]bool{}
+	}
+	cp := *c
+	for _, k := range []*ChildKeys{&cp.ESPIn, &cp.ESPOut, &cp.AHIn, &cp.AHOut} {
+		k.EncKey, k.AuthKey = bytes.Clone(k.EncKey), bytes.Clone(k.AuthKey)
+	}
+	p.pairs[&cp] = true
+	p.log = append(p.log, &cp)
+	return &cp, nil
+}
+
+func (p *memPlane) RemoveChild(h ChildHandle) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.pairs, h.(*ChildSA))
+}
+
+func (p *memPlane) live() []*ChildSA {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []*ChildSA
+	for c := range p.pairs {
+		out = append(out, c)
+	}
+	return out
+}
+
+// testConfig is one end's configuration: a PSK crypto map to peer.
+func testConfig(local, peer netip.Addr, src, dst string, initiate string, mutate func(*conf.CryptoMap)) *conf.Config {
+	ts := &conf.TransformSet{Name: "gcm", ESP: "aes128gcm16", Mode: "tunnel"}
+	a := &conf.ACL{Name: "vpn", Rules: []acl.Rule{{Permit: true, Src: netip.MustParsePrefix(src), Dst: netip.MustParsePrefix(dst),
+		SrcPorts: acl.AnyPort, DstPorts: acl.AnyPort}}}
+	cm := &conf.CryptoMap{Name: "m", Seq: 10, Keying: "isakmp", Peer: peer.String(), PeerAddr: peer, Local: local,
+		PSK: conf.Secret("in-memory-psk"), Match: "vpn", ACL: a, TransformSet: []string{"gcm"},
+		TransformSets: []*conf.TransformSet{ts}, Lifetime: time.Hour, Initiate: initiate, NATT: "auto"}
+	if mutate != nil {
+		mutate(cm)
+	}
+	return &conf.Config{
+		Policies:      []conf.ISAKMPPolicy{{Priority: 10, Encryption: "aes128", Hash: "sha256", Auth: "pre-share", Group: 14, Lifetime: 8 * time.Hour}},
+		TransformSets: map[string]*conf.TransformSet{"gcm": ts},
+		ACLs:          map[string]*conf.ACL{"vpn": a},
+		CryptoMaps:    []*conf.CryptoMap{cm},
+	}
+}
+
+type memEnd struct {
+	m     *Manager
+	plane *memPlane
+}
+
+func startPair(t *testing.T, mutateI, mutateR func(*conf.CryptoMap)) (*memNet, *memEnd, *memEnd) {
+	t.Helper()
+	ai, ar := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2")
+	n := &memNet{peers: map[netip.Addr]*Manager{}}
+	mk := func(cfg *conf.Config) *memEnd {
+		p := &memPlane{}
+		m, err := NewManager(Config{Conf: cfg, Transport: &memTransport{n}, DataPlane: p})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(m.Close)
+		return &memEnd{m: m, plane: p}
+	}
+	i := mk(testConfig(ai, ar, "10.1.0.0/16", "10.2.0.0/16", "always", mutateI))
+	r := mk(testConfig(ar, ai, "10.2.0.0/16", "10.1.0.0/16", "never", mutateR))
+	n.peers[ai], n.peers[ar] = i.m, r.m
+	r.m.Start()
+	i.m.Start()
+	return n, i, r
+}
+
+func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func checkMirrored(t *testing.T, a, b *ChildSA) {
+	t.Helper()
+	if a.ESPIn.SPI != b.ESPOut.SPI || a.ESPOut.SPI != b.ESPIn.SPI ||
+		!bytes.Equal(a.ESPIn.EncKey, b.ESPOut.EncKey) || !bytes.Equal(a.ESPOut.EncKey, b.ESPIn.EncKey) {
+		t.Fatalf("pairs do not mirror: %+v / %+v", a, b)
+	}
+	if len(a.ESPIn.EncKey) != 20 {
+		t.Fatalf("AES-128-GCM key+salt of %d bytes", len(a.ESPIn.EncKey))
+	}
+}
+
+func TestManagerInMemory(t *testing.T) {
+	_, i, r := startPair(t, nil, nil)
+	waitUntil(t, 20*time.Second, "a pair on both ends", func() bool {
+		return len(i.plane.live()) == 1 && len(r.plane.live()) == 1
+	})
+	checkMirrored(t, i.plane.live()[0], r.plane.live()[0])
+	si, sr := i.m.Status(), r.m.Status()
+	if len(si) != 1 || si[0].State != "MM_ACTIVE" || si[0].Role != "initiator" || sr[0].Role != "responder" ||
+		si[0].Encryption != "aes128" || si[0].Group != 14 || si[0].LifetimeLeftS <= 0 {
+		t.Fatalf("status %+v / %+v", si, sr)
+	}
+	sel := i.plane.live()[0].Selector
+	if sel.Local.String() != "10.1.0.0/16" || sel.Remote.String() != "10.2.0.0/16" {
+		t.Fatalf("initiator selector %v", sel)
+	}
+	// Shutdown of the initiator deletes everything on the responder too.
+	i.m.Close()
+	waitUntil(t, 5*time.Second, "responder cleanup after Delete", func() bool {
+		return len(r.plane.live()) == 0 && len(r.m.Status()) == 0
+	})
+}
+
+func TestManagerPFSMismatch(t *testing.T) {
+	_, i, r := startPair(t, func(cm *conf.CryptoMap) { cm.PFS = 14 }, nil)
+	waitUntil(t, 10*time.Second, "phase 1", func() bool {
+		s := r.m.Status()
+		return len(s) == 1 && s[0].State == "MM_ACTIVE"
+	})
+	time.Sleep(500 * time.Millisecond)
+	if len(i.plane.live())+len(r.plane.live()) != 0 {
+		t.Fatal("child installed despite a PFS mismatch")
+	}
+}
+
+func TestManagerChildRekey(t *testing.T) {
+	grace := rekeyGrace
+	rekeyGrace = 500 * time.Millisecond
+	defer func() { rekeyGrace = grace }()
+	_, i, r := startPair(t, func(cm *conf.CryptoMap) { cm.Lifetime = 8 * time.Second },
+		func(cm *conf.CryptoMap) { cm.Lifetime = 8 * time.Second })
+	waitUntil(t, 10*time.Second, "first pair", func() bool { return len(i.plane.live()) >= 1 && len(r.plane.live()) >= 1 })
+	waitUntil(t, 15*time.Second, "a rekeyed pair", func() bool {
+		i.plane.mu.Lock()
+		defer i.plane.mu.Unlock()
+		return len(i.plane.log) >= 2
+	})
+	// The old pair goes after the grace period, on both ends.
+	waitUntil(t, 10*time.Second, "old pairs removed", func() bool {
+		return len(i.plane.live()) == 1 && len(r.plane.live()) == 1
+	})
+	checkMirrored(t, i.plane.live()[0], r.plane.live()[0])
+}

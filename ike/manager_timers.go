@@ -1,0 +1,145 @@
+package ike
+
+import "time"
+
+// tick runs every timer of the manager: retransmissions (exponential
+// backoff, then give up), half-open timeouts, DPD, NAT-T keepalives,
+// rekeying before expiry, expiry, and "initiate always" maps.
+func (m *Manager) tick(now time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return
+	}
+	for _, sa := range append([]*ikeSA(nil), m.sas...) {
+		if sa.dead {
+			continue
+		}
+		m.tickSA(sa, now)
+	}
+	for _, ms := range m.maps {
+		if ms.cm.Dynamic || ms.cm.Initiate == "never" {
+			continue
+		}
+		if ms.cm.Initiate == "always" || ms.pending {
+			if !m.hasChild(ms) {
+				m.initiate(ms, now)
+			}
+		}
+	}
+}
+
+// hasChild reports whether the map has an installed pair that is not
+// about to go.
+func (m *Manager) hasChild(ms *mapState) bool {
+	for _, sa := range m.sas {
+		for _, c := range sa.children {
+			if c.ms == ms && c.removeAt.IsZero() {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (m *Manager) tickSA(sa *ikeSA, now time.Time) {
+	// Phase 1 in negotiation.
+	if sa.out == nil {
+		if send, giveUp := sa.p1Retx.due(now); send {
+			m.send(sa, sa.p1Retx.out)
+		} else if giveUp || now.Sub(sa.created) > halfOpenTimeout {
+			m.log.Warn("phase 1 timed out", "peer", sa.remote, "state", sa.stateName(), "hint", stateHint(sa.stateName()))
+			if sa.ms != nil {
+				sa.ms.nextTry = now.Add(initiateBackoff)
+			}
+			m.removeSA(sa)
+		}
+		return
+	}
+	// The responder keeps its last phase 1 message for retransmissions of
+	// the peer's final message; nothing to time here.
+	for mid, qs := range sa.qms {
+		if !qs.doneAt.IsZero() {
+			if now.Sub(qs.doneAt) > 30*time.Second {
+				delete(sa.qms, mid)
+			}
+			continue
+		}
+		if send, giveUp := qs.retx.due(now); send {
+			m.send(sa, qs.retx.out)
+		} else if giveUp {
+			m.log.Warn("Quick Mode timed out", "peer", sa.remote, "state", string(qs.q.state), "hint", stateHint(string(qs.q.state)))
+			if qs.rekeyOf != nil {
+				qs.rekeyOf.rekeying = false
+			}
+			if qs.ms != nil {
+				qs.ms.nextTry = now.Add(initiateBackoff)
+			}
+			delete(sa.qms, mid)
+		}
+	}
+	// Children: grace removal after a rekey, rekey, expiry.
+	for _, c := range append([]*child(nil), sa.children...) {
+		switch {
+		case !c.removeAt.IsZero() && now.After(c.removeAt):
+			m.removeChild(sa, c, true)
+		case now.After(c.expires):
+			m.log.Info("IPsec SA expired", "crypto_map", c.ms.cm.ID(), "peer", sa.remote)
+			m.removeChild(sa, c, true)
+		case c.removeAt.IsZero() && !c.rekeying && now.After(c.rekeyAt) && sa.replacedBy == nil:
+			m.log.Info("rekeying IPsec SA", "crypto_map", c.ms.cm.ID(), "peer", sa.remote)
+			m.startQuick(sa, c.ms, c, now)
+		}
+	}
+	// DPD.
+	if sa.dpd != nil && sa.out.peerDPD {
+		send, seq, dead := sa.dpd.tick(now)
+		if dead {
+			m.log.Warn("DPD: peer is dead", "peer", sa.remote)
+			ms := sa.ms
+			m.deleteIKE(sa, false, "dead peer")
+			if ms != nil {
+				ms.nextTry = time.Time{}
+			}
+			return
+		}
+		if send {
+			if pkt, err := sealInfo(sa.out.sec, sa.out.sec.dpdNotify(false, seq)); err == nil {
+				m.send(sa, pkt)
+			}
+		}
+	}
+	// NAT-T keepalive from the end behind the NAT.
+	if !sa.nextKA.IsZero() && now.After(sa.nextKA) {
+		m.cfg.Transport.SendKeepalive(sa.local, sa.remote)
+		sa.nextKA = now.Add(nattKeepaliveInterval)
+	}
+	// Phase 1 rekey (make-before-break) and expiry.
+	if sa.replacedBy != nil && !sa.replacedBy.dead && sa.replacedBy.out != nil {
+		if len(sa.qms) == 0 || now.Sub(sa.replacedBy.established) > 10*time.Second {
+			m.deleteIKE(sa, true, "replaced by a new IKE SA")
+		}
+		return
+	}
+	if now.After(sa.expires) {
+		m.deleteIKE(sa, true, "lifetime expired")
+		return
+	}
+	if sa.initiator && sa.ms != nil && !sa.rekeying && now.After(sa.rekeyAt) && !m.phase1InProgress(sa) {
+		m.log.Info("rekeying phase 1", "peer", sa.remote)
+		if n := m.startPhase1(sa.ms, now, false); n != nil {
+			n.replaces = sa
+			sa.rekeying = true
+		}
+	}
+}
+
+// phase1InProgress reports a newer phase 1 negotiating with the same peer.
+func (m *Manager) phase1InProgress(sa *ikeSA) bool {
+	for _, s := range m.sas {
+		if s != sa && s.out == nil && s.remote.Addr() == sa.remote.Addr() {
+			return true
+		}
+	}
+	return false
+}

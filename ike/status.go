@@ -1,0 +1,81 @@
+package ike
+
+import (
+	"sort"
+	"strings"
+	"time"
+)
+
+// IKESAStatus is one phase 1 SA for `tinyipsec status`, in the terms of
+// Cisco ASA's "show crypto isakmp sa detail". The JSON names are the
+// status contract.
+type IKESAStatus struct {
+	Peer          string `json:"peer"`
+	Local         string `json:"local"`
+	CryptoMap     string `json:"crypto_map,omitempty"`
+	Role          string `json:"role"` // initiator | responder
+	Type          string `json:"type"` // L2L
+	State         string `json:"state"`
+	Rekey         bool   `json:"rekey"` // a replacement is being negotiated
+	Hint          string `json:"hint,omitempty"`
+	Exchange      string `json:"exchange"` // main | aggressive
+	Encryption    string `json:"encryption"`
+	Hash          string `json:"hash"`
+	Group         int    `json:"group"`
+	Auth          string `json:"auth"`
+	LifetimeLeftS int64  `json:"lifetime_left_s"`
+	NATT          bool   `json:"nat_t"`
+}
+
+// Status returns a snapshot of every IKE SA, sorted by peer.
+func (m *Manager) Status() []IKESAStatus {
+	now := time.Now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := []IKESAStatus{}
+	for _, sa := range m.sas {
+		if sa.dead {
+			continue
+		}
+		st := IKESAStatus{
+			Peer:  sa.remote.Addr().String(),
+			Local: sa.local.Addr().String(),
+			Role:  "responder",
+			Type:  "L2L",
+			State: sa.stateName(),
+			Rekey: sa.rekeying || sa.replaces != nil && sa.out == nil,
+		}
+		if sa.initiator {
+			st.Role = "initiator"
+		}
+		if sa.ms != nil {
+			st.CryptoMap = sa.ms.cm.ID()
+			st.Exchange = exchangeName(sa.ms.cm)
+		}
+		st.Hint = stateHint(st.State)
+		if o := sa.out; o != nil {
+			st.Exchange, st.Encryption, st.Hash, st.Group, st.Auth = o.exchange, o.encryption, o.hash, o.group, o.auth
+			st.LifetimeLeftS = max(0, int64(sa.expires.Sub(now)/time.Second))
+			st.NATT = o.natDetected
+		}
+		out = append(out, st)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Peer < out[j].Peer })
+	return out
+}
+
+// stateHint explains in plain words what usually keeps an SA in a state
+// that should only be passing.
+func stateHint(state string) string {
+	switch {
+	case state == "MM_WAIT_MSG2" || state == "AM_WAIT_MSG2":
+		return "no reply from the peer: check the peer address, UDP 500 reachability and that a policy matches"
+	case state == "MM_WAIT_MSG4" || state == "MM_WAIT_MSG3":
+		return "key exchange stalled: check UDP 4500 through firewalls/NAT and that the DH group matches"
+	case state == "MM_WAIT_MSG6" || state == "MM_WAIT_MSG5" || state == "AM_WAIT_MSG3":
+		return "authentication stalled: the pre-shared keys differ, or the certificate is not accepted"
+	case strings.HasPrefix(state, "QM_WAIT"):
+		return "phase 2 stalled: PFS set on one end only, or the proxy IDs (crypto ACLs) or transform sets do not match"
+	}
+	return ""
+}
