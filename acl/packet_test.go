@@ -125,6 +125,7 @@ func FuzzParsePacket(f *testing.F) {
 	f.Add(buildV6("2001:db8::1", "2001:db8::2", 17, 1, 2, []uint8{0, 43, 44, 60}, 0))
 	f.Add(buildV6("2001:db8::1", "2001:db8::2", 17, 1, 2, []uint8{44}, 9))
 	l := Compile(randomRulesFixed())
+	sels := l.ProxyIDs()
 	f.Fuzz(func(t *testing.T, pkt []byte) {
 		tu, ok := ParsePacket(pkt)
 		r, permit := l.Match(pkt)
@@ -139,6 +140,13 @@ func FuzzParsePacket(f *testing.F) {
 		}
 		if r3, p3 := naiveMatch(l.rules, tu); r3 != r || p3 != permit {
 			t.Fatalf("Match %d,%v != reference %d,%v for %+v", r, permit, r3, p3, tu)
+		}
+		for _, s := range sels {
+			for _, in := range []bool{false, true} {
+				if s.MatchesPacket(pkt, in) != s.MatchesTuple(tu, in) {
+					t.Fatalf("%v: MatchesPacket != MatchesTuple for %+v", s, tu)
+				}
+			}
 		}
 	})
 }

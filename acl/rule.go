@@ -1,5 +1,3 @@
-// Package acl compiles Cisco-style crypto ACLs into packet matchers and
-// derives the IKE proxy IDs (traffic selectors) from them.
 package acl
 
 import "net/netip"
