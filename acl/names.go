@@ -14,15 +14,15 @@ const (
 
 // protoNames maps the IOS/ASA protocol keywords to numbers. "ip" is 0, the
 // Rule's encoding of "any protocol"; a literal 0 is read the same way
-// because IOS does, even though 0 is IPv6 hop-by-hop on the wire.
+// because IOS does, even though 0 is IPv6 hop-by-hop on the wire. "ipv6"
+// is not here: in IOS IPv6 ACLs it means any IPv6 packet, not protocol 41,
+// and ParseRule handles it as such.
 var protoNames = map[string]uint8{
 	"ip":        0,
 	"icmp":      ProtoICMP,
 	"igmp":      2,
-	"ipinip":    4,
 	"tcp":       ProtoTCP,
 	"udp":       ProtoUDP,
-	"ipv6":      41,
 	"gre":       ProtoGRE,
 	"esp":       ProtoESP,
 	"ahp":       ProtoAH,

@@ -17,6 +17,9 @@ var ErrRemark = errors.New("remark")
 //
 //	permit|deny PROTO SRC [PORTS] DST [PORTS] [log]
 //
+// PROTO is ip (any), a keyword such as tcp, udp, icmp, icmp6, esp, ahp, gre
+// or sctp, or a number; ipv6 means any protocol over IPv6 only, as in IOS
+// IPv6 ACLs.
 // Keywords are case-insensitive. Addresses are any, any4, any6, host ADDR,
 // ADDR WILDCARD (IPv4) or ADDR/LEN (IPv4 or IPv6). Host bits under the mask
 // are cleared silently, as IOS does. Port operators eq, lt, gt and range are
@@ -48,6 +51,12 @@ func ParseRule(line string) (Rule, error) {
 		return Rule{}, errors.New("missing protocol")
 	}
 	var err error
+	// "ipv6" is how IOS IPv6 ACLs say "any protocol"; it also pins the
+	// family, so that "permit ipv6 any any" does not match IPv4.
+	onlyV6 := strings.EqualFold(proto, "ipv6")
+	if onlyV6 {
+		proto = "ip"
+	}
 	if r.Proto, err = parseProto(proto); err != nil {
 		return Rule{}, err
 	}
@@ -74,6 +83,18 @@ func ParseRule(line string) (Rule, error) {
 		return Rule{}, fmt.Errorf("unexpected %q", t)
 	}
 
+	if onlyV6 {
+		for _, side := range []struct {
+			p     *netip.Prefix
+			isAny *bool
+		}{{&r.Src, &r.SrcAny}, {&r.Dst, &r.DstAny}} {
+			if *side.isAny {
+				*side.p, *side.isAny = netip.PrefixFrom(netip.IPv6Unspecified(), 0), false
+			} else if side.p.Addr().Is4() {
+				return Rule{}, errors.New("ipv6 with IPv4 addresses (use ip)")
+			}
+		}
+	}
 	if err := checkFamilies(&r); err != nil {
 		return Rule{}, err
 	}
