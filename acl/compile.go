@@ -36,8 +36,8 @@ const famNever = 255
 
 // famTable holds the rules that can match one address family.
 type famTable struct {
-	linear []int32 // rule indexes in order, when the ACL is small
-	groups []group // otherwise; sorted by their first rule index
+	linear []int32 // rule indexes in order, when a scan is cheaper
+	groups []group // otherwise (non-nil); sorted by their first rule index
 }
 
 type group struct {
