@@ -1,0 +1,137 @@
+# tinyipsec build, test and packaging.
+#
+#   make            native static binary ./tinyipsec
+#   make test       gofmt, vet, cross builds + .ipk, go test ./..., qemu unit tests
+#   make cross      static binaries for the OpenWrt targets in build/<pkgarch>/
+#   make ipk        installable .ipk packages in build/ipk/ (no OpenWrt SDK needed)
+#   make sizes      stripped binary and .ipk sizes; fails over the flash budget
+#   make demo       cross/demo.sh when present
+#   make fmt-check  gofmt -l must be empty
+#   make vet        go vet ./...
+
+GO      ?= go
+SHELL   := /bin/bash
+# Version as the binary reports it; a source tarball without .git gets 0.1.0.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.1.0)
+PKG_RELEASE ?= 1
+# Reproducible archives: the last commit's time, or a fixed date without git.
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 1735689600)
+export SOURCE_DATE_EPOCH
+
+BUILD   := build
+LDFLAGS := -s -w -X main.version=$(VERSION)
+GOFLAGS_STATIC := -trimpath -ldflags '$(LDFLAGS)'
+# Every Go file is a prerequisite so binaries rebuild when any source changes.
+GO_SOURCES := $(shell find . -name '*.go' -not -path './build/*' 2>/dev/null) go.mod go.sum
+
+# OpenWrt package architecture -> Go target. The package arch names are what
+# opkg compares with /etc/opkg/arch.conf on the router, so they must match the
+# target's PKGARCH exactly (ath79/ramips: mips(el)_24kc; ipq40xx/bcm2709-class
+# ARMv7: arm_cortex-a7_neon-vfpv4; mt7622/filogic and most ARMv8: aarch64_cortex-a53).
+ARCHES := mips_24kc mipsel_24kc arm_cortex-a7_neon-vfpv4 aarch64_cortex-a53 x86_64
+GOENV_mips_24kc                := GOARCH=mips GOMIPS=softfloat
+GOENV_mipsel_24kc              := GOARCH=mipsle GOMIPS=softfloat
+GOENV_arm_cortex-a7_neon-vfpv4 := GOARCH=arm GOARM=7
+GOENV_aarch64_cortex-a53       := GOARCH=arm64
+GOENV_x86_64                   := GOARCH=amd64
+
+BINARIES := $(foreach a,$(ARCHES),$(BUILD)/$(a)/tinyipsec)
+
+# Package version for opkg: drop a leading "v"; a bare commit hash (no tag
+# yet) becomes 0.1.0+g<hash> so versions still start with a digit; the
+# "-N-gHASH" of git describe becomes "+N+gHASH" because "-" separates the
+# package release in opkg versions.
+IPK_VERSION := $(shell echo '$(VERSION)' | sed -e 's/^v//' -e '/^[0-9][0-9]*\.[0-9]/!s/^/0.1.0+g/' -e 's/-/+/g')
+IPKS := $(foreach a,$(ARCHES),$(BUILD)/ipk/tinyipsec_$(IPK_VERSION)-$(PKG_RELEASE)_$(a).ipk)
+PKG_FILES := init/tinyipsec.init init/rpcd/tinyipsec init/rpcd/tinyipsec.json \
+	$(wildcard init/tinyipsec.config init/tinyipsec.toml) cross/ipkg-build.sh
+
+# Unit tests run under qemu-user on big-endian MIPS and 32-bit ARM: only the
+# packages that exist, and -short so namespace/daemon tests skip.
+QEMU_PKGS := $(foreach p,conf acl esp ike tun,$(if $(wildcard $(p)/*.go),./$(p)))
+
+# Tells cross/pkgtest where the artifacts are, so it does not build again.
+TEST_ENV := TINYIPSEC_BUILD_DIR=$(CURDIR)/$(BUILD) TINYIPSEC_VERSION=$(VERSION) \
+	TINYIPSEC_IPK_VERSION=$(IPK_VERSION)-$(PKG_RELEASE)
+
+.PHONY: all build test cross ipk sizes demo fmt-check vet go-test test-qemu test-init test-pkg clean version
+.DELETE_ON_ERROR:
+
+all: build
+
+build: tinyipsec
+
+tinyipsec: $(GO_SOURCES) $(BUILD)/.version
+	CGO_ENABLED=0 $(GO) build $(GOFLAGS_STATIC) -o $@ .
+
+version:
+	@echo $(VERSION) $(IPK_VERSION)-$(PKG_RELEASE)
+
+cross: $(BINARIES)
+
+# Rewritten only when VERSION changes, so a new commit relinks the
+# binaries (the version is stamped into them) without rebuilding for
+# nothing otherwise.
+$(BUILD)/.version: FORCE
+	@mkdir -p $(@D)
+	@echo '$(VERSION)' | cmp -s - $@ || echo '$(VERSION)' >$@
+
+FORCE:
+
+# One rule per arch; CGO_ENABLED=0 gives a static binary with no libc
+# dependency, so one build serves musl images of any OpenWrt release.
+define CROSS_RULE
+$(BUILD)/$(1)/tinyipsec: $(GO_SOURCES) $(BUILD)/.version
+	@mkdir -p $$(@D)
+	CGO_ENABLED=0 GOOS=linux $(GOENV_$(1)) $(GO) build $(GOFLAGS_STATIC) -o $$@ .
+
+$(BUILD)/ipk/tinyipsec_$(IPK_VERSION)-$(PKG_RELEASE)_$(1).ipk: $(BUILD)/$(1)/tinyipsec $(PKG_FILES)
+	@mkdir -p $$(@D)
+	rm -f $(BUILD)/ipk/tinyipsec_*_$(1).ipk
+	cross/ipkg-build.sh -a $(1) -v $(IPK_VERSION)-$(PKG_RELEASE) -b $$< -o $$@
+endef
+$(foreach a,$(ARCHES),$(eval $(call CROSS_RULE,$(a))))
+
+ipk: $(IPKS)
+
+sizes: cross
+	cross/sizes.sh $(BUILD)
+
+demo:
+	@if [ -x cross/demo.sh ] || [ -f cross/demo.sh ]; then bash cross/demo.sh; \
+	else echo "cross/demo.sh is not written yet"; exit 1; fi
+
+fmt-check:
+	@out=$$(gofmt -l $$(find . -name '*.go' -not -path './build/*')); \
+	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+# go test ./... also runs cross/pkgtest (the .ipk structure and the
+# cross-built binaries under qemu-user), which reads the artifacts built
+# above through TINYIPSEC_BUILD_DIR, so each arch is compiled once.
+go-test: cross ipk
+	$(TEST_ENV) \
+		$(GO) test -count=1 -timeout 15m ./...
+
+test-qemu:
+	@command -v qemu-mips-static >/dev/null && command -v qemu-arm-static >/dev/null || \
+		{ echo "qemu-user-static is required (apt-get install qemu-user-static)"; exit 1; }
+	GOARCH=mips GOMIPS=softfloat $(GO) test -count=1 -short -exec qemu-mips-static $(QEMU_PKGS)
+	GOARCH=arm GOARM=7 $(GO) test -count=1 -short -exec qemu-arm-static $(QEMU_PKGS)
+
+# The busybox tests of the init script and rpcd plugin alone.
+test-init:
+	$(GO) test -count=1 ./init/test/
+
+# The package structure and qemu runs of the cross-built binaries alone.
+test-pkg: cross ipk
+	$(TEST_ENV) \
+		$(GO) test -count=1 ./cross/pkgtest/
+
+test: fmt-check vet go-test test-qemu
+	@$(MAKE) --no-print-directory sizes
+
+clean:
+	rm -rf $(BUILD) tinyipsec

@@ -1,0 +1,162 @@
+#!/bin/sh
+# Build an OpenWrt .ipk for tinyipsec without the OpenWrt SDK.
+#
+#   cross/ipkg-build.sh -a PKGARCH -v VERSION-RELEASE -b BINARY -o OUT.ipk
+#
+# The layout is the one OpenWrt's own ipkg-build writes and opkg reads: a
+# gzip-compressed tar (not Debian's ar archive) holding ./debian-binary
+# ("2.0"), ./control.tar.gz and ./data.tar.gz. Every archive is
+# reproducible: owner 0:0 numeric, entries sorted by name, every mtime set to
+# SOURCE_DATE_EPOCH, gzip without name or timestamp. Needs GNU tar >= 1.28
+# (for --sort) and gzip.
+#
+# Files shipped (source in the repository -> path on the router, mode):
+#   BINARY                    /usr/sbin/tinyipsec                   0755
+#   init/tinyipsec.init       /etc/init.d/tinyipsec                 0755
+#   init/tinyipsec.config     /etc/config/tinyipsec                 0600
+#   init/tinyipsec.toml       /etc/tinyipsec/tinyipsec.toml         0600
+#   init/rpcd/tinyipsec       /usr/libexec/rpcd/tinyipsec           0755
+#   init/rpcd/tinyipsec.json  /usr/share/rpcd/acl.d/tinyipsec.json  0644
+# The two configuration files are 0600 (and /etc/tinyipsec 0700) because
+# they hold pre-shared keys and manual SA keys: only root - the daemon, the
+# init script and rpcd - has to read them. They are conffiles, so opkg keeps
+# an edited copy on upgrade.
+# UCI_DEFAULT and TOML_EXAMPLE override the two configuration sources.
+set -eu
+
+usage() {
+	echo "usage: $0 -a PKGARCH -v VERSION-RELEASE -b BINARY -o OUT.ipk" >&2
+	exit 2
+}
+
+arch= version= binary= out=
+while getopts a:v:b:o: opt; do
+	case $opt in
+	a) arch=$OPTARG ;;
+	v) version=$OPTARG ;;
+	b) binary=$OPTARG ;;
+	o) out=$OPTARG ;;
+	*) usage ;;
+	esac
+done
+[ -n "$arch" ] && [ -n "$version" ] && [ -n "$binary" ] && [ -n "$out" ] || usage
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+uci_default=${UCI_DEFAULT:-$top/init/tinyipsec.config}
+toml_example=${TOML_EXAMPLE:-$top/init/tinyipsec.toml}
+epoch=${SOURCE_DATE_EPOCH:-$(git -C "$top" log -1 --format=%ct 2>/dev/null || echo 1735689600)}
+license=${PKG_LICENSE:-MIT}
+
+for f in "$binary" "$top/init/tinyipsec.init" "$top/init/rpcd/tinyipsec" \
+	"$top/init/rpcd/tinyipsec.json" "$uci_default" "$toml_example"; do
+	[ -f "$f" ] || { echo "ipkg-build: missing $f" >&2; exit 1; }
+done
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+data=$work/data
+ctrl=$work/control
+mkdir -p "$ctrl"
+
+# put SRC DEST MODE: copy into the data tree with an exact mode, so the
+# umask of whoever builds never leaks into the package.
+put() {
+	mkdir -p "$data$(dirname "$2")"
+	cp "$1" "$data$2"
+	chmod "$3" "$data$2"
+}
+put "$binary" /usr/sbin/tinyipsec 0755
+put "$top/init/tinyipsec.init" /etc/init.d/tinyipsec 0755
+put "$uci_default" /etc/config/tinyipsec 0600
+put "$toml_example" /etc/tinyipsec/tinyipsec.toml 0600
+put "$top/init/rpcd/tinyipsec" /usr/libexec/rpcd/tinyipsec 0755
+put "$top/init/rpcd/tinyipsec.json" /usr/share/rpcd/acl.d/tinyipsec.json 0644
+find "$data" -type d -exec chmod 0755 {} +
+chmod 0700 "$data/etc/tinyipsec"
+
+# Installed-Size: bytes of the regular files, as opkg reports it.
+installed_size=$(find "$data" -type f -exec cat {} + | wc -c | tr -d ' ')
+
+cat >"$ctrl/control" <<EOF
+Package: tinyipsec
+Version: $version
+Depends: libc, kmod-tun
+Source: net/tinyipsec
+SourceName: tinyipsec
+License: $license
+Section: net
+SourceDateEpoch: $epoch
+Maintainer: tinyipsec developers
+Architecture: $arch
+Installed-Size: $installed_size
+Description: IPsec VPN for small routers: IKEv1 (main, aggressive and quick
+ mode, initiator and responder) with ESP/AH done in userspace over a TUN
+ device, configured with Cisco-style crypto maps in UCI or TOML.
+ One static binary; needs no kernel XFRM support.
+EOF
+
+cat >"$ctrl/conffiles" <<EOF
+/etc/config/tinyipsec
+/etc/tinyipsec/tinyipsec.toml
+EOF
+
+cat >"$ctrl/postinst" <<'EOF'
+#!/bin/sh
+# opkg runs this after unpacking. With IPKG_INSTROOT set we are on the build
+# host assembling a firmware image: nothing of the target may run, so the
+# boot links are made directly (same names as rc.common's enable, from
+# START=90/STOP=10 in the init script).
+[ "${IPKG_NO_SCRIPT:-0}" = 1 ] && exit 0
+if [ -n "${IPKG_INSTROOT:-}" ]; then
+	mkdir -p "$IPKG_INSTROOT/etc/rc.d"
+	ln -sf ../init.d/tinyipsec "$IPKG_INSTROOT/etc/rc.d/S90tinyipsec"
+	ln -sf ../init.d/tinyipsec "$IPKG_INSTROOT/etc/rc.d/K10tinyipsec"
+	exit 0
+fi
+/etc/init.d/tinyipsec enable
+# An upgrade restarts a running daemon onto the new binary. A first install
+# does not start anything: the example configuration names example peers;
+# configure, then "/etc/init.d/tinyipsec start".
+if [ "${PKG_UPGRADE:-0}" = 1 ] && /etc/init.d/tinyipsec running >/dev/null 2>&1; then
+	/etc/init.d/tinyipsec restart
+else
+	echo "tinyipsec: edit /etc/config/tinyipsec or /etc/tinyipsec/tinyipsec.toml, then: /etc/init.d/tinyipsec start"
+fi
+# rpcd learns about the ubus object "tinyipsec" only when it (re)loads plugins.
+[ -x /etc/init.d/rpcd ] && /etc/init.d/rpcd reload
+exit 0
+EOF
+
+cat >"$ctrl/prerm" <<'EOF'
+#!/bin/sh
+# opkg runs this before removing the files: stop the daemon (its TUN device
+# and routes go with it) and drop the boot links. Nothing to do while an
+# image is assembled.
+[ "${IPKG_NO_SCRIPT:-0}" = 1 ] && exit 0
+[ -n "${IPKG_INSTROOT:-}" ] && exit 0
+/etc/init.d/tinyipsec stop
+/etc/init.d/tinyipsec disable
+exit 0
+EOF
+chmod 0644 "$ctrl/control" "$ctrl/conffiles"
+chmod 0755 "$ctrl/postinst" "$ctrl/prerm" "$ctrl"
+
+# mktar DIR OUT: reproducible tar.gz of DIR's content as ./...
+mktar() {
+	(cd "$1" && tar --format=gnu --numeric-owner --owner=0 --group=0 --sort=name \
+		--mtime="@$epoch" -cf - .) | gzip -n -9 >"$2"
+}
+
+mkdir -p "$work/pkg"
+mktar "$data" "$work/pkg/data.tar.gz"
+mktar "$ctrl" "$work/pkg/control.tar.gz"
+printf '2.0\n' >"$work/pkg/debian-binary"
+chmod 0644 "$work/pkg/"*
+touch -d "@$epoch" "$work/pkg/"*
+
+mkdir -p "$(dirname "$out")"
+# The outer order is fixed (not sorted): debian-binary, control, data.
+(cd "$work/pkg" && tar --format=gnu --numeric-owner --owner=0 --group=0 --mtime="@$epoch" \
+	-cf - ./debian-binary ./control.tar.gz ./data.tar.gz) | gzip -n -9 >"$out.tmp"
+mv "$out.tmp" "$out"
+echo "$out"

@@ -1,0 +1,41 @@
+#!/bin/sh
+# Print the size of each cross-built binary (already stripped: -ldflags -s -w)
+# and of each .ipk, and fail when one exceeds the flash budget of a small
+# router: a binary for linux/mipsle (the most common 8-16 MB flash target)
+# over 4.0 MiB, or any .ipk over 1.6 MiB (opkg installs into the overlay,
+# which on an 8 MB device has ~2 MB free after the image).
+#
+#   cross/sizes.sh [BUILD_DIR]
+set -eu
+build=${1:-build}
+bin_limit=4194304 # 4.0 MiB
+ipk_limit=1677721 # 1.6 MiB
+fail=0
+
+human() {
+	awk -v b="$1" 'BEGIN { printf "%.2f MiB", b / 1048576 }'
+}
+
+printf '%-26s %12s %10s %12s %10s\n' arch binary "" ipk ""
+for dir in "$build"/*/; do
+	arch=$(basename "$dir")
+	bin=$dir/tinyipsec
+	[ -f "$bin" ] || continue
+	bsize=$(wc -c <"$bin" | tr -d ' ')
+	ipk=$(ls "$build"/ipk/tinyipsec_*_"$arch".ipk 2>/dev/null | tail -n 1 || true)
+	if [ -n "$ipk" ]; then
+		isize=$(wc -c <"$ipk" | tr -d ' ')
+		printf '%-26s %12s %10s %12s %10s\n' "$arch" "$bsize" "$(human "$bsize")" "$isize" "$(human "$isize")"
+		if [ "$isize" -gt "$ipk_limit" ]; then
+			echo "FAIL: $ipk is over 1.6 MiB" >&2
+			fail=1
+		fi
+	else
+		printf '%-26s %12s %10s %12s %10s\n' "$arch" "$bsize" "$(human "$bsize")" - ""
+	fi
+	if [ "$arch" = mipsel_24kc ] && [ "$bsize" -gt "$bin_limit" ]; then
+		echo "FAIL: $bin (linux/mipsle) is over 4.0 MiB" >&2
+		fail=1
+	fi
+done
+exit $fail
