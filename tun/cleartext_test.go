@@ -1,0 +1,69 @@
+package tun
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+
+	"tinyipsec/internal/nstest"
+)
+
+func testEntries() [][]CleartextRule {
+	p := netip.MustParsePrefix
+	return [][]CleartextRule{
+		{
+			{Drop: false, Src: p("10.2.0.9/32"), Dst: p("10.1.0.0/24")}, // deny: exempt
+			{Drop: true, Src: p("10.2.0.0/24"), Dst: p("10.1.0.0/24")},
+		},
+		{
+			{Drop: true, Proto: 6, Src: p("2001:db8:2::/48"), Dst: p("2001:db8:1::/48"), DstPortLo: 80, DstPortHi: 80, SrcPortLo: 1024, SrcPortHi: 65535},
+			{Drop: true, Src: p("10.0.0.0/8"), Dst: p("2001:db8::/32")}, // mixed families: never matches
+			{Drop: true},                                                // any any
+		},
+	}
+}
+
+func TestCleartextScript(t *testing.T) {
+	s := CleartextScript("tinyipsec", "ipsec0", testEntries())
+	for _, want := range []string{
+		"table inet tinyipsec {}\ndelete table inet tinyipsec\n",
+		"chain entry0 {\n\t\tip saddr 10.2.0.9/32 ip daddr 10.1.0.0/24 return\n\t\tip saddr 10.2.0.0/24 ip daddr 10.1.0.0/24 counter drop\n",
+		"ip6 saddr 2001:db8:2::/48 ip6 daddr 2001:db8:1::/48 meta l4proto 6 th sport 1024-65535 th dport 80 counter drop",
+		"meta nfproto { ipv4, ipv6 } counter drop",
+		"iifname \"ipsec0\" return\n\t\tmeta l4proto { 50, 51 } return\n\t\tudp dport { 500, 4500 } return\n\t\tjump entry0\n\t\tjump entry1\n",
+		"type filter hook forward",
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("script lacks %q:\n%s", want, s)
+		}
+	}
+	if strings.Contains(s, "10.0.0.0/8") {
+		t.Errorf("mixed-family line rendered:\n%s", s)
+	}
+}
+
+// TestCleartextPolicyLoads loads, replaces and removes the table in a
+// namespace with the real nft.
+func TestCleartextPolicyLoads(t *testing.T) {
+	nstest.Require(t, "nft")
+	ns := nstest.New(t, "tun-nft")
+	var p *CleartextPolicy
+	var err error
+	for range 2 { // the second load replaces the first
+		inNS(t, ns, func() { p, err = InstallCleartextPolicy("tinyipsec", "ipsec0", testEntries()) })
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := ns.Run(t, "nft", "list", "ruleset")
+	if strings.Count(out, "table inet tinyipsec") != 1 || !strings.Contains(out, "jump entry1") {
+		t.Fatalf("ruleset:\n%s", out)
+	}
+	inNS(t, ns, func() { err = p.Remove() })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out := ns.Run(t, "nft", "list", "ruleset"); strings.Contains(out, "tinyipsec") {
+		t.Fatalf("table left behind:\n%s", out)
+	}
+}
