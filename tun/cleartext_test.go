@@ -18,7 +18,7 @@ func testEntries() [][]CleartextRule {
 		{
 			{Drop: true, Proto: 6, Src: p("2001:db8:2::/48"), Dst: p("2001:db8:1::/48"), DstPortLo: 80, DstPortHi: 80, SrcPortLo: 1024, SrcPortHi: 65535},
 			{Drop: true, Src: p("10.0.0.0/8"), Dst: p("2001:db8::/32")}, // mixed families: never matches
-			{Drop: true},                                                // any any
+			{Drop: true}, // any any
 		},
 	}
 }
