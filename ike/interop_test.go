@@ -28,6 +28,9 @@ func twoHosts(t *testing.T) (left, right *nstest.NS) {
 	left, right = nstest.New(t, "ike-l"), nstest.New(t, "ike-r")
 	nstest.Link(t, left, right, leftOuter+"/24", rightOuter+"/24")
 	left.Run(t, "ip", "addr", "add", leftInner+"/32", "dev", "lo")
+	for _, ns := range []*nstest.NS{left, right} {
+		ns.Run(t, "sysctl", "-q", "-w", "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.default.rp_filter=0")
+	}
 	right.Run(t, "ip", "addr", "add", rightInner+"/32", "dev", "lo")
 	return left, right
 }
@@ -50,4 +53,53 @@ func TestCharonToCharon(t *testing.T) {
 	})
 	pingAcross(t, left, leftInner, rightInner)
 	tcpTransfer(t, left, leftInner, right, rightInner)
+}
+
+// interopCase is one tinyipsec <-> strongSwan scenario: tinyipsec runs in
+// the left namespace, charon in the right one.
+type interopCase struct {
+	name string
+	tis  tisConn
+	ss   charonConn
+}
+
+// runInterop brings the tunnel up with the given side initiating, then
+// checks ping and a TCP transfer across it.
+func runInterop(t *testing.T, c interopCase, tinyipsecInitiates bool) (*tisNode, *charon, *nstest.NS, *nstest.NS) {
+	t.Helper()
+	left, right := twoHosts(t)
+	c.tis.Peer, c.tis.Local = rightOuter, leftOuter
+	c.ss.LocalAddr, c.ss.RemoteAddr = rightOuter, leftOuter
+	c.ss.LocalTS, c.ss.RemoteTS = rightSubnet, leftSubnet
+	if tinyipsecInitiates {
+		c.tis.Initiate = "always"
+	} else {
+		c.tis.Initiate = "never"
+	}
+	ss := startCharon(t, right)
+	ss.loadConn(t, c.ss)
+	tis := startTinyipsec(t, left, c.tis)
+	if !tinyipsecInitiates {
+		ss.initiate(t)
+	}
+	nstest.WaitFor(t, 30*time.Second, "tunnel established on both ends", func() bool {
+		return tis.established() && ss.established()
+	})
+	pingAcross(t, left, leftInner, rightInner)
+	pingAcross(t, right, rightInner, leftInner)
+	tcpTransfer(t, left, leftInner, right, rightInner)
+	tcpTransfer(t, right, rightInner, left, leftInner)
+	return tis, ss, left, right
+}
+
+// TestInteropMainModePSKGCM: Main Mode with a pre-shared key, ESP
+// AES-GCM in tunnel mode, both directions of initiation.
+func TestInteropMainModePSKGCM(t *testing.T) {
+	requireStrongSwan(t)
+	c := interopCase{
+		tis: tisConn{PSK: "interop-psk-gcm"},
+		ss:  charonConn{PSK: "interop-psk-gcm", IKEProposals: "aes128-sha256-modp2048", ESPProposals: "aes128gcm16"},
+	}
+	t.Run("tinyipsec-initiates", func(t *testing.T) { runInterop(t, c, true) })
+	t.Run("strongswan-initiates", func(t *testing.T) { runInterop(t, c, false) })
 }
