@@ -78,6 +78,11 @@ type EngineConfig struct {
 	// block: IKE should hand the request to its own goroutine. nil: the
 	// packets just wait in the entry's queue until an SA is installed.
 	Acquire func(entry int, pkt []byte)
+	// Expire is called from the engine's timer goroutine when a pair
+	// reaches its soft lifetime (hard false: time to rekey; once per pair)
+	// and after a pair that reached its hard lifetime was removed (hard
+	// true). It must not block. nil: expired pairs are just removed.
+	Expire func(p *Pair, hard bool)
 	// MaxPacket is the largest cleartext or wire packet handled (default
 	// 2048). Buffers are MaxHeadroom+MaxPacket+MaxTailroom bytes.
 	MaxPacket int
@@ -156,6 +161,7 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 		e.entries = append(e.entries, &entry{id: id, queue: make([]queued, 0, cfg.QueueLen)})
 	}
 	e.inbound.Store(&inTable{m: map[inKey]*Pair{}})
+	go e.runLifetimes()
 	return e, nil
 }
 

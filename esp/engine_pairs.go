@@ -55,6 +55,8 @@ type Pair struct {
 	overhead  int
 	installed time.Time
 	removed   atomic.Bool
+	// softNotified is set once Expire(p, false) was called.
+	softNotified atomic.Bool
 
 	pktsIn, bytesIn   atomic.Uint64
 	pktsOut, bytesOut atomic.Uint64

@@ -1,0 +1,62 @@
+package esp
+
+import "time"
+
+// Lifetimes: the SAs count bytes and packets themselves but never read the
+// clock on the packet path. The engine ticks once a second, applies the
+// time limits, and tells the owner (IKE) about soft expiry (time to rekey)
+// once per pair. A pair whose SA reached its hard limit is removed: its
+// SPIs leave the table and new traffic for the entry waits for an SA and
+// triggers Acquire.
+
+// lifetimeTick is how often time lifetimes are checked.
+const lifetimeTick = time.Second
+
+// expirer is implemented by *InboundSA and *OutboundSA.
+type expirer interface {
+	CheckTime(now time.Time)
+	Expired() (soft, hard bool)
+}
+
+func (e *Engine) runLifetimes() {
+	t := time.NewTicker(lifetimeTick)
+	defer t.Stop()
+	for {
+		select {
+		case <-e.done:
+			return
+		case now := <-t.C:
+			e.checkLifetimes(now)
+		}
+	}
+}
+
+func (e *Engine) checkLifetimes(now time.Time) {
+	e.tableMu.Lock()
+	pairs := make([]*Pair, 0, len(e.pairs))
+	for p := range e.pairs {
+		pairs = append(pairs, p)
+	}
+	e.tableMu.Unlock()
+	for _, p := range pairs {
+		soft, hard := false, false
+		for _, sa := range []any{p.in, p.out} {
+			x, ok := sa.(expirer)
+			if !ok || sa == nil {
+				continue
+			}
+			x.CheckTime(now)
+			s, h := x.Expired()
+			soft, hard = soft || s, hard || h
+		}
+		if soft && !p.softNotified.Swap(true) && e.cfg.Expire != nil {
+			e.cfg.Expire(p, false)
+		}
+		if hard {
+			e.Remove(p)
+			if e.cfg.Expire != nil {
+				e.cfg.Expire(p, true)
+			}
+		}
+	}
+}
