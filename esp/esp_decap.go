@@ -183,6 +183,9 @@ func (sa *InboundSA) deliver(buf []byte, start, hl, ps, pe int, next byte) (int,
 		if n > len(in) || n < 20 {
 			return 0, 0, ErrTruncated
 		}
+		if outerECN(buf[start:]) == ecnCE {
+			markCE(in[:n])
+		}
 	} else {
 		off = ps - hl
 		copy(buf[off:ps], buf[start:start+hl])
@@ -205,4 +208,32 @@ func (sa *InboundSA) deliver(buf []byte, start, hl, ps, pe int, next byte) (int,
 	}
 	sa.life.account(n)
 	return off, n, nil
+}
+
+const ecnCE = 3
+
+func outerECN(h []byte) byte {
+	if h[0]>>4 == 6 {
+		return h[1] >> 4 & 3
+	}
+	return h[1] & 3
+}
+
+// markCE carries a congestion mark from the outer header to an ECN-capable
+// inner packet (RFC 6040 §4.2, normal mode). A not-ECN-capable inner packet
+// is delivered unmarked rather than dropped as RFC 6040 would have it:
+// losing the mark is harmless, losing the packet is not.
+func markCE(in []byte) {
+	if in[0]>>4 == 6 {
+		if e := in[1] >> 4 & 3; e == 1 || e == 2 {
+			in[1] |= ecnCE << 4
+		}
+		return
+	}
+	if e := in[1] & 3; e == 1 || e == 2 {
+		in[1] |= ecnCE
+		if hl := int(in[0]&0x0f) * 4; hl >= 20 && hl <= len(in) {
+			setIPv4Checksum(in[:hl])
+		}
+	}
 }

@@ -173,3 +173,43 @@ func TestLifetimeAndSequence(t *testing.T) {
 		t.Fatal("no hard expiry at sequence exhaustion")
 	}
 }
+
+// TestECNDecap: a congestion mark on the outer header reaches an
+// ECN-capable inner packet (RFC 6040).
+func TestECNDecap(t *testing.T) {
+	for _, v6 := range []bool{false, true} {
+		po, pi := pairParams(suite{ProtoESP, "aes128gcm16", "", ""}, Tunnel, v6, false, false)
+		out, in := mustPair(t, po, pi)
+		for _, innerV6 := range []bool{false, true} {
+			pkt := innerFor(po, innerV6, 120)
+			// ECT(0) on the inner packet; the outer header copies it.
+			if innerV6 {
+				pkt[1] = pkt[1]&0xcf | 2<<4
+			} else {
+				pkt[1] = pkt[1]&0xfc | 2
+				setIPv4Checksum(pkt[:20])
+			}
+			wire := encapCopy(t, out, pkt)
+			if outerECN(wire) != 2 {
+				t.Fatalf("outer ECN %d, want ECT(0) copied", outerECN(wire))
+			}
+			// A router on the way marks congestion.
+			if v6 {
+				wire[1] |= ecnCE << 4
+			} else {
+				wire[1] |= ecnCE
+				setIPv4Checksum(wire[:20])
+			}
+			got, err := decapCopy(in, wire)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if outerECN(got) != ecnCE {
+				t.Fatalf("inner ECN %d after decap, want CE", outerECN(got))
+			}
+			if !innerV6 && ipv4Checksum(got[:20]) != 0 {
+				t.Fatal("inner IPv4 checksum not updated")
+			}
+		}
+	}
+}

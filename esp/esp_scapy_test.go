@@ -2,6 +2,7 @@ package esp
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -101,6 +102,20 @@ func TestScapyCrossCheck(t *testing.T) {
 					}
 				}
 			}
+		}
+	}
+	// IPv4 options in transport mode: AH must zero the mutable ones (record
+	// route) and cover the immutable ones (router alert).
+	for _, s := range allSuites {
+		if s.proto == ProtoESP {
+			continue
+		}
+		for _, toPy := range []bool{true, false} {
+			c := newXCase(len(cases), s, Transport, false, false, false, false, toPy)
+			pkt, _ := hex.DecodeString(c.Inner)
+			c.Inner = hex.EncodeToString(withIPv4Options(pkt))
+			c.name += "/options"
+			cases = append(cases, c)
 		}
 	}
 	// (a) Encap first, so the script gets our packets.
@@ -215,4 +230,18 @@ func runScapy(t *testing.T, cases []*xcase) []xresult {
 		t.Fatalf("scapy returned %d results for %d cases", len(res), len(cases))
 	}
 	return res
+}
+
+// withIPv4Options returns the IPv4 packet with 12 bytes of options: no-op,
+// router alert, record route with one free slot.
+func withIPv4Options(pkt []byte) []byte {
+	opts := []byte{1, 148, 4, 0, 0, 7, 7, 4, 0, 0, 0, 0}
+	out := make([]byte, 0, len(pkt)+len(opts))
+	out = append(out, pkt[:20]...)
+	out = append(out, opts...)
+	out = append(out, pkt[20:]...)
+	out[0] = 0x40 | byte((20+len(opts))/4)
+	binary.BigEndian.PutUint16(out[2:], uint16(len(out)))
+	setIPv4Checksum(out[:20+len(opts)])
+	return out
 }
