@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -66,4 +67,34 @@ func TestDataplaneManual(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestDataplanePathMTU: with a WAN MTU too small for the TUN MTU plus the
+// ESP overhead, a DF packet that fits the TUN but not the wire is answered
+// with ICMP "fragmentation needed", the sender's kernel learns the path MTU
+// and TCP still gets through.
+func TestDataplanePathMTU(t *testing.T) {
+	nstest.Require(t, "ip", "nft", "ping", "socat", "ss", "sysctl")
+	c := e2e.Case{Name: "pmtu", ESP: "aes256", ESPAuth: "sha256"}
+	a, b := e2e.Topology(t, "dpmtu")
+	e2e.WriteConfig(t, c, a, b, true)
+	e2e.WriteConfig(t, c, b, a, false)
+	for _, n := range []*e2e.Node{a, b} {
+		n.NS.Run(t, "ip", "link", "set", n.Veth, "mtu", "1300")
+		startHelper(t, n)
+	}
+	e2e.WaitTUN(t, a)
+	e2e.WaitTUN(t, b)
+	e2e.Ping(t, a, a.Inner, b.Inner)
+	out, err := a.NS.Output("ping", "-c", "1", "-W", "2", "-M", "do", "-s", "1300", "-I", a.Inner, b.Inner)
+	if err == nil || !strings.Contains(out, "mtu") {
+		t.Fatalf("oversized DF ping: err=%v, want a fragmentation-needed report:\n%s", err, out)
+	}
+	t.Logf("%s", out)
+	route := a.NS.Run(t, "ip", "route", "get", b.Inner, "from", a.Inner)
+	t.Logf("%s", route)
+	if !strings.Contains(route, "mtu") {
+		t.Fatalf("no path MTU learnt: %s", route)
+	}
+	e2e.Transfer(t, a, b, b.Inner, 1<<20)
 }
