@@ -38,6 +38,9 @@ func (sa *InboundSA) decap(buf []byte, start, end int) (int, int, error) {
 
 	sl := sa.acquire()
 	defer sl.mu.Unlock()
+	if sa.life.hard() {
+		return 0, 0, ErrExpired // closed or expired while we waited
+	}
 
 	if sa.ahLen != 0 {
 		if next != ipProtoAH {
@@ -46,7 +49,7 @@ func (sa *InboundSA) decap(buf []byte, start, end int) (int, int, error) {
 		if end-p < sa.ahLen {
 			return 0, 0, ErrTruncated
 		}
-		if int(buf[p+1]+2)*4 != sa.ahLen {
+		if (int(buf[p+1])+2)*4 != sa.ahLen {
 			return 0, 0, ErrProto
 		}
 		spi, w := sa.spi, sa.espReplay

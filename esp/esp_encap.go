@@ -106,6 +106,10 @@ func (sa *OutboundSA) encap(buf []byte, off, n int) (int, int, error) {
 
 	sl := sa.acquire()
 	defer sl.mu.Unlock()
+	if sa.life.hard() {
+		// Closed (keys being wiped) or expired while we waited.
+		return 0, 0, sa.drop(ErrExpired)
+	}
 
 	cur, end := ps, pe // protected region built so far, growing outwards
 	if sa.ciph != nil {

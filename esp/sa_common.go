@@ -254,11 +254,13 @@ func (s *saCommon) room() (head, tail int) {
 // expanded key schedules inside crypto/aes, crypto/des and the AEADs (they
 // become garbage and are overwritten when the memory is reused), nor copies
 // the runtime made while moving memory.
+//
+// The SA is marked expired first; Encap and Decap check that again once they
+// hold a slot, and wiping a slot waits for the packet using it, so a packet
+// racing with Close is refused instead of being processed with half-wiped
+// keys.
 func (s *saCommon) close() {
-	clear(s.encKey)
-	clear(s.authKey)
-	clear(s.ahKey)
-	clear(s.salt[:])
+	s.life.mark(lifeSoft | lifeHard)
 	for i := range s.slots {
 		sl := &s.slots[i]
 		sl.mu.Lock()
@@ -272,7 +274,10 @@ func (s *saCommon) close() {
 		clear(sl.nonce[:])
 		sl.mu.Unlock()
 	}
-	s.life.mark(lifeSoft | lifeHard) // refuse further packets
+	clear(s.encKey)
+	clear(s.authKey)
+	clear(s.ahKey)
+	clear(s.salt[:])
 }
 
 // Stats is a snapshot of an SA's counters.

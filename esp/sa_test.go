@@ -162,3 +162,37 @@ func TestConcurrent(t *testing.T) {
 		t.Fatalf("outbound packets %d", st.Packets)
 	}
 }
+
+// TestCloseWhileBusy: packets racing with Close are refused, never
+// processed with wiped keys (which would panic in the HMAC reset).
+func TestCloseWhileBusy(t *testing.T) {
+	po, pi := pairParams(suite{ProtoESP, "aes128", "sha256", ""}, Tunnel, false, false, false)
+	pi.ReplayWindow = 0
+	out, _ := NewOutbound(po)
+	in, _ := NewInbound(pi)
+	pkt := innerFor(po, false, 200)
+	wire := encapCopy(t, out, pkt)
+	var wg sync.WaitGroup
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, MaxHeadroom+len(pkt)+MaxTailroom)
+			for i := 0; i < 300; i++ {
+				copy(buf[MaxHeadroom:], pkt)
+				if _, _, err := out.Encap(buf, MaxHeadroom, len(pkt)); err != nil && err != ErrExpired {
+					t.Error(err)
+					return
+				}
+				copy(buf, wire)
+				if _, _, err := in.Decap(buf, 0, len(wire)); err != nil && err != ErrExpired {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	out.Close()
+	in.Close()
+	wg.Wait()
+}
