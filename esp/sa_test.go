@@ -196,3 +196,35 @@ func TestCloseWhileBusy(t *testing.T) {
 	in.Close()
 	wg.Wait()
 }
+
+func TestWireLenAndMaxInner(t *testing.T) {
+	for _, s := range allSuites {
+		for _, mode := range []Mode{Tunnel, Transport} {
+			for _, v6 := range []bool{false, true} {
+				for _, natt := range []bool{false, true} {
+					if natt && s.proto != ProtoESP {
+						continue
+					}
+					po, _ := pairParams(s, mode, v6, false, natt)
+					out, err := NewOutbound(po)
+					if err != nil {
+						t.Fatal(err)
+					}
+					for n := 60; n < 120; n++ {
+						wire := encapCopy(t, out, innerFor(po, v6, n))
+						if got := out.WireLen(n); got != len(wire) {
+							t.Fatalf("%v/%v/v6=%v: WireLen(%d) = %d, Encap made %d", s, mode, v6, n, got, len(wire))
+						}
+					}
+					for _, mtu := range []int{1280, 1400, 1500} {
+						n := out.MaxInner(mtu)
+						if out.WireLen(n) > mtu || out.WireLen(n+1) <= mtu {
+							t.Fatalf("%v/%v: MaxInner(%d) = %d (wire %d, next %d)", s, mode, mtu, n, out.WireLen(n), out.WireLen(n+1))
+						}
+					}
+					out.Close()
+				}
+			}
+		}
+	}
+}
