@@ -167,6 +167,19 @@ func (c *charon) loadConn(t *testing.T, conn charonConn) {
 			t.Fatal(err)
 		}
 	}
+	// swanctl loads private keys from its rsa/ folder (the secrets
+	// section only holds passphrases for them).
+	if conn.Key != "" {
+		key, err := os.ReadFile(conn.Key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.MkdirAll(filepath.Join(c.dir, "rsa"), 0o700)
+		if err := os.WriteFile(filepath.Join(c.dir, "rsa", "key.pem"), key, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		conn.Key = ""
+	}
 	file := filepath.Join(c.dir, "swanctl.conf")
 	writeTemplate(t, "swanctl.conf.tmpl", file, conn)
 	if out, err := c.swanctl("--load-all", "--noprompt", "--file", file); err != nil {
