@@ -339,9 +339,9 @@ func (d *dataplane) installManual(entry int, m *conf.CryptoMap, path tun.Route) 
 		rs = append(rs, s.Remote.String())
 	}
 	info.LocalSelector, info.RemoteSelector = strings.Join(ls, ","), strings.Join(rs, ",")
-	if over := outSA.Headroom() + outSA.Tailroom(); info.PathMTU > 0 && d.dev.MTU()+over > info.PathMTU {
-		d.log.Info("TUN MTU leaves no room for this transform towards the peer: larger packets are answered with ICMP fragmentation needed",
-			"crypto_map", m.ID(), "tun_mtu", d.dev.MTU(), "path_mtu", info.PathMTU, "max_inner", info.PathMTU-over)
+	if info.PathMTU > 0 && outSA.WireLen(d.dev.MTU()) > info.PathMTU {
+		d.log.Info("TUN MTU leaves no room for this transform towards the peer: larger packets are fragmented before encryption, or answered with ICMP fragmentation needed when DF is set",
+			"crypto_map", m.ID(), "tun_mtu", d.dev.MTU(), "path_mtu", info.PathMTU, "max_inner", outSA.MaxInner(info.PathMTU))
 	}
 	if _, err := d.engine.InstallPair(entry, inSA, outSA, info); err != nil {
 		inSA.Close()

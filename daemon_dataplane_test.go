@@ -72,7 +72,8 @@ func TestDataplaneManual(t *testing.T) {
 // TestDataplanePathMTU: with a WAN MTU too small for the TUN MTU plus the
 // ESP overhead, a DF packet that fits the TUN but not the wire is answered
 // with ICMP "fragmentation needed", the sender's kernel learns the path MTU
-// and TCP still gets through.
+// and TCP still gets through; without DF the packet is fragmented before
+// encryption.
 func TestDataplanePathMTU(t *testing.T) {
 	nstest.Require(t, "ip", "nft", "ping", "socat", "ss", "sysctl")
 	c := e2e.Case{Name: "pmtu", ESP: "aes256", ESPAuth: "sha256"}
@@ -86,6 +87,11 @@ func TestDataplanePathMTU(t *testing.T) {
 	e2e.WaitTUN(t, a)
 	e2e.WaitTUN(t, b)
 	e2e.Ping(t, a, a.Inner, b.Inner)
+	// Without DF (and before the kernel knows a path MTU) the packet is
+	// fragmented before encryption and arrives.
+	if out, err := a.NS.Output("ping", "-c", "2", "-i", "0.2", "-W", "2", "-M", "dont", "-s", "1300", "-I", a.Inner, b.Inner); err != nil {
+		t.Fatalf("oversized ping without DF: %v\n%s", err, out)
+	}
 	out, err := a.NS.Output("ping", "-c", "1", "-W", "2", "-M", "do", "-s", "1300", "-I", a.Inner, b.Inner)
 	if err == nil || !strings.Contains(out, "mtu") {
 		t.Fatalf("oversized DF ping: err=%v, want a fragmentation-needed report:\n%s", err, out)

@@ -53,6 +53,10 @@ type Protector interface {
 	Encap(buf []byte, off, n int) (start, end int, err error)
 	Headroom() int
 	Tailroom() int
+	// WireLen is the size Encap makes of an n-byte packet; MaxInner the
+	// largest packet whose encapsulation fits mtu bytes.
+	WireLen(n int) int
+	MaxInner(mtu int) int
 	Close()
 }
 

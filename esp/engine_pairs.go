@@ -52,7 +52,7 @@ type Pair struct {
 	Info      PairInfo
 	in        Verifier
 	out       Protector
-	overhead  int
+	maxInner  int // largest cleartext packet that fits the path MTU; 0 = no limit
 	installed time.Time
 	removed   atomic.Bool
 	// softNotified is set once Expire(p, false) was called.
@@ -94,8 +94,8 @@ func (e *Engine) InstallPair(entry int, in Verifier, out Protector, info PairInf
 	}
 	info.Entry = entry
 	p := &Pair{Info: info, in: in, out: out, installed: time.Now()}
-	if out != nil {
-		p.overhead = out.Headroom() + out.Tailroom()
+	if mtu := e.pathMTU(&info); out != nil && mtu > 0 {
+		p.maxInner = max(out.MaxInner(mtu), 1)
 	}
 	ent := e.entries[entry]
 	e.tableMu.Lock()

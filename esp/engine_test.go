@@ -349,8 +349,8 @@ func TestTooBig(t *testing.T) {
 	if onesSum(0, icmp[:20]) != 0xffff || onesSum(0, icmp[20:]) != 0xffff {
 		t.Fatal("bad checksum")
 	}
-	if mtu := int(binary.BigEndian.Uint16(icmp[26:])); mtu != 1000-p.overhead {
-		t.Fatalf("announced MTU %d, want %d", mtu, 1000-p.overhead)
+	if mtu := int(binary.BigEndian.Uint16(icmp[26:])); mtu != out.MaxInner(1000) || out.WireLen(mtu) > 1000 || p.maxInner != mtu {
+		t.Fatalf("announced MTU %d, want %d", mtu, out.MaxInner(1000))
 	}
 	if !bytes.Equal(icmp[12:16], pkt[16:20]) || !bytes.Equal(icmp[16:20], pkt[12:16]) || !bytes.Equal(icmp[28:48], pkt[:20]) {
 		t.Fatal("wrong addresses or quote")
@@ -409,5 +409,59 @@ func BenchmarkPathRoundTrip(b *testing.B) {
 		ol.process(1)
 		il.sizes[0] = copy(il.bufs[0][MaxHeadroom:], sndA.last[:sndA.n])
 		il.process(1)
+	}
+}
+
+// TestFragmentBeforeEncryption: an IPv4 packet without DF that would not
+// fit the wire after encapsulation is split into fragments, each sent
+// through the SA; the peer's SA decrypts them into fragments of the
+// original packet.
+func TestFragmentBeforeEncryption(t *testing.T) {
+	dev, snd := &engDevice{}, &engSender{keep: true}
+	e := newEngTest(t, dev, snd, EngineConfig{WireMTU: 600})
+	out, in := engSAs(t, 0xa00a)
+	p, _ := e.InstallPair(0, nil, out, PairInfo{})
+	ol := newOutLoop(e)
+	pkt := engPacket([4]byte{10, 2, 0, 1}, 1300, false)
+	ol.sizes[0] = copy(ol.bufs[0][MaxHeadroom:], pkt)
+	ol.process(1)
+	sent := snd.packets()
+	if len(sent) != 3 || len(dev.packets()) != 0 {
+		t.Fatalf("%d packets sent, %d ICMP errors; want 3 fragments", len(sent), len(dev.packets()))
+	}
+	payload := make([]byte, 0, len(pkt))
+	for i, w := range sent {
+		if len(w) > 600 {
+			t.Fatalf("fragment %d is %d bytes on the wire", i, len(w))
+		}
+		buf := make([]byte, e.bufSize)
+		copy(buf[MaxHeadroom:], w)
+		off, n, err := in.Decap(buf, MaxHeadroom, MaxHeadroom+len(w))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := buf[off : off+n]
+		if onesSum(0, f[:20]) != 0xffff {
+			t.Fatalf("fragment %d: bad header checksum", i)
+		}
+		fo := binary.BigEndian.Uint16(f[6:])
+		if int(fo&0x1fff)*8 != len(payload) || (fo&0x2000 != 0) != (i < len(sent)-1) {
+			t.Fatalf("fragment %d: flags/offset %#x with %d bytes before", i, fo, len(payload))
+		}
+		payload = append(payload, f[20:]...)
+	}
+	if !bytes.Equal(payload, pkt[20:]) {
+		t.Fatal("fragments do not add up to the original payload")
+	}
+	if p.pktsOut.Load() != 3 {
+		t.Fatalf("pkts out %d", p.pktsOut.Load())
+	}
+	snd.keep = false
+	allocs := testing.AllocsPerRun(50, func() {
+		ol.sizes[0] = copy(ol.bufs[0][MaxHeadroom:], pkt)
+		ol.process(1)
+	})
+	if allocs != 0 {
+		t.Fatalf("fragmenting allocates %v times", allocs)
 	}
 }

@@ -11,7 +11,7 @@ type outLoop struct {
 	sizes []int
 	send  [][]byte // the batch's finished packets, slices of bufs
 	icmp  []byte   // scratch for ICMP errors written back into the TUN
-	quote []byte   // copy of a packet's start, kept in case it does not fit
+	frag  []byte   // scratch buffer for one IPv4 fragment
 	one   [1][]byte
 }
 
@@ -20,7 +20,7 @@ func newOutLoop(e *Engine) *outLoop {
 	o.bufs, o.sizes = e.newBatch()
 	o.send = make([][]byte, 0, len(o.bufs))
 	o.icmp = make([]byte, icmpMaxLen)
-	o.quote = make([]byte, icmpMaxLen)
+	o.frag = make([]byte, e.bufSize)
 	return o
 }
 
@@ -44,33 +44,36 @@ func (o *outLoop) process(n int) {
 		}
 		ent := e.entries[idx]
 		p := ent.out.Load()
-		if p == nil || ent.pending.Load() != 0 {
-			if p == nil {
-				if e.hold(ent, idx, buf, size) {
-					o.bufs[i] = e.pool.get() // the queue owns the old buffer now
-				} else {
-					ent.drops.add(DropQueueFull)
-				}
+		if p == nil {
+			if e.hold(ent, idx, buf, size) {
+				o.bufs[i] = e.pool.get() // the queue owns the old buffer now
 				continue
 			}
+			// Either the queue is full or the SA has just arrived.
+			if p = ent.out.Load(); p == nil {
+				ent.drops.add(DropQueueFull)
+				continue
+			}
+		}
+		if ent.pending.Load() != 0 {
 			// Older packets of this entry are still queued: they go first.
 			o.flushSend()
 			e.flush(ent)
 		}
-		// Near the MTU the exact size depends on the padding: keep the
-		// start of the packet for an ICMP error, then check the result.
-		mtu := e.mtu(p)
-		var q int
-		if mtu > 0 && size+p.overhead > mtu {
-			q = copy(o.quote, pkt)
+		if p.maxInner > 0 && size > p.maxInner {
+			if pkt[0]>>4 == 4 && binary.BigEndian.Uint16(pkt[6:8])&0x4000 == 0 {
+				// IPv4 without DF: fragment before encryption, as IOS does
+				// by default, so the peer never reassembles outer packets.
+				o.flushSend()
+				o.fragment(p, pkt)
+			} else {
+				o.tooBig(p, pkt)
+			}
+			continue
 		}
 		start, end, err := p.out.Encap(buf, MaxHeadroom, size)
 		if err != nil {
 			p.countDrop(err)
-			continue
-		}
-		if q > 0 && end-start > mtu {
-			o.tooBig(p, o.quote[:q])
 			continue
 		}
 		p.pktsOut.Add(1)
@@ -91,37 +94,23 @@ func (o *outLoop) flushSend() {
 	o.send = o.send[:0]
 }
 
-// mtu is the path MTU for p's packets, 0 when unknown.
-func (e *Engine) mtu(p *Pair) int {
-	if p.Info.PathMTU != 0 {
-		return p.Info.PathMTU
+// pathMTU is the MTU towards a pair's peer, 0 when unknown.
+func (e *Engine) pathMTU(info *PairInfo) int {
+	if info.PathMTU != 0 {
+		return info.PathMTU
 	}
 	return e.cfg.WireMTU
 }
 
-// overMTU reports whether the packet, once encapsulated by p, might not
-// fit the path MTU. Tailroom includes the largest padding, so the test is
-// conservative by at most one cipher block.
-func (e *Engine) overMTU(p *Pair, buf []byte, off, n int) bool {
-	mtu := e.mtu(p)
-	return mtu > 0 && n+p.overhead > mtu
-}
-
 // tooBig drops an oversized packet and, when the sender asked for path MTU
 // discovery (IPv4 DF set, or any IPv6 packet), writes the ICMP error back
-// into the TUN so the sender's stack lowers its MTU. pkt is the packet or
-// the start of it. The MTU announced leaves room for the largest padding,
-// so a packet of that size always fits.
+// into the TUN so the sender's stack lowers its MTU to the largest packet
+// that fits after encapsulation.
 func (o *outLoop) tooBig(p *Pair, pkt []byte) {
 	e := o.e
 	e.drops.add(DropTooBig)
-	inner := e.mtu(p) - p.overhead
+	inner := p.maxInner
 	if pkt[0]>>4 == 4 {
-		if len(pkt) < 20 || binary.BigEndian.Uint16(pkt[6:8])&0x4000 == 0 {
-			// No DF: the sender allows fragmentation, but fragmenting the
-			// inner packet is not implemented; the drop is counted.
-			return
-		}
 		inner = max(inner, 68)
 	} else {
 		inner = max(inner, 1280)
@@ -133,5 +122,49 @@ func (o *outLoop) tooBig(p *Pair, pkt []byte) {
 	o.one[0] = o.icmp[:n]
 	if _, err := e.dev.Write(o.one[:], 0); err != nil {
 		e.drops.add(DropTunWrite)
+	}
+}
+
+// fragment splits the IPv4 packet pkt (DF clear) into fragments that fit
+// the path MTU once encapsulated and sends each through p. An already
+// fragmented packet is split further, keeping its offset and MF flag.
+func (o *outLoop) fragment(p *Pair, pkt []byte) {
+	maxLen := p.maxInner
+	e := o.e
+	ihl := int(pkt[0]&0x0f) * 4
+	total := int(binary.BigEndian.Uint16(pkt[2:4]))
+	chunk := (maxLen - ihl) &^ 7
+	if ihl < 20 || total > len(pkt) || total <= ihl || chunk < 8 {
+		e.drops.add(DropTooBig)
+		return
+	}
+	flags := binary.BigEndian.Uint16(pkt[6:8])
+	baseOff := int(flags&0x1fff) * 8
+	moreAfter := flags&0x2000 != 0
+	payload := pkt[ihl:total]
+	for off := 0; off < len(payload); off += chunk {
+		n := min(chunk, len(payload)-off)
+		f := o.frag[MaxHeadroom : MaxHeadroom+ihl+n]
+		copy(f, pkt[:ihl])
+		copy(f[ihl:], payload[off:off+n])
+		binary.BigEndian.PutUint16(f[2:4], uint16(ihl+n))
+		fo := uint16((baseOff + off) / 8)
+		if off+n < len(payload) || moreAfter {
+			fo |= 0x2000
+		}
+		binary.BigEndian.PutUint16(f[6:8], fo)
+		f[10], f[11] = 0, 0
+		binary.BigEndian.PutUint16(f[10:12], ^onesSum(0, f[:ihl]))
+		start, end, err := p.out.Encap(o.frag, MaxHeadroom, ihl+n)
+		if err != nil {
+			p.countDrop(err)
+			return
+		}
+		p.pktsOut.Add(1)
+		p.bytesOut.Add(uint64(ihl + n))
+		o.one[0] = o.frag[start:end]
+		if err := e.sender.Send(o.one[:], 0); err != nil {
+			e.drops.add(DropSend)
+		}
 	}
 }

@@ -78,7 +78,7 @@ func (e *Engine) flush(ent *entry) {
 	}
 	var one [1][]byte
 	for i, q := range ent.queue {
-		if !e.overMTU(p, q.buf, MaxHeadroom, q.n) {
+		if p.maxInner == 0 || q.n <= p.maxInner {
 			start, end, err := p.out.Encap(q.buf, MaxHeadroom, q.n)
 			if err != nil {
 				p.countDrop(err)
