@@ -182,7 +182,8 @@ func (sa *OutboundSA) encap(buf []byte, off, n int) (int, int, error) {
 	} else {
 		if sa.mode == Tunnel {
 			h[0], h[1] = 0x45, tos
-			binary.BigEndian.PutUint16(h[4:], uint16(sa.ipID.Add(1)))
+			// Unique among the last 65536 packets, as fragment reassembly needs.
+			binary.BigEndian.PutUint16(h[4:], sa.ipIDBase+uint16(seq))
 			h[6], h[7] = 0, 0
 			if df {
 				h[6] = 0x40

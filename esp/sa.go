@@ -110,7 +110,7 @@ const (
 type OutboundSA struct {
 	saCommon
 	seq      atomic.Uint64 // last sequence number sent (never wraps)
-	ipID     atomic.Uint32 // outer IPv4 identification
+	ipIDBase uint16        // outer IPv4 identification = ipIDBase + sequence number
 	ivs      ivSource      // unpredictable CBC IVs
 	headroom int
 	tailroom int
@@ -136,7 +136,7 @@ func NewOutbound(p Params) (*OutboundSA, error) {
 		sa.Close()
 		return nil, err
 	}
-	sa.ipID.Store(randUint32())
+	sa.ipIDBase = uint16(randUint32())
 	sa.headroom, sa.tailroom = sa.room()
 	return sa, nil
 }

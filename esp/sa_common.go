@@ -65,16 +65,17 @@ type slot struct {
 	_      [64]byte // keep slots on separate cache lines
 }
 
+// acquire locks a free slot. It tries them in order, so a single goroutine
+// keeps reusing the first (warm in its cache) and parallel callers spread
+// over the next ones; when all are busy it waits for one, picked by a
+// counter so the waiters spread too.
 func (s *saCommon) acquire() *slot {
-	n := uint32(len(s.slots))
-	i := s.next.Add(1)
-	for k := uint32(0); k < n; k++ {
-		sl := &s.slots[(i+k)%n]
-		if sl.mu.TryLock() {
-			return sl
+	for i := range s.slots {
+		if s.slots[i].mu.TryLock() {
+			return &s.slots[i]
 		}
 	}
-	sl := &s.slots[i%n]
+	sl := &s.slots[s.next.Add(1)%uint32(len(s.slots))]
 	sl.mu.Lock()
 	return sl
 }
