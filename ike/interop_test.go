@@ -63,13 +63,27 @@ type interopCase struct {
 	ss   charonConn
 }
 
+// interopRun is a running scenario.
+type interopRun struct {
+	tis         *tisNode
+	ss          *charon
+	left, right *nstest.NS
+}
+
 // runInterop brings the tunnel up with the given side initiating, then
 // checks ping and a TCP transfer across it.
-func runInterop(t *testing.T, c interopCase, tinyipsecInitiates bool) (*tisNode, *charon, *nstest.NS, *nstest.NS) {
+func runInterop(t *testing.T, c interopCase, tinyipsecInitiates bool) *interopRun {
 	t.Helper()
 	left, right := twoHosts(t)
 	c.tis.Peer, c.tis.Local = rightOuter, leftOuter
 	c.ss.LocalAddr, c.ss.RemoteAddr = rightOuter, leftOuter
+	return runInteropOn(t, c, tinyipsecInitiates, left, right)
+}
+
+// runInteropOn is runInterop on a prepared topology; c carries the outer
+// addresses.
+func runInteropOn(t *testing.T, c interopCase, tinyipsecInitiates bool, left, right *nstest.NS) *interopRun {
+	t.Helper()
 	c.ss.LocalTS, c.ss.RemoteTS = rightSubnet, leftSubnet
 	if tinyipsecInitiates {
 		c.tis.Initiate = "always"
@@ -89,7 +103,7 @@ func runInterop(t *testing.T, c interopCase, tinyipsecInitiates bool) (*tisNode,
 	pingAcross(t, right, rightInner, leftInner)
 	tcpTransfer(t, left, leftInner, right, rightInner)
 	tcpTransfer(t, right, rightInner, left, leftInner)
-	return tis, ss, left, right
+	return &interopRun{tis: tis, ss: ss, left: left, right: right}
 }
 
 // TestInteropMainModePSKGCM: Main Mode with a pre-shared key, ESP
