@@ -206,7 +206,7 @@ func (sa *InboundSA) deliver(buf []byte, start, hl, ps, pe int, next byte) (int,
 		}
 		n = pe - off
 	}
-	if sa.selector != nil && !sa.selector.Match(buf[off:off+n]) {
+	if sa.selector != nil && !sa.selector.MatchesPacket(buf[off:off+n], true) {
 		return 0, 0, ErrPolicy
 	}
 	sa.life.account(n)

@@ -6,10 +6,10 @@ import (
 	"testing"
 )
 
-// denyAll is a Selector refusing every packet but those from allowed.
+// srcSelector is a Selector admitting only packets from allowed.
 type srcSelector struct{ allowed netip.Addr }
 
-func (s srcSelector) Match(pkt []byte) bool {
+func (s srcSelector) MatchesPacket(pkt []byte, inbound bool) bool {
 	if pkt[0]>>4 == 4 {
 		a, _ := netip.AddrFromSlice(pkt[12:16])
 		return a == s.allowed

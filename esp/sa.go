@@ -45,10 +45,12 @@ func (m Mode) String() string {
 // Selector is the inbound policy check of RFC 4301 §5.2: after decapsulation
 // the inner packet must match the traffic selectors the SA was negotiated
 // for, otherwise a peer could inject traffic for networks it does not own.
+// acl.Selector implements it.
 type Selector interface {
-	// Match reports whether the cleartext IP packet pkt may arrive over the SA.
-	// It is called on the per-packet path and must not allocate or retain pkt.
-	Match(pkt []byte) bool
+	// MatchesPacket reports whether the cleartext IP packet pkt belongs to
+	// the SA; Decap calls it with inbound true. It runs on the per-packet
+	// path and must not allocate or retain pkt.
+	MatchesPacket(pkt []byte, inbound bool) bool
 }
 
 // Params holds everything needed to build one direction of one SA (or of
@@ -88,7 +90,8 @@ type Params struct {
 	ESN          bool // 64-bit extended sequence numbers (RFC 4303 §2.2.1)
 	ReplayWindow int  // anti-replay window in packets, 64..4096; 0 disables the check
 
-	// Selector, if not nil, is checked on every decapsulated packet (inbound).
+	// Selector, if not nil, is checked on every decapsulated packet
+	// (inbound SAs), e.g. an acl.Selector.
 	Selector Selector
 
 	// Lifetimes; zero means unlimited. Byte counts are cleartext bytes.
