@@ -103,7 +103,7 @@ func TestInteropMainModeRSASig(t *testing.T) {
 	pki := newInteropPKI(t)
 	c := interopCase{
 		tis: tisConn{Policy: "encryption = \"aes128\"\nhash = \"sha256\"\nauthentication = \"rsa-sig\"\ngroup = 14\n",
-			Cert: pki.leftCert, Key: pki.leftKey, CA: pki.caFile},
+			Cert: pki.leftCert, Key: pki.leftKey, CA: pki.caFile, RemoteID: "dn:" + pki.rightDN},
 		ss: charonConn{Auth: "pubkey", Cert: pki.rightCert, Key: pki.rightKey, CACert: pki.caPEM,
 			LocalID: pki.rightDN, RemoteID: pki.leftDN},
 	}

@@ -177,6 +177,7 @@ func (m *Manager) handleQuick(sa *ikeSA, h Header, pkt []byte, from func(), now 
 		if errors.As(err, &ne) {
 			// The message authenticated: tell the peer why we refuse.
 			m.log.Warn("Quick Mode refused", "peer", sa.remote, "err", err)
+			sa.p2Error = "phase 2 refused: " + err.Error()
 			m.sendNotify(sa, ne.Type)
 			return
 		}
@@ -200,6 +201,7 @@ func (m *Manager) quickFailed(sa *ikeSA, qs *qmState, err error) {
 		return
 	}
 	m.log.Warn("Quick Mode failed", "peer", sa.remote, "err", err)
+	sa.p2Error = "phase 2 failed: " + err.Error()
 	var ne *NotifyError
 	if errors.As(err, &ne) {
 		m.sendNotify(sa, ne.Type)
@@ -239,6 +241,7 @@ func (m *Manager) handleInfo(sa *ikeSA, pkt []byte, from func(), now time.Time) 
 	}
 	for _, t := range ev.Errors {
 		m.log.Warn("peer reports an error", "peer", sa.remote, "notify", notifyName(t))
+		sa.p2Error = peerErrorHint(t)
 		// A refused Quick Mode of ours: stop retransmitting it.
 		for mid, qs := range sa.qms {
 			if qs.q.initiator && qs.doneAt.IsZero() {

@@ -309,6 +309,7 @@ func (m *Manager) installChild(sa *ikeSA, qs *qmState, res *quickResult, now tim
 		}
 	}
 	sa.children = append(sa.children, nc)
+	sa.p2Error = ""
 	qs.ms.pending = false
 	m.log.Info("IPsec SA installed", "crypto_map", qs.ms.cm.ID(), "peer", sa.remote, "selector", c.Selector.String(),
 		"protocol", c.Protocol, "spi_in", fmt.Sprintf("%08x", spiIn(c)), "spi_out", fmt.Sprintf("%08x", spiOut(c)),
@@ -399,5 +400,8 @@ func (m *Manager) removeSA(sa *ikeSA) {
 	if sa.out != nil {
 		wipeBytes(sa.out.sec.SKEYIDd)
 		wipeBytes(sa.out.sec.SKEYIDa)
+	}
+	if w, ok := sa.p1.(interface{ wipe() }); ok {
+		w.wipe()
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"strings"
 	"time"
 
 	"tinyipsec/conf"
@@ -15,70 +14,10 @@ import (
 // map and the ISAKMP policies, and adapting *Phase1 to the manager's
 // phase1 interface.
 
-// policiesFrom converts the configured ISAKMP policies (already sorted by
-// priority).
-func policiesFrom(ps []conf.ISAKMPPolicy) ([]Policy, error) {
-	var out []Policy
-	for _, p := range ps {
-		pol := Policy{Priority: p.Priority, Group: Group(p.Group), Lifetime: p.Lifetime}
-		switch p.Encryption {
-		case "aes128", "aes192", "aes256":
-			pol.Cipher = CipherAES
-			fmt.Sscanf(strings.TrimPrefix(p.Encryption, "aes"), "%d", &pol.KeyBits)
-		case "3des":
-			pol.Cipher = Cipher3DES
-		case "des":
-			pol.Cipher = CipherDES
-		default:
-			return nil, fmt.Errorf("isakmp policy %d: encryption %q", p.Priority, p.Encryption)
-		}
-		switch p.Hash {
-		case "md5":
-			pol.Hash = HashMD5
-		case "sha1", "sha":
-			pol.Hash = HashSHA1
-		case "sha256":
-			pol.Hash = HashSHA256
-		case "sha384":
-			pol.Hash = HashSHA384
-		case "sha512":
-			pol.Hash = HashSHA512
-		default:
-			return nil, fmt.Errorf("isakmp policy %d: hash %q", p.Priority, p.Hash)
-		}
-		switch p.Auth {
-		case "pre-share", "":
-			pol.Auth = AuthPSK
-		case "rsa-sig":
-			pol.Auth = AuthRSASig
-		case "ecdsa-sig":
-			pol.Auth = AuthECDSA256 // resolved to the key's curve
-		default:
-			return nil, fmt.Errorf("isakmp policy %d: authentication %q", p.Priority, p.Auth)
-		}
-		out = append(out, pol)
-	}
-	return out, nil
-}
-
-// identityID converts a configured identity; nil means "the default"
-// (the address, or the certificate's DN).
-func identityID(id conf.Identity) *ID {
-	switch id.Type {
-	case "ipv4", "ipv6":
-		return IDFromAddr(id.Addr)
-	case "fqdn":
-		return IDFromFQDN(id.Value)
-	case "user-fqdn":
-		return IDFromUserFQDN(id.Value)
-	}
-	return nil
-}
-
 // phase1ConfigFor builds the phase 1 parameters of a crypto map. Only
 // the policies whose authentication the map can do are offered.
 func (m *Manager) phase1ConfigFor(cm *conf.CryptoMap, sa *ikeSA) (*Phase1Config, error) {
-	all, err := policiesFrom(m.cfg.Conf.Policies)
+	all, err := PoliciesFromConf(m.cfg.Conf.Policies, m.cfg.Conf.Global.AllowWeak)
 	if err != nil {
 		return nil, err
 	}
@@ -92,13 +31,21 @@ func (m *Manager) phase1ConfigFor(cm *conf.CryptoMap, sa *ikeSA) (*Phase1Config,
 	if len(pols) == 0 {
 		return nil, fmt.Errorf("crypto map %s: no ISAKMP policy usable with its credentials", cm.ID())
 	}
+	localID, err := IDFromConf(cm.LocalID)
+	if err != nil {
+		return nil, err
+	}
+	remoteID, err := IDFromConf(cm.RemoteID)
+	if err != nil {
+		return nil, err
+	}
 	c := &Phase1Config{
 		Policies:  pols,
 		AllowWeak: m.cfg.Conf.Global.AllowWeak,
 		Local:     sa.local,
 		Remote:    sa.remote,
-		LocalID:   identityID(cm.LocalID),
-		RemoteID:  identityID(cm.RemoteID),
+		LocalID:   localID,
+		RemoteID:  remoteID,
 		PSK:       []byte(cm.PSK),
 	}
 	if cm.Exchange == "aggressive" {
@@ -225,6 +172,7 @@ func (a *p1Adapter) handle(pkt []byte, local, remote netip.AddrPort) ([]byte, er
 }
 
 func (a *p1Adapter) done() bool    { return a.p.State().Active() }
+func (a *p1Adapter) wipe()         { a.p.Wipe() }
 func (a *p1Adapter) state() string { return a.p.State().String() }
 func (a *p1Adapter) floatToNATT() bool {
 	return a.float || a.p.Floated()

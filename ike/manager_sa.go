@@ -96,6 +96,9 @@ type ikeSA struct {
 	dead        bool
 	wantChild   bool // start Quick Mode once established
 
+	// p2Error is the last Quick Mode failure, in words, for status.
+	p2Error string
+
 	qms      map[uint32]*qmState
 	children []*child
 	dpd      *dpdState

@@ -53,6 +53,9 @@ func (m *Manager) Status() []IKESAStatus {
 			st.Exchange = exchangeName(sa.ms.cm)
 		}
 		st.Hint = stateHint(st.State)
+		if st.Hint == "" && sa.p2Error != "" && len(sa.children) == 0 {
+			st.Hint = sa.p2Error
+		}
 		if o := sa.out; o != nil {
 			st.Exchange, st.Encryption, st.Hash, st.Group, st.Auth = o.exchange, o.encryption, o.hash, o.group, o.auth
 			st.LifetimeLeftS = max(0, int64(sa.expires.Sub(now)/time.Second))
@@ -62,6 +65,18 @@ func (m *Manager) Status() []IKESAStatus {
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Peer < out[j].Peer })
 	return out
+}
+
+// peerErrorHint explains an error notify the peer sent about our
+// Quick Mode.
+func peerErrorHint(t uint16) string {
+	switch t {
+	case NotifyNoProposalChosen:
+		return "the peer refused phase 2 (NO-PROPOSAL-CHOSEN): PFS set on one end only, or the transform sets do not match"
+	case NotifyInvalidIDInformation:
+		return "the peer refused phase 2 (INVALID-ID-INFORMATION): the proxy IDs do not match; the crypto ACLs must be mirror images"
+	}
+	return "the peer reported " + notifyName(t)
 }
 
 // stateHint explains in plain words what usually keeps an SA in a state
