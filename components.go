@@ -8,7 +8,18 @@ import (
 )
 
 // startComponents starts the daemon's parts in dependency order: the data
-// plane first (IKE installs its SAs there), then IKE.
+// plane first (IKE sends on its sockets and installs SAs into its engine),
+// then IKE. They are closed in reverse order, so IKE's Delete
+// notifications still leave through the data plane's sockets.
 func startComponents(ctx context.Context, cfg *conf.Config, log *slog.Logger) ([]component, error) {
-	return nil, nil
+	dp, err := startDataplane(ctx, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	ik, err := startIKE(cfg, dp, log)
+	if err != nil {
+		dp.close()
+		return nil, err
+	}
+	return []component{dp, ik}, nil
 }
