@@ -16,7 +16,6 @@ type cipherAlg struct {
 	ivLen     int // explicit IV carried in every packet
 	padAlign  int // payload+trailer is padded to a multiple of this
 	tagLen    int // AEAD tag; 0 for CBC and NULL (those use a separate HMAC)
-	weak      bool
 	newAEAD   func(key []byte) (cipher.AEAD, error)
 	newBlock  func(key []byte) (cipher.Block, error)
 	nullCrypt bool

@@ -17,7 +17,6 @@ type integAlg struct {
 	name   string
 	keyLen int
 	icvLen int
-	weak   bool
 	newH   func() hash.Hash
 }
 
@@ -26,7 +25,7 @@ var integAlgs = []integAlg{
 	{name: "sha256", keyLen: 32, icvLen: 16, newH: sha256.New},
 	{name: "sha384", keyLen: 48, icvLen: 24, newH: sha512.New384},
 	{name: "sha512", keyLen: 64, icvLen: 32, newH: sha512.New},
-	{name: "md5", keyLen: 16, icvLen: 12, weak: true, newH: md5.New},
+	{name: "md5", keyLen: 16, icvLen: 12, newH: md5.New},
 }
 
 func lookupInteg(name string) *integAlg {

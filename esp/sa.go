@@ -133,6 +133,7 @@ type InboundSA struct {
 func NewOutbound(p Params) (*OutboundSA, error) {
 	sa := &OutboundSA{}
 	if err := sa.init(&p); err != nil {
+		sa.saCommon.close() // wipe the key copies made so far
 		return nil, err
 	}
 	if err := sa.ivs.init(); err != nil {
@@ -148,6 +149,7 @@ func NewOutbound(p Params) (*OutboundSA, error) {
 func NewInbound(p Params) (*InboundSA, error) {
 	sa := &InboundSA{selector: p.Selector}
 	if err := sa.init(&p); err != nil {
+		sa.saCommon.close()
 		return nil, err
 	}
 	if p.ReplayWindow != 0 || p.ESN {

@@ -126,6 +126,8 @@ func (s *saCommon) init(p *Params) error {
 		if err := s.initESP(p); err != nil {
 			return err
 		}
+	} else if p.Cipher != "" || p.Integ != "" {
+		return paramErr("ESP algorithms given for an AH-only SA")
 	}
 	if hasAH {
 		s.ahInteg = lookupInteg(p.AHInteg)

@@ -35,6 +35,7 @@ func TestParamsValidation(t *testing.T) {
 			p.LocalPort, p.RemotePort = 4500, 4500
 		}},
 		{"AH key length", func(p *Params) { p.Proto, p.AHInteg, p.AHKey = ProtoAH, "sha1", make([]byte, 16) }},
+		{"ESP algorithms on AH", func(p *Params) { p.Proto, p.AHInteg, p.AHKey = ProtoAH, "sha1", make([]byte, 20) }},
 	} {
 		p := good
 		tc.edit(&p)
