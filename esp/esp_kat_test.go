@@ -30,7 +30,8 @@ type espKAT struct {
 	esn      bool
 	iv       string
 	src, dst string
-	inner    string // IPv4 header + payload
+	tunnel   bool
+	inner    string // transport: IPv4 header + payload; tunnel: the inner packet
 	esp      string // SPI, sequence number, IV, ciphertext (+ tag)
 }
 
@@ -81,17 +82,44 @@ var espKATs = []espKAT{
 			"748a637985771d347f0545659f14e99def842d8eb335f4eecfdbf831824b4c49" +
 			"15956c96",
 	},
+	{
+		// RFC 7634 appendix A, the ESP example (ChaCha20-Poly1305, tunnel
+		// mode, an ICMP echo request inside).
+		name: "rfc7634-esp", cipher: "chacha20poly1305", tunnel: true,
+		key: "808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f a0a1a2a3",
+		spi: 0x01020304, seq: 5, iv: "1011121314151617",
+		src: "203.0.113.153", dst: "203.0.113.5",
+		inner: "45 00 00 54 a6 f2 00 00 40 01 e7 78 c6 33 64 05" +
+			"c0 00 02 05 08 00 5b 7a 3a 08 00 00 55 3b ec 10" +
+			"00 07 36 27 08 09 0a 0b 0c 0d 0e 0f 10 11 12 13" +
+			"14 15 16 17 18 19 1a 1b 1c 1d 1e 1f 20 21 22 23" +
+			"24 25 26 27 28 29 2a 2b 2c 2d 2e 2f 30 31 32 33" +
+			"34 35 36 37",
+		esp: "01020304 00000005 1011121314151617" +
+			"24 03 94 28 b9 7f 41 7e 3c 13 75 3a 4f 05 08 7b" +
+			"67 c3 52 e6 a7 fa b1 b9 82 d4 66 ef 40 7a e5 c6" +
+			"14 ee 80 99 d5 28 44 eb 61 aa 95 df ab 4c 02 f7" +
+			"2a a7 1e 7c 4c 4f 64 c9 be fe 2f ac c6 38 e8 f3" +
+			"cb ec 16 3f ac 46 9b 50 27 73 f6 fb 94 e6 64 da" +
+			"91 65 b8 28 29 f6 41 e0" +
+			"76 aa a8 26 6b 7f b0 f7 b1 1b 36 99 07 e1 ad 43",
+	},
 }
 
 func TestESPKnownAnswers(t *testing.T) {
 	for _, k := range espKATs {
 		t.Run(k.name, func(t *testing.T) {
 			inner := unhex(t, k.inner)
-			setIPv4Checksum(inner[:20])
+			mode := Transport
+			if k.tunnel {
+				mode = Tunnel
+			} else {
+				setIPv4Checksum(inner[:20]) // our own header around the vector's payload
+			}
 			wantESP := unhex(t, k.esp)
 			iv := unhex(t, k.iv)
 			p := Params{
-				Proto: ProtoESP, Mode: Transport, SPI: k.spi, Cipher: k.cipher, Integ: k.integ,
+				Proto: ProtoESP, Mode: mode, SPI: k.spi, Cipher: k.cipher, Integ: k.integ,
 				EncKey: unhex(t, k.key), ESN: k.esn, ReplayWindow: 64,
 				Local: netip.MustParseAddr(k.src), Remote: netip.MustParseAddr(k.dst),
 			}
@@ -116,11 +144,12 @@ func TestESPKnownAnswers(t *testing.T) {
 			if got := wire[20 : len(wire)-icvLen]; !bytes.Equal(got, wantESP) {
 				t.Fatalf("ESP part\n got %x\nwant %x", got, wantESP)
 			}
-			// The packet's own header: protocol 50, new length, valid checksum.
+			// The outer header: protocol 50, length, valid checksum; in
+			// transport mode the packet's own addresses and fields.
 			if wire[9] != ipProtoESP || int(binary.BigEndian.Uint16(wire[2:])) != len(wire) || ipv4Checksum(wire[:20]) != 0 {
 				t.Fatalf("outer header %x", wire[:20])
 			}
-			if !bytes.Equal(wire[12:20], inner[12:20]) || !bytes.Equal(wire[4:9], inner[4:9]) {
+			if !k.tunnel && (!bytes.Equal(wire[12:20], inner[12:20]) || !bytes.Equal(wire[4:9], inner[4:9])) {
 				t.Fatalf("outer header %x does not keep the packet's fields %x", wire[:20], inner[:20])
 			}
 
@@ -133,7 +162,7 @@ func TestESPKnownAnswers(t *testing.T) {
 			}
 			defer in.Close()
 			in.espReplay.top = k.seq - 1 // where the sender's counter is
-			rx := append(append([]byte(nil), inner[:20]...), wantESP...)
+			rx := append(append([]byte(nil), wire[:20]...), wantESP...)
 			rx = append(rx, make([]byte, icvLen)...)
 			binary.BigEndian.PutUint16(rx[2:], uint16(len(rx)))
 			rx[9] = ipProtoESP
