@@ -68,9 +68,9 @@ func (c classifier) Classify(pkt []byte) (int, bool) {
 // (remote side to local side).
 type selectors []acl.Selector
 
-func (s selectors) Match(pkt []byte) bool {
+func (s selectors) MatchesPacket(pkt []byte, inbound bool) bool {
 	for i := range s {
-		if s[i].MatchesPacket(pkt, true) {
+		if s[i].MatchesPacket(pkt, inbound) {
 			return true
 		}
 	}

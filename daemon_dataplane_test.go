@@ -59,6 +59,7 @@ func TestDataplaneManual(t *testing.T) {
 	for _, c := range []e2e.Case{
 		{Name: "esp-gcm-tunnel", ESP: "aes128gcm16"},
 		{Name: "esp-cbc-transport", ESP: "aes256", ESPAuth: "sha256", Transport: true},
+		{Name: "ah-tunnel-v6", AH: "sha512", V6: true},
 	} {
 		t.Run(c.Name, func(t *testing.T) {
 			a, b := e2e.RunManual(t, "dp", c, startHelper)
@@ -77,7 +78,7 @@ func TestDataplaneManual(t *testing.T) {
 func TestDataplanePathMTU(t *testing.T) {
 	nstest.Require(t, "ip", "nft", "ping", "socat", "ss", "sysctl")
 	c := e2e.Case{Name: "pmtu", ESP: "aes256", ESPAuth: "sha256"}
-	a, b := e2e.Topology(t, "dpmtu")
+	a, b := e2e.Topology(t, "dpmtu", false)
 	e2e.WriteConfig(t, c, a, b, true)
 	e2e.WriteConfig(t, c, b, a, false)
 	for _, n := range []*e2e.Node{a, b} {

@@ -23,12 +23,17 @@ import (
 )
 
 // Addresses of the two-namespace topology: inner networks on lo, outer
-// addresses on the veth pair.
+// addresses on the veth pair; an IPv6 variant uses ULA prefixes.
 const (
 	OuterA = "192.168.77.1"
 	OuterB = "192.168.77.2"
 	InnerA = "10.1.0.1"
 	InnerB = "10.2.0.1"
+
+	OuterA6 = "fd77::1"
+	OuterB6 = "fd77::2"
+	InnerA6 = "fd01::1"
+	InnerB6 = "fd02::1"
 )
 
 // Case is one manually keyed tunnel between the namespaces.
@@ -37,16 +42,18 @@ type Case struct {
 	// ESP, ESPAuth and AH are the transform set's algorithms.
 	ESP, ESPAuth, AH string
 	Transport        bool
+	V6               bool // IPv6 inside and outside
 }
 
 // Node is one side of the topology.
 type Node struct {
-	NS      *nstest.NS
-	Veth    string
-	Outer   string
-	Inner   string
-	Config  string // path of the generated TOML
-	Control string // control socket path
+	NS       *nstest.NS
+	Veth     string
+	Outer    string
+	Inner    string
+	InnerNet string // the inner prefix, as the crypto ACL names it
+	Config   string // path of the generated TOML
+	Control  string // control socket path
 }
 
 // Starter starts the daemon (or an equivalent) on node with its config and
@@ -55,15 +62,25 @@ type Starter func(t *testing.T, n *Node)
 
 // Topology builds the two namespaces, the veth link and the inner
 // addresses. label keeps namespace names unique per caller.
-func Topology(t *testing.T, label string) (a, b *Node) {
+func Topology(t *testing.T, label string, v6 bool) (a, b *Node) {
 	t.Helper()
 	nsA := nstest.New(t, label+"-a")
 	nsB := nstest.New(t, label+"-b")
-	ifA, ifB := nstest.Link(t, nsA, nsB, OuterA+"/24", OuterB+"/24")
-	a = &Node{NS: nsA, Veth: ifA, Outer: OuterA, Inner: InnerA}
-	b = &Node{NS: nsB, Veth: ifB, Outer: OuterB, Inner: InnerB}
+	a = &Node{NS: nsA, Outer: OuterA, Inner: InnerA, InnerNet: "10.1.0.0/24"}
+	b = &Node{NS: nsB, Outer: OuterB, Inner: InnerB, InnerNet: "10.2.0.0/24"}
+	bits := "/24"
+	if v6 {
+		a.Outer, a.Inner, a.InnerNet = OuterA6, InnerA6, "fd01::/64"
+		b.Outer, b.Inner, b.InnerNet = OuterB6, InnerB6, "fd02::/64"
+		bits = "/64"
+	}
+	a.Veth, b.Veth = nstest.Link(t, nsA, nsB, a.Outer+bits, b.Outer+bits)
 	for _, n := range []*Node{a, b} {
-		n.NS.Run(t, "ip", "addr", "add", n.Inner+"/24", "dev", "lo")
+		args := []string{"addr", "add", n.Inner + bits, "dev", "lo"}
+		if v6 {
+			args = append(args, "nodad")
+		}
+		n.NS.Run(t, "ip", args...)
 		// Strict reverse-path filtering would hide cleartext test packets
 		// from the policy under test; the data plane does not rely on it.
 		n.NS.Run(t, "sysctl", "-q", "-w", "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.default.rp_filter=0")
@@ -111,9 +128,7 @@ func WriteConfig(t *testing.T, c Case, n, peer *Node, isA bool) {
 		mode = "transport"
 	}
 	fmt.Fprintf(&b, "mode = %q\n\n", mode)
-	local, remote := n.Inner+" 0.0.0.255", peer.Inner+" 0.0.0.255"
-	local = strings.Replace(local, ".1 ", ".0 ", 1)
-	remote = strings.Replace(remote, ".1 ", ".0 ", 1)
+	local, remote := n.InnerNet, peer.InnerNet
 	if c.Transport {
 		local, remote = "host "+n.Outer, "host "+peer.Outer
 	}
@@ -153,7 +168,10 @@ func WireCounters(t *testing.T, n *Node) {
 	chain in {
 		type filter hook ingress device %q priority 0; policy accept;
 		meta protocol ip ip protocol { 50, 51 } counter name "protected"
+		meta protocol ip6 ip6 nexthdr { 50, 51 } counter name "protected"
 		meta protocol ip ip protocol { 1, 6, 17 } counter name "cleartext"
+		meta protocol ip6 ip6 nexthdr { 6, 17 } counter name "cleartext"
+		meta protocol ip6 icmpv6 type { echo-request, echo-reply } counter name "cleartext"
 	}
 	counter protected {}
 	counter cleartext {}
@@ -216,14 +234,17 @@ func Transfer(t *testing.T, client, server *Node, dst string, size int) {
 		t.Fatal(err)
 	}
 	port := "5001"
-	srv := server.NS.Start(t, "socat-server", nil, "socat", "-u",
-		"TCP-LISTEN:"+port+",bind="+dst+",reuseaddr", "CREATE:"+got)
+	listen, connect := "TCP4-LISTEN:"+port+",bind="+dst, "TCP4:"+dst+":"+port
+	if strings.Contains(dst, ":") {
+		listen, connect = "TCP6-LISTEN:"+port+",bind=["+dst+"]", "TCP6:["+dst+"]:"+port
+	}
+	srv := server.NS.Start(t, "socat-server", nil, "socat", "-u", listen+",reuseaddr", "CREATE:"+got)
 	nstest.WaitFor(t, 10*time.Second, "socat listening", func() bool {
 		out, err := server.NS.Output("ss", "-Htln", "sport = :"+port)
 		return err == nil && strings.TrimSpace(out) != ""
 	})
 	start := time.Now()
-	if out, err := client.NS.Output("socat", "-u", "OPEN:"+src, "TCP:"+dst+":"+port); err != nil {
+	if out, err := client.NS.Output("socat", "-u", "OPEN:"+src, connect); err != nil {
 		t.Fatalf("socat client: %v\n%s", err, out)
 	}
 	if exited, err := srv.Wait(30 * time.Second); !exited || err != nil {
@@ -242,7 +263,7 @@ func Transfer(t *testing.T, client, server *Node, dst string, size int) {
 // RunManual runs case c: configs, daemons, ping, a 10 MB transfer, and the
 // check that only ESP/AH crossed the wire.
 func RunManual(t *testing.T, label string, c Case, start Starter) (a, b *Node) {
-	a, b = Topology(t, label)
+	a, b = Topology(t, label, c.V6)
 	WriteConfig(t, c, a, b, true)
 	WriteConfig(t, c, b, a, false)
 	WireCounters(t, a)
@@ -274,7 +295,11 @@ func RunManual(t *testing.T, label string, c Case, start Starter) (a, b *Node) {
 // plane's bypass mark) and checks that A's cleartext policy dropped it.
 func CheckCleartextDropped(t *testing.T, a, b *Node, bypassMark int) {
 	t.Helper()
-	b.NS.Run(t, "ip", "route", "add", a.Inner+"/32", "via", a.Outer)
+	host := a.Inner + "/32"
+	if strings.Contains(a.Inner, ":") {
+		host = a.Inner + "/128"
+	}
+	b.NS.Run(t, "ip", "route", "add", host, "via", a.Outer)
 	before := policyDrops(t, a)
 	_, err := b.NS.Output("ping", "-c", "2", "-i", "0.2", "-W", "1", "-m", strconv.Itoa(bypassMark), "-I", b.Inner, a.Inner)
 	if err == nil {
@@ -283,7 +308,7 @@ func CheckCleartextDropped(t *testing.T, a, b *Node, bypassMark int) {
 	if after := policyDrops(t, a); after < before+2 {
 		t.Errorf("cleartext policy drop counter went from %d to %d, want +2", before, after)
 	}
-	b.NS.Run(t, "ip", "route", "del", a.Inner+"/32", "via", a.Outer)
+	b.NS.Run(t, "ip", "route", "del", host, "via", a.Outer)
 }
 
 func policyDrops(t *testing.T, n *Node) uint64 {

@@ -18,6 +18,8 @@ var manualCases = []Case{
 	{Name: "esp-cbc-transport", ESP: "aes256", ESPAuth: "sha256", Transport: true},
 	{Name: "ah-tunnel", AH: "sha256"},
 	{Name: "ah-esp-tunnel", ESP: "aes256", ESPAuth: "sha256", AH: "sha256"},
+	{Name: "esp-gcm-tunnel-v6", ESP: "aes256gcm16", V6: true},
+	{Name: "ah-esp-transport-v6", ESP: "aes128", ESPAuth: "sha1", AH: "sha256", Transport: true, V6: true},
 }
 
 type statusJSON struct {

@@ -19,7 +19,7 @@ import (
 // whose source/destination match a mirrored crypto ACL entry unless they
 // came in through the TUN (decrypted traffic) - ESP, AH and IKE (UDP 500 and
 // 4500) are exempt, since in transport mode the ACL covers the outer
-// addresses. Each crypto map entry's ACL becomes its own chain, jumped to
+// addresses, and so is IPv6 neighbour discovery. Each crypto map entry's ACL becomes its own chain, jumped to
 // in crypto map order: a deny line returns from that chain (the entry does
 // not cover the packet, the next entry may), a permit line drops, so the
 // kernel evaluates the ACLs exactly as the outbound classifier does. The table is replaced atomically at start
@@ -107,6 +107,9 @@ func CleartextScript(table, tunName string, entries [][]CleartextRule) string {
 		fmt.Fprintf(&b, "\t\tiifname %q return\n", tunName)
 		b.WriteString("\t\tmeta l4proto { 50, 51 } return\n")
 		b.WriteString("\t\tudp dport { 500, 4500 } return\n")
+		// IPv6 neighbour discovery between the peers themselves (transport
+		// mode) is link-local business and never protected.
+		b.WriteString("\t\ticmpv6 type { nd-router-solicit, nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert } return\n")
 		for i := range entries {
 			fmt.Fprintf(&b, "\t\tjump entry%d\n", i)
 		}

@@ -63,6 +63,10 @@ func Open(name string, mtu int) (*Device, error) {
 		return nil, err
 	}
 	d.rdFn = d.readReady
+	// No IPv6 link-local address: the device would only send router
+	// solicitations into the tunnel, which no crypto ACL permits.
+	// Best effort: the file is missing without IPv6.
+	_ = os.WriteFile("/proc/sys/net/ipv6/conf/"+d.name+"/addr_gen_mode", []byte("1"), 0)
 	if err := setMTUAndUp(d.name, mtu); err != nil {
 		d.file.Close()
 		return nil, err
