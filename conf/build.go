@@ -22,6 +22,7 @@ type builder struct {
 	// broken ACL does not also produce "unknown ACL" at every reference.
 	aclDefined, tsDefined map[string]bool
 	hasPolicies           bool // some [[isakmp_policy]] exists, valid or not
+	dropped               int  // errors beyond maxErrors
 }
 
 func newBuilder(file string, loc locator, text bool) *builder {
@@ -40,9 +41,30 @@ func newBuilder(file string, loc locator, text bool) *builder {
 	}
 }
 
+// maxErrors bounds the list: past a hundred problems the file is
+// probably not a tinyipsec configuration at all, and a garbage file of a
+// megabyte must not become a megabyte of messages.
+const maxErrors = 100
+
 func (b *builder) errorf(p keyPath, format string, args ...any) {
+	if len(b.errs) >= maxErrors {
+		b.dropped++ // skip the work of locating and formatting it
+		return
+	}
 	line, key := b.loc.locate(p)
-	b.errs = append(b.errs, Error{File: b.file, Line: line, Key: key, Msg: fmt.Sprintf(format, args...)})
+	b.add(Error{File: b.file, Line: line, Key: key, Msg: fmt.Sprintf(format, args...)})
+}
+
+// full reports whether no further error would be kept; long loops stop
+// early then, so a huge broken file costs little time.
+func (b *builder) full() bool { return len(b.errs) >= maxErrors }
+
+func (b *builder) add(e Error) {
+	if len(b.errs) >= maxErrors {
+		b.dropped++
+		return
+	}
+	b.errs = append(b.errs, e)
 }
 
 // path resolves a file name from the configuration relative to the
@@ -84,6 +106,9 @@ func (b *builder) build(root map[string]any) (*Config, error) {
 	}
 	if len(b.errs) > 0 {
 		b.errs.sortByLine()
+		if b.dropped > 0 {
+			b.errs = append(b.errs, Error{File: b.file, Msg: "more errors not shown"})
+		}
 		return nil, b.errs
 	}
 	return b.cfg, nil
@@ -98,6 +123,11 @@ func (b *builder) subtables(t *table, fn func(name string, s *table)) {
 	}
 	sort.Strings(names)
 	for _, name := range names {
+		if b.full() {
+			b.dropped++
+			t.get(name)
+			continue
+		}
 		s, ok := t.subTable(name)
 		if !ok || s == nil {
 			continue

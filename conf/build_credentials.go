@@ -126,6 +126,12 @@ func readPSKFile(path string) (Secret, error) {
 
 // readSmallFile reads a regular file of at most limit bytes.
 func readSmallFile(path string, limit int64) ([]byte, error) {
+	// Stat first: opening a FIFO or a device could block or never end.
+	if fi, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("cannot read: %v", unwrapPathError(err))
+	} else if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%q is not a regular file", path)
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read: %v", unwrapPathError(err))

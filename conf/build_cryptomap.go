@@ -41,6 +41,10 @@ func (b *builder) cryptoMaps(ts []*table) {
 	seen := map[string]keyPath{}
 	needPolicy := false
 	for _, t := range ts {
+		if b.full() {
+			b.dropped++
+			break
+		}
 		if m := b.cryptoMap(t, seen); m != nil {
 			b.cfg.CryptoMaps = append(b.cfg.CryptoMaps, m)
 		}

@@ -15,6 +15,10 @@ const (
 func (b *builder) policies(ts []*table) {
 	byPrio := map[int64]keyPath{}
 	for _, t := range ts {
+		if b.full() {
+			b.dropped++
+			break
+		}
 		b.policy(t, byPrio)
 	}
 	sort.SliceStable(b.cfg.Policies, func(i, j int) bool {

@@ -109,6 +109,6 @@ func ParseTOML(name string, data []byte) (*Config, error) {
 	if root == nil {
 		root = map[string]any{}
 	}
-	b := newBuilder(name, locateTOML(data), false)
+	b := newBuilder(name, newTOMLLocator(data), false)
 	return b.build(root)
 }

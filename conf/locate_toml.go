@@ -14,13 +14,20 @@ import (
 // message that names the enclosing table's line instead of the key's.
 
 // tomlLocator maps rendered key paths to the line where they are defined.
+// The scan runs on the first error only: a valid file never pays for it.
 type tomlLocator struct {
+	src   []byte
 	lines map[string]int
 }
+
+func newTOMLLocator(src []byte) *tomlLocator { return &tomlLocator{src: src} }
 
 // locate returns the line of path, or of its nearest ancestor that has
 // one, and the path rendered for the message.
 func (l *tomlLocator) locate(p keyPath) (int, string) {
+	if l.lines == nil {
+		l.lines = locateTOML(l.src).lines
+	}
 	for n := len(p); n > 0; n-- {
 		if line, ok := l.lines[p[:n].String()]; ok {
 			return line, p.String()
@@ -57,7 +64,10 @@ func (s *tomlScanner) lineAt(off int) int {
 }
 
 func (s *tomlScanner) record(p keyPath, off int) {
-	k := p.String()
+	s.recordKey(p.String(), off)
+}
+
+func (s *tomlScanner) recordKey(k string, off int) {
 	if _, ok := s.lines[k]; !ok {
 		s.lines[k] = s.lineAt(off)
 	}
@@ -316,6 +326,7 @@ func (s *tomlScanner) value(p keyPath) {
 
 func (s *tomlScanner) array(p keyPath) {
 	s.i++
+	base := p.String() // rendered once: arrays can be long
 	for n := 0; ; {
 		s.skipSpace()
 		switch s.peek() {
@@ -329,10 +340,13 @@ func (s *tomlScanner) array(p keyPath) {
 			s.i++
 			continue
 		}
-		elem := p.index(n)
-		s.record(elem, s.i)
+		s.recordKey(base+"["+strconv.Itoa(n)+"]", s.i)
 		before := s.i
-		s.value(elem)
+		if c := s.peek(); c == '[' || c == '{' {
+			s.value(p.index(n))
+		} else {
+			s.value(nil) // a scalar: no keys inside
+		}
 		if s.i == before {
 			s.i++ // not a value this scanner knows; make progress
 		}

@@ -23,3 +23,22 @@ func (s Secret) String() string {
 	}
 	return "[redacted]"
 }
+
+// The structs that hold Secrets format themselves through a copy of a
+// method-less twin type. Without these methods fmt prints a nested
+// pointer with a verb such as %s through its error path, which bypasses
+// Secret.Format and would show the raw bytes.
+type (
+	plainCryptoMap  CryptoMap
+	plainManualKeys ManualKeys
+)
+
+// Format implements fmt.Formatter: every field, keys redacted.
+func (m CryptoMap) Format(f fmt.State, verb rune) {
+	fmt.Fprintf(f, fmt.FormatString(f, verb), plainCryptoMap(m))
+}
+
+// Format implements fmt.Formatter: SPIs, keys redacted.
+func (k ManualKeys) Format(f fmt.State, verb rune) {
+	fmt.Fprintf(f, fmt.FormatString(f, verb), plainManualKeys(k))
+}

@@ -30,7 +30,7 @@ func ParseUCI(name string, data []byte) (*Config, error) {
 	loc := &uciLocator{entries: map[string]uciLoc{}}
 	b := newBuilder(name, loc, true)
 	for _, e := range synErrs {
-		b.errs = append(b.errs, Error{File: name, Line: e.Line, Msg: e.Msg})
+		b.add(Error{File: name, Line: e.Line, Msg: e.Msg})
 	}
 
 	root := map[string]any{}
@@ -38,7 +38,7 @@ func ParseUCI(name string, data []byte) (*Config, error) {
 	for _, s := range secs {
 		disp := s.display()
 		fail := func(format string, args ...any) {
-			b.errs = append(b.errs, Error{File: name, Line: s.Line, Key: disp, Msg: fmt.Sprintf(format, args...)})
+			b.add(Error{File: name, Line: s.Line, Key: disp, Msg: fmt.Sprintf(format, args...)})
 		}
 		var p keyPath
 		switch s.Type {

@@ -23,6 +23,7 @@ type uciSection struct {
 	Line       int
 	Index      int // position among the sections of the same type, for @type[N]
 	Options    []*uciOption
+	byName     map[string]*uciOption
 }
 
 // uciOption is one option, or all "list" lines of one name.
@@ -34,12 +35,7 @@ type uciOption struct {
 }
 
 func (s *uciSection) option(name string) *uciOption {
-	for _, o := range s.Options {
-		if o.Name == name {
-			return o
-		}
-	}
-	return nil
+	return s.byName[name]
 }
 
 // uciError is a syntax problem at a line.
@@ -68,7 +64,9 @@ func uciStatements(src []byte) ([]uciStatement, []uciError) {
 	for lx.i < len(lx.src) {
 		st, err := lx.statement()
 		if err != nil {
-			errs = append(errs, *err)
+			if len(errs) <= maxErrors {
+				errs = append(errs, *err)
+			}
 			lx.skipLine()
 			continue
 		}
@@ -215,7 +213,9 @@ func parseUCI(src []byte) ([]*uciSection, []uciError) {
 	for _, st := range stmts {
 		w := st.Words
 		bad := func(format string, args ...any) {
-			errs = append(errs, uciError{st.Line, fmt.Sprintf(format, args...)})
+			if len(errs) <= maxErrors { // the builder keeps no more anyway
+				errs = append(errs, uciError{st.Line, fmt.Sprintf(format, args...)})
+			}
 		}
 		switch w[0] {
 		case "package":
@@ -231,7 +231,7 @@ func parseUCI(src []byte) ([]*uciSection, []uciError) {
 			if !uciName(w[1]) {
 				bad("invalid section type %q", w[1])
 			}
-			s := &uciSection{Type: w[1], Line: st.Line, Index: perType[w[1]]}
+			s := &uciSection{Type: w[1], Line: st.Line, Index: perType[w[1]], byName: map[string]*uciOption{}}
 			perType[w[1]]++
 			if len(w) == 3 {
 				if !uciName(w[2]) {
@@ -260,6 +260,7 @@ func parseUCI(src []byte) ([]*uciSection, []uciError) {
 			case o == nil:
 				o = &uciOption{Name: w[1], List: isList}
 				cur.Options = append(cur.Options, o)
+				cur.byName[o.Name] = o
 			case !isList || !o.List:
 				bad("option %q is set twice in this section", w[1])
 				continue

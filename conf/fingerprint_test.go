@@ -1,0 +1,75 @@
+package conf
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestFingerprint(t *testing.T) {
+	base := doc(tPolicy, tTS, tACL, tMap)
+	fp := func(text string) string {
+		t.Helper()
+		return mustParse(t, "f.toml", text).CryptoMaps[0].Fingerprint()
+	}
+	ref := fp(base)
+	if ref != fp(base) {
+		t.Fatal("same configuration, different fingerprints")
+	}
+	if fp("# a comment\n"+base) != ref {
+		t.Fatal("a comment changed the fingerprint")
+	}
+	// Another map changing must not touch this one.
+	if fp(doc(base, with(tMap, "seq = 20", "seq"))) != ref {
+		t.Fatal("an unrelated map changed the fingerprint")
+	}
+	changes := map[string]string{
+		"psk":            doc(tPolicy, tTS, tACL, with(tMap, `psk = "other"`, "psk")),
+		"acl rule":       doc(tPolicy, tTS, "[acl.a1]\nrules = [\"permit ip 10.1.0.0 0.0.0.255 10.3.0.0 0.0.0.255\"]", tMap),
+		"transform set":  doc(tPolicy, "[transform_set.ts1]\nesp = \"aes256gcm16\"", tACL, tMap),
+		"policy":         doc(with(tPolicy, "group = 19", "group"), tTS, tACL, tMap),
+		"second policy":  doc(tPolicy, with(tPolicy, "priority = 20", "priority"), tTS, tACL, tMap),
+		"pfs":            doc(tPolicy, tTS, tACL, with(tMap, "pfs = 14")),
+		"lifetime":       doc(tPolicy, tTS, tACL, with(tMap, "lifetime = 7200")),
+		"peer":           doc(tPolicy, tTS, tACL, with(tMap, `peer = "192.0.2.3"`, "peer")),
+		"replay window":  doc(tPolicy, tTS, tACL, with(tMap, "replay_window = 128")),
+		"dpd":            doc(tPolicy, tTS, tACL, with(tMap, "dpd_delay = 10")),
+		"remote id":      doc(tPolicy, tTS, tACL, with(tMap, `remote_id = "fqdn:x.example"`)),
+		"transform list": doc(tPolicy, tTS, "[transform_set.ts2]\nesp = \"aes256gcm16\"", tACL, with(tMap, `transform_set = ["ts1", "ts2"]`, "transform_set")),
+	}
+	for what, text := range changes {
+		if fp(text) == ref {
+			t.Errorf("changing the %s kept the fingerprint", what)
+		}
+	}
+
+	// A renewed certificate (same path, new content) is a change too.
+	dir := t.TempDir()
+	for _, n := range []string{"c.pem", "k.pem", "ca.pem"} {
+		os.WriteFile(filepath.Join(dir, n), []byte("one"), 0o600)
+	}
+	certText := doc(strings.Replace(tPolicy, "pre-share", "rsa-sig", 1), tTS, tACL,
+		with(tMap, "cert = \"c.pem\"\nkey = \"k.pem\"\nca = \"ca.pem\"", "psk"))
+	load := func() string {
+		c, err := Parse(filepath.Join(dir, "t.toml"), []byte(certText))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.CryptoMaps[0].Fingerprint()
+	}
+	before := load()
+	os.WriteFile(filepath.Join(dir, "c.pem"), []byte("two"), 0o600)
+	if load() == before {
+		t.Error("a new certificate kept the fingerprint")
+	}
+}
+
+func TestConfigEqual(t *testing.T) {
+	a := mustParse(t, "a.toml", doc(tPolicy, tTS, tACL, tMap))
+	b := mustParse(t, "b.toml", doc(tPolicy, tTS, tACL, tMap))
+	c := mustParse(t, "c.toml", doc("[global]\nmtu = 1300", tPolicy, tTS, tACL, tMap))
+	if !a.Equal(b) || a.Equal(c) || a.Equal(nil) || !(*Config)(nil).Equal(nil) {
+		t.Fatal("Equal is wrong")
+	}
+}
