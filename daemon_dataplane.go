@@ -135,6 +135,7 @@ func startDataplane(ctx context.Context, cfg *conf.Config, logger *slog.Logger) 
 		Classifier: classifier{acl.NewClassifier(d.lists)},
 		Entries:    ids,
 		MaxPacket:  max(2048, cfg.Global.MTU+256),
+		PathMTU:    d.peerMTU,
 	})
 	if err != nil {
 		return nil, err
@@ -351,6 +352,15 @@ func (d *dataplane) installManual(entry int, m *conf.CryptoMap, path tun.Route) 
 	d.log.Info("manual SA installed", "crypto_map", m.ID(), "peer", m.PeerAddr, "local", local,
 		"protocol", proto, "mode", mode, "spi_in", fmt.Sprintf("0x%08x", mk.SPIIn), "spi_out", fmt.Sprintf("0x%08x", mk.SPIOut))
 	return nil
+}
+
+// peerMTU is the MTU towards peer, for SAs installed by IKE.
+func (d *dataplane) peerMTU(peer netip.Addr) int {
+	rt, err := d.rtnl.RouteGet(peer, bypassMark)
+	if err != nil {
+		return 0
+	}
+	return pathMTU(rt)
 }
 
 // pathMTU is the MTU of the interface the peer is reached through (or the

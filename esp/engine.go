@@ -2,6 +2,7 @@ package esp
 
 import (
 	"errors"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -95,6 +96,9 @@ type EngineConfig struct {
 	// QueueLen bounds the packets held per entry while waiting for an SA
 	// (default 16).
 	QueueLen int
+	// PathMTU, if set, is asked for the MTU towards a pair's peer when
+	// InstallPair gets a PairInfo without PathMTU (IKE does not know it).
+	PathMTU func(peer netip.Addr) int
 	// WireMTU is the MTU towards the peers used when a pair has no PathMTU:
 	// a packet that would exceed it after encapsulation is not sent; the
 	// sender gets ICMP "fragmentation needed" / ICMPv6 "packet too big".
@@ -118,6 +122,9 @@ type Engine struct {
 	pairs map[*Pair]struct{} // every installed pair, under tableMu
 
 	drops dropCounters
+
+	acquire atomic.Pointer[func(entry int, pkt []byte)]
+	expire  atomic.Pointer[func(p *Pair, hard bool)]
 
 	loopsMu sync.Mutex
 	loops   []*loopState
@@ -165,8 +172,33 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 		e.entries = append(e.entries, &entry{id: id, queue: make([]queued, 0, cfg.QueueLen)})
 	}
 	e.inbound.Store(&inTable{m: map[inKey]*Pair{}})
+	if cfg.Acquire != nil {
+		e.SetAcquire(cfg.Acquire)
+	}
+	if cfg.Expire != nil {
+		e.SetExpire(cfg.Expire)
+	}
 	go e.runLifetimes()
 	return e, nil
+}
+
+// SetAcquire replaces EngineConfig.Acquire; IKE attaches itself with it
+// after the data plane is running. nil detaches.
+func (e *Engine) SetAcquire(f func(entry int, pkt []byte)) {
+	if f == nil {
+		e.acquire.Store(nil)
+		return
+	}
+	e.acquire.Store(&f)
+}
+
+// SetExpire replaces EngineConfig.Expire. nil detaches.
+func (e *Engine) SetExpire(f func(p *Pair, hard bool)) {
+	if f == nil {
+		e.expire.Store(nil)
+		return
+	}
+	e.expire.Store(&f)
 }
 
 func (e *Engine) newLoop() *loopState {

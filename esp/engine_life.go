@@ -49,13 +49,14 @@ func (e *Engine) checkLifetimes(now time.Time) {
 			s, h := x.Expired()
 			soft, hard = soft || s, hard || h
 		}
-		if soft && !p.softNotified.Swap(true) && e.cfg.Expire != nil {
-			e.cfg.Expire(p, false)
+		exp := e.expire.Load()
+		if soft && !p.softNotified.Swap(true) && exp != nil {
+			(*exp)(p, false)
 		}
 		if hard {
 			e.Remove(p)
-			if e.cfg.Expire != nil {
-				e.cfg.Expire(p, true)
+			if exp != nil {
+				(*exp)(p, true)
 			}
 		}
 	}

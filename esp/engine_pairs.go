@@ -82,9 +82,10 @@ var ErrDuplicateSPI = errors.New("esp: inbound SPI already installed")
 
 // InstallPair installs a new pair for entry: in joins the inbound table
 // (beside any older pair's inbound SA), out becomes the entry's outbound SA,
-// and packets waiting for an SA are sent through it. The engine owns both
-// SAs from now on and closes them when the pair is removed. in or out may be
-// nil for a one-directional install.
+// and packets waiting for an SA are sent through it. On success the engine
+// owns both SAs and closes (wipes) them when the pair is removed; on error
+// the caller still owns them. in or out may be nil for a one-directional
+// install. When info.PathMTU is 0 it is filled in by EngineConfig.PathMTU.
 func (e *Engine) InstallPair(entry int, in Verifier, out Protector, info PairInfo) (*Pair, error) {
 	if entry < 0 || entry >= len(e.entries) {
 		return nil, fmt.Errorf("esp: no policy entry %d", entry)
@@ -94,6 +95,10 @@ func (e *Engine) InstallPair(entry int, in Verifier, out Protector, info PairInf
 	}
 	info.Entry = entry
 	p := &Pair{Info: info, in: in, out: out, installed: time.Now()}
+	if info.PathMTU == 0 && e.cfg.PathMTU != nil && info.Peer.IsValid() {
+		info.PathMTU = e.cfg.PathMTU(info.Peer)
+		p.Info.PathMTU = info.PathMTU
+	}
 	if mtu := e.pathMTU(&info); out != nil && mtu > 0 {
 		p.maxInner = max(out.MaxInner(mtu), 1)
 	}

@@ -55,11 +55,11 @@ func (e *Engine) hold(ent *entry, idx int, buf []byte, n int) bool {
 	ent.queue = append(ent.queue, queued{buf: buf, n: n})
 	ent.pending.Store(int32(len(ent.queue)))
 	ent.mu.Unlock()
-	if e.cfg.Acquire != nil {
+	if acq := e.acquire.Load(); acq != nil {
 		now := time.Now().UnixNano()
 		last := ent.lastAcquire.Load()
 		if now-last >= int64(acquireInterval) && ent.lastAcquire.CompareAndSwap(last, now) {
-			e.cfg.Acquire(idx, buf[MaxHeadroom:MaxHeadroom+n])
+			(*acq)(idx, buf[MaxHeadroom:MaxHeadroom+n])
 		}
 	}
 	return true
