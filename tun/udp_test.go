@@ -108,3 +108,48 @@ func FuzzUDPDispatch(f *testing.F) {
 		u.dispatch(p, port, netip.AddrPort{}, netip.AddrPort{})
 	})
 }
+
+// TestWireSendsNATT: a UDP-encapsulated ESP packet from the transforms
+// leaves through the IKE socket on its source port, without IP and UDP
+// headers.
+func TestWireSendsNATT(t *testing.T) {
+	nstest.Require(t, "ip")
+	ns := nstest.New(t, "tun-wire")
+	lo := netip.MustParseAddr("127.0.0.1")
+	var (
+		u   *UDP
+		ipc *IPConn
+		c   *net.UDPConn
+		err error
+	)
+	inNS(t, ns, func() {
+		if u, err = ListenUDP([]netip.Addr{lo}); err != nil {
+			return
+		}
+		if ipc, err = ListenIP(); err != nil {
+			return
+		}
+		c, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Close()
+	defer ipc.Close()
+	defer c.Close()
+	dst := netip.MustParseAddrPort(c.LocalAddr().String())
+	esp := []byte("\x00\x00\x30\x03encrypted")
+	pkt := ipv4UDP(lo, lo, esp)
+	pkt[20], pkt[21] = 0x11, 0x94 // source port 4500
+	pkt[22], pkt[23] = byte(dst.Port()>>8), byte(dst.Port())
+	w := &Wire{IP: ipc, UDP: u}
+	if err := w.Send([][]byte{pkt}, 0); err != nil {
+		t.Fatal(err)
+	}
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	b := make([]byte, 100)
+	n, from, err := c.ReadFromUDPAddrPort(b)
+	if err != nil || string(b[:n]) != string(esp) || from.Port() != PortNATT {
+		t.Fatalf("got %q from %v: %v", b[:n], from, err)
+	}
+}

@@ -1,0 +1,47 @@
+package esp
+
+import (
+	"bytes"
+	"net/netip"
+	"testing"
+)
+
+// TestReceiveUDP: NAT-T ESP arrives on the IKE socket without IP and UDP
+// headers; ReceiveUDP rebuilds them, so the SA's checks pass and the
+// cleartext reaches the device.
+func TestReceiveUDP(t *testing.T) {
+	dev, snd := &engDevice{}, &engSender{}
+	e := newEngTest(t, dev, snd, EngineConfig{})
+	natt := func(local, remote netip.Addr, lport, rport uint16) Params {
+		p := engParams(0xb00b, local, remote)
+		p.LocalPort, p.RemotePort = lport, rport
+		return p
+	}
+	out, err := NewOutbound(natt(engAddrA, engAddrB, 4500, 4501))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := NewInbound(natt(engAddrB, engAddrA, 4501, 4500))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.InstallPair(0, in, nil, PairInfo{}); err != nil {
+		t.Fatal(err)
+	}
+	pkt := engPacket([4]byte{10, 2, 0, 1}, 200, false)
+	buf := make([]byte, e.bufSize)
+	copy(buf[MaxHeadroom:], pkt)
+	s, end, err := out.Encap(buf, MaxHeadroom, len(pkt))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if buf[s+9] != ipProtoUDP {
+		t.Fatal("NAT-T SA did not make a UDP packet")
+	}
+	payload := buf[s+28 : end] // after outer IPv4 and UDP headers
+	e.ReceiveUDP(payload, netip.AddrPortFrom(engAddrB, 4501), netip.AddrPortFrom(engAddrA, 4500))
+	got := dev.packets()
+	if len(got) != 1 || !bytes.Equal(got[0], pkt) {
+		t.Fatalf("delivered %d packets; drops %v", len(got), e.Stats())
+	}
+}
