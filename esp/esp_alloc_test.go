@@ -13,12 +13,16 @@ func TestZeroAlloc(t *testing.T) {
 	}
 	for _, s := range allSuites {
 		for _, mode := range []Mode{Tunnel, Transport} {
-			for _, esn := range []bool{false, true} {
-				t.Run(fmt.Sprintf("%v/%v/esn=%v", s, mode, esn), func(t *testing.T) {
-					po, pi := pairParams(s, mode, false, esn, false)
+			for _, c := range []struct{ v6, esn, natt bool }{{false, false, false}, {false, true, false}, {true, true, false}, {false, false, true}, {true, false, true}} {
+				if c.natt && s.proto != ProtoESP {
+					continue
+				}
+				v6, esn, natt := c.v6, c.esn, c.natt
+				t.Run(fmt.Sprintf("%v/%v/v6=%v/esn=%v/natt=%v", s, mode, v6, esn, natt), func(t *testing.T) {
+					po, pi := pairParams(s, mode, v6, esn, natt)
 					po.ReplayWindow, pi.ReplayWindow = 0, 0 // the same packet is decapsulated repeatedly
 					out, in := mustPair(t, po, pi)
-					pkt := innerFor(po, false, 1000)
+					pkt := innerFor(po, v6, 1000)
 					buf := make([]byte, MaxHeadroom+len(pkt)+MaxTailroom)
 					encap := func() (int, int) {
 						copy(buf[MaxHeadroom:], pkt)
