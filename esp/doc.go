@@ -41,6 +41,12 @@
 // tunnel (IPv4/IPv6 outer, either inner family) and transport mode; ESN;
 // RFC 6479 anti-replay windows of 64..4096 packets.
 //
+// Limits: received ESP/AH packets must be reassembled first (Decap refuses
+// fragments) and must follow the outer IPv6 header directly (no extension
+// headers); transport mode refuses IPv4 fragments and IPv6 packets with
+// hop-by-hop, routing or fragment headers; transport mode over NAT-T does
+// not rewrite inner TCP/UDP checksums (RFC 3948 §3.1.2).
+//
 // Encap and Decap are safe for concurrent use. Their per-packet scratch
 // (HMAC states, nonces) lives in a few per-SA slots, one per CPU, because
 // buffers handed to crypto interfaces escape to the heap and stack scratch
