@@ -16,6 +16,10 @@ func (s Secret) Format(f fmt.State, verb rune) {
 	fmt.Fprint(f, "[redacted]")
 }
 
+// Wipe zeroes the key material in place, for code that copied a key out
+// of the configuration and is done with it.
+func (s Secret) Wipe() { clear(s) }
+
 // String is for code that calls it directly rather than through fmt.
 func (s Secret) String() string {
 	if len(s) == 0 {

@@ -119,6 +119,7 @@ log_level = "verbose"`, tPolicy, tTS, tACL, tMap), "global.log_level", `unknown 
 		{"transform set unknown", doc(tPolicy, tTS, tACL, with(tMap, `transform_set = ["ts1", "ts-foo"]`, "transform_set")), "crypto_map[0].transform_set[1]", `unknown transform set "ts-foo"`},
 		{"transform set empty", doc(tPolicy, tTS, tACL, with(tMap, `transform_set = []`, "transform_set")), "crypto_map[0].transform_set", "at least one"},
 		{"transform set twice", doc(tPolicy, tTS, tACL, with(tMap, `transform_set = ["ts1", "ts1"]`, "transform_set")), "crypto_map[0].transform_set[1]", "listed twice"},
+		{"too many transform sets", doc(tPolicy, tTS, tACL, with(tMap, `transform_set = ["a", "b", "c", "d", "e", "f", "g"]`, "transform_set")), "crypto_map[0].transform_set", "at most 6"},
 		{"transform set missing", doc(tPolicy, tTS, tACL, with(tMap, "", "transform_set")), "crypto_map[0].transform_set", "missing"},
 		{"no credentials", doc(tPolicy, tTS, tACL, with(tMap, "", "psk")), "crypto_map[0]", "no credentials"},
 		{"psk empty", doc(tPolicy, tTS, tACL, with(tMap, `psk = ""`, "psk")), "crypto_map[0].psk", "must not be empty"},
