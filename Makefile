@@ -130,8 +130,10 @@ test-pkg: cross ipk
 	$(TEST_ENV) \
 		$(GO) test -count=1 ./cross/pkgtest/
 
+# The size table closes the run; over budget it warns here and fails only
+# in `make sizes`, so a release decision is not hidden inside a test run.
 test: fmt-check vet go-test test-qemu
-	@$(MAKE) --no-print-directory sizes
+	@SIZES_WARN_ONLY=1 cross/sizes.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD) tinyipsec

@@ -6,6 +6,7 @@
 # which on an 8 MB device has ~2 MB free after the image).
 #
 #   cross/sizes.sh [BUILD_DIR]
+# With SIZES_WARN_ONLY=1 an overrun is reported but the exit status is 0.
 set -eu
 build=${1:-build}
 bin_limit=4194304 # 4.0 MiB
@@ -13,10 +14,10 @@ ipk_limit=1677721 # 1.6 MiB
 fail=0
 
 human() {
-	awk -v b="$1" 'BEGIN { printf "%.2f MiB", b / 1048576 }'
+	awk -v b="$1" 'BEGIN { printf "%.2f", b / 1048576 }'
 }
 
-printf '%-26s %12s %10s %12s %10s\n' arch binary "" ipk ""
+printf '%-26s %12s %10s %12s %10s\n' arch "binary (B)" MiB "ipk (B)" MiB
 for dir in "$build"/*/; do
 	arch=$(basename "$dir")
 	bin=$dir/tinyipsec
@@ -38,4 +39,8 @@ for dir in "$build"/*/; do
 		fail=1
 	fi
 done
+if [ "$fail" = 1 ] && [ "${SIZES_WARN_ONLY:-0}" = 1 ]; then
+	echo "WARNING: over the flash budget (make sizes fails on this)" >&2
+	exit 0
+fi
 exit $fail
