@@ -16,9 +16,11 @@ const (
 // credentials reads psk / psk_file / cert / key / ca and checks that the
 // map has credentials that at least one ISAKMP policy can use.
 func (b *builder) credentials(t *table, m *CryptoMap) {
-	psk, _ := t.str("psk", "")
-	pskFile, _ := t.str("psk_file", "")
+	psk, pskOK := t.str("psk", "")
+	pskFile, fileOK := t.str("psk_file", "")
 	switch {
+	case !pskOK || !fileOK:
+		// wrong type, reported
 	case t.has("psk") && t.has("psk_file"):
 		t.errorf("psk_file", "set psk or psk_file, not both")
 	case t.has("psk") && psk == "":

@@ -17,7 +17,7 @@ func (b *builder) manualMap(t *table, m *CryptoMap) {
 		}
 	}
 	m.NATT = "off"
-	if m.Peer != "" && !m.PeerAddr.IsValid() {
+	if m.Dynamic || (m.Peer != "" && !m.PeerAddr.IsValid() && validHostname(m.Peer)) {
 		t.errorf("peer", "keying = \"manual\" needs a literal peer address")
 	}
 	if len(m.TransformSet) > 1 {

@@ -352,3 +352,26 @@ func TestPSKFile(t *testing.T) {
 		t.Fatalf("empty psk_file: %v", err)
 	}
 }
+
+// One mistake gives one message, not a cascade of consequences.
+func TestOneMistakeOneError(t *testing.T) {
+	manual := with(tMap, "keying = \"manual\"\nspi_in = 1000\nspi_out = 1001\nesp_key_in = \"00112233445566778899aabbccddeeff01020304\"\nesp_key_out = \"00112233445566778899aabbccddeeff01020304\"", "psk")
+	for name, text := range map[string]string{
+		"psk type":                  doc(tPolicy, tTS, tACL, with(tMap, "psk = 5", "psk")),
+		"manual bad peer":           doc(tTS, tACL, with(manual, `peer = "not a host!"`, "peer")),
+		"manual unknown ts":         doc(tTS, tACL, with(manual, `transform_set = "nope"`, "transform_set")),
+		"broken acl referenced":     doc(tPolicy, tTS, "[acl.a1]\nrules = [\"permit ipx any any\"]", tMap),
+		"broken ts referenced":      doc(tPolicy, "[transform_set.ts1]\nesp = \"aes\"", tACL, tMap),
+		"pfs as array":              doc(tPolicy, tTS, tACL, with(tMap, "pfs = [14]")),
+		"group as string garbage":   doc(with(tPolicy, `group = "modp"`, "group"), tTS, tACL, tMap),
+		"lifetime wrong type":       doc(tPolicy, tTS, tACL, with(tMap, "lifetime = true")),
+		"transform_set wrong type":  doc(tPolicy, tTS, tACL, with(tMap, "transform_set = 1", "transform_set")),
+		"policy broken, map fine":   doc(with(tPolicy, `hash = "sha3"`, "hash"), tTS, tACL, tMap),
+		"duplicate map, one report": doc(tPolicy, tTS, tACL, tMap, tMap),
+	} {
+		es := mustErrors(t, "one.toml", text)
+		if len(es) != 1 {
+			t.Errorf("%s: %d errors:\n%v", name, len(es), es)
+		}
+	}
+}
