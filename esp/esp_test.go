@@ -33,6 +33,9 @@ func TestRoundTrip(t *testing.T) {
 										t.Fatalf("size %d: Decap: %v", size, err)
 									}
 									equalPacket(t, got, pkt)
+									if want := out.Seq(); in.Seq() != want {
+										t.Fatalf("inbound Seq %d, outbound %d", in.Seq(), want)
+									}
 									if _, err := decapCopy(in, wire); err != ErrReplay {
 										t.Fatalf("replayed packet: err %v, want ErrReplay", err)
 									}

@@ -218,3 +218,19 @@ func (sa *OutboundSA) Close() { sa.saCommon.close(); sa.ivs.close() }
 
 // Close wipes the SA's keys. The SA must not be used afterwards.
 func (sa *InboundSA) Close() { sa.saCommon.close() }
+
+// Seq returns the last sequence number used (including numbers refused at
+// exhaustion); the next packet gets Seq()+1.
+func (sa *OutboundSA) Seq() uint64 { return sa.seq.Load() }
+
+// Seq returns the highest sequence number accepted so far (0 before the
+// first packet, or when neither replay protection nor ESN is on).
+func (sa *InboundSA) Seq() uint64 {
+	w := sa.espReplay
+	if w == nil {
+		return 0
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.top
+}
