@@ -1,0 +1,10 @@
+# Test stand-in for lang/golang's golang-package.mk: the binary comes
+# ready-built (GO_BIN) instead of from a Go toolchain in the buildroot.
+GO_ARCH_DEPENDS:=@(aarch64||arm||i386||i686||mips||mipsel||x86_64)
+
+define GoPackage/Package/Install/Bin
+	install -d -m0755 $(1)/usr/bin
+	install -m0755 $(GO_BIN) $(1)/usr/bin/tinyipsec
+endef
+
+GoBinPackage=

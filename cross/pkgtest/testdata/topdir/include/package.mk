@@ -1,0 +1,24 @@
+# Test stand-in for OpenWrt's package.mk. BuildPackage makes targets that
+# run the package's recipes against directories the test chooses:
+#   fake-prepare  Build/Prepare into PKG_BUILD_DIR
+#   fake-install  Package/NAME/install into DEST (binary from GO_BIN)
+#   fake-info     prints the metadata the test checks
+PKG_INSTALL_DIR ?= $(PKG_BUILD_DIR)/ipkg-install
+
+define BuildPackage
+$(eval $(Package/$(1)))
+fake-prepare:
+	$$(Build/Prepare)
+
+fake-install:
+	$$(call Package/$(1)/install,$$(DEST))
+
+fake-info:
+	@echo 'DEPENDS=$$(DEPENDS)'
+	@echo 'PKG_NAME=$$(PKG_NAME)'
+	@echo 'GO_PKG=$$(GO_PKG)'
+	@echo 'GO_PKG_BUILD_PKG=$$(GO_PKG_BUILD_PKG)'
+	@echo 'GO_PKG_LDFLAGS_X=$$(GO_PKG_LDFLAGS_X)'
+	@echo 'PKG_BUILD_DEPENDS=$$(PKG_BUILD_DEPENDS)'
+	@echo 'CONFFILES=$$(strip $$(Package/$(1)/conffiles))'
+endef
