@@ -1,0 +1,231 @@
+// Package memtest measures the resident memory of `tinyipsec run` with one
+// manually keyed tunnel up and with 100, the numbers that decide whether a
+// 64 MB router can carry it. Run alone with:
+//
+//	go test -v -run Memory ./cross/memtest/
+package memtest
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"tinyipsec/internal/nstest"
+)
+
+// node is one side of the two-namespace topology.
+type node struct {
+	ns      *nstest.NS
+	outer   string // address on the veth
+	side    string // "1" (A) or "2" (B): inner networks are 10.side.i.0/24
+	config  string
+	control string
+}
+
+// topology links two fresh namespaces with a veth pair.
+func topology(t *testing.T, label string) (a, b *node) {
+	t.Helper()
+	a = &node{ns: nstest.New(t, label+"-a"), outer: "192.168.78.1", side: "1"}
+	b = &node{ns: nstest.New(t, label+"-b"), outer: "192.168.78.2", side: "2"}
+	nstest.Link(t, a.ns, b.ns, a.outer+"/24", b.outer+"/24")
+	for _, n := range []*node{a, b} {
+		// Strict reverse-path filtering is not what is measured here.
+		n.ns.Run(t, "sysctl", "-q", "-w", "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.default.rp_filter=0")
+	}
+	return a, b
+}
+
+// Budgets with room to spare; the measured values are logged. A 64 MB
+// router has roughly 25-35 MB free after boot.
+const (
+	maxRSSOneTunnel = 20 << 20  // bytes
+	maxPerTunnel    = 128 << 10 // bytes of RSS per additional tunnel
+)
+
+// memory is what /proc/PID/status says about the daemon.
+type memory struct {
+	rss, anon, hwm int64 // VmRSS, RssAnon, VmHWM in bytes
+}
+
+func (m memory) String() string {
+	return fmt.Sprintf("VmRSS %s, RssAnon %s, VmHWM %s", kib(m.rss), kib(m.anon), kib(m.hwm))
+}
+
+func kib(b int64) string { return strconv.FormatInt(b>>10, 10) + " KiB" }
+
+func TestMemoryFootprint(t *testing.T) {
+	nstest.Require(t, "ip", "ping", "sysctl")
+	bin := nstest.Binary(t)
+
+	one := measure(t, bin, "mem1", 1)
+	hundred := measure(t, bin, "mem100", 100)
+	perRSS := (hundred.rss - one.rss) / 99
+	perAnon := (hundred.anon - one.anon) / 99
+	t.Logf("1 tunnel:    %v", one)
+	t.Logf("100 tunnels: %v", hundred)
+	t.Logf("per additional tunnel: VmRSS %+d bytes, RssAnon %+d bytes", perRSS, perAnon)
+
+	if one.rss > maxRSSOneTunnel {
+		t.Errorf("one tunnel: VmRSS %s, budget %s", kib(one.rss), kib(maxRSSOneTunnel))
+	}
+	if perRSS > maxPerTunnel {
+		t.Errorf("%d bytes of VmRSS per tunnel, budget %d", perRSS, maxPerTunnel)
+	}
+}
+
+// measure starts the daemon on both sides of a two-namespace topology with n
+// manually keyed crypto maps, pings through the first and the last one, and
+// returns the memory of side A's daemon.
+func measure(t *testing.T, bin, label string, n int) memory {
+	t.Helper()
+	var m memory
+	t.Run(fmt.Sprintf("%d-tunnels", n), func(t *testing.T) {
+		a, b := topology(t, label)
+		writeConfig(t, a, b, n)
+		writeConfig(t, b, a, n)
+		// What the init script gives the daemon on a router.
+		env := []string{"GOMEMLIMIT=24MiB", "GOGC=50"}
+		probe := []int{1} // the first and the last tunnel carry a ping
+		if n > 1 {
+			probe = append(probe, n)
+		}
+		for _, nd := range []*node{a, b} {
+			for _, i := range probe {
+				nd.ns.Run(t, "ip", "addr", "add", inner(nd.side, i)+"/32", "dev", "lo")
+			}
+			nd.ns.Start(t, "tinyipsec", env, bin, "run", "-c", nd.config)
+		}
+		for _, nd := range []*node{a, b} {
+			nstest.WaitFor(t, 20*time.Second, fmt.Sprintf("%d IPsec SAs in %s", n, nd.ns.Name), func() bool {
+				return countSAs(bin, nd) == n
+			})
+		}
+		for _, i := range probe {
+			src, dst := inner("1", i), inner("2", i)
+			nstest.WaitFor(t, 20*time.Second, "ping "+dst+" from "+src+" through the tunnel", func() bool {
+				_, err := a.ns.Output("ping", "-c", "1", "-W", "1", "-I", src, dst)
+				return err == nil
+			})
+		}
+		m = readMemory(t, daemonPID(t, a.ns.Name))
+	})
+	if m.rss == 0 {
+		t.FailNow()
+	}
+	return m
+}
+
+// inner is host .1 of side ("1" = A, "2" = B) network 10.side.i.0/24.
+func inner(side string, i int) string { return fmt.Sprintf("10.%s.%d.1", side, i) }
+
+func hexKey(seed string, n int) string {
+	h := sha256.Sum256([]byte(seed))
+	return hex.EncodeToString(h[:n])
+}
+
+// writeConfig writes n crypto maps CMAP 10..n*10, map i protecting
+// 10.1.i.0/24 <-> 10.2.i.0/24 with AES-GCM under its own SPIs and keys.
+func writeConfig(t *testing.T, nd, peer *node, n int) {
+	t.Helper()
+	isA := nd.side == "1"
+	dir := t.TempDir()
+	nd.config = filepath.Join(dir, "tinyipsec.toml")
+	nd.control = filepath.Join(dir, "ctl.sock")
+	var b strings.Builder
+	fmt.Fprintf(&b, "[global]\nlog_level = \"info\"\ntun = \"ipsec0\"\nmtu = 1400\ncontrol_socket = %q\n\n", nd.control)
+	b.WriteString("[transform_set.TS]\nesp = \"aes128gcm16\"\nmode = \"tunnel\"\n\n")
+	local, remote := "1", "2"
+	if !isA {
+		local, remote = remote, local
+	}
+	for i := 1; i <= n; i++ {
+		fmt.Fprintf(&b, "[acl.VPN%d]\nrules = [\"permit ip 10.%s.%d.0 0.0.0.255 10.%s.%d.0 0.0.0.255\"]\n\n", i, local, i, remote, i)
+		// A sends with SPI 0x10000+i and key "a2b-i"; B the reverse.
+		spiOut, spiIn, out, in := 0x10000+i, 0x20000+i, "a2b", "b2a"
+		if !isA {
+			spiOut, spiIn, out, in = spiIn, spiOut, in, out
+		}
+		fmt.Fprintf(&b, "[[crypto_map]]\nname = \"CMAP\"\nseq = %d\nkeying = \"manual\"\npeer = %q\nmatch = \"VPN%d\"\ntransform_set = [\"TS\"]\n", i*10, peer.outer, i)
+		fmt.Fprintf(&b, "spi_in = %d\nspi_out = %d\nesp_key_in = %q\nesp_key_out = %q\n\n",
+			spiIn, spiOut, hexKey(fmt.Sprint(in, i), 20), hexKey(fmt.Sprint(out, i), 20))
+	}
+	if err := os.WriteFile(nd.config, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func countSAs(bin string, n *node) int {
+	out, err := n.ns.Output(bin, "status", "--json", "-c", n.config)
+	if err != nil {
+		return -1
+	}
+	var st struct {
+		IPsecSAs []json.RawMessage `json:"ipsec_sas"`
+	}
+	if json.Unmarshal([]byte(out), &st) != nil {
+		return -1
+	}
+	return len(st.IPsecSAs)
+}
+
+// daemonPID finds the tinyipsec process among the namespace's processes.
+func daemonPID(t *testing.T, ns string) int {
+	t.Helper()
+	b, err := exec.Command("ip", "netns", "pids", ns).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := string(b)
+	for _, f := range strings.Fields(out) {
+		pid, _ := strconv.Atoi(f)
+		comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+		if strings.TrimSpace(string(comm)) == "tinyipsec" {
+			return pid
+		}
+	}
+	t.Fatalf("no tinyipsec process in %s (pids %q)", ns, out)
+	return 0
+}
+
+func readMemory(t *testing.T, pid int) memory {
+	t.Helper()
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var m memory
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if !ok {
+			continue
+		}
+		fields := strings.Fields(v)
+		if len(fields) != 2 || fields[1] != "kB" {
+			continue
+		}
+		kb, _ := strconv.ParseInt(fields[0], 10, 64)
+		switch k {
+		case "VmRSS":
+			m.rss = kb << 10
+		case "RssAnon":
+			m.anon = kb << 10
+		case "VmHWM":
+			m.hwm = kb << 10
+		}
+	}
+	if m.rss == 0 {
+		t.Fatalf("no VmRSS in /proc/%d/status", pid)
+	}
+	return m
+}
