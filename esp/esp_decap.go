@@ -205,6 +205,12 @@ func (sa *InboundSA) deliver(buf []byte, start, hl, ps, pe int, next byte) (int,
 			setIPv4Checksum(h)
 		}
 		n = pe - off
+		if sa.natt {
+			// A NAT rewrote the addresses the TCP/UDP checksum was computed
+			// over; recompute it (RFC 3948 §3.1.2, which allows that instead
+			// of an incremental fix with the NAT-OA addresses).
+			fixL4Checksum(buf[off:pe], hl, next)
+		}
 	}
 	if sa.selector != nil && !sa.selector.MatchesPacket(buf[off:off+n], true) {
 		return 0, 0, ErrPolicy

@@ -124,6 +124,10 @@ func udpPacket(v6 bool, n int, src, dst netip.Addr) []byte {
 	for i := hl + 8; i < n; i++ {
 		p[i] = byte(i)
 	}
+	if v6 {
+		p[hl+6] = 0xff // IPv6 requires a UDP checksum
+		fixL4Checksum(p, hl, 17)
+	}
 	return p
 }
 

@@ -47,3 +47,36 @@ func checksumFold(sum uint32) uint16 {
 	}
 	return ^uint16(sum)
 }
+
+// fixL4Checksum recomputes the TCP or UDP checksum of the IP packet pkt
+// (header length hl, upper protocol proto) over its current addresses. An
+// IPv4 UDP checksum of zero means "none" and stays so.
+func fixL4Checksum(pkt []byte, hl int, proto byte) {
+	seg := pkt[hl:]
+	var at int
+	switch {
+	case proto == 6 && len(seg) >= 20:
+		at = 16
+	case proto == ipProtoUDP && len(seg) >= 8:
+		at = 6
+		if pkt[0]>>4 == 4 && seg[6] == 0 && seg[7] == 0 {
+			return
+		}
+	default:
+		return
+	}
+	var sum uint32
+	if pkt[0]>>4 == 4 {
+		sum = checksumAdd(0, pkt[12:20])
+	} else {
+		sum = checksumAdd(0, pkt[8:40])
+		sum += uint32(len(seg) >> 16)
+	}
+	sum += uint32(len(seg)&0xffff) + uint32(proto)
+	seg[at], seg[at+1] = 0, 0
+	c := checksumFold(checksumAdd(sum, seg))
+	if c == 0 && proto == ipProtoUDP {
+		c = 0xffff
+	}
+	binary.BigEndian.PutUint16(seg[at:], c)
+}
