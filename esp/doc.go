@@ -44,8 +44,8 @@
 // Limits: received ESP/AH packets must be reassembled first (Decap refuses
 // fragments) and must follow the outer IPv6 header directly (no extension
 // headers); transport mode refuses IPv4 fragments and IPv6 packets with
-// hop-by-hop, routing or fragment headers; transport mode over NAT-T does
-// not rewrite inner TCP/UDP checksums (RFC 3948 §3.1.2).
+// hop-by-hop, routing or fragment headers. Transport mode over NAT-T
+// recomputes the inner TCP/UDP checksum on receipt (RFC 3948 §3.1.2).
 //
 // Encap and Decap are safe for concurrent use. Their per-packet scratch
 // (HMAC states, nonces) lives in a few per-SA slots, one per CPU, because
