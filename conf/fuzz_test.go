@@ -60,8 +60,12 @@ func checkResult(t *testing.T, c *Config, err error) {
 	if werr := WriteTOML(&buf, c); werr != nil {
 		return // e.g. a UCI value that is not UTF-8
 	}
-	if _, err := ParseTOML("fuzz-out.toml", buf.b); err != nil {
+	c2, err := ParseTOML("fuzz-out.toml", buf.b)
+	if err != nil {
 		t.Fatalf("WriteTOML output does not load: %v\n%s", err, buf.b)
+	}
+	if !c.Equal(c2) {
+		t.Fatalf("WriteTOML output loads as a different model:\n%s", buf.b)
 	}
 }
 
