@@ -2,7 +2,10 @@ package esp
 
 import (
 	"errors"
+	"io"
+	"net"
 	"net/netip"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -226,10 +229,10 @@ func (e *Engine) RunOutbound() error {
 	for {
 		n, err := e.dev.Read(o.bufs, o.sizes, MaxHeadroom)
 		if err != nil {
-			if e.closed.Load() {
-				return nil
+			if stop, err := e.readFailed(err); stop {
+				return err
 			}
-			return err
+			continue
 		}
 		o.state.enter()
 		o.process(n)
@@ -246,15 +249,36 @@ func (e *Engine) RunInbound(r Reader) error {
 	for {
 		n, err := r.Read(in.bufs, in.sizes, MaxHeadroom)
 		if err != nil {
-			if e.closed.Load() {
-				return nil
+			if stop, err := e.readFailed(err); stop {
+				return err
 			}
-			return err
+			continue
 		}
 		in.state.enter()
 		in.process(n)
 		in.state.leave()
 	}
+}
+
+// readFailed decides what a loop does after a read error: stop (with nil
+// once the engine is closed, or the error when the device or socket is
+// gone), or count it and read again. Transient errors (a kernel out of
+// buffers, a signal) must not silently end a packet path; the short pause
+// keeps a persistent error from spinning a CPU of a small router.
+func (e *Engine) readFailed(err error) (stop bool, _ error) {
+	if e.closed.Load() {
+		return true, nil
+	}
+	if errors.Is(err, os.ErrClosed) || errors.Is(err, net.ErrClosed) || errors.Is(err, io.EOF) {
+		return true, err
+	}
+	e.drops.add(DropReadError)
+	select {
+	case <-e.done:
+		return true, nil
+	case <-time.After(10 * time.Millisecond):
+	}
+	return false, nil
 }
 
 // Close marks the engine closed (the caller then closes the device and the

@@ -18,6 +18,7 @@ const (
 	DropMalformed                               // not a parseable IP/ESP/AH packet
 	DropSend                                    // the wire send failed
 	DropTunWrite                                // the TUN refused the decrypted packet
+	DropReadError                               // a device or socket read failed (not a packet drop as such)
 	numDrops
 )
 
@@ -42,6 +43,7 @@ var dropNames = [numDrops]string{
 	DropMalformed: "malformed",
 	DropSend:      "send_error",
 	DropTunWrite:  "tun_write",
+	DropReadError: "read_error",
 }
 
 // String returns the status key of the reason.

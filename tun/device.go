@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"sync/atomic"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -32,6 +33,8 @@ type Device struct {
 	rdN     int
 	rdErr   error
 	rdFn    func(fd uintptr) bool
+
+	closed atomic.Bool
 }
 
 // Open creates (or attaches to) the TUN device name, sets its MTU and
@@ -107,6 +110,10 @@ func (d *Device) Read(bufs [][]byte, sizes []int, offset int) (int, error) {
 		return 0, rerr
 	}
 	if err != nil {
+		if d.closed.Load() {
+			// The poller's "file closing" error is not os.ErrClosed.
+			return 0, fmt.Errorf("tun: read: %w", os.ErrClosed)
+		}
 		return 0, fmt.Errorf("tun: read: %w", err)
 	}
 	return 0, nil
@@ -153,6 +160,7 @@ func (d *Device) Close() error {
 	if d.file == nil {
 		return errors.New("tun: not open")
 	}
+	d.closed.Store(true)
 	return d.file.Close()
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"sync/atomic"
 	"syscall"
 	"unsafe"
 
@@ -102,6 +103,7 @@ func (c *IPConn) Close() error {
 		}
 	}
 	for _, r := range c.readers {
+		r.closed.Store(true)
 		r.file.Close()
 	}
 	return nil
@@ -222,6 +224,8 @@ type rawReader struct {
 	err   error
 	fn    func(fd uintptr) bool
 
+	closed atomic.Bool
+
 	// recvmsg state for IPv6, kept here so nothing escapes per packet.
 	sa  unix.RawSockaddrInet6
 	iov unix.Iovec
@@ -271,6 +275,9 @@ func (r *rawReader) read(bufs [][]byte, sizes []int, offset int) (int, error) {
 		return 0, rerr
 	}
 	if err != nil {
+		if r.closed.Load() {
+			return 0, fmt.Errorf("tun: raw read: %w", os.ErrClosed)
+		}
 		return 0, fmt.Errorf("tun: raw read: %w", err)
 	}
 	return 0, nil

@@ -3,6 +3,7 @@ package tun
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"net"
 	"net/netip"
 	"os"
@@ -223,5 +224,53 @@ func TestDeviceRoutesAndRawSockets(t *testing.T) {
 	g := bufs[0][4 : 4+sizes[0]]
 	if !bytes.Equal(g[:6], esp6[:6]) || g[6] != ProtoESP || !bytes.Equal(g[8:], esp6[8:]) {
 		t.Fatalf("raw IPv6 receive:\n got % x\nwant % x", g, esp6)
+	}
+}
+
+// TestCloseEndsRead: closing the device or the sockets wakes a blocked
+// reader with an error that says "closed", which the packet loops treat
+// as the end rather than a transient failure.
+func TestCloseEndsRead(t *testing.T) {
+	nstest.Require(t, "ip")
+	ns := nstest.New(t, "tun-close")
+	var (
+		dev *Device
+		ipc *IPConn
+		err error
+	)
+	inNS(t, ns, func() {
+		if dev, err = Open("tistest1", 1400); err == nil {
+			ipc, err = ListenIP()
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bufs, sizes := [][]byte{make([]byte, 2048)}, []int{0}
+	errs := make(chan error, 2)
+	go func() {
+		for {
+			if _, err := dev.Read(bufs, sizes, 0); err != nil {
+				errs <- err
+				return
+			}
+		}
+	}()
+	go func() {
+		b, s := [][]byte{make([]byte, 2048)}, []int{0}
+		_, err := ipc.Readers()[0].Read(b, s, 0)
+		errs <- err
+	}()
+	dev.Close()
+	ipc.Close()
+	for range 2 {
+		select {
+		case err := <-errs:
+			if !errors.Is(err, os.ErrClosed) {
+				t.Fatalf("read after close: %v, want os.ErrClosed", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("blocked read not woken by Close")
+		}
 	}
 }
