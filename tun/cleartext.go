@@ -17,7 +17,8 @@ import (
 // protected hosts unencrypted over the WAN. The check therefore lives in the
 // kernel: an nftables table with input and forward chains that drop packets
 // whose source/destination match a mirrored crypto ACL entry unless they
-// came in through the TUN (decrypted traffic) - ESP, AH and IKE (UDP 500 and
+// came in through the TUN (decrypted traffic) or are the host talking to
+// itself over lo - ESP, AH and IKE (UDP 500 and
 // 4500) are exempt, since in transport mode the ACL covers the outer
 // addresses, and so is IPv6 neighbour discovery. Each crypto map entry's ACL becomes its own chain, jumped to
 // in crypto map order: a deny line returns from that chain (the entry does
@@ -104,7 +105,7 @@ func CleartextScript(table, tunName string, entries [][]CleartextRule) string {
 	}
 	for _, hook := range []string{"input", "forward"} {
 		fmt.Fprintf(&b, "\tchain %s {\n\t\ttype filter hook %s priority filter - 10; policy accept;\n", hook, hook)
-		fmt.Fprintf(&b, "\t\tiifname %q return\n", tunName)
+		fmt.Fprintf(&b, "\t\tiifname { %q, \"lo\" } return\n", tunName)
 		b.WriteString("\t\tmeta l4proto { 50, 51 } return\n")
 		b.WriteString("\t\tudp dport { 500, 4500 } return\n")
 		// IPv6 neighbour discovery between the peers themselves (transport

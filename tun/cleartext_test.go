@@ -30,7 +30,7 @@ func TestCleartextScript(t *testing.T) {
 		"chain entry0 {\n\t\tip saddr 10.2.0.9/32 ip daddr 10.1.0.0/24 return\n\t\tip saddr 10.2.0.0/24 ip daddr 10.1.0.0/24 counter drop\n",
 		"ip6 saddr 2001:db8:2::/48 ip6 daddr 2001:db8:1::/48 meta l4proto 6 th sport 1024-65535 th dport 80 counter drop",
 		"meta nfproto { ipv4, ipv6 } counter drop",
-		"iifname \"ipsec0\" return\n\t\tmeta l4proto { 50, 51 } return\n\t\tudp dport { 500, 4500 } return\n",
+		"iifname { \"ipsec0\", \"lo\" } return\n\t\tmeta l4proto { 50, 51 } return\n\t\tudp dport { 500, 4500 } return\n",
 		"nd-neighbor-advert } return\n\t\tjump entry0\n\t\tjump entry1\n",
 		"type filter hook forward",
 	} {
