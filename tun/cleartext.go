@@ -16,15 +16,17 @@ import (
 // (or anyone spoofing its inside addresses) could otherwise reach the
 // protected hosts unencrypted over the WAN. The check therefore lives in the
 // kernel: an nftables table with input and forward chains that drop packets
-// whose source/destination match a mirrored crypto ACL entry unless they
-// came in through the TUN (decrypted traffic) or are the host talking to
-// itself over lo - ESP, AH and IKE (UDP 500 and
-// 4500) are exempt, since in transport mode the ACL covers the outer
-// addresses, and so is IPv6 neighbour discovery. Each crypto map entry's ACL becomes its own chain, jumped to
-// in crypto map order: a deny line returns from that chain (the entry does
-// not cover the packet, the next entry may), a permit line drops, so the
-// kernel evaluates the ACLs exactly as the outbound classifier does. The table is replaced atomically at start
-// and deleted on shutdown.
+// whose source/destination match a mirrored crypto ACL entry, unless they
+// came in through the TUN (decrypted traffic) or over lo (the host talking
+// to itself). ESP, AH and IKE (UDP 500 and 4500) are exempt, since in
+// transport mode the ACL covers the outer addresses, and so is IPv6
+// neighbour discovery.
+//
+// Each crypto map entry's ACL becomes its own chain, jumped to in crypto
+// map order: a deny line returns from that chain (the entry does not cover
+// the packet, the next entry may), a permit line drops, so the kernel
+// evaluates the ACLs exactly as the outbound classifier does. The table is
+// replaced atomically at start and deleted on shutdown.
 //
 // The rules are loaded with the nft command (present wherever nftables is,
 // including OpenWrt's fw4) rather than nftables netlink messages: building
