@@ -112,7 +112,7 @@ func writeStatusText(w io.Writer, r *statusReport) {
 		fmt.Fprintf(w, "      #drops: %s\n", fmtDrops(sa.Drops))
 		fmt.Fprintf(w, "      protocol: %s, mode: %s, keying: %s\n", sa.Protocol, sa.Mode, orDash(sa.Keying))
 		fmt.Fprintf(w, "      inbound spi: %s, outbound spi: %s\n", sa.SPIIn, sa.SPIOut)
-		fmt.Fprintf(w, "      transform: %s %s\n", sa.Encryption, sa.Integrity)
+		fmt.Fprintf(w, "      transform: %s\n", strings.TrimSpace(sa.Encryption+" "+sa.Integrity))
 		if sa.LifetimeLeftS >= 0 {
 			fmt.Fprintf(w, "      sa timing: remaining key lifetime (sec): %d\n", sa.LifetimeLeftS)
 		}
