@@ -55,14 +55,6 @@ const (
 	rulePriority = 0x4c4 // ip rule preference, before "lookup main" (32766)
 )
 
-// classifier adapts acl.Classifier to the engine's interface.
-type classifier struct{ c *acl.Classifier }
-
-func (c classifier) Classify(pkt []byte) (int, bool) {
-	e, _, ok := c.c.Classify(pkt)
-	return e, ok
-}
-
 // selectors is the inbound policy check of a manually keyed SA: the
 // decrypted packet must be traffic the crypto ACL protects, mirrored
 // (remote side to local side).
@@ -132,7 +124,7 @@ func startDataplane(ctx context.Context, cfg *conf.Config, logger *slog.Logger) 
 	d.engine, err = esp.NewEngine(esp.EngineConfig{
 		Device:     d.dev,
 		Sender:     &tun.Wire{IP: d.ip, UDP: d.udp},
-		Classifier: classifier{acl.NewClassifier(d.lists)},
+		Classifier: acl.NewClassifier(d.lists),
 		Entries:    ids,
 		MaxPacket:  max(2048, cfg.Global.MTU+256),
 		PathMTU:    d.peerMTU,

@@ -44,11 +44,12 @@ type Sender interface {
 	Send(bufs [][]byte, offset int) error
 }
 
-// Classifier maps an outbound cleartext packet to the index of the policy
-// entry (crypto map entry) whose ACL permits it. ok is false when no entry
-// permits the packet. It is called per packet and must not allocate.
+// Classifier maps an outbound cleartext packet to the policy entry (crypto
+// map entry) whose ACL permits it, and the ACL line that did. ok is false
+// when no entry permits the packet. It is called per packet and must not
+// allocate. *acl.Classifier implements it.
 type Classifier interface {
-	Classify(pkt []byte) (entry int, ok bool)
+	Classify(pkt []byte) (entry, rule int, ok bool)
 }
 
 // Protector is the outbound half of an SA as the paths use it;
@@ -303,6 +304,7 @@ func (e *Engine) Wait() {
 	e.inbound.Store(&inTable{m: map[inKey]*Pair{}})
 	for _, ent := range e.entries {
 		ent.out.Store(nil)
+		ent.rules.Store(nil)
 	}
 }
 

@@ -27,6 +27,11 @@ import (
 // PathMTU and Lifetime.
 type PairInfo struct {
 	Entry     int    // policy entry index (Classifier's result)
+	// ForRule makes the pair carry only packets that matched ACL line Rule
+	// of the entry (IKE: one SA per proxy ID); otherwise it carries every
+	// packet of the entry that has no line-specific pair.
+	ForRule bool
+	Rule    int
 	CryptoMap string // "name/seq"
 	Peer      netip.Addr
 	Local     netip.Addr
@@ -115,7 +120,11 @@ func (e *Engine) InstallPair(entry int, in Verifier, out Protector, info PairInf
 	e.pairs[p] = struct{}{}
 	if out != nil {
 		ent.mu.Lock()
-		ent.out.Store(p)
+		if info.ForRule {
+			ent.setRule(info.Rule, p, nil)
+		} else {
+			ent.out.Store(p)
+		}
 		ent.mu.Unlock()
 	}
 	e.tableMu.Unlock()
@@ -125,9 +134,11 @@ func (e *Engine) InstallPair(entry int, in Verifier, out Protector, info PairInf
 	return p, nil
 }
 
-// Replace is InstallPair for a rekey of old's entry: the new pair carries
-// the outbound traffic at once, old keeps decrypting until Remove(old).
+// Replace is InstallPair for a rekey of old: the new pair takes over old's
+// entry (and ACL line) and carries the outbound traffic at once; old keeps
+// decrypting until Remove(old).
 func (e *Engine) Replace(old *Pair, in Verifier, out Protector, info PairInfo) (*Pair, error) {
+	info.ForRule, info.Rule = old.Info.ForRule, old.Info.Rule
 	return e.InstallPair(old.Info.Entry, in, out, info)
 }
 
@@ -150,7 +161,11 @@ func (e *Engine) Remove(p *Pair) {
 	if p.Info.Entry >= 0 && p.Info.Entry < len(e.entries) {
 		ent := e.entries[p.Info.Entry]
 		ent.mu.Lock()
-		ent.out.CompareAndSwap(p, nil)
+		if p.Info.ForRule {
+			ent.setRule(p.Info.Rule, nil, p)
+		} else {
+			ent.out.CompareAndSwap(p, nil)
+		}
 		ent.mu.Unlock()
 	}
 	e.tableMu.Unlock()

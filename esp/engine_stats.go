@@ -115,7 +115,7 @@ func (e *Engine) Stats() EngineStats {
 	for _, ent := range e.entries {
 		s.Entries = append(s.Entries, EntryStats{
 			ID:      ent.id,
-			HasSA:   ent.out.Load() != nil,
+			HasSA:   ent.hasSA(),
 			Waiting: int(ent.pending.Load()),
 			Drops:   ent.drops.snapshot(),
 		})
@@ -139,7 +139,7 @@ func (e *Engine) Stats() EngineStats {
 			Drops:        p.drops.snapshot(),
 		}
 		if p.Info.Entry >= 0 && p.Info.Entry < len(e.entries) {
-			ps.Current = e.entries[p.Info.Entry].out.Load() == p
+			ps.Current = e.entries[p.Info.Entry].current(p)
 		}
 		if p.Info.Lifetime > 0 {
 			ps.LifetimeLeft = max(0, p.Info.Lifetime-now.Sub(p.installed))

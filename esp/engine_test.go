@@ -86,14 +86,15 @@ func (s *engSender) packets() [][]byte {
 	return append([][]byte(nil), s.all...)
 }
 
-// engClassifier sends IPv4 packets to 10.2.0.0/16 to entry 0.
+// engClassifier sends IPv4 packets to 10.2.0.0/16 to entry 0; the third
+// address byte is the ACL line.
 type engClassifier struct{}
 
-func (engClassifier) Classify(pkt []byte) (int, bool) {
+func (engClassifier) Classify(pkt []byte) (int, int, bool) {
 	if len(pkt) >= 20 && pkt[0]>>4 == 4 && pkt[16] == 10 && pkt[17] == 2 {
-		return 0, true
+		return 0, int(pkt[18]), true
 	}
-	return 0, false
+	return -1, -1, false
 }
 
 // engPacket builds an IPv4/UDP packet from 10.1.0.1 to dst with n payload
@@ -463,5 +464,57 @@ func TestFragmentBeforeEncryption(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Fatalf("fragmenting allocates %v times", allocs)
+	}
+}
+
+// TestPerRulePairs: with one SA per ACL line (IKE's proxy IDs), each
+// line's packets use their own SA, and a line without SA waits while the
+// others flow.
+func TestPerRulePairs(t *testing.T) {
+	dev, snd := &engDevice{}, &engSender{keep: true}
+	var acquired int
+	e := newEngTest(t, dev, snd, EngineConfig{Acquire: func(int, []byte) { acquired++ }})
+	out1, _ := engSAs(t, 0xc001)
+	out0, _ := engSAs(t, 0xc000)
+	p1, _ := e.InstallPair(0, nil, out1, PairInfo{ForRule: true, Rule: 1})
+	ol := newOutLoop(e)
+	send := func(line byte) {
+		ol.sizes[0] = copy(ol.bufs[0][MaxHeadroom:], engPacket([4]byte{10, 2, line, 1}, 30, false))
+		ol.process(1)
+	}
+	spis := func() (out []uint32) {
+		for _, w := range snd.packets() {
+			out = append(out, binary.BigEndian.Uint32(w[20:]))
+		}
+		return out
+	}
+	send(0) // line 0 has no SA: waits
+	send(1)
+	if got := spis(); len(got) != 1 || got[0] != 0xc001 || acquired != 1 {
+		t.Fatalf("sent SPIs %x, acquire calls %d", got, acquired)
+	}
+	p0, _ := e.InstallPair(0, nil, out0, PairInfo{ForRule: true, Rule: 0})
+	send(0)
+	if got := spis(); len(got) != 3 || got[1] != 0xc000 || got[2] != 0xc000 {
+		t.Fatalf("sent SPIs %x after installing line 0", got)
+	}
+	st := e.Stats()
+	if len(st.Pairs) != 2 || !st.Pairs[0].Current || !st.Pairs[1].Current {
+		t.Fatalf("pairs %+v", st.Pairs)
+	}
+	// Rekey of line 1 keeps it line-specific.
+	out1b, _ := engSAs(t, 0xc011)
+	if _, err := e.Replace(p1, nil, out1b, PairInfo{}); err != nil {
+		t.Fatal(err)
+	}
+	e.Remove(p1)
+	send(1)
+	if got := spis(); got[len(got)-1] != 0xc011 {
+		t.Fatalf("line 1 after rekey used %x", got[len(got)-1])
+	}
+	e.Remove(p0)
+	send(0)
+	if got := spis(); len(got) != 4 || e.Stats().Entries[0].Waiting != 1 {
+		t.Fatalf("line 0 after its SA was removed: sent %x", got)
 	}
 }

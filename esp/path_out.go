@@ -35,7 +35,7 @@ func (o *outLoop) process(n int) {
 			continue
 		}
 		pkt := buf[MaxHeadroom : MaxHeadroom+size]
-		idx, ok := e.cls.Classify(pkt)
+		idx, rule, ok := e.cls.Classify(pkt)
 		if !ok || idx < 0 || idx >= len(e.entries) {
 			// Routed into the TUN but no crypto ACL permits it: there is no
 			// cleartext path out of the TUN, so this is a policy drop.
@@ -43,14 +43,14 @@ func (o *outLoop) process(n int) {
 			continue
 		}
 		ent := e.entries[idx]
-		p := ent.out.Load()
+		p := ent.lookup(rule)
 		if p == nil {
-			if e.hold(ent, idx, buf, size) {
+			if e.hold(ent, idx, rule, buf, size) {
 				o.bufs[i] = e.pool.get() // the queue owns the old buffer now
 				continue
 			}
 			// Either the queue is full or the SA has just arrived.
-			if p = ent.out.Load(); p == nil {
+			if p = ent.lookup(rule); p == nil {
 				ent.drops.add(DropQueueFull)
 				continue
 			}

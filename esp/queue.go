@@ -28,31 +28,27 @@ func (b *bufPool) put(buf []byte) {
 	b.p.Put(&buf)
 }
 
-// queued is a cleartext packet at buf[MaxHeadroom:MaxHeadroom+n] waiting
-// for its entry's SA.
+// queued is a cleartext packet at buf[MaxHeadroom:MaxHeadroom+n] that
+// matched ACL line rule, waiting for its SA.
 type queued struct {
-	buf []byte
-	n   int
+	buf  []byte
+	n    int
+	rule int
 }
 
 // acquireInterval limits Acquire calls per entry while packets wait.
 const acquireInterval = time.Second
 
 // hold queues the packet in buf (taking ownership of buf) for an entry
-// without SA and asks for one. It reports false, without taking buf, when
-// the queue is full.
-func (e *Engine) hold(ent *entry, idx int, buf []byte, n int) bool {
+// without SA for it and asks for one. It reports false, without taking
+// buf, when the queue is full or the SA has arrived meanwhile.
+func (e *Engine) hold(ent *entry, idx, rule int, buf []byte, n int) bool {
 	ent.mu.Lock()
-	// The SA may have arrived since the caller looked.
-	if ent.out.Load() != nil && len(ent.queue) == 0 {
+	if ent.lookup(rule) != nil || len(ent.queue) >= e.cfg.QueueLen {
 		ent.mu.Unlock()
 		return false
 	}
-	if len(ent.queue) >= e.cfg.QueueLen {
-		ent.mu.Unlock()
-		return false
-	}
-	ent.queue = append(ent.queue, queued{buf: buf, n: n})
+	ent.queue = append(ent.queue, queued{buf: buf, n: n, rule: rule})
 	ent.pending.Store(int32(len(ent.queue)))
 	ent.mu.Unlock()
 	if acq := e.acquire.Load(); acq != nil {
@@ -65,19 +61,21 @@ func (e *Engine) hold(ent *entry, idx int, buf []byte, n int) bool {
 	return true
 }
 
-// flush sends the packets waiting on ent through its current SA, oldest
-// first. The outbound loop calls it before sending a newer packet of the
-// entry, and InstallPair calls it when the SA arrives; ent.mu makes sure
-// the waiting packets leave before anything newer.
+// flush sends the waiting packets that now have an SA, oldest first, and
+// keeps the others. The outbound loop calls it before sending a newer
+// packet of the entry, and InstallPair calls it when an SA arrives; ent.mu
+// makes sure the waiting packets leave before anything newer.
 func (e *Engine) flush(ent *entry) {
 	ent.mu.Lock()
 	defer ent.mu.Unlock()
-	p := ent.out.Load()
-	if p == nil || len(ent.queue) == 0 {
-		return
-	}
 	var one [1][]byte
-	for i, q := range ent.queue {
+	kept := ent.queue[:0]
+	for _, q := range ent.queue {
+		p := ent.lookup(q.rule)
+		if p == nil {
+			kept = append(kept, q)
+			continue
+		}
 		if p.maxInner == 0 || q.n <= p.maxInner {
 			start, end, err := p.out.Encap(q.buf, MaxHeadroom, q.n)
 			if err != nil {
@@ -94,10 +92,10 @@ func (e *Engine) flush(ent *entry) {
 			e.drops.add(DropTooBig)
 		}
 		e.pool.put(q.buf)
-		ent.queue[i] = queued{}
 	}
-	ent.queue = ent.queue[:0]
-	ent.pending.Store(0)
+	clear(ent.queue[len(kept):])
+	ent.queue = kept
+	ent.pending.Store(int32(len(kept)))
 }
 
 // dropQueue discards the waiting packets (entry removed or engine closed).

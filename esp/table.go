@@ -34,11 +34,14 @@ func (e *Engine) publishInbound(edit func(m map[inKey]*Pair)) {
 	e.inbound.Store(&inTable{m: m})
 }
 
-// entry is one policy entry (crypto map entry): its current outbound SA
-// and the packets waiting for one.
+// entry is one policy entry (crypto map entry): its current outbound SAs
+// and the packets waiting for one. IKE negotiates one SA per ACL line, as
+// IOS does; manual keying has one SA for the whole entry. A line's own SA
+// wins over the entry-wide one.
 type entry struct {
-	id  string
-	out atomic.Pointer[Pair]
+	id    string
+	out   atomic.Pointer[Pair]            // entry-wide SA
+	rules atomic.Pointer[map[int]*Pair] // per-ACL-line SAs; immutable, replaced on change
 
 	mu          sync.Mutex
 	queue       []queued     // packets waiting for an SA, oldest first
@@ -46,4 +49,49 @@ type entry struct {
 	lastAcquire atomic.Int64 // unix nanoseconds
 
 	drops dropCounters
+}
+
+// lookup returns the outbound pair for a packet that matched ACL line rule.
+func (ent *entry) lookup(rule int) *Pair {
+	if m := ent.rules.Load(); m != nil {
+		if p := (*m)[rule]; p != nil {
+			return p
+		}
+	}
+	return ent.out.Load()
+}
+
+// setRule installs (p != nil) or removes (only if still old) the pair of
+// ACL line rule. Callers hold ent.mu.
+func (ent *entry) setRule(rule int, p, old *Pair) {
+	m := map[int]*Pair{}
+	if cur := ent.rules.Load(); cur != nil {
+		for k, v := range *cur {
+			m[k] = v
+		}
+	}
+	if p != nil {
+		m[rule] = p
+	} else if m[rule] == old {
+		delete(m, rule)
+	}
+	if len(m) == 0 {
+		ent.rules.Store(nil)
+		return
+	}
+	ent.rules.Store(&m)
+}
+
+// current reports whether p carries outbound traffic of its entry.
+func (ent *entry) current(p *Pair) bool {
+	if p.Info.ForRule {
+		m := ent.rules.Load()
+		return m != nil && (*m)[p.Info.Rule] == p
+	}
+	return ent.out.Load() == p
+}
+
+// hasSA reports whether any outbound SA is installed.
+func (ent *entry) hasSA() bool {
+	return ent.out.Load() != nil || ent.rules.Load() != nil
 }
