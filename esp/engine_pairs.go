@@ -26,12 +26,12 @@ import (
 // PairInfo describes a pair for status; the engine only reads Entry,
 // PathMTU and Lifetime.
 type PairInfo struct {
-	Entry     int    // policy entry index (Classifier's result)
+	Entry int // policy entry index (Classifier's result)
 	// ForRule makes the pair carry only packets that matched ACL line Rule
 	// of the entry (IKE: one SA per proxy ID); otherwise it carries every
 	// packet of the entry that has no line-specific pair.
-	ForRule bool
-	Rule    int
+	ForRule   bool
+	Rule      int
 	CryptoMap string // "name/seq"
 	Peer      netip.Addr
 	Local     netip.Addr

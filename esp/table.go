@@ -40,7 +40,7 @@ func (e *Engine) publishInbound(edit func(m map[inKey]*Pair)) {
 // wins over the entry-wide one.
 type entry struct {
 	id    string
-	out   atomic.Pointer[Pair]            // entry-wide SA
+	out   atomic.Pointer[Pair]          // entry-wide SA
 	rules atomic.Pointer[map[int]*Pair] // per-ACL-line SAs; immutable, replaced on change
 
 	mu          sync.Mutex
