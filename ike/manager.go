@@ -103,9 +103,10 @@ type Manager struct {
 	sas  []*ikeSA
 	used map[uint32]bool // inbound SPIs handed out
 
-	closed bool
-	stop   chan struct{}
-	done   chan struct{}
+	closed  bool
+	started bool
+	stop    chan struct{}
+	done    chan struct{}
 }
 
 // mapState is the manager's view of one crypto map entry.
@@ -143,6 +144,12 @@ func NewManager(c Config) (*Manager, error) {
 
 // Start runs the timer goroutine; initiate = "always" maps start at once.
 func (m *Manager) Start() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.started || m.closed {
+		return
+	}
+	m.started = true
 	go m.run()
 }
 
@@ -174,9 +181,12 @@ func (m *Manager) Close() {
 		m.deleteIKE(sa, true, "shutdown")
 	}
 	m.sas = nil
+	started := m.started
 	m.mu.Unlock()
 	close(m.stop)
-	<-m.done
+	if started {
+		<-m.done
+	}
 }
 
 // Acquire asks for an SA for the crypto map with this ID ("name/seq"):

@@ -3,6 +3,7 @@ package ike
 import (
 	"bytes"
 	"net/netip"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -104,8 +105,13 @@ type memEnd struct {
 
 func startPair(t *testing.T, mutateI, mutateR func(*conf.CryptoMap)) (*memNet, *memEnd, *memEnd) {
 	t.Helper()
+	return startPairWith(t, mutateI, mutateR, nil)
+}
+
+func startPairWith(t *testing.T, mutateI, mutateR func(*conf.CryptoMap), drop func([]byte) bool) (*memNet, *memEnd, *memEnd) {
+	t.Helper()
 	ai, ar := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2")
-	n := &memNet{peers: map[netip.Addr]*Manager{}}
+	n := &memNet{peers: map[netip.Addr]*Manager{}, drop: drop}
 	mk := func(cfg *conf.Config) *memEnd {
 		p := &memPlane{}
 		m, err := NewManager(Config{Conf: cfg, Transport: &memTransport{n}, DataPlane: p})
@@ -196,4 +202,89 @@ func TestManagerChildRekey(t *testing.T) {
 		return len(i.plane.live()) == 1 && len(r.plane.live()) == 1
 	})
 	checkMirrored(t, i.plane.live()[0], r.plane.live()[0])
+}
+
+// TestManagerRetransmission drops the first copy of every message: each
+// side must retransmit and answer duplicates with its last reply.
+func TestManagerRetransmission(t *testing.T) {
+	base := retxBase
+	retxBase = 100 * time.Millisecond
+	defer func() { retxBase = base }()
+	seen := map[string]bool{}
+	n, i, r := startPairWith(t, nil, nil, func(pkt []byte) bool {
+		k := string(pkt)
+		if seen[k] {
+			return false
+		}
+		seen[k] = true
+		return true
+	})
+	_ = n
+	waitUntil(t, 20*time.Second, "a pair on both ends despite loss", func() bool {
+		return len(i.plane.live()) == 1 && len(r.plane.live()) == 1
+	})
+	checkMirrored(t, i.plane.live()[0], r.plane.live()[0])
+}
+
+// TestManagerOnTraffic: a map with initiate = on-traffic starts only when
+// the data plane asks.
+func TestManagerOnTraffic(t *testing.T) {
+	n, i, r := startPairWith(t, func(cm *conf.CryptoMap) { cm.Initiate = "on-traffic" }, nil, nil)
+	time.Sleep(3 * tickInterval)
+	n.mu.Lock()
+	sent := n.sent
+	n.mu.Unlock()
+	if sent != 0 {
+		t.Fatalf("%d datagrams sent before any traffic", sent)
+	}
+	i.m.Acquire("m/10")
+	waitUntil(t, 20*time.Second, "a pair after Acquire", func() bool {
+		return len(i.plane.live()) == 1 && len(r.plane.live()) == 1
+	})
+}
+
+// TestManagerHalfOpenLimit: the oldest half-open SA makes room for a new
+// one.
+func TestManagerHalfOpenLimit(t *testing.T) {
+	ai, ar := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2")
+	n := &memNet{peers: map[netip.Addr]*Manager{}}
+	m, err := NewManager(Config{Conf: testConfig(ar, ai, "10.2.0.0/16", "10.1.0.0/16", "never", nil),
+		Transport: &memTransport{n}, DataPlane: &memPlane{}, MaxHalfOpen: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	pols, _ := PoliciesFromConf(m.cfg.Conf.Policies, false)
+	var cookies []Cookie
+	for k := 0; k < 3; k++ {
+		p, err := NewInitiator(&Phase1Config{Policies: pols, PSK: []byte("x"), Local: netip.AddrPortFrom(ai, 500), Remote: netip.AddrPortFrom(ar, 500)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := p.Start(time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		ck, _ := p.Cookies()
+		cookies = append(cookies, ck)
+		m.HandlePacket(res.Send[0], netip.AddrPortFrom(ar, 500), netip.AddrPortFrom(ai, 500))
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.sas) != 2 || m.sas[0].cookieI != cookies[1] || m.sas[1].cookieI != cookies[2] {
+		t.Fatalf("half-open SAs: %d (want the two newest)", len(m.sas))
+	}
+}
+
+// TestManagerStatusHints covers the plain-words hints.
+func TestManagerStatusHints(t *testing.T) {
+	for state, want := range map[string]string{
+		"MM_WAIT_MSG2": "UDP 500", "MM_WAIT_MSG4": "UDP 4500", "MM_WAIT_MSG6": "pre-shared keys",
+		"QM_WAIT_MSG2": "PFS", "MM_ACTIVE": "",
+	} {
+		got := stateHint(state)
+		if (want == "") != (got == "") || !strings.Contains(got, want) {
+			t.Errorf("%s: hint %q, want it to mention %q", state, got, want)
+		}
+	}
 }
