@@ -186,6 +186,16 @@ func (m *Manager) established(sa *ikeSA, now time.Time) {
 	if old := sa.replaces; old != nil && !old.dead {
 		old.replacedBy = sa
 	}
+	// As responder, a new IKE SA with a peer we already have one with is
+	// the peer's rekey (or reauthentication): the older one hands its
+	// children over when it goes.
+	if !sa.initiator {
+		for _, old := range m.sas {
+			if old != sa && !old.dead && old.out != nil && old.replacedBy == nil && old.remote.Addr() == sa.remote.Addr() && old.ms == sa.ms {
+				old.replacedBy = sa
+			}
+		}
+	}
 	if out.initialContact {
 		m.initialContact(sa)
 	}

@@ -79,6 +79,9 @@ func (p *memPlane) live() []*ChildSA {
 	return out
 }
 
+// testP1Lifetime is the ISAKMP policy lifetime of testConfig.
+var testP1Lifetime = 8 * time.Hour
+
 // testConfig is one end's configuration: a PSK crypto map to peer.
 func testConfig(local, peer netip.Addr, src, dst string, initiate string, mutate func(*conf.CryptoMap)) *conf.Config {
 	ts := &conf.TransformSet{Name: "gcm", ESP: "aes128gcm16", Mode: "tunnel"}
@@ -91,7 +94,7 @@ func testConfig(local, peer netip.Addr, src, dst string, initiate string, mutate
 		mutate(cm)
 	}
 	return &conf.Config{
-		Policies:      []conf.ISAKMPPolicy{{Priority: 10, Encryption: "aes128", Hash: "sha256", Auth: "pre-share", Group: 14, Lifetime: 8 * time.Hour}},
+		Policies:      []conf.ISAKMPPolicy{{Priority: 10, Encryption: "aes128", Hash: "sha256", Auth: "pre-share", Group: 14, Lifetime: testP1Lifetime}},
 		TransformSets: map[string]*conf.TransformSet{"gcm": ts},
 		ACLs:          map[string]*conf.ACL{"vpn": a},
 		CryptoMaps:    []*conf.CryptoMap{cm},
@@ -287,4 +290,30 @@ func TestManagerStatusHints(t *testing.T) {
 			t.Errorf("%s: hint %q, want it to mention %q", state, got, want)
 		}
 	}
+}
+
+// TestManagerPhase1Rekey: the IKE SA is replaced before it expires
+// (make-before-break) and the IPsec SAs survive on both ends.
+func TestManagerPhase1Rekey(t *testing.T) {
+	testP1Lifetime = 6 * time.Second
+	defer func() { testP1Lifetime = 8 * time.Hour }()
+	_, i, r := startPair(t, nil, nil)
+	waitUntil(t, 10*time.Second, "first pair", func() bool { return len(i.plane.live()) == 1 && len(r.plane.live()) == 1 })
+	cookie := func(e *memEnd) Cookie {
+		e.m.mu.Lock()
+		defer e.m.mu.Unlock()
+		if len(e.m.sas) != 1 || e.m.sas[0].out == nil {
+			return Cookie{}
+		}
+		return e.m.sas[0].cookieI
+	}
+	first := cookie(i)
+	waitUntil(t, 15*time.Second, "a new IKE SA on both ends, the old one gone", func() bool {
+		ci, cr := cookie(i), cookie(r)
+		return !ci.IsZero() && ci != first && ci == cr
+	})
+	if len(i.plane.live()) != 1 || len(r.plane.live()) != 1 {
+		t.Fatalf("pairs after the IKE rekey: %d / %d", len(i.plane.live()), len(r.plane.live()))
+	}
+	checkMirrored(t, i.plane.live()[0], r.plane.live()[0])
 }
