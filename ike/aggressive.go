@@ -108,7 +108,7 @@ func (p *Phase1) amR1(m *Message, pkt Packet, now time.Time) (*Result, error) {
 	}
 	copy(p.ckyR[:], ck)
 	p.saiB = rawBodyOf(m, PayloadSA)
-	reply, chosen, lifeNotify, err := p.selectProposal(sa, 0)
+	reply, chosen, lifeNotify, err := p.selectProposal(sa, offeredGroup(sa))
 	if err != nil {
 		return nil, err
 	}
@@ -165,4 +165,18 @@ func (p *Phase1) amR3(m *Message, pkt Packet, now time.Time) (*Result, error) {
 		return nil, err
 	}
 	return &Result{Done: p.finish(StateAMActive, now)}, nil
+}
+
+// offeredGroup is the DH group of the first acceptable transform: in
+// Aggressive Mode the KE payload already uses it, so only policies with
+// that group can be chosen.
+func offeredGroup(sa *SA) Group {
+	for _, pr := range sa.Proposals {
+		for _, t := range pr.Transforms {
+			if pol, ok := policyFromTransform(t); ok {
+				return pol.Group
+			}
+		}
+	}
+	return 0
 }

@@ -5,8 +5,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rsa"
-	"crypto/sha256"
-	"crypto/sha512"
 	"errors"
 	"fmt"
 	"io"
@@ -72,26 +70,25 @@ func ECDSAMethodFor(pub crypto.PublicKey) (AuthMethod, bool) {
 	return 0, false
 }
 
-func (a AuthMethod) ecdsaDigest(hash []byte) ([]byte, int) {
+// ecdsaSize is the byte length of r and s for the method's curve.
+func (a AuthMethod) ecdsaSize() int {
 	switch a {
 	case AuthECDSA256:
-		d := sha256.Sum256(hash)
-		return d[:], 32
+		return 32
 	case AuthECDSA384:
-		d := sha512.Sum384(hash)
-		return d[:], 48
+		return 48
 	}
-	d := sha512.Sum512(hash)
-	return d[:], 66
+	return 66
 }
 
 // ErrBadSignature is returned when SIG_I/SIG_R does not verify.
 var ErrBadSignature = errors.New("ike: signature verification failed")
 
-// SignHash produces the SIG payload data for HASH_I/HASH_R. RSA signs the
-// bare hash with PKCS#1 v1.5 padding and no DigestInfo (what every IKEv1
-// implementation does); ECDSA (RFC 4754) signs the method's digest of the
-// hash and encodes r||s with fixed-size halves.
+// SignHash produces the SIG payload data for HASH_I/HASH_R. Both schemes
+// sign HASH_I/HASH_R itself as the digest, as IKEv1 implementations
+// (strongSwan among them) do: RSA with PKCS#1 v1.5 padding and no
+// DigestInfo, ECDSA (RFC 4754 methods) with r||s in fixed-size halves; a
+// hash longer than the curve order is truncated as ECDSA prescribes.
 func SignHash(rand io.Reader, method AuthMethod, key crypto.Signer, hash []byte) ([]byte, error) {
 	switch {
 	case method == AuthRSASig:
@@ -103,8 +100,8 @@ func SignHash(rand io.Reader, method AuthMethod, key crypto.Signer, hash []byte)
 		if m, ok := ECDSAMethodFor(key.Public()); !ok || m != method {
 			return nil, fmt.Errorf("ike: %v needs an ECDSA key on the matching curve", method)
 		}
-		digest, size := method.ecdsaDigest(hash)
-		der, err := key.Sign(rand, digest, crypto.Hash(0))
+		size := method.ecdsaSize()
+		der, err := key.Sign(rand, hash, crypto.Hash(0))
 		if err != nil {
 			return nil, err
 		}
@@ -140,13 +137,13 @@ func VerifyHash(method AuthMethod, pub crypto.PublicKey, hash, sig []byte) error
 		if m, ok2 := ECDSAMethodFor(pub); !ok || !ok2 || m != method {
 			return fmt.Errorf("%w: peer key does not fit %v", ErrBadSignature, method)
 		}
-		digest, size := method.ecdsaDigest(hash)
+		size := method.ecdsaSize()
 		if len(sig) != 2*size {
 			return ErrBadSignature
 		}
 		r := new(big.Int).SetBytes(sig[:size])
 		s := new(big.Int).SetBytes(sig[size:])
-		if !ecdsa.Verify(k, digest, r, s) {
+		if !ecdsa.Verify(k, hash, r, s) {
 			return ErrBadSignature
 		}
 		return nil

@@ -54,7 +54,8 @@
 // lower lifetime wins (RESPONDER-LIFETIME when the responder lowers it).
 //
 // Authentication: pre-shared keys, RSA signatures (PKCS#1 v1.5 over the
-// bare hash) and ECDSA (RFC 4754, r||s) with X.509 certificates chained to
+// bare hash) and ECDSA (RFC 4754, r||s; HASH_I/HASH_R then use the HMAC of
+// the curve's hash, as strongSwan does) with X.509 certificates chained to
 // the configured CA (Credentials, ParseCredentials); the peer's ID must
 // name its certificate (subject DN or a subjectAltName, IDMatchesCert).
 // With certificates the local identity defaults to the subject DN.

@@ -742,18 +742,33 @@ func (p *Phase1) authPayloads(idBody []byte) ([]Payload, error) {
 	return append(ps, &Sig{Data: sig}), nil
 }
 
+// authHash is the PRF of HASH_I/HASH_R. With the RFC 4754 methods it is
+// the HMAC matching the ECDSA curve (SHA-256/384/512), whatever hash the
+// suite negotiated; strongSwan computes it that way too.
+func (p *Phase1) authHash() HashAlg {
+	switch p.policy.Auth {
+	case AuthECDSA256:
+		return HashSHA256
+	case AuthECDSA384:
+		return HashSHA384
+	case AuthECDSA521:
+		return HashSHA512
+	}
+	return p.policy.Hash
+}
+
 func (p *Phase1) myHash(idBody []byte) []byte {
 	if p.initiator {
-		return HashI(p.policy.Hash, p.keys.SKEYID, p.gxi, p.gxr, p.ckyI, p.ckyR, p.saiB, idBody)
+		return HashI(p.authHash(), p.keys.SKEYID, p.gxi, p.gxr, p.ckyI, p.ckyR, p.saiB, idBody)
 	}
-	return HashR(p.policy.Hash, p.keys.SKEYID, p.gxi, p.gxr, p.ckyI, p.ckyR, p.saiB, idBody)
+	return HashR(p.authHash(), p.keys.SKEYID, p.gxi, p.gxr, p.ckyI, p.ckyR, p.saiB, idBody)
 }
 
 func (p *Phase1) peerHash(idBody []byte) []byte {
 	if p.initiator {
-		return HashR(p.policy.Hash, p.keys.SKEYID, p.gxi, p.gxr, p.ckyI, p.ckyR, p.saiB, idBody)
+		return HashR(p.authHash(), p.keys.SKEYID, p.gxi, p.gxr, p.ckyI, p.ckyR, p.saiB, idBody)
 	}
-	return HashI(p.policy.Hash, p.keys.SKEYID, p.gxi, p.gxr, p.ckyI, p.ckyR, p.saiB, idBody)
+	return HashI(p.authHash(), p.keys.SKEYID, p.gxi, p.gxr, p.ckyI, p.ckyR, p.saiB, idBody)
 }
 
 // verifyPeer authenticates the peer from its ID and HASH/SIG (+CERT)

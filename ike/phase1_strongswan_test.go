@@ -6,6 +6,10 @@ package ike
 // the SA manager; these pin down the wire-level handshake.
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/x509"
+	"encoding/pem"
 	"net"
 	"net/netip"
 	"os"
@@ -162,7 +166,8 @@ func (u *udpEnd) drive(p *Phase1, first *Packet) *Phase1Done {
 type p1InteropCase struct {
 	name       string
 	aggressive bool
-	certs      bool
+	certs      bool // RSA, the vectors' test certificates
+	ecdsa      bool // ECDSA P-256 certificates made by the test
 	encap      bool
 	proposal   string
 	policy     Policy
@@ -180,6 +185,14 @@ func TestPhase1StrongSwan(t *testing.T) {
 			policy: pskPolicy(CipherAES, 256, HashSHA1, GroupECP256)},
 		{name: "am-psk-encap", aggressive: true, encap: true, proposal: "aes256-sha384-curve25519",
 			policy: pskPolicy(CipherAES, 256, HashSHA384, GroupCurve25519)},
+		{name: "mm-ecdsa-encap", ecdsa: true, encap: true, proposal: "aes256-sha256-ecp256",
+			policy: Policy{Cipher: CipherAES, KeyBits: 256, Hash: HashSHA256, Auth: AuthECDSA256, Group: GroupECP256, Lifetime: 4 * time.Hour}},
+		{name: "am-ecdsa-sha1", ecdsa: true, aggressive: true, proposal: "aes128-sha1-modp2048",
+			policy: Policy{Cipher: CipherAES, KeyBits: 128, Hash: HashSHA1, Auth: AuthECDSA256, Group: GroupMODP2048, Lifetime: 4 * time.Hour}},
+		{name: "mm-ecdsa-sha1", ecdsa: true, proposal: "aes128-sha1-modp2048",
+			policy: Policy{Cipher: CipherAES, KeyBits: 128, Hash: HashSHA1, Auth: AuthECDSA256, Group: GroupMODP2048, Lifetime: 4 * time.Hour}},
+		{name: "mm-rsa-sha1", certs: true, proposal: "aes128-sha1-modp2048",
+			policy: Policy{Cipher: CipherAES, KeyBits: 128, Hash: HashSHA1, Auth: AuthRSASig, Group: GroupMODP2048, Lifetime: 4 * time.Hour}},
 		{name: "mm-rsa-encap", certs: true, encap: true, proposal: "aes128-sha256-modp2048",
 			policy: Policy{Cipher: CipherAES, KeyBits: 128, Hash: HashSHA256, Auth: AuthRSASig, Group: GroupMODP2048, Lifetime: 4 * time.Hour}},
 	}
@@ -223,6 +236,32 @@ func runPhase1StrongSwan(t *testing.T, c p1InteropCase, weInitiate bool) {
 			t.Fatal(err)
 		}
 		cfg.RemoteID = IDFromDN(id) // charon's own identity
+	}
+	if c.ecdsa {
+		pki := newTestPKI(t)
+		mine := pki.issue(t, elliptic.P256(), "left.ecdsa.test")
+		their := pki.issue(t, elliptic.P256(), "right.ecdsa.test")
+		dir := t.TempDir()
+		keyDER, err := x509.MarshalECPrivateKey(their.Key.(*ecdsa.PrivateKey))
+		if err != nil {
+			t.Fatal(err)
+		}
+		writePEM(t, filepath.Join(dir, "right.crt"), "CERTIFICATE", their.Cert.Raw)
+		// swanctl reads a "private" secret as RSA; ECDSA keys are loaded
+		// from the ecdsa directory next to swanctl.conf instead.
+		if err := os.MkdirAll(filepath.Join(ch.dir, "ecdsa"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		writePEM(t, filepath.Join(ch.dir, "ecdsa", "right.key"), "EC PRIVATE KEY", keyDER)
+		conn.Auth, conn.CACert = "pubkey", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: pki.ca.Raw})
+		conn.Cert = filepath.Join(dir, "right.crt")
+		conn.LocalID, conn.RemoteID = "O=test, CN=right.ecdsa.test", "O=test, CN=left.ecdsa.test"
+		cfg.PSK, cfg.Creds = nil, mine
+		id, err := ParseDN(conn.LocalID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.RemoteID = IDFromDN(id)
 	}
 	ch.loadConn(t, conn)
 	u.diag = func() {
@@ -281,6 +320,9 @@ func runPhase1StrongSwan(t *testing.T, c p1InteropCase, weInitiate bool) {
 	if done.NATT != NATTRFC3947 || !done.Peer.DPD {
 		t.Errorf("vendor IDs: NAT-T %v, %+v", done.NATT, done.Peer)
 	}
+	if (c.certs || c.ecdsa) && done.PeerCert == nil {
+		t.Error("no peer certificate")
+	}
 	if c.certs && (done.PeerCert == nil || !strings.Contains(done.PeerID.String(), "right.iop.test")) {
 		t.Errorf("peer %v", done.PeerID)
 	}
@@ -292,4 +334,10 @@ func runPhase1StrongSwan(t *testing.T, c p1InteropCase, weInitiate bool) {
 		t.Logf("charon:\n%s", sas)
 	}
 
+}
+
+func writePEM(t *testing.T, path, typ string, der []byte) {
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
 }

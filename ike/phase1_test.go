@@ -523,3 +523,17 @@ func TestParseDNMatchesCertificate(t *testing.T) {
 		}
 	}
 }
+
+func TestPhase1AggressiveGroupFromKE(t *testing.T) {
+	// The responder prefers an ECP-256 policy, but the initiator's KE is
+	// MODP-2048: the matching lower-priority policy must be chosen.
+	ic, _ := pskConfigs(pskPolicy(CipherAES, 256, HashSHA256, GroupMODP2048))
+	ic.Exchange = ExchangeAggressive
+	_, rc := pskConfigs(pskPolicy(CipherAES, 256, HashSHA256, GroupECP256), pskPolicy(CipherAES, 256, HashSHA256, GroupMODP2048))
+	l := newLink(t, ic, rc, time.Now())
+	l.run()
+	checkAgreement(t, l)
+	if l.rDone.Policy.Group != GroupMODP2048 {
+		t.Errorf("group %v", l.rDone.Policy.Group)
+	}
+}
