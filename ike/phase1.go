@@ -163,11 +163,12 @@ type Phase1 struct {
 	localNAT, peerNAT bool
 	floated           bool
 
-	lastIn   [32]byte // hash of the last accepted datagram (retransmit detection)
-	lastSent [][]byte
-	frags    Reassembler
-	done     *Phase1Done
-	failure  *Phase1Failure
+	lastIn     [32]byte // hash of the last accepted datagram (retransmit detection)
+	lastAnswer [][]byte // what that datagram made us send (nil: it ended an exchange)
+	lastSent   [][]byte
+	frags      Reassembler
+	done       *Phase1Done
+	failure    *Phase1Failure
 }
 
 // phase1Step handles the message the current state waits for. It returns
@@ -341,8 +342,10 @@ func (p *Phase1) Handle(pkt Packet, now time.Time) (Result, error) {
 	}
 	sum := sha256.Sum256(pkt.Data)
 	if p.state != StateNone && sum == p.lastIn {
-		// The peer retransmitted: our answer got lost.
-		return Result{Send: p.lastSent}, nil
+		// The peer retransmitted: our answer got lost. A repeated final
+		// message (MM6, AM3) needs no answer; answering it would start a
+		// retransmission ping-pong.
+		return Result{Send: p.lastAnswer}, nil
 	}
 	if h.CookieI != p.ckyI && !(p.state == StateNone && !p.initiator) {
 		return Result{}, errors.New("ike: initiator cookie mismatch")
@@ -428,7 +431,7 @@ func (p *Phase1) Handle(pkt Packet, now time.Time) (Result, error) {
 		p.iv = savedIV
 		return Result{}, err
 	}
-	p.lastIn = sum
+	p.lastIn, p.lastAnswer = sum, r.Send
 	if len(r.Send) > 0 {
 		p.lastSent = r.Send
 	}

@@ -289,6 +289,10 @@ func TestPhase1Retransmission(t *testing.T) {
 	if r := l.deliver(false, r6.Send[0]); r.Done == nil {
 		t.Fatal("initiator not done")
 	}
+	// A repeated MM6 ends nothing new and must not be answered.
+	if again := l.deliver(false, r6.Send[0]); len(again.Send) != 0 {
+		t.Fatal("MM6 retransmission answered")
+	}
 	if !bytes.Equal(l.i.LastSent()[0], mm5) {
 		t.Error("LastSent is not MM5")
 	}
@@ -535,5 +539,27 @@ func TestPhase1AggressiveGroupFromKE(t *testing.T) {
 	checkAgreement(t, l)
 	if l.rDone.Policy.Group != GroupMODP2048 {
 		t.Errorf("group %v", l.rDone.Policy.Group)
+	}
+}
+
+func TestPhase1AggressiveRetransmission(t *testing.T) {
+	ic, rc := pskConfigs(pskPolicy(CipherAES, 128, HashSHA256, GroupECP256))
+	ic.Exchange = ExchangeAggressive
+	l := newLink(t, ic, rc, time.Now())
+	res, _ := l.i.Start(l.now)
+	am2 := l.deliver(true, res.Send[0]).Send[0]
+	r3 := l.deliver(false, am2)
+	if r3.Done == nil {
+		t.Fatal("initiator not done")
+	}
+	// AM2 again (AM3 lost): AM3 is resent.
+	if again := l.deliver(false, am2); len(again.Send) != 1 || !bytes.Equal(again.Send[0], r3.Send[0]) {
+		t.Fatal("AM2 retransmission not answered with AM3")
+	}
+	if r := l.deliver(true, r3.Send[0]); r.Done == nil {
+		t.Fatal("responder not done")
+	}
+	if again := l.deliver(true, r3.Send[0]); len(again.Send) != 0 {
+		t.Fatal("AM3 retransmission answered")
 	}
 }
