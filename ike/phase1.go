@@ -303,10 +303,20 @@ func (p *Phase1) failWith(err error) Result {
 	p.state, p.failure = StateFailed, f
 	p.dh.Wipe()
 	r := Result{Failed: f}
-	// Tell the peer about failures it can act on, while we still speak in
-	// clear (before keys exist): Cisco and strongSwan log these.
-	if p.keys == nil && f.Notify != 0 && f.Reason != FailPeerNotify {
-		if b, err := p.plainNotify(f.Notify); err == nil {
+	// Tell the peer about failures it can act on (Cisco and strongSwan log
+	// them): in clear before keys exist, encrypted and hashed after.
+	// With pre-shared keys a failed HASH means the keys differ: the peer
+	// could not read an encrypted notify.
+	pskMismatch := f.Reason == FailAuth && p.policy.Auth == AuthPSK
+	if f.Notify != 0 && f.Reason != FailPeerNotify && !(p.keys != nil && pskMismatch) {
+		var b []byte
+		var err error
+		if p.keys == nil {
+			b, err = p.plainNotify(f.Notify)
+		} else {
+			b, err = p.sealedNotify(f.Notify)
+		}
+		if err == nil {
 			r.Send = [][]byte{b}
 		}
 	}
@@ -439,19 +449,27 @@ func (p *Phase1) Handle(pkt Packet, now time.Time) (Result, error) {
 }
 
 func (p *Phase1) handleInformational(h Header, pkt Packet) (Result, error) {
-	if h.Encrypted() {
-		// Encrypted notifications during phase 1 (e.g. a peer's
-		// AUTHENTICATION_FAILED after MM5) are the Informational
-		// handler's; here they only mean nothing.
-		return Result{}, errors.New("ike: encrypted informational during phase 1")
-	}
-	if p.keys != nil {
+	var m *Message
+	var err error
+	switch {
+	case h.Encrypted() && p.keys != nil:
+		// A peer that rejects our MM5/AM3 tells us why in an encrypted,
+		// hashed notification (its IV derives from the phase 1 chain).
+		if m, err = p.openInformational(pkt.Data, h.MessageID); err != nil {
+			return Result{}, err
+		}
+	case h.Encrypted():
+		return Result{}, errors.New("ike: encrypted informational before keys")
+	case p.keys != nil:
 		// Once keys exist an unauthenticated notify could be forged.
 		return Result{}, errors.New("ike: unencrypted informational after key exchange")
+	default:
+		if m, err = Unmarshal(pkt.Data); err != nil {
+			return Result{}, err
+		}
 	}
-	m, err := Unmarshal(pkt.Data)
-	if err != nil {
-		return Result{}, err
+	if d := Find[*Delete](m); d != nil && d.Protocol == ProtoISAKMP {
+		return p.failWith(fail(FailPeerNotify, 0, "peer deleted the ISAKMP SA")), nil
 	}
 	n := Find[*Notify](m)
 	if n == nil || n.NotifyType >= NotifyConnected {
@@ -459,6 +477,49 @@ func (p *Phase1) handleInformational(h Header, pkt Packet) (Result, error) {
 	}
 	f := fail(FailPeerNotify, n.NotifyType, "peer sent notify %d", n.NotifyType)
 	return p.failWith(f), nil
+}
+
+// openInformational decrypts an Informational exchange message during
+// phase 1 and checks its HASH; the phase 1 IV chain is left untouched.
+func (p *Phase1) openInformational(b []byte, mid uint32) (*Message, error) {
+	iv := Phase2IV(p.policy.Hash, p.iv, mid, p.blk.BlockSize())
+	m, _, err := Open(b, p.blk, iv)
+	if err != nil {
+		return nil, err
+	}
+	hp, ok := m.Payloads[0].(*Hash)
+	if !ok || len(m.Payloads) < 2 {
+		return nil, malformed("informational without leading HASH")
+	}
+	var rest []byte
+	for _, r := range m.Raw[1:] {
+		rest = append(rest, r...)
+	}
+	if !hmacEqual(hp.Data, QuickHash1(p.policy.Hash, p.keys.SKEYIDa, mid, rest)) {
+		return nil, errors.New("ike: informational HASH mismatch")
+	}
+	return m, nil
+}
+
+// sealedNotify builds an encrypted, hashed Informational with one
+// notification about the ISAKMP SA.
+func (p *Phase1) sealedNotify(t uint16) ([]byte, error) {
+	midb, err := p.random(4)
+	if err != nil {
+		return nil, err
+	}
+	mid := uint32(midb[0])<<24 | uint32(midb[1])<<16 | uint32(midb[2])<<8 | uint32(midb[3])
+	n := &Notify{DOI: DOIIPsec, Protocol: ProtoISAKMP, NotifyType: t,
+		SPI: append(append([]byte(nil), p.ckyI[:]...), p.ckyR[:]...)}
+	rest, err := MarshalPayloads([]Payload{n})
+	if err != nil {
+		return nil, err
+	}
+	hash := QuickHash1(p.policy.Hash, p.keys.SKEYIDa, mid, rest)
+	m := &Message{Header: Header{CookieI: p.ckyI, CookieR: p.ckyR, Exchange: ExchangeInformational, MessageID: mid},
+		Payloads: []Payload{&Hash{Data: hash}, n}}
+	out, _, err := m.Seal(p.blk, Phase2IV(p.policy.Hash, p.iv, mid, p.blk.BlockSize()))
+	return out, err
 }
 
 // random returns n bytes from the configured source.

@@ -130,6 +130,16 @@ func (u *udpEnd) send(bs [][]byte) {
 // drive runs p until Done, retransmitting every 2 s.
 func (u *udpEnd) drive(p *Phase1, first *Packet) *Phase1Done {
 	u.t.Helper()
+	done, f := u.run(p, first)
+	if f != nil {
+		u.t.Fatalf("phase 1 failed in %v: %v", p.State(), f)
+	}
+	return done
+}
+
+// run runs p until it is done or has failed.
+func (u *udpEnd) run(p *Phase1, first *Packet) (*Phase1Done, *Phase1Failure) {
+	u.t.Helper()
 	deadline := time.After(30 * time.Second)
 	if first != nil {
 		u.in <- *first
@@ -147,10 +157,10 @@ func (u *udpEnd) drive(p *Phase1, first *Packet) *Phase1Done {
 			}
 			u.send(res.Send)
 			if res.Failed != nil {
-				u.t.Fatalf("phase 1 failed in %v: %v", p.State(), res.Failed)
+				return nil, res.Failed
 			}
 			if res.Done != nil {
-				return res.Done
+				return res.Done, nil
 			}
 		case <-time.After(2 * time.Second):
 			u.send(p.LastSent())
@@ -340,4 +350,63 @@ func writePEM(t *testing.T, path, typ string, der []byte) {
 	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// A peer that refuses us says why in an encrypted notification, and we
+// end at once instead of retransmitting until a timeout; and strongSwan
+// reads ours.
+func TestPhase1StrongSwanRejects(t *testing.T) {
+	if testing.Short() {
+		t.Skip("network test")
+	}
+	requireStrongSwan(t)
+	ours, theirs := nstest.New(t, "p1-us"), nstest.New(t, "p1-ss")
+	nstest.Link(t, ours, theirs, p1OurAddr+"/24", p1CharonAddr+"/24")
+	ourAddr, peerAddr := netip.MustParseAddr(p1OurAddr), netip.MustParseAddr(p1CharonAddr)
+	u := newUDPEnd(t, ours, ourAddr, peerAddr)
+	ch := startCharon(t, theirs)
+	// charon expects another identity than the one we send.
+	conn := charonConn{LocalAddr: p1CharonAddr, RemoteAddr: p1OurAddr, RemoteID: "not-us.example",
+		Encap: true, PSK: "interop phase one secret", LocalTS: "10.224.0.0/16", RemoteTS: "10.214.0.0/16"}
+	ch.loadConn(t, conn)
+	cfg := &Phase1Config{Policies: []Policy{pskPolicy(CipherAES, 128, HashSHA256, GroupMODP2048)},
+		Local: netip.AddrPortFrom(ourAddr, 500), Remote: netip.AddrPortFrom(peerAddr, 500), PSK: []byte(conn.PSK)}
+	p, err := NewInitiator(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, _ := p.Start(time.Now())
+	u.send(res.Send)
+	start := time.Now()
+	done, f := u.run(p, nil)
+	if done != nil || f == nil || f.Reason != FailPeerNotify || f.Notify != NotifyAuthenticationFailed {
+		t.Fatalf("done %v, failure %v", done != nil, f)
+	}
+	if time.Since(start) > 10*time.Second {
+		t.Errorf("took %v to notice the rejection", time.Since(start))
+	}
+
+	// Now charon initiates and we refuse its identity.
+	u.floated = false
+	cfg.RemoteID = IDFromFQDN("someone-else.example")
+	conn.RemoteID = ""
+	ch.loadConn(t, conn)
+	go ch.swanctl("--initiate", "--ike", "tis", "--timeout", "20")
+	var first Packet
+	select {
+	case first = <-u.in:
+	case <-time.After(20 * time.Second):
+		t.Fatal("no first message from charon")
+	}
+	cfg.Remote = first.Remote
+	r, err := NewResponder(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, f := u.run(r, &first); f == nil || f.Reason != FailInvalidID {
+		t.Fatalf("responder: %v", f)
+	}
+	nstest.WaitFor(t, 10*time.Second, "charon reading our INVALID_ID_INFORMATION", func() bool {
+		return strings.Contains(ch.proc.Output(), "INVALID_ID_INFORMATION")
+	})
 }

@@ -405,6 +405,10 @@ func TestPhase1RSASignatures(t *testing.T) {
 	if l.rFail == nil || l.rFail.Reason != FailInvalidID {
 		t.Fatalf("ID not in certificate: %v / %v", l.iFail, l.rFail)
 	}
+	// The responder said why, encrypted: the initiator fails at once.
+	if l.iFail == nil || l.iFail.Reason != FailPeerNotify || l.iFail.Notify != NotifyInvalidIDInformation {
+		t.Fatalf("initiator: %v", l.iFail)
+	}
 }
 
 func TestPhase1ECDSASignatures(t *testing.T) {
