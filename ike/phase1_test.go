@@ -35,7 +35,7 @@ func pskConfigs(pols ...Policy) (*Phase1Config, *Phase1Config) {
 // link is the in-memory network between the two state machines: it moves
 // datagrams and floats the ports the way the manager would.
 type link struct {
-	t          *testing.T
+	t          testing.TB
 	i, r       *Phase1
 	iEP, rEP   netip.AddrPort
 	now        time.Time
@@ -111,7 +111,7 @@ func (l *link) note(initiator bool, r Result) {
 	}
 }
 
-func newLink(t *testing.T, ic, rc *Phase1Config, now time.Time) *link {
+func newLink(t testing.TB, ic, rc *Phase1Config, now time.Time) *link {
 	t.Helper()
 	i, err := NewInitiator(ic)
 	if err != nil {
@@ -565,5 +565,31 @@ func TestPhase1AggressiveRetransmission(t *testing.T) {
 	}
 	if again := l.deliver(true, r3.Send[0]); len(again.Send) != 0 {
 		t.Fatal("AM3 retransmission answered")
+	}
+}
+
+// BenchmarkPhase1 measures one complete negotiation, both roles, in
+// memory: what an IKE SA costs a router's CPU.
+func BenchmarkPhase1(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		ex   ExchangeType
+		pol  Policy
+	}{
+		{"main-psk-modp2048", ExchangeMain, pskPolicy(CipherAES, 128, HashSHA256, GroupMODP2048)},
+		{"main-psk-ecp256", ExchangeMain, pskPolicy(CipherAES, 128, HashSHA256, GroupECP256)},
+		{"aggressive-psk-curve25519", ExchangeAggressive, pskPolicy(CipherAES, 256, HashSHA256, GroupCurve25519)},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				ic, rc := pskConfigs(c.pol)
+				ic.Exchange = c.ex
+				l := newLink(b, ic, rc, time.Now())
+				l.run()
+				if l.iDone == nil || l.rDone == nil {
+					b.Fatal("negotiation failed")
+				}
+			}
+		})
 	}
 }
