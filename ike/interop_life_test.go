@@ -106,3 +106,34 @@ func tail(s string, n int) string {
 	}
 	return s
 }
+
+// TestInteropRestartAndShutdown: a tinyipsec that crashed and comes back
+// sends INITIAL-CONTACT, so strongSwan drops the SAs from before the crash
+// instead of keeping two; a clean shutdown sends Delete for everything.
+func TestInteropRestartAndShutdown(t *testing.T) {
+	requireStrongSwan(t)
+	c := interopCase{
+		tis: tisConn{PSK: "interop-psk-restart"},
+		ss:  charonConn{PSK: "interop-psk-restart"},
+	}
+	r := runInterop(t, c, true)
+	old := r.ss.inboundSPIs()
+	r.tis.proc.Signal(9)
+	if exited, _ := r.tis.proc.Wait(10 * time.Second); !exited {
+		t.Fatal("tinyipsec did not die")
+	}
+	// The TUN and routes of the crashed daemon went with it.
+	r.tis.proc = r.left.Start(t, "tinyipsec-restarted", nil, r.tis.bin, "run", "-c", r.tis.config)
+	nstest.WaitFor(t, 30*time.Second, "strongSwan with only the new SAs", func() bool {
+		spis := r.ss.inboundSPIs()
+		return r.tis.established() && r.ss.ikeSAs() == 1 && len(spis) == 1 && !contains(old, spis[0])
+	})
+	pingAcross(t, r.left, leftInner, rightInner)
+	// Clean shutdown: strongSwan hears Delete for the IPsec and IKE SAs.
+	if err := r.tis.proc.Stop(); err != nil {
+		t.Fatalf("tinyipsec exit: %v\n%s", err, r.tis.proc.Output())
+	}
+	nstest.WaitFor(t, 10*time.Second, "strongSwan without SAs after our shutdown", func() bool {
+		return r.ss.ikeSAs() == 0 && len(r.ss.inboundSPIs()) == 0
+	})
+}

@@ -51,6 +51,14 @@ func (m *Manager) phase1ConfigFor(cm *conf.CryptoMap, sa *ikeSA) (*Phase1Config,
 	if cm.Exchange == "aggressive" {
 		c.Exchange = ExchangeAggressive
 	}
+	// INITIAL-CONTACT tells a peer that remembers SAs from before our
+	// restart to drop them; only when we hold none with it.
+	c.InitialContact = true
+	for _, o := range m.sas {
+		if o != sa && !o.dead && o.out != nil && o.remote.Addr() == sa.remote.Addr() {
+			c.InitialContact = false
+		}
+	}
 	switch cm.NATT {
 	case "force":
 		c.NATT = NATTForce
