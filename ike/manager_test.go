@@ -189,6 +189,7 @@ func TestManagerPFSMismatch(t *testing.T) {
 }
 
 func TestManagerChildRekey(t *testing.T) {
+	skipTimingInShort(t)
 	grace := rekeyGrace
 	rekeyGrace = 500 * time.Millisecond
 	defer func() { rekeyGrace = grace }()
@@ -210,6 +211,7 @@ func TestManagerChildRekey(t *testing.T) {
 // TestManagerRetransmission drops the first copy of every message: each
 // side must retransmit and answer duplicates with its last reply.
 func TestManagerRetransmission(t *testing.T) {
+	skipTimingInShort(t)
 	base := retxBase
 	retxBase = 100 * time.Millisecond
 	defer func() { retxBase = base }()
@@ -295,6 +297,7 @@ func TestManagerStatusHints(t *testing.T) {
 // TestManagerPhase1Rekey: the IKE SA is replaced before it expires
 // (make-before-break) and the IPsec SAs survive on both ends.
 func TestManagerPhase1Rekey(t *testing.T) {
+	skipTimingInShort(t)
 	testP1Lifetime = 6 * time.Second
 	defer func() { testP1Lifetime = 8 * time.Hour }()
 	_, i, r := startPair(t, nil, nil)
@@ -316,4 +319,12 @@ func TestManagerPhase1Rekey(t *testing.T) {
 		t.Fatalf("pairs after the IKE rekey: %d / %d", len(i.plane.live()), len(r.plane.live()))
 	}
 	checkMirrored(t, i.plane.live()[0], r.plane.live()[0])
+}
+
+// skipTimingInShort skips tests that depend on seconds-long timers; the
+// -short runs under qemu emulate the CPU too slowly for them.
+func skipTimingInShort(t *testing.T) {
+	if testing.Short() {
+		t.Skip("timer-driven test: skipped in -short mode")
+	}
 }
