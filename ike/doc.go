@@ -15,7 +15,8 @@
 // payload in Message.Raw so that hashes are computed over what was
 // received. ParseHeader lets a dispatcher route a datagram before
 // decrypting it. Find and FindAll pick payloads by type. A Reassembler
-// rebuilds a datagram from IKEv1 fragments (payload 132).
+// rebuilds a datagram from IKEv1 fragments (payload 132) and
+// FragmentDatagram makes them.
 //
 // Parsing is strict about lengths, never panics, and bounds allocations
 // (MaxPayloads payloads, proposals, transforms or attributes per list).
@@ -48,7 +49,11 @@
 // identities, NAT state, lifetime) or Failed (a Phase1Failure with a
 // FailReason). An error from Handle means the datagram was dropped and the
 // state is unchanged. Timers and retransmission belong to the caller
-// (resend LastSent). States carry Cisco's names (MM_WAIT_MSG2 ..
+// (resend every datagram of LastSent: a fragmented message is several).
+// With Phase1Config.Fragmentation both sides' certificate-carrying
+// messages travel as IKEv1 fragments once the peer announced support too.
+// Failures after the key exchange are told to the peer, and understood
+// from it, in encrypted Informational messages. States carry Cisco's names (MM_WAIT_MSG2 ..
 // MM_ACTIVE, AM_WAIT_MSG2/3, AM_ACTIVE). The responder chooses like Cisco:
 // the first of its own policies that matches any offered transform; the
 // lower lifetime wins (RESPONDER-LIFETIME when the responder lowers it).

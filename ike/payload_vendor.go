@@ -20,9 +20,10 @@ var (
 	VendorNATTDraft02NL = md5Vendor("draft-ietf-ipsec-nat-t-ike-02\n")
 	VendorNATTDraft03   = md5Vendor("draft-ietf-ipsec-nat-t-ike-03")
 	// VendorFragmentation is the IKEv1 fragmentation capability (Cisco
-	// scheme); strongSwan appends 4 flag bytes. Never sent unless we
-	// fragment ourselves; recognized by its 16-byte prefix.
-	VendorFragmentation = md5Vendor("FRAGMENTATION")
+	// scheme), recognized by its 16-byte prefix; we send it with the
+	// 4 flag bytes strongSwan and Cisco append.
+	VendorFragmentation    = md5Vendor("FRAGMENTATION")
+	vendorFragmentationOut = append(md5Vendor("FRAGMENTATION"), 0x80, 0, 0, 0)
 )
 
 func md5Vendor(s string) []byte {

@@ -167,6 +167,7 @@ type Phase1 struct {
 	lastAnswer [][]byte // what that datagram made us send (nil: it ended an exchange)
 	lastSent   [][]byte
 	frags      Reassembler
+	fragID     uint16 // of the last message we fragmented
 	done       *Phase1Done
 	failure    *Phase1Failure
 }
@@ -441,6 +442,9 @@ func (p *Phase1) Handle(pkt Packet, now time.Time) (Result, error) {
 		p.iv = savedIV
 		return Result{}, err
 	}
+	if r.Send, err = p.fragment(r.Send); err != nil {
+		return p.failWith(err), nil
+	}
 	p.lastIn, p.lastAnswer = sum, r.Send
 	if len(r.Send) > 0 {
 		p.lastSent = r.Send
@@ -668,7 +672,8 @@ func (p *Phase1) localIdentity() *ID {
 	return IDFromAddr(p.local.Addr())
 }
 
-// vendorPayloads are our capability VIDs (NAT-T ones unless disabled).
+// vendorPayloads are our capability VIDs (NAT-T ones unless disabled,
+// fragmentation when enabled).
 func (p *Phase1) vendorPayloads() []Payload {
 	var out []Payload
 	for _, v := range OurVendorIDs() {
@@ -678,7 +683,32 @@ func (p *Phase1) vendorPayloads() []Payload {
 		}
 		out = append(out, v)
 	}
+	if p.cfg.Fragmentation {
+		out = append(out, &VendorID{Data: vendorFragmentationOut})
+	}
 	return out
+}
+
+// fragment splits large outgoing datagrams when both sides announced
+// IKEv1 fragmentation.
+func (p *Phase1) fragment(bs [][]byte) ([][]byte, error) {
+	if !p.cfg.Fragmentation || !p.peer.Fragmentation {
+		return bs, nil
+	}
+	var out [][]byte
+	for _, b := range bs {
+		if len(b) <= fragmentDataLen+HeaderLen+8 {
+			out = append(out, b)
+			continue
+		}
+		p.fragID++
+		fs, err := FragmentDatagram(b, p.fragID)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, fs...)
+	}
+	return out, nil
 }
 
 // noteVendors records the peer's VIDs and the NAT-T flavour both speak.

@@ -160,6 +160,11 @@ type Phase1Config struct {
 
 	NATT NATTMode
 
+	// Fragmentation announces IKEv1 fragmentation; when the peer announces
+	// it too, our messages larger than one 1280-byte packet (those with
+	// certificates) are sent as fragments, and so are the peer's.
+	Fragmentation bool
+
 	// InitialContact adds INITIAL-CONTACT to MM5/AM3 (and MM6): the peer
 	// then drops older SAs with us (set when we hold none with it).
 	InitialContact bool

@@ -179,6 +179,7 @@ type p1InteropCase struct {
 	certs      bool // RSA, the vectors' test certificates
 	ecdsa      bool // ECDSA P-256 certificates made by the test
 	encap      bool
+	frag       bool // announce IKEv1 fragmentation (both sides then fragment certificates)
 	proposal   string
 	policy     Policy
 }
@@ -203,6 +204,10 @@ func TestPhase1StrongSwan(t *testing.T) {
 			policy: Policy{Cipher: CipherAES, KeyBits: 128, Hash: HashSHA1, Auth: AuthECDSA256, Group: GroupMODP2048, Lifetime: 4 * time.Hour}},
 		{name: "mm-rsa-sha1", certs: true, proposal: "aes128-sha1-modp2048",
 			policy: Policy{Cipher: CipherAES, KeyBits: 128, Hash: HashSHA1, Auth: AuthRSASig, Group: GroupMODP2048, Lifetime: 4 * time.Hour}},
+		{name: "mm-rsa-frag", certs: true, encap: true, frag: true, proposal: "aes256-sha256-modp2048",
+			policy: Policy{Cipher: CipherAES, KeyBits: 256, Hash: HashSHA256, Auth: AuthRSASig, Group: GroupMODP2048, Lifetime: 4 * time.Hour}},
+		{name: "am-rsa-frag", certs: true, aggressive: true, encap: true, frag: true, proposal: "aes256-sha256-modp2048",
+			policy: Policy{Cipher: CipherAES, KeyBits: 256, Hash: HashSHA256, Auth: AuthRSASig, Group: GroupMODP2048, Lifetime: 4 * time.Hour}},
 		{name: "mm-rsa-encap", certs: true, encap: true, proposal: "aes128-sha256-modp2048",
 			policy: Policy{Cipher: CipherAES, KeyBits: 128, Hash: HashSHA256, Auth: AuthRSASig, Group: GroupMODP2048, Lifetime: 4 * time.Hour}},
 	}
@@ -227,7 +232,7 @@ func runPhase1StrongSwan(t *testing.T, c p1InteropCase, weInitiate bool) {
 		IKEProposals: c.proposal, Encap: c.encap, PSK: "interop phase one secret",
 		LocalTS: "10.224.0.0/16", RemoteTS: "10.214.0.0/16"}
 	cfg := &Phase1Config{Policies: []Policy{c.policy}, Local: netip.AddrPortFrom(ourAddr, 500),
-		Remote: netip.AddrPortFrom(peerAddr, 500), PSK: []byte(conn.PSK), InitialContact: true}
+		Remote: netip.AddrPortFrom(peerAddr, 500), PSK: []byte(conn.PSK), InitialContact: true, Fragmentation: c.frag}
 	if c.aggressive {
 		cfg.Exchange = ExchangeAggressive
 	}
@@ -332,6 +337,14 @@ func runPhase1StrongSwan(t *testing.T, c p1InteropCase, weInitiate bool) {
 	}
 	if (c.certs || c.ecdsa) && done.PeerCert == nil {
 		t.Error("no peer certificate")
+	}
+	if c.frag {
+		if !done.Peer.Fragmentation {
+			t.Error("charon's fragmentation VID not recognized")
+		}
+		if !strings.Contains(ch.proc.Output(), "received fragment") && !strings.Contains(ch.proc.Output(), "FRAG") {
+			t.Logf("charon did not log fragments")
+		}
 	}
 	if c.certs && (done.PeerCert == nil || !strings.Contains(done.PeerID.String(), "right.iop.test")) {
 		t.Errorf("peer %v", done.PeerID)

@@ -44,11 +44,15 @@ type link struct {
 	iFail      *Phase1Failure
 	rFail      *Phase1Failure
 	delivered  int
+	fragments  int // datagrams that were IKEv1 fragments
 	dropFirstN int // drop the first N datagrams to test retransmission
 }
 
 func (l *link) deliver(toResponder bool, data []byte) Result {
 	l.delivered++
+	if h, err := ParseHeader(data); err == nil && h.NextPayload == PayloadFragment {
+		l.fragments++
+	}
 	var res Result
 	var err error
 	if toResponder {
@@ -591,5 +595,59 @@ func BenchmarkPhase1(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+func TestPhase1Fragmentation(t *testing.T) {
+	left, right := vectorCreds(t, "left"), vectorCreds(t, "right")
+	for _, ex := range []ExchangeType{ExchangeMain, ExchangeAggressive} {
+		ic, rc := sigConfigs(AuthRSASig, GroupECP256, left, right)
+		ic.Exchange = ex
+		ic.Fragmentation, rc.Fragmentation = true, true
+		l := newLink(t, ic, rc, vectorTime)
+		l.run()
+		checkAgreement(t, l)
+		// MM5 and MM6 (or AM3) carry a certificate: more than one packet.
+		if l.fragments < 2 {
+			t.Errorf("%v: %d fragments", ex, l.fragments)
+		}
+		if !l.iDone.Peer.Fragmentation || !l.rDone.Peer.Fragmentation {
+			t.Errorf("%v: fragmentation VID not seen", ex)
+		}
+	}
+	// Only one side announcing: nothing is fragmented.
+	ic, rc := sigConfigs(AuthRSASig, GroupECP256, left, right)
+	ic.Fragmentation = true
+	l := newLink(t, ic, rc, vectorTime)
+	l.run()
+	checkAgreement(t, l)
+	if l.fragments != 0 {
+		t.Errorf("%d fragments without the peer's consent", l.fragments)
+	}
+}
+
+func TestFragmentDatagramRoundTrip(t *testing.T) {
+	m := &Message{Header: Header{Exchange: ExchangeMain, CookieI: Cookie{1}}, Payloads: []Payload{&Cert{Encoding: CertX509Sig, Data: bytes.Repeat([]byte{7}, 5000)}}}
+	b, _ := m.Marshal()
+	fs, err := FragmentDatagram(b, 9)
+	if err != nil || len(fs) != 5 {
+		t.Fatalf("%d fragments, %v", len(fs), err)
+	}
+	var r Reassembler
+	for i := len(fs) - 1; i >= 0; i-- { // any order
+		fm, err := Unmarshal(fs[i])
+		if err != nil || len(fs[i]) > 1280-20-8-4 {
+			t.Fatalf("fragment %d: %d bytes, %v", i, len(fs[i]), err)
+		}
+		full, err := r.Add(Find[*Fragment](fm))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (full != nil) != (i == 0) {
+			t.Fatalf("fragment %d: complete=%v", i, full != nil)
+		}
+		if full != nil && !bytes.Equal(full, b) {
+			t.Fatal("reassembled datagram differs")
+		}
 	}
 }
