@@ -225,14 +225,10 @@ func (w *benchWire) newBenchEnd(tb testing.TB, addr netip.Addr, cfg *conf.Config
 	return e
 }
 
-// initiate starts a handshake from the end's first crypto map, timed as
-// that end's work, and runs it to completion.
+// handshake lets the initiator's timer start its "initiate always" crypto
+// map (timed as the initiator's work) and runs the exchange to completion.
 func (w *benchWire) handshake(tb testing.TB, ini, resp *benchEnd) {
-	ini.timed(func() {
-		ini.m.mu.Lock()
-		ini.m.initiate(ini.m.maps[0], time.Now())
-		ini.m.mu.Unlock()
-	})
+	ini.timed(func() { ini.m.tick(time.Now()) })
 	w.pump()
 	if ini.plane.live != 1 || resp.plane.live == 0 {
 		tb.Fatalf("handshake did not install a pair on both ends (initiator %d, responder %d)\ninitiator: %+v\nresponder: %+v",
@@ -265,7 +261,7 @@ func measureHandshakes(tb testing.TB, group, pfs, n int, reset func()) handshake
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	w := newBenchWire()
-	ini := w.newBenchEnd(tb, benchInitAddr, benchConfig(benchInitAddr, benchRespAddr, "10.1.0.0/16", "10.2.0.0/16", "never", group, pfs), true)
+	ini := w.newBenchEnd(tb, benchInitAddr, benchConfig(benchInitAddr, benchRespAddr, "10.1.0.0/16", "10.2.0.0/16", "always", group, pfs), true)
 	resp := w.newBenchEnd(tb, benchRespAddr, benchConfig(benchRespAddr, benchInitAddr, "10.2.0.0/16", "10.1.0.0/16", "never", group, pfs), true)
 	// One handshake to warm up (group tables, first allocations).
 	w.handshake(tb, ini, resp)
@@ -360,7 +356,7 @@ func measureSAMemory(tb testing.TB, n, group int) saMemory {
 	// Baseline: configuration, manager and engine exist, no SA yet.
 	h0 := heapAfterGC()
 	for k := range n {
-		spoke := w.newBenchEnd(tb, spokeAddr(k), benchConfig(spokeAddr(k), hubAddr, spokeNet(k), hubNet, "never", group, 0), false)
+		spoke := w.newBenchEnd(tb, spokeAddr(k), benchConfig(spokeAddr(k), hubAddr, spokeNet(k), hubNet, "always", group, 0), false)
 		w.handshake(tb, spoke, hub)
 		delete(w.ends, spoke.addr)
 	}

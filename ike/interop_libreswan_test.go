@@ -48,7 +48,7 @@ var (
 // pluto cannot be had or cannot run here.
 func requireLibreswan(t *testing.T) string {
 	t.Helper()
-	nstest.Require(t, "unshare", "mount", "certutil", "ping")
+	nstest.Require(t, "unshare", "mount", "certutil", "ldd")
 	libreswanOnce.Do(func() { libreswanDir, libreswanErr = unpackLibreswan() })
 	if libreswanErr == nil {
 		libreswanErr = libreswanRunnable(libreswanDir)
