@@ -71,37 +71,44 @@ func TestDataplaneManual(t *testing.T) {
 }
 
 // TestDataplanePathMTU: with a WAN MTU too small for the TUN MTU plus the
-// ESP overhead, a DF packet that fits the TUN but not the wire is answered
-// with ICMP "fragmentation needed", the sender's kernel learns the path MTU
-// and TCP still gets through; without DF the packet is fragmented before
-// encryption.
+// ESP overhead, a DF packet (any IPv6 packet) that fits the TUN but not the
+// wire is answered with ICMP "fragmentation needed" / ICMPv6 "packet too
+// big", the sender's kernel learns the path MTU and TCP still gets
+// through; an IPv4 packet without DF is fragmented before encryption.
 func TestDataplanePathMTU(t *testing.T) {
 	nstest.Require(t, "ip", "nft", "ping", "socat", "ss", "sysctl")
-	c := e2e.Case{Name: "pmtu", ESP: "aes256", ESPAuth: "sha256"}
-	a, b := e2e.Topology(t, "dpmtu", false)
-	e2e.WriteConfig(t, c, a, b, true)
-	e2e.WriteConfig(t, c, b, a, false)
-	for _, n := range []*e2e.Node{a, b} {
-		n.NS.Run(t, "ip", "link", "set", n.Veth, "mtu", "1300")
-		startHelper(t, n)
+	for _, v6 := range []bool{false, true} {
+		name := map[bool]string{false: "ipv4", true: "ipv6"}[v6]
+		t.Run(name, func(t *testing.T) {
+			c := e2e.Case{Name: "pmtu", ESP: "aes256", ESPAuth: "sha256", V6: v6}
+			a, b := e2e.Topology(t, "dpmtu", v6)
+			e2e.WriteConfig(t, c, a, b, true)
+			e2e.WriteConfig(t, c, b, a, false)
+			for _, n := range []*e2e.Node{a, b} {
+				n.NS.Run(t, "ip", "link", "set", n.Veth, "mtu", "1300")
+				startHelper(t, n)
+			}
+			e2e.WaitTUN(t, a)
+			e2e.WaitTUN(t, b)
+			e2e.Ping(t, a, a.Inner, b.Inner)
+			if !v6 {
+				// Without DF (and before the kernel knows a path MTU) the
+				// packet is fragmented before encryption and arrives.
+				if out, err := a.NS.Output("ping", "-c", "2", "-i", "0.2", "-W", "2", "-M", "dont", "-s", "1300", "-I", a.Inner, b.Inner); err != nil {
+					t.Fatalf("oversized ping without DF: %v\n%s", err, out)
+				}
+			}
+			out, err := a.NS.Output("ping", "-c", "1", "-W", "2", "-M", "do", "-s", "1300", "-I", a.Inner, b.Inner)
+			if err == nil || !strings.Contains(strings.ToLower(out), "mtu") {
+				t.Fatalf("oversized DF ping: err=%v, want a too-big report:\n%s", err, out)
+			}
+			t.Logf("%s", out)
+			route := a.NS.Run(t, "ip", "route", "get", b.Inner, "from", a.Inner)
+			t.Logf("%s", route)
+			if !strings.Contains(route, "mtu") {
+				t.Fatalf("no path MTU learnt: %s", route)
+			}
+			e2e.Transfer(t, a, b, b.Inner, 1<<20)
+		})
 	}
-	e2e.WaitTUN(t, a)
-	e2e.WaitTUN(t, b)
-	e2e.Ping(t, a, a.Inner, b.Inner)
-	// Without DF (and before the kernel knows a path MTU) the packet is
-	// fragmented before encryption and arrives.
-	if out, err := a.NS.Output("ping", "-c", "2", "-i", "0.2", "-W", "2", "-M", "dont", "-s", "1300", "-I", a.Inner, b.Inner); err != nil {
-		t.Fatalf("oversized ping without DF: %v\n%s", err, out)
-	}
-	out, err := a.NS.Output("ping", "-c", "1", "-W", "2", "-M", "do", "-s", "1300", "-I", a.Inner, b.Inner)
-	if err == nil || !strings.Contains(out, "mtu") {
-		t.Fatalf("oversized DF ping: err=%v, want a fragmentation-needed report:\n%s", err, out)
-	}
-	t.Logf("%s", out)
-	route := a.NS.Run(t, "ip", "route", "get", b.Inner, "from", a.Inner)
-	t.Logf("%s", route)
-	if !strings.Contains(route, "mtu") {
-		t.Fatalf("no path MTU learnt: %s", route)
-	}
-	e2e.Transfer(t, a, b, b.Inner, 1<<20)
 }

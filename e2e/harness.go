@@ -244,7 +244,7 @@ func Transfer(t *testing.T, client, server *Node, dst string, size int) {
 		return err == nil && strings.TrimSpace(out) != ""
 	})
 	start := time.Now()
-	if out, err := client.NS.Output("socat", "-u", "OPEN:"+src, connect); err != nil {
+	if out, err := client.NS.Output("timeout", "120", "socat", "-u", "OPEN:"+src, connect); err != nil {
 		t.Fatalf("socat client: %v\n%s", err, out)
 	}
 	if exited, err := srv.Wait(30 * time.Second); !exited || err != nil {

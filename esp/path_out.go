@@ -60,7 +60,7 @@ func (o *outLoop) process(n int) {
 			o.flushSend()
 			e.flush(ent)
 		}
-		if p.maxInner > 0 && size > p.maxInner {
+		if p.maxInner > 0 && size > p.maxInner && (pkt[0]>>4 == 4 || size > ipv6MinMTU) {
 			if pkt[0]>>4 == 4 && binary.BigEndian.Uint16(pkt[6:8])&0x4000 == 0 {
 				// IPv4 without DF: fragment before encryption, as IOS does
 				// by default, so the peer never reassembles outer packets.
@@ -93,6 +93,12 @@ func (o *outLoop) flushSend() {
 	}
 	o.send = o.send[:0]
 }
+
+// ipv6MinMTU is the smallest MTU IPv6 allows (RFC 8200 §5). An IPv6
+// packet up to this size may not be refused with "packet too big" (the
+// sender cannot go lower), so it is sent even when its encapsulation
+// exceeds the path MTU: over IPv6 the kernel fragments the outer packet.
+const ipv6MinMTU = 1280
 
 // pathMTU is the MTU towards a pair's peer, 0 when unknown.
 func (e *Engine) pathMTU(info *PairInfo) int {
