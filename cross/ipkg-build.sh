@@ -74,9 +74,6 @@ put "$top/init/rpcd/tinyipsec.json" /usr/share/rpcd/acl.d/tinyipsec.json 0644
 find "$data" -type d -exec chmod 0755 {} +
 chmod 0700 "$data/etc/tinyipsec"
 
-# Installed-Size: bytes of the regular files, as opkg reports it.
-installed_size=$(find "$data" -type f -exec cat {} + | wc -c | tr -d ' ')
-
 cat >"$ctrl/control" <<EOF
 Package: tinyipsec
 Version: $version
@@ -88,7 +85,7 @@ Section: net
 SourceDateEpoch: $epoch
 Maintainer: tinyipsec developers
 Architecture: $arch
-Installed-Size: $installed_size
+Installed-Size: @INSTALLED_SIZE@
 Description: IPsec VPN for small routers: IKEv1 (main, aggressive and quick
  mode, initiator and responder) with ESP/AH done in userspace over a TUN
  device, configured with Cisco-style crypto maps in UCI or TOML.
@@ -149,6 +146,10 @@ mktar() {
 
 mkdir -p "$work/pkg"
 mktar "$data" "$work/pkg/data.tar.gz"
+# Installed-Size as OpenWrt's ipkg-build computes it: the bytes of the
+# uncompressed data archive (opkg compares it with the free space).
+installed_size=$(gzip -dc "$work/pkg/data.tar.gz" | wc -c | tr -d ' ')
+sed -i "s/@INSTALLED_SIZE@/$installed_size/" "$ctrl/control"
 mktar "$ctrl" "$work/pkg/control.tar.gz"
 printf '2.0\n' >"$work/pkg/debian-binary"
 chmod 0644 "$work/pkg/"*

@@ -44,6 +44,19 @@ func readTarGz(t *testing.T, what string, b []byte) []entry {
 	return out
 }
 
+func gunzippedSize(t *testing.T, b []byte) int64 {
+	t.Helper()
+	zr, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := io.Copy(io.Discard, zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
 func names(es []entry) []string {
 	var n []string
 	for _, e := range es {
@@ -184,14 +197,10 @@ func TestIPKStructure(t *testing.T) {
 			if p.fieldOrder[0] != "Package" || p.fieldOrder[len(p.fieldOrder)-1] != "Description" {
 				t.Errorf("control must start with Package and end with Description: %v", p.fieldOrder)
 			}
-			var size int64
-			for _, e := range p.data {
-				if e.hdr.Typeflag == tar.TypeReg {
-					size += e.hdr.Size
-				}
-			}
+			// OpenWrt's ipkg-build: the size of the uncompressed data.tar.
+			size := gunzippedSize(t, member(t, p.outer, "./data.tar.gz").data)
 			if got := p.fields["Installed-Size"]; got != strconv.FormatInt(size, 10) {
-				t.Errorf("Installed-Size %s, data holds %d bytes", got, size)
+				t.Errorf("Installed-Size %s, data.tar is %d bytes", got, size)
 			}
 
 			if got := string(member(t, p.control, "./conffiles").data); got != "/etc/config/tinyipsec\n/etc/tinyipsec/tinyipsec.toml\n" {
