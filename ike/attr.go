@@ -111,7 +111,7 @@ func (a Attribute) String() string {
 	return fmt.Sprintf("%d=%x", a.Type, a.Value)
 }
 
-// Attributes is an attribute list with lookup helpers.
+// Attributes is an attribute list with lookup methods.
 type Attributes []Attribute
 
 // Get returns the first attribute of class t.
