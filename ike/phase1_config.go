@@ -113,6 +113,10 @@ func policyFromTransform(t Transform) (Policy, bool) {
 	if p.Cipher == CipherAES && p.KeyBits == 0 {
 		p.KeyBits = 128
 	}
+	// Some peers state the fixed key size of DES/3DES; it changes nothing.
+	if (p.Cipher == Cipher3DES && p.KeyBits == 192) || (p.Cipher == CipherDES && p.KeyBits == 64) {
+		p.KeyBits = 0
+	}
 	return p, p.Cipher != 0 && p.Hash != 0 && p.Auth != 0 && p.Group != 0
 }
 

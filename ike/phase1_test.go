@@ -651,3 +651,26 @@ func TestFragmentDatagramRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+func TestPolicyFromTransform(t *testing.T) {
+	for _, c := range []struct {
+		as   Attributes
+		want Policy
+		ok   bool
+	}{
+		{Attributes{AttrTV(AttrEncryption, 5), AttrTV(AttrKeyLength, 192), AttrTV(AttrHash, 2), AttrTV(AttrAuthMethod, 1), AttrTV(AttrGroupDesc, 14),
+			AttrTV(AttrLifeType, 1), AttrUint(AttrLifeDuration, 86400)},
+			Policy{Cipher: Cipher3DES, Hash: HashSHA1, Auth: AuthPSK, Group: GroupMODP2048, Lifetime: 24 * time.Hour}, true},
+		{Attributes{AttrTV(AttrEncryption, 7), AttrTV(AttrHash, 4), AttrTV(AttrAuthMethod, 3), AttrTV(AttrGroupDesc, 19)},
+			Policy{Cipher: CipherAES, KeyBits: 128, Hash: HashSHA256, Auth: AuthRSASig, Group: GroupECP256}, true},
+		// A PRF attribute, a private group, an unknown attribute: refused.
+		{Attributes{AttrTV(AttrEncryption, 7), AttrTV(AttrHash, 4), AttrTV(AttrAuthMethod, 1), AttrTV(AttrGroupDesc, 14), AttrTV(AttrPRF, 1)}, Policy{}, false},
+		{Attributes{AttrTV(AttrEncryption, 7), AttrTV(AttrHash, 4), AttrTV(AttrAuthMethod, 1), AttrTV(AttrGroupType, 1)}, Policy{}, false},
+		{Attributes{AttrTV(AttrEncryption, 7), AttrTV(AttrHash, 4), AttrTV(AttrAuthMethod, 1)}, Policy{}, false},
+	} {
+		got, ok := policyFromTransform(Transform{ID: TransformKeyIKE, Attributes: c.as})
+		if ok != c.ok || (ok && got != c.want) {
+			t.Errorf("%v: got %+v %v, want %+v %v", c.as, got, ok, c.want, c.ok)
+		}
+	}
+}
