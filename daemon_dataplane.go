@@ -112,14 +112,18 @@ func startDataplane(ctx context.Context, cfg *conf.Config, logger *slog.Logger) 
 	if d.ip, err = tun.ListenIP(); err != nil {
 		return nil, err
 	}
-	if d.udp, err = tun.ListenUDP(cfg.Global.Listen); err != nil {
-		return nil, err
-	}
 	if err := d.ip.SetMark(bypassMark); err != nil {
 		return nil, err
 	}
-	if err := d.udp.SetMark(bypassMark); err != nil {
-		return nil, err
+	// The IKE ports are only bound when some crypto map is keyed by IKE:
+	// a manually keyed setup leaves them to other software on the router.
+	if needsIKE(cfg) {
+		if d.udp, err = tun.ListenUDP(cfg.Global.Listen); err != nil {
+			return nil, err
+		}
+		if err := d.udp.SetMark(bypassMark); err != nil {
+			return nil, err
+		}
 	}
 	d.engine, err = esp.NewEngine(esp.EngineConfig{
 		Device:     d.dev,
@@ -159,8 +163,19 @@ func startDataplane(ctx context.Context, cfg *conf.Config, logger *slog.Logger) 
 // cfg.CryptoMaps[i].
 func (d *dataplane) Engine() *esp.Engine { return d.engine }
 
-// UDP is the IKE socket set (ports 500 and 4500).
+// UDP is the IKE socket set (ports 500 and 4500); nil when no crypto map
+// is keyed by IKE.
 func (d *dataplane) UDP() *tun.UDP { return d.udp }
+
+// needsIKE reports whether any crypto map is keyed by IKE.
+func needsIKE(cfg *conf.Config) bool {
+	for _, m := range cfg.CryptoMaps {
+		if m.Keying != "manual" {
+			return true
+		}
+	}
+	return false
+}
 
 // Stats is a snapshot of the engine's counters.
 func (d *dataplane) Stats() esp.EngineStats { return d.engine.Stats() }
@@ -179,8 +194,10 @@ func (d *dataplane) startLoops() {
 	for _, r := range d.ip.Readers() {
 		run("inbound", func() error { return d.engine.RunInbound(r) })
 	}
-	d.udp.SetESPHandler(d.engine.ReceiveUDP)
-	d.udp.Start()
+	if d.udp != nil {
+		d.udp.SetESPHandler(d.engine.ReceiveUDP)
+		d.udp.Start()
+	}
 }
 
 // addRoutes routes every crypto ACL's remote prefix into the TUN (in
