@@ -55,16 +55,15 @@ type FailReason string
 
 // Failure reasons.
 const (
-	FailNoProposal   FailReason = "no-proposal-chosen"
-	FailAuth         FailReason = "authentication-failed"
-	FailInvalidID    FailReason = "invalid-id"
-	FailCert         FailReason = "certificate-invalid"
-	FailKeyExchange  FailReason = "invalid-key-exchange"
-	FailMalformed    FailReason = "malformed"
-	FailPeerNotify   FailReason = "peer-notify"
-	FailConfig       FailReason = "configuration"
-	FailInternal     FailReason = "internal"
-	FailWrongVersion FailReason = "unsupported"
+	FailNoProposal  FailReason = "no-proposal-chosen"
+	FailAuth        FailReason = "authentication-failed"
+	FailInvalidID   FailReason = "invalid-id"
+	FailCert        FailReason = "certificate-invalid"
+	FailKeyExchange FailReason = "invalid-key-exchange"
+	FailMalformed   FailReason = "malformed"
+	FailPeerNotify  FailReason = "peer-notify"
+	FailConfig      FailReason = "configuration"
+	FailInternal    FailReason = "internal"
 )
 
 // Phase1Failure says why a negotiation failed. Notify is the ISAKMP
@@ -907,30 +906,17 @@ func (p *Phase1) verifyPeer(id *ID, m *Message, now time.Time) error {
 	return nil
 }
 
-// certRequest is our CR payload (the first CA's subject) with signatures.
+// certRequest is our CR payloads (one per CA subject) when the chosen
+// (in AM1: the first offered) policy authenticates with signatures.
 func (p *Phase1) certRequest() []Payload {
-	if !p.policy.Auth.UsesSignatures() && !p.anySignaturePolicy() {
+	if !p.policy.Auth.UsesSignatures() || p.cfg.Creds == nil {
 		return nil
 	}
 	var out []Payload
-	if p.cfg.Creds != nil {
-		for _, ca := range p.cfg.Creds.CAs {
-			out = append(out, &CertRequest{Encoding: CertX509Sig, Authority: ca.RawSubject})
-		}
+	for _, ca := range p.cfg.Creds.CAs {
+		out = append(out, &CertRequest{Encoding: CertX509Sig, Authority: ca.RawSubject})
 	}
 	return out
-}
-
-func (p *Phase1) anySignaturePolicy() bool {
-	if p.policy.Auth != 0 {
-		return false
-	}
-	for _, pol := range p.policies {
-		if pol.Auth.UsesSignatures() {
-			return true
-		}
-	}
-	return false
 }
 
 // finish builds the Done event and enters the active state.
