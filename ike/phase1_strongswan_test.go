@@ -192,6 +192,9 @@ func TestPhase1StrongSwan(t *testing.T) {
 	cases := []p1InteropCase{
 		{name: "mm-psk-encap", encap: true, proposal: "aes128-sha256-modp2048",
 			policy: pskPolicy(CipherAES, 128, HashSHA256, GroupMODP2048)},
+		// charon offers two transforms; only its second one is ours.
+		{name: "mm-psk-second-transform", proposal: "aes256-sha384-ecp384,aes128-sha256-modp3072",
+			policy: pskPolicy(CipherAES, 128, HashSHA256, GroupMODP3072)},
 		{name: "mm-psk-ecp256", proposal: "aes256-sha1-ecp256",
 			policy: pskPolicy(CipherAES, 256, HashSHA1, GroupECP256)},
 		{name: "am-psk-encap", aggressive: true, encap: true, proposal: "aes256-sha384-curve25519",
