@@ -50,17 +50,19 @@ func startIKE(cfg *conf.Config, dp *dataplane, logger *slog.Logger) (*ikeDaemon,
 	}
 	d.mgr, d.enabled = mgr, true
 	dp.UDP().SetIKEHandler(mgr.HandlePacket)
+	dp.Engine().SetAcquire(d.Acquire)
+	dp.Engine().SetExpire(func(p *esp.Pair, hard bool) { mgr.Expired(p, hard) })
 	mgr.Start()
 	return d, nil
 }
 
 // Acquire is the engine's on-traffic hook: entry i is cfg.CryptoMaps[i].
 // It must not block; the manager hands the work to its own goroutine.
-func (d *ikeDaemon) Acquire(entry int, _ []byte) {
+func (d *ikeDaemon) Acquire(entry int, pkt []byte) {
 	if !d.enabled || entry < 0 || entry >= len(d.plane.maps) {
 		return
 	}
-	d.mgr.Acquire(d.plane.maps[entry].ID())
+	d.mgr.Acquire(d.plane.maps[entry].ID(), pkt)
 }
 
 func (d *ikeDaemon) addStatus(r *statusReport) {
@@ -114,6 +116,8 @@ func policiesEqual(a, b []conf.ISAKMPPolicy) bool {
 // close sends Delete for every SA and removes them from the engine.
 func (d *ikeDaemon) close() {
 	if d.enabled {
+		d.plane.engine.SetAcquire(nil)
+		d.plane.engine.SetExpire(nil)
 		d.mgr.Close()
 	}
 }
@@ -171,7 +175,10 @@ func (p *espPlane) InstallChild(c *ike.ChildSA) (ike.ChildHandle, error) {
 		base.HardTime = c.Lifetime + lifetimeSlack
 	}
 	if c.LifetimeKB > 0 {
+		// Volume lifetimes are the engine's to count: it reports the soft
+		// limit (90 %) so that IKE rekeys before the hard one.
 		base.HardBytes = c.LifetimeKB * 1024
+		base.SoftBytes = base.HardBytes / 10 * 9
 	}
 	in, out := base, base
 	switch proto {
@@ -205,6 +212,7 @@ func (p *espPlane) InstallChild(c *ike.ChildSA) (ike.ChildHandle, error) {
 		integ += "ah-" + c.AHIntegrity
 	}
 	info := esp.PairInfo{
+		ForRule: true, Rule: c.Rule,
 		CryptoMap: c.CryptoMap.ID(), Peer: c.Remote.Addr(), Local: c.Local.Addr(),
 		LocalSelector: c.Selector.Local.String(), RemoteSelector: c.Selector.Remote.String(),
 		Protocol: proto, Mode: mode,

@@ -110,3 +110,23 @@ func TestInteropMainModeRSASig(t *testing.T) {
 	t.Run("tinyipsec-initiates", func(t *testing.T) { runInterop(t, c, true) })
 	t.Run("strongswan-initiates", func(t *testing.T) { runInterop(t, c, false) })
 }
+
+// TestInteropOnTraffic: with initiate = on-traffic nothing happens until
+// a packet for the tunnel arrives; that packet's Acquire brings it up.
+func TestInteropOnTraffic(t *testing.T) {
+	requireStrongSwan(t)
+	left, right := twoHosts(t)
+	ss := startCharon(t, right)
+	ss.loadConn(t, charonConn{PSK: "interop-psk-acquire", LocalAddr: rightOuter, RemoteAddr: leftOuter,
+		LocalTS: rightSubnet, RemoteTS: leftSubnet})
+	tis := startTinyipsec(t, left, tisConn{PSK: "interop-psk-acquire", Peer: rightOuter, Local: leftOuter, Initiate: "on-traffic"})
+	time.Sleep(time.Second) // nothing may start on its own
+	if s, err := tis.status(); err != nil || len(s.IKESAs) != 0 {
+		t.Fatalf("IKE started without traffic: %+v %v", s, err)
+	}
+	pingAcross(t, left, leftInner, rightInner)
+	if !tis.established() || !ss.established() {
+		t.Fatal("tunnel not up after the traffic")
+	}
+	tcpTransfer(t, left, leftInner, right, rightInner)
+}

@@ -51,11 +51,14 @@ type ChildKeys struct {
 // the peer sends to us.
 type ChildSA struct {
 	CryptoMap *conf.CryptoMap
-	Local     netip.AddrPort // outer addresses; the ports matter with Encap
-	Remote    netip.AddrPort
-	Encap     bool   // ESP in UDP (RFC 3948)
-	Mode      string // tunnel | transport
-	Selector  acl.Selector
+	// Rule is the crypto ACL line (index into the ACL's rules) whose
+	// traffic the pair carries: one IPsec SA per permit line.
+	Rule     int
+	Local    netip.AddrPort // outer addresses; the ports matter with Encap
+	Remote   netip.AddrPort
+	Encap    bool   // ESP in UDP (RFC 3948)
+	Mode     string // tunnel | transport
+	Selector acl.Selector
 
 	// Protocol is "esp", "ah" or "ah+esp".
 	Protocol    string
@@ -113,8 +116,47 @@ type Manager struct {
 type mapState struct {
 	cm      *conf.CryptoMap
 	acl     *acl.List
+	rules   []proxyRule // one IPsec SA per permit line, as IOS does
 	nextTry time.Time
-	pending bool // traffic is waiting (on-traffic) or a child is wanted
+	// wanted are the ACL lines that traffic is waiting for (on-traffic);
+	// with initiate = always every line is wanted.
+	wanted map[int]bool
+}
+
+// proxyRule is an ACL permit line and the proxy ID it stands for.
+type proxyRule struct {
+	index int
+	sel   acl.Selector
+}
+
+// ruleFor returns the ACL line a packet belongs to (the first permit
+// line that matches it; the first line when pkt is nil or unparsable).
+func (ms *mapState) ruleFor(pkt []byte) (proxyRule, bool) {
+	if len(ms.rules) == 0 {
+		return proxyRule{}, false
+	}
+	if pkt != nil {
+		for _, r := range ms.rules {
+			if r.sel.MatchesPacket(pkt, false) {
+				return r, true
+			}
+		}
+	}
+	return ms.rules[0], true
+}
+
+// wantedRules lists the ACL lines that should have an IPsec SA now.
+func (ms *mapState) wantedRules() []proxyRule {
+	if ms.cm.Initiate == "always" {
+		return ms.rules
+	}
+	var out []proxyRule
+	for _, r := range ms.rules {
+		if ms.wanted[r.index] {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // NewManager prepares the manager; Start runs its timers.
@@ -133,9 +175,14 @@ func NewManager(c Config) (*Manager, error) {
 		if cm.Keying != "" && cm.Keying != "isakmp" {
 			continue
 		}
-		ms := &mapState{cm: cm}
+		ms := &mapState{cm: cm, wanted: map[int]bool{}}
 		if cm.ACL != nil {
 			ms.acl = acl.Compile(cm.ACL.Rules)
+			for i := range ms.acl.Len() {
+				if s, ok := ms.acl.ProxyID(i, false); ok {
+					ms.rules = append(ms.rules, proxyRule{index: i, sel: s})
+				}
+			}
 		}
 		m.maps = append(m.maps, ms)
 	}
@@ -191,18 +238,55 @@ func (m *Manager) Close() {
 
 // Acquire asks for an SA for the crypto map with this ID ("name/seq"):
 // the data plane calls it when traffic matches an entry without an SA.
-// It does not block.
-func (m *Manager) Acquire(cryptoMapID string) {
+// pkt (may be nil) picks the ACL line, and is not retained. It does not
+// block.
+func (m *Manager) Acquire(cryptoMapID string, pkt []byte) {
+	for _, ms := range m.maps {
+		if ms.cm.ID() != cryptoMapID || ms.cm.Initiate == "never" || ms.cm.Dynamic {
+			continue
+		}
+		r, ok := ms.ruleFor(pkt)
+		if !ok {
+			return
+		}
+		go func() {
+			m.mu.Lock()
+			defer m.mu.Unlock()
+			if m.closed {
+				return
+			}
+			m.initiateRule(ms, r, time.Now())
+		}()
+		return
+	}
+}
+
+// Expired is the data plane's report that a pair reached its soft limit
+// (traffic volume: rekey now) or its hard limit (it is gone: forget it and
+// tell the peer). It does not block.
+func (m *Manager) Expired(h ChildHandle, hard bool) {
 	go func() {
 		m.mu.Lock()
 		defer m.mu.Unlock()
 		if m.closed {
 			return
 		}
-		for _, ms := range m.maps {
-			if ms.cm.ID() == cryptoMapID && ms.cm.Initiate != "never" && !ms.cm.Dynamic {
-				ms.pending = true
-				m.initiate(ms, time.Now())
+		now := time.Now()
+		for _, sa := range m.sas {
+			for _, c := range sa.children {
+				if c.handle != h {
+					continue
+				}
+				if hard {
+					m.log.Info("IPsec SA reached its hard lifetime", "crypto_map", c.ms.cm.ID(), "peer", sa.remote)
+					m.removeChild(sa, c, true)
+					return
+				}
+				if !c.rekeying && c.removeAt.IsZero() && sa.out != nil && sa.replacedBy == nil {
+					m.log.Info("rekeying IPsec SA (volume lifetime)", "crypto_map", c.ms.cm.ID(), "peer", sa.remote)
+					m.startQuick(sa, c.ms, c.rule, c, now)
+				}
+				return
 			}
 		}
 	}()

@@ -81,9 +81,19 @@ func (m *Manager) limitHalfOpen() {
 	}
 }
 
-// initiate makes sure the crypto map gets a child SA: on an established
-// IKE SA with the peer, or by starting phase 1.
+// initiate asks for an IPsec SA for the map's first ACL line.
 func (m *Manager) initiate(ms *mapState, now time.Time) {
+	if r, ok := ms.ruleFor(nil); ok {
+		m.initiateRule(ms, r, now)
+	}
+}
+
+// initiateRule makes sure ACL line r of the crypto map gets an IPsec SA:
+// on an established IKE SA with the peer, or by starting phase 1 (the
+// Quick Modes follow once it is up). The line stays wanted until its SA
+// is installed.
+func (m *Manager) initiateRule(ms *mapState, r proxyRule, now time.Time) {
+	ms.wanted[r.index] = true
 	if now.Before(ms.nextTry) {
 		return
 	}
@@ -97,24 +107,23 @@ func (m *Manager) initiate(ms *mapState, now time.Time) {
 		}
 		if sa.out == nil {
 			if sa.ms == ms || sa.ms == nil {
-				sa.wantChild = true
 				return // phase 1 in progress
 			}
 			continue
 		}
 		for _, qs := range sa.qms {
-			if qs.ms == ms && qs.doneAt.IsZero() {
+			if qs.ms == ms && qs.rule.index == r.index && qs.doneAt.IsZero() {
 				return // Quick Mode in progress
 			}
 		}
-		m.startQuick(sa, ms, nil, now)
+		m.startQuick(sa, ms, r, nil, now)
 		return
 	}
-	m.startPhase1(ms, now, true)
+	m.startPhase1(ms, now)
 }
 
 // startPhase1 begins Main or Aggressive Mode towards the map's peer.
-func (m *Manager) startPhase1(ms *mapState, now time.Time, wantChild bool) *ikeSA {
+func (m *Manager) startPhase1(ms *mapState, now time.Time) *ikeSA {
 	peer := ms.cm.PeerAddr
 	laddr, err := localAddrFor(ms.cm, peer)
 	if err != nil {
@@ -123,7 +132,7 @@ func (m *Manager) startPhase1(ms *mapState, now time.Time, wantChild bool) *ikeS
 		return nil
 	}
 	sa := &ikeSA{ms: ms, initiator: true, local: netip.AddrPortFrom(laddr, IKEPort),
-		remote: netip.AddrPortFrom(peer, IKEPort), created: now, qms: map[uint32]*qmState{}, wantChild: wantChild}
+		remote: netip.AddrPortFrom(peer, IKEPort), created: now, qms: map[uint32]*qmState{}}
 	p1, out, err := newPhase1Initiator(m, ms, sa)
 	if err != nil {
 		m.log.Warn("cannot start phase 1", "crypto_map", ms.cm.ID(), "err", err)
@@ -199,10 +208,7 @@ func (m *Manager) established(sa *ikeSA, now time.Time) {
 	if out.initialContact {
 		m.initialContact(sa)
 	}
-	if sa.initiator && sa.wantChild && sa.ms != nil {
-		sa.wantChild = false
-		m.startQuick(sa, sa.ms, nil, now)
-	}
+	m.tickMaps(now)
 }
 
 // offerFor builds the Quick Mode offer of a crypto map on an IKE SA.
@@ -212,18 +218,12 @@ func offerFor(ms *mapState, sa *ikeSA) *childOffer {
 		ESN: cm.ESN, Encap: encapFor(sa.out.natDetected, sa.out.natt)}
 }
 
-// startQuick begins a Quick Mode for the map (a rekey when old is set).
-func (m *Manager) startQuick(sa *ikeSA, ms *mapState, old *child, now time.Time) {
-	var sel acl.Selector
+// startQuick begins a Quick Mode for ACL line r of the map (a rekey of
+// old when set, with old's selector).
+func (m *Manager) startQuick(sa *ikeSA, ms *mapState, r proxyRule, old *child, now time.Time) {
+	sel := r.sel
 	if old != nil {
 		sel = old.sa.Selector
-	} else {
-		ids := ms.acl.ProxyIDs()
-		if len(ids) == 0 {
-			m.log.Warn("crypto map ACL has no permit line: nothing to negotiate", "crypto_map", ms.cm.ID())
-			return
-		}
-		sel = ids[0]
 	}
 	local, remote := selectorIDs(sel)
 	q, out, err := newQuickInitiator(sa.out.sec, offerFor(ms, sa), local, remote, m.allocSPI)
@@ -231,7 +231,7 @@ func (m *Manager) startQuick(sa *ikeSA, ms *mapState, old *child, now time.Time)
 		m.log.Warn("cannot start Quick Mode", "crypto_map", ms.cm.ID(), "err", err)
 		return
 	}
-	qs := &qmState{q: q, sel: sel, ms: ms, rekeyOf: old}
+	qs := &qmState{q: q, sel: sel, ms: ms, rule: r, rekeyOf: old}
 	sa.qms[q.mid] = qs
 	if old != nil {
 		old.rekeying = true
@@ -256,8 +256,11 @@ func (m *Manager) responderOffer(sa *ikeSA, qs *qmState, peerLocal, peerRemote *
 		if sa.ms != nil && ms != sa.ms && !(ms.cm.PeerAddr == sa.remote.Addr() || ms.cm.Dynamic) {
 			continue
 		}
-		if ms.acl != nil && ms.acl.AllowsProxyID(sel) {
-			qs.sel, qs.ms = sel, ms
+		if ms.acl == nil {
+			continue
+		}
+		if i, ok := ms.acl.FindProxyID(sel); ok {
+			qs.sel, qs.ms, qs.rule = sel, ms, proxyRule{index: i, sel: sel}
 			return offerFor(ms, sa), nil
 		}
 	}
@@ -268,7 +271,7 @@ func (m *Manager) responderOffer(sa *ikeSA, qs *qmState, peerLocal, peerRemote *
 func (m *Manager) installChild(sa *ikeSA, qs *qmState, res *quickResult, now time.Time) {
 	defer res.wipe()
 	ch := res.Choice
-	c := &ChildSA{CryptoMap: qs.ms.cm, Local: sa.local, Remote: sa.remote, Encap: ch.EncapMode != EncapTunnel && ch.EncapMode != EncapTransport,
+	c := &ChildSA{CryptoMap: qs.ms.cm, Rule: qs.rule.index, Local: sa.local, Remote: sa.remote, Encap: ch.EncapMode != EncapTunnel && ch.EncapMode != EncapTransport,
 		Mode: ch.Mode, Selector: qs.sel, Lifetime: ch.Lifetime, LifetimeKB: ch.LifetimeKB, ESN: ch.ESN, PFSGroup: ch.PFS}
 	conv := func(k childKeys) ChildKeys {
 		return ChildKeys{SPI: k.SPI, EncKey: k.EncKey, AuthKey: k.AuthKey}
@@ -302,7 +305,7 @@ func (m *Manager) installChild(sa *ikeSA, qs *qmState, res *quickResult, now tim
 	if !qs.q.initiator {
 		margin = 0.92
 	}
-	nc := &child{ms: qs.ms, sa: c, handle: h, initiator: qs.q.initiator, installed: now,
+	nc := &child{ms: qs.ms, rule: qs.rule, sa: c, handle: h, initiator: qs.q.initiator, installed: now,
 		rekeyAt: now.Add(jitter(time.Duration(float64(lt) * margin))), expires: now.Add(lt)}
 	// Keys now live in the data plane only.
 	for _, k := range []*ChildKeys{&c.ESPIn, &c.ESPOut, &c.AHIn, &c.AHOut} {
@@ -313,14 +316,14 @@ func (m *Manager) installChild(sa *ikeSA, qs *qmState, res *quickResult, now tim
 	// rekeyed again.
 	for _, s := range m.sas {
 		for _, c := range s.children {
-			if c.ms == qs.ms && c.sa.Selector == nc.sa.Selector && s.remote.Addr() == sa.remote.Addr() {
+			if c.ms == qs.ms && c.rule.index == nc.rule.index && s.remote.Addr() == sa.remote.Addr() {
 				c.rekeying = true
 			}
 		}
 	}
 	sa.children = append(sa.children, nc)
 	sa.p2Error = ""
-	qs.ms.pending = false
+	delete(qs.ms.wanted, qs.rule.index)
 	m.log.Info("IPsec SA installed", "crypto_map", qs.ms.cm.ID(), "peer", sa.remote, "selector", c.Selector.String(),
 		"protocol", c.Protocol, "spi_in", fmt.Sprintf("%08x", spiIn(c)), "spi_out", fmt.Sprintf("%08x", spiOut(c)),
 		"encryption", c.Encryption, "integrity", c.Integrity, "pfs", c.PFSGroup, "lifetime", c.Lifetime)

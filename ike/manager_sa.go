@@ -94,7 +94,6 @@ type ikeSA struct {
 	replaces    *ikeSA // the IKE SA this one rekeys
 	rekeying    bool   // a replacement phase 1 was started
 	dead        bool
-	wantChild   bool // start Quick Mode once established
 
 	// p2Error is the last Quick Mode failure, in words, for status.
 	p2Error string
@@ -111,6 +110,7 @@ type qmState struct {
 	retx    retx
 	sel     acl.Selector
 	ms      *mapState
+	rule    proxyRule
 	rekeyOf *child
 	doneAt  time.Time // completed: kept a while to answer retransmissions
 }
@@ -118,6 +118,7 @@ type qmState struct {
 // child is an installed IPsec SA pair.
 type child struct {
 	ms        *mapState
+	rule      proxyRule
 	sa        *ChildSA
 	handle    ChildHandle
 	initiator bool // we initiated its Quick Mode

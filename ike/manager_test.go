@@ -242,7 +242,7 @@ func TestManagerOnTraffic(t *testing.T) {
 	if sent != 0 {
 		t.Fatalf("%d datagrams sent before any traffic", sent)
 	}
-	i.m.Acquire("m/10")
+	i.m.Acquire("m/10", nil)
 	waitUntil(t, 20*time.Second, "a pair after Acquire", func() bool {
 		return len(i.plane.live()) == 1 && len(r.plane.live()) == 1
 	})
@@ -326,5 +326,38 @@ func TestManagerPhase1Rekey(t *testing.T) {
 func skipTimingInShort(t *testing.T) {
 	if testing.Short() {
 		t.Skip("timer-driven test: skipped in -short mode")
+	}
+}
+
+// TestManagerOneSAPerACLLine: an ACL with two permit lines gets two IPsec
+// SA pairs, each with its line's selector; a deny line gets none.
+func TestManagerOneSAPerACLLine(t *testing.T) {
+	rule := func(permit bool, src, dst string) acl.Rule {
+		return acl.Rule{Permit: permit, Src: netip.MustParsePrefix(src), Dst: netip.MustParsePrefix(dst), SrcPorts: acl.AnyPort, DstPorts: acl.AnyPort}
+	}
+	lines := func(a, b string) func(cm *conf.CryptoMap) {
+		return func(cm *conf.CryptoMap) {
+			cm.ACL = &conf.ACL{Name: "vpn", Rules: []acl.Rule{
+				rule(false, a+".9.0/24", b+".9.0/24"),
+				rule(true, a+".1.0/24", b+".1.0/24"),
+				rule(true, a+".2.0/24", b+".2.0/24"),
+			}}
+		}
+	}
+	_, i, r := startPair(t, lines("10.1", "10.2"), lines("10.2", "10.1"))
+	waitUntil(t, 20*time.Second, "two pairs on both ends", func() bool {
+		return len(i.plane.live()) == 2 && len(r.plane.live()) == 2
+	})
+	got := map[int]string{}
+	for _, c := range i.plane.live() {
+		got[c.Rule] = c.Selector.Local.String() + ">" + c.Selector.Remote.String()
+	}
+	if got[1] != "10.1.1.0/24>10.2.1.0/24" || got[2] != "10.1.2.0/24>10.2.2.0/24" {
+		t.Fatalf("initiator pairs by ACL line: %v", got)
+	}
+	for _, c := range r.plane.live() {
+		if c.Rule != 1 && c.Rule != 2 {
+			t.Fatalf("responder pair for ACL line %d", c.Rule)
+		}
 	}
 }

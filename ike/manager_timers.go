@@ -17,24 +17,30 @@ func (m *Manager) tick(now time.Time) {
 		}
 		m.tickSA(sa, now)
 	}
+	m.tickMaps(now)
+}
+
+// tickMaps starts what the crypto maps want and do not have: an IPsec SA
+// per wanted ACL line.
+func (m *Manager) tickMaps(now time.Time) {
 	for _, ms := range m.maps {
 		if ms.cm.Dynamic || ms.cm.Initiate == "never" {
 			continue
 		}
-		if ms.cm.Initiate == "always" || ms.pending {
-			if !m.hasChild(ms) {
-				m.initiate(ms, now)
+		for _, r := range ms.wantedRules() {
+			if !m.hasChild(ms, r.index) {
+				m.initiateRule(ms, r, now)
 			}
 		}
 	}
 }
 
-// hasChild reports whether the map has an installed pair that is not
-// about to go.
-func (m *Manager) hasChild(ms *mapState) bool {
+// hasChild reports whether ACL line rule of the map has an installed
+// pair that is not about to go.
+func (m *Manager) hasChild(ms *mapState, rule int) bool {
 	for _, sa := range m.sas {
 		for _, c := range sa.children {
-			if c.ms == ms && c.removeAt.IsZero() {
+			if c.ms == ms && c.rule.index == rule && c.removeAt.IsZero() {
 				return true
 			}
 		}
@@ -88,7 +94,7 @@ func (m *Manager) tickSA(sa *ikeSA, now time.Time) {
 			m.removeChild(sa, c, true)
 		case c.removeAt.IsZero() && !c.rekeying && now.After(c.rekeyAt) && sa.replacedBy == nil:
 			m.log.Info("rekeying IPsec SA", "crypto_map", c.ms.cm.ID(), "peer", sa.remote)
-			m.startQuick(sa, c.ms, c, now)
+			m.startQuick(sa, c.ms, c.rule, c, now)
 		}
 	}
 	// DPD.
@@ -127,7 +133,7 @@ func (m *Manager) tickSA(sa *ikeSA, now time.Time) {
 	}
 	if sa.initiator && sa.ms != nil && !sa.rekeying && now.After(sa.rekeyAt) && !m.phase1InProgress(sa) {
 		m.log.Info("rekeying phase 1", "peer", sa.remote)
-		if n := m.startPhase1(sa.ms, now, false); n != nil {
+		if n := m.startPhase1(sa.ms, now); n != nil {
 			n.replaces = sa
 			sa.rekeying = true
 		}
