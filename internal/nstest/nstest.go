@@ -146,6 +146,12 @@ type Proc struct {
 // Start runs a command in the background inside the namespace, with env
 // added to the test's environment. Its combined output is kept and printed
 // if the test fails; it is stopped when the test ends.
+//
+// The process gets SIGKILL when the OS thread that started it exits
+// (Pdeathsig), so a crashed test leaves no daemon behind. Beware: a
+// goroutine that called runtime.LockOSThread and returns without
+// UnlockOSThread makes Go end its thread, which kills every process that
+// thread started. Call Start from an unlocked goroutine.
 func (ns *NS) Start(t testing.TB, logName string, env []string, name string, args ...string) *Proc {
 	t.Helper()
 	cmd := ns.Command(name, args...)
