@@ -91,7 +91,8 @@ var (
 	tickInterval     = 200 * time.Millisecond
 	retxBase         = 2 * time.Second // first retransmission; doubles each time
 	retxLimit        = 5               // retransmissions before giving up
-	initiateBackoff  = 5 * time.Second // pause before retrying a failed "always" map
+	initiateBackoff  = 5 * time.Second // pause before retrying a failed map; doubles per failure
+	maxBackoff       = 5 * time.Minute
 	childRekeyMargin = 0.85            // initiator rekeys at this fraction of the lifetime
 	rekeyGrace       = 3 * time.Second // old pair kept after make-before-break
 	halfOpenTimeout  = 30 * time.Second
@@ -114,10 +115,11 @@ type Manager struct {
 
 // mapState is the manager's view of one crypto map entry.
 type mapState struct {
-	cm      *conf.CryptoMap
-	acl     *acl.List
-	rules   []proxyRule // one IPsec SA per permit line, as IOS does
-	nextTry time.Time
+	cm       *conf.CryptoMap
+	acl      *acl.List
+	rules    []proxyRule // one IPsec SA per permit line, as IOS does
+	nextTry  time.Time
+	failures int // consecutive failed attempts, for the backoff
 	// wanted are the ACL lines that traffic is waiting for (on-traffic);
 	// with initiate = always every line is wanted.
 	wanted map[int]bool
@@ -316,6 +318,20 @@ func localAddrFor(cm *conf.CryptoMap, remote netip.Addr) (netip.Addr, error) {
 	}
 	defer c.Close()
 	return c.LocalAddr().(*net.UDPAddr).AddrPort().Addr().Unmap(), nil
+}
+
+// failed records a failed attempt: the next one waits, twice as long
+// after each failure in a row (at most maxBackoff), so that a peer with a
+// different key or policy is not flooded.
+func (ms *mapState) failed(now time.Time) {
+	d := initiateBackoff << min(ms.failures, 6)
+	ms.nextTry = now.Add(min(d, maxBackoff))
+	ms.failures++
+}
+
+// succeeded resets the backoff.
+func (ms *mapState) succeeded() {
+	ms.nextTry, ms.failures = time.Time{}, 0
 }
 
 // jitter returns d reduced by up to 5 % at random, so that both ends (and

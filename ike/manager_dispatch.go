@@ -99,6 +99,9 @@ func (m *Manager) handlePhase1(sa *ikeSA, pkt []byte, local, remote netip.AddrPo
 		}
 		var ne *NotifyError
 		if errors.As(err, &ne) || isFatalPhase1(err) {
+			if sa.initiator && sa.ms != nil {
+				sa.ms.failed(time.Now())
+			}
 			m.removeSA(sa)
 		}
 		return
@@ -210,6 +213,9 @@ func (m *Manager) quickFailed(sa *ikeSA, qs *qmState, err error) {
 	if qs.rekeyOf != nil {
 		qs.rekeyOf.rekeying = false
 	}
+	if qs.ms != nil {
+		qs.ms.failed(time.Now())
+	}
 }
 
 // sendNotify sends an error notify in a protected Informational exchange.
@@ -247,6 +253,9 @@ func (m *Manager) handleInfo(sa *ikeSA, pkt []byte, from func(), now time.Time) 
 			if qs.q.initiator && qs.doneAt.IsZero() {
 				if qs.rekeyOf != nil {
 					qs.rekeyOf.rekeying = false
+				}
+				if qs.ms != nil {
+					qs.ms.failed(now)
 				}
 				delete(sa.qms, mid)
 			}

@@ -128,7 +128,7 @@ func (m *Manager) startPhase1(ms *mapState, now time.Time) *ikeSA {
 	laddr, err := localAddrFor(ms.cm, peer)
 	if err != nil {
 		m.log.Warn("no route to the peer", "peer", peer, "err", err)
-		ms.nextTry = now.Add(initiateBackoff)
+		ms.failed(now)
 		return nil
 	}
 	sa := &ikeSA{ms: ms, initiator: true, local: netip.AddrPortFrom(laddr, IKEPort),
@@ -136,7 +136,7 @@ func (m *Manager) startPhase1(ms *mapState, now time.Time) *ikeSA {
 	p1, out, err := newPhase1Initiator(m, ms, sa)
 	if err != nil {
 		m.log.Warn("cannot start phase 1", "crypto_map", ms.cm.ID(), "err", err)
-		ms.nextTry = now.Add(initiateBackoff)
+		ms.failed(now)
 		return nil
 	}
 	sa.p1 = p1
@@ -324,6 +324,7 @@ func (m *Manager) installChild(sa *ikeSA, qs *qmState, res *quickResult, now tim
 	sa.children = append(sa.children, nc)
 	sa.p2Error = ""
 	delete(qs.ms.wanted, qs.rule.index)
+	qs.ms.succeeded()
 	m.log.Info("IPsec SA installed", "crypto_map", qs.ms.cm.ID(), "peer", sa.remote, "selector", c.Selector.String(),
 		"protocol", c.Protocol, "spi_in", fmt.Sprintf("%08x", spiIn(c)), "spi_out", fmt.Sprintf("%08x", spiOut(c)),
 		"encryption", c.Encryption, "integrity", c.Integrity, "pfs", c.PFSGroup, "lifetime", c.Lifetime)

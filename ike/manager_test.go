@@ -177,14 +177,27 @@ func TestManagerInMemory(t *testing.T) {
 }
 
 func TestManagerPFSMismatch(t *testing.T) {
-	_, i, r := startPair(t, func(cm *conf.CryptoMap) { cm.PFS = 14 }, nil)
-	waitUntil(t, 10*time.Second, "phase 1", func() bool {
-		s := r.m.Status()
-		return len(s) == 1 && s[0].State == "MM_ACTIVE"
+	n, i, r := startPair(t, func(cm *conf.CryptoMap) { cm.PFS = 14 }, nil)
+	waitUntil(t, 10*time.Second, "the initiator's hint", func() bool {
+		s := i.m.Status()
+		return len(s) == 1 && strings.Contains(s[0].Hint, "PFS")
 	})
-	time.Sleep(500 * time.Millisecond)
+	n.mu.Lock()
+	sent := n.sent
+	n.mu.Unlock()
+	// The refused Quick Mode is not retried at once: the map backs off.
+	time.Sleep(10 * tickInterval)
+	n.mu.Lock()
+	again := n.sent - sent
+	n.mu.Unlock()
+	if again != 0 {
+		t.Fatalf("%d datagrams sent right after a refused Quick Mode", again)
+	}
 	if len(i.plane.live())+len(r.plane.live()) != 0 {
 		t.Fatal("child installed despite a PFS mismatch")
+	}
+	if s := r.m.Status(); len(s) != 1 || !strings.Contains(s[0].Hint, "one end has PFS set") {
+		t.Fatalf("responder status %+v", s)
 	}
 }
 

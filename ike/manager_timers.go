@@ -56,7 +56,7 @@ func (m *Manager) tickSA(sa *ikeSA, now time.Time) {
 		} else if giveUp || now.Sub(sa.created) > halfOpenTimeout {
 			m.log.Warn("phase 1 timed out", "peer", sa.remote, "state", sa.stateName(), "hint", stateHint(sa.stateName()))
 			if sa.ms != nil {
-				sa.ms.nextTry = now.Add(initiateBackoff)
+				sa.ms.failed(now)
 			}
 			m.removeSA(sa)
 		}
@@ -79,7 +79,7 @@ func (m *Manager) tickSA(sa *ikeSA, now time.Time) {
 				qs.rekeyOf.rekeying = false
 			}
 			if qs.ms != nil {
-				qs.ms.nextTry = now.Add(initiateBackoff)
+				qs.ms.failed(now)
 			}
 			delete(sa.qms, mid)
 		}
