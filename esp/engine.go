@@ -115,10 +115,13 @@ type Engine struct {
 	cfg     EngineConfig
 	dev     Device
 	sender  Sender
-	cls     Classifier
-	entries []*entry
 	bufSize int
 	pool    bufPool
+
+	// policy is the classifier and the entries it indexes, published
+	// together so that a reload (Reconfigure) swaps both at once; the
+	// outbound loop loads it once per batch.
+	policy atomic.Pointer[policyTable]
 
 	inbound atomic.Pointer[inTable]
 	tableMu sync.Mutex // serialises writers of the inbound table and pair sets
@@ -127,7 +130,7 @@ type Engine struct {
 
 	drops dropCounters
 
-	acquire atomic.Pointer[func(entry int, pkt []byte)]
+	acquire atomic.Pointer[acquireFunc]
 	expire  atomic.Pointer[func(p *Pair, hard bool)]
 
 	loopsMu sync.Mutex
@@ -166,15 +169,19 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 		cfg:     cfg,
 		dev:     cfg.Device,
 		sender:  cfg.Sender,
-		cls:     cfg.Classifier,
 		bufSize: MaxHeadroom + cfg.MaxPacket + MaxTailroom,
 		pairs:   make(map[*Pair]struct{}),
 		done:    make(chan struct{}),
 	}
 	e.pool.size = e.bufSize
-	for _, id := range cfg.Entries {
-		e.entries = append(e.entries, &entry{id: id, queue: make([]queued, 0, cfg.QueueLen)})
+	pol, err := e.newPolicy(cfg.Classifier, cfg.Entries, nil)
+	if err != nil {
+		return nil, err
 	}
+	for i, ent := range pol.entries {
+		ent.index.Store(int32(i))
+	}
+	e.policy.Store(pol)
 	e.inbound.Store(&inTable{m: map[inKey]*Pair{}})
 	if cfg.Acquire != nil {
 		e.SetAcquire(cfg.Acquire)
@@ -186,14 +193,33 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 	return e, nil
 }
 
+// acquireFunc is the stored Acquire hook: it gets both the entry's index
+// (in the policy table the packet was classified with) and its ID, which
+// stays right across a Reconfigure.
+type acquireFunc func(entry int, id string, pkt []byte)
+
 // SetAcquire replaces EngineConfig.Acquire; IKE attaches itself with it
-// after the data plane is running. nil detaches.
+// after the data plane is running. nil detaches. The index is that of the
+// table current when the packet was classified: after a Reconfigure it may
+// be stale, so hooks that outlive a reload should use SetAcquireByID.
 func (e *Engine) SetAcquire(f func(entry int, pkt []byte)) {
 	if f == nil {
 		e.acquire.Store(nil)
 		return
 	}
-	e.acquire.Store(&f)
+	a := acquireFunc(func(entry int, _ string, pkt []byte) { f(entry, pkt) })
+	e.acquire.Store(&a)
+}
+
+// SetAcquireByID is SetAcquire with the entry's ID (the crypto map's
+// "name/seq") instead of its index. nil detaches.
+func (e *Engine) SetAcquireByID(f func(id string, pkt []byte)) {
+	if f == nil {
+		e.acquire.Store(nil)
+		return
+	}
+	a := acquireFunc(func(_ int, id string, pkt []byte) { f(id, pkt) })
+	e.acquire.Store(&a)
 }
 
 // SetExpire replaces EngineConfig.Expire. nil detaches.
@@ -302,7 +328,7 @@ func (e *Engine) Wait() {
 	}
 	e.pairs = map[*Pair]struct{}{}
 	e.inbound.Store(&inTable{m: map[inKey]*Pair{}})
-	for _, ent := range e.entries {
+	for _, ent := range e.policy.Load().entries {
 		ent.out.Store(nil)
 		ent.rules.Store(nil)
 	}

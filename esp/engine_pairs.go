@@ -26,7 +26,9 @@ import (
 // PairInfo describes a pair for status; the engine only reads Entry,
 // PathMTU and Lifetime.
 type PairInfo struct {
-	Entry int // policy entry index (Classifier's result)
+	// Entry is the policy entry index (Classifier's result) at install
+	// time; Stats reports the current one, which a reload may move.
+	Entry int
 	// ForRule makes the pair carry only packets that matched ACL line Rule
 	// of the entry (IKE: one SA per proxy ID); otherwise it carries every
 	// packet of the entry that has no line-specific pair.
@@ -55,6 +57,7 @@ type PairInfo struct {
 // methods and Engine.Stats.
 type Pair struct {
 	Info      PairInfo
+	ent       *entry // the policy entry; kept across Reconfigure (by ID)
 	in        Verifier
 	out       Protector
 	maxInner  int // largest cleartext packet that fits the path MTU; 0 = no limit
@@ -91,24 +94,51 @@ var ErrDuplicateSPI = errors.New("esp: inbound SPI already installed")
 // owns both SAs and closes (wipes) them when the pair is removed; on error
 // the caller still owns them. in or out may be nil for a one-directional
 // install. When info.PathMTU is 0 it is filled in by EngineConfig.PathMTU.
-func (e *Engine) InstallPair(entry int, in Verifier, out Protector, info PairInfo) (*Pair, error) {
-	if entry < 0 || entry >= len(e.entries) {
-		return nil, fmt.Errorf("esp: no policy entry %d", entry)
-	}
+func (e *Engine) InstallPair(idx int, in Verifier, out Protector, info PairInfo) (*Pair, error) {
+	return e.install(func(pol *policyTable) (*entry, int) {
+		if idx < 0 || idx >= len(pol.entries) {
+			return nil, max(idx, 0)
+		}
+		return pol.entries[idx], idx
+	}, in, out, info)
+}
+
+// InstallPairFor is InstallPair for the entry named id (a crypto map's
+// "name/seq"): unlike an index, the ID cannot go stale when a reload
+// reorders the entries between looking the index up and installing.
+func (e *Engine) InstallPairFor(id string, in Verifier, out Protector, info PairInfo) (*Pair, error) {
+	return e.install(func(pol *policyTable) (*entry, int) {
+		ent := pol.byID[id]
+		if ent == nil {
+			return nil, -1
+		}
+		return ent, int(ent.index.Load())
+	}, in, out, info)
+}
+
+// install resolves the entry under tableMu (which Reconfigure holds while
+// it swaps the table) and installs the pair.
+func (e *Engine) install(resolve func(*policyTable) (*entry, int), in Verifier, out Protector, info PairInfo) (*Pair, error) {
 	if e.closed.Load() {
 		return nil, errors.New("esp: engine closed")
 	}
-	info.Entry = entry
-	p := &Pair{Info: info, in: in, out: out, installed: time.Now()}
 	if info.PathMTU == 0 && e.cfg.PathMTU != nil && info.Peer.IsValid() {
 		info.PathMTU = e.cfg.PathMTU(info.Peer)
-		p.Info.PathMTU = info.PathMTU
 	}
+	e.tableMu.Lock()
+	ent, idx := resolve(e.policy.Load())
+	if ent == nil {
+		e.tableMu.Unlock()
+		if idx >= 0 {
+			return nil, fmt.Errorf("esp: no policy entry %d", idx)
+		}
+		return nil, errors.New("esp: no such policy entry")
+	}
+	info.Entry = idx
+	p := &Pair{Info: info, ent: ent, in: in, out: out, installed: time.Now()}
 	if mtu := e.pathMTU(&info); out != nil && mtu > 0 {
 		p.maxInner = max(out.MaxInner(mtu), 1)
 	}
-	ent := e.entries[entry]
-	e.tableMu.Lock()
 	if in != nil {
 		proto, spi := in.LookupKey()
 		if e.lookupInbound(proto, spi) != nil {
@@ -139,7 +169,7 @@ func (e *Engine) InstallPair(entry int, in Verifier, out Protector, info PairInf
 // decrypting until Remove(old).
 func (e *Engine) Replace(old *Pair, in Verifier, out Protector, info PairInfo) (*Pair, error) {
 	info.ForRule, info.Rule = old.Info.ForRule, old.Info.Rule
-	return e.InstallPair(old.Info.Entry, in, out, info)
+	return e.InstallPairFor(old.ent.id, in, out, info)
 }
 
 // Remove uninstalls p: its inbound SPI leaves the table, and if p is still
@@ -158,8 +188,7 @@ func (e *Engine) Remove(p *Pair) {
 		}
 	}
 	delete(e.pairs, p)
-	if p.Info.Entry >= 0 && p.Info.Entry < len(e.entries) {
-		ent := e.entries[p.Info.Entry]
+	if ent := p.ent; ent != nil {
 		ent.mu.Lock()
 		if p.Info.ForRule {
 			ent.setRule(p.Info.Rule, nil, p)
@@ -176,9 +205,13 @@ func (e *Engine) Remove(p *Pair) {
 func (e *Engine) Pairs(entry int) []*Pair {
 	e.tableMu.Lock()
 	defer e.tableMu.Unlock()
+	pol := e.policy.Load()
+	if entry < 0 || entry >= len(pol.entries) {
+		return nil
+	}
 	var out []*Pair
 	for p := range e.pairs {
-		if p.Info.Entry == entry {
+		if p.ent == pol.entries[entry] {
 			out = append(out, p)
 		}
 	}

@@ -112,7 +112,7 @@ type PairStats struct {
 // table lock, so call it for status, not per packet.
 func (e *Engine) Stats() EngineStats {
 	s := EngineStats{Drops: e.drops.snapshot()}
-	for _, ent := range e.entries {
+	for _, ent := range e.policy.Load().entries {
 		s.Entries = append(s.Entries, EntryStats{
 			ID:      ent.id,
 			HasSA:   ent.hasSA(),
@@ -138,9 +138,9 @@ func (e *Engine) Stats() EngineStats {
 			BytesOut:     p.bytesOut.Load(),
 			Drops:        p.drops.snapshot(),
 		}
-		if p.Info.Entry >= 0 && p.Info.Entry < len(e.entries) {
-			ps.Current = e.entries[p.Info.Entry].current(p)
-		}
+		// The entry's index moves when a reload reorders the crypto maps.
+		ps.Entry = int(p.ent.index.Load())
+		ps.Current = ps.Entry >= 0 && p.ent.current(p)
 		if p.Info.Lifetime > 0 {
 			ps.LifetimeLeft = max(0, p.Info.Lifetime-now.Sub(p.installed))
 		}

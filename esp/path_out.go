@@ -27,6 +27,10 @@ func newOutLoop(e *Engine) *outLoop {
 // process handles the n packets just read into o.bufs.
 func (o *outLoop) process(n int) {
 	e := o.e
+	// One policy snapshot per batch: a concurrent Reconfigure takes
+	// effect from the next batch on, and classifier results always index
+	// the entries they were computed for.
+	pol := e.policy.Load()
 	o.send = o.send[:0]
 	for i := 0; i < n; i++ {
 		buf, size := o.bufs[i], o.sizes[i]
@@ -35,14 +39,14 @@ func (o *outLoop) process(n int) {
 			continue
 		}
 		pkt := buf[MaxHeadroom : MaxHeadroom+size]
-		idx, rule, ok := e.cls.Classify(pkt)
-		if !ok || idx < 0 || idx >= len(e.entries) {
+		idx, rule, ok := pol.cls.Classify(pkt)
+		if !ok || idx < 0 || idx >= len(pol.entries) {
 			// Routed into the TUN but no crypto ACL permits it: there is no
 			// cleartext path out of the TUN, so this is a policy drop.
 			e.drops.add(DropNoPolicy)
 			continue
 		}
-		ent := e.entries[idx]
+		ent := pol.entries[idx]
 		p := ent.lookup(rule)
 		if p == nil {
 			if e.hold(ent, idx, rule, buf, size) {

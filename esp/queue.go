@@ -55,7 +55,7 @@ func (e *Engine) hold(ent *entry, idx, rule int, buf []byte, n int) bool {
 		now := time.Now().UnixNano()
 		last := ent.lastAcquire.Load()
 		if now-last >= int64(acquireInterval) && ent.lastAcquire.CompareAndSwap(last, now) {
-			(*acq)(idx, buf[MaxHeadroom:MaxHeadroom+n])
+			(*acq)(idx, ent.id, buf[MaxHeadroom:MaxHeadroom+n])
 		}
 	}
 	return true

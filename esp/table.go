@@ -40,6 +40,7 @@ func (e *Engine) publishInbound(edit func(m map[inKey]*Pair)) {
 // wins over the entry-wide one.
 type entry struct {
 	id    string
+	index atomic.Int32                  // position in the current policy table; -1 once dropped
 	out   atomic.Pointer[Pair]          // entry-wide SA
 	rules atomic.Pointer[map[int]*Pair] // per-ACL-line SAs; immutable, replaced on change
 
