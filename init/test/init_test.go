@@ -22,15 +22,6 @@ func one(t *testing.T, calls [][]string, prefix ...string) []string {
 	return got[0]
 }
 
-func dump(calls [][]string) string {
-	var b strings.Builder
-	for _, c := range calls {
-		b.WriteString(strings.Join(c, " | "))
-		b.WriteByte('\n')
-	}
-	return b.String()
-}
-
 func wantArgs(t *testing.T, what string, got, want []string) {
 	t.Helper()
 	if !reflect.DeepEqual(got, want) {
