@@ -261,47 +261,62 @@ func tisPhase1(n *tisNode, peer string) (state string, ok bool) {
 }
 
 // TestInteropLibreswanMainModePSK: Main Mode with a pre-shared key
-// (AES-128, SHA-256, MODP-2048) between tinyipsec and Libreswan 4.x,
-// each side initiating.
+// between tinyipsec and Libreswan 4.x, each side initiating, with a MODP
+// and an elliptic-curve group (RFC 5903 encoding of the KE payload).
 func TestInteropLibreswanMainModePSK(t *testing.T) {
 	root := requireLibreswan(t)
-	for _, tisInitiates := range []bool{true, false} {
-		name := "pluto-initiates"
-		if tisInitiates {
-			name = "tinyipsec-initiates"
-		}
-		t.Run(name, func(t *testing.T) {
-			left, right := nstest.New(t, "lsw-l"), nstest.New(t, "lsw-r")
-			nstest.Link(t, left, right, leftOuter+"/24", rightOuter+"/24")
-			left.Run(t, "ip", "addr", "add", leftInner+"/32", "dev", "lo")
-			right.Run(t, "ip", "addr", "add", rightInner+"/32", "dev", "lo")
-
-			const psk = "libreswan-interop-psk"
-			p := startPluto(t, right, root, plutoConn{Local: rightOuter, Remote: leftOuter,
-				LocalNet: rightSubnet, RemoteNet: leftSubnet, PSK: psk})
-			c := tisConn{Peer: rightOuter, Local: leftOuter, PSK: psk, Initiate: "never"}
+	for _, c := range []struct {
+		name      string
+		tisPolicy string // [[isakmp_policy]] body
+		plutoIKE  string
+	}{
+		{"aes128-sha256-modp2048", "", "aes128-sha2_256;modp2048"},
+		{"aes256-sha256-ecp256", "encryption = \"aes256\"\nhash = \"sha256\"\nauthentication = \"pre-share\"\ngroup = 19\n", "aes256-sha2_256;dh19"},
+	} {
+		for _, tisInitiates := range []bool{true, false} {
+			name := c.name + "/pluto-initiates"
 			if tisInitiates {
-				c.Initiate = "always"
+				name = c.name + "/tinyipsec-initiates"
 			}
-			tis := startTinyipsec(t, left, c)
-			if !tisInitiates {
-				p.initiate(t)
-			}
-			var state string
-			nstest.WaitFor(t, 30*time.Second, "phase 1 established on both ends", func() bool {
-				var ok bool
-				state, ok = tisPhase1(tis, rightOuter)
-				return ok && p.ikeEstablished()
+			t.Run(name, func(t *testing.T) {
+				libreswanPhase1(t, root, c.tisPolicy, c.plutoIKE, tisInitiates)
 			})
-			// The daemon logs the state at the moment phase 1 completed.
-			if l := plutoLine(tis.proc.Output(), "phase 1 established"); !strings.Contains(l, "MM_ACTIVE") {
-				t.Errorf("tinyipsec did not log phase 1 as MM_ACTIVE:\n%s", tis.proc.Output())
-			}
-			t.Logf("tinyipsec: IKE SA with %s in %s; pluto: %s", rightOuter, state, plutoLine(p.proc.Output(), "SA established"))
-			if l := plutoLine(p.proc.Output(), "netlink response for Add SA"); l != "" {
-				t.Logf("pluto, phase 2 as expected without kernel ESP: %s", l)
-			}
-		})
+		}
+	}
+}
+
+// libreswanPhase1 brings up phase 1 between tinyipsec (left) and pluto
+// (right) and checks both ends report it established.
+func libreswanPhase1(t *testing.T, root, tisPolicy, plutoIKE string, tisInitiates bool) {
+	left, right := nstest.New(t, "lsw-l"), nstest.New(t, "lsw-r")
+	nstest.Link(t, left, right, leftOuter+"/24", rightOuter+"/24")
+	left.Run(t, "ip", "addr", "add", leftInner+"/32", "dev", "lo")
+	right.Run(t, "ip", "addr", "add", rightInner+"/32", "dev", "lo")
+
+	const psk = "libreswan-interop-psk"
+	p := startPluto(t, right, root, plutoConn{Local: rightOuter, Remote: leftOuter,
+		LocalNet: rightSubnet, RemoteNet: leftSubnet, PSK: psk, IKE: plutoIKE})
+	c := tisConn{Peer: rightOuter, Local: leftOuter, PSK: psk, Policy: tisPolicy, Initiate: "never"}
+	if tisInitiates {
+		c.Initiate = "always"
+	}
+	tis := startTinyipsec(t, left, c)
+	if !tisInitiates {
+		p.initiate(t)
+	}
+	var state string
+	nstest.WaitFor(t, 30*time.Second, "phase 1 established on both ends", func() bool {
+		var ok bool
+		state, ok = tisPhase1(tis, rightOuter)
+		return ok && p.ikeEstablished()
+	})
+	// The daemon logs the state at the moment phase 1 completed.
+	if l := plutoLine(tis.proc.Output(), "phase 1 established"); !strings.Contains(l, "MM_ACTIVE") {
+		t.Errorf("tinyipsec did not log phase 1 as MM_ACTIVE:\n%s", tis.proc.Output())
+	}
+	t.Logf("tinyipsec: IKE SA with %s in %s; pluto: %s", rightOuter, state, plutoLine(p.proc.Output(), "SA established"))
+	if l := plutoLine(p.proc.Output(), "netlink response for Add SA"); l != "" {
+		t.Logf("pluto, phase 2 as expected without kernel ESP: %s", l)
 	}
 }
 
