@@ -12,7 +12,7 @@ apt-get install -y -qq --no-install-recommends \
 	ca-certificates git make procps iproute2 iputils-ping nftables tcpdump socat busybox \
 	qemu-user-static python3 python3-scapy python3-cryptography \
 	strongswan-charon strongswan-swanctl libcharon-extra-plugins libstrongswan-extra-plugins \
-	procps coreutils \
+	coreutils \
 	libnss3 libnss3-tools libnspr4 libunbound8 libldns3 libevent-core-2.1-7 libevent-pthreads-2.1-7 \
 	libcap-ng0 libaudit1 libcurl3-nss libldap-2.5-0 libpam0g libselinux1 libsystemd0 libcrypt1 \
 	>/dev/null
