@@ -1,6 +1,7 @@
 package ike
 
 import (
+	"bytes"
 	"errors"
 	"log/slog"
 	"math/rand/v2"
@@ -243,24 +244,25 @@ func (m *Manager) Close() {
 // pkt (may be nil) picks the ACL line, and is not retained. It does not
 // block.
 func (m *Manager) Acquire(cryptoMapID string, pkt []byte) {
-	for _, ms := range m.maps {
-		if ms.cm.ID() != cryptoMapID || ms.cm.Initiate == "never" || ms.cm.Dynamic {
-			continue
-		}
-		r, ok := ms.ruleFor(pkt)
-		if !ok {
+	// Reload replaces m.maps under m.mu, so the look-up happens there, in
+	// the goroutine; the packet is copied because the caller reuses it.
+	pkt = bytes.Clone(pkt)
+	go func() {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		if m.closed {
 			return
 		}
-		go func() {
-			m.mu.Lock()
-			defer m.mu.Unlock()
-			if m.closed {
-				return
+		for _, ms := range m.maps {
+			if ms.cm.ID() != cryptoMapID || ms.cm.Initiate == "never" || ms.cm.Dynamic {
+				continue
 			}
-			m.initiateRule(ms, r, time.Now())
-		}()
-		return
-	}
+			if r, ok := ms.ruleFor(pkt); ok {
+				m.initiateRule(ms, r, time.Now())
+			}
+			return
+		}
+	}()
 }
 
 // Expired is the data plane's report that a pair reached its soft limit

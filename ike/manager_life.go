@@ -106,10 +106,12 @@ func (m *Manager) initiateRule(ms *mapState, r proxyRule, now time.Time) {
 			continue
 		}
 		if sa.out == nil {
-			if sa.ms == ms || sa.ms == nil {
-				return // phase 1 in progress
-			}
-			continue
+			// Phase 1 in progress with this peer, for this map or
+			// another one: its Quick Modes follow once it is up. (A
+			// second phase 1 would make the responder, which binds both
+			// to its first matching map, take it for a rekey and delete
+			// the first one with the SAs on it.)
+			return
 		}
 		for _, qs := range sa.qms {
 			if qs.ms == ms && qs.rule.index == r.index && qs.doneAt.IsZero() {

@@ -1,0 +1,160 @@
+package ike
+
+import (
+	"errors"
+	"time"
+
+	"tinyipsec/acl"
+	"tinyipsec/conf"
+)
+
+// Hot reload. Crypto maps are matched by ID ("name/seq") and compared by
+// conf.CryptoMap.Fingerprint, which covers everything that shapes their
+// tunnels (ACL rules, transform sets, ISAKMP policies, keys, certificate
+// contents):
+//
+//   - unchanged: the map keeps its IKE and IPsec SAs, the ACL lines it
+//     wants and its backoff; traffic never notices the reload;
+//   - changed or removed: its IPsec SAs are deleted (Delete notification to
+//     the peer, pair taken out of the data plane) and its Quick Modes in
+//     progress abandoned; an IKE SA negotiated for it goes too (Delete)
+//     unless it still carries IPsec SAs of a kept map with the same peer,
+//     which then takes it over (phase 1 is per peer, so maps that share a
+//     peer share the IKE SA);
+//   - new (or changed): starts as at startup, initiate = always at once,
+//     on-traffic when the data plane asks.
+
+// ReloadResult lists what Reload did, by crypto map ID.
+type ReloadResult struct {
+	Kept    []string // same fingerprint: SAs kept
+	Changed []string // SAs deleted; renegotiated under the new settings
+	Removed []string // SAs deleted
+	Added   []string
+}
+
+// isakmpKeyed reports whether IKE negotiates the map's SAs.
+func isakmpKeyed(cm *conf.CryptoMap) bool {
+	return cm.Keying == "" || cm.Keying == "isakmp"
+}
+
+// newMapState is the manager's initial view of an IKE-keyed crypto map:
+// its compiled ACL and one proxy ID per permit line.
+func newMapState(cm *conf.CryptoMap) *mapState {
+	ms := &mapState{cm: cm, wanted: map[int]bool{}}
+	if cm.ACL != nil {
+		ms.acl = acl.Compile(cm.ACL.Rules)
+		for i := range ms.acl.Len() {
+			if s, ok := ms.acl.ProxyID(i, false); ok {
+				ms.rules = append(ms.rules, proxyRule{index: i, sel: s})
+			}
+		}
+	}
+	return ms
+}
+
+// Reload switches to c, an already validated configuration; see above.
+// The IPsec SAs of changed and removed maps are gone from the data plane
+// when it returns. ISAKMP policy and allow_weak changes apply to phase 1
+// negotiations from now on (the policies are part of every map's
+// fingerprint, so their maps are renegotiated).
+func (m *Manager) Reload(c *conf.Config) (ReloadResult, error) {
+	var res ReloadResult
+	if c == nil {
+		return res, errors.New("ike: reload without a configuration")
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return res, errors.New("ike: manager closed")
+	}
+	old := make(map[string]*mapState, len(m.maps))
+	for _, ms := range m.maps {
+		old[ms.cm.ID()] = ms
+	}
+	kept := map[*mapState]bool{}
+	present := map[string]bool{}
+	var next []*mapState
+	for _, cm := range c.CryptoMaps {
+		if !isakmpKeyed(cm) {
+			continue
+		}
+		id := cm.ID()
+		present[id] = true
+		prev := old[id]
+		switch {
+		case prev != nil && prev.cm.Fingerprint() == cm.Fingerprint():
+			// Same settings: point at the new configuration's object so
+			// that nothing keeps the old one alive.
+			prev.cm = cm
+			kept[prev] = true
+			next = append(next, prev)
+			res.Kept = append(res.Kept, id)
+			continue
+		case prev != nil:
+			res.Changed = append(res.Changed, id)
+		default:
+			res.Added = append(res.Added, id)
+		}
+		next = append(next, newMapState(cm))
+	}
+	var retired []*mapState
+	for _, ms := range m.maps {
+		if kept[ms] {
+			continue
+		}
+		retired = append(retired, ms)
+		if !present[ms.cm.ID()] {
+			res.Removed = append(res.Removed, ms.cm.ID())
+		}
+	}
+	m.cfg.Conf = c
+	m.maps = next
+	for _, ms := range retired {
+		m.retireMap(ms, kept)
+	}
+	if m.started {
+		m.tickMaps(time.Now())
+	}
+	return res, nil
+}
+
+// retireMap deletes everything that belongs to a changed or removed
+// crypto map. Callers hold m.mu.
+func (m *Manager) retireMap(ms *mapState, kept map[*mapState]bool) {
+	for _, sa := range append([]*ikeSA(nil), m.sas...) {
+		if sa.dead {
+			continue
+		}
+		for _, c := range append([]*child(nil), sa.children...) {
+			if c.ms == ms {
+				m.log.Info("deleting IPsec SA of a changed or removed crypto map", "crypto_map", ms.cm.ID(), "peer", sa.remote)
+				m.removeChild(sa, c, true)
+			}
+		}
+		for mid, qs := range sa.qms {
+			if qs.ms == ms {
+				delete(sa.qms, mid)
+			}
+		}
+		if sa.ms != ms {
+			continue
+		}
+		if heir := heirOf(sa, kept); heir != nil {
+			// The IKE SA still carries a kept map's IPsec SAs: that map
+			// takes it over (rekeying, DPD) instead of losing them.
+			sa.ms = heir
+			continue
+		}
+		m.deleteIKE(sa, true, "crypto map changed or removed")
+	}
+}
+
+// heirOf returns a kept crypto map with IPsec SAs on sa, nil if none.
+func heirOf(sa *ikeSA, kept map[*mapState]bool) *mapState {
+	for _, c := range sa.children {
+		if kept[c.ms] {
+			return c.ms
+		}
+	}
+	return nil
+}
