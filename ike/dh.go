@@ -39,10 +39,25 @@ var Groups = []Group{GroupMODP768, GroupMODP1024, GroupMODP1536, GroupMODP2048, 
 // range, not on the curve, or of the wrong length.
 var ErrBadPublicValue = errors.New("ike: invalid Diffie-Hellman public value")
 
-// modpExponentLen is the private exponent size for MODP groups: 512 bits
-// is more than RFC 3526 asks for the largest group here and keeps the
-// constant-time exponentiation affordable on small routers.
-const modpExponentLen = 64
+// modpExponentBits is the private exponent size per MODP group. An
+// exponent of n random bits resists the attacks that exploit a short
+// exponent (Pollard's lambda method: about 2^(n/2) steps) as well as the
+// group resists the number field sieve once n is twice the group's
+// security strength (RFC 3526 section 8). A full-size exponent adds no
+// security beyond that strength, only cost: the time of the constant-time
+// exponentiation grows linearly with the exponent. Each size below is
+// twice the strength NIST SP 800-57 part 1 gives the modulus (2048 bits:
+// 112, 3072: 128, 4096: about 150) plus a margin of 64 bits or more, and
+// within RFC 3526's recommended range. Groups 1, 2 and 5 are weak whatever
+// the exponent (allow_weak only), so they get the smallest size.
+var modpExponentBits = map[Group]int{
+	GroupMODP768:  256,
+	GroupMODP1024: 256,
+	GroupMODP1536: 256,
+	GroupMODP2048: 320, // 2 x 112 + 96; RFC 3526: 220-320
+	GroupMODP3072: 384, // 2 x 128 + 128; RFC 3526: 260-420
+	GroupMODP4096: 448, // 2 x 152 + 144; RFC 3526: 300-480
+}
 
 type modpGroup struct {
 	m    *bigmod.Modulus
@@ -149,11 +164,13 @@ type DHKey struct {
 // crypto/rand.Reader).
 func (g Group) GenerateKey(rand io.Reader) (*DHKey, error) {
 	if mg := modp(g); mg != nil {
-		x := make([]byte, modpExponentLen)
+		x := make([]byte, modpExponentBits[g]/8)
 		if _, err := io.ReadFull(rand, x); err != nil {
 			return nil, err
 		}
-		x[0] |= 0x80 // keep the exponent's size fixed
+		// A fixed top bit keeps the exponent's size (and so the
+		// exponentiation's running time) independent of its value.
+		x[0] |= 0x80
 		gen, err := bigmod.NewNat().SetBytes([]byte{2}, mg.m)
 		if err != nil {
 			return nil, err

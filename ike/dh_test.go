@@ -82,3 +82,22 @@ func BenchmarkDH(b *testing.B) {
 		})
 	}
 }
+
+// TestModpExponentSizes: every MODP group has a private exponent of at
+// least twice its security strength, and GenerateKey uses that size.
+func TestModpExponentSizes(t *testing.T) {
+	strength := map[Group]int{1: 64, 2: 80, 5: 96, 14: 112, 15: 128, 16: 152}
+	for g := range modpPrimeHex {
+		bits := modpExponentBits[g]
+		if bits < 2*strength[g] || bits%8 != 0 {
+			t.Errorf("%v: %d-bit exponent for a strength of %d bits", g, bits, strength[g])
+		}
+		k, err := g.GenerateKey(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(k.exp)*8 != bits || k.exp[0]&0x80 == 0 {
+			t.Errorf("%v: exponent of %d bytes, top byte %#x", g, len(k.exp), k.exp[0])
+		}
+	}
+}
