@@ -137,3 +137,40 @@ func TestInteropRestartAndShutdown(t *testing.T) {
 		return r.ss.ikeSAs() == 0 && len(r.ss.inboundSPIs()) == 0
 	})
 }
+
+// TestInteropRekeyByTinyipsec: tinyipsec's own phase 2 rekey at the
+// shortest lifetime the configuration allows (120 s): the new pair is
+// installed before the old one goes (make-before-break) and a ping that
+// runs across the changeover loses nothing.
+func TestInteropRekeyByTinyipsec(t *testing.T) {
+	requireStrongSwan(t)
+	c := interopCase{
+		tis: tisConn{PSK: "interop-psk-rekey2", Lifetime: "120s"},
+		ss:  charonConn{PSK: "interop-psk-rekey2"},
+	}
+	r := runInterop(t, c, true)
+	first := r.tis.ipsecSPIs()
+	// Our rekey comes at about 85 % of 120 s; ping until well after it.
+	ping := r.left.Start(t, "ping", nil, "ping", "-i", "0.2", "-c", "575", "-W", "2", "-I", leftInner, rightInner)
+	rekeyed := false
+	nstest.WaitFor(t, 180*time.Second, "ping to finish", func() bool {
+		if !rekeyed {
+			for _, s := range r.tis.ipsecSPIs() {
+				if !contains(first, s) {
+					rekeyed = true
+				}
+			}
+		}
+		return ping.Exited()
+	})
+	m := lossRE.FindStringSubmatch(ping.Output())
+	if m == nil || m[1] != m[2] {
+		t.Fatalf("ping lost packets across our rekey:\n%s", tail(ping.Output(), 2000))
+	}
+	if !rekeyed || !strings.Contains(r.tis.proc.Output(), "rekeying IPsec SA") {
+		t.Fatalf("tinyipsec did not rekey (SPIs %v -> %v)\n%s", first, r.tis.ipsecSPIs(), tail(r.tis.proc.Output(), 4000))
+	}
+	// strongSwan was told to drop the old pair.
+	nstest.WaitFor(t, 10*time.Second, "strongSwan with one pair", func() bool { return len(r.ss.inboundSPIs()) == 1 })
+	tcpTransfer(t, r.left, leftInner, r.right, rightInner)
+}
