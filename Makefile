@@ -21,8 +21,8 @@ export SOURCE_DATE_EPOCH
 BUILD   := build
 LDFLAGS := -s -w -X main.version=$(VERSION)
 GOFLAGS_STATIC := -trimpath -ldflags '$(LDFLAGS)'
-# Every Go file is a prerequisite so binaries rebuild when any source changes.
-GO_SOURCES := $(shell find . -name '*.go' -not -path './build/*' 2>/dev/null) go.mod go.sum
+# Every non-test Go file is a prerequisite: binaries rebuild when one changes.
+GO_SOURCES := $(shell find . -name '*.go' -not -name '*_test.go' -not -path './build/*' 2>/dev/null) go.mod go.sum
 
 # OpenWrt package architecture -> Go target. The package arch names are what
 # opkg compares with /etc/opkg/arch.conf on the router, so they must match the
