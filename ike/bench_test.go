@@ -376,11 +376,6 @@ func measureSAMemory(tb testing.TB, n, group int) saMemory {
 		for _, c := range append([]*child(nil), sa.children...) {
 			hub.m.removeChild(sa, c, false)
 		}
-		// removeChild shortens the slice in place and leaves the removed
-		// pointer in the backing array, which keeps the dead pair (and its
-		// engine SAs) reachable until the IKE SA goes; clear it so that
-		// the measurement sees what a fixed removeChild frees.
-		clear(sa.children[len(sa.children):cap(sa.children)])
 	}
 	ikeSAs := len(hub.m.sas)
 	hub.m.mu.Unlock()

@@ -227,7 +227,8 @@ func (m *Manager) Close() {
 		return
 	}
 	m.closed = true
-	for _, sa := range m.sas {
+	// deleteIKE removes each SA from m.sas: walk a copy.
+	for _, sa := range append([]*ikeSA(nil), m.sas...) {
 		m.deleteIKE(sa, true, "shutdown")
 	}
 	m.sas = nil

@@ -3,6 +3,7 @@ package ike
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"time"
 
 	"tinyipsec/acl"
@@ -164,6 +165,14 @@ func exchangeName(cm *conf.CryptoMap) string {
 func (m *Manager) established(sa *ikeSA, now time.Time) {
 	out := sa.p1.outcome()
 	sa.out = out
+	// The finished state machine (DH values, nonces, messages, the peer's
+	// certificate: about 3 kB per IKE SA) is not needed any more: the
+	// outcome holds its own copy of the keys and what status shows, and a
+	// repeat of the peer's last message is answered from p1In/p1Last.
+	if w, ok := sa.p1.(interface{ wipe() }); ok {
+		w.wipe()
+	}
+	sa.p1 = nil
 	if sa.ms == nil {
 		sa.ms = out.mapState
 	}
@@ -357,7 +366,9 @@ func spiOut(c *ChildSA) uint32 {
 func (m *Manager) removeChild(sa *ikeSA, c *child, notify bool) {
 	for i, x := range sa.children {
 		if x == c {
-			sa.children = append(sa.children[:i], sa.children[i+1:]...)
+			// slices.Delete clears the freed last slot, which would
+			// otherwise keep the removed pair reachable.
+			sa.children = slices.Delete(sa.children, i, i+1)
 			break
 		}
 	}
@@ -408,7 +419,7 @@ func (m *Manager) deleteIKE(sa *ikeSA, notify bool, why string) {
 func (m *Manager) removeSA(sa *ikeSA) {
 	for i, x := range m.sas {
 		if x == sa {
-			m.sas = append(m.sas[:i], m.sas[i+1:]...)
+			m.sas = slices.Delete(m.sas, i, i+1) // clears the freed slot
 			break
 		}
 	}

@@ -1,6 +1,7 @@
 package ike
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -191,8 +192,9 @@ func (a *p1Adapter) outcome() *p1Outcome {
 	if d == nil {
 		return nil
 	}
-	sec := &p1Secrets{CookieI: d.CookieI, CookieR: d.CookieR, Hash: d.Keys.Hash, SKEYIDd: d.Keys.SKEYIDd,
-		SKEYIDa: d.Keys.SKEYIDa, Block: d.Block, LastIV: append([]byte(nil), d.Keys.IV...)}
+	// Copies: the state machine (and its keys) is wiped once established.
+	sec := &p1Secrets{CookieI: d.CookieI, CookieR: d.CookieR, Hash: d.Keys.Hash, SKEYIDd: bytes.Clone(d.Keys.SKEYIDd),
+		SKEYIDa: bytes.Clone(d.Keys.SKEYIDa), Block: d.Block, LastIV: bytes.Clone(d.Keys.IV)}
 	o := &p1Outcome{
 		sec:         sec,
 		mapState:    a.ms,
