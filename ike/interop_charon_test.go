@@ -71,7 +71,13 @@ type charonConn struct {
 	ChildRekey   string // default 1h
 	ChildLife    string // default 66m
 	StartAction  string // none (default), start, trap
+	// Extra are further children (tis0, tis1, ...) with their own
+	// traffic selectors and the first child's other settings.
+	Extra []charonTS
 }
+
+// charonTS is a child's traffic selector pair.
+type charonTS struct{ LocalTS, RemoteTS string }
 
 // charon is one running strongSwan daemon in a namespace.
 type charon struct {
@@ -190,7 +196,13 @@ func (c *charon) loadConn(t *testing.T, conn charonConn) {
 // initiate starts the child SA "tis" (and its IKE SA) from strongSwan.
 func (c *charon) initiate(t *testing.T) {
 	t.Helper()
-	out, err := c.swanctl("--initiate", "--child", "tis", "--timeout", "30")
+	c.initiateChild(t, "tis")
+}
+
+// initiateChild starts one child SA (and the IKE SA if needed).
+func (c *charon) initiateChild(t *testing.T, child string) {
+	t.Helper()
+	out, err := c.swanctl("--initiate", "--child", child, "--timeout", "30")
 	if err != nil {
 		t.Fatalf("strongSwan failed to initiate: %v\n%s\n--- charon log ---\n%s", err, out, c.proc.Output())
 	}
@@ -204,7 +216,7 @@ func (c *charon) listSAs() string {
 
 var (
 	ikeEstablishedRE = regexp.MustCompile(`(?m)^tis: #\d+, ESTABLISHED, IKEv1`)
-	childInstalledRE = regexp.MustCompile(`(?m)^\s+tis: #\d+, reqid \d+, INSTALLED`)
+	childInstalledRE = regexp.MustCompile(`(?m)^\s+tis\d*: #\d+, reqid \d+, INSTALLED`)
 	childSPIRE       = regexp.MustCompile(`(?m)^\s+in\s+([0-9a-f]{8})`)
 )
 
@@ -212,6 +224,11 @@ var (
 func (c *charon) established() bool {
 	s := c.listSAs()
 	return ikeEstablishedRE.MatchString(s) && childInstalledRE.MatchString(s)
+}
+
+// installedChildren counts installed child SAs.
+func (c *charon) installedChildren() int {
+	return len(childInstalledRE.FindAllString(c.listSAs(), -1))
 }
 
 // ikeSAs counts established IKE SAs.

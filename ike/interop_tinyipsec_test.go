@@ -35,6 +35,7 @@ type tisConn struct {
 	DPDDelay   string
 	DPDTimeout string
 	ACL        string // default permit between the test subnets
+	ACLRules   []string
 }
 
 // tisNode is one running tinyipsec daemon.
@@ -84,7 +85,15 @@ func writeTinyipsecConfig(t *testing.T, dir string, c tisConn) (config, control 
 		fmt.Fprintf(&b, "esp_auth = %q\n", c.ESPAuth)
 	}
 	b.WriteString("mode = \"tunnel\"\n\n")
-	fmt.Fprintf(&b, "[acl.VPN]\nrules = [%q]\n\n", c.ACL)
+	rules := c.ACLRules
+	if len(rules) == 0 {
+		rules = []string{c.ACL}
+	}
+	var quoted []string
+	for _, r := range rules {
+		quoted = append(quoted, fmt.Sprintf("%q", r))
+	}
+	fmt.Fprintf(&b, "[acl.VPN]\nrules = [%s]\n\n", strings.Join(quoted, ", "))
 	fmt.Fprintf(&b, "[[crypto_map]]\nname = \"CMAP\"\nseq = 10\npeer = %q\nmatch = \"VPN\"\ntransform_set = [\"TS\"]\n", c.Peer)
 	fmt.Fprintf(&b, "lifetime = %q\nexchange = %q\ninitiate = %q\n", c.Lifetime, c.Exchange, c.Initiate)
 	if c.Local != "" {
