@@ -17,25 +17,37 @@ human() {
 	awk -v b="$1" 'BEGIN { printf "%.2f", b / 1048576 }'
 }
 
-printf '%-26s %12s %10s %12s %10s\n' arch "binary (B)" MiB "ipk (B)" MiB
+# xz: roughly what the binary costs inside a squashfs (xz) firmware image.
+xzsize() {
+	if command -v xz >/dev/null 2>&1; then
+		xz -9e -c "$1" | wc -c | tr -d ' '
+	else
+		echo -
+	fi
+}
+
+printf '%-26s %12s %8s %12s %8s %12s %8s\n' arch "binary (B)" MiB "xz (B)" MiB "ipk (B)" MiB
 for dir in "$build"/*/; do
 	arch=$(basename "$dir")
-	bin=$dir/tinyipsec
+	bin=${dir%/}/tinyipsec
 	[ -f "$bin" ] || continue
 	bsize=$(wc -c <"$bin" | tr -d ' ')
+	xsize=$(xzsize "$bin")
+	xmib=-
+	[ "$xsize" = - ] || xmib=$(human "$xsize")
 	ipk=$(ls "$build"/ipk/tinyipsec_*_"$arch".ipk 2>/dev/null | tail -n 1 || true)
+	isize=- imib=-
 	if [ -n "$ipk" ]; then
 		isize=$(wc -c <"$ipk" | tr -d ' ')
-		printf '%-26s %12s %10s %12s %10s\n' "$arch" "$bsize" "$(human "$bsize")" "$isize" "$(human "$isize")"
+		imib=$(human "$isize")
 		if [ "$isize" -gt "$ipk_limit" ]; then
 			echo "FAIL: $ipk is over 1.6 MiB" >&2
 			fail=1
 		fi
-	else
-		printf '%-26s %12s %10s %12s %10s\n' "$arch" "$bsize" "$(human "$bsize")" - ""
 	fi
+	printf '%-26s %12s %8s %12s %8s %12s %8s\n' "$arch" "$bsize" "$(human "$bsize")" "$xsize" "$xmib" "$isize" "$imib"
 	if [ "$arch" = mipsel_24kc ] && [ "$bsize" -gt "$bin_limit" ]; then
-		echo "FAIL: $bin (linux/mipsle) is over 4.0 MiB" >&2
+		echo "FAIL: ${bin%/*}/tinyipsec (linux/mipsle) is over 4.0 MiB" >&2
 		fail=1
 	fi
 done
