@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -125,10 +126,10 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	for sig := range sigs {
 		if sig == syscall.SIGHUP {
 			if err := d.reload(); err != nil {
-				log.Error("reload failed, keeping the running configuration", "err", err)
-			} else {
-				level.Set(parseLevel(d.config().Global.LogLevel))
+				log.Error("reload", "err", err)
 			}
+			// log_level applies at once (the running one after a failure).
+			level.Set(parseLevel(d.config().Global.LogLevel))
 			continue
 		}
 		log.Info("shutting down", "signal", sig.String())
@@ -172,17 +173,54 @@ func (d *daemon) reload() error {
 		}
 		return fmt.Errorf("%s is invalid (%d errors)", d.path, countErrors(err))
 	}
-	if next.Global.ControlSocket != d.cfg.Global.ControlSocket || next.Global.Tun != d.cfg.Global.Tun {
-		d.log.Warn("control_socket and tun changes take effect at the next restart")
+	keepRestartOnly(d.log, d.cfg, next)
+	if next.Equal(d.cfg) {
+		d.log.Info("configuration unchanged", "config", d.path)
+		return nil
 	}
+	// Every part gets the new configuration even when one fails: a
+	// failure in one (a route the kernel refused) must not leave the
+	// crypto maps of the others on the old configuration.
+	var errs []error
 	for _, p := range d.parts {
 		if err := p.reload(d.cfg, next); err != nil {
-			return err
+			d.log.Error("reload step failed", "err", err)
+			errs = append(errs, err)
 		}
 	}
 	d.cfg = next
+	if len(errs) > 0 {
+		return fmt.Errorf("configuration reloaded with %d errors: %w", len(errs), errors.Join(errs...))
+	}
 	d.log.Info("configuration reloaded", "config", d.path, "crypto_maps", len(next.CryptoMaps))
 	return nil
+}
+
+// keepRestartOnly puts the running values of the [global] settings that
+// only take effect at start (the TUN device, the sockets) into next, and
+// logs each one that the file changed.
+func keepRestartOnly(log *slog.Logger, running, next *conf.Config) {
+	r, n := &running.Global, &next.Global
+	warn := func(key string, runningValue, fileValue any) {
+		log.Warn("setting needs a restart; keeping the running value", "key", "global."+key,
+			"running", runningValue, "configured", fileValue)
+	}
+	if n.Tun != r.Tun {
+		warn("tun", r.Tun, n.Tun)
+		n.Tun = r.Tun
+	}
+	if n.MTU != r.MTU {
+		warn("mtu", r.MTU, n.MTU)
+		n.MTU = r.MTU
+	}
+	if !slices.Equal(n.Listen, r.Listen) {
+		warn("listen", r.Listen, n.Listen)
+		n.Listen = r.Listen
+	}
+	if n.ControlSocket != r.ControlSocket {
+		warn("control_socket", r.ControlSocket, n.ControlSocket)
+		n.ControlSocket = r.ControlSocket
+	}
 }
 
 func countErrors(err error) int {

@@ -35,6 +35,10 @@ type dataplane struct {
 	routes []tun.Route      // routes into the TUN (in tunTable)
 	rules  []tun.PolicyRule // rules that consult tunTable
 
+	// manual are the installed pairs of keying = "manual" crypto maps, by
+	// crypto map ID: a reload replaces those whose map changed.
+	manual map[string]*esp.Pair
+
 	wg        sync.WaitGroup
 	closeOnce sync.Once
 }
@@ -76,21 +80,14 @@ func (s selectors) MatchesPacket(pkt []byte, inbound bool) bool {
 // engine is cfg.CryptoMaps[i]. Close undoes everything; ctx cancellation
 // closes it too.
 func startDataplane(ctx context.Context, cfg *conf.Config, logger *slog.Logger) (_ *dataplane, err error) {
-	d := &dataplane{log: logger, cfg: cfg, maps: cfg.CryptoMaps}
+	d := &dataplane{log: logger, cfg: cfg, maps: cfg.CryptoMaps, manual: map[string]*esp.Pair{}}
 	defer func() {
 		if err != nil {
 			d.Close()
 		}
 	}()
-	ids := make([]string, len(d.maps))
-	for i, m := range d.maps {
-		ids[i] = m.ID()
-		var l *acl.List
-		if m.ACL != nil {
-			l = acl.Compile(m.ACL.Rules)
-		}
-		d.lists = append(d.lists, l)
-	}
+	var ids []string
+	d.lists, ids = compileACLs(d.maps)
 	if d.rtnl, err = tun.DialRTNL(); err != nil {
 		return nil, err
 	}
@@ -159,8 +156,22 @@ func startDataplane(ctx context.Context, cfg *conf.Config, logger *slog.Logger) 
 	return d, nil
 }
 
-// Engine is the SA table and packet paths, for IKE: entry i is
-// cfg.CryptoMaps[i].
+// compileACLs compiles the crypto ACL of every map (nil for a map without
+// one) and lists the maps' IDs: policy entry i of the engine is maps[i].
+func compileACLs(maps []*conf.CryptoMap) (lists []*acl.List, ids []string) {
+	for _, m := range maps {
+		var l *acl.List
+		if m.ACL != nil {
+			l = acl.Compile(m.ACL.Rules)
+		}
+		lists = append(lists, l)
+		ids = append(ids, m.ID())
+	}
+	return lists, ids
+}
+
+// Engine is the SA table and packet paths, for IKE: its entries are the
+// crypto maps, by ID (InstallPairFor).
 func (d *dataplane) Engine() *esp.Engine { return d.engine }
 
 // UDP is the IKE socket set (ports 500 and 4500); nil when no crypto map
@@ -205,10 +216,38 @@ func (d *dataplane) startLoops() {
 // has an address inside the ACL's local prefix, so that locally originated
 // traffic matches the ACL.
 func (d *dataplane) addRoutes() error {
-	addrs, err := d.rtnl.Addrs()
+	routes, err := d.routesFor()
 	if err != nil {
 		return err
 	}
+	for _, rt := range routes {
+		if err := d.rtnl.AddRoute(rt); err != nil {
+			return err
+		}
+		d.routes = append(d.routes, rt)
+	}
+	for _, v6 := range []bool{false, true} {
+		pr := tun.PolicyRule{IPv6: v6, Priority: rulePriority, Table: tunTable, Mark: bypassMark, InvertMark: true}
+		if err := d.rtnl.AddRule(pr); err != nil {
+			if v6 {
+				d.log.Warn("no IPv6 policy rule; IPv6 crypto ACLs will not be routed", "err", err)
+				continue
+			}
+			return err
+		}
+		d.rules = append(d.rules, pr)
+	}
+	return nil
+}
+
+// routesFor lists the routes into the TUN for the current crypto ACLs,
+// one per remote prefix of a permit line.
+func (d *dataplane) routesFor() ([]tun.Route, error) {
+	addrs, err := d.rtnl.Addrs()
+	if err != nil {
+		return nil, err
+	}
+	var routes []tun.Route
 	seen := map[netip.Prefix]bool{}
 	for i, m := range d.maps {
 		l := d.lists[i]
@@ -238,24 +277,10 @@ func (d *dataplane) addRoutes() error {
 					}
 				}
 			}
-			if err := d.rtnl.AddRoute(rt); err != nil {
-				return err
-			}
-			d.routes = append(d.routes, rt)
+			routes = append(routes, rt)
 		}
 	}
-	for _, v6 := range []bool{false, true} {
-		pr := tun.PolicyRule{IPv6: v6, Priority: rulePriority, Table: tunTable, Mark: bypassMark, InvertMark: true}
-		if err := d.rtnl.AddRule(pr); err != nil {
-			if v6 {
-				d.log.Warn("no IPv6 policy rule; IPv6 crypto ACLs will not be routed", "err", err)
-				continue
-			}
-			return err
-		}
-		d.rules = append(d.rules, pr)
-	}
-	return nil
+	return routes, nil
 }
 
 // cleartextRules mirrors every crypto ACL for the inbound cleartext policy.
@@ -353,11 +378,13 @@ func (d *dataplane) installManual(entry int, m *conf.CryptoMap, path tun.Route) 
 		d.log.Info("TUN MTU leaves no room for this transform towards the peer: larger packets are fragmented before encryption, or answered with ICMP fragmentation needed when DF is set",
 			"crypto_map", m.ID(), "tun_mtu", d.dev.MTU(), "path_mtu", info.PathMTU, "max_inner", outSA.MaxInner(info.PathMTU))
 	}
-	if _, err := d.engine.InstallPair(entry, inSA, outSA, info); err != nil {
+	pair, err := d.engine.InstallPairFor(m.ID(), inSA, outSA, info)
+	if err != nil {
 		inSA.Close()
 		outSA.Close()
 		return err
 	}
+	d.manual[m.ID()] = pair
 	d.log.Info("manual SA installed", "crypto_map", m.ID(), "peer", m.PeerAddr, "local", local,
 		"protocol", proto, "mode", mode, "spi_in", fmt.Sprintf("0x%08x", mk.SPIIn), "spi_out", fmt.Sprintf("0x%08x", mk.SPIOut))
 	return nil
@@ -429,18 +456,6 @@ func (d *dataplane) Close() error {
 // The daemon's component interface.
 
 func (d *dataplane) close() { d.Close() }
-
-func (d *dataplane) reload(old, new *conf.Config) error {
-	if old.Global.Tun != new.Global.Tun || old.Global.MTU != new.Global.MTU || len(old.CryptoMaps) != len(new.CryptoMaps) {
-		return errors.New("data plane: TUN or crypto map list changed; restart needed")
-	}
-	for i := range old.CryptoMaps {
-		if old.CryptoMaps[i].ID() != new.CryptoMaps[i].ID() || old.CryptoMaps[i].Fingerprint() != new.CryptoMaps[i].Fingerprint() {
-			return fmt.Errorf("data plane: crypto map %s changed; restart needed", new.CryptoMaps[i].ID())
-		}
-	}
-	return nil
-}
 
 func (d *dataplane) addStatus(r *statusReport) {
 	st := d.engine.Stats()

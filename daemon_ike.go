@@ -1,9 +1,8 @@
 package main
 
 import (
-	"errors"
-	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"tinyipsec/conf"
@@ -38,7 +37,7 @@ func startIKE(cfg *conf.Config, dp *dataplane, logger *slog.Logger) (*ikeDaemon,
 	if !hasISAKMPMaps(cfg) {
 		return d, nil
 	}
-	d.plane = newESPPlane(cfg, dp.Engine())
+	d.plane = &espPlane{engine: dp.Engine()}
 	mgr, err := ike.NewManager(ike.Config{
 		Conf:      cfg,
 		Transport: dp.UDP(),
@@ -50,19 +49,11 @@ func startIKE(cfg *conf.Config, dp *dataplane, logger *slog.Logger) (*ikeDaemon,
 	}
 	d.mgr, d.enabled = mgr, true
 	dp.UDP().SetIKEHandler(mgr.HandlePacket)
-	dp.Engine().SetAcquire(d.Acquire)
+	// By crypto map ID: entry indexes move when a reload reorders maps.
+	dp.Engine().SetAcquireByID(mgr.Acquire)
 	dp.Engine().SetExpire(func(p *esp.Pair, hard bool) { mgr.Expired(p, hard) })
 	mgr.Start()
 	return d, nil
-}
-
-// Acquire is the engine's on-traffic hook: entry i is cfg.CryptoMaps[i].
-// It must not block; the manager hands the work to its own goroutine.
-func (d *ikeDaemon) Acquire(entry int, pkt []byte) {
-	if !d.enabled || entry < 0 || entry >= len(d.plane.maps) {
-		return
-	}
-	d.mgr.Acquire(d.plane.maps[entry].ID(), pkt)
 }
 
 func (d *ikeDaemon) addStatus(r *statusReport) {
@@ -74,43 +65,22 @@ func (d *ikeDaemon) addStatus(r *statusReport) {
 	}
 }
 
-// reload keeps running when no IKE-keyed crypto map changed; otherwise a
-// restart is needed (the data plane asks for one in that case too).
-func (d *ikeDaemon) reload(old, new *conf.Config) error {
-	fp := func(c *conf.Config) map[string]string {
-		m := map[string]string{}
-		for _, cm := range c.CryptoMaps {
-			if cm.Keying == "" || cm.Keying == "isakmp" {
-				m[cm.ID()] = cm.Fingerprint()
-			}
-		}
-		return m
+// reload hands the new configuration to the manager: unchanged crypto
+// maps keep their SAs, changed and removed ones are deleted (with Delete
+// notifications) and new ones start. The data plane has already switched
+// its entries (see dataplane.reload).
+func (d *ikeDaemon) reload(old, next *conf.Config) error {
+	if !d.enabled {
+		// The data plane reports that IKE-keyed maps need a restart here.
+		return nil
 	}
-	a, b := fp(old), fp(new)
-	if len(a) != len(b) {
-		return errors.New("ike: crypto maps changed; restart needed")
+	res, err := d.mgr.Reload(next)
+	if err != nil {
+		return err
 	}
-	for k, v := range a {
-		if b[k] != v {
-			return fmt.Errorf("ike: crypto map %s changed; restart needed", k)
-		}
-	}
-	if !policiesEqual(old.Policies, new.Policies) || old.Global.AllowWeak != new.Global.AllowWeak {
-		return errors.New("ike: ISAKMP policies changed; restart needed")
-	}
+	d.log.Info("IKE crypto maps reloaded", "kept", strings.Join(res.Kept, " "), "changed", strings.Join(res.Changed, " "),
+		"removed", strings.Join(res.Removed, " "), "added", strings.Join(res.Added, " "))
 	return nil
-}
-
-func policiesEqual(a, b []conf.ISAKMPPolicy) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // close sends Delete for every SA and removes them from the engine.
@@ -122,23 +92,10 @@ func (d *ikeDaemon) close() {
 	}
 }
 
-// espPlane adapts *esp.Engine to ike.DataPlane.
+// espPlane adapts *esp.Engine to ike.DataPlane. Pairs go to the engine
+// entry of their crypto map's ID, which a reload never makes stale.
 type espPlane struct {
 	engine *esp.Engine
-	maps   []*conf.CryptoMap // engine entry i
-}
-
-func newESPPlane(cfg *conf.Config, e *esp.Engine) *espPlane {
-	return &espPlane{engine: e, maps: cfg.CryptoMaps}
-}
-
-func (p *espPlane) entryOf(cm *conf.CryptoMap) (int, error) {
-	for i, m := range p.maps {
-		if m == cm || m.ID() == cm.ID() {
-			return i, nil
-		}
-	}
-	return -1, fmt.Errorf("crypto map %s is not a data plane entry", cm.ID())
 }
 
 // lifetimeSlack lets the engine's hard limit trail IKE's own expiry, so
@@ -147,10 +104,6 @@ const lifetimeSlack = 30 * time.Second
 
 // InstallChild builds both directions and installs the pair.
 func (p *espPlane) InstallChild(c *ike.ChildSA) (ike.ChildHandle, error) {
-	entry, err := p.entryOf(c.CryptoMap)
-	if err != nil {
-		return nil, err
-	}
 	var proto esp.Proto
 	switch c.Protocol {
 	case "ah+esp":
@@ -220,7 +173,7 @@ func (p *espPlane) InstallChild(c *ike.ChildSA) (ike.ChildHandle, error) {
 		Encryption: c.Encryption, Integrity: integ, Keying: "isakmp",
 		Lifetime: c.Lifetime, LifetimeKB: c.LifetimeKB,
 	}
-	pair, err := p.engine.InstallPair(entry, inSA, outSA, info)
+	pair, err := p.engine.InstallPairFor(c.CryptoMap.ID(), inSA, outSA, info)
 	if err != nil {
 		inSA.Close()
 		outSA.Close()
