@@ -1,0 +1,280 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"tinyipsec/internal/nstest"
+)
+
+// Hot reload between two tinyipsec daemons with two IKE-keyed crypto maps
+// to each other: CMAP/10 protects 10.1.0.0/24 <-> 10.2.0.0/24, CMAP/20
+// 10.1.1.0/24 <-> 10.2.1.0/24. A initiates both and reads TOML; B only
+// responds and reads a UCI file (/etc/config/tinyipsec style).
+
+const reloadPSK = "reload-test-pre-shared-key"
+
+// reloadMaps describes what a configuration holds: the transform set of
+// CMAP/20 ("" = no CMAP/20), A's [global] mtu, and a file that does not
+// validate.
+type reloadMaps struct {
+	ts20    string
+	mtu     int
+	invalid bool
+}
+
+// writeReloadTOML writes A's configuration.
+func writeReloadTOML(t *testing.T, a, b *Node, m reloadMaps) {
+	t.Helper()
+	var s strings.Builder
+	fmt.Fprintf(&s, "[global]\nlog_level = \"debug\"\nmtu = %d\ncontrol_socket = %q\n\n", m.mtu, a.Control)
+	s.WriteString("[[isakmp_policy]]\npriority = 10\nencryption = \"aes128\"\nhash = \"sha256\"\nauthentication = \"pre-share\"\ngroup = 14\n\n")
+	s.WriteString("[transform_set.GCM]\nesp = \"aes128gcm16\"\n\n[transform_set.CBC]\nesp = \"aes256\"\nesp_auth = \"sha256\"\n\n")
+	s.WriteString("[acl.NET0]\nrules = [\"permit ip 10.1.0.0/24 10.2.0.0/24\"]\n\n")
+	s.WriteString("[acl.NET1]\nrules = [\"permit ip 10.1.1.0/24 10.2.1.0/24\"]\n\n")
+	entry := func(seq int, acl, ts string) {
+		fmt.Fprintf(&s, "[[crypto_map]]\nname = \"CMAP\"\nseq = %d\npeer = %q\npsk = %q\nmatch = %q\ntransform_set = [%q]\ninitiate = \"always\"\n\n",
+			seq, b.Outer, reloadPSK, acl, ts)
+	}
+	entry(10, "NET0", "GCM")
+	if m.ts20 != "" {
+		entry(20, "NET1", m.ts20)
+	}
+	if m.invalid {
+		// Two mistakes: both must be logged.
+		s.WriteString("[[crypto_map]]\nname = \"CMAP\"\nseq = 30\npeer = \"192.168.77.2\"\npsk = \"x-long-enough-key\"\nmatch = \"NET9\"\ntransform_set = [\"NOPE\"]\n")
+	}
+	if err := os.WriteFile(a.Config, []byte(s.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// writeReloadUCI writes B's configuration, the mirror image of A's.
+func writeReloadUCI(t *testing.T, a, b *Node, m reloadMaps) {
+	t.Helper()
+	var s strings.Builder
+	fmt.Fprintf(&s, "config global 'global'\n\toption log_level 'debug'\n\toption control_socket '%s'\n\n", b.Control)
+	s.WriteString("config isakmp_policy\n\toption priority '10'\n\toption encryption 'aes128'\n\toption hash 'sha256'\n\toption authentication 'pre-share'\n\toption group '14'\n\n")
+	s.WriteString("config transform_set 'GCM'\n\toption esp 'aes128gcm16'\n\nconfig transform_set 'CBC'\n\toption esp 'aes256'\n\toption esp_auth 'sha256'\n\n")
+	s.WriteString("config acl 'NET0'\n\tlist rule 'permit ip 10.2.0.0 0.0.0.255 10.1.0.0 0.0.0.255'\n\n")
+	s.WriteString("config acl 'NET1'\n\tlist rule 'permit ip 10.2.1.0 0.0.0.255 10.1.1.0 0.0.0.255'\n\n")
+	entry := func(seq int, acl, ts string) {
+		fmt.Fprintf(&s, "config crypto_map\n\toption name 'CMAP'\n\toption seq '%d'\n\toption peer '%s'\n\toption psk '%s'\n\toption match '%s'\n\tlist transform_set '%s'\n\toption initiate 'never'\n\n",
+			seq, a.Outer, reloadPSK, acl, ts)
+	}
+	entry(10, "NET0", "GCM")
+	if m.ts20 != "" {
+		entry(20, "NET1", m.ts20)
+	}
+	if err := os.WriteFile(b.Config, []byte(s.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+type reloadSA struct {
+	CryptoMap  string `json:"crypto_map"`
+	SPIIn      string `json:"spi_in"`
+	SPIOut     string `json:"spi_out"`
+	Encryption string `json:"encryption"`
+	PktsIn     uint64 `json:"pkts_in"`
+}
+
+// ipsecSAs returns the IPsec SAs `tinyipsec status --json -c cfg` lists
+// on n, by crypto map (nil when status fails). status reads cfg for the
+// control socket, so cfg must be valid.
+func ipsecSAs(bin string, n *Node, cfg string) map[string][]reloadSA {
+	out, err := n.NS.Output(bin, "status", "--json", "-c", cfg)
+	if err != nil {
+		return nil
+	}
+	var st struct {
+		IPsecSAs []reloadSA `json:"ipsec_sas"`
+	}
+	if json.Unmarshal([]byte(out), &st) != nil {
+		return nil
+	}
+	m := map[string][]reloadSA{}
+	for _, sa := range st.IPsecSAs {
+		m[sa.CryptoMap] = append(m[sa.CryptoMap], sa)
+	}
+	return m
+}
+
+var replySeq = regexp.MustCompile(`bytes from .* icmp_seq=(\d+)`)
+
+// checkNoLoss reads the output of an interrupted `ping` and fails unless
+// every echo request but the very last (which may still have been in
+// flight) was answered.
+func checkNoLoss(t *testing.T, out string) {
+	t.Helper()
+	m := regexp.MustCompile(`(\d+) packets transmitted`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("no ping summary:\n%s", out)
+	}
+	sent, _ := strconv.Atoi(m[1])
+	got := map[int]bool{}
+	for _, r := range replySeq.FindAllStringSubmatch(out, -1) {
+		n, _ := strconv.Atoi(r[1])
+		got[n] = true
+	}
+	var lost []int
+	for seq := 1; seq < sent; seq++ {
+		if !got[seq] {
+			lost = append(lost, seq)
+		}
+	}
+	if len(lost) > 0 || sent < 40 {
+		t.Fatalf("ping over the unchanged crypto map: %d sent, lost %v", sent, lost)
+	}
+	t.Logf("ping over the unchanged crypto map: %d sent, none lost", sent)
+}
+
+// TestReloadIKE changes, removes and breaks CMAP/20 with SIGHUP while a
+// ping runs over CMAP/10: CMAP/10 keeps its SPIs and loses nothing, CMAP/20
+// is renegotiated with new SPIs, a removed CMAP/20 disappears on both
+// ends (B learns it from A's Delete), and an invalid file changes nothing
+// and is logged error by error. A [global] mtu change is logged as needing
+// a restart while the crypto map change is applied.
+func TestReloadIKE(t *testing.T) {
+	nstest.Require(t, "ip", "nft", "ping", "sysctl")
+	bin := nstest.Binary(t)
+	a, b := Topology(t, "rld", false)
+	a.NS.Run(t, "ip", "addr", "add", "10.1.1.1/24", "dev", "lo")
+	b.NS.Run(t, "ip", "addr", "add", "10.2.1.1/24", "dev", "lo")
+	dirA, dirB := t.TempDir(), t.TempDir()
+	a.Config, a.Control = filepath.Join(dirA, "tinyipsec.toml"), filepath.Join(dirA, "ctl.sock")
+	b.Config, b.Control = filepath.Join(dirB, "tinyipsec"), filepath.Join(dirB, "ctl.sock") // UCI, named as in /etc/config
+
+	initial := reloadMaps{ts20: "GCM", mtu: 1400}
+	writeReloadTOML(t, a, b, initial)
+	writeReloadUCI(t, a, b, initial)
+	// status finds the daemon through the configuration file, which step
+	// 3 makes invalid: keep a valid copy for it.
+	statusA := filepath.Join(dirA, "status.toml")
+	if data, err := os.ReadFile(a.Config); err != nil || os.WriteFile(statusA, data, 0o600) != nil {
+		t.Fatal("copying the configuration for status")
+	}
+	sas := func(n *Node) map[string][]reloadSA {
+		if n == a {
+			return ipsecSAs(bin, a, statusA)
+		}
+		return ipsecSAs(bin, b, b.Config)
+	}
+	if out, err := b.NS.Output(bin, "check", "-c", b.Config); err != nil || !strings.Contains(out, "OK") {
+		t.Fatalf("UCI configuration does not check: %v\n%s", err, out)
+	}
+	procB := b.NS.Start(t, "tinyipsec-b", nil, bin, "run", "-c", b.Config)
+	procA := a.NS.Start(t, "tinyipsec-a", nil, bin, "run", "-c", a.Config)
+	WaitTUN(t, a)
+	WaitTUN(t, b)
+
+	up := func(n *Node, id string) bool { return len(sas(n)[id]) == 1 }
+	nstest.WaitFor(t, 30*time.Second, "both crypto maps up on both ends", func() bool {
+		return up(a, "CMAP/10") && up(a, "CMAP/20") && up(b, "CMAP/10") && up(b, "CMAP/20")
+	})
+	Ping(t, a, "10.1.1.1", "10.2.1.1")
+	before := sas(a)
+	map10, map20 := before["CMAP/10"][0], before["CMAP/20"][0]
+
+	// A ping over CMAP/10 for the whole test; SIGINT ends it at the end.
+	ping := a.NS.Start(t, "ping", nil, "ping", "-i", "0.02", "-I", InnerA, InnerB)
+	// pingGoesOn waits for more replies, so that the ping spans each step.
+	pingGoesOn := func() {
+		t.Helper()
+		n := len(replySeq.FindAllString(ping.Output(), -1))
+		nstest.WaitFor(t, 10*time.Second, "more ping replies over CMAP/10", func() bool {
+			return len(replySeq.FindAllString(ping.Output(), -1)) >= n+10
+		})
+	}
+	pingGoesOn()
+	map10Unchanged := func(step string) {
+		t.Helper()
+		pingGoesOn()
+		for _, n := range []*Node{a, b} {
+			sas10 := sas(n)["CMAP/10"]
+			if len(sas10) != 1 {
+				t.Fatalf("%s: %s lists %d SAs for CMAP/10", step, n.NS.Name, len(sas10))
+			}
+			if n == a && (sas10[0].SPIIn != map10.SPIIn || sas10[0].SPIOut != map10.SPIOut) {
+				t.Fatalf("%s: CMAP/10 SPIs changed from %s/%s to %s/%s", step, map10.SPIIn, map10.SPIOut, sas10[0].SPIIn, sas10[0].SPIOut)
+			}
+		}
+	}
+
+	// 1. CMAP/20 gets another transform set on both ends (B first: it
+	// only responds), and A's mtu changes, which needs a restart.
+	changed := reloadMaps{ts20: "CBC", mtu: 1300}
+	writeReloadUCI(t, a, b, changed)
+	procB.Signal(syscall.SIGHUP)
+	nstest.WaitFor(t, 10*time.Second, "B reloaded", func() bool {
+		return strings.Contains(procB.Output(), "configuration reloaded")
+	})
+	writeReloadTOML(t, a, b, changed)
+	procA.Signal(syscall.SIGHUP)
+	nstest.WaitFor(t, 30*time.Second, "CMAP/20 renegotiated with aes256 and new SPIs", func() bool {
+		s20 := sas(a)["CMAP/20"]
+		return len(s20) == 1 && s20[0].Encryption == "aes256" && s20[0].SPIIn != map20.SPIIn && s20[0].SPIOut != map20.SPIOut &&
+			len(sas(b)["CMAP/20"]) == 1
+	})
+	Ping(t, a, "10.1.1.1", "10.2.1.1")
+	map10Unchanged("after changing CMAP/20")
+	if !strings.Contains(procA.Output(), "key=global.mtu") {
+		t.Errorf("the mtu change was not logged as needing a restart:\n%s", procA.Output())
+	}
+	if out := a.NS.Run(t, "ip", "link", "show", "ipsec0"); !strings.Contains(out, "mtu 1400") {
+		t.Errorf("the TUN MTU changed without a restart: %s", out)
+	}
+
+	// 2. CMAP/20 removed on A: its SAs go on A, and on B through the
+	// Delete notification (B's file still has the map).
+	removed := reloadMaps{mtu: 1300}
+	writeReloadTOML(t, a, b, removed)
+	procA.Signal(syscall.SIGHUP)
+	nstest.WaitFor(t, 10*time.Second, "CMAP/20's SAs gone on both ends", func() bool {
+		sa, sb := sas(a), sas(b)
+		return sa != nil && sb != nil && len(sa["CMAP/20"]) == 0 && len(sb["CMAP/20"]) == 0
+	})
+	if !strings.Contains(procB.Output(), "peer deleted an IPsec SA") {
+		t.Errorf("B did not log A's Delete:\n%s", procB.Output())
+	}
+	if out := a.NS.Run(t, "ip", "route", "show", "table", "all", "dev", "ipsec0"); strings.Contains(out, "10.2.1.0/24") {
+		t.Errorf("route of the removed crypto map still in place: %s", out)
+	}
+	map10Unchanged("after removing CMAP/20")
+
+	// 3. An invalid file: every error logged, everything keeps running.
+	logBefore := len(procA.Output())
+	writeReloadTOML(t, a, b, reloadMaps{ts20: "GCM", mtu: 1300, invalid: true})
+	procA.Signal(syscall.SIGHUP)
+	nstest.WaitFor(t, 10*time.Second, "the invalid file reported", func() bool {
+		return strings.Contains(procA.Output()[logBefore:], "keeping the running configuration") ||
+			strings.Contains(procA.Output()[logBefore:], "is invalid")
+	})
+	logged := procA.Output()[logBefore:]
+	for _, want := range []string{`unknown transform set \"NOPE\"`, `NET9`} {
+		if !strings.Contains(logged, want) {
+			t.Errorf("reload log lacks %s:\n%s", want, logged)
+		}
+	}
+	if len(sas(a)["CMAP/20"]) != 0 {
+		t.Error("the invalid file's CMAP/20 was applied")
+	}
+	map10Unchanged("after an invalid file")
+
+	ping.Signal(syscall.SIGINT)
+	if exited, _ := ping.Wait(10 * time.Second); !exited {
+		t.Fatal("ping did not stop")
+	}
+	checkNoLoss(t, ping.Output())
+	if procA.Exited() || procB.Exited() {
+		t.Fatalf("a daemon exited:\n%s\n%s", procA.Output(), procB.Output())
+	}
+}
