@@ -278,3 +278,62 @@ func TestReloadIKE(t *testing.T) {
 		t.Fatalf("a daemon exited:\n%s\n%s", procA.Output(), procB.Output())
 	}
 }
+
+// rewriteManual replaces n's configuration file in place with the one
+// WriteConfig makes for c (which would otherwise pick a new file and
+// control socket).
+func rewriteManual(t *testing.T, c Case, n, peer *Node, isA bool) {
+	t.Helper()
+	tmp := *n
+	WriteConfig(t, c, &tmp, peer, isA)
+	data, err := os.ReadFile(tmp.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data = []byte(strings.ReplaceAll(string(data), tmp.Control, n.Control))
+	if err := os.WriteFile(n.Config, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestReloadManual changes the transform set and keys of a manually keyed
+// crypto map: A reloads on SIGHUP, B on the control socket's "reload"
+// request (what the rpcd plugin sends); the ping only works again if both
+// ends replaced their SA pair with the new keys.
+func TestReloadManual(t *testing.T) {
+	nstest.Require(t, "ip", "nft", "ping", "socat", "sysctl")
+	bin := nstest.Binary(t)
+	a, b := Topology(t, "rldm", false)
+	before := Case{Name: "reload-before", ESP: "aes128gcm16"}
+	WriteConfig(t, before, a, b, true)
+	WriteConfig(t, before, b, a, false)
+	procA := a.NS.Start(t, "tinyipsec-a", nil, bin, "run", "-c", a.Config)
+	procB := b.NS.Start(t, "tinyipsec-b", nil, bin, "run", "-c", b.Config)
+	WaitTUN(t, a)
+	WaitTUN(t, b)
+	Ping(t, a, a.Inner, b.Inner)
+
+	after := Case{Name: "reload-after", ESP: "aes256", ESPAuth: "sha256"}
+	rewriteManual(t, after, a, b, true)
+	rewriteManual(t, after, b, a, false)
+	procA.Signal(syscall.SIGHUP)
+	out, err := b.NS.Output("sh", "-c", "echo reload | socat -t 5 - UNIX-CONNECT:"+b.Control)
+	if err != nil || !strings.Contains(out, `"result":"ok"`) {
+		t.Fatalf("reload request: %v: %s\n%s", err, out, procB.Output())
+	}
+	nstest.WaitFor(t, 10*time.Second, "A reloaded", func() bool {
+		return strings.Contains(procA.Output(), "configuration reloaded")
+	})
+	Ping(t, a, a.Inner, b.Inner)
+	for _, n := range []*Node{a, b} {
+		sas := ipsecSAs(bin, n, n.Config)["CMAP/10"]
+		if len(sas) != 1 || sas[0].Encryption != "aes256" || sas[0].PktsIn == 0 {
+			t.Errorf("%s: SAs after reload %+v, want one aes256 pair carrying the ping", n.NS.Name, sas)
+		}
+	}
+	for _, p := range []*nstest.Proc{procA, procB} {
+		if !strings.Contains(p.Output(), "manual SA removed: crypto map changed") {
+			t.Errorf("old manual SA not replaced:\n%s", p.Output())
+		}
+	}
+}
