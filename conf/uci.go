@@ -16,6 +16,15 @@ import (
 // Option names are the TOML key names; list lines become arrays. Every
 // value is a string, and the builder runs in text mode to convert them.
 
+// uciServiceOptions are read by the procd init script (service tuning),
+// not by the daemon: they live in the global section so that all settings
+// stay in one UCI package, and the parser accepts and ignores them.
+var uciServiceOptions = map[string]bool{
+	"enabled": true, "config_file": true, "gomemlimit": true, "gogc": true,
+	"respawn_threshold": true, "respawn_timeout": true, "respawn_retry": true,
+	"trigger_interface": true,
+}
+
 // uciOptionName maps a TOML key back to the UCI option that sets it.
 func uciOptionName(sectionType, key string) string {
 	if sectionType == "acl" && key == "rules" {
@@ -123,6 +132,9 @@ func (l *uciLocator) options(s *uciSection, p keyPath, disp string, fail func(st
 		key := o.Name
 		if s.Type == "acl" && key == "rule" {
 			key = "rules"
+		}
+		if s.Type == "global" && uciServiceOptions[key] {
+			continue
 		}
 		if _, dup := m[key]; dup {
 			fail("both %q and %q are set", o.Name, key)

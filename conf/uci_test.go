@@ -314,3 +314,27 @@ func TestLooksLikeUCI(t *testing.T) {
 		}
 	}
 }
+
+// TestUCIServiceOptions: the init script's options in the global section
+// are accepted and do not reach the model.
+func TestUCIServiceOptions(t *testing.T) {
+	base, err := os.ReadFile(filepath.Join("..", "init", "tinyipsec.config"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := ParseUCI("tinyipsec", base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	withService := strings.Replace(string(base), "config global 'global'\n",
+		"config global 'global'\n\toption enabled '1'\n\toption gomemlimit '20MiB'\n\toption gogc '40'\n"+
+			"\toption respawn_threshold '3600'\n\toption respawn_timeout '5'\n\toption respawn_retry '5'\n"+
+			"\toption config_file '/etc/config/tinyipsec'\n\tlist trigger_interface 'wan'\n", 1)
+	got, err := ParseUCI("tinyipsec", []byte(withService))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.Equal(plain) {
+		t.Fatal("service options changed the model")
+	}
+}
