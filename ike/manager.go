@@ -121,6 +121,9 @@ type mapState struct {
 	rules    []proxyRule // one IPsec SA per permit line, as IOS does
 	nextTry  time.Time
 	failures int // consecutive failed attempts, for the backoff
+	// lastFailure is the last failed phase 1 with the map's peer, shown by
+	// status until an IKE SA with the peer is up again.
+	lastFailure *phase1Failure
 	// wanted are the ACL lines that traffic is waiting for (on-traffic);
 	// with initiate = always every line is wanted.
 	wanted map[int]bool
@@ -330,6 +333,14 @@ func (ms *mapState) failed(now time.Time) {
 	d := initiateBackoff << min(ms.failures, 6)
 	ms.nextTry = now.Add(min(d, maxBackoff))
 	ms.failures++
+}
+
+// phase1Failure is a failed phase 1 as status shows it.
+type phase1Failure struct {
+	peer, local   string
+	initiator     bool
+	state, reason string
+	at            time.Time
 }
 
 // succeeded resets the backoff.

@@ -91,18 +91,17 @@ func (m *Manager) handlePhase1(sa *ikeSA, pkt []byte, local, remote netip.AddrPo
 	if sa.out != nil || sa.p1 == nil {
 		return
 	}
+	before := sa.p1.state()
 	out, err := sa.p1.handle(pkt, local, remote)
 	if err != nil {
-		m.log.Info("phase 1 message rejected", "peer", sa.remote, "state", sa.p1.state(), "err", err)
+		m.log.Info("phase 1 message rejected", "peer", sa.remote, "state", before, "err", err)
 		if sa.p1.done() {
 			return
 		}
 		var ne *NotifyError
 		if errors.As(err, &ne) || isFatalPhase1(err) {
-			if sa.initiator && sa.ms != nil {
-				sa.ms.failed(time.Now())
-			}
-			m.removeSA(sa)
+			m.log.Warn("phase 1 failed", "peer", sa.remote, "state", before, "err", err)
+			m.phase1Failed(sa, before, err.Error(), now)
 		}
 		return
 	}
@@ -123,6 +122,19 @@ func (m *Manager) handlePhase1(sa *ikeSA, pkt []byte, local, remote netip.AddrPo
 		sa.p1Retx.clear()
 		m.established(sa, now)
 	}
+}
+
+// phase1Failed ends a negotiation and keeps what went wrong for status
+// until the next attempt with the peer succeeds.
+func (m *Manager) phase1Failed(sa *ikeSA, state, reason string, now time.Time) {
+	if sa.ms != nil {
+		if sa.initiator {
+			sa.ms.failed(now)
+		}
+		sa.ms.lastFailure = &phase1Failure{peer: sa.remote.Addr().String(), local: sa.local.Addr().String(),
+			initiator: sa.initiator, state: state, reason: reason, at: now}
+	}
+	m.removeSA(sa)
 }
 
 // isFatalPhase1 reports errors after which the exchange cannot continue

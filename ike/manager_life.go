@@ -38,6 +38,10 @@ func (m *Manager) newResponder(pkt []byte, h Header, local, remote netip.AddrPor
 	p1, out, err := newPhase1Responder(m, cands, sa, pkt)
 	if err != nil {
 		m.log.Info("phase 1 refused", "peer", remote, "err", err)
+		if sa.ms != nil {
+			sa.ms.lastFailure = &phase1Failure{peer: remote.Addr().String(), local: sa.local.Addr().String(),
+				state: "MM_NO_STATE", reason: err.Error(), at: now}
+		}
 		return
 	}
 	sa.p1 = p1
@@ -200,6 +204,7 @@ func (m *Manager) established(sa *ikeSA, now time.Time) {
 		"encryption", out.encryption, "hash", out.hash, "group", out.group, "nat_t", out.natDetected)
 	if sa.ms != nil {
 		sa.ms.nextTry = time.Time{}
+		sa.ms.lastFailure = nil
 	}
 	// A rekeyed IKE SA replaces the old one (make-before-break); the
 	// old one is deleted by the timer once its exchanges are over.

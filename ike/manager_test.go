@@ -374,3 +374,26 @@ func TestManagerOneSAPerACLLine(t *testing.T) {
 		}
 	}
 }
+
+// TestManagerPSKMismatchStatus: a wrong pre-shared key shows up in the
+// status of both ends, in words, also after the attempt is over.
+func TestManagerPSKMismatchStatus(t *testing.T) {
+	skipTimingInShort(t)
+	hot, base := halfOpenTimeout, retxBase
+	halfOpenTimeout, retxBase = 2*time.Second, 300*time.Millisecond
+	defer func() { halfOpenTimeout, retxBase = hot, base }()
+	_, i, r := startPair(t, nil, func(cm *conf.CryptoMap) { cm.PSK = conf.Secret("another-key") })
+	hint := func(e *memEnd, state, want string) func() bool {
+		return func() bool {
+			for _, s := range e.m.Status() {
+				if s.State == state && strings.Contains(s.Hint, want) {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	waitUntil(t, 10*time.Second, "responder status with the failure", hint(r, "MM_WAIT_MSG5", "pre-shared key"))
+	waitUntil(t, 10*time.Second, "initiator waiting for MM6", hint(i, "MM_WAIT_MSG6", "pre-shared keys differ"))
+	waitUntil(t, 10*time.Second, "initiator status after giving up", hint(i, "MM_WAIT_MSG6", "last attempt failed"))
+}

@@ -55,10 +55,7 @@ func (m *Manager) tickSA(sa *ikeSA, now time.Time) {
 			m.send(sa, sa.p1Retx.out)
 		} else if giveUp || now.Sub(sa.created) > halfOpenTimeout {
 			m.log.Warn("phase 1 timed out", "peer", sa.remote, "state", sa.stateName(), "hint", stateHint(sa.stateName()))
-			if sa.ms != nil {
-				sa.ms.failed(now)
-			}
-			m.removeSA(sa)
+			m.phase1Failed(sa, sa.stateName(), "no answer from the peer", now)
 		}
 		return
 	}
