@@ -26,7 +26,7 @@ func startNegative(t *testing.T, c interopCase, tinyipsecInitiates bool) (*tisNo
 	tis := startTinyipsec(t, left, c.tis)
 	if !tinyipsecInitiates {
 		// Expected to fail: only the phase 1 part succeeds.
-		ss.swanctl("--initiate", "--child", "tis", "--timeout", "15")
+		ss.swanctl("--initiate", "--child", "tis", "--timeout", "5")
 	}
 	return tis, ss
 }
@@ -80,4 +80,22 @@ func TestInteropProxyIDMismatch(t *testing.T) {
 	if !strings.Contains(ss.proc.Output(), "INVALID_ID_INFORMATION") {
 		t.Errorf("strongSwan did not receive INVALID-ID-INFORMATION:\n%s", tail(ss.proc.Output(), 3000))
 	}
+}
+
+// TestInteropPSKMismatch: different pre-shared keys show up in tinyipsec's
+// status as what they are, whichever side initiates.
+func TestInteropPSKMismatch(t *testing.T) {
+	requireStrongSwan(t)
+	c := interopCase{
+		tis: tisConn{PSK: "interop-psk-ours"},
+		ss:  charonConn{PSK: "interop-psk-theirs"},
+	}
+	t.Run("tinyipsec-initiates", func(t *testing.T) {
+		tis, _ := startNegative(t, c, true)
+		waitHint(t, tis, "pre-shared keys differ")
+	})
+	t.Run("strongswan-initiates", func(t *testing.T) {
+		tis, _ := startNegative(t, c, false)
+		waitHint(t, tis, "pre-shared key")
+	})
 }
