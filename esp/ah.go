@@ -31,8 +31,8 @@ func ahICV(sl *slot, buf []byte, ip, hl, ah, end int, esn bool, seq uint64) []by
 	m.write(h)
 	m.write(buf[ah:end])
 	if esn {
-		binary.BigEndian.PutUint32(sl.aad[:4], uint32(seq>>32))
-		m.write(sl.aad[:4])
+		binary.BigEndian.PutUint32(sl.ivb[:4], uint32(seq>>32))
+		m.write(sl.ivb[:4])
 	}
 	return m.sum(sl.sum[:])
 }

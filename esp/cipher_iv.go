@@ -18,32 +18,33 @@ type ivSource struct {
 	block cipher.Block
 	ctr   atomic.Uint64
 	key   [16]byte
-	// fixed, when set by a test, supplies the IV instead (known-answer tests).
-	fixed func(seq uint64, iv []byte)
 }
 
-func (v *ivSource) init() error {
+// newIVSource keys a fresh IV source. Only CBC SAs need one: AEAD
+// ciphers use the sequence number as their IV.
+func newIVSource() (*ivSource, error) {
+	v := &ivSource{}
 	if _, err := rand.Read(v.key[:]); err != nil {
-		return err
+		return nil, err
 	}
 	b, err := aes.NewCipher(v.key[:])
 	if err != nil {
-		return err
+		return nil, err
 	}
 	v.block = b
-	return nil
+	return v, nil
 }
 
 // fill writes len(iv) IV bytes, using scratch (16 bytes) for the block.
-func (v *ivSource) fill(seq uint64, iv, scratch []byte) {
-	if v.fixed != nil {
-		v.fixed(seq, iv)
-		return
-	}
+func (v *ivSource) fill(iv, scratch []byte) {
 	binary.BigEndian.PutUint64(scratch[:8], v.ctr.Add(1))
 	clear(scratch[8:16])
 	v.block.Encrypt(scratch[:16], scratch[:16])
 	copy(iv, scratch[:16])
 }
 
-func (v *ivSource) close() { clear(v.key[:]) }
+func (v *ivSource) close() {
+	if v != nil {
+		clear(v.key[:])
+	}
+}

@@ -48,7 +48,8 @@
 // recomputes the inner TCP/UDP checksum on receipt (RFC 3948 §3.1.2).
 //
 // Encap and Decap are safe for concurrent use. Their per-packet scratch
-// (HMAC states, nonces) lives in a few per-SA slots, one per CPU, because
-// buffers handed to crypto interfaces escape to the heap and stack scratch
-// would allocate on every packet.
+// (HMAC states, nonces) lives in per-SA slots, because buffers handed to
+// crypto interfaces escape to the heap and stack scratch would allocate on
+// every packet. An SA starts with one slot and adds more, up to one per
+// CPU, only when its packets are processed in parallel.
 package esp

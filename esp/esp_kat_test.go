@@ -132,7 +132,7 @@ func TestESPKnownAnswers(t *testing.T) {
 			}
 			defer out.Close()
 			out.seq.Store(k.seq - 1)
-			out.ivs.fixed = func(_ uint64, dst []byte) { copy(dst, iv) }
+			out.fixedIV = func(_ uint64, dst []byte) { copy(dst, iv) }
 			if out.aead != nil {
 				out.padAlign = 4 // the vectors use the RFC 4303 minimum padding
 			}
@@ -168,7 +168,7 @@ func TestESPKnownAnswers(t *testing.T) {
 			rx[9] = ipProtoESP
 			setIPv4Checksum(rx[:20])
 			if icvLen != 0 {
-				copy(rx[len(rx)-icvLen:], espMAC(&in.slots[0], rx[20:len(rx)-icvLen], k.esn, k.seq))
+				copy(rx[len(rx)-icvLen:], espMAC(&in.slots.first, rx[20:len(rx)-icvLen], k.esn, k.seq))
 			}
 			got, err := decapCopy(in, rx)
 			if err != nil {

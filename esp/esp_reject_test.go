@@ -85,7 +85,7 @@ func TestRejects(t *testing.T) {
 // reMAC recomputes the ICV of a null-sha256 tunnel-mode IPv4 ESP packet
 // after a test edited its trailer.
 func reMAC(out *OutboundSA, wire []byte) {
-	sl := &out.slots[0]
+	sl := &out.slots.first
 	icv := espMAC(sl, wire[20:len(wire)-16], false, 0)
 	copy(wire[len(wire)-16:], icv[:16])
 }

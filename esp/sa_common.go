@@ -6,8 +6,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"runtime"
-	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -38,46 +36,11 @@ type saCommon struct {
 	ivLen, icvLen, padAlign int // ESP
 	ahLen                   int // whole AH header including ICV and alignment padding
 
-	slots []slot
-	next  atomic.Uint32
-
 	life  lifetime
 	drops [numErrors]atomic.Uint64
-}
 
-// slot is the per-packet scratch state. Arguments passed to interface
-// methods (cipher.AEAD, hash.Hash) escape to the heap, so stack arrays
-// would allocate on every packet; instead each SA owns a few slots, one per
-// CPU, and a packet borrows a free one. That keeps the path allocation-free
-// while still letting several goroutines work on one SA in parallel.
-type slot struct {
-	mu     sync.Mutex
-	cbcEnc cipher.BlockMode
-	cbcDec cipher.BlockMode
-	mac    *hmacState // ESP HMAC
-	ahMAC  *hmacState
-	nonce  [12]byte
-	aad    [12]byte
-	ivb    [16]byte
-	sum    [64]byte
-	icv    [32]byte
-	hdr    [60]byte // IP header copy with the mutable fields zeroed (AH)
-	_      [64]byte // keep slots on separate cache lines
-}
-
-// acquire locks a free slot. It tries them in order, so a single goroutine
-// keeps reusing the first (warm in its cache) and parallel callers spread
-// over the next ones; when all are busy it waits for one, picked by a
-// counter so the waiters spread too.
-func (s *saCommon) acquire() *slot {
-	for i := range s.slots {
-		if s.slots[i].mu.TryLock() {
-			return &s.slots[i]
-		}
-	}
-	sl := &s.slots[s.next.Add(1)%uint32(len(s.slots))]
-	sl.mu.Lock()
-	return sl
+	// Per-packet scratch, last: its mutex is written by every packet.
+	slots slots
 }
 
 var errParams = errors.New("esp: invalid SA parameters")
@@ -197,40 +160,6 @@ func (s *saCommon) initESP(p *Params) error {
 	return nil
 }
 
-func (s *saCommon) initSlots() error {
-	n := runtime.GOMAXPROCS(0)
-	if n > 8 {
-		n = 8
-	}
-	s.slots = make([]slot, n)
-	for i := range s.slots {
-		sl := &s.slots[i]
-		var err error
-		if s.block != nil {
-			zero := make([]byte, s.block.BlockSize())
-			sl.cbcEnc = cipher.NewCBCEncrypter(s.block, zero)
-			sl.cbcDec = cipher.NewCBCDecrypter(s.block, zero)
-			if _, ok := sl.cbcEnc.(ivSetter); !ok {
-				return errors.New("esp: CBC mode cannot reset its IV")
-			}
-			if _, ok := sl.cbcDec.(ivSetter); !ok {
-				return errors.New("esp: CBC mode cannot reset its IV")
-			}
-		}
-		if s.integ != nil {
-			if sl.mac, err = newHMAC(s.integ, s.authKey); err != nil {
-				return err
-			}
-		}
-		if s.ahInteg != nil {
-			if sl.ahMAC, err = newHMAC(s.ahInteg, s.ahKey); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
 // room returns the headroom and tailroom Encap needs.
 func (s *saCommon) room() (head, tail int) {
 	if s.mode == Tunnel {
@@ -264,19 +193,7 @@ func (s *saCommon) room() (head, tail int) {
 // keys.
 func (s *saCommon) close() {
 	s.life.mark(lifeSoft | lifeHard)
-	for i := range s.slots {
-		sl := &s.slots[i]
-		sl.mu.Lock()
-		if sl.mac != nil {
-			sl.mac.wipe()
-		}
-		if sl.ahMAC != nil {
-			sl.ahMAC.wipe()
-		}
-		clear(sl.sum[:])
-		clear(sl.nonce[:])
-		sl.mu.Unlock()
-	}
+	s.wipeSlots()
 	clear(s.encKey)
 	clear(s.authKey)
 	clear(s.ahKey)
