@@ -108,6 +108,13 @@ type EngineConfig struct {
 	// sender gets ICMP "fragmentation needed" / ICMPv6 "packet too big".
 	// 0 disables the check.
 	WireMTU int
+	// Bypass, if set, sends the outbound packets that no entry permits in
+	// cleartext, as whole IP packets: IOS semantics, where a crypto ACL
+	// deny (or no match at all) means "not protected by this crypto map",
+	// not "drop". It must route them around the TUN (the data plane's raw
+	// sockets carry the bypass mark), or they would come straight back.
+	// nil drops them (no_policy).
+	Bypass Sender
 }
 
 // Engine runs the packet paths and owns the SA table.
@@ -128,7 +135,8 @@ type Engine struct {
 
 	pairs map[*Pair]struct{} // every installed pair, under tableMu
 
-	drops dropCounters
+	drops    dropCounters
+	bypassed atomic.Uint64 // packets sent in cleartext through cfg.Bypass
 
 	acquire atomic.Pointer[acquireFunc]
 	expire  atomic.Pointer[func(p *Pair, hard bool)]

@@ -81,6 +81,9 @@ func (c *dropCounters) snapshot() map[string]uint64 {
 type EngineStats struct {
 	// Drops counts packets dropped outside any SA, by reason.
 	Drops map[string]uint64
+	// Bypassed counts outbound packets no entry permits that were sent
+	// in cleartext (EngineConfig.Bypass).
+	Bypassed uint64
 	// Entries has one element per policy entry, in configuration order.
 	Entries []EntryStats
 	// Pairs lists every installed SA pair, the entry's current one first.
@@ -111,7 +114,7 @@ type PairStats struct {
 // Stats returns a snapshot of every counter. It allocates and takes the
 // table lock, so call it for status, not per packet.
 func (e *Engine) Stats() EngineStats {
-	s := EngineStats{Drops: e.drops.snapshot()}
+	s := EngineStats{Drops: e.drops.snapshot(), Bypassed: e.bypassed.Load()}
 	for _, ent := range e.policy.Load().entries {
 		s.Entries = append(s.Entries, EntryStats{
 			ID:      ent.id,

@@ -10,6 +10,7 @@ type outLoop struct {
 	bufs  [][]byte
 	sizes []int
 	send  [][]byte // the batch's finished packets, slices of bufs
+	clear [][]byte // the batch's packets no entry permits (EngineConfig.Bypass)
 	icmp  []byte   // scratch for ICMP errors written back into the TUN
 	frag  []byte   // scratch buffer for one IPv4 fragment
 	one   [1][]byte
@@ -19,6 +20,7 @@ func newOutLoop(e *Engine) *outLoop {
 	o := &outLoop{e: e, state: e.newLoop()}
 	o.bufs, o.sizes = e.newBatch()
 	o.send = make([][]byte, 0, len(o.bufs))
+	o.clear = make([][]byte, 0, len(o.bufs))
 	o.icmp = make([]byte, icmpMaxLen)
 	o.frag = make([]byte, e.bufSize)
 	return o
@@ -32,6 +34,7 @@ func (o *outLoop) process(n int) {
 	// the entries they were computed for.
 	pol := e.policy.Load()
 	o.send = o.send[:0]
+	o.clear = o.clear[:0]
 	for i := 0; i < n; i++ {
 		buf, size := o.bufs[i], o.sizes[i]
 		if size <= 0 || MaxHeadroom+size > len(buf)-MaxTailroom {
@@ -41,9 +44,15 @@ func (o *outLoop) process(n int) {
 		pkt := buf[MaxHeadroom : MaxHeadroom+size]
 		idx, rule, ok := pol.cls.Classify(pkt)
 		if !ok || idx < 0 || idx >= len(pol.entries) {
-			// Routed into the TUN but no crypto ACL permits it: there is no
-			// cleartext path out of the TUN, so this is a policy drop.
-			e.drops.add(DropNoPolicy)
+			// Routed into the TUN (its destination is in some crypto
+			// ACL's permit line) but no entry permits it, e.g. a deny
+			// line: not protected, so it leaves in cleartext when there is
+			// a bypass path, and is a policy drop otherwise.
+			if e.cfg.Bypass != nil {
+				o.clear = append(o.clear, pkt)
+			} else {
+				e.drops.add(DropNoPolicy)
+			}
 			continue
 		}
 		ent := pol.entries[idx]
@@ -85,6 +94,22 @@ func (o *outLoop) process(n int) {
 		o.send = append(o.send, buf[start:end])
 	}
 	o.flushSend()
+	o.flushClear()
+}
+
+// flushClear sends the batch's unprotected packets through the bypass.
+// Their buffers stay in o.bufs (held packets swap theirs, these never do),
+// so they are intact until the next read.
+func (o *outLoop) flushClear() {
+	if len(o.clear) == 0 {
+		return
+	}
+	e := o.e
+	e.bypassed.Add(uint64(len(o.clear)))
+	if err := e.cfg.Bypass.Send(o.clear, 0); err != nil {
+		e.drops.add(DropSend)
+	}
+	o.clear = o.clear[:0]
 }
 
 // flushSend hands the packets collected so far to the sender.
