@@ -292,8 +292,8 @@ func (m *Manager) peerDeletedChild(sa *ikeSA, d childSPI) {
 			continue
 		}
 		for _, c := range s.children {
-			if (d.Protocol == ProtoESP && c.sa.ESPOut.SPI == d.SPI && c.sa.Protocol != "ah") ||
-				(d.Protocol == ProtoAH && c.sa.AHOut.SPI == d.SPI) {
+			if (d.Protocol == ProtoESP && c.espOut != 0 && c.espOut == d.SPI) ||
+				(d.Protocol == ProtoAH && c.ahOut != 0 && c.ahOut == d.SPI) {
 				m.log.Info("peer deleted an IPsec SA", "peer", sa.remote, "spi_out", d.SPI)
 				m.removeChild(s, c, false)
 				return

@@ -239,7 +239,7 @@ func offerFor(ms *mapState, sa *ikeSA) *childOffer {
 func (m *Manager) startQuick(sa *ikeSA, ms *mapState, r proxyRule, old *child, now time.Time) {
 	sel := r.sel
 	if old != nil {
-		sel = old.sa.Selector
+		sel = old.sel
 	}
 	local, remote := selectorIDs(sel)
 	q, out, err := newQuickInitiator(sa.out.sec, offerFor(ms, sa), local, remote, m.allocSPI)
@@ -321,8 +321,9 @@ func (m *Manager) installChild(sa *ikeSA, qs *qmState, res *quickResult, now tim
 	if !qs.q.initiator {
 		margin = 0.92
 	}
-	nc := &child{ms: qs.ms, rule: qs.rule, sa: c, handle: h, initiator: qs.q.initiator, installed: now,
-		rekeyAt: now.Add(jitter(time.Duration(float64(lt) * margin))), expires: now.Add(lt)}
+	nc := &child{ms: qs.ms, rule: qs.rule, handle: h, initiator: qs.q.initiator, installed: now,
+		rekeyAt: now.Add(jitter(time.Duration(float64(lt) * margin))), expires: now.Add(lt),
+		sel: c.Selector, espIn: c.ESPIn.SPI, espOut: c.ESPOut.SPI, ahIn: c.AHIn.SPI, ahOut: c.AHOut.SPI}
 	// Keys now live in the data plane only.
 	for _, k := range []*ChildKeys{&c.ESPIn, &c.ESPOut, &c.AHIn, &c.AHOut} {
 		k.EncKey, k.AuthKey = nil, nil
@@ -379,19 +380,19 @@ func (m *Manager) removeChild(sa *ikeSA, c *child, notify bool) {
 	}
 	if notify && sa.out != nil && !sa.dead {
 		var ps []Payload
-		if c.sa.ESPIn.SPI != 0 {
-			ps = append(ps, deleteChild(ProtoESP, c.sa.ESPIn.SPI))
+		if c.espIn != 0 {
+			ps = append(ps, deleteChild(ProtoESP, c.espIn))
 		}
-		if c.sa.AHIn.SPI != 0 {
-			ps = append(ps, deleteChild(ProtoAH, c.sa.AHIn.SPI))
+		if c.ahIn != 0 {
+			ps = append(ps, deleteChild(ProtoAH, c.ahIn))
 		}
 		if pkt, err := sealInfo(sa.out.sec, ps...); err == nil {
 			m.send(sa, pkt)
 		}
 	}
 	m.cfg.DataPlane.RemoveChild(c.handle)
-	delete(m.used, c.sa.ESPIn.SPI)
-	delete(m.used, c.sa.AHIn.SPI)
+	delete(m.used, c.espIn)
+	delete(m.used, c.ahIn)
 }
 
 // deleteIKE ends an IKE SA: its children too when it is not replaced by a

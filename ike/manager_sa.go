@@ -119,7 +119,6 @@ type qmState struct {
 type child struct {
 	ms        *mapState
 	rule      proxyRule
-	sa        *ChildSA
 	handle    ChildHandle
 	initiator bool // we initiated its Quick Mode
 	installed time.Time
@@ -127,6 +126,12 @@ type child struct {
 	expires   time.Time
 	rekeying  bool      // a replacement is being negotiated
 	removeAt  time.Time // replaced: removed after a grace period
+
+	// The manager keeps only this of the ChildSA it installed (the rest
+	// is the data plane's, and about 500 bytes per pair): the selector
+	// for rekeys, the SPIs for Delete payloads (0: no such SA).
+	sel                        acl.Selector
+	espIn, espOut, ahIn, ahOut uint32
 }
 
 // stateName is the Cisco-style state for status.
