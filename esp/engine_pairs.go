@@ -66,13 +66,49 @@ type Pair struct {
 	// softNotified is set once Expire(p, false) was called.
 	softNotified atomic.Bool
 
+	// own holds the pair's counters when a half does not count its own
+	// packets, bytes and drops; nil (the usual case, *InboundSA and
+	// *OutboundSA do) saves 200 bytes per pair: status reads the SAs'.
+	own *pairCounters
+}
+
+// selfCounting is a Verifier or Protector that keeps its own counters, as
+// *InboundSA and *OutboundSA do.
+type selfCounting interface{ Stats() Stats }
+
+type pairCounters struct {
 	pktsIn, bytesIn   atomic.Uint64
 	pktsOut, bytesOut atomic.Uint64
 	drops             dropCounters
 }
 
+func newPairCounters(in Verifier, out Protector) *pairCounters {
+	_, inCounts := in.(selfCounting)
+	_, outCounts := out.(selfCounting)
+	if (in == nil || inCounts) && (out == nil || outCounts) {
+		return nil
+	}
+	return &pairCounters{}
+}
+
 func (p *Pair) countDrop(err error) {
-	p.drops.addErr(err)
+	if c := p.own; c != nil {
+		c.drops.addErr(err)
+	}
+}
+
+func (p *Pair) countIn(n int) {
+	if c := p.own; c != nil {
+		c.pktsIn.Add(1)
+		c.bytesIn.Add(uint64(n))
+	}
+}
+
+func (p *Pair) countOut(n int) {
+	if c := p.own; c != nil {
+		c.pktsOut.Add(1)
+		c.bytesOut.Add(uint64(n))
+	}
 }
 
 func (p *Pair) close() {
@@ -135,7 +171,7 @@ func (e *Engine) install(resolve func(*policyTable) (*entry, int), in Verifier, 
 		return nil, errors.New("esp: no such policy entry")
 	}
 	info.Entry = idx
-	p := &Pair{Info: info, ent: ent, in: in, out: out, installed: time.Now()}
+	p := &Pair{Info: info, ent: ent, in: in, out: out, installed: time.Now(), own: newPairCounters(in, out)}
 	if mtu := e.pathMTU(&info); out != nil && mtu > 0 {
 		p.maxInner = max(out.MaxInner(mtu), 1)
 	}

@@ -67,6 +67,35 @@ func (c *dropCounters) addErr(err error) {
 	c[DropMalformed].Add(1)
 }
 
+// counters fills in a pair's packet, byte and drop counts: its own, or
+// the sum of its SAs'.
+func (p *Pair) counters(ps *PairStats) {
+	if c := p.own; c != nil {
+		ps.PktsIn, ps.BytesIn = c.pktsIn.Load(), c.bytesIn.Load()
+		ps.PktsOut, ps.BytesOut = c.pktsOut.Load(), c.bytesOut.Load()
+		ps.Drops = c.drops.snapshot()
+		return
+	}
+	ps.Drops = map[string]uint64{}
+	add := func(st Stats) {
+		for i, v := range st.Drops {
+			if v != 0 {
+				ps.Drops[dropNames[i]] += v
+			}
+		}
+	}
+	if sc, ok := p.in.(selfCounting); ok {
+		st := sc.Stats()
+		ps.PktsIn, ps.BytesIn = st.Packets, st.Bytes
+		add(st)
+	}
+	if sc, ok := p.out.(selfCounting); ok {
+		st := sc.Stats()
+		ps.PktsOut, ps.BytesOut = st.Packets, st.Bytes
+		add(st)
+	}
+}
+
 func (c *dropCounters) snapshot() map[string]uint64 {
 	m := map[string]uint64{}
 	for i := range c {
@@ -135,12 +164,8 @@ func (e *Engine) Stats() EngineStats {
 			PairInfo:     p.Info,
 			Installed:    p.installed,
 			LifetimeLeft: -1,
-			PktsIn:       p.pktsIn.Load(),
-			BytesIn:      p.bytesIn.Load(),
-			PktsOut:      p.pktsOut.Load(),
-			BytesOut:     p.bytesOut.Load(),
-			Drops:        p.drops.snapshot(),
 		}
+		p.counters(&ps)
 		// The entry's index moves when a reload reorders the crypto maps.
 		ps.Entry = int(p.ent.index.Load())
 		ps.Current = ps.Entry >= 0 && p.ent.current(p)

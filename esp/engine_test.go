@@ -186,7 +186,7 @@ func TestPathRoundTrip(t *testing.T) {
 	}
 	roundTrip()
 	if devB.ok != 1 || devB.bad != 0 {
-		t.Fatalf("after one packet: ok=%d bad=%d drops=%v %v", devB.ok, devB.bad, b.Stats().Drops, pb.drops.snapshot())
+		t.Fatalf("after one packet: ok=%d bad=%d drops=%v %v", devB.ok, devB.bad, b.Stats().Drops, pairCounts(pb).Drops)
 	}
 	if sndA.last[9] != ipProtoESP {
 		t.Fatalf("wire packet protocol %d, want ESP", sndA.last[9])
@@ -454,8 +454,8 @@ func TestFragmentBeforeEncryption(t *testing.T) {
 	if !bytes.Equal(payload, pkt[20:]) {
 		t.Fatal("fragments do not add up to the original payload")
 	}
-	if p.pktsOut.Load() != 3 {
-		t.Fatalf("pkts out %d", p.pktsOut.Load())
+	if n := pairCounts(p).PktsOut; n != 3 {
+		t.Fatalf("pkts out %d", n)
 	}
 	snd.keep = false
 	allocs := testing.AllocsPerRun(50, func() {

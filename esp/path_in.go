@@ -66,7 +66,6 @@ func (e *Engine) decap(buf []byte, start, end int) (off, n int, ok bool) {
 		p.countDrop(err)
 		return 0, 0, false
 	}
-	p.pktsIn.Add(1)
-	p.bytesIn.Add(uint64(n))
+	p.countIn(n)
 	return off, n, true
 }

@@ -89,8 +89,7 @@ func (o *outLoop) process(n int) {
 			p.countDrop(err)
 			continue
 		}
-		p.pktsOut.Add(1)
-		p.bytesOut.Add(uint64(size))
+		p.countOut(size)
 		o.send = append(o.send, buf[start:end])
 	}
 	o.flushSend()
@@ -195,8 +194,7 @@ func (o *outLoop) fragment(p *Pair, pkt []byte) {
 			p.countDrop(err)
 			return
 		}
-		p.pktsOut.Add(1)
-		p.bytesOut.Add(uint64(ihl + n))
+		p.countOut(ihl + n)
 		o.one[0] = o.frag[start:end]
 		if err := e.sender.Send(o.one[:], 0); err != nil {
 			e.drops.add(DropSend)

@@ -81,8 +81,7 @@ func (e *Engine) flush(ent *entry) {
 			if err != nil {
 				p.countDrop(err)
 			} else {
-				p.pktsOut.Add(1)
-				p.bytesOut.Add(uint64(q.n))
+				p.countOut(q.n)
 				one[0] = q.buf[start:end]
 				if err := e.sender.Send(one[:], 0); err != nil {
 					e.drops.add(DropSend)
