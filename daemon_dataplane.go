@@ -27,6 +27,7 @@ type dataplane struct {
 	lists  []*acl.List
 	dev    *tun.Device
 	ip     *tun.IPConn
+	bypass *tun.Bypass // cleartext out for traffic no crypto ACL permits
 	udp    *tun.UDP
 	rtnl   *tun.RTNL
 	engine *esp.Engine
@@ -112,6 +113,11 @@ func startDataplane(ctx context.Context, cfg *conf.Config, logger *slog.Logger) 
 	if err := d.ip.SetMark(bypassMark); err != nil {
 		return nil, err
 	}
+	// Packets routed into the TUN that no crypto map entry permits (a
+	// deny line) leave in cleartext by the main table, as on IOS.
+	if d.bypass, err = tun.ListenBypass(bypassMark); err != nil {
+		return nil, err
+	}
 	// The IKE ports are only bound when some crypto map is keyed by IKE:
 	// a manually keyed setup leaves them to other software on the router.
 	if needsIKE(cfg) {
@@ -125,6 +131,7 @@ func startDataplane(ctx context.Context, cfg *conf.Config, logger *slog.Logger) 
 	d.engine, err = esp.NewEngine(esp.EngineConfig{
 		Device:     d.dev,
 		Sender:     &tun.Wire{IP: d.ip, UDP: d.udp},
+		Bypass:     d.bypass,
 		Classifier: acl.NewClassifier(d.lists),
 		Entries:    ids,
 		MaxPacket:  max(2048, cfg.Global.MTU+256),
@@ -428,6 +435,9 @@ func (d *dataplane) Close() error {
 		if d.ip != nil {
 			d.ip.Close()
 		}
+		if d.bypass != nil {
+			d.bypass.Close()
+		}
 		if d.dev != nil {
 			d.dev.Close()
 		}
@@ -459,6 +469,7 @@ func (d *dataplane) close() { d.Close() }
 
 func (d *dataplane) addStatus(r *statusReport) {
 	st := d.engine.Stats()
+	r.Bypassed += st.Bypassed
 	if len(st.Drops) > 0 {
 		if r.Drops == nil {
 			r.Drops = map[string]uint64{}

@@ -19,6 +19,9 @@ type statusReport struct {
 	// Drops counts packets the data plane dropped outside any SA (no SA
 	// yet, queue full, cleartext that should have been encrypted, ...).
 	Drops map[string]uint64 `json:"drops,omitempty"`
+	// Bypassed counts packets routed towards a protected network that no
+	// crypto ACL entry permits (deny lines): sent in cleartext.
+	Bypassed uint64 `json:"bypassed,omitempty"`
 }
 
 // ikeSAStatus is one phase 1 SA, in the terms of Cisco ASA's
@@ -119,6 +122,9 @@ func writeStatusText(w io.Writer, r *statusReport) {
 	}
 	if len(r.Drops) > 0 {
 		fmt.Fprintf(w, "\nData plane drops outside SAs: %s\n", fmtDrops(r.Drops))
+	}
+	if r.Bypassed > 0 {
+		fmt.Fprintf(w, "\nSent in cleartext (not permitted by any crypto ACL): %d packets\n", r.Bypassed)
 	}
 }
 
