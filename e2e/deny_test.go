@@ -1,0 +1,93 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+
+	"tinyipsec/internal/nstest"
+)
+
+// TestCryptoACLDeny: a crypto ACL deny line means "not protected by this
+// crypto map entry" (IOS), so its traffic crosses in cleartext while the
+// rest of the ACL's traffic is encrypted. Both ends deny ICMP ahead of the
+// permit line: ping crosses in the clear (the sender's data plane passes it
+// around the TUN by the main table, the receiver's cleartext policy lets it
+// in), TCP between the same hosts crosses as ESP only.
+func TestCryptoACLDeny(t *testing.T) {
+	nstest.Require(t, "ip", "nft", "ping", "socat", "ss", "sysctl")
+	bin := nstest.Binary(t)
+	a, b := Topology(t, "deny", false)
+	c := Case{Name: "deny-icmp", ESP: "aes128gcm16"}
+	for _, n := range []struct {
+		node, peer *Node
+		isA        bool
+	}{{a, b, true}, {b, a, false}} {
+		WriteConfig(t, c, n.node, n.peer, n.isA)
+		data, err := os.ReadFile(n.node.Config)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := strings.Replace(string(data), `rules = ["permit`, `rules = ["deny icmp any any", "permit`, 1)
+		if text == string(data) {
+			t.Fatal("no rules line to add the deny line to")
+		}
+		if err := os.WriteFile(n.node.Config, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		// The main table's way to the other side's inner network: what
+		// unprotected traffic follows (on a router, the default route).
+		n.node.NS.Run(t, "ip", "route", "add", n.peer.InnerNet, "via", n.peer.Outer)
+	}
+	for _, n := range []*Node{a, b} {
+		script := fmt.Sprintf(`table netdev e2edeny {
+	chain in {
+		type filter hook ingress device %q priority 0; policy accept;
+		ip protocol 50 counter name "n_esp"
+		ip protocol icmp counter name "n_icmp"
+		ip protocol tcp counter name "n_tcp"
+	}
+	counter n_esp {}
+	counter n_icmp {}
+	counter n_tcp {}
+}
+`, n.Veth)
+		cmd := n.NS.Command("nft", "-f", "-")
+		cmd.Stdin = strings.NewReader(script)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("nft: %v: %s", err, out)
+		}
+		n.NS.Start(t, "tinyipsec", nil, bin, "run", "-c", n.Config)
+	}
+	WaitTUN(t, a)
+	WaitTUN(t, b)
+
+	Ping(t, a, a.Inner, b.Inner)
+	if esp, icmp := Counter(t, b, "netdev", "e2edeny", "n_esp"), Counter(t, b, "netdev", "e2edeny", "n_icmp"); esp != 0 || icmp < 3 {
+		t.Errorf("ping: B received %d ESP and %d cleartext ICMP packets; want none and every echo request", esp, icmp)
+	}
+	if icmp := Counter(t, a, "netdev", "e2edeny", "n_icmp"); icmp < 3 {
+		t.Errorf("A received %d cleartext ICMP replies", icmp)
+	}
+
+	Transfer(t, a, b, b.Inner, 1<<20)
+	for _, n := range []*Node{a, b} {
+		esp, tcp := Counter(t, n, "netdev", "e2edeny", "n_esp"), Counter(t, n, "netdev", "e2edeny", "n_tcp")
+		if esp == 0 || tcp != 0 {
+			t.Errorf("%s received %d ESP and %d cleartext TCP packets; want TCP only inside ESP", n.NS.Name, esp, tcp)
+		}
+		out := n.NS.Run(t, bin, "status", "--json", "-c", n.Config)
+		var st struct {
+			Bypassed uint64            `json:"bypassed"`
+			Drops    map[string]uint64 `json:"drops"`
+		}
+		if err := json.Unmarshal([]byte(out), &st); err != nil {
+			t.Fatalf("status --json: %v\n%s", err, out)
+		}
+		if st.Bypassed < 3 || st.Drops["no_policy"] != 0 {
+			t.Errorf("%s status: %d packets bypassed, drops %v; want the ICMP counted as bypassed", n.NS.Name, st.Bypassed, st.Drops)
+		}
+	}
+}
