@@ -18,6 +18,9 @@ type ivSource struct {
 	block cipher.Block
 	ctr   atomic.Uint64
 	key   [16]byte
+	// fixed, when set by a test, supplies the IV instead (known-answer
+	// tests; they give AEAD SAs an ivSource for it).
+	fixed func(seq uint64, iv []byte)
 }
 
 // newIVSource keys a fresh IV source. Only CBC SAs need one: AEAD
@@ -36,7 +39,11 @@ func newIVSource() (*ivSource, error) {
 }
 
 // fill writes len(iv) IV bytes, using scratch (16 bytes) for the block.
-func (v *ivSource) fill(iv, scratch []byte) {
+func (v *ivSource) fill(seq uint64, iv, scratch []byte) {
+	if v.fixed != nil {
+		v.fixed(seq, iv)
+		return
+	}
 	binary.BigEndian.PutUint64(scratch[:8], v.ctr.Add(1))
 	clear(scratch[8:16])
 	v.block.Encrypt(scratch[:16], scratch[:16])

@@ -126,8 +126,8 @@ func (sa *OutboundSA) encap(buf []byte, off, n int) (int, int, error) {
 		switch {
 		case sa.aead != nil:
 			// The sequence number is a unique 8-byte explicit IV (RFC 4106 §3.1).
-			if sa.fixedIV != nil {
-				sa.fixedIV(seq, iv) // known-answer tests
+			if sa.ivs != nil && sa.ivs.fixed != nil {
+				sa.ivs.fixed(seq, iv) // known-answer tests
 			} else {
 				binary.BigEndian.PutUint64(iv, seq)
 			}
@@ -140,11 +140,7 @@ func (sa *OutboundSA) encap(buf []byte, off, n int) (int, int, error) {
 			sa.aead.Seal(buf[ps:ps], sl.nonce[:], buf[ps:ctEnd], aad)
 		default:
 			if sa.block != nil {
-				if sa.fixedIV != nil {
-					sa.fixedIV(seq, iv) // known-answer tests
-				} else {
-					sa.ivs.fill(iv, sl.ivb[:])
-				}
+				sa.ivs.fill(seq, iv, sl.ivb[:])
 				sl.cbcEnc.(ivSetter).SetIV(iv)
 				sl.cbcEnc.CryptBlocks(buf[ps:ctEnd], buf[ps:ctEnd])
 			}

@@ -132,7 +132,10 @@ func TestESPKnownAnswers(t *testing.T) {
 			}
 			defer out.Close()
 			out.seq.Store(k.seq - 1)
-			out.fixedIV = func(_ uint64, dst []byte) { copy(dst, iv) }
+			if out.ivs == nil {
+				out.ivs = &ivSource{}
+			}
+			out.ivs.fixed = func(_ uint64, dst []byte) { copy(dst, iv) }
 			if out.aead != nil {
 				out.padAlign = 4 // the vectors use the RFC 4303 minimum padding
 			}

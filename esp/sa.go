@@ -115,8 +115,6 @@ type OutboundSA struct {
 	seq      atomic.Uint64 // last sequence number sent (never wraps)
 	ipIDBase uint16        // outer IPv4 identification = ipIDBase + sequence number
 	ivs      *ivSource     // unpredictable CBC IVs; nil for AEAD and AH
-	// fixedIV, when set by a test, supplies the IV (known-answer tests).
-	fixedIV  func(seq uint64, iv []byte)
 	headroom int
 	tailroom int
 }

@@ -29,8 +29,7 @@ type saCommon struct {
 	aead    cipher.AEAD
 	block   cipher.Block
 	salt    [4]byte
-	encKey  []byte // our copies, wiped on Close
-	authKey []byte
+	authKey []byte // our copies (slots added later need them), wiped on Close
 	ahKey   []byte
 
 	ivLen, icvLen, padAlign int // ESP
@@ -122,17 +121,18 @@ func (s *saCommon) initESP(p *Params) error {
 	if len(p.EncKey) != c.keyLen+c.saltLen {
 		return paramErr("ESP %s key is %d bytes, want %d", c.name, len(p.EncKey), c.keyLen+c.saltLen)
 	}
-	s.encKey = append([]byte(nil), p.EncKey...)
-	copy(s.salt[:], s.encKey[c.keyLen:])
+	// The cipher keeps its own (expanded) copy of the key; the SA keeps
+	// none, only the salt.
+	copy(s.salt[:], p.EncKey[c.keyLen:])
 	var err error
 	switch {
 	case c.newAEAD != nil:
 		if p.Integ != "" {
 			return paramErr("%s is an AEAD cipher; no separate integrity algorithm", c.name)
 		}
-		s.aead, err = c.newAEAD(s.encKey[:c.keyLen])
+		s.aead, err = c.newAEAD(p.EncKey[:c.keyLen])
 	case c.newBlock != nil:
-		s.block, err = c.newBlock(s.encKey)
+		s.block, err = c.newBlock(p.EncKey)
 	}
 	if err != nil {
 		return paramErr("%v", err)
@@ -194,7 +194,6 @@ func (s *saCommon) room() (head, tail int) {
 func (s *saCommon) close() {
 	s.life.mark(lifeSoft | lifeHard)
 	s.wipeSlots()
-	clear(s.encKey)
 	clear(s.authKey)
 	clear(s.ahKey)
 	clear(s.salt[:])
