@@ -19,8 +19,28 @@ import (
 func TestCryptoACLDeny(t *testing.T) {
 	nstest.Require(t, "ip", "nft", "ping", "socat", "ss", "sysctl")
 	bin := nstest.Binary(t)
-	a, b := Topology(t, "deny", false)
-	c := Case{Name: "deny-icmp", ESP: "aes128gcm16"}
+	t.Run("ipv4", func(t *testing.T) { testDeny(t, bin, false) })
+	t.Run("ipv6", func(t *testing.T) { testDeny(t, bin, true) })
+}
+
+// denyCounters count what arrives on the veth, per family.
+const denyCounters4 = `
+		meta protocol ip ip protocol 50 counter name "n_esp"
+		meta protocol ip ip protocol icmp counter name "n_icmp"
+		meta protocol ip ip protocol tcp counter name "n_tcp"`
+
+const denyCounters6 = `
+		meta protocol ip6 ip6 nexthdr 50 counter name "n_esp"
+		meta protocol ip6 icmpv6 type { echo-request, echo-reply } counter name "n_icmp"
+		meta protocol ip6 ip6 nexthdr tcp counter name "n_tcp"`
+
+func testDeny(t *testing.T, bin string, v6 bool) {
+	a, b := Topology(t, "deny", v6)
+	c := Case{Name: "deny-icmp", ESP: "aes128gcm16", V6: v6}
+	deny, counters := "deny icmp any any", denyCounters4
+	if v6 {
+		deny, counters = "deny icmp6 any any", denyCounters6
+	}
 	for _, n := range []struct {
 		node, peer *Node
 		isA        bool
@@ -30,7 +50,7 @@ func TestCryptoACLDeny(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		text := strings.Replace(string(data), `rules = ["permit`, `rules = ["deny icmp any any", "permit`, 1)
+		text := strings.Replace(string(data), `rules = ["permit`, `rules = ["`+deny+`", "permit`, 1)
 		if text == string(data) {
 			t.Fatal("no rules line to add the deny line to")
 		}
@@ -44,16 +64,13 @@ func TestCryptoACLDeny(t *testing.T) {
 	for _, n := range []*Node{a, b} {
 		script := fmt.Sprintf(`table netdev e2edeny {
 	chain in {
-		type filter hook ingress device %q priority 0; policy accept;
-		ip protocol 50 counter name "n_esp"
-		ip protocol icmp counter name "n_icmp"
-		ip protocol tcp counter name "n_tcp"
+		type filter hook ingress device %q priority 0; policy accept;%s
 	}
 	counter n_esp {}
 	counter n_icmp {}
 	counter n_tcp {}
 }
-`, n.Veth)
+`, n.Veth, counters)
 		cmd := n.NS.Command("nft", "-f", "-")
 		cmd.Stdin = strings.NewReader(script)
 		if out, err := cmd.CombinedOutput(); err != nil {
