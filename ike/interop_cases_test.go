@@ -20,7 +20,7 @@ import (
 func TestInteropMainModePSKWeakPFS(t *testing.T) {
 	requireStrongSwan(t)
 	c := interopCase{
-		tis: tisConn{PSK: "interop-psk-pfs", AllowWeak: true,
+		tis: tisConn{PSK: "interop-psk-pfs", AllowWeak: true, Listen: true,
 			Policy: "encryption = \"aes256\"\nhash = \"sha1\"\nauthentication = \"pre-share\"\ngroup = 2\n",
 			ESP:    "aes256", ESPAuth: "sha256", PFS: 14},
 		ss: charonConn{PSK: "interop-psk-pfs", IKEProposals: "aes256-sha1-modp1024", ESPProposals: "aes256-sha256-modp2048"},

@@ -36,6 +36,7 @@ type tisConn struct {
 	DPDTimeout string
 	ACL        string // default permit between the test subnets
 	ACLRules   []string
+	Listen     bool // bind the IKE sockets to Local instead of the wildcard
 }
 
 // tisNode is one running tinyipsec daemon.
@@ -73,9 +74,7 @@ func writeTinyipsecConfig(t *testing.T, dir string, c tisConn) (config, control 
 	def(&c.ACL, "permit ip "+leftSubnet+" "+rightSubnet)
 	var b strings.Builder
 	fmt.Fprintf(&b, "[global]\nlog_level = \"debug\"\ntun = \"ipsec0\"\nmtu = 1400\ncontrol_socket = %q\nallow_weak = %v\n", control, c.AllowWeak)
-	if c.Local != "" {
-		// Bound sockets: the wildcard (dual-stack) socket reports "::" as
-		// the arrival address of IPv4 datagrams.
+	if c.Listen {
 		fmt.Fprintf(&b, "listen = [%q]\n", c.Local)
 	}
 	b.WriteString("\n")
