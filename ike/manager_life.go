@@ -239,7 +239,7 @@ func offerFor(ms *mapState, sa *ikeSA) *childOffer {
 func (m *Manager) startQuick(sa *ikeSA, ms *mapState, r proxyRule, old *child, now time.Time) {
 	sel := r.sel
 	if old != nil {
-		sel = old.sel
+		sel = old.rule.sel
 	}
 	local, remote := selectorIDs(sel)
 	q, out, err := newQuickInitiator(sa.out.sec, offerFor(ms, sa), local, remote, m.allocSPI)
@@ -321,9 +321,11 @@ func (m *Manager) installChild(sa *ikeSA, qs *qmState, res *quickResult, now tim
 	if !qs.q.initiator {
 		margin = 0.92
 	}
-	nc := &child{ms: qs.ms, rule: qs.rule, handle: h, initiator: qs.q.initiator, installed: now,
+	// The pair's rule carries the selector it was negotiated with, which
+	// its rekeys propose again.
+	nc := &child{ms: qs.ms, rule: proxyRule{index: qs.rule.index, sel: qs.sel}, handle: h, initiator: qs.q.initiator, installed: now,
 		rekeyAt: now.Add(jitter(time.Duration(float64(lt) * margin))), expires: now.Add(lt),
-		sel: c.Selector, espIn: c.ESPIn.SPI, espOut: c.ESPOut.SPI, ahIn: c.AHIn.SPI, ahOut: c.AHOut.SPI}
+		espIn: c.ESPIn.SPI, espOut: c.ESPOut.SPI, ahIn: c.AHIn.SPI, ahOut: c.AHOut.SPI}
 	// Keys now live in the data plane only.
 	for _, k := range []*ChildKeys{&c.ESPIn, &c.ESPOut, &c.AHIn, &c.AHOut} {
 		k.EncKey, k.AuthKey = nil, nil

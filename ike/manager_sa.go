@@ -127,10 +127,9 @@ type child struct {
 	rekeying  bool      // a replacement is being negotiated
 	removeAt  time.Time // replaced: removed after a grace period
 
-	// The manager keeps only this of the ChildSA it installed (the rest
-	// is the data plane's, and about 500 bytes per pair): the selector
-	// for rekeys, the SPIs for Delete payloads (0: no such SA).
-	sel                        acl.Selector
+	// The manager keeps only the SPIs of the ChildSA it installed, for
+	// Delete payloads (0: no such SA); the rest is the data plane's, and
+	// about 500 bytes per pair. (Its selector is rule.sel.)
 	espIn, espOut, ahIn, ahOut uint32
 }
 
