@@ -50,12 +50,15 @@ func ms(d time.Duration) float64 { return float64(d) / 1e6 }
 
 // Memory ceilings of one IKE SA and one IPsec SA pair on the responder
 // (manager state, keys, and the data plane's inbound and outbound SA),
-// measured with GOMAXPROCS=2 (the data plane keeps per-CPU scratch space
-// in every SA). They catch regressions; the goal for a pair is 4096
-// bytes, a third of what strongSwan keeps per CHILD_SA.
+// measured with GOMAXPROCS=2 (an SA adds per-CPU scratch space only when
+// its packets are processed in parallel, so idle SAs do not depend on
+// it). They catch regressions with a margin for the measurement's noise
+// (about 100 bytes): a pair is about 3.8 kB, under the goal of 4096
+// bytes, a third of what strongSwan keeps per CHILD_SA; an IKE SA about
+// 1.8 kB.
 const (
-	ikeSABudget     = 6144
-	ipsecPairBudget = 6656
+	ikeSABudget     = 2304
+	ipsecPairBudget = 4096
 )
 
 // TestMemoryBudget checks the heap kept per SA with 1000 IKE SAs and
