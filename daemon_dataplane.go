@@ -143,7 +143,7 @@ func startDataplane(ctx context.Context, cfg *conf.Config, logger *slog.Logger) 
 	if err := d.addRoutes(); err != nil {
 		return nil, err
 	}
-	if d.policy, err = tun.InstallCleartextPolicy(tun.DefaultCleartextTable, d.dev.Name(), d.cleartextRules()); err != nil {
+	if d.policy, err = tun.InstallCleartextPolicy(tun.DefaultCleartextTable, d.dev.Name(), bypassMark, d.cleartextRules()); err != nil {
 		return nil, err
 	}
 	for i, m := range d.maps {

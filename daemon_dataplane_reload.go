@@ -59,7 +59,7 @@ func (d *dataplane) reload(old, next *conf.Config) error {
 	if err := d.replaceRoutes(); err != nil {
 		errs = append(errs, err)
 	}
-	if p, err := tun.InstallCleartextPolicy(tun.DefaultCleartextTable, d.dev.Name(), d.cleartextRules()); err != nil {
+	if p, err := tun.InstallCleartextPolicy(tun.DefaultCleartextTable, d.dev.Name(), bypassMark, d.cleartextRules()); err != nil {
 		errs = append(errs, fmt.Errorf("cleartext policy: %w", err))
 	} else {
 		d.policy = p

@@ -107,4 +107,35 @@ func testDeny(t *testing.T, bin string, v6 bool) {
 			t.Errorf("%s status: %d packets bypassed, drops %v; want the ICMP counted as bypassed", n.NS.Name, st.Bypassed, st.Drops)
 		}
 	}
+	if !v6 {
+		checkLoopGuard(t, bin, a, b)
+	}
+}
+
+// checkLoopGuard points A's main table at the TUN for B's inner network,
+// as an admin might for an "any" ACL: the cleartext ping would then loop
+// between the TUN and the bypass socket forever. The loop guard drops it
+// at the first turn.
+func checkLoopGuard(t *testing.T, bin string, a, b *Node) {
+	t.Helper()
+	a.NS.Run(t, "ip", "route", "replace", b.InnerNet, "dev", "ipsec0")
+	bypassed := func() uint64 {
+		var st struct {
+			Bypassed uint64 `json:"bypassed"`
+		}
+		json.Unmarshal([]byte(a.NS.Run(t, bin, "status", "--json", "-c", a.Config)), &st)
+		return st.Bypassed
+	}
+	before := bypassed()
+	if _, err := a.NS.Output("ping", "-c", "3", "-i", "0.2", "-W", "1", "-I", a.Inner, b.Inner); err == nil {
+		t.Error("ping crossed although the main table routes it into the TUN")
+	}
+	out := a.NS.Run(t, "nft", "list", "chain", "inet", "tinyipsec", "output")
+	m := packetsRe.FindStringSubmatch(out)
+	if m == nil || m[1] == "0" {
+		t.Errorf("loop guard dropped nothing:\n%s", out)
+	}
+	if n := bypassed() - before; n < 3 || n > 10 {
+		t.Errorf("%d packets bypassed for 3 echo requests: looping?", n)
+	}
 }

@@ -28,6 +28,14 @@ import (
 // evaluates the ACLs exactly as the outbound classifier does. The table is
 // replaced atomically at start and deleted on shutdown.
 //
+// An output chain guards against routing loops: packets the data plane
+// sends itself (ESP/AH, IKE, and cleartext that no crypto ACL entry
+// permits) carry the bypass mark and must leave by the main table; should
+// that table route them into the TUN anyway (say, a route an admin added
+// for an "any" ACL), they would come straight back to the data plane,
+// which would send them again, forever. They are dropped (and counted)
+// instead.
+//
 // The rules are loaded with the nft command (present wherever nftables is,
 // including OpenWrt's fw4) rather than nftables netlink messages: building
 // rule expressions by hand would be several hundred lines of bytecode
@@ -58,9 +66,11 @@ const DefaultCleartextTable = "tinyipsec"
 
 // InstallCleartextPolicy loads (or atomically replaces) table "inet
 // <table>" with one group of rules per crypto map entry, in entry order,
-// exempting packets received on tunName.
-func InstallCleartextPolicy(table, tunName string, entries [][]CleartextRule) (*CleartextPolicy, error) {
-	script := CleartextScript(table, tunName, entries)
+// exempting packets received on tunName. bypassMark, when not 0, is the
+// firewall mark of the data plane's own packets, which may never be
+// routed into tunName (the loop guard).
+func InstallCleartextPolicy(table, tunName string, bypassMark uint32, entries [][]CleartextRule) (*CleartextPolicy, error) {
+	script := CleartextScript(table, tunName, bypassMark, entries)
 	if err := nft(script); err != nil {
 		return nil, err
 	}
@@ -87,7 +97,7 @@ func nft(script string) error {
 }
 
 // CleartextScript returns the nft script InstallCleartextPolicy loads.
-func CleartextScript(table, tunName string, entries [][]CleartextRule) string {
+func CleartextScript(table, tunName string, bypassMark uint32, entries [][]CleartextRule) string {
 	var b strings.Builder
 	// Declaring then deleting the table makes the load an atomic replace
 	// whether or not the table existed.
@@ -117,6 +127,10 @@ func CleartextScript(table, tunName string, entries [][]CleartextRule) string {
 			fmt.Fprintf(&b, "\t\tjump entry%d\n", i)
 		}
 		b.WriteString("\t}\n")
+	}
+	if bypassMark != 0 {
+		fmt.Fprintf(&b, "\tchain output {\n\t\ttype filter hook output priority filter - 10; policy accept;\n")
+		fmt.Fprintf(&b, "\t\toifname %q meta mark 0x%x counter drop\n\t}\n", tunName, bypassMark)
 	}
 	b.WriteString("}\n")
 	return b.String()

@@ -24,7 +24,7 @@ func testEntries() [][]CleartextRule {
 }
 
 func TestCleartextScript(t *testing.T) {
-	s := CleartextScript("tinyipsec", "ipsec0", testEntries())
+	s := CleartextScript("tinyipsec", "ipsec0", 0x7a1, testEntries())
 	for _, want := range []string{
 		"table inet tinyipsec {}\ndelete table inet tinyipsec\n",
 		"chain entry0 {\n\t\tip saddr 10.2.0.9/32 ip daddr 10.1.0.0/24 return\n\t\tip saddr 10.2.0.0/24 ip daddr 10.1.0.0/24 counter drop\n",
@@ -33,6 +33,7 @@ func TestCleartextScript(t *testing.T) {
 		"iifname { \"ipsec0\", \"lo\" } return\n\t\tmeta l4proto { 50, 51 } return\n\t\tudp dport { 500, 4500 } return\n",
 		"nd-neighbor-advert } return\n\t\tjump entry0\n\t\tjump entry1\n",
 		"type filter hook forward",
+		"type filter hook output priority filter - 10; policy accept;\n\t\toifname \"ipsec0\" meta mark 0x7a1 counter drop\n",
 	} {
 		if !strings.Contains(s, want) {
 			t.Errorf("script lacks %q:\n%s", want, s)
@@ -51,7 +52,7 @@ func TestCleartextPolicyLoads(t *testing.T) {
 	var p *CleartextPolicy
 	var err error
 	for range 2 { // the second load replaces the first
-		inNS(t, ns, func() { p, err = InstallCleartextPolicy("tinyipsec", "ipsec0", testEntries()) })
+		inNS(t, ns, func() { p, err = InstallCleartextPolicy("tinyipsec", "ipsec0", 0x7a1, testEntries()) })
 		if err != nil {
 			t.Fatal(err)
 		}
