@@ -152,3 +152,47 @@ func TestManagerReload(t *testing.T) {
 		return len(i.plane.live())+len(r.plane.live()) == 0 && len(i.m.Status())+len(r.m.Status()) == 0
 	})
 }
+
+// TestManagerReloadOnTraffic: a crypto map added by a reload with
+// initiate = on-traffic waits for the data plane's Acquire, which finds it
+// by ID.
+func TestManagerReloadOnTraffic(t *testing.T) {
+	if testing.Short() {
+		t.Skip("timer-driven")
+	}
+	ai, ar := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2")
+	n := &memNet{peers: map[netip.Addr]*Manager{}}
+	mk := func(cfg *conf.Config) *memEnd {
+		p := &memPlane{}
+		m, err := NewManager(Config{Conf: cfg, Transport: &memTransport{n}, DataPlane: p})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(m.Close)
+		return &memEnd{m: m, plane: p}
+	}
+	gcm := map[int]string{10: "gcm", 20: "gcm"}
+	i := mk(reloadConfig(ai, ar, true, gcm, 10))
+	r := mk(reloadConfig(ar, ai, false, gcm, 10, 20))
+	n.peers[ai], n.peers[ar] = i.m, r.m
+	r.m.Start()
+	i.m.Start()
+	waitUntil(t, 20*time.Second, "m/10 up", func() bool { return len(i.plane.pairsOf("m/10")) == 1 })
+
+	next := reloadConfig(ai, ar, true, gcm, 10, 20)
+	next.CryptoMaps[1].Initiate = "on-traffic"
+	if res, err := i.m.Reload(next); err != nil || !slices.Equal(res.Added, []string{"m/20"}) {
+		t.Fatalf("reload result %+v, %v", res, err)
+	}
+	time.Sleep(5 * tickInterval)
+	if len(i.plane.pairsOf("m/20")) != 0 {
+		t.Fatal("on-traffic map came up without traffic")
+	}
+	i.m.Acquire("m/20", nil)
+	waitUntil(t, 20*time.Second, "m/20 up after Acquire", func() bool {
+		return len(i.plane.pairsOf("m/20")) == 1 && len(r.plane.pairsOf("m/20")) == 1
+	})
+	if len(i.plane.pairsOf("m/10")) != 1 {
+		t.Fatal("m/10 lost its pair")
+	}
+}
