@@ -35,6 +35,7 @@ type component interface {
 type daemon struct {
 	path    string
 	log     *slog.Logger
+	level   *slog.LevelVar // log_level, changed by a reload
 	started time.Time
 
 	mu    sync.Mutex // serialises reloads and status against each other
@@ -102,7 +103,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	setMemoryDefaults()
 	log, level := newLogger(stderr, cfg.Global.LogLevel)
 
-	d := &daemon{path: *path, log: log, cfg: cfg, started: time.Now()}
+	d := &daemon{path: *path, log: log, level: level, cfg: cfg, started: time.Now()}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
@@ -128,8 +129,6 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 			if err := d.reload(); err != nil {
 				log.Error("reload", "err", err)
 			}
-			// log_level applies at once (the running one after a failure).
-			level.Set(parseLevel(d.config().Global.LogLevel))
 			continue
 		}
 		log.Info("shutting down", "signal", sig.String())
@@ -189,6 +188,9 @@ func (d *daemon) reload() error {
 		}
 	}
 	d.cfg = next
+	if d.level != nil {
+		d.level.Set(parseLevel(next.Global.LogLevel)) // applies at once
+	}
 	if len(errs) > 0 {
 		return fmt.Errorf("configuration reloaded with %d errors: %w", len(errs), errors.Join(errs...))
 	}
