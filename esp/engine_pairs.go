@@ -133,7 +133,7 @@ var ErrDuplicateSPI = errors.New("esp: inbound SPI already installed")
 func (e *Engine) InstallPair(idx int, in Verifier, out Protector, info PairInfo) (*Pair, error) {
 	return e.install(func(pol *policyTable) (*entry, int) {
 		if idx < 0 || idx >= len(pol.entries) {
-			return nil, max(idx, 0)
+			return nil, idx
 		}
 		return pol.entries[idx], idx
 	}, in, out, info)
