@@ -29,6 +29,7 @@ type dataplane struct {
 	ip     *tun.IPConn
 	bypass *tun.Bypass // cleartext out for traffic no crypto ACL permits
 	udp    *tun.UDP
+	wire   *swappableWire // the engine's sender
 	rtnl   *tun.RTNL
 	engine *esp.Engine
 	policy *tun.CleartextPolicy
@@ -130,7 +131,7 @@ func startDataplane(ctx context.Context, cfg *conf.Config, logger *slog.Logger) 
 	}
 	d.engine, err = esp.NewEngine(esp.EngineConfig{
 		Device:     d.dev,
-		Sender:     &tun.Wire{IP: d.ip, UDP: d.udp},
+		Sender:     d.newWire(),
 		Bypass:     d.bypass,
 		Classifier: acl.NewClassifier(d.lists),
 		Entries:    ids,

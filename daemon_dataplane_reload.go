@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"sync/atomic"
 
 	"tinyipsec/acl"
 	"tinyipsec/conf"
@@ -77,9 +78,45 @@ func (d *dataplane) reload(old, next *conf.Config) error {
 		}
 	}
 	if d.udp == nil && needsIKE(next) {
-		errs = append(errs, errors.New("the first IKE-keyed crypto map needs a restart: the IKE ports are opened at start"))
+		if err := d.openIKE(); err != nil {
+			errs = append(errs, fmt.Errorf("IKE sockets for the first IKE-keyed crypto map: %w", err))
+		}
 	}
 	return errors.Join(errs...)
+}
+
+// openIKE opens the IKE sockets (UDP 500 and 4500) after the start, when
+// a reload brings the first IKE-keyed crypto map; the engine's sender
+// switches to a wire that carries ESP in UDP over them.
+func (d *dataplane) openIKE() error {
+	udp, err := tun.ListenUDP(d.cfg.Global.Listen)
+	if err != nil {
+		return err
+	}
+	if err := udp.SetMark(bypassMark); err != nil {
+		udp.Close()
+		return err
+	}
+	d.udp = udp
+	d.wire.p.Store(&tun.Wire{IP: d.ip, UDP: udp})
+	udp.SetESPHandler(d.engine.ReceiveUDP)
+	udp.Start()
+	return nil
+}
+
+// swappableWire is the engine's sender. It exists because the IKE
+// sockets, which carry ESP in UDP, may open while the engine runs
+// (openIKE): the packet paths load the current wire with one atomic read,
+// without a lock or an allocation.
+type swappableWire struct{ p atomic.Pointer[tun.Wire] }
+
+func (w *swappableWire) Send(bufs [][]byte, offset int) error { return w.p.Load().Send(bufs, offset) }
+
+// newWire makes the engine's sender over the current sockets.
+func (d *dataplane) newWire() *swappableWire {
+	d.wire = &swappableWire{}
+	d.wire.p.Store(&tun.Wire{IP: d.ip, UDP: d.udp})
+	return d.wire
 }
 
 // sameMap reports whether a crypto map kept its settings across a reload.

@@ -15,6 +15,7 @@ import (
 // "isakmp" and installs what it negotiates into the data plane's engine.
 type ikeDaemon struct {
 	log     *slog.Logger
+	dp      *dataplane // for a reload that brings the first IKE-keyed map
 	mgr     *ike.Manager
 	plane   *espPlane
 	enabled bool
@@ -34,7 +35,7 @@ func hasISAKMPMaps(cfg *conf.Config) bool {
 // crypto maps it returns a component that does nothing, so that the IKE
 // ports only answer when there is something to negotiate.
 func startIKE(cfg *conf.Config, dp *dataplane, logger *slog.Logger) (*ikeDaemon, error) {
-	d := &ikeDaemon{log: logger}
+	d := &ikeDaemon{log: logger, dp: dp}
 	if !hasISAKMPMaps(cfg) {
 		return d, nil
 	}
@@ -84,7 +85,17 @@ func (d *ikeDaemon) addStatus(r *statusReport) {
 // its entries (see dataplane.reload).
 func (d *ikeDaemon) reload(old, next *conf.Config) error {
 	if !d.enabled {
-		// The data plane reports that IKE-keyed maps need a restart here.
+		if !hasISAKMPMaps(next) || d.dp.UDP() == nil {
+			return nil // nothing to negotiate, or no IKE sockets (logged by the data plane)
+		}
+		// The first IKE-keyed crypto map: start IKE as at startup, on
+		// the sockets the data plane has just opened.
+		nd, err := startIKE(next, d.dp, d.log)
+		if err != nil {
+			return err
+		}
+		*d = *nd
+		d.log.Info("IKE started for the first IKE-keyed crypto map")
 		return nil
 	}
 	res, err := d.mgr.Reload(next)

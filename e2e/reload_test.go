@@ -337,3 +337,56 @@ func TestReloadManual(t *testing.T) {
 		}
 	}
 }
+
+// TestReloadFirstIKEMap: a reload that adds the first IKE-keyed crypto map
+// to a manually keyed setup opens the IKE ports and starts IKE; the
+// manual tunnel carries on.
+func TestReloadFirstIKEMap(t *testing.T) {
+	nstest.Require(t, "ip", "nft", "ping", "sysctl")
+	bin := nstest.Binary(t)
+	a, b := Topology(t, "rldi", false)
+	a.NS.Run(t, "ip", "addr", "add", "10.1.1.1/24", "dev", "lo")
+	b.NS.Run(t, "ip", "addr", "add", "10.2.1.1/24", "dev", "lo")
+	c := Case{Name: "first-ike", ESP: "aes128gcm16"}
+	WriteConfig(t, c, a, b, true)
+	WriteConfig(t, c, b, a, false)
+	procA := a.NS.Start(t, "tinyipsec-a", nil, bin, "run", "-c", a.Config)
+	procB := b.NS.Start(t, "tinyipsec-b", nil, bin, "run", "-c", b.Config)
+	WaitTUN(t, a)
+	WaitTUN(t, b)
+	Ping(t, a, a.Inner, b.Inner)
+	if out, _ := a.NS.Output("ss", "-Huln", "sport = :500"); strings.TrimSpace(out) != "" {
+		t.Fatalf("IKE port open without an IKE-keyed map: %s", out)
+	}
+
+	for _, n := range []struct {
+		node, peer *Node
+		local, far string
+		initiate   string
+		proc       *nstest.Proc
+	}{{b, a, "10.2.1.0/24", "10.1.1.0/24", "never", procB}, {a, b, "10.1.1.0/24", "10.2.1.0/24", "always", procA}} {
+		f, err := os.OpenFile(n.node.Config, os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(f, "\n[[isakmp_policy]]\npriority = 10\nencryption = \"aes128\"\nhash = \"sha256\"\nauthentication = \"pre-share\"\ngroup = 14\n\n"+
+			"[acl.NET1]\nrules = [\"permit ip %s %s\"]\n\n"+
+			"[[crypto_map]]\nname = \"CMAP\"\nseq = 20\npeer = %q\npsk = %q\nmatch = \"NET1\"\ntransform_set = [\"TS\"]\ninitiate = %q\n",
+			n.local, n.far, n.peer.Outer, reloadPSK, n.initiate)
+		f.Close()
+		n.proc.Signal(syscall.SIGHUP)
+		nstest.WaitFor(t, 10*time.Second, "IKE started in "+n.node.NS.Name, func() bool {
+			return strings.Contains(n.proc.Output(), "IKE started for the first IKE-keyed crypto map")
+		})
+	}
+	nstest.WaitFor(t, 30*time.Second, "CMAP/20 negotiated", func() bool {
+		return len(ipsecSAs(bin, a, a.Config)["CMAP/20"]) == 1 && len(ipsecSAs(bin, b, b.Config)["CMAP/20"]) == 1
+	})
+	Ping(t, a, "10.1.1.1", "10.2.1.1")
+	Ping(t, a, a.Inner, b.Inner)
+	for _, p := range []*nstest.Proc{procA, procB} {
+		if strings.Contains(p.Output(), "manual SA removed") {
+			t.Errorf("the unchanged manual crypto map's SA was replaced:\n%s", p.Output())
+		}
+	}
+}
