@@ -175,3 +175,31 @@ func TestInteropRekeyByTinyipsec(t *testing.T) {
 	nstest.WaitFor(t, 10*time.Second, "strongSwan with one pair", func() bool { return len(r.ss.inboundSPIs()) == 1 })
 	tcpTransfer(t, r.left, leftInner, r.right, rightInner)
 }
+
+// TestInteropPeerReauth: strongSwan rekeys its IKE SA (a new phase 1,
+// IPsec SAs adopted) after 20 s; tinyipsec, the responder, hands the IPsec
+// SAs to the new IKE SA when the old one is deleted, and the tunnel keeps
+// carrying a running ping.
+func TestInteropPeerReauth(t *testing.T) {
+	requireStrongSwan(t)
+	c := interopCase{
+		tis: tisConn{PSK: "interop-psk-reauth"},
+		ss:  charonConn{PSK: "interop-psk-reauth", IKERekey: "20s"},
+	}
+	r := runInterop(t, c, false)
+	ping := r.left.Start(t, "ping", nil, "ping", "-i", "0.2", "-c", "175", "-W", "2", "-I", leftInner, rightInner)
+	nstest.WaitFor(t, 60*time.Second, "ping to finish", ping.Exited)
+	if !strings.Contains(r.ss.proc.Output(), "ESTABLISHED => REKEYING") {
+		t.Fatalf("strongSwan did not rekey its IKE SA:\n%s", tail(r.ss.proc.Output(), 3000))
+	}
+	m := lossRE.FindStringSubmatch(ping.Output())
+	if m == nil || m[1] != m[2] {
+		t.Errorf("ping lost packets across the peer's IKE rekey:\n%s", tail(ping.Output(), 1500))
+	}
+	nstest.WaitFor(t, 15*time.Second, "one IKE SA on both ends", func() bool {
+		s, err := r.tis.status()
+		return err == nil && len(s.IKESAs) == 1 && r.ss.ikeSAs() == 1
+	})
+	pingAcross(t, r.left, leftInner, rightInner)
+	tcpTransfer(t, r.left, leftInner, r.right, rightInner)
+}
