@@ -66,10 +66,7 @@ func (b *Bypass) send(p []byte) error {
 	}
 	switch p[0] >> 4 {
 	case 4:
-		var sa unix.RawSockaddrInet4
-		sa.Family = unix.AF_INET
-		copy(sa.Addr[:], p[16:20])
-		return sendto(b.fd4, p, unsafe.Pointer(&sa), unix.SizeofSockaddrInet4)
+		return sendIPv4(b.fd4, p)
 	case 6:
 		if len(p) < ipv6HeaderLen {
 			return errShort

@@ -128,10 +128,7 @@ func (c *IPConn) send(p []byte) error {
 	}
 	switch p[0] >> 4 {
 	case 4:
-		var sa unix.RawSockaddrInet4
-		sa.Family = unix.AF_INET
-		copy(sa.Addr[:], p[16:20])
-		return sendto(c.send4, p, unsafe.Pointer(&sa), unix.SizeofSockaddrInet4)
+		return sendIPv4(c.send4, p)
 	case 6:
 		if len(p) < ipv6HeaderLen {
 			return errShort
@@ -186,6 +183,15 @@ func (c *IPConn) send(p []byte) error {
 }
 
 var errShort = errors.New("tun: packet too short")
+
+// sendIPv4 sends a complete IPv4 packet, header included (an IP_HDRINCL
+// or IPPROTO_RAW socket), to the destination its header names.
+func sendIPv4(fd int, p []byte) error {
+	var sa unix.RawSockaddrInet4
+	sa.Family = unix.AF_INET
+	copy(sa.Addr[:], p[16:20])
+	return sendto(fd, p, unsafe.Pointer(&sa), unix.SizeofSockaddrInet4)
+}
 
 func sendto(fd int, p []byte, sa unsafe.Pointer, salen uintptr) error {
 	for {
