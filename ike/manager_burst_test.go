@@ -1,0 +1,86 @@
+package ike
+
+import (
+	"fmt"
+	"net/netip"
+	"testing"
+	"time"
+
+	"tinyipsec/conf"
+)
+
+// TestManagerBurstOfPeers: twenty branch routers start at the same moment
+// towards one hub with a dynamic crypto map. The half-open bound limits
+// memory, not throughput: every branch gets its tunnel promptly, without
+// waiting for retransmissions.
+func TestManagerBurstOfPeers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("timer-driven manager test: skipped in -short mode")
+	}
+	const branches = 20
+	hubAddr := netip.MustParseAddr("192.0.2.100")
+	n := &memNet{peers: map[netip.Addr]*Manager{}}
+
+	hubCfg := testConfig(hubAddr, netip.Addr{}, "10.200.0.0/16", "10.0.0.0/8", "never", func(cm *conf.CryptoMap) {
+		cm.Peer, cm.PeerAddr, cm.Dynamic = "dynamic", netip.Addr{}, true
+	})
+	hubPlane := &memPlane{}
+	hub, err := NewManager(Config{Conf: hubCfg, Transport: &memTransport{n}, DataPlane: hubPlane})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(hub.Close)
+	n.mu.Lock()
+	n.peers[hubAddr] = hub
+	n.mu.Unlock()
+	hub.Start()
+
+	planes := make([]*memPlane, branches)
+	var spokes []*Manager
+	for k := 0; k < branches; k++ {
+		addr := netip.AddrFrom4([4]byte{192, 0, 2, byte(k + 1)})
+		cfg := testConfig(addr, hubAddr, fmt.Sprintf("10.%d.0.0/16", k+1), "10.200.0.0/16", "always", nil)
+		planes[k] = &memPlane{}
+		m, err := NewManager(Config{Conf: cfg, Transport: &memTransport{n}, DataPlane: planes[k]})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(m.Close)
+		n.mu.Lock()
+		n.peers[addr] = m
+		n.mu.Unlock()
+		spokes = append(spokes, m)
+	}
+	start := time.Now()
+	for _, m := range spokes {
+		go m.Start()
+	}
+	// Well under the first retransmission interval would be ideal, but the
+	// 20 MODP-2048 handshakes share this machine's two cores with other
+	// tests; what matters is that nobody is refused and has to start over.
+	waitUntil(t, 30*time.Second, "a tunnel for every branch", func() bool {
+		for _, p := range planes {
+			if len(p.live()) != 1 {
+				return false
+			}
+		}
+		return len(hubPlane.live()) == branches
+	})
+	n.mu.Lock()
+	sent := n.sent
+	n.mu.Unlock()
+	took := time.Since(start)
+	t.Logf("%d branches up in %v, %d datagrams", branches, took.Round(time.Millisecond), sent)
+	// Main Mode (6) + Quick Mode (3) per branch, plus at most one
+	// Informational each: no branch was refused and had to retransmit.
+	// (Only meaningful when the burst finished before the first
+	// retransmission timer could fire on a slow machine.)
+	if took < retxBase && sent > branches*10 {
+		t.Errorf("%d datagrams for %d handshakes: retransmissions in the burst", sent, branches)
+	}
+	for _, s := range hub.Status() {
+		if s.State != "MM_ACTIVE" && s.State != "QM_IDLE" {
+			t.Errorf("hub IKE SA with %s in state %s", s.Peer, s.State)
+		}
+	}
+}
