@@ -2,7 +2,6 @@ package main
 
 import (
 	"log/slog"
-	"net/netip"
 	"strings"
 	"time"
 
@@ -51,18 +50,6 @@ func startIKE(cfg *conf.Config, dp *dataplane, logger *slog.Logger) (*ikeDaemon,
 	}
 	d.mgr, d.enabled = mgr, true
 	dp.UDP().SetIKEHandler(mgr.HandlePacket)
-	// Stopgap until the socket layer reports the real destination address:
-	// the wildcard (dual-stack) socket hands "::" as the local address of
-	// IPv4 datagrams, which the engine's ESP-in-UDP receive path cannot
-	// put in an IPv4 header. The unspecified address of the sender's
-	// family is what that path can take.
-	engine := dp.Engine()
-	dp.UDP().SetESPHandler(func(pkt []byte, local, remote netip.AddrPort) {
-		if la := local.Addr().Unmap(); remote.Addr().Unmap().Is4() && !la.Is4() {
-			local = netip.AddrPortFrom(netip.IPv4Unspecified(), local.Port())
-		}
-		engine.ReceiveUDP(pkt, local, remote)
-	})
 	// By crypto map ID: entry indexes move when a reload reorders maps.
 	dp.Engine().SetAcquireByID(mgr.Acquire)
 	dp.Engine().SetExpire(func(p *esp.Pair, hard bool) { mgr.Expired(p, hard) })

@@ -26,8 +26,16 @@ func (e *Engine) ReceiveUDP(payload []byte, local, remote netip.AddrPort) {
 		s = &udpScratch{buf: make([]byte, e.bufSize)}
 	}
 	defer udpScratchPool.Put(s)
+	la, ra := local.Addr().Unmap(), remote.Addr().Unmap()
+	if !la.IsValid() || !ra.IsValid() || la.Is4() != ra.Is4() {
+		// Both addresses go into one rebuilt IP header: a datagram whose
+		// local address is of the other family (or unknown) cannot be
+		// matched to an SA anyway.
+		e.drops.add(DropMalformed)
+		return
+	}
 	hl := 20
-	if !remote.Addr().Unmap().Is4() {
+	if !ra.Is4() {
 		hl = 40
 	}
 	start := MaxHeadroom - hl - 8
@@ -44,7 +52,7 @@ func (e *Engine) ReceiveUDP(payload []byte, local, remote netip.AddrPort) {
 		h[0] = 0x45
 		binary.BigEndian.PutUint16(h[2:], uint16(total))
 		h[8], h[9] = 64, ipProtoUDP
-		src, dst := remote.Addr().Unmap().As4(), local.Addr().Unmap().As4()
+		src, dst := ra.As4(), la.As4()
 		copy(h[12:16], src[:])
 		copy(h[16:20], dst[:])
 		binary.BigEndian.PutUint16(h[10:], ^onesSum(0, h))
@@ -52,7 +60,7 @@ func (e *Engine) ReceiveUDP(payload []byte, local, remote netip.AddrPort) {
 		h[0] = 0x60
 		binary.BigEndian.PutUint16(h[4:], uint16(total-40))
 		h[6], h[7] = ipProtoUDP, 64
-		src, dst := remote.Addr().As16(), local.Addr().As16()
+		src, dst := ra.As16(), la.As16()
 		copy(h[8:24], src[:])
 		copy(h[24:40], dst[:])
 	}

@@ -45,3 +45,32 @@ func TestReceiveUDP(t *testing.T) {
 		t.Fatalf("delivered %d packets; drops %v", len(got), e.Stats())
 	}
 }
+
+// TestReceiveUDPFamilyMismatch: a datagram whose local address is of the
+// other family than its sender's (such as "::" from a dual-stack socket
+// for an IPv4 datagram), or missing, is dropped and counted, never a
+// panic.
+func TestReceiveUDPFamilyMismatch(t *testing.T) {
+	dev, snd := &engDevice{}, &engSender{}
+	e := newEngTest(t, dev, snd, EngineConfig{})
+	payload := []byte("\x00\x00\xb0\x0b\x00\x00\x00\x01 not decrypted")
+	v4 := netip.MustParseAddrPort("192.0.2.1:4500")
+	v6 := netip.MustParseAddrPort("[2001:db8::1]:4500")
+	cases := []struct{ local, remote netip.AddrPort }{
+		{netip.MustParseAddrPort("[::]:4500"), v4},
+		{v6, v4},
+		{v4, v6},
+		{netip.AddrPort{}, v4},
+		{v4, netip.AddrPort{}},
+		{netip.AddrPort{}, netip.AddrPort{}},
+	}
+	for _, c := range cases {
+		e.ReceiveUDP(payload, c.local, c.remote)
+	}
+	if got := e.Stats().Drops["malformed"]; got != uint64(len(cases)) {
+		t.Fatalf("malformed drops = %d, want %d (drops %v)", got, len(cases), e.Stats().Drops)
+	}
+	if n := len(dev.packets()); n != 0 {
+		t.Fatalf("%d packets delivered", n)
+	}
+}

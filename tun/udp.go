@@ -71,6 +71,13 @@ func ListenUDP(addrs []netip.Addr) (*UDP, error) {
 				u.Close()
 				return nil, fmt.Errorf("tun: listen on %s: %w", netip.AddrPortFrom(a, port), err)
 			}
+			if a.IsUnspecified() {
+				if err := enablePktinfo(c, a.Is6()); err != nil {
+					c.Close()
+					u.Close()
+					return nil, fmt.Errorf("tun: packet info on %s: %w", netip.AddrPortFrom(a, port), err)
+				}
+			}
 			u.socks = append(u.socks, &udpSock{c: c, port: port, addr: a.Unmap()})
 		}
 	}
@@ -107,18 +114,34 @@ func (u *UDP) LocalPorts() []netip.AddrPort {
 
 func (u *UDP) readLoop(s *udpSock) {
 	buf := make([]byte, 65536)
+	oob := make([]byte, oobSize)
 	for {
-		n, ap, err := s.c.ReadFromUDPAddrPort(buf)
+		n, local, remote, err := s.read(buf, oob)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
 			continue
 		}
-		remote := netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
-		local := netip.AddrPortFrom(s.addr, s.port)
 		u.dispatch(buf[:n], s.port, local, remote)
 	}
+}
+
+// read receives one datagram into buf. local is the address it was sent
+// to: the bound one, or on a wildcard socket the one the kernel reports
+// in oob (the wildcard only if it reports none).
+func (s *udpSock) read(buf, oob []byte) (n int, local, remote netip.AddrPort, err error) {
+	n, oobn, _, ap, err := s.c.ReadMsgUDPAddrPort(buf, oob)
+	if err != nil {
+		return 0, local, remote, err
+	}
+	la := s.addr
+	if la.IsUnspecified() {
+		if a, ok := pktinfoDst(oob[:oobn]); ok {
+			la = a
+		}
+	}
+	return n, netip.AddrPortFrom(la, s.port), netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), nil
 }
 
 func (u *UDP) dispatch(p []byte, port uint16, local, remote netip.AddrPort) {
@@ -165,7 +188,7 @@ func (u *UDP) sock(local netip.AddrPort) (*udpSock, error) {
 }
 
 // SendIKE sends an IKE message from local (its port chooses the socket;
-// its address is the source when the socket is bound to it) to remote. On
+// its address is the source, also on a wildcard socket) to remote. On
 // port 4500 the non-ESP marker is prepended.
 func (u *UDP) SendIKE(pkt []byte, local, remote netip.AddrPort) error {
 	s, err := u.sock(local)
@@ -177,19 +200,17 @@ func (u *UDP) SendIKE(pkt []byte, local, remote netip.AddrPort) error {
 		copy(m[4:], pkt)
 		pkt = m
 	}
-	_, err = s.c.WriteToUDPAddrPort(pkt, remote)
-	return err
+	return s.write(pkt, local, remote)
 }
 
 // SendESP sends a UDP-encapsulated ESP packet (starting with the SPI) from
-// local port 4500 to remote.
+// local (port 4500, and its address as the source) to remote.
 func (u *UDP) SendESP(pkt []byte, local, remote netip.AddrPort) error {
 	s, err := u.sock(local)
 	if err != nil {
 		return err
 	}
-	_, err = s.c.WriteToUDPAddrPort(pkt, remote)
-	return err
+	return s.write(pkt, local, remote)
 }
 
 // SendKeepalive sends an RFC 3948 NAT-keepalive (one 0xff byte).

@@ -153,3 +153,129 @@ func TestWireSendsNATT(t *testing.T) {
 		t.Fatalf("got %q from %v: %v", b[:n], from, err)
 	}
 }
+
+// TestUDPWildcardAddresses: on the default wildcard (dual-stack) sockets a
+// datagram reports the address it was really sent to, for IPv4 and IPv6,
+// and a reply from that address leaves from it, not from the address the
+// kernel would pick towards the peer.
+func TestUDPWildcardAddresses(t *testing.T) {
+	nstest.Require(t, "ip")
+	ns := nstest.New(t, "tun-pki")
+	ns.Run(t, "ip", "addr", "add", "10.77.0.1/32", "dev", "lo")
+	ns.Run(t, "ip", "addr", "add", "10.77.0.2/32", "dev", "lo")
+	ns.Run(t, "ip", "addr", "add", "fd00:77::1/128", "dev", "lo", "nodad")
+	ns.Run(t, "ip", "addr", "add", "fd00:77::2/128", "dev", "lo", "nodad")
+	var u *UDP
+	var err error
+	inNS(t, ns, func() { u, err = ListenUDP(nil) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Close()
+	events := make(chan udpEvent, 10)
+	u.SetIKEHandler(func(p []byte, l, r netip.AddrPort) { events <- udpEvent{"ike", string(p), l, r} })
+	u.SetESPHandler(func(p []byte, l, r netip.AddrPort) { events <- udpEvent{"esp", string(p), l, r} })
+	u.Start()
+
+	for _, tc := range []struct{ peer, dst string }{
+		{"10.77.0.1", "10.77.0.2"},
+		{"fd00:77::1", "fd00:77::2"},
+	} {
+		peer, dst := netip.MustParseAddr(tc.peer), netip.MustParseAddr(tc.dst)
+		var c *net.UDPConn
+		inNS(t, ns, func() { c, err = net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(peer, 0))) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		me := netip.MustParseAddrPort(c.LocalAddr().String())
+		for _, m := range []struct {
+			port uint16
+			p    string
+			want udpEvent
+		}{
+			{500, "ike", udpEvent{"ike", "ike", netip.AddrPortFrom(dst, 500), me}},
+			{4500, "\x00\x00\x10\x01esp", udpEvent{"esp", "\x00\x00\x10\x01esp", netip.AddrPortFrom(dst, 4500), me}},
+		} {
+			if _, err := c.WriteToUDPAddrPort([]byte(m.p), netip.AddrPortFrom(dst, m.port)); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case e := <-events:
+				if e != m.want {
+					t.Fatalf("got %+v, want %+v", e, m.want)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatalf("nothing received for %+v", m.want)
+			}
+		}
+		// Replies: IKE on 500 and ESP on 4500 from dst, although the
+		// kernel would answer peer from peer's own address.
+		if err := u.SendIKE([]byte("reply"), netip.AddrPortFrom(dst, 500), me); err != nil {
+			t.Fatal(err)
+		}
+		if err := u.SendESP([]byte("\x00\x00\x10\x02esp"), netip.AddrPortFrom(dst, 4500), me); err != nil {
+			t.Fatal(err)
+		}
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		b := make([]byte, 64)
+		for _, want := range []netip.AddrPort{netip.AddrPortFrom(dst, 500), netip.AddrPortFrom(dst, 4500)} {
+			n, from, err := c.ReadFromUDPAddrPort(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port()); from != want {
+				t.Fatalf("%q came from %v, want %v", b[:n], from, want)
+			}
+		}
+	}
+}
+
+// TestUDPWildcardNoAllocs: reading a datagram with its destination
+// address and sending one with a chosen source allocate nothing.
+func TestUDPWildcardNoAllocs(t *testing.T) {
+	nstest.Require(t, "ip")
+	ns := nstest.New(t, "tun-pka")
+	ns.Run(t, "ip", "addr", "add", "10.77.1.1/32", "dev", "lo")
+	var u *UDP
+	var err error
+	inNS(t, ns, func() { u, err = ListenUDP(nil) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Close()
+	var s *udpSock
+	for _, x := range u.socks {
+		if x.port == PortNATT {
+			s = x
+		}
+	}
+	// The socket sends to itself: the same call pair covers both paths.
+	local := netip.MustParseAddrPort("10.77.1.1:4500")
+	buf, oob := make([]byte, 2048), make([]byte, oobSize)
+	pkt := []byte("\x00\x00\x10\x01esp payload")
+	roundTrip := func() {
+		if err := u.SendESP(pkt, local, local); err != nil {
+			t.Fatal(err)
+		}
+		_, l, r, err := s.read(buf, oob)
+		if err != nil || l != local || r != local {
+			t.Fatalf("read %v %v: %v", l, r, err)
+		}
+	}
+	if a := testing.AllocsPerRun(100, roundTrip); a != 0 {
+		t.Fatalf("%v allocations per datagram sent and received", a)
+	}
+}
+
+// FuzzPktinfo: the control message walker never panics and never reads
+// past its input.
+func FuzzPktinfo(f *testing.F) {
+	oob := make([]byte, oobSize)
+	f.Add(oob[:putPktinfoSrc(oob, netip.MustParseAddr("10.0.0.1"), true)])
+	f.Add(oob[:putPktinfoSrc(oob, netip.MustParseAddr("10.0.0.1"), false)])
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		pktinfoDst(b)
+	})
+}
