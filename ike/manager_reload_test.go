@@ -179,14 +179,19 @@ func TestManagerReloadOnTraffic(t *testing.T) {
 	i.m.Start()
 	waitUntil(t, 20*time.Second, "m/10 up", func() bool { return len(i.plane.pairsOf("m/10")) == 1 })
 
+	qms := len(n.quickModes(ai, time.Now().Add(time.Hour)))
 	next := reloadConfig(ai, ar, true, gcm, 10, 20)
 	next.CryptoMaps[1].Initiate = "on-traffic"
 	if res, err := i.m.Reload(next); err != nil || !slices.Equal(res.Added, []string{"m/20"}) {
 		t.Fatalf("reload result %+v, %v", res, err)
 	}
-	time.Sleep(5 * tickInterval)
-	if len(i.plane.pairsOf("m/20")) != 0 {
-		t.Fatal("on-traffic map came up without traffic")
+	// Run the timer directly (a slow machine's ticker may not have fired
+	// yet): no Quick Mode may start for the new map before traffic.
+	for range 5 {
+		i.m.tick(time.Now())
+	}
+	if got := len(n.quickModes(ai, time.Now().Add(time.Hour))); got != qms || len(i.plane.pairsOf("m/20")) != 0 {
+		t.Fatalf("on-traffic map started without traffic (%d Quick Modes, %d before)", got, qms)
 	}
 	i.m.Acquire("m/20", nil)
 	waitUntil(t, 20*time.Second, "m/20 up after Acquire", func() bool {

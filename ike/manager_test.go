@@ -3,6 +3,7 @@ package ike
 import (
 	"bytes"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +20,52 @@ type memNet struct {
 	peers map[netip.Addr]*Manager
 	drop  func(pkt []byte) bool
 	sent  int
+	log   []memDatagram // every datagram sent, dropped or not
+}
+
+// memDatagram records one sent IKE datagram: when, by whom, and its
+// (cleartext) header's exchange and message ID.
+type memDatagram struct {
+	at       time.Time
+	from     netip.Addr
+	exchange ExchangeType
+	mid      uint32
+}
+
+// quickModes returns the message IDs of the Quick Mode exchanges that
+// from started (sent a first message of) before the deadline, in order.
+// Retransmissions and the peer's answers are not new exchanges; what an
+// emulator delivers late does not count either.
+func (n *memNet) quickModes(from netip.Addr, before time.Time) []uint32 {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	peerMIDs := map[uint32]bool{}
+	var out []uint32
+	for _, d := range n.log {
+		if d.exchange != ExchangeQuick || !d.at.Before(before) {
+			continue
+		}
+		if d.from != from {
+			peerMIDs[d.mid] = true
+			continue
+		}
+		if !peerMIDs[d.mid] && !slices.Contains(out, d.mid) {
+			out = append(out, d.mid)
+		}
+	}
+	return out
+}
+
+// firstSent returns when from first sent a message of exchange type x.
+func (n *memNet) firstSent(from netip.Addr, x ExchangeType) (time.Time, bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, d := range n.log {
+		if d.from == from && d.exchange == x {
+			return d.at, true
+		}
+	}
+	return time.Time{}, false
 }
 
 type memTransport struct {
@@ -30,6 +77,9 @@ func (t *memTransport) SendIKE(pkt []byte, local, remote netip.AddrPort) error {
 	dst := t.net.peers[remote.Addr()]
 	drop := t.net.drop != nil && t.net.drop(pkt)
 	t.net.sent++
+	if h, err := ParseHeader(pkt); err == nil {
+		t.net.log = append(t.net.log, memDatagram{at: time.Now(), from: local.Addr(), exchange: h.Exchange, mid: h.MessageID})
+	}
 	t.net.mu.Unlock()
 	if dst == nil || drop {
 		return nil
@@ -176,22 +226,37 @@ func TestManagerInMemory(t *testing.T) {
 	})
 }
 
+// TestManagerPFSMismatch: the responder refuses a Quick Mode with PFS;
+// both ends say why in status, and the initiator does not start another
+// Quick Mode before its backoff, however late a retransmission or the
+// responder's notify is delivered (the clock-driven part runs the
+// manager's timer directly instead of sleeping).
 func TestManagerPFSMismatch(t *testing.T) {
 	n, i, r := startPair(t, func(cm *conf.CryptoMap) { cm.PFS = 14 }, nil)
+	// Wait for the refusal itself: while Quick Mode is still waiting the
+	// state hint mentions PFS too.
 	waitUntil(t, 10*time.Second, "the initiator's hint", func() bool {
 		s := i.m.Status()
-		return len(s) == 1 && strings.Contains(s[0].Hint, "PFS")
+		return len(s) == 1 && strings.Contains(s[0].Hint, "NO-PROPOSAL-CHOSEN")
 	})
-	n.mu.Lock()
-	sent := n.sent
-	n.mu.Unlock()
-	// The refused Quick Mode is not retried at once: the map backs off.
-	time.Sleep(10 * tickInterval)
-	n.mu.Lock()
-	again := n.sent - sent
-	n.mu.Unlock()
-	if again != 0 {
-		t.Fatalf("%d datagrams sent right after a refused Quick Mode", again)
+	ai := netip.MustParseAddr("192.0.2.1")
+	first, ok := n.firstSent(ai, ExchangeQuick)
+	if !ok {
+		t.Fatal("hint without any Quick Mode sent")
+	}
+	// The failure was recorded after the first Quick Mode left, so the
+	// map may not try again before first+initiateBackoff. Timer runs in
+	// that window must start nothing; the background ticker's too.
+	backoffEnd := first.Add(initiateBackoff)
+	for range 10 {
+		now := time.Now()
+		if !now.Before(backoffEnd) {
+			break // a very slow machine: the window has passed
+		}
+		i.m.tick(now)
+	}
+	if qms := n.quickModes(ai, backoffEnd); len(qms) != 1 {
+		t.Fatalf("%d Quick Modes started within the backoff after a refused one (message IDs %x)", len(qms), qms)
 	}
 	if len(i.plane.live())+len(r.plane.live()) != 0 {
 		t.Fatal("child installed despite a PFS mismatch")
@@ -248,7 +313,10 @@ func TestManagerRetransmission(t *testing.T) {
 // the data plane asks.
 func TestManagerOnTraffic(t *testing.T) {
 	n, i, r := startPairWith(t, func(cm *conf.CryptoMap) { cm.Initiate = "on-traffic" }, nil, nil)
-	time.Sleep(3 * tickInterval)
+	// Run the timer directly: a slow machine's ticker may not have fired.
+	for range 3 {
+		i.m.tick(time.Now())
+	}
 	n.mu.Lock()
 	sent := n.sent
 	n.mu.Unlock()
