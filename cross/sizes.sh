@@ -41,13 +41,13 @@ for dir in "$build"/*/; do
 		isize=$(wc -c <"$ipk" | tr -d ' ')
 		imib=$(human "$isize")
 		if [ "$isize" -gt "$ipk_limit" ]; then
-			echo "FAIL: $ipk is over 1.6 MiB" >&2
+			echo "over budget: $ipk is over 1.6 MiB" >&2
 			fail=1
 		fi
 	fi
 	printf '%-26s %12s %8s %12s %8s %12s %8s\n' "$arch" "$bsize" "$(human "$bsize")" "$xsize" "$xmib" "$isize" "$imib"
 	if [ "$arch" = mipsel_24kc ] && [ "$bsize" -gt "$bin_limit" ]; then
-		echo "FAIL: ${bin%/*}/tinyipsec (linux/mipsle) is over 4.0 MiB" >&2
+		echo "over budget: ${bin%/*}/tinyipsec (linux/mipsle) is over 4.0 MiB" >&2
 		fail=1
 	fi
 done
