@@ -164,6 +164,7 @@ func (p *Phase1) amR3(m *Message, pkt Packet, now time.Time) (*Result, error) {
 	if err := p.verifyPeer(p.peerID, m, now); err != nil {
 		return nil, err
 	}
+	p.noteInitialContact(m)
 	return &Result{Done: p.finish(StateAMActive, now)}, nil
 }
 

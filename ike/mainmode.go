@@ -36,6 +36,22 @@ func (p *Phase1) initialContact() []Payload {
 		SPI: append(append([]byte(nil), p.ckyI[:]...), p.ckyR[:]...)}}
 }
 
+// noteInitialContact records an INITIAL-CONTACT notify in the peer's
+// last phase 1 message (MM5, MM6, AM3) once that message has
+// authenticated the peer. Only an encrypted one counts (RFC 2407
+// 4.6.3.3): the notify makes us delete SAs, and the authenticating hash
+// does not cover it.
+func (p *Phase1) noteInitialContact(m *Message) {
+	if !m.Encrypted() {
+		return
+	}
+	for _, pl := range m.Payloads {
+		if n, ok := pl.(*Notify); ok && n.Protocol == ProtoISAKMP && n.NotifyType == NotifyInitialContact {
+			p.peerInitialContact = true
+		}
+	}
+}
+
 func (p *Phase1) mmI1() (*Result, error) {
 	sa := p.saPayload()
 	p.saiB = payloadBody(sa)
@@ -137,6 +153,7 @@ func (p *Phase1) mmI6(m *Message, pkt Packet, now time.Time) (*Result, error) {
 	if err := p.verifyPeer(Find[*ID](m), m, now); err != nil {
 		return nil, err
 	}
+	p.noteInitialContact(m)
 	return &Result{Done: p.finish(StateMMActive, now)}, nil
 }
 
@@ -212,6 +229,7 @@ func (p *Phase1) mmR5(m *Message, pkt Packet, now time.Time) (*Result, error) {
 	if err := p.verifyPeer(Find[*ID](m), m, now); err != nil {
 		return nil, err
 	}
+	p.noteInitialContact(m)
 	p.noteEndpoints(pkt)
 	p.localID = p.localIdentity()
 	auth, err := p.authPayloads(p.localID.Body())

@@ -310,6 +310,10 @@ func (m *Manager) initialContact(fresh *ikeSA) {
 			continue
 		}
 		m.log.Info("INITIAL-CONTACT: dropping old SAs of the restarted peer", "peer", fresh.remote)
+		// Not a rekey: the peer has none of the old IPsec SAs any more,
+		// so the fresh SA (marked as the heir when it was established)
+		// must not inherit them.
+		s.replacedBy = nil
 		m.deleteIKE(s, false, "peer restarted")
 	}
 }

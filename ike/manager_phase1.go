@@ -207,6 +207,8 @@ func (a *p1Adapter) outcome() *p1Outcome {
 		behindNAT:   d.NATT != NATTNone && d.LocalNAT,
 		natt:        d.NATT,
 		peerDPD:     d.Peer.DPD,
+
+		initialContact: d.PeerInitialContact,
 	}
 	if d.Exchange == ExchangeAggressive {
 		o.exchange = "aggressive"

@@ -465,3 +465,41 @@ func TestManagerPSKMismatchStatus(t *testing.T) {
 	waitUntil(t, 10*time.Second, "initiator waiting for MM6", hint(i, "MM_WAIT_MSG6", "pre-shared keys differ"))
 	waitUntil(t, 10*time.Second, "initiator status after giving up", hint(i, "MM_WAIT_MSG6", "last attempt failed"))
 }
+
+// TestManagerInitialContactInMM5: the initiator restarts without telling
+// the responder (no Delete gets through) and negotiates again; its MM5
+// carries INITIAL-CONTACT, so the responder drops the IKE SA and IPsec SA
+// pair of the old run at once instead of handing that pair to the new
+// IKE SA as it would on a rekey.
+func TestManagerInitialContactInMM5(t *testing.T) {
+	n, i, r := startPair(t, nil, nil)
+	waitUntil(t, 20*time.Second, "a pair on both ends", func() bool {
+		return len(i.plane.live()) == 1 && len(r.plane.live()) == 1
+	})
+	old := r.plane.live()[0]
+
+	// The crash: the initiator goes away silently.
+	n.mu.Lock()
+	n.drop = func([]byte) bool { return true }
+	n.mu.Unlock()
+	i.m.Close()
+	ai, ar := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2")
+	p := &memPlane{}
+	restarted, err := NewManager(Config{Conf: testConfig(ai, ar, "10.1.0.0/16", "10.2.0.0/16", "always", nil),
+		Transport: &memTransport{n}, DataPlane: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(restarted.Close)
+	n.mu.Lock()
+	n.drop = nil
+	n.peers[ai] = restarted
+	n.mu.Unlock()
+	restarted.Start()
+
+	waitUntil(t, 20*time.Second, "only the new pair on the responder", func() bool {
+		live := r.plane.live()
+		return len(p.live()) == 1 && len(live) == 1 && live[0] != old && len(r.m.Status()) == 1
+	})
+	checkMirrored(t, p.live()[0], r.plane.live()[0])
+}

@@ -106,6 +106,9 @@ type Phase1Done struct {
 	Floated       bool
 	Local, Remote netip.AddrPort
 	Established   time.Time
+	// PeerInitialContact: the peer's MM5, MM6 or AM3 carried INITIAL-CONTACT
+	// (RFC 2407 4.6.3.3): it (re)started and holds no other SA with us.
+	PeerInitialContact bool
 }
 
 // Packet is one received datagram: its ISAKMP bytes (non-ESP marker already
@@ -161,6 +164,8 @@ type Phase1 struct {
 	natt              NATTVariant
 	localNAT, peerNAT bool
 	floated           bool
+
+	peerInitialContact bool
 
 	lastIn     [32]byte // hash of the last accepted datagram (retransmit detection)
 	lastAnswer [][]byte // what that datagram made us send (nil: it ended an exchange)
@@ -929,7 +934,7 @@ func (p *Phase1) finish(active State, now time.Time) *Phase1Done {
 		Policy: p.policy, Lifetime: p.lifetime, Keys: p.keys, Block: p.blk,
 		LocalID: p.localID, PeerID: p.peerID, PeerCert: p.peerCert, Peer: p.peer,
 		NATT: p.natt, LocalNAT: p.localNAT, PeerNAT: p.peerNAT, Floated: p.floated,
-		Local: p.local, Remote: p.remote, Established: now,
+		Local: p.local, Remote: p.remote, Established: now, PeerInitialContact: p.peerInitialContact,
 	}
 	Wipe(p.ni, p.nr)
 	return p.done

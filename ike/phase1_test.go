@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"errors"
+	"fmt"
 	"math/big"
 	"net/netip"
 	"os"
@@ -671,6 +672,27 @@ func TestPolicyFromTransform(t *testing.T) {
 		got, ok := policyFromTransform(Transform{ID: TransformKeyIKE, Attributes: c.as})
 		if ok != c.ok || (ok && got != c.want) {
 			t.Errorf("%v: got %+v %v, want %+v %v", c.as, got, ok, c.want, c.ok)
+		}
+	}
+}
+
+// TestPhase1PeerInitialContact: INITIAL-CONTACT in the initiator's MM5 or
+// AM3 reaches the responder's Done; without it, or on the sending side,
+// PeerInitialContact stays false.
+func TestPhase1PeerInitialContact(t *testing.T) {
+	for _, ex := range []ExchangeType{ExchangeMain, ExchangeAggressive} {
+		for _, send := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%v/sent=%v", ex, send), func(t *testing.T) {
+				ic, rc := pskConfigs(pskPolicy(CipherAES, 128, HashSHA256, GroupMODP2048))
+				ic.Exchange, ic.InitialContact = ex, send
+				l := newLink(t, ic, rc, time.Now())
+				l.run()
+				checkAgreement(t, l)
+				if l.rDone.PeerInitialContact != send || l.iDone.PeerInitialContact {
+					t.Fatalf("responder saw INITIAL-CONTACT %v, initiator %v; sent %v",
+						l.rDone.PeerInitialContact, l.iDone.PeerInitialContact, send)
+				}
+			})
 		}
 	}
 }
