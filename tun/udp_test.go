@@ -157,9 +157,15 @@ func TestWireSendsNATT(t *testing.T) {
 // TestUDPWildcardAddresses: on the default wildcard (dual-stack) sockets a
 // datagram reports the address it was really sent to, for IPv4 and IPv6,
 // and a reply from that address leaves from it, not from the address the
-// kernel would pick towards the peer.
+// kernel would pick towards the peer. The same on an IPv4-only wildcard
+// socket (what a kernel without IPv6 gets).
 func TestUDPWildcardAddresses(t *testing.T) {
 	nstest.Require(t, "ip")
+	t.Run("dual-stack", func(t *testing.T) { testUDPWildcard(t, nil, true) })
+	t.Run("ipv4-only", func(t *testing.T) { testUDPWildcard(t, []netip.Addr{netip.IPv4Unspecified()}, false) })
+}
+
+func testUDPWildcard(t *testing.T, listen []netip.Addr, v6 bool) {
 	ns := nstest.New(t, "tun-pki")
 	ns.Run(t, "ip", "addr", "add", "10.77.0.1/32", "dev", "lo")
 	ns.Run(t, "ip", "addr", "add", "10.77.0.2/32", "dev", "lo")
@@ -167,7 +173,7 @@ func TestUDPWildcardAddresses(t *testing.T) {
 	ns.Run(t, "ip", "addr", "add", "fd00:77::2/128", "dev", "lo", "nodad")
 	var u *UDP
 	var err error
-	inNS(t, ns, func() { u, err = ListenUDP(nil) })
+	inNS(t, ns, func() { u, err = ListenUDP(listen) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,10 +183,11 @@ func TestUDPWildcardAddresses(t *testing.T) {
 	u.SetESPHandler(func(p []byte, l, r netip.AddrPort) { events <- udpEvent{"esp", string(p), l, r} })
 	u.Start()
 
-	for _, tc := range []struct{ peer, dst string }{
-		{"10.77.0.1", "10.77.0.2"},
-		{"fd00:77::1", "fd00:77::2"},
-	} {
+	cases := []struct{ peer, dst string }{{"10.77.0.1", "10.77.0.2"}}
+	if v6 {
+		cases = append(cases, struct{ peer, dst string }{"fd00:77::1", "fd00:77::2"})
+	}
+	for _, tc := range cases {
 		peer, dst := netip.MustParseAddr(tc.peer), netip.MustParseAddr(tc.dst)
 		var c *net.UDPConn
 		inNS(t, ns, func() { c, err = net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(peer, 0))) })
