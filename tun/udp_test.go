@@ -1,10 +1,13 @@
 package tun
 
 import (
+	"encoding/binary"
 	"net"
 	"net/netip"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"tinyipsec/internal/nstest"
 )
@@ -285,4 +288,30 @@ func FuzzPktinfo(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		pktinfoDst(b)
 	})
+}
+
+// TestPktinfoWalk: the control message walker finds IPV6_PKTINFO behind
+// another message, with this platform's cmsghdr layout (size_t length
+// field: 32-bit on mips/arm, also under qemu in -short runs).
+func TestPktinfoWalk(t *testing.T) {
+	want := netip.MustParseAddr("10.9.8.7")
+	oob := make([]byte, 2*oobSize)
+	// A first message of another type (IP_TOS-like, one int of data).
+	hdr := unix.CmsgLen(0)
+	first := unix.CmsgSpace(4)
+	n := putPktinfoSrc(oob[first:], want, true)
+	if cmsgLenSize == 8 {
+		binary.NativeEndian.PutUint64(oob, uint64(hdr+4))
+	} else {
+		binary.NativeEndian.PutUint32(oob, uint32(hdr+4))
+	}
+	binary.NativeEndian.PutUint32(oob[cmsgLenSize:], unix.IPPROTO_IP)
+	binary.NativeEndian.PutUint32(oob[cmsgLenSize+4:], unix.IP_TOS)
+	got, ok := pktinfoDst(oob[:first+n])
+	if !ok || got != want {
+		t.Fatalf("got %v %v, want %v (unmapped)", got, ok, want)
+	}
+	if _, ok := pktinfoDst(oob[:first+hdr+unix.SizeofInet6Pktinfo-1]); ok {
+		t.Fatal("truncated message accepted")
+	}
 }
