@@ -146,16 +146,7 @@ func (p *Phase1) amR1(m *Message, pkt Packet, now time.Time) (*Result, error) {
 	ps = append(ps, auth...)
 	ps = append(ps, p.certRequest()...)
 	ps = append(ps, p.vendorPayloads()...)
-	natd, err := p.natdPayloads()
-	if err != nil {
-		return nil, err
-	}
-	b, err := p.marshalPlain(append(ps, natd...))
-	if err != nil {
-		return nil, err
-	}
-	p.state = StateAMWaitMsg3
-	return &Result{Send: [][]byte{b}}, nil
+	return p.sendPlainWithNATD(ps, StateAMWaitMsg3)
 }
 
 func (p *Phase1) amR3(m *Message, pkt Packet, now time.Time) (*Result, error) {

@@ -85,16 +85,7 @@ func (p *Phase1) mmI2(m *Message, pkt Packet, now time.Time) (*Result, error) {
 	}
 	ps := []Payload{&KE{Data: p.gxi}, &Nonce{Data: p.ni}}
 	ps = append(ps, p.certRequest()...)
-	natd, err := p.natdPayloads()
-	if err != nil {
-		return nil, err
-	}
-	b, err := p.marshalPlain(append(ps, natd...))
-	if err != nil {
-		return nil, err
-	}
-	p.state = StateMMWaitMsg4
-	return &Result{Send: [][]byte{b}}, nil
+	return p.sendPlainWithNATD(ps, StateMMWaitMsg4)
 }
 
 // keAndNonce extracts and checks the peer's KE and nonce payloads.
@@ -210,16 +201,7 @@ func (p *Phase1) mmR3(m *Message, pkt Packet, now time.Time) (*Result, error) {
 	}
 	ps := []Payload{&KE{Data: p.gxr}, &Nonce{Data: p.nr}}
 	ps = append(ps, p.certRequest()...)
-	natd, err := p.natdPayloads()
-	if err != nil {
-		return nil, err
-	}
-	b, err := p.marshalPlain(append(ps, natd...))
-	if err != nil {
-		return nil, err
-	}
-	p.state = StateMMWaitMsg5
-	return &Result{Send: [][]byte{b}}, nil
+	return p.sendPlainWithNATD(ps, StateMMWaitMsg5)
 }
 
 func (p *Phase1) mmR5(m *Message, pkt Packet, now time.Time) (*Result, error) {

@@ -551,6 +551,21 @@ func (p *Phase1) marshalPlain(ps []Payload) ([]byte, error) {
 	return m.Marshal()
 }
 
+// sendPlainWithNATD sends the unencrypted message ps followed by our NAT-D
+// payloads (MM3, MM4, AM2) and moves to the state next.
+func (p *Phase1) sendPlainWithNATD(ps []Payload, next State) (*Result, error) {
+	natd, err := p.natdPayloads()
+	if err != nil {
+		return nil, err
+	}
+	b, err := p.marshalPlain(append(ps, natd...))
+	if err != nil {
+		return nil, err
+	}
+	p.state = next
+	return &Result{Send: [][]byte{b}}, nil
+}
+
 // marshalEncrypted encodes an encrypted phase 1 message, advancing the IV.
 func (p *Phase1) marshalEncrypted(ps []Payload) ([]byte, error) {
 	m := &Message{Header: p.header(), Payloads: ps}
