@@ -21,7 +21,6 @@ package ike
 // libcrypt1.
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -65,7 +64,7 @@ func requireLibreswan(t *testing.T) string {
 // unpackLibreswan returns build/libreswan/root of the module, filling it
 // from the Debian package when it is not there yet.
 func unpackLibreswan() (string, error) {
-	mod, err := moduleDir()
+	mod, err := nstest.ModuleRoot()
 	if err != nil {
 		return "", err
 	}
@@ -126,25 +125,6 @@ func libreswanRunnable(root string) error {
 		return fmt.Errorf("pluto's libraries are missing: %s", strings.Join(missing, " "))
 	}
 	return nil
-}
-
-// moduleDir finds the directory holding go.mod above the test's working
-// directory.
-func moduleDir() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("go.mod not found above the test directory")
-		}
-		dir = parent
-	}
 }
 
 // plutoConn is the Libreswan side of a test case.

@@ -278,7 +278,7 @@ var (
 func Binary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
-		root, err := moduleRoot()
+		root, err := ModuleRoot()
 		if err != nil {
 			buildErr = err
 			return
@@ -302,9 +302,9 @@ func Binary(t testing.TB) string {
 	return buildPath
 }
 
-// moduleRoot finds the directory holding go.mod, walking up from the
+// ModuleRoot finds the directory holding go.mod, walking up from the
 // test's working directory.
-func moduleRoot() (string, error) {
+func ModuleRoot() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
 		return "", err
