@@ -161,13 +161,18 @@ func (l *List) AllowsProxyID(s Selector) bool {
 	return ok
 }
 
-// FindProxyID returns the permit line that accepts the proposal s (in our
-// view): s must be contained in that line (addresses, protocol and ports),
-// and no earlier deny line may intersect s at all. The second condition is
-// deliberately conservative: a proxy ID cannot express "this range minus
-// that hole", so a proposal that overlaps a deny is refused rather than
-// granting traffic the ACL denies. Proposals with mixed families or
-// invalid prefixes are refused.
+// FindProxyID returns the first permit line that contains the proposal s
+// (in our view): addresses, protocol and ports. Deny lines take no part,
+// as on Cisco IOS: a deny in a crypto ACL means "do not protect this
+// traffic here", it creates no SA and does not forbid one. Two routers with
+// mirrored ACLs such as
+//
+//	deny   ip host 10.1.0.66 10.2.0.0 0.0.255.255
+//	permit ip 10.1.0.0 0.0.0.255 10.2.0.0 0.0.255.255
+//
+// must agree on the permit line's proxy IDs, although the hole overlaps
+// them; our own outbound classification still sends the denied traffic in
+// the clear. Proposals with mixed families or invalid prefixes are refused.
 func (l *List) FindProxyID(s Selector) (rule int, ok bool) {
 	s, valid := s.normalized()
 	if !valid || l == nil {
@@ -175,13 +180,7 @@ func (l *List) FindProxyID(s Selector) (rule int, ok bool) {
 	}
 	for i := range l.rules {
 		r := &l.rules[i]
-		if !r.Permit {
-			if ruleIntersects(r, s) {
-				return -1, false
-			}
-			continue
-		}
-		if ruleContains(r, s) {
+		if r.Permit && ruleContains(r, s) {
 			return i, true
 		}
 	}

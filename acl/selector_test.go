@@ -88,7 +88,7 @@ func TestFindProxyID(t *testing.T) {
 		{"subset", sel("10.1.0.128/25", "10.2.3.0/24", 0, AnyPort, AnyPort), 1},
 		{"subset with proto", sel("10.1.0.0/25", "10.2.3.4/32", 6, AnyPort, PortRange{80, 80}), 1},
 		{"host bits masked", sel("10.1.0.130/25", "10.2.3.0/24", 0, AnyPort, AnyPort), 1},
-		{"overlaps earlier deny", sel("10.1.0.64/26", "10.3.0.0/16", 0, AnyPort, AnyPort), -1},
+		{"overlaps earlier deny", sel("10.1.0.64/26", "10.3.0.0/16", 0, AnyPort, AnyPort), 6},
 		{"beside earlier deny", sel("10.1.0.64/26", "10.4.0.0/16", 0, AnyPort, AnyPort), 6},
 		{"wider than permit", sel("10.1.0.0/23", "10.2.0.0/16", 0, AnyPort, AnyPort), -1},
 		{"remote outside", sel("10.1.0.0/24", "192.0.2.0/24", 0, AnyPort, AnyPort), -1},
@@ -96,7 +96,7 @@ func TestFindProxyID(t *testing.T) {
 		{"udp local ports inside", sel("10.1.1.0/24", "192.0.2.0/24", 17, PortRange{5000, 5050}, AnyPort), 2},
 		{"udp any ports too wide", sel("10.1.1.0/24", "192.0.2.0/24", 17, AnyPort, AnyPort), -1},
 		{"proto any too wide for udp line", sel("10.1.1.0/24", "192.0.2.0/24", 0, PortRange{5000, 5000}, AnyPort), -1},
-		{"tcp overlapping telnet deny", sel("10.1.2.0/24", "192.0.2.1/32", 6, AnyPort, AnyPort), -1},
+		{"tcp overlapping telnet deny", sel("10.1.2.0/24", "192.0.2.1/32", 6, AnyPort, AnyPort), 4},
 		{"tcp avoiding telnet deny", sel("10.1.2.0/24", "192.0.2.1/32", 6, AnyPort, PortRange{80, 80}), 4},
 		{"zero PortRange is any", sel("10.1.2.0/24", "192.0.2.1/32", 6, PortRange{}, PortRange{22, 22}), 4},
 		{"ipv6", sel("2001:db8:1:5::/64", "2001:db8:2::/48", 0, AnyPort, AnyPort), 5},
@@ -111,9 +111,9 @@ func TestFindProxyID(t *testing.T) {
 		}
 	}
 	// A peer running the mirrored ACL proposes our own proxy IDs (the
-	// common symmetric setup); lines not shadowed by a deny must accept
-	// them.
-	for _, i := range []int{1, 2, 5} {
+	// common symmetric setup); every permit line must accept them, also
+	// those with a deny carved out of them earlier.
+	for _, i := range []int{1, 2, 4, 5, 6} {
 		s, _ := l.ProxyID(i, false)
 		if r, ok := l.FindProxyID(s); r != i || !ok {
 			t.Errorf("own proxy ID %v: FindProxyID = %d,%v", s, r, ok)
@@ -211,8 +211,9 @@ func randInside(rng *rand.Rand, s Selector) Tuple {
 	return t
 }
 
-// TestProxyIDSoundness: whatever FindProxyID or Narrow grants must be
-// traffic the ACL permits, packet by packet.
+// TestProxyIDSoundness: whatever FindProxyID grants lies inside the permit
+// line it names, and whatever Narrow grants is traffic the ACL permits,
+// packet by packet.
 func TestProxyIDSoundness(t *testing.T) {
 	rng := rand.New(rand.NewPCG(21, 42))
 	granted, narrowed := 0, 0
@@ -239,9 +240,18 @@ func TestProxyIDSoundness(t *testing.T) {
 					}
 				}
 			}
-			if _, ok := l.FindProxyID(s); ok {
+			// FindProxyID grants only traffic of the permit line it names
+			// (earlier denies do not take part, as on IOS).
+			if r, ok := l.FindProxyID(s); ok {
 				granted++
-				check("FindProxyID", s)
+				if !rules[r].Permit {
+					t.Fatalf("FindProxyID(%v) named deny line %d", s, r)
+				}
+				for range 20 {
+					if tu := randInside(rng, s); !naiveRuleMatches(rules[r], tu) {
+						t.Fatalf("FindProxyID granted %v by line %d (%v), which does not cover %+v", s, r, rules[r], tu)
+					}
+				}
 			}
 			if x, ok := l.Narrow(s); ok {
 				narrowed++

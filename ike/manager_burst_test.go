@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"tinyipsec/acl"
 	"tinyipsec/conf"
 )
 
@@ -82,5 +83,30 @@ func TestManagerBurstOfPeers(t *testing.T) {
 		if s.State != "MM_ACTIVE" && s.State != "QM_IDLE" {
 			t.Errorf("hub IKE SA with %s in state %s", s.Peer, s.State)
 		}
+	}
+}
+
+// TestManagerMirroredACLWithDeny: both routers carve the same host out of
+// the protected subnets with a deny line in front of the permit, as Cisco
+// admins write it. The deny creates no SA and forbids none: the permit
+// line's proxy IDs are agreed on both ends.
+func TestManagerMirroredACLWithDeny(t *testing.T) {
+	if testing.Short() {
+		t.Skip("timer-driven manager test: skipped in -short mode")
+	}
+	deny := func(src, dst string) func(*conf.CryptoMap) {
+		return func(cm *conf.CryptoMap) {
+			a := *cm.ACL
+			a.Rules = append([]acl.Rule{{Src: netip.MustParsePrefix(src), Dst: netip.MustParsePrefix(dst),
+				SrcPorts: acl.AnyPort, DstPorts: acl.AnyPort}}, a.Rules...)
+			cm.ACL = &a
+		}
+	}
+	_, i, r := startPair(t, deny("10.1.0.66/32", "10.2.0.0/16"), deny("10.2.0.0/16", "10.1.0.66/32"))
+	waitUntil(t, 20*time.Second, "a pair on both ends", func() bool {
+		return len(i.plane.live()) == 1 && len(r.plane.live()) == 1
+	})
+	if sel := r.plane.live()[0].Selector; sel.Local.String() != "10.2.0.0/16" || sel.Remote.String() != "10.1.0.0/16" {
+		t.Fatalf("responder selector %v", sel)
 	}
 }
