@@ -193,6 +193,14 @@ func (p *espPlane) InstallChild(c *ike.ChildSA) (ike.ChildHandle, error) {
 	return pair, nil
 }
 
+// PacketsIn tells DPD how many packets a pair has accepted.
+func (p *espPlane) PacketsIn(h ike.ChildHandle) uint64 {
+	if pair, ok := h.(*esp.Pair); ok {
+		return pair.PacketsIn()
+	}
+	return 0
+}
+
 // RemoveChild takes a pair out of the engine (keys wiped once no packet
 // loop still uses them).
 func (p *espPlane) RemoveChild(h ike.ChildHandle) {

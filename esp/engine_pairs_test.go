@@ -39,6 +39,9 @@ func TestPairCounters(t *testing.T) {
 	if ps.PktsIn != 1 || ps.PktsOut != 1 || ps.BytesIn != uint64(len(pkt)) || ps.BytesOut != uint64(len(pkt)) || ps.Drops["replay"] != 1 || len(ps.Drops) != 1 {
 		t.Fatalf("pair counters %+v", ps)
 	}
+	if p.PacketsIn() != 1 {
+		t.Fatalf("PacketsIn %d, want 1", p.PacketsIn())
+	}
 
 	hidden := struct{ Verifier }{in} // hides Stats
 	q := &Pair{in: hidden, out: out, own: newPairCounters(hidden, out)}
@@ -52,5 +55,8 @@ func TestPairCounters(t *testing.T) {
 	ps = pairCounts(q)
 	if ps.PktsIn != 1 || ps.BytesIn != 100 || ps.PktsOut != 1 || ps.BytesOut != 50 || ps.Drops["auth"] != 1 || ps.Drops["malformed"] != 1 {
 		t.Fatalf("own counters %+v", ps)
+	}
+	if q.PacketsIn() != 1 {
+		t.Fatalf("own PacketsIn %d, want 1", q.PacketsIn())
 	}
 }

@@ -67,6 +67,19 @@ func (c *dropCounters) addErr(err error) {
 	c[DropMalformed].Add(1)
 }
 
+// PacketsIn is the number of packets the pair has accepted so far. It is
+// cheap enough for a once-a-second liveness check (DPD) and safe for
+// concurrent use.
+func (p *Pair) PacketsIn() uint64 {
+	if c := p.own; c != nil {
+		return c.pktsIn.Load()
+	}
+	if sc, ok := p.in.(selfCounting); ok {
+		return sc.Stats().Packets
+	}
+	return 0
+}
+
 // counters fills in a pair's packet, byte and drop counts: its own, or
 // the sum of its SAs'.
 func (p *Pair) counters(ps *PairStats) {

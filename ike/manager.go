@@ -41,6 +41,14 @@ type DataPlane interface {
 	RemoveChild(h ChildHandle)
 }
 
+// InboundCounter is optionally implemented by a DataPlane: how many
+// packets an installed pair has accepted so far. DPD treats arriving ESP
+// as a sign of life, so a tunnel that carries traffic is not probed
+// (RFC 3706 section 5.5: R-U-THERE only after an idle period).
+type InboundCounter interface {
+	PacketsIn(h ChildHandle) uint64
+}
+
 // ChildKeys are one direction of one protocol of a negotiated SA pair.
 type ChildKeys struct {
 	SPI     uint32

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -96,7 +97,12 @@ type memPlane struct {
 	mu    sync.Mutex
 	pairs map[*ChildSA]bool
 	log   []*ChildSA
+	// inbound stands for the packets every pair has received (DPD's
+	// sign of life); tests move it by hand.
+	inbound atomic.Uint64
 }
+
+func (p *memPlane) PacketsIn(ChildHandle) uint64 { return p.inbound.Load() }
 
 func (p *memPlane) InstallChild(c *ChildSA) (ChildHandle, error) {
 	p.mu.Lock()

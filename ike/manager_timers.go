@@ -94,8 +94,16 @@ func (m *Manager) tickSA(sa *ikeSA, now time.Time) {
 			m.startQuick(sa, c.ms, c.rule, c, now)
 		}
 	}
-	// DPD.
+	// DPD. Packets arriving on the IKE SA's IPsec SAs show the peer alive.
 	if sa.dpd != nil && sa.out.peerDPD {
+		if ic, ok := m.cfg.DataPlane.(InboundCounter); ok {
+			for _, c := range sa.children {
+				if n := ic.PacketsIn(c.handle); n != c.pktsIn {
+					c.pktsIn = n
+					sa.dpd.heard(now)
+				}
+			}
+		}
 		send, seq, dead := sa.dpd.tick(now)
 		if dead {
 			m.log.Warn("DPD: peer is dead", "peer", sa.remote)

@@ -110,3 +110,41 @@ func TestManagerMirroredACLWithDeny(t *testing.T) {
 		t.Fatalf("responder selector %v", sel)
 	}
 }
+
+// TestManagerDPDIdleOnly: a tunnel that carries traffic is not probed;
+// R-U-THERE goes out only after dpd_delay without packets or IKE messages
+// from the peer (RFC 3706 section 5.5).
+func TestManagerDPDIdleOnly(t *testing.T) {
+	if testing.Short() {
+		t.Skip("timer-driven manager test: skipped in -short mode")
+	}
+	dpd := func(cm *conf.CryptoMap) { cm.DPDDelay, cm.DPDTimeout = 30*time.Second, 150*time.Second }
+	n, i, _ := startPair(t, dpd, dpd)
+	waitUntil(t, 20*time.Second, "a pair on both ends", func() bool { return len(i.plane.live()) == 1 })
+	ai := netip.MustParseAddr("192.0.2.1")
+	probes := func() int {
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		k := 0
+		for _, d := range n.log {
+			if d.from == ai && d.exchange == ExchangeInformational {
+				k++
+			}
+		}
+		return k
+	}
+	before := probes()
+	now := time.Now()
+
+	// Traffic arrived during the delay: no probe.
+	i.plane.inbound.Add(5)
+	i.m.tick(now.Add(31 * time.Second))
+	if got := probes(); got != before {
+		t.Fatalf("%d R-U-THERE sent although ESP arrived", got-before)
+	}
+	// Idle for longer than dpd_delay since then: one probe.
+	i.m.tick(now.Add(62 * time.Second))
+	if got := probes(); got != before+1 {
+		t.Fatalf("%d R-U-THERE after an idle delay, want 1", got-before)
+	}
+}
