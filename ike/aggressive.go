@@ -39,12 +39,7 @@ func (p *Phase1) amI1() (*Result, error) {
 	p.localID = p.localIdentity()
 	ps := []Payload{sa, &KE{Data: p.gxi}, &Nonce{Data: p.ni}, p.localID}
 	ps = append(ps, p.certRequest()...)
-	b, err := p.marshalPlain(append(ps, p.vendorPayloads()...))
-	if err != nil {
-		return nil, err
-	}
-	p.state = StateAMWaitMsg2
-	return &Result{Send: [][]byte{b}}, nil
+	return p.sendPlain(append(ps, p.vendorPayloads()...), StateAMWaitMsg2)
 }
 
 func (p *Phase1) amI2(m *Message, pkt Packet, now time.Time) (*Result, error) {

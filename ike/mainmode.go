@@ -55,12 +55,7 @@ func (p *Phase1) noteInitialContact(m *Message) {
 func (p *Phase1) mmI1() (*Result, error) {
 	sa := p.saPayload()
 	p.saiB = payloadBody(sa)
-	b, err := p.marshalPlain(append([]Payload{sa}, p.vendorPayloads()...))
-	if err != nil {
-		return nil, err
-	}
-	p.state = StateMMWaitMsg2
-	return &Result{Send: [][]byte{b}}, nil
+	return p.sendPlain(append([]Payload{sa}, p.vendorPayloads()...), StateMMWaitMsg2)
 }
 
 func (p *Phase1) mmI2(m *Message, pkt Packet, now time.Time) (*Result, error) {
@@ -171,12 +166,7 @@ func (p *Phase1) mmR1(m *Message, pkt Packet, now time.Time) (*Result, error) {
 	if lifeNotify != nil {
 		ps = append(ps, lifeNotify)
 	}
-	b, err := p.marshalPlain(append(ps, p.vendorPayloads()...))
-	if err != nil {
-		return nil, err
-	}
-	p.state = StateMMWaitMsg3
-	return &Result{Send: [][]byte{b}}, nil
+	return p.sendPlain(append(ps, p.vendorPayloads()...), StateMMWaitMsg3)
 }
 
 func (p *Phase1) mmR3(m *Message, pkt Packet, now time.Time) (*Result, error) {

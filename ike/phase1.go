@@ -551,19 +551,25 @@ func (p *Phase1) marshalPlain(ps []Payload) ([]byte, error) {
 	return m.Marshal()
 }
 
-// sendPlainWithNATD sends the unencrypted message ps followed by our NAT-D
-// payloads (MM3, MM4, AM2) and moves to the state next.
-func (p *Phase1) sendPlainWithNATD(ps []Payload, next State) (*Result, error) {
-	natd, err := p.natdPayloads()
-	if err != nil {
-		return nil, err
-	}
-	b, err := p.marshalPlain(append(ps, natd...))
+// sendPlain sends the unencrypted message ps (MM1, MM2, AM1) and moves to
+// the state next.
+func (p *Phase1) sendPlain(ps []Payload, next State) (*Result, error) {
+	b, err := p.marshalPlain(ps)
 	if err != nil {
 		return nil, err
 	}
 	p.state = next
 	return &Result{Send: [][]byte{b}}, nil
+}
+
+// sendPlainWithNATD is sendPlain with our NAT-D payloads appended (MM3,
+// MM4, AM2).
+func (p *Phase1) sendPlainWithNATD(ps []Payload, next State) (*Result, error) {
+	natd, err := p.natdPayloads()
+	if err != nil {
+		return nil, err
+	}
+	return p.sendPlain(append(ps, natd...), next)
 }
 
 // marshalEncrypted encodes an encrypted phase 1 message, advancing the IV.
