@@ -5,6 +5,7 @@
 //	tinyipsec check  [-c FILE]          validate a configuration
 //	tinyipsec status [-c FILE] [--json] show IKE and IPsec SAs of the running daemon
 //	tinyipsec uci    [-c FILE]          print a UCI configuration as TOML
+//	tinyipsec import-cisco [-o OUT] FILE  convert a Cisco running-config
 //	tinyipsec version
 package main
 
@@ -42,6 +43,7 @@ commands:
   check   [-c FILE]            validate the configuration and print OK or every error
   status  [-c FILE] [--json]   show the IKE and IPsec SAs of the running daemon
   uci     [-c FILE]            print a UCI configuration (/etc/config/tinyipsec) as TOML
+  import-cisco [-o OUT] FILE   convert an IOS or ASA running-config to TOML; lost lines on stderr
   version                      print the version
 
 FILE defaults to ` + conf.DefaultConfigPath + `; a UCI file is recognised by its content.
@@ -62,6 +64,8 @@ func runCLI(args []string, stdout, stderr io.Writer) int {
 		return cmdStatus(rest, stdout, stderr)
 	case "uci":
 		return cmdUCI(rest, stdout, stderr)
+	case "import-cisco":
+		return cmdImportCisco(rest, stdout, stderr)
 	case "version", "-v", "--version":
 		fmt.Fprintf(stdout, "tinyipsec %s\n", buildVersion())
 		return exitOK

@@ -1,0 +1,356 @@
+package ciscoimport
+
+import (
+	"net/netip"
+	"strings"
+
+	"tinyipsec/acl"
+)
+
+// aclDef is an extended ACL: ASA "access-list NAME extended ...", IOS
+// "ip access-list extended NAME" with sub-lines, or IOS numbered
+// "access-list 100 permit ...". Lines are translated only if a crypto
+// map uses the ACL; other ACLs (interface filters) are reported whole.
+type aclDef struct {
+	name  string
+	lines []aclLine
+	bad   []line // lines that are not extended entries (standard ACLs, ...)
+	first int
+}
+
+type aclLine struct {
+	l        line
+	toks     []string // from the action on: permit|deny PROTO ...
+	wildcard bool     // IOS masks are wildcards, ASA masks are netmasks
+}
+
+func (c *converter) aclNamed(name string, first int) *aclDef {
+	a := c.acls[name]
+	if a == nil {
+		a = &aclDef{name: name, first: first}
+		c.acls[name] = a
+		c.aclOrder = append(c.aclOrder, name)
+	}
+	return a
+}
+
+// accessList: ASA "access-list NAME extended|remark|standard ..." or IOS
+// numbered "access-list 100-199|2000-2699 permit|deny|remark ...".
+func (c *converter) accessList(b block) {
+	t := b.head.toks
+	c.noteChildren(b, "unexpected sub-line")
+	if len(t) < 3 {
+		c.note(b.head, "incomplete access-list")
+		return
+	}
+	a := c.aclNamed(t[1], b.head.num)
+	rest := t[2:]
+	if hasPrefix(rest, "line") && len(rest) > 2 {
+		rest = rest[2:]
+	}
+	switch {
+	case hasPrefix(rest, "remark"):
+	case hasPrefix(rest, "extended"):
+		a.lines = append(a.lines, aclLine{l: b.head, toks: rest[1:]})
+	case hasPrefix(rest, "permit"), hasPrefix(rest, "deny"):
+		// IOS numbered ACL; 1-99 and 1300-1999 are standard ACLs.
+		a.lines = append(a.lines, aclLine{l: b.head, toks: rest, wildcard: true})
+	default:
+		a.bad = append(a.bad, b.head)
+	}
+}
+
+// namedACL: IOS "ip access-list extended NAME" (and "ipv6 access-list
+// NAME") with "[SEQ] permit|deny ..." and "remark" sub-lines.
+func (c *converter) namedACL(b block, name string) {
+	a := c.aclNamed(name, b.head.num)
+	for _, l := range b.children {
+		t := l.toks
+		if isDigits(t[0]) && len(t) > 1 {
+			t = t[1:]
+		}
+		switch {
+		case hasPrefix(t, "remark"):
+		case hasPrefix(t, "permit"), hasPrefix(t, "deny"):
+			a.lines = append(a.lines, aclLine{l: l, toks: t, wildcard: true})
+		default:
+			a.bad = append(a.bad, l)
+		}
+	}
+}
+
+// netObject is an ASA "object network" / "object-group network" (also
+// IOS "object-group network"): the prefixes it stands for.
+type netObject struct {
+	name     string
+	head     block
+	group    bool
+	prefixes []string // "host A", "A/LEN" or "any", in tinyipsec ACL syntax
+	refs     []string // nested objects (object-group only)
+	problem  string   // set when the object cannot be used in a crypto ACL
+	problemL line
+	used     bool
+}
+
+func (c *converter) netObject(b block) {
+	o := &netObject{name: b.head.toks[2], head: b, group: strings.EqualFold(b.head.toks[0], "object-group")}
+	fail := func(l line, why string) {
+		if o.problem == "" {
+			o.problem, o.problemL = why, l
+		}
+	}
+	for _, l := range b.children {
+		t := l.toks
+		if o.group && hasPrefix(t, "network-object") {
+			t = t[1:]
+		}
+		switch {
+		case hasPrefix(t, "description"):
+		case len(t) == 0:
+			fail(l, "empty network-object")
+		case hasPrefix(t, "host") && len(t) >= 2:
+			a, err := netip.ParseAddr(t[1])
+			if err != nil {
+				fail(l, t[1]+" is not an IP address")
+				continue
+			}
+			o.prefixes = append(o.prefixes, "host "+a.String())
+		case hasPrefix(t, "subnet") && len(t) >= 2:
+			o.addPrefix(l, t[1:], fail)
+		case hasPrefix(t, "object") && len(t) >= 2, hasPrefix(t, "group-object") && len(t) >= 2:
+			o.refs = append(o.refs, t[1])
+		case hasPrefix(t, "any"):
+			o.prefixes = append(o.prefixes, "any")
+		case hasPrefix(t, "range"):
+			fail(l, "an address range is not a prefix; a crypto ACL entry is one proxy ID")
+		case hasPrefix(t, "fqdn"):
+			fail(l, "FQDN objects are not supported")
+		case hasPrefix(t, "nat"):
+			c.note(l, "NAT is not IPsec configuration")
+		default:
+			if _, err := netip.ParseAddr(t[0]); err == nil {
+				o.addPrefix(l, t, fail)
+			} else if strings.Contains(t[0], "/") {
+				o.addPrefix(l, t, fail)
+			} else {
+				fail(l, "no tinyipsec equivalent")
+			}
+		}
+	}
+	if _, dup := c.objects[o.name]; dup {
+		c.note(b.head, "object "+o.name+" is defined twice; the later one is kept")
+	}
+	c.objects[o.name] = o
+}
+
+// addPrefix reads "A MASK" (netmask: ASA and IOS object groups) or
+// "A/LEN" (IPv6).
+func (o *netObject) addPrefix(l line, t []string, fail func(line, string)) {
+	if strings.Contains(t[0], "/") {
+		p, err := netip.ParsePrefix(t[0])
+		if err != nil {
+			fail(l, t[0]+" is not a prefix")
+			return
+		}
+		o.prefixes = append(o.prefixes, p.Masked().String())
+		return
+	}
+	if len(t) < 2 {
+		fail(l, "address without a mask")
+		return
+	}
+	p, ok := prefixOf(t[0], t[1], false)
+	if !ok {
+		fail(l, t[0]+" "+t[1]+" is not an address with a netmask")
+		return
+	}
+	o.prefixes = append(o.prefixes, prefixText(p))
+}
+
+func prefixText(p netip.Prefix) string {
+	if p.Bits() == p.Addr().BitLen() {
+		return "host " + p.Addr().String()
+	}
+	if p.Bits() == 0 && p.Addr().Is4() {
+		return "any4"
+	}
+	return p.String()
+}
+
+// expandObject gives the prefixes of a named object, following nested
+// groups; depth bounds cycles.
+func (c *converter) expandObject(name string, depth int) ([]string, string) {
+	o := c.objects[name]
+	if o == nil {
+		return nil, "object " + name + " is not defined (or not a network object)"
+	}
+	if depth > 8 {
+		return nil, "object groups nested too deep (or in a cycle) at " + name
+	}
+	o.used = true
+	if o.problem != "" {
+		return nil, "object " + name + " (line " + itoa(o.problemL.num) + "): " + o.problem
+	}
+	out := append([]string{}, o.prefixes...)
+	for _, r := range o.refs {
+		more, why := c.expandObject(r, depth+1)
+		if why != "" {
+			return nil, why
+		}
+		out = append(out, more...)
+	}
+	return out, ""
+}
+
+// maxExpanded bounds the lines one ACL entry may expand into.
+const maxExpanded = 256
+
+// translate turns one ACL line into tinyipsec rules (object groups expand
+// into several), or a reason it cannot.
+func (c *converter) translate(al aclLine) ([]string, string) {
+	t := al.toks
+	if len(t) < 2 {
+		return nil, "incomplete entry"
+	}
+	action, proto := strings.ToLower(t[0]), t[1]
+	if strings.EqualFold(proto, "object-group") || strings.EqualFold(proto, "object") {
+		return nil, "service objects are not supported"
+	}
+	i := 2
+	src, why := c.aclAddress(t, &i, al.wildcard)
+	if why != "" {
+		return nil, why
+	}
+	srcPorts, why := aclPorts(t, &i)
+	if why != "" {
+		return nil, why
+	}
+	dst, why := c.aclAddress(t, &i, al.wildcard)
+	if why != "" {
+		return nil, why
+	}
+	dstPorts, why := aclPorts(t, &i)
+	if why != "" {
+		return nil, why
+	}
+	for i < len(t) {
+		switch strings.ToLower(t[i]) {
+		case "log", "log-input":
+			i = len(t) // log [LEVEL] [interval N] [disable]
+		case "inactive":
+			return nil, "the entry is inactive"
+		case "object-group":
+			return nil, "service object groups are not supported (write one entry per port)"
+		default:
+			return nil, "option " + t[i] + " has no tinyipsec equivalent"
+		}
+	}
+	if len(src)*len(dst) > maxExpanded {
+		return nil, "the object groups expand to more than " + itoa(maxExpanded) + " entries"
+	}
+	var out []string
+	for _, s := range src {
+		for _, d := range dst {
+			r := join(action, proto, s, srcPorts, d, dstPorts)
+			if _, err := acl.ParseRule(r); err != nil {
+				return nil, err.Error()
+			}
+			out = append(out, r)
+		}
+	}
+	return out, ""
+}
+
+func join(parts ...string) string {
+	var b strings.Builder
+	for _, p := range parts {
+		if p == "" {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(p)
+	}
+	return b.String()
+}
+
+// aclAddress reads one address of an ACL entry at t[*i].
+func (c *converter) aclAddress(t []string, i *int, wildcard bool) ([]string, string) {
+	if *i >= len(t) {
+		return nil, "missing address"
+	}
+	tok := strings.ToLower(t[*i])
+	*i++
+	next := func() (string, bool) {
+		if *i >= len(t) {
+			return "", false
+		}
+		*i++
+		return t[*i-1], true
+	}
+	switch tok {
+	case "any", "any4", "any6":
+		return []string{tok}, ""
+	case "host":
+		a, ok := next()
+		if !ok {
+			return nil, "missing address after host"
+		}
+		return []string{"host " + a}, ""
+	case "object", "object-group":
+		name, ok := next()
+		if !ok {
+			return nil, "missing object name"
+		}
+		return c.expandObject(name, 0)
+	case "interface":
+		return nil, "interface addresses are not supported"
+	}
+	if strings.Contains(tok, "/") {
+		p, err := netip.ParsePrefix(tok)
+		if err != nil {
+			return nil, tok + " is not a prefix"
+		}
+		return []string{prefixText(p.Masked())}, ""
+	}
+	mask, ok := next()
+	if !ok {
+		return nil, "address " + tok + " without a mask"
+	}
+	p, ok := prefixOf(tok, mask, wildcard)
+	if !ok {
+		kind := "netmask"
+		if wildcard {
+			kind = "contiguous wildcard"
+		}
+		return nil, tok + " " + mask + " is not an address with a " + kind
+	}
+	return []string{prefixText(p)}, ""
+}
+
+// aclPorts passes port operators through (acl.ParseRule checks them).
+func aclPorts(t []string, i *int) (string, string) {
+	if *i >= len(t) {
+		return "", ""
+	}
+	n := 0
+	switch strings.ToLower(t[*i]) {
+	case "eq", "lt", "gt", "neq":
+		n = 2
+	case "range":
+		n = 3
+	case "object-group":
+		// "object-group SVC" in a port position is a service group;
+		// in an address position it is read by aclAddress.
+		return "", ""
+	default:
+		return "", ""
+	}
+	if *i+n > len(t) {
+		return "", "incomplete port operator " + t[*i]
+	}
+	s := strings.Join(t[*i:*i+n], " ")
+	*i += n
+	return s, ""
+}

@@ -1,0 +1,416 @@
+package ciscoimport
+
+import (
+	"bytes"
+	"fmt"
+	"net/netip"
+	"sort"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// pskDir is where the output points psk_file for keys the config does not
+// show in clear (ASA "*****", IOS type 6/7): the admin writes them there.
+const defaultPSKDir = "/etc/tinyipsec/"
+
+// out is one crypto map entry as it will be written.
+type out struct {
+	comment  string
+	name     string
+	seq      string
+	peer     string
+	match    string
+	tsets    []string
+	psk      string
+	pskFile  string
+	pfs      int
+	life     int
+	lifeKB   int64
+	kbSet    bool
+	exchange string
+	dpd      int
+	dpdTO    int
+	dpdSet   bool
+	natOff   bool
+}
+
+func (c *converter) emit() []byte {
+	c.keysFromTunnelGroups()
+	var entries []*out
+	usedACL := map[string]bool{}
+	usedTS := map[string]bool{}
+	aclRules := map[string][]string{}
+	aclOK := map[string]bool{}
+	doneDyn := map[string]bool{}
+
+	for _, key := range c.mapOrder {
+		m := c.maps[key]
+		if m.dynRef == "" {
+			if e := c.mapOut(m, "", usedACL, aclRules, aclOK, usedTS); e != nil {
+				entries = append(entries, e)
+			}
+			continue
+		}
+		if doneDyn[m.dynRef] {
+			continue
+		}
+		doneDyn[m.dynRef] = true
+		found := false
+		for _, dk := range c.dynOrder {
+			d := c.dynMaps[dk]
+			if d.name != m.dynRef {
+				continue
+			}
+			found = true
+			if e := c.mapOut(d, "crypto map "+m.name+" "+m.seq, usedACL, aclRules, aclOK, usedTS); e != nil {
+				entries = append(entries, e)
+			}
+		}
+		if !found {
+			c.note(line{num: m.line, toks: []string{"crypto", "map", m.name, m.seq, "ipsec-isakmp", "dynamic", m.dynRef}},
+				"dynamic map "+m.dynRef+" is not defined")
+		}
+	}
+	for _, dk := range c.dynOrder {
+		if d := c.dynMaps[dk]; !doneDyn[d.name] {
+			c.note(line{num: d.line, toks: []string{"crypto", "dynamic-map", d.name, d.seq}}, "no crypto map uses this dynamic map")
+		}
+	}
+	c.reportUnused(usedACL)
+
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "# Converted from a Cisco %s running-config by \"tinyipsec import-cisco\".\n", c.platform)
+	b.WriteString("# It holds pre-shared keys: keep it readable by root only (chmod 600).\n")
+	if c.allowWeak {
+		b.WriteString("\n[global]\n# The original uses weak algorithms (see the notes of import-cisco).\nallow_weak = true\n")
+	}
+	policyCmd := "crypto isakmp policy"
+	if c.platform == "ASA" {
+		policyCmd = "crypto ikev1 policy"
+	}
+	sort.SliceStable(c.policies, func(i, j int) bool { return c.policies[i].priority < c.policies[j].priority })
+	for _, p := range c.policies {
+		fmt.Fprintf(&b, "\n# %s %d (line %d)\n[[isakmp_policy]]\npriority = %d\n", policyCmd, p.priority, p.line, p.priority)
+		fmt.Fprintf(&b, "encryption = %s\nhash = %s\nauthentication = %s\ngroup = %d\nlifetime = %d\n",
+			quote(p.enc), quote(p.hash), quote(p.auth), p.group, p.lifetime)
+	}
+	for _, name := range c.tsOrder {
+		ts := c.transforms[name]
+		if ts.bad {
+			continue
+		}
+		fmt.Fprintf(&b, "\n# line %d\n[transform_set.%s]\n", ts.line, quote(name))
+		if ts.esp != "" {
+			fmt.Fprintf(&b, "esp = %s\n", quote(ts.esp))
+		}
+		if ts.espAuth != "" {
+			fmt.Fprintf(&b, "esp_auth = %s\n", quote(ts.espAuth))
+		}
+		if ts.ah != "" {
+			fmt.Fprintf(&b, "ah = %s\n", quote(ts.ah))
+		}
+		fmt.Fprintf(&b, "mode = %s\n", quote(ts.mode))
+	}
+	for _, name := range c.aclOrder {
+		if !usedACL[name] || !aclOK[name] {
+			continue
+		}
+		fmt.Fprintf(&b, "\n# line %d\n[acl.%s]\nrules = [\n", c.acls[name].first, quote(name))
+		for _, r := range aclRules[name] {
+			fmt.Fprintf(&b, "  %s,\n", quote(r))
+		}
+		b.WriteString("]\n")
+	}
+	for _, e := range entries {
+		c.writeEntry(&b, e)
+	}
+	if len(c.policies) == 0 && len(entries) > 0 {
+		c.notes = append(c.notes, Note{Line: 0, Text: "(whole file)",
+			Reason: "no crypto isakmp policy: the platform's built-in default policies are not carried over; add an [[isakmp_policy]]"})
+	}
+	return b.Bytes()
+}
+
+func (c *converter) writeEntry(b *bytes.Buffer, e *out) {
+	fmt.Fprintf(b, "\n# %s\n[[crypto_map]]\nname = %s\nseq = %s\npeer = %s\nmatch = %s\n",
+		e.comment, quote(e.name), e.seq, quote(e.peer), quote(e.match))
+	q := make([]string, len(e.tsets))
+	for i, t := range e.tsets {
+		q[i] = quote(t)
+	}
+	fmt.Fprintf(b, "transform_set = [%s]\n", strings.Join(q, ", "))
+	switch {
+	case e.pskFile != "":
+		fmt.Fprintf(b, "psk_file = %s\n", quote(e.pskFile))
+	case e.psk != "":
+		fmt.Fprintf(b, "psk = %s\n", quote(e.psk))
+	}
+	if e.pfs != 0 {
+		fmt.Fprintf(b, "pfs = %d\n", e.pfs)
+	}
+	if e.life != 0 {
+		fmt.Fprintf(b, "lifetime = %d\n", e.life)
+	}
+	if e.kbSet {
+		fmt.Fprintf(b, "lifetime_kb = %d\n", e.lifeKB)
+	}
+	if e.exchange != "" {
+		fmt.Fprintf(b, "exchange = %s\n", quote(e.exchange))
+	}
+	if e.dpdSet {
+		fmt.Fprintf(b, "dpd_delay = %d\n", e.dpd)
+		if e.dpd > 0 {
+			fmt.Fprintf(b, "dpd_timeout = %d\n", e.dpdTO)
+		}
+	}
+	if e.natOff {
+		b.WriteString("nat_t = \"off\"\n")
+	}
+}
+
+// mapOut checks one entry and resolves its names; nil (with notes) when
+// it cannot be carried over. via names the crypto map a dynamic-map entry
+// is used by.
+func (c *converter) mapOut(m *mapEntry, via string, usedACL map[string]bool, aclRules map[string][]string,
+	aclOK map[string]bool, usedTS map[string]bool) *out {
+	kind := "crypto map"
+	if m.isDynamic {
+		kind = "crypto dynamic-map"
+	}
+	head := line{num: m.line, toks: []string{"crypto", strings.Fields(kind)[1], m.name, m.seq}}
+	if m.unusable != "" {
+		return nil // noted where it was found
+	}
+	e := &out{name: m.name, seq: m.seq, pfs: m.pfs, life: m.life, lifeKB: m.lifeKB, kbSet: m.lifeKBSet, natOff: m.natOff || c.natTOff}
+	e.comment = fmt.Sprintf("%s %s %s (line %d)", kind, m.name, m.seq, m.line)
+	if via != "" {
+		e.comment += ", used by " + via
+	}
+	if e.life == 0 {
+		e.life = c.saLifetime
+	}
+	if !e.kbSet && c.saKBSet {
+		e.lifeKB, e.kbSet = c.saLifetimeKB, true
+	}
+	if m.aggressive {
+		e.exchange = "aggressive"
+	}
+
+	// match address
+	if m.match == "" {
+		c.note(head, "no match address: the entry is not carried over")
+		return nil
+	}
+	if !c.crypoACL(m.match, usedACL, aclRules, aclOK) {
+		c.note(m.matchLine, "ACL "+m.match+" is missing or has no usable permit entry: the entry is not carried over")
+		return nil
+	}
+	e.match = m.match
+
+	// transform sets
+	for _, name := range m.tsets {
+		ts := c.transforms[name]
+		switch {
+		case ts == nil:
+			c.note(m.tsLine, "transform set "+name+" is not defined; left out")
+		case ts.bad:
+			c.note(m.tsLine, "transform set "+name+" was not carried over; left out")
+		case len(e.tsets) == 6:
+			c.note(m.tsLine, "more than six transform sets; "+name+" left out")
+		default:
+			e.tsets = append(e.tsets, name)
+			usedTS[name] = true
+		}
+	}
+	if len(e.tsets) == 0 {
+		c.note(head, "no usable transform set: the entry is not carried over")
+		return nil
+	}
+
+	// peer and key
+	if m.isDynamic {
+		e.peer = "dynamic"
+		if len(m.peers) > 0 {
+			c.note(m.peerLine, "set peer in a dynamic map: the entry answers any peer")
+		}
+		c.dynamicKey(e, head)
+	} else {
+		if len(m.peers) == 0 {
+			c.note(head, "no set peer: the entry is not carried over")
+			return nil
+		}
+		e.peer = m.peers[0]
+		if len(m.peers) > 1 {
+			c.note(m.peerLine, "backup peers ("+strings.Join(m.peers[1:], " ")+") are not supported; only "+e.peer+" is carried over")
+		}
+		c.staticKey(e, m)
+	}
+	c.dpdFor(e)
+	return e
+}
+
+// staticKey puts the peer's pre-shared key on the entry.
+func (c *converter) staticKey(e *out, m *mapEntry) {
+	k := c.keyFor(e.peer)
+	if k == nil {
+		if c.preShare() {
+			e.pskFile = c.pskDir + safeName(e.peer) + ".psk"
+			c.note(m.peerLine, "no pre-shared key for peer "+e.peer+"; write it into "+e.pskFile+" (or set cert, key and ca)")
+		}
+		return
+	}
+	k.used = true
+	c.useKey(e, k)
+}
+
+// dynamicKey: a dynamic entry takes the key for every address (Cisco's
+// "address 0.0.0.0 0.0.0.0" or ASA's DefaultL2LGroup).
+func (c *converter) dynamicKey(e *out, head line) {
+	for _, k := range c.keys {
+		if k.prefix.IsValid() && k.prefix.Bits() == 0 {
+			k.used = true
+			c.useKey(e, k)
+			return
+		}
+	}
+	if c.preShare() {
+		e.pskFile = c.pskDir + "dynamic.psk"
+		c.note(head, "no wildcard pre-shared key (address 0.0.0.0 0.0.0.0) for the dynamic map; write it into "+e.pskFile)
+	}
+}
+
+func (c *converter) useKey(e *out, k *pskEntry) {
+	switch {
+	case k.key != "" && utf8.ValidString(k.key):
+		e.psk = k.key
+	case k.key != "":
+		e.pskFile = c.pskDir + safeName(e.peer) + ".psk"
+		c.notes = append(c.notes, Note{Line: k.line, Text: "(key)", Reason: "the key is not valid UTF-8 and cannot be written as TOML; write it into " + e.pskFile})
+	default:
+		e.pskFile = c.pskDir + safeName(e.peer) + ".psk"
+		c.notes = append(c.notes, Note{Line: k.line, Text: "(key)", Reason: "write the clear key for peer " + e.peer + " into " + e.pskFile})
+	}
+}
+
+func (c *converter) preShare() bool {
+	for _, p := range c.policies {
+		if p.auth == "pre-share" {
+			return true
+		}
+	}
+	return len(c.policies) == 0
+}
+
+// dpdFor applies crypto isakmp keepalive, or the ASA tunnel group's
+// keepalive. Cisco declares a peer dead after about five retries.
+func (c *converter) dpdFor(e *out) {
+	if tg := c.tunnelGroups[e.peer]; tg != nil && (tg.dpdSet || tg.dpdOff) {
+		e.dpdSet = true
+		if !tg.dpdOff {
+			e.dpd, e.dpdTO = tg.dpd, tg.dpd+5*tg.retry
+		}
+		return
+	}
+	if c.dpdSet {
+		e.dpdSet, e.dpd, e.dpdTO = true, c.dpdDelay, c.dpdDelay+5*c.dpdRetry
+	}
+}
+
+// crypoACL translates an ACL once; false if it is missing or yields no
+// permit entry.
+func (c *converter) crypoACL(name string, used map[string]bool, rules map[string][]string, ok map[string]bool) bool {
+	if used[name] {
+		return ok[name]
+	}
+	used[name] = true
+	a := c.acls[name]
+	if a == nil {
+		return false
+	}
+	permits := 0
+	for _, al := range a.lines {
+		rs, why := c.translate(al)
+		if why != "" {
+			c.note(al.l, why+"; the entry is left out of ACL "+name)
+			continue
+		}
+		if strings.EqualFold(al.toks[0], "permit") {
+			permits++
+		}
+		rules[name] = append(rules[name], rs...)
+	}
+	for _, l := range a.bad {
+		c.note(l, "not an extended ACL entry; left out of ACL "+name)
+	}
+	ok[name] = permits > 0
+	return ok[name]
+}
+
+// reportUnused notes ACLs, objects and keys that no crypto map uses.
+func (c *converter) reportUnused(usedACL map[string]bool) {
+	for _, name := range c.aclOrder {
+		if usedACL[name] {
+			continue
+		}
+		a := c.acls[name]
+		n := len(a.lines) + len(a.bad)
+		c.notes = append(c.notes, Note{Line: a.first, Text: "access-list " + name + " (" + strconv.Itoa(n) + " entries)",
+			Reason: "not used by a crypto map (interface and other ACLs have no tinyipsec equivalent)"})
+	}
+	for _, o := range c.objects {
+		if !o.used {
+			c.noteBlock(o.head, "not used by a crypto ACL")
+		}
+	}
+	for _, k := range c.keys {
+		if k.used {
+			continue
+		}
+		who := k.ident
+		if who == "" {
+			who = k.prefix.String()
+		}
+		c.notes = append(c.notes, Note{Line: k.line, Text: "(key for " + who + ")",
+			Reason: "no static crypto map has this peer; tinyipsec has no per-peer keys for dynamic peers"})
+	}
+}
+
+// safeName makes a peer name usable in a file name.
+func safeName(s string) string {
+	if _, err := netip.ParseAddr(s); err == nil {
+		return strings.ReplaceAll(s, ":", "_")
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-' || r == '_' {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('_')
+		}
+	}
+	return b.String()
+}
+
+// quote writes a TOML basic string. strconv.Quote is close but emits \x
+// escapes that TOML does not have; invalid UTF-8 becomes U+FFFD.
+func quote(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range s {
+		switch {
+		case r == '"':
+			b.WriteString(`\"`)
+		case r == '\\':
+			b.WriteString(`\\`)
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, `\u%04X`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }

@@ -1,0 +1,203 @@
+// Package ciscoimport turns the IPsec part of a Cisco IOS or ASA
+// running-config into tinyipsec TOML.
+//
+// Convert reads the whole file first (a crypto map may name an ACL or a
+// transform set defined further down), then writes TOML for every crypto map
+// entry it can carry over, and a Note for every line it cannot, with the
+// line number and the reason. Notes never contain key material: lines are
+// shown through redact, which hides every token that follows a secret-bearing
+// keyword.
+package ciscoimport
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+)
+
+// MaxInput bounds what Convert reads: a running-config is at most a few
+// hundred kilobytes, and a runaway file must not exhaust memory.
+const MaxInput = 4 << 20
+
+// Note is one line (or block) of the input that was not carried over, or
+// carried over with a caveat.
+type Note struct {
+	Line   int    // 1-based line number in the input
+	Text   string // the line, secrets replaced by <redacted>
+	Reason string // why, in words for the admin
+}
+
+func (n Note) String() string {
+	return fmt.Sprintf("line %d: %s: %s", n.Line, n.Text, n.Reason)
+}
+
+// Result is the output of Convert.
+type Result struct {
+	Platform string // "IOS" or "ASA", as detected
+	TOML     []byte // the configuration; contains the pre-shared keys
+	Notes    []Note // in line order
+}
+
+// line is one non-blank input line split into tokens.
+type line struct {
+	num      int
+	indented bool
+	toks     []string
+}
+
+// block is a top-level line with the indented lines below it
+// (IOS and ASA sub-modes such as "crypto isakmp policy 10").
+type block struct {
+	head     line
+	children []line
+}
+
+// Options adjust Convert. The zero value is the default.
+type Options struct {
+	// PSKDir is where psk_file points for keys the running-config does not
+	// show in clear; default /etc/tinyipsec/.
+	PSKDir string
+}
+
+// Convert reads a running-config. It fails only on input it cannot read
+// at all (too large, not text); everything else becomes Notes.
+func Convert(src []byte, opt Options) (*Result, error) {
+	if len(src) > MaxInput {
+		return nil, fmt.Errorf("larger than %d bytes", MaxInput)
+	}
+	if bytes.IndexByte(src, 0) >= 0 {
+		return nil, fmt.Errorf("not a text file (contains NUL bytes)")
+	}
+	blocks := splitBlocks(src)
+	c := newConverter(detectPlatform(blocks))
+	c.pskDir = opt.PSKDir
+	if c.pskDir == "" {
+		c.pskDir = defaultPSKDir
+	}
+	if !strings.HasSuffix(c.pskDir, "/") {
+		c.pskDir += "/"
+	}
+	for _, b := range blocks {
+		c.block(b)
+	}
+	out := c.emit()
+	c.sortNotes()
+	return &Result{Platform: c.platform, TOML: out, Notes: c.notes}, nil
+}
+
+// splitBlocks splits the input into top-level commands with their
+// indented sub-mode lines. "!" and ":" lines are comments (IOS, ASA).
+func splitBlocks(src []byte) []block {
+	var blocks []block
+	for i, raw := range strings.Split(string(src), "\n") {
+		raw = strings.TrimRight(raw, "\r")
+		toks := strings.Fields(raw)
+		if len(toks) == 0 || strings.HasPrefix(toks[0], "!") || strings.HasPrefix(toks[0], ":") {
+			continue
+		}
+		l := line{num: i + 1, indented: raw[0] == ' ' || raw[0] == '\t', toks: toks}
+		if l.indented && len(blocks) > 0 {
+			last := &blocks[len(blocks)-1]
+			last.children = append(last.children, l)
+			continue
+		}
+		l.indented = false
+		blocks = append(blocks, block{head: l})
+	}
+	return blocks
+}
+
+// detectPlatform tells ASA from IOS by commands only one of them has.
+func detectPlatform(blocks []block) string {
+	for _, b := range blocks {
+		t := b.head.toks
+		switch {
+		case hasPrefix(t, "ASA", "Version"), hasPrefix(t, "PIX", "Version"),
+			hasPrefix(t, "tunnel-group"), hasPrefix(t, "crypto", "ikev1"),
+			hasPrefix(t, "crypto", "ipsec", "ikev1"),
+			len(t) > 2 && t[0] == "access-list" && strings.EqualFold(t[2], "extended"):
+			return "ASA"
+		}
+	}
+	return "IOS"
+}
+
+// hasPrefix reports whether toks starts with words, case-insensitively.
+func hasPrefix(toks []string, words ...string) bool {
+	if len(toks) < len(words) {
+		return false
+	}
+	for i, w := range words {
+		if !strings.EqualFold(toks[i], w) {
+			return false
+		}
+	}
+	return true
+}
+
+// secretWords are the keywords after which IOS and ASA put a secret:
+// the next token (after an optional encryption-type digit) is hidden.
+var secretWords = map[string]bool{
+	"key": true, "password": true, "secret": true, "pre-shared-key": true,
+	"community": true, "key-string": true, "authentication-key": true,
+	"cipher": true, "authenticator": true, "pass": true,
+}
+
+// keepWords end a redacted run: they follow a key in commands such as
+// "crypto isakmp key K address A" and name no secret themselves.
+var keepWords = map[string]bool{
+	"address": true, "hostname": true, "ipv6": true, "no-xauth": true,
+	"encrypted": true, "privilege": true, "ro": true, "rw": true,
+}
+
+// redact shows a line with every secret replaced, so notes on stderr
+// never reveal a key, whatever command the line holds: everything after
+// a secret-bearing keyword is hidden up to a keyword known to follow a
+// key, and a single digit right after it (the encryption type) is shown.
+func redact(toks []string) string {
+	out := make([]string, 0, len(toks))
+	hiding := false
+	for i := 0; i < len(toks); i++ {
+		tok := toks[i]
+		low := strings.ToLower(tok)
+		switch {
+		case hiding && keepWords[low]:
+			hiding = false
+			out = append(out, tok)
+		case hiding:
+			if out[len(out)-1] != "<redacted>" {
+				out = append(out, "<redacted>")
+			}
+		default:
+			out = append(out, tok)
+			if !secretWords[low] {
+				continue
+			}
+			if low == "pre-shared-key" && i+1 < len(toks) && keepWords[strings.ToLower(toks[i+1])] {
+				continue // IOS keyring: "pre-shared-key address A key K"
+			}
+			hiding = true
+			if i+2 < len(toks) && len(toks[i+1]) == 1 && isDigits(toks[i+1]) {
+				i++
+				out = append(out, toks[i])
+			}
+			if i+1 < len(toks) {
+				i++ // the key itself, whatever word it is
+				out = append(out, "<redacted>")
+			}
+		}
+	}
+	return strings.Join(out, " ")
+}
+
+func isDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}

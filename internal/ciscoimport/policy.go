@@ -1,0 +1,400 @@
+package ciscoimport
+
+import (
+	"net/netip"
+	"strconv"
+	"strings"
+)
+
+// policy is one "crypto isakmp policy N" (IOS) or "crypto ikev1 policy N"
+// (ASA). The running-config leaves out values at their default, so the
+// struct starts with the platform's defaults.
+type policy struct {
+	line     int
+	priority int
+	enc      string
+	hash     string
+	auth     string
+	group    int
+	lifetime int
+	dropped  bool
+}
+
+// Platform defaults of an ISAKMP policy (what a running-config omits).
+// IOS: des, sha, rsa-sig, group 1. ASA: 3des, sha, pre-share, group 2.
+func defaultPolicy(platform string) policy {
+	if platform == "ASA" {
+		return policy{enc: "3des", hash: "sha1", auth: "pre-share", group: 2, lifetime: 86400}
+	}
+	return policy{enc: "des", hash: "sha1", auth: "rsa-sig", group: 1, lifetime: 86400}
+}
+
+var supportedGroups = map[int]bool{1: true, 2: true, 5: true, 14: true, 15: true, 16: true, 19: true, 20: true, 21: true, 31: true}
+
+func weakGroup(g int) bool { return g == 1 || g == 2 || g == 5 }
+
+func (c *converter) policy(b block) {
+	t := b.head.toks
+	if len(t) < 4 || !isDigits(t[3]) {
+		c.noteBlock(b, "policy without a priority number")
+		return
+	}
+	prio, _ := strconv.Atoi(t[3])
+	if prio < 1 || prio > 10000 {
+		c.noteBlock(b, "priority must be 1-10000")
+		return
+	}
+	p := defaultPolicy(c.platform)
+	p.line, p.priority = b.head.num, prio
+	for _, l := range b.children {
+		c.policyLine(&p, l)
+	}
+	if p.dropped {
+		return
+	}
+	if p.enc == "des" || p.hash == "md5" || weakGroup(p.group) {
+		c.weak(b.head, weakList(p)+" (a platform default if not written)")
+	}
+	for _, q := range c.policies {
+		if q.priority == p.priority {
+			c.note(b.head, "priority "+strconv.Itoa(prio)+" is defined twice; the later one is kept")
+			*q = p
+			return
+		}
+	}
+	c.policies = append(c.policies, &p)
+}
+
+func weakList(p policy) string {
+	var w []string
+	if p.enc == "des" {
+		w = append(w, "des")
+	}
+	if p.hash == "md5" {
+		w = append(w, "md5")
+	}
+	if weakGroup(p.group) {
+		w = append(w, "group "+strconv.Itoa(p.group))
+	}
+	return strings.Join(w, ", ")
+}
+
+func (c *converter) policyLine(p *policy, l line) {
+	t := l.toks
+	arg := func(i int) string {
+		if i < len(t) {
+			return strings.ToLower(t[i])
+		}
+		return ""
+	}
+	switch strings.ToLower(t[0]) {
+	case "encr", "encryption":
+		switch enc := arg(1); {
+		case enc == "aes" && (arg(2) == "" || arg(2) == "128"):
+			p.enc = "aes128"
+		case enc == "aes" && (arg(2) == "192" || arg(2) == "256"):
+			p.enc = "aes" + arg(2)
+		case enc == "aes-192", enc == "aes-256":
+			p.enc = "aes" + enc[4:]
+		case enc == "3des", enc == "des":
+			p.enc = enc
+		default:
+			c.note(l, "encryption "+enc+" is not supported; the policy is not carried over")
+			p.dropped = true
+		}
+	case "hash":
+		switch h := arg(1); h {
+		case "sha":
+			p.hash = "sha1"
+		case "sha256", "sha384", "sha512", "md5":
+			p.hash = h
+		default:
+			c.note(l, "hash "+h+" is not supported; the policy is not carried over")
+			p.dropped = true
+		}
+	case "authentication":
+		switch a := arg(1); a {
+		case "pre-share", "rsa-sig", "ecdsa-sig":
+			p.auth = a
+		default:
+			c.note(l, "authentication "+a+" is not supported (RSA encryption modes are not offered); the policy is not carried over")
+			p.dropped = true
+		}
+	case "group":
+		g, err := strconv.Atoi(arg(1))
+		if err != nil || !supportedGroups[g] {
+			c.note(l, "DH group "+arg(1)+" is not supported; the policy is not carried over")
+			p.dropped = true
+			return
+		}
+		p.group = g
+	case "lifetime":
+		n, err := strconv.Atoi(arg(1))
+		switch {
+		case err != nil || n <= 0:
+			c.note(l, "lifetime is not a number of seconds")
+		case n < 60:
+			c.note(l, "tinyipsec's shortest phase 1 lifetime is 60 s; using 60")
+			p.lifetime = 60
+		case n > 86400:
+			c.note(l, "tinyipsec's longest phase 1 lifetime is 86400 s; using 86400")
+			p.lifetime = 86400
+		default:
+			p.lifetime = n
+		}
+	default:
+		c.note(l, "no tinyipsec equivalent")
+	}
+}
+
+// pskEntry is a pre-shared key for a peer address or prefix, or for a
+// peer identity (host name, tunnel-group name).
+type pskEntry struct {
+	line   int
+	prefix netip.Prefix // valid for address keys
+	ident  string       // for identity keys: "fqdn:NAME" (tinyipsec syntax)
+	key    string       // the clear key; "" if hidden or encrypted
+	hidden string       // why the key is not in the config, for the note
+	used   bool
+}
+
+// isakmpKey: crypto isakmp key [0|6|7] KEY address ADDR [MASK] [no-xauth]
+// or ... hostname NAME.
+func (c *converter) isakmpKey(l line) {
+	t := l.toks[3:]
+	c.keySpec(l, t, "crypto isakmp key")
+}
+
+// keySpec reads [TYPE] KEY address ADDR [MASK] | hostname NAME.
+func (c *converter) keySpec(l line, t []string, what string) {
+	e := &pskEntry{line: l.num}
+	if len(t) >= 2 && len(t[0]) == 1 && isDigits(t[0]) && !isPeerWord(t[1]) {
+		if t[0] != "0" {
+			e.hidden = "the key is stored encrypted (type " + t[0] + ")"
+		}
+		t = t[1:]
+	}
+	if len(t) < 3 {
+		c.note(l, "incomplete "+what)
+		return
+	}
+	if !c.keyValue(e, t[0]) {
+		c.note(l, "a key cannot contain NUL or other control characters")
+		return
+	}
+	switch strings.ToLower(t[1]) {
+	case "address":
+		a, err := netip.ParseAddr(t[2])
+		if err != nil {
+			c.note(l, "address "+t[2]+" is not an IP address")
+			return
+		}
+		e.prefix = netip.PrefixFrom(a, a.BitLen())
+		if len(t) > 3 && strings.Contains(t[3], ".") {
+			pfx, ok := prefixOf(t[2], t[3], false)
+			if !ok {
+				c.note(l, "mask "+t[3]+" is not a netmask")
+				return
+			}
+			e.prefix = pfx
+		}
+		if a.Is6() && strings.Contains(t[2], "/") {
+			pfx, _ := netip.ParsePrefix(t[2])
+			e.prefix = pfx.Masked()
+		}
+	case "ipv6":
+		pfx, err := netip.ParsePrefix(t[2])
+		if err != nil {
+			c.note(l, t[2]+" is not an IPv6 prefix")
+			return
+		}
+		e.prefix = pfx.Masked()
+	case "hostname":
+		e.ident = "fqdn:" + t[2]
+	default:
+		c.note(l, "no tinyipsec equivalent")
+		return
+	}
+	if e.hidden != "" {
+		c.note(l, e.hidden+": tinyipsec needs the clear key")
+	}
+	c.keys = append(c.keys, e)
+}
+
+func isPeerWord(s string) bool {
+	s = strings.ToLower(s)
+	return s == "address" || s == "hostname" || s == "ipv6"
+}
+
+// keyValue stores a clear key or records that it is hidden.
+func (c *converter) keyValue(e *pskEntry, k string) bool {
+	for i := 0; i < len(k); i++ {
+		if k[i] < 0x20 || k[i] == 0x7f {
+			return false
+		}
+	}
+	if strings.Trim(k, "*") == "" {
+		e.hidden = "the key is hidden as " + k + " (ASA: \"more system:running-config\" shows it)"
+	}
+	if e.hidden == "" {
+		e.key = k
+	}
+	return true
+}
+
+// keyring: IOS "crypto keyring NAME" with pre-shared-key lines. tinyipsec
+// has no ISAKMP profiles, so the keys become global ones.
+func (c *converter) keyring(b block) {
+	if len(b.children) > 0 {
+		c.note(b.head, "keyring carried over as global keys (tinyipsec has no ISAKMP profiles choosing a keyring)")
+	}
+	for _, l := range b.children {
+		t := l.toks
+		if !hasPrefix(t, "pre-shared-key") || len(t) < 4 {
+			c.note(l, "no tinyipsec equivalent")
+			continue
+		}
+		// pre-shared-key address A [MASK] key [TYPE] K | hostname H key K
+		var peer []string
+		i := 1
+		for i < len(t) && !strings.EqualFold(t[i], "key") {
+			peer = append(peer, t[i])
+			i++
+		}
+		if i+1 >= len(t) {
+			c.note(l, "incomplete pre-shared-key")
+			continue
+		}
+		c.keySpec(l, append(append([]string{}, t[i+1:]...), peer...), "pre-shared-key")
+	}
+}
+
+// tunnelGroup is an ASA "tunnel-group NAME ..." (type and attributes).
+type tunnelGroup struct {
+	name   string
+	line   int
+	typ    string
+	key    *pskEntry
+	dpd    int
+	retry  int
+	dpdSet bool
+	dpdOff bool
+}
+
+func (c *converter) tunnelGroup(b block) {
+	t := b.head.toks
+	name := t[1]
+	tg := c.tunnelGroups[name]
+	if tg == nil {
+		tg = &tunnelGroup{name: name, line: b.head.num}
+		c.tunnelGroups[name] = tg
+	}
+	switch {
+	case hasPrefix(t[2:], "type"):
+		if len(t) > 3 {
+			tg.typ = strings.ToLower(t[3])
+		}
+		if tg.typ != "ipsec-l2l" {
+			c.note(b.head, "only LAN-to-LAN tunnel groups (type ipsec-l2l) are carried over")
+		}
+		c.noteChildren(b, "unexpected sub-line")
+	case hasPrefix(t[2:], "ipsec-attributes"):
+		for _, l := range b.children {
+			c.tunnelGroupAttr(tg, l)
+		}
+	default:
+		c.noteBlock(b, "no tinyipsec equivalent")
+	}
+}
+
+func (c *converter) tunnelGroupAttr(tg *tunnelGroup, l line) {
+	t := l.toks
+	switch {
+	case (hasPrefix(t, "ikev1", "pre-shared-key") && len(t) >= 3) || (hasPrefix(t, "pre-shared-key") && len(t) >= 2):
+		args := t[1:]
+		if t[0] == "ikev1" {
+			args = t[2:]
+		}
+		k := args[0]
+		if len(args) >= 2 && len(args[0]) == 1 && isDigits(args[0]) {
+			k = args[1]
+			if args[0] != "0" {
+				k = "" // "pre-shared-key 8 ENCRYPTED": password encryption is on
+			}
+		}
+		e := &pskEntry{line: l.num}
+		if k == "" {
+			e.hidden = "the key is stored encrypted"
+		} else if !c.keyValue(e, k) {
+			c.note(l, "a key cannot contain NUL or other control characters")
+			return
+		}
+		if e.hidden != "" {
+			c.note(l, e.hidden+": tinyipsec needs the clear key")
+		}
+		tg.key = e
+	case hasPrefix(t, "isakmp", "keepalive", "disable"):
+		tg.dpdOff = true
+	case hasPrefix(t, "isakmp", "keepalive", "threshold") && len(t) >= 4:
+		d, err := strconv.Atoi(t[3])
+		if err != nil || d < 1 || d > 3600 {
+			c.note(l, "threshold must be 1-3600 seconds")
+			return
+		}
+		tg.dpd, tg.retry, tg.dpdSet = d, 2, true
+		if len(t) >= 6 && strings.EqualFold(t[4], "retry") {
+			if r, err := strconv.Atoi(t[5]); err == nil && r > 0 {
+				tg.retry = r
+			}
+		}
+	case hasPrefix(t, "ikev2"):
+		c.note(l, "IKEv2 is not supported (tinyipsec speaks IKEv1)")
+	default:
+		c.note(l, "no tinyipsec equivalent")
+	}
+}
+
+// keysFromTunnelGroups turns ASA tunnel groups into keys: a group named
+// by an address is that peer's key, DefaultL2LGroup every peer's, any
+// other name the key of the peer whose IKE identity is that name.
+func (c *converter) keysFromTunnelGroups() {
+	for _, tg := range c.tunnelGroups {
+		if tg.key == nil {
+			continue
+		}
+		if tg.typ != "" && tg.typ != "ipsec-l2l" {
+			c.notes = append(c.notes, Note{Line: tg.key.line, Text: "(key of tunnel-group " + tg.name + ")",
+				Reason: "only LAN-to-LAN tunnel groups are carried over"})
+			continue
+		}
+		e := tg.key
+		if a, err := netip.ParseAddr(tg.name); err == nil {
+			e.prefix = netip.PrefixFrom(a, a.BitLen())
+		} else if tg.name == "DefaultL2LGroup" {
+			e.prefix = netip.PrefixFrom(netip.IPv4Unspecified(), 0)
+		} else {
+			e.ident = "fqdn:" + tg.name
+		}
+		c.keys = append(c.keys, e)
+	}
+}
+
+// keyFor finds the key of a static peer: by host name, else the most
+// specific address key that contains it.
+func (c *converter) keyFor(peer string) *pskEntry {
+	a, err := netip.ParseAddr(peer)
+	var best *pskEntry
+	for _, e := range c.keys {
+		switch {
+		case err != nil:
+			if e.ident == "fqdn:"+peer {
+				return e
+			}
+		case e.prefix.IsValid() && e.prefix.Contains(a):
+			if best == nil || e.prefix.Bits() > best.prefix.Bits() {
+				best = e
+			}
+		}
+	}
+	return best
+}
