@@ -41,6 +41,12 @@ type dataplane struct {
 	// crypto map ID: a reload replaces those whose map changed.
 	manual map[string]*esp.Pair
 
+	// ra are the leases of remote-access client maps, by crypto map ID
+	// (daemon_ra.go); raMu orders ApplyLease (IKE's goroutine) against
+	// reloads.
+	raMu sync.Mutex
+	ra   map[string]*raLease
+
 	wg        sync.WaitGroup
 	closeOnce sync.Once
 }
@@ -258,6 +264,15 @@ func (d *dataplane) routesFor() ([]tun.Route, error) {
 	var routes []tun.Route
 	seen := map[netip.Prefix]bool{}
 	for i, m := range d.maps {
+		if rs, ok := d.raRoutes(m); ok {
+			for _, rt := range rs {
+				if !seen[rt.Dst] {
+					seen[rt.Dst] = true
+					routes = append(routes, rt)
+				}
+			}
+			continue
+		}
 		l := d.lists[i]
 		if l == nil {
 			continue

@@ -32,6 +32,8 @@ func (d *dataplane) reload(old, next *conf.Config) error {
 	for _, m := range d.maps {
 		prev[m.ID()] = m
 	}
+	d.raMu.Lock()
+	defer d.raMu.Unlock()
 	lists, ids := compileACLs(next.CryptoMaps)
 
 	// Manual pairs whose crypto map changed or left go first: a changed
@@ -43,6 +45,9 @@ func (d *dataplane) reload(old, next *conf.Config) error {
 			d.log.Info("manual SA removed: crypto map changed", "crypto_map", m.ID())
 		}
 	}
+	// Remote-access clients keep the ACL their lease gave them.
+	d.maps = next.CryptoMaps
+	d.applyRALists(lists)
 	removed, err := d.engine.Reconfigure(acl.NewClassifier(lists), ids)
 	if err != nil {
 		return fmt.Errorf("data plane: %w", err)

@@ -44,6 +44,8 @@ func startIKE(cfg *conf.Config, dp *dataplane, logger *slog.Logger) (*ikeDaemon,
 		Transport: dp.UDP(),
 		DataPlane: d.plane,
 		Log:       logger.With("part", "ike"),
+
+		RemoteAccess: dp,
 	})
 	if err != nil {
 		return nil, err

@@ -42,6 +42,14 @@ type ikeSAStatus struct {
 	Auth          string `json:"auth"`
 	LifetimeLeftS int64  `json:"lifetime_left_s"`
 	NATT          bool   `json:"nat_t"`
+	// Remote access (XAUTH + Mode-Config): waiting-for-xauth, configuring
+	// or active; the XAUTH user, the assigned address, the DNS servers and
+	// split networks pushed.
+	RemoteAccess string   `json:"remote_access,omitempty"`
+	User         string   `json:"user,omitempty"`
+	Assigned     string   `json:"assigned,omitempty"`
+	DNS          []string `json:"dns,omitempty"`
+	Split        []string `json:"split,omitempty"`
 }
 
 // ipsecSAStatus is one IPsec SA pair, as "show crypto ipsec sa" shows it.
@@ -92,6 +100,17 @@ func writeStatusText(w io.Writer, r *statusReport) {
 		}
 		if sa.Local != "" {
 			fmt.Fprintf(w, "    %-35s %s\n", pair("Local", sa.Local), pair("NAT-T", yesNo(sa.NATT)))
+		}
+		if sa.RemoteAccess != "" {
+			fmt.Fprintf(w, "    %-35s %s\n", pair("XAUTH user", sa.User), pair("Remote access", sa.RemoteAccess))
+			if sa.Assigned != "" {
+				fmt.Fprintf(w, "    %-35s %s\n", pair("Assigned", sa.Assigned), pair("DNS", strings.Join(sa.DNS, " ")))
+				split := strings.Join(sa.Split, " ")
+				if split == "" {
+					split = "none (all traffic through the tunnel)"
+				}
+				fmt.Fprintf(w, "    Split   : %s\n", split)
+			}
 		}
 		if sa.Hint != "" {
 			fmt.Fprintf(w, "    Hint    : %s\n", sa.Hint)

@@ -31,7 +31,9 @@ const (
 // Keys that only make sense with one kind of keying.
 var (
 	isakmpOnlyKeys = []string{"psk", "psk_file", "cert", "key", "ca", "local_id", "remote_id", "pfs",
-		"lifetime", "lifetime_kb", "exchange", "initiate", "dpd_delay", "dpd_timeout", "nat_t"}
+		"lifetime", "lifetime_kb", "exchange", "initiate", "dpd_delay", "dpd_timeout", "nat_t",
+		"xauth_user", "xauth_password", "xauth_password_file", "modecfg", "resolv_file",
+		"xauth_users_file", "pool", "dns", "split_networks"}
 	manualOnlyKeys = []string{"spi_in", "spi_out", "esp_key_in", "esp_key_out", "esp_auth_key_in",
 		"esp_auth_key_out", "ah_key_in", "ah_key_out", "ah_spi_in", "ah_spi_out"}
 )
@@ -100,7 +102,12 @@ func (b *builder) cryptoMap(t *table, seen map[string]keyPath) *CryptoMap {
 		}
 	}
 
-	b.matchACL(t, m)
+	if t.has("xauth_user") || t.has("pool") {
+		// Remote access: the crypto ACL comes from Mode-Config.
+		b.remoteAccess(t, m)
+	} else {
+		b.matchACL(t, m)
+	}
 	b.mapTransformSets(t, m)
 
 	rw, _ := t.integer("replay_window", DefaultReplayWindow, 0, MaxReplayWindow)

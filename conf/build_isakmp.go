@@ -54,6 +54,11 @@ func (b *builder) isakmpMap(t *table, m *CryptoMap) {
 	if m.Dynamic {
 		initiate = "never"
 	}
+	if m.RemoteAccessClient() {
+		// The inner address and the networks come with the tunnel: no
+		// traffic can ask for it before it is up.
+		initiate = "always"
+	}
 	m.Initiate, ok = t.oneOf("initiate", initiate, "on-traffic", "always", "never")
 	if ok && m.Dynamic && m.Initiate != "never" {
 		t.errorf("initiate", "a crypto map with peer = \"dynamic\" only responds; use initiate = \"never\"")

@@ -86,6 +86,18 @@ func (m *CryptoMap) writeFingerprint(h hash.Hash) {
 	for _, p := range m.policies {
 		field("isakmp_policy", fmt.Sprintf("%+v", p))
 	}
+	field("xauth_user", m.XAuthUser)
+	secret("xauth_password", m.XAuthPassword)
+	field("xauth_password_file", m.XAuthPasswordFile)
+	field("modecfg", m.ModeCfg)
+	field("resolv_file", m.ResolvFile)
+	field("xauth_users_file", m.XAuthUsersFile)
+	for _, u := range sortedKeys(m.XAuthUsers) {
+		field("xauth_user_hash", u+" "+m.XAuthUsers[u])
+	}
+	field("pool", fmt.Sprint(m.PoolFirst, m.PoolLast))
+	field("dns", fmt.Sprint(m.DNS))
+	field("split_networks", fmt.Sprint(m.SplitNetworks))
 	if k := m.Manual; k != nil {
 		field("spi", fmt.Sprint(k.SPIIn, k.SPIOut, k.AHSPIIn, k.AHSPIOut))
 		secret("esp_key_in", k.ESPKeyIn)

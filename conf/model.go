@@ -127,6 +127,25 @@ type CryptoMap struct {
 
 	Manual *ManualKeys // keying = "manual" only
 
+	// Remote access, client side (XAUTH user, Mode-Config): set by
+	// xauth_user. The crypto ACL is then built from what the gateway
+	// assigns (no match).
+	XAuthUser         string // xauth_user
+	XAuthPassword     Secret // xauth_password, or the content of xauth_password_file (never printed)
+	XAuthPasswordFile string // xauth_password_file
+	ModeCfg           string // modecfg: pull|push (default pull): who starts Mode-Config
+	ResolvFile        string // resolv_file: where the pushed DNS servers are written
+
+	// Remote access, gateway side: set by pool (peer = "dynamic"). The
+	// crypto ACL is synthesized: one line "permit ip any host A" per pool
+	// address A.
+	XAuthUsersFile string            // xauth_users_file
+	XAuthUsers     map[string]string // user name -> bcrypt hash, from xauth_users_file
+	PoolFirst      netip.Addr        // pool: first and last address handed out
+	PoolLast       netip.Addr
+	DNS            []netip.Addr   // dns: servers handed out
+	SplitNetworks  []netip.Prefix // split_networks: networks routed through the tunnel (none: all)
+
 	// credDigest is a hash of the cert, key and ca file contents read at
 	// load time, so that a renewed certificate changes the Fingerprint.
 	credDigest [32]byte
@@ -145,6 +164,14 @@ type ManualKeys struct {
 	AHKeyIn, AHKeyOut           Secret // ah_key_in, ah_key_out
 	AHSPIIn, AHSPIOut           uint32 // ah_spi_in, ah_spi_out: for AH+ESP bundles (default spi_in/spi_out)
 }
+
+// RemoteAccessClient reports whether the map joins a remote-access
+// gateway (XAUTH and Mode-Config as the client).
+func (m *CryptoMap) RemoteAccessClient() bool { return m.XAuthUser != "" }
+
+// RemoteAccessGateway reports whether the map serves remote-access
+// clients from an address pool.
+func (m *CryptoMap) RemoteAccessGateway() bool { return m.PoolFirst.IsValid() }
 
 // ID returns "name/seq", the crypto map's identity in logs and status.
 func (m *CryptoMap) ID() string { return m.Name + "/" + strconv.Itoa(m.Seq) }

@@ -136,7 +136,9 @@ func (tw *tomlWriter) cryptoMap(m *CryptoMap) {
 	if m.Local.IsValid() {
 		tw.str("local", m.Local.String())
 	}
-	tw.str("match", m.Match)
+	if !m.RemoteAccessGateway() && !m.RemoteAccessClient() {
+		tw.str("match", m.Match)
+	}
 	tw.strList("transform_set", m.TransformSet)
 	tw.line("replay_window = %d", m.ReplayWindow)
 	tw.line("esn = %t", m.ESN)
@@ -173,6 +175,39 @@ func (tw *tomlWriter) cryptoMap(m *CryptoMap) {
 		tw.str("dpd_timeout", formatDuration(m.DPDTimeout))
 	}
 	tw.str("nat_t", m.NATT)
+	tw.remoteAccess(m)
+}
+
+func (tw *tomlWriter) remoteAccess(m *CryptoMap) {
+	if m.RemoteAccessClient() {
+		tw.str("xauth_user", m.XAuthUser)
+		if m.XAuthPasswordFile != "" {
+			tw.str("xauth_password_file", m.XAuthPasswordFile)
+		} else {
+			tw.str("xauth_password", string(m.XAuthPassword))
+		}
+		tw.str("modecfg", m.ModeCfg)
+		if m.ResolvFile != "" {
+			tw.str("resolv_file", m.ResolvFile)
+		}
+	}
+	if m.RemoteAccessGateway() {
+		tw.str("pool", m.PoolFirst.String()+"-"+m.PoolLast.String())
+		tw.str("xauth_users_file", m.XAuthUsersFile)
+		var dns, split []string
+		for _, a := range m.DNS {
+			dns = append(dns, a.String())
+		}
+		for _, p := range m.SplitNetworks {
+			split = append(split, p.String())
+		}
+		if len(dns) > 0 {
+			tw.strList("dns", dns)
+		}
+		if len(split) > 0 {
+			tw.strList("split_networks", split)
+		}
+	}
 }
 
 func (tw *tomlWriter) manual(k *ManualKeys, ts []*TransformSet) {

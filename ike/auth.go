@@ -25,11 +25,24 @@ const (
 	AuthECDSA256 AuthMethod = 9  // ECDSA with SHA-256 on P-256
 	AuthECDSA384 AuthMethod = 10 // ECDSA with SHA-384 on P-384
 	AuthECDSA521 AuthMethod = 11 // ECDSA with SHA-512 on P-521
+
+	// XAUTHInitPreShared (draft-beaulieu-ike-xauth-02 section 7.2): phase 1
+	// keyed and authenticated by the group pre-shared key, then the
+	// gateway asks the initiator for a user name and password before
+	// anything else. Cisco and strongSwan remote-access clients offer it.
+	AuthXAuthInitPSK AuthMethod = 65001
 )
+
+// PreShared reports whether phase 1 itself is authenticated by the
+// pre-shared key (plain, or followed by XAUTH).
+func (a AuthMethod) PreShared() bool { return a == AuthPSK || a == AuthXAuthInitPSK }
+
+// XAuth reports whether an XAUTH exchange follows phase 1.
+func (a AuthMethod) XAuth() bool { return a == AuthXAuthInitPSK }
 
 // UsesSignatures reports whether the method authenticates with
 // certificates and signatures.
-func (a AuthMethod) UsesSignatures() bool { return a != AuthPSK }
+func (a AuthMethod) UsesSignatures() bool { return !a.PreShared() }
 
 // IsECDSA reports whether the method is one of the RFC 4754 methods.
 func (a AuthMethod) IsECDSA() bool {
@@ -40,6 +53,8 @@ func (a AuthMethod) String() string {
 	switch a {
 	case AuthPSK:
 		return "pre-share"
+	case AuthXAuthInitPSK:
+		return "xauth-pre-share"
 	case AuthRSASig:
 		return "rsa-sig"
 	case AuthECDSA256:

@@ -90,6 +90,9 @@ type Config struct {
 	Transport Transport
 	DataPlane DataPlane
 	Log       *slog.Logger
+	// RemoteAccess applies Mode-Config leases of client maps (nil: only
+	// the manager's own state changes, as in tests).
+	RemoteAccess RemoteAccessHost
 	// MaxHalfOpen bounds phase 1 SAs in negotiation; beyond it the oldest
 	// one is dropped (default 32).
 	MaxHalfOpen int
@@ -135,6 +138,14 @@ type mapState struct {
 	// wanted are the ACL lines that traffic is waiting for (on-traffic);
 	// with initiate = always every line is wanted.
 	wanted map[int]bool
+
+	// Remote access. A client map's rules and acl come from raLease, what
+	// the gateway assigned; the address survives rekeys and reconnects.
+	// raRefused: the gateway refused our password; no retry until reload.
+	// A gateway map's poolOwner says which client holds which address.
+	raLease   *Lease
+	raRefused bool
+	poolOwner map[netip.Addr]string
 }
 
 // proxyRule is an ACL permit line and the proxy ID it stands for.
@@ -189,16 +200,7 @@ func NewManager(c Config) (*Manager, error) {
 		if cm.Keying != "" && cm.Keying != "isakmp" {
 			continue
 		}
-		ms := &mapState{cm: cm, wanted: map[int]bool{}}
-		if cm.ACL != nil {
-			ms.acl = acl.Compile(cm.ACL.Rules)
-			for i := range ms.acl.Len() {
-				if s, ok := ms.acl.ProxyID(i, false); ok {
-					ms.rules = append(ms.rules, proxyRule{index: i, sel: s})
-				}
-			}
-		}
-		m.maps = append(m.maps, ms)
+		m.maps = append(m.maps, newMapState(cm))
 	}
 	return m, nil
 }

@@ -51,10 +51,16 @@ func (m *Manager) HandlePacket(pkt []byte, local, remote netip.AddrPort) {
 	switch {
 	case h.Exchange == ExchangeMain || h.Exchange == ExchangeAggressive:
 		m.handlePhase1(sa, pkt, local, remote, from, now)
+	case sa.out == nil && h.Exchange == ExchangeTransaction && sa.initiator && len(pkt) <= 4096:
+		sa.early = pkt
 	case sa.out == nil:
 		// strongSwan may send QM1 right behind the last phase 1 message;
 		// it retransmits it, so ignoring it here is enough.
 		m.log.Debug("ignoring message before phase 1 completed", "peer", remote, "exchange", h.Exchange)
+	case h.Exchange == ExchangeTransaction:
+		m.handleTransaction(sa, h, pkt, from, now)
+	case h.Exchange == ExchangeQuick && !sa.raReady():
+		m.log.Debug("ignoring Quick Mode before XAUTH and Mode-Config completed", "peer", remote)
 	case h.Exchange == ExchangeQuick:
 		m.handleQuick(sa, h, pkt, from, now)
 	case h.Exchange == ExchangeInformational:

@@ -110,8 +110,8 @@ func (m *Manager) initiateRule(ms *mapState, r proxyRule, now time.Time) {
 		if sa.remote.Addr() != peer || sa.dead || sa.replacedBy != nil {
 			continue
 		}
-		if sa.out == nil {
-			// Phase 1 in progress with this peer, for this map or
+		if !sa.raReady() {
+			// Phase 1 (or XAUTH and Mode-Config) in progress with this peer, for this map or
 			// another one: its Quick Modes follow once it is up. (A
 			// second phase 1 would make the responder, which binds both
 			// to its first matching map, take it for a rekey and delete
@@ -224,6 +224,9 @@ func (m *Manager) established(sa *ikeSA, now time.Time) {
 	if out.initialContact {
 		m.initialContact(sa)
 	}
+	if out.auth == "xauth-pre-share" && sa.ms != nil {
+		m.raStart(sa, now)
+	}
 	m.tickMaps(now)
 }
 
@@ -267,6 +270,9 @@ func (m *Manager) responderOffer(sa *ikeSA, qs *qmState, peerLocal, peerRemote *
 			return nil, err
 		}
 		sel = s
+	}
+	if sa.ra != nil {
+		return m.raOffer(sa, qs, sel)
 	}
 	for _, ms := range m.maps {
 		if sa.ms != nil && ms != sa.ms && !(ms.cm.PeerAddr == sa.remote.Addr() || ms.cm.Dynamic) {
@@ -432,6 +438,7 @@ func (m *Manager) removeSA(sa *ikeSA) {
 		}
 	}
 	sa.dead = true
+	m.raRelease(sa)
 	if sa.out != nil {
 		wipeBytes(sa.out.sec.SKEYIDd)
 		wipeBytes(sa.out.sec.SKEYIDa)

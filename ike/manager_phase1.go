@@ -23,9 +23,14 @@ func (m *Manager) phase1ConfigFor(cm *conf.CryptoMap, sa *ikeSA) (*Phase1Config,
 		return nil, err
 	}
 	hasCert := cm.Cert != "" && cm.Key != ""
+	remoteAccess := cm.RemoteAccessClient() || cm.RemoteAccessGateway()
 	var pols []Policy
 	for _, p := range all {
-		if (p.Auth == AuthPSK && len(cm.PSK) > 0) || (p.Auth != AuthPSK && hasCert) {
+		if (p.Auth == AuthPSK && len(cm.PSK) > 0) || (p.Auth != AuthPSK && hasCert && !remoteAccess) {
+			if remoteAccess {
+				// The group key authenticates phase 1, XAUTH the user.
+				p.Auth = AuthXAuthInitPSK
+			}
 			pols = append(pols, p)
 		}
 	}
@@ -48,6 +53,8 @@ func (m *Manager) phase1ConfigFor(cm *conf.CryptoMap, sa *ikeSA) (*Phase1Config,
 		LocalID:   localID,
 		RemoteID:  remoteID,
 		PSK:       []byte(cm.PSK),
+
+		RemoteAccess: remoteAccess,
 	}
 	if cm.Exchange == "aggressive" {
 		c.Exchange = ExchangeAggressive
@@ -130,10 +137,16 @@ func newPhase1Initiator(m *Manager, ms *mapState, sa *ikeSA) (phase1, []byte, er
 // maps, a map for this exact peer address wins over dynamic ones.
 func newPhase1Responder(m *Manager, cands []*mapState, sa *ikeSA, pkt []byte) (phase1, []byte, error) {
 	ms := cands[0]
+	xauth := offersXAuth(pkt)
 	for _, c := range cands {
 		if c.cm.PeerAddr == sa.remote.Addr() {
 			ms = c
 			break
+		}
+		// A remote-access client offers XAUTHInitPreShared: it belongs
+		// to the gateway map, a site-to-site peer to the others.
+		if ms.cm.RemoteAccessGateway() != xauth && c.cm.RemoteAccessGateway() == xauth {
+			ms = c
 		}
 	}
 	cfg, err := m.phase1ConfigFor(ms.cm, sa)
@@ -207,6 +220,7 @@ func (a *p1Adapter) outcome() *p1Outcome {
 		behindNAT:   d.NATT != NATTNone && d.LocalNAT,
 		natt:        d.NATT,
 		peerDPD:     d.Peer.DPD,
+		peerUnity:   d.Peer.Unity,
 
 		initialContact: d.PeerInitialContact,
 	}
@@ -224,10 +238,33 @@ func authName(a AuthMethod) string {
 	switch {
 	case a == AuthPSK:
 		return "pre-share"
+	case a == AuthXAuthInitPSK:
+		return "xauth-pre-share"
 	case a == AuthRSASig:
 		return "rsa-sig"
 	case a.IsECDSA():
 		return "ecdsa-sig"
 	}
 	return a.String()
+}
+
+// offersXAuth reports whether a first phase 1 message offers
+// XAUTHInitPreShared (a remote-access client).
+func offersXAuth(pkt []byte) bool {
+	msg, err := Unmarshal(pkt)
+	if err != nil {
+		return false
+	}
+	sa := Find[*SA](msg)
+	if sa == nil {
+		return false
+	}
+	for _, p := range sa.Proposals {
+		for _, t := range p.Transforms {
+			if v, ok := t.Attributes.Uint(AttrAuthMethod); ok && AuthMethod(v) == AuthXAuthInitPSK {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -41,6 +41,7 @@ type p1Outcome struct {
 	natDetected    bool        // any NAT between us (ESP goes in UDP)
 	behindNAT      bool        // we are behind a NAT (we send keepalives)
 	natt           NATTVariant // which NAT-T flavour was agreed
+	peerUnity      bool        // the peer announced Cisco Unity
 	peerDPD        bool        // the peer announced DPD
 	initialContact bool        // the peer sent INITIAL-CONTACT
 }
@@ -101,7 +102,11 @@ type ikeSA struct {
 	qms      map[uint32]*qmState
 	children []*child
 	dpd      *dpdState
-	nextKA   time.Time // NAT-T keepalive
+	ra       *raState // remote access (XAUTH, Mode-Config); nil for site-to-site
+	// early is a Transaction message that arrived before phase 1 was
+	// complete (a gateway's XAUTH request overtaking MM6), kept for then.
+	early  []byte
+	nextKA time.Time // NAT-T keepalive
 }
 
 // qmState is a Quick Mode exchange of an IKE SA.

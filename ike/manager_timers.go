@@ -27,6 +27,9 @@ func (m *Manager) tickMaps(now time.Time) {
 		if ms.cm.Dynamic || ms.cm.Initiate == "never" {
 			continue
 		}
+		if ms.cm.RemoteAccessClient() && m.raClientIdle(ms, now) {
+			continue
+		}
 		for _, r := range ms.wantedRules() {
 			if !m.hasChild(ms, r.index) {
 				m.initiateRule(ms, r, now)
@@ -57,6 +60,9 @@ func (m *Manager) tickSA(sa *ikeSA, now time.Time) {
 			m.log.Warn("phase 1 timed out", "peer", sa.remote, "state", sa.stateName(), "hint", stateHint(sa.stateName()))
 			m.phase1Failed(sa, sa.stateName(), "no answer from the peer", now)
 		}
+		return
+	}
+	if !m.tickRA(sa, now) {
 		return
 	}
 	// The responder keeps its last phase 1 message for retransmissions of
@@ -126,7 +132,7 @@ func (m *Manager) tickSA(sa *ikeSA, now time.Time) {
 		sa.nextKA = now.Add(nattKeepaliveInterval)
 	}
 	// Phase 1 rekey (make-before-break) and expiry.
-	if sa.replacedBy != nil && !sa.replacedBy.dead && sa.replacedBy.out != nil {
+	if sa.replacedBy != nil && !sa.replacedBy.dead && sa.replacedBy.raReady() {
 		if len(sa.qms) == 0 || now.Sub(sa.replacedBy.established) > 10*time.Second {
 			m.deleteIKE(sa, true, "replaced by a new IKE SA")
 		}

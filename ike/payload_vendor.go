@@ -10,8 +10,12 @@ import (
 var (
 	// VendorDPD announces Dead Peer Detection (RFC 3706), version 1.0.
 	VendorDPD = []byte{0xaf, 0xca, 0xd7, 0x13, 0x68, 0xa1, 0xf1, 0xc9, 0x6b, 0x86, 0x96, 0xfc, 0x77, 0x57, 0x01, 0x00}
-	// VendorXAuth announces XAUTH support (recognized, not sent).
+	// VendorXAuth announces XAUTH support (sent by remote-access maps).
 	VendorXAuth = []byte{0x09, 0x00, 0x26, 0x89, 0xdf, 0xd6, 0xb7, 0x12}
+	// VendorUnity is Cisco Unity (MD5 of "CISCO-UNITY" with version 1.0
+	// in the last two bytes): the peer understands the Unity Mode-Config
+	// attributes, split-include among them.
+	VendorUnity = append(md5Vendor("CISCO-UNITY")[:14], 0x01, 0x00)
 	// VendorNATTRFC is NAT-T per RFC 3947.
 	VendorNATTRFC = md5Vendor("RFC 3947")
 	// VendorNATTDraft02 and the variant with a trailing newline that
@@ -51,6 +55,7 @@ func (v NATTVariant) Draft() bool { return v == NATTDraft02 || v == NATTDraft03 
 type PeerVendors struct {
 	DPD           bool
 	XAuth         bool
+	Unity         bool
 	NATT          NATTVariant // best NAT-T flavour announced
 	Fragmentation bool
 }
@@ -65,6 +70,8 @@ func (v *PeerVendors) ScanVendors(m *Message) {
 			v.DPD = true
 		case bytes.Equal(d, VendorXAuth):
 			v.XAuth = true
+		case bytes.Equal(d, VendorUnity):
+			v.Unity = true
 		case bytes.Equal(d, VendorNATTRFC):
 			v.NATT = max(v.NATT, NATTRFC3947)
 		case bytes.Equal(d, VendorNATTDraft03):

@@ -312,7 +312,7 @@ func (p *Phase1) failWith(err error) Result {
 	// them): in clear before keys exist, encrypted and hashed after.
 	// With pre-shared keys a failed HASH means the keys differ: the peer
 	// could not read an encrypted notify.
-	pskMismatch := f.Reason == FailAuth && p.policy.Auth == AuthPSK
+	pskMismatch := f.Reason == FailAuth && p.policy.Auth.PreShared()
 	if f.Notify != 0 && f.Reason != FailPeerNotify && !(p.keys != nil && pskMismatch) {
 		var b []byte
 		var err error
@@ -711,6 +711,9 @@ func (p *Phase1) vendorPayloads() []Payload {
 	if p.cfg.Fragmentation {
 		out = append(out, &VendorID{Data: vendorFragmentationOut})
 	}
+	if p.cfg.RemoteAccess {
+		out = append(out, &VendorID{Data: VendorXAuth}, &VendorID{Data: VendorUnity})
+	}
 	return out
 }
 
@@ -822,7 +825,7 @@ func (p *Phase1) computeKeys() error {
 	p.dh.Wipe()
 	h := p.policy.Hash
 	var skeyid []byte
-	if p.policy.Auth == AuthPSK {
+	if p.policy.Auth.PreShared() {
 		skeyid = SKEYIDPSK(h, p.cfg.PSK, p.ni, p.nr)
 	} else {
 		skeyid = SKEYIDSig(h, p.ni, p.nr, gxy)
@@ -847,7 +850,7 @@ func (p *Phase1) computeKeys() error {
 // HASH_R (responder), computed over our ID body.
 func (p *Phase1) authPayloads(idBody []byte) ([]Payload, error) {
 	h := p.myHash(idBody)
-	if p.policy.Auth == AuthPSK {
+	if p.policy.Auth.PreShared() {
 		return []Payload{&Hash{Data: h}}, nil
 	}
 	sig, err := SignHash(p.rand, p.policy.Auth, p.cfg.Creds.Key, h)
@@ -900,7 +903,7 @@ func (p *Phase1) verifyPeer(id *ID, m *Message, now time.Time) error {
 		return fail(FailInvalidID, NotifyInvalidIDInformation, "peer ID %v, want %v", id, p.cfg.RemoteID)
 	}
 	want := p.peerHash(id.Body())
-	if p.policy.Auth == AuthPSK {
+	if p.policy.Auth.PreShared() {
 		hp := Find[*Hash](m)
 		if hp == nil {
 			return fail(FailAuth, NotifyInvalidHashInformation, "no HASH payload")

@@ -41,7 +41,7 @@ func (p Policy) validate(allowWeak bool) error {
 		return fmt.Errorf("ike: unsupported DH group %d", uint16(p.Group))
 	}
 	switch p.Auth {
-	case AuthPSK, AuthRSASig, AuthECDSA256, AuthECDSA384, AuthECDSA521:
+	case AuthPSK, AuthXAuthInitPSK, AuthRSASig, AuthECDSA256, AuthECDSA384, AuthECDSA521:
 	default:
 		return fmt.Errorf("ike: unsupported authentication %v", p.Auth)
 	}
@@ -173,6 +173,11 @@ type Phase1Config struct {
 	// then drops older SAs with us (set when we hold none with it).
 	InitialContact bool
 
+	// RemoteAccess announces XAUTH and Cisco Unity (vendor IDs) for a
+	// remote-access client or gateway: strongSwan hands out split-include
+	// networks only to a peer that announced Unity.
+	RemoteAccess bool
+
 	// Rand defaults to crypto/rand.Reader (tests inject determinism).
 	Rand io.Reader
 }
@@ -185,7 +190,7 @@ func (c *Phase1Config) validate() error {
 		if err := p.validate(c.AllowWeak); err != nil {
 			return err
 		}
-		if p.Auth == AuthPSK && len(c.PSK) == 0 {
+		if p.Auth.PreShared() && len(c.PSK) == 0 {
 			return errors.New("ike: pre-share policy without a pre-shared key")
 		}
 		if p.Auth.UsesSignatures() && (c.Creds == nil || c.Creds.Key == nil || c.Creds.Cert == nil) {

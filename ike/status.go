@@ -1,6 +1,7 @@
 package ike
 
 import (
+	"net/netip"
 	"sort"
 	"strings"
 	"time"
@@ -25,6 +26,14 @@ type IKESAStatus struct {
 	Auth          string `json:"auth"`
 	LifetimeLeftS int64  `json:"lifetime_left_s"`
 	NATT          bool   `json:"nat_t"`
+	// Remote access (XAUTH + Mode-Config): waiting-for-xauth, configuring
+	// or active; the XAUTH user, the assigned address, the DNS servers and
+	// split networks pushed.
+	RemoteAccess string   `json:"remote_access,omitempty"`
+	User         string   `json:"user,omitempty"`
+	Assigned     string   `json:"assigned,omitempty"`
+	DNS          []string `json:"dns,omitempty"`
+	Split        []string `json:"split,omitempty"`
 }
 
 // Status returns a snapshot of every IKE SA, sorted by peer.
@@ -55,6 +64,28 @@ func (m *Manager) Status() []IKESAStatus {
 		st.Hint = stateHint(st.State)
 		if st.Hint == "" && sa.p2Error != "" && len(sa.children) == 0 {
 			st.Hint = sa.p2Error
+		}
+		if ra := sa.ra; ra != nil {
+			st.Type = "RA"
+			st.RemoteAccess, st.User = ra.phase.String(), ra.user
+			if ra.phase != raActive {
+				st.Hint = raHint(ra)
+			}
+			if l := ra.lease; l != nil {
+				var as []string
+				for _, a := range []netip.Addr{l.IP4, l.IP6} {
+					if a.IsValid() {
+						as = append(as, a.String())
+					}
+				}
+				st.Assigned = strings.Join(as, " ")
+				for _, d := range l.DNS {
+					st.DNS = append(st.DNS, d.String())
+				}
+				for _, p := range l.Split {
+					st.Split = append(st.Split, p.String())
+				}
+			}
 		}
 		if o := sa.out; o != nil {
 			st.Exchange, st.Encryption, st.Hash, st.Group, st.Auth = o.exchange, o.encryption, o.hash, o.group, o.auth

@@ -1,0 +1,255 @@
+package conf
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"net/netip"
+	"strings"
+
+	"tinyipsec/acl"
+)
+
+// Remote access (XAUTH + Mode-Config) keys of a crypto map:
+//
+//	client:  xauth_user, xauth_password | xauth_password_file, modecfg, resolv_file
+//	gateway: pool, xauth_users_file, dns, split_networks (peer = "dynamic")
+//
+// The crypto ACL of such a map is not written by the admin: a client's
+// comes from what the gateway assigns, a gateway's from its pool.
+
+const (
+	// MaxPoolSize bounds a gateway's address pool: one ACL line (and one
+	// possible client) per address.
+	MaxPoolSize = 1024
+	maxUsers    = 4096
+)
+
+func (b *builder) remoteAccess(t *table, m *CryptoMap) {
+	if t.has("match") {
+		t.get("match")
+		t.errorf("match", "not used with remote access: the networks come from Mode-Config (xauth_user) or the pool (pool)")
+	}
+	if t.has("xauth_user") && t.has("pool") {
+		t.errorf("pool", "a crypto map is either a remote-access client (xauth_user) or a gateway (pool), not both")
+		return
+	}
+	if k, _ := t.m["keying"].(string); k == "manual" {
+		return // reported as isakmp-only keys
+	}
+	if t.has("xauth_user") {
+		b.raClient(t, m)
+		return
+	}
+	b.raGateway(t, m)
+}
+
+func (b *builder) raClient(t *table, m *CryptoMap) {
+	user, _ := t.requiredStr("xauth_user")
+	if user == "" && t.has("xauth_user") {
+		t.errorf("xauth_user", "must not be empty")
+	}
+	m.XAuthUser = user
+	pass, passOK := t.str("xauth_password", "")
+	file, fileOK := t.str("xauth_password_file", "")
+	switch {
+	case !passOK || !fileOK:
+	case t.has("xauth_password") && t.has("xauth_password_file"):
+		t.errorf("xauth_password_file", "set xauth_password or xauth_password_file, not both")
+	case t.has("xauth_password") && pass == "":
+		t.errorf("xauth_password", "must not be empty")
+	case t.has("xauth_password"):
+		m.XAuthPassword = Secret(pass)
+	case t.has("xauth_password_file") && file == "":
+		t.errorf("xauth_password_file", "must not be empty")
+	case t.has("xauth_password_file"):
+		m.XAuthPasswordFile = b.path(file)
+		pw, err := readPSKFile(m.XAuthPasswordFile)
+		if err != nil {
+			t.errorf("xauth_password_file", "%v", err)
+		}
+		m.XAuthPassword = pw
+	default:
+		t.get("xauth_password")
+		t.errorf("xauth_password", "missing: xauth_user needs xauth_password or xauth_password_file")
+	}
+	m.ModeCfg, _ = t.oneOf("modecfg", "pull", "pull", "push")
+	if rf, ok := t.str("resolv_file", ""); ok && rf != "" {
+		m.ResolvFile = b.path(rf)
+	}
+	if m.Dynamic {
+		t.errorf("xauth_user", "a remote-access client needs the gateway's address as peer, not \"dynamic\"")
+	}
+	if !t.has("psk") && !t.has("psk_file") {
+		t.errorf("xauth_user", "a remote-access client needs the group key: psk or psk_file")
+	}
+	for _, k := range []string{"xauth_users_file", "dns", "split_networks"} {
+		if t.has(k) {
+			t.get(k)
+			t.errorf(k, "only used by a remote-access gateway (pool)")
+		}
+	}
+}
+
+func (b *builder) raGateway(t *table, m *CryptoMap) {
+	if !m.Dynamic && m.Peer != "" {
+		t.errorf("pool", "a remote-access gateway answers any client: set peer = \"dynamic\"")
+	}
+	if !t.has("psk") && !t.has("psk_file") {
+		t.errorf("pool", "a remote-access gateway needs the group key: psk or psk_file")
+	}
+	for _, k := range []string{"xauth_password", "xauth_password_file", "modecfg", "resolv_file"} {
+		if t.has(k) {
+			t.get(k)
+			t.errorf(k, "only used by a remote-access client (xauth_user)")
+		}
+	}
+	if s, ok := t.str("pool", ""); ok {
+		first, last, err := parsePool(s)
+		if err != nil {
+			t.errorf("pool", "%v", err)
+		} else {
+			m.PoolFirst, m.PoolLast = first, last
+			m.ACL = poolACL(m.ID(), first, last)
+			m.Match = m.ACL.Name
+		}
+	}
+	if f, ok := t.requiredStr("xauth_users_file"); ok {
+		m.XAuthUsersFile = b.path(f)
+		users, err := readUsersFile(m.XAuthUsersFile)
+		if err != nil {
+			t.errorf("xauth_users_file", "%v", err)
+		}
+		m.XAuthUsers = users
+	}
+	if list, ok := t.strList("dns"); ok {
+		for i, s := range list {
+			a, err := netip.ParseAddr(s)
+			if err != nil {
+				b.errorf(t.path.key("dns").index(i), "%q is not an IP address", s)
+				continue
+			}
+			m.DNS = append(m.DNS, a)
+		}
+	}
+	if list, ok := t.strList("split_networks"); ok {
+		for i, s := range list {
+			p, err := netip.ParsePrefix(s)
+			if err != nil {
+				b.errorf(t.path.key("split_networks").index(i), "%q is not a network (address/length)", s)
+				continue
+			}
+			m.SplitNetworks = append(m.SplitNetworks, p.Masked())
+		}
+	}
+}
+
+// parsePool accepts "10.9.0.0/24" (its host addresses) or
+// "10.9.0.10-10.9.0.50"; IPv4 only.
+func parsePool(s string) (first, last netip.Addr, err error) {
+	if p, perr := netip.ParsePrefix(s); perr == nil {
+		p = p.Masked()
+		if !p.Addr().Is4() || p.Bits() > 30 {
+			return first, last, fmt.Errorf("%q: an IPv4 network of at least 4 addresses (/30) is needed", s)
+		}
+		first = p.Addr().Next()
+		last = first
+		for n := last.Next(); p.Contains(n.Next()); n = n.Next() {
+			last = n
+		}
+	} else if a, z, ok := strings.Cut(s, "-"); ok {
+		first, err = netip.ParseAddr(strings.TrimSpace(a))
+		if err == nil {
+			last, err = netip.ParseAddr(strings.TrimSpace(z))
+		}
+		if err != nil || !first.Is4() || !last.Is4() || last.Less(first) {
+			return netip.Addr{}, netip.Addr{}, fmt.Errorf("%q is not an IPv4 range FIRST-LAST", s)
+		}
+	} else {
+		return first, last, fmt.Errorf("%q is neither a network (10.9.0.0/24) nor a range (10.9.0.10-10.9.0.50)", s)
+	}
+	n := 0
+	for a := first; ; a = a.Next() {
+		n++
+		if n > MaxPoolSize {
+			return netip.Addr{}, netip.Addr{}, fmt.Errorf("%q has more than %d addresses", s, MaxPoolSize)
+		}
+		if a == last {
+			break
+		}
+	}
+	return first, last, nil
+}
+
+// PoolAddrs lists a gateway's pool addresses in order; line i of its
+// synthesized crypto ACL is address i.
+func (m *CryptoMap) PoolAddrs() []netip.Addr {
+	if !m.PoolFirst.IsValid() {
+		return nil
+	}
+	var out []netip.Addr
+	for a := m.PoolFirst; ; a = a.Next() {
+		out = append(out, a)
+		if a == m.PoolLast || len(out) >= MaxPoolSize {
+			return out
+		}
+	}
+}
+
+// poolACL is a gateway's crypto ACL: traffic to each pool address.
+func poolACL(id string, first, last netip.Addr) *ACL {
+	l := &ACL{Name: "pool:" + id}
+	for a := first; ; a = a.Next() {
+		l.Rules = append(l.Rules, PoolRule(a))
+		if a == last || len(l.Rules) >= MaxPoolSize {
+			return l
+		}
+	}
+}
+
+// PoolRule is the gateway's crypto ACL line for pool address a.
+func PoolRule(a netip.Addr) acl.Rule {
+	return acl.Rule{Permit: true, SrcAny: true, Dst: netip.PrefixFrom(a, 32), Text: "permit ip any host " + a.String()}
+}
+
+// readUsersFile reads "user:hash" lines (htpasswd -B format: bcrypt
+// hashes); # starts a comment. Like a psk_file it must not be readable by
+// every user. Errors name the line, never its content.
+func readUsersFile(path string) (map[string]string, error) {
+	data, err := readPSKFile(path)
+	if err != nil {
+		return nil, err
+	}
+	data = append(data, '\n')
+	users := map[string]string{}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	line := 0
+	var errs []string
+	for sc.Scan() {
+		line++
+		s := strings.TrimSpace(sc.Text())
+		if s == "" || s[0] == '#' {
+			continue
+		}
+		user, hash, ok := strings.Cut(s, ":")
+		switch {
+		case !ok || user == "":
+			errs = append(errs, fmt.Sprintf("line %d: expected user:hash", line))
+		case !strings.HasPrefix(hash, "$2a$") && !strings.HasPrefix(hash, "$2b$") && !strings.HasPrefix(hash, "$2y$"):
+			errs = append(errs, fmt.Sprintf("line %d: the hash of user %q is not bcrypt (make it with htpasswd -nB %s)", line, user, user))
+		case users[user] != "":
+			errs = append(errs, fmt.Sprintf("line %d: user %q is listed twice", line, user))
+		case len(users) >= maxUsers:
+			errs = append(errs, fmt.Sprintf("line %d: more than %d users", line, maxUsers))
+		default:
+			users[user] = hash
+		}
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("%q: %s", path, strings.Join(errs, "; "))
+	}
+	if len(users) == 0 {
+		return nil, fmt.Errorf("%q lists no users", path)
+	}
+	return users, nil
+}

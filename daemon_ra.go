@@ -1,0 +1,185 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"tinyipsec/acl"
+	"tinyipsec/conf"
+	"tinyipsec/ike"
+	"tinyipsec/tun"
+)
+
+// Remote access in the data plane. A client map's crypto ACL, the inner
+// address on the TUN, its routes and the resolv file come from what the
+// gateway assigned (Mode-Config); a gateway map's ACL is one line per pool
+// address (conf builds it) and its routes cover the pool.
+
+// raLease is what a client map got from its gateway.
+type raLease struct {
+	lease *ike.Lease
+	list  *acl.List
+}
+
+// ApplyLease implements ike.RemoteAccessHost.
+func (d *dataplane) ApplyLease(cm *conf.CryptoMap, l *ike.Lease) error {
+	d.raMu.Lock()
+	defer d.raMu.Unlock()
+	if d.ra == nil {
+		d.ra = map[string]*raLease{}
+	}
+	var errs []error
+	old := d.ra[cm.ID()]
+	// The new address goes on before the old one leaves, so that the
+	// routes find their preferred source.
+	for _, a := range []netip.Addr{l.IP4, l.IP6} {
+		if a.IsValid() {
+			if err := d.rtnl.AddAddr(d.dev.Index(), netip.PrefixFrom(a, a.BitLen())); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if old != nil {
+		for _, a := range []netip.Addr{old.lease.IP4, old.lease.IP6} {
+			if a.IsValid() && a != l.IP4 && a != l.IP6 {
+				if err := d.rtnl.DelAddr(d.dev.Index(), netip.PrefixFrom(a, a.BitLen())); err != nil {
+					errs = append(errs, err)
+				}
+			}
+		}
+	}
+	d.ra[cm.ID()] = &raLease{lease: l, list: acl.Compile(l.ACLRules())}
+	d.applyRALists(d.lists)
+	ids := make([]string, len(d.maps))
+	for i, m := range d.maps {
+		ids[i] = m.ID()
+	}
+	if _, err := d.engine.Reconfigure(acl.NewClassifier(d.lists), ids); err != nil {
+		errs = append(errs, fmt.Errorf("data plane: %w", err))
+	}
+	if err := d.replaceRoutes(); err != nil {
+		errs = append(errs, err)
+	}
+	if p, err := tun.InstallCleartextPolicy(tun.DefaultCleartextTable, d.dev.Name(), bypassMark, d.cleartextRules()); err != nil {
+		errs = append(errs, fmt.Errorf("cleartext policy: %w", err))
+	} else {
+		d.policy = p
+	}
+	if cm.ResolvFile != "" {
+		if err := writeResolv(cm.ResolvFile, cm.ID(), l.DNS); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	d.log.Info("remote access: inner address on the TUN", "crypto_map", cm.ID(), "address", l.IP4, "address6", l.IP6,
+		"routes", len(d.routes), "resolv_file", cm.ResolvFile)
+	return errors.Join(errs...)
+}
+
+// applyRALists puts the client maps' lease ACLs into lists (entry i is
+// d.maps[i]); the configuration has none for them.
+func (d *dataplane) applyRALists(lists []*acl.List) {
+	for i, m := range d.maps {
+		if r := d.ra[m.ID()]; r != nil && m.RemoteAccessClient() {
+			lists[i] = r.list
+		}
+	}
+}
+
+// raRoutes are the routes a remote-access map needs beyond one per ACL
+// line: a client without split networks sends everything through the
+// tunnel (two half-default routes, so the main table's default stays for
+// everything marked as ours: IKE and ESP to the gateway keep their path);
+// a gateway routes its pool.
+func (d *dataplane) raRoutes(m *conf.CryptoMap) (routes []tun.Route, handled bool) {
+	switch {
+	case m.RemoteAccessGateway():
+		for _, p := range rangePrefixes(m.PoolFirst, m.PoolLast) {
+			routes = append(routes, tun.Route{Dst: p, IfIndex: d.dev.Index(), Table: tunTable})
+		}
+		return routes, true
+	case m.RemoteAccessClient():
+		r := d.ra[m.ID()]
+		if r == nil {
+			return nil, true
+		}
+		for _, a := range []netip.Addr{r.lease.IP4, r.lease.IP6} {
+			if !a.IsValid() {
+				continue
+			}
+			var dsts []netip.Prefix
+			for _, p := range r.lease.Split {
+				if p.Addr().Is4() == a.Is4() {
+					dsts = append(dsts, p)
+				}
+			}
+			if len(dsts) == 0 {
+				if a.Is4() {
+					dsts = []netip.Prefix{netip.MustParsePrefix("0.0.0.0/1"), netip.MustParsePrefix("128.0.0.0/1")}
+				} else {
+					dsts = []netip.Prefix{netip.MustParsePrefix("::/1"), netip.MustParsePrefix("8000::/1")}
+				}
+			}
+			for _, p := range dsts {
+				routes = append(routes, tun.Route{Dst: p, IfIndex: d.dev.Index(), Table: tunTable, Src: a})
+			}
+		}
+		return routes, true
+	}
+	return nil, false
+}
+
+// rangePrefixes covers first..last with the fewest prefixes.
+func rangePrefixes(first, last netip.Addr) []netip.Prefix {
+	var out []netip.Prefix
+	for a := first; a.IsValid() && !last.Less(a); {
+		bits := a.BitLen()
+		for bits > 0 {
+			p := netip.PrefixFrom(a, bits-1).Masked()
+			end := lastAddr(p)
+			if p.Addr() != a || last.Less(end) {
+				break
+			}
+			bits--
+		}
+		p := netip.PrefixFrom(a, bits)
+		out = append(out, p)
+		end := lastAddr(p)
+		if end == last {
+			break
+		}
+		a = end.Next()
+	}
+	return out
+}
+
+func lastAddr(p netip.Prefix) netip.Addr {
+	b := p.Masked().Addr().AsSlice()
+	for i := p.Bits(); i < len(b)*8; i++ {
+		b[i/8] |= 0x80 >> (i % 8)
+	}
+	a, _ := netip.AddrFromSlice(b)
+	return a
+}
+
+// writeResolv writes the pushed DNS servers in resolv.conf format, by
+// rename so that a reader never sees half a file.
+func writeResolv(path, mapID string, dns []netip.Addr) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# DNS servers of remote-access crypto map %s (written by tinyipsec)\n", mapID)
+	for _, a := range dns {
+		fmt.Fprintf(&b, "nameserver %s\n", a)
+	}
+	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp")
+	if err := os.WriteFile(tmp, []byte(b.String()), 0o644); err != nil {
+		return fmt.Errorf("resolv_file: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("resolv_file: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,225 @@
+package ike
+
+import (
+	"encoding/binary"
+	"net/netip"
+)
+
+// Mode-Config (draft-dukes-ike-mode-cfg-02) and XAUTH
+// (draft-beaulieu-ike-xauth-02) attributes, and the lease they describe.
+
+// Mode-Config attribute types.
+const (
+	CfgIP4Address uint16 = 1
+	CfgIP4Netmask uint16 = 2
+	CfgIP4DNS     uint16 = 3
+	CfgIP4NBNS    uint16 = 4
+	CfgAddrExpiry uint16 = 5
+	CfgAppVersion uint16 = 7
+	CfgIP6Address uint16 = 8
+	CfgIP6DNS     uint16 = 10
+	CfgIP4Subnet  uint16 = 13 // 8 bytes: address, mask (strongSwan's split networks)
+	CfgIP6Subnet  uint16 = 15 // 17 bytes: address, prefix length
+
+	// Cisco Unity attributes.
+	UnitySplitInclude uint16 = 28676 // 14 bytes per network
+	UnityDefDomain    uint16 = 28674
+	UnityBanner       uint16 = 28672
+)
+
+// XAUTH attribute types and values.
+const (
+	XAuthType     uint16 = 16520
+	XAuthUserName uint16 = 16521
+	XAuthPassword uint16 = 16522
+	XAuthMessage  uint16 = 16526
+	XAuthStatus   uint16 = 16527
+
+	xauthGeneric   = 0
+	xauthStatusOK  = 1
+	xauthStatusBad = 0
+)
+
+// maxSplitNetworks bounds what a gateway may push at us (and what we
+// install as routes and proxy IDs).
+const maxSplitNetworks = 64
+
+// Lease is what Mode-Config assigned to a remote-access client: its inner
+// addresses, DNS servers and the networks reached through the tunnel (none:
+// everything).
+type Lease struct {
+	IP4, IP6 netip.Addr
+	DNS      []netip.Addr
+	Split    []netip.Prefix
+}
+
+// attributes encodes the lease as a gateway's REPLY or SET.
+func (l *Lease) attributes(unity bool) Attributes {
+	var as Attributes
+	if l.IP4.IsValid() {
+		a := l.IP4.As4()
+		as = append(as, AttrTLV(CfgIP4Address, a[:]))
+	}
+	if l.IP6.IsValid() {
+		a := l.IP6.As16()
+		as = append(as, AttrTLV(CfgIP6Address, append(a[:], 128)))
+	}
+	for _, d := range l.DNS {
+		if d.Is4() {
+			a := d.As4()
+			as = append(as, AttrTLV(CfgIP4DNS, a[:]))
+		} else {
+			a := d.As16()
+			as = append(as, AttrTLV(CfgIP6DNS, a[:]))
+		}
+	}
+	var split []byte
+	for _, p := range l.Split {
+		if !p.Addr().Is4() {
+			a := p.Addr().As16()
+			as = append(as, AttrTLV(CfgIP6Subnet, append(a[:], byte(p.Bits()))))
+			continue
+		}
+		a, m := p.Masked().Addr().As4(), prefixMask4(p.Bits())
+		if unity {
+			// address, mask, then protocol and ports (all zero: any)
+			split = append(split, a[:]...)
+			split = append(split, m[:]...)
+			split = append(split, 0, 0, 0, 0, 0, 0)
+		} else {
+			as = append(as, AttrTLV(CfgIP4Subnet, append(a[:], m[:]...)))
+		}
+	}
+	if len(split) > 0 {
+		as = append(as, AttrTLV(UnitySplitInclude, split))
+	}
+	return as
+}
+
+// leaseRequest is a client's Mode-Config REQUEST: empty attributes name
+// what it wants; a non-empty address asks for the one it had (rekey).
+func leaseRequest(prev *Lease) Attributes {
+	ip4 := AttrTLV(CfgIP4Address, nil)
+	if prev != nil && prev.IP4.IsValid() {
+		a := prev.IP4.As4()
+		ip4 = AttrTLV(CfgIP4Address, a[:])
+	}
+	return Attributes{ip4, AttrTLV(CfgIP4Netmask, nil), AttrTLV(CfgIP4DNS, nil), AttrTLV(CfgIP6Address, nil),
+		AttrTLV(CfgIP6DNS, nil), AttrTLV(CfgIP4Subnet, nil), AttrTLV(UnitySplitInclude, nil)}
+}
+
+// parseLease reads a gateway's REPLY or SET. Malformed or unusable values
+// are skipped (a gateway may send attributes we do not use); the lease
+// needs an inner address.
+func parseLease(as Attributes) (*Lease, bool) {
+	l := &Lease{}
+	addSplit := func(p netip.Prefix) {
+		if len(l.Split) < maxSplitNetworks && p.IsValid() {
+			for _, q := range l.Split {
+				if q == p {
+					return
+				}
+			}
+			l.Split = append(l.Split, p.Masked())
+		}
+	}
+	for _, a := range as {
+		v := a.Value
+		switch a.Type {
+		case CfgIP4Address:
+			if len(v) == 4 {
+				if ip := netip.AddrFrom4([4]byte(v)); !ip.IsUnspecified() {
+					l.IP4 = ip
+				}
+			}
+		case CfgIP6Address:
+			if len(v) == 17 || len(v) == 16 {
+				if ip := netip.AddrFrom16([16]byte(v[:16])); !ip.IsUnspecified() {
+					l.IP6 = ip
+				}
+			}
+		case CfgIP4DNS:
+			if len(v) == 4 && len(l.DNS) < 8 {
+				l.DNS = append(l.DNS, netip.AddrFrom4([4]byte(v)))
+			}
+		case CfgIP6DNS:
+			if len(v) == 16 && len(l.DNS) < 8 {
+				l.DNS = append(l.DNS, netip.AddrFrom16([16]byte(v)))
+			}
+		case CfgIP4Subnet:
+			if len(v) == 8 {
+				if bits, ok := maskBits4(v[4:8]); ok {
+					addSplit(netip.PrefixFrom(netip.AddrFrom4([4]byte(v[:4])), bits))
+				}
+			}
+		case CfgIP6Subnet:
+			if len(v) == 17 && v[16] <= 128 {
+				addSplit(netip.PrefixFrom(netip.AddrFrom16([16]byte(v[:16])), int(v[16])))
+			}
+		case UnitySplitInclude:
+			for ; len(v) >= 14; v = v[14:] {
+				if bits, ok := maskBits4(v[4:8]); ok {
+					addSplit(netip.PrefixFrom(netip.AddrFrom4([4]byte(v[:4])), bits))
+				}
+			}
+		}
+	}
+	return l, l.IP4.IsValid() || l.IP6.IsValid()
+}
+
+func prefixMask4(bits int) [4]byte {
+	var m [4]byte
+	binary.BigEndian.PutUint32(m[:], ^uint32(0)<<(32-bits))
+	if bits == 0 {
+		m = [4]byte{}
+	}
+	return m
+}
+
+// maskBits4 converts a contiguous netmask to a prefix length.
+func maskBits4(m []byte) (int, bool) {
+	v := binary.BigEndian.Uint32(m)
+	bits := 0
+	for v&0x80000000 != 0 {
+		bits++
+		v <<= 1
+	}
+	return bits, v == 0
+}
+
+// xauthCredentials answers a gateway's XAUTH REQUEST: the requested
+// attributes with our user name and password filled in.
+func xauthCredentials(req Attributes, user string, password []byte) (Attributes, bool) {
+	var out Attributes
+	var haveUser, havePass bool
+	for _, a := range req {
+		switch a.Type {
+		case XAuthType:
+			if v, ok := a.Uint(); !ok || v != xauthGeneric {
+				return nil, false // only generic user name/password
+			}
+			out = append(out, AttrTV(XAuthType, xauthGeneric))
+		case XAuthUserName:
+			out = append(out, AttrTLV(XAuthUserName, []byte(user)))
+			haveUser = true
+		case XAuthPassword:
+			out = append(out, AttrTLV(XAuthPassword, password))
+			havePass = true
+		}
+	}
+	return out, haveUser && havePass
+}
+
+// xauthRequest is the gateway's question for user name and password.
+func xauthRequest() Attributes {
+	return Attributes{AttrTV(XAuthType, xauthGeneric), AttrTLV(XAuthUserName, nil), AttrTLV(XAuthPassword, nil)}
+}
+
+// xauthStatus is the gateway's verdict (SET) or the client's ACK of it.
+func xauthStatus(ok bool) Attributes {
+	v := uint16(xauthStatusBad)
+	if ok {
+		v = xauthStatusOK
+	}
+	return Attributes{AttrTV(XAuthStatus, v)}
+}

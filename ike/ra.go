@@ -1,0 +1,569 @@
+package ike
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"tinyipsec/acl"
+	"tinyipsec/conf"
+)
+
+// Remote access: XAUTH and Mode-Config between phase 1 and Quick Mode, as
+// Cisco and strongSwan run them.
+//
+//	client (initiator)                       gateway (responder)
+//	MM1..MM6 / AM1..AM3 (auth XAUTHInitPreShared)
+//	                    <-- REQUEST(user, password)      raXAuth
+//	REPLY(user, password) -->
+//	                    <-- SET(status)                   raXAuthAck
+//	ACK -->
+//	pull: REQUEST(addr..) -->   push:  <-- SET(addr..)    raConfig
+//	            <-- REPLY(addr, dns, split)   ACK -->
+//	Quick Modes: virtual address <-> each split network  raActive
+//
+// Each step is one row of raSteps: the state it runs in, the role, the
+// configuration message type it takes, and its handler, which moves the
+// IKE SA to the next state. A failed XAUTH ends the IKE SA without a
+// Delete and without a retry (as strongSwan and Cisco do): the password
+// must be fixed first.
+
+// raPhase is where a remote-access IKE SA stands.
+type raPhase uint8
+
+const (
+	raXAuth    raPhase = iota // client: waiting for the gateway's questions; gateway: asked
+	raXAuthAck                // gateway: verdict sent, waiting for the ACK
+	raConfig                  // Mode-Config in progress
+	raActive                  // address assigned: Quick Modes may run
+)
+
+// String is the phase as status shows it.
+func (p raPhase) String() string {
+	switch p {
+	case raXAuth, raXAuthAck:
+		return "waiting-for-xauth"
+	case raConfig:
+		return "configuring"
+	}
+	return "active"
+}
+
+// raTimeout bounds XAUTH plus Mode-Config; a person typing a password is
+// not involved, so a minute is plenty.
+var raTimeout = 60 * time.Second
+
+// raState is the remote-access part of an IKE SA.
+type raState struct {
+	gateway bool
+	phase   raPhase
+	user    string
+	lease   *Lease
+	started time.Time
+	// cur is the Transaction exchange in progress; retx re-sends our
+	// request in it until the answer arrives.
+	cur    *txn
+	retx   retx
+	denied bool // gateway: the password was wrong; the SA ends after the ACK
+	// done are the peer's finished exchanges, so that a retransmitted
+	// request is answered again and not taken for a new one.
+	done map[uint32]*txn
+}
+
+// raStep is one row of the exchange table.
+type raStep struct {
+	phase   raPhase
+	gateway bool
+	cfgType uint8
+	handle  func(m *Manager, sa *ikeSA, t *txn, ap *AttributesPayload, now time.Time) error
+}
+
+var raSteps = []raStep{
+	{raXAuth, false, CfgRequest, (*Manager).raClientCredentials},
+	{raXAuth, false, CfgSet, (*Manager).raClientStatus},
+	{raConfig, false, CfgReply, (*Manager).raClientLease},
+	{raConfig, false, CfgSet, (*Manager).raClientLease},
+	{raXAuth, true, CfgReply, (*Manager).raGatewayVerify},
+	{raXAuthAck, true, CfgAck, (*Manager).raGatewayAcked},
+	{raXAuthAck, true, CfgRequest, (*Manager).raGatewayEarlyRequest},
+	{raConfig, true, CfgRequest, (*Manager).raGatewayLease},
+	{raConfig, true, CfgAck, (*Manager).raGatewayLeaseAcked},
+}
+
+// RemoteAccessHost applies what Mode-Config assigned to a client map: the
+// daemon puts the addresses on the TUN, the routes and the crypto ACL in
+// place and writes the resolv file. It is called with the manager's lock
+// held and must not call back into the manager.
+type RemoteAccessHost interface {
+	ApplyLease(cm *conf.CryptoMap, l *Lease) error
+}
+
+// ACLRules is a client's crypto ACL for the lease: its address to each
+// split network, or to everything when there is none.
+func (l *Lease) ACLRules() []acl.Rule {
+	var out []acl.Rule
+	for _, a := range []netip.Addr{l.IP4, l.IP6} {
+		if !a.IsValid() {
+			continue
+		}
+		src := netip.PrefixFrom(a, a.BitLen())
+		n := 0
+		for _, p := range l.Split {
+			if p.Addr().Is4() != a.Is4() {
+				continue
+			}
+			out = append(out, acl.Rule{Permit: true, Src: src, Dst: p, Text: "permit ip host " + a.String() + " " + p.String()})
+			n++
+		}
+		if n == 0 {
+			all := netip.PrefixFrom(netip.IPv4Unspecified(), 0)
+			if a.Is6() {
+				all = netip.PrefixFrom(netip.IPv6Unspecified(), 0)
+			}
+			out = append(out, acl.Rule{Permit: true, Src: src, Dst: all, Text: "permit ip host " + a.String() + " any"})
+		}
+	}
+	return out
+}
+
+// raReady reports whether Quick Modes may run on the SA: phase 1 is up and
+// a remote-access SA has its address.
+func (sa *ikeSA) raReady() bool {
+	return sa.out != nil && (sa.ra == nil || sa.ra.phase == raActive)
+}
+
+// raStart begins the remote-access exchanges of a freshly established SA:
+// the gateway asks for the credentials right away (behind MM6 / after AM3);
+// the client waits for that question.
+func (m *Manager) raStart(sa *ikeSA, now time.Time) {
+	cm := sa.ms.cm
+	switch {
+	case cm.RemoteAccessGateway():
+		sa.ra = &raState{gateway: true, started: now, done: map[uint32]*txn{}}
+		m.raSendRequest(sa, CfgRequest, xauthRequest(), now)
+		m.log.Info("XAUTH: asking the client for user name and password", "peer", sa.remote, "crypto_map", cm.ID())
+	case cm.RemoteAccessClient():
+		sa.ra = &raState{user: cm.XAuthUser, started: now, done: map[uint32]*txn{}}
+		// The gateway's XAUTH request may have overtaken its MM6.
+		if early := sa.early; early != nil {
+			sa.early = nil
+			if h, err := ParseHeader(early); err == nil {
+				m.handleTransaction(sa, h, early, func() {}, now)
+			}
+		}
+	}
+}
+
+// raSendRequest starts an exchange of ours (REQUEST or SET).
+func (m *Manager) raSendRequest(sa *ikeSA, cfgType uint8, as Attributes, now time.Time) {
+	t := newTxn(sa.out.sec)
+	out, err := t.seal(sa.out.sec, &AttributesPayload{CfgType: cfgType, Identifier: uint16(t.mid), Attributes: as})
+	if err != nil {
+		m.log.Warn("cannot build Transaction message", "peer", sa.remote, "err", err)
+		return
+	}
+	sa.ra.cur = t
+	sa.ra.retx.arm(out, now)
+	m.send(sa, out)
+}
+
+// raAnswer answers the peer's request in exchange t (REPLY or ACK).
+func (m *Manager) raAnswer(sa *ikeSA, t *txn, cfgType uint8, id uint16, as Attributes) {
+	out, err := t.seal(sa.out.sec, &AttributesPayload{CfgType: cfgType, Identifier: id, Attributes: as})
+	if err != nil {
+		m.log.Warn("cannot build Transaction message", "peer", sa.remote, "err", err)
+		return
+	}
+	sa.ra.done[t.mid] = t
+	m.send(sa, out)
+}
+
+// handleTransaction routes an XAUTH / Mode-Config message.
+func (m *Manager) handleTransaction(sa *ikeSA, h Header, pkt []byte, from func(), now time.Time) {
+	ra := sa.ra
+	if ra == nil {
+		m.log.Debug("Transaction exchange on a crypto map without remote access", "peer", sa.remote)
+		return
+	}
+	if t := ra.done[h.MessageID]; t != nil {
+		if t.lastIn != nil && string(t.lastIn) == string(pkt) && t.lastOut != nil {
+			m.send(sa, t.lastOut) // the peer missed our answer
+		}
+		return
+	}
+	var t *txn
+	if ra.cur != nil && ra.cur.mid == h.MessageID {
+		t = ra.cur // the answer to our request
+	} else {
+		t = peerTxn(sa.out.sec, h.MessageID)
+	}
+	ap, err := t.open(sa.out.sec, pkt)
+	if err != nil {
+		m.log.Debug("Transaction message dropped", "peer", sa.remote, "err", err)
+		return
+	}
+	from()
+	if sa.dpd != nil {
+		sa.dpd.heard(now)
+	}
+	for _, st := range raSteps {
+		if st.phase == ra.phase && st.gateway == ra.gateway && st.cfgType == ap.CfgType {
+			if t == ra.cur {
+				ra.cur = nil
+				ra.retx.clear()
+			}
+			// Finished or answered below: a repeat of this message is
+			// a retransmission, not a new request.
+			ra.done[t.mid] = t
+			if err := st.handle(m, sa, t, ap, now); err != nil {
+				m.raFailed(sa, err, now)
+			}
+			return
+		}
+	}
+	m.log.Debug("unexpected Transaction message", "peer", sa.remote, "state", ra.phase.String(), "type", cfgTypeName(ap.CfgType))
+}
+
+// errXAuthRefused is a gateway's "wrong user name or password".
+var errXAuthRefused = errors.New("XAUTH refused")
+
+// raFailed ends a remote-access SA that cannot go on. Like strongSwan
+// and Cisco, no Delete is sent; a client does not retry after a refused
+// password until the configuration is reloaded.
+func (m *Manager) raFailed(sa *ikeSA, err error, now time.Time) {
+	ms := sa.ms
+	reason := err.Error()
+	m.log.Warn("remote access failed", "peer", sa.remote, "crypto_map", ms.cm.ID(), "user", sa.ra.user, "state", sa.ra.phase.String(), "err", reason)
+	ms.lastFailure = &phase1Failure{peer: sa.remote.Addr().String(), local: sa.local.Addr().String(),
+		initiator: sa.initiator, state: sa.stateName(), reason: reason, at: now}
+	if !sa.ra.gateway {
+		if errors.Is(err, errXAuthRefused) {
+			ms.raRefused = true
+		} else {
+			ms.failed(now)
+		}
+	}
+	sa.replacedBy = nil
+	m.deleteIKE(sa, false, reason)
+}
+
+// Client rows.
+
+// raClientCredentials answers the gateway's XAUTH REQUEST.
+func (m *Manager) raClientCredentials(sa *ikeSA, t *txn, ap *AttributesPayload, now time.Time) error {
+	cm := sa.ms.cm
+	as, ok := xauthCredentials(ap.Attributes, cm.XAuthUser, cm.XAuthPassword)
+	if !ok {
+		return errors.New("the gateway asked for an XAUTH type other than user name and password (generic), which is not supported")
+	}
+	m.log.Info("XAUTH: sending user name and password", "peer", sa.remote, "user", cm.XAuthUser)
+	m.raAnswer(sa, t, CfgReply, ap.Identifier, as)
+	return nil
+}
+
+// raClientStatus takes the gateway's verdict.
+func (m *Manager) raClientStatus(sa *ikeSA, t *txn, ap *AttributesPayload, now time.Time) error {
+	st, ok := ap.Attributes.Uint(XAuthStatus)
+	if !ok {
+		return errors.New("XAUTH: the gateway's SET has no status")
+	}
+	m.raAnswer(sa, t, CfgAck, ap.Identifier, xauthStatus(st == xauthStatusOK))
+	if st != xauthStatusOK {
+		return fmt.Errorf("%w: the gateway refused user %q: wrong user name or password (xauth_user, xauth_password); not retrying until the configuration is reloaded", errXAuthRefused, sa.ms.cm.XAuthUser)
+	}
+	m.log.Info("XAUTH: accepted by the gateway", "peer", sa.remote, "user", sa.ms.cm.XAuthUser)
+	sa.ra.phase = raConfig
+	if sa.ms.cm.ModeCfg != "push" {
+		m.raSendRequest(sa, CfgRequest, leaseRequest(sa.ms.raLease), now)
+	}
+	return nil
+}
+
+// raClientLease takes the address and networks (a REPLY to our pull, or a
+// pushed SET that we acknowledge).
+func (m *Manager) raClientLease(sa *ikeSA, t *txn, ap *AttributesPayload, now time.Time) error {
+	l, ok := parseLease(ap.Attributes)
+	if ap.CfgType == CfgSet {
+		var ack Attributes
+		for _, a := range ap.Attributes {
+			ack = append(ack, AttrTLV(a.Type, nil))
+		}
+		m.raAnswer(sa, t, CfgAck, ap.Identifier, ack)
+	}
+	if !ok {
+		return errors.New("Mode-Config: the gateway assigned no address (check its address pool)")
+	}
+	ms := sa.ms
+	sa.ra.lease, sa.ra.phase = l, raActive
+	changed := ms.raLease == nil || !sameLease(ms.raLease, l)
+	ms.raLease = l
+	if changed {
+		ms.setLeaseRules(l)
+		if h := m.cfg.RemoteAccess; h != nil {
+			if err := h.ApplyLease(ms.cm, l); err != nil {
+				return fmt.Errorf("cannot apply the assigned address: %v", err)
+			}
+		}
+	}
+	m.log.Info("Mode-Config: address assigned", "peer", sa.remote, "crypto_map", ms.cm.ID(), "address", l.IP4,
+		"address6", l.IP6, "dns", l.DNS, "split", l.Split)
+	m.tickMaps(now)
+	return nil
+}
+
+func sameLease(a, b *Lease) bool {
+	return fmt.Sprint(*a) == fmt.Sprint(*b)
+}
+
+// setLeaseRules makes the lease the map's crypto ACL: one Quick Mode per
+// split network, all of them wanted.
+func (ms *mapState) setLeaseRules(l *Lease) {
+	ms.acl = acl.Compile(l.ACLRules())
+	ms.rules = nil
+	for i := range ms.acl.Len() {
+		if s, ok := ms.acl.ProxyID(i, false); ok {
+			ms.rules = append(ms.rules, proxyRule{index: i, sel: s})
+		}
+	}
+}
+
+// Gateway rows.
+
+// dummyHash keeps an unknown user as slow to refuse as a wrong password.
+var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("tinyipsec"), bcrypt.MinCost)
+
+// raGatewayVerify checks the client's user name and password.
+func (m *Manager) raGatewayVerify(sa *ikeSA, t *txn, ap *AttributesPayload, now time.Time) error {
+	cm := sa.ms.cm
+	userA, _ := ap.Attributes.Get(XAuthUserName)
+	passA, _ := ap.Attributes.Get(XAuthPassword)
+	user := string(userA.Value)
+	if len(user) > 128 {
+		user = user[:128]
+	}
+	sa.ra.user = user
+	hash, known := cm.XAuthUsers[user]
+	h := []byte(hash)
+	if !known {
+		h = dummyHash
+	}
+	ok := bcrypt.CompareHashAndPassword(h, passA.Value) == nil && known
+	why := "wrong password"
+	if !known {
+		why = "unknown user"
+	}
+	// The verdict is a SET of its own exchange.
+	sa.ra.phase = raXAuthAck
+	sa.ra.denied = !ok
+	m.raSendRequest(sa, CfgSet, xauthStatus(ok), now)
+	if !ok {
+		m.log.Warn("XAUTH: refused", "peer", sa.remote, "crypto_map", cm.ID(), "user", user, "reason", why)
+		sa.ra.denied = true
+		sa.ms.lastFailure = &phase1Failure{peer: sa.remote.Addr().String(), local: sa.local.Addr().String(),
+			state: "waiting-for-xauth", reason: fmt.Sprintf("XAUTH refused user %q: %s", user, why), at: now}
+		return nil
+	}
+	m.log.Info("XAUTH: user authenticated", "peer", sa.remote, "crypto_map", cm.ID(), "user", user)
+	return nil
+}
+
+// raGatewayAcked: the client acknowledged the verdict.
+func (m *Manager) raGatewayAcked(sa *ikeSA, t *txn, ap *AttributesPayload, now time.Time) error {
+	if sa.ra.denied {
+		f := sa.ms.lastFailure
+		sa.replacedBy = nil
+		m.deleteIKE(sa, false, "XAUTH refused")
+		sa.ms.lastFailure = f
+		return nil
+	}
+	sa.ra.phase = raConfig
+	return nil
+}
+
+// raGatewayEarlyRequest: the client's Mode-Config pull overtook its ACK
+// of our XAUTH verdict (it sends both at once). The pull implies the ACK.
+func (m *Manager) raGatewayEarlyRequest(sa *ikeSA, t *txn, ap *AttributesPayload, now time.Time) error {
+	if sa.ra.denied {
+		return nil
+	}
+	if c := sa.ra.cur; c != nil {
+		sa.ra.done[c.mid] = c // the late ACK is then ignored
+		sa.ra.cur = nil
+		sa.ra.retx.clear()
+	}
+	sa.ra.phase = raConfig
+	return m.raGatewayLease(sa, t, ap, now)
+}
+
+// raGatewayLease answers a client's Mode-Config pull with an address from
+// the pool.
+func (m *Manager) raGatewayLease(sa *ikeSA, t *txn, ap *AttributesPayload, now time.Time) error {
+	var want netip.Addr
+	if a, ok := ap.Attributes.Get(CfgIP4Address); ok && len(a.Value) == 4 {
+		want = netip.AddrFrom4([4]byte(a.Value))
+	}
+	l, err := m.raLeaseFor(sa, want)
+	if err != nil {
+		return err
+	}
+	m.raAnswer(sa, t, CfgReply, ap.Identifier, l.attributes(sa.out.peerUnity))
+	sa.ra.lease, sa.ra.phase = l, raActive
+	m.log.Info("Mode-Config: address assigned", "peer", sa.remote, "crypto_map", sa.ms.cm.ID(), "user", sa.ra.user, "address", l.IP4)
+	return nil
+}
+
+// raGatewayLeaseAcked: a late ACK of a pushed configuration.
+func (m *Manager) raGatewayLeaseAcked(*ikeSA, *txn, *AttributesPayload, time.Time) error { return nil }
+
+// raLeaseFor picks the client's address: the one it holds already (an IKE
+// rekey of the same client), else the one it asks for when free, else the
+// first free one.
+func (m *Manager) raLeaseFor(sa *ikeSA, want netip.Addr) (*Lease, error) {
+	ms := sa.ms
+	owner := sa.ra.user + "@" + sa.remote.String()
+	pick := netip.Addr{}
+	for _, a := range ms.cm.PoolAddrs() {
+		if ms.poolOwner[a] == owner {
+			pick = a
+			break
+		}
+	}
+	if !pick.IsValid() && want.IsValid() && ms.poolOwner[want] == "" && inPool(ms.cm, want) {
+		pick = want
+	}
+	if !pick.IsValid() {
+		for _, a := range ms.cm.PoolAddrs() {
+			if ms.poolOwner[a] == "" {
+				pick = a
+				break
+			}
+		}
+	}
+	if !pick.IsValid() {
+		return nil, fmt.Errorf("Mode-Config: the address pool of crypto map %s is exhausted", ms.cm.ID())
+	}
+	if ms.poolOwner == nil {
+		ms.poolOwner = map[netip.Addr]string{}
+	}
+	ms.poolOwner[pick] = owner
+	return &Lease{IP4: pick, DNS: ms.cm.DNS, Split: ms.cm.SplitNetworks}, nil
+}
+
+func inPool(cm *conf.CryptoMap, a netip.Addr) bool {
+	return a.Is4() && !a.Less(cm.PoolFirst) && !cm.PoolLast.Less(a)
+}
+
+// raRelease returns a gateway SA's address to the pool when the SA goes
+// without an heir that holds the same address.
+func (m *Manager) raRelease(sa *ikeSA) {
+	ra := sa.ra
+	if ra == nil || !ra.gateway || ra.lease == nil || sa.ms == nil {
+		return
+	}
+	for _, o := range m.sas {
+		if o != sa && !o.dead && o.ra != nil && o.ra.lease != nil && o.ra.lease.IP4 == ra.lease.IP4 {
+			return
+		}
+	}
+	delete(sa.ms.poolOwner, ra.lease.IP4)
+	m.log.Info("address returned to the pool", "crypto_map", sa.ms.cm.ID(), "user", ra.user, "address", ra.lease.IP4)
+	ra.lease = nil
+}
+
+// raOffer is the responder's Quick Mode lookup on a remote-access SA. Peers
+// propose 0.0.0.0/0 on either side (strongSwan with Cisco Unity, Cisco
+// clients) although the traffic is the virtual address to the split
+// networks: the selector installed is narrowed to that.
+func (m *Manager) raOffer(sa *ikeSA, qs *qmState, sel acl.Selector) (*childOffer, error) {
+	ra := sa.ra
+	if ra.phase != raActive || ra.lease == nil {
+		return nil, errors.New("Quick Mode before Mode-Config assigned an address")
+	}
+	ms := sa.ms
+	vip := ra.lease.IP4
+	if ra.gateway {
+		if !sel.Remote.Contains(vip) {
+			return nil, fmt.Errorf("proxy ID %s is not the client's assigned address %s", sel.Remote, vip)
+		}
+		sel.Remote = netip.PrefixFrom(vip, 32)
+		if sel.Local.Bits() == 0 && len(ms.cm.SplitNetworks) == 1 {
+			sel.Local = ms.cm.SplitNetworks[0]
+		}
+		idx := 0
+		for i, a := range ms.cm.PoolAddrs() {
+			if a == vip {
+				idx = i
+			}
+		}
+		qs.sel, qs.ms, qs.rule = sel, ms, proxyRule{index: idx, sel: sel}
+		return offerFor(ms, sa), nil
+	}
+	if !sel.Local.Contains(vip) {
+		return nil, fmt.Errorf("proxy ID %s is not our assigned address %s", sel.Local, vip)
+	}
+	sel.Local = netip.PrefixFrom(vip, 32)
+	for _, r := range ms.rules {
+		if r.sel.Remote.Overlaps(sel.Remote) && (sel.Remote.Bits() == 0 || r.sel.Remote.Contains(sel.Remote.Addr())) {
+			if sel.Remote.Bits() < r.sel.Remote.Bits() {
+				sel.Remote = r.sel.Remote
+			}
+			qs.sel, qs.ms, qs.rule = sel, ms, proxyRule{index: r.index, sel: sel}
+			return offerFor(ms, sa), nil
+		}
+	}
+	return nil, fmt.Errorf("proxy ID %s is none of the split networks", sel.Remote)
+}
+
+// tickRA retransmits our outstanding request and ends an SA that does not
+// finish XAUTH and Mode-Config in time.
+func (m *Manager) tickRA(sa *ikeSA, now time.Time) bool {
+	ra := sa.ra
+	if ra == nil || ra.phase == raActive {
+		return true
+	}
+	if send, giveUp := ra.retx.due(now); send {
+		m.send(sa, ra.retx.out)
+	} else if giveUp || now.Sub(ra.started) > raTimeout {
+		m.raFailed(sa, errors.New("timed out: "+raHint(ra)), now)
+		return false
+	}
+	return true
+}
+
+// raHint explains a remote-access SA that is stuck.
+func raHint(ra *raState) string {
+	switch {
+	case ra.gateway && ra.phase <= raXAuthAck:
+		return "the client has not answered the XAUTH request: is a user name and password configured on it (Cisco: username/password in the client profile; strongSwan: auth = xauth)?"
+	case ra.gateway:
+		return "the client has not asked for its address (Mode-Config pull): it may expect the gateway to push it"
+	case ra.phase == raXAuth:
+		return "the gateway has not asked for (or not judged) the XAUTH user name and password: check that it runs XAUTH for this group (Cisco: crypto map client authentication list; strongSwan: auth = xauth with the xauth-generic plugin)"
+	}
+	return "the gateway has not assigned an address: check its address pool (Cisco: ip local pool / address-pool; strongSwan: pools) and that both ends agree on modecfg pull or push"
+}
+
+// raClientIdle starts phase 1 for a client map that has no address yet
+// (its ACL lines, and so its wanted rules, come with the address). It
+// reports true when the map has nothing else to do now.
+func (m *Manager) raClientIdle(ms *mapState, now time.Time) bool {
+	if ms.raRefused {
+		return true
+	}
+	if ms.raLease != nil {
+		return false
+	}
+	if now.Before(ms.nextTry) || !ms.cm.PeerAddr.IsValid() {
+		return true
+	}
+	for _, sa := range m.sas {
+		if !sa.dead && sa.ms == ms {
+			return true
+		}
+	}
+	m.startPhase1(ms, now)
+	return true
+}

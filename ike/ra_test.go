@@ -1,0 +1,227 @@
+package ike
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"tinyipsec/conf"
+)
+
+// Remote access between tinyipsec ends in memory: XAUTH, Mode-Config,
+// pool bookkeeping and the narrowed selectors. The strongSwan interop
+// tests (interop_ra_test.go) show the same against a real peer.
+
+var (
+	raGW    = netip.MustParseAddr("192.0.2.100")
+	raSplit = netip.MustParsePrefix("10.2.0.0/16")
+)
+
+// raTestConfig is the common part of a remote-access map: group key, one
+// transform set, the test policy.
+func raTestConfig(cm *conf.CryptoMap) *conf.Config {
+	ts := &conf.TransformSet{Name: "gcm", ESP: "aes128gcm16", Mode: "tunnel"}
+	cm.Seq, cm.Keying, cm.PSK, cm.TransformSet, cm.TransformSets = 10, "isakmp", conf.Secret("group-key"), []string{"gcm"}, []*conf.TransformSet{ts}
+	cm.Lifetime, cm.NATT = time.Hour, "auto"
+	return &conf.Config{
+		Policies:      []conf.ISAKMPPolicy{{Priority: 10, Encryption: "aes128", Hash: "sha256", Auth: "pre-share", Group: 14, Lifetime: testP1Lifetime}},
+		TransformSets: map[string]*conf.TransformSet{"gcm": ts},
+		ACLs:          map[string]*conf.ACL{},
+		CryptoMaps:    []*conf.CryptoMap{cm},
+	}
+}
+
+func raGatewayConfig(t *testing.T, first, last string) *conf.Config {
+	hash, err := bcrypt.GenerateFromPassword([]byte("s3cret"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hash2, _ := bcrypt.GenerateFromPassword([]byte("other"), bcrypt.MinCost)
+	cm := &conf.CryptoMap{Name: "gw", Peer: "dynamic", Dynamic: true, Local: raGW, Initiate: "never",
+		XAuthUsers: map[string]string{"alice": string(hash), "bob": string(hash2)},
+		PoolFirst:  netip.MustParseAddr(first), PoolLast: netip.MustParseAddr(last),
+		DNS: []netip.Addr{netip.MustParseAddr("10.2.0.53")}, SplitNetworks: []netip.Prefix{raSplit}}
+	cfg := raTestConfig(cm)
+	cm.ACL = &conf.ACL{Name: "pool"}
+	for _, a := range cm.PoolAddrs() {
+		cm.ACL.Rules = append(cm.ACL.Rules, conf.PoolRule(a))
+	}
+	return cfg
+}
+
+func raClientConfig(local netip.Addr, user, password, exchange string) *conf.Config {
+	cm := &conf.CryptoMap{Name: "vpn", Peer: raGW.String(), PeerAddr: raGW, Local: local, Initiate: "always",
+		XAuthUser: user, XAuthPassword: conf.Secret(password), ModeCfg: "pull", Exchange: exchange}
+	return raTestConfig(cm)
+}
+
+// raHostRecorder is the client daemon's side: it records the leases.
+type raHostRecorder struct{ leases []*Lease }
+
+func (h *raHostRecorder) ApplyLease(_ *conf.CryptoMap, l *Lease) error {
+	h.leases = append(h.leases, l)
+	return nil
+}
+
+type raNet struct {
+	t  *testing.T
+	n  *memNet
+	gw *memEnd
+}
+
+func newRANet(t *testing.T) *raNet {
+	n := &memNet{peers: map[netip.Addr]*Manager{}}
+	gw := raEnd(t, n, raGW, raGatewayConfig(t, "10.9.0.10", "10.9.0.11"), nil)
+	return &raNet{t: t, n: n, gw: gw}
+}
+
+func raEnd(t *testing.T, n *memNet, addr netip.Addr, cfg *conf.Config, host RemoteAccessHost) *memEnd {
+	p := &memPlane{}
+	m, err := NewManager(Config{Conf: cfg, Transport: &memTransport{n}, DataPlane: p, RemoteAccess: host})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Close)
+	n.mu.Lock()
+	n.peers[addr] = m
+	n.mu.Unlock()
+	m.Start()
+	return &memEnd{m: m, plane: p}
+}
+
+func (rn *raNet) client(addr, user, password, exchange string) (*memEnd, *raHostRecorder) {
+	h := &raHostRecorder{}
+	a := netip.MustParseAddr(addr)
+	return raEnd(rn.t, rn.n, a, raClientConfig(a, user, password, exchange), h), h
+}
+
+// raActive waits for an active remote-access SA on e and returns its status.
+func raActiveStatus(t *testing.T, e *memEnd, what string) IKESAStatus {
+	t.Helper()
+	var st IKESAStatus
+	waitUntil(t, 20*time.Second, what, func() bool {
+		for _, s := range e.m.Status() {
+			if s.RemoteAccess == "active" && len(e.plane.live()) > 0 {
+				st = s
+				return true
+			}
+		}
+		return false
+	})
+	return st
+}
+
+func TestRemoteAccessInMemory(t *testing.T) {
+	for _, ex := range []string{"main", "aggressive"} {
+		t.Run(ex, func(t *testing.T) {
+			rn := newRANet(t)
+			c1, h1 := rn.client("192.0.2.1", "alice", "s3cret", ex)
+			st := raActiveStatus(t, c1, "client 1 active")
+			if st.Assigned != "10.9.0.10" || st.User != "alice" || st.Type != "RA" || st.Auth != "xauth-pre-share" ||
+				strings.Join(st.DNS, ",") != "10.2.0.53" || strings.Join(st.Split, ",") != "10.2.0.0/16" {
+				t.Fatalf("client status %+v", st)
+			}
+			if len(h1.leases) != 1 || h1.leases[0].IP4.String() != "10.9.0.10" {
+				t.Fatalf("leases applied: %+v", h1.leases)
+			}
+			sel := c1.plane.live()[0].Selector
+			if sel.Local.String() != "10.9.0.10/32" || sel.Remote != raSplit {
+				t.Fatalf("client selector %v", sel)
+			}
+			// The second client gets the other address; both have pairs.
+			c2, _ := rn.client("192.0.2.2", "bob", "other", ex)
+			st2 := raActiveStatus(t, c2, "client 2 active")
+			if st2.Assigned != "10.9.0.11" {
+				t.Fatalf("second client got %q", st2.Assigned)
+			}
+			waitUntil(t, 10*time.Second, "two pairs on the gateway", func() bool { return len(rn.gw.plane.live()) == 2 })
+			rules := map[int]string{}
+			for _, c := range rn.gw.plane.live() {
+				rules[c.Rule] = c.Selector.Remote.String()
+			}
+			if rules[0] != "10.9.0.10/32" || rules[1] != "10.9.0.11/32" {
+				t.Fatalf("gateway pairs by pool line: %v", rules)
+			}
+			// The pool is full: a third client is refused an address.
+			c3, _ := rn.client("192.0.2.3", "alice", "s3cret", ex)
+			waitUntil(t, 10*time.Second, "pool exhausted", func() bool {
+				for _, s := range rn.gw.m.Status() {
+					if strings.Contains(s.Hint, "exhausted") {
+						return true
+					}
+				}
+				return false
+			})
+			c3.m.Close()
+			// Client 1 leaves: its address returns to the pool and the
+			// next client gets it.
+			c1.m.Close()
+			waitUntil(t, 10*time.Second, "gateway forgets client 1", func() bool { return len(rn.gw.plane.live()) == 1 })
+			c4, _ := rn.client("192.0.2.4", "alice", "s3cret", ex)
+			if st := raActiveStatus(t, c4, "client 4 active"); st.Assigned != "10.9.0.10" {
+				t.Fatalf("returned address not reused: %q", st.Assigned)
+			}
+		})
+	}
+}
+
+func TestRemoteAccessWrongPassword(t *testing.T) {
+	rn := newRANet(t)
+	c, h := rn.client("192.0.2.1", "alice", "not-the-password", "main")
+	var hint string
+	waitUntil(t, 20*time.Second, "the client's failure", func() bool {
+		s := c.m.Status()
+		if len(s) == 1 && strings.Contains(s[0].Hint, "wrong user name or password") {
+			hint = s[0].Hint
+			return true
+		}
+		return false
+	})
+	if strings.Contains(hint, "not-the-password") {
+		t.Fatalf("hint shows the password: %s", hint)
+	}
+	waitUntil(t, 5*time.Second, "the gateway's record", func() bool {
+		s := rn.gw.m.Status()
+		return len(s) == 1 && strings.Contains(s[0].Hint, `XAUTH refused user "alice": wrong password`)
+	})
+	// No retry: nothing more is sent for a while, no lease was applied.
+	rn.n.mu.Lock()
+	sent := rn.n.sent
+	rn.n.mu.Unlock()
+	c.m.tick(time.Now().Add(10 * time.Minute))
+	time.Sleep(300 * time.Millisecond)
+	rn.n.mu.Lock()
+	after := rn.n.sent
+	rn.n.mu.Unlock()
+	if after != sent || len(h.leases) != 0 {
+		t.Fatalf("client retried after a refused password: %d -> %d datagrams, leases %v", sent, after, h.leases)
+	}
+}
+
+func TestLeaseAttributes(t *testing.T) {
+	l := &Lease{IP4: netip.MustParseAddr("10.9.0.7"), DNS: []netip.Addr{netip.MustParseAddr("10.2.0.53")},
+		Split: []netip.Prefix{netip.MustParsePrefix("10.2.0.0/16"), netip.MustParsePrefix("192.168.7.0/24")}}
+	for _, unity := range []bool{true, false} {
+		as := l.attributes(unity)
+		if unity {
+			a, ok := as.Get(UnitySplitInclude)
+			if !ok || len(a.Value) != 28 {
+				t.Fatalf("UNITY_SPLIT_INCLUDE %v", a)
+			}
+		}
+		got, ok := parseLease(as)
+		if !ok || got.IP4 != l.IP4 || len(got.Split) != 2 || got.Split[1] != l.Split[1] || len(got.DNS) != 1 {
+			t.Fatalf("unity=%v: %+v", unity, got)
+		}
+	}
+	if _, ok := parseLease(Attributes{AttrTLV(CfgIP4Address, []byte{1, 2, 3})}); ok {
+		t.Fatal("a 3-byte address accepted")
+	}
+	rules := (&Lease{IP4: l.IP4}).ACLRules()
+	if len(rules) != 1 || rules[0].Dst.Bits() != 0 {
+		t.Fatalf("no split list must mean everything: %+v", rules)
+	}
+}

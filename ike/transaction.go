@@ -1,0 +1,90 @@
+package ike
+
+import (
+	"crypto/hmac"
+	"fmt"
+)
+
+// The Transaction exchange (ISAKMP exchange type 6) that carries XAUTH
+// (draft-beaulieu-ike-xauth-02) and Mode-Config
+// (draft-dukes-ike-mode-cfg-02) after phase 1. Every message is encrypted
+// with the phase 1 keys and starts with
+//
+//	HASH = prf(SKEYID_a, M-ID | ATTR)
+//
+// in both directions (no nonces, unlike Quick Mode). A request and its
+// reply share a message ID and chain their CBC IV; each new request
+// (REQUEST or SET) takes a fresh message ID and starts from the phase 1
+// IV (RFC 2409 appendix B), as Quick Mode does.
+
+// Configuration message types of the attribute payload.
+const (
+	CfgRequest uint8 = 1
+	CfgReply   uint8 = 2
+	CfgSet     uint8 = 3
+	CfgAck     uint8 = 4
+)
+
+func cfgTypeName(t uint8) string {
+	switch t {
+	case CfgRequest:
+		return "REQUEST"
+	case CfgReply:
+		return "REPLY"
+	case CfgSet:
+		return "SET"
+	case CfgAck:
+		return "ACK"
+	}
+	return fmt.Sprintf("CFG(%d)", t)
+}
+
+// txn is one Transaction exchange (a request and its answer) of an IKE
+// SA, in either direction.
+type txn struct {
+	mid     uint32
+	iv      []byte // the next IV of this exchange
+	lastIn  []byte // the peer's last message, to recognise retransmissions
+	lastOut []byte // what we sent last, re-sent for a retransmission
+}
+
+// newTxn starts an exchange under a fresh message ID.
+func newTxn(sec *p1Secrets) *txn {
+	mid := newMessageID()
+	return &txn{mid: mid, iv: sec.exchangeIV(mid)}
+}
+
+// peerTxn is an exchange the peer started with message ID mid.
+func peerTxn(sec *p1Secrets, mid uint32) *txn {
+	return &txn{mid: mid, iv: sec.exchangeIV(mid)}
+}
+
+// seal encrypts one attribute payload as the next message of t.
+func (t *txn) seal(sec *p1Secrets, ap *AttributesPayload) ([]byte, error) {
+	out, next, err := sealHashed(sec, ExchangeTransaction, t.mid, t.iv, func(rest []byte) []byte {
+		return sec.prf(sec.SKEYIDa, midBytes(t.mid), rest)
+	}, []Payload{ap})
+	if err != nil {
+		return nil, err
+	}
+	t.iv, t.lastOut = next, out
+	return out, nil
+}
+
+// open decrypts and authenticates the next message of t. A message whose
+// HASH does not verify returns errUnauthenticated and leaves t as it was.
+func (t *txn) open(sec *p1Secrets, pkt []byte) (*AttributesPayload, error) {
+	m, hash, rest, next, err := openHashed(sec, pkt, t.iv)
+	if err != nil {
+		return nil, err
+	}
+	if !hmac.Equal(hash, sec.prf(sec.SKEYIDa, midBytes(t.mid), rest)) {
+		return nil, fmt.Errorf("%w (Transaction HASH)", errUnauthenticated)
+	}
+	ap := Find[*AttributesPayload](m)
+	if ap == nil {
+		return nil, fmt.Errorf("%w: Transaction message without an attribute payload", ErrMalformed)
+	}
+	t.iv, t.lastIn = next, pkt
+	return ap, nil
+}

@@ -1,0 +1,34 @@
+package tun
+
+import (
+	"encoding/binary"
+	"fmt"
+	"net/netip"
+
+	"github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// DelAddr removes prefix (address/len) from the interface, as when a
+// remote-access gateway assigns another inner address.
+func (r *RTNL) DelAddr(ifindex int, prefix netip.Prefix) error {
+	a := prefix.Addr()
+	hdr := make([]byte, unix.SizeofIfAddrmsg)
+	hdr[0] = family(a)
+	hdr[1] = uint8(prefix.Bits())
+	binary.NativeEndian.PutUint32(hdr[4:], uint32(ifindex))
+	ae := netlink.NewAttributeEncoder()
+	ae.Bytes(unix.IFA_LOCAL, a.AsSlice())
+	attrs, err := ae.Encode()
+	if err != nil {
+		return err
+	}
+	_, err = r.c.Execute(netlink.Message{
+		Header: netlink.Header{Type: unix.RTM_DELADDR, Flags: netlink.Request | netlink.Acknowledge},
+		Data:   append(hdr, attrs...),
+	})
+	if err != nil {
+		return fmt.Errorf("rtnetlink: delete address %s: %w", prefix, err)
+	}
+	return nil
+}
