@@ -178,7 +178,9 @@ func (p *espPlane) InstallChild(c *ike.ChildSA) (ike.ChildHandle, error) {
 		integ += "ah-" + c.AHIntegrity
 	}
 	info := esp.PairInfo{
-		ForRule: true, Rule: c.Rule,
+		// The negotiated selectors, not the ACL line, choose the pair for
+		// outbound packets: on a hub every spoke's pair sits on one line.
+		ForRule: true, Rule: c.Rule, Traffic: c.Selector,
 		CryptoMap: c.CryptoMap.ID(), Peer: c.Remote.Addr(), Local: c.Local.Addr(),
 		LocalSelector: c.Selector.Local.String(), RemoteSelector: c.Selector.Remote.String(),
 		Protocol: proto, Mode: mode,

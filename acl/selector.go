@@ -95,6 +95,32 @@ func (s Selector) MatchesTuple(t Tuple, inbound bool) bool {
 	return s.LocalPorts.Contains(localPort) && s.RemotePorts.Contains(remotePort)
 }
 
+// Prefixes returns the local and remote address ranges; with Narrowness
+// and MatchesPacket it lets the ESP engine index SAs by their negotiated
+// selectors (esp.PairSelector).
+func (s Selector) Prefixes() (local, remote netip.Prefix) { return s.Local, s.Remote }
+
+// Narrowness ranks selectors with equal prefixes by how few packets they
+// admit: any protocol 0, one protocol 1<<17, plus for protocols with ports
+// the ports each side's range leaves out. A selector that contains
+// another never ranks above it.
+func (s Selector) Narrowness() int {
+	if s.Proto == 0 {
+		return 0
+	}
+	n := 1 << 17
+	if hasPorts(s.Proto) {
+		n += portsExcluded(s.LocalPorts) + portsExcluded(s.RemotePorts)
+	}
+	return n
+}
+
+// portsExcluded is the number of ports outside r.
+func portsExcluded(r PortRange) int {
+	lo, hi := r.bounds()
+	return 65536 - (int(hi) - int(lo) + 1)
+}
+
 // ProxyIDs returns the selectors an initiator proposes for this ACL: one
 // per permit line, in ACL order, as IOS does (one SA per ACL line). An
 // "any" side takes the family of the other side; a line that is any on

@@ -337,6 +337,7 @@ func (e *Engine) Wait() {
 	e.pairs = map[*Pair]struct{}{}
 	e.inbound.Store(&inTable{m: map[inKey]*Pair{}})
 	for _, ent := range e.policy.Load().entries {
+		ent.sel.Store(nil)
 		ent.out.Store(nil)
 		ent.rules.Store(nil)
 	}

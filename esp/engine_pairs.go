@@ -13,8 +13,11 @@ import (
 //
 // A Pair is the inbound and outbound SA negotiated together for one policy
 // entry. The engine keeps every installed pair's inbound SA in its SPI
-// table; the entry's outbound traffic uses only the most recently installed
-// pair. A rekey is therefore make-before-break:
+// table. An outbound packet of the entry takes the most specific pair whose
+// negotiated selectors (PairInfo.Traffic) contain it, and among pairs of
+// the same selectors the most recently installed one (table_selectors.go);
+// pairs without selectors serve their ACL line or the whole entry, newest
+// first. A rekey is therefore make-before-break:
 //
 //	newPair, _ := e.InstallPair(entry, in2, out2, info2) // old inbound still decrypts
 //	...                                                 // later: peer's Delete, or a grace timer
@@ -32,8 +35,15 @@ type PairInfo struct {
 	// ForRule makes the pair carry only packets that matched ACL line Rule
 	// of the entry (IKE: one SA per proxy ID); otherwise it carries every
 	// packet of the entry that has no line-specific pair.
-	ForRule   bool
-	Rule      int
+	ForRule bool
+	Rule    int
+	// Traffic, when set, is the pair's negotiated traffic selector in this
+	// side's view (local = our side): the pair carries exactly the
+	// outbound packets of its entry that Traffic contains, and is chosen
+	// over the other pairs of the entry by specificity (see selIndex);
+	// ForRule and Rule then only label it. IKE sets it, so that each spoke
+	// of a hub gets its own traffic and nobody else's.
+	Traffic   PairSelector
 	CryptoMap string // "name/seq"
 	Peer      netip.Addr
 	Local     netip.Addr
@@ -57,7 +67,8 @@ type PairInfo struct {
 // methods and Engine.Stats.
 type Pair struct {
 	Info      PairInfo
-	ent       *entry // the policy entry; kept across Reconfigure (by ID)
+	ent       *entry       // the policy entry; kept across Reconfigure (by ID)
+	sel       PairSelector // Info.Traffic, nil for pairs without selectors
 	in        Verifier
 	out       Protector
 	maxInner  int // largest cleartext packet that fits the path MTU; 0 = no limit
@@ -171,7 +182,7 @@ func (e *Engine) install(resolve func(*policyTable) (*entry, int), in Verifier, 
 		return nil, errors.New("esp: no such policy entry")
 	}
 	info.Entry = idx
-	p := &Pair{Info: info, ent: ent, in: in, out: out, installed: time.Now(), own: newPairCounters(in, out)}
+	p := &Pair{Info: info, ent: ent, sel: info.Traffic, in: in, out: out, installed: time.Now(), own: newPairCounters(in, out)}
 	if mtu := e.pathMTU(&info); out != nil && mtu > 0 {
 		p.maxInner = max(out.MaxInner(mtu), 1)
 	}
@@ -186,7 +197,9 @@ func (e *Engine) install(resolve func(*policyTable) (*entry, int), in Verifier, 
 	e.pairs[p] = struct{}{}
 	if out != nil {
 		ent.mu.Lock()
-		if info.ForRule {
+		if p.sel != nil {
+			ent.sel.Store(ent.sel.Load().with(p))
+		} else if info.ForRule {
 			ent.setRule(info.Rule, p, nil)
 		} else {
 			ent.out.Store(p)
@@ -201,10 +214,13 @@ func (e *Engine) install(resolve func(*policyTable) (*entry, int), in Verifier, 
 }
 
 // Replace is InstallPair for a rekey of old: the new pair takes over old's
-// entry (and ACL line) and carries the outbound traffic at once; old keeps
-// decrypting until Remove(old).
+// entry, ACL line and selectors (when info has none) and carries the
+// outbound traffic at once; old keeps decrypting until Remove(old).
 func (e *Engine) Replace(old *Pair, in Verifier, out Protector, info PairInfo) (*Pair, error) {
 	info.ForRule, info.Rule = old.Info.ForRule, old.Info.Rule
+	if info.Traffic == nil {
+		info.Traffic = old.Info.Traffic
+	}
 	return e.InstallPairFor(old.ent.id, in, out, info)
 }
 
@@ -226,7 +242,9 @@ func (e *Engine) Remove(p *Pair) {
 	delete(e.pairs, p)
 	if ent := p.ent; ent != nil {
 		ent.mu.Lock()
-		if p.Info.ForRule {
+		if p.sel != nil {
+			ent.sel.Store(ent.sel.Load().without(p))
+		} else if p.Info.ForRule {
 			ent.setRule(p.Info.Rule, nil, p)
 		} else {
 			ent.out.CompareAndSwap(p, nil)

@@ -56,14 +56,14 @@ func (o *outLoop) process(n int) {
 			continue
 		}
 		ent := pol.entries[idx]
-		p := ent.lookup(rule)
+		p := ent.lookup(rule, pkt)
 		if p == nil {
 			if e.hold(ent, idx, rule, buf, size) {
 				o.bufs[i] = e.pool.get() // the queue owns the old buffer now
 				continue
 			}
 			// Either the queue is full or the SA has just arrived.
-			if p = ent.lookup(rule); p == nil {
+			if p = ent.lookup(rule, pkt); p == nil {
 				ent.drops.add(DropQueueFull)
 				continue
 			}

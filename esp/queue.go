@@ -44,7 +44,7 @@ const acquireInterval = time.Second
 // buf, when the queue is full or the SA has arrived meanwhile.
 func (e *Engine) hold(ent *entry, idx, rule int, buf []byte, n int) bool {
 	ent.mu.Lock()
-	if ent.lookup(rule) != nil || len(ent.queue) >= e.cfg.QueueLen {
+	if ent.lookup(rule, buf[MaxHeadroom:MaxHeadroom+n]) != nil || len(ent.queue) >= e.cfg.QueueLen {
 		ent.mu.Unlock()
 		return false
 	}
@@ -71,7 +71,7 @@ func (e *Engine) flush(ent *entry) {
 	var one [1][]byte
 	kept := ent.queue[:0]
 	for _, q := range ent.queue {
-		p := ent.lookup(q.rule)
+		p := ent.lookup(q.rule, q.buf[MaxHeadroom:MaxHeadroom+q.n])
 		if p == nil {
 			kept = append(kept, q)
 			continue

@@ -35,12 +35,16 @@ func (e *Engine) publishInbound(edit func(m map[inKey]*Pair)) {
 }
 
 // entry is one policy entry (crypto map entry): its current outbound SAs
-// and the packets waiting for one. IKE negotiates one SA per ACL line, as
-// IOS does; manual keying has one SA for the whole entry. A line's own SA
-// wins over the entry-wide one.
+// and the packets waiting for one. IKE negotiates SAs with traffic
+// selectors inside the ACL lines (one per line as IOS proposes, or one per
+// spoke on a hub's dynamic map): a packet takes the most specific of them
+// that contains it (see selIndex). Pairs without selectors are per ACL
+// line or for the whole entry (manual keying); a line's own SA wins over
+// the entry-wide one.
 type entry struct {
 	id    string
 	index atomic.Int32                  // position in the current policy table; -1 once dropped
+	sel   atomic.Pointer[selIndex]      // SAs with negotiated selectors
 	out   atomic.Pointer[Pair]          // entry-wide SA
 	rules atomic.Pointer[map[int]*Pair] // per-ACL-line SAs; immutable, replaced on change
 
@@ -52,8 +56,15 @@ type entry struct {
 	drops dropCounters
 }
 
-// lookup returns the outbound pair for a packet that matched ACL line rule.
-func (ent *entry) lookup(rule int) *Pair {
+// lookup returns the outbound pair for packet pkt, which matched ACL line
+// rule: the pair whose negotiated selectors contain it, else the line's or
+// the entry's pair without selectors.
+func (ent *entry) lookup(rule int, pkt []byte) *Pair {
+	if ix := ent.sel.Load(); ix != nil {
+		if p := ix.lookup(pkt); p != nil {
+			return p
+		}
+	}
 	if m := ent.rules.Load(); m != nil {
 		if p := (*m)[rule]; p != nil {
 			return p
@@ -85,6 +96,9 @@ func (ent *entry) setRule(rule int, p, old *Pair) {
 
 // current reports whether p carries outbound traffic of its entry.
 func (ent *entry) current(p *Pair) bool {
+	if p.sel != nil {
+		return ent.sel.Load().current(p)
+	}
 	if p.Info.ForRule {
 		m := ent.rules.Load()
 		return m != nil && (*m)[p.Info.Rule] == p
@@ -94,5 +108,5 @@ func (ent *entry) current(p *Pair) bool {
 
 // hasSA reports whether any outbound SA is installed.
 func (ent *entry) hasSA() bool {
-	return ent.out.Load() != nil || ent.rules.Load() != nil
+	return ent.sel.Load() != nil || ent.out.Load() != nil || ent.rules.Load() != nil
 }
