@@ -45,7 +45,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 uci_default=${UCI_DEFAULT:-$top/init/tinyipsec.config}
 toml_example=${TOML_EXAMPLE:-$top/init/tinyipsec.toml}
 epoch=${SOURCE_DATE_EPOCH:-$(git -C "$top" log -1 --format=%ct 2>/dev/null || echo 1735689600)}
-license=${PKG_LICENSE:-MIT}
+license=MIT # the LICENSE file in the repository root
 
 for f in "$binary" "$top/init/tinyipsec.init" "$top/init/rpcd/tinyipsec" \
 	"$top/init/rpcd/tinyipsec.json" "$uci_default" "$toml_example"; do

@@ -41,6 +41,8 @@ func TestFeedMakefileMetadata(t *testing.T) {
 		{"GO_PKG", "tinyipsec"},
 		{"GO_PKG_BUILD_PKG", "tinyipsec"},
 		{"PKG_BUILD_DEPENDS", "golang/host"},
+		{"PKG_LICENSE", "MIT"},
+		{"PKG_LICENSE_FILES", "LICENSE"},
 		{"CONFFILES", "/etc/config/tinyipsec /etc/tinyipsec/tinyipsec.toml"},
 	}
 	for _, c := range checks {
@@ -107,6 +109,20 @@ func TestFeedMakefilePrepare(t *testing.T) {
 	for _, f := range []string{"build", ".git"} {
 		if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
 			t.Errorf("prepared tree has %s", f)
+		}
+	}
+}
+
+// The repository's LICENSE is the MIT text the package metadata names.
+func TestLicenseFile(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(repoRoot(t), "LICENSE"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	for _, want := range []string{"MIT License", "Copyright (c) 2026 the tinyipsec authors", "Permission is hereby granted, free of charge"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("LICENSE lacks %q", want)
 		}
 	}
 }

@@ -182,6 +182,7 @@ func TestIPKStructure(t *testing.T) {
 				"Version":      version,
 				"Depends":      "libc, kmod-tun",
 				"Section":      "net",
+				"License":      "MIT",
 				"Architecture": tg.arch,
 			}
 			for k, v := range want {
@@ -189,7 +190,7 @@ func TestIPKStructure(t *testing.T) {
 					t.Errorf("control %s = %q, want %q", k, p.fields[k], v)
 				}
 			}
-			for _, k := range []string{"Source", "License", "Maintainer", "Description", "Installed-Size", "SourceDateEpoch"} {
+			for _, k := range []string{"Source", "Maintainer", "Description", "Installed-Size", "SourceDateEpoch"} {
 				if p.fields[k] == "" {
 					t.Errorf("control has no %s", k)
 				}

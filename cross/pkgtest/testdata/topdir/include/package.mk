@@ -20,5 +20,7 @@ fake-info:
 	@echo 'GO_PKG_BUILD_PKG=$$(GO_PKG_BUILD_PKG)'
 	@echo 'GO_PKG_LDFLAGS_X=$$(GO_PKG_LDFLAGS_X)'
 	@echo 'PKG_BUILD_DEPENDS=$$(PKG_BUILD_DEPENDS)'
+	@echo 'PKG_LICENSE=$$(PKG_LICENSE)'
+	@echo 'PKG_LICENSE_FILES=$$(PKG_LICENSE_FILES)'
 	@echo 'CONFFILES=$$(strip $$(Package/$(1)/conffiles))'
 endef
