@@ -8,6 +8,7 @@
 #   make demo       cross/demo.sh when present
 #   make fmt-check  gofmt -l must be empty
 #   make vet        go vet ./...
+#   make bench      tunnel throughput vs wireguard-go and strongSwan (root; minutes)
 
 GO      ?= go
 SHELL   := /bin/bash
@@ -53,6 +54,19 @@ QEMU_PKGS := $(foreach p,conf acl esp ike tun,$(if $(wildcard $(p)/*.go),./$(p))
 # Tells cross/pkgtest where the artifacts are, so it does not build again.
 TEST_ENV := TINYIPSEC_BUILD_DIR=$(CURDIR)/$(BUILD) TINYIPSEC_VERSION=$(VERSION) \
 	TINYIPSEC_IPK_VERSION=$(IPK_VERSION)-$(PKG_RELEASE)
+
+# The reference implementation the tunnel benchmark compares against, at a
+# pinned version of its Go module; its configuration tool is Debian's
+# wireguard-tools.
+WIREGUARD_GO := golang.zx2c4.com/wireguard@v0.0.0-20260522210424-ecfc5a8d5446
+
+.PHONY: bench
+bench: tinyipsec $(BUILD)/bench/wireguard
+	TINYIPSEC=$(CURDIR)/tinyipsec WIREGUARD=$(CURDIR)/$(BUILD)/bench/wireguard /usr/bin/python3 internal/bench/tunnel_bench.py
+
+$(BUILD)/bench/wireguard:
+	@mkdir -p $(@D)
+	GOBIN=$(CURDIR)/$(@D) CGO_ENABLED=0 $(GO) install $(WIREGUARD_GO)
 
 .PHONY: all build test size-report cross ipk sizes demo fmt-check vet go-test test-qemu test-init test-pkg clean version
 .DELETE_ON_ERROR:
