@@ -1,8 +1,9 @@
 #!/bin/sh
 # Installs what building, the demo and the tests need on Debian/Ubuntu:
-# network tools for the namespaces, strongSwan as the interop peer, scapy
-# as the independent ESP/AH implementation, qemu-user and busybox for the
-# router-architecture and init-script tests, and the shared libraries the
+# network tools for the namespaces, strongSwan as the interop peer (with
+# its standard plugins for AES-GCM and OpenSSL, and xauth-generic for the
+# remote-access tests), scapy as the independent ESP/AH implementation,
+# qemu-user and busybox for the router-architecture and init-script tests, and the shared libraries the
 # phase-1 check against Libreswan's pluto needs (its package conflicts with
 # strongSwan's, so the test unpacks it privately). Go 1.26 or newer must be on PATH.
 set -eu
@@ -12,6 +13,7 @@ apt-get install -y -qq --no-install-recommends \
 	ca-certificates git make procps xz-utils iproute2 iputils-ping nftables tcpdump socat busybox \
 	qemu-user-static python3 python3-scapy python3-cryptography \
 	strongswan-charon strongswan-swanctl libcharon-extra-plugins libstrongswan-extra-plugins \
+	libstrongswan-standard-plugins libcharon-extauth-plugins \
 	coreutils \
 	libnss3 libnss3-tools libnspr4 libunbound8 libldns3 libevent-core-2.1-7 libevent-pthreads-2.1-7 \
 	libcap-ng0 libaudit1 libcurl3-nss libldap-2.5-0 libpam0g libselinux1 libsystemd0 libcrypt1 \
