@@ -502,6 +502,7 @@ func (d *dataplane) addStatus(r *statusReport) {
 			r.Drops[k] += v
 		}
 	}
+	d.addKernelDrops(r)
 	for _, p := range st.Pairs {
 		s := ipsecSAStatus{
 			Peer: p.Peer.String(), CryptoMap: p.CryptoMap,
@@ -520,6 +521,27 @@ func (d *dataplane) addStatus(r *statusReport) {
 			s.Local = p.Local.String()
 		}
 		r.IPsecSAs = append(r.IPsecSAs, s)
+	}
+}
+
+// addKernelDrops adds what the kernel dropped on the data plane's sockets
+// and TUN: losses the engine's own counters cannot see.
+func (d *dataplane) addKernelDrops(r *statusReport) {
+	add := func(k string, v uint64) {
+		if v == 0 {
+			return
+		}
+		if r.KernelDrops == nil {
+			r.KernelDrops = map[string]uint64{}
+		}
+		r.KernelDrops[k] += v
+	}
+	rx, tx := d.dev.KernelDrops()
+	add("tun_tx", tx)
+	add("tun_rx", rx)
+	add("esp_socket", d.ip.KernelDrops())
+	if d.udp != nil {
+		add("udp_socket", d.udp.KernelDrops())
 	}
 }
 

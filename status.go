@@ -22,6 +22,13 @@ type statusReport struct {
 	// Bypassed counts packets routed towards a protected network that no
 	// crypto ACL entry permits (deny lines): sent in cleartext.
 	Bypassed uint64 `json:"bypassed,omitempty"`
+	// KernelDrops counts packets the kernel dropped on the data plane's
+	// sockets and TUN before the daemon saw them: tun_tx (routed into
+	// the TUN, its queue full), tun_rx (written by the daemon, not
+	// delivered), esp_socket (raw ESP/AH receive buffers full) and
+	// udp_socket (IKE/NAT-T receive buffers full). Only non-zero
+	// counters appear.
+	KernelDrops map[string]uint64 `json:"kernel_drops,omitempty"`
 }
 
 // ikeSAStatus is one phase 1 SA, in the terms of Cisco ASA's
@@ -141,6 +148,9 @@ func writeStatusText(w io.Writer, r *statusReport) {
 	}
 	if len(r.Drops) > 0 {
 		fmt.Fprintf(w, "\nData plane drops outside SAs: %s\n", fmtDrops(r.Drops))
+	}
+	if len(r.KernelDrops) > 0 {
+		fmt.Fprintf(w, "\nKernel drops (sockets and TUN): %s\n", fmtDrops(r.KernelDrops))
 	}
 	if r.Bypassed > 0 {
 		fmt.Fprintf(w, "\nSent in cleartext (not permitted by any crypto ACL): %d packets\n", r.Bypassed)

@@ -74,6 +74,8 @@ func Open(name string, mtu int) (*Device, error) {
 		d.file.Close()
 		return nil, err
 	}
+	// Best effort: a longer queue only absorbs bursts.
+	_ = setTxQueueLen(d.name, tunTxQueueLen)
 	ifi, err := net.InterfaceByName(d.name)
 	if err != nil {
 		d.file.Close()
@@ -88,6 +90,15 @@ func (d *Device) Name() string { return d.name }
 
 // Index returns the interface index.
 func (d *Device) Index() int { return d.index }
+
+// KernelDrops reports the packets the kernel dropped at the device: tx
+// are packets routed into the TUN that found its queue full (the daemon
+// did not read fast enough), rx are packets the daemon wrote that the
+// kernel could not deliver.
+func (d *Device) KernelDrops() (rx, tx uint64) {
+	rx, tx, _ = interfaceDrops(d.name)
+	return rx, tx
+}
 
 // MTU returns the MTU set at Open.
 func (d *Device) MTU() int { return d.mtu }

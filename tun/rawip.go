@@ -52,6 +52,7 @@ func ListenIP() (*IPConn, error) {
 	if c.send4, err = unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_RAW); err != nil {
 		return nil, fmt.Errorf("tun: raw IPv4 socket: %w", err)
 	}
+	sizeBuffers(c.send4)
 	for _, p := range []int{ProtoESP, ProtoAH} {
 		r, err := newRawReader(unix.AF_INET, p)
 		if err != nil {
@@ -70,6 +71,7 @@ func ListenIP() (*IPConn, error) {
 			return nil, fmt.Errorf("tun: raw IPv6 socket: %w", err)
 		}
 		c.send6[i] = fd
+		sizeBuffers(fd)
 		r, err := newRawReader(unix.AF_INET6, p)
 		if err != nil {
 			c.Close()
@@ -88,6 +90,16 @@ func (c *IPConn) Readers() []*RawReader {
 		out[i] = &RawReader{r: r}
 	}
 	return out
+}
+
+// KernelDrops is the number of ESP and AH packets the kernel dropped on
+// the receive sockets, mostly because a receive buffer was full.
+func (c *IPConn) KernelDrops() uint64 {
+	var n uint64
+	for _, r := range c.readers {
+		_ = r.raw.Control(func(fd uintptr) { n += socketDrops(int(fd)) })
+	}
+	return n
 }
 
 // Close closes every socket; blocked readers return an error.
@@ -255,8 +267,8 @@ func newRawReader(fam, proto int) (*rawReader, error) {
 		}
 	}
 	// A larger receive buffer absorbs bursts while the decrypting goroutine
-	// is busy; the kernel caps it at rmem_max.
-	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 1<<20)
+	// is busy.
+	sizeBuffers(fd)
 	r := &rawReader{family: fam, proto: proto, file: os.NewFile(uintptr(fd), "raw")}
 	if r.raw, err = r.file.SyscallConn(); err != nil {
 		r.file.Close()

@@ -71,6 +71,9 @@ func ListenUDP(addrs []netip.Addr) (*UDP, error) {
 				u.Close()
 				return nil, fmt.Errorf("tun: listen on %s: %w", netip.AddrPortFrom(a, port), err)
 			}
+			if rc, err := c.SyscallConn(); err == nil {
+				_ = rc.Control(func(fd uintptr) { sizeBuffers(int(fd)) })
+			}
 			if a.IsUnspecified() {
 				if err := enablePktinfo(c, a.Is6()); err != nil {
 					c.Close()
@@ -216,6 +219,19 @@ func (u *UDP) SendESP(pkt []byte, local, remote netip.AddrPort) error {
 // SendKeepalive sends an RFC 3948 NAT-keepalive (one 0xff byte).
 func (u *UDP) SendKeepalive(local, remote netip.AddrPort) error {
 	return u.SendESP([]byte{0xff}, local, remote)
+}
+
+// KernelDrops is the number of datagrams (IKE and UDP-encapsulated ESP)
+// the kernel dropped on the sockets, mostly because a receive buffer was
+// full.
+func (u *UDP) KernelDrops() uint64 {
+	var n uint64
+	for _, s := range u.socks {
+		if rc, err := s.c.SyscallConn(); err == nil {
+			_ = rc.Control(func(fd uintptr) { n += socketDrops(int(fd)) })
+		}
+	}
+	return n
 }
 
 // Close closes every socket and waits for the receive goroutines.
