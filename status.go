@@ -57,6 +57,10 @@ type ikeSAStatus struct {
 	Assigned     string   `json:"assigned,omitempty"`
 	DNS          []string `json:"dns,omitempty"`
 	Split        []string `json:"split,omitempty"`
+	// RemoteID is the identity the peer authenticated with, and
+	// RemotePort its outer UDP port: several peers may share an address.
+	RemoteID   string `json:"remote_id,omitempty"`
+	RemotePort uint16 `json:"remote_port,omitempty"`
 }
 
 // ipsecSAStatus is one IPsec SA pair, as "show crypto ipsec sa" shows it.

@@ -291,10 +291,13 @@ func (m *Manager) handleInfo(sa *ikeSA, pkt []byte, from func(), now time.Time) 
 	}
 }
 
-// peerDeletedChild removes the pair whose outbound SPI the peer deleted.
+// peerDeletedChild removes the pair whose outbound SPI the peer deleted:
+// one of this IKE SA's, or of an older IKE SA of the same peer identity
+// (children move to the newest IKE SA on a phase 1 rekey); never one of
+// another peer that shares the address.
 func (m *Manager) peerDeletedChild(sa *ikeSA, d childSPI) {
 	for _, s := range m.sas {
-		if s.remote.Addr() != sa.remote.Addr() {
+		if s != sa && !samePeer(s, sa) {
 			continue
 		}
 		for _, c := range s.children {
@@ -309,17 +312,21 @@ func (m *Manager) peerDeletedChild(sa *ikeSA, d childSPI) {
 }
 
 // initialContact: the peer (re)started and has no SAs with us except the
-// one that just told us so: forget every older one.
+// one that just told us so: forget the older ones of the same
+// authenticated identity (see manager_peer.go), telling it with Deletes
+// in case it kept some after all. Other identities at the same address,
+// and negotiations in progress, are not this peer's to clear.
 func (m *Manager) initialContact(fresh *ikeSA) {
 	for _, s := range append([]*ikeSA(nil), m.sas...) {
-		if s == fresh || s.remote.Addr() != fresh.remote.Addr() {
+		if s == fresh || s.dead || !samePeer(s, fresh) {
 			continue
 		}
-		m.log.Info("INITIAL-CONTACT: dropping old SAs of the restarted peer", "peer", fresh.remote)
+		m.log.Info("INITIAL-CONTACT: dropping old SAs of the restarted peer", "peer", fresh.remote,
+			"id", fresh.out.peer.String(), "old_peer", s.remote)
 		// Not a rekey: the peer has none of the old IPsec SAs any more,
 		// so the fresh SA (marked as the heir when it was established)
 		// must not inherit them.
 		s.replacedBy = nil
-		m.deleteIKE(s, false, "peer restarted")
+		m.deleteIKE(s, true, "peer restarted (INITIAL-CONTACT)")
 	}
 }

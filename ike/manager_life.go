@@ -211,12 +211,13 @@ func (m *Manager) established(sa *ikeSA, now time.Time) {
 	if old := sa.replaces; old != nil && !old.dead {
 		old.replacedBy = sa
 	}
-	// As responder, a new IKE SA with a peer we already have one with is
-	// the peer's rekey (or reauthentication): the older one hands its
-	// children over when it goes.
+	// As responder, a new IKE SA with a peer identity we already have one
+	// with on the same crypto map is the peer's rekey (or
+	// reauthentication): the older one hands its children over when it
+	// goes. Another identity at the same address is another peer.
 	if !sa.initiator {
 		for _, old := range m.sas {
-			if old != sa && !old.dead && old.out != nil && old.replacedBy == nil && old.remote.Addr() == sa.remote.Addr() && old.ms == sa.ms {
+			if old != sa && !old.dead && old.replacedBy == nil && old.ms == sa.ms && samePeer(old, sa) {
 				old.replacedBy = sa
 			}
 		}
@@ -336,12 +337,16 @@ func (m *Manager) installChild(sa *ikeSA, qs *qmState, res *quickResult, now tim
 	for _, k := range []*ChildKeys{&c.ESPIn, &c.ESPOut, &c.AHIn, &c.AHOut} {
 		k.EncKey, k.AuthKey = nil, nil
 	}
-	// Older pairs for the same traffic are superseded: they stay (the
-	// peer may still send on them) until deleted or expired, but are not
-	// rekeyed again.
+	// Older pairs of this peer for the same traffic are superseded: they
+	// stay (the peer may still send on them) until deleted or expired, but
+	// are not rekeyed again. Other spokes' pairs on the same ACL line are
+	// not: their selectors differ, or their identity does.
 	for _, s := range m.sas {
+		if s != sa && !samePeer(s, sa) {
+			continue
+		}
 		for _, c := range s.children {
-			if c.ms == qs.ms && c.rule.index == nc.rule.index && s.remote.Addr() == sa.remote.Addr() {
+			if c.ms == qs.ms && c.rule.index == nc.rule.index && c.rule.sel == nc.rule.sel {
 				c.rekeying = true
 			}
 		}

@@ -223,6 +223,7 @@ func (a *p1Adapter) outcome() *p1Outcome {
 		peerUnity:   d.Peer.Unity,
 
 		initialContact: d.PeerInitialContact,
+		peer:           identityOf(d.PeerID, d.Remote),
 	}
 	if d.Exchange == ExchangeAggressive {
 		o.exchange = "aggressive"

@@ -44,6 +44,8 @@ type p1Outcome struct {
 	peerUnity      bool        // the peer announced Cisco Unity
 	peerDPD        bool        // the peer announced DPD
 	initialContact bool        // the peer sent INITIAL-CONTACT
+	// peer is the identity the peer authenticated with (manager_peer.go).
+	peer peerIdentity
 }
 
 // retx is the retransmission state of the last request we sent.

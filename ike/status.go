@@ -34,6 +34,10 @@ type IKESAStatus struct {
 	Assigned     string   `json:"assigned,omitempty"`
 	DNS          []string `json:"dns,omitempty"`
 	Split        []string `json:"split,omitempty"`
+	// RemoteID is the identity the peer authenticated with, and
+	// RemotePort its outer UDP port: several peers may share an address.
+	RemoteID   string `json:"remote_id,omitempty"`
+	RemotePort uint16 `json:"remote_port,omitempty"`
 }
 
 // Status returns a snapshot of every IKE SA, sorted by peer.
@@ -91,7 +95,9 @@ func (m *Manager) Status() []IKESAStatus {
 			st.Exchange, st.Encryption, st.Hash, st.Group, st.Auth = o.exchange, o.encryption, o.hash, o.group, o.auth
 			st.LifetimeLeftS = max(0, int64(sa.expires.Sub(now)/time.Second))
 			st.NATT = o.natDetected
+			st.RemoteID = o.peer.String()
 		}
+		st.RemotePort = sa.remote.Port()
 		out = append(out, st)
 	}
 	// A map whose last phase 1 failed and that has no SA in progress shows
