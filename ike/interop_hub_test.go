@@ -8,6 +8,7 @@ package ike
 // outer interface).
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -52,15 +53,72 @@ func newHubLab(t *testing.T) *hubLab {
 // site adds a namespace on its own router port (10.204.k.0/24) and
 // returns it with its outer address.
 func (l *hubLab) site(t *testing.T, label string) (*nstest.NS, string) {
+	ns, outer, _ := l.siteIf(t, label)
+	return ns, outer
+}
+
+// siteIf is site that also returns the site's interface towards the router.
+func (l *hubLab) siteIf(t *testing.T, label string) (*nstest.NS, string, string) {
 	t.Helper()
 	l.sites++
 	k := l.sites
 	ns := nstest.New(t, label)
 	outer := fmt.Sprintf("10.204.%d.1", k)
-	nstest.Link(t, ns, l.router, outer+"/24", fmt.Sprintf("10.204.%d.254/24", k))
+	ifn, _ := nstest.Link(t, ns, l.router, outer+"/24", fmt.Sprintf("10.204.%d.254/24", k))
 	ns.Run(t, "ip", "route", "add", "default", "via", fmt.Sprintf("10.204.%d.254", k))
 	ns.Run(t, "sysctl", "-q", "-w", "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.default.rp_filter=0")
-	return ns, outer
+	return ns, outer, ifn
+}
+
+// natSite adds a site that is a masquerading NAT router (nftables) with n
+// spokes behind it, each in its own namespace on its own private /24
+// (192.168.k.2 behind 192.168.k.1).
+func (l *hubLab) natSite(t *testing.T, n int, id func(k int) string) (public string, spokes []*hubSpoke) {
+	t.Helper()
+	nat, public, wan := l.siteIf(t, "nat")
+	nat.Run(t, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1")
+	nat.Run(t, "nft", "add table ip tisnat")
+	nat.Run(t, "nft", "add chain ip tisnat post { type nat hook postrouting priority 100 ; }")
+	nat.Run(t, "nft", "add rule ip tisnat post oifname "+wan+" masquerade")
+	for k := 1; k <= n; k++ {
+		ns := nstest.New(t, "natspoke"+strconv.Itoa(k))
+		gw := fmt.Sprintf("192.168.%d.1", k)
+		s := &hubSpoke{ns: ns, outer: fmt.Sprintf("192.168.%d.2", k), inner: fmt.Sprintf("10.212.%d.1", 100+k)}
+		if id != nil {
+			s.id = id(k)
+		}
+		nstest.Link(t, ns, nat, s.outer+"/24", gw+"/24")
+		ns.Run(t, "ip", "route", "add", "default", "via", gw)
+		ns.Run(t, "ip", "addr", "add", s.inner+"/32", "dev", "lo")
+		ns.Run(t, "sysctl", "-q", "-w", "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.default.rp_filter=0")
+		spokes = append(spokes, s)
+	}
+	return public, spokes
+}
+
+// hubIKEPeer is what the hub's status says about one IKE SA.
+type hubIKEPeer struct {
+	Peer       string `json:"peer"`
+	State      string `json:"state"`
+	RemoteID   string `json:"remote_id"`
+	RemotePort uint16 `json:"remote_port"`
+	NATT       bool   `json:"nat_t"`
+}
+
+// hubIKEPeers reads the hub's IKE SAs from `status --json`.
+func hubIKEPeers(t *testing.T, n *tisNode) []hubIKEPeer {
+	t.Helper()
+	out, err := n.ns.Output(n.bin, "status", "-c", n.config, "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st struct {
+		IKESAs []hubIKEPeer `json:"ike_sas"`
+	}
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		t.Fatalf("status JSON: %v: %s", err, out)
+	}
+	return st.IKESAs
 }
 
 // hubConfig is the hub: one dynamic crypto map for 10.222.0.0/16 <->
@@ -400,4 +458,52 @@ func TestHubTwoSpokes(t *testing.T) {
 	startSpokes(t, spokes)
 	waitAllUp(t, l, spokes, 60*time.Second)
 	checkIsolation(t, l, spokes)
+}
+
+// TestHubTwoSpokesBehindOneNAT: two tinyipsec spokes behind one
+// masquerading NAT (one public address, NAT-T), with different identities,
+// both sending INITIAL-CONTACT. Both stay up, and the hub's replies to
+// each leave to that spoke's own NAT port on its own SA.
+func TestHubTwoSpokesBehindOneNAT(t *testing.T) {
+	nstest.Require(t, "tcpdump", "ping", "nft")
+	l := newHubLab(t)
+	public, spokes := l.natSite(t, 2, func(k int) string { return fmt.Sprintf("fqdn:natspoke%d.example", k) })
+	l.startHub(t)
+	startSpokes(t, spokes)
+	waitAllUp(t, l, spokes, 60*time.Second)
+	// The hub holds one IKE SA per identity, at the same address, from
+	// two ports: where each spoke's ESP must go.
+	var peers []hubIKEPeer
+	nstest.WaitFor(t, 20*time.Second, "two IKE SAs on the hub", func() bool {
+		peers = hubIKEPeers(t, l.hubNode)
+		return len(peers) == 2
+	})
+	for _, s := range spokes {
+		want := `"` + strings.TrimPrefix(s.id, "fqdn:") + `"`
+		for _, p := range peers {
+			if p.RemoteID == want {
+				if p.Peer != public || !p.NATT {
+					t.Fatalf("spoke %s seen as %+v, want NAT-T from %s", s.id, p, public)
+				}
+				s.wireDst = fmt.Sprintf("%s.%d", public, p.RemotePort)
+			}
+		}
+		if s.wireDst == "" {
+			t.Fatalf("no IKE SA for %s on the hub: %+v", s.id, peers)
+		}
+	}
+	if spokes[0].wireDst == spokes[1].wireDst {
+		t.Fatalf("both spokes at %s", spokes[0].wireDst)
+	}
+	checkIsolation(t, l, spokes)
+	// Both are still up (nobody's INITIAL-CONTACT or new IKE SA removed
+	// the other's).
+	for _, s := range spokes {
+		if !ipsecUp(s.node) {
+			t.Errorf("spoke %s lost its tunnel", s.id)
+		}
+	}
+	if peers := hubIKEPeers(t, l.hubNode); len(peers) != 2 {
+		t.Errorf("hub IKE SAs after the pings: %+v", peers)
+	}
 }
