@@ -321,6 +321,11 @@ func (m *Manager) initialContact(fresh *ikeSA) {
 		if s == fresh || s.dead || !samePeer(s, fresh) {
 			continue
 		}
+		// Remote-access clients share the group identity and often one
+		// NAT address: they are told apart by their port.
+		if fresh.ms != nil && fresh.ms.cm.RemoteAccessGateway() && s.remote != fresh.remote {
+			continue
+		}
 		m.log.Info("INITIAL-CONTACT: dropping old SAs of the restarted peer", "peer", fresh.remote,
 			"id", fresh.out.peer.String(), "old_peer", s.remote)
 		// Not a rekey: the peer has none of the old IPsec SAs any more,

@@ -215,7 +215,10 @@ func (m *Manager) established(sa *ikeSA, now time.Time) {
 	// with on the same crypto map is the peer's rekey (or
 	// reauthentication): the older one hands its children over when it
 	// goes. Another identity at the same address is another peer.
-	if !sa.initiator {
+	// (Not for a remote-access gateway: its clients share the group
+	// identity and often one NAT address; a client's new IKE SA takes
+	// over once XAUTH names the same user, see raGatewayLease.)
+	if !sa.initiator && (sa.ms == nil || !sa.ms.cm.RemoteAccessGateway()) {
 		for _, old := range m.sas {
 			if old != sa && !old.dead && old.replacedBy == nil && old.ms == sa.ms && samePeer(old, sa) {
 				old.replacedBy = sa

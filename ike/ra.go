@@ -411,6 +411,13 @@ func (m *Manager) raGatewayLease(sa *ikeSA, t *txn, ap *AttributesPayload, now t
 	}
 	m.raAnswer(sa, t, CfgReply, ap.Identifier, l.attributes(sa.out.peerUnity))
 	sa.ra.lease, sa.ra.phase = l, raActive
+	// The same user from the same address and port: the client rekeyed
+	// its IKE SA; the older one hands its IPsec SAs over when it goes.
+	for _, o := range m.sas {
+		if o != sa && !o.dead && o.ra != nil && o.ra.gateway && o.ra.user == sa.ra.user && o.remote == sa.remote && o.replacedBy == nil {
+			o.replacedBy = sa
+		}
+	}
 	m.log.Info("Mode-Config: address assigned", "peer", sa.remote, "crypto_map", sa.ms.cm.ID(), "user", sa.ra.user, "address", l.IP4)
 	return nil
 }

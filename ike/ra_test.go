@@ -225,3 +225,79 @@ func TestLeaseAttributes(t *testing.T) {
 		t.Fatalf("no split list must mean everything: %+v", rules)
 	}
 }
+
+// TestRemoteAccessRekeyKeepsAddress: the client rekeys its IKE SA (XAUTH and
+// Mode-Config run again on the new one) and keeps its address and its
+// IPsec SA; the gateway keeps one lease.
+func TestRemoteAccessRekeyKeepsAddress(t *testing.T) {
+	rn := newRANet(t)
+	c, h := rn.client("192.0.2.1", "alice", "s3cret", "main")
+	st := raActiveStatus(t, c, "client active")
+	c.m.mu.Lock()
+	for _, sa := range c.m.sas {
+		sa.rekeyAt = time.Now()
+		// Finished Quick Modes are kept 30 s for retransmissions and hold
+		// the old SA up to 10 s after the new one is up: skip that wait.
+		clear(sa.qms)
+	}
+	c.m.mu.Unlock()
+	waitUntil(t, 20*time.Second, "the old IKE SA replaced", func() bool {
+		s := c.m.Status()
+		if len(s) != 1 || s[0].RemoteAccess != "active" {
+			return false
+		}
+		c.m.mu.Lock()
+		defer c.m.mu.Unlock()
+		return len(c.m.sas) == 1 && c.m.sas[0].replaces != nil
+	})
+	if s := c.m.Status(); s[0].Assigned != st.Assigned {
+		t.Fatalf("address changed on rekey: %s -> %s", st.Assigned, s[0].Assigned)
+	}
+	if len(h.leases) != 1 {
+		t.Fatalf("the TUN address was touched on rekey: %d leases applied", len(h.leases))
+	}
+	if len(c.plane.live()) != 1 || len(rn.gw.plane.live()) != 1 {
+		t.Fatalf("IPsec SAs lost on rekey: client %d, gateway %d", len(c.plane.live()), len(rn.gw.plane.live()))
+	}
+	waitUntil(t, 10*time.Second, "one SA and one lease on the gateway", func() bool {
+		s := rn.gw.m.Status()
+		return len(s) == 1 && s[0].Assigned == st.Assigned
+	})
+	rn.gw.m.mu.Lock()
+	leases := len(rn.gw.m.maps[0].poolOwner)
+	rn.gw.m.mu.Unlock()
+	if leases != 1 {
+		t.Fatalf("gateway pool holds %d leases", leases)
+	}
+}
+
+// FuzzTransactionAttributes: whatever an authenticated gateway or client
+// sends in an attribute payload, reading it as a lease or as XAUTH
+// questions neither panics nor yields more than the limits allow.
+func FuzzTransactionAttributes(f *testing.F) {
+	l := &Lease{IP4: netip.MustParseAddr("10.9.0.7"), DNS: []netip.Addr{netip.MustParseAddr("10.2.0.53")},
+		Split: []netip.Prefix{netip.MustParsePrefix("10.2.0.0/16")}}
+	for _, as := range []Attributes{l.attributes(true), l.attributes(false), xauthRequest(), leaseRequest(l)} {
+		ap := &AttributesPayload{CfgType: CfgReply, Attributes: as}
+		b, err := MarshalPayloads([]Payload{ap})
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b[4:])
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		p, err := parseAttributesPayload(body)
+		if err != nil {
+			return
+		}
+		as := p.(*AttributesPayload).Attributes
+		if l, ok := parseLease(as); ok {
+			if len(l.Split) > maxSplitNetworks || len(l.DNS) > 8 {
+				t.Fatalf("lease beyond limits: %d networks, %d DNS", len(l.Split), len(l.DNS))
+			}
+			l.ACLRules()
+			l.attributes(true)
+		}
+		xauthCredentials(as, "u", []byte("p"))
+	})
+}
