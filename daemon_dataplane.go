@@ -154,7 +154,7 @@ func startDataplane(ctx context.Context, cfg *conf.Config, logger *slog.Logger) 
 		return nil, err
 	}
 	for i, m := range d.maps {
-		if m.Keying != "manual" || m.Manual == nil {
+		if m.IKEKeyed() || m.Manual == nil {
 			continue
 		}
 		if err := d.installManual(i, m, peerPaths[m.PeerAddr]); err != nil {
@@ -195,7 +195,7 @@ func (d *dataplane) UDP() *tun.UDP { return d.udp }
 // needsIKE reports whether any crypto map is keyed by IKE.
 func needsIKE(cfg *conf.Config) bool {
 	for _, m := range cfg.CryptoMaps {
-		if m.Keying != "manual" {
+		if m.IKEKeyed() {
 			return true
 		}
 	}
@@ -388,7 +388,7 @@ func (d *dataplane) installManual(entry int, m *conf.CryptoMap, path tun.Route) 
 		CryptoMap: m.ID(), Peer: m.PeerAddr, Local: local,
 		Protocol: proto, Mode: mode,
 		SPIIn: mk.SPIIn, SPIOut: mk.SPIOut, AHSPIIn: mk.AHSPIIn, AHSPIOut: mk.AHSPIOut,
-		Encryption: ts.ESP, Integrity: integrityName(ts), Keying: "manual",
+		Encryption: ts.ESP.String(), Integrity: integrityName(ts), Keying: "manual",
 		PathMTU: pathMTU(path),
 	}
 	var ls, rs []string
@@ -550,10 +550,10 @@ func (d *dataplane) addKernelDrops(r *statusReport) {
 func integrityName(ts *conf.TransformSet) string {
 	var parts []string
 	if ts.ESPAuth != "" {
-		parts = append(parts, ts.ESPAuth)
+		parts = append(parts, ts.ESPAuth.String())
 	}
 	if ts.AH != "" {
-		parts = append(parts, "ah-"+ts.AH)
+		parts = append(parts, "ah-"+ts.AH.String())
 	}
 	return strings.Join(parts, " ")
 }

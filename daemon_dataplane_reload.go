@@ -71,7 +71,7 @@ func (d *dataplane) reload(old, next *conf.Config) error {
 		d.policy = p
 	}
 	for i, m := range d.maps {
-		if m.Keying != "manual" || m.Manual == nil || d.manual[m.ID()] != nil {
+		if m.IKEKeyed() || m.Manual == nil || d.manual[m.ID()] != nil {
 			continue
 		}
 		var path tun.Route

@@ -23,7 +23,7 @@ type ikeDaemon struct {
 // hasISAKMPMaps reports whether any crypto map is keyed by IKE.
 func hasISAKMPMaps(cfg *conf.Config) bool {
 	for _, m := range cfg.CryptoMaps {
-		if m.Keying == "" || m.Keying == "isakmp" {
+		if m.IKEKeyed() {
 			return true
 		}
 	}
@@ -170,12 +170,12 @@ func (p *espPlane) InstallChild(c *ike.ChildSA) (ike.ChildHandle, error) {
 		inSA.Close()
 		return nil, err
 	}
-	integ := c.Integrity
+	integ := c.Integrity.String()
 	if c.AHIntegrity != "" {
 		if integ != "" {
 			integ += " "
 		}
-		integ += "ah-" + c.AHIntegrity
+		integ += "ah-" + c.AHIntegrity.String()
 	}
 	info := esp.PairInfo{
 		// The negotiated selectors, not the ACL line, choose the pair for
@@ -185,7 +185,7 @@ func (p *espPlane) InstallChild(c *ike.ChildSA) (ike.ChildHandle, error) {
 		LocalSelector: c.Selector.Local.String(), RemoteSelector: c.Selector.Remote.String(),
 		Protocol: proto, Mode: mode,
 		SPIIn: in.SPI, SPIOut: out.SPI, AHSPIIn: in.AHSPI, AHSPIOut: out.AHSPI,
-		Encryption: c.Encryption, Integrity: integ, Keying: "isakmp",
+		Encryption: c.Encryption.String(), Integrity: integ, Keying: "isakmp",
 		Lifetime: c.Lifetime, LifetimeKB: c.LifetimeKB,
 	}
 	pair, err := p.engine.InstallPairFor(c.CryptoMap.ID(), inSA, outSA, info)

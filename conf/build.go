@@ -100,7 +100,7 @@ func (b *builder) build(root map[string]any) (*Config, error) {
 		b.errorf(keyPath{"crypto_map"}, "at least one crypto_map is required")
 	}
 	for _, m := range b.cfg.CryptoMaps {
-		if m.Keying == "isakmp" {
+		if m.IKEKeyed() {
 			m.policies = b.cfg.Policies
 		}
 	}

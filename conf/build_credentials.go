@@ -1,6 +1,8 @@
 package conf
 
 import (
+	"tinyipsec/internal/algo"
+
 	"bytes"
 	"crypto/sha256"
 	"fmt"
@@ -82,7 +84,7 @@ func (b *builder) credentials(t *table, m *CryptoMap) {
 	}
 	var policyPSK, policyCert bool
 	for _, p := range b.cfg.Policies {
-		if p.Auth == "pre-share" {
+		if p.Auth == algo.PreShare {
 			policyPSK = true
 		} else {
 			policyCert = true

@@ -80,7 +80,7 @@ func (b *builder) cryptoMap(t *table, seen map[string]keyPath) *CryptoMap {
 			}
 		}
 	}
-	m.Keying, _ = t.oneOf("keying", "isakmp", "isakmp", "manual")
+	m.Keying, _ = enum(t, "keying", KeyingISAKMP, KeyingISAKMP, KeyingManual)
 
 	if peer, ok := t.requiredStr("peer"); ok {
 		m.Peer = peer
@@ -114,7 +114,7 @@ func (b *builder) cryptoMap(t *table, seen map[string]keyPath) *CryptoMap {
 	m.ReplayWindow = int(rw)
 	m.ESN, _ = t.boolean("esn", false)
 
-	if m.Keying == "manual" {
+	if m.Keying == KeyingManual {
 		b.manualMap(t, m)
 	} else {
 		b.isakmpMap(t, m)

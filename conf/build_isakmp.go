@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+
+	"tinyipsec/internal/algo"
 )
 
 // isakmpMap reads the keys of a crypto map keyed by IKE.
@@ -31,7 +33,7 @@ func (b *builder) isakmpMap(t *table, m *CryptoMap) {
 	if v, present, ok := t.scalar("pfs"); present && ok {
 		if g, err := parsePFS(v); err != nil {
 			t.errorf("pfs", "%v", err)
-		} else if weakDHGroup(g) && !b.cfg.Global.AllowWeak {
+		} else if g.Weak() && !b.cfg.Global.AllowWeak {
 			t.errorf("pfs", "%s", weakHint("DH group "+itoa(g)))
 		} else {
 			m.PFS = g
@@ -49,26 +51,26 @@ func (b *builder) isakmpMap(t *table, m *CryptoMap) {
 	}
 	m.LifetimeKB = uint64(kb)
 
-	m.Exchange, _ = t.oneOf("exchange", "main", "main", "aggressive")
-	initiate := "on-traffic"
+	m.Exchange, _ = enum(t, "exchange", ExchangeMain, ExchangeMain, ExchangeAggressive)
+	initiate := InitiateOnTraffic
 	if m.Dynamic {
-		initiate = "never"
+		initiate = InitiateNever
 	}
 	if m.RemoteAccessClient() {
 		// The inner address and the networks come with the tunnel: no
 		// traffic can ask for it before it is up.
-		initiate = "always"
+		initiate = InitiateAlways
 	}
-	m.Initiate, ok = t.oneOf("initiate", initiate, "on-traffic", "always", "never")
-	if ok && m.Dynamic && m.Initiate != "never" {
+	m.Initiate, ok = enum(t, "initiate", initiate, InitiateOnTraffic, InitiateAlways, InitiateNever)
+	if ok && m.Dynamic && m.Initiate != InitiateNever {
 		t.errorf("initiate", "a crypto map with peer = \"dynamic\" only responds; use initiate = \"never\"")
 	}
-	m.NATT, _ = t.oneOf("nat_t", "auto", "auto", "force", "off")
+	m.NATT, _ = enum(t, "nat_t", NATTAuto, NATTAuto, NATTForce, NATTOff)
 	b.dpd(t, m)
 }
 
 // parsePFS accepts a DH group, or 0 / "" / "none" for no PFS.
-func parsePFS(v any) (int, error) {
+func parsePFS(v any) (algo.Group, error) {
 	switch x := v.(type) {
 	case int64:
 		if x == 0 {

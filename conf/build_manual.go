@@ -4,6 +4,8 @@ import (
 	"encoding/hex"
 	"sort"
 	"strings"
+
+	"tinyipsec/internal/algo"
 )
 
 // manualMap reads the SPIs and keys of a keying = "manual" crypto map
@@ -16,7 +18,7 @@ func (b *builder) manualMap(t *table, m *CryptoMap) {
 			t.errorf(k, "not used with keying = \"manual\"")
 		}
 	}
-	m.NATT = "off"
+	m.NATT = NATTOff
 	if m.Dynamic || (m.Peer != "" && !m.PeerAddr.IsValid() && validHostname(m.Peer)) {
 		t.errorf("peer", "keying = \"manual\" needs a literal peer address")
 	}
@@ -43,28 +45,28 @@ func (b *builder) manualMap(t *table, m *CryptoMap) {
 	}
 
 	espKeyLen := -1 // -1: the key must be absent
-	if ts.ESP != "" {
-		espKeyLen = ESPKeyLen(ts.ESP)
+	if c := ts.ESP.Info(); c != nil {
+		espKeyLen = c.KeymatLen()
 	}
-	mk.ESPKeyIn = b.hexKey(t, "esp_key_in", espKeyLen, ts.ESP)
-	mk.ESPKeyOut = b.hexKey(t, "esp_key_out", espKeyLen, ts.ESP)
+	mk.ESPKeyIn = b.hexKey(t, "esp_key_in", espKeyLen, ts.ESP.String(), ts.ESP.AEAD())
+	mk.ESPKeyOut = b.hexKey(t, "esp_key_out", espKeyLen, ts.ESP.String(), ts.ESP.AEAD())
 
 	authLen := -1
-	if ts.ESPAuth != "" {
-		authLen = AuthKeyLen(ts.ESPAuth)
+	if h := ts.ESPAuth.Info(); h != nil {
+		authLen = h.Size
 	}
-	mk.ESPAuthKeyIn = b.hexKey(t, "esp_auth_key_in", authLen, ts.ESPAuth)
-	mk.ESPAuthKeyOut = b.hexKey(t, "esp_auth_key_out", authLen, ts.ESPAuth)
+	mk.ESPAuthKeyIn = b.hexKey(t, "esp_auth_key_in", authLen, ts.ESPAuth.String(), false)
+	mk.ESPAuthKeyOut = b.hexKey(t, "esp_auth_key_out", authLen, ts.ESPAuth.String(), false)
 
 	ahLen := -1
-	if ts.AH != "" {
-		ahLen = AuthKeyLen(ts.AH)
+	if h := ts.AH.Info(); h != nil {
+		ahLen = h.Size
 	}
-	mk.AHKeyIn = b.hexKey(t, "ah_key_in", ahLen, ts.AH)
-	mk.AHKeyOut = b.hexKey(t, "ah_key_out", ahLen, ts.AH)
+	mk.AHKeyIn = b.hexKey(t, "ah_key_in", ahLen, ts.AH.String(), false)
+	mk.AHKeyOut = b.hexKey(t, "ah_key_out", ahLen, ts.AH.String(), false)
 
 	// AH+ESP bundles may use separate SPIs; AH alone uses spi_in/spi_out.
-	bundle := ts.AH != "" && ts.ESP != ""
+	bundle := ts.AH != algo.HashNone && ts.ESP != algo.CipherNone
 	mk.AHSPIIn = b.spi(t, "ah_spi_in", false, mk.SPIIn)
 	mk.AHSPIOut = b.spi(t, "ah_spi_out", false, mk.SPIOut)
 	for _, k := range []string{"ah_spi_in", "ah_spi_out"} {
@@ -72,7 +74,7 @@ func (b *builder) manualMap(t *table, m *CryptoMap) {
 			t.errorf(k, "only used when the transform set has both ah and esp")
 		}
 	}
-	if ts.AH == "" {
+	if ts.AH == algo.HashNone {
 		mk.AHSPIIn, mk.AHSPIOut = 0, 0
 	}
 }
@@ -90,13 +92,14 @@ func (b *builder) spi(t *table, key string, required bool, def uint32) uint32 {
 	return uint32(n)
 }
 
-// hexKey reads a hex key of exactly want bytes for algorithm alg; want -1
-// means the key must not be there. The value is never echoed.
-func (b *builder) hexKey(t *table, key string, want int, alg string) Secret {
+// hexKey reads a hex key of exactly want bytes for algorithm alg (salted:
+// the key ends in an AEAD salt); want -1 means the key must not be there.
+// The value is never echoed.
+func (b *builder) hexKey(t *table, key string, want int, alg string, salted bool) Secret {
 	if !t.has(key) {
 		t.get(key)
 		if want > 0 {
-			t.errorf(key, "missing: %s needs a %d-byte key (%d hex digits)%s", alg, want, 2*want, saltNote(alg))
+			t.errorf(key, "missing: %s needs a %d-byte key (%d hex digits)%s", alg, want, 2*want, saltNote(salted))
 		}
 		return nil
 	}
@@ -120,7 +123,7 @@ func (b *builder) hexKey(t *table, key string, want int, alg string) Secret {
 		return nil
 	}
 	if len(key2) != want {
-		t.errorf(key, "%s needs a %d-byte key (%d hex digits)%s, not %d bytes", alg, want, 2*want, saltNote(alg), len(key2))
+		t.errorf(key, "%s needs a %d-byte key (%d hex digits)%s, not %d bytes", alg, want, 2*want, saltNote(salted), len(key2))
 		return nil
 	}
 	if want == 0 {
@@ -129,8 +132,8 @@ func (b *builder) hexKey(t *table, key string, want int, alg string) Secret {
 	return Secret(key2)
 }
 
-func saltNote(alg string) string {
-	if IsAEAD(alg) {
+func saltNote(salted bool) string {
+	if salted {
 		return " including the 4-byte salt"
 	}
 	return ""

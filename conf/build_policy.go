@@ -3,6 +3,8 @@ package conf
 import (
 	"sort"
 	"time"
+
+	"tinyipsec/internal/algo"
 )
 
 // Phase 1 lifetime range of IOS "crypto isakmp policy" (60 s .. 1 day).
@@ -61,25 +63,25 @@ func (b *builder) policy(t *table, byPrio map[int64]keyPath) {
 	}
 	if need("encryption") {
 		var ok bool
-		p.Encryption, ok = t.oneOf("encryption", "", p1Encryptions...)
+		p.Encryption, ok = algorithm(t, "encryption", algo.P1Ciphers())
 		check(ok)
-		if ok && weakCipher(p.Encryption) && !weakOK {
-			t.errorf("encryption", "%s", weakHint(`cipher "`+p.Encryption+`"`))
+		if ok && p.Encryption.Info().Weak && !weakOK {
+			t.errorf("encryption", "%s", weakHint(`cipher "`+p.Encryption.String()+`"`))
 			valid = false
 		}
 	}
 	if need("hash") {
 		var ok bool
-		p.Hash, ok = t.oneOf("hash", "", hashes...)
+		p.Hash, ok = algorithm(t, "hash", algo.Hashes())
 		check(ok)
-		if ok && weakHash(p.Hash) && !weakOK {
-			t.errorf("hash", "%s", weakHint(`hash "`+p.Hash+`"`))
+		if ok && p.Hash.Info().Weak && !weakOK {
+			t.errorf("hash", "%s", weakHint(`hash "`+p.Hash.String()+`"`))
 			valid = false
 		}
 	}
 	if need("authentication") {
 		var ok bool
-		p.Auth, ok = t.oneOf("authentication", "", authMethods...)
+		p.Auth, ok = algorithm(t, "authentication", algo.Auths())
 		check(ok)
 	}
 	if need("group") {
@@ -90,7 +92,7 @@ func (b *builder) policy(t *table, byPrio map[int64]keyPath) {
 		} else if err != nil {
 			t.errorf("group", "%v", err)
 			valid = false
-		} else if weakDHGroup(g) && !weakOK {
+		} else if g.Weak() && !weakOK {
 			t.errorf("group", "%s", weakHint("DH group "+itoa(g)))
 			valid = false
 		}

@@ -1,5 +1,7 @@
 package conf
 
+import "tinyipsec/internal/algo"
+
 // transformSets reads every [transform_set.NAME].
 func (b *builder) transformSets(t *table) {
 	defer t.done()
@@ -18,16 +20,16 @@ func (b *builder) transformSet(name string, t *table) *TransformSet {
 	valid := true
 
 	var ok bool
-	if ts.ESP, ok = t.oneOf("esp", "", espCiphers...); !ok {
+	if ts.ESP, ok = algorithm(t, "esp", algo.Ciphers()); !ok {
 		valid = false
 	}
-	if ts.ESPAuth, ok = t.oneOf("esp_auth", "", hashes...); !ok {
+	if ts.ESPAuth, ok = algorithm(t, "esp_auth", algo.Hashes()); !ok {
 		valid = false
 	}
-	if ts.AH, ok = t.oneOf("ah", "", hashes...); !ok {
+	if ts.AH, ok = algorithm(t, "ah", algo.Hashes()); !ok {
 		valid = false
 	}
-	if ts.Mode, ok = t.oneOf("mode", "tunnel", "tunnel", "transport"); !ok {
+	if ts.Mode, ok = enum(t, "mode", ModeTunnel, ModeTunnel, ModeTransport); !ok {
 		valid = false
 	}
 
@@ -35,23 +37,24 @@ func (b *builder) transformSet(name string, t *table) *TransformSet {
 	case !t.has("esp") && !t.has("ah"):
 		b.errorf(t.path, "needs esp, ah or both")
 		valid = false
-	case ts.ESP == "" && t.has("esp_auth") && !t.has("esp"):
+	case ts.ESP == algo.CipherNone && t.has("esp_auth") && !t.has("esp"):
 		t.errorf("esp_auth", "given without esp")
 		valid = false
-	case IsAEAD(ts.ESP) && t.has("esp_auth"):
+	case ts.ESP.AEAD() && t.has("esp_auth"):
 		t.errorf("esp_auth", "must not be set: %s already authenticates", ts.ESP)
 		valid = false
-	case ts.ESP != "" && !IsAEAD(ts.ESP) && !t.has("esp_auth"):
+	case ts.ESP != algo.CipherNone && !ts.ESP.AEAD() && !t.has("esp_auth"):
 		t.errorf("esp_auth", "missing: esp = %q needs an integrity algorithm (or use an AEAD cipher such as aes128gcm16)", ts.ESP)
 		valid = false
 	}
-	if weakHash(ts.ESPAuth) && !weakOK {
-		t.errorf("esp_auth", "%s", weakHint(`hash "md5"`))
-		valid = false
-	}
-	if weakHash(ts.AH) && !weakOK {
-		t.errorf("ah", "%s", weakHint(`hash "md5"`))
-		valid = false
+	for _, h := range []struct {
+		key string
+		alg algo.Hash
+	}{{"esp_auth", ts.ESPAuth}, {"ah", ts.AH}} {
+		if i := h.alg.Info(); i != nil && i.Weak && !weakOK {
+			t.errorf(h.key, "%s", weakHint(`hash "`+i.Name+`"`))
+			valid = false
+		}
 	}
 	if !valid {
 		return nil

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"tinyipsec/acl"
+	"tinyipsec/internal/algo"
 )
 
 // Defaults that admins know from Cisco IOS/ASA.
@@ -57,20 +58,20 @@ type Global struct {
 // ISAKMPPolicy is one [[isakmp_policy]], Cisco's "crypto isakmp policy N".
 type ISAKMPPolicy struct {
 	Priority   int           // priority
-	Encryption string        // encryption: aes128|aes192|aes256|3des|des
-	Hash       string        // hash: md5|sha1|sha256|sha384|sha512
-	Auth       string        // authentication: pre-share|rsa-sig|ecdsa-sig
-	Group      int           // group: 1,2,5,14,15,16,19,20,21,31
+	Encryption algo.P1Cipher // encryption: aes128|aes192|aes256|3des|des
+	Hash       algo.Hash     // hash: md5|sha1|sha256|sha384|sha512
+	Auth       algo.Auth     // authentication: pre-share|rsa-sig|ecdsa-sig
+	Group      algo.Group    // group: 1,2,5,14,15,16,19,20,21,31
 	Lifetime   time.Duration // lifetime (default 86400 s)
 }
 
 // TransformSet is one [transform_set.NAME], Cisco's "crypto ipsec transform-set".
 type TransformSet struct {
 	Name    string
-	ESP     string // esp: aes128gcm16|aes256gcm16|aes128|aes192|aes256|3des|chacha20poly1305|null; "" = no ESP
-	ESPAuth string // esp_auth: sha1|sha256|sha384|sha512|md5; "" for AEAD
-	AH      string // ah: sha1|sha256|sha384|sha512|md5; "" = no AH
-	Mode    string // mode: tunnel|transport (default tunnel)
+	ESP     algo.Cipher // esp: aes128gcm16|aes256gcm16|aes128|aes192|aes256|3des|chacha20poly1305|null; CipherNone = no ESP
+	ESPAuth algo.Hash   // esp_auth: sha1|sha256|sha384|sha512|md5; HashNone for AEAD
+	AH      algo.Hash   // ah: sha1|sha256|sha384|sha512|md5; HashNone = no AH
+	Mode    Mode        // mode: tunnel|transport (default tunnel)
 }
 
 // ACL is one [acl.NAME]: Cisco extended-ACL lines, first match wins,
@@ -93,7 +94,7 @@ type Identity struct {
 type CryptoMap struct {
 	Name   string // name
 	Seq    int    // seq
-	Keying string // keying: isakmp|manual (default isakmp)
+	Keying Keying // keying: isakmp|manual (default isakmp)
 
 	Peer     string     // peer: address, hostname or "dynamic" (kept as written)
 	PeerAddr netip.Addr // resolved when Peer is a literal address; invalid for "dynamic" or hostnames
@@ -114,14 +115,14 @@ type CryptoMap struct {
 	TransformSet  []string        // transform_set: names in preference order
 	TransformSets []*TransformSet // resolved, same order
 
-	PFS          int           // pfs: DH group, 0 = no PFS
+	PFS          algo.Group    // pfs: DH group, 0 = no PFS
 	Lifetime     time.Duration // lifetime (default 3600 s)
 	LifetimeKB   uint64        // lifetime_kb: 0 = no volume limit
-	Exchange     string        // exchange: main|aggressive (default main)
-	Initiate     string        // initiate: on-traffic|always|never (default on-traffic)
+	Exchange     Exchange      // exchange: main|aggressive (default main)
+	Initiate     Initiate      // initiate: on-traffic|always|never (default on-traffic)
 	DPDDelay     time.Duration // dpd_delay: 0 = DPD off
 	DPDTimeout   time.Duration // dpd_timeout
-	NATT         string        // nat_t: auto|force|off (default auto)
+	NATT         NATT          // nat_t: auto|force|off (default auto)
 	ReplayWindow int           // replay_window (default 64, at most 4096; 0 disables anti-replay)
 	ESN          bool          // esn
 
@@ -175,3 +176,36 @@ func (m *CryptoMap) RemoteAccessGateway() bool { return m.PoolFirst.IsValid() }
 
 // ID returns "name/seq", the crypto map's identity in logs and status.
 func (m *CryptoMap) ID() string { return m.Name + "/" + strconv.Itoa(m.Seq) }
+
+// IKEKeyed reports whether IKE negotiates the map's SAs (keying = "isakmp").
+func (m *CryptoMap) IKEKeyed() bool { return m.Keying == "" || m.Keying == KeyingISAKMP }
+
+// The enumerated configuration values. Each type's constants are its only
+// valid values; the underlying string is the configuration spelling.
+type (
+	Mode     string // transform_set mode
+	Keying   string // crypto_map keying
+	Exchange string // crypto_map exchange (phase 1 mode)
+	Initiate string // crypto_map initiate
+	NATT     string // crypto_map nat_t
+)
+
+// Valid values of the enumerated configuration keys.
+const (
+	ModeTunnel    Mode = "tunnel"
+	ModeTransport Mode = "transport"
+
+	KeyingISAKMP Keying = "isakmp"
+	KeyingManual Keying = "manual"
+
+	ExchangeMain       Exchange = "main"
+	ExchangeAggressive Exchange = "aggressive"
+
+	InitiateOnTraffic Initiate = "on-traffic"
+	InitiateAlways    Initiate = "always"
+	InitiateNever     Initiate = "never"
+
+	NATTAuto  NATT = "auto"
+	NATTForce NATT = "force"
+	NATTOff   NATT = "off"
+)

@@ -1,6 +1,8 @@
 package conf
 
 import (
+	"tinyipsec/internal/algo"
+
 	"bufio"
 	"errors"
 	"fmt"
@@ -90,9 +92,9 @@ func (tw *tomlWriter) config(c *Config) {
 	for _, p := range c.Policies {
 		tw.line("\n[[isakmp_policy]]")
 		tw.line("priority = %d", p.Priority)
-		tw.str("encryption", p.Encryption)
-		tw.str("hash", p.Hash)
-		tw.str("authentication", p.Auth)
+		tw.str("encryption", p.Encryption.String())
+		tw.str("hash", p.Hash.String())
+		tw.str("authentication", p.Auth.String())
 		tw.line("group = %d", p.Group)
 		tw.str("lifetime", formatDuration(p.Lifetime))
 	}
@@ -100,16 +102,16 @@ func (tw *tomlWriter) config(c *Config) {
 	for _, name := range sortedKeys(c.TransformSets) {
 		ts := c.TransformSets[name]
 		tw.line("\n[transform_set.%s]", tomlKey(name))
-		if ts.ESP != "" {
-			tw.str("esp", ts.ESP)
+		if ts.ESP != algo.CipherNone {
+			tw.str("esp", ts.ESP.String())
 		}
-		if ts.ESPAuth != "" {
-			tw.str("esp_auth", ts.ESPAuth)
+		if ts.ESPAuth != algo.HashNone {
+			tw.str("esp_auth", ts.ESPAuth.String())
 		}
-		if ts.AH != "" {
-			tw.str("ah", ts.AH)
+		if ts.AH != algo.HashNone {
+			tw.str("ah", ts.AH.String())
 		}
-		tw.str("mode", ts.Mode)
+		tw.str("mode", string(ts.Mode))
 	}
 
 	for _, name := range sortedKeys(c.ACLs) {
@@ -131,7 +133,7 @@ func (tw *tomlWriter) cryptoMap(m *CryptoMap) {
 	tw.line("\n[[crypto_map]]")
 	tw.str("name", m.Name)
 	tw.line("seq = %d", m.Seq)
-	tw.str("keying", m.Keying)
+	tw.str("keying", string(m.Keying))
 	tw.str("peer", m.Peer)
 	if m.Local.IsValid() {
 		tw.str("local", m.Local.String())
@@ -168,13 +170,13 @@ func (tw *tomlWriter) cryptoMap(m *CryptoMap) {
 	}
 	tw.str("lifetime", formatDuration(m.Lifetime))
 	tw.line("lifetime_kb = %d", m.LifetimeKB)
-	tw.str("exchange", m.Exchange)
-	tw.str("initiate", m.Initiate)
+	tw.str("exchange", string(m.Exchange))
+	tw.str("initiate", string(m.Initiate))
 	tw.str("dpd_delay", formatDuration(m.DPDDelay))
 	if m.DPDDelay > 0 {
 		tw.str("dpd_timeout", formatDuration(m.DPDTimeout))
 	}
-	tw.str("nat_t", m.NATT)
+	tw.str("nat_t", string(m.NATT))
 	tw.remoteAccess(m)
 }
 
@@ -224,7 +226,7 @@ func (tw *tomlWriter) manual(k *ManualKeys, ts []*TransformSet) {
 	hexKey("esp_auth_key_out", k.ESPAuthKeyOut)
 	hexKey("ah_key_in", k.AHKeyIn)
 	hexKey("ah_key_out", k.AHKeyOut)
-	if len(ts) == 1 && ts[0].AH != "" && ts[0].ESP != "" {
+	if len(ts) == 1 && ts[0].AH != algo.HashNone && ts[0].ESP != algo.CipherNone {
 		tw.line("ah_spi_in = %d", k.AHSPIIn)
 		tw.line("ah_spi_out = %d", k.AHSPIOut)
 	}

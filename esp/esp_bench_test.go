@@ -34,10 +34,10 @@ func rawPrimitive(b testing.TB, s suite, size int) (seal, open func(buf []byte))
 	if c := lookupCipher(s.cipher); c != nil {
 		key := testKey("enc", e)
 		var err error
-		if c.newAEAD != nil {
-			aead, err = c.newAEAD(key[:c.keyLen])
-		} else if c.newBlock != nil {
-			block, err = c.newBlock(key)
+		if c.NewAEAD != nil {
+			aead, err = c.NewAEAD(key[:c.KeyLen])
+		} else if c.NewBlock != nil {
+			block, err = c.NewBlock(key)
 		}
 		if err != nil {
 			b.Fatal(err)
@@ -58,7 +58,7 @@ func rawPrimitive(b testing.TB, s suite, size int) (seal, open func(buf []byte))
 				}
 			}
 	}
-	mac := hmac.New(integ.newH, key)
+	mac := hmac.New(integ.New, key)
 	sum := make([]byte, 0, 64)
 	var enc, dec cipher.BlockMode
 	ctLen := size

@@ -63,7 +63,7 @@ func (sa *InboundSA) decap(buf []byte, start, end int) (int, int, error) {
 		if err != nil {
 			return 0, 0, err
 		}
-		icvLen := sa.ahInteg.icvLen
+		icvLen := sa.ahInteg.ICVLen
 		copy(sl.icv[:icvLen], buf[p+12:])
 		clear(buf[p+12 : p+sa.ahLen])
 		mac := ahICV(sl, buf, start, hl, p, end, sa.esn, seq)

@@ -197,7 +197,7 @@ func (sa *OutboundSA) encap(buf []byte, off, n int) (int, int, error) {
 	}
 	if sa.ahLen != 0 {
 		icv := ahICV(sl, buf, start, outerHL, ah, end, sa.esn, seq)
-		copy(buf[ah+12:], icv[:sa.ahInteg.icvLen])
+		copy(buf[ah+12:], icv[:sa.ahInteg.ICVLen])
 	}
 	if !sa.v6 {
 		setIPv4Checksum(h)

@@ -1,6 +1,8 @@
 package esp
 
 import (
+	"tinyipsec/internal/algo"
+
 	"bytes"
 	"encoding/binary"
 	"fmt"
@@ -61,13 +63,13 @@ func testKey(label string, n int) []byte {
 
 func keyLens(s suite) (enc, auth, ah int) {
 	if c := lookupCipher(s.cipher); c != nil {
-		enc = c.keyLen + c.saltLen
+		enc = c.KeymatLen()
 	}
 	if i := lookupInteg(s.integ); i != nil {
-		auth = i.keyLen
+		auth = i.Size
 	}
 	if i := lookupInteg(s.ahInteg); i != nil {
-		ah = i.keyLen
+		ah = i.Size
 	}
 	return
 }
@@ -78,7 +80,7 @@ func pairParams(s suite, mode Mode, v6, esn bool, natt bool) (out, in Params) {
 	e, a, h := keyLens(s)
 	out = Params{
 		Proto: s.proto, Mode: mode, SPI: 0x1000a, AHSPI: 0x2000b,
-		Cipher: s.cipher, Integ: s.integ, AHInteg: s.ahInteg,
+		Cipher: algo.Cipher(s.cipher), Integ: algo.Hash(s.integ), AHInteg: algo.Hash(s.ahInteg),
 		EncKey: testKey("enc", e), AuthKey: testKey("auth", a), AHKey: testKey("ah", h),
 		Local: netip.MustParseAddr("192.0.2.1"), Remote: netip.MustParseAddr("192.0.2.2"),
 		ESN: esn, ReplayWindow: 128,
@@ -185,3 +187,7 @@ func equalPacket(t testing.TB, got, want []byte) {
 		t.Fatalf("packet differs\n got %x\nwant %x", got, want)
 	}
 }
+
+// The test tables name algorithms as the configuration does.
+func lookupCipher(name string) *algo.CipherInfo { return algo.Cipher(name).Info() }
+func lookupInteg(name string) *algo.HashInfo    { return algo.Hash(name).Info() }

@@ -1,6 +1,8 @@
 package esp
 
 import (
+	"tinyipsec/internal/algo"
+
 	"bytes"
 	"encoding/binary"
 	"encoding/hex"
@@ -119,12 +121,12 @@ func TestESPKnownAnswers(t *testing.T) {
 			wantESP := unhex(t, k.esp)
 			iv := unhex(t, k.iv)
 			p := Params{
-				Proto: ProtoESP, Mode: mode, SPI: k.spi, Cipher: k.cipher, Integ: k.integ,
+				Proto: ProtoESP, Mode: mode, SPI: k.spi, Cipher: algo.Cipher(k.cipher), Integ: algo.Hash(k.integ),
 				EncKey: unhex(t, k.key), ESN: k.esn, ReplayWindow: 64,
 				Local: netip.MustParseAddr(k.src), Remote: netip.MustParseAddr(k.dst),
 			}
 			if k.integ != "" {
-				p.AuthKey = testKey("auth", lookupInteg(k.integ).keyLen)
+				p.AuthKey = testKey("auth", lookupInteg(k.integ).Size)
 			}
 			out, err := NewOutbound(p)
 			if err != nil {

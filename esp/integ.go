@@ -1,41 +1,12 @@
 package esp
 
 import (
-	"crypto/md5"
-	"crypto/sha1"
-	"crypto/sha256"
-	"crypto/sha512"
 	"encoding"
 	"errors"
 	"hash"
+
+	"tinyipsec/internal/algo"
 )
-
-// integAlg is one HMAC integrity algorithm with its truncated ICV length:
-// HMAC-SHA1-96 (RFC 2404), HMAC-SHA-256-128/384-192/512-256 (RFC 4868),
-// HMAC-MD5-96 (RFC 2403).
-type integAlg struct {
-	name   string
-	keyLen int
-	icvLen int
-	newH   func() hash.Hash
-}
-
-var integAlgs = []integAlg{
-	{name: "sha1", keyLen: 20, icvLen: 12, newH: sha1.New},
-	{name: "sha256", keyLen: 32, icvLen: 16, newH: sha256.New},
-	{name: "sha384", keyLen: 48, icvLen: 24, newH: sha512.New384},
-	{name: "sha512", keyLen: 64, icvLen: 32, newH: sha512.New},
-	{name: "md5", keyLen: 16, icvLen: 12, newH: md5.New},
-}
-
-func lookupInteg(name string) *integAlg {
-	for i := range integAlgs {
-		if integAlgs[i].name == name {
-			return &integAlgs[i]
-		}
-	}
-	return nil
-}
 
 // hmacState is an HMAC (RFC 2104) whose keyed inner and outer hash states
 // are computed once and restored for every packet. It is written here
@@ -50,8 +21,8 @@ type hmacState struct {
 	size         int
 }
 
-func newHMAC(alg *integAlg, key []byte) (*hmacState, error) {
-	h := &hmacState{inner: alg.newH(), outer: alg.newH()}
+func newHMAC(alg *algo.HashInfo, key []byte) (*hmacState, error) {
+	h := &hmacState{inner: alg.New(), outer: alg.New()}
 	h.size = h.inner.Size()
 	bs := h.inner.BlockSize()
 	var k [128]byte // largest block size (SHA-384/512)

@@ -43,8 +43,8 @@ func TestHMACKnownAnswers(t *testing.T) {
 		}
 		// The ICV is the leading icvLen bytes (RFC 4868 §2.3, RFC 2404).
 		want := map[string]int{"sha1": 12, "md5": 12, "sha256": 16, "sha384": 24, "sha512": 32}[tc.alg]
-		if alg.icvLen != want {
-			t.Errorf("%s: ICV length %d, want %d", tc.alg, alg.icvLen, want)
+		if alg.ICVLen != want {
+			t.Errorf("%s: ICV length %d, want %d", tc.alg, alg.ICVLen, want)
 		}
 		h.wipe()
 	}

@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"sync/atomic"
 	"time"
+
+	"tinyipsec/internal/algo"
 )
 
 // Proto says which IPsec protocol(s) an SA applies.
@@ -62,15 +64,12 @@ type Params struct {
 	SPI   uint32 // ESP SPI, or the AH SPI when Proto == ProtoAH
 	AHSPI uint32 // AH SPI of a ProtoAHESP bundle
 
-	// Cipher is the ESP encryption algorithm by its configuration name:
-	// aes128gcm16, aes256gcm16, chacha20poly1305 (AEAD), aes128, aes192,
-	// aes256, 3des (CBC), null. Empty for AH-only SAs.
-	Cipher string
-	// Integ is the ESP integrity algorithm: sha1, sha256, sha384, sha512,
-	// md5; "" with an AEAD cipher.
-	Integ string
-	// AHInteg is the AH integrity algorithm (same names as Integ).
-	AHInteg string
+	// Cipher is the ESP encryption algorithm; CipherNone for AH-only SAs.
+	Cipher algo.Cipher
+	// Integ is the ESP integrity algorithm; HashNone with an AEAD cipher.
+	Integ algo.Hash
+	// AHInteg is the AH integrity algorithm.
+	AHInteg algo.Hash
 
 	// EncKey is the ESP cipher key; for AES-GCM and ChaCha20-Poly1305 it is
 	// the cipher key followed by the 4-byte salt (RFC 4106 §8.1, RFC 7634 §2).

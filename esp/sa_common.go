@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"sync/atomic"
 	"time"
+
+	"tinyipsec/internal/algo"
 )
 
 // saCommon is the state shared by both directions of an SA.
@@ -23,9 +25,9 @@ type saCommon struct {
 	lport      uint16
 	rport      uint16
 
-	ciph    *cipherAlg // nil for AH-only
-	integ   *integAlg  // ESP HMAC; nil with AEAD or AH-only
-	ahInteg *integAlg  // nil without AH
+	ciph    *algo.CipherInfo // nil for AH-only
+	integ   *algo.HashInfo   // ESP HMAC; nil with AEAD or AH-only
+	ahInteg *algo.HashInfo   // nil without AH
 	aead    cipher.AEAD
 	block   cipher.Block
 	salt    [4]byte
@@ -88,24 +90,24 @@ func (s *saCommon) init(p *Params) error {
 		if err := s.initESP(p); err != nil {
 			return err
 		}
-	} else if p.Cipher != "" || p.Integ != "" {
+	} else if p.Cipher != algo.CipherNone || p.Integ != algo.HashNone {
 		return paramErr("ESP algorithms given for an AH-only SA")
 	}
 	if hasAH {
-		s.ahInteg = lookupInteg(p.AHInteg)
+		s.ahInteg = p.AHInteg.Info()
 		if s.ahInteg == nil {
-			return paramErr("unknown AH integrity algorithm %q", p.AHInteg)
+			return paramErr("unknown AH integrity algorithm %v", p.AHInteg)
 		}
-		if len(p.AHKey) != s.ahInteg.keyLen {
-			return paramErr("AH %s key is %d bytes, want %d", p.AHInteg, len(p.AHKey), s.ahInteg.keyLen)
+		if len(p.AHKey) != s.ahInteg.Size {
+			return paramErr("AH %v key is %d bytes, want %d", p.AHInteg, len(p.AHKey), s.ahInteg.Size)
 		}
 		s.ahKey = append([]byte(nil), p.AHKey...)
 		align := 4
 		if s.v6 {
 			align = 8 // RFC 4302 §3.3.3.2.1
 		}
-		s.ahLen = (12 + s.ahInteg.icvLen + align - 1) / align * align
-	} else if p.AHInteg != "" {
+		s.ahLen = (12 + s.ahInteg.ICVLen + align - 1) / align * align
+	} else if p.AHInteg != algo.HashNone {
 		return paramErr("AH algorithm given for an ESP-only SA")
 	}
 	s.life.init(p)
@@ -113,49 +115,49 @@ func (s *saCommon) init(p *Params) error {
 }
 
 func (s *saCommon) initESP(p *Params) error {
-	s.ciph = lookupCipher(p.Cipher)
+	s.ciph = p.Cipher.Info()
 	if s.ciph == nil {
-		return paramErr("unknown ESP cipher %q", p.Cipher)
+		return paramErr("unknown ESP cipher %v", p.Cipher)
 	}
 	c := s.ciph
-	if len(p.EncKey) != c.keyLen+c.saltLen {
-		return paramErr("ESP %s key is %d bytes, want %d", c.name, len(p.EncKey), c.keyLen+c.saltLen)
+	if len(p.EncKey) != c.KeymatLen() {
+		return paramErr("ESP %s key is %d bytes, want %d", c.Name, len(p.EncKey), c.KeymatLen())
 	}
 	// The cipher keeps its own (expanded) copy of the key; the SA keeps
 	// none, only the salt.
-	copy(s.salt[:], p.EncKey[c.keyLen:])
+	copy(s.salt[:], p.EncKey[c.KeyLen:])
 	var err error
 	switch {
-	case c.newAEAD != nil:
-		if p.Integ != "" {
-			return paramErr("%s is an AEAD cipher; no separate integrity algorithm", c.name)
+	case c.NewAEAD != nil:
+		if p.Integ != algo.HashNone {
+			return paramErr("%s is an AEAD cipher; no separate integrity algorithm", c.Name)
 		}
-		s.aead, err = c.newAEAD(p.EncKey[:c.keyLen])
-	case c.newBlock != nil:
-		s.block, err = c.newBlock(p.EncKey)
+		s.aead, err = c.NewAEAD(p.EncKey[:c.KeyLen])
+	case c.NewBlock != nil:
+		s.block, err = c.NewBlock(p.EncKey)
 	}
 	if err != nil {
 		return paramErr("%v", err)
 	}
-	s.ivLen, s.padAlign, s.icvLen = c.ivLen, c.padAlign, c.tagLen
-	if c.newAEAD == nil {
-		if p.Integ == "" {
-			if c.nullCrypt {
+	s.ivLen, s.padAlign, s.icvLen = c.IVLen, c.PadAlign, c.TagLen
+	if c.NewAEAD == nil {
+		if p.Integ == algo.HashNone {
+			if c.NewBlock == nil {
 				return paramErr("ESP with neither encryption nor integrity (RFC 4303 §3.2)")
 			}
 			// Confidentiality-only ESP is allowed by RFC 4303 but is
 			// open to cut-and-paste attacks (RFC 4303 §3.2); we refuse it.
-			return paramErr("ESP %s needs an integrity algorithm", c.name)
+			return paramErr("ESP %s needs an integrity algorithm", c.Name)
 		}
-		s.integ = lookupInteg(p.Integ)
+		s.integ = p.Integ.Info()
 		if s.integ == nil {
-			return paramErr("unknown ESP integrity algorithm %q", p.Integ)
+			return paramErr("unknown ESP integrity algorithm %v", p.Integ)
 		}
-		if len(p.AuthKey) != s.integ.keyLen {
-			return paramErr("ESP %s key is %d bytes, want %d", p.Integ, len(p.AuthKey), s.integ.keyLen)
+		if len(p.AuthKey) != s.integ.Size {
+			return paramErr("ESP %v key is %d bytes, want %d", p.Integ, len(p.AuthKey), s.integ.Size)
 		}
 		s.authKey = append([]byte(nil), p.AuthKey...)
-		s.icvLen = s.integ.icvLen
+		s.icvLen = s.integ.ICVLen
 	}
 	return nil
 }

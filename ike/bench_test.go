@@ -15,6 +15,8 @@ package ike
 //	TINYIPSEC_BENCH_TABLE=1 go test ./ike -run '^TestBenchTable$' -v   (README table)
 
 import (
+	"tinyipsec/internal/algo"
+
 	"bytes"
 	"fmt"
 	"io"
@@ -182,7 +184,7 @@ func (p *benchPlane) InstallChild(c *ChildSA) (ChildHandle, error) {
 		CryptoMap: c.CryptoMap.ID(), Peer: c.Remote.Addr(), Local: c.Local.Addr(),
 		LocalSelector: c.Selector.Local.String(), RemoteSelector: c.Selector.Remote.String(),
 		Protocol: esp.ProtoESP, Mode: mode, SPIIn: in.SPI, SPIOut: out.SPI,
-		Encryption: c.Encryption, Integrity: c.Integrity, Keying: "isakmp", Lifetime: c.Lifetime,
+		Encryption: c.Encryption.String(), Integrity: c.Integrity.String(), Keying: "isakmp", Lifetime: c.Lifetime,
 	})
 	if err != nil {
 		inSA.Close()
@@ -202,8 +204,8 @@ func (p *benchPlane) RemoveChild(h ChildHandle) {
 // benchConfig is one end's configuration: PSK, AES-128/SHA-256 phase 1
 // with the given DH group, AES-128-GCM tunnel for the pair, optional PFS.
 func benchConfig(local, peer netip.Addr, src, dst string, initiate string, group, pfs int) *conf.Config {
-	c := testConfig(local, peer, src, dst, initiate, func(cm *conf.CryptoMap) { cm.PFS = pfs })
-	c.Policies[0].Group = group
+	c := testConfig(local, peer, src, dst, initiate, func(cm *conf.CryptoMap) { cm.PFS = algo.Group(pfs) })
+	c.Policies[0].Group = algo.Group(group)
 	c.Global.AllowWeak = Group(group).Weak() || Group(pfs).Weak()
 	return c
 }

@@ -1,10 +1,10 @@
 package ike
 
 import (
-	"crypto/aes"
 	"crypto/cipher"
-	"crypto/des"
 	"fmt"
+
+	"tinyipsec/internal/algo"
 )
 
 // CipherAlg is the phase 1 encryption algorithm attribute value (RFC 2409
@@ -13,48 +13,46 @@ type CipherAlg uint16
 
 // Phase 1 ciphers.
 const (
-	CipherDES  CipherAlg = 1
-	Cipher3DES CipherAlg = 5
-	CipherAES  CipherAlg = 7
+	CipherDES  = CipherAlg(algo.IKECipherDES)
+	Cipher3DES = CipherAlg(algo.IKECipher3DES)
+	CipherAES  = CipherAlg(algo.IKECipherAES)
 )
 
+// info is the registry row of the cipher with a key-length attribute.
+func (c CipherAlg) info(attrBits int) *algo.P1CipherInfo {
+	pc, ok := algo.P1CipherByAttr(uint16(c), attrBits)
+	if !ok {
+		return nil
+	}
+	return pc.Info()
+}
+
 // Weak reports whether the cipher needs allow_weak.
-func (c CipherAlg) Weak() bool { return c == CipherDES }
+func (c CipherAlg) Weak() bool {
+	i := c.info(0)
+	return i != nil && i.Weak
+}
 
 // KeyLen returns the key length in bytes for the negotiated key-length
-// attribute (in bits; 0 = absent), or an error if the combination is
-// invalid.
+// attribute (in bits; 0 = absent, which for AES means 128 as on Cisco),
+// or an error if the combination is invalid.
 func (c CipherAlg) KeyLen(attrBits int) (int, error) {
-	switch c {
-	case CipherDES:
-		if attrBits == 0 {
-			return 8, nil
-		}
-	case Cipher3DES:
-		if attrBits == 0 {
-			return 24, nil
-		}
-	case CipherAES:
-		switch attrBits {
-		case 128, 192, 256:
-			return attrBits / 8, nil
-		case 0:
-			// RFC 3602 makes the attribute mandatory for AES; Cisco
-			// treats a missing one as 128.
-			return 16, nil
-		}
-	default:
+	if c.info(0) == nil {
 		return 0, fmt.Errorf("ike: unsupported cipher %d", uint16(c))
 	}
-	return 0, fmt.Errorf("ike: invalid key length %d for %v", attrBits, c)
+	i := c.info(attrBits)
+	if i == nil {
+		return 0, fmt.Errorf("ike: invalid key length %d for %v", attrBits, c)
+	}
+	return i.KeyLen, nil
 }
 
 // BlockSize is the cipher block size (and IV length).
 func (c CipherAlg) BlockSize() int {
-	if c == CipherAES {
-		return aes.BlockSize
+	if i := c.info(0); i != nil {
+		return i.BlockSize
 	}
-	return des.BlockSize
+	return 0
 }
 
 func (c CipherAlg) String() string {
@@ -71,13 +69,12 @@ func (c CipherAlg) String() string {
 
 // NewBlock returns the block cipher for key (length from KeyLen).
 func (c CipherAlg) NewBlock(key []byte) (cipher.Block, error) {
-	switch c {
-	case CipherDES:
-		return des.NewCipher(key)
-	case Cipher3DES:
-		return des.NewTripleDESCipher(key)
-	case CipherAES:
-		return aes.NewCipher(key)
+	i := c.info(len(key) * 8)
+	if i == nil {
+		i = c.info(0)
 	}
-	return nil, fmt.Errorf("ike: unsupported cipher %d", uint16(c))
+	if i == nil {
+		return nil, fmt.Errorf("ike: unsupported cipher %d", uint16(c))
+	}
+	return i.NewBlock(key)
 }

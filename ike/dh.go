@@ -10,6 +10,8 @@ import (
 	"sync"
 
 	"filippo.io/bigmod"
+
+	"tinyipsec/internal/algo"
 )
 
 // Group is a Diffie-Hellman group number (RFC 2409, RFC 3526, RFC 5903,
@@ -105,7 +107,7 @@ func (g Group) curve() ecdh.Curve {
 func (g Group) Supported() bool { return modpPrimeHex[g] != "" || g.curve() != nil }
 
 // Weak reports whether the group needs allow_weak (groups 1, 2 and 5).
-func (g Group) Weak() bool { return g == GroupMODP768 || g == GroupMODP1024 || g == GroupMODP1536 }
+func (g Group) Weak() bool { return algo.Group(g).Weak() }
 
 // PublicLen is the length of the KE payload data for the group.
 func (g Group) PublicLen() int {
@@ -126,27 +128,8 @@ func (g Group) PublicLen() int {
 }
 
 func (g Group) String() string {
-	switch g {
-	case GroupMODP768:
-		return "modp768"
-	case GroupMODP1024:
-		return "modp1024"
-	case GroupMODP1536:
-		return "modp1536"
-	case GroupMODP2048:
-		return "modp2048"
-	case GroupMODP3072:
-		return "modp3072"
-	case GroupMODP4096:
-		return "modp4096"
-	case GroupECP256:
-		return "ecp256"
-	case GroupECP384:
-		return "ecp384"
-	case GroupECP521:
-		return "ecp521"
-	case GroupCurve25519:
-		return "curve25519"
+	if i := algo.Group(g).Info(); i != nil {
+		return i.Name
 	}
 	return fmt.Sprintf("group(%d)", uint16(g))
 }

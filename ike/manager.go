@@ -12,6 +12,7 @@ import (
 
 	"tinyipsec/acl"
 	"tinyipsec/conf"
+	"tinyipsec/internal/algo"
 )
 
 // The SA manager: it owns every IKE SA and Quick Mode in progress, feeds
@@ -65,15 +66,15 @@ type ChildSA struct {
 	Rule     int
 	Local    netip.AddrPort // outer addresses; the ports matter with Encap
 	Remote   netip.AddrPort
-	Encap    bool   // ESP in UDP (RFC 3948)
-	Mode     string // tunnel | transport
+	Encap    bool // ESP in UDP (RFC 3948)
+	Mode     conf.Mode
 	Selector acl.Selector
 
 	// Protocol is "esp", "ah" or "ah+esp".
 	Protocol    string
-	Encryption  string // ESP cipher (conf name), "" for AH only
-	Integrity   string // ESP integrity (conf name), "" for AEAD
-	AHIntegrity string // AH algorithm
+	Encryption  algo.Cipher // ESP cipher, CipherNone for AH only
+	Integrity   algo.Hash   // ESP integrity, HashNone for AEAD
+	AHIntegrity algo.Hash   // AH algorithm
 
 	ESPIn, ESPOut ChildKeys
 	AHIn, AHOut   ChildKeys
@@ -81,7 +82,7 @@ type ChildSA struct {
 	Lifetime   time.Duration
 	LifetimeKB uint64
 	ESN        bool
-	PFSGroup   int
+	PFSGroup   algo.Group
 }
 
 // Config configures a Manager.
@@ -172,7 +173,7 @@ func (ms *mapState) ruleFor(pkt []byte) (proxyRule, bool) {
 
 // wantedRules lists the ACL lines that should have an IPsec SA now.
 func (ms *mapState) wantedRules() []proxyRule {
-	if ms.cm.Initiate == "always" {
+	if ms.cm.Initiate == conf.InitiateAlways {
 		return ms.rules
 	}
 	var out []proxyRule
@@ -197,7 +198,7 @@ func NewManager(c Config) (*Manager, error) {
 	}
 	m := &Manager{cfg: c, log: c.Log, used: map[uint32]bool{}, stop: make(chan struct{}), done: make(chan struct{})}
 	for _, cm := range c.Conf.CryptoMaps {
-		if cm.Keying != "" && cm.Keying != "isakmp" {
+		if !cm.IKEKeyed() {
 			continue
 		}
 		m.maps = append(m.maps, newMapState(cm))
@@ -268,7 +269,7 @@ func (m *Manager) Acquire(cryptoMapID string, pkt []byte) {
 			return
 		}
 		for _, ms := range m.maps {
-			if ms.cm.ID() != cryptoMapID || ms.cm.Initiate == "never" || ms.cm.Dynamic {
+			if ms.cm.ID() != cryptoMapID || ms.cm.Initiate == conf.InitiateNever || ms.cm.Dynamic {
 				continue
 			}
 			if r, ok := ms.ruleFor(pkt); ok {

@@ -159,7 +159,7 @@ func (m *Manager) startPhase1(ms *mapState, now time.Time) *ikeSA {
 }
 
 func exchangeName(cm *conf.CryptoMap) string {
-	if cm.Exchange == "aggressive" {
+	if cm.Exchange == conf.ExchangeAggressive {
 		return "aggressive"
 	}
 	return "main"

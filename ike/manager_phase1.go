@@ -56,7 +56,7 @@ func (m *Manager) phase1ConfigFor(cm *conf.CryptoMap, sa *ikeSA) (*Phase1Config,
 
 		RemoteAccess: remoteAccess,
 	}
-	if cm.Exchange == "aggressive" {
+	if cm.Exchange == conf.ExchangeAggressive {
 		c.Exchange = ExchangeAggressive
 	}
 	// INITIAL-CONTACT tells a peer that remembers SAs from before our

@@ -32,11 +32,6 @@ type ReloadResult struct {
 	Added   []string
 }
 
-// isakmpKeyed reports whether IKE negotiates the map's SAs.
-func isakmpKeyed(cm *conf.CryptoMap) bool {
-	return cm.Keying == "" || cm.Keying == "isakmp"
-}
-
 // newMapState is the manager's initial view of an IKE-keyed crypto map:
 // its compiled ACL and one proxy ID per permit line.
 func newMapState(cm *conf.CryptoMap) *mapState {
@@ -75,7 +70,7 @@ func (m *Manager) Reload(c *conf.Config) (ReloadResult, error) {
 	present := map[string]bool{}
 	var next []*mapState
 	for _, cm := range c.CryptoMaps {
-		if !isakmpKeyed(cm) {
+		if !cm.IKEKeyed() {
 			continue
 		}
 		id := cm.ID()

@@ -37,7 +37,7 @@ func reloadConfig(local, peer netip.Addr, initiator bool, tsOf map[int]string, s
 		ts := sets[tsOf[seq]]
 		cfg.CryptoMaps = append(cfg.CryptoMaps, &conf.CryptoMap{Name: "m", Seq: seq, Keying: "isakmp", Peer: peer.String(), PeerAddr: peer,
 			Local: local, PSK: conf.Secret("in-memory-psk"), Match: name, ACL: a, TransformSet: []string{ts.Name},
-			TransformSets: []*conf.TransformSet{ts}, Lifetime: time.Hour, Initiate: initiate, NATT: "auto"})
+			TransformSets: []*conf.TransformSet{ts}, Lifetime: time.Hour, Initiate: conf.Initiate(initiate), NATT: "auto"})
 	}
 	return cfg
 }

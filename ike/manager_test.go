@@ -145,7 +145,7 @@ func testConfig(local, peer netip.Addr, src, dst string, initiate string, mutate
 		SrcPorts: acl.AnyPort, DstPorts: acl.AnyPort}}}
 	cm := &conf.CryptoMap{Name: "m", Seq: 10, Keying: "isakmp", Peer: peer.String(), PeerAddr: peer, Local: local,
 		PSK: conf.Secret("in-memory-psk"), Match: "vpn", ACL: a, TransformSet: []string{"gcm"},
-		TransformSets: []*conf.TransformSet{ts}, Lifetime: time.Hour, Initiate: initiate, NATT: "auto"}
+		TransformSets: []*conf.TransformSet{ts}, Lifetime: time.Hour, Initiate: conf.Initiate(initiate), NATT: "auto"}
 	if mutate != nil {
 		mutate(cm)
 	}

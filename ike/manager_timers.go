@@ -1,6 +1,10 @@
 package ike
 
-import "time"
+import (
+	"time"
+
+	"tinyipsec/conf"
+)
 
 // tick runs every timer of the manager: retransmissions (exponential
 // backoff, then give up), half-open timeouts, DPD, NAT-T keepalives,
@@ -24,7 +28,7 @@ func (m *Manager) tick(now time.Time) {
 // per wanted ACL line.
 func (m *Manager) tickMaps(now time.Time) {
 	for _, ms := range m.maps {
-		if ms.cm.Dynamic || ms.cm.Initiate == "never" {
+		if ms.cm.Dynamic || ms.cm.Initiate == conf.InitiateNever {
 			continue
 		}
 		if ms.cm.RemoteAccessClient() && m.raClientIdle(ms, now) {

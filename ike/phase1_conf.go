@@ -11,44 +11,21 @@ import (
 // local key.
 func PolicyFromConf(c conf.ISAKMPPolicy) (Policy, error) {
 	p := Policy{Priority: c.Priority, Group: Group(c.Group), Lifetime: c.Lifetime}
-	switch c.Encryption {
-	case "aes128", "aes":
-		p.Cipher, p.KeyBits = CipherAES, 128
-	case "aes192":
-		p.Cipher, p.KeyBits = CipherAES, 192
-	case "aes256":
-		p.Cipher, p.KeyBits = CipherAES, 256
-	case "3des":
-		p.Cipher = Cipher3DES
-	case "des":
-		p.Cipher = CipherDES
-	default:
-		return p, fmt.Errorf("ike: isakmp policy %d: unsupported encryption %q", c.Priority, c.Encryption)
+	ci := c.Encryption.Info()
+	if ci == nil {
+		return p, fmt.Errorf("ike: isakmp policy %d: unsupported encryption %v", c.Priority, c.Encryption)
 	}
-	switch c.Hash {
-	case "md5":
-		p.Hash = HashMD5
-	case "sha1", "sha":
-		p.Hash = HashSHA1
-	case "sha256":
-		p.Hash = HashSHA256
-	case "sha384":
-		p.Hash = HashSHA384
-	case "sha512":
-		p.Hash = HashSHA512
-	default:
-		return p, fmt.Errorf("ike: isakmp policy %d: unsupported hash %q", c.Priority, c.Hash)
+	p.Cipher, p.KeyBits = CipherAlg(ci.IKEAttr), ci.KeyBits
+	hi := c.Hash.Info()
+	if hi == nil {
+		return p, fmt.Errorf("ike: isakmp policy %d: unsupported hash %v", c.Priority, c.Hash)
 	}
-	switch c.Auth {
-	case "pre-share":
-		p.Auth = AuthPSK
-	case "rsa-sig":
-		p.Auth = AuthRSASig
-	case "ecdsa-sig":
-		p.Auth = AuthECDSA256
-	default:
-		return p, fmt.Errorf("ike: isakmp policy %d: unsupported authentication %q", c.Priority, c.Auth)
+	p.Hash = HashAlg(hi.IKEAttr)
+	ai := c.Auth.Info()
+	if ai == nil {
+		return p, fmt.Errorf("ike: isakmp policy %d: unsupported authentication %v", c.Priority, c.Auth)
 	}
+	p.Auth = AuthMethod(ai.IKEAttr)
 	if !p.Group.Supported() {
 		return p, fmt.Errorf("ike: isakmp policy %d: unsupported DH group %d", c.Priority, c.Group)
 	}

@@ -2,12 +2,10 @@ package ike
 
 import (
 	"crypto/hmac"
-	"crypto/md5"
-	"crypto/sha1"
-	"crypto/sha256"
-	"crypto/sha512"
 	"fmt"
 	"hash"
+
+	"tinyipsec/internal/algo"
 )
 
 // HashAlg is the phase 1 hash algorithm attribute value (RFC 2409
@@ -24,58 +22,40 @@ const (
 	HashSHA512 HashAlg = 6
 )
 
+// info is the registry row of the hash, or nil.
+func (h HashAlg) info() *algo.HashInfo {
+	a, ok := algo.HashByIKEAttr(uint16(h))
+	if !ok {
+		return nil
+	}
+	return a.Info()
+}
+
 // New returns the hash constructor, or nil for an unknown algorithm.
 func (h HashAlg) New() func() hash.Hash {
-	switch h {
-	case HashMD5:
-		return md5.New
-	case HashSHA1:
-		return sha1.New
-	case HashSHA256:
-		return sha256.New
-	case HashSHA384:
-		return sha512.New384
-	case HashSHA512:
-		return sha512.New
+	if i := h.info(); i != nil {
+		return i.New
 	}
 	return nil
 }
 
 // Size is the digest (and PRF output) length.
 func (h HashAlg) Size() int {
-	switch h {
-	case HashMD5:
-		return 16
-	case HashSHA1:
-		return 20
-	case HashSHA256:
-		return 32
-	case HashSHA384:
-		return 48
-	case HashSHA512:
-		return 64
+	if i := h.info(); i != nil {
+		return i.Size
 	}
 	return 0
 }
 
 // Weak reports whether the algorithm needs allow_weak.
-func (h HashAlg) Weak() bool { return h == HashMD5 }
+func (h HashAlg) Weak() bool { i := h.info(); return i != nil && i.Weak }
 
 // Valid reports whether the algorithm is implemented.
-func (h HashAlg) Valid() bool { return h.New() != nil }
+func (h HashAlg) Valid() bool { return h.info() != nil }
 
 func (h HashAlg) String() string {
-	switch h {
-	case HashMD5:
-		return "md5"
-	case HashSHA1:
-		return "sha1"
-	case HashSHA256:
-		return "sha256"
-	case HashSHA384:
-		return "sha384"
-	case HashSHA512:
-		return "sha512"
+	if i := h.info(); i != nil {
+		return i.Name
 	}
 	return fmt.Sprintf("hash(%d)", uint16(h))
 }

@@ -1,6 +1,8 @@
 package ike
 
 import (
+	"tinyipsec/internal/algo"
+
 	"bytes"
 	"crypto/hmac"
 	"crypto/rand"
@@ -113,7 +115,7 @@ type dhPrivate interface {
 
 // newPFSKey makes an ephemeral key of a DH group (a variable so that
 // in-memory tests can use a cheap stand-in).
-var newPFSKey = func(group int) (dhPrivate, error) {
+var newPFSKey = func(group algo.Group) (dhPrivate, error) {
 	g := Group(group)
 	if !g.Supported() {
 		return nil, fmt.Errorf("unsupported DH group %d", group)
@@ -445,11 +447,11 @@ func (q *quickMode) result() *quickResult {
 // keyLengths returns the KEYMAT bytes for the cipher and the integrity
 // algorithm of one protocol.
 func keyLengths(pc *protoChoice) (enc, auth int) {
-	if pc.Protocol == ProtoESP {
-		_, _, enc, _, _ = espCipher(pc.Encryption)
+	if c := pc.Encryption.Info(); c != nil && pc.Protocol == ProtoESP {
+		enc = c.KeymatLen()
 	}
-	if pc.Integrity != "" {
-		_, _, auth, _ = integAlg(pc.Integrity)
+	if h := pc.Integrity.Info(); h != nil {
+		auth = h.Size
 	}
 	return enc, auth
 }

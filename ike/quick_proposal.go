@@ -7,34 +7,7 @@ import (
 	"time"
 
 	"tinyipsec/conf"
-)
-
-// IPsec DOI transform identifiers (RFC 2407 section 4.4.3/4.4.4 and the
-// IANA registry; ChaCha20-Poly1305 uses the value strongSwan shares with
-// IKEv2's ENCR_CHACHA20_POLY1305).
-const (
-	espDES      uint8 = 2
-	esp3DES     uint8 = 3
-	espNULL     uint8 = 11
-	espAESCBC   uint8 = 12
-	espAESGCM16 uint8 = 20
-	espChaCha20 uint8 = 28
-
-	ahMD5    uint8 = 2
-	ahSHA1   uint8 = 3
-	ahSHA256 uint8 = 5
-	ahSHA384 uint8 = 6
-	ahSHA512 uint8 = 7
-)
-
-// Authentication algorithm attribute values (RFC 2407 section 4.5,
-// RFC 4868).
-const (
-	authHMACMD5    uint16 = 1
-	authHMACSHA1   uint16 = 2
-	authHMACSHA256 uint16 = 5
-	authHMACSHA384 uint16 = 6
-	authHMACSHA512 uint16 = 7
+	"tinyipsec/internal/algo"
 )
 
 // ErrPFSMismatch is what a one-sided PFS configuration produces, in words
@@ -44,103 +17,11 @@ var ErrPFSMismatch = errors.New("PFS mismatch: one end has PFS set and the other
 // ErrNoProposalChosen means none of the offered transform sets matched.
 var ErrNoProposalChosen = errors.New("no proposal chosen: the transform sets (or PFS group, or mode) do not match")
 
-// integAlg maps a configuration hash name to the auth-algorithm attribute,
-// the AH transform ID and the key length in bytes.
-func integAlg(name string) (attr uint16, ahID uint8, keyLen int, ok bool) {
-	switch name {
-	case "md5":
-		return authHMACMD5, ahMD5, 16, true
-	case "sha1":
-		return authHMACSHA1, ahSHA1, 20, true
-	case "sha256":
-		return authHMACSHA256, ahSHA256, 32, true
-	case "sha384":
-		return authHMACSHA384, ahSHA384, 48, true
-	case "sha512":
-		return authHMACSHA512, ahSHA512, 64, true
-	}
-	return 0, 0, 0, false
-}
-
-func integName(attr uint16) string {
-	switch attr {
-	case authHMACMD5:
-		return "md5"
-	case authHMACSHA1:
-		return "sha1"
-	case authHMACSHA256:
-		return "sha256"
-	case authHMACSHA384:
-		return "sha384"
-	case authHMACSHA512:
-		return "sha512"
-	}
-	return ""
-}
-
-// espCipher maps a configuration cipher name to the ESP transform ID, the
-// key length attribute in bits (0: none sent) and the KEYMAT bytes it uses
-// (for AEAD the 4-byte salt is included, RFC 4106 / RFC 7634).
-func espCipher(name string) (id uint8, keyBits int, keymat int, aead, ok bool) {
-	switch name {
-	case "aes128gcm16":
-		return espAESGCM16, 128, 16 + 4, true, true
-	case "aes256gcm16":
-		return espAESGCM16, 256, 32 + 4, true, true
-	case "aes128":
-		return espAESCBC, 128, 16, false, true
-	case "aes192":
-		return espAESCBC, 192, 24, false, true
-	case "aes256":
-		return espAESCBC, 256, 32, false, true
-	case "3des":
-		return esp3DES, 0, 24, false, true
-	case "des":
-		return espDES, 0, 8, false, true
-	case "chacha20poly1305":
-		return espChaCha20, 0, 32 + 4, true, true
-	case "null":
-		return espNULL, 0, 0, false, true
-	}
-	return 0, 0, 0, false, false
-}
-
-// espCipherName is the reverse of espCipher.
-func espCipherName(id uint8, keyBits int) string {
-	switch id {
-	case espAESGCM16:
-		switch keyBits {
-		case 128:
-			return "aes128gcm16"
-		case 256:
-			return "aes256gcm16"
-		}
-	case espAESCBC:
-		switch keyBits {
-		case 128, 0:
-			return "aes128"
-		case 192:
-			return "aes192"
-		case 256:
-			return "aes256"
-		}
-	case esp3DES:
-		return "3des"
-	case espDES:
-		return "des"
-	case espChaCha20:
-		return "chacha20poly1305"
-	case espNULL:
-		return "null"
-	}
-	return ""
-}
-
 // childOffer is what one end of a Quick Mode offers or accepts: the
 // crypto map's transform sets and phase 2 parameters.
 type childOffer struct {
 	Sets       []*conf.TransformSet
-	PFS        int
+	PFS        algo.Group
 	Lifetime   time.Duration
 	LifetimeKB uint64
 	ESN        bool
@@ -154,18 +35,18 @@ type childOffer struct {
 type protoChoice struct {
 	Protocol    uint8
 	TransformID uint8
-	Encryption  string // conf name, ESP only
-	Integrity   string // conf name, "" for AEAD / AH-less
+	Encryption  algo.Cipher // ESP only
+	Integrity   algo.Hash   // HashNone for AEAD
 	KeyBits     int
 	SPIi, SPIr  uint32 // chosen by initiator / responder (each its inbound)
 }
 
 // childChoice is the negotiated child SA parameters.
 type childChoice struct {
-	Mode       string // tunnel | transport
+	Mode       conf.Mode
 	EncapMode  uint64 // the attribute value exchanged
 	ESP, AH    *protoChoice
-	PFS        int
+	PFS        algo.Group
 	Lifetime   time.Duration
 	LifetimeKB uint64
 	ESN        bool
@@ -173,8 +54,8 @@ type childChoice struct {
 
 // encapMode returns the encapsulation mode attribute for mode under the
 // phase 1 NAT-T result.
-func encapMode(mode string, natt uint64) uint64 {
-	transport := mode == "transport"
+func encapMode(mode conf.Mode, natt uint64) uint64 {
+	transport := mode == conf.ModeTransport
 	switch natt {
 	case EncapUDPTunnel:
 		if transport {
@@ -194,18 +75,18 @@ func encapMode(mode string, natt uint64) uint64 {
 }
 
 // modeOf maps any encapsulation mode attribute back to tunnel/transport.
-func modeOf(encap uint64) (string, bool) {
+func modeOf(encap uint64) (conf.Mode, bool) {
 	switch encap {
 	case EncapTunnel, EncapUDPTunnel, EncapUDPTunnelDraft:
-		return "tunnel", true
+		return conf.ModeTunnel, true
 	case EncapTransport, EncapUDPTransport, EncapUDPTransportDft:
-		return "transport", true
+		return conf.ModeTransport, true
 	}
 	return "", false
 }
 
 // commonAttrs are the attributes every transform of a proposal carries.
-func (o *childOffer) commonAttrs(mode string) Attributes {
+func (o *childOffer) commonAttrs(mode conf.Mode) Attributes {
 	var as Attributes
 	lt := o.Lifetime
 	if lt <= 0 {
@@ -236,39 +117,39 @@ func (o *childOffer) buildSA(spi func() uint32) (*SA, []uint32, error) {
 		num := uint8(i + 1)
 		mode := ts.Mode
 		if mode == "" {
-			mode = "tunnel"
+			mode = conf.ModeTunnel
 		}
-		if ts.AH != "" {
-			attr, ahID, _, ok := integAlg(ts.AH)
-			if !ok {
-				return nil, nil, fmt.Errorf("transform set %s: unknown ah %q", ts.Name, ts.AH)
+		if ts.AH != algo.HashNone {
+			h := ts.AH.Info()
+			if h == nil {
+				return nil, nil, fmt.Errorf("transform set %s: unknown ah %v", ts.Name, ts.AH)
 			}
-			as := append(o.commonAttrs(mode), AttrUint(AttrAuthAlgorithm, uint64(attr)))
+			as := append(o.commonAttrs(mode), AttrUint(AttrAuthAlgorithm, uint64(h.AuthAttr)))
 			s := spi()
 			spis = append(spis, s)
 			sa.Proposals = append(sa.Proposals, Proposal{Number: num, Protocol: ProtoAH, SPI: spiBytes(s),
-				Transforms: []Transform{{Number: 1, ID: ahID, Attributes: as}}})
+				Transforms: []Transform{{Number: 1, ID: h.AHTransformID, Attributes: as}}})
 		}
-		if ts.ESP != "" {
-			id, bits, _, aead, ok := espCipher(ts.ESP)
-			if !ok {
-				return nil, nil, fmt.Errorf("transform set %s: unknown esp %q", ts.Name, ts.ESP)
+		if ts.ESP != algo.CipherNone {
+			c := ts.ESP.Info()
+			if c == nil {
+				return nil, nil, fmt.Errorf("transform set %s: unknown esp %v", ts.Name, ts.ESP)
 			}
 			as := o.commonAttrs(mode)
-			if bits != 0 {
-				as = append(as, AttrUint(AttrP2KeyLength, uint64(bits)))
+			if c.KeyBits != 0 {
+				as = append(as, AttrUint(AttrP2KeyLength, uint64(c.KeyBits)))
 			}
-			if !aead && ts.ESPAuth != "" {
-				attr, _, _, ok := integAlg(ts.ESPAuth)
-				if !ok {
-					return nil, nil, fmt.Errorf("transform set %s: unknown esp_auth %q", ts.Name, ts.ESPAuth)
+			if !c.AEAD() && ts.ESPAuth != algo.HashNone {
+				h := ts.ESPAuth.Info()
+				if h == nil {
+					return nil, nil, fmt.Errorf("transform set %s: unknown esp_auth %v", ts.Name, ts.ESPAuth)
 				}
-				as = append(as, AttrUint(AttrAuthAlgorithm, uint64(attr)))
+				as = append(as, AttrUint(AttrAuthAlgorithm, uint64(h.AuthAttr)))
 			}
 			s := spi()
 			spis = append(spis, s)
 			sa.Proposals = append(sa.Proposals, Proposal{Number: num, Protocol: ProtoESP, SPI: spiBytes(s),
-				Transforms: []Transform{{Number: 1, ID: id, Attributes: as}}})
+				Transforms: []Transform{{Number: 1, ID: c.TransformID, Attributes: as}}})
 		}
 	}
 	if len(sa.Proposals) == 0 {
@@ -290,7 +171,7 @@ func spiValue(b []byte) (uint32, bool) {
 type transformParams struct {
 	lifetime   time.Duration
 	lifeKB     uint64
-	group      int
+	group      algo.Group
 	encap      uint64
 	auth       uint16
 	keyBits    int
@@ -318,7 +199,7 @@ func decodeTransform(t Transform) transformParams {
 				p.lifeKB = v
 			}
 		case AttrP2GroupDesc:
-			p.group = int(v)
+			p.group = algo.Group(v)
 		case AttrEncapsulationMode:
 			p.encap = v
 		case AttrAuthAlgorithm:
@@ -357,39 +238,27 @@ func matchTransform(proto uint8, t Transform, ts *conf.TransformSet) (*protoChoi
 	}
 	switch proto {
 	case ProtoESP:
-		if ts.ESP == "" {
+		c := ts.ESP.Info()
+		if c == nil {
 			return nil, p, false
 		}
-		id, bits, _, aead, _ := espCipher(ts.ESP)
-		if t.ID != id {
+		if got, ok := algo.CipherByTransform(t.ID, p.keyBits); !ok || got != ts.ESP {
 			return nil, p, false
 		}
-		if bits != 0 && p.keyBits != bits && !(p.keyBits == 0 && id == espAESCBC && bits == 128) {
+		want := uint16(0)
+		if h := ts.ESPAuth.Info(); h != nil && !c.AEAD() {
+			want = h.AuthAttr
+		}
+		if p.auth != want {
 			return nil, p, false
 		}
-		if aead {
-			if p.auth != 0 {
-				return nil, p, false
-			}
-		} else {
-			want := uint16(0)
-			if ts.ESPAuth != "" {
-				want, _, _, _ = integAlg(ts.ESPAuth)
-			}
-			if p.auth != want {
-				return nil, p, false
-			}
-		}
-		return &protoChoice{Protocol: ProtoESP, TransformID: id, Encryption: ts.ESP, Integrity: integName(p.auth), KeyBits: bits}, p, true
+		return &protoChoice{Protocol: ProtoESP, TransformID: c.TransformID, Encryption: ts.ESP, Integrity: ts.ESPAuth, KeyBits: c.KeyBits}, p, true
 	case ProtoAH:
-		if ts.AH == "" {
+		h := ts.AH.Info()
+		if h == nil || t.ID != h.AHTransformID || (p.auth != 0 && p.auth != h.AuthAttr) {
 			return nil, p, false
 		}
-		attr, ahID, _, _ := integAlg(ts.AH)
-		if t.ID != ahID || (p.auth != 0 && p.auth != attr) {
-			return nil, p, false
-		}
-		return &protoChoice{Protocol: ProtoAH, TransformID: ahID, Integrity: ts.AH}, p, true
+		return &protoChoice{Protocol: ProtoAH, TransformID: h.AHTransformID, Integrity: ts.AH}, p, true
 	}
 	return nil, p, false
 }
@@ -419,7 +288,7 @@ func (o *childOffer) selectProposal(offer *SA, spi func() uint32) (*SA, *childCh
 // matchGroup tries one AND-ed proposal group against one transform set.
 // pfsOnly reports a group that failed only because of PFS.
 func (o *childOffer) matchGroup(group []Proposal, ts *conf.TransformSet, spi func() uint32) (ch *childChoice, reply *SA, pfsOnly bool) {
-	wantAH, wantESP := ts.AH != "", ts.ESP != ""
+	wantAH, wantESP := ts.AH != algo.HashNone, ts.ESP != algo.CipherNone
 	var haveAH, haveESP bool
 	for _, p := range group {
 		haveAH = haveAH || p.Protocol == ProtoAH
@@ -430,7 +299,7 @@ func (o *childOffer) matchGroup(group []Proposal, ts *conf.TransformSet, spi fun
 	}
 	wantMode := ts.Mode
 	if wantMode == "" {
-		wantMode = "tunnel"
+		wantMode = conf.ModeTunnel
 	}
 	ch = &childChoice{Mode: wantMode}
 	reply = &SA{DOI: DOIIPsec, Situation: SituationIdentityOnly}
@@ -495,7 +364,7 @@ func (o *childOffer) acceptReply(reply *SA, ourSA *SA) (*childChoice, error) {
 	ts := o.Sets[idx]
 	ch := &childChoice{Mode: ts.Mode}
 	if ch.Mode == "" {
-		ch.Mode = "tunnel"
+		ch.Mode = conf.ModeTunnel
 	}
 	for _, p := range groups[0] {
 		if len(p.Transforms) != 1 {
@@ -533,7 +402,7 @@ func (o *childOffer) acceptReply(reply *SA, ourSA *SA) (*childChoice, error) {
 			ch.ESP = c
 		}
 	}
-	if (ts.AH != "") != (ch.AH != nil) || (ts.ESP != "") != (ch.ESP != nil) {
+	if (ts.AH != algo.HashNone) != (ch.AH != nil) || (ts.ESP != algo.CipherNone) != (ch.ESP != nil) {
 		return nil, fmt.Errorf("%w: responder answered part of an AH+ESP bundle", ErrNoProposalChosen)
 	}
 	return ch, nil

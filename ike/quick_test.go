@@ -1,6 +1,8 @@
 package ike
 
 import (
+	"tinyipsec/internal/algo"
+
 	"bufio"
 	"bytes"
 	"crypto/aes"
@@ -172,7 +174,7 @@ func TestQuickModeBothRoles(t *testing.T) {
 		name       string
 		i, r       childOffer
 		wantErr    error
-		wantESP    string
+		wantESP    algo.Cipher
 		wantAH     bool
 		wantLife   time.Duration
 		wantRespLT bool
@@ -258,7 +260,7 @@ func TestQuickModeTamperedHash(t *testing.T) {
 // fakeDH is a toy group for in-memory tests: shared = sorted publics.
 type fakeKey struct{ pub []byte }
 
-func fakeDH(int) (dhPrivate, error) {
+func fakeDH(algo.Group) (dhPrivate, error) {
 	return &fakeKey{pub: newNonce()}, nil
 }
 func (k *fakeKey) Public() []byte { return k.pub }

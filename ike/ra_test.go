@@ -54,7 +54,7 @@ func raGatewayConfig(t *testing.T, first, last string) *conf.Config {
 
 func raClientConfig(local netip.Addr, user, password, exchange string) *conf.Config {
 	cm := &conf.CryptoMap{Name: "vpn", Peer: raGW.String(), PeerAddr: raGW, Local: local, Initiate: "always",
-		XAuthUser: user, XAuthPassword: conf.Secret(password), ModeCfg: "pull", Exchange: exchange}
+		XAuthUser: user, XAuthPassword: conf.Secret(password), ModeCfg: "pull", Exchange: conf.Exchange(exchange)}
 	return raTestConfig(cm)
 }
 

@@ -68,7 +68,7 @@ func checkMaps(t *testing.T, cfg *conf.Config, want []wantMap) {
 			continue
 		}
 		if m.Peer != w.peer || m.Match != w.match || strings.Join(m.TransformSet, ",") != strings.Join(w.ts, ",") ||
-			m.PFS != w.pfs || int(m.Lifetime.Seconds()) != w.lifetime || m.Exchange != w.exchange {
+			int(m.PFS) != w.pfs || int(m.Lifetime.Seconds()) != w.lifetime || string(m.Exchange) != w.exchange {
 			t.Errorf("%s: peer %s match %s ts %v pfs %d lifetime %v exchange %s; want %+v",
 				w.id, m.Peer, m.Match, m.TransformSet, m.PFS, m.Lifetime, m.Exchange, w)
 		}
