@@ -22,6 +22,7 @@ type builder struct {
 	// broken ACL does not also produce "unknown ACL" at every reference.
 	aclDefined, tsDefined map[string]bool
 	hasPolicies           bool // some [[isakmp_policy]] exists, valid or not
+	hasKeyring            bool // some [[keyring]] exists, valid or not
 	dropped               int  // errors beyond maxErrors
 }
 
@@ -92,6 +93,9 @@ func (b *builder) build(root map[string]any) (*Config, error) {
 	if acls, _ := top.subTable("acl"); acls != nil {
 		b.acls(acls)
 	}
+	keyring := top.tableArray("keyring")
+	b.hasKeyring = len(keyring) > 0
+	b.keyring(keyring)
 	maps := top.tableArray("crypto_map")
 	b.cryptoMaps(maps)
 	top.done()

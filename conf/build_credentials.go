@@ -76,7 +76,10 @@ func (b *builder) credentials(t *table, m *CryptoMap) {
 
 	hasPSK := t.has("psk") || t.has("psk_file")
 	if !hasPSK && given == 0 {
-		b.errorf(t.path, "no credentials: set psk or psk_file (pre-share), or cert, key and ca (rsa-sig, ecdsa-sig)")
+		if b.hasKeyring {
+			return // pre-shared keys from the [[keyring]], chosen per peer
+		}
+		b.errorf(t.path, "no credentials: set psk or psk_file (pre-share), or cert, key and ca (rsa-sig, ecdsa-sig), or add [[keyring]] entries")
 		return
 	}
 	if len(b.cfg.Policies) == 0 {

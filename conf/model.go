@@ -43,6 +43,9 @@ type Config struct {
 	ACLs map[string]*ACL
 	// CryptoMaps sorted by (Name, Seq).
 	CryptoMaps []*CryptoMap
+	// Keyring holds the pre-shared keys of peers whose crypto map has no
+	// psk of its own, in file order ([[keyring]]).
+	Keyring []KeyringEntry
 }
 
 // Global is the [global] table.

@@ -33,9 +33,15 @@ func (s Secret) String() string {
 // pointer with a verb such as %s through its error path, which bypasses
 // Secret.Format and would show the raw bytes.
 type (
-	plainCryptoMap  CryptoMap
-	plainManualKeys ManualKeys
+	plainCryptoMap    CryptoMap
+	plainManualKeys   ManualKeys
+	plainKeyringEntry KeyringEntry
 )
+
+// Format implements fmt.Formatter: what the entry matches, key redacted.
+func (e KeyringEntry) Format(f fmt.State, verb rune) {
+	fmt.Fprintf(f, fmt.FormatString(f, verb), plainKeyringEntry(e))
+}
 
 // Format implements fmt.Formatter: every field, keys redacted.
 func (m CryptoMap) Format(f fmt.State, verb rune) {

@@ -12,6 +12,7 @@ import (
 //	config transform_set 'NAME'   -> [transform_set.NAME]
 //	config acl 'NAME' / list rule -> [acl.NAME] rules = [...]
 //	config crypto_map ['NAME']    -> [[crypto_map]] (option name is the map name)
+//	config keyring                -> [[keyring]]
 //
 // Option names are the TOML key names; list lines become arrays. Every
 // value is a string, and the builder runs in text mode to convert them.
@@ -58,7 +59,7 @@ func ParseUCI(name string, data []byte) (*Config, error) {
 			}
 			p = keyPath{"global"}
 			root["global"] = loc.options(s, p, disp, fail)
-		case "isakmp_policy", "crypto_map":
+		case "isakmp_policy", "crypto_map", "keyring":
 			list, _ := root[s.Type].([]any)
 			p = keyPath{s.Type}.index(len(list))
 			root[s.Type] = append(list, loc.options(s, p, disp, fail))

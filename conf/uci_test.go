@@ -239,6 +239,14 @@ config crypto_map 'dyn'
 	option transform_set ahonly
 	option dpd_delay 0
 
+config keyring
+	option address '198.51.100.0/24'
+	option psk 'spokes'
+
+config keyring
+	option identity 'fqdn:Spoke3.example'
+	option psk_file '` + psk + `'
+
 config crypto_map
 	option name 'man'
 	option seq 1

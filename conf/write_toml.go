@@ -124,6 +124,20 @@ func (tw *tomlWriter) config(c *Config) {
 		tw.line("]")
 	}
 
+	for _, e := range c.Keyring {
+		tw.line("\n[[keyring]]")
+		if e.Identity.Type != "" {
+			tw.str("identity", e.Identity.String())
+		} else {
+			tw.str("address", e.Address.String())
+		}
+		if e.PSKFile != "" {
+			tw.str("psk_file", e.PSKFile)
+		} else {
+			tw.str("psk", string(e.PSK))
+		}
+	}
+
 	for _, m := range c.CryptoMaps {
 		tw.cryptoMap(m)
 	}

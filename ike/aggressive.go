@@ -118,6 +118,9 @@ func (p *Phase1) amR1(m *Message, pkt Packet, now time.Time) (*Result, error) {
 		return nil, fail(FailInvalidID, NotifyInvalidIDInformation, "peer ID %v, want %v", id, p.cfg.RemoteID)
 	}
 	p.peerID = &ID{IDType: id.IDType, Protocol: id.Protocol, Port: id.Port, Data: append([]byte(nil), id.Data...)}
+	if f := p.pskForPeerID(p.peerID); f != nil {
+		return nil, f
+	}
 	if p.dh, err = p.policy.Group.GenerateKey(p.rand); err != nil {
 		return nil, err
 	}

@@ -26,7 +26,8 @@ func (m *Manager) phase1ConfigFor(cm *conf.CryptoMap, sa *ikeSA) (*Phase1Config,
 	remoteAccess := cm.RemoteAccessClient() || cm.RemoteAccessGateway()
 	var pols []Policy
 	for _, p := range all {
-		if (p.Auth == AuthPSK && len(cm.PSK) > 0) || (p.Auth != AuthPSK && hasCert && !remoteAccess) {
+		hasPSK := len(cm.PSK) > 0 || keyringApplies(m.cfg.Conf, cm)
+		if (p.Auth == AuthPSK && hasPSK) || (p.Auth != AuthPSK && hasCert && !remoteAccess) {
 			if remoteAccess {
 				// The group key authenticates phase 1, XAUTH the user.
 				p.Auth = AuthXAuthInitPSK
@@ -116,6 +117,9 @@ func newPhase1Initiator(m *Manager, ms *mapState, sa *ikeSA) (phase1, []byte, er
 	if err != nil {
 		return nil, nil, err
 	}
+	if err := m.applyKeyring(ms.cm, sa, cfg, false); err != nil {
+		return nil, nil, err
+	}
 	p, err := NewInitiator(cfg)
 	if err != nil {
 		return nil, nil, err
@@ -149,8 +153,15 @@ func newPhase1Responder(m *Manager, cands []*mapState, sa *ikeSA, pkt []byte) (p
 			ms = c
 		}
 	}
+	// The map is known from here on, so a refusal shows in its status.
+	sa.ms = ms
 	cfg, err := m.phase1ConfigFor(ms.cm, sa)
 	if err != nil {
+		return nil, nil, err
+	}
+	h, _ := ParseHeader(pkt)
+	aggressive := h.Exchange == ExchangeAggressive
+	if err := m.applyKeyring(ms.cm, sa, cfg, aggressive); err != nil {
 		return nil, nil, err
 	}
 	p, err := NewResponder(cfg)
@@ -158,7 +169,6 @@ func newPhase1Responder(m *Manager, cands []*mapState, sa *ikeSA, pkt []byte) (p
 		return nil, nil, err
 	}
 	a := &p1Adapter{p: p, m: m, ms: ms, sa: sa}
-	sa.ms = ms
 	out, err := a.handle(pkt, sa.local, sa.remote)
 	if err != nil {
 		return nil, nil, err

@@ -159,8 +159,12 @@ type Phase1Config struct {
 	// ID (and with certificates, the certificate must also match the ID).
 	LocalID, RemoteID *ID
 
-	PSK   []byte
-	Creds *Credentials // for rsa-sig / ecdsa-sig
+	PSK []byte
+	// PSKForID, for an Aggressive Mode responder, chooses the key by the
+	// identity in message 1 (the keyring); it replaces PSK, and nil from it
+	// refuses the peer.
+	PSKForID func(*ID) []byte
+	Creds    *Credentials // for rsa-sig / ecdsa-sig
 
 	NATT NATTMode
 
@@ -190,7 +194,7 @@ func (c *Phase1Config) validate() error {
 		if err := p.validate(c.AllowWeak); err != nil {
 			return err
 		}
-		if p.Auth.PreShared() && len(c.PSK) == 0 {
+		if p.Auth.PreShared() && len(c.PSK) == 0 && c.PSKForID == nil {
 			return errors.New("ike: pre-share policy without a pre-shared key")
 		}
 		if p.Auth.UsesSignatures() && (c.Creds == nil || c.Creds.Key == nil || c.Creds.Cert == nil) {

@@ -122,9 +122,12 @@ func (c *converter) emit() []byte {
 		}
 		b.WriteString("]\n")
 	}
+	haveDynamic := false
 	for _, e := range entries {
 		c.writeEntry(&b, e)
+		haveDynamic = haveDynamic || e.peer == "dynamic"
 	}
+	c.writeKeyring(&b, haveDynamic)
 	if len(c.policies) == 0 && len(entries) > 0 {
 		c.notes = append(c.notes, Note{Line: 0, Text: "(whole file)",
 			Reason: "no crypto isakmp policy: the platform's built-in default policies are not carried over; add an [[isakmp_policy]]"})
@@ -265,7 +268,8 @@ func (c *converter) staticKey(e *out, m *mapEntry) {
 }
 
 // dynamicKey: a dynamic entry takes the key for every address (Cisco's
-// "address 0.0.0.0 0.0.0.0" or ASA's DefaultL2LGroup).
+// "address 0.0.0.0 0.0.0.0" or ASA's DefaultL2LGroup) as its own psk; the
+// per-peer keys become [[keyring]] entries.
 func (c *converter) dynamicKey(e *out, head line) {
 	for _, k := range c.keys {
 		if k.prefix.IsValid() && k.prefix.Bits() == 0 {
@@ -274,9 +278,14 @@ func (c *converter) dynamicKey(e *out, head line) {
 			return
 		}
 	}
+	for _, k := range c.keys {
+		if !k.used {
+			return // the [[keyring]] entries written below serve it
+		}
+	}
 	if c.preShare() {
 		e.pskFile = c.pskDir + "dynamic.psk"
-		c.note(head, "no wildcard pre-shared key (address 0.0.0.0 0.0.0.0) for the dynamic map; write it into "+e.pskFile)
+		c.note(head, "no pre-shared key for the peers of the dynamic map; write it into "+e.pskFile)
 	}
 }
 
@@ -363,6 +372,12 @@ func (c *converter) reportUnused(usedACL map[string]bool) {
 			c.noteBlock(o.head, "not used by a crypto ACL")
 		}
 	}
+}
+
+// writeKeyring writes the keys no static crypto map took as [[keyring]]
+// entries, which dynamic crypto maps choose from per peer; without a
+// dynamic map they would serve nobody.
+func (c *converter) writeKeyring(b *bytes.Buffer, haveDynamic bool) {
 	for _, k := range c.keys {
 		if k.used {
 			continue
@@ -371,8 +386,25 @@ func (c *converter) reportUnused(usedACL map[string]bool) {
 		if who == "" {
 			who = k.prefix.String()
 		}
-		c.notes = append(c.notes, Note{Line: k.line, Text: "(key for " + who + ")",
-			Reason: "no static crypto map has this peer; tinyipsec has no per-peer keys for dynamic peers"})
+		if !haveDynamic {
+			c.notes = append(c.notes, Note{Line: k.line, Text: "(key for " + who + ")",
+				Reason: "no crypto map has this peer: the key is not carried over"})
+			continue
+		}
+		fmt.Fprintf(b, "\n# line %d\n[[keyring]]\n", k.line)
+		if k.ident != "" {
+			fmt.Fprintf(b, "identity = %s\n", quote(k.ident))
+		} else {
+			fmt.Fprintf(b, "address = %s\n", quote(k.prefix.String()))
+		}
+		switch {
+		case k.key != "" && utf8.ValidString(k.key):
+			fmt.Fprintf(b, "psk = %s\n", quote(k.key))
+		default:
+			f := c.pskDir + safeName(who) + ".psk"
+			fmt.Fprintf(b, "psk_file = %s\n", quote(f))
+			c.notes = append(c.notes, Note{Line: k.line, Text: "(key for " + who + ")", Reason: "write the clear key into " + f})
+		}
 	}
 }
 

@@ -147,6 +147,10 @@ func TestImportIOS(t *testing.T) {
 	if m.DPDDelay.Seconds() != 10 || m.DPDTimeout.Seconds() != 25 || m.LifetimeKB != 4608000 {
 		t.Errorf("keepalive / kilobytes: %v %v %d", m.DPDDelay, m.DPDTimeout, m.LifetimeKB)
 	}
+	// The key by host name serves the dynamic map's Aggressive Mode peers.
+	if len(cfg.Keyring) != 1 || cfg.Keyring[0].Identity.String() != "fqdn:spoke9.example.net" || string(cfg.Keyring[0].PSK) != "spoke-fqdn-key" {
+		t.Errorf("keyring %v", cfg.Keyring)
+	}
 	if _, ok := cfg.ACLs["NAT-EXEMPT"]; ok {
 		t.Error("an ACL no crypto map uses was carried over")
 	}
@@ -157,7 +161,6 @@ func TestImportIOS(t *testing.T) {
 		39:  "weak md5, group 2",
 		46:  "rsa-encr is not supported",
 		50:  "stored encrypted",
-		52:  "no per-peer keys for dynamic peers",
 		63:  "comp-lzs",
 		64:  "esp-seal is not supported",
 		68:  "no tinyipsec equivalent",

@@ -1,0 +1,175 @@
+package conf
+
+import (
+	"errors"
+	"net/netip"
+	"strings"
+)
+
+// KeyringEntry is one [[keyring]]: the pre-shared key of the peers at an
+// address or in a prefix (Cisco "crypto isakmp key K address A MASK"), or
+// of the peer that names itself with an identity in Aggressive Mode
+// (Cisco "crypto isakmp key K hostname H"). A crypto map without its own
+// psk (a dynamic one, typically) takes its key from the keyring, the most
+// specific matching entry winning.
+type KeyringEntry struct {
+	Address  netip.Prefix // address: an address or a prefix; invalid when Identity is set
+	Identity Identity     // identity: fqdn:, user-fqdn: or an address, as the peer sends it
+	PSK      Secret       // psk, or the content of psk_file (never printed)
+	PSKFile  string       // psk_file
+}
+
+// Match is what the entry matches, for logs and status: never the key.
+func (e *KeyringEntry) Match() string {
+	if e.Identity.Type != "" {
+		return "identity " + e.Identity.String()
+	}
+	return "address " + e.Address.String()
+}
+
+// keyring reads the [[keyring]] array.
+func (b *builder) keyring(ts []*table) {
+	seen := map[string]keyPath{}
+	for _, t := range ts {
+		if b.full() {
+			b.dropped++
+			break
+		}
+		if e, ok := b.keyringEntry(t, seen); ok {
+			b.cfg.Keyring = append(b.cfg.Keyring, e)
+		}
+	}
+	if len(ts) == 0 {
+		return
+	}
+	for _, p := range b.cfg.Policies {
+		if p.Auth == "pre-share" {
+			return
+		}
+	}
+	if len(b.cfg.Policies) > 0 {
+		b.errorf(keyPath{"keyring"}, "no isakmp_policy uses authentication = \"pre-share\"")
+	}
+}
+
+func (b *builder) keyringEntry(t *table, seen map[string]keyPath) (KeyringEntry, bool) {
+	defer t.done()
+	var e KeyringEntry
+	nerr := len(b.errs)
+	addr, _ := t.str("address", "")
+	ident, _ := t.str("identity", "")
+	var match string
+	switch {
+	case t.has("address") && t.has("identity"):
+		t.errorf("identity", "set address or identity, not both")
+	case t.has("address"):
+		p, err := parsePrefixOrAddr(addr)
+		if err != nil {
+			t.errorf("address", "%q is not an address or prefix (10.0.0.1, 10.0.0.0/24, 2001:db8::/32)", addr)
+			break
+		}
+		e.Address = p
+		match = "address " + p.String()
+	case t.has("identity"):
+		id, err := ParseIdentity(ident)
+		switch {
+		case err != nil:
+			t.errorf("identity", "%v", err)
+		case id.Type == "dn":
+			t.errorf("identity", "a dn identity belongs to a certificate; the keyring holds pre-shared keys")
+		default:
+			if id.Type == "fqdn" || id.Type == "user-fqdn" {
+				id.Value = strings.ToLower(id.Value)
+			}
+			e.Identity = id
+			match = "identity " + id.String()
+		}
+	default:
+		t.get("address")
+		t.errorf("address", "missing: set address (an address or prefix) or identity")
+	}
+	if match != "" {
+		if first, dup := seen[match]; dup {
+			t.errorf(map[bool]string{true: "address", false: "identity"}[e.Address.IsValid()], "%s already has a key in %s", match, first)
+		} else {
+			seen[match] = t.path
+		}
+	}
+
+	psk, _ := t.str("psk", "")
+	file, _ := t.str("psk_file", "")
+	switch {
+	case t.has("psk") && t.has("psk_file"):
+		t.errorf("psk_file", "set psk or psk_file, not both")
+	case t.has("psk") && psk == "":
+		t.errorf("psk", "must not be empty")
+	case t.has("psk"):
+		e.PSK = Secret(psk)
+	case t.has("psk_file") && file == "":
+		t.errorf("psk_file", "must not be empty")
+	case t.has("psk_file"):
+		e.PSKFile = b.path(file)
+		key, err := readPSKFile(e.PSKFile)
+		if err != nil {
+			t.errorf("psk_file", "%v", err)
+		}
+		e.PSK = key
+	default:
+		t.get("psk")
+		t.errorf("psk", "missing: set psk or psk_file")
+	}
+	return e, len(b.errs) == nerr
+}
+
+// parsePrefixOrAddr reads "10.0.0.1" as a /32 and "10.0.0.0/24" as is
+// (host bits must be zero, so a typo does not widen the match silently).
+func parsePrefixOrAddr(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, err
+		}
+		if p != p.Masked() || p.Addr().Is4In6() {
+			return netip.Prefix{}, errors.New("host bits set")
+		}
+		return p, nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil || a.Zone() != "" {
+		return netip.Prefix{}, errors.New("not an address")
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// KeyringFor finds the key for a peer: the entry for its identity (if
+// id is set: Aggressive Mode), else the most specific address entry that
+// contains addr. nil when none matches.
+func (c *Config) KeyringFor(addr netip.Addr, id *Identity) *KeyringEntry {
+	if id != nil && id.Type != "" {
+		for i := range c.Keyring {
+			if e := &c.Keyring[i]; e.Identity.Type != "" && e.Identity.matches(*id) {
+				return e
+			}
+		}
+	}
+	addr = addr.Unmap()
+	var best *KeyringEntry
+	for i := range c.Keyring {
+		e := &c.Keyring[i]
+		if e.Address.IsValid() && e.Address.Contains(addr) && (best == nil || e.Address.Bits() > best.Address.Bits()) {
+			best = e
+		}
+	}
+	return best
+}
+
+func (id Identity) matches(o Identity) bool {
+	switch id.Type {
+	case "ipv4", "ipv6":
+		return (o.Type == "ipv4" || o.Type == "ipv6") && id.Addr == o.Addr.Unmap()
+	case "fqdn", "user-fqdn":
+		return o.Type == id.Type && strings.EqualFold(id.Value, o.Value)
+	}
+	return false
+}

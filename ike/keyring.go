@@ -1,0 +1,107 @@
+package ike
+
+import (
+	"fmt"
+	"net/netip"
+
+	"tinyipsec/conf"
+)
+
+// Pre-shared keys from the [[keyring]] (Cisco "crypto isakmp key ...
+// address" / "hostname"). A hub's dynamic crypto map serves spokes with
+// different keys: Main Mode must pick the key by the peer's address, since
+// MM5 is encrypted with a key derived from it; Aggressive Mode can pick it
+// by the identity in message 1. A peer no entry matches is refused there,
+// before the responder does any Diffie-Hellman work.
+
+// keyringApplies: static maps with their own psk keep it; maps without one,
+// and dynamic maps, take their key from the keyring (a dynamic map's own
+// psk is then the key for peers that no entry matches).
+func keyringApplies(c *conf.Config, cm *conf.CryptoMap) bool {
+	return len(c.Keyring) > 0 && (cm.Dynamic || len(cm.PSK) == 0)
+}
+
+// applyKeyring sets c.PSK for the peer at sa.remote, or for an Aggressive
+// Mode responder a lookup by the identity the peer will send. Without a
+// key it keeps only the policies the map can do without one, and refuses
+// the peer if none is left.
+func (m *Manager) applyKeyring(cm *conf.CryptoMap, sa *ikeSA, c *Phase1Config, aggressiveResponder bool) error {
+	cfg := m.cfg.Conf
+	if !keyringApplies(cfg, cm) {
+		return nil
+	}
+	peer := sa.remote.Addr()
+	c.PSK = nil
+	if e := cfg.KeyringFor(peer, nil); e != nil {
+		c.PSK = []byte(e.PSK)
+	} else if len(cm.PSK) > 0 {
+		c.PSK = []byte(cm.PSK)
+	}
+	if aggressiveResponder {
+		fallback := c.PSK
+		c.PSKForID = func(id *ID) []byte {
+			if ci, ok := confIdentity(id); ok {
+				if e := cfg.KeyringFor(peer, &ci); e != nil {
+					return []byte(e.PSK)
+				}
+			}
+			return fallback
+		}
+		return nil
+	}
+	if len(c.PSK) > 0 {
+		return nil
+	}
+	var kept []Policy
+	for _, p := range c.Policies {
+		if !p.Auth.PreShared() {
+			kept = append(kept, p)
+		}
+	}
+	if len(kept) == 0 {
+		return fmt.Errorf("no pre-shared key for peer %s: no [[keyring]] address entry contains it (Main Mode chooses the key by the peer's address)", peer)
+	}
+	c.Policies = kept
+	return nil
+}
+
+// confIdentity turns the ID payload of a peer into the configuration's
+// Identity, for the keyring lookup.
+func confIdentity(id *ID) (conf.Identity, bool) {
+	if id == nil {
+		return conf.Identity{}, false
+	}
+	switch id.IDType {
+	case IDIPv4Addr, IDIPv6Addr:
+		a, ok := netip.AddrFromSlice(id.Data)
+		if !ok {
+			return conf.Identity{}, false
+		}
+		a = a.Unmap()
+		typ := "ipv6"
+		if a.Is4() {
+			typ = "ipv4"
+		}
+		return conf.Identity{Type: typ, Value: a.String(), Addr: a}, true
+	case IDFQDN:
+		return conf.Identity{Type: "fqdn", Value: string(id.Data)}, true
+	case IDUserFQDN:
+		return conf.Identity{Type: "user-fqdn", Value: string(id.Data)}, true
+	}
+	return conf.Identity{}, false
+}
+
+// pskForPeerID is the Aggressive Mode responder's choice of key once
+// message 1 has told it who the peer is: nil refuses the peer before
+// any Diffie-Hellman work.
+func (p *Phase1) pskForPeerID(id *ID) *Phase1Failure {
+	if p.cfg.PSKForID == nil || !p.policy.Auth.PreShared() {
+		return nil
+	}
+	key := p.cfg.PSKForID(id)
+	if len(key) == 0 {
+		return fail(FailAuth, 0, "no pre-shared key for peer ID %v: no [[keyring]] entry matches its identity or address", id)
+	}
+	p.cfg.PSK = key
+	return nil
+}
