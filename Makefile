@@ -9,6 +9,7 @@
 #   make fmt-check  gofmt -l must be empty
 #   make vet        go vet ./...
 #   make bench      tunnel throughput vs wireguard-go and strongSwan (root; minutes)
+#   make test-hub   the hub tests with 100 tinyipsec spokes in one burst (root; minutes)
 
 GO      ?= go
 SHELL   := /bin/bash
@@ -63,6 +64,12 @@ WIREGUARD_GO := golang.zx2c4.com/wireguard@v0.0.0-20260522210424-ecfc5a8d5446
 .PHONY: bench
 bench: tinyipsec $(BUILD)/bench/wireguard
 	TINYIPSEC=$(CURDIR)/tinyipsec WIREGUARD=$(CURDIR)/$(BUILD)/bench/wireguard /usr/bin/python3 internal/bench/tunnel_bench.py
+
+# `make test` runs the hub tests with 100 strongSwan spokes but only 10
+# tinyipsec ones (a namespace and a daemon each); this runs 100.
+.PHONY: test-hub
+test-hub:
+	TINYIPSEC_HUB_SPOKES=100 $(GO) test -count=1 -timeout 20m -v -run '^TestHub' ./ike/
 
 $(BUILD)/bench/wireguard:
 	@mkdir -p $(@D)

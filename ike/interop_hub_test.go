@@ -164,6 +164,10 @@ type hubSpoke struct {
 	inner string // the host behind it, 10.212.x.y
 	id    string // local_id, e.g. fqdn:spoke1.example
 	node  *tisNode
+	// ss and conn: a strongSwan spoke is connection conn of charon ss
+	// (node is nil then).
+	ss   *charon
+	conn string
 	// wireDst is where the hub must send this spoke's ESP, as tcpdump
 	// prints it ("10.204.1.1", or "10.204.9.1.4500" with a port for
 	// NAT-T); empty: outer.
@@ -257,8 +261,14 @@ func startSpokes(t *testing.T, spokes []*hubSpoke) {
 	}
 }
 
-// ipsecUp reports whether the node has an IKE SA and an IPsec SA.
-func ipsecUp(n *tisNode) bool { return n.established() }
+// spokeUp reports whether the spoke has an IKE SA and an IPsec SA.
+func spokeUp(s *hubSpoke) bool {
+	if s.ss != nil {
+		_, ok := charonChildren(s.ss.listSAs())[s.conn]
+		return ok
+	}
+	return s.node.established()
+}
 
 // capture is tcpdump on the hub's outer interface, recording the ESP the
 // hub sends (plain or in UDP).
@@ -293,9 +303,19 @@ func (c *capture) sent() (dst, spi []string) {
 }
 
 // spokeSAs returns the spoke's inbound SPIs (hex, 8 digits) and the
-// packets its IPsec SAs sent.
-func spokeSAs(t *testing.T, s *hubSpoke) (spis map[string]bool, pktsOut uint64) {
+// packets its IPsec SAs sent. lists caches one listing per strongSwan.
+func spokeSAs(t *testing.T, s *hubSpoke, lists map[*charon]map[string]charonChild) (spis map[string]bool, pktsOut uint64) {
 	t.Helper()
+	if s.ss != nil {
+		if lists[s.ss] == nil {
+			lists[s.ss] = charonChildren(s.ss.listSAs())
+		}
+		c, ok := lists[s.ss][s.conn]
+		if !ok {
+			t.Fatalf("strongSwan spoke %s has no installed child", s.conn)
+		}
+		return map[string]bool{c.spiIn: true}, c.pktsOut
+	}
 	st, err := s.node.status()
 	if err != nil {
 		t.Fatalf("status of spoke %s: %v", s.inner, err)
@@ -336,6 +356,7 @@ func checkIsolation(t *testing.T, l *hubLab, spokes []*hubSpoke) {
 	// Pings run in parallel groups: independent spokes, and each reply is
 	// still attributable by its SPI.
 	sem := make(chan struct{}, 8)
+	pingStart := time.Now()
 	for _, s := range spokes {
 		wg.Add(1)
 		sem <- struct{}{}
@@ -347,10 +368,12 @@ func checkIsolation(t *testing.T, l *hubLab, spokes []*hubSpoke) {
 	}
 	wg.Wait()
 	pingsFailed := t.Failed()
+	t.Logf("pings done in %v", time.Since(pingStart).Round(10*time.Millisecond))
 	owner := map[string]*hubSpoke{}
 	requests := map[*hubSpoke]uint64{}
+	lists := map[*charon]map[string]charonChild{}
 	for _, s := range spokes {
-		spis, out := spokeSAs(t, s)
+		spis, out := spokeSAs(t, s, lists)
 		for spi := range spis {
 			owner[spi] = s
 		}
@@ -427,7 +450,7 @@ func waitAllUp(t *testing.T, l *hubLab, spokes []*hubSpoke, timeout time.Duratio
 	for {
 		up = 0
 		for _, s := range spokes {
-			if ipsecUp(s.node) {
+			if spokeUp(s) {
 				up++
 			}
 		}
@@ -444,7 +467,8 @@ func waitAllUp(t *testing.T, l *hubLab, spokes []*hubSpoke, timeout time.Duratio
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	t.Logf("%d/%d spokes up in %v", up, len(spokes), time.Since(start).Round(10*time.Millisecond))
+	t.Logf("%d/%d spokes up in %v; the hub dropped %d half-open negotiations", up, len(spokes), time.Since(start).Round(10*time.Millisecond),
+		strings.Count(l.hubNode.proc.Output(), "half-open"))
 }
 
 // TestHubTwoSpokes: two tinyipsec spokes, each negotiating its own /32
@@ -499,11 +523,191 @@ func TestHubTwoSpokesBehindOneNAT(t *testing.T) {
 	// Both are still up (nobody's INITIAL-CONTACT or new IKE SA removed
 	// the other's).
 	for _, s := range spokes {
-		if !ipsecUp(s.node) {
+		if !spokeUp(s) {
 			t.Errorf("spoke %s lost its tunnel", s.id)
 		}
 	}
 	if peers := hubIKEPeers(t, l.hubNode); len(peers) != 2 {
 		t.Errorf("hub IKE SAs after the pings: %+v", peers)
 	}
+}
+
+// charonChild is one installed child SA in swanctl --list-sas.
+type charonChild struct {
+	spiIn   string
+	pktsOut uint64
+}
+
+var (
+	charonChildRE = regexp.MustCompile(`^\s+(c\d+): #\d+, reqid \d+, INSTALLED`)
+	charonInRE    = regexp.MustCompile(`^\s+in\s+([0-9a-f]{8})`)
+	charonOutRE   = regexp.MustCompile(`^\s+out\s+[0-9a-f]{8}.*?(\d+) packets`)
+)
+
+// charonChildren parses swanctl --list-sas into the installed children
+// by name (the spokes' children are named after their connections).
+func charonChildren(list string) map[string]charonChild {
+	out := map[string]charonChild{}
+	cur := ""
+	for _, line := range strings.Split(list, "\n") {
+		if m := charonChildRE.FindStringSubmatch(line); m != nil {
+			cur = m[1]
+			out[cur] = charonChild{}
+			continue
+		}
+		if cur == "" {
+			continue
+		}
+		c := out[cur]
+		if m := charonInRE.FindStringSubmatch(line); m != nil {
+			c.spiIn = m[1]
+		} else if m := charonOutRE.FindStringSubmatch(line); m != nil {
+			c.pktsOut, _ = strconv.ParseUint(m[1], 10, 64)
+		} else if strings.TrimSpace(line) != "" && !strings.HasPrefix(line, "    ") {
+			cur = ""
+			continue
+		}
+		out[cur] = c
+	}
+	return out
+}
+
+// charonSpokes runs one strongSwan with n connections to the hub, all
+// started at once (start_action = start). Connection cJ uses outer
+// address addr(J) (added to the site's interface when new), inner address
+// 10.212.<site>.J and identity id(J) ("" keeps strongSwan's default: the
+// address).
+func (l *hubLab) charonSpokes(t *testing.T, n int, addr func(j int) string, id func(j int) string) []*hubSpoke {
+	t.Helper()
+	ns, outer, ifn := l.siteIf(t, "ss")
+	site := l.sites
+	seen := map[string]bool{outer: true}
+	var spokes []*hubSpoke
+	var b, addrs strings.Builder
+	b.WriteString("connections {\n")
+	for j := 1; j <= n; j++ {
+		a := addr(j)
+		if !seen[a] {
+			seen[a] = true
+			fmt.Fprintf(&addrs, "addr add %s/24 dev %s\n", a, ifn)
+		}
+		s := &hubSpoke{ns: ns, outer: a, inner: fmt.Sprintf("10.212.%d.%d", site, j), conn: fmt.Sprintf("c%d", j), wireDst: a + ".4500"}
+		if id != nil {
+			s.id = id(j)
+		}
+		fmt.Fprintf(&addrs, "addr add %s/32 dev lo\n", s.inner)
+		localID := s.id
+		if localID == "" {
+			localID = a
+		}
+		fmt.Fprintf(&b, `  %[1]s {
+    version = 1
+    local_addrs = %[2]s
+    remote_addrs = %[3]s
+    proposals = aes128-sha256-modp2048
+    rekey_time = 4h
+    dpd_delay = 0s
+    local {
+      auth = psk
+      id = %[4]s
+    }
+    remote {
+      auth = psk
+      id = %[3]s
+    }
+    children {
+      %[1]s {
+        local_ts = %[5]s/32
+        remote_ts = 10.222.0.0/16
+        esp_proposals = aes128gcm16
+        mode = tunnel
+        rekey_time = 1h
+        life_time = 66m
+        start_action = start
+      }
+    }
+  }
+`, s.conn, a, hubOuter, localID, s.inner)
+		spokes = append(spokes, s)
+	}
+	fmt.Fprintf(&b, "}\nsecrets {\n  ike-hub {\n    secret = %q\n  }\n}\n", hubPSK)
+	batch := filepath.Join(t.TempDir(), "addrs")
+	if err := os.WriteFile(batch, []byte(addrs.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ns.Run(t, "ip", "-batch", batch)
+	c := startCharon(t, ns)
+	for _, s := range spokes {
+		s.ss = c
+	}
+	file := filepath.Join(c.dir, "swanctl.conf")
+	if err := os.WriteFile(file, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Loading starts every connection at once: the burst.
+	if out, err := c.swanctl("--load-all", "--noprompt", "--file", file); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	return spokes
+}
+
+// TestHubStrongSwanIdentitiesOneAddress: one strongSwan opens twenty
+// connections to the hub from one address, under twenty identities, each
+// sending INITIAL-CONTACT (strongSwan does in every Main Mode towards a
+// peer it has no SA with under those identities). All twenty come up and
+// stay up, and each passes its own traffic and only its own.
+func TestHubStrongSwanIdentitiesOneAddress(t *testing.T) {
+	requireStrongSwan(t, "tcpdump")
+	l := newHubLab(t)
+	l.startHub(t)
+	const n = 20
+	spokes := l.charonSpokes(t, n, func(int) string { return "10.204.1.1" }, func(j int) string { return fmt.Sprintf("spoke%d@hub.example", j) })
+	waitAllUp(t, l, spokes, 90*time.Second)
+	checkIsolation(t, l, spokes)
+	// Kept: still twenty IKE SAs on the hub, one per identity, and every
+	// child still installed on strongSwan's side.
+	peers := hubIKEPeers(t, l.hubNode)
+	ids := map[string]bool{}
+	for _, p := range peers {
+		ids[p.RemoteID] = true
+	}
+	if len(peers) != n || len(ids) != n {
+		t.Errorf("hub IKE SAs: %d with %d identities, want %d", len(peers), len(ids), n)
+	}
+	if got := len(charonChildren(spokes[0].ss.listSAs())); got != n {
+		t.Errorf("strongSwan has %d of %d children installed", got, n)
+	}
+}
+
+// TestHubStrongSwanBurst100: one hundred strongSwan spokes, each from its
+// own address, all start at once. All come up, and each passes its own
+// traffic and only its own.
+func TestHubStrongSwanBurst100(t *testing.T) {
+	requireStrongSwan(t, "tcpdump")
+	l := newHubLab(t)
+	l.startHub(t)
+	const n = 100
+	spokes := l.charonSpokes(t, n, func(j int) string { return fmt.Sprintf("10.204.1.%d", j) }, nil)
+	waitAllUp(t, l, spokes, 120*time.Second)
+	checkIsolation(t, l, spokes)
+}
+
+// TestHubTinyipsecBurst: tinyipsec spokes, each in its own namespace with
+// its own address and identity, all started at once. `make test` runs 10;
+// TINYIPSEC_HUB_SPOKES raises it (make test-hub: 100).
+func TestHubTinyipsecBurst(t *testing.T) {
+	nstest.Require(t, "tcpdump", "ping")
+	n := 10
+	if v := os.Getenv("TINYIPSEC_HUB_SPOKES"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil || n < 1 || n > 250 {
+			t.Fatalf("TINYIPSEC_HUB_SPOKES=%q: want 1..250", v)
+		}
+	}
+	l := newHubLab(t)
+	spokes := newSpokes(t, l, n, func(k int) string { return fmt.Sprintf("fqdn:spoke%d.example", k) })
+	l.startHub(t)
+	startSpokes(t, spokes)
+	waitAllUp(t, l, spokes, time.Duration(30+n)*time.Second)
+	checkIsolation(t, l, spokes)
 }
