@@ -2,26 +2,30 @@ package main
 
 import (
 	"bufio"
-	"encoding/json"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"strings"
 	"time"
 
 	"tinyipsec/conf"
+	"tinyipsec/internal/jsonenc"
+	"tinyipsec/internal/unixsock"
 )
 
 // The control socket speaks one request per connection: the client writes
-// a command line ("status" or "reload"), the daemon answers with JSON and
-// closes. A Unix socket with mode 0600 keeps it to root, as the daemon
-// holds keys.
+// a command line, the daemon answers and closes. "status" answers the
+// report as compact JSON, "status json" indented as `status --json` prints
+// it, "status text" in the ASA layout; "reload" answers {"result": ...}.
+// The daemon renders, so the client only copies the answer and needs no
+// JSON decoder. A Unix socket with mode 0600 keeps it to root, as the
+// daemon holds keys.
 
 type controlServer struct {
-	ln  net.Listener
+	ln  *unixsock.Listener
 	log *slog.Logger
 	d   *daemon
 }
@@ -29,13 +33,13 @@ type controlServer struct {
 func listenControl(path string, d *daemon, log *slog.Logger) (*controlServer, error) {
 	// A stale socket from a crashed daemon is removed, but only if nobody
 	// answers on it: two daemons must not share one control socket.
-	if c, err := net.DialTimeout("unix", path, 200*time.Millisecond); err == nil {
+	if c, err := unixsock.Dial(path, 200*time.Millisecond); err == nil {
 		c.Close()
 		return nil, fmt.Errorf("control socket %s: another tinyipsec is running", path)
 	}
 	os.Remove(path)
 	old := umask(0o077)
-	ln, err := net.Listen("unix", path)
+	ln, err := unixsock.Listen(path)
 	umask(old)
 	if err != nil {
 		return nil, fmt.Errorf("control socket: %w", err)
@@ -50,7 +54,7 @@ func (s *controlServer) serve() {
 	for {
 		c, err := s.ln.Accept()
 		if err != nil {
-			if !errors.Is(err, net.ErrClosed) {
+			if !errors.Is(err, unixsock.ErrClosed) {
 				s.log.Warn("control socket accept", "err", err)
 			}
 			return
@@ -59,37 +63,62 @@ func (s *controlServer) serve() {
 	}
 }
 
-func (s *controlServer) handle(c net.Conn) {
+func (s *controlServer) handle(c *os.File) {
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(5 * time.Second))
 	line, err := bufio.NewReader(io.LimitReader(c, 256)).ReadString('\n')
 	if err != nil && line == "" {
 		return
 	}
-	enc := json.NewEncoder(c)
+	var out []byte
 	switch strings.TrimSpace(line) {
 	case "status":
-		enc.Encode(s.d.status())
+		out, err = jsonenc.Marshal(s.d.status())
+		out = append(out, '\n')
+	case "status json":
+		var b bytes.Buffer
+		err = writeStatusJSON(&b, s.d.status())
+		out = b.Bytes()
+	case "status text":
+		var b bytes.Buffer
+		writeStatusText(&b, s.d.status())
+		out = b.Bytes()
 	case "reload":
-		if err := s.d.reload(); err != nil {
-			enc.Encode(map[string]string{"result": "error", "error": err.Error()})
-			return
+		if rerr := s.d.reload(); rerr != nil {
+			out = resultJSON("error", rerr.Error())
+		} else {
+			out = resultJSON("ok", "")
 		}
-		enc.Encode(map[string]string{"result": "ok"})
 	default:
-		enc.Encode(map[string]string{"result": "error", "error": "unknown request"})
+		out = resultJSON("error", "unknown request")
 	}
+	if err != nil {
+		s.log.Warn("control socket answer", "err", err)
+		out = resultJSON("error", err.Error())
+	}
+	c.Write(out)
+}
+
+// resultJSON is the answer to a request that reports only success or an
+// error.
+func resultJSON(result, errText string) []byte {
+	m := map[string]string{"result": result}
+	if errText != "" {
+		m["error"] = errText
+	}
+	b, _ := jsonenc.Marshal(m)
+	return append(b, '\n')
 }
 
 func (s *controlServer) Close() {
-	path := s.ln.Addr().String()
 	s.ln.Close()
-	os.Remove(path)
+	os.Remove(s.ln.Path())
 }
 
-// controlRequest sends one request to the daemon and decodes its answer.
-func controlRequest(path, req string, out any) error {
-	c, err := net.DialTimeout("unix", path, 2*time.Second)
+// controlRequest sends one request to the daemon and copies its answer
+// to w.
+func controlRequest(path, req string, w io.Writer) error {
+	c, err := unixsock.Dial(path, 2*time.Second)
 	if err != nil {
 		return fmt.Errorf("cannot reach the daemon at %s (is tinyipsec running?): %w", path, err)
 	}
@@ -98,7 +127,11 @@ func controlRequest(path, req string, out any) error {
 	if _, err := io.WriteString(c, req+"\n"); err != nil {
 		return err
 	}
-	return json.NewDecoder(io.LimitReader(c, 64<<20)).Decode(out)
+	n, err := io.Copy(w, io.LimitReader(c, 64<<20))
+	if err == nil && n == 0 {
+		err = errors.New("the daemon closed the control connection without an answer")
+	}
+	return err
 }
 
 func cmdStatus(args []string, stdout, stderr io.Writer) int {
@@ -112,16 +145,17 @@ func cmdStatus(args []string, stdout, stderr io.Writer) int {
 	if sock == "" {
 		sock = controlSocketFor(*path)
 	}
-	var r statusReport
-	if err := controlRequest(sock, "status", &r); err != nil {
+	req := "status text"
+	if *asJSON {
+		req = "status json"
+	}
+	// The answer is buffered so that a failure prints only the error.
+	var out strings.Builder
+	if err := controlRequest(sock, req, &out); err != nil {
 		fmt.Fprintf(stderr, "tinyipsec status: %v\n", err)
 		return exitFail
 	}
-	if *asJSON {
-		writeStatusJSON(stdout, &r)
-	} else {
-		writeStatusText(stdout, &r)
-	}
+	io.WriteString(stdout, out.String())
 	return exitOK
 }
 

@@ -15,7 +15,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime/debug"
+	"runtime"
 	"strings"
 
 	"tinyipsec/conf"
@@ -78,12 +78,11 @@ func runCLI(args []string, stdout, stderr io.Writer) int {
 	}
 }
 
+// buildVersion is the version stamped at link time and the Go release
+// that built it (runtime.Version, not debug.ReadBuildInfo, which would
+// link the build-info parser for the same string).
 func buildVersion() string {
-	v := version
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		v += " " + bi.GoVersion
-	}
-	return v
+	return version + " " + runtime.Version()
 }
 
 // newFlags makes a flag set for one command that reports errors as one

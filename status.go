@@ -1,11 +1,12 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"sort"
 	"strings"
+
+	"tinyipsec/internal/jsonenc"
 )
 
 // statusReport is what `tinyipsec status` shows. The JSON field names are
@@ -86,10 +87,15 @@ type ipsecSAStatus struct {
 	Drops          map[string]uint64 `json:"drops"`
 }
 
+// writeStatusJSON writes the report as `status --json` prints it:
+// indented, as encoding/json's MarshalIndent would, with a final newline.
 func writeStatusJSON(w io.Writer, r *statusReport) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(r)
+	b, err := jsonenc.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
 }
 
 // writeStatusText prints the report in the layout Cisco ASA admins read

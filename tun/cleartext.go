@@ -1,11 +1,11 @@
 package tun
 
 import (
-	"bytes"
 	"fmt"
 	"net/netip"
-	"os/exec"
 	"strings"
+
+	"tinyipsec/internal/spawn"
 )
 
 // Cleartext policy: inbound traffic that a crypto ACL says must be
@@ -86,12 +86,8 @@ func (p *CleartextPolicy) Remove() error {
 }
 
 func nft(script string) error {
-	cmd := exec.Command("nft", "-f", "-")
-	cmd.Stdin = strings.NewReader(script)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("tun: nft: %v: %s", err, strings.TrimSpace(out.String()))
+	if out, err := spawn.Run("nft", []string{"-f", "-"}, script); err != nil {
+		return fmt.Errorf("tun: nft: %v: %s", err, strings.TrimSpace(out))
 	}
 	return nil
 }

@@ -1,0 +1,340 @@
+// Package jsonenc writes JSON for the daemon's status report and control
+// answers: the subset of encoding/json's Marshal that plain data needs
+// (structs with `json:"name,omitempty"` tags, pointers, slices, arrays,
+// maps with string keys, strings, booleans, integers and floats), with
+// byte-for-byte the same output as encoding/json for those types.
+//
+// It exists for flash size: encoding/json's encoder and decoder, their
+// caches and sort instantiations cost about 130 KB of a MIPS router
+// binary, this package a few KB. Adding a field to a status struct with a
+// json tag needs no change here.
+package jsonenc
+
+import (
+	"errors"
+	"math"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// Marshal returns the compact JSON encoding of v, as json.Marshal does.
+func Marshal(v any) ([]byte, error) {
+	e := encoder{}
+	if err := e.value(reflect.ValueOf(v), 0); err != nil {
+		return nil, err
+	}
+	return e.buf, nil
+}
+
+// MarshalIndent is Marshal with each element on its own line, as
+// json.MarshalIndent formats it.
+func MarshalIndent(v any, prefix, indent string) ([]byte, error) {
+	e := encoder{prefix: prefix, indent: indent, pretty: true}
+	if err := e.value(reflect.ValueOf(v), 0); err != nil {
+		return nil, err
+	}
+	return e.buf, nil
+}
+
+type encoder struct {
+	buf            []byte
+	prefix, indent string
+	pretty         bool
+	ptrDepth       int // pointers and interfaces followed: bounds a cycle
+}
+
+// maxDepth bounds the nesting, as a cycle through pointers would
+// otherwise never end.
+const maxDepth = 64
+
+var errDepth = errors.New("jsonenc: value nested too deeply (cycle?)")
+
+func (e *encoder) newline(depth int) {
+	if !e.pretty {
+		return
+	}
+	e.buf = append(e.buf, '\n')
+	e.buf = append(e.buf, e.prefix...)
+	for range depth {
+		e.buf = append(e.buf, e.indent...)
+	}
+}
+
+func (e *encoder) value(v reflect.Value, depth int) error {
+	if depth+e.ptrDepth > maxDepth {
+		return errDepth
+	}
+	if !v.IsValid() {
+		e.buf = append(e.buf, "null"...)
+		return nil
+	}
+	switch v.Kind() {
+	case reflect.Bool:
+		e.buf = strconv.AppendBool(e.buf, v.Bool())
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		e.buf = strconv.AppendInt(e.buf, v.Int(), 10)
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		e.buf = strconv.AppendUint(e.buf, v.Uint(), 10)
+	case reflect.Float32, reflect.Float64:
+		return e.float(v.Float(), v.Type().Bits())
+	case reflect.String:
+		e.str(v.String())
+	case reflect.Pointer, reflect.Interface:
+		if v.IsNil() {
+			e.buf = append(e.buf, "null"...)
+			return nil
+		}
+		e.ptrDepth++
+		err := e.value(v.Elem(), depth)
+		e.ptrDepth--
+		return err
+	case reflect.Slice:
+		if v.IsNil() {
+			e.buf = append(e.buf, "null"...)
+			return nil
+		}
+		return e.array(v, depth)
+	case reflect.Array:
+		return e.array(v, depth)
+	case reflect.Map:
+		if v.IsNil() {
+			e.buf = append(e.buf, "null"...)
+			return nil
+		}
+		return e.object(v, depth)
+	case reflect.Struct:
+		return e.structure(v, depth)
+	default:
+		return errors.New("jsonenc: unsupported type " + v.Type().String())
+	}
+	return nil
+}
+
+// float writes f as encoding/json does: the shortest representation,
+// in exponent form only for very large or very small magnitudes.
+func (e *encoder) float(f float64, bits int) error {
+	if math.IsInf(f, 0) || math.IsNaN(f) {
+		return errors.New("jsonenc: unsupported value " + strconv.FormatFloat(f, 'g', -1, bits))
+	}
+	abs := math.Abs(f)
+	format := byte('f')
+	if abs != 0 {
+		if bits == 64 && (abs < 1e-6 || abs >= 1e21) || bits == 32 && (float32(abs) < 1e-6 || float32(abs) >= 1e21) {
+			format = 'e'
+		}
+	}
+	start := len(e.buf)
+	e.buf = strconv.AppendFloat(e.buf, f, format, -1, bits)
+	if format == 'e' {
+		// clean up e-09 to e-9
+		n := len(e.buf) - start
+		if n >= 4 && e.buf[len(e.buf)-4] == 'e' && e.buf[len(e.buf)-3] == '-' && e.buf[len(e.buf)-2] == '0' {
+			e.buf[len(e.buf)-2] = e.buf[len(e.buf)-1]
+			e.buf = e.buf[:len(e.buf)-1]
+		}
+	}
+	return nil
+}
+
+func (e *encoder) array(v reflect.Value, depth int) error {
+	if v.Kind() == reflect.Slice && v.Type().Elem().Kind() == reflect.Uint8 {
+		return errors.New("jsonenc: []byte is not supported")
+	}
+	n := v.Len()
+	if n == 0 {
+		e.buf = append(e.buf, "[]"...)
+		return nil
+	}
+	e.buf = append(e.buf, '[')
+	for i := range n {
+		if i > 0 {
+			e.buf = append(e.buf, ',')
+		}
+		e.newline(depth + 1)
+		if err := e.value(v.Index(i), depth+1); err != nil {
+			return err
+		}
+	}
+	e.newline(depth)
+	e.buf = append(e.buf, ']')
+	return nil
+}
+
+// object writes a map with string keys in sorted key order, as
+// encoding/json does, so the output is stable.
+func (e *encoder) object(v reflect.Value, depth int) error {
+	if v.Type().Key().Kind() != reflect.String {
+		return errors.New("jsonenc: map key type " + v.Type().Key().String() + " is not supported")
+	}
+	keys := make([]string, 0, v.Len())
+	for it := v.MapRange(); it.Next(); {
+		keys = append(keys, it.Key().String())
+	}
+	if len(keys) == 0 {
+		e.buf = append(e.buf, "{}"...)
+		return nil
+	}
+	slices.Sort(keys)
+	e.buf = append(e.buf, '{')
+	for i, k := range keys {
+		if i > 0 {
+			e.buf = append(e.buf, ',')
+		}
+		e.newline(depth + 1)
+		e.key(k)
+		if err := e.value(v.MapIndex(reflect.ValueOf(k).Convert(v.Type().Key())), depth+1); err != nil {
+			return err
+		}
+	}
+	e.newline(depth)
+	e.buf = append(e.buf, '}')
+	return nil
+}
+
+func (e *encoder) key(k string) {
+	e.str(k)
+	e.buf = append(e.buf, ':')
+	if e.pretty {
+		e.buf = append(e.buf, ' ')
+	}
+}
+
+// structure writes the exported fields in declaration order under their
+// json tag names; "-" skips a field, omitempty skips an empty one.
+// Embedded structs are not flattened: the status types have none, and a
+// field that needs it is rejected rather than written differently from
+// encoding/json.
+func (e *encoder) structure(v reflect.Value, depth int) error {
+	t := v.Type()
+	first := true
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		if f.Anonymous {
+			return errors.New("jsonenc: embedded field " + t.String() + "." + f.Name + " is not supported")
+		}
+		name, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "-" && opts == "" {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		fv := v.Field(i)
+		if hasOption(opts, "omitempty") && isEmpty(fv) {
+			continue
+		}
+		if first {
+			e.buf = append(e.buf, '{')
+			first = false
+		} else {
+			e.buf = append(e.buf, ',')
+		}
+		e.newline(depth + 1)
+		e.key(name)
+		if hasOption(opts, "string") {
+			return errors.New("jsonenc: the ,string option is not supported")
+		}
+		if err := e.value(fv, depth+1); err != nil {
+			return err
+		}
+	}
+	if first {
+		e.buf = append(e.buf, "{}"...)
+		return nil
+	}
+	e.newline(depth)
+	e.buf = append(e.buf, '}')
+	return nil
+}
+
+func hasOption(opts, want string) bool {
+	for opts != "" {
+		var o string
+		o, opts, _ = strings.Cut(opts, ",")
+		if o == want {
+			return true
+		}
+	}
+	return false
+}
+
+// isEmpty is encoding/json's notion of empty for omitempty.
+func isEmpty(v reflect.Value) bool {
+	switch v.Kind() {
+	case reflect.Array, reflect.Map, reflect.Slice, reflect.String:
+		return v.Len() == 0
+	case reflect.Bool:
+		return !v.Bool()
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return v.Int() == 0
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return v.Uint() == 0
+	case reflect.Float32, reflect.Float64:
+		return v.Float() == 0
+	case reflect.Interface, reflect.Pointer:
+		return v.IsNil()
+	}
+	return false
+}
+
+const hexDigits = "0123456789abcdef"
+
+// str writes s as a JSON string with encoding/json's default escaping:
+// control characters, quote and backslash, the HTML-sensitive <, > and &,
+// U+2028 and U+2029; invalid UTF-8 becomes U+FFFD.
+func (e *encoder) str(s string) {
+	e.buf = append(e.buf, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		if b := s[i]; b < utf8.RuneSelf {
+			if b >= 0x20 && b != '"' && b != '\\' && b != '<' && b != '>' && b != '&' {
+				i++
+				continue
+			}
+			e.buf = append(e.buf, s[start:i]...)
+			switch b {
+			case '\\', '"':
+				e.buf = append(e.buf, '\\', b)
+			case '\b':
+				e.buf = append(e.buf, '\\', 'b')
+			case '\f':
+				e.buf = append(e.buf, '\\', 'f')
+			case '\n':
+				e.buf = append(e.buf, '\\', 'n')
+			case '\r':
+				e.buf = append(e.buf, '\\', 'r')
+			case '\t':
+				e.buf = append(e.buf, '\\', 't')
+			default:
+				e.buf = append(e.buf, '\\', 'u', '0', '0', hexDigits[b>>4], hexDigits[b&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			e.buf = append(e.buf, s[start:i]...)
+			e.buf = append(e.buf, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			e.buf = append(e.buf, s[start:i]...)
+			e.buf = append(e.buf, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	e.buf = append(e.buf, s[start:]...)
+	e.buf = append(e.buf, '"')
+}

@@ -1,0 +1,61 @@
+package spawn
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestRunStdinAndOutput(t *testing.T) {
+	out, err := Run("sh", []string{"-c", "tr a-z A-Z; echo err >&2"}, "nft script\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out != "NFT SCRIPT\nerr\n" {
+		t.Fatalf("output %q", out)
+	}
+}
+
+func TestRunExitStatus(t *testing.T) {
+	out, err := Run("sh", []string{"-c", "echo 'Error: syntax error' >&2; exit 3"}, "")
+	if err == nil || !strings.Contains(err.Error(), "exit status 3") || !strings.Contains(out, "syntax error") {
+		t.Fatalf("out %q err %v", out, err)
+	}
+	if _, err := Run("sh", []string{"-c", "kill -9 $$"}, ""); err == nil || !strings.Contains(err.Error(), "signal 9") {
+		t.Fatalf("killed: %v", err)
+	}
+}
+
+// A large input and a large output at once must not deadlock, and the
+// kept output is bounded.
+func TestRunLarge(t *testing.T) {
+	in := strings.Repeat("0123456789abcdef\n", 1<<14) // 272 KiB
+	out, err := Run("cat", nil, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out) != maxOutput || !strings.HasPrefix(in, out) {
+		t.Fatalf("kept %d bytes", len(out))
+	}
+}
+
+func TestLookPath(t *testing.T) {
+	dir := t.TempDir()
+	exe := filepath.Join(dir, "tool")
+	os.WriteFile(exe, []byte("#!/bin/sh\necho hi\n"), 0o755)
+	os.WriteFile(filepath.Join(dir, "plain"), []byte("x"), 0o644)
+	t.Setenv("PATH", "/nonexistent:"+dir)
+	if p, err := LookPath("tool"); err != nil || p != exe {
+		t.Fatalf("LookPath(tool) = %q, %v", p, err)
+	}
+	if _, err := LookPath("plain"); err == nil {
+		t.Fatal("non-executable file found")
+	}
+	if _, err := Run("missing-tool", nil, ""); err == nil {
+		t.Fatal("missing program ran")
+	}
+	if out, err := Run("tool", nil, ""); err != nil || out != "hi\n" {
+		t.Fatalf("tool: %q %v", out, err)
+	}
+}

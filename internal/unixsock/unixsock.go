@@ -1,0 +1,119 @@
+// Package unixsock is the control socket's transport: a listening and a
+// connecting Unix stream socket made with plain system calls and driven by
+// the runtime's poller through os.File (deadlines and Close work as on a
+// net.Conn).
+//
+// It exists for flash size: net.Listen("unix") and net.Dial link the
+// whole of package net's dialer and DNS resolver (about 0.3 MB of a MIPS
+// router binary), although a Unix socket path needs no name resolution.
+package unixsock
+
+import (
+	"errors"
+	"os"
+	"syscall"
+	"time"
+)
+
+// Listener accepts connections on a Unix stream socket.
+type Listener struct {
+	f    *os.File
+	path string
+}
+
+// ErrClosed is returned by Accept after Close.
+var ErrClosed = errors.New("unixsock: listener closed")
+
+func sockaddr(path string) (*syscall.SockaddrUnix, error) {
+	// sun_path is 108 bytes on Linux, including the terminating NUL.
+	if path == "" || len(path) >= 108 {
+		return nil, &os.PathError{Op: "socket", Path: path, Err: syscall.ENAMETOOLONG}
+	}
+	return &syscall.SockaddrUnix{Name: path}, nil
+}
+
+func stream() (int, error) {
+	fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC|syscall.SOCK_NONBLOCK, 0)
+	if err != nil {
+		return -1, os.NewSyscallError("socket", err)
+	}
+	return fd, nil
+}
+
+// Listen binds a Unix stream socket at path and listens on it. The file
+// is created with the process umask; the caller sets its mode.
+func Listen(path string) (*Listener, error) {
+	sa, err := sockaddr(path)
+	if err != nil {
+		return nil, err
+	}
+	fd, err := stream()
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Bind(fd, sa); err != nil {
+		syscall.Close(fd)
+		return nil, &os.PathError{Op: "bind", Path: path, Err: err}
+	}
+	if err := syscall.Listen(fd, 16); err != nil {
+		syscall.Close(fd)
+		return nil, os.NewSyscallError("listen", err)
+	}
+	return &Listener{f: os.NewFile(uintptr(fd), path), path: path}, nil
+}
+
+// Path is the socket's file name.
+func (l *Listener) Path() string { return l.path }
+
+// Accept waits for the next connection. The connection is non-blocking
+// under the poller, so SetDeadline bounds a slow client.
+func (l *Listener) Accept() (*os.File, error) {
+	rc, err := l.f.SyscallConn()
+	if err != nil {
+		return nil, ErrClosed
+	}
+	nfd := -1
+	var aerr error
+	err = rc.Read(func(fd uintptr) bool {
+		nfd, _, aerr = syscall.Accept4(int(fd), syscall.SOCK_CLOEXEC|syscall.SOCK_NONBLOCK)
+		return aerr != syscall.EAGAIN
+	})
+	if err != nil {
+		return nil, ErrClosed
+	}
+	if aerr != nil {
+		return nil, os.NewSyscallError("accept", aerr)
+	}
+	return os.NewFile(uintptr(nfd), l.path), nil
+}
+
+// Close stops listening; a blocked Accept returns ErrClosed. The socket
+// file stays: the caller removes it.
+func (l *Listener) Close() error { return l.f.Close() }
+
+// Dial connects to the Unix stream socket at path, waiting at most
+// timeout for a listener whose backlog is full.
+func Dial(path string, timeout time.Duration) (*os.File, error) {
+	sa, err := sockaddr(path)
+	if err != nil {
+		return nil, err
+	}
+	deadline := time.Now().Add(timeout)
+	for {
+		fd, err := stream()
+		if err != nil {
+			return nil, err
+		}
+		err = syscall.Connect(fd, sa)
+		if err == nil {
+			return os.NewFile(uintptr(fd), path), nil
+		}
+		syscall.Close(fd)
+		// A full backlog answers EAGAIN on a non-blocking Unix socket:
+		// try again until the deadline; anything else is final.
+		if err != syscall.EAGAIN || time.Now().After(deadline) {
+			return nil, &os.PathError{Op: "connect", Path: path, Err: err}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
