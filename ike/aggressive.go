@@ -97,11 +97,9 @@ func (p *Phase1) amR1(m *Message, pkt Packet, now time.Time) (*Result, error) {
 		return nil, malformed("AM1 without SA or ID")
 	}
 	p.noteEndpoints(pkt)
-	ck, err := p.random(8)
-	if err != nil {
+	if err := p.pickResponderCookie(); err != nil {
 		return nil, err
 	}
-	copy(p.ckyR[:], ck)
 	p.saiB = rawBodyOf(m, PayloadSA)
 	reply, chosen, lifeNotify, err := p.selectProposal(sa, offeredGroup(sa))
 	if err != nil {

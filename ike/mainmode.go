@@ -149,12 +149,9 @@ func (p *Phase1) mmR1(m *Message, pkt Packet, now time.Time) (*Result, error) {
 		return nil, malformed("MM1 without SA")
 	}
 	p.noteEndpoints(pkt)
-	var err error
-	var ck []byte
-	if ck, err = p.random(8); err != nil {
+	if err := p.pickResponderCookie(); err != nil {
 		return nil, err
 	}
-	copy(p.ckyR[:], ck)
 	p.saiB = rawBodyOf(m, PayloadSA)
 	reply, chosen, lifeNotify, err := p.selectProposal(sa, 0)
 	if err != nil {

@@ -94,9 +94,17 @@ type Config struct {
 	// RemoteAccess applies Mode-Config leases of client maps (nil: only
 	// the manager's own state changes, as in tests).
 	RemoteAccess RemoteAccessHost
-	// MaxHalfOpen bounds phase 1 SAs in negotiation; beyond it the oldest
-	// one is dropped (default 32).
+	// MaxHalfOpen bounds the responder's phase 1 negotiations whose peer
+	// proved its address (MM3 echoed our cookie); beyond it a new one
+	// waits for its peer's retransmission (default 256). See
+	// manager_halfopen.go.
 	MaxHalfOpen int
+	// HalfOpenMemory bounds the memory of unproven Main Mode responders
+	// in bytes (default 4 MiB, about 15,000 of them).
+	HalfOpenMemory int
+	// HalfOpenPerSource bounds the unproven, and the proven, responder
+	// negotiations from one address (default 64).
+	HalfOpenPerSource int
 }
 
 // Timing of the manager. Variables so that tests may shorten them.
@@ -119,6 +127,9 @@ type Manager struct {
 	maps []*mapState
 	sas  []*ikeSA
 	used map[uint32]bool // inbound SPIs handed out
+
+	halfOpen *halfOpenPool // unproven Main Mode responders
+	cookies  cookieJar     // our responder cookies
 
 	closed  bool
 	started bool
@@ -194,9 +205,17 @@ func NewManager(c Config) (*Manager, error) {
 		c.Log = slog.New(slog.DiscardHandler)
 	}
 	if c.MaxHalfOpen <= 0 {
-		c.MaxHalfOpen = 32
+		c.MaxHalfOpen = defaultMaxHalfOpen
 	}
-	m := &Manager{cfg: c, log: c.Log, used: map[uint32]bool{}, stop: make(chan struct{}), done: make(chan struct{})}
+	if c.HalfOpenMemory <= 0 {
+		c.HalfOpenMemory = defaultHalfOpenMemory
+	}
+	if c.HalfOpenPerSource <= 0 {
+		c.HalfOpenPerSource = defaultHalfOpenPerSource
+	}
+	m := &Manager{cfg: c, log: c.Log, used: map[uint32]bool{}, stop: make(chan struct{}), done: make(chan struct{}),
+		halfOpen: newHalfOpenPool(c.HalfOpenMemory, c.HalfOpenPerSource)}
+	m.cookies.rotate(time.Now())
 	for _, cm := range c.Conf.CryptoMaps {
 		if !cm.IKEKeyed() {
 			continue

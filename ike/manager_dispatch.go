@@ -24,9 +24,22 @@ func (m *Manager) HandlePacket(pkt []byte, local, remote netip.AddrPort) {
 		return
 	}
 	sa := m.findSA(h.CookieI, h.CookieR)
+	if sa == nil && !h.CookieR.IsZero() {
+		// MM3 of an unproven Main Mode responder (manager_halfopen.go).
+		k := hoKeyOf(h.CookieI, h.CookieR)
+		if e := m.halfOpen.get(k); e != nil && h.Exchange == ExchangeMain && h.MessageID == 0 {
+			if sa = m.promote(e, k, remote, now); sa == nil {
+				return
+			}
+		}
+	}
 	if sa == nil {
 		if h.CookieR.IsZero() && h.MessageID == 0 && (h.Exchange == ExchangeMain || h.Exchange == ExchangeAggressive) {
 			m.newResponder(pkt, h, local, remote, now)
+			return
+		}
+		if !h.CookieR.IsZero() && !m.cookies.issued(h.CookieI, h.CookieR, remote) {
+			m.log.Debug("IKE message with a responder cookie we did not issue", "from", remote, "exchange", h.Exchange)
 			return
 		}
 		m.log.Debug("IKE message for no known SA", "from", remote, "exchange", h.Exchange)

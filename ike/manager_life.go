@@ -26,15 +26,19 @@ func (m *Manager) newResponder(pkt []byte, h Header, local, remote netip.AddrPor
 		m.log.Info("IKE from a peer without a crypto map", "peer", remote)
 		return
 	}
-	m.limitHalfOpen()
+	aggressive := h.Exchange == ExchangeAggressive
+	if aggressive && !m.admitAggressive(remote.Addr()) {
+		m.log.Debug("too many Aggressive Mode negotiations from one address", "peer", remote)
+		return
+	}
 	laddr := local.Addr()
 	if !laddr.IsValid() || laddr.IsUnspecified() {
 		if a, err := localAddrFor(cands[0].cm, remote.Addr()); err == nil {
 			laddr = a
 		}
 	}
-	sa := &ikeSA{cookieI: h.CookieI, local: netip.AddrPortFrom(laddr, local.Port()), remote: remote,
-		created: now, qms: map[uint32]*qmState{}}
+	sa := &ikeSA{cookieI: h.CookieI, cookieR: m.cookies.issue(h.CookieI, remote), local: netip.AddrPortFrom(laddr, local.Port()),
+		remote: remote, created: now, qms: map[uint32]*qmState{}, unproven: aggressive}
 	p1, out, err := newPhase1Responder(m, cands, sa, pkt)
 	if err != nil {
 		m.log.Info("phase 1 refused", "peer", remote, "err", err)
@@ -44,45 +48,29 @@ func (m *Manager) newResponder(pkt []byte, h Header, local, remote netip.AddrPor
 		}
 		return
 	}
+	if !aggressive {
+		// Main Mode: keep the few values MM3 needs until the peer proves
+		// its address; no retransmission (the initiator repeats MM1).
+		a := p1.(*p1Adapter)
+		rec := a.p.record()
+		a.wipe()
+		if rec == nil || out == nil {
+			return
+		}
+		m.halfOpen.add(hoKeyOf(rec.ckyI, rec.ckyR), &hoEntry{rec: rec, ms: sa.ms, created: now})
+		m.send(sa, out)
+		return
+	}
 	sa.p1 = p1
 	sa.p1In = pkt
 	m.sas = append(m.sas, sa)
 	if out != nil {
-		if ck := cookieROf(out); !ck.IsZero() {
-			sa.cookieR = ck
-		}
 		m.send(sa, out)
 		sa.p1Last = out
 		sa.p1Retx.arm(out, now)
 	}
 	if p1.done() {
 		m.established(sa, now)
-	}
-}
-
-func cookieROf(pkt []byte) Cookie {
-	h, err := ParseHeader(pkt)
-	if err != nil {
-		return Cookie{}
-	}
-	return h.CookieR
-}
-
-// limitHalfOpen drops the oldest negotiating SA when there are too many.
-func (m *Manager) limitHalfOpen() {
-	var oldest *ikeSA
-	n := 0
-	for _, sa := range m.sas {
-		if sa.out == nil {
-			n++
-			if oldest == nil || sa.created.Before(oldest.created) {
-				oldest = sa
-			}
-		}
-	}
-	if n >= m.cfg.MaxHalfOpen && oldest != nil {
-		m.log.Warn("too many half-open IKE SAs: dropping the oldest", "peer", oldest.remote)
-		m.removeSA(oldest)
 	}
 }
 
@@ -149,7 +137,6 @@ func (m *Manager) startPhase1(ms *mapState, now time.Time) *ikeSA {
 	sa.p1 = p1
 	h, _ := ParseHeader(out)
 	sa.cookieI = h.CookieI
-	m.limitHalfOpen()
 	m.sas = append(m.sas, sa)
 	m.log.Info("initiating phase 1", "crypto_map", ms.cm.ID(), "peer", sa.remote, "exchange", exchangeName(ms.cm))
 	m.send(sa, out)
@@ -169,6 +156,7 @@ func exchangeName(cm *conf.CryptoMap) string {
 func (m *Manager) established(sa *ikeSA, now time.Time) {
 	out := sa.p1.outcome()
 	sa.out = out
+	sa.unproven = false
 	// The finished state machine (DH values, nonces, messages, the peer's
 	// certificate: about 3 kB per IKE SA) is not needed any more: the
 	// outcome holds its own copy of the keys and what status shows, and a

@@ -57,6 +57,9 @@ func (m *Manager) phase1ConfigFor(cm *conf.CryptoMap, sa *ikeSA) (*Phase1Config,
 
 		RemoteAccess: remoteAccess,
 	}
+	if !sa.initiator {
+		c.ResponderCookie = sa.cookieR
+	}
 	if cm.Exchange == conf.ExchangeAggressive {
 		c.Exchange = ExchangeAggressive
 	}

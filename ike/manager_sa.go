@@ -97,6 +97,9 @@ type ikeSA struct {
 	replaces    *ikeSA // the IKE SA this one rekeys
 	rekeying    bool   // a replacement phase 1 was started
 	dead        bool
+	// unproven: an Aggressive Mode responder before AM3; its peer has not
+	// shown that it receives our messages (manager_halfopen.go).
+	unproven bool
 
 	// p2Error is the last Quick Mode failure, in words, for status.
 	p2Error string

@@ -335,39 +335,6 @@ func TestManagerOnTraffic(t *testing.T) {
 	})
 }
 
-// TestManagerHalfOpenLimit: the oldest half-open SA makes room for a new
-// one.
-func TestManagerHalfOpenLimit(t *testing.T) {
-	ai, ar := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2")
-	n := &memNet{peers: map[netip.Addr]*Manager{}}
-	m, err := NewManager(Config{Conf: testConfig(ar, ai, "10.2.0.0/16", "10.1.0.0/16", "never", nil),
-		Transport: &memTransport{n}, DataPlane: &memPlane{}, MaxHalfOpen: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
-	pols, _ := PoliciesFromConf(m.cfg.Conf.Policies, false)
-	var cookies []Cookie
-	for k := 0; k < 3; k++ {
-		p, err := NewInitiator(&Phase1Config{Policies: pols, PSK: []byte("x"), Local: netip.AddrPortFrom(ai, 500), Remote: netip.AddrPortFrom(ar, 500)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		res, err := p.Start(time.Now())
-		if err != nil {
-			t.Fatal(err)
-		}
-		ck, _ := p.Cookies()
-		cookies = append(cookies, ck)
-		m.HandlePacket(res.Send[0], netip.AddrPortFrom(ar, 500), netip.AddrPortFrom(ai, 500))
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if len(m.sas) != 2 || m.sas[0].cookieI != cookies[1] || m.sas[1].cookieI != cookies[2] {
-		t.Fatalf("half-open SAs: %d (want the two newest)", len(m.sas))
-	}
-}
-
 // TestManagerStatusHints covers the plain-words hints.
 func TestManagerStatusHints(t *testing.T) {
 	for state, want := range map[string]string{

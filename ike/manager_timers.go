@@ -15,6 +15,8 @@ func (m *Manager) tick(now time.Time) {
 	if m.closed {
 		return
 	}
+	m.cookies.rotate(now)
+	m.halfOpen.expire(now.Add(-halfOpenTimeout))
 	for _, sa := range append([]*ikeSA(nil), m.sas...) {
 		if sa.dead {
 			continue

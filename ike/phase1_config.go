@@ -182,6 +182,11 @@ type Phase1Config struct {
 	// networks only to a peer that announced Unity.
 	RemoteAccess bool
 
+	// ResponderCookie, when set, is the responder's cookie instead of a
+	// random one: the manager derives it from a rotating secret (RFC 2408
+	// section 2.5.3) so that it can tell the cookies it issued.
+	ResponderCookie Cookie
+
 	// Rand defaults to crypto/rand.Reader (tests inject determinism).
 	Rand io.Reader
 }

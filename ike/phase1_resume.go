@@ -1,0 +1,68 @@
+package ike
+
+import (
+	"net/netip"
+	"time"
+)
+
+// A Main Mode responder between MM2 and MM3 has done no expensive work
+// yet, and its peer has not shown that it can receive our answers: the
+// source address of MM1 may be forged. The manager therefore keeps such
+// exchanges not as a *Phase1 but as the few values MM3 needs
+// (responderRecord), and builds the state machine again when MM3 echoes
+// our cookie.
+
+// pickResponderCookie sets the responder cookie: the configured one, or
+// a random one.
+func (p *Phase1) pickResponderCookie() error {
+	if !p.cfg.ResponderCookie.IsZero() {
+		p.ckyR = p.cfg.ResponderCookie
+		return nil
+	}
+	ck, err := p.random(8)
+	if err != nil {
+		return err
+	}
+	copy(p.ckyR[:], ck)
+	return nil
+}
+
+// responderRecord is what a Main Mode responder in MM_WAIT_MSG3 must
+// remember: about 100 bytes plus the initiator's SA payload.
+type responderRecord struct {
+	ckyI, ckyR    Cookie
+	saiB          []byte
+	policy        Policy
+	lifetime      time.Duration
+	peer          PeerVendors
+	natt          NATTVariant
+	local, remote netip.AddrPort
+	floated       bool
+}
+
+// size is the record's approximate memory cost in bytes.
+func (r *responderRecord) size() int { return 160 + cap(r.saiB) }
+
+// record extracts the state of a Main Mode responder that has sent MM2;
+// nil in any other state.
+func (p *Phase1) record() *responderRecord {
+	if p.initiator || p.exchange != ExchangeMain || p.state != StateMMWaitMsg3 {
+		return nil
+	}
+	return &responderRecord{ckyI: p.ckyI, ckyR: p.ckyR, saiB: p.saiB, policy: p.policy, lifetime: p.lifetime,
+		peer: p.peer, natt: p.natt, local: p.local, remote: p.remote, floated: p.floated}
+}
+
+// resumeResponder rebuilds a Main Mode responder in MM_WAIT_MSG3 from its
+// record; feed it MM3 with Handle.
+func resumeResponder(cfg *Phase1Config, r *responderRecord) (*Phase1, error) {
+	p, err := newPhase1(cfg, false)
+	if err != nil {
+		return nil, err
+	}
+	p.exchange, p.table, p.state = ExchangeMain, mainModeResponder, StateMMWaitMsg3
+	p.ckyI, p.ckyR, p.saiB = r.ckyI, r.ckyR, r.saiB
+	p.policy, p.lifetime, p.peer, p.natt = r.policy, r.lifetime, r.peer, r.natt
+	p.local, p.remote, p.floated = r.local, r.remote, r.floated
+	return p, nil
+}
