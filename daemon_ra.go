@@ -116,7 +116,7 @@ func (d *dataplane) raRoutes(m *conf.CryptoMap) (routes []tun.Route, handled boo
 					dsts = append(dsts, p)
 				}
 			}
-			if len(dsts) == 0 {
+			if len(r.lease.Split) == 0 {
 				if a.Is4() {
 					dsts = []netip.Prefix{netip.MustParsePrefix("0.0.0.0/1"), netip.MustParsePrefix("128.0.0.0/1")}
 				} else {

@@ -102,7 +102,10 @@ type RemoteAccessHost interface {
 }
 
 // ACLRules is a client's crypto ACL for the lease: its address to each
-// split network, or to everything when there is none.
+// split network, or to everything when the gateway sent no split network
+// at all. (With split networks of one family only, the other family's
+// address reaches nothing through the tunnel: a split tunnel stays
+// split.)
 func (l *Lease) ACLRules() []acl.Rule {
 	var out []acl.Rule
 	for _, a := range []netip.Addr{l.IP4, l.IP6} {
@@ -118,7 +121,7 @@ func (l *Lease) ACLRules() []acl.Rule {
 			out = append(out, acl.Rule{Permit: true, Src: src, Dst: p, Text: "permit ip host " + a.String() + " " + p.String()})
 			n++
 		}
-		if n == 0 {
+		if n == 0 && len(l.Split) == 0 {
 			all := netip.PrefixFrom(netip.IPv4Unspecified(), 0)
 			if a.Is6() {
 				all = netip.PrefixFrom(netip.IPv6Unspecified(), 0)

@@ -301,3 +301,51 @@ func FuzzTransactionAttributes(f *testing.F) {
 		xauthCredentials(as, "u", []byte("p"))
 	})
 }
+
+// TestLeaseIPv6: an IPv6 inner address gets its own ACL lines: to the
+// IPv6 split networks, to everything without any split network, and to
+// nothing when only IPv4 networks are split.
+func TestLeaseIPv6(t *testing.T) {
+	v4, v6 := netip.MustParseAddr("10.9.0.7"), netip.MustParseAddr("fd00:9::7")
+	l := &Lease{IP4: v4, IP6: v6, Split: []netip.Prefix{netip.MustParsePrefix("10.2.0.0/16"), netip.MustParsePrefix("fd00:2::/64")}}
+	got, ok := parseLease(l.attributes(true))
+	if !ok || got.IP6 != v6 || len(got.Split) != 2 {
+		t.Fatalf("round trip %+v", got)
+	}
+	var lines []string
+	for _, r := range l.ACLRules() {
+		lines = append(lines, r.Src.String()+">"+r.Dst.String())
+	}
+	if strings.Join(lines, " ") != "10.9.0.7/32>10.2.0.0/16 fd00:9::7/128>fd00:2::/64" {
+		t.Fatalf("rules %v", lines)
+	}
+	l.Split = l.Split[:1]
+	if rules := l.ACLRules(); len(rules) != 1 {
+		t.Fatalf("IPv4-only split list gave %d lines", len(rules))
+	}
+	l.Split = nil
+	if rules := l.ACLRules(); len(rules) != 2 || rules[1].Dst.String() != "::/0" {
+		t.Fatalf("no split list: %+v", rules)
+	}
+}
+
+// TestRemoteAccessDeadGatewayKeepsAddress: the client loses its IKE SA
+// without a word (DPD found the gateway dead); it reconnects, asks for
+// its address again and gets it, so the TUN keeps it.
+func TestRemoteAccessDeadGatewayKeepsAddress(t *testing.T) {
+	rn := newRANet(t)
+	c, h := rn.client("192.0.2.1", "alice", "s3cret", "main")
+	st := raActiveStatus(t, c, "client active")
+	c.m.mu.Lock()
+	c.m.deleteIKE(c.m.sas[0], false, "dead peer")
+	c.m.mu.Unlock()
+	waitUntil(t, 20*time.Second, "client back", func() bool {
+		s := c.m.Status()
+		return len(s) == 1 && s[0].RemoteAccess == "active" && len(c.plane.live()) == 1
+	})
+	if s := c.m.Status(); s[0].Assigned != st.Assigned || len(h.leases) != 1 {
+		t.Fatalf("address %s -> %s, %d leases applied", st.Assigned, s[0].Assigned, len(h.leases))
+	}
+	// The gateway's stale SA of the same client hands over to the new one.
+	waitUntil(t, 20*time.Second, "the gateway's stale SA gone", func() bool { return len(rn.gw.m.Status()) == 1 })
+}
