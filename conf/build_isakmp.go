@@ -111,7 +111,7 @@ func (b *builder) dpd(t *table, m *CryptoMap) {
 // "dn:C=CH, O=Example, CN=gw.example".
 func ParseIdentity(s string) (Identity, error) {
 	for _, p := range []struct{ prefix, typ string }{
-		{"fqdn:", "fqdn"}, {"user-fqdn:", "user-fqdn"}, {"dn:", "dn"},
+		{"fqdn:", "fqdn"}, {"user-fqdn:", "user-fqdn"}, {"dn:", "dn"}, {"keyid:", "keyid"},
 	} {
 		if v, ok := strings.CutPrefix(s, p.prefix); ok {
 			v = strings.TrimSpace(v)
@@ -126,7 +126,7 @@ func ParseIdentity(s string) (Identity, error) {
 	}
 	a, err := netip.ParseAddr(s)
 	if err != nil {
-		return Identity{}, fmt.Errorf("%q is not an identity (want an IP address, \"fqdn:NAME\", \"user-fqdn:USER@NAME\" or \"dn:DN\")", s)
+		return Identity{}, fmt.Errorf("%q is not an identity (want an IP address, \"fqdn:NAME\", \"user-fqdn:USER@NAME\", \"dn:DN\" or \"keyid:GROUP\")", s)
 	}
 	a = a.Unmap()
 	typ := "ipv6"

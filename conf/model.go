@@ -87,7 +87,8 @@ type ACL struct {
 // Identity is an IKE identity (local_id / remote_id).
 type Identity struct {
 	// Type is "" (unset: use the address, or the certificate's DN),
-	// "ipv4", "ipv6", "fqdn", "user-fqdn" or "dn".
+	// "ipv4", "ipv6", "fqdn", "user-fqdn", "dn" or "keyid" (ID_KEY_ID,
+	// a Cisco remote-access group name).
 	Type  string
 	Value string     // as written after the prefix ("host.example", "a@b", "C=CH, O=...")
 	Addr  netip.Addr // for ipv4/ipv6

@@ -37,6 +37,7 @@ type raCharon struct {
 	LocalAddr  string
 	RemoteAddr string
 	LocalID    string
+	RemoteID   string
 	Split      string
 	Pool       string
 	DNS        string
@@ -200,10 +201,15 @@ func TestInteropRAClientOfStrongSwan(t *testing.T) {
 		name       string
 		aggressive bool
 		push       bool
-	}{{"main-pull", false, false}, {"aggressive-push", true, true}} {
+	}{{"main-pull", false, false}, {"aggressive-push-group-keyid", true, true}} {
 		t.Run(tc.name, func(t *testing.T) {
 			left, right := raTwoHosts(t)
-			ss := startRACharon(t, right, raCharon{Gateway: true, Aggressive: tc.aggressive, Push: tc.push,
+			group, groupID := "", ""
+			if tc.aggressive {
+				// The group name as ID_KEY_ID, as Cisco clients send it.
+				group, groupID = "local_id = \"keyid:SALES\"\n", "keyid:SALES"
+			}
+			ss := startRACharon(t, right, raCharon{Gateway: true, Aggressive: tc.aggressive, Push: tc.push, RemoteID: groupID,
 				LocalAddr: rightOuter, Split: rightSubnet, Pool: raPoolNet, DNS: raDNS, PSK: raGroupKey, User: "alice", Password: raPassword})
 			resolv := filepath.Join(t.TempDir(), "resolv.conf")
 			exchange, modecfg := "main", "pull"
@@ -213,8 +219,8 @@ func TestInteropRAClientOfStrongSwan(t *testing.T) {
 			if tc.push {
 				modecfg = "push"
 			}
-			tis := startRATinyipsec(t, left, fmt.Sprintf("peer = %q\nlocal = %q\nexchange = %q\nxauth_user = \"alice\"\nxauth_password = %q\nmodecfg = %q\nresolv_file = %q\n",
-				rightOuter, leftOuter, exchange, raPassword, modecfg, resolv))
+			tis := startRATinyipsec(t, left, fmt.Sprintf("peer = %q\nlocal = %q\nexchange = %q\nxauth_user = \"alice\"\nxauth_password = %q\nmodecfg = %q\nresolv_file = %q\n%s",
+				rightOuter, leftOuter, exchange, raPassword, modecfg, resolv, group))
 			var st *raStatus
 			nstest.WaitFor(t, 30*time.Second, "remote-access SA active with an IPsec SA", func() bool {
 				st = tis.raStatus(t)

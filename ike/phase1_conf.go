@@ -70,6 +70,9 @@ func IDFromConf(c conf.Identity) (*ID, error) {
 		return IDFromFQDN(c.Value), nil
 	case "user-fqdn":
 		return IDFromUserFQDN(c.Value), nil
+	case "keyid":
+		// ID_KEY_ID: how Cisco remote-access clients name their group.
+		return &ID{IDType: IDKeyID, Data: []byte(c.Value)}, nil
 	case "dn":
 		der, err := ParseDN(c.Value)
 		if err != nil {
