@@ -142,7 +142,10 @@ func startDataplane(ctx context.Context, cfg *conf.Config, logger *slog.Logger) 
 		Classifier: acl.NewClassifier(d.lists),
 		Entries:    ids,
 		MaxPacket:  max(2048, cfg.Global.MTU+256),
-		PathMTU:    d.peerMTU,
+		// A batch takes most of a 64 KB TSO super-packet's segments, and
+		// the TUN writes merge up to a batch of decrypted segments.
+		Batch:   64,
+		PathMTU: d.peerMTU,
 	})
 	if err != nil {
 		return nil, err
@@ -221,6 +224,7 @@ func (d *dataplane) startLoops() {
 	}
 	if d.udp != nil {
 		d.udp.SetESPHandler(d.engine.ReceiveUDP)
+		d.udp.SetESPBatch(func() tun.ESPBatch { return d.engine.NewUDPBatch() })
 		d.udp.Start()
 	}
 }

@@ -33,9 +33,13 @@ func (l *inLoop) process(n int) {
 	if len(l.write) == 0 {
 		return
 	}
-	// A packet the kernel refuses (w is its index) is counted and the rest
-	// of the batch still goes in, in order.
-	batch := l.write
+	writeAll(e, l.write)
+}
+
+// writeAll writes decrypted packets into the device. A packet the kernel
+// refuses (w is its index) is counted and the rest of the batch still
+// goes in, in order.
+func writeAll(e *Engine, batch [][]byte) {
 	for len(batch) > 0 {
 		w, err := e.dev.Write(batch, 0)
 		if err == nil {

@@ -26,13 +26,77 @@ func (e *Engine) ReceiveUDP(payload []byte, local, remote netip.AddrPort) {
 		s = &udpScratch{buf: make([]byte, e.bufSize)}
 	}
 	defer udpScratchPool.Put(s)
+	off, n, ok := e.decapUDP(s.buf, payload, local, remote)
+	if !ok {
+		return
+	}
+	s.one[0] = s.buf[off : off+n]
+	if _, err := e.dev.Write(s.one[:], 0); err != nil {
+		e.drops.add(DropTunWrite)
+	}
+}
+
+// UDPBatch decapsulates UDP-encapsulated ESP a batch at a time and writes
+// the cleartext into the device together (where the device merges TCP
+// segments of a flow). One goroutine uses a UDPBatch; make one per
+// receive socket with NewUDPBatch.
+type UDPBatch struct {
+	e      *Engine
+	state  *loopState
+	bufs   [][]byte
+	sizes  []int
+	write  [][]byte
+	active bool
+}
+
+// NewUDPBatch returns a batch receiver with its own buffers.
+func (e *Engine) NewUDPBatch() *UDPBatch {
+	b := &UDPBatch{e: e, state: e.newLoop()}
+	b.bufs, b.sizes = e.newBatch()
+	b.write = make([][]byte, 0, len(b.bufs))
+	return b
+}
+
+// Add decapsulates one datagram's ESP packet (as ReceiveUDP) into the
+// batch; a full batch is written first.
+func (b *UDPBatch) Add(payload []byte, local, remote netip.AddrPort) {
+	if len(b.write) == len(b.bufs) {
+		b.Flush()
+	}
+	if !b.active {
+		// Like the loops: SAs retired meanwhile are wiped only after
+		// this batch is done with them.
+		b.state.enter()
+		b.active = true
+	}
+	buf := b.bufs[len(b.write)]
+	if off, n, ok := b.e.decapUDP(buf, payload, local, remote); ok {
+		b.write = append(b.write, buf[off:off+n])
+	}
+}
+
+// Flush writes the batch's cleartext packets into the device.
+func (b *UDPBatch) Flush() {
+	if !b.active {
+		return
+	}
+	writeAll(b.e, b.write)
+	clear(b.write)
+	b.write = b.write[:0]
+	b.state.leave()
+	b.active = false
+}
+
+// decapUDP rebuilds the IP and UDP headers in front of payload (copied
+// into buf) and decapsulates the packet.
+func (e *Engine) decapUDP(buf, payload []byte, local, remote netip.AddrPort) (off, n int, ok bool) {
 	la, ra := local.Addr().Unmap(), remote.Addr().Unmap()
 	if !la.IsValid() || !ra.IsValid() || la.Is4() != ra.Is4() {
 		// Both addresses go into one rebuilt IP header: a datagram whose
 		// local address is of the other family (or unknown) cannot be
 		// matched to an SA anyway.
 		e.drops.add(DropMalformed)
-		return
+		return 0, 0, false
 	}
 	hl := 20
 	if !ra.Is4() {
@@ -40,11 +104,11 @@ func (e *Engine) ReceiveUDP(payload []byte, local, remote netip.AddrPort) {
 	}
 	start := MaxHeadroom - hl - 8
 	total := hl + 8 + len(payload)
-	if MaxHeadroom+len(payload) > len(s.buf) || total > 0xffff {
+	if MaxHeadroom+len(payload) > len(buf) || total > 0xffff {
 		e.drops.add(DropMalformed)
-		return
+		return 0, 0, false
 	}
-	b := s.buf
+	b := buf
 	copy(b[MaxHeadroom:], payload)
 	h := b[start : start+hl]
 	clear(h)
@@ -69,12 +133,5 @@ func (e *Engine) ReceiveUDP(payload []byte, local, remote netip.AddrPort) {
 	binary.BigEndian.PutUint16(u[2:], local.Port())
 	binary.BigEndian.PutUint16(u[4:], uint16(8+len(payload)))
 	u[6], u[7] = 0, 0 // no checksum: ESP carries its own integrity
-	off, n, ok := e.decap(b, start, start+total)
-	if !ok {
-		return
-	}
-	s.one[0] = b[off : off+n]
-	if _, err := e.dev.Write(s.one[:], 0); err != nil {
-		e.drops.add(DropTunWrite)
-	}
+	return e.decap(b, start, start+total)
 }

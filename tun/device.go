@@ -5,10 +5,14 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"sync"
 	"sync/atomic"
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"tinyipsec/internal/vnet"
 )
 
 // Device is a layer-3 TUN interface without packet information header
@@ -34,12 +38,55 @@ type Device struct {
 	rdErr   error
 	rdFn    func(fd uintptr) bool
 
+	// With offloads (IFF_VNET_HDR) every packet carries a virtio-net
+	// header: reads may be TSO/USO super-packets, cut into segments by
+	// seg; writes merge TCP segments of a flow (coal) and go out as one
+	// writev per merged packet.
+	vnet     bool
+	offloads int // TUN_F_* flags the kernel accepted
+	big      []byte
+	seg      vnet.Segmenter
+	segErrs  atomic.Uint64
+
+	wrMu   sync.Mutex
+	coal   *vnet.Coalescer
+	wrPkts [][]byte
+	wrIovs []unix.Iovec
+	wrHdr  [vnet.HeaderLen]byte
+	wrErr  error
+	wrFn   func(fd uintptr) bool
+
 	closed atomic.Bool
 }
 
+// TUN offload flags (linux/if_tun.h): what the kernel may hand the
+// daemon without finishing it first.
+const (
+	tunFCsum = 0x01 // partial checksums
+	tunFTSO4 = 0x02
+	tunFTSO6 = 0x04
+	tunFUSO4 = 0x20
+	tunFUSO6 = 0x40
+)
+
+// writeBatch bounds the packets merged per Write call; larger batches are
+// written in parts.
+const writeBatch = 128
+
+// OffloadEnv is the environment variable that switches TUN offloads off
+// ("off"), for kernels or setups where they misbehave.
+const OffloadEnv = "TINYIPSEC_OFFLOAD"
+
 // Open creates (or attaches to) the TUN device name, sets its MTU and
-// brings it up. The caller must hold CAP_NET_ADMIN.
+// brings it up, with segmentation offloads unless the environment
+// variable TINYIPSEC_OFFLOAD is "off". The caller must hold CAP_NET_ADMIN.
 func Open(name string, mtu int) (*Device, error) {
+	return OpenWith(name, mtu, os.Getenv(OffloadEnv) != "off")
+}
+
+// OpenWith is Open with offloads chosen by the caller. When the kernel
+// refuses them the device works without, as Offloads reports.
+func OpenWith(name string, mtu int, offload bool) (*Device, error) {
 	if len(name) >= unix.IFNAMSIZ {
 		return nil, fmt.Errorf("tun: interface name %q too long", name)
 	}
@@ -52,12 +99,42 @@ func Open(name string, mtu int) (*Device, error) {
 		unix.Close(fd)
 		return nil, fmt.Errorf("tun: %w", err)
 	}
-	ifr.SetUint16(unix.IFF_TUN | unix.IFF_NO_PI)
-	if err := unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr); err != nil {
+	flags := uint16(unix.IFF_TUN | unix.IFF_NO_PI)
+	if offload {
+		flags |= unix.IFF_VNET_HDR
+	}
+	ifr.SetUint16(flags)
+	if err := unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr); err != nil && offload {
+		// A kernel without IFF_VNET_HDR on TUN: the plain device.
+		ifr.SetUint16(flags &^ unix.IFF_VNET_HDR)
+		offload = false
+		err = unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr)
+		if err != nil {
+			unix.Close(fd)
+			return nil, fmt.Errorf("tun: TUNSETIFF %s: %w", name, err)
+		}
+	} else if err != nil {
 		unix.Close(fd)
 		return nil, fmt.Errorf("tun: TUNSETIFF %s: %w", name, err)
 	}
 	d := &Device{name: ifr.Name(), mtu: mtu}
+	if offload {
+		d.vnet = true
+		// USO needs Linux 6.2; TSO alone is the fallback, then partial
+		// checksums only (the header stays, segments are never larger
+		// than the MTU).
+		for _, f := range []int{tunFCsum | tunFTSO4 | tunFTSO6 | tunFUSO4 | tunFUSO6, tunFCsum | tunFTSO4 | tunFTSO6, tunFCsum, 0} {
+			if unix.IoctlSetInt(fd, unix.TUNSETOFFLOAD, f) == nil {
+				d.offloads = f
+				break
+			}
+		}
+		d.big = make([]byte, vnet.HeaderLen+65535)
+		d.coal = vnet.NewCoalescer(writeBatch)
+		d.wrPkts = make([][]byte, 0, writeBatch)
+		d.wrIovs = make([]unix.Iovec, 0, writeBatch+1)
+		d.wrFn = d.writeReady
+	}
 	// The fd is non-blocking, so os.NewFile registers it with the runtime
 	// poller: a blocked Read returns when the device is closed.
 	d.file = os.NewFile(uintptr(fd), "/dev/net/tun")
@@ -66,6 +143,9 @@ func Open(name string, mtu int) (*Device, error) {
 		return nil, err
 	}
 	d.rdFn = d.readReady
+	if d.vnet {
+		d.rdFn = d.readReadyVnet
+	}
 	// No IPv6 link-local address: the device would only send router
 	// solicitations into the tunnel, which no crypto ACL permits.
 	// Best effort: the file is missing without IPv6.
@@ -152,9 +232,60 @@ func (d *Device) readReady(fd uintptr) bool {
 	return true
 }
 
+// Offloads reports whether the device carries virtio-net headers and which
+// segmentation offloads the kernel accepted.
+func (d *Device) Offloads() (vnetHdr, tso, uso bool) {
+	return d.vnet, d.offloads&tunFTSO4 != 0, d.offloads&tunFUSO4 != 0
+}
+
+// SegmentErrors counts offload packets from the kernel that could not be
+// segmented (and were dropped).
+func (d *Device) SegmentErrors() uint64 { return d.segErrs.Load() }
+
+// readReadyVnet is readReady for a device with virtio-net headers: each
+// read may return a super-packet, handed out as segments, possibly over
+// several Read calls.
+func (d *Device) readReadyVnet(fd uintptr) bool {
+	for d.rdN < len(d.rdBufs) {
+		if d.seg.Pending() {
+			if n, ok := d.seg.Next(d.rdBufs[d.rdN][d.rdOff:]); ok {
+				d.rdSizes[d.rdN] = n
+				d.rdN++
+			}
+			continue
+		}
+		n, err := unix.Read(int(fd), d.big)
+		if err == unix.EINTR {
+			continue
+		}
+		if err == unix.EAGAIN {
+			return d.rdN > 0
+		}
+		if err != nil {
+			d.rdErr = fmt.Errorf("tun: read: %w", err)
+			return true
+		}
+		if n <= vnet.HeaderLen {
+			d.segErrs.Add(1)
+			continue
+		}
+		var h vnet.Header
+		h.Decode(d.big)
+		if d.seg.Reset(d.big[vnet.HeaderLen:n], h) != nil {
+			d.segErrs.Add(1)
+		}
+	}
+	return true
+}
+
 // Write sends bufs[i][offset:] as packets into the kernel. It returns the
-// number of packets written before the first error.
+// number of packets written before the first error (with offloads, where
+// packets are merged: len(bufs) and the first error, after trying all).
+// It is safe for concurrent use.
 func (d *Device) Write(bufs [][]byte, offset int) (int, error) {
+	if d.vnet {
+		return d.writeVnet(bufs, offset)
+	}
 	for i, b := range bufs {
 		if _, err := d.file.Write(b[offset:]); err != nil {
 			// A malformed packet is refused by the kernel (EINVAL); the
@@ -163,6 +294,68 @@ func (d *Device) Write(bufs [][]byte, offset int) (int, error) {
 		}
 	}
 	return len(bufs), nil
+}
+
+func (d *Device) writeVnet(bufs [][]byte, offset int) (int, error) {
+	d.wrMu.Lock()
+	defer d.wrMu.Unlock()
+	var first error
+	total := len(bufs)
+	for len(bufs) > 0 {
+		part := bufs[:min(len(bufs), writeBatch)]
+		bufs = bufs[len(part):]
+		pkts := d.wrPkts[:0]
+		for _, b := range part {
+			if len(b) > offset {
+				pkts = append(pkts, b[offset:])
+			}
+		}
+		for _, g := range d.coal.Coalesce(pkts) {
+			h := g.Header(pkts)
+			h.Encode(d.wrHdr[:])
+			iovs := append(d.wrIovs[:0], iovec(d.wrHdr[:]), iovec(pkts[g.First]))
+			for i := d.coal.Next(g.First); i >= 0; i = d.coal.Next(i) {
+				iovs = append(iovs, iovec(pkts[i][g.HeaderLen():]))
+			}
+			d.wrIovs = iovs
+			d.wrErr = nil
+			if err := d.raw.Write(d.wrFn); err != nil && first == nil {
+				first = fmt.Errorf("tun: write: %w", err)
+			}
+			if d.wrErr != nil && first == nil {
+				first = d.wrErr
+			}
+		}
+		clear(d.wrPkts[:cap(d.wrPkts)])
+	}
+	clear(d.wrIovs[:cap(d.wrIovs)])
+	return total, first
+}
+
+// writeReady runs inside RawConn.Write: one writev of d.wrIovs.
+func (d *Device) writeReady(fd uintptr) bool {
+	for {
+		_, _, e := unix.Syscall(unix.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&d.wrIovs[0])), uintptr(len(d.wrIovs)))
+		switch e {
+		case 0:
+			return true
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			return false
+		default:
+			// A malformed packet is refused (EINVAL); the caller counts
+			// it, the device stays usable.
+			d.wrErr = fmt.Errorf("tun: write: %w", e)
+			return true
+		}
+	}
+}
+
+func iovec(b []byte) unix.Iovec {
+	v := unix.Iovec{Base: &b[0]}
+	v.SetLen(len(b))
+	return v
 }
 
 // Close destroys the device (a non-persistent TUN goes away with its last

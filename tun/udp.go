@@ -35,6 +35,8 @@ type UDP struct {
 	esp   atomic.Pointer[UDPHandler]
 	wg    sync.WaitGroup
 
+	espBatch func() ESPBatch
+
 	// Ignored counts datagrams dropped before any handler: keepalives,
 	// runts on 4500, and packets arriving while no handler is set.
 	Keepalives atomic.Uint64
@@ -99,6 +101,17 @@ func (u *UDP) SetESPHandler(h UDPHandler) { u.esp.Store(&h) }
 func (u *UDP) Start() {
 	for _, s := range u.socks {
 		u.wg.Add(1)
+		if s.port == PortNATT && u.espBatch != nil {
+			if r, err := newUDPBatchReader(s, udpBatchNATT); err == nil {
+				enableGRO(s.c)
+				b := u.espBatch()
+				go func() {
+					defer u.wg.Done()
+					u.batchLoop(s, r, b)
+				}()
+				continue
+			}
+		}
 		go func() {
 			defer u.wg.Done()
 			u.readLoop(s)

@@ -1,0 +1,212 @@
+package vnet
+
+import (
+	"bytes"
+	"encoding/binary"
+)
+
+// MaxSegments bounds the segments merged into one super-packet, as the
+// kernel's own GRO does (MAX_GSO_SEGS is larger, but 64 KB of 1400-byte
+// segments is 46).
+const MaxSegments = 64
+
+// maxSuper is the largest IP packet the merged headers can describe.
+const maxSuper = 65535
+
+// Coalescer merges, within one batch of packets about to be written into
+// the TUN, the TCP segments of each flow that continue one another into
+// super-packets (the receive side of TSO, what GRO does on a NIC). Merging
+// only ever appends a segment to the newest group of its flow, so a flow's
+// bytes keep their order, and a packet that cannot be merged starts a new
+// group behind the flow's earlier ones.
+//
+// A group is written as: a virtio-net header, the first packet with its
+// lengths (and TCP PSH) fixed for the whole group, then only the payload
+// of every further member - an iovec list, no copying. The TCP checksum
+// is left partial (pseudo-header only, FlagNeedsCsum): the segments were
+// authenticated by ESP/AH just before, and the kernel takes a partial
+// checksum as verified for local delivery and completes it when it
+// forwards.
+type Coalescer struct {
+	groups []Group
+	next   []int // next member of the same group, by packet index; -1 ends
+}
+
+// Group is one packet to write: First is the index of its first packet,
+// Count the number of members (1: written as it is, with an empty
+// virtio-net header).
+type Group struct {
+	First, Last, Count int
+	hdrLen             int // IP + TCP header bytes of every member
+	gsoSize            int
+	total              int // bytes of the merged packet
+	nextSeq            uint32
+	closed             bool // a short segment or PSH ends the group
+	flowOK             bool // a TCP segment that can take followers
+}
+
+// NewCoalescer sizes a Coalescer for batches of up to n packets.
+func NewCoalescer(n int) *Coalescer {
+	return &Coalescer{groups: make([]Group, 0, n), next: make([]int, n)}
+}
+
+// Coalesce groups pkts (whole IP packets, modified in place) and returns
+// the groups in write order. The result is valid until the next call.
+func (c *Coalescer) Coalesce(pkts [][]byte) []Group {
+	c.groups = c.groups[:0]
+	if cap(c.next) < len(pkts) {
+		// Only when a caller passes a larger batch than it said.
+		c.next = make([]int, len(pkts))
+	}
+	c.next = c.next[:len(pkts)]
+	for i, p := range pkts {
+		c.next[i] = -1
+		if c.join(pkts, i, p) {
+			continue
+		}
+		g := Group{First: i, Last: i, Count: 1}
+		if l4, hl, ok := tcpSegment(p); ok {
+			payload := len(p) - hl
+			g.hdrLen, g.gsoSize, g.total = hl, payload, len(p)
+			g.nextSeq = binary.BigEndian.Uint32(p[l4+tcpSeq:]) + uint32(payload)
+			g.closed = p[l4+tcpFlags]&tcpPSH != 0
+			g.flowOK = true
+		}
+		c.groups = append(c.groups, g)
+	}
+	for i := range c.groups {
+		if c.groups[i].Count > 1 {
+			c.finish(pkts, &c.groups[i])
+		}
+	}
+	return c.groups
+}
+
+// Next returns the member after packet i in its group, -1 at the end.
+func (c *Coalescer) Next(i int) int { return c.next[i] }
+
+// tcpSegment reports whether p is a TCP segment that may be merged: no
+// IPv4 options or fragments, no IPv6 extension headers, lengths as the
+// header says, payload present, and only ACK (with PSH) set. l4 is the
+// TCP header's offset, hl the length of both headers.
+func tcpSegment(p []byte) (l4, hl int, ok bool) {
+	if len(p) < 40 {
+		return 0, 0, false
+	}
+	switch p[0] >> 4 {
+	case 4:
+		if p[0]&0x0f != 5 || p[9] != protoTCP || int(binary.BigEndian.Uint16(p[2:])) != len(p) ||
+			binary.BigEndian.Uint16(p[6:])&0x3fff != 0 {
+			return 0, 0, false
+		}
+		l4 = 20
+	case 6:
+		if len(p) < 60 || p[6] != protoTCP || int(binary.BigEndian.Uint16(p[4:]))+40 != len(p) {
+			return 0, 0, false
+		}
+		l4 = 40
+	default:
+		return 0, 0, false
+	}
+	hl = l4 + int(p[l4+tcpDataOff]>>4)*4
+	if hl < l4+20 || hl >= len(p) {
+		return 0, 0, false
+	}
+	if p[l4+tcpFlags]&^(tcpACK|tcpPSH) != 0 || p[l4+tcpFlags]&tcpACK == 0 {
+		return 0, 0, false
+	}
+	return l4, hl, true
+}
+
+// join appends packet i to the newest group of its flow if it continues
+// it.
+func (c *Coalescer) join(pkts [][]byte, i int, p []byte) bool {
+	l4, hl, ok := tcpSegment(p)
+	if !ok {
+		return false
+	}
+	for gi := len(c.groups) - 1; gi >= 0; gi-- {
+		g := &c.groups[gi]
+		if !g.flowOK {
+			continue
+		}
+		first := pkts[g.First]
+		if !sameFlow(first, p, l4) {
+			continue
+		}
+		// The newest group of this flow: merge or start a new one.
+		payload := len(p) - hl
+		if g.closed || hl != g.hdrLen || payload > g.gsoSize || g.Count >= MaxSegments ||
+			g.total+payload > maxSuper || binary.BigEndian.Uint32(p[l4+tcpSeq:]) != g.nextSeq ||
+			!bytes.Equal(first[l4+tcpAck:l4+tcpAck+4], p[l4+tcpAck:l4+tcpAck+4]) ||
+			!bytes.Equal(first[l4+20:hl], p[l4+20:hl]) {
+			return false
+		}
+		c.next[g.Last] = i
+		g.Last = i
+		g.Count++
+		g.total += payload
+		g.nextSeq += uint32(payload)
+		if payload < g.gsoSize || p[l4+tcpFlags]&tcpPSH != 0 {
+			g.closed = true
+		}
+		return true
+	}
+	return false
+}
+
+// sameFlow compares addresses, ports and the IP fields GRO requires to be
+// equal (IPv4 TOS, TTL and DF; IPv6 traffic class, flow label and hop
+// limit).
+func sameFlow(a, b []byte, l4 int) bool {
+	if a[0]>>4 != b[0]>>4 {
+		return false
+	}
+	if l4 == 20 {
+		return a[1] == b[1] && a[8] == b[8] && a[6]&0x40 == b[6]&0x40 &&
+			bytes.Equal(a[12:20], b[12:20]) && bytes.Equal(a[20:24], b[20:24])
+	}
+	return bytes.Equal(a[0:4], b[0:4]) && a[7] == b[7] &&
+		bytes.Equal(a[8:40], b[8:40]) && bytes.Equal(a[40:44], b[40:44])
+}
+
+// finish rewrites the first packet's headers for the merged packet.
+func (c *Coalescer) finish(pkts [][]byte, g *Group) {
+	p := pkts[g.First]
+	l4 := 20
+	if p[0]>>4 == 4 {
+		binary.BigEndian.PutUint16(p[2:], uint16(g.total))
+		setIPv4Checksum(p[:20])
+	} else {
+		l4 = 40
+		binary.BigEndian.PutUint16(p[4:], uint16(g.total-40))
+	}
+	if pkts[g.Last][l4+tcpFlags]&tcpPSH != 0 {
+		p[l4+tcpFlags] |= tcpPSH
+	}
+	binary.BigEndian.PutUint16(p[l4+tcpChecksum:], fold(pseudoSum(p, protoTCP, g.total-l4)))
+}
+
+// Header returns the virtio-net header to write in front of group g.
+func (g *Group) Header(pkts [][]byte) Header {
+	if g.Count == 1 {
+		return Header{}
+	}
+	p := pkts[g.First]
+	h := Header{
+		Flags:      FlagNeedsCsum,
+		GSOType:    GSOTCPv4,
+		HdrLen:     uint16(g.hdrLen),
+		GSOSize:    uint16(g.gsoSize),
+		CsumStart:  20,
+		CsumOffset: tcpChecksum,
+	}
+	if p[0]>>4 == 6 {
+		h.GSOType, h.CsumStart = GSOTCPv6, 40
+	}
+	return h
+}
+
+// HeaderLen is the length of the headers of every member of g: the bytes
+// of a member after the first that are not written.
+func (g *Group) HeaderLen() int { return g.hdrLen }

@@ -1,0 +1,152 @@
+// Package vnet handles the virtio-net header a TUN device opened with
+// IFF_VNET_HDR puts in front of every packet, and the two jobs that header
+// makes possible: cutting a TCP/UDP segmentation-offload super-packet the
+// kernel hands out into wire-sized packets (Segmenter), and merging
+// consecutive TCP segments of one flow into one super-packet the kernel
+// takes in a single write (Coalescer).
+//
+// With offloads the kernel's TCP stack builds one 64 KB packet where it
+// would build 45, and one system call moves it through the TUN; the ESP
+// transforms still see, and protect, one wire-sized packet at a time.
+//
+// Everything here works on caller-owned buffers and allocates nothing per
+// packet.
+package vnet
+
+import "encoding/binary"
+
+// HeaderLen is the size of struct virtio_net_hdr (without num_buffers),
+// the TUN's default TUNSETVNETHDRSZ.
+const HeaderLen = 10
+
+// Header flags and GSO types (linux/virtio_net.h).
+const (
+	FlagNeedsCsum = 1
+
+	GSONone   = 0
+	GSOTCPv4  = 1
+	GSOUDP    = 3 // UFO: IP fragmentation of a large UDP datagram
+	GSOTCPv6  = 4
+	GSOUDPL4  = 5 // USO: UDP segmentation
+	GSOECNBit = 0x80
+)
+
+// Header is a decoded virtio_net_hdr. A TUN device without TUNSETVNETLE
+// uses the host's byte order, so the fields are native-endian.
+type Header struct {
+	Flags      uint8
+	GSOType    uint8
+	HdrLen     uint16
+	GSOSize    uint16
+	CsumStart  uint16
+	CsumOffset uint16
+}
+
+// Decode reads h from the first HeaderLen bytes of b.
+func (h *Header) Decode(b []byte) {
+	_ = b[HeaderLen-1]
+	h.Flags = b[0]
+	h.GSOType = b[1]
+	h.HdrLen = binary.NativeEndian.Uint16(b[2:])
+	h.GSOSize = binary.NativeEndian.Uint16(b[4:])
+	h.CsumStart = binary.NativeEndian.Uint16(b[6:])
+	h.CsumOffset = binary.NativeEndian.Uint16(b[8:])
+}
+
+// Encode writes h into the first HeaderLen bytes of b.
+func (h *Header) Encode(b []byte) {
+	_ = b[HeaderLen-1]
+	b[0] = h.Flags
+	b[1] = h.GSOType
+	binary.NativeEndian.PutUint16(b[2:], h.HdrLen)
+	binary.NativeEndian.PutUint16(b[4:], h.GSOSize)
+	binary.NativeEndian.PutUint16(b[6:], h.CsumStart)
+	binary.NativeEndian.PutUint16(b[8:], h.CsumOffset)
+}
+
+// IP protocol numbers and TCP header offsets used here.
+const (
+	protoTCP = 6
+	protoUDP = 17
+
+	tcpSeq      = 4
+	tcpAck      = 8
+	tcpDataOff  = 12
+	tcpFlags    = 13
+	tcpChecksum = 16
+	udpLength   = 4
+	udpChecksum = 6
+
+	tcpFIN = 0x01
+	tcpSYN = 0x02
+	tcpRST = 0x04
+	tcpPSH = 0x08
+	tcpACK = 0x10
+	tcpURG = 0x20
+	tcpECE = 0x40
+	tcpCWR = 0x80
+)
+
+// sum adds b to a one's-complement running sum (RFC 1071), 32 bits at a
+// time; fold reduces it to 16 bits.
+func sum(acc uint64, b []byte) uint64 {
+	for len(b) >= 8 {
+		v := binary.BigEndian.Uint64(b)
+		acc += v >> 32
+		acc += v & 0xffffffff
+		b = b[8:]
+	}
+	if len(b) >= 4 {
+		acc += uint64(binary.BigEndian.Uint32(b))
+		b = b[4:]
+	}
+	if len(b) >= 2 {
+		acc += uint64(binary.BigEndian.Uint16(b))
+		b = b[2:]
+	}
+	if len(b) == 1 {
+		acc += uint64(b[0]) << 8
+	}
+	return acc
+}
+
+func fold(acc uint64) uint16 {
+	for acc > 0xffff {
+		acc = acc>>16 + acc&0xffff
+	}
+	return uint16(acc)
+}
+
+// pseudoSum is the one's-complement sum of the TCP/UDP pseudo-header of
+// the IP packet pkt for an upper-layer length l (RFC 793, RFC 8200 §8.1).
+func pseudoSum(pkt []byte, proto byte, l int) uint64 {
+	var acc uint64
+	if pkt[0]>>4 == 4 {
+		acc = sum(0, pkt[12:20])
+	} else {
+		acc = sum(0, pkt[8:40])
+	}
+	return acc + uint64(proto) + uint64(l)
+}
+
+// setIPv4Checksum recomputes the header checksum of the IPv4 header h.
+func setIPv4Checksum(h []byte) {
+	h[10], h[11] = 0, 0
+	binary.BigEndian.PutUint16(h[10:], ^fold(sum(0, h)))
+}
+
+// CompleteChecksum finishes a checksum the kernel left partial
+// (FlagNeedsCsum): the field at start+offset holds the pseudo-header sum,
+// the rest is summed here and the complement stored. It reports false
+// when the offsets do not fit pkt.
+func CompleteChecksum(pkt []byte, start, offset int) bool {
+	if start < 0 || offset < 0 || start+offset+2 > len(pkt) {
+		return false
+	}
+	c := ^fold(sum(0, pkt[start:]))
+	if c == 0 && offset == udpChecksum {
+		c = 0xffff // a UDP checksum of zero means "none"
+	}
+	binary.BigEndian.PutUint16(pkt[start+offset:], c)
+	return true
+}

@@ -1,0 +1,290 @@
+package tun
+
+import (
+	"bytes"
+	"encoding/binary"
+	"io"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"tinyipsec/internal/nstest"
+)
+
+// TestOffloadTCP plays a TCP client through the TUN against a real
+// listener in the namespace, with offloads on and forced off: the data
+// the client writes as a batch of segments (merged into one super-packet
+// with offloads) arrives intact, and the answer the kernel sends as TSO
+// super-packets is read back as MSS-sized segments with valid checksums
+// and consecutive sequence numbers. The interface counters show the
+// merging: with offloads the kernel sees far fewer packets than segments.
+func TestOffloadTCP(t *testing.T) {
+	nstest.Require(t, "ip")
+	for _, offload := range []bool{true, false} {
+		name := "on"
+		if !offload {
+			name = "off"
+		}
+		t.Run(name, func(t *testing.T) {
+			if !offload {
+				t.Setenv(OffloadEnv, "off")
+			}
+			testOffloadTCP(t, offload)
+		})
+	}
+}
+
+func testOffloadTCP(t *testing.T, offload bool) {
+	ns := nstest.New(t, "tunoff")
+	var (
+		dev  *Device
+		ln   net.Listener
+		derr error
+	)
+	inNS(t, ns, func() {
+		if dev, derr = Open("tisoff0", 1400); derr != nil {
+			return
+		}
+		var rt *RTNL
+		if rt, derr = DialRTNL(); derr != nil {
+			return
+		}
+		defer rt.Close()
+		if derr = rt.AddAddr(dev.Index(), netip.MustParsePrefix("10.9.0.1/24")); derr != nil {
+			return
+		}
+		ln, derr = net.Listen("tcp4", "10.9.0.1:5555")
+	})
+	if derr != nil {
+		t.Fatal(derr)
+	}
+	defer dev.Close()
+	defer ln.Close()
+	if vh, tso, _ := dev.Offloads(); vh != offload || (offload && !tso) {
+		t.Fatalf("Offloads() = vnet %v tso %v, want %v", vh, tso, offload)
+	}
+
+	const mss = 1360
+	c := &tcpClient{t: t, dev: dev, seq: 1000}
+	c.bufs = make([][]byte, 64)
+	for i := range c.bufs {
+		c.bufs[i] = make([]byte, 2048)
+	}
+	c.send(tcpSYN, nil)
+	c.seq++
+	synAck := c.recv(func(p []byte) bool { return p[33]&tcpSYN != 0 })
+	c.ack = binary.BigEndian.Uint32(synAck[24:]) + 1
+	c.send(tcpACK, nil)
+
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		conn, err := ln.Accept()
+		if err != nil {
+			t.Error(err)
+			close(accepted)
+			return
+		}
+		accepted <- conn
+	}()
+	// 20 segments in one Write call.
+	data := make([]byte, 20*mss)
+	for i := range data {
+		data[i] = byte(i*13 + i>>8)
+	}
+	rx0, _ := devCounters(t, ns, "tisoff0")
+	var batch [][]byte
+	for off := 0; off < len(data); off += mss {
+		flags := byte(tcpACK)
+		if off+mss >= len(data) {
+			flags |= tcpPSH
+		}
+		batch = append(batch, c.packet(flags, data[off:off+mss]))
+		c.seq += mss
+	}
+	if _, err := dev.Write(batch, 0); err != nil {
+		t.Fatal(err)
+	}
+	conn := <-accepted
+	if conn == nil {
+		t.FailNow()
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	got := make([]byte, len(data))
+	if _, err := io.ReadFull(conn, got); err != nil {
+		t.Fatalf("listener read: %v", err)
+	}
+	if !bytes.Equal(got, data) {
+		t.Fatal("data through the TUN differs")
+	}
+	rx1, tx1 := devCounters(t, ns, "tisoff0")
+	if offload && rx1-rx0 > 3 {
+		t.Fatalf("kernel counted %d packets for 20 merged segments", rx1-rx0)
+	}
+	if !offload && rx1-rx0 < 20 {
+		t.Fatalf("kernel counted %d packets for 20 segments without offloads", rx1-rx0)
+	}
+
+	// The answer: 60 KB, read as segments.
+	answer := make([]byte, 60000)
+	for i := range answer {
+		answer[i] = byte(i * 7)
+	}
+	go conn.Write(answer)
+	recv := make([]byte, 0, len(answer))
+	segs := 0
+	deadline := time.Now().Add(10 * time.Second)
+	for len(recv) < len(answer) && time.Now().Before(deadline) {
+		p := c.recv(func(p []byte) bool { return len(p) > 40 })
+		if !validTCP(p) {
+			t.Fatalf("segment with a bad checksum: % x", p[:40])
+		}
+		if len(p)-40 > mss {
+			t.Fatalf("segment of %d payload bytes, MSS %d", len(p)-40, mss)
+		}
+		if seq := binary.BigEndian.Uint32(p[24:]); seq != c.ack {
+			t.Fatalf("segment seq %d, want %d", seq, c.ack)
+		}
+		recv = append(recv, p[40:]...)
+		c.ack += uint32(len(p) - 40)
+		segs++
+		c.send(tcpACK, nil)
+	}
+	if !bytes.Equal(recv, answer) {
+		t.Fatalf("answer differs (%d of %d bytes)", len(recv), len(answer))
+	}
+	_, tx2 := devCounters(t, ns, "tisoff0")
+	if offload && tx2-tx1 >= uint64(segs) {
+		t.Fatalf("kernel sent %d packets for %d segments: no TSO", tx2-tx1, segs)
+	}
+	t.Logf("offload %v: %d segments read, the kernel sent %d packets", offload, segs, tx2-tx1)
+}
+
+const (
+	tcpSYN = 0x02
+	tcpPSH = 0x08
+	tcpACK = 0x10
+)
+
+// tcpClient is just enough TCP to talk to a listener through the TUN,
+// from 10.9.0.2:40000.
+type tcpClient struct {
+	t        *testing.T
+	dev      *Device
+	seq, ack uint32
+	bufs     [][]byte
+	sizes    [64]int
+	queue    [][]byte
+}
+
+func (c *tcpClient) packet(flags byte, payload []byte) []byte {
+	hl := 20
+	if flags&tcpSYN != 0 {
+		hl = 24
+	}
+	p := make([]byte, 20+hl+len(payload))
+	p[0] = 0x45
+	binary.BigEndian.PutUint16(p[2:], uint16(len(p)))
+	p[6] = 0x40
+	p[8], p[9] = 64, 6
+	copy(p[12:16], []byte{10, 9, 0, 2})
+	copy(p[16:20], []byte{10, 9, 0, 1})
+	binary.BigEndian.PutUint16(p[10:], ^foldSum(checksumOf(0, p[:20])))
+	tcp := p[20:]
+	binary.BigEndian.PutUint16(tcp[0:], 40000)
+	binary.BigEndian.PutUint16(tcp[2:], 5555)
+	binary.BigEndian.PutUint32(tcp[4:], c.seq)
+	binary.BigEndian.PutUint32(tcp[8:], c.ack)
+	tcp[12] = byte(hl/4) << 4
+	tcp[13] = flags
+	binary.BigEndian.PutUint16(tcp[14:], 65535)
+	if hl == 24 {
+		copy(tcp[20:], []byte{2, 4, 0x05, 0x50}) // MSS 1360
+	}
+	copy(tcp[hl:], payload)
+	binary.BigEndian.PutUint16(tcp[16:], ^foldSum(checksumOf(pseudo(p), tcp)))
+	return p
+}
+
+func (c *tcpClient) send(flags byte, payload []byte) {
+	if _, err := c.dev.Write([][]byte{c.packet(flags, payload)}, 0); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// recv returns the next TCP packet to the client that want accepts.
+func (c *tcpClient) recv(want func([]byte) bool) []byte {
+	for {
+		for len(c.queue) > 0 {
+			p := c.queue[0]
+			c.queue = c.queue[1:]
+			if len(p) >= 40 && p[9] == 6 && want(p) {
+				return p
+			}
+		}
+		done := make(chan struct{})
+		timer := time.AfterFunc(5*time.Second, func() {
+			select {
+			case <-done:
+			default:
+				c.t.Error("no packet from the TUN")
+				c.dev.Close()
+			}
+		})
+		n, err := c.dev.Read(c.bufs, c.sizes[:], 0)
+		close(done)
+		timer.Stop()
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		for i := 0; i < n; i++ {
+			c.queue = append(c.queue, append([]byte(nil), c.bufs[i][:c.sizes[i]]...))
+		}
+	}
+}
+
+func checksumOf(acc uint64, b []byte) uint64 {
+	for len(b) >= 2 {
+		acc += uint64(binary.BigEndian.Uint16(b))
+		b = b[2:]
+	}
+	if len(b) == 1 {
+		acc += uint64(b[0]) << 8
+	}
+	return acc
+}
+
+func foldSum(acc uint64) uint16 {
+	for acc > 0xffff {
+		acc = acc>>16 + acc&0xffff
+	}
+	return uint16(acc)
+}
+
+func pseudo(p []byte) uint64 {
+	return checksumOf(0, p[12:20]) + 6 + uint64(len(p)-20)
+}
+
+func validTCP(p []byte) bool {
+	return foldSum(checksumOf(0, p[:20])) == 0xffff && foldSum(checksumOf(pseudo(p), p[20:])) == 0xffff
+}
+
+// devCounters reads the interface's rx and tx packet counters in ns.
+func devCounters(t *testing.T, ns *nstest.NS, dev string) (rx, tx uint64) {
+	t.Helper()
+	for _, line := range strings.Split(ns.Run(t, "cat", "/proc/net/dev"), "\n") {
+		name, rest, ok := strings.Cut(line, ":")
+		if !ok || strings.TrimSpace(name) != dev {
+			continue
+		}
+		f := strings.Fields(rest)
+		rx, _ = strconv.ParseUint(f[1], 10, 64)
+		tx, _ = strconv.ParseUint(f[9], 10, 64)
+		return rx, tx
+	}
+	t.Fatalf("no counters for %s", dev)
+	return 0, 0
+}

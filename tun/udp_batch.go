@@ -1,0 +1,226 @@
+package tun
+
+import (
+	"encoding/binary"
+	"errors"
+	"net"
+	"net/netip"
+	"os"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// ESPBatch takes UDP-encapsulated ESP a batch at a time: Add for each
+// datagram (the payload starts with the SPI, valid only during the call),
+// Flush after the last datagram of what one receive call returned, so the
+// decrypted packets can go into the TUN together.
+type ESPBatch interface {
+	Add(pkt []byte, local, remote netip.AddrPort)
+	Flush()
+}
+
+// SetESPBatch sets the factory of the per-socket ESP batch receivers; it
+// takes precedence over SetESPHandler. Call it before Start.
+func (u *UDP) SetESPBatch(newBatch func() ESPBatch) { u.espBatch = newBatch }
+
+// Batched receive. recvmmsg fills several datagrams per system call; on
+// the NAT-T port UDP GRO lets the kernel hand over a train of
+// equally-sized ESP datagrams from one peer as one buffer (the size of
+// each in a UDP_GRO control message), which is cut apart here. The
+// mmsghdr layout comes from golang.org/x/sys/unix, generated per
+// architecture (32-bit MIPS and ARM differ from amd64).
+const (
+	udpBatchNATT = 8  // datagrams per recvmmsg on port 4500
+	udpBufSize   = 65535
+	udpOOBSize   = 128 // IPV6_PKTINFO and UDP_GRO messages
+)
+
+type udpBatchReader struct {
+	s     *udpSock
+	rc    syscall.RawConn
+	msgs  []unix.Mmsghdr
+	iovs  []unix.Iovec
+	bufs  [][]byte
+	oobs  [][]byte
+	names []unix.RawSockaddrAny
+	n     int
+	err   error
+	fn    func(fd uintptr) bool
+}
+
+func newUDPBatchReader(s *udpSock, batch int) (*udpBatchReader, error) {
+	rc, err := s.c.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	r := &udpBatchReader{
+		s: s, rc: rc,
+		msgs:  make([]unix.Mmsghdr, batch),
+		iovs:  make([]unix.Iovec, batch),
+		bufs:  make([][]byte, batch),
+		oobs:  make([][]byte, batch),
+		names: make([]unix.RawSockaddrAny, batch),
+	}
+	for i := range r.msgs {
+		r.bufs[i] = make([]byte, udpBufSize)
+		r.oobs[i] = make([]byte, udpOOBSize)
+		r.iovs[i] = unix.Iovec{Base: &r.bufs[i][0]}
+		r.iovs[i].SetLen(udpBufSize)
+		h := &r.msgs[i].Hdr
+		h.Name = (*byte)(unsafe.Pointer(&r.names[i]))
+		h.Iov = &r.iovs[i]
+		h.SetIovlen(1)
+		h.Control = &r.oobs[i][0]
+	}
+	r.fn = r.ready
+	return r, nil
+}
+
+// enableGRO asks the kernel to merge datagrams (best effort: Linux 5.0).
+func enableGRO(c *net.UDPConn) bool {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return false
+	}
+	ok := false
+	_ = rc.Control(func(fd uintptr) {
+		ok = unix.SetsockoptInt(int(fd), unix.SOL_UDP, unix.UDP_GRO, 1) == nil
+	})
+	return ok
+}
+
+// read waits for datagrams and returns how many messages were filled.
+func (r *udpBatchReader) read() (int, error) {
+	for i := range r.msgs {
+		r.msgs[i].Hdr.Namelen = unix.SizeofSockaddrAny
+		r.msgs[i].Hdr.SetControllen(udpOOBSize)
+		r.msgs[i].Len = 0
+	}
+	r.n, r.err = 0, nil
+	if err := r.rc.Read(r.fn); err != nil {
+		if errors.Is(err, os.ErrClosed) || errors.Is(err, net.ErrClosed) {
+			return 0, net.ErrClosed
+		}
+		return 0, err
+	}
+	return r.n, r.err
+}
+
+func (r *udpBatchReader) ready(fd uintptr) bool {
+	for {
+		n, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.msgs[0])), uintptr(len(r.msgs)),
+			unix.MSG_DONTWAIT, 0, 0)
+		switch e {
+		case 0:
+			r.n = int(n)
+			return true
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			return false
+		default:
+			r.err = e
+			return true
+		}
+	}
+}
+
+// message returns datagram i: its bytes, the GRO segment size (0: one
+// datagram), and its addresses.
+func (r *udpBatchReader) message(i int) (p []byte, gso int, local, remote netip.AddrPort) {
+	m := &r.msgs[i]
+	p = r.bufs[i][:m.Len]
+	oob := r.oobs[i][:m.Hdr.Controllen]
+	la := r.s.addr
+	if la.IsUnspecified() {
+		if a, ok := pktinfoDst(oob); ok {
+			la = a
+		}
+	}
+	gso = groSize(oob)
+	return p, gso, netip.AddrPortFrom(la, r.s.port), sockaddrAddrPort(&r.names[i])
+}
+
+// sockaddrAddrPort converts a received source address (unmapped).
+func sockaddrAddrPort(sa *unix.RawSockaddrAny) netip.AddrPort {
+	switch sa.Addr.Family {
+	case unix.AF_INET:
+		s := (*unix.RawSockaddrInet4)(unsafe.Pointer(sa))
+		p := (*[2]byte)(unsafe.Pointer(&s.Port))
+		return netip.AddrPortFrom(netip.AddrFrom4(s.Addr), binary.BigEndian.Uint16(p[:]))
+	case unix.AF_INET6:
+		s := (*unix.RawSockaddrInet6)(unsafe.Pointer(sa))
+		p := (*[2]byte)(unsafe.Pointer(&s.Port))
+		return netip.AddrPortFrom(netip.AddrFrom16(s.Addr).Unmap(), binary.BigEndian.Uint16(p[:]))
+	}
+	return netip.AddrPort{}
+}
+
+// groSize finds the UDP_GRO control message (the size of each merged
+// datagram) in oob; 0 when there is none.
+func groSize(oob []byte) int {
+	hdr := unix.CmsgLen(0)
+	for len(oob) >= hdr {
+		var l int
+		if cmsgLenSize == 8 {
+			l = int(binary.NativeEndian.Uint64(oob))
+		} else {
+			l = int(binary.NativeEndian.Uint32(oob))
+		}
+		if l < hdr || l > len(oob) {
+			break
+		}
+		level := int32(binary.NativeEndian.Uint32(oob[cmsgLenSize:]))
+		typ := int32(binary.NativeEndian.Uint32(oob[cmsgLenSize+4:]))
+		if level == unix.SOL_UDP && typ == unix.UDP_GRO && l-hdr >= 2 {
+			// An int on most kernels, a u16 on some: the low bytes.
+			if l-hdr >= 4 {
+				return int(binary.NativeEndian.Uint32(oob[hdr:]))
+			}
+			return int(binary.NativeEndian.Uint16(oob[hdr:]))
+		}
+		next := unix.CmsgSpace(l - hdr)
+		if next > len(oob) {
+			break
+		}
+		oob = oob[next:]
+	}
+	return 0
+}
+
+// batchLoop is readLoop with recvmmsg, GRO and an ESP batch receiver.
+func (u *UDP) batchLoop(s *udpSock, r *udpBatchReader, b ESPBatch) {
+	for {
+		n, err := r.read()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue
+		}
+		for i := 0; i < n; i++ {
+			p, gso, local, remote := r.message(i)
+			if gso <= 0 || gso >= len(p) {
+				u.dispatchBatch(p, s.port, local, remote, b)
+				continue
+			}
+			for len(p) > 0 {
+				seg := p[:min(gso, len(p))]
+				p = p[len(seg):]
+				u.dispatchBatch(seg, s.port, local, remote, b)
+			}
+		}
+		b.Flush()
+	}
+}
+
+// dispatchBatch is dispatch with ESP going to the batch receiver.
+func (u *UDP) dispatchBatch(p []byte, port uint16, local, remote netip.AddrPort, b ESPBatch) {
+	if port == PortNATT && len(p) >= 4 && binary.BigEndian.Uint32(p) != 0 {
+		b.Add(p, local, remote)
+		return
+	}
+	u.dispatch(p, port, local, remote)
+}

@@ -1,0 +1,152 @@
+package tun
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"tinyipsec/internal/nstest"
+)
+
+// recordingBatch is an ESPBatch that remembers what it got.
+type recordingBatch struct {
+	mu      sync.Mutex
+	pkts    []string
+	from    []netip.AddrPort
+	flushes int
+	got     chan struct{}
+}
+
+func (b *recordingBatch) Add(p []byte, local, remote netip.AddrPort) {
+	b.mu.Lock()
+	b.pkts = append(b.pkts, string(p))
+	b.from = append(b.from, remote)
+	b.mu.Unlock()
+}
+
+func (b *recordingBatch) Flush() {
+	b.mu.Lock()
+	b.flushes++
+	b.mu.Unlock()
+	select {
+	case b.got <- struct{}{}:
+	default:
+	}
+}
+
+// TestUDPBatchReceive: on port 4500 datagrams are read with recvmmsg and
+// ESP goes to the batch receiver, IKE (marker) and keepalives still to
+// their handlers; a train of ESP datagrams sent with UDP_SEGMENT (which
+// the kernel may merge by GRO) comes out as the same datagrams, in order.
+func TestUDPBatchReceive(t *testing.T) {
+	nstest.Require(t, "ip")
+	ns := nstest.New(t, "tun-udpb")
+	var u *UDP
+	var err error
+	lo := netip.MustParseAddr("127.0.0.1")
+	inNS(t, ns, func() { u, err = ListenUDP([]netip.Addr{lo}) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Close()
+	ike := make(chan string, 10)
+	u.SetIKEHandler(func(p []byte, l, r netip.AddrPort) { ike <- string(p) })
+	b := &recordingBatch{got: make(chan struct{}, 1)}
+	u.SetESPBatch(func() ESPBatch { return b })
+	u.Start()
+
+	var c *net.UDPConn
+	inNS(t, ns, func() { c, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)}) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	me := netip.MustParseAddrPort(c.LocalAddr().String())
+	natt := netip.AddrPortFrom(lo, 4500)
+	if _, err := c.WriteToUDPAddrPort([]byte("\x00\x00\x00\x00ike on 4500"), natt); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case m := <-ike:
+		if m != "ike on 4500" {
+			t.Fatalf("IKE handler got %q", m)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no IKE message")
+	}
+	// 20 ESP datagrams of 100 bytes as one UDP_SEGMENT send.
+	var train []byte
+	var want []string
+	for i := 0; i < 20; i++ {
+		d := bytes.Repeat([]byte{byte(i + 1)}, 100)
+		copy(d, fmt.Sprintf("\x00\x00\x10\x01seq %02d", i))
+		want = append(want, string(d))
+		train = append(train, d...)
+	}
+	oob := make([]byte, unix.CmsgSpace(2))
+	h := (*unix.Cmsghdr)(unsafePointer(&oob[0]))
+	h.Level, h.Type = unix.SOL_UDP, unix.UDP_SEGMENT
+	h.SetLen(unix.CmsgLen(2))
+	putNative16(oob[unix.CmsgLen(0):], 100)
+	if _, _, err := c.WriteMsgUDPAddrPort(train, oob, natt); err != nil {
+		t.Skipf("no UDP_SEGMENT here: %v", err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		b.mu.Lock()
+		n := len(b.pkts)
+		b.mu.Unlock()
+		if n >= len(want) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("batch receiver got %d of %d datagrams", n, len(want))
+		}
+		select {
+		case <-b.got:
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for i, w := range want {
+		if b.pkts[i] != w || b.from[i] != me {
+			t.Fatalf("datagram %d: %q from %v, want %q from %v", i, b.pkts[i], b.from[i], w, me)
+		}
+	}
+	if b.flushes == 0 {
+		t.Fatal("no Flush after a batch")
+	}
+}
+
+func TestGROSize(t *testing.T) {
+	oob := make([]byte, unix.CmsgSpace(4)+unix.CmsgSpace(unix.SizeofInet4Pktinfo))
+	h := (*unix.Cmsghdr)(unsafePointer(&oob[0]))
+	h.Level, h.Type = unix.IPPROTO_IP, unix.IP_PKTINFO
+	h.SetLen(unix.CmsgLen(unix.SizeofInet4Pktinfo))
+	next := oob[unix.CmsgSpace(unix.SizeofInet4Pktinfo):]
+	h2 := (*unix.Cmsghdr)(unsafePointer(&next[0]))
+	h2.Level, h2.Type = unix.SOL_UDP, unix.UDP_GRO
+	h2.SetLen(unix.CmsgLen(4))
+	putNative32(next[unix.CmsgLen(0):], 1372)
+	if got := groSize(oob); got != 1372 {
+		t.Fatalf("groSize = %d, want 1372", got)
+	}
+	if got := groSize(oob[:unix.CmsgSpace(unix.SizeofInet4Pktinfo)]); got != 0 {
+		t.Fatalf("groSize without UDP_GRO = %d", got)
+	}
+}
+
+func unsafePointer(b *byte) unsafe.Pointer { return unsafe.Pointer(b) }
+
+func putNative16(b []byte, v uint16) { binary.NativeEndian.PutUint16(b, v) }
+
+func putNative32(b []byte, v uint32) { binary.NativeEndian.PutUint32(b, v) }
