@@ -32,7 +32,7 @@ func (u *UDP) SetESPBatch(newBatch func() ESPBatch) { u.espBatch = newBatch }
 // mmsghdr layout comes from golang.org/x/sys/unix, generated per
 // architecture (32-bit MIPS and ARM differ from amd64).
 const (
-	udpBatchNATT = 8  // datagrams per recvmmsg on port 4500
+	udpBatchNATT = 8 // datagrams per recvmmsg on port 4500
 	udpBufSize   = 65535
 	udpOOBSize   = 128 // IPV6_PKTINFO and UDP_GRO messages
 )
