@@ -91,10 +91,10 @@ func (m *CryptoMap) writeFingerprint(h hash.Hash) {
 	field("xauth_password_file", m.XAuthPasswordFile)
 	field("modecfg", m.ModeCfg)
 	field("resolv_file", m.ResolvFile)
+	// The users file's path, not its users: adding a user or changing a
+	// password must not drop the clients that are connected (the new
+	// list applies to the next XAUTH, as on a Cisco gateway).
 	field("xauth_users_file", m.XAuthUsersFile)
-	for _, u := range sortedKeys(m.XAuthUsers) {
-		field("xauth_user_hash", u+" "+m.XAuthUsers[u])
-	}
 	field("pool", fmt.Sprint(m.PoolFirst, m.PoolLast))
 	field("dns", fmt.Sprint(m.DNS))
 	field("split_networks", fmt.Sprint(m.SplitNetworks))

@@ -349,3 +349,65 @@ func TestRemoteAccessDeadGatewayKeepsAddress(t *testing.T) {
 	// The gateway's stale SA of the same client hands over to the new one.
 	waitUntil(t, 20*time.Second, "the gateway's stale SA gone", func() bool { return len(rn.gw.m.Status()) == 1 })
 }
+
+// TestRemoteAccessUsersReload: a reload that only changes the users file
+// keeps the connected client, and the next XAUTH uses the new list.
+func TestRemoteAccessUsersReload(t *testing.T) {
+	rn := newRANet(t)
+	c, _ := rn.client("192.0.2.1", "alice", "s3cret", "main")
+	raActiveStatus(t, c, "client active")
+	next := raGatewayConfig(t, "10.9.0.10", "10.9.0.11")
+	delete(next.CryptoMaps[0].XAuthUsers, "bob")
+	res, err := rn.gw.m.Reload(next)
+	if err != nil || len(res.Kept) != 1 {
+		t.Fatalf("reload: %+v %v", res, err)
+	}
+	if len(rn.gw.plane.live()) != 1 || len(rn.gw.m.Status()) != 1 {
+		t.Fatal("the connected client was dropped by a users-only reload")
+	}
+	b, _ := rn.client("192.0.2.2", "bob", "other", "main")
+	waitUntil(t, 10*time.Second, "bob refused", func() bool {
+		s := b.m.Status()
+		return len(s) == 1 && strings.Contains(s[0].Hint, "wrong user name or password")
+	})
+}
+
+// TestRemoteAccessStuckHints: a client that waits for a pushed address
+// from a gateway that only answers pulls: both ends show "configuring"
+// with a hint that names the cause, and the attempt ends after raTimeout.
+func TestRemoteAccessStuckHints(t *testing.T) {
+	rn := newRANet(t)
+	h := &raHostRecorder{}
+	a := netip.MustParseAddr("192.0.2.1")
+	cfg := raClientConfig(a, "alice", "s3cret", "main")
+	cfg.CryptoMaps[0].ModeCfg = "push"
+	c := raEnd(t, rn.n, a, cfg, h)
+	waitUntil(t, 10*time.Second, "both ends configuring", func() bool {
+		cs, gs := c.m.Status(), rn.gw.m.Status()
+		return len(cs) == 1 && cs[0].RemoteAccess == "configuring" && strings.Contains(cs[0].Hint, "modecfg pull or push") &&
+			len(gs) == 1 && gs[0].RemoteAccess == "configuring" && strings.Contains(gs[0].Hint, "expect the gateway to push")
+	})
+	c.m.tick(time.Now().Add(raTimeout + time.Second))
+	if s := c.m.Status(); len(s) != 1 || !strings.Contains(s[0].Hint, "timed out") {
+		t.Fatalf("after the timeout: %+v", s)
+	}
+}
+
+// TestRemoteAccessRefusalSendsNoDelete: like strongSwan and Cisco, a
+// refused XAUTH ends the IKE SA on both ends without a Delete.
+func TestRemoteAccessRefusalSendsNoDelete(t *testing.T) {
+	rn := newRANet(t)
+	c, _ := rn.client("192.0.2.1", "alice", "wrong", "main")
+	waitUntil(t, 10*time.Second, "both ends forget the SA", func() bool {
+		cs, gs := c.m.Status(), rn.gw.m.Status()
+		return len(cs) == 1 && cs[0].State == "MM_ACTIVE" && strings.Contains(cs[0].Hint, "last attempt failed") &&
+			len(gs) == 1 && strings.Contains(gs[0].Hint, "last attempt failed")
+	})
+	rn.n.mu.Lock()
+	defer rn.n.mu.Unlock()
+	for _, d := range rn.n.log {
+		if d.exchange == ExchangeInformational {
+			t.Fatalf("%v sent an Informational (Delete) after the refusal", d.from)
+		}
+	}
+}
