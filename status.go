@@ -119,7 +119,7 @@ func writeStatusText(w io.Writer, r *statusReport) {
 			fmt.Fprintf(w, "    %-35s %s\n", pair("Local", sa.Local), pair("NAT-T", yesNo(sa.NATT)))
 		}
 		if sa.RemoteAccess != "" {
-			fmt.Fprintf(w, "    %-35s %s\n", pair("XAUTH user", sa.User), pair("Remote access", sa.RemoteAccess))
+			fmt.Fprintf(w, "    %-35s %s\n", pair("User", sa.User), pair("RA state", sa.RemoteAccess))
 			if sa.Assigned != "" {
 				fmt.Fprintf(w, "    %-35s %s\n", pair("Assigned", sa.Assigned), pair("DNS", strings.Join(sa.DNS, " ")))
 				split := strings.Join(sa.Split, " ")
