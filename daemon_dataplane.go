@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/netip"
 	"strings"
 	"sync"
@@ -29,13 +28,10 @@ type dataplane struct {
 	ip     *tun.IPConn
 	bypass *tun.Bypass // cleartext out for traffic no crypto ACL permits
 	udp    *tun.UDP
-	wire   *swappableWire // the engine's sender
+	wire   *tun.Wire // the engine's sender
 	rtnl   *tun.RTNL
 	engine *esp.Engine
-	policy *tun.CleartextPolicy
-
-	routes []tun.Route      // routes into the TUN (in tunTable)
-	rules  []tun.PolicyRule // rules that consult tunTable
+	kernel *tun.KernelPolicy // routes into the TUN, policy rules, cleartext policy
 
 	// manual are the installed pairs of keying = "manual" crypto maps, by
 	// crypto map ID: a reload replaces those whose map changed.
@@ -49,36 +45,6 @@ type dataplane struct {
 
 	wg        sync.WaitGroup
 	closeOnce sync.Once
-}
-
-// Routing loops: a peer whose address lies inside a protected prefix
-// (always the case in transport mode, where the crypto ACL names the two
-// hosts) would have its own ESP, AH and IKE packets routed back into the
-// TUN. The routes into the TUN therefore live in their own table, consulted
-// by a policy rule for every packet that does NOT carry bypassMark; the raw
-// ESP/AH sockets and the IKE sockets set bypassMark (SO_MARK), so their
-// packets skip that table and follow the main table to the WAN, wherever the
-// WAN route points now or later. (A host route to each peer would also work
-// for tunnel mode, but collides with the TUN route in transport mode and
-// goes stale when the WAN gateway changes.)
-const (
-	tunTable     = 0x7a  // routing table with the routes into the TUN
-	bypassMark   = 0x7a1 // SO_MARK of our own ESP/AH/IKE sockets
-	rulePriority = 0x4c4 // ip rule preference, before "lookup main" (32766)
-)
-
-// selectors is the inbound policy check of a manually keyed SA: the
-// decrypted packet must be traffic the crypto ACL protects, mirrored
-// (remote side to local side).
-type selectors []acl.Selector
-
-func (s selectors) MatchesPacket(pkt []byte, inbound bool) bool {
-	for i := range s {
-		if s[i].MatchesPacket(pkt, inbound) {
-			return true
-		}
-	}
-	return false
 }
 
 // startDataplane builds the data plane for cfg: the TUN (cfg.Global.Tun,
@@ -104,7 +70,7 @@ func startDataplane(ctx context.Context, cfg *conf.Config, logger *slog.Logger) 
 	peerPaths := map[netip.Addr]tun.Route{}
 	for _, m := range d.maps {
 		if m.PeerAddr.IsValid() {
-			if rt, err := d.rtnl.RouteGet(m.PeerAddr, bypassMark); err == nil {
+			if rt, err := d.rtnl.PathTo(m.PeerAddr); err == nil {
 				peerPaths[m.PeerAddr] = rt
 			} else {
 				logger.Warn("no route to peer", "crypto_map", m.ID(), "peer", m.PeerAddr, "err", err)
@@ -117,27 +83,28 @@ func startDataplane(ctx context.Context, cfg *conf.Config, logger *slog.Logger) 
 	if d.ip, err = tun.ListenIP(); err != nil {
 		return nil, err
 	}
-	if err := d.ip.SetMark(bypassMark); err != nil {
+	if err := d.ip.SetMark(tun.BypassMark); err != nil {
 		return nil, err
 	}
 	// Packets routed into the TUN that no crypto map entry permits (a
 	// deny line) leave in cleartext by the main table, as on IOS.
-	if d.bypass, err = tun.ListenBypass(bypassMark); err != nil {
+	if d.bypass, err = tun.ListenBypass(tun.BypassMark); err != nil {
 		return nil, err
 	}
 	// The IKE ports are only bound when some crypto map is keyed by IKE:
 	// a manually keyed setup leaves them to other software on the router.
-	if needsIKE(cfg) {
+	if cfg.IKEKeyed() {
 		if d.udp, err = tun.ListenUDP(cfg.Global.Listen); err != nil {
 			return nil, err
 		}
-		if err := d.udp.SetMark(bypassMark); err != nil {
+		if err := d.udp.SetMark(tun.BypassMark); err != nil {
 			return nil, err
 		}
 	}
+	d.wire = tun.NewWire(d.ip, d.udp)
 	d.engine, err = esp.NewEngine(esp.EngineConfig{
 		Device:     d.dev,
-		Sender:     d.newWire(),
+		Sender:     d.wire,
 		Bypass:     d.bypass,
 		Classifier: acl.NewClassifier(d.lists),
 		Entries:    ids,
@@ -150,10 +117,10 @@ func startDataplane(ctx context.Context, cfg *conf.Config, logger *slog.Logger) 
 	if err != nil {
 		return nil, err
 	}
-	if err := d.addRoutes(); err != nil {
+	if d.kernel, err = tun.NewKernelPolicy(d.rtnl, d.dev, logger.Warn); err != nil {
 		return nil, err
 	}
-	if d.policy, err = tun.InstallCleartextPolicy(tun.DefaultCleartextTable, d.dev.Name(), bypassMark, d.cleartextRules()); err != nil {
+	if err := d.kernel.Apply(d.kernelEntries()); err != nil {
 		return nil, err
 	}
 	for i, m := range d.maps {
@@ -169,7 +136,7 @@ func startDataplane(ctx context.Context, cfg *conf.Config, logger *slog.Logger) 
 		<-ctx.Done()
 		d.Close()
 	}()
-	logger.Info("data plane up", "tun", d.dev.Name(), "mtu", d.dev.MTU(), "routes", len(d.routes), "entries", len(d.maps))
+	logger.Info("data plane up", "tun", d.dev.Name(), "mtu", d.dev.MTU(), "routes", d.kernel.Routes(), "entries", len(d.maps))
 	return d, nil
 }
 
@@ -195,16 +162,6 @@ func (d *dataplane) Engine() *esp.Engine { return d.engine }
 // is keyed by IKE.
 func (d *dataplane) UDP() *tun.UDP { return d.udp }
 
-// needsIKE reports whether any crypto map is keyed by IKE.
-func needsIKE(cfg *conf.Config) bool {
-	for _, m := range cfg.CryptoMaps {
-		if m.IKEKeyed() {
-			return true
-		}
-	}
-	return false
-}
-
 // Stats is a snapshot of the engine's counters.
 func (d *dataplane) Stats() esp.EngineStats { return d.engine.Stats() }
 
@@ -229,113 +186,40 @@ func (d *dataplane) startLoops() {
 	}
 }
 
-// addRoutes routes every crypto ACL's remote prefix into the TUN (in
-// tunTable, see bypassMark), with a preferred source address when the host
-// has an address inside the ACL's local prefix, so that locally originated
-// traffic matches the ACL.
-func (d *dataplane) addRoutes() error {
-	routes, err := d.routesFor()
-	if err != nil {
-		return err
-	}
-	for _, rt := range routes {
-		if err := d.rtnl.AddRoute(rt); err != nil {
-			return err
-		}
-		d.routes = append(d.routes, rt)
-	}
-	for _, v6 := range []bool{false, true} {
-		pr := tun.PolicyRule{IPv6: v6, Priority: rulePriority, Table: tunTable, Mark: bypassMark, InvertMark: true}
-		if err := d.rtnl.AddRule(pr); err != nil {
-			if v6 {
-				d.log.Warn("no IPv6 policy rule; IPv6 crypto ACLs will not be routed", "err", err)
-				continue
-			}
-			return err
-		}
-		d.rules = append(d.rules, pr)
-	}
-	return nil
-}
-
-// routesFor lists the routes into the TUN for the current crypto ACLs,
-// one per remote prefix of a permit line.
-func (d *dataplane) routesFor() ([]tun.Route, error) {
-	addrs, err := d.rtnl.Addrs()
-	if err != nil {
-		return nil, err
-	}
-	var routes []tun.Route
-	seen := map[netip.Prefix]bool{}
+// kernelEntries is the kernel's share of every crypto map entry: its ACL
+// lines, or the routes remote access gives it.
+func (d *dataplane) kernelEntries() []tun.Entry {
+	entries := make([]tun.Entry, len(d.maps))
 	for i, m := range d.maps {
+		e := &entries[i]
 		if rs, ok := d.raRoutes(m); ok {
-			for _, rt := range rs {
-				if !seen[rt.Dst] {
-					seen[rt.Dst] = true
-					routes = append(routes, rt)
-				}
-			}
-			continue
+			e.Routes, e.OwnRoutes = rs, true
 		}
-		l := d.lists[i]
-		if l == nil {
-			continue
-		}
-		for _, r := range l.Rules() {
-			if !r.Permit {
-				continue
+		if l := d.lists[i]; l != nil {
+			for _, r := range l.Rules() {
+				e.Lines = append(e.Lines, kernelLine(r))
 			}
-			if r.DstAny || !r.Dst.IsValid() || r.Dst.Bits() == 0 {
-				d.log.Warn("crypto ACL line with destination any: no route into the TUN; add routes for the remote networks yourself",
-					"crypto_map", m.ID(), "rule", r.Text)
-				continue
-			}
-			dst := r.Dst.Masked()
-			if seen[dst] {
-				continue
-			}
-			seen[dst] = true
-			rt := tun.Route{Dst: dst, IfIndex: d.dev.Index(), Table: tunTable}
-			if !r.SrcAny && r.Src.IsValid() {
-				for _, a := range addrs {
-					if r.Src.Contains(a.Addr()) {
-						rt.Src = a.Addr()
-						break
-					}
-				}
-			}
-			routes = append(routes, rt)
 		}
 	}
-	return routes, nil
+	return entries
 }
 
-// cleartextRules mirrors every crypto ACL for the inbound cleartext policy.
-func (d *dataplane) cleartextRules() [][]tun.CleartextRule {
-	var out [][]tun.CleartextRule
-	for _, l := range d.lists {
-		var rules []tun.CleartextRule
-		if l != nil {
-			for _, r := range l.Rules() {
-				c := tun.CleartextRule{Drop: r.Permit, Proto: r.Proto}
-				if !r.DstAny {
-					c.Src = r.Dst
-				}
-				if !r.SrcAny {
-					c.Dst = r.Src
-				}
-				if !r.DstPorts.Any() {
-					c.SrcPortLo, c.SrcPortHi = r.DstPorts.Lo, max(r.DstPorts.Hi, r.DstPorts.Lo)
-				}
-				if !r.SrcPorts.Any() {
-					c.DstPortLo, c.DstPortHi = r.SrcPorts.Lo, max(r.SrcPorts.Hi, r.SrcPorts.Lo)
-				}
-				rules = append(rules, c)
-			}
-		}
-		out = append(out, rules)
+// kernelLine is an ACL line as tun takes it.
+func kernelLine(r acl.Rule) tun.Line {
+	l := tun.Line{Permit: r.Permit, Proto: r.Proto, Text: r.Text}
+	if !r.SrcAny {
+		l.Src = r.Src
 	}
-	return out
+	if !r.DstAny {
+		l.Dst = r.Dst
+	}
+	if !r.SrcPorts.Any() {
+		l.SrcPorts = [2]uint16{r.SrcPorts.Lo, max(r.SrcPorts.Hi, r.SrcPorts.Lo)}
+	}
+	if !r.DstPorts.Any() {
+		l.DstPorts = [2]uint16{r.DstPorts.Lo, max(r.DstPorts.Hi, r.DstPorts.Lo)}
+	}
+	return l
 }
 
 // installManual installs the SA pair of a keying = "manual" crypto map.
@@ -343,8 +227,7 @@ func (d *dataplane) installManual(entry int, m *conf.CryptoMap, path tun.Route) 
 	if len(m.TransformSets) != 1 {
 		return errors.New("manual keying needs exactly one transform set")
 	}
-	ts := m.TransformSets[0]
-	mk := m.Manual
+	ts, mk := m.TransformSets[0], m.Manual
 	local := m.Local
 	if !local.IsValid() {
 		local = path.Src
@@ -352,49 +235,26 @@ func (d *dataplane) installManual(entry int, m *conf.CryptoMap, path tun.Route) 
 	if !local.IsValid() || !m.PeerAddr.IsValid() {
 		return fmt.Errorf("cannot tell the local address towards peer %s; set local", m.Peer)
 	}
-	var proto esp.Proto
-	switch {
-	case ts.ESP != "" && ts.AH != "":
-		proto = esp.ProtoAHESP
-	case ts.AH != "":
-		proto = esp.ProtoAH
-	default:
-		proto = esp.ProtoESP
-	}
-	mode := esp.Tunnel
-	if ts.Mode == "transport" {
-		mode = esp.Transport
-	}
-	var sel selectors
+	var sel acl.Selectors
 	if l := d.lists[entry]; l != nil {
 		sel = l.ProxyIDs()
 	}
-	base := esp.Params{
-		Proto: proto, Mode: mode, Cipher: ts.ESP, Integ: ts.ESPAuth, AHInteg: ts.AH,
-		Local: local, Remote: m.PeerAddr, ESN: m.ESN, ReplayWindow: m.ReplayWindow,
+	spec := esp.PairSpec{
+		Shared: esp.Params{
+			Proto: esp.ProtoOf(ts.ESP != "", ts.AH != ""), Mode: espMode(ts.Mode),
+			Cipher: ts.ESP, Integ: ts.ESPAuth, AHInteg: ts.AH,
+			Local: local, Remote: m.PeerAddr, ESN: m.ESN, ReplayWindow: m.ReplayWindow, Selector: sel,
+		},
+		In:  esp.Keys{SPI: mk.SPIIn, AHSPI: mk.AHSPIIn, EncKey: mk.ESPKeyIn, AuthKey: mk.ESPAuthKeyIn, AHKey: mk.AHKeyIn},
+		Out: esp.Keys{SPI: mk.SPIOut, AHSPI: mk.AHSPIOut, EncKey: mk.ESPKeyOut, AuthKey: mk.ESPAuthKeyOut, AHKey: mk.AHKeyOut},
 	}
-	in, out := base, base
-	in.SPI, in.AHSPI = mk.SPIIn, mk.AHSPIIn
-	in.EncKey, in.AuthKey, in.AHKey = mk.ESPKeyIn, mk.ESPAuthKeyIn, mk.AHKeyIn
-	in.Selector = sel
-	out.SPI, out.AHSPI = mk.SPIOut, mk.AHSPIOut
-	out.EncKey, out.AuthKey, out.AHKey = mk.ESPKeyOut, mk.ESPAuthKeyOut, mk.AHKeyOut
-	inSA, err := esp.NewInbound(in)
+	inSA, outSA, err := esp.NewPair(spec)
 	if err != nil {
 		return err
 	}
-	outSA, err := esp.NewOutbound(out)
-	if err != nil {
-		inSA.Close()
-		return err
-	}
-	info := esp.PairInfo{
-		CryptoMap: m.ID(), Peer: m.PeerAddr, Local: local,
-		Protocol: proto, Mode: mode,
-		SPIIn: mk.SPIIn, SPIOut: mk.SPIOut, AHSPIIn: mk.AHSPIIn, AHSPIOut: mk.AHSPIOut,
-		Encryption: ts.ESP.String(), Integrity: integrityName(ts), Keying: "manual",
-		PathMTU: pathMTU(path),
-	}
+	info := spec.Info()
+	info.CryptoMap, info.Peer, info.Local, info.Keying = m.ID(), m.PeerAddr, local, "manual"
+	info.PathMTU = tun.PathMTU(path)
 	var ls, rs []string
 	for _, s := range sel {
 		ls = append(ls, s.Local.String())
@@ -413,33 +273,25 @@ func (d *dataplane) installManual(entry int, m *conf.CryptoMap, path tun.Route) 
 	}
 	d.manual[m.ID()] = pair
 	d.log.Info("manual SA installed", "crypto_map", m.ID(), "peer", m.PeerAddr, "local", local,
-		"protocol", proto, "mode", mode, "spi_in", fmt.Sprintf("0x%08x", mk.SPIIn), "spi_out", fmt.Sprintf("0x%08x", mk.SPIOut))
+		"protocol", info.Protocol, "mode", info.Mode, "spi_in", fmt.Sprintf("0x%08x", mk.SPIIn), "spi_out", fmt.Sprintf("0x%08x", mk.SPIOut))
 	return nil
+}
+
+// espMode is the esp package's name for a configured mode.
+func espMode(m conf.Mode) esp.Mode {
+	if m == conf.ModeTransport {
+		return esp.Transport
+	}
+	return esp.Tunnel
 }
 
 // peerMTU is the MTU towards peer, for SAs installed by IKE.
 func (d *dataplane) peerMTU(peer netip.Addr) int {
-	rt, err := d.rtnl.RouteGet(peer, bypassMark)
+	rt, err := d.rtnl.PathTo(peer)
 	if err != nil {
 		return 0
 	}
-	return pathMTU(rt)
-}
-
-// pathMTU is the MTU of the interface the peer is reached through (or the
-// route's own MTU), 0 when unknown.
-func pathMTU(rt tun.Route) int {
-	if rt.MTU != 0 {
-		return int(rt.MTU)
-	}
-	if rt.IfIndex == 0 {
-		return 0
-	}
-	ifi, err := net.InterfaceByIndex(rt.IfIndex)
-	if err != nil {
-		return 0
-	}
-	return ifi.MTU
+	return tun.PathMTU(rt)
 }
 
 // Close stops the loops, wipes every SA and removes the routes, the
@@ -465,18 +317,12 @@ func (d *dataplane) Close() error {
 		if d.engine != nil {
 			d.engine.Wait()
 		}
-		if d.policy != nil {
-			if err := d.policy.Remove(); err != nil {
-				d.log.Warn("removing the cleartext policy", "err", err)
+		if d.kernel != nil {
+			if err := d.kernel.Close(); err != nil {
+				d.log.Warn("removing the kernel policy", "err", err)
 			}
 		}
 		if d.rtnl != nil {
-			// The routes into the TUN left with the device.
-			for _, pr := range d.rules {
-				if err := d.rtnl.DelRule(pr); err != nil {
-					d.log.Warn("removing policy rule", "err", err)
-				}
-			}
 			d.rtnl.Close()
 		}
 	})
@@ -547,17 +393,4 @@ func (d *dataplane) addKernelDrops(r *statusReport) {
 	if d.udp != nil {
 		add("udp_socket", d.udp.KernelDrops())
 	}
-}
-
-// integrityName shows the integrity transforms, e.g. "sha256" or
-// "sha256 ah-sha256" for an AH+ESP bundle.
-func integrityName(ts *conf.TransformSet) string {
-	var parts []string
-	if ts.ESPAuth != "" {
-		parts = append(parts, ts.ESPAuth.String())
-	}
-	if ts.AH != "" {
-		parts = append(parts, "ah-"+ts.AH.String())
-	}
-	return strings.Join(parts, " ")
 }

@@ -3,8 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"net/netip"
-	"sync/atomic"
 
 	"tinyipsec/acl"
 	"tinyipsec/conf"
@@ -62,13 +60,8 @@ func (d *dataplane) reload(old, next *conf.Config) error {
 	d.cfg, d.maps, d.lists = next, next.CryptoMaps, lists
 
 	var errs []error
-	if err := d.replaceRoutes(); err != nil {
+	if err := d.kernel.Apply(d.kernelEntries()); err != nil {
 		errs = append(errs, err)
-	}
-	if p, err := tun.InstallCleartextPolicy(tun.DefaultCleartextTable, d.dev.Name(), bypassMark, d.cleartextRules()); err != nil {
-		errs = append(errs, fmt.Errorf("cleartext policy: %w", err))
-	} else {
-		d.policy = p
 	}
 	for i, m := range d.maps {
 		if m.IKEKeyed() || m.Manual == nil || d.manual[m.ID()] != nil {
@@ -76,13 +69,13 @@ func (d *dataplane) reload(old, next *conf.Config) error {
 		}
 		var path tun.Route
 		if m.PeerAddr.IsValid() {
-			path, _ = d.rtnl.RouteGet(m.PeerAddr, bypassMark)
+			path, _ = d.rtnl.PathTo(m.PeerAddr)
 		}
 		if err := d.installManual(i, m, path); err != nil {
 			errs = append(errs, fmt.Errorf("crypto map %s: %w", m.ID(), err))
 		}
 	}
-	if d.udp == nil && needsIKE(next) {
+	if d.udp == nil && next.IKEKeyed() {
 		if err := d.openIKE(); err != nil {
 			errs = append(errs, fmt.Errorf("IKE sockets for the first IKE-keyed crypto map: %w", err))
 		}
@@ -98,66 +91,18 @@ func (d *dataplane) openIKE() error {
 	if err != nil {
 		return err
 	}
-	if err := udp.SetMark(bypassMark); err != nil {
+	if err := udp.SetMark(tun.BypassMark); err != nil {
 		udp.Close()
 		return err
 	}
 	d.udp = udp
-	d.wire.p.Store(&tun.Wire{IP: d.ip, UDP: udp})
+	d.wire.SetUDP(udp)
 	udp.SetESPHandler(d.engine.ReceiveUDP)
 	udp.Start()
 	return nil
 }
 
-// swappableWire is the engine's sender. It exists because the IKE
-// sockets, which carry ESP in UDP, may open while the engine runs
-// (openIKE): the packet paths load the current wire with one atomic read,
-// without a lock or an allocation.
-type swappableWire struct{ p atomic.Pointer[tun.Wire] }
-
-func (w *swappableWire) Send(bufs [][]byte, offset int) error { return w.p.Load().Send(bufs, offset) }
-
-// newWire makes the engine's sender over the current sockets.
-func (d *dataplane) newWire() *swappableWire {
-	d.wire = &swappableWire{}
-	d.wire.p.Store(&tun.Wire{IP: d.ip, UDP: d.udp})
-	return d.wire
-}
-
 // sameMap reports whether a crypto map kept its settings across a reload.
 func sameMap(a, b *conf.CryptoMap) bool {
 	return a != nil && b != nil && a.ID() == b.ID() && a.Fingerprint() == b.Fingerprint()
-}
-
-// replaceRoutes makes the routes into the TUN those of the current crypto
-// ACLs: new ones are added (or updated in place) first, then the ones no
-// ACL needs any more are deleted. Routes are identified by destination;
-// AddRoute replaces a route with the same destination.
-func (d *dataplane) replaceRoutes() error {
-	want, err := d.routesFor()
-	if err != nil {
-		return fmt.Errorf("routes: %w", err)
-	}
-	var errs []error
-	keep := map[netip.Prefix]bool{}
-	var now []tun.Route
-	for _, rt := range want {
-		if err := d.rtnl.AddRoute(rt); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		keep[rt.Dst] = true
-		now = append(now, rt)
-	}
-	for _, rt := range d.routes {
-		if keep[rt.Dst] {
-			continue
-		}
-		if err := d.rtnl.DelRoute(rt); err != nil {
-			errs = append(errs, err)
-			now = append(now, rt) // still there: forget it only once it is gone
-		}
-	}
-	d.routes = now
-	return errors.Join(errs...)
 }

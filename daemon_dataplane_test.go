@@ -13,6 +13,7 @@ import (
 	"tinyipsec/conf"
 	"tinyipsec/e2e"
 	"tinyipsec/internal/nstest"
+	"tinyipsec/tun"
 )
 
 // The data plane tests run startDataplane in a copy of the test binary
@@ -64,7 +65,7 @@ func TestDataplaneManual(t *testing.T) {
 		t.Run(c.Name, func(t *testing.T) {
 			a, b := e2e.RunManual(t, "dp", c, startHelper)
 			if !c.Transport {
-				e2e.CheckCleartextDropped(t, a, b, bypassMark)
+				e2e.CheckCleartextDropped(t, a, b, tun.BypassMark)
 			}
 		})
 	}

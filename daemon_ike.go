@@ -20,22 +20,12 @@ type ikeDaemon struct {
 	enabled bool
 }
 
-// hasISAKMPMaps reports whether any crypto map is keyed by IKE.
-func hasISAKMPMaps(cfg *conf.Config) bool {
-	for _, m := range cfg.CryptoMaps {
-		if m.IKEKeyed() {
-			return true
-		}
-	}
-	return false
-}
-
 // startIKE starts IKE on the data plane's sockets. Without IKE-keyed
 // crypto maps it returns a component that does nothing, so that the IKE
 // ports only answer when there is something to negotiate.
 func startIKE(cfg *conf.Config, dp *dataplane, logger *slog.Logger) (*ikeDaemon, error) {
 	d := &ikeDaemon{log: logger, dp: dp}
-	if !hasISAKMPMaps(cfg) {
+	if !cfg.IKEKeyed() {
 		return d, nil
 	}
 	d.plane = &espPlane{engine: dp.Engine()}
@@ -74,7 +64,7 @@ func (d *ikeDaemon) addStatus(r *statusReport) {
 // its entries (see dataplane.reload).
 func (d *ikeDaemon) reload(old, next *conf.Config) error {
 	if !d.enabled {
-		if !hasISAKMPMaps(next) || d.dp.UDP() == nil {
+		if !next.IKEKeyed() || d.dp.UDP() == nil {
 			return nil // nothing to negotiate, or no IKE sockets (logged by the data plane)
 		}
 		// The first IKE-keyed crypto map: start IKE as at startup, on
@@ -117,77 +107,39 @@ const lifetimeSlack = 30 * time.Second
 
 // InstallChild builds both directions and installs the pair.
 func (p *espPlane) InstallChild(c *ike.ChildSA) (ike.ChildHandle, error) {
-	var proto esp.Proto
-	switch c.Protocol {
-	case "ah+esp":
-		proto = esp.ProtoAHESP
-	case "ah":
-		proto = esp.ProtoAH
-	default:
-		proto = esp.ProtoESP
-	}
-	mode := esp.Tunnel
-	if c.Mode == "transport" {
-		mode = esp.Transport
-	}
-	base := esp.Params{
-		Proto: proto, Mode: mode, Cipher: c.Encryption, Integ: c.Integrity, AHInteg: c.AHIntegrity,
-		Local: c.Local.Addr(), Remote: c.Remote.Addr(), ESN: c.ESN, ReplayWindow: c.CryptoMap.ReplayWindow,
+	spec := esp.PairSpec{
+		Shared: esp.Params{
+			Proto: esp.ProtoOf(c.Encryption != "", c.AHIntegrity != ""), Mode: espMode(c.Mode),
+			Cipher: c.Encryption, Integ: c.Integrity, AHInteg: c.AHIntegrity,
+			Local: c.Local.Addr(), Remote: c.Remote.Addr(), ESN: c.ESN, ReplayWindow: c.CryptoMap.ReplayWindow,
+			Selector: c.Selector,
+		},
+		In:  esp.Keys{SPI: c.ESPIn.SPI, AHSPI: c.AHIn.SPI, EncKey: c.ESPIn.EncKey, AuthKey: c.ESPIn.AuthKey, AHKey: c.AHIn.AuthKey},
+		Out: esp.Keys{SPI: c.ESPOut.SPI, AHSPI: c.AHOut.SPI, EncKey: c.ESPOut.EncKey, AuthKey: c.ESPOut.AuthKey, AHKey: c.AHOut.AuthKey},
 	}
 	if c.Encap {
-		base.LocalPort, base.RemotePort = c.Local.Port(), c.Remote.Port()
+		spec.Shared.LocalPort, spec.Shared.RemotePort = c.Local.Port(), c.Remote.Port()
 	}
 	if c.Lifetime > 0 {
-		base.HardTime = c.Lifetime + lifetimeSlack
+		spec.Shared.HardTime = c.Lifetime + lifetimeSlack
 	}
 	if c.LifetimeKB > 0 {
 		// Volume lifetimes are the engine's to count: it reports the soft
 		// limit (90 %) so that IKE rekeys before the hard one.
-		base.HardBytes = c.LifetimeKB * 1024
-		base.SoftBytes = base.HardBytes / 10 * 9
+		spec.Shared.HardBytes = c.LifetimeKB * 1024
+		spec.Shared.SoftBytes = spec.Shared.HardBytes / 10 * 9
 	}
-	in, out := base, base
-	switch proto {
-	case esp.ProtoAH:
-		in.SPI, out.SPI = c.AHIn.SPI, c.AHOut.SPI
-		in.AHKey, out.AHKey = c.AHIn.AuthKey, c.AHOut.AuthKey
-	default:
-		in.SPI, out.SPI = c.ESPIn.SPI, c.ESPOut.SPI
-		in.EncKey, out.EncKey = c.ESPIn.EncKey, c.ESPOut.EncKey
-		in.AuthKey, out.AuthKey = c.ESPIn.AuthKey, c.ESPOut.AuthKey
-		if proto == esp.ProtoAHESP {
-			in.AHSPI, out.AHSPI = c.AHIn.SPI, c.AHOut.SPI
-			in.AHKey, out.AHKey = c.AHIn.AuthKey, c.AHOut.AuthKey
-		}
-	}
-	in.Selector = selectors{c.Selector}
-	inSA, err := esp.NewInbound(in)
+	inSA, outSA, err := esp.NewPair(spec)
 	if err != nil {
 		return nil, err
 	}
-	outSA, err := esp.NewOutbound(out)
-	if err != nil {
-		inSA.Close()
-		return nil, err
-	}
-	integ := c.Integrity.String()
-	if c.AHIntegrity != "" {
-		if integ != "" {
-			integ += " "
-		}
-		integ += "ah-" + c.AHIntegrity.String()
-	}
-	info := esp.PairInfo{
-		// The negotiated selectors, not the ACL line, choose the pair for
-		// outbound packets: on a hub every spoke's pair sits on one line.
-		ForRule: true, Rule: c.Rule, Traffic: c.Selector,
-		CryptoMap: c.CryptoMap.ID(), Peer: c.Remote.Addr(), Local: c.Local.Addr(),
-		LocalSelector: c.Selector.Local.String(), RemoteSelector: c.Selector.Remote.String(),
-		Protocol: proto, Mode: mode,
-		SPIIn: in.SPI, SPIOut: out.SPI, AHSPIIn: in.AHSPI, AHSPIOut: out.AHSPI,
-		Encryption: c.Encryption.String(), Integrity: integ, Keying: "isakmp",
-		Lifetime: c.Lifetime, LifetimeKB: c.LifetimeKB,
-	}
+	info := spec.Info()
+	// The negotiated selectors, not the ACL line, choose the pair for
+	// outbound packets: on a hub every spoke's pair sits on one line.
+	info.ForRule, info.Rule, info.Traffic = true, c.Rule, c.Selector
+	info.CryptoMap, info.Peer, info.Local, info.Keying = c.CryptoMap.ID(), c.Remote.Addr(), c.Local.Addr(), "isakmp"
+	info.LocalSelector, info.RemoteSelector = c.Selector.Local.String(), c.Selector.Remote.String()
+	info.Lifetime, info.LifetimeKB = c.Lifetime, c.LifetimeKB
 	pair, err := p.engine.InstallPairFor(c.CryptoMap.ID(), inSA, outSA, info)
 	if err != nil {
 		inSA.Close()

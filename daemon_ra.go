@@ -61,13 +61,8 @@ func (d *dataplane) ApplyLease(cm *conf.CryptoMap, l *ike.Lease) error {
 	if _, err := d.engine.Reconfigure(acl.NewClassifier(d.lists), ids); err != nil {
 		errs = append(errs, fmt.Errorf("data plane: %w", err))
 	}
-	if err := d.replaceRoutes(); err != nil {
+	if err := d.kernel.Apply(d.kernelEntries()); err != nil {
 		errs = append(errs, err)
-	}
-	if p, err := tun.InstallCleartextPolicy(tun.DefaultCleartextTable, d.dev.Name(), bypassMark, d.cleartextRules()); err != nil {
-		errs = append(errs, fmt.Errorf("cleartext policy: %w", err))
-	} else {
-		d.policy = p
 	}
 	if cm.ResolvFile != "" {
 		if err := writeResolv(cm.ResolvFile, cm.ID(), l.DNS); err != nil {
@@ -75,7 +70,7 @@ func (d *dataplane) ApplyLease(cm *conf.CryptoMap, l *ike.Lease) error {
 		}
 	}
 	d.log.Info("remote access: inner address on the TUN", "crypto_map", cm.ID(), "address", l.IP4, "address6", l.IP6,
-		"routes", len(d.routes), "resolv_file", cm.ResolvFile)
+		"routes", d.kernel.Routes(), "resolv_file", cm.ResolvFile)
 	return errors.Join(errs...)
 }
 
@@ -98,7 +93,7 @@ func (d *dataplane) raRoutes(m *conf.CryptoMap) (routes []tun.Route, handled boo
 	switch {
 	case m.RemoteAccessGateway():
 		for _, p := range rangePrefixes(m.PoolFirst, m.PoolLast) {
-			routes = append(routes, tun.Route{Dst: p, IfIndex: d.dev.Index(), Table: tunTable})
+			routes = append(routes, tun.Route{Dst: p, IfIndex: d.dev.Index(), Table: tun.Table})
 		}
 		return routes, true
 	case m.RemoteAccessClient():
@@ -124,7 +119,7 @@ func (d *dataplane) raRoutes(m *conf.CryptoMap) (routes []tun.Route, handled boo
 				}
 			}
 			for _, p := range dsts {
-				routes = append(routes, tun.Route{Dst: p, IfIndex: d.dev.Index(), Table: tunTable, Src: a})
+				routes = append(routes, tun.Route{Dst: p, IfIndex: d.dev.Index(), Table: tun.Table, Src: a})
 			}
 		}
 		return routes, true

@@ -75,6 +75,26 @@ func (s Selector) MatchesPacket(pkt []byte, inbound bool) bool {
 	return s.MatchesTuple(k.tuple(), inbound)
 }
 
+// Selectors are the proxy IDs of a manually keyed SA, which carries every
+// line of its crypto ACL: a packet matches when one of them does.
+type Selectors []Selector
+
+// MatchesPacket reports whether one of the selectors matches; it parses
+// the packet once.
+func (ss Selectors) MatchesPacket(pkt []byte, inbound bool) bool {
+	var k pktKey
+	if !parseKey(pkt, &k) {
+		return false
+	}
+	t := k.tuple()
+	for i := range ss {
+		if ss[i].MatchesTuple(t, inbound) {
+			return true
+		}
+	}
+	return false
+}
+
 // MatchesTuple is MatchesPacket for an already parsed packet.
 func (s Selector) MatchesTuple(t Tuple, inbound bool) bool {
 	local, remote := t.Src, t.Dst

@@ -185,6 +185,27 @@ func TestSelectorMatchesPacket(t *testing.T) {
 	}
 }
 
+// A manually keyed SA carries every line of its ACL: Selectors matches
+// when one of them does, in either family, without allocating.
+func TestSelectorsMatchesPacket(t *testing.T) {
+	ss := Selectors{
+		sel("10.1.0.0/24", "10.2.0.0/24", 17, AnyPort, PortRange{5000, 5100}),
+		sel("2001:db8:1::/48", "2001:db8:2::/48", 0, AnyPort, AnyPort),
+	}
+	p4 := buildV4("10.2.0.9", "10.1.0.5", 17, 5000, 999, 0)
+	p6 := buildV6("2001:db8:2::1", "2001:db8:1::1", 58, 0, 0, nil, 0)
+	if !ss.MatchesPacket(p4, true) || !ss.MatchesPacket(p6, true) {
+		t.Error("a packet of one of the selectors did not match")
+	}
+	if ss.MatchesPacket(p4, false) || ss.MatchesPacket(buildV4("10.3.0.9", "10.1.0.5", 17, 5000, 999, 0), true) ||
+		ss.MatchesPacket([]byte{0x45}, true) || (Selectors{}).MatchesPacket(p4, true) {
+		t.Error("matched a packet none of the selectors covers")
+	}
+	if n := testing.AllocsPerRun(100, func() { ss.MatchesPacket(p6, true) }); n != 0 {
+		t.Errorf("%v allocs, want 0", n)
+	}
+}
+
 // randInside returns a random tuple of selector s in the outbound direction.
 func randInside(rng *rand.Rand, s Selector) Tuple {
 	in := func(p netip.Prefix) netip.Addr {

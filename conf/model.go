@@ -181,6 +181,17 @@ func (m *CryptoMap) RemoteAccessGateway() bool { return m.PoolFirst.IsValid() }
 // ID returns "name/seq", the crypto map's identity in logs and status.
 func (m *CryptoMap) ID() string { return m.Name + "/" + strconv.Itoa(m.Seq) }
 
+// IKEKeyed reports whether IKE negotiates the SAs of some crypto map, so
+// that the IKE ports are needed.
+func (c *Config) IKEKeyed() bool {
+	for _, m := range c.CryptoMaps {
+		if m.IKEKeyed() {
+			return true
+		}
+	}
+	return false
+}
+
 // IKEKeyed reports whether IKE negotiates the map's SAs (keying = "isakmp").
 func (m *CryptoMap) IKEKeyed() bool { return m.Keying == "" || m.Keying == KeyingISAKMP }
 

@@ -5,12 +5,12 @@ import (
 	"testing"
 
 	"tinyipsec/internal/nstest"
+	"tinyipsec/tun"
 )
 
-// bypassMark is the data plane's SO_MARK for its own ESP/AH/IKE sockets
-// (see daemon_dataplane.go); the cleartext check borrows it to send around
-// the TUN.
-const bypassMark = 0x7a1
+// bypassMark is the data plane's SO_MARK for its own ESP/AH/IKE sockets;
+// the cleartext check borrows it to send around the TUN.
+const bypassMark = tun.BypassMark
 
 // manualCases are the transform combinations every release must carry.
 var manualCases = []Case{

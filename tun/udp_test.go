@@ -145,7 +145,7 @@ func TestWireSendsNATT(t *testing.T) {
 	pkt := ipv4UDP(lo, lo, esp)
 	pkt[20], pkt[21] = 0x11, 0x94 // source port 4500
 	pkt[22], pkt[23] = byte(dst.Port()>>8), byte(dst.Port())
-	w := &Wire{IP: ipc, UDP: u}
+	w := NewWire(ipc, u)
 	if err := w.Send([][]byte{pkt}, 0); err != nil {
 		t.Fatal(err)
 	}

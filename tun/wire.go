@@ -3,27 +3,43 @@ package tun
 import (
 	"encoding/binary"
 	"net/netip"
+	"sync/atomic"
 )
 
 // Wire sends finished ESP/AH packets (whole IP packets, as the transforms
 // build them): ESP and AH over the raw sockets, UDP-encapsulated ESP (NAT-T)
 // over the IKE socket on the packet's source port.
+//
+// The IKE sockets, which carry ESP in UDP, may open while the packet paths
+// run (a reload brings the first IKE-keyed crypto map): SetUDP swaps them
+// in, and Send loads them with one atomic read, without lock or allocation.
 type Wire struct {
-	IP  *IPConn
-	UDP *UDP // may be nil when NAT-T is not used
+	ip  *IPConn
+	udp atomic.Pointer[UDP] // nil when NAT-T is not used
 }
+
+// NewWire sends over ip, and over udp (may be nil) for ESP in UDP.
+func NewWire(ip *IPConn, udp *UDP) *Wire {
+	w := &Wire{ip: ip}
+	w.SetUDP(udp)
+	return w
+}
+
+// SetUDP switches ESP in UDP to udp.
+func (w *Wire) SetUDP(udp *UDP) { w.udp.Store(udp) }
 
 // Send implements the packet paths' sender. It never allocates for ESP
 // and AH; the first error is returned after trying every packet.
 func (w *Wire) Send(bufs [][]byte, offset int) error {
 	var first error
+	udp := w.udp.Load()
 	for _, b := range bufs {
 		p := b[offset:]
 		var err error
-		if hl, ok := udpEncapsulated(p); ok && w.UDP != nil {
-			err = w.sendUDP(p, hl)
+		if hl, ok := udpEncapsulated(p); ok && udp != nil {
+			err = sendUDP(udp, p, hl)
 		} else {
-			err = w.IP.send(p)
+			err = w.ip.send(p)
 		}
 		if err != nil && first == nil {
 			first = err
@@ -45,7 +61,7 @@ func udpEncapsulated(p []byte) (int, bool) {
 	return 0, false
 }
 
-func (w *Wire) sendUDP(p []byte, hl int) error {
+func sendUDP(udp *UDP, p []byte, hl int) error {
 	var src, dst netip.Addr
 	if hl == 40 {
 		src = netip.AddrFrom16([16]byte(p[8:24]))
@@ -57,5 +73,5 @@ func (w *Wire) sendUDP(p []byte, hl int) error {
 	u := p[hl:]
 	local := netip.AddrPortFrom(src, binary.BigEndian.Uint16(u[0:]))
 	remote := netip.AddrPortFrom(dst, binary.BigEndian.Uint16(u[2:]))
-	return w.UDP.SendESP(u[8:], local, remote)
+	return udp.SendESP(u[8:], local, remote)
 }

@@ -1,0 +1,238 @@
+package tun
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+)
+
+// The kernel's side of the crypto maps: the routes that bring protected
+// traffic into the TUN, the policy rules that keep our own packets out of
+// it, and the nftables cleartext policy (cleartext.go).
+//
+// Routing loops: a peer whose address lies inside a protected prefix
+// (always the case in transport mode, where the crypto ACL names the two
+// hosts) would have its own ESP, AH and IKE packets routed back into the
+// TUN. The routes into the TUN therefore live in their own table, consulted
+// by a policy rule for every packet that does NOT carry BypassMark; the raw
+// ESP/AH sockets and the IKE sockets set BypassMark (SO_MARK), so their
+// packets skip that table and follow the main table to the WAN, wherever the
+// WAN route points now or later. (A host route to each peer would also work
+// for tunnel mode, but collides with the TUN route in transport mode and
+// goes stale when the WAN gateway changes.)
+const (
+	Table        = 0x7a  // routing table with the routes into the TUN
+	BypassMark   = 0x7a1 // SO_MARK of our own ESP/AH/IKE sockets
+	RulePriority = 0x4c4 // ip rule preference, before "lookup main" (32766)
+)
+
+// Line is one crypto ACL line as the kernel's side needs it, in the
+// sender's view (Src is our side). An invalid prefix means any address;
+// a zero port range any port.
+type Line struct {
+	Permit             bool
+	Proto              uint8
+	Src, Dst           netip.Prefix
+	SrcPorts, DstPorts [2]uint16 // lo, hi (hi 0: lo only)
+	Text               string    // as configured, for messages
+}
+
+// Entry is one crypto map entry's share of the kernel policy.
+type Entry struct {
+	// Lines are the crypto ACL, mirrored into the cleartext policy and,
+	// unless Routes is set, routed one route per permit line.
+	Lines []Line
+	// Routes, when not nil, replace the per-line routes (remote access:
+	// the pool, or what the gateway assigned).
+	Routes []Route
+	// OwnRoutes makes Routes authoritative even when empty.
+	OwnRoutes bool
+}
+
+// KernelPolicy is the installed kernel policy of a TUN: its routes (in
+// Table), the two policy rules and the cleartext table.
+type KernelPolicy struct {
+	rtnl   *RTNL
+	dev    *Device
+	routes []Route
+	rules  []PolicyRule
+	clear  *CleartextPolicy
+	// Warn reports what the admin should know and the policy cannot do.
+	Warn func(msg string, args ...any)
+}
+
+// NewKernelPolicy adds the policy rules for dev's table. A missing IPv6
+// rule is only warned about (hosts without IPv6).
+func NewKernelPolicy(rtnl *RTNL, dev *Device, warn func(msg string, args ...any)) (*KernelPolicy, error) {
+	k := &KernelPolicy{rtnl: rtnl, dev: dev, Warn: warn}
+	for _, v6 := range []bool{false, true} {
+		pr := PolicyRule{IPv6: v6, Priority: RulePriority, Table: Table, Mark: BypassMark, InvertMark: true}
+		if err := rtnl.AddRule(pr); err != nil {
+			if v6 {
+				warn("no IPv6 policy rule; IPv6 crypto ACLs will not be routed", "err", err)
+				continue
+			}
+			return nil, err
+		}
+		k.rules = append(k.rules, pr)
+	}
+	return k, nil
+}
+
+// Apply makes the routes and the cleartext policy those of entries: new
+// routes are added (or updated in place) before the ones no entry needs
+// any more are deleted, so traffic of unchanged entries never falls out of
+// the TUN; the cleartext table is replaced atomically. A failing step
+// does not stop the others.
+func (k *KernelPolicy) Apply(entries []Entry) error {
+	var errs []error
+	addrs, err := k.rtnl.Addrs()
+	if err != nil {
+		errs = append(errs, fmt.Errorf("routes: %w", err))
+	} else if err := k.setRoutes(RoutesFor(entries, k.dev.Index(), addrs, k.Warn)); err != nil {
+		errs = append(errs, err)
+	}
+	p, err := InstallCleartextPolicy(DefaultCleartextTable, k.dev.Name(), BypassMark, CleartextRules(entries))
+	if err != nil {
+		errs = append(errs, fmt.Errorf("cleartext policy: %w", err))
+	} else {
+		k.clear = p
+	}
+	return errors.Join(errs...)
+}
+
+// Routes is the number of routes into the TUN.
+func (k *KernelPolicy) Routes() int { return len(k.routes) }
+
+// setRoutes adds want, then deletes the routes it no longer has. Routes
+// are identified by destination; AddRoute replaces a route with the same
+// destination.
+func (k *KernelPolicy) setRoutes(want []Route) error {
+	var errs []error
+	keep := map[netip.Prefix]bool{}
+	var now []Route
+	for _, rt := range want {
+		if err := k.rtnl.AddRoute(rt); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		keep[rt.Dst] = true
+		now = append(now, rt)
+	}
+	for _, rt := range k.routes {
+		if keep[rt.Dst] {
+			continue
+		}
+		if err := k.rtnl.DelRoute(rt); err != nil {
+			errs = append(errs, err)
+			now = append(now, rt) // still there: forget it only once it is gone
+		}
+	}
+	k.routes = now
+	return errors.Join(errs...)
+}
+
+// Close removes the cleartext table and the policy rules; the routes
+// leave with the TUN device.
+func (k *KernelPolicy) Close() error {
+	var errs []error
+	if err := k.clear.Remove(); err != nil {
+		errs = append(errs, fmt.Errorf("removing the cleartext policy: %w", err))
+	}
+	for _, pr := range k.rules {
+		if err := k.rtnl.DelRule(pr); err != nil {
+			errs = append(errs, fmt.Errorf("removing policy rule: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// RoutesFor lists the routes into the TUN ifIndex for entries: one per
+// remote prefix of a permit line, with a preferred source address when
+// the host has one (addrs) inside the line's local prefix, so that locally
+// originated traffic matches the ACL; or the entry's own Routes. A line
+// whose destination is any gets no route (warn says so): it would swallow
+// the host's default route.
+func RoutesFor(entries []Entry, ifIndex int, addrs []netip.Prefix, warn func(msg string, args ...any)) []Route {
+	var routes []Route
+	seen := map[netip.Prefix]bool{}
+	add := func(rt Route) {
+		if !seen[rt.Dst] {
+			seen[rt.Dst] = true
+			routes = append(routes, rt)
+		}
+	}
+	for _, e := range entries {
+		if e.OwnRoutes || e.Routes != nil {
+			for _, rt := range e.Routes {
+				add(rt)
+			}
+			continue
+		}
+		for _, l := range e.Lines {
+			if !l.Permit {
+				continue
+			}
+			if !l.Dst.IsValid() || l.Dst.Bits() == 0 {
+				if warn != nil {
+					warn("crypto ACL line with destination any: no route into the TUN; add routes for the remote networks yourself", "rule", l.Text)
+				}
+				continue
+			}
+			dst := l.Dst.Masked()
+			if seen[dst] {
+				continue
+			}
+			rt := Route{Dst: dst, IfIndex: ifIndex, Table: Table}
+			if l.Src.IsValid() {
+				for _, a := range addrs {
+					if l.Src.Contains(a.Addr()) {
+						rt.Src = a.Addr()
+						break
+					}
+				}
+			}
+			add(rt)
+		}
+	}
+	return routes
+}
+
+// CleartextRules mirrors every entry's lines for the inbound cleartext
+// policy: what we would send from Src to Dst must not arrive in the clear
+// from Dst to Src.
+func CleartextRules(entries []Entry) [][]CleartextRule {
+	out := make([][]CleartextRule, 0, len(entries))
+	for _, e := range entries {
+		rules := make([]CleartextRule, 0, len(e.Lines))
+		for _, l := range e.Lines {
+			rules = append(rules, CleartextRule{
+				Drop: l.Permit, Proto: l.Proto, Src: l.Dst, Dst: l.Src,
+				SrcPortLo: l.DstPorts[0], SrcPortHi: l.DstPorts[1],
+				DstPortLo: l.SrcPorts[0], DstPortHi: l.SrcPorts[1],
+			})
+		}
+		out = append(out, rules)
+	}
+	return out
+}
+
+// PathTo is the route our own (marked) packets take to peer.
+func (r *RTNL) PathTo(peer netip.Addr) (Route, error) { return r.RouteGet(peer, BypassMark) }
+
+// PathMTU is the MTU of the route (its own, or its interface's), 0 when
+// unknown.
+func PathMTU(rt Route) int {
+	if rt.MTU != 0 {
+		return int(rt.MTU)
+	}
+	if rt.IfIndex == 0 {
+		return 0
+	}
+	ifi, err := net.InterfaceByIndex(rt.IfIndex)
+	if err != nil {
+		return 0
+	}
+	return ifi.MTU
+}
