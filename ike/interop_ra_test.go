@@ -27,6 +27,9 @@ const (
 	// raOutside is an address on the gateway's side outside the split
 	// network: traffic to it must not enter the tunnel.
 	raOutside = "10.233.0.1"
+	raPool6   = "fd00:77::/120"
+	raSplit6  = "fd00:222::/64"
+	raInner6  = "fd00:222::1"
 )
 
 // raCharon describes the strongSwan side of a remote-access test.
@@ -39,7 +42,9 @@ type raCharon struct {
 	LocalID    string
 	RemoteID   string
 	Split      string
+	Split6     string // an IPv6 network sent as INTERNAL_IP6_SUBNET
 	Pool       string
+	Pool6      string
 	DNS        string
 	PSK        string
 	User       string
@@ -201,15 +206,23 @@ func TestInteropRAClientOfStrongSwan(t *testing.T) {
 		name       string
 		aggressive bool
 		push       bool
-	}{{"main-pull", false, false}, {"aggressive-push-group-keyid", true, true}} {
+		ipv6       bool
+	}{{"main-pull-ipv6", false, false, true}, {"aggressive-push-group-keyid", true, true, false}} {
 		t.Run(tc.name, func(t *testing.T) {
 			left, right := raTwoHosts(t)
+			split6, pool6 := "", ""
+			if tc.ipv6 {
+				// An IPv6 inner address and network too, over the IPv4
+				// outer path.
+				split6, pool6 = raSplit6, raPool6
+				right.Run(t, "ip", "-6", "addr", "add", raInner6+"/128", "dev", "lo")
+			}
 			group, groupID := "", ""
 			if tc.aggressive {
 				// The group name as ID_KEY_ID, as Cisco clients send it.
 				group, groupID = "local_id = \"keyid:SALES\"\n", "keyid:SALES"
 			}
-			ss := startRACharon(t, right, raCharon{Gateway: true, Aggressive: tc.aggressive, Push: tc.push, RemoteID: groupID,
+			ss := startRACharon(t, right, raCharon{Gateway: true, Aggressive: tc.aggressive, Push: tc.push, RemoteID: groupID, Split6: split6, Pool6: pool6,
 				LocalAddr: rightOuter, Split: rightSubnet, Pool: raPoolNet, DNS: raDNS, PSK: raGroupKey, User: "alice", Password: raPassword})
 			resolv := filepath.Join(t.TempDir(), "resolv.conf")
 			exchange, modecfg := "main", "pull"
@@ -222,18 +235,40 @@ func TestInteropRAClientOfStrongSwan(t *testing.T) {
 			tis := startRATinyipsec(t, left, fmt.Sprintf("peer = %q\nlocal = %q\nexchange = %q\nxauth_user = \"alice\"\nxauth_password = %q\nmodecfg = %q\nresolv_file = %q\n%s",
 				rightOuter, leftOuter, exchange, raPassword, modecfg, resolv, group))
 			var st *raStatus
-			nstest.WaitFor(t, 30*time.Second, "remote-access SA active with an IPsec SA", func() bool {
+			wantSAs, wantSplit := 1, rightSubnet
+			if tc.ipv6 {
+				wantSAs, wantSplit = 2, rightSubnet+" "+raSplit6
+			}
+			nstest.WaitFor(t, 30*time.Second, "remote-access SA active with its IPsec SAs", func() bool {
 				st = tis.raStatus(t)
-				return len(st.IKESAs) == 1 && st.IKESAs[0].RemoteAccess == "active" && len(st.IPsecSAs) == 1
+				return len(st.IKESAs) == 1 && st.IKESAs[0].RemoteAccess == "active" && len(st.IPsecSAs) == wantSAs
 			})
 			sa := st.IKESAs[0]
-			if !strings.HasPrefix(sa.Assigned, "10.77.0.") || sa.User != "alice" || strings.Join(sa.DNS, " ") != raDNS ||
-				strings.Join(sa.Split, " ") != rightSubnet {
+			vip, _, _ := strings.Cut(sa.Assigned, " ")
+			if !strings.HasPrefix(vip, "10.77.0.") || sa.User != "alice" || strings.Join(sa.DNS, " ") != raDNS ||
+				strings.Join(sa.Split, " ") != wantSplit {
 				t.Fatalf("remote-access status %+v", sa)
 			}
-			if sel := st.IPsecSAs[0]; sel.LocalSelector != sa.Assigned+"/32" || sel.RemoteSelector != rightSubnet {
-				t.Fatalf("IPsec SA selectors %s -> %s", sel.LocalSelector, sel.RemoteSelector)
+			sels := map[string]string{}
+			for _, s := range st.IPsecSAs {
+				sels[s.RemoteSelector] = s.LocalSelector
 			}
+			if sels[rightSubnet] != vip+"/32" {
+				t.Fatalf("IPsec SA selectors %v", sels)
+			}
+			if tc.ipv6 {
+				_, vip6, _ := strings.Cut(sa.Assigned, " ")
+				if !strings.HasPrefix(vip6, "fd00:77::") || sels[raSplit6] != vip6+"/128" {
+					t.Fatalf("IPv6: assigned %q, selectors %v", sa.Assigned, sels)
+				}
+				if out := left.Run(t, "ip", "-6", "addr", "show", "dev", "ipsec0"); !strings.Contains(out, vip6+"/128") {
+					t.Fatalf("IPv6 address not on the TUN:\n%s", out)
+				}
+				if out, err := left.Output("ping", "-6", "-c", "1", "-W", "2", raInner6); err != nil {
+					t.Fatalf("ping to the IPv6 split network: %v %s", err, out)
+				}
+			}
+			sa.Assigned = vip
 			if out := left.Run(t, "ip", "-4", "addr", "show", "dev", "ipsec0"); !strings.Contains(out, sa.Assigned+"/32") {
 				t.Fatalf("assigned address not on the TUN:\n%s", out)
 			}
