@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 	"time"
+	"tinyipsec/internal/status"
 
 	"tinyipsec/conf"
 	"tinyipsec/internal/jsonenc"
@@ -77,11 +78,11 @@ func (s *controlServer) handle(c *os.File) {
 		out = append(out, '\n')
 	case "status json":
 		var b bytes.Buffer
-		err = writeStatusJSON(&b, s.d.status())
+		err = status.WriteJSON(&b, s.d.status())
 		out = b.Bytes()
 	case "status text":
 		var b bytes.Buffer
-		writeStatusText(&b, s.d.status())
+		status.WriteText(&b, s.d.status())
 		out = b.Bytes()
 	case "reload":
 		if rerr := s.d.reload(); rerr != nil {

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"tinyipsec/internal/status"
 
 	"tinyipsec/conf"
 )
@@ -23,7 +24,7 @@ import (
 // configuration on reload and closes them in reverse order.
 type component interface {
 	// addStatus adds the component's SAs and counters to the report.
-	addStatus(r *statusReport)
+	addStatus(r *status.Report)
 	// reload switches to a new, already validated configuration. Crypto
 	// maps whose fingerprint did not change must keep their SAs.
 	reload(old, new *conf.Config) error
@@ -233,15 +234,15 @@ func countErrors(err error) int {
 	return 1
 }
 
-func (d *daemon) status() *statusReport {
+func (d *daemon) status() *status.Report {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	r := &statusReport{
+	r := &status.Report{
 		Version:  version,
 		Config:   d.path,
 		UptimeS:  int64(time.Since(d.started).Seconds()),
-		IKESAs:   []ikeSAStatus{},
-		IPsecSAs: []ipsecSAStatus{},
+		IKESAs:   []status.IKESA{},
+		IPsecSAs: []status.IPsecSA{},
 	}
 	for _, p := range d.parts {
 		p.addStatus(r)

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"tinyipsec/internal/status"
 
 	"tinyipsec/acl"
 	"tinyipsec/conf"
@@ -333,7 +334,7 @@ func (d *dataplane) Close() error {
 
 func (d *dataplane) close() { d.Close() }
 
-func (d *dataplane) addStatus(r *statusReport) {
+func (d *dataplane) addStatus(r *status.Report) {
 	st := d.engine.Stats()
 	r.Bypassed += st.Bypassed
 	if len(st.Drops) > 0 {
@@ -354,7 +355,7 @@ func (d *dataplane) addStatus(r *statusReport) {
 	}
 	d.addKernelDrops(r)
 	for _, p := range st.Pairs {
-		s := ipsecSAStatus{
+		s := status.IPsecSA{
 			Peer: p.Peer.String(), CryptoMap: p.CryptoMap,
 			LocalSelector: p.LocalSelector, RemoteSelector: p.RemoteSelector,
 			Protocol: p.Protocol.String(), Mode: p.Mode.String(),
@@ -376,7 +377,7 @@ func (d *dataplane) addStatus(r *statusReport) {
 
 // addKernelDrops adds what the kernel dropped on the data plane's sockets
 // and TUN: losses the engine's own counters cannot see.
-func (d *dataplane) addKernelDrops(r *statusReport) {
+func (d *dataplane) addKernelDrops(r *status.Report) {
 	add := func(k string, v uint64) {
 		if v == 0 {
 			return

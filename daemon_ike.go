@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+	"tinyipsec/internal/status"
 
 	"tinyipsec/conf"
 	"tinyipsec/esp"
@@ -49,12 +50,12 @@ func startIKE(cfg *conf.Config, dp *dataplane, logger *slog.Logger) (*ikeDaemon,
 	return d, nil
 }
 
-func (d *ikeDaemon) addStatus(r *statusReport) {
+func (d *ikeDaemon) addStatus(r *status.Report) {
 	if !d.enabled {
 		return
 	}
 	for _, s := range d.mgr.Status() {
-		r.IKESAs = append(r.IKESAs, ikeSAStatus(s))
+		r.IKESAs = append(r.IKESAs, s)
 	}
 }
 

@@ -5,7 +5,6 @@
 package e2e
 
 import (
-	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -319,10 +318,4 @@ func policyDrops(t *testing.T, n *Node) uint64 {
 		sum += v
 	}
 	return sum
-}
-
-// StatusHas reports whether `tinyipsec status --json` on n lists SAs.
-func StatusHas(bin string, n *Node, want string) bool {
-	out, err := n.NS.Output(bin, "status", "--json", "-c", n.Config)
-	return err == nil && bytes.Contains([]byte(out), []byte(want))
 }

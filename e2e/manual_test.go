@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"testing"
+	"tinyipsec/internal/status"
 
 	"tinyipsec/internal/nstest"
 	"tinyipsec/tun"
@@ -22,15 +23,8 @@ var manualCases = []Case{
 	{Name: "ah-esp-transport-v6", ESP: "aes128", ESPAuth: "sha1", AH: "sha256", Transport: true, V6: true},
 }
 
-type statusJSON struct {
-	IPsecSAs []struct {
-		Protocol string `json:"protocol"`
-		Mode     string `json:"mode"`
-		Keying   string `json:"keying"`
-		PktsIn   uint64 `json:"pkts_in"`
-		PktsOut  uint64 `json:"pkts_out"`
-	} `json:"ipsec_sas"`
-}
+// statusJSON is what `tinyipsec status --json` prints.
+type statusJSON = status.Report
 
 // TestManualKeying runs `tinyipsec run` in two namespaces with manually
 // keyed crypto maps and carries ping and a 10 MB TCP transfer through each

@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"tinyipsec/internal/status"
 
 	"tinyipsec/internal/nstest"
 )
@@ -79,13 +80,7 @@ func writeReloadUCI(t *testing.T, a, b *Node, m reloadMaps) {
 	}
 }
 
-type reloadSA struct {
-	CryptoMap  string `json:"crypto_map"`
-	SPIIn      string `json:"spi_in"`
-	SPIOut     string `json:"spi_out"`
-	Encryption string `json:"encryption"`
-	PktsIn     uint64 `json:"pkts_in"`
-}
+type reloadSA = status.IPsecSA
 
 // ipsecSAs returns the IPsec SAs `tinyipsec status --json -c cfg` lists
 // on n, by crypto map (nil when status fails). status reads cfg for the
@@ -95,9 +90,7 @@ func ipsecSAs(bin string, n *Node, cfg string) map[string][]reloadSA {
 	if err != nil {
 		return nil
 	}
-	var st struct {
-		IPsecSAs []reloadSA `json:"ipsec_sas"`
-	}
+	var st status.Report
 	if json.Unmarshal([]byte(out), &st) != nil {
 		return nil
 	}

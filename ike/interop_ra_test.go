@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"tinyipsec/internal/status"
 
 	"golang.org/x/crypto/bcrypt"
 
@@ -146,24 +147,7 @@ func startRATinyipsec(t *testing.T, ns *nstest.NS, mapBody string) *tisNode {
 }
 
 // raStatus is the remote-access part of `tinyipsec status --json`.
-type raStatus struct {
-	IKESAs []struct {
-		Peer         string   `json:"peer"`
-		State        string   `json:"state"`
-		Hint         string   `json:"hint"`
-		RemoteAccess string   `json:"remote_access"`
-		User         string   `json:"user"`
-		Assigned     string   `json:"assigned"`
-		DNS          []string `json:"dns"`
-		Split        []string `json:"split"`
-	} `json:"ike_sas"`
-	IPsecSAs []struct {
-		LocalSelector  string `json:"local_selector"`
-		RemoteSelector string `json:"remote_selector"`
-		PktsIn         uint64 `json:"pkts_in"`
-		PktsOut        uint64 `json:"pkts_out"`
-	} `json:"ipsec_sas"`
-}
+type raStatus = status.Report
 
 func (n *tisNode) raStatus(t *testing.T) *raStatus {
 	t.Helper()
@@ -179,7 +163,7 @@ func (n *tisNode) raStatus(t *testing.T) *raStatus {
 }
 
 // pktsOut sums the packets the IPsec SAs encrypted.
-func (s *raStatus) pktsOut() (n uint64) {
+func pktsOut(s *raStatus) (n uint64) {
 	for _, sa := range s.IPsecSAs {
 		n += sa.PktsOut
 	}
@@ -281,7 +265,7 @@ func TestInteropRAClientOfStrongSwan(t *testing.T) {
 			if out, err := left.Output("ping", "-c", "1", "-W", "2", rightInner); err != nil {
 				t.Fatalf("ping without -I to the split network: %v %s", err, out)
 			}
-			before := tis.raStatus(t).pktsOut()
+			before := pktsOut(tis.raStatus(t))
 			if before == 0 {
 				t.Fatal("traffic to the split network did not go through the IPsec SA")
 			}
@@ -289,7 +273,7 @@ func TestInteropRAClientOfStrongSwan(t *testing.T) {
 			if out, err := left.Output("ping", "-c", "2", "-W", "2", raOutside); err != nil {
 				t.Fatalf("ping outside the split network: %v %s", err, out)
 			}
-			if after := tis.raStatus(t).pktsOut(); after != before {
+			if after := pktsOut(tis.raStatus(t)); after != before {
 				t.Fatalf("traffic outside the split network entered the tunnel: %d -> %d packets", before, after)
 			}
 			if !strings.Contains(ss.listSAs(), sa.Assigned) {

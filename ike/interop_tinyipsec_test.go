@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"tinyipsec/internal/status"
 
 	"tinyipsec/internal/nstest"
 )
@@ -145,25 +146,7 @@ func startTinyipsec(t *testing.T, ns *nstest.NS, c tisConn) *tisNode {
 }
 
 // tisStatus is the part of `tinyipsec status --json` the tests read.
-type tisStatus struct {
-	IKESAs []struct {
-		Peer     string `json:"peer"`
-		State    string `json:"state"`
-		Role     string `json:"role"`
-		Exchange string `json:"exchange"`
-		Auth     string `json:"auth"`
-		NATT     bool   `json:"nat_t"`
-		Hint     string `json:"hint"`
-	} `json:"ike_sas"`
-	IPsecSAs []struct {
-		Peer     string `json:"peer"`
-		SPIIn    string `json:"spi_in"`
-		SPIOut   string `json:"spi_out"`
-		PktsIn   uint64 `json:"pkts_in"`
-		PktsOut  uint64 `json:"pkts_out"`
-		Protocol string `json:"protocol"`
-	} `json:"ipsec_sas"`
-}
+type tisStatus = status.Report
 
 func (n *tisNode) status() (*tisStatus, error) {
 	out, err := n.ns.Output(n.bin, "status", "-c", n.config, "--json")

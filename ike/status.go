@@ -5,40 +5,12 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"tinyipsec/internal/status"
 )
 
-// IKESAStatus is one phase 1 SA for `tinyipsec status`, in the terms of
-// Cisco ASA's "show crypto isakmp sa detail". The JSON names are the
-// status contract.
-type IKESAStatus struct {
-	Peer          string `json:"peer"`
-	Local         string `json:"local"`
-	CryptoMap     string `json:"crypto_map,omitempty"`
-	Role          string `json:"role"` // initiator | responder
-	Type          string `json:"type"` // L2L
-	State         string `json:"state"`
-	Rekey         bool   `json:"rekey"` // a replacement is being negotiated
-	Hint          string `json:"hint,omitempty"`
-	Exchange      string `json:"exchange"` // main | aggressive
-	Encryption    string `json:"encryption"`
-	Hash          string `json:"hash"`
-	Group         int    `json:"group"`
-	Auth          string `json:"auth"`
-	LifetimeLeftS int64  `json:"lifetime_left_s"`
-	NATT          bool   `json:"nat_t"`
-	// Remote access (XAUTH + Mode-Config): waiting-for-xauth, configuring
-	// or active; the XAUTH user, the assigned address, the DNS servers and
-	// split networks pushed.
-	RemoteAccess string   `json:"remote_access,omitempty"`
-	User         string   `json:"user,omitempty"`
-	Assigned     string   `json:"assigned,omitempty"`
-	DNS          []string `json:"dns,omitempty"`
-	Split        []string `json:"split,omitempty"`
-	// RemoteID is the identity the peer authenticated with, and
-	// RemotePort its outer UDP port: several peers may share an address.
-	RemoteID   string `json:"remote_id,omitempty"`
-	RemotePort uint16 `json:"remote_port,omitempty"`
-}
+// IKESAStatus is one phase 1 SA for `tinyipsec status`; the report's
+// types are defined once, in internal/status.
+type IKESAStatus = status.IKESA
 
 // Status returns a snapshot of every IKE SA, sorted by peer.
 func (m *Manager) Status() []IKESAStatus {

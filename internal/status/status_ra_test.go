@@ -1,4 +1,4 @@
-package main
+package status
 
 import (
 	"bytes"
@@ -10,10 +10,10 @@ import (
 // assigned address, DNS servers and split networks in the text status
 // (as the JSON carries them for scripts).
 func TestStatusRemoteAccess(t *testing.T) {
-	r := &statusReport{IKESAs: []ikeSAStatus{{Peer: "198.51.100.1", Type: "RA", State: "MM_ACTIVE", RemoteAccess: "active",
+	r := &Report{IKESAs: []IKESA{{Peer: "198.51.100.1", Type: "RA", State: "MM_ACTIVE", RemoteAccess: "active",
 		User: "alice", Assigned: "10.9.0.10", DNS: []string{"10.1.0.53"}}}}
 	var text bytes.Buffer
-	writeStatusText(&text, r)
+	WriteText(&text, r)
 	for _, want := range []string{"User    : alice", "RA state: active", "Assigned: 10.9.0.10", "DNS     : 10.1.0.53",
 		"Split   : none (all traffic through the tunnel)"} {
 		if !strings.Contains(text.String(), want) {
@@ -21,7 +21,7 @@ func TestStatusRemoteAccess(t *testing.T) {
 		}
 	}
 	var js bytes.Buffer
-	if err := writeStatusJSON(&js, r); err != nil {
+	if err := WriteJSON(&js, r); err != nil {
 		t.Fatal(err)
 	}
 	compact := strings.Join(strings.Fields(js.String()), "")

@@ -1,4 +1,4 @@
-package main
+package status
 
 import (
 	"bytes"
@@ -54,11 +54,11 @@ func fill(v reflect.Value, n int) {
 // encoder the daemon uses must write what encoding/json would, for every
 // field of the report, filled or empty.
 func TestStatusJSONMatchesEncodingJSON(t *testing.T) {
-	var full statusReport
+	var full Report
 	fill(reflect.ValueOf(&full).Elem(), 0)
-	for _, r := range []*statusReport{&full, {}} {
+	for _, r := range []*Report{&full, {}} {
 		var got bytes.Buffer
-		if err := writeStatusJSON(&got, r); err != nil {
+		if err := WriteJSON(&got, r); err != nil {
 			t.Fatal(err)
 		}
 		want, err := json.MarshalIndent(r, "", "  ")

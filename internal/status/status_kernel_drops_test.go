@@ -1,4 +1,4 @@
-package main
+package status
 
 import (
 	"bytes"
@@ -9,15 +9,15 @@ import (
 // TestStatusKernelDrops: the kernel's drops on the sockets and the TUN
 // appear in both the text and the JSON status, beside the engine's own.
 func TestStatusKernelDrops(t *testing.T) {
-	r := &statusReport{KernelDrops: map[string]uint64{"tun_tx": 7, "udp_socket": 3}}
+	r := &Report{KernelDrops: map[string]uint64{"tun_tx": 7, "udp_socket": 3}}
 	var text bytes.Buffer
-	writeStatusText(&text, r)
+	WriteText(&text, r)
 	if !strings.Contains(text.String(), "Kernel drops (sockets and TUN): ") ||
 		!strings.Contains(text.String(), "tun_tx") || !strings.Contains(text.String(), "udp_socket") {
 		t.Fatalf("text status without kernel drops:\n%s", text.String())
 	}
 	var js bytes.Buffer
-	if err := writeStatusJSON(&js, r); err != nil {
+	if err := WriteJSON(&js, r); err != nil {
 		t.Fatal(err)
 	}
 	compact := strings.Join(strings.Fields(js.String()), "")

@@ -1,4 +1,8 @@
-package main
+// Package status is the report `tinyipsec status` prints: its types,
+// defined once for the daemon that fills them, the IKE manager that
+// supplies the phase 1 part and the tests that read them back, and its
+// JSON and text (Cisco ASA style) renderings.
+package status
 
 import (
 	"fmt"
@@ -9,14 +13,14 @@ import (
 	"tinyipsec/internal/jsonenc"
 )
 
-// statusReport is what `tinyipsec status` shows. The JSON field names are
+// Report is what `tinyipsec status` shows. The JSON field names are
 // a contract with scripts, the rpcd plugin and LuCI.
-type statusReport struct {
-	Version  string          `json:"version"`
-	Config   string          `json:"config"`
-	UptimeS  int64           `json:"uptime_s"`
-	IKESAs   []ikeSAStatus   `json:"ike_sas"`
-	IPsecSAs []ipsecSAStatus `json:"ipsec_sas"`
+type Report struct {
+	Version  string    `json:"version"`
+	Config   string    `json:"config"`
+	UptimeS  int64     `json:"uptime_s"`
+	IKESAs   []IKESA   `json:"ike_sas"`
+	IPsecSAs []IPsecSA `json:"ipsec_sas"`
 	// Drops counts packets the data plane dropped outside any SA (no SA
 	// yet, queue full, cleartext that should have been encrypted, ...).
 	Drops map[string]uint64 `json:"drops,omitempty"`
@@ -32,9 +36,9 @@ type statusReport struct {
 	KernelDrops map[string]uint64 `json:"kernel_drops,omitempty"`
 }
 
-// ikeSAStatus is one phase 1 SA, in the terms of Cisco ASA's
+// IKESA is one phase 1 SA, in the terms of Cisco ASA's
 // "show crypto isakmp sa detail".
-type ikeSAStatus struct {
+type IKESA struct {
 	Peer          string `json:"peer"`
 	Local         string `json:"local"`
 	CryptoMap     string `json:"crypto_map,omitempty"`
@@ -64,8 +68,8 @@ type ikeSAStatus struct {
 	RemotePort uint16 `json:"remote_port,omitempty"`
 }
 
-// ipsecSAStatus is one IPsec SA pair, as "show crypto ipsec sa" shows it.
-type ipsecSAStatus struct {
+// IPsecSA is one IPsec SA pair, as "show crypto ipsec sa" shows it.
+type IPsecSA struct {
 	Peer           string            `json:"peer"`
 	Local          string            `json:"local,omitempty"`
 	CryptoMap      string            `json:"crypto_map,omitempty"`
@@ -87,9 +91,9 @@ type ipsecSAStatus struct {
 	Drops          map[string]uint64 `json:"drops"`
 }
 
-// writeStatusJSON writes the report as `status --json` prints it:
+// WriteJSON writes the report as `status --json` prints it:
 // indented, as encoding/json's MarshalIndent would, with a final newline.
-func writeStatusJSON(w io.Writer, r *statusReport) error {
+func WriteJSON(w io.Writer, r *Report) error {
 	b, err := jsonenc.MarshalIndent(r, "", "  ")
 	if err != nil {
 		return err
@@ -98,9 +102,9 @@ func writeStatusJSON(w io.Writer, r *statusReport) error {
 	return err
 }
 
-// writeStatusText prints the report in the layout Cisco ASA admins read
+// WriteText prints the report in the layout Cisco ASA admins read
 // every day, so that troubleshooting habits carry over.
-func writeStatusText(w io.Writer, r *statusReport) {
+func WriteText(w io.Writer, r *Report) {
 	fmt.Fprintf(w, "tinyipsec %s, configuration %s, up %s\n\n", r.Version, r.Config, fmtSeconds(r.UptimeS))
 	fmt.Fprintf(w, "IKEv1 SAs:\n\n")
 	if len(r.IKESAs) == 0 {
