@@ -84,6 +84,12 @@ func (s *controlServer) handle(c *os.File) {
 		var b bytes.Buffer
 		status.WriteText(&b, s.d.status())
 		out = b.Bytes()
+	case "keys wireshark":
+		// Only on the admin's request, over the root-only socket.
+		s.log.Warn("SA keys exported on request (tinyipsec keys --wireshark)")
+		var b bytes.Buffer
+		err = s.d.writeWiresharkKeys(&b)
+		out = b.Bytes()
 	case "reload":
 		if rerr := s.d.reload(); rerr != nil {
 			out = resultJSON("error", rerr.Error())

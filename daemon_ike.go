@@ -3,6 +3,7 @@ package main
 import (
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 	"tinyipsec/internal/status"
 
@@ -100,6 +101,9 @@ func (d *ikeDaemon) close() {
 // entry of their crypto map's ID, which a reload never makes stale.
 type espPlane struct {
 	engine *esp.Engine
+	// keys are copies of the pairs' keys for "tinyipsec keys" (daemon_keys.go).
+	mu   sync.Mutex
+	keys map[*esp.Pair]pairKeys
 }
 
 // lifetimeSlack lets the engine's hard limit trail IKE's own expiry, so
@@ -147,6 +151,7 @@ func (p *espPlane) InstallChild(c *ike.ChildSA) (ike.ChildHandle, error) {
 		outSA.Close()
 		return nil, err
 	}
+	p.rememberKeys(pair, &spec, c)
 	return pair, nil
 }
 
@@ -162,6 +167,7 @@ func (p *espPlane) PacketsIn(h ike.ChildHandle) uint64 {
 // loop still uses them).
 func (p *espPlane) RemoveChild(h ike.ChildHandle) {
 	if pair, ok := h.(*esp.Pair); ok {
+		p.forgetKeys(pair)
 		p.engine.Remove(pair)
 	}
 }

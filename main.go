@@ -43,6 +43,7 @@ commands:
   check   [-c FILE]            validate the configuration and print OK or every error
   status  [-c FILE] [--json]   show the IKE and IPsec SAs of the running daemon
   uci     [-c FILE]            print a UCI configuration (/etc/config/tinyipsec) as TOML
+  keys    --wireshark DIR [-c FILE]  write the live SAs' keys for Wireshark (SECRET files, mode 0600)
   import-cisco [-o OUT] FILE   convert an IOS or ASA running-config to TOML; lost lines on stderr
   version                      print the version
 
@@ -64,6 +65,8 @@ func runCLI(args []string, stdout, stderr io.Writer) int {
 		return cmdStatus(rest, stdout, stderr)
 	case "uci":
 		return cmdUCI(rest, stdout, stderr)
+	case "keys":
+		return cmdKeys(rest, stdout, stderr)
 	case "import-cisco":
 		return cmdImportCisco(rest, stdout, stderr)
 	case "version", "-v", "--version":

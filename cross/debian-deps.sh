@@ -10,7 +10,7 @@ set -eu
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
-	ca-certificates git make procps xz-utils iproute2 iputils-ping nftables tcpdump socat busybox \
+	ca-certificates git make procps xz-utils iproute2 iputils-ping nftables tcpdump tshark socat busybox \
 	qemu-user-static python3 python3-scapy python3-cryptography \
 	strongswan-charon strongswan-swanctl libcharon-extra-plugins libstrongswan-extra-plugins \
 	libstrongswan-standard-plugins libcharon-extauth-plugins \

@@ -438,6 +438,7 @@ func (m *Manager) removeSA(sa *ikeSA) {
 	if sa.out != nil {
 		wipeBytes(sa.out.sec.SKEYIDd)
 		wipeBytes(sa.out.sec.SKEYIDa)
+		wipeBytes(sa.out.sec.Ka)
 	}
 	if w, ok := sa.p1.(interface{ wipe() }); ok {
 		w.wipe()

@@ -220,7 +220,7 @@ func (a *p1Adapter) outcome() *p1Outcome {
 	}
 	// Copies: the state machine (and its keys) is wiped once established.
 	sec := &p1Secrets{CookieI: d.CookieI, CookieR: d.CookieR, Hash: d.Keys.Hash, SKEYIDd: bytes.Clone(d.Keys.SKEYIDd),
-		SKEYIDa: bytes.Clone(d.Keys.SKEYIDa), Block: d.Block, LastIV: bytes.Clone(d.Keys.IV)}
+		SKEYIDa: bytes.Clone(d.Keys.SKEYIDa), Block: d.Block, LastIV: bytes.Clone(d.Keys.IV), Ka: bytes.Clone(d.Keys.Ka)}
 	o := &p1Outcome{
 		sec:         sec,
 		mapState:    a.ms,

@@ -18,6 +18,9 @@ type p1Secrets struct {
 	// LastIV is the last ciphertext block of phase 1: the seed of every
 	// later exchange's IV (RFC 2409 appendix B).
 	LastIV []byte
+	// Ka is the phase 1 cipher key, kept only for the admin's key export
+	// (ExportIKEKeys); Block is what encrypts.
+	Ka []byte
 }
 
 // newP1Secrets takes what Quick Mode needs from phase 1 keys.

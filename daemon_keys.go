@@ -1,0 +1,148 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+
+	"tinyipsec/esp"
+	"tinyipsec/ike"
+	"tinyipsec/internal/wireshark"
+)
+
+// Key export for packet analysis: "tinyipsec keys --wireshark DIR" asks the
+// daemon over the control socket (root only, mode 0600) for the keys of
+// every live SA; the daemon answers with Wireshark's ikev1_decryption_table
+// and esp_sa, which the client writes into DIR. Nothing is exported unless
+// the admin asks.
+
+// keyExporter is a daemon part that holds SA keys.
+type keyExporter interface {
+	exportKeys() ([]wireshark.IKESA, []wireshark.ESPSA)
+}
+
+// writeWiresharkKeys renders both tables for the control socket; the
+// client splits them into their files. The copies are wiped afterwards.
+func (d *daemon) writeWiresharkKeys(w io.Writer) error {
+	d.mu.Lock()
+	var ikeSAs []wireshark.IKESA
+	var espSAs []wireshark.ESPSA
+	for _, p := range d.parts {
+		if k, ok := p.(keyExporter); ok {
+			i, e := k.exportKeys()
+			ikeSAs, espSAs = append(ikeSAs, i...), append(espSAs, e...)
+		}
+	}
+	d.mu.Unlock()
+	defer func() {
+		for _, sa := range ikeSAs {
+			clear(sa.Key)
+		}
+		for _, sa := range espSAs {
+			clear(sa.EncKey)
+			clear(sa.AuthKey)
+		}
+	}()
+	return wireshark.WriteBundle(w, ikeSAs, espSAs)
+}
+
+func (d *ikeDaemon) exportKeys() (ikeSAs []wireshark.IKESA, espSAs []wireshark.ESPSA) {
+	if !d.enabled {
+		return nil, nil
+	}
+	for _, k := range d.mgr.ExportIKEKeys() {
+		ikeSAs = append(ikeSAs, wireshark.IKESA{CookieI: k.CookieI, Key: k.Ka})
+	}
+	d.plane.mu.Lock()
+	defer d.plane.mu.Unlock()
+	for _, k := range d.plane.keys {
+		for _, sa := range []wireshark.ESPSA{k.in, k.out} {
+			sa.EncKey, sa.AuthKey = bytes.Clone(sa.EncKey), bytes.Clone(sa.AuthKey)
+			espSAs = append(espSAs, sa)
+		}
+	}
+	return ikeSAs, espSAs
+}
+
+// pairKeys are copies of an ESP pair's keys, kept for export only and
+// wiped when the pair is removed.
+type pairKeys struct{ in, out wireshark.ESPSA }
+
+// rememberKeys records the keys of a new ESP pair (AH-only pairs encrypt
+// nothing, and Wireshark's table is for ESP).
+func (p *espPlane) rememberKeys(pair *esp.Pair, spec *esp.PairSpec, c *ike.ChildSA) {
+	if spec.Shared.Proto == esp.ProtoAH {
+		return
+	}
+	integ := c.Integrity.String()
+	in, out := spec.In, spec.Out
+	k := pairKeys{
+		in: wireshark.ESPSA{Src: c.Remote.Addr(), Dst: c.Local.Addr(), SPI: in.SPI, Cipher: c.Encryption.String(),
+			EncKey: bytes.Clone(in.EncKey), Integrity: integ, AuthKey: bytes.Clone(in.AuthKey)},
+		out: wireshark.ESPSA{Src: c.Local.Addr(), Dst: c.Remote.Addr(), SPI: out.SPI, Cipher: c.Encryption.String(),
+			EncKey: bytes.Clone(out.EncKey), Integrity: integ, AuthKey: bytes.Clone(out.AuthKey)},
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.keys == nil {
+		p.keys = map[*esp.Pair]pairKeys{}
+	}
+	p.keys[pair] = k
+}
+
+func (p *espPlane) forgetKeys(pair *esp.Pair) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if k, ok := p.keys[pair]; ok {
+		clear(k.in.EncKey)
+		clear(k.in.AuthKey)
+		clear(k.out.EncKey)
+		clear(k.out.AuthKey)
+		delete(p.keys, pair)
+	}
+}
+
+// cmdKeys: tinyipsec keys --wireshark DIR.
+func cmdKeys(args []string, stdout, stderr io.Writer) int {
+	fs, path := newFlags("keys", stderr)
+	dir := fs.String("wireshark", "", "write ikev1_decryption_table and esp_sa into this directory")
+	socket := fs.String("s", "", "control socket (default: from the configuration)")
+	if !parseFlags(fs, args, stderr) {
+		return exitUsage
+	}
+	if *dir == "" {
+		fmt.Fprintln(stderr, "usage: tinyipsec keys --wireshark DIR [-c FILE]")
+		return exitUsage
+	}
+	if fi, err := os.Stat(*dir); err != nil || !fi.IsDir() {
+		fmt.Fprintf(stderr, "tinyipsec keys: %s is not a directory\n", *dir)
+		return exitUsage
+	}
+	sock := *socket
+	if sock == "" {
+		sock = controlSocketFor(*path)
+	}
+	var answer bytes.Buffer
+	err := controlRequest(sock, "keys wireshark", &answer)
+	defer clear(answer.Bytes())
+	if err != nil {
+		fmt.Fprintf(stderr, "tinyipsec keys: %v\n", err)
+		return exitFail
+	}
+	if bytes.HasPrefix(answer.Bytes(), []byte("{")) {
+		fmt.Fprintf(stderr, "tinyipsec keys: the daemon refused: %s", answer.String())
+		return exitFail
+	}
+	ikeN, espN, skipped, err := wireshark.WriteDir(*dir, answer.Bytes())
+	if err != nil {
+		fmt.Fprintf(stderr, "tinyipsec keys: %v\n", err)
+		return exitFail
+	}
+	for _, s := range skipped {
+		fmt.Fprintf(stderr, "tinyipsec keys: skipped %s\n", s)
+	}
+	fmt.Fprintf(stdout, "wrote %d IKE and %d ESP keys to %s and %s (SECRET: delete them after use)\n",
+		ikeN, espN, wireshark.IKEv1File, wireshark.ESPFile)
+	return exitOK
+}
