@@ -272,6 +272,9 @@ func (m *Manager) promote(e *hoEntry, k hoKey, remote netip.AddrPort, now time.T
 	sa := &ikeSA{ms: e.ms, cookieI: e.rec.ckyI, cookieR: e.rec.ckyR, local: e.rec.local, remote: e.rec.remote,
 		created: e.created, qms: map[uint32]*qmState{}}
 	cfg, err := m.phase1ConfigFor(e.ms.cm, sa)
+	if err == nil {
+		err = m.applyKeyring(e.ms.cm, sa, cfg, false)
+	}
 	if err != nil {
 		m.log.Info("phase 1 refused", "peer", remote, "err", err)
 		return nil
