@@ -4,6 +4,7 @@
 #   make test       gofmt, vet, cross builds + .ipk, go test ./..., qemu unit tests
 #   make cross      static binaries for the OpenWrt targets in build/<pkgarch>/
 #   make ipk        installable .ipk packages in build/ipk/ (no OpenWrt SDK needed)
+#   make apk        installable apk v3 packages (OpenWrt 25.x) in build/apk/
 #   make sizes      stripped binary and .ipk sizes; fails over the flash budget
 #   make demo       cross/demo.sh when present
 #   make fmt-check  gofmt -l must be empty
@@ -58,7 +59,16 @@ BINARIES := $(foreach a,$(ARCHES),$(BUILD)/$(a)/tinyipsec)
 # package release in opkg versions.
 IPK_VERSION := $(shell echo '$(VERSION)' | sed -e 's/^v//' -e '/^[0-9][0-9]*\.[0-9]/!s/^/0.1.0+g/' -e 's/-/+/g')
 IPKS := $(foreach a,$(ARCHES),$(BUILD)/ipk/tinyipsec_$(IPK_VERSION)-$(PKG_RELEASE)_$(a).ipk)
-PKG_FILES := init/tinyipsec.init init/rpcd/tinyipsec init/rpcd/tinyipsec.json \
+# Package version for apk (OpenWrt 25.x), whose syntax has no "+": a tag
+# v1.2.3 gives 1.2.3, N commits after it 1.2.3_pN~HASH, an untagged commit
+# 0.1.0~HASH; the package release becomes -rN. apk has no way to mark a
+# dirty tree, so -dirty is dropped.
+APK_VERSION := $(shell echo '$(VERSION)' | sed -E -e 's/-dirty$$//' -e 's/^v//' \
+	-e 's/^([0-9][0-9.]*)-([0-9]+)-g([0-9a-f]+)$$/\1_p\2~\3/' \
+	-e '/^[0-9]+\.[0-9]/!s/^([0-9a-f]+)$$/0.1.0~\1/')-r$(PKG_RELEASE)
+APKS := $(foreach a,$(ARCHES),$(BUILD)/apk/tinyipsec-$(APK_VERSION)_$(a).apk)
+MKAPK := $(BUILD)/mkapk
+PKG_FILES := init/tinyipsec.init init/rpcd/tinyipsec init/rpcd/tinyipsec.json cross/pkgscripts/postinst cross/pkgscripts/prerm \
 	$(wildcard init/tinyipsec.config init/tinyipsec.toml) cross/ipkg-build.sh
 
 # Unit tests run under qemu-user on big-endian MIPS and 32-bit ARM: only the
@@ -67,7 +77,7 @@ QEMU_PKGS := $(foreach p,conf acl esp ike tun internal/vnet,$(if $(wildcard $(p)
 
 # Tells cross/pkgtest where the artifacts are, so it does not build again.
 TEST_ENV := TINYIPSEC_BUILD_DIR=$(CURDIR)/$(BUILD) TINYIPSEC_VERSION=$(VERSION) \
-	TINYIPSEC_IPK_VERSION=$(IPK_VERSION)-$(PKG_RELEASE)
+	TINYIPSEC_IPK_VERSION=$(IPK_VERSION)-$(PKG_RELEASE) TINYIPSEC_APK_VERSION=$(APK_VERSION)
 
 # The reference implementation the tunnel benchmark compares against, at a
 # pinned version of its Go module; its configuration tool is Debian's
@@ -88,7 +98,7 @@ $(BUILD)/bench/wireguard:
 	@mkdir -p $(@D)
 	GOBIN=$(CURDIR)/$(@D) CGO_ENABLED=0 $(GO) install $(WIREGUARD_GO)
 
-.PHONY: all build test size-report cross ipk sizes demo fmt-check vet go-test test-qemu test-init test-pkg clean version
+.PHONY: all build test size-report cross ipk apk sizes demo fmt-check vet go-test test-qemu test-init test-pkg clean version
 .DELETE_ON_ERROR:
 
 all: build
@@ -99,7 +109,7 @@ tinyipsec: $(GO_SOURCES) $(BUILD)/.version
 	CGO_ENABLED=0 $(GO) build $(GOFLAGS_STATIC) -o $@ .
 
 version:
-	@echo $(VERSION) $(IPK_VERSION)-$(PKG_RELEASE)
+	@echo $(VERSION) $(IPK_VERSION)-$(PKG_RELEASE) $(APK_VERSION)
 
 cross: $(BINARIES)
 
@@ -123,12 +133,24 @@ $(BUILD)/ipk/tinyipsec_$(IPK_VERSION)-$(PKG_RELEASE)_$(1).ipk: $(BUILD)/$(1)/tin
 	@mkdir -p $$(@D)
 	rm -f $(BUILD)/ipk/tinyipsec_*_$(1).ipk
 	cross/ipkg-build.sh -a $(1) -v $(IPK_VERSION)-$(PKG_RELEASE) -b $$< -o $$@
+
+$(BUILD)/apk/tinyipsec-$(APK_VERSION)_$(1).apk: $(BUILD)/$(1)/tinyipsec $(PKG_FILES) $(MKAPK)
+	@mkdir -p $$(@D)
+	rm -f $(BUILD)/apk/tinyipsec-*_$(1).apk
+	$(MKAPK) -a $(1) -v $(APK_VERSION) -b $$< -o $$@
 endef
 $(foreach a,$(ARCHES),$(eval $(call CROSS_RULE,$(a))))
 
 ipk: $(IPKS)
 
-sizes: cross
+# apk v3 packages for OpenWrt 25.x, written by cross/mkapk (a host tool).
+apk: $(APKS)
+
+$(MKAPK): $(wildcard cross/mkapk/*.go internal/apkv3/*.go) go.mod
+	@mkdir -p $(@D)
+	$(GO) build -o $@ ./cross/mkapk
+
+sizes: cross ipk apk
 	cross/sizes.sh $(BUILD)
 
 demo:
@@ -145,7 +167,7 @@ vet:
 # go test ./... also runs cross/pkgtest (the .ipk structure and the
 # cross-built binaries under qemu-user), which reads the artifacts built
 # above through TINYIPSEC_BUILD_DIR, so each arch is compiled once.
-go-test: cross ipk
+go-test: cross ipk apk
 	$(TEST_ENV) \
 		$(GO) test -count=1 -timeout 15m ./...
 
@@ -160,7 +182,7 @@ test-init:
 	$(GO) test -count=1 ./init/test/
 
 # The package structure and qemu runs of the cross-built binaries alone.
-test-pkg: cross ipk
+test-pkg: cross ipk apk
 	$(TEST_ENV) \
 		$(GO) test -count=1 ./cross/pkgtest/
 
@@ -169,7 +191,7 @@ test-pkg: cross ipk
 # run, and the run closes with the test runner's own summary.
 test: fmt-check vet size-report go-test test-qemu
 
-size-report: cross ipk
+size-report: cross ipk apk
 	@SIZES_WARN_ONLY=1 cross/sizes.sh $(BUILD)
 
 clean:

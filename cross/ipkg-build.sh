@@ -97,44 +97,10 @@ cat >"$ctrl/conffiles" <<EOF
 /etc/tinyipsec/tinyipsec.toml
 EOF
 
-cat >"$ctrl/postinst" <<'EOF'
-#!/bin/sh
-# opkg runs this after unpacking. With IPKG_INSTROOT set we are on the build
-# host assembling a firmware image: nothing of the target may run, so the
-# boot links are made directly (same names as rc.common's enable, from
-# START=90/STOP=10 in the init script).
-[ "${IPKG_NO_SCRIPT:-0}" = 1 ] && exit 0
-if [ -n "${IPKG_INSTROOT:-}" ]; then
-	mkdir -p "$IPKG_INSTROOT/etc/rc.d"
-	ln -sf ../init.d/tinyipsec "$IPKG_INSTROOT/etc/rc.d/S90tinyipsec"
-	ln -sf ../init.d/tinyipsec "$IPKG_INSTROOT/etc/rc.d/K10tinyipsec"
-	exit 0
-fi
-/etc/init.d/tinyipsec enable
-# An upgrade restarts a running daemon onto the new binary. A first install
-# does not start anything: the example configuration names example peers;
-# configure, then "/etc/init.d/tinyipsec start".
-if [ "${PKG_UPGRADE:-0}" = 1 ] && /etc/init.d/tinyipsec running >/dev/null 2>&1; then
-	/etc/init.d/tinyipsec restart
-else
-	echo "tinyipsec: edit /etc/config/tinyipsec or /etc/tinyipsec/tinyipsec.toml, then: /etc/init.d/tinyipsec start"
-fi
-# rpcd learns about the ubus object "tinyipsec" only when it (re)loads plugins.
-[ -x /etc/init.d/rpcd ] && /etc/init.d/rpcd reload
-exit 0
-EOF
+# The maintainer scripts are shared with the apk package (cross/mkapk).
+cp "$top/cross/pkgscripts/postinst" "$ctrl/postinst"
 
-cat >"$ctrl/prerm" <<'EOF'
-#!/bin/sh
-# opkg runs this before removing the files: stop the daemon (its TUN device
-# and routes go with it) and drop the boot links. Nothing to do while an
-# image is assembled.
-[ "${IPKG_NO_SCRIPT:-0}" = 1 ] && exit 0
-[ -n "${IPKG_INSTROOT:-}" ] && exit 0
-/etc/init.d/tinyipsec stop
-/etc/init.d/tinyipsec disable
-exit 0
-EOF
+cp "$top/cross/pkgscripts/prerm" "$ctrl/prerm"
 chmod 0644 "$ctrl/control" "$ctrl/conffiles"
 chmod 0755 "$ctrl/postinst" "$ctrl/prerm" "$ctrl"
 

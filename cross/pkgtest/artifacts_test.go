@@ -1,6 +1,6 @@
-// Package pkgtest checks what `make cross` and `make ipk` produce: the
+// Package pkgtest checks what `make cross`, `make ipk` and `make apk` produce: the
 // static binaries for each OpenWrt architecture (run under qemu-user) and
-// the .ipk packages (archive layout, control data, modes and owners,
+// the .ipk and apk v3 packages (layout, metadata, modes and owners,
 // maintainer scripts).
 package pkgtest
 
@@ -58,21 +58,23 @@ var (
 	buildDir  string
 	buildErr  string
 	ipkVer    string
+	apkVer    string
 	binVer    string
 )
 
 // artifacts returns the build directory holding <arch>/tinyipsec and
 // ipk/*.ipk, and the package version (binaryVersion has the version the
 // binaries were linked with). `make test` builds them first and
-// passes TINYIPSEC_BUILD_DIR; a bare `go test` runs `make ipk` (incremental)
+// passes TINYIPSEC_BUILD_DIR; a bare `go test` runs `make ipk apk` (incremental)
 // so the test never depends on someone having built by hand.
 func artifacts(t *testing.T) (dir, version string) {
 	t.Helper()
 	buildOnce.Do(func() {
 		buildDir = os.Getenv("TINYIPSEC_BUILD_DIR")
 		ipkVer = os.Getenv("TINYIPSEC_IPK_VERSION")
+		apkVer = os.Getenv("TINYIPSEC_APK_VERSION")
 		binVer = os.Getenv("TINYIPSEC_VERSION")
-		if buildDir != "" && ipkVer != "" && binVer != "" {
+		if buildDir != "" && ipkVer != "" && apkVer != "" && binVer != "" {
 			return
 		}
 		root := repoRoot(t)
@@ -80,9 +82,9 @@ func artifacts(t *testing.T) (dir, version string) {
 			buildErr = "make is not installed"
 			return
 		}
-		out, err := exec.Command("make", "-C", root, "--no-print-directory", "ipk").CombinedOutput()
+		out, err := exec.Command("make", "-C", root, "--no-print-directory", "ipk", "apk").CombinedOutput()
 		if err != nil {
-			buildErr = "make ipk: " + err.Error() + "\n" + string(out)
+			buildErr = "make ipk apk: " + err.Error() + "\n" + string(out)
 			return
 		}
 		v, err := exec.Command("make", "-C", root, "--no-print-directory", "-s", "version").Output()
@@ -90,13 +92,13 @@ func artifacts(t *testing.T) (dir, version string) {
 			buildErr = "make version: " + err.Error()
 			return
 		}
-		// "make version" prints "VERSION IPKVERSION".
+		// "make version" prints "VERSION IPKVERSION APKVERSION".
 		f := strings.Fields(string(v))
-		if len(f) != 2 {
+		if len(f) != 3 {
 			buildErr = "make version printed " + string(v)
 			return
 		}
-		buildDir, binVer, ipkVer = filepath.Join(root, "build"), f[0], f[1]
+		buildDir, binVer, ipkVer, apkVer = filepath.Join(root, "build"), f[0], f[1], f[2]
 	})
 	if buildErr != "" {
 		t.Fatal(buildErr)
@@ -112,6 +114,11 @@ func (tg target) binary(t *testing.T) string {
 func (tg target) ipk(t *testing.T) string {
 	dir, v := artifacts(t)
 	return filepath.Join(dir, "ipk", "tinyipsec_"+v+"_"+tg.arch+".ipk")
+}
+
+func (tg target) apk(t *testing.T) string {
+	dir, _ := artifacts(t)
+	return filepath.Join(dir, "apk", "tinyipsec-"+apkVer+"_"+tg.arch+".apk")
 }
 
 func binaryVersion(t *testing.T) string {
