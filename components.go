@@ -5,6 +5,7 @@ import (
 	"log/slog"
 
 	"tinyipsec/conf"
+	"tinyipsec/internal/dataplane"
 )
 
 // startComponents starts the daemon's parts in dependency order: the data
@@ -12,13 +13,13 @@ import (
 // then IKE. They are closed in reverse order, so IKE's Delete
 // notifications still leave through the data plane's sockets.
 func startComponents(ctx context.Context, cfg *conf.Config, log *slog.Logger) ([]component, error) {
-	dp, err := startDataplane(ctx, cfg, log)
+	dp, err := dataplane.Start(ctx, cfg, log)
 	if err != nil {
 		return nil, err
 	}
 	ik, err := startIKE(cfg, dp, log)
 	if err != nil {
-		dp.close()
+		dp.Close()
 		return nil, err
 	}
 	return []component{dp, ik}, nil

@@ -10,10 +10,10 @@ import (
 	"os"
 	"strings"
 	"time"
-	"tinyipsec/internal/status"
 
 	"tinyipsec/conf"
 	"tinyipsec/internal/jsonenc"
+	"tinyipsec/internal/status"
 	"tinyipsec/internal/unixsock"
 )
 

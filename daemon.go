@@ -14,22 +14,22 @@ import (
 	"sync"
 	"syscall"
 	"time"
-	"tinyipsec/internal/status"
 
 	"tinyipsec/conf"
+	"tinyipsec/internal/status"
 )
 
 // component is one running part of the daemon (the data plane, IKE). The
 // daemon starts them in order, asks them for status, hands them a new
 // configuration on reload and closes them in reverse order.
 type component interface {
-	// addStatus adds the component's SAs and counters to the report.
-	addStatus(r *status.Report)
-	// reload switches to a new, already validated configuration. Crypto
+	// AddStatus adds the component's SAs and counters to the report.
+	AddStatus(r *status.Report)
+	// Reload switches to a new, already validated configuration. Crypto
 	// maps whose fingerprint did not change must keep their SAs.
-	reload(old, new *conf.Config) error
-	// close shuts the component down; IKE sends its Delete notifications.
-	close()
+	Reload(old, new *conf.Config) error
+	// Close shuts the component down; IKE sends its Delete notifications.
+	Close() error
 }
 
 // daemon is the running `tinyipsec run`.
@@ -154,7 +154,7 @@ func (d *daemon) closeParts() {
 	d.parts = nil
 	d.mu.Unlock()
 	for i := len(parts) - 1; i >= 0; i-- {
-		parts[i].close()
+		parts[i].Close()
 	}
 }
 
@@ -183,7 +183,7 @@ func (d *daemon) reload() error {
 	// crypto maps of the others on the old configuration.
 	var errs []error
 	for _, p := range d.parts {
-		if err := p.reload(d.cfg, next); err != nil {
+		if err := p.Reload(d.cfg, next); err != nil {
 			d.log.Error("reload step failed", "err", err)
 			errs = append(errs, err)
 		}
@@ -245,7 +245,7 @@ func (d *daemon) status() *status.Report {
 		IPsecSAs: []status.IPsecSA{},
 	}
 	for _, p := range d.parts {
-		p.addStatus(r)
+		p.AddStatus(r)
 	}
 	return r
 }

@@ -6,8 +6,6 @@ import (
 	"io"
 	"os"
 
-	"tinyipsec/esp"
-	"tinyipsec/ike"
 	"tinyipsec/internal/wireshark"
 )
 
@@ -54,53 +52,7 @@ func (d *ikeDaemon) exportKeys() (ikeSAs []wireshark.IKESA, espSAs []wireshark.E
 	for _, k := range d.mgr.ExportIKEKeys() {
 		ikeSAs = append(ikeSAs, wireshark.IKESA{CookieI: k.CookieI, Key: k.Ka})
 	}
-	d.plane.mu.Lock()
-	defer d.plane.mu.Unlock()
-	for _, k := range d.plane.keys {
-		for _, sa := range []wireshark.ESPSA{k.in, k.out} {
-			sa.EncKey, sa.AuthKey = bytes.Clone(sa.EncKey), bytes.Clone(sa.AuthKey)
-			espSAs = append(espSAs, sa)
-		}
-	}
-	return ikeSAs, espSAs
-}
-
-// pairKeys are copies of an ESP pair's keys, kept for export only and
-// wiped when the pair is removed.
-type pairKeys struct{ in, out wireshark.ESPSA }
-
-// rememberKeys records the keys of a new ESP pair (AH-only pairs encrypt
-// nothing, and Wireshark's table is for ESP).
-func (p *espPlane) rememberKeys(pair *esp.Pair, spec *esp.PairSpec, c *ike.ChildSA) {
-	if spec.Shared.Proto == esp.ProtoAH {
-		return
-	}
-	integ := c.Integrity.String()
-	in, out := spec.In, spec.Out
-	k := pairKeys{
-		in: wireshark.ESPSA{Src: c.Remote.Addr(), Dst: c.Local.Addr(), SPI: in.SPI, Cipher: c.Encryption.String(),
-			EncKey: bytes.Clone(in.EncKey), Integrity: integ, AuthKey: bytes.Clone(in.AuthKey)},
-		out: wireshark.ESPSA{Src: c.Local.Addr(), Dst: c.Remote.Addr(), SPI: out.SPI, Cipher: c.Encryption.String(),
-			EncKey: bytes.Clone(out.EncKey), Integrity: integ, AuthKey: bytes.Clone(out.AuthKey)},
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.keys == nil {
-		p.keys = map[*esp.Pair]pairKeys{}
-	}
-	p.keys[pair] = k
-}
-
-func (p *espPlane) forgetKeys(pair *esp.Pair) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if k, ok := p.keys[pair]; ok {
-		clear(k.in.EncKey)
-		clear(k.in.AuthKey)
-		clear(k.out.EncKey)
-		clear(k.out.AuthKey)
-		delete(p.keys, pair)
-	}
+	return ikeSAs, d.plane.ExportKeys()
 }
 
 // cmdKeys: tinyipsec keys --wireshark DIR.

@@ -1,4 +1,11 @@
-package main
+// Package dataplane assembles the packet machinery of a running daemon
+// from the configuration: the TUN device, the raw ESP/AH and IKE sockets,
+// the kernel policy (tun.KernelPolicy) and the esp engine with its packet
+// loops, plus the SA pairs of manually keyed crypto maps. It switches all
+// of it to a new configuration on reload, applies remote-access leases,
+// and installs the IPsec SAs IKE negotiates (IKEPlane). It decides no
+// packet's fate itself: that is esp's, tun's and acl's.
+package dataplane
 
 import (
 	"context"
@@ -8,19 +15,19 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
-	"tinyipsec/internal/status"
 
 	"tinyipsec/acl"
 	"tinyipsec/conf"
 	"tinyipsec/esp"
+	"tinyipsec/internal/status"
 	"tinyipsec/tun"
 )
 
-// dataplane is the running packet machinery: the TUN device with its
+// Dataplane is the running packet machinery: the TUN device with its
 // routes, the raw ESP/AH sockets, the IKE UDP sockets, the inbound
 // cleartext policy and the esp engine with its loops. IKE attaches to it
 // through Engine() and UDP().
-type dataplane struct {
+type Dataplane struct {
 	log    *slog.Logger
 	cfg    *conf.Config
 	maps   []*conf.CryptoMap // policy entry i is maps[i]
@@ -48,14 +55,14 @@ type dataplane struct {
 	closeOnce sync.Once
 }
 
-// startDataplane builds the data plane for cfg: the TUN (cfg.Global.Tun,
+// Start builds the data plane for cfg: the TUN (cfg.Global.Tun,
 // cfg.Global.MTU), routes for the remote prefixes of every crypto ACL, the
 // sockets, the inbound cleartext policy, and the SAs of keying = "manual"
 // crypto maps; then it starts the packet loops. Policy entry i of the
 // engine is cfg.CryptoMaps[i]. Close undoes everything; ctx cancellation
 // closes it too.
-func startDataplane(ctx context.Context, cfg *conf.Config, logger *slog.Logger) (_ *dataplane, err error) {
-	d := &dataplane{log: logger, cfg: cfg, maps: cfg.CryptoMaps, manual: map[string]*esp.Pair{}}
+func Start(ctx context.Context, cfg *conf.Config, logger *slog.Logger) (_ *Dataplane, err error) {
+	d := &Dataplane{log: logger, cfg: cfg, maps: cfg.CryptoMaps, manual: map[string]*esp.Pair{}}
 	defer func() {
 		if err != nil {
 			d.Close()
@@ -157,16 +164,16 @@ func compileACLs(maps []*conf.CryptoMap) (lists []*acl.List, ids []string) {
 
 // Engine is the SA table and packet paths, for IKE: its entries are the
 // crypto maps, by ID (InstallPairFor).
-func (d *dataplane) Engine() *esp.Engine { return d.engine }
+func (d *Dataplane) Engine() *esp.Engine { return d.engine }
 
 // UDP is the IKE socket set (ports 500 and 4500); nil when no crypto map
 // is keyed by IKE.
-func (d *dataplane) UDP() *tun.UDP { return d.udp }
+func (d *Dataplane) UDP() *tun.UDP { return d.udp }
 
 // Stats is a snapshot of the engine's counters.
-func (d *dataplane) Stats() esp.EngineStats { return d.engine.Stats() }
+func (d *Dataplane) Stats() esp.EngineStats { return d.engine.Stats() }
 
-func (d *dataplane) startLoops() {
+func (d *Dataplane) startLoops() {
 	run := func(name string, f func() error) {
 		d.wg.Add(1)
 		go func() {
@@ -189,7 +196,7 @@ func (d *dataplane) startLoops() {
 
 // kernelEntries is the kernel's share of every crypto map entry: its ACL
 // lines, or the routes remote access gives it.
-func (d *dataplane) kernelEntries() []tun.Entry {
+func (d *Dataplane) kernelEntries() []tun.Entry {
 	entries := make([]tun.Entry, len(d.maps))
 	for i, m := range d.maps {
 		e := &entries[i]
@@ -224,7 +231,7 @@ func kernelLine(r acl.Rule) tun.Line {
 }
 
 // installManual installs the SA pair of a keying = "manual" crypto map.
-func (d *dataplane) installManual(entry int, m *conf.CryptoMap, path tun.Route) error {
+func (d *Dataplane) installManual(entry int, m *conf.CryptoMap, path tun.Route) error {
 	if len(m.TransformSets) != 1 {
 		return errors.New("manual keying needs exactly one transform set")
 	}
@@ -287,7 +294,7 @@ func espMode(m conf.Mode) esp.Mode {
 }
 
 // peerMTU is the MTU towards peer, for SAs installed by IKE.
-func (d *dataplane) peerMTU(peer netip.Addr) int {
+func (d *Dataplane) peerMTU(peer netip.Addr) int {
 	rt, err := d.rtnl.PathTo(peer)
 	if err != nil {
 		return 0
@@ -297,7 +304,7 @@ func (d *dataplane) peerMTU(peer netip.Addr) int {
 
 // Close stops the loops, wipes every SA and removes the routes, the
 // cleartext policy and the TUN device.
-func (d *dataplane) Close() error {
+func (d *Dataplane) Close() error {
 	d.closeOnce.Do(func() {
 		if d.engine != nil {
 			d.engine.Close()
@@ -330,11 +337,8 @@ func (d *dataplane) Close() error {
 	return nil
 }
 
-// The daemon's component interface.
-
-func (d *dataplane) close() { d.Close() }
-
-func (d *dataplane) addStatus(r *status.Report) {
+// AddStatus adds the IPsec SAs and the data plane's counters to r.
+func (d *Dataplane) AddStatus(r *status.Report) {
 	st := d.engine.Stats()
 	r.Bypassed += st.Bypassed
 	if len(st.Drops) > 0 {
@@ -377,7 +381,7 @@ func (d *dataplane) addStatus(r *status.Report) {
 
 // addKernelDrops adds what the kernel dropped on the data plane's sockets
 // and TUN: losses the engine's own counters cannot see.
-func (d *dataplane) addKernelDrops(r *status.Report) {
+func (d *Dataplane) addKernelDrops(r *status.Report) {
 	add := func(k string, v uint64) {
 		if v == 0 {
 			return

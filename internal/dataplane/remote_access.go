@@ -1,4 +1,4 @@
-package main
+package dataplane
 
 import (
 	"errors"
@@ -26,7 +26,7 @@ type raLease struct {
 }
 
 // ApplyLease implements ike.RemoteAccessHost.
-func (d *dataplane) ApplyLease(cm *conf.CryptoMap, l *ike.Lease) error {
+func (d *Dataplane) ApplyLease(cm *conf.CryptoMap, l *ike.Lease) error {
 	d.raMu.Lock()
 	defer d.raMu.Unlock()
 	if d.ra == nil {
@@ -76,7 +76,7 @@ func (d *dataplane) ApplyLease(cm *conf.CryptoMap, l *ike.Lease) error {
 
 // applyRALists puts the client maps' lease ACLs into lists (entry i is
 // d.maps[i]); the configuration has none for them.
-func (d *dataplane) applyRALists(lists []*acl.List) {
+func (d *Dataplane) applyRALists(lists []*acl.List) {
 	for i, m := range d.maps {
 		if r := d.ra[m.ID()]; r != nil && m.RemoteAccessClient() {
 			lists[i] = r.list
@@ -89,7 +89,7 @@ func (d *dataplane) applyRALists(lists []*acl.List) {
 // tunnel (two half-default routes, so the main table's default stays for
 // everything marked as ours: IKE and ESP to the gateway keep their path);
 // a gateway routes its pool.
-func (d *dataplane) raRoutes(m *conf.CryptoMap) (routes []tun.Route, handled bool) {
+func (d *Dataplane) raRoutes(m *conf.CryptoMap) (routes []tun.Route, handled bool) {
 	switch {
 	case m.RemoteAccessGateway():
 		for _, p := range rangePrefixes(m.PoolFirst, m.PoolLast) {

@@ -1,4 +1,4 @@
-package main
+package dataplane
 
 import (
 	"errors"
@@ -9,7 +9,7 @@ import (
 	"tinyipsec/tun"
 )
 
-// reload switches the data plane to next's crypto maps without a restart
+// Reload switches the data plane to next's crypto maps without a restart
 // (the daemon has already put the running values of the restart-only
 // [global] settings into next):
 //
@@ -25,7 +25,7 @@ import (
 //
 // A failing step is reported but does not stop the others: the running
 // configuration is then as close to next as the system allowed.
-func (d *dataplane) reload(old, next *conf.Config) error {
+func (d *Dataplane) Reload(old, next *conf.Config) error {
 	prev := map[string]*conf.CryptoMap{}
 	for _, m := range d.maps {
 		prev[m.ID()] = m
@@ -86,7 +86,7 @@ func (d *dataplane) reload(old, next *conf.Config) error {
 // openIKE opens the IKE sockets (UDP 500 and 4500) after the start, when
 // a reload brings the first IKE-keyed crypto map; the engine's sender
 // switches to a wire that carries ESP in UDP over them.
-func (d *dataplane) openIKE() error {
+func (d *Dataplane) openIKE() error {
 	udp, err := tun.ListenUDP(d.cfg.Global.Listen)
 	if err != nil {
 		return err

@@ -1,4 +1,4 @@
-package main
+package dataplane
 
 import (
 	"context"
@@ -16,7 +16,7 @@ import (
 	"tinyipsec/tun"
 )
 
-// The data plane tests run startDataplane in a copy of the test binary
+// The data plane tests run Start in a copy of the test binary
 // inside each namespace (a helper process), so they exercise the data
 // plane without the rest of the daemon. The e2e package runs the same
 // scenarios through `tinyipsec run`.
@@ -36,7 +36,7 @@ func TestDataplaneHelperProcess(t *testing.T) {
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	d, err := startDataplane(ctx, cfg, logger)
+	d, err := Start(ctx, cfg, logger)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "start:", err)
 		os.Exit(1)

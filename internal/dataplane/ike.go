@@ -1,0 +1,143 @@
+package dataplane
+
+import (
+	"bytes"
+	"sync"
+	"time"
+
+	"tinyipsec/esp"
+	"tinyipsec/ike"
+	"tinyipsec/internal/wireshark"
+)
+
+// IKEPlane adapts the engine to ike.DataPlane: it installs the IPsec SAs
+// IKE negotiates. Pairs go to the engine entry of their crypto map's ID,
+// which a reload never makes stale.
+type IKEPlane struct {
+	engine *esp.Engine
+	// keys are copies of the pairs' keys for "tinyipsec keys" (ExportKeys).
+	mu   sync.Mutex
+	keys map[*esp.Pair]pairKeys
+}
+
+// IKEPlane is what IKE installs its SAs through.
+func (d *Dataplane) IKEPlane() *IKEPlane { return &IKEPlane{engine: d.engine} }
+
+// lifetimeSlack lets the engine's hard limit trail IKE's own expiry, so
+// that the manager, which rekeys and deletes in time, stays in charge.
+const lifetimeSlack = 30 * time.Second
+
+// InstallChild builds both directions and installs the pair.
+func (p *IKEPlane) InstallChild(c *ike.ChildSA) (ike.ChildHandle, error) {
+	spec := esp.PairSpec{
+		Shared: esp.Params{
+			Proto: esp.ProtoOf(c.Encryption != "", c.AHIntegrity != ""), Mode: espMode(c.Mode),
+			Cipher: c.Encryption, Integ: c.Integrity, AHInteg: c.AHIntegrity,
+			Local: c.Local.Addr(), Remote: c.Remote.Addr(), ESN: c.ESN, ReplayWindow: c.CryptoMap.ReplayWindow,
+			Selector: c.Selector,
+		},
+		In:  esp.Keys{SPI: c.ESPIn.SPI, AHSPI: c.AHIn.SPI, EncKey: c.ESPIn.EncKey, AuthKey: c.ESPIn.AuthKey, AHKey: c.AHIn.AuthKey},
+		Out: esp.Keys{SPI: c.ESPOut.SPI, AHSPI: c.AHOut.SPI, EncKey: c.ESPOut.EncKey, AuthKey: c.ESPOut.AuthKey, AHKey: c.AHOut.AuthKey},
+	}
+	if c.Encap {
+		spec.Shared.LocalPort, spec.Shared.RemotePort = c.Local.Port(), c.Remote.Port()
+	}
+	if c.Lifetime > 0 {
+		spec.Shared.HardTime = c.Lifetime + lifetimeSlack
+	}
+	if c.LifetimeKB > 0 {
+		// Volume lifetimes are the engine's to count: it reports the soft
+		// limit (90 %) so that IKE rekeys before the hard one.
+		spec.Shared.HardBytes = c.LifetimeKB * 1024
+		spec.Shared.SoftBytes = spec.Shared.HardBytes / 10 * 9
+	}
+	inSA, outSA, err := esp.NewPair(spec)
+	if err != nil {
+		return nil, err
+	}
+	info := spec.Info()
+	// The negotiated selectors, not the ACL line, choose the pair for
+	// outbound packets: on a hub every spoke's pair sits on one line.
+	info.ForRule, info.Rule, info.Traffic = true, c.Rule, c.Selector
+	info.CryptoMap, info.Peer, info.Local, info.Keying = c.CryptoMap.ID(), c.Remote.Addr(), c.Local.Addr(), "isakmp"
+	info.LocalSelector, info.RemoteSelector = c.Selector.Local.String(), c.Selector.Remote.String()
+	info.Lifetime, info.LifetimeKB = c.Lifetime, c.LifetimeKB
+	pair, err := p.engine.InstallPairFor(c.CryptoMap.ID(), inSA, outSA, info)
+	if err != nil {
+		inSA.Close()
+		outSA.Close()
+		return nil, err
+	}
+	p.rememberKeys(pair, &spec, c)
+	return pair, nil
+}
+
+// PacketsIn tells DPD how many packets a pair has accepted.
+func (p *IKEPlane) PacketsIn(h ike.ChildHandle) uint64 {
+	if pair, ok := h.(*esp.Pair); ok {
+		return pair.PacketsIn()
+	}
+	return 0
+}
+
+// RemoveChild takes a pair out of the engine (keys wiped once no packet
+// loop still uses them).
+func (p *IKEPlane) RemoveChild(h ike.ChildHandle) {
+	if pair, ok := h.(*esp.Pair); ok {
+		p.forgetKeys(pair)
+		p.engine.Remove(pair)
+	}
+}
+
+// pairKeys are copies of an ESP pair's keys, kept for export only and
+// wiped when the pair is removed.
+type pairKeys struct{ in, out wireshark.ESPSA }
+
+// rememberKeys records the keys of a new ESP pair (AH-only pairs encrypt
+// nothing, and Wireshark's table is for ESP).
+func (p *IKEPlane) rememberKeys(pair *esp.Pair, spec *esp.PairSpec, c *ike.ChildSA) {
+	if spec.Shared.Proto == esp.ProtoAH {
+		return
+	}
+	integ := c.Integrity.String()
+	in, out := spec.In, spec.Out
+	k := pairKeys{
+		in: wireshark.ESPSA{Src: c.Remote.Addr(), Dst: c.Local.Addr(), SPI: in.SPI, Cipher: c.Encryption.String(),
+			EncKey: bytes.Clone(in.EncKey), Integrity: integ, AuthKey: bytes.Clone(in.AuthKey)},
+		out: wireshark.ESPSA{Src: c.Local.Addr(), Dst: c.Remote.Addr(), SPI: out.SPI, Cipher: c.Encryption.String(),
+			EncKey: bytes.Clone(out.EncKey), Integrity: integ, AuthKey: bytes.Clone(out.AuthKey)},
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.keys == nil {
+		p.keys = map[*esp.Pair]pairKeys{}
+	}
+	p.keys[pair] = k
+}
+
+func (p *IKEPlane) forgetKeys(pair *esp.Pair) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if k, ok := p.keys[pair]; ok {
+		clear(k.in.EncKey)
+		clear(k.in.AuthKey)
+		clear(k.out.EncKey)
+		clear(k.out.AuthKey)
+		delete(p.keys, pair)
+	}
+}
+
+// ExportKeys returns copies of the live ESP pairs' keys, both directions,
+// for "tinyipsec keys --wireshark"; the caller wipes them.
+func (p *IKEPlane) ExportKeys() []wireshark.ESPSA {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []wireshark.ESPSA
+	for _, k := range p.keys {
+		for _, sa := range []wireshark.ESPSA{k.in, k.out} {
+			sa.EncKey, sa.AuthKey = bytes.Clone(sa.EncKey), bytes.Clone(sa.AuthKey)
+			out = append(out, sa)
+		}
+	}
+	return out
+}
