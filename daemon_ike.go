@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"tinyipsec/conf"
-	"tinyipsec/esp"
 	"tinyipsec/ike"
 	"tinyipsec/internal/dataplane"
 	"tinyipsec/internal/status"
@@ -42,10 +41,7 @@ func startIKE(cfg *conf.Config, dp *dataplane.Dataplane, logger *slog.Logger) (*
 		return nil, err
 	}
 	d.mgr, d.enabled = mgr, true
-	dp.UDP().SetIKEHandler(mgr.HandlePacket)
-	// By crypto map ID: entry indexes move when a reload reorders maps.
-	dp.Engine().SetAcquireByID(mgr.Acquire)
-	dp.Engine().SetExpire(func(p *esp.Pair, hard bool) { mgr.Expired(p, hard) })
+	dp.AttachIKE(mgr)
 	mgr.Start()
 	return d, nil
 }
@@ -54,9 +50,7 @@ func (d *ikeDaemon) AddStatus(r *status.Report) {
 	if !d.enabled {
 		return
 	}
-	for _, s := range d.mgr.Status() {
-		r.IKESAs = append(r.IKESAs, s)
-	}
+	r.IKESAs = append(r.IKESAs, d.mgr.Status()...)
 }
 
 // reload hands the new configuration to the manager: unchanged crypto
@@ -90,8 +84,7 @@ func (d *ikeDaemon) Reload(old, next *conf.Config) error {
 // Close sends Delete for every SA and removes them from the engine.
 func (d *ikeDaemon) Close() error {
 	if d.enabled {
-		d.dp.Engine().SetAcquire(nil)
-		d.dp.Engine().SetExpire(nil)
+		d.dp.DetachIKE()
 		d.mgr.Close()
 	}
 	return nil

@@ -23,6 +23,22 @@ type IKEPlane struct {
 // IKEPlane is what IKE installs its SAs through.
 func (d *Dataplane) IKEPlane() *IKEPlane { return &IKEPlane{engine: d.engine} }
 
+// AttachIKE hands the manager what the packets bring: IKE datagrams
+// from the sockets, acquires for traffic that has no SA yet, and SA
+// expiries.
+func (d *Dataplane) AttachIKE(m *ike.Manager) {
+	d.udp.SetIKEHandler(m.HandlePacket)
+	// By crypto map ID: entry indexes move when a reload reorders maps.
+	d.engine.SetAcquireByID(m.Acquire)
+	d.engine.SetExpire(func(p *esp.Pair, hard bool) { m.Expired(p, hard) })
+}
+
+// DetachIKE stops the acquires and expiries before the manager closes.
+func (d *Dataplane) DetachIKE() {
+	d.engine.SetAcquireByID(nil)
+	d.engine.SetExpire(nil)
+}
+
 // lifetimeSlack lets the engine's hard limit trail IKE's own expiry, so
 // that the manager, which rekeys and deletes in time, stays in charge.
 const lifetimeSlack = 30 * time.Second
