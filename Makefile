@@ -10,6 +10,7 @@
 #   make fmt-check  gofmt -l must be empty
 #   make vet        go vet ./...
 #   make bench      tunnel throughput vs wireguard-go and strongSwan (root; minutes)
+#   make bench-hub  hub handshakes/s, CPU and memory for 200 spokes vs strongSwan (root)
 #   make test-hub   the hub tests with 100 tinyipsec spokes in one burst (root; minutes)
 
 GO      ?= go
@@ -85,6 +86,12 @@ TEST_ENV := TINYIPSEC_BUILD_DIR=$(CURDIR)/$(BUILD) TINYIPSEC_VERSION=$(VERSION) 
 # pinned version of its Go module; its configuration tool is Debian's
 # wireguard-tools.
 WIREGUARD_GO := golang.zx2c4.com/wireguard@v0.0.0-20260522210424-ecfc5a8d5446
+
+# A hub under a burst of 200 spokes, tinyipsec beside strongSwan in the
+# same run (root; a few minutes). make test runs a 20-spoke version.
+.PHONY: bench-hub
+bench-hub:
+	TINYIPSEC_BENCH_HUB=$${SPOKES:-200} $(GO) test -count=1 -timeout 30m -run 'TestBenchHub$$' -v ./ike
 
 .PHONY: bench
 bench: tinyipsec $(BUILD)/bench/wireguard

@@ -98,6 +98,11 @@ func (m *Manager) initiateRule(ms *mapState, r proxyRule, now time.Time) {
 		if sa.remote.Addr() != peer || sa.dead || sa.replacedBy != nil {
 			continue
 		}
+		// A map that names its outer address needs an IKE SA from that
+		// address: the IPsec SAs inherit the IKE SA's endpoints.
+		if ms.cm.Local.IsValid() && sa.local.Addr() != ms.cm.Local {
+			continue
+		}
 		if !sa.raReady() {
 			// Phase 1 (or XAUTH and Mode-Config) in progress with this peer, for this map or
 			// another one: its Quick Modes follow once it is up. (A

@@ -1,0 +1,277 @@
+package ike
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"tinyipsec/internal/nstest"
+)
+
+// TestBenchHub measures a hub under a burst of spokes: tinyipsec as the
+// hub, then strongSwan (charon with kernel-libipsec) as the hub, for the
+// same spokes in the same run. The spokes are tinyipsec daemons in a few
+// site namespaces, each with many crypto maps whose `local` addresses are
+// distinct, so the hub sees that many peers; all start at once.
+//
+// It reports handshakes per second (spokes / time until the last spoke has
+// its IPsec SA), hub CPU per handshake (utime+stime of the hub process)
+// and the hub's resident memory per spoke (one IKE SA plus one IPsec SA
+// pair). The spokes' status is polled, not the hub's, so measuring adds no
+// load to the hub.
+//
+// `make bench-hub` runs it with 200 spokes (TINYIPSEC_BENCH_HUB=200);
+// `make test` runs 20 and only checks that every spoke gets its tunnel
+// from both hubs.
+func TestBenchHub(t *testing.T) {
+	if testing.Short() {
+		t.Skip("namespace benchmark: skipped in -short mode")
+	}
+	requireStrongSwan(t)
+	n := 20
+	if v := os.Getenv("TINYIPSEC_BENCH_HUB"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil || n < 1 || n > 1000 {
+			t.Fatalf("TINYIPSEC_BENCH_HUB=%q: want a number of spokes 1..1000", v)
+		}
+	}
+	group := 14
+	if v := os.Getenv("TINYIPSEC_BENCH_HUB_GROUP"); v != "" {
+		group, _ = strconv.Atoi(v)
+	}
+	var rows []string
+	hubs := []string{"tinyipsec", "strongswan"}
+	if v := os.Getenv("TINYIPSEC_BENCH_HUB_ONLY"); v != "" {
+		hubs = []string{v}
+	}
+	for _, hub := range hubs {
+		r := benchHubRun(t, hub, n, group)
+		rows = append(rows, r.row())
+		if t.Failed() {
+			return
+		}
+	}
+	t.Logf("hub under a burst of %d spokes (Main Mode PSK, aes128/sha256/group %d, ESP aes128gcm16), same run:\n"+
+		"| hub | spokes | time to last up | handshakes/s | hub CPU per handshake | hub RSS per spoke (IKE SA + IPsec SA pair) |\n"+
+		"|---|---:|---:|---:|---:|---:|\n%s", n, group, strings.Join(rows, "\n"))
+}
+
+type hubBenchResult struct {
+	hub           string
+	spokes        int
+	took          time.Duration
+	cpuPerHS      time.Duration
+	rssPerSpokeKB float64
+}
+
+func (r hubBenchResult) row() string {
+	return fmt.Sprintf("| %s | %d | %.2f s | %.1f | %.2f ms | %.1f kB |", r.hub, r.spokes, r.took.Seconds(),
+		float64(r.spokes)/r.took.Seconds(), float64(r.cpuPerHS.Microseconds())/1000, r.rssPerSpokeKB)
+}
+
+// benchSitesFor spreads spokes over site namespaces, at most 50 each.
+func benchSitesFor(n int) int { return (n + 49) / 50 }
+
+func benchHubRun(t *testing.T, hub string, n, group int) hubBenchResult {
+	t.Helper()
+	l := newHubLab(t)
+	proposal := map[int]string{14: "modp2048", 19: "ecp256", 20: "ecp384", 15: "modp3072"}[group]
+	if proposal == "" {
+		t.Fatalf("group %d: no strongSwan proposal name known", group)
+	}
+
+	// The hub.
+	var pid int
+	var cs *charon
+	switch hub {
+	case "tinyipsec":
+		node := startNode(t, l.hub, func(control string) string {
+			cfg := strings.Replace(hubConfig(control), `log_level = "info"`, `log_level = "warn"`, 1)
+			return strings.Replace(cfg, "group = 14", fmt.Sprintf("group = %d", group), 1)
+		})
+		l.hubNode = node
+		pid = node.proc.PID()
+	case "strongswan":
+		c := startBenchCharon(t, l.hub)
+		c.loadConn(t, charonConn{LocalAddr: hubOuter, RemoteAddr: "%any", RemoteID: "%any", PSK: hubPSK,
+			IKEProposals: "aes128-sha256-" + proposal, LocalTS: "10.222.0.0/16", RemoteTS: "10.212.0.0/16"})
+		pid = c.proc.PID()
+		cs = c
+	}
+
+	// The spokes: one tinyipsec per site with up to 50 crypto maps.
+	bin := tinyipsecBinary(t)
+	type site struct {
+		node   *tisNode
+		spokes int
+	}
+	var sites []*site
+	left := n
+	for k := 1; left > 0; k++ {
+		ns, _ := l.site(t, "bsite"+strconv.Itoa(k))
+		m := min(left, 50)
+		left -= m
+		dir := t.TempDir()
+		s := &site{node: &tisNode{ns: ns, bin: bin}, spokes: m}
+		s.node.config, s.node.control = filepath.Join(dir, "tinyipsec.toml"), filepath.Join(dir, "ctl.sock")
+		var b strings.Builder
+		fmt.Fprintf(&b, `[global]
+log_level = "%s"
+tun = "ipsec0"
+control_socket = %q
+
+[[isakmp_policy]]
+priority = 10
+encryption = "aes128"
+hash = "sha256"
+authentication = "pre-share"
+group = %d
+
+[transform_set.TS]
+esp = "aes128gcm16"
+`, benchLogLevel(), s.node.control, group)
+		for j := 1; j <= m; j++ {
+			outer, inner := fmt.Sprintf("10.204.%d.%d", k, j), fmt.Sprintf("10.212.%d.%d", k, j)
+			if j > 1 {
+				ns.Run(t, "ip", "addr", "add", outer+"/24", "dev", benchSiteIf(t, ns))
+			}
+			ns.Run(t, "ip", "addr", "add", inner+"/32", "dev", "lo")
+			fmt.Fprintf(&b, `
+[acl.A%d]
+rules = ["permit ip host %s 10.222.0.0/16"]
+
+[[crypto_map]]
+name = "HUB"
+seq = %d
+peer = %q
+local = %q
+match = "A%d"
+transform_set = ["TS"]
+psk = %q
+initiate = "always"
+dpd_delay = 0
+`, j, inner, j, hubOuter, outer, j, hubPSK)
+		}
+		if err := os.WriteFile(s.node.config, []byte(b.String()), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		sites = append(sites, s)
+	}
+
+	cpu0, rss0 := procCPU(t, pid), procRSSKB(t, pid)
+	start := time.Now()
+	for _, s := range sites {
+		s.node.proc = s.node.ns.Start(t, "tinyipsec", nil, bin, "run", "-c", s.node.config)
+	}
+	up := func() int {
+		total := 0
+		for _, s := range sites {
+			st, err := s.node.status()
+			if err != nil {
+				continue
+			}
+			total += len(st.IPsecSAs)
+		}
+		return total
+	}
+	deadline := start.Add(time.Duration(30+n/2) * time.Second)
+	got := 0
+	for {
+		if got = up(); got >= n {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("%s hub: %d/%d spokes up after %v", hub, got, n, time.Since(start).Round(time.Second))
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	took := time.Since(start)
+	cpu1, rss1 := procCPU(t, pid), procRSSKB(t, pid)
+	if os.Getenv("TINYIPSEC_BENCH_HUB_DEBUG") != "" {
+		t.Logf("first site's log:\n%s", sites[0].node.proc.Output())
+		if cs != nil {
+			t.Logf("strongSwan's SAs:\n%s", cs.listSAs())
+		} else if st, err := l.hubNode.status(); err == nil {
+			t.Logf("hub's IKE SAs: %+v", st.IKESAs)
+		}
+	}
+	t.Logf("%s hub: %d/%d spokes up in %v, hub CPU %v, hub RSS %d -> %d kB", hub, got, n, took.Round(time.Millisecond), cpu1-cpu0, rss0, rss1)
+	return hubBenchResult{hub: hub, spokes: n, took: took, cpuPerHS: (cpu1 - cpu0) / time.Duration(max(got, 1)),
+		rssPerSpokeKB: float64(rss1-rss0) / float64(max(got, 1))}
+}
+
+// benchSiteIf is the site namespace's link towards the router.
+func benchSiteIf(t *testing.T, ns *nstest.NS) string {
+	out := ns.Run(t, "ip", "-o", "-4", "route", "show", "default")
+	f := strings.Fields(out)
+	for i := range f {
+		if f[i] == "dev" && i+1 < len(f) {
+			return f[i+1]
+		}
+	}
+	t.Fatalf("no default route in %s: %s", ns.Name, out)
+	return ""
+}
+
+// procCPU is a process's user+system CPU time.
+func procCPU(t *testing.T, pid int) time.Duration {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Fields after the command name, which is in parentheses.
+	f := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+1:]))
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * time.Second / 100 // USER_HZ
+}
+
+// procRSSKB is a process's resident set size.
+func procRSSKB(t *testing.T, pid int) int64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb
+		}
+	}
+	return 0
+}
+
+// startBenchCharon is startCharon with the log quiet: with hundreds of
+// SAs, logging would be most of what the hub does.
+func startBenchCharon(t *testing.T, ns *nstest.NS) *charon {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "tis-charon-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Mkdir(filepath.Join(dir, "run"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	c := &charon{ns: ns, dir: dir, vici: "unix://" + filepath.Join(dir, "charon.vici")}
+	writeTemplate(t, "strongswan.conf.tmpl", filepath.Join(dir, "strongswan.conf"), struct{ Dir string }{dir})
+	conf, _ := os.ReadFile(filepath.Join(dir, "strongswan.conf"))
+	quiet := strings.NewReplacer("default = 1", "default = -1", "ike = 2", "ike = -1", "cfg = 2", "cfg = -1").Replace(string(conf))
+	if err := os.WriteFile(filepath.Join(dir, "strongswan.conf"), []byte(quiet), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c.start(t)
+	return c
+}
+
+func benchLogLevel() string {
+	if os.Getenv("TINYIPSEC_BENCH_HUB_DEBUG") != "" {
+		return "info"
+	}
+	return "warn"
+}
