@@ -3,14 +3,15 @@
 # network tools for the namespaces, strongSwan as the interop peer (with
 # its standard plugins for AES-GCM and OpenSSL, and xauth-generic for the
 # remote-access tests), scapy as the independent ESP/AH implementation,
-# qemu-user and busybox for the router-architecture and init-script tests, and the shared libraries the
+# qemu-user and busybox for the router-architecture and init-script tests,
+# squashfs-tools and mtd-utils for the flash-cost table, and the shared libraries the
 # phase-1 check against Libreswan's pluto needs (its package conflicts with
 # strongSwan's, so the test unpacks it privately). Go 1.26 or newer must be on PATH.
 set -eu
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
-	ca-certificates git make procps xz-utils iproute2 iputils-ping nftables tcpdump tshark socat busybox \
+	ca-certificates git make procps xz-utils squashfs-tools mtd-utils iproute2 iputils-ping nftables tcpdump tshark socat busybox \
 	qemu-user-static python3 python3-scapy python3-cryptography \
 	strongswan-charon strongswan-swanctl libcharon-extra-plugins libstrongswan-extra-plugins \
 	libstrongswan-standard-plugins libcharon-extauth-plugins \
