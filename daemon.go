@@ -142,12 +142,6 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-func (d *daemon) config() *conf.Config {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.cfg
-}
-
 func (d *daemon) closeParts() {
 	d.mu.Lock()
 	parts := d.parts

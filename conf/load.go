@@ -27,24 +27,6 @@ func Load(path string) (*Config, error) {
 	return Parse(path, data)
 }
 
-// LoadTOML is Load for a file that must be TOML.
-func LoadTOML(path string) (*Config, error) {
-	data, err := readConfigFile(path)
-	if err != nil {
-		return nil, err
-	}
-	return ParseTOML(path, data)
-}
-
-// LoadUCI is Load for a file that must be UCI.
-func LoadUCI(path string) (*Config, error) {
-	data, err := readConfigFile(path)
-	if err != nil {
-		return nil, err
-	}
-	return ParseUCI(path, data)
-}
-
 func readConfigFile(path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {

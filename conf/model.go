@@ -1,7 +1,7 @@
 // Package conf turns a TOML or UCI crypto-map configuration into one
 // validated, immutable model that every other package reads.
 //
-// The model is built once by Load (or Parse, LoadTOML, LoadUCI) and never changed
+// The model is built once by Load (or Parse, ParseTOML, ParseUCI) and never changed
 // afterwards; a reload builds a new model and the daemon compares the two.
 // Key names in the files are a contract with users, documentation and the
 // UCI bridge: they are listed next to each field.

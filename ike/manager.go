@@ -121,6 +121,17 @@ var (
 
 // Manager runs IKEv1 for the crypto maps with keying "isakmp".
 type Manager struct {
+	// mu guards every field below it and all the state they reach (the
+	// IKE SAs with their phase 1 and Quick Mode exchanges, the map states,
+	// the half-open pool, the cookie secret). Each entry point takes it
+	// for its whole run: HandlePacket, Acquire, Expired, the timer tick,
+	// Reload, Status, ExportIKEKeys, Start and Close. So a handler sees
+	// one consistent manager and needs no finer locking, at the price
+	// that one slow step (a Diffie-Hellman or signature computation)
+	// holds up the others. Calls out of the manager are made with mu
+	// held: Transport (SendIKE, SendKeepalive), DataPlane (InstallChild,
+	// RemoveChild, PacketsIn) and RemoteAccessHost must therefore never
+	// call back into the Manager.
 	mu   sync.Mutex
 	cfg  Config
 	log  *slog.Logger

@@ -74,13 +74,6 @@ func (m *Manager) newResponder(pkt []byte, h Header, local, remote netip.AddrPor
 	}
 }
 
-// initiate asks for an IPsec SA for the map's first ACL line.
-func (m *Manager) initiate(ms *mapState, now time.Time) {
-	if r, ok := ms.ruleFor(nil); ok {
-		m.initiateRule(ms, r, now)
-	}
-}
-
 // initiateRule makes sure ACL line r of the crypto map gets an IPsec SA:
 // on an established IKE SA with the peer, or by starting phase 1 (the
 // Quick Modes follow once it is up). The line stays wanted until its SA

@@ -23,16 +23,6 @@ type p1Secrets struct {
 	Ka []byte
 }
 
-// newP1Secrets takes what Quick Mode needs from phase 1 keys.
-func newP1Secrets(ckyI, ckyR Cookie, k *Phase1Keys) (*p1Secrets, error) {
-	blk, err := k.Cipher.NewBlock(k.Ka)
-	if err != nil {
-		return nil, err
-	}
-	return &p1Secrets{CookieI: ckyI, CookieR: ckyR, Hash: k.Hash, SKEYIDd: k.SKEYIDd, SKEYIDa: k.SKEYIDa,
-		Block: blk, LastIV: append([]byte(nil), k.IV...)}, nil
-}
-
 // prf computes prf(key, data...) with the negotiated hash.
 func (s *p1Secrets) prf(key []byte, data ...[]byte) []byte { return s.Hash.PRF(key, data...) }
 
