@@ -107,7 +107,7 @@ $(BUILD)/bench/wireguard:
 	@mkdir -p $(@D)
 	GOBIN=$(CURDIR)/$(@D) CGO_ENABLED=0 $(GO) install $(WIREGUARD_GO)
 
-.PHONY: all build test size-report cross ipk apk sizes demo fmt-check vet go-test test-qemu test-init test-pkg clean version
+.PHONY: all build test size-report cross ipk apk sizes noinline demo fmt-check vet go-test test-qemu test-init test-pkg clean version
 .DELETE_ON_ERROR:
 
 all: build
@@ -116,6 +116,9 @@ build: tinyipsec
 
 tinyipsec: $(GO_SOURCES) $(BUILD)/.version
 	CGO_ENABLED=0 $(GO) build $(GOFLAGS_STATIC) -o $@ .
+
+noinline:
+	@echo $(NOINLINE_PKGS)
 
 version:
 	@echo $(VERSION) $(IPK_VERSION)-$(PKG_RELEASE) $(APK_VERSION)

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"tinyipsec/internal/apkv3"
 )
 
 // feedMake runs the OpenWrt feed Makefile (cross/openwrt/Makefile) against
@@ -124,5 +126,48 @@ func TestLicenseFile(t *testing.T) {
 		if !strings.Contains(s, want) {
 			t.Errorf("LICENSE lacks %q", want)
 		}
+	}
+}
+
+// The feed Makefile builds for 24.10 (opkg) and 25.x (apk): the version
+// it declares is one apk accepts, and nothing in it belongs to one
+// package manager only.
+func TestFeedMakefileBothPackageManagers(t *testing.T) {
+	info := map[string]string{}
+	for _, line := range strings.Split(feedMake(t, "fake-info"), "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok {
+			info[k] = v
+		}
+	}
+	if v := info["PKG_VERSION"] + "-r" + info["PKG_RELEASE"]; !apkv3.ValidVersion(v) {
+		t.Errorf("apk version %q is not valid apk syntax", v)
+	}
+	b, err := os.ReadFile(filepath.Join(repoRoot(t), "cross", "openwrt", "Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{"opkg ", "/usr/lib/opkg", "CONTROL/", "ipkg-build", "apk add", "/lib/apk/"} {
+		for _, line := range strings.Split(string(b), "\n") {
+			if !strings.HasPrefix(strings.TrimSpace(line), "#") && strings.Contains(line, bad) {
+				t.Errorf("feed Makefile uses %q outside a comment: %s", bad, line)
+			}
+		}
+	}
+}
+
+// The SDK build switches inlining off in the same control-plane packages
+// as the repository's Makefile, so both builds have the same size.
+func TestFeedMakefileNoInline(t *testing.T) {
+	out, err := exec.Command("make", "-s", "--no-print-directory", "-C", repoRoot(t), "noinline").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, p := range strings.Fields(string(out)) {
+		want = append(want, "-gcflags", p+"=-l ")
+	}
+	got := strings.Split(strings.TrimSuffix(feedMake(t, "fake-compile"), "\n"), "\n")
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("feed Build/Compile arguments:\n%q\nwant (from make noinline):\n%q", got, want)
 	}
 }

@@ -2,6 +2,7 @@
 # run the package's recipes against directories the test chooses:
 #   fake-prepare  Build/Prepare into PKG_BUILD_DIR
 #   fake-install  Package/NAME/install into DEST (binary from GO_BIN)
+#   fake-compile  Build/Compile (the stand-in go build prints its arguments)
 #   fake-info     prints the metadata the test checks
 PKG_INSTALL_DIR ?= $(PKG_BUILD_DIR)/ipkg-install
 
@@ -13,9 +14,14 @@ fake-prepare:
 fake-install:
 	$$(call Package/$(1)/install,$$(DEST))
 
+fake-compile:
+	$$(Build/Compile)
+
 fake-info:
 	@echo 'DEPENDS=$$(DEPENDS)'
 	@echo 'PKG_NAME=$$(PKG_NAME)'
+	@echo 'PKG_VERSION=$$(PKG_VERSION)'
+	@echo 'PKG_RELEASE=$$(PKG_RELEASE)'
 	@echo 'GO_PKG=$$(GO_PKG)'
 	@echo 'GO_PKG_BUILD_PKG=$$(GO_PKG_BUILD_PKG)'
 	@echo 'GO_PKG_LDFLAGS_X=$$(GO_PKG_LDFLAGS_X)'

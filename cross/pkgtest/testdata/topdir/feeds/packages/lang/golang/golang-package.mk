@@ -7,4 +7,11 @@ define GoPackage/Package/Install/Bin
 	install -m0755 $(GO_BIN) $(1)/usr/bin/tinyipsec
 endef
 
+GO_PKG_DEFAULT_GCFLAGS:=
+
+# $(1) additional arguments for go build, printed one per line.
+define GoPackage/Build/Compile
+	@printf '%s\n' $(1)
+endef
+
 GoBinPackage=
