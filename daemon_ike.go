@@ -36,6 +36,8 @@ func startIKE(cfg *conf.Config, dp *dataplane.Dataplane, logger *slog.Logger) (*
 		Log:       logger.With("part", "ike"),
 
 		RemoteAccess: dp,
+		// A burst of handshakes leaves megabytes of garbage; return it.
+		Settled: (&memorySettler{log: logger}).settled,
 	})
 	if err != nil {
 		return nil, err

@@ -105,6 +105,11 @@ type Config struct {
 	// HalfOpenPerSource bounds the unproven, and the proven, responder
 	// negotiations from one address (default 64).
 	HalfOpenPerSource int
+	// Settled, if set, is called from the manager's timer (with the
+	// manager locked: it must not block or call back) when no negotiation
+	// is in progress any more after SAs were established or removed: the
+	// moment to give the garbage of the handshakes back to the kernel.
+	Settled func()
 }
 
 // Timing of the manager. Variables so that tests may shorten them.
@@ -146,6 +151,8 @@ type Manager struct {
 	started bool
 	stop    chan struct{}
 	done    chan struct{}
+
+	settle settleState // manager_settle.go
 }
 
 // mapState is the manager's view of one crypto map entry.

@@ -28,6 +28,8 @@ type natNet struct {
 	// deletes counts the Informational exchanges the hub sent to each
 	// public address and port (Deletes, DPD).
 	hubInfos map[netip.AddrPort]int
+	// settled counts the hub's Config.Settled calls.
+	settled atomic.Int32
 }
 
 type natSide struct {
@@ -82,7 +84,8 @@ func hubBehindNAT(t *testing.T) (*natNet, *memEnd) {
 		cm.Peer, cm.PeerAddr, cm.Dynamic = "dynamic", netip.Addr{}, true
 	})
 	hub := &memEnd{plane: &memPlane{}}
-	m, err := NewManager(Config{Conf: cfg, Transport: &natSide{n: n, hub: true}, DataPlane: hub.plane})
+	m, err := NewManager(Config{Conf: cfg, Transport: &natSide{n: n, hub: true}, DataPlane: hub.plane,
+		Settled: func() { n.settled.Add(1) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,6 +170,9 @@ func TestHubSpokesBehindOneNAT(t *testing.T) {
 	if len(byID) != spokes || replaced != 0 {
 		t.Fatalf("hub IKE SAs by identity %v, %d marked as replaced", byID, replaced)
 	}
+	// The burst is over: the hub says so (the daemon then returns the
+	// handshakes' garbage to the kernel).
+	waitUntil(t, 5*time.Second, "the hub settled after the burst", func() bool { return n.settled.Load() > 0 })
 	for id, k := range byID {
 		if k != 1 {
 			t.Errorf("identity %s has %d IKE SAs", id, k)

@@ -24,6 +24,7 @@ func (m *Manager) tick(now time.Time) {
 		m.tickSA(sa, now)
 	}
 	m.tickMaps(now)
+	m.settleCheck()
 }
 
 // tickMaps starts what the crypto maps want and do not have: an IPsec SA
