@@ -123,9 +123,15 @@ func hubIKEPeers(t *testing.T, n *tisNode) []hubIKEPeer {
 
 // hubConfig is the hub: one dynamic crypto map for 10.222.0.0/16 <->
 // 10.212.0.0/16, responder only, one PSK for every spoke.
-func hubConfig(control string) string {
+func hubConfig(control string) string { return hubConfigAt("info")(control) }
+
+func hubConfigAt(level string) func(control string) string {
+	return func(control string) string { return hubConfigText(control, level) }
+}
+
+func hubConfigText(control, level string) string {
 	return fmt.Sprintf(`[global]
-log_level = "info"
+log_level = %q
 tun = "ipsec0"
 mtu = 1400
 control_socket = %q
@@ -154,7 +160,7 @@ transform_set = ["TS"]
 initiate = "never"
 psk = %q
 lifetime = "1h"
-`, control, hubPSK)
+`, level, control, hubPSK)
 }
 
 // hubSpoke describes one tinyipsec spoke.

@@ -1,0 +1,173 @@
+package ike
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"tinyipsec/internal/nstest"
+)
+
+// daemonRSS returns VmRSS (bytes) of the tinyipsec process in ns.
+func daemonRSS(t *testing.T, ns *nstest.NS) int64 {
+	t.Helper()
+	b, err := exec.Command("ip", "netns", "pids", ns.Name).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range strings.Fields(string(b)) {
+		pid, _ := strconv.Atoi(f)
+		comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+		if strings.TrimSpace(string(comm)) != "tinyipsec" {
+			continue
+		}
+		fh, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer fh.Close()
+		sc := bufio.NewScanner(fh)
+		for sc.Scan() {
+			if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+				kb, _ := strconv.ParseInt(strings.Fields(v)[0], 10, 64)
+				return kb << 10
+			}
+		}
+	}
+	t.Fatalf("no tinyipsec process in %s", ns.Name)
+	return 0
+}
+
+// charonOneIKE loads one strongSwan connection to the hub with n children
+// (10.212.<site>.J/32 each) in one IKE SA, none started yet.
+func (l *hubLab) charonOneIKE(t *testing.T, n int) (*charon, []*hubSpoke) {
+	t.Helper()
+	ns, outer := l.site(t, "ssmem")
+	site := l.sites
+	c := startCharon(t, ns)
+	var b, addrs strings.Builder
+	fmt.Fprintf(&b, `connections {
+  hub {
+    version = 1
+    local_addrs = %s
+    remote_addrs = %s
+    proposals = aes128-sha256-modp2048
+    rekey_time = 4h
+    dpd_delay = 0s
+    local {
+      auth = psk
+    }
+    remote {
+      auth = psk
+      id = %s
+    }
+    children {
+`, outer, hubOuter, hubOuter)
+	var spokes []*hubSpoke
+	for j := 1; j <= n; j++ {
+		s := &hubSpoke{ns: ns, outer: outer, inner: fmt.Sprintf("10.212.%d.%d", site, j), conn: fmt.Sprintf("c%d", j), wireDst: outer + ".4500", ss: c}
+		fmt.Fprintf(&addrs, "addr add %s/32 dev lo\n", s.inner)
+		fmt.Fprintf(&b, `      %s {
+        local_ts = %s/32
+        remote_ts = 10.222.0.0/16
+        esp_proposals = aes128gcm16
+        mode = tunnel
+        rekey_time = 1h
+        life_time = 66m
+      }
+`, s.conn, s.inner)
+		spokes = append(spokes, s)
+	}
+	fmt.Fprintf(&b, "    }\n  }\n}\nsecrets {\n  ike-hub {\n    secret = %q\n  }\n}\n", hubPSK)
+	dir := t.TempDir()
+	for name, body := range map[string]string{"addrs": addrs.String(), "swanctl.conf": b.String()} {
+		if err := os.WriteFile(dir+"/"+name, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ns.Run(t, "ip", "-batch", dir+"/addrs")
+	if out, err := c.swanctl("--load-all", "--noprompt", "--file", dir+"/swanctl.conf"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	return c, spokes
+}
+
+// initiateChildren starts the children of spokes (in parallel, a few at
+// a time) and waits until each is installed.
+func initiateChildren(t *testing.T, spokes []*hubSpoke) {
+	t.Helper()
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 8)
+	for _, s := range spokes {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if out, err := s.ss.swanctl("--initiate", "--child", s.conn, "--timeout", "60"); err != nil {
+				t.Errorf("initiate %s: %v\n%s", s.conn, err, out)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// settledRSS waits until the hub has returned the garbage of the
+// handshakes to the kernel after everything so far (its debug log says so
+// once IKE is idle) and returns its RSS then.
+func settledRSS(t *testing.T, l *hubLab) int64 {
+	t.Helper()
+	const mark = "IKE settled: heap returned to the kernel"
+	seen := strings.Count(l.hubNode.proc.Output(), mark)
+	nstest.WaitFor(t, 60*time.Second, "the hub settled", func() bool {
+		return strings.Count(l.hubNode.proc.Output(), mark) > seen
+	})
+	return daemonRSS(t, l.hub)
+}
+
+// Per-pair RSS ceiling of the hub with 100 pairs: a regression guard
+// above the measured value (about 12 kB on amd64 once settled, see the
+// README; 25 kB before the hub returned the handshakes' garbage).
+const hubPairRSSCeiling = 16 << 10
+
+// TestHubPairMemory measures what an IPsec SA pair costs the hub in RSS,
+// once the hub has settled after the handshakes: with 100 pairs in one IKE
+// SA (one strongSwan connection, 100 children), and with 100 peers (100
+// more strongSwan connections from their own addresses, a pair each). It
+// runs under make test-hub (TINYIPSEC_HUB_SPOKES set).
+func TestHubPairMemory(t *testing.T) {
+	if os.Getenv("TINYIPSEC_HUB_SPOKES") == "" {
+		t.Skip("memory measurement with 200 strongSwan children: run by make test-hub")
+	}
+	requireStrongSwan(t, "tcpdump")
+	l := newHubLab(t)
+	l.hubNode = startNode(t, l.hub, hubConfigAt("debug"))
+	const n = 100
+	_, spokes := l.charonOneIKE(t, n)
+	initiateChildren(t, spokes[:1])
+	checkIsolation(t, l, spokes[:1])
+	one := settledRSS(t, l)
+	initiateChildren(t, spokes[1:])
+	waitAllUp(t, l, spokes, 60*time.Second)
+	checkIsolation(t, l, spokes)
+	pairs := settledRSS(t, l)
+	perPair := float64(pairs-one) / float64(n-1)
+
+	site := l.sites + 1 // the one charonSpokes adds
+	peers := l.charonSpokes(t, n, func(j int) string { return fmt.Sprintf("10.204.%d.%d", site, j) }, nil)
+	waitAllUp(t, l, peers, 120*time.Second)
+	checkIsolation(t, l, peers)
+	all := settledRSS(t, l)
+	perPeer := float64(all-pairs) / float64(n)
+	t.Logf("hub RSS: 1 pair %d kB; 100 pairs in one IKE SA %d kB (%.1f kB per pair); 100 more peers with a pair each %d kB (%.1f kB per peer: IKE SA and pair)",
+		one>>10, pairs>>10, perPair/1024, all>>10, perPeer/1024)
+	if perPair > hubPairRSSCeiling {
+		t.Errorf("%.1f kB of RSS per IPsec SA pair, ceiling %d kB", perPair/1024, hubPairRSSCeiling>>10)
+	}
+}
