@@ -479,8 +479,8 @@ func waitAllUp(t *testing.T, l *hubLab, spokes []*hubSpoke, timeout time.Duratio
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	t.Logf("%d/%d spokes up in %v; the hub dropped %d half-open negotiations", up, len(spokes), time.Since(start).Round(10*time.Millisecond),
-		strings.Count(l.hubNode.proc.Output(), "half-open"))
+	t.Logf("%d/%d spokes up in %v; the hub refused %d phase 1 negotiations", up, len(spokes), time.Since(start).Round(10*time.Millisecond),
+		strings.Count(l.hubNode.proc.Output(), "phase 1 refused"))
 }
 
 // TestHubTwoSpokes: two tinyipsec spokes, each negotiating its own /32
