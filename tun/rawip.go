@@ -40,6 +40,7 @@ const ipv6HeaderLen = 40
 type IPConn struct {
 	send4    int // IPPROTO_RAW, blocking
 	send6    [2]int
+	tx       *rawTx
 	readers  []*rawReader
 	closeErr error
 }
@@ -47,7 +48,7 @@ type IPConn struct {
 // ListenIP opens the raw sockets. IPv6 is optional: a kernel without IPv6
 // gives an IPv4-only IPConn.
 func ListenIP() (*IPConn, error) {
-	c := &IPConn{send4: -1, send6: [2]int{-1, -1}}
+	c := &IPConn{send4: -1, send6: [2]int{-1, -1}, tx: new(rawTx)}
 	var err error
 	if c.send4, err = unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_RAW); err != nil {
 		return nil, fmt.Errorf("tun: raw IPv4 socket: %w", err)
@@ -121,79 +122,6 @@ func (c *IPConn) Close() error {
 	return nil
 }
 
-// Send puts whole IP packets bufs[i][offset:] on the wire. Each packet is
-// sent independently; the first error is returned after trying them all.
-// It does not allocate and is safe for concurrent use.
-func (c *IPConn) Send(bufs [][]byte, offset int) error {
-	var first error
-	for _, b := range bufs {
-		if err := c.send(b[offset:]); err != nil && first == nil {
-			first = err
-		}
-	}
-	return first
-}
-
-func (c *IPConn) send(p []byte) error {
-	if len(p) < 20 {
-		return errShort
-	}
-	switch p[0] >> 4 {
-	case 4:
-		return sendIPv4(c.send4, p)
-	case 6:
-		if len(p) < ipv6HeaderLen {
-			return errShort
-		}
-		i := 0
-		switch p[6] {
-		case ProtoESP:
-		case ProtoAH:
-			i = 1
-		default:
-			return fmt.Errorf("tun: cannot send IPv6 next header %d", p[6])
-		}
-		if c.send6[i] < 0 {
-			return errors.New("tun: IPv6 is not available")
-		}
-		var sa unix.RawSockaddrInet6
-		sa.Family = unix.AF_INET6
-		copy(sa.Addr[:], p[24:40])
-		var info struct {
-			h   unix.Cmsghdr
-			pkt unix.Inet6Pktinfo
-		}
-		info.h.Level = unix.SOL_IPV6
-		info.h.Type = unix.IPV6_PKTINFO
-		info.h.SetLen(unix.CmsgLen(unix.SizeofInet6Pktinfo))
-		copy(info.pkt.Addr[:], p[8:24])
-		payload := p[ipv6HeaderLen:]
-		var iov unix.Iovec
-		if len(payload) > 0 {
-			iov.Base = &payload[0]
-		}
-		iov.SetLen(len(payload))
-		var msg unix.Msghdr
-		msg.Name = (*byte)(unsafe.Pointer(&sa))
-		msg.Namelen = unix.SizeofSockaddrInet6
-		msg.Iov = &iov
-		msg.Iovlen = 1
-		msg.Control = (*byte)(unsafe.Pointer(&info))
-		msg.SetControllen(unix.CmsgSpace(unix.SizeofInet6Pktinfo))
-		for {
-			_, _, e := unix.Syscall(unix.SYS_SENDMSG, uintptr(c.send6[i]), uintptr(unsafe.Pointer(&msg)), 0)
-			if e == unix.EINTR {
-				continue
-			}
-			if e != 0 {
-				return fmt.Errorf("tun: send: %w", e)
-			}
-			return nil
-		}
-	}
-	return errors.New("tun: not an IP packet")
-}
-
 var errShort = errors.New("tun: packet too short")
 
 // sendIPv4 sends a complete IPv4 packet, header included (an IP_HDRINCL
@@ -243,12 +171,14 @@ type rawReader struct {
 	fn    func(fd uintptr) bool
 
 	closed atomic.Bool
+	eagain bool
 
-	// recvmsg state for IPv6, kept here so nothing escapes per packet.
-	sa  unix.RawSockaddrInet6
-	iov unix.Iovec
-	oob [64]byte
-	msg unix.Msghdr
+	// recvmmsg state, kept here so nothing escapes per packet; names
+	// and control messages are used for IPv6 only.
+	msgs  [rawBatch]unix.Mmsghdr
+	iovs  [rawBatch]unix.Iovec
+	names [rawBatch]unix.RawSockaddrInet6
+	oobs  [rawBatch][64]byte
 }
 
 func newRawReader(fam, proto int) (*rawReader, error) {
@@ -301,58 +231,91 @@ func (r *rawReader) read(bufs [][]byte, sizes []int, offset int) (int, error) {
 	return 0, nil
 }
 
+// ready runs inside RawConn.Read: one recvmmsg fills as many buffers as
+// packets are queued (up to the batch).
 func (r *rawReader) ready(fd uintptr) bool {
-	for r.n < len(r.bufs) {
-		b := r.bufs[r.n][r.off:]
-		var n int
-		var err error
-		if r.family == unix.AF_INET {
-			n, err = unix.Read(int(fd), b)
-		} else {
-			n, err = r.recv6(int(fd), b)
+	for !r.receive(fd) {
+		if r.eagain {
+			return false
 		}
-		if err == unix.EINTR {
-			continue
-		}
-		if err == unix.EAGAIN {
-			return r.n > 0
-		}
-		if err != nil {
-			r.err = fmt.Errorf("tun: raw read: %w", err)
-			return true
-		}
-		if n == 0 {
-			continue // not a usable packet (e.g. missing PKTINFO)
-		}
-		r.sizes[r.n] = n
-		r.n++
+		// Only unusable packets: read again (the poller only wakes for
+		// new packets, not for ones still queued).
 	}
 	return true
 }
 
-// recv6 receives the payload behind a 40-byte gap and writes an IPv6
-// header into the gap.
-func (r *rawReader) recv6(fd int, b []byte) (int, error) {
-	if len(b) <= ipv6HeaderLen {
-		return 0, errShort
+// receive does one recvmmsg; false means no usable packet (r.eagain: none
+// queued).
+func (r *rawReader) receive(fd uintptr) bool {
+	r.eagain = false
+	k := min(len(r.bufs), rawBatch)
+	v6 := r.family == unix.AF_INET6
+	for i := 0; i < k; i++ {
+		b := r.bufs[i][r.off:]
+		if v6 {
+			if len(b) <= ipv6HeaderLen {
+				k = i
+				break
+			}
+			b = b[ipv6HeaderLen:]
+		}
+		r.iovs[i] = unix.Iovec{Base: &b[0]}
+		r.iovs[i].SetLen(len(b))
+		h := &r.msgs[i].Hdr
+		*h = unix.Msghdr{Iov: &r.iovs[i]}
+		h.SetIovlen(1)
+		if v6 {
+			h.Name = (*byte)(unsafe.Pointer(&r.names[i]))
+			h.Namelen = unix.SizeofSockaddrInet6
+			h.Control = &r.oobs[i][0]
+			h.SetControllen(len(r.oobs[i]))
+		}
+		r.msgs[i].Len = 0
 	}
-	payload := b[ipv6HeaderLen:]
-	r.iov.Base = &payload[0]
-	r.iov.SetLen(len(payload))
-	r.msg = unix.Msghdr{}
-	r.msg.Name = (*byte)(unsafe.Pointer(&r.sa))
-	r.msg.Namelen = unix.SizeofSockaddrInet6
-	r.msg.Iov = &r.iov
-	r.msg.Iovlen = 1
-	r.msg.Control = &r.oob[0]
-	r.msg.SetControllen(len(r.oob))
-	n, _, e := unix.Syscall(unix.SYS_RECVMSG, uintptr(fd), uintptr(unsafe.Pointer(&r.msg)), unix.MSG_DONTWAIT)
-	if e != 0 {
-		return 0, e
+	if k == 0 {
+		r.err = errShort
+		return true
 	}
+	for {
+		got, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.msgs[0])), uintptr(k), unix.MSG_DONTWAIT, 0, 0)
+		switch e {
+		case 0:
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			r.eagain = true
+			return false
+		default:
+			r.err = fmt.Errorf("tun: raw read: %w", e)
+			return true
+		}
+		for i := 0; i < int(got); i++ {
+			n := int(r.msgs[i].Len)
+			if v6 {
+				h := &r.msgs[i].Hdr
+				n = r.header6(r.bufs[i][r.off:], n, &r.names[i], r.oobs[i][:h.Controllen])
+			}
+			if n == 0 {
+				continue // not a usable packet (e.g. missing PKTINFO)
+			}
+			// Keep the packets at the front: a skipped one leaves its
+			// buffer behind.
+			r.bufs[r.n], r.bufs[i] = r.bufs[i], r.bufs[r.n]
+			r.sizes[r.n] = n
+			r.n++
+		}
+		clear(r.iovs[:k])
+		return r.n > 0
+	}
+}
+
+// header6 writes an IPv6 header into the 40-byte gap in front of the n
+// payload bytes received into b[40:], from the source address and the
+// IPV6_PKTINFO and IPV6_HOPLIMIT messages in oob, and returns the packet
+// length (0 when the packet cannot be used).
+func (r *rawReader) header6(b []byte, n int, sa *unix.RawSockaddrInet6, oob []byte) int {
 	var dst netip.Addr
 	hop := byte(64)
-	oob := r.oob[:r.msg.Controllen]
 	for len(oob) >= unix.SizeofCmsghdr {
 		h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
 		l := int(h.Len)
@@ -374,8 +337,8 @@ func (r *rawReader) recv6(fd int, b []byte) (int, error) {
 		}
 		oob = oob[sp:]
 	}
-	if !dst.IsValid() || int(n) > 0xffff {
-		return 0, nil
+	if !dst.IsValid() || n > 0xffff {
+		return 0
 	}
 	h := b[:ipv6HeaderLen]
 	clear(h)
@@ -383,10 +346,10 @@ func (r *rawReader) recv6(fd int, b []byte) (int, error) {
 	binary.BigEndian.PutUint16(h[4:], uint16(n))
 	h[6] = byte(r.proto)
 	h[7] = hop
-	copy(h[8:24], r.sa.Addr[:])
+	copy(h[8:24], sa.Addr[:])
 	d := dst.As16()
 	copy(h[24:40], d[:])
-	return ipv6HeaderLen + int(n), nil
+	return ipv6HeaderLen + n
 }
 
 // SetMark sets the firewall mark (SO_MARK) of every sending socket, so

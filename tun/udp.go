@@ -36,6 +36,9 @@ type UDP struct {
 	wg    sync.WaitGroup
 
 	espBatch func() ESPBatch
+	// gsoOff is set once the kernel refused a segmented send: runs of
+	// ESP packets then go out one datagram at a time.
+	gsoOff atomic.Bool
 
 	// Ignored counts datagrams dropped before any handler: keepalives,
 	// runts on 4500, and packets arriving while no handler is set.
@@ -44,6 +47,7 @@ type UDP struct {
 }
 
 type udpSock struct {
+	tx   *udpTx // segmented sends (NAT-T)
 	c    *net.UDPConn
 	port uint16
 	addr netip.Addr // bound address; unspecified for the wildcard socket
@@ -83,7 +87,11 @@ func ListenUDP(addrs []netip.Addr) (*UDP, error) {
 					return nil, fmt.Errorf("tun: packet info on %s: %w", netip.AddrPortFrom(a, port), err)
 				}
 			}
-			u.socks = append(u.socks, &udpSock{c: c, port: port, addr: a.Unmap()})
+			s := &udpSock{c: c, port: port, addr: a.Unmap()}
+			if port == PortNATT {
+				s.tx = newUDPTx(s)
+			}
+			u.socks = append(u.socks, s)
 		}
 	}
 	return u, nil

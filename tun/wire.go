@@ -33,19 +33,34 @@ func (w *Wire) SetUDP(udp *UDP) { w.udp.Store(udp) }
 func (w *Wire) Send(bufs [][]byte, offset int) error {
 	var first error
 	udp := w.udp.Load()
-	for _, b := range bufs {
-		p := b[offset:]
+	for i := 0; i < len(bufs); {
+		p := bufs[i][offset:]
 		var err error
 		if hl, ok := udpEncapsulated(p); ok && udp != nil {
-			err = sendUDP(udp, p, hl)
+			// Consecutive packets of one NAT-T SA go out as one
+			// segmented send; order is kept.
+			n := udpRun(bufs[i:], offset, hl)
+			local, remote := udpAddrs(p, hl)
+			err = udp.sendESPRun(bufs[i:i+n], offset, hl, local, remote)
+			i += n
 		} else {
-			err = w.ip.send(p)
+			n := 1
+			for i+n < len(bufs) && !isUDPEncap(bufs[i+n][offset:], udp != nil) {
+				n++
+			}
+			err = w.ip.Send(bufs[i:i+n], offset)
+			i += n
 		}
 		if err != nil && first == nil {
 			first = err
 		}
 	}
 	return first
+}
+
+func isUDPEncap(p []byte, haveUDP bool) bool {
+	_, ok := udpEncapsulated(p)
+	return ok && haveUDP
 }
 
 // udpEncapsulated reports whether p is an IP packet carrying UDP, and the
@@ -61,7 +76,8 @@ func udpEncapsulated(p []byte) (int, bool) {
 	return 0, false
 }
 
-func sendUDP(udp *UDP, p []byte, hl int) error {
+// udpAddrs reads the UDP packet's source and destination.
+func udpAddrs(p []byte, hl int) (local, remote netip.AddrPort) {
 	var src, dst netip.Addr
 	if hl == 40 {
 		src = netip.AddrFrom16([16]byte(p[8:24]))
@@ -71,7 +87,5 @@ func sendUDP(udp *UDP, p []byte, hl int) error {
 		dst = netip.AddrFrom4([4]byte(p[16:20]))
 	}
 	u := p[hl:]
-	local := netip.AddrPortFrom(src, binary.BigEndian.Uint16(u[0:]))
-	remote := netip.AddrPortFrom(dst, binary.BigEndian.Uint16(u[2:]))
-	return udp.SendESP(u[8:], local, remote)
+	return netip.AddrPortFrom(src, binary.BigEndian.Uint16(u[0:])), netip.AddrPortFrom(dst, binary.BigEndian.Uint16(u[2:]))
 }

@@ -1,0 +1,186 @@
+package tun
+
+import (
+	"encoding/binary"
+	"net/netip"
+	"sync"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// UDP segmentation offload for NAT-T (UDP_SEGMENT, Linux 4.18): a run of
+// ESP packets to one peer, all of one size but the last, leaves in one
+// sendmsg whose iovecs are the packets; the kernel cuts the datagrams
+// (in hardware where the NIC can). This is what TSO on the TUN makes
+// common: one super-packet read from the TUN becomes a run of equally
+// sized ESP packets.
+const (
+	maxGSOSegments = 64
+	maxGSOBytes    = 65000
+)
+
+// udpTx is a socket's send state for segmented sends, one at a time.
+type udpTx struct {
+	mu   sync.Mutex
+	rc   syscall.RawConn
+	v6   bool // the socket is AF_INET6
+	iovs [maxGSOSegments]unix.Iovec
+	oob  [oobSize + 32]byte
+	sa4  unix.RawSockaddrInet4
+	sa6  unix.RawSockaddrInet6
+	msg  unix.Msghdr
+	err  syscall.Errno
+	fn   func(fd uintptr) bool
+}
+
+func newUDPTx(s *udpSock) *udpTx {
+	rc, err := s.c.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	t := &udpTx{rc: rc, v6: s.addr.Is6()}
+	t.fn = t.ready
+	return t
+}
+
+func (t *udpTx) ready(fd uintptr) bool {
+	for {
+		_, _, e := unix.Syscall(unix.SYS_SENDMSG, fd, uintptr(unsafe.Pointer(&t.msg)), 0)
+		switch e {
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			return false
+		}
+		t.err = e
+		return true
+	}
+}
+
+// sendESPRun sends the ESP payloads of pkts (whole IP+UDP packets from
+// local to remote, hl the IP header length) as one segmented send.
+func (u *UDP) sendESPRun(pkts [][]byte, offset, hl int, local, remote netip.AddrPort) error {
+	s, err := u.sock(local)
+	if err != nil {
+		return err
+	}
+	if len(pkts) == 1 || u.gsoOff.Load() || s.tx == nil {
+		return u.sendEach(s, pkts, offset, hl, local, remote)
+	}
+	t := s.tx
+	t.mu.Lock()
+	size := len(pkts[0]) - offset - hl - 8
+	for i, b := range pkts {
+		p := b[offset+hl+8:]
+		t.iovs[i] = unix.Iovec{Base: &p[0]}
+		t.iovs[i].SetLen(len(p))
+	}
+	t.msg = unix.Msghdr{Iov: &t.iovs[0]}
+	t.msg.SetIovlen(len(pkts))
+	ra := remote.Addr()
+	if t.v6 {
+		t.sa6 = unix.RawSockaddrInet6{Family: unix.AF_INET6, Addr: ra.As16()}
+		binary.BigEndian.PutUint16((*[2]byte)(unsafe.Pointer(&t.sa6.Port))[:], remote.Port())
+		t.msg.Name = (*byte)(unsafe.Pointer(&t.sa6))
+		t.msg.Namelen = unix.SizeofSockaddrInet6
+	} else {
+		t.sa4 = unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: ra.Unmap().As4()}
+		binary.BigEndian.PutUint16((*[2]byte)(unsafe.Pointer(&t.sa4.Port))[:], remote.Port())
+		t.msg.Name = (*byte)(unsafe.Pointer(&t.sa4))
+		t.msg.Namelen = unix.SizeofSockaddrInet4
+	}
+	n := 0
+	if src := local.Addr().Unmap(); usePktinfo(s, src, remote) {
+		n = putPktinfoSrc(t.oob[:], src, s.addr.Is6())
+	}
+	n += putUDPSegment(t.oob[n:], uint16(size))
+	t.msg.Control = &t.oob[0]
+	t.msg.SetControllen(n)
+	t.err = 0
+	werr := t.rc.Write(t.fn)
+	e := t.err
+	clear(t.iovs[:len(pkts)])
+	t.mu.Unlock()
+	if werr != nil {
+		return werr
+	}
+	switch e {
+	case 0:
+		return nil
+	case unix.EIO, unix.EINVAL, unix.ENOPROTOOPT, unix.EOPNOTSUPP:
+		// No UDP GSO on this kernel or path: from now on, one by one.
+		u.gsoOff.Store(true)
+		return u.sendEach(s, pkts, offset, hl, local, remote)
+	}
+	return e
+}
+
+func (u *UDP) sendEach(s *udpSock, pkts [][]byte, offset, hl int, local, remote netip.AddrPort) error {
+	var first error
+	for _, b := range pkts {
+		if err := s.write(b[offset+hl+8:], local, remote); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// usePktinfo reports whether a datagram from src to remote on s needs an
+// explicit source address (a wildcard socket), as write decides.
+func usePktinfo(s *udpSock, src netip.Addr, remote netip.AddrPort) bool {
+	return s.addr.IsUnspecified() && src.IsValid() && !src.IsUnspecified() &&
+		src.Is4() == remote.Addr().Unmap().Is4() && (!src.Is6() || s.addr.Is6())
+}
+
+// putUDPSegment writes a UDP_SEGMENT control message (the size of each
+// datagram) into oob and returns its length.
+func putUDPSegment(oob []byte, size uint16) int {
+	hdr := unix.CmsgLen(0)
+	n := unix.CmsgSpace(2)
+	clear(oob[:n])
+	if cmsgLenSize == 8 {
+		binary.NativeEndian.PutUint64(oob, uint64(hdr+2))
+	} else {
+		binary.NativeEndian.PutUint32(oob, uint32(hdr+2))
+	}
+	binary.NativeEndian.PutUint32(oob[cmsgLenSize:], uint32(unix.SOL_UDP))
+	binary.NativeEndian.PutUint32(oob[cmsgLenSize+4:], uint32(unix.UDP_SEGMENT))
+	binary.NativeEndian.PutUint16(oob[hdr:], size)
+	return n
+}
+
+// udpRun returns how many packets from bufs[0] on form one segmented
+// send: UDP packets between the same addresses and ports, each with the
+// first one's payload size except the last, which may be smaller.
+func udpRun(bufs [][]byte, offset, hl int) int {
+	p := bufs[0][offset:]
+	size := len(p) - hl - 8
+	total := size
+	n := 1
+	for n < len(bufs) && n < maxGSOSegments {
+		q := bufs[n][offset:]
+		qhl, ok := udpEncapsulated(q)
+		if !ok || qhl != hl || q[0] != p[0] {
+			break
+		}
+		qsize := len(q) - hl - 8
+		if qsize > size || qsize <= 0 || total+qsize > maxGSOBytes || !sameUDPFlow(p, q, hl) {
+			break
+		}
+		total += qsize
+		n++
+		if qsize < size {
+			break
+		}
+	}
+	return n
+}
+
+func sameUDPFlow(p, q []byte, hl int) bool {
+	if hl == 40 {
+		return string(p[8:40]) == string(q[8:40]) && string(p[40:44]) == string(q[40:44])
+	}
+	return string(p[12:20]) == string(q[12:20]) && string(p[hl:hl+4]) == string(q[hl:hl+4])
+}
