@@ -141,6 +141,10 @@ type Engine struct {
 	acquire atomic.Pointer[acquireFunc]
 	expire  atomic.Pointer[func(p *Pair, hard bool)]
 
+	// Crypto workers shared by the loops (see parallel.go).
+	workers int
+	work    chan cryptoJob
+
 	loopsMu sync.Mutex
 	loops   []*loopState
 	wg      sync.WaitGroup
@@ -197,6 +201,7 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 	if cfg.Expire != nil {
 		e.SetExpire(cfg.Expire)
 	}
+	e.startWorkers()
 	go e.runLifetimes()
 	return e, nil
 }

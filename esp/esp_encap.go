@@ -13,6 +13,16 @@ const (
 )
 
 func (sa *OutboundSA) encap(buf []byte, off, n int) (int, int, error) {
+	return sa.encapSeq(buf, off, n, 0)
+}
+
+// reserveSeq takes the next sequence number, for a packet encapsulated
+// later with encapSeq: the outbound loop numbers a batch's packets in
+// order before their encryption is spread over several cores.
+func (sa *OutboundSA) reserveSeq() uint64 { return sa.seq.Add(1) }
+
+// encapSeq is Encap with the sequence number seq (0: the next one).
+func (sa *OutboundSA) encapSeq(buf []byte, off, n int, seq uint64) (int, int, error) {
 	if sa.life.hard() {
 		return 0, 0, sa.drop(ErrExpired)
 	}
@@ -84,7 +94,9 @@ func (sa *OutboundSA) encap(buf []byte, off, n int) (int, int, error) {
 		return 0, 0, sa.drop(ErrTooBig)
 	}
 
-	seq := sa.seq.Add(1)
+	if seq == 0 {
+		seq = sa.seq.Add(1)
+	}
 	if !sa.esn && seq >= seqSoft32 || seq >= seqSoft64 {
 		sa.life.mark(lifeSoft)
 		if !sa.esn && seq > math.MaxUint32 || seq == math.MaxUint64 {

@@ -1,5 +1,7 @@
 package esp
 
+import "sync"
+
 // inLoop is the state of one inbound path: wire -> SPI -> SA -> Decap
 // (with the SA's selector check) -> TUN.
 type inLoop struct {
@@ -8,32 +10,69 @@ type inLoop struct {
 	bufs  [][]byte
 	sizes []int
 	write [][]byte // the batch's decrypted packets, slices of bufs
+	res   []inResult
+	wg    sync.WaitGroup
+}
+
+// inResult is where packet i of a batch decrypted to (ok false: dropped).
+type inResult struct {
+	off, m int
+	ok     bool
 }
 
 func newInLoop(e *Engine) *inLoop {
 	l := &inLoop{e: e, state: e.newLoop()}
 	l.bufs, l.sizes = e.newBatch()
 	l.write = make([][]byte, 0, len(l.bufs))
+	l.res = make([]inResult, len(l.bufs))
 	return l
 }
 
 func (l *inLoop) process(n int) {
 	e := l.e
 	l.write = l.write[:0]
-	for i := 0; i < n; i++ {
-		buf, size := l.bufs[i], l.sizes[i]
-		if size <= 0 || MaxHeadroom+size > len(buf) {
-			e.drops.add(DropMalformed)
-			continue
+	if e.workers == 0 {
+		// One CPU: decrypt right here, as always.
+		for i := 0; i < n; i++ {
+			buf, size := l.bufs[i], l.sizes[i]
+			if size <= 0 || MaxHeadroom+size > len(buf) {
+				e.drops.add(DropMalformed)
+				continue
+			}
+			if off, m, ok := e.decap(buf, MaxHeadroom, MaxHeadroom+size); ok {
+				l.write = append(l.write, buf[off:off+m])
+			}
 		}
-		if off, m, ok := e.decap(buf, MaxHeadroom, MaxHeadroom+size); ok {
-			l.write = append(l.write, buf[off:off+m])
+		if len(l.write) > 0 {
+			writeAll(e, l.write)
+		}
+		return
+	}
+	e.spread(n, &l.wg, cryptoJob{in: l}, l.decryptRange)
+	for i := 0; i < n; i++ {
+		if r := l.res[i]; r.ok {
+			l.write = append(l.write, l.bufs[i][r.off:r.off+r.m])
 		}
 	}
 	if len(l.write) == 0 {
 		return
 	}
 	writeAll(e, l.write)
+}
+
+// decryptRange verifies and decrypts packets [from, to) of the batch.
+func (l *inLoop) decryptRange(from, to int) {
+	e := l.e
+	for i := from; i < to; i++ {
+		buf, size := l.bufs[i], l.sizes[i]
+		l.res[i] = inResult{}
+		if size <= 0 || MaxHeadroom+size > len(buf) {
+			e.drops.add(DropMalformed)
+			continue
+		}
+		off, m, ok := e.decap(buf, MaxHeadroom, MaxHeadroom+size)
+		l.res[i] = inResult{off: off, m: m, ok: ok}
+	}
 }
 
 // writeAll writes decrypted packets into the device. A packet the kernel

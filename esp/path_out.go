@@ -1,6 +1,9 @@
 package esp
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"sync"
+)
 
 // outLoop is the state of the outbound path: TUN -> classify -> SA ->
 // wire. Everything it needs per packet is allocated here, once.
@@ -14,6 +17,19 @@ type outLoop struct {
 	icmp  []byte   // scratch for ICMP errors written back into the TUN
 	frag  []byte   // scratch buffer for one IPv4 fragment
 	one   [1][]byte
+	jobs  []outJob // the batch's packets to encapsulate, in order
+	wg    sync.WaitGroup
+}
+
+// outJob is one packet waiting for encapsulation: buf[MaxHeadroom:] holds
+// size bytes for pair p, numbered seq (0: numbered by Encap itself).
+type outJob struct {
+	p          *Pair
+	buf        []byte
+	size       int
+	seq        uint64
+	start, end int
+	err        error
 }
 
 func newOutLoop(e *Engine) *outLoop {
@@ -23,6 +39,7 @@ func newOutLoop(e *Engine) *outLoop {
 	o.clear = make([][]byte, 0, len(o.bufs))
 	o.icmp = make([]byte, icmpMaxLen)
 	o.frag = make([]byte, e.bufSize)
+	o.jobs = make([]outJob, 0, len(o.bufs))
 	return o
 }
 
@@ -84,13 +101,22 @@ func (o *outLoop) process(n int) {
 			}
 			continue
 		}
-		start, end, err := p.out.Encap(buf, MaxHeadroom, size)
-		if err != nil {
-			p.countDrop(err)
+		if e.workers == 0 {
+			// One CPU: encapsulate right here, as always.
+			start, end, err := p.out.Encap(buf, MaxHeadroom, size)
+			if err != nil {
+				p.countDrop(err)
+				continue
+			}
+			p.countOut(size)
+			o.send = append(o.send, buf[start:end])
 			continue
 		}
-		p.countOut(size)
-		o.send = append(o.send, buf[start:end])
+		j := outJob{p: p, buf: buf, size: size}
+		if sa, ok := p.out.(*OutboundSA); ok {
+			j.seq = sa.reserveSeq()
+		}
+		o.jobs = append(o.jobs, j)
 	}
 	o.flushSend()
 	o.flushClear()
@@ -111,8 +137,41 @@ func (o *outLoop) flushClear() {
 	o.clear = o.clear[:0]
 }
 
+// encapJobs encapsulates the collected packets, spread over the crypto
+// workers, and queues them for sending in their original order.
+func (o *outLoop) encapJobs() {
+	if len(o.jobs) == 0 {
+		return
+	}
+	o.e.spread(len(o.jobs), &o.wg, cryptoJob{out: o}, o.encryptRange)
+	for i := range o.jobs {
+		j := &o.jobs[i]
+		if j.err != nil {
+			j.p.countDrop(j.err)
+		} else {
+			j.p.countOut(j.size)
+			o.send = append(o.send, j.buf[j.start:j.end])
+		}
+		*j = outJob{}
+	}
+	o.jobs = o.jobs[:0]
+}
+
+// encryptRange encapsulates jobs [from, to).
+func (o *outLoop) encryptRange(from, to int) {
+	for i := from; i < to; i++ {
+		j := &o.jobs[i]
+		if sa, ok := j.p.out.(*OutboundSA); ok && j.seq != 0 {
+			j.start, j.end, j.err = sa.encapSeq(j.buf, MaxHeadroom, j.size, j.seq)
+		} else {
+			j.start, j.end, j.err = j.p.out.Encap(j.buf, MaxHeadroom, j.size)
+		}
+	}
+}
+
 // flushSend hands the packets collected so far to the sender.
 func (o *outLoop) flushSend() {
+	o.encapJobs()
 	if len(o.send) == 0 {
 		return
 	}
