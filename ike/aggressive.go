@@ -13,14 +13,21 @@ import (
 // The identities travel in clear, and all offered transforms must share
 // the DH group of the KE payload.
 
-var aggressiveInitiator = map[State]phase1Step{
-	StateAMWaitMsg2: (*Phase1).amI2,
-}
-
-var aggressiveResponder = map[State]phase1Step{
-	StateNone:       (*Phase1).amR1,
-	StateAMWaitMsg3: (*Phase1).amR3,
-}
+// Aggressive Mode's tables (phase1_table.go). AM3 comes encrypted from
+// some peers and in clear from others; only an encrypted one can carry
+// INITIAL-CONTACT (noteInitialContact).
+var (
+	aggressiveInitiator = phase1Table{
+		{name: "AM2", from: StateAMWaitMsg2, to: StateAMActive, crypt: inClear,
+			required: payloads(withSA, withKENonce, withID), allowed: payloads(withAuth, withCR, withNATD), handle: (*Phase1).amI2},
+	}
+	aggressiveResponder = phase1Table{
+		{name: "AM1", from: StateNone, to: StateAMWaitMsg3, crypt: inClear,
+			required: payloads(withSA, withKENonce, withID), allowed: payloads(withCR), handle: (*Phase1).amR1},
+		{name: "AM3", from: StateAMWaitMsg3, to: StateAMActive, crypt: eitherWay,
+			allowed: payloads(withAuth, withNATD), handle: (*Phase1).amR3},
+	}
+)
 
 func (p *Phase1) amI1() (*Result, error) {
 	sa := p.saPayload()
@@ -45,9 +52,6 @@ func (p *Phase1) amI1() (*Result, error) {
 func (p *Phase1) amI2(m *Message, pkt Packet, now time.Time) (*Result, error) {
 	if m.CookieR.IsZero() {
 		return nil, malformed("AM2 without responder cookie")
-	}
-	if Find[*SA](m) == nil || Find[*ID](m) == nil {
-		return nil, malformed("AM2 without SA or ID")
 	}
 	p.ckyR = m.CookieR
 	if err := p.acceptChoice(m); err != nil {
@@ -93,9 +97,6 @@ func (p *Phase1) amI2(m *Message, pkt Packet, now time.Time) (*Result, error) {
 
 func (p *Phase1) amR1(m *Message, pkt Packet, now time.Time) (*Result, error) {
 	sa, id := Find[*SA](m), Find[*ID](m)
-	if sa == nil || id == nil {
-		return nil, malformed("AM1 without SA or ID")
-	}
 	p.noteEndpoints(pkt)
 	if err := p.pickResponderCookie(); err != nil {
 		return nil, err

@@ -1,6 +1,7 @@
 // Package ike implements IKEv1 (RFC 2407/2408/2409): the ISAKMP message
-// codec, key derivation, Main/Aggressive/Quick Mode exchanges as state
-// tables, and the SA lifecycle. It installs negotiated SA pairs into the
+// codec, key derivation, the Main, Aggressive and Quick Mode exchanges,
+// Informational and Transaction (XAUTH, Mode-Config) messages, and the SA
+// lifecycle. It installs negotiated SA pairs into the
 // data plane through a small interface.
 //
 // # Wire format
@@ -53,7 +54,16 @@
 // With Phase1Config.Fragmentation both sides' certificate-carrying
 // messages travel as IKEv1 fragments once the peer announced support too.
 // Failures after the key exchange are told to the peer, and understood
-// from it, in encrypted Informational messages. States carry Cisco's names (MM_WAIT_MSG2 ..
+// from it, in encrypted Informational messages.
+//
+// Main and Aggressive Mode are tables (mainmode.go, aggressive.go), one per
+// role, of phase1Row: from-state, to-state, whether the message must be
+// encrypted, the payloads it must and may carry, and the handler.
+// Phase1.Handle finds the row of the current state and checks the message
+// against it before the handler runs, and that the handler left the row's
+// to-state after (phase1_table.go). Quick Mode (quick.go) and the
+// Informational exchange (info.go) are not tables yet: their handlers
+// check their messages themselves. States carry Cisco's names (MM_WAIT_MSG2 ..
 // MM_ACTIVE, AM_WAIT_MSG2/3, AM_ACTIVE). The responder chooses like Cisco:
 // the first of its own policies that matches any offered transform; the
 // lower lifetime wins (RESPONDER-LIFETIME when the responder lowers it).

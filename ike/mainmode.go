@@ -13,20 +13,26 @@ import (
 //	MM5 I->R  encrypted: IDii [CERT] HASH_I|SIG_I [N(INITIAL-CONTACT)]  (from 4500 after a NAT)
 //	MM6 R->I  encrypted: IDir [CERT] HASH_R|SIG_R
 
-// mainModeInitiator maps each state to the handler of the message it
-// waits for.
-var mainModeInitiator = map[State]phase1Step{
-	StateMMWaitMsg2: (*Phase1).mmI2,
-	StateMMWaitMsg4: (*Phase1).mmI4,
-	StateMMWaitMsg6: (*Phase1).mmI6,
-}
-
-// mainModeResponder is the responder's table.
-var mainModeResponder = map[State]phase1Step{
-	StateNone:       (*Phase1).mmR1,
-	StateMMWaitMsg3: (*Phase1).mmR3,
-	StateMMWaitMsg5: (*Phase1).mmR5,
-}
+// Main Mode's tables (phase1_table.go): the messages each role receives.
+// VID and N payloads are allowed in every message.
+var (
+	mainModeInitiator = phase1Table{
+		{name: "MM2", from: StateMMWaitMsg2, to: StateMMWaitMsg4, crypt: inClear,
+			required: payloads(withSA), allowed: payloads(withCR), handle: (*Phase1).mmI2},
+		{name: "MM4", from: StateMMWaitMsg4, to: StateMMWaitMsg6, crypt: inClear,
+			required: payloads(withKENonce), allowed: payloads(withCR, withNATD), handle: (*Phase1).mmI4},
+		{name: "MM6", from: StateMMWaitMsg6, to: StateMMActive, crypt: encrypted,
+			required: payloads(withID), allowed: payloads(withAuth, withCR), handle: (*Phase1).mmI6},
+	}
+	mainModeResponder = phase1Table{
+		{name: "MM1", from: StateNone, to: StateMMWaitMsg3, crypt: inClear,
+			required: payloads(withSA), allowed: payloads(withCR), handle: (*Phase1).mmR1},
+		{name: "MM3", from: StateMMWaitMsg3, to: StateMMWaitMsg5, crypt: inClear,
+			required: payloads(withKENonce), allowed: payloads(withCR, withNATD), handle: (*Phase1).mmR3},
+		{name: "MM5", from: StateMMWaitMsg5, to: StateMMActive, crypt: encrypted,
+			required: payloads(withID), allowed: payloads(withAuth, withCR), handle: (*Phase1).mmR5},
+	}
+)
 
 func (p *Phase1) initialContact() []Payload {
 	if !p.cfg.InitialContact {
@@ -62,9 +68,6 @@ func (p *Phase1) mmI2(m *Message, pkt Packet, now time.Time) (*Result, error) {
 	if m.CookieR.IsZero() {
 		return nil, malformed("MM2 without responder cookie")
 	}
-	if Find[*SA](m) == nil {
-		return nil, malformed("MM2 without SA")
-	}
 	p.ckyR = m.CookieR
 	if err := p.acceptChoice(m); err != nil {
 		return nil, err
@@ -99,9 +102,6 @@ func (p *Phase1) keAndNonce(m *Message) (ke, nonce []byte, err error) {
 }
 
 func (p *Phase1) mmI4(m *Message, pkt Packet, now time.Time) (*Result, error) {
-	if m.Encrypted() {
-		return nil, malformed("MM4 encrypted")
-	}
 	gxr, nr, err := p.keAndNonce(m)
 	if err != nil {
 		return nil, err
@@ -133,9 +133,6 @@ func (p *Phase1) mmI4(m *Message, pkt Packet, now time.Time) (*Result, error) {
 }
 
 func (p *Phase1) mmI6(m *Message, pkt Packet, now time.Time) (*Result, error) {
-	if !m.Encrypted() {
-		return nil, malformed("MM6 not encrypted")
-	}
 	if err := p.verifyPeer(Find[*ID](m), m, now); err != nil {
 		return nil, err
 	}
@@ -145,9 +142,6 @@ func (p *Phase1) mmI6(m *Message, pkt Packet, now time.Time) (*Result, error) {
 
 func (p *Phase1) mmR1(m *Message, pkt Packet, now time.Time) (*Result, error) {
 	sa := Find[*SA](m)
-	if sa == nil {
-		return nil, malformed("MM1 without SA")
-	}
 	p.noteEndpoints(pkt)
 	if err := p.pickResponderCookie(); err != nil {
 		return nil, err
@@ -167,9 +161,6 @@ func (p *Phase1) mmR1(m *Message, pkt Packet, now time.Time) (*Result, error) {
 }
 
 func (p *Phase1) mmR3(m *Message, pkt Packet, now time.Time) (*Result, error) {
-	if m.Encrypted() {
-		return nil, malformed("MM3 encrypted")
-	}
 	gxi, ni, err := p.keAndNonce(m)
 	if err != nil {
 		return nil, err
@@ -192,9 +183,6 @@ func (p *Phase1) mmR3(m *Message, pkt Packet, now time.Time) (*Result, error) {
 }
 
 func (p *Phase1) mmR5(m *Message, pkt Packet, now time.Time) (*Result, error) {
-	if !m.Encrypted() {
-		return nil, malformed("MM5 not encrypted")
-	}
 	if err := p.verifyPeer(Find[*ID](m), m, now); err != nil {
 		return nil, err
 	}

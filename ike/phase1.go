@@ -140,7 +140,7 @@ type Phase1 struct {
 	initiator bool
 	exchange  ExchangeType
 	state     State
-	table     map[State]phase1Step
+	table     phase1Table
 
 	ckyI, ckyR    Cookie
 	local, remote netip.AddrPort
@@ -175,11 +175,6 @@ type Phase1 struct {
 	done       *Phase1Done
 	failure    *Phase1Failure
 }
-
-// phase1Step handles the message the current state waits for. It returns
-// a *Phase1Failure to end the negotiation, any other error to drop the
-// message and keep waiting.
-type phase1Step func(p *Phase1, m *Message, pkt Packet, now time.Time) (*Result, error)
 
 func newPhase1(cfg *Phase1Config, initiator bool) (*Phase1, error) {
 	if cfg == nil {
@@ -417,7 +412,7 @@ func (p *Phase1) Handle(pkt Packet, now time.Time) (Result, error) {
 			return Result{}, errors.New("ike: encrypted message before keys")
 		}
 		m, nextIV, err = Open(pkt.Data, p.blk, p.iv)
-		if errors.Is(err, ErrMalformed) && p.keys != nil && p.table[p.state] != nil {
+		if errors.Is(err, ErrMalformed) && p.keys != nil && p.table.row(p.state) != nil {
 			// Garbage after decryption: the keys differ, which with
 			// pre-shared keys means the secrets differ (Cisco logs
 			// "probable pre-shared key mismatch").
@@ -429,15 +424,15 @@ func (p *Phase1) Handle(pkt Packet, now time.Time) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	step := p.table[p.state]
-	if step == nil {
-		return Result{}, fmt.Errorf("ike: no message expected in %v", p.state)
+	row, err := p.table.admit(p.state, m)
+	if err != nil {
+		return Result{}, err
 	}
 	savedIV := p.iv
 	if nextIV != nil {
 		p.iv = nextIV
 	}
-	r, err := step(p, m, pkt, now)
+	r, err := row.handle(p, m, pkt, now)
 	if err != nil {
 		var f *Phase1Failure
 		if errors.As(err, &f) {
@@ -445,6 +440,9 @@ func (p *Phase1) Handle(pkt Packet, now time.Time) (Result, error) {
 		}
 		p.iv = savedIV
 		return Result{}, err
+	}
+	if p.state != row.to {
+		return p.failWith(fmt.Errorf("ike: %s left %v, its row says %v", row.name, p.state, row.to)), nil
 	}
 	if r.Send, err = p.fragment(r.Send); err != nil {
 		return p.failWith(err), nil

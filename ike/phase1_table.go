@@ -1,0 +1,128 @@
+package ike
+
+import (
+	"strings"
+	"time"
+)
+
+// The phase 1 exchanges as tables, in the manner of Libreswan's IKEv1
+// state table: each row is one transition, from the state that waits for
+// a message to the state its handler leaves, with whether the message
+// must be encrypted and which payloads it must and may carry. Phase1.Handle
+// finds the row of the current state and checks the message against it
+// before the handler runs (admit), so a handler only does the work; after
+// the handler it checks that the row's to-state was reached. The tables
+// themselves are in mainmode.go and aggressive.go.
+
+// crypt says whether a row's message travels encrypted.
+type crypt uint8
+
+const (
+	inClear crypt = iota
+	encrypted
+	eitherWay // Aggressive Mode's third message: peers differ
+)
+
+// phase1Row is one transition of a phase 1 exchange.
+type phase1Row struct {
+	name     string // the message, as the exchange diagrams call it
+	from, to State
+	crypt    crypt
+	required []PayloadType
+	allowed  []PayloadType // optional besides required; VID and N are always allowed
+	handle   phase1Step
+}
+
+// phase1Table is one role's half of an exchange.
+type phase1Table []phase1Row
+
+// row returns the transition out of state s, or nil.
+func (t phase1Table) row(s State) *phase1Row {
+	for i := range t {
+		if t[i].from == s {
+			return &t[i]
+		}
+	}
+	return nil
+}
+
+// admit checks m against the row of state s: the row exists, the
+// encryption matches, the required payloads are there and every other
+// payload is allowed. Payloads of private-use types we do not know
+// (128 and up) are ignored, as other vendors' extensions.
+func (t phase1Table) admit(s State, m *Message) (*phase1Row, error) {
+	r := t.row(s)
+	if r == nil {
+		return nil, malformed("no message expected in %v", s)
+	}
+	switch {
+	case r.crypt == encrypted && !m.Encrypted():
+		return nil, malformed("%s not encrypted", r.name)
+	case r.crypt == inClear && m.Encrypted():
+		return nil, malformed("%s encrypted", r.name)
+	}
+	var missing []string
+	for _, want := range r.required {
+		if !hasPayload(m, want) {
+			missing = append(missing, want.String())
+		}
+	}
+	if len(missing) > 0 {
+		return nil, malformed("%s without %s", r.name, strings.Join(missing, ", "))
+	}
+	for _, pl := range m.Payloads {
+		if pt := pl.Type(); !r.permits(pt) {
+			if _, unknown := pl.(*Unknown); unknown && pt >= 128 {
+				continue
+			}
+			return nil, malformed("%s with a %v payload", r.name, pt)
+		}
+	}
+	return r, nil
+}
+
+func (r *phase1Row) permits(pt PayloadType) bool {
+	if pt == PayloadVendorID || pt == PayloadNotify {
+		return true
+	}
+	for _, list := range [][]PayloadType{r.required, r.allowed} {
+		for _, p := range list {
+			if p == pt {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func hasPayload(m *Message, t PayloadType) bool {
+	for _, pl := range m.Payloads {
+		if pl.Type() == t {
+			return true
+		}
+	}
+	return false
+}
+
+// Payload sets the rows share.
+var (
+	withSA      = []PayloadType{PayloadSA}
+	withKENonce = []PayloadType{PayloadKE, PayloadNonce}
+	withID      = []PayloadType{PayloadID}
+	withCR      = []PayloadType{PayloadCR}
+	withNATD    = []PayloadType{PayloadNATD, PayloadNATDDraft}
+	withAuth    = []PayloadType{PayloadCert, PayloadHash, PayloadSig} // HASH or SIG as the method wants: verifyPeer
+)
+
+func payloads(sets ...[]PayloadType) []PayloadType {
+	var out []PayloadType
+	for _, s := range sets {
+		out = append(out, s...)
+	}
+	return out
+}
+
+// phase1Step handles the message the current state waits for. It returns
+// what to send and whether phase 1 completed; a *Phase1Failure error ends
+// the negotiation, any other error drops the message.
+type phase1Step func(p *Phase1, m *Message, pkt Packet, now time.Time) (*Result, error)

@@ -1,0 +1,94 @@
+package ike
+
+import "testing"
+
+// shapeOf is the smallest message a row admits: its required payloads,
+// one vendor ID, encrypted as the row says (encrypted for eitherWay).
+// admit looks at payload types only, so the bodies stay empty.
+func shapeOf(r *phase1Row, encrypt bool) *Message {
+	m := &Message{}
+	if encrypt {
+		m.Flags |= FlagEncryption
+	}
+	for _, t := range append(append([]PayloadType{}, r.required...), PayloadVendorID) {
+		m.Payloads = append(m.Payloads, &Unknown{PType: t})
+	}
+	return m
+}
+
+// TestPhase1Tables feeds every phase 1 message shape, in clear and
+// encrypted, in every state, to every table: only the row of that state
+// may admit it, and only the shapes of that row's message (or of a
+// message with the same payloads: MM1 and MM2, MM3 and MM4, MM5 and MM6,
+// AM1 and AM2, which the cookies and the role tell apart).
+func TestPhase1Tables(t *testing.T) {
+	tables := map[string]phase1Table{"main initiator": mainModeInitiator, "main responder": mainModeResponder,
+		"aggressive initiator": aggressiveInitiator, "aggressive responder": aggressiveResponder}
+	same := map[string]string{"MM1": "MM2", "MM2": "MM1", "MM3": "MM4", "MM4": "MM3", "MM5": "MM6", "MM6": "MM5", "AM1": "AM2", "AM2": "AM1"}
+	var rows []*phase1Row
+	for _, tb := range tables {
+		for i := range tb {
+			rows = append(rows, &tb[i])
+		}
+	}
+	// Shapes that no row admits: a phase 1 message with a payload no row
+	// allows, an unknown payload type below the private range.
+	bad := []*Message{
+		{Payloads: []Payload{&Unknown{PType: PayloadSA}, &Unknown{PType: PayloadDelete}}},
+		{Payloads: []Payload{&Unknown{PType: PayloadKE}, &Unknown{PType: PayloadNonce}, &Unknown{PType: 99}}},
+		{Header: Header{Flags: FlagEncryption}, Payloads: []Payload{&Unknown{PType: PayloadID}, &Unknown{PType: PayloadAttributes}}},
+	}
+	admitted := 0
+	for tname, tb := range tables {
+		for s := StateNone; s <= StateFailed; s++ {
+			own := tb.row(s)
+			for _, shape := range rows {
+				for _, enc := range []bool{false, true} {
+					m := shapeOf(shape, enc)
+					r, err := tb.admit(s, m)
+					want := own != nil && (own.name == shape.name || same[shape.name] == own.name) &&
+						(own.crypt == eitherWay || (own.crypt == encrypted) == enc)
+					if (err == nil) != want {
+						t.Errorf("%s in %v: %s (encrypted %v) admitted %v, want %v (%v)", tname, s, shape.name, enc, err == nil, want, err)
+					}
+					if err == nil {
+						admitted++
+						if r != own {
+							t.Errorf("%s in %v: admitted by row %s, not the state's", tname, s, r.name)
+						}
+					}
+				}
+			}
+			for i, m := range bad {
+				if _, err := tb.admit(s, m); err == nil {
+					t.Errorf("%s in %v: bad shape %d admitted", tname, s, i)
+				}
+			}
+			// Private-use payloads of other vendors are ignored.
+			if own != nil && own.crypt != encrypted {
+				m := shapeOf(own, false)
+				m.Payloads = append(m.Payloads, &Unknown{PType: 200})
+				if _, err := tb.admit(s, m); err != nil {
+					t.Errorf("%s in %v: private payload refused: %v", tname, s, err)
+				}
+			}
+		}
+	}
+	if admitted == 0 {
+		t.Fatal("no shape admitted anywhere")
+	}
+}
+
+// Each row's handler leaves the row's to-state (Handle checks it on every
+// message), and the rows of one table start in different states.
+func TestPhase1TableRows(t *testing.T) {
+	for name, tb := range map[string]phase1Table{"MI": mainModeInitiator, "MR": mainModeResponder, "AI": aggressiveInitiator, "AR": aggressiveResponder} {
+		seen := map[State]bool{}
+		for _, r := range tb {
+			if seen[r.from] || r.handle == nil || r.to == r.from {
+				t.Errorf("%s: row %s: from %v twice, no handler, or no transition", name, r.name, r.from)
+			}
+			seen[r.from] = true
+		}
+	}
+}
