@@ -235,7 +235,7 @@ var errXAuthRefused = errors.New("XAUTH refused")
 
 // raFailed ends a remote-access SA that cannot go on. Like strongSwan
 // and Cisco, no Delete is sent; a client does not retry after a refused
-// password until the configuration is reloaded.
+// password until a reload changes it.
 func (m *Manager) raFailed(sa *ikeSA, err error, now time.Time) {
 	ms := sa.ms
 	reason := err.Error()
@@ -275,7 +275,7 @@ func (m *Manager) raClientStatus(sa *ikeSA, t *txn, ap *AttributesPayload, now t
 	}
 	m.raAnswer(sa, t, CfgAck, ap.Identifier, xauthStatus(st == xauthStatusOK))
 	if st != xauthStatusOK {
-		return fmt.Errorf("%w: the gateway refused user %q: wrong user name or password (xauth_user, xauth_password); not retrying until the configuration is reloaded", errXAuthRefused, sa.ms.cm.XAuthUser)
+		return fmt.Errorf("%w: the gateway refused user %q: wrong user name or password (xauth_user, xauth_password); not retrying until a reload changes the password", errXAuthRefused, sa.ms.cm.XAuthUser)
 	}
 	m.log.Info("XAUTH: accepted by the gateway", "peer", sa.remote, "user", sa.ms.cm.XAuthUser)
 	sa.ra.phase = raConfig
