@@ -174,6 +174,7 @@ type mapState struct {
 	// raRefused: the gateway refused our password; no retry until reload.
 	// A gateway map's poolOwner says which client holds which address.
 	raLease   *Lease
+	raApplied bool // raLease is on the TUN, in the routes and the ACL
 	raRefused bool
 	poolOwner map[netip.Addr]string
 }

@@ -301,15 +301,19 @@ func (m *Manager) raClientLease(sa *ikeSA, t *txn, ap *AttributesPayload, now ti
 	}
 	ms := sa.ms
 	sa.ra.lease, sa.ra.phase = l, raActive
-	changed := ms.raLease == nil || !sameLease(ms.raLease, l)
+	changed := ms.raLease == nil || !sameLease(ms.raLease, l) || !ms.raApplied
 	ms.raLease = l
 	if changed {
 		ms.setLeaseRules(l)
+		ms.raApplied = false
 		if h := m.cfg.RemoteAccess; h != nil {
 			if err := h.ApplyLease(ms.cm, l); err != nil {
+				// The next connection asks for the same address and
+				// tries again.
 				return fmt.Errorf("cannot apply the assigned address: %v", err)
 			}
 		}
+		ms.raApplied = true
 	}
 	m.log.Info("Mode-Config: address assigned", "peer", sa.remote, "crypto_map", ms.cm.ID(), "address", l.IP4,
 		"address6", l.IP6, "dns", l.DNS, "split", l.Split)

@@ -1,6 +1,7 @@
 package ike
 
 import (
+	"errors"
 	"net/netip"
 	"strings"
 	"testing"
@@ -410,4 +411,37 @@ func TestRemoteAccessRefusalSendsNoDelete(t *testing.T) {
 			t.Fatalf("%v sent an Informational (Delete) after the refusal", d.from)
 		}
 	}
+}
+
+// failingHost refuses the first lease, as when the kernel rejects a route.
+type failingHost struct {
+	raHostRecorder
+	failed bool
+}
+
+func (h *failingHost) ApplyLease(cm *conf.CryptoMap, l *Lease) error {
+	if !h.failed {
+		h.failed = true
+		return errors.New("rtnetlink: add route: invalid argument")
+	}
+	return h.raHostRecorder.ApplyLease(cm, l)
+}
+
+// TestRemoteAccessApplyFailureRetries: when the address cannot be put in
+// place, the SA ends and the next connection applies the same lease again.
+func TestRemoteAccessApplyFailureRetries(t *testing.T) {
+	rn := newRANet(t)
+	h := &failingHost{}
+	a := netip.MustParseAddr("192.0.2.1")
+	c := raEnd(t, rn.n, a, raClientConfig(a, "alice", "s3cret", "main"), h)
+	c.m.mu.Lock()
+	c.m.maps[0].nextTry = time.Time{}
+	c.m.mu.Unlock()
+	waitUntil(t, 30*time.Second, "the lease applied on the second connection", func() bool {
+		c.m.mu.Lock()
+		c.m.maps[0].nextTry = time.Time{} // skip the backoff
+		c.m.mu.Unlock()
+		s := c.m.Status()
+		return len(h.leases) == 1 && len(s) == 1 && s[0].RemoteAccess == "active"
+	})
 }

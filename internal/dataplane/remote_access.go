@@ -38,7 +38,7 @@ func (d *Dataplane) ApplyLease(cm *conf.CryptoMap, l *ike.Lease) error {
 	// routes find their preferred source.
 	for _, a := range []netip.Addr{l.IP4, l.IP6} {
 		if a.IsValid() {
-			if err := d.rtnl.AddAddr(d.dev.Index(), netip.PrefixFrom(a, a.BitLen())); err != nil {
+			if err := d.rtnl.AddAddrNoDAD(d.dev.Index(), netip.PrefixFrom(a, a.BitLen())); err != nil {
 				errs = append(errs, err)
 			}
 		}
