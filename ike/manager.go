@@ -147,6 +147,11 @@ type Manager struct {
 	halfOpen *halfOpenPool // unproven Main Mode responders
 	cookies  cookieJar     // our responder cookies
 
+	// timers orders the SAs by their next due timer (manager_timerq.go);
+	// tickNow is the time of the tick in progress, zero outside ticks.
+	timers  timerQueue
+	tickNow time.Time
+
 	closed  bool
 	started bool
 	stop    chan struct{}

@@ -24,6 +24,9 @@ func (m *Manager) HandlePacket(pkt []byte, local, remote netip.AddrPort) {
 		return
 	}
 	sa := m.findSA(h.CookieI, h.CookieR)
+	// Whatever the message changes in the SA's timers, the next tick
+	// looks at it (manager_timerq.go).
+	defer func() { m.schedule(sa, now) }()
 	if sa == nil && !h.CookieR.IsZero() {
 		// MM3 of an unproven Main Mode responder (manager_halfopen.go).
 		k := hoKeyOf(h.CookieI, h.CookieR)

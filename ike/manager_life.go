@@ -1,6 +1,7 @@
 package ike
 
 import (
+	"container/heap"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -64,6 +65,7 @@ func (m *Manager) newResponder(pkt []byte, h Header, local, remote netip.AddrPor
 	sa.p1 = p1
 	sa.p1In = pkt
 	m.sas = append(m.sas, sa)
+	m.schedule(sa, now)
 	if out != nil {
 		m.send(sa, out)
 		sa.p1Last = out
@@ -136,6 +138,7 @@ func (m *Manager) startPhase1(ms *mapState, now time.Time) *ikeSA {
 	h, _ := ParseHeader(out)
 	sa.cookieI = h.CookieI
 	m.sas = append(m.sas, sa)
+	m.schedule(sa, now)
 	m.log.Info("initiating phase 1", "crypto_map", ms.cm.ID(), "peer", sa.remote, "exchange", exchangeName(ms.cm))
 	m.send(sa, out)
 	sa.p1Last = out
@@ -196,6 +199,7 @@ func (m *Manager) established(sa *ikeSA, now time.Time) {
 	// old one is deleted by the timer once its exchanges are over.
 	if old := sa.replaces; old != nil && !old.dead {
 		old.replacedBy = sa
+		m.schedule(old, now)
 	}
 	// As responder, a new IKE SA with a peer identity we already have one
 	// with on the same crypto map is the peer's rekey (or
@@ -208,6 +212,7 @@ func (m *Manager) established(sa *ikeSA, now time.Time) {
 		for _, old := range m.sas {
 			if old != sa && !old.dead && old.replacedBy == nil && old.ms == sa.ms && samePeer(old, sa) {
 				old.replacedBy = sa
+				m.schedule(old, now)
 			}
 		}
 	}
@@ -230,6 +235,7 @@ func offerFor(ms *mapState, sa *ikeSA) *childOffer {
 // startQuick begins a Quick Mode for ACL line r of the map (a rekey of
 // old when set, with old's selector).
 func (m *Manager) startQuick(sa *ikeSA, ms *mapState, r proxyRule, old *child, now time.Time) {
+	defer m.schedule(sa, now)
 	sel := r.sel
 	if old != nil {
 		sel = old.rule.sel
@@ -420,6 +426,9 @@ func (m *Manager) deleteIKE(sa *ikeSA, notify bool, why string) {
 		m.log.Info("IKE SA deleted", "peer", sa.remote, "reason", why)
 	}
 	sa.dead = true
+	if sa.tqIndex >= 0 && sa.tqIndex < len(m.timers) && m.timers[sa.tqIndex] == sa {
+		heap.Remove(&m.timers, sa.tqIndex)
+	}
 	m.removeSA(sa)
 }
 

@@ -62,6 +62,8 @@ func (m *Manager) Reload(c *conf.Config) (ReloadResult, error) {
 	if m.closed {
 		return res, errors.New("ike: manager closed")
 	}
+	// Changed maps change their SAs' timers: every SA is looked at.
+	defer m.scheduleAll(time.Now())
 	old := make(map[string]*mapState, len(m.maps))
 	for _, ms := range m.maps {
 		old[ms.cm.ID()] = ms

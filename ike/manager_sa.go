@@ -112,6 +112,10 @@ type ikeSA struct {
 	// complete (a gateway's XAUTH request overtaking MM6), kept for then.
 	early  []byte
 	nextKA time.Time // NAT-T keepalive
+
+	// due and tqIndex place the SA in the manager's timer queue.
+	due     time.Time
+	tqIndex int
 }
 
 // qmState is a Quick Mode exchange of an IKE SA.

@@ -6,9 +6,10 @@ import (
 	"tinyipsec/conf"
 )
 
-// tick runs every timer of the manager: retransmissions (exponential
-// backoff, then give up), half-open timeouts, DPD, NAT-T keepalives,
-// rekeying before expiry, expiry, and "initiate always" maps.
+// tick runs the timers of the manager that are due: retransmissions
+// (exponential backoff, then give up), half-open timeouts, DPD, NAT-T
+// keepalives, rekeying before expiry, expiry (SAs wait in a queue by their
+// next timer, manager_timerq.go), and "initiate always" maps.
 func (m *Manager) tick(now time.Time) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -17,12 +18,9 @@ func (m *Manager) tick(now time.Time) {
 	}
 	m.cookies.rotate(now)
 	m.halfOpen.expire(now.Add(-halfOpenTimeout))
-	for _, sa := range append([]*ikeSA(nil), m.sas...) {
-		if sa.dead {
-			continue
-		}
-		m.tickSA(sa, now)
-	}
+	m.tickNow = now
+	m.tickTimers(now)
+	m.tickNow = time.Time{}
 	m.tickMaps(now)
 	m.settleCheck()
 }

@@ -423,6 +423,7 @@ func (m *Manager) raGatewayLease(sa *ikeSA, t *txn, ap *AttributesPayload, now t
 	for _, o := range m.sas {
 		if o != sa && !o.dead && o.ra != nil && o.ra.gateway && o.ra.user == sa.ra.user && o.remote == sa.remote && o.replacedBy == nil {
 			o.replacedBy = sa
+			m.schedule(o, time.Now())
 		}
 	}
 	m.log.Info("Mode-Config: address assigned", "peer", sa.remote, "crypto_map", sa.ms.cm.ID(), "user", sa.ra.user, "address", l.IP4)

@@ -241,6 +241,7 @@ func TestRemoteAccessRekeyKeepsAddress(t *testing.T) {
 		// the old SA up to 10 s after the new one is up: skip that wait.
 		clear(sa.qms)
 	}
+	c.m.scheduleAll(time.Now()) // timers changed behind the manager's back
 	c.m.mu.Unlock()
 	waitUntil(t, 20*time.Second, "the old IKE SA replaced", func() bool {
 		s := c.m.Status()

@@ -1,0 +1,153 @@
+package ike
+
+import (
+	"container/heap"
+	"time"
+)
+
+// The manager's timers (retransmissions, half-open and Quick Mode
+// timeouts, DPD, NAT-T keepalives, rekeying, expiry) live in the IKE SAs.
+// A hub holds thousands of SAs whose next timer is minutes away, so a tick
+// must not visit them all: SAs wait in a heap ordered by the time their
+// earliest timer is due, and a tick handles only those at the top whose
+// time has come. Anything that can change an SA's timers outside a tick
+// (a packet for it, a new Quick Mode, a new SA, a reload) reschedules it
+// for the next tick. As a safety net no SA waits longer than
+// timerMaxSleep, so a timer that an event failed to announce fires late,
+// never not at all.
+
+// timerMaxSleep bounds how long an SA waits in the queue between visits.
+const timerMaxSleep = 30 * time.Second
+
+// timerQueue is a min-heap of IKE SAs by due time.
+type timerQueue []*ikeSA
+
+func (q timerQueue) Len() int           { return len(q) }
+func (q timerQueue) Less(i, j int) bool { return q[i].due.Before(q[j].due) }
+func (q timerQueue) Swap(i, j int) {
+	q[i], q[j] = q[j], q[i]
+	q[i].tqIndex, q[j].tqIndex = i, j
+}
+func (q *timerQueue) Push(x any) {
+	sa := x.(*ikeSA)
+	sa.tqIndex = len(*q)
+	*q = append(*q, sa)
+}
+func (q *timerQueue) Pop() any {
+	old := *q
+	sa := old[len(old)-1]
+	old[len(old)-1] = nil
+	*q = old[:len(old)-1]
+	sa.tqIndex = -1
+	return sa
+}
+
+// schedule makes sure sa is visited by the first tick at or after at.
+// During a tick, "now" means the next tick: the running one must end.
+func (m *Manager) schedule(sa *ikeSA, at time.Time) {
+	if sa == nil || sa.dead {
+		return
+	}
+	if !m.tickNow.IsZero() && !at.After(m.tickNow) {
+		at = m.tickNow.Add(time.Nanosecond)
+	}
+	if sa.tqIndex <= 0 && (len(m.timers) == 0 || m.timers[0] != sa) {
+		// Not queued (tqIndex is 0 both for "first" and for a new SA).
+		sa.due = at
+		heap.Push(&m.timers, sa)
+		return
+	}
+	if at.Before(sa.due) {
+		sa.due = at
+		heap.Fix(&m.timers, sa.tqIndex)
+	}
+}
+
+// scheduleAll queues every SA for the next tick (after a reload).
+func (m *Manager) scheduleAll(now time.Time) {
+	for _, sa := range m.sas {
+		m.schedule(sa, now)
+	}
+}
+
+// tickTimers runs the timers of the SAs that are due, and queues each
+// again for its next timer.
+func (m *Manager) tickTimers(now time.Time) {
+	var done []*ikeSA
+	for len(m.timers) > 0 && !m.timers[0].due.After(now) {
+		sa := heap.Pop(&m.timers).(*ikeSA)
+		if sa.dead {
+			continue
+		}
+		m.tickSA(sa, now)
+		done = append(done, sa)
+	}
+	for _, sa := range done {
+		if !sa.dead && sa.tqIndex < 0 {
+			sa.due = sa.nextTimer(now)
+			heap.Push(&m.timers, sa)
+		}
+	}
+}
+
+// nextTimer is when the earliest of sa's timers is due (at most
+// timerMaxSleep away). It mirrors tickSA.
+func (sa *ikeSA) nextTimer(now time.Time) time.Time {
+	next := now.Add(timerMaxSleep)
+	at := func(t time.Time) {
+		if !t.IsZero() && t.Before(next) {
+			next = t
+		}
+	}
+	if sa.out == nil {
+		if sa.p1Retx.out != nil {
+			at(sa.p1Retx.next)
+		}
+		at(sa.created.Add(halfOpenTimeout))
+		return maxTime(next, now.Add(tickInterval))
+	}
+	if sa.ra != nil && sa.ra.phase != raActive {
+		return now.Add(tickInterval) // XAUTH / Mode-Config in progress
+	}
+	for _, qs := range sa.qms {
+		if !qs.doneAt.IsZero() {
+			at(qs.doneAt.Add(30 * time.Second))
+		} else if qs.retx.out != nil {
+			at(qs.retx.next)
+		}
+	}
+	for _, c := range sa.children {
+		at(c.removeAt)
+		at(c.expires)
+		if c.removeAt.IsZero() && !c.rekeying && sa.replacedBy == nil {
+			at(c.rekeyAt)
+		}
+	}
+	if d := sa.dpd; d != nil && sa.out.peerDPD && d.Delay > 0 {
+		if d.probing {
+			at(d.firstSent.Add(d.Timeout))
+			at(d.lastSent.Add(dpdRetryInterval))
+		} else {
+			// ESP counted since then may postpone the probe; the
+			// visit checks the counters.
+			at(d.lastHeard.Add(d.Delay))
+		}
+	}
+	at(sa.nextKA)
+	if sa.replacedBy != nil {
+		at(now.Add(tickInterval)) // until the old SA can go
+	}
+	at(sa.expires)
+	if sa.initiator && sa.ms != nil && !sa.rekeying {
+		at(sa.rekeyAt)
+	}
+	// A timer that is already due fires on the next tick, not in a loop.
+	return maxTime(next, now.Add(tickInterval))
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}

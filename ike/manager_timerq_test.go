@@ -1,0 +1,79 @@
+package ike
+
+import (
+	"fmt"
+	"net/netip"
+	"testing"
+	"time"
+)
+
+// idleHub is a manager holding n established IKE SAs whose next timer
+// (expiry) is an hour away, as on a hub with thousands of quiet spokes.
+func idleHub(t testing.TB, n int) (*Manager, []*ikeSA, time.Time) {
+	hubAddr := netip.MustParseAddr("192.0.2.100")
+	net := &memNet{peers: map[netip.Addr]*Manager{}}
+	m, err := NewManager(Config{Conf: testConfig(hubAddr, netip.Addr{}, "10.200.0.0/16", "10.0.0.0/8", "never", nil),
+		Transport: &memTransport{net}, DataPlane: &memPlane{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	sas := make([]*ikeSA, n)
+	for i := range sas {
+		sa := &ikeSA{remote: netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), 500),
+			created: now, out: &p1Outcome{}, established: now, expires: now.Add(time.Hour), rekeyAt: now.Add(50 * time.Minute),
+			qms: map[uint32]*qmState{}}
+		m.sas = append(m.sas, sa)
+		m.schedule(sa, now)
+		sas[i] = sa
+	}
+	m.tick(now) // the first visit of each computes its next timer
+	return m, sas, now
+}
+
+// TestTickVisitsOnlyDueSAs: a tick leaves SAs whose timers are not due
+// alone (their place in the queue is unchanged), and still serves the one
+// SA that has a retransmission due.
+func TestTickVisitsOnlyDueSAs(t *testing.T) {
+	m, sas, now := idleHub(t, 1000)
+	for _, sa := range sas {
+		if want := now.Add(timerMaxSleep); !sa.due.Equal(want) {
+			t.Fatalf("idle SA due at %v, want %v (the safety-net sleep)", sa.due.Sub(now), timerMaxSleep)
+		}
+	}
+	// A Quick Mode of SA 500 waits for its answer.
+	busy := sas[500]
+	busy.qms[1] = &qmState{}
+	busy.qms[1].retx.arm([]byte("quick mode message"), now)
+	m.schedule(busy, now)
+	m.tick(now.Add(retxBase + time.Millisecond))
+	if busy.qms[1].retx.tries != 1 {
+		t.Fatalf("the due retransmission was not sent (tries %d)", busy.qms[1].retx.tries)
+	}
+	for i, sa := range sas {
+		if i != 500 && !sa.due.Equal(now.Add(timerMaxSleep)) {
+			t.Fatalf("SA %d was visited by a tick although nothing of it was due", i)
+		}
+	}
+	// Past the safety-net sleep every SA is looked at again.
+	m.tick(now.Add(timerMaxSleep + time.Second))
+	for i, sa := range sas {
+		if !sa.due.After(now.Add(timerMaxSleep + time.Second)) {
+			t.Fatalf("SA %d not revisited after the safety-net sleep", i)
+		}
+	}
+}
+
+// BenchmarkTickIdleHub: the cost of one timer tick with n quiet IKE SAs,
+// which must not grow with n.
+func BenchmarkTickIdleHub(b *testing.B) {
+	for _, n := range []int{100, 10000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			m, _, now := idleHub(b, n)
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				m.tick(now.Add(time.Second))
+			}
+		})
+	}
+}
