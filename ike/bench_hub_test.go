@@ -43,21 +43,41 @@ func TestBenchHub(t *testing.T) {
 	if v := os.Getenv("TINYIPSEC_BENCH_HUB_GROUP"); v != "" {
 		group, _ = strconv.Atoi(v)
 	}
-	var rows []string
 	hubs := []string{"tinyipsec", "strongswan"}
 	if v := os.Getenv("TINYIPSEC_BENCH_HUB_ONLY"); v != "" {
 		hubs = []string{v}
 	}
+	// make bench-hub also runs spokes with two IPsec SA pairs each, which
+	// separates the memory of a pair from that of an IKE SA.
+	pairsRuns := []int{1}
+	if os.Getenv("TINYIPSEC_BENCH_HUB") != "" {
+		pairsRuns = []int{1, 2}
+	}
+	var rows, mem []string
 	for _, hub := range hubs {
-		r := benchHubRun(t, hub, n, group)
-		rows = append(rows, r.row())
-		if t.Failed() {
-			return
+		var per [3]float64
+		for _, pairs := range pairsRuns {
+			r := benchHubRun(t, hub, n, group, pairs)
+			if t.Failed() {
+				return
+			}
+			per[pairs] = r.rssPerSpokeKB
+			if pairs == 1 {
+				rows = append(rows, r.row())
+			}
+		}
+		if len(pairsRuns) == 2 {
+			pair := per[2] - per[1]
+			mem = append(mem, fmt.Sprintf("| %s | %.1f kB | %.1f kB |", hub, per[1]-pair, pair))
 		}
 	}
 	t.Logf("hub under a burst of %d spokes (Main Mode PSK, aes128/sha256/group %d, ESP aes128gcm16), same run:\n"+
 		"| hub | spokes | time to last up | handshakes/s | hub CPU per handshake | hub RSS per spoke (IKE SA + IPsec SA pair) |\n"+
 		"|---|---:|---:|---:|---:|---:|\n%s", n, group, strings.Join(rows, "\n"))
+	if len(mem) > 0 {
+		t.Logf("hub RSS, from spokes with one and with two IPsec SA pairs:\n| hub | per IKE SA | per IPsec SA pair |\n|---|---:|---:|\n%s",
+			strings.Join(mem, "\n"))
+	}
 }
 
 type hubBenchResult struct {
@@ -76,7 +96,7 @@ func (r hubBenchResult) row() string {
 // benchSitesFor spreads spokes over site namespaces, at most 50 each.
 func benchSitesFor(n int) int { return (n + 49) / 50 }
 
-func benchHubRun(t *testing.T, hub string, n, group int) hubBenchResult {
+func benchHubRun(t *testing.T, hub string, n, group, pairs int) hubBenchResult {
 	t.Helper()
 	l := newHubLab(t)
 	proposal := map[int]string{14: "modp2048", 19: "ecp256", 20: "ecp384", 15: "modp3072"}[group]
@@ -140,9 +160,13 @@ esp = "aes128gcm16"
 				ns.Run(t, "ip", "addr", "add", outer+"/24", "dev", benchSiteIf(t, ns))
 			}
 			ns.Run(t, "ip", "addr", "add", inner+"/32", "dev", "lo")
+			rules := fmt.Sprintf("%q", "permit ip host "+inner+" 10.222.0.0/16")
+			if pairs == 2 {
+				rules = fmt.Sprintf("%q, %q", "permit ip host "+inner+" 10.222.0.0/17", "permit ip host "+inner+" 10.222.128.0/17")
+			}
 			fmt.Fprintf(&b, `
 [acl.A%d]
-rules = ["permit ip host %s 10.222.0.0/16"]
+rules = [%s]
 
 [[crypto_map]]
 name = "HUB"
@@ -154,7 +178,7 @@ transform_set = ["TS"]
 psk = %q
 initiate = "always"
 dpd_delay = 0
-`, j, inner, j, hubOuter, outer, j, hubPSK)
+`, j, rules, j, hubOuter, outer, j, hubPSK)
 		}
 		if err := os.WriteFile(s.node.config, []byte(b.String()), 0o600); err != nil {
 			t.Fatal(err)
@@ -181,11 +205,11 @@ dpd_delay = 0
 	deadline := start.Add(time.Duration(30+n/2) * time.Second)
 	got := 0
 	for {
-		if got = up(); got >= n {
+		if got = up(); got >= n*pairs {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Errorf("%s hub: %d/%d spokes up after %v", hub, got, n, time.Since(start).Round(time.Second))
+			t.Errorf("%s hub: %d/%d IPsec SAs up after %v", hub, got, n*pairs, time.Since(start).Round(time.Second))
 			break
 		}
 		time.Sleep(100 * time.Millisecond)
@@ -200,9 +224,10 @@ dpd_delay = 0
 			t.Logf("hub's IKE SAs: %+v", st.IKESAs)
 		}
 	}
-	t.Logf("%s hub: %d/%d spokes up in %v, hub CPU %v, hub RSS %d -> %d kB", hub, got, n, took.Round(time.Millisecond), cpu1-cpu0, rss0, rss1)
-	return hubBenchResult{hub: hub, spokes: n, took: took, cpuPerHS: (cpu1 - cpu0) / time.Duration(max(got, 1)),
-		rssPerSpokeKB: float64(rss1-rss0) / float64(max(got, 1))}
+	t.Logf("%s hub, %d pair(s) per spoke: %d/%d IPsec SAs up in %v, hub CPU %v, hub RSS %d -> %d kB", hub, pairs, got, n*pairs,
+		took.Round(time.Millisecond), cpu1-cpu0, rss0, rss1)
+	return hubBenchResult{hub: hub, spokes: n, took: took, cpuPerHS: (cpu1 - cpu0) / time.Duration(n),
+		rssPerSpokeKB: float64(rss1-rss0) / float64(n)}
 }
 
 // benchSiteIf is the site namespace's link towards the router.
