@@ -86,7 +86,8 @@ type EngineConfig struct {
 	// packets keep waiting). pkt is valid only during the call. It must not
 	// block: IKE should hand the request to its own goroutine. nil: the
 	// packets just wait in the entry's queue until an SA is installed.
-	Acquire func(entry int, pkt []byte)
+	// The entry is named by its ID, which stays right across a Reconfigure.
+	Acquire func(id string, pkt []byte)
 	// Expire is called from the engine's timer goroutine when a pair
 	// reaches its soft lifetime (hard false: time to rekey; once per pair)
 	// and after a pair that reached its hard lifetime was removed (hard
@@ -101,7 +102,7 @@ type EngineConfig struct {
 	// (default 16).
 	QueueLen int
 	// PathMTU, if set, is asked for the MTU towards a pair's peer when
-	// InstallPair gets a PairInfo without PathMTU (IKE does not know it).
+	// InstallPairFor gets a PairInfo without PathMTU (IKE does not know it).
 	PathMTU func(peer netip.Addr) int
 	// WireMTU is the MTU towards the peers used when a pair has no PathMTU:
 	// a packet that would exceed it after encapsulation is not sent; the
@@ -196,7 +197,7 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 	e.policy.Store(pol)
 	e.inbound.Store(&inTable{m: map[inKey]*Pair{}})
 	if cfg.Acquire != nil {
-		e.SetAcquire(cfg.Acquire)
+		e.SetAcquireByID(cfg.Acquire)
 	}
 	if cfg.Expire != nil {
 		e.SetExpire(cfg.Expire)
@@ -206,32 +207,18 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 	return e, nil
 }
 
-// acquireFunc is the stored Acquire hook: it gets both the entry's index
-// (in the policy table the packet was classified with) and its ID, which
-// stays right across a Reconfigure.
-type acquireFunc func(entry int, id string, pkt []byte)
+// acquireFunc is the stored Acquire hook.
+type acquireFunc func(id string, pkt []byte)
 
-// SetAcquire replaces EngineConfig.Acquire; IKE attaches itself with it
-// after the data plane is running. nil detaches. The index is that of the
-// table current when the packet was classified: after a Reconfigure it may
-// be stale, so hooks that outlive a reload should use SetAcquireByID.
-func (e *Engine) SetAcquire(f func(entry int, pkt []byte)) {
-	if f == nil {
-		e.acquire.Store(nil)
-		return
-	}
-	a := acquireFunc(func(entry int, _ string, pkt []byte) { f(entry, pkt) })
-	e.acquire.Store(&a)
-}
-
-// SetAcquireByID is SetAcquire with the entry's ID (the crypto map's
-// "name/seq") instead of its index. nil detaches.
+// SetAcquireByID replaces EngineConfig.Acquire; IKE attaches itself with
+// it after the data plane is running. The entry is named by its ID (the
+// crypto map's "name/seq"). nil detaches.
 func (e *Engine) SetAcquireByID(f func(id string, pkt []byte)) {
 	if f == nil {
 		e.acquire.Store(nil)
 		return
 	}
-	a := acquireFunc(func(_ int, id string, pkt []byte) { f(id, pkt) })
+	a := acquireFunc(f)
 	e.acquire.Store(&a)
 }
 

@@ -14,7 +14,7 @@ func TestBypassUnprotected(t *testing.T) {
 	dev, snd, clear := &engDevice{}, &engSender{}, &engSender{keep: true}
 	e := newEngTest(t, dev, snd, EngineConfig{Bypass: clear})
 	out, _ := engSAs(t, 0x4444)
-	if _, err := e.InstallPair(0, nil, out, PairInfo{}); err != nil {
+	if _, err := e.InstallPairFor("vpn/10", nil, out, PairInfo{}); err != nil {
 		t.Fatal(err)
 	}
 	protected := engPacket([4]byte{10, 2, 0, 1}, 100, false) // engClassifier: entry 0

@@ -19,7 +19,7 @@ func TestLifetimeExpiry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, _ := e.InstallPair(0, nil, out, PairInfo{Lifetime: 2 * time.Hour})
+	p, _ := e.InstallPairFor("vpn/10", nil, out, PairInfo{Lifetime: 2 * time.Hour})
 	now := time.Now()
 	e.checkLifetimes(now.Add(time.Minute))
 	if len(got) != 0 {
@@ -50,7 +50,7 @@ func FuzzInboundPath(f *testing.F) {
 	}
 	defer e.Close()
 	out, in := engSAs(f, 0x9009)
-	if _, err := e.InstallPair(0, in, nil, PairInfo{}); err != nil {
+	if _, err := e.InstallPairFor("x", in, nil, PairInfo{}); err != nil {
 		f.Fatal(err)
 	}
 	pkt := engPacket([4]byte{10, 2, 0, 1}, 40, false)

@@ -19,7 +19,7 @@ import (
 // pairs without selectors serve their ACL line or the whole entry, newest
 // first. A rekey is therefore make-before-break:
 //
-//	newPair, _ := e.InstallPair(entry, in2, out2, info2) // old inbound still decrypts
+//	newPair, _ := e.InstallPairFor(id, in2, out2, info2) // old inbound still decrypts
 //	...                                                 // later: peer's Delete, or a grace timer
 //	e.Remove(oldPair)                                   // old keys wiped once no loop uses them
 //
@@ -131,28 +131,19 @@ func (p *Pair) close() {
 	}
 }
 
-// ErrDuplicateSPI is returned by InstallPair when the inbound SPI is
+// ErrDuplicateSPI is returned by InstallPairFor when the inbound SPI is
 // already installed.
 var ErrDuplicateSPI = errors.New("esp: inbound SPI already installed")
 
-// InstallPair installs a new pair for entry: in joins the inbound table
-// (beside any older pair's inbound SA), out becomes the entry's outbound SA,
-// and packets waiting for an SA are sent through it. On success the engine
-// owns both SAs and closes (wipes) them when the pair is removed; on error
-// the caller still owns them. in or out may be nil for a one-directional
-// install. When info.PathMTU is 0 it is filled in by EngineConfig.PathMTU.
-func (e *Engine) InstallPair(idx int, in Verifier, out Protector, info PairInfo) (*Pair, error) {
-	return e.install(func(pol *policyTable) (*entry, int) {
-		if idx < 0 || idx >= len(pol.entries) {
-			return nil, idx
-		}
-		return pol.entries[idx], idx
-	}, in, out, info)
-}
-
-// InstallPairFor is InstallPair for the entry named id (a crypto map's
-// "name/seq"): unlike an index, the ID cannot go stale when a reload
-// reorders the entries between looking the index up and installing.
+// InstallPairFor installs a new pair for the entry named id (a crypto
+// map's "name/seq"; unlike an index, the ID cannot go stale when a reload
+// reorders the entries between looking the index up and installing): in
+// joins the inbound table (beside any older pair's inbound SA), out becomes
+// the entry's outbound SA, and packets waiting for an SA are sent through
+// it. On success the engine owns both SAs and closes (wipes) them when the
+// pair is removed; on error the caller still owns them. in or out may be
+// nil for a one-directional install. When info.PathMTU is 0 it is filled
+// in by EngineConfig.PathMTU.
 func (e *Engine) InstallPairFor(id string, in Verifier, out Protector, info PairInfo) (*Pair, error) {
 	return e.install(func(pol *policyTable) (*entry, int) {
 		ent := pol.byID[id]
@@ -213,7 +204,7 @@ func (e *Engine) install(resolve func(*policyTable) (*entry, int), in Verifier, 
 	return p, nil
 }
 
-// Replace is InstallPair for a rekey of old: the new pair takes over old's
+// Replace is InstallPairFor for a rekey of old: the new pair takes over old's
 // entry, ACL line and selectors (when info has none) and carries the
 // outbound traffic at once; old keeps decrypting until Remove(old).
 func (e *Engine) Replace(old *Pair, in Verifier, out Protector, info PairInfo) (*Pair, error) {

@@ -38,7 +38,7 @@ func selOut(e *Engine, snd *engSender, dsts ...[4]byte) []uint32 {
 func installSel(t *testing.T, e *Engine, spi uint32, sel acl.Selector) *Pair {
 	t.Helper()
 	out, _ := engSAs(t, spi)
-	p, err := e.InstallPair(0, nil, out, PairInfo{ForRule: true, Rule: 0, Traffic: sel})
+	p, err := e.InstallPairFor("vpn/10", nil, out, PairInfo{ForRule: true, Rule: 0, Traffic: sel})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +60,7 @@ func wantSPIs(t *testing.T, what string, got []uint32, want ...uint32) {
 func TestSelectorChoice(t *testing.T) {
 	dev, snd := &engDevice{}, &engSender{keep: true}
 	acquired := 0
-	e := newEngTest(t, dev, snd, EngineConfig{Acquire: func(int, []byte) { acquired++ }})
+	e := newEngTest(t, dev, snd, EngineConfig{Acquire: func(string, []byte) { acquired++ }})
 	spoke1, spoke2, other := [4]byte{10, 2, 0, 1}, [4]byte{10, 2, 0, 2}, [4]byte{10, 2, 0, 3}
 
 	p1 := installSel(t, e, 0xc101, hubSel("10.2.0.1/32"))
@@ -147,7 +147,7 @@ func TestSelectorManyPairsCheap(t *testing.T) {
 	for i := range 500 {
 		sel := hubSel(fmt.Sprintf("10.2.%d.%d/32", i/250, i%250+1))
 		out, _ := engSAs(t, 0xd000+uint32(i))
-		if _, err := e.InstallPair(0, nil, out, PairInfo{ForRule: true, Traffic: countingSel{sel, &calls}}); err != nil {
+		if _, err := e.InstallPairFor("vpn/10", nil, out, PairInfo{ForRule: true, Traffic: countingSel{sel, &calls}}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -168,10 +168,10 @@ func TestPathRoundTrip(t *testing.T) {
 	a := newEngTest(t, devA, sndA, EngineConfig{})
 	b := newEngTest(t, devB, sndB, EngineConfig{})
 	out, in := engSAs(t, 0x1001)
-	if _, err := a.InstallPair(0, nil, out, PairInfo{}); err != nil {
+	if _, err := a.InstallPairFor("vpn/10", nil, out, PairInfo{}); err != nil {
 		t.Fatal(err)
 	}
-	pb, err := b.InstallPair(0, in, nil, PairInfo{})
+	pb, err := b.InstallPairFor("vpn/10", in, nil, PairInfo{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,9 +233,9 @@ func TestPathDrops(t *testing.T) {
 // once, drops beyond the queue length and flushes in order on install.
 func TestAcquireQueue(t *testing.T) {
 	dev, snd := &engDevice{}, &engSender{keep: true}
-	var acquired []int
-	e := newEngTest(t, dev, snd, EngineConfig{QueueLen: 4, Acquire: func(entry int, pkt []byte) {
-		acquired = append(acquired, entry)
+	var acquired []string
+	e := newEngTest(t, dev, snd, EngineConfig{QueueLen: 4, Acquire: func(id string, pkt []byte) {
+		acquired = append(acquired, id)
 	}})
 	ol := newOutLoop(e)
 	for i := range 6 {
@@ -243,15 +243,15 @@ func TestAcquireQueue(t *testing.T) {
 		ol.sizes[0] = copy(ol.bufs[0][MaxHeadroom:], p)
 		ol.process(1)
 	}
-	if len(acquired) != 1 || acquired[0] != 0 {
-		t.Fatalf("acquire calls %v, want [0]", acquired)
+	if len(acquired) != 1 || acquired[0] != "vpn/10" {
+		t.Fatalf("acquire calls %v, want [vpn/10]", acquired)
 	}
 	st := e.Stats()
 	if st.Entries[0].Waiting != 4 || st.Entries[0].Drops["queue_full"] != 2 {
 		t.Fatalf("entry stats %+v", st.Entries[0])
 	}
 	out, in := engSAs(t, 0x3003)
-	if _, err := e.InstallPair(0, nil, out, PairInfo{}); err != nil {
+	if _, err := e.InstallPairFor("vpn/10", nil, out, PairInfo{}); err != nil {
 		t.Fatal(err)
 	}
 	sent := snd.packets()
@@ -284,8 +284,8 @@ func TestReplaceMakeBeforeBreak(t *testing.T) {
 	b := newEngTest(t, devB, sndB, EngineConfig{})
 	out1, in1 := engSAs(t, 0x4001)
 	out2, in2 := engSAs(t, 0x4002)
-	pa1, _ := a.InstallPair(0, nil, out1, PairInfo{})
-	pb1, _ := b.InstallPair(0, in1, nil, PairInfo{})
+	pa1, _ := a.InstallPairFor("vpn/10", nil, out1, PairInfo{})
+	pb1, _ := b.InstallPairFor("vpn/10", in1, nil, PairInfo{})
 	ol, il := newOutLoop(a), newInLoop(b)
 	pkt := engPacket([4]byte{10, 2, 0, 1}, 100, false)
 	devB.want = pkt
@@ -334,7 +334,7 @@ func TestTooBig(t *testing.T) {
 	dev, snd := &engDevice{}, &engSender{}
 	e := newEngTest(t, dev, snd, EngineConfig{WireMTU: 1000})
 	out, _ := engSAs(t, 0x5005)
-	p, _ := e.InstallPair(0, nil, out, PairInfo{})
+	p, _ := e.InstallPairFor("vpn/10", nil, out, PairInfo{})
 	ol := newOutLoop(e)
 	pkt := engPacket([4]byte{10, 2, 0, 1}, 990, true)
 	ol.sizes[0] = copy(ol.bufs[0][MaxHeadroom:], pkt)
@@ -366,7 +366,7 @@ func TestRunLoops(t *testing.T) {
 	dev, snd := &engDevice{in: make(chan []byte)}, &engSender{}
 	e := newEngTest(t, dev, snd, EngineConfig{})
 	out, _ := engSAs(t, 0x6006)
-	e.InstallPair(0, nil, out, PairInfo{})
+	e.InstallPairFor("vpn/10", nil, out, PairInfo{})
 	errc := make(chan error, 1)
 	go func() { errc <- e.RunOutbound() }()
 	for range 3 {
@@ -398,8 +398,8 @@ func BenchmarkPathRoundTrip(b *testing.B) {
 	ea := newEngTest(b, devA, sndA, EngineConfig{})
 	eb := newEngTest(b, devB, sndB, EngineConfig{})
 	out, in := engSAs(b, 0x7007)
-	ea.InstallPair(0, nil, out, PairInfo{})
-	eb.InstallPair(0, in, nil, PairInfo{})
+	ea.InstallPairFor("vpn/10", nil, out, PairInfo{})
+	eb.InstallPairFor("vpn/10", in, nil, PairInfo{})
 	pkt := engPacket([4]byte{10, 2, 0, 1}, 1400, false)
 	devB.want = pkt
 	ol, il := newOutLoop(ea), newInLoop(eb)
@@ -421,7 +421,7 @@ func TestFragmentBeforeEncryption(t *testing.T) {
 	dev, snd := &engDevice{}, &engSender{keep: true}
 	e := newEngTest(t, dev, snd, EngineConfig{WireMTU: 600})
 	out, in := engSAs(t, 0xa00a)
-	p, _ := e.InstallPair(0, nil, out, PairInfo{})
+	p, _ := e.InstallPairFor("vpn/10", nil, out, PairInfo{})
 	ol := newOutLoop(e)
 	pkt := engPacket([4]byte{10, 2, 0, 1}, 1300, false)
 	ol.sizes[0] = copy(ol.bufs[0][MaxHeadroom:], pkt)
@@ -473,10 +473,10 @@ func TestFragmentBeforeEncryption(t *testing.T) {
 func TestPerRulePairs(t *testing.T) {
 	dev, snd := &engDevice{}, &engSender{keep: true}
 	var acquired int
-	e := newEngTest(t, dev, snd, EngineConfig{Acquire: func(int, []byte) { acquired++ }})
+	e := newEngTest(t, dev, snd, EngineConfig{Acquire: func(string, []byte) { acquired++ }})
 	out1, _ := engSAs(t, 0xc001)
 	out0, _ := engSAs(t, 0xc000)
-	p1, _ := e.InstallPair(0, nil, out1, PairInfo{ForRule: true, Rule: 1})
+	p1, _ := e.InstallPairFor("vpn/10", nil, out1, PairInfo{ForRule: true, Rule: 1})
 	ol := newOutLoop(e)
 	send := func(line byte) {
 		ol.sizes[0] = copy(ol.bufs[0][MaxHeadroom:], engPacket([4]byte{10, 2, line, 1}, 30, false))
@@ -493,7 +493,7 @@ func TestPerRulePairs(t *testing.T) {
 	if got := spis(); len(got) != 1 || got[0] != 0xc001 || acquired != 1 {
 		t.Fatalf("sent SPIs %x, acquire calls %d", got, acquired)
 	}
-	p0, _ := e.InstallPair(0, nil, out0, PairInfo{ForRule: true, Rule: 0})
+	p0, _ := e.InstallPairFor("vpn/10", nil, out0, PairInfo{ForRule: true, Rule: 0})
 	send(0)
 	if got := spis(); len(got) != 3 || got[1] != 0xc000 || got[2] != 0xc000 {
 		t.Fatalf("sent SPIs %x after installing line 0", got)

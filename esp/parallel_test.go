@@ -64,10 +64,10 @@ func TestParallelBatchOrder(t *testing.T) {
 		t.Fatal("no crypto workers with GOMAXPROCS > 1")
 	}
 	out, in := engSAs(t, 0x1001)
-	if _, err := a.InstallPair(0, nil, out, PairInfo{}); err != nil {
+	if _, err := a.InstallPairFor("vpn/10", nil, out, PairInfo{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.InstallPair(0, in, nil, PairInfo{}); err != nil {
+	if _, err := b.InstallPairFor("vpn/10", in, nil, PairInfo{}); err != nil {
 		t.Fatal(err)
 	}
 	ol, il := newOutLoop(a), newInLoop(b)
@@ -122,10 +122,10 @@ func BenchmarkEngineBatch(b *testing.B) {
 	dev := &orderDevice{}
 	ea, eb := newEngine(&engDevice{}, snd), newEngine(dev, &engSender{})
 	out, in := engSAs(b, 0x1001)
-	if _, err := ea.InstallPair(0, nil, out, PairInfo{}); err != nil {
+	if _, err := ea.InstallPairFor("vpn/10", nil, out, PairInfo{}); err != nil {
 		b.Fatal(err)
 	}
-	if _, err := eb.InstallPair(0, in, nil, PairInfo{}); err != nil {
+	if _, err := eb.InstallPairFor("vpn/10", in, nil, PairInfo{}); err != nil {
 		b.Fatal(err)
 	}
 	ol, il := newOutLoop(ea), newInLoop(eb)

@@ -25,7 +25,7 @@ func TestReceiveUDP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.InstallPair(0, in, nil, PairInfo{}); err != nil {
+	if _, err := e.InstallPairFor("vpn/10", in, nil, PairInfo{}); err != nil {
 		t.Fatal(err)
 	}
 	pkt := engPacket([4]byte{10, 2, 0, 1}, 200, false)

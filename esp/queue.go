@@ -55,7 +55,7 @@ func (e *Engine) hold(ent *entry, idx, rule int, buf []byte, n int) bool {
 		now := time.Now().UnixNano()
 		last := ent.lastAcquire.Load()
 		if now-last >= int64(acquireInterval) && ent.lastAcquire.CompareAndSwap(last, now) {
-			(*acq)(idx, ent.id, buf[MaxHeadroom:MaxHeadroom+n])
+			(*acq)(ent.id, buf[MaxHeadroom:MaxHeadroom+n])
 		}
 	}
 	return true
@@ -63,7 +63,7 @@ func (e *Engine) hold(ent *entry, idx, rule int, buf []byte, n int) bool {
 
 // flush sends the waiting packets that now have an SA, oldest first, and
 // keeps the others. The outbound loop calls it before sending a newer
-// packet of the entry, and InstallPair calls it when an SA arrives; ent.mu
+// packet of the entry, and InstallPairFor calls it when an SA arrives; ent.mu
 // makes sure the waiting packets leave before anything newer.
 func (e *Engine) flush(ent *entry) {
 	ent.mu.Lock()

@@ -147,6 +147,13 @@ func marshalAttributes(b *cryptobyte.Builder, as []Attribute) {
 	}
 }
 
+// attributeBytes encodes attributes on their own, as notification data.
+func attributeBytes(as []Attribute) []byte {
+	b := newBuilder()
+	marshalAttributes(b, as)
+	return b.BytesOrPanic()
+}
+
 func parseAttributes(s cryptobyte.String) (Attributes, error) {
 	var as Attributes
 	for !s.Empty() {

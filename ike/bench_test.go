@@ -153,8 +153,7 @@ func (p *benchPlane) InstallChild(c *ChildSA) (ChildHandle, error) {
 	if c.Protocol != "esp" {
 		return nil, fmt.Errorf("bench plane: only ESP, not %s", c.Protocol)
 	}
-	entry, ok := p.entries[c.CryptoMap]
-	if !ok {
+	if _, ok := p.entries[c.CryptoMap]; !ok {
 		return nil, fmt.Errorf("bench plane: unknown crypto map %s", c.CryptoMap.ID())
 	}
 	mode := esp.Tunnel
@@ -180,7 +179,7 @@ func (p *benchPlane) InstallChild(c *ChildSA) (ChildHandle, error) {
 		inSA.Close()
 		return nil, err
 	}
-	pair, err := p.engine.InstallPair(entry, inSA, outSA, esp.PairInfo{
+	pair, err := p.engine.InstallPairFor(c.CryptoMap.ID(), inSA, outSA, esp.PairInfo{
 		CryptoMap: c.CryptoMap.ID(), Peer: c.Remote.Addr(), Local: c.Local.Addr(),
 		LocalSelector: c.Selector.Local.String(), RemoteSelector: c.Selector.Remote.String(),
 		Protocol: esp.ProtoESP, Mode: mode, SPIIn: in.SPI, SPIOut: out.SPI,

@@ -626,7 +626,7 @@ func (p *Phase1) selectProposal(sa *SA, group Group) (*SA, Policy, *Notify, erro
 			if theirs.Lifetime == 0 || ours.Lifetime < theirs.Lifetime {
 				chosen.Lifetime = ours.Lifetime
 				// Tell the initiator we lowered its lifetime.
-				b := cryptobyteAttrs(Attributes{AttrTV(AttrLifeType, uint16(LifeSeconds)),
+				b := attributeBytes(Attributes{AttrTV(AttrLifeType, uint16(LifeSeconds)),
 					AttrUint(AttrLifeDuration, uint64(ours.Lifetime/time.Second))})
 				n = &Notify{DOI: DOIIPsec, Protocol: ProtoISAKMP, NotifyType: NotifyResponderLifetime,
 					SPI: append(append([]byte(nil), p.ckyI[:]...), p.ckyR[:]...), Data: b}
@@ -675,12 +675,6 @@ func (p *Phase1) acceptChoice(m *Message) error {
 		}
 	}
 	return fail(FailNoProposal, NotifyNoProposalChosen, "the responder chose a transform we did not offer")
-}
-
-func cryptobyteAttrs(as Attributes) []byte {
-	b := newBuilder()
-	marshalAttributes(b, as)
-	return b.BytesOrPanic()
 }
 
 // localIdentity fixes our ID payload for this negotiation.

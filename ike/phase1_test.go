@@ -492,7 +492,7 @@ func TestPhase1ResponderAcceptsStrongSwan(t *testing.T) {
 			t.Fatal(err)
 		}
 		tr := Find[*SA](reply).Proposals[0].Transforms[0]
-		if got := cryptobyteAttrs(tr.Attributes); !bytes.Equal(got, v.hex("p1_transform_attributes")) {
+		if got := attributeBytes(tr.Attributes); !bytes.Equal(got, v.hex("p1_transform_attributes")) {
 			t.Errorf("%s: chosen transform %x, want %x", c.name, got, v.hex("p1_transform_attributes"))
 		}
 		// strongSwan offers 15840 s, our policy 86400 s: theirs is lower.

@@ -381,10 +381,8 @@ func (q *quickMode) responderLifetime(offered, reply *SA) *Notify {
 	if ch.LifetimeKB != 0 {
 		as = append(as, AttrUint(AttrSALifeType, LifeKilobytes), AttrUint(AttrSALifeDuration, ch.LifetimeKB))
 	}
-	var data bytesBuilder
-	data.attrs(as)
 	p := reply.Proposals[len(reply.Proposals)-1]
-	return &Notify{DOI: DOIIPsec, Protocol: p.Protocol, NotifyType: NotifyResponderLifetime, SPI: p.SPI, Data: data.b}
+	return &Notify{DOI: DOIIPsec, Protocol: p.Protocol, NotifyType: NotifyResponderLifetime, SPI: p.SPI, Data: attributeBytes(as)}
 }
 
 // handleQM3 verifies the initiator's HASH(3) and completes the exchange.
@@ -454,22 +452,4 @@ func keyLengths(pc *protoChoice) (enc, auth int) {
 		auth = h.Size
 	}
 	return enc, auth
-}
-
-// bytesBuilder collects attribute bytes for notify data.
-type bytesBuilder struct{ b []byte }
-
-func (w *bytesBuilder) attrs(as Attributes) {
-	for _, a := range as {
-		if a.TV {
-			w.b = binary.BigEndian.AppendUint16(w.b, a.Type|0x8000)
-			var v [2]byte
-			copy(v[2-min(2, len(a.Value)):], a.Value)
-			w.b = append(w.b, v[:]...)
-			continue
-		}
-		w.b = binary.BigEndian.AppendUint16(w.b, a.Type)
-		w.b = binary.BigEndian.AppendUint16(w.b, uint16(len(a.Value)))
-		w.b = append(w.b, a.Value...)
-	}
 }
