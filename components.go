@@ -2,17 +2,17 @@ package main
 
 import (
 	"context"
-	"log/slog"
 
 	"tinyipsec/conf"
 	"tinyipsec/internal/dataplane"
+	"tinyipsec/internal/logx"
 )
 
 // startComponents starts the daemon's parts in dependency order: the data
 // plane first (IKE sends on its sockets and installs SAs into its engine),
 // then IKE. They are closed in reverse order, so IKE's Delete
 // notifications still leave through the data plane's sockets.
-func startComponents(ctx context.Context, cfg *conf.Config, log *slog.Logger) ([]component, error) {
+func startComponents(ctx context.Context, cfg *conf.Config, log *logx.Logger) ([]component, error) {
 	dp, err := dataplane.Start(ctx, cfg, log)
 	if err != nil {
 		return nil, err

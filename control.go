@@ -6,13 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"strings"
 	"time"
 
 	"tinyipsec/conf"
 	"tinyipsec/internal/jsonenc"
+	"tinyipsec/internal/logx"
 	"tinyipsec/internal/status"
 	"tinyipsec/internal/unixsock"
 )
@@ -27,11 +27,11 @@ import (
 
 type controlServer struct {
 	ln  *unixsock.Listener
-	log *slog.Logger
+	log *logx.Logger
 	d   *daemon
 }
 
-func listenControl(path string, d *daemon, log *slog.Logger) (*controlServer, error) {
+func listenControl(path string, d *daemon, log *logx.Logger) (*controlServer, error) {
 	// A stale socket from a crashed daemon is removed, but only if nobody
 	// answers on it: two daemons must not share one control socket.
 	if c, err := unixsock.Dial(path, 200*time.Millisecond); err == nil {

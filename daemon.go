@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"tinyipsec/conf"
+	"tinyipsec/internal/logx"
 	"tinyipsec/internal/status"
 )
 
@@ -35,8 +35,8 @@ type component interface {
 // daemon is the running `tinyipsec run`.
 type daemon struct {
 	path    string
-	log     *slog.Logger
-	level   *slog.LevelVar // log_level, changed by a reload
+	log     *logx.Logger
+	level   *logx.LevelVar // log_level, changed by a reload
 	started time.Time
 
 	mu    sync.Mutex // serialises reloads and status against each other
@@ -64,31 +64,22 @@ func setMemoryDefaults() {
 
 // newLogger logs to stderr in logfmt without timestamps: procd hands
 // stderr to logd, which stamps every line itself.
-func newLogger(w io.Writer, level string) (*slog.Logger, *slog.LevelVar) {
-	lv := new(slog.LevelVar)
+func newLogger(w io.Writer, level string) (*logx.Logger, *logx.LevelVar) {
+	lv := new(logx.LevelVar)
 	lv.Set(parseLevel(level))
-	h := slog.NewTextHandler(w, &slog.HandlerOptions{
-		Level: lv,
-		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
-			if len(groups) == 0 && a.Key == slog.TimeKey {
-				return slog.Attr{}
-			}
-			return a
-		},
-	})
-	return slog.New(h), lv
+	return logx.New(w, lv), lv
 }
 
-func parseLevel(s string) slog.Level {
+func parseLevel(s string) logx.Level {
 	switch strings.ToLower(s) {
 	case "error":
-		return slog.LevelError
+		return logx.LevelError
 	case "warn", "warning":
-		return slog.LevelWarn
+		return logx.LevelWarn
 	case "debug":
-		return slog.LevelDebug
+		return logx.LevelDebug
 	default:
-		return slog.LevelInfo
+		return logx.LevelInfo
 	}
 }
 
@@ -196,7 +187,7 @@ func (d *daemon) reload() error {
 // keepRestartOnly puts the running values of the [global] settings that
 // only take effect at start (the TUN device, the sockets) into next, and
 // logs each one that the file changed.
-func keepRestartOnly(log *slog.Logger, running, next *conf.Config) {
+func keepRestartOnly(log *logx.Logger, running, next *conf.Config) {
 	r, n := &running.Global, &next.Global
 	warn := func(key string, runningValue, fileValue any) {
 		log.Warn("setting needs a restart; keeping the running value", "key", "global."+key,

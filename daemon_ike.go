@@ -1,19 +1,19 @@
 package main
 
 import (
-	"log/slog"
 	"strings"
 
 	"tinyipsec/conf"
 	"tinyipsec/ike"
 	"tinyipsec/internal/dataplane"
+	"tinyipsec/internal/logx"
 	"tinyipsec/internal/status"
 )
 
 // ikeDaemon runs the IKEv1 manager for the crypto maps with keying =
 // "isakmp" and installs what it negotiates into the data plane's engine.
 type ikeDaemon struct {
-	log     *slog.Logger
+	log     *logx.Logger
 	dp      *dataplane.Dataplane // for a reload that brings the first IKE-keyed map
 	mgr     *ike.Manager
 	plane   *dataplane.IKEPlane
@@ -23,7 +23,7 @@ type ikeDaemon struct {
 // startIKE starts IKE on the data plane's sockets. Without IKE-keyed
 // crypto maps it returns a component that does nothing, so that the IKE
 // ports only answer when there is something to negotiate.
-func startIKE(cfg *conf.Config, dp *dataplane.Dataplane, logger *slog.Logger) (*ikeDaemon, error) {
+func startIKE(cfg *conf.Config, dp *dataplane.Dataplane, logger *logx.Logger) (*ikeDaemon, error) {
 	d := &ikeDaemon{log: logger, dp: dp}
 	if !cfg.IKEKeyed() {
 		return d, nil

@@ -2,12 +2,12 @@ package main
 
 import (
 	"bytes"
-	"log/slog"
 	"net/netip"
 	"strings"
 	"testing"
 
 	"tinyipsec/conf"
+	"tinyipsec/internal/logx"
 )
 
 // TestKeepRestartOnly: the [global] settings bound at start keep their
@@ -18,7 +18,7 @@ func TestKeepRestartOnly(t *testing.T) {
 	next := &conf.Config{Global: conf.Global{LogLevel: "debug", Tun: "ipsec1", MTU: 1300, ControlSocket: "/run/b.sock",
 		Listen: []netip.Addr{netip.MustParseAddr("192.0.2.1")}, AllowWeak: true}}
 	var logs bytes.Buffer
-	keepRestartOnly(slog.New(slog.NewTextHandler(&logs, nil)), running, next)
+	keepRestartOnly(logx.New(&logs, nil), running, next)
 	g := next.Global
 	if g.Tun != "ipsec0" || g.MTU != 1400 || g.ControlSocket != "/run/a.sock" || g.Listen != nil {
 		t.Fatalf("restart-only settings changed: %+v", g)

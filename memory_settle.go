@@ -1,12 +1,12 @@
 package main
 
 import (
-	"context"
-	"log/slog"
 	"runtime"
 	"runtime/debug"
 	"sync"
 	"time"
+
+	"tinyipsec/internal/logx"
 )
 
 // memorySettler gives the heap the handshakes left behind back to the
@@ -16,7 +16,7 @@ import (
 // flapping its tunnel cannot make the daemon spend its time collecting; a
 // request inside the interval is not lost but runs when it ends.
 type memorySettler struct {
-	log     *slog.Logger
+	log     *logx.Logger
 	mu      sync.Mutex
 	last    time.Time
 	pending bool
@@ -38,7 +38,7 @@ func (s *memorySettler) settled() {
 
 func (s *memorySettler) run() {
 	debug.FreeOSMemory()
-	if s.log.Enabled(context.Background(), slog.LevelDebug) {
+	if s.log.Enabled(logx.LevelDebug) {
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
 		s.log.Debug("IKE settled: heap returned to the kernel", "heap_inuse_kb", ms.HeapInuse>>10, "sys_kb", ms.Sys>>10)

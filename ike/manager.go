@@ -3,7 +3,6 @@ package ike
 import (
 	"bytes"
 	"errors"
-	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/netip"
@@ -13,6 +12,7 @@ import (
 	"tinyipsec/acl"
 	"tinyipsec/conf"
 	"tinyipsec/internal/algo"
+	"tinyipsec/internal/logx"
 )
 
 // The SA manager: it owns every IKE SA and Quick Mode in progress, feeds
@@ -90,7 +90,7 @@ type Config struct {
 	Conf      *conf.Config
 	Transport Transport
 	DataPlane DataPlane
-	Log       *slog.Logger
+	Log       *logx.Logger
 	// RemoteAccess applies Mode-Config leases of client maps (nil: only
 	// the manager's own state changes, as in tests).
 	RemoteAccess RemoteAccessHost
@@ -139,7 +139,7 @@ type Manager struct {
 	// call back into the Manager.
 	mu   sync.Mutex
 	cfg  Config
-	log  *slog.Logger
+	log  *logx.Logger
 	maps []*mapState
 	sas  []*ikeSA
 	used map[uint32]bool // inbound SPIs handed out
@@ -226,7 +226,7 @@ func NewManager(c Config) (*Manager, error) {
 		return nil, errors.New("ike: manager needs a configuration, a transport and a data plane")
 	}
 	if c.Log == nil {
-		c.Log = slog.New(slog.DiscardHandler)
+		c.Log = logx.Discard()
 	}
 	if c.MaxHalfOpen <= 0 {
 		c.MaxHalfOpen = defaultMaxHalfOpen

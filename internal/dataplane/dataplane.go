@@ -11,7 +11,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/netip"
 	"strings"
 	"sync"
@@ -19,6 +18,7 @@ import (
 	"tinyipsec/acl"
 	"tinyipsec/conf"
 	"tinyipsec/esp"
+	"tinyipsec/internal/logx"
 	"tinyipsec/internal/status"
 	"tinyipsec/tun"
 )
@@ -28,7 +28,7 @@ import (
 // cleartext policy and the esp engine with its loops. IKE attaches to it
 // through Engine() and UDP().
 type Dataplane struct {
-	log    *slog.Logger
+	log    *logx.Logger
 	cfg    *conf.Config
 	maps   []*conf.CryptoMap // policy entry i is maps[i]
 	lists  []*acl.List
@@ -61,7 +61,7 @@ type Dataplane struct {
 // crypto maps; then it starts the packet loops. Policy entry i of the
 // engine is cfg.CryptoMaps[i]. Close undoes everything; ctx cancellation
 // closes it too.
-func Start(ctx context.Context, cfg *conf.Config, logger *slog.Logger) (_ *Dataplane, err error) {
+func Start(ctx context.Context, cfg *conf.Config, logger *logx.Logger) (_ *Dataplane, err error) {
 	d := &Dataplane{log: logger, cfg: cfg, maps: cfg.CryptoMaps, manual: map[string]*esp.Pair{}}
 	defer func() {
 		if err != nil {

@@ -3,7 +3,6 @@ package dataplane
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/signal"
 	"strings"
@@ -12,6 +11,7 @@ import (
 
 	"tinyipsec/conf"
 	"tinyipsec/e2e"
+	"tinyipsec/internal/logx"
 	"tinyipsec/internal/nstest"
 	"tinyipsec/tun"
 )
@@ -33,7 +33,7 @@ func TestDataplaneHelperProcess(t *testing.T) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	logger := logx.New(os.Stderr, nil)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	d, err := Start(ctx, cfg, logger)
