@@ -198,8 +198,11 @@ func (e *Engine) install(resolve func(*policyTable) (*entry, int), in Verifier, 
 		ent.mu.Unlock()
 	}
 	e.tableMu.Unlock()
-	if out != nil {
-		e.flush(ent)
+	if out != nil && ent.pending.Load() != 0 {
+		// Installs are rare: the scratch for oversized packets is made
+		// here rather than shared with a packet loop.
+		big := e.newOversize()
+		e.flush(ent, &big)
 	}
 	return p, nil
 }

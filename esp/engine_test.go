@@ -518,3 +518,49 @@ func TestPerRulePairs(t *testing.T) {
 		t.Fatalf("line 0 after its SA was removed: sent %x", got)
 	}
 }
+
+// TestQueuedTooBig: packets that waited for their SA take the main path's
+// way when they are too big for it: IPv4 without DF is fragmented before
+// encryption, DF is answered with ICMP "fragmentation needed"; none is
+// dropped silently.
+func TestQueuedTooBig(t *testing.T) {
+	dev, snd := &engDevice{}, &engSender{keep: true}
+	e := newEngTest(t, dev, snd, EngineConfig{WireMTU: 600, QueueLen: 4})
+	ol := newOutLoop(e)
+	big := engPacket([4]byte{10, 2, 0, 1}, 1300, false)
+	df := engPacket([4]byte{10, 2, 0, 1}, 1000, true)
+	for _, p := range [][]byte{big, df} {
+		ol.sizes[0] = copy(ol.bufs[0][MaxHeadroom:], p)
+		ol.process(1)
+	}
+	if w := e.Stats().Entries[0].Waiting; w != 2 {
+		t.Fatalf("%d packets waiting, want 2", w)
+	}
+	out, in := engSAs(t, 0xb00b)
+	if _, err := e.InstallPairFor("vpn/10", nil, out, PairInfo{}); err != nil {
+		t.Fatal(err)
+	}
+	sent, icmp := snd.packets(), dev.packets()
+	if len(sent) != 3 || len(icmp) != 1 {
+		t.Fatalf("%d packets sent, %d ICMP errors; want 3 fragments and 1 error", len(sent), len(icmp))
+	}
+	var payload []byte
+	for _, w := range sent {
+		buf := make([]byte, e.bufSize)
+		copy(buf[MaxHeadroom:], w)
+		off, n, err := in.Decap(buf, MaxHeadroom, MaxHeadroom+len(w))
+		if err != nil || len(w) > 600 {
+			t.Fatalf("fragment of %d bytes: %v", len(w), err)
+		}
+		payload = append(payload, buf[off+20:off+n]...)
+	}
+	if !bytes.Equal(payload, big[20:]) {
+		t.Fatal("fragments do not add up to the queued packet")
+	}
+	if m := icmp[0]; m[9] != 1 || m[20] != 3 || m[21] != 4 {
+		t.Fatalf("ICMP error %x: want type 3 code 4", m[:24])
+	}
+	if d := e.Stats().Drops["mtu"]; d != 1 {
+		t.Fatalf("mtu drops %d, want 1 (the DF packet)", d)
+	}
+}

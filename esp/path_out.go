@@ -14,9 +14,7 @@ type outLoop struct {
 	sizes []int
 	send  [][]byte // the batch's finished packets, slices of bufs
 	clear [][]byte // the batch's packets no entry permits (EngineConfig.Bypass)
-	icmp  []byte   // scratch for ICMP errors written back into the TUN
-	frag  []byte   // scratch buffer for one IPv4 fragment
-	one   [1][]byte
+	big   oversize // fragments or answers packets too big for their SA
 	jobs  []outJob // the batch's packets to encapsulate, in order
 	wg    sync.WaitGroup
 }
@@ -37,8 +35,7 @@ func newOutLoop(e *Engine) *outLoop {
 	o.bufs, o.sizes = e.newBatch()
 	o.send = make([][]byte, 0, len(o.bufs))
 	o.clear = make([][]byte, 0, len(o.bufs))
-	o.icmp = make([]byte, icmpMaxLen)
-	o.frag = make([]byte, e.bufSize)
+	o.big = e.newOversize()
 	o.jobs = make([]outJob, 0, len(o.bufs))
 	return o
 }
@@ -88,17 +85,13 @@ func (o *outLoop) process(n int) {
 		if ent.pending.Load() != 0 {
 			// Older packets of this entry are still queued: they go first.
 			o.flushSend()
-			e.flush(ent)
+			e.flush(ent, &o.big)
 		}
-		if p.maxInner > 0 && size > p.maxInner && (pkt[0]>>4 == 4 || size > ipv6MinMTU) {
-			if pkt[0]>>4 == 4 && binary.BigEndian.Uint16(pkt[6:8])&0x4000 == 0 {
-				// IPv4 without DF: fragment before encryption, as IOS does
-				// by default, so the peer never reassembles outer packets.
-				o.flushSend()
-				o.fragment(p, pkt)
-			} else {
-				o.tooBig(p, pkt)
-			}
+		if p.tooBig(pkt) {
+			// Fragments go out at once: sent before the batch's later
+			// packets, after its earlier ones.
+			o.flushSend()
+			o.big.handle(p, pkt)
 			continue
 		}
 		if e.workers == 0 {
@@ -195,11 +188,41 @@ func (e *Engine) pathMTU(info *PairInfo) int {
 	return e.cfg.WireMTU
 }
 
+// oversize is the scratch for packets too big for their SA once
+// encapsulated, on the main outbound path and on the queued one alike.
+type oversize struct {
+	e    *Engine
+	icmp []byte // an ICMP error written back into the TUN
+	frag []byte // one IPv4 fragment
+	one  [1][]byte
+}
+
+func (e *Engine) newOversize() oversize {
+	return oversize{e: e, icmp: make([]byte, icmpMaxLen), frag: make([]byte, e.bufSize)}
+}
+
+// tooBig reports whether pkt exceeds what p can carry within the path MTU.
+// An IPv6 packet up to the minimum MTU is sent anyway (see ipv6MinMTU).
+func (p *Pair) tooBig(pkt []byte) bool {
+	return p.maxInner > 0 && len(pkt) > p.maxInner && (pkt[0]>>4 == 4 || len(pkt) > ipv6MinMTU)
+}
+
+// handle deals with a packet p is too big for: IPv4 without DF is
+// fragmented before encryption, as IOS does by default, so the peer never
+// reassembles outer packets; anything else is dropped and answered.
+func (o *oversize) handle(p *Pair, pkt []byte) {
+	if pkt[0]>>4 == 4 && binary.BigEndian.Uint16(pkt[6:8])&0x4000 == 0 {
+		o.fragment(p, pkt)
+	} else {
+		o.tooBig(p, pkt)
+	}
+}
+
 // tooBig drops an oversized packet and, when the sender asked for path MTU
 // discovery (IPv4 DF set, or any IPv6 packet), writes the ICMP error back
 // into the TUN so the sender's stack lowers its MTU to the largest packet
 // that fits after encapsulation.
-func (o *outLoop) tooBig(p *Pair, pkt []byte) {
+func (o *oversize) tooBig(p *Pair, pkt []byte) {
 	e := o.e
 	e.drops.add(DropTooBig)
 	inner := p.maxInner
@@ -221,7 +244,7 @@ func (o *outLoop) tooBig(p *Pair, pkt []byte) {
 // fragment splits the IPv4 packet pkt (DF clear) into fragments that fit
 // the path MTU once encapsulated and sends each through p. An already
 // fragmented packet is split further, keeping its offset and MF flag.
-func (o *outLoop) fragment(p *Pair, pkt []byte) {
+func (o *oversize) fragment(p *Pair, pkt []byte) {
 	maxLen := p.maxInner
 	e := o.e
 	ihl := int(pkt[0]&0x0f) * 4

@@ -62,10 +62,12 @@ func (e *Engine) hold(ent *entry, idx, rule int, buf []byte, n int) bool {
 }
 
 // flush sends the waiting packets that now have an SA, oldest first, and
-// keeps the others. The outbound loop calls it before sending a newer
-// packet of the entry, and InstallPairFor calls it when an SA arrives; ent.mu
-// makes sure the waiting packets leave before anything newer.
-func (e *Engine) flush(ent *entry) {
+// keeps the others; a packet too big for its SA is fragmented or answered
+// with ICMP as on the main path (big). The outbound loop calls it before
+// sending a newer packet of the entry, and InstallPairFor calls it when an
+// SA arrives; ent.mu makes sure the waiting packets leave before anything
+// newer.
+func (e *Engine) flush(ent *entry, big *oversize) {
 	ent.mu.Lock()
 	defer ent.mu.Unlock()
 	var one [1][]byte
@@ -76,7 +78,9 @@ func (e *Engine) flush(ent *entry) {
 			kept = append(kept, q)
 			continue
 		}
-		if p.maxInner == 0 || q.n <= p.maxInner {
+		if pkt := q.buf[MaxHeadroom : MaxHeadroom+q.n]; p.tooBig(pkt) {
+			big.handle(p, pkt)
+		} else {
 			start, end, err := p.out.Encap(q.buf, MaxHeadroom, q.n)
 			if err != nil {
 				p.countDrop(err)
@@ -87,8 +91,6 @@ func (e *Engine) flush(ent *entry) {
 					e.drops.add(DropSend)
 				}
 			}
-		} else {
-			e.drops.add(DropTooBig)
 		}
 		e.pool.put(q.buf)
 	}
