@@ -313,3 +313,55 @@ func TestSegmenterZeroValue(t *testing.T) {
 		t.Fatal("zero Segmenter returned a packet")
 	}
 }
+
+// FuzzCoalesce merges arbitrary batches: no panic, every packet in
+// exactly one group, and a merged group never exceeds an IP packet.
+func FuzzCoalesce(f *testing.F) {
+	p, h := superPacket(false, false, 4000, 1000)
+	var s Segmenter
+	if err := s.Reset(p, h); err != nil {
+		f.Fatal(err)
+	}
+	var seed []byte
+	for {
+		b := make([]byte, 2048)
+		n, ok := s.Next(b)
+		if !ok {
+			break
+		}
+		seed = append(seed, byte(n>>8), byte(n))
+		seed = append(seed, b[:n]...)
+	}
+	f.Add(seed)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var pkts [][]byte
+		for len(b) >= 2 && len(pkts) < 64 {
+			n := int(b[0])<<8 | int(b[1])
+			b = b[2:]
+			n = min(n, len(b))
+			pkts = append(pkts, b[:n:n])
+			b = b[n:]
+		}
+		c := NewCoalescer(len(pkts))
+		seen := make([]bool, len(pkts))
+		for _, g := range c.Coalesce(pkts) {
+			g.Header(pkts)
+			total := 0
+			for i := g.First; i >= 0; i = c.Next(i) {
+				if seen[i] {
+					t.Fatalf("packet %d in two groups", i)
+				}
+				seen[i] = true
+				total += len(pkts[i])
+			}
+			if g.Count > 1 && total-(g.Count-1)*g.HeaderLen() > maxSuper {
+				t.Fatalf("merged packet of %d bytes", total)
+			}
+		}
+		for i, ok := range seen {
+			if !ok {
+				t.Fatalf("packet %d in no group", i)
+			}
+		}
+	})
+}
