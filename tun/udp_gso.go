@@ -152,8 +152,12 @@ func putUDPSegment(oob []byte, size uint16) int {
 }
 
 // udpRun returns how many packets from bufs[0] on form one segmented
-// send: UDP packets between the same addresses and ports, each with the
-// first one's payload size except the last, which may be smaller.
+// send: ESP of one SA (same SPI, so the same addresses and ports), each
+// with the first one's payload size except the last, which may be
+// smaller. Packets of different SAs are never merged, even towards one
+// address and port (several peers behind one NAT, or one peer with
+// several identities): a capture on the sending host then shows each SA's
+// packets under its own SPI.
 func udpRun(bufs [][]byte, offset, hl int) int {
 	p := bufs[0][offset:]
 	size := len(p) - hl - 8
@@ -179,6 +183,9 @@ func udpRun(bufs [][]byte, offset, hl int) int {
 }
 
 func sameUDPFlow(p, q []byte, hl int) bool {
+	if len(p) < hl+12 || len(q) < hl+12 || string(p[hl+8:hl+12]) != string(q[hl+8:hl+12]) {
+		return false // another SPI, or too short to carry one
+	}
 	if hl == 40 {
 		return string(p[8:40]) == string(q[8:40]) && string(p[40:44]) == string(q[40:44])
 	}

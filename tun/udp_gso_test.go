@@ -65,6 +65,11 @@ func TestWireSendsNATTRun(t *testing.T) {
 	if n := udpRun(batch, 0, 20); n != 11 {
 		t.Fatalf("udpRun = %d, want 11", n)
 	}
+	// Another SA to the same address and port is not merged.
+	other := packet(d1, "\x00\x00\x30\x04esp packet 000 of the run")
+	if n := udpRun([][]byte{batch[0], other, batch[1]}, 0, 20); n != 1 {
+		t.Fatalf("udpRun across two SPIs = %d, want 1", n)
+	}
 	w := NewWire(ipc, u)
 	if err := w.Send(batch, 0); err != nil {
 		t.Fatal(err)
