@@ -98,7 +98,8 @@ func (b *builder) raGateway(t *table, m *CryptoMap) {
 	if !t.has("psk") && !t.has("psk_file") {
 		t.errorf("pool", "a remote-access gateway needs the group key: psk or psk_file")
 	}
-	for _, k := range []string{"xauth_password", "xauth_password_file", "modecfg", "resolv_file"} {
+	m.ModeCfg, _ = t.oneOf("modecfg", "pull", "pull", "push")
+	for _, k := range []string{"xauth_password", "xauth_password_file", "resolv_file"} {
 		if t.has(k) {
 			t.get(k)
 			t.errorf(k, "only used by a remote-access client (xauth_user)")

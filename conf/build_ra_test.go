@@ -151,6 +151,7 @@ config crypto_map
 	option psk 'group-key'
 	option transform_set ts1
 	option pool '10.9.0.10-10.9.0.20'
+	option modecfg push
 	option xauth_users_file '` + users + `'
 	list dns '10.2.0.53'
 	list dns '10.2.0.54'
@@ -160,7 +161,7 @@ config crypto_map
 	if m := u.CryptoMaps[1]; m.ModeCfg != "push" || m.XAuthUser != "alice" || m.Exchange != "aggressive" {
 		t.Fatalf("UCI client %+v", m)
 	}
-	if m := u.CryptoMaps[0]; len(m.DNS) != 2 || m.PoolLast.String() != "10.9.0.20" {
+	if m := u.CryptoMaps[0]; len(m.DNS) != 2 || m.PoolLast.String() != "10.9.0.20" || m.ModeCfg != "push" {
 		t.Fatalf("UCI gateway %+v", m)
 	}
 	var buf bytes.Buffer

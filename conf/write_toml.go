@@ -209,6 +209,7 @@ func (tw *tomlWriter) remoteAccess(m *CryptoMap) {
 	}
 	if m.RemoteAccessGateway() {
 		tw.str("pool", m.PoolFirst.String()+"-"+m.PoolLast.String())
+		tw.str("modecfg", m.ModeCfg)
 		tw.str("xauth_users_file", m.XAuthUsersFile)
 		var dns, split []string
 		for _, a := range m.DNS {

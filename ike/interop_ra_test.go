@@ -341,29 +341,42 @@ func raGatewayMap(t *testing.T, pool string, users ...string) string {
 
 // TestInteropRAStrongSwanClient: charon joins tinyipsec's gateway (XAUTH,
 // address from the pool, Unity split-include) and pings the split
-// network from its virtual IP; a wrong password is refused with a hint.
+// network from its virtual IP; Mode-Config pulled by charon, or pushed by
+// tinyipsec (modecfg = "push", charon with pull = no).
 func TestInteropRAStrongSwanClient(t *testing.T) {
 	requireXAuthGeneric(t)
-	left, right := twoHosts(t)
-	gw := startRATinyipsec(t, left, raGatewayMap(t, "10.78.0.10-10.78.0.20", "alice"))
-	ss := startRACharon(t, right, raCharon{LocalAddr: rightOuter, RemoteAddr: leftOuter, Split: leftSubnet,
-		PSK: raGroupKey, User: "alice", Password: raPassword})
-	ss.initiateChild(t, "rw")
-	var st *raStatus
-	nstest.WaitFor(t, 30*time.Second, "the client's SA active on the gateway", func() bool {
-		st = gw.raStatus(t)
-		return len(st.IKESAs) == 1 && st.IKESAs[0].RemoteAccess == "active" && len(st.IPsecSAs) == 1
-	})
-	vip := st.IKESAs[0].Assigned
-	if vip != "10.78.0.10" || st.IKESAs[0].User != "alice" {
-		t.Fatalf("gateway status %+v", st.IKESAs[0])
-	}
-	if !strings.Contains(ss.listSAs(), vip) {
-		t.Fatalf("strongSwan did not install %s:\n%s", vip, ss.listSAs())
-	}
-	pingAcross(t, right, vip, leftInner)
-	if st := gw.raStatus(t); st.IPsecSAs[0].RemoteSelector != vip+"/32" || st.IPsecSAs[0].PktsIn == 0 {
-		t.Fatalf("gateway IPsec SA %+v", st.IPsecSAs)
+	for _, push := range []bool{false, true} {
+		name := "pull"
+		if push {
+			name = "push"
+		}
+		t.Run(name, func(t *testing.T) {
+			left, right := twoHosts(t)
+			gwMap := raGatewayMap(t, "10.78.0.10-10.78.0.20", "alice")
+			if push {
+				gwMap += "modecfg = \"push\"\n"
+			}
+			gw := startRATinyipsec(t, left, gwMap)
+			ss := startRACharon(t, right, raCharon{LocalAddr: rightOuter, RemoteAddr: leftOuter, Split: leftSubnet, Push: push,
+				PSK: raGroupKey, User: "alice", Password: raPassword})
+			ss.initiateChild(t, "rw")
+			var st *raStatus
+			nstest.WaitFor(t, 30*time.Second, "the client's SA active on the gateway", func() bool {
+				st = gw.raStatus(t)
+				return len(st.IKESAs) == 1 && st.IKESAs[0].RemoteAccess == "active" && len(st.IPsecSAs) == 1
+			})
+			vip := st.IKESAs[0].Assigned
+			if vip != "10.78.0.10" || st.IKESAs[0].User != "alice" {
+				t.Fatalf("gateway status %+v", st.IKESAs[0])
+			}
+			if !strings.Contains(ss.listSAs(), vip) {
+				t.Fatalf("strongSwan did not install %s:\n%s", vip, ss.listSAs())
+			}
+			pingAcross(t, right, vip, leftInner)
+			if st := gw.raStatus(t); st.IPsecSAs[0].RemoteSelector != vip+"/32" || st.IPsecSAs[0].PktsIn == 0 {
+				t.Fatalf("gateway IPsec SA %+v", st.IPsecSAs)
+			}
+		})
 	}
 }
 

@@ -387,6 +387,17 @@ func (m *Manager) raGatewayAcked(sa *ikeSA, t *txn, ap *AttributesPayload, now t
 		return nil
 	}
 	sa.ra.phase = raConfig
+	if sa.ms.cm.ModeCfg == "push" {
+		// Cisco's "client configuration address initiate": the gateway
+		// sends the address; the client's ACK makes the SA active.
+		l, err := m.raLeaseFor(sa, netip.Addr{})
+		if err != nil {
+			return err
+		}
+		sa.ra.lease = l
+		m.raSendRequest(sa, CfgSet, l.attributes(sa.out.peerUnity), now)
+		m.log.Info("Mode-Config: pushing address", "peer", sa.remote, "crypto_map", sa.ms.cm.ID(), "user", sa.ra.user, "address", l.IP4)
+	}
 	return nil
 }
 
@@ -417,6 +428,26 @@ func (m *Manager) raGatewayLease(sa *ikeSA, t *txn, ap *AttributesPayload, now t
 		return err
 	}
 	m.raAnswer(sa, t, CfgReply, ap.Identifier, l.attributes(sa.out.peerUnity))
+	if c := sa.ra.cur; c != nil {
+		// A pulling client answered our push with a pull: the pull wins.
+		sa.ra.done[c.mid] = c
+		sa.ra.cur = nil
+		sa.ra.retx.clear()
+	}
+	m.raGatewayActive(sa, l)
+	return nil
+}
+
+// raGatewayLeaseAcked: the client acknowledged the pushed address.
+func (m *Manager) raGatewayLeaseAcked(sa *ikeSA, t *txn, ap *AttributesPayload, now time.Time) error {
+	if sa.ra.lease != nil {
+		m.raGatewayActive(sa, sa.ra.lease)
+	}
+	return nil
+}
+
+// raGatewayActive: the client has its address; Quick Modes may follow.
+func (m *Manager) raGatewayActive(sa *ikeSA, l *Lease) {
 	sa.ra.lease, sa.ra.phase = l, raActive
 	// The same user from the same address and port: the client rekeyed
 	// its IKE SA; the older one hands its IPsec SAs over when it goes.
@@ -427,11 +458,7 @@ func (m *Manager) raGatewayLease(sa *ikeSA, t *txn, ap *AttributesPayload, now t
 		}
 	}
 	m.log.Info("Mode-Config: address assigned", "peer", sa.remote, "crypto_map", sa.ms.cm.ID(), "user", sa.ra.user, "address", l.IP4)
-	return nil
 }
-
-// raGatewayLeaseAcked: a late ACK of a pushed configuration.
-func (m *Manager) raGatewayLeaseAcked(*ikeSA, *txn, *AttributesPayload, time.Time) error { return nil }
 
 // raLeaseFor picks the client's address: the one it holds already (an IKE
 // rekey of the same client), else the one it asks for when free, else the
@@ -553,8 +580,10 @@ func raHint(ra *raState) string {
 	switch {
 	case ra.gateway && ra.phase <= raXAuthAck:
 		return "the client has not answered the XAUTH request: is a user name and password configured on it (Cisco: username/password in the client profile; strongSwan: auth = xauth)?"
+	case ra.gateway && ra.lease != nil:
+		return "the client has not acknowledged the pushed address (Mode-Config push): it may expect to ask for it (modecfg = pull on both ends)"
 	case ra.gateway:
-		return "the client has not asked for its address (Mode-Config pull): it may expect the gateway to push it"
+		return "the client has not asked for its address (Mode-Config pull): it may expect the gateway to push it (modecfg = push)"
 	case ra.phase == raXAuth:
 		return "the gateway has not asked for (or not judged) the XAUTH user name and password: check that it runs XAUTH for this group (Cisco: crypto map client authentication list; strongSwan: auth = xauth with the xauth-generic plugin)"
 	}

@@ -446,3 +446,28 @@ func TestRemoteAccessApplyFailureRetries(t *testing.T) {
 		return len(h.leases) == 1 && len(s) == 1 && s[0].RemoteAccess == "active"
 	})
 }
+
+// TestRemoteAccessGatewayPush: a gateway with modecfg = "push" sends the
+// address after XAUTH; a pushing client acknowledges it, a pulling one
+// asks anyway and gets the same address.
+func TestRemoteAccessGatewayPush(t *testing.T) {
+	for _, clientMode := range []string{"push", "pull"} {
+		t.Run("client-"+clientMode, func(t *testing.T) {
+			n := &memNet{peers: map[netip.Addr]*Manager{}}
+			gcfg := raGatewayConfig(t, "10.9.0.10", "10.9.0.11")
+			gcfg.CryptoMaps[0].ModeCfg = "push"
+			gw := raEnd(t, n, raGW, gcfg, nil)
+			a := netip.MustParseAddr("192.0.2.1")
+			ccfg := raClientConfig(a, "alice", "s3cret", "main")
+			ccfg.CryptoMaps[0].ModeCfg = clientMode
+			c := raEnd(t, n, a, ccfg, &raHostRecorder{})
+			if st := raActiveStatus(t, c, "client active"); st.Assigned != "10.9.0.10" {
+				t.Fatalf("client got %q", st.Assigned)
+			}
+			waitUntil(t, 10*time.Second, "gateway active", func() bool {
+				s := gw.m.Status()
+				return len(s) == 1 && s[0].RemoteAccess == "active" && s[0].Assigned == "10.9.0.10" && len(gw.plane.live()) == 1
+			})
+		})
+	}
+}
