@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -16,6 +15,7 @@ import (
 
 	"tinyipsec/conf"
 	"tinyipsec/internal/logx"
+	"tinyipsec/internal/memory"
 	"tinyipsec/internal/status"
 )
 
@@ -42,24 +42,6 @@ type daemon struct {
 	mu    sync.Mutex // serialises reloads and status against each other
 	cfg   *conf.Config
 	parts []component
-}
-
-// Memory defaults for a 64 MB router: a soft limit that makes the Go
-// runtime collect harder before the kernel's OOM killer would, and a GC
-// target that keeps the heap near the live data. Both are overridden by
-// the standard GOMEMLIMIT and GOGC environment variables.
-const (
-	defaultMemoryLimit = 24 << 20
-	defaultGCPercent   = 50
-)
-
-func setMemoryDefaults() {
-	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(defaultMemoryLimit)
-	}
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(defaultGCPercent)
-	}
 }
 
 // newLogger logs to stderr in logfmt without timestamps: procd hands
@@ -92,7 +74,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	if code != exitOK {
 		return code
 	}
-	setMemoryDefaults()
+	memory.SetDefaults()
 	log, level := newLogger(stderr, cfg.Global.LogLevel)
 
 	d := &daemon{path: *path, log: log, level: level, cfg: cfg, started: time.Now()}

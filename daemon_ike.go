@@ -7,6 +7,7 @@ import (
 	"tinyipsec/ike"
 	"tinyipsec/internal/dataplane"
 	"tinyipsec/internal/logx"
+	"tinyipsec/internal/memory"
 	"tinyipsec/internal/status"
 )
 
@@ -37,7 +38,7 @@ func startIKE(cfg *conf.Config, dp *dataplane.Dataplane, logger *logx.Logger) (*
 
 		RemoteAccess: dp,
 		// A burst of handshakes leaves megabytes of garbage; return it.
-		Settled: (&memorySettler{log: logger}).settled,
+		Settled: (&memory.Settler{Log: logger}).Settled,
 	})
 	if err != nil {
 		return nil, err

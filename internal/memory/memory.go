@@ -1,0 +1,72 @@
+// Package memory is the daemon's memory policy on a router of 64 MB: the
+// Go runtime's limits, and handing the heap back to the kernel once IKE has
+// settled after a burst of handshakes.
+package memory
+
+import (
+	"os"
+	"runtime"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"tinyipsec/internal/logx"
+)
+
+// Settler gives the heap the handshakes left behind back to the
+// kernel once IKE has settled after a burst (ike.Config.Settled): a
+// collection and a scavenge, which on a daemon of a few megabytes take a
+// few milliseconds. At most once per settleInterval, so that a peer
+// flapping its tunnel cannot make the daemon spend its time collecting; a
+// request inside the interval is not lost but runs when it ends.
+type Settler struct {
+	Log     *logx.Logger
+	mu      sync.Mutex
+	last    time.Time
+	pending bool
+}
+
+const settleInterval = 10 * time.Second
+
+// Settled is the hook; it never blocks.
+func (s *Settler) Settled() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pending {
+		return
+	}
+	s.pending = true
+	wait := max(0, settleInterval-time.Since(s.last))
+	time.AfterFunc(wait, s.run)
+}
+
+func (s *Settler) run() {
+	debug.FreeOSMemory()
+	if s.Log.Enabled(logx.LevelDebug) {
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		s.Log.Debug("IKE settled: heap returned to the kernel", "heap_inuse_kb", ms.HeapInuse>>10, "sys_kb", ms.Sys>>10)
+	}
+	s.mu.Lock()
+	s.last, s.pending = time.Now(), false
+	s.mu.Unlock()
+}
+
+// Memory defaults for a 64 MB router: a soft limit that makes the Go
+// runtime collect harder before the kernel's OOM killer would, and a GC
+// target that keeps the heap near the live data. Both are overridden by
+// the standard GOMEMLIMIT and GOGC environment variables.
+const (
+	defaultLimit     = 24 << 20
+	defaultGCPercent = 50
+)
+
+// SetDefaults applies the memory defaults the environment does not set.
+func SetDefaults() {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(defaultLimit)
+	}
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(defaultGCPercent)
+	}
+}
