@@ -93,6 +93,14 @@ WIREGUARD_GO := golang.zx2c4.com/wireguard@v0.0.0-20260522210424-ecfc5a8d5446
 bench-hub:
 	TINYIPSEC_BENCH_HUB=$${SPOKES:-200} $(GO) test -count=1 -timeout 30m -run 'TestBenchHub$$' -v ./ike
 
+# The README's two cost tables: each ESP/AH transform beside its raw
+# primitive, and the IKE handshake cost and memory per SA for each DH
+# group. Reports, not tests: they only run here, never in make test.
+.PHONY: bench-tables
+bench-tables:
+	ESP_BENCH_TABLE=1 $(GO) test -count=1 -run '^TestBenchTable$$' -v ./esp
+	TINYIPSEC_BENCH_TABLE=1 $(GO) test -count=1 -run '^TestBenchTable$$' -v ./ike
+
 .PHONY: bench
 bench: tinyipsec $(BUILD)/bench/wireguard
 	TINYIPSEC=$(CURDIR)/tinyipsec WIREGUARD=$(CURDIR)/$(BUILD)/bench/wireguard /usr/bin/python3 internal/bench/tunnel_bench.py
