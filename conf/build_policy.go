@@ -61,23 +61,24 @@ func (b *builder) policy(t *table, byPrio map[int64]keyPath) {
 		}
 		p.Priority = int(prio)
 	}
+	// weak refuses a weak algorithm without allow_weak.
+	weak := func(key, what, name string, isWeak bool) {
+		if isWeak && !weakOK {
+			t.errorf(key, "%s", weakHint(what+` "`+name+`"`))
+			valid = false
+		}
+	}
 	if need("encryption") {
 		var ok bool
 		p.Encryption, ok = algorithm(t, "encryption", algo.P1Ciphers())
 		check(ok)
-		if ok && p.Encryption.Info().Weak && !weakOK {
-			t.errorf("encryption", "%s", weakHint(`cipher "`+p.Encryption.String()+`"`))
-			valid = false
-		}
+		weak("encryption", "cipher", p.Encryption.String(), ok && p.Encryption.Info().Weak)
 	}
 	if need("hash") {
 		var ok bool
 		p.Hash, ok = algorithm(t, "hash", algo.Hashes())
 		check(ok)
-		if ok && p.Hash.Info().Weak && !weakOK {
-			t.errorf("hash", "%s", weakHint(`hash "`+p.Hash.String()+`"`))
-			valid = false
-		}
+		weak("hash", "hash", p.Hash.String(), ok && p.Hash.Info().Weak)
 	}
 	if need("authentication") {
 		var ok bool

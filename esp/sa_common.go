@@ -94,14 +94,10 @@ func (s *saCommon) init(p *Params) error {
 		return paramErr("ESP algorithms given for an AH-only SA")
 	}
 	if hasAH {
-		s.ahInteg = p.AHInteg.Info()
-		if s.ahInteg == nil {
-			return paramErr("unknown AH integrity algorithm %v", p.AHInteg)
+		var err error
+		if s.ahInteg, s.ahKey, err = integrity("AH", p.AHInteg, p.AHKey); err != nil {
+			return err
 		}
-		if len(p.AHKey) != s.ahInteg.Size {
-			return paramErr("AH %v key is %d bytes, want %d", p.AHInteg, len(p.AHKey), s.ahInteg.Size)
-		}
-		s.ahKey = append([]byte(nil), p.AHKey...)
 		align := 4
 		if s.v6 {
 			align = 8 // RFC 4302 §3.3.3.2.1
@@ -149,17 +145,25 @@ func (s *saCommon) initESP(p *Params) error {
 			// open to cut-and-paste attacks (RFC 4303 §3.2); we refuse it.
 			return paramErr("ESP %s needs an integrity algorithm", c.Name)
 		}
-		s.integ = p.Integ.Info()
-		if s.integ == nil {
-			return paramErr("unknown ESP integrity algorithm %v", p.Integ)
+		if s.integ, s.authKey, err = integrity("ESP", p.Integ, p.AuthKey); err != nil {
+			return err
 		}
-		if len(p.AuthKey) != s.integ.Size {
-			return paramErr("ESP %v key is %d bytes, want %d", p.Integ, len(p.AuthKey), s.integ.Size)
-		}
-		s.authKey = append([]byte(nil), p.AuthKey...)
 		s.icvLen = s.integ.ICVLen
 	}
 	return nil
+}
+
+// integrity looks up an HMAC algorithm, checks its key's length and
+// returns the SA's own copy of the key.
+func integrity(what string, h algo.Hash, key []byte) (*algo.HashInfo, []byte, error) {
+	i := h.Info()
+	if i == nil {
+		return nil, nil, paramErr("unknown %s integrity algorithm %v", what, h)
+	}
+	if len(key) != i.Size {
+		return nil, nil, paramErr("%s %v key is %d bytes, want %d", what, h, len(key), i.Size)
+	}
+	return i, append([]byte(nil), key...), nil
 }
 
 // room returns the headroom and tailroom Encap needs.
