@@ -76,7 +76,7 @@ PKG_FILES := init/tinyipsec.init init/rpcd/tinyipsec init/rpcd/tinyipsec.json cr
 
 # Unit tests run under qemu-user on big-endian MIPS and 32-bit ARM: only the
 # packages that exist, and -short so namespace/daemon tests skip.
-QEMU_PKGS := $(foreach p,conf acl esp ike tun internal/vnet,$(if $(wildcard $(p)/*.go),./$(p)))
+QEMU_PKGS := $(foreach p,conf acl esp ike tun internal/vnet internal/jsonenc internal/logx internal/unixsock internal/spawn,$(if $(wildcard $(p)/*.go),./$(p)))
 
 # Tells cross/pkgtest where the artifacts are, so it does not build again.
 TEST_ENV := TINYIPSEC_BUILD_DIR=$(CURDIR)/$(BUILD) TINYIPSEC_VERSION=$(VERSION) \
