@@ -122,6 +122,10 @@ func WriteText(w io.Writer, r *Report) {
 		if sa.Local != "" {
 			fmt.Fprintf(w, "    %-35s %s\n", pair("Local", sa.Local), pair("NAT-T", yesNo(sa.NATT)))
 		}
+		if sa.RemoteID != "" {
+			// Spokes behind one NAT share the peer address.
+			fmt.Fprintf(w, "    %-35s %s\n", pair("Peer ID", sa.RemoteID), pair("Port", fmt.Sprint(sa.RemotePort)))
+		}
 		if sa.RemoteAccess != "" {
 			fmt.Fprintf(w, "    %-35s %s\n", pair("User", sa.User), pair("RA state", sa.RemoteAccess))
 			if sa.Assigned != "" {
