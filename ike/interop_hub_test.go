@@ -43,6 +43,12 @@ func newHubLab(t *testing.T) *hubLab {
 	t.Helper()
 	l := &hubLab{router: nstest.New(t, "hub-wan"), hub: nstest.New(t, "hub")}
 	l.hubIf, _ = nstest.Link(t, l.hub, l.router, hubOuter+"/24", hubRouter+"/24")
+	// The hub sends ESP in UDP with segmentation offload: several spokes'
+	// packets to one address and port (spokes behind one NAT, connections
+	// of one strongSwan) leave as one super-packet that tcpdump would show
+	// as its first ESP packet only. One segment per packet on this
+	// interface makes the kernel split them before tcpdump sees them.
+	l.hub.Run(t, "ip", "link", "set", "dev", l.hubIf, "gso_max_segs", "1")
 	l.router.Run(t, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1")
 	l.hub.Run(t, "ip", "route", "add", "default", "via", hubRouter)
 	l.hub.Run(t, "ip", "addr", "add", hubInner+"/32", "dev", "lo")
@@ -420,18 +426,26 @@ func checkIsolation(t *testing.T, l *hubLab, spokes []*hubSpoke) {
 		}
 		return true
 	}
-	if pingsFailed {
-		tally() // no waiting: just say where the replies went
-	} else {
-		nstest.WaitFor(t, 10*time.Second, "every reply in the capture", tally)
+	// Wait (up to 10 s) until the capture shows a reply for every request;
+	// on a loaded machine a request or a captured copy may be lost, which
+	// says nothing about isolation, so a shortfall is only logged.
+	for deadline := time.Now().Add(10 * time.Second); !tally() && !pingsFailed && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
 	}
 	c.proc.Stop()
+	tally()
 	if len(bad) > 0 {
 		t.Errorf("the hub sent ESP that does not belong to its destination: %s", strings.Join(bad, "; "))
 	}
 	for _, s := range spokes {
-		if got[s] != requests[s] {
-			t.Errorf("spoke %s: sent %d packets through its SAs, the hub sent it %d", s.inner, requests[s], got[s])
+		switch {
+		case got[s] > requests[s]:
+			t.Errorf("spoke %s: sent %d packets through its SAs, the hub sent it %d: someone else's traffic", s.inner, requests[s], got[s])
+		case got[s] == 0:
+			t.Errorf("spoke %s: sent %d packets through its SAs, the hub sent it none", s.inner, requests[s])
+		case got[s] < requests[s]:
+			t.Logf("spoke %s: sent %d packets, %d replies captured (tcpdump: %s)", s.inner, requests[s], got[s],
+				regexp.MustCompile(`\d+ packets dropped by kernel`).FindString(c.proc.Output()))
 		}
 	}
 }
