@@ -54,6 +54,10 @@ func (d *ikeDaemon) AddStatus(r *status.Report) {
 		return
 	}
 	r.IKESAs = append(r.IKESAs, d.mgr.Status()...)
+	if drops := d.mgr.DropCounts(); len(drops) > 0 {
+		r.IKEDrops = drops
+	}
+	r.IKEHalfOpen = d.mgr.HalfOpen()
 }
 
 // reload hands the new configuration to the manager: unchanged crypto

@@ -2,7 +2,9 @@ package ike
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
+	"log/slog"
 	"net/netip"
 	"time"
 )
@@ -13,7 +15,7 @@ import (
 func (m *Manager) HandlePacket(pkt []byte, local, remote netip.AddrPort) {
 	h, err := ParseHeader(pkt)
 	if err != nil {
-		m.log.Debug("dropping malformed IKE datagram", "from", remote, "err", err)
+		m.drop(DropMalformed, slog.LevelDebug, "dropping malformed IKE datagram", "from", remote, "err", err)
 		return
 	}
 	pkt = bytes.Clone(pkt)
@@ -42,19 +44,16 @@ func (m *Manager) HandlePacket(pkt []byte, local, remote netip.AddrPort) {
 			return
 		}
 		if !h.CookieR.IsZero() && !m.cookies.issued(h.CookieI, h.CookieR, remote) {
-			m.log.Debug("IKE message with a responder cookie we did not issue", "from", remote, "exchange", h.Exchange)
+			m.drop(DropForeignCookie, slog.LevelDebug, "IKE message with a responder cookie we did not issue", "from", remote, "exchange", h.Exchange)
 			return
 		}
-		m.log.Debug("IKE message for no known SA", "from", remote, "exchange", h.Exchange)
+		m.drop(DropNoSA, slog.LevelDebug, "IKE message for no known SA", "from", remote, "exchange", h.Exchange)
 		return
 	}
 	// With wildcard sockets the arrival address is unspecified: use the
 	// address the SA runs on (NAT-D hashes need the real one).
 	if !local.Addr().IsValid() || local.Addr().IsUnspecified() {
 		local = netip.AddrPortFrom(sa.local.Addr(), local.Port())
-	}
-	if sa.cookieR.IsZero() && !h.CookieR.IsZero() {
-		sa.cookieR = h.CookieR
 	}
 	// Follow the peer when it floats to 4500 or its NAT mapping changes;
 	// only authenticated traffic may move an established SA (below).
@@ -66,23 +65,27 @@ func (m *Manager) HandlePacket(pkt []byte, local, remote netip.AddrPort) {
 	}
 	switch {
 	case h.Exchange == ExchangeMain || h.Exchange == ExchangeAggressive:
-		m.handlePhase1(sa, pkt, local, remote, from, now)
+		m.handlePhase1(sa, h, pkt, local, remote, from, now)
+	case sa.out == nil && h.Exchange == ExchangeInformational:
+		// A notify about our negotiation, in clear or encrypted under
+		// phase 1 keys: the exchange decides.
+		m.handlePhase1(sa, h, pkt, local, remote, from, now)
 	case sa.out == nil && h.Exchange == ExchangeTransaction && sa.initiator && len(pkt) <= 4096:
 		sa.early = pkt
 	case sa.out == nil:
 		// strongSwan may send QM1 right behind the last phase 1 message;
 		// it retransmits it, so ignoring it here is enough.
-		m.log.Debug("ignoring message before phase 1 completed", "peer", remote, "exchange", h.Exchange)
+		m.drop(DropBeforeEstablished, slog.LevelDebug, "ignoring message before phase 1 completed", "peer", remote, "exchange", h.Exchange)
 	case h.Exchange == ExchangeTransaction:
 		m.handleTransaction(sa, h, pkt, from, now)
 	case h.Exchange == ExchangeQuick && !sa.raReady():
-		m.log.Debug("ignoring Quick Mode before XAUTH and Mode-Config completed", "peer", remote)
+		m.drop(DropBeforeEstablished, slog.LevelDebug, "ignoring Quick Mode before XAUTH and Mode-Config completed", "peer", remote)
 	case h.Exchange == ExchangeQuick:
 		m.handleQuick(sa, h, pkt, from, now)
 	case h.Exchange == ExchangeInformational:
 		m.handleInfo(sa, pkt, from, now)
 	default:
-		m.log.Debug("unsupported exchange", "peer", remote, "exchange", h.Exchange)
+		m.drop(DropUnsupported, slog.LevelDebug, "unsupported exchange", "peer", remote, "exchange", h.Exchange)
 	}
 }
 
@@ -102,7 +105,7 @@ func (m *Manager) send(sa *ikeSA, pkt []byte) {
 }
 
 // handlePhase1 feeds a Main/Aggressive Mode message to its exchange.
-func (m *Manager) handlePhase1(sa *ikeSA, pkt []byte, local, remote netip.AddrPort, from func(), now time.Time) {
+func (m *Manager) handlePhase1(sa *ikeSA, h Header, pkt []byte, local, remote netip.AddrPort, from func(), now time.Time) {
 	if sa.p1In != nil && bytes.Equal(pkt, sa.p1In) {
 		// The peer did not get our answer: send it again.
 		if sa.p1Last != nil {
@@ -114,18 +117,45 @@ func (m *Manager) handlePhase1(sa *ikeSA, pkt []byte, local, remote netip.AddrPo
 		return
 	}
 	before := sa.p1.state()
+	// Until a message is authenticated (encrypted under the phase 1 keys,
+	// or the Aggressive Mode message with HASH_I) it must come from the
+	// endpoint the exchange runs on: a peer floats to 4500 (or its NAT
+	// remaps it) only with an authenticated message.
+	if remote != sa.remote && !h.Encrypted() && before != StateAMWaitMsg3.String() {
+		m.drop(DropWrongEndpoint, slog.LevelDebug, "phase 1 message from another endpoint than the negotiation's", "peer", sa.remote, "from", remote)
+		return
+	}
 	out, err := sa.p1.handle(pkt, local, remote)
 	if err != nil {
-		m.log.Info("phase 1 message rejected", "peer", sa.remote, "state", before, "err", err)
 		if sa.p1.done() {
+			m.drop(DropPhase1Rejected, slog.LevelInfo, "phase 1 message rejected", "peer", sa.remote, "state", before, "err", err)
+			return
+		}
+		var cn *CleartextNotice
+		if errors.As(err, &cn) {
+			// Unauthenticated: it may be the peer's word, or anyone's.
+			// Shown in status; the negotiation goes on.
+			if cn.Notify != 0 {
+				sa.p1Note = "the peer said " + notifyName(cn.Notify) + " (unauthenticated)"
+			} else if cn.Delete {
+				sa.p1Note = "the peer sent a Delete (unauthenticated)"
+			}
+			m.drop(DropCleartextNotify, slog.LevelInfo, "unauthenticated notify during phase 1 ignored", "peer", sa.remote, "state", before, "note", sa.p1Note)
 			return
 		}
 		var ne *NotifyError
 		if errors.As(err, &ne) || isFatalPhase1(err) {
-			m.log.Warn("phase 1 failed", "peer", sa.remote, "state", before, "err", err)
+			m.drop(EventPhase1Failed, slog.LevelWarn, "phase 1 failed", "peer", sa.remote, "state", before, "err", err)
 			m.phase1Failed(sa, before, err.Error(), now)
+			return
 		}
+		m.drop(DropPhase1Rejected, slog.LevelInfo, "phase 1 message rejected", "peer", sa.remote, "state", before, "err", err)
 		return
+	}
+	// The responder's cookie is known once its answer was accepted
+	// (never from any message that merely carries our cookie).
+	if sa.cookieR.IsZero() {
+		sa.cookieR = h.CookieR
 	}
 	from()
 	sa.p1In = pkt
@@ -218,7 +248,7 @@ func (m *Manager) handleQuick(sa *ikeSA, h Header, pkt []byte, from func(), now 
 			m.sendNotify(sa, ne.Type)
 			return
 		}
-		m.log.Debug("Quick Mode message dropped", "peer", sa.remote, "err", err)
+		m.drop(dropReasonOf(err), slog.LevelDebug, "Quick Mode message dropped", "peer", sa.remote, "err", err)
 		return
 	}
 	from()
@@ -234,7 +264,7 @@ func (m *Manager) handleQuick(sa *ikeSA, h Header, pkt []byte, from func(), now 
 // quickFailed handles an error in an exchange we are part of.
 func (m *Manager) quickFailed(sa *ikeSA, qs *qmState, err error) {
 	if errors.Is(err, errUnauthenticated) {
-		m.log.Debug("Quick Mode message dropped", "peer", sa.remote, "err", err)
+		m.drop(DropUnauthenticated, slog.LevelDebug, "Quick Mode message dropped", "peer", sa.remote, "err", err)
 		return
 	}
 	m.log.Warn("Quick Mode failed", "peer", sa.remote, "err", err)
@@ -264,7 +294,15 @@ func (m *Manager) sendNotify(sa *ikeSA, t uint16) {
 func (m *Manager) handleInfo(sa *ikeSA, pkt []byte, from func(), now time.Time) {
 	ev, err := openInfo(sa.out.sec, pkt)
 	if err != nil {
-		m.log.Debug("Informational dropped", "peer", sa.remote, "err", err)
+		m.drop(dropReasonOf(err), slog.LevelDebug, "Informational dropped", "peer", sa.remote, "err", err)
+		return
+	}
+	// HASH(1) authenticates but does not prevent replay: a recorded
+	// R-U-THERE sent again must not pass for a sign of life, nor a
+	// recorded Delete kill a newer pair. Informational exchanges are never
+	// retransmitted, so a message ID seen before is a replay.
+	if mid := binary.BigEndian.Uint32(pkt[20:24]); sa.infoSeen.seen(mid) {
+		m.drop(DropReplay, slog.LevelDebug, "replayed Informational dropped", "peer", sa.remote, "message_id", mid)
 		return
 	}
 	from()
@@ -305,6 +343,14 @@ func (m *Manager) handleInfo(sa *ikeSA, pkt []byte, from func(), now time.Time) 
 		m.log.Info("peer deleted the IKE SA", "peer", sa.remote)
 		m.deleteIKE(sa, false, "deleted by peer")
 	}
+}
+
+// dropReasonOf classifies a protected message that did not open.
+func dropReasonOf(err error) DropReason {
+	if errors.Is(err, errUnauthenticated) {
+		return DropUnauthenticated
+	}
+	return DropMalformed
 }
 
 // peerDeletedChild removes the pair whose outbound SPI the peer deleted:

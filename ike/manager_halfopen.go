@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
+	"log/slog"
 	"net/netip"
 	"slices"
 	"time"
@@ -255,8 +256,9 @@ func (m *Manager) provenResponders(addr netip.Addr) (all, fromAddr int) {
 // to into a negotiating IKE SA. It returns nil when the message is
 // dropped (the pool entry stays: the peer retransmits MM3).
 func (m *Manager) promote(e *hoEntry, k hoKey, remote netip.AddrPort, now time.Time) *ikeSA {
-	if e.rec.remote.Addr() != remote.Addr() {
-		m.log.Debug("MM3 from another address than MM1", "from", remote, "mm1_from", e.rec.remote)
+	if e.rec.remote != remote {
+		// The cookie was issued to the address and port of MM1.
+		m.drop(DropWrongEndpoint, slog.LevelDebug, "MM3 from another address than MM1", "from", remote, "mm1_from", e.rec.remote)
 		return nil
 	}
 	if !slices.Contains(m.maps, e.ms) {
@@ -265,7 +267,7 @@ func (m *Manager) promote(e *hoEntry, k hoKey, remote netip.AddrPort, now time.T
 	}
 	all, fromAddr := m.provenResponders(remote.Addr())
 	if all >= m.cfg.MaxHalfOpen || fromAddr >= m.cfg.HalfOpenPerSource {
-		m.log.Debug("too many phase 1 negotiations: MM3 waits for the peer's retransmission", "peer", remote)
+		m.drop(DropResponderBusy, slog.LevelWarn, "too many phase 1 negotiations: MM3 waits for the peer's retransmission", "peer", remote)
 		return nil
 	}
 	m.halfOpen.remove(k)

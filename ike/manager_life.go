@@ -3,6 +3,7 @@ package ike
 import (
 	"container/heap"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"slices"
 	"time"
@@ -24,12 +25,12 @@ func (m *Manager) newResponder(pkt []byte, h Header, local, remote netip.AddrPor
 		}
 	}
 	if len(cands) == 0 {
-		m.log.Info("IKE from a peer without a crypto map", "peer", remote)
+		m.drop(DropNoCryptoMap, slog.LevelInfo, "IKE from a peer without a crypto map", "peer", remote)
 		return
 	}
 	aggressive := h.Exchange == ExchangeAggressive
 	if aggressive && !m.admitAggressive(remote.Addr()) {
-		m.log.Debug("too many Aggressive Mode negotiations from one address", "peer", remote)
+		m.drop(DropAggressiveBusy, slog.LevelWarn, "too many Aggressive Mode negotiations from one address", "peer", remote)
 		return
 	}
 	laddr := local.Addr()
@@ -42,7 +43,7 @@ func (m *Manager) newResponder(pkt []byte, h Header, local, remote netip.AddrPor
 		remote: remote, created: now, qms: map[uint32]*qmState{}, unproven: aggressive}
 	p1, out, err := newPhase1Responder(m, cands, sa, pkt)
 	if err != nil {
-		m.log.Info("phase 1 refused", "peer", remote, "err", err)
+		m.drop(DropRefused, slog.LevelInfo, "phase 1 refused", "peer", remote, "err", err)
 		if sa.ms != nil {
 			sa.ms.lastFailure = &phase1Failure{peer: remote.Addr().String(), local: sa.local.Addr().String(),
 				state: "MM_NO_STATE", reason: err.Error(), at: now}
@@ -58,7 +59,16 @@ func (m *Manager) newResponder(pkt []byte, h Header, local, remote netip.AddrPor
 		if rec == nil || out == nil {
 			return
 		}
+		ev, evs := m.halfOpen.evicted, m.halfOpen.evictedPerSource
 		m.halfOpen.add(hoKeyOf(rec.ckyI, rec.ckyR), &hoEntry{rec: rec, ms: sa.ms, created: now})
+		if n := m.halfOpen.evicted - ev; n > 0 {
+			m.drops.counts[DropHalfOpenEvicted].Add(n - 1)
+			m.drop(DropHalfOpenEvicted, slog.LevelWarn, "half-open pool full (a flood of first messages?): evicting the oldest unproven negotiations",
+				"records", m.halfOpen.len(), "bytes", m.halfOpen.bytes)
+		}
+		if m.halfOpen.evictedPerSource != evs {
+			m.drop(DropHalfOpenPerSource, slog.LevelWarn, "too many unproven negotiations from one address: evicting its oldest", "peer", remote)
+		}
 		m.send(sa, out)
 		return
 	}

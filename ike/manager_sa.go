@@ -103,6 +103,12 @@ type ikeSA struct {
 
 	// p2Error is the last Quick Mode failure, in words, for status.
 	p2Error string
+	// p1Note is what unauthenticated input told us during phase 1 (a
+	// cleartext notify), in words, for status: never acted upon.
+	p1Note string
+	// infoSeen are the message IDs of the peer's latest Informational
+	// exchanges (replay detection).
+	infoSeen midRing
 
 	qms      map[uint32]*qmState
 	children []*child
@@ -165,4 +171,24 @@ func (sa *ikeSA) stateName() string {
 		return "AM_ACTIVE"
 	}
 	return "MM_ACTIVE"
+}
+
+// midRing remembers the last len(ids) message IDs.
+type midRing struct {
+	ids  [32]uint32
+	n    int
+	next int
+}
+
+// seen reports whether mid is remembered, and remembers it if not.
+func (r *midRing) seen(mid uint32) bool {
+	for i := range r.n {
+		if r.ids[i] == mid {
+			return true
+		}
+	}
+	r.ids[r.next] = mid
+	r.next = (r.next + 1) % len(r.ids)
+	r.n = min(r.n+1, len(r.ids))
+	return false
 }

@@ -1,6 +1,7 @@
 package ike
 
 import (
+	"log/slog"
 	"time"
 
 	"tinyipsec/conf"
@@ -17,6 +18,7 @@ func (m *Manager) tick(now time.Time) {
 		return
 	}
 	m.cookies.rotate(now)
+	m.drops.flush(m.log, now)
 	m.halfOpen.expire(now.Add(-halfOpenTimeout))
 	m.tickNow = now
 	m.tickTimers(now)
@@ -62,8 +64,13 @@ func (m *Manager) tickSA(sa *ikeSA, now time.Time) {
 		if send, giveUp := sa.p1Retx.due(now); send {
 			m.send(sa, sa.p1Retx.out)
 		} else if giveUp || now.Sub(sa.created) > halfOpenTimeout {
-			m.log.Warn("phase 1 timed out", "peer", sa.remote, "state", sa.stateName(), "hint", stateHint(sa.stateName()))
-			m.phase1Failed(sa, sa.stateName(), "no answer from the peer", now)
+			reason := "no answer from the peer"
+			if sa.p1Note != "" {
+				reason = "no acceptable answer from the peer; " + sa.p1Note
+			}
+			m.drop(EventPhase1TimedOut, slog.LevelWarn, "phase 1 timed out", "peer", sa.remote, "state", sa.stateName(),
+				"reason", reason, "hint", stateHint(sa.stateName()))
+			m.phase1Failed(sa, sa.stateName(), reason, now)
 		}
 		return
 	}

@@ -470,9 +470,13 @@ func (p *Phase1) handleInformational(h Header, pkt Packet) (Result, error) {
 		// Once keys exist an unauthenticated notify could be forged.
 		return Result{}, errors.New("ike: unencrypted informational after key exchange")
 	default:
+		// Before keys nothing authenticates a notify: anyone who saw our
+		// first message could have sent it, with any responder cookie.
+		// It changes nothing; the caller may show it as a hint.
 		if m, err = Unmarshal(pkt.Data); err != nil {
 			return Result{}, err
 		}
+		return Result{}, cleartextNoticeOf(m)
 	}
 	if d := Find[*Delete](m); d != nil && d.Protocol == ProtoISAKMP {
 		return p.failWith(fail(FailPeerNotify, 0, "peer deleted the ISAKMP SA")), nil
@@ -483,6 +487,31 @@ func (p *Phase1) handleInformational(h Header, pkt Packet) (Result, error) {
 	}
 	f := fail(FailPeerNotify, n.NotifyType, "peer sent notify %d", n.NotifyType)
 	return p.failWith(f), nil
+}
+
+// CleartextNotice is an unauthenticated Informational received during
+// phase 1 before keys: dropped, never acted upon.
+type CleartextNotice struct {
+	Notify uint16 // 0: a Delete or no error notify
+	Delete bool
+}
+
+func (c *CleartextNotice) Error() string {
+	if c.Delete {
+		return "ike: unauthenticated Delete during phase 1 ignored"
+	}
+	return fmt.Sprintf("ike: unauthenticated notify %d during phase 1 ignored", c.Notify)
+}
+
+func cleartextNoticeOf(m *Message) *CleartextNotice {
+	c := &CleartextNotice{}
+	if d := Find[*Delete](m); d != nil && d.Protocol == ProtoISAKMP {
+		c.Delete = true
+	}
+	if n := Find[*Notify](m); n != nil && n.NotifyType < NotifyConnected {
+		c.Notify = n.NotifyType
+	}
+	return c
 }
 
 // openInformational decrypts an Informational exchange message during

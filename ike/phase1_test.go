@@ -232,13 +232,24 @@ func TestPhase1NoProposal(t *testing.T) {
 	ic, _ := pskConfigs(pskPolicy(CipherAES, 128, HashSHA256, GroupMODP2048))
 	_, rc := pskConfigs(pskPolicy(CipherAES, 256, HashSHA256, GroupMODP2048))
 	l := newLink(t, ic, rc, time.Now())
-	l.run()
-	if l.rFail == nil || l.rFail.Reason != FailNoProposal {
-		t.Fatalf("responder: %v", l.rFail)
+	res, err := l.i.Start(l.now)
+	if err != nil {
+		t.Fatal(err)
 	}
-	// The responder told the initiator, which gave up too.
-	if l.iFail == nil || l.iFail.Reason != FailPeerNotify || l.iFail.Notify != NotifyNoProposalChosen {
-		t.Fatalf("initiator: %v", l.iFail)
+	r := l.deliver(true, res.Send[0])
+	if r.Failed == nil || r.Failed.Reason != FailNoProposal || len(r.Send) != 1 {
+		t.Fatalf("responder: %v, %d answers", r.Failed, len(r.Send))
+	}
+	// The responder tells the initiator in clear. Anyone who saw MM1 could
+	// have sent that: the initiator notes it and keeps waiting for an MM2
+	// (the peer may load a matching policy before our retransmission).
+	_, err = l.i.Handle(Packet{Data: r.Send[0], Local: l.iEP, Remote: l.rEP}, l.now)
+	var cn *CleartextNotice
+	if !errors.As(err, &cn) || cn.Notify != NotifyNoProposalChosen {
+		t.Fatalf("initiator: %v", err)
+	}
+	if l.i.State() != StateMMWaitMsg2 || l.i.Failure() != nil {
+		t.Fatalf("initiator in %v after a cleartext notify", l.i.State())
 	}
 }
 

@@ -3,6 +3,7 @@ package ike
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"time"
 
@@ -188,7 +189,7 @@ func (m *Manager) raAnswer(sa *ikeSA, t *txn, cfgType uint8, id uint16, as Attri
 func (m *Manager) handleTransaction(sa *ikeSA, h Header, pkt []byte, from func(), now time.Time) {
 	ra := sa.ra
 	if ra == nil {
-		m.log.Debug("Transaction exchange on a crypto map without remote access", "peer", sa.remote)
+		m.drop(DropUnsupported, slog.LevelDebug, "Transaction exchange on a crypto map without remote access", "peer", sa.remote)
 		return
 	}
 	if t := ra.done[h.MessageID]; t != nil {
@@ -205,7 +206,7 @@ func (m *Manager) handleTransaction(sa *ikeSA, h Header, pkt []byte, from func()
 	}
 	ap, err := t.open(sa.out.sec, pkt)
 	if err != nil {
-		m.log.Debug("Transaction message dropped", "peer", sa.remote, "err", err)
+		m.drop(dropReasonOf(err), slog.LevelDebug, "Transaction message dropped", "peer", sa.remote, "err", err)
 		return
 	}
 	from()

@@ -38,6 +38,9 @@ func (m *Manager) Status() []IKESAStatus {
 			st.Exchange = exchangeName(sa.ms.cm)
 		}
 		st.Hint = stateHint(st.State)
+		if sa.out == nil && sa.p1Note != "" {
+			st.Hint = sa.p1Note + "; " + st.Hint
+		}
 		if st.Hint == "" && sa.p2Error != "" && len(sa.children) == 0 {
 			st.Hint = sa.p2Error
 		}

@@ -34,6 +34,14 @@ type Report struct {
 	// udp_socket (IKE/NAT-T receive buffers full). Only non-zero
 	// counters appear.
 	KernelDrops map[string]uint64 `json:"kernel_drops,omitempty"`
+	// IKEDrops counts IKE datagrams dropped or ignored, by reason
+	// (malformed, no-sa, foreign-cookie, wrong-endpoint, cleartext-notify,
+	// unauthenticated, replay, half-open-evicted, ...; see ike.DropReason),
+	// and failed or timed-out negotiations. Only non-zero counters appear.
+	IKEDrops map[string]uint64 `json:"ike_drops,omitempty"`
+	// IKEHalfOpen is the number of Main Mode responders waiting for the
+	// peer to prove its address (its MM3), which cost no SA yet.
+	IKEHalfOpen int `json:"ike_half_open,omitempty"`
 }
 
 // IKESA is one phase 1 SA, in the terms of Cisco ASA's
@@ -169,6 +177,12 @@ func WriteText(w io.Writer, r *Report) {
 	}
 	if len(r.KernelDrops) > 0 {
 		fmt.Fprintf(w, "\nKernel drops (sockets and TUN): %s\n", fmtDrops(r.KernelDrops))
+	}
+	if r.IKEHalfOpen > 0 {
+		fmt.Fprintf(w, "\nIKE first messages waiting for the peer's proof of address: %d\n", r.IKEHalfOpen)
+	}
+	if len(r.IKEDrops) > 0 {
+		fmt.Fprintf(w, "\nIKE input dropped: %s\n", fmtDrops(r.IKEDrops))
 	}
 	if r.Bypassed > 0 {
 		fmt.Fprintf(w, "\nSent in cleartext (not permitted by any crypto ACL): %d packets\n", r.Bypassed)

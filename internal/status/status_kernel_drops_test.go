@@ -25,3 +25,23 @@ func TestStatusKernelDrops(t *testing.T) {
 		t.Fatalf("JSON status without kernel drops: %s", js.String())
 	}
 }
+
+// TestStatusIKEDrops: dropped IKE input is counted by reason in both the
+// text and the JSON status.
+func TestStatusIKEDrops(t *testing.T) {
+	r := &statusReport{IKEDrops: map[string]uint64{"foreign-cookie": 12, "half-open-evicted": 3}, IKEHalfOpen: 5}
+	var text bytes.Buffer
+	writeStatusText(&text, r)
+	if !strings.Contains(text.String(), "IKE input dropped: foreign-cookie 12, half-open-evicted 3") ||
+		!strings.Contains(text.String(), "proof of address: 5") {
+		t.Fatalf("text status without IKE drops:\n%s", text.String())
+	}
+	var js bytes.Buffer
+	if err := writeStatusJSON(&js, r); err != nil {
+		t.Fatal(err)
+	}
+	compact := strings.Join(strings.Fields(js.String()), "")
+	if !strings.Contains(compact, `"ike_drops":{"foreign-cookie":12,"half-open-evicted":3},"ike_half_open":5`) {
+		t.Fatalf("JSON status without IKE drops: %s", js.String())
+	}
+}

@@ -1,0 +1,145 @@
+package ike
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Input that is not authenticated (and most IKE input is not, until
+// phase 1 completes) must not be able to fill the log: a flood of forged
+// first messages would otherwise write a line per datagram. Every drop is
+// counted by reason (status shows the counters, as it shows the data
+// plane's), and the log line it causes is rate-limited per reason,
+// whatever the log level: one line at once, then at most one per
+// logWindow carrying the number of lines suppressed meanwhile.
+
+// DropReason classifies IKE input that was dropped or ignored.
+type DropReason uint8
+
+// The drop reasons; DropReasonNames are their status names.
+const (
+	DropMalformed         DropReason = iota // unparsable header or message
+	DropNoSA                                // cookies of no SA we know
+	DropForeignCookie                       // a responder cookie we did not issue
+	DropNoCryptoMap                         // first message from a peer without a crypto map
+	DropRefused                             // first message refused (nothing acceptable offered, ...)
+	DropResponderBusy                       // MM3 waits: too many negotiations (proven) in progress
+	DropAggressiveBusy                      // too many Aggressive Mode responders from the address
+	DropWrongEndpoint                       // an unauthenticated message from another address or port than the SA's
+	DropCleartextNotify                     // an unauthenticated Informational during phase 1
+	DropPhase1Rejected                      // a phase 1 message the exchange rejected
+	DropBeforeEstablished                   // Quick Mode or Informational before phase 1 completed
+	DropUnauthenticated                     // HASH of a Quick Mode or Informational message did not verify
+	DropReplay                              // an authenticated message seen before (replayed)
+	DropUnsupported                         // an exchange type we do not speak
+	DropHalfOpenEvicted                     // an unproven responder evicted for room (pool full)
+	DropHalfOpenPerSource                   // an unproven responder evicted (per-address limit)
+	// Not drops, but events that unauthenticated input can cause as
+	// often as it likes; counted and rate-limited the same way.
+	EventPhase1Failed   // a negotiation failed (authentication, proposal, ...)
+	EventPhase1TimedOut // a negotiation got no (acceptable) answer in time
+	numDropReasons
+)
+
+// DropReasonNames are the names status uses.
+var DropReasonNames = [numDropReasons]string{
+	"malformed", "no-sa", "foreign-cookie", "no-crypto-map", "refused", "responder-busy", "aggressive-busy",
+	"wrong-endpoint", "cleartext-notify", "phase1-rejected", "before-established", "unauthenticated",
+	"replay", "unsupported-exchange", "half-open-evicted", "half-open-per-source",
+	"phase1-failed", "phase1-timed-out",
+}
+
+func (r DropReason) String() string {
+	if r < numDropReasons {
+		return DropReasonNames[r]
+	}
+	return "unknown"
+}
+
+// logWindow is the rate limit of log lines per drop reason.
+var logWindow = 30 * time.Second
+
+// dropLog counts drops and rate-limits their log lines.
+type dropLog struct {
+	counts [numDropReasons]atomic.Uint64
+
+	mu    sync.Mutex
+	kinds [numDropReasons]struct {
+		last       time.Time
+		suppressed uint64
+		msg        string
+		level      slog.Level
+	}
+}
+
+// note counts one drop of reason r and logs msg unless the reason
+// already logged within logWindow.
+func (d *dropLog) note(log *slog.Logger, now time.Time, r DropReason, level slog.Level, msg string, args ...any) {
+	d.counts[r].Add(1)
+	d.mu.Lock()
+	k := &d.kinds[r]
+	if !k.last.IsZero() && now.Sub(k.last) < logWindow {
+		k.suppressed++
+		k.msg, k.level = msg, level
+		d.mu.Unlock()
+		return
+	}
+	n := k.suppressed
+	k.last, k.suppressed = now, 0
+	d.mu.Unlock()
+	if n > 0 {
+		args = append(args, "suppressed", n)
+	}
+	log.Log(context.Background(), level, msg, append(args, "drop", r.String())...)
+}
+
+// flush writes the summary line of the reasons whose window ended with
+// lines suppressed (the timer calls it).
+func (d *dropLog) flush(log *slog.Logger, now time.Time) {
+	type line struct {
+		r     DropReason
+		n     uint64
+		msg   string
+		level slog.Level
+	}
+	var out []line
+	d.mu.Lock()
+	for r := range d.kinds {
+		k := &d.kinds[r]
+		if k.suppressed > 0 && now.Sub(k.last) >= logWindow {
+			out = append(out, line{DropReason(r), k.suppressed, k.msg, k.level})
+			k.last, k.suppressed = now, 0
+		}
+	}
+	d.mu.Unlock()
+	for _, l := range out {
+		log.Log(context.Background(), l.level, "suppressed repeats of: "+l.msg, "suppressed", l.n, "drop", l.r.String())
+	}
+}
+
+// DropCounts returns how many IKE datagrams were dropped for each reason
+// (only reasons that occurred).
+func (m *Manager) DropCounts() map[string]uint64 {
+	out := map[string]uint64{}
+	for r := range numDropReasons {
+		if n := m.drops.counts[r].Load(); n > 0 {
+			out[r.String()] = n
+		}
+	}
+	return out
+}
+
+// HalfOpen is the number of unproven Main Mode responders.
+func (m *Manager) HalfOpen() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.halfOpen.len()
+}
+
+// drop counts and (rate-limited) logs dropped input.
+func (m *Manager) drop(r DropReason, level slog.Level, msg string, args ...any) {
+	m.drops.note(m.log, time.Now(), r, level, msg, args...)
+}

@@ -1,0 +1,71 @@
+package ike
+
+import (
+	"bytes"
+	"log/slog"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// lockedBuffer is a log sink shared by goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) lines() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Split(strings.TrimSpace(l.b.String()), "\n")
+}
+
+// TestDropLogRateLimited: a flood of unauthenticated input of several
+// kinds writes a handful of lines even at debug level, counts every
+// datagram, and the suppressed ones are summed up once the window ends.
+func TestDropLogRateLimited(t *testing.T) {
+	var sink lockedBuffer
+	log := slog.New(slog.NewTextHandler(&sink, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	m, tr, hub := hoResponder(t, Config{Log: log, HalfOpenMemory: 16 << 10})
+	_, mm1 := hoInitiator(t, m, netip.MustParseAddrPort("192.0.2.1:500"), hub)
+	const n = 5000
+	for i := range uint64(n) {
+		from := spoofedAddr(i)
+		m.HandlePacket(forgedMM1(mm1, i), hub, from) // fills the pool: evictions
+		bad := forgedMM1(mm1, i)
+		bad[8] = 1 // a responder cookie we did not issue
+		m.HandlePacket(bad, hub, from)
+		m.HandlePacket(bad[:20], hub, from) // malformed
+	}
+	if tr.count() != n {
+		t.Fatalf("%d answers to %d first messages", tr.count(), n)
+	}
+	counts := m.DropCounts()
+	if counts["foreign-cookie"] != n || counts["malformed"] != n || counts["half-open-evicted"] == 0 {
+		t.Fatalf("drop counters %v", counts)
+	}
+	lines := sink.lines()
+	if len(lines) > 3 {
+		t.Fatalf("%d log lines for %d dropped datagrams:\n%s", len(lines), 2*n, strings.Join(lines[:10], "\n"))
+	}
+	// Once the window is over, one summary per kind tells how many were
+	// not written.
+	m.drops.flush(m.log, time.Now().Add(logWindow))
+	summary := sink.lines()[len(lines):]
+	if len(summary) != 3 {
+		t.Fatalf("summary lines:\n%s", strings.Join(summary, "\n"))
+	}
+	for _, want := range []string{"suppressed=4999 drop=foreign-cookie", "suppressed=4999 drop=malformed"} {
+		if !strings.Contains(strings.Join(summary, "\n"), want) {
+			t.Errorf("no summary %q in:\n%s", want, strings.Join(summary, "\n"))
+		}
+	}
+}
