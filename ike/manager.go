@@ -147,6 +147,7 @@ type Manager struct {
 	halfOpen *halfOpenPool // unproven Main Mode responders
 	cookies  cookieJar     // our responder cookies
 	drops    dropLog       // counters and log rate limits of dropped input
+	compute  computations  // phase 1 steps running outside mu
 
 	// timers orders the SAs by their next due timer (manager_timerq.go);
 	// tickNow is the time of the tick in progress, zero outside ticks.

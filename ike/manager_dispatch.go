@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
-	"log/slog"
 	"net/netip"
 	"time"
+	"tinyipsec/internal/logx"
 )
 
 // HandlePacket processes one received IKE datagram (without the non-ESP
@@ -15,7 +15,7 @@ import (
 func (m *Manager) HandlePacket(pkt []byte, local, remote netip.AddrPort) {
 	h, err := ParseHeader(pkt)
 	if err != nil {
-		m.drop(DropMalformed, slog.LevelDebug, "dropping malformed IKE datagram", "from", remote, "err", err)
+		m.drop(DropMalformed, logx.LevelDebug, "dropping malformed IKE datagram", "from", remote, "err", err)
 		return
 	}
 	pkt = bytes.Clone(pkt)
@@ -44,10 +44,10 @@ func (m *Manager) HandlePacket(pkt []byte, local, remote netip.AddrPort) {
 			return
 		}
 		if !h.CookieR.IsZero() && !m.cookies.issued(h.CookieI, h.CookieR, remote) {
-			m.drop(DropForeignCookie, slog.LevelDebug, "IKE message with a responder cookie we did not issue", "from", remote, "exchange", h.Exchange)
+			m.drop(DropForeignCookie, logx.LevelDebug, "IKE message with a responder cookie we did not issue", "from", remote, "exchange", h.Exchange)
 			return
 		}
-		m.drop(DropNoSA, slog.LevelDebug, "IKE message for no known SA", "from", remote, "exchange", h.Exchange)
+		m.drop(DropNoSA, logx.LevelDebug, "IKE message for no known SA", "from", remote, "exchange", h.Exchange)
 		return
 	}
 	// With wildcard sockets the arrival address is unspecified: use the
@@ -75,17 +75,17 @@ func (m *Manager) HandlePacket(pkt []byte, local, remote netip.AddrPort) {
 	case sa.out == nil:
 		// strongSwan may send QM1 right behind the last phase 1 message;
 		// it retransmits it, so ignoring it here is enough.
-		m.drop(DropBeforeEstablished, slog.LevelDebug, "ignoring message before phase 1 completed", "peer", remote, "exchange", h.Exchange)
+		m.drop(DropBeforeEstablished, logx.LevelDebug, "ignoring message before phase 1 completed", "peer", remote, "exchange", h.Exchange)
 	case h.Exchange == ExchangeTransaction:
 		m.handleTransaction(sa, h, pkt, from, now)
 	case h.Exchange == ExchangeQuick && !sa.raReady():
-		m.drop(DropBeforeEstablished, slog.LevelDebug, "ignoring Quick Mode before XAUTH and Mode-Config completed", "peer", remote)
+		m.drop(DropBeforeEstablished, logx.LevelDebug, "ignoring Quick Mode before XAUTH and Mode-Config completed", "peer", remote)
 	case h.Exchange == ExchangeQuick:
 		m.handleQuick(sa, h, pkt, from, now)
 	case h.Exchange == ExchangeInformational:
 		m.handleInfo(sa, pkt, from, now)
 	default:
-		m.drop(DropUnsupported, slog.LevelDebug, "unsupported exchange", "peer", remote, "exchange", h.Exchange)
+		m.drop(DropUnsupported, logx.LevelDebug, "unsupported exchange", "peer", remote, "exchange", h.Exchange)
 	}
 }
 
@@ -122,13 +122,39 @@ func (m *Manager) handlePhase1(sa *ikeSA, h Header, pkt []byte, local, remote ne
 	// endpoint the exchange runs on: a peer floats to 4500 (or its NAT
 	// remaps it) only with an authenticated message.
 	if remote != sa.remote && !h.Encrypted() && before != StateAMWaitMsg3.String() {
-		m.drop(DropWrongEndpoint, slog.LevelDebug, "phase 1 message from another endpoint than the negotiation's", "peer", sa.remote, "from", remote)
+		m.drop(DropWrongEndpoint, logx.LevelDebug, "phase 1 message from another endpoint than the negotiation's", "peer", sa.remote, "from", remote)
 		return
 	}
-	out, err := sa.p1.handle(pkt, local, remote)
+	if sa.busy {
+		// The previous message is still being computed; the peer
+		// retransmits this one if it matters.
+		m.drop(DropBusy, logx.LevelDebug, "phase 1 message while the previous one is being computed", "peer", sa.remote, "state", before)
+		return
+	}
+	m.computePhase1(sa, func(p1 phase1) ([]byte, error) { return p1.handle(pkt, local, remote) }, func(out []byte, err error) {
+		m.phase1Step(sa, h, pkt, before, out, err, from, time.Now())
+	})
+}
+
+// phase1Step applies the outcome of one phase 1 message (m.mu held).
+func (m *Manager) phase1Step(sa *ikeSA, h Header, pkt []byte, before string, out []byte, err error, from func(), now time.Time) {
+	for _, b := range sa.p1.takePending() {
+		m.send(sa, b)
+	}
 	if err != nil {
+		if before == StateNone.String() {
+			// An Aggressive Mode first message that did not start an
+			// exchange: nothing to keep.
+			m.drop(DropRefused, logx.LevelInfo, "phase 1 refused", "peer", sa.remote, "err", err)
+			if sa.ms != nil {
+				sa.ms.lastFailure = &phase1Failure{peer: sa.remote.Addr().String(), local: sa.local.Addr().String(),
+					state: before, reason: err.Error(), at: now}
+			}
+			m.removeSA(sa)
+			return
+		}
 		if sa.p1.done() {
-			m.drop(DropPhase1Rejected, slog.LevelInfo, "phase 1 message rejected", "peer", sa.remote, "state", before, "err", err)
+			m.drop(DropPhase1Rejected, logx.LevelInfo, "phase 1 message rejected", "peer", sa.remote, "state", before, "err", err)
 			return
 		}
 		var cn *CleartextNotice
@@ -140,16 +166,16 @@ func (m *Manager) handlePhase1(sa *ikeSA, h Header, pkt []byte, local, remote ne
 			} else if cn.Delete {
 				sa.p1Note = "the peer sent a Delete (unauthenticated)"
 			}
-			m.drop(DropCleartextNotify, slog.LevelInfo, "unauthenticated notify during phase 1 ignored", "peer", sa.remote, "state", before, "note", sa.p1Note)
+			m.drop(DropCleartextNotify, logx.LevelInfo, "unauthenticated notify during phase 1 ignored", "peer", sa.remote, "state", before, "note", sa.p1Note)
 			return
 		}
 		var ne *NotifyError
 		if errors.As(err, &ne) || isFatalPhase1(err) {
-			m.drop(EventPhase1Failed, slog.LevelWarn, "phase 1 failed", "peer", sa.remote, "state", before, "err", err)
+			m.drop(EventPhase1Failed, logx.LevelWarn, "phase 1 failed", "peer", sa.remote, "state", before, "err", err)
 			m.phase1Failed(sa, before, err.Error(), now)
 			return
 		}
-		m.drop(DropPhase1Rejected, slog.LevelInfo, "phase 1 message rejected", "peer", sa.remote, "state", before, "err", err)
+		m.drop(DropPhase1Rejected, logx.LevelInfo, "phase 1 message rejected", "peer", sa.remote, "state", before, "err", err)
 		return
 	}
 	// The responder's cookie is known once its answer was accepted
@@ -159,6 +185,7 @@ func (m *Manager) handlePhase1(sa *ikeSA, h Header, pkt []byte, local, remote ne
 	}
 	from()
 	sa.p1In = pkt
+	sa.unproven = sa.unproven && !sa.p1.done()
 	if sa.initiator && sa.p1.floatToNATT() && sa.local.Port() != NATTPort {
 		sa.local = netip.AddrPortFrom(sa.local.Addr(), NATTPort)
 		sa.remote = netip.AddrPortFrom(sa.remote.Addr(), NATTPort)
@@ -248,7 +275,7 @@ func (m *Manager) handleQuick(sa *ikeSA, h Header, pkt []byte, from func(), now 
 			m.sendNotify(sa, ne.Type)
 			return
 		}
-		m.drop(dropReasonOf(err), slog.LevelDebug, "Quick Mode message dropped", "peer", sa.remote, "err", err)
+		m.drop(dropReasonOf(err), logx.LevelDebug, "Quick Mode message dropped", "peer", sa.remote, "err", err)
 		return
 	}
 	from()
@@ -264,7 +291,7 @@ func (m *Manager) handleQuick(sa *ikeSA, h Header, pkt []byte, from func(), now 
 // quickFailed handles an error in an exchange we are part of.
 func (m *Manager) quickFailed(sa *ikeSA, qs *qmState, err error) {
 	if errors.Is(err, errUnauthenticated) {
-		m.drop(DropUnauthenticated, slog.LevelDebug, "Quick Mode message dropped", "peer", sa.remote, "err", err)
+		m.drop(DropUnauthenticated, logx.LevelDebug, "Quick Mode message dropped", "peer", sa.remote, "err", err)
 		return
 	}
 	m.log.Warn("Quick Mode failed", "peer", sa.remote, "err", err)
@@ -294,7 +321,7 @@ func (m *Manager) sendNotify(sa *ikeSA, t uint16) {
 func (m *Manager) handleInfo(sa *ikeSA, pkt []byte, from func(), now time.Time) {
 	ev, err := openInfo(sa.out.sec, pkt)
 	if err != nil {
-		m.drop(dropReasonOf(err), slog.LevelDebug, "Informational dropped", "peer", sa.remote, "err", err)
+		m.drop(dropReasonOf(err), logx.LevelDebug, "Informational dropped", "peer", sa.remote, "err", err)
 		return
 	}
 	// HASH(1) authenticates but does not prevent replay: a recorded
@@ -302,7 +329,7 @@ func (m *Manager) handleInfo(sa *ikeSA, pkt []byte, from func(), now time.Time) 
 	// recorded Delete kill a newer pair. Informational exchanges are never
 	// retransmitted, so a message ID seen before is a replay.
 	if mid := binary.BigEndian.Uint32(pkt[20:24]); sa.infoSeen.seen(mid) {
-		m.drop(DropReplay, slog.LevelDebug, "replayed Informational dropped", "peer", sa.remote, "message_id", mid)
+		m.drop(DropReplay, logx.LevelDebug, "replayed Informational dropped", "peer", sa.remote, "message_id", mid)
 		return
 	}
 	from()

@@ -1,11 +1,10 @@
 package ike
 
 import (
-	"context"
-	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
+	"tinyipsec/internal/logx"
 )
 
 // Input that is not authenticated (and most IKE input is not, until
@@ -37,6 +36,7 @@ const (
 	DropUnsupported                         // an exchange type we do not speak
 	DropHalfOpenEvicted                     // an unproven responder evicted for room (pool full)
 	DropHalfOpenPerSource                   // an unproven responder evicted (per-address limit)
+	DropBusy                                // a phase 1 message while the previous one is being computed
 	// Not drops, but events that unauthenticated input can cause as
 	// often as it likes; counted and rate-limited the same way.
 	EventPhase1Failed   // a negotiation failed (authentication, proposal, ...)
@@ -48,7 +48,7 @@ const (
 var DropReasonNames = [numDropReasons]string{
 	"malformed", "no-sa", "foreign-cookie", "no-crypto-map", "refused", "responder-busy", "aggressive-busy",
 	"wrong-endpoint", "cleartext-notify", "phase1-rejected", "before-established", "unauthenticated",
-	"replay", "unsupported-exchange", "half-open-evicted", "half-open-per-source",
+	"replay", "unsupported-exchange", "half-open-evicted", "half-open-per-source", "busy",
 	"phase1-failed", "phase1-timed-out",
 }
 
@@ -71,13 +71,13 @@ type dropLog struct {
 		last       time.Time
 		suppressed uint64
 		msg        string
-		level      slog.Level
+		level      logx.Level
 	}
 }
 
 // note counts one drop of reason r and logs msg unless the reason
 // already logged within logWindow.
-func (d *dropLog) note(log *slog.Logger, now time.Time, r DropReason, level slog.Level, msg string, args ...any) {
+func (d *dropLog) note(log *logx.Logger, now time.Time, r DropReason, level logx.Level, msg string, args ...any) {
 	d.counts[r].Add(1)
 	d.mu.Lock()
 	k := &d.kinds[r]
@@ -93,17 +93,31 @@ func (d *dropLog) note(log *slog.Logger, now time.Time, r DropReason, level slog
 	if n > 0 {
 		args = append(args, "suppressed", n)
 	}
-	log.Log(context.Background(), level, msg, append(args, "drop", r.String())...)
+	logAt(log, level, msg, append(args, "drop", r.String())...)
+}
+
+// logAt writes one line at level.
+func logAt(log *logx.Logger, level logx.Level, msg string, args ...any) {
+	switch {
+	case level >= logx.LevelError:
+		log.Error(msg, args...)
+	case level >= logx.LevelWarn:
+		log.Warn(msg, args...)
+	case level >= logx.LevelInfo:
+		log.Info(msg, args...)
+	default:
+		log.Debug(msg, args...)
+	}
 }
 
 // flush writes the summary line of the reasons whose window ended with
 // lines suppressed (the timer calls it).
-func (d *dropLog) flush(log *slog.Logger, now time.Time) {
+func (d *dropLog) flush(log *logx.Logger, now time.Time) {
 	type line struct {
 		r     DropReason
 		n     uint64
 		msg   string
-		level slog.Level
+		level logx.Level
 	}
 	var out []line
 	d.mu.Lock()
@@ -116,7 +130,7 @@ func (d *dropLog) flush(log *slog.Logger, now time.Time) {
 	}
 	d.mu.Unlock()
 	for _, l := range out {
-		log.Log(context.Background(), l.level, "suppressed repeats of: "+l.msg, "suppressed", l.n, "drop", l.r.String())
+		logAt(log, l.level, "suppressed repeats of: "+l.msg, "suppressed", l.n, "drop", l.r.String())
 	}
 }
 
@@ -140,6 +154,6 @@ func (m *Manager) HalfOpen() int {
 }
 
 // drop counts and (rate-limited) logs dropped input.
-func (m *Manager) drop(r DropReason, level slog.Level, msg string, args ...any) {
+func (m *Manager) drop(r DropReason, level logx.Level, msg string, args ...any) {
 	m.drops.note(m.log, time.Now(), r, level, msg, args...)
 }

@@ -2,12 +2,13 @@ package ike
 
 import (
 	"bytes"
-	"log/slog"
 	"net/netip"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"tinyipsec/internal/logx"
 )
 
 // lockedBuffer is a log sink shared by goroutines.
@@ -33,7 +34,9 @@ func (l *lockedBuffer) lines() []string {
 // datagram, and the suppressed ones are summed up once the window ends.
 func TestDropLogRateLimited(t *testing.T) {
 	var sink lockedBuffer
-	log := slog.New(slog.NewTextHandler(&sink, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	var level logx.LevelVar
+	level.Set(logx.LevelDebug)
+	log := logx.New(&sink, &level)
 	m, tr, hub := hoResponder(t, Config{Log: log, HalfOpenMemory: 16 << 10})
 	_, mm1 := hoInitiator(t, m, netip.MustParseAddrPort("192.0.2.1:500"), hub)
 	const n = 5000

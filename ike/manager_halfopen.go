@@ -4,10 +4,10 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
-	"log/slog"
 	"net/netip"
 	"slices"
 	"time"
+	"tinyipsec/internal/logx"
 )
 
 // Half-open responder state, built to survive a flood of first messages
@@ -258,7 +258,7 @@ func (m *Manager) provenResponders(addr netip.Addr) (all, fromAddr int) {
 func (m *Manager) promote(e *hoEntry, k hoKey, remote netip.AddrPort, now time.Time) *ikeSA {
 	if e.rec.remote != remote {
 		// The cookie was issued to the address and port of MM1.
-		m.drop(DropWrongEndpoint, slog.LevelDebug, "MM3 from another address than MM1", "from", remote, "mm1_from", e.rec.remote)
+		m.drop(DropWrongEndpoint, logx.LevelDebug, "MM3 from another address than MM1", "from", remote, "mm1_from", e.rec.remote)
 		return nil
 	}
 	if !slices.Contains(m.maps, e.ms) {
@@ -267,7 +267,7 @@ func (m *Manager) promote(e *hoEntry, k hoKey, remote netip.AddrPort, now time.T
 	}
 	all, fromAddr := m.provenResponders(remote.Addr())
 	if all >= m.cfg.MaxHalfOpen || fromAddr >= m.cfg.HalfOpenPerSource {
-		m.drop(DropResponderBusy, slog.LevelWarn, "too many phase 1 negotiations: MM3 waits for the peer's retransmission", "peer", remote)
+		m.drop(DropResponderBusy, logx.LevelWarn, "too many phase 1 negotiations: MM3 waits for the peer's retransmission", "peer", remote)
 		return nil
 	}
 	m.halfOpen.remove(k)

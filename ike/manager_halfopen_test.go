@@ -110,6 +110,7 @@ func step(t *testing.T, m *Manager, tr *capTransport, p *Phase1, addr, hub netip
 	for _, b := range res.Send {
 		m.HandlePacket(b, hub, addr)
 	}
+	m.waitComputations()
 }
 
 // TestHalfOpenMM1IsCheap: a first message leaves no IKE SA, only a small
@@ -316,6 +317,7 @@ func TestProvenLimitWaits(t *testing.T) {
 		}
 		inis = append(inis, ini{p, addr, res.Send[0]})
 		m.HandlePacket(res.Send[0], hub, addr)
+		m.waitComputations()
 	}
 	m.locked(func() {
 		if len(m.sas) != 2 || m.sas[0].remote != inis[0].addr || m.sas[1].remote != inis[1].addr || m.halfOpen.len() != 1 {

@@ -3,10 +3,10 @@ package ike
 import (
 	"container/heap"
 	"fmt"
-	"log/slog"
 	"net/netip"
 	"slices"
 	"time"
+	"tinyipsec/internal/logx"
 
 	"tinyipsec/acl"
 	"tinyipsec/conf"
@@ -25,12 +25,12 @@ func (m *Manager) newResponder(pkt []byte, h Header, local, remote netip.AddrPor
 		}
 	}
 	if len(cands) == 0 {
-		m.drop(DropNoCryptoMap, slog.LevelInfo, "IKE from a peer without a crypto map", "peer", remote)
+		m.drop(DropNoCryptoMap, logx.LevelInfo, "IKE from a peer without a crypto map", "peer", remote)
 		return
 	}
 	aggressive := h.Exchange == ExchangeAggressive
 	if aggressive && !m.admitAggressive(remote.Addr()) {
-		m.drop(DropAggressiveBusy, slog.LevelWarn, "too many Aggressive Mode negotiations from one address", "peer", remote)
+		m.drop(DropAggressiveBusy, logx.LevelWarn, "too many Aggressive Mode negotiations from one address", "peer", remote)
 		return
 	}
 	laddr := local.Addr()
@@ -41,19 +41,37 @@ func (m *Manager) newResponder(pkt []byte, h Header, local, remote netip.AddrPor
 	}
 	sa := &ikeSA{cookieI: h.CookieI, cookieR: m.cookies.issue(h.CookieI, remote), local: netip.AddrPortFrom(laddr, local.Port()),
 		remote: remote, created: now, qms: map[uint32]*qmState{}, unproven: aggressive}
-	p1, out, err := newPhase1Responder(m, cands, sa, pkt)
+	a, err := newPhase1Responder(m, cands, sa, pkt)
+	if err == nil && aggressive {
+		// Aggressive Mode: AM1 already needs our Diffie-Hellman work and
+		// authentication, computed outside the lock (manager_compute.go).
+		sa.p1 = a
+		m.sas = append(m.sas, sa)
+		m.schedule(sa, now)
+		h, _ := ParseHeader(pkt)
+		m.computePhase1(sa, func(p1 phase1) ([]byte, error) { return p1.handle(pkt, sa.local, remote) }, func(out []byte, err error) {
+			m.phase1Step(sa, h, pkt, StateNone.String(), out, err, func() {}, time.Now())
+		})
+		return
+	}
+	var out []byte
+	if err == nil {
+		out, err = a.handle(pkt, sa.local, sa.remote)
+		for _, b := range a.takePending() {
+			m.send(sa, b)
+		}
+	}
 	if err != nil {
-		m.drop(DropRefused, slog.LevelInfo, "phase 1 refused", "peer", remote, "err", err)
+		m.drop(DropRefused, logx.LevelInfo, "phase 1 refused", "peer", remote, "err", err)
 		if sa.ms != nil {
 			sa.ms.lastFailure = &phase1Failure{peer: remote.Addr().String(), local: sa.local.Addr().String(),
 				state: "MM_NO_STATE", reason: err.Error(), at: now}
 		}
 		return
 	}
-	if !aggressive {
+	{
 		// Main Mode: keep the few values MM3 needs until the peer proves
 		// its address; no retransmission (the initiator repeats MM1).
-		a := p1.(*p1Adapter)
 		rec := a.p.record()
 		a.wipe()
 		if rec == nil || out == nil {
@@ -63,26 +81,13 @@ func (m *Manager) newResponder(pkt []byte, h Header, local, remote netip.AddrPor
 		m.halfOpen.add(hoKeyOf(rec.ckyI, rec.ckyR), &hoEntry{rec: rec, ms: sa.ms, created: now})
 		if n := m.halfOpen.evicted - ev; n > 0 {
 			m.drops.counts[DropHalfOpenEvicted].Add(n - 1)
-			m.drop(DropHalfOpenEvicted, slog.LevelWarn, "half-open pool full (a flood of first messages?): evicting the oldest unproven negotiations",
+			m.drop(DropHalfOpenEvicted, logx.LevelWarn, "half-open pool full (a flood of first messages?): evicting the oldest unproven negotiations",
 				"records", m.halfOpen.len(), "bytes", m.halfOpen.bytes)
 		}
 		if m.halfOpen.evictedPerSource != evs {
-			m.drop(DropHalfOpenPerSource, slog.LevelWarn, "too many unproven negotiations from one address: evicting its oldest", "peer", remote)
+			m.drop(DropHalfOpenPerSource, logx.LevelWarn, "too many unproven negotiations from one address: evicting its oldest", "peer", remote)
 		}
 		m.send(sa, out)
-		return
-	}
-	sa.p1 = p1
-	sa.p1In = pkt
-	m.sas = append(m.sas, sa)
-	m.schedule(sa, now)
-	if out != nil {
-		m.send(sa, out)
-		sa.p1Last = out
-		sa.p1Retx.arm(out, now)
-	}
-	if p1.done() {
-		m.established(sa, now)
 	}
 }
 
@@ -457,7 +462,9 @@ func (m *Manager) removeSA(sa *ikeSA) {
 		wipeBytes(sa.out.sec.SKEYIDa)
 		wipeBytes(sa.out.sec.Ka)
 	}
-	if w, ok := sa.p1.(interface{ wipe() }); ok {
+	// A busy SA's state machine is still in use: the computation wipes
+	// it when it finds the SA dead.
+	if w, ok := sa.p1.(interface{ wipe() }); ok && !sa.busy {
 		w.wipe()
 	}
 }

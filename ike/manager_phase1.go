@@ -113,6 +113,8 @@ type p1Adapter struct {
 	ms    *mapState
 	sa    *ikeSA
 	float bool
+	// pending are datagrams to send before handle's answer.
+	pending [][]byte
 }
 
 func newPhase1Initiator(m *Manager, ms *mapState, sa *ikeSA) (phase1, []byte, error) {
@@ -142,7 +144,7 @@ func newPhase1Initiator(m *Manager, ms *mapState, sa *ikeSA) (phase1, []byte, er
 
 // newPhase1Responder answers a first message. With several candidate
 // maps, a map for this exact peer address wins over dynamic ones.
-func newPhase1Responder(m *Manager, cands []*mapState, sa *ikeSA, pkt []byte) (phase1, []byte, error) {
+func newPhase1Responder(m *Manager, cands []*mapState, sa *ikeSA, pkt []byte) (*p1Adapter, error) {
 	ms := cands[0]
 	xauth := offersXAuth(pkt)
 	for _, c := range cands {
@@ -160,23 +162,18 @@ func newPhase1Responder(m *Manager, cands []*mapState, sa *ikeSA, pkt []byte) (p
 	sa.ms = ms
 	cfg, err := m.phase1ConfigFor(ms.cm, sa)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	h, _ := ParseHeader(pkt)
 	aggressive := h.Exchange == ExchangeAggressive
 	if err := m.applyKeyring(ms.cm, sa, cfg, aggressive); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	p, err := NewResponder(cfg)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	a := &p1Adapter{p: p, m: m, ms: ms, sa: sa}
-	out, err := a.handle(pkt, sa.local, sa.remote)
-	if err != nil {
-		return nil, nil, err
-	}
-	return a, out, nil
+	return &p1Adapter{p: p, m: m, ms: ms, sa: sa}, nil
 }
 
 func (a *p1Adapter) handle(pkt []byte, local, remote netip.AddrPort) ([]byte, error) {
@@ -190,20 +187,24 @@ func (a *p1Adapter) handle(pkt []byte, local, remote netip.AddrPort) ([]byte, er
 	if r.Failed != nil {
 		// Send what the state machine wants the peer to know (a clear
 		// notify) before the SA goes.
-		for _, b := range r.Send {
-			a.m.send(a.sa, b)
-		}
+		a.pending = append(a.pending, r.Send...)
 		return nil, fmt.Errorf("%w: %v", errPhase1Fatal, r.Failed)
 	}
-	// Fragmented answers are several datagrams: send all but the last
-	// here; the caller sends (and retransmits) the last one.
+	// Fragmented answers are several datagrams: all but the last go out
+	// first; the caller sends (and retransmits) the last one.
 	if len(r.Send) == 0 {
 		return nil, nil
 	}
-	for _, b := range r.Send[:len(r.Send)-1] {
-		a.m.send(a.sa, b)
-	}
+	a.pending = append(a.pending, r.Send[:len(r.Send)-1]...)
 	return r.Send[len(r.Send)-1], nil
+}
+
+// takePending returns the datagrams handle left to send before its
+// answer. handle may run without the manager's lock; sending needs it.
+func (a *p1Adapter) takePending() [][]byte {
+	p := a.pending
+	a.pending = nil
+	return p
 }
 
 func (a *p1Adapter) done() bool    { return a.p.State().Active() }

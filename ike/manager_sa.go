@@ -24,6 +24,9 @@ type phase1 interface {
 	floatToNATT() bool
 	// outcome is valid once done.
 	outcome() *p1Outcome
+	// takePending returns what handle asked to send before its answer
+	// (fragments, a failure notify).
+	takePending() [][]byte
 }
 
 // p1Outcome is an established phase 1.
@@ -100,6 +103,11 @@ type ikeSA struct {
 	// unproven: an Aggressive Mode responder before AM3; its peer has not
 	// shown that it receives our messages (manager_halfopen.go).
 	unproven bool
+	// busy: a phase 1 message is being computed outside the manager's
+	// lock (manager_compute.go); p1 belongs to that computation, and
+	// busyState is the state status shows meanwhile.
+	busy      bool
+	busyState string
 
 	// p2Error is the last Quick Mode failure, in words, for status.
 	p2Error string
@@ -157,6 +165,9 @@ type child struct {
 // stateName is the Cisco-style state for status.
 func (sa *ikeSA) stateName() string {
 	if sa.out == nil {
+		if sa.busy {
+			return sa.busyState
+		}
 		if sa.p1 != nil {
 			return sa.p1.state()
 		}

@@ -1,8 +1,8 @@
 package ike
 
 import (
-	"log/slog"
 	"time"
+	"tinyipsec/internal/logx"
 
 	"tinyipsec/conf"
 )
@@ -19,7 +19,9 @@ func (m *Manager) tick(now time.Time) {
 	}
 	m.cookies.rotate(now)
 	m.drops.flush(m.log, now)
-	m.halfOpen.expire(now.Add(-halfOpenTimeout))
+	if m.halfOpen.len() > 0 {
+		m.halfOpen.expire(now.Add(-halfOpenTimeout))
+	}
 	m.tickNow = now
 	m.tickTimers(now)
 	m.tickNow = time.Time{}
@@ -68,7 +70,7 @@ func (m *Manager) tickSA(sa *ikeSA, now time.Time) {
 			if sa.p1Note != "" {
 				reason = "no acceptable answer from the peer; " + sa.p1Note
 			}
-			m.drop(EventPhase1TimedOut, slog.LevelWarn, "phase 1 timed out", "peer", sa.remote, "state", sa.stateName(),
+			m.drop(EventPhase1TimedOut, logx.LevelWarn, "phase 1 timed out", "peer", sa.remote, "state", sa.stateName(),
 				"reason", reason, "hint", stateHint(sa.stateName()))
 			m.phase1Failed(sa, sa.stateName(), reason, now)
 		}

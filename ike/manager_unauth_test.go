@@ -193,7 +193,10 @@ func (a *auditPair) snap() saSnapshot {
 func TestUnauthenticatedChangesNothing(t *testing.T) {
 	a := newAuditPair(t)
 	ckyI := a.sa.cookieI
-	deliver := func(pkt []byte, from netip.AddrPort) { a.m.HandlePacket(pkt, a.me, from) }
+	deliver := func(pkt []byte, from netip.AddrPort) {
+		a.m.HandlePacket(pkt, a.me, from)
+		a.m.waitComputations()
+	}
 	// drop names the counter that must count the message ("a|b": either).
 	count := func(drop string) (n uint64) {
 		for _, d := range strings.Split(drop, "|") {

@@ -3,9 +3,9 @@ package ike
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/netip"
 	"time"
+	"tinyipsec/internal/logx"
 
 	"golang.org/x/crypto/bcrypt"
 
@@ -189,7 +189,7 @@ func (m *Manager) raAnswer(sa *ikeSA, t *txn, cfgType uint8, id uint16, as Attri
 func (m *Manager) handleTransaction(sa *ikeSA, h Header, pkt []byte, from func(), now time.Time) {
 	ra := sa.ra
 	if ra == nil {
-		m.drop(DropUnsupported, slog.LevelDebug, "Transaction exchange on a crypto map without remote access", "peer", sa.remote)
+		m.drop(DropUnsupported, logx.LevelDebug, "Transaction exchange on a crypto map without remote access", "peer", sa.remote)
 		return
 	}
 	if t := ra.done[h.MessageID]; t != nil {
@@ -206,7 +206,7 @@ func (m *Manager) handleTransaction(sa *ikeSA, h Header, pkt []byte, from func()
 	}
 	ap, err := t.open(sa.out.sec, pkt)
 	if err != nil {
-		m.drop(dropReasonOf(err), slog.LevelDebug, "Transaction message dropped", "peer", sa.remote, "err", err)
+		m.drop(dropReasonOf(err), logx.LevelDebug, "Transaction message dropped", "peer", sa.remote, "err", err)
 		return
 	}
 	from()
