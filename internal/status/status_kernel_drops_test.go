@@ -29,15 +29,15 @@ func TestStatusKernelDrops(t *testing.T) {
 // TestStatusIKEDrops: dropped IKE input is counted by reason in both the
 // text and the JSON status.
 func TestStatusIKEDrops(t *testing.T) {
-	r := &statusReport{IKEDrops: map[string]uint64{"foreign-cookie": 12, "half-open-evicted": 3}, IKEHalfOpen: 5}
+	r := &Report{IKEDrops: map[string]uint64{"foreign-cookie": 12, "half-open-evicted": 3}, IKEHalfOpen: 5}
 	var text bytes.Buffer
-	writeStatusText(&text, r)
+	WriteText(&text, r)
 	if !strings.Contains(text.String(), "IKE input dropped: foreign-cookie 12, half-open-evicted 3") ||
 		!strings.Contains(text.String(), "proof of address: 5") {
 		t.Fatalf("text status without IKE drops:\n%s", text.String())
 	}
 	var js bytes.Buffer
-	if err := writeStatusJSON(&js, r); err != nil {
+	if err := WriteJSON(&js, r); err != nil {
 		t.Fatal(err)
 	}
 	compact := strings.Join(strings.Fields(js.String()), "")
