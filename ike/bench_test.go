@@ -221,6 +221,7 @@ func (w *benchWire) newBenchEnd(tb testing.TB, addr netip.Addr, cfg *conf.Config
 	if err != nil {
 		tb.Fatal(err)
 	}
+	m.inlineCompute = true // each end's CPU time is measured on its caller's thread
 	e := &benchEnd{m: m, addr: addr, plane: plane}
 	w.ends[addr] = e
 	return e

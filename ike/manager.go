@@ -148,6 +148,8 @@ type Manager struct {
 	cookies  cookieJar     // our responder cookies
 	drops    dropLog       // counters and log rate limits of dropped input
 	compute  computations  // phase 1 steps running outside mu
+	// inlineCompute: compute phase 1 steps under mu (benchmarks only).
+	inlineCompute bool
 
 	// timers orders the SAs by their next due timer (manager_timerq.go);
 	// tickNow is the time of the tick in progress, zero outside ticks.

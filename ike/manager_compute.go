@@ -23,12 +23,19 @@ var computeSlots = make(chan struct{}, max(runtime.GOMAXPROCS(0), 1))
 // computeHook, when set (tests), runs before each computation.
 var computeHook func(sa *ikeSA)
 
+// Manager.inlineCompute (tests and benchmarks that attribute CPU time to
+// each end's thread) computes under the lock, as before.
+
 // computations tracks the running ones (tests wait for them).
 type computations struct{ wg sync.WaitGroup }
 
 // computePhase1 runs work (the state machine step) outside m.mu and then
 // apply (under m.mu) unless the SA died. Called with m.mu held.
 func (m *Manager) computePhase1(sa *ikeSA, work func(phase1) ([]byte, error), apply func([]byte, error)) {
+	if m.inlineCompute {
+		apply(work(sa.p1))
+		return
+	}
 	p1 := sa.p1
 	sa.busy, sa.busyState = true, p1.state()
 	m.compute.wg.Add(1)
