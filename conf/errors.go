@@ -12,6 +12,10 @@ type Error struct {
 	Line int    // 1-based; 0 when the position is unknown
 	Key  string // "crypto_map[1].transform_set" (TOML) or "crypto_map 'branch1' option 'pfs'" (UCI)
 	Msg  string
+
+	// syntax: the file's syntax parser wrote Msg (it may quote what it
+	// could not read); see secret_errors.go.
+	syntax bool
 }
 
 func (e Error) Error() string {

@@ -80,13 +80,18 @@ func LooksLikeUCI(data []byte) bool {
 
 // ParseTOML validates TOML configuration text.
 func ParseTOML(name string, data []byte) (*Config, error) {
+	c, err := parseTOML(name, data)
+	return c, redactSecrets(data, false, err)
+}
+
+func parseTOML(name string, data []byte) (*Config, error) {
 	var root map[string]any
 	if _, err := toml.Decode(string(data), &root); err != nil {
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
-			return nil, Errors{{File: name, Line: pe.Position.Line, Key: pe.LastKey, Msg: pe.Message}}
+			return nil, Errors{{File: name, Line: pe.Position.Line, Key: pe.LastKey, Msg: pe.Message, syntax: true}}
 		}
-		return nil, Errors{{File: name, Msg: err.Error()}}
+		return nil, Errors{{File: name, Msg: err.Error(), syntax: true}}
 	}
 	if root == nil {
 		root = map[string]any{}

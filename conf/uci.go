@@ -36,11 +36,16 @@ func uciOptionName(sectionType, key string) string {
 
 // ParseUCI validates UCI configuration text.
 func ParseUCI(name string, data []byte) (*Config, error) {
+	c, err := parseUCIConfig(name, data)
+	return c, redactSecrets(data, true, err)
+}
+
+func parseUCIConfig(name string, data []byte) (*Config, error) {
 	secs, synErrs := parseUCI(data)
 	loc := &uciLocator{entries: map[string]uciLoc{}}
 	b := newBuilder(name, loc, true)
 	for _, e := range synErrs {
-		b.add(Error{File: name, Line: e.Line, Msg: e.Msg})
+		b.add(Error{File: name, Line: e.Line, Msg: e.Msg, syntax: true})
 	}
 
 	root := map[string]any{}

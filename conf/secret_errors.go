@@ -1,0 +1,178 @@
+package conf
+
+import (
+	"errors"
+	"regexp"
+	"strings"
+	"sync"
+)
+
+// Configuration errors must never show a secret, also when the secret is
+// what is malformed: the TOML decoder quotes what it could not read
+// ("expected value but found \"...\""), and `tinyipsec check` prints that,
+// a reload logs it. Every key that holds a secret is marked here; an error
+// at such a key's line, or about such a key, says what is wrong without
+// the value, and as a last guard any text of a secret assignment is cut
+// out of every message.
+
+var (
+	secretMu   sync.RWMutex
+	secretKeys = map[string]bool{
+		"psk":              true, // crypto_map, keyring
+		"esp_key_in":       true, // manual keying
+		"esp_key_out":      true,
+		"esp_auth_key_in":  true,
+		"esp_auth_key_out": true,
+		"ah_key_in":        true,
+		"ah_key_out":       true,
+		"xauth_password":   true, // remote-access client
+	}
+)
+
+// MarkSecret declares configuration keys (by name, in any section) whose
+// values are secrets: no error message ever quotes them. Call it from an
+// init function of the code that adds such a key.
+func MarkSecret(keys ...string) {
+	secretMu.Lock()
+	defer secretMu.Unlock()
+	for _, k := range keys {
+		secretKeys[k] = true
+	}
+}
+
+// IsSecretKey reports whether a key name (the last element of a key path
+// such as "crypto_map[0].psk") holds a secret.
+func IsSecretKey(key string) bool {
+	if i := strings.LastIndexAny(key, ".' "); i >= 0 {
+		key = key[i+1:]
+	}
+	key = strings.Trim(key, "'\"")
+	secretMu.RLock()
+	defer secretMu.RUnlock()
+	return secretKeys[key]
+}
+
+var (
+	tomlAssign    = regexp.MustCompile(`^\s*([A-Za-z0-9_-]+|"[^"]*"|'[^']*')\s*=\s*(.*)$`)
+	uciSecretLine = regexp.MustCompile(`^\s*(?:option|list)\s+(\S+)\s*(.*)$`)
+)
+
+// secretAssignment is a line of the file that sets a secret key.
+type secretAssignment struct {
+	line  int
+	key   string
+	value string // the raw text after the key (may be malformed)
+}
+
+// secretAssignments finds the lines that set secret keys.
+func secretAssignments(data []byte, uci bool) []secretAssignment {
+	var out []secretAssignment
+	for i, line := range strings.Split(string(data), "\n") {
+		var m []string
+		if uci {
+			m = uciSecretLine.FindStringSubmatch(line)
+		} else {
+			m = tomlAssign.FindStringSubmatch(line)
+		}
+		if m == nil {
+			continue
+		}
+		key := strings.Trim(m[1], `"'`)
+		if IsSecretKey(key) {
+			out = append(out, secretAssignment{line: i + 1, key: key, value: strings.TrimSpace(m[2])})
+		}
+	}
+	return out
+}
+
+// secretMessage says what is wrong with a secret value without it.
+func secretMessage(key string, uci bool) string {
+	if uci {
+		return "the value cannot be read (not shown: it is secret); write it in single quotes: option " + key + " '...'"
+	}
+	return "the value cannot be read (not shown: it is secret); write it as a quoted string: " + key + ` = "..."`
+}
+
+// redactSecrets rewrites the errors of a failed parse so that none
+// contains a secret.
+func redactSecrets(data []byte, uci bool, err error) error {
+	var es Errors
+	if err == nil || !errors.As(err, &es) {
+		return err
+	}
+	secrets := secretAssignments(data, uci)
+	out := make(Errors, len(es))
+	for i, e := range es {
+		out[i] = redactError(e, secrets, uci)
+	}
+	return out
+}
+
+func redactError(e Error, secrets []secretAssignment, uci bool) Error {
+	// This package's own checks never quote a secret value (tests hold
+	// them to that); the cut below is the last guard.
+	e = scrub(e, secrets)
+	if !e.syntax {
+		return e
+	}
+	// The syntax parser's message about a secret key may quote the
+	// value. Point at the key's assignment (a multi-line string may end
+	// far below it) and say what is wrong in words.
+	if IsSecretKey(e.Key) {
+		name := e.Key
+		if i := strings.LastIndexAny(name, ".' "); i >= 0 {
+			name = name[i+1:]
+		}
+		// The nearest assignment of the key before the error; an
+		// unterminated multi-line string opened by one of them swallows
+		// the lines below it, so such an opener wins.
+		at, opener := 0, 0
+		for _, s := range secrets {
+			if s.key == name && (e.Line == 0 || s.line <= e.Line) {
+				at = s.line
+				if opener == 0 && (strings.HasPrefix(s.value, `"""`) || strings.HasPrefix(s.value, "'''")) {
+					opener = s.line
+				}
+			}
+		}
+		if opener > 0 {
+			at = opener
+		}
+		if at > 0 {
+			e.Line = at
+		}
+		e.Msg = secretMessage(name, uci)
+		return e
+	}
+	// A syntax error on a line that sets a secret, under another key.
+	for _, s := range secrets {
+		if e.Line == s.line {
+			if e.Key == "" {
+				e.Key = s.key
+			} else {
+				e.Key += "." + s.key
+			}
+			e.Msg = secretMessage(s.key, uci)
+			break
+		}
+	}
+	return e
+}
+
+// scrub cuts every piece of a secret assignment's text (the whole value
+// and each word of four characters or more) out of the message.
+func scrub(e Error, secrets []secretAssignment) Error {
+	for _, s := range secrets {
+		pieces := []string{s.value, strings.Trim(s.value, `"'`)}
+		pieces = append(pieces, strings.FieldsFunc(s.value, func(r rune) bool {
+			return r == ' ' || r == '\t' || r == '"' || r == '\'' || r == '[' || r == ']' || r == ',' || r == '#'
+		})...)
+		for _, p := range pieces {
+			if len(p) >= 4 {
+				e.Msg = strings.ReplaceAll(e.Msg, p, "[redacted]")
+				e.Key = strings.ReplaceAll(e.Key, p, "[redacted]")
+			}
+		}
+	}
+	return e
+}
