@@ -372,3 +372,15 @@ func TestManagerBurstOf100(t *testing.T) {
 	}
 	waitUntil(t, 60*time.Second, "100 pairs on the hub", func() bool { return len(hubPlane.live()) == branches })
 }
+
+// BenchmarkForgedMM1: the responder's cost of one forged first message
+// (answered, recorded, evicting an older record once the pool is full).
+func BenchmarkForgedMM1(b *testing.B) {
+	t := &testing.T{}
+	m, _, hub := hoResponder(t, Config{})
+	_, mm1 := hoInitiator(t, m, netip.MustParseAddrPort("192.0.2.1:500"), hub)
+	b.ReportAllocs()
+	for i := range uint64(b.N) {
+		m.HandlePacket(forgedMM1(mm1, i), hub, spoofedAddr(i))
+	}
+}

@@ -146,7 +146,12 @@ func newPhase1Initiator(m *Manager, ms *mapState, sa *ikeSA) (phase1, []byte, er
 // maps, a map for this exact peer address wins over dynamic ones.
 func newPhase1Responder(m *Manager, cands []*mapState, sa *ikeSA, pkt []byte) (*p1Adapter, error) {
 	ms := cands[0]
-	xauth := offersXAuth(pkt)
+	// Parsing the offer again costs as much as answering it: only when
+	// the choice depends on it (a flood of first messages meets this).
+	xauth := false
+	if len(cands) > 1 {
+		xauth = offersXAuth(pkt)
+	}
 	for _, c := range cands {
 		if c.cm.PeerAddr == sa.remote.Addr() {
 			ms = c
