@@ -12,6 +12,8 @@
 #   make bench      tunnel throughput vs wireguard-go and strongSwan (root; minutes)
 #   make bench-hub  hub handshakes/s, CPU and memory for 200 spokes vs strongSwan (root)
 #   make test-hub   the hub tests with 100 tinyipsec spokes in one burst (root; minutes)
+#   make fuzz       every fuzz target for FUZZTIME (default 10m); new corpus into testdata/fuzz
+#   make flood      the forged-first-message flood test for 60 s (make test: 12 s)
 
 GO      ?= go
 SHELL   := /bin/bash
@@ -110,6 +112,32 @@ bench: tinyipsec $(BUILD)/bench/wireguard
 .PHONY: test-hub
 test-hub:
 	TINYIPSEC_HUB_SPOKES=100 $(GO) test -count=1 -timeout 20m -v -run '^TestHub' ./ike/
+
+# Every fuzz target in turn for FUZZTIME (10 minutes each by default:
+# about 3 hours). What the fuzzer found interesting is copied into the
+# package's testdata/fuzz/<target>, where `go test` runs it as seed
+# corpus from then on: commit it.
+FUZZTIME ?= 10m
+.PHONY: fuzz
+fuzz:
+	@set -e; cache=$$($(GO) env GOCACHE)/fuzz; \
+	for f in $$(grep -rl --include='*_test.go' '^func Fuzz' . | sort); do \
+		dir=$$(dirname $$f); pkg=$$($(GO) list ./$$dir); \
+		for name in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$f); do \
+			echo "== $$pkg $$name ($(FUZZTIME))"; \
+			$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) ./$$dir; \
+			if [ -d "$$cache/$$pkg/$$name" ]; then \
+				mkdir -p $$dir/testdata/fuzz/$$name; \
+				cp -n $$cache/$$pkg/$$name/* $$dir/testdata/fuzz/$$name/ 2>/dev/null || true; \
+			fi; \
+		done; \
+	done
+
+# The flood test for a minute (root); make test floods for 12 s.
+FLOOD_SECONDS ?= 60
+.PHONY: flood
+flood:
+	TINYIPSEC_FLOOD_SECONDS=$(FLOOD_SECONDS) $(GO) test -count=1 -timeout 10m -v -run '^TestFloodOfForgedFirstMessages$$' ./e2e/
 
 $(BUILD)/bench/wireguard:
 	@mkdir -p $(@D)
