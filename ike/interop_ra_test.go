@@ -279,6 +279,14 @@ func TestInteropRAClientOfStrongSwan(t *testing.T) {
 			if !strings.Contains(ss.listSAs(), sa.Assigned) {
 				t.Fatalf("strongSwan does not show the virtual IP %s:\n%s", sa.Assigned, ss.listSAs())
 			}
+			// Once tinyipsec stops, the pushed DNS servers are unreachable:
+			// the resolv file goes with the tunnel.
+			if err := tis.proc.Stop(); err != nil {
+				t.Logf("stopping tinyipsec: %v", err)
+			}
+			if _, err := os.Stat(resolv); !os.IsNotExist(err) {
+				t.Fatalf("resolv file left behind after shutdown: %v", err)
+			}
 		})
 	}
 }

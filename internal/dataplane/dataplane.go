@@ -306,6 +306,7 @@ func (d *Dataplane) peerMTU(peer netip.Addr) int {
 // cleartext policy and the TUN device.
 func (d *Dataplane) Close() error {
 	d.closeOnce.Do(func() {
+		d.removeResolvFiles()
 		if d.engine != nil {
 			d.engine.Close()
 		}

@@ -21,8 +21,9 @@ import (
 
 // raLease is what a client map got from its gateway.
 type raLease struct {
-	lease *ike.Lease
-	list  *acl.List
+	lease  *ike.Lease
+	list   *acl.List
+	resolv string // the resolv file written for it, removed at shutdown
 }
 
 // ApplyLease implements ike.RemoteAccessHost.
@@ -52,7 +53,7 @@ func (d *Dataplane) ApplyLease(cm *conf.CryptoMap, l *ike.Lease) error {
 			}
 		}
 	}
-	d.ra[cm.ID()] = &raLease{lease: l, list: acl.Compile(l.ACLRules())}
+	d.ra[cm.ID()] = &raLease{lease: l, list: acl.Compile(l.ACLRules()), resolv: cm.ResolvFile}
 	d.applyRALists(d.lists)
 	ids := make([]string, len(d.maps))
 	for i, m := range d.maps {
@@ -177,4 +178,18 @@ func writeResolv(path, mapID string, dns []netip.Addr) error {
 		return fmt.Errorf("resolv_file: %w", err)
 	}
 	return nil
+}
+
+// removeResolvFiles deletes the resolv files written for leases: once the
+// tunnel is down their DNS servers are unreachable.
+func (d *Dataplane) removeResolvFiles() {
+	d.raMu.Lock()
+	defer d.raMu.Unlock()
+	for _, r := range d.ra {
+		if r.resolv != "" {
+			if err := os.Remove(r.resolv); err != nil && !os.IsNotExist(err) {
+				d.log.Warn("removing the resolv file", "file", r.resolv, "err", err)
+			}
+		}
+	}
 }
