@@ -247,7 +247,7 @@ func (m *Manager) handleQuick(sa *ikeSA, h Header, pkt []byte, from func(), now 
 			from()
 			m.send(sa, out)
 			qs.retx.clear()
-			qs.doneAt = now
+			m.qmDone(sa, qs, now)
 			m.installChild(sa, qs, res, now)
 			return
 		}
@@ -258,7 +258,7 @@ func (m *Manager) handleQuick(sa *ikeSA, h Header, pkt []byte, from func(), now 
 		}
 		from()
 		qs.retx.clear()
-		qs.doneAt = now
+		m.qmDone(sa, qs, now)
 		m.installChild(sa, qs, res, now)
 		return
 	}
@@ -280,7 +280,7 @@ func (m *Manager) handleQuick(sa *ikeSA, h Header, pkt []byte, from func(), now 
 	}
 	from()
 	qs.q = q
-	sa.qms[q.mid] = qs
+	m.addQM(sa, qs)
 	m.send(sa, out)
 	qs.retx.arm(out, now)
 	if sa.dpd != nil {
@@ -300,7 +300,7 @@ func (m *Manager) quickFailed(sa *ikeSA, qs *qmState, err error) {
 	if errors.As(err, &ne) {
 		m.sendNotify(sa, ne.Type)
 	}
-	delete(sa.qms, qs.q.mid)
+	m.dropQM(sa, qs.q.mid)
 	if qs.rekeyOf != nil {
 		qs.rekeyOf.rekeying = false
 	}
@@ -356,7 +356,7 @@ func (m *Manager) handleInfo(sa *ikeSA, pkt []byte, from func(), now time.Time) 
 				if qs.ms != nil {
 					qs.ms.failed(now)
 				}
-				delete(sa.qms, mid)
+				m.dropQM(sa, mid)
 			}
 		}
 	}

@@ -288,6 +288,7 @@ func (m *Manager) promote(e *hoEntry, k hoKey, remote netip.AddrPort, now time.T
 	}
 	sa.p1 = &p1Adapter{p: p, m: m, ms: e.ms, sa: sa}
 	m.sas = append(m.sas, sa)
+	m.saAdded(sa)
 	m.schedule(sa, now)
 	return sa
 }

@@ -47,6 +47,7 @@ func (m *Manager) newResponder(pkt []byte, h Header, local, remote netip.AddrPor
 		// authentication, computed outside the lock (manager_compute.go).
 		sa.p1 = a
 		m.sas = append(m.sas, sa)
+		m.saAdded(sa)
 		m.schedule(sa, now)
 		h, _ := ParseHeader(pkt)
 		m.computePhase1(sa, func(p1 phase1) ([]byte, error) { return p1.handle(pkt, sa.local, remote) }, func(out []byte, err error) {
@@ -153,6 +154,7 @@ func (m *Manager) startPhase1(ms *mapState, now time.Time) *ikeSA {
 	h, _ := ParseHeader(out)
 	sa.cookieI = h.CookieI
 	m.sas = append(m.sas, sa)
+	m.saAdded(sa)
 	m.schedule(sa, now)
 	m.log.Info("initiating phase 1", "crypto_map", ms.cm.ID(), "peer", sa.remote, "exchange", exchangeName(ms.cm))
 	m.send(sa, out)
@@ -172,6 +174,7 @@ func exchangeName(cm *conf.CryptoMap) string {
 func (m *Manager) established(sa *ikeSA, now time.Time) {
 	out := sa.p1.outcome()
 	sa.out = out
+	m.saEstablished(sa)
 	sa.unproven = false
 	// The finished state machine (DH values, nonces, messages, the peer's
 	// certificate: about 3 kB per IKE SA) is not needed any more: the
@@ -262,7 +265,7 @@ func (m *Manager) startQuick(sa *ikeSA, ms *mapState, r proxyRule, old *child, n
 		return
 	}
 	qs := &qmState{q: q, sel: sel, ms: ms, rule: r, rekeyOf: old}
-	sa.qms[q.mid] = qs
+	m.addQM(sa, qs)
 	if old != nil {
 		old.rekeying = true
 	}
@@ -362,6 +365,7 @@ func (m *Manager) installChild(sa *ikeSA, qs *qmState, res *quickResult, now tim
 		}
 	}
 	sa.children = append(sa.children, nc)
+	m.childChanged()
 	sa.p2Error = ""
 	delete(qs.ms.wanted, qs.rule.index)
 	qs.ms.succeeded()
@@ -398,6 +402,7 @@ func (m *Manager) removeChild(sa *ikeSA, c *child, notify bool) {
 			// slices.Delete clears the freed last slot, which would
 			// otherwise keep the removed pair reachable.
 			sa.children = slices.Delete(sa.children, i, i+1)
+			m.childChanged()
 			break
 		}
 	}
@@ -452,6 +457,7 @@ func (m *Manager) removeSA(sa *ikeSA) {
 	for i, x := range m.sas {
 		if x == sa {
 			m.sas = slices.Delete(m.sas, i, i+1) // clears the freed slot
+			m.saRemoved(sa)
 			break
 		}
 	}

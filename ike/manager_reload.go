@@ -130,7 +130,7 @@ func (m *Manager) retireMap(ms *mapState, kept map[*mapState]bool) {
 		}
 		for mid, qs := range sa.qms {
 			if qs.ms == ms {
-				delete(sa.qms, mid)
+				m.dropQM(sa, mid)
 			}
 		}
 		if sa.ms != ms {

@@ -1,5 +1,7 @@
 package ike
 
+import "time"
+
 // Settling after a burst.
 //
 // A Main Mode and Quick Mode leave tens of kilobytes of garbage behind
@@ -13,11 +15,85 @@ package ike
 // kernel then.
 
 // settleState is the manager's view of whether anything changed since it
-// last reported being settled.
+// last reported being settled. It is kept up to date where SAs are
+// installed, established and removed, so the check on each tick costs the
+// same with ten thousand SAs as with one (the timers visit only due SAs).
 type settleState struct {
-	shape     [3]int // IKE SAs, IPsec SA pairs and Quick Mode records at the last tick
+	// negotiating counts the live IKE SAs still in phase 1 and the Quick
+	// Mode records still in negotiation.
+	negotiating int
+	// unsettled: an IKE SA, IPsec SA pair or Quick Mode record came or
+	// went since the last call of Config.Settled. Finished Quick Modes are
+	// kept a while to answer retransmissions; when they go, their
+	// messages become garbage too.
 	unsettled bool
 }
+
+// saAdded notes a new IKE SA in m.sas (in phase 1).
+func (m *Manager) saAdded(sa *ikeSA) {
+	m.settle.unsettled = true
+	if sa.out == nil {
+		m.settle.negotiating++
+	}
+}
+
+// saEstablished notes the end of phase 1 of an SA in m.sas.
+func (m *Manager) saEstablished(sa *ikeSA) {
+	m.settle.unsettled = true
+	if !sa.dead {
+		m.settle.negotiating--
+	}
+}
+
+// saRemoved notes that a live SA left m.sas with what it was negotiating.
+func (m *Manager) saRemoved(sa *ikeSA) {
+	m.settle.unsettled = true
+	if sa.out == nil {
+		m.settle.negotiating--
+	}
+	for _, qs := range sa.qms {
+		if qs.doneAt.IsZero() {
+			m.settle.negotiating--
+		}
+	}
+}
+
+// addQM records a Quick Mode in negotiation on sa.
+func (m *Manager) addQM(sa *ikeSA, qs *qmState) {
+	if old := sa.qms[qs.q.mid]; old != nil {
+		m.dropQM(sa, qs.q.mid)
+	}
+	sa.qms[qs.q.mid] = qs
+	m.settle.unsettled = true
+	if !sa.dead && qs.doneAt.IsZero() {
+		m.settle.negotiating++
+	}
+}
+
+// qmDone marks a Quick Mode finished at now.
+func (m *Manager) qmDone(sa *ikeSA, qs *qmState, now time.Time) {
+	if !sa.dead && qs.doneAt.IsZero() {
+		m.settle.negotiating--
+	}
+	qs.doneAt = now
+	m.settle.unsettled = true
+}
+
+// dropQM forgets the Quick Mode record mid of sa, finished or not.
+func (m *Manager) dropQM(sa *ikeSA, mid uint32) {
+	qs, ok := sa.qms[mid]
+	if !ok {
+		return
+	}
+	delete(sa.qms, mid)
+	m.settle.unsettled = true
+	if !sa.dead && qs.doneAt.IsZero() {
+		m.settle.negotiating--
+	}
+}
+
+// childChanged notes an IPsec SA pair installed or removed.
+func (m *Manager) childChanged() { m.settle.unsettled = true }
 
 // settleCheck runs at the end of each tick, under m.mu: it calls
 // Config.Settled once nothing is negotiating any more after something was
@@ -26,27 +102,7 @@ func (m *Manager) settleCheck() {
 	if m.cfg.Settled == nil {
 		return
 	}
-	busy := false
-	pairs, qms := 0, 0
-	for _, sa := range m.sas {
-		if sa.out == nil {
-			busy = true
-		}
-		for _, qs := range sa.qms {
-			if qs.doneAt.IsZero() {
-				busy = true
-			}
-		}
-		pairs += len(sa.children)
-		qms += len(sa.qms)
-	}
-	// Finished Quick Modes are kept a while to answer retransmissions;
-	// when they go, their messages become garbage too.
-	if shape := [3]int{len(m.sas), pairs, qms}; shape != m.settle.shape {
-		m.settle.shape = shape
-		m.settle.unsettled = true
-	}
-	if busy || !m.settle.unsettled {
+	if m.settle.negotiating > 0 || !m.settle.unsettled {
 		return
 	}
 	m.settle.unsettled = false

@@ -84,7 +84,7 @@ func (m *Manager) tickSA(sa *ikeSA, now time.Time) {
 	for mid, qs := range sa.qms {
 		if !qs.doneAt.IsZero() {
 			if now.Sub(qs.doneAt) > 30*time.Second {
-				delete(sa.qms, mid)
+				m.dropQM(sa, mid)
 			}
 			continue
 		}
@@ -98,7 +98,7 @@ func (m *Manager) tickSA(sa *ikeSA, now time.Time) {
 			if qs.ms != nil {
 				qs.ms.failed(now)
 			}
-			delete(sa.qms, mid)
+			m.dropQM(sa, mid)
 		}
 	}
 	// Children: grace removal after a rekey, rekey, expiry.

@@ -1,0 +1,79 @@
+package ike
+
+import (
+	"testing"
+	"time"
+)
+
+// settleRecount counts by a scan what m.settle keeps by events: the live
+// IKE SAs in phase 1 and the Quick Modes in negotiation.
+func settleRecount(m *Manager) (counted, scanned int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, sa := range m.sas {
+		if sa.out == nil {
+			scanned++
+		}
+		for _, qs := range sa.qms {
+			if qs.doneAt.IsZero() {
+				scanned++
+			}
+		}
+	}
+	return m.settle.negotiating, scanned
+}
+
+// TestSettledOnceAfterChange: the hub reports being settled once after
+// spokes came up, not again on idle ticks, and once more after a spoke
+// went; the counts it keeps at install, establish and removal match a scan
+// of its SAs throughout.
+func TestSettledOnceAfterChange(t *testing.T) {
+	n, hub := hubBehindNAT(t)
+	ends := []*natSpoke{n.addSpoke(t, 1), n.addSpoke(t, 2), n.addSpoke(t, 3)}
+	for _, e := range ends {
+		go e.m.Start()
+	}
+	waitUntil(t, 30*time.Second, "3 spokes up", func() bool { return len(hub.plane.live()) == 3 })
+	quiet := func(what string) int32 {
+		t.Helper()
+		waitUntil(t, 5*time.Second, what, func() bool {
+			hub.m.mu.Lock()
+			defer hub.m.mu.Unlock()
+			return !hub.m.settle.unsettled
+		})
+		if counted, scanned := settleRecount(hub.m); counted != 0 || scanned != 0 {
+			t.Fatalf("%s: negotiating %d by events, %d by a scan", what, counted, scanned)
+		}
+		return n.settled.Load()
+	}
+	first := quiet("the hub settled after the spokes came up")
+	if first < 1 {
+		t.Fatalf("Settled called %d times after the spokes came up", first)
+	}
+	// Idle: ticks (the manager's own and these) call nothing.
+	for i := range 10 {
+		hub.m.tick(time.Now().Add(time.Duration(i) * time.Millisecond))
+	}
+	time.Sleep(500 * time.Millisecond) // two of the manager's own ticks
+	if got := n.settled.Load(); got != first {
+		t.Fatalf("idle hub: Settled called %d more times", got-first)
+	}
+
+	// Spoke 2 shuts down and deletes its SAs: one more call.
+	ends[1].m.Close()
+	waitUntil(t, 10*time.Second, "spoke 2's SAs gone from the hub", func() bool {
+		byID, _ := hubPeers(hub.m)
+		return len(hub.plane.live()) == 2 && len(byID) == 2
+	})
+	second := quiet("the hub settled after spoke 2 left")
+	if second != first+1 {
+		t.Fatalf("Settled called %d times after spoke 2 left, want 1", second-first)
+	}
+	for i := range 10 {
+		hub.m.tick(time.Now().Add(time.Duration(i) * time.Millisecond))
+	}
+	time.Sleep(500 * time.Millisecond)
+	if got := n.settled.Load(); got != second {
+		t.Fatalf("idle hub: Settled called %d more times", got-second)
+	}
+}
