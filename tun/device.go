@@ -40,8 +40,8 @@ type Device struct {
 
 	// With offloads (IFF_VNET_HDR) every packet carries a virtio-net
 	// header: reads may be TSO/USO super-packets, cut into segments by
-	// seg; writes merge TCP segments of a flow (coal) and go out as one
-	// writev per merged packet.
+	// seg; writes merge TCP segments (and, with USO, UDP datagrams) of a
+	// flow (coal) and go out as one writev per merged packet.
 	vnet     bool
 	offloads int // TUN_F_* flags the kernel accepted
 	big      []byte
@@ -131,6 +131,9 @@ func OpenWith(name string, mtu int, offload bool) (*Device, error) {
 		}
 		d.big = make([]byte, vnet.HeaderLen+65535)
 		d.coal = vnet.NewCoalescer(writeBatch)
+		// Merged UDP needs the kernel to take UDP_L4 GSO packets, which
+		// it does only where it accepted USO.
+		d.coal.UDP = d.offloads&(tunFUSO4|tunFUSO6) == tunFUSO4|tunFUSO6
 		d.wrPkts = make([][]byte, 0, writeBatch)
 		d.wrIovs = make([]unix.Iovec, 0, writeBatch+1)
 		d.wrFn = d.writeReady

@@ -27,7 +27,16 @@ const maxSuper = 65535
 // authenticated by ESP/AH just before, and the kernel takes a partial
 // checksum as verified for local delivery and completes it when it
 // forwards.
+//
+// With UDP set (the TUN accepted USO), UDP datagrams of one flow of the
+// same payload size (the last may be shorter) are merged too, into one
+// UDP_L4 super-packet, as the kernel's UDP GRO does; the receiving
+// socket gets them back one datagram at a time unless it asked for GRO.
 type Coalescer struct {
+	// UDP enables merging UDP datagrams; leave it false unless the TUN
+	// accepted TUN_F_USO4 and TUN_F_USO6, or the kernel refuses the write.
+	UDP bool
+
 	groups []Group
 	next   []int // next member of the same group, by packet index; -1 ends
 }
@@ -42,7 +51,8 @@ type Group struct {
 	total              int // bytes of the merged packet
 	nextSeq            uint32
 	closed             bool // a short segment or PSH ends the group
-	flowOK             bool // a TCP segment that can take followers
+	flowOK             bool // a TCP segment or UDP datagram that can take followers
+	udp                bool // a UDP group
 }
 
 // NewCoalescer sizes a Coalescer for batches of up to n packets.
@@ -71,6 +81,9 @@ func (c *Coalescer) Coalesce(pkts [][]byte) []Group {
 			g.nextSeq = binary.BigEndian.Uint32(p[l4+tcpSeq:]) + uint32(payload)
 			g.closed = p[l4+tcpFlags]&tcpPSH != 0
 			g.flowOK = true
+		} else if l4, ok := c.udpDatagram(p); ok {
+			g.hdrLen, g.gsoSize, g.total = l4+8, len(p)-l4-8, len(p)
+			g.flowOK, g.udp = true, true
 		}
 		c.groups = append(c.groups, g)
 	}
@@ -118,16 +131,73 @@ func tcpSegment(p []byte) (l4, hl int, ok bool) {
 	return l4, hl, true
 }
 
-// join appends packet i to the newest group of its flow if it continues
-// it.
-func (c *Coalescer) join(pkts [][]byte, i int, p []byte) bool {
-	l4, hl, ok := tcpSegment(p)
+// udpDatagram reports whether p is a UDP datagram that may be merged (when
+// c.UDP is set): no IPv4 options or fragments, no IPv6 extension headers,
+// lengths as the headers say, payload present. l4 is the UDP header's
+// offset.
+func (c *Coalescer) udpDatagram(p []byte) (l4 int, ok bool) {
+	if !c.UDP || len(p) < 29 {
+		return 0, false
+	}
+	switch p[0] >> 4 {
+	case 4:
+		if p[0]&0x0f != 5 || p[9] != protoUDP || int(binary.BigEndian.Uint16(p[2:])) != len(p) ||
+			binary.BigEndian.Uint16(p[6:])&0x3fff != 0 {
+			return 0, false
+		}
+		l4 = 20
+	case 6:
+		if len(p) < 49 || p[6] != protoUDP || int(binary.BigEndian.Uint16(p[4:]))+40 != len(p) {
+			return 0, false
+		}
+		l4 = 40
+	default:
+		return 0, false
+	}
+	if int(binary.BigEndian.Uint16(p[l4+udpLength:])) != len(p)-l4 {
+		return 0, false
+	}
+	return l4, true
+}
+
+// joinUDP appends datagram i to the newest group of its flow if the group
+// is open and the datagram is no larger than the group's first.
+func (c *Coalescer) joinUDP(pkts [][]byte, i int, p []byte) bool {
+	l4, ok := c.udpDatagram(p)
 	if !ok {
 		return false
 	}
 	for gi := len(c.groups) - 1; gi >= 0; gi-- {
 		g := &c.groups[gi]
-		if !g.flowOK {
+		if !g.flowOK || !g.udp || !sameFlow(pkts[g.First], p, l4) {
+			continue
+		}
+		payload := len(p) - l4 - 8
+		if g.closed || payload > g.gsoSize || g.Count >= MaxSegments || g.total+payload > maxSuper {
+			return false
+		}
+		c.next[g.Last] = i
+		g.Last = i
+		g.Count++
+		g.total += payload
+		if payload < g.gsoSize {
+			g.closed = true // only the last datagram may be short
+		}
+		return true
+	}
+	return false
+}
+
+// join appends packet i to the newest group of its flow if it continues
+// it.
+func (c *Coalescer) join(pkts [][]byte, i int, p []byte) bool {
+	l4, hl, ok := tcpSegment(p)
+	if !ok {
+		return c.joinUDP(pkts, i, p)
+	}
+	for gi := len(c.groups) - 1; gi >= 0; gi-- {
+		g := &c.groups[gi]
+		if !g.flowOK || g.udp {
 			continue
 		}
 		first := pkts[g.First]
@@ -181,6 +251,13 @@ func (c *Coalescer) finish(pkts [][]byte, g *Group) {
 		l4 = 40
 		binary.BigEndian.PutUint16(p[4:], uint16(g.total-40))
 	}
+	if g.udp {
+		// Length and pseudo-header sum of the whole super-packet, as
+		// the kernel's UDP GRO leaves them.
+		binary.BigEndian.PutUint16(p[l4+udpLength:], uint16(g.total-l4))
+		binary.BigEndian.PutUint16(p[l4+udpChecksum:], fold(pseudoSum(p, protoUDP, g.total-l4)))
+		return
+	}
 	if pkts[g.Last][l4+tcpFlags]&tcpPSH != 0 {
 		p[l4+tcpFlags] |= tcpPSH
 	}
@@ -203,6 +280,9 @@ func (g *Group) Header(pkts [][]byte) Header {
 	}
 	if p[0]>>4 == 6 {
 		h.GSOType, h.CsumStart = GSOTCPv6, 40
+	}
+	if g.udp {
+		h.GSOType, h.CsumOffset = GSOUDPL4, udpChecksum
 	}
 	return h
 }

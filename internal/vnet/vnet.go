@@ -2,8 +2,8 @@
 // IFF_VNET_HDR puts in front of every packet, and the two jobs that header
 // makes possible: cutting a TCP/UDP segmentation-offload super-packet the
 // kernel hands out into wire-sized packets (Segmenter), and merging
-// consecutive TCP segments of one flow into one super-packet the kernel
-// takes in a single write (Coalescer).
+// consecutive TCP segments (or, with USO, UDP datagrams) of one flow into
+// one super-packet the kernel takes in a single write (Coalescer).
 //
 // With offloads the kernel's TCP stack builds one 64 KB packet where it
 // would build 45, and one system call moves it through the TUN; the ESP

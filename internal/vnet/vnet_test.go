@@ -130,15 +130,18 @@ func TestSegmentAndCoalesce(t *testing.T) {
 			if !bytes.Equal(payload, orig[h.HdrLen:]) {
 				t.Fatal("payload differs after segmentation")
 			}
+			c := NewCoalescer(len(segs))
 			if tc.udp {
-				// UDP datagrams are not merged.
-				c := NewCoalescer(len(segs))
+				// Without USO, UDP datagrams are not merged.
 				if g := c.Coalesce(segs); len(g) != len(segs) {
 					t.Fatalf("%d groups of UDP, want %d", len(g), len(segs))
 				}
-				return
+				c.UDP = true
 			}
-			c := NewCoalescer(len(segs))
+			origSegs := make([][]byte, len(segs))
+			for i, sg := range segs {
+				origSegs[i] = append([]byte(nil), sg...)
+			}
 			groups := c.Coalesce(segs)
 			if len(groups) != 1 || groups[0].Count != len(segs) {
 				t.Fatalf("groups %+v", groups)
@@ -159,6 +162,27 @@ func TestSegmentAndCoalesce(t *testing.T) {
 			}
 			if !bytes.Equal(merged, orig) {
 				t.Fatalf("merged packet differs from the original super-packet")
+			}
+			// Cut again, the merged packet gives back the segments.
+			merged = append(merged[:0], segs[g.First]...)
+			for i := c.Next(g.First); i >= 0; i = c.Next(i) {
+				merged = append(merged, segs[i][g.HeaderLen():]...)
+			}
+			if err := s.Reset(merged, gh); err != nil {
+				t.Fatal(err)
+			}
+			for i := 0; ; i++ {
+				b := make([]byte, 2048)
+				m, ok := s.Next(b)
+				if !ok {
+					if i != len(origSegs) {
+						t.Fatalf("%d segments from the merged packet, want %d", i, len(origSegs))
+					}
+					break
+				}
+				if i >= len(origSegs) || !bytes.Equal(b[:m], origSegs[i]) {
+					t.Fatalf("segment %d of the merged packet differs from the original", i)
+				}
 			}
 		})
 	}
@@ -201,6 +225,92 @@ func TestCoalesceKeepsOrder(t *testing.T) {
 	}
 }
 
+// TestCoalesceUDP: with USO, datagrams of one flow and one size merge; a
+// shorter datagram ends its group, a larger one, another flow, a TCP
+// segment between the same ports and a datagram without USO do not join.
+func TestCoalesceUDP(t *testing.T) {
+	for _, v6 := range []bool{false, true} {
+		a := udpSegments(t, v6, 1000, 3)
+		b := udpSegments(t, v6, 1000, 2)
+		l4 := 20
+		if v6 {
+			l4 = 40
+		}
+		for _, p := range b {
+			binary.BigEndian.PutUint16(p[l4:], 40001) // another source port
+		}
+		short := udpSegments(t, v6, 500, 1)[0]
+		big := udpSegments(t, v6, 1200, 1)[0]
+		tcp := segments(t, v6, 1)[0]
+		after := udpSegments(t, v6, 1000, 1)[0]
+		batch := [][]byte{a[0], b[0], a[1], tcp, b[1], a[2], short, after, big}
+		c := NewCoalescer(len(batch))
+		c.UDP = true
+		groups := c.Coalesce(batch)
+		// A0 A1 A2 short | B0 B1 | tcp | after | big: "after" does not
+		// follow the short datagram that closed the group.
+		want := [][]int{{0, 2, 5, 6}, {1, 4}, {3}, {7}, {8}}
+		if got := members(c, groups); !equalGroups(got, want) {
+			t.Fatalf("v6 %v: groups %v, want %v", v6, got, want)
+		}
+		if h := groups[0].Header(batch); h.GSOType != GSOUDPL4 || h.GSOSize != 1000 ||
+			int(h.CsumStart) != l4 || h.CsumOffset != udpChecksum || h.Flags != FlagNeedsCsum || int(h.HdrLen) != l4+8 {
+			t.Fatalf("v6 %v: header %+v", v6, h)
+		}
+		if h := groups[2].Header(batch); h != (Header{}) {
+			t.Fatalf("v6 %v: single packet header %+v", v6, h)
+		}
+	}
+}
+
+func members(c *Coalescer, groups []Group) [][]int {
+	var got [][]int
+	for _, g := range groups {
+		var m []int
+		for i := g.First; i >= 0; i = c.Next(i) {
+			m = append(m, i)
+		}
+		got = append(got, m)
+	}
+	return got
+}
+
+func equalGroups(got, want [][]int) bool {
+	if len(got) != len(want) {
+		return false
+	}
+	for i := range want {
+		if len(got[i]) != len(want[i]) {
+			return false
+		}
+		for j := range want[i] {
+			if got[i][j] != want[i][j] {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// udpSegments cuts a USO super-packet into n datagrams of size bytes.
+func udpSegments(t *testing.T, v6 bool, size, n int) [][]byte {
+	t.Helper()
+	p, h := superPacket(v6, true, size*n, size)
+	var s Segmenter
+	if err := s.Reset(p, h); err != nil {
+		t.Fatal(err)
+	}
+	var out [][]byte
+	for {
+		b := make([]byte, 2048)
+		m, ok := s.Next(b)
+		if !ok {
+			return out
+		}
+		out = append(out, b[:m])
+	}
+}
+
 func segments(t *testing.T, v6 bool, n int) [][]byte {
 	t.Helper()
 	p, h := superPacket(v6, false, 1000*n, 1000)
@@ -238,7 +348,13 @@ func TestCompleteChecksum(t *testing.T) {
 
 // TestZeroAllocs: segmentation and coalescing allocate nothing per packet.
 func TestZeroAllocs(t *testing.T) {
-	orig, h := superPacket(false, false, 1348*40, 1348)
+	for _, udp := range []bool{false, true} {
+		zeroAllocs(t, udp)
+	}
+}
+
+func zeroAllocs(t *testing.T, udp bool) {
+	orig, h := superPacket(false, udp, 1348*40, 1348)
 	super := make([]byte, len(orig))
 	bufs := make([][]byte, 64)
 	pkts := make([][]byte, 64)
@@ -247,6 +363,7 @@ func TestZeroAllocs(t *testing.T) {
 	}
 	var s Segmenter
 	c := NewCoalescer(64)
+	c.UDP = udp
 	allocs := testing.AllocsPerRun(100, func() {
 		copy(super, orig)
 		if err := s.Reset(super, h); err != nil {
@@ -266,7 +383,7 @@ func TestZeroAllocs(t *testing.T) {
 		}
 	})
 	if allocs != 0 {
-		t.Fatalf("%v allocs per super-packet, want 0", allocs)
+		t.Fatalf("udp %v: %v allocs per super-packet, want 0", udp, allocs)
 	}
 }
 
@@ -333,6 +450,21 @@ func FuzzCoalesce(f *testing.F) {
 		seed = append(seed, b[:n]...)
 	}
 	f.Add(seed)
+	p, h = superPacket(true, true, 3500, 1000)
+	if err := s.Reset(p, h); err != nil {
+		f.Fatal(err)
+	}
+	seed = nil
+	for {
+		b := make([]byte, 2048)
+		n, ok := s.Next(b)
+		if !ok {
+			break
+		}
+		seed = append(seed, byte(n>>8), byte(n))
+		seed = append(seed, b[:n]...)
+	}
+	f.Add(seed)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var pkts [][]byte
 		for len(b) >= 2 && len(pkts) < 64 {
@@ -343,6 +475,7 @@ func FuzzCoalesce(f *testing.F) {
 			b = b[n:]
 		}
 		c := NewCoalescer(len(pkts))
+		c.UDP = true
 		seen := make([]bool, len(pkts))
 		for _, g := range c.Coalesce(pkts) {
 			g.Header(pkts)

@@ -1,0 +1,113 @@
+package tun
+
+import (
+	"bytes"
+	"encoding/binary"
+	"net"
+	"net/netip"
+	"testing"
+	"time"
+
+	"tinyipsec/internal/nstest"
+)
+
+// TestOffloadUDP writes 20 datagrams of one flow in one Write to a real
+// UDP socket in a namespace: with USO accepted they are merged into one
+// UDP_L4 super-packet (the kernel counts at most a few packets), and the
+// socket still receives 20 intact datagrams in order.
+func TestOffloadUDP(t *testing.T) {
+	nstest.Require(t, "ip")
+	ns := nstest.New(t, "tunuso")
+	var (
+		dev  *Device
+		pc   net.PacketConn
+		derr error
+	)
+	inNS(t, ns, func() {
+		if dev, derr = Open("tisuso0", 1400); derr != nil {
+			return
+		}
+		var rt *RTNL
+		if rt, derr = DialRTNL(); derr != nil {
+			return
+		}
+		defer rt.Close()
+		if derr = rt.AddAddr(dev.Index(), netip.MustParsePrefix("10.9.0.1/24")); derr != nil {
+			return
+		}
+		pc, derr = net.ListenPacket("udp4", "10.9.0.1:5556")
+	})
+	if derr != nil {
+		t.Fatal(derr)
+	}
+	defer dev.Close()
+	defer pc.Close()
+	vh, _, uso := dev.Offloads()
+	if !vh || !uso {
+		t.Skipf("the kernel did not accept USO on the TUN (vnet header %v, USO %v): UDP is written unmerged", vh, uso)
+	}
+
+	const n, size = 20, 1000
+	var batch [][]byte
+	for i := 0; i < n; i++ {
+		l := size
+		if i == n-1 {
+			l = 300 // the last may be shorter
+		}
+		payload := make([]byte, l)
+		for j := range payload {
+			payload[j] = byte(i*31 + j)
+		}
+		batch = append(batch, udpPacket(payload))
+	}
+	want := make([][]byte, n)
+	for i, p := range batch {
+		want[i] = append([]byte(nil), p[28:]...)
+	}
+	rx0, _ := devCounters(t, ns, "tisuso0")
+	if _, err := dev.Write(batch, 0); err != nil {
+		t.Fatal(err)
+	}
+	pc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	buf := make([]byte, 65536)
+	for i := 0; i < n; i++ {
+		m, from, err := pc.ReadFrom(buf)
+		if err != nil {
+			t.Fatalf("datagram %d: %v", i, err)
+		}
+		if !bytes.Equal(buf[:m], want[i]) {
+			t.Fatalf("datagram %d differs (%d bytes, want %d)", i, m, len(want[i]))
+		}
+		if from.String() != "10.9.0.2:40000" {
+			t.Fatalf("datagram %d from %v", i, from)
+		}
+	}
+	rx1, _ := devCounters(t, ns, "tisuso0")
+	if rx1-rx0 > 3 {
+		t.Fatalf("kernel counted %d packets for %d merged datagrams", rx1-rx0, n)
+	}
+	t.Logf("%d datagrams written as %d packets", n, rx1-rx0)
+}
+
+// udpPacket builds 10.9.0.2:40000 -> 10.9.0.1:5556 with a full checksum.
+func udpPacket(payload []byte) []byte {
+	p := make([]byte, 28+len(payload))
+	p[0] = 0x45
+	binary.BigEndian.PutUint16(p[2:], uint16(len(p)))
+	p[6] = 0x40
+	p[8], p[9] = 64, 17
+	copy(p[12:16], []byte{10, 9, 0, 2})
+	copy(p[16:20], []byte{10, 9, 0, 1})
+	binary.BigEndian.PutUint16(p[10:], ^foldSum(checksumOf(0, p[:20])))
+	u := p[20:]
+	binary.BigEndian.PutUint16(u[0:], 40000)
+	binary.BigEndian.PutUint16(u[2:], 5556)
+	binary.BigEndian.PutUint16(u[4:], uint16(len(u)))
+	copy(u[8:], payload)
+	c := ^foldSum(checksumOf(0, p[12:20]) + 17 + uint64(len(u)) + checksumOf(0, u))
+	if c == 0 {
+		c = 0xffff
+	}
+	binary.BigEndian.PutUint16(u[6:], c)
+	return p
+}
