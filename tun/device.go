@@ -120,15 +120,7 @@ func OpenWith(name string, mtu int, offload bool) (*Device, error) {
 	d := &Device{name: ifr.Name(), mtu: mtu}
 	if offload {
 		d.vnet = true
-		// USO needs Linux 6.2; TSO alone is the fallback, then partial
-		// checksums only (the header stays, segments are never larger
-		// than the MTU).
-		for _, f := range []int{tunFCsum | tunFTSO4 | tunFTSO6 | tunFUSO4 | tunFUSO6, tunFCsum | tunFTSO4 | tunFTSO6, tunFCsum, 0} {
-			if unix.IoctlSetInt(fd, unix.TUNSETOFFLOAD, f) == nil {
-				d.offloads = f
-				break
-			}
-		}
+		d.offloads = negotiateOffloads(fd)
 		d.big = make([]byte, vnet.HeaderLen+65535)
 		d.coal = vnet.NewCoalescer(writeBatch)
 		// Merged UDP needs the kernel to take UDP_L4 GSO packets, which
@@ -166,6 +158,34 @@ func OpenWith(name string, mtu int, offload bool) (*Device, error) {
 	}
 	d.index = ifi.Index
 	return d, nil
+}
+
+// offloadChoices are the TUNSETOFFLOAD flag sets asked for, best first:
+// USO needs Linux 6.2; TSO alone is the fallback, then partial checksums
+// only (the header stays, segments are never larger than the MTU), then
+// none.
+var offloadChoices = []int{
+	tunFCsum | tunFTSO4 | tunFTSO6 | tunFUSO4 | tunFUSO6,
+	tunFCsum | tunFTSO4 | tunFTSO6,
+	tunFCsum,
+	0,
+}
+
+// setOffload is the TUNSETOFFLOAD ioctl; a variable so that a test can
+// play a kernel that refuses flags.
+var setOffload = func(fd, flags int) error {
+	return unix.IoctlSetInt(fd, unix.TUNSETOFFLOAD, flags)
+}
+
+// negotiateOffloads sets the best offloads the kernel accepts on fd and
+// returns them (0 when it refuses every set).
+func negotiateOffloads(fd int) int {
+	for _, f := range offloadChoices {
+		if setOffload(fd, f) == nil {
+			return f
+		}
+	}
+	return 0
 }
 
 // Name returns the interface name the kernel gave the device.
