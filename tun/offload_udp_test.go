@@ -12,11 +12,16 @@ import (
 )
 
 // TestOffloadUDP writes 20 datagrams of one flow in one Write to a real
-// UDP socket in a namespace: with USO accepted they are merged into one
-// UDP_L4 super-packet (the kernel counts at most a few packets), and the
-// socket still receives 20 intact datagrams in order.
+// UDP socket in a namespace, over IPv4 and IPv6: with USO accepted they
+// are merged into one UDP_L4 super-packet (the kernel counts at most a few
+// packets), and the socket still receives 20 intact datagrams in order.
 func TestOffloadUDP(t *testing.T) {
 	nstest.Require(t, "ip")
+	t.Run("ipv4", func(t *testing.T) { testOffloadUDP(t, false) })
+	t.Run("ipv6", func(t *testing.T) { testOffloadUDP(t, true) })
+}
+
+func testOffloadUDP(t *testing.T, v6 bool) {
 	ns := nstest.New(t, "tunuso")
 	var (
 		dev  *Device
@@ -32,6 +37,13 @@ func TestOffloadUDP(t *testing.T) {
 			return
 		}
 		defer rt.Close()
+		if v6 {
+			if derr = rt.AddAddrNoDAD(dev.Index(), netip.MustParsePrefix("fd09::1/64")); derr != nil {
+				return
+			}
+			pc, derr = net.ListenPacket("udp6", "[fd09::1]:5556")
+			return
+		}
 		if derr = rt.AddAddr(dev.Index(), netip.MustParsePrefix("10.9.0.1/24")); derr != nil {
 			return
 		}
@@ -58,11 +70,16 @@ func TestOffloadUDP(t *testing.T) {
 		for j := range payload {
 			payload[j] = byte(i*31 + j)
 		}
-		batch = append(batch, udpPacket(payload))
+		batch = append(batch, udpPacketFamily(v6, payload))
+	}
+	hl := 28
+	from := "10.9.0.2:40000"
+	if v6 {
+		hl, from = 48, "[fd09::2]:40000"
 	}
 	want := make([][]byte, n)
 	for i, p := range batch {
-		want[i] = append([]byte(nil), p[28:]...)
+		want[i] = append([]byte(nil), p[hl:]...)
 	}
 	rx0, _ := devCounters(t, ns, "tisuso0")
 	if _, err := dev.Write(batch, 0); err != nil {
@@ -71,15 +88,15 @@ func TestOffloadUDP(t *testing.T) {
 	pc.SetReadDeadline(time.Now().Add(10 * time.Second))
 	buf := make([]byte, 65536)
 	for i := 0; i < n; i++ {
-		m, from, err := pc.ReadFrom(buf)
+		m, src, err := pc.ReadFrom(buf)
 		if err != nil {
 			t.Fatalf("datagram %d: %v", i, err)
 		}
 		if !bytes.Equal(buf[:m], want[i]) {
 			t.Fatalf("datagram %d differs (%d bytes, want %d)", i, m, len(want[i]))
 		}
-		if from.String() != "10.9.0.2:40000" {
-			t.Fatalf("datagram %d from %v", i, from)
+		if src.String() != from {
+			t.Fatalf("datagram %d from %v", i, src)
 		}
 	}
 	rx1, _ := devCounters(t, ns, "tisuso0")
@@ -87,6 +104,31 @@ func TestOffloadUDP(t *testing.T) {
 		t.Fatalf("kernel counted %d packets for %d merged datagrams", rx1-rx0, n)
 	}
 	t.Logf("%d datagrams written as %d packets", n, rx1-rx0)
+}
+
+// udpPacketFamily builds udpPacket's datagram, or over IPv6
+// [fd09::2]:40000 -> [fd09::1]:5556.
+func udpPacketFamily(v6 bool, payload []byte) []byte {
+	if !v6 {
+		return udpPacket(payload)
+	}
+	p := make([]byte, 48+len(payload))
+	p[0] = 0x60
+	binary.BigEndian.PutUint16(p[4:], uint16(len(p)-40))
+	p[6], p[7] = 17, 64
+	copy(p[8:24], []byte{0xfd, 0x09, 15: 2})
+	copy(p[24:40], []byte{0xfd, 0x09, 15: 1})
+	u := p[40:]
+	binary.BigEndian.PutUint16(u[0:], 40000)
+	binary.BigEndian.PutUint16(u[2:], 5556)
+	binary.BigEndian.PutUint16(u[4:], uint16(len(u)))
+	copy(u[8:], payload)
+	c := ^foldSum(checksumOf(0, p[8:40]) + 17 + uint64(len(u)) + checksumOf(0, u))
+	if c == 0 {
+		c = 0xffff
+	}
+	binary.BigEndian.PutUint16(u[6:], c)
+	return p
 }
 
 // udpPacket builds 10.9.0.2:40000 -> 10.9.0.1:5556 with a full checksum.
