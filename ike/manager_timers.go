@@ -146,8 +146,19 @@ func (m *Manager) tickSA(sa *ikeSA, now time.Time) {
 		sa.nextKA = now.Add(nattKeepaliveInterval)
 	}
 	// Phase 1 rekey (make-before-break) and expiry.
-	if sa.replacedBy != nil && !sa.replacedBy.dead && sa.replacedBy.raReady() {
-		if len(sa.qms) == 0 || now.Sub(sa.replacedBy.established) > 10*time.Second {
+	if heir := sa.replacedBy; heir != nil && !heir.dead && heir.raReady() {
+		// Our own rekey: the old SA goes once its exchanges are over.
+		// The peer's re-authentication: the peer deletes the old SA
+		// itself once it has moved its IPsec SAs to the new one
+		// (strongSwan 2 s later). A Delete from us before that makes it
+		// tear those IPsec SAs down with the old SA, and the tunnel
+		// stops; so the old SA waits for the peer's Delete, and goes on
+		// our side only if none came.
+		over := len(sa.qms) == 0 || now.Sub(heir.established) > 10*time.Second
+		if !heir.initiator && heir.ra == nil {
+			over = now.Sub(heir.established) > peerReauthGrace
+		}
+		if over {
 			m.deleteIKE(sa, true, "replaced by a new IKE SA")
 		}
 		return
@@ -164,6 +175,12 @@ func (m *Manager) tickSA(sa *ikeSA, now time.Time) {
 		}
 	}
 }
+
+// peerReauthGrace is how long an IKE SA the peer replaced by a new one
+// (its rekey or re-authentication) waits for the peer's Delete before we
+// delete it: well beyond the few seconds a peer takes to move its IPsec SAs
+// over, well within any phase 1 lifetime.
+const peerReauthGrace = 30 * time.Second
 
 // phase1InProgress reports a newer phase 1 negotiating with the same peer.
 func (m *Manager) phase1InProgress(sa *ikeSA) bool {
