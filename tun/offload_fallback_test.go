@@ -76,30 +76,11 @@ func TestOffloadRefused(t *testing.T) {
 }
 
 func testOffloadRefused(t *testing.T) {
-	ns := nstest.New(t, "tunref")
-	var (
-		dev  *Device
-		pc   net.PacketConn
-		derr error
-	)
-	inNS(t, ns, func() {
-		if dev, derr = Open("tisref0", 1400); derr != nil {
-			return
-		}
-		var rt *RTNL
-		if rt, derr = DialRTNL(); derr != nil {
-			return
-		}
-		defer rt.Close()
-		if derr = rt.AddAddr(dev.Index(), netip.MustParsePrefix("10.9.0.1/24")); derr != nil {
-			return
-		}
-		pc, derr = net.ListenPacket("udp4", "10.9.0.1:5556")
+	var pc net.PacketConn
+	ns, dev := openAddressed(t, "tunref", "tisref0", netip.MustParsePrefix("10.9.0.1/24"), func() (err error) {
+		pc, err = net.ListenPacket("udp4", "10.9.0.1:5556")
+		return err
 	})
-	if derr != nil {
-		t.Fatal(derr)
-	}
-	defer dev.Close()
 	defer pc.Close()
 	if vh, tso, uso := dev.Offloads(); !vh || tso || uso {
 		t.Fatalf("Offloads() = vnet %v tso %v uso %v, want the header without segmentation", vh, tso, uso)

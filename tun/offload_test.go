@@ -37,15 +37,20 @@ func TestOffloadTCP(t *testing.T) {
 	}
 }
 
-func testOffloadTCP(t *testing.T, offload bool) {
-	ns := nstest.New(t, "tunoff")
+// openAddressed opens a TUN named name in a new namespace, puts prefix on
+// it (without duplicate address detection for IPv6, so the address is usable
+// at once) and runs listen there, for the socket the test talks to. The
+// device is closed when the test ends; the namespace is returned for the
+// interface counters.
+func openAddressed(t *testing.T, label, name string, prefix netip.Prefix, listen func() error) (*nstest.NS, *Device) {
+	t.Helper()
+	ns := nstest.New(t, label)
 	var (
 		dev  *Device
-		ln   net.Listener
 		derr error
 	)
 	inNS(t, ns, func() {
-		if dev, derr = Open("tisoff0", 1400); derr != nil {
+		if dev, derr = Open(name, 1400); derr != nil {
 			return
 		}
 		var rt *RTNL
@@ -53,15 +58,31 @@ func testOffloadTCP(t *testing.T, offload bool) {
 			return
 		}
 		defer rt.Close()
-		if derr = rt.AddAddr(dev.Index(), netip.MustParsePrefix("10.9.0.1/24")); derr != nil {
+		if prefix.Addr().Is6() {
+			derr = rt.AddAddrNoDAD(dev.Index(), prefix)
+		} else {
+			derr = rt.AddAddr(dev.Index(), prefix)
+		}
+		if derr != nil {
 			return
 		}
-		ln, derr = net.Listen("tcp4", "10.9.0.1:5555")
+		derr = listen()
 	})
+	if dev != nil {
+		t.Cleanup(func() { dev.Close() })
+	}
 	if derr != nil {
 		t.Fatal(derr)
 	}
-	defer dev.Close()
+	return ns, dev
+}
+
+func testOffloadTCP(t *testing.T, offload bool) {
+	var ln net.Listener
+	ns, dev := openAddressed(t, "tunoff", "tisoff0", netip.MustParsePrefix("10.9.0.1/24"), func() (err error) {
+		ln, err = net.Listen("tcp4", "10.9.0.1:5555")
+		return err
+	})
 	defer ln.Close()
 	if vh, tso, _ := dev.Offloads(); vh != offload || (offload && !tso) {
 		t.Fatalf("Offloads() = vnet %v tso %v, want %v", vh, tso, offload)

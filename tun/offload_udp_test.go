@@ -22,37 +22,15 @@ func TestOffloadUDP(t *testing.T) {
 }
 
 func testOffloadUDP(t *testing.T, v6 bool) {
-	ns := nstest.New(t, "tunuso")
-	var (
-		dev  *Device
-		pc   net.PacketConn
-		derr error
-	)
-	inNS(t, ns, func() {
-		if dev, derr = Open("tisuso0", 1400); derr != nil {
-			return
-		}
-		var rt *RTNL
-		if rt, derr = DialRTNL(); derr != nil {
-			return
-		}
-		defer rt.Close()
-		if v6 {
-			if derr = rt.AddAddrNoDAD(dev.Index(), netip.MustParsePrefix("fd09::1/64")); derr != nil {
-				return
-			}
-			pc, derr = net.ListenPacket("udp6", "[fd09::1]:5556")
-			return
-		}
-		if derr = rt.AddAddr(dev.Index(), netip.MustParsePrefix("10.9.0.1/24")); derr != nil {
-			return
-		}
-		pc, derr = net.ListenPacket("udp4", "10.9.0.1:5556")
-	})
-	if derr != nil {
-		t.Fatal(derr)
+	prefix, network, addr := netip.MustParsePrefix("10.9.0.1/24"), "udp4", "10.9.0.1:5556"
+	if v6 {
+		prefix, network, addr = netip.MustParsePrefix("fd09::1/64"), "udp6", "[fd09::1]:5556"
 	}
-	defer dev.Close()
+	var pc net.PacketConn
+	ns, dev := openAddressed(t, "tunuso", "tisuso0", prefix, func() (err error) {
+		pc, err = net.ListenPacket(network, addr)
+		return err
+	})
 	defer pc.Close()
 	vh, _, uso := dev.Offloads()
 	if !vh || !uso {
