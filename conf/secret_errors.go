@@ -2,7 +2,6 @@ package conf
 
 import (
 	"errors"
-	"regexp"
 	"strings"
 	"sync"
 )
@@ -52,10 +51,82 @@ func IsSecretKey(key string) bool {
 	return secretKeys[key]
 }
 
-var (
-	tomlAssign    = regexp.MustCompile(`^\s*([A-Za-z0-9_-]+|"[^"]*"|'[^']*')\s*=\s*(.*)$`)
-	uciSecretLine = regexp.MustCompile(`^\s*(?:option|list)\s+(\S+)\s*(.*)$`)
-)
+// The two line shapes that assign a key are matched by hand rather than
+// with package regexp, which would add about 0.37 MB (its compiler and
+// the Unicode tables) to the binary for these two patterns alone.
+
+// isRESpace is the space class of the line shapes (\s: tab, newline,
+// form feed, carriage return, space).
+func isRESpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r'
+}
+
+func trimRESpace(s string) string {
+	for len(s) > 0 && isRESpace(s[0]) {
+		s = s[1:]
+	}
+	return s
+}
+
+// tomlAssign splits a TOML line `KEY = REST`, where KEY is a bare key
+// ([A-Za-z0-9_-]+) or a quoted one ("..." or '...', quotes kept).
+func tomlAssign(line string) (key, rest string, ok bool) {
+	s := trimRESpace(line)
+	if s == "" {
+		return "", "", false
+	}
+	if q := s[0]; q == '"' || q == '\'' {
+		j := strings.IndexByte(s[1:], q)
+		if j < 0 {
+			return "", "", false
+		}
+		key, s = s[:j+2], s[j+2:]
+	} else {
+		n := 0
+		for n < len(s) && isBareKeyByte(s[n]) {
+			n++
+		}
+		if n == 0 {
+			return "", "", false
+		}
+		key, s = s[:n], s[n:]
+	}
+	s = trimRESpace(s)
+	if s == "" || s[0] != '=' {
+		return "", "", false
+	}
+	return key, trimRESpace(s[1:]), true
+}
+
+func isBareKeyByte(c byte) bool {
+	return c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-'
+}
+
+// uciSecretLine splits a UCI line `option|list KEY REST`; KEY is
+// everything up to the next space, quotes included.
+func uciSecretLine(line string) (key, rest string, ok bool) {
+	s := trimRESpace(line)
+	switch {
+	case strings.HasPrefix(s, "option"):
+		s = s[len("option"):]
+	case strings.HasPrefix(s, "list"):
+		s = s[len("list"):]
+	default:
+		return "", "", false
+	}
+	if s == "" || !isRESpace(s[0]) {
+		return "", "", false
+	}
+	s = trimRESpace(s)
+	n := 0
+	for n < len(s) && !isRESpace(s[n]) {
+		n++
+	}
+	if n == 0 {
+		return "", "", false
+	}
+	return s[:n], trimRESpace(s[n:]), true
+}
 
 // secretAssignment is a line of the file that sets a secret key.
 type secretAssignment struct {
@@ -68,18 +139,17 @@ type secretAssignment struct {
 func secretAssignments(data []byte, uci bool) []secretAssignment {
 	var out []secretAssignment
 	for i, line := range strings.Split(string(data), "\n") {
-		var m []string
+		split := tomlAssign
 		if uci {
-			m = uciSecretLine.FindStringSubmatch(line)
-		} else {
-			m = tomlAssign.FindStringSubmatch(line)
+			split = uciSecretLine
 		}
-		if m == nil {
+		rawKey, rest, ok := split(line)
+		if !ok {
 			continue
 		}
-		key := strings.Trim(m[1], `"'`)
+		key := strings.Trim(rawKey, `"'`)
 		if IsSecretKey(key) {
-			out = append(out, secretAssignment{line: i + 1, key: key, value: strings.TrimSpace(m[2])})
+			out = append(out, secretAssignment{line: i + 1, key: key, value: strings.TrimSpace(rest)})
 		}
 	}
 	return out

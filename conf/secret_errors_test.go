@@ -2,6 +2,7 @@ package conf
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -188,5 +189,32 @@ func TestMarkSecret(t *testing.T) {
 	_, err := Parse("x.toml", []byte(doc(tPolicy, tTS, tACL, with(tMap, "colour = "+leakWord))))
 	if err == nil || leaks(err.Error()) || !strings.Contains(err.Error(), "colour") {
 		t.Fatalf("error for a marked key: %v", err)
+	}
+}
+
+// The hand-written line matchers split every line as the regular
+// expressions they replace did.
+func TestSecretLineShapesMatchRegexp(t *testing.T) {
+	tomlRE := regexp.MustCompile(`^\s*([A-Za-z0-9_-]+|"[^"]*"|'[^']*')\s*=\s*(.*)$`)
+	uciRE := regexp.MustCompile(`^\s*(?:option|list)\s+(\S+)\s*(.*)$`)
+	lines := []string{
+		"", " ", "psk", "psk=", "psk = x", "  psk\t=\t\"a b\" # c", `"psk" = 'x'`, `'psk'='x'`,
+		`"ps k" = 1`, `"psk = 1`, `'psk = 1`, "p-s_k9 = 2", "psk.x = 3", "= 4", "psk x = 5",
+		"\fpsk\r=\r6\r", "option psk 'x'", "  list psk x y", "option\tpsk", "optionpsk x",
+		"option", "option ", "list  'psk'  'a b'", "options psk x", "\toption psk\t\t'x' ",
+		"config x 'y'", "option psk=x", "#option psk x", "psk = \xff\xfe",
+	}
+	for _, line := range lines {
+		for _, c := range []struct {
+			name  string
+			re    *regexp.Regexp
+			split func(string) (string, string, bool)
+		}{{"toml", tomlRE, tomlAssign}, {"uci", uciRE, uciSecretLine}} {
+			m := c.re.FindStringSubmatch(line)
+			key, rest, ok := c.split(line)
+			if ok != (m != nil) || ok && (key != m[1] || rest != strings.TrimLeft(m[2], " \t\n\f\r")) {
+				t.Errorf("%s %q: got %q %q %v, regexp %q", c.name, line, key, rest, ok, m)
+			}
+		}
 	}
 }
