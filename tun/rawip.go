@@ -173,12 +173,9 @@ type rawReader struct {
 	closed atomic.Bool
 	eagain bool
 
-	// recvmmsg state, kept here so nothing escapes per packet; names
-	// and control messages are used for IPv6 only.
-	msgs  [rawBatch]unix.Mmsghdr
-	iovs  [rawBatch]unix.Iovec
-	names [rawBatch]unix.RawSockaddrInet6
-	oobs  [rawBatch][64]byte
+	// recvmmsg state; source addresses and control messages are used for
+	// IPv6 only.
+	m *mmsgReader
 }
 
 func newRawReader(fam, proto int) (*rawReader, error) {
@@ -199,7 +196,7 @@ func newRawReader(fam, proto int) (*rawReader, error) {
 	// A larger receive buffer absorbs bursts while the decrypting goroutine
 	// is busy.
 	sizeBuffers(fd)
-	r := &rawReader{family: fam, proto: proto, file: os.NewFile(uintptr(fd), "raw")}
+	r := &rawReader{family: fam, proto: proto, file: os.NewFile(uintptr(fd), "raw"), m: newMmsgReader(rawBatch, rawOOBSize)}
 	if r.raw, err = r.file.SyscallConn(); err != nil {
 		r.file.Close()
 		return nil, err
@@ -244,11 +241,14 @@ func (r *rawReader) ready(fd uintptr) bool {
 	return true
 }
 
+// rawOOBSize has room for the IPV6_PKTINFO and IPV6_HOPLIMIT messages.
+const rawOOBSize = 64
+
 // receive does one recvmmsg; false means no usable packet (r.eagain: none
 // queued).
 func (r *rawReader) receive(fd uintptr) bool {
 	r.eagain = false
-	k := min(len(r.bufs), rawBatch)
+	k := min(len(r.bufs), r.m.size())
 	v6 := r.family == unix.AF_INET6
 	for i := 0; i < k; i++ {
 		b := r.bufs[i][r.off:]
@@ -259,54 +259,37 @@ func (r *rawReader) receive(fd uintptr) bool {
 			}
 			b = b[ipv6HeaderLen:]
 		}
-		r.iovs[i] = unix.Iovec{Base: &b[0]}
-		r.iovs[i].SetLen(len(b))
-		h := &r.msgs[i].Hdr
-		*h = unix.Msghdr{Iov: &r.iovs[i]}
-		h.SetIovlen(1)
-		if v6 {
-			h.Name = (*byte)(unsafe.Pointer(&r.names[i]))
-			h.Namelen = unix.SizeofSockaddrInet6
-			h.Control = &r.oobs[i][0]
-			h.SetControllen(len(r.oobs[i]))
-		}
-		r.msgs[i].Len = 0
+		r.m.set(i, b)
 	}
 	if k == 0 {
 		r.err = errShort
 		return true
 	}
-	for {
-		got, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.msgs[0])), uintptr(k), unix.MSG_DONTWAIT, 0, 0)
-		switch e {
-		case 0:
-		case unix.EINTR:
-			continue
-		case unix.EAGAIN:
-			r.eagain = true
-			return false
-		default:
-			r.err = fmt.Errorf("tun: raw read: %w", e)
-			return true
-		}
-		for i := 0; i < int(got); i++ {
-			n := int(r.msgs[i].Len)
-			if v6 {
-				h := &r.msgs[i].Hdr
-				n = r.header6(r.bufs[i][r.off:], n, &r.names[i], r.oobs[i][:h.Controllen])
-			}
-			if n == 0 {
-				continue // not a usable packet (e.g. missing PKTINFO)
-			}
-			// Keep the packets at the front: a skipped one leaves its
-			// buffer behind.
-			r.bufs[r.n], r.bufs[i] = r.bufs[i], r.bufs[r.n]
-			r.sizes[r.n] = n
-			r.n++
-		}
-		clear(r.iovs[:k])
-		return r.n > 0
+	got, err := r.m.recv(fd, k)
+	r.m.release(k)
+	switch {
+	case err == unix.EAGAIN:
+		r.eagain = true
+		return false
+	case err != nil:
+		r.err = fmt.Errorf("tun: raw read: %w", err)
+		return true
 	}
+	for i := 0; i < got; i++ {
+		n, from, oob := r.m.message(i)
+		if v6 {
+			n = r.header6(r.bufs[i][r.off:], n, (*unix.RawSockaddrInet6)(unsafe.Pointer(from)), oob)
+		}
+		if n == 0 {
+			continue // not a usable packet (e.g. missing PKTINFO)
+		}
+		// Keep the packets at the front: a skipped one leaves its
+		// buffer behind.
+		r.bufs[r.n], r.bufs[i] = r.bufs[i], r.bufs[r.n]
+		r.sizes[r.n] = n
+		r.n++
+	}
+	return r.n > 0
 }
 
 // header6 writes an IPv6 header into the 40-byte gap in front of the n
@@ -316,26 +299,20 @@ func (r *rawReader) receive(fd uintptr) bool {
 func (r *rawReader) header6(b []byte, n int, sa *unix.RawSockaddrInet6, oob []byte) int {
 	var dst netip.Addr
 	hop := byte(64)
-	for len(oob) >= unix.SizeofCmsghdr {
-		h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
-		l := int(h.Len)
-		if l < unix.SizeofCmsghdr || l > len(oob) {
+	for {
+		level, typ, data, rest, ok := nextCmsg(oob)
+		if !ok {
 			break
 		}
-		data := oob[unix.CmsgLen(0):l]
-		if h.Level == unix.SOL_IPV6 {
+		if level == unix.SOL_IPV6 {
 			switch {
-			case h.Type == unix.IPV6_PKTINFO && len(data) >= unix.SizeofInet6Pktinfo:
+			case typ == unix.IPV6_PKTINFO && len(data) >= unix.SizeofInet6Pktinfo:
 				dst = netip.AddrFrom16([16]byte(data[:16]))
-			case h.Type == unix.IPV6_HOPLIMIT && len(data) >= 4:
+			case typ == unix.IPV6_HOPLIMIT && len(data) >= 4:
 				hop = byte(binary.NativeEndian.Uint32(data))
 			}
 		}
-		sp := unix.CmsgSpace(l - unix.CmsgLen(0))
-		if sp > len(oob) {
-			break
-		}
-		oob = oob[sp:]
+		oob = rest
 	}
 	if !dst.IsValid() || n > 0xffff {
 		return 0

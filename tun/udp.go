@@ -2,7 +2,6 @@ package tun
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -105,24 +104,24 @@ func (u *UDP) SetIKEHandler(h UDPHandler) { u.ike.Store(&h) }
 // datagram payload, starting with the SPI).
 func (u *UDP) SetESPHandler(h UDPHandler) { u.esp.Store(&h) }
 
-// Start runs one receive goroutine per socket until Close.
+// Start runs one receive goroutine per socket until Close. Every socket
+// is read in batches (recvmmsg); on the NAT-T port, with an ESP batch
+// receiver set, the kernel may also merge ESP datagrams (GRO).
 func (u *UDP) Start() {
 	for _, s := range u.socks {
-		u.wg.Add(1)
-		if s.port == PortNATT && u.espBatch != nil {
-			if r, err := newUDPBatchReader(s, udpBatchNATT); err == nil {
-				enableGRO(s.c)
-				b := u.espBatch()
-				go func() {
-					defer u.wg.Done()
-					u.batchLoop(s, r, b)
-				}()
-				continue
-			}
+		r, err := newUDPBatchReader(s, udpBatch)
+		if err != nil {
+			continue // not a socket with a descriptor: nothing to read
 		}
+		var b ESPBatch
+		if s.port == PortNATT && u.espBatch != nil {
+			enableGRO(s.c)
+			b = u.espBatch()
+		}
+		u.wg.Add(1)
 		go func() {
 			defer u.wg.Done()
-			u.readLoop(s)
+			u.batchLoop(s, r, b)
 		}()
 	}
 }
@@ -134,38 +133,6 @@ func (u *UDP) LocalPorts() []netip.AddrPort {
 		out = append(out, netip.AddrPortFrom(s.addr, s.port))
 	}
 	return out
-}
-
-func (u *UDP) readLoop(s *udpSock) {
-	buf := make([]byte, 65536)
-	oob := make([]byte, oobSize)
-	for {
-		n, local, remote, err := s.read(buf, oob)
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			continue
-		}
-		u.dispatch(buf[:n], s.port, local, remote)
-	}
-}
-
-// read receives one datagram into buf. local is the address it was sent
-// to: the bound one, or on a wildcard socket the one the kernel reports
-// in oob (the wildcard only if it reports none).
-func (s *udpSock) read(buf, oob []byte) (n int, local, remote netip.AddrPort, err error) {
-	n, oobn, _, ap, err := s.c.ReadMsgUDPAddrPort(buf, oob)
-	if err != nil {
-		return 0, local, remote, err
-	}
-	la := s.addr
-	if la.IsUnspecified() {
-		if a, ok := pktinfoDst(oob[:oobn]); ok {
-			la = a
-		}
-	}
-	return n, netip.AddrPortFrom(la, s.port), netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), nil
 }
 
 func (u *UDP) dispatch(p []byte, port uint16, local, remote netip.AddrPort) {

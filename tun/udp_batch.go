@@ -28,26 +28,21 @@ func (u *UDP) SetESPBatch(newBatch func() ESPBatch) { u.espBatch = newBatch }
 // Batched receive. recvmmsg fills several datagrams per system call; on
 // the NAT-T port UDP GRO lets the kernel hand over a train of
 // equally-sized ESP datagrams from one peer as one buffer (the size of
-// each in a UDP_GRO control message), which is cut apart here. The
-// mmsghdr layout comes from golang.org/x/sys/unix, generated per
-// architecture (32-bit MIPS and ARM differ from amd64).
+// each in a UDP_GRO control message), which is cut apart here.
 const (
-	udpBatchNATT = 8 // datagrams per recvmmsg on port 4500
-	udpBufSize   = 65535
-	udpOOBSize   = 128 // IPV6_PKTINFO and UDP_GRO messages
+	udpBatch   = 8 // datagrams per recvmmsg
+	udpBufSize = 65535
+	udpOOBSize = 128 // IPV6_PKTINFO and UDP_GRO messages
 )
 
 type udpBatchReader struct {
-	s     *udpSock
-	rc    syscall.RawConn
-	msgs  []unix.Mmsghdr
-	iovs  []unix.Iovec
-	bufs  [][]byte
-	oobs  [][]byte
-	names []unix.RawSockaddrAny
-	n     int
-	err   error
-	fn    func(fd uintptr) bool
+	s    *udpSock
+	rc   syscall.RawConn
+	m    *mmsgReader
+	bufs [][]byte
+	n    int
+	err  error
+	fn   func(fd uintptr) bool
 }
 
 func newUDPBatchReader(s *udpSock, batch int) (*udpBatchReader, error) {
@@ -55,24 +50,9 @@ func newUDPBatchReader(s *udpSock, batch int) (*udpBatchReader, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &udpBatchReader{
-		s: s, rc: rc,
-		msgs:  make([]unix.Mmsghdr, batch),
-		iovs:  make([]unix.Iovec, batch),
-		bufs:  make([][]byte, batch),
-		oobs:  make([][]byte, batch),
-		names: make([]unix.RawSockaddrAny, batch),
-	}
-	for i := range r.msgs {
+	r := &udpBatchReader{s: s, rc: rc, m: newMmsgReader(batch, udpOOBSize), bufs: make([][]byte, batch)}
+	for i := range r.bufs {
 		r.bufs[i] = make([]byte, udpBufSize)
-		r.oobs[i] = make([]byte, udpOOBSize)
-		r.iovs[i] = unix.Iovec{Base: &r.bufs[i][0]}
-		r.iovs[i].SetLen(udpBufSize)
-		h := &r.msgs[i].Hdr
-		h.Name = (*byte)(unsafe.Pointer(&r.names[i]))
-		h.Iov = &r.iovs[i]
-		h.SetIovlen(1)
-		h.Control = &r.oobs[i][0]
 	}
 	r.fn = r.ready
 	return r, nil
@@ -93,10 +73,8 @@ func enableGRO(c *net.UDPConn) bool {
 
 // read waits for datagrams and returns how many messages were filled.
 func (r *udpBatchReader) read() (int, error) {
-	for i := range r.msgs {
-		r.msgs[i].Hdr.Namelen = unix.SizeofSockaddrAny
-		r.msgs[i].Hdr.SetControllen(udpOOBSize)
-		r.msgs[i].Len = 0
+	for i, b := range r.bufs {
+		r.m.set(i, b)
 	}
 	r.n, r.err = 0, nil
 	if err := r.rc.Read(r.fn); err != nil {
@@ -109,30 +87,15 @@ func (r *udpBatchReader) read() (int, error) {
 }
 
 func (r *udpBatchReader) ready(fd uintptr) bool {
-	for {
-		n, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.msgs[0])), uintptr(len(r.msgs)),
-			unix.MSG_DONTWAIT, 0, 0)
-		switch e {
-		case 0:
-			r.n = int(n)
-			return true
-		case unix.EINTR:
-			continue
-		case unix.EAGAIN:
-			return false
-		default:
-			r.err = e
-			return true
-		}
-	}
+	r.n, r.err = r.m.recv(fd, r.m.size())
+	return r.err != unix.EAGAIN
 }
 
 // message returns datagram i: its bytes, the GRO segment size (0: one
 // datagram), and its addresses.
 func (r *udpBatchReader) message(i int) (p []byte, gso int, local, remote netip.AddrPort) {
-	m := &r.msgs[i]
-	p = r.bufs[i][:m.Len]
-	oob := r.oobs[i][:m.Hdr.Controllen]
+	n, from, oob := r.m.message(i)
+	p = r.bufs[i][:n]
 	la := r.s.addr
 	if la.IsUnspecified() {
 		if a, ok := pktinfoDst(oob); ok {
@@ -140,7 +103,7 @@ func (r *udpBatchReader) message(i int) (p []byte, gso int, local, remote netip.
 		}
 	}
 	gso = groSize(oob)
-	return p, gso, netip.AddrPortFrom(la, r.s.port), sockaddrAddrPort(&r.names[i])
+	return p, gso, netip.AddrPortFrom(la, r.s.port), sockaddrAddrPort(from)
 }
 
 // sockaddrAddrPort converts a received source address (unmapped).
@@ -161,36 +124,25 @@ func sockaddrAddrPort(sa *unix.RawSockaddrAny) netip.AddrPort {
 // groSize finds the UDP_GRO control message (the size of each merged
 // datagram) in oob; 0 when there is none.
 func groSize(oob []byte) int {
-	hdr := unix.CmsgLen(0)
-	for len(oob) >= hdr {
-		var l int
-		if cmsgLenSize == 8 {
-			l = int(binary.NativeEndian.Uint64(oob))
-		} else {
-			l = int(binary.NativeEndian.Uint32(oob))
+	for {
+		level, typ, data, rest, ok := nextCmsg(oob)
+		if !ok {
+			return 0
 		}
-		if l < hdr || l > len(oob) {
-			break
-		}
-		level := int32(binary.NativeEndian.Uint32(oob[cmsgLenSize:]))
-		typ := int32(binary.NativeEndian.Uint32(oob[cmsgLenSize+4:]))
-		if level == unix.SOL_UDP && typ == unix.UDP_GRO && l-hdr >= 2 {
+		if level == unix.SOL_UDP && typ == unix.UDP_GRO && len(data) >= 2 {
 			// An int on most kernels, a u16 on some: the low bytes.
-			if l-hdr >= 4 {
-				return int(binary.NativeEndian.Uint32(oob[hdr:]))
+			if len(data) >= 4 {
+				return int(binary.NativeEndian.Uint32(data))
 			}
-			return int(binary.NativeEndian.Uint16(oob[hdr:]))
+			return int(binary.NativeEndian.Uint16(data))
 		}
-		next := unix.CmsgSpace(l - hdr)
-		if next > len(oob) {
-			break
-		}
-		oob = oob[next:]
+		oob = rest
 	}
-	return 0
 }
 
-// batchLoop is readLoop with recvmmsg, GRO and an ESP batch receiver.
+// batchLoop reads s until it is closed. With an ESP batch receiver b,
+// UDP-encapsulated ESP goes to b, and b is flushed after each receive;
+// without, every datagram goes through dispatch.
 func (u *UDP) batchLoop(s *udpSock, r *udpBatchReader, b ESPBatch) {
 	for {
 		n, err := r.read()
@@ -212,13 +164,15 @@ func (u *UDP) batchLoop(s *udpSock, r *udpBatchReader, b ESPBatch) {
 				u.dispatchBatch(seg, s.port, local, remote, b)
 			}
 		}
-		b.Flush()
+		if b != nil {
+			b.Flush()
+		}
 	}
 }
 
-// dispatchBatch is dispatch with ESP going to the batch receiver.
+// dispatchBatch is dispatch with ESP going to the batch receiver (if any).
 func (u *UDP) dispatchBatch(p []byte, port uint16, local, remote netip.AddrPort, b ESPBatch) {
-	if port == PortNATT && len(p) >= 4 && binary.BigEndian.Uint32(p) != 0 {
+	if b != nil && port == PortNATT && len(p) >= 4 && binary.BigEndian.Uint32(p) != 0 {
 		b.Add(p, local, remote)
 		return
 	}

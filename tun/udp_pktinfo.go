@@ -42,28 +42,15 @@ func enablePktinfo(c *net.UDPConn, v6 bool) error {
 	return serr
 }
 
-// cmsgLenSize is the size of cmsghdr's cmsg_len (a size_t); level and
-// type (two ints) follow it.
-const cmsgLenSize = unix.SizeofCmsghdr - 8
-
 // pktinfoDst returns the destination address from the IP_PKTINFO or
 // IPV6_PKTINFO message in oob (unmapped). It walks the control messages
 // in place: no allocation on the receive path.
 func pktinfoDst(oob []byte) (netip.Addr, bool) {
-	hdr := unix.CmsgLen(0)
-	for len(oob) >= hdr {
-		var l int
-		if cmsgLenSize == 8 {
-			l = int(binary.NativeEndian.Uint64(oob))
-		} else {
-			l = int(binary.NativeEndian.Uint32(oob))
+	for {
+		level, typ, data, rest, ok := nextCmsg(oob)
+		if !ok {
+			return netip.Addr{}, false
 		}
-		if l < hdr || l > len(oob) {
-			break
-		}
-		level := int32(binary.NativeEndian.Uint32(oob[cmsgLenSize:]))
-		typ := int32(binary.NativeEndian.Uint32(oob[cmsgLenSize+4:]))
-		data := oob[hdr:l]
 		switch {
 		case level == unix.IPPROTO_IPV6 && typ == unix.IPV6_PKTINFO && len(data) >= unix.SizeofInet6Pktinfo:
 			return netip.AddrFrom16([16]byte(data[:16])).Unmap(), true
@@ -71,13 +58,8 @@ func pktinfoDst(oob []byte) (netip.Addr, bool) {
 			// in_pktinfo: ifindex, spec_dst, then the header's destination.
 			return netip.AddrFrom4([4]byte(data[8:12])), true
 		}
-		next := unix.CmsgSpace(l - hdr)
-		if next > len(oob) {
-			break
-		}
-		oob = oob[next:]
+		oob = rest
 	}
-	return netip.Addr{}, false
 }
 
 // putPktinfoSrc writes into oob a control message that makes src the
