@@ -32,9 +32,20 @@ func TestOffloadTCP(t *testing.T) {
 			if !offload {
 				t.Setenv(OffloadEnv, "off")
 			}
-			testOffloadTCP(t, offload)
+			testOffloadTCP(t, offload, offload)
 		})
 	}
+}
+
+// TestOffloadTCPRefusedTSO: a kernel that takes virtio-net headers but
+// refuses TSO (checksum offload only) still takes merged TCP segments
+// from the daemon - the kernel accepts GSO packets written into a TUN
+// whatever TUNSETOFFLOAD allowed it to send - so decrypted segments are
+// still merged, while what the kernel sends comes as plain segments.
+func TestOffloadTCPRefusedTSO(t *testing.T) {
+	nstest.Require(t, "ip")
+	refusingKernel(t, tunFTSO4|tunFTSO6|tunFUSO4|tunFUSO6, false)
+	testOffloadTCP(t, true, false)
 }
 
 // openAddressed opens a TUN named name in a new namespace, puts prefix on
@@ -77,15 +88,17 @@ func openAddressed(t *testing.T, label, name string, prefix netip.Prefix, listen
 	return ns, dev
 }
 
-func testOffloadTCP(t *testing.T, offload bool) {
+// testOffloadTCP runs the TCP exchange with virtio-net headers (offload)
+// and TSO accepted by the kernel (tso) or not.
+func testOffloadTCP(t *testing.T, offload, tso bool) {
 	var ln net.Listener
 	ns, dev := openAddressed(t, "tunoff", "tisoff0", netip.MustParsePrefix("10.9.0.1/24"), func() (err error) {
 		ln, err = net.Listen("tcp4", "10.9.0.1:5555")
 		return err
 	})
 	defer ln.Close()
-	if vh, tso, _ := dev.Offloads(); vh != offload || (offload && !tso) {
-		t.Fatalf("Offloads() = vnet %v tso %v, want %v", vh, tso, offload)
+	if vh, gotTSO, _ := dev.Offloads(); vh != offload || gotTSO != tso {
+		t.Fatalf("Offloads() = vnet %v tso %v, want %v %v", vh, gotTSO, offload, tso)
 	}
 
 	const mss = 1360
@@ -182,8 +195,11 @@ func testOffloadTCP(t *testing.T, offload bool) {
 		t.Fatalf("answer differs (%d of %d bytes)", len(recv), len(answer))
 	}
 	_, tx2 := devCounters(t, ns, "tisoff0")
-	if offload && tx2-tx1 >= uint64(segs) {
+	if tso && tx2-tx1 >= uint64(segs) {
 		t.Fatalf("kernel sent %d packets for %d segments: no TSO", tx2-tx1, segs)
+	}
+	if !tso && tx2-tx1 < uint64(segs) {
+		t.Fatalf("kernel sent %d packets for %d segments without TSO", tx2-tx1, segs)
 	}
 	t.Logf("offload %v: %d segments read, the kernel sent %d packets", offload, segs, tx2-tx1)
 	// Writing (and merging) allocates nothing; the kernel's TCP takes the
@@ -199,6 +215,71 @@ func testOffloadTCP(t *testing.T, offload bool) {
 	if allocs != 0 {
 		t.Fatalf("%v allocs per batch write, want 0", allocs)
 	}
+	if tso {
+		c.readSegmentsZeroAlloc(ns, conn, mss)
+	}
+}
+
+// readSegmentsZeroAlloc has the listener send a long stream and reads it
+// as the outbound loop does, a batch per Read, acknowledging each batch
+// with one prepared ACK: the kernel hands over TSO super-packets, Read
+// cuts them into segments, and neither allocates.
+func (c *tcpClient) readSegmentsZeroAlloc(ns *nstest.NS, conn net.Conn, mss int) {
+	t := c.t
+	stream := make([]byte, 32<<20)
+	sent := make(chan error, 1)
+	go func() {
+		_, err := conn.Write(stream)
+		sent <- err
+	}()
+	ack := [][]byte{c.packet(tcpACK, nil)}
+	var segs, reads int
+	step := func() {
+		n, err := c.dev.Read(c.bufs, c.sizes[:], 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		reads++
+		for i := 0; i < n; i++ {
+			p := c.bufs[i][:c.sizes[i]]
+			if len(p) <= 40 || p[9] != 6 {
+				continue
+			}
+			if !validTCP(p) || len(p)-40 > mss || binary.BigEndian.Uint32(p[24:]) != c.ack {
+				t.Fatalf("segment %d of a read: bad checksum, size %d or seq %d (want %d)", i, len(p)-40, binary.BigEndian.Uint32(p[24:]), c.ack)
+			}
+			c.ack += uint32(len(p) - 40)
+			segs++
+		}
+		// The prepared ACK, acknowledging everything read so far.
+		a := ack[0]
+		binary.BigEndian.PutUint32(a[28:], c.ack)
+		a[36], a[37] = 0, 0
+		binary.BigEndian.PutUint16(a[36:], ^foldSum(checksumOf(pseudo(a), a[20:])))
+		if _, err := c.dev.Write(ack, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A stalled stream would leave Read blocked: the watchdog closes the
+	// device and the read fails.
+	watchdog := time.AfterFunc(time.Minute, func() { c.dev.Close() })
+	defer watchdog.Stop()
+	step()
+	_, tx0 := devCounters(t, ns, "tisoff0")
+	segs0 := segs
+	allocs := testing.AllocsPerRun(100, step)
+	_, tx1 := devCounters(t, ns, "tisoff0")
+	conn.Close()
+	<-sent
+	if allocs != 0 {
+		t.Fatalf("%v allocs per segmenting Read, want 0", allocs)
+	}
+	// The interface counts super-packets: more segments than packets
+	// means Read did the cutting.
+	if got := segs - segs0; uint64(got) <= tx1-tx0 {
+		t.Fatalf("%d segments read from %d packets the kernel sent: no super-packets cut", got, tx1-tx0)
+	}
+	t.Logf("%d segments in %d reads from %d kernel packets", segs-segs0, reads, tx1-tx0)
 }
 
 const (

@@ -145,29 +145,35 @@ func groSize(oob []byte) int {
 // without, every datagram goes through dispatch.
 func (u *UDP) batchLoop(s *udpSock, r *udpBatchReader, b ESPBatch) {
 	for {
-		n, err := r.read()
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			continue
-		}
-		for i := 0; i < n; i++ {
-			p, gso, local, remote := r.message(i)
-			if gso <= 0 || gso >= len(p) {
-				u.dispatchBatch(p, s.port, local, remote, b)
-				continue
-			}
-			for len(p) > 0 {
-				seg := p[:min(gso, len(p))]
-				p = p[len(seg):]
-				u.dispatchBatch(seg, s.port, local, remote, b)
-			}
-		}
-		if b != nil {
-			b.Flush()
+		if err := u.receiveBatch(s, r, b); errors.Is(err, net.ErrClosed) {
+			return
 		}
 	}
+}
+
+// receiveBatch waits for one recvmmsg worth of datagrams, cuts GRO trains
+// into their datagrams and dispatches them (ESP to b, flushed at the end).
+func (u *UDP) receiveBatch(s *udpSock, r *udpBatchReader, b ESPBatch) error {
+	n, err := r.read()
+	if err != nil {
+		return err
+	}
+	for i := 0; i < n; i++ {
+		p, gso, local, remote := r.message(i)
+		if gso <= 0 || gso >= len(p) {
+			u.dispatchBatch(p, s.port, local, remote, b)
+			continue
+		}
+		for len(p) > 0 {
+			seg := p[:min(gso, len(p))]
+			p = p[len(seg):]
+			u.dispatchBatch(seg, s.port, local, remote, b)
+		}
+	}
+	if b != nil {
+		b.Flush()
+	}
+	return nil
 }
 
 // dispatchBatch is dispatch with ESP going to the batch receiver (if any).
