@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"strings"
 
 	"tinyipsec/conf"
@@ -58,6 +59,18 @@ func (d *ikeDaemon) AddStatus(r *status.Report) {
 		r.IKEDrops = drops
 	}
 	r.IKEHalfOpen = d.mgr.HalfOpen()
+	// The data plane listed the pairs before us (components.go).
+	if spis := d.mgr.PairsWithoutIKESA(); len(spis) > 0 {
+		orphan := map[string]bool{}
+		for _, s := range spis {
+			orphan[fmt.Sprintf("0x%08x", s)] = true
+		}
+		for i := range r.IPsecSAs {
+			if orphan[r.IPsecSAs[i].SPIIn] {
+				r.IPsecSAs[i].WithoutIKESA = true
+			}
+		}
+	}
 }
 
 // reload hands the new configuration to the manager: unchanged crypto

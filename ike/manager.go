@@ -156,6 +156,12 @@ type Manager struct {
 	timers  timerQueue
 	tickNow time.Time
 
+	// orphans are IPsec SA pairs whose IKE SA is gone, waiting for the
+	// next one with their peer (manager_orphan.go); orphanDue paces
+	// their timers.
+	orphans   []*orphan
+	orphanDue time.Time
+
 	closed  bool
 	started bool
 	stop    chan struct{}
@@ -293,6 +299,7 @@ func (m *Manager) Close() {
 		m.deleteIKE(sa, true, "shutdown")
 	}
 	m.sas = nil
+	m.removeOrphansIf(func(*orphan) bool { return true })
 	started := m.started
 	m.mu.Unlock()
 	close(m.stop)
@@ -338,6 +345,17 @@ func (m *Manager) Expired(h ChildHandle, hard bool) {
 			return
 		}
 		now := time.Now()
+		if o := m.orphanOf(h); o != nil {
+			// No IKE SA to rekey on: a hard limit removes the pair, a
+			// soft one brings the rekey forward (manager_orphan.go).
+			if hard {
+				m.log.Info("IPsec SA reached its hard lifetime", "crypto_map", o.c.ms.cm.ID(), "peer", o.remote)
+				m.removeOrphansIf(func(x *orphan) bool { return x == o })
+			} else if o.c.rekeyAt.After(now) {
+				o.c.rekeyAt, m.orphanDue = now, time.Time{}
+			}
+			return
+		}
 		for _, sa := range m.sas {
 			for _, c := range sa.children {
 				if c.handle != h {

@@ -368,7 +368,7 @@ func (m *Manager) handleInfo(sa *ikeSA, pkt []byte, from func(), now time.Time) 
 	}
 	if ev.DeleteIKE {
 		m.log.Info("peer deleted the IKE SA", "peer", sa.remote)
-		m.deleteIKE(sa, false, "deleted by peer")
+		m.retireIKE(sa, false, "deleted by peer", now)
 	}
 }
 
@@ -398,6 +398,15 @@ func (m *Manager) peerDeletedChild(sa *ikeSA, d childSPI) {
 			}
 		}
 	}
+	m.removeOrphansIf(func(o *orphan) bool {
+		c := o.c
+		if o.peer != sa.out.peer || !((d.Protocol == ProtoESP && c.espOut != 0 && c.espOut == d.SPI) ||
+			(d.Protocol == ProtoAH && c.ahOut != 0 && c.ahOut == d.SPI)) {
+			return false
+		}
+		m.log.Info("peer deleted an IPsec SA", "peer", sa.remote, "spi_out", d.SPI)
+		return true
+	})
 }
 
 // initialContact: the peer (re)started and has no SAs with us except the
@@ -423,4 +432,5 @@ func (m *Manager) initialContact(fresh *ikeSA) {
 		s.replacedBy = nil
 		m.deleteIKE(s, true, "peer restarted (INITIAL-CONTACT)")
 	}
+	m.clearOrphans(fresh)
 }

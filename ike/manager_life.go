@@ -236,6 +236,9 @@ func (m *Manager) established(sa *ikeSA, now time.Time) {
 	}
 	if out.initialContact {
 		m.initialContact(sa)
+	} else {
+		m.adoptOrphans(sa)
+		m.schedule(sa, now)
 	}
 	if out.auth == "xauth-pre-share" && sa.ms != nil {
 		m.raStart(sa, now)
@@ -426,11 +429,7 @@ func (m *Manager) removeChild(sa *ikeSA, c *child, notify bool) {
 // deleteIKE ends an IKE SA: its children too when it is not replaced by a
 // newer IKE SA; notify sends Delete payloads first.
 func (m *Manager) deleteIKE(sa *ikeSA, notify bool, why string) {
-	heir := sa.replacedBy
-	for heir != nil && heir.dead {
-		heir = heir.replacedBy
-	}
-	if heir != nil && !m.closed {
+	if heir := sa.heir(); heir != nil && !m.closed {
 		heir.children = append(heir.children, sa.children...)
 		sa.children = nil
 	}

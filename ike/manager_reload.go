@@ -118,6 +118,16 @@ func (m *Manager) Reload(c *conf.Config) (ReloadResult, error) {
 // retireMap deletes everything that belongs to a changed or removed
 // crypto map. Callers hold m.mu.
 func (m *Manager) retireMap(ms *mapState, kept map[*mapState]bool) {
+	m.removeOrphansIf(func(o *orphan) bool {
+		if o.c.ms == ms {
+			m.log.Info("deleting IPsec SA of a changed or removed crypto map", "crypto_map", ms.cm.ID(), "peer", o.remote)
+			return true
+		}
+		if o.ms == ms {
+			o.ms = o.c.ms // adopted by an IKE SA of the map that carries it
+		}
+		return false
+	})
 	for _, sa := range append([]*ikeSA(nil), m.sas...) {
 		if sa.dead {
 			continue

@@ -25,6 +25,7 @@ func (m *Manager) tick(now time.Time) {
 	m.tickNow = now
 	m.tickTimers(now)
 	m.tickNow = time.Time{}
+	m.tickOrphans(now)
 	m.tickMaps(now)
 	m.settleCheck()
 }
@@ -55,6 +56,11 @@ func (m *Manager) hasChild(ms *mapState, rule int) bool {
 			if c.ms == ms && c.rule.index == rule && c.removeAt.IsZero() {
 				return true
 			}
+		}
+	}
+	for _, o := range m.orphans {
+		if o.c.ms == ms && o.c.rule.index == rule && o.c.removeAt.IsZero() {
+			return true
 		}
 	}
 	return false
@@ -164,7 +170,7 @@ func (m *Manager) tickSA(sa *ikeSA, now time.Time) {
 		return
 	}
 	if now.After(sa.expires) {
-		m.deleteIKE(sa, true, "lifetime expired")
+		m.retireIKE(sa, true, "lifetime expired", now)
 		return
 	}
 	if sa.initiator && sa.ms != nil && !sa.rekeying && now.After(sa.rekeyAt) && !m.phase1InProgress(sa) {

@@ -97,6 +97,11 @@ type IPsecSA struct {
 	BytesIn        uint64            `json:"bytes_in"`
 	BytesOut       uint64            `json:"bytes_out"`
 	Drops          map[string]uint64 `json:"drops"`
+	// WithoutIKESA: the IKE SA that negotiated the pair is gone (the
+	// peer deleted it, or it expired); IKEv1 pairs live on until their
+	// lifetime ends, a Delete names them, or a new IKE SA with the peer
+	// takes them over.
+	WithoutIKESA bool `json:"without_ike_sa,omitempty"`
 }
 
 // WriteJSON writes the report as `status --json` prints it:
@@ -170,6 +175,9 @@ func WriteText(w io.Writer, r *Report) {
 		fmt.Fprintf(w, "      transform: %s\n", strings.TrimSpace(sa.Encryption+" "+sa.Integrity))
 		if sa.LifetimeLeftS >= 0 {
 			fmt.Fprintf(w, "      sa timing: remaining key lifetime (sec): %d\n", sa.LifetimeLeftS)
+		}
+		if sa.WithoutIKESA {
+			fmt.Fprintf(w, "      no IKE SA: kept until a new IKE SA with the peer takes it over, or until it expires\n")
 		}
 	}
 	if len(r.Drops) > 0 {

@@ -1,0 +1,209 @@
+package ike
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"time"
+)
+
+// IPsec SAs outlive the IKE SA that negotiated them.
+//
+// In IKEv1 an IPsec SA pair is not bound to its ISAKMP SA: it lives until
+// its own lifetime runs out or a Delete names it (RFC 2409 §5.5 and §9;
+// strongSwan, Libreswan and Cisco all keep such pairs). A peer that
+// re-authenticates may delete the old IKE SA before the new one is up on
+// our side, and an IKE SA may expire without a replacement; removing its
+// pairs then would break a tunnel that both ends still use.
+//
+// So when an IKE SA goes without an heir (the peer's Delete, its
+// lifetime), its pairs stay installed as orphans, remembered with the
+// identity that negotiated them and the crypto map of that IKE SA. The
+// next IKE SA established with the same identity on the same map adopts
+// them: it then carries their DPD, their Deletes and their rekeys. Until
+// then an orphan carries traffic on its own; when it is due for a rekey a
+// new phase 1 is started towards the map's peer (if the map may initiate),
+// and when its lifetime ends it goes. INITIAL-CONTACT from that identity
+// clears its orphans: the peer says it has no SAs with us any more.
+//
+// Not kept: the pairs of a peer DPD declared dead (that is what DPD is
+// for), of a remote-access client (its address lease goes with the IKE
+// SA), on shutdown, and of a crypto map that was changed or removed.
+
+// orphan is an installed IPsec SA pair without an IKE SA.
+type orphan struct {
+	c      *child
+	peer   peerIdentity // who negotiated it
+	ms     *mapState    // the crypto map of the IKE SA that negotiated it
+	local  netip.AddrPort
+	remote netip.AddrPort
+	since  time.Time
+}
+
+// orphanChildren keeps the pairs of an IKE SA that is going without an
+// heir; the caller deletes the IKE SA itself afterwards.
+func (m *Manager) orphanChildren(sa *ikeSA, now time.Time) {
+	if m.closed || sa.ra != nil || sa.out == nil || len(sa.children) == 0 || sa.heir() != nil {
+		return
+	}
+	// Another established IKE SA with the same peer on the same map (our
+	// own rekey racing the peer's) takes them at once.
+	for _, s := range m.sas {
+		if s != sa && !s.dead && s.out != nil && s.replacedBy == nil && s.ra == nil && s.ms == sa.ms && samePeer(s, sa) {
+			s.children = append(s.children, sa.children...)
+			sa.children = nil
+			m.schedule(s, now)
+			return
+		}
+	}
+	for _, c := range sa.children {
+		m.orphans = append(m.orphans, &orphan{c: c, peer: sa.out.peer, ms: sa.ms, local: sa.local, remote: sa.remote, since: now})
+		m.log.Info("IPsec SA kept without its IKE SA until a new one with the peer takes it over", "crypto_map", c.ms.cm.ID(),
+			"peer", sa.remote, "spi_in", spiHex(c.espIn, c.ahIn))
+	}
+	sa.children = nil
+	m.childChanged()
+}
+
+// retireIKE deletes an IKE SA whose pairs live on (see above); notify
+// sends a Delete for the IKE SA alone.
+func (m *Manager) retireIKE(sa *ikeSA, notify bool, why string, now time.Time) {
+	m.orphanChildren(sa, now)
+	m.deleteIKE(sa, notify, why)
+}
+
+// heir is the live IKE SA that took over from sa, nil if none.
+func (sa *ikeSA) heir() *ikeSA {
+	h := sa.replacedBy
+	for h != nil && h.dead {
+		h = h.replacedBy
+	}
+	return h
+}
+
+// adoptOrphans hands the orphans of sa's peer identity and crypto map to
+// the newly established sa.
+func (m *Manager) adoptOrphans(sa *ikeSA) {
+	if len(m.orphans) == 0 || sa.ra != nil || sa.out == nil || !sa.out.peer.valid() {
+		return
+	}
+	m.orphans = slices.DeleteFunc(m.orphans, func(o *orphan) bool {
+		if o.peer != sa.out.peer || o.ms != sa.ms {
+			return false
+		}
+		sa.children = append(sa.children, o.c)
+		m.log.Info("IPsec SA taken over by the new IKE SA", "crypto_map", o.c.ms.cm.ID(), "peer", sa.remote,
+			"spi_in", spiHex(o.c.espIn, o.c.ahIn))
+		return true
+	})
+	m.childChanged()
+}
+
+// clearOrphans removes the orphans of the identity that sent
+// INITIAL-CONTACT on sa (of its address too for remote-access gateways,
+// whose clients share one identity).
+func (m *Manager) clearOrphans(sa *ikeSA) {
+	m.orphans = slices.DeleteFunc(m.orphans, func(o *orphan) bool {
+		if o.peer != sa.out.peer {
+			return false
+		}
+		m.log.Info("INITIAL-CONTACT: dropping an IPsec SA kept from the restarted peer's old IKE SA", "peer", sa.remote,
+			"spi_in", spiHex(o.c.espIn, o.c.ahIn))
+		m.dropOrphan(o)
+		return true
+	})
+}
+
+// removeOrphansIf removes the orphans for which drop says so.
+func (m *Manager) removeOrphansIf(drop func(o *orphan) bool) {
+	m.orphans = slices.DeleteFunc(m.orphans, func(o *orphan) bool {
+		if !drop(o) {
+			return false
+		}
+		m.dropOrphan(o)
+		return true
+	})
+}
+
+// dropOrphan takes an orphan's pair out of the data plane (no IKE SA to
+// send a Delete on).
+func (m *Manager) dropOrphan(o *orphan) {
+	m.cfg.DataPlane.RemoveChild(o.c.handle)
+	delete(m.used, o.c.espIn)
+	delete(m.used, o.c.ahIn)
+	m.childChanged()
+}
+
+// tickOrphans runs the orphans' timers: removal after a rekey's grace
+// period or at the end of the lifetime, and at rekey time a new phase 1
+// with the peer (which adopts the orphan and rekeys it once up).
+func (m *Manager) tickOrphans(now time.Time) {
+	if len(m.orphans) == 0 || now.Before(m.orphanDue) {
+		return
+	}
+	m.orphanDue = now.Add(time.Second)
+	m.removeOrphansIf(func(o *orphan) bool {
+		c := o.c
+		switch {
+		case !c.removeAt.IsZero() && now.After(c.removeAt):
+			return true
+		case now.After(c.expires):
+			m.log.Info("IPsec SA expired (no IKE SA)", "crypto_map", c.ms.cm.ID(), "peer", o.remote)
+			return true
+		}
+		return false
+	})
+	for _, o := range m.orphans {
+		c := o.c
+		if c.removeAt.IsZero() && now.After(c.rekeyAt) && o.ms != nil && o.ms.cm.PeerAddr.IsValid() &&
+			!o.ms.cm.Dynamic && !m.negotiatingWith(o.ms) && !now.Before(o.ms.nextTry) {
+			m.log.Info("IPsec SA without IKE SA due for rekeying: starting phase 1", "crypto_map", o.ms.cm.ID(), "peer", o.remote)
+			m.startPhase1(o.ms, now)
+		}
+	}
+}
+
+// negotiatingWith reports an IKE SA with the map's peer that is not
+// established yet (a phase 1 already on its way).
+func (m *Manager) negotiatingWith(ms *mapState) bool {
+	for _, sa := range m.sas {
+		if !sa.dead && sa.out == nil && sa.remote.Addr() == ms.cm.PeerAddr {
+			return true
+		}
+	}
+	return false
+}
+
+// PairsWithoutIKESA lists the inbound SPIs (ESP's, else AH's) of the
+// installed pairs whose IKE SA is gone, for status.
+func (m *Manager) PairsWithoutIKESA() []uint32 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []uint32
+	for _, o := range m.orphans {
+		if o.c.espIn != 0 {
+			out = append(out, o.c.espIn)
+		} else {
+			out = append(out, o.c.ahIn)
+		}
+	}
+	return out
+}
+
+// orphanOf finds the orphan whose pair has the data plane handle h.
+func (m *Manager) orphanOf(h ChildHandle) *orphan {
+	for _, o := range m.orphans {
+		if o.c.handle == h {
+			return o
+		}
+	}
+	return nil
+}
+
+// spiHex renders an inbound SPI (ESP's, else AH's) for logs.
+func spiHex(esp, ah uint32) string {
+	if esp == 0 {
+		esp = ah
+	}
+	return fmt.Sprintf("%08x", esp)
+}

@@ -1,0 +1,113 @@
+package ike
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+)
+
+// orphanCount and ikeChildren read a manager's orphans and the pairs on
+// its established IKE SAs.
+func orphanCount(m *Manager) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.orphans)
+}
+
+func ikeChildren(m *Manager) (established, children int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, sa := range m.sas {
+		if sa.out != nil && !sa.dead {
+			established++
+			children += len(sa.children)
+		}
+	}
+	return
+}
+
+// TestManagerPairsOutliveIKESA: the initiator deletes its IKE SA alone
+// (as a peer re-authenticating does before its new IKE SA is up on our
+// side): both ends keep the IPsec SA pair, which still counts as the ACL
+// line's SA (no new negotiation for it). When the pair is due for a rekey
+// the initiator starts a new phase 1, the new IKE SA adopts the pair on
+// both ends, and the pair is rekeyed on it.
+func TestManagerPairsOutliveIKESA(t *testing.T) {
+	skipTimingInShort(t)
+	_, i, r := startPair(t, nil, nil)
+	waitUntil(t, 20*time.Second, "a pair on both ends", func() bool {
+		return len(i.plane.live()) == 1 && len(r.plane.live()) == 1
+	})
+	first := i.plane.live()[0]
+
+	i.m.mu.Lock()
+	i.m.retireIKE(i.m.sas[0], true, "test: IKE SA alone", time.Now())
+	i.m.mu.Unlock()
+	waitUntil(t, 5*time.Second, "the responder's IKE SA gone, its pair kept", func() bool {
+		e, _ := ikeChildren(r.m)
+		return e == 0 && orphanCount(r.m) == 1 && orphanCount(i.m) == 1
+	})
+	// Timer ticks: nobody renegotiates a line that has its pair.
+	for range 3 {
+		i.m.tick(time.Now())
+	}
+	if e, _ := ikeChildren(i.m); e != 0 || len(i.m.Status()) != 0 {
+		t.Fatalf("the initiator negotiated again although its pair lives: %+v", i.m.Status())
+	}
+	if live := i.plane.live(); len(live) != 1 || live[0] != first || len(r.plane.live()) != 1 {
+		t.Fatalf("pairs without IKE SA: %d / %d", len(i.plane.live()), len(r.plane.live()))
+	}
+
+	// The pair is due for a rekey: a new phase 1 adopts it, then the
+	// rekey replaces it.
+	i.m.mu.Lock()
+	i.m.orphans[0].c.rekeyAt = time.Now()
+	i.m.mu.Unlock()
+	waitUntil(t, 20*time.Second, "a rekeyed pair on a new IKE SA on both ends", func() bool {
+		ei, ci := ikeChildren(i.m)
+		er, cr := ikeChildren(r.m)
+		li, lr := i.plane.live(), r.plane.live()
+		return ei == 1 && er == 1 && ci == 1 && cr == 1 && orphanCount(i.m) == 0 && orphanCount(r.m) == 0 &&
+			len(li) == 1 && len(lr) == 1 && li[0] != first
+	})
+	checkMirrored(t, i.plane.live()[0], r.plane.live()[0])
+}
+
+// TestManagerInitialContactClearsOrphans: a pair kept after its IKE SA
+// went is dropped when the peer comes back with INITIAL-CONTACT (it
+// restarted and has none of our SAs).
+func TestManagerInitialContactClearsOrphans(t *testing.T) {
+	n, i, r := startPair(t, nil, nil)
+	waitUntil(t, 20*time.Second, "a pair on both ends", func() bool {
+		return len(i.plane.live()) == 1 && len(r.plane.live()) == 1
+	})
+	old := r.plane.live()[0]
+	i.m.mu.Lock()
+	i.m.retireIKE(i.m.sas[0], true, "test: IKE SA alone", time.Now())
+	i.m.mu.Unlock()
+	waitUntil(t, 5*time.Second, "the responder's pair kept without IKE SA", func() bool { return orphanCount(r.m) == 1 })
+
+	// The initiator crashes and comes back with no SAs.
+	n.mu.Lock()
+	n.drop = func([]byte) bool { return true }
+	n.mu.Unlock()
+	i.m.Close()
+	ai, ar := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2")
+	p := &memPlane{}
+	restarted, err := NewManager(Config{Conf: testConfig(ai, ar, "10.1.0.0/16", "10.2.0.0/16", "always", nil),
+		Transport: &memTransport{n}, DataPlane: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(restarted.Close)
+	n.mu.Lock()
+	n.drop = nil
+	n.peers[ai] = restarted
+	n.mu.Unlock()
+	restarted.Start()
+	waitUntil(t, 20*time.Second, "only the new pair on the responder", func() bool {
+		live := r.plane.live()
+		return len(p.live()) == 1 && len(live) == 1 && live[0] != old && orphanCount(r.m) == 0
+	})
+	checkMirrored(t, p.live()[0], r.plane.live()[0])
+}
