@@ -2,7 +2,8 @@ package esp
 
 import (
 	"crypto/subtle"
-	"encoding/binary"
+
+	"tinyipsec/internal/header"
 )
 
 func (sa *InboundSA) decap(buf []byte, start, end int) (int, int, error) {
@@ -16,7 +17,7 @@ func (sa *InboundSA) decap(buf []byte, start, end int) (int, int, error) {
 	if err != nil {
 		return 0, 0, err
 	}
-	if (buf[start]>>4 == 6) != sa.v6 {
+	if (header.Version(buf[start:]) == 6) != sa.v6 {
 		return 0, 0, ErrProto
 	}
 	end = start + total // drop link-layer padding
@@ -26,13 +27,13 @@ func (sa *InboundSA) decap(buf []byte, start, end int) (int, int, error) {
 		if !sa.natt {
 			return 0, 0, ErrProto
 		}
-		if end-p < 8+8 {
+		if end-p < header.UDPLen+header.ESPLen {
 			return 0, 0, ErrTruncated
 		}
-		if binary.BigEndian.Uint32(buf[p+8:]) == 0 {
+		p += header.UDPLen
+		if header.ESP(buf[p:]).SPI() == 0 {
 			return 0, 0, ErrProto // non-ESP marker: an IKE message
 		}
-		p += 8
 		next = ipProtoESP
 	}
 
@@ -49,23 +50,25 @@ func (sa *InboundSA) decap(buf []byte, start, end int) (int, int, error) {
 		if end-p < sa.ahLen {
 			return 0, 0, ErrTruncated
 		}
-		if (int(buf[p+1])+2)*4 != sa.ahLen {
+		ah := header.AH(buf[p:end])
+		if ah.Len() != sa.ahLen {
 			return 0, 0, ErrProto
 		}
 		spi, w := sa.spi, sa.espReplay
 		if sa.proto == ProtoAHESP {
 			spi, w = sa.ahSPI, sa.ahReplay
 		}
-		if binary.BigEndian.Uint32(buf[p+4:]) != spi {
+		if ah.SPI() != spi {
 			return 0, 0, ErrSPI
 		}
-		seq, err := sa.seqCheck(w, binary.BigEndian.Uint32(buf[p+8:]))
+		seq, err := sa.seqCheck(w, ah.Seq())
 		if err != nil {
 			return 0, 0, err
 		}
 		icvLen := sa.ahInteg.ICVLen
-		copy(sl.icv[:icvLen], buf[p+12:])
-		clear(buf[p+12 : p+sa.ahLen])
+		icv := ah.ICV()[:sa.ahLen-header.AHFixedLen]
+		copy(sl.icv[:icvLen], icv)
+		clear(icv)
 		mac := ahICV(sl, buf, start, hl, p, end, sa.esn, seq)
 		if subtle.ConstantTimeCompare(mac[:icvLen], sl.icv[:icvLen]) != 1 {
 			return 0, 0, ErrAuth
@@ -73,7 +76,7 @@ func (sa *InboundSA) decap(buf []byte, start, end int) (int, int, error) {
 		if w != nil && !w.update(seq) {
 			return 0, 0, ErrReplay
 		}
-		next = buf[p]
+		next = ah.NextHeader()
 		p += sa.ahLen
 		if sa.ciph == nil {
 			return sa.deliver(buf, start, hl, p, end, next)
@@ -86,22 +89,23 @@ func (sa *InboundSA) decap(buf []byte, start, end int) (int, int, error) {
 	if next != ipProtoESP {
 		return 0, 0, ErrProto
 	}
-	ctStart := p + 8 + sa.ivLen
+	ctStart := p + header.ESPLen + sa.ivLen
 	if end-ctStart < 2+sa.icvLen {
 		return 0, 0, ErrTruncated
 	}
-	if binary.BigEndian.Uint32(buf[p:]) != sa.spi {
+	esp := header.ESP(buf[p:end])
+	if esp.SPI() != sa.spi {
 		return 0, 0, ErrSPI
 	}
-	seq, err := sa.seqCheck(sa.espReplay, binary.BigEndian.Uint32(buf[p+4:]))
+	seq, err := sa.seqCheck(sa.espReplay, esp.Seq())
 	if err != nil {
 		return 0, 0, err
 	}
 	ctEnd := end - sa.icvLen
 	if sa.aead != nil {
 		copy(sl.nonce[:4], sa.salt[:])
-		copy(sl.nonce[4:], buf[p+8:ctStart])
-		aad := buf[p : p+8]
+		copy(sl.nonce[4:], buf[p+header.ESPLen:ctStart])
+		aad := buf[p : p+header.ESPLen]
 		if sa.esn {
 			aad = esnAAD(sl, sa.spi, seq)
 		}
@@ -117,7 +121,7 @@ func (sa *InboundSA) decap(buf []byte, start, end int) (int, int, error) {
 			if (ctEnd-ctStart)%sa.ivLen != 0 {
 				return 0, 0, ErrPadding
 			}
-			sl.cbcDec.(ivSetter).SetIV(buf[p+8 : ctStart])
+			sl.cbcDec.(ivSetter).SetIV(buf[p+header.ESPLen : ctStart])
 			sl.cbcDec.CryptBlocks(buf[ctStart:ctEnd], buf[ctStart:ctEnd])
 		}
 	}
@@ -169,21 +173,21 @@ func (sa *InboundSA) deliver(buf []byte, start, hl, ps, pe int, next byte) (int,
 		in := buf[ps:pe]
 		switch next {
 		case ipProtoIPv4:
-			if len(in) < 20 || in[0]>>4 != 4 {
+			if len(in) < header.IPv4MinLen || header.Version(in) != 4 {
 				return 0, 0, ErrTruncated
 			}
-			n = int(binary.BigEndian.Uint16(in[2:]))
+			n = header.IPv4(in).TotalLen()
 		case ipProtoIPv6:
-			if len(in) < 40 || in[0]>>4 != 6 {
+			if len(in) < header.IPv6Len || header.Version(in) != 6 {
 				return 0, 0, ErrTruncated
 			}
-			n = 40 + int(binary.BigEndian.Uint16(in[4:]))
+			n = header.IPv6Len + header.IPv6(in).PayloadLen()
 		default:
 			return 0, 0, ErrProto
 		}
 		// The inner header's length may be shorter than the payload: the
 		// rest is TFC padding (RFC 4303 §2.4), which we ignore.
-		if n > len(in) || n < 20 {
+		if n > len(in) || n < header.IPv4MinLen {
 			return 0, 0, ErrTruncated
 		}
 		if outerECN(buf[start:]) == ecnCE {
@@ -197,11 +201,13 @@ func (sa *InboundSA) deliver(buf []byte, start, hl, ps, pe int, next byte) (int,
 			if pe-ps > 65535 {
 				return 0, 0, ErrTruncated
 			}
-			binary.BigEndian.PutUint16(h[4:], uint16(pe-ps))
-			h[6] = next
+			h := header.IPv6(h)
+			h.SetPayloadLen(pe - ps)
+			h.SetNextHeader(next)
 		} else {
-			binary.BigEndian.PutUint16(h[2:], uint16(pe-off))
-			h[9] = next
+			h := header.IPv4(h)
+			h.SetTotalLen(pe - off)
+			h.SetProtocol(next)
 			setIPv4Checksum(h)
 		}
 		n = pe - off
@@ -222,10 +228,10 @@ func (sa *InboundSA) deliver(buf []byte, start, hl, ps, pe int, next byte) (int,
 const ecnCE = 3
 
 func outerECN(h []byte) byte {
-	if h[0]>>4 == 6 {
-		return h[1] >> 4 & 3
+	if header.Version(h) == 6 {
+		return header.IPv6(h).TrafficClass() & 3
 	}
-	return h[1] & 3
+	return header.IPv4(h).TOS() & 3
 }
 
 // markCE carries a congestion mark from the outer header to an ECN-capable
@@ -233,15 +239,18 @@ func outerECN(h []byte) byte {
 // is delivered unmarked rather than dropped as RFC 6040 would have it:
 // losing the mark is harmless, losing the packet is not.
 func markCE(in []byte) {
-	if in[0]>>4 == 6 {
-		if e := in[1] >> 4 & 3; e == 1 || e == 2 {
+	if header.Version(in) == 6 {
+		// The traffic class straddles bytes 0 and 1: ECN is bits 4-5 of
+		// byte 1.
+		if e := header.IPv6(in).TrafficClass() & 3; e == 1 || e == 2 {
 			in[1] |= ecnCE << 4
 		}
 		return
 	}
-	if e := in[1] & 3; e == 1 || e == 2 {
-		in[1] |= ecnCE
-		if hl := int(in[0]&0x0f) * 4; hl >= 20 && hl <= len(in) {
+	h := header.IPv4(in)
+	if e := h.TOS() & 3; e == 1 || e == 2 {
+		h.SetTOS(h.TOS() | ecnCE)
+		if hl := h.HeaderLen(); hl >= header.IPv4MinLen && hl <= len(in) {
 			setIPv4Checksum(in[:hl])
 		}
 	}

@@ -3,6 +3,8 @@ package esp
 import (
 	"encoding/binary"
 	"math"
+
+	"tinyipsec/internal/header"
 )
 
 // Sequence numbers: without ESN the 32-bit counter must never wrap (RFC
@@ -30,7 +32,7 @@ func (sa *OutboundSA) encapSeq(buf []byte, off, n int, seq uint64) (int, int, er
 		return 0, 0, sa.drop(ErrNoRoom)
 	}
 	pkt := buf[off : off+n]
-	if n < 20 {
+	if n < header.IPv4MinLen {
 		return 0, 0, sa.drop(ErrTruncated)
 	}
 
@@ -40,28 +42,30 @@ func (sa *OutboundSA) encapSeq(buf []byte, off, n int, seq uint64) (int, int, er
 	var next, tos byte
 	var df bool
 	hl := 0
-	switch pkt[0] >> 4 {
+	switch header.Version(pkt) {
 	case 4:
-		next, tos, df = ipProtoIPv4, pkt[1], pkt[6]&0x40 != 0
+		ip := header.IPv4(pkt)
+		next, tos, df = ipProtoIPv4, ip.TOS(), ip.DontFragment()
 		if sa.mode == Transport {
-			hl = int(pkt[0]&0x0f) * 4
-			if hl < 20 || hl > n || int(binary.BigEndian.Uint16(pkt[2:])) != n {
+			hl = ip.HeaderLen()
+			if hl < header.IPv4MinLen || hl > n || ip.TotalLen() != n {
 				return 0, 0, sa.drop(ErrTruncated)
 			}
-			if binary.BigEndian.Uint16(pkt[6:])&0x3fff != 0 || sa.v6 {
+			if ip.IsFragment() || sa.v6 {
 				return 0, 0, sa.drop(ErrProto) // transport mode applies to whole datagrams
 			}
-			next = pkt[9]
+			next = ip.Protocol()
 		}
 	case 6:
-		if n < 40 {
+		if n < header.IPv6Len {
 			return 0, 0, sa.drop(ErrTruncated)
 		}
-		next, tos = ipProtoIPv6, pkt[0]<<4|pkt[1]>>4
+		ip := header.IPv6(pkt)
+		next, tos = ipProtoIPv6, ip.TrafficClass()
 		if sa.mode == Transport {
-			hl = 40
-			next = pkt[6]
-			if !sa.v6 || next == 0 || next == 43 || next == 44 || int(binary.BigEndian.Uint16(pkt[4:]))+40 != n {
+			hl = header.IPv6Len
+			next = ip.NextHeader()
+			if !sa.v6 || next == 0 || next == 43 || next == 44 || ip.PayloadLen()+header.IPv6Len != n {
 				// Hop-by-hop, routing and fragment headers would have
 				// to stay in front of ESP/AH; not supported.
 				return 0, 0, sa.drop(ErrProto)
@@ -76,21 +80,21 @@ func (sa *OutboundSA) encapSeq(buf []byte, off, n int, seq uint64) (int, int, er
 	if sa.ciph != nil {
 		t := pe - ps + 2
 		padLen = (sa.padAlign - t%sa.padAlign) % sa.padAlign
-		espLen = 8 + sa.ivLen + padLen + 2 + sa.icvLen
+		espLen = header.ESPLen + sa.ivLen + padLen + 2 + sa.icvLen
 	}
 	outerHL := hl
 	if sa.mode == Tunnel {
-		outerHL = 20
+		outerHL = header.IPv4MinLen
 		if sa.v6 {
-			outerHL = 40
+			outerHL = header.IPv6Len
 		}
 	}
 	udpLen := 0
 	if sa.natt {
-		udpLen = 8
+		udpLen = header.UDPLen
 	}
 	total := n - hl + outerHL + udpLen + sa.ahLen + espLen
-	if (!sa.v6 && total > 65535) || (sa.v6 && total-40 > 65535) {
+	if (!sa.v6 && total > 65535) || (sa.v6 && total-header.IPv6Len > 65535) {
 		return 0, 0, sa.drop(ErrTooBig)
 	}
 
@@ -107,7 +111,7 @@ func (sa *OutboundSA) encapSeq(buf []byte, off, n int, seq uint64) (int, int, er
 
 	front := outerHL + udpLen + sa.ahLen
 	if sa.ciph != nil {
-		front += 8 + sa.ivLen
+		front += header.ESPLen + sa.ivLen
 	}
 	start := ps - front
 	if sa.mode == Transport {
@@ -131,10 +135,9 @@ func (sa *OutboundSA) encapSeq(buf []byte, off, n int, seq uint64) (int, int, er
 		buf[pe+padLen] = byte(padLen)
 		buf[pe+padLen+1] = next
 		ctEnd := pe + padLen + 2
-		h := ps - 8 - sa.ivLen
-		binary.BigEndian.PutUint32(buf[h:], sa.spi)
-		binary.BigEndian.PutUint32(buf[h+4:], uint32(seq))
-		iv := buf[h+8 : ps]
+		h := ps - header.ESPLen - sa.ivLen
+		header.ESP(buf[h:ps]).Set(sa.spi, seq)
+		iv := buf[h+header.ESPLen : ps]
 		switch {
 		case sa.aead != nil:
 			// The sequence number is a unique 8-byte explicit IV (RFC 4106 §3.1).
@@ -145,7 +148,7 @@ func (sa *OutboundSA) encapSeq(buf []byte, off, n int, seq uint64) (int, int, er
 			}
 			copy(sl.nonce[:4], sa.salt[:])
 			copy(sl.nonce[4:], iv)
-			aad := buf[h : h+8]
+			aad := buf[h : h+header.ESPLen]
 			if sa.esn {
 				aad = esnAAD(sl, sa.spi, seq)
 			}
@@ -162,11 +165,9 @@ func (sa *OutboundSA) encapSeq(buf []byte, off, n int, seq uint64) (int, int, er
 		next = ipProtoESP
 	}
 	if sa.natt {
-		cur -= 8
-		binary.BigEndian.PutUint16(buf[cur:], sa.lport)
-		binary.BigEndian.PutUint16(buf[cur+2:], sa.rport)
-		binary.BigEndian.PutUint16(buf[cur+4:], uint16(end-cur))
-		buf[cur+6], buf[cur+7] = 0, 0 // IPv4: no checksum (RFC 3948 §2.1)
+		cur -= header.UDPLen
+		// IPv4: no checksum (RFC 3948 §2.1); IPv6: filled in below.
+		header.UDP(buf[cur:end]).Set(sa.lport, sa.rport, end-cur, 0)
 		next = ipProtoUDP
 	}
 	ah := 0
@@ -177,46 +178,49 @@ func (sa *OutboundSA) encapSeq(buf []byte, off, n int, seq uint64) (int, int, er
 		if sa.proto == ProtoAHESP {
 			spi = sa.ahSPI
 		}
-		writeAHHeader(buf[ah:ah+sa.ahLen], next, spi, seq)
+		header.AH(buf[ah:ah+sa.ahLen]).Set(next, spi, seq)
 		next = ipProtoAH
 	}
 
 	h := buf[start:cur]
 	if sa.v6 {
+		ip := header.IPv6(h)
 		if sa.mode == Tunnel {
-			binary.BigEndian.PutUint32(h, 6<<28|uint32(tos)<<20)
-			h[7] = 64
-			copy(h[8:24], sa.local[:])
-			copy(h[24:40], sa.remote[:])
+			ip.SetVersionClass(tos)
+			ip.SetHopLimit(64)
+			copy(ip.Src(), sa.local[:])
+			copy(ip.Dst(), sa.remote[:])
 		}
-		binary.BigEndian.PutUint16(h[4:], uint16(end-cur))
-		h[6] = next
+		ip.SetPayloadLen(end - cur)
+		ip.SetNextHeader(next)
 	} else {
+		ip := header.IPv4(h)
 		if sa.mode == Tunnel {
-			h[0], h[1] = 0x45, tos
+			h[0] = 4<<4 | header.IPv4MinLen/4 // version, IHL: no options
+			ip.SetTOS(tos)
 			// Unique among the last 65536 packets, as fragment reassembly needs.
-			binary.BigEndian.PutUint16(h[4:], sa.ipIDBase+uint16(seq))
-			h[6], h[7] = 0, 0
+			ip.SetID(sa.ipIDBase + uint16(seq))
+			var ff uint16
 			if df {
-				h[6] = 0x40
+				ff = header.IPv4DontFragment
 			}
-			h[8] = 64
-			copy(h[12:16], sa.local[:4])
-			copy(h[16:20], sa.remote[:4])
+			ip.SetFlagsFrag(ff)
+			ip.SetTTL(64)
+			copy(ip.Src(), sa.local[:4])
+			copy(ip.Dst(), sa.remote[:4])
 		}
-		binary.BigEndian.PutUint16(h[2:], uint16(end-start))
-		h[9] = next
+		ip.SetTotalLen(end - start)
+		ip.SetProtocol(next)
 	}
 	if sa.ahLen != 0 {
 		icv := ahICV(sl, buf, start, outerHL, ah, end, sa.esn, seq)
-		copy(buf[ah+12:], icv[:sa.ahInteg.ICVLen])
+		copy(header.AH(buf[ah:end]).ICV(), icv[:sa.ahInteg.ICVLen])
 	}
 	if !sa.v6 {
 		setIPv4Checksum(h)
 	} else if sa.natt {
 		// IPv6 forbids a zero UDP checksum here (RFC 8200 §8.1).
-		u := buf[cur : cur+8]
-		binary.BigEndian.PutUint16(u[6:], udp6Checksum(h, buf[cur:end]))
+		header.UDP(buf[cur:end]).SetChecksum(udp6Checksum(h, buf[cur:end]))
 	}
 	sa.life.account(n)
 	return start, end, nil
@@ -246,7 +250,7 @@ func espMAC(sl *slot, p []byte, esn bool, seq uint64) []byte {
 // udp6Checksum computes the UDP checksum of u (header with a zero checksum
 // field, and payload) under the IPv6 header h.
 func udp6Checksum(h, u []byte) uint16 {
-	sum := checksumAdd(0, h[8:40])
+	sum := checksumAdd(0, header.IPv6(h).Addrs())
 	sum += uint32(len(u)>>16) + uint32(len(u)&0xffff) + ipProtoUDP
 	sum = checksumAdd(sum, u)
 	c := checksumFold(sum)

@@ -1,6 +1,6 @@
 package esp
 
-import "encoding/binary"
+import "tinyipsec/internal/header"
 
 // ParseSPI reads the protocol and SPI of a received packet (outer IPv4 or
 // IPv6 header, optionally UDP-encapsulated ESP on any port) so the caller
@@ -13,37 +13,37 @@ func ParseSPI(pkt []byte) (proto Proto, spi uint32, ok bool) {
 		return 0, 0, false
 	}
 	if next == ipProtoUDP {
-		if len(pkt) < p+8+8 {
+		if len(pkt) < p+header.UDPLen+header.ESPLen {
 			return 0, 0, false
 		}
-		p += 8
+		p += header.UDPLen
 		next = ipProtoESP
-		if binary.BigEndian.Uint32(pkt[p:]) == 0 {
+		if header.ESP(pkt[p:]).SPI() == 0 {
 			return 0, 0, false // non-ESP marker: IKE
 		}
 	}
 	switch next {
 	case ipProtoESP:
-		if len(pkt) < p+8 {
+		if len(pkt) < p+header.ESPLen {
 			return 0, 0, false
 		}
-		return ProtoESP, binary.BigEndian.Uint32(pkt[p:]), true
+		return ProtoESP, header.ESP(pkt[p:]).SPI(), true
 	case ipProtoAH:
-		if len(pkt) < p+12 {
+		if len(pkt) < p+header.AHFixedLen {
 			return 0, 0, false
 		}
-		return ProtoAH, binary.BigEndian.Uint32(pkt[p+4:]), true
+		return ProtoAH, header.AH(pkt[p:]).SPI(), true
 	}
 	return 0, 0, false
 }
 
 const (
-	ipProtoIPv4   = 4
-	ipProtoUDP    = 17
-	ipProtoIPv6   = 41
-	ipProtoESP    = 50
-	ipProtoAH     = 51
-	ipProtoNoNext = 59
+	ipProtoIPv4   = header.ProtoIPv4
+	ipProtoUDP    = header.ProtoUDP
+	ipProtoIPv6   = header.ProtoIPv6
+	ipProtoESP    = header.ProtoESP
+	ipProtoAH     = header.ProtoAH
+	ipProtoNoNext = header.ProtoNoNext
 )
 
 // outerHeader parses the outer IP header of a received packet: hl is its
@@ -51,29 +51,30 @@ const (
 // header claims (shorter than len(pkt) when the link padded the frame).
 // Fragments are refused: they must be reassembled first.
 func outerHeader(pkt []byte) (hl int, next byte, total int, err error) {
-	if len(pkt) < 20 {
+	if len(pkt) < header.IPv4MinLen {
 		return 0, 0, 0, ErrTruncated
 	}
-	switch pkt[0] >> 4 {
+	switch header.Version(pkt) {
 	case 4:
-		hl = int(pkt[0]&0x0f) * 4
-		total = int(binary.BigEndian.Uint16(pkt[2:]))
-		if hl < 20 || total < hl || total > len(pkt) {
+		h := header.IPv4(pkt)
+		hl, total = h.HeaderLen(), h.TotalLen()
+		if hl < header.IPv4MinLen || total < hl || total > len(pkt) {
 			return 0, 0, 0, ErrTruncated
 		}
-		if binary.BigEndian.Uint16(pkt[6:])&0x3fff != 0 {
-			return 0, 0, 0, ErrProto // MF set or non-zero offset
+		if h.IsFragment() {
+			return 0, 0, 0, ErrProto
 		}
-		return hl, pkt[9], total, nil
+		return hl, h.Protocol(), total, nil
 	case 6:
-		if len(pkt) < 40 {
+		if len(pkt) < header.IPv6Len {
 			return 0, 0, 0, ErrTruncated
 		}
-		total = 40 + int(binary.BigEndian.Uint16(pkt[4:]))
+		h := header.IPv6(pkt)
+		total = header.IPv6Len + h.PayloadLen()
 		if total > len(pkt) {
 			return 0, 0, 0, ErrTruncated
 		}
-		return 40, pkt[6], total, nil
+		return header.IPv6Len, h.NextHeader(), total, nil
 	}
 	return 0, 0, 0, ErrProto
 }

@@ -1,6 +1,10 @@
 package esp
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+
+	"tinyipsec/internal/header"
+)
 
 // ipv4Checksum computes the RFC 791 header checksum of h (whose checksum
 // field must be zero or is skipped by the caller). It adds 32-bit words:
@@ -25,8 +29,9 @@ func ipv4Checksum(h []byte) uint16 {
 
 // setIPv4Checksum recomputes the header checksum of the IPv4 header h.
 func setIPv4Checksum(h []byte) {
-	h[10], h[11] = 0, 0
-	binary.BigEndian.PutUint16(h[10:], ipv4Checksum(h))
+	ip := header.IPv4(h)
+	ip.SetChecksum(0)
+	ip.SetChecksum(ipv4Checksum(h))
 }
 
 // checksumAdd adds b to a one's-complement running sum (not folded).
@@ -55,21 +60,21 @@ func fixL4Checksum(pkt []byte, hl int, proto byte) {
 	seg := pkt[hl:]
 	var at int
 	switch {
-	case proto == 6 && len(seg) >= 20:
-		at = 16
-	case proto == ipProtoUDP && len(seg) >= 8:
-		at = 6
-		if pkt[0]>>4 == 4 && seg[6] == 0 && seg[7] == 0 {
+	case proto == header.ProtoTCP && len(seg) >= header.TCPMinLen:
+		at = header.TCPChecksumOff
+	case proto == ipProtoUDP && len(seg) >= header.UDPLen:
+		at = header.UDPChecksumOff
+		if header.Version(pkt) == 4 && seg[at] == 0 && seg[at+1] == 0 {
 			return
 		}
 	default:
 		return
 	}
 	var sum uint32
-	if pkt[0]>>4 == 4 {
-		sum = checksumAdd(0, pkt[12:20])
+	if header.Version(pkt) == 4 {
+		sum = checksumAdd(0, header.IPv4(pkt).Addrs())
 	} else {
-		sum = checksumAdd(0, pkt[8:40])
+		sum = checksumAdd(0, header.IPv6(pkt).Addrs())
 		sum += uint32(len(seg) >> 16)
 	}
 	sum += uint32(len(seg)&0xffff) + uint32(proto)

@@ -1,6 +1,10 @@
 package esp
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+
+	"tinyipsec/internal/header"
+)
 
 // ICMP errors for packets too big for the tunnel. The error is written
 // back into the TUN, from the packet's own destination to its sender: the
@@ -21,23 +25,24 @@ const (
 // packet).
 func buildTooBig(dst, pkt []byte, mtu int) int {
 	switch {
-	case len(pkt) >= 20 && pkt[0]>>4 == 4:
+	case len(pkt) >= header.IPv4MinLen && header.Version(pkt) == 4:
 		return buildFragNeeded4(dst, pkt, mtu)
-	case len(pkt) >= 40 && pkt[0]>>4 == 6:
+	case len(pkt) >= header.IPv6Len && header.Version(pkt) == 6:
 		return buildPacketTooBig6(dst, pkt, mtu)
 	}
 	return 0
 }
 
 func buildFragNeeded4(dst, pkt []byte, mtu int) int {
-	ihl := int(pkt[0]&0x0f) * 4
-	if ihl < 20 || len(pkt) < ihl {
+	ip := header.IPv4(pkt)
+	ihl := ip.HeaderLen()
+	if ihl < header.IPv4MinLen || len(pkt) < ihl {
 		return 0
 	}
-	if pkt[16] >= 224 || binary.BigEndian.Uint16(pkt[6:8])&0x1fff != 0 {
+	if ip.Dst()[0] >= 224 || ip.FragOffset() != 0 {
 		return 0 // multicast/broadcast destination, or a non-first fragment
 	}
-	if pkt[9] == 1 && len(pkt) > ihl {
+	if ip.Protocol() == header.ProtoICMP && len(pkt) > ihl {
 		switch pkt[ihl] { // never answer an ICMP error with one
 		case 3, 4, 5, 11, 12:
 			return 0
@@ -48,16 +53,19 @@ func buildFragNeeded4(dst, pkt []byte, mtu int) int {
 	if len(dst) < n {
 		return 0
 	}
-	h := dst[:20]
-	h[0], h[1] = 0x45, 0xc0
-	binary.BigEndian.PutUint16(h[2:], uint16(n))
-	binary.BigEndian.PutUint32(h[4:], 0)
-	h[8], h[9] = 64, 1
-	h[10], h[11] = 0, 0
-	copy(h[12:16], pkt[16:20])
-	copy(h[16:20], pkt[12:16])
-	binary.BigEndian.PutUint16(h[10:], ^onesSum(0, h))
-	m := dst[20:n]
+	h := header.IPv4(dst[:header.IPv4MinLen])
+	h[0] = 4<<4 | header.IPv4MinLen/4 // version, IHL: no options
+	h.SetTOS(0xc0)                    // internetwork control, as routers send errors
+	h.SetTotalLen(n)
+	h.SetID(0)
+	h.SetFlagsFrag(0)
+	h.SetTTL(64)
+	h.SetProtocol(header.ProtoICMP)
+	h.SetChecksum(0)
+	copy(h.Src(), ip.Dst())
+	copy(h.Dst(), ip.Src())
+	h.SetChecksum(^onesSum(0, h))
+	m := dst[header.IPv4MinLen:n]
 	m[0], m[1] = 3, 4
 	m[2], m[3], m[4], m[5] = 0, 0, 0, 0
 	binary.BigEndian.PutUint16(m[6:], uint16(mtu))
@@ -67,29 +75,31 @@ func buildFragNeeded4(dst, pkt []byte, mtu int) int {
 }
 
 func buildPacketTooBig6(dst, pkt []byte, mtu int) int {
-	if pkt[24] == 0xff {
+	ip := header.IPv6(pkt)
+	if ip.Dst()[0] == 0xff {
 		return 0 // multicast destination
 	}
-	if pkt[6] == 58 && len(pkt) > 40 && pkt[40] < 128 {
-		return 0 // an ICMPv6 error
+	if ip.NextHeader() == header.ProtoICMPv6 && len(pkt) > header.IPv6Len && pkt[header.IPv6Len] < 128 {
+		return 0 // an ICMPv6 error (types below 128)
 	}
 	q := min(len(pkt), icmp6Max-48)
 	n := 48 + q
 	if len(dst) < n {
 		return 0
 	}
-	h := dst[:40]
-	binary.BigEndian.PutUint32(h[0:], 6<<28)
-	binary.BigEndian.PutUint16(h[4:], uint16(8+q))
-	h[6], h[7] = 58, 64
-	copy(h[8:24], pkt[24:40])
-	copy(h[24:40], pkt[8:24])
-	m := dst[40:n]
+	h := header.IPv6(dst[:header.IPv6Len])
+	h.SetVersionClass(0)
+	h.SetPayloadLen(8 + q)
+	h.SetNextHeader(header.ProtoICMPv6)
+	h.SetHopLimit(64)
+	copy(h.Src(), ip.Dst())
+	copy(h.Dst(), ip.Src())
+	m := dst[header.IPv6Len:n]
 	m[0], m[1], m[2], m[3] = 2, 0, 0, 0
 	binary.BigEndian.PutUint32(m[4:], uint32(mtu))
 	copy(m[8:], pkt[:q])
 	// Pseudo-header: source, destination, upper-layer length, next header.
-	sum := onesSum(0, h[8:40])
+	sum := onesSum(0, h.Addrs())
 	sum = onesAdd(sum, uint32(len(m)))
 	sum = onesAdd(sum, 58)
 	binary.BigEndian.PutUint16(m[2:], ^onesSum(sum, m))

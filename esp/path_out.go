@@ -1,8 +1,9 @@
 package esp
 
 import (
-	"encoding/binary"
 	"sync"
+
+	"tinyipsec/internal/header"
 )
 
 // outLoop is the state of the outbound path: TUN -> classify -> SA ->
@@ -211,7 +212,7 @@ func (p *Pair) tooBig(pkt []byte) bool {
 // fragmented before encryption, as IOS does by default, so the peer never
 // reassembles outer packets; anything else is dropped and answered.
 func (o *oversize) handle(p *Pair, pkt []byte) {
-	if pkt[0]>>4 == 4 && binary.BigEndian.Uint16(pkt[6:8])&0x4000 == 0 {
+	if header.Version(pkt) == 4 && !header.IPv4(pkt).DontFragment() {
 		o.fragment(p, pkt)
 	} else {
 		o.tooBig(p, pkt)
@@ -247,30 +248,32 @@ func (o *oversize) tooBig(p *Pair, pkt []byte) {
 func (o *oversize) fragment(p *Pair, pkt []byte) {
 	maxLen := p.maxInner
 	e := o.e
-	ihl := int(pkt[0]&0x0f) * 4
-	total := int(binary.BigEndian.Uint16(pkt[2:4]))
+	ip := header.IPv4(pkt)
+	ihl := ip.HeaderLen()
+	total := ip.TotalLen()
 	chunk := (maxLen - ihl) &^ 7
-	if ihl < 20 || total > len(pkt) || total <= ihl || chunk < 8 {
+	if ihl < header.IPv4MinLen || total > len(pkt) || total <= ihl || chunk < 8 {
 		e.drops.add(DropTooBig)
 		return
 	}
-	flags := binary.BigEndian.Uint16(pkt[6:8])
-	baseOff := int(flags&0x1fff) * 8
-	moreAfter := flags&0x2000 != 0
+	flags := ip.FlagsFrag()
+	baseOff := int(flags&header.IPv4FragOffMask) * 8
+	moreAfter := flags&header.IPv4MoreFragments != 0
 	payload := pkt[ihl:total]
 	for off := 0; off < len(payload); off += chunk {
 		n := min(chunk, len(payload)-off)
 		f := o.frag[MaxHeadroom : MaxHeadroom+ihl+n]
 		copy(f, pkt[:ihl])
 		copy(f[ihl:], payload[off:off+n])
-		binary.BigEndian.PutUint16(f[2:4], uint16(ihl+n))
+		fh := header.IPv4(f)
+		fh.SetTotalLen(ihl + n)
 		fo := uint16((baseOff + off) / 8)
 		if off+n < len(payload) || moreAfter {
-			fo |= 0x2000
+			fo |= header.IPv4MoreFragments
 		}
-		binary.BigEndian.PutUint16(f[6:8], fo)
-		f[10], f[11] = 0, 0
-		binary.BigEndian.PutUint16(f[10:12], ^onesSum(0, f[:ihl]))
+		fh.SetFlagsFrag(fo)
+		fh.SetChecksum(0)
+		fh.SetChecksum(^onesSum(0, f[:ihl]))
 		start, end, err := p.out.Encap(o.frag, MaxHeadroom, ihl+n)
 		if err != nil {
 			p.countDrop(err)

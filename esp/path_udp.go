@@ -1,9 +1,10 @@
 package esp
 
 import (
-	"encoding/binary"
 	"net/netip"
 	"sync"
+
+	"tinyipsec/internal/header"
 )
 
 // UDP-encapsulated ESP (NAT-T, RFC 3948) arrives on the IKE socket without
@@ -98,12 +99,12 @@ func (e *Engine) decapUDP(buf, payload []byte, local, remote netip.AddrPort) (of
 		e.drops.add(DropMalformed)
 		return 0, 0, false
 	}
-	hl := 20
+	hl := header.IPv4MinLen
 	if !ra.Is4() {
-		hl = 40
+		hl = header.IPv6Len
 	}
-	start := MaxHeadroom - hl - 8
-	total := hl + 8 + len(payload)
+	start := MaxHeadroom - hl - header.UDPLen
+	total := hl + header.UDPLen + len(payload)
 	if MaxHeadroom+len(payload) > len(buf) || total > 0xffff {
 		e.drops.add(DropMalformed)
 		return 0, 0, false
@@ -112,26 +113,27 @@ func (e *Engine) decapUDP(buf, payload []byte, local, remote netip.AddrPort) (of
 	copy(b[MaxHeadroom:], payload)
 	h := b[start : start+hl]
 	clear(h)
-	if hl == 20 {
-		h[0] = 0x45
-		binary.BigEndian.PutUint16(h[2:], uint16(total))
-		h[8], h[9] = 64, ipProtoUDP
+	if hl == header.IPv4MinLen {
+		ip := header.IPv4(h)
+		h[0] = 4<<4 | header.IPv4MinLen/4 // version, IHL: no options
+		ip.SetTotalLen(total)
+		ip.SetTTL(64)
+		ip.SetProtocol(ipProtoUDP)
 		src, dst := ra.As4(), la.As4()
-		copy(h[12:16], src[:])
-		copy(h[16:20], dst[:])
-		binary.BigEndian.PutUint16(h[10:], ^onesSum(0, h))
+		copy(ip.Src(), src[:])
+		copy(ip.Dst(), dst[:])
+		ip.SetChecksum(^onesSum(0, h))
 	} else {
-		h[0] = 0x60
-		binary.BigEndian.PutUint16(h[4:], uint16(total-40))
-		h[6], h[7] = ipProtoUDP, 64
+		ip := header.IPv6(h)
+		ip.SetVersionClass(0)
+		ip.SetPayloadLen(total - header.IPv6Len)
+		ip.SetNextHeader(ipProtoUDP)
+		ip.SetHopLimit(64)
 		src, dst := ra.As16(), la.As16()
-		copy(h[8:24], src[:])
-		copy(h[24:40], dst[:])
+		copy(ip.Src(), src[:])
+		copy(ip.Dst(), dst[:])
 	}
-	u := b[start+hl : start+hl+8]
-	binary.BigEndian.PutUint16(u[0:], remote.Port())
-	binary.BigEndian.PutUint16(u[2:], local.Port())
-	binary.BigEndian.PutUint16(u[4:], uint16(8+len(payload)))
-	u[6], u[7] = 0, 0 // no checksum: ESP carries its own integrity
+	// No checksum: ESP carries its own integrity.
+	header.UDP(b[start+hl:]).Set(remote.Port(), local.Port(), header.UDPLen+len(payload), 0)
 	return e.decap(b, start, start+total)
 }
