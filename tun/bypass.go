@@ -6,6 +6,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"tinyipsec/internal/header"
 )
 
 // Bypass sends whole cleartext IP packets (IPv4 or IPv6, header included)
@@ -64,7 +66,7 @@ func (b *Bypass) send(p []byte) error {
 	if len(p) < 20 {
 		return errShort
 	}
-	switch p[0] >> 4 {
+	switch header.Version(p) {
 	case 4:
 		return sendIPv4(b.fd4, p)
 	case 6:
@@ -76,7 +78,7 @@ func (b *Bypass) send(p []byte) error {
 		}
 		var sa unix.RawSockaddrInet6
 		sa.Family = unix.AF_INET6
-		copy(sa.Addr[:], p[24:40])
+		copy(sa.Addr[:], header.IPv6(p).Dst())
 		return sendto(b.fd6, p, unsafe.Pointer(&sa), unix.SizeofSockaddrInet6)
 	}
 	return errors.New("tun: not an IP packet")

@@ -11,6 +11,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"tinyipsec/internal/header"
 )
 
 // IP protocol numbers carried by the raw sockets.
@@ -19,7 +21,7 @@ const (
 	ProtoAH  = 51
 )
 
-const ipv6HeaderLen = 40
+const ipv6HeaderLen = header.IPv6Len
 
 // IPConn carries ESP and AH over raw IP sockets, as whole IP packets.
 //
@@ -129,7 +131,7 @@ var errShort = errors.New("tun: packet too short")
 func sendIPv4(fd int, p []byte) error {
 	var sa unix.RawSockaddrInet4
 	sa.Family = unix.AF_INET
-	copy(sa.Addr[:], p[16:20])
+	copy(sa.Addr[:], header.IPv4(p).Dst())
 	return sendto(fd, p, unsafe.Pointer(&sa), unix.SizeofSockaddrInet4)
 }
 
@@ -317,15 +319,14 @@ func (r *rawReader) header6(b []byte, n int, sa *unix.RawSockaddrInet6, oob []by
 	if !dst.IsValid() || n > 0xffff {
 		return 0
 	}
-	h := b[:ipv6HeaderLen]
-	clear(h)
-	h[0] = 6 << 4
-	binary.BigEndian.PutUint16(h[4:], uint16(n))
-	h[6] = byte(r.proto)
-	h[7] = hop
-	copy(h[8:24], sa.Addr[:])
+	h := header.IPv6(b[:ipv6HeaderLen])
+	h.SetVersionClass(0)
+	h.SetPayloadLen(n)
+	h.SetNextHeader(byte(r.proto))
+	h.SetHopLimit(hop)
+	copy(h.Src(), sa.Addr[:])
 	d := dst.As16()
-	copy(h[24:40], d[:])
+	copy(h.Dst(), d[:])
 	return ipv6HeaderLen + n
 }
 

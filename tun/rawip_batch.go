@@ -7,6 +7,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"tinyipsec/internal/header"
 )
 
 // Batched sends on the raw sockets: one sendmmsg per run of packets that
@@ -36,9 +38,9 @@ func (c *IPConn) prepare(k int, p []byte) (int, error) {
 	if len(p) < 20 {
 		return -1, errShort
 	}
-	switch p[0] >> 4 {
+	switch header.Version(p) {
 	case 4:
-		t.sa4[k] = unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: [4]byte(p[16:20])}
+		t.sa4[k] = unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: [4]byte(header.IPv4(p).Dst())}
 		m.Hdr.Name = (*byte)(unsafe.Pointer(&t.sa4[k]))
 		m.Hdr.Namelen = unix.SizeofSockaddrInet4
 		t.iovs[k] = unix.Iovec{Base: &p[0]}
@@ -49,19 +51,20 @@ func (c *IPConn) prepare(k int, p []byte) (int, error) {
 			return -1, errShort
 		}
 		i := 0
-		switch p[6] {
+		ip := header.IPv6(p)
+		switch ip.NextHeader() {
 		case ProtoESP:
 		case ProtoAH:
 			i = 1
 		default:
-			return -1, fmt.Errorf("tun: cannot send IPv6 next header %d", p[6])
+			return -1, fmt.Errorf("tun: cannot send IPv6 next header %d", ip.NextHeader())
 		}
 		if c.send6[i] < 0 {
 			return -1, errors.New("tun: IPv6 is not available")
 		}
 		// The kernel writes the IPv6 header from the socket address and
 		// IPV6_PKTINFO (see IPConn).
-		t.sa6[k] = unix.RawSockaddrInet6{Family: unix.AF_INET6, Addr: [16]byte(p[24:40])}
+		t.sa6[k] = unix.RawSockaddrInet6{Family: unix.AF_INET6, Addr: [16]byte(ip.Dst())}
 		m.Hdr.Name = (*byte)(unsafe.Pointer(&t.sa6[k]))
 		m.Hdr.Namelen = unix.SizeofSockaddrInet6
 		oob := t.oob[k][:]
@@ -69,7 +72,7 @@ func (c *IPConn) prepare(k int, p []byte) (int, error) {
 		h.Level, h.Type = unix.SOL_IPV6, unix.IPV6_PKTINFO
 		h.SetLen(unix.CmsgLen(unix.SizeofInet6Pktinfo))
 		info := (*unix.Inet6Pktinfo)(unsafe.Pointer(&oob[unix.CmsgLen(0)]))
-		*info = unix.Inet6Pktinfo{Addr: [16]byte(p[8:24])}
+		*info = unix.Inet6Pktinfo{Addr: [16]byte(ip.Src())}
 		m.Hdr.Control = &oob[0]
 		m.Hdr.SetControllen(unix.CmsgSpace(unix.SizeofInet6Pktinfo))
 		payload := p[ipv6HeaderLen:]

@@ -1,9 +1,10 @@
 package tun
 
 import (
-	"encoding/binary"
 	"net/netip"
 	"sync/atomic"
+
+	"tinyipsec/internal/header"
 )
 
 // Wire sends finished ESP/AH packets (whole IP packets, as the transforms
@@ -66,12 +67,12 @@ func isUDPEncap(p []byte, haveUDP bool) bool {
 // udpEncapsulated reports whether p is an IP packet carrying UDP, and the
 // IP header length.
 func udpEncapsulated(p []byte) (int, bool) {
-	if len(p) >= 28 && p[0]>>4 == 4 && p[9] == 17 {
-		hl := int(p[0]&0x0f) * 4
-		return hl, len(p) >= hl+8
+	if len(p) >= header.IPv4MinLen+header.UDPLen && header.Version(p) == 4 && header.IPv4(p).Protocol() == header.ProtoUDP {
+		hl := header.IPv4(p).HeaderLen()
+		return hl, len(p) >= hl+header.UDPLen
 	}
-	if len(p) >= 48 && p[0]>>4 == 6 && p[6] == 17 {
-		return 40, true
+	if len(p) >= header.IPv6Len+header.UDPLen && header.Version(p) == 6 && header.IPv6(p).NextHeader() == header.ProtoUDP {
+		return header.IPv6Len, true
 	}
 	return 0, false
 }
@@ -79,13 +80,15 @@ func udpEncapsulated(p []byte) (int, bool) {
 // udpAddrs reads the UDP packet's source and destination.
 func udpAddrs(p []byte, hl int) (local, remote netip.AddrPort) {
 	var src, dst netip.Addr
-	if hl == 40 {
-		src = netip.AddrFrom16([16]byte(p[8:24]))
-		dst = netip.AddrFrom16([16]byte(p[24:40]))
+	if hl == header.IPv6Len {
+		ip := header.IPv6(p)
+		src = netip.AddrFrom16([16]byte(ip.Src()))
+		dst = netip.AddrFrom16([16]byte(ip.Dst()))
 	} else {
-		src = netip.AddrFrom4([4]byte(p[12:16]))
-		dst = netip.AddrFrom4([4]byte(p[16:20]))
+		ip := header.IPv4(p)
+		src = netip.AddrFrom4([4]byte(ip.Src()))
+		dst = netip.AddrFrom4([4]byte(ip.Dst()))
 	}
-	u := p[hl:]
-	return netip.AddrPortFrom(src, binary.BigEndian.Uint16(u[0:])), netip.AddrPortFrom(dst, binary.BigEndian.Uint16(u[2:]))
+	u := header.UDP(p[hl:])
+	return netip.AddrPortFrom(src, u.SrcPort()), netip.AddrPortFrom(dst, u.DstPort())
 }

@@ -129,6 +129,7 @@ type IPv6 []byte
 const (
 	IPv6Len        = 40
 	ipv6PayloadLen = 4
+	IPv6FlowEnd    = 4 // version, traffic class and flow label: bytes 0-3
 	ipv6NextHeader = 6
 	ipv6HopLimit   = 7
 	IPv6SrcOff     = 8
@@ -197,6 +198,10 @@ func (u UDP) Length() int { return int(binary.BigEndian.Uint16(u[UDPLengthOff:])
 // SetLength sets the length field.
 func (u UDP) SetLength(n int) { binary.BigEndian.PutUint16(u[UDPLengthOff:], uint16(n)) }
 
+// Ports is source and destination port together (the first four bytes
+// of a TCP header too), to compare flows.
+func (u UDP) Ports() []byte { return u[udpSrcPort : udpDstPort+2] }
+
 // SetChecksum stores the checksum (0 in IPv4: none).
 func (u UDP) SetChecksum(c uint16) { binary.BigEndian.PutUint16(u[UDPChecksumOff:], c) }
 
@@ -216,6 +221,7 @@ type TCP []byte
 const (
 	TCPMinLen      = 20
 	tcpSeq         = 4
+	tcpAck         = 8
 	tcpDataOff     = 12
 	tcpFlags       = 13
 	TCPChecksumOff = 16
@@ -236,6 +242,9 @@ func (t TCP) Seq() uint32 { return binary.BigEndian.Uint32(t[tcpSeq:]) }
 // SetSeq sets the sequence number.
 func (t TCP) SetSeq(v uint32) { binary.BigEndian.PutUint32(t[tcpSeq:], v) }
 
+// Ack is the acknowledgment number.
+func (t TCP) Ack() uint32 { return binary.BigEndian.Uint32(t[tcpAck:]) }
+
 // HeaderLen is the header length from the data offset, options included.
 func (t TCP) HeaderLen() int { return int(t[tcpDataOff]>>4) * 4 }
 
@@ -244,6 +253,9 @@ func (t TCP) Flags() byte { return t[tcpFlags] }
 
 // SetFlags sets the flag byte.
 func (t TCP) SetFlags(f byte) { t[tcpFlags] = f }
+
+// SetChecksum stores the checksum.
+func (t TCP) SetChecksum(c uint16) { binary.BigEndian.PutUint16(t[TCPChecksumOff:], c) }
 
 // ESP is an ESP header (RFC 4303): SPI and sequence number; the IV and
 // the encrypted payload follow.

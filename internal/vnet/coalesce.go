@@ -2,7 +2,8 @@ package vnet
 
 import (
 	"bytes"
-	"encoding/binary"
+
+	"tinyipsec/internal/header"
 )
 
 // MaxSegments bounds the segments merged into one super-packet, as the
@@ -78,11 +79,12 @@ func (c *Coalescer) Coalesce(pkts [][]byte) []Group {
 		if l4, hl, ok := tcpSegment(p); ok {
 			payload := len(p) - hl
 			g.hdrLen, g.gsoSize, g.total = hl, payload, len(p)
-			g.nextSeq = binary.BigEndian.Uint32(p[l4+tcpSeq:]) + uint32(payload)
-			g.closed = p[l4+tcpFlags]&tcpPSH != 0
+			tcp := header.TCP(p[l4:])
+			g.nextSeq = tcp.Seq() + uint32(payload)
+			g.closed = tcp.Flags()&header.TCPFlagPSH != 0
 			g.flowOK = true
 		} else if l4, ok := c.udpDatagram(p); ok {
-			g.hdrLen, g.gsoSize, g.total = l4+8, len(p)-l4-8, len(p)
+			g.hdrLen, g.gsoSize, g.total = l4+header.UDPLen, len(p)-l4-header.UDPLen, len(p)
 			g.flowOK, g.udp = true, true
 		}
 		c.groups = append(c.groups, g)
@@ -103,32 +105,47 @@ func (c *Coalescer) Next(i int) int { return c.next[i] }
 // header says, payload present, and only ACK (with PSH) set. l4 is the
 // TCP header's offset, hl the length of both headers.
 func tcpSegment(p []byte) (l4, hl int, ok bool) {
-	if len(p) < 40 {
+	if len(p) < header.IPv4MinLen+header.TCPMinLen {
 		return 0, 0, false
 	}
-	switch p[0] >> 4 {
-	case 4:
-		if p[0]&0x0f != 5 || p[9] != protoTCP || int(binary.BigEndian.Uint16(p[2:])) != len(p) ||
-			binary.BigEndian.Uint16(p[6:])&0x3fff != 0 {
-			return 0, 0, false
-		}
-		l4 = 20
-	case 6:
-		if len(p) < 60 || p[6] != protoTCP || int(binary.BigEndian.Uint16(p[4:]))+40 != len(p) {
-			return 0, 0, false
-		}
-		l4 = 40
-	default:
+	l4, ok = plainIP(p, protoTCP, header.TCPMinLen)
+	if !ok {
 		return 0, 0, false
 	}
-	hl = l4 + int(p[l4+tcpDataOff]>>4)*4
-	if hl < l4+20 || hl >= len(p) {
+	tcp := header.TCP(p[l4:])
+	hl = l4 + tcp.HeaderLen()
+	if hl < l4+header.TCPMinLen || hl >= len(p) {
 		return 0, 0, false
 	}
-	if p[l4+tcpFlags]&^(tcpACK|tcpPSH) != 0 || p[l4+tcpFlags]&tcpACK == 0 {
+	if f := tcp.Flags(); f&^(header.TCPFlagACK|header.TCPFlagPSH) != 0 || f&header.TCPFlagACK == 0 {
 		return 0, 0, false
 	}
 	return l4, hl, true
+}
+
+// plainIP reports whether p is an IP packet of protocol proto with at
+// least l4Min bytes after the IP header, lengths as the header says, and
+// nothing GRO cannot merge: no IPv4 options or fragments, no IPv6
+// extension headers. l4 is the offset of what follows the IP header.
+func plainIP(p []byte, proto byte, l4Min int) (l4 int, ok bool) {
+	switch header.Version(p) {
+	case 4:
+		ip := header.IPv4(p)
+		if ip.HeaderLen() != header.IPv4MinLen || ip.Protocol() != proto || ip.TotalLen() != len(p) || ip.IsFragment() {
+			return 0, false
+		}
+		return header.IPv4MinLen, len(p) >= header.IPv4MinLen+l4Min
+	case 6:
+		if len(p) < header.IPv6Len+l4Min {
+			return 0, false
+		}
+		ip := header.IPv6(p)
+		if ip.NextHeader() != proto || ip.PayloadLen()+header.IPv6Len != len(p) {
+			return 0, false
+		}
+		return header.IPv6Len, true
+	}
+	return 0, false
 }
 
 // udpDatagram reports whether p is a UDP datagram that may be merged (when
@@ -136,25 +153,11 @@ func tcpSegment(p []byte) (l4, hl int, ok bool) {
 // lengths as the headers say, payload present. l4 is the UDP header's
 // offset.
 func (c *Coalescer) udpDatagram(p []byte) (l4 int, ok bool) {
-	if !c.UDP || len(p) < 29 {
+	if !c.UDP || len(p) < header.IPv4MinLen+header.UDPLen+1 {
 		return 0, false
 	}
-	switch p[0] >> 4 {
-	case 4:
-		if p[0]&0x0f != 5 || p[9] != protoUDP || int(binary.BigEndian.Uint16(p[2:])) != len(p) ||
-			binary.BigEndian.Uint16(p[6:])&0x3fff != 0 {
-			return 0, false
-		}
-		l4 = 20
-	case 6:
-		if len(p) < 49 || p[6] != protoUDP || int(binary.BigEndian.Uint16(p[4:]))+40 != len(p) {
-			return 0, false
-		}
-		l4 = 40
-	default:
-		return 0, false
-	}
-	if int(binary.BigEndian.Uint16(p[l4+udpLength:])) != len(p)-l4 {
+	l4, ok = plainIP(p, protoUDP, header.UDPLen+1)
+	if !ok || header.UDP(p[l4:]).Length() != len(p)-l4 {
 		return 0, false
 	}
 	return l4, true
@@ -172,7 +175,7 @@ func (c *Coalescer) joinUDP(pkts [][]byte, i int, p []byte) bool {
 		if !g.flowOK || !g.udp || !sameFlow(pkts[g.First], p, l4) {
 			continue
 		}
-		payload := len(p) - l4 - 8
+		payload := len(p) - l4 - header.UDPLen
 		if g.closed || payload > g.gsoSize || g.Count >= MaxSegments || g.total+payload > maxSuper {
 			return false
 		}
@@ -207,9 +210,9 @@ func (c *Coalescer) join(pkts [][]byte, i int, p []byte) bool {
 		// The newest group of this flow: merge or start a new one.
 		payload := len(p) - hl
 		if g.closed || hl != g.hdrLen || payload > g.gsoSize || g.Count >= MaxSegments ||
-			g.total+payload > maxSuper || binary.BigEndian.Uint32(p[l4+tcpSeq:]) != g.nextSeq ||
-			!bytes.Equal(first[l4+tcpAck:l4+tcpAck+4], p[l4+tcpAck:l4+tcpAck+4]) ||
-			!bytes.Equal(first[l4+20:hl], p[l4+20:hl]) {
+			g.total+payload > maxSuper || header.TCP(p[l4:]).Seq() != g.nextSeq ||
+			header.TCP(first[l4:]).Ack() != header.TCP(p[l4:]).Ack() ||
+			!bytes.Equal(first[l4+header.TCPMinLen:hl], p[l4+header.TCPMinLen:hl]) {
 			return false
 		}
 		c.next[g.Last] = i
@@ -217,7 +220,7 @@ func (c *Coalescer) join(pkts [][]byte, i int, p []byte) bool {
 		g.Count++
 		g.total += payload
 		g.nextSeq += uint32(payload)
-		if payload < g.gsoSize || p[l4+tcpFlags]&tcpPSH != 0 {
+		if payload < g.gsoSize || header.TCP(p[l4:]).Flags()&header.TCPFlagPSH != 0 {
 			g.closed = true
 		}
 		return true
@@ -229,39 +232,44 @@ func (c *Coalescer) join(pkts [][]byte, i int, p []byte) bool {
 // equal (IPv4 TOS, TTL and DF; IPv6 traffic class, flow label and hop
 // limit).
 func sameFlow(a, b []byte, l4 int) bool {
-	if a[0]>>4 != b[0]>>4 {
+	if header.Version(a) != header.Version(b) {
 		return false
 	}
-	if l4 == 20 {
-		return a[1] == b[1] && a[8] == b[8] && a[6]&0x40 == b[6]&0x40 &&
-			bytes.Equal(a[12:20], b[12:20]) && bytes.Equal(a[20:24], b[20:24])
+	ports := bytes.Equal(header.UDP(a[l4:]).Ports(), header.UDP(b[l4:]).Ports()) // TCP's too
+	if l4 == header.IPv4MinLen {
+		x, y := header.IPv4(a), header.IPv4(b)
+		return x.TOS() == y.TOS() && x.TTL() == y.TTL() && x.DontFragment() == y.DontFragment() &&
+			bytes.Equal(x.Addrs(), y.Addrs()) && ports
 	}
-	return bytes.Equal(a[0:4], b[0:4]) && a[7] == b[7] &&
-		bytes.Equal(a[8:40], b[8:40]) && bytes.Equal(a[40:44], b[40:44])
+	x, y := header.IPv6(a), header.IPv6(b)
+	return bytes.Equal(x[:header.IPv6FlowEnd], y[:header.IPv6FlowEnd]) && x.HopLimit() == y.HopLimit() &&
+		bytes.Equal(x.Addrs(), y.Addrs()) && ports
 }
 
 // finish rewrites the first packet's headers for the merged packet.
 func (c *Coalescer) finish(pkts [][]byte, g *Group) {
 	p := pkts[g.First]
-	l4 := 20
-	if p[0]>>4 == 4 {
-		binary.BigEndian.PutUint16(p[2:], uint16(g.total))
-		setIPv4Checksum(p[:20])
+	l4 := header.IPv4MinLen
+	if header.Version(p) == 4 {
+		header.IPv4(p).SetTotalLen(g.total)
+		setIPv4Checksum(p[:header.IPv4MinLen])
 	} else {
-		l4 = 40
-		binary.BigEndian.PutUint16(p[4:], uint16(g.total-40))
+		l4 = header.IPv6Len
+		header.IPv6(p).SetPayloadLen(g.total - header.IPv6Len)
 	}
 	if g.udp {
 		// Length and pseudo-header sum of the whole super-packet, as
 		// the kernel's UDP GRO leaves them.
-		binary.BigEndian.PutUint16(p[l4+udpLength:], uint16(g.total-l4))
-		binary.BigEndian.PutUint16(p[l4+udpChecksum:], fold(pseudoSum(p, protoUDP, g.total-l4)))
+		u := header.UDP(p[l4:])
+		u.SetLength(g.total - l4)
+		u.SetChecksum(fold(pseudoSum(p, protoUDP, g.total-l4)))
 		return
 	}
-	if pkts[g.Last][l4+tcpFlags]&tcpPSH != 0 {
-		p[l4+tcpFlags] |= tcpPSH
+	tcp := header.TCP(p[l4:])
+	if header.TCP(pkts[g.Last][l4:]).Flags()&header.TCPFlagPSH != 0 {
+		tcp.SetFlags(tcp.Flags() | header.TCPFlagPSH)
 	}
-	binary.BigEndian.PutUint16(p[l4+tcpChecksum:], fold(pseudoSum(p, protoTCP, g.total-l4)))
+	tcp.SetChecksum(fold(pseudoSum(p, protoTCP, g.total-l4)))
 }
 
 // Header returns the virtio-net header to write in front of group g.

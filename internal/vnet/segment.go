@@ -3,6 +3,8 @@ package vnet
 import (
 	"encoding/binary"
 	"errors"
+
+	"tinyipsec/internal/header"
 )
 
 // Segmenter cuts one packet read from the TUN (virtio-net header decoded)
@@ -38,14 +40,14 @@ var (
 // Reset prepares the segmentation of pkt (the packet after the header h).
 func (s *Segmenter) Reset(pkt []byte, h Header) error {
 	*s = Segmenter{pkt: pkt, h: h, first: true}
-	if len(pkt) < 20 {
+	if len(pkt) < header.IPv4MinLen {
 		s.done = true
 		return ErrMalformed
 	}
-	v := pkt[0] >> 4
+	v := header.Version(pkt)
 	switch {
 	case v == 4:
-		if len(pkt) < 20 || int(binary.BigEndian.Uint16(pkt[2:])) != len(pkt) {
+		if header.IPv4(pkt).TotalLen() != len(pkt) {
 			// The kernel's GSO packets carry their full length; a
 			// mismatch means a header this code does not understand.
 			if h.GSOType&^GSOECNBit != GSONone {
@@ -54,7 +56,7 @@ func (s *Segmenter) Reset(pkt []byte, h Header) error {
 			}
 		}
 	case v == 6:
-		if len(pkt) < 40 {
+		if len(pkt) < header.IPv6Len {
 			s.done = true
 			return ErrMalformed
 		}
@@ -68,15 +70,16 @@ func (s *Segmenter) Reset(pkt []byte, h Header) error {
 		return nil
 	case GSOTCPv4, GSOTCPv6:
 		s.l4 = int(h.CsumStart)
-		if s.l4 < 20 || s.l4+20 > len(pkt) {
+		if s.l4 < header.IPv4MinLen || s.l4+header.TCPMinLen > len(pkt) {
 			s.done = true
 			return ErrMalformed
 		}
-		s.hdrLen = s.l4 + int(pkt[s.l4+tcpDataOff]>>4)*4
-		s.seq = binary.BigEndian.Uint32(pkt[s.l4+tcpSeq:])
+		tcp := header.TCP(pkt[s.l4:])
+		s.hdrLen = s.l4 + tcp.HeaderLen()
+		s.seq = tcp.Seq()
 	case GSOUDPL4:
 		s.l4 = int(h.CsumStart)
-		s.hdrLen = s.l4 + 8
+		s.hdrLen = s.l4 + header.UDPLen
 	default:
 		s.done = true
 		return ErrUnsupported
@@ -86,7 +89,7 @@ func (s *Segmenter) Reset(pkt []byte, h Header) error {
 		return ErrMalformed
 	}
 	if v == 4 {
-		s.id = binary.BigEndian.Uint16(pkt[4:])
+		s.id = header.IPv4(pkt).ID()
 	}
 	s.payload = s.hdrLen
 	return nil
@@ -126,31 +129,33 @@ func (s *Segmenter) Next(dst []byte) (n int, ok bool) {
 	copy(dst[s.hdrLen:], pkt[s.payload:s.payload+chunk])
 	seg := dst[:n]
 	l4 := seg[s.l4:]
-	if seg[0]>>4 == 4 {
-		binary.BigEndian.PutUint16(seg[2:], uint16(n))
-		binary.BigEndian.PutUint16(seg[4:], s.id)
+	if header.Version(seg) == 4 {
+		ip := header.IPv4(seg)
+		ip.SetTotalLen(n)
+		ip.SetID(s.id)
 		s.id++
-		setIPv4Checksum(seg[:int(seg[0]&0x0f)*4])
+		setIPv4Checksum(seg[:ip.HeaderLen()])
 	} else {
-		binary.BigEndian.PutUint16(seg[4:], uint16(n-40))
+		header.IPv6(seg).SetPayloadLen(n - header.IPv6Len)
 	}
 	var proto byte
 	var at int
 	if s.h.GSOType&^GSOECNBit == GSOUDPL4 {
 		proto, at = protoUDP, udpChecksum
-		binary.BigEndian.PutUint16(l4[udpLength:], uint16(len(l4)))
+		header.UDP(l4).SetLength(len(l4))
 	} else {
 		proto, at = protoTCP, tcpChecksum
-		binary.BigEndian.PutUint32(l4[tcpSeq:], s.seq)
+		tcp := header.TCP(l4)
+		tcp.SetSeq(s.seq)
 		s.seq += uint32(chunk)
-		f := l4[tcpFlags]
+		f := tcp.Flags()
 		if !last {
-			f &^= tcpFIN | tcpPSH
+			f &^= header.TCPFlagFIN | header.TCPFlagPSH
 		}
 		if !s.first {
-			f &^= tcpCWR
+			f &^= header.TCPFlagCWR
 		}
-		l4[tcpFlags] = f
+		tcp.SetFlags(f)
 	}
 	l4[at], l4[at+1] = 0, 0
 	c := ^fold(sum(pseudoSum(seg, proto, len(l4)), l4))

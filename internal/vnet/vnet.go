@@ -13,7 +13,11 @@
 // packet.
 package vnet
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+
+	"tinyipsec/internal/header"
+)
 
 // HeaderLen is the size of struct virtio_net_hdr (without num_buffers),
 // the TUN's default TUNSETVNETHDRSZ.
@@ -64,27 +68,12 @@ func (h *Header) Encode(b []byte) {
 	binary.NativeEndian.PutUint16(b[8:], h.CsumOffset)
 }
 
-// IP protocol numbers and TCP header offsets used here.
+// Shorter names for the header fields used throughout.
 const (
-	protoTCP = 6
-	protoUDP = 17
-
-	tcpSeq      = 4
-	tcpAck      = 8
-	tcpDataOff  = 12
-	tcpFlags    = 13
-	tcpChecksum = 16
-	udpLength   = 4
-	udpChecksum = 6
-
-	tcpFIN = 0x01
-	tcpSYN = 0x02
-	tcpRST = 0x04
-	tcpPSH = 0x08
-	tcpACK = 0x10
-	tcpURG = 0x20
-	tcpECE = 0x40
-	tcpCWR = 0x80
+	protoTCP    = header.ProtoTCP
+	protoUDP    = header.ProtoUDP
+	tcpChecksum = header.TCPChecksumOff
+	udpChecksum = header.UDPChecksumOff
 )
 
 // sum adds b to a one's-complement running sum (RFC 1071), 32 bits at a
@@ -121,18 +110,19 @@ func fold(acc uint64) uint16 {
 // the IP packet pkt for an upper-layer length l (RFC 793, RFC 8200 §8.1).
 func pseudoSum(pkt []byte, proto byte, l int) uint64 {
 	var acc uint64
-	if pkt[0]>>4 == 4 {
-		acc = sum(0, pkt[12:20])
+	if header.Version(pkt) == 4 {
+		acc = sum(0, header.IPv4(pkt).Addrs())
 	} else {
-		acc = sum(0, pkt[8:40])
+		acc = sum(0, header.IPv6(pkt).Addrs())
 	}
 	return acc + uint64(proto) + uint64(l)
 }
 
 // setIPv4Checksum recomputes the header checksum of the IPv4 header h.
 func setIPv4Checksum(h []byte) {
-	h[10], h[11] = 0, 0
-	binary.BigEndian.PutUint16(h[10:], ^fold(sum(0, h)))
+	ip := header.IPv4(h)
+	ip.SetChecksum(0)
+	ip.SetChecksum(^fold(sum(0, h)))
 }
 
 // CompleteChecksum finishes a checksum the kernel left partial
