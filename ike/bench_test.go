@@ -12,7 +12,7 @@ package ike
 // the thread CPU clock.
 //
 //	go test ./ike -run '^$' -bench 'Handshake|SAMemory' -benchtime 200ms
-//	TINYIPSEC_BENCH_TABLE=1 go test ./ike -run '^TestBenchTable$' -v   (README table)
+//	make bench-tables   (the README's tables)
 
 import (
 	"tinyipsec/internal/algo"
@@ -398,16 +398,21 @@ func measureSAMemory(tb testing.TB, n, group int) saMemory {
 	}
 }
 
-// BenchmarkSAMemory reports the heap kept per IKE SA (manager state and
-// phase 1 keys) and per IPsec SA pair (the manager's child record plus the
-// engine's inbound and outbound SA) with 1000 of each on a hub.
+// BenchmarkSAMemory/group=G reports the heap kept per IKE SA (manager
+// state and phase 1 keys) and per IPsec SA pair (the manager's child
+// record plus the engine's inbound and outbound SA) with 1000 of each on
+// a hub, for each DH group.
 func BenchmarkSAMemory(b *testing.B) {
 	const n = 1000
 	measureSAMemory(b, 10, 31) // lazily built tables are not per-SA memory
-	var m saMemory
-	for range b.N {
-		m = measureSAMemory(b, n, 31)
+	for _, g := range benchGroups {
+		b.Run(fmt.Sprintf("group=%d", g), func(b *testing.B) {
+			var m saMemory
+			for range b.N {
+				m = measureSAMemory(b, n, g)
+			}
+			b.ReportMetric(m.perIKESA, "B/ikesa")
+			b.ReportMetric(m.perPair, "B/ipsecpair")
+		})
 	}
-	b.ReportMetric(m.perIKESA, "B/ikesa")
-	b.ReportMetric(m.perPair, "B/ipsecpair")
 }
