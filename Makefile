@@ -14,6 +14,7 @@
 #   make test-hub   the hub tests with 100 tinyipsec spokes in one burst (root; minutes)
 #   make fuzz       every fuzz target for FUZZTIME (default 10m); new corpus into testdata/fuzz
 #   make flood      the forged-first-message flood test for 60 s (make test: 12 s)
+#   make soak       100 phase 2 and 10 phase 1 rekeys under traffic (root; ~10 min)
 
 GO      ?= go
 SHELL   := /bin/bash
@@ -140,6 +141,15 @@ FLOOD_SECONDS ?= 60
 .PHONY: flood
 flood:
 	TINYIPSEC_FLOOD_SECONDS=$(FLOOD_SECONDS) $(GO) test -count=1 -timeout 10m -v -run '^TestFloodOfForgedFirstMessages$$' ./e2e/
+
+# The rekey soak at full length (root; about ten minutes): SOAK_P2 phase 2
+# and SOAK_P1 phase 1 rekeys under a ping and a TCP stream, against
+# strongSwan and against a second tinyipsec. make test runs 3 and 1.
+SOAK_P2 ?= 100
+SOAK_P1 ?= 10
+.PHONY: soak
+soak:
+	TINYIPSEC_SOAK_P2=$(SOAK_P2) TINYIPSEC_SOAK_P1=$(SOAK_P1) $(GO) test -count=1 -timeout 40m -v -run '^TestSoakRekey$$' ./ike/
 
 $(BUILD)/bench/wireguard:
 	@mkdir -p $(@D)

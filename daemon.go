@@ -95,6 +95,9 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		return exitFail
 	}
 	log.Info("tinyipsec started", "version", version, "config", *path, "crypto_maps", len(cfg.CryptoMaps))
+	if os.Getenv(conf.TestShortLifetimesEnv) == "1" {
+		log.Warn("test mode: lifetimes down to 5 s accepted; never run a router like this", "env", conf.TestShortLifetimesEnv)
+	}
 
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)

@@ -3,9 +3,27 @@ package conf
 import (
 	"fmt"
 	"net/netip"
+	"os"
 	"strings"
 	"time"
 )
+
+// TestShortLifetimesEnv is a switch for tests only: with it set to "1" in
+// the environment of `tinyipsec check` and `tinyipsec run`, phase 1 and
+// phase 2 lifetimes down to 5 s are accepted, so that the rekey soak tests
+// see a hundred rekeys in minutes instead of hours. Nothing else changes.
+// A router must never run with it (a rekey every few seconds burns CPU
+// for nothing); the daemon warns at start when it is set.
+const TestShortLifetimesEnv = "TINYIPSEC_TEST_SHORT_LIFETIMES"
+
+// minLifetime is the configuration minimum min, or 5 s under
+// TestShortLifetimesEnv.
+func minLifetime(min time.Duration) time.Duration {
+	if os.Getenv(TestShortLifetimesEnv) == "1" {
+		return 5 * time.Second
+	}
+	return min
+}
 
 // Phase 2 defaults and limits beyond those in model.go.
 const (

@@ -41,7 +41,7 @@ func (b *builder) isakmpMap(t *table, m *CryptoMap) {
 	}
 
 	lt, ok := t.duration("lifetime", DefaultP2Lifetime)
-	if ok && (lt < minP2Lifetime || lt > maxP2Lifetime) {
+	if ok && (lt < minLifetime(minP2Lifetime) || lt > maxP2Lifetime) {
 		t.errorf("lifetime", "%s is out of range 120s..86400s", lt)
 	}
 	m.Lifetime = lt

@@ -100,7 +100,7 @@ func (b *builder) policy(t *table, byPrio map[int64]keyPath) {
 		p.Group = g
 	}
 	lt, ok := t.duration("lifetime", DefaultP1Lifetime)
-	if ok && (lt < minP1Lifetime || lt > maxP1Lifetime) {
+	if ok && (lt < minLifetime(minP1Lifetime) || lt > maxP1Lifetime) {
 		t.errorf("lifetime", "%s is out of range 60s..86400s", lt)
 		ok = false
 	}

@@ -27,6 +27,7 @@ type tisConn struct {
 	ESPAuth    string
 	PFS        int
 	Lifetime   string // crypto map lifetime; default 1h
+	P1Lifetime string // ISAKMP policy lifetime; default 4h
 	Exchange   string // main | aggressive
 	Initiate   string // on-traffic | always | never
 	LocalID    string
@@ -38,6 +39,9 @@ type tisConn struct {
 	ACL        string // default permit between the test subnets
 	ACLRules   []string
 	Listen     bool // bind the IKE sockets to Local instead of the wildcard
+	// Env is added to the environment of `check` and `run` (e.g.
+	// conf.TestShortLifetimesEnv).
+	Env []string
 }
 
 // tisNode is one running tinyipsec daemon.
@@ -46,6 +50,7 @@ type tisNode struct {
 	bin     string
 	config  string
 	control string
+	env     []string // tisConn.Env: `status` reads the configuration too
 	proc    *nstest.Proc
 }
 
@@ -70,6 +75,7 @@ func writeTinyipsecConfig(t *testing.T, dir string, c tisConn) (config, control 
 	def(&c.Policy, "encryption = \"aes128\"\nhash = \"sha256\"\nauthentication = \"pre-share\"\ngroup = 14\n")
 	def(&c.ESP, "aes128gcm16")
 	def(&c.Lifetime, "1h")
+	def(&c.P1Lifetime, "4h")
 	def(&c.Exchange, "main")
 	def(&c.Initiate, "always")
 	def(&c.ACL, "permit ip "+leftSubnet+" "+rightSubnet)
@@ -79,7 +85,7 @@ func writeTinyipsecConfig(t *testing.T, dir string, c tisConn) (config, control 
 		fmt.Fprintf(&b, "listen = [%q]\n", c.Local)
 	}
 	b.WriteString("\n")
-	fmt.Fprintf(&b, "[[isakmp_policy]]\npriority = 10\n%slifetime = \"4h\"\n\n", c.Policy)
+	fmt.Fprintf(&b, "[[isakmp_policy]]\npriority = 10\n%slifetime = %q\n\n", c.Policy, c.P1Lifetime)
 	fmt.Fprintf(&b, "[transform_set.TS]\nesp = %q\n", c.ESP)
 	if c.ESPAuth != "" {
 		fmt.Fprintf(&b, "esp_auth = %q\n", c.ESPAuth)
@@ -128,13 +134,14 @@ func writeTinyipsecConfig(t *testing.T, dir string, c tisConn) (config, control 
 func startTinyipsec(t *testing.T, ns *nstest.NS, c tisConn) *tisNode {
 	t.Helper()
 	dir := t.TempDir()
-	n := &tisNode{ns: ns, bin: tinyipsecBinary(t)}
+	n := &tisNode{ns: ns, bin: tinyipsecBinary(t), env: c.Env}
 	n.config, n.control = writeTinyipsecConfig(t, dir, c)
-	if out, err := ns.Output(n.bin, "check", "-c", n.config); err != nil {
+	check := append(append([]string{}, c.Env...), n.bin, "check", "-c", n.config)
+	if out, err := ns.Output("env", check...); err != nil {
 		cfg, _ := os.ReadFile(n.config)
 		t.Fatalf("tinyipsec check: %v\n%s\n%s", err, out, cfg)
 	}
-	n.proc = ns.Start(t, "tinyipsec", nil, n.bin, "run", "-c", n.config)
+	n.proc = ns.Start(t, "tinyipsec", c.Env, n.bin, "run", "-c", n.config)
 	nstest.WaitFor(t, 15*time.Second, "tinyipsec control socket", func() bool {
 		if n.proc.Exited() {
 			t.Fatalf("tinyipsec exited:\n%s", n.proc.Output())
@@ -149,7 +156,7 @@ func startTinyipsec(t *testing.T, ns *nstest.NS, c tisConn) *tisNode {
 type tisStatus = status.Report
 
 func (n *tisNode) status() (*tisStatus, error) {
-	out, err := n.ns.Output(n.bin, "status", "-c", n.config, "--json")
+	out, err := n.ns.Output("env", append(append([]string{}, n.env...), n.bin, "status", "-c", n.config, "--json")...)
 	if err != nil {
 		return nil, err
 	}
