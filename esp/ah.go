@@ -12,10 +12,10 @@ import (
 // sequence bits are appended for the computation only (RFC 4302 §2.5.1).
 // It returns the untruncated MAC in sl.sum.
 func ahICV(sl *slot, buf []byte, ip, hl, ah, end int, esn bool, seq uint64) []byte {
-	h := sl.hdr[:hl]
+	h := sl.ah.hdr[:hl]
 	copy(h, buf[ip:ip+hl])
 	zeroMutable(h)
-	m := sl.ahMAC
+	m := sl.ah.mac
 	m.reset()
 	m.write(h)
 	m.write(buf[ah:end])

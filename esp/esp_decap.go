@@ -66,11 +66,12 @@ func (sa *InboundSA) decap(buf []byte, start, end int) (int, int, error) {
 			return 0, 0, err
 		}
 		icvLen := sa.ahInteg.ICVLen
-		icv := ah.ICV()[:sa.ahLen-header.AHFixedLen]
-		copy(sl.icv[:icvLen], icv)
-		clear(icv)
+		field := ah.ICV()[:sa.ahLen-header.AHFixedLen]
+		icv := sl.ah.icv[:icvLen]
+		copy(icv, field)
+		clear(field)
 		mac := ahICV(sl, buf, start, hl, p, end, sa.esn, seq)
-		if subtle.ConstantTimeCompare(mac[:icvLen], sl.icv[:icvLen]) != 1 {
+		if subtle.ConstantTimeCompare(mac[:icvLen], icv) != 1 {
 			return 0, 0, ErrAuth
 		}
 		if w != nil && !w.update(seq) {
@@ -121,8 +122,8 @@ func (sa *InboundSA) decap(buf []byte, start, end int) (int, int, error) {
 			if (ctEnd-ctStart)%sa.ivLen != 0 {
 				return 0, 0, ErrPadding
 			}
-			sl.cbcDec.(ivSetter).SetIV(buf[p+header.ESPLen : ctStart])
-			sl.cbcDec.CryptBlocks(buf[ctStart:ctEnd], buf[ctStart:ctEnd])
+			sl.cbc.(ivSetter).SetIV(buf[p+header.ESPLen : ctStart])
+			sl.cbc.CryptBlocks(buf[ctStart:ctEnd], buf[ctStart:ctEnd])
 		}
 	}
 	if w := sa.espReplay; w != nil && !w.update(seq) {

@@ -156,8 +156,8 @@ func (sa *OutboundSA) encapSeq(buf []byte, off, n int, seq uint64) (int, int, er
 		default:
 			if sa.block != nil {
 				sa.ivs.fill(seq, iv, sl.ivb[:])
-				sl.cbcEnc.(ivSetter).SetIV(iv)
-				sl.cbcEnc.CryptBlocks(buf[ps:ctEnd], buf[ps:ctEnd])
+				sl.cbc.(ivSetter).SetIV(iv)
+				sl.cbc.CryptBlocks(buf[ps:ctEnd], buf[ps:ctEnd])
 			}
 			copy(buf[ctEnd:ctEnd+sa.icvLen], espMAC(sl, buf[h:ctEnd], sa.esn, seq))
 		}
@@ -261,6 +261,6 @@ func udp6Checksum(h, u []byte) uint16 {
 }
 
 func (sa *OutboundSA) drop(e Error) error {
-	sa.drops[e].Add(1)
+	sa.dropCounters()[e].Add(1)
 	return e
 }

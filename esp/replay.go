@@ -8,11 +8,13 @@ import "sync"
 // 32 bits of extended sequence numbers (RFC 4303 appendix A2).
 type replayWindow struct {
 	mu     sync.Mutex
-	off    bool   // window only tracks the top (ESN inference), never rejects
-	size   uint64 // window size in packets, a multiple of 64
-	top    uint64 // highest authenticated sequence number; 0 = none yet
-	mask   uint64 // len(blocks)-1
-	blocks []uint64
+	off    bool     // window only tracks the top (ESN inference), never rejects
+	size   uint64   // window size in packets, a multiple of 64
+	top    uint64   // highest authenticated sequence number; 0 = none yet
+	blocks []uint64 // a power of two of them: block i of seq is (seq>>6)&(len-1)
+	// small holds the blocks of a window of 64 (the default, two blocks),
+	// so that the usual SA needs no separate allocation for them.
+	small [2]uint64
 }
 
 // Window size limits; sizes are rounded up to a multiple of 64.
@@ -22,6 +24,13 @@ const (
 )
 
 func newReplayWindow(size int, off bool) *replayWindow {
+	w := &replayWindow{}
+	w.init(size, off)
+	return w
+}
+
+// init sets up a window in place (an InboundSA embeds its ESP window).
+func (w *replayWindow) init(size int, off bool) {
 	if size < MinReplayWindow {
 		size = MinReplayWindow
 	}
@@ -30,8 +39,15 @@ func newReplayWindow(size int, off bool) *replayWindow {
 	for n < size/64+1 {
 		n <<= 1
 	}
-	return &replayWindow{off: off, size: uint64(size), mask: uint64(n - 1), blocks: make([]uint64, n)}
+	w.off, w.size = off, uint64(size)
+	if n <= len(w.small) {
+		w.blocks = w.small[:n]
+	} else {
+		w.blocks = make([]uint64, n)
+	}
 }
+
+func (w *replayWindow) mask() uint64 { return uint64(len(w.blocks) - 1) }
 
 // infer returns the full 64-bit sequence number for the received low 32
 // bits (RFC 4303 A2.2): the high half is the top's, or one more when the low
@@ -75,7 +91,7 @@ func (w *replayWindow) fresh(seq uint64) bool {
 	if seq+w.size <= w.top {
 		return false
 	}
-	return w.blocks[(seq>>6)&w.mask]&(1<<(seq&63)) == 0
+	return w.blocks[(seq>>6)&w.mask()]&(1<<(seq&63)) == 0
 }
 
 // update records an authenticated seq. It checks again under the lock, so
@@ -93,10 +109,10 @@ func (w *replayWindow) update(seq uint64) bool {
 			d = uint64(len(w.blocks))
 		}
 		for i := uint64(1); i <= d; i++ {
-			w.blocks[(oldBlock+i)&w.mask] = 0
+			w.blocks[(oldBlock+i)&w.mask()] = 0
 		}
 		w.top = seq
 	}
-	w.blocks[(seq>>6)&w.mask] |= 1 << (seq & 63)
+	w.blocks[(seq>>6)&w.mask()] |= 1 << (seq & 63)
 	return true
 }

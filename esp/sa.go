@@ -122,15 +122,17 @@ type OutboundSA struct {
 // NewInbound. Decap is safe for concurrent use by several goroutines.
 type InboundSA struct {
 	saCommon
-	espReplay *replayWindow // ESP (or AH-only) sequence space
+	espReplay *replayWindow // ESP (or AH-only) sequence space: &replay, or nil when off
 	ahReplay  *replayWindow // AH sequence space of a bundle
 	selector  Selector
+	replay    replayWindow // part of the SA: one allocation less per SA
 }
 
 // NewOutbound builds the sending half of an SA. It fails on an unknown
 // algorithm name, a wrong key length or inconsistent parameters.
 func NewOutbound(p Params) (*OutboundSA, error) {
 	sa := &OutboundSA{}
+	sa.outbound = true
 	if err := sa.init(&p); err != nil {
 		sa.saCommon.close() // wipe the key copies made so far
 		return nil, err
@@ -158,7 +160,8 @@ func NewInbound(p Params) (*InboundSA, error) {
 	if p.ReplayWindow != 0 || p.ESN {
 		// With ESN the window also supplies the high sequence bits, so it
 		// is kept even when the replay check itself is off.
-		sa.espReplay = newReplayWindow(p.ReplayWindow, p.ReplayWindow == 0)
+		sa.replay.init(p.ReplayWindow, p.ReplayWindow == 0)
+		sa.espReplay = &sa.replay
 		if p.Proto == ProtoAHESP {
 			sa.ahReplay = newReplayWindow(p.ReplayWindow, p.ReplayWindow == 0)
 		}

@@ -20,6 +20,7 @@ type saCommon struct {
 	esn        bool
 	v6         bool // outer family
 	natt       bool
+	outbound   bool     // the SA's direction (which CBC mode its slots need)
 	local      [16]byte // outer addresses; IPv4 in the first 4 bytes
 	remote     [16]byte
 	lport      uint16
@@ -37,8 +38,10 @@ type saCommon struct {
 	ivLen, icvLen, padAlign int // ESP
 	ahLen                   int // whole AH header including ICV and alignment padding
 
-	life  lifetime
-	drops [numErrors]atomic.Uint64
+	life lifetime
+	// drops counts refused packets by reason. Most SAs never refuse one,
+	// so the counters are allocated with the first drop.
+	drops atomic.Pointer[[numErrors]atomic.Uint64]
 
 	// Per-packet scratch, last: its mutex is written by every packet.
 	slots slots
@@ -216,16 +219,28 @@ func (s *saCommon) Stats() Stats {
 	var st Stats
 	st.Packets = s.life.packets.Load()
 	st.Bytes = s.life.bytes.Load()
-	for i := range s.drops {
-		st.Drops[i] = s.drops[i].Load()
+	if d := s.drops.Load(); d != nil {
+		for i := range d {
+			st.Drops[i] = d[i].Load()
+		}
 	}
 	return st
 }
 
 func (s *saCommon) countDrop(err error) {
 	if e, ok := err.(Error); ok && e < numErrors {
-		s.drops[e].Add(1)
+		s.dropCounters()[e].Add(1)
 	}
+}
+
+// dropCounters returns the SA's drop counters, allocating them the first
+// time: once per SA, never again on the packet path.
+func (s *saCommon) dropCounters() *[numErrors]atomic.Uint64 {
+	if d := s.drops.Load(); d != nil {
+		return d
+	}
+	s.drops.CompareAndSwap(nil, new([numErrors]atomic.Uint64))
+	return s.drops.Load()
 }
 
 // Expired reports whether the soft lifetime (time to rekey) and the hard

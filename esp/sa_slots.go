@@ -13,18 +13,27 @@ import (
 // would allocate on every packet; instead each SA owns slots and a packet
 // borrows a free one. That keeps the path allocation-free while still
 // letting several goroutines work on one SA in parallel.
+//
+// A slot holds only what its SA's direction and protocol use: an SA is one
+// direction, so one CBC mode; AH's scratch is a separate object that
+// ESP-only SAs, the usual case, do without. A hub keeps hundreds of idle
+// SAs, and every byte here is paid by each of them.
 type slot struct {
-	mu     sync.Mutex
-	cbcEnc cipher.BlockMode
-	cbcDec cipher.BlockMode
-	mac    *hmacState // ESP HMAC
-	ahMAC  *hmacState
-	nonce  [12]byte
-	ivb    [16]byte // CBC IV block; ESN AEAD data or high sequence bits
-	sum    [64]byte
-	icv    [32]byte
-	hdr    [60]byte             // IP header copy with the mutable fields zeroed (AH)
-	next   atomic.Pointer[slot] // the SA's next slot, nil for the last
+	mu    sync.Mutex
+	cbc   cipher.BlockMode // CBC encrypter (outbound SA) or decrypter (inbound); nil for AEAD and AH-only
+	mac   *hmacState       // ESP HMAC
+	ah    *ahScratch       // nil without AH
+	nonce [12]byte
+	ivb   [16]byte             // CBC IV block; ESN AEAD data or high sequence bits
+	sum   [64]byte             // untruncated HMAC (SHA-512 at most)
+	next  atomic.Pointer[slot] // the SA's next slot, nil for the last
+}
+
+// ahScratch is a slot's AH state.
+type ahScratch struct {
+	mac *hmacState
+	hdr [60]byte // IP header copy with the mutable fields zeroed
+	icv [32]byte // received ICV, kept while its field is zeroed for the check
 }
 
 // slots holds an SA's scratch slots. The first is part of the SA; more
@@ -55,12 +64,12 @@ func (s *saCommon) initSlots() error {
 func (s *saCommon) initSlot(sl *slot) error {
 	if s.block != nil {
 		zero := make([]byte, s.block.BlockSize())
-		sl.cbcEnc = cipher.NewCBCEncrypter(s.block, zero)
-		sl.cbcDec = cipher.NewCBCDecrypter(s.block, zero)
-		if _, ok := sl.cbcEnc.(ivSetter); !ok {
-			return errors.New("esp: CBC mode cannot reset its IV")
+		if s.outbound {
+			sl.cbc = cipher.NewCBCEncrypter(s.block, zero)
+		} else {
+			sl.cbc = cipher.NewCBCDecrypter(s.block, zero)
 		}
-		if _, ok := sl.cbcDec.(ivSetter); !ok {
+		if _, ok := sl.cbc.(ivSetter); !ok {
 			return errors.New("esp: CBC mode cannot reset its IV")
 		}
 	}
@@ -71,7 +80,8 @@ func (s *saCommon) initSlot(sl *slot) error {
 		}
 	}
 	if s.ahInteg != nil {
-		if sl.ahMAC, err = newHMAC(s.ahInteg, s.ahKey); err != nil {
+		sl.ah = &ahScratch{}
+		if sl.ah.mac, err = newHMAC(s.ahInteg, s.ahKey); err != nil {
 			return err
 		}
 	}
@@ -140,8 +150,8 @@ func (s *saCommon) wipeSlots() {
 		if sl.mac != nil {
 			sl.mac.wipe()
 		}
-		if sl.ahMAC != nil {
-			sl.ahMAC.wipe()
+		if sl.ah != nil {
+			sl.ah.mac.wipe()
 		}
 		clear(sl.sum[:])
 		clear(sl.nonce[:])

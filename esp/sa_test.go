@@ -55,7 +55,7 @@ func TestCloseWipesKeys(t *testing.T) {
 	out.Close()
 	in.Close()
 	for _, sa := range []*saCommon{&out.saCommon, &in.saCommon} {
-		for _, k := range [][]byte{sa.authKey, sa.ahKey, sa.slots.first.mac.ipad, sa.slots.first.ahMAC.opad} {
+		for _, k := range [][]byte{sa.authKey, sa.ahKey, sa.slots.first.mac.ipad, sa.slots.first.ah.mac.opad} {
 			for _, b := range k {
 				if b != 0 {
 					t.Fatalf("key material left after Close: %x", k)
