@@ -139,21 +139,7 @@ func benchHubRun(t *testing.T, hub string, n, group, pairs int) hubBenchResult {
 		s := &site{node: &tisNode{ns: ns, bin: bin}, spokes: m}
 		s.node.config, s.node.control = filepath.Join(dir, "tinyipsec.toml"), filepath.Join(dir, "ctl.sock")
 		var b strings.Builder
-		fmt.Fprintf(&b, `[global]
-log_level = "%s"
-tun = "ipsec0"
-control_socket = %q
-
-[[isakmp_policy]]
-priority = 10
-encryption = "aes128"
-hash = "sha256"
-authentication = "pre-share"
-group = %d
-
-[transform_set.TS]
-esp = "aes128gcm16"
-`, benchLogLevel(), s.node.control, group)
+		b.WriteString(tisHead(benchLogLevel(), s.node.control, group))
 		for j := 1; j <= m; j++ {
 			outer, inner := fmt.Sprintf("10.204.%d.%d", k, j), fmt.Sprintf("10.212.%d.%d", k, j)
 			if j > 1 {
@@ -275,19 +261,11 @@ func procRSSKB(t *testing.T, pid int) int64 {
 // SAs, logging would be most of what the hub does.
 func startBenchCharon(t *testing.T, ns *nstest.NS) *charon {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "tis-charon-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Mkdir(filepath.Join(dir, "run"), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	c := &charon{ns: ns, dir: dir, vici: "unix://" + filepath.Join(dir, "charon.vici")}
-	writeTemplate(t, "strongswan.conf.tmpl", filepath.Join(dir, "strongswan.conf"), struct{ Dir string }{dir})
-	conf, _ := os.ReadFile(filepath.Join(dir, "strongswan.conf"))
+	c := newCharon(t, ns, "strongswan.conf.tmpl")
+	path := filepath.Join(c.dir, "strongswan.conf")
+	conf, _ := os.ReadFile(path)
 	quiet := strings.NewReplacer("default = 1", "default = -1", "ike = 2", "ike = -1", "cfg = 2", "cfg = -1").Replace(string(conf))
-	if err := os.WriteFile(filepath.Join(dir, "strongswan.conf"), []byte(quiet), 0o600); err != nil {
+	if err := os.WriteFile(path, []byte(quiet), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	c.start(t)

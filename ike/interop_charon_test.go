@@ -91,6 +91,15 @@ type charon struct {
 // answers.
 func startCharon(t *testing.T, ns *nstest.NS) *charon {
 	t.Helper()
+	c := newCharon(t, ns, "strongswan.conf.tmpl")
+	c.start(t)
+	return c
+}
+
+// newCharon prepares a directory for a charon in ns (removed when the test
+// ends) with strongswan.conf rendered from the template tmpl.
+func newCharon(t *testing.T, ns *nstest.NS, tmpl string) *charon {
+	t.Helper()
 	dir, err := os.MkdirTemp("", "tis-charon-")
 	if err != nil {
 		t.Fatal(err)
@@ -99,10 +108,8 @@ func startCharon(t *testing.T, ns *nstest.NS) *charon {
 	if err := os.Mkdir(filepath.Join(dir, "run"), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	c := &charon{ns: ns, dir: dir, vici: "unix://" + filepath.Join(dir, "charon.vici")}
-	writeTemplate(t, "strongswan.conf.tmpl", filepath.Join(dir, "strongswan.conf"), struct{ Dir string }{dir})
-	c.start(t)
-	return c
+	writeTemplate(t, tmpl, filepath.Join(dir, "strongswan.conf"), struct{ Dir string }{dir})
+	return &charon{ns: ns, dir: dir, vici: "unix://" + filepath.Join(dir, "charon.vici")}
 }
 
 // start (re)launches the daemon with the directory already prepared.

@@ -136,24 +136,7 @@ func hubConfigAt(level string) func(control string) string {
 }
 
 func hubConfigText(control, level string) string {
-	return fmt.Sprintf(`[global]
-log_level = %q
-tun = "ipsec0"
-mtu = 1400
-control_socket = %q
-
-[[isakmp_policy]]
-priority = 10
-encryption = "aes128"
-hash = "sha256"
-authentication = "pre-share"
-group = 14
-lifetime = "4h"
-
-[transform_set.TS]
-esp = "aes128gcm16"
-mode = "tunnel"
-
+	return tisHead(level, control, 14) + fmt.Sprintf(`
 [acl.SPOKES]
 rules = ["permit ip 10.222.0.0/16 10.212.0.0/16"]
 
@@ -166,7 +149,7 @@ transform_set = ["TS"]
 initiate = "never"
 psk = %q
 lifetime = "1h"
-`, level, control, hubPSK)
+`, hubPSK)
 }
 
 // hubSpoke describes one tinyipsec spoke.
@@ -191,24 +174,7 @@ func spokeConfig(control string, s *hubSpoke) string {
 	if s.id != "" {
 		id = fmt.Sprintf("local_id = %q\n", s.id)
 	}
-	return fmt.Sprintf(`[global]
-log_level = "info"
-tun = "ipsec0"
-mtu = 1400
-control_socket = %q
-
-[[isakmp_policy]]
-priority = 10
-encryption = "aes128"
-hash = "sha256"
-authentication = "pre-share"
-group = 14
-lifetime = "4h"
-
-[transform_set.TS]
-esp = "aes128gcm16"
-mode = "tunnel"
-
+	return tisHead("info", control, 14) + fmt.Sprintf(`
 [acl.HUB]
 rules = ["permit ip host %s 10.222.0.0 0.0.255.255"]
 
@@ -222,7 +188,7 @@ transform_set = ["TS"]
 initiate = "always"
 psk = %q
 lifetime = "1h"
-%s`, control, s.inner, hubOuter, s.outer, hubPSK, id)
+%s`, s.inner, hubOuter, s.outer, hubPSK, id)
 }
 
 // startNode writes config and runs the daemon in ns until its control
@@ -235,17 +201,7 @@ func startNode(t *testing.T, ns *nstest.NS, config func(control string) string) 
 	if err := os.WriteFile(n.config, []byte(config(n.control)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := ns.Output(n.bin, "check", "-c", n.config); err != nil {
-		t.Fatalf("tinyipsec check: %v\n%s\n%s", err, out, config(n.control))
-	}
-	n.proc = ns.Start(t, "tinyipsec", nil, n.bin, "run", "-c", n.config)
-	nstest.WaitFor(t, 30*time.Second, "tinyipsec control socket in "+ns.Name, func() bool {
-		if n.proc.Exited() {
-			t.Fatalf("tinyipsec exited:\n%s", n.proc.Output())
-		}
-		_, err := n.status()
-		return err == nil
-	})
+	n.run(t)
 	return n
 }
 

@@ -55,21 +55,12 @@ type raCharon struct {
 // startRACharon starts charon with XAUTH and Unity and loads conn.
 func startRACharon(t *testing.T, ns *nstest.NS, conn raCharon) *charon {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "tis-charon-ra-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Mkdir(filepath.Join(dir, "run"), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	c := &charon{ns: ns, dir: dir, vici: "unix://" + filepath.Join(dir, "charon.vici")}
-	writeTemplate(t, "strongswan-ra.conf.tmpl", filepath.Join(dir, "strongswan.conf"), struct{ Dir string }{dir})
+	c := newCharon(t, ns, "strongswan-ra.conf.tmpl")
 	c.start(t)
 	if conn.LocalID == "" {
 		conn.LocalID = conn.LocalAddr
 	}
-	file := filepath.Join(dir, "swanctl.conf")
+	file := filepath.Join(c.dir, "swanctl.conf")
 	writeTemplate(t, "swanctl-ra.conf.tmpl", file, conn)
 	if out, err := c.swanctl("--load-all", "--noprompt", "--file", file); err != nil {
 		t.Fatalf("%v\n%s", err, out)
@@ -94,30 +85,13 @@ func requireXAuthGeneric(t *testing.T) {
 func raTOML(t *testing.T, dir, mapBody string) (config, control string) {
 	t.Helper()
 	control = filepath.Join(dir, "ctl.sock")
-	cfg := fmt.Sprintf(`[global]
-log_level = "debug"
-tun = "ipsec0"
-mtu = 1400
-control_socket = %q
-
-[[isakmp_policy]]
-priority = 10
-encryption = "aes128"
-hash = "sha256"
-authentication = "pre-share"
-group = 14
-lifetime = "4h"
-
-[transform_set.TS]
-esp = "aes128gcm16"
-mode = "tunnel"
-
+	cfg := tisHead("debug", control, 14) + fmt.Sprintf(`
 [[crypto_map]]
 name = "RA"
 seq = 10
 transform_set = ["TS"]
 psk = %q
-%s`, control, raGroupKey, mapBody)
+%s`, raGroupKey, mapBody)
 	config = filepath.Join(dir, "tinyipsec.toml")
 	if err := os.WriteFile(config, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -128,21 +102,9 @@ psk = %q
 // startRATinyipsec runs tinyipsec with a remote-access map in ns.
 func startRATinyipsec(t *testing.T, ns *nstest.NS, mapBody string) *tisNode {
 	t.Helper()
-	dir := t.TempDir()
 	n := &tisNode{ns: ns, bin: tinyipsecBinary(t)}
-	n.config, n.control = raTOML(t, dir, mapBody)
-	if out, err := ns.Output(n.bin, "check", "-c", n.config); err != nil {
-		cfg, _ := os.ReadFile(n.config)
-		t.Fatalf("tinyipsec check: %v\n%s\n%s", err, out, cfg)
-	}
-	n.proc = ns.Start(t, "tinyipsec", nil, n.bin, "run", "-c", n.config)
-	nstest.WaitFor(t, 15*time.Second, "tinyipsec control socket", func() bool {
-		if n.proc.Exited() {
-			t.Fatalf("tinyipsec exited:\n%s", n.proc.Output())
-		}
-		_, err := n.status()
-		return err == nil
-	})
+	n.config, n.control = raTOML(t, t.TempDir(), mapBody)
+	n.run(t)
 	return n
 }
 

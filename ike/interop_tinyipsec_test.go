@@ -133,23 +133,53 @@ func writeTinyipsecConfig(t *testing.T, dir string, c tisConn) (config, control 
 // startTinyipsec writes the configuration and starts the daemon in ns.
 func startTinyipsec(t *testing.T, ns *nstest.NS, c tisConn) *tisNode {
 	t.Helper()
-	dir := t.TempDir()
 	n := &tisNode{ns: ns, bin: tinyipsecBinary(t), env: c.Env}
-	n.config, n.control = writeTinyipsecConfig(t, dir, c)
-	check := append(append([]string{}, c.Env...), n.bin, "check", "-c", n.config)
-	if out, err := ns.Output("env", check...); err != nil {
+	n.config, n.control = writeTinyipsecConfig(t, t.TempDir(), c)
+	n.run(t)
+	return n
+}
+
+// run checks n's configuration with `tinyipsec check`, starts the daemon
+// (with n.env) and waits until its control socket answers.
+func (n *tisNode) run(t *testing.T) {
+	t.Helper()
+	check := append(append([]string{}, n.env...), n.bin, "check", "-c", n.config)
+	if out, err := n.ns.Output("env", check...); err != nil {
 		cfg, _ := os.ReadFile(n.config)
 		t.Fatalf("tinyipsec check: %v\n%s\n%s", err, out, cfg)
 	}
-	n.proc = ns.Start(t, "tinyipsec", c.Env, n.bin, "run", "-c", n.config)
-	nstest.WaitFor(t, 15*time.Second, "tinyipsec control socket", func() bool {
+	n.proc = n.ns.Start(t, "tinyipsec", n.env, n.bin, "run", "-c", n.config)
+	nstest.WaitFor(t, 30*time.Second, "tinyipsec control socket in "+n.ns.Name, func() bool {
 		if n.proc.Exited() {
 			t.Fatalf("tinyipsec exited:\n%s", n.proc.Output())
 		}
 		_, err := n.status()
 		return err == nil
 	})
-	return n
+}
+
+// tisHead is how the test daemons' configurations begin: the global
+// section, one PSK phase 1 policy (AES-128, SHA-256, the given DH group)
+// and the transform set TS (ESP AES-128-GCM, tunnel mode).
+func tisHead(level, control string, group int) string {
+	return fmt.Sprintf(`[global]
+log_level = %q
+tun = "ipsec0"
+mtu = 1400
+control_socket = %q
+
+[[isakmp_policy]]
+priority = 10
+encryption = "aes128"
+hash = "sha256"
+authentication = "pre-share"
+group = %d
+lifetime = "4h"
+
+[transform_set.TS]
+esp = "aes128gcm16"
+mode = "tunnel"
+`, level, control, group)
 }
 
 // tisStatus is the part of `tinyipsec status --json` the tests read.

@@ -14,6 +14,7 @@ import (
 	"encoding"
 	"fmt"
 	"io"
+	"reflect"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -138,28 +139,10 @@ func appendValue(b []byte, v any) []byte {
 		return appendString(b, x)
 	case bool:
 		return strconv.AppendBool(b, x)
-	case int:
-		return strconv.AppendInt(b, int64(x), 10)
-	case int8:
-		return strconv.AppendInt(b, int64(x), 10)
-	case int16:
-		return strconv.AppendInt(b, int64(x), 10)
-	case int32:
-		return strconv.AppendInt(b, int64(x), 10)
-	case int64:
-		return strconv.AppendInt(b, x, 10)
-	case uint:
-		return strconv.AppendUint(b, uint64(x), 10)
-	case uint8:
-		return strconv.AppendUint(b, uint64(x), 10)
-	case uint16:
-		return strconv.AppendUint(b, uint64(x), 10)
-	case uint32:
-		return strconv.AppendUint(b, uint64(x), 10)
-	case uint64:
-		return strconv.AppendUint(b, x, 10)
-	case uintptr:
-		return strconv.AppendUint(b, uint64(x), 10)
+	case int, int8, int16, int32, int64:
+		return strconv.AppendInt(b, reflect.ValueOf(x).Int(), 10)
+	case uint, uint8, uint16, uint32, uint64, uintptr:
+		return strconv.AppendUint(b, reflect.ValueOf(x).Uint(), 10)
 	case float32:
 		return strconv.AppendFloat(b, float64(x), 'g', -1, 64)
 	case float64:

@@ -295,25 +295,20 @@ func equalGroups(got, want [][]int) bool {
 // udpSegments cuts a USO super-packet into n datagrams of size bytes.
 func udpSegments(t *testing.T, v6 bool, size, n int) [][]byte {
 	t.Helper()
-	p, h := superPacket(v6, true, size*n, size)
-	var s Segmenter
-	if err := s.Reset(p, h); err != nil {
-		t.Fatal(err)
-	}
-	var out [][]byte
-	for {
-		b := make([]byte, 2048)
-		m, ok := s.Next(b)
-		if !ok {
-			return out
-		}
-		out = append(out, b[:m])
-	}
+	return segmentAll(t, v6, true, size*n, size)
 }
 
+// segments cuts a TSO super-packet into n segments of 1000 bytes.
 func segments(t *testing.T, v6 bool, n int) [][]byte {
 	t.Helper()
-	p, h := superPacket(v6, false, 1000*n, 1000)
+	return segmentAll(t, v6, false, 1000*n, 1000)
+}
+
+// segmentAll cuts a super-packet of total payload bytes (TCP, or UDP with
+// udp) into segments of size payload bytes.
+func segmentAll(t testing.TB, v6, udp bool, total, size int) [][]byte {
+	t.Helper()
+	p, h := superPacket(v6, udp, total, size)
 	var s Segmenter
 	if err := s.Reset(p, h); err != nil {
 		t.Fatal(err)
@@ -434,37 +429,19 @@ func TestSegmenterZeroValue(t *testing.T) {
 // FuzzCoalesce merges arbitrary batches: no panic, every packet in
 // exactly one group, and a merged group never exceeds an IP packet.
 func FuzzCoalesce(f *testing.F) {
-	p, h := superPacket(false, false, 4000, 1000)
-	var s Segmenter
-	if err := s.Reset(p, h); err != nil {
-		f.Fatal(err)
-	}
-	var seed []byte
-	for {
-		b := make([]byte, 2048)
-		n, ok := s.Next(b)
-		if !ok {
-			break
+	// Seeds: the segments of a TCP and of a UDP super-packet, each
+	// prefixed by its 16-bit length.
+	for _, c := range []struct {
+		v6, udp bool
+		total   int
+	}{{false, false, 4000}, {true, true, 3500}} {
+		var seed []byte
+		for _, b := range segmentAll(f, c.v6, c.udp, c.total, 1000) {
+			seed = append(seed, byte(len(b)>>8), byte(len(b)))
+			seed = append(seed, b...)
 		}
-		seed = append(seed, byte(n>>8), byte(n))
-		seed = append(seed, b[:n]...)
+		f.Add(seed)
 	}
-	f.Add(seed)
-	p, h = superPacket(true, true, 3500, 1000)
-	if err := s.Reset(p, h); err != nil {
-		f.Fatal(err)
-	}
-	seed = nil
-	for {
-		b := make([]byte, 2048)
-		n, ok := s.Next(b)
-		if !ok {
-			break
-		}
-		seed = append(seed, byte(n>>8), byte(n))
-		seed = append(seed, b[:n]...)
-	}
-	f.Add(seed)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var pkts [][]byte
 		for len(b) >= 2 && len(pkts) < 64 {
