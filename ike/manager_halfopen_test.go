@@ -2,7 +2,6 @@ package ike
 
 import (
 	"encoding/binary"
-	"fmt"
 	"net/netip"
 	"sync"
 	"testing"
@@ -340,32 +339,10 @@ func TestManagerBurstOf100(t *testing.T) {
 		t.Skip("timer-driven manager test: skipped in -short mode")
 	}
 	const branches = 100
-	hubAddr := netip.MustParseAddr("192.0.2.100")
-	n := &memNet{peers: map[netip.Addr]*Manager{}}
-	hubCfg := testConfig(hubAddr, netip.Addr{}, "10.200.0.0/16", "10.0.0.0/8", "never", func(cm *conf.CryptoMap) {
-		cm.Peer, cm.PeerAddr, cm.Dynamic = "dynamic", netip.Addr{}, true
-	})
-	hubPlane := &memPlane{}
-	hub, err := NewManager(Config{Conf: hubCfg, Transport: &memTransport{n}, DataPlane: hubPlane})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(hub.Close)
-	n.peers[hubAddr] = hub
-	hub.Start()
+	n, _, hubPlane := burstHub(t)
 	var spokes []*Manager
 	for k := range branches {
-		addr := netip.AddrFrom4([4]byte{192, 0, 3, byte(k + 1)})
-		cfg := testConfig(addr, hubAddr, fmt.Sprintf("10.%d.0.0/16", k+1), "10.200.0.0/16", "always", nil)
-		m, err := NewManager(Config{Conf: cfg, Transport: &memTransport{n}, DataPlane: &memPlane{}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(m.Close)
-		n.mu.Lock()
-		n.peers[addr] = m
-		n.mu.Unlock()
-		spokes = append(spokes, m)
+		spokes = append(spokes, n.burstSpoke(t, netip.AddrFrom4([4]byte{192, 0, 3, byte(k + 1)}), k).m)
 	}
 	for _, m := range spokes {
 		go m.Start()

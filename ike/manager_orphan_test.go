@@ -1,7 +1,6 @@
 package ike
 
 import (
-	"net/netip"
 	"testing"
 	"time"
 )
@@ -88,23 +87,7 @@ func TestManagerInitialContactClearsOrphans(t *testing.T) {
 	waitUntil(t, 5*time.Second, "the responder's pair kept without IKE SA", func() bool { return orphanCount(r.m) == 1 })
 
 	// The initiator crashes and comes back with no SAs.
-	n.mu.Lock()
-	n.drop = func([]byte) bool { return true }
-	n.mu.Unlock()
-	i.m.Close()
-	ai, ar := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2")
-	p := &memPlane{}
-	restarted, err := NewManager(Config{Conf: testConfig(ai, ar, "10.1.0.0/16", "10.2.0.0/16", "always", nil),
-		Transport: &memTransport{n}, DataPlane: p})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(restarted.Close)
-	n.mu.Lock()
-	n.drop = nil
-	n.peers[ai] = restarted
-	n.mu.Unlock()
-	restarted.Start()
+	p := restartInitiator(t, n, i).plane
 	waitUntil(t, 20*time.Second, "only the new pair on the responder", func() bool {
 		live := r.plane.live()
 		return len(p.live()) == 1 && len(live) == 1 && live[0] != old && orphanCount(r.m) == 0

@@ -68,19 +68,9 @@ func TestManagerReload(t *testing.T) {
 
 	ai, ar := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2")
 	n := &memNet{peers: map[netip.Addr]*Manager{}}
-	mk := func(cfg *conf.Config) *memEnd {
-		p := &memPlane{}
-		m, err := NewManager(Config{Conf: cfg, Transport: &memTransport{n}, DataPlane: p})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(m.Close)
-		return &memEnd{m: m, plane: p}
-	}
 	gcm := map[int]string{10: "gcm", 20: "gcm"}
-	i := mk(reloadConfig(ai, ar, true, gcm, 10, 20))
-	r := mk(reloadConfig(ar, ai, false, gcm, 10, 20))
-	n.peers[ai], n.peers[ar] = i.m, r.m
+	i := n.add(t, ai, reloadConfig(ai, ar, true, gcm, 10, 20), nil)
+	r := n.add(t, ar, reloadConfig(ar, ai, false, gcm, 10, 20), nil)
 	r.m.Start()
 	i.m.Start()
 	both := func(id string) bool { return len(i.plane.pairsOf(id)) == 1 && len(r.plane.pairsOf(id)) == 1 }
@@ -162,19 +152,9 @@ func TestManagerReloadOnTraffic(t *testing.T) {
 	}
 	ai, ar := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2")
 	n := &memNet{peers: map[netip.Addr]*Manager{}}
-	mk := func(cfg *conf.Config) *memEnd {
-		p := &memPlane{}
-		m, err := NewManager(Config{Conf: cfg, Transport: &memTransport{n}, DataPlane: p})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(m.Close)
-		return &memEnd{m: m, plane: p}
-	}
 	gcm := map[int]string{10: "gcm", 20: "gcm"}
-	i := mk(reloadConfig(ai, ar, true, gcm, 10))
-	r := mk(reloadConfig(ar, ai, false, gcm, 10, 20))
-	n.peers[ai], n.peers[ar] = i.m, r.m
+	i := n.add(t, ai, reloadConfig(ai, ar, true, gcm, 10), nil)
+	r := n.add(t, ar, reloadConfig(ar, ai, false, gcm, 10, 20), nil)
 	r.m.Start()
 	i.m.Start()
 	waitUntil(t, 20*time.Second, "m/10 up", func() bool { return len(i.plane.pairsOf("m/10")) == 1 })

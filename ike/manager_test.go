@@ -162,6 +162,23 @@ type memEnd struct {
 	plane *memPlane
 }
 
+// add puts a manager for cfg on the network at addr, not started yet,
+// with host as its remote-access host (may be nil); it is closed when
+// the test ends.
+func (n *memNet) add(t testing.TB, addr netip.Addr, cfg *conf.Config, host RemoteAccessHost) *memEnd {
+	t.Helper()
+	p := &memPlane{}
+	m, err := NewManager(Config{Conf: cfg, Transport: &memTransport{n}, DataPlane: p, RemoteAccess: host})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Close)
+	n.mu.Lock()
+	n.peers[addr] = m
+	n.mu.Unlock()
+	return &memEnd{m: m, plane: p}
+}
+
 func startPair(t *testing.T, mutateI, mutateR func(*conf.CryptoMap)) (*memNet, *memEnd, *memEnd) {
 	t.Helper()
 	return startPairWith(t, mutateI, mutateR, nil)
@@ -171,21 +188,29 @@ func startPairWith(t *testing.T, mutateI, mutateR func(*conf.CryptoMap), drop fu
 	t.Helper()
 	ai, ar := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2")
 	n := &memNet{peers: map[netip.Addr]*Manager{}, drop: drop}
-	mk := func(cfg *conf.Config) *memEnd {
-		p := &memPlane{}
-		m, err := NewManager(Config{Conf: cfg, Transport: &memTransport{n}, DataPlane: p})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(m.Close)
-		return &memEnd{m: m, plane: p}
-	}
-	i := mk(testConfig(ai, ar, "10.1.0.0/16", "10.2.0.0/16", "always", mutateI))
-	r := mk(testConfig(ar, ai, "10.2.0.0/16", "10.1.0.0/16", "never", mutateR))
-	n.peers[ai], n.peers[ar] = i.m, r.m
+	i := n.add(t, ai, testConfig(ai, ar, "10.1.0.0/16", "10.2.0.0/16", "always", mutateI), nil)
+	r := n.add(t, ar, testConfig(ar, ai, "10.2.0.0/16", "10.1.0.0/16", "never", mutateR), nil)
 	r.m.Start()
 	i.m.Start()
 	return n, i, r
+}
+
+// restartInitiator plays a crash of startPair's initiator i: it goes away
+// silently (nothing it sends while closing arrives) and comes back with
+// the same configuration and no SAs.
+func restartInitiator(t *testing.T, n *memNet, i *memEnd) *memEnd {
+	t.Helper()
+	n.mu.Lock()
+	n.drop = func([]byte) bool { return true }
+	n.mu.Unlock()
+	i.m.Close()
+	ai, ar := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2")
+	restarted := n.add(t, ai, testConfig(ai, ar, "10.1.0.0/16", "10.2.0.0/16", "always", nil), nil)
+	n.mu.Lock()
+	n.drop = nil
+	n.mu.Unlock()
+	restarted.m.Start()
+	return restarted
 }
 
 func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
@@ -452,23 +477,7 @@ func TestManagerInitialContactInMM5(t *testing.T) {
 	old := r.plane.live()[0]
 
 	// The crash: the initiator goes away silently.
-	n.mu.Lock()
-	n.drop = func([]byte) bool { return true }
-	n.mu.Unlock()
-	i.m.Close()
-	ai, ar := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2")
-	p := &memPlane{}
-	restarted, err := NewManager(Config{Conf: testConfig(ai, ar, "10.1.0.0/16", "10.2.0.0/16", "always", nil),
-		Transport: &memTransport{n}, DataPlane: p})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(restarted.Close)
-	n.mu.Lock()
-	n.drop = nil
-	n.peers[ai] = restarted
-	n.mu.Unlock()
-	restarted.Start()
+	p := restartInitiator(t, n, i).plane
 
 	waitUntil(t, 20*time.Second, "only the new pair on the responder", func() bool {
 		live := r.plane.live()

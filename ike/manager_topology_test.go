@@ -10,6 +10,29 @@ import (
 	"tinyipsec/conf"
 )
 
+// burstHub starts a hub at burstHubAddr with a dynamic crypto map for
+// 10.200.0.0/16 <-> 10.0.0.0/8 that only responds.
+func burstHub(t *testing.T) (*memNet, *Manager, *memPlane) {
+	t.Helper()
+	n := &memNet{peers: map[netip.Addr]*Manager{}}
+	hubCfg := testConfig(burstHubAddr, netip.Addr{}, "10.200.0.0/16", "10.0.0.0/8", "never", func(cm *conf.CryptoMap) {
+		cm.Peer, cm.PeerAddr, cm.Dynamic = "dynamic", netip.Addr{}, true
+	})
+	hub := n.add(t, burstHubAddr, hubCfg, nil)
+	hub.m.Start()
+	return n, hub.m, hub.plane
+}
+
+var burstHubAddr = netip.MustParseAddr("192.0.2.100")
+
+// burstSpoke adds branch k at addr (not started yet): 10.<k+1>.0.0/16
+// behind it, initiating to the burst hub.
+func (n *memNet) burstSpoke(t *testing.T, addr netip.Addr, k int) *memEnd {
+	t.Helper()
+	cfg := testConfig(addr, burstHubAddr, fmt.Sprintf("10.%d.0.0/16", k+1), "10.200.0.0/16", "always", nil)
+	return n.add(t, addr, cfg, nil)
+}
+
 // TestManagerBurstOfPeers: twenty branch routers start at the same moment
 // towards one hub with a dynamic crypto map. The half-open bound limits
 // memory, not throughput: every branch gets its tunnel promptly, without
@@ -19,38 +42,13 @@ func TestManagerBurstOfPeers(t *testing.T) {
 		t.Skip("timer-driven manager test: skipped in -short mode")
 	}
 	const branches = 20
-	hubAddr := netip.MustParseAddr("192.0.2.100")
-	n := &memNet{peers: map[netip.Addr]*Manager{}}
-
-	hubCfg := testConfig(hubAddr, netip.Addr{}, "10.200.0.0/16", "10.0.0.0/8", "never", func(cm *conf.CryptoMap) {
-		cm.Peer, cm.PeerAddr, cm.Dynamic = "dynamic", netip.Addr{}, true
-	})
-	hubPlane := &memPlane{}
-	hub, err := NewManager(Config{Conf: hubCfg, Transport: &memTransport{n}, DataPlane: hubPlane})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(hub.Close)
-	n.mu.Lock()
-	n.peers[hubAddr] = hub
-	n.mu.Unlock()
-	hub.Start()
-
+	n, hub, hubPlane := burstHub(t)
 	planes := make([]*memPlane, branches)
 	var spokes []*Manager
 	for k := 0; k < branches; k++ {
-		addr := netip.AddrFrom4([4]byte{192, 0, 2, byte(k + 1)})
-		cfg := testConfig(addr, hubAddr, fmt.Sprintf("10.%d.0.0/16", k+1), "10.200.0.0/16", "always", nil)
-		planes[k] = &memPlane{}
-		m, err := NewManager(Config{Conf: cfg, Transport: &memTransport{n}, DataPlane: planes[k]})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(m.Close)
-		n.mu.Lock()
-		n.peers[addr] = m
-		n.mu.Unlock()
-		spokes = append(spokes, m)
+		e := n.burstSpoke(t, netip.AddrFrom4([4]byte{192, 0, 2, byte(k + 1)}), k)
+		planes[k] = e.plane
+		spokes = append(spokes, e.m)
 	}
 	start := time.Now()
 	for _, m := range spokes {

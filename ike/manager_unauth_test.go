@@ -83,23 +83,11 @@ func TestForgedNotifyBeforeMM2(t *testing.T) {
 		// this when our MM1 arrives before its connection is loaded.
 		ai, ar := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2")
 		n := &memNet{peers: map[netip.Addr]*Manager{}}
-		mk := func(cfg *conf.Config) *memEnd {
-			p := &memPlane{}
-			m, err := NewManager(Config{Conf: cfg, Transport: &memTransport{n}, DataPlane: p})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(m.Close)
-			return &memEnd{m: m, plane: p}
-		}
 		good := testConfig(ar, ai, "10.2.0.0/16", "10.1.0.0/16", "never", nil)
 		notYet := testConfig(ar, ai, "10.2.0.0/16", "10.1.0.0/16", "never", nil)
 		notYet.Policies[0].Encryption = "aes256"
-		i := mk(testConfig(ai, ar, "10.1.0.0/16", "10.2.0.0/16", "always", nil))
-		r := mk(notYet)
-		n.mu.Lock()
-		n.peers[ai], n.peers[ar] = i.m, r.m
-		n.mu.Unlock()
+		i := n.add(t, ai, testConfig(ai, ar, "10.1.0.0/16", "10.2.0.0/16", "always", nil), nil)
+		r := n.add(t, ar, notYet, nil)
 		r.m.Start()
 		i.m.Start()
 		waitUntil(t, 10*time.Second, "the cleartext refusal", func() bool { return i.m.DropCounts()["cleartext-notify"] > 0 })

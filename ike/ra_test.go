@@ -80,17 +80,9 @@ func newRANet(t *testing.T) *raNet {
 }
 
 func raEnd(t *testing.T, n *memNet, addr netip.Addr, cfg *conf.Config, host RemoteAccessHost) *memEnd {
-	p := &memPlane{}
-	m, err := NewManager(Config{Conf: cfg, Transport: &memTransport{n}, DataPlane: p, RemoteAccess: host})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(m.Close)
-	n.mu.Lock()
-	n.peers[addr] = m
-	n.mu.Unlock()
-	m.Start()
-	return &memEnd{m: m, plane: p}
+	e := n.add(t, addr, cfg, host)
+	e.m.Start()
+	return e
 }
 
 func (rn *raNet) client(addr, user, password, exchange string) (*memEnd, *raHostRecorder) {
