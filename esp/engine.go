@@ -144,7 +144,7 @@ type Engine struct {
 
 	// Crypto workers shared by the loops (see parallel.go).
 	workers int
-	work    chan cryptoJob
+	work    chan *spreadState
 
 	loopsMu sync.Mutex
 	loops   []*loopState

@@ -1,7 +1,5 @@
 package esp
 
-import "sync"
-
 // inLoop is the state of one inbound path: wire -> SPI -> SA -> Decap
 // (with the SA's selector check) -> TUN.
 type inLoop struct {
@@ -11,7 +9,9 @@ type inLoop struct {
 	sizes []int
 	write [][]byte // the batch's decrypted packets, slices of bufs
 	res   []inResult
-	wg    sync.WaitGroup
+
+	spread  *spreadState
+	decrypt func(from, to int) // decryptRange, as a method value made once
 }
 
 // inResult is where packet i of a batch decrypted to (ok false: dropped).
@@ -25,6 +25,7 @@ func newInLoop(e *Engine) *inLoop {
 	l.bufs, l.sizes = e.newBatch()
 	l.write = make([][]byte, 0, len(l.bufs))
 	l.res = make([]inResult, len(l.bufs))
+	l.spread, l.decrypt = newSpreadState(), l.decryptRange
 	return l
 }
 
@@ -48,7 +49,7 @@ func (l *inLoop) process(n int) {
 		}
 		return
 	}
-	e.spread(n, &l.wg, cryptoJob{in: l}, l.decryptRange)
+	e.spread(n, l.spread, l.decrypt)
 	for i := 0; i < n; i++ {
 		if r := l.res[i]; r.ok {
 			l.write = append(l.write, l.bufs[i][r.off:r.off+r.m])

@@ -1,8 +1,6 @@
 package esp
 
 import (
-	"sync"
-
 	"tinyipsec/internal/header"
 )
 
@@ -17,7 +15,9 @@ type outLoop struct {
 	clear [][]byte // the batch's packets no entry permits (EngineConfig.Bypass)
 	big   oversize // fragments or answers packets too big for their SA
 	jobs  []outJob // the batch's packets to encapsulate, in order
-	wg    sync.WaitGroup
+
+	spread  *spreadState
+	encrypt func(from, to int) // encryptRange, as a method value made once
 }
 
 // outJob is one packet waiting for encapsulation: buf[MaxHeadroom:] holds
@@ -38,6 +38,7 @@ func newOutLoop(e *Engine) *outLoop {
 	o.clear = make([][]byte, 0, len(o.bufs))
 	o.big = e.newOversize()
 	o.jobs = make([]outJob, 0, len(o.bufs))
+	o.spread, o.encrypt = newSpreadState(), o.encryptRange
 	return o
 }
 
@@ -137,7 +138,7 @@ func (o *outLoop) encapJobs() {
 	if len(o.jobs) == 0 {
 		return
 	}
-	o.e.spread(len(o.jobs), &o.wg, cryptoJob{out: o}, o.encryptRange)
+	o.e.spread(len(o.jobs), o.spread, o.encrypt)
 	for i := range o.jobs {
 		j := &o.jobs[i]
 		if j.err != nil {
