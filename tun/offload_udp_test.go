@@ -63,9 +63,21 @@ func testOffloadUDP(t *testing.T, v6 bool) {
 	if _, err := dev.Write(batch, 0); err != nil {
 		t.Fatal(err)
 	}
+	expectDatagrams(t, pc, want, from)
+	rx1, _ := devCounters(t, ns, "tisuso0")
+	if rx1-rx0 > 3 {
+		t.Fatalf("kernel counted %d packets for %d merged datagrams", rx1-rx0, n)
+	}
+	t.Logf("%d datagrams written as %d packets", n, rx1-rx0)
+}
+
+// expectDatagrams reads len(want) datagrams from pc (10 s at most) and
+// checks each one's bytes and source address.
+func expectDatagrams(t *testing.T, pc net.PacketConn, want [][]byte, from string) {
+	t.Helper()
 	pc.SetReadDeadline(time.Now().Add(10 * time.Second))
 	buf := make([]byte, 65536)
-	for i := 0; i < n; i++ {
+	for i := range want {
 		m, src, err := pc.ReadFrom(buf)
 		if err != nil {
 			t.Fatalf("datagram %d: %v", i, err)
@@ -74,14 +86,9 @@ func testOffloadUDP(t *testing.T, v6 bool) {
 			t.Fatalf("datagram %d differs (%d bytes, want %d)", i, m, len(want[i]))
 		}
 		if src.String() != from {
-			t.Fatalf("datagram %d from %v", i, src)
+			t.Fatalf("datagram %d from %v, want %s", i, src, from)
 		}
 	}
-	rx1, _ := devCounters(t, ns, "tisuso0")
-	if rx1-rx0 > 3 {
-		t.Fatalf("kernel counted %d packets for %d merged datagrams", rx1-rx0, n)
-	}
-	t.Logf("%d datagrams written as %d packets", n, rx1-rx0)
 }
 
 // udpPacketFamily builds udpPacket's datagram, or over IPv6
@@ -96,16 +103,7 @@ func udpPacketFamily(v6 bool, payload []byte) []byte {
 	p[6], p[7] = 17, 64
 	copy(p[8:24], []byte{0xfd, 0x09, 15: 2})
 	copy(p[24:40], []byte{0xfd, 0x09, 15: 1})
-	u := p[40:]
-	binary.BigEndian.PutUint16(u[0:], 40000)
-	binary.BigEndian.PutUint16(u[2:], 5556)
-	binary.BigEndian.PutUint16(u[4:], uint16(len(u)))
-	copy(u[8:], payload)
-	c := ^foldSum(checksumOf(0, p[8:40]) + 17 + uint64(len(u)) + checksumOf(0, u))
-	if c == 0 {
-		c = 0xffff
-	}
-	binary.BigEndian.PutUint16(u[6:], c)
+	putTestUDP(p[40:], payload, checksumOf(0, p[8:40]))
 	return p
 }
 
@@ -119,15 +117,20 @@ func udpPacket(payload []byte) []byte {
 	copy(p[12:16], []byte{10, 9, 0, 2})
 	copy(p[16:20], []byte{10, 9, 0, 1})
 	binary.BigEndian.PutUint16(p[10:], ^foldSum(checksumOf(0, p[:20])))
-	u := p[20:]
+	putTestUDP(p[20:], payload, checksumOf(0, p[12:20]))
+	return p
+}
+
+// putTestUDP writes port 40000 -> 5556, the length, payload and the
+// checksum into u, given the sum of the pseudo-header's addresses.
+func putTestUDP(u, payload []byte, addrs uint64) {
 	binary.BigEndian.PutUint16(u[0:], 40000)
 	binary.BigEndian.PutUint16(u[2:], 5556)
 	binary.BigEndian.PutUint16(u[4:], uint16(len(u)))
 	copy(u[8:], payload)
-	c := ^foldSum(checksumOf(0, p[12:20]) + 17 + uint64(len(u)) + checksumOf(0, u))
+	c := ^foldSum(addrs + 17 + uint64(len(u)) + checksumOf(0, u))
 	if c == 0 {
 		c = 0xffff
 	}
 	binary.BigEndian.PutUint16(u[6:], c)
-	return p
 }

@@ -49,26 +49,15 @@ func (b *recordingBatch) Flush() {
 func TestUDPBatchReceive(t *testing.T) {
 	nstest.Require(t, "ip")
 	ns := nstest.New(t, "tun-udpb")
-	var u *UDP
-	var err error
 	lo := netip.MustParseAddr("127.0.0.1")
-	inNS(t, ns, func() { u, err = ListenUDP([]netip.Addr{lo}) })
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer u.Close()
+	u := listenUDPIn(t, ns, []netip.Addr{lo})
 	ike := make(chan string, 10)
 	u.SetIKEHandler(func(p []byte, l, r netip.AddrPort) { ike <- string(p) })
 	b := &recordingBatch{got: make(chan struct{}, 1)}
 	u.SetESPBatch(func() ESPBatch { return b })
 	u.Start()
 
-	var c *net.UDPConn
-	inNS(t, ns, func() { c, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)}) })
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := loopbackUDP4(t, ns)
 	me := netip.MustParseAddrPort(c.LocalAddr().String())
 	natt := netip.AddrPortFrom(lo, 4500)
 	if _, err := c.WriteToUDPAddrPort([]byte("\x00\x00\x00\x00ike on 4500"), natt); err != nil {

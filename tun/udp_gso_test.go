@@ -45,10 +45,7 @@ func TestWireSendsNATTRun(t *testing.T) {
 	defer c1.Close()
 	defer c2.Close()
 	packet := func(dst netip.AddrPort, esp string) []byte {
-		p := ipv4UDP(lo, lo, []byte(esp))
-		p[20], p[21] = 0x11, 0x94 // source port 4500
-		p[22], p[23] = byte(dst.Port()>>8), byte(dst.Port())
-		return p
+		return nattPacket(lo, dst, []byte(esp))
 	}
 	d1 := netip.MustParseAddrPort(c1.LocalAddr().String())
 	d2 := netip.MustParseAddrPort(c2.LocalAddr().String())

@@ -18,31 +18,63 @@ type udpEvent struct {
 	local, remote netip.AddrPort
 }
 
+// listenUDPIn opens the IKE sockets on addrs inside ns, closed when the
+// test ends.
+func listenUDPIn(t *testing.T, ns *nstest.NS, addrs []netip.Addr) *UDP {
+	t.Helper()
+	var u *UDP
+	var err error
+	inNS(t, ns, func() { u, err = ListenUDP(addrs) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { u.Close() })
+	return u
+}
+
+// loopbackUDP4 opens a UDP socket on 127.0.0.1 (any port) inside ns,
+// closed when the test ends.
+func loopbackUDP4(t *testing.T, ns *nstest.NS) *net.UDPConn {
+	t.Helper()
+	var c *net.UDPConn
+	var err error
+	inNS(t, ns, func() { c, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)}) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// recordEvents starts u with handlers that report every IKE and ESP
+// datagram on the returned channel.
+func recordEvents(u *UDP) chan udpEvent {
+	events := make(chan udpEvent, 10)
+	u.SetIKEHandler(func(p []byte, l, r netip.AddrPort) { events <- udpEvent{"ike", string(p), l, r} })
+	u.SetESPHandler(func(p []byte, l, r netip.AddrPort) { events <- udpEvent{"esp", string(p), l, r} })
+	u.Start()
+	return events
+}
+
+// nattPacket is what the transforms hand the wire for UDP-encapsulated
+// ESP: an IPv4 packet from lo port 4500 to dst carrying esp.
+func nattPacket(lo netip.Addr, dst netip.AddrPort, esp []byte) []byte {
+	p := ipv4UDP(lo, lo, esp)
+	p[20], p[21] = 0x11, 0x94 // source port 4500
+	p[22], p[23] = byte(dst.Port()>>8), byte(dst.Port())
+	return p
+}
+
 // TestUDPDemux checks RFC 3948 demultiplexing on real sockets: port 500 is
 // IKE, 4500 with the non-ESP marker is IKE (marker stripped), a single 0xff
 // is a keepalive, anything else on 4500 is ESP.
 func TestUDPDemux(t *testing.T) {
 	nstest.Require(t, "ip")
 	ns := nstest.New(t, "tun-udp")
-	var u *UDP
-	var err error
 	lo := netip.MustParseAddr("127.0.0.1")
-	inNS(t, ns, func() { u, err = ListenUDP([]netip.Addr{lo}) })
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer u.Close()
-	events := make(chan udpEvent, 10)
-	u.SetIKEHandler(func(p []byte, l, r netip.AddrPort) { events <- udpEvent{"ike", string(p), l, r} })
-	u.SetESPHandler(func(p []byte, l, r netip.AddrPort) { events <- udpEvent{"esp", string(p), l, r} })
-	u.Start()
-
-	var c *net.UDPConn
-	inNS(t, ns, func() { c, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)}) })
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	u := listenUDPIn(t, ns, []netip.Addr{lo})
+	events := recordEvents(u)
+	c := loopbackUDP4(t, ns)
 	me := netip.MustParseAddrPort(c.LocalAddr().String())
 	send := func(port uint16, p string) {
 		if _, err := c.WriteToUDPAddrPort([]byte(p), netip.AddrPortFrom(lo, port)); err != nil {
@@ -142,9 +174,7 @@ func TestWireSendsNATT(t *testing.T) {
 	defer c.Close()
 	dst := netip.MustParseAddrPort(c.LocalAddr().String())
 	esp := []byte("\x00\x00\x30\x03encrypted")
-	pkt := ipv4UDP(lo, lo, esp)
-	pkt[20], pkt[21] = 0x11, 0x94 // source port 4500
-	pkt[22], pkt[23] = byte(dst.Port()>>8), byte(dst.Port())
+	pkt := nattPacket(lo, dst, esp)
 	w := NewWire(ipc, u)
 	if err := w.Send([][]byte{pkt}, 0); err != nil {
 		t.Fatal(err)
@@ -174,17 +204,8 @@ func testUDPWildcard(t *testing.T, listen []netip.Addr, v6 bool) {
 	ns.Run(t, "ip", "addr", "add", "10.77.0.2/32", "dev", "lo")
 	ns.Run(t, "ip", "addr", "add", "fd00:77::1/128", "dev", "lo", "nodad")
 	ns.Run(t, "ip", "addr", "add", "fd00:77::2/128", "dev", "lo", "nodad")
-	var u *UDP
-	var err error
-	inNS(t, ns, func() { u, err = ListenUDP(listen) })
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer u.Close()
-	events := make(chan udpEvent, 10)
-	u.SetIKEHandler(func(p []byte, l, r netip.AddrPort) { events <- udpEvent{"ike", string(p), l, r} })
-	u.SetESPHandler(func(p []byte, l, r netip.AddrPort) { events <- udpEvent{"esp", string(p), l, r} })
-	u.Start()
+	u := listenUDPIn(t, ns, listen)
+	events := recordEvents(u)
 
 	cases := []struct{ peer, dst string }{{"10.77.0.1", "10.77.0.2"}}
 	if v6 {
@@ -193,6 +214,7 @@ func testUDPWildcard(t *testing.T, listen []netip.Addr, v6 bool) {
 	for _, tc := range cases {
 		peer, dst := netip.MustParseAddr(tc.peer), netip.MustParseAddr(tc.dst)
 		var c *net.UDPConn
+		var err error
 		inNS(t, ns, func() { c, err = net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(peer, 0))) })
 		if err != nil {
 			t.Fatal(err)
@@ -247,13 +269,7 @@ func TestUDPWildcardNoAllocs(t *testing.T) {
 	nstest.Require(t, "ip")
 	ns := nstest.New(t, "tun-pka")
 	ns.Run(t, "ip", "addr", "add", "10.77.1.1/32", "dev", "lo")
-	var u *UDP
-	var err error
-	inNS(t, ns, func() { u, err = ListenUDP(nil) })
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer u.Close()
+	u := listenUDPIn(t, ns, nil)
 	var s *udpSock
 	for _, x := range u.socks {
 		if x.port == PortNATT {
