@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"runtime"
 	"testing"
+	"time"
 )
 
 // batchSender keeps a batch's wire packets in preallocated buffers.
@@ -142,5 +143,62 @@ func BenchmarkEngineBatch(b *testing.B) {
 			il.sizes[i] = copy(il.bufs[i][MaxHeadroom:], snd.pkts[i][:snd.lens[i]])
 		}
 		il.process(snd.n)
+	}
+}
+
+// TestSpreadBusyWorkers: while every crypto worker is held up (here by a
+// chunk that blocks; on a router, by the scheduler running something
+// else), a loop's batch still completes - the loop takes the chunks no
+// worker has started - and every item is done exactly once.
+func TestSpreadBusyWorkers(t *testing.T) {
+	if runtime.GOMAXPROCS(0) < 2 {
+		t.Skip("one CPU: no crypto workers")
+	}
+	e, err := NewEngine(EngineConfig{Device: &engDevice{}, Sender: &engSender{}, Classifier: engClassifier{}, Entries: []string{"vpn/10"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { e.Close(); e.Wait() }()
+	// Hold every worker inside a chunk of another batch.
+	release := make(chan struct{})
+	held := make(chan struct{}, e.workers)
+	for i := 0; i < e.workers; i++ {
+		blocker := newSpreadState()
+		blocker.n, blocker.size = 1, 1
+		blocker.run = func(int, int) {
+			held <- struct{}{}
+			<-release
+		}
+		blocker.left.Store(1)
+		blocker.state.Store(1<<32 | 1<<16)
+		e.work <- blocker
+	}
+	for i := 0; i < e.workers; i++ {
+		<-held
+	}
+	defer close(release)
+
+	var done [64]int
+	s := newSpreadState()
+	finished := make(chan struct{})
+	go func() {
+		for round := 0; round < 3; round++ {
+			e.spread(len(done), s, func(from, to int) {
+				for i := from; i < to; i++ {
+					done[i]++
+				}
+			})
+		}
+		close(finished)
+	}()
+	select {
+	case <-finished:
+	case <-time.After(10 * time.Second):
+		t.Fatal("spread waits for workers that are busy elsewhere")
+	}
+	for i, n := range done {
+		if n != 3 {
+			t.Fatalf("item %d done %d times in 3 batches", i, n)
+		}
 	}
 }
