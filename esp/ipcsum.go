@@ -7,24 +7,9 @@ import (
 )
 
 // ipv4Checksum computes the RFC 791 header checksum of h (whose checksum
-// field must be zero or is skipped by the caller). It adds 32-bit words:
-// the one's-complement sum folds to the same 16-bit result (RFC 1071 §2).
+// field must be zero or is skipped by the caller).
 func ipv4Checksum(h []byte) uint16 {
-	var sum uint64
-	for len(h) >= 4 {
-		sum += uint64(binary.BigEndian.Uint32(h))
-		h = h[4:]
-	}
-	if len(h) >= 2 {
-		sum += uint64(binary.BigEndian.Uint16(h))
-		h = h[2:]
-	}
-	if len(h) == 1 {
-		sum += uint64(h[0]) << 8
-	}
-	sum = sum>>32 + sum&0xffffffff
-	sum = sum>>32 + sum&0xffffffff
-	return checksumFold(uint32(sum>>16) + uint32(sum&0xffff))
+	return ^header.ChecksumFold(header.ChecksumAdd(0, h))
 }
 
 // setIPv4Checksum recomputes the header checksum of the IPv4 header h.

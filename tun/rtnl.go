@@ -42,27 +42,7 @@ func family(a netip.Addr) uint8 {
 
 // AddAddr assigns prefix (address/len) to the interface.
 func (r *RTNL) AddAddr(ifindex int, prefix netip.Prefix) error {
-	a := prefix.Addr()
-	hdr := make([]byte, unix.SizeofIfAddrmsg)
-	hdr[0] = family(a)
-	hdr[1] = uint8(prefix.Bits())
-	hdr[3] = unix.RT_SCOPE_UNIVERSE
-	binary.NativeEndian.PutUint32(hdr[4:], uint32(ifindex))
-	ae := netlink.NewAttributeEncoder()
-	ae.Bytes(unix.IFA_LOCAL, a.AsSlice())
-	ae.Bytes(unix.IFA_ADDRESS, a.AsSlice())
-	attrs, err := ae.Encode()
-	if err != nil {
-		return err
-	}
-	_, err = r.c.Execute(netlink.Message{
-		Header: netlink.Header{Type: unix.RTM_NEWADDR, Flags: netlink.Request | netlink.Acknowledge | netlink.Create | netlink.Replace},
-		Data:   append(hdr, attrs...),
-	})
-	if err != nil {
-		return fmt.Errorf("rtnetlink: add address %s: %w", prefix, err)
-	}
-	return nil
+	return r.addr(unix.RTM_NEWADDR, ifindex, prefix, 0)
 }
 
 // Route is a unicast route in the main table.

@@ -323,3 +323,37 @@ func (a AH) Set(next byte, spi uint32, seq uint64) {
 	binary.BigEndian.PutUint32(a[ahSeq:], uint32(seq))
 	clear(a[AHICVOff:])
 }
+
+// ChecksumAdd adds b to acc, a one's-complement running sum (RFC 1071)
+// of 16-bit big-endian words, 64 bits at a time: the carries collect in
+// the upper bits, and ChecksumFold reduces the sum to 16 bits. An odd
+// byte at the end counts as the high byte of a word.
+func ChecksumAdd(acc uint64, b []byte) uint64 {
+	for len(b) >= 8 {
+		v := binary.BigEndian.Uint64(b)
+		acc += v >> 32
+		acc += v & 0xffffffff
+		b = b[8:]
+	}
+	if len(b) >= 4 {
+		acc += uint64(binary.BigEndian.Uint32(b))
+		b = b[4:]
+	}
+	if len(b) >= 2 {
+		acc += uint64(binary.BigEndian.Uint16(b))
+		b = b[2:]
+	}
+	if len(b) == 1 {
+		acc += uint64(b[0]) << 8
+	}
+	return acc
+}
+
+// ChecksumFold reduces a ChecksumAdd sum to 16 bits (not complemented:
+// a checksum field holds its complement).
+func ChecksumFold(acc uint64) uint16 {
+	for acc > 0xffff {
+		acc = acc>>16 + acc&0xffff
+	}
+	return uint16(acc)
+}

@@ -76,35 +76,9 @@ const (
 	udpChecksum = header.UDPChecksumOff
 )
 
-// sum adds b to a one's-complement running sum (RFC 1071), 32 bits at a
-// time; fold reduces it to 16 bits.
-func sum(acc uint64, b []byte) uint64 {
-	for len(b) >= 8 {
-		v := binary.BigEndian.Uint64(b)
-		acc += v >> 32
-		acc += v & 0xffffffff
-		b = b[8:]
-	}
-	if len(b) >= 4 {
-		acc += uint64(binary.BigEndian.Uint32(b))
-		b = b[4:]
-	}
-	if len(b) >= 2 {
-		acc += uint64(binary.BigEndian.Uint16(b))
-		b = b[2:]
-	}
-	if len(b) == 1 {
-		acc += uint64(b[0]) << 8
-	}
-	return acc
-}
-
-func fold(acc uint64) uint16 {
-	for acc > 0xffff {
-		acc = acc>>16 + acc&0xffff
-	}
-	return uint16(acc)
-}
+// sum and fold are the one's-complement checksum arithmetic (RFC 1071).
+func sum(acc uint64, b []byte) uint64 { return header.ChecksumAdd(acc, b) }
+func fold(acc uint64) uint16          { return header.ChecksumFold(acc) }
 
 // pseudoSum is the one's-complement sum of the TCP/UDP pseudo-header of
 // the IP packet pkt for an upper-layer length l (RFC 793, RFC 8200 §8.1).
