@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"tinyipsec/internal/header"
 	"tinyipsec/internal/nstest"
 )
 
@@ -314,13 +315,7 @@ func (c *tcpClient) packet(flags byte, payload []byte) []byte {
 		hl = 24
 	}
 	p := make([]byte, 20+hl+len(payload))
-	p[0] = 0x45
-	binary.BigEndian.PutUint16(p[2:], uint16(len(p)))
-	p[6] = 0x40
-	p[8], p[9] = 64, 6
-	copy(p[12:16], []byte{10, 9, 0, 2})
-	copy(p[16:20], []byte{10, 9, 0, 1})
-	binary.BigEndian.PutUint16(p[10:], ^foldSum(checksumOf(0, p[:20])))
+	testIPv4(p, 6)
 	tcp := p[20:]
 	binary.BigEndian.PutUint16(tcp[0:], 40000)
 	binary.BigEndian.PutUint16(tcp[2:], 5555)
@@ -374,23 +369,10 @@ func (c *tcpClient) recv(want func([]byte) bool) []byte {
 	}
 }
 
-func checksumOf(acc uint64, b []byte) uint64 {
-	for len(b) >= 2 {
-		acc += uint64(binary.BigEndian.Uint16(b))
-		b = b[2:]
-	}
-	if len(b) == 1 {
-		acc += uint64(b[0]) << 8
-	}
-	return acc
-}
-
-func foldSum(acc uint64) uint16 {
-	for acc > 0xffff {
-		acc = acc>>16 + acc&0xffff
-	}
-	return uint16(acc)
-}
+// checksumOf and foldSum: the one's-complement arithmetic (RFC 1071),
+// checked against a plain reference in the header package's tests.
+func checksumOf(acc uint64, b []byte) uint64 { return header.ChecksumAdd(acc, b) }
+func foldSum(acc uint64) uint16              { return header.ChecksumFold(acc) }
 
 func pseudo(p []byte) uint64 {
 	return checksumOf(0, p[12:20]) + 6 + uint64(len(p)-20)

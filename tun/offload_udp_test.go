@@ -107,16 +107,22 @@ func udpPacketFamily(v6 bool, payload []byte) []byte {
 	return p
 }
 
-// udpPacket builds 10.9.0.2:40000 -> 10.9.0.1:5556 with a full checksum.
-func udpPacket(payload []byte) []byte {
-	p := make([]byte, 28+len(payload))
+// testIPv4 writes the IPv4 header of the test packets into p: 10.9.0.2 ->
+// 10.9.0.1, DF, protocol proto, the length of p, and the checksum.
+func testIPv4(p []byte, proto byte) {
 	p[0] = 0x45
 	binary.BigEndian.PutUint16(p[2:], uint16(len(p)))
 	p[6] = 0x40
-	p[8], p[9] = 64, 17
+	p[8], p[9] = 64, proto
 	copy(p[12:16], []byte{10, 9, 0, 2})
 	copy(p[16:20], []byte{10, 9, 0, 1})
 	binary.BigEndian.PutUint16(p[10:], ^foldSum(checksumOf(0, p[:20])))
+}
+
+// udpPacket builds 10.9.0.2:40000 -> 10.9.0.1:5556 with a full checksum.
+func udpPacket(payload []byte) []byte {
+	p := make([]byte, 28+len(payload))
+	testIPv4(p, 17)
 	putTestUDP(p[20:], payload, checksumOf(0, p[12:20]))
 	return p
 }

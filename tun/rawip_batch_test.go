@@ -14,18 +14,8 @@ import (
 func TestRawBatch(t *testing.T) {
 	nstest.Require(t, "ip")
 	ns := nstest.New(t, "tun-rawb")
-	var (
-		ipc *IPConn
-		err error
-	)
-	inNS(t, ns, func() {
-		ns.Run(t, "ip", "link", "set", "lo", "up")
-		ipc, err = ListenIP()
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ipc.Close()
+	ns.Run(t, "ip", "link", "set", "lo", "up")
+	ipc := listenIPIn(t, ns)
 	readers := ipc.Readers() // ESP4, AH4, ESP6, AH6
 	if len(readers) < 4 {
 		t.Skip("no IPv6")

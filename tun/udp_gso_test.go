@@ -2,7 +2,6 @@ package tun
 
 import (
 	"fmt"
-	"net"
 	"net/netip"
 	"testing"
 	"time"
@@ -19,31 +18,8 @@ func TestWireSendsNATTRun(t *testing.T) {
 	nstest.Require(t, "ip")
 	ns := nstest.New(t, "tun-gso")
 	lo := netip.MustParseAddr("127.0.0.1")
-	var (
-		u      *UDP
-		ipc    *IPConn
-		c1, c2 *net.UDPConn
-		err    error
-	)
-	inNS(t, ns, func() {
-		if u, err = ListenUDP([]netip.Addr{lo}); err != nil {
-			return
-		}
-		if ipc, err = ListenIP(); err != nil {
-			return
-		}
-		if c1, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)}); err != nil {
-			return
-		}
-		c2, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer u.Close()
-	defer ipc.Close()
-	defer c1.Close()
-	defer c2.Close()
+	u, ipc := listenUDPIn(t, ns, []netip.Addr{lo}), listenIPIn(t, ns)
+	c1, c2 := loopbackUDP4(t, ns), loopbackUDP4(t, ns)
 	packet := func(dst netip.AddrPort, esp string) []byte {
 		return nattPacket(lo, dst, []byte(esp))
 	}

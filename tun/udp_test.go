@@ -32,6 +32,20 @@ func listenUDPIn(t *testing.T, ns *nstest.NS, addrs []netip.Addr) *UDP {
 	return u
 }
 
+// listenIPIn opens the raw ESP/AH sockets inside ns, closed when the test
+// ends.
+func listenIPIn(t *testing.T, ns *nstest.NS) *IPConn {
+	t.Helper()
+	var ipc *IPConn
+	var err error
+	inNS(t, ns, func() { ipc, err = ListenIP() })
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ipc.Close() })
+	return ipc
+}
+
 // loopbackUDP4 opens a UDP socket on 127.0.0.1 (any port) inside ns,
 // closed when the test ends.
 func loopbackUDP4(t *testing.T, ns *nstest.NS) *net.UDPConn {
@@ -151,27 +165,7 @@ func TestWireSendsNATT(t *testing.T) {
 	nstest.Require(t, "ip")
 	ns := nstest.New(t, "tun-wire")
 	lo := netip.MustParseAddr("127.0.0.1")
-	var (
-		u   *UDP
-		ipc *IPConn
-		c   *net.UDPConn
-		err error
-	)
-	inNS(t, ns, func() {
-		if u, err = ListenUDP([]netip.Addr{lo}); err != nil {
-			return
-		}
-		if ipc, err = ListenIP(); err != nil {
-			return
-		}
-		c, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer u.Close()
-	defer ipc.Close()
-	defer c.Close()
+	u, ipc, c := listenUDPIn(t, ns, []netip.Addr{lo}), listenIPIn(t, ns), loopbackUDP4(t, ns)
 	dst := netip.MustParseAddrPort(c.LocalAddr().String())
 	esp := []byte("\x00\x00\x30\x03encrypted")
 	pkt := nattPacket(lo, dst, esp)

@@ -3,6 +3,7 @@ package header
 import (
 	"bytes"
 	"encoding/hex"
+	"math/rand/v2"
 	"testing"
 )
 
@@ -85,5 +86,40 @@ func TestIPv6TCPAH(t *testing.T) {
 	want, _ = hex.DecodeString("00000000fffff0000000000050180000beef0000")
 	if !bytes.Equal(seg, want) || tcp.HeaderLen() != 20 || tcp.Seq() != 0xfffff000 || tcp.Ack() != 0 {
 		t.Errorf("TCP header %x, want %x", seg, want)
+	}
+}
+
+// TestChecksum compares ChecksumAdd and ChecksumFold with the textbook
+// sum of 16-bit words (RFC 1071 section 4.1) on every length and offset
+// of random data, including odd lengths and sums that carry.
+func TestChecksum(t *testing.T) {
+	ref := func(b []byte) uint16 {
+		var s uint32
+		for i := 0; i+1 < len(b); i += 2 {
+			s += uint32(b[i])<<8 | uint32(b[i+1])
+		}
+		if len(b)%2 == 1 {
+			s += uint32(b[len(b)-1]) << 8
+		}
+		for s>>16 != 0 {
+			s = s&0xffff + s>>16
+		}
+		return uint16(s)
+	}
+	b := make([]byte, 300)
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	for off := 0; off < 8; off++ {
+		for n := 0; off+n <= len(b); n++ {
+			if got, want := ChecksumFold(ChecksumAdd(0, b[off:off+n])), ref(b[off:off+n]); got != want {
+				t.Fatalf("offset %d length %d: %#04x, want %#04x", off, n, got, want)
+			}
+		}
+	}
+	ff := bytes.Repeat([]byte{0xff}, 1<<16)
+	if got := ChecksumFold(ChecksumAdd(0, ff)); got != 0xffff {
+		t.Fatalf("all ones: %#04x", got)
 	}
 }
