@@ -62,8 +62,7 @@ func TestReconfigureKeepsUnchangedEntries(t *testing.T) {
 		pkts[b] = engPacket([4]byte{10, 2, b, 1}, 100, false)
 	}
 	send := func(third byte) {
-		ol.sizes[0] = copy(ol.bufs[0][MaxHeadroom:], pkts[third])
-		ol.process(1)
+		ol.one(pkts[third])
 	}
 	send(0)
 	if snd.sent != 1 || espSPI(snd.last[:]) != 0x1111 {

@@ -23,8 +23,7 @@ func selOut(e *Engine, snd *engSender, dsts ...[4]byte) []uint32 {
 	var spis []uint32
 	for _, d := range dsts {
 		before := len(snd.packets())
-		ol.sizes[0] = copy(ol.bufs[0][MaxHeadroom:], engPacket(d, 30, false))
-		ol.process(1)
+		ol.one(engPacket(d, 30, false))
 		got := snd.packets()
 		if len(got) == before {
 			spis = append(spis, 0)
@@ -154,14 +153,12 @@ func TestSelectorManyPairsCheap(t *testing.T) {
 	ol := newOutLoop(e)
 	pkt := engPacket([4]byte{10, 2, 1, 7}, 100, false) // spoke 257
 	calls = 0
-	ol.sizes[0] = copy(ol.bufs[0][MaxHeadroom:], pkt)
-	ol.process(1)
+	ol.one(pkt)
 	if spi := binary.BigEndian.Uint32(snd.last[20:]); spi != 0xd000+256 || calls != 1 {
 		t.Fatalf("sent on %x after %d selector checks", spi, calls)
 	}
 	if a := testing.AllocsPerRun(100, func() {
-		ol.sizes[0] = copy(ol.bufs[0][MaxHeadroom:], pkt)
-		ol.process(1)
+		ol.one(pkt)
 	}); a != 0 {
 		t.Fatalf("outbound with 500 selector pairs: %v allocs/op", a)
 	}

@@ -146,6 +146,19 @@ func engSAs(t testing.TB, spi uint32) (*OutboundSA, *InboundSA) {
 	return out, in
 }
 
+// one runs the outbound loop on a single packet, as if read alone from
+// the TUN.
+func (ol *outLoop) one(pkt []byte) {
+	ol.sizes[0] = copy(ol.bufs[0][MaxHeadroom:], pkt)
+	ol.process(1)
+}
+
+// one runs the inbound loop on a single packet, as if received alone.
+func (il *inLoop) one(pkt []byte) {
+	il.sizes[0] = copy(il.bufs[0][MaxHeadroom:], pkt)
+	il.process(1)
+}
+
 func newEngTest(t testing.TB, dev *engDevice, snd *engSender, cfg EngineConfig) *Engine {
 	t.Helper()
 	cfg.Device, cfg.Sender, cfg.Classifier = dev, snd, engClassifier{}
@@ -179,10 +192,8 @@ func TestPathRoundTrip(t *testing.T) {
 	devB.want = pkt
 	ol, il := newOutLoop(a), newInLoop(b)
 	roundTrip := func() {
-		ol.sizes[0] = copy(ol.bufs[0][MaxHeadroom:], pkt)
-		ol.process(1)
-		il.sizes[0] = copy(il.bufs[0][MaxHeadroom:], sndA.last[:sndA.n])
-		il.process(1)
+		ol.one(pkt)
+		il.one(sndA.last[:sndA.n])
 	}
 	roundTrip()
 	if devB.ok != 1 || devB.bad != 0 {
@@ -207,8 +218,7 @@ func TestPathDrops(t *testing.T) {
 	e := newEngTest(t, dev, snd, EngineConfig{})
 	ol, il := newOutLoop(e), newInLoop(e)
 	// No crypto ACL entry permits 10.9.0.1.
-	ol.sizes[0] = copy(ol.bufs[0][MaxHeadroom:], engPacket([4]byte{10, 9, 0, 1}, 10, false))
-	ol.process(1)
+	ol.one(engPacket([4]byte{10, 9, 0, 1}, 10, false))
 	// Garbage and an unknown SPI on the wire.
 	il.sizes[0] = copy(il.bufs[0][MaxHeadroom:], []byte{1, 2, 3})
 	out, _ := engSAs(t, 0x2002)
@@ -240,8 +250,7 @@ func TestAcquireQueue(t *testing.T) {
 	ol := newOutLoop(e)
 	for i := range 6 {
 		p := engPacket([4]byte{10, 2, 0, 1}, 10+i, false)
-		ol.sizes[0] = copy(ol.bufs[0][MaxHeadroom:], p)
-		ol.process(1)
+		ol.one(p)
 	}
 	if len(acquired) != 1 || acquired[0] != "vpn/10" {
 		t.Fatalf("acquire calls %v, want [vpn/10]", acquired)
@@ -290,13 +299,11 @@ func TestReplaceMakeBeforeBreak(t *testing.T) {
 	pkt := engPacket([4]byte{10, 2, 0, 1}, 100, false)
 	devB.want = pkt
 	send := func() []byte {
-		ol.sizes[0] = copy(ol.bufs[0][MaxHeadroom:], pkt)
-		ol.process(1)
+		ol.one(pkt)
 		return append([]byte(nil), sndA.last[:sndA.n]...)
 	}
 	recv := func(w []byte) {
-		il.sizes[0] = copy(il.bufs[0][MaxHeadroom:], w)
-		il.process(1)
+		il.one(w)
 	}
 	old := send()
 	// B installs the new inbound SA first (responder side of a rekey).
@@ -337,8 +344,7 @@ func TestTooBig(t *testing.T) {
 	p, _ := e.InstallPairFor("vpn/10", nil, out, PairInfo{})
 	ol := newOutLoop(e)
 	pkt := engPacket([4]byte{10, 2, 0, 1}, 990, true)
-	ol.sizes[0] = copy(ol.bufs[0][MaxHeadroom:], pkt)
-	ol.process(1)
+	ol.one(pkt)
 	got := dev.packets()
 	if snd.sent != 0 || len(got) != 1 {
 		t.Fatalf("sent %d, ICMP %d", snd.sent, len(got))
@@ -406,10 +412,8 @@ func BenchmarkPathRoundTrip(b *testing.B) {
 	b.SetBytes(int64(len(pkt)))
 	b.ReportAllocs()
 	for b.Loop() {
-		ol.sizes[0] = copy(ol.bufs[0][MaxHeadroom:], pkt)
-		ol.process(1)
-		il.sizes[0] = copy(il.bufs[0][MaxHeadroom:], sndA.last[:sndA.n])
-		il.process(1)
+		ol.one(pkt)
+		il.one(sndA.last[:sndA.n])
 	}
 }
 
@@ -424,8 +428,7 @@ func TestFragmentBeforeEncryption(t *testing.T) {
 	p, _ := e.InstallPairFor("vpn/10", nil, out, PairInfo{})
 	ol := newOutLoop(e)
 	pkt := engPacket([4]byte{10, 2, 0, 1}, 1300, false)
-	ol.sizes[0] = copy(ol.bufs[0][MaxHeadroom:], pkt)
-	ol.process(1)
+	ol.one(pkt)
 	sent := snd.packets()
 	if len(sent) != 3 || len(dev.packets()) != 0 {
 		t.Fatalf("%d packets sent, %d ICMP errors; want 3 fragments", len(sent), len(dev.packets()))
@@ -459,8 +462,7 @@ func TestFragmentBeforeEncryption(t *testing.T) {
 	}
 	snd.keep = false
 	allocs := testing.AllocsPerRun(50, func() {
-		ol.sizes[0] = copy(ol.bufs[0][MaxHeadroom:], pkt)
-		ol.process(1)
+		ol.one(pkt)
 	})
 	if allocs != 0 {
 		t.Fatalf("fragmenting allocates %v times", allocs)
@@ -479,8 +481,7 @@ func TestPerRulePairs(t *testing.T) {
 	p1, _ := e.InstallPairFor("vpn/10", nil, out1, PairInfo{ForRule: true, Rule: 1})
 	ol := newOutLoop(e)
 	send := func(line byte) {
-		ol.sizes[0] = copy(ol.bufs[0][MaxHeadroom:], engPacket([4]byte{10, 2, line, 1}, 30, false))
-		ol.process(1)
+		ol.one(engPacket([4]byte{10, 2, line, 1}, 30, false))
 	}
 	spis := func() (out []uint32) {
 		for _, w := range snd.packets() {
@@ -530,8 +531,7 @@ func TestQueuedTooBig(t *testing.T) {
 	big := engPacket([4]byte{10, 2, 0, 1}, 1300, false)
 	df := engPacket([4]byte{10, 2, 0, 1}, 1000, true)
 	for _, p := range [][]byte{big, df} {
-		ol.sizes[0] = copy(ol.bufs[0][MaxHeadroom:], p)
-		ol.process(1)
+		ol.one(p)
 	}
 	if w := e.Stats().Entries[0].Waiting; w != 2 {
 		t.Fatalf("%d packets waiting, want 2", w)
