@@ -94,3 +94,32 @@ func TestManagerInitialContactClearsOrphans(t *testing.T) {
 	})
 	checkMirrored(t, p.live()[0], r.plane.live()[0])
 }
+
+// TestManagerOrphanExpires: a pair kept without IKE SA is listed as such
+// for status, carries on until its lifetime ends, and then goes.
+func TestManagerOrphanExpires(t *testing.T) {
+	_, i, r := startPair(t, nil, nil)
+	waitUntil(t, 20*time.Second, "a pair on both ends", func() bool {
+		return len(i.plane.live()) == 1 && len(r.plane.live()) == 1
+	})
+	spiIn := r.plane.live()[0].ESPIn.SPI
+	i.m.mu.Lock()
+	i.m.retireIKE(i.m.sas[0], true, "test: IKE SA alone", time.Now())
+	i.m.mu.Unlock()
+	waitUntil(t, 5*time.Second, "the responder's pair kept without IKE SA", func() bool { return orphanCount(r.m) == 1 })
+	if got := r.m.PairsWithoutIKESA(); len(got) != 1 || got[0] != spiIn {
+		t.Fatalf("pairs without IKE SA %x, want [%x]", got, spiIn)
+	}
+	r.m.tick(time.Now())
+	if len(r.plane.live()) != 1 {
+		t.Fatal("the kept pair went before its lifetime ended")
+	}
+	r.m.mu.Lock()
+	r.m.orphans[0].c.expires = time.Now().Add(-time.Minute) // past for any tick
+	r.m.orphanDue = time.Time{}
+	r.m.mu.Unlock()
+	r.m.tick(time.Now().Add(time.Millisecond))
+	if len(r.plane.live()) != 0 || orphanCount(r.m) != 0 || len(r.m.PairsWithoutIKESA()) != 0 {
+		t.Fatalf("an expired pair without IKE SA is still installed (%d)", len(r.plane.live()))
+	}
+}
