@@ -260,8 +260,9 @@ func soakRun(t *testing.T, tis *tisNode, left, right *nstest.NS, p2, p1, maxIPse
 
 // TestSoakRekey: rekeys under traffic. Against strongSwan, which
 // re-keys its IPsec SAs every 3-5 s and re-authenticates every 25 s
-// (tinyipsec answers); against a second tinyipsec, whose initiator does
-// both at its shortest test lifetimes (IPsec SAs 6 s, IKE SAs 20 s).
+// (tinyipsec answers); against strongSwan answering tinyipsec's rekeys;
+// and against a second tinyipsec. tinyipsec rekeys at its shortest test
+// lifetimes (IPsec SAs 6 s, IKE SAs 20 s).
 func TestSoakRekey(t *testing.T) {
 	requireStrongSwan(t, "python3")
 	p2, p1 := soakTargets()
@@ -278,6 +279,17 @@ func TestSoakRekey(t *testing.T) {
 		// A pair lives 7 s and is rekeyed after 3-5 s (strongSwan's
 		// jitter): up to three, four across a re-authentication.
 		soakRun(t, r.tis, r.left, r.right, p2, p1, 4, budget)
+	})
+	t.Run("strongswan-responder", func(t *testing.T) {
+		// tinyipsec rekeys, strongSwan answers.
+		t.Parallel()
+		c := interopCase{
+			tis: tisConn{PSK: "soak-psk-strongswan-r", Lifetime: "6s", P1Lifetime: "20s",
+				Env: []string{conf.TestShortLifetimesEnv + "=1"}},
+			ss: charonConn{PSK: "soak-psk-strongswan-r"},
+		}
+		r := runInterop(t, c, true)
+		soakRun(t, r.tis, r.left, r.right, p2, p1, 2, budget)
 	})
 	t.Run("tinyipsec", func(t *testing.T) {
 		t.Parallel()
