@@ -61,6 +61,14 @@ type PairInfo struct {
 
 	// PathMTU is the MTU towards the peer; 0 uses EngineConfig.WireMTU.
 	PathMTU int
+
+	// HoldOutbound installs the inbound half only: the pair decrypts at
+	// once but carries no outbound traffic until ReleaseOutbound. An IKEv1
+	// Quick Mode responder needs this: the initiator may send on the new
+	// SA as soon as it has our second message, before its third one
+	// reaches us, while we must not send on it before that third message
+	// says the initiator has installed it.
+	HoldOutbound bool
 }
 
 // Pair is an installed SA pair. Its fields are the engine's; use the
@@ -74,6 +82,8 @@ type Pair struct {
 	maxInner  int // largest cleartext packet that fits the path MTU; 0 = no limit
 	installed time.Time
 	removed   atomic.Bool
+	// held: installed with HoldOutbound and not released yet.
+	held atomic.Bool
 	// softNotified is set once Expire(p, false) was called.
 	softNotified atomic.Bool
 
@@ -186,25 +196,56 @@ func (e *Engine) install(resolve func(*policyTable) (*entry, int), in Verifier, 
 		e.publishInbound(func(m map[inKey]*Pair) { m[inKey{proto, spi}] = p })
 	}
 	e.pairs[p] = struct{}{}
-	if out != nil {
-		ent.mu.Lock()
-		if p.sel != nil {
-			ent.sel.Store(ent.sel.Load().with(p))
-		} else if info.ForRule {
-			ent.setRule(info.Rule, p, nil)
-		} else {
-			ent.out.Store(p)
-		}
-		ent.mu.Unlock()
+	p.held.Store(out != nil && info.HoldOutbound)
+	if out != nil && !info.HoldOutbound {
+		e.publishOutbound(p)
 	}
 	e.tableMu.Unlock()
-	if out != nil && ent.pending.Load() != 0 {
+	if out != nil && !info.HoldOutbound {
+		e.flushPending(ent)
+	}
+	return p, nil
+}
+
+// publishOutbound makes p carry its entry's outbound traffic (tableMu
+// held).
+func (e *Engine) publishOutbound(p *Pair) {
+	ent := p.ent
+	ent.mu.Lock()
+	if p.sel != nil {
+		ent.sel.Store(ent.sel.Load().with(p))
+	} else if p.Info.ForRule {
+		ent.setRule(p.Info.Rule, p, nil)
+	} else {
+		ent.out.Store(p)
+	}
+	ent.mu.Unlock()
+}
+
+// flushPending sends what waited for an outbound SA of ent.
+func (e *Engine) flushPending(ent *entry) {
+	if ent.pending.Load() != 0 {
 		// Installs are rare: the scratch for oversized packets is made
 		// here rather than shared with a packet loop.
 		big := e.newOversize()
 		e.flush(ent, &big)
 	}
-	return p, nil
+}
+
+// ReleaseOutbound lets a pair installed with HoldOutbound carry its
+// outbound traffic. Releasing twice, or a removed pair, is harmless.
+func (e *Engine) ReleaseOutbound(p *Pair) {
+	if p == nil || p.out == nil {
+		return
+	}
+	e.tableMu.Lock()
+	if p.removed.Load() || !p.held.Swap(false) {
+		e.tableMu.Unlock()
+		return
+	}
+	e.publishOutbound(p)
+	e.tableMu.Unlock()
+	e.flushPending(p.ent)
 }
 
 // Replace is InstallPairFor for a rekey of old: the new pair takes over old's

@@ -50,6 +50,18 @@ type InboundCounter interface {
 	PacketsIn(h ChildHandle) uint64
 }
 
+// OutboundHolder is optionally implemented by a DataPlane: a ChildSA with
+// HoldOutbound set is installed for inbound traffic only, until
+// ReleaseOutbound. As Quick Mode responder the manager installs a pair
+// when it sends the second message, because the initiator may send on
+// the new SA as soon as it has that message, and releases the outbound
+// half when the initiator's third message shows it installed the SA too.
+// Without it the pair is installed at the third message (a packet or two
+// may be lost at each rekey the peer starts).
+type OutboundHolder interface {
+	ReleaseOutbound(h ChildHandle)
+}
+
 // ChildKeys are one direction of one protocol of a negotiated SA pair.
 type ChildKeys struct {
 	SPI     uint32
@@ -83,6 +95,9 @@ type ChildSA struct {
 	LifetimeKB uint64
 	ESN        bool
 	PFSGroup   algo.Group
+
+	// HoldOutbound: install the inbound half only (see OutboundHolder).
+	HoldOutbound bool
 }
 
 // Config configures a Manager.
@@ -161,6 +176,7 @@ type Manager struct {
 	// their timers.
 	orphans   []*orphan
 	orphanDue time.Time
+	graves    []*ikeSA
 
 	closed  bool
 	started bool
@@ -300,6 +316,7 @@ func (m *Manager) Close() {
 	}
 	m.sas = nil
 	m.removeOrphansIf(func(*orphan) bool { return true })
+	m.buryGraves(time.Time{}, true)
 	started := m.started
 	m.mu.Unlock()
 	close(m.stop)

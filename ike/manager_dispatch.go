@@ -38,6 +38,12 @@ func (m *Manager) HandlePacket(pkt []byte, local, remote netip.AddrPort) {
 			}
 		}
 	}
+	if sa == nil && len(m.graves) > 0 && h.Exchange == ExchangeInformational {
+		if g := m.findGrave(h.CookieI, h.CookieR, now); g != nil {
+			m.lateInfo(g, pkt)
+			return
+		}
+	}
 	if sa == nil {
 		if h.CookieR.IsZero() && h.MessageID == 0 && (h.Exchange == ExchangeMain || h.Exchange == ExchangeAggressive) {
 			m.newResponder(pkt, h, local, remote, now)
@@ -259,7 +265,13 @@ func (m *Manager) handleQuick(sa *ikeSA, h Header, pkt []byte, from func(), now 
 		from()
 		qs.retx.clear()
 		m.qmDone(sa, qs, now)
-		m.installChild(sa, qs, res, now)
+		if held := qs.held; held != nil {
+			// The initiator has the SA: our traffic may use it now.
+			qs.held = nil
+			m.cfg.DataPlane.(OutboundHolder).ReleaseOutbound(held.handle)
+		} else if res != nil {
+			m.installChild(sa, qs, res, now)
+		}
 		return
 	}
 	qs = &qmState{}
@@ -286,6 +298,11 @@ func (m *Manager) handleQuick(sa *ikeSA, h Header, pkt []byte, from func(), now 
 	if sa.dpd != nil {
 		sa.dpd.heard(now)
 	}
+	if _, ok := m.cfg.DataPlane.(OutboundHolder); ok {
+		// Inbound now: the initiator may send on the SA before its
+		// third message reaches us (see OutboundHolder).
+		m.installChild(sa, qs, q.result(), now)
+	}
 }
 
 // quickFailed handles an error in an exchange we are part of.
@@ -295,6 +312,7 @@ func (m *Manager) quickFailed(sa *ikeSA, qs *qmState, err error) {
 		return
 	}
 	m.log.Warn("Quick Mode failed", "peer", sa.remote, "err", err)
+	m.dropHeld(sa, qs)
 	sa.p2Error = "phase 2 failed: " + err.Error()
 	var ne *NotifyError
 	if errors.As(err, &ne) {

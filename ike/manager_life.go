@@ -311,7 +311,8 @@ func (m *Manager) installChild(sa *ikeSA, qs *qmState, res *quickResult, now tim
 	defer res.wipe()
 	ch := res.Choice
 	c := &ChildSA{CryptoMap: qs.ms.cm, Rule: qs.rule.index, Local: sa.local, Remote: sa.remote, Encap: ch.EncapMode != EncapTunnel && ch.EncapMode != EncapTransport,
-		Mode: ch.Mode, Selector: qs.sel, Lifetime: ch.Lifetime, LifetimeKB: ch.LifetimeKB, ESN: ch.ESN, PFSGroup: ch.PFS}
+		Mode: ch.Mode, Selector: qs.sel, Lifetime: ch.Lifetime, LifetimeKB: ch.LifetimeKB, ESN: ch.ESN, PFSGroup: ch.PFS,
+		HoldOutbound: !qs.q.initiator && qs.q.state != QMIdle}
 	conv := func(k childKeys) ChildKeys {
 		return ChildKeys{SPI: k.SPI, EncKey: k.EncKey, AuthKey: k.AuthKey}
 	}
@@ -368,6 +369,9 @@ func (m *Manager) installChild(sa *ikeSA, qs *qmState, res *quickResult, now tim
 		}
 	}
 	sa.children = append(sa.children, nc)
+	if c.HoldOutbound {
+		qs.held = nc
+	}
 	m.childChanged()
 	sa.p2Error = ""
 	delete(qs.ms.wanted, qs.rule.index)
@@ -380,6 +384,17 @@ func (m *Manager) installChild(sa *ikeSA, qs *qmState, res *quickResult, now tim
 	}
 	if sa.dpd != nil {
 		sa.dpd.heard(now)
+	}
+}
+
+// dropHeld removes the pair a responder installed at QM2 when its Quick
+// Mode ends without the initiator's third message.
+func (m *Manager) dropHeld(sa *ikeSA, qs *qmState) {
+	if c := qs.held; c != nil {
+		qs.held = nil
+		m.log.Info("Quick Mode ended before the initiator confirmed: removing its IPsec SA", "peer", sa.remote,
+			"spi_in", spiHex(c.espIn, c.ahIn))
+		m.removeChild(sa, c, true)
 	}
 }
 
@@ -451,6 +466,15 @@ func (m *Manager) deleteIKE(sa *ikeSA, notify bool, why string) {
 	m.removeSA(sa)
 }
 
+// wipeSecrets wipes an IKE SA's phase 1 keys.
+func wipeSecrets(sa *ikeSA) {
+	if sa.out != nil {
+		wipeBytes(sa.out.sec.SKEYIDd)
+		wipeBytes(sa.out.sec.SKEYIDa)
+		wipeBytes(sa.out.sec.Ka)
+	}
+}
+
 // removeSA forgets an IKE SA (its children must be gone or moved).
 func (m *Manager) removeSA(sa *ikeSA) {
 	for i, x := range m.sas {
@@ -462,10 +486,8 @@ func (m *Manager) removeSA(sa *ikeSA) {
 	}
 	sa.dead = true
 	m.raRelease(sa)
-	if sa.out != nil {
-		wipeBytes(sa.out.sec.SKEYIDd)
-		wipeBytes(sa.out.sec.SKEYIDa)
-		wipeBytes(sa.out.sec.Ka)
+	if sa.graveUntil.IsZero() {
+		wipeSecrets(sa) // a grave's keys go when it is buried (manager_orphan.go)
 	}
 	// A busy SA's state machine is still in use: the computation wipes
 	// it when it finds the SA dead.

@@ -1,10 +1,13 @@
 package ike
 
 import (
+	"encoding/binary"
 	"fmt"
 	"net/netip"
 	"slices"
 	"time"
+
+	"tinyipsec/internal/logx"
 )
 
 // IPsec SAs outlive the IKE SA that negotiated them.
@@ -67,9 +70,61 @@ func (m *Manager) orphanChildren(sa *ikeSA, now time.Time) {
 
 // retireIKE deletes an IKE SA whose pairs live on (see above); notify
 // sends a Delete for the IKE SA alone.
+//
+// A peer that shuts down sends Deletes for its IPsec SAs and then one for
+// the IKE SA, in separate messages that may arrive in another order. So
+// an IKE SA whose pairs became orphans stays a grave for graveTime: its
+// keys still authenticate late Informational messages, whose Deletes for
+// IPsec SAs are honoured; nothing else is.
 func (m *Manager) retireIKE(sa *ikeSA, notify bool, why string, now time.Time) {
+	n := len(m.orphans)
 	m.orphanChildren(sa, now)
+	if len(m.orphans) > n && sa.out != nil {
+		sa.graveUntil = now.Add(graveTime)
+		m.graves = append(m.graves, sa)
+	}
 	m.deleteIKE(sa, notify, why)
+}
+
+// graveTime is how long a retired IKE SA answers for late Deletes.
+const graveTime = 10 * time.Second
+
+// findGrave returns the retired IKE SA with these cookies, if any.
+func (m *Manager) findGrave(ckyI, ckyR Cookie, now time.Time) *ikeSA {
+	for _, g := range m.graves {
+		if g.cookieI == ckyI && g.cookieR == ckyR && now.Before(g.graveUntil) {
+			return g
+		}
+	}
+	return nil
+}
+
+// lateInfo handles an Informational message for a retired IKE SA: only
+// its Deletes for IPsec SAs (orphans of the same peer identity) count.
+func (m *Manager) lateInfo(g *ikeSA, pkt []byte) {
+	ev, err := openInfo(g.out.sec, pkt)
+	if err != nil {
+		m.drop(dropReasonOf(err), logx.LevelDebug, "Informational for a deleted IKE SA dropped", "peer", g.remote, "err", err)
+		return
+	}
+	if mid := binary.BigEndian.Uint32(pkt[20:24]); g.infoSeen.seen(mid) {
+		m.drop(DropReplay, logx.LevelDebug, "replayed Informational dropped", "peer", g.remote, "message_id", mid)
+		return
+	}
+	for _, d := range ev.DeleteChild {
+		m.peerDeletedChild(g, d)
+	}
+}
+
+// buryGraves wipes the keys of the retired IKE SAs whose time is up.
+func (m *Manager) buryGraves(now time.Time, all bool) {
+	m.graves = slices.DeleteFunc(m.graves, func(g *ikeSA) bool {
+		if !all && now.Before(g.graveUntil) {
+			return false
+		}
+		wipeSecrets(g)
+		return true
+	})
 }
 
 // heir is the live IKE SA that took over from sa, nil if none.

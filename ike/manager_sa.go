@@ -100,6 +100,9 @@ type ikeSA struct {
 	replaces    *ikeSA // the IKE SA this one rekeys
 	rekeying    bool   // a replacement phase 1 was started
 	dead        bool
+	// graveUntil: deleted, but its keys still authenticate late Deletes
+	// for its IPsec SAs until then (manager_orphan.go).
+	graveUntil time.Time
 	// unproven: an Aggressive Mode responder before AM3; its peer has not
 	// shown that it receives our messages (manager_halfopen.go).
 	unproven bool
@@ -141,6 +144,9 @@ type qmState struct {
 	rule    proxyRule
 	rekeyOf *child
 	doneAt  time.Time // completed: kept a while to answer retransmissions
+	// held is the pair a responder installed at QM2 with its outbound
+	// half held until QM3 (see OutboundHolder).
+	held *child
 }
 
 // child is an installed IPsec SA pair.

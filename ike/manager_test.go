@@ -100,6 +100,8 @@ type memPlane struct {
 	// inbound stands for the packets every pair has received (DPD's
 	// sign of life); tests move it by hand.
 	inbound atomic.Uint64
+	// heldInstalls counts installs with the outbound half held.
+	heldInstalls int
 }
 
 func (p *memPlane) PacketsIn(ChildHandle) uint64 { return p.inbound.Load() }
@@ -111,12 +113,36 @@ func (p *memPlane) InstallChild(c *ChildSA) (ChildHandle, error) {
 		p.pairs = map[*ChildSA]bool{}
 	}
 	cp := *c
+	if c.HoldOutbound {
+		p.heldInstalls++
+	}
 	for _, k := range []*ChildKeys{&cp.ESPIn, &cp.ESPOut, &cp.AHIn, &cp.AHOut} {
 		k.EncKey, k.AuthKey = bytes.Clone(k.EncKey), bytes.Clone(k.AuthKey)
 	}
 	p.pairs[&cp] = true
 	p.log = append(p.log, &cp)
 	return &cp, nil
+}
+
+// ReleaseOutbound: the memory plane has no traffic to hold; it records
+// the release so that tests see the responder's two-step install.
+func (p *memPlane) ReleaseOutbound(h ChildHandle) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	h.(*ChildSA).HoldOutbound = false
+}
+
+// held counts the live pairs whose outbound half is still held.
+func (p *memPlane) held() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for c := range p.pairs {
+		if c.HoldOutbound {
+			n++
+		}
+	}
+	return n
 }
 
 func (p *memPlane) RemoveChild(h ChildHandle) {
@@ -241,6 +267,15 @@ func TestManagerInMemory(t *testing.T) {
 		return len(i.plane.live()) == 1 && len(r.plane.live()) == 1
 	})
 	checkMirrored(t, i.plane.live()[0], r.plane.live()[0])
+	// The responder installed its pair at QM2 with the outbound half held,
+	// and released it at QM3.
+	waitUntil(t, 5*time.Second, "the responder's outbound half released", func() bool { return r.plane.held() == 0 })
+	r.plane.mu.Lock()
+	installs, held := len(r.plane.log), r.plane.heldInstalls
+	r.plane.mu.Unlock()
+	if installs != 1 || held != 1 || i.plane.heldInstalls != 0 {
+		t.Fatalf("responder: %d installs, %d with the outbound half held (want 1, 1); initiator: %d held", installs, held, i.plane.heldInstalls)
+	}
 	si, sr := i.m.Status(), r.m.Status()
 	if len(si) != 1 || si[0].State != "MM_ACTIVE" || si[0].Role != "initiator" || sr[0].Role != "responder" ||
 		si[0].Encryption != "aes128" || si[0].Group != 14 || si[0].LifetimeLeftS <= 0 {

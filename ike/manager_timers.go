@@ -26,6 +26,9 @@ func (m *Manager) tick(now time.Time) {
 	m.tickTimers(now)
 	m.tickNow = time.Time{}
 	m.tickOrphans(now)
+	if len(m.graves) > 0 {
+		m.buryGraves(now, false)
+	}
 	m.tickMaps(now)
 	m.settleCheck()
 }
@@ -104,6 +107,7 @@ func (m *Manager) tickSA(sa *ikeSA, now time.Time) {
 			if qs.ms != nil {
 				qs.ms.failed(now)
 			}
+			m.dropHeld(sa, qs)
 			m.dropQM(sa, mid)
 		}
 	}

@@ -105,6 +105,9 @@ type quickMode struct {
 	lastOut []byte
 	// lastIn is the last message accepted, to recognise duplicates.
 	lastIn []byte
+	// derived: result() has run (a responder may derive the keys at its
+	// second message, to install the inbound SA before the third).
+	derived bool
 }
 
 // dhPrivate is an ephemeral Diffie-Hellman key for PFS.
@@ -398,6 +401,9 @@ func (q *quickMode) handleQM3(pkt []byte) (*quickResult, error) {
 		return nil, fmt.Errorf("%w (HASH(3))", errUnauthenticated)
 	}
 	q.iv, q.lastIn, q.state = nextIV, pkt, QMIdle
+	if q.derived {
+		return nil, nil // installed at QM2: the keys are the data plane's
+	}
 	return q.result(), nil
 }
 
@@ -409,6 +415,7 @@ func (q *quickMode) isDuplicate(pkt []byte) bool {
 
 // result derives KEYMAT for both directions and wipes the DH secret.
 func (q *quickMode) result() *quickResult {
+	q.derived = true
 	ch := q.choice
 	r := &quickResult{Choice: ch}
 	if q.initiator {

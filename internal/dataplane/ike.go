@@ -78,6 +78,7 @@ func (p *IKEPlane) InstallChild(c *ike.ChildSA) (ike.ChildHandle, error) {
 	info.CryptoMap, info.Peer, info.Local, info.Keying = c.CryptoMap.ID(), c.Remote.Addr(), c.Local.Addr(), "isakmp"
 	info.LocalSelector, info.RemoteSelector = c.Selector.Local.String(), c.Selector.Remote.String()
 	info.Lifetime, info.LifetimeKB = c.Lifetime, c.LifetimeKB
+	info.HoldOutbound = c.HoldOutbound
 	pair, err := p.engine.InstallPairFor(c.CryptoMap.ID(), inSA, outSA, info)
 	if err != nil {
 		inSA.Close()
@@ -98,6 +99,14 @@ func (p *IKEPlane) PacketsIn(h ike.ChildHandle) uint64 {
 
 // RemoveChild takes a pair out of the engine (keys wiped once no packet
 // loop still uses them).
+// ReleaseOutbound lets a pair installed with HoldOutbound carry outbound
+// traffic (ike.OutboundHolder).
+func (p *IKEPlane) ReleaseOutbound(h ike.ChildHandle) {
+	if pair, ok := h.(*esp.Pair); ok {
+		p.engine.ReleaseOutbound(pair)
+	}
+}
+
 func (p *IKEPlane) RemoveChild(h ike.ChildHandle) {
 	if pair, ok := h.(*esp.Pair); ok {
 		p.forgetKeys(pair)
