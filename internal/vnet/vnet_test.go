@@ -81,19 +81,7 @@ func TestSegmentAndCoalesce(t *testing.T) {
 			const mss, n = 1348, 1348*20 + 500
 			orig, h := superPacket(tc.v6, tc.udp, n, mss)
 			super := append([]byte(nil), orig...)
-			var s Segmenter
-			if err := s.Reset(super, h); err != nil {
-				t.Fatal(err)
-			}
-			var segs [][]byte
-			for {
-				b := make([]byte, 2048)
-				m, ok := s.Next(b)
-				if !ok {
-					break
-				}
-				segs = append(segs, b[:m])
-			}
+			segs := segmentPacket(t, super, h)
 			if len(segs) != 21 {
 				t.Fatalf("%d segments, want 21", len(segs))
 			}
@@ -168,19 +156,12 @@ func TestSegmentAndCoalesce(t *testing.T) {
 			for i := c.Next(g.First); i >= 0; i = c.Next(i) {
 				merged = append(merged, segs[i][g.HeaderLen():]...)
 			}
-			if err := s.Reset(merged, gh); err != nil {
-				t.Fatal(err)
+			again := segmentPacket(t, merged, gh)
+			if len(again) != len(origSegs) {
+				t.Fatalf("%d segments from the merged packet, want %d", len(again), len(origSegs))
 			}
-			for i := 0; ; i++ {
-				b := make([]byte, 2048)
-				m, ok := s.Next(b)
-				if !ok {
-					if i != len(origSegs) {
-						t.Fatalf("%d segments from the merged packet, want %d", i, len(origSegs))
-					}
-					break
-				}
-				if i >= len(origSegs) || !bytes.Equal(b[:m], origSegs[i]) {
+			for i := range again {
+				if !bytes.Equal(again[i], origSegs[i]) {
 					t.Fatalf("segment %d of the merged packet differs from the original", i)
 				}
 			}
@@ -309,6 +290,13 @@ func segments(t *testing.T, v6 bool, n int) [][]byte {
 func segmentAll(t testing.TB, v6, udp bool, total, size int) [][]byte {
 	t.Helper()
 	p, h := superPacket(v6, udp, total, size)
+	return segmentPacket(t, p, h)
+}
+
+// segmentPacket cuts p (after the virtio-net header h) into the packets
+// a Segmenter gives.
+func segmentPacket(t testing.TB, p []byte, h Header) [][]byte {
+	t.Helper()
 	var s Segmenter
 	if err := s.Reset(p, h); err != nil {
 		t.Fatal(err)
