@@ -237,22 +237,34 @@ func (d *Device) Read(bufs [][]byte, sizes []int, offset int) (int, error) {
 // wait for the poller"; true ends the read.
 func (d *Device) readReady(fd uintptr) bool {
 	for d.rdN < len(d.rdBufs) {
-		b := d.rdBufs[d.rdN][d.rdOff:]
-		n, err := unix.Read(int(fd), b)
-		if err == unix.EINTR {
-			continue
-		}
-		if err == unix.EAGAIN {
-			return d.rdN > 0
-		}
-		if err != nil {
-			d.rdErr = fmt.Errorf("tun: read: %w", err)
-			return true
+		n, ok, end := d.readOne(fd, d.rdBufs[d.rdN][d.rdOff:])
+		if !ok {
+			return end
 		}
 		d.rdSizes[d.rdN] = n
 		d.rdN++
 	}
 	return true
+}
+
+// readOne reads one packet into b, retrying when interrupted. Without a
+// packet (ok false) the read ends with end: with nothing queued, true
+// once some packets were read (else wait for the poller); on an error,
+// which it records in d.rdErr, true.
+func (d *Device) readOne(fd uintptr, b []byte) (n int, ok, end bool) {
+	for {
+		n, err := unix.Read(int(fd), b)
+		switch err {
+		case nil:
+			return n, true, false
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			return 0, false, d.rdN > 0
+		}
+		d.rdErr = fmt.Errorf("tun: read: %w", err)
+		return 0, false, true
+	}
 }
 
 // Offloads reports whether the device carries virtio-net headers and which
@@ -277,16 +289,9 @@ func (d *Device) readReadyVnet(fd uintptr) bool {
 			}
 			continue
 		}
-		n, err := unix.Read(int(fd), d.big)
-		if err == unix.EINTR {
-			continue
-		}
-		if err == unix.EAGAIN {
-			return d.rdN > 0
-		}
-		if err != nil {
-			d.rdErr = fmt.Errorf("tun: read: %w", err)
-			return true
+		n, ok, end := d.readOne(fd, d.big)
+		if !ok {
+			return end
 		}
 		if n <= vnet.HeaderLen {
 			d.segErrs.Add(1)
