@@ -230,17 +230,24 @@ func (s *tomlScanner) key() []string {
 }
 
 // basicString reads "..." (one line) and returns it with its quotes.
-func (s *tomlScanner) basicString() (string, bool) {
+func (s *tomlScanner) basicString() (string, bool) { return s.quoted('"', true) }
+
+// literalString reads '...' (one line) with its quotes.
+func (s *tomlScanner) literalString() (string, bool) { return s.quoted('\'', false) }
+
+// quoted reads a one-line string between quote characters q, with
+// backslash escapes when escapes is set, and returns it with its quotes.
+func (s *tomlScanner) quoted(q byte, escapes bool) (string, bool) {
 	from := s.i
 	s.i++
 	for !s.eof() {
-		switch s.peek() {
-		case '\\':
+		switch c := s.peek(); {
+		case c == '\\' && escapes:
 			s.i += 2
-		case '"':
+		case c == q:
 			s.i++
 			return string(s.src[from:s.i]), true
-		case '\n':
+		case c == '\n':
 			return "", false
 		default:
 			s.i++
@@ -248,24 +255,6 @@ func (s *tomlScanner) basicString() (string, bool) {
 	}
 	if s.i > len(s.src) {
 		s.i = len(s.src)
-	}
-	return "", false
-}
-
-// literalString reads '...' (one line) with its quotes.
-func (s *tomlScanner) literalString() (string, bool) {
-	from := s.i
-	s.i++
-	for !s.eof() {
-		switch s.peek() {
-		case '\'':
-			s.i++
-			return string(s.src[from:s.i]), true
-		case '\n':
-			return "", false
-		default:
-			s.i++
-		}
 	}
 	return "", false
 }
