@@ -100,12 +100,7 @@ func (m *CryptoMap) writeFingerprint(h hash.Hash) {
 	field("split_networks", fmt.Sprint(m.SplitNetworks))
 	if k := m.Manual; k != nil {
 		field("spi", fmt.Sprint(k.SPIIn, k.SPIOut, k.AHSPIIn, k.AHSPIOut))
-		secret("esp_key_in", k.ESPKeyIn)
-		secret("esp_key_out", k.ESPKeyOut)
-		secret("esp_auth_key_in", k.ESPAuthKeyIn)
-		secret("esp_auth_key_out", k.ESPAuthKeyOut)
-		secret("ah_key_in", k.AHKeyIn)
-		secret("ah_key_out", k.AHKeyOut)
+		k.eachKey(secret)
 	}
 }
 

@@ -230,17 +230,11 @@ func (tw *tomlWriter) remoteAccess(m *CryptoMap) {
 func (tw *tomlWriter) manual(k *ManualKeys, ts []*TransformSet) {
 	tw.line("spi_in = %d", k.SPIIn)
 	tw.line("spi_out = %d", k.SPIOut)
-	hexKey := func(key string, v Secret) {
+	k.eachKey(func(key string, v Secret) {
 		if len(v) > 0 {
 			tw.line("%s = \"%x\"", key, []byte(v))
 		}
-	}
-	hexKey("esp_key_in", k.ESPKeyIn)
-	hexKey("esp_key_out", k.ESPKeyOut)
-	hexKey("esp_auth_key_in", k.ESPAuthKeyIn)
-	hexKey("esp_auth_key_out", k.ESPAuthKeyOut)
-	hexKey("ah_key_in", k.AHKeyIn)
-	hexKey("ah_key_out", k.AHKeyOut)
+	})
 	if len(ts) == 1 && ts[0].AH != algo.HashNone && ts[0].ESP != algo.CipherNone {
 		tw.line("ah_spi_in = %d", k.AHSPIIn)
 		tw.line("ah_spi_out = %d", k.AHSPIOut)
