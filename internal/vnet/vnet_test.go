@@ -182,14 +182,7 @@ func TestCoalesceKeepsOrder(t *testing.T) {
 	groups := c.Coalesce(batch)
 	// A0 A1 | B0 B1 B2 B3 | A3 | A2: A3 does not continue A1 and starts
 	// a group of its own; A2 then does not continue A3.
-	var got [][]int
-	for _, g := range groups {
-		var m []int
-		for i := g.First; i >= 0; i = c.Next(i) {
-			m = append(m, i)
-		}
-		got = append(got, m)
-	}
+	got := members(c, groups)
 	want := [][]int{{0, 2}, {1, 3, 6, 7}, {4}, {5}}
 	if len(got) != len(want) {
 		t.Fatalf("groups %v, want %v", got, want)
