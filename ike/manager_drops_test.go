@@ -1,39 +1,25 @@
 package ike
 
 import (
-	"bytes"
 	"net/netip"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"tinyipsec/internal/logx"
+	"tinyipsec/internal/nstest"
 )
 
-// lockedBuffer is a log sink shared by goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) lines() []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Split(strings.TrimSpace(l.b.String()), "\n")
+// logLines splits what a test logger wrote into lines.
+func logLines(b *nstest.SyncBuffer) []string {
+	return strings.Split(strings.TrimSpace(b.String()), "\n")
 }
 
 // TestDropLogRateLimited: a flood of unauthenticated input of several
 // kinds writes a handful of lines even at debug level, counts every
 // datagram, and the suppressed ones are summed up once the window ends.
 func TestDropLogRateLimited(t *testing.T) {
-	var sink lockedBuffer
+	var sink nstest.SyncBuffer
 	var level logx.LevelVar
 	level.Set(logx.LevelDebug)
 	log := logx.New(&sink, &level)
@@ -55,14 +41,14 @@ func TestDropLogRateLimited(t *testing.T) {
 	if counts["foreign-cookie"] != n || counts["malformed"] != n || counts["half-open-evicted"] == 0 {
 		t.Fatalf("drop counters %v", counts)
 	}
-	lines := sink.lines()
+	lines := logLines(&sink)
 	if len(lines) > 3 {
 		t.Fatalf("%d log lines for %d dropped datagrams:\n%s", len(lines), 2*n, strings.Join(lines[:10], "\n"))
 	}
 	// Once the window is over, one summary per kind tells how many were
 	// not written.
 	m.drops.flush(m.log, time.Now().Add(logWindow))
-	summary := sink.lines()[len(lines):]
+	summary := logLines(&sink)[len(lines):]
 	if len(summary) != 3 {
 		t.Fatalf("summary lines:\n%s", strings.Join(summary, "\n"))
 	}

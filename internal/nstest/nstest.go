@@ -137,7 +137,7 @@ func (ns *NS) Run(t testing.TB, name string, args ...string) string {
 type Proc struct {
 	name string
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *SyncBuffer
 	done chan struct{}
 	err  error
 	once sync.Once
@@ -156,7 +156,7 @@ func (ns *NS) Start(t testing.TB, logName string, env []string, name string, arg
 	t.Helper()
 	cmd := ns.Command(name, args...)
 	cmd.Env = append(os.Environ(), env...)
-	buf := &syncBuffer{}
+	buf := &SyncBuffer{}
 	cmd.Stdout = buf
 	cmd.Stderr = buf
 	// Own process group, so Stop reaches children too.
@@ -321,14 +321,15 @@ func ModuleRoot() (string, error) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for a process's stdout and stderr
-// writing at once while the test reads it.
-type syncBuffer struct {
+// SyncBuffer is a bytes.Buffer safe for several writers (a process's
+// stdout and stderr, a logger shared by goroutines) while the test reads
+// it. It keeps the first 8 MiB.
+type SyncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
+func (s *SyncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	// Bound what a chatty daemon can make the test hold.
@@ -338,7 +339,8 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 	return s.b.Write(p)
 }
 
-func (s *syncBuffer) String() string {
+// String returns what was written so far.
+func (s *SyncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
