@@ -3,6 +3,8 @@ package acl
 import (
 	"encoding/binary"
 	"net/netip"
+
+	"tinyipsec/internal/header"
 )
 
 // Tuple is the part of a packet an ACL looks at.
@@ -75,36 +77,37 @@ func parseKey(pkt []byte, k *pktKey) bool {
 		return false
 	}
 	var l4 []byte
-	switch pkt[0] >> 4 {
+	switch header.Version(pkt) {
 	case 4:
-		if len(pkt) < 20 {
+		if len(pkt) < header.IPv4MinLen {
 			return false
 		}
-		ihl := int(pkt[0]&0x0f) * 4
-		total := int(binary.BigEndian.Uint16(pkt[2:4]))
-		if ihl < 20 || total < ihl || total > len(pkt) {
+		ip := header.IPv4(pkt)
+		ihl, total := ip.HeaderLen(), ip.TotalLen()
+		if ihl < header.IPv4MinLen || total < ihl || total > len(pkt) {
 			return false
 		}
 		k.fam = 4
-		k.proto = pkt[9]
-		k.src = a128{lo: uint64(binary.BigEndian.Uint32(pkt[12:16]))}
-		k.dst = a128{lo: uint64(binary.BigEndian.Uint32(pkt[16:20]))}
-		k.frag = binary.BigEndian.Uint16(pkt[6:8])&0x1fff != 0
+		k.proto = ip.Protocol()
+		k.src = a128{lo: uint64(binary.BigEndian.Uint32(ip.Src()))}
+		k.dst = a128{lo: uint64(binary.BigEndian.Uint32(ip.Dst()))}
+		k.frag = ip.FragOffset() != 0
 		l4 = pkt[ihl:total]
 	case 6:
-		if len(pkt) < 40 {
+		if len(pkt) < header.IPv6Len {
 			return false
 		}
 		// Payload length 0 is a jumbogram (RFC 2675); take the buffer.
-		if plen := int(binary.BigEndian.Uint16(pkt[4:6])); plen != 0 {
-			if 40+plen > len(pkt) {
+		if plen := header.IPv6(pkt).PayloadLen(); plen != 0 {
+			if header.IPv6Len+plen > len(pkt) {
 				return false
 			}
-			pkt = pkt[:40+plen]
+			pkt = pkt[:header.IPv6Len+plen]
 		}
+		ip := header.IPv6(pkt)
 		k.fam = 6
-		k.src = a128{binary.BigEndian.Uint64(pkt[8:16]), binary.BigEndian.Uint64(pkt[16:24])}
-		k.dst = a128{binary.BigEndian.Uint64(pkt[24:32]), binary.BigEndian.Uint64(pkt[32:40])}
+		k.src = addr128(ip.Src())
+		k.dst = addr128(ip.Dst())
 		nh, off, ok := walkIPv6(pkt, k)
 		if !ok {
 			return false
@@ -120,8 +123,8 @@ func parseKey(pkt []byte, k *pktKey) bool {
 		if len(l4) < 4 {
 			return false
 		}
-		k.sport = binary.BigEndian.Uint16(l4[0:2])
-		k.dport = binary.BigEndian.Uint16(l4[2:4])
+		u := header.UDP(l4)
+		k.sport, k.dport = u.SrcPort(), u.DstPort()
 	}
 	return true
 }
@@ -132,7 +135,7 @@ func parseKey(pkt []byte, k *pktKey) bool {
 // walk stops there. A non-first fragment sets k.frag and stops: what follows
 // is the middle of a transport payload.
 func walkIPv6(pkt []byte, k *pktKey) (nh uint8, off int, ok bool) {
-	nh, off = pkt[6], 40
+	nh, off = header.IPv6(pkt).NextHeader(), header.IPv6Len
 	k.frag = false
 	for range maxExtHeaders {
 		switch nh {
@@ -187,7 +190,12 @@ func addrBits(a netip.Addr) (a128, uint8) {
 		return a128{lo: uint64(binary.BigEndian.Uint32(b[:]))}, 4
 	}
 	b := a.As16()
-	return a128{binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])}, 6
+	return addr128(b[:]), 6
+}
+
+// addr128 reads a 16-byte IPv6 address.
+func addr128(b []byte) a128 {
+	return a128{binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:16])}
 }
 
 // prefixMask returns the mask of a prefix of bits length in family fam.

@@ -3,11 +3,12 @@
 // a byte slice viewed as that header; its accessors read or write one
 // field at a named offset.
 //
-// It lives under internal/ and not in esp because three packages parse
+// It lives under internal/ and not in esp because four packages parse
 // packets: esp (the transforms, fragmentation, ICMP errors, NAT-T
-// rebuild), tun (the UDP wire, bypass sockets) and internal/vnet (TCP/UDP
-// segmentation and coalescing); esp cannot be imported by the other two
-// without dragging the engine along.
+// rebuild), acl (a packet's selector fields), tun (the UDP wire, bypass
+// sockets) and internal/vnet (TCP/UDP segmentation and coalescing); esp
+// cannot be imported by the others without dragging the engine along,
+// and this package imports nothing of the project.
 //
 // The accessors are small enough for the compiler to inline: a call costs
 // what the binary.BigEndian expression it replaces cost, with the same
