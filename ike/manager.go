@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -193,9 +194,12 @@ type mapState struct {
 	rules    []proxyRule // one IPsec SA per permit line, as IOS does
 	nextTry  time.Time
 	failures int // consecutive failed attempts, for the backoff
-	// lastFailure is the last failed phase 1 with the map's peer, shown by
-	// status until an IKE SA with the peer is up again.
-	lastFailure *phase1Failure
+	// p1Failures are the last failed phase 1 attempts, one per peer address,
+	// oldest first, shown by status until an IKE SA with that peer is up
+	// again. A dynamic map serves many spokes, and one spoke failing must
+	// not hide another's failure, nor another's success clear it; at most
+	// maxFailuresShown are kept, since unauthenticated peers cause them.
+	p1Failures []*phase1Failure
 	// wanted are the ACL lines that traffic is waiting for (on-traffic);
 	// with initiate = always every line is wanted.
 	wanted map[int]bool
@@ -434,6 +438,33 @@ type phase1Failure struct {
 	initiator     bool
 	state, reason string
 	at            time.Time
+}
+
+// maxFailuresShown bounds the failures status shows per crypto map.
+const maxFailuresShown = 16
+
+// noteFailure records f as its peer's last failure on the map.
+func (ms *mapState) noteFailure(f *phase1Failure) {
+	ms.clearFailure(f.peer)
+	if len(ms.p1Failures) >= maxFailuresShown {
+		ms.p1Failures = append(ms.p1Failures[:0], ms.p1Failures[1:]...)
+	}
+	ms.p1Failures = append(ms.p1Failures, f)
+}
+
+// clearFailure forgets the failure of peer, if any.
+func (ms *mapState) clearFailure(peer string) {
+	ms.p1Failures = slices.DeleteFunc(ms.p1Failures, func(f *phase1Failure) bool { return f.peer == peer })
+}
+
+// failureOf returns peer's recorded failure, or nil.
+func (ms *mapState) failureOf(peer string) *phase1Failure {
+	for _, f := range ms.p1Failures {
+		if f.peer == peer {
+			return f
+		}
+	}
+	return nil
 }
 
 // succeeded resets the backoff.

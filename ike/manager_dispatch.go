@@ -153,8 +153,8 @@ func (m *Manager) phase1Step(sa *ikeSA, h Header, pkt []byte, before string, out
 			// exchange: nothing to keep.
 			m.drop(DropRefused, logx.LevelInfo, "phase 1 refused", "peer", sa.remote, "err", err)
 			if sa.ms != nil {
-				sa.ms.lastFailure = &phase1Failure{peer: sa.remote.Addr().String(), local: sa.local.Addr().String(),
-					state: before, reason: err.Error(), at: now}
+				sa.ms.noteFailure(&phase1Failure{peer: sa.remote.Addr().String(), local: sa.local.Addr().String(),
+					state: before, reason: err.Error(), at: now})
 			}
 			m.removeSA(sa)
 			return
@@ -216,8 +216,8 @@ func (m *Manager) phase1Failed(sa *ikeSA, state, reason string, now time.Time) {
 		if sa.initiator {
 			sa.ms.failed(now)
 		}
-		sa.ms.lastFailure = &phase1Failure{peer: sa.remote.Addr().String(), local: sa.local.Addr().String(),
-			initiator: sa.initiator, state: state, reason: reason, at: now}
+		sa.ms.noteFailure(&phase1Failure{peer: sa.remote.Addr().String(), local: sa.local.Addr().String(),
+			initiator: sa.initiator, state: state, reason: reason, at: now})
 	}
 	m.removeSA(sa)
 }

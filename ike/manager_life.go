@@ -65,8 +65,8 @@ func (m *Manager) newResponder(pkt []byte, h Header, local, remote netip.AddrPor
 	if err != nil {
 		m.drop(DropRefused, logx.LevelInfo, "phase 1 refused", "peer", remote, "err", err)
 		if sa.ms != nil {
-			sa.ms.lastFailure = &phase1Failure{peer: remote.Addr().String(), local: sa.local.Addr().String(),
-				state: "MM_NO_STATE", reason: err.Error(), at: now}
+			sa.ms.noteFailure(&phase1Failure{peer: remote.Addr().String(), local: sa.local.Addr().String(),
+				state: "MM_NO_STATE", reason: err.Error(), at: now})
 		}
 		return
 	}
@@ -211,7 +211,7 @@ func (m *Manager) established(sa *ikeSA, now time.Time) {
 		"encryption", out.encryption, "hash", out.hash, "group", out.group, "nat_t", out.natDetected)
 	if sa.ms != nil {
 		sa.ms.nextTry = time.Time{}
-		sa.ms.lastFailure = nil
+		sa.ms.clearFailure(sa.remote.Addr().String())
 	}
 	// A rekeyed IKE SA replaces the old one (make-before-break); the
 	// old one is deleted by the timer once its exchanges are over.

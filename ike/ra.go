@@ -241,8 +241,8 @@ func (m *Manager) raFailed(sa *ikeSA, err error, now time.Time) {
 	ms := sa.ms
 	reason := err.Error()
 	m.log.Warn("remote access failed", "peer", sa.remote, "crypto_map", ms.cm.ID(), "user", sa.ra.user, "state", sa.ra.phase.String(), "err", reason)
-	ms.lastFailure = &phase1Failure{peer: sa.remote.Addr().String(), local: sa.local.Addr().String(),
-		initiator: sa.initiator, state: sa.stateName(), reason: reason, at: now}
+	ms.noteFailure(&phase1Failure{peer: sa.remote.Addr().String(), local: sa.local.Addr().String(),
+		initiator: sa.initiator, state: sa.stateName(), reason: reason, at: now})
 	if !sa.ra.gateway {
 		if errors.Is(err, errXAuthRefused) {
 			ms.raRefused = true
@@ -370,8 +370,8 @@ func (m *Manager) raGatewayVerify(sa *ikeSA, t *txn, ap *AttributesPayload, now 
 	if !ok {
 		m.log.Warn("XAUTH: refused", "peer", sa.remote, "crypto_map", cm.ID(), "user", user, "reason", why)
 		sa.ra.denied = true
-		sa.ms.lastFailure = &phase1Failure{peer: sa.remote.Addr().String(), local: sa.local.Addr().String(),
-			state: "waiting-for-xauth", reason: fmt.Sprintf("XAUTH refused user %q: %s", user, why), at: now}
+		sa.ms.noteFailure(&phase1Failure{peer: sa.remote.Addr().String(), local: sa.local.Addr().String(),
+			state: "waiting-for-xauth", reason: fmt.Sprintf("XAUTH refused user %q: %s", user, why), at: now})
 		return nil
 	}
 	m.log.Info("XAUTH: user authenticated", "peer", sa.remote, "crypto_map", cm.ID(), "user", user)
@@ -381,10 +381,12 @@ func (m *Manager) raGatewayVerify(sa *ikeSA, t *txn, ap *AttributesPayload, now 
 // raGatewayAcked: the client acknowledged the verdict.
 func (m *Manager) raGatewayAcked(sa *ikeSA, t *txn, ap *AttributesPayload, now time.Time) error {
 	if sa.ra.denied {
-		f := sa.ms.lastFailure
+		f := sa.ms.failureOf(sa.remote.Addr().String())
 		sa.replacedBy = nil
 		m.deleteIKE(sa, false, "XAUTH refused")
-		sa.ms.lastFailure = f
+		if f != nil {
+			sa.ms.noteFailure(f)
+		}
 		return nil
 	}
 	sa.ra.phase = raConfig

@@ -77,30 +77,26 @@ func (m *Manager) Status() []IKESAStatus {
 	}
 	// A map whose last phase 1 failed and that has no SA in progress shows
 	// the failure: the state it stopped in and why.
+	live := map[string]bool{}
+	for _, st := range out {
+		live[st.Peer] = true
+	}
 	for _, ms := range m.maps {
-		f := ms.lastFailure
-		if f == nil {
-			continue
-		}
-		busy := false
-		for _, st := range out {
-			if st.Peer == f.peer {
-				busy = true
+		for _, f := range ms.p1Failures {
+			if live[f.peer] {
+				continue
 			}
+			st := IKESAStatus{Peer: f.peer, Local: f.local, CryptoMap: ms.cm.ID(), Role: "responder", Type: "L2L",
+				State: f.state, Exchange: exchangeName(ms.cm)}
+			if f.initiator {
+				st.Role = "initiator"
+			}
+			st.Hint = "last attempt failed " + time.Since(f.at).Round(time.Second).String() + " ago: " + f.reason
+			if h := stateHint(f.state); h != "" {
+				st.Hint += "; " + h
+			}
+			out = append(out, st)
 		}
-		if busy {
-			continue
-		}
-		st := IKESAStatus{Peer: f.peer, Local: f.local, CryptoMap: ms.cm.ID(), Role: "responder", Type: "L2L",
-			State: f.state, Exchange: exchangeName(ms.cm)}
-		if f.initiator {
-			st.Role = "initiator"
-		}
-		st.Hint = "last attempt failed " + time.Since(f.at).Round(time.Second).String() + " ago: " + f.reason
-		if h := stateHint(f.state); h != "" {
-			st.Hint += "; " + h
-		}
-		out = append(out, st)
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Peer < out[j].Peer })
 	return out
