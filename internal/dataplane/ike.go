@@ -2,11 +2,13 @@ package dataplane
 
 import (
 	"bytes"
+	"net/netip"
 	"sync"
 	"time"
 
 	"tinyipsec/esp"
 	"tinyipsec/ike"
+	"tinyipsec/internal/algo"
 	"tinyipsec/internal/wireshark"
 )
 
@@ -115,8 +117,16 @@ func (p *IKEPlane) RemoveChild(h ike.ChildHandle) {
 }
 
 // pairKeys are copies of an ESP pair's keys, kept for export only and
-// wiped when the pair is removed.
-type pairKeys struct{ in, out wireshark.ESPSA }
+// wiped when the pair is removed. A hub keeps one per spoke, so it holds
+// only the key bytes, in one slice (inbound encryption and integrity keys,
+// then outbound); addresses, SPIs and algorithms are read from the pair
+// when the admin asks.
+type pairKeys struct {
+	cipher          algo.Cipher
+	integ           algo.Hash
+	encLen, authLen uint8
+	keys            []byte
+}
 
 // rememberKeys records the keys of a new ESP pair (AH-only pairs encrypt
 // nothing, and Wireshark's table is for ESP).
@@ -124,14 +134,10 @@ func (p *IKEPlane) rememberKeys(pair *esp.Pair, spec *esp.PairSpec, c *ike.Child
 	if spec.Shared.Proto == esp.ProtoAH {
 		return
 	}
-	integ := c.Integrity.String()
 	in, out := spec.In, spec.Out
-	k := pairKeys{
-		in: wireshark.ESPSA{Src: c.Remote.Addr(), Dst: c.Local.Addr(), SPI: in.SPI, Cipher: c.Encryption.String(),
-			EncKey: bytes.Clone(in.EncKey), Integrity: integ, AuthKey: bytes.Clone(in.AuthKey)},
-		out: wireshark.ESPSA{Src: c.Local.Addr(), Dst: c.Remote.Addr(), SPI: out.SPI, Cipher: c.Encryption.String(),
-			EncKey: bytes.Clone(out.EncKey), Integrity: integ, AuthKey: bytes.Clone(out.AuthKey)},
-	}
+	k := pairKeys{cipher: c.Encryption, integ: c.Integrity, encLen: uint8(len(in.EncKey)), authLen: uint8(len(in.AuthKey))}
+	k.keys = make([]byte, 0, 2*(len(in.EncKey)+len(in.AuthKey)))
+	k.keys = append(append(append(append(k.keys, in.EncKey...), in.AuthKey...), out.EncKey...), out.AuthKey...)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.keys == nil {
@@ -144,10 +150,7 @@ func (p *IKEPlane) forgetKeys(pair *esp.Pair) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if k, ok := p.keys[pair]; ok {
-		clear(k.in.EncKey)
-		clear(k.in.AuthKey)
-		clear(k.out.EncKey)
-		clear(k.out.AuthKey)
+		clear(k.keys)
 		delete(p.keys, pair)
 	}
 }
@@ -158,11 +161,16 @@ func (p *IKEPlane) ExportKeys() []wireshark.ESPSA {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var out []wireshark.ESPSA
-	for _, k := range p.keys {
-		for _, sa := range []wireshark.ESPSA{k.in, k.out} {
-			sa.EncKey, sa.AuthKey = bytes.Clone(sa.EncKey), bytes.Clone(sa.AuthKey)
-			out = append(out, sa)
+	for pair, k := range p.keys {
+		e, a := int(k.encLen), int(k.authLen)
+		dir := func(src, dst netip.Addr, spi uint32, keys []byte) wireshark.ESPSA {
+			return wireshark.ESPSA{Src: src, Dst: dst, SPI: spi, Cipher: k.cipher.String(),
+				EncKey: bytes.Clone(keys[:e]), Integrity: k.integ.String(), AuthKey: bytes.Clone(keys[e : e+a])}
 		}
+		info := &pair.Info
+		out = append(out,
+			dir(info.Peer, info.Local, info.SPIIn, k.keys[:e+a]),
+			dir(info.Local, info.Peer, info.SPIOut, k.keys[e+a:]))
 	}
 	return out
 }
