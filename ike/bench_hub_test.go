@@ -2,12 +2,16 @@ package ike
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"tinyipsec/internal/nstest"
 )
@@ -18,11 +22,18 @@ import (
 // site namespaces, each with many crypto maps whose `local` addresses are
 // distinct, so the hub sees that many peers; all start at once.
 //
-// It reports handshakes per second (spokes / time until the last spoke has
-// its IPsec SA), hub CPU per handshake (utime+stime of the hub process)
-// and the hub's resident memory per spoke (one IKE SA plus one IPsec SA
-// pair). The spokes' status is polled, not the hub's, so measuring adds no
-// load to the hub.
+// The spoke daemons start first and wait idle (their crypto maps initiate
+// on traffic); once every one answers on its control socket, one UDP
+// datagram from each spoke's inner address, all sent within a few
+// milliseconds from sockets opened beforehand, starts the burst. That way
+// the spokes' own start-up (TUN, routes, nftables) is not counted as the
+// hub's time.
+//
+// It reports handshakes per second (spokes / time from the trigger until
+// the last spoke has its IPsec SA), hub CPU per handshake (utime+stime of
+// the hub process over the same time) and the hub's resident memory per
+// spoke (one IKE SA plus one IPsec SA pair). The spokes' status is polled,
+// not the hub's, so measuring adds no load to the hub.
 //
 // `make bench-hub` runs it with 200 spokes (TINYIPSEC_BENCH_HUB=200);
 // `make test` runs 20 and only checks that every spoke gets its tunnel
@@ -162,7 +173,7 @@ local = %q
 match = "A%d"
 transform_set = ["TS"]
 psk = %q
-initiate = "always"
+initiate = "on-traffic"
 dpd_delay = 0
 `, j, rules, j, hubOuter, outer, j, hubPSK)
 		}
@@ -172,10 +183,29 @@ dpd_delay = 0
 		sites = append(sites, s)
 	}
 
-	cpu0, rss0 := procCPU(t, pid), procRSSKB(t, pid)
-	start := time.Now()
+	// Start the spokes and wait until all are idle and ready; open the
+	// sockets that will trigger their crypto maps.
 	for _, s := range sites {
 		s.node.proc = s.node.ns.Start(t, "tinyipsec", nil, bin, "run", "-c", s.node.config)
+	}
+	var triggers []*net.UDPConn
+	dsts := []*net.UDPAddr{{IP: net.IPv4(10, 222, 0, 1), Port: 9}}
+	if pairs == 2 {
+		dsts = append(dsts, &net.UDPAddr{IP: net.IPv4(10, 222, 128, 1), Port: 9})
+	}
+	for k, s := range sites {
+		nstest.WaitFor(t, 60*time.Second, "spoke daemon in "+s.node.ns.Name, func() bool {
+			if s.node.proc.Exited() {
+				t.Fatalf("spoke daemon exited:\n%s", s.node.proc.Output())
+			}
+			_, err := s.node.status()
+			return err == nil
+		})
+		var inner []string
+		for j := 1; j <= s.spokes; j++ {
+			inner = append(inner, fmt.Sprintf("10.212.%d.%d", k+1, j))
+		}
+		triggers = append(triggers, udpSocketsIn(t, s.node.ns, inner)...)
 	}
 	up := func() int {
 		total := 0
@@ -188,6 +218,20 @@ dpd_delay = 0
 		}
 		return total
 	}
+	if got := up(); got != 0 {
+		t.Fatalf("%d IPsec SAs up before the trigger", got)
+	}
+
+	cpu0, rss0 := procCPU(t, pid), procRSSKB(t, pid)
+	start := time.Now()
+	for _, c := range triggers {
+		for _, d := range dsts {
+			if _, err := c.WriteToUDP([]byte("go"), d); err != nil {
+				t.Fatalf("trigger from %v: %v", c.LocalAddr(), err)
+			}
+		}
+	}
+	sent := time.Since(start)
 	deadline := start.Add(time.Duration(30+n/2) * time.Second)
 	got := 0
 	for {
@@ -198,9 +242,12 @@ dpd_delay = 0
 			t.Errorf("%s hub: %d/%d IPsec SAs up after %v", hub, got, n*pairs, time.Since(start).Round(time.Second))
 			break
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(25 * time.Millisecond)
 	}
 	took := time.Since(start)
+	for _, c := range triggers {
+		c.Close()
+	}
 	cpu1, rss1 := procCPU(t, pid), procRSSKB(t, pid)
 	if os.Getenv("TINYIPSEC_BENCH_HUB_DEBUG") != "" {
 		t.Logf("first site's log:\n%s", sites[0].node.proc.Output())
@@ -210,10 +257,71 @@ dpd_delay = 0
 			t.Logf("hub's IKE SAs: %+v", st.IKESAs)
 		}
 	}
-	t.Logf("%s hub, %d pair(s) per spoke: %d/%d IPsec SAs up in %v, hub CPU %v, hub RSS %d -> %d kB", hub, pairs, got, n*pairs,
-		took.Round(time.Millisecond), cpu1-cpu0, rss0, rss1)
+	t.Logf("%s hub, %d pair(s) per spoke: %d/%d IPsec SAs up in %v (trigger sent in %v), hub CPU %v, hub RSS %d -> %d kB", hub, pairs, got, n*pairs,
+		took.Round(time.Millisecond), sent.Round(time.Microsecond), cpu1-cpu0, rss0, rss1)
 	return hubBenchResult{hub: hub, spokes: n, took: took, cpuPerHS: (cpu1 - cpu0) / time.Duration(n),
 		rssPerSpokeKB: float64(rss1-rss0) / float64(n)}
+}
+
+// udpSocketsIn opens a UDP socket bound to each of addrs inside ns (a
+// socket stays in the namespace it was made in). The goroutine enters the
+// namespace on a locked thread and goes back before unlocking it: a
+// thread that ends locked would take the daemons it started with it
+// (nstest.Start's Pdeathsig), so it is only left to end when going back
+// failed.
+func udpSocketsIn(t *testing.T, ns *nstest.NS, addrs []string) []*net.UDPConn {
+	t.Helper()
+	type result struct {
+		conns []*net.UDPConn
+		err   error
+	}
+	done := make(chan result)
+	go func() {
+		var r result
+		defer func() { done <- r }()
+		runtime.LockOSThread()
+		home, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			runtime.UnlockOSThread()
+			r.err = err
+			return
+		}
+		defer unix.Close(home)
+		fd, err := unix.Open("/run/netns/"+ns.Name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			runtime.UnlockOSThread()
+			r.err = err
+			return
+		}
+		defer unix.Close(fd)
+		if r.err = unix.Setns(fd, unix.CLONE_NEWNET); r.err != nil {
+			runtime.UnlockOSThread()
+			return
+		}
+		for _, a := range addrs {
+			c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.ParseIP(a)})
+			if err != nil {
+				r.err = err
+				break
+			}
+			r.conns = append(r.conns, c)
+		}
+		if err := unix.Setns(home, unix.CLONE_NEWNET); err != nil {
+			r.err = fmt.Errorf("back to the test's namespace: %v", err)
+			return // the thread stays locked and ends with the goroutine
+		}
+		runtime.UnlockOSThread()
+	}()
+	r := <-done
+	t.Cleanup(func() {
+		for _, c := range r.conns {
+			c.Close()
+		}
+	})
+	if r.err != nil {
+		t.Fatalf("sockets in %s: %v", ns.Name, r.err)
+	}
+	return r.conns
 }
 
 // benchSiteIf is the site namespace's link towards the router.
