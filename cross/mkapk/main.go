@@ -20,7 +20,9 @@ import (
 	"encoding/hex"
 	"flag"
 	"fmt"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -62,7 +64,7 @@ func main() {
 		fail(err)
 	}
 	var buf bytes.Buffer
-	if err := p.Write(&buf); err != nil {
+	if err := p.WriteWith(&buf, deflater()); err != nil {
 		fail(err)
 	}
 	// Read back with the format's rules before the file exists.
@@ -148,4 +150,42 @@ func build(top, arch, version, binary string, epoch int64) (*apkv3.Package, erro
 		"pre-deinstall": string(prerm),
 	}
 	return p, nil
+}
+
+// deflater is zopfli when it is installed (Debian's zopfli package): its
+// deflate stream is about 4% smaller than compress/flate's best, which is
+// 0.1 MB of a package, and apk inflates any valid stream. Without it the
+// package is written with compress/flate. ZOPFLI_ITERATIONS trades build
+// time for size (1 by default: about 10 s for a 6 MB binary).
+func deflater() apkv3.Deflater {
+	zopfli, err := exec.LookPath("zopfli")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "mkapk: zopfli not installed; compressing with compress/flate (a larger package)")
+		return nil
+	}
+	iterations := os.Getenv("ZOPFLI_ITERATIONS")
+	if iterations == "" {
+		iterations = "1"
+	}
+	return func(dst io.Writer, src []byte) error {
+		tmp, err := os.CreateTemp("", "mkapk-*.adb")
+		if err != nil {
+			return err
+		}
+		defer os.Remove(tmp.Name())
+		if _, err := tmp.Write(src); err != nil {
+			tmp.Close()
+			return err
+		}
+		if err := tmp.Close(); err != nil {
+			return err
+		}
+		cmd := exec.Command(zopfli, "--deflate", "--i"+iterations, "-c", tmp.Name())
+		cmd.Stdout = dst
+		cmd.Stderr = os.Stderr
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("zopfli: %v", err)
+		}
+		return nil
+	}
 }

@@ -2,7 +2,10 @@ package apkv3
 
 import (
 	"bytes"
+	"compress/flate"
 	"encoding/binary"
+	"errors"
+	"io"
 	"reflect"
 	"strings"
 	"testing"
@@ -78,6 +81,41 @@ func TestRoundTrip(t *testing.T) {
 	testPackage().Write(&again)
 	if !bytes.Equal(buf.Bytes(), again.Bytes()) {
 		t.Error("two writes differ")
+	}
+}
+
+// Another deflate encoder (mkapk uses zopfli when installed) gives a
+// package that parses to the same content; a failing encoder fails Write.
+func TestWriteWithDeflater(t *testing.T) {
+	var def, fast bytes.Buffer
+	if err := testPackage().Write(&def); err != nil {
+		t.Fatal(err)
+	}
+	fastest := func(dst io.Writer, src []byte) error {
+		zw, _ := flate.NewWriter(dst, flate.BestSpeed)
+		zw.Write(src)
+		return zw.Close()
+	}
+	if err := testPackage().WriteWith(&fast, fastest); err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Equal(def.Bytes(), fast.Bytes()) {
+		t.Fatal("the encoder given was not used")
+	}
+	a, err := Parse(def.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Parse(fast.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(a, b) {
+		t.Errorf("packages differ:\n%+v\n%+v", a, b)
+	}
+	boom := errors.New("boom")
+	if err := testPackage().WriteWith(&bytes.Buffer{}, func(io.Writer, []byte) error { return boom }); !errors.Is(err, boom) {
+		t.Errorf("encoder error lost: %v", err)
 	}
 }
 

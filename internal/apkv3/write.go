@@ -191,6 +191,17 @@ func (w *adbWriter) acl(mode uint32) uint32 {
 // Write writes the package, deflate-compressed as apk mkpkg does by
 // default.
 func (p *Package) Write(out io.Writer) error {
+	return p.WriteWith(out, nil)
+}
+
+// Deflater writes src to dst as a raw deflate stream (RFC 1951).
+type Deflater func(dst io.Writer, src []byte) error
+
+// WriteWith is Write with the deflate encoder given: any encoder of the
+// format will do for apk, so a smaller one than compress/flate's (such as
+// zopfli) makes a smaller package. nil means compress/flate at its best
+// compression.
+func (p *Package) WriteWith(out io.Writer, deflate Deflater) error {
 	var plain bytes.Buffer
 	if err := p.writePlain(&plain); err != nil {
 		return err
@@ -198,11 +209,18 @@ func (p *Package) Write(out io.Writer) error {
 	if _, err := io.WriteString(out, magicDeflate); err != nil {
 		return err
 	}
-	zw, err := flate.NewWriter(out, flate.BestCompression)
+	if deflate == nil {
+		deflate = flateBest
+	}
+	return deflate(out, plain.Bytes())
+}
+
+func flateBest(dst io.Writer, src []byte) error {
+	zw, err := flate.NewWriter(dst, flate.BestCompression)
 	if err != nil {
 		return err
 	}
-	if _, err := zw.Write(plain.Bytes()); err != nil {
+	if _, err := zw.Write(src); err != nil {
 		return err
 	}
 	return zw.Close()
