@@ -469,6 +469,25 @@ func TestFragmentBeforeEncryption(t *testing.T) {
 	}
 }
 
+// TestAcquirePerLine: traffic for two ACL lines of one entry starting
+// together asks IKE for both lines at once (IKE negotiates one SA per
+// line); the second line must not wait for the acquire interval of the
+// first. A repeat within the interval asks again for neither.
+func TestAcquirePerLine(t *testing.T) {
+	dev, snd := &engDevice{}, &engSender{keep: true}
+	var lines []byte
+	e := newEngTest(t, dev, snd, EngineConfig{Acquire: func(id string, pkt []byte) {
+		lines = append(lines, pkt[18])
+	}})
+	ol := newOutLoop(e)
+	for _, line := range []byte{0, 1, 0, 1} {
+		ol.one(engPacket([4]byte{10, 2, line, 1}, 30, false))
+	}
+	if string(lines) != "\x00\x01" {
+		t.Fatalf("acquires for lines %v, want [0 1]", lines)
+	}
+}
+
 // TestPerRulePairs: with one SA per ACL line (IKE's proxy IDs), each
 // line's packets use their own SA, and a line without SA waits while the
 // others flow.

@@ -36,7 +36,8 @@ type queued struct {
 	rule int
 }
 
-// acquireInterval limits Acquire calls per entry while packets wait.
+// acquireInterval limits Acquire calls per entry and ACL line while
+// packets wait.
 const acquireInterval = time.Second
 
 // hold queues the packet in buf (taking ownership of buf) for an entry
@@ -50,13 +51,20 @@ func (e *Engine) hold(ent *entry, idx, rule int, buf []byte, n int) bool {
 	}
 	ent.queue = append(ent.queue, queued{buf: buf, n: n, rule: rule})
 	ent.pending.Store(int32(len(ent.queue)))
-	ent.mu.Unlock()
-	if acq := e.acquire.Load(); acq != nil {
+	acq := e.acquire.Load()
+	ask := false
+	if acq != nil {
 		now := time.Now().UnixNano()
-		last := ent.lastAcquire.Load()
-		if now-last >= int64(acquireInterval) && ent.lastAcquire.CompareAndSwap(last, now) {
-			(*acq)(ent.id, buf[MaxHeadroom:MaxHeadroom+n])
+		if last, ok := ent.acquired[rule]; !ok || now-last >= int64(acquireInterval) {
+			if ent.acquired == nil {
+				ent.acquired = map[int]int64{}
+			}
+			ent.acquired[rule], ask = now, true
 		}
+	}
+	ent.mu.Unlock()
+	if ask {
+		(*acq)(ent.id, buf[MaxHeadroom:MaxHeadroom+n])
 	}
 	return true
 }

@@ -48,10 +48,13 @@ type entry struct {
 	out   atomic.Pointer[Pair]          // entry-wide SA
 	rules atomic.Pointer[map[int]*Pair] // per-ACL-line SAs; immutable, replaced on change
 
-	mu          sync.Mutex
-	queue       []queued     // packets waiting for an SA, oldest first
-	pending     atomic.Int32 // len(queue), readable without mu
-	lastAcquire atomic.Int64 // unix nanoseconds
+	mu      sync.Mutex
+	queue   []queued     // packets waiting for an SA, oldest first
+	pending atomic.Int32 // len(queue), readable without mu
+	// acquired is when Acquire was last called for each ACL line (unix
+	// nanoseconds), under mu: per line, since IKE negotiates an SA per
+	// line and traffic for two lines often starts together.
+	acquired map[int]int64
 
 	drops dropCounters
 }
