@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"tinyipsec/conf"
 	"tinyipsec/internal/logx"
 )
 
@@ -24,9 +25,11 @@ import (
 // identity that negotiated them and the crypto map of that IKE SA. The
 // next IKE SA established with the same identity on the same map adopts
 // them: it then carries their DPD, their Deletes and their rekeys. Until
-// then an orphan carries traffic on its own; when it is due for a rekey a
-// new phase 1 is started towards the map's peer (if the map may initiate),
-// and when its lifetime ends it goes. INITIAL-CONTACT from that identity
+// then an orphan carries traffic on its own. A map that initiates starts
+// a new phase 1 once the peer has had orphanReconnect to bring its own
+// (a re-authenticating peer does within seconds), so that DPD watches the
+// pair again; any map with a peer address does when the pair is due for
+// a rekey. When its lifetime ends it goes. INITIAL-CONTACT from that identity
 // clears its orphans: the peer says it has no SAs with us any more.
 //
 // Not kept: the pairs of a peer DPD declared dead (that is what DPD is
@@ -85,6 +88,10 @@ func (m *Manager) retireIKE(sa *ikeSA, notify bool, why string, now time.Time) {
 	}
 	m.deleteIKE(sa, notify, why)
 }
+
+// orphanReconnect is how long an initiating map leaves the peer to
+// establish a new IKE SA before starting one itself.
+var orphanReconnect = 30 * time.Second
 
 // graveTime is how long a retired IKE SA answers for late Deletes.
 const graveTime = 10 * time.Second
@@ -209,11 +216,15 @@ func (m *Manager) tickOrphans(now time.Time) {
 		return false
 	})
 	for _, o := range m.orphans {
-		c := o.c
-		if c.removeAt.IsZero() && now.After(c.rekeyAt) && o.ms != nil && o.ms.cm.PeerAddr.IsValid() &&
-			!o.ms.cm.Dynamic && !m.negotiatingWith(o.ms) && !now.Before(o.ms.nextTry) {
-			m.log.Info("IPsec SA without IKE SA due for rekeying: starting phase 1", "crypto_map", o.ms.cm.ID(), "peer", o.remote)
-			m.startPhase1(o.ms, now)
+		c, ms := o.c, o.ms
+		if !c.removeAt.IsZero() || ms == nil || !ms.cm.PeerAddr.IsValid() || ms.cm.Dynamic ||
+			m.negotiatingWith(ms) || now.Before(ms.nextTry) {
+			continue
+		}
+		rekey := now.After(c.rekeyAt)
+		if rekey || (ms.cm.Initiate != conf.InitiateNever && now.Sub(o.since) >= orphanReconnect) {
+			m.log.Info("IPsec SA without IKE SA: starting phase 1 with the peer", "crypto_map", ms.cm.ID(), "peer", o.remote, "rekey_due", rekey)
+			m.startPhase1(ms, now)
 		}
 	}
 }

@@ -123,3 +123,27 @@ func TestManagerOrphanExpires(t *testing.T) {
 		t.Fatalf("an expired pair without IKE SA is still installed (%d)", len(r.plane.live()))
 	}
 }
+
+// TestManagerOrphanReconnects: when the peer brings no new IKE SA of its
+// own, an initiating map starts one after orphanReconnect; it adopts the
+// pair (same SPIs, no rekey), so DPD and Deletes have an IKE SA again.
+func TestManagerOrphanReconnects(t *testing.T) {
+	defer func(d time.Duration) { orphanReconnect = d }(orphanReconnect)
+	orphanReconnect = 0
+	_, i, r := startPair(t, nil, nil)
+	waitUntil(t, 20*time.Second, "a pair on both ends", func() bool {
+		return len(i.plane.live()) == 1 && len(r.plane.live()) == 1
+	})
+	first := i.plane.live()[0]
+	i.m.mu.Lock()
+	i.m.retireIKE(i.m.sas[0], true, "test: IKE SA alone", time.Now())
+	i.m.mu.Unlock()
+	waitUntil(t, 20*time.Second, "the pair adopted by a new IKE SA on both ends", func() bool {
+		ei, ci := ikeChildren(i.m)
+		er, cr := ikeChildren(r.m)
+		return ei == 1 && er == 1 && ci == 1 && cr == 1 && orphanCount(i.m) == 0 && orphanCount(r.m) == 0
+	})
+	if live := i.plane.live(); len(live) != 1 || live[0] != first {
+		t.Fatal("the pair was renegotiated instead of adopted")
+	}
+}

@@ -64,10 +64,16 @@ func (m *Manager) phase1ConfigFor(cm *conf.CryptoMap, sa *ikeSA) (*Phase1Config,
 		c.Exchange = ExchangeAggressive
 	}
 	// INITIAL-CONTACT tells a peer that remembers SAs from before our
-	// restart to drop them; only when we hold none with it.
+	// restart to drop them; only when we hold none with it (IPsec SAs
+	// that outlived their IKE SA count: the new IKE SA takes them over).
 	c.InitialContact = true
 	for _, o := range m.sas {
 		if o != sa && !o.dead && o.out != nil && o.remote.Addr() == sa.remote.Addr() {
+			c.InitialContact = false
+		}
+	}
+	for _, o := range m.orphans {
+		if o.remote.Addr() == sa.remote.Addr() {
 			c.InitialContact = false
 		}
 	}
