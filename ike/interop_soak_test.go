@@ -234,6 +234,18 @@ func soakRun(t *testing.T, tis *tisNode, left, right *nstest.NS, p2, p1, maxIPse
 	sent, lost := pingLoss(t, ping)
 	bytes := stream.finish(t)
 	ike1, ipsec1 := sample()
+	// What was dropped, and where: a lost ping is the kernel's or ours.
+	for _, n := range nodes {
+		if s, err := n.status(); err == nil {
+			perSA := map[string]uint64{}
+			for _, sa := range s.IPsecSAs {
+				for k, v := range sa.Drops {
+					perSA[k] += v
+				}
+			}
+			t.Logf("drops in %s: data plane %v, current SAs %v, kernel %v, IKE input %v", n.ns.Name, s.Drops, perSA, s.KernelDrops, s.IKEDrops)
+		}
+	}
 	var rss1 []int
 	for _, n := range nodes {
 		rss1 = append(rss1, rssKiB(t, n.proc.PID()))
@@ -289,7 +301,7 @@ func TestSoakRekey(t *testing.T) {
 			ss: charonConn{PSK: "soak-psk-strongswan-r"},
 		}
 		r := runInterop(t, c, true)
-		soakRun(t, r.tis, r.left, r.right, p2, p1, 2, budget)
+		soakRun(t, r.tis, r.left, r.right, p2, p1, 3, budget)
 	})
 	t.Run("tinyipsec", func(t *testing.T) {
 		t.Parallel()
@@ -305,6 +317,9 @@ func TestSoakRekey(t *testing.T) {
 			return ln.established() && rn.established()
 		})
 		pingAcross(t, left, leftInner, rightInner)
-		soakRun(t, ln, left, right, p2, p1, 2, budget, rn)
+		// Two pairs, three when both ends rekey at once (the
+		// responder's own rekey at 92 % of the lifetime meets an
+		// initiator slowed by the load).
+		soakRun(t, ln, left, right, p2, p1, 3, budget, rn)
 	})
 }

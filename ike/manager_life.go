@@ -424,7 +424,15 @@ func (m *Manager) removeChild(sa *ikeSA, c *child, notify bool) {
 			break
 		}
 	}
-	if notify && sa.out != nil && !sa.dead {
+	// On an IKE SA that a newer one replaces, the Delete goes over the
+	// newer one: strongSwan moves the IPsec SAs to the new IKE SA as
+	// soon as it is up, and looks a Delete up among the SAs of the IKE SA
+	// it came on ("CHILD_SA not found": the pair would stay on its side).
+	via := sa
+	if h := sa.heir(); h != nil && h.out != nil {
+		via = h
+	}
+	if notify && via.out != nil && !via.dead {
 		var ps []Payload
 		if c.espIn != 0 {
 			ps = append(ps, deleteChild(ProtoESP, c.espIn))
@@ -432,8 +440,8 @@ func (m *Manager) removeChild(sa *ikeSA, c *child, notify bool) {
 		if c.ahIn != 0 {
 			ps = append(ps, deleteChild(ProtoAH, c.ahIn))
 		}
-		if pkt, err := sealInfo(sa.out.sec, ps...); err == nil {
-			m.send(sa, pkt)
+		if pkt, err := sealInfo(via.out.sec, ps...); err == nil {
+			m.send(via, pkt)
 		}
 	}
 	m.cfg.DataPlane.RemoveChild(c.handle)
