@@ -59,6 +59,12 @@ type InboundCounter interface {
 // half when the initiator's third message shows it installed the SA too.
 // Without it the pair is installed at the third message (a packet or two
 // may be lost at each rekey the peer starts).
+//
+// As initiator of a rekey the manager holds the outbound half of the new
+// pair too, until a packet arrives on it or initiatorHold has passed: a
+// responder may install the SA only when our third message arrives
+// (strongSwan does), and traffic on the new SA before that is lost. The
+// old pair carries the traffic meanwhile.
 type OutboundHolder interface {
 	ReleaseOutbound(h ChildHandle)
 }
@@ -138,6 +144,7 @@ var (
 	childRekeyMargin = 0.85            // initiator rekeys at this fraction of the lifetime
 	rekeyGrace       = 3 * time.Second // old pair kept after make-before-break
 	halfOpenTimeout  = 30 * time.Second
+	initiatorHold    = time.Second // see OutboundHolder
 )
 
 // Manager runs IKEv1 for the crypto maps with keying "isakmp".

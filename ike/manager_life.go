@@ -311,8 +311,12 @@ func (m *Manager) installChild(sa *ikeSA, qs *qmState, res *quickResult, now tim
 	defer res.wipe()
 	ch := res.Choice
 	c := &ChildSA{CryptoMap: qs.ms.cm, Rule: qs.rule.index, Local: sa.local, Remote: sa.remote, Encap: ch.EncapMode != EncapTunnel && ch.EncapMode != EncapTransport,
-		Mode: ch.Mode, Selector: qs.sel, Lifetime: ch.Lifetime, LifetimeKB: ch.LifetimeKB, ESN: ch.ESN, PFSGroup: ch.PFS,
-		HoldOutbound: !qs.q.initiator && qs.q.state != QMIdle}
+		Mode: ch.Mode, Selector: qs.sel, Lifetime: ch.Lifetime, LifetimeKB: ch.LifetimeKB, ESN: ch.ESN, PFSGroup: ch.PFS}
+	// Hold the outbound half: as responder until QM3, as initiator of a
+	// rekey until the peer shows it installed the SA (see OutboundHolder).
+	if _, ok := m.cfg.DataPlane.(OutboundHolder); ok {
+		c.HoldOutbound = (!qs.q.initiator && qs.q.state != QMIdle) || (qs.q.initiator && qs.rekeyOf != nil)
+	}
 	conv := func(k childKeys) ChildKeys {
 		return ChildKeys{SPI: k.SPI, EncKey: k.EncKey, AuthKey: k.AuthKey}
 	}
@@ -369,8 +373,11 @@ func (m *Manager) installChild(sa *ikeSA, qs *qmState, res *quickResult, now tim
 		}
 	}
 	sa.children = append(sa.children, nc)
-	if c.HoldOutbound {
+	if c.HoldOutbound && !qs.q.initiator {
 		qs.held = nc
+	} else if c.HoldOutbound {
+		// Released well before the old pair goes (rekeyGrace).
+		nc.releaseAt = now.Add(min(initiatorHold, rekeyGrace/2))
 	}
 	m.childChanged()
 	sa.p2Error = ""
@@ -384,6 +391,15 @@ func (m *Manager) installChild(sa *ikeSA, qs *qmState, res *quickResult, now tim
 	}
 	if sa.dpd != nil {
 		sa.dpd.heard(now)
+	}
+}
+
+// releaseChild lets a pair whose outbound half the initiator held carry
+// outbound traffic.
+func (m *Manager) releaseChild(c *child) {
+	if !c.releaseAt.IsZero() {
+		c.releaseAt = time.Time{}
+		m.cfg.DataPlane.(OutboundHolder).ReleaseOutbound(c.handle)
 	}
 }
 
@@ -447,6 +463,12 @@ func (m *Manager) removeChild(sa *ikeSA, c *child, notify bool) {
 	m.cfg.DataPlane.RemoveChild(c.handle)
 	delete(m.used, c.espIn)
 	delete(m.used, c.ahIn)
+	// Its successor must not stay held once it is the only one left.
+	for _, n := range sa.children {
+		if n.ms == c.ms && n.rule.index == c.rule.index {
+			m.releaseChild(n)
+		}
+	}
 }
 
 // deleteIKE ends an IKE SA: its children too when it is not replaced by a

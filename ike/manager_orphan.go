@@ -63,6 +63,7 @@ func (m *Manager) orphanChildren(sa *ikeSA, now time.Time) {
 		}
 	}
 	for _, c := range sa.children {
+		m.releaseChild(c)
 		m.orphans = append(m.orphans, &orphan{c: c, peer: sa.out.peer, ms: sa.ms, local: sa.local, remote: sa.remote, since: now})
 		m.log.Info("IPsec SA kept without its IKE SA until a new one with the peer takes it over", "crypto_map", c.ms.cm.ID(),
 			"peer", sa.remote, "spi_in", spiHex(c.espIn, c.ahIn))

@@ -160,7 +160,10 @@ type child struct {
 	expires   time.Time
 	rekeying  bool      // a replacement is being negotiated
 	removeAt  time.Time // replaced: removed after a grace period
-	pktsIn    uint64    // inbound packets at the last DPD check
+	// releaseAt: the outbound half is held (our rekey, see
+	// OutboundHolder) until then, or until a packet arrives on the pair.
+	releaseAt time.Time
+	pktsIn    uint64 // inbound packets at the last DPD check
 
 	// The manager keeps only the SPIs of the ChildSA it installed, for
 	// Delete payloads (0: no such SA); the rest is the data plane's, and

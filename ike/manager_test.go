@@ -350,6 +350,15 @@ func TestManagerChildRekey(t *testing.T) {
 		return len(i.plane.live()) == 1 && len(r.plane.live()) == 1
 	})
 	checkMirrored(t, i.plane.live()[0], r.plane.live()[0])
+	// The rekeying initiator held the new pair's outbound half until the
+	// peer showed it had the SA (here: after initiatorHold, no traffic
+	// counted), then released it.
+	i.plane.mu.Lock()
+	heldInstalls := i.plane.heldInstalls
+	i.plane.mu.Unlock()
+	if heldInstalls == 0 || i.plane.held() != 0 {
+		t.Fatalf("initiator: %d rekeyed pairs installed held, %d still held after the old pair went", heldInstalls, i.plane.held())
+	}
 }
 
 // TestManagerRetransmission drops the first copy of every message: each

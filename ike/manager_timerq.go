@@ -117,6 +117,9 @@ func (sa *ikeSA) nextTimer(now time.Time) time.Time {
 		}
 	}
 	for _, c := range sa.children {
+		if !c.releaseAt.IsZero() {
+			at(now.Add(tickInterval)) // polls for the first packet on it
+		}
 		at(c.removeAt)
 		at(c.expires)
 		if c.removeAt.IsZero() && !c.rekeying && sa.replacedBy == nil {

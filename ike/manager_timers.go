@@ -111,8 +111,13 @@ func (m *Manager) tickSA(sa *ikeSA, now time.Time) {
 			m.dropQM(sa, mid)
 		}
 	}
-	// Children: grace removal after a rekey, rekey, expiry.
+	// Children: outbound release after our rekey, grace removal after a
+	// rekey, rekey, expiry.
+	ic, _ := m.cfg.DataPlane.(InboundCounter)
 	for _, c := range append([]*child(nil), sa.children...) {
+		if !c.releaseAt.IsZero() && (!now.Before(c.releaseAt) || ic != nil && ic.PacketsIn(c.handle) > 0) {
+			m.releaseChild(c)
+		}
 		switch {
 		case !c.removeAt.IsZero() && now.After(c.removeAt):
 			m.removeChild(sa, c, true)
