@@ -189,19 +189,22 @@ func (ix *selIndex) clone() *selIndex {
 // lengths recomputes lens4 and lens6 from the keys.
 func (ix *selIndex) lengths() {
 	var seen4, seen6 [129]bool
-	ix.lens4, ix.lens6 = nil, nil
 	for pfx := range ix.byRemote {
 		if pfx.Addr().Is4() {
-			if !seen4[pfx.Bits()] {
-				seen4[pfx.Bits()] = true
-				ix.lens4 = append(ix.lens4, pfx.Bits())
-			}
-		} else if !seen6[pfx.Bits()] {
+			seen4[pfx.Bits()] = true
+		} else {
 			seen6[pfx.Bits()] = true
-			ix.lens6 = append(ix.lens6, pfx.Bits())
 		}
 	}
-	desc := func(a, b int) int { return b - a }
-	slices.SortFunc(ix.lens4, desc)
-	slices.SortFunc(ix.lens6, desc)
+	// Longest first, read off the marks (no sort: a sort of ints would
+	// link one more instantiation of the generic sort, 6 KB on MIPS).
+	ix.lens4, ix.lens6 = nil, nil
+	for bits := 128; bits >= 0; bits-- {
+		if seen4[bits] {
+			ix.lens4 = append(ix.lens4, bits)
+		}
+		if seen6[bits] {
+			ix.lens6 = append(ix.lens6, bits)
+		}
+	}
 }
