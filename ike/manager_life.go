@@ -463,10 +463,16 @@ func (m *Manager) removeChild(sa *ikeSA, c *child, notify bool) {
 	m.cfg.DataPlane.RemoveChild(c.handle)
 	delete(m.used, c.espIn)
 	delete(m.used, c.ahIn)
-	// Its successor must not stay held once it is the only one left.
-	for _, n := range sa.children {
-		if n.ms == c.ms && n.rule.index == c.rule.index {
-			m.releaseChild(n)
+	// Its successor (on this IKE SA or a newer one) must not stay held
+	// once it is the only one left.
+	for _, s := range m.sas {
+		if s != sa && !samePeer(s, sa) {
+			continue
+		}
+		for _, n := range s.children {
+			if n.ms == c.ms && n.rule.index == c.rule.index {
+				m.releaseChild(n)
+			}
 		}
 	}
 }

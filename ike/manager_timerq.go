@@ -130,9 +130,14 @@ func (sa *ikeSA) nextTimer(now time.Time) time.Time {
 		if d.probing {
 			at(d.firstSent.Add(d.Timeout))
 			at(d.lastSent.Add(dpdRetryInterval))
-		} else {
+		} else if half := d.lastHeard.Add(d.Delay / 2); now.Before(half) {
 			// ESP counted since then may postpone the probe; the
-			// visit checks the counters.
+			// visit checks the counters. Looking halfway as well keeps
+			// lastHeard, the time of the visit that saw the counters
+			// move, within dpd_delay/2 of the last packet: a dead peer
+			// is declared within 1.5 x dpd_delay + dpd_timeout.
+			at(half)
+		} else {
 			at(d.lastHeard.Add(d.Delay))
 		}
 	}
