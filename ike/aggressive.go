@@ -155,17 +155,3 @@ func (p *Phase1) amR3(m *Message, pkt Packet, now time.Time) (*Result, error) {
 	p.noteInitialContact(m)
 	return &Result{Done: p.finish(StateAMActive, now)}, nil
 }
-
-// offeredGroup is the DH group of the first acceptable transform: in
-// Aggressive Mode the KE payload already uses it, so only policies with
-// that group can be chosen.
-func offeredGroup(sa *SA) Group {
-	for _, pr := range sa.Proposals {
-		for _, t := range pr.Transforms {
-			if pol, ok := policyFromTransform(t); ok {
-				return pol.Group
-			}
-		}
-	}
-	return 0
-}

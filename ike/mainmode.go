@@ -34,30 +34,6 @@ var (
 	}
 )
 
-func (p *Phase1) initialContact() []Payload {
-	if !p.cfg.InitialContact {
-		return nil
-	}
-	return []Payload{&Notify{DOI: DOIIPsec, Protocol: ProtoISAKMP, NotifyType: NotifyInitialContact,
-		SPI: append(append([]byte(nil), p.ckyI[:]...), p.ckyR[:]...)}}
-}
-
-// noteInitialContact records an INITIAL-CONTACT notify in the peer's
-// last phase 1 message (MM5, MM6, AM3) once that message has
-// authenticated the peer. Only an encrypted one counts (RFC 2407
-// 4.6.3.3): the notify makes us delete SAs, and the authenticating hash
-// does not cover it.
-func (p *Phase1) noteInitialContact(m *Message) {
-	if !m.Encrypted() {
-		return
-	}
-	for _, pl := range m.Payloads {
-		if n, ok := pl.(*Notify); ok && n.Protocol == ProtoISAKMP && n.NotifyType == NotifyInitialContact {
-			p.peerInitialContact = true
-		}
-	}
-}
-
 func (p *Phase1) mmI1() (*Result, error) {
 	sa := p.saPayload()
 	p.saiB = payloadBody(sa)
@@ -84,21 +60,6 @@ func (p *Phase1) mmI2(m *Message, pkt Packet, now time.Time) (*Result, error) {
 	ps := []Payload{&KE{Data: p.gxi}, &Nonce{Data: p.ni}}
 	ps = append(ps, p.certRequest()...)
 	return p.sendPlainWithNATD(ps, StateMMWaitMsg4)
-}
-
-// keAndNonce extracts and checks the peer's KE and nonce payloads.
-func (p *Phase1) keAndNonce(m *Message) (ke, nonce []byte, err error) {
-	k, n := Find[*KE](m), Find[*Nonce](m)
-	if k == nil || n == nil {
-		return nil, nil, malformed("%v message without KE or nonce", p.exchange)
-	}
-	if len(k.Data) != p.policy.Group.PublicLen() {
-		return nil, nil, fail(FailKeyExchange, NotifyInvalidKeyInformation, "KE of %d bytes for %v", len(k.Data), p.policy.Group)
-	}
-	if len(n.Data) < 8 || len(n.Data) > 256 {
-		return nil, nil, fail(FailMalformed, NotifyPayloadMalformed, "nonce of %d bytes", len(n.Data))
-	}
-	return append([]byte(nil), k.Data...), append([]byte(nil), n.Data...), nil
 }
 
 func (p *Phase1) mmI4(m *Message, pkt Packet, now time.Time) (*Result, error) {
@@ -198,22 +159,4 @@ func (p *Phase1) mmR5(m *Message, pkt Packet, now time.Time) (*Result, error) {
 		return nil, err
 	}
 	return &Result{Send: [][]byte{b}, Done: p.finish(StateMMActive, now)}, nil
-}
-
-// payloadBody encodes a payload's body (without generic header), e.g.
-// SAi_b of our own offer.
-func payloadBody(pl Payload) []byte {
-	b := newBuilder()
-	pl.marshalBody(b)
-	return b.BytesOrPanic()
-}
-
-// rawBodyOf returns the received body of the first payload of type t.
-func rawBodyOf(m *Message, t PayloadType) []byte {
-	for i, pl := range m.Payloads {
-		if pl.Type() == t && i < len(m.Raw) {
-			return append([]byte(nil), m.Raw[i][4:]...)
-		}
-	}
-	return nil
 }

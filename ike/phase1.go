@@ -1,7 +1,6 @@
 package ike
 
 import (
-	"bytes"
 	"crypto/cipher"
 	"crypto/rand"
 	"crypto/sha256"
@@ -134,46 +133,70 @@ type Result struct {
 // Phase1 is one IKEv1 phase 1 negotiation, in either role. It is a pure
 // state machine: no sockets, no timers, no goroutines. Retransmission is
 // the caller's job: resend LastSent while waiting.
+//
+// Its fields are grouped by job; the embedded groups are filled by the
+// files named beside them.
 type Phase1 struct {
 	cfg       Phase1Config
 	rand      io.Reader
 	initiator bool
 	exchange  ExchangeType
 	state     State
-	table     phase1Table
+	table     phase1Table // the role's half of the exchange (mainmode.go, aggressive.go)
 
 	ckyI, ckyR    Cookie
 	local, remote netip.AddrPort
 
+	p1Proposal // phase1_proposal.go
+	p1Keying   // phase1_keys.go
+	p1Auth     // phase1_auth.go
+	p1NATT     // phase1_natt.go
+	p1Wire     // phase1_send.go and Handle
+
+	done    *Phase1Done
+	failure *Phase1Failure
+}
+
+// p1Proposal is what was offered and chosen.
+type p1Proposal struct {
 	policies []Policy // ours, ECDSA methods resolved to the key's curve
 	policy   Policy   // negotiated
 	lifetime time.Duration
-	saiB     []byte // body of the initiator's SA payload
+	saiB     []byte // body of the initiator's SA payload (input of HASH_I/R)
+}
 
+// p1Keying is the Diffie-Hellman exchange and the keys it gives.
+type p1Keying struct {
 	dh       *DHKey
 	gxi, gxr []byte
 	ni, nr   []byte
 	keys     *Phase1Keys
 	blk      cipher.Block
-	iv       []byte
+	iv       []byte // the phase 1 CBC IV chain
+}
 
-	localID, peerID *ID
-	peerCert        *x509.Certificate
+// p1Auth is who the two ends proved to be.
+type p1Auth struct {
+	localID, peerID    *ID
+	peerCert           *x509.Certificate
+	peerInitialContact bool
+}
 
+// p1NATT is what the peer announced and what NAT-D found.
+type p1NATT struct {
 	peer              PeerVendors
 	natt              NATTVariant
 	localNAT, peerNAT bool
 	floated           bool
+}
 
-	peerInitialContact bool
-
+// p1Wire is the datagram bookkeeping: retransmissions and fragments.
+type p1Wire struct {
 	lastIn     [32]byte // hash of the last accepted datagram (retransmit detection)
 	lastAnswer [][]byte // what that datagram made us send (nil: it ended an exchange)
 	lastSent   [][]byte
 	frags      Reassembler
 	fragID     uint16 // of the last message we fragmented
-	done       *Phase1Done
-	failure    *Phase1Failure
 }
 
 func newPhase1(cfg *Phase1Config, initiator bool) (*Phase1, error) {
@@ -323,21 +346,6 @@ func (p *Phase1) failWith(err error) Result {
 	return r
 }
 
-// plainNotify builds an unencrypted Informational with one notification.
-func (p *Phase1) plainNotify(t uint16) ([]byte, error) {
-	var mid [4]byte
-	if _, err := io.ReadFull(p.rand, mid[:]); err != nil {
-		return nil, err
-	}
-	m := &Message{
-		Header: Header{CookieI: p.ckyI, CookieR: p.ckyR, Exchange: ExchangeInformational,
-			MessageID: uint32(mid[0])<<24 | uint32(mid[1])<<16 | uint32(mid[2])<<8 | uint32(mid[3])},
-		Payloads: []Payload{&Notify{DOI: DOIIPsec, Protocol: ProtoISAKMP, NotifyType: t,
-			SPI: append(append([]byte(nil), p.ckyI[:]...), p.ckyR[:]...)}},
-	}
-	return m.Marshal()
-}
-
 // Handle processes one received datagram. A returned error means the
 // datagram was dropped (malformed, unexpected, retransmission noise) and
 // the state is unchanged; a negotiation that ends says so in
@@ -454,521 +462,6 @@ func (p *Phase1) Handle(pkt Packet, now time.Time) (Result, error) {
 	return *r, nil
 }
 
-func (p *Phase1) handleInformational(h Header, pkt Packet) (Result, error) {
-	var m *Message
-	var err error
-	switch {
-	case h.Encrypted() && p.keys != nil:
-		// A peer that rejects our MM5/AM3 tells us why in an encrypted,
-		// hashed notification (its IV derives from the phase 1 chain).
-		if m, err = p.openInformational(pkt.Data, h.MessageID); err != nil {
-			return Result{}, err
-		}
-	case h.Encrypted():
-		return Result{}, errors.New("ike: encrypted informational before keys")
-	case p.keys != nil:
-		// Once keys exist an unauthenticated notify could be forged.
-		return Result{}, errors.New("ike: unencrypted informational after key exchange")
-	default:
-		// Before keys nothing authenticates a notify: anyone who saw our
-		// first message could have sent it, with any responder cookie.
-		// It changes nothing; the caller may show it as a hint.
-		if m, err = Unmarshal(pkt.Data); err != nil {
-			return Result{}, err
-		}
-		return Result{}, cleartextNoticeOf(m)
-	}
-	if d := Find[*Delete](m); d != nil && d.Protocol == ProtoISAKMP {
-		return p.failWith(fail(FailPeerNotify, 0, "peer deleted the ISAKMP SA")), nil
-	}
-	n := Find[*Notify](m)
-	if n == nil || n.NotifyType >= NotifyConnected {
-		return Result{}, errors.New("ike: informational without error notify")
-	}
-	f := fail(FailPeerNotify, n.NotifyType, "peer sent notify %d", n.NotifyType)
-	return p.failWith(f), nil
-}
-
-// CleartextNotice is an unauthenticated Informational received during
-// phase 1 before keys: dropped, never acted upon.
-type CleartextNotice struct {
-	Notify uint16 // 0: a Delete or no error notify
-	Delete bool
-}
-
-func (c *CleartextNotice) Error() string {
-	if c.Delete {
-		return "ike: unauthenticated Delete during phase 1 ignored"
-	}
-	return fmt.Sprintf("ike: unauthenticated notify %d during phase 1 ignored", c.Notify)
-}
-
-func cleartextNoticeOf(m *Message) *CleartextNotice {
-	c := &CleartextNotice{}
-	if d := Find[*Delete](m); d != nil && d.Protocol == ProtoISAKMP {
-		c.Delete = true
-	}
-	if n := Find[*Notify](m); n != nil && n.NotifyType < NotifyConnected {
-		c.Notify = n.NotifyType
-	}
-	return c
-}
-
-// openInformational decrypts an Informational exchange message during
-// phase 1 and checks its HASH; the phase 1 IV chain is left untouched.
-func (p *Phase1) openInformational(b []byte, mid uint32) (*Message, error) {
-	iv := Phase2IV(p.policy.Hash, p.iv, mid, p.blk.BlockSize())
-	m, _, err := Open(b, p.blk, iv)
-	if err != nil {
-		return nil, err
-	}
-	hp, ok := m.Payloads[0].(*Hash)
-	if !ok || len(m.Payloads) < 2 {
-		return nil, malformed("informational without leading HASH")
-	}
-	var rest []byte
-	for _, r := range m.Raw[1:] {
-		rest = append(rest, r...)
-	}
-	if !hmacEqual(hp.Data, QuickHash1(p.policy.Hash, p.keys.SKEYIDa, mid, rest)) {
-		return nil, errors.New("ike: informational HASH mismatch")
-	}
-	return m, nil
-}
-
-// sealedNotify builds an encrypted, hashed Informational with one
-// notification about the ISAKMP SA.
-func (p *Phase1) sealedNotify(t uint16) ([]byte, error) {
-	midb, err := p.random(4)
-	if err != nil {
-		return nil, err
-	}
-	mid := uint32(midb[0])<<24 | uint32(midb[1])<<16 | uint32(midb[2])<<8 | uint32(midb[3])
-	n := &Notify{DOI: DOIIPsec, Protocol: ProtoISAKMP, NotifyType: t,
-		SPI: append(append([]byte(nil), p.ckyI[:]...), p.ckyR[:]...)}
-	rest, err := MarshalPayloads([]Payload{n})
-	if err != nil {
-		return nil, err
-	}
-	hash := QuickHash1(p.policy.Hash, p.keys.SKEYIDa, mid, rest)
-	m := &Message{Header: Header{CookieI: p.ckyI, CookieR: p.ckyR, Exchange: ExchangeInformational, MessageID: mid},
-		Payloads: []Payload{&Hash{Data: hash}, n}}
-	out, _, err := m.Seal(p.blk, Phase2IV(p.policy.Hash, p.iv, mid, p.blk.BlockSize()))
-	return out, err
-}
-
-// random returns n bytes from the configured source.
-func (p *Phase1) random(n int) ([]byte, error) {
-	b := make([]byte, n)
-	_, err := io.ReadFull(p.rand, b)
-	return b, err
-}
-
-// nonceLen is the nonce size sent (RFC 2409 allows 8..256).
-const nonceLen = 32
-
-// header returns a header for the next phase 1 message.
-func (p *Phase1) header() Header {
-	return Header{CookieI: p.ckyI, CookieR: p.ckyR, Exchange: p.exchange}
-}
-
-// marshalPlain encodes an unencrypted phase 1 message.
-func (p *Phase1) marshalPlain(ps []Payload) ([]byte, error) {
-	m := &Message{Header: p.header(), Payloads: ps}
-	return m.Marshal()
-}
-
-// sendPlain sends the unencrypted message ps (MM1, MM2, AM1) and moves to
-// the state next.
-func (p *Phase1) sendPlain(ps []Payload, next State) (*Result, error) {
-	b, err := p.marshalPlain(ps)
-	if err != nil {
-		return nil, err
-	}
-	p.state = next
-	return &Result{Send: [][]byte{b}}, nil
-}
-
-// sendPlainWithNATD is sendPlain with our NAT-D payloads appended (MM3,
-// MM4, AM2).
-func (p *Phase1) sendPlainWithNATD(ps []Payload, next State) (*Result, error) {
-	natd, err := p.natdPayloads()
-	if err != nil {
-		return nil, err
-	}
-	return p.sendPlain(append(ps, natd...), next)
-}
-
-// marshalEncrypted encodes an encrypted phase 1 message, advancing the IV.
-func (p *Phase1) marshalEncrypted(ps []Payload) ([]byte, error) {
-	m := &Message{Header: p.header(), Payloads: ps}
-	b, next, err := m.Seal(p.blk, p.iv)
-	if err != nil {
-		return nil, err
-	}
-	p.iv = next
-	return b, nil
-}
-
-// saPayload builds the initiator's offer: one proposal with one transform
-// per policy, in priority order.
-func (p *Phase1) saPayload() *SA {
-	pr := Proposal{Number: 1, Protocol: ProtoISAKMP}
-	for i, pol := range p.policies {
-		pr.Transforms = append(pr.Transforms, pol.transform(uint8(i+1)))
-	}
-	return &SA{DOI: DOIIPsec, Situation: SituationIdentityOnly, Proposals: []Proposal{pr}}
-}
-
-// selectProposal is the responder's choice, Cisco style: the first of our
-// policies (in priority order) that matches any transform offered; the
-// lifetime is the lower of the two. group, when nonzero, restricts the
-// match (Aggressive Mode: the KE payload already fixed it).
-func (p *Phase1) selectProposal(sa *SA, group Group) (*SA, Policy, *Notify, error) {
-	var offered []Policy
-	var raw []Transform
-	var propNum uint8
-	for _, pr := range sa.Proposals {
-		if pr.Protocol != ProtoISAKMP {
-			continue
-		}
-		for _, t := range pr.Transforms {
-			if pol, ok := policyFromTransform(t); ok {
-				offered = append(offered, pol)
-				raw = append(raw, t)
-			}
-		}
-		propNum = pr.Number
-		break // phase 1 has a single proposal
-	}
-	for _, ours := range p.policies {
-		if group != 0 && ours.Group != group {
-			continue
-		}
-		for i, theirs := range offered {
-			if !ours.sameSuite(theirs) {
-				continue
-			}
-			chosen := ours
-			chosen.Lifetime = theirs.Lifetime
-			var n *Notify
-			if theirs.Lifetime == 0 || ours.Lifetime < theirs.Lifetime {
-				chosen.Lifetime = ours.Lifetime
-				// Tell the initiator we lowered its lifetime.
-				b := attributeBytes(Attributes{AttrTV(AttrLifeType, uint16(LifeSeconds)),
-					AttrUint(AttrLifeDuration, uint64(ours.Lifetime/time.Second))})
-				n = &Notify{DOI: DOIIPsec, Protocol: ProtoISAKMP, NotifyType: NotifyResponderLifetime,
-					SPI: append(append([]byte(nil), p.ckyI[:]...), p.ckyR[:]...), Data: b}
-			}
-			reply := &SA{DOI: DOIIPsec, Situation: SituationIdentityOnly, Proposals: []Proposal{
-				{Number: propNum, Protocol: ProtoISAKMP, Transforms: []Transform{raw[i]}}}}
-			return reply, chosen, n, nil
-		}
-	}
-	return nil, Policy{}, nil, fail(FailNoProposal, NotifyNoProposalChosen, "no ISAKMP policy matches the %d transforms offered", len(offered))
-}
-
-// acceptChoice checks the responder's answer against our offer (the
-// initiator side).
-func (p *Phase1) acceptChoice(m *Message) error {
-	sa := Find[*SA](m)
-	if sa == nil {
-		return fail(FailMalformed, NotifyPayloadMalformed, "no SA payload in the reply")
-	}
-	if len(sa.Proposals) != 1 || len(sa.Proposals[0].Transforms) != 1 {
-		return fail(FailNoProposal, NotifyBadProposalSyntax, "reply must hold exactly one transform")
-	}
-	theirs, ok := policyFromTransform(sa.Proposals[0].Transforms[0])
-	if !ok {
-		return fail(FailNoProposal, NotifyBadProposalSyntax, "unacceptable transform in the reply")
-	}
-	for _, ours := range p.policies {
-		if ours.sameSuite(theirs) {
-			p.policy = ours
-			p.lifetime = ours.Lifetime
-			if theirs.Lifetime > 0 && theirs.Lifetime < p.lifetime {
-				p.lifetime = theirs.Lifetime
-			}
-			for _, n := range FindAll[*Notify](m) {
-				if n.NotifyType == NotifyResponderLifetime {
-					if as, err := parseAttributes(n.Data); err == nil {
-						if lt, ok := as.Uint(AttrLifeType); ok && lt == LifeSeconds {
-							if d, ok := as.Uint(AttrLifeDuration); ok && d > 0 && time.Duration(d)*time.Second < p.lifetime {
-								p.lifetime = time.Duration(d) * time.Second
-							}
-						}
-					}
-				}
-			}
-			return nil
-		}
-	}
-	return fail(FailNoProposal, NotifyNoProposalChosen, "the responder chose a transform we did not offer")
-}
-
-// localIdentity fixes our ID payload for this negotiation.
-func (p *Phase1) localIdentity() *ID {
-	if p.cfg.LocalID != nil {
-		id := *p.cfg.LocalID
-		return &id
-	}
-	if p.policy.Auth.UsesSignatures() {
-		return IDFromDN(p.cfg.Creds.Cert.RawSubject)
-	}
-	return IDFromAddr(p.local.Addr())
-}
-
-// vendorPayloads are our capability VIDs (NAT-T ones unless disabled,
-// fragmentation when enabled).
-func (p *Phase1) vendorPayloads() []Payload {
-	var out []Payload
-	for _, v := range OurVendorIDs() {
-		d := v.(*VendorID).Data
-		if p.cfg.NATT == NATTOff && !bytes.Equal(d, VendorDPD) {
-			continue
-		}
-		out = append(out, v)
-	}
-	if p.cfg.Fragmentation {
-		out = append(out, &VendorID{Data: vendorFragmentationOut})
-	}
-	if p.cfg.RemoteAccess {
-		out = append(out, &VendorID{Data: VendorXAuth}, &VendorID{Data: VendorUnity})
-	}
-	return out
-}
-
-// fragment splits large outgoing datagrams when both sides announced
-// IKEv1 fragmentation.
-func (p *Phase1) fragment(bs [][]byte) ([][]byte, error) {
-	if !p.cfg.Fragmentation || !p.peer.Fragmentation {
-		return bs, nil
-	}
-	var out [][]byte
-	for _, b := range bs {
-		if len(b) <= fragmentDataLen+HeaderLen+8 {
-			out = append(out, b)
-			continue
-		}
-		p.fragID++
-		fs, err := FragmentDatagram(b, p.fragID)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, fs...)
-	}
-	return out, nil
-}
-
-// noteVendors records the peer's VIDs and the NAT-T flavour both speak.
-func (p *Phase1) noteVendors(m *Message) {
-	p.peer.ScanVendors(m)
-	if p.cfg.NATT != NATTOff {
-		p.natt = p.peer.NATT
-	}
-}
-
-// natdPayloads builds our two NAT-D payloads: the peer's address as we
-// send to it, then our own. With NATTForce our own hash is random, so
-// the peer sees a NAT and both sides encapsulate ESP in UDP.
-func (p *Phase1) natdPayloads() ([]Payload, error) {
-	if p.natt == NATTNone {
-		return nil, nil
-	}
-	h := p.policy.Hash
-	draft := p.natt.Draft()
-	dst := NATDHash(h, p.ckyI, p.ckyR, p.remote)
-	src := NATDHash(h, p.ckyI, p.ckyR, p.local)
-	if p.cfg.NATT == NATTForce {
-		r, err := p.random(len(src))
-		if err != nil {
-			return nil, err
-		}
-		src = r
-	}
-	return []Payload{&NATD{Data: dst, Draft: draft}, &NATD{Data: src, Draft: draft}}, nil
-}
-
-// checkNATD compares the peer's NAT-D payloads with the endpoints the
-// datagram really used (RFC 3947 section 3.2).
-func (p *Phase1) checkNATD(m *Message, pkt Packet) {
-	ds := FindAll[*NATD](m)
-	if p.natt == NATTNone || len(ds) < 2 {
-		return
-	}
-	h := p.policy.Hash
-	local := pkt.Local
-	if !local.IsValid() {
-		local = p.local
-	}
-	remote := pkt.Remote
-	if !remote.IsValid() {
-		remote = p.remote
-	}
-	me := NATDHash(h, p.ckyI, p.ckyR, local)
-	them := NATDHash(h, p.ckyI, p.ckyR, remote)
-	p.localNAT = !bytes.Equal(ds[0].Data, me)
-	p.peerNAT = true
-	for _, d := range ds[1:] {
-		if bytes.Equal(d.Data, them) {
-			p.peerNAT = false
-		}
-	}
-	if p.cfg.NATT == NATTForce {
-		p.localNAT = true
-	}
-}
-
-// natDetected reports whether ESP and the rest of IKE must move to 4500.
-func (p *Phase1) natDetected() bool {
-	return p.natt != NATTNone && (p.localNAT || p.peerNAT)
-}
-
-// float moves the exchange to UDP 4500 on both ends.
-func (p *Phase1) float() {
-	p.floated = true
-	p.local = netip.AddrPortFrom(p.local.Addr(), 4500)
-	p.remote = netip.AddrPortFrom(p.remote.Addr(), 4500)
-}
-
-// computeKeys derives SKEYID and the rest once both KE and nonces are
-// known.
-func (p *Phase1) computeKeys() error {
-	peerPub := p.gxr
-	if !p.initiator {
-		peerPub = p.gxi
-	}
-	gxy, err := p.dh.SharedSecret(peerPub)
-	if err != nil {
-		return fail(FailKeyExchange, NotifyInvalidKeyInformation, "%v", err)
-	}
-	defer Wipe(gxy)
-	p.dh.Wipe()
-	h := p.policy.Hash
-	var skeyid []byte
-	if p.policy.Auth.PreShared() {
-		skeyid = SKEYIDPSK(h, p.cfg.PSK, p.ni, p.nr)
-	} else {
-		skeyid = SKEYIDSig(h, p.ni, p.nr, gxy)
-	}
-	kl, err := p.policy.Cipher.KeyLen(p.policy.KeyBits)
-	if err != nil {
-		return fail(FailConfig, 0, "%v", err)
-	}
-	p.keys, err = DerivePhase1Keys(h, p.policy.Cipher, kl, skeyid, gxy, p.gxi, p.gxr, p.ckyI, p.ckyR)
-	if err != nil {
-		return err
-	}
-	p.blk, err = p.policy.Cipher.NewBlock(p.keys.Ka)
-	if err != nil {
-		return err
-	}
-	p.iv = p.keys.IV
-	return nil
-}
-
-// authPayloads returns our [CERT...] HASH or SIG for HASH_I (initiator) or
-// HASH_R (responder), computed over our ID body.
-func (p *Phase1) authPayloads(idBody []byte) ([]Payload, error) {
-	h := p.myHash(idBody)
-	if p.policy.Auth.PreShared() {
-		return []Payload{&Hash{Data: h}}, nil
-	}
-	sig, err := SignHash(p.rand, p.policy.Auth, p.cfg.Creds.Key, h)
-	if err != nil {
-		return nil, fail(FailConfig, 0, "signing: %v", err)
-	}
-	ps := []Payload{&Cert{Encoding: CertX509Sig, Data: p.cfg.Creds.Cert.Raw}}
-	for _, c := range p.cfg.Creds.Intermediates {
-		ps = append(ps, &Cert{Encoding: CertX509Sig, Data: c.Raw})
-	}
-	return append(ps, &Sig{Data: sig}), nil
-}
-
-// authHash is the PRF of HASH_I/HASH_R. With the RFC 4754 methods it is
-// the HMAC matching the ECDSA curve (SHA-256/384/512), whatever hash the
-// suite negotiated; strongSwan computes it that way too.
-func (p *Phase1) authHash() HashAlg {
-	switch p.policy.Auth {
-	case AuthECDSA256:
-		return HashSHA256
-	case AuthECDSA384:
-		return HashSHA384
-	case AuthECDSA521:
-		return HashSHA512
-	}
-	return p.policy.Hash
-}
-
-func (p *Phase1) myHash(idBody []byte) []byte {
-	if p.initiator {
-		return HashI(p.authHash(), p.keys.SKEYID, p.gxi, p.gxr, p.ckyI, p.ckyR, p.saiB, idBody)
-	}
-	return HashR(p.authHash(), p.keys.SKEYID, p.gxi, p.gxr, p.ckyI, p.ckyR, p.saiB, idBody)
-}
-
-func (p *Phase1) peerHash(idBody []byte) []byte {
-	if p.initiator {
-		return HashR(p.authHash(), p.keys.SKEYID, p.gxi, p.gxr, p.ckyI, p.ckyR, p.saiB, idBody)
-	}
-	return HashI(p.authHash(), p.keys.SKEYID, p.gxi, p.gxr, p.ckyI, p.ckyR, p.saiB, idBody)
-}
-
-// verifyPeer authenticates the peer from its ID and HASH/SIG (+CERT)
-// payloads in m, at time now (certificate validity).
-func (p *Phase1) verifyPeer(id *ID, m *Message, now time.Time) error {
-	if id == nil {
-		return fail(FailInvalidID, NotifyInvalidIDInformation, "no ID payload")
-	}
-	if p.cfg.RemoteID != nil && !IDEqual(id, p.cfg.RemoteID) {
-		return fail(FailInvalidID, NotifyInvalidIDInformation, "peer ID %v, want %v", id, p.cfg.RemoteID)
-	}
-	want := p.peerHash(id.Body())
-	if p.policy.Auth.PreShared() {
-		hp := Find[*Hash](m)
-		if hp == nil {
-			return fail(FailAuth, NotifyInvalidHashInformation, "no HASH payload")
-		}
-		if !hmacEqual(hp.Data, want) {
-			return fail(FailAuth, NotifyAuthenticationFailed, "HASH mismatch (pre-shared key differs?)")
-		}
-	} else {
-		certs, err := certsFromPayloads(m)
-		if err != nil {
-			return fail(FailCert, NotifyInvalidCertificate, "%v", err)
-		}
-		if err := p.cfg.Creds.VerifyPeerCert(certs, now); err != nil {
-			return fail(FailCert, NotifyInvalidCertificate, "%v", err)
-		}
-		if !IDMatchesCert(id, certs[0]) {
-			return fail(FailInvalidID, NotifyInvalidIDInformation, "peer ID %v is not in its certificate %v", id, certs[0].Subject)
-		}
-		sp := Find[*Sig](m)
-		if sp == nil {
-			return fail(FailAuth, NotifyInvalidSignature, "no SIG payload")
-		}
-		if err := VerifyHash(p.policy.Auth, certs[0].PublicKey, want, sp.Data); err != nil {
-			return fail(FailAuth, NotifyInvalidSignature, "%v", err)
-		}
-		p.peerCert = certs[0]
-	}
-	p.peerID = id
-	return nil
-}
-
-// certRequest is our CR payloads (one per CA subject) when the chosen
-// (in AM1: the first offered) policy authenticates with signatures.
-func (p *Phase1) certRequest() []Payload {
-	if !p.policy.Auth.UsesSignatures() || p.cfg.Creds == nil {
-		return nil
-	}
-	var out []Payload
-	for _, ca := range p.cfg.Creds.CAs {
-		out = append(out, &CertRequest{Encoding: CertX509Sig, Authority: ca.RawSubject})
-	}
-	return out
-}
-
 // finish builds the Done event and enters the active state.
 func (p *Phase1) finish(active State, now time.Time) *Phase1Done {
 	p.keys.IV = append([]byte(nil), p.iv...)
@@ -983,18 +476,4 @@ func (p *Phase1) finish(active State, now time.Time) *Phase1Done {
 	}
 	Wipe(p.ni, p.nr)
 	return p.done
-}
-
-// noteEndpoints adopts the endpoints of a received datagram (the peer may
-// have floated, or sit behind a NAT that rewrote its port).
-func (p *Phase1) noteEndpoints(pkt Packet) {
-	if pkt.Remote.IsValid() {
-		p.remote = pkt.Remote
-	}
-	if pkt.Local.IsValid() {
-		p.local = pkt.Local
-	}
-	if p.remote.Port() == 4500 || p.local.Port() == 4500 {
-		p.floated = true
-	}
 }

@@ -1,0 +1,145 @@
+package ike
+
+import "time"
+
+// Phase 1 authentication: our identity, our HASH_I/HASH_R or signature
+// (with certificates), the check of the peer's, and INITIAL-CONTACT, which
+// only an authenticated message may carry.
+
+// localIdentity fixes our ID payload for this negotiation.
+func (p *Phase1) localIdentity() *ID {
+	if p.cfg.LocalID != nil {
+		id := *p.cfg.LocalID
+		return &id
+	}
+	if p.policy.Auth.UsesSignatures() {
+		return IDFromDN(p.cfg.Creds.Cert.RawSubject)
+	}
+	return IDFromAddr(p.local.Addr())
+}
+
+// authPayloads returns our [CERT...] HASH or SIG for HASH_I (initiator) or
+// HASH_R (responder), computed over our ID body.
+func (p *Phase1) authPayloads(idBody []byte) ([]Payload, error) {
+	h := p.myHash(idBody)
+	if p.policy.Auth.PreShared() {
+		return []Payload{&Hash{Data: h}}, nil
+	}
+	sig, err := SignHash(p.rand, p.policy.Auth, p.cfg.Creds.Key, h)
+	if err != nil {
+		return nil, fail(FailConfig, 0, "signing: %v", err)
+	}
+	ps := []Payload{&Cert{Encoding: CertX509Sig, Data: p.cfg.Creds.Cert.Raw}}
+	for _, c := range p.cfg.Creds.Intermediates {
+		ps = append(ps, &Cert{Encoding: CertX509Sig, Data: c.Raw})
+	}
+	return append(ps, &Sig{Data: sig}), nil
+}
+
+// authHash is the PRF of HASH_I/HASH_R. With the RFC 4754 methods it is
+// the HMAC matching the ECDSA curve (SHA-256/384/512), whatever hash the
+// suite negotiated; strongSwan computes it that way too.
+func (p *Phase1) authHash() HashAlg {
+	switch p.policy.Auth {
+	case AuthECDSA256:
+		return HashSHA256
+	case AuthECDSA384:
+		return HashSHA384
+	case AuthECDSA521:
+		return HashSHA512
+	}
+	return p.policy.Hash
+}
+
+func (p *Phase1) myHash(idBody []byte) []byte {
+	if p.initiator {
+		return HashI(p.authHash(), p.keys.SKEYID, p.gxi, p.gxr, p.ckyI, p.ckyR, p.saiB, idBody)
+	}
+	return HashR(p.authHash(), p.keys.SKEYID, p.gxi, p.gxr, p.ckyI, p.ckyR, p.saiB, idBody)
+}
+
+func (p *Phase1) peerHash(idBody []byte) []byte {
+	if p.initiator {
+		return HashR(p.authHash(), p.keys.SKEYID, p.gxi, p.gxr, p.ckyI, p.ckyR, p.saiB, idBody)
+	}
+	return HashI(p.authHash(), p.keys.SKEYID, p.gxi, p.gxr, p.ckyI, p.ckyR, p.saiB, idBody)
+}
+
+// verifyPeer authenticates the peer from its ID and HASH/SIG (+CERT)
+// payloads in m, at time now (certificate validity).
+func (p *Phase1) verifyPeer(id *ID, m *Message, now time.Time) error {
+	if id == nil {
+		return fail(FailInvalidID, NotifyInvalidIDInformation, "no ID payload")
+	}
+	if p.cfg.RemoteID != nil && !IDEqual(id, p.cfg.RemoteID) {
+		return fail(FailInvalidID, NotifyInvalidIDInformation, "peer ID %v, want %v", id, p.cfg.RemoteID)
+	}
+	want := p.peerHash(id.Body())
+	if p.policy.Auth.PreShared() {
+		hp := Find[*Hash](m)
+		if hp == nil {
+			return fail(FailAuth, NotifyInvalidHashInformation, "no HASH payload")
+		}
+		if !hmacEqual(hp.Data, want) {
+			return fail(FailAuth, NotifyAuthenticationFailed, "HASH mismatch (pre-shared key differs?)")
+		}
+	} else {
+		certs, err := certsFromPayloads(m)
+		if err != nil {
+			return fail(FailCert, NotifyInvalidCertificate, "%v", err)
+		}
+		if err := p.cfg.Creds.VerifyPeerCert(certs, now); err != nil {
+			return fail(FailCert, NotifyInvalidCertificate, "%v", err)
+		}
+		if !IDMatchesCert(id, certs[0]) {
+			return fail(FailInvalidID, NotifyInvalidIDInformation, "peer ID %v is not in its certificate %v", id, certs[0].Subject)
+		}
+		sp := Find[*Sig](m)
+		if sp == nil {
+			return fail(FailAuth, NotifyInvalidSignature, "no SIG payload")
+		}
+		if err := VerifyHash(p.policy.Auth, certs[0].PublicKey, want, sp.Data); err != nil {
+			return fail(FailAuth, NotifyInvalidSignature, "%v", err)
+		}
+		p.peerCert = certs[0]
+	}
+	p.peerID = id
+	return nil
+}
+
+// certRequest is our CR payloads (one per CA subject) when the chosen
+// (in AM1: the first offered) policy authenticates with signatures.
+func (p *Phase1) certRequest() []Payload {
+	if !p.policy.Auth.UsesSignatures() || p.cfg.Creds == nil {
+		return nil
+	}
+	var out []Payload
+	for _, ca := range p.cfg.Creds.CAs {
+		out = append(out, &CertRequest{Encoding: CertX509Sig, Authority: ca.RawSubject})
+	}
+	return out
+}
+
+func (p *Phase1) initialContact() []Payload {
+	if !p.cfg.InitialContact {
+		return nil
+	}
+	return []Payload{&Notify{DOI: DOIIPsec, Protocol: ProtoISAKMP, NotifyType: NotifyInitialContact,
+		SPI: append(append([]byte(nil), p.ckyI[:]...), p.ckyR[:]...)}}
+}
+
+// noteInitialContact records an INITIAL-CONTACT notify in the peer's
+// last phase 1 message (MM5, MM6, AM3) once that message has
+// authenticated the peer. Only an encrypted one counts (RFC 2407
+// 4.6.3.3): the notify makes us delete SAs, and the authenticating hash
+// does not cover it.
+func (p *Phase1) noteInitialContact(m *Message) {
+	if !m.Encrypted() {
+		return
+	}
+	for _, pl := range m.Payloads {
+		if n, ok := pl.(*Notify); ok && n.Protocol == ProtoISAKMP && n.NotifyType == NotifyInitialContact {
+			p.peerInitialContact = true
+		}
+	}
+}

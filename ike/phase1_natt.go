@@ -1,0 +1,115 @@
+package ike
+
+import (
+	"bytes"
+	"net/netip"
+)
+
+// Capabilities and NAT traversal in phase 1: the vendor IDs both sides
+// announce (NAT-T flavour, DPD, fragmentation, XAUTH, Unity), the NAT-D
+// hashes of RFC 3947 section 3.2 and the float to UDP 4500.
+
+// vendorPayloads are our capability VIDs (NAT-T ones unless disabled,
+// fragmentation when enabled).
+func (p *Phase1) vendorPayloads() []Payload {
+	var out []Payload
+	for _, v := range OurVendorIDs() {
+		d := v.(*VendorID).Data
+		if p.cfg.NATT == NATTOff && !bytes.Equal(d, VendorDPD) {
+			continue
+		}
+		out = append(out, v)
+	}
+	if p.cfg.Fragmentation {
+		out = append(out, &VendorID{Data: vendorFragmentationOut})
+	}
+	if p.cfg.RemoteAccess {
+		out = append(out, &VendorID{Data: VendorXAuth}, &VendorID{Data: VendorUnity})
+	}
+	return out
+}
+
+// noteVendors records the peer's VIDs and the NAT-T flavour both speak.
+func (p *Phase1) noteVendors(m *Message) {
+	p.peer.ScanVendors(m)
+	if p.cfg.NATT != NATTOff {
+		p.natt = p.peer.NATT
+	}
+}
+
+// natdPayloads builds our two NAT-D payloads: the peer's address as we
+// send to it, then our own. With NATTForce our own hash is random, so
+// the peer sees a NAT and both sides encapsulate ESP in UDP.
+func (p *Phase1) natdPayloads() ([]Payload, error) {
+	if p.natt == NATTNone {
+		return nil, nil
+	}
+	h := p.policy.Hash
+	draft := p.natt.Draft()
+	dst := NATDHash(h, p.ckyI, p.ckyR, p.remote)
+	src := NATDHash(h, p.ckyI, p.ckyR, p.local)
+	if p.cfg.NATT == NATTForce {
+		r, err := p.random(len(src))
+		if err != nil {
+			return nil, err
+		}
+		src = r
+	}
+	return []Payload{&NATD{Data: dst, Draft: draft}, &NATD{Data: src, Draft: draft}}, nil
+}
+
+// checkNATD compares the peer's NAT-D payloads with the endpoints the
+// datagram really used (RFC 3947 section 3.2).
+func (p *Phase1) checkNATD(m *Message, pkt Packet) {
+	ds := FindAll[*NATD](m)
+	if p.natt == NATTNone || len(ds) < 2 {
+		return
+	}
+	h := p.policy.Hash
+	local := pkt.Local
+	if !local.IsValid() {
+		local = p.local
+	}
+	remote := pkt.Remote
+	if !remote.IsValid() {
+		remote = p.remote
+	}
+	me := NATDHash(h, p.ckyI, p.ckyR, local)
+	them := NATDHash(h, p.ckyI, p.ckyR, remote)
+	p.localNAT = !bytes.Equal(ds[0].Data, me)
+	p.peerNAT = true
+	for _, d := range ds[1:] {
+		if bytes.Equal(d.Data, them) {
+			p.peerNAT = false
+		}
+	}
+	if p.cfg.NATT == NATTForce {
+		p.localNAT = true
+	}
+}
+
+// natDetected reports whether ESP and the rest of IKE must move to 4500.
+func (p *Phase1) natDetected() bool {
+	return p.natt != NATTNone && (p.localNAT || p.peerNAT)
+}
+
+// float moves the exchange to UDP 4500 on both ends.
+func (p *Phase1) float() {
+	p.floated = true
+	p.local = netip.AddrPortFrom(p.local.Addr(), 4500)
+	p.remote = netip.AddrPortFrom(p.remote.Addr(), 4500)
+}
+
+// noteEndpoints adopts the endpoints of a received datagram (the peer may
+// have floated, or sit behind a NAT that rewrote its port).
+func (p *Phase1) noteEndpoints(pkt Packet) {
+	if pkt.Remote.IsValid() {
+		p.remote = pkt.Remote
+	}
+	if pkt.Local.IsValid() {
+		p.local = pkt.Local
+	}
+	if p.remote.Port() == 4500 || p.local.Port() == 4500 {
+		p.floated = true
+	}
+}

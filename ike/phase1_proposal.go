@@ -1,0 +1,119 @@
+package ike
+
+import "time"
+
+// Phase 1 proposals: the initiator's offer (one transform per policy, in
+// priority order), the responder's choice, Cisco style (the first of its
+// policies that matches any offered transform; the lower lifetime wins,
+// announced with RESPONDER-LIFETIME), and the initiator's check of that
+// choice.
+
+// saPayload builds the initiator's offer: one proposal with one transform
+// per policy, in priority order.
+func (p *Phase1) saPayload() *SA {
+	pr := Proposal{Number: 1, Protocol: ProtoISAKMP}
+	for i, pol := range p.policies {
+		pr.Transforms = append(pr.Transforms, pol.transform(uint8(i+1)))
+	}
+	return &SA{DOI: DOIIPsec, Situation: SituationIdentityOnly, Proposals: []Proposal{pr}}
+}
+
+// selectProposal is the responder's choice, Cisco style: the first of our
+// policies (in priority order) that matches any transform offered; the
+// lifetime is the lower of the two. group, when nonzero, restricts the
+// match (Aggressive Mode: the KE payload already fixed it).
+func (p *Phase1) selectProposal(sa *SA, group Group) (*SA, Policy, *Notify, error) {
+	var offered []Policy
+	var raw []Transform
+	var propNum uint8
+	for _, pr := range sa.Proposals {
+		if pr.Protocol != ProtoISAKMP {
+			continue
+		}
+		for _, t := range pr.Transforms {
+			if pol, ok := policyFromTransform(t); ok {
+				offered = append(offered, pol)
+				raw = append(raw, t)
+			}
+		}
+		propNum = pr.Number
+		break // phase 1 has a single proposal
+	}
+	for _, ours := range p.policies {
+		if group != 0 && ours.Group != group {
+			continue
+		}
+		for i, theirs := range offered {
+			if !ours.sameSuite(theirs) {
+				continue
+			}
+			chosen := ours
+			chosen.Lifetime = theirs.Lifetime
+			var n *Notify
+			if theirs.Lifetime == 0 || ours.Lifetime < theirs.Lifetime {
+				chosen.Lifetime = ours.Lifetime
+				// Tell the initiator we lowered its lifetime.
+				b := attributeBytes(Attributes{AttrTV(AttrLifeType, uint16(LifeSeconds)),
+					AttrUint(AttrLifeDuration, uint64(ours.Lifetime/time.Second))})
+				n = &Notify{DOI: DOIIPsec, Protocol: ProtoISAKMP, NotifyType: NotifyResponderLifetime,
+					SPI: append(append([]byte(nil), p.ckyI[:]...), p.ckyR[:]...), Data: b}
+			}
+			reply := &SA{DOI: DOIIPsec, Situation: SituationIdentityOnly, Proposals: []Proposal{
+				{Number: propNum, Protocol: ProtoISAKMP, Transforms: []Transform{raw[i]}}}}
+			return reply, chosen, n, nil
+		}
+	}
+	return nil, Policy{}, nil, fail(FailNoProposal, NotifyNoProposalChosen, "no ISAKMP policy matches the %d transforms offered", len(offered))
+}
+
+// acceptChoice checks the responder's answer against our offer (the
+// initiator side).
+func (p *Phase1) acceptChoice(m *Message) error {
+	sa := Find[*SA](m)
+	if sa == nil {
+		return fail(FailMalformed, NotifyPayloadMalformed, "no SA payload in the reply")
+	}
+	if len(sa.Proposals) != 1 || len(sa.Proposals[0].Transforms) != 1 {
+		return fail(FailNoProposal, NotifyBadProposalSyntax, "reply must hold exactly one transform")
+	}
+	theirs, ok := policyFromTransform(sa.Proposals[0].Transforms[0])
+	if !ok {
+		return fail(FailNoProposal, NotifyBadProposalSyntax, "unacceptable transform in the reply")
+	}
+	for _, ours := range p.policies {
+		if ours.sameSuite(theirs) {
+			p.policy = ours
+			p.lifetime = ours.Lifetime
+			if theirs.Lifetime > 0 && theirs.Lifetime < p.lifetime {
+				p.lifetime = theirs.Lifetime
+			}
+			for _, n := range FindAll[*Notify](m) {
+				if n.NotifyType == NotifyResponderLifetime {
+					if as, err := parseAttributes(n.Data); err == nil {
+						if lt, ok := as.Uint(AttrLifeType); ok && lt == LifeSeconds {
+							if d, ok := as.Uint(AttrLifeDuration); ok && d > 0 && time.Duration(d)*time.Second < p.lifetime {
+								p.lifetime = time.Duration(d) * time.Second
+							}
+						}
+					}
+				}
+			}
+			return nil
+		}
+	}
+	return fail(FailNoProposal, NotifyNoProposalChosen, "the responder chose a transform we did not offer")
+}
+
+// offeredGroup is the DH group of the first acceptable transform: in
+// Aggressive Mode the KE payload already uses it, so only policies with
+// that group can be chosen.
+func offeredGroup(sa *SA) Group {
+	for _, pr := range sa.Proposals {
+		for _, t := range pr.Transforms {
+			if pol, ok := policyFromTransform(t); ok {
+				return pol.Group
+			}
+		}
+	}
+	return 0
+}

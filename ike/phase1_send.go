@@ -1,0 +1,99 @@
+package ike
+
+import "io"
+
+// Encoding phase 1 messages: in clear or encrypted with the phase 1 IV
+// chain, and cut into IKEv1 fragments when both sides announced support.
+
+// random returns n bytes from the configured source.
+func (p *Phase1) random(n int) ([]byte, error) {
+	b := make([]byte, n)
+	_, err := io.ReadFull(p.rand, b)
+	return b, err
+}
+
+// nonceLen is the nonce size sent (RFC 2409 allows 8..256).
+const nonceLen = 32
+
+// header returns a header for the next phase 1 message.
+func (p *Phase1) header() Header {
+	return Header{CookieI: p.ckyI, CookieR: p.ckyR, Exchange: p.exchange}
+}
+
+// marshalPlain encodes an unencrypted phase 1 message.
+func (p *Phase1) marshalPlain(ps []Payload) ([]byte, error) {
+	m := &Message{Header: p.header(), Payloads: ps}
+	return m.Marshal()
+}
+
+// sendPlain sends the unencrypted message ps (MM1, MM2, AM1) and moves to
+// the state next.
+func (p *Phase1) sendPlain(ps []Payload, next State) (*Result, error) {
+	b, err := p.marshalPlain(ps)
+	if err != nil {
+		return nil, err
+	}
+	p.state = next
+	return &Result{Send: [][]byte{b}}, nil
+}
+
+// sendPlainWithNATD is sendPlain with our NAT-D payloads appended (MM3,
+// MM4, AM2).
+func (p *Phase1) sendPlainWithNATD(ps []Payload, next State) (*Result, error) {
+	natd, err := p.natdPayloads()
+	if err != nil {
+		return nil, err
+	}
+	return p.sendPlain(append(ps, natd...), next)
+}
+
+// marshalEncrypted encodes an encrypted phase 1 message, advancing the IV.
+func (p *Phase1) marshalEncrypted(ps []Payload) ([]byte, error) {
+	m := &Message{Header: p.header(), Payloads: ps}
+	b, next, err := m.Seal(p.blk, p.iv)
+	if err != nil {
+		return nil, err
+	}
+	p.iv = next
+	return b, nil
+}
+
+// fragment splits large outgoing datagrams when both sides announced
+// IKEv1 fragmentation.
+func (p *Phase1) fragment(bs [][]byte) ([][]byte, error) {
+	if !p.cfg.Fragmentation || !p.peer.Fragmentation {
+		return bs, nil
+	}
+	var out [][]byte
+	for _, b := range bs {
+		if len(b) <= fragmentDataLen+HeaderLen+8 {
+			out = append(out, b)
+			continue
+		}
+		p.fragID++
+		fs, err := FragmentDatagram(b, p.fragID)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, fs...)
+	}
+	return out, nil
+}
+
+// payloadBody encodes a payload's body (without generic header), e.g.
+// SAi_b of our own offer.
+func payloadBody(pl Payload) []byte {
+	b := newBuilder()
+	pl.marshalBody(b)
+	return b.BytesOrPanic()
+}
+
+// rawBodyOf returns the received body of the first payload of type t.
+func rawBodyOf(m *Message, t PayloadType) []byte {
+	for i, pl := range m.Payloads {
+		if pl.Type() == t && i < len(m.Raw) {
+			return append([]byte(nil), m.Raw[i][4:]...)
+		}
+	}
+	return nil
+}
