@@ -312,19 +312,27 @@ func (m *Manager) quickFailed(sa *ikeSA, qs *qmState, err error) {
 		return
 	}
 	m.log.Warn("Quick Mode failed", "peer", sa.remote, "err", err)
-	m.dropHeld(sa, qs)
 	sa.p2Error = "phase 2 failed: " + err.Error()
 	var ne *NotifyError
 	if errors.As(err, &ne) {
 		m.sendNotify(sa, ne.Type)
 	}
-	m.dropQM(sa, qs.q.mid)
+	m.abandonQM(sa, qs, time.Now())
+}
+
+// abandonQM gives up a Quick Mode of an IKE SA that will not complete
+// (it failed, timed out, or the peer refused it): a responder's pair
+// held since QM2 goes, the pair it was to rekey may be rekeyed again,
+// and the map waits before it tries anew.
+func (m *Manager) abandonQM(sa *ikeSA, qs *qmState, now time.Time) {
+	m.dropHeld(sa, qs)
 	if qs.rekeyOf != nil {
 		qs.rekeyOf.rekeying = false
 	}
 	if qs.ms != nil {
-		qs.ms.failed(time.Now())
+		qs.ms.failed(now)
 	}
+	m.dropQM(sa, qs.q.mid)
 }
 
 // sendNotify sends an error notify in a protected Informational exchange.
@@ -366,15 +374,9 @@ func (m *Manager) handleInfo(sa *ikeSA, pkt []byte, from func(), now time.Time) 
 		m.log.Warn("peer reports an error", "peer", sa.remote, "notify", notifyName(t))
 		sa.p2Error = peerErrorHint(t)
 		// A refused Quick Mode of ours: stop retransmitting it.
-		for mid, qs := range sa.qms {
+		for _, qs := range sa.qms {
 			if qs.q.initiator && qs.doneAt.IsZero() {
-				if qs.rekeyOf != nil {
-					qs.rekeyOf.rekeying = false
-				}
-				if qs.ms != nil {
-					qs.ms.failed(now)
-				}
-				m.dropQM(sa, mid)
+				m.abandonQM(sa, qs, now)
 			}
 		}
 	}

@@ -101,14 +101,7 @@ func (m *Manager) tickSA(sa *ikeSA, now time.Time) {
 			m.send(sa, qs.retx.out)
 		} else if giveUp {
 			m.log.Warn("Quick Mode timed out", "peer", sa.remote, "state", string(qs.q.state), "hint", stateHint(string(qs.q.state)))
-			if qs.rekeyOf != nil {
-				qs.rekeyOf.rekeying = false
-			}
-			if qs.ms != nil {
-				qs.ms.failed(now)
-			}
-			m.dropHeld(sa, qs)
-			m.dropQM(sa, mid)
+			m.abandonQM(sa, qs, now)
 		}
 	}
 	// Children: outbound release after our rekey, grace removal after a
