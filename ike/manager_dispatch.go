@@ -244,25 +244,17 @@ func (m *Manager) handleQuick(sa *ikeSA, h Header, pkt []byte, from func(), now 
 		if !qs.doneAt.IsZero() {
 			return
 		}
-		if qs.q.initiator {
-			out, res, err := qs.q.handleQM2(pkt)
-			if err != nil {
-				m.quickFailed(sa, qs, err)
-				return
-			}
-			from()
-			m.send(sa, out)
-			qs.retx.clear()
-			m.qmDone(sa, qs, now)
-			m.installChild(sa, qs, res, now)
-			return
-		}
-		res, err := qs.q.handleQM3(pkt)
+		// QM2 for an initiator, QM3 for a responder: either completes
+		// the exchange (quick.go's tables).
+		out, res, err := qs.q.handle(pkt)
 		if err != nil {
 			m.quickFailed(sa, qs, err)
 			return
 		}
 		from()
+		if out != nil {
+			m.send(sa, out)
+		}
 		qs.retx.clear()
 		m.qmDone(sa, qs, now)
 		if held := qs.held; held != nil {

@@ -61,31 +61,45 @@ func (t phase1Table) admit(s State, m *Message) (*phase1Row, error) {
 	case r.crypt == inClear && m.Encrypted():
 		return nil, malformed("%s encrypted", r.name)
 	}
+	if err := checkPayloads(r.name, r.required, r.allowed, m); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// checkPayloads is the payload check every exchange table makes before
+// a row's handler runs: the message carries each required payload type,
+// and every other payload is allowed. Vendor ID and Notify payloads are
+// allowed everywhere (notifies such as RESPONDER-LIFETIME and
+// INITIAL-CONTACT ride along with many messages), and payloads of
+// private-use types we do not know (128 and up) are ignored, as other
+// vendors' extensions.
+func checkPayloads(name string, required, allowed []PayloadType, m *Message) error {
 	var missing []string
-	for _, want := range r.required {
+	for _, want := range required {
 		if !hasPayload(m, want) {
 			missing = append(missing, want.String())
 		}
 	}
 	if len(missing) > 0 {
-		return nil, malformed("%s without %s", r.name, strings.Join(missing, ", "))
+		return malformed("%s without %s", name, strings.Join(missing, ", "))
 	}
 	for _, pl := range m.Payloads {
-		if pt := pl.Type(); !r.permits(pt) {
+		if pt := pl.Type(); !permits(required, allowed, pt) {
 			if _, unknown := pl.(*Unknown); unknown && pt >= 128 {
 				continue
 			}
-			return nil, malformed("%s with a %v payload", r.name, pt)
+			return malformed("%s with a %v payload", name, pt)
 		}
 	}
-	return r, nil
+	return nil
 }
 
-func (r *phase1Row) permits(pt PayloadType) bool {
+func permits(required, allowed []PayloadType, pt PayloadType) bool {
 	if pt == PayloadVendorID || pt == PayloadNotify {
 		return true
 	}
-	for _, list := range [][]PayloadType{r.required, r.allowed} {
+	for _, list := range [][]PayloadType{required, allowed} {
 		for _, p := range list {
 			if p == pt {
 				return true
@@ -112,6 +126,12 @@ var (
 	withCR      = []PayloadType{PayloadCR}
 	withNATD    = []PayloadType{PayloadNATD, PayloadNATDDraft}
 	withAuth    = []PayloadType{PayloadCert, PayloadHash, PayloadSig} // HASH or SIG as the method wants: verifyPeer
+	withHash    = []PayloadType{PayloadHash}
+	withNonce   = []PayloadType{PayloadNonce}
+	withKE      = []PayloadType{PayloadKE}
+	withNATOA   = []PayloadType{PayloadNATOA, PayloadNATOADraft}
+	withDelete  = []PayloadType{PayloadDelete}
+	withAttrs   = []PayloadType{PayloadAttributes}
 )
 
 func payloads(sets ...[]PayloadType) []PayloadType {

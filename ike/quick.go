@@ -16,21 +16,140 @@ import (
 // role. They take and return whole (encrypted) ISAKMP messages; the SA
 // manager owns sockets, timers and retransmission.
 //
-//	Initiator                          Responder
-//	HDR*, HASH(1), SA, Ni [,KE] [,IDci, IDcr] -->
-//	                <-- HDR*, HASH(2), SA, Nr [,KE] [,IDci, IDcr]
-//	HDR*, HASH(3) -->
+//	QM1 I->R  HDR*, HASH(1), SA, Ni [,KE] [,IDci, IDcr] [,NAT-OAi, NAT-OAr]
+//	QM2 R->I  HDR*, HASH(2), SA, Nr [,KE] [,IDci, IDcr] [,NAT-OAi, NAT-OAr] [,N(RESPONDER-LIFETIME)]
+//	QM3 I->R  HDR*, HASH(3)
+//
+//	HASH(1) = prf(SKEYID_a, M-ID | the rest of QM1)
+//	HASH(2) = prf(SKEYID_a, M-ID | Ni_b | the rest of QM2)
+//	HASH(3) = prf(SKEYID_a, 0 | M-ID | Ni_b | Nr_b)
 
 // QMState names the Quick Mode progress the way Cisco shows it.
 type QMState string
 
 // Quick Mode states.
 const (
-	QMIdle      QMState = "QM_IDLE"      // no exchange in progress / done
-	QMWaitMsg2  QMState = "QM_WAIT_MSG2" // initiator sent QM1
-	QMWaitMsg3  QMState = "QM_WAIT_MSG3" // responder sent QM2
-	QMCompleted QMState = "QM_IDLE"
+	qmNone     QMState = ""             // responder: nothing received yet
+	QMWaitMsg2 QMState = "QM_WAIT_MSG2" // initiator sent QM1
+	QMWaitMsg3 QMState = "QM_WAIT_MSG3" // responder sent QM2
+	QMIdle     QMState = "QM_IDLE"      // done
 )
+
+// Quick Mode's tables: the messages each role receives, in the manner of
+// the phase 1 tables (phase1_table.go). Every message is encrypted and
+// starts with the HASH named in the row; quickMode.handle opens the
+// message, verifies that HASH and checks the payloads against the row
+// before the handler runs, and moves to the row's to-state after it.
+var (
+	quickInitiator = quickTable{
+		{name: "QM2", from: QMWaitMsg2, to: QMIdle, hash: quickHash2,
+			required: payloads(withHash, withSA, withNonce), allowed: payloads(withKE, withID, withNATOA), handle: (*quickMode).initiatorQM2},
+	}
+	quickResponder = quickTable{
+		{name: "QM1", from: qmNone, to: QMWaitMsg3, hash: quickHash1,
+			required: payloads(withHash, withSA, withNonce), allowed: payloads(withKE, withID, withNATOA), handle: (*quickMode).responderQM1},
+		{name: "QM3", from: QMWaitMsg3, to: QMIdle, hash: quickHash3,
+			required: payloads(withHash), handle: (*quickMode).responderQM3},
+	}
+)
+
+// quickRow is one transition of Quick Mode.
+type quickRow struct {
+	name     string
+	from, to QMState
+	hash     quickHashKind
+	required []PayloadType
+	allowed  []PayloadType // besides required; VID and N are always allowed
+	// handle does the work of the message; it returns what to send and,
+	// when the exchange completes, its result.
+	handle func(q *quickMode, m *Message) ([]byte, *quickResult, error)
+}
+
+// quickTable is one role's half of Quick Mode.
+type quickTable []quickRow
+
+func (t quickTable) row(s QMState) *quickRow {
+	for i := range t {
+		if t[i].from == s {
+			return &t[i]
+		}
+	}
+	return nil
+}
+
+// admit checks a decrypted, authenticated message against the row of
+// state s: the row exists and the message carries the payloads it must
+// and only those it may.
+func (t quickTable) admit(s QMState, m *Message) (*quickRow, error) {
+	r := t.row(s)
+	if r == nil {
+		return nil, malformed("no Quick Mode message expected in %q", s)
+	}
+	return r, checkPayloads(r.name, r.required, r.allowed, m)
+}
+
+// quickHashKind says which of the three Quick Mode hashes a message
+// carries.
+type quickHashKind uint8
+
+const (
+	quickHash1 quickHashKind = iota + 1
+	quickHash2
+	quickHash3
+)
+
+// expectedHash computes the HASH the row's message must carry; rest is
+// the message after its HASH payload.
+func (q *quickMode) expectedHash(k quickHashKind, rest []byte) []byte {
+	sec := q.sec
+	switch k {
+	case quickHash1:
+		return sec.prf(sec.SKEYIDa, midBytes(q.mid), rest)
+	case quickHash2:
+		return sec.prf(sec.SKEYIDa, midBytes(q.mid), q.ni, rest)
+	}
+	return sec.prf(sec.SKEYIDa, []byte{0}, midBytes(q.mid), q.ni, q.nr)
+}
+
+// handle takes the next message of the exchange. An unauthenticated
+// message (errUnauthenticated) or one no row expects changes nothing; an
+// authenticated one the row refuses, or whose handler fails, is a
+// *NotifyError when the peer should hear about it.
+func (q *quickMode) handle(pkt []byte) ([]byte, *quickResult, error) {
+	r := q.table().row(q.state)
+	if r == nil {
+		return nil, nil, fmt.Errorf("ike: unexpected Quick Mode message in state %s", q.state)
+	}
+	m, hash, rest, nextIV, err := openHashed(q.sec, pkt, q.iv)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !hmac.Equal(hash, q.expectedHash(r.hash, rest)) {
+		return nil, nil, fmt.Errorf("%w (%s)", errUnauthenticated, r.name)
+	}
+	if _, err := q.table().admit(q.state, m); err != nil {
+		return nil, nil, &NotifyError{NotifyPayloadMalformed, err}
+	}
+	savedIV := q.iv
+	q.iv = nextIV
+	out, res, err := r.handle(q, m)
+	if err != nil {
+		q.iv = savedIV
+		return nil, nil, err
+	}
+	q.state, q.lastIn = r.to, pkt
+	if out != nil {
+		q.lastOut = out
+	}
+	return out, res, nil
+}
+
+func (q *quickMode) table() quickTable {
+	if q.initiator {
+		return quickInitiator
+	}
+	return quickResponder
+}
 
 // quickNonceLen is the nonce size we send (RFC 2409 allows 8..256).
 const quickNonceLen = 32
@@ -97,8 +216,9 @@ type quickMode struct {
 	gxy        []byte
 	idci, idcr *ID // as on the wire (initiator's view: ci = initiator side)
 	choice     *childChoice
-	respLife   time.Duration
-	respLifeKB uint64
+	// The responder's policy look-up and SPI source, for QM1 only.
+	lookup   quickLookup
+	allocSPI func() uint32
 
 	// lastOut is the last message we sent, re-sent on retransmission and
 	// when the peer repeats its previous message.
@@ -197,7 +317,7 @@ func newQuickInitiator(sec *p1Secrets, offer *childOffer, local, remote *ID, spi
 		payloads = append(payloads, local, remote)
 	}
 	out, next, err := sealHashed(sec, ExchangeQuick, q.mid, q.iv, func(rest []byte) []byte {
-		return sec.prf(sec.SKEYIDa, midBytes(q.mid), rest)
+		return q.expectedHash(quickHash1, rest)
 	}, payloads)
 	if err != nil {
 		return nil, nil, err
@@ -206,25 +326,10 @@ func newQuickInitiator(sec *p1Secrets, offer *childOffer, local, remote *ID, spi
 	return q, out, nil
 }
 
-// handleQM2 processes the responder's answer and returns QM3 and the
-// result. An unauthenticated or malformed message returns an error and
-// leaves the exchange as it was.
-func (q *quickMode) handleQM2(pkt []byte) ([]byte, *quickResult, error) {
-	if !q.initiator || q.state != QMWaitMsg2 {
-		return nil, nil, fmt.Errorf("ike: unexpected Quick Mode message in state %s", q.state)
-	}
-	m, h, rest, nextIV, err := openHashed(q.sec, pkt, q.iv)
-	if err != nil {
-		return nil, nil, err
-	}
-	want := q.sec.prf(q.sec.SKEYIDa, midBytes(q.mid), q.ni, rest)
-	if !hmac.Equal(h, want) {
-		return nil, nil, fmt.Errorf("%w (HASH(2))", errUnauthenticated)
-	}
+// initiatorQM2 takes the responder's answer: its choice, nonce, PFS key
+// and lifetimes; it returns QM3 and the result.
+func (q *quickMode) initiatorQM2(m *Message) ([]byte, *quickResult, error) {
 	sa, nonce := Find[*SA](m), Find[*Nonce](m)
-	if sa == nil || nonce == nil {
-		return nil, nil, errors.New("ike: QM2 without SA or Nonce")
-	}
 	ids := FindAll[*ID](m)
 	if q.idci != nil && (len(ids) != 2 || !bytes.Equal(ids[0].Body(), q.idci.Body()) || !bytes.Equal(ids[1].Body(), q.idcr.Body())) {
 		return nil, nil, &NotifyError{NotifyInvalidIDInformation, errors.New("responder changed the proxy IDs (IDci/IDcr)")}
@@ -249,14 +354,13 @@ func (q *quickMode) handleQM2(pkt []byte) ([]byte, *quickResult, error) {
 	}
 	q.nr = append([]byte(nil), nonce.Data...)
 	q.choice = ch
-	q.iv = nextIV
 	out, next, err := sealHashed(q.sec, ExchangeQuick, q.mid, q.iv, func([]byte) []byte {
-		return q.sec.prf(q.sec.SKEYIDa, []byte{0}, midBytes(q.mid), q.ni, q.nr)
+		return q.expectedHash(quickHash3, nil)
 	}, nil)
 	if err != nil {
 		return nil, nil, err
 	}
-	q.iv, q.lastOut, q.lastIn, q.state = next, out, pkt, QMIdle
+	q.iv = next
 	return out, q.result(), nil
 }
 
@@ -297,22 +401,22 @@ func newQuickResponder(sec *p1Secrets, pkt []byte, lookup quickLookup, spi func(
 	if err != nil {
 		return nil, nil, err
 	}
-	q := &quickMode{mid: h.MessageID, sec: sec, started: time.Now()}
-	if q.mid == 0 {
+	if h.MessageID == 0 {
 		return nil, nil, errors.New("ike: Quick Mode with message ID 0")
 	}
-	m, hash, rest, nextIV, err := openHashed(sec, pkt, sec.exchangeIV(q.mid))
+	q := &quickMode{mid: h.MessageID, sec: sec, started: time.Now(), iv: sec.exchangeIV(h.MessageID), lookup: lookup, allocSPI: spi}
+	out, _, err := q.handle(pkt)
+	q.lookup, q.allocSPI = nil, nil
 	if err != nil {
 		return nil, nil, err
 	}
-	if !hmac.Equal(hash, sec.prf(sec.SKEYIDa, midBytes(q.mid), rest)) {
-		return nil, nil, fmt.Errorf("%w (HASH(1))", errUnauthenticated)
-	}
-	q.iv, q.lastIn = nextIV, pkt
+	return q, out, nil
+}
+
+// responderQM1 takes the initiator's offer: it finds our policy for the
+// proxy IDs, chooses a proposal and answers with QM2.
+func (q *quickMode) responderQM1(m *Message) ([]byte, *quickResult, error) {
 	sa, nonce := Find[*SA](m), Find[*Nonce](m)
-	if sa == nil || nonce == nil {
-		return nil, nil, &NotifyError{NotifyPayloadMalformed, errors.New("QM1 without SA or Nonce")}
-	}
 	q.ni = append([]byte(nil), nonce.Data...)
 	ids := FindAll[*ID](m)
 	switch len(ids) {
@@ -322,12 +426,12 @@ func newQuickResponder(sec *p1Secrets, pkt []byte, lookup quickLookup, spi func(
 	default:
 		return nil, nil, &NotifyError{NotifyInvalidIDInformation, fmt.Errorf("QM1 with %d ID payloads", len(ids))}
 	}
-	offer, err := lookup(q.idci, q.idcr)
+	offer, err := q.lookup(q.idci, q.idcr)
 	if err != nil {
 		return nil, nil, &NotifyError{NotifyInvalidIDInformation, err}
 	}
 	q.offer = offer
-	reply, ch, err := offer.selectProposal(sa, spi)
+	reply, ch, err := offer.selectProposal(sa, q.allocSPI)
 	if err != nil {
 		return nil, nil, &NotifyError{NotifyNoProposalChosen, err}
 	}
@@ -353,14 +457,14 @@ func newQuickResponder(sec *p1Secrets, pkt []byte, lookup quickLookup, spi func(
 	if n := q.responderLifetime(sa, reply); n != nil {
 		payloads = append(payloads, n)
 	}
-	out, next, err := sealHashed(sec, ExchangeQuick, q.mid, q.iv, func(rest []byte) []byte {
-		return sec.prf(sec.SKEYIDa, midBytes(q.mid), q.ni, rest)
+	out, next, err := sealHashed(q.sec, ExchangeQuick, q.mid, q.iv, func(rest []byte) []byte {
+		return q.expectedHash(quickHash2, rest)
 	}, payloads)
 	if err != nil {
 		return nil, nil, err
 	}
-	q.iv, q.lastOut, q.state = next, out, QMWaitMsg3
-	return q, out, nil
+	q.iv = next
+	return out, nil, nil
 }
 
 // responderLifetime returns a RESPONDER-LIFETIME notify when our
@@ -388,23 +492,12 @@ func (q *quickMode) responderLifetime(offered, reply *SA) *Notify {
 	return &Notify{DOI: DOIIPsec, Protocol: p.Protocol, NotifyType: NotifyResponderLifetime, SPI: p.SPI, Data: attributeBytes(as)}
 }
 
-// handleQM3 verifies the initiator's HASH(3) and completes the exchange.
-func (q *quickMode) handleQM3(pkt []byte) (*quickResult, error) {
-	if q.initiator || q.state != QMWaitMsg3 {
-		return nil, fmt.Errorf("ike: unexpected Quick Mode message in state %s", q.state)
-	}
-	_, h, _, nextIV, err := openHashed(q.sec, pkt, q.iv)
-	if err != nil {
-		return nil, err
-	}
-	if !hmac.Equal(h, q.sec.prf(q.sec.SKEYIDa, []byte{0}, midBytes(q.mid), q.ni, q.nr)) {
-		return nil, fmt.Errorf("%w (HASH(3))", errUnauthenticated)
-	}
-	q.iv, q.lastIn, q.state = nextIV, pkt, QMIdle
+// responderQM3: HASH(3), verified by handle, completes the exchange.
+func (q *quickMode) responderQM3(m *Message) ([]byte, *quickResult, error) {
 	if q.derived {
-		return nil, nil // installed at QM2: the keys are the data plane's
+		return nil, nil, nil // installed at QM2: the keys are the data plane's
 	}
-	return q.result(), nil
+	return nil, q.result(), nil
 }
 
 // isDuplicate reports whether pkt is the last message we accepted in this

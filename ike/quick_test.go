@@ -101,7 +101,7 @@ func TestQuickResponderVector(t *testing.T) {
 	// responder nonce and the IV chain of the capture to check QM3.
 	q.nr = v["qm_nr_b"]
 	q.iv = v["qm3_iv"]
-	res, err := q.handleQM3(qm[2])
+	_, res, err := q.handle(qm[2])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,14 +152,14 @@ func runQuick(t *testing.T, ioffer, roffer *childOffer, lookupErr error) (ires, 
 	if err != nil {
 		return nil, nil, err
 	}
-	m3, ires, err := qi.handleQM2(m2)
+	m3, ires, err := qi.handle(m2)
 	if err != nil {
 		return nil, nil, err
 	}
 	if !qr.isDuplicate(m1) {
 		t.Error("retransmitted QM1 not recognised")
 	}
-	rres, err = qr.handleQM3(m3)
+	_, rres, err = qr.handle(m3)
 	return ires, rres, err
 }
 
