@@ -19,7 +19,7 @@ func (m *Manager) ExportIKEKeys() []IKEKey {
 	defer m.mu.Unlock()
 	var out []IKEKey
 	for _, sa := range m.sas {
-		if sa.dead || sa.out == nil || len(sa.out.sec.Ka) == 0 {
+		if sa.dead() || sa.out == nil || len(sa.out.sec.Ka) == 0 {
 			continue
 		}
 		out = append(out, IKEKey{CookieI: sa.out.sec.CookieI, Ka: bytes.Clone(sa.out.sec.Ka), Peer: sa.remote.Addr().String()})

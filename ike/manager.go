@@ -394,7 +394,7 @@ func (m *Manager) Expired(h ChildHandle, hard bool) {
 					m.removeChild(sa, c, true)
 					return
 				}
-				if !c.rekeying && c.removeAt.IsZero() && sa.out != nil && sa.replacedBy == nil {
+				if !c.rekeying && c.removeAt.IsZero() && !sa.negotiating() && sa.replacedBy == nil {
 					m.log.Info("rekeying IPsec SA (volume lifetime)", "crypto_map", c.ms.cm.ID(), "peer", sa.remote)
 					m.startQuick(sa, c.ms, c.rule, c, now)
 				}

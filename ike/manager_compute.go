@@ -50,7 +50,7 @@ func (m *Manager) computePhase1(sa *ikeSA, work func(phase1) ([]byte, error), ap
 		m.mu.Lock()
 		defer m.mu.Unlock()
 		sa.busy = false
-		if sa.dead || m.closed {
+		if sa.dead() || m.closed {
 			if w, ok := p1.(interface{ wipe() }); ok {
 				w.wipe()
 			}

@@ -72,13 +72,13 @@ func (m *Manager) HandlePacket(pkt []byte, local, remote netip.AddrPort) {
 	switch {
 	case h.Exchange == ExchangeMain || h.Exchange == ExchangeAggressive:
 		m.handlePhase1(sa, h, pkt, local, remote, from, now)
-	case sa.out == nil && h.Exchange == ExchangeInformational:
+	case sa.negotiating() && h.Exchange == ExchangeInformational:
 		// A notify about our negotiation, in clear or encrypted under
 		// phase 1 keys: the exchange decides.
 		m.handlePhase1(sa, h, pkt, local, remote, from, now)
-	case sa.out == nil && h.Exchange == ExchangeTransaction && sa.initiator && len(pkt) <= 4096:
+	case sa.negotiating() && h.Exchange == ExchangeTransaction && sa.initiator && len(pkt) <= 4096:
 		sa.early = pkt
-	case sa.out == nil:
+	case sa.negotiating():
 		// strongSwan may send QM1 right behind the last phase 1 message;
 		// it retransmits it, so ignoring it here is enough.
 		m.drop(DropBeforeEstablished, logx.LevelDebug, "ignoring message before phase 1 completed", "peer", remote, "exchange", h.Exchange)
@@ -119,7 +119,7 @@ func (m *Manager) handlePhase1(sa *ikeSA, h Header, pkt []byte, local, remote ne
 		}
 		return
 	}
-	if sa.out != nil || sa.p1 == nil {
+	if !sa.negotiating() || sa.p1 == nil {
 		return
 	}
 	before := sa.p1.state()
@@ -428,7 +428,7 @@ func (m *Manager) peerDeletedChild(sa *ikeSA, d childSPI) {
 // and negotiations in progress, are not this peer's to clear.
 func (m *Manager) initialContact(fresh *ikeSA) {
 	for _, s := range append([]*ikeSA(nil), m.sas...) {
-		if s == fresh || s.dead || !samePeer(s, fresh) {
+		if s == fresh || s.dead() || !samePeer(s, fresh) {
 			continue
 		}
 		// Remote-access clients share the group identity and often one

@@ -242,7 +242,7 @@ func (p *halfOpenPool) compact() {
 // peer proved its address, in all and from addr.
 func (m *Manager) provenResponders(addr netip.Addr) (all, fromAddr int) {
 	for _, sa := range m.sas {
-		if sa.out == nil && !sa.initiator && !sa.unproven && !sa.dead {
+		if sa.negotiating() && !sa.initiator && !sa.unproven {
 			all++
 			if sa.remote.Addr() == addr {
 				fromAddr++
@@ -299,7 +299,7 @@ func (m *Manager) admitAggressive(addr netip.Addr) bool {
 	var oldest *ikeSA
 	n, fromAddr := 0, 0
 	for _, sa := range m.sas {
-		if !sa.unproven || sa.dead {
+		if !sa.unproven || sa.dead() {
 			continue
 		}
 		n++

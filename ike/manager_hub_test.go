@@ -129,7 +129,7 @@ func hubPeers(m *Manager) (byID map[string]int, replaced int) {
 	defer m.mu.Unlock()
 	byID = map[string]int{}
 	for _, sa := range m.sas {
-		if sa.out != nil && !sa.dead {
+		if sa.out != nil && !sa.dead() {
 			byID[sa.out.peer.String()]++
 			if sa.replacedBy != nil {
 				replaced++

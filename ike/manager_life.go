@@ -106,7 +106,7 @@ func (m *Manager) initiateRule(ms *mapState, r proxyRule, now time.Time) {
 		return
 	}
 	for _, sa := range m.sas {
-		if sa.remote.Addr() != peer || sa.dead || sa.replacedBy != nil {
+		if sa.remote.Addr() != peer || sa.dead() || sa.replacedBy != nil {
 			continue
 		}
 		// A map that names its outer address needs an IKE SA from that
@@ -187,6 +187,13 @@ func (m *Manager) established(sa *ikeSA, now time.Time) {
 	if sa.ms == nil {
 		sa.ms = out.mapState
 	}
+	remoteAccess := out.auth == "xauth-pre-share" && sa.ms != nil &&
+		(sa.ms.cm.RemoteAccessGateway() || sa.ms.cm.RemoteAccessClient())
+	if remoteAccess {
+		m.setLife(sa, lifeConfiguring) // raStart below
+	} else {
+		m.setLife(sa, lifeActive)
+	}
 	if sa.cookieR.IsZero() {
 		sa.cookieR = out.sec.CookieR
 	}
@@ -215,7 +222,7 @@ func (m *Manager) established(sa *ikeSA, now time.Time) {
 	}
 	// A rekeyed IKE SA replaces the old one (make-before-break); the
 	// old one is deleted by the timer once its exchanges are over.
-	if old := sa.replaces; old != nil && !old.dead {
+	if old := sa.replaces; old != nil && !old.dead() {
 		old.replacedBy = sa
 		m.schedule(old, now)
 	}
@@ -228,7 +235,7 @@ func (m *Manager) established(sa *ikeSA, now time.Time) {
 	// over once XAUTH names the same user, see raGatewayLease.)
 	if !sa.initiator && (sa.ms == nil || !sa.ms.cm.RemoteAccessGateway()) {
 		for _, old := range m.sas {
-			if old != sa && !old.dead && old.replacedBy == nil && old.ms == sa.ms && samePeer(old, sa) {
+			if old != sa && !old.dead() && old.replacedBy == nil && old.ms == sa.ms && samePeer(old, sa) {
 				old.replacedBy = sa
 				m.schedule(old, now)
 			}
@@ -240,7 +247,7 @@ func (m *Manager) established(sa *ikeSA, now time.Time) {
 		m.adoptOrphans(sa)
 		m.schedule(sa, now)
 	}
-	if out.auth == "xauth-pre-share" && sa.ms != nil {
+	if remoteAccess {
 		m.raStart(sa, now)
 	}
 	m.tickMaps(now)
@@ -448,7 +455,7 @@ func (m *Manager) removeChild(sa *ikeSA, c *child, notify bool) {
 	if h := sa.heir(); h != nil && h.out != nil {
 		via = h
 	}
-	if notify && via.out != nil && !via.dead {
+	if notify && via.out != nil && !via.dead() {
 		var ps []Payload
 		if c.espIn != 0 {
 			ps = append(ps, deleteChild(ProtoESP, c.espIn))
@@ -487,7 +494,7 @@ func (m *Manager) deleteIKE(sa *ikeSA, notify bool, why string) {
 	for _, c := range append([]*child(nil), sa.children...) {
 		m.removeChild(sa, c, notify)
 	}
-	if notify && sa.out != nil && !sa.dead {
+	if notify && sa.out != nil && !sa.dead() {
 		if pkt, err := sealInfo(sa.out.sec, sa.out.sec.deleteIKE()); err == nil {
 			m.send(sa, pkt)
 		}
@@ -495,7 +502,7 @@ func (m *Manager) deleteIKE(sa *ikeSA, notify bool, why string) {
 	if sa.out != nil {
 		m.log.Info("IKE SA deleted", "peer", sa.remote, "reason", why)
 	}
-	sa.dead = true
+	m.setLife(sa, lifeDead)
 	if sa.tqIndex >= 0 && sa.tqIndex < len(m.timers) && m.timers[sa.tqIndex] == sa {
 		heap.Remove(&m.timers, sa.tqIndex)
 	}
@@ -520,7 +527,7 @@ func (m *Manager) removeSA(sa *ikeSA) {
 			break
 		}
 	}
-	sa.dead = true
+	m.setLife(sa, lifeDead)
 	m.raRelease(sa)
 	if sa.graveUntil.IsZero() {
 		wipeSecrets(sa) // a grave's keys go when it is buried (manager_orphan.go)

@@ -55,7 +55,7 @@ func (m *Manager) orphanChildren(sa *ikeSA, now time.Time) {
 	// Another established IKE SA with the same peer on the same map (our
 	// own rekey racing the peer's) takes them at once.
 	for _, s := range m.sas {
-		if s != sa && !s.dead && s.out != nil && s.replacedBy == nil && s.ra == nil && s.ms == sa.ms && samePeer(s, sa) {
+		if s != sa && !s.dead() && s.out != nil && s.replacedBy == nil && s.ra == nil && s.ms == sa.ms && samePeer(s, sa) {
 			s.children = append(s.children, sa.children...)
 			sa.children = nil
 			m.schedule(s, now)
@@ -138,7 +138,7 @@ func (m *Manager) buryGraves(now time.Time, all bool) {
 // heir is the live IKE SA that took over from sa, nil if none.
 func (sa *ikeSA) heir() *ikeSA {
 	h := sa.replacedBy
-	for h != nil && h.dead {
+	for h != nil && h.dead() {
 		h = h.replacedBy
 	}
 	return h
@@ -234,7 +234,7 @@ func (m *Manager) tickOrphans(now time.Time) {
 // established yet (a phase 1 already on its way).
 func (m *Manager) negotiatingWith(ms *mapState) bool {
 	for _, sa := range m.sas {
-		if !sa.dead && sa.out == nil && sa.remote.Addr() == ms.cm.PeerAddr {
+		if sa.negotiating() && sa.remote.Addr() == ms.cm.PeerAddr {
 			return true
 		}
 	}

@@ -17,7 +17,7 @@ func ikeChildren(m *Manager) (established, children int) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, sa := range m.sas {
-		if sa.out != nil && !sa.dead {
+		if sa.out != nil && !sa.dead() {
 			established++
 			children += len(sa.children)
 		}

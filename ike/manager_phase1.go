@@ -68,7 +68,7 @@ func (m *Manager) phase1ConfigFor(cm *conf.CryptoMap, sa *ikeSA) (*Phase1Config,
 	// that outlived their IKE SA count: the new IKE SA takes them over).
 	c.InitialContact = true
 	for _, o := range m.sas {
-		if o != sa && !o.dead && o.out != nil && o.remote.Addr() == sa.remote.Addr() {
+		if o != sa && !o.dead() && o.out != nil && o.remote.Addr() == sa.remote.Addr() {
 			c.InitialContact = false
 		}
 	}

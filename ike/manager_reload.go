@@ -129,7 +129,7 @@ func (m *Manager) retireMap(ms *mapState, kept map[*mapState]bool) {
 		return false
 	})
 	for _, sa := range append([]*ikeSA(nil), m.sas...) {
-		if sa.dead {
+		if sa.dead() {
 			continue
 		}
 		for _, c := range append([]*child(nil), sa.children...) {

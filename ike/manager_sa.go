@@ -99,7 +99,8 @@ type ikeSA struct {
 	replacedBy  *ikeSA // a newer IKE SA took over (make-before-break)
 	replaces    *ikeSA // the IKE SA this one rekeys
 	rekeying    bool   // a replacement phase 1 was started
-	dead        bool
+	// life is where the SA stands (manager_salife.go).
+	life ikeLife
 	// graveUntil: deleted, but its keys still authenticate late Deletes
 	// for its IPsec SAs until then (manager_orphan.go).
 	graveUntil time.Time
@@ -169,28 +170,6 @@ type child struct {
 	// Delete payloads (0: no such SA); the rest is the data plane's, and
 	// about 500 bytes per pair. (Its selector is rule.sel.)
 	espIn, espOut, ahIn, ahOut uint32
-}
-
-// stateName is the Cisco-style state for status.
-func (sa *ikeSA) stateName() string {
-	if sa.out == nil {
-		if sa.busy {
-			return sa.busyState
-		}
-		if sa.p1 != nil {
-			return sa.p1.state()
-		}
-		return "MM_NO_STATE"
-	}
-	for _, q := range sa.qms {
-		if q.doneAt.IsZero() {
-			return string(q.q.state)
-		}
-	}
-	if sa.out.exchange == "aggressive" {
-		return "AM_ACTIVE"
-	}
-	return "MM_ACTIVE"
 }
 
 // midRing remembers the last len(ids) message IDs.

@@ -40,7 +40,7 @@ func (m *Manager) saAdded(sa *ikeSA) {
 // saEstablished notes the end of phase 1 of an SA in m.sas.
 func (m *Manager) saEstablished(sa *ikeSA) {
 	m.settle.unsettled = true
-	if !sa.dead {
+	if !sa.dead() {
 		m.settle.negotiating--
 	}
 }
@@ -65,14 +65,14 @@ func (m *Manager) addQM(sa *ikeSA, qs *qmState) {
 	}
 	sa.qms[qs.q.mid] = qs
 	m.settle.unsettled = true
-	if !sa.dead && qs.doneAt.IsZero() {
+	if !sa.dead() && qs.doneAt.IsZero() {
 		m.settle.negotiating++
 	}
 }
 
 // qmDone marks a Quick Mode finished at now.
 func (m *Manager) qmDone(sa *ikeSA, qs *qmState, now time.Time) {
-	if !sa.dead && qs.doneAt.IsZero() {
+	if !sa.dead() && qs.doneAt.IsZero() {
 		m.settle.negotiating--
 	}
 	qs.doneAt = now
@@ -87,7 +87,7 @@ func (m *Manager) dropQM(sa *ikeSA, mid uint32) {
 	}
 	delete(sa.qms, mid)
 	m.settle.unsettled = true
-	if !sa.dead && qs.doneAt.IsZero() {
+	if !sa.dead() && qs.doneAt.IsZero() {
 		m.settle.negotiating--
 	}
 }

@@ -45,7 +45,7 @@ func (q *timerQueue) Pop() any {
 // schedule makes sure sa is visited by the first tick at or after at.
 // During a tick, "now" means the next tick: the running one must end.
 func (m *Manager) schedule(sa *ikeSA, at time.Time) {
-	if sa == nil || sa.dead {
+	if sa == nil || sa.dead() {
 		return
 	}
 	if !m.tickNow.IsZero() && !at.After(m.tickNow) {
@@ -76,14 +76,14 @@ func (m *Manager) tickTimers(now time.Time) {
 	var done []*ikeSA
 	for len(m.timers) > 0 && !m.timers[0].due.After(now) {
 		sa := heap.Pop(&m.timers).(*ikeSA)
-		if sa.dead {
+		if sa.dead() {
 			continue
 		}
 		m.tickSA(sa, now)
 		done = append(done, sa)
 	}
 	for _, sa := range done {
-		if !sa.dead && sa.tqIndex < 0 {
+		if !sa.dead() && sa.tqIndex < 0 {
 			sa.due = sa.nextTimer(now)
 			heap.Push(&m.timers, sa)
 		}
@@ -99,7 +99,7 @@ func (sa *ikeSA) nextTimer(now time.Time) time.Time {
 			next = t
 		}
 	}
-	if sa.out == nil {
+	if sa.negotiating() {
 		if sa.p1Retx.out != nil {
 			at(sa.p1Retx.next)
 		}

@@ -71,7 +71,7 @@ func (m *Manager) hasChild(ms *mapState, rule int) bool {
 
 func (m *Manager) tickSA(sa *ikeSA, now time.Time) {
 	// Phase 1 in negotiation.
-	if sa.out == nil {
+	if sa.negotiating() {
 		if send, giveUp := sa.p1Retx.due(now); send {
 			m.send(sa, sa.p1Retx.out)
 		} else if giveUp || now.Sub(sa.created) > halfOpenTimeout {
@@ -154,7 +154,7 @@ func (m *Manager) tickSA(sa *ikeSA, now time.Time) {
 		sa.nextKA = now.Add(nattKeepaliveInterval)
 	}
 	// Phase 1 rekey (make-before-break) and expiry.
-	if heir := sa.replacedBy; heir != nil && !heir.dead && heir.raReady() {
+	if heir := sa.replacedBy; heir != nil && !heir.dead() && heir.raReady() {
 		// Our own rekey: the old SA goes once its exchanges are over.
 		// The peer's re-authentication: the peer deletes the old SA
 		// itself once it has moved its IPsec SAs to the new one
@@ -193,7 +193,7 @@ const peerReauthGrace = 30 * time.Second
 // phase1InProgress reports a newer phase 1 negotiating with the same peer.
 func (m *Manager) phase1InProgress(sa *ikeSA) bool {
 	for _, s := range m.sas {
-		if s != sa && s.out == nil && s.remote.Addr() == sa.remote.Addr() {
+		if s != sa && s.negotiating() && s.remote.Addr() == sa.remote.Addr() {
 			return true
 		}
 	}

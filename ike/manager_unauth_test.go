@@ -168,7 +168,7 @@ func (a *auditPair) snap() saSnapshot {
 		sa := a.sa
 		s = saSnapshot{state: sa.stateName(), cookieR: sa.cookieR, local: sa.local, remote: sa.remote,
 			retxTries: sa.p1Retx.tries, retxNext: sa.p1Retx.next, qms: len(sa.qms), children: len(sa.children),
-			out: sa.out != nil, established: !sa.dead}
+			out: sa.out != nil, established: !sa.dead()}
 		if sa.dpd != nil {
 			s.dpdHeard, s.dpdSeq = sa.dpd.lastHeard, sa.dpd.seq
 		}

@@ -136,7 +136,7 @@ func (l *Lease) ACLRules() []acl.Rule {
 // raReady reports whether Quick Modes may run on the SA: phase 1 is up and
 // a remote-access SA has its address.
 func (sa *ikeSA) raReady() bool {
-	return sa.out != nil && (sa.ra == nil || sa.ra.phase == raActive)
+	return sa.life == lifeActive
 }
 
 // raStart begins the remote-access exchanges of a freshly established SA:
@@ -302,6 +302,7 @@ func (m *Manager) raClientLease(sa *ikeSA, t *txn, ap *AttributesPayload, now ti
 	}
 	ms := sa.ms
 	sa.ra.lease, sa.ra.phase = l, raActive
+	m.setLife(sa, lifeActive)
 	changed := ms.raLease == nil || !sameLease(ms.raLease, l) || !ms.raApplied
 	ms.raLease = l
 	if changed {
@@ -452,10 +453,11 @@ func (m *Manager) raGatewayLeaseAcked(sa *ikeSA, t *txn, ap *AttributesPayload, 
 // raGatewayActive: the client has its address; Quick Modes may follow.
 func (m *Manager) raGatewayActive(sa *ikeSA, l *Lease) {
 	sa.ra.lease, sa.ra.phase = l, raActive
+	m.setLife(sa, lifeActive)
 	// The same user from the same address and port: the client rekeyed
 	// its IKE SA; the older one hands its IPsec SAs over when it goes.
 	for _, o := range m.sas {
-		if o != sa && !o.dead && o.ra != nil && o.ra.gateway && o.ra.user == sa.ra.user && o.remote == sa.remote && o.replacedBy == nil {
+		if o != sa && !o.dead() && o.ra != nil && o.ra.gateway && o.ra.user == sa.ra.user && o.remote == sa.remote && o.replacedBy == nil {
 			o.replacedBy = sa
 			m.schedule(o, time.Now())
 		}
@@ -509,7 +511,7 @@ func (m *Manager) raRelease(sa *ikeSA) {
 		return
 	}
 	for _, o := range m.sas {
-		if o != sa && !o.dead && o.ra != nil && o.ra.lease != nil && o.ra.lease.IP4 == ra.lease.IP4 {
+		if o != sa && !o.dead() && o.ra != nil && o.ra.lease != nil && o.ra.lease.IP4 == ra.lease.IP4 {
 			return
 		}
 	}
@@ -607,7 +609,7 @@ func (m *Manager) raClientIdle(ms *mapState, now time.Time) bool {
 		return true
 	}
 	for _, sa := range m.sas {
-		if !sa.dead && sa.ms == ms {
+		if !sa.dead() && sa.ms == ms {
 			return true
 		}
 	}

@@ -19,7 +19,7 @@ func (m *Manager) Status() []IKESAStatus {
 	defer m.mu.Unlock()
 	out := []IKESAStatus{}
 	for _, sa := range m.sas {
-		if sa.dead {
+		if sa.dead() {
 			continue
 		}
 		st := IKESAStatus{
@@ -28,7 +28,7 @@ func (m *Manager) Status() []IKESAStatus {
 			Role:  "responder",
 			Type:  "L2L",
 			State: sa.stateName(),
-			Rekey: sa.rekeying || sa.replaces != nil && sa.out == nil,
+			Rekey: sa.rekeying || sa.replaces != nil && sa.negotiating(),
 		}
 		if sa.initiator {
 			st.Role = "initiator"
@@ -38,7 +38,7 @@ func (m *Manager) Status() []IKESAStatus {
 			st.Exchange = exchangeName(sa.ms.cm)
 		}
 		st.Hint = stateHint(st.State)
-		if sa.out == nil && sa.p1Note != "" {
+		if sa.negotiating() && sa.p1Note != "" {
 			st.Hint = sa.p1Note + "; " + st.Hint
 		}
 		if st.Hint == "" && sa.p2Error != "" && len(sa.children) == 0 {
