@@ -26,28 +26,32 @@ import (
 //	            <-- REPLY(addr, dns, split)   ACK -->
 //	Quick Modes: virtual address <-> each split network  raActive
 //
-// Each step is one row of raSteps: the state it runs in, the role, the
-// configuration message type it takes, and its handler, which moves the
-// IKE SA to the next state. A failed XAUTH ends the IKE SA without a
-// Delete and without a retry (as strongSwan and Cisco do): the password
-// must be fixed first.
+// The Transaction exchange is a table (transactionTable): each row is one
+// message a role takes in one phase, by its configuration type, with
+// the phase its handler leaves. handleTransaction opens the message
+// (HASH, transaction.go), checks it against the row and runs the
+// handler, which only does the work. A failed XAUTH ends the IKE SA
+// without a Delete and without a retry (as strongSwan and Cisco do): the
+// password must be fixed first.
 
 // raPhase is where a remote-access IKE SA stands.
 type raPhase uint8
 
 const (
 	raXAuth    raPhase = iota // client: waiting for the gateway's questions; gateway: asked
-	raXAuthAck                // gateway: verdict sent, waiting for the ACK
-	raConfig                  // Mode-Config in progress
+	raXAuthAck                // gateway: verdict "accepted" sent, waiting for the ACK
+	raRefused                 // gateway: verdict "refused" sent; the SA ends with the ACK
+	raConfig                  // Mode-Config in progress (gateway: waiting for the client's pull)
+	raPushed                  // gateway: address pushed (SET), waiting for the ACK
 	raActive                  // address assigned: Quick Modes may run
 )
 
 // String is the phase as status shows it.
 func (p raPhase) String() string {
 	switch p {
-	case raXAuth, raXAuthAck:
+	case raXAuth, raXAuthAck, raRefused:
 		return "waiting-for-xauth"
-	case raConfig:
+	case raConfig, raPushed:
 		return "configuring"
 	}
 	return "active"
@@ -66,32 +70,65 @@ type raState struct {
 	started time.Time
 	// cur is the Transaction exchange in progress; retx re-sends our
 	// request in it until the answer arrives.
-	cur    *txn
-	retx   retx
-	denied bool // gateway: the password was wrong; the SA ends after the ACK
+	cur  *txn
+	retx retx
 	// done are the peer's finished exchanges, so that a retransmitted
 	// request is answered again and not taken for a new one.
 	done map[uint32]*txn
 }
 
-// raStep is one row of the exchange table.
-type raStep struct {
-	phase   raPhase
-	gateway bool
-	cfgType uint8
-	handle  func(m *Manager, sa *ikeSA, t *txn, ap *AttributesPayload, now time.Time) error
+// txnRow is one transition of the Transaction exchange. Every message is
+// encrypted, starts with HASH and carries one attribute payload.
+type txnRow struct {
+	from, to raPhase
+	gateway  bool
+	cfgType  uint8
+	handle   func(m *Manager, sa *ikeSA, t *txn, ap *AttributesPayload, now time.Time) error
 }
 
-var raSteps = []raStep{
-	{raXAuth, false, CfgRequest, (*Manager).raClientCredentials},
-	{raXAuth, false, CfgSet, (*Manager).raClientStatus},
-	{raConfig, false, CfgReply, (*Manager).raClientLease},
-	{raConfig, false, CfgSet, (*Manager).raClientLease},
-	{raXAuth, true, CfgReply, (*Manager).raGatewayVerify},
-	{raXAuthAck, true, CfgAck, (*Manager).raGatewayAcked},
-	{raXAuthAck, true, CfgRequest, (*Manager).raGatewayEarlyRequest},
-	{raConfig, true, CfgRequest, (*Manager).raGatewayLease},
-	{raConfig, true, CfgAck, (*Manager).raGatewayLeaseAcked},
+var transactionTable = []txnRow{
+	// Client.
+	{from: raXAuth, to: raXAuth, cfgType: CfgRequest, handle: (*Manager).raClientCredentials},
+	{from: raXAuth, to: raConfig, cfgType: CfgSet, handle: (*Manager).raClientStatus},
+	{from: raConfig, to: raActive, cfgType: CfgReply, handle: (*Manager).raClientLease},
+	{from: raConfig, to: raActive, cfgType: CfgSet, handle: (*Manager).raClientLease},
+	// Gateway.
+	{from: raXAuth, to: raXAuthAck, gateway: true, cfgType: CfgReply, handle: (*Manager).raGatewayVerify}, // or raRefused
+	{from: raXAuthAck, to: raConfig, gateway: true, cfgType: CfgAck, handle: (*Manager).raGatewayAcked},   // or raPushed
+	{from: raXAuthAck, to: raActive, gateway: true, cfgType: CfgRequest, handle: (*Manager).raGatewayEarlyRequest},
+	{from: raRefused, to: raRefused, gateway: true, cfgType: CfgAck, handle: (*Manager).raGatewayRefusedAcked},
+	{from: raConfig, to: raActive, gateway: true, cfgType: CfgRequest, handle: (*Manager).raGatewayLease},
+	{from: raPushed, to: raActive, gateway: true, cfgType: CfgRequest, handle: (*Manager).raGatewayLease},
+	{from: raPushed, to: raActive, gateway: true, cfgType: CfgAck, handle: (*Manager).raGatewayLeaseAcked},
+}
+
+// txnPayloads are what every Transaction message must carry.
+var txnPayloads = payloads(withHash, withAttrs)
+
+// txnRowFor finds the row for a message: the role, the phase and the
+// message's configuration type.
+func txnRowFor(gateway bool, phase raPhase, cfgType uint8) *txnRow {
+	for i := range transactionTable {
+		r := &transactionTable[i]
+		if r.gateway == gateway && r.from == phase && r.cfgType == cfgType {
+			return r
+		}
+	}
+	return nil
+}
+
+// leaves reports whether a handler's outcome fits the row: the row's
+// to-state, or the other outcome the rows name (a refused password, a
+// pushed address).
+func (r *txnRow) leaves(p raPhase) bool {
+	switch {
+	case p == r.to:
+		return true
+	case r.handle == nil:
+		return false
+	}
+	return r.from == raXAuth && r.gateway && p == raRefused ||
+		r.from == raXAuthAck && r.cfgType == CfgAck && p == raPushed
 }
 
 // RemoteAccessHost applies what Mode-Config assigned to a client map: the
@@ -213,22 +250,25 @@ func (m *Manager) handleTransaction(sa *ikeSA, h Header, pkt []byte, from func()
 	if sa.dpd != nil {
 		sa.dpd.heard(now)
 	}
-	for _, st := range raSteps {
-		if st.phase == ra.phase && st.gateway == ra.gateway && st.cfgType == ap.CfgType {
-			if t == ra.cur {
-				ra.cur = nil
-				ra.retx.clear()
-			}
-			// Finished or answered below: a repeat of this message is
-			// a retransmission, not a new request.
-			ra.done[t.mid] = t
-			if err := st.handle(m, sa, t, ap, now); err != nil {
-				m.raFailed(sa, err, now)
-			}
-			return
-		}
+	row := txnRowFor(ra.gateway, ra.phase, ap.CfgType)
+	if row == nil {
+		m.log.Debug("unexpected Transaction message", "peer", sa.remote, "state", ra.phase.String(), "type", cfgTypeName(ap.CfgType))
+		return
 	}
-	m.log.Debug("unexpected Transaction message", "peer", sa.remote, "state", ra.phase.String(), "type", cfgTypeName(ap.CfgType))
+	if t == ra.cur {
+		ra.cur = nil
+		ra.retx.clear()
+	}
+	// Finished or answered below: a repeat of this message is a
+	// retransmission, not a new request.
+	ra.done[t.mid] = t
+	if err := row.handle(m, sa, t, ap, now); err != nil {
+		m.raFailed(sa, err, now)
+		return
+	}
+	if !sa.dead() && !row.leaves(ra.phase) {
+		m.raFailed(sa, fmt.Errorf("internal: %s in %v left %v", cfgTypeName(row.cfgType), row.from, ra.phase), now)
+	}
 }
 
 // errXAuthRefused is a gateway's "wrong user name or password".
@@ -366,11 +406,12 @@ func (m *Manager) raGatewayVerify(sa *ikeSA, t *txn, ap *AttributesPayload, now 
 	}
 	// The verdict is a SET of its own exchange.
 	sa.ra.phase = raXAuthAck
-	sa.ra.denied = !ok
+	if !ok {
+		sa.ra.phase = raRefused
+	}
 	m.raSendRequest(sa, CfgSet, xauthStatus(ok), now)
 	if !ok {
 		m.log.Warn("XAUTH: refused", "peer", sa.remote, "crypto_map", cm.ID(), "user", user, "reason", why)
-		sa.ra.denied = true
 		sa.ms.noteFailure(&phase1Failure{peer: sa.remote.Addr().String(), local: sa.local.Addr().String(),
 			state: "waiting-for-xauth", reason: fmt.Sprintf("XAUTH refused user %q: %s", user, why), at: now})
 		return nil
@@ -379,17 +420,20 @@ func (m *Manager) raGatewayVerify(sa *ikeSA, t *txn, ap *AttributesPayload, now 
 	return nil
 }
 
-// raGatewayAcked: the client acknowledged the verdict.
-func (m *Manager) raGatewayAcked(sa *ikeSA, t *txn, ap *AttributesPayload, now time.Time) error {
-	if sa.ra.denied {
-		f := sa.ms.failureOf(sa.remote.Addr().String())
-		sa.replacedBy = nil
-		m.deleteIKE(sa, false, "XAUTH refused")
-		if f != nil {
-			sa.ms.noteFailure(f)
-		}
-		return nil
+// raGatewayRefusedAcked: the client acknowledged our "refused": the SA
+// ends, and status keeps why.
+func (m *Manager) raGatewayRefusedAcked(sa *ikeSA, t *txn, ap *AttributesPayload, now time.Time) error {
+	f := sa.ms.failureOf(sa.remote.Addr().String())
+	sa.replacedBy = nil
+	m.deleteIKE(sa, false, "XAUTH refused")
+	if f != nil {
+		sa.ms.noteFailure(f)
 	}
+	return nil
+}
+
+// raGatewayAcked: the client acknowledged the verdict "accepted".
+func (m *Manager) raGatewayAcked(sa *ikeSA, t *txn, ap *AttributesPayload, now time.Time) error {
 	sa.ra.phase = raConfig
 	if sa.ms.cm.ModeCfg == "push" {
 		// Cisco's "client configuration address initiate": the gateway
@@ -398,7 +442,7 @@ func (m *Manager) raGatewayAcked(sa *ikeSA, t *txn, ap *AttributesPayload, now t
 		if err != nil {
 			return err
 		}
-		sa.ra.lease = l
+		sa.ra.lease, sa.ra.phase = l, raPushed
 		m.raSendRequest(sa, CfgSet, l.attributes(sa.out.peerUnity), now)
 		m.log.Info("Mode-Config: pushing address", "peer", sa.remote, "crypto_map", sa.ms.cm.ID(), "user", sa.ra.user, "address", l.IP4)
 	}
@@ -408,9 +452,6 @@ func (m *Manager) raGatewayAcked(sa *ikeSA, t *txn, ap *AttributesPayload, now t
 // raGatewayEarlyRequest: the client's Mode-Config pull overtook its ACK
 // of our XAUTH verdict (it sends both at once). The pull implies the ACK.
 func (m *Manager) raGatewayEarlyRequest(sa *ikeSA, t *txn, ap *AttributesPayload, now time.Time) error {
-	if sa.ra.denied {
-		return nil
-	}
 	if c := sa.ra.cur; c != nil {
 		sa.ra.done[c.mid] = c // the late ACK is then ignored
 		sa.ra.cur = nil
@@ -444,9 +485,7 @@ func (m *Manager) raGatewayLease(sa *ikeSA, t *txn, ap *AttributesPayload, now t
 
 // raGatewayLeaseAcked: the client acknowledged the pushed address.
 func (m *Manager) raGatewayLeaseAcked(sa *ikeSA, t *txn, ap *AttributesPayload, now time.Time) error {
-	if sa.ra.lease != nil {
-		m.raGatewayActive(sa, sa.ra.lease)
-	}
+	m.raGatewayActive(sa, sa.ra.lease)
 	return nil
 }
 
@@ -583,9 +622,9 @@ func (m *Manager) tickRA(sa *ikeSA, now time.Time) bool {
 // raHint explains a remote-access SA that is stuck.
 func raHint(ra *raState) string {
 	switch {
-	case ra.gateway && ra.phase <= raXAuthAck:
+	case ra.gateway && ra.phase <= raRefused:
 		return "the client has not answered the XAUTH request: is a user name and password configured on it (Cisco: username/password in the client profile; strongSwan: auth = xauth)?"
-	case ra.gateway && ra.lease != nil:
+	case ra.gateway && ra.phase == raPushed:
 		return "the client has not acknowledged the pushed address (Mode-Config push): it may expect to ask for it (modecfg = pull on both ends)"
 	case ra.gateway:
 		return "the client has not asked for its address (Mode-Config pull): it may expect the gateway to push it (modecfg = push)"

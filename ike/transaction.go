@@ -71,8 +71,12 @@ func (t *txn) seal(sec *p1Secrets, ap *AttributesPayload) ([]byte, error) {
 	return out, nil
 }
 
-// open decrypts and authenticates the next message of t. A message whose
-// HASH does not verify returns errUnauthenticated and leaves t as it was.
+// open decrypts and authenticates the next message of t and checks the
+// payloads every Transaction message carries (HASH, one attribute
+// payload; txnPayloads). A message whose HASH does not verify returns
+// errUnauthenticated, one with other payloads ErrMalformed; either
+// leaves t as it was. The attribute payload's type then picks the row of
+// transactionTable (ra.go).
 func (t *txn) open(sec *p1Secrets, pkt []byte) (*AttributesPayload, error) {
 	m, hash, rest, next, err := openHashed(sec, pkt, t.iv)
 	if err != nil {
@@ -81,10 +85,10 @@ func (t *txn) open(sec *p1Secrets, pkt []byte) (*AttributesPayload, error) {
 	if !hmac.Equal(hash, sec.prf(sec.SKEYIDa, midBytes(t.mid), rest)) {
 		return nil, fmt.Errorf("%w (Transaction HASH)", errUnauthenticated)
 	}
-	ap := Find[*AttributesPayload](m)
-	if ap == nil {
-		return nil, fmt.Errorf("%w: Transaction message without an attribute payload", ErrMalformed)
+	if err := checkPayloads("Transaction message", txnPayloads, nil, m); err != nil {
+		return nil, err
 	}
+	ap := Find[*AttributesPayload](m)
 	t.iv, t.lastIn = next, pkt
 	return ap, nil
 }
