@@ -21,7 +21,7 @@ func idleHub(t testing.TB, n int) (*Manager, []*ikeSA, time.Time) {
 	sas := make([]*ikeSA, n)
 	for i := range sas {
 		sa := &ikeSA{remote: netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), 500),
-			created: now, out: &p1Outcome{}, established: now, expires: now.Add(time.Hour), rekeyAt: now.Add(50 * time.Minute),
+			created: now, out: &p1Outcome{}, life: lifeActive, established: now, expires: now.Add(time.Hour), rekeyAt: now.Add(50 * time.Minute),
 			qms: map[uint32]*qmState{}}
 		m.sas = append(m.sas, sa)
 		m.schedule(sa, now)
