@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 )
 
 // Informational messages during phase 1. Before the key exchange a notify
@@ -27,39 +28,84 @@ func (p *Phase1) plainNotify(t uint16) ([]byte, error) {
 	return m.Marshal()
 }
 
+// phase1Informational is the Informational exchange's table during phase
+// 1, for both roles and both modes: in clear before the key exchange
+// (unauthenticated: only shown), encrypted with a leading HASH after it
+// (the peer's failure: the negotiation ends).
+var phase1Informational = phase1Table{
+	{name: "INFO", from: StateMMWaitMsg2, to: StateMMWaitMsg2, crypt: inClear, allowed: payloads(withDelete), handle: (*Phase1).infoInClear},
+	{name: "INFO", from: StateMMWaitMsg3, to: StateMMWaitMsg3, crypt: inClear, allowed: payloads(withDelete), handle: (*Phase1).infoInClear},
+	{name: "INFO", from: StateMMWaitMsg4, to: StateMMWaitMsg4, crypt: inClear, allowed: payloads(withDelete), handle: (*Phase1).infoInClear},
+	{name: "INFO", from: StateAMWaitMsg2, to: StateAMWaitMsg2, crypt: inClear, allowed: payloads(withDelete), handle: (*Phase1).infoInClear},
+	{name: "INFO*", from: StateMMWaitMsg5, to: StateFailed, crypt: encrypted,
+		required: payloads(withHash), allowed: payloads(withDelete), handle: (*Phase1).infoFromPeer},
+	{name: "INFO*", from: StateMMWaitMsg6, to: StateFailed, crypt: encrypted,
+		required: payloads(withHash), allowed: payloads(withDelete), handle: (*Phase1).infoFromPeer},
+	{name: "INFO*", from: StateAMWaitMsg3, to: StateFailed, crypt: encrypted,
+		required: payloads(withHash), allowed: payloads(withDelete), handle: (*Phase1).infoFromPeer},
+}
+
+// handleInformational takes an Informational message during phase 1: it
+// finds the row of the state, opens the message as the row says (an
+// encrypted one with its own IV and HASH(1), the phase 1 IV chain left
+// alone) and checks it against the row before the handler runs.
 func (p *Phase1) handleInformational(h Header, pkt Packet) (Result, error) {
-	var m *Message
-	var err error
+	row := phase1Informational.row(p.state)
 	switch {
-	case h.Encrypted() && p.keys != nil:
-		// A peer that rejects our MM5/AM3 tells us why in an encrypted,
-		// hashed notification (its IV derives from the phase 1 chain).
-		if m, err = p.openInformational(pkt.Data, h.MessageID); err != nil {
-			return Result{}, err
-		}
-	case h.Encrypted():
+	case row == nil:
+		return Result{}, fmt.Errorf("ike: informational in %v", p.state)
+	case h.Encrypted() && row.crypt != encrypted:
 		return Result{}, errors.New("ike: encrypted informational before keys")
-	case p.keys != nil:
+	case !h.Encrypted() && row.crypt == encrypted:
 		// Once keys exist an unauthenticated notify could be forged.
 		return Result{}, errors.New("ike: unencrypted informational after key exchange")
-	default:
-		// Before keys nothing authenticates a notify: anyone who saw our
-		// first message could have sent it, with any responder cookie.
-		// It changes nothing; the caller may show it as a hint.
-		if m, err = Unmarshal(pkt.Data); err != nil {
-			return Result{}, err
-		}
-		return Result{}, cleartextNoticeOf(m)
 	}
+	var m *Message
+	var err error
+	if h.Encrypted() {
+		if p.blk == nil {
+			return Result{}, errors.New("ike: encrypted informational before keys")
+		}
+		m, err = p.openInformational(pkt.Data, h.MessageID)
+	} else {
+		m, err = Unmarshal(pkt.Data)
+	}
+	if err != nil {
+		return Result{}, err
+	}
+	if _, err := phase1Informational.admit(p.state, m); err != nil {
+		return Result{}, err
+	}
+	r, err := row.handle(p, m, pkt, time.Time{})
+	if err != nil {
+		var f *Phase1Failure
+		if errors.As(err, &f) {
+			return p.failWith(f), nil
+		}
+		return Result{}, err
+	}
+	return *r, nil
+}
+
+// infoInClear: before the key exchange nothing authenticates a notify:
+// anyone who saw our first message could have sent it, with any
+// responder cookie. It changes nothing; the caller may show it as a hint.
+func (p *Phase1) infoInClear(m *Message, _ Packet, _ time.Time) (*Result, error) {
+	return nil, cleartextNoticeOf(m)
+}
+
+// infoFromPeer: a peer that rejects our MM5/AM3 (or MM6) tells us why in
+// an encrypted, hashed notification; its Delete of the ISAKMP SA ends the
+// negotiation too.
+func (p *Phase1) infoFromPeer(m *Message, _ Packet, _ time.Time) (*Result, error) {
 	if d := Find[*Delete](m); d != nil && d.Protocol == ProtoISAKMP {
-		return p.failWith(fail(FailPeerNotify, 0, "peer deleted the ISAKMP SA")), nil
+		return nil, fail(FailPeerNotify, 0, "peer deleted the ISAKMP SA")
 	}
 	n := Find[*Notify](m)
 	if n == nil || n.NotifyType >= NotifyConnected {
-		return Result{}, errors.New("ike: informational without error notify")
+		return nil, errors.New("ike: informational without error notify")
 	}
-	f := fail(FailPeerNotify, n.NotifyType, "peer sent notify %d", n.NotifyType)
-	return p.failWith(f), nil
+	return nil, fail(FailPeerNotify, n.NotifyType, "peer sent notify %d", n.NotifyType)
 }
 
 // CleartextNotice is an unauthenticated Informational received during

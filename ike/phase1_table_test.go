@@ -1,6 +1,9 @@
 package ike
 
-import "testing"
+import (
+	"fmt"
+	"testing"
+)
 
 // shapeOf is the smallest message a row admits: its required payloads,
 // one vendor ID, encrypted as the row says (encrypted for eitherWay).
@@ -89,6 +92,43 @@ func TestPhase1TableRows(t *testing.T) {
 				t.Errorf("%s: row %s: from %v twice, no handler, or no transition", name, r.name, r.from)
 			}
 			seen[r.from] = true
+		}
+	}
+}
+
+// TestPhase1InformationalTable feeds the Informational shapes (in clear:
+// notify or Delete; encrypted: HASH first) and every phase 1 message
+// shape in every state to phase 1's Informational table: only the
+// clear ones before the key exchange and the encrypted ones after it
+// are admitted.
+func TestPhase1InformationalTable(t *testing.T) {
+	info := &phase1Row{name: "INFO", allowed: payloads(withDelete)}
+	infoD := &Message{Payloads: []Payload{&Unknown{PType: PayloadDelete}}}
+	infoHashed := &phase1Row{name: "INFO*", required: payloads(withHash)}
+	shapes := map[string]*Message{"INFO": shapeOf(info, false), "INFO with Delete": infoD,
+		"INFO*": shapeOf(infoHashed, true), "INFO* in clear": shapeOf(infoHashed, false), "INFO encrypted": shapeOf(info, true)}
+	for _, tb := range []phase1Table{mainModeInitiator, mainModeResponder, aggressiveInitiator, aggressiveResponder} {
+		for i := range tb {
+			for _, enc := range []bool{false, true} {
+				shapes[fmt.Sprintf("%s/%v", tb[i].name, enc)] = shapeOf(&tb[i], enc)
+			}
+		}
+	}
+	keyed := map[State]bool{StateMMWaitMsg5: true, StateMMWaitMsg6: true, StateAMWaitMsg3: true}
+	waiting := map[State]bool{StateMMWaitMsg2: true, StateMMWaitMsg3: true, StateMMWaitMsg4: true, StateAMWaitMsg2: true}
+	for s := StateNone; s <= StateFailed; s++ {
+		for name, m := range shapes {
+			_, err := phase1Informational.admit(s, m)
+			// AM3's smallest shape (a vendor ID) is an INFO's too.
+			want := (keyed[s] && name == "INFO*") || (waiting[s] && (name == "INFO" || name == "INFO with Delete" || name == "AM3/false"))
+			if (err == nil) != want {
+				t.Errorf("%v: %s admitted %v, want %v (%v)", s, name, err == nil, want, err)
+			}
+		}
+	}
+	for _, r := range phase1Informational {
+		if keyed[r.from] != (r.crypt == encrypted) || r.handle == nil {
+			t.Errorf("row %s in %v: encrypted %v, want it exactly after the key exchange", r.name, r.from, r.crypt == encrypted)
 		}
 	}
 }
