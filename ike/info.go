@@ -28,6 +28,15 @@ type infoEvents struct {
 	Errors         []uint16 // error notifies (type < 16384)
 }
 
+// An Informational message on an established IKE SA (the dispatcher
+// routes it there once phase 1 is up: exchangeRoutes) is one row: INFO*,
+// encrypted, HASH(1) first, then notifies and Deletes. During phase 1 its
+// table is phase1Informational.
+var (
+	infoRequired = payloads(withHash)
+	infoAllowed  = payloads(withDelete) // N always
+)
+
 // sealInfo builds a protected Informational message with a fresh M-ID.
 func sealInfo(sec *p1Secrets, payloads ...Payload) ([]byte, error) {
 	mid := newMessageID()
@@ -55,6 +64,9 @@ func openInfo(sec *p1Secrets, pkt []byte) (*infoEvents, error) {
 	}
 	if !hmac.Equal(hash, sec.prf(sec.SKEYIDa, midBytes(h.MessageID), rest)) {
 		return nil, fmt.Errorf("%w (Informational HASH(1))", errUnauthenticated)
+	}
+	if err := checkPayloads("INFO*", infoRequired, infoAllowed, m); err != nil {
+		return nil, err
 	}
 	return sec.infoEventsOf(m), nil
 }

@@ -86,3 +86,29 @@ func TestDPDState(t *testing.T) {
 		t.Fatal("peer not declared dead after the timeout")
 	}
 }
+
+// An authenticated Informational on an established SA carries notifies
+// and Deletes after its HASH(1), nothing else: one with another payload
+// is malformed, and nothing of it is acted upon.
+func TestInformationalPayloads(t *testing.T) {
+	sec := quickPair(t)
+	for _, c := range []struct {
+		name string
+		ps   []Payload
+		ok   bool
+	}{
+		{"delete and notify", []Payload{sec.deleteIKE(), sec.dpdNotify(false, 1)}, true},
+		{"vendor ID", []Payload{sec.dpdNotify(true, 2), &VendorID{Data: VendorDPD}}, true},
+		{"delete and SA", []Payload{sec.deleteIKE(), &SA{DOI: DOIIPsec, Situation: SituationIdentityOnly}}, false},
+		{"nonce", []Payload{&Nonce{Data: make([]byte, 16)}}, false},
+	} {
+		pkt, err := sealInfo(sec, c.ps...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev, err := openInfo(sec, pkt)
+		if (err == nil) != c.ok || (err != nil && (!errors.Is(err, ErrMalformed) || ev != nil)) {
+			t.Errorf("%s: events %+v, err %v, want ok %v", c.name, ev, err, c.ok)
+		}
+	}
+}

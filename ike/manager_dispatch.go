@@ -69,30 +69,93 @@ func (m *Manager) HandlePacket(pkt []byte, local, remote netip.AddrPort) {
 			sa.local = netip.AddrPortFrom(sa.local.Addr(), local.Port())
 		}
 	}
+	in := &inbound{h: h, pkt: pkt, local: local, remote: remote, from: from, now: now}
+	if r := routeFor(h.Exchange, sa.life); r != nil {
+		r.handle(m, sa, in)
+		return
+	}
 	switch {
-	case h.Exchange == ExchangeMain || h.Exchange == ExchangeAggressive:
-		m.handlePhase1(sa, h, pkt, local, remote, from, now)
-	case sa.negotiating() && h.Exchange == ExchangeInformational:
-		// A notify about our negotiation, in clear or encrypted under
-		// phase 1 keys: the exchange decides.
-		m.handlePhase1(sa, h, pkt, local, remote, from, now)
-	case sa.negotiating() && h.Exchange == ExchangeTransaction && sa.initiator && len(pkt) <= 4096:
-		sa.early = pkt
+	case h.Exchange == ExchangeQuick && sa.life == lifeConfiguring:
+		m.drop(DropBeforeEstablished, logx.LevelDebug, "ignoring Quick Mode before XAUTH and Mode-Config completed", "peer", remote)
 	case sa.negotiating():
 		// strongSwan may send QM1 right behind the last phase 1 message;
 		// it retransmits it, so ignoring it here is enough.
 		m.drop(DropBeforeEstablished, logx.LevelDebug, "ignoring message before phase 1 completed", "peer", remote, "exchange", h.Exchange)
-	case h.Exchange == ExchangeTransaction:
-		m.handleTransaction(sa, h, pkt, from, now)
-	case h.Exchange == ExchangeQuick && !sa.raReady():
-		m.drop(DropBeforeEstablished, logx.LevelDebug, "ignoring Quick Mode before XAUTH and Mode-Config completed", "peer", remote)
-	case h.Exchange == ExchangeQuick:
-		m.handleQuick(sa, h, pkt, from, now)
-	case h.Exchange == ExchangeInformational:
-		m.handleInfo(sa, pkt, from, now)
 	default:
 		m.drop(DropUnsupported, logx.LevelDebug, "unsupported exchange", "peer", remote, "exchange", h.Exchange)
 	}
+}
+
+// inbound is a received datagram on its way to an exchange's handler.
+type inbound struct {
+	h             Header
+	pkt           []byte
+	local, remote netip.AddrPort
+	from          func() // adopt the datagram's endpoints (authenticated messages only)
+	now           time.Time
+}
+
+// exchangeRoute is one row of the dispatcher's table: an exchange an IKE
+// SA takes in one stage of its life (manager_salife.go), and its handler.
+// The exchanges' own tables then check the message itself (phase1_table.go,
+// phase1_info.go, quick.go, ra.go). Exchanges without a row are dropped.
+type exchangeRoute struct {
+	exchange ExchangeType
+	life     ikeLife
+	name     string
+	handle   func(m *Manager, sa *ikeSA, in *inbound)
+}
+
+var exchangeRoutes = []exchangeRoute{
+	{ExchangeMain, lifeNegotiating, "phase 1", (*Manager).routePhase1},
+	{ExchangeAggressive, lifeNegotiating, "phase 1", (*Manager).routePhase1},
+	{ExchangeInformational, lifeNegotiating, "phase 1 informational", (*Manager).routePhase1},
+	{ExchangeTransaction, lifeNegotiating, "early XAUTH request", (*Manager).routeEarlyTransaction},
+	{ExchangeMain, lifeConfiguring, "phase 1 repeat", (*Manager).routePhase1},
+	{ExchangeAggressive, lifeConfiguring, "phase 1 repeat", (*Manager).routePhase1},
+	{ExchangeTransaction, lifeConfiguring, "XAUTH / Mode-Config", (*Manager).routeTransaction},
+	{ExchangeInformational, lifeConfiguring, "informational", (*Manager).routeInfo},
+	{ExchangeMain, lifeActive, "phase 1 repeat", (*Manager).routePhase1},
+	{ExchangeAggressive, lifeActive, "phase 1 repeat", (*Manager).routePhase1},
+	{ExchangeTransaction, lifeActive, "XAUTH / Mode-Config", (*Manager).routeTransaction},
+	{ExchangeInformational, lifeActive, "informational", (*Manager).routeInfo},
+	{ExchangeQuick, lifeActive, "Quick Mode", (*Manager).routeQuick},
+}
+
+func routeFor(x ExchangeType, l ikeLife) *exchangeRoute {
+	for i := range exchangeRoutes {
+		if r := &exchangeRoutes[i]; r.exchange == x && r.life == l {
+			return r
+		}
+	}
+	return nil
+}
+
+// routePhase1: a phase 1 message, or a notify about the negotiation (in
+// clear, or encrypted under the phase 1 keys: its table decides); once
+// established, a repeat of the peer's last phase 1 message is answered.
+func (m *Manager) routePhase1(sa *ikeSA, in *inbound) {
+	m.handlePhase1(sa, in.h, in.pkt, in.local, in.remote, in.from, in.now)
+}
+
+// routeEarlyTransaction keeps a gateway's XAUTH request that overtook its
+// last phase 1 message, for when phase 1 completes (raStart).
+func (m *Manager) routeEarlyTransaction(sa *ikeSA, in *inbound) {
+	if !sa.initiator || len(in.pkt) > 4096 {
+		m.drop(DropBeforeEstablished, logx.LevelDebug, "ignoring message before phase 1 completed", "peer", in.remote, "exchange", in.h.Exchange)
+		return
+	}
+	sa.early = in.pkt
+}
+
+func (m *Manager) routeTransaction(sa *ikeSA, in *inbound) {
+	m.handleTransaction(sa, in.h, in.pkt, in.from, in.now)
+}
+
+func (m *Manager) routeInfo(sa *ikeSA, in *inbound) { m.handleInfo(sa, in.pkt, in.from, in.now) }
+
+func (m *Manager) routeQuick(sa *ikeSA, in *inbound) {
+	m.handleQuick(sa, in.h, in.pkt, in.from, in.now)
 }
 
 func (m *Manager) findSA(ckyI, ckyR Cookie) *ikeSA {
