@@ -70,6 +70,14 @@ func (b *builder) credentials(t *table, m *CryptoMap) {
 			}
 			fmt.Fprintf(h, "%s %d\n", k, len(data))
 			h.Write(data)
+			switch k {
+			case "cert":
+				m.certPEM = data
+			case "key":
+				m.keyPEM = Secret(data)
+			case "ca":
+				m.caPEM = data
+			}
 		}
 		h.Sum(m.credDigest[:0])
 	}

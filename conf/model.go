@@ -10,6 +10,7 @@ package conf
 import (
 	"net/netip"
 	"strconv"
+	"sync"
 	"time"
 
 	"tinyipsec/acl"
@@ -81,7 +82,18 @@ type TransformSet struct {
 // implicit deny at the end.
 type ACL struct {
 	Name  string
-	Rules []acl.Rule // parsed, in order
+	Rules []acl.Rule // parsed, in order; not changed once List was called
+
+	compileOnce sync.Once
+	list        *acl.List
+}
+
+// List is the ACL compiled for matching, compiled on first use and then
+// shared: the data plane's packet path and the IKE manager's proxy IDs
+// use the same *acl.List (immutable, safe for concurrent use).
+func (a *ACL) List() *acl.List {
+	a.compileOnce.Do(func() { a.list = acl.Compile(a.Rules) })
+	return a.list
 }
 
 // Identity is an IKE identity (local_id / remote_id).
@@ -154,6 +166,9 @@ type CryptoMap struct {
 	// credDigest is a hash of the cert, key and ca file contents read at
 	// load time, so that a renewed certificate changes the Fingerprint.
 	credDigest [32]byte
+	// certPEM, keyPEM and caPEM are those contents (CredentialPEM).
+	certPEM, caPEM []byte
+	keyPEM         Secret
 	// policies are the Config's ISAKMP policies (IKE-keyed maps only),
 	// part of the Fingerprint because phase 1 offers all of them.
 	policies []ISAKMPPolicy
@@ -191,6 +206,15 @@ func (m *CryptoMap) RemoteAccessGateway() bool { return m.PoolFirst.IsValid() }
 
 // ID returns "name/seq", the crypto map's identity in logs and status.
 func (m *CryptoMap) ID() string { return m.Name + "/" + strconv.Itoa(m.Seq) }
+
+// CredentialPEM returns the contents of the cert, key and ca files as
+// read when the configuration was loaded: they are not read again, and a
+// renewed certificate takes effect with a reload (which sees it in the
+// Fingerprint), as every other setting does. All nil for a map without
+// certificates.
+func (m *CryptoMap) CredentialPEM() (cert []byte, key Secret, ca []byte) {
+	return m.certPEM, m.keyPEM, m.caPEM
+}
 
 // IKEKeyed reports whether IKE negotiates the SAs of some crypto map, so
 // that the IKE ports are needed.

@@ -219,6 +219,11 @@ type mapState struct {
 	raApplied bool // raLease is on the TUN, in the routes and the ACL
 	raRefused bool
 	poolOwner map[netip.Addr]string
+
+	// creds and credsErr: the map's certificate credentials, parsed once
+	// (manager_phase1.go).
+	creds    *Credentials
+	credsErr error
 }
 
 // proxyRule is an ACL permit line and the proxy ID it stands for.

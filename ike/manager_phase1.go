@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"os"
 	"time"
 
 	"tinyipsec/conf"
@@ -84,7 +83,7 @@ func (m *Manager) phase1ConfigFor(cm *conf.CryptoMap, sa *ikeSA) (*Phase1Config,
 		c.NATT = NATTOff
 	}
 	if hasCert {
-		creds, err := loadCredentials(cm)
+		creds, err := sa.ms.credentials()
 		if err != nil {
 			return nil, err
 		}
@@ -93,23 +92,19 @@ func (m *Manager) phase1ConfigFor(cm *conf.CryptoMap, sa *ikeSA) (*Phase1Config,
 	return c, nil
 }
 
-// loadCredentials reads the certificate, key and CA of a crypto map.
-func loadCredentials(cm *conf.CryptoMap) (*Credentials, error) {
-	certPEM, err := os.ReadFile(cm.Cert)
-	if err != nil {
-		return nil, err
-	}
-	keyPEM, err := os.ReadFile(cm.Key)
-	if err != nil {
-		return nil, err
-	}
-	var caPEM []byte
-	if cm.CA != "" {
-		if caPEM, err = os.ReadFile(cm.CA); err != nil {
-			return nil, err
+// credentials are the map's certificate, key and CA, parsed on first
+// use from what the configuration read (conf.CryptoMap.CredentialPEM) and
+// then kept: a reload that changes them makes a new mapState.
+func (ms *mapState) credentials() (*Credentials, error) {
+	if ms.creds == nil && ms.credsErr == nil {
+		certPEM, keyPEM, caPEM := ms.cm.CredentialPEM()
+		if certPEM == nil || keyPEM == nil {
+			ms.credsErr = fmt.Errorf("crypto map %s: the cert and key files were not loaded with the configuration", ms.cm.ID())
+		} else {
+			ms.creds, ms.credsErr = ParseCredentials(certPEM, keyPEM, caPEM)
 		}
 	}
-	return ParseCredentials(certPEM, keyPEM, caPEM)
+	return ms.creds, ms.credsErr
 }
 
 // p1Adapter drives a *Phase1 for the manager.

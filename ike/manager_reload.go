@@ -4,7 +4,6 @@ import (
 	"errors"
 	"time"
 
-	"tinyipsec/acl"
 	"tinyipsec/conf"
 )
 
@@ -37,7 +36,7 @@ type ReloadResult struct {
 func newMapState(cm *conf.CryptoMap) *mapState {
 	ms := &mapState{cm: cm, wanted: map[int]bool{}}
 	if cm.ACL != nil {
-		ms.acl = acl.Compile(cm.ACL.Rules)
+		ms.acl = cm.ACL.List() // shared with the data plane
 		for i := range ms.acl.Len() {
 			if s, ok := ms.acl.ProxyID(i, false); ok {
 				ms.rules = append(ms.rules, proxyRule{index: i, sel: s})

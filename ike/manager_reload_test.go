@@ -181,3 +181,13 @@ func TestManagerReloadOnTraffic(t *testing.T) {
 		t.Fatal("m/10 lost its pair")
 	}
 }
+
+// The manager's view of a crypto ACL is the configuration's compiled
+// list, the one the data plane matches packets with.
+func TestMapStateSharesCompiledACL(t *testing.T) {
+	cfg := testConfig(netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2"), "10.1.0.0/16", "10.2.0.0/16", "always", nil)
+	cm := cfg.CryptoMaps[0]
+	if ms := newMapState(cm); ms.acl == nil || ms.acl != cm.ACL.List() {
+		t.Fatal("the manager compiled its own copy of the ACL")
+	}
+}

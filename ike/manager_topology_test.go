@@ -94,10 +94,8 @@ func TestManagerMirroredACLWithDeny(t *testing.T) {
 	}
 	deny := func(src, dst string) func(*conf.CryptoMap) {
 		return func(cm *conf.CryptoMap) {
-			a := *cm.ACL
-			a.Rules = append([]acl.Rule{{Src: netip.MustParsePrefix(src), Dst: netip.MustParsePrefix(dst),
-				SrcPorts: acl.AnyPort, DstPorts: acl.AnyPort}}, a.Rules...)
-			cm.ACL = &a
+			cm.ACL = &conf.ACL{Name: cm.ACL.Name, Rules: append([]acl.Rule{{Src: netip.MustParsePrefix(src), Dst: netip.MustParsePrefix(dst),
+				SrcPorts: acl.AnyPort, DstPorts: acl.AnyPort}}, cm.ACL.Rules...)}
 		}
 	}
 	_, i, r := startPair(t, deny("10.1.0.66/32", "10.2.0.0/16"), deny("10.2.0.0/16", "10.1.0.66/32"))

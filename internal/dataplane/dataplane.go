@@ -154,7 +154,7 @@ func compileACLs(maps []*conf.CryptoMap) (lists []*acl.List, ids []string) {
 	for _, m := range maps {
 		var l *acl.List
 		if m.ACL != nil {
-			l = acl.Compile(m.ACL.Rules)
+			l = m.ACL.List()
 		}
 		lists = append(lists, l)
 		ids = append(ids, m.ID())
