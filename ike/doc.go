@@ -56,17 +56,16 @@
 // Failures after the key exchange are told to the peer, and understood
 // from it, in encrypted Informational messages.
 //
-// Main and Aggressive Mode are tables (mainmode.go, aggressive.go), one per
-// role, of phase1Row: from-state, to-state, whether the message must be
-// encrypted, the payloads it must and may carry, and the handler.
-// Phase1.Handle finds the row of the current state and checks the message
-// against it before the handler runs, and that the handler left the row's
-// to-state after (phase1_table.go). Quick Mode (quick.go) and the
-// Informational exchange (info.go) are not tables yet: their handlers
-// check their messages themselves. States carry Cisco's names (MM_WAIT_MSG2 ..
-// MM_ACTIVE, AM_WAIT_MSG2/3, AM_ACTIVE). The responder chooses like Cisco:
-// the first of its own policies that matches any offered transform; the
-// lower lifetime wins (RESPONDER-LIFETIME when the responder lowers it).
+// Phase1 reads top to bottom in phase1.go (types, constructors, Handle);
+// its helpers live in files by job: phase1_proposal.go (offer and
+// choice), phase1_keys.go (KE, nonces, SKEYID), phase1_auth.go (identity,
+// HASH/SIG, INITIAL-CONTACT), phase1_natt.go (vendor IDs, NAT-D, the
+// float to 4500), phase1_send.go (encoding, fragments), phase1_info.go
+// (Informationals during phase 1), phase1_resume.go (the stateless Main
+// Mode responder). States carry Cisco's names (MM_WAIT_MSG2 .. MM_ACTIVE,
+// AM_WAIT_MSG2/3, AM_ACTIVE). The responder chooses like Cisco: the first
+// of its own policies that matches any offered transform; the lower
+// lifetime wins (RESPONDER-LIFETIME when the responder lowers it).
 //
 // Authentication: pre-shared keys, RSA signatures (PKCS#1 v1.5 over the
 // bare hash) and ECDSA (RFC 4754, r||s; HASH_I/HASH_R then use the HMAC of
@@ -74,4 +73,44 @@
 // the configured CA (Credentials, ParseCredentials); the peer's ID must
 // name its certificate (subject DN or a subjectAltName, IDMatchesCert).
 // With certificates the local identity defaults to the subject DN.
+//
+// # Exchanges as tables
+//
+// Every exchange is a table of rows in the manner of Libreswan's IKEv1
+// state table: the state a message arrives in, the state its handler
+// leaves, whether it is encrypted (and with which HASH), the payloads it
+// must and may carry, and the handler. The code that receives a message
+// finds the row and checks the message against it before the handler
+// runs, so handlers only do the work (checkPayloads, phase1_table.go).
+//
+//   - Main and Aggressive Mode, one table per role: mainmode.go,
+//     aggressive.go, driven by Phase1.Handle.
+//   - Informational during phase 1: phase1Informational (phase1_info.go);
+//     on an established IKE SA: one row, HASH(1) then notifies and Deletes
+//     (info.go).
+//   - Quick Mode, one table per role with the HASH each message carries:
+//     quick.go, driven by quickMode.handle.
+//   - XAUTH and Mode-Config (the Transaction exchange): transactionTable
+//     in ra.go, by role, phase and configuration message type; txn.open
+//     (transaction.go) checks HASH and the attribute payload.
+//
+// Each table has a test that feeds every message shape in every state
+// (TestPhase1Tables, TestPhase1InformationalTable, TestQuickTables,
+// TestTransactionTable).
+//
+// # The manager
+//
+// Manager (manager*.go) owns the IKE SAs and drives the exchanges: sockets
+// hand it datagrams (HandlePacket), the data plane asks for SAs (Acquire,
+// Expired), a timer runs retransmissions, rekeys, expiry, DPD and NAT-T
+// keepalives (manager_timers.go, manager_timerq.go), and finished pairs go
+// to the data plane. An IKE SA's life is one explicit state (negotiating,
+// configuring, active, dead: manager_salife.go); the dispatcher routes each
+// datagram by a table of exchange and life (exchangeRoutes,
+// manager_dispatch.go; TestExchangeRoutes), and status' Cisco state
+// names derive from the life.
+// One mutex, Manager.mu, guards it all; manager.go says what may not run
+// under it. IPsec SAs outlive their IKE SA (manager_orphan.go); responders
+// that have not proven their address cost a small record, not an SA
+// (manager_halfopen.go).
 package ike

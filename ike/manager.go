@@ -149,17 +149,27 @@ var (
 
 // Manager runs IKEv1 for the crypto maps with keying "isakmp".
 type Manager struct {
-	// mu guards every field below it and all the state they reach (the
-	// IKE SAs with their phase 1 and Quick Mode exchanges, the map states,
-	// the half-open pool, the cookie secret). Each entry point takes it
-	// for its whole run: HandlePacket, Acquire, Expired, the timer tick,
-	// Reload, Status, ExportIKEKeys, Start and Close. So a handler sees
-	// one consistent manager and needs no finer locking, at the price
-	// that one slow step (a Diffie-Hellman or signature computation)
-	// holds up the others. Calls out of the manager are made with mu
-	// held: Transport (SendIKE, SendKeepalive), DataPlane (InstallChild,
-	// RemoveChild, PacketsIn) and RemoteAccessHost must therefore never
-	// call back into the Manager.
+	// mu guards every field below it and all the state they reach: the
+	// IKE SAs (their life, phase 1 and Quick Mode exchanges, children,
+	// timers), the map states, the orphans, the half-open pool and the
+	// cookie secret. Each entry point takes it for its whole run:
+	// HandlePacket, Acquire, Expired, the timer tick, Reload, Status,
+	// ExportIKEKeys, Start and Close; so a handler sees one consistent
+	// manager and needs no finer locking.
+	//
+	// What must not run under mu: work of milliseconds, which would hold
+	// up every peer's datagrams, the timers and status. A phase 1 step
+	// (Diffie-Hellman, signatures, certificate checks) runs outside it
+	// (manager_compute.go): the SA is busy and its state machine belongs
+	// to the computation until the outcome is applied under mu again.
+	// Certificates are parsed once per map, not per phase 1
+	// (mapState.credentials). (The exception left: a gateway's bcrypt
+	// check of an XAUTH password, raGatewayVerify, runs under mu.)
+	// Nothing under mu blocks: calls out of the
+	// manager are made with mu held and must return at once and never
+	// call back into the Manager: Transport (SendIKE, SendKeepalive:
+	// datagrams), DataPlane (InstallChild, RemoveChild, PacketsIn),
+	// RemoteAccessHost and Config.Settled.
 	mu   sync.Mutex
 	cfg  Config
 	log  *logx.Logger
