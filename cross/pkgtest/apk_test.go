@@ -226,20 +226,7 @@ func TestAPKInstallOnRouter(t *testing.T) {
 	}
 
 	out := run(nil, "/lib/apk/exec/tinyipsec.post-install")
-	for _, l := range links {
-		if !r.Exists(l) {
-			t.Errorf("post-install did not enable: %s missing", l)
-		}
-	}
-	if got := r.Read("tmp/rpcd.log"); got != "reload\n" {
-		t.Errorf("rpcd calls %q, want one reload", got)
-	}
-	if calls := r.Calls(); len(fakerouter.Find(calls, "open_instance")) != 0 {
-		t.Errorf("a first install must not start the daemon:\n%s", fakerouter.Dump(calls))
-	}
-	if !strings.Contains(out, "/etc/init.d/tinyipsec start") {
-		t.Errorf("post-install did not say how to start: %q", out)
-	}
+	checkFirstInstall(t, r, "post-install", out, links)
 	r.ResetLogs()
 	run(nil, "/lib/apk/exec/tinyipsec.post-upgrade")
 	if calls := r.Calls(); len(fakerouter.Find(calls, "running")) != 1 || len(fakerouter.Find(calls, "open_instance")) != 0 {

@@ -60,20 +60,7 @@ func TestIPKInstallOnRouter(t *testing.T) {
 	}
 
 	out := run(nil, "/usr/lib/opkg/info/tinyipsec.postinst", "configure")
-	for _, l := range []string{"etc/rc.d/S" + start + "tinyipsec", "etc/rc.d/K" + stop + "tinyipsec"} {
-		if !r.Exists(l) {
-			t.Errorf("postinst did not enable: %s missing", l)
-		}
-	}
-	if got := r.Read("tmp/rpcd.log"); got != "reload\n" {
-		t.Errorf("rpcd calls %q, want one reload", got)
-	}
-	if calls := r.Calls(); len(fakerouter.Find(calls, "open_instance")) != 0 {
-		t.Errorf("a first install must not start the daemon:\n%s", fakerouter.Dump(calls))
-	}
-	if !strings.Contains(out, "/etc/init.d/tinyipsec start") {
-		t.Errorf("postinst did not say how to start: %q", out)
-	}
+	checkFirstInstall(t, r, "postinst", out, []string{"etc/rc.d/S" + start + "tinyipsec", "etc/rc.d/K" + stop + "tinyipsec"})
 
 	// An upgrade restarts only a running daemon (procd knows none here).
 	r.ResetLogs()
@@ -109,5 +96,27 @@ func TestIPKInstallOnRouter(t *testing.T) {
 	}
 	if r.Exists("etc/rc.d/S" + start + "tinyipsec") {
 		t.Errorf("prerm did not disable the service")
+	}
+}
+
+// checkFirstInstall checks what a package's first-install script (named
+// script in messages, out its output) did on router r: the init script's
+// links exist, rpcd was reloaded once, the daemon was not started, and
+// the output says how to start it.
+func checkFirstInstall(t *testing.T, r *fakerouter.Router, script, out string, links []string) {
+	t.Helper()
+	for _, l := range links {
+		if !r.Exists(l) {
+			t.Errorf("%s did not enable: %s missing", script, l)
+		}
+	}
+	if got := r.Read("tmp/rpcd.log"); got != "reload\n" {
+		t.Errorf("rpcd calls %q, want one reload", got)
+	}
+	if calls := r.Calls(); len(fakerouter.Find(calls, "open_instance")) != 0 {
+		t.Errorf("a first install must not start the daemon:\n%s", fakerouter.Dump(calls))
+	}
+	if !strings.Contains(out, "/etc/init.d/tinyipsec start") {
+		t.Errorf("%s did not say how to start: %q", script, out)
 	}
 }
