@@ -22,6 +22,12 @@ func one(t *testing.T, calls [][]string, prefix ...string) []string {
 	return got[0]
 }
 
+// wantParam checks the one set_param call for name: its arguments.
+func wantParam(t *testing.T, calls [][]string, name string, args ...string) {
+	t.Helper()
+	wantArgs(t, name, one(t, calls, "set_param", name), append([]string{"set_param", name}, args...))
+}
+
 func wantArgs(t *testing.T, what string, got, want []string) {
 	t.Helper()
 	if !reflect.DeepEqual(got, want) {
@@ -65,16 +71,12 @@ func TestInitStartTOMLDefaults(t *testing.T) {
 	calls := r.calls()
 	one(t, calls, "open_instance")
 	one(t, calls, "close_instance")
-	wantArgs(t, "command", one(t, calls, "set_param", "command"),
-		[]string{"set_param", "command", "/usr/sbin/tinyipsec", "run", "-c", tomlPath})
-	wantArgs(t, "respawn", one(t, calls, "set_param", "respawn"),
-		[]string{"set_param", "respawn", "3600", "5", "5"})
-	wantArgs(t, "env", one(t, calls, "set_param", "env"),
-		[]string{"set_param", "env", "GOMEMLIMIT=24MiB", "GOGC=50"})
-	wantArgs(t, "stdout", one(t, calls, "set_param", "stdout"), []string{"set_param", "stdout", "1"})
-	wantArgs(t, "stderr", one(t, calls, "set_param", "stderr"), []string{"set_param", "stderr", "1"})
-	wantArgs(t, "file", one(t, calls, "set_param", "file"),
-		[]string{"set_param", "file", uciPath, tomlPath})
+	wantParam(t, calls, "command", "/usr/sbin/tinyipsec", "run", "-c", tomlPath)
+	wantParam(t, calls, "respawn", "3600", "5", "5")
+	wantParam(t, calls, "env", "GOMEMLIMIT=24MiB", "GOGC=50")
+	wantParam(t, calls, "stdout", "1")
+	wantParam(t, calls, "stderr", "1")
+	wantParam(t, calls, "file", uciPath, tomlPath)
 	wantArgs(t, "reload trigger", one(t, calls, "reload_trigger"), []string{"reload_trigger", "tinyipsec"})
 	wantArgs(t, "interface trigger", one(t, calls, "interface_trigger"),
 		[]string{"interface_trigger", "interface.*.up", "wan", "/etc/init.d/tinyipsec", "reload"})
@@ -105,12 +107,9 @@ config crypto_map
 		t.Fatalf("start: exit %d\n%s", code, out)
 	}
 	calls := r.calls()
-	wantArgs(t, "command", one(t, calls, "set_param", "command"),
-		[]string{"set_param", "command", "/usr/sbin/tinyipsec", "run", "-c", uciPath})
-	wantArgs(t, "respawn", one(t, calls, "set_param", "respawn"),
-		[]string{"set_param", "respawn", "3600", "5", "10"})
-	wantArgs(t, "env", one(t, calls, "set_param", "env"),
-		[]string{"set_param", "env", "GOMEMLIMIT=32MiB", "GOGC=80"})
+	wantParam(t, calls, "command", "/usr/sbin/tinyipsec", "run", "-c", uciPath)
+	wantParam(t, calls, "respawn", "3600", "5", "10")
+	wantParam(t, calls, "env", "GOMEMLIMIT=32MiB", "GOGC=80")
 	triggers := find(calls, "interface_trigger")
 	want := [][]string{
 		{"interface_trigger", "interface.*.up", "wan", "/etc/init.d/tinyipsec", "reload"},
@@ -146,10 +145,8 @@ func TestInitConfigChoice(t *testing.T) {
 		t.Fatalf("start: exit %d\n%s", code, out)
 	}
 	calls := r.calls()
-	wantArgs(t, "command", one(t, calls, "set_param", "command"),
-		[]string{"set_param", "command", "/usr/sbin/tinyipsec", "run", "-c", "/etc/tinyipsec/lab.toml"})
-	wantArgs(t, "file", one(t, calls, "set_param", "file"),
-		[]string{"set_param", "file", uciPath, tomlPath, "/etc/tinyipsec/lab.toml"})
+	wantParam(t, calls, "command", "/usr/sbin/tinyipsec", "run", "-c", "/etc/tinyipsec/lab.toml")
+	wantParam(t, calls, "file", uciPath, tomlPath, "/etc/tinyipsec/lab.toml")
 }
 
 // Reload is SIGHUP to the running instance: no new instance, no stop.
