@@ -117,7 +117,7 @@ func (m *Manager) tickSA(sa *ikeSA, now time.Time) {
 		case now.After(c.expires):
 			m.log.Info("IPsec SA expired", "crypto_map", c.ms.cm.ID(), "peer", sa.remote)
 			m.removeChild(sa, c, true)
-		case c.removeAt.IsZero() && !c.rekeying && now.After(c.rekeyAt) && sa.replacedBy == nil:
+		case c.removeAt.IsZero() && !c.rekeying && now.After(c.rekeyAt) && sa.replacedBy == nil && quicksInFlight(sa) < maxRekeysInFlight:
 			m.log.Info("rekeying IPsec SA", "crypto_map", c.ms.cm.ID(), "peer", sa.remote)
 			m.startQuick(sa, c.ms, c.rule, c, now)
 		}
@@ -182,6 +182,24 @@ func (m *Manager) tickSA(sa *ikeSA, now time.Time) {
 			sa.rekeying = true
 		}
 	}
+}
+
+// maxRekeysInFlight bounds our Quick Modes in progress on one IKE SA when
+// rekeying: strongSwan keeps the IVs of at most three IKEv1 exchanges per
+// IKE SA (charon.max_ikev1_exchanges), and a Delete or DPD exchange beside
+// three Quick Modes made it lose one's IV and fail to decrypt it. A rekey
+// that would exceed the bound waits for the next visit.
+const maxRekeysInFlight = 2
+
+// quicksInFlight counts the Quick Modes on sa that have not completed.
+func quicksInFlight(sa *ikeSA) int {
+	n := 0
+	for _, qs := range sa.qms {
+		if qs.doneAt.IsZero() {
+			n++
+		}
+	}
+	return n
 }
 
 // peerReauthGrace is how long an IKE SA the peer replaced by a new one
