@@ -202,6 +202,10 @@ type Manager struct {
 	done    chan struct{}
 
 	settle settleState // manager_settle.go
+
+	// shed remembers the first messages shed under load (it has its own
+	// lock: the socket readers use it without mu; manager_inbound.go).
+	shed shedMemory
 }
 
 // mapState is the manager's view of one crypto map entry.

@@ -37,6 +37,7 @@ const (
 	DropHalfOpenEvicted                     // an unproven responder evicted for room (pool full)
 	DropHalfOpenPerSource                   // an unproven responder evicted (per-address limit)
 	DropBusy                                // a phase 1 message while the previous one is being computed
+	DropShed                                // a first message shed while the input was backlogged (manager_inbound.go)
 	// Not drops, but events that unauthenticated input can cause as
 	// often as it likes; counted and rate-limited the same way.
 	EventPhase1Failed   // a negotiation failed (authentication, proposal, ...)
@@ -48,7 +49,7 @@ const (
 var DropReasonNames = [numDropReasons]string{
 	"malformed", "no-sa", "foreign-cookie", "no-crypto-map", "refused", "responder-busy", "aggressive-busy",
 	"wrong-endpoint", "cleartext-notify", "phase1-rejected", "before-established", "unauthenticated",
-	"replay", "unsupported-exchange", "half-open-evicted", "half-open-per-source", "busy",
+	"replay", "unsupported-exchange", "half-open-evicted", "half-open-per-source", "busy", "shed",
 	"phase1-failed", "phase1-timed-out",
 }
 
