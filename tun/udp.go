@@ -35,6 +35,8 @@ type UDP struct {
 	wg    sync.WaitGroup
 
 	espBatch func() ESPBatch
+	// ikeBatch, when set, takes IKE instead of ike (SetIKEBatch).
+	ikeBatch atomic.Pointer[func() IKEBatch]
 	// gsoOff is set once the kernel refused a segmented send: runs of
 	// ESP packets then go out one datagram at a time.
 	gsoOff atomic.Bool
@@ -50,6 +52,11 @@ type udpSock struct {
 	c    *net.UDPConn
 	port uint16
 	addr netip.Addr // bound address; unspecified for the wildcard socket
+
+	// The socket reader's IKE batch receiver and the factory it came
+	// from (only the reader touches them).
+	ikeFactory *func() IKEBatch
+	ikeIn      IKEBatch
 }
 
 // ListenUDP binds ports 500 and 4500 on each address in addrs, or on the

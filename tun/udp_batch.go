@@ -152,35 +152,77 @@ func (u *UDP) batchLoop(s *udpSock, r *udpBatchReader, b ESPBatch) {
 }
 
 // receiveBatch waits for one recvmmsg worth of datagrams, cuts GRO trains
-// into their datagrams and dispatches them (ESP to b, flushed at the end).
+// into their datagrams and dispatches them (ESP to b, IKE to the IKE batch
+// receiver if one is set; both flushed at the end).
 func (u *UDP) receiveBatch(s *udpSock, r *udpBatchReader, b ESPBatch) error {
 	n, err := r.read()
 	if err != nil {
 		return err
 	}
+	ib := s.ikeReceiver(u)
 	for i := 0; i < n; i++ {
 		p, gso, local, remote := r.message(i)
 		if gso <= 0 || gso >= len(p) {
-			u.dispatchBatch(p, s.port, local, remote, b)
+			u.dispatchBatch(p, s.port, local, remote, b, ib)
 			continue
 		}
 		for len(p) > 0 {
 			seg := p[:min(gso, len(p))]
 			p = p[len(seg):]
-			u.dispatchBatch(seg, s.port, local, remote, b)
+			u.dispatchBatch(seg, s.port, local, remote, b, ib)
 		}
 	}
 	if b != nil {
 		b.Flush()
 	}
+	if ib != nil {
+		ib.Flush(n == r.m.size())
+	}
 	return nil
 }
 
-// dispatchBatch is dispatch with ESP going to the batch receiver (if any).
-func (u *UDP) dispatchBatch(p []byte, port uint16, local, remote netip.AddrPort, b ESPBatch) {
-	if b != nil && port == PortNATT && len(p) >= 4 && binary.BigEndian.Uint32(p) != 0 {
-		b.Add(p, local, remote)
+// dispatchBatch is dispatch with ESP going to the ESP batch receiver and
+// IKE (non-ESP marker removed) to the IKE one, where they are set.
+func (u *UDP) dispatchBatch(p []byte, port uint16, local, remote netip.AddrPort, b ESPBatch, ib IKEBatch) {
+	switch {
+	case port == PortNATT && len(p) >= 4 && binary.BigEndian.Uint32(p) != 0:
+		if b != nil {
+			b.Add(p, local, remote)
+			return
+		}
+	case ib != nil && port == PortIKE:
+		ib.Add(p, local, remote)
+		return
+	case ib != nil && len(p) >= 4:
+		ib.Add(p[4:], local, remote)
 		return
 	}
 	u.dispatch(p, port, local, remote)
+}
+
+// IKEBatch takes IKE messages a batch at a time, as ESPBatch does ESP:
+// Add for each message (non-ESP marker removed; valid only during the
+// call), Flush after the last one of a receive call. full reports that
+// the call filled every slot: the socket probably holds more, the reader
+// is behind, and the receiver may shed what it can best do without.
+type IKEBatch interface {
+	Add(pkt []byte, local, remote netip.AddrPort)
+	Flush(full bool)
+}
+
+// SetIKEBatch sets the factory of the per-socket IKE batch receivers;
+// it takes precedence over SetIKEHandler. Safe to call at any time: each
+// socket's reader makes its receiver when it sees a new factory.
+func (u *UDP) SetIKEBatch(newBatch func() IKEBatch) { u.ikeBatch.Store(&newBatch) }
+
+// ikeReceiver is the socket's IKE batch receiver (nil: none set), made
+// anew when the factory changed. Only the socket's reader calls it.
+func (s *udpSock) ikeReceiver(u *UDP) IKEBatch {
+	if f := u.ikeBatch.Load(); f != s.ikeFactory {
+		s.ikeFactory, s.ikeIn = f, nil
+		if f != nil && *f != nil {
+			s.ikeIn = (*f)()
+		}
+	}
+	return s.ikeIn
 }

@@ -189,3 +189,89 @@ func TestUDPBatchReaderLoopback(t *testing.T) {
 		}
 	}
 }
+
+// ikeRecorder is an IKEBatch that remembers what it got.
+type ikeRecorder struct {
+	pkts    []string
+	flushes []bool
+}
+
+func (b *ikeRecorder) Add(p []byte, local, remote netip.AddrPort) { b.pkts = append(b.pkts, string(p)) }
+func (b *ikeRecorder) Flush(full bool)                            { b.flushes = append(b.flushes, full) }
+
+// TestIKEBatchReceive: with an IKE batch receiver set, IKE datagrams on
+// port 500, and those with the non-ESP marker on 4500 (marker removed),
+// go to it, a Flush after each receive call says whether the call filled
+// every slot, ESP and keepalives on 4500 still go where they did, and a
+// new factory takes effect at the next receive. Loopback only, so that it
+// runs under qemu-user too.
+func TestIKEBatchReceive(t *testing.T) {
+	listen := func() (*net.UDPConn, netip.AddrPort) {
+		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			t.Skipf("no loopback UDP: %v", err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c, netip.MustParseAddrPort(c.LocalAddr().String())
+	}
+	c500, a500 := listen()
+	c4500, a4500 := listen()
+	cli, _ := listen()
+	u := &UDP{}
+	var esp []string
+	u.SetESPHandler(func(p []byte, l, r netip.AddrPort) { esp = append(esp, string(p)) })
+	rec := &ikeRecorder{}
+	u.SetIKEBatch(func() IKEBatch { return rec })
+	// Socket ports as the daemon's (the bound ones are random).
+	s500 := &udpSock{c: c500, port: PortIKE, addr: a500.Addr()}
+	s4500 := &udpSock{c: c4500, port: PortNATT, addr: a4500.Addr()}
+	r500, err := newUDPBatchReader(s500, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r4500, err := newUDPBatchReader(s4500, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	send := func(to netip.AddrPort, msgs ...string) {
+		t.Helper()
+		for _, m := range msgs {
+			if _, err := cli.WriteToUDPAddrPort([]byte(m), to); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	receive := func(s *udpSock, r *udpBatchReader) {
+		t.Helper()
+		if err := u.receiveBatch(s, r, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Five on 500: a full receive of four, then one.
+	send(a500, "m1", "m2", "m3", "m4", "m5")
+	receive(s500, r500)
+	receive(s500, r500)
+	if fmt.Sprint(rec.pkts) != "[m1 m2 m3 m4 m5]" || fmt.Sprint(rec.flushes) != "[true false]" {
+		t.Fatalf("port 500: got %q, flushes (full) %v", rec.pkts, rec.flushes)
+	}
+
+	// 4500: IKE with its marker, ESP, a keepalive.
+	rec.pkts, rec.flushes = nil, nil
+	send(a4500, "\x00\x00\x00\x00ike", "\x00\x00\x10\x01esp", "\xff")
+	for i := 0; i < 3 && len(rec.pkts)+len(esp)+int(u.Keepalives.Load()) < 3; i++ {
+		receive(s4500, r4500) // loopback queues all three at once: one receive, rarely more
+	}
+	if fmt.Sprint(rec.pkts) != "[ike]" || fmt.Sprint(esp) != "[\x00\x00\x10\x01esp]" || u.Keepalives.Load() != 1 {
+		t.Fatalf("port 4500: IKE %q, ESP %q, %d keepalives", rec.pkts, esp, u.Keepalives.Load())
+	}
+
+	// A new factory: the next receive uses its receiver.
+	rec2 := &ikeRecorder{}
+	u.SetIKEBatch(func() IKEBatch { return rec2 })
+	send(a500, "after")
+	receive(s500, r500)
+	if fmt.Sprint(rec2.pkts) != "[after]" || len(rec.pkts) != 1 {
+		t.Fatalf("after a new factory: new receiver %q, old %q", rec2.pkts, rec.pkts)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"tinyipsec/ike"
 	"tinyipsec/internal/algo"
 	"tinyipsec/internal/wireshark"
+	"tinyipsec/tun"
 )
 
 // IKEPlane adapts the engine to ike.DataPlane: it installs the IPsec SAs
@@ -30,6 +31,9 @@ func (d *Dataplane) IKEPlane() *IKEPlane { return &IKEPlane{engine: d.engine} }
 // expiries.
 func (d *Dataplane) AttachIKE(m *ike.Manager) {
 	d.udp.SetIKEHandler(m.HandlePacket)
+	// In batches: under a flood the manager sheds first messages itself
+	// instead of leaving the kernel to drop at random.
+	d.udp.SetIKEBatch(func() tun.IKEBatch { return m.NewBatch() })
 	// By crypto map ID: entry indexes move when a reload reorders maps.
 	d.engine.SetAcquireByID(m.Acquire)
 	d.engine.SetExpire(func(p *esp.Pair, hard bool) { m.Expired(p, hard) })
