@@ -36,7 +36,9 @@ func (p *Phase1) amI1() (*Result, error) {
 	// share the group, and its method decides the default identity.
 	p.policy = p.policies[0]
 	var err error
-	if p.dh, err = p.policy.Group.GenerateKey(p.rand); err != nil {
+	if k := p.cfg.dhKey; k != nil && k.Group == p.policy.Group {
+		p.dh, p.cfg.dhKey = k, nil // made ahead (dh_pool.go)
+	} else if p.dh, err = p.policy.Group.GenerateKey(p.rand); err != nil {
 		return nil, err
 	}
 	p.gxi = p.dh.Public()

@@ -313,7 +313,26 @@ func (m *Manager) Start() {
 		return
 	}
 	m.started = true
+	m.prepareKeys()
 	go m.run()
+}
+
+// prepareKeys has the pool make the DH keys the configuration's
+// initiators will take: PFS groups, and the policy groups where a map
+// uses Aggressive Mode (m.mu held).
+func (m *Manager) prepareKeys() {
+	var groups []Group
+	for _, ms := range m.maps {
+		if ms.cm.PFS != 0 {
+			groups = append(groups, Group(ms.cm.PFS))
+		}
+		if ms.cm.Exchange == conf.ExchangeAggressive {
+			for _, p := range m.cfg.Conf.Policies {
+				groups = append(groups, Group(p.Group))
+			}
+		}
+	}
+	dhKeys.prepare(groups...)
 }
 
 func (m *Manager) run() {
@@ -415,6 +434,9 @@ func (m *Manager) Expired(h ChildHandle, hard bool) {
 				}
 				if !c.rekeying && c.removeAt.IsZero() && !sa.negotiating() && sa.replacedBy == nil {
 					m.log.Info("rekeying IPsec SA (volume lifetime)", "crypto_map", c.ms.cm.ID(), "peer", sa.remote)
+					// Due now: should the start wait for its PFS key, the
+					// timer's rekey check starts it.
+					c.rekeyAt = now
 					m.startQuick(sa, c.ms, c.rule, c, now)
 				}
 				return

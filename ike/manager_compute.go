@@ -1,7 +1,9 @@
 package ike
 
 import (
+	"errors"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 )
@@ -65,3 +67,81 @@ func (m *Manager) computePhase1(sa *ikeSA, work func(phase1) ([]byte, error), ap
 
 // waitComputations blocks until no phase 1 computation runs (tests).
 func (m *Manager) waitComputations() { m.compute.wg.Wait() }
+
+// Quick Mode computations. With PFS, a Quick Mode message costs a
+// Diffie-Hellman computation (the responder's QM1 also a key pair): run
+// outside m.mu as phase 1's are. While one runs, the exchange is busy
+// (an initiator's qmState.busy, a responder's message ID in
+// ikeSA.qmPending): its further messages are dropped, the peer
+// retransmits them. The IKE SA's phase 1 keys are in use meanwhile
+// (ikeSA.computing): an SA that dies is wiped by the last computation.
+
+// errSAGone: the IKE SA died while its Quick Mode was being computed.
+var errSAGone = errors.New("ike: the IKE SA is gone")
+
+// computeQuick runs work outside m.mu and then apply under it, unless
+// the IKE SA died or the exchange was dropped meanwhile. qs is the
+// initiator's exchange (nil for a responder's QM1, named by mid).
+// Called with m.mu held.
+func (m *Manager) computeQuick(sa *ikeSA, qs *qmState, mid uint32,
+	work func() (*quickMode, []byte, *quickResult, error), apply func(*quickMode, []byte, *quickResult, error)) {
+	if m.inlineCompute {
+		apply(work())
+		return
+	}
+	if qs != nil {
+		qs.busy, qs.busyState = true, qs.q.state
+	} else {
+		sa.qmPending = append(sa.qmPending, mid)
+	}
+	sa.computing++
+	m.compute.wg.Add(1)
+	go func() {
+		defer m.compute.wg.Done()
+		if computeHook != nil {
+			computeHook(sa)
+		}
+		computeSlots <- struct{}{}
+		q, out, res, err := work()
+		<-computeSlots
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		sa.computing--
+		if qs != nil {
+			qs.busy = false
+		} else if i := slices.Index(sa.qmPending, mid); i >= 0 {
+			sa.qmPending = slices.Delete(sa.qmPending, i, i+1)
+		}
+		gone := sa.dead() || m.closed || qs != nil && sa.qms[qs.q.mid] != qs
+		if gone {
+			if res != nil {
+				res.wipe()
+			}
+			computationEnded(sa)
+			return
+		}
+		apply(q, out, res, err)
+		m.schedule(sa, time.Now())
+	}()
+}
+
+// lockedUnlessInline runs f under m.mu from a computation running
+// outside it; computed inline, the lock is already held.
+func (m *Manager) lockedUnlessInline(f func()) {
+	if m.inlineCompute {
+		f()
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	f()
+}
+
+// computationEnded wipes the phase 1 keys of a dead IKE SA once no
+// computation uses them, unless it is a grave whose keys still
+// authenticate late Deletes (buryGraves wipes those).
+func computationEnded(sa *ikeSA) {
+	if sa.dead() && sa.computing == 0 && sa.graveUntil.IsZero() {
+		wipeSecrets(sa)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"net/netip"
+	"slices"
 	"time"
 	"tinyipsec/internal/logx"
 )
@@ -185,6 +186,13 @@ func (m *Manager) handlePhase1(sa *ikeSA, h Header, pkt []byte, local, remote ne
 	if !sa.negotiating() || sa.p1 == nil {
 		return
 	}
+	if sa.busy {
+		// The previous message is still being computed (and the state
+		// machine is the computation's); the peer retransmits this one
+		// if it matters.
+		m.drop(DropBusy, logx.LevelDebug, "phase 1 message while the previous one is being computed", "peer", sa.remote, "state", sa.busyState)
+		return
+	}
 	before := sa.p1.state()
 	// Until a message is authenticated (encrypted under the phase 1 keys,
 	// or the Aggressive Mode message with HASH_I) it must come from the
@@ -192,12 +200,6 @@ func (m *Manager) handlePhase1(sa *ikeSA, h Header, pkt []byte, local, remote ne
 	// remaps it) only with an authenticated message.
 	if remote != sa.remote && !h.Encrypted() && before != StateAMWaitMsg3.String() {
 		m.drop(DropWrongEndpoint, logx.LevelDebug, "phase 1 message from another endpoint than the negotiation's", "peer", sa.remote, "from", remote)
-		return
-	}
-	if sa.busy {
-		// The previous message is still being computed; the peer
-		// retransmits this one if it matters.
-		m.drop(DropBusy, logx.LevelDebug, "phase 1 message while the previous one is being computed", "peer", sa.remote, "state", before)
 		return
 	}
 	m.computePhase1(sa, func(p1 phase1) ([]byte, error) { return p1.handle(pkt, local, remote) }, func(out []byte, err error) {
@@ -297,6 +299,12 @@ var errPhase1Fatal = errors.New("phase 1 failed")
 // handleQuick routes a Quick Mode message by its message ID.
 func (m *Manager) handleQuick(sa *ikeSA, h Header, pkt []byte, from func(), now time.Time) {
 	qs := sa.qms[h.MessageID]
+	if qs != nil && qs.busy || qs == nil && slices.Contains(sa.qmPending, h.MessageID) {
+		// Its previous message is being computed (manager_compute.go);
+		// the peer retransmits this one if it matters.
+		m.drop(DropBusy, logx.LevelDebug, "Quick Mode message while the previous one is being computed", "peer", sa.remote)
+		return
+	}
 	if qs != nil {
 		if qs.q.isDuplicate(pkt) {
 			if qs.q.lastOut != nil {
@@ -307,32 +315,72 @@ func (m *Manager) handleQuick(sa *ikeSA, h Header, pkt []byte, from func(), now 
 		if !qs.doneAt.IsZero() {
 			return
 		}
-		// QM2 for an initiator, QM3 for a responder: either completes
-		// the exchange (quick.go's tables).
-		out, res, err := qs.q.handle(pkt)
-		if err != nil {
-			m.quickFailed(sa, qs, err)
+		if qs.q.initiator {
+			// QM2: with PFS, a Diffie-Hellman computation, outside the
+			// lock (manager_compute.go).
+			m.computeQuick(sa, qs, 0, func() (*quickMode, []byte, *quickResult, error) {
+				out, res, err := qs.q.handle(pkt)
+				return qs.q, out, res, err
+			}, func(_ *quickMode, out []byte, res *quickResult, err error) {
+				m.quickCompleted(sa, qs, out, res, err, from, time.Now())
+			})
 			return
 		}
-		from()
-		if out != nil {
-			m.send(sa, out)
-		}
-		qs.retx.clear()
-		m.qmDone(sa, qs, now)
-		if held := qs.held; held != nil {
-			// The initiator has the SA: our traffic may use it now.
-			qs.held = nil
-			m.cfg.DataPlane.(OutboundHolder).ReleaseOutbound(held.handle)
-		} else if res != nil {
-			m.installChild(sa, qs, res, now)
-		}
+		// QM3 for a responder (quick.go's tables).
+		out, res, err := qs.q.handle(pkt)
+		m.quickCompleted(sa, qs, out, res, err, from, now)
 		return
 	}
+	// QM1: with PFS, key making and a Diffie-Hellman computation; the
+	// offer lookup and the SPIs need the manager's state (locked).
 	qs = &qmState{}
-	q, out, err := newQuickResponder(sa.out.sec, pkt, func(peerLocal, peerRemote *ID) (*childOffer, error) {
-		return m.responderOffer(sa, qs, peerLocal, peerRemote)
-	}, m.allocSPI)
+	sec := sa.out.sec
+	m.computeQuick(sa, nil, h.MessageID, func() (*quickMode, []byte, *quickResult, error) {
+		q, out, err := newQuickResponder(sec, pkt, func(peerLocal, peerRemote *ID) (*childOffer, error) {
+			var o *childOffer
+			var err error
+			m.lockedUnlessInline(func() {
+				if sa.dead() || m.closed {
+					err = errSAGone
+					return
+				}
+				o, err = m.responderOffer(sa, qs, peerLocal, peerRemote)
+			})
+			return o, err
+		}, func() (spi uint32) {
+			m.lockedUnlessInline(func() { spi = m.allocSPI() })
+			return spi
+		})
+		return q, out, nil, err
+	}, func(q *quickMode, out []byte, _ *quickResult, err error) {
+		m.quickResponderStep(sa, qs, q, out, err, from, time.Now())
+	})
+}
+
+// quickCompleted applies the message that completes a Quick Mode: QM2
+// for an initiator, QM3 for a responder (m.mu held).
+func (m *Manager) quickCompleted(sa *ikeSA, qs *qmState, out []byte, res *quickResult, err error, from func(), now time.Time) {
+	if err != nil {
+		m.quickFailed(sa, qs, err)
+		return
+	}
+	from()
+	if out != nil {
+		m.send(sa, out)
+	}
+	qs.retx.clear()
+	m.qmDone(sa, qs, now)
+	if held := qs.held; held != nil {
+		// The initiator has the SA: our traffic may use it now.
+		qs.held = nil
+		m.cfg.DataPlane.(OutboundHolder).ReleaseOutbound(held.handle)
+	} else if res != nil {
+		m.installChild(sa, qs, res, now)
+	}
+}
+
+// quickResponderStep applies the outcome of a peer's QM1 (m.mu held).
+func (m *Manager) quickResponderStep(sa *ikeSA, qs *qmState, q *quickMode, out []byte, err error, from func(), now time.Time) {
 	if err != nil {
 		var ne *NotifyError
 		if errors.As(err, &ne) {

@@ -2,6 +2,7 @@ package ike
 
 import (
 	"container/heap"
+	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -145,6 +146,9 @@ func (m *Manager) startPhase1(ms *mapState, now time.Time) *ikeSA {
 	sa := &ikeSA{ms: ms, initiator: true, local: netip.AddrPortFrom(laddr, IKEPort),
 		remote: netip.AddrPortFrom(peer, IKEPort), created: now, qms: map[uint32]*qmState{}}
 	p1, out, err := newPhase1Initiator(m, ms, sa)
+	if errors.Is(err, errKeyNotReady) {
+		return nil // a later tick starts it, with the key made meanwhile
+	}
 	if err != nil {
 		m.log.Warn("cannot start phase 1", "crypto_map", ms.cm.ID(), "err", err)
 		ms.failed(now)
@@ -269,8 +273,22 @@ func (m *Manager) startQuick(sa *ikeSA, ms *mapState, r proxyRule, old *child, n
 		sel = old.rule.sel
 	}
 	local, remote := selectorIDs(sel)
-	q, out, err := newQuickInitiator(sa.out.sec, offerFor(ms, sa), local, remote, m.allocSPI)
+	offer := offerFor(ms, sa)
+	if offer.PFS != 0 && !m.inlineCompute {
+		// The PFS key pair is made off the lock: when none is ready, a
+		// later tick starts the exchange (the rule stays wanted, the
+		// child due for its rekey).
+		k := dhKeys.take(Group(offer.PFS))
+		if k == nil {
+			return
+		}
+		offer.pfsKey = k
+	}
+	q, out, err := newQuickInitiator(sa.out.sec, offer, local, remote, m.allocSPI)
 	if err != nil {
+		if k, ok := offer.pfsKey.(*DHKey); ok {
+			k.Wipe()
+		}
 		m.log.Warn("cannot start Quick Mode", "crypto_map", ms.cm.ID(), "err", err)
 		return
 	}
@@ -529,8 +547,11 @@ func (m *Manager) removeSA(sa *ikeSA) {
 	}
 	m.setLife(sa, lifeDead)
 	m.raRelease(sa)
-	if sa.graveUntil.IsZero() {
-		wipeSecrets(sa) // a grave's keys go when it is buried (manager_orphan.go)
+	if sa.graveUntil.IsZero() && sa.computing == 0 {
+		// A grave's keys go when it is buried (manager_orphan.go); keys
+		// in use by a Quick Mode computation when it ends
+		// (manager_compute.go).
+		wipeSecrets(sa)
 	}
 	// A busy SA's state machine is still in use: the computation wipes
 	// it when it finds the SA dead.

@@ -130,7 +130,11 @@ func (m *Manager) buryGraves(now time.Time, all bool) {
 		if !all && now.Before(g.graveUntil) {
 			return false
 		}
-		wipeSecrets(g)
+		if g.computing > 0 {
+			g.graveUntil = time.Time{} // the computation wipes them when it ends
+		} else {
+			wipeSecrets(g)
+		}
 		return true
 	})
 }

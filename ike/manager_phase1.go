@@ -126,6 +126,13 @@ func newPhase1Initiator(m *Manager, ms *mapState, sa *ikeSA) (phase1, []byte, er
 	if err := m.applyKeyring(ms.cm, sa, cfg, false); err != nil {
 		return nil, nil, err
 	}
+	if cfg.Exchange == ExchangeAggressive && len(cfg.Policies) > 0 && !m.inlineCompute {
+		// Aggressive Mode's first message carries our DH value: its key
+		// pair is made off the lock (dh_pool.go).
+		if cfg.dhKey = dhKeys.take(cfg.Policies[0].Group); cfg.dhKey == nil {
+			return nil, nil, errKeyNotReady
+		}
+	}
 	p, err := NewInitiator(cfg)
 	if err != nil {
 		return nil, nil, err

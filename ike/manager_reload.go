@@ -63,6 +63,7 @@ func (m *Manager) Reload(c *conf.Config) (ReloadResult, error) {
 	}
 	// Changed maps change their SAs' timers: every SA is looked at.
 	defer m.scheduleAll(time.Now())
+	defer m.prepareKeys()
 	old := make(map[string]*mapState, len(m.maps))
 	for _, ms := range m.maps {
 		old[ms.cm.ID()] = ms

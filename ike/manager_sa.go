@@ -112,6 +112,11 @@ type ikeSA struct {
 	// busyState is the state status shows meanwhile.
 	busy      bool
 	busyState string
+	// computing counts the Quick Mode computations running outside the
+	// lock with the phase 1 keys; qmPending are the message IDs of the
+	// peer's QM1s among them (manager_compute.go).
+	computing int
+	qmPending []uint32
 
 	// p2Error is the last Quick Mode failure, in words, for status.
 	p2Error string
@@ -148,6 +153,10 @@ type qmState struct {
 	// held is the pair a responder installed at QM2 with its outbound
 	// half held until QM3 (see OutboundHolder).
 	held *child
+	// busy: the peer's answer is being computed outside the lock (q
+	// belongs to that computation; busyState is its state meanwhile).
+	busy      bool
+	busyState QMState
 }
 
 // child is an installed IPsec SA pair.

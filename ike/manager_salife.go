@@ -80,6 +80,9 @@ func (sa *ikeSA) stateName() string {
 		return "MM_NO_STATE"
 	}
 	for _, q := range sa.qms {
+		if q.busy {
+			return string(q.busyState) // q is its computation's (manager_compute.go)
+		}
 		if q.doneAt.IsZero() {
 			return string(q.q.state)
 		}

@@ -91,6 +91,9 @@ func (m *Manager) tickSA(sa *ikeSA, now time.Time) {
 	// The responder keeps its last phase 1 message for retransmissions of
 	// the peer's final message; nothing to time here.
 	for mid, qs := range sa.qms {
+		if qs.busy {
+			continue // its computation owns it (manager_compute.go)
+		}
 		if !qs.doneAt.IsZero() {
 			if now.Sub(qs.doneAt) > 30*time.Second {
 				m.dropQM(sa, mid)

@@ -189,6 +189,10 @@ type Phase1Config struct {
 
 	// Rand defaults to crypto/rand.Reader (tests inject determinism).
 	Rand io.Reader
+
+	// dhKey is an Aggressive Mode initiator's key pair for the first
+	// policy's group, made ahead off the manager's lock (dh_pool.go).
+	dhKey *DHKey
 }
 
 func (c *Phase1Config) validate() error {

@@ -236,12 +236,16 @@ type dhPrivate interface {
 	SharedSecret(peer []byte) ([]byte, error)
 }
 
-// newPFSKey makes an ephemeral key of a DH group (a variable so that
-// in-memory tests can use a cheap stand-in).
+// newPFSKey makes an ephemeral key of a DH group: one made ahead when
+// the pool has it (dh_pool.go). A variable so that in-memory tests can use
+// a cheap stand-in.
 var newPFSKey = func(group algo.Group) (dhPrivate, error) {
 	g := Group(group)
 	if !g.Supported() {
 		return nil, fmt.Errorf("unsupported DH group %d", group)
+	}
+	if k := dhKeys.take(g); k != nil {
+		return k, nil
 	}
 	return g.GenerateKey(rand.Reader)
 }
@@ -308,7 +312,9 @@ func newQuickInitiator(sec *p1Secrets, offer *childOffer, local, remote *ID, spi
 	q.ni = newNonce()
 	payloads := []Payload{sa, &Nonce{Data: q.ni}}
 	if offer.PFS != 0 {
-		if q.dh, err = newPFSKey(offer.PFS); err != nil {
+		if q.dh = offer.pfsKey; q.dh != nil {
+			offer.pfsKey = nil // the exchange owns it now
+		} else if q.dh, err = newPFSKey(offer.PFS); err != nil {
 			return nil, nil, fmt.Errorf("PFS group %d: %w", offer.PFS, err)
 		}
 		payloads = append(payloads, &KE{Data: q.dh.Public()})

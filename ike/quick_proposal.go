@@ -28,6 +28,9 @@ type childOffer struct {
 	// Encap is the UDP encapsulation negotiated in phase 1: 0 none,
 	// EncapUDPTunnel (RFC 3947) or EncapUDPTunnelDraft (NAT-T drafts).
 	Encap uint64
+	// pfsKey is the initiator's PFS key, made ahead off the manager's
+	// lock (dh_pool.go); nil: made when the exchange starts.
+	pfsKey dhPrivate
 }
 
 // protoChoice is the negotiated transform of one protocol (ESP or AH) of

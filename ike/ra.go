@@ -1,6 +1,7 @@
 package ike
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -72,6 +73,9 @@ type raState struct {
 	// request in it until the answer arrives.
 	cur  *txn
 	retx retx
+	// verifying: the gateway checks a password outside the manager's
+	// lock (bcrypt takes tens of milliseconds, far more on a router).
+	verifying bool
 	// done are the peer's finished exchanges, so that a retransmitted
 	// request is answered again and not taken for a new one.
 	done map[uint32]*txn
@@ -233,6 +237,10 @@ func (m *Manager) handleTransaction(sa *ikeSA, h Header, pkt []byte, from func()
 		if t.lastIn != nil && string(t.lastIn) == string(pkt) && t.lastOut != nil {
 			m.send(sa, t.lastOut) // the peer missed our answer
 		}
+		return
+	}
+	if ra.verifying {
+		m.drop(DropBusy, logx.LevelDebug, "Transaction message while the password is being checked", "peer", sa.remote)
 		return
 	}
 	var t *txn
@@ -399,7 +407,42 @@ func (m *Manager) raGatewayVerify(sa *ikeSA, t *txn, ap *AttributesPayload, now 
 	if !known {
 		h = dummyHash
 	}
-	ok := bcrypt.CompareHashAndPassword(h, passA.Value) == nil && known
+	if m.inlineCompute {
+		m.raGatewayVerdict(sa, user, bcrypt.CompareHashAndPassword(h, passA.Value) == nil && known, known, now)
+		return nil
+	}
+	// bcrypt outside the lock, as phase 1's DH (manager_compute.go).
+	pass := bytes.Clone(passA.Value)
+	sa.ra.verifying = true
+	sa.computing++
+	m.compute.wg.Add(1)
+	go func() {
+		defer m.compute.wg.Done()
+		if computeHook != nil {
+			computeHook(sa)
+		}
+		computeSlots <- struct{}{}
+		ok := bcrypt.CompareHashAndPassword(h, pass) == nil && known
+		<-computeSlots
+		clear(pass)
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		sa.computing--
+		sa.ra.verifying = false
+		if sa.dead() || m.closed {
+			computationEnded(sa)
+			return
+		}
+		now := time.Now()
+		m.raGatewayVerdict(sa, user, ok, known, now)
+		m.schedule(sa, now)
+	}()
+	return nil
+}
+
+// raGatewayVerdict sends the outcome of a password check (m.mu held).
+func (m *Manager) raGatewayVerdict(sa *ikeSA, user string, ok, known bool, now time.Time) {
+	cm := sa.ms.cm
 	why := "wrong password"
 	if !known {
 		why = "unknown user"
@@ -414,10 +457,9 @@ func (m *Manager) raGatewayVerify(sa *ikeSA, t *txn, ap *AttributesPayload, now 
 		m.log.Warn("XAUTH: refused", "peer", sa.remote, "crypto_map", cm.ID(), "user", user, "reason", why)
 		sa.ms.noteFailure(&phase1Failure{peer: sa.remote.Addr().String(), local: sa.local.Addr().String(),
 			state: "waiting-for-xauth", reason: fmt.Sprintf("XAUTH refused user %q: %s", user, why), at: now})
-		return nil
+		return
 	}
 	m.log.Info("XAUTH: user authenticated", "peer", sa.remote, "crypto_map", cm.ID(), "user", user)
-	return nil
 }
 
 // raGatewayRefusedAcked: the client acknowledged our "refused": the SA
