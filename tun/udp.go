@@ -53,6 +53,10 @@ type udpSock struct {
 	port uint16
 	addr netip.Addr // bound address; unspecified for the wildcard socket
 
+	// steered: port 500's second socket, which receives only what
+	// carries a responder cookie (udp_steer.go) and never sends.
+	steered bool
+
 	// The socket reader's IKE batch receiver and the factory it came
 	// from (only the reader touches them).
 	ikeFactory *func() IKEBatch
@@ -73,34 +77,57 @@ func ListenUDP(addrs []netip.Addr) (*UDP, error) {
 			if a.Is4() {
 				network = "udp4"
 			}
-			c, err := net.ListenUDP(network, net.UDPAddrFromAddrPort(netip.AddrPortFrom(a, port)))
+			c, err := openUDP(network, netip.AddrPortFrom(a, port))
 			if err != nil && a == netip.IPv6Unspecified() {
 				// No IPv6 in this kernel: fall back to IPv4 only.
-				a = netip.IPv4Unspecified()
-				c, err = net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(a, port)))
+				a, network = netip.IPv4Unspecified(), "udp4"
+				c, err = openUDP(network, netip.AddrPortFrom(a, port))
 			}
 			if err != nil {
 				u.Close()
-				return nil, fmt.Errorf("tun: listen on %s: %w", netip.AddrPortFrom(a, port), err)
-			}
-			if rc, err := c.SyscallConn(); err == nil {
-				_ = rc.Control(func(fd uintptr) { sizeBuffers(int(fd)) })
-			}
-			if a.IsUnspecified() {
-				if err := enablePktinfo(c, a.Is6()); err != nil {
-					c.Close()
-					u.Close()
-					return nil, fmt.Errorf("tun: packet info on %s: %w", netip.AddrPortFrom(a, port), err)
-				}
+				return nil, err
 			}
 			s := &udpSock{c: c, port: port, addr: a.Unmap()}
 			if port == PortNATT {
 				s.tx = newUDPTx(s)
 			}
 			u.socks = append(u.socks, s)
+			// Port 500: a second queue for what carries a responder
+			// cookie (udp_steer.go); best effort.
+			if port == PortIKE && attachSteer(c) == nil {
+				if c2, err := openUDP(network, netip.AddrPortFrom(a, port)); err == nil {
+					u.socks = append(u.socks, &udpSock{c: c2, port: port, addr: a.Unmap(), steered: true})
+				}
+			}
 		}
 	}
 	return u, nil
+}
+
+// openUDP binds one socket (port 500 with SO_REUSEPORT, for the steering
+// group) with the data plane's buffer sizes and, on a wildcard address,
+// packet info.
+func openUDP(network string, ap netip.AddrPort) (*net.UDPConn, error) {
+	var c *net.UDPConn
+	var err error
+	if ap.Port() == PortIKE {
+		c, err = listenReusePort(network, ap)
+	} else {
+		c, err = net.ListenUDP(network, net.UDPAddrFromAddrPort(ap))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("tun: listen on %s: %w", ap, err)
+	}
+	if rc, err := c.SyscallConn(); err == nil {
+		_ = rc.Control(func(fd uintptr) { sizeBuffers(int(fd)) })
+	}
+	if ap.Addr().IsUnspecified() {
+		if err := enablePktinfo(c, ap.Addr().Is6()); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("tun: packet info on %s: %w", ap, err)
+		}
+	}
+	return c, nil
 }
 
 // SetIKEHandler sets the function that receives IKE messages (non-ESP
@@ -137,6 +164,9 @@ func (u *UDP) Start() {
 func (u *UDP) LocalPorts() []netip.AddrPort {
 	var out []netip.AddrPort
 	for _, s := range u.socks {
+		if s.steered {
+			continue
+		}
 		out = append(out, netip.AddrPortFrom(s.addr, s.port))
 	}
 	return out
@@ -169,7 +199,7 @@ func (u *UDP) dispatch(p []byte, port uint16, local, remote netip.AddrPort) {
 func (u *UDP) sock(local netip.AddrPort) (*udpSock, error) {
 	var wild *udpSock
 	for _, s := range u.socks {
-		if s.port != local.Port() {
+		if s.port != local.Port() || s.steered {
 			continue
 		}
 		if s.addr == local.Addr().Unmap() {
