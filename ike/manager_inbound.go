@@ -35,7 +35,7 @@ import (
 
 // firstUnderLoad is how many fresh first messages a full batch still
 // answers (a variable for tests).
-var firstUnderLoad = 2
+var firstUnderLoad = 0
 
 // Batch receives the IKE datagrams of one receive call: Add each (pkt is
 // only valid during the call), then Flush. One Batch per socket reader;
