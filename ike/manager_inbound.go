@@ -37,6 +37,12 @@ import (
 // answers (a variable for tests).
 var firstUnderLoad = 0
 
+// shedAboveRate: first messages are shed only while more than this many
+// arrive a second. A burst of peers starting at once (a hub's spokes
+// after a power cut: a few hundred within milliseconds) fills batches
+// too, but is answered at once rather than at the peers' retransmission.
+var shedAboveRate uint64 = 1000
+
 // Batch receives the IKE datagrams of one receive call: Add each (pkt is
 // only valid during the call), then Flush. One Batch per socket reader;
 // it is not safe for concurrent use (the Manager behind it is).
@@ -75,6 +81,7 @@ func (b *Batch) Flush(full bool) {
 		return
 	}
 	now := time.Now()
+	full = b.m.shed.count(len(b.first), now) && full
 	kept, shed := 0, 0
 	for _, d := range b.first {
 		pkt := b.buf[d.off : d.off+d.n]
@@ -127,6 +134,27 @@ type shedMemory struct {
 	cur, old []uint64
 	rotated  time.Time
 	seed     maphash.Seed
+
+	// First messages counted per second: this one's so far, the last.
+	window     time.Time
+	inWindow   uint64
+	lastWindow uint64
+}
+
+// count adds n first messages and reports whether they arrive faster
+// than shedAboveRate a second.
+func (s *shedMemory) count(n int, now time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if d := now.Sub(s.window); d >= time.Second {
+		s.lastWindow = s.inWindow
+		if d >= 2*time.Second {
+			s.lastWindow = 0 // a quiet second in between
+		}
+		s.window, s.inWindow = now, 0
+	}
+	s.inWindow += uint64(n)
+	return max(s.inWindow, s.lastWindow) > shedAboveRate
 }
 
 const (

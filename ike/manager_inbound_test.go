@@ -13,6 +13,8 @@ import (
 // even in a full batch; a message with a responder cookie is never shed;
 // a batch that is not full answers every first message.
 func TestBatchShedsFirstMessagesUnderLoad(t *testing.T) {
+	defer func(r uint64) { shedAboveRate = r }(shedAboveRate)
+	shedAboveRate = 0 // a flood from the first datagram
 	m, tr, hub := hoResponder(t, Config{})
 	b := m.NewBatch()
 	legit := netip.MustParseAddrPort("192.0.2.1:500")
@@ -70,6 +72,37 @@ func TestBatchShedsFirstMessagesUnderLoad(t *testing.T) {
 	}
 }
 
+// TestBurstIsNotShed: a burst of first messages below shedAboveRate a
+// second (peers starting at once) is answered in full even in full
+// batches; past the rate, full batches shed.
+func TestBurstIsNotShed(t *testing.T) {
+	m, tr, hub := hoResponder(t, Config{})
+	_, mm1 := hoInitiator(t, m, netip.MustParseAddrPort("192.0.2.1:500"), hub)
+	b := m.NewBatch()
+	var n uint64
+	batch := func() {
+		for range 8 {
+			n++
+			b.Add(forgedMM1(mm1, n), hub, spoofedAddr(n))
+		}
+		b.Flush(true)
+	}
+	for range 200 / 8 {
+		batch()
+	}
+	if got := tr.count(); got != 200/8*8 || m.DropCounts()["shed"] != 0 {
+		t.Fatalf("a burst of %d first messages: %d answered, %d shed", 200/8*8, got, m.DropCounts()["shed"])
+	}
+	for n <= shedAboveRate {
+		batch()
+	}
+	before := m.DropCounts()["shed"]
+	batch()
+	if got := m.DropCounts()["shed"] - before; got != 8 {
+		t.Fatalf("past %d first messages in a second a full batch of 8 had %d shed", shedAboveRate, got)
+	}
+}
+
 // TestShedMemoryGenerations: a shed first message is recognized for one
 // to two generations, then forgotten; another cookie or port is not
 // recognized.
@@ -98,8 +131,8 @@ func TestShedMemoryGenerations(t *testing.T) {
 func TestShedAllocatesNothing(t *testing.T) {
 	m, _, hub := hoResponder(t, Config{})
 	_, mm1 := hoInitiator(t, m, netip.MustParseAddrPort("192.0.2.1:500"), hub)
-	defer func(n int) { firstUnderLoad = n }(firstUnderLoad)
-	firstUnderLoad = 0
+	defer func(n int, r uint64) { firstUnderLoad, shedAboveRate = n, r }(firstUnderLoad, shedAboveRate)
+	firstUnderLoad, shedAboveRate = 0, 0
 	b := m.NewBatch()
 	pkts := make([][]byte, 16)
 	for i := range pkts {
