@@ -274,7 +274,9 @@ func (m *Manager) handleTransaction(sa *ikeSA, h Header, pkt []byte, from func()
 		m.raFailed(sa, err, now)
 		return
 	}
-	if !sa.dead() && !row.leaves(ra.phase) {
+	// A password being checked outside the lock moves the phase later
+	// (raGatewayVerdict).
+	if !sa.dead() && !ra.verifying && !row.leaves(ra.phase) {
 		m.raFailed(sa, fmt.Errorf("internal: %s in %v left %v", cfgTypeName(row.cfgType), row.from, ra.phase), now)
 	}
 }
