@@ -94,19 +94,11 @@ func (m *Manager) computeQuick(sa *ikeSA, qs *qmState, mid uint32,
 	} else {
 		sa.qmPending = append(sa.qmPending, mid)
 	}
-	sa.computing++
-	m.compute.wg.Add(1)
-	go func() {
-		defer m.compute.wg.Done()
-		if computeHook != nil {
-			computeHook(sa)
-		}
-		computeSlots <- struct{}{}
-		q, out, res, err := work()
-		<-computeSlots
-		m.mu.Lock()
-		defer m.mu.Unlock()
-		sa.computing--
+	var q *quickMode
+	var out []byte
+	var res *quickResult
+	var err error
+	m.computeForSA(sa, func() { q, out, res, err = work() }, func() {
 		if qs != nil {
 			qs.busy = false
 		} else if i := slices.Index(sa.qmPending, mid); i >= 0 {
@@ -122,6 +114,29 @@ func (m *Manager) computeQuick(sa *ikeSA, qs *qmState, mid uint32,
 		}
 		apply(q, out, res, err)
 		m.schedule(sa, time.Now())
+	})
+}
+
+// computeForSA runs work on a goroutine outside m.mu (at most
+// computeSlots at once) and then done under m.mu. The IKE SA's phase 1
+// keys count as in use (sa.computing) until done runs, so an SA that
+// died meanwhile is wiped by done's computationEnded. Called with m.mu
+// held.
+func (m *Manager) computeForSA(sa *ikeSA, work, done func()) {
+	sa.computing++
+	m.compute.wg.Add(1)
+	go func() {
+		defer m.compute.wg.Done()
+		if computeHook != nil {
+			computeHook(sa)
+		}
+		computeSlots <- struct{}{}
+		work()
+		<-computeSlots
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		sa.computing--
+		done()
 	}()
 }
 

@@ -416,20 +416,11 @@ func (m *Manager) raGatewayVerify(sa *ikeSA, t *txn, ap *AttributesPayload, now 
 	// bcrypt outside the lock, as phase 1's DH (manager_compute.go).
 	pass := bytes.Clone(passA.Value)
 	sa.ra.verifying = true
-	sa.computing++
-	m.compute.wg.Add(1)
-	go func() {
-		defer m.compute.wg.Done()
-		if computeHook != nil {
-			computeHook(sa)
-		}
-		computeSlots <- struct{}{}
-		ok := bcrypt.CompareHashAndPassword(h, pass) == nil && known
-		<-computeSlots
+	var ok bool
+	m.computeForSA(sa, func() {
+		ok = bcrypt.CompareHashAndPassword(h, pass) == nil && known
 		clear(pass)
-		m.mu.Lock()
-		defer m.mu.Unlock()
-		sa.computing--
+	}, func() {
 		sa.ra.verifying = false
 		if sa.dead() || m.closed {
 			computationEnded(sa)
@@ -438,7 +429,7 @@ func (m *Manager) raGatewayVerify(sa *ikeSA, t *txn, ap *AttributesPayload, now 
 		now := time.Now()
 		m.raGatewayVerdict(sa, user, ok, known, now)
 		m.schedule(sa, now)
-	}()
+	})
 	return nil
 }
 
