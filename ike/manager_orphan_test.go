@@ -34,14 +34,7 @@ func ikeChildren(m *Manager) (established, children int) {
 func TestManagerPairsOutliveIKESA(t *testing.T) {
 	skipTimingInShort(t)
 	_, i, r := startPair(t, nil, nil)
-	waitUntil(t, 20*time.Second, "a pair on both ends", func() bool {
-		return len(i.plane.live()) == 1 && len(r.plane.live()) == 1
-	})
-	first := i.plane.live()[0]
-
-	i.m.mu.Lock()
-	i.m.retireIKE(i.m.sas[0], true, "test: IKE SA alone", time.Now())
-	i.m.mu.Unlock()
+	first, _ := pairThenIKESAGone(t, i, r)
 	waitUntil(t, 5*time.Second, "the responder's IKE SA gone, its pair kept", func() bool {
 		e, _ := ikeChildren(r.m)
 		return e == 0 && orphanCount(r.m) == 1 && orphanCount(i.m) == 1
@@ -77,13 +70,7 @@ func TestManagerPairsOutliveIKESA(t *testing.T) {
 // restarted and has none of our SAs).
 func TestManagerInitialContactClearsOrphans(t *testing.T) {
 	n, i, r := startPair(t, nil, nil)
-	waitUntil(t, 20*time.Second, "a pair on both ends", func() bool {
-		return len(i.plane.live()) == 1 && len(r.plane.live()) == 1
-	})
-	old := r.plane.live()[0]
-	i.m.mu.Lock()
-	i.m.retireIKE(i.m.sas[0], true, "test: IKE SA alone", time.Now())
-	i.m.mu.Unlock()
+	_, old := pairThenIKESAGone(t, i, r)
 	waitUntil(t, 5*time.Second, "the responder's pair kept without IKE SA", func() bool { return orphanCount(r.m) == 1 })
 
 	// The initiator crashes and comes back with no SAs.
@@ -99,13 +86,8 @@ func TestManagerInitialContactClearsOrphans(t *testing.T) {
 // for status, carries on until its lifetime ends, and then goes.
 func TestManagerOrphanExpires(t *testing.T) {
 	_, i, r := startPair(t, nil, nil)
-	waitUntil(t, 20*time.Second, "a pair on both ends", func() bool {
-		return len(i.plane.live()) == 1 && len(r.plane.live()) == 1
-	})
-	spiIn := r.plane.live()[0].ESPIn.SPI
-	i.m.mu.Lock()
-	i.m.retireIKE(i.m.sas[0], true, "test: IKE SA alone", time.Now())
-	i.m.mu.Unlock()
+	_, rPair := pairThenIKESAGone(t, i, r)
+	spiIn := rPair.ESPIn.SPI
 	waitUntil(t, 5*time.Second, "the responder's pair kept without IKE SA", func() bool { return orphanCount(r.m) == 1 })
 	if got := r.m.PairsWithoutIKESA(); len(got) != 1 || got[0] != spiIn {
 		t.Fatalf("pairs without IKE SA %x, want [%x]", got, spiIn)
@@ -131,13 +113,7 @@ func TestManagerOrphanReconnects(t *testing.T) {
 	defer func(d time.Duration) { orphanReconnect = d }(orphanReconnect)
 	orphanReconnect = 0
 	_, i, r := startPair(t, nil, nil)
-	waitUntil(t, 20*time.Second, "a pair on both ends", func() bool {
-		return len(i.plane.live()) == 1 && len(r.plane.live()) == 1
-	})
-	first := i.plane.live()[0]
-	i.m.mu.Lock()
-	i.m.retireIKE(i.m.sas[0], true, "test: IKE SA alone", time.Now())
-	i.m.mu.Unlock()
+	first, _ := pairThenIKESAGone(t, i, r)
 	waitUntil(t, 20*time.Second, "the pair adopted by a new IKE SA on both ends", func() bool {
 		ei, ci := ikeChildren(i.m)
 		er, cr := ikeChildren(r.m)
@@ -146,4 +122,19 @@ func TestManagerOrphanReconnects(t *testing.T) {
 	if live := i.plane.live(); len(live) != 1 || live[0] != first {
 		t.Fatal("the pair was renegotiated instead of adopted")
 	}
+}
+
+// pairThenIKESAGone waits for one IPsec SA pair on both ends, returns
+// each end's, and then retires the initiator's IKE SA alone (with a
+// Delete to the peer), leaving the pairs without an IKE SA.
+func pairThenIKESAGone(t *testing.T, i, r *memEnd) (iPair, rPair *ChildSA) {
+	t.Helper()
+	waitUntil(t, 20*time.Second, "a pair on both ends", func() bool {
+		return len(i.plane.live()) == 1 && len(r.plane.live()) == 1
+	})
+	iPair, rPair = i.plane.live()[0], r.plane.live()[0]
+	i.m.mu.Lock()
+	i.m.retireIKE(i.m.sas[0], true, "test: IKE SA alone", time.Now())
+	i.m.mu.Unlock()
+	return iPair, rPair
 }
