@@ -1,10 +1,9 @@
 package tun
 
 import (
-	"context"
 	"net"
 	"net/netip"
-	"syscall"
+	"os"
 
 	"golang.org/x/sys/unix"
 )
@@ -37,17 +36,49 @@ var cookieSteer = []unix.SockFilter{
 }
 
 // listenReusePort binds like net.ListenUDP with SO_REUSEPORT set first.
+// The socket is made here and handed to net with FilePacketConn because
+// net.ListenConfig.ListenPacket takes the address as a string and so
+// links net's whole DNS resolver (0.3 MB of a router binary) for an
+// address that is never a name.
 func listenReusePort(network string, a netip.AddrPort) (*net.UDPConn, error) {
-	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
-		var serr error
-		if err := c.Control(func(fd uintptr) {
-			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
-		}); err != nil {
-			return err
+	fail := func(op string, err error) (*net.UDPConn, error) {
+		return nil, &net.OpError{Op: "listen", Net: network, Addr: net.UDPAddrFromAddrPort(a), Err: os.NewSyscallError(op, err)}
+	}
+	family := unix.AF_INET6
+	var sa unix.Sockaddr
+	if network == "udp4" {
+		family = unix.AF_INET
+		sa = &unix.SockaddrInet4{Port: int(a.Port()), Addr: a.Addr().Unmap().As4()}
+	} else {
+		sa6 := &unix.SockaddrInet6{Port: int(a.Port()), Addr: a.Addr().As16()}
+		if z := a.Addr().Zone(); z != "" {
+			ifi, err := net.InterfaceByName(z)
+			if err != nil {
+				return nil, &net.OpError{Op: "listen", Net: network, Addr: net.UDPAddrFromAddrPort(a), Err: err}
+			}
+			sa6.ZoneId = uint32(ifi.Index)
 		}
-		return serr
-	}}
-	pc, err := lc.ListenPacket(context.Background(), network, netip.AddrPortFrom(a.Addr(), a.Port()).String())
+		sa = sa6
+	}
+	fd, err := unix.Socket(family, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fail("socket", err)
+	}
+	f := os.NewFile(uintptr(fd), "udp") // closes fd on every path below
+	defer f.Close()
+	if family == unix.AF_INET6 {
+		// "udp" on an IPv6 address is dual-stack, as net.ListenUDP makes it.
+		if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 0); err != nil {
+			return fail("setsockopt", err)
+		}
+	}
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEPORT, 1); err != nil {
+		return fail("setsockopt", err)
+	}
+	if err := unix.Bind(fd, sa); err != nil {
+		return fail("bind", err)
+	}
+	pc, err := net.FilePacketConn(f) // a duplicate of fd
 	if err != nil {
 		return nil, err
 	}
