@@ -2,6 +2,7 @@ package conf
 
 import (
 	"fmt"
+	"iter"
 	"net/netip"
 	"path/filepath"
 	"sort"
@@ -116,6 +117,35 @@ func (b *builder) build(root map[string]any) (*Config, error) {
 		return nil, b.errs
 	}
 	return b.cfg, nil
+}
+
+// untilFull yields the tables of an array ([[crypto_map]], ...) until the
+// error list is full; the rest count as dropped errors' worth of input.
+func (b *builder) untilFull(ts []*table) iter.Seq[*table] {
+	return func(yield func(*table) bool) {
+		for _, t := range ts {
+			if b.full() {
+				b.dropped++
+				return
+			}
+			if !yield(t) {
+				return
+			}
+		}
+	}
+}
+
+// named reads a table of named tables ([acl.NAME], [transform_set.NAME])
+// into into. A name is defined even when its body has errors, so that
+// the maps that use it are not told it is missing as well.
+func named[T any](b *builder, t *table, defined map[string]bool, into map[string]*T, read func(name string, s *table) *T) {
+	defer t.done()
+	b.subtables(t, func(name string, s *table) {
+		defined[name] = true
+		if v := read(name, s); v != nil {
+			into[name] = v
+		}
+	})
 }
 
 // subtables calls fn for every NAME in a table of tables such as

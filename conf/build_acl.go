@@ -8,13 +8,7 @@ import (
 
 // acls reads every [acl.NAME].
 func (b *builder) acls(t *table) {
-	defer t.done()
-	b.subtables(t, func(name string, s *table) {
-		b.aclDefined[name] = true
-		if a := b.acl(name, s); a != nil {
-			b.cfg.ACLs[name] = a
-		}
-	})
+	named(b, t, b.aclDefined, b.cfg.ACLs, b.acl)
 }
 
 func (b *builder) acl(name string, t *table) *ACL {

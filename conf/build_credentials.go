@@ -18,27 +18,7 @@ const (
 // credentials reads psk / psk_file / cert / key / ca and checks that the
 // map has credentials that at least one ISAKMP policy can use.
 func (b *builder) credentials(t *table, m *CryptoMap) {
-	psk, pskOK := t.str("psk", "")
-	pskFile, fileOK := t.str("psk_file", "")
-	switch {
-	case !pskOK || !fileOK:
-		// wrong type, reported
-	case t.has("psk") && t.has("psk_file"):
-		t.errorf("psk_file", "set psk or psk_file, not both")
-	case t.has("psk") && psk == "":
-		t.errorf("psk", "must not be empty")
-	case t.has("psk"):
-		m.PSK = Secret(psk)
-	case t.has("psk_file") && pskFile == "":
-		t.errorf("psk_file", "must not be empty")
-	case t.has("psk_file"):
-		m.PSKFile = b.path(pskFile)
-		key, err := readPSKFile(m.PSKFile)
-		if err != nil {
-			t.errorf("psk_file", "%v", err)
-		}
-		m.PSK = key
-	}
+	m.PSK, m.PSKFile = b.secretOrFile(t, "psk", "")
 
 	var files [3]string
 	var given int
@@ -114,6 +94,40 @@ func pskKey(t *table) string {
 		return "psk_file"
 	}
 	return "psk"
+}
+
+// secretOrFile reads a secret given either inline (key) or in a file
+// (key_file): one of the two, never both, never empty; the file must not be
+// readable by every user. missing is the error when neither is set; "" makes
+// the secret optional. It returns the secret and the file's path ("" when
+// inline).
+func (b *builder) secretOrFile(t *table, key, missing string) (Secret, string) {
+	fileKey := key + "_file"
+	val, valOK := t.str(key, "")
+	file, fileOK := t.str(fileKey, "")
+	switch {
+	case !valOK || !fileOK:
+		// wrong type, reported
+	case t.has(key) && t.has(fileKey):
+		t.errorf(fileKey, "set %s or %s, not both", key, fileKey)
+	case t.has(key) && val == "":
+		t.errorf(key, "must not be empty")
+	case t.has(key):
+		return Secret(val), ""
+	case t.has(fileKey) && file == "":
+		t.errorf(fileKey, "must not be empty")
+	case t.has(fileKey):
+		path := b.path(file)
+		s, err := readPSKFile(path)
+		if err != nil {
+			t.errorf(fileKey, "%v", err)
+		}
+		return s, path
+	case missing != "":
+		t.get(key)
+		t.errorf(key, "missing: %s", missing)
+	}
+	return nil, ""
 }
 
 // readPSKFile reads a pre-shared key file. It must not be readable by

@@ -60,11 +60,7 @@ var (
 func (b *builder) cryptoMaps(ts []*table) {
 	seen := map[string]keyPath{}
 	needPolicy := false
-	for _, t := range ts {
-		if b.full() {
-			b.dropped++
-			break
-		}
+	for t := range b.untilFull(ts) {
 		if m := b.cryptoMap(t, seen); m != nil {
 			b.cfg.CryptoMaps = append(b.cfg.CryptoMaps, m)
 		}
@@ -132,9 +128,13 @@ func (b *builder) cryptoMap(t *table, seen map[string]keyPath) *CryptoMap {
 	m.ReplayWindow = int(rw)
 	m.ESN, _ = t.boolean("esn", false)
 
+	// The keys of the other kind of keying are rejected rather than
+	// silently ignored.
 	if m.Keying == KeyingManual {
+		t.reject(isakmpOnlyKeys, `not used with keying = "manual"`)
 		b.manualMap(t, m)
 	} else {
+		t.reject(manualOnlyKeys, `only used with keying = "manual"`)
 		b.isakmpMap(t, m)
 	}
 	if len(b.errs) > nerr {

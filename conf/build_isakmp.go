@@ -10,12 +10,6 @@ import (
 
 // isakmpMap reads the keys of a crypto map keyed by IKE.
 func (b *builder) isakmpMap(t *table, m *CryptoMap) {
-	for _, k := range manualOnlyKeys {
-		if t.has(k) {
-			t.get(k)
-			t.errorf(k, "only used with keying = \"manual\"")
-		}
-	}
 	for _, id := range []struct {
 		key string
 		dst *Identity

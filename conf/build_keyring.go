@@ -30,11 +30,7 @@ func (e *KeyringEntry) Match() string {
 // keyring reads the [[keyring]] array.
 func (b *builder) keyring(ts []*table) {
 	seen := map[string]keyPath{}
-	for _, t := range ts {
-		if b.full() {
-			b.dropped++
-			break
-		}
+	for t := range b.untilFull(ts) {
 		if e, ok := b.keyringEntry(t, seen); ok {
 			b.cfg.Keyring = append(b.cfg.Keyring, e)
 		}
@@ -96,28 +92,7 @@ func (b *builder) keyringEntry(t *table, seen map[string]keyPath) (KeyringEntry,
 		}
 	}
 
-	psk, _ := t.str("psk", "")
-	file, _ := t.str("psk_file", "")
-	switch {
-	case t.has("psk") && t.has("psk_file"):
-		t.errorf("psk_file", "set psk or psk_file, not both")
-	case t.has("psk") && psk == "":
-		t.errorf("psk", "must not be empty")
-	case t.has("psk"):
-		e.PSK = Secret(psk)
-	case t.has("psk_file") && file == "":
-		t.errorf("psk_file", "must not be empty")
-	case t.has("psk_file"):
-		e.PSKFile = b.path(file)
-		key, err := readPSKFile(e.PSKFile)
-		if err != nil {
-			t.errorf("psk_file", "%v", err)
-		}
-		e.PSK = key
-	default:
-		t.get("psk")
-		t.errorf("psk", "missing: set psk or psk_file")
-	}
+	e.PSK, e.PSKFile = b.secretOrFile(t, "psk", "set psk or psk_file")
 	return e, len(b.errs) == nerr
 }
 

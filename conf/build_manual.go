@@ -9,15 +9,8 @@ import (
 )
 
 // manualMap reads the SPIs and keys of a keying = "manual" crypto map
-// (IOS "crypto map NAME SEQ ipsec-manual"). There is no IKE, so the
-// IKE-only keys are rejected rather than silently ignored.
+// (IOS "crypto map NAME SEQ ipsec-manual").
 func (b *builder) manualMap(t *table, m *CryptoMap) {
-	for _, k := range isakmpOnlyKeys {
-		if t.has(k) {
-			t.get(k)
-			t.errorf(k, "not used with keying = \"manual\"")
-		}
-	}
 	m.NATT = NATTOff
 	if m.Dynamic || (m.Peer != "" && !m.PeerAddr.IsValid() && validHostname(m.Peer)) {
 		t.errorf("peer", "keying = \"manual\" needs a literal peer address")

@@ -16,11 +16,7 @@ const (
 // policies reads the [[isakmp_policy]] array and sorts it by priority.
 func (b *builder) policies(ts []*table) {
 	byPrio := map[int64]keyPath{}
-	for _, t := range ts {
-		if b.full() {
-			b.dropped++
-			break
-		}
+	for t := range b.untilFull(ts) {
 		b.policy(t, byPrio)
 	}
 	sort.SliceStable(b.cfg.Policies, func(i, j int) bool {

@@ -50,29 +50,7 @@ func (b *builder) raClient(t *table, m *CryptoMap) {
 		t.errorf("xauth_user", "must not be empty")
 	}
 	m.XAuthUser = user
-	pass, passOK := t.str("xauth_password", "")
-	file, fileOK := t.str("xauth_password_file", "")
-	switch {
-	case !passOK || !fileOK:
-	case t.has("xauth_password") && t.has("xauth_password_file"):
-		t.errorf("xauth_password_file", "set xauth_password or xauth_password_file, not both")
-	case t.has("xauth_password") && pass == "":
-		t.errorf("xauth_password", "must not be empty")
-	case t.has("xauth_password"):
-		m.XAuthPassword = Secret(pass)
-	case t.has("xauth_password_file") && file == "":
-		t.errorf("xauth_password_file", "must not be empty")
-	case t.has("xauth_password_file"):
-		m.XAuthPasswordFile = b.path(file)
-		pw, err := readPSKFile(m.XAuthPasswordFile)
-		if err != nil {
-			t.errorf("xauth_password_file", "%v", err)
-		}
-		m.XAuthPassword = pw
-	default:
-		t.get("xauth_password")
-		t.errorf("xauth_password", "missing: xauth_user needs xauth_password or xauth_password_file")
-	}
+	m.XAuthPassword, m.XAuthPasswordFile = b.secretOrFile(t, "xauth_password", "xauth_user needs xauth_password or xauth_password_file")
 	m.ModeCfg, _ = t.oneOf("modecfg", "pull", "pull", "push")
 	if rf, ok := t.str("resolv_file", ""); ok && rf != "" {
 		m.ResolvFile = b.path(rf)
@@ -123,26 +101,11 @@ func (b *builder) raGateway(t *table, m *CryptoMap) {
 		}
 		m.XAuthUsers = users
 	}
-	if list, ok := t.strList("dns"); ok {
-		for i, s := range list {
-			a, err := netip.ParseAddr(s)
-			if err != nil {
-				b.errorf(t.path.key("dns").index(i), "%q is not an IP address", s)
-				continue
-			}
-			m.DNS = append(m.DNS, a)
-		}
-	}
-	if list, ok := t.strList("split_networks"); ok {
-		for i, s := range list {
-			p, err := netip.ParsePrefix(s)
-			if err != nil {
-				b.errorf(t.path.key("split_networks").index(i), "%q is not a network (address/length)", s)
-				continue
-			}
-			m.SplitNetworks = append(m.SplitNetworks, p.Masked())
-		}
-	}
+	m.DNS = parseList(t, "dns", "an IP address", netip.ParseAddr)
+	m.SplitNetworks = parseList(t, "split_networks", "a network (address/length)", func(s string) (netip.Prefix, error) {
+		p, err := netip.ParsePrefix(s)
+		return p.Masked(), err
+	})
 }
 
 // parsePool accepts "10.9.0.0/24" (its host addresses) or

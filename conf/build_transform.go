@@ -4,13 +4,7 @@ import "tinyipsec/internal/algo"
 
 // transformSets reads every [transform_set.NAME].
 func (b *builder) transformSets(t *table) {
-	defer t.done()
-	b.subtables(t, func(name string, s *table) {
-		b.tsDefined[name] = true
-		if ts := b.transformSet(name, s); ts != nil {
-			b.cfg.TransformSets[name] = ts
-		}
-	})
+	named(b, t, b.tsDefined, b.cfg.TransformSets, b.transformSet)
 }
 
 func (b *builder) transformSet(name string, t *table) *TransformSet {

@@ -314,36 +314,28 @@ func (s *tomlScanner) value(p keyPath) {
 }
 
 func (s *tomlScanner) array(p keyPath) {
-	s.i++
 	base := p.String() // rendered once: arrays can be long
-	for n := 0; ; {
-		s.skipSpace()
-		switch s.peek() {
-		case 0:
-			s.i = len(s.src)
-			return
-		case ']':
-			s.i++
-			return
-		case ',':
-			s.i++
-			continue
-		}
+	n := 0
+	s.items(']', func() {
 		s.recordKey(base+"["+strconv.Itoa(n)+"]", s.i)
-		before := s.i
 		if c := s.peek(); c == '[' || c == '{' {
 			s.value(p.index(n))
 		} else {
 			s.value(nil) // a scalar: no keys inside
 		}
-		if s.i == before {
-			s.i++ // not a value this scanner knows; make progress
-		}
 		n++
-	}
+	})
 }
 
 func (s *tomlScanner) inlineTable(p keyPath) {
+	s.items('}', func() { s.keyValue(p) })
+}
+
+// items scans the comma-separated items of an array or inline table (the
+// scanner is at its opening bracket) up to close, calling item at the
+// start of each. An item this scanner does not know is stepped over a
+// byte at a time, so that the scan always makes progress.
+func (s *tomlScanner) items(close byte, item func()) {
 	s.i++
 	for {
 		s.skipSpace()
@@ -351,7 +343,7 @@ func (s *tomlScanner) inlineTable(p keyPath) {
 		case 0:
 			s.i = len(s.src)
 			return
-		case '}':
+		case close:
 			s.i++
 			return
 		case ',':
@@ -359,7 +351,7 @@ func (s *tomlScanner) inlineTable(p keyPath) {
 			continue
 		}
 		before := s.i
-		s.keyValue(p)
+		item()
 		if s.i == before {
 			s.i++
 		}

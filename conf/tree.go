@@ -47,6 +47,17 @@ func (t *table) get(key string) (any, bool) {
 	return v, ok
 }
 
+// reject reports each of keys that is present: it has no meaning here
+// (why says where it does).
+func (t *table) reject(keys []string, why string) {
+	for _, k := range keys {
+		if t.has(k) {
+			t.get(k)
+			t.errorf(k, "%s", why)
+		}
+	}
+}
+
 func (t *table) errorf(key string, format string, args ...any) {
 	t.b.errorf(t.path.key(key), format, args...)
 }
@@ -308,6 +319,22 @@ func (t *table) strList(key string) ([]string, bool) {
 	}
 	t.errorf(key, "must be a string or an array of strings, not %s", t.b.typeName(v))
 	return nil, false
+}
+
+// parseList reads a list of strings and parses each element; an element
+// that does not parse is reported at its own path as not being what.
+func parseList[T any](t *table, key, what string, parse func(string) (T, error)) []T {
+	list, _ := t.strList(key)
+	var out []T
+	for i, s := range list {
+		v, err := parse(s)
+		if err != nil {
+			t.b.errorf(t.path.key(key).index(i), "%q is not %s", s, what)
+			continue
+		}
+		out = append(out, v)
+	}
+	return out
 }
 
 // subTable reads a key whose value must be a table.

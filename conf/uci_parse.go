@@ -139,40 +139,10 @@ func (lx *uciLexer) word() (string, *uciError) {
 		case '#':
 			// Like libuci, an unquoted # ends the line even inside a word.
 			return string(b), nil
-		case '\'':
-			start := lx.line
-			lx.i++
-			for {
-				if lx.i >= len(lx.src) || lx.src[lx.i] == '\n' {
-					return "", &uciError{start, "unterminated ' quote"}
-				}
-				if lx.src[lx.i] == '\'' {
-					lx.i++
-					break
-				}
-				b = append(b, lx.src[lx.i])
-				lx.i++
-			}
-		case '"':
-			start := lx.line
-			lx.i++
-			for {
-				if lx.i >= len(lx.src) || lx.src[lx.i] == '\n' {
-					return "", &uciError{start, "unterminated \" quote"}
-				}
-				d := lx.src[lx.i]
-				if d == '"' {
-					lx.i++
-					break
-				}
-				if d == '\\' {
-					if !lx.escape(&b) {
-						return "", &uciError{start, "unterminated \" quote"}
-					}
-					continue
-				}
-				b = append(b, d)
-				lx.i++
+		case '\'', '"':
+			var err *uciError
+			if b, err = lx.quoted(b, c); err != nil {
+				return "", err
 			}
 		case '\\':
 			if !lx.escape(&b) {
@@ -184,6 +154,32 @@ func (lx *uciLexer) word() (string, *uciError) {
 		}
 	}
 	return string(b), nil
+}
+
+// quoted appends the piece quoted by q (the quote at lx.i) to b. As in a
+// shell, a backslash escapes inside double quotes only; neither kind of
+// quote spans lines.
+func (lx *uciLexer) quoted(b []byte, q byte) ([]byte, *uciError) {
+	unterminated := &uciError{lx.line, "unterminated " + string(q) + " quote"}
+	lx.i++
+	for {
+		if lx.i >= len(lx.src) || lx.src[lx.i] == '\n' {
+			return nil, unterminated
+		}
+		d := lx.src[lx.i]
+		switch {
+		case d == q:
+			lx.i++
+			return b, nil
+		case d == '\\' && q == '"':
+			if !lx.escape(&b) {
+				return nil, unterminated
+			}
+		default:
+			b = append(b, d)
+			lx.i++
+		}
+	}
 }
 
 // escape handles a backslash at lx.i: before a newline it continues the
