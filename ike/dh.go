@@ -2,11 +2,9 @@ package ike
 
 import (
 	"crypto/ecdh"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"sync"
 
 	"filippo.io/bigmod"
@@ -74,11 +72,8 @@ var (
 func modp(g Group) *modpGroup {
 	modpOnce.Do(func() {
 		modpGroups = make(map[Group]*modpGroup)
-		for id, h := range modpPrimeHex {
-			p, err := hex.DecodeString(strings.TrimSpace(h))
-			if err != nil {
-				panic(err)
-			}
+		for id := range modpPrimeParams {
+			p := modpPrime(id)
 			m, err := bigmod.NewModulus(p)
 			if err != nil {
 				panic(err)
@@ -104,7 +99,7 @@ func (g Group) curve() ecdh.Curve {
 }
 
 // Supported reports whether the group is implemented.
-func (g Group) Supported() bool { return modpPrimeHex[g] != "" || g.curve() != nil }
+func (g Group) Supported() bool { return modpPrimeParams[g].bits != 0 || g.curve() != nil }
 
 // Weak reports whether the group needs allow_weak (groups 1, 2 and 5).
 func (g Group) Weak() bool { return algo.Group(g).Weak() }

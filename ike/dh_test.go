@@ -3,7 +3,10 @@ package ike
 import (
 	"bytes"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"math/big"
 	"testing"
 )
 
@@ -54,15 +57,6 @@ func TestDHAgreement(t *testing.T) {
 	}
 }
 
-func TestModpPrimes(t *testing.T) {
-	want := map[Group]int{1: 768, 2: 1024, 5: 1536, 14: 2048, 15: 3072, 16: 4096}
-	for g, bits := range want {
-		if modp(g).m.BitLen() != bits {
-			t.Errorf("%v: %d bits", g, modp(g).m.BitLen())
-		}
-	}
-}
-
 func BenchmarkDH(b *testing.B) {
 	for _, g := range Groups {
 		peer, err := g.GenerateKey(rand.Reader)
@@ -87,7 +81,7 @@ func BenchmarkDH(b *testing.B) {
 // least twice its security strength, and GenerateKey uses that size.
 func TestModpExponentSizes(t *testing.T) {
 	strength := map[Group]int{1: 64, 2: 80, 5: 96, 14: 112, 15: 128, 16: 152}
-	for g := range modpPrimeHex {
+	for g := range modpPrimeParams {
 		bits := modpExponentBits[g]
 		if bits < 2*strength[g] || bits%8 != 0 {
 			t.Errorf("%v: %d-bit exponent for a strength of %d bits", g, bits, strength[g])
@@ -99,5 +93,36 @@ func TestModpExponentSizes(t *testing.T) {
 		if len(k.exp)*8 != bits || k.exp[0]&0x80 == 0 {
 			t.Errorf("%v: exponent of %d bytes, top byte %#x", g, len(k.exp), k.exp[0])
 		}
+	}
+}
+
+// TestModpPrimes: the primes built from pi are the RFCs' primes (their
+// SHA-256, taken from the RFC 2409 and RFC 3526 hexadecimal texts) and
+// safe primes.
+func TestModpPrimes(t *testing.T) {
+	want := map[Group]string{
+		1:  "b52ba6a3026520a6c49d37e4587601801bee500123b3259b6bf03e7cecc3e63d",
+		2:  "3f35a3f5f6c4376a744acad409bb22f8d897f949d2311d885adaa890981b67a0",
+		5:  "64fcc83ec403930bf18393dbc883ccaa1fbb08ac876f77f7aa99748ca945019b",
+		14: "d66436f79bbd6b2e38c0ffbd079be904d2641415e2e67140e09448be9a60890e",
+		15: "48cf8b092fbce4359d9871abf74f98e25b6163379eaa15cd9087e800c6d1c55c",
+		16: "4ee95187682bcb230ad26a95205f6920e84708f6251b3894329b09ec23919e33",
+	}
+	if len(want) != len(modpPrimeParams) {
+		t.Fatalf("%d MODP groups, %d known primes", len(modpPrimeParams), len(want))
+	}
+	for g, h := range want {
+		p := modpPrime(g)
+		if sum := sha256.Sum256(p); hex.EncodeToString(sum[:]) != h {
+			t.Errorf("group %d: prime's SHA-256 %x, want %s", g, sum, h)
+		}
+		pi := new(big.Int).SetBytes(p)
+		q := new(big.Int).Rsh(pi, 1)
+		if !pi.ProbablyPrime(2) || !q.ProbablyPrime(2) {
+			t.Errorf("group %d: not a safe prime", g)
+		}
+	}
+	if modpPrime(GroupECP256) != nil {
+		t.Error("an elliptic curve group has a MODP prime")
 	}
 }
