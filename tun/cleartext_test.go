@@ -4,8 +4,6 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
-
-	"tinyipsec/internal/nstest"
 )
 
 func testEntries() [][]CleartextRule {
@@ -47,8 +45,7 @@ func TestCleartextScript(t *testing.T) {
 // TestCleartextPolicyLoads loads, replaces and removes the table in a
 // namespace with the real nft.
 func TestCleartextPolicyLoads(t *testing.T) {
-	nstest.Require(t, "nft")
-	ns := nstest.New(t, "tun-nft")
+	ns := testNS(t, "tun-nft", "nft")
 	var p *CleartextPolicy
 	var err error
 	for range 2 { // the second load replaces the first

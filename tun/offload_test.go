@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"tinyipsec/internal/header"
 	"tinyipsec/internal/nstest"
 )
@@ -23,7 +25,6 @@ import (
 // and consecutive sequence numbers. The interface counters show the
 // merging: with offloads the kernel sees far fewer packets than segments.
 func TestOffloadTCP(t *testing.T) {
-	nstest.Require(t, "ip")
 	for _, offload := range []bool{true, false} {
 		name := "on"
 		if !offload {
@@ -44,7 +45,6 @@ func TestOffloadTCP(t *testing.T) {
 // whatever TUNSETOFFLOAD allowed it to send - so decrypted segments are
 // still merged, while what the kernel sends comes as plain segments.
 func TestOffloadTCPRefusedTSO(t *testing.T) {
-	nstest.Require(t, "ip")
 	refusingKernel(t, tunFTSO4|tunFTSO6|tunFUSO4|tunFUSO6, false)
 	testOffloadTCP(t, true, false)
 }
@@ -56,7 +56,7 @@ func TestOffloadTCPRefusedTSO(t *testing.T) {
 // interface counters.
 func openAddressed(t *testing.T, label, name string, prefix netip.Prefix, listen func() error) (*nstest.NS, *Device) {
 	t.Helper()
-	ns := nstest.New(t, label)
+	ns := testNS(t, label)
 	var (
 		dev  *Device
 		derr error
@@ -397,4 +397,264 @@ func devCounters(t *testing.T, ns *nstest.NS, dev string) (rx, tx uint64) {
 	}
 	t.Fatalf("no counters for %s", dev)
 	return 0, 0
+}
+
+// refusingKernel replaces TUNSETOFFLOAD with one that refuses every flag
+// set containing a bit of refuse (all sets, with refuseAll) and passes the
+// others to the real ioctl. It records the sets asked for.
+func refusingKernel(t *testing.T, refuse int, refuseAll bool) *[]int {
+	asked := new([]int)
+	kernel := setOffload
+	setOffload = func(fd, flags int) error {
+		*asked = append(*asked, flags)
+		if refuseAll || flags&refuse != 0 {
+			return unix.EINVAL
+		}
+		if fd < 0 {
+			return nil
+		}
+		return kernel(fd, flags)
+	}
+	t.Cleanup(func() { setOffload = kernel })
+	return asked
+}
+
+func TestNegotiateOffloads(t *testing.T) {
+	all := tunFCsum | tunFTSO4 | tunFTSO6 | tunFUSO4 | tunFUSO6
+	for _, tc := range []struct {
+		name      string
+		refuse    int
+		refuseAll bool
+		want      int
+		tries     int
+	}{
+		{"all accepted", 0, false, all, 1},
+		{"no USO", tunFUSO6, false, tunFCsum | tunFTSO4 | tunFTSO6, 2},
+		{"no TSO", tunFTSO4, false, tunFCsum, 3},
+		{"no checksum", tunFCsum, false, 0, 4},
+		{"nothing", 0, true, 0, 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			asked := refusingKernel(t, tc.refuse, tc.refuseAll)
+			if got := negotiateOffloads(-1); got != tc.want || len(*asked) != tc.tries {
+				t.Fatalf("negotiated %#x after %d tries, want %#x after %d", got, len(*asked), tc.want, tc.tries)
+			}
+		})
+	}
+}
+
+// TestOffloadRefused opens the device against a kernel that refuses TSO
+// and USO (checksum only) or every offload: the device reports no
+// segmentation offloads, still writes a batch of UDP datagrams as plain
+// packets (not merged: the kernel counts each) and reads the kernel's
+// packets with complete checksums.
+func TestOffloadRefused(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		refuseAll bool
+	}{{"csum-only", false}, {"none", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			refusingKernel(t, tunFTSO4|tunFTSO6|tunFUSO4|tunFUSO6, tc.refuseAll)
+			testOffloadRefused(t)
+		})
+	}
+}
+
+func testOffloadRefused(t *testing.T) {
+	var pc net.PacketConn
+	ns, dev := openAddressed(t, "tunref", "tisref0", netip.MustParsePrefix("10.9.0.1/24"), func() (err error) {
+		pc, err = net.ListenPacket("udp4", "10.9.0.1:5556")
+		return err
+	})
+	defer pc.Close()
+	if vh, tso, uso := dev.Offloads(); !vh || tso || uso {
+		t.Fatalf("Offloads() = vnet %v tso %v uso %v, want the header without segmentation", vh, tso, uso)
+	}
+
+	const n = 20
+	var batch, want [][]byte
+	for i := 0; i < n; i++ {
+		payload := bytes.Repeat([]byte{byte(i)}, 1000)
+		batch = append(batch, udpPacket(payload))
+		want = append(want, payload)
+	}
+	rx0, _ := devCounters(t, ns, "tisref0")
+	if _, err := dev.Write(batch, 0); err != nil {
+		t.Fatal(err)
+	}
+	expectDatagrams(t, pc, want, "10.9.0.2:40000")
+	if rx1, _ := devCounters(t, ns, "tisref0"); rx1-rx0 < n {
+		t.Fatalf("kernel counted %d packets for %d datagrams without USO", rx1-rx0, n)
+	}
+
+	// The other way: a datagram from the socket is read as one plain
+	// packet with a complete UDP checksum.
+	answer := bytes.Repeat([]byte{0x5a}, 1200)
+	if _, err := pc.WriteTo(answer, &net.UDPAddr{IP: net.IPv4(10, 9, 0, 2), Port: 40000}); err != nil {
+		t.Fatal(err)
+	}
+	bufs := [][]byte{make([]byte, 2048), make([]byte, 2048)}
+	sizes := make([]int, 2)
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		done := make(chan struct{})
+		timer := time.AfterFunc(5*time.Second, func() {
+			select {
+			case <-done:
+			default:
+				t.Error("no packet from the TUN")
+				dev.Close()
+			}
+		})
+		k, err := dev.Read(bufs, sizes, 0)
+		close(done)
+		timer.Stop()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < k; i++ {
+			p := bufs[i][:sizes[i]]
+			if len(p) < 28 || p[0] != 0x45 || p[9] != 17 {
+				continue
+			}
+			u := p[20:]
+			if foldSum(checksumOf(0, p[12:20])+17+uint64(len(u))+checksumOf(0, u)) != 0xffff {
+				t.Fatalf("UDP packet from the TUN with a bad checksum")
+			}
+			if binary.BigEndian.Uint16(u[2:]) != 40000 || !bytes.Equal(u[8:], answer) {
+				t.Fatalf("UDP packet from the TUN differs: % x", p[:28])
+			}
+			return
+		}
+	}
+	t.Fatal("no UDP packet from the TUN")
+}
+
+// TestOffloadUDP writes 20 datagrams of one flow in one Write to a real
+// UDP socket in a namespace, over IPv4 and IPv6: with USO accepted they
+// are merged into one UDP_L4 super-packet (the kernel counts at most a few
+// packets), and the socket still receives 20 intact datagrams in order.
+func TestOffloadUDP(t *testing.T) {
+	t.Run("ipv4", func(t *testing.T) { testOffloadUDP(t, false) })
+	t.Run("ipv6", func(t *testing.T) { testOffloadUDP(t, true) })
+}
+
+func testOffloadUDP(t *testing.T, v6 bool) {
+	prefix, network, addr := netip.MustParsePrefix("10.9.0.1/24"), "udp4", "10.9.0.1:5556"
+	if v6 {
+		prefix, network, addr = netip.MustParsePrefix("fd09::1/64"), "udp6", "[fd09::1]:5556"
+	}
+	var pc net.PacketConn
+	ns, dev := openAddressed(t, "tunuso", "tisuso0", prefix, func() (err error) {
+		pc, err = net.ListenPacket(network, addr)
+		return err
+	})
+	defer pc.Close()
+	vh, _, uso := dev.Offloads()
+	if !vh || !uso {
+		t.Skipf("the kernel did not accept USO on the TUN (vnet header %v, USO %v): UDP is written unmerged", vh, uso)
+	}
+
+	const n, size = 20, 1000
+	var batch [][]byte
+	for i := 0; i < n; i++ {
+		l := size
+		if i == n-1 {
+			l = 300 // the last may be shorter
+		}
+		payload := make([]byte, l)
+		for j := range payload {
+			payload[j] = byte(i*31 + j)
+		}
+		batch = append(batch, udpPacketFamily(v6, payload))
+	}
+	hl := 28
+	from := "10.9.0.2:40000"
+	if v6 {
+		hl, from = 48, "[fd09::2]:40000"
+	}
+	want := make([][]byte, n)
+	for i, p := range batch {
+		want[i] = append([]byte(nil), p[hl:]...)
+	}
+	rx0, _ := devCounters(t, ns, "tisuso0")
+	if _, err := dev.Write(batch, 0); err != nil {
+		t.Fatal(err)
+	}
+	expectDatagrams(t, pc, want, from)
+	rx1, _ := devCounters(t, ns, "tisuso0")
+	if rx1-rx0 > 3 {
+		t.Fatalf("kernel counted %d packets for %d merged datagrams", rx1-rx0, n)
+	}
+	t.Logf("%d datagrams written as %d packets", n, rx1-rx0)
+}
+
+// expectDatagrams reads len(want) datagrams from pc (10 s at most) and
+// checks each one's bytes and source address.
+func expectDatagrams(t *testing.T, pc net.PacketConn, want [][]byte, from string) {
+	t.Helper()
+	pc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	buf := make([]byte, 65536)
+	for i := range want {
+		m, src, err := pc.ReadFrom(buf)
+		if err != nil {
+			t.Fatalf("datagram %d: %v", i, err)
+		}
+		if !bytes.Equal(buf[:m], want[i]) {
+			t.Fatalf("datagram %d differs (%d bytes, want %d)", i, m, len(want[i]))
+		}
+		if src.String() != from {
+			t.Fatalf("datagram %d from %v, want %s", i, src, from)
+		}
+	}
+}
+
+// udpPacketFamily builds udpPacket's datagram, or over IPv6
+// [fd09::2]:40000 -> [fd09::1]:5556.
+func udpPacketFamily(v6 bool, payload []byte) []byte {
+	if !v6 {
+		return udpPacket(payload)
+	}
+	p := make([]byte, 48+len(payload))
+	p[0] = 0x60
+	binary.BigEndian.PutUint16(p[4:], uint16(len(p)-40))
+	p[6], p[7] = 17, 64
+	copy(p[8:24], []byte{0xfd, 0x09, 15: 2})
+	copy(p[24:40], []byte{0xfd, 0x09, 15: 1})
+	putTestUDP(p[40:], payload, checksumOf(0, p[8:40]))
+	return p
+}
+
+// testIPv4 writes the IPv4 header of the test packets into p: 10.9.0.2 ->
+// 10.9.0.1, DF, protocol proto, the length of p, and the checksum.
+func testIPv4(p []byte, proto byte) {
+	p[0] = 0x45
+	binary.BigEndian.PutUint16(p[2:], uint16(len(p)))
+	p[6] = 0x40
+	p[8], p[9] = 64, proto
+	copy(p[12:16], []byte{10, 9, 0, 2})
+	copy(p[16:20], []byte{10, 9, 0, 1})
+	binary.BigEndian.PutUint16(p[10:], ^foldSum(checksumOf(0, p[:20])))
+}
+
+// udpPacket builds 10.9.0.2:40000 -> 10.9.0.1:5556 with a full checksum.
+func udpPacket(payload []byte) []byte {
+	p := make([]byte, 28+len(payload))
+	testIPv4(p, 17)
+	putTestUDP(p[20:], payload, checksumOf(0, p[12:20]))
+	return p
+}
+
+// putTestUDP writes port 40000 -> 5556, the length, payload and the
+// checksum into u, given the sum of the pseudo-header's addresses.
+func putTestUDP(u, payload []byte, addrs uint64) {
+	binary.BigEndian.PutUint16(u[0:], 40000)
+	binary.BigEndian.PutUint16(u[2:], 5556)
+	binary.BigEndian.PutUint16(u[4:], uint16(len(u)))
+	copy(u[8:], payload)
+	c := ^foldSum(addrs + 17 + uint64(len(u)) + checksumOf(0, u))
+	if c == 0 {
+		c = 0xffff
+	}
+	binary.BigEndian.PutUint16(u[6:], c)
 }

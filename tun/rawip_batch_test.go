@@ -4,17 +4,13 @@ import (
 	"encoding/binary"
 	"fmt"
 	"testing"
-
-	"tinyipsec/internal/nstest"
 )
 
 // TestRawBatch: a batch mixing IPv4 and IPv6 ESP and AH goes out with
 // sendmmsg per socket run and comes back through recvmmsg, every packet
 // in order; sending allocates nothing.
 func TestRawBatch(t *testing.T) {
-	nstest.Require(t, "ip")
-	ns := nstest.New(t, "tun-rawb")
-	ns.Run(t, "ip", "link", "set", "lo", "up")
+	ns := testNS(t, "tun-rawb")
 	ipc := listenIPIn(t, ns)
 	readers := ipc.Readers() // ESP4, AH4, ESP6, AH6
 	if len(readers) < 4 {

@@ -21,6 +21,15 @@ import (
 // goroutine ends, which the process's main thread cannot be.
 func init() { runtime.LockOSThread() }
 
+// testNS gives the test a namespace of its own (loopback up), or skips it
+// where namespace tests cannot run (see nstest.Require; ip is always
+// needed, tools names any other).
+func testNS(t *testing.T, label string, tools ...string) *nstest.NS {
+	t.Helper()
+	nstest.Require(t, tools...)
+	return nstest.New(t, label)
+}
+
 // inNS runs fn on an OS thread that has joined ns's network namespace.
 // Sockets and devices created there stay in that namespace for good; the
 // thread is thrown away afterwards instead of being switched back.
@@ -78,8 +87,7 @@ func csum(b []byte) uint16 {
 // delivers what is written to it; marked packets skip the TUN table; the
 // raw sockets carry ESP over IPv4 and IPv6.
 func TestDeviceRoutesAndRawSockets(t *testing.T) {
-	nstest.Require(t, "ip")
-	ns := nstest.New(t, "tun")
+	ns := testNS(t, "tun")
 	var (
 		dev  *Device
 		rt   *RTNL
@@ -231,8 +239,7 @@ func TestDeviceRoutesAndRawSockets(t *testing.T) {
 // reader with an error that says "closed", which the packet loops treat
 // as the end rather than a transient failure.
 func TestCloseEndsRead(t *testing.T) {
-	nstest.Require(t, "ip")
-	ns := nstest.New(t, "tun-close")
+	ns := testNS(t, "tun-close")
 	var (
 		dev *Device
 		ipc *IPConn

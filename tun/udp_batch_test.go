@@ -12,8 +12,6 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
-
-	"tinyipsec/internal/nstest"
 )
 
 // recordingBatch is an ESPBatch that remembers what it got.
@@ -47,8 +45,7 @@ func (b *recordingBatch) Flush() {
 // their handlers; a train of ESP datagrams sent with UDP_SEGMENT (which
 // the kernel may merge by GRO) comes out as the same datagrams, in order.
 func TestUDPBatchReceive(t *testing.T) {
-	nstest.Require(t, "ip")
-	ns := nstest.New(t, "tun-udpb")
+	ns := testNS(t, "tun-udpb")
 	lo := netip.MustParseAddr("127.0.0.1")
 	u := listenUDPIn(t, ns, []netip.Addr{lo})
 	ike := make(chan string, 10)

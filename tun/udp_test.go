@@ -2,6 +2,7 @@ package tun
 
 import (
 	"encoding/binary"
+	"fmt"
 	"net"
 	"net/netip"
 	"testing"
@@ -83,8 +84,7 @@ func nattPacket(lo netip.Addr, dst netip.AddrPort, esp []byte) []byte {
 // IKE, 4500 with the non-ESP marker is IKE (marker stripped), a single 0xff
 // is a keepalive, anything else on 4500 is ESP.
 func TestUDPDemux(t *testing.T) {
-	nstest.Require(t, "ip")
-	ns := nstest.New(t, "tun-udp")
+	ns := testNS(t, "tun-udp")
 	lo := netip.MustParseAddr("127.0.0.1")
 	u := listenUDPIn(t, ns, []netip.Addr{lo})
 	events := recordEvents(u)
@@ -162,8 +162,7 @@ func FuzzUDPDispatch(f *testing.F) {
 // leaves through the IKE socket on its source port, without IP and UDP
 // headers.
 func TestWireSendsNATT(t *testing.T) {
-	nstest.Require(t, "ip")
-	ns := nstest.New(t, "tun-wire")
+	ns := testNS(t, "tun-wire")
 	lo := netip.MustParseAddr("127.0.0.1")
 	u, ipc, c := listenUDPIn(t, ns, []netip.Addr{lo}), listenIPIn(t, ns), loopbackUDP4(t, ns)
 	dst := netip.MustParseAddrPort(c.LocalAddr().String())
@@ -187,13 +186,12 @@ func TestWireSendsNATT(t *testing.T) {
 // kernel would pick towards the peer. The same on an IPv4-only wildcard
 // socket (what a kernel without IPv6 gets).
 func TestUDPWildcardAddresses(t *testing.T) {
-	nstest.Require(t, "ip")
 	t.Run("dual-stack", func(t *testing.T) { testUDPWildcard(t, nil, true) })
 	t.Run("ipv4-only", func(t *testing.T) { testUDPWildcard(t, []netip.Addr{netip.IPv4Unspecified()}, false) })
 }
 
 func testUDPWildcard(t *testing.T, listen []netip.Addr, v6 bool) {
-	ns := nstest.New(t, "tun-pki")
+	ns := testNS(t, "tun-pki")
 	ns.Run(t, "ip", "addr", "add", "10.77.0.1/32", "dev", "lo")
 	ns.Run(t, "ip", "addr", "add", "10.77.0.2/32", "dev", "lo")
 	ns.Run(t, "ip", "addr", "add", "fd00:77::1/128", "dev", "lo", "nodad")
@@ -260,8 +258,7 @@ func testUDPWildcard(t *testing.T, listen []netip.Addr, v6 bool) {
 // TestUDPWildcardNoAllocs: reading a datagram with its destination
 // address and sending one with a chosen source allocate nothing.
 func TestUDPWildcardNoAllocs(t *testing.T) {
-	nstest.Require(t, "ip")
-	ns := nstest.New(t, "tun-pka")
+	ns := testNS(t, "tun-pka")
 	ns.Run(t, "ip", "addr", "add", "10.77.1.1/32", "dev", "lo")
 	u := listenUDPIn(t, ns, nil)
 	var s *udpSock
@@ -330,5 +327,155 @@ func TestPktinfoWalk(t *testing.T) {
 	}
 	if _, ok := pktinfoDst(oob[:first+hdr+unix.SizeofInet6Pktinfo-1]); ok {
 		t.Fatal("truncated message accepted")
+	}
+}
+
+// TestWireSendsNATTRun: a batch of NAT-T packets - a run of equal sizes
+// ending with a shorter one, then one to another port - arrives as the
+// same datagrams in the same order, whether the kernel segmented the run
+// (UDP_SEGMENT) or the wire fell back to single sends; and the send
+// allocates nothing.
+func TestWireSendsNATTRun(t *testing.T) {
+	ns := testNS(t, "tun-gso")
+	lo := netip.MustParseAddr("127.0.0.1")
+	u, ipc := listenUDPIn(t, ns, []netip.Addr{lo}), listenIPIn(t, ns)
+	c1, c2 := loopbackUDP4(t, ns), loopbackUDP4(t, ns)
+	packet := func(dst netip.AddrPort, esp string) []byte {
+		return nattPacket(lo, dst, []byte(esp))
+	}
+	d1 := netip.MustParseAddrPort(c1.LocalAddr().String())
+	d2 := netip.MustParseAddrPort(c2.LocalAddr().String())
+	var batch [][]byte
+	var want []string
+	for i := 0; i < 10; i++ {
+		m := fmt.Sprintf("\x00\x00\x30\x03esp packet %03d of the run", i)
+		want = append(want, m)
+		batch = append(batch, packet(d1, m))
+	}
+	want = append(want, "\x00\x00\x30\x03short")
+	batch = append(batch, packet(d1, "\x00\x00\x30\x03short"))
+	batch = append(batch, packet(d2, "\x00\x00\x30\x03to the other socket"))
+	if n := udpRun(batch, 0, 20); n != 11 {
+		t.Fatalf("udpRun = %d, want 11", n)
+	}
+	// Another SA to the same address and port is not merged.
+	other := packet(d1, "\x00\x00\x30\x04esp packet 000 of the run")
+	if n := udpRun([][]byte{batch[0], other, batch[1]}, 0, 20); n != 1 {
+		t.Fatalf("udpRun across two SPIs = %d, want 1", n)
+	}
+	w := NewWire(ipc, u)
+	if err := w.Send(batch, 0); err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, 200)
+	c1.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for i, m := range want {
+		n, from, err := c1.ReadFromUDPAddrPort(b)
+		if err != nil || string(b[:n]) != m || from.Port() != PortNATT {
+			t.Fatalf("datagram %d: %q from %v (%v), want %q", i, b[:n], from, err, m)
+		}
+	}
+	c2.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, _, err := c2.ReadFromUDPAddrPort(b); err != nil || string(b[:n]) != "\x00\x00\x30\x03to the other socket" {
+		t.Fatalf("second socket: %q, %v", b[:n], err)
+	}
+	t.Logf("segmented sends refused: %v", u.gsoOff.Load())
+	allocs := testing.AllocsPerRun(50, func() {
+		if err := w.Send(batch[:11], 0); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Fatalf("%v allocs per batch, want 0", allocs)
+	}
+}
+
+// TestIKEPortSteersCookies: port 500 has a second socket, and the kernel
+// steers every datagram with a non-zero responder cookie to it; first
+// messages and runts stay on the first socket; a third socket that joins
+// the group (another process) receives nothing; status lists port 500
+// once and sends go out of the first socket.
+func TestIKEPortSteersCookies(t *testing.T) {
+	ns := testNS(t, "tun-steer")
+	lo := netip.MustParseAddr("127.0.0.1")
+	u := listenUDPIn(t, ns, []netip.Addr{lo})
+	var first, steered *udpSock
+	for _, s := range u.socks {
+		switch {
+		case s.port == PortIKE && s.steered:
+			steered = s
+		case s.port == PortIKE:
+			first = s
+		}
+	}
+	if steered == nil {
+		t.Skip("the kernel refused the steering program")
+	}
+	var intruder *net.UDPConn
+	var err error
+	inNS(t, ns, func() { intruder, err = listenReusePort("udp4", netip.AddrPortFrom(lo, PortIKE)) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer intruder.Close()
+	c := loopbackUDP4(t, ns)
+	header := func(ckyR byte, tag string) []byte {
+		h := make([]byte, 28, 28+len(tag))
+		h[0], h[15] = 0x11, ckyR
+		return append(h, tag...)
+	}
+	sent := map[string]*udpSock{}
+	for i := range 20 {
+		for _, d := range []struct {
+			pkt []byte
+			to  *udpSock
+		}{
+			{header(0, "first"), first},
+			{header(byte(i+1), "cookie"), steered},
+			{[]byte("runt"), first},
+		} {
+			if _, err := c.WriteToUDPAddrPort(d.pkt, netip.AddrPortFrom(lo, PortIKE)); err != nil {
+				t.Fatal(err)
+			}
+			sent[string(d.pkt)] = d.to
+		}
+	}
+	read := func(conn *net.UDPConn) map[string]bool {
+		got := map[string]bool{}
+		b := make([]byte, 128)
+		for {
+			conn.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+			n, err := conn.Read(b)
+			if err != nil {
+				return got
+			}
+			got[string(b[:n])] = true
+		}
+	}
+	for _, s := range []*udpSock{first, steered} {
+		for p := range read(s.c) {
+			if sent[p] != s {
+				t.Fatalf("%q arrived on the steered=%v socket", p, s.steered)
+			}
+			delete(sent, p)
+		}
+	}
+	if len(sent) != 0 {
+		t.Fatalf("%d datagrams not received on their socket", len(sent))
+	}
+	if got := read(intruder); len(got) != 0 {
+		t.Fatalf("a third socket in the group received %d datagrams", len(got))
+	}
+	n := 0
+	for _, p := range u.LocalPorts() {
+		if p.Port() == PortIKE {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("status lists port 500 %d times", n)
+	}
+	if err := u.SendIKE([]byte("reply"), netip.AddrPortFrom(lo, PortIKE), netip.MustParseAddrPort(c.LocalAddr().String())); err != nil {
+		t.Fatal(err)
 	}
 }
