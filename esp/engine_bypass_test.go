@@ -13,10 +13,7 @@ import (
 func TestBypassUnprotected(t *testing.T) {
 	dev, snd, clear := &engDevice{}, &engSender{}, &engSender{keep: true}
 	e := newEngTest(t, dev, snd, EngineConfig{Bypass: clear})
-	out, _ := engSAs(t, 0x4444)
-	if _, err := e.InstallPairFor("vpn/10", nil, out, PairInfo{}); err != nil {
-		t.Fatal(err)
-	}
+	installOut(t, e, 0x4444, PairInfo{})
 	protected := engPacket([4]byte{10, 2, 0, 1}, 100, false) // engClassifier: entry 0
 	denied := engPacket([4]byte{10, 3, 0, 1}, 100, false)    // no entry
 	ol := newOutLoop(e)

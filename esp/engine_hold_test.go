@@ -12,15 +12,8 @@ import (
 func TestHoldOutbound(t *testing.T) {
 	dev, snd := &engDevice{}, &engSender{}
 	e := newEngTest(t, dev, snd, EngineConfig{})
-	out1, _ := engSAs(t, 0x7001)
-	if _, err := e.InstallPairFor("vpn/10", nil, out1, PairInfo{}); err != nil {
-		t.Fatal(err)
-	}
-	out2, _ := engSAs(t, 0x7002)
-	p2, err := e.InstallPairFor("vpn/10", nil, out2, PairInfo{HoldOutbound: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	installOut(t, e, 0x7001, PairInfo{})
+	p2, _ := installOut(t, e, 0x7002, PairInfo{HoldOutbound: true})
 	ol := newOutLoop(e)
 	spiSent := func() uint32 {
 		pkt := engPacket([4]byte{10, 2, 0, 1}, 100, false)

@@ -53,14 +53,7 @@ func FuzzInboundPath(f *testing.F) {
 	if _, err := e.InstallPairFor("x", in, nil, PairInfo{}); err != nil {
 		f.Fatal(err)
 	}
-	pkt := engPacket([4]byte{10, 2, 0, 1}, 40, false)
-	buf := make([]byte, e.bufSize)
-	copy(buf[MaxHeadroom:], pkt)
-	s, end, err := out.Encap(buf, MaxHeadroom, len(pkt))
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Add(append([]byte(nil), buf[s:end]...))
+	f.Add(encapCopy(f, out, engPacket([4]byte{10, 2, 0, 1}, 40, false)))
 	f.Add([]byte{0x45, 0, 0, 20})
 	f.Add(make([]byte, 60))
 	l := newInLoop(e)

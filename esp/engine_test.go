@@ -135,15 +135,32 @@ func engParams(spi uint32, local, remote netip.Addr) Params {
 // engSAs builds A's outbound and B's inbound SA for one SPI.
 func engSAs(t testing.TB, spi uint32) (*OutboundSA, *InboundSA) {
 	t.Helper()
-	out, err := NewOutbound(engParams(spi, engAddrA, engAddrB))
+	return newSAs(t, engParams(spi, engAddrA, engAddrB), engParams(spi, engAddrB, engAddrA))
+}
+
+// installOut installs the outbound SA of spi's pair for entry vpn/10 of e,
+// and returns the installed pair and the peer's inbound SA.
+func installOut(t testing.TB, e *Engine, spi uint32, info PairInfo) (*Pair, *InboundSA) {
+	t.Helper()
+	out, in := engSAs(t, spi)
+	p, err := e.InstallPairFor("vpn/10", nil, out, info)
 	if err != nil {
 		t.Fatal(err)
 	}
-	in, err := NewInbound(engParams(spi, engAddrB, engAddrA))
+	return p, in
+}
+
+// linkEngines installs spi's pair for entry vpn/10 from engine a (the
+// outbound SA) to engine b (the inbound SA), and returns b's pair with
+// a's outbound loop and b's inbound loop.
+func linkEngines(t testing.TB, a, b *Engine, spi uint32) (*Pair, *outLoop, *inLoop) {
+	t.Helper()
+	_, in := installOut(t, a, spi, PairInfo{})
+	pb, err := b.InstallPairFor("vpn/10", in, nil, PairInfo{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return out, in
+	return pb, newOutLoop(a), newInLoop(b)
 }
 
 // one runs the outbound loop on a single packet, as if read alone from
@@ -159,7 +176,7 @@ func (il *inLoop) one(pkt []byte) {
 	il.process(1)
 }
 
-func newEngTest(t testing.TB, dev *engDevice, snd *engSender, cfg EngineConfig) *Engine {
+func newEngTest(t testing.TB, dev Device, snd Sender, cfg EngineConfig) *Engine {
 	t.Helper()
 	cfg.Device, cfg.Sender, cfg.Classifier = dev, snd, engClassifier{}
 	if cfg.Entries == nil {
@@ -180,17 +197,9 @@ func TestPathRoundTrip(t *testing.T) {
 	devB, sndB := &engDevice{}, &engSender{}
 	a := newEngTest(t, devA, sndA, EngineConfig{})
 	b := newEngTest(t, devB, sndB, EngineConfig{})
-	out, in := engSAs(t, 0x1001)
-	if _, err := a.InstallPairFor("vpn/10", nil, out, PairInfo{}); err != nil {
-		t.Fatal(err)
-	}
-	pb, err := b.InstallPairFor("vpn/10", in, nil, PairInfo{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	pb, ol, il := linkEngines(t, a, b, 0x1001)
 	pkt := engPacket([4]byte{10, 2, 0, 1}, 1000, false)
 	devB.want = pkt
-	ol, il := newOutLoop(a), newInLoop(b)
 	roundTrip := func() {
 		ol.one(pkt)
 		il.one(sndA.last[:sndA.n])
@@ -222,14 +231,8 @@ func TestPathDrops(t *testing.T) {
 	// Garbage and an unknown SPI on the wire.
 	il.sizes[0] = copy(il.bufs[0][MaxHeadroom:], []byte{1, 2, 3})
 	out, _ := engSAs(t, 0x2002)
-	wire := engPacket([4]byte{10, 2, 0, 1}, 10, false)
-	buf := make([]byte, e.bufSize)
-	copy(buf[MaxHeadroom:], wire)
-	s, end, err := out.Encap(buf, MaxHeadroom, len(wire))
-	if err != nil {
-		t.Fatal(err)
-	}
-	il.sizes[1] = copy(il.bufs[1][MaxHeadroom:], buf[s:end])
+	wire := encapCopy(t, out, engPacket([4]byte{10, 2, 0, 1}, 10, false))
+	il.sizes[1] = copy(il.bufs[1][MaxHeadroom:], wire)
 	il.process(2)
 	got := e.Stats().Drops
 	for _, k := range []string{"no_policy", "malformed", "no_sa"} {
@@ -259,25 +262,19 @@ func TestAcquireQueue(t *testing.T) {
 	if st.Entries[0].Waiting != 4 || st.Entries[0].Drops["queue_full"] != 2 {
 		t.Fatalf("entry stats %+v", st.Entries[0])
 	}
-	out, in := engSAs(t, 0x3003)
-	if _, err := e.InstallPairFor("vpn/10", nil, out, PairInfo{}); err != nil {
-		t.Fatal(err)
-	}
+	_, in := installOut(t, e, 0x3003, PairInfo{})
 	sent := snd.packets()
 	if len(sent) != 4 {
 		t.Fatalf("flushed %d packets, want 4", len(sent))
 	}
 	for i, w := range sent {
-		buf := make([]byte, e.bufSize)
-		copy(buf[MaxHeadroom:], w)
-		off, n, err := in.Decap(buf, MaxHeadroom, MaxHeadroom+len(w))
+		got, err := decapCopy(in, w)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if n != 28+10+i {
-			t.Fatalf("packet %d has length %d: order not kept", i, n)
+		if len(got) != 28+10+i {
+			t.Fatalf("packet %d has length %d: order not kept", i, len(got))
 		}
-		_ = off
 	}
 	if e.Stats().Entries[0].Waiting != 0 {
 		t.Fatal("queue not empty after install")
@@ -371,8 +368,7 @@ func TestTooBig(t *testing.T) {
 func TestRunLoops(t *testing.T) {
 	dev, snd := &engDevice{in: make(chan []byte)}, &engSender{}
 	e := newEngTest(t, dev, snd, EngineConfig{})
-	out, _ := engSAs(t, 0x6006)
-	e.InstallPairFor("vpn/10", nil, out, PairInfo{})
+	installOut(t, e, 0x6006, PairInfo{})
 	errc := make(chan error, 1)
 	go func() { errc <- e.RunOutbound() }()
 	for range 3 {
@@ -403,12 +399,9 @@ func BenchmarkPathRoundTrip(b *testing.B) {
 	devB, sndB := &engDevice{}, &engSender{}
 	ea := newEngTest(b, devA, sndA, EngineConfig{})
 	eb := newEngTest(b, devB, sndB, EngineConfig{})
-	out, in := engSAs(b, 0x7007)
-	ea.InstallPairFor("vpn/10", nil, out, PairInfo{})
-	eb.InstallPairFor("vpn/10", in, nil, PairInfo{})
+	_, ol, il := linkEngines(b, ea, eb, 0x7007)
 	pkt := engPacket([4]byte{10, 2, 0, 1}, 1400, false)
 	devB.want = pkt
-	ol, il := newOutLoop(ea), newInLoop(eb)
 	b.SetBytes(int64(len(pkt)))
 	b.ReportAllocs()
 	for b.Loop() {
@@ -424,8 +417,7 @@ func BenchmarkPathRoundTrip(b *testing.B) {
 func TestFragmentBeforeEncryption(t *testing.T) {
 	dev, snd := &engDevice{}, &engSender{keep: true}
 	e := newEngTest(t, dev, snd, EngineConfig{WireMTU: 600})
-	out, in := engSAs(t, 0xa00a)
-	p, _ := e.InstallPairFor("vpn/10", nil, out, PairInfo{})
+	p, in := installOut(t, e, 0xa00a, PairInfo{})
 	ol := newOutLoop(e)
 	pkt := engPacket([4]byte{10, 2, 0, 1}, 1300, false)
 	ol.one(pkt)
@@ -438,13 +430,10 @@ func TestFragmentBeforeEncryption(t *testing.T) {
 		if len(w) > 600 {
 			t.Fatalf("fragment %d is %d bytes on the wire", i, len(w))
 		}
-		buf := make([]byte, e.bufSize)
-		copy(buf[MaxHeadroom:], w)
-		off, n, err := in.Decap(buf, MaxHeadroom, MaxHeadroom+len(w))
+		f, err := decapCopy(in, w)
 		if err != nil {
 			t.Fatal(err)
 		}
-		f := buf[off : off+n]
 		if onesSum(0, f[:20]) != 0xffff {
 			t.Fatalf("fragment %d: bad header checksum", i)
 		}
@@ -555,23 +544,18 @@ func TestQueuedTooBig(t *testing.T) {
 	if w := e.Stats().Entries[0].Waiting; w != 2 {
 		t.Fatalf("%d packets waiting, want 2", w)
 	}
-	out, in := engSAs(t, 0xb00b)
-	if _, err := e.InstallPairFor("vpn/10", nil, out, PairInfo{}); err != nil {
-		t.Fatal(err)
-	}
+	_, in := installOut(t, e, 0xb00b, PairInfo{})
 	sent, icmp := snd.packets(), dev.packets()
 	if len(sent) != 3 || len(icmp) != 1 {
 		t.Fatalf("%d packets sent, %d ICMP errors; want 3 fragments and 1 error", len(sent), len(icmp))
 	}
 	var payload []byte
 	for _, w := range sent {
-		buf := make([]byte, e.bufSize)
-		copy(buf[MaxHeadroom:], w)
-		off, n, err := in.Decap(buf, MaxHeadroom, MaxHeadroom+len(w))
+		f, err := decapCopy(in, w)
 		if err != nil || len(w) > 600 {
 			t.Fatalf("fragment of %d bytes: %v", len(w), err)
 		}
-		payload = append(payload, buf[off+20:off+n]...)
+		payload = append(payload, f[20:]...)
 	}
 	if !bytes.Equal(payload, big[20:]) {
 		t.Fatal("fragments do not add up to the queued packet")

@@ -5,6 +5,7 @@ import (
 
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"net/netip"
 	"testing"
@@ -169,16 +170,21 @@ func decapCopy(sa *InboundSA, wire []byte) ([]byte, error) {
 
 func mustPair(t testing.TB, po, pi Params) (*OutboundSA, *InboundSA) {
 	t.Helper()
-	o, err := NewOutbound(po)
-	if err != nil {
-		t.Fatal(err)
-	}
-	i, err := NewInbound(pi)
-	if err != nil {
-		t.Fatal(err)
-	}
+	o, i := newSAs(t, po, pi)
 	t.Cleanup(func() { o.Close(); i.Close() })
 	return o, i
+}
+
+// newSAs builds an outbound and an inbound SA, failing the test if
+// either cannot be built.
+func newSAs(t testing.TB, po, pi Params) (*OutboundSA, *InboundSA) {
+	t.Helper()
+	out, errOut := NewOutbound(po)
+	in, errIn := NewInbound(pi)
+	if err := errors.Join(errOut, errIn); err != nil {
+		t.Fatal(err)
+	}
+	return out, in
 }
 
 func equalPacket(t testing.TB, got, want []byte) {

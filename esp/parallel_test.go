@@ -52,26 +52,14 @@ func TestParallelBatchOrder(t *testing.T) {
 	snd := &batchSender{}
 	dev := &orderDevice{}
 	newEngine := func(d Device, s Sender) *Engine {
-		e, err := NewEngine(EngineConfig{Device: d, Sender: s, Classifier: engClassifier{}, Entries: []string{"vpn/10"}, Batch: 48})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { e.Close(); e.Wait() })
-		return e
+		return newEngTest(t, d, s, EngineConfig{Batch: 48})
 	}
 	a := newEngine(&engDevice{}, snd)
 	b := newEngine(dev, &engSender{})
 	if a.workers == 0 {
 		t.Fatal("no crypto workers with GOMAXPROCS > 1")
 	}
-	out, in := engSAs(t, 0x1001)
-	if _, err := a.InstallPairFor("vpn/10", nil, out, PairInfo{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := b.InstallPairFor("vpn/10", in, nil, PairInfo{}); err != nil {
-		t.Fatal(err)
-	}
-	ol, il := newOutLoop(a), newInLoop(b)
+	_, ol, il := linkEngines(t, a, b, 0x1001)
 	const n = 48
 	pkt := engPacket([4]byte{10, 2, 0, 1}, 1000, false)
 	counter := 0
@@ -113,23 +101,11 @@ func TestParallelBatchOrder(t *testing.T) {
 func BenchmarkEngineBatch(b *testing.B) {
 	snd := &batchSender{}
 	newEngine := func(d Device, s Sender) *Engine {
-		e, err := NewEngine(EngineConfig{Device: d, Sender: s, Classifier: engClassifier{}, Entries: []string{"vpn/10"}, Batch: 64})
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { e.Close(); e.Wait() })
-		return e
+		return newEngTest(b, d, s, EngineConfig{Batch: 64})
 	}
 	dev := &orderDevice{}
 	ea, eb := newEngine(&engDevice{}, snd), newEngine(dev, &engSender{})
-	out, in := engSAs(b, 0x1001)
-	if _, err := ea.InstallPairFor("vpn/10", nil, out, PairInfo{}); err != nil {
-		b.Fatal(err)
-	}
-	if _, err := eb.InstallPairFor("vpn/10", in, nil, PairInfo{}); err != nil {
-		b.Fatal(err)
-	}
-	ol, il := newOutLoop(ea), newInLoop(eb)
+	_, ol, il := linkEngines(b, ea, eb, 0x1001)
 	const n = 64
 	pkt := engPacket([4]byte{10, 2, 0, 1}, 1372, false)
 	b.SetBytes(n * int64(len(pkt)))

@@ -29,16 +29,11 @@ func TestReceiveUDP(t *testing.T) {
 		t.Fatal(err)
 	}
 	pkt := engPacket([4]byte{10, 2, 0, 1}, 200, false)
-	buf := make([]byte, e.bufSize)
-	copy(buf[MaxHeadroom:], pkt)
-	s, end, err := out.Encap(buf, MaxHeadroom, len(pkt))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if buf[s+9] != ipProtoUDP {
+	wire := encapCopy(t, out, pkt)
+	if wire[9] != ipProtoUDP {
 		t.Fatal("NAT-T SA did not make a UDP packet")
 	}
-	payload := buf[s+28 : end] // after outer IPv4 and UDP headers
+	payload := wire[28:] // after outer IPv4 and UDP headers
 	e.ReceiveUDP(payload, netip.AddrPortFrom(engAddrB, 4501), netip.AddrPortFrom(engAddrA, 4500))
 	got := dev.packets()
 	if len(got) != 1 || !bytes.Equal(got[0], pkt) {
