@@ -66,18 +66,14 @@ func parseLevel(s string) logx.Level {
 }
 
 func cmdRun(args []string, stdout, stderr io.Writer) int {
-	fs, path := newFlags("run", stderr)
-	if !parseFlags(fs, args, stderr) {
-		return exitUsage
-	}
-	cfg, code := loadConfig(*path, stderr)
+	path, cfg, code := configFromArgs("run", args, stderr)
 	if code != exitOK {
 		return code
 	}
 	memory.SetDefaults()
 	log, level := newLogger(stderr, cfg.Global.LogLevel)
 
-	d := &daemon{path: *path, log: log, level: level, cfg: cfg, started: time.Now()}
+	d := &daemon{path: path, log: log, level: level, cfg: cfg, started: time.Now()}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
@@ -94,7 +90,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		d.closeParts()
 		return exitFail
 	}
-	log.Info("tinyipsec started", "version", version, "config", *path, "crypto_maps", len(cfg.CryptoMaps))
+	log.Info("tinyipsec started", "version", version, "config", path, "crypto_maps", len(cfg.CryptoMaps))
 	if os.Getenv(conf.TestShortLifetimesEnv) == "1" {
 		log.Warn("test mode: lifetimes down to 5 s accepted; never run a router like this", "env", conf.TestShortLifetimesEnv)
 	}

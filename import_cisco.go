@@ -8,6 +8,7 @@ import (
 
 	"tinyipsec/conf"
 	"tinyipsec/internal/ciscoimport"
+	"tinyipsec/internal/secretfile"
 )
 
 // cmdImportCisco converts an IOS or ASA running-config into TOML: the
@@ -41,7 +42,7 @@ func cmdImportCisco(args []string, stdout, stderr io.Writer) int {
 	name := "import-cisco.toml"
 	if *outPath != "" {
 		name = *outPath
-		if err := writeSecretFile(*outPath, res.TOML); err != nil {
+		if err := secretfile.Write(*outPath, res.TOML); err != nil {
 			fmt.Fprintf(stderr, "tinyipsec import-cisco: %v\n", err)
 			return exitFail
 		}
@@ -55,21 +56,4 @@ func cmdImportCisco(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "%d line(s) not carried over or changed; the result passes \"tinyipsec check\"\n", len(res.Notes))
 	return exitOK
-}
-
-// writeSecretFile writes data readable by the owner only: it holds keys.
-func writeSecretFile(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	if err := f.Chmod(0o600); err != nil {
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }

@@ -50,25 +50,26 @@ commands:
 FILE defaults to ` + conf.DefaultConfigPath + `; a UCI file is recognised by its content.
 `
 
+// commands are the subcommands that take arguments, by name.
+var commands = map[string]func(args []string, stdout, stderr io.Writer) int{
+	"run":          cmdRun,
+	"check":        cmdCheck,
+	"status":       cmdStatus,
+	"uci":          cmdUCI,
+	"keys":         cmdKeys,
+	"import-cisco": cmdImportCisco,
+}
+
 func runCLI(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return exitUsage
 	}
 	cmd, rest := args[0], args[1:]
+	if run := commands[cmd]; run != nil {
+		return run(rest, stdout, stderr)
+	}
 	switch cmd {
-	case "run":
-		return cmdRun(rest, stdout, stderr)
-	case "check":
-		return cmdCheck(rest, stdout, stderr)
-	case "status":
-		return cmdStatus(rest, stdout, stderr)
-	case "uci":
-		return cmdUCI(rest, stdout, stderr)
-	case "keys":
-		return cmdKeys(rest, stdout, stderr)
-	case "import-cisco":
-		return cmdImportCisco(rest, stdout, stderr)
 	case "version", "-v", "--version":
 		fmt.Fprintf(stdout, "tinyipsec %s\n", buildVersion())
 		return exitOK
@@ -142,12 +143,19 @@ func loadConfig(path string, stderr io.Writer) (*conf.Config, int) {
 	return cfg, exitOK
 }
 
-func cmdCheck(args []string, stdout, stderr io.Writer) int {
-	fs, path := newFlags("check", stderr)
+// configFromArgs is how the commands that take only -c start: parse the
+// arguments, then load the configuration they name.
+func configFromArgs(name string, args []string, stderr io.Writer) (path string, cfg *conf.Config, code int) {
+	fs, p := newFlags(name, stderr)
 	if !parseFlags(fs, args, stderr) {
-		return exitUsage
+		return "", nil, exitUsage
 	}
-	if _, code := loadConfig(*path, stderr); code != exitOK {
+	cfg, code = loadConfig(*p, stderr)
+	return *p, cfg, code
+}
+
+func cmdCheck(args []string, stdout, stderr io.Writer) int {
+	if _, _, code := configFromArgs("check", args, stderr); code != exitOK {
 		return code
 	}
 	fmt.Fprintln(stdout, "OK")
@@ -155,11 +163,7 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 }
 
 func cmdUCI(args []string, stdout, stderr io.Writer) int {
-	fs, path := newFlags("uci", stderr)
-	if !parseFlags(fs, args, stderr) {
-		return exitUsage
-	}
-	cfg, code := loadConfig(*path, stderr)
+	_, cfg, code := configFromArgs("uci", args, stderr)
 	if code != exitOK {
 		return code
 	}

@@ -210,18 +210,12 @@ func Parse(b []byte) (*Parsed, error) {
 
 // checkSchema applies the package schema's rules to the decoded values.
 func (p *Parsed) checkSchema() error {
-	if !ValidName(p.Name) {
-		return fmt.Errorf("apkv3: package name %q", p.Name)
-	}
-	if !ValidVersion(p.Version) {
-		return fmt.Errorf("apkv3: version %q", p.Version)
-	}
-	if p.Arch == "" {
-		return fmt.Errorf("apkv3: no arch")
+	if err := checkHeader(p.Name, p.Version, p.Arch, p.Depends); err != nil {
+		return err
 	}
 	for i, d := range p.Depends {
-		if !ValidName(d) || i > 0 && p.Depends[i-1] >= d {
-			return fmt.Errorf("apkv3: dependencies must be valid names, sorted and unique: %q", p.Depends)
+		if i > 0 && p.Depends[i-1] >= d {
+			return fmt.Errorf("apkv3: dependencies must be sorted and unique: %q", p.Depends)
 		}
 	}
 	var total uint64

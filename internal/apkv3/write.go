@@ -226,20 +226,30 @@ func flateBest(dst io.Writer, src []byte) error {
 	return zw.Close()
 }
 
-func (p *Package) check() error {
-	if !ValidName(p.Name) {
-		return fmt.Errorf("apkv3: invalid package name %q", p.Name)
+// checkHeader applies the schema's rules for the package's name, version,
+// architecture and dependencies, which a package written must meet as
+// one read does.
+func checkHeader(name, version, arch string, depends []string) error {
+	if !ValidName(name) {
+		return fmt.Errorf("apkv3: invalid package name %q", name)
 	}
-	if !ValidVersion(p.Version) {
-		return fmt.Errorf("apkv3: invalid version %q (apk wants e.g. 1.2.3_p4~abc123-r1)", p.Version)
+	if !ValidVersion(version) {
+		return fmt.Errorf("apkv3: invalid version %q (apk wants e.g. 1.2.3_p4~abc123-r1)", version)
 	}
-	if p.Arch == "" {
+	if arch == "" {
 		return fmt.Errorf("apkv3: no architecture")
 	}
-	for _, d := range p.Depends {
+	for _, d := range depends {
 		if !ValidName(d) {
 			return fmt.Errorf("apkv3: invalid dependency %q", d)
 		}
+	}
+	return nil
+}
+
+func (p *Package) check() error {
+	if err := checkHeader(p.Name, p.Version, p.Arch, p.Depends); err != nil {
+		return err
 	}
 	for name := range p.Scripts {
 		if !slices.Contains(ScriptNames, name) {

@@ -91,20 +91,17 @@ func (e *encoder) value(v reflect.Value, depth int) error {
 		err := e.value(v.Elem(), depth)
 		e.ptrDepth--
 		return err
-	case reflect.Slice:
+	case reflect.Slice, reflect.Map:
 		if v.IsNil() {
 			e.buf = append(e.buf, "null"...)
 			return nil
+		}
+		if v.Kind() == reflect.Map {
+			return e.object(v, depth)
 		}
 		return e.array(v, depth)
 	case reflect.Array:
 		return e.array(v, depth)
-	case reflect.Map:
-		if v.IsNil() {
-			e.buf = append(e.buf, "null"...)
-			return nil
-		}
-		return e.object(v, depth)
 	case reflect.Struct:
 		return e.structure(v, depth)
 	default:

@@ -11,13 +11,21 @@ import (
 	"time"
 )
 
-func TestRoundTrip(t *testing.T) {
+// listenTemp listens on a socket in the test's own directory, closed
+// when the test ends.
+func listenTemp(t *testing.T) (string, *Listener) {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "c.sock")
 	l, err := Listen(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
+	t.Cleanup(func() { l.Close() })
+	return path, l
+}
+
+func TestRoundTrip(t *testing.T) {
+	path, l := listenTemp(t)
 	done := make(chan error, 1)
 	go func() {
 		c, err := l.Accept()
@@ -80,12 +88,7 @@ func TestCloseUnblocksAccept(t *testing.T) {
 // A read deadline on an accepted connection bounds a client that never
 // sends its request.
 func TestDeadline(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "c.sock")
-	l, err := Listen(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
+	path, l := listenTemp(t)
 	c, err := Dial(path, time.Second)
 	if err != nil {
 		t.Fatal(err)

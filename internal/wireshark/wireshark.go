@@ -16,8 +16,9 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
-	"os"
 	"path/filepath"
+
+	"tinyipsec/internal/secretfile"
 )
 
 // IKESA is one IKEv1 SA: the initiator's cookie and the phase 1 cipher key.
@@ -157,28 +158,10 @@ func WriteDir(dir string, bundle []byte) (ikeN, espN int, skipped []string, err 
 		if !ok {
 			return 0, 0, nil, fmt.Errorf("the daemon's answer has no %s table", name)
 		}
-		if err := writeSecret(filepath.Join(dir, name), func(w io.Writer) error { _, err := w.Write(data); return err }); err != nil {
+		if err := secretfile.Write(filepath.Join(dir, name), data); err != nil {
 			return 0, 0, nil, err
 		}
 		clear(data)
 	}
 	return ikeN, espN, skipped, nil
-}
-
-// writeSecret writes a file readable by its owner only, also when an
-// older file with wider permissions is in the way.
-func writeSecret(path string, fill func(io.Writer) error) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	if err := f.Chmod(0o600); err != nil {
-		f.Close()
-		return err
-	}
-	if err := fill(f); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }
