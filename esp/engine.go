@@ -131,7 +131,7 @@ type Engine struct {
 	// outbound loop loads it once per batch.
 	policy atomic.Pointer[policyTable]
 
-	inbound atomic.Pointer[inTable]
+	inbound inTable
 	tableMu sync.Mutex // serialises writers of the inbound table and pair sets
 
 	pairs map[*Pair]struct{} // every installed pair, under tableMu
@@ -195,7 +195,6 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 		ent.index.Store(int32(i))
 	}
 	e.policy.Store(pol)
-	e.inbound.Store(&inTable{m: map[inKey]*Pair{}})
 	if cfg.Acquire != nil {
 		e.SetAcquireByID(cfg.Acquire)
 	}
@@ -327,7 +326,7 @@ func (e *Engine) Wait() {
 		p.close()
 	}
 	e.pairs = map[*Pair]struct{}{}
-	e.inbound.Store(&inTable{m: map[inKey]*Pair{}})
+	e.inbound.clear()
 	for _, ent := range e.policy.Load().entries {
 		ent.sel.Store(nil)
 		ent.out.Store(nil)

@@ -193,7 +193,7 @@ func (e *Engine) install(resolve func(*policyTable) (*entry, int), in Verifier, 
 			e.tableMu.Unlock()
 			return nil, fmt.Errorf("%w: %s 0x%08x", ErrDuplicateSPI, proto, spi)
 		}
-		e.publishInbound(func(m map[inKey]*Pair) { m[inKey{proto, spi}] = p })
+		e.inbound.set(inKey{proto, spi}, p)
 	}
 	e.pairs[p] = struct{}{}
 	p.held.Store(out != nil && info.HoldOutbound)
@@ -271,7 +271,7 @@ func (e *Engine) Remove(p *Pair) {
 	if p.in != nil {
 		proto, spi := p.in.LookupKey()
 		if e.lookupInbound(proto, spi) == p {
-			e.publishInbound(func(m map[inKey]*Pair) { delete(m, inKey{proto, spi}) })
+			e.inbound.set(inKey{proto, spi}, nil)
 		}
 	}
 	delete(e.pairs, p)

@@ -5,33 +5,117 @@ import (
 	"sync/atomic"
 )
 
-// The inbound SA table is an immutable map behind an atomic pointer: the
-// inbound loops look SPIs up without any lock, and the rare writers
-// (install, remove) copy the map under Engine.tableMu and publish the copy.
+// The inbound SA table: the inbound loops look SPIs up without any lock;
+// the rare writers (install, remove) serialise on Engine.tableMu. It is
+// split into inShards shards by a hash of the SPI, each an immutable slice
+// sorted by SPI behind an atomic pointer, and a writer copies and
+// republishes only its SPI's shard. One immutable map for the whole table
+// would be copied in full on every install: on a hub where a burst of
+// spokes installs n pairs that is n²/2 entries copied, megabytes of
+// garbage for a thousand spokes, all of it while the handshakes' own
+// garbage peaks.
 
 type inKey struct {
 	proto Proto
 	spi   uint32
 }
 
+// less orders keys by SPI, then protocol.
+func (k inKey) less(o inKey) bool {
+	if k.spi != o.spi {
+		return k.spi < o.spi
+	}
+	return k.proto < o.proto
+}
+
+type inEntry struct {
+	key inKey
+	p   *Pair
+}
+
+// inShards is a power of two: with a thousand SAs a shard holds about 16,
+// and an install copies that many entries.
+const inShards = 64
+
 type inTable struct {
-	m map[inKey]*Pair
+	shards [inShards]atomic.Pointer[[]inEntry]
+}
+
+// shardOf spreads SPIs over the shards. IKE picks SPIs at random, but
+// manual keying often uses round numbers (0x1000, 0x2000): a
+// multiplicative hash takes the top bits, which depend on every bit of the
+// SPI.
+func shardOf(spi uint32) int { return int((spi * 0x9e3779b1) >> 26) }
+
+// search returns the index of the first entry of s not less than k.
+func search(s []inEntry, k inKey) int {
+	lo, hi := 0, len(s)
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		if s[mid].key.less(k) {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	return lo
+}
+
+func (t *inTable) lookup(k inKey) *Pair {
+	s := t.shards[shardOf(k.spi)].Load()
+	if s == nil {
+		return nil
+	}
+	if i := search(*s, k); i < len(*s) && (*s)[i].key == k {
+		return (*s)[i].p
+	}
+	return nil
+}
+
+// set adds, replaces (p != nil) or removes (p == nil) the entry of k.
+// Callers hold Engine.tableMu.
+func (t *inTable) set(k inKey, p *Pair) {
+	sh := &t.shards[shardOf(k.spi)]
+	var old []inEntry
+	if s := sh.Load(); s != nil {
+		old = *s
+	}
+	i := search(old, k)
+	found := i < len(old) && old[i].key == k
+	n := len(old)
+	switch {
+	case p != nil && !found:
+		n++
+	case p == nil && found:
+		n--
+	case p == nil:
+		return
+	}
+	if n == 0 {
+		sh.Store(nil)
+		return
+	}
+	next := make([]inEntry, 0, n)
+	next = append(next, old[:i]...)
+	if p != nil {
+		next = append(next, inEntry{k, p})
+	}
+	if found {
+		i++
+	}
+	next = append(next, old[i:]...)
+	sh.Store(&next)
+}
+
+// clear empties the table (tableMu held).
+func (t *inTable) clear() {
+	for i := range t.shards {
+		t.shards[i].Store(nil)
+	}
 }
 
 func (e *Engine) lookupInbound(proto Proto, spi uint32) *Pair {
-	return e.inbound.Load().m[inKey{proto, spi}]
-}
-
-// publishInbound replaces the table with a copy changed by edit. Callers
-// hold e.tableMu.
-func (e *Engine) publishInbound(edit func(m map[inKey]*Pair)) {
-	old := e.inbound.Load().m
-	m := make(map[inKey]*Pair, len(old)+1)
-	for k, v := range old {
-		m[k] = v
-	}
-	edit(m)
-	e.inbound.Store(&inTable{m: m})
+	return e.inbound.lookup(inKey{proto, spi})
 }
 
 // entry is one policy entry (crypto map entry): its current outbound SAs
