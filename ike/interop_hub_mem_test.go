@@ -33,11 +33,21 @@ func daemonRSS(t *testing.T, ns *nstest.NS) int64 {
 		}
 		defer fh.Close()
 		sc := bufio.NewScanner(fh)
+		var rss int64
+		var parts []string
 		for sc.Scan() {
-			if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+			k, v, _ := strings.Cut(sc.Text(), ":")
+			switch k {
+			case "VmRSS":
 				kb, _ := strconv.ParseInt(strings.Fields(v)[0], 10, 64)
-				return kb << 10
+				rss = kb << 10
+			case "RssAnon", "RssFile":
+				parts = append(parts, k+" "+strings.Join(strings.Fields(v), " "))
 			}
+		}
+		if rss > 0 {
+			t.Logf("hub VmRSS %d kB (%s)", rss>>10, strings.Join(parts, ", "))
+			return rss
 		}
 	}
 	t.Fatalf("no tinyipsec process in %s", ns.Name)

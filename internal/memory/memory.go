@@ -45,7 +45,9 @@ func (s *Settler) run() {
 	if s.Log.Enabled(logx.LevelDebug) {
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
-		s.Log.Debug("IKE settled: heap returned to the kernel", "heap_inuse_kb", ms.HeapInuse>>10, "sys_kb", ms.Sys>>10)
+		s.Log.Debug("IKE settled: heap returned to the kernel", "heap_inuse_kb", ms.HeapInuse>>10, "heap_alloc_kb", ms.HeapAlloc>>10,
+			"stack_kb", ms.StackInuse>>10, "mspan_kb", ms.MSpanInuse>>10, "gc_sys_kb", ms.GCSys>>10, "other_sys_kb", ms.OtherSys>>10,
+			"goroutines", runtime.NumGoroutine(), "sys_kb", ms.Sys>>10)
 	}
 	s.mu.Lock()
 	s.last, s.pending = time.Now(), false
