@@ -217,19 +217,11 @@ func (c *converter) translate(al aclLine) ([]string, string) {
 		return nil, "service objects are not supported"
 	}
 	i := 2
-	src, why := c.aclAddress(t, &i, al.wildcard)
+	src, srcPorts, why := c.aclEndpoint(t, &i, al.wildcard)
 	if why != "" {
 		return nil, why
 	}
-	srcPorts, why := aclPorts(t, &i)
-	if why != "" {
-		return nil, why
-	}
-	dst, why := c.aclAddress(t, &i, al.wildcard)
-	if why != "" {
-		return nil, why
-	}
-	dstPorts, why := aclPorts(t, &i)
+	dst, dstPorts, why := c.aclEndpoint(t, &i, al.wildcard)
 	if why != "" {
 		return nil, why
 	}
@@ -259,6 +251,16 @@ func (c *converter) translate(al aclLine) ([]string, string) {
 		}
 	}
 	return out, ""
+}
+
+// aclEndpoint reads a source or destination at t[*i]: its addresses
+// (object groups expand) and its port match, or why it cannot.
+func (c *converter) aclEndpoint(t []string, i *int, wildcard bool) (addrs []string, ports, why string) {
+	if addrs, why = c.aclAddress(t, i, wildcard); why != "" {
+		return nil, "", why
+	}
+	ports, why = aclPorts(t, i)
+	return addrs, ports, why
 }
 
 func join(parts ...string) string {

@@ -162,8 +162,8 @@ func (c *converter) keepalive(l line, args []string) {
 		c.note(l, "missing interval")
 		return
 	}
-	d, err := strconv.Atoi(args[0])
-	if err != nil || d < 1 || d > 3600 {
+	d, ok := number(args[0], 1, 3600)
+	if !ok {
 		c.note(l, "interval must be 1-3600 seconds")
 		return
 	}
@@ -266,4 +266,10 @@ func prefixOf(addr, mask string, wildcard bool) (netip.Prefix, bool) {
 		return netip.Prefix{}, false
 	}
 	return netip.PrefixFrom(a, n).Masked(), true
+}
+
+// number reads a decimal number from lo to hi.
+func number(s string, lo, hi int) (int, bool) {
+	n, err := strconv.Atoi(s)
+	return n, err == nil && n >= lo && n <= hi
 }

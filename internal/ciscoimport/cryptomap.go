@@ -57,8 +57,7 @@ func (c *converter) cryptoMap(b block, dynamic bool) {
 		c.noteBlock(b, "no tinyipsec equivalent")
 		return
 	}
-	seq, err := strconv.Atoi(t[1])
-	if err != nil || seq < 1 || seq > 65535 {
+	if _, ok := number(t[1], 1, 65535); !ok {
 		c.noteBlock(b, "sequence number must be 1-65535")
 		return
 	}

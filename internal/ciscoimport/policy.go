@@ -87,6 +87,11 @@ func (c *converter) policyLine(p *policy, l line) {
 		}
 		return ""
 	}
+	// drop notes why the whole policy is not carried over.
+	drop := func(why string) {
+		c.note(l, why+"; the policy is not carried over")
+		p.dropped = true
+	}
 	switch strings.ToLower(t[0]) {
 	case "encr", "encryption":
 		switch enc := arg(1); {
@@ -99,8 +104,7 @@ func (c *converter) policyLine(p *policy, l line) {
 		case enc == "3des", enc == "des":
 			p.enc = enc
 		default:
-			c.note(l, "encryption "+enc+" is not supported; the policy is not carried over")
-			p.dropped = true
+			drop("encryption " + enc + " is not supported")
 		}
 	case "hash":
 		switch h := arg(1); h {
@@ -109,22 +113,19 @@ func (c *converter) policyLine(p *policy, l line) {
 		case "sha256", "sha384", "sha512", "md5":
 			p.hash = h
 		default:
-			c.note(l, "hash "+h+" is not supported; the policy is not carried over")
-			p.dropped = true
+			drop("hash " + h + " is not supported")
 		}
 	case "authentication":
 		switch a := arg(1); a {
 		case "pre-share", "rsa-sig", "ecdsa-sig":
 			p.auth = a
 		default:
-			c.note(l, "authentication "+a+" is not supported (RSA encryption modes are not offered); the policy is not carried over")
-			p.dropped = true
+			drop("authentication " + a + " is not supported (RSA encryption modes are not offered)")
 		}
 	case "group":
 		g, err := strconv.Atoi(arg(1))
 		if err != nil || !supportedGroups[g] {
-			c.note(l, "DH group "+arg(1)+" is not supported; the policy is not carried over")
-			p.dropped = true
+			drop("DH group " + arg(1) + " is not supported")
 			return
 		}
 		p.group = g

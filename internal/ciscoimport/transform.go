@@ -63,22 +63,12 @@ func (c *converter) transformSet(b block, args []string) {
 			c.weak(b.head, tok)
 		case "esp-null":
 			ts.esp = "null"
-		case "esp-sha-hmac":
-			ts.espAuth = "sha1"
-		case "esp-sha256-hmac", "esp-sha384-hmac", "esp-sha512-hmac":
-			ts.espAuth = tok[4:10]
-		case "esp-md5-hmac":
-			ts.espAuth = "md5"
-			c.weak(b.head, tok)
+		case "esp-sha-hmac", "esp-sha256-hmac", "esp-sha384-hmac", "esp-sha512-hmac", "esp-md5-hmac":
+			ts.espAuth = c.hmac(b.head, tok)
+		case "ah-sha-hmac", "ah-sha256-hmac", "ah-sha384-hmac", "ah-sha512-hmac", "ah-md5-hmac":
+			ts.ah = c.hmac(b.head, tok)
 		case "esp-none":
 			// ASA: ESP without integrity; only valid with an AEAD here.
-		case "ah-sha-hmac":
-			ts.ah = "sha1"
-		case "ah-sha256-hmac", "ah-sha384-hmac", "ah-sha512-hmac":
-			ts.ah = tok[3:9]
-		case "ah-md5-hmac":
-			ts.ah = "md5"
-			c.weak(b.head, tok)
 		case "comp-lzs":
 			c.note(b.head, "IPComp (comp-lzs) is not supported; the rest of the transform set is carried over")
 		default:
@@ -125,4 +115,17 @@ func (c *converter) transformMode(ts *transformSet, l line, args []string) {
 	default:
 		c.note(l, "mode "+args[0]+" is not supported")
 	}
+}
+
+// hmac is the integrity algorithm of an esp-*-hmac or ah-*-hmac
+// transform (IOS says "sha" for SHA-1); MD5 is noted as weak.
+func (c *converter) hmac(l line, tok string) string {
+	_, alg, _ := strings.Cut(strings.TrimSuffix(tok, "-hmac"), "-")
+	switch alg {
+	case "sha":
+		return "sha1"
+	case "md5":
+		c.weak(l, tok)
+	}
+	return alg
 }
