@@ -30,18 +30,7 @@ func hubWithSpokes(t *testing.T, spokes int) (hub *memEnd, ends []*memEnd, addrs
 	t.Helper()
 	hubAddr := netip.MustParseAddr("192.0.2.100")
 	n := &memNet{peers: map[netip.Addr]*Manager{}}
-	mk := func(addr netip.Addr, cfg *conf.Config) *memEnd {
-		p := &memPlane{}
-		m, err := NewManager(Config{Conf: cfg, Transport: &memTransport{n}, DataPlane: p})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(m.Close)
-		n.mu.Lock()
-		n.peers[addr] = m
-		n.mu.Unlock()
-		return &memEnd{m: m, plane: p}
-	}
+	mk := func(addr netip.Addr, cfg *conf.Config) *memEnd { return n.add(t, addr, cfg, nil) }
 	hub = mk(hubAddr, testConfig(hubAddr, netip.Addr{}, "10.200.0.0/16", "10.0.0.0/8", "never", func(cm *conf.CryptoMap) {
 		cm.Peer, cm.PeerAddr, cm.Dynamic, cm.PFS = "dynamic", netip.Addr{}, true, 14
 	}))

@@ -377,21 +377,13 @@ func (q *quickMode) applyResponderLifetime(n *Notify, ch *childChoice) {
 	if err != nil {
 		return
 	}
-	lifeType := uint64(0)
+	var life saLife
 	for _, a := range as {
 		v, _ := a.Uint()
-		switch a.Type {
-		case AttrSALifeType:
-			lifeType = v
-		case AttrSALifeDuration:
-			switch lifeType {
-			case LifeSeconds:
-				ch.Lifetime = minDur(ch.Lifetime, time.Duration(v)*time.Second)
-			case LifeKilobytes:
-				ch.LifetimeKB = minNonZero(ch.LifetimeKB, v)
-			}
-		}
+		life.read(a, v)
 	}
+	ch.Lifetime = minDur(ch.Lifetime, life.seconds)
+	ch.LifetimeKB = minNonZero(ch.LifetimeKB, life.kb)
 }
 
 // quickLookup finds the responder's policy for the proxy IDs the

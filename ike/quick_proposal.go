@@ -182,25 +182,45 @@ type transformParams struct {
 	unknownAtt uint16
 }
 
+// saLife reads SA Life Type and SA Life Duration attributes (RFC 2407
+// section 4.5): each duration is in the unit of the type before it.
+type saLife struct {
+	unit    uint64
+	seconds time.Duration
+	kb      uint64
+}
+
+// read takes a, whose value is v, if it is a life attribute.
+func (l *saLife) read(a Attribute, v uint64) bool {
+	switch a.Type {
+	case AttrSALifeType:
+		l.unit = v
+	case AttrSALifeDuration:
+		switch l.unit {
+		case LifeSeconds:
+			l.seconds = time.Duration(v) * time.Second
+		case LifeKilobytes:
+			l.kb = v
+		}
+	default:
+		return false
+	}
+	return true
+}
+
 func decodeTransform(t Transform) transformParams {
 	var p transformParams
-	lifeType := uint64(0)
+	var life saLife
 	for _, a := range t.Attributes {
 		v, ok := a.Uint()
 		if !ok {
 			p.unknownAtt = a.Type
 			continue
 		}
+		if life.read(a, v) {
+			continue
+		}
 		switch a.Type {
-		case AttrSALifeType:
-			lifeType = v
-		case AttrSALifeDuration:
-			switch lifeType {
-			case LifeSeconds:
-				p.lifetime = time.Duration(v) * time.Second
-			case LifeKilobytes:
-				p.lifeKB = v
-			}
 		case AttrP2GroupDesc:
 			p.group = algo.Group(v)
 		case AttrEncapsulationMode:
@@ -215,6 +235,7 @@ func decodeTransform(t Transform) transformParams {
 			p.unknownAtt = a.Type
 		}
 	}
+	p.lifetime, p.lifeKB = life.seconds, life.kb
 	return p
 }
 
@@ -334,18 +355,8 @@ func (o *childOffer) matchGroup(group []Proposal, ts *conf.TransformSet, spi fun
 		}
 		found.SPIi = peerSPI
 		found.SPIr = spi()
-		ch.EncapMode = params.encap
-		ch.PFS = params.group
-		ch.ESN = params.esn
-		// The shorter lifetime wins; a longer offer is answered with
-		// RESPONDER-LIFETIME by the caller.
-		ch.Lifetime = minDur(params.lifetime, o.Lifetime)
-		ch.LifetimeKB = minNonZero(params.lifeKB, o.LifetimeKB)
-		if p.Protocol == ProtoAH {
-			ch.AH = found
-		} else {
-			ch.ESP = found
-		}
+		// A longer offer is answered with RESPONDER-LIFETIME by the caller.
+		o.choose(ch, p.Protocol, found, params)
 		reply.Proposals = append(reply.Proposals, Proposal{Number: p.Number, Protocol: p.Protocol,
 			SPI: spiBytes(found.SPIr), Transforms: []Transform{chosen}})
 	}
@@ -396,19 +407,26 @@ func (o *childOffer) acceptReply(reply *SA, ourSA *SA) (*childChoice, error) {
 		if c.SPIi == 0 {
 			return nil, fmt.Errorf("%w: responder answered protocol %d that we did not offer", ErrNoProposalChosen, p.Protocol)
 		}
-		ch.EncapMode, ch.PFS, ch.ESN = tp.encap, tp.group, tp.esn
-		ch.Lifetime = minDur(tp.lifetime, o.Lifetime)
-		ch.LifetimeKB = minNonZero(tp.lifeKB, o.LifetimeKB)
-		if p.Protocol == ProtoAH {
-			ch.AH = c
-		} else {
-			ch.ESP = c
-		}
+		o.choose(ch, p.Protocol, c, tp)
 	}
 	if (ts.AH != algo.HashNone) != (ch.AH != nil) || (ts.ESP != algo.CipherNone) != (ch.ESP != nil) {
 		return nil, fmt.Errorf("%w: responder answered part of an AH+ESP bundle", ErrNoProposalChosen)
 	}
 	return ch, nil
+}
+
+// choose records in ch the transform chosen for one protocol of the
+// bundle (c, with attributes tp): its mode, PFS group and ESN, and the
+// shorter of its lifetimes and ours.
+func (o *childOffer) choose(ch *childChoice, proto uint8, c *protoChoice, tp transformParams) {
+	ch.EncapMode, ch.PFS, ch.ESN = tp.encap, tp.group, tp.esn
+	ch.Lifetime = minDur(tp.lifetime, o.Lifetime)
+	ch.LifetimeKB = minNonZero(tp.lifeKB, o.LifetimeKB)
+	if proto == ProtoAH {
+		ch.AH = c
+	} else {
+		ch.ESP = c
+	}
 }
 
 func btoi(b bool) int {
