@@ -174,7 +174,7 @@ func (e *encoder) object(v reflect.Value, depth int) error {
 		e.buf = append(e.buf, "{}"...)
 		return nil
 	}
-	slices.Sort(keys)
+	slices.SortFunc(keys, strings.Compare) // crypto/x509 links this instantiation; slices.Sort would add one
 	e.buf = append(e.buf, '{')
 	for i, k := range keys {
 		if i > 0 {
