@@ -19,6 +19,7 @@ import (
 
 	"tinyipsec/ike"
 	"tinyipsec/internal/nstest"
+	"tinyipsec/internal/testconf"
 )
 
 // TestFloodOfForgedFirstMessages: a hub (B) has an established tunnel with
@@ -60,44 +61,18 @@ func TestFloodOfForgedFirstMessages(t *testing.T) {
 	// (no forwarding in a fresh namespace), as the Internet would.
 	nsB.Run(t, "ip", "route", "add", "default", "via", "192.168.81.1")
 
-	dir := t.TempDir()
-	write := func(name, peer, acl, initiate string) (cfg, ctl string) {
-		cfg, ctl = filepath.Join(dir, name+".toml"), filepath.Join(dir, name+".sock")
-		text := fmt.Sprintf(`[global]
-log_level = "info"
-tun = "ipsec0"
-control_socket = %q
-
-[[isakmp_policy]]
-priority = 10
-encryption = "aes128"
-hash = "sha256"
-authentication = "pre-share"
-group = 14
-
-[transform_set.TS]
-esp = "aes128gcm16"
-
-[acl.VPN]
-rules = [%q]
-
-[[crypto_map]]
-name = "CMAP"
-seq = 10
-peer = %q
-psk = "flood-test-pre-shared-key"
-match = "VPN"
-transform_set = "TS"
-initiate = %q
-`, ctl, acl, peer, initiate)
-		if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
+	write := func(peer, acl, initiate string) (cfg, ctl string) {
+		// Info, not debug: the test counts the hub's log lines.
+		c := testconf.IKE{LogLevel: "info", Peer: peer, PSK: "flood-test-pre-shared-key", ACL: acl, Initiate: initiate}
+		cfg, ctl, err := c.Write(t.TempDir())
+		if err != nil {
 			t.Fatal(err)
 		}
 		return cfg, ctl
 	}
-	cfgB, _ := write("b", "dynamic", "permit ip 10.2.0.0 0.0.0.255 10.0.0.0 0.255.255.255", "never")
-	cfgA, _ := write("a", "192.168.81.2", "permit ip 10.1.0.0 0.0.0.255 10.2.0.0 0.0.0.255", "always")
-	cfgC, _ := write("c", "192.168.82.2", "permit ip 10.3.0.0 0.0.0.255 10.2.0.0 0.0.0.255", "always")
+	cfgB, _ := write("dynamic", "permit ip 10.2.0.0 0.0.0.255 10.0.0.0 0.255.255.255", "never")
+	cfgA, _ := write("192.168.81.2", "permit ip 10.1.0.0 0.0.0.255 10.2.0.0 0.0.0.255", "always")
+	cfgC, _ := write("192.168.82.2", "permit ip 10.3.0.0 0.0.0.255 10.2.0.0 0.0.0.255", "always")
 
 	hub := nsB.Start(t, "tinyipsec-b", nil, bin, "run", "-c", cfgB)
 	nsA.Start(t, "tinyipsec-a", nil, bin, "run", "-c", cfgA)

@@ -1,13 +1,14 @@
 package ike
 
 import (
-	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"tinyipsec/conf"
+	"tinyipsec/internal/testconf"
 )
 
 // The certificate, key and CA are read once, by conf when it loads the
@@ -25,30 +26,11 @@ func TestCredentialsReadOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	text := fmt.Sprintf(`[[isakmp_policy]]
-priority = 10
-encryption = "aes128"
-hash = "sha256"
-authentication = "rsa-sig"
-group = 14
-
-[transform_set.t]
-esp = "aes128gcm16"
-
-[acl.a]
-rules = ["permit ip 10.1.0.0 0.0.0.255 10.2.0.0 0.0.0.255"]
-
-[[crypto_map]]
-name = "m"
-seq = 10
-peer = "192.0.2.2"
-local = "192.0.2.1"
-match = "a"
-transform_set = "t"
-cert = %q
-key = %q
-ca = %q
-`, filepath.Join(dir, "left.crt"), filepath.Join(dir, "left.key"), filepath.Join(dir, "ca.crt"))
+	text := tisConn{Peer: "192.0.2.2", Local: "192.0.2.1",
+		Policy: strings.Replace(testconf.DefaultPolicy, "pre-share", "rsa-sig", 1),
+		ACL:    "permit ip 10.1.0.0 0.0.0.255 10.2.0.0 0.0.0.255",
+		Cert:   filepath.Join(dir, "left.crt"), Key: filepath.Join(dir, "left.key"), CA: filepath.Join(dir, "ca.crt"),
+	}.TOML("")
 	cfg, err := conf.Parse(filepath.Join(dir, "t.toml"), []byte(text))
 	if err != nil {
 		t.Fatal(err)
