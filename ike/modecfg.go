@@ -3,6 +3,9 @@ package ike
 import (
 	"encoding/binary"
 	"net/netip"
+	"sync"
+
+	"tinyipsec/acl"
 )
 
 // Mode-Config (draft-dukes-ike-mode-cfg-02) and XAUTH
@@ -51,6 +54,9 @@ type Lease struct {
 	IP4, IP6 netip.Addr
 	DNS      []netip.Addr
 	Split    []netip.Prefix
+
+	aclOnce sync.Once
+	acl     *acl.List
 }
 
 // attributes encodes the lease as a gateway's REPLY or SET.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"time"
 	"tinyipsec/internal/logx"
 
@@ -141,6 +142,19 @@ func (r *txnRow) leaves(p raPhase) bool {
 // held and must not call back into the manager.
 type RemoteAccessHost interface {
 	ApplyLease(cm *conf.CryptoMap, l *Lease) error
+}
+
+// ACL is the lease's crypto ACL (ACLRules), compiled once: IKE takes its
+// proxy IDs from it and the data plane classifies packets with it.
+func (l *Lease) ACL() *acl.List {
+	l.aclOnce.Do(func() { l.acl = acl.Compile(l.ACLRules()) })
+	return l.acl
+}
+
+// sameAs reports whether two leases assign the same addresses, DNS
+// servers and networks.
+func (l *Lease) sameAs(o *Lease) bool {
+	return l.IP4 == o.IP4 && l.IP6 == o.IP6 && slices.Equal(l.DNS, o.DNS) && slices.Equal(l.Split, o.Split)
 }
 
 // ACLRules is a client's crypto ACL for the lease: its address to each
@@ -353,7 +367,7 @@ func (m *Manager) raClientLease(sa *ikeSA, t *txn, ap *AttributesPayload, now ti
 	ms := sa.ms
 	sa.ra.lease, sa.ra.phase = l, raActive
 	m.setLife(sa, lifeActive)
-	changed := ms.raLease == nil || !sameLease(ms.raLease, l) || !ms.raApplied
+	changed := ms.raLease == nil || !ms.raLease.sameAs(l) || !ms.raApplied
 	ms.raLease = l
 	if changed {
 		ms.setLeaseRules(l)
@@ -373,14 +387,10 @@ func (m *Manager) raClientLease(sa *ikeSA, t *txn, ap *AttributesPayload, now ti
 	return nil
 }
 
-func sameLease(a, b *Lease) bool {
-	return fmt.Sprint(*a) == fmt.Sprint(*b)
-}
-
 // setLeaseRules makes the lease the map's crypto ACL: one Quick Mode per
 // split network, all of them wanted.
 func (ms *mapState) setLeaseRules(l *Lease) {
-	ms.acl = acl.Compile(l.ACLRules())
+	ms.acl = l.ACL()
 	ms.rules = nil
 	for i := range ms.acl.Len() {
 		if s, ok := ms.acl.ProxyID(i, false); ok {

@@ -120,6 +120,14 @@ func TestRemoteAccessInMemory(t *testing.T) {
 			if len(h1.leases) != 1 || h1.leases[0].IP4.String() != "10.9.0.10" {
 				t.Fatalf("leases applied: %+v", h1.leases)
 			}
+			// The lease's ACL is compiled once: the data plane gets the
+			// list IKE takes its proxy IDs from.
+			c1.m.mu.Lock()
+			same := c1.m.maps[0].acl == h1.leases[0].ACL()
+			c1.m.mu.Unlock()
+			if !same {
+				t.Fatal("the lease's ACL was compiled twice")
+			}
 			sel := c1.plane.live()[0].Selector
 			if sel.Local.String() != "10.9.0.10/32" || sel.Remote != raSplit {
 				t.Fatalf("client selector %v", sel)

@@ -53,7 +53,7 @@ func (d *Dataplane) ApplyLease(cm *conf.CryptoMap, l *ike.Lease) error {
 			}
 		}
 	}
-	d.ra[cm.ID()] = &raLease{lease: l, list: acl.Compile(l.ACLRules()), resolv: cm.ResolvFile}
+	d.ra[cm.ID()] = &raLease{lease: l, list: l.ACL(), resolv: cm.ResolvFile}
 	d.applyRALists(d.lists)
 	ids := make([]string, len(d.maps))
 	for i, m := range d.maps {
