@@ -134,15 +134,22 @@ type Result struct {
 // state machine: no sockets, no timers, no goroutines. Retransmission is
 // the caller's job: resend LastSent while waiting.
 //
+// Phase1 is what both roles share, as crypto/tls's Conn is; each role is
+// its own state machine around it, as crypto/tls's client and server
+// handshakes are: phase1Initiator (phase1_initiator.go) and
+// phase1Responder (phase1_responder.go), each reading top to bottom
+// through Main Mode, then Aggressive Mode. Handle does what is common to
+// every message and hands the rest to the role.
+//
 // Its fields are grouped by job; the embedded groups are filled by the
 // files named beside them.
 type Phase1 struct {
 	cfg       Phase1Config
 	rand      io.Reader
 	initiator bool
+	role      phase1Role // the *phase1Initiator or *phase1Responder this is part of
 	exchange  ExchangeType
 	state     State
-	table     phase1Table // the role's half of the exchange (mainmode.go, aggressive.go)
 
 	ckyI, ckyR    Cookie
 	local, remote netip.AddrPort
@@ -199,14 +206,22 @@ type p1Wire struct {
 	fragID     uint16 // of the last message we fragmented
 }
 
-func newPhase1(cfg *Phase1Config, initiator bool) (*Phase1, error) {
+// phase1Role is one role's state machine: it takes the Main or
+// Aggressive Mode messages Handle passes on (through phase1Step and the
+// role's table).
+type phase1Role interface {
+	receive(h Header, pkt Packet, now time.Time) (*Result, error)
+}
+
+// setup fills the shared part from cfg for either role.
+func (p *Phase1) setup(cfg *Phase1Config, initiator bool) error {
 	if cfg == nil {
-		return nil, errors.New("ike: nil phase 1 config")
+		return errors.New("ike: nil phase 1 config")
 	}
 	if err := cfg.validate(); err != nil {
-		return nil, err
+		return err
 	}
-	p := &Phase1{cfg: *cfg, initiator: initiator, local: cfg.Local, remote: cfg.Remote, rand: cfg.Rand}
+	p.cfg, p.initiator, p.local, p.remote, p.rand = *cfg, initiator, cfg.Local, cfg.Remote, cfg.Rand
 	if p.rand == nil {
 		p.rand = rand.Reader
 	}
@@ -214,7 +229,7 @@ func newPhase1(cfg *Phase1Config, initiator bool) (*Phase1, error) {
 		if pol.Auth.IsECDSA() {
 			m, ok := ECDSAMethodFor(cfg.Creds.Key.Public())
 			if !ok {
-				return nil, errors.New("ike: ecdsa-sig policy but the key is not ECDSA")
+				return errors.New("ike: ecdsa-sig policy but the key is not ECDSA")
 			}
 			pol.Auth = m
 		}
@@ -223,58 +238,16 @@ func newPhase1(cfg *Phase1Config, initiator bool) (*Phase1, error) {
 		}
 		p.policies = append(p.policies, pol)
 	}
-	return p, nil
-}
-
-// NewInitiator prepares a phase 1 negotiation towards cfg.Remote; Start
-// produces the first message.
-func NewInitiator(cfg *Phase1Config) (*Phase1, error) {
-	p, err := newPhase1(cfg, true)
-	if err != nil {
-		return nil, err
-	}
-	p.exchange = cfg.Exchange
-	switch p.exchange {
-	case 0, ExchangeMain:
-		p.exchange, p.table = ExchangeMain, mainModeInitiator
-	case ExchangeAggressive:
-		p.table = aggressiveInitiator
-		// Aggressive Mode sends KE with the first message, so every offered
-		// transform must use the first policy's group.
-		var same []Policy
-		for _, pol := range p.policies {
-			if pol.Group == p.policies[0].Group {
-				same = append(same, pol)
-			}
-		}
-		p.policies = same
-	default:
-		return nil, fmt.Errorf("ike: phase 1 exchange %v", p.exchange)
-	}
-	if _, err := io.ReadFull(p.rand, p.ckyI[:]); err != nil {
-		return nil, err
-	}
-	return p, nil
-}
-
-// NewResponder prepares the answer to a first message (MM1 or AM1) that
-// arrived from cfg.Remote; feed that message to Handle.
-func NewResponder(cfg *Phase1Config) (*Phase1, error) {
-	return newPhase1(cfg, false)
+	return nil
 }
 
 // Start sends the initiator's first message.
 func (p *Phase1) Start(now time.Time) (Result, error) {
-	if !p.initiator || p.state != StateNone {
+	hs, ok := p.role.(*phase1Initiator)
+	if !ok || p.state != StateNone {
 		return Result{}, errors.New("ike: Start on a responder or a started negotiation")
 	}
-	var r *Result
-	var err error
-	if p.exchange == ExchangeMain {
-		r, err = p.mmI1()
-	} else {
-		r, err = p.amI1()
-	}
+	r, err := hs.start()
 	if err != nil {
 		return p.failWith(err), nil
 	}
@@ -365,7 +338,10 @@ func (p *Phase1) Handle(pkt Packet, now time.Time) (Result, error) {
 		// retransmission ping-pong.
 		return Result{Send: p.lastAnswer}, nil
 	}
-	if h.CookieI != p.ckyI && !(p.state == StateNone && !p.initiator) {
+	// A responder learns the initiator's cookie from the first message
+	// (phase1Responder.receive); an initiator has left StateNone once
+	// Start sent its cookie.
+	if h.CookieI != p.ckyI && p.state != StateNone {
 		return Result{}, errors.New("ike: initiator cookie mismatch")
 	}
 	if !p.ckyR.IsZero() && h.CookieR != p.ckyR {
@@ -393,64 +369,13 @@ func (p *Phase1) Handle(pkt Packet, now time.Time) (Result, error) {
 	if p.state.Active() {
 		return Result{}, fmt.Errorf("ike: %v message in %v", h.Exchange, p.state)
 	}
-	if p.state == StateNone && !p.initiator {
-		switch {
-		case h.Exchange == ExchangeMain:
-			p.exchange, p.table = ExchangeMain, mainModeResponder
-		case h.Exchange == ExchangeAggressive && !p.cfg.NoAggressive:
-			p.exchange, p.table = ExchangeAggressive, aggressiveResponder
-		default:
-			return Result{}, fmt.Errorf("ike: unexpected first exchange %v", h.Exchange)
-		}
-		if !h.CookieR.IsZero() || h.MessageID != 0 {
-			return Result{}, malformed("first message with responder cookie or message ID")
-		}
-		p.ckyI = h.CookieI
-	}
-	if h.Exchange != p.exchange {
-		return Result{}, fmt.Errorf("ike: %v message during %v mode", h.Exchange, p.exchange)
-	}
-	if h.MessageID != 0 {
-		return Result{}, malformed("phase 1 message with message ID %#x", h.MessageID)
-	}
-	var m *Message
-	var nextIV []byte
-	if h.Encrypted() {
-		if p.blk == nil {
-			return Result{}, errors.New("ike: encrypted message before keys")
-		}
-		m, nextIV, err = Open(pkt.Data, p.blk, p.iv)
-		if errors.Is(err, ErrMalformed) && p.keys != nil && p.table.row(p.state) != nil {
-			// Garbage after decryption: the keys differ, which with
-			// pre-shared keys means the secrets differ (Cisco logs
-			// "probable pre-shared key mismatch").
-			return p.failWith(fail(FailAuth, 0, "decryption failed, probable pre-shared key mismatch: %v", err)), nil
-		}
-	} else {
-		m, err = Unmarshal(pkt.Data)
-	}
-	if err != nil {
-		return Result{}, err
-	}
-	row, err := p.table.admit(p.state, m)
-	if err != nil {
-		return Result{}, err
-	}
-	savedIV := p.iv
-	if nextIV != nil {
-		p.iv = nextIV
-	}
-	r, err := row.handle(p, m, pkt, now)
+	r, err := p.role.receive(h, pkt, now)
 	if err != nil {
 		var f *Phase1Failure
 		if errors.As(err, &f) {
 			return p.failWith(f), nil
 		}
-		p.iv = savedIV
 		return Result{}, err
-	}
-	if p.state != row.to {
-		return p.failWith(fmt.Errorf("ike: %s left %v, its row says %v", row.name, p.state, row.to)), nil
 	}
 	if r.Send, err = p.fragment(r.Send); err != nil {
 		return p.failWith(err), nil

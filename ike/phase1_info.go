@@ -32,7 +32,7 @@ func (p *Phase1) plainNotify(t uint16) ([]byte, error) {
 // 1, for both roles and both modes: in clear before the key exchange
 // (unauthenticated: only shown), encrypted with a leading HASH after it
 // (the peer's failure: the negotiation ends).
-var phase1Informational = phase1Table{
+var phase1Informational = phase1Table[*Phase1]{
 	{name: "INFO", from: StateMMWaitMsg2, to: StateMMWaitMsg2, crypt: inClear, allowed: payloads(withDelete), handle: (*Phase1).infoInClear},
 	{name: "INFO", from: StateMMWaitMsg3, to: StateMMWaitMsg3, crypt: inClear, allowed: payloads(withDelete), handle: (*Phase1).infoInClear},
 	{name: "INFO", from: StateMMWaitMsg4, to: StateMMWaitMsg4, crypt: inClear, allowed: payloads(withDelete), handle: (*Phase1).infoInClear},

@@ -19,12 +19,9 @@ func (p *Phase1) keAndNonce(m *Message) (ke, nonce []byte, err error) {
 }
 
 // computeKeys derives SKEYID and the rest once both KE and nonces are
-// known.
-func (p *Phase1) computeKeys() error {
-	peerPub := p.gxr
-	if !p.initiator {
-		peerPub = p.gxi
-	}
+// known; peerPub is the peer's KE (g^xr for the initiator, g^xi for the
+// responder).
+func (p *Phase1) computeKeys(peerPub []byte) error {
 	gxy, err := p.dh.SharedSecret(peerPub)
 	if err != nil {
 		return fail(FailKeyExchange, NotifyInvalidKeyInformation, "%v", err)

@@ -14,16 +14,16 @@ import (
 
 // pickResponderCookie sets the responder cookie: the configured one, or
 // a random one.
-func (p *Phase1) pickResponderCookie() error {
-	if !p.cfg.ResponderCookie.IsZero() {
-		p.ckyR = p.cfg.ResponderCookie
+func (hs *phase1Responder) pickResponderCookie() error {
+	if !hs.cfg.ResponderCookie.IsZero() {
+		hs.ckyR = hs.cfg.ResponderCookie
 		return nil
 	}
-	ck, err := p.random(8)
+	ck, err := hs.random(8)
 	if err != nil {
 		return err
 	}
-	copy(p.ckyR[:], ck)
+	copy(hs.ckyR[:], ck)
 	return nil
 }
 
@@ -44,9 +44,9 @@ type responderRecord struct {
 func (r *responderRecord) size() int { return 160 + cap(r.saiB) }
 
 // record extracts the state of a Main Mode responder that has sent MM2;
-// nil in any other state.
+// nil in any other state or role.
 func (p *Phase1) record() *responderRecord {
-	if p.initiator || p.exchange != ExchangeMain || p.state != StateMMWaitMsg3 {
+	if _, ok := p.role.(*phase1Responder); !ok || p.exchange != ExchangeMain || p.state != StateMMWaitMsg3 {
 		return nil
 	}
 	return &responderRecord{ckyI: p.ckyI, ckyR: p.ckyR, saiB: p.saiB, policy: p.policy, lifetime: p.lifetime,
@@ -56,13 +56,13 @@ func (p *Phase1) record() *responderRecord {
 // resumeResponder rebuilds a Main Mode responder in MM_WAIT_MSG3 from its
 // record; feed it MM3 with Handle.
 func resumeResponder(cfg *Phase1Config, r *responderRecord) (*Phase1, error) {
-	p, err := newPhase1(cfg, false)
+	hs, err := newResponder(cfg)
 	if err != nil {
 		return nil, err
 	}
-	p.exchange, p.table, p.state = ExchangeMain, mainModeResponder, StateMMWaitMsg3
-	p.ckyI, p.ckyR, p.saiB = r.ckyI, r.ckyR, r.saiB
-	p.policy, p.lifetime, p.peer, p.natt = r.policy, r.lifetime, r.peer, r.natt
-	p.local, p.remote, p.floated = r.local, r.remote, r.floated
-	return p, nil
+	hs.exchange, hs.table, hs.state = ExchangeMain, mainModeResponder, StateMMWaitMsg3
+	hs.ckyI, hs.ckyR, hs.saiB = r.ckyI, r.ckyR, r.saiB
+	hs.policy, hs.lifetime, hs.peer, hs.natt = r.policy, r.lifetime, r.peer, r.natt
+	hs.local, hs.remote, hs.floated = r.local, r.remote, r.floated
+	return &hs.Phase1, nil
 }

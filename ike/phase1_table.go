@@ -1,6 +1,8 @@
 package ike
 
 import (
+	"errors"
+	"fmt"
 	"strings"
 	"time"
 )
@@ -8,11 +10,12 @@ import (
 // The phase 1 exchanges as tables, in the manner of Libreswan's IKEv1
 // state table: each row is one transition, from the state that waits for
 // a message to the state its handler leaves, with whether the message
-// must be encrypted and which payloads it must and may carry. Phase1.Handle
-// finds the row of the current state and checks the message against it
-// before the handler runs (admit), so a handler only does the work; after
-// the handler it checks that the row's to-state was reached. The tables
-// themselves are in mainmode.go and aggressive.go.
+// must be encrypted and which payloads it must and may carry. phase1Step finds
+// the row of the current state and checks the message against it before
+// the handler runs (admit), so a handler only does the work; after the
+// handler it checks that the row's to-state was reached. The tables are
+// in phase1_initiator.go and phase1_responder.go, one per role, and
+// phase1_info.go.
 
 // crypt says whether a row's message travels encrypted.
 type crypt uint8
@@ -23,21 +26,27 @@ const (
 	eitherWay // Aggressive Mode's third message: peers differ
 )
 
-// phase1Row is one transition of a phase 1 exchange.
-type phase1Row struct {
+// phase1Row is one transition of a phase 1 exchange. H is the state
+// machine its handler works on: *phase1Initiator or *phase1Responder
+// (phase1_initiator.go, phase1_responder.go), *Phase1 for the
+// Informational rows both roles share (phase1_info.go).
+type phase1Row[H any] struct {
 	name     string // the message, as the exchange diagrams call it
 	from, to State
 	crypt    crypt
 	required []PayloadType
 	allowed  []PayloadType // optional besides required; VID and N are always allowed
-	handle   phase1Step
+	// handle does the work of the message: it returns what to send and,
+	// at the end, Done. A *Phase1Failure error ends the negotiation, any
+	// other error drops the message.
+	handle func(hs H, m *Message, pkt Packet, now time.Time) (*Result, error)
 }
 
 // phase1Table is one role's half of an exchange.
-type phase1Table []phase1Row
+type phase1Table[H any] []phase1Row[H]
 
 // row returns the transition out of state s, or nil.
-func (t phase1Table) row(s State) *phase1Row {
+func (t phase1Table[H]) row(s State) *phase1Row[H] {
 	for i := range t {
 		if t[i].from == s {
 			return &t[i]
@@ -50,7 +59,7 @@ func (t phase1Table) row(s State) *phase1Row {
 // encryption matches, the required payloads are there and every other
 // payload is allowed. Payloads of private-use types we do not know
 // (128 and up) are ignored, as other vendors' extensions.
-func (t phase1Table) admit(s State, m *Message) (*phase1Row, error) {
+func (t phase1Table[H]) admit(s State, m *Message) (*phase1Row[H], error) {
 	r := t.row(s)
 	if r == nil {
 		return nil, malformed("no message expected in %v", s)
@@ -63,6 +72,60 @@ func (t phase1Table) admit(s State, m *Message) (*phase1Row, error) {
 	}
 	if err := checkPayloads(r.name, r.required, r.allowed, m); err != nil {
 		return nil, err
+	}
+	return r, nil
+}
+
+// phase1Step takes a Main or Aggressive Mode message for the role hs, whose
+// table is t: it opens the message, finds the row of the current state
+// and checks the message against it, runs the handler and checks that
+// the handler reached the row's to-state. A dropped message leaves the
+// state (and the IV chain) as it was.
+func phase1Step[H any](p *Phase1, t phase1Table[H], hs H, h Header, pkt Packet, now time.Time) (*Result, error) {
+	if h.Exchange != p.exchange {
+		return nil, fmt.Errorf("ike: %v message during %v mode", h.Exchange, p.exchange)
+	}
+	if h.MessageID != 0 {
+		return nil, malformed("phase 1 message with message ID %#x", h.MessageID)
+	}
+	var m *Message
+	var nextIV []byte
+	var err error
+	if h.Encrypted() {
+		if p.blk == nil {
+			return nil, errors.New("ike: encrypted message before keys")
+		}
+		m, nextIV, err = Open(pkt.Data, p.blk, p.iv)
+		if errors.Is(err, ErrMalformed) && p.keys != nil && t.row(p.state) != nil {
+			// Garbage after decryption: the keys differ, which with
+			// pre-shared keys means the secrets differ (Cisco logs
+			// "probable pre-shared key mismatch").
+			return nil, fail(FailAuth, 0, "decryption failed, probable pre-shared key mismatch: %v", err)
+		}
+	} else {
+		m, err = Unmarshal(pkt.Data)
+	}
+	if err != nil {
+		return nil, err
+	}
+	row, err := t.admit(p.state, m)
+	if err != nil {
+		return nil, err
+	}
+	savedIV := p.iv
+	if nextIV != nil {
+		p.iv = nextIV
+	}
+	r, err := row.handle(hs, m, pkt, now)
+	if err != nil {
+		var f *Phase1Failure
+		if !errors.As(err, &f) {
+			p.iv = savedIV
+		}
+		return nil, err
+	}
+	if p.state != row.to {
+		return nil, &Phase1Failure{Reason: FailInternal, Err: fmt.Errorf("ike: %s left %v, its row says %v", row.name, p.state, row.to)}
 	}
 	return r, nil
 }
@@ -141,8 +204,3 @@ func payloads(sets ...[]PayloadType) []PayloadType {
 	}
 	return out
 }
-
-// phase1Step handles the message the current state waits for. It returns
-// what to send and whether phase 1 completed; a *Phase1Failure error ends
-// the negotiation, any other error drops the message.
-type phase1Step func(p *Phase1, m *Message, pkt Packet, now time.Time) (*Result, error)

@@ -1,0 +1,237 @@
+package ike
+
+import (
+	"fmt"
+	"io"
+	"time"
+)
+
+// Phase 1 as the initiator, top to bottom: Start sends the first message,
+// then each answer of the responder is one row of the role's table.
+//
+//	Main Mode (RFC 2409 section 5), six messages:
+//	MM1 I->R  SA VID...
+//	MM2 R->I  SA [N(RESPONDER-LIFETIME)] VID...
+//	MM3 I->R  KE Ni [CR] NAT-D NAT-D
+//	MM4 R->I  KE Nr [CR] NAT-D NAT-D
+//	MM5 I->R  encrypted: IDii [CERT] HASH_I|SIG_I [N(INITIAL-CONTACT)]  (from 4500 after a NAT)
+//	MM6 R->I  encrypted: IDir [CERT] HASH_R|SIG_R
+//
+//	Aggressive Mode, three messages:
+//	AM1 I->R  SA KE Ni IDii [CR] VID...
+//	AM2 R->I  SA KE Nr IDir [CERT] HASH_R|SIG_R [CR] VID... NAT-D NAT-D
+//	AM3 I->R  encrypted: [CERT] HASH_I|SIG_I NAT-D NAT-D [N(INITIAL-CONTACT)]  (from 4500 after a NAT)
+
+// phase1Initiator is the initiator's state machine around the shared
+// Phase1.
+type phase1Initiator struct {
+	Phase1
+	table phase1Table[*phase1Initiator] // mainModeInitiator or aggressiveInitiator
+}
+
+// NewInitiator prepares a phase 1 negotiation towards cfg.Remote; Start
+// produces the first message.
+func NewInitiator(cfg *Phase1Config) (*Phase1, error) {
+	hs := &phase1Initiator{}
+	p := &hs.Phase1
+	if err := p.setup(cfg, true); err != nil {
+		return nil, err
+	}
+	p.role = hs
+	p.exchange = cfg.Exchange
+	switch p.exchange {
+	case 0, ExchangeMain:
+		p.exchange, hs.table = ExchangeMain, mainModeInitiator
+	case ExchangeAggressive:
+		hs.table = aggressiveInitiator
+		// Aggressive Mode sends KE with the first message, so every offered
+		// transform must use the first policy's group.
+		var same []Policy
+		for _, pol := range p.policies {
+			if pol.Group == p.policies[0].Group {
+				same = append(same, pol)
+			}
+		}
+		p.policies = same
+	default:
+		return nil, fmt.Errorf("ike: phase 1 exchange %v", p.exchange)
+	}
+	if _, err := io.ReadFull(p.rand, p.ckyI[:]); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// start builds the first message: MM1 or AM1.
+func (hs *phase1Initiator) start() (*Result, error) {
+	if hs.exchange == ExchangeMain {
+		return hs.mm1()
+	}
+	return hs.am1()
+}
+
+func (hs *phase1Initiator) receive(h Header, pkt Packet, now time.Time) (*Result, error) {
+	return phase1Step(&hs.Phase1, hs.table, hs, h, pkt, now)
+}
+
+// Main Mode as the initiator (phase1_table.go): the responder's messages.
+// VID and N payloads are allowed in every message.
+var mainModeInitiator = phase1Table[*phase1Initiator]{
+	{name: "MM2", from: StateMMWaitMsg2, to: StateMMWaitMsg4, crypt: inClear,
+		required: payloads(withSA), allowed: payloads(withCR), handle: (*phase1Initiator).mm2},
+	{name: "MM4", from: StateMMWaitMsg4, to: StateMMWaitMsg6, crypt: inClear,
+		required: payloads(withKENonce), allowed: payloads(withCR, withNATD), handle: (*phase1Initiator).mm4},
+	{name: "MM6", from: StateMMWaitMsg6, to: StateMMActive, crypt: encrypted,
+		required: payloads(withID), allowed: payloads(withAuth, withCR), handle: (*phase1Initiator).mm6},
+}
+
+// mm1 offers our policies.
+func (hs *phase1Initiator) mm1() (*Result, error) {
+	sa := hs.saPayload()
+	hs.saiB = payloadBody(sa)
+	return hs.sendPlain(append([]Payload{sa}, hs.vendorPayloads()...), StateMMWaitMsg2)
+}
+
+// mm2 takes the responder's choice and answers with MM3: our KE and nonce.
+func (hs *phase1Initiator) mm2(m *Message, pkt Packet, now time.Time) (*Result, error) {
+	if m.CookieR.IsZero() {
+		return nil, malformed("MM2 without responder cookie")
+	}
+	hs.ckyR = m.CookieR
+	if err := hs.acceptChoice(m); err != nil {
+		return nil, err
+	}
+	hs.noteVendors(m)
+	var err error
+	if hs.dh, err = hs.policy.Group.GenerateKey(hs.rand); err != nil {
+		return nil, err
+	}
+	hs.gxi = hs.dh.Public()
+	if hs.ni, err = hs.random(nonceLen); err != nil {
+		return nil, err
+	}
+	ps := []Payload{&KE{Data: hs.gxi}, &Nonce{Data: hs.ni}}
+	ps = append(ps, hs.certRequest()...)
+	return hs.sendPlainWithNATD(ps, StateMMWaitMsg4)
+}
+
+// mm4 takes the responder's KE and nonce, derives the keys and answers
+// with MM5: our identity and its proof, encrypted (floated to 4500 when
+// NAT-D found a NAT).
+func (hs *phase1Initiator) mm4(m *Message, pkt Packet, now time.Time) (*Result, error) {
+	gxr, nr, err := hs.keAndNonce(m)
+	if err != nil {
+		return nil, err
+	}
+	hs.gxr, hs.nr = gxr, nr
+	hs.checkNATD(m, pkt)
+	if err := hs.computeKeys(hs.gxr); err != nil {
+		return nil, err
+	}
+	r := &Result{}
+	if hs.natDetected() && !hs.floated {
+		hs.float()
+		r.Float = true
+	}
+	hs.localID = hs.localIdentity()
+	auth, err := hs.authPayloads(hs.localID.Body())
+	if err != nil {
+		return nil, err
+	}
+	ps := append([]Payload{hs.localID}, auth...)
+	ps = append(ps, hs.initialContact()...)
+	b, err := hs.marshalEncrypted(ps)
+	if err != nil {
+		return nil, err
+	}
+	hs.state = StateMMWaitMsg6
+	r.Send = [][]byte{b}
+	return r, nil
+}
+
+// mm6 authenticates the responder: phase 1 is done.
+func (hs *phase1Initiator) mm6(m *Message, pkt Packet, now time.Time) (*Result, error) {
+	if err := hs.verifyPeer(Find[*ID](m), m, now); err != nil {
+		return nil, err
+	}
+	hs.noteInitialContact(m)
+	return &Result{Done: hs.finish(StateMMActive, now)}, nil
+}
+
+// Aggressive Mode as the initiator. The identities travel in clear, and
+// all offered transforms share the DH group of the KE payload.
+var aggressiveInitiator = phase1Table[*phase1Initiator]{
+	{name: "AM2", from: StateAMWaitMsg2, to: StateAMActive, crypt: inClear,
+		required: payloads(withSA, withKENonce, withID), allowed: payloads(withAuth, withCR, withNATD), handle: (*phase1Initiator).am2},
+}
+
+// am1 offers our policies with our KE, nonce and identity.
+func (hs *phase1Initiator) am1() (*Result, error) {
+	sa := hs.saPayload()
+	hs.saiB = payloadBody(sa)
+	// Until the responder chooses, the first policy stands for all: they
+	// share the group, and its method decides the default identity.
+	hs.policy = hs.policies[0]
+	var err error
+	if k := hs.cfg.dhKey; k != nil && k.Group == hs.policy.Group {
+		hs.dh, hs.cfg.dhKey = k, nil // made ahead (dh_pool.go)
+	} else if hs.dh, err = hs.policy.Group.GenerateKey(hs.rand); err != nil {
+		return nil, err
+	}
+	hs.gxi = hs.dh.Public()
+	if hs.ni, err = hs.random(nonceLen); err != nil {
+		return nil, err
+	}
+	hs.localID = hs.localIdentity()
+	ps := []Payload{sa, &KE{Data: hs.gxi}, &Nonce{Data: hs.ni}, hs.localID}
+	ps = append(ps, hs.certRequest()...)
+	return hs.sendPlain(append(ps, hs.vendorPayloads()...), StateAMWaitMsg2)
+}
+
+// am2 takes the responder's choice, keys and proof and answers with AM3,
+// our proof: phase 1 is done.
+func (hs *phase1Initiator) am2(m *Message, pkt Packet, now time.Time) (*Result, error) {
+	if m.CookieR.IsZero() {
+		return nil, malformed("AM2 without responder cookie")
+	}
+	hs.ckyR = m.CookieR
+	if err := hs.acceptChoice(m); err != nil {
+		return nil, err
+	}
+	hs.noteVendors(m)
+	gxr, nr, err := hs.keAndNonce(m)
+	if err != nil {
+		return nil, err
+	}
+	hs.gxr, hs.nr = gxr, nr
+	hs.checkNATD(m, pkt)
+	if err := hs.computeKeys(hs.gxr); err != nil {
+		return nil, err
+	}
+	if err := hs.verifyPeer(Find[*ID](m), m, now); err != nil {
+		return nil, err
+	}
+	r := &Result{}
+	if hs.natDetected() && !hs.floated {
+		hs.float()
+		r.Float = true
+	}
+	auth, err := hs.authPayloads(hs.localID.Body())
+	if err != nil {
+		return nil, err
+	}
+	// AM3's NAT-D hashes already use the floated ports.
+	natd, err := hs.natdPayloads()
+	if err != nil {
+		return nil, err
+	}
+	ps := append(auth, natd...)
+	ps = append(ps, hs.initialContact()...)
+	b, err := hs.marshalEncrypted(ps)
+	if err != nil {
+		return nil, err
+	}
+	r.Send = [][]byte{b}
+	r.Done = hs.finish(StateAMActive, now)
+	return r, nil
+}

@@ -1,0 +1,216 @@
+package ike
+
+import (
+	"fmt"
+	"time"
+)
+
+// Phase 1 as the responder, top to bottom: the first message (MM1 or AM1)
+// chooses the exchange, then each message of the initiator is one row of
+// that exchange's table (the diagrams are in phase1_initiator.go). A Main
+// Mode responder between MM2 and MM3 may also be rebuilt from a record
+// (phase1_resume.go).
+
+// phase1Responder is the responder's state machine around the shared
+// Phase1.
+type phase1Responder struct {
+	Phase1
+	table phase1Table[*phase1Responder] // mainModeResponder or aggressiveResponder; nil before the first message
+}
+
+// NewResponder prepares the answer to a first message (MM1 or AM1) that
+// arrived from cfg.Remote; feed that message to Handle.
+func NewResponder(cfg *Phase1Config) (*Phase1, error) {
+	hs, err := newResponder(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &hs.Phase1, nil
+}
+
+func newResponder(cfg *Phase1Config) (*phase1Responder, error) {
+	hs := &phase1Responder{}
+	if err := hs.setup(cfg, false); err != nil {
+		return nil, err
+	}
+	hs.role = hs
+	return hs, nil
+}
+
+func (hs *phase1Responder) receive(h Header, pkt Packet, now time.Time) (*Result, error) {
+	if hs.state == StateNone {
+		if err := hs.first(h); err != nil {
+			return nil, err
+		}
+	}
+	return phase1Step(&hs.Phase1, hs.table, hs, h, pkt, now)
+}
+
+// first takes the header of the initiator's first message: its exchange
+// picks the table (Aggressive Mode only if allowed), its cookie becomes
+// ours to answer with.
+func (hs *phase1Responder) first(h Header) error {
+	switch {
+	case h.Exchange == ExchangeMain:
+		hs.exchange, hs.table = ExchangeMain, mainModeResponder
+	case h.Exchange == ExchangeAggressive && !hs.cfg.NoAggressive:
+		hs.exchange, hs.table = ExchangeAggressive, aggressiveResponder
+	default:
+		return fmt.Errorf("ike: unexpected first exchange %v", h.Exchange)
+	}
+	if !h.CookieR.IsZero() || h.MessageID != 0 {
+		return malformed("first message with responder cookie or message ID")
+	}
+	hs.ckyI = h.CookieI
+	return nil
+}
+
+// Main Mode as the responder (phase1_table.go): the initiator's messages.
+// VID and N payloads are allowed in every message.
+var mainModeResponder = phase1Table[*phase1Responder]{
+	{name: "MM1", from: StateNone, to: StateMMWaitMsg3, crypt: inClear,
+		required: payloads(withSA), allowed: payloads(withCR), handle: (*phase1Responder).mm1},
+	{name: "MM3", from: StateMMWaitMsg3, to: StateMMWaitMsg5, crypt: inClear,
+		required: payloads(withKENonce), allowed: payloads(withCR, withNATD), handle: (*phase1Responder).mm3},
+	{name: "MM5", from: StateMMWaitMsg5, to: StateMMActive, crypt: encrypted,
+		required: payloads(withID), allowed: payloads(withAuth, withCR), handle: (*phase1Responder).mm5},
+}
+
+// mm1 chooses one of the initiator's transforms and answers with MM2.
+func (hs *phase1Responder) mm1(m *Message, pkt Packet, now time.Time) (*Result, error) {
+	sa := Find[*SA](m)
+	hs.noteEndpoints(pkt)
+	if err := hs.pickResponderCookie(); err != nil {
+		return nil, err
+	}
+	hs.saiB = rawBodyOf(m, PayloadSA)
+	reply, chosen, lifeNotify, err := hs.selectProposal(sa, 0)
+	if err != nil {
+		return nil, err
+	}
+	hs.policy, hs.lifetime = chosen, chosen.Lifetime
+	hs.noteVendors(m)
+	ps := []Payload{reply}
+	if lifeNotify != nil {
+		ps = append(ps, lifeNotify)
+	}
+	return hs.sendPlain(append(ps, hs.vendorPayloads()...), StateMMWaitMsg3)
+}
+
+// mm3 takes the initiator's KE and nonce, derives the keys and answers
+// with MM4: ours.
+func (hs *phase1Responder) mm3(m *Message, pkt Packet, now time.Time) (*Result, error) {
+	gxi, ni, err := hs.keAndNonce(m)
+	if err != nil {
+		return nil, err
+	}
+	hs.gxi, hs.ni = gxi, ni
+	hs.checkNATD(m, pkt)
+	if hs.dh, err = hs.policy.Group.GenerateKey(hs.rand); err != nil {
+		return nil, err
+	}
+	hs.gxr = hs.dh.Public()
+	if hs.nr, err = hs.random(nonceLen); err != nil {
+		return nil, err
+	}
+	if err := hs.computeKeys(hs.gxi); err != nil {
+		return nil, err
+	}
+	ps := []Payload{&KE{Data: hs.gxr}, &Nonce{Data: hs.nr}}
+	ps = append(ps, hs.certRequest()...)
+	return hs.sendPlainWithNATD(ps, StateMMWaitMsg5)
+}
+
+// mm5 authenticates the initiator (its MM5 may come from 4500 now) and
+// answers with MM6, our identity and proof: phase 1 is done.
+func (hs *phase1Responder) mm5(m *Message, pkt Packet, now time.Time) (*Result, error) {
+	if err := hs.verifyPeer(Find[*ID](m), m, now); err != nil {
+		return nil, err
+	}
+	hs.noteInitialContact(m)
+	hs.noteEndpoints(pkt)
+	hs.localID = hs.localIdentity()
+	auth, err := hs.authPayloads(hs.localID.Body())
+	if err != nil {
+		return nil, err
+	}
+	b, err := hs.marshalEncrypted(append([]Payload{hs.localID}, auth...))
+	if err != nil {
+		return nil, err
+	}
+	return &Result{Send: [][]byte{b}, Done: hs.finish(StateMMActive, now)}, nil
+}
+
+// Aggressive Mode as the responder. AM3 comes encrypted from some peers
+// and in clear from others; only an encrypted one can carry
+// INITIAL-CONTACT (noteInitialContact).
+var aggressiveResponder = phase1Table[*phase1Responder]{
+	{name: "AM1", from: StateNone, to: StateAMWaitMsg3, crypt: inClear,
+		required: payloads(withSA, withKENonce, withID), allowed: payloads(withCR), handle: (*phase1Responder).am1},
+	{name: "AM3", from: StateAMWaitMsg3, to: StateAMActive, crypt: eitherWay,
+		allowed: payloads(withAuth, withNATD), handle: (*phase1Responder).am3},
+}
+
+// am1 chooses a transform of the initiator's group, checks its identity
+// and answers with AM2: our choice, KE, nonce, identity and proof.
+func (hs *phase1Responder) am1(m *Message, pkt Packet, now time.Time) (*Result, error) {
+	sa, id := Find[*SA](m), Find[*ID](m)
+	hs.noteEndpoints(pkt)
+	if err := hs.pickResponderCookie(); err != nil {
+		return nil, err
+	}
+	hs.saiB = rawBodyOf(m, PayloadSA)
+	reply, chosen, lifeNotify, err := hs.selectProposal(sa, offeredGroup(sa))
+	if err != nil {
+		return nil, err
+	}
+	hs.policy, hs.lifetime = chosen, chosen.Lifetime
+	hs.noteVendors(m)
+	gxi, ni, err := hs.keAndNonce(m)
+	if err != nil {
+		return nil, err
+	}
+	hs.gxi, hs.ni = gxi, ni
+	if hs.cfg.RemoteID != nil && !IDEqual(id, hs.cfg.RemoteID) {
+		return nil, fail(FailInvalidID, NotifyInvalidIDInformation, "peer ID %v, want %v", id, hs.cfg.RemoteID)
+	}
+	hs.peerID = &ID{IDType: id.IDType, Protocol: id.Protocol, Port: id.Port, Data: append([]byte(nil), id.Data...)}
+	if f := hs.pskForPeerID(hs.peerID); f != nil {
+		return nil, f
+	}
+	if hs.dh, err = hs.policy.Group.GenerateKey(hs.rand); err != nil {
+		return nil, err
+	}
+	hs.gxr = hs.dh.Public()
+	if hs.nr, err = hs.random(nonceLen); err != nil {
+		return nil, err
+	}
+	if err := hs.computeKeys(hs.gxi); err != nil {
+		return nil, err
+	}
+	hs.localID = hs.localIdentity()
+	auth, err := hs.authPayloads(hs.localID.Body())
+	if err != nil {
+		return nil, err
+	}
+	ps := []Payload{reply}
+	if lifeNotify != nil {
+		ps = append(ps, lifeNotify)
+	}
+	ps = append(ps, &KE{Data: hs.gxr}, &Nonce{Data: hs.nr}, hs.localID)
+	ps = append(ps, auth...)
+	ps = append(ps, hs.certRequest()...)
+	ps = append(ps, hs.vendorPayloads()...)
+	return hs.sendPlainWithNATD(ps, StateAMWaitMsg3)
+}
+
+// am3 authenticates the initiator: phase 1 is done.
+func (hs *phase1Responder) am3(m *Message, pkt Packet, now time.Time) (*Result, error) {
+	hs.noteEndpoints(pkt)
+	hs.checkNATD(m, pkt)
+	if err := hs.verifyPeer(hs.peerID, m, now); err != nil {
+		return nil, err
+	}
+	hs.noteInitialContact(m)
+	return &Result{Done: hs.finish(StateAMActive, now)}, nil
+}
