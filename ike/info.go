@@ -17,21 +17,12 @@ type childSPI struct {
 	SPI      uint32
 }
 
-// infoEvents is what an authenticated Informational message asks for.
-type infoEvents struct {
-	DeleteIKE      bool       // the peer deleted this ISAKMP SA
-	DeleteChild    []childSPI // SPIs the peer deleted (its inbound = our outbound)
-	InitialContact bool       // the peer restarted: drop older SAs with it
-	DPDRequest     bool       // R-U-THERE with DPDSeq
-	DPDAck         bool       // R-U-THERE-ACK with DPDSeq
-	DPDSeq         uint32
-	Errors         []uint16 // error notifies (type < 16384)
-}
-
 // An Informational message on an established IKE SA (the dispatcher
-// routes it there once phase 1 is up: exchangeRoutes) is one row: INFO*,
-// encrypted, HASH(1) first, then notifies and Deletes. During phase 1 its
-// table is phase1Informational.
+// routes it there once phase 1 is up: exchangeRoutes) is encrypted,
+// HASH(1) first, then notifies and Deletes; openInfo checks that and
+// splits the message into items, one per Delete or notify that asks for
+// something. The items then go through infoTable (manager_info.go).
+// During phase 1 the table is phase1Informational.
 var (
 	infoRequired = payloads(withHash)
 	infoAllowed  = payloads(withDelete) // N always
@@ -46,36 +37,69 @@ func sealInfo(sec *p1Secrets, payloads ...Payload) ([]byte, error) {
 	return out, err
 }
 
-// openInfo decrypts and authenticates an Informational message.
-func openInfo(sec *p1Secrets, pkt []byte) (*infoEvents, error) {
+// openInfo decrypts and authenticates an Informational message and
+// returns it with its items.
+func openInfo(sec *p1Secrets, pkt []byte) (*Message, []infoItem, error) {
 	h, err := ParseHeader(pkt)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if h.Exchange != ExchangeInformational {
-		return nil, fmt.Errorf("ike: %v exchange is not Informational", h.Exchange)
+		return nil, nil, fmt.Errorf("ike: %v exchange is not Informational", h.Exchange)
 	}
 	if !h.Encrypted() {
-		return nil, fmt.Errorf("%w: unencrypted Informational after phase 1", errUnauthenticated)
+		return nil, nil, fmt.Errorf("%w: unencrypted Informational after phase 1", errUnauthenticated)
 	}
 	m, hash, rest, _, err := openHashed(sec, pkt, sec.exchangeIV(h.MessageID))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if !hmac.Equal(hash, sec.prf(sec.SKEYIDa, midBytes(h.MessageID), rest)) {
-		return nil, fmt.Errorf("%w (Informational HASH(1))", errUnauthenticated)
+		return nil, nil, fmt.Errorf("%w (Informational HASH(1))", errUnauthenticated)
 	}
 	if err := checkPayloads("INFO*", infoRequired, infoAllowed, m); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return sec.infoEventsOf(m), nil
+	return m, sec.infoItemsOf(m), nil
 }
 
-// infoEventsOf interprets the Delete and Notify payloads of an
-// authenticated message (an Informational exchange, or the notifies that
-// come inside phase 1 messages such as INITIAL-CONTACT).
-func (sec *p1Secrets) infoEventsOf(m *Message) *infoEvents {
-	ev := &infoEvents{}
+// infoKind is what one Delete or notify of an Informational message asks.
+type infoKind uint8
+
+const (
+	infoRUThere        infoKind = iota // N(R-U-THERE): answer with an ACK (RFC 3706)
+	infoRUThereAck                     // N(R-U-THERE-ACK): the peer is alive
+	infoError                          // an error notify (type < 16384): the peer refused something
+	infoDeleteChild                    // D(ESP|AH): the peer deleted an IPsec SA (its inbound, our outbound)
+	infoInitialContact                 // N(INITIAL-CONTACT): the peer restarted
+	infoDeleteIKE                      // D(ISAKMP) naming this SA
+	infoKinds
+)
+
+var infoKindNames = [...]string{"R-U-THERE", "R-U-THERE-ACK", "error notify", "Delete IPsec SA", "INITIAL-CONTACT", "Delete IKE SA"}
+
+func (k infoKind) String() string {
+	if int(k) < len(infoKindNames) {
+		return infoKindNames[k]
+	}
+	return fmt.Sprintf("info(%d)", uint8(k))
+}
+
+// infoItem is one thing an authenticated Informational message asks.
+type infoItem struct {
+	kind   infoKind
+	child  childSPI // infoDeleteChild
+	seq    uint32   // infoRUThere, infoRUThereAck
+	notify uint16   // infoError
+}
+
+// infoItemsOf splits the Delete and Notify payloads of an authenticated
+// message into items. What asks for nothing is left out: a Delete of
+// another ISAKMP SA, an SPI of the wrong size, a DPD notify without a
+// 4-byte sequence number or with another SA's cookies, status notifies
+// we do not know.
+func (sec *p1Secrets) infoItemsOf(m *Message) []infoItem {
+	var items []infoItem
 	for _, p := range m.Payloads {
 		switch p := p.(type) {
 		case *Delete:
@@ -83,35 +107,37 @@ func (sec *p1Secrets) infoEventsOf(m *Message) *infoEvents {
 			case ProtoISAKMP:
 				for _, spi := range p.SPIs {
 					if len(spi) == 16 && Cookie(spi[:8]) == sec.CookieI && Cookie(spi[8:]) == sec.CookieR {
-						ev.DeleteIKE = true
+						items = append(items, infoItem{kind: infoDeleteIKE})
 					}
 				}
 			case ProtoESP, ProtoAH:
 				for _, spi := range p.SPIs {
 					if v, ok := spiValue(spi); ok {
-						ev.DeleteChild = append(ev.DeleteChild, childSPI{p.Protocol, v})
+						items = append(items, infoItem{kind: infoDeleteChild, child: childSPI{p.Protocol, v}})
 					}
 				}
 			}
 		case *Notify:
 			switch p.NotifyType {
 			case NotifyInitialContact:
-				ev.InitialContact = true
+				items = append(items, infoItem{kind: infoInitialContact})
 			case NotifyDPDRUThere, NotifyDPDRUThereAck:
 				if len(p.Data) != 4 || !sec.cookiesMatch(p.SPI) {
 					continue
 				}
-				ev.DPDSeq = binary.BigEndian.Uint32(p.Data)
-				ev.DPDRequest = p.NotifyType == NotifyDPDRUThere
-				ev.DPDAck = p.NotifyType == NotifyDPDRUThereAck
+				k := infoRUThere
+				if p.NotifyType == NotifyDPDRUThereAck {
+					k = infoRUThereAck
+				}
+				items = append(items, infoItem{kind: k, seq: binary.BigEndian.Uint32(p.Data)})
 			default:
 				if p.NotifyType < 16384 {
-					ev.Errors = append(ev.Errors, p.NotifyType)
+					items = append(items, infoItem{kind: infoError, notify: p.NotifyType})
 				}
 			}
 		}
 	}
-	return ev
+	return items
 }
 
 // cookiesMatch accepts a notify SPI that is this SA's cookie pair (some

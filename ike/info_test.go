@@ -3,6 +3,7 @@ package ike
 import (
 	"bytes"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 )
@@ -13,16 +14,18 @@ func TestInformationalRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ev, err := openInfo(sec, pkt)
+	_, items, err := openInfo(sec, pkt)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !ev.DeleteIKE || !ev.InitialContact || len(ev.DeleteChild) != 2 || ev.DeleteChild[1] != (childSPI{ProtoESP, 0x5678}) {
-		t.Fatalf("events %+v", ev)
+	want := []infoItem{{kind: infoDeleteIKE}, {kind: infoDeleteChild, child: childSPI{ProtoESP, 0x1234}},
+		{kind: infoDeleteChild, child: childSPI{ProtoESP, 0x5678}}, {kind: infoInitialContact}}
+	if !slices.Equal(items, want) {
+		t.Fatalf("items %+v", items)
 	}
 	dpd, _ := sealInfo(sec, sec.dpdNotify(true, 77))
-	if ev, err = openInfo(sec, dpd); err != nil || !ev.DPDAck || ev.DPDSeq != 77 {
-		t.Fatalf("dpd ack %+v %v", ev, err)
+	if _, items, err = openInfo(sec, dpd); err != nil || !slices.Equal(items, []infoItem{{kind: infoRUThereAck, seq: 77}}) {
+		t.Fatalf("dpd ack %+v %v", items, err)
 	}
 }
 
@@ -33,19 +36,19 @@ func TestInformationalUnauthenticated(t *testing.T) {
 	pkt, _ := sealInfo(sec, sec.deleteIKE())
 	other := *sec
 	other.SKEYIDa = bytes.Repeat([]byte{7}, 32)
-	if _, err := openInfo(&other, pkt); !errors.Is(err, errUnauthenticated) {
+	if _, _, err := openInfo(&other, pkt); !errors.Is(err, errUnauthenticated) {
 		t.Fatalf("wrong key: %v", err)
 	}
 	bad := append([]byte(nil), pkt...)
 	bad[len(bad)-20] ^= 1
-	if ev, err := openInfo(sec, bad); err == nil {
-		t.Fatalf("tampered message accepted: %+v", ev)
+	if _, items, err := openInfo(sec, bad); err == nil {
+		t.Fatalf("tampered message accepted: %+v", items)
 	}
 	// A plaintext Delete is never believed after phase 1.
 	m := &Message{Header: Header{CookieI: sec.CookieI, CookieR: sec.CookieR, Exchange: ExchangeInformational, MessageID: 5},
 		Payloads: []Payload{&Hash{Data: make([]byte, 32)}, sec.deleteIKE()}}
 	clear, _ := m.Marshal()
-	if _, err := openInfo(sec, clear); !errors.Is(err, errUnauthenticated) {
+	if _, _, err := openInfo(sec, clear); !errors.Is(err, errUnauthenticated) {
 		t.Fatalf("plaintext delete: %v", err)
 	}
 }
@@ -106,9 +109,9 @@ func TestInformationalPayloads(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ev, err := openInfo(sec, pkt)
-		if (err == nil) != c.ok || (err != nil && (!errors.Is(err, ErrMalformed) || ev != nil)) {
-			t.Errorf("%s: events %+v, err %v, want ok %v", c.name, ev, err, c.ok)
+		_, items, err := openInfo(sec, pkt)
+		if (err == nil) != c.ok || (err != nil && (!errors.Is(err, ErrMalformed) || items != nil)) {
+			t.Errorf("%s: items %+v, err %v, want ok %v", c.name, items, err, c.ok)
 		}
 	}
 }

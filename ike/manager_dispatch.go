@@ -2,7 +2,6 @@ package ike
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"net/netip"
 	"slices"
@@ -41,7 +40,7 @@ func (m *Manager) HandlePacket(pkt []byte, local, remote netip.AddrPort) {
 	}
 	if sa == nil && len(m.graves) > 0 && h.Exchange == ExchangeInformational {
 		if g := m.findGrave(h.CookieI, h.CookieR, now); g != nil {
-			m.lateInfo(g, pkt)
+			m.lateInfo(g, pkt, now)
 			return
 		}
 	}
@@ -443,55 +442,6 @@ func (m *Manager) sendNotify(sa *ikeSA, t uint16) {
 	pkt, err := sealInfo(sa.out.sec, &Notify{DOI: DOIIPsec, Protocol: ProtoISAKMP, NotifyType: t, SPI: sa.out.sec.cookieSPI()})
 	if err == nil {
 		m.send(sa, pkt)
-	}
-}
-
-// handleInfo processes an Informational exchange on an established SA.
-func (m *Manager) handleInfo(sa *ikeSA, pkt []byte, from func(), now time.Time) {
-	ev, err := openInfo(sa.out.sec, pkt)
-	if err != nil {
-		m.drop(dropReasonOf(err), logx.LevelDebug, "Informational dropped", "peer", sa.remote, "err", err)
-		return
-	}
-	// HASH(1) authenticates but does not prevent replay: a recorded
-	// R-U-THERE sent again must not pass for a sign of life, nor a
-	// recorded Delete kill a newer pair. Informational exchanges are never
-	// retransmitted, so a message ID seen before is a replay.
-	if mid := binary.BigEndian.Uint32(pkt[20:24]); sa.infoSeen.seen(mid) {
-		m.drop(DropReplay, logx.LevelDebug, "replayed Informational dropped", "peer", sa.remote, "message_id", mid)
-		return
-	}
-	from()
-	if sa.dpd != nil {
-		sa.dpd.heard(now)
-	}
-	if ev.DPDRequest {
-		if ack, err := sealInfo(sa.out.sec, sa.out.sec.dpdNotify(true, ev.DPDSeq)); err == nil {
-			m.send(sa, ack)
-		}
-	}
-	if ev.DPDAck && sa.dpd != nil {
-		sa.dpd.ack(ev.DPDSeq, now)
-	}
-	for _, t := range ev.Errors {
-		m.log.Warn("peer reports an error", "peer", sa.remote, "notify", notifyName(t))
-		sa.p2Error = peerErrorHint(t)
-		// A refused Quick Mode of ours: stop retransmitting it.
-		for _, qs := range sa.qms {
-			if qs.q.initiator && qs.doneAt.IsZero() {
-				m.abandonQM(sa, qs, now)
-			}
-		}
-	}
-	for _, d := range ev.DeleteChild {
-		m.peerDeletedChild(sa, d)
-	}
-	if ev.InitialContact {
-		m.initialContact(sa)
-	}
-	if ev.DeleteIKE {
-		m.log.Info("peer deleted the IKE SA", "peer", sa.remote)
-		m.retireIKE(sa, false, "deleted by peer", now)
 	}
 }
 

@@ -1,14 +1,12 @@
 package ike
 
 import (
-	"encoding/binary"
 	"fmt"
 	"net/netip"
 	"slices"
 	"time"
 
 	"tinyipsec/conf"
-	"tinyipsec/internal/logx"
 )
 
 // IPsec SAs outlive the IKE SA that negotiated them.
@@ -105,23 +103,6 @@ func (m *Manager) findGrave(ckyI, ckyR Cookie, now time.Time) *ikeSA {
 		}
 	}
 	return nil
-}
-
-// lateInfo handles an Informational message for a retired IKE SA: only
-// its Deletes for IPsec SAs (orphans of the same peer identity) count.
-func (m *Manager) lateInfo(g *ikeSA, pkt []byte) {
-	ev, err := openInfo(g.out.sec, pkt)
-	if err != nil {
-		m.drop(dropReasonOf(err), logx.LevelDebug, "Informational for a deleted IKE SA dropped", "peer", g.remote, "err", err)
-		return
-	}
-	if mid := binary.BigEndian.Uint32(pkt[20:24]); g.infoSeen.seen(mid) {
-		m.drop(DropReplay, logx.LevelDebug, "replayed Informational dropped", "peer", g.remote, "message_id", mid)
-		return
-	}
-	for _, d := range ev.DeleteChild {
-		m.peerDeletedChild(g, d)
-	}
 }
 
 // buryGraves wipes the keys of the retired IKE SAs whose time is up.

@@ -1,0 +1,177 @@
+package ike
+
+import (
+	"encoding/binary"
+	"time"
+
+	"tinyipsec/internal/logx"
+)
+
+// The Informational exchange on an established IKE SA as a table, in
+// the manner of the other exchanges' tables. openInfo (info.go) decrypts
+// the message, verifies HASH(1) and splits it into items, one per Delete
+// or notify that asks for something. Each row is one kind of item: the
+// stages of the IKE SA's life it is acted on in (a retired SA, dead and
+// kept a while for late Deletes, only takes the peer's Deletes of IPsec
+// SAs: manager_orphan.go), how the message must come, the payloads it
+// must and may carry, and the handler. runInfo checks the message
+// against the row before the handler runs; items that no row of the
+// SA's life takes are ignored. Rows run in table order, so the IKE SA's
+// own Delete is acted on last.
+var infoTable = []infoRow{
+	{infoRUThere, inLife(lifeConfiguring, lifeActive), encrypted, withHashN, infoAllowed, (*Manager).infoRUThere},
+	{infoRUThereAck, inLife(lifeConfiguring, lifeActive), encrypted, withHashN, infoAllowed, (*Manager).infoRUThereAck},
+	{infoError, inLife(lifeConfiguring, lifeActive), encrypted, withHashN, infoAllowed, (*Manager).infoError},
+	{infoDeleteChild, inLife(lifeConfiguring, lifeActive, lifeDead), encrypted, withHashD, infoAllowed, (*Manager).infoDeleteChild},
+	{infoInitialContact, inLife(lifeConfiguring, lifeActive), encrypted, withHashN, infoAllowed, (*Manager).infoInitialContact},
+	{infoDeleteIKE, inLife(lifeConfiguring, lifeActive), encrypted, withHashD, infoAllowed, (*Manager).infoDeleteIKE},
+}
+
+// infoRow is one kind of Informational item.
+type infoRow struct {
+	kind     infoKind
+	in       lifeSet // the stages of the IKE SA's life it is acted on in
+	crypt    crypt
+	required []PayloadType // HASH(1) and the payload that carries the item
+	allowed  []PayloadType // besides required; VID and N always
+	handle   func(m *Manager, sa *ikeSA, it infoItem, now time.Time)
+}
+
+var (
+	withHashN = []PayloadType{PayloadHash, PayloadNotify}
+	withHashD = []PayloadType{PayloadHash, PayloadDelete}
+)
+
+// lifeSet is a set of ikeLife values.
+type lifeSet uint8
+
+func inLife(ls ...ikeLife) lifeSet {
+	var s lifeSet
+	for _, l := range ls {
+		s |= 1 << l
+	}
+	return s
+}
+
+func (s lifeSet) has(l ikeLife) bool { return s&(1<<l) != 0 }
+
+// infoRowFor returns the row that takes items of kind k in life l, or nil.
+func infoRowFor(rows []infoRow, k infoKind, l ikeLife) *infoRow {
+	for i := range rows {
+		if r := &rows[i]; r.kind == k && r.in.has(l) {
+			return r
+		}
+	}
+	return nil
+}
+
+// handleInfo processes an Informational exchange on an established SA.
+func (m *Manager) handleInfo(sa *ikeSA, pkt []byte, from func(), now time.Time) {
+	msg, items, ok := m.openInfoOnce(sa, pkt, "Informational dropped")
+	if !ok {
+		return
+	}
+	from()
+	if sa.dpd != nil {
+		sa.dpd.heard(now)
+	}
+	m.runInfo(infoTable, sa, msg, items, now)
+}
+
+// lateInfo handles an Informational message for a retired IKE SA: its
+// rows for a dead SA decide what counts (only Deletes of IPsec SAs: the
+// orphans of the same peer identity).
+func (m *Manager) lateInfo(g *ikeSA, pkt []byte, now time.Time) {
+	if msg, items, ok := m.openInfoOnce(g, pkt, "Informational for a deleted IKE SA dropped"); ok {
+		m.runInfo(infoTable, g, msg, items, now)
+	}
+}
+
+// openInfoOnce opens an Informational message for sa and refuses a
+// replay. HASH(1) authenticates but does not prevent replay: a recorded
+// R-U-THERE sent again must not pass for a sign of life, nor a recorded
+// Delete kill a newer pair. Informational exchanges are never
+// retransmitted, so a message ID seen before is a replay.
+func (m *Manager) openInfoOnce(sa *ikeSA, pkt []byte, what string) (*Message, []infoItem, bool) {
+	msg, items, err := openInfo(sa.out.sec, pkt)
+	if err != nil {
+		m.drop(dropReasonOf(err), logx.LevelDebug, what, "peer", sa.remote, "err", err)
+		return nil, nil, false
+	}
+	if mid := binary.BigEndian.Uint32(pkt[20:24]); sa.infoSeen.seen(mid) {
+		m.drop(DropReplay, logx.LevelDebug, "replayed Informational dropped", "peer", sa.remote, "message_id", mid)
+		return nil, nil, false
+	}
+	return msg, items, true
+}
+
+// runInfo acts on the items of an authenticated message, row by row in
+// table order: each row of sa's life (as it was when the message came)
+// checks the message and takes the items of its kind.
+func (m *Manager) runInfo(rows []infoRow, sa *ikeSA, msg *Message, items []infoItem, now time.Time) {
+	life := sa.life
+	for i := range rows {
+		r := &rows[i]
+		if !r.in.has(life) {
+			continue
+		}
+		for _, it := range items {
+			if it.kind != r.kind {
+				continue
+			}
+			if (r.crypt == encrypted) != msg.Encrypted() {
+				m.drop(DropMalformed, logx.LevelDebug, "Informational refused", "peer", sa.remote, "item", r.kind.String())
+				continue
+			}
+			if err := checkPayloads(r.kind.String(), r.required, r.allowed, msg); err != nil {
+				m.drop(DropMalformed, logx.LevelDebug, "Informational refused", "peer", sa.remote, "err", err)
+				continue
+			}
+			r.handle(m, sa, it, now)
+		}
+	}
+	for _, it := range items {
+		if infoRowFor(rows, it.kind, life) == nil {
+			m.log.Debug("Informational item ignored", "peer", sa.remote, "item", it.kind.String(), "life", life.String())
+		}
+	}
+}
+
+// infoRUThere answers a DPD probe.
+func (m *Manager) infoRUThere(sa *ikeSA, it infoItem, _ time.Time) {
+	if ack, err := sealInfo(sa.out.sec, sa.out.sec.dpdNotify(true, it.seq)); err == nil {
+		m.send(sa, ack)
+	}
+}
+
+// infoRUThereAck: the answer to our DPD probe.
+func (m *Manager) infoRUThereAck(sa *ikeSA, it infoItem, now time.Time) {
+	if sa.dpd != nil {
+		sa.dpd.ack(it.seq, now)
+	}
+}
+
+// infoError: the peer refused something, most likely our Quick Mode:
+// stop retransmitting it, and show why.
+func (m *Manager) infoError(sa *ikeSA, it infoItem, now time.Time) {
+	m.log.Warn("peer reports an error", "peer", sa.remote, "notify", notifyName(it.notify))
+	sa.p2Error = peerErrorHint(it.notify)
+	for _, qs := range sa.qms {
+		if qs.q.initiator && qs.doneAt.IsZero() {
+			m.abandonQM(sa, qs, now)
+		}
+	}
+}
+
+func (m *Manager) infoDeleteChild(sa *ikeSA, it infoItem, _ time.Time) {
+	m.peerDeletedChild(sa, it.child)
+}
+
+func (m *Manager) infoInitialContact(sa *ikeSA, _ infoItem, _ time.Time) {
+	m.initialContact(sa)
+}
+
+func (m *Manager) infoDeleteIKE(sa *ikeSA, _ infoItem, now time.Time) {
+	m.log.Info("peer deleted the IKE SA", "peer", sa.remote)
+	m.retireIKE(sa, false, "deleted by peer", now)
+}

@@ -1,0 +1,100 @@
+package ike
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"tinyipsec/internal/logx"
+)
+
+// infoSamples is a payload of each kind of Informational item about the
+// IKE SA of sec.
+func infoSamples(sec *p1Secrets) map[infoKind]Payload {
+	return map[infoKind]Payload{
+		infoRUThere:        sec.dpdNotify(false, 7),
+		infoRUThereAck:     sec.dpdNotify(true, 7),
+		infoError:          sec.notifyISAKMP(NotifyNoProposalChosen, nil),
+		infoDeleteChild:    deleteChild(ProtoESP, 0x1234),
+		infoInitialContact: sec.notifyISAKMP(NotifyInitialContact, nil),
+		infoDeleteIKE:      sec.deleteIKE(),
+	}
+}
+
+// TestInformationalTable feeds every kind of Informational item, each in
+// a real sealed message, in every stage of an IKE SA's life to runInfo
+// with the table's rows (handlers replaced by recorders): only the row of
+// that kind and life runs, once; a negotiating SA has no row (its table
+// is phase1Informational), a retired one only takes Deletes of IPsec
+// SAs. A message with every kind runs the rows in table order, the IKE
+// SA's own Delete last; a message that is not encrypted runs none.
+func TestInformationalTable(t *testing.T) {
+	want := map[ikeLife][]infoKind{
+		lifeNegotiating: nil,
+		lifeConfiguring: {infoRUThere, infoRUThereAck, infoError, infoDeleteChild, infoInitialContact, infoDeleteIKE},
+		lifeActive:      {infoRUThere, infoRUThereAck, infoError, infoDeleteChild, infoInitialContact, infoDeleteIKE},
+		lifeDead:        {infoDeleteChild},
+	}
+	carrier := map[infoKind]PayloadType{infoRUThere: PayloadNotify, infoRUThereAck: PayloadNotify, infoError: PayloadNotify,
+		infoDeleteChild: PayloadDelete, infoInitialContact: PayloadNotify, infoDeleteIKE: PayloadDelete}
+	for _, r := range infoTable {
+		if r.crypt != encrypted || r.handle == nil || !slices.Equal(r.required, []PayloadType{PayloadHash, carrier[r.kind]}) {
+			t.Errorf("row %v: encrypted %v, handler %v, requires %v", r.kind, r.crypt == encrypted, r.handle != nil, r.required)
+		}
+	}
+	var ran []infoKind
+	rows := slices.Clone(infoTable)
+	for i := range rows {
+		rows[i].handle = func(_ *Manager, _ *ikeSA, it infoItem, _ time.Time) { ran = append(ran, it.kind) }
+	}
+	sec := quickPair(t)
+	samples := infoSamples(sec)
+	m := &Manager{log: logx.Discard()}
+	open := func(ps ...Payload) (*Message, []infoItem) {
+		pkt, err := sealInfo(sec, ps...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg, items, err := openInfo(sec, pkt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return msg, items
+	}
+	for life := lifeNegotiating; life <= lifeDead; life++ {
+		for k := infoKind(0); k < infoKinds; k++ {
+			msg, items := open(samples[k])
+			if len(items) != 1 || items[0].kind != k {
+				t.Fatalf("%v: items %+v", k, items)
+			}
+			ran = nil
+			m.runInfo(rows, &ikeSA{life: life}, msg, items, time.Now())
+			wantRun := slices.Contains(want[life], k)
+			if (len(ran) == 1 && ran[0] == k) != wantRun || len(ran) > 1 {
+				t.Errorf("%v in %v: ran %v, want a row %v", k, life, ran, wantRun)
+			}
+			if (infoRowFor(infoTable, k, life) != nil) != wantRun {
+				t.Errorf("%v in %v: row %v, want %v", k, life, infoRowFor(infoTable, k, life) != nil, wantRun)
+			}
+		}
+		// Every kind in one message, the IKE SA's Delete first: the rows'
+		// order decides.
+		all := []Payload{samples[infoDeleteIKE]}
+		for k := infoKind(0); k < infoDeleteIKE; k++ {
+			all = append(all, samples[k])
+		}
+		msg, items := open(all...)
+		ran = nil
+		m.runInfo(rows, &ikeSA{life: life}, msg, items, time.Now())
+		if !slices.Equal(ran, want[life]) {
+			t.Errorf("%v: every kind ran %v, want %v", life, ran, want[life])
+		}
+		// A message that did not come encrypted runs no row.
+		msg.Flags &^= FlagEncryption
+		ran = nil
+		m.runInfo(rows, &ikeSA{life: life}, msg, items, time.Now())
+		if len(ran) != 0 {
+			t.Errorf("%v: unencrypted message ran %v", life, ran)
+		}
+	}
+}
