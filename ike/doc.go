@@ -56,16 +56,23 @@
 // Failures after the key exchange are told to the peer, and understood
 // from it, in encrypted Informational messages.
 //
-// Phase1 reads top to bottom in phase1.go (types, constructors, Handle);
-// its helpers live in files by job: phase1_proposal.go (offer and
-// choice), phase1_keys.go (KE, nonces, SKEYID), phase1_auth.go (identity,
-// HASH/SIG, INITIAL-CONTACT), phase1_natt.go (vendor IDs, NAT-D, the
-// float to 4500), phase1_send.go (encoding, fragments), phase1_info.go
-// (Informationals during phase 1), phase1_resume.go (the stateless Main
-// Mode responder). States carry Cisco's names (MM_WAIT_MSG2 .. MM_ACTIVE,
-// AM_WAIT_MSG2/3, AM_ACTIVE). The responder chooses like Cisco: the first
-// of its own policies that matches any offered transform; the lower
-// lifetime wins (RESPONDER-LIFETIME when the responder lowers it).
+// Each role is its own state machine around the shared Phase1, as
+// crypto/tls splits client and server handshakes: phase1Initiator
+// (phase1_initiator.go) and phase1Responder (phase1_responder.go), each
+// reading top to bottom through Main Mode, then Aggressive Mode, one
+// handler per received message. phase1.go holds the shared types and
+// Handle, which does what every message needs (retransmissions, cookies,
+// fragments, Informationals) and passes the rest to the role. The
+// helpers both roles use live in files by job: phase1_proposal.go (offer
+// and choice), phase1_keys.go (KE, nonces, SKEYID), phase1_auth.go
+// (identity, HASH/SIG, INITIAL-CONTACT), phase1_natt.go (vendor IDs,
+// NAT-D, the float to 4500), phase1_send.go (encoding, fragments),
+// phase1_info.go (Informationals during phase 1), phase1_resume.go (the
+// stateless Main Mode responder). States carry Cisco's names
+// (MM_WAIT_MSG2 .. MM_ACTIVE, AM_WAIT_MSG2/3, AM_ACTIVE). The responder
+// chooses like Cisco: the first of its own policies that matches any
+// offered transform; the lower lifetime wins (RESPONDER-LIFETIME when the
+// responder lowers it).
 //
 // Authentication: pre-shared keys, RSA signatures (PKCS#1 v1.5 over the
 // bare hash) and ECDSA (RFC 4754, r||s; HASH_I/HASH_R then use the HMAC of
@@ -79,15 +86,22 @@
 // Every exchange is a table of rows in the manner of Libreswan's IKEv1
 // state table: the state a message arrives in, the state its handler
 // leaves, whether it is encrypted (and with which HASH), the payloads it
-// must and may carry, and the handler. The code that receives a message
-// finds the row and checks the message against it before the handler
-// runs, so handlers only do the work (checkPayloads, phase1_table.go).
+// must and may carry, and the handler (an Informational on an
+// established SA has rows per kind of item and no to-state: only a
+// Delete of the IKE SA ends it). The code that receives a message finds
+// the row and checks the message against it before the handler runs, so
+// handlers only do the work (checkPayloads, phase1_table.go).
 //
-//   - Main and Aggressive Mode, one table per role: mainmode.go,
-//     aggressive.go, driven by Phase1.Handle.
-//   - Informational during phase 1: phase1Informational (phase1_info.go);
-//     on an established IKE SA: one row, HASH(1) then notifies and Deletes
-//     (info.go).
+//   - Main and Aggressive Mode, one table per role and mode
+//     (mainModeInitiator, aggressiveInitiator in phase1_initiator.go;
+//     mainModeResponder, aggressiveResponder in phase1_responder.go),
+//     run by phase1Step (phase1_table.go).
+//   - Informational during phase 1: phase1Informational (phase1_info.go).
+//   - Informational on an established IKE SA: infoTable
+//     (manager_info.go), one row per kind of item (R-U-THERE and its ACK,
+//     error notify, Delete of an IPsec SA, INITIAL-CONTACT, Delete of the
+//     IKE SA) with the stages of the SA's life it counts in; openInfo
+//     (info.go) checks HASH(1) and splits the message into items.
 //   - Quick Mode, one table per role with the HASH each message carries:
 //     quick.go, driven by quickMode.handle.
 //   - XAUTH and Mode-Config (the Transaction exchange): transactionTable
@@ -95,8 +109,8 @@
 //     (transaction.go) checks HASH and the attribute payload.
 //
 // Each table has a test that feeds every message shape in every state
-// (TestPhase1Tables, TestPhase1InformationalTable, TestQuickTables,
-// TestTransactionTable).
+// (TestPhase1Tables, TestPhase1InformationalTable, TestInformationalTable,
+// TestQuickTables, TestTransactionTable).
 //
 // # The manager
 //
