@@ -253,10 +253,14 @@ func (d *Device) readReady(fd uintptr) bool {
 // which it records in d.rdErr, true.
 func (d *Device) readOne(fd uintptr, b []byte) (n int, ok, end bool) {
 	for {
-		n, err := unix.Read(int(fd), b)
+		var p unsafe.Pointer
+		if len(b) > 0 {
+			p = unsafe.Pointer(&b[0])
+		}
+		r, _, err := quickSyscall6(unix.SYS_READ, fd, uintptr(p), uintptr(len(b)), 0, 0, 0)
 		switch err {
-		case nil:
-			return n, true, false
+		case 0:
+			return int(r), true, false
 		case unix.EINTR:
 			continue
 		case unix.EAGAIN:
@@ -363,7 +367,7 @@ func (d *Device) writeVnet(bufs [][]byte, offset int) (int, error) {
 // writeReady runs inside RawConn.Write: one writev of d.wrIovs.
 func (d *Device) writeReady(fd uintptr) bool {
 	for {
-		_, _, e := unix.Syscall(unix.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&d.wrIovs[0])), uintptr(len(d.wrIovs)))
+		_, _, e := quickSyscall6(unix.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&d.wrIovs[0])), uintptr(len(d.wrIovs)), 0, 0, 0)
 		switch e {
 		case 0:
 			return true

@@ -54,7 +54,7 @@ func (m *mmsgReader) set(i int, b []byte) {
 // when nothing is queued. It is meant to run inside syscall.RawConn.Read.
 func (m *mmsgReader) recv(fd uintptr, k int) (int, error) {
 	for {
-		n, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&m.msgs[0])), uintptr(k), unix.MSG_DONTWAIT, 0, 0)
+		n, _, e := quickSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&m.msgs[0])), uintptr(k), unix.MSG_DONTWAIT, 0, 0)
 		if e == unix.EINTR {
 			continue
 		}

@@ -133,9 +133,14 @@ func (c *IPConn) flush(fd, n int) error {
 	t := c.tx
 	var first error
 	for sent := 0; sent < n; {
-		r, _, e := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(fd), uintptr(unsafe.Pointer(&t.msgs[sent])), uintptr(n-sent), 0, 0, 0)
+		r, _, e := quickSyscall6(unix.SYS_SENDMMSG, uintptr(fd), uintptr(unsafe.Pointer(&t.msgs[sent])), uintptr(n-sent), unix.MSG_DONTWAIT, 0, 0)
 		switch {
 		case e == unix.EINTR:
+			continue
+		case e == unix.EAGAIN:
+			// MSG_DONTWAIT, as quickSyscall6 must not block: wait until
+			// the send buffer has room, as a blocking send would.
+			waitWritable(fd)
 			continue
 		case e != 0:
 			if first == nil {
@@ -147,4 +152,15 @@ func (c *IPConn) flush(fd, n int) error {
 		}
 	}
 	return first
+}
+
+// waitWritable blocks until fd may be written to (or fails: the next send
+// reports why).
+func waitWritable(fd int) {
+	pfd := [1]unix.PollFd{{Fd: int32(fd), Events: unix.POLLOUT}}
+	for {
+		if _, err := unix.Poll(pfd[:], 1000); err != unix.EINTR {
+			return
+		}
+	}
 }
