@@ -50,7 +50,9 @@ NOINLINE_PKGS := tinyipsec tinyipsec/conf/... tinyipsec/ike/... tinyipsec/intern
 	golang.org/x/crypto/cryptobyte/... vendor/... net net/url fmt internal/fmtsort flag log/... \
 	reflect strconv internal/strconv math/big path/... internal/filepathlite time os os/signal \
 	io io/fs bufio context strings sort unicode/... encoding/hex encoding/base64 hash/... unique \
-	internal/godebug internal/bisect github.com/BurntSushi/... github.com/mdlayher/...
+	internal/godebug internal/bisect internal/reflectlite internal/runtime/cgroup math/rand/v2 \
+	encoding/json crypto/sha3 crypto/internal/fips140/ed25519 crypto/internal/fips140/check \
+	golang.org/x/crypto/bcrypt github.com/BurntSushi/... github.com/mdlayher/...
 GCFLAGS := $(foreach p,$(NOINLINE_PKGS),-gcflags=$(p)=-l)
 GOFLAGS_STATIC := -trimpath -ldflags '$(LDFLAGS)' $(GCFLAGS)
 # Every non-test Go file is a prerequisite: binaries rebuild when one changes.

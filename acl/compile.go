@@ -21,6 +21,7 @@ type List struct {
 
 // crule is a Rule reduced to masked words for the hot path.
 type crule struct {
+	_            [0]func() // not comparable: no generated == function (flash)
 	src, dst     a128
 	smask, dmask a128
 	slen, dlen   uint8

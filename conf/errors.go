@@ -8,9 +8,10 @@ import (
 
 // Error is one problem in a configuration file.
 type Error struct {
-	File string // the file as given to Load or Parse
-	Line int    // 1-based; 0 when the position is unknown
-	Key  string // "crypto_map[1].transform_set" (TOML) or "crypto_map 'branch1' option 'pfs'" (UCI)
+	_    [0]func() // not comparable: no generated == function (flash)
+	File string    // the file as given to Load or Parse
+	Line int       // 1-based; 0 when the position is unknown
+	Key  string    // "crypto_map[1].transform_set" (TOML) or "crypto_map 'branch1' option 'pfs'" (UCI)
 	Msg  string
 
 	// syntax: the file's syntax parser wrote Msg (it may quote what it

@@ -61,6 +61,7 @@ type Global struct {
 
 // ISAKMPPolicy is one [[isakmp_policy]], Cisco's "crypto isakmp policy N".
 type ISAKMPPolicy struct {
+	_          [0]func()     // not comparable: no generated == function (flash)
 	Priority   int           // priority
 	Encryption algo.P1Cipher // encryption: aes128|aes192|aes256|3des|des
 	Hash       algo.Hash     // hash: md5|sha1|sha256|sha384|sha512
@@ -71,6 +72,7 @@ type ISAKMPPolicy struct {
 
 // TransformSet is one [transform_set.NAME], Cisco's "crypto ipsec transform-set".
 type TransformSet struct {
+	_       [0]func() // not comparable: no generated == function (flash)
 	Name    string
 	ESP     algo.Cipher // esp: aes128gcm16|aes256gcm16|aes128|aes192|aes256|3des|chacha20poly1305|null; CipherNone = no ESP
 	ESPAuth algo.Hash   // esp_auth: sha1|sha256|sha384|sha512|md5; HashNone for AEAD

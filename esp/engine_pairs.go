@@ -29,6 +29,7 @@ import (
 // PairInfo describes a pair for status; the engine only reads Entry,
 // PathMTU and Lifetime.
 type PairInfo struct {
+	_ [0]func() // not comparable: no generated == function (flash)
 	// Entry is the policy entry index (Classifier's result) at install
 	// time; Stats reports the current one, which a reload may move.
 	Entry int
@@ -74,6 +75,7 @@ type PairInfo struct {
 // Pair is an installed SA pair. Its fields are the engine's; use the
 // methods and Engine.Stats.
 type Pair struct {
+	_         [0]func() // not comparable: no generated == function (flash)
 	Info      PairInfo
 	ent       *entry       // the policy entry; kept across Reconfigure (by ID)
 	sel       PairSelector // Info.Traffic, nil for pairs without selectors

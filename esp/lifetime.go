@@ -10,6 +10,7 @@ import (
 // by CheckTime, which the SA's owner calls periodically, so the packet path
 // never reads the clock.
 type lifetime struct {
+	_                    [0]func() // not comparable: no generated == function (flash)
 	softBytes, hardBytes uint64
 	softPkts, hardPkts   uint64
 	softTime, hardTime   time.Duration

@@ -19,6 +19,7 @@ import (
 // ESP-only SAs, the usual case, do without. A hub keeps hundreds of idle
 // SAs, and every byte here is paid by each of them.
 type slot struct {
+	_     [0]func() // not comparable: no generated == function (flash)
 	mu    sync.Mutex
 	cbc   cipher.BlockMode // CBC encrypter (outbound SA) or decrypter (inbound); nil for AEAD and AH-only
 	mac   *hmacState       // ESP HMAC

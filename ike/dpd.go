@@ -9,6 +9,7 @@ import "time"
 
 // dpdState tracks one IKE SA's liveness.
 type dpdState struct {
+	_       [0]func()     // not comparable: no generated == function (flash)
 	Delay   time.Duration // idle time before probing; 0 = DPD off
 	Timeout time.Duration // silence after the first probe that means dead
 

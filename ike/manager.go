@@ -482,6 +482,7 @@ func (ms *mapState) failed(now time.Time) {
 
 // phase1Failure is a failed phase 1 as status shows it.
 type phase1Failure struct {
+	_             [0]func() // not comparable: no generated == function (flash)
 	peer, local   string
 	initiator     bool
 	state, reason string

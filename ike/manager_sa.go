@@ -31,6 +31,7 @@ type phase1 interface {
 
 // p1Outcome is an established phase 1.
 type p1Outcome struct {
+	_        [0]func() // not comparable: no generated == function (flash)
 	sec      *p1Secrets
 	mapState *mapState // the crypto map the peer authenticated against
 	lifetime time.Duration
@@ -161,6 +162,7 @@ type qmState struct {
 
 // child is an installed IPsec SA pair.
 type child struct {
+	_         [0]func() // not comparable: no generated == function (flash)
 	ms        *mapState
 	rule      proxyRule
 	handle    ChildHandle

@@ -36,6 +36,7 @@ type childOffer struct {
 // protoChoice is the negotiated transform of one protocol (ESP or AH) of
 // a child SA, with both SPIs.
 type protoChoice struct {
+	_           [0]func() // not comparable: no generated == function (flash)
 	Protocol    uint8
 	TransformID uint8
 	Encryption  algo.Cipher // ESP only
@@ -46,6 +47,7 @@ type protoChoice struct {
 
 // childChoice is the negotiated child SA parameters.
 type childChoice struct {
+	_          [0]func() // not comparable: no generated == function (flash)
 	Mode       conf.Mode
 	EncapMode  uint64 // the attribute value exchanged
 	ESP, AH    *protoChoice

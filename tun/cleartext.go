@@ -44,6 +44,7 @@ import (
 // CleartextRule is one mirrored crypto ACL line, seen from the receiver:
 // Src is the remote side, Dst the local side.
 type CleartextRule struct {
+	_ [0]func() // not comparable: no generated == function (flash)
 	// Drop is true for permit lines (must be encrypted: drop cleartext);
 	// false for deny lines (exempt from encryption: stop checking).
 	Drop bool

@@ -31,6 +31,7 @@ const (
 // sender's view (Src is our side). An invalid prefix means any address;
 // a zero port range any port.
 type Line struct {
+	_                  [0]func() // not comparable: no generated == function (flash)
 	Permit             bool
 	Proto              uint8
 	Src, Dst           netip.Prefix

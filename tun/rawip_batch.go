@@ -19,6 +19,7 @@ const rawBatch = 64
 
 // rawTx is the send state, shared by the loops under mu.
 type rawTx struct {
+	_    [0]func() // not comparable: no generated == function (flash)
 	mu   sync.Mutex
 	msgs [rawBatch]unix.Mmsghdr
 	iovs [rawBatch]unix.Iovec

@@ -48,7 +48,8 @@ type UDP struct {
 }
 
 type udpSock struct {
-	tx   *udpTx // segmented sends (NAT-T)
+	_    [0]func() // not comparable: no generated == function (flash)
+	tx   *udpTx    // segmented sends (NAT-T)
 	c    *net.UDPConn
 	port uint16
 	addr netip.Addr // bound address; unspecified for the wildcard socket

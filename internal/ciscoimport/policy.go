@@ -10,6 +10,7 @@ import (
 // (ASA). The running-config leaves out values at their default, so the
 // struct starts with the platform's defaults.
 type policy struct {
+	_        [0]func() // not comparable: no generated == function (flash)
 	line     int
 	priority int
 	enc      string
@@ -151,6 +152,7 @@ func (c *converter) policyLine(p *policy, l line) {
 // pskEntry is a pre-shared key for a peer address or prefix, or for a
 // peer identity (host name, tunnel-group name).
 type pskEntry struct {
+	_      [0]func() // not comparable: no generated == function (flash)
 	line   int
 	prefix netip.Prefix // valid for address keys
 	ident  string       // for identity keys: "fqdn:NAME" (tinyipsec syntax)
@@ -272,6 +274,7 @@ func (c *converter) keyring(b block) {
 
 // tunnelGroup is an ASA "tunnel-group NAME ..." (type and attributes).
 type tunnelGroup struct {
+	_      [0]func() // not comparable: no generated == function (flash)
 	name   string
 	line   int
 	typ    string

@@ -4,6 +4,7 @@ import "strings"
 
 // transformSet is "crypto ipsec [ikev1] transform-set NAME T1 [T2 [T3]]".
 type transformSet struct {
+	_       [0]func() // not comparable: no generated == function (flash)
 	name    string
 	line    int
 	esp     string
