@@ -144,12 +144,11 @@ type Result struct {
 // Its fields are grouped by job; the embedded groups are filled by the
 // files named beside them.
 type Phase1 struct {
-	cfg       Phase1Config
-	rand      io.Reader
-	initiator bool
-	role      phase1Role // the *phase1Initiator or *phase1Responder this is part of
-	exchange  ExchangeType
-	state     State
+	cfg      Phase1Config
+	rand     io.Reader
+	role     phase1Role // the *phase1Initiator or *phase1Responder this is part of
+	exchange ExchangeType
+	state    State
 
 	ckyI, ckyR    Cookie
 	local, remote netip.AddrPort
@@ -214,14 +213,14 @@ type phase1Role interface {
 }
 
 // setup fills the shared part from cfg for either role.
-func (p *Phase1) setup(cfg *Phase1Config, initiator bool) error {
+func (p *Phase1) setup(cfg *Phase1Config) error {
 	if cfg == nil {
 		return errors.New("ike: nil phase 1 config")
 	}
 	if err := cfg.validate(); err != nil {
 		return err
 	}
-	p.cfg, p.initiator, p.local, p.remote, p.rand = *cfg, initiator, cfg.Local, cfg.Remote, cfg.Rand
+	p.cfg, p.local, p.remote, p.rand = *cfg, cfg.Local, cfg.Remote, cfg.Rand
 	if p.rand == nil {
 		p.rand = rand.Reader
 	}
@@ -259,7 +258,10 @@ func (p *Phase1) Start(now time.Time) (Result, error) {
 func (p *Phase1) State() State { return p.state }
 
 // Initiator reports the role.
-func (p *Phase1) Initiator() bool { return p.initiator }
+func (p *Phase1) Initiator() bool {
+	_, ok := p.role.(*phase1Initiator)
+	return ok
+}
 
 // Exchange is ExchangeMain or ExchangeAggressive (0 for a responder that
 // has not seen the first message).
@@ -393,7 +395,7 @@ func (p *Phase1) finish(active State, now time.Time) *Phase1Done {
 	p.state = active
 	p.policy.Lifetime = p.lifetime
 	p.done = &Phase1Done{
-		Initiator: p.initiator, Exchange: p.exchange, CookieI: p.ckyI, CookieR: p.ckyR,
+		Initiator: p.Initiator(), Exchange: p.exchange, CookieI: p.ckyI, CookieR: p.ckyR,
 		Policy: p.policy, Lifetime: p.lifetime, Keys: p.keys, Block: p.blk,
 		LocalID: p.localID, PeerID: p.peerID, PeerCert: p.peerCert, Peer: p.peer,
 		NATT: p.natt, LocalNAT: p.localNAT, PeerNAT: p.peerNAT, Floated: p.floated,

@@ -18,10 +18,9 @@ func (p *Phase1) localIdentity() *ID {
 	return IDFromAddr(p.local.Addr())
 }
 
-// authPayloads returns our [CERT...] HASH or SIG for HASH_I (initiator) or
-// HASH_R (responder), computed over our ID body.
-func (p *Phase1) authPayloads(idBody []byte) ([]Payload, error) {
-	h := p.myHash(idBody)
+// authPayloads returns our [CERT...] HASH or SIG for h, our HASH_I
+// (initiator) or HASH_R (responder) over our ID body.
+func (p *Phase1) authPayloads(h []byte) ([]Payload, error) {
 	if p.policy.Auth.PreShared() {
 		return []Payload{&Hash{Data: h}}, nil
 	}
@@ -51,30 +50,27 @@ func (p *Phase1) authHash() HashAlg {
 	return p.policy.Hash
 }
 
-func (p *Phase1) myHash(idBody []byte) []byte {
-	if p.initiator {
-		return HashI(p.authHash(), p.keys.SKEYID, p.gxi, p.gxr, p.ckyI, p.ckyR, p.saiB, idBody)
-	}
-	return HashR(p.authHash(), p.keys.SKEYID, p.gxi, p.gxr, p.ckyI, p.ckyR, p.saiB, idBody)
-}
-
-func (p *Phase1) peerHash(idBody []byte) []byte {
-	if p.initiator {
-		return HashR(p.authHash(), p.keys.SKEYID, p.gxi, p.gxr, p.ckyI, p.ckyR, p.saiB, idBody)
-	}
+// hashI is HASH_I over the initiator's ID body, hashR HASH_R over the
+// responder's.
+func (p *Phase1) hashI(idBody []byte) []byte {
 	return HashI(p.authHash(), p.keys.SKEYID, p.gxi, p.gxr, p.ckyI, p.ckyR, p.saiB, idBody)
 }
 
+func (p *Phase1) hashR(idBody []byte) []byte {
+	return HashR(p.authHash(), p.keys.SKEYID, p.gxi, p.gxr, p.ckyI, p.ckyR, p.saiB, idBody)
+}
+
 // verifyPeer authenticates the peer from its ID and HASH/SIG (+CERT)
-// payloads in m, at time now (certificate validity).
-func (p *Phase1) verifyPeer(id *ID, m *Message, now time.Time) error {
+// payloads in m, at time now (certificate validity); peerHash is the
+// peer's HASH: hashR for the initiator, hashI for the responder.
+func (p *Phase1) verifyPeer(id *ID, m *Message, now time.Time, peerHash func(idBody []byte) []byte) error {
 	if id == nil {
 		return fail(FailInvalidID, NotifyInvalidIDInformation, "no ID payload")
 	}
 	if p.cfg.RemoteID != nil && !IDEqual(id, p.cfg.RemoteID) {
 		return fail(FailInvalidID, NotifyInvalidIDInformation, "peer ID %v, want %v", id, p.cfg.RemoteID)
 	}
-	want := p.peerHash(id.Body())
+	want := peerHash(id.Body())
 	if p.policy.Auth.PreShared() {
 		hp := Find[*Hash](m)
 		if hp == nil {

@@ -34,7 +34,7 @@ type phase1Initiator struct {
 func NewInitiator(cfg *Phase1Config) (*Phase1, error) {
 	hs := &phase1Initiator{}
 	p := &hs.Phase1
-	if err := p.setup(cfg, true); err != nil {
+	if err := p.setup(cfg); err != nil {
 		return nil, err
 	}
 	p.role = hs
@@ -134,7 +134,7 @@ func (hs *phase1Initiator) mm4(m *Message, pkt Packet, now time.Time) (*Result, 
 		r.Float = true
 	}
 	hs.localID = hs.localIdentity()
-	auth, err := hs.authPayloads(hs.localID.Body())
+	auth, err := hs.authPayloads(hs.hashI(hs.localID.Body()))
 	if err != nil {
 		return nil, err
 	}
@@ -151,7 +151,7 @@ func (hs *phase1Initiator) mm4(m *Message, pkt Packet, now time.Time) (*Result, 
 
 // mm6 authenticates the responder: phase 1 is done.
 func (hs *phase1Initiator) mm6(m *Message, pkt Packet, now time.Time) (*Result, error) {
-	if err := hs.verifyPeer(Find[*ID](m), m, now); err != nil {
+	if err := hs.verifyPeer(Find[*ID](m), m, now, hs.hashR); err != nil {
 		return nil, err
 	}
 	hs.noteInitialContact(m)
@@ -208,7 +208,7 @@ func (hs *phase1Initiator) am2(m *Message, pkt Packet, now time.Time) (*Result, 
 	if err := hs.computeKeys(hs.gxr); err != nil {
 		return nil, err
 	}
-	if err := hs.verifyPeer(Find[*ID](m), m, now); err != nil {
+	if err := hs.verifyPeer(Find[*ID](m), m, now, hs.hashR); err != nil {
 		return nil, err
 	}
 	r := &Result{}
@@ -216,7 +216,7 @@ func (hs *phase1Initiator) am2(m *Message, pkt Packet, now time.Time) (*Result, 
 		hs.float()
 		r.Float = true
 	}
-	auth, err := hs.authPayloads(hs.localID.Body())
+	auth, err := hs.authPayloads(hs.hashI(hs.localID.Body()))
 	if err != nil {
 		return nil, err
 	}

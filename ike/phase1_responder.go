@@ -30,7 +30,7 @@ func NewResponder(cfg *Phase1Config) (*Phase1, error) {
 
 func newResponder(cfg *Phase1Config) (*phase1Responder, error) {
 	hs := &phase1Responder{}
-	if err := hs.setup(cfg, false); err != nil {
+	if err := hs.setup(cfg); err != nil {
 		return nil, err
 	}
 	hs.role = hs
@@ -124,13 +124,13 @@ func (hs *phase1Responder) mm3(m *Message, pkt Packet, now time.Time) (*Result, 
 // mm5 authenticates the initiator (its MM5 may come from 4500 now) and
 // answers with MM6, our identity and proof: phase 1 is done.
 func (hs *phase1Responder) mm5(m *Message, pkt Packet, now time.Time) (*Result, error) {
-	if err := hs.verifyPeer(Find[*ID](m), m, now); err != nil {
+	if err := hs.verifyPeer(Find[*ID](m), m, now, hs.hashI); err != nil {
 		return nil, err
 	}
 	hs.noteInitialContact(m)
 	hs.noteEndpoints(pkt)
 	hs.localID = hs.localIdentity()
-	auth, err := hs.authPayloads(hs.localID.Body())
+	auth, err := hs.authPayloads(hs.hashR(hs.localID.Body()))
 	if err != nil {
 		return nil, err
 	}
@@ -189,7 +189,7 @@ func (hs *phase1Responder) am1(m *Message, pkt Packet, now time.Time) (*Result, 
 		return nil, err
 	}
 	hs.localID = hs.localIdentity()
-	auth, err := hs.authPayloads(hs.localID.Body())
+	auth, err := hs.authPayloads(hs.hashR(hs.localID.Body()))
 	if err != nil {
 		return nil, err
 	}
@@ -208,7 +208,7 @@ func (hs *phase1Responder) am1(m *Message, pkt Packet, now time.Time) (*Result, 
 func (hs *phase1Responder) am3(m *Message, pkt Packet, now time.Time) (*Result, error) {
 	hs.noteEndpoints(pkt)
 	hs.checkNATD(m, pkt)
-	if err := hs.verifyPeer(hs.peerID, m, now); err != nil {
+	if err := hs.verifyPeer(hs.peerID, m, now, hs.hashI); err != nil {
 		return nil, err
 	}
 	hs.noteInitialContact(m)
