@@ -10,11 +10,11 @@ import (
 // The phase 1 exchanges as tables, in the manner of Libreswan's IKEv1
 // state table: each row is one transition, from the state that waits for
 // a message to the state its handler leaves, with whether the message
-// must be encrypted and which payloads it must and may carry. phase1Step finds
-// the row of the current state and checks the message against it before
-// the handler runs (admit), so a handler only does the work; after the
-// handler it checks that the row's to-state was reached. The tables are
-// in phase1_initiator.go and phase1_responder.go, one per role, and
+// must be encrypted and which payloads it must and may carry. phase1Step
+// finds the row of the current state and checks the message against it
+// before the handler runs (admit), so a handler only does the work; after
+// the handler it checks that the row's to-state was reached. The tables
+// are in phase1_initiator.go and phase1_responder.go, one per role, and
 // phase1_info.go.
 
 // crypt says whether a row's message travels encrypted.
