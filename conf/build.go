@@ -180,6 +180,7 @@ func (b *builder) global(t *table) {
 		Tun:           DefaultTun,
 		MTU:           DefaultMTU,
 		ControlSocket: DefaultControlSocket,
+		DHKeysReady:   DefaultDHKeysReady,
 	}
 	if t == nil {
 		return
@@ -188,6 +189,8 @@ func (b *builder) global(t *table) {
 
 	g.LogLevel, _ = t.oneOf("log_level", "info", "error", "warn", "info", "debug")
 	g.AllowWeak, _ = t.boolean("allow_weak", false)
+	ready, _ := t.integer("dh_keys_ready", DefaultDHKeysReady, 1, MaxDHKeysReady)
+	g.DHKeysReady = int(ready)
 
 	listen, _ := t.strList("listen")
 	seen := map[netip.Addr]bool{}

@@ -23,10 +23,15 @@ const (
 	DefaultTun           = "ipsec0"
 	DefaultControlSocket = "/var/run/tinyipsec.sock"
 	DefaultMTU           = 1400
-	DefaultP1Lifetime    = 86400 * time.Second // crypto isakmp policy default
-	DefaultP2Lifetime    = 3600 * time.Second  // crypto ipsec security-association lifetime default
-	DefaultReplayWindow  = 64
-	MaxReplayWindow      = 4096
+	// DefaultDHKeysReady Diffie-Hellman key pairs per group are made ahead
+	// (dh_keys_ready); a hub that must answer bursts of spokes quickly
+	// keeps more, up to MaxDHKeysReady (each MODP-2048 key about 0.4 KB).
+	DefaultDHKeysReady  = 2
+	MaxDHKeysReady      = 1024
+	DefaultP1Lifetime   = 86400 * time.Second // crypto isakmp policy default
+	DefaultP2Lifetime   = 3600 * time.Second  // crypto ipsec security-association lifetime default
+	DefaultReplayWindow = 64
+	MaxReplayWindow     = 4096
 )
 
 // Config is the whole validated configuration.
@@ -57,6 +62,7 @@ type Global struct {
 	MTU           int          // mtu: TUN MTU (default 1400)
 	ControlSocket string       // control_socket (default /var/run/tinyipsec.sock)
 	AllowWeak     bool         // allow_weak: permit des, md5, DH groups 1/2/5
+	DHKeysReady   int          // dh_keys_ready: DH key pairs per group made ahead (default 2)
 }
 
 // ISAKMPPolicy is one [[isakmp_policy]], Cisco's "crypto isakmp policy N".

@@ -174,6 +174,7 @@ config global
 	option mtu 1380
 	option control_socket '/tmp/t.sock'
 	option allow_weak 1
+	option dh_keys_ready 64
 
 config isakmp_policy
 	option priority 5
@@ -275,6 +276,9 @@ config crypto_map
 				t.Fatal(err)
 			}
 			m := mustParse(t, filepath.Join(dir, "tinyipsec.toml"), buf.String())
+			if want := map[string]int{"full": 64, "base": DefaultDHKeysReady}[tc.name]; m.Global.DHKeysReady != want {
+				t.Errorf("dh_keys_ready %d, want %d", m.Global.DHKeysReady, want)
+			}
 			if !u.Equal(m) {
 				t.Fatalf("models differ:\nUCI:  %+v\nTOML: %+v\nTOML text:\n%s", u, m, buf.String())
 			}

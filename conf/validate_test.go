@@ -47,6 +47,7 @@ esp_key_out = "0x00112233445566778899aabbccddeeff01020304"
 		{"log level", doc(`[global]
 log_level = "verbose"`, tPolicy, tTS, tACL, tMap), "global.log_level", `unknown value "verbose"`},
 		{"mtu range", doc("[global]\nmtu = 100", tPolicy, tTS, tACL, tMap), "global.mtu", "out of range 576..9000"},
+		{"dh_keys_ready range", doc("[global]\ndh_keys_ready = 0", tPolicy, tTS, tACL, tMap), "global.dh_keys_ready", "out of range 1..1024"},
 		{"mtu type", doc("[global]\nmtu = \"1400\"", tPolicy, tTS, tACL, tMap), "global.mtu", "must be an integer, not a string"},
 		{"listen address", doc("[global]\nlisten = [\"192.0.2.1\", \"nope\"]", tPolicy, tTS, tACL, tMap), "global.listen[1]", `"nope" is not an IP address`},
 		{"listen twice", doc("[global]\nlisten = [\"192.0.2.1\", \"192.0.2.1\"]", tPolicy, tTS, tACL, tMap), "global.listen[1]", "listed twice"},

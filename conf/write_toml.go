@@ -88,6 +88,9 @@ func (tw *tomlWriter) config(c *Config) {
 	tw.line("mtu = %d", g.MTU)
 	tw.str("control_socket", g.ControlSocket)
 	tw.line("allow_weak = %t", g.AllowWeak)
+	if g.DHKeysReady != DefaultDHKeysReady {
+		tw.line("dh_keys_ready = %d", g.DHKeysReady)
+	}
 
 	for _, p := range c.Policies {
 		tw.line("\n[[isakmp_policy]]")

@@ -4,34 +4,56 @@ import (
 	"crypto/rand"
 	"errors"
 	"sync"
+	"time"
+
+	"tinyipsec/conf"
 )
 
 // Ephemeral Diffie-Hellman keys made ahead. An initiator's first message
 // of Aggressive Mode, and of a Quick Mode with PFS, carries its public
-// value; making the key pair is a modular exponentiation (about a
+// value; making the key pair is a modular exponentiation (about half a
 // millisecond for MODP-2048 here, tens of milliseconds on a router's MIPS
 // core), which must not run under Manager.mu. So the manager takes a key
 // made beforehand by a goroutine of this pool; when the pool of a group
 // is empty, the exchange is started at a later tick (the manager's timer
-// retries every tickInterval) and the pool makes a key meanwhile. Groups
-// that the configuration uses are filled at start and after a reload.
-// Keys are process-wide: they belong to no SA until one is taken, and a
-// taken key is never given out again.
+// retries every tickInterval) and the pool makes a key meanwhile.
+//
+// Main Mode takes its key pair from the pool too (both roles), and makes
+// one itself when the pool has none: a hub that a burst of spokes
+// connects to then spends one exponentiation per handshake instead of
+// two while the keys last. How many keys of a group are kept ready is
+// dh_keys_ready (default 2); the first two are made at once, the rest only
+// while no handshake is being computed, so refilling never slows a burst
+// down. Groups that the configuration uses are filled at start and after
+// a reload. Keys are process-wide: they belong to no SA until one is
+// taken, a taken key is never given out again (the SA wipes it with its
+// other secrets), and keys beyond a lowered depth are wiped.
 
 // errKeyNotReady: the exchange waits for a key from the pool.
 var errKeyNotReady = errors.New("ike: Diffie-Hellman key not made yet")
 
-// dhPoolDepth is how many keys of a group are kept ready.
-const dhPoolDepth = 2
+// dhUrgentDepth keys of a group are made at once, whatever the load: the
+// exchanges that can only start with a key from the pool (PFS, Aggressive
+// Mode initiators) must not wait for an idle moment.
+const dhUrgentDepth = 2
+
+// dhIdlePoll is how often a filler beyond dhUrgentDepth looks whether the
+// handshakes' computations have stopped.
+const dhIdlePoll = 20 * time.Millisecond
+
+// dhBusy reports whether handshakes are being computed (a variable for
+// tests).
+var dhBusy = func() bool { return len(computeSlots) > 0 }
 
 type dhPool struct {
 	mu      sync.Mutex
+	depth   int // keys kept ready per group
 	keys    map[Group][]*DHKey
 	filling map[Group]bool
 	wg      sync.WaitGroup // fillers running (tests wait for them)
 }
 
-var dhKeys = &dhPool{keys: map[Group][]*DHKey{}, filling: map[Group]bool{}}
+var dhKeys = &dhPool{depth: conf.DefaultDHKeysReady, keys: map[Group][]*DHKey{}, filling: map[Group]bool{}}
 
 // take returns a ready key of group g, or nil when there is none yet (one
 // is then being made). It never computes. Unsupported groups give nil.
@@ -51,10 +73,20 @@ func (p *dhPool) take(g Group) *DHKey {
 	return k
 }
 
-// prepare makes sure keys of the groups are ready or being made.
-func (p *dhPool) prepare(groups ...Group) {
+// prepare sets how many keys per group are kept ready and makes sure keys
+// of the groups are ready or being made. Keys beyond the depth are wiped.
+func (p *dhPool) prepare(depth int, groups ...Group) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.depth = max(depth, 1)
+	for g, l := range p.keys {
+		for len(l) > p.depth {
+			l[len(l)-1].Wipe()
+			l[len(l)-1] = nil
+			l = l[:len(l)-1]
+		}
+		p.keys[g] = l
+	}
 	for _, g := range groups {
 		if g.Supported() {
 			p.fillLocked(g)
@@ -62,11 +94,19 @@ func (p *dhPool) prepare(groups ...Group) {
 	}
 }
 
-// fillLocked starts a goroutine that tops group g up to dhPoolDepth keys
+// ready is how many keys of group g are ready (tests, status).
+func (p *dhPool) ready(g Group) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.keys[g])
+}
+
+// fillLocked starts a goroutine that tops group g up to p.depth keys
 // unless one runs already (p.mu held). It shares the phase 1 computation
-// slots, so key making never takes more than the cores.
+// slots, so key making never takes more than the cores; beyond
+// dhUrgentDepth keys it waits until no computation holds a slot.
 func (p *dhPool) fillLocked(g Group) {
-	if p.filling[g] || len(p.keys[g]) >= dhPoolDepth {
+	if p.filling[g] || len(p.keys[g]) >= p.depth {
 		return
 	}
 	p.filling[g] = true
@@ -74,6 +114,14 @@ func (p *dhPool) fillLocked(g Group) {
 	go func() {
 		defer p.wg.Done()
 		for {
+			p.mu.Lock()
+			urgent := len(p.keys[g]) < dhUrgentDepth
+			p.mu.Unlock()
+			if !urgent {
+				for dhBusy() {
+					time.Sleep(dhIdlePoll)
+				}
+			}
 			if dhKeyHook != nil {
 				dhKeyHook(g)
 			}
@@ -81,7 +129,7 @@ func (p *dhPool) fillLocked(g Group) {
 			k, err := g.GenerateKey(rand.Reader)
 			<-computeSlots
 			p.mu.Lock()
-			if err != nil || len(p.keys[g]) >= dhPoolDepth {
+			if err != nil || len(p.keys[g]) >= p.depth {
 				p.filling[g] = false
 				p.mu.Unlock()
 				if k != nil {
@@ -90,7 +138,7 @@ func (p *dhPool) fillLocked(g Group) {
 				return
 			}
 			p.keys[g] = append(p.keys[g], k)
-			full := len(p.keys[g]) >= dhPoolDepth
+			full := len(p.keys[g]) >= p.depth
 			if full {
 				p.filling[g] = false
 			}
@@ -100,6 +148,18 @@ func (p *dhPool) fillLocked(g Group) {
 			}
 		}
 	}()
+}
+
+// newKey is a phase 1 key pair of the chosen group: made ahead by the
+// pool when the manager lets phase 1 use it (Phase1Config.pooledKeys),
+// else made now.
+func (p *Phase1) newKey() (*DHKey, error) {
+	if p.cfg.pooledKeys {
+		if k := dhKeys.take(p.policy.Group); k != nil {
+			return k, nil
+		}
+	}
+	return p.policy.Group.GenerateKey(p.rand)
 }
 
 // dhKeyHook, when set (tests), runs before each key is made.

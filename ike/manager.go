@@ -317,22 +317,20 @@ func (m *Manager) Start() {
 	go m.run()
 }
 
-// prepareKeys has the pool make the DH keys the configuration's
-// initiators will take: PFS groups, and the policy groups where a map
-// uses Aggressive Mode (m.mu held).
+// prepareKeys has the pool make the DH keys the configuration will
+// take: the ISAKMP policies' groups (Main Mode in both roles, Aggressive
+// Mode) and PFS groups, dh_keys_ready of each (m.mu held).
 func (m *Manager) prepareKeys() {
 	var groups []Group
+	for _, p := range m.cfg.Conf.Policies {
+		groups = append(groups, Group(p.Group))
+	}
 	for _, ms := range m.maps {
 		if ms.cm.PFS != 0 {
 			groups = append(groups, Group(ms.cm.PFS))
 		}
-		if ms.cm.Exchange == conf.ExchangeAggressive {
-			for _, p := range m.cfg.Conf.Policies {
-				groups = append(groups, Group(p.Group))
-			}
-		}
 	}
-	dhKeys.prepare(groups...)
+	dhKeys.prepare(m.cfg.Conf.Global.DHKeysReady, groups...)
 }
 
 func (m *Manager) run() {

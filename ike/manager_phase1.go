@@ -55,6 +55,7 @@ func (m *Manager) phase1ConfigFor(cm *conf.CryptoMap, sa *ikeSA) (*Phase1Config,
 		PSK:       []byte(cm.PSK),
 
 		RemoteAccess: remoteAccess,
+		pooledKeys:   !m.inlineCompute,
 	}
 	if !sa.initiator {
 		c.ResponderCookie = sa.cookieR

@@ -193,6 +193,11 @@ type Phase1Config struct {
 	// dhKey is an Aggressive Mode initiator's key pair for the first
 	// policy's group, made ahead off the manager's lock (dh_pool.go).
 	dhKey *DHKey
+	// pooledKeys: Main Mode and an Aggressive Mode responder take their
+	// key pair from the pool of keys made ahead when it has one
+	// (dh_pool.go). Off for deterministic tests (Rand) and for
+	// benchmarks that count each handshake's whole cost.
+	pooledKeys bool
 }
 
 func (c *Phase1Config) validate() error {

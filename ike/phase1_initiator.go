@@ -103,7 +103,7 @@ func (hs *phase1Initiator) mm2(m *Message, pkt Packet, now time.Time) (*Result, 
 	}
 	hs.noteVendors(m)
 	var err error
-	if hs.dh, err = hs.policy.Group.GenerateKey(hs.rand); err != nil {
+	if hs.dh, err = hs.newKey(); err != nil {
 		return nil, err
 	}
 	hs.gxi = hs.dh.Public()

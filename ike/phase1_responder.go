@@ -106,7 +106,7 @@ func (hs *phase1Responder) mm3(m *Message, pkt Packet, now time.Time) (*Result, 
 	}
 	hs.gxi, hs.ni = gxi, ni
 	hs.checkNATD(m, pkt)
-	if hs.dh, err = hs.policy.Group.GenerateKey(hs.rand); err != nil {
+	if hs.dh, err = hs.newKey(); err != nil {
 		return nil, err
 	}
 	hs.gxr = hs.dh.Public()
@@ -178,7 +178,7 @@ func (hs *phase1Responder) am1(m *Message, pkt Packet, now time.Time) (*Result, 
 	if f := hs.pskForPeerID(hs.peerID); f != nil {
 		return nil, f
 	}
-	if hs.dh, err = hs.policy.Group.GenerateKey(hs.rand); err != nil {
+	if hs.dh, err = hs.newKey(); err != nil {
 		return nil, err
 	}
 	hs.gxr = hs.dh.Public()
