@@ -1,6 +1,7 @@
 package esp
 
 import (
+	"encoding/binary"
 	"net/netip"
 	"slices"
 )
@@ -53,16 +54,83 @@ type PairSelector interface {
 }
 
 // selIndex is an immutable index of an entry's pairs with selectors,
-// replaced as a whole when a pair is installed or removed (under ent.mu),
-// read by the outbound loop without locks.
+// replaced when a pair is installed or removed (under ent.mu), read by
+// the outbound loop without locks. Its candidates are split into
+// selShards shards by a hash of their remote prefix, and a new index
+// shares every shard but the one that changed: a hub's dynamic crypto map
+// holds one prefix per spoke, and copying them all on every install would
+// cost n²/2 copies in a burst of n spokes.
 type selIndex struct {
 	// lens4 and lens6 are the distinct remote prefix lengths in use per
-	// address family, longest first.
+	// address family, longest first; lenCount counts the remote prefixes
+	// of each length (shared, never modified in place).
 	lens4, lens6 []int
-	// byRemote holds the candidates of each remote prefix (masked), in
-	// the order they are tried.
-	byRemote map[netip.Prefix][]*Pair
-	n        int
+	lenCount     map[lenKey]int
+	shards       [selShards]*selShard
+	n            int
+}
+
+const selShards = 64
+
+type lenKey struct {
+	v6   bool
+	bits int
+}
+
+// selShard holds the remote prefixes of one shard sorted by hash, each
+// with its candidates in the order they are tried. Immutable.
+type selShard []selEntry
+
+type selEntry struct {
+	hash   uint64
+	remote netip.Prefix
+	pairs  []*Pair
+}
+
+// prefixHash mixes every bit of the masked prefix; its top bits choose
+// the shard.
+func prefixHash(p netip.Prefix) uint64 {
+	a := p.Addr().As16()
+	h := binary.LittleEndian.Uint64(a[:8])*0x9e3779b97f4a7c15 ^ binary.LittleEndian.Uint64(a[8:]) ^ uint64(p.Bits())<<1
+	if p.Addr().Is4() {
+		h ^= 1
+	}
+	return h * 0xff51afd7ed558ccd
+}
+
+func shardOfHash(h uint64) int { return int(h >> 58) }
+
+// find returns the index of remote in the shard, or where it would go and
+// false.
+func (sh selShard) find(h uint64, remote netip.Prefix) (int, bool) {
+	lo, hi := 0, len(sh)
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		if sh[mid].hash < h {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	for i := lo; i < len(sh) && sh[i].hash == h; i++ {
+		if sh[i].remote == remote {
+			return i, true
+		}
+	}
+	return lo, false
+}
+
+// candidates returns the pairs of remote prefix pfx (masked).
+func (ix *selIndex) candidates(pfx netip.Prefix) []*Pair {
+	h := prefixHash(pfx)
+	sh := ix.shards[shardOfHash(h)]
+	if sh == nil {
+		return nil
+	}
+	if i, ok := sh.find(h, pfx); ok {
+		return (*sh)[i].pairs
+	}
+	return nil
 }
 
 // lookup returns the pair that carries the outbound cleartext packet pkt,
@@ -83,7 +151,7 @@ func (ix *selIndex) lookup(pkt []byte) *Pair {
 		if err != nil {
 			continue
 		}
-		for _, p := range ix.byRemote[pfx] {
+		for _, p := range ix.candidates(pfx) {
 			if p.sel.MatchesPacket(pkt, false) {
 				return p
 			}
@@ -111,12 +179,68 @@ func (a selKey) less(b selKey) bool {
 	return a.narrowness > b.narrowness
 }
 
+// withCandidates returns a copy of ix (nil: empty) in which remote's
+// candidates are pairs (none: remote removed). Only remote's shard, the
+// shard array and, when a prefix comes or goes, the length counts are
+// copied.
+func (ix *selIndex) withCandidates(remote netip.Prefix, pairs []*Pair, dn int) *selIndex {
+	next := &selIndex{}
+	if ix != nil {
+		*next = *ix
+	}
+	next.n += dn
+	h := prefixHash(remote)
+	slot := &next.shards[shardOfHash(h)]
+	var old selShard
+	if *slot != nil {
+		old = **slot
+	}
+	i, found := old.find(h, remote)
+	var sh selShard
+	switch {
+	case found && len(pairs) == 0:
+		sh = append(append(make(selShard, 0, len(old)-1), old[:i]...), old[i+1:]...)
+	case found:
+		sh = slices.Clone(old)
+		sh[i].pairs = pairs
+	default:
+		sh = slices.Insert(slices.Clip(old), i, selEntry{hash: h, remote: remote, pairs: pairs})
+	}
+	if len(sh) == 0 {
+		*slot = nil
+	} else {
+		*slot = &sh
+	}
+	if found != (len(pairs) > 0) {
+		k := lenKey{v6: !remote.Addr().Is4(), bits: remote.Bits()}
+		counts := make(map[lenKey]int, len(next.lenCount)+1)
+		for k, v := range next.lenCount {
+			counts[k] = v
+		}
+		if found {
+			if counts[k]--; counts[k] == 0 {
+				delete(counts, k)
+			}
+		} else {
+			counts[k]++
+		}
+		next.lenCount = counts
+		next.lengths()
+	}
+	if next.n == 0 {
+		return nil
+	}
+	return next
+}
+
 // with returns a copy of ix (nil: empty) with p added. p is the newest
 // pair, so it goes before every candidate that is not more specific.
 func (ix *selIndex) with(p *Pair) *selIndex {
 	k, remote := keyOf(p.sel)
-	next := ix.clone()
-	old := next.byRemote[remote]
+	var old []*Pair
+	if ix != nil {
+		old = ix.candidates(remote)
+	}
 	at := len(old)
 	for i, q := range old {
 		if qk, _ := keyOf(q.sel); !qk.less(k) {
@@ -124,10 +248,7 @@ func (ix *selIndex) with(p *Pair) *selIndex {
 			break
 		}
 	}
-	next.byRemote[remote] = slices.Insert(slices.Clip(old), at, p)
-	next.n++
-	next.lengths()
-	return next
+	return ix.withCandidates(remote, slices.Insert(slices.Clip(old), at, p), 1)
 }
 
 // without returns a copy of ix without p, nil when nothing is left.
@@ -136,23 +257,16 @@ func (ix *selIndex) without(p *Pair) *selIndex {
 		return nil
 	}
 	_, remote := keyOf(p.sel)
-	old := ix.byRemote[remote]
+	old := ix.candidates(remote)
 	i := slices.Index(old, p)
 	if i < 0 {
 		return ix
 	}
-	if ix.n == 1 {
-		return nil
+	var rest []*Pair
+	if len(old) > 1 {
+		rest = slices.Delete(slices.Clone(old), i, i+1)
 	}
-	next := ix.clone()
-	if len(old) == 1 {
-		delete(next.byRemote, remote)
-	} else {
-		next.byRemote[remote] = slices.Delete(slices.Clone(old), i, i+1)
-	}
-	next.n--
-	next.lengths()
-	return next
+	return ix.withCandidates(remote, rest, -1)
 }
 
 // current reports whether p carries outbound traffic: no newer pair with
@@ -162,7 +276,7 @@ func (ix *selIndex) current(p *Pair) bool {
 		return false
 	}
 	_, remote := keyOf(p.sel)
-	for _, q := range ix.byRemote[remote] {
+	for _, q := range ix.candidates(remote) {
 		if q == p {
 			return true
 		}
@@ -173,27 +287,14 @@ func (ix *selIndex) current(p *Pair) bool {
 	return false
 }
 
-// clone copies the map; the candidate slices are shared (never modified
-// in place: with and without build new ones).
-func (ix *selIndex) clone() *selIndex {
-	next := &selIndex{byRemote: map[netip.Prefix][]*Pair{}}
-	if ix != nil {
-		for k, v := range ix.byRemote {
-			next.byRemote[k] = v
-		}
-		next.n = ix.n
-	}
-	return next
-}
-
-// lengths recomputes lens4 and lens6 from the keys.
+// lengths recomputes lens4 and lens6 from the counts.
 func (ix *selIndex) lengths() {
 	var seen4, seen6 [129]bool
-	for pfx := range ix.byRemote {
-		if pfx.Addr().Is4() {
-			seen4[pfx.Bits()] = true
+	for k := range ix.lenCount {
+		if k.v6 {
+			seen6[k.bits] = true
 		} else {
-			seen6[pfx.Bits()] = true
+			seen4[k.bits] = true
 		}
 	}
 	// Longest first, read off the marks (no sort: a sort of ints would

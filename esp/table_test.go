@@ -1,7 +1,9 @@
 package esp
 
 import (
+	"fmt"
 	"math/rand/v2"
+	"net/netip"
 	"testing"
 )
 
@@ -108,6 +110,66 @@ func BenchmarkInboundInstall(b *testing.B) {
 		var tab inTable
 		for i := uint32(1); i <= 1000; i++ {
 			tab.set(inKey{ProtoESP, i * 0x9e3779b9}, p)
+		}
+	}
+}
+
+// TestSelIndexModel installs and removes pairs with /32, /24 and /16
+// remote prefixes in random order and checks every lookup against the
+// most specific installed prefix, and that a remote prefix's shard is the
+// only one a change replaces.
+func TestSelIndexModel(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	var prefixes []string
+	for i := range 300 {
+		prefixes = append(prefixes, fmt.Sprintf("10.2.%d.%d/32", i/100, i%100))
+	}
+	prefixes = append(prefixes, "10.2.0.0/24", "10.2.1.0/24", "10.2.0.0/16")
+	pairs := make([]*Pair, len(prefixes))
+	for i, p := range prefixes {
+		pairs[i] = &Pair{sel: hubSel(p)}
+	}
+	in := make([]bool, len(pairs))
+	var ix *selIndex
+	for step := range 3000 {
+		i := rng.IntN(len(pairs))
+		before := ix
+		if in[i] {
+			ix = ix.without(pairs[i])
+		} else {
+			ix = ix.with(pairs[i])
+		}
+		in[i] = !in[i]
+		if before != nil && ix != nil {
+			changed := 0
+			for s := range ix.shards {
+				if ix.shards[s] != before.shards[s] {
+					changed++
+				}
+			}
+			if changed != 1 {
+				t.Fatalf("step %d: %d shards replaced, want 1", step, changed)
+			}
+		}
+		if step%100 != 0 {
+			continue
+		}
+		for _, dst := range [][4]byte{{10, 2, 0, 5}, {10, 2, 1, 99}, {10, 2, 2, 7}, {10, 2, 0, 200}, {10, 2, 9, 9}, {10, 3, 0, 1}} {
+			var want *Pair
+			bits := -1
+			for j, p := range prefixes {
+				pfx := netip.MustParsePrefix(p)
+				if in[j] && pfx.Contains(netip.AddrFrom4(dst)) && pfx.Bits() > bits {
+					want, bits = pairs[j], pfx.Bits()
+				}
+			}
+			var got *Pair
+			if ix != nil {
+				got = ix.lookup(engPacket(dst, 20, false))
+			}
+			if got != want {
+				t.Fatalf("step %d: %v took %v, want %v", step, dst, got, want)
+			}
 		}
 	}
 }

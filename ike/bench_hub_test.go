@@ -186,20 +186,28 @@ func waitIdle(t *testing.T, what string, pids ...int) {
 // control socket directly (no process started: nothing else competes with
 // the hub for its CPU).
 func ipsecSAsOf(n *tisNode) (int, error) {
-	c, err := unixsock.Dial(n.control, 2*time.Second)
+	r, err := statusOf(n)
 	if err != nil {
 		return 0, err
+	}
+	return len(r.IPsecSAs), nil
+}
+
+func statusOf(n *tisNode) (*tisStatus, error) {
+	c, err := unixsock.Dial(n.control, 2*time.Second)
+	if err != nil {
+		return nil, err
 	}
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(10 * time.Second))
 	if _, err := c.Write([]byte("status json\n")); err != nil {
-		return 0, err
+		return nil, err
 	}
 	var r tisStatus
 	if err := json.NewDecoder(c).Decode(&r); err != nil {
-		return 0, err
+		return nil, err
 	}
-	return len(r.IPsecSAs), nil
+	return &r, nil
 }
 
 // benchSitesFor spreads spokes over site namespaces, at most 50 each.
@@ -326,6 +334,13 @@ dpd_delay = 0
 		pids = append(pids, s.node.proc.PID())
 	}
 	waitIdle(t, "hub and spokes before the burst", pids...)
+	spokesCPU := func() (d time.Duration) {
+		for _, p := range pids[1:] {
+			d += procCPU(t, p)
+		}
+		return d
+	}
+	scpu0 := spokesCPU()
 	cpu0, rss0 := procCPU(t, pid), procRSSKB(t, pid)
 	start := time.Now()
 	for _, c := range triggers {
@@ -352,9 +367,16 @@ dpd_delay = 0
 	for _, c := range triggers {
 		c.Close()
 	}
-	cpu1 := procCPU(t, pid)
+	cpu1, scpu1 := procCPU(t, pid), spokesCPU()
 	waitIdle(t, "hub after the burst", pid)
 	cpu2, rss1 := procCPU(t, pid), procRSSKB(t, pid)
+	if l.hubNode != nil {
+		// What the hub refused or dropped during the burst (after the
+		// measurements: this request costs the hub a status report).
+		if st, err := statusOf(l.hubNode); err == nil && len(st.IKEDrops) > 0 {
+			t.Logf("tinyipsec hub's IKE drops: %v", st.IKEDrops)
+		}
+	}
 	if os.Getenv("TINYIPSEC_BENCH_HUB_DEBUG") != "" {
 		t.Logf("first site's log:\n%s", sites[0].node.proc.Output())
 		if cs != nil {
@@ -363,8 +385,8 @@ dpd_delay = 0
 			t.Logf("hub's IKE SAs: %+v", st.IKESAs)
 		}
 	}
-	t.Logf("%s hub, %d pair(s) per spoke: %d/%d IPsec SAs up in %v (trigger sent in %v), hub CPU %v (%v until idle), hub RSS %d -> %d kB", hub, pairs, got, n*pairs,
-		took.Round(time.Millisecond), sent.Round(time.Microsecond), cpu1-cpu0, cpu2-cpu0, rss0, rss1)
+	t.Logf("%s hub, %d pair(s) per spoke: %d/%d IPsec SAs up in %v (trigger sent in %v), hub CPU %v (%v until idle), spokes' CPU %v, hub RSS %d -> %d kB",
+		hub, pairs, got, n*pairs, took.Round(time.Millisecond), sent.Round(time.Microsecond), cpu1-cpu0, cpu2-cpu0, scpu1-scpu0, rss0, rss1)
 	return hubBenchResult{hub: hub, spokes: n, took: took, cpuPerHS: (cpu1 - cpu0) / time.Duration(n),
 		cpuIdlePerHS: (cpu2 - cpu0) / time.Duration(n), rssPerSpokeKB: float64(rss1-rss0) / float64(n)}
 }
