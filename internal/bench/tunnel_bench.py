@@ -14,7 +14,9 @@ the same (possibly busy) machine at the same time:
   strongSwan <-> strongSwan     the same on both sides
 
 Per row: median Mbit/s and TCP retransmits, daemon CPU seconds (both
-sides, whole row), daemon RSS after the tunnel came up and after the row,
+sides, whole row), and per GB moved the daemons' CPU seconds and context
+switches (both sides: the cost per byte, which a busy machine distorts
+less than the rate), daemon RSS after the tunnel came up and after the row,
 kernel drops (socket receive-buffer drops of UDP and raw sockets plus every
 interface's rx/tx drops, both namespaces) as a share of the packets that
 crossed the veth, and each row's ratio to wireguard-go.
@@ -162,6 +164,20 @@ def cpu_seconds(pid):
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     except OSError:
         return 0.0
+
+
+def context_switches(pid):
+    """Voluntary and involuntary context switches of every thread of pid."""
+    total = 0
+    try:
+        for tid in os.listdir("/proc/%d/task" % pid):
+            with open("/proc/%d/task/%s/status" % (pid, tid)) as f:
+                for line in f:
+                    if "ctxt_switches" in line:  # voluntary_ and nonvoluntary_
+                        total += int(line.split()[1])
+    except OSError:
+        pass
+    return total
 
 
 def rss_mib(pid):
@@ -366,10 +382,11 @@ def iperf(streams, dst, src):
     try:
         j = json.loads(out)
         end = j["end"]
-        return end["sum_received"]["bits_per_second"] / 1e6, end["sum_sent"].get("retransmits", 0)
+        return (end["sum_received"]["bits_per_second"] / 1e6, end["sum_sent"].get("retransmits", 0),
+                end["sum_received"]["bytes"])
     except (ValueError, KeyError):
         print("iperf3 failed: " + out[-500:], file=sys.stderr)
-        return 0.0, 0
+        return 0.0, 0, 0
 
 
 def measure(key, label, daemons, dst, src):
@@ -381,11 +398,14 @@ def measure(key, label, daemons, dst, src):
         for streams in (1, 4):
             rss0 = [rss_mib(p.pid) for p in daemons]
             cpu0 = [cpu_seconds(p.pid) for p in daemons]
+            cs0 = [context_switches(p.pid) for p in daemons]
             drops0 = kernel_drops(NS_A) + kernel_drops(NS_B)
             pkts0 = veth_packets(NS_A, TAG + "va")
             st0 = [tinyipsec_status(ns, p) for ns, p in zip((NS_A, NS_B), daemons) if p.kind == "tinyipsec"]
             results = [iperf(streams, dst, src) for _ in range(RUNS)]
             cpu = sum(cpu_seconds(p.pid) - c for p, c in zip(daemons, cpu0))
+            cs = sum(context_switches(p.pid) - c for p, c in zip(daemons, cs0))
+            moved = sum(r[2] for r in results)
             drops = kernel_drops(NS_A) + kernel_drops(NS_B) - drops0
             pkts = veth_packets(NS_A, TAG + "va") - pkts0
             st1 = [tinyipsec_status(ns, p) for ns, p in zip((NS_A, NS_B), daemons) if p.kind == "tinyipsec"]
@@ -393,7 +413,7 @@ def measure(key, label, daemons, dst, src):
                 "key": key, "label": label, "streams": streams,
                 "mbps": statistics.median(r[0] for r in results),
                 "retrans": int(statistics.median(r[1] for r in results)),
-                "cpu": cpu, "rss0": rss0, "rss1": [rss_mib(p.pid) for p in daemons],
+                "cpu": cpu, "cs": cs, "moved": moved, "rss0": rss0, "rss1": [rss_mib(p.pid) for p in daemons],
                 "drops": drops, "pkts": pkts,
                 "status_drops": status_kernel_drops(st1) - status_kernel_drops(st0) if st1 else None,
             })
@@ -418,12 +438,14 @@ def fmt_row(r, wg):
     rss = "/".join("%.1f→%.1f" % (a, b) for a, b in zip(r["rss0"], r["rss1"])) or "-"
     share = "%.3f%%" % (100.0 * r["drops"] / r["pkts"]) if r["pkts"] else "-"
     sd = "" if r["status_drops"] is None else " (status %d)" % r["status_drops"]
-    return "| %-28s | %d | %8.0f | %7d | %6.1f | %-21s | %7d%s | %s | %s |" % (
-        r["label"], r["streams"], r["mbps"], r["retrans"], r["cpu"], rss, r["drops"], sd, share, ratio)
+    gb = r["moved"] / 1e9
+    per_gb = "%.2f / %.0f" % (r["cpu"] / gb, r["cs"] / gb / 1000) if gb and r["rss0"] else "-"
+    return "| %-28s | %d | %8.0f | %7d | %6.1f | %s | %-21s | %7d%s | %s | %s |" % (
+        r["label"], r["streams"], r["mbps"], r["retrans"], r["cpu"], per_gb, rss, r["drops"], sd, share, ratio)
 
 
-HEADER = ("| pairing | streams | Mbit/s | retrans | daemon CPU s | RSS MiB A/B (up→after) | kernel drops | drops/pkts | × wireguard-go |\n"
-          "|---|---:|---:|---:|---:|---|---:|---:|---:|")
+HEADER = ("| pairing | streams | Mbit/s | retrans | daemon CPU s | daemon CPU s / context switches (thousands) per GB | RSS MiB A/B (up→after) | kernel drops | drops/pkts | × wireguard-go |\n"
+          "|---|---:|---:|---:|---:|---:|---|---:|---:|---:|")
 
 
 def print_row(r):
