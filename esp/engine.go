@@ -252,6 +252,8 @@ func (e *Engine) RunOutbound() error {
 	e.wg.Add(1)
 	defer e.wg.Done()
 	o := newOutLoop(e)
+	o.startPipeline()
+	defer o.stop()
 	for {
 		n, err := e.dev.Read(o.bufs, o.sizes, MaxHeadroom)
 		if err != nil {
