@@ -17,6 +17,16 @@ type childSPI struct {
 	SPI      uint32
 }
 
+// peerNotify is an error notify from the peer: its type, and the protocol
+// and SPI it names (strongSwan names the refused proposal's protocol and
+// our SPI from it; a message it could not parse, the ISAKMP SA). The SPI
+// is kept as a string so that items compare with ==.
+type peerNotify struct {
+	Type     uint16
+	Protocol uint8
+	SPI      string
+}
+
 // An Informational message on an established IKE SA (the dispatcher
 // routes it there once phase 1 is up: exchangeRoutes) is encrypted,
 // HASH(1) first, then notifies and Deletes; openInfo checks that and
@@ -88,9 +98,9 @@ func (k infoKind) String() string {
 // infoItem is one thing an authenticated Informational message asks.
 type infoItem struct {
 	kind   infoKind
-	child  childSPI // infoDeleteChild
-	seq    uint32   // infoRUThere, infoRUThereAck
-	notify uint16   // infoError
+	child  childSPI   // infoDeleteChild
+	seq    uint32     // infoRUThere, infoRUThereAck
+	notify peerNotify // infoError
 }
 
 // infoItemsOf splits the Delete and Notify payloads of an authenticated
@@ -132,7 +142,7 @@ func (sec *p1Secrets) infoItemsOf(m *Message) []infoItem {
 				items = append(items, infoItem{kind: k, seq: binary.BigEndian.Uint32(p.Data)})
 			default:
 				if p.NotifyType < 16384 {
-					items = append(items, infoItem{kind: infoError, notify: p.NotifyType})
+					items = append(items, infoItem{kind: infoError, notify: peerNotify{Type: p.NotifyType, Protocol: p.Protocol, SPI: string(p.SPI)}})
 				}
 			}
 		}

@@ -293,6 +293,47 @@ func soakACL(mirror bool) []string {
 	return out
 }
 
+// soakHosts is twoHosts with an address of each further ACL line's subnet
+// on each end: strongSwan installs a route to a child's remote subnet from
+// an address in its local one, and without such an address it fails to
+// install every pair of those lines ("unable to install IPsec policies")
+// and deletes it at once.
+func soakHosts(t *testing.T) (left, right *nstest.NS) {
+	t.Helper()
+	left, right = twoHosts(t)
+	for i := 2; i <= soakLines; i++ {
+		left.Run(t, "ip", "addr", "add", fmt.Sprintf("10.21%d.0.1/32", i+1), "dev", "lo")
+		right.Run(t, "ip", "addr", "add", fmt.Sprintf("10.22%d.0.1/32", i+1), "dev", "lo")
+	}
+	return left, right
+}
+
+// keepSoakLogs writes the daemons' logs into the directory named by
+// TINYIPSEC_SOAK_LOGS, when set, as the test ends: a soak's failure is
+// read from them afterwards.
+func keepSoakLogs(t *testing.T, name string, procs map[string]*nstest.Proc) {
+	dir := os.Getenv("TINYIPSEC_SOAK_LOGS")
+	if dir == "" {
+		return
+	}
+	t.Cleanup(func() {
+		for what, p := range procs {
+			f := filepath.Join(dir, name+"-"+what+".log")
+			if err := os.WriteFile(f, []byte(p.Output()), 0o600); err != nil {
+				t.Log(err)
+			}
+		}
+	})
+}
+
+// soakPeerDecryptFailures reports how many of our messages strongSwan
+// could not decrypt during the soak (a lost IV on its side: see
+// quickSlotFree).
+func soakPeerDecryptFailures(t *testing.T, ss *charon) {
+	t.Helper()
+	t.Logf("strongSwan failed to decrypt %d of our messages", strings.Count(ss.proc.Output(), "decryption failed?"))
+}
+
 // TestSoakRekey: rekeys under traffic. Against strongSwan, which
 // re-keys its IPsec SAs every 3-5 s and re-authenticates every 25 s
 // (tinyipsec answers); against strongSwan answering tinyipsec's rekeys;
@@ -310,9 +351,11 @@ func TestSoakRekey(t *testing.T) {
 				ChildRekey: "5s", ChildLife: "7s"},
 		}
 		r := runInterop(t, c, false)
+		keepSoakLogs(t, "strongswan", map[string]*nstest.Proc{"tinyipsec": r.tis.proc, "charon": r.ss.proc})
 		// A pair lives 7 s and is rekeyed after 3-5 s (strongSwan's
 		// jitter): up to three, four across a re-authentication.
 		soakRun(t, r.tis, r.left, r.right, p2, p1, 4, budget)
+		soakPeerDecryptFailures(t, r.ss)
 	})
 	t.Run("strongswan-responder", func(t *testing.T) {
 		// tinyipsec rekeys, strongSwan answers.
@@ -323,12 +366,17 @@ func TestSoakRekey(t *testing.T) {
 			ss: charonConn{PSK: "soak-psk-strongswan-r", Extra: []charonTS{
 				{LocalTS: "10.223.0.0/16", RemoteTS: "10.213.0.0/16"}, {LocalTS: "10.224.0.0/16", RemoteTS: "10.214.0.0/16"}}},
 		}
-		r := runInterop(t, c, true)
+		left, right := soakHosts(t)
+		c.tis.Peer, c.tis.Local = rightOuter, leftOuter
+		c.ss.LocalAddr, c.ss.RemoteAddr = rightOuter, leftOuter
+		r := runInteropOn(t, c, true, left, right)
+		keepSoakLogs(t, "strongswan-responder", map[string]*nstest.Proc{"tinyipsec": r.tis.proc, "charon": r.ss.proc})
 		soakRun(t, r.tis, r.left, r.right, p2, p1, 3*soakLines, budget)
+		soakPeerDecryptFailures(t, r.ss)
 	})
 	t.Run("tinyipsec", func(t *testing.T) {
 		t.Parallel()
-		left, right := twoHosts(t)
+		left, right := soakHosts(t)
 		env := []string{conf.TestShortLifetimesEnv + "=1"}
 		lc := tisConn{PSK: "soak-psk-tinyipsec", Peer: rightOuter, Local: leftOuter, Initiate: "always",
 			Lifetime: soakLifetime, P1Lifetime: soakP1Lifetime, Env: env, ACLRules: soakACL(false)}
@@ -336,6 +384,7 @@ func TestSoakRekey(t *testing.T) {
 			Lifetime: soakLifetime, P1Lifetime: soakP1Lifetime, Env: env, ACLRules: soakACL(true)}
 		rn := startTinyipsec(t, right, rc)
 		ln := startTinyipsec(t, left, lc)
+		keepSoakLogs(t, "tinyipsec", map[string]*nstest.Proc{"left": ln.proc, "right": rn.proc})
 		nstest.WaitFor(t, 30*time.Second, "tunnel established on both ends", func() bool {
 			return ln.established() && rn.established()
 		})

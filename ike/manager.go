@@ -430,12 +430,17 @@ func (m *Manager) Expired(h ChildHandle, hard bool) {
 					m.removeChild(sa, c, true)
 					return
 				}
-				if !c.rekeying && c.removeAt.IsZero() && !sa.negotiating() && sa.replacedBy == nil {
+				if !c.rekeying && c.removeAt.IsZero() && !sa.negotiating() {
 					m.log.Info("rekeying IPsec SA (volume lifetime)", "crypto_map", c.ms.cm.ID(), "peer", sa.remote)
-					// Due now: should the start wait for its PFS key, the
-					// timer's rekey check starts it.
+					// Due now: should the start wait for its PFS key or
+					// for another Quick Mode, the timer's rekey check
+					// starts it.
 					c.rekeyAt = now
-					m.startQuick(sa, c.ms, c.rule, c, now)
+					if via := rekeyVia(sa); via != nil && quickSlotFree(via, now) {
+						m.startQuick(via, c.ms, c.rule, c, now)
+					} else {
+						m.schedule(sa, now)
+					}
 				}
 				return
 			}

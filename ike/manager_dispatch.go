@@ -2,6 +2,7 @@ package ike
 
 import (
 	"bytes"
+	"encoding/hex"
 	"errors"
 	"net/netip"
 	"slices"
@@ -168,6 +169,14 @@ func (m *Manager) findSA(ckyI, ckyR Cookie) *ikeSA {
 }
 
 func (m *Manager) send(sa *ikeSA, pkt []byte) {
+	if m.log.Enabled(logx.LevelDebug) {
+		if h, err := ParseHeader(pkt); err == nil && h.MessageID != 0 {
+			// Exchanges after phase 1 by IKE SA and message ID: what a
+			// peer's IV bookkeeping is compared with.
+			m.log.Debug("sent", "peer", sa.remote, "exchange", h.Exchange.String(), "icookie", hex.EncodeToString(h.CookieI[:]),
+				"rcookie", hex.EncodeToString(h.CookieR[:]), "mid", h.MessageID, "len", len(pkt))
+		}
+	}
 	if err := m.cfg.Transport.SendIKE(pkt, sa.local, sa.remote); err != nil {
 		m.log.Debug("send failed", "peer", sa.remote, "err", err)
 	}
@@ -435,6 +444,54 @@ func (m *Manager) abandonQM(sa *ikeSA, qs *qmState, now time.Time) {
 		qs.ms.failed(now)
 	}
 	m.dropQM(sa, qs.q.mid)
+}
+
+// refusedQuick returns our Quick Mode in progress on sa that the error
+// notify e refuses, or nil.
+//
+// A notify that names an IPsec protocol and an SPI (strongSwan sends the
+// refused proposal's protocol and our SPI from it) picks the exchange
+// whose offer carries that SPI, and no other. Without them, a refusal of a
+// proposal (NO-PROPOSAL-CHOSEN, INVALID-ID-INFORMATION, ...) is taken for
+// our Quick Mode if it is the only one in progress. An error about a
+// message as such (PAYLOAD-MALFORMED, INVALID-PAYLOAD-TYPE,
+// INVALID-HASH-INFORMATION, ...) names no exchange at all: strongSwan sends
+// one when it cannot decrypt a retransmission of a message it had already
+// answered, while that exchange goes on; ending our Quick Modes for it
+// lost rekeys that were completing (and the traffic on the old pairs when
+// they expired). Those end by their own answer or timeout.
+func refusedQuick(sa *ikeSA, e peerNotify) *qmState {
+	var only *qmState
+	n := 0
+	for _, qs := range sa.qms {
+		if qs.q == nil || !qs.q.initiator || !qs.doneAt.IsZero() {
+			continue
+		}
+		if (e.Protocol == ProtoESP || e.Protocol == ProtoAH) && len(e.SPI) == 4 {
+			if qs.q.offers(e.Protocol, e.SPI) {
+				return qs
+			}
+			continue
+		}
+		only = qs
+		n++
+	}
+	if n == 1 && refusesProposal(e.Type) {
+		return only
+	}
+	return nil
+}
+
+// refusesProposal reports notify types that answer a proposal (RFC 2408
+// section 3.14.1) rather than the form of a message.
+func refusesProposal(t uint16) bool {
+	switch t {
+	case NotifyDOINotSupported, NotifySituationNotSupported, NotifyInvalidProtocolID, NotifyInvalidSPI,
+		NotifyInvalidTransformID, NotifyAttributesNotSupported, NotifyNoProposalChosen, NotifyBadProposalSyntax,
+		NotifyInvalidKeyInformation, NotifyInvalidIDInformation:
+		return true
+	}
+	return false
 }
 
 // sendNotify sends an error notify in a protected Informational exchange.

@@ -154,12 +154,10 @@ func (m *Manager) infoRUThereAck(sa *ikeSA, it infoItem, now time.Time) {
 // infoError: the peer refused something, most likely our Quick Mode:
 // stop retransmitting it, and show why.
 func (m *Manager) infoError(sa *ikeSA, it infoItem, now time.Time) {
-	m.log.Warn("peer reports an error", "peer", sa.remote, "notify", notifyName(it.notify))
-	sa.p2Error = peerErrorHint(it.notify)
-	for _, qs := range sa.qms {
-		if qs.q.initiator && qs.doneAt.IsZero() {
-			m.abandonQM(sa, qs, now)
-		}
+	m.log.Warn("peer reports an error", "peer", sa.remote, "notify", notifyName(it.notify.Type))
+	sa.p2Error = peerErrorHint(it.notify.Type)
+	if qs := refusedQuick(sa, it.notify); qs != nil {
+		m.abandonQM(sa, qs, now)
 	}
 }
 

@@ -2,6 +2,7 @@ package ike
 
 import (
 	"container/heap"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -127,6 +128,9 @@ func (m *Manager) initiateRule(ms *mapState, r proxyRule, now time.Time) {
 			if qs.ms == ms && qs.rule.index == r.index && qs.doneAt.IsZero() {
 				return // Quick Mode in progress
 			}
+		}
+		if !quickSlotFree(sa, now) {
+			return // a later tick starts it (quickSlotFree)
 		}
 		m.startQuick(sa, ms, r, nil, now)
 		return
@@ -291,6 +295,15 @@ func (m *Manager) startQuick(sa *ikeSA, ms *mapState, r proxyRule, old *child, n
 		}
 		m.log.Warn("cannot start Quick Mode", "crypto_map", ms.cm.ID(), "err", err)
 		return
+	}
+	if m.log.Enabled(logx.LevelDebug) {
+		// What a peer that cannot decrypt our QM1 needs compared: the
+		// IKE SA (cookies), the message ID and the exchange's first IV
+		// (derived from public values: not a secret).
+		sec := sa.out.sec
+		m.log.Debug("Quick Mode started", "peer", sa.remote, "icookie", hex.EncodeToString(sec.CookieI[:]),
+			"rcookie", hex.EncodeToString(sec.CookieR[:]), "mid", q.mid, "iv", hex.EncodeToString(sec.exchangeIV(q.mid)),
+			"in_flight", quicksInFlight(sa))
 	}
 	qs := &qmState{q: q, sel: sel, ms: ms, rule: r, rekeyOf: old}
 	m.addQM(sa, qs)

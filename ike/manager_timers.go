@@ -120,9 +120,11 @@ func (m *Manager) tickSA(sa *ikeSA, now time.Time) {
 		case now.After(c.expires):
 			m.log.Info("IPsec SA expired", "crypto_map", c.ms.cm.ID(), "peer", sa.remote)
 			m.removeChild(sa, c, true)
-		case c.removeAt.IsZero() && !c.rekeying && now.After(c.rekeyAt) && sa.replacedBy == nil && quicksInFlight(sa) < maxRekeysInFlight:
-			m.log.Info("rekeying IPsec SA", "crypto_map", c.ms.cm.ID(), "peer", sa.remote)
-			m.startQuick(sa, c.ms, c.rule, c, now)
+		case c.removeAt.IsZero() && !c.rekeying && now.After(c.rekeyAt):
+			if via := rekeyVia(sa); via != nil && quickSlotFree(via, now) {
+				m.log.Info("rekeying IPsec SA", "crypto_map", c.ms.cm.ID(), "peer", sa.remote)
+				m.startQuick(via, c.ms, c.rule, c, now)
+			}
 		}
 	}
 	// DPD. Packets arriving on the IKE SA's IPsec SAs show the peer alive.
@@ -187,12 +189,55 @@ func (m *Manager) tickSA(sa *ikeSA, now time.Time) {
 	}
 }
 
-// maxRekeysInFlight bounds our Quick Modes in progress on one IKE SA when
-// rekeying: strongSwan keeps the IVs of at most three IKEv1 exchanges per
-// IKE SA (charon.max_ikev1_exchanges), and a Delete or DPD exchange beside
-// three Quick Modes made it lose one's IV and fail to decrypt it. A rekey
-// that would exceed the bound waits for the next visit.
-const maxRekeysInFlight = 2
+// rekeyVia is the IKE SA that rekeys the pairs of sa: sa itself, or once
+// a newer IKE SA with the peer is up (our phase 1 rekey, the peer's
+// re-authentication), the newer one, where the peer has moved the pairs
+// (strongSwan at once). The old IKE SA lingers a while for its exchanges
+// in progress (10 s after our rekey, up to peerReauthGrace after the
+// peer's): its pairs that come due meanwhile must not wait for it to go,
+// or with short lifetimes they expired before their successor came (a gap
+// of a second in the soak at each phase 1 rekey). nil while the newer one
+// is still being set up.
+func rekeyVia(sa *ikeSA) *ikeSA {
+	if sa.replacedBy == nil {
+		return sa
+	}
+	if h := sa.heir(); h != nil && h.raReady() {
+		return h
+	}
+	return nil
+}
+
+// Our Quick Modes on one IKE SA go one at a time, as strongSwan runs its
+// own. strongSwan keeps the IVs of only three IKEv1 exchanges per IKE SA
+// (charon.max_ikev1_exchanges) and forgets the least recently used: a
+// Quick Mode of ours that waits for its QM3 while three other exchanges
+// (our other Quick Modes and Deletes, the peer's own Deletes) pass loses
+// its IV there, the peer cannot decrypt QM3 ("invalid HASH_V1 payload
+// length, decryption failed?"), and it never installs the pair that we
+// already use: a rekey soak lost pings until the next rekey. One Quick Mode
+// in progress leaves room for two other exchanges in that window.
+//
+// A Quick Mode still unanswered when its first retransmission is due
+// (retxBase) may be stuck (a peer that drops it silently): a second one
+// may then start, so that one ACL line the peer never answers does not
+// hold up the rekeys of the others.
+const maxQuicksInFlight = 2
+
+// quickSlotFree reports whether a Quick Mode of ours may start on sa now.
+func quickSlotFree(sa *ikeSA, now time.Time) bool {
+	n := 0
+	for _, qs := range sa.qms {
+		if qs.q == nil || !qs.q.initiator || !qs.doneAt.IsZero() {
+			continue
+		}
+		if now.Sub(qs.q.started) < retxBase {
+			return false
+		}
+		n++
+	}
+	return n < maxQuicksInFlight
+}
 
 // quicksInFlight counts the Quick Modes on sa that have not completed.
 func quicksInFlight(sa *ikeSA) int {

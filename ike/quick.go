@@ -332,6 +332,20 @@ func newQuickInitiator(sec *p1Secrets, offer *childOffer, local, remote *ID, spi
 	return q, out, nil
 }
 
+// offers reports whether our QM1 offered a proposal of protocol proto
+// with SPI spi (its bytes).
+func (q *quickMode) offers(proto uint8, spi string) bool {
+	if q.ourSA == nil {
+		return false
+	}
+	for _, p := range q.ourSA.Proposals {
+		if p.Protocol == proto && string(p.SPI) == spi {
+			return true
+		}
+	}
+	return false
+}
+
 // initiatorQM2 takes the responder's answer: its choice, nonce, PFS key
 // and lifetimes; it returns QM3 and the result.
 func (q *quickMode) initiatorQM2(m *Message) ([]byte, *quickResult, error) {
