@@ -460,6 +460,26 @@ func (m *Manager) allocSPI() uint32 {
 	}
 }
 
+// reserveSPI is allocSPI for the Quick Mode qs: the SPI stays reserved
+// until the exchange ends, and afterwards only if a pair installed from
+// it owns the SPI (installChild, dropQM, removeSA). Called with m.mu held.
+func (m *Manager) reserveSPI(qs *qmState) uint32 {
+	s := m.allocSPI()
+	qs.spis = append(qs.spis, s)
+	return s
+}
+
+// releaseSPIs gives back the SPIs qs reserved, except those in keep (now
+// owned by an installed pair, released when it is removed).
+func (m *Manager) releaseSPIs(qs *qmState, keep ...uint32) {
+	for _, s := range qs.spis {
+		if !slices.Contains(keep, s) {
+			delete(m.used, s)
+		}
+	}
+	qs.spis = nil
+}
+
 // localAddrFor finds the source address the kernel would use towards
 // remote (a connected UDP socket sends nothing).
 func localAddrFor(cm *conf.CryptoMap, remote netip.Addr) (netip.Addr, error) {

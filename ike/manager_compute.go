@@ -80,11 +80,11 @@ func (m *Manager) waitComputations() { m.compute.wg.Wait() }
 var errSAGone = errors.New("ike: the IKE SA is gone")
 
 // computeQuick runs work outside m.mu and then apply under it, unless
-// the IKE SA died or the exchange was dropped meanwhile. qs is the
-// initiator's exchange (nil for a responder's QM1, named by mid).
-// Called with m.mu held.
+// the IKE SA died or the exchange was dropped meanwhile; then gone, when
+// set, runs instead (under m.mu). qs is the initiator's exchange (nil for
+// a responder's QM1, named by mid). Called with m.mu held.
 func (m *Manager) computeQuick(sa *ikeSA, qs *qmState, mid uint32,
-	work func() (*quickMode, []byte, *quickResult, error), apply func(*quickMode, []byte, *quickResult, error)) {
+	work func() (*quickMode, []byte, *quickResult, error), apply func(*quickMode, []byte, *quickResult, error), gone func()) {
 	if m.inlineCompute {
 		apply(work())
 		return
@@ -104,10 +104,12 @@ func (m *Manager) computeQuick(sa *ikeSA, qs *qmState, mid uint32,
 		} else if i := slices.Index(sa.qmPending, mid); i >= 0 {
 			sa.qmPending = slices.Delete(sa.qmPending, i, i+1)
 		}
-		gone := sa.dead() || m.closed || qs != nil && sa.qms[qs.q.mid] != qs
-		if gone {
+		if sa.dead() || m.closed || qs != nil && sa.qms[qs.q.mid] != qs {
 			if res != nil {
 				res.wipe()
+			}
+			if gone != nil {
+				gone()
 			}
 			computationEnded(sa)
 			return

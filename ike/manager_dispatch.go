@@ -331,7 +331,7 @@ func (m *Manager) handleQuick(sa *ikeSA, h Header, pkt []byte, from func(), now 
 				return qs.q, out, res, err
 			}, func(_ *quickMode, out []byte, res *quickResult, err error) {
 				m.quickCompleted(sa, qs, out, res, err, from, time.Now())
-			})
+			}, nil)
 			return
 		}
 		// QM3 for a responder (quick.go's tables).
@@ -356,13 +356,13 @@ func (m *Manager) handleQuick(sa *ikeSA, h Header, pkt []byte, from func(), now 
 			})
 			return o, err
 		}, func() (spi uint32) {
-			m.lockedUnlessInline(func() { spi = m.allocSPI() })
+			m.lockedUnlessInline(func() { spi = m.reserveSPI(qs) })
 			return spi
 		})
 		return q, out, nil, err
 	}, func(q *quickMode, out []byte, _ *quickResult, err error) {
 		m.quickResponderStep(sa, qs, q, out, err, from, time.Now())
-	})
+	}, func() { m.releaseSPIs(qs) })
 }
 
 // quickCompleted applies the message that completes a Quick Mode: QM2
@@ -390,6 +390,7 @@ func (m *Manager) quickCompleted(sa *ikeSA, qs *qmState, out []byte, res *quickR
 // quickResponderStep applies the outcome of a peer's QM1 (m.mu held).
 func (m *Manager) quickResponderStep(sa *ikeSA, qs *qmState, q *quickMode, out []byte, err error, from func(), now time.Time) {
 	if err != nil {
+		m.releaseSPIs(qs)
 		var ne *NotifyError
 		if errors.As(err, &ne) {
 			// The message authenticated: tell the peer why we refuse.

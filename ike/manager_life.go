@@ -288,8 +288,10 @@ func (m *Manager) startQuick(sa *ikeSA, ms *mapState, r proxyRule, old *child, n
 		}
 		offer.pfsKey = k
 	}
-	q, out, err := newQuickInitiator(sa.out.sec, offer, local, remote, m.allocSPI)
+	qs := &qmState{sel: sel, ms: ms, rule: r, rekeyOf: old}
+	q, out, err := newQuickInitiator(sa.out.sec, offer, local, remote, func() uint32 { return m.reserveSPI(qs) })
 	if err != nil {
+		m.releaseSPIs(qs)
 		if k, ok := offer.pfsKey.(*DHKey); ok {
 			k.Wipe()
 		}
@@ -305,7 +307,7 @@ func (m *Manager) startQuick(sa *ikeSA, ms *mapState, r proxyRule, old *child, n
 			"rcookie", hex.EncodeToString(sec.CookieR[:]), "mid", q.mid, "iv", hex.EncodeToString(sec.exchangeIV(q.mid)),
 			"in_flight", quicksInFlight(sa))
 	}
-	qs := &qmState{q: q, sel: sel, ms: ms, rule: r, rekeyOf: old}
+	qs.q = q
 	m.addQM(sa, qs)
 	if old != nil {
 		old.rekeying = true
@@ -392,6 +394,7 @@ func (m *Manager) installChild(sa *ikeSA, qs *qmState, res *quickResult, now tim
 	nc := &child{ms: qs.ms, rule: proxyRule{index: qs.rule.index, sel: qs.sel}, handle: h, initiator: qs.q.initiator, installed: now,
 		rekeyAt: now.Add(jitter(time.Duration(float64(lt) * margin))), expires: now.Add(lt),
 		espIn: c.ESPIn.SPI, espOut: c.ESPOut.SPI, ahIn: c.AHIn.SPI, ahOut: c.AHOut.SPI}
+	m.releaseSPIs(qs, nc.espIn, nc.ahIn) // the offers not chosen
 	// Keys now live in the data plane only.
 	for _, k := range []*ChildKeys{&c.ESPIn, &c.ESPOut, &c.AHIn, &c.AHOut} {
 		k.EncKey, k.AuthKey = nil, nil
@@ -560,6 +563,9 @@ func (m *Manager) removeSA(sa *ikeSA) {
 	}
 	m.setLife(sa, lifeDead)
 	m.raRelease(sa)
+	for _, qs := range sa.qms {
+		m.releaseSPIs(qs) // none of its Quick Modes will install a pair now
+	}
 	if sa.graveUntil.IsZero() && sa.computing == 0 {
 		// A grave's keys go when it is buried (manager_orphan.go); keys
 		// in use by a Quick Mode computation when it ends

@@ -158,6 +158,10 @@ type qmState struct {
 	// belongs to that computation; busyState is its state meanwhile).
 	busy      bool
 	busyState QMState
+	// spis are the inbound SPIs reserved for this exchange (m.used) that
+	// no installed pair owns: given back when the exchange ends, however
+	// it ends (reserveSPI, releaseSPIs).
+	spis []uint32
 }
 
 // child is an installed IPsec SA pair.

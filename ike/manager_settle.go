@@ -86,6 +86,7 @@ func (m *Manager) dropQM(sa *ikeSA, mid uint32) {
 		return
 	}
 	delete(sa.qms, mid)
+	m.releaseSPIs(qs)
 	m.settle.unsettled = true
 	if !sa.dead() && qs.doneAt.IsZero() {
 		m.settle.negotiating--
