@@ -3,7 +3,9 @@ package ike
 import (
 	"errors"
 	"net/netip"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -59,12 +61,26 @@ func raClientConfig(local netip.Addr, user, password, exchange string) *conf.Con
 	return raTestConfig(cm)
 }
 
-// raHostRecorder is the client daemon's side: it records the leases.
-type raHostRecorder struct{ leases []*Lease }
+// raHostRecorder is the client daemon's side: it records the leases. The
+// manager applies them from its own goroutines while the test reads them:
+// a mutex guards the list.
+type raHostRecorder struct {
+	mu     sync.Mutex
+	leases []*Lease
+}
 
 func (h *raHostRecorder) ApplyLease(_ *conf.CryptoMap, l *Lease) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	h.leases = append(h.leases, l)
 	return nil
+}
+
+// applied returns the leases applied so far.
+func (h *raHostRecorder) applied() []*Lease {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.leases)
 }
 
 type raNet struct {
@@ -117,8 +133,8 @@ func TestRemoteAccessInMemory(t *testing.T) {
 				strings.Join(st.DNS, ",") != "10.2.0.53" || strings.Join(st.Split, ",") != "10.2.0.0/16" {
 				t.Fatalf("client status %+v", st)
 			}
-			if len(h1.leases) != 1 || h1.leases[0].IP4.String() != "10.9.0.10" {
-				t.Fatalf("leases applied: %+v", h1.leases)
+			if l := h1.applied(); len(l) != 1 || l[0].IP4.String() != "10.9.0.10" {
+				t.Fatalf("leases applied: %+v", l)
 			}
 			// The lease's ACL is compiled once: the data plane gets the
 			// list IKE takes its proxy IDs from.
@@ -197,8 +213,8 @@ func TestRemoteAccessWrongPassword(t *testing.T) {
 	rn.n.mu.Lock()
 	after := rn.n.sent
 	rn.n.mu.Unlock()
-	if after != sent || len(h.leases) != 0 {
-		t.Fatalf("client retried after a refused password: %d -> %d datagrams, leases %v", sent, after, h.leases)
+	if l := h.applied(); after != sent || len(l) != 0 {
+		t.Fatalf("client retried after a refused password: %d -> %d datagrams, leases %v", sent, after, l)
 	}
 }
 
@@ -255,8 +271,8 @@ func TestRemoteAccessRekeyKeepsAddress(t *testing.T) {
 	if s := c.m.Status(); s[0].Assigned != st.Assigned {
 		t.Fatalf("address changed on rekey: %s -> %s", st.Assigned, s[0].Assigned)
 	}
-	if len(h.leases) != 1 {
-		t.Fatalf("the TUN address was touched on rekey: %d leases applied", len(h.leases))
+	if n := len(h.applied()); n != 1 {
+		t.Fatalf("the TUN address was touched on rekey: %d leases applied", n)
 	}
 	if len(c.plane.live()) != 1 || len(rn.gw.plane.live()) != 1 {
 		t.Fatalf("IPsec SAs lost on rekey: client %d, gateway %d", len(c.plane.live()), len(rn.gw.plane.live()))
@@ -345,8 +361,8 @@ func TestRemoteAccessDeadGatewayKeepsAddress(t *testing.T) {
 		s := c.m.Status()
 		return len(s) == 1 && s[0].RemoteAccess == "active" && len(c.plane.live()) == 1
 	})
-	if s := c.m.Status(); s[0].Assigned != st.Assigned || len(h.leases) != 1 {
-		t.Fatalf("address %s -> %s, %d leases applied", st.Assigned, s[0].Assigned, len(h.leases))
+	if s, n := c.m.Status(), len(h.applied()); s[0].Assigned != st.Assigned || n != 1 {
+		t.Fatalf("address %s -> %s, %d leases applied", st.Assigned, s[0].Assigned, n)
 	}
 	// The gateway's stale SA of the same client hands over to the new one.
 	waitUntil(t, 20*time.Second, "the gateway's stale SA gone", func() bool { return len(rn.gw.m.Status()) == 1 })
@@ -443,7 +459,7 @@ func TestRemoteAccessApplyFailureRetries(t *testing.T) {
 		c.m.maps[0].nextTry = time.Time{} // skip the backoff
 		c.m.mu.Unlock()
 		s := c.m.Status()
-		return len(h.leases) == 1 && len(s) == 1 && s[0].RemoteAccess == "active"
+		return len(h.applied()) == 1 && len(s) == 1 && s[0].RemoteAccess == "active"
 	})
 }
 
