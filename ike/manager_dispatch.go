@@ -385,6 +385,12 @@ func (m *Manager) quickCompleted(sa *ikeSA, qs *qmState, out []byte, res *quickR
 	} else if res != nil {
 		m.installChild(sa, qs, res, now)
 	}
+	if qs.q.initiator {
+		// Our Quick Modes go one at a time (quickSlotFree): the next ACL
+		// line waiting for its first pair starts now, not at the next
+		// tick (fifty maps towards one peer come up in one go).
+		m.tickMaps(now)
+	}
 }
 
 // quickResponderStep applies the outcome of a peer's QM1 (m.mu held).

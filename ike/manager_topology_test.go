@@ -147,8 +147,9 @@ func TestManagerDPDIdleOnly(t *testing.T) {
 
 // TestOnTrafficManyMapsOnePeer: fifty on-traffic crypto maps towards one
 // peer, traffic for all of them at once. One Main Mode serves them all,
-// and every map's Quick Mode starts as soon as it is up, not on a later
-// timer tick (the timer never runs here).
+// and the maps' Quick Modes follow one another as soon as it is up, each
+// when the previous one completes (quickSlotFree), not on a later timer
+// tick (the timer never runs here).
 func TestOnTrafficManyMapsOnePeer(t *testing.T) {
 	w := newBenchWire()
 	hubAddr, spokeAddr := netip.MustParseAddr("192.0.2.254"), netip.MustParseAddr("198.18.0.1")
