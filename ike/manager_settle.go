@@ -70,13 +70,24 @@ func (m *Manager) addQM(sa *ikeSA, qs *qmState) {
 	}
 }
 
-// qmDone marks a Quick Mode finished at now.
+// qmDone marks a Quick Mode finished at now. The record is kept 30 s to
+// answer retransmissions, for which its last messages are all it needs:
+// the proposals, identities, nonces and closures go at once (on a hub, a
+// kilobyte per spoke that connected in the last 30 s).
 func (m *Manager) qmDone(sa *ikeSA, qs *qmState, now time.Time) {
 	if !sa.dead() && qs.doneAt.IsZero() {
 		m.settle.negotiating--
 	}
 	qs.doneAt = now
+	qs.q = qs.q.finished()
 	m.settle.unsettled = true
+}
+
+// finished is what a completed Quick Mode keeps: its role, message ID,
+// state and last messages. The DH secret was wiped by result.
+func (q *quickMode) finished() *quickMode {
+	return &quickMode{initiator: q.initiator, mid: q.mid, state: q.state, started: q.started, derived: q.derived,
+		lastOut: q.lastOut, lastIn: q.lastIn}
 }
 
 // dropQM forgets the Quick Mode record mid of sa, finished or not.

@@ -77,3 +77,40 @@ func TestSettledOnceAfterChange(t *testing.T) {
 		t.Fatalf("idle hub: Settled called %d more times", got-second)
 	}
 }
+
+// TestFinishedQuickModeSlim: a finished Quick Mode keeps only what
+// answering a retransmission needs (its last messages), not its
+// proposals, identities and nonces.
+func TestFinishedQuickModeSlim(t *testing.T) {
+	hub, spokes, addrs := hubWithSpokes(t, 1)
+	spokes[0].m.Start()
+	waitUntil(t, 30*time.Second, "the pair", func() bool { return pairWith(hub, addrs[0]) && len(spokes[0].plane.live()) == 1 })
+	for _, e := range []*memEnd{hub, spokes[0]} {
+		waitUntil(t, 30*time.Second, "the Quick Mode finished", func() bool {
+			done := 0
+			e.m.locked(func() {
+				for _, sa := range e.m.sas {
+					for _, qs := range sa.qms {
+						if !qs.doneAt.IsZero() {
+							done++
+						}
+					}
+				}
+			})
+			return done == 1
+		})
+		e.m.locked(func() {
+			for _, sa := range e.m.sas {
+				for _, qs := range sa.qms {
+					q := qs.q
+					if q.offer != nil || q.choice != nil || q.ni != nil || q.nr != nil || q.idci != nil || q.ourSA != nil || q.lookup != nil || q.dh != nil {
+						t.Fatalf("finished Quick Mode keeps its negotiation state: %+v", q)
+					}
+					if q.lastIn == nil {
+						t.Fatal("finished Quick Mode lost the last message it accepted (duplicates are recognised by it)")
+					}
+				}
+			}
+		})
+	}
+}
