@@ -275,3 +275,14 @@ size-report: cross ipk apk
 
 clean:
 	rm -rf $(BUILD) tinyipsec
+
+# The dependency floor of the flash budget: cross/sizefloor (the
+# dependencies used as the daemon uses them, none of its own code) built
+# for linux/mipsle with the release flags, beside the daemon.
+.PHONY: size-floor
+size-floor: $(BUILD)/mipsel_24kc/tinyipsec
+	mkdir -p $(BUILD)/floor
+	CGO_ENABLED=0 $(GOENV_mipsel_24kc) GOOS=linux $(GO) build -trimpath -ldflags '-s -w $(LDFLAGS_mipsel_24kc)' \
+		$(foreach p,$(filter-out tinyipsec%,$(NOINLINE_PKGS)),-gcflags=$(p)=-l) -o $(BUILD)/floor/sizefloor ./cross/sizefloor
+	@for f in $(BUILD)/floor/sizefloor $(BUILD)/mipsel_24kc/tinyipsec; do \
+		printf '%-32s %9d B  xz %8d B\n' $$f $$(wc -c <$$f) $$(xz -9e -c $$f | wc -c); done
