@@ -40,17 +40,9 @@ func (m *Manager) computePhase1(sa *ikeSA, work func(phase1) ([]byte, error), ap
 	}
 	p1 := sa.p1
 	sa.busy, sa.busyState = true, p1.state()
-	m.compute.wg.Add(1)
-	go func() {
-		defer m.compute.wg.Done()
-		if computeHook != nil {
-			computeHook(sa)
-		}
-		computeSlots <- struct{}{}
-		out, err := work(p1)
-		<-computeSlots
-		m.mu.Lock()
-		defer m.mu.Unlock()
+	var out []byte
+	var err error
+	m.offLock(sa, func() { out, err = work(p1) }, func() {
 		sa.busy = false
 		if sa.dead() || m.closed {
 			if w, ok := p1.(interface{ wipe() }); ok {
@@ -62,7 +54,7 @@ func (m *Manager) computePhase1(sa *ikeSA, work func(phase1) ([]byte, error), ap
 		// Whatever the step changed in the SA's timers, the next tick
 		// looks at it (manager_timerq.go).
 		m.schedule(sa, time.Now())
-	}()
+	})
 }
 
 // waitComputations blocks until no phase 1 computation runs (tests).
@@ -126,6 +118,16 @@ func (m *Manager) computeQuick(sa *ikeSA, qs *qmState, mid uint32,
 // held.
 func (m *Manager) computeForSA(sa *ikeSA, work, done func()) {
 	sa.computing++
+	m.offLock(sa, work, func() {
+		sa.computing--
+		done()
+	})
+}
+
+// offLock runs work on a goroutine outside m.mu, at most computeSlots
+// at once, and then done under m.mu; tests wait for it with
+// waitComputations. Called with m.mu held.
+func (m *Manager) offLock(sa *ikeSA, work, done func()) {
 	m.compute.wg.Add(1)
 	go func() {
 		defer m.compute.wg.Done()
@@ -137,7 +139,6 @@ func (m *Manager) computeForSA(sa *ikeSA, work, done func()) {
 		<-computeSlots
 		m.mu.Lock()
 		defer m.mu.Unlock()
-		sa.computing--
 		done()
 	}()
 }
