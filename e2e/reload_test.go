@@ -1,11 +1,11 @@
 package e2e
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -32,18 +32,43 @@ type reloadMaps struct {
 	invalid bool
 }
 
-// writeReloadTOML writes A's configuration.
-func writeReloadTOML(t *testing.T, a, b *Node, m reloadMaps) {
-	t.Helper()
-	var s strings.Builder
-	fmt.Fprintf(&s, "[global]\nlog_level = \"debug\"\nmtu = %d\ncontrol_socket = %q\n\n", m.mtu, a.Control)
-	s.WriteString("[[isakmp_policy]]\npriority = 10\nencryption = \"aes128\"\nhash = \"sha256\"\nauthentication = \"pre-share\"\ngroup = 14\n\n")
-	s.WriteString("[transform_set.GCM]\nesp = \"aes128gcm16\"\n\n[transform_set.CBC]\nesp = \"aes256\"\nesp_auth = \"sha256\"\n\n")
-	s.WriteString("[acl.NET0]\nrules = [\"permit ip 10.1.0.0/24 10.2.0.0/24\"]\n\n")
-	s.WriteString("[acl.NET1]\nrules = [\"permit ip 10.1.1.0/24 10.2.1.0/24\"]\n\n")
+// section is one section of a configuration, written as TOML or as UCI.
+// An unnamed section other than global is an entry of an array
+// ([[crypto_map]], config crypto_map). Values are strings, ints or
+// lists of strings.
+type section struct {
+	kind, name string
+	opts       []kv
+}
+
+type kv struct {
+	key string
+	val any
+}
+
+// reloadConfig is one side's configuration: A's initiates and is read as
+// TOML, B's responds and is read as UCI (its ACLs in wildcard notation).
+func reloadConfig(n, peer *Node, m reloadMaps, isA bool) []section {
+	global := []kv{{"log_level", "debug"}, {"control_socket", n.Control}}
+	nets := [2]string{"permit ip 10.1.0.0/24 10.2.0.0/24", "permit ip 10.1.1.0/24 10.2.1.0/24"}
+	initiate := "always"
+	if isA {
+		global = append(global, kv{"mtu", m.mtu})
+	} else {
+		nets = [2]string{"permit ip 10.2.0.0 0.0.0.255 10.1.0.0 0.0.0.255", "permit ip 10.2.1.0 0.0.0.255 10.1.1.0 0.0.0.255"}
+		initiate = "never"
+	}
+	c := []section{
+		{"global", "", global},
+		{"isakmp_policy", "", []kv{{"priority", 10}, {"encryption", "aes128"}, {"hash", "sha256"}, {"authentication", "pre-share"}, {"group", 14}}},
+		{"transform_set", "GCM", []kv{{"esp", "aes128gcm16"}}},
+		{"transform_set", "CBC", []kv{{"esp", "aes256"}, {"esp_auth", "sha256"}}},
+		{"acl", "NET0", []kv{{"rules", []string{nets[0]}}}},
+		{"acl", "NET1", []kv{{"rules", []string{nets[1]}}}},
+	}
 	entry := func(seq int, acl, ts string) {
-		fmt.Fprintf(&s, "[[crypto_map]]\nname = \"CMAP\"\nseq = %d\npeer = %q\npsk = %q\nmatch = %q\ntransform_set = [%q]\ninitiate = \"always\"\n\n",
-			seq, b.Outer, reloadPSK, acl, ts)
+		c = append(c, section{"crypto_map", "", []kv{{"name", "CMAP"}, {"seq", seq}, {"peer", peer.Outer}, {"psk", reloadPSK},
+			{"match", acl}, {"transform_set", []string{ts}}, {"initiate", initiate}}})
 	}
 	entry(10, "NET0", "GCM")
 	if m.ts20 != "" {
@@ -51,9 +76,70 @@ func writeReloadTOML(t *testing.T, a, b *Node, m reloadMaps) {
 	}
 	if m.invalid {
 		// Two mistakes: both must be logged.
-		s.WriteString("[[crypto_map]]\nname = \"CMAP\"\nseq = 30\npeer = \"192.168.77.2\"\npsk = \"x-long-enough-key\"\nmatch = \"NET9\"\ntransform_set = [\"NOPE\"]\n")
+		c = append(c, section{"crypto_map", "", []kv{{"name", "CMAP"}, {"seq", 30}, {"peer", "192.168.77.2"}, {"psk", "x-long-enough-key"},
+			{"match", "NET9"}, {"transform_set", []string{"NOPE"}}}})
 	}
-	if err := os.WriteFile(a.Config, []byte(s.String()), 0o600); err != nil {
+	return c
+}
+
+// toml renders sections as TOML.
+func toml(c []section) string {
+	var s strings.Builder
+	for _, sec := range c {
+		switch {
+		case sec.kind == "global":
+			s.WriteString("[global]\n")
+		case sec.name == "":
+			fmt.Fprintf(&s, "[[%s]]\n", sec.kind)
+		default:
+			fmt.Fprintf(&s, "[%s.%s]\n", sec.kind, sec.name)
+		}
+		for _, o := range sec.opts {
+			switch v := o.val.(type) {
+			case int:
+				fmt.Fprintf(&s, "%s = %d\n", o.key, v)
+			case []string:
+				q := make([]string, len(v))
+				for i, e := range v {
+					q[i] = strconv.Quote(e)
+				}
+				fmt.Fprintf(&s, "%s = [%s]\n", o.key, strings.Join(q, ", "))
+			default:
+				fmt.Fprintf(&s, "%s = %q\n", o.key, v)
+			}
+		}
+		s.WriteString("\n")
+	}
+	return s.String()
+}
+
+// uci renders sections as UCI (an ACL's rules are "list rule").
+func uci(c []section) string {
+	var s strings.Builder
+	for _, sec := range c {
+		s.WriteString("config " + sec.kind)
+		if sec.name != "" || sec.kind == "global" {
+			fmt.Fprintf(&s, " '%s'", cmp.Or(sec.name, sec.kind))
+		}
+		s.WriteString("\n")
+		for _, o := range sec.opts {
+			if list, ok := o.val.([]string); ok {
+				for _, v := range list {
+					fmt.Fprintf(&s, "\tlist %s '%s'\n", strings.TrimSuffix(o.key, "s"), v)
+				}
+				continue
+			}
+			fmt.Fprintf(&s, "\toption %s '%v'\n", o.key, o.val)
+		}
+		s.WriteString("\n")
+	}
+	return s.String()
+}
+
+// writeReloadTOML writes A's configuration.
+func writeReloadTOML(t *testing.T, a, b *Node, m reloadMaps) {
+	t.Helper()
+	if err := os.WriteFile(a.Config, []byte(toml(reloadConfig(a, b, m, true))), 0o600); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -61,21 +147,7 @@ func writeReloadTOML(t *testing.T, a, b *Node, m reloadMaps) {
 // writeReloadUCI writes B's configuration, the mirror image of A's.
 func writeReloadUCI(t *testing.T, a, b *Node, m reloadMaps) {
 	t.Helper()
-	var s strings.Builder
-	fmt.Fprintf(&s, "config global 'global'\n\toption log_level 'debug'\n\toption control_socket '%s'\n\n", b.Control)
-	s.WriteString("config isakmp_policy\n\toption priority '10'\n\toption encryption 'aes128'\n\toption hash 'sha256'\n\toption authentication 'pre-share'\n\toption group '14'\n\n")
-	s.WriteString("config transform_set 'GCM'\n\toption esp 'aes128gcm16'\n\nconfig transform_set 'CBC'\n\toption esp 'aes256'\n\toption esp_auth 'sha256'\n\n")
-	s.WriteString("config acl 'NET0'\n\tlist rule 'permit ip 10.2.0.0 0.0.0.255 10.1.0.0 0.0.0.255'\n\n")
-	s.WriteString("config acl 'NET1'\n\tlist rule 'permit ip 10.2.1.0 0.0.0.255 10.1.1.0 0.0.0.255'\n\n")
-	entry := func(seq int, acl, ts string) {
-		fmt.Fprintf(&s, "config crypto_map\n\toption name 'CMAP'\n\toption seq '%d'\n\toption peer '%s'\n\toption psk '%s'\n\toption match '%s'\n\tlist transform_set '%s'\n\toption initiate 'never'\n\n",
-			seq, a.Outer, reloadPSK, acl, ts)
-	}
-	entry(10, "NET0", "GCM")
-	if m.ts20 != "" {
-		entry(20, "NET1", m.ts20)
-	}
-	if err := os.WriteFile(b.Config, []byte(s.String()), 0o600); err != nil {
+	if err := os.WriteFile(b.Config, []byte(uci(reloadConfig(b, a, m, false))), 0o600); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -101,30 +173,17 @@ func ipsecSAs(bin string, n *Node, cfg string) map[string][]reloadSA {
 	return m
 }
 
-var replySeq = regexp.MustCompile(`bytes from .* icmp_seq=(\d+)`)
-
 // checkNoLoss reads the output of an interrupted `ping` and fails unless
 // every echo request but the very last (which may still have been in
 // flight) was answered.
 func checkNoLoss(t *testing.T, out string) {
 	t.Helper()
-	m := regexp.MustCompile(`(\d+) packets transmitted`).FindStringSubmatch(out)
-	if m == nil {
+	p, ok := nstest.ParsePing(out)
+	if !ok {
 		t.Fatalf("no ping summary:\n%s", out)
 	}
-	sent, _ := strconv.Atoi(m[1])
-	got := map[int]bool{}
-	for _, r := range replySeq.FindAllStringSubmatch(out, -1) {
-		n, _ := strconv.Atoi(r[1])
-		got[n] = true
-	}
-	var lost []int
-	for seq := 1; seq < sent; seq++ {
-		if !got[seq] {
-			lost = append(lost, seq)
-		}
-	}
-	if len(lost) > 0 || sent < 40 {
+	sent := p.Sent
+	if lost := p.Lost(sent - 1); len(lost) > 0 || sent < 40 {
 		t.Fatalf("ping over the unchanged crypto map: %d sent, lost %v", sent, lost)
 	}
 	t.Logf("ping over the unchanged crypto map: %d sent, none lost", sent)
@@ -137,8 +196,7 @@ func checkNoLoss(t *testing.T, out string) {
 // and is logged error by error. A [global] mtu change is logged as needing
 // a restart while the crypto map change is applied.
 func TestReloadIKE(t *testing.T) {
-	nstest.Require(t, "ip", "nft", "ping", "sysctl")
-	bin := nstest.Binary(t)
+	bin := DaemonBinary(t, "ping")
 	a, b := Topology(t, "rld", false)
 	a.NS.Run(t, "ip", "addr", "add", "10.1.1.1/24", "dev", "lo")
 	b.NS.Run(t, "ip", "addr", "add", "10.2.1.1/24", "dev", "lo")
@@ -182,10 +240,9 @@ func TestReloadIKE(t *testing.T) {
 	// pingGoesOn waits for more replies, so that the ping spans each step.
 	pingGoesOn := func() {
 		t.Helper()
-		n := len(replySeq.FindAllString(ping.Output(), -1))
-		nstest.WaitFor(t, 10*time.Second, "more ping replies over CMAP/10", func() bool {
-			return len(replySeq.FindAllString(ping.Output(), -1)) >= n+10
-		})
+		replies := func() int { p, _ := nstest.ParsePing(ping.Output()); return len(p.Answered) }
+		n := replies()
+		nstest.WaitFor(t, 10*time.Second, "more ping replies over CMAP/10", func() bool { return replies() >= n+10 })
 	}
 	pingGoesOn()
 	map10Unchanged := func(step string) {
@@ -294,8 +351,7 @@ func rewriteManual(t *testing.T, c Case, n, peer *Node, isA bool) {
 // request (what the rpcd plugin sends); the ping only works again if both
 // ends replaced their SA pair with the new keys.
 func TestReloadManual(t *testing.T) {
-	nstest.Require(t, "ip", "nft", "ping", "socat", "sysctl")
-	bin := nstest.Binary(t)
+	bin := DaemonBinary(t, "ping", "socat")
 	a, b := Topology(t, "rldm", false)
 	before := Case{Name: "reload-before", ESP: "aes128gcm16"}
 	WriteConfig(t, before, a, b, true)
@@ -335,8 +391,7 @@ func TestReloadManual(t *testing.T) {
 // to a manually keyed setup opens the IKE ports and starts IKE; the
 // manual tunnel carries on.
 func TestReloadFirstIKEMap(t *testing.T) {
-	nstest.Require(t, "ip", "nft", "ping", "sysctl")
-	bin := nstest.Binary(t)
+	bin := DaemonBinary(t, "ping")
 	a, b := Topology(t, "rldi", false)
 	a.NS.Run(t, "ip", "addr", "add", "10.1.1.1/24", "dev", "lo")
 	b.NS.Run(t, "ip", "addr", "add", "10.2.1.1/24", "dev", "lo")

@@ -1,7 +1,8 @@
 package ike
 
 import (
-	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -9,8 +10,25 @@ import (
 	"tinyipsec/internal/nstest"
 )
 
-// lossRE reads ping's summary line.
-var lossRE = regexp.MustCompile(`(\d+) packets transmitted, (\d+) received`)
+// pingAcrossRekey pings from left to right count times, five a second,
+// and reports whether the SAs that spis lists changed meanwhile; an echo
+// lost fails the test.
+func pingAcrossRekey(t *testing.T, r *interopRun, count int, spis func() []string) (rekeyed bool) {
+	t.Helper()
+	first := spis()
+	ping := r.left.Start(t, "ping", nil, "ping", "-i", "0.2", "-c", strconv.Itoa(count), "-W", "2", "-I", leftInner, rightInner)
+	nstest.WaitFor(t, time.Duration(count)*200*time.Millisecond+time.Minute, "ping to finish", func() bool {
+		if now := spis(); !rekeyed && slices.ContainsFunc(now, func(s string) bool { return !contains(first, s) }) {
+			rekeyed = true
+			t.Logf("rekeyed: SPIs %v -> %v", first, now)
+		}
+		return ping.Exited()
+	})
+	if p, _ := nstest.ParsePing(ping.Output()); !p.Lossless() {
+		t.Fatalf("ping lost packets across the rekey: %d transmitted, %d received\n%s", p.Sent, p.Received, tail(ping.Output(), 2000))
+	}
+	return rekeyed
+}
 
 // TestInteropRekeyNoLoss: strongSwan negotiates 30 s IPsec SAs and
 // rekeys them (tinyipsec as Quick Mode responder) while a ping runs: not one echo may be lost across the
@@ -31,31 +49,9 @@ func TestInteropRekeyNoLoss(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			r := runInterop(t, c, tinyInit)
-			first := r.ss.inboundSPIs()
-			// 40 s of pings, 5 per second: at least one rekey happens.
-			ping := r.left.Start(t, "ping", nil, "ping", "-i", "0.2", "-c", "200", "-W", "2", "-I", leftInner, rightInner)
-			rekeyed := false
-			nstest.WaitFor(t, 60*time.Second, "ping to finish", func() bool {
-				if !rekeyed {
-					now := r.ss.inboundSPIs()
-					for _, s := range now {
-						if !contains(first, s) {
-							rekeyed = true
-							t.Logf("strongSwan rekeyed: %v -> %v", first, now)
-						}
-					}
-				}
-				return ping.Exited()
-			})
-			m := lossRE.FindStringSubmatch(ping.Output())
-			if m == nil {
-				t.Fatalf("no ping summary:\n%s", ping.Output())
-			}
-			if m[1] != m[2] {
-				t.Fatalf("ping lost packets across the rekey: %s transmitted, %s received\n%s", m[1], m[2], tail(ping.Output(), 2000))
-			}
-			if !rekeyed {
-				t.Fatalf("no rekey happened during the ping (SPIs %v)", first)
+			// 40 s of pings: at least one rekey happens.
+			if !pingAcrossRekey(t, r, 200, r.ss.inboundSPIs) {
+				t.Fatal("no rekey happened during the ping")
 			}
 			// The tunnel still carries traffic on the new SAs.
 			tcpTransfer(t, r.left, leftInner, r.right, rightInner)
@@ -150,26 +146,9 @@ func TestInteropRekeyByTinyipsec(t *testing.T) {
 		ss:  charonConn{PSK: "interop-psk-rekey2"},
 	}
 	r := runInterop(t, c, true)
-	first := r.tis.ipsecSPIs()
 	// Our rekey comes at about 85 % of 120 s; ping until well after it.
-	ping := r.left.Start(t, "ping", nil, "ping", "-i", "0.2", "-c", "575", "-W", "2", "-I", leftInner, rightInner)
-	rekeyed := false
-	nstest.WaitFor(t, 180*time.Second, "ping to finish", func() bool {
-		if !rekeyed {
-			for _, s := range r.tis.ipsecSPIs() {
-				if !contains(first, s) {
-					rekeyed = true
-				}
-			}
-		}
-		return ping.Exited()
-	})
-	m := lossRE.FindStringSubmatch(ping.Output())
-	if m == nil || m[1] != m[2] {
-		t.Fatalf("ping lost packets across our rekey:\n%s", tail(ping.Output(), 2000))
-	}
-	if !rekeyed || !strings.Contains(r.tis.proc.Output(), "rekeying IPsec SA") {
-		t.Fatalf("tinyipsec did not rekey (SPIs %v -> %v)\n%s", first, r.tis.ipsecSPIs(), tail(r.tis.proc.Output(), 4000))
+	if !pingAcrossRekey(t, r, 575, r.tis.ipsecSPIs) || !strings.Contains(r.tis.proc.Output(), "rekeying IPsec SA") {
+		t.Fatalf("tinyipsec did not rekey\n%s", tail(r.tis.proc.Output(), 4000))
 	}
 	// strongSwan was told to drop the old pair.
 	nstest.WaitFor(t, 10*time.Second, "strongSwan with one pair", func() bool { return len(r.ss.inboundSPIs()) == 1 })
@@ -197,8 +176,7 @@ func TestInteropPeerReauth(t *testing.T) {
 	if n := strings.Count(r.ss.proc.Output(), "ESTABLISHED => REKEYING"); n < 2 {
 		t.Fatalf("strongSwan re-authenticated %d times during the ping, want 2:\n%s", n, tail(r.ss.proc.Output(), 3000))
 	}
-	m := lossRE.FindStringSubmatch(ping.Output())
-	if m == nil || m[1] != m[2] {
+	if p, _ := nstest.ParsePing(ping.Output()); !p.Lossless() {
 		t.Errorf("ping lost packets across the peer's IKE rekey:\n%s", tail(ping.Output(), 1500))
 	}
 	nstest.WaitFor(t, 15*time.Second, "one IKE SA on both ends", func() bool {

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -142,8 +141,6 @@ func (s *tcpStream) finish(t *testing.T) (bytes int) {
 	return n
 }
 
-var pingReplyRE = regexp.MustCompile(`icmp_seq=(\d+) `)
-
 // pingLoss stops a ping started without a count and returns how many
 // echoes were sent and how many of those up to the last answered one got
 // no answer. (The echo or two in flight when ping is stopped are not
@@ -156,27 +153,15 @@ func pingLoss(t *testing.T, ping *nstest.Proc) (sent, lost int) {
 		t.Fatal("ping did not stop")
 	}
 	out := ping.Output()
-	m := lossRE.FindStringSubmatch(out)
-	if m == nil {
+	p, ok := nstest.ParsePing(out)
+	if !ok {
 		t.Fatalf("no ping summary:\n%s", tail(out, 2000))
 	}
-	sent, _ = strconv.Atoi(m[1])
-	seen := map[int]bool{}
-	last := 0
-	for _, r := range pingReplyRE.FindAllStringSubmatch(out, -1) {
-		n, _ := strconv.Atoi(r[1])
-		seen[n] = true
-		last = max(last, n)
-	}
+	sent, last := p.Sent, p.Last
 	if last < sent-15 {
 		t.Fatalf("the last ping answered was %d of %d: the tunnel stopped carrying traffic\n%s", last, sent, tail(out, 2000))
 	}
-	for i := 1; i <= last; i++ {
-		if !seen[i] {
-			lost++
-		}
-	}
-	return sent, lost
+	return sent, len(p.Lost(last))
 }
 
 // soakRun drives one soak: traffic runs while rekeys happens until the
