@@ -35,8 +35,7 @@ import (
 // two-core test machine still answers in full; `make flood` floods at full
 // speed for a minute.
 func TestFloodOfForgedFirstMessages(t *testing.T) {
-	nstest.Require(t, "ip", "nft", "ping", "sysctl")
-	bin := nstest.Binary(t)
+	bin := DaemonBinary(t, "ping")
 	floodFor, rateLimit := 12*time.Second, 2000
 	env := func(name string, f func(int)) {
 		if s := os.Getenv(name); s != "" {

@@ -59,6 +59,15 @@ type Node struct {
 // returns when it was started; the harness then waits for the TUN.
 type Starter func(t *testing.T, n *Node)
 
+// DaemonBinary skips the test where it cannot run (see nstest.Require:
+// the daemon needs nft and the topology sysctl, tools names what else the
+// test runs), then builds the daemon.
+func DaemonBinary(t *testing.T, tools ...string) string {
+	t.Helper()
+	nstest.Require(t, append([]string{"nft", "sysctl"}, tools...)...)
+	return nstest.Binary(t)
+}
+
 // Topology builds the two namespaces, the veth link and the inner
 // addresses. label keeps namespace names unique per caller.
 func Topology(t *testing.T, label string, v6 bool) (a, b *Node) {

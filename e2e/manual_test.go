@@ -5,7 +5,6 @@ import (
 	"testing"
 	"tinyipsec/internal/status"
 
-	"tinyipsec/internal/nstest"
 	"tinyipsec/tun"
 )
 
@@ -31,8 +30,7 @@ type statusJSON = status.Report
 // transform combination; only ESP/AH may appear on the wire, and cleartext
 // for a protected pair of addresses is dropped by the receiver.
 func TestManualKeying(t *testing.T) {
-	nstest.Require(t, "ip", "nft", "ping", "socat", "ss", "sysctl")
-	bin := nstest.Binary(t)
+	bin := DaemonBinary(t, "ping", "socat", "ss")
 	start := func(t *testing.T, n *Node) {
 		n.NS.Start(t, "tinyipsec", nil, bin, "run", "-c", n.Config)
 	}

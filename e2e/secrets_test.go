@@ -16,8 +16,7 @@ import (
 // neither the control socket's answer nor the daemon's log shows any
 // piece of the value, while the log names the file, line and key.
 func TestReloadNeverShowsSecrets(t *testing.T) {
-	nstest.Require(t, "ip", "nft", "socat", "sysctl")
-	bin := nstest.Binary(t)
+	bin := DaemonBinary(t, "socat")
 	a, b := Topology(t, "sec", false)
 	WriteConfig(t, Case{Name: "sec", ESP: "aes128", ESPAuth: "sha256", AH: "sha256"}, a, b, true)
 	good, err := os.ReadFile(a.Config)

@@ -168,6 +168,17 @@ func (r *Router) Run(env []string, stdin string, argv ...string) (stdout, stderr
 	return o.String(), e.String(), code
 }
 
+// MustRun is Run without input that fails the test unless argv exits 0;
+// it returns stdout and stderr together.
+func (r *Router) MustRun(env []string, argv ...string) string {
+	r.t.Helper()
+	out, errOut, code := r.Run(env, "", argv...)
+	if code != 0 {
+		r.t.Fatalf("%v: exit %d\n%s%s", argv, code, out, errOut)
+	}
+	return out + errOut
+}
+
 // Calls returns the recorded procd calls, each split into its arguments.
 func (r *Router) Calls() [][]string {
 	var out [][]string

@@ -216,14 +216,7 @@ func TestAPKInstallOnRouter(t *testing.T) {
 	installAPK(t, r, p)
 	start, stop := readInitOrder(t)
 	links := []string{"etc/rc.d/S" + start + "tinyipsec", "etc/rc.d/K" + stop + "tinyipsec"}
-	run := func(env []string, argv ...string) string {
-		t.Helper()
-		out, errOut, code := r.Run(env, "", argv...)
-		if code != 0 {
-			t.Fatalf("%v: exit %d\n%s%s", argv, code, out, errOut)
-		}
-		return out + errOut
-	}
+	run := r.MustRun
 
 	out := run(nil, "/lib/apk/exec/tinyipsec.post-install")
 	checkFirstInstall(t, r, "post-install", out, links)

@@ -50,14 +50,7 @@ func TestIPKInstallOnRouter(t *testing.T) {
 	installIPK(t, r, p)
 	start, stop := readInitOrder(t)
 
-	run := func(env []string, argv ...string) string {
-		t.Helper()
-		out, errOut, code := r.Run(env, "", argv...)
-		if code != 0 {
-			t.Fatalf("%v: exit %d\n%s%s", argv, code, out, errOut)
-		}
-		return out + errOut
-	}
+	run := r.MustRun
 
 	out := run(nil, "/usr/lib/opkg/info/tinyipsec.postinst", "configure")
 	checkFirstInstall(t, r, "postinst", out, []string{"etc/rc.d/S" + start + "tinyipsec", "etc/rc.d/K" + stop + "tinyipsec"})
