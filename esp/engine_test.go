@@ -190,16 +190,23 @@ func newEngTest(t testing.TB, dev Device, snd Sender, cfg EngineConfig) *Engine 
 	return e
 }
 
+// newEngRoundTrip is engine A sending to engine B over spi's pair, B's
+// device expecting pkt: A's sender, B and its device and pair, A's
+// outbound loop and B's inbound loop.
+func newEngRoundTrip(t testing.TB, spi uint32, pkt []byte) (sndA *engSender, b *Engine, devB *engDevice, pb *Pair, ol *outLoop, il *inLoop) {
+	t.Helper()
+	sndA, devB = &engSender{}, &engDevice{want: pkt}
+	a := newEngTest(t, &engDevice{}, sndA, EngineConfig{})
+	b = newEngTest(t, devB, &engSender{}, EngineConfig{})
+	pb, ol, il = linkEngines(t, a, b, spi)
+	return sndA, b, devB, pb, ol, il
+}
+
 // TestPathRoundTrip sends a packet through A's outbound path and B's
 // inbound path and checks it arrives unchanged, without allocating.
 func TestPathRoundTrip(t *testing.T) {
-	devA, sndA := &engDevice{}, &engSender{}
-	devB, sndB := &engDevice{}, &engSender{}
-	a := newEngTest(t, devA, sndA, EngineConfig{})
-	b := newEngTest(t, devB, sndB, EngineConfig{})
-	pb, ol, il := linkEngines(t, a, b, 0x1001)
 	pkt := engPacket([4]byte{10, 2, 0, 1}, 1000, false)
-	devB.want = pkt
+	sndA, b, devB, pb, ol, il := newEngRoundTrip(t, 0x1001, pkt)
 	roundTrip := func() {
 		ol.one(pkt)
 		il.one(sndA.last[:sndA.n])
@@ -395,13 +402,8 @@ func TestRunLoops(t *testing.T) {
 }
 
 func BenchmarkPathRoundTrip(b *testing.B) {
-	devA, sndA := &engDevice{}, &engSender{}
-	devB, sndB := &engDevice{}, &engSender{}
-	ea := newEngTest(b, devA, sndA, EngineConfig{})
-	eb := newEngTest(b, devB, sndB, EngineConfig{})
-	_, ol, il := linkEngines(b, ea, eb, 0x7007)
 	pkt := engPacket([4]byte{10, 2, 0, 1}, 1400, false)
-	devB.want = pkt
+	sndA, _, _, _, ol, il := newEngRoundTrip(b, 0x7007, pkt)
 	b.SetBytes(int64(len(pkt)))
 	b.ReportAllocs()
 	for b.Loop() {

@@ -37,12 +37,7 @@ func TestZeroAlloc(t *testing.T) {
 					}
 					s, e := encap()
 					wire := append([]byte(nil), buf[s:e]...)
-					if a := testing.AllocsPerRun(100, func() {
-						copy(buf, wire)
-						if _, _, err := in.Decap(buf, 0, len(wire)); err != nil {
-							t.Fatal(err)
-						}
-					}); a != 0 {
+					if a := decapAllocs(t, in, wire); a != 0 {
 						t.Errorf("Decap: %v allocs/op", a)
 					}
 				})

@@ -158,6 +158,19 @@ func encapCopy(t testing.TB, sa *OutboundSA, pkt []byte) []byte {
 	return append([]byte(nil), buf[s:e]...)
 }
 
+// decapAllocs is how many allocations Decap of wire makes, on average
+// (it must succeed).
+func decapAllocs(t testing.TB, sa *InboundSA, wire []byte) float64 {
+	t.Helper()
+	buf := make([]byte, len(wire))
+	return testing.AllocsPerRun(100, func() {
+		copy(buf, wire)
+		if _, _, err := sa.Decap(buf, 0, len(wire)); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
 // decapCopy runs Decap on a copy of wire and returns the cleartext.
 func decapCopy(sa *InboundSA, wire []byte) ([]byte, error) {
 	buf := append([]byte(nil), wire...)

@@ -28,13 +28,7 @@ func TestACLSelector(t *testing.T) {
 	if _, err := decapCopy(in, encapCopy(t, out, bad)); err != ErrPolicy {
 		t.Fatalf("foreign source: %v, want ErrPolicy", err)
 	}
-	buf := make([]byte, len(good))
-	if a := testing.AllocsPerRun(100, func() {
-		copy(buf, good)
-		if _, _, err := in.Decap(buf, 0, len(good)); err != nil {
-			t.Fatal(err)
-		}
-	}); a != 0 {
+	if a := decapAllocs(t, in, good); a != 0 {
 		t.Fatalf("Decap with an acl.Selector: %v allocs", a)
 	}
 }
