@@ -33,6 +33,14 @@ psk = "secret"
 match = "a1"
 transform_set = "ts1"
 `
+	// tManual is the keys that make tMap (without psk) a manually keyed
+	// map with the AES-GCM transform set tTS.
+	tManual = `keying = "manual"
+spi_in = 1000
+spi_out = 0x1001
+esp_key_in = "00112233445566778899aabbccddeeff01020304"
+esp_key_out = "0x00112233445566778899AABBCCDDEEFF01020304"
+`
 )
 
 // with returns block without the keys in drop, plus extra lines.

@@ -30,12 +30,7 @@ func TestValidation(t *testing.T) {
 	rsaPolicy := with(tPolicy, "", "authentication") + `authentication = "rsa-sig"` + "\n"
 	certs := `cert = "` + cert + `"` + "\nkey = \"" + key + "\"\nca = \"" + ca + "\"\n"
 	manualTS := "[transform_set.ts1]\nesp = \"aes128gcm16\"\n"
-	manual := with(tMap, `keying = "manual"
-spi_in = 1000
-spi_out = 1001
-esp_key_in = "00112233445566778899aabbccddeeff01020304"
-esp_key_out = "0x00112233445566778899aabbccddeeff01020304"
-`, "psk")
+	manual := with(tMap, tManual, "psk")
 
 	cases := []struct {
 		name string
@@ -189,12 +184,7 @@ esp_auth_key_out = "`+strings.Repeat("44", 32)+`"
 
 // TestValidConfigs are configurations that must load, one per feature.
 func TestValidConfigs(t *testing.T) {
-	manualGCM := with(tMap, `keying = "manual"
-spi_in = 1000
-spi_out = 0x1001
-esp_key_in = "00112233445566778899aabbccddeeff01020304"
-esp_key_out = "0x00112233445566778899AABBCCDDEEFF01020304"
-`, "psk")
+	manualGCM := with(tMap, tManual, "psk")
 	cases := []struct {
 		name  string
 		text  string

@@ -96,6 +96,17 @@ func waitRecovered(t *testing.T, r *interopRun, since time.Time, tisOld, ssOld [
 	return took
 }
 
+// runThenKillPeer brings c's tunnel up, notes both ends' SPIs and kills
+// strongSwan.
+func runThenKillPeer(t *testing.T, c interopCase, tinyipsecInitiates bool) (r *interopRun, tisOld, ssOld []string, killed time.Time) {
+	t.Helper()
+	r = runInterop(t, c, tinyipsecInitiates)
+	tisOld, ssOld = r.tis.ipsecSPIs(), r.ss.inboundSPIs()
+	killed = time.Now()
+	r.ss.kill(t)
+	return r, tisOld, ssOld, killed
+}
+
 // TestInteropPeerRestart: strongSwan is killed (SIGKILL: no Delete) and
 // started again.
 //
@@ -111,10 +122,7 @@ func TestInteropPeerRestart(t *testing.T) {
 	t.Parallel() // with the other recovery and soak tests: own namespaces
 	t.Run("tinyipsec-initiates", func(t *testing.T) {
 		c := recoveryCase("recovery-psk-restart-i", "none")
-		r := runInterop(t, c, true)
-		tisOld, ssOld := r.tis.ipsecSPIs(), r.ss.inboundSPIs()
-		killed := time.Now()
-		r.ss.kill(t)
+		r, tisOld, ssOld, killed := runThenKillPeer(t, c, true)
 		dead := waitDeadPeer(t, r, killed)
 		restarted := time.Now()
 		reloadCharon(t, r, c)
@@ -124,10 +132,7 @@ func TestInteropPeerRestart(t *testing.T) {
 	})
 	t.Run("strongswan-initiates", func(t *testing.T) {
 		c := recoveryCase("recovery-psk-restart-r", "start")
-		r := runInterop(t, c, false)
-		tisOld, ssOld := r.tis.ipsecSPIs(), r.ss.inboundSPIs()
-		killed := time.Now()
-		r.ss.kill(t)
+		r, tisOld, ssOld, killed := runThenKillPeer(t, c, false)
 		reloadCharon(t, r, c) // start_action = start: it initiates at once
 		back := waitRecovered(t, r, killed, tisOld, ssOld)
 		if !strings.Contains(r.tis.proc.Output(), "INITIAL-CONTACT") {

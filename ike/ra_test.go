@@ -108,6 +108,15 @@ func (rn *raNet) client(addr, user, password, exchange string) (*memEnd, *raHost
 }
 
 // raActive waits for an active remote-access SA on e and returns its status.
+// raAliceActive is a gateway and one client (alice, Main Mode) whose
+// remote access is active.
+func raAliceActive(t *testing.T) (*raNet, *memEnd, *raHostRecorder, IKESAStatus) {
+	t.Helper()
+	rn := newRANet(t)
+	c, h := rn.client("192.0.2.1", "alice", "s3cret", "main")
+	return rn, c, h, raActiveStatus(t, c, "client active")
+}
+
 func raActiveStatus(t *testing.T, e *memEnd, what string) IKESAStatus {
 	t.Helper()
 	var st IKESAStatus
@@ -247,9 +256,7 @@ func TestLeaseAttributes(t *testing.T) {
 // Mode-Config run again on the new one) and keeps its address and its
 // IPsec SA; the gateway keeps one lease.
 func TestRemoteAccessRekeyKeepsAddress(t *testing.T) {
-	rn := newRANet(t)
-	c, h := rn.client("192.0.2.1", "alice", "s3cret", "main")
-	st := raActiveStatus(t, c, "client active")
+	rn, c, h, st := raAliceActive(t)
 	c.m.mu.Lock()
 	for _, sa := range c.m.sas {
 		sa.rekeyAt = time.Now()
@@ -351,9 +358,7 @@ func TestLeaseIPv6(t *testing.T) {
 // without a word (DPD found the gateway dead); it reconnects, asks for
 // its address again and gets it, so the TUN keeps it.
 func TestRemoteAccessDeadGatewayKeepsAddress(t *testing.T) {
-	rn := newRANet(t)
-	c, h := rn.client("192.0.2.1", "alice", "s3cret", "main")
-	st := raActiveStatus(t, c, "client active")
+	rn, c, h, st := raAliceActive(t)
 	c.m.mu.Lock()
 	c.m.deleteIKE(c.m.sas[0], false, "dead peer")
 	c.m.mu.Unlock()
@@ -371,9 +376,7 @@ func TestRemoteAccessDeadGatewayKeepsAddress(t *testing.T) {
 // TestRemoteAccessUsersReload: a reload that only changes the users file
 // keeps the connected client, and the next XAUTH uses the new list.
 func TestRemoteAccessUsersReload(t *testing.T) {
-	rn := newRANet(t)
-	c, _ := rn.client("192.0.2.1", "alice", "s3cret", "main")
-	raActiveStatus(t, c, "client active")
+	rn, _, _, _ := raAliceActive(t)
 	next := raGatewayConfig(t, "10.9.0.10", "10.9.0.11")
 	delete(next.CryptoMaps[0].XAuthUsers, "bob")
 	res, err := rn.gw.m.Reload(next)

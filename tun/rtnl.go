@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
+	"strconv"
 
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
@@ -102,28 +104,29 @@ func (rt Route) message(typ netlink.HeaderType, flags netlink.HeaderFlags) (netl
 // AddRoute adds (or replaces) a route.
 func (r *RTNL) AddRoute(rt Route) error {
 	m, err := rt.message(unix.RTM_NEWROUTE, netlink.Request|netlink.Acknowledge|netlink.Create|netlink.Replace)
-	if err != nil {
-		return err
-	}
-	if _, err := r.c.Execute(m); err != nil {
-		return fmt.Errorf("rtnetlink: add route %s: %w", rt.Dst, err)
-	}
-	return nil
+	return r.execute(m, err, "add route "+rt.Dst.String())
 }
 
 // DelRoute deletes a route added by AddRoute. A route that is already gone
 // (its interface was removed) is not an error.
 func (r *RTNL) DelRoute(rt Route) error {
 	m, err := rt.message(unix.RTM_DELROUTE, netlink.Request|netlink.Acknowledge)
+	return r.execute(m, err, "delete route "+rt.Dst.String(), unix.ESRCH, unix.ENODEV)
+}
+
+// execute sends m (unless building it failed with err) and waits for the
+// kernel's acknowledgement. An answer among gone (the object is not there)
+// is success; other errors say what was being done.
+func (r *RTNL) execute(m netlink.Message, err error, what string, gone ...unix.Errno) error {
 	if err != nil {
 		return err
 	}
 	if _, err := r.c.Execute(m); err != nil {
 		var oe *netlink.OpError
-		if errors.As(err, &oe) && (errors.Is(oe.Err, unix.ESRCH) || errors.Is(oe.Err, unix.ENODEV)) {
+		if errors.As(err, &oe) && slices.ContainsFunc(gone, func(e unix.Errno) bool { return errors.Is(oe.Err, e) }) {
 			return nil
 		}
-		return fmt.Errorf("rtnetlink: delete route %s: %w", rt.Dst, err)
+		return fmt.Errorf("rtnetlink: %s: %w", what, err)
 	}
 	return nil
 }
@@ -275,27 +278,15 @@ func (pr PolicyRule) message(typ netlink.HeaderType, flags netlink.HeaderFlags) 
 func (r *RTNL) AddRule(pr PolicyRule) error {
 	_ = r.DelRule(pr)
 	m, err := pr.message(unix.RTM_NEWRULE, netlink.Request|netlink.Acknowledge|netlink.Create|netlink.Excl)
-	if err != nil {
-		return err
-	}
-	if _, err := r.c.Execute(m); err != nil {
-		return fmt.Errorf("rtnetlink: add rule (table %d): %w", pr.Table, err)
-	}
-	return nil
+	return r.execute(m, err, pr.what("add"))
 }
 
 // DelRule deletes a policy routing rule; a missing rule is not an error.
 func (r *RTNL) DelRule(pr PolicyRule) error {
 	m, err := pr.message(unix.RTM_DELRULE, netlink.Request|netlink.Acknowledge)
-	if err != nil {
-		return err
-	}
-	if _, err := r.c.Execute(m); err != nil {
-		var oe *netlink.OpError
-		if errors.As(err, &oe) && (errors.Is(oe.Err, unix.ENOENT) || errors.Is(oe.Err, unix.ESRCH)) {
-			return nil
-		}
-		return fmt.Errorf("rtnetlink: delete rule (table %d): %w", pr.Table, err)
-	}
-	return nil
+	return r.execute(m, err, pr.what("delete"), unix.ENOENT, unix.ESRCH)
+}
+
+func (pr PolicyRule) what(verb string) string {
+	return verb + " rule (table " + strconv.Itoa(int(pr.Table)) + ")"
 }
