@@ -74,6 +74,32 @@ func (hs *phase1Initiator) receive(h Header, pkt Packet, now time.Time) (*Result
 	return phase1Step(&hs.Phase1, hs.table, hs, h, pkt, now)
 }
 
+// takeChoice reads the responder's first answer (MM2, AM2): its cookie,
+// the transform it chose from our offer and its vendor IDs.
+func (hs *phase1Initiator) takeChoice(m *Message, name string) error {
+	if m.CookieR.IsZero() {
+		return malformed("%s without responder cookie", name)
+	}
+	hs.ckyR = m.CookieR
+	if err := hs.acceptChoice(m); err != nil {
+		return err
+	}
+	hs.noteVendors(m)
+	return nil
+}
+
+// keysFrom takes the responder's KE and nonce (MM4, AM2), checks its
+// NAT-D hashes and derives the keys.
+func (hs *phase1Initiator) keysFrom(m *Message, pkt Packet) error {
+	gxr, nr, err := hs.keAndNonce(m)
+	if err != nil {
+		return err
+	}
+	hs.gxr, hs.nr = gxr, nr
+	hs.checkNATD(m, pkt)
+	return hs.computeKeys(hs.gxr)
+}
+
 // Main Mode as the initiator (phase1_table.go): the responder's messages.
 // VID and N payloads are allowed in every message.
 var mainModeInitiator = phase1Table[*phase1Initiator]{
@@ -94,14 +120,9 @@ func (hs *phase1Initiator) mm1() (*Result, error) {
 
 // mm2 takes the responder's choice and answers with MM3: our KE and nonce.
 func (hs *phase1Initiator) mm2(m *Message, pkt Packet, now time.Time) (*Result, error) {
-	if m.CookieR.IsZero() {
-		return nil, malformed("MM2 without responder cookie")
-	}
-	hs.ckyR = m.CookieR
-	if err := hs.acceptChoice(m); err != nil {
+	if err := hs.takeChoice(m, "MM2"); err != nil {
 		return nil, err
 	}
-	hs.noteVendors(m)
 	var err error
 	if hs.dh, err = hs.newKey(); err != nil {
 		return nil, err
@@ -119,13 +140,7 @@ func (hs *phase1Initiator) mm2(m *Message, pkt Packet, now time.Time) (*Result, 
 // with MM5: our identity and its proof, encrypted (floated to 4500 when
 // NAT-D found a NAT).
 func (hs *phase1Initiator) mm4(m *Message, pkt Packet, now time.Time) (*Result, error) {
-	gxr, nr, err := hs.keAndNonce(m)
-	if err != nil {
-		return nil, err
-	}
-	hs.gxr, hs.nr = gxr, nr
-	hs.checkNATD(m, pkt)
-	if err := hs.computeKeys(hs.gxr); err != nil {
+	if err := hs.keysFrom(m, pkt); err != nil {
 		return nil, err
 	}
 	r := &Result{}
@@ -191,21 +206,10 @@ func (hs *phase1Initiator) am1() (*Result, error) {
 // am2 takes the responder's choice, keys and proof and answers with AM3,
 // our proof: phase 1 is done.
 func (hs *phase1Initiator) am2(m *Message, pkt Packet, now time.Time) (*Result, error) {
-	if m.CookieR.IsZero() {
-		return nil, malformed("AM2 without responder cookie")
-	}
-	hs.ckyR = m.CookieR
-	if err := hs.acceptChoice(m); err != nil {
+	if err := hs.takeChoice(m, "AM2"); err != nil {
 		return nil, err
 	}
-	hs.noteVendors(m)
-	gxr, nr, err := hs.keAndNonce(m)
-	if err != nil {
-		return nil, err
-	}
-	hs.gxr, hs.nr = gxr, nr
-	hs.checkNATD(m, pkt)
-	if err := hs.computeKeys(hs.gxr); err != nil {
+	if err := hs.keysFrom(m, pkt); err != nil {
 		return nil, err
 	}
 	if err := hs.verifyPeer(Find[*ID](m), m, now, hs.hashR); err != nil {

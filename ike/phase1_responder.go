@@ -65,6 +65,44 @@ func (hs *phase1Responder) first(h Header) error {
 	return nil
 }
 
+// choose answers the initiator's offer (MM1, AM1): it adopts the
+// datagram's endpoints, picks our cookie and the first of our policies
+// that matches an offered transform (of group, when nonzero), and
+// returns the SA payload of the choice, with RESPONDER-LIFETIME when we
+// lowered the lifetime.
+func (hs *phase1Responder) choose(m *Message, pkt Packet, group Group) ([]Payload, error) {
+	hs.noteEndpoints(pkt)
+	if err := hs.pickResponderCookie(); err != nil {
+		return nil, err
+	}
+	hs.saiB = rawBodyOf(m, PayloadSA)
+	reply, chosen, lifeNotify, err := hs.selectProposal(Find[*SA](m), group)
+	if err != nil {
+		return nil, err
+	}
+	hs.policy, hs.lifetime = chosen, chosen.Lifetime
+	hs.noteVendors(m)
+	ps := []Payload{reply}
+	if lifeNotify != nil {
+		ps = append(ps, lifeNotify)
+	}
+	return ps, nil
+}
+
+// makeKeys makes our KE and nonce once the initiator's are known (MM3,
+// AM1) and derives the keys.
+func (hs *phase1Responder) makeKeys() error {
+	var err error
+	if hs.dh, err = hs.newKey(); err != nil {
+		return err
+	}
+	hs.gxr = hs.dh.Public()
+	if hs.nr, err = hs.random(nonceLen); err != nil {
+		return err
+	}
+	return hs.computeKeys(hs.gxi)
+}
+
 // Main Mode as the responder (phase1_table.go): the initiator's messages.
 // VID and N payloads are allowed in every message.
 var mainModeResponder = phase1Table[*phase1Responder]{
@@ -78,21 +116,9 @@ var mainModeResponder = phase1Table[*phase1Responder]{
 
 // mm1 chooses one of the initiator's transforms and answers with MM2.
 func (hs *phase1Responder) mm1(m *Message, pkt Packet, now time.Time) (*Result, error) {
-	sa := Find[*SA](m)
-	hs.noteEndpoints(pkt)
-	if err := hs.pickResponderCookie(); err != nil {
-		return nil, err
-	}
-	hs.saiB = rawBodyOf(m, PayloadSA)
-	reply, chosen, lifeNotify, err := hs.selectProposal(sa, 0)
+	ps, err := hs.choose(m, pkt, 0)
 	if err != nil {
 		return nil, err
-	}
-	hs.policy, hs.lifetime = chosen, chosen.Lifetime
-	hs.noteVendors(m)
-	ps := []Payload{reply}
-	if lifeNotify != nil {
-		ps = append(ps, lifeNotify)
 	}
 	return hs.sendPlain(append(ps, hs.vendorPayloads()...), StateMMWaitMsg3)
 }
@@ -106,14 +132,7 @@ func (hs *phase1Responder) mm3(m *Message, pkt Packet, now time.Time) (*Result, 
 	}
 	hs.gxi, hs.ni = gxi, ni
 	hs.checkNATD(m, pkt)
-	if hs.dh, err = hs.newKey(); err != nil {
-		return nil, err
-	}
-	hs.gxr = hs.dh.Public()
-	if hs.nr, err = hs.random(nonceLen); err != nil {
-		return nil, err
-	}
-	if err := hs.computeKeys(hs.gxi); err != nil {
+	if err := hs.makeKeys(); err != nil {
 		return nil, err
 	}
 	ps := []Payload{&KE{Data: hs.gxr}, &Nonce{Data: hs.nr}}
@@ -154,23 +173,16 @@ var aggressiveResponder = phase1Table[*phase1Responder]{
 // am1 chooses a transform of the initiator's group, checks its identity
 // and answers with AM2: our choice, KE, nonce, identity and proof.
 func (hs *phase1Responder) am1(m *Message, pkt Packet, now time.Time) (*Result, error) {
-	sa, id := Find[*SA](m), Find[*ID](m)
-	hs.noteEndpoints(pkt)
-	if err := hs.pickResponderCookie(); err != nil {
-		return nil, err
-	}
-	hs.saiB = rawBodyOf(m, PayloadSA)
-	reply, chosen, lifeNotify, err := hs.selectProposal(sa, offeredGroup(sa))
+	ps, err := hs.choose(m, pkt, offeredGroup(Find[*SA](m)))
 	if err != nil {
 		return nil, err
 	}
-	hs.policy, hs.lifetime = chosen, chosen.Lifetime
-	hs.noteVendors(m)
 	gxi, ni, err := hs.keAndNonce(m)
 	if err != nil {
 		return nil, err
 	}
 	hs.gxi, hs.ni = gxi, ni
+	id := Find[*ID](m)
 	if hs.cfg.RemoteID != nil && !IDEqual(id, hs.cfg.RemoteID) {
 		return nil, fail(FailInvalidID, NotifyInvalidIDInformation, "peer ID %v, want %v", id, hs.cfg.RemoteID)
 	}
@@ -178,24 +190,13 @@ func (hs *phase1Responder) am1(m *Message, pkt Packet, now time.Time) (*Result, 
 	if f := hs.pskForPeerID(hs.peerID); f != nil {
 		return nil, f
 	}
-	if hs.dh, err = hs.newKey(); err != nil {
-		return nil, err
-	}
-	hs.gxr = hs.dh.Public()
-	if hs.nr, err = hs.random(nonceLen); err != nil {
-		return nil, err
-	}
-	if err := hs.computeKeys(hs.gxi); err != nil {
+	if err := hs.makeKeys(); err != nil {
 		return nil, err
 	}
 	hs.localID = hs.localIdentity()
 	auth, err := hs.authPayloads(hs.hashR(hs.localID.Body()))
 	if err != nil {
 		return nil, err
-	}
-	ps := []Payload{reply}
-	if lifeNotify != nil {
-		ps = append(ps, lifeNotify)
 	}
 	ps = append(ps, &KE{Data: hs.gxr}, &Nonce{Data: hs.nr}, hs.localID)
 	ps = append(ps, auth...)
