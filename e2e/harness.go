@@ -268,12 +268,29 @@ func Transfer(t *testing.T, client, server *Node, dst string, size int) {
 	}
 }
 
+// WriteConfigs writes a's and b's TOML for c (a is the initiating side).
+func WriteConfigs(t *testing.T, c Case, a, b *Node) {
+	t.Helper()
+	WriteConfig(t, c, a, b, true)
+	WriteConfig(t, c, b, a, false)
+}
+
+// StartDaemons runs bin on b's and then a's configuration (b first, so
+// that it answers when a initiates) and waits for both TUN devices.
+func StartDaemons(t *testing.T, bin string, a, b *Node) (procA, procB *nstest.Proc) {
+	t.Helper()
+	procB = b.NS.Start(t, "tinyipsec-b", nil, bin, "run", "-c", b.Config)
+	procA = a.NS.Start(t, "tinyipsec-a", nil, bin, "run", "-c", a.Config)
+	WaitTUN(t, a)
+	WaitTUN(t, b)
+	return procA, procB
+}
+
 // RunManual runs case c: configs, daemons, ping, a 10 MB transfer, and the
 // check that only ESP/AH crossed the wire.
 func RunManual(t *testing.T, label string, c Case, start Starter) (a, b *Node) {
 	a, b = Topology(t, label, c.V6)
-	WriteConfig(t, c, a, b, true)
-	WriteConfig(t, c, b, a, false)
+	WriteConfigs(t, c, a, b)
 	WireCounters(t, a)
 	WireCounters(t, b)
 	start(t, a)

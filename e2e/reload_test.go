@@ -222,10 +222,7 @@ func TestReloadIKE(t *testing.T) {
 	if out, err := b.NS.Output(bin, "check", "-c", b.Config); err != nil || !strings.Contains(out, "OK") {
 		t.Fatalf("UCI configuration does not check: %v\n%s", err, out)
 	}
-	procB := b.NS.Start(t, "tinyipsec-b", nil, bin, "run", "-c", b.Config)
-	procA := a.NS.Start(t, "tinyipsec-a", nil, bin, "run", "-c", a.Config)
-	WaitTUN(t, a)
-	WaitTUN(t, b)
+	procA, procB := StartDaemons(t, bin, a, b)
 
 	up := func(n *Node, id string) bool { return len(sas(n)[id]) == 1 }
 	nstest.WaitFor(t, 30*time.Second, "both crypto maps up on both ends", func() bool {
@@ -354,12 +351,8 @@ func TestReloadManual(t *testing.T) {
 	bin := DaemonBinary(t, "ping", "socat")
 	a, b := Topology(t, "rldm", false)
 	before := Case{Name: "reload-before", ESP: "aes128gcm16"}
-	WriteConfig(t, before, a, b, true)
-	WriteConfig(t, before, b, a, false)
-	procA := a.NS.Start(t, "tinyipsec-a", nil, bin, "run", "-c", a.Config)
-	procB := b.NS.Start(t, "tinyipsec-b", nil, bin, "run", "-c", b.Config)
-	WaitTUN(t, a)
-	WaitTUN(t, b)
+	WriteConfigs(t, before, a, b)
+	procA, procB := StartDaemons(t, bin, a, b)
 	Ping(t, a, a.Inner, b.Inner)
 
 	after := Case{Name: "reload-after", ESP: "aes256", ESPAuth: "sha256"}
@@ -396,12 +389,8 @@ func TestReloadFirstIKEMap(t *testing.T) {
 	a.NS.Run(t, "ip", "addr", "add", "10.1.1.1/24", "dev", "lo")
 	b.NS.Run(t, "ip", "addr", "add", "10.2.1.1/24", "dev", "lo")
 	c := Case{Name: "first-ike", ESP: "aes128gcm16"}
-	WriteConfig(t, c, a, b, true)
-	WriteConfig(t, c, b, a, false)
-	procA := a.NS.Start(t, "tinyipsec-a", nil, bin, "run", "-c", a.Config)
-	procB := b.NS.Start(t, "tinyipsec-b", nil, bin, "run", "-c", b.Config)
-	WaitTUN(t, a)
-	WaitTUN(t, b)
+	WriteConfigs(t, c, a, b)
+	procA, procB := StartDaemons(t, bin, a, b)
 	Ping(t, a, a.Inner, b.Inner)
 	if out, _ := a.NS.Output("ss", "-Huln", "sport = :500"); strings.TrimSpace(out) != "" {
 		t.Fatalf("IKE port open without an IKE-keyed map: %s", out)

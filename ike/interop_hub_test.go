@@ -136,20 +136,8 @@ func hubConfigAt(level string) func(control string) string {
 }
 
 func hubConfigText(control, level string) string {
-	return tisHead(level, control, 14) + fmt.Sprintf(`
-[acl.SPOKES]
-rules = ["permit ip 10.222.0.0/16 10.212.0.0/16"]
-
-[[crypto_map]]
-name = "DYN"
-seq = 10
-peer = "dynamic"
-match = "SPOKES"
-transform_set = ["TS"]
-initiate = "never"
-psk = %q
-lifetime = "1h"
-`, hubPSK)
+	return tisConn{LogLevel: level, Peer: "dynamic", ACL: "permit ip 10.222.0.0/16 10.212.0.0/16",
+		Initiate: "never", PSK: hubPSK}.TOML(control)
 }
 
 // hubSpoke describes one tinyipsec spoke.
@@ -169,26 +157,13 @@ type hubSpoke struct {
 	wireDst string
 }
 
-func spokeConfig(control string, s *hubSpoke) string {
-	id := ""
-	if s.id != "" {
-		id = fmt.Sprintf("local_id = %q\n", s.id)
-	}
-	return tisHead("info", control, 14) + fmt.Sprintf(`
-[acl.HUB]
-rules = ["permit ip host %s 10.222.0.0 0.0.255.255"]
+func spokeConfig(control string, s *hubSpoke) string { return spokeConn(s).TOML(control) }
 
-[[crypto_map]]
-name = "HUB"
-seq = 10
-peer = %q
-local = %q
-match = "HUB"
-transform_set = ["TS"]
-initiate = "always"
-psk = %q
-lifetime = "1h"
-%s`, s.inner, hubOuter, s.outer, hubPSK, id)
+// spokeConn is a tinyipsec spoke's configuration: its host to the hub's
+// side, initiated at once.
+func spokeConn(s *hubSpoke) tisConn {
+	return tisConn{LogLevel: "info", Peer: hubOuter, Local: s.outer, LocalID: s.id,
+		ACL: "permit ip host " + s.inner + " 10.222.0.0 0.0.255.255", PSK: hubPSK}
 }
 
 // startNode writes config and runs the daemon in ns until its control

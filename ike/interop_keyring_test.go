@@ -63,11 +63,12 @@ func TestHubKeyring(t *testing.T) {
 		dir := t.TempDir()
 		s.node = &tisNode{ns: s.ns, bin: bin}
 		s.node.config, s.node.control = filepath.Join(dir, "tinyipsec.toml"), filepath.Join(dir, "ctl.sock")
-		cfg := strings.Replace(spokeConfig(s.node.control, s), fmt.Sprintf("psk = %q", hubPSK), fmt.Sprintf("psk = %q", keys[k]), 1)
+		c := spokeConn(s)
+		c.PSK = keys[k]
 		if k == 2 {
-			cfg += "exchange = \"aggressive\"\n"
+			c.Exchange = "aggressive"
 		}
-		if err := os.WriteFile(s.node.config, []byte(cfg), 0o600); err != nil {
+		if err := os.WriteFile(s.node.config, []byte(c.TOML(s.node.control)), 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
