@@ -551,7 +551,7 @@ func (m *Manager) peerDeletedChild(sa *ikeSA, d childSPI) {
 // authenticated identity (see manager_peer.go), telling it with Deletes
 // in case it kept some after all. Other identities at the same address,
 // and negotiations in progress, are not this peer's to clear.
-func (m *Manager) initialContact(fresh *ikeSA) {
+func (m *Manager) initialContact(fresh *ikeSA, now time.Time) {
 	for _, s := range append([]*ikeSA(nil), m.sas...) {
 		if s == fresh || s.dead() || !samePeer(s, fresh) {
 			continue
@@ -569,5 +569,7 @@ func (m *Manager) initialContact(fresh *ikeSA) {
 		s.replacedBy = nil
 		m.deleteIKE(s, true, "peer restarted (INITIAL-CONTACT)")
 	}
-	m.clearOrphans(fresh)
+	m.clearOrphans(fresh, now)
+	m.adoptOrphans(fresh)
+	m.schedule(fresh, now)
 }

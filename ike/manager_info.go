@@ -165,11 +165,11 @@ func (m *Manager) infoDeleteChild(sa *ikeSA, it infoItem, _ time.Time) {
 	m.peerDeletedChild(sa, it.child)
 }
 
-func (m *Manager) infoInitialContact(sa *ikeSA, _ infoItem, _ time.Time) {
-	m.initialContact(sa)
+func (m *Manager) infoInitialContact(sa *ikeSA, _ infoItem, now time.Time) {
+	m.initialContact(sa, now)
 }
 
 func (m *Manager) infoDeleteIKE(sa *ikeSA, _ infoItem, now time.Time) {
 	m.log.Info("peer deleted the IKE SA", "peer", sa.remote)
-	m.retireIKE(sa, false, "deleted by peer", now)
+	m.retireIKE(sa, true, "deleted by peer", now)
 }

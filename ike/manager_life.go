@@ -250,7 +250,7 @@ func (m *Manager) established(sa *ikeSA, now time.Time) {
 		}
 	}
 	if out.initialContact {
-		m.initialContact(sa)
+		m.initialContact(sa, now)
 	} else {
 		m.adoptOrphans(sa)
 		m.schedule(sa, now)
@@ -410,6 +410,9 @@ func (m *Manager) installChild(sa *ikeSA, qs *qmState, res *quickResult, now tim
 		for _, c := range s.children {
 			if c.ms == qs.ms && c.rule.index == nc.rule.index && c.rule.sel == nc.rule.sel {
 				c.rekeying = true
+				if now.Before(c.doubtfulUntil) && c.removeAt.IsZero() && c != qs.rekeyOf {
+					c.removeAt = now // the peer did restart after all
+				}
 			}
 		}
 	}

@@ -28,7 +28,8 @@ import (
 // (a re-authenticating peer does within seconds), so that DPD watches the
 // pair again; any map with a peer address does when the pair is due for
 // a rekey. When its lifetime ends it goes. INITIAL-CONTACT from that identity
-// clears its orphans: the peer says it has no SAs with us any more.
+// clears its orphans: the peer says it has no SAs with us any more (except
+// right after its own Delete of the IKE SA alone: see clearOrphans).
 //
 // Not kept: the pairs of a peer DPD declared dead (that is what DPD is
 // for), of a remote-access client (its address lease goes with the IKE
@@ -42,11 +43,14 @@ type orphan struct {
 	local  netip.AddrPort
 	remote netip.AddrPort
 	since  time.Time
+	// peerKept: the peer itself deleted the IKE SA alone, keeping this
+	// pair on its side (see clearOrphans).
+	peerKept bool
 }
 
 // orphanChildren keeps the pairs of an IKE SA that is going without an
 // heir; the caller deletes the IKE SA itself afterwards.
-func (m *Manager) orphanChildren(sa *ikeSA, now time.Time) {
+func (m *Manager) orphanChildren(sa *ikeSA, peerKept bool, now time.Time) {
 	if m.closed || sa.ra != nil || sa.out == nil || len(sa.children) == 0 || sa.heir() != nil {
 		return
 	}
@@ -62,7 +66,7 @@ func (m *Manager) orphanChildren(sa *ikeSA, now time.Time) {
 	}
 	for _, c := range sa.children {
 		m.releaseChild(c)
-		m.orphans = append(m.orphans, &orphan{c: c, peer: sa.out.peer, ms: sa.ms, local: sa.local, remote: sa.remote, since: now})
+		m.orphans = append(m.orphans, &orphan{c: c, peer: sa.out.peer, ms: sa.ms, local: sa.local, remote: sa.remote, since: now, peerKept: peerKept})
 		m.log.Info("IPsec SA kept without its IKE SA until a new one with the peer takes it over", "crypto_map", c.ms.cm.ID(),
 			"peer", sa.remote, "spi_in", spiHex(c.espIn, c.ahIn))
 	}
@@ -70,22 +74,22 @@ func (m *Manager) orphanChildren(sa *ikeSA, now time.Time) {
 	m.childChanged()
 }
 
-// retireIKE deletes an IKE SA whose pairs live on (see above); notify
-// sends a Delete for the IKE SA alone.
+// retireIKE deletes an IKE SA whose pairs live on (see above): after the
+// peer's Delete for it (byPeer), or sending a Delete for the IKE SA alone.
 //
 // A peer that shuts down sends Deletes for its IPsec SAs and then one for
 // the IKE SA, in separate messages that may arrive in another order. So
 // an IKE SA whose pairs became orphans stays a grave for graveTime: its
 // keys still authenticate late Informational messages, whose Deletes for
 // IPsec SAs are honoured; nothing else is.
-func (m *Manager) retireIKE(sa *ikeSA, notify bool, why string, now time.Time) {
+func (m *Manager) retireIKE(sa *ikeSA, byPeer bool, why string, now time.Time) {
 	n := len(m.orphans)
-	m.orphanChildren(sa, now)
+	m.orphanChildren(sa, byPeer, now)
 	if len(m.orphans) > n && sa.out != nil {
 		sa.graveUntil = now.Add(graveTime)
 		m.graves = append(m.graves, sa)
 	}
-	m.deleteIKE(sa, notify, why)
+	m.deleteIKE(sa, !byPeer, why)
 }
 
 // orphanReconnect is how long an initiating map leaves the peer to
@@ -147,12 +151,33 @@ func (m *Manager) adoptOrphans(sa *ikeSA) {
 	m.childChanged()
 }
 
+// reauthWindow: INITIAL-CONTACT this soon after the same identity deleted
+// its old IKE SA alone is a re-authentication, not a restart.
+//
+// strongSwan re-authenticates make-before-break, but when its new Main
+// Mode takes longer than its overlap (a slow responder, a loaded machine)
+// it deletes the old IKE SA first, keeping the IPsec SAs it moves to the
+// new one, and then sends INITIAL-CONTACT in MM5 because no other IKE SA
+// with us is left. A peer that restarted could not have sent that
+// authenticated Delete moments earlier.
+const reauthWindow = 30 * time.Second
+
 // clearOrphans removes the orphans of the identity that sent
 // INITIAL-CONTACT on sa (of its address too for remote-access gateways,
-// whose clients share one identity).
-func (m *Manager) clearOrphans(sa *ikeSA) {
+// whose clients share one identity), except those the peer kept itself
+// when it deleted their IKE SA less than reauthWindow ago: sa adopts
+// them, doubtful, and drops them as soon as the peer negotiates a new
+// pair for the same traffic (see installChild), which a peer that did
+// restart does at once.
+func (m *Manager) clearOrphans(sa *ikeSA, now time.Time) {
 	m.orphans = slices.DeleteFunc(m.orphans, func(o *orphan) bool {
 		if o.peer != sa.out.peer {
+			return false
+		}
+		if o.peerKept && o.ms == sa.ms && now.Sub(o.since) < reauthWindow {
+			m.log.Info("INITIAL-CONTACT moments after the peer deleted its old IKE SA alone: a re-authentication, the IPsec SA it kept stays until it negotiates a new one",
+				"peer", sa.remote, "spi_in", spiHex(o.c.espIn, o.c.ahIn))
+			o.c.doubtfulUntil = now.Add(reauthWindow)
 			return false
 		}
 		m.log.Info("INITIAL-CONTACT: dropping an IPsec SA kept from the restarted peer's old IKE SA", "peer", sa.remote,

@@ -1,6 +1,7 @@
 package ike
 
 import (
+	"net/netip"
 	"testing"
 	"time"
 )
@@ -134,7 +135,48 @@ func pairThenIKESAGone(t *testing.T, i, r *memEnd) (iPair, rPair *ChildSA) {
 	})
 	iPair, rPair = i.plane.live()[0], r.plane.live()[0]
 	i.m.mu.Lock()
-	i.m.retireIKE(i.m.sas[0], true, "test: IKE SA alone", time.Now())
+	i.m.retireIKE(i.m.sas[0], false, "test: IKE SA alone", time.Now())
 	i.m.mu.Unlock()
 	return iPair, rPair
+}
+
+// TestManagerReauthInitialContactKeepsPair: a peer that deletes its IKE
+// SA alone and then sends INITIAL-CONTACT in its next phase 1 while
+// keeping the pair (strongSwan's re-authentication when its new Main Mode
+// outlasts its overlap) is re-authenticating, not restarting: both ends
+// keep the same pair on the new IKE SA.
+func TestManagerReauthInitialContactKeepsPair(t *testing.T) {
+	defer func(d time.Duration) { orphanReconnect = d }(orphanReconnect)
+	orphanReconnect = 0
+	_, i, r := startPair(t, nil, nil)
+	waitUntil(t, 20*time.Second, "a pair on both ends", func() bool {
+		return len(i.plane.live()) == 1 && len(r.plane.live()) == 1
+	})
+	iPair, rPair := i.plane.live()[0], r.plane.live()[0]
+	i.m.mu.Lock()
+	i.m.retireIKE(i.m.sas[0], false, "test: re-authentication deletes the old IKE SA first", time.Now())
+	// The initiator's next phase 1 carries INITIAL-CONTACT although it
+	// kept the pair (its kept pairs do not count when it decides).
+	for _, o := range i.m.orphans {
+		o.remote = netip.AddrPortFrom(netip.MustParseAddr("192.0.2.99"), 500)
+	}
+	i.m.mu.Unlock()
+	waitUntil(t, 20*time.Second, "the same pair adopted by a new IKE SA on both ends", func() bool {
+		ei, ci := ikeChildren(i.m)
+		er, cr := ikeChildren(r.m)
+		return ei == 1 && er == 1 && ci == 1 && cr == 1 && orphanCount(i.m) == 0 && orphanCount(r.m) == 0
+	})
+	r.m.mu.Lock()
+	ic := r.m.sas[0].out.initialContact
+	r.m.mu.Unlock()
+	if !ic {
+		t.Fatal("the new phase 1 carried no INITIAL-CONTACT: the test does not test what it says")
+	}
+	for range 3 {
+		r.m.tick(time.Now())
+		i.m.tick(time.Now())
+	}
+	if li, lr := i.plane.live(), r.plane.live(); len(li) != 1 || len(lr) != 1 || li[0] != iPair || lr[0] != rPair {
+		t.Fatalf("pairs after the re-authentication: %d / %d, want the same pair on both ends", len(li), len(lr))
+	}
 }

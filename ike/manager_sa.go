@@ -180,6 +180,11 @@ type child struct {
 	// OutboundHolder) until then, or until a packet arrives on the pair.
 	releaseAt time.Time
 	pktsIn    uint64 // inbound packets at the last DPD check
+	// doubtfulUntil: kept across the peer's INITIAL-CONTACT as part of a
+	// re-authentication (clearOrphans); until then a new pair for the
+	// same traffic from that peer means it did restart, and replaces this
+	// one at once instead of after rekeyGrace.
+	doubtfulUntil time.Time
 
 	// The manager keeps only the SPIs of the ChildSA it installed, for
 	// Delete payloads (0: no such SA); the rest is the data plane's, and

@@ -177,7 +177,7 @@ func (m *Manager) tickSA(sa *ikeSA, now time.Time) {
 		return
 	}
 	if now.After(sa.expires) {
-		m.retireIKE(sa, true, "lifetime expired", now)
+		m.retireIKE(sa, false, "lifetime expired", now)
 		return
 	}
 	if sa.initiator && sa.ms != nil && !sa.rekeying && now.After(sa.rekeyAt) && !m.phase1InProgress(sa) {
