@@ -23,8 +23,8 @@ import (
 // connects to then spends one exponentiation per handshake instead of
 // two while the keys last. How many keys of a group are kept ready is
 // dh_keys_ready (default 2); the first two are made at once, the rest only
-// while no handshake is being computed, so refilling never slows a burst
-// down. Groups that the configuration uses are filled at start and after
+// once no handshake has been computed for dhQuiet, so refilling never slows
+// a burst down. Groups that the configuration uses are filled at start and after
 // a reload. Keys are process-wide: they belong to no SA until one is
 // taken, a taken key is never given out again (the SA wipes it with its
 // other secrets), and keys beyond a lowered depth are wiped.
@@ -41,9 +41,17 @@ const dhUrgentDepth = 2
 // handshakes' computations have stopped.
 const dhIdlePoll = 20 * time.Millisecond
 
-// dhBusy reports whether handshakes are being computed (a variable for
-// tests).
-var dhBusy = func() bool { return len(computeSlots) > 0 }
+// dhQuiet is how long no handshake must have been computed before keys
+// beyond dhUrgentDepth are made: a burst's short gaps between messages
+// are not idle time (a key made then would delay the next message of the
+// burst by an exponentiation).
+const dhQuiet = 100 * time.Millisecond
+
+// dhBusy reports whether handshakes are being computed or were a moment
+// ago (a variable for tests).
+var dhBusy = func() bool {
+	return len(computeSlots) > 0 || time.Since(time.Unix(0, lastComputed.Load())) < dhQuiet
+}
 
 type dhPool struct {
 	mu      sync.Mutex

@@ -14,10 +14,11 @@ import (
 func TestDHPoolDepth(t *testing.T) {
 	const g = GroupECP256
 	var busy atomic.Bool
+	defaultBusy := dhBusy
 	dhBusy = busy.Load
 	t.Cleanup(func() {
 		dhKeys.wait()
-		dhBusy = func() bool { return len(computeSlots) > 0 }
+		dhBusy = defaultBusy
 		dhKeys.prepare(2)
 	})
 	dhKeys.prepare(6, g)

@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -21,6 +22,10 @@ import (
 
 // computeSlots bounds the computations running at once.
 var computeSlots = make(chan struct{}, max(runtime.GOMAXPROCS(0), 1))
+
+// lastComputed is when a computation last ended (unix nanoseconds): the
+// pool of DH keys made ahead refills only once handshakes have paused.
+var lastComputed atomic.Int64
 
 // computeHook, when set (tests), runs before each computation.
 var computeHook func(sa *ikeSA)
@@ -137,6 +142,7 @@ func (m *Manager) offLock(sa *ikeSA, work, done func()) {
 		computeSlots <- struct{}{}
 		work()
 		<-computeSlots
+		lastComputed.Store(time.Now().UnixNano())
 		m.mu.Lock()
 		defer m.mu.Unlock()
 		done()
