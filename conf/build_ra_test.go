@@ -13,16 +13,13 @@ import (
 // A bcrypt hash of "correct horse" (cost 4), as htpasswd -nbB writes it.
 const testUserHash = "$2y$04$MYpOk9hcTU54vCgl9ynsB.JlPbc4uTMZNXT/Zmt2GPAm1x3tN1xOW"
 
-const tRAClient = `[[crypto_map]]
-name = "ra"
-seq = 10
-peer = "192.0.2.2"
-psk = "group-key"
-transform_set = "ts1"
+// tRAClient is tMap as a remote-access client: no ACL (the gateway
+// assigns the networks), XAUTH credentials.
+var tRAClient = with(tMap, `psk = "group-key"
 xauth_user = "alice"
 xauth_password = "pw-that-must-not-leak"
 resolv_file = "/tmp/vpn-resolv.conf"
-`
+`, "match", "psk")
 
 func raUsers(t *testing.T, content string, mode os.FileMode) string {
 	t.Helper()
@@ -36,18 +33,16 @@ func raUsers(t *testing.T, content string, mode os.FileMode) string {
 	return f
 }
 
+// tRAGateway is tMap as a remote-access gateway for any peer, with an
+// address pool and the users of the file users.
 func tRAGateway(users string) string {
-	return `[[crypto_map]]
-name = "gw"
-seq = 10
-peer = "dynamic"
+	return with(tMap, `peer = "dynamic"
 psk = "group-key"
-transform_set = "ts1"
 pool = "10.9.0.0/29"
-xauth_users_file = "` + users + `"
+xauth_users_file = "`+users+`"
 dns = ["10.2.0.53"]
 split_networks = ["10.2.0.0/16", "10.3.0.1/24"]
-`
+`, "peer", "psk", "match")
 }
 
 func TestRemoteAccessClientConfig(t *testing.T) {

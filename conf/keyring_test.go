@@ -9,13 +9,8 @@ import (
 	"testing"
 )
 
-const tDynMap = `[[crypto_map]]
-name = "hub"
-seq = 100
-peer = "dynamic"
-match = "a1"
-transform_set = "ts1"
-`
+// tDynMap is tMap for any peer, keyed by the keyring.
+var tDynMap = with(tMap, `peer = "dynamic"`, "peer", "psk")
 
 func TestKeyringValid(t *testing.T) {
 	dir := t.TempDir()
