@@ -234,6 +234,11 @@ func (m *Manager) established(sa *ikeSA, now time.Time) {
 		old.replacedBy = sa
 		m.schedule(old, now)
 	}
+	// The link back is needed no longer, and kept it would chain every
+	// IKE SA this peer ever rekeyed to the live one, each with its last
+	// Quick Mode records and through them the data plane's pairs they
+	// rekeyed (about 4 KiB per phase 2 rekey, found by the rekey soak).
+	sa.replaces = nil
 	// As responder, a new IKE SA with a peer identity we already have one
 	// with on the same crypto map is the peer's rekey (or
 	// reauthentication): the older one hands its children over when it
@@ -566,6 +571,7 @@ func (m *Manager) removeSA(sa *ikeSA) {
 	}
 	m.setLife(sa, lifeDead)
 	m.raRelease(sa)
+	sa.replaces = nil // a rekey that never completed: see established
 	for _, qs := range sa.qms {
 		m.releaseSPIs(qs) // none of its Quick Modes will install a pair now
 	}
