@@ -122,13 +122,17 @@ func (p *dhPool) fillLocked(g Group) {
 	go func() {
 		defer p.wg.Done()
 		for {
-			p.mu.Lock()
-			urgent := len(p.keys[g]) < dhUrgentDepth
-			p.mu.Unlock()
-			if !urgent {
-				for dhBusy() {
-					time.Sleep(dhIdlePoll)
+			// Beyond dhUrgentDepth keys, wait for an idle moment, but
+			// look again at the depth while waiting: takes during the
+			// wait may have drained the pool below it.
+			for {
+				p.mu.Lock()
+				urgent := len(p.keys[g]) < dhUrgentDepth
+				p.mu.Unlock()
+				if urgent || !dhBusy() {
+					break
 				}
+				time.Sleep(dhIdlePoll)
 			}
 			if dhKeyHook != nil {
 				dhKeyHook(g)

@@ -17,6 +17,7 @@ func TestDHPoolDepth(t *testing.T) {
 	defaultBusy := dhBusy
 	dhBusy = busy.Load
 	t.Cleanup(func() {
+		busy.Store(false) // a filler waiting for an idle moment must end
 		dhKeys.wait()
 		dhBusy = defaultBusy
 		dhKeys.prepare(2)
@@ -37,6 +38,12 @@ func TestDHPoolDepth(t *testing.T) {
 			}
 		}
 		taken = append(taken, k)
+		if len(taken) == 1 {
+			// The filler the first take started now waits for an idle
+			// moment (5 keys left); the next takes drain the pool below
+			// dhUrgentDepth while it waits.
+			time.Sleep(5 * dhIdlePoll)
+		}
 	}
 	waitUntil(t, 30*time.Second, "the urgent keys made while busy", func() bool { return dhKeys.ready(g) >= dhUrgentDepth })
 	time.Sleep(5 * dhIdlePoll)
