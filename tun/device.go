@@ -7,7 +7,6 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -24,19 +23,12 @@ import (
 // after the first packet arrives, without blocking again.
 type Device struct {
 	file  *os.File
-	raw   syscall.RawConn
 	name  string
 	index int
 	mtu   int
 
-	// State of the batch read in progress. Kept in the struct and read by a
-	// method value built once, so that a read allocates nothing.
-	rdBufs  [][]byte
-	rdSizes []int
-	rdOff   int
-	rdN     int
-	rdErr   error
-	rdFn    func(fd uintptr) bool
+	// The batch read in progress; its RawConn also writes.
+	batchRead
 
 	// With offloads (IFF_VNET_HDR) every packet carries a virtio-net
 	// header: reads may be TSO/USO super-packets, cut into segments by
@@ -55,8 +47,6 @@ type Device struct {
 	wrHdr  [vnet.HeaderLen]byte
 	wrErr  error
 	wrFn   func(fd uintptr) bool
-
-	closed atomic.Bool
 }
 
 // TUN offload flags (linux/if_tun.h): what the kernel may hand the
@@ -137,9 +127,9 @@ func OpenWith(name string, mtu int, offload bool) (*Device, error) {
 		d.file.Close()
 		return nil, err
 	}
-	d.rdFn = d.readReady
+	d.what, d.fn = "read", d.readReady
 	if d.vnet {
-		d.rdFn = d.readReadyVnet
+		d.fn = d.readReadyVnet
 	}
 	// No IPv6 link-local address: the device would only send router
 	// solicitations into the tunnel, which no crypto ACL permits.
@@ -210,39 +200,19 @@ func (d *Device) MTU() int { return d.mtu }
 // len(bufs) packets; sizes[i] is set to the length of packet i. It returns
 // the number of packets read.
 func (d *Device) Read(bufs [][]byte, sizes []int, offset int) (int, error) {
-	if len(bufs) == 0 {
-		return 0, nil
-	}
-	d.rdBufs, d.rdSizes, d.rdOff, d.rdN, d.rdErr = bufs, sizes, offset, 0, nil
-	err := d.raw.Read(d.rdFn)
-	n, rerr := d.rdN, d.rdErr
-	d.rdBufs, d.rdSizes = nil, nil
-	if n > 0 {
-		return n, nil
-	}
-	if rerr != nil {
-		return 0, rerr
-	}
-	if err != nil {
-		if d.closed.Load() {
-			// The poller's "file closing" error is not os.ErrClosed.
-			return 0, fmt.Errorf("tun: read: %w", os.ErrClosed)
-		}
-		return 0, fmt.Errorf("tun: read: %w", err)
-	}
-	return 0, nil
+	return d.read(bufs, sizes, offset)
 }
 
 // readReady runs inside RawConn.Read. Returning false means "not ready,
 // wait for the poller"; true ends the read.
 func (d *Device) readReady(fd uintptr) bool {
-	for d.rdN < len(d.rdBufs) {
-		n, ok, end := d.readOne(fd, d.rdBufs[d.rdN][d.rdOff:])
+	for d.n < len(d.bufs) {
+		n, ok, end := d.readOne(fd, d.bufs[d.n][d.off:])
 		if !ok {
 			return end
 		}
-		d.rdSizes[d.rdN] = n
-		d.rdN++
+		d.sizes[d.n] = n
+		d.n++
 	}
 	return true
 }
@@ -250,7 +220,7 @@ func (d *Device) readReady(fd uintptr) bool {
 // readOne reads one packet into b, retrying when interrupted. Without a
 // packet (ok false) the read ends with end: with nothing queued, true
 // once some packets were read (else wait for the poller); on an error,
-// which it records in d.rdErr, true.
+// which it records in d.err, true.
 func (d *Device) readOne(fd uintptr, b []byte) (n int, ok, end bool) {
 	for {
 		var p unsafe.Pointer
@@ -264,9 +234,9 @@ func (d *Device) readOne(fd uintptr, b []byte) (n int, ok, end bool) {
 		case unix.EINTR:
 			continue
 		case unix.EAGAIN:
-			return 0, false, d.rdN > 0
+			return 0, false, d.n > 0
 		}
-		d.rdErr = fmt.Errorf("tun: read: %w", err)
+		d.err = fmt.Errorf("tun: read: %w", err)
 		return 0, false, true
 	}
 }
@@ -285,11 +255,11 @@ func (d *Device) SegmentErrors() uint64 { return d.segErrs.Load() }
 // read may return a super-packet, handed out as segments, possibly over
 // several Read calls.
 func (d *Device) readReadyVnet(fd uintptr) bool {
-	for d.rdN < len(d.rdBufs) {
+	for d.n < len(d.bufs) {
 		if d.seg.Pending() {
-			if n, ok := d.seg.Next(d.rdBufs[d.rdN][d.rdOff:]); ok {
-				d.rdSizes[d.rdN] = n
-				d.rdN++
+			if n, ok := d.seg.Next(d.bufs[d.n][d.off:]); ok {
+				d.sizes[d.n] = n
+				d.n++
 			}
 			continue
 		}

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"sync/atomic"
-	"syscall"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -163,16 +161,8 @@ type rawReader struct {
 	family int
 	proto  int
 	file   *os.File
-	raw    syscall.RawConn
 
-	bufs  [][]byte
-	sizes []int
-	off   int
-	n     int
-	err   error
-	fn    func(fd uintptr) bool
-
-	closed atomic.Bool
+	batchRead
 	eagain bool
 
 	// recvmmsg state; source addresses and control messages are used for
@@ -203,31 +193,8 @@ func newRawReader(fam, proto int) (*rawReader, error) {
 		r.file.Close()
 		return nil, err
 	}
-	r.fn = r.ready
+	r.what, r.fn = "raw read", r.ready
 	return r, nil
-}
-
-func (r *rawReader) read(bufs [][]byte, sizes []int, offset int) (int, error) {
-	if len(bufs) == 0 {
-		return 0, nil
-	}
-	r.bufs, r.sizes, r.off, r.n, r.err = bufs, sizes, offset, 0, nil
-	err := r.raw.Read(r.fn)
-	n, rerr := r.n, r.err
-	r.bufs, r.sizes = nil, nil
-	if n > 0 {
-		return n, nil
-	}
-	if rerr != nil {
-		return 0, rerr
-	}
-	if err != nil {
-		if r.closed.Load() {
-			return 0, fmt.Errorf("tun: raw read: %w", os.ErrClosed)
-		}
-		return 0, fmt.Errorf("tun: raw read: %w", err)
-	}
-	return 0, nil
 }
 
 // ready runs inside RawConn.Read: one recvmmsg fills as many buffers as
