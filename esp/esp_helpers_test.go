@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"testing"
 )
 
@@ -37,8 +38,10 @@ var allSuites = []suite{
 	{ProtoESP, "chacha20poly1305", "", ""},
 	{ProtoESP, "aes128", "sha1", ""},
 	{ProtoESP, "aes192", "sha256", ""},
+	{ProtoESP, "aes256", "sha256", ""},
 	{ProtoESP, "aes256", "sha384", ""},
 	{ProtoESP, "aes256", "sha512", ""},
+	{ProtoESP, "3des", "sha1", ""},
 	{ProtoESP, "3des", "md5", ""},
 	{ProtoESP, "null", "sha256", ""},
 	{ProtoAH, "", "", "sha1"},
@@ -48,6 +51,20 @@ var allSuites = []suite{
 	{ProtoAH, "", "", "md5"},
 	{ProtoAHESP, "aes128gcm16", "", "sha256"},
 	{ProtoAHESP, "aes256", "sha1", "sha512"},
+}
+
+// suitesNamed returns the suites of allSuites with these names, in this
+// order.
+func suitesNamed(names ...string) []suite {
+	var out []suite
+	for _, n := range names {
+		i := slices.IndexFunc(allSuites, func(s suite) bool { return s.String() == n })
+		if i < 0 {
+			panic("no suite " + n + " in allSuites")
+		}
+		out = append(out, allSuites[i])
+	}
+	return out
 }
 
 // testKey returns n deterministic key bytes, different per label.
