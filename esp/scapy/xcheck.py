@@ -7,6 +7,7 @@ scapy decrypts/verifies it and compares the result with "inner". A case
 without "wire" asks scapy to protect "inner"; the result carries its "wire"
 for the Go code to decapsulate. One process handles a whole test run.
 """
+import contextlib
 import json
 import sys
 import traceback
@@ -87,27 +88,28 @@ class esp_as_raw:
         bind_layers(IPv6, ESP, nh=50)
 
 
-def protect(c):
-    esp_sa, ah_sa = make_sas(c)
-    pkt = parse(bytes.fromhex(c["inner"]))
-    if esp_sa:
-        pkt = esp_sa.encrypt(pkt)
-        pkt = parse(raw(pkt))
-    if ah_sa:
-        with esp_as_raw():
-            pkt = ah_sa.encrypt(parse(raw(pkt)))
+def apply(c, field, order, op):
+    """Runs op ("encrypt" or "decrypt") of the case's SAs, named in the order
+    given ("esp", "ah"), on the packet in c[field]; the bytes are dissected
+    again before each step, as a receiver would see them."""
+    sas = dict(zip(("esp", "ah"), make_sas(c)))
+    pkt = parse(bytes.fromhex(c[field]))
+    for name in order:
+        sa = sas[name]
+        if sa is None:
+            continue
+        signing_ah = name == "ah" and op == "encrypt"
+        with esp_as_raw() if signing_ah else contextlib.nullcontext():
+            pkt = getattr(sa, op)(parse(raw(pkt)))
     return raw(pkt)
+
+
+def protect(c):
+    return apply(c, "inner", ("esp", "ah"), "encrypt")
 
 
 def unprotect(c):
-    esp_sa, ah_sa = make_sas(c)
-    pkt = parse(bytes.fromhex(c["wire"]))
-    if ah_sa:
-        pkt = ah_sa.decrypt(pkt)
-        pkt = parse(raw(pkt))
-    if esp_sa:
-        pkt = esp_sa.decrypt(pkt)
-    return raw(pkt)
+    return apply(c, "wire", ("ah", "esp"), "decrypt")
 
 
 def main():
