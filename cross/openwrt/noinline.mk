@@ -1,0 +1,30 @@
+# Included by the OpenWrt feed Makefile beside it and by the repository's
+# Makefile, so that the SDK and the standalone builds switch inlining off in
+# the same packages (and so have the same size).
+#
+# Inlining is switched off in the packages that run per handshake, per
+# reload or per command, never per packet: the product's control plane
+# (conf, ike, the root package and internal/dataplane that wire them, the
+# status report and its JSON, logging, nft spawning, the control socket,
+# the Cisco importer) and the standard library's certificate, text, time,
+# file and reflection code. That saves about 0.5 MB on linux/mipsle. The
+# packet path (esp, tun, acl matchers, internal/vnet and header, runtime,
+# sync, syscall, x/sys/unix, internal/poll, net/netip, encoding/binary,
+# the symmetric ciphers and hashes, the MODP/ECDH arithmetic) keeps the
+# compiler's inlining: without it ESP is three times slower. -l in a
+# package also stops its functions being inlined into others, so a
+# package joins this list only when a build with it leaves every
+# function of esp, tun's readers and writers, internal/vnet and the
+# ciphers the same size (README, Footprint).
+TINYIPSEC_NOINLINE := tinyipsec tinyipsec/conf/... tinyipsec/ike/... tinyipsec/internal/ciscoimport \
+	tinyipsec/internal/dataplane tinyipsec/internal/status tinyipsec/internal/jsonenc \
+	tinyipsec/internal/logx tinyipsec/internal/spawn tinyipsec/internal/unixsock \
+	tinyipsec/internal/wireshark \
+	crypto/x509/... encoding/asn1 encoding/pem crypto/ecdsa crypto/rsa crypto/ed25519 crypto/dsa \
+	crypto/internal/fips140/rsa crypto/internal/fips140/ecdsa crypto/ecdh crypto/elliptic \
+	golang.org/x/crypto/cryptobyte/... vendor/... net net/url fmt internal/fmtsort flag log/... \
+	reflect strconv internal/strconv math/big path/... internal/filepathlite time os os/signal \
+	io io/fs bufio context strings sort unicode/... encoding/hex encoding/base64 hash/... unique \
+	internal/godebug internal/bisect internal/reflectlite internal/runtime/cgroup math/rand/v2 \
+	encoding/json crypto/sha3 crypto/internal/fips140/ed25519 crypto/internal/fips140/check \
+	golang.org/x/crypto/bcrypt github.com/BurntSushi/... github.com/mdlayher/...
