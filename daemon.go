@@ -131,8 +131,7 @@ func (d *daemon) reload() error {
 	defer d.mu.Unlock()
 	next, err := conf.Load(d.path)
 	if err != nil {
-		var errs conf.Errors
-		if errors.As(err, &errs) {
+		if errs, ok := err.(conf.Errors); ok { // conf returns Errors unwrapped
 			for _, e := range errs {
 				d.log.Error("configuration error", "error", e.Error())
 			}
@@ -193,8 +192,7 @@ func keepRestartOnly(log *logx.Logger, running, next *conf.Config) {
 }
 
 func countErrors(err error) int {
-	var errs conf.Errors
-	if errors.As(err, &errs) {
+	if errs, ok := err.(conf.Errors); ok { // conf returns Errors unwrapped
 		return len(errs)
 	}
 	return 1

@@ -87,8 +87,7 @@ func ParseTOML(name string, data []byte) (*Config, error) {
 func parseTOML(name string, data []byte) (*Config, error) {
 	var root map[string]any
 	if _, err := toml.Decode(string(data), &root); err != nil {
-		var pe toml.ParseError
-		if errors.As(err, &pe) {
+		if pe, ok := err.(toml.ParseError); ok { // Decode returns it unwrapped
 			return nil, Errors{{File: name, Line: pe.Position.Line, Key: pe.LastKey, Msg: pe.Message, syntax: true}}
 		}
 		return nil, Errors{{File: name, Msg: err.Error(), syntax: true}}

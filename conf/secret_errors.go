@@ -1,7 +1,6 @@
 package conf
 
 import (
-	"errors"
 	"strings"
 	"sync"
 )
@@ -166,8 +165,8 @@ func secretMessage(key string, uci bool) string {
 // redactSecrets rewrites the errors of a failed parse so that none
 // contains a secret.
 func redactSecrets(data []byte, uci bool, err error) error {
-	var es Errors
-	if err == nil || !errors.As(err, &es) {
+	es, ok := err.(Errors) // this package returns Errors unwrapped
+	if !ok {
 		return err
 	}
 	secrets := secretAssignments(data, uci)

@@ -236,8 +236,7 @@ func (m *Manager) phase1Step(sa *ikeSA, h Header, pkt []byte, before string, out
 			m.drop(DropPhase1Rejected, logx.LevelInfo, "phase 1 message rejected", "peer", sa.remote, "state", before, "err", err)
 			return
 		}
-		var cn *CleartextNotice
-		if errors.As(err, &cn) {
+		if cn, ok := errors.AsType[*CleartextNotice](err); ok {
 			// Unauthenticated: it may be the peer's word, or anyone's.
 			// Shown in status; the negotiation goes on.
 			if cn.Notify != 0 {
@@ -248,8 +247,7 @@ func (m *Manager) phase1Step(sa *ikeSA, h Header, pkt []byte, before string, out
 			m.drop(DropCleartextNotify, logx.LevelInfo, "unauthenticated notify during phase 1 ignored", "peer", sa.remote, "state", before, "note", sa.p1Note)
 			return
 		}
-		var ne *NotifyError
-		if errors.As(err, &ne) || isFatalPhase1(err) {
+		if _, ok := errors.AsType[*NotifyError](err); ok || isFatalPhase1(err) {
 			m.drop(EventPhase1Failed, logx.LevelWarn, "phase 1 failed", "peer", sa.remote, "state", before, "err", err)
 			m.phase1Failed(sa, before, err.Error(), now)
 			return
@@ -397,8 +395,7 @@ func (m *Manager) quickCompleted(sa *ikeSA, qs *qmState, out []byte, res *quickR
 func (m *Manager) quickResponderStep(sa *ikeSA, qs *qmState, q *quickMode, out []byte, err error, from func(), now time.Time) {
 	if err != nil {
 		m.releaseSPIs(qs)
-		var ne *NotifyError
-		if errors.As(err, &ne) {
+		if ne, ok := errors.AsType[*NotifyError](err); ok {
 			// The message authenticated: tell the peer why we refuse.
 			m.log.Warn("Quick Mode refused", "peer", sa.remote, "err", err)
 			sa.p2Error = "phase 2 refused: " + err.Error()
@@ -431,8 +428,7 @@ func (m *Manager) quickFailed(sa *ikeSA, qs *qmState, err error) {
 	}
 	m.log.Warn("Quick Mode failed", "peer", sa.remote, "err", err)
 	sa.p2Error = "phase 2 failed: " + err.Error()
-	var ne *NotifyError
-	if errors.As(err, &ne) {
+	if ne, ok := errors.AsType[*NotifyError](err); ok {
 		m.sendNotify(sa, ne.Type)
 	}
 	m.abandonQM(sa, qs, time.Now())

@@ -294,8 +294,8 @@ func (p *Phase1) Wipe() {
 }
 
 func (p *Phase1) failWith(err error) Result {
-	var f *Phase1Failure
-	if !errors.As(err, &f) {
+	f, ok := errors.AsType[*Phase1Failure](err)
+	if !ok {
 		f = &Phase1Failure{Reason: FailInternal, Err: err}
 	}
 	p.state, p.failure = StateFailed, f
@@ -373,8 +373,7 @@ func (p *Phase1) Handle(pkt Packet, now time.Time) (Result, error) {
 	}
 	r, err := p.role.receive(h, pkt, now)
 	if err != nil {
-		var f *Phase1Failure
-		if errors.As(err, &f) {
+		if f, ok := errors.AsType[*Phase1Failure](err); ok {
 			return p.failWith(f), nil
 		}
 		return Result{}, err

@@ -78,8 +78,7 @@ func (p *Phase1) handleInformational(h Header, pkt Packet) (Result, error) {
 	}
 	r, err := row.handle(p, m, pkt, time.Time{})
 	if err != nil {
-		var f *Phase1Failure
-		if errors.As(err, &f) {
+		if f, ok := errors.AsType[*Phase1Failure](err); ok {
 			return p.failWith(f), nil
 		}
 		return Result{}, err

@@ -118,8 +118,7 @@ func phase1Step[H any](p *Phase1, t phase1Table[H], hs H, h Header, pkt Packet, 
 	}
 	r, err := row.handle(hs, m, pkt, now)
 	if err != nil {
-		var f *Phase1Failure
-		if !errors.As(err, &f) {
+		if _, ok := errors.AsType[*Phase1Failure](err); !ok {
 			p.iv = savedIV
 		}
 		return nil, err

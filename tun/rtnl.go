@@ -122,8 +122,7 @@ func (r *RTNL) execute(m netlink.Message, err error, what string, gone ...unix.E
 		return err
 	}
 	if _, err := r.c.Execute(m); err != nil {
-		var oe *netlink.OpError
-		if errors.As(err, &oe) && slices.ContainsFunc(gone, func(e unix.Errno) bool { return errors.Is(oe.Err, e) }) {
+		if oe, ok := errors.AsType[*netlink.OpError](err); ok && slices.ContainsFunc(gone, func(e unix.Errno) bool { return errors.Is(oe.Err, e) }) {
 			return nil
 		}
 		return fmt.Errorf("rtnetlink: %s: %w", what, err)
