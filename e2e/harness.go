@@ -7,7 +7,6 @@ package e2e
 import (
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
@@ -19,6 +18,7 @@ import (
 	"time"
 
 	"tinyipsec/internal/nstest"
+	"tinyipsec/internal/testconf"
 )
 
 // Addresses of the two-namespace topology: inner networks on lo, outer
@@ -96,73 +96,19 @@ func Topology(t *testing.T, label string, v6 bool) (a, b *Node) {
 	return a, b
 }
 
-func hexKey(seed string, n int) string {
-	h := sha256.Sum256([]byte(seed))
-	k := h[:]
-	for len(k) < n {
-		h2 := sha256.Sum256(k)
-		k = append(k, h2[:]...)
-	}
-	return hex.EncodeToString(k[:n])
-}
-
-var keyLen = map[string]int{
-	"aes128gcm16": 20, "aes256gcm16": 36, "chacha20poly1305": 36,
-	"aes128": 16, "aes192": 24, "aes256": 32, "3des": 24,
-	"sha1": 20, "sha256": 32, "sha384": 48, "sha512": 64, "md5": 16,
-}
-
-// WriteConfig writes node's TOML for c; a is the initiating side's node
-// (A or B decides the direction of SPIs and keys).
+// WriteConfig writes node's TOML for c: manual keys, the inner networks
+// (transport mode: the outer addresses) protected; isA says whether n is A
+// (A and B send under each other's SPIs and keys).
 func WriteConfig(t *testing.T, c Case, n, peer *Node, isA bool) {
 	t.Helper()
-	dir := t.TempDir()
-	n.Config = filepath.Join(dir, "tinyipsec.toml")
-	n.Control = filepath.Join(dir, "ctl.sock")
-	var b strings.Builder
-	fmt.Fprintf(&b, "[global]\nlog_level = \"debug\"\ntun = \"ipsec0\"\nmtu = 1400\ncontrol_socket = %q\n\n", n.Control)
-	b.WriteString("[transform_set.TS]\n")
-	if c.ESP != "" {
-		fmt.Fprintf(&b, "esp = %q\n", c.ESP)
-	}
-	if c.ESPAuth != "" {
-		fmt.Fprintf(&b, "esp_auth = %q\n", c.ESPAuth)
-	}
-	if c.AH != "" {
-		fmt.Fprintf(&b, "ah = %q\n", c.AH)
-	}
-	mode := "tunnel"
-	if c.Transport {
-		mode = "transport"
-	}
-	fmt.Fprintf(&b, "mode = %q\n\n", mode)
 	local, remote := n.InnerNet, peer.InnerNet
 	if c.Transport {
 		local, remote = "host "+n.Outer, "host "+peer.Outer
 	}
-	fmt.Fprintf(&b, "[acl.VPN]\nrules = [\"permit ip %s %s\"]\n\n", local, remote)
-	fmt.Fprintf(&b, "[[crypto_map]]\nname = \"CMAP\"\nseq = 10\nkeying = \"manual\"\npeer = %q\nmatch = \"VPN\"\ntransform_set = [\"TS\"]\n", peer.Outer)
-	// SPIs and keys: "a2b" protects A -> B, "b2a" the reverse.
-	out, in := "a2b", "b2a"
-	spiOut, spiIn := 0x1001, 0x2002
-	if !isA {
-		out, in = in, out
-		spiOut, spiIn = spiIn, spiOut
-	}
-	fmt.Fprintf(&b, "spi_in = %d\nspi_out = %d\n", spiIn, spiOut)
-	if c.ESP != "" && c.ESP != "null" {
-		fmt.Fprintf(&b, "esp_key_in = %q\nesp_key_out = %q\n", hexKey(c.Name+in+"enc", keyLen[c.ESP]), hexKey(c.Name+out+"enc", keyLen[c.ESP]))
-	}
-	if c.ESPAuth != "" {
-		fmt.Fprintf(&b, "esp_auth_key_in = %q\nesp_auth_key_out = %q\n", hexKey(c.Name+in+"auth", keyLen[c.ESPAuth]), hexKey(c.Name+out+"auth", keyLen[c.ESPAuth]))
-	}
-	if c.AH != "" {
-		fmt.Fprintf(&b, "ah_key_in = %q\nah_key_out = %q\n", hexKey(c.Name+in+"ah", keyLen[c.AH]), hexKey(c.Name+out+"ah", keyLen[c.AH]))
-		if c.ESP != "" {
-			fmt.Fprintf(&b, "ah_spi_in = %d\nah_spi_out = %d\n", spiIn+0x100, spiOut+0x100)
-		}
-	}
-	if err := os.WriteFile(n.Config, []byte(b.String()), 0o600); err != nil {
+	m := testconf.Manual{Peer: peer.Outer, ESP: c.ESP, ESPAuth: c.ESPAuth, AH: c.AH, Transport: c.Transport,
+		Rules: []string{"permit ip " + local + " " + remote}, B: !isA, Seed: c.Name}
+	var err error
+	if n.Config, n.Control, err = m.Write(t.TempDir()); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -7,8 +7,6 @@ package memtest
 
 import (
 	"bufio"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -20,6 +18,7 @@ import (
 	"time"
 
 	"tinyipsec/internal/nstest"
+	"tinyipsec/internal/testconf"
 )
 
 // node is one side of the two-namespace topology.
@@ -141,38 +140,16 @@ func measure(t *testing.T, bin, label string, n int) memory {
 // inner is host .1 of side ("1" = A, "2" = B) network 10.side.i.0/24.
 func inner(side string, i int) string { return fmt.Sprintf("10.%s.%d.1", side, i) }
 
-func hexKey(seed string, n int) string {
-	h := sha256.Sum256([]byte(seed))
-	return hex.EncodeToString(h[:n])
-}
-
 // writeConfig writes n crypto maps CMAP 10..n*10, map i protecting
 // 10.1.i.0/24 <-> 10.2.i.0/24 with AES-GCM under its own SPIs and keys.
 func writeConfig(t *testing.T, nd, peer *node, n int) {
 	t.Helper()
-	isA := nd.side == "1"
-	dir := t.TempDir()
-	nd.config = filepath.Join(dir, "tinyipsec.toml")
-	nd.control = filepath.Join(dir, "ctl.sock")
-	var b strings.Builder
-	fmt.Fprintf(&b, "[global]\nlog_level = \"info\"\ntun = \"ipsec0\"\nmtu = 1400\ncontrol_socket = %q\n\n", nd.control)
-	b.WriteString("[transform_set.TS]\nesp = \"aes128gcm16\"\nmode = \"tunnel\"\n\n")
-	local, remote := "1", "2"
-	if !isA {
-		local, remote = remote, local
-	}
+	m := testconf.Manual{LogLevel: "info", Peer: peer.outer, ESP: "aes128gcm16", B: nd.side != "1"}
 	for i := 1; i <= n; i++ {
-		fmt.Fprintf(&b, "[acl.VPN%d]\nrules = [\"permit ip 10.%s.%d.0 0.0.0.255 10.%s.%d.0 0.0.0.255\"]\n\n", i, local, i, remote, i)
-		// A sends with SPI 0x10000+i and key "a2b-i"; B the reverse.
-		spiOut, spiIn, out, in := 0x10000+i, 0x20000+i, "a2b", "b2a"
-		if !isA {
-			spiOut, spiIn, out, in = spiIn, spiOut, in, out
-		}
-		fmt.Fprintf(&b, "[[crypto_map]]\nname = \"CMAP\"\nseq = %d\nkeying = \"manual\"\npeer = %q\nmatch = \"VPN%d\"\ntransform_set = [\"TS\"]\n", i*10, peer.outer, i)
-		fmt.Fprintf(&b, "spi_in = %d\nspi_out = %d\nesp_key_in = %q\nesp_key_out = %q\n\n",
-			spiIn, spiOut, hexKey(fmt.Sprint(in, i), 20), hexKey(fmt.Sprint(out, i), 20))
+		m.Rules = append(m.Rules, fmt.Sprintf("permit ip 10.%s.%d.0 0.0.0.255 10.%s.%d.0 0.0.0.255", nd.side, i, peer.side, i))
 	}
-	if err := os.WriteFile(nd.config, []byte(b.String()), 0o600); err != nil {
+	var err error
+	if nd.config, nd.control, err = m.Write(t.TempDir()); err != nil {
 		t.Fatal(err)
 	}
 }

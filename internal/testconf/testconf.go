@@ -1,8 +1,9 @@
-// Package testconf writes the IKE-keyed tinyipsec configurations that the
-// namespace and interop tests run: one PSK (or certificate) crypto map
-// towards one peer, with every setting a test does not name at the value
-// a typical deployment uses. Tests state only what differs. It is not
-// linked into the daemon.
+// Package testconf writes the tinyipsec configurations that the namespace,
+// interop and memory tests run: one IKE-keyed (PSK or certificate) crypto
+// map towards one peer (IKE), or manually keyed maps between two daemons
+// (Manual), with every setting a test does not name at the value a
+// typical deployment uses. Tests state only what differs. It is not linked
+// into the daemon.
 package testconf
 
 import (
@@ -45,22 +46,38 @@ type IKE struct {
 const DefaultPolicy = "encryption = \"aes128\"\nhash = \"sha256\"\nauthentication = \"pre-share\"\ngroup = 14\n"
 
 // Head is how a configuration begins: the global section (control is
-// the control socket, "" for the default; global holds more of its
+// the control socket, "" for the default; extra holds more of its
 // lines), one phase 1 policy with the given body and lifetime, and the
 // transform set TS.
-func Head(level, control, global, policy, p1Lifetime, esp, espAuth string) string {
+func Head(level, control, extra, policy, p1Lifetime, esp, espAuth string) string {
+	var b strings.Builder
+	b.WriteString(global(level, control, extra))
+	fmt.Fprintf(&b, "\n[[isakmp_policy]]\npriority = 10\n%slifetime = %q\n\n", policy, p1Lifetime)
+	b.WriteString(transformSet(esp, espAuth, "", "tunnel"))
+	return b.String()
+}
+
+// global is the global section; extra holds more of its lines.
+func global(level, control, extra string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "[global]\nlog_level = %q\ntun = \"ipsec0\"\nmtu = 1400\n", level)
 	if control != "" {
 		fmt.Fprintf(&b, "control_socket = %q\n", control)
 	}
-	b.WriteString(global)
-	fmt.Fprintf(&b, "\n[[isakmp_policy]]\npriority = 10\n%slifetime = %q\n\n", policy, p1Lifetime)
-	fmt.Fprintf(&b, "[transform_set.TS]\nesp = %q\n", esp)
-	if espAuth != "" {
-		fmt.Fprintf(&b, "esp_auth = %q\n", espAuth)
+	b.WriteString(extra)
+	return b.String()
+}
+
+// transformSet is the transform set TS; empty algorithms are left out.
+func transformSet(esp, espAuth, ah, mode string) string {
+	var b strings.Builder
+	b.WriteString("[transform_set.TS]\n")
+	for _, kv := range [][2]string{{"esp", esp}, {"esp_auth", espAuth}, {"ah", ah}} {
+		if kv[1] != "" {
+			fmt.Fprintf(&b, "%s = %q\n", kv[0], kv[1])
+		}
 	}
-	b.WriteString("mode = \"tunnel\"\n")
+	fmt.Fprintf(&b, "mode = %q\n", mode)
 	return b.String()
 }
 
@@ -122,7 +139,13 @@ func (c IKE) TOML(control string) string {
 // Write writes the configuration as dir/tinyipsec.toml (mode 0600) with
 // its control socket at dir/ctl.sock, and returns both paths.
 func (c IKE) Write(dir string) (config, control string, err error) {
+	return write(dir, c.TOML)
+}
+
+// write writes what render makes for the control socket dir/ctl.sock as
+// dir/tinyipsec.toml, mode 0600.
+func write(dir string, render func(control string) string) (config, control string, err error) {
 	control = filepath.Join(dir, "ctl.sock")
 	config = filepath.Join(dir, "tinyipsec.toml")
-	return config, control, os.WriteFile(config, []byte(c.TOML(control)), 0o600)
+	return config, control, os.WriteFile(config, []byte(render(control)), 0o600)
 }

@@ -1,6 +1,7 @@
 package testconf
 
 import (
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -57,5 +58,54 @@ func TestPSKHead(t *testing.T) {
 	}
 	if cfg.Policies[0].Group != 19 {
 		t.Errorf("group %v, want 19", cfg.Policies[0].Group)
+	}
+}
+
+// TestManualSidesAgree: A's and B's manually keyed files, written apart,
+// are valid and mirror each other: what one side sends under (SPI, keys)
+// is what the other receives under, map by map, and no two maps share an
+// SPI or a key.
+func TestManualSidesAgree(t *testing.T) {
+	load := func(b bool) *conf.Config {
+		m := Manual{Peer: "192.0.2.2", ESP: "aes256", ESPAuth: "sha256", AH: "sha1", Seed: "t", B: b,
+			Rules: []string{"permit ip 10.1.1.0/24 10.2.1.0/24", "permit ip 10.1.2.0/24 10.2.2.0/24"}}
+		cfg, err := conf.Parse("manual.toml", []byte(m.TOML("")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(cfg.CryptoMaps) != 2 {
+			t.Fatalf("%d crypto maps, want 2", len(cfg.CryptoMaps))
+		}
+		return cfg
+	}
+	a, b := load(false), load(true)
+	seen := map[string]bool{}
+	for i := range a.CryptoMaps {
+		ka, kb := a.CryptoMaps[i].Manual, b.CryptoMaps[i].Manual
+		if ka == nil || kb == nil {
+			t.Fatalf("map %d is not manually keyed", i)
+		}
+		if ka.SPIOut != kb.SPIIn || ka.SPIIn != kb.SPIOut || ka.AHSPIOut != kb.AHSPIIn || ka.AHSPIIn != kb.AHSPIOut {
+			t.Errorf("map %d: SPIs A %+v, B %+v", i, ka, kb)
+		}
+		pairs := [][2]conf.Secret{{ka.ESPKeyOut, kb.ESPKeyIn}, {ka.ESPKeyIn, kb.ESPKeyOut},
+			{ka.ESPAuthKeyOut, kb.ESPAuthKeyIn}, {ka.ESPAuthKeyIn, kb.ESPAuthKeyOut},
+			{ka.AHKeyOut, kb.AHKeyIn}, {ka.AHKeyIn, kb.AHKeyOut}}
+		for j, p := range pairs {
+			if len(p[0]) == 0 || string(p[0]) != string(p[1]) {
+				t.Errorf("map %d: key %d differs between A and B (or is empty)", i, j)
+			}
+			if seen[string(p[0])] {
+				t.Errorf("map %d: key %d used twice", i, j)
+			}
+			seen[string(p[0])] = true
+		}
+		for _, spi := range []uint32{ka.SPIIn, ka.SPIOut, ka.AHSPIIn, ka.AHSPIOut} {
+			s := fmt.Sprint("spi ", spi)
+			if seen[s] {
+				t.Errorf("map %d: SPI %#x used twice", i, spi)
+			}
+			seen[s] = true
+		}
 	}
 }
