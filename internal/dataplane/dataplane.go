@@ -262,7 +262,7 @@ func (d *Dataplane) installManual(entry int, m *conf.CryptoMap, path tun.Route) 
 	}
 	info := spec.Info()
 	info.CryptoMap, info.Peer, info.Local, info.Keying = m.ID(), m.PeerAddr, local, "manual"
-	info.PathMTU = tun.PathMTU(path)
+	info.PathMTU = d.rtnl.PathMTU(path)
 	var ls, rs []string
 	for _, s := range sel {
 		ls = append(ls, s.Local.String())
@@ -299,7 +299,7 @@ func (d *Dataplane) peerMTU(peer netip.Addr) int {
 	if err != nil {
 		return 0
 	}
-	return tun.PathMTU(rt)
+	return d.rtnl.PathMTU(rt)
 }
 
 // Close stops the loops, wipes every SA and removes the routes, the
