@@ -19,7 +19,8 @@ import (
 // The control socket speaks one request per connection: the client writes
 // a command line, the daemon answers and closes. "status" answers the
 // report as compact JSON, "status json" indented as `status --json` prints
-// it, "status text" in the ASA layout; "reload" answers {"result": ...}.
+// it, "status text" in the ASA layout, "status summary" only the counts of
+// SAs (JSON); "reload" answers {"result": ...}.
 // The daemon renders, so the client only copies the answer and needs no
 // JSON decoder. A Unix socket with mode 0600 keeps it to root, as the
 // daemon holds keys.
@@ -79,6 +80,9 @@ func (s *controlServer) handle(c *os.File) {
 		var b bytes.Buffer
 		err = status.WriteJSON(&b, s.d.status())
 		out = b.Bytes()
+	case "status summary":
+		out, err = jsonenc.Marshal(s.d.summary())
+		out = append(out, '\n')
 	case "status text":
 		var b bytes.Buffer
 		status.WriteText(&b, s.d.status())
@@ -185,6 +189,7 @@ func controlRequest(path, req string, w io.Writer) error {
 func cmdStatus(args []string, stdout, stderr io.Writer) int {
 	fs, path := newFlags("status", stderr)
 	asJSON := fs.Bool("json", false, "print JSON")
+	summary := fs.Bool("summary", false, "print only the number of IKE and IPsec SAs (JSON)")
 	socket := fs.String("s", "", "control socket (default: from the configuration)")
 	if !parseFlags(fs, args, stderr) {
 		return exitUsage
@@ -196,6 +201,9 @@ func cmdStatus(args []string, stdout, stderr io.Writer) int {
 	req := "status text"
 	if *asJSON {
 		req = "status json"
+	}
+	if *summary {
+		req = "status summary"
 	}
 	// The answer is buffered so that a failure prints only the error.
 	var out strings.Builder

@@ -25,6 +25,8 @@ import (
 type component interface {
 	// AddStatus adds the component's SAs and counters to the report.
 	AddStatus(r *status.Report)
+	// AddSummary adds the component's SA counts.
+	AddSummary(s *status.Summary)
 	// Reload switches to a new, already validated configuration. Crypto
 	// maps whose fingerprint did not change must keep their SAs.
 	Reload(old, new *conf.Config) error
@@ -212,6 +214,16 @@ func (d *daemon) status() *status.Report {
 		p.AddStatus(r)
 	}
 	return r
+}
+
+func (d *daemon) summary() status.Summary {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var s status.Summary
+	for _, p := range d.parts {
+		p.AddSummary(&s)
+	}
+	return s
 }
 
 func umask(m int) int { return syscall.Umask(m) }

@@ -50,6 +50,12 @@ func startIKE(cfg *conf.Config, dp *dataplane.Dataplane, logger *logx.Logger) (*
 	return d, nil
 }
 
+func (d *ikeDaemon) AddSummary(s *status.Summary) {
+	if d.enabled {
+		s.IKESAs += d.mgr.SACount()
+	}
+}
+
 func (d *ikeDaemon) AddStatus(r *status.Report) {
 	if !d.enabled {
 		return

@@ -3,7 +3,7 @@
 //
 //	tinyipsec run    [-c FILE]          run the daemon in the foreground
 //	tinyipsec check  [-c FILE]          validate a configuration
-//	tinyipsec status [-c FILE] [--json] show IKE and IPsec SAs of the running daemon
+//	tinyipsec status [-c FILE] [--json|--summary] show IKE and IPsec SAs of the running daemon
 //	tinyipsec uci    [-c FILE]          print a UCI configuration as TOML
 //	tinyipsec import-cisco [-o OUT] FILE  convert a Cisco running-config
 //	tinyipsec version
@@ -41,7 +41,7 @@ const usage = `usage: tinyipsec <command> [flags]
 commands:
   run     [-c FILE]            run the VPN daemon in the foreground
   check   [-c FILE]            validate the configuration and print OK or every error
-  status  [-c FILE] [--json]   show the IKE and IPsec SAs of the running daemon
+  status  [-c FILE] [--json|--summary]  show the IKE and IPsec SAs of the running daemon (--summary: how many)
   uci     [-c FILE]            print a UCI configuration (/etc/config/tinyipsec) as TOML
   keys    --wireshark DIR [-c FILE]  write the live SAs' keys for Wireshark (SECRET files, mode 0600)
   import-cisco [-o OUT] FILE   convert an IOS or ASA running-config to TOML; lost lines on stderr

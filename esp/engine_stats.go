@@ -153,6 +153,14 @@ type PairStats struct {
 	Drops             map[string]uint64
 }
 
+// PairCount is the number of installed pairs (Stats().Pairs without
+// listing them).
+func (e *Engine) PairCount() int {
+	e.tableMu.Lock()
+	defer e.tableMu.Unlock()
+	return len(e.pairs)
+}
+
 // Stats returns a snapshot of every counter. It allocates and takes the
 // table lock, so call it for status, not per packet.
 func (e *Engine) Stats() EngineStats {

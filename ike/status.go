@@ -12,6 +12,19 @@ import (
 // types are defined once, in internal/status.
 type IKESAStatus = status.IKESA
 
+// SACount is the number of IKE SAs Status lists, without listing them.
+func (m *Manager) SACount() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for _, sa := range m.sas {
+		if !sa.dead() {
+			n++
+		}
+	}
+	return n
+}
+
 // Status returns a snapshot of every IKE SA, sorted by peer.
 func (m *Manager) Status() []IKESAStatus {
 	now := time.Now()

@@ -338,6 +338,9 @@ func (d *Dataplane) Close() error {
 	return nil
 }
 
+// AddSummary counts the IPsec SA pairs into s.
+func (d *Dataplane) AddSummary(s *status.Summary) { s.IPsecSAs += d.engine.PairCount() }
+
 // AddStatus adds the IPsec SAs and the data plane's counters to r.
 func (d *Dataplane) AddStatus(r *status.Report) {
 	st := d.engine.Stats()

@@ -44,6 +44,14 @@ type Report struct {
 	IKEHalfOpen int `json:"ike_half_open,omitempty"`
 }
 
+// Summary is what `tinyipsec status --summary` shows: the SAs counted,
+// without rendering each (cheap enough for a monitor, or a test waiting
+// for hundreds of tunnels, to ask every few milliseconds).
+type Summary struct {
+	IKESAs   int `json:"ike_sas"`
+	IPsecSAs int `json:"ipsec_sas"`
+}
+
 // IKESA is one phase 1 SA, in the terms of Cisco ASA's
 // "show crypto isakmp sa detail".
 type IKESA struct {
