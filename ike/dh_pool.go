@@ -22,12 +22,13 @@ import (
 // one itself when the pool has none: a hub that a burst of spokes
 // connects to then spends one exponentiation per handshake instead of
 // two while the keys last. How many keys of a group are kept ready is
-// dh_keys_ready (default 2); the first two are made at once, the rest only
-// once no handshake has been computed for dhQuiet, so refilling never slows
-// a burst down. Groups that the configuration uses are filled at start and after
-// a reload. Keys are process-wide: they belong to no SA until one is
-// taken, a taken key is never given out again (the SA wipes it with its
-// other secrets), and keys beyond a lowered depth are wiped.
+// dh_keys_ready (default 2); the first two are made at once, the rest
+// only once no handshake has been computed for dhQuiet (a second), so
+// refilling never slows a burst down. Groups that the configuration uses
+// are filled at start and after a reload. Keys are process-wide: they
+// belong to no SA until one is taken, a taken key is never given out
+// again (the SA wipes it with its other secrets), and keys beyond a
+// lowered depth are wiped.
 
 // errKeyNotReady: the exchange waits for a key from the pool.
 var errKeyNotReady = errors.New("ike: Diffie-Hellman key not made yet")
@@ -42,10 +43,13 @@ const dhUrgentDepth = 2
 const dhIdlePoll = 20 * time.Millisecond
 
 // dhQuiet is how long no handshake must have been computed before keys
-// beyond dhUrgentDepth are made: a burst's short gaps between messages
-// are not idle time (a key made then would delay the next message of the
-// burst by an exponentiation).
-const dhQuiet = 100 * time.Millisecond
+// beyond dhUrgentDepth are made: a burst's gaps between messages are not
+// idle time (a key made then would delay the next message of the burst by
+// an exponentiation). An initiator's gap is a round trip to its peer, a
+// hub's the time its spokes take to answer, hundreds of milliseconds over
+// a WAN or from a loaded peer, so a second: the refill only has to be done
+// before the next burst.
+const dhQuiet = time.Second
 
 // dhBusy reports whether handshakes are being computed or were a moment
 // ago (a variable for tests).
