@@ -81,6 +81,7 @@ func TestBenchHub(t *testing.T) {
 		pairsRuns = []int{1, 2}
 	}
 	pin := benchPinning(t)
+	load := loadAverage()
 	var rows, mem []string
 	var results []hubBenchResult
 	for _, hub := range hubs {
@@ -105,9 +106,9 @@ func TestBenchHub(t *testing.T) {
 	if pin {
 		where = "hub alone on CPU 1, spokes on CPU 0"
 	}
-	t.Logf("hub under a burst of %d spokes (Main Mode PSK, aes128/sha256/group %d, ESP aes128gcm16; %s), same run:\n"+
-		"| hub | spokes | time to last up | handshakes/s | hub CPU per handshake | with the refill after the burst | hub RSS per spoke (IKE SA + IPsec SA pair) |\n"+
-		"|---|---:|---:|---:|---:|---:|---:|\n%s", n, group, where, strings.Join(rows, "\n"))
+	t.Logf("hub under a burst of %d spokes (Main Mode PSK, aes128/sha256/group %d, ESP aes128gcm16; %s; load average %s at the start), same run:\n"+
+		"| hub | spokes | time to last up | handshakes/s | hub CPU per handshake | with the refill after the burst | spokes' CPU per handshake | hub RSS per spoke (IKE SA + IPsec SA pair) |\n"+
+		"|---|---:|---:|---:|---:|---:|---:|---:|\n%s", n, group, where, load, strings.Join(rows, "\n"))
 	if len(rows) == 2 && len(results) == 2 {
 		t.Logf("tinyipsec / strongSwan: %.2f x the handshakes per second", results[0].rate()/results[1].rate())
 	}
@@ -123,14 +124,16 @@ type hubBenchResult struct {
 	took          time.Duration
 	cpuPerHS      time.Duration // from the trigger until the last spoke is up
 	cpuIdlePerHS  time.Duration // until the hub is idle again
+	spokesPerHS   time.Duration // the spoke daemons, from the trigger until the last is up
 	rssPerSpokeKB float64
 }
 
 func (r hubBenchResult) rate() float64 { return float64(r.spokes) / r.took.Seconds() }
 
 func (r hubBenchResult) row() string {
-	return fmt.Sprintf("| %s | %d | %.2f s | %.1f | %.2f ms | %.2f ms | %.1f kB |", r.hub, r.spokes, r.took.Seconds(),
-		r.rate(), float64(r.cpuPerHS.Microseconds())/1000, float64(r.cpuIdlePerHS.Microseconds())/1000, r.rssPerSpokeKB)
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	return fmt.Sprintf("| %s | %d | %.2f s | %.1f | %.2f ms | %.2f ms | %.2f ms | %.1f kB |", r.hub, r.spokes, r.took.Seconds(),
+		r.rate(), ms(r.cpuPerHS), ms(r.cpuIdlePerHS), ms(r.spokesPerHS), r.rssPerSpokeKB)
 }
 
 // benchPinning puts this test, and so every process it starts, on CPU 0
@@ -157,8 +160,8 @@ func setAffinity(t *testing.T, pid int, cpus string) {
 	}
 }
 
-// waitIdle waits until the processes have used no CPU for half a second
-// (keys made ahead, start-up done), at most a minute.
+// waitIdle waits until the processes have used no CPU for dhQuiet and
+// half a second more (keys made ahead, start-up done), at most a minute.
 func waitIdle(t *testing.T, what string, pids ...int) {
 	t.Helper()
 	total := func() time.Duration {
@@ -169,7 +172,10 @@ func waitIdle(t *testing.T, what string, pids ...int) {
 		return d
 	}
 	last, quiet := total(), 0
-	for deadline := time.Now().Add(time.Minute); quiet < 5; time.Sleep(100 * time.Millisecond) {
+	// Longer than a tinyipsec hub waits after its last computation before
+	// it refills its pool of keys (dhQuiet), so that "until idle"
+	// includes the refill.
+	for deadline := time.Now().Add(time.Minute); quiet < int((dhQuiet+500*time.Millisecond)/(100*time.Millisecond)); time.Sleep(100 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Logf("%s still busy after a minute", what)
 			return
@@ -184,30 +190,43 @@ func waitIdle(t *testing.T, what string, pids ...int) {
 
 // ipsecSAsOf counts the IPsec SAs of a tinyipsec daemon, asked on its
 // control socket directly (no process started: nothing else competes with
-// the hub for its CPU).
+// the hub for its CPU) for the summary (the counts only: the spokes
+// answer it in microseconds, the full report of 50 SAs costs them half a
+// millisecond of the CPU the burst needs).
 func ipsecSAsOf(n *tisNode) (int, error) {
-	r, err := statusOf(n)
-	if err != nil {
+	var r struct {
+		IPsecSAs *int `json:"ipsec_sas"`
+	}
+	if err := controlJSON(n, "status summary", &r); err != nil {
 		return 0, err
 	}
-	return len(r.IPsecSAs), nil
+	if r.IPsecSAs == nil {
+		return 0, fmt.Errorf("status summary without ipsec_sas")
+	}
+	return *r.IPsecSAs, nil
 }
 
 func statusOf(n *tisNode) (*tisStatus, error) {
-	c, err := unixsock.Dial(n.control, 2*time.Second)
-	if err != nil {
-		return nil, err
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
-	if _, err := c.Write([]byte("status json\n")); err != nil {
-		return nil, err
-	}
 	var r tisStatus
-	if err := json.NewDecoder(c).Decode(&r); err != nil {
+	if err := controlJSON(n, "status json", &r); err != nil {
 		return nil, err
 	}
 	return &r, nil
+}
+
+// controlJSON asks a tinyipsec daemon on its control socket and decodes
+// the JSON answer into v.
+func controlJSON(n *tisNode, req string, v any) error {
+	c, err := unixsock.Dial(n.control, 2*time.Second)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := c.Write([]byte(req + "\n")); err != nil {
+		return err
+	}
+	return json.NewDecoder(c).Decode(v)
 }
 
 // benchSitesFor spreads spokes over site namespaces, at most 50 each.
@@ -347,6 +366,7 @@ dpd_delay = 0
 		}
 		return d
 	}
+	stopProfiles := benchProfiles(t, hub, pairs, pids)
 	scpu0 := spokesCPU()
 	cpu0, rss0 := procCPU(t, pid), procRSSKB(t, pid)
 	start := time.Now()
@@ -375,8 +395,27 @@ dpd_delay = 0
 		c.Close()
 	}
 	cpu1, scpu1 := procCPU(t, pid), spokesCPU()
+	stopProfiles()
 	waitIdle(t, "hub after the burst", pid)
 	cpu2, rss1 := procCPU(t, pid), procRSSKB(t, pid)
+	// The summary the burst was timed by must agree with the full report.
+	for _, s := range sites {
+		st, err := statusOf(s.node)
+		if err != nil {
+			t.Fatalf("status of the spokes in %s: %v", s.node.ns.Name, err)
+		}
+		var sum struct {
+			IKESAs   int `json:"ike_sas"`
+			IPsecSAs int `json:"ipsec_sas"`
+		}
+		if err := controlJSON(s.node, "status summary", &sum); err != nil {
+			t.Fatalf("status summary of the spokes in %s: %v", s.node.ns.Name, err)
+		}
+		if sum.IKESAs != len(st.IKESAs) || sum.IPsecSAs != len(st.IPsecSAs) || sum.IPsecSAs != s.spokes*pairs {
+			t.Errorf("spokes in %s: summary %+v, report %d IKE SAs and %d IPsec SAs, want %d IPsec SAs",
+				s.node.ns.Name, sum, len(st.IKESAs), len(st.IPsecSAs), s.spokes*pairs)
+		}
+	}
 	if l.hubNode != nil {
 		// What the hub refused or dropped during the burst (after the
 		// measurements: this request costs the hub a status report).
@@ -395,7 +434,42 @@ dpd_delay = 0
 	t.Logf("%s hub, %d pair(s) per spoke: %d/%d IPsec SAs up in %v (trigger sent in %v), hub CPU %v (%v until idle), spokes' CPU %v, hub RSS %d -> %d kB",
 		hub, pairs, got, n*pairs, took.Round(time.Millisecond), sent.Round(time.Microsecond), cpu1-cpu0, cpu2-cpu0, scpu1-scpu0, rss0, rss1)
 	return hubBenchResult{hub: hub, spokes: n, took: took, cpuPerHS: (cpu1 - cpu0) / time.Duration(n),
-		cpuIdlePerHS: (cpu2 - cpu0) / time.Duration(n), rssPerSpokeKB: float64(rss1-rss0) / float64(n)}
+		cpuIdlePerHS: (cpu2 - cpu0) / time.Duration(n), spokesPerHS: (scpu1 - scpu0) / time.Duration(n),
+		rssPerSpokeKB: float64(rss1-rss0) / float64(n)}
+}
+
+// benchProfiles starts `perf record` on the hub (pids[0]) and on the
+// spokes (the rest) when TINYIPSEC_BENCH_HUB_PERF names a directory, for
+// finding where the CPU of a burst goes; the returned function stops them.
+func benchProfiles(t *testing.T, hub string, pairs int, pids []int) func() {
+	dir := os.Getenv("TINYIPSEC_BENCH_HUB_PERF")
+	if dir == "" {
+		return func() {}
+	}
+	var cmds []*exec.Cmd
+	for who, procs := range map[string][]int{"hub": pids[:1], "spokes": pids[1:]} {
+		var list []string
+		for _, p := range procs {
+			list = append(list, strconv.Itoa(p))
+		}
+		out := filepath.Join(dir, fmt.Sprintf("%s-%s-%d.data", who, hub, pairs))
+		cmd := exec.Command("perf", "record", "-q", "-g", "-F", "2000", "-o", out, "-p", strings.Join(list, ","))
+		if err := cmd.Start(); err != nil {
+			t.Fatalf("perf: %v", err)
+		}
+		cmds = append(cmds, cmd)
+	}
+	time.Sleep(time.Second) // perf attaches
+	stop := func() {
+		for _, c := range cmds {
+			if c.ProcessState == nil {
+				c.Process.Signal(os.Interrupt)
+				c.Wait()
+			}
+		}
+	}
+	t.Cleanup(stop)
+	return stop
 }
 
 // udpSocketsIn opens a UDP socket bound to each of addrs inside ns (a
@@ -470,6 +544,16 @@ func benchSiteIf(t *testing.T, ns *nstest.NS) string {
 	}
 	t.Fatalf("no default route in %s: %s", ns.Name, out)
 	return ""
+}
+
+// loadAverage is the machine's 1-minute load average, as /proc/loadavg
+// has it.
+func loadAverage() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(data)); err == nil && len(f) > 0 {
+		return f[0]
+	}
+	return "unknown"
 }
 
 // procCPU is a process's user+system CPU time.
