@@ -2,10 +2,10 @@ package conf
 
 import (
 	"encoding/hex"
-	"sort"
 	"strings"
 
 	"tinyipsec/internal/algo"
+	"tinyipsec/internal/order"
 )
 
 // manualMap reads the SPIs and keys of a keying = "manual" crypto map
@@ -134,10 +134,10 @@ func saltNote(salted bool) string {
 
 // sortMaps orders crypto maps by (name, seq), as IOS evaluates them.
 func sortMaps(ms []*CryptoMap) {
-	sort.SliceStable(ms, func(i, j int) bool {
+	order.Stable(len(ms), func(i, j int) bool {
 		if ms[i].Name != ms[j].Name {
 			return ms[i].Name < ms[j].Name
 		}
 		return ms[i].Seq < ms[j].Seq
-	})
+	}, func(i, j int) { ms[i], ms[j] = ms[j], ms[i] })
 }

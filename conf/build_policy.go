@@ -1,10 +1,10 @@
 package conf
 
 import (
-	"sort"
 	"time"
 
 	"tinyipsec/internal/algo"
+	"tinyipsec/internal/order"
 )
 
 // Phase 1 lifetime range of IOS "crypto isakmp policy" (60 s .. 1 day).
@@ -19,9 +19,9 @@ func (b *builder) policies(ts []*table) {
 	for t := range b.untilFull(ts) {
 		b.policy(t, byPrio)
 	}
-	sort.SliceStable(b.cfg.Policies, func(i, j int) bool {
-		return b.cfg.Policies[i].Priority < b.cfg.Policies[j].Priority
-	})
+	ps := b.cfg.Policies
+	order.Stable(len(ps), func(i, j int) bool { return ps[i].Priority < ps[j].Priority },
+		func(i, j int) { ps[i], ps[j] = ps[j], ps[i] })
 }
 
 func (b *builder) policy(t *table, byPrio map[int64]keyPath) {

@@ -1,9 +1,9 @@
 package conf
 
 import (
-	"sort"
 	"strconv"
 	"strings"
+	"tinyipsec/internal/order"
 )
 
 // Error is one problem in a configuration file.
@@ -51,11 +51,11 @@ func (es Errors) Error() string {
 // sortByLine orders errors by line; errors without a line go last, and
 // the order of discovery is kept otherwise.
 func (es Errors) sortByLine() {
-	sort.SliceStable(es, func(i, j int) bool {
+	order.Stable(len(es), func(i, j int) bool {
 		li, lj := es[i].Line, es[j].Line
 		if li == 0 || lj == 0 {
 			return li != 0 && lj == 0
 		}
 		return li < lj
-	})
+	}, func(i, j int) { es[i], es[j] = es[j], es[i] })
 }

@@ -4,9 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"sort"
+	"slices"
 	"sync/atomic"
 	"time"
+	"tinyipsec/internal/order"
 )
 
 // SA pairs and the API IKE (and manual keying) uses to change them.
@@ -306,13 +307,13 @@ func (e *Engine) Pairs(entry int) []*Pair {
 			out = append(out, p)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].installed.After(out[j].installed) })
+	slices.SortFunc(out, func(a, b *Pair) int { return b.installed.Compare(a.installed) }) // the pointer shape crypto/x509 links
 	return out
 }
 
 func sortPairs(ps []PairStats) {
-	sort.SliceStable(ps, func(i, j int) bool {
-		a, b := ps[i], ps[j]
+	order.Stable(len(ps), func(i, j int) bool {
+		a, b := &ps[i], &ps[j]
 		if a.Entry != b.Entry {
 			return a.Entry < b.Entry
 		}
@@ -320,5 +321,5 @@ func sortPairs(ps []PairStats) {
 			return a.Current
 		}
 		return a.Installed.After(b.Installed)
-	})
+	}, func(i, j int) { ps[i], ps[j] = ps[j], ps[i] })
 }

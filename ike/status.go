@@ -2,9 +2,9 @@ package ike
 
 import (
 	"net/netip"
-	"sort"
 	"strings"
 	"time"
+	"tinyipsec/internal/order"
 	"tinyipsec/internal/status"
 )
 
@@ -111,7 +111,8 @@ func (m *Manager) Status() []IKESAStatus {
 			out = append(out, st)
 		}
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Peer < out[j].Peer })
+	order.Stable(len(out), func(i, j int) bool { return out[i].Peer < out[j].Peer },
+		func(i, j int) { out[i], out[j] = out[j], out[i] })
 	return out
 }
 

@@ -21,7 +21,6 @@ import (
 	"crypto/sha256"
 	"crypto/sha512"
 	"hash"
-	"sort"
 
 	"golang.org/x/crypto/chacha20poly1305"
 )
@@ -273,12 +272,16 @@ var groups = map[Group]GroupInfo{
 // Groups lists every supported DH group, in ascending number.
 func Groups() []Group {
 	out := make([]Group, 0, len(groups))
-	for g := range groups {
-		out = append(out, g)
-	}
-	// sort.Slice: its code is linked anyway; slices.Sort would add an
+	// Insertion into place: a dozen groups, and slices.Sort would add an
 	// instantiation for uint16 (5 KB on MIPS).
-	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	for g := range groups {
+		i := len(out)
+		out = append(out, g)
+		for ; i > 0 && out[i-1] > g; i-- {
+			out[i] = out[i-1]
+		}
+		out[i] = g
+	}
 	return out
 }
 

@@ -2,9 +2,9 @@ package ciscoimport
 
 import (
 	"net/netip"
-	"sort"
 	"strconv"
 	"strings"
+	"tinyipsec/internal/order"
 )
 
 // converter collects what the running-config defines, then emit writes
@@ -68,7 +68,9 @@ func (c *converter) noteBlock(b block, reason string) {
 }
 
 func (c *converter) sortNotes() {
-	sort.SliceStable(c.notes, func(i, j int) bool { return c.notes[i].Line < c.notes[j].Line })
+	ns := c.notes
+	order.Stable(len(ns), func(i, j int) bool { return ns[i].Line < ns[j].Line },
+		func(i, j int) { ns[i], ns[j] = ns[j], ns[i] })
 }
 
 // weak marks that the result needs allow_weak and tells the admin why.

@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"fmt"
 	"net/netip"
-	"sort"
 	"strconv"
 	"strings"
+	"tinyipsec/internal/order"
 	"unicode/utf8"
 )
 
@@ -89,7 +89,9 @@ func (c *converter) emit() []byte {
 	if c.platform == "ASA" {
 		policyCmd = "crypto ikev1 policy"
 	}
-	sort.SliceStable(c.policies, func(i, j int) bool { return c.policies[i].priority < c.policies[j].priority })
+	ps := c.policies
+	order.Stable(len(ps), func(i, j int) bool { return ps[i].priority < ps[j].priority },
+		func(i, j int) { ps[i], ps[j] = ps[j], ps[i] })
 	for _, p := range c.policies {
 		fmt.Fprintf(&b, "\n# %s %d (line %d)\n[[isakmp_policy]]\npriority = %d\n", policyCmd, p.priority, p.line, p.priority)
 		fmt.Fprintf(&b, "encryption = %s\nhash = %s\nauthentication = %s\ngroup = %d\nlifetime = %d\n",
