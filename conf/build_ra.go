@@ -1,8 +1,6 @@
 package conf
 
 import (
-	"bufio"
-	"bytes"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -184,14 +182,13 @@ func readUsersFile(path string) (map[string]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	data = append(data, '\n')
 	users := map[string]string{}
-	sc := bufio.NewScanner(bytes.NewReader(data))
 	line := 0
 	var errs []string
-	for sc.Scan() {
+	// Lines split by hand: bufio.Scanner is linked nowhere else (flash).
+	for text := range strings.Lines(string(data)) {
 		line++
-		s := strings.TrimSpace(sc.Text())
+		s := strings.TrimSpace(text)
 		if s == "" || s[0] == '#' {
 			continue
 		}

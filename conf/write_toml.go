@@ -1,9 +1,9 @@
 package conf
 
 import (
+	"bytes"
 	"tinyipsec/internal/algo"
 
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -23,21 +23,25 @@ func WriteTOML(w io.Writer, c *Config) error {
 	if c == nil {
 		return errors.New("conf: nil configuration")
 	}
-	tw := &tomlWriter{w: bufio.NewWriter(w)}
+	tw := &tomlWriter{}
 	tw.config(c)
 	if tw.err != nil {
 		return tw.err
 	}
-	return tw.w.Flush()
+	_, err := w.Write(tw.w.Bytes())
+	return err
 }
 
+// tomlWriter collects the file in memory (a few kilobytes) and writes
+// it at once; bytes.Buffer rather than bufio.Writer, which the daemon
+// links nowhere else (flash).
 type tomlWriter struct {
-	w   *bufio.Writer
+	w   bytes.Buffer
 	err error
 }
 
 func (tw *tomlWriter) line(format string, args ...any) {
-	fmt.Fprintf(tw.w, format+"\n", args...)
+	fmt.Fprintf(&tw.w, format+"\n", args...)
 }
 
 // str writes key = "value"; TOML strings must be valid UTF-8.

@@ -10,7 +10,6 @@
 package wireshark
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/hex"
 	"fmt"
@@ -63,36 +62,44 @@ var (
 
 // WriteIKEv1 writes an ikev1_decryption_table.
 func WriteIKEv1(w io.Writer, sas []IKESA) error {
-	b := bufio.NewWriter(w)
-	fmt.Fprintln(b, "# IKEv1 phase 1 keys exported by tinyipsec: SECRET, anyone holding this file can decrypt the exchanges.")
+	var b bytes.Buffer // not bufio, which the daemon links nowhere else (flash)
+	fmt.Fprintln(&b, "# IKEv1 phase 1 keys exported by tinyipsec: SECRET, anyone holding this file can decrypt the exchanges.")
 	for _, sa := range sas {
-		fmt.Fprintf(b, "%s,%s\n", hex.EncodeToString(sa.CookieI[:]), hex.EncodeToString(sa.Key))
+		fmt.Fprintf(&b, "%s,%s\n", hex.EncodeToString(sa.CookieI[:]), hex.EncodeToString(sa.Key))
 	}
-	return b.Flush()
+	return writeWiped(w, &b)
 }
 
 // WriteESP writes an esp_sa table. SAs whose cipher Wireshark cannot
 // decrypt become comment lines, and are returned for the caller to say so.
 func WriteESP(w io.Writer, sas []ESPSA) (skipped []string, err error) {
-	b := bufio.NewWriter(w)
-	fmt.Fprintln(b, "# ESP keys exported by tinyipsec: SECRET, anyone holding this file can decrypt the traffic.")
+	var b bytes.Buffer
+	fmt.Fprintln(&b, "# ESP keys exported by tinyipsec: SECRET, anyone holding this file can decrypt the traffic.")
 	for _, sa := range sas {
 		c, okC := cipherNames[sa.Cipher]
 		i, okI := integrityNames[sa.Integrity]
 		if !okC || !okI {
 			why := fmt.Sprintf("SPI 0x%08x %s > %s: %s/%s is not among Wireshark's ESP algorithms", sa.SPI, sa.Src, sa.Dst, sa.Cipher, sa.Integrity)
 			skipped = append(skipped, why)
-			fmt.Fprintf(b, "# %s\n", why)
+			fmt.Fprintf(&b, "# %s\n", why)
 			continue
 		}
 		family := "IPv4"
 		if sa.Src.Is6() && !sa.Src.Is4In6() {
 			family = "IPv6"
 		}
-		fmt.Fprintf(b, "%q,%q,%q,\"0x%08x\",%q,%q,%q,%q\n", family, sa.Src.Unmap().String(), sa.Dst.Unmap().String(), sa.SPI,
+		fmt.Fprintf(&b, "%q,%q,%q,\"0x%08x\",%q,%q,%q,%q\n", family, sa.Src.Unmap().String(), sa.Dst.Unmap().String(), sa.SPI,
 			c, hexKey(sa.EncKey), i, hexKey(sa.AuthKey))
 	}
-	return skipped, b.Flush()
+	return skipped, writeWiped(w, &b)
+}
+
+// writeWiped writes the table to w and zeroes the buffer that held the
+// keys.
+func writeWiped(w io.Writer, b *bytes.Buffer) error {
+	_, err := w.Write(b.Bytes())
+	clear(b.Bytes()[:b.Cap()])
+	return err
 }
 
 func hexKey(k []byte) string {
