@@ -166,9 +166,15 @@ func (e *encoder) object(v reflect.Value, depth int) error {
 	if v.Type().Key().Kind() != reflect.String {
 		return errors.New("jsonenc: map key type " + v.Type().Key().String() + " is not supported")
 	}
+	// The values are kept by key string: looking them up again with
+	// MapIndex would need the key converted to the map's key type, and
+	// reflect.Value.Convert links every conversion reflect knows (flash).
 	keys := make([]string, 0, v.Len())
+	vals := make(map[string]reflect.Value, v.Len())
 	for it := v.MapRange(); it.Next(); {
-		keys = append(keys, it.Key().String())
+		k := it.Key().String()
+		keys = append(keys, k)
+		vals[k] = it.Value()
 	}
 	if len(keys) == 0 {
 		e.buf = append(e.buf, "{}"...)
@@ -182,7 +188,7 @@ func (e *encoder) object(v reflect.Value, depth int) error {
 		}
 		e.newline(depth + 1)
 		e.key(k)
-		if err := e.value(v.MapIndex(reflect.ValueOf(k).Convert(v.Type().Key())), depth+1); err != nil {
+		if err := e.value(vals[k], depth+1); err != nil {
 			return err
 		}
 	}
