@@ -2,10 +2,13 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"tinyipsec/internal/testconf"
 )
 
 func cli(t *testing.T, args ...string) (code int, stdout, stderr string) {
@@ -49,35 +52,29 @@ func TestCheckExample(t *testing.T) {
 }
 
 // TestCheckReportsEveryError: three independent mistakes on three lines
-// are all reported, each with its line, and the exit code is 1.
+// of a valid configuration are all reported, each with its line, and the
+// exit code is 1.
 func TestCheckReportsEveryError(t *testing.T) {
-	cfg := `[global]
-log_level = "info"
-
-[[isakmp_policy]]
-priority = 10
-encryption = "aes257"
-hash = "sha256"
-authentication = "pre-share"
-group = 14
-
-[transform_set.ts1]
-esp = "aes128gcm16"
-
-[acl.vpn]
-rules = ["permit ip 10.1.0.0 0.0.0.255 10.2.0.0 0.0.0.255"]
-
-[[crypto_map]]
-name = "cm"
-seq = 10
-peer = "192.0.2.2"
-psk = "secret-key-1234"
-match = "vpn"
-transform_set = ["ts-missing"]
-pfs = 14
-colour = "blue"
-`
+	good := testconf.IKE{LogLevel: "info", Peer: "192.0.2.2", PSK: "secret-key-1234", PFS: 14,
+		ACL: "permit ip 10.1.0.0 0.0.0.255 10.2.0.0 0.0.0.255"}.TOML("")
 	path := filepath.Join(t.TempDir(), "bad.toml")
+	if err := os.WriteFile(path, []byte(good), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := cli(t, "check", "-c", path); code != 0 {
+		t.Fatalf("the configuration before the mistakes: exit %d, %s", code, errOut)
+	}
+	cfg := good
+	for _, edit := range [][2]string{
+		{`encryption = "aes128"`, `encryption = "aes257"`},
+		{`transform_set = ["TS"]`, `transform_set = ["ts-missing"]`},
+		{"pfs = 14\n", "pfs = 14\ncolour = \"blue\"\n"},
+	} {
+		if !strings.Contains(cfg, edit[0]) {
+			t.Fatalf("configuration lacks %q:\n%s", edit[0], good)
+		}
+		cfg = strings.Replace(cfg, edit[0], edit[1], 1)
+	}
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -85,16 +82,17 @@ colour = "blue"
 	if code != exitFail {
 		t.Fatalf("exit %d, want 1; out %q err %q", code, out, errOut)
 	}
-	for _, want := range []string{
-		"bad.toml:6:",  // encryption = "aes257"
-		"bad.toml:23:", // transform_set = ["ts-missing"]
-		"bad.toml:25:", // colour = "blue"
-		"aes257", "ts-missing", "colour",
-	} {
-		if !strings.Contains(errOut, want) {
-			t.Errorf("missing %q in:\n%s", want, errOut)
+	for _, bad := range []string{"aes257", "ts-missing", "colour"} {
+		want := fmt.Sprintf("bad.toml:%d:", lineOf(cfg, bad))
+		if !strings.Contains(errOut, want) || !strings.Contains(errOut, bad) {
+			t.Errorf("missing %q (the line with %s) in:\n%s", want, bad, errOut)
 		}
 	}
+}
+
+// lineOf is the number of the first line of text containing s.
+func lineOf(text, s string) int {
+	return strings.Count(text[:strings.Index(text, s)], "\n") + 1
 }
 
 func TestStatusWithoutDaemon(t *testing.T) {
