@@ -138,51 +138,45 @@ func TestInteropOnTraffic(t *testing.T) {
 // children, and each pair carries its own subnets' traffic.
 func TestInteropOneSAPerACLLine(t *testing.T) {
 	requireStrongSwan(t)
-	for _, tinyInit := range []bool{true, false} {
-		name := "strongswan-initiates"
-		if tinyInit {
-			name = "tinyipsec-initiates"
+	bothWays(t, "strongswan-initiates", "tinyipsec-initiates", func(t *testing.T, tinyInit bool) {
+		left, right := twoHosts(t)
+		for _, a := range []string{"10.212.1.1/32", "10.212.2.1/32"} {
+			left.Run(t, "ip", "addr", "add", a, "dev", "lo")
 		}
-		t.Run(name, func(t *testing.T) {
-			left, right := twoHosts(t)
-			for _, a := range []string{"10.212.1.1/32", "10.212.2.1/32"} {
-				left.Run(t, "ip", "addr", "add", a, "dev", "lo")
-			}
-			for _, a := range []string{"10.222.1.1/32", "10.222.2.1/32"} {
-				right.Run(t, "ip", "addr", "add", a, "dev", "lo")
-			}
-			ss := startCharon(t, right)
-			ss.loadConn(t, charonConn{PSK: "interop-psk-lines", LocalAddr: rightOuter, RemoteAddr: leftOuter,
-				LocalTS: "10.222.1.0/24", RemoteTS: "10.212.1.0/24",
-				Extra: []charonTS{{LocalTS: "10.222.2.0/24", RemoteTS: "10.212.2.0/24"}}})
-			initiate := "never"
-			if tinyInit {
-				initiate = "always"
-			}
-			tis := startTinyipsec(t, left, tisConn{PSK: "interop-psk-lines", Peer: rightOuter, Local: leftOuter, Initiate: initiate,
-				ACLRules: []string{
-					"deny ip host 10.212.3.9 any",
-					"permit ip 10.212.1.0 0.0.0.255 10.222.1.0 0.0.0.255",
-					"permit ip 10.212.2.0 0.0.0.255 10.222.2.0 0.0.0.255",
-				}})
-			if !tinyInit {
-				ss.initiateChild(t, "tis")
-				ss.initiateChild(t, "tis0")
-			}
-			nstest.WaitFor(t, 30*time.Second, "two IPsec SAs on both ends", func() bool {
-				s, err := tis.status()
-				return err == nil && len(s.IPsecSAs) == 2 && ss.installedChildren() == 2
-			})
-			pingAcross(t, left, "10.212.1.1", "10.222.1.1")
-			pingAcross(t, left, "10.212.2.1", "10.222.2.1")
-			pingAcross(t, right, "10.222.2.1", "10.212.2.1")
-			tcpTransfer(t, left, "10.212.2.1", right, "10.222.2.1")
-			s, _ := tis.status()
-			for _, sa := range s.IPsecSAs {
-				if sa.PktsIn == 0 || sa.PktsOut == 0 {
-					t.Errorf("pair %s/%s carried nothing (in %d, out %d)", sa.SPIIn, sa.SPIOut, sa.PktsIn, sa.PktsOut)
-				}
-			}
+		for _, a := range []string{"10.222.1.1/32", "10.222.2.1/32"} {
+			right.Run(t, "ip", "addr", "add", a, "dev", "lo")
+		}
+		ss := startCharon(t, right)
+		ss.loadConn(t, charonConn{PSK: "interop-psk-lines", LocalAddr: rightOuter, RemoteAddr: leftOuter,
+			LocalTS: "10.222.1.0/24", RemoteTS: "10.212.1.0/24",
+			Extra: []charonTS{{LocalTS: "10.222.2.0/24", RemoteTS: "10.212.2.0/24"}}})
+		initiate := "never"
+		if tinyInit {
+			initiate = "always"
+		}
+		tis := startTinyipsec(t, left, tisConn{PSK: "interop-psk-lines", Peer: rightOuter, Local: leftOuter, Initiate: initiate,
+			ACLRules: []string{
+				"deny ip host 10.212.3.9 any",
+				"permit ip 10.212.1.0 0.0.0.255 10.222.1.0 0.0.0.255",
+				"permit ip 10.212.2.0 0.0.0.255 10.222.2.0 0.0.0.255",
+			}})
+		if !tinyInit {
+			ss.initiateChild(t, "tis")
+			ss.initiateChild(t, "tis0")
+		}
+		nstest.WaitFor(t, 30*time.Second, "two IPsec SAs on both ends", func() bool {
+			s, err := tis.status()
+			return err == nil && len(s.IPsecSAs) == 2 && ss.installedChildren() == 2
 		})
-	}
+		pingAcross(t, left, "10.212.1.1", "10.222.1.1")
+		pingAcross(t, left, "10.212.2.1", "10.222.2.1")
+		pingAcross(t, right, "10.222.2.1", "10.212.2.1")
+		tcpTransfer(t, left, "10.212.2.1", right, "10.222.2.1")
+		s, _ := tis.status()
+		for _, sa := range s.IPsecSAs {
+			if sa.PktsIn == 0 || sa.PktsOut == 0 {
+				t.Errorf("pair %s/%s carried nothing (in %d, out %d)", sa.SPIIn, sa.SPIOut, sa.PktsIn, sa.PktsOut)
+			}
+		}
+	})
 }

@@ -253,15 +253,9 @@ func TestInteropLibreswanMainModePSK(t *testing.T) {
 		{"aes128-sha256-modp2048", "", "aes128-sha2_256;modp2048"},
 		{"aes256-sha256-ecp256", "encryption = \"aes256\"\nhash = \"sha256\"\nauthentication = \"pre-share\"\ngroup = 19\n", "aes256-sha2_256;dh19"},
 	} {
-		for _, tisInitiates := range []bool{true, false} {
-			name := c.name + "/pluto-initiates"
-			if tisInitiates {
-				name = c.name + "/tinyipsec-initiates"
-			}
-			t.Run(name, func(t *testing.T) {
-				libreswanPhase1(t, root, c.tisPolicy, c.plutoIKE, tisInitiates)
-			})
-		}
+		bothWays(t, c.name+"/pluto-initiates", c.name+"/tinyipsec-initiates", func(t *testing.T, tisInitiates bool) {
+			libreswanPhase1(t, root, c.tisPolicy, c.plutoIKE, tisInitiates)
+		})
 	}
 }
 

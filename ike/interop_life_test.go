@@ -42,21 +42,15 @@ func TestInteropRekeyNoLoss(t *testing.T) {
 	}
 	// strongSwan initiates; tinyipsec's own rekey (as initiator) is
 	// TestInteropRekeyByTinyipsec.
-	for _, tinyInit := range []bool{false} {
-		name := "strongswan-initiates"
-		if tinyInit {
-			name = "tinyipsec-initiates"
+	t.Run("strongswan-initiates", func(t *testing.T) {
+		r := runInterop(t, c, false)
+		// 40 s of pings: at least one rekey happens.
+		if !pingAcrossRekey(t, r, 200, r.ss.inboundSPIs) {
+			t.Fatal("no rekey happened during the ping")
 		}
-		t.Run(name, func(t *testing.T) {
-			r := runInterop(t, c, tinyInit)
-			// 40 s of pings: at least one rekey happens.
-			if !pingAcrossRekey(t, r, 200, r.ss.inboundSPIs) {
-				t.Fatal("no rekey happened during the ping")
-			}
-			// The tunnel still carries traffic on the new SAs.
-			tcpTransfer(t, r.left, leftInner, r.right, rightInner)
-		})
-	}
+		// The tunnel still carries traffic on the new SAs.
+		tcpTransfer(t, r.left, leftInner, r.right, rightInner)
+	})
 }
 
 // TestInteropDPDRestart: DPD notices a killed strongSwan, tinyipsec drops

@@ -315,39 +315,33 @@ func raGatewayMap(t *testing.T, pool string, users ...string) string {
 // tinyipsec (modecfg = "push", charon with pull = no).
 func TestInteropRAStrongSwanClient(t *testing.T) {
 	requireXAuthGeneric(t)
-	for _, push := range []bool{false, true} {
-		name := "pull"
+	bothWays(t, "pull", "push", func(t *testing.T, push bool) {
+		left, right := twoHosts(t)
+		gwMap := raGatewayMap(t, "10.78.0.10-10.78.0.20", "alice")
 		if push {
-			name = "push"
+			gwMap += "modecfg = \"push\"\n"
 		}
-		t.Run(name, func(t *testing.T) {
-			left, right := twoHosts(t)
-			gwMap := raGatewayMap(t, "10.78.0.10-10.78.0.20", "alice")
-			if push {
-				gwMap += "modecfg = \"push\"\n"
-			}
-			gw := startRATinyipsec(t, left, gwMap)
-			ss := startRACharon(t, right, raCharon{LocalAddr: rightOuter, RemoteAddr: leftOuter, Split: leftSubnet, Push: push,
-				PSK: raGroupKey, User: "alice", Password: raPassword})
-			ss.initiateChild(t, "rw")
-			var st *raStatus
-			nstest.WaitFor(t, 30*time.Second, "the client's SA active on the gateway", func() bool {
-				st = gw.raStatus(t)
-				return len(st.IKESAs) == 1 && st.IKESAs[0].RemoteAccess == "active" && len(st.IPsecSAs) == 1
-			})
-			vip := st.IKESAs[0].Assigned
-			if vip != "10.78.0.10" || st.IKESAs[0].User != "alice" {
-				t.Fatalf("gateway status %+v", st.IKESAs[0])
-			}
-			if !strings.Contains(ss.listSAs(), vip) {
-				t.Fatalf("strongSwan did not install %s:\n%s", vip, ss.listSAs())
-			}
-			pingAcross(t, right, vip, leftInner)
-			if st := gw.raStatus(t); st.IPsecSAs[0].RemoteSelector != vip+"/32" || st.IPsecSAs[0].PktsIn == 0 {
-				t.Fatalf("gateway IPsec SA %+v", st.IPsecSAs)
-			}
+		gw := startRATinyipsec(t, left, gwMap)
+		ss := startRACharon(t, right, raCharon{LocalAddr: rightOuter, RemoteAddr: leftOuter, Split: leftSubnet, Push: push,
+			PSK: raGroupKey, User: "alice", Password: raPassword})
+		ss.initiateChild(t, "rw")
+		var st *raStatus
+		nstest.WaitFor(t, 30*time.Second, "the client's SA active on the gateway", func() bool {
+			st = gw.raStatus(t)
+			return len(st.IKESAs) == 1 && st.IKESAs[0].RemoteAccess == "active" && len(st.IPsecSAs) == 1
 		})
-	}
+		vip := st.IKESAs[0].Assigned
+		if vip != "10.78.0.10" || st.IKESAs[0].User != "alice" {
+			t.Fatalf("gateway status %+v", st.IKESAs[0])
+		}
+		if !strings.Contains(ss.listSAs(), vip) {
+			t.Fatalf("strongSwan did not install %s:\n%s", vip, ss.listSAs())
+		}
+		pingAcross(t, right, vip, leftInner)
+		if st := gw.raStatus(t); st.IPsecSAs[0].RemoteSelector != vip+"/32" || st.IPsecSAs[0].PktsIn == 0 {
+			t.Fatalf("gateway IPsec SA %+v", st.IPsecSAs)
+		}
+	})
 }
 
 // TestInteropRAStrongSwanWrongPassword: tinyipsec's gateway refuses

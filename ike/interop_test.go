@@ -35,6 +35,19 @@ func twoHosts(t *testing.T) (left, right *nstest.NS) {
 	return left, right
 }
 
+// bothWays runs f as two subtests, with v false (the subtest named
+// ifFalse) and true (ifTrue): a test run with either side initiating, or
+// with an option off and on.
+func bothWays(t *testing.T, ifFalse, ifTrue string, f func(t *testing.T, v bool)) {
+	for _, v := range []bool{false, true} {
+		name := ifFalse
+		if v {
+			name = ifTrue
+		}
+		t.Run(name, func(t *testing.T) { f(t, v) })
+	}
+}
+
 // TestCharonToCharon proves the harness itself: two strongSwan daemons
 // bring up a Main Mode PSK tunnel and traffic crosses it.
 func TestCharonToCharon(t *testing.T) {
