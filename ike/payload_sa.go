@@ -49,47 +49,45 @@ func (*SA) Type() PayloadType { return PayloadSA }
 func (p *SA) marshalBody(b *cryptobyte.Builder) {
 	b.AddUint32(p.DOI)
 	b.AddUint32(p.Situation)
-	for i, pr := range p.Proposals {
-		next := uint8(PayloadProposal)
-		if i == len(p.Proposals)-1 {
-			next = 0
-		}
-		addSubPayload(b, next, func(b *cryptobyte.Builder) {
-			b.AddUint8(pr.Number)
-			b.AddUint8(pr.Protocol)
-			b.AddUint8(uint8(len(pr.SPI)))
-			b.AddUint8(uint8(len(pr.Transforms)))
-			b.AddBytes(pr.SPI)
-			for j, t := range pr.Transforms {
-				next := uint8(PayloadTransform)
-				if j == len(pr.Transforms)-1 {
-					next = 0
-				}
-				addSubPayload(b, next, func(b *cryptobyte.Builder) {
-					b.AddUint8(t.Number)
-					b.AddUint8(t.ID)
-					b.AddUint16(0)
-					marshalAttributes(b, t.Attributes)
-				})
-			}
+	addSubPayloads(b, PayloadProposal, len(p.Proposals), func(b *cryptobyte.Builder, i int) {
+		pr := &p.Proposals[i]
+		b.AddUint8(pr.Number)
+		b.AddUint8(pr.Protocol)
+		b.AddUint8(uint8(len(pr.SPI)))
+		b.AddUint8(uint8(len(pr.Transforms)))
+		b.AddBytes(pr.SPI)
+		addSubPayloads(b, PayloadTransform, len(pr.Transforms), func(b *cryptobyte.Builder, j int) {
+			t := &pr.Transforms[j]
+			b.AddUint8(t.Number)
+			b.AddUint8(t.ID)
+			b.AddUint16(0)
+			marshalAttributes(b, t.Attributes)
 		})
-	}
+	})
 }
 
-// addSubPayload writes a generic header whose length includes the header
-// itself, as ISAKMP wants, around body.
-func addSubPayload(b *cryptobyte.Builder, next uint8, body func(*cryptobyte.Builder)) {
-	inner := cryptobyte.NewBuilder(nil)
-	body(inner)
-	bs, err := inner.Bytes()
-	if err != nil || len(bs)+4 > 0xffff {
-		b.SetError(malformed("sub-payload too long"))
-		return
+// addSubPayloads writes n sub-payloads of one kind (proposals, or a
+// proposal's transforms), body(i) being the i-th: each in a generic header
+// whose length includes the header itself, as ISAKMP wants, and whose next
+// field names the kind again, 0 on the last.
+func addSubPayloads(b *cryptobyte.Builder, kind PayloadType, n int, body func(b *cryptobyte.Builder, i int)) {
+	for i := 0; i < n; i++ {
+		next := uint8(kind)
+		if i == n-1 {
+			next = 0
+		}
+		inner := cryptobyte.NewBuilder(nil)
+		body(inner, i)
+		bs, err := inner.Bytes()
+		if err != nil || len(bs)+4 > 0xffff {
+			b.SetError(malformed("sub-payload too long"))
+			return
+		}
+		b.AddUint8(next)
+		b.AddUint8(0)
+		b.AddUint16(uint16(len(bs) + 4))
+		b.AddBytes(bs)
 	}
-	b.AddUint8(next)
-	b.AddUint8(0)
-	b.AddUint16(uint16(len(bs) + 4))
-	b.AddBytes(bs)
 }
 
 // readSubPayload reads a generic header and its body; the header's length
