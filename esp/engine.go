@@ -246,6 +246,39 @@ func (e *Engine) newBatch() (bufs [][]byte, sizes []int) {
 	return bufs, make([]int, e.cfg.Batch)
 }
 
+// batchLoop is what the packet paths (outbound, inbound, UDP-encapsulated)
+// share: the engine, the path's loop state, and the buffers the next batch
+// is read into (the outbound path switches between two sets).
+type batchLoop struct {
+	e     *Engine
+	state *loopState
+	bufs  [][]byte
+	sizes []int
+}
+
+func (e *Engine) newBatchLoop() batchLoop {
+	l := batchLoop{e: e, state: e.newLoop()}
+	l.bufs, l.sizes = e.newBatch()
+	return l
+}
+
+// run reads batches with read until readFailed says stop, and processes
+// each inside the loop's state.
+func (l *batchLoop) run(read func(bufs [][]byte, sizes []int, offset int) (int, error), process func(n int)) error {
+	for {
+		n, err := read(l.bufs, l.sizes, MaxHeadroom)
+		if err != nil {
+			if stop, err := l.e.readFailed(err); stop {
+				return err
+			}
+			continue
+		}
+		l.state.enter()
+		process(n)
+		l.state.leave()
+	}
+}
+
 // RunOutbound reads the device until it fails or the engine is closed.
 // Run exactly one: it is what keeps each SA's outbound packets in order.
 func (e *Engine) RunOutbound() error {
@@ -254,18 +287,7 @@ func (e *Engine) RunOutbound() error {
 	o := newOutLoop(e)
 	o.startPipeline()
 	defer o.stop()
-	for {
-		n, err := e.dev.Read(o.bufs, o.sizes, MaxHeadroom)
-		if err != nil {
-			if stop, err := e.readFailed(err); stop {
-				return err
-			}
-			continue
-		}
-		o.state.enter()
-		o.process(n)
-		o.state.leave()
-	}
+	return o.run(e.dev.Read, o.process)
 }
 
 // RunInbound reads r until it fails or the engine is closed. Run one per
@@ -274,18 +296,7 @@ func (e *Engine) RunInbound(r Reader) error {
 	e.wg.Add(1)
 	defer e.wg.Done()
 	in := newInLoop(e)
-	for {
-		n, err := r.Read(in.bufs, in.sizes, MaxHeadroom)
-		if err != nil {
-			if stop, err := e.readFailed(err); stop {
-				return err
-			}
-			continue
-		}
-		in.state.enter()
-		in.process(n)
-		in.state.leave()
-	}
+	return in.run(r.Read, in.process)
 }
 
 // readFailed decides what a loop does after a read error: stop (with nil

@@ -3,10 +3,7 @@ package esp
 // inLoop is the state of one inbound path: wire -> SPI -> SA -> Decap
 // (with the SA's selector check) -> TUN.
 type inLoop struct {
-	e     *Engine
-	state *loopState
-	bufs  [][]byte
-	sizes []int
+	batchLoop
 	write [][]byte // the batch's decrypted packets, slices of bufs
 	res   []inResult
 
@@ -21,8 +18,7 @@ type inResult struct {
 }
 
 func newInLoop(e *Engine) *inLoop {
-	l := &inLoop{e: e, state: e.newLoop()}
-	l.bufs, l.sizes = e.newBatch()
+	l := &inLoop{batchLoop: e.newBatchLoop()}
 	l.write = make([][]byte, 0, len(l.bufs))
 	l.res = make([]inResult, len(l.bufs))
 	l.spread, l.decrypt = newSpreadState(), l.decryptRange

@@ -7,10 +7,7 @@ import (
 // outLoop is the state of the outbound path: TUN -> classify -> SA ->
 // wire. Everything it needs per packet is allocated here, once.
 type outLoop struct {
-	e     *Engine
-	state *loopState
-	bufs  [][]byte
-	sizes []int
+	batchLoop
 	send  [][]byte // the batch's finished packets, slices of bufs
 	clear [][]byte // the batch's packets no entry permits (EngineConfig.Bypass)
 	big   oversize // fragments or answers packets too big for their SA
@@ -50,8 +47,7 @@ type outJob struct {
 }
 
 func newOutLoop(e *Engine) *outLoop {
-	o := &outLoop{e: e, state: e.newLoop()}
-	o.bufs, o.sizes = e.newBatch()
+	o := &outLoop{batchLoop: e.newBatchLoop()}
 	o.send = make([][]byte, 0, len(o.bufs))
 	o.clear = make([][]byte, 0, len(o.bufs))
 	o.big = e.newOversize()

@@ -42,18 +42,14 @@ func (e *Engine) ReceiveUDP(payload []byte, local, remote netip.AddrPort) {
 // segments of a flow). One goroutine uses a UDPBatch; make one per
 // receive socket with NewUDPBatch.
 type UDPBatch struct {
-	e      *Engine
-	state  *loopState
-	bufs   [][]byte
-	sizes  []int
+	batchLoop
 	write  [][]byte
 	active bool
 }
 
 // NewUDPBatch returns a batch receiver with its own buffers.
 func (e *Engine) NewUDPBatch() *UDPBatch {
-	b := &UDPBatch{e: e, state: e.newLoop()}
-	b.bufs, b.sizes = e.newBatch()
+	b := &UDPBatch{batchLoop: e.newBatchLoop()}
 	b.write = make([][]byte, 0, len(b.bufs))
 	return b
 }
