@@ -18,10 +18,7 @@ import (
 // SHA-256 and the unique id) and returns the files by absolute path.
 func openAPK(t *testing.T, path string) (*apkv3.Parsed, map[string]apkv3.ParsedFile, map[string]apkv3.ParsedDir) {
 	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := readFile(t, path)
 	p, err := apkv3.Parse(b)
 	if err != nil {
 		t.Fatalf("%s: %v", path, err)
@@ -42,111 +39,106 @@ func openAPK(t *testing.T, path string) (*apkv3.Parsed, map[string]apkv3.ParsedF
 // metadata, the conffiles as OpenWrt declares them for apk, and the
 // maintainer scripts.
 func TestAPKStructure(t *testing.T) {
-	for _, tg := range targets {
-		t.Run(tg.arch, func(t *testing.T) {
-			path := tg.apk(t)
-			raw, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if string(raw[:4]) != "ADBd" {
-				t.Errorf("magic %q, want ADBd (deflate-compressed ADB, as apk mkpkg writes)", raw[:4])
-			}
-			p, files, dirs := openAPK(t, path)
-			ipk := openIPK(t, tg.ipk(t))
+	forEachTarget(t, func(t *testing.T, tg target) {
+		path := tg.apk(t)
+		raw := readFile(t, path)
+		if string(raw[:4]) != "ADBd" {
+			t.Errorf("magic %q, want ADBd (deflate-compressed ADB, as apk mkpkg writes)", raw[:4])
+		}
+		p, files, dirs := openAPK(t, path)
+		ipk := openIPK(t, tg.ipk(t))
 
-			if !apkv3.ValidVersion(p.Version) || !strings.HasSuffix(filepath.Base(path), "-"+p.Version+"_"+tg.arch+".apk") {
-				t.Errorf("version %q (file %s)", p.Version, filepath.Base(path))
-			}
-			want := map[string]string{"name": "tinyipsec", "arch": tg.arch, "license": "MIT", "origin": ipk.fields["Source"], "maintainer": ipk.fields["Maintainer"]}
-			got := map[string]string{"name": p.Name, "arch": p.Arch, "license": p.License, "origin": p.Origin, "maintainer": p.Maintainer}
-			if !reflect.DeepEqual(got, want) {
-				t.Errorf("info %v, want %v", got, want)
-			}
-			if d := strings.Join(strings.Fields(ipk.fields["Description"]), " "); p.Description != d {
-				t.Errorf("description %q, want the .ipk's %q", p.Description, d)
-			}
-			if !reflect.DeepEqual(p.Depends, []string{"kmod-tun", "libc"}) {
-				t.Errorf("depends %q, want the .ipk's libc, kmod-tun", p.Depends)
-			}
-			if p.BuildTime == 0 || ipk.fields["SourceDateEpoch"] != "" && ipk.fields["SourceDateEpoch"] != itoa(p.BuildTime) {
-				t.Errorf("build-time %d, .ipk SourceDateEpoch %s", p.BuildTime, ipk.fields["SourceDateEpoch"])
-			}
+		if !apkv3.ValidVersion(p.Version) || !strings.HasSuffix(filepath.Base(path), "-"+p.Version+"_"+tg.arch+".apk") {
+			t.Errorf("version %q (file %s)", p.Version, filepath.Base(path))
+		}
+		want := map[string]string{"name": "tinyipsec", "arch": tg.arch, "license": "MIT", "origin": ipk.fields["Source"], "maintainer": ipk.fields["Maintainer"]}
+		got := map[string]string{"name": p.Name, "arch": p.Arch, "license": p.License, "origin": p.Origin, "maintainer": p.Maintainer}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("info %v, want %v", got, want)
+		}
+		if d := strings.Join(strings.Fields(ipk.fields["Description"]), " "); p.Description != d {
+			t.Errorf("description %q, want the .ipk's %q", p.Description, d)
+		}
+		if !reflect.DeepEqual(p.Depends, []string{"kmod-tun", "libc"}) {
+			t.Errorf("depends %q, want the .ipk's libc, kmod-tun", p.Depends)
+		}
+		if p.BuildTime == 0 || ipk.fields["SourceDateEpoch"] != "" && ipk.fields["SourceDateEpoch"] != itoa(p.BuildTime) {
+			t.Errorf("build-time %d, .ipk SourceDateEpoch %s", p.BuildTime, ipk.fields["SourceDateEpoch"])
+		}
 
-			// Every file and directory of the .ipk, same mode, same bytes.
+		// Every file and directory of the .ipk, same mode, same bytes.
+		for _, e := range ipk.data {
+			name := strings.TrimSuffix(strings.TrimPrefix(e.hdr.Name, "."), "/")
+			if e.hdr.Typeflag == '5' {
+				if name == "" {
+					name = "/"
+				}
+				d, ok := dirs[name]
+				if !ok || int64(d.Mode) != e.hdr.Mode&0o7777 || d.User != "root" || d.Group != "root" {
+					t.Errorf("dir %s: %+v, want mode %o root:root", name, d, e.hdr.Mode&0o7777)
+				}
+				continue
+			}
+			f, ok := files[name]
+			if !ok {
+				t.Errorf("apk lacks %s", name)
+				continue
+			}
+			if int64(f.Mode) != e.hdr.Mode&0o7777 || f.User != "root" || f.Group != "root" || string(f.Data) != string(e.data) {
+				t.Errorf("%s: mode %o %s:%s, %d bytes; ipk mode %o, %d bytes", name, f.Mode, f.User, f.Group, len(f.Data), e.hdr.Mode&0o7777, len(e.data))
+			}
+			if sum := sha256.Sum256(e.data); hex.EncodeToString(f.Hash) != hex.EncodeToString(sum[:]) {
+				t.Errorf("%s: hash differs from the .ipk file's SHA-256", name)
+			}
+		}
+		// Beyond the .ipk's files only OpenWrt's apk metadata.
+		meta := "/lib/apk/packages/tinyipsec."
+		for name := range files {
+			if strings.HasPrefix(name, meta) {
+				continue
+			}
+			found := false
 			for _, e := range ipk.data {
-				name := strings.TrimSuffix(strings.TrimPrefix(e.hdr.Name, "."), "/")
-				if e.hdr.Typeflag == '5' {
-					if name == "" {
-						name = "/"
-					}
-					d, ok := dirs[name]
-					if !ok || int64(d.Mode) != e.hdr.Mode&0o7777 || d.User != "root" || d.Group != "root" {
-						t.Errorf("dir %s: %+v, want mode %o root:root", name, d, e.hdr.Mode&0o7777)
-					}
-					continue
-				}
-				f, ok := files[name]
-				if !ok {
-					t.Errorf("apk lacks %s", name)
-					continue
-				}
-				if int64(f.Mode) != e.hdr.Mode&0o7777 || f.User != "root" || f.Group != "root" || string(f.Data) != string(e.data) {
-					t.Errorf("%s: mode %o %s:%s, %d bytes; ipk mode %o, %d bytes", name, f.Mode, f.User, f.Group, len(f.Data), e.hdr.Mode&0o7777, len(e.data))
-				}
-				if sum := sha256.Sum256(e.data); hex.EncodeToString(f.Hash) != hex.EncodeToString(sum[:]) {
-					t.Errorf("%s: hash differs from the .ipk file's SHA-256", name)
-				}
+				found = found || strings.TrimPrefix(e.hdr.Name, ".") == name
 			}
-			// Beyond the .ipk's files only OpenWrt's apk metadata.
-			meta := "/lib/apk/packages/tinyipsec."
-			for name := range files {
-				if strings.HasPrefix(name, meta) {
-					continue
-				}
-				found := false
-				for _, e := range ipk.data {
-					found = found || strings.TrimPrefix(e.hdr.Name, ".") == name
-				}
-				if !found {
-					t.Errorf("apk ships %s, the .ipk does not", name)
-				}
+			if !found {
+				t.Errorf("apk ships %s, the .ipk does not", name)
 			}
-			conffiles := string(member(t, ipk.control, "./conffiles").data)
-			if got := string(files[meta+"conffiles"].Data); got != conffiles {
-				t.Errorf("conffiles %q, .ipk %q", got, conffiles)
+		}
+		conffiles := string(member(t, ipk.control, "./conffiles").data)
+		if got := string(files[meta+"conffiles"].Data); got != conffiles {
+			t.Errorf("conffiles %q, .ipk %q", got, conffiles)
+		}
+		var static []string
+		for _, c := range strings.Fields(conffiles) {
+			sum := sha256.Sum256(files[c].Data)
+			static = append(static, c+" "+hex.EncodeToString(sum[:]))
+		}
+		if got := string(files[meta+"conffiles_static"].Data); got != strings.Join(static, "\n")+"\n" {
+			t.Errorf("conffiles_static %q, want %q", got, static)
+		}
+		var list []string
+		for name := range files {
+			if !strings.HasPrefix(name, meta) {
+				list = append(list, name)
 			}
-			var static []string
-			for _, c := range strings.Fields(conffiles) {
-				sum := sha256.Sum256(files[c].Data)
-				static = append(static, c+" "+hex.EncodeToString(sum[:]))
-			}
-			if got := string(files[meta+"conffiles_static"].Data); got != strings.Join(static, "\n")+"\n" {
-				t.Errorf("conffiles_static %q, want %q", got, static)
-			}
-			var list []string
-			for name := range files {
-				if !strings.HasPrefix(name, meta) {
-					list = append(list, name)
-				}
-			}
-			if got := strings.Fields(string(files[meta+"list"].Data)); !reflect.DeepEqual(sorted(got), sorted(list)) || !isSorted(got) {
-				t.Errorf("list %q, want the sorted payload %q", got, sorted(list))
-			}
+		}
+		if got := strings.Fields(string(files[meta+"list"].Data)); !reflect.DeepEqual(sorted(got), sorted(list)) || !isSorted(got) {
+			t.Errorf("list %q, want the sorted payload %q", got, sorted(list))
+		}
 
-			// Scripts: the .ipk's postinst and prerm; post-upgrade is
-			// postinst with PKG_UPGRADE=1, as OpenWrt's own packages do it.
-			postinst := string(member(t, ipk.control, "./postinst").data)
-			wantScripts := map[string]string{
-				"post-install":  postinst,
-				"post-upgrade":  "#!/bin/sh\nexport PKG_UPGRADE=1\n" + strings.TrimPrefix(postinst, "#!/bin/sh\n"),
-				"pre-deinstall": string(member(t, ipk.control, "./prerm").data),
-			}
-			if !reflect.DeepEqual(p.Scripts, wantScripts) {
-				t.Errorf("scripts differ from the .ipk's: %q", keys(p.Scripts))
-			}
-		})
-	}
+		// Scripts: the .ipk's postinst and prerm; post-upgrade is
+		// postinst with PKG_UPGRADE=1, as OpenWrt's own packages do it.
+		postinst := string(member(t, ipk.control, "./postinst").data)
+		wantScripts := map[string]string{
+			"post-install":  postinst,
+			"post-upgrade":  "#!/bin/sh\nexport PKG_UPGRADE=1\n" + strings.TrimPrefix(postinst, "#!/bin/sh\n"),
+			"pre-deinstall": string(member(t, ipk.control, "./prerm").data),
+		}
+		if !reflect.DeepEqual(p.Scripts, wantScripts) {
+			t.Errorf("scripts differ from the .ipk's: %q", keys(p.Scripts))
+		}
+	})
 }
 
 func itoa(n uint64) string {

@@ -32,6 +32,25 @@ var targets = []target{
 	{arch: "x86_64", goarch: "amd64", machine: "EM_X86_64", bits: 64},
 }
 
+// forEachTarget runs f as a subtest per target, named by its package
+// architecture.
+func forEachTarget(t *testing.T, f func(t *testing.T, tg target)) {
+	for _, tg := range targets {
+		t.Run(tg.arch, func(t *testing.T) { f(t, tg) })
+	}
+}
+
+// readFile returns the file's bytes; a file that cannot be read ends the
+// test.
+func readFile(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 // need skips locally, or fails under CI, when a prerequisite is missing.
 func need(t *testing.T, ok bool, why string) {
 	t.Helper()

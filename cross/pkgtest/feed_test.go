@@ -117,10 +117,7 @@ func TestFeedMakefilePrepare(t *testing.T) {
 
 // The repository's LICENSE is the MIT text the package metadata names.
 func TestLicenseFile(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join(repoRoot(t), "LICENSE"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := readFile(t, filepath.Join(repoRoot(t), "LICENSE"))
 	s := string(b)
 	for _, want := range []string{"MIT License", "Copyright (c) 2026 the tinyipsec authors", "Permission is hereby granted, free of charge"} {
 		if !strings.Contains(s, want) {
@@ -142,10 +139,7 @@ func TestFeedMakefileBothPackageManagers(t *testing.T) {
 	if v := info["PKG_VERSION"] + "-r" + info["PKG_RELEASE"]; !apkv3.ValidVersion(v) {
 		t.Errorf("apk version %q is not valid apk syntax", v)
 	}
-	b, err := os.ReadFile(filepath.Join(repoRoot(t), "cross", "openwrt", "Makefile"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := readFile(t, filepath.Join(repoRoot(t), "cross", "openwrt", "Makefile"))
 	for _, bad := range []string{"opkg ", "/usr/lib/opkg", "CONTROL/", "ipkg-build", "apk add", "/lib/apk/"} {
 		for _, line := range strings.Split(string(b), "\n") {
 			if !strings.HasPrefix(strings.TrimSpace(line), "#") && strings.Contains(line, bad) {

@@ -6,7 +6,6 @@ import (
 	"compress/gzip"
 	"errors"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -85,10 +84,7 @@ type ipkg struct {
 
 func openIPK(t *testing.T, path string) *ipkg {
 	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := readFile(t, path)
 	p := &ipkg{outer: readTarGz(t, path, b)}
 	p.control = readTarGz(t, "control.tar.gz", member(t, p.outer, "./control.tar.gz").data)
 	p.data = readTarGz(t, "data.tar.gz", member(t, p.outer, "./data.tar.gz").data)
@@ -156,91 +152,86 @@ var dataSource = map[string]string{
 
 func TestIPKStructure(t *testing.T) {
 	root := repoRoot(t)
-	for _, tg := range targets {
-		t.Run(tg.arch, func(t *testing.T) {
-			p := openIPK(t, tg.ipk(t))
-			_, version := artifacts(t)
+	forEachTarget(t, func(t *testing.T, tg target) {
+		p := openIPK(t, tg.ipk(t))
+		_, version := artifacts(t)
 
-			// Outer archive: OpenWrt's tar.gz, fixed member order.
-			if got, want := strings.Join(names(p.outer), " "), "./debian-binary ./control.tar.gz ./data.tar.gz"; got != want {
-				t.Errorf("outer members %q, want %q", got, want)
-			}
-			if got := string(member(t, p.outer, "./debian-binary").data); got != "2.0\n" {
-				t.Errorf("debian-binary = %q", got)
-			}
-			for _, arch := range [][]entry{p.outer, p.control, p.data} {
-				for _, e := range arch {
-					if e.hdr.Uid != 0 || e.hdr.Gid != 0 || e.hdr.Uname != "" || e.hdr.Gname != "" {
-						t.Errorf("%s: owner %d:%d (%q:%q), want numeric 0:0", e.hdr.Name, e.hdr.Uid, e.hdr.Gid, e.hdr.Uname, e.hdr.Gname)
-					}
+		// Outer archive: OpenWrt's tar.gz, fixed member order.
+		if got, want := strings.Join(names(p.outer), " "), "./debian-binary ./control.tar.gz ./data.tar.gz"; got != want {
+			t.Errorf("outer members %q, want %q", got, want)
+		}
+		if got := string(member(t, p.outer, "./debian-binary").data); got != "2.0\n" {
+			t.Errorf("debian-binary = %q", got)
+		}
+		for _, arch := range [][]entry{p.outer, p.control, p.data} {
+			for _, e := range arch {
+				if e.hdr.Uid != 0 || e.hdr.Gid != 0 || e.hdr.Uname != "" || e.hdr.Gname != "" {
+					t.Errorf("%s: owner %d:%d (%q:%q), want numeric 0:0", e.hdr.Name, e.hdr.Uid, e.hdr.Gid, e.hdr.Uname, e.hdr.Gname)
 				}
 			}
+		}
 
-			// control
-			want := map[string]string{
-				"Package":      "tinyipsec",
-				"Version":      version,
-				"Depends":      "libc, kmod-tun",
-				"Section":      "net",
-				"License":      "MIT",
-				"Architecture": tg.arch,
+		// control
+		want := map[string]string{
+			"Package":      "tinyipsec",
+			"Version":      version,
+			"Depends":      "libc, kmod-tun",
+			"Section":      "net",
+			"License":      "MIT",
+			"Architecture": tg.arch,
+		}
+		for k, v := range want {
+			if p.fields[k] != v {
+				t.Errorf("control %s = %q, want %q", k, p.fields[k], v)
 			}
-			for k, v := range want {
-				if p.fields[k] != v {
-					t.Errorf("control %s = %q, want %q", k, p.fields[k], v)
-				}
+		}
+		for _, k := range []string{"Source", "Maintainer", "Description", "Installed-Size", "SourceDateEpoch"} {
+			if p.fields[k] == "" {
+				t.Errorf("control has no %s", k)
 			}
-			for _, k := range []string{"Source", "Maintainer", "Description", "Installed-Size", "SourceDateEpoch"} {
-				if p.fields[k] == "" {
-					t.Errorf("control has no %s", k)
-				}
-			}
-			if p.fieldOrder[0] != "Package" || p.fieldOrder[len(p.fieldOrder)-1] != "Description" {
-				t.Errorf("control must start with Package and end with Description: %v", p.fieldOrder)
-			}
-			// OpenWrt's ipkg-build: the size of the uncompressed data.tar.
-			size := gunzippedSize(t, member(t, p.outer, "./data.tar.gz").data)
-			if got := p.fields["Installed-Size"]; got != strconv.FormatInt(size, 10) {
-				t.Errorf("Installed-Size %s, data.tar is %d bytes", got, size)
-			}
+		}
+		if p.fieldOrder[0] != "Package" || p.fieldOrder[len(p.fieldOrder)-1] != "Description" {
+			t.Errorf("control must start with Package and end with Description: %v", p.fieldOrder)
+		}
+		// OpenWrt's ipkg-build: the size of the uncompressed data.tar.
+		size := gunzippedSize(t, member(t, p.outer, "./data.tar.gz").data)
+		if got := p.fields["Installed-Size"]; got != strconv.FormatInt(size, 10) {
+			t.Errorf("Installed-Size %s, data.tar is %d bytes", got, size)
+		}
 
-			if got := string(member(t, p.control, "./conffiles").data); got != "/etc/config/tinyipsec\n/etc/tinyipsec/tinyipsec.toml\n" {
-				t.Errorf("conffiles = %q", got)
+		if got := string(member(t, p.control, "./conffiles").data); got != "/etc/config/tinyipsec\n/etc/tinyipsec/tinyipsec.toml\n" {
+			t.Errorf("conffiles = %q", got)
+		}
+		for _, s := range []string{"./postinst", "./prerm"} {
+			e := member(t, p.control, s)
+			if e.hdr.Mode&0o777 != 0o755 || !bytes.HasPrefix(e.data, []byte("#!/bin/sh\n")) {
+				t.Errorf("%s: mode %o, must be an executable /bin/sh script", s, e.hdr.Mode)
 			}
-			for _, s := range []string{"./postinst", "./prerm"} {
-				e := member(t, p.control, s)
-				if e.hdr.Mode&0o777 != 0o755 || !bytes.HasPrefix(e.data, []byte("#!/bin/sh\n")) {
-					t.Errorf("%s: mode %o, must be an executable /bin/sh script", s, e.hdr.Mode)
-				}
-			}
+		}
 
-			// data: exactly the expected tree, modes, and content.
-			if len(p.data) != len(dataTree) {
-				t.Errorf("data members:\n%s", strings.Join(names(p.data), "\n"))
+		// data: exactly the expected tree, modes, and content.
+		if len(p.data) != len(dataTree) {
+			t.Errorf("data members:\n%s", strings.Join(names(p.data), "\n"))
+		}
+		for _, w := range dataTree {
+			e := member(t, p.data, w.path)
+			if e.hdr.Mode&0o7777 != w.mode {
+				t.Errorf("%s: mode %o, want %o", w.path, e.hdr.Mode&0o7777, w.mode)
 			}
-			for _, w := range dataTree {
-				e := member(t, p.data, w.path)
-				if e.hdr.Mode&0o7777 != w.mode {
-					t.Errorf("%s: mode %o, want %o", w.path, e.hdr.Mode&0o7777, w.mode)
-				}
-				if isDir := e.hdr.Typeflag == tar.TypeDir; isDir != w.dir {
-					t.Errorf("%s: directory=%v, want %v", w.path, isDir, w.dir)
-				}
-				if w.dir {
-					continue
-				}
-				src := tg.binary(t)
-				if rel := dataSource[w.path]; rel != "" {
-					src = root + "/" + rel
-				}
-				b, err := os.ReadFile(src)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if !bytes.Equal(b, e.data) {
-					t.Errorf("%s differs from %s", w.path, src)
-				}
+			if isDir := e.hdr.Typeflag == tar.TypeDir; isDir != w.dir {
+				t.Errorf("%s: directory=%v, want %v", w.path, isDir, w.dir)
 			}
-		})
-	}
+			if w.dir {
+				continue
+			}
+			src := tg.binary(t)
+			if rel := dataSource[w.path]; rel != "" {
+				src = root + "/" + rel
+			}
+			b := readFile(t, src)
+			if !bytes.Equal(b, e.data) {
+				t.Errorf("%s differs from %s", w.path, src)
+			}
+		}
+	})
 }

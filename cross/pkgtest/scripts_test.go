@@ -12,10 +12,7 @@ import (
 // readInitOrder returns START and STOP of the init script.
 func readInitOrder(t *testing.T) (start, stop string) {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(repoRoot(t), "init", "tinyipsec.init"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := readFile(t, filepath.Join(repoRoot(t), "init", "tinyipsec.init"))
 	m1 := regexp.MustCompile(`(?m)^START=(\d+)$`).FindSubmatch(b)
 	m2 := regexp.MustCompile(`(?m)^STOP=(\d+)$`).FindSubmatch(b)
 	if m1 == nil || m2 == nil {
@@ -81,10 +78,7 @@ func TestIPKScriptsImageBuild(t *testing.T) {
 // headers are all fixed.
 func TestIPKReproducible(t *testing.T) {
 	tg := targets[len(targets)-1]
-	orig, err := os.ReadFile(tg.ipk(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	orig := readFile(t, tg.ipk(t))
 	p := openIPK(t, tg.ipk(t))
 	out := filepath.Join(t.TempDir(), "again.ipk")
 	cmd := exec.Command(filepath.Join(repoRoot(t), "cross", "ipkg-build.sh"),
@@ -93,10 +87,7 @@ func TestIPKReproducible(t *testing.T) {
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("ipkg-build.sh: %v\n%s", err, b)
 	}
-	again, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
+	again := readFile(t, out)
 	if !bytes.Equal(orig, again) {
 		t.Errorf("rebuilding %s gave different bytes", tg.ipk(t))
 	}
