@@ -177,6 +177,8 @@ type Manager struct {
 	sas  []*ikeSA
 	used map[uint32]bool // inbound SPIs handed out
 
+	tickIdx tickIndex // tickMaps' scratch (manager_timers.go)
+
 	halfOpen *halfOpenPool // unproven Main Mode responders
 	cookies  cookieJar     // our responder cookies
 	drops    dropLog       // counters and log rate limits of dropped input
@@ -260,20 +262,6 @@ func (ms *mapState) ruleFor(pkt []byte) (proxyRule, bool) {
 		}
 	}
 	return ms.rules[0], true
-}
-
-// wantedRules lists the ACL lines that should have an IPsec SA now.
-func (ms *mapState) wantedRules() []proxyRule {
-	if ms.cm.Initiate == conf.InitiateAlways {
-		return ms.rules
-	}
-	var out []proxyRule
-	for _, r := range ms.rules {
-		if ms.wanted[r.index] {
-			out = append(out, r)
-		}
-	}
-	return out
 }
 
 // NewManager prepares the manager; Start runs its timers.

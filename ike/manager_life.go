@@ -99,6 +99,12 @@ func (m *Manager) newResponder(pkt []byte, h Header, local, remote netip.AddrPor
 // Quick Modes follow once it is up). The line stays wanted until its SA
 // is installed.
 func (m *Manager) initiateRule(ms *mapState, r proxyRule, now time.Time) {
+	m.initiateRuleOn(ms, r, m.sas, now)
+}
+
+// initiateRuleOn is initiateRule looking for an IKE SA with the map's peer
+// among sas (m.sas, or those of m.sas that have the peer's address).
+func (m *Manager) initiateRuleOn(ms *mapState, r proxyRule, sas []*ikeSA, now time.Time) {
 	ms.wanted[r.index] = true
 	if now.Before(ms.nextTry) {
 		return
@@ -107,7 +113,7 @@ func (m *Manager) initiateRule(ms *mapState, r proxyRule, now time.Time) {
 	if !peer.IsValid() {
 		return
 	}
-	for _, sa := range m.sas {
+	for _, sa := range sas {
 		if sa.remote.Addr() != peer || sa.dead() || sa.replacedBy != nil {
 			continue
 		}

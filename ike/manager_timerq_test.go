@@ -77,3 +77,84 @@ func BenchmarkTickIdleHub(b *testing.B) {
 		})
 	}
 }
+
+// spokeWithMaps is a manager with n "initiate always" crypto maps towards
+// one hub, each from its own local address and with its tunnel up (an
+// established IKE SA holding its pair), as on a site router with many
+// maps.
+func spokeWithMaps(t testing.TB, n int) *Manager {
+	hub := netip.MustParseAddr("192.0.2.1")
+	cfg := testConfig(netip.MustParseAddr("198.18.0.1"), hub, "10.1.0.0/16", "10.2.0.0/16", "always", nil)
+	tmpl := cfg.CryptoMaps[0]
+	cfg.CryptoMaps = nil
+	for i := range n {
+		cm := *tmpl
+		cm.Seq = 10 + i
+		cm.Local = netip.AddrFrom4([4]byte{198, 18, byte(i >> 8), byte(i)})
+		cfg.CryptoMaps = append(cfg.CryptoMaps, &cm)
+	}
+	m, err := NewManager(Config{Conf: cfg, Transport: &memTransport{&memNet{peers: map[netip.Addr]*Manager{}}}, DataPlane: &memPlane{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	for _, ms := range m.maps {
+		sa := &ikeSA{ms: ms, initiator: true, local: netip.AddrPortFrom(ms.cm.Local, 500), remote: netip.AddrPortFrom(hub, 500),
+			created: now, out: &p1Outcome{}, life: lifeActive, established: now, expires: now.Add(time.Hour),
+			rekeyAt: now.Add(50 * time.Minute), qms: map[uint32]*qmState{}}
+		sa.children = append(sa.children, &child{ms: ms, rule: ms.rules[0], installed: now, expires: now.Add(time.Hour)})
+		m.sas = append(m.sas, sa)
+	}
+	return m
+}
+
+// TestTickMapsManyMaps: with every map's pair up, tickMaps starts
+// nothing; when one map's pair is going, that map alone wants a new one,
+// and it finds its own IKE SA (still negotiating, so it waits for it)
+// among the SAs with the hub instead of starting a phase 1.
+func TestTickMapsManyMaps(t *testing.T) {
+	m := spokeWithMaps(t, 200)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := time.Now()
+	m.tickMaps(now)
+	if len(m.sas) != 200 {
+		t.Fatalf("%d IKE SAs after a tick with every pair up, want 200", len(m.sas))
+	}
+	for _, ms := range m.maps {
+		if len(ms.wanted) != 0 {
+			t.Fatalf("map %s initiates although its pair is up", ms.cm.ID())
+		}
+	}
+	sa := m.sas[123]
+	sa.children[0].removeAt = now.Add(time.Second)
+	sa.life = lifeNegotiating // a re-authentication in progress
+	m.tickMaps(now)
+	if len(m.sas) != 200 {
+		t.Fatalf("%d IKE SAs: a phase 1 started although the map's own IKE SA is negotiating", len(m.sas))
+	}
+	for i, ms := range m.maps {
+		if want := i == 123; ms.wanted[0] != want {
+			t.Errorf("map %d wants its ACL line: %v, want %v", i, ms.wanted[0], want)
+		}
+	}
+}
+
+// BenchmarkTickMapsSpoke: tickMaps (each tick, and after each phase 1 and
+// Quick Mode the spoke initiates) with n maps whose tunnels are up, which
+// must grow with n, not with n x n.
+func BenchmarkTickMapsSpoke(b *testing.B) {
+	for _, n := range []int{100, 1000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			m := spokeWithMaps(b, n)
+			now := time.Now()
+			m.mu.Lock()
+			defer m.mu.Unlock()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				m.tickMaps(now)
+			}
+		})
+	}
+}

@@ -1,6 +1,7 @@
 package ike
 
 import (
+	"net/netip"
 	"time"
 	"tinyipsec/internal/logx"
 
@@ -34,8 +35,13 @@ func (m *Manager) tick(now time.Time) {
 }
 
 // tickMaps starts what the crypto maps want and do not have: an IPsec SA
-// per wanted ACL line.
+// per wanted ACL line. It runs on every tick and after each phase 1 and
+// Quick Mode we initiate, so it looks at the SAs once, not once per map
+// and line: a spoke with many maps towards one hub would otherwise spend
+// maps x SAs on each of its handshakes.
 func (m *Manager) tickMaps(now time.Time) {
+	idx := &m.tickIdx
+	haveChildren, peersAt := false, -1
 	for _, ms := range m.maps {
 		if ms.cm.Dynamic || ms.cm.Initiate == conf.InitiateNever {
 			continue
@@ -43,30 +49,73 @@ func (m *Manager) tickMaps(now time.Time) {
 		if ms.cm.RemoteAccessClient() && m.raClientIdle(ms, now) {
 			continue
 		}
-		for _, r := range ms.wantedRules() {
-			if !m.hasChild(ms, r.index) {
-				m.initiateRule(ms, r, now)
+		for _, r := range ms.rules {
+			if ms.cm.Initiate != conf.InitiateAlways && !ms.wanted[r.index] {
+				continue
 			}
+			if !haveChildren {
+				idx.indexChildren(m)
+				haveChildren = true
+			}
+			if idx.children[mapRule{ms, r.index}] {
+				continue
+			}
+			if peersAt != len(m.sas) {
+				// Again when a phase 1 started here added an SA.
+				idx.indexPeers(m)
+				peersAt = len(m.sas)
+			}
+			m.initiateRuleOn(ms, r, idx.byPeer[ms.cm.PeerAddr], now)
 		}
+	}
+	if peersAt >= 0 {
+		clear(idx.byPeer) // holds no SA beyond this call
 	}
 }
 
-// hasChild reports whether ACL line rule of the map has an installed
-// pair that is not about to go.
-func (m *Manager) hasChild(ms *mapState, rule int) bool {
+// tickIndex is what tickMaps needs to know about the SAs, its maps kept
+// between calls so that a tick allocates nothing: which ACL lines have an
+// installed pair that is not about to go, and the live IKE SAs by peer
+// address (in m.sas order).
+type tickIndex struct {
+	children map[mapRule]bool
+	byPeer   map[netip.Addr][]*ikeSA
+}
+
+type mapRule struct {
+	ms   *mapState
+	rule int
+}
+
+func (idx *tickIndex) indexChildren(m *Manager) {
+	if idx.children == nil {
+		idx.children = map[mapRule]bool{}
+	}
+	clear(idx.children)
 	for _, sa := range m.sas {
 		for _, c := range sa.children {
-			if c.ms == ms && c.rule.index == rule && c.removeAt.IsZero() {
-				return true
+			if c.removeAt.IsZero() {
+				idx.children[mapRule{c.ms, c.rule.index}] = true
 			}
 		}
 	}
 	for _, o := range m.orphans {
-		if o.c.ms == ms && o.c.rule.index == rule && o.c.removeAt.IsZero() {
-			return true
+		if o.c.removeAt.IsZero() {
+			idx.children[mapRule{o.c.ms, o.c.rule.index}] = true
 		}
 	}
-	return false
+}
+
+func (idx *tickIndex) indexPeers(m *Manager) {
+	if idx.byPeer == nil {
+		idx.byPeer = map[netip.Addr][]*ikeSA{}
+	}
+	clear(idx.byPeer)
+	for _, sa := range m.sas {
+		if !sa.dead() && sa.replacedBy == nil {
+			idx.byPeer[sa.remote.Addr()] = append(idx.byPeer[sa.remote.Addr()], sa)
+		}
+	}
 }
 
 func (m *Manager) tickSA(sa *ikeSA, now time.Time) {
