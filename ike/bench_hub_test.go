@@ -229,8 +229,19 @@ func controlJSON(n *tisNode, req string, v any) error {
 	return json.NewDecoder(c).Decode(v)
 }
 
-// benchSitesFor spreads spokes over site namespaces, at most 50 each.
-func benchSitesFor(n int) int { return (n + 49) / 50 }
+// benchSpokesPerSite is how many spokes share a site namespace and its
+// spoke daemon (TINYIPSEC_BENCH_HUB_PER_SITE, at most 250: one /24).
+func benchSpokesPerSite(t *testing.T) int {
+	v := os.Getenv("TINYIPSEC_BENCH_HUB_PER_SITE")
+	if v == "" {
+		return 50
+	}
+	k, err := strconv.Atoi(v)
+	if err != nil || k < 1 || k > 250 {
+		t.Fatalf("TINYIPSEC_BENCH_HUB_PER_SITE=%q: want 1..250", v)
+	}
+	return k
+}
 
 func benchHubRun(t *testing.T, hub string, n, group, pairs int, pin bool) hubBenchResult {
 	t.Helper()
@@ -269,16 +280,17 @@ func benchHubRun(t *testing.T, hub string, n, group, pairs int, pin bool) hubBen
 		spokes int
 	}
 	var sites []*site
+	perSite := benchSpokesPerSite(t)
 	left := n
 	for k := 1; left > 0; k++ {
 		ns, _ := l.site(t, "bsite"+strconv.Itoa(k))
-		m := min(left, 50)
+		m := min(left, perSite)
 		left -= m
 		dir := t.TempDir()
 		s := &site{node: &tisNode{ns: ns, bin: bin}, spokes: m}
 		s.node.config, s.node.control = filepath.Join(dir, "tinyipsec.toml"), filepath.Join(dir, "ctl.sock")
 		var b strings.Builder
-		b.WriteString(strings.Replace(tisHead(benchLogLevel(), s.node.control, group), "[global]\n", "[global]\ndh_keys_ready = 64\n", 1))
+		b.WriteString(strings.Replace(tisHead(benchLogLevel(), s.node.control, group), "[global]\n", fmt.Sprintf("[global]\ndh_keys_ready = %d\n", m+14), 1))
 		for j := 1; j <= m; j++ {
 			outer, inner := fmt.Sprintf("10.204.%d.%d", k, j), fmt.Sprintf("10.212.%d.%d", k, j)
 			if j > 1 {
