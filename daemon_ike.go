@@ -15,6 +15,7 @@ import (
 // ikeDaemon runs the IKEv1 manager for the crypto maps with keying =
 // "isakmp" and installs what it negotiates into the data plane's engine.
 type ikeDaemon struct {
+	_       [0]func() // not comparable: no generated == function (flash)
 	log     *logx.Logger
 	dp      *dataplane.Dataplane // for a reload that brings the first IKE-keyed map
 	mgr     *ike.Manager

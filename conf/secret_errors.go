@@ -129,6 +129,7 @@ func uciSecretLine(line string) (key, rest string, ok bool) {
 
 // secretAssignment is a line of the file that sets a secret key.
 type secretAssignment struct {
+	_     [0]func() // not comparable: no generated == function (flash)
 	line  int
 	key   string
 	value string // the raw text after the key (may be malformed)

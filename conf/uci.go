@@ -103,6 +103,7 @@ func (s *uciSection) display() string {
 }
 
 type uciLoc struct {
+	_       [0]func() // not comparable: no generated == function (flash)
 	line    int
 	key     string
 	section string // section type when this entry is a section, else ""

@@ -244,6 +244,7 @@ type mapState struct {
 
 // proxyRule is an ACL permit line and the proxy ID it stands for.
 type proxyRule struct {
+	_     [0]func() // not comparable: no generated == function (flash)
 	index int
 	sel   acl.Selector
 }

@@ -53,6 +53,7 @@ type Batch struct {
 }
 
 type deferred struct {
+	_             [0]func() // not comparable: no generated == function (flash)
 	off, n        int
 	local, remote netip.AddrPort
 }

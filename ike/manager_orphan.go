@@ -37,6 +37,7 @@ import (
 
 // orphan is an installed IPsec SA pair without an IKE SA.
 type orphan struct {
+	_      [0]func() // not comparable: no generated == function (flash)
 	c      *child
 	peer   peerIdentity // who negotiated it
 	ms     *mapState    // the crypto map of the IKE SA that negotiated it

@@ -19,6 +19,7 @@ import "time"
 // installed, established and removed, so the check on each tick costs the
 // same with ten thousand SAs as with one (the timers visit only due SAs).
 type settleState struct {
+	_ [0]func() // not comparable: no generated == function (flash)
 	// negotiating counts the live IKE SAs still in phase 1 and the Quick
 	// Mode records still in negotiation.
 	negotiating int

@@ -128,6 +128,7 @@ func parseDelete(s cryptobyte.String) (Payload, error) {
 // NATOA is the NAT Original Address payload (RFC 3947 section 5.2): an
 // IPv4 or IPv6 address with its ID type. Draft selects payload type 131.
 type NATOA struct {
+	_     [0]func() // not comparable: no generated == function (flash)
 	Addr  netip.Addr
 	Draft bool
 }

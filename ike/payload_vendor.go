@@ -53,6 +53,7 @@ func (v NATTVariant) Draft() bool { return v == NATTDraft02 || v == NATTDraft03 
 
 // PeerVendors summarizes the capability vendor IDs a peer sent.
 type PeerVendors struct {
+	_             [0]func() // not comparable: no generated == function (flash)
 	DPD           bool
 	XAuth         bool
 	Unity         bool

@@ -86,6 +86,7 @@ func fail(reason FailReason, notify uint16, format string, args ...any) *Phase1F
 // Phase1Done is the outcome of a successful phase 1: everything Quick Mode,
 // Informational exchanges, DPD and status need.
 type Phase1Done struct {
+	_                [0]func() // not comparable: no generated == function (flash)
 	Initiator        bool
 	Exchange         ExchangeType
 	CookieI, CookieR Cookie
@@ -183,6 +184,7 @@ type p1Keying struct {
 
 // p1Auth is who the two ends proved to be.
 type p1Auth struct {
+	_                  [0]func() // not comparable: no generated == function (flash)
 	localID, peerID    *ID
 	peerCert           *x509.Certificate
 	peerInitialContact bool
@@ -190,6 +192,7 @@ type p1Auth struct {
 
 // p1NATT is what the peer announced and what NAT-D found.
 type p1NATT struct {
+	_                 [0]func() // not comparable: no generated == function (flash)
 	peer              PeerVendors
 	natt              NATTVariant
 	localNAT, peerNAT bool

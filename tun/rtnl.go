@@ -53,6 +53,7 @@ func (r *RTNL) AddAddr(ifindex int, prefix netip.Prefix) error {
 
 // Route is a unicast route in the main table.
 type Route struct {
+	_       [0]func() // not comparable: no generated == function (flash)
 	Dst     netip.Prefix
 	IfIndex int
 	Gateway netip.Addr // optional
@@ -243,6 +244,7 @@ func (r *RTNL) Addrs() ([]netip.Prefix, error) {
 // PolicyRule is an `ip rule`: packets whose firewall mark is (or, with
 // InvertMark, is not) Mark look up Table.
 type PolicyRule struct {
+	_          [0]func() // not comparable: no generated == function (flash)
 	IPv6       bool
 	Priority   uint32
 	Table      uint32

@@ -15,6 +15,7 @@ import (
 // run (a reload brings the first IKE-keyed crypto map): SetUDP swaps them
 // in, and Send loads them with one atomic read, without lock or allocation.
 type Wire struct {
+	_   [0]func() // not comparable: no generated == function (flash)
 	ip  *IPConn
 	udp atomic.Pointer[UDP] // nil when NAT-T is not used
 }

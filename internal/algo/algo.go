@@ -252,7 +252,8 @@ type Group uint16
 
 // GroupInfo is one row of the DH group table.
 type GroupInfo struct {
-	Name string // "modp2048", "ecp256", "curve25519"
+	_    [0]func() // not comparable: no generated == function (flash)
+	Name string    // "modp2048", "ecp256", "curve25519"
 	Weak bool
 }
 
@@ -313,8 +314,9 @@ func Auths() []Auth { return []Auth{PreShare, RSASig, ECDSASig} }
 
 // AuthInfo is one row of the authentication method table.
 type AuthInfo struct {
-	Name    string // configuration name
-	IKEAttr uint16 // authentication-method attribute (RFC 2409, RFC 4754); for ECDSA the P-256 value, adapted to the key's curve by ike
+	_       [0]func() // not comparable: no generated == function (flash)
+	Name    string    // configuration name
+	IKEAttr uint16    // authentication-method attribute (RFC 2409, RFC 4754); for ECDSA the P-256 value, adapted to the key's curve by ike
 }
 
 var auths = map[Auth]*AuthInfo{

@@ -22,9 +22,10 @@ const MaxInput = 4 << 20
 // Note is one line (or block) of the input that was not carried over, or
 // carried over with a caveat.
 type Note struct {
-	Line   int    // 1-based line number in the input
-	Text   string // the line, secrets replaced by <redacted>
-	Reason string // why, in words for the admin
+	_      [0]func() // not comparable: no generated == function (flash)
+	Line   int       // 1-based line number in the input
+	Text   string    // the line, secrets replaced by <redacted>
+	Reason string    // why, in words for the admin
 }
 
 func (n Note) String() string {

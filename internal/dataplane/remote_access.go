@@ -21,6 +21,7 @@ import (
 
 // raLease is what a client map got from its gateway.
 type raLease struct {
+	_      [0]func() // not comparable: no generated == function (flash)
 	lease  *ike.Lease
 	list   *acl.List
 	resolv string // the resolv file written for it, removed at shutdown

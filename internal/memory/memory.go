@@ -22,6 +22,7 @@ import (
 // flapping its tunnel cannot make the daemon spend its time collecting; a
 // request inside the interval is not lost but runs when it ends.
 type Settler struct {
+	_       [0]func() // not comparable: no generated == function (flash)
 	Log     *logx.Logger
 	mu      sync.Mutex
 	last    time.Time
