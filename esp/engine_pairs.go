@@ -201,7 +201,7 @@ func (e *Engine) install(resolve func(*policyTable) (*entry, int), in Verifier, 
 	e.pairs[p] = struct{}{}
 	p.held.Store(out != nil && info.HoldOutbound)
 	if out != nil && !info.HoldOutbound {
-		e.publishOutbound(p)
+		p.ent.carry(p, true)
 	}
 	e.tableMu.Unlock()
 	if out != nil && !info.HoldOutbound {
@@ -210,19 +210,27 @@ func (e *Engine) install(resolve func(*policyTable) (*entry, int), in Verifier, 
 	return p, nil
 }
 
-// publishOutbound makes p carry its entry's outbound traffic (tableMu
-// held).
-func (e *Engine) publishOutbound(p *Pair) {
-	ent := p.ent
+// carry makes p carry (on) or stop carrying (off) the entry's outbound
+// traffic where its kind of pair does: among the entry's selector pairs,
+// for its ACL line, or as the entry's one outbound pair. The engine's
+// tableMu is held.
+func (ent *entry) carry(p *Pair, on bool) {
 	ent.mu.Lock()
-	if p.sel != nil {
+	defer ent.mu.Unlock()
+	switch {
+	case p.sel != nil && on:
 		ent.sel.Store(ent.sel.Load().with(p))
-	} else if p.Info.ForRule {
+	case p.sel != nil:
+		ent.sel.Store(ent.sel.Load().without(p))
+	case p.Info.ForRule && on:
 		ent.setRule(p.Info.Rule, p, nil)
-	} else {
+	case p.Info.ForRule:
+		ent.setRule(p.Info.Rule, nil, p)
+	case on:
 		ent.out.Store(p)
+	default:
+		ent.out.CompareAndSwap(p, nil)
 	}
-	ent.mu.Unlock()
 }
 
 // flushPending sends what waited for an outbound SA of ent.
@@ -246,7 +254,7 @@ func (e *Engine) ReleaseOutbound(p *Pair) {
 		e.tableMu.Unlock()
 		return
 	}
-	e.publishOutbound(p)
+	p.ent.carry(p, true)
 	e.tableMu.Unlock()
 	e.flushPending(p.ent)
 }
@@ -278,16 +286,8 @@ func (e *Engine) Remove(p *Pair) {
 		}
 	}
 	delete(e.pairs, p)
-	if ent := p.ent; ent != nil {
-		ent.mu.Lock()
-		if p.sel != nil {
-			ent.sel.Store(ent.sel.Load().without(p))
-		} else if p.Info.ForRule {
-			ent.setRule(p.Info.Rule, nil, p)
-		} else {
-			ent.out.CompareAndSwap(p, nil)
-		}
-		ent.mu.Unlock()
+	if p.ent != nil {
+		p.ent.carry(p, false)
 	}
 	e.tableMu.Unlock()
 	e.quiesce(p.close)
