@@ -127,7 +127,8 @@ func TestFloodOfForgedFirstMessages(t *testing.T) {
 	floodTime := time.Since(floodStart)
 	nstest.WaitFor(t, 60*time.Second, "the ping's last reply", ping.Exited)
 	logLines := strings.Count(hub.Output(), "\n") - logBefore
-	rss, peak := procMemory(t, hub.PID())
+	mem := nstest.ReadMemory(t, hub.PID())
+	rss, peak := mem.RSS, mem.HWM
 	drops := ""
 	if out, err := nsB.Output(bin, "status", "-c", cfgB); err == nil {
 		if m := regexp.MustCompile(`(?m)^IKE input dropped: .*$`).FindString(out); m != "" {
@@ -232,26 +233,4 @@ func flood(ns string, dst netip.Addr, rate int, stop <-chan struct{}, sent *atom
 			sent.Add(1)
 		}
 	}
-}
-
-// procMemory returns a process's resident set size and its peak.
-func procMemory(t *testing.T, pid int) (rss, peak uint64) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		f := strings.Fields(line)
-		if len(f) < 2 {
-			continue
-		}
-		v, _ := strconv.ParseUint(f[1], 10, 64)
-		switch f[0] {
-		case "VmRSS:":
-			rss = v << 10
-		case "VmHWM:":
-			peak = v << 10
-		}
-	}
-	return rss, peak
 }

@@ -33,22 +33,8 @@ func soakTargets() (p2, p1 int) {
 	return
 }
 
-// rssKiB is the resident set size of a process, from /proc.
-func rssKiB(t *testing.T, pid int) int {
-	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		t.Fatalf("reading the RSS of %d: %v", pid, err)
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
-			n, _ := strconv.Atoi(f[1])
-			return n
-		}
-	}
-	t.Fatalf("no VmRSS for %d", pid)
-	return 0
-}
+// rssKiB is the resident set size of a process.
+func rssKiB(t *testing.T, pid int) int { return int(nstest.ReadMemory(t, pid).RSS >> 10) }
 
 // settledHeapKiB is the live heap after a collection the daemon last
 // reported (its "IKE settled" line, logged after debug.FreeOSMemory),

@@ -6,14 +6,11 @@
 package memtest
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -52,12 +49,10 @@ const (
 )
 
 // memory is what /proc/PID/status says about the daemon.
-type memory struct {
-	rss, anon, hwm int64 // VmRSS, RssAnon, VmHWM in bytes
-}
+type memory nstest.Memory
 
 func (m memory) String() string {
-	return fmt.Sprintf("VmRSS %s, RssAnon %s, VmHWM %s", kib(m.rss), kib(m.anon), kib(m.hwm))
+	return fmt.Sprintf("VmRSS %s, RssAnon %s, VmHWM %s", kib(m.RSS), kib(m.Anon), kib(m.HWM))
 }
 
 func kib(b int64) string { return strconv.FormatInt(b>>10, 10) + " KiB" }
@@ -68,14 +63,14 @@ func TestMemoryFootprint(t *testing.T) {
 
 	one := measure(t, bin, "mem1", 1)
 	hundred := measure(t, bin, "mem100", 100)
-	perRSS := (hundred.rss - one.rss) / 99
-	perAnon := (hundred.anon - one.anon) / 99
+	perRSS := (hundred.RSS - one.RSS) / 99
+	perAnon := (hundred.Anon - one.Anon) / 99
 	t.Logf("1 tunnel:    %v", one)
 	t.Logf("100 tunnels: %v", hundred)
 	t.Logf("per additional tunnel: VmRSS %+d bytes, RssAnon %+d bytes", perRSS, perAnon)
 
-	if one.rss > maxRSSOneTunnel {
-		t.Errorf("one tunnel: VmRSS %s, budget %s", kib(one.rss), kib(maxRSSOneTunnel))
+	if one.RSS > maxRSSOneTunnel {
+		t.Errorf("one tunnel: VmRSS %s, budget %s", kib(one.RSS), kib(maxRSSOneTunnel))
 	}
 	if perRSS > maxPerTunnel {
 		t.Errorf("%d bytes of VmRSS per tunnel, budget %d", perRSS, maxPerTunnel)
@@ -111,11 +106,15 @@ func measure(t *testing.T, bin, label string, n int) memory {
 		if n > 1 {
 			probe = append(probe, n)
 		}
+		var daemonA *nstest.Proc
 		for _, nd := range []*node{a, b} {
 			for _, i := range probe {
 				nd.ns.Run(t, "ip", "addr", "add", inner(nd.side, i)+"/32", "dev", "lo")
 			}
-			nd.ns.Start(t, "tinyipsec", env, bin, "run", "-c", nd.config)
+			p := nd.ns.Start(t, "tinyipsec", env, bin, "run", "-c", nd.config)
+			if nd == a {
+				daemonA = p
+			}
 		}
 		for _, nd := range []*node{a, b} {
 			nstest.WaitFor(t, 20*time.Second, fmt.Sprintf("%d IPsec SAs in %s", n, nd.ns.Name), func() bool {
@@ -129,9 +128,9 @@ func measure(t *testing.T, bin, label string, n int) memory {
 				return err == nil
 			})
 		}
-		m = readMemory(t, daemonPID(t, a.ns.Name))
+		m = memory(nstest.ReadMemory(t, daemonA.PID()))
 	})
-	if m.rss == 0 {
+	if m.RSS == 0 {
 		t.FailNow()
 	}
 	return m
@@ -166,57 +165,4 @@ func countSAs(bin string, n *node) int {
 		return -1
 	}
 	return len(st.IPsecSAs)
-}
-
-// daemonPID finds the tinyipsec process among the namespace's processes.
-func daemonPID(t *testing.T, ns string) int {
-	t.Helper()
-	b, err := exec.Command("ip", "netns", "pids", ns).Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := string(b)
-	for _, f := range strings.Fields(out) {
-		pid, _ := strconv.Atoi(f)
-		comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
-		if strings.TrimSpace(string(comm)) == "tinyipsec" {
-			return pid
-		}
-	}
-	t.Fatalf("no tinyipsec process in %s (pids %q)", ns, out)
-	return 0
-}
-
-func readMemory(t *testing.T, pid int) memory {
-	t.Helper()
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var m memory
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), ":")
-		if !ok {
-			continue
-		}
-		fields := strings.Fields(v)
-		if len(fields) != 2 || fields[1] != "kB" {
-			continue
-		}
-		kb, _ := strconv.ParseInt(fields[0], 10, 64)
-		switch k {
-		case "VmRSS":
-			m.rss = kb << 10
-		case "RssAnon":
-			m.anon = kb << 10
-		case "VmHWM":
-			m.hwm = kb << 10
-		}
-	}
-	if m.rss == 0 {
-		t.Fatalf("no VmRSS in /proc/%d/status", pid)
-	}
-	return m
 }
