@@ -9,9 +9,6 @@ import (
 	"fmt"
 	"io"
 	"math/big"
-
-	"golang.org/x/crypto/cryptobyte"
-	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 )
 
 // AuthMethod is the phase 1 authentication method attribute value (RFC
@@ -105,26 +102,26 @@ var ErrBadSignature = errors.New("ike: signature verification failed")
 // DigestInfo, ECDSA (RFC 4754 methods) with r||s in fixed-size halves; a
 // hash longer than the curve order is truncated as ECDSA prescribes.
 func SignHash(rand io.Reader, method AuthMethod, key crypto.Signer, hash []byte) ([]byte, error) {
+	// The key's own functions rather than crypto.Signer's Sign: a call
+	// through the interface links every Sign method of every key type
+	// x509 can parse (RSA-PSS, deterministic ECDSA, Ed25519), and ECDSA's
+	// DER signature would need an ASN.1 reader of its own (flash).
 	switch {
 	case method == AuthRSASig:
-		if _, ok := key.Public().(*rsa.PublicKey); !ok {
+		k, ok := key.(*rsa.PrivateKey)
+		if !ok {
 			return nil, errors.New("ike: rsa-sig needs an RSA key")
 		}
-		return key.Sign(rand, hash, crypto.Hash(0))
+		return rsa.SignPKCS1v15(rand, k, crypto.Hash(0), hash)
 	case method.IsECDSA():
-		if m, ok := ECDSAMethodFor(key.Public()); !ok || m != method {
+		k, ok := key.(*ecdsa.PrivateKey)
+		if m, ok2 := ECDSAMethodFor(key.Public()); !ok || !ok2 || m != method {
 			return nil, fmt.Errorf("ike: %v needs an ECDSA key on the matching curve", method)
 		}
 		size := method.ecdsaSize()
-		der, err := key.Sign(rand, hash, crypto.Hash(0))
+		r, s, err := ecdsa.Sign(rand, k, hash)
 		if err != nil {
 			return nil, err
-		}
-		var r, s big.Int
-		in := cryptobyte.String(der)
-		var seq cryptobyte.String
-		if !in.ReadASN1(&seq, cbasn1.SEQUENCE) || !seq.ReadASN1Integer(&r) || !seq.ReadASN1Integer(&s) {
-			return nil, errors.New("ike: unexpected ECDSA signature encoding")
 		}
 		out := make([]byte, 2*size)
 		r.FillBytes(out[:size])
