@@ -33,9 +33,9 @@ type peerNotify struct {
 // splits the message into items, one per Delete or notify that asks for
 // something. The items then go through infoTable (manager_info.go).
 // During phase 1 the table is phase1Informational.
-var (
-	infoRequired = payloads(withHash)
-	infoAllowed  = payloads(withDelete) // N always
+const (
+	infoRequired = withHash
+	infoAllowed  = withDelete // N always
 )
 
 // sealInfo builds a protected Informational message with a fresh M-ID.

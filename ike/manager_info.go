@@ -32,14 +32,14 @@ type infoRow struct {
 	kind     infoKind
 	in       lifeSet // the stages of the IKE SA's life it is acted on in
 	crypt    crypt
-	required []PayloadType // HASH(1) and the payload that carries the item
-	allowed  []PayloadType // besides required; VID and N always
+	required payloadSet // HASH(1) and the payload that carries the item
+	allowed  payloadSet // besides required; VID and N always
 	handle   func(m *Manager, sa *ikeSA, it infoItem, now time.Time)
 }
 
-var (
-	withHashN = []PayloadType{PayloadHash, PayloadNotify}
-	withHashD = []PayloadType{PayloadHash, PayloadDelete}
+const (
+	withHashN = withHash | 1<<PayloadNotify
+	withHashD = withHash | withDelete
 )
 
 // lifeSet is a set of ikeLife values.

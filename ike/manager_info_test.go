@@ -38,7 +38,7 @@ func TestInformationalTable(t *testing.T) {
 	carrier := map[infoKind]PayloadType{infoRUThere: PayloadNotify, infoRUThereAck: PayloadNotify, infoError: PayloadNotify,
 		infoDeleteChild: PayloadDelete, infoInitialContact: PayloadNotify, infoDeleteIKE: PayloadDelete}
 	for _, r := range infoTable {
-		if r.crypt != encrypted || r.handle == nil || !slices.Equal(r.required, []PayloadType{PayloadHash, carrier[r.kind]}) {
+		if r.crypt != encrypted || r.handle == nil || r.required != 1<<PayloadHash|1<<carrier[r.kind] {
 			t.Errorf("row %v: encrypted %v, handler %v, requires %v", r.kind, r.crypt == encrypted, r.handle != nil, r.required)
 		}
 	}

@@ -33,16 +33,16 @@ func (p *Phase1) plainNotify(t uint16) ([]byte, error) {
 // (unauthenticated: only shown), encrypted with a leading HASH after it
 // (the peer's failure: the negotiation ends).
 var phase1Informational = phase1Table[*Phase1]{
-	{name: "INFO", from: StateMMWaitMsg2, to: StateMMWaitMsg2, crypt: inClear, allowed: payloads(withDelete), handle: (*Phase1).infoInClear},
-	{name: "INFO", from: StateMMWaitMsg3, to: StateMMWaitMsg3, crypt: inClear, allowed: payloads(withDelete), handle: (*Phase1).infoInClear},
-	{name: "INFO", from: StateMMWaitMsg4, to: StateMMWaitMsg4, crypt: inClear, allowed: payloads(withDelete), handle: (*Phase1).infoInClear},
-	{name: "INFO", from: StateAMWaitMsg2, to: StateAMWaitMsg2, crypt: inClear, allowed: payloads(withDelete), handle: (*Phase1).infoInClear},
+	{name: "INFO", from: StateMMWaitMsg2, to: StateMMWaitMsg2, crypt: inClear, allowed: withDelete, handle: (*Phase1).infoInClear},
+	{name: "INFO", from: StateMMWaitMsg3, to: StateMMWaitMsg3, crypt: inClear, allowed: withDelete, handle: (*Phase1).infoInClear},
+	{name: "INFO", from: StateMMWaitMsg4, to: StateMMWaitMsg4, crypt: inClear, allowed: withDelete, handle: (*Phase1).infoInClear},
+	{name: "INFO", from: StateAMWaitMsg2, to: StateAMWaitMsg2, crypt: inClear, allowed: withDelete, handle: (*Phase1).infoInClear},
 	{name: "INFO*", from: StateMMWaitMsg5, to: StateFailed, crypt: encrypted,
-		required: payloads(withHash), allowed: payloads(withDelete), handle: (*Phase1).infoFromPeer},
+		required: withHash, allowed: withDelete, handle: (*Phase1).infoFromPeer},
 	{name: "INFO*", from: StateMMWaitMsg6, to: StateFailed, crypt: encrypted,
-		required: payloads(withHash), allowed: payloads(withDelete), handle: (*Phase1).infoFromPeer},
+		required: withHash, allowed: withDelete, handle: (*Phase1).infoFromPeer},
 	{name: "INFO*", from: StateAMWaitMsg3, to: StateFailed, crypt: encrypted,
-		required: payloads(withHash), allowed: payloads(withDelete), handle: (*Phase1).infoFromPeer},
+		required: withHash, allowed: withDelete, handle: (*Phase1).infoFromPeer},
 }
 
 // handleInformational takes an Informational message during phase 1: it

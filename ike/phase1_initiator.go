@@ -104,11 +104,11 @@ func (hs *phase1Initiator) keysFrom(m *Message, pkt Packet) error {
 // VID and N payloads are allowed in every message.
 var mainModeInitiator = phase1Table[*phase1Initiator]{
 	{name: "MM2", from: StateMMWaitMsg2, to: StateMMWaitMsg4, crypt: inClear,
-		required: payloads(withSA), allowed: payloads(withCR), handle: (*phase1Initiator).mm2},
+		required: withSA, allowed: withCR, handle: (*phase1Initiator).mm2},
 	{name: "MM4", from: StateMMWaitMsg4, to: StateMMWaitMsg6, crypt: inClear,
-		required: payloads(withKENonce), allowed: payloads(withCR, withNATD), handle: (*phase1Initiator).mm4},
+		required: withKENonce, allowed: withCR | withNATD, handle: (*phase1Initiator).mm4},
 	{name: "MM6", from: StateMMWaitMsg6, to: StateMMActive, crypt: encrypted,
-		required: payloads(withID), allowed: payloads(withAuth, withCR), handle: (*phase1Initiator).mm6},
+		required: withID, allowed: withAuth | withCR, handle: (*phase1Initiator).mm6},
 }
 
 // mm1 offers our policies.
@@ -177,7 +177,7 @@ func (hs *phase1Initiator) mm6(m *Message, pkt Packet, now time.Time) (*Result, 
 // all offered transforms share the DH group of the KE payload.
 var aggressiveInitiator = phase1Table[*phase1Initiator]{
 	{name: "AM2", from: StateAMWaitMsg2, to: StateAMActive, crypt: inClear,
-		required: payloads(withSA, withKENonce, withID), allowed: payloads(withAuth, withCR, withNATD), handle: (*phase1Initiator).am2},
+		required: withSA | withKENonce | withID, allowed: withAuth | withCR | withNATD, handle: (*phase1Initiator).am2},
 }
 
 // am1 offers our policies with our KE, nonce and identity.

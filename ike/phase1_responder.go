@@ -107,11 +107,11 @@ func (hs *phase1Responder) makeKeys() error {
 // VID and N payloads are allowed in every message.
 var mainModeResponder = phase1Table[*phase1Responder]{
 	{name: "MM1", from: StateNone, to: StateMMWaitMsg3, crypt: inClear,
-		required: payloads(withSA), allowed: payloads(withCR), handle: (*phase1Responder).mm1},
+		required: withSA, allowed: withCR, handle: (*phase1Responder).mm1},
 	{name: "MM3", from: StateMMWaitMsg3, to: StateMMWaitMsg5, crypt: inClear,
-		required: payloads(withKENonce), allowed: payloads(withCR, withNATD), handle: (*phase1Responder).mm3},
+		required: withKENonce, allowed: withCR | withNATD, handle: (*phase1Responder).mm3},
 	{name: "MM5", from: StateMMWaitMsg5, to: StateMMActive, crypt: encrypted,
-		required: payloads(withID), allowed: payloads(withAuth, withCR), handle: (*phase1Responder).mm5},
+		required: withID, allowed: withAuth | withCR, handle: (*phase1Responder).mm5},
 }
 
 // mm1 chooses one of the initiator's transforms and answers with MM2.
@@ -165,9 +165,9 @@ func (hs *phase1Responder) mm5(m *Message, pkt Packet, now time.Time) (*Result, 
 // INITIAL-CONTACT (noteInitialContact).
 var aggressiveResponder = phase1Table[*phase1Responder]{
 	{name: "AM1", from: StateNone, to: StateAMWaitMsg3, crypt: inClear,
-		required: payloads(withSA, withKENonce, withID), allowed: payloads(withCR), handle: (*phase1Responder).am1},
+		required: withSA | withKENonce | withID, allowed: withCR, handle: (*phase1Responder).am1},
 	{name: "AM3", from: StateAMWaitMsg3, to: StateAMActive, crypt: eitherWay,
-		allowed: payloads(withAuth, withNATD), handle: (*phase1Responder).am3},
+		allowed: withAuth | withNATD, handle: (*phase1Responder).am3},
 }
 
 // am1 chooses a transform of the initiator's group, checks its identity

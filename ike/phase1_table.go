@@ -34,8 +34,8 @@ type phase1Row[H any] struct {
 	name     string // the message, as the exchange diagrams call it
 	from, to State
 	crypt    crypt
-	required []PayloadType
-	allowed  []PayloadType // optional besides required; VID and N are always allowed
+	required payloadSet
+	allowed  payloadSet // optional besides required; VID and N are always allowed
 	// handle does the work of the message: it returns what to send and,
 	// at the end, Done. A *Phase1Failure error ends the negotiation, any
 	// other error drops the message.
@@ -136,9 +136,9 @@ func phase1Step[H any](p *Phase1, t phase1Table[H], hs H, h Header, pkt Packet, 
 // INITIAL-CONTACT ride along with many messages), and payloads of
 // private-use types we do not know (128 and up) are ignored, as other
 // vendors' extensions.
-func checkPayloads(name string, required, allowed []PayloadType, m *Message) error {
+func checkPayloads(name string, required, allowed payloadSet, m *Message) error {
 	var missing []string
-	for _, want := range required {
+	for want := range required.types() {
 		if !hasPayload(m, want) {
 			missing = append(missing, want.String())
 		}
@@ -157,18 +157,11 @@ func checkPayloads(name string, required, allowed []PayloadType, m *Message) err
 	return nil
 }
 
-func permits(required, allowed []PayloadType, pt PayloadType) bool {
+func permits(required, allowed payloadSet, pt PayloadType) bool {
 	if pt == PayloadVendorID || pt == PayloadNotify {
 		return true
 	}
-	for _, list := range [][]PayloadType{required, allowed} {
-		for _, p := range list {
-			if p == pt {
-				return true
-			}
-		}
-	}
-	return false
+	return (required | allowed).has(pt)
 }
 
 func hasPayload(m *Message, t PayloadType) bool {
@@ -180,26 +173,56 @@ func hasPayload(m *Message, t PayloadType) bool {
 	return false
 }
 
-// Payload sets the rows share.
-var (
-	withSA      = []PayloadType{PayloadSA}
-	withKENonce = []PayloadType{PayloadKE, PayloadNonce}
-	withID      = []PayloadType{PayloadID}
-	withCR      = []PayloadType{PayloadCR}
-	withNATD    = []PayloadType{PayloadNATD, PayloadNATDDraft}
-	withAuth    = []PayloadType{PayloadCert, PayloadHash, PayloadSig} // HASH or SIG as the method wants: verifyPeer
-	withHash    = []PayloadType{PayloadHash}
-	withNonce   = []PayloadType{PayloadNonce}
-	withKE      = []PayloadType{PayloadKE}
-	withNATOA   = []PayloadType{PayloadNATOA, PayloadNATOADraft}
-	withDelete  = []PayloadType{PayloadDelete}
-	withAttrs   = []PayloadType{PayloadAttributes}
-)
+// payloadSet is a set of payload types, one bit each: the RFC 2408 and
+// RFC 3947 types (below 48) at their own number, the private-use types
+// of the NAT-T drafts (128 and up) from bit 48. Sets are constants, so
+// the exchange tables are static data rather than code that builds them
+// at start (flash).
+type payloadSet uint64
 
-func payloads(sets ...[]PayloadType) []PayloadType {
-	var out []PayloadType
-	for _, s := range sets {
-		out = append(out, s...)
+const draftBitBase = 128 - 48 // payload type 128 is bit 48
+
+// has reports whether pt is in s.
+func (s payloadSet) has(pt PayloadType) bool {
+	switch {
+	case pt < 48:
+		return s&(1<<pt) != 0
+	case pt >= 128 && pt < 128+16:
+		return s&(1<<(pt-draftBitBase)) != 0
 	}
-	return out
+	return false
 }
+
+// types yields the members of s in ascending bit order.
+func (s payloadSet) types() func(func(PayloadType) bool) {
+	return func(yield func(PayloadType) bool) {
+		for b := PayloadType(0); s != 0; b, s = b+1, s>>1 {
+			if s&1 == 0 {
+				continue
+			}
+			pt := b
+			if b >= 48 {
+				pt = b + draftBitBase
+			}
+			if !yield(pt) {
+				return
+			}
+		}
+	}
+}
+
+// Payload sets the rows share; a row's set is their union (|).
+const (
+	withSA      payloadSet = 1 << PayloadSA
+	withKENonce payloadSet = 1<<PayloadKE | 1<<PayloadNonce
+	withID      payloadSet = 1 << PayloadID
+	withCR      payloadSet = 1 << PayloadCR
+	withNATD    payloadSet = 1<<PayloadNATD | 1<<(PayloadNATDDraft-draftBitBase)
+	withAuth    payloadSet = 1<<PayloadCert | 1<<PayloadHash | 1<<PayloadSig // HASH or SIG as the method wants: verifyPeer
+	withHash    payloadSet = 1 << PayloadHash
+	withNonce   payloadSet = 1 << PayloadNonce
+	withKE      payloadSet = 1 << PayloadKE
+	withNATOA   payloadSet = 1<<PayloadNATOA | 1<<(PayloadNATOADraft-draftBitBase)
+	withDelete  payloadSet = 1 << PayloadDelete
+	withAttrs   payloadSet = 1 << PayloadAttributes
+)

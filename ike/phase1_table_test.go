@@ -2,6 +2,7 @@ package ike
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 )
 
@@ -39,7 +40,7 @@ func viewOf[H any](t phase1Table[H]) *tableView {
 	v := &tableView{}
 	for i := range t {
 		r := &t[i]
-		v.rows = append(v.rows, &rowView{name: r.name, from: r.from, to: r.to, crypt: r.crypt, required: r.required, hasHandler: r.handle != nil})
+		v.rows = append(v.rows, &rowView{name: r.name, from: r.from, to: r.to, crypt: r.crypt, required: typesOf(r.required), hasHandler: r.handle != nil})
 	}
 	v.admit = func(s State, m *Message) (*rowView, error) {
 		r, err := t.admit(s, m)
@@ -54,6 +55,15 @@ func viewOf[H any](t phase1Table[H]) *tableView {
 		return nil, fmt.Errorf("admitted by a row outside the table")
 	}
 	return v
+}
+
+// typesOf lists the members of a payload set.
+func typesOf(s payloadSet) []PayloadType {
+	var out []PayloadType
+	for pt := range s.types() {
+		out = append(out, pt)
+	}
+	return out
 }
 
 func (v *tableView) row(s State) *rowView {
@@ -152,7 +162,7 @@ func TestPhase1TableRows(t *testing.T) {
 func TestPhase1InformationalTable(t *testing.T) {
 	info := &rowView{name: "INFO"}
 	infoD := &Message{Payloads: []Payload{&Unknown{PType: PayloadDelete}}}
-	infoHashed := &rowView{name: "INFO*", required: payloads(withHash)}
+	infoHashed := &rowView{name: "INFO*", required: typesOf(withHash)}
 	shapes := map[string]*Message{"INFO": shapeOf(info, false), "INFO with Delete": infoD,
 		"INFO*": shapeOf(infoHashed, true), "INFO* in clear": shapeOf(infoHashed, false), "INFO encrypted": shapeOf(info, true)}
 	for _, tb := range phase1TableViews() {
@@ -178,5 +188,20 @@ func TestPhase1InformationalTable(t *testing.T) {
 		if keyed[r.from] != (r.crypt == encrypted) || r.handle == nil {
 			t.Errorf("row %s in %v: encrypted %v, want it exactly after the key exchange", r.name, r.from, r.crypt == encrypted)
 		}
+	}
+}
+
+// TestPayloadSet: the NAT-T draft types (private use, 128 and up) are
+// members apart from the RFC types, and types lists the members back.
+func TestPayloadSet(t *testing.T) {
+	s := withNATD | withHash
+	for pt, want := range map[PayloadType]bool{PayloadNATD: true, PayloadNATDDraft: true, PayloadHash: true,
+		PayloadNATOADraft: false, PayloadNATOA: false, PayloadSA: false, PayloadNATDDraft - 128: false, 200: false} {
+		if s.has(pt) != want {
+			t.Errorf("has(%v) = %v, want %v", pt, !want, want)
+		}
+	}
+	if got, want := typesOf(s), []PayloadType{PayloadHash, PayloadNATD, PayloadNATDDraft}; !slices.Equal(got, want) {
+		t.Errorf("types = %v, want %v", got, want)
 	}
 }

@@ -43,13 +43,13 @@ const (
 var (
 	quickInitiator = quickTable{
 		{name: "QM2", from: QMWaitMsg2, to: QMIdle, hash: quickHash2,
-			required: payloads(withHash, withSA, withNonce), allowed: payloads(withKE, withID, withNATOA), handle: (*quickMode).initiatorQM2},
+			required: withHash | withSA | withNonce, allowed: withKE | withID | withNATOA, handle: (*quickMode).initiatorQM2},
 	}
 	quickResponder = quickTable{
 		{name: "QM1", from: qmNone, to: QMWaitMsg3, hash: quickHash1,
-			required: payloads(withHash, withSA, withNonce), allowed: payloads(withKE, withID, withNATOA), handle: (*quickMode).responderQM1},
+			required: withHash | withSA | withNonce, allowed: withKE | withID | withNATOA, handle: (*quickMode).responderQM1},
 		{name: "QM3", from: QMWaitMsg3, to: QMIdle, hash: quickHash3,
-			required: payloads(withHash), handle: (*quickMode).responderQM3},
+			required: withHash, handle: (*quickMode).responderQM3},
 	}
 )
 
@@ -58,8 +58,8 @@ type quickRow struct {
 	name     string
 	from, to QMState
 	hash     quickHashKind
-	required []PayloadType
-	allowed  []PayloadType // besides required; VID and N are always allowed
+	required payloadSet
+	allowed  payloadSet // besides required; VID and N are always allowed
 	// handle does the work of the message; it returns what to send and,
 	// when the exchange completes, its result.
 	handle func(q *quickMode, m *Message) ([]byte, *quickResult, error)

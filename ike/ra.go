@@ -108,7 +108,7 @@ var transactionTable = []txnRow{
 }
 
 // txnPayloads are what every Transaction message must carry.
-var txnPayloads = payloads(withHash, withAttrs)
+const txnPayloads = withHash | withAttrs
 
 // txnRowFor finds the row for a message: the role, the phase and the
 // message's configuration type.

@@ -85,7 +85,7 @@ func (t *txn) open(sec *p1Secrets, pkt []byte) (*AttributesPayload, error) {
 	if !hmac.Equal(hash, sec.prf(sec.SKEYIDa, midBytes(t.mid), rest)) {
 		return nil, fmt.Errorf("%w (Transaction HASH)", errUnauthenticated)
 	}
-	if err := checkPayloads("Transaction message", txnPayloads, nil, m); err != nil {
+	if err := checkPayloads("Transaction message", txnPayloads, 0, m); err != nil {
 		return nil, err
 	}
 	ap := Find[*AttributesPayload](m)
