@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
@@ -92,14 +91,7 @@ func testDeny(t *testing.T, bin string, v6 bool) {
 		if esp == 0 || tcp != 0 {
 			t.Errorf("%s received %d ESP and %d cleartext TCP packets; want TCP only inside ESP", n.NS.Name, esp, tcp)
 		}
-		out := n.NS.Run(t, bin, "status", "--json", "-c", n.Config)
-		var st struct {
-			Bypassed uint64            `json:"bypassed"`
-			Drops    map[string]uint64 `json:"drops"`
-		}
-		if err := json.Unmarshal([]byte(out), &st); err != nil {
-			t.Fatalf("status --json: %v\n%s", err, out)
-		}
+		st := MustStatus(t, bin, n)
 		if st.Bypassed < 3 || st.Drops["no_policy"] != 0 {
 			t.Errorf("%s status: %d packets bypassed, drops %v; want the ICMP counted as bypassed", n.NS.Name, st.Bypassed, st.Drops)
 		}
@@ -116,13 +108,7 @@ func testDeny(t *testing.T, bin string, v6 bool) {
 func checkLoopGuard(t *testing.T, bin string, a, b *Node) {
 	t.Helper()
 	a.NS.Run(t, "ip", "route", "replace", b.InnerNet, "dev", "ipsec0")
-	bypassed := func() uint64 {
-		var st struct {
-			Bypassed uint64 `json:"bypassed"`
-		}
-		json.Unmarshal([]byte(a.NS.Run(t, bin, "status", "--json", "-c", a.Config)), &st)
-		return st.Bypassed
-	}
+	bypassed := func() uint64 { return MustStatus(t, bin, a).Bypassed }
 	before := bypassed()
 	if _, err := a.NS.Output("ping", "-c", "3", "-i", "0.2", "-W", "1", "-I", a.Inner, b.Inner); err == nil {
 		t.Error("ping crossed although the main table routes it into the TUN")

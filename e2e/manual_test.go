@@ -1,9 +1,7 @@
 package e2e
 
 import (
-	"encoding/json"
 	"testing"
-	"tinyipsec/internal/status"
 
 	"tinyipsec/tun"
 )
@@ -22,9 +20,6 @@ var manualCases = []Case{
 	{Name: "ah-esp-transport-v6", ESP: "aes128", ESPAuth: "sha1", AH: "sha256", Transport: true, V6: true},
 }
 
-// statusJSON is what `tinyipsec status --json` prints.
-type statusJSON = status.Report
-
 // TestManualKeying runs `tinyipsec run` in two namespaces with manually
 // keyed crypto maps and carries ping and a 10 MB TCP transfer through each
 // transform combination; only ESP/AH may appear on the wire, and cleartext
@@ -41,13 +36,9 @@ func TestManualKeying(t *testing.T) {
 				CheckCleartextDropped(t, a, b, bypassMark)
 			}
 			for _, n := range []*Node{a, b} {
-				out := n.NS.Run(t, bin, "status", "--json", "-c", n.Config)
-				var st statusJSON
-				if err := json.Unmarshal([]byte(out), &st); err != nil {
-					t.Fatalf("status --json: %v\n%s", err, out)
-				}
+				st := MustStatus(t, bin, n)
 				if len(st.IPsecSAs) != 1 {
-					t.Fatalf("status lists %d IPsec SAs, want 1:\n%s", len(st.IPsecSAs), out)
+					t.Fatalf("status lists %d IPsec SAs, want 1: %+v", len(st.IPsecSAs), st.IPsecSAs)
 				}
 				sa := st.IPsecSAs[0]
 				if sa.Keying != "manual" || sa.PktsIn == 0 || sa.PktsOut == 0 {

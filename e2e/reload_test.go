@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"cmp"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -158,12 +157,8 @@ type reloadSA = status.IPsecSA
 // on n, by crypto map (nil when status fails). status reads cfg for the
 // control socket, so cfg must be valid.
 func ipsecSAs(bin string, n *Node, cfg string) map[string][]reloadSA {
-	out, err := n.NS.Output(bin, "status", "--json", "-c", cfg)
+	st, err := Status(bin, n.NS, cfg)
 	if err != nil {
-		return nil
-	}
-	var st status.Report
-	if json.Unmarshal([]byte(out), &st) != nil {
 		return nil
 	}
 	m := map[string][]reloadSA{}
