@@ -76,9 +76,8 @@ func TestFloodOfForgedFirstMessages(t *testing.T) {
 	hub := nsB.Start(t, "tinyipsec-b", nil, bin, "run", "-c", cfgB)
 	nsA.Start(t, "tinyipsec-a", nil, bin, "run", "-c", cfgA)
 	up := func(ns *nstest.NS, cfg string) bool {
-		out, err := ns.Output(bin, "status", "--json", "-c", cfg)
-		return err == nil && strings.Contains(out, `"crypto_map": "CMAP/10"`) && strings.Contains(out, `"ipsec_sas": [`) &&
-			!strings.Contains(out, `"ipsec_sas": []`)
+		st, err := Status(bin, ns, cfg)
+		return err == nil && len(st.IPsecSAs) > 0 && st.IPsecSAs[0].CryptoMap == "CMAP/10"
 	}
 	nstest.WaitFor(t, 30*time.Second, "the A-B tunnel", func() bool { return up(nsA, cfgA) })
 	nstest.WaitFor(t, 15*time.Second, "a ping through the A-B tunnel", func() bool {

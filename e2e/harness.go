@@ -7,7 +7,6 @@ package e2e
 import (
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -19,7 +18,6 @@ import (
 	"time"
 
 	"tinyipsec/internal/nstest"
-	"tinyipsec/internal/status"
 	"tinyipsec/internal/testconf"
 )
 
@@ -113,31 +111,6 @@ func WriteConfig(t *testing.T, c Case, n, peer *Node, isA bool) {
 	if n.Config, n.Control, err = m.Write(t.TempDir()); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// Status is the daemon's `tinyipsec status --json` report; cfg names its
-// control socket (so must be valid). An error: the daemon did not answer.
-func Status(bin string, ns *nstest.NS, cfg string) (*status.Report, error) {
-	out, err := ns.Output(bin, "status", "--json", "-c", cfg)
-	if err != nil {
-		return nil, fmt.Errorf("status: %v: %s", err, out)
-	}
-	var st status.Report
-	if err := json.Unmarshal([]byte(out), &st); err != nil {
-		return nil, fmt.Errorf("status --json: %v\n%s", err, out)
-	}
-	return &st, nil
-}
-
-// MustStatus is Status of n's daemon; a daemon that does not answer ends
-// the test.
-func MustStatus(t *testing.T, bin string, n *Node) *status.Report {
-	t.Helper()
-	st, err := Status(bin, n.NS, n.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return st
 }
 
 // WireCounters installs, in n's namespace, an nftables ingress counter on

@@ -6,7 +6,6 @@
 package memtest
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -14,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"tinyipsec/e2e"
 	"tinyipsec/internal/nstest"
 	"tinyipsec/internal/testconf"
 )
@@ -153,15 +153,10 @@ func writeConfig(t *testing.T, nd, peer *node, n int) {
 	}
 }
 
+// countSAs is the number of IPsec SAs n's daemon lists (-1: no answer).
 func countSAs(bin string, n *node) int {
-	out, err := n.ns.Output(bin, "status", "--json", "-c", n.config)
+	st, err := e2e.Status(bin, n.ns, n.config)
 	if err != nil {
-		return -1
-	}
-	var st struct {
-		IPsecSAs []json.RawMessage `json:"ipsec_sas"`
-	}
-	if json.Unmarshal([]byte(out), &st) != nil {
 		return -1
 	}
 	return len(st.IPsecSAs)
