@@ -68,7 +68,7 @@ func (m *CryptoMap) writeFingerprint(h hash.Hash) {
 	field("match", m.Match)
 	if m.ACL != nil {
 		for _, r := range m.ACL.Rules {
-			field("rule", fmt.Sprintf("%+v", plainRule(r)))
+			field("rule", fmt.Sprintf("%+v", (*plainRule)(&r))) // a pointer: a plainRule value in an interface would need a generated == function
 		}
 	}
 	for _, ts := range m.TransformSets {

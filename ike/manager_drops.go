@@ -69,12 +69,16 @@ type dropLog struct {
 	counts [numDropReasons]atomic.Uint64
 
 	mu    sync.Mutex
-	kinds [numDropReasons]struct {
-		last       time.Time
-		suppressed uint64
-		msg        string
-		level      logx.Level
-	}
+	kinds [numDropReasons]dropKind
+}
+
+// dropKind is the log state of one drop reason.
+type dropKind struct {
+	_          [0]func() // not comparable: no generated == function (flash)
+	last       time.Time
+	suppressed uint64
+	msg        string
+	level      logx.Level
 }
 
 // note counts one drop of reason r and logs msg unless the reason
