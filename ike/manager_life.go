@@ -99,49 +99,53 @@ func (m *Manager) newResponder(pkt []byte, h Header, local, remote netip.AddrPor
 // Quick Modes follow once it is up). The line stays wanted until its SA
 // is installed.
 func (m *Manager) initiateRule(ms *mapState, r proxyRule, now time.Time) {
-	m.initiateRuleOn(ms, r, m.sas, now)
+	var found *ikeSA
+	for _, sa := range m.sas {
+		if ms.mayUse(sa) {
+			found = sa
+			break
+		}
+	}
+	m.initiateRuleOn(ms, r, found, now)
 }
 
-// initiateRuleOn is initiateRule looking for an IKE SA with the map's peer
-// among sas (m.sas, or those of m.sas that have the peer's address).
-func (m *Manager) initiateRuleOn(ms *mapState, r proxyRule, sas []*ikeSA, now time.Time) {
+// mayUse reports whether the map's Quick Modes may go on IKE SA sa (or
+// must wait for its phase 1): a live SA with the map's peer, and from the
+// map's outer address if it names one (the IPsec SAs inherit the IKE SA's
+// endpoints).
+func (ms *mapState) mayUse(sa *ikeSA) bool {
+	return sa.remote.Addr() == ms.cm.PeerAddr && !sa.dead() && sa.replacedBy == nil &&
+		(!ms.cm.Local.IsValid() || sa.local.Addr() == ms.cm.Local)
+}
+
+// initiateRuleOn is initiateRule with the first of m.sas the map may use
+// found (nil: none).
+func (m *Manager) initiateRuleOn(ms *mapState, r proxyRule, sa *ikeSA, now time.Time) {
 	ms.wanted[r.index] = true
-	if now.Before(ms.nextTry) {
+	if now.Before(ms.nextTry) || !ms.cm.PeerAddr.IsValid() {
 		return
 	}
-	peer := ms.cm.PeerAddr
-	if !peer.IsValid() {
+	if sa == nil {
+		m.startPhase1(ms, now)
 		return
 	}
-	for _, sa := range sas {
-		if sa.remote.Addr() != peer || sa.dead() || sa.replacedBy != nil {
-			continue
-		}
-		// A map that names its outer address needs an IKE SA from that
-		// address: the IPsec SAs inherit the IKE SA's endpoints.
-		if ms.cm.Local.IsValid() && sa.local.Addr() != ms.cm.Local {
-			continue
-		}
-		if !sa.raReady() {
-			// Phase 1 (or XAUTH and Mode-Config) in progress with this peer, for this map or
-			// another one: its Quick Modes follow once it is up. (A
-			// second phase 1 would make the responder, which binds both
-			// to its first matching map, take it for a rekey and delete
-			// the first one with the SAs on it.)
-			return
-		}
-		for _, qs := range sa.qms {
-			if qs.ms == ms && qs.rule.index == r.index && qs.doneAt.IsZero() {
-				return // Quick Mode in progress
-			}
-		}
-		if !quickSlotFree(sa, now) {
-			return // a later tick starts it (quickSlotFree)
-		}
-		m.startQuick(sa, ms, r, nil, now)
+	if !sa.raReady() {
+		// Phase 1 (or XAUTH and Mode-Config) in progress with this peer, for this map or
+		// another one: its Quick Modes follow once it is up. (A
+		// second phase 1 would make the responder, which binds both
+		// to its first matching map, take it for a rekey and delete
+		// the first one with the SAs on it.)
 		return
 	}
-	m.startPhase1(ms, now)
+	for _, qs := range sa.qms {
+		if qs.ms == ms && qs.rule.index == r.index && qs.doneAt.IsZero() {
+			return // Quick Mode in progress
+		}
+	}
+	if !quickSlotFree(sa, now) {
+		return // a later tick starts it (quickSlotFree)
+	}
+	m.startQuick(sa, ms, r, nil, now)
 }
 
 // startPhase1 begins Main or Aggressive Mode towards the map's peer.

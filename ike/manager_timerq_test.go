@@ -141,20 +141,31 @@ func TestTickMapsManyMaps(t *testing.T) {
 }
 
 // BenchmarkTickMapsSpoke: tickMaps (each tick, and after each phase 1 and
-// Quick Mode the spoke initiates) with n maps whose tunnels are up, which
-// must grow with n, not with n x n.
+// Quick Mode the spoke initiates) with n maps whose tunnels are up, and
+// with n maps whose phase 1 is still in progress (a burst: each map looks
+// for its IKE SA), which must grow with n, not with n x n.
 func BenchmarkTickMapsSpoke(b *testing.B) {
 	for _, n := range []int{100, 1000} {
-		b.Run(fmt.Sprint(n), func(b *testing.B) {
-			m := spokeWithMaps(b, n)
-			now := time.Now()
-			m.mu.Lock()
-			defer m.mu.Unlock()
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				m.tickMaps(now)
-			}
-		})
+		for _, state := range []string{"up", "negotiating"} {
+			b.Run(fmt.Sprintf("%d/%s", n, state), func(b *testing.B) {
+				m := spokeWithMaps(b, n)
+				if state == "negotiating" {
+					for _, sa := range m.sas {
+						sa.children, sa.life = nil, lifeNegotiating
+					}
+				}
+				now := time.Now()
+				m.mu.Lock()
+				defer m.mu.Unlock()
+				b.ReportAllocs()
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					m.tickMaps(now)
+				}
+				if len(m.sas) != n {
+					b.Fatalf("%d IKE SAs, want %d", len(m.sas), n)
+				}
+			})
+		}
 	}
 }

@@ -60,26 +60,31 @@ func (m *Manager) tickMaps(now time.Time) {
 			if idx.children[mapRule{ms, r.index}] {
 				continue
 			}
-			if peersAt != len(m.sas) {
-				// Again when a phase 1 started here added an SA.
+			sa := idx.usable(ms)
+			if peersAt != len(m.sas) || sa != nil && !ms.mayUse(sa) {
+				// Again when what this call started changed the SAs.
 				idx.indexPeers(m)
 				peersAt = len(m.sas)
+				sa = idx.usable(ms)
 			}
-			m.initiateRuleOn(ms, r, idx.byPeer[ms.cm.PeerAddr], now)
+			m.initiateRuleOn(ms, r, sa, now)
 		}
 	}
 	if peersAt >= 0 {
 		clear(idx.byPeer) // holds no SA beyond this call
+		clear(idx.byEnds)
 	}
 }
 
 // tickIndex is what tickMaps needs to know about the SAs, its maps kept
 // between calls so that a tick allocates nothing: which ACL lines have an
-// installed pair that is not about to go, and the live IKE SAs by peer
-// address (in m.sas order).
+// installed pair that is not about to go, and the first of m.sas that a
+// map may use (mapState.mayUse) by peer address, and by peer and local
+// address.
 type tickIndex struct {
 	children map[mapRule]bool
-	byPeer   map[netip.Addr][]*ikeSA
+	byPeer   map[netip.Addr]*ikeSA
+	byEnds   map[[2]netip.Addr]*ikeSA
 }
 
 type mapRule struct {
@@ -106,14 +111,31 @@ func (idx *tickIndex) indexChildren(m *Manager) {
 	}
 }
 
+// usable is the first IKE SA the map may use, nil if none.
+func (idx *tickIndex) usable(ms *mapState) *ikeSA {
+	if ms.cm.Local.IsValid() {
+		// Maps towards one hub from many local addresses.
+		return idx.byEnds[[2]netip.Addr{ms.cm.PeerAddr, ms.cm.Local}]
+	}
+	return idx.byPeer[ms.cm.PeerAddr]
+}
+
 func (idx *tickIndex) indexPeers(m *Manager) {
 	if idx.byPeer == nil {
-		idx.byPeer = map[netip.Addr][]*ikeSA{}
+		idx.byPeer, idx.byEnds = map[netip.Addr]*ikeSA{}, map[[2]netip.Addr]*ikeSA{}
 	}
 	clear(idx.byPeer)
+	clear(idx.byEnds)
 	for _, sa := range m.sas {
-		if !sa.dead() && sa.replacedBy == nil {
-			idx.byPeer[sa.remote.Addr()] = append(idx.byPeer[sa.remote.Addr()], sa)
+		if sa.dead() || sa.replacedBy != nil {
+			continue
+		}
+		peer, ends := sa.remote.Addr(), [2]netip.Addr{sa.remote.Addr(), sa.local.Addr()}
+		if idx.byPeer[peer] == nil {
+			idx.byPeer[peer] = sa
+		}
+		if idx.byEnds[ends] == nil {
+			idx.byEnds[ends] = sa
 		}
 	}
 }
