@@ -1,57 +1,22 @@
 package ike
 
 import (
-	"bufio"
 	"fmt"
 	"os"
-	"os/exec"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"tinyipsec/internal/nstest"
 )
 
-// daemonRSS returns VmRSS (bytes) of the tinyipsec process in ns.
-func daemonRSS(t *testing.T, ns *nstest.NS) int64 {
+// hubRSS returns the hub daemon's VmRSS in bytes, and logs it with its
+// parts.
+func hubRSS(t *testing.T, l *hubLab) int64 {
 	t.Helper()
-	b, err := exec.Command("ip", "netns", "pids", ns.Name).Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range strings.Fields(string(b)) {
-		pid, _ := strconv.Atoi(f)
-		comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
-		if strings.TrimSpace(string(comm)) != "tinyipsec" {
-			continue
-		}
-		fh, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer fh.Close()
-		sc := bufio.NewScanner(fh)
-		var rss int64
-		var parts []string
-		for sc.Scan() {
-			k, v, _ := strings.Cut(sc.Text(), ":")
-			switch k {
-			case "VmRSS":
-				kb, _ := strconv.ParseInt(strings.Fields(v)[0], 10, 64)
-				rss = kb << 10
-			case "RssAnon", "RssFile":
-				parts = append(parts, k+" "+strings.Join(strings.Fields(v), " "))
-			}
-		}
-		if rss > 0 {
-			t.Logf("hub VmRSS %d kB (%s)", rss>>10, strings.Join(parts, ", "))
-			return rss
-		}
-	}
-	t.Fatalf("no tinyipsec process in %s", ns.Name)
-	return 0
+	m := nstest.ReadMemory(t, l.hubNode.proc.PID())
+	t.Logf("hub VmRSS %d kB (RssAnon %d kB, RssFile %d kB)", m.RSS>>10, m.Anon>>10, m.File>>10)
+	return m.RSS
 }
 
 // charonOneIKE loads one strongSwan connection to the hub with n children
@@ -112,20 +77,11 @@ func (l *hubLab) charonOneIKE(t *testing.T, n int) (*charon, []*hubSpoke) {
 // a time) and waits until each is installed.
 func initiateChildren(t *testing.T, spokes []*hubSpoke) {
 	t.Helper()
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 8)
-	for _, s := range spokes {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			if out, err := s.ss.swanctl("--initiate", "--child", s.conn, "--timeout", "60"); err != nil {
-				t.Errorf("initiate %s: %v\n%s", s.conn, err, out)
-			}
-		}()
-	}
-	wg.Wait()
+	forSpokes(spokes, func(s *hubSpoke) {
+		if out, err := s.ss.swanctl("--initiate", "--child", s.conn, "--timeout", "60"); err != nil {
+			t.Errorf("initiate %s: %v\n%s", s.conn, err, out)
+		}
+	})
 }
 
 const settledMark = "IKE settled: heap returned to the kernel"
@@ -143,7 +99,7 @@ func settledRSS(t *testing.T, l *hubLab) int64 {
 		out := l.hubNode.proc.Output()
 		return strings.LastIndex(out, settledMark) > strings.LastIndex(out, "IPsec SA installed")
 	})
-	return daemonRSS(t, l.hub)
+	return hubRSS(t, l)
 }
 
 // steadyRSS follows the hub for up to 45 s while the Quick Mode records
@@ -155,7 +111,7 @@ func steadyRSS(t *testing.T, l *hubLab, rss int64) int64 {
 	for deadline := time.Now().Add(45 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
 		if n := strings.Count(l.hubNode.proc.Output(), settledMark); n > seen {
 			seen = n
-			rss = min(rss, daemonRSS(t, l.hub))
+			rss = min(rss, hubRSS(t, l))
 		}
 	}
 	return rss

@@ -287,6 +287,23 @@ func pingOnce(t *testing.T, s *hubSpoke) {
 	t.Errorf("spoke %s (%s): no ping reply from the hub: %s", s.inner, s.id, last)
 }
 
+// forSpokes runs f for every spoke, eight at a time: the spokes are
+// independent, and more at once would only queue for the CPUs.
+func forSpokes(spokes []*hubSpoke, f func(s *hubSpoke)) {
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 8)
+	for _, s := range spokes {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			f(s)
+		}()
+	}
+	wg.Wait()
+}
+
 // checkIsolation pings the hub from every spoke, one spoke after the
 // other, while tcpdump watches the hub's outer interface; then it checks
 // that every ESP packet the hub sent went to the outer address of the spoke
@@ -301,21 +318,10 @@ func checkIsolation(t *testing.T, l *hubLab, spokes []*hubSpoke) {
 		_, before[s] = spokeSAs(t, s, lists)
 	}
 	c := l.capture(t)
-	var wg sync.WaitGroup
 	// Pings run in parallel groups: independent spokes, and each reply is
 	// still attributable by its SPI.
-	sem := make(chan struct{}, 8)
 	pingStart := time.Now()
-	for _, s := range spokes {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			pingOnce(t, s)
-		}()
-	}
-	wg.Wait()
+	forSpokes(spokes, func(s *hubSpoke) { pingOnce(t, s) })
 	pingsFailed := t.Failed()
 	t.Logf("pings done in %v", time.Since(pingStart).Round(10*time.Millisecond))
 	owner := map[string]*hubSpoke{}
