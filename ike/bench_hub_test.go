@@ -586,20 +586,8 @@ func procCPU(t *testing.T, pid int) time.Duration {
 	return time.Duration(ut+st) * time.Second / 100 // USER_HZ
 }
 
-// procRSSKB is a process's resident set size.
-func procRSSKB(t *testing.T, pid int) int64 {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			return kb
-		}
-	}
-	return 0
-}
+// procRSSKB is a process's resident set size in KiB.
+func procRSSKB(t *testing.T, pid int) int64 { return nstest.ReadMemory(t, pid).RSS >> 10 }
 
 // startBenchCharon is startCharon with the log quiet: with hundreds of
 // SAs, logging would be most of what the hub does.
