@@ -515,7 +515,7 @@ func (ms *mapState) noteFailure(f *phase1Failure) {
 
 // clearFailure forgets the failure of peer, if any.
 func (ms *mapState) clearFailure(peer string) {
-	ms.p1Failures = slices.DeleteFunc(ms.p1Failures, func(f *phase1Failure) bool { return f.peer == peer })
+	ms.p1Failures = deleteFunc(ms.p1Failures, func(f *phase1Failure) bool { return f.peer == peer })
 }
 
 // failureOf returns peer's recorded failure, or nil.

@@ -3,7 +3,6 @@ package ike
 import (
 	"fmt"
 	"net/netip"
-	"slices"
 	"time"
 
 	"tinyipsec/conf"
@@ -112,7 +111,7 @@ func (m *Manager) findGrave(ckyI, ckyR Cookie, now time.Time) *ikeSA {
 
 // buryGraves wipes the keys of the retired IKE SAs whose time is up.
 func (m *Manager) buryGraves(now time.Time, all bool) {
-	m.graves = slices.DeleteFunc(m.graves, func(g *ikeSA) bool {
+	m.graves = deleteFunc(m.graves, func(g *ikeSA) bool {
 		if !all && now.Before(g.graveUntil) {
 			return false
 		}
@@ -140,7 +139,7 @@ func (m *Manager) adoptOrphans(sa *ikeSA) {
 	if len(m.orphans) == 0 || sa.ra != nil || sa.out == nil || !sa.out.peer.valid() {
 		return
 	}
-	m.orphans = slices.DeleteFunc(m.orphans, func(o *orphan) bool {
+	m.orphans = deleteFunc(m.orphans, func(o *orphan) bool {
 		if o.peer != sa.out.peer || o.ms != sa.ms {
 			return false
 		}
@@ -171,7 +170,7 @@ const reauthWindow = 30 * time.Second
 // pair for the same traffic (see installChild), which a peer that did
 // restart does at once.
 func (m *Manager) clearOrphans(sa *ikeSA, now time.Time) {
-	m.orphans = slices.DeleteFunc(m.orphans, func(o *orphan) bool {
+	m.orphans = deleteFunc(m.orphans, func(o *orphan) bool {
 		if o.peer != sa.out.peer {
 			return false
 		}
@@ -190,7 +189,7 @@ func (m *Manager) clearOrphans(sa *ikeSA, now time.Time) {
 
 // removeOrphansIf removes the orphans for which drop says so.
 func (m *Manager) removeOrphansIf(drop func(o *orphan) bool) {
-	m.orphans = slices.DeleteFunc(m.orphans, func(o *orphan) bool {
+	m.orphans = deleteFunc(m.orphans, func(o *orphan) bool {
 		if !drop(o) {
 			return false
 		}
