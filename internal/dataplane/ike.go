@@ -51,12 +51,15 @@ const lifetimeSlack = 30 * time.Second
 
 // InstallChild builds both directions and installs the pair.
 func (p *IKEPlane) InstallChild(c *ike.ChildSA) (ike.ChildHandle, error) {
+	// Boxed once: the inbound SA's check and the pair's outbound choice
+	// share the copy (one allocation per pair instead of two).
+	var sel esp.PairSelector = c.Selector
 	spec := esp.PairSpec{
 		Shared: esp.Params{
 			Proto: esp.ProtoOf(c.Encryption != "", c.AHIntegrity != ""), Mode: espMode(c.Mode),
 			Cipher: c.Encryption, Integ: c.Integrity, AHInteg: c.AHIntegrity,
 			Local: c.Local.Addr(), Remote: c.Remote.Addr(), ESN: c.ESN, ReplayWindow: c.CryptoMap.ReplayWindow,
-			Selector: c.Selector,
+			Selector: sel,
 		},
 		In:  esp.Keys{SPI: c.ESPIn.SPI, AHSPI: c.AHIn.SPI, EncKey: c.ESPIn.EncKey, AuthKey: c.ESPIn.AuthKey, AHKey: c.AHIn.AuthKey},
 		Out: esp.Keys{SPI: c.ESPOut.SPI, AHSPI: c.AHOut.SPI, EncKey: c.ESPOut.EncKey, AuthKey: c.ESPOut.AuthKey, AHKey: c.AHOut.AuthKey},
@@ -80,7 +83,7 @@ func (p *IKEPlane) InstallChild(c *ike.ChildSA) (ike.ChildHandle, error) {
 	info := spec.Info()
 	// The negotiated selectors, not the ACL line, choose the pair for
 	// outbound packets: on a hub every spoke's pair sits on one line.
-	info.ForRule, info.Rule, info.Traffic = true, c.Rule, c.Selector
+	info.ForRule, info.Rule, info.Traffic = true, c.Rule, sel
 	info.CryptoMap, info.Peer, info.Local, info.Keying = c.CryptoMap.ID(), c.Remote.Addr(), c.Local.Addr(), "isakmp"
 	info.LocalSelector, info.RemoteSelector = c.Selector.Local.String(), c.Selector.Remote.String()
 	info.Lifetime, info.LifetimeKB = c.Lifetime, c.LifetimeKB
