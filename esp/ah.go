@@ -10,7 +10,7 @@ import (
 // mutable fields zeroed in a copy), then everything from the AH header,
 // whose ICV field must already be zero, to end; with ESN the high 32
 // sequence bits are appended for the computation only (RFC 4302 §2.5.1).
-// It returns the untruncated MAC in sl.sum.
+// It returns the untruncated MAC (in the slot's AH HMAC state).
 func ahICV(sl *slot, buf []byte, ip, hl, ah, end int, esn bool, seq uint64) []byte {
 	h := sl.ah.hdr[:hl]
 	copy(h, buf[ip:ip+hl])
@@ -23,7 +23,7 @@ func ahICV(sl *slot, buf []byte, ip, hl, ah, end int, esn bool, seq uint64) []by
 		binary.BigEndian.PutUint32(sl.ivb[:4], uint32(seq>>32))
 		m.write(sl.ivb[:4])
 	}
-	return m.sum(sl.sum[:])
+	return m.sum()
 }
 
 // zeroMutable clears the IP header fields that routers may change in

@@ -244,7 +244,7 @@ func espMAC(sl *slot, p []byte, esn bool, seq uint64) []byte {
 		binary.BigEndian.PutUint32(sl.ivb[:4], uint32(seq>>32))
 		m.write(sl.ivb[:4])
 	}
-	return m.sum(sl.sum[:])
+	return m.sum()
 }
 
 // udp6Checksum computes the UDP checksum of u (header with a zero checksum

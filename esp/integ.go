@@ -19,6 +19,10 @@ type hmacState struct {
 	outerU       encoding.BinaryUnmarshaler
 	ipad, opad   []byte // marshaled keyed states
 	size         int
+	// out receives the untruncated MAC (SHA-512 at most). It lives here,
+	// not in the slot, so that SAs without HMAC (AES-GCM: most of a
+	// hub's) do not carry it.
+	out [64]byte
 }
 
 func newHMAC(alg *algo.HashInfo, key []byte) (*hmacState, error) {
@@ -70,14 +74,15 @@ func (h *hmacState) reset() {
 
 func (h *hmacState) write(p []byte) { h.inner.Write(p) }
 
-// sum finishes the MAC into out (len >= h.size) and returns out[:h.size].
-func (h *hmacState) sum(out []byte) []byte {
-	in := h.inner.Sum(out[:0])
+// sum finishes the MAC and returns it (h.out[:h.size]), valid until the
+// next use of h.
+func (h *hmacState) sum() []byte {
+	in := h.inner.Sum(h.out[:0])
 	if err := h.outerU.UnmarshalBinary(h.opad); err != nil {
 		panic(err)
 	}
 	h.outer.Write(in)
-	return h.outer.Sum(out[:0])
+	return h.outer.Sum(h.out[:0])
 }
 
 // wipe zeroes the saved keyed states and resets both hashes. What Go does
@@ -86,6 +91,7 @@ func (h *hmacState) sum(out []byte) []byte {
 func (h *hmacState) wipe() {
 	clear(h.ipad)
 	clear(h.opad)
+	clear(h.out[:])
 	h.inner.Reset()
 	h.outer.Reset()
 }

@@ -26,7 +26,6 @@ type slot struct {
 	ah    *ahScratch       // nil without AH
 	nonce [12]byte
 	ivb   [16]byte             // CBC IV block; ESN AEAD data or high sequence bits
-	sum   [64]byte             // untruncated HMAC (SHA-512 at most)
 	next  atomic.Pointer[slot] // the SA's next slot, nil for the last
 }
 
@@ -154,7 +153,6 @@ func (s *saCommon) wipeSlots() {
 		if sl.ah != nil {
 			sl.ah.mac.wipe()
 		}
-		clear(sl.sum[:])
 		clear(sl.nonce[:])
 		sl.mu.Unlock()
 	}
