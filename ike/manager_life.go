@@ -42,7 +42,7 @@ func (m *Manager) newResponder(pkt []byte, h Header, local, remote netip.AddrPor
 		}
 	}
 	sa := &ikeSA{cookieI: h.CookieI, cookieR: m.cookies.issue(h.CookieI, remote), local: netip.AddrPortFrom(laddr, local.Port()),
-		remote: remote, created: now, qms: map[uint32]*qmState{}, unproven: aggressive}
+		remote: remote, created: now, unproven: aggressive}
 	a, err := newPhase1Responder(m, cands, sa, pkt)
 	if err == nil && aggressive {
 		// Aggressive Mode: AM1 already needs our Diffie-Hellman work and
@@ -158,7 +158,7 @@ func (m *Manager) startPhase1(ms *mapState, now time.Time) *ikeSA {
 		return nil
 	}
 	sa := &ikeSA{ms: ms, initiator: true, local: netip.AddrPortFrom(laddr, IKEPort),
-		remote: netip.AddrPortFrom(peer, IKEPort), created: now, qms: map[uint32]*qmState{}}
+		remote: netip.AddrPortFrom(peer, IKEPort), created: now}
 	p1, out, err := newPhase1Initiator(m, ms, sa)
 	if errors.Is(err, errKeyNotReady) {
 		return nil // a later tick starts it, with the key made meanwhile

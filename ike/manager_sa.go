@@ -128,6 +128,8 @@ type ikeSA struct {
 	// exchanges (replay detection).
 	infoSeen midRing
 
+	// qms are the Quick Modes in negotiation or recently finished, by
+	// message ID; nil when there are none (most of an SA's life).
 	qms      map[uint32]*qmState
 	children []*child
 	dpd      *dpdState

@@ -64,6 +64,9 @@ func (m *Manager) addQM(sa *ikeSA, qs *qmState) {
 	if old := sa.qms[qs.q.mid]; old != nil {
 		m.dropQM(sa, qs.q.mid)
 	}
+	if sa.qms == nil {
+		sa.qms = map[uint32]*qmState{}
+	}
 	sa.qms[qs.q.mid] = qs
 	m.settle.unsettled = true
 	if !sa.dead() && qs.doneAt.IsZero() {
@@ -109,6 +112,11 @@ func (m *Manager) dropQM(sa *ikeSA, mid uint32) {
 		return
 	}
 	delete(sa.qms, mid)
+	if len(sa.qms) == 0 {
+		// A map keeps the table it grew to: a hub's IKE SA that carried a
+		// burst of Quick Modes would hold it for its lifetime.
+		sa.qms = nil
+	}
 	m.releaseSPIs(qs)
 	m.settle.unsettled = true
 	if !sa.dead() && qs.doneAt.IsZero() {
