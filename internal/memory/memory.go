@@ -44,6 +44,13 @@ func (s *Settler) Settled() {
 }
 
 func (s *Settler) run() {
+	// Two collections: the first moves what the sync.Pools hold (the
+	// packet buffers a burst of traffic left in the engine's pool) into
+	// their victim caches, the second frees it; then the free pages go back
+	// to the kernel. With one, those buffers stayed until the next settle,
+	// and how many there were depended on how the last packets happened to
+	// overlap.
+	runtime.GC()
 	debug.FreeOSMemory()
 	// One line at info (at most every settleInterval, after tunnels came
 	// or went): what the daemon holds once the garbage is gone, the figure
