@@ -99,7 +99,20 @@ func settledRSS(t *testing.T, l *hubLab) int64 {
 		out := l.hubNode.proc.Output()
 		return strings.LastIndex(out, settledMark) > strings.LastIndex(out, "IPsec SA installed")
 	})
+	logSettle(t, l)
 	return hubRSS(t, l)
+}
+
+// logSettle logs the hub's last settle line: its own account of where
+// the memory is (heap objects, heap in use, GC metadata, stacks).
+func logSettle(t *testing.T, l *hubLab) {
+	t.Helper()
+	out := l.hubNode.proc.Output()
+	line := out[max(0, strings.LastIndex(out, settledMark)):]
+	if i := strings.IndexByte(line, '\n'); i >= 0 {
+		line = line[:i]
+	}
+	t.Logf("hub: %s", line)
 }
 
 // steadyRSS follows the hub for up to 45 s while the Quick Mode records
