@@ -206,7 +206,7 @@ func (d *daemon) status() *status.Report {
 	r := &status.Report{
 		Version:  version,
 		Config:   d.path,
-		UptimeS:  int64(time.Since(d.started).Seconds()),
+		UptimeS:  int64(time.Since(d.started) / time.Second),
 		IKESAs:   []status.IKESA{},
 		IPsecSAs: []status.IPsecSA{},
 	}

@@ -24,7 +24,7 @@ func (p Policy) String() string {
 	if p.KeyBits != 0 {
 		c = fmt.Sprintf("%s%d", c, p.KeyBits)
 	}
-	return fmt.Sprintf("%s-%s-%v-%v-%ds", c, p.Hash, p.Group, p.Auth, int(p.Lifetime.Seconds()))
+	return fmt.Sprintf("%s-%s-%v-%v-%ds", c, p.Hash, p.Group, p.Auth, int(p.Lifetime/time.Second))
 }
 
 // Weak reports whether the policy needs allow_weak.

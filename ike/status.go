@@ -104,7 +104,7 @@ func (m *Manager) Status() []IKESAStatus {
 			if f.initiator {
 				st.Role = "initiator"
 			}
-			st.Hint = "last attempt failed " + time.Since(f.at).Round(time.Second).String() + " ago: " + f.reason
+			st.Hint = "last attempt failed " + roundSeconds(time.Since(f.at)).String() + " ago: " + f.reason
 			if h := stateHint(f.state); h != "" {
 				st.Hint += "; " + h
 			}
@@ -142,4 +142,10 @@ func stateHint(state string) string {
 		return "phase 2 stalled: PFS set on one end only, or the proxy IDs (crypto ACLs) or transform sets do not match"
 	}
 	return ""
+}
+
+// roundSeconds is d.Round(time.Second) for the non-negative durations
+// status shows, without linking Duration.Round (flash).
+func roundSeconds(d time.Duration) time.Duration {
+	return (d + time.Second/2) / time.Second * time.Second
 }

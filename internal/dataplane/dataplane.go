@@ -14,6 +14,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"time"
 
 	"tinyipsec/acl"
 	"tinyipsec/conf"
@@ -369,7 +370,7 @@ func (d *Dataplane) AddStatus(r *status.Report) {
 			Protocol: p.Protocol.String(), Mode: p.Mode.String(),
 			SPIIn: fmt.Sprintf("0x%08x", p.SPIIn), SPIOut: fmt.Sprintf("0x%08x", p.SPIOut),
 			Encryption: p.Encryption, Integrity: p.Integrity, Keying: p.Keying,
-			LifetimeLeftS: int64(p.LifetimeLeft.Seconds()),
+			LifetimeLeftS: int64(p.LifetimeLeft / time.Second),
 			PktsIn:        p.PktsIn, PktsOut: p.PktsOut, BytesIn: p.BytesIn, BytesOut: p.BytesOut,
 			Drops: p.Drops,
 		}
