@@ -15,7 +15,7 @@ const (
 
 // policies reads the [[isakmp_policy]] array and sorts it by priority.
 func (b *builder) policies(ts []*table) {
-	byPrio := map[int64]keyPath{}
+	byPrio := map[int]keyPath{} // int keys: a map of int64 links its own lookup code (flash)
 	for t := range b.untilFull(ts) {
 		b.policy(t, byPrio)
 	}
@@ -24,7 +24,7 @@ func (b *builder) policies(ts []*table) {
 		func(i, j int) { ps[i], ps[j] = ps[j], ps[i] })
 }
 
-func (b *builder) policy(t *table, byPrio map[int64]keyPath) {
+func (b *builder) policy(t *table, byPrio map[int]keyPath) {
 	defer t.done()
 	weakOK := b.cfg.Global.AllowWeak
 	var p ISAKMPPolicy
@@ -48,11 +48,11 @@ func (b *builder) policy(t *table, byPrio map[int64]keyPath) {
 		prio, ok := t.integer("priority", 0, 1, 10000)
 		check(ok)
 		if ok {
-			if first, dup := byPrio[prio]; dup {
+			if first, dup := byPrio[int(prio)]; dup {
 				t.errorf("priority", "priority %d is already used by %s", prio, first)
 				valid = false
 			} else {
-				byPrio[prio] = t.path
+				byPrio[int(prio)] = t.path
 			}
 		}
 		p.Priority = int(prio)
