@@ -405,7 +405,10 @@ dpd_delay = 0
 			t.Errorf("%s hub: %d/%d IPsec SAs up after %v", hub, got, n*pairs, time.Since(start).Round(time.Second))
 			break
 		}
-		time.Sleep(25 * time.Millisecond)
+		// A summary costs a spoke daemon tens of microseconds: polling
+		// every 10 ms takes well under 1% of CPU 0 and times the burst
+		// to 10 ms.
+		time.Sleep(10 * time.Millisecond)
 	}
 	took := time.Since(start)
 	for _, c := range triggers {
