@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"os"
 	"slices"
 	"sync"
 	"time"
@@ -14,6 +15,8 @@ import (
 	"tinyipsec/conf"
 	"tinyipsec/internal/algo"
 	"tinyipsec/internal/logx"
+
+	"golang.org/x/sys/unix"
 )
 
 // The SA manager: it owns every IKE SA and Quick Mode in progress, feeds
@@ -475,12 +478,39 @@ func localAddrFor(cm *conf.CryptoMap, remote netip.Addr) (netip.Addr, error) {
 	if cm.Local.IsValid() {
 		return cm.Local, nil
 	}
-	c, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(remote, IKEPort)))
-	if err != nil {
-		return netip.Addr{}, err
+	// A connected UDP socket, as net.DialUDP would make, with the system
+	// calls themselves: net's dialer is linked for nothing else (flash).
+	family, to := unix.AF_INET, unix.Sockaddr(&unix.SockaddrInet4{Port: IKEPort, Addr: remote.Unmap().As4()})
+	if !remote.Unmap().Is4() {
+		sa := &unix.SockaddrInet6{Port: IKEPort, Addr: remote.As16()}
+		if z := remote.Zone(); z != "" {
+			ifi, err := net.InterfaceByName(z)
+			if err != nil {
+				return netip.Addr{}, err
+			}
+			sa.ZoneId = uint32(ifi.Index)
+		}
+		family, to = unix.AF_INET6, sa
 	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).AddrPort().Addr().Unmap(), nil
+	fd, err := unix.Socket(family, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return netip.Addr{}, os.NewSyscallError("socket", err)
+	}
+	defer unix.Close(fd)
+	if err := unix.Connect(fd, to); err != nil {
+		return netip.Addr{}, os.NewSyscallError("connect", err)
+	}
+	local, err := unix.Getsockname(fd)
+	if err != nil {
+		return netip.Addr{}, os.NewSyscallError("getsockname", err)
+	}
+	switch a := local.(type) {
+	case *unix.SockaddrInet4:
+		return netip.AddrFrom4(a.Addr), nil
+	case *unix.SockaddrInet6:
+		return netip.AddrFrom16(a.Addr).Unmap(), nil
+	}
+	return netip.Addr{}, errors.New("ike: no local address towards " + remote.String())
 }
 
 // failed records a failed attempt: the next one waits, twice as long
