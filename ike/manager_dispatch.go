@@ -371,6 +371,7 @@ func (m *Manager) quickCompleted(sa *ikeSA, qs *qmState, out []byte, res *quickR
 		return
 	}
 	from()
+	sa.phase1Confirmed()
 	if out != nil {
 		m.send(sa, out)
 	}
@@ -406,6 +407,7 @@ func (m *Manager) quickResponderStep(sa *ikeSA, qs *qmState, q *quickMode, out [
 		return
 	}
 	from()
+	sa.phase1Confirmed()
 	qs.q = q
 	m.addQM(sa, qs)
 	m.send(sa, out)

@@ -72,6 +72,7 @@ func (m *Manager) handleInfo(sa *ikeSA, pkt []byte, from func(), now time.Time) 
 		return
 	}
 	from()
+	sa.phase1Confirmed()
 	if sa.dpd != nil {
 		sa.dpd.heard(now)
 	}

@@ -117,3 +117,26 @@ func TestFinishedQuickModeSlim(t *testing.T) {
 		})
 	}
 }
+
+// TestPhase1MessagesGoOnceConfirmed: an IKE SA keeps its last phase 1
+// messages (to answer a repeat of the peer's last one) only until the
+// peer sends an authenticated message after phase 1; with a pair up, both
+// ends have let them go.
+func TestPhase1MessagesGoOnceConfirmed(t *testing.T) {
+	hub, spokes, addrs := hubWithSpokes(t, 1)
+	spokes[0].m.Start()
+	waitUntil(t, 30*time.Second, "the pair", func() bool { return pairWith(hub, addrs[0]) && len(spokes[0].plane.live()) == 1 })
+	for _, e := range []*memEnd{hub, spokes[0]} {
+		waitUntil(t, 30*time.Second, "phase 1's messages let go", func() bool {
+			kept := 0
+			e.m.locked(func() {
+				for _, sa := range e.m.sas {
+					if sa.p1In != nil || sa.p1Last != nil {
+						kept++
+					}
+				}
+			})
+			return kept == 0
+		})
+	}
+}
