@@ -27,11 +27,12 @@ export SOURCE_DATE_EPOCH
 
 BUILD   := build
 LDFLAGS := -s -w -X main.version=$(VERSION)
-# The packages built with inlining off, and why: one list, which the
-# OpenWrt feed Makefile reads too.
+# The packages built with inlining off, and why, and the other compiler
+# switches they get: one list, which the OpenWrt feed Makefile reads too.
 include cross/openwrt/noinline.mk
 NOINLINE_PKGS := $(TINYIPSEC_NOINLINE)
-GCFLAGS := $(foreach p,$(NOINLINE_PKGS),-gcflags=$(p)=-l)
+CONTROL_GCFLAGS := $(TINYIPSEC_CONTROL_GCFLAGS)
+GCFLAGS := $(foreach p,$(NOINLINE_PKGS),'-gcflags=$(p)=$(CONTROL_GCFLAGS)')
 GOFLAGS_STATIC := -trimpath -ldflags '$(LDFLAGS)' $(GCFLAGS)
 # Every non-test Go file is a prerequisite: binaries rebuild when one changes.
 GO_SOURCES := $(shell find . -name '*.go' -not -name '*_test.go' -not -path './build/*' 2>/dev/null) go.mod go.sum
@@ -152,18 +153,21 @@ $(BUILD)/bench/wireguard:
 	@mkdir -p $(@D)
 	GOBIN=$(CURDIR)/$(@D) CGO_ENABLED=0 $(GO) install $(WIREGUARD_GO)
 
-.PHONY: all build test size-report cross ipk apk sizes noinline demo fmt-check vet go-test test-qemu test-init test-pkg clean version
+.PHONY: all build test size-report cross ipk apk sizes noinline control-gcflags demo fmt-check vet go-test test-qemu test-init test-pkg clean version
 .DELETE_ON_ERROR:
 
 all: build
 
 build: tinyipsec
 
-tinyipsec: $(GO_SOURCES) $(BUILD)/.version
+tinyipsec: $(GO_SOURCES) $(BUILD)/.version $(BUILD)/.flags
 	CGO_ENABLED=0 $(GO) build $(GOFLAGS_STATIC) -o $@ .
 
 noinline:
 	@echo $(NOINLINE_PKGS)
+
+control-gcflags:
+	@echo $(CONTROL_GCFLAGS)
 
 version:
 	@echo $(VERSION) $(IPK_VERSION)-$(PKG_RELEASE) $(APK_VERSION)
@@ -177,12 +181,19 @@ $(BUILD)/.version: FORCE
 	@mkdir -p $(@D)
 	@echo '$(VERSION)' | cmp -s - $@ || echo '$(VERSION)' >$@
 
+# Rewritten only when the compiler or per-arch linker flags change, so a
+# change of flags rebuilds the binaries (sizes are measured on them).
+BUILD_FLAGS := $(subst ',,$(GCFLAGS)) $(foreach a,$(ARCHES),$(a):$(LDFLAGS_$(a)))
+$(BUILD)/.flags: FORCE
+	@mkdir -p $(@D)
+	@echo "$(BUILD_FLAGS)" | cmp -s - $@ || echo "$(BUILD_FLAGS)" >$@
+
 FORCE:
 
 # One rule per arch; CGO_ENABLED=0 gives a static binary with no libc
 # dependency, so one build serves musl images of any OpenWrt release.
 define CROSS_RULE
-$(BUILD)/$(1)/tinyipsec: $(GO_SOURCES) $(BUILD)/.version
+$(BUILD)/$(1)/tinyipsec: $(GO_SOURCES) $(BUILD)/.version $(BUILD)/.flags
 	@mkdir -p $$(@D)
 	CGO_ENABLED=0 GOOS=linux $(GOENV_$(1)) $(GO) build -trimpath -ldflags '$(LDFLAGS) $(LDFLAGS_$(1))' $(GCFLAGS) -o $$@ .
 
@@ -261,6 +272,6 @@ clean:
 size-floor: $(BUILD)/mipsel_24kc/tinyipsec
 	mkdir -p $(BUILD)/floor
 	CGO_ENABLED=0 $(GOENV_mipsel_24kc) GOOS=linux $(GO) build -trimpath -ldflags '-s -w $(LDFLAGS_mipsel_24kc)' \
-		$(foreach p,$(filter-out tinyipsec%,$(NOINLINE_PKGS)),-gcflags=$(p)=-l) -o $(BUILD)/floor/sizefloor ./cross/sizefloor
+		$(foreach p,$(filter-out tinyipsec%,$(NOINLINE_PKGS)),'-gcflags=$(p)=$(CONTROL_GCFLAGS)') -o $(BUILD)/floor/sizefloor ./cross/sizefloor
 	@for f in $(BUILD)/floor/sizefloor $(BUILD)/mipsel_24kc/tinyipsec; do \
 		printf '%-32s %9d B  xz %8d B\n' $$f $$(wc -c <$$f) $$(xz -9e -c $$f | wc -c); done

@@ -1,6 +1,6 @@
 # Included by the OpenWrt feed Makefile beside it and by the repository's
-# Makefile, so that the SDK and the standalone builds switch inlining off in
-# the same packages (and so have the same size).
+# Makefile, so that the SDK and the standalone builds compile the same
+# packages with the same switches (and so have the same size).
 #
 # Inlining is switched off in the packages that run per handshake, per
 # reload or per command, never per packet: the product's control plane
@@ -15,16 +15,28 @@
 # package also stops its functions being inlined into others, so a
 # package joins this list only when a build with it leaves every
 # function of esp, tun's readers and writers, internal/vnet and the
-# ciphers the same size (README, Footprint).
+# ciphers the same size (README, Footprint). A std-vendored package is
+# named with its vendor/ prefix: the pattern vendor/... matches none.
 TINYIPSEC_NOINLINE := tinyipsec tinyipsec/conf/... tinyipsec/ike/... tinyipsec/internal/ciscoimport \
 	tinyipsec/internal/dataplane tinyipsec/internal/status tinyipsec/internal/jsonenc \
 	tinyipsec/internal/logx tinyipsec/internal/spawn tinyipsec/internal/unixsock \
-	tinyipsec/internal/wireshark \
+	tinyipsec/internal/wireshark tinyipsec/internal/memory \
 	crypto/x509/... encoding/asn1 encoding/pem crypto/ecdsa crypto/rsa crypto/ed25519 crypto/dsa \
 	crypto/internal/fips140/rsa crypto/internal/fips140/ecdsa crypto/ecdh crypto/elliptic \
-	golang.org/x/crypto/cryptobyte/... vendor/... net net/url fmt internal/fmtsort flag log/... \
+	golang.org/x/crypto/cryptobyte/... vendor/golang.org/x/crypto/cryptobyte/... net net/url fmt internal/fmtsort flag log/... \
 	reflect strconv internal/strconv math/big path/... internal/filepathlite time os os/signal \
 	io io/fs bufio context strings sort unicode/... encoding/hex encoding/base64 hash/... unique \
 	internal/godebug internal/bisect internal/reflectlite internal/runtime/cgroup math/rand/v2 \
-	encoding/json crypto/sha3 crypto/internal/fips140/ed25519 crypto/internal/fips140/check \
+	encoding/json crypto/sha3 crypto/internal/fips140/sha3 crypto/internal/fips140/ed25519 \
+	crypto/internal/fips140/edwards25519 crypto/internal/fips140/check \
 	golang.org/x/crypto/bcrypt github.com/BurntSushi/... github.com/mdlayher/...
+
+# In the same packages, two more compiler switches that trade speed the
+# control plane does not notice for code size: variablemakethreshold=0
+# gives make([]T, n) of a variable n a heap allocation only, instead of a
+# test and a 32-byte stack buffer beside it at every call site (Go 1.25+),
+# and noopendefer runs defers through the runtime's defer records instead
+# of copying each deferred call to every return. Neither changes a
+# function of the packet path, which is in none of these packages
+# (README, Footprint).
+TINYIPSEC_CONTROL_GCFLAGS := -l -d=variablemakethreshold=0,noopendefer

@@ -149,16 +149,21 @@ func TestFeedMakefileBothPackageManagers(t *testing.T) {
 	}
 }
 
-// The SDK build switches inlining off in the same control-plane packages
-// as the repository's Makefile, so both builds have the same size.
+// The SDK build compiles the same control-plane packages with the same
+// switches (inlining off and the rest of CONTROL_GCFLAGS) as the
+// repository's Makefile, so both builds have the same size.
 func TestFeedMakefileNoInline(t *testing.T) {
 	out, err := exec.Command("make", "-s", "--no-print-directory", "-C", repoRoot(t), "noinline").Output()
 	if err != nil {
 		t.Fatal(err)
 	}
+	flags, err := exec.Command("make", "-s", "--no-print-directory", "-C", repoRoot(t), "control-gcflags").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
 	var want []string
 	for _, p := range strings.Fields(string(out)) {
-		want = append(want, "-gcflags", p+"=-l ")
+		want = append(want, "-gcflags", p+"="+strings.TrimSpace(string(flags))+" ")
 	}
 	got := strings.Split(strings.TrimSuffix(feedMake(t, "fake-compile"), "\n"), "\n")
 	if strings.Join(got, "|") != strings.Join(want, "|") {
