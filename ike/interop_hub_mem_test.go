@@ -131,9 +131,10 @@ func steadyRSS(t *testing.T, l *hubLab, rss int64) int64 {
 }
 
 // Per-pair RSS ceiling of the hub with 100 pairs: strongSwan's 12 kB per
-// CHILD_SA as the hub on the same machine. Measured about 10 kB on amd64
-// once settled (see the README); run to run the figure moves by about a
-// kilobyte, as the Go runtime's own metadata grows in steps.
+// CHILD_SA as the hub on the same machine. Measured 8.4-10.7 kB on amd64
+// once settled (median 9.3 kB, see the README); run to run the figure
+// moves by one to two kilobytes, as the Go runtime's own metadata grows in
+// steps.
 const hubPairRSSCeiling = 12 << 10
 
 // TestHubPairMemory measures what an IPsec SA pair costs the hub in RSS,
