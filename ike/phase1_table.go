@@ -138,8 +138,11 @@ func phase1Step[H any](p *Phase1, t phase1Table[H], hs H, h Header, pkt Packet, 
 // vendors' extensions.
 func checkPayloads(name string, required, allowed payloadSet, m *Message) error {
 	var missing []string
-	for want := range required.types() {
-		if !hasPayload(m, want) {
+	for bit := range 64 {
+		if required&(1<<bit) == 0 {
+			continue
+		}
+		if want := typeOfBit(bit); !hasPayload(m, want) {
 			missing = append(missing, want.String())
 		}
 	}
@@ -193,22 +196,12 @@ func (s payloadSet) has(pt PayloadType) bool {
 	return false
 }
 
-// types yields the members of s in ascending bit order.
-func (s payloadSet) types() func(func(PayloadType) bool) {
-	return func(yield func(PayloadType) bool) {
-		for b := PayloadType(0); s != 0; b, s = b+1, s>>1 {
-			if s&1 == 0 {
-				continue
-			}
-			pt := b
-			if b >= 48 {
-				pt = b + draftBitBase
-			}
-			if !yield(pt) {
-				return
-			}
-		}
+// typeOfBit is the payload type of a set's bit.
+func typeOfBit(bit int) PayloadType {
+	if bit >= 48 {
+		return PayloadType(bit + draftBitBase)
 	}
+	return PayloadType(bit)
 }
 
 // Payload sets the rows share; a row's set is their union (|).

@@ -60,8 +60,10 @@ func viewOf[H any](t phase1Table[H]) *tableView {
 // typesOf lists the members of a payload set.
 func typesOf(s payloadSet) []PayloadType {
 	var out []PayloadType
-	for pt := range s.types() {
-		out = append(out, pt)
+	for bit := range 64 {
+		if s&(1<<bit) != 0 {
+			out = append(out, typeOfBit(bit))
+		}
 	}
 	return out
 }
