@@ -289,9 +289,12 @@ func pingOnce(t *testing.T, s *hubSpoke) {
 
 // forSpokes runs f for every spoke, eight at a time: the spokes are
 // independent, and more at once would only queue for the CPUs.
-func forSpokes(spokes []*hubSpoke, f func(s *hubSpoke)) {
+func forSpokes(spokes []*hubSpoke, f func(s *hubSpoke)) { forSpokesN(spokes, 8, f) }
+
+// forSpokesN runs f for every spoke, n at a time.
+func forSpokesN(spokes []*hubSpoke, n int, f func(s *hubSpoke)) {
 	var wg sync.WaitGroup
-	sem := make(chan struct{}, 8)
+	sem := make(chan struct{}, n)
 	for _, s := range spokes {
 		wg.Add(1)
 		sem <- struct{}{}
