@@ -2,7 +2,6 @@ package conf
 
 import (
 	"fmt"
-	"iter"
 	"net/netip"
 	"path/filepath"
 	"slices"
@@ -119,20 +118,17 @@ func (b *builder) build(root map[string]any) (*Config, error) {
 	return b.cfg, nil
 }
 
-// untilFull yields the tables of an array ([[crypto_map]], ...) until the
-// error list is full; the rest count as dropped errors' worth of input.
-func (b *builder) untilFull(ts []*table) iter.Seq[*table] {
-	return func(yield func(*table) bool) {
-		for _, t := range ts {
-			if b.full() {
-				b.dropped++
-				return
-			}
-			if !yield(t) {
-				return
-			}
-		}
+// stopArray is asked before each table of an array ([[crypto_map]],
+// ...): once the error list is full the rest of the array is not read
+// and counts as dropped errors' worth of input. A check in a plain loop
+// rather than an iterator, whose loop bodies would be compiled as
+// separate functions (flash).
+func (b *builder) stopArray() bool {
+	if b.full() {
+		b.dropped++
+		return true
 	}
+	return false
 }
 
 // named reads a table of named tables ([acl.NAME], [transform_set.NAME])

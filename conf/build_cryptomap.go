@@ -60,7 +60,10 @@ var (
 func (b *builder) cryptoMaps(ts []*table) {
 	seen := map[string]keyPath{}
 	needPolicy := false
-	for t := range b.untilFull(ts) {
+	for _, t := range ts {
+		if b.stopArray() {
+			break
+		}
 		if m := b.cryptoMap(t, seen); m != nil {
 			b.cfg.CryptoMaps = append(b.cfg.CryptoMaps, m)
 		}

@@ -30,7 +30,10 @@ func (e *KeyringEntry) Match() string {
 // keyring reads the [[keyring]] array.
 func (b *builder) keyring(ts []*table) {
 	seen := map[string]keyPath{}
-	for t := range b.untilFull(ts) {
+	for _, t := range ts {
+		if b.stopArray() {
+			break
+		}
 		if e, ok := b.keyringEntry(t, seen); ok {
 			b.cfg.Keyring = append(b.cfg.Keyring, e)
 		}

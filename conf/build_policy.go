@@ -16,7 +16,10 @@ const (
 // policies reads the [[isakmp_policy]] array and sorts it by priority.
 func (b *builder) policies(ts []*table) {
 	byPrio := map[int]keyPath{} // int keys: a map of int64 links its own lookup code (flash)
-	for t := range b.untilFull(ts) {
+	for _, t := range ts {
+		if b.stopArray() {
+			break
+		}
 		b.policy(t, byPrio)
 	}
 	ps := b.cfg.Policies
