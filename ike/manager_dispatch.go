@@ -97,35 +97,39 @@ type inbound struct {
 }
 
 // exchangeRoute is one row of the dispatcher's table: an exchange an IKE
-// SA takes in one stage of its life (manager_salife.go), and its handler.
+// SA takes in some stages of its life (manager_salife.go), and its handler.
 // The exchanges' own tables then check the message itself (phase1_table.go,
 // phase1_info.go, quick.go, ra.go). Exchanges without a row are dropped.
 type exchangeRoute struct {
 	exchange ExchangeType
-	life     ikeLife
+	lives    lifeSet
 	name     string
 	handle   func(m *Manager, sa *ikeSA, in *inbound)
 }
 
+// The rows' stages of life (a lifeSet, as the Informational table's rows
+// have).
+const (
+	whileNegotiating lifeSet = 1 << lifeNegotiating
+	onceEstablished  lifeSet = 1<<lifeConfiguring | 1<<lifeActive // phase 1 done
+	whileActive      lifeSet = 1 << lifeActive
+)
+
 var exchangeRoutes = []exchangeRoute{
-	{ExchangeMain, lifeNegotiating, "phase 1", (*Manager).routePhase1},
-	{ExchangeAggressive, lifeNegotiating, "phase 1", (*Manager).routePhase1},
-	{ExchangeInformational, lifeNegotiating, "phase 1 informational", (*Manager).routePhase1},
-	{ExchangeTransaction, lifeNegotiating, "early XAUTH request", (*Manager).routeEarlyTransaction},
-	{ExchangeMain, lifeConfiguring, "phase 1 repeat", (*Manager).routePhase1},
-	{ExchangeAggressive, lifeConfiguring, "phase 1 repeat", (*Manager).routePhase1},
-	{ExchangeTransaction, lifeConfiguring, "XAUTH / Mode-Config", (*Manager).routeTransaction},
-	{ExchangeInformational, lifeConfiguring, "informational", (*Manager).routeInfo},
-	{ExchangeMain, lifeActive, "phase 1 repeat", (*Manager).routePhase1},
-	{ExchangeAggressive, lifeActive, "phase 1 repeat", (*Manager).routePhase1},
-	{ExchangeTransaction, lifeActive, "XAUTH / Mode-Config", (*Manager).routeTransaction},
-	{ExchangeInformational, lifeActive, "informational", (*Manager).routeInfo},
-	{ExchangeQuick, lifeActive, "Quick Mode", (*Manager).routeQuick},
+	{ExchangeMain, whileNegotiating, "phase 1", (*Manager).routePhase1},
+	{ExchangeAggressive, whileNegotiating, "phase 1", (*Manager).routePhase1},
+	{ExchangeInformational, whileNegotiating, "phase 1 informational", (*Manager).routePhase1},
+	{ExchangeTransaction, whileNegotiating, "early XAUTH request", (*Manager).routeEarlyTransaction},
+	{ExchangeMain, onceEstablished, "phase 1 repeat", (*Manager).routePhase1},
+	{ExchangeAggressive, onceEstablished, "phase 1 repeat", (*Manager).routePhase1},
+	{ExchangeTransaction, onceEstablished, "XAUTH / Mode-Config", (*Manager).routeTransaction},
+	{ExchangeInformational, onceEstablished, "informational", (*Manager).routeInfo},
+	{ExchangeQuick, whileActive, "Quick Mode", (*Manager).routeQuick},
 }
 
 func routeFor(x ExchangeType, l ikeLife) *exchangeRoute {
 	for i := range exchangeRoutes {
-		if r := &exchangeRoutes[i]; r.exchange == x && r.life == l {
+		if r := &exchangeRoutes[i]; r.exchange == x && r.lives.has(l) {
 			return r
 		}
 	}

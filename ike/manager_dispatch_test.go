@@ -1,6 +1,9 @@
 package ike
 
-import "testing"
+import (
+	"math/bits"
+	"testing"
+)
 
 // TestExchangeRoutes feeds every exchange type in every stage of an IKE
 // SA's life to the dispatcher's table: phase 1 and its notifies while
@@ -35,7 +38,11 @@ func TestExchangeRoutes(t *testing.T) {
 			}
 		}
 	}
-	if n != len(exchangeRoutes) {
-		t.Errorf("%d routes found, the table has %d (a duplicate row?)", n, len(exchangeRoutes))
+	rows := 0
+	for _, r := range exchangeRoutes {
+		rows += bits.OnesCount8(uint8(r.lives))
+	}
+	if n != rows {
+		t.Errorf("%d routes found, the table's rows name %d (rows overlapping?)", n, rows)
 	}
 }
