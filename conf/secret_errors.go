@@ -38,12 +38,22 @@ func MarkSecret(keys ...string) {
 	}
 }
 
+// lastKeyElement is what follows the last '.', quote or space of a key
+// path (a loop, not strings.LastIndexAny, which is linked for nothing
+// else: flash).
+func lastKeyElement(key string) string {
+	for i := len(key) - 1; i >= 0; i-- {
+		if c := key[i]; c == '.' || c == '\'' || c == ' ' {
+			return key[i+1:]
+		}
+	}
+	return key
+}
+
 // IsSecretKey reports whether a key name (the last element of a key path
 // such as "crypto_map[0].psk") holds a secret.
 func IsSecretKey(key string) bool {
-	if i := strings.LastIndexAny(key, ".' "); i >= 0 {
-		key = key[i+1:]
-	}
+	key = lastKeyElement(key)
 	key = strings.Trim(key, "'\"")
 	secretMu.RLock()
 	defer secretMu.RUnlock()
@@ -189,10 +199,7 @@ func redactError(e Error, secrets []secretAssignment, uci bool) Error {
 	// value. Point at the key's assignment (a multi-line string may end
 	// far below it) and say what is wrong in words.
 	if IsSecretKey(e.Key) {
-		name := e.Key
-		if i := strings.LastIndexAny(name, ".' "); i >= 0 {
-			name = name[i+1:]
-		}
+		name := lastKeyElement(e.Key)
 		// The nearest assignment of the key before the error; an
 		// unterminated multi-line string opened by one of them swallows
 		// the lines below it, so such an opener wins.

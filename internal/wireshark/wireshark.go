@@ -140,7 +140,14 @@ func WriteBundle(w io.Writer, ike []IKESA, esp []ESPSA) error {
 func WriteDir(dir string, bundle []byte) (ikeN, espN int, skipped []string, err error) {
 	tables := map[string][]byte{}
 	var cur string
-	for _, line := range bytes.SplitAfter(bundle, []byte("\n")) {
+	// Lines cut one by one rather than by bytes.SplitAfter, linked for
+	// nothing else (flash).
+	for rest := bundle; len(rest) > 0; {
+		line := rest
+		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
+			line = rest[:i+1]
+		}
+		rest = rest[len(line):]
 		if name, ok := bytes.CutPrefix(line, []byte(bundleMark)); ok {
 			cur = string(bytes.TrimSpace(name))
 			tables[cur] = []byte{}
