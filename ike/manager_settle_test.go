@@ -82,22 +82,14 @@ func TestSettledOnceAfterChange(t *testing.T) {
 // answering a retransmission needs (the initiator's last messages; the
 // responder's none), not its proposals, identities and nonces.
 func TestFinishedQuickModeSlim(t *testing.T) {
-	hub, spokes, addrs := hubWithSpokes(t, 1)
-	spokes[0].m.Start()
-	waitUntil(t, 30*time.Second, "the pair", func() bool { return pairWith(hub, addrs[0]) && len(spokes[0].plane.live()) == 1 })
-	for _, e := range []*memEnd{hub, spokes[0]} {
-		waitUntil(t, 30*time.Second, "the Quick Mode finished", func() bool {
-			done := 0
-			e.m.locked(func() {
-				for _, sa := range e.m.sas {
-					for _, qs := range sa.qms {
-						if !qs.doneAt.IsZero() {
-							done++
-						}
-					}
+	for _, e := range onePairUp(t) {
+		waitSACount(t, e, "the Quick Mode finished", 1, func(sa *ikeSA) (done int) {
+			for _, qs := range sa.qms {
+				if !qs.doneAt.IsZero() {
+					done++
 				}
-			})
-			return done == 1
+			}
+			return done
 		})
 		e.m.locked(func() {
 			for _, sa := range e.m.sas {
@@ -123,20 +115,37 @@ func TestFinishedQuickModeSlim(t *testing.T) {
 // peer sends an authenticated message after phase 1; with a pair up, both
 // ends have let them go.
 func TestPhase1MessagesGoOnceConfirmed(t *testing.T) {
+	for _, e := range onePairUp(t) {
+		waitSACount(t, e, "phase 1's messages let go", 0, func(sa *ikeSA) int {
+			if sa.p1In != nil || sa.p1Last != nil {
+				return 1
+			}
+			return 0
+		})
+	}
+}
+
+// onePairUp starts a hub and one spoke and waits for their IPsec SA pair;
+// it returns both ends, hub first.
+func onePairUp(t *testing.T) []*memEnd {
+	t.Helper()
 	hub, spokes, addrs := hubWithSpokes(t, 1)
 	spokes[0].m.Start()
 	waitUntil(t, 30*time.Second, "the pair", func() bool { return pairWith(hub, addrs[0]) && len(spokes[0].plane.live()) == 1 })
-	for _, e := range []*memEnd{hub, spokes[0]} {
-		waitUntil(t, 30*time.Second, "phase 1's messages let go", func() bool {
-			kept := 0
-			e.m.locked(func() {
-				for _, sa := range e.m.sas {
-					if sa.p1In != nil || sa.p1Last != nil {
-						kept++
-					}
-				}
-			})
-			return kept == 0
+	return []*memEnd{hub, spokes[0]}
+}
+
+// waitSACount waits until count, summed over e's IKE SAs (under the
+// manager's lock), is want.
+func waitSACount(t *testing.T, e *memEnd, what string, want int, count func(sa *ikeSA) int) {
+	t.Helper()
+	waitUntil(t, 30*time.Second, what, func() bool {
+		n := 0
+		e.m.locked(func() {
+			for _, sa := range e.m.sas {
+				n += count(sa)
+			}
 		})
-	}
+		return n == want
+	})
 }
