@@ -273,7 +273,7 @@ func (m *Manager) established(sa *ikeSA, now time.Time) {
 	if remoteAccess {
 		m.raStart(sa, now)
 	}
-	m.tickMaps(now)
+	m.tickMapsFor(sa, now)
 }
 
 // offerFor builds the Quick Mode offer of a crypto map on an IKE SA.

@@ -111,7 +111,8 @@ func spokeWithMaps(t testing.TB, n int) *Manager {
 // TestTickMapsManyMaps: with every map's pair up, tickMaps starts
 // nothing; when one map's pair is going, that map alone wants a new one,
 // and it finds its own IKE SA (still negotiating, so it waits for it)
-// among the SAs with the hub instead of starting a phase 1.
+// among the SAs with the hub instead of starting a phase 1; tickMapsFor
+// looks only at the maps that may use the SA it is given.
 func TestTickMapsManyMaps(t *testing.T) {
 	m := spokeWithMaps(t, 200)
 	m.mu.Lock()
@@ -137,6 +138,22 @@ func TestTickMapsManyMaps(t *testing.T) {
 		if want := i == 123; ms.wanted[0] != want {
 			t.Errorf("map %d wants its ACL line: %v, want %v", i, ms.wanted[0], want)
 		}
+	}
+
+	// After a handshake on one SA only the maps that may use it are
+	// looked at: map 5's missing pair is noticed at once, map 7's (on
+	// another SA) at the next tick.
+	for _, k := range []int{5, 7} {
+		m.sas[k].children[0].removeAt = now.Add(time.Second)
+		m.sas[k].life = lifeNegotiating
+	}
+	m.tickMapsFor(m.sas[5], now)
+	if !m.maps[5].wanted[0] || m.maps[7].wanted[0] {
+		t.Errorf("after a handshake on map 5's SA: map 5 wants its line %v, map 7 %v; want true, false",
+			m.maps[5].wanted[0], m.maps[7].wanted[0])
+	}
+	if len(m.sas) != 200 {
+		t.Fatalf("%d IKE SAs after tickMapsFor, want 200", len(m.sas))
 	}
 }
 

@@ -76,6 +76,47 @@ func (m *Manager) tickMaps(now time.Time) {
 	}
 }
 
+// tickMapsFor is tickMaps for the maps that may use sa (mapState.mayUse),
+// after its phase 1 or one of our Quick Modes on it ended: what waited
+// for it starts now instead of at the next tick, at the cost of a look at
+// the SAs per such map, not of a whole tickMaps per handshake.
+func (m *Manager) tickMapsFor(sa *ikeSA, now time.Time) {
+	for _, ms := range m.maps {
+		if ms.cm.Dynamic || ms.cm.Initiate == conf.InitiateNever || !ms.mayUse(sa) {
+			continue
+		}
+		if ms.cm.RemoteAccessClient() && m.raClientIdle(ms, now) {
+			continue
+		}
+		for _, r := range ms.rules {
+			if ms.cm.Initiate != conf.InitiateAlways && !ms.wanted[r.index] {
+				continue
+			}
+			if !m.hasChild(ms, r.index) {
+				m.initiateRule(ms, r, now)
+			}
+		}
+	}
+}
+
+// hasChild reports whether ACL line rule of the map has an installed
+// pair that is not about to go.
+func (m *Manager) hasChild(ms *mapState, rule int) bool {
+	for _, sa := range m.sas {
+		for _, c := range sa.children {
+			if c.ms == ms && c.rule.index == rule && c.removeAt.IsZero() {
+				return true
+			}
+		}
+	}
+	for _, o := range m.orphans {
+		if o.c.ms == ms && o.c.rule.index == rule && o.c.removeAt.IsZero() {
+			return true
+		}
+	}
+	return false
+}
+
 // tickIndex is what tickMaps needs to know about the SAs, its maps kept
 // between calls so that a tick allocates nothing: which ACL lines have an
 // installed pair that is not about to go, and the first of m.sas that a
