@@ -12,6 +12,8 @@ import (
 	"tinyipsec/conf"
 	"tinyipsec/ike"
 	"tinyipsec/tun"
+
+	"golang.org/x/sys/unix"
 )
 
 // Remote access in the data plane. A client map's crypto ACL, the inner
@@ -174,9 +176,10 @@ func writeResolv(path, mapID string, dns []netip.Addr) error {
 	if err := os.WriteFile(tmp, []byte(b.String()), 0o644); err != nil {
 		return fmt.Errorf("resolv_file: %w", err)
 	}
-	if err := os.Rename(tmp, path); err != nil {
+	// unix.Rename rather than os.Rename, linked for nothing else (flash).
+	if err := unix.Rename(tmp, path); err != nil {
 		os.Remove(tmp)
-		return fmt.Errorf("resolv_file: %w", err)
+		return fmt.Errorf("resolv_file: rename %s %s: %w", tmp, path, err)
 	}
 	return nil
 }
