@@ -7,24 +7,40 @@ import (
 	"strings"
 )
 
-// dnAttributeOIDs maps the attribute names admins write in DN strings
-// (strongSwan / OpenSSL style) to their object identifiers.
-var dnAttributeOIDs = map[string]asn1.ObjectIdentifier{
-	"C":            {2, 5, 4, 6},
-	"ST":           {2, 5, 4, 8},
-	"L":            {2, 5, 4, 7},
-	"STREET":       {2, 5, 4, 9},
-	"O":            {2, 5, 4, 10},
-	"OU":           {2, 5, 4, 11},
-	"CN":           {2, 5, 4, 3},
-	"SN":           {2, 5, 4, 4},
-	"SERIALNUMBER": {2, 5, 4, 5},
-	"T":            {2, 5, 4, 12},
-	"E":            {1, 2, 840, 113549, 1, 9, 1},
-	"EMAIL":        {1, 2, 840, 113549, 1, 9, 1},
-	"EMAILADDRESS": {1, 2, 840, 113549, 1, 9, 1},
-	"DC":           {0, 9, 2342, 19200300, 100, 1, 25},
-	"UID":          {0, 9, 2342, 19200300, 100, 1, 1},
+// dnAttributes are the attribute names admins write in DN strings
+// (strongSwan / OpenSSL style, any case) with their object identifiers.
+// A table searched with EqualFold rather than a map keyed by upper case:
+// static data instead of a map built at start, and no strings.ToUpper
+// (flash).
+var dnAttributes = []struct {
+	name string
+	oid  asn1.ObjectIdentifier
+}{
+	{"C", asn1.ObjectIdentifier{2, 5, 4, 6}},
+	{"ST", asn1.ObjectIdentifier{2, 5, 4, 8}},
+	{"L", asn1.ObjectIdentifier{2, 5, 4, 7}},
+	{"STREET", asn1.ObjectIdentifier{2, 5, 4, 9}},
+	{"O", asn1.ObjectIdentifier{2, 5, 4, 10}},
+	{"OU", asn1.ObjectIdentifier{2, 5, 4, 11}},
+	{"CN", asn1.ObjectIdentifier{2, 5, 4, 3}},
+	{"SN", asn1.ObjectIdentifier{2, 5, 4, 4}},
+	{"SERIALNUMBER", asn1.ObjectIdentifier{2, 5, 4, 5}},
+	{"T", asn1.ObjectIdentifier{2, 5, 4, 12}},
+	{"E", asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 1}},
+	{"EMAIL", asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 1}},
+	{"EMAILADDRESS", asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 1}},
+	{"DC", asn1.ObjectIdentifier{0, 9, 2342, 19200300, 100, 1, 25}},
+	{"UID", asn1.ObjectIdentifier{0, 9, 2342, 19200300, 100, 1, 1}},
+}
+
+// dnAttributeOID returns the identifier of an attribute name.
+func dnAttributeOID(name string) (asn1.ObjectIdentifier, bool) {
+	for _, a := range dnAttributes {
+		if strings.EqualFold(a.name, name) {
+			return a.oid, true
+		}
+	}
+	return nil, false
 }
 
 // ParseDN encodes a distinguished name written as "C=CH, O=Example,
@@ -41,7 +57,7 @@ func ParseDN(s string) ([]byte, error) {
 		if !ok {
 			return nil, fmt.Errorf("ike: DN component %q lacks '='", part)
 		}
-		oid, ok := dnAttributeOIDs[strings.ToUpper(strings.TrimSpace(k))]
+		oid, ok := dnAttributeOID(strings.TrimSpace(k))
 		if !ok {
 			return nil, fmt.Errorf("ike: unknown DN attribute %q", k)
 		}
