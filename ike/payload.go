@@ -34,18 +34,26 @@ const (
 	PayloadFragment   PayloadType = 132
 )
 
-var payloadNames = map[PayloadType]string{
+// payloadNames are the names of the RFC 2408 and RFC 3947 types by
+// number: an array is static data, a map is built at start (flash).
+var payloadNames = [...]string{
 	PayloadNone: "NONE", PayloadSA: "SA", PayloadProposal: "P", PayloadTransform: "T",
 	PayloadKE: "KE", PayloadID: "ID", PayloadCert: "CERT", PayloadCR: "CR",
 	PayloadHash: "HASH", PayloadSig: "SIG", PayloadNonce: "NONCE", PayloadNotify: "N",
 	PayloadDelete: "D", PayloadVendorID: "VID", PayloadAttributes: "ATTR",
-	PayloadNATD: "NAT-D", PayloadNATOA: "NAT-OA", PayloadNATDDraft: "NAT-D(draft)",
-	PayloadNATOADraft: "NAT-OA(draft)", PayloadFragment: "FRAG",
+	PayloadNATD: "NAT-D", PayloadNATOA: "NAT-OA",
 }
 
 func (t PayloadType) String() string {
-	if n, ok := payloadNames[t]; ok {
-		return n
+	switch {
+	case int(t) < len(payloadNames) && payloadNames[t] != "":
+		return payloadNames[t]
+	case t == PayloadNATDDraft:
+		return "NAT-D(draft)"
+	case t == PayloadNATOADraft:
+		return "NAT-OA(draft)"
+	case t == PayloadFragment:
+		return "FRAG"
 	}
 	return fmt.Sprintf("PAYLOAD(%d)", uint8(t))
 }
