@@ -88,15 +88,17 @@ func (c *CipherInfo) AEAD() bool { return c.NewAEAD != nil }
 // the manual-keying key length and what Quick Mode's KEYMAT gives it.
 func (c *CipherInfo) KeymatLen() int { return c.KeyLen + c.SaltLen }
 
-var ciphers = map[Cipher]*CipherInfo{
-	AES128GCM16:      &CipherInfo{TransformID: ESPTransformAESGCM16, KeyBits: 128, KeyLen: 16, SaltLen: 4, IVLen: 8, PadAlign: aeadPadAlign, TagLen: 16, NewAEAD: newGCM},
-	AES256GCM16:      &CipherInfo{TransformID: ESPTransformAESGCM16, KeyBits: 256, KeyLen: 32, SaltLen: 4, IVLen: 8, PadAlign: aeadPadAlign, TagLen: 16, NewAEAD: newGCM},
-	ChaCha20Poly1305: &CipherInfo{TransformID: ESPTransformChaCha20, KeyLen: 32, SaltLen: 4, IVLen: 8, PadAlign: aeadPadAlign, TagLen: 16, NewAEAD: chacha20poly1305.New},
-	AES128CBC:        &CipherInfo{TransformID: ESPTransformAESCBC, KeyBits: 128, KeyLen: 16, IVLen: 16, PadAlign: 16, NewBlock: aes.NewCipher},
-	AES192CBC:        &CipherInfo{TransformID: ESPTransformAESCBC, KeyBits: 192, KeyLen: 24, IVLen: 16, PadAlign: 16, NewBlock: aes.NewCipher},
-	AES256CBC:        &CipherInfo{TransformID: ESPTransformAESCBC, KeyBits: 256, KeyLen: 32, IVLen: 16, PadAlign: 16, NewBlock: aes.NewCipher},
-	TripleDESCBC:     &CipherInfo{TransformID: ESPTransform3DES, KeyLen: 24, IVLen: 8, PadAlign: 8, NewBlock: des.NewTripleDESCipher},
-	NullCipher:       &CipherInfo{TransformID: ESPTransformNULL, PadAlign: 4},
+// ciphers is the ESP cipher table: static data, searched by name (a
+// map would be built at start: flash).
+var ciphers = [...]CipherInfo{
+	{Name: string(AES128GCM16), TransformID: ESPTransformAESGCM16, KeyBits: 128, KeyLen: 16, SaltLen: 4, IVLen: 8, PadAlign: aeadPadAlign, TagLen: 16, NewAEAD: newGCM},
+	{Name: string(AES256GCM16), TransformID: ESPTransformAESGCM16, KeyBits: 256, KeyLen: 32, SaltLen: 4, IVLen: 8, PadAlign: aeadPadAlign, TagLen: 16, NewAEAD: newGCM},
+	{Name: string(ChaCha20Poly1305), TransformID: ESPTransformChaCha20, KeyLen: 32, SaltLen: 4, IVLen: 8, PadAlign: aeadPadAlign, TagLen: 16, NewAEAD: chacha20poly1305.New},
+	{Name: string(AES128CBC), TransformID: ESPTransformAESCBC, KeyBits: 128, KeyLen: 16, IVLen: 16, PadAlign: 16, NewBlock: aes.NewCipher},
+	{Name: string(AES192CBC), TransformID: ESPTransformAESCBC, KeyBits: 192, KeyLen: 24, IVLen: 16, PadAlign: 16, NewBlock: aes.NewCipher},
+	{Name: string(AES256CBC), TransformID: ESPTransformAESCBC, KeyBits: 256, KeyLen: 32, IVLen: 16, PadAlign: 16, NewBlock: aes.NewCipher},
+	{Name: string(TripleDESCBC), TransformID: ESPTransform3DES, KeyLen: 24, IVLen: 8, PadAlign: 8, NewBlock: des.NewTripleDESCipher},
+	{Name: string(NullCipher), TransformID: ESPTransformNULL, PadAlign: 4},
 }
 
 func newGCM(key []byte) (cipher.AEAD, error) {
@@ -108,7 +110,14 @@ func newGCM(key []byte) (cipher.AEAD, error) {
 }
 
 // Info returns the cipher's row, or nil for CipherNone and unknown values.
-func (c Cipher) Info() *CipherInfo { return ciphers[c] }
+func (c Cipher) Info() *CipherInfo {
+	for i := range ciphers {
+		if ciphers[i].Name == string(c) {
+			return &ciphers[i]
+		}
+	}
+	return nil
+}
 
 // AEAD reports whether c authenticates by itself.
 func (c Cipher) AEAD() bool { i := c.Info(); return i != nil && i.AEAD() }
@@ -156,16 +165,23 @@ type HashInfo struct {
 	New           func() hash.Hash
 }
 
-var hashes = map[Hash]*HashInfo{
-	SHA1:   &HashInfo{IKEAttr: 2, AuthAttr: 2, AHTransformID: 3, Size: 20, ICVLen: 12, New: sha1.New},
-	SHA256: &HashInfo{IKEAttr: 4, AuthAttr: 5, AHTransformID: 5, Size: 32, ICVLen: 16, New: sha256.New},
-	SHA384: &HashInfo{IKEAttr: 5, AuthAttr: 6, AHTransformID: 6, Size: 48, ICVLen: 24, New: sha512.New384},
-	SHA512: &HashInfo{IKEAttr: 6, AuthAttr: 7, AHTransformID: 7, Size: 64, ICVLen: 32, New: sha512.New},
-	MD5:    &HashInfo{IKEAttr: 1, AuthAttr: 1, AHTransformID: 2, Size: 16, ICVLen: 12, Weak: true, New: md5.New},
+var hashes = [...]HashInfo{
+	{Name: string(SHA1), IKEAttr: 2, AuthAttr: 2, AHTransformID: 3, Size: 20, ICVLen: 12, New: sha1.New},
+	{Name: string(SHA256), IKEAttr: 4, AuthAttr: 5, AHTransformID: 5, Size: 32, ICVLen: 16, New: sha256.New},
+	{Name: string(SHA384), IKEAttr: 5, AuthAttr: 6, AHTransformID: 6, Size: 48, ICVLen: 24, New: sha512.New384},
+	{Name: string(SHA512), IKEAttr: 6, AuthAttr: 7, AHTransformID: 7, Size: 64, ICVLen: 32, New: sha512.New},
+	{Name: string(MD5), IKEAttr: 1, AuthAttr: 1, AHTransformID: 2, Size: 16, ICVLen: 12, Weak: true, New: md5.New},
 }
 
 // Info returns the hash's row, or nil for HashNone and unknown values.
-func (h Hash) Info() *HashInfo { return hashes[h] }
+func (h Hash) Info() *HashInfo {
+	for i := range hashes {
+		if hashes[i].Name == string(h) {
+			return &hashes[i]
+		}
+	}
+	return nil
+}
 
 func (h Hash) String() string { return string(h) }
 
@@ -219,16 +235,23 @@ type P1CipherInfo struct {
 	NewBlock  func(key []byte) (cipher.Block, error)
 }
 
-var p1Ciphers = map[P1Cipher]*P1CipherInfo{
-	P1AES128: &P1CipherInfo{IKEAttr: IKECipherAES, KeyBits: 128, KeyLen: 16, BlockSize: aes.BlockSize, NewBlock: aes.NewCipher},
-	P1AES192: &P1CipherInfo{IKEAttr: IKECipherAES, KeyBits: 192, KeyLen: 24, BlockSize: aes.BlockSize, NewBlock: aes.NewCipher},
-	P1AES256: &P1CipherInfo{IKEAttr: IKECipherAES, KeyBits: 256, KeyLen: 32, BlockSize: aes.BlockSize, NewBlock: aes.NewCipher},
-	P13DES:   &P1CipherInfo{IKEAttr: IKECipher3DES, KeyLen: 24, BlockSize: des.BlockSize, NewBlock: des.NewTripleDESCipher},
-	P1DES:    &P1CipherInfo{IKEAttr: IKECipherDES, KeyLen: 8, BlockSize: des.BlockSize, Weak: true, NewBlock: des.NewCipher},
+var p1Ciphers = [...]P1CipherInfo{
+	{Name: string(P1AES128), IKEAttr: IKECipherAES, KeyBits: 128, KeyLen: 16, BlockSize: aes.BlockSize, NewBlock: aes.NewCipher},
+	{Name: string(P1AES192), IKEAttr: IKECipherAES, KeyBits: 192, KeyLen: 24, BlockSize: aes.BlockSize, NewBlock: aes.NewCipher},
+	{Name: string(P1AES256), IKEAttr: IKECipherAES, KeyBits: 256, KeyLen: 32, BlockSize: aes.BlockSize, NewBlock: aes.NewCipher},
+	{Name: string(P13DES), IKEAttr: IKECipher3DES, KeyLen: 24, BlockSize: des.BlockSize, NewBlock: des.NewTripleDESCipher},
+	{Name: string(P1DES), IKEAttr: IKECipherDES, KeyLen: 8, BlockSize: des.BlockSize, Weak: true, NewBlock: des.NewCipher},
 }
 
 // Info returns the cipher's row, or nil for P1CipherNone and unknown values.
-func (c P1Cipher) Info() *P1CipherInfo { return p1Ciphers[c] }
+func (c P1Cipher) Info() *P1CipherInfo {
+	for i := range p1Ciphers {
+		if p1Ciphers[i].Name == string(c) {
+			return &p1Ciphers[i]
+		}
+	}
+	return nil
+}
 
 func (c P1Cipher) String() string { return string(c) }
 
@@ -257,42 +280,41 @@ type GroupInfo struct {
 	Weak bool
 }
 
-var groups = map[Group]GroupInfo{
-	1:  {Name: "modp768", Weak: true},
-	2:  {Name: "modp1024", Weak: true},
-	5:  {Name: "modp1536", Weak: true},
-	14: {Name: "modp2048"},
-	15: {Name: "modp3072"},
-	16: {Name: "modp4096"},
-	19: {Name: "ecp256"},
-	20: {Name: "ecp384"},
-	21: {Name: "ecp521"},
-	31: {Name: "curve25519"},
+// groups is the DH group table in ascending number (static data).
+var groups = [...]struct {
+	g    Group
+	info GroupInfo
+}{
+	{1, GroupInfo{Name: "modp768", Weak: true}},
+	{2, GroupInfo{Name: "modp1024", Weak: true}},
+	{5, GroupInfo{Name: "modp1536", Weak: true}},
+	{14, GroupInfo{Name: "modp2048"}},
+	{15, GroupInfo{Name: "modp3072"}},
+	{16, GroupInfo{Name: "modp4096"}},
+	{19, GroupInfo{Name: "ecp256"}},
+	{20, GroupInfo{Name: "ecp384"}},
+	{21, GroupInfo{Name: "ecp521"}},
+	{31, GroupInfo{Name: "curve25519"}},
 }
 
 // Groups lists every supported DH group, in ascending number.
 func Groups() []Group {
-	out := make([]Group, 0, len(groups))
-	// Insertion into place: a dozen groups, and slices.Sort would add an
-	// instantiation for uint16 (5 KB on MIPS).
-	for g := range groups {
-		i := len(out)
-		out = append(out, g)
-		for ; i > 0 && out[i-1] > g; i-- {
-			out[i] = out[i-1]
-		}
-		out[i] = g
+	out := make([]Group, len(groups))
+	for i := range groups {
+		out[i] = groups[i].g
 	}
 	return out
 }
 
 // Info returns the group's row, or nil for an unsupported group.
 func (g Group) Info() *GroupInfo {
-	i, ok := groups[g]
-	if !ok {
-		return nil
+	for i := range groups {
+		if groups[i].g == g {
+			info := groups[i].info
+			return &info
+		}
 	}
-	return &i
+	return nil
 }
 
 // Weak reports whether the group needs allow_weak (groups 1, 2 and 5).
@@ -319,32 +341,23 @@ type AuthInfo struct {
 	IKEAttr uint16    // authentication-method attribute (RFC 2409, RFC 4754); for ECDSA the P-256 value, adapted to the key's curve by ike
 }
 
-var auths = map[Auth]*AuthInfo{
-	PreShare: {IKEAttr: 1},
-	RSASig:   {IKEAttr: 3},
-	ECDSASig: {IKEAttr: 9},
+var auths = [...]AuthInfo{
+	{Name: string(PreShare), IKEAttr: 1},
+	{Name: string(RSASig), IKEAttr: 3},
+	{Name: string(ECDSASig), IKEAttr: 9},
 }
 
 // Info returns the method's row, or nil for AuthNone and unknown values.
-func (a Auth) Info() *AuthInfo { return auths[a] }
+func (a Auth) Info() *AuthInfo {
+	for i := range auths {
+		if auths[i].Name == string(a) {
+			return &auths[i]
+		}
+	}
+	return nil
+}
 
 func (a Auth) String() string { return string(a) }
-
-// The rows' names are their keys.
-func init() {
-	for k, v := range ciphers {
-		v.Name = string(k)
-	}
-	for k, v := range hashes {
-		v.Name = string(k)
-	}
-	for k, v := range p1Ciphers {
-		v.Name = string(k)
-	}
-	for k, v := range auths {
-		v.Name = string(k)
-	}
-}
 
 // Names lists the configuration names of algorithms, for messages.
 func Names[T ~string](all []T) []string {
