@@ -115,7 +115,7 @@ func (c *converter) mapSetting(m *mapEntry, l line, t []string) {
 			g = "group1" // IOS's default PFS group
 		}
 		n, err := strconv.Atoi(strings.TrimPrefix(g, "group"))
-		if err != nil || !strings.HasPrefix(g, "group") || !supportedGroups[n] {
+		if err != nil || !strings.HasPrefix(g, "group") || !supportedGroup(n) {
 			c.note(l, "PFS group "+g+" is not supported; the entry is carried over without PFS")
 			return
 		}

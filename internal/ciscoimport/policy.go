@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"tinyipsec/internal/algo"
 )
 
 // policy is one "crypto isakmp policy N" (IOS) or "crypto ikev1 policy N"
@@ -30,7 +31,11 @@ func defaultPolicy(platform string) policy {
 	return policy{enc: "des", hash: "sha1", auth: "rsa-sig", group: 1, lifetime: 86400}
 }
 
-var supportedGroups = map[int]bool{1: true, 2: true, 5: true, 14: true, 15: true, 16: true, 19: true, 20: true, 21: true, 31: true}
+// supportedGroup reports whether tinyipsec offers DH group n: algo's
+// table, not a copy of it.
+func supportedGroup(n int) bool {
+	return n > 0 && n < 1<<16 && algo.Group(n).Info() != nil
+}
 
 func weakGroup(g int) bool { return g == 1 || g == 2 || g == 5 }
 
@@ -125,7 +130,7 @@ func (c *converter) policyLine(p *policy, l line) {
 		}
 	case "group":
 		g, err := strconv.Atoi(arg(1))
-		if err != nil || !supportedGroups[g] {
+		if err != nil || !supportedGroup(g) {
 			drop("DH group " + arg(1) + " is not supported")
 			return
 		}
