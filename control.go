@@ -67,7 +67,7 @@ func (s *controlServer) serve() {
 func (s *controlServer) handle(c *os.File) {
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(5 * time.Second))
-	line, err := readRequest(c)
+	line, err := unixsock.ReadLine(c, 256)
 	if err != nil && line == "" {
 		return
 	}
@@ -109,48 +109,6 @@ func (s *controlServer) handle(c *os.File) {
 	c.Write(out)
 }
 
-// readRequest reads the request line: up to its newline, at most 256
-// bytes. A loop over Read rather than bufio and io.Copy, which would link
-// the splice, sendfile and copy_file_range paths of *os.File for one
-// short line (flash).
-func readRequest(c *os.File) (string, error) {
-	var buf [256]byte
-	n := 0
-	for n < len(buf) {
-		m, err := c.Read(buf[n:])
-		if i := bytes.IndexByte(buf[n:n+m], '\n'); i >= 0 {
-			return string(buf[:n+i+1]), nil
-		}
-		n += m
-		if err != nil {
-			return string(buf[:n]), err
-		}
-	}
-	return string(buf[:n]), nil
-}
-
-// copyAnswer copies the daemon's answer from c to w, at most limit bytes.
-func copyAnswer(w io.Writer, c *os.File, limit int64) (int64, error) {
-	buf := make([]byte, 32<<10)
-	var n int64
-	for n < limit {
-		m, err := c.Read(buf[:min(int64(len(buf)), limit-n)])
-		if m > 0 {
-			if _, werr := w.Write(buf[:m]); werr != nil {
-				return n, werr
-			}
-			n += int64(m)
-		}
-		if err == io.EOF {
-			return n, nil
-		}
-		if err != nil {
-			return n, err
-		}
-	}
-	return n, nil
-}
-
 // resultJSON is the answer to a request that reports only success or an
 // error.
 func resultJSON(result, errText string) []byte {
@@ -179,7 +137,7 @@ func controlRequest(path, req string, w io.Writer) error {
 	if _, err := c.WriteString(req + "\n"); err != nil {
 		return err
 	}
-	n, err := copyAnswer(w, c, 64<<20)
+	n, err := unixsock.CopyTo(w, c, 64<<20)
 	if err == nil && n == 0 {
 		err = errors.New("the daemon closed the control connection without an answer")
 	}
