@@ -43,14 +43,11 @@ func (m *Manager) tickMaps(now time.Time) {
 	idx := &m.tickIdx
 	haveChildren, peersAt := false, -1
 	for _, ms := range m.maps {
-		if ms.cm.Dynamic || ms.cm.Initiate == conf.InitiateNever {
-			continue
-		}
-		if ms.cm.RemoteAccessClient() && m.raClientIdle(ms, now) {
+		if !m.initiatesNow(ms, now) {
 			continue
 		}
 		for _, r := range ms.rules {
-			if ms.cm.Initiate != conf.InitiateAlways && !ms.wanted[r.index] {
+			if !ms.ruleWanted(r.index) {
 				continue
 			}
 			if !haveChildren {
@@ -82,21 +79,31 @@ func (m *Manager) tickMaps(now time.Time) {
 // the SAs per such map, not of a whole tickMaps per handshake.
 func (m *Manager) tickMapsFor(sa *ikeSA, now time.Time) {
 	for _, ms := range m.maps {
-		if ms.cm.Dynamic || ms.cm.Initiate == conf.InitiateNever || !ms.mayUse(sa) {
-			continue
-		}
-		if ms.cm.RemoteAccessClient() && m.raClientIdle(ms, now) {
+		if !ms.mayUse(sa) || !m.initiatesNow(ms, now) {
 			continue
 		}
 		for _, r := range ms.rules {
-			if ms.cm.Initiate != conf.InitiateAlways && !ms.wanted[r.index] {
-				continue
-			}
-			if !m.hasChild(ms, r.index) {
+			if ms.ruleWanted(r.index) && !m.hasChild(ms, r.index) {
 				m.initiateRule(ms, r, now)
 			}
 		}
 	}
+}
+
+// initiatesNow reports whether crypto map ms starts negotiations of its
+// own now: not a dynamic map, not initiate = "never", and not a remote
+// access client that has gone idle.
+func (m *Manager) initiatesNow(ms *mapState, now time.Time) bool {
+	if ms.cm.Dynamic || ms.cm.Initiate == conf.InitiateNever {
+		return false
+	}
+	return !ms.cm.RemoteAccessClient() || !m.raClientIdle(ms, now)
+}
+
+// ruleWanted reports whether ACL line index of ms should have a pair:
+// always with initiate = "always", else once traffic asked for it.
+func (ms *mapState) ruleWanted(index int) bool {
+	return ms.cm.Initiate == conf.InitiateAlways || ms.wanted[index]
 }
 
 // hasChild reports whether ACL line rule of the map has an installed
