@@ -48,15 +48,15 @@ func tomlKey(k string) string {
 	for i := 0; i < len(k); i++ {
 		c := k[i]
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
-			return tomlString(k)
+			return TOMLString(k)
 		}
 	}
 	return k
 }
 
-// tomlString quotes s as a TOML basic string. Go's strconv.Quote is close
+// TOMLString quotes s as a TOML basic string. Go's strconv.Quote is close
 // but emits \x and \a escapes that TOML does not have.
-func tomlString(s string) string {
+func TOMLString(s string) string {
 	var b strings.Builder
 	b.WriteByte('"')
 	for _, r := range s {

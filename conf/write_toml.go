@@ -1,17 +1,17 @@
 package conf
 
 import (
-	"bytes"
-	"tinyipsec/internal/algo"
-
+	"encoding/hex"
 	"errors"
-	"fmt"
 	"io"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"bytes"
+	"tinyipsec/internal/algo"
 )
 
 // WriteTOML prints c as TOML that loads back to the same model. It is the
@@ -23,47 +23,86 @@ func WriteTOML(w io.Writer, c *Config) error {
 	if c == nil {
 		return errors.New("conf: nil configuration")
 	}
-	tw := &tomlWriter{}
+	tw := &TOMLWriter{}
 	tw.config(c)
-	if tw.err != nil {
-		return tw.err
+	if tw.Err != nil {
+		return tw.Err
 	}
-	_, err := w.Write(tw.w.Bytes())
+	_, err := w.Write(tw.Bytes())
 	return err
 }
 
-// tomlWriter collects the file in memory (a few kilobytes) and writes
-// it at once; bytes.Buffer rather than bufio.Writer, which the daemon
-// links nowhere else (flash).
-type tomlWriter struct {
-	w   bytes.Buffer
-	err error
+// TOMLWriter collects a TOML file in memory (a few kilobytes) for
+// WriteTOML and the Cisco importer, so that both quote strings one way.
+// Each method writes one line; keys are written as given. A bytes.Buffer
+// rather than bufio.Writer, which the daemon links nowhere else, and
+// typed methods rather than format strings, whose boxed arguments cost
+// more machine code at every call (flash).
+type TOMLWriter struct {
+	b bytes.Buffer
+	// Err is the first string that was not valid UTF-8 (TOML strings
+	// must be): it is written with U+FFFD in place of the bad bytes.
+	Err error
 }
 
-func (tw *tomlWriter) line(format string, args ...any) {
-	fmt.Fprintf(&tw.w, format+"\n", args...)
-}
+// Bytes is what was written.
+func (tw *TOMLWriter) Bytes() []byte { return tw.b.Bytes() }
 
-// str writes key = "value"; TOML strings must be valid UTF-8.
-func (tw *tomlWriter) str(key, v string) {
-	if !utf8.ValidString(v) {
-		if tw.err == nil {
-			tw.err = fmt.Errorf("conf: %s is not valid UTF-8 and cannot be written as TOML", key)
-		}
-		return
+// Raw writes s as it is.
+func (tw *TOMLWriter) Raw(s string) { tw.b.WriteString(s) }
+
+// Table starts a table after a blank line, with "# comment" above its
+// header ("[[keyring]]") when comment is not empty.
+func (tw *TOMLWriter) Table(comment, header string) {
+	tw.b.WriteByte('\n')
+	if comment != "" {
+		tw.b.WriteString("# ")
+		tw.b.WriteString(comment)
+		tw.b.WriteByte('\n')
 	}
-	tw.line("%s = %s", key, tomlString(v))
+	tw.b.WriteString(header)
+	tw.b.WriteByte('\n')
 }
 
-func (tw *tomlWriter) strList(key string, vs []string) {
-	q := make([]string, len(vs))
+// Value writes key = v, v already in TOML syntax.
+func (tw *TOMLWriter) Value(key, v string) {
+	tw.b.WriteString(key)
+	tw.b.WriteString(" = ")
+	tw.b.WriteString(v)
+	tw.b.WriteByte('\n')
+}
+
+// Str writes key = "v".
+func (tw *TOMLWriter) Str(key, v string) {
+	tw.check(key, v)
+	tw.Value(key, TOMLString(v))
+}
+
+// Int writes key = n.
+func (tw *TOMLWriter) Int(key string, n int64) { tw.Value(key, strconv.FormatInt(n, 10)) }
+
+// Bool writes key = true or false.
+func (tw *TOMLWriter) Bool(key string, v bool) { tw.Value(key, strconv.FormatBool(v)) }
+
+// StrList writes key = ["a", "b"].
+func (tw *TOMLWriter) StrList(key string, vs []string) {
+	var l strings.Builder
+	l.WriteByte('[')
 	for i, v := range vs {
-		if !utf8.ValidString(v) && tw.err == nil {
-			tw.err = fmt.Errorf("conf: %s is not valid UTF-8 and cannot be written as TOML", key)
+		if i > 0 {
+			l.WriteString(", ")
 		}
-		q[i] = tomlString(v)
+		tw.check(key, v)
+		l.WriteString(TOMLString(v))
 	}
-	tw.line("%s = [%s]", key, strings.Join(q, ", "))
+	l.WriteByte(']')
+	tw.Value(key, l.String())
+}
+
+func (tw *TOMLWriter) check(key, v string) {
+	if tw.Err == nil && !utf8.ValidString(v) {
+		tw.Err = errors.New("conf: " + key + " is not valid UTF-8 and cannot be written as TOML")
+	}
 }
 
 // formatDuration writes whole hours, minutes or seconds: "24h", "90m", "45s".
@@ -79,69 +118,69 @@ func formatDuration(d time.Duration) string {
 	return strconv.FormatInt(int64(d/time.Second), 10) + "s"
 }
 
-func (tw *tomlWriter) config(c *Config) {
+func (tw *TOMLWriter) config(c *Config) {
 	g := c.Global
-	tw.line("[global]")
-	tw.str("log_level", g.LogLevel)
+	tw.Raw("[global]\n")
+	tw.Str("log_level", g.LogLevel)
 	listen := make([]string, len(g.Listen))
 	for i, a := range g.Listen {
 		listen[i] = a.String()
 	}
-	tw.strList("listen", listen)
-	tw.str("tun", g.Tun)
-	tw.line("mtu = %d", g.MTU)
-	tw.str("control_socket", g.ControlSocket)
-	tw.line("allow_weak = %t", g.AllowWeak)
+	tw.StrList("listen", listen)
+	tw.Str("tun", g.Tun)
+	tw.Int("mtu", int64(g.MTU))
+	tw.Str("control_socket", g.ControlSocket)
+	tw.Bool("allow_weak", g.AllowWeak)
 	if g.DHKeysReady != DefaultDHKeysReady {
-		tw.line("dh_keys_ready = %d", g.DHKeysReady)
+		tw.Int("dh_keys_ready", int64(g.DHKeysReady))
 	}
 
 	for _, p := range c.Policies {
-		tw.line("\n[[isakmp_policy]]")
-		tw.line("priority = %d", p.Priority)
-		tw.str("encryption", p.Encryption.String())
-		tw.str("hash", p.Hash.String())
-		tw.str("authentication", p.Auth.String())
-		tw.line("group = %d", p.Group)
-		tw.str("lifetime", formatDuration(p.Lifetime))
+		tw.Table("", "[[isakmp_policy]]")
+		tw.Int("priority", int64(p.Priority))
+		tw.Str("encryption", p.Encryption.String())
+		tw.Str("hash", p.Hash.String())
+		tw.Str("authentication", p.Auth.String())
+		tw.Int("group", int64(p.Group))
+		tw.Str("lifetime", formatDuration(p.Lifetime))
 	}
 
 	for _, name := range sortedKeys(c.TransformSets) {
 		ts := c.TransformSets[name]
-		tw.line("\n[transform_set.%s]", tomlKey(name))
+		tw.Table("", "[transform_set."+tomlKey(name)+"]")
 		if ts.ESP != algo.CipherNone {
-			tw.str("esp", ts.ESP.String())
+			tw.Str("esp", ts.ESP.String())
 		}
 		if ts.ESPAuth != algo.HashNone {
-			tw.str("esp_auth", ts.ESPAuth.String())
+			tw.Str("esp_auth", ts.ESPAuth.String())
 		}
 		if ts.AH != algo.HashNone {
-			tw.str("ah", ts.AH.String())
+			tw.Str("ah", ts.AH.String())
 		}
-		tw.str("mode", string(ts.Mode))
+		tw.Str("mode", string(ts.Mode))
 	}
 
 	for _, name := range sortedKeys(c.ACLs) {
 		a := c.ACLs[name]
-		tw.line("\n[acl.%s]", tomlKey(name))
-		tw.line("rules = [")
+		tw.Table("", "[acl."+tomlKey(name)+"]")
+		tw.Raw("rules = [\n")
 		for _, r := range a.Rules {
-			tw.line("  %s,", tomlString(r.Text))
+			tw.Raw("  " + TOMLString(r.Text) + ",\n")
 		}
-		tw.line("]")
+		tw.Raw("]\n")
 	}
 
 	for _, e := range c.Keyring {
-		tw.line("\n[[keyring]]")
+		tw.Table("", "[[keyring]]")
 		if e.Identity.Type != "" {
-			tw.str("identity", e.Identity.String())
+			tw.Str("identity", e.Identity.String())
 		} else {
-			tw.str("address", e.Address.String())
+			tw.Str("address", e.Address.String())
 		}
 		if e.PSKFile != "" {
-			tw.str("psk_file", e.PSKFile)
+			tw.Str("psk_file", e.PSKFile)
 		} else {
-			tw.str("psk", string(e.PSK))
+			tw.Str("psk", string(e.PSK))
 		}
 	}
 
@@ -150,74 +189,74 @@ func (tw *tomlWriter) config(c *Config) {
 	}
 }
 
-func (tw *tomlWriter) cryptoMap(m *CryptoMap) {
-	tw.line("\n[[crypto_map]]")
-	tw.str("name", m.Name)
-	tw.line("seq = %d", m.Seq)
-	tw.str("keying", string(m.Keying))
-	tw.str("peer", m.Peer)
+func (tw *TOMLWriter) cryptoMap(m *CryptoMap) {
+	tw.Table("", "[[crypto_map]]")
+	tw.Str("name", m.Name)
+	tw.Int("seq", int64(m.Seq))
+	tw.Str("keying", string(m.Keying))
+	tw.Str("peer", m.Peer)
 	if m.Local.IsValid() {
-		tw.str("local", m.Local.String())
+		tw.Str("local", m.Local.String())
 	}
 	if !m.RemoteAccessGateway() && !m.RemoteAccessClient() {
-		tw.str("match", m.Match)
+		tw.Str("match", m.Match)
 	}
-	tw.strList("transform_set", m.TransformSet)
-	tw.line("replay_window = %d", m.ReplayWindow)
-	tw.line("esn = %t", m.ESN)
+	tw.StrList("transform_set", m.TransformSet)
+	tw.Int("replay_window", int64(m.ReplayWindow))
+	tw.Bool("esn", m.ESN)
 	if m.Manual != nil {
 		tw.manual(m.Manual, m.TransformSets)
 		return
 	}
 	if m.LocalID.Type != "" {
-		tw.str("local_id", m.LocalID.String())
+		tw.Str("local_id", m.LocalID.String())
 	}
 	if m.RemoteID.Type != "" {
-		tw.str("remote_id", m.RemoteID.String())
+		tw.Str("remote_id", m.RemoteID.String())
 	}
 	switch {
 	case m.PSKFile != "":
-		tw.str("psk_file", m.PSKFile)
+		tw.Str("psk_file", m.PSKFile)
 	case len(m.PSK) > 0:
-		tw.str("psk", string(m.PSK))
+		tw.Str("psk", string(m.PSK))
 	}
 	if m.Cert != "" {
-		tw.str("cert", m.Cert)
-		tw.str("key", m.Key)
-		tw.str("ca", m.CA)
+		tw.Str("cert", m.Cert)
+		tw.Str("key", m.Key)
+		tw.Str("ca", m.CA)
 	}
 	if m.PFS != 0 {
-		tw.line("pfs = %d", m.PFS)
+		tw.Int("pfs", int64(m.PFS))
 	}
-	tw.str("lifetime", formatDuration(m.Lifetime))
-	tw.line("lifetime_kb = %d", m.LifetimeKB)
-	tw.str("exchange", string(m.Exchange))
-	tw.str("initiate", string(m.Initiate))
-	tw.str("dpd_delay", formatDuration(m.DPDDelay))
+	tw.Str("lifetime", formatDuration(m.Lifetime))
+	tw.Int("lifetime_kb", int64(m.LifetimeKB))
+	tw.Str("exchange", string(m.Exchange))
+	tw.Str("initiate", string(m.Initiate))
+	tw.Str("dpd_delay", formatDuration(m.DPDDelay))
 	if m.DPDDelay > 0 {
-		tw.str("dpd_timeout", formatDuration(m.DPDTimeout))
+		tw.Str("dpd_timeout", formatDuration(m.DPDTimeout))
 	}
-	tw.str("nat_t", string(m.NATT))
+	tw.Str("nat_t", string(m.NATT))
 	tw.remoteAccess(m)
 }
 
-func (tw *tomlWriter) remoteAccess(m *CryptoMap) {
+func (tw *TOMLWriter) remoteAccess(m *CryptoMap) {
 	if m.RemoteAccessClient() {
-		tw.str("xauth_user", m.XAuthUser)
+		tw.Str("xauth_user", m.XAuthUser)
 		if m.XAuthPasswordFile != "" {
-			tw.str("xauth_password_file", m.XAuthPasswordFile)
+			tw.Str("xauth_password_file", m.XAuthPasswordFile)
 		} else {
-			tw.str("xauth_password", string(m.XAuthPassword))
+			tw.Str("xauth_password", string(m.XAuthPassword))
 		}
-		tw.str("modecfg", m.ModeCfg)
+		tw.Str("modecfg", m.ModeCfg)
 		if m.ResolvFile != "" {
-			tw.str("resolv_file", m.ResolvFile)
+			tw.Str("resolv_file", m.ResolvFile)
 		}
 	}
 	if m.RemoteAccessGateway() {
-		tw.str("pool", m.PoolFirst.String()+"-"+m.PoolLast.String())
-		tw.str("modecfg", m.ModeCfg)
-		tw.str("xauth_users_file", m.XAuthUsersFile)
+		tw.Str("pool", m.PoolFirst.String()+"-"+m.PoolLast.String())
+		tw.Str("modecfg", m.ModeCfg)
+		tw.Str("xauth_users_file", m.XAuthUsersFile)
 		var dns, split []string
 		for _, a := range m.DNS {
 			dns = append(dns, a.String())
@@ -226,25 +265,25 @@ func (tw *tomlWriter) remoteAccess(m *CryptoMap) {
 			split = append(split, p.String())
 		}
 		if len(dns) > 0 {
-			tw.strList("dns", dns)
+			tw.StrList("dns", dns)
 		}
 		if len(split) > 0 {
-			tw.strList("split_networks", split)
+			tw.StrList("split_networks", split)
 		}
 	}
 }
 
-func (tw *tomlWriter) manual(k *ManualKeys, ts []*TransformSet) {
-	tw.line("spi_in = %d", k.SPIIn)
-	tw.line("spi_out = %d", k.SPIOut)
+func (tw *TOMLWriter) manual(k *ManualKeys, ts []*TransformSet) {
+	tw.Int("spi_in", int64(k.SPIIn))
+	tw.Int("spi_out", int64(k.SPIOut))
 	k.eachKey(func(key string, v Secret) {
 		if len(v) > 0 {
-			tw.line("%s = \"%x\"", key, []byte(v))
+			tw.Value(key, `"`+hex.EncodeToString(v)+`"`)
 		}
 	})
 	if len(ts) == 1 && ts[0].AH != algo.HashNone && ts[0].ESP != algo.CipherNone {
-		tw.line("ah_spi_in = %d", k.AHSPIIn)
-		tw.line("ah_spi_out = %d", k.AHSPIOut)
+		tw.Int("ah_spi_in", int64(k.AHSPIIn))
+		tw.Int("ah_spi_out", int64(k.AHSPIOut))
 	}
 }
 

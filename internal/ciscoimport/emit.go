@@ -1,13 +1,13 @@
 package ciscoimport
 
 import (
-	"bytes"
-	"fmt"
 	"net/netip"
 	"strconv"
 	"strings"
-	"tinyipsec/internal/order"
 	"unicode/utf8"
+
+	"tinyipsec/conf"
+	"tinyipsec/internal/order"
 )
 
 // pskDir is where the output points psk_file for keys the config does not
@@ -79,11 +79,11 @@ func (c *converter) emit() []byte {
 	}
 	c.reportUnused(usedACL)
 
-	var b bytes.Buffer
-	fmt.Fprintf(&b, "# Converted from a Cisco %s running-config by \"tinyipsec import-cisco\".\n", c.platform)
-	b.WriteString("# It holds pre-shared keys: keep it readable by root only (chmod 600).\n")
+	b := &conf.TOMLWriter{}
+	b.Raw("# Converted from a Cisco " + c.platform + " running-config by \"tinyipsec import-cisco\".\n" +
+		"# It holds pre-shared keys: keep it readable by root only (chmod 600).\n")
 	if c.allowWeak {
-		b.WriteString("\n[global]\n# The original uses weak algorithms (see the notes of import-cisco).\nallow_weak = true\n")
+		b.Raw("\n[global]\n# The original uses weak algorithms (see the notes of import-cisco).\nallow_weak = true\n")
 	}
 	policyCmd := "crypto isakmp policy"
 	if c.platform == "ASA" {
@@ -93,43 +93,42 @@ func (c *converter) emit() []byte {
 	order.Stable(len(ps), func(i, j int) bool { return ps[i].priority < ps[j].priority },
 		func(i, j int) { ps[i], ps[j] = ps[j], ps[i] })
 	for _, p := range c.policies {
-		fmt.Fprintf(&b, "\n# %s %d (line %d)\n[[isakmp_policy]]\npriority = %d\n", policyCmd, p.priority, p.line, p.priority)
-		fmt.Fprintf(&b, "encryption = %s\nhash = %s\nauthentication = %s\ngroup = %d\nlifetime = %d\n",
-			quote(p.enc), quote(p.hash), quote(p.auth), p.group, p.lifetime)
+		b.Table(policyCmd+" "+itoa(p.priority)+" (line "+itoa(p.line)+")", "[[isakmp_policy]]")
+		b.Int("priority", int64(p.priority))
+		b.Str("encryption", p.enc)
+		b.Str("hash", p.hash)
+		b.Str("authentication", p.auth)
+		b.Int("group", int64(p.group))
+		b.Int("lifetime", int64(p.lifetime))
 	}
 	for _, name := range c.tsOrder {
 		ts := c.transforms[name]
 		if ts.bad {
 			continue
 		}
-		fmt.Fprintf(&b, "\n# line %d\n[transform_set.%s]\n", ts.line, quote(name))
-		if ts.esp != "" {
-			fmt.Fprintf(&b, "esp = %s\n", quote(ts.esp))
-		}
-		if ts.espAuth != "" {
-			fmt.Fprintf(&b, "esp_auth = %s\n", quote(ts.espAuth))
-		}
-		if ts.ah != "" {
-			fmt.Fprintf(&b, "ah = %s\n", quote(ts.ah))
-		}
-		fmt.Fprintf(&b, "mode = %s\n", quote(ts.mode))
+		b.Table(lineNo(ts.line), "[transform_set."+conf.TOMLString(name)+"]")
+		optStr(b, "esp", ts.esp)
+		optStr(b, "esp_auth", ts.espAuth)
+		optStr(b, "ah", ts.ah)
+		b.Str("mode", ts.mode)
 	}
 	for _, name := range c.aclOrder {
 		if !usedACL[name] || !aclOK[name] {
 			continue
 		}
-		fmt.Fprintf(&b, "\n# line %d\n[acl.%s]\nrules = [\n", c.acls[name].first, quote(name))
+		b.Table(lineNo(c.acls[name].first), "[acl."+conf.TOMLString(name)+"]")
+		b.Raw("rules = [\n")
 		for _, r := range aclRules[name] {
-			fmt.Fprintf(&b, "  %s,\n", quote(r))
+			b.Raw("  " + conf.TOMLString(r) + ",\n")
 		}
-		b.WriteString("]\n")
+		b.Raw("]\n")
 	}
 	haveDynamic := false
 	for _, e := range entries {
-		c.writeEntry(&b, e)
+		writeEntry(b, e)
 		haveDynamic = haveDynamic || e.peer == "dynamic"
 	}
-	c.writeKeyring(&b, haveDynamic)
+	c.writeKeyring(b, haveDynamic)
 	if len(c.policies) == 0 && len(entries) > 0 {
 		c.notes = append(c.notes, Note{Line: 0, Text: "(whole file)",
 			Reason: "no crypto isakmp policy: the platform's built-in default policies are not carried over; add an [[isakmp_policy]]"})
@@ -137,42 +136,50 @@ func (c *converter) emit() []byte {
 	return b.Bytes()
 }
 
-func (c *converter) writeEntry(b *bytes.Buffer, e *out) {
-	fmt.Fprintf(b, "\n# %s\n[[crypto_map]]\nname = %s\nseq = %s\npeer = %s\nmatch = %s\n",
-		e.comment, quote(e.name), e.seq, quote(e.peer), quote(e.match))
-	q := make([]string, len(e.tsets))
-	for i, t := range e.tsets {
-		q[i] = quote(t)
+func writeEntry(b *conf.TOMLWriter, e *out) {
+	b.Table(e.comment, "[[crypto_map]]")
+	b.Str("name", e.name)
+	b.Value("seq", e.seq)
+	b.Str("peer", e.peer)
+	b.Str("match", e.match)
+	b.StrList("transform_set", e.tsets)
+	if !optStr(b, "psk_file", e.pskFile) {
+		optStr(b, "psk", e.psk)
 	}
-	fmt.Fprintf(b, "transform_set = [%s]\n", strings.Join(q, ", "))
-	switch {
-	case e.pskFile != "":
-		fmt.Fprintf(b, "psk_file = %s\n", quote(e.pskFile))
-	case e.psk != "":
-		fmt.Fprintf(b, "psk = %s\n", quote(e.psk))
-	}
-	if e.pfs != 0 {
-		fmt.Fprintf(b, "pfs = %d\n", e.pfs)
-	}
-	if e.life != 0 {
-		fmt.Fprintf(b, "lifetime = %d\n", e.life)
-	}
+	optInt(b, "pfs", e.pfs)
+	optInt(b, "lifetime", e.life)
 	if e.kbSet {
-		fmt.Fprintf(b, "lifetime_kb = %d\n", e.lifeKB)
+		b.Int("lifetime_kb", e.lifeKB)
 	}
-	if e.exchange != "" {
-		fmt.Fprintf(b, "exchange = %s\n", quote(e.exchange))
-	}
+	optStr(b, "exchange", e.exchange)
 	if e.dpdSet {
-		fmt.Fprintf(b, "dpd_delay = %d\n", e.dpd)
+		b.Int("dpd_delay", int64(e.dpd))
 		if e.dpd > 0 {
-			fmt.Fprintf(b, "dpd_timeout = %d\n", e.dpdTO)
+			b.Int("dpd_timeout", int64(e.dpdTO))
 		}
 	}
 	if e.natOff {
-		b.WriteString("nat_t = \"off\"\n")
+		b.Raw("nat_t = \"off\"\n")
 	}
 }
+
+// optStr writes key = "v" unless v is empty, and reports whether it did.
+func optStr(b *conf.TOMLWriter, key, v string) bool {
+	if v == "" {
+		return false
+	}
+	b.Str(key, v)
+	return true
+}
+
+// optInt writes key = n unless n is 0.
+func optInt(b *conf.TOMLWriter, key string, n int) {
+	if n != 0 {
+		b.Int(key, int64(n))
+	}
+}
+
+func lineNo(n int) string { return "line " + itoa(n) }
 
 // mapOut checks one entry and resolves its names; nil (with notes) when
 // it cannot be carried over. via names the crypto map a dynamic-map entry
@@ -188,7 +195,7 @@ func (c *converter) mapOut(m *mapEntry, via string, usedACL map[string]bool, acl
 		return nil // noted where it was found
 	}
 	e := &out{name: m.name, seq: m.seq, pfs: m.pfs, life: m.life, lifeKB: m.lifeKB, kbSet: m.lifeKBSet, natOff: m.natOff || c.natTOff}
-	e.comment = fmt.Sprintf("%s %s %s (line %d)", kind, m.name, m.seq, m.line)
+	e.comment = kind + " " + m.name + " " + m.seq + " (" + lineNo(m.line) + ")"
 	if via != "" {
 		e.comment += ", used by " + via
 	}
@@ -379,7 +386,7 @@ func (c *converter) reportUnused(usedACL map[string]bool) {
 // writeKeyring writes the keys no static crypto map took as [[keyring]]
 // entries, which dynamic crypto maps choose from per peer; without a
 // dynamic map they would serve nobody.
-func (c *converter) writeKeyring(b *bytes.Buffer, haveDynamic bool) {
+func (c *converter) writeKeyring(b *conf.TOMLWriter, haveDynamic bool) {
 	for _, k := range c.keys {
 		if k.used {
 			continue
@@ -393,18 +400,18 @@ func (c *converter) writeKeyring(b *bytes.Buffer, haveDynamic bool) {
 				Reason: "no crypto map has this peer: the key is not carried over"})
 			continue
 		}
-		fmt.Fprintf(b, "\n# line %d\n[[keyring]]\n", k.line)
+		b.Table(lineNo(k.line), "[[keyring]]")
 		if k.ident != "" {
-			fmt.Fprintf(b, "identity = %s\n", quote(k.ident))
+			b.Str("identity", k.ident)
 		} else {
-			fmt.Fprintf(b, "address = %s\n", quote(k.prefix.String()))
+			b.Str("address", who)
 		}
 		switch {
 		case k.key != "" && utf8.ValidString(k.key):
-			fmt.Fprintf(b, "psk = %s\n", quote(k.key))
+			b.Str("psk", k.key)
 		default:
 			f := c.pskDir + safeName(who) + ".psk"
-			fmt.Fprintf(b, "psk_file = %s\n", quote(f))
+			b.Str("psk_file", f)
 			c.notes = append(c.notes, Note{Line: k.line, Text: "(key for " + who + ")", Reason: "write the clear key into " + f})
 		}
 	}
@@ -423,27 +430,6 @@ func safeName(s string) string {
 			b.WriteByte('_')
 		}
 	}
-	return b.String()
-}
-
-// quote writes a TOML basic string. strconv.Quote is close but emits \x
-// escapes that TOML does not have; invalid UTF-8 becomes U+FFFD.
-func quote(s string) string {
-	var b strings.Builder
-	b.WriteByte('"')
-	for _, r := range s {
-		switch {
-		case r == '"':
-			b.WriteString(`\"`)
-		case r == '\\':
-			b.WriteString(`\\`)
-		case r < 0x20 || r == 0x7f:
-			fmt.Fprintf(&b, `\u%04X`, r)
-		default:
-			b.WriteRune(r)
-		}
-	}
-	b.WriteByte('"')
 	return b.String()
 }
 
