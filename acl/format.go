@@ -24,26 +24,14 @@ func (r Rule) String() string {
 
 // ProtoName returns the ACL keyword for an IP protocol number, or the
 // number itself when there is no keyword; 0 is "ip" (any protocol).
+// Not inlined: the Rule and Selector formats share one copy (flash).
+//
+//go:noinline
 func ProtoName(p uint8) string {
-	switch p {
-	case 0:
-		return "ip"
-	case ProtoICMP:
-		return "icmp"
-	case ProtoTCP:
-		return "tcp"
-	case ProtoUDP:
-		return "udp"
-	case ProtoGRE:
-		return "gre"
-	case ProtoESP:
-		return "esp"
-	case ProtoAH:
-		return "ahp"
-	case ProtoICMPv6:
-		return "icmp6"
-	case ProtoSCTP:
-		return "sctp"
+	for _, k := range protoNames[:nProtoNames] {
+		if k.num == uint16(p) {
+			return k.name
+		}
 	}
 	return strconv.Itoa(int(p))
 }

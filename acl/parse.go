@@ -123,8 +123,8 @@ func (p *ruleParser) peek() (string, bool) {
 }
 
 func parseProto(tok string) (uint8, error) {
-	if n, ok := protoNames[strings.ToLower(tok)]; ok {
-		return n, nil
+	if n, ok := lookup(protoNames[:], strings.ToLower(tok)); ok {
+		return uint8(n), nil
 	}
 	if isDigits(tok) {
 		n, err := strconv.ParseUint(tok, 10, 8)
@@ -278,7 +278,7 @@ func (p *ruleParser) port(op string) (uint16, error) {
 	if !ok {
 		return 0, fmt.Errorf("missing port after %s", op)
 	}
-	if n, ok := portNames[strings.ToLower(tok)]; ok {
+	if n, ok := lookup(portNames[:], strings.ToLower(tok)); ok {
 		return n, nil
 	}
 	if !isDigits(tok) {

@@ -20,10 +20,21 @@ import (
 // uciServiceOptions are read by the procd init script (service tuning),
 // not by the daemon: they live in the global section so that all settings
 // stay in one UCI package, and the parser accepts and ignores them.
-var uciServiceOptions = map[string]bool{
-	"enabled": true, "config_file": true, "gomemlimit": true, "gogc": true,
-	"respawn_threshold": true, "respawn_timeout": true, "respawn_retry": true,
-	"trigger_interface": true,
+var uciServiceOptions = [...]string{
+	"enabled", "config_file", "gomemlimit", "gogc", "respawn_threshold",
+	"respawn_timeout", "respawn_retry", "trigger_interface",
+}
+
+// isServiceOption: a static array searched in order rather than a map,
+// which the program would build at start from code as long as the list
+// (flash).
+func isServiceOption(key string) bool {
+	for _, o := range uciServiceOptions {
+		if o == key {
+			return true
+		}
+	}
+	return false
 }
 
 // uciOptionName maps a TOML key back to the UCI option that sets it.
@@ -140,7 +151,7 @@ func (l *uciLocator) options(s *uciSection, p keyPath, disp string, fail func(st
 		if s.Type == "acl" && key == "rule" {
 			key = "rules"
 		}
-		if s.Type == "global" && uciServiceOptions[key] {
+		if s.Type == "global" && isServiceOption(key) {
 			continue
 		}
 		if _, dup := m[key]; dup {

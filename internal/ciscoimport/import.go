@@ -138,17 +138,27 @@ func hasPrefix(toks []string, words ...string) bool {
 
 // secretWords are the keywords after which IOS and ASA put a secret:
 // the next token (after an optional encryption-type digit) is hidden.
-var secretWords = map[string]bool{
-	"key": true, "password": true, "secret": true, "pre-shared-key": true,
-	"community": true, "key-string": true, "authentication-key": true,
-	"cipher": true, "authenticator": true, "pass": true,
+var secretWords = [...]string{
+	"key", "password", "secret", "pre-shared-key", "community", "key-string",
+	"authentication-key", "cipher", "authenticator", "pass",
 }
 
 // keepWords end a redacted run: they follow a key in commands such as
 // "crypto isakmp key K address A" and name no secret themselves.
-var keepWords = map[string]bool{
-	"address": true, "hostname": true, "ipv6": true, "no-xauth": true,
-	"encrypted": true, "privilege": true, "ro": true, "rw": true,
+var keepWords = [...]string{
+	"address", "hostname", "ipv6", "no-xauth", "encrypted", "privilege", "ro", "rw",
+}
+
+// isWord reports whether low is in words: static arrays searched in
+// order rather than maps, which the program would build at start from
+// code as long as the lists (flash).
+func isWord(words []string, low string) bool {
+	for _, w := range words {
+		if w == low {
+			return true
+		}
+	}
+	return false
 }
 
 // redact shows a line with every secret replaced, so notes on stderr
@@ -162,7 +172,7 @@ func redact(toks []string) string {
 		tok := toks[i]
 		low := strings.ToLower(tok)
 		switch {
-		case hiding && keepWords[low]:
+		case hiding && isWord(keepWords[:], low):
 			hiding = false
 			out = append(out, tok)
 		case hiding:
@@ -171,10 +181,10 @@ func redact(toks []string) string {
 			}
 		default:
 			out = append(out, tok)
-			if !secretWords[low] {
+			if !isWord(secretWords[:], low) {
 				continue
 			}
-			if low == "pre-shared-key" && i+1 < len(toks) && keepWords[strings.ToLower(toks[i+1])] {
+			if low == "pre-shared-key" && i+1 < len(toks) && isWord(keepWords[:], strings.ToLower(toks[i+1])) {
 				continue // IOS keyring: "pre-shared-key address A key K"
 			}
 			hiding = true
