@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash"
 	"reflect"
+	"strconv"
 
 	"tinyipsec/acl"
 )
@@ -41,66 +42,87 @@ func (m *CryptoMap) Fingerprint() string {
 // plainRule prints every field of an ACL rule, not its String form.
 type plainRule acl.Rule
 
+// fpWriter writes length-prefixed fields, "name LEN value\n", so that no
+// two different maps write the same bytes. Strings and numbers have
+// their own methods: a boxed argument at each of some forty call sites
+// cost more machine code than the fields themselves (flash).
+type fpWriter struct{ h hash.Hash }
+
+func (f fpWriter) str(name, s string) {
+	f.head(name, len(s))
+	f.h.Write([]byte(s))
+	f.h.Write([]byte{'\n'})
+}
+
+func (f fpWriter) head(name string, n int) {
+	f.h.Write([]byte(name))
+	f.h.Write([]byte{' '})
+	f.h.Write(strconv.AppendInt(nil, int64(n), 10))
+	f.h.Write([]byte{' '})
+}
+
+func (f fpWriter) num(name string, n int64) { f.str(name, strconv.FormatInt(n, 10)) }
+
+// val writes what fmt prints for v (%v).
+func (f fpWriter) val(name string, v any) { f.str(name, fmt.Sprint(v)) }
+
+func (f fpWriter) secret(name string, v Secret) {
+	f.head(name, len(v))
+	f.h.Write(v)
+	f.h.Write([]byte{'\n'})
+}
+
 func (m *CryptoMap) writeFingerprint(h hash.Hash) {
-	// Length-prefixed fields: no two different maps write the same bytes.
-	field := func(name string, v any) {
-		s := fmt.Sprint(v)
-		fmt.Fprintf(h, "%s %d %s\n", name, len(s), s)
-	}
-	secret := func(name string, v Secret) {
-		fmt.Fprintf(h, "%s %d ", name, len(v))
-		h.Write(v)
-		h.Write([]byte{'\n'})
-	}
-	field("name", m.Name)
-	field("seq", m.Seq)
-	field("keying", m.Keying)
-	field("peer", m.Peer)
-	field("local", m.Local)
-	field("local_id", m.LocalID.Type+":"+m.LocalID.Value)
-	field("remote_id", m.RemoteID.Type+":"+m.RemoteID.Value)
-	secret("psk", m.PSK)
-	field("psk_file", m.PSKFile)
-	field("cert", m.Cert)
-	field("key", m.Key)
-	field("ca", m.CA)
+	f := fpWriter{h}
+	f.str("name", m.Name)
+	f.num("seq", int64(m.Seq))
+	f.str("keying", string(m.Keying))
+	f.str("peer", m.Peer)
+	f.str("local", m.Local.String())
+	f.str("local_id", m.LocalID.Type+":"+m.LocalID.Value)
+	f.str("remote_id", m.RemoteID.Type+":"+m.RemoteID.Value)
+	f.secret("psk", m.PSK)
+	f.str("psk_file", m.PSKFile)
+	f.str("cert", m.Cert)
+	f.str("key", m.Key)
+	f.str("ca", m.CA)
 	h.Write(m.credDigest[:])
-	field("match", m.Match)
+	f.str("match", m.Match)
 	if m.ACL != nil {
 		for _, r := range m.ACL.Rules {
-			field("rule", fmt.Sprintf("%+v", (*plainRule)(&r))) // a pointer: a plainRule value in an interface would need a generated == function
+			f.str("rule", fmt.Sprintf("%+v", (*plainRule)(&r))) // a pointer: a plainRule value in an interface would need a generated == function
 		}
 	}
 	for _, ts := range m.TransformSets {
-		field("transform_set", fmt.Sprintf("%+v", *ts))
+		f.str("transform_set", fmt.Sprintf("%+v", *ts))
 	}
-	field("pfs", m.PFS)
-	field("lifetime", int64(m.Lifetime))
-	field("lifetime_kb", m.LifetimeKB)
-	field("exchange", m.Exchange)
-	field("initiate", m.Initiate)
-	field("dpd", fmt.Sprint(int64(m.DPDDelay), int64(m.DPDTimeout)))
-	field("nat_t", m.NATT)
-	field("replay_window", m.ReplayWindow)
-	field("esn", m.ESN)
+	f.num("pfs", int64(m.PFS))
+	f.num("lifetime", int64(m.Lifetime))
+	f.num("lifetime_kb", int64(m.LifetimeKB))
+	f.str("exchange", string(m.Exchange))
+	f.str("initiate", string(m.Initiate))
+	f.str("dpd", strconv.FormatInt(int64(m.DPDDelay), 10)+" "+strconv.FormatInt(int64(m.DPDTimeout), 10))
+	f.str("nat_t", string(m.NATT))
+	f.num("replay_window", int64(m.ReplayWindow))
+	f.str("esn", strconv.FormatBool(m.ESN))
 	for _, p := range m.policies {
-		field("isakmp_policy", fmt.Sprintf("%+v", p))
+		f.str("isakmp_policy", fmt.Sprintf("%+v", p))
 	}
-	field("xauth_user", m.XAuthUser)
-	secret("xauth_password", m.XAuthPassword)
-	field("xauth_password_file", m.XAuthPasswordFile)
-	field("modecfg", m.ModeCfg)
-	field("resolv_file", m.ResolvFile)
+	f.str("xauth_user", m.XAuthUser)
+	f.secret("xauth_password", m.XAuthPassword)
+	f.str("xauth_password_file", m.XAuthPasswordFile)
+	f.str("modecfg", m.ModeCfg)
+	f.str("resolv_file", m.ResolvFile)
 	// The users file's path, not its users: adding a user or changing a
 	// password must not drop the clients that are connected (the new
 	// list applies to the next XAUTH, as on a Cisco gateway).
-	field("xauth_users_file", m.XAuthUsersFile)
-	field("pool", fmt.Sprint(m.PoolFirst, m.PoolLast))
-	field("dns", fmt.Sprint(m.DNS))
-	field("split_networks", fmt.Sprint(m.SplitNetworks))
+	f.str("xauth_users_file", m.XAuthUsersFile)
+	f.str("pool", m.PoolFirst.String()+" "+m.PoolLast.String())
+	f.val("dns", m.DNS)
+	f.val("split_networks", m.SplitNetworks)
 	if k := m.Manual; k != nil {
-		field("spi", fmt.Sprint(k.SPIIn, k.SPIOut, k.AHSPIIn, k.AHSPIOut))
-		k.eachKey(secret)
+		f.val("spi", [4]uint32{k.SPIIn, k.SPIOut, k.AHSPIIn, k.AHSPIOut})
+		k.eachKey(f.secret)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 
 	"tinyipsec/internal/jsonenc"
@@ -133,24 +134,24 @@ func WriteText(w io.Writer, r *Report) {
 	}
 	for i, sa := range r.IKESAs {
 		fmt.Fprintf(w, "%d   IKE Peer: %s\n", i+1, sa.Peer)
-		fmt.Fprintf(w, "    %-35s %s\n", pair("Type", sa.Type), pair("Role", sa.Role))
-		fmt.Fprintf(w, "    %-35s %s\n", pair("Rekey", yesNo(sa.Rekey)), pair("State", sa.State))
+		row(w, "Type", sa.Type, "Role", sa.Role)
+		row(w, "Rekey", yesNo(sa.Rekey), "State", sa.State)
 		if sa.Encryption != "" {
-			fmt.Fprintf(w, "    %-35s %s\n", pair("Encrypt", sa.Encryption), pair("Hash", sa.Hash))
-			fmt.Fprintf(w, "    %-35s %s\n", pair("Auth", sa.Auth), pair("Group", fmt.Sprint(sa.Group)))
-			fmt.Fprintf(w, "    %-35s %s\n", pair("Lifetime", fmt.Sprint(sa.LifetimeLeftS)), pair("Exchange", sa.Exchange))
+			row(w, "Encrypt", sa.Encryption, "Hash", sa.Hash)
+			row(w, "Auth", sa.Auth, "Group", strconv.Itoa(sa.Group))
+			row(w, "Lifetime", strconv.FormatInt(sa.LifetimeLeftS, 10), "Exchange", sa.Exchange)
 		}
 		if sa.Local != "" {
-			fmt.Fprintf(w, "    %-35s %s\n", pair("Local", sa.Local), pair("NAT-T", yesNo(sa.NATT)))
+			row(w, "Local", sa.Local, "NAT-T", yesNo(sa.NATT))
 		}
 		if sa.RemoteID != "" {
 			// Spokes behind one NAT share the peer address.
-			fmt.Fprintf(w, "    %-35s %s\n", pair("Peer ID", sa.RemoteID), pair("Port", fmt.Sprint(sa.RemotePort)))
+			row(w, "Peer ID", sa.RemoteID, "Port", strconv.Itoa(int(sa.RemotePort)))
 		}
 		if sa.RemoteAccess != "" {
-			fmt.Fprintf(w, "    %-35s %s\n", pair("User", sa.User), pair("RA state", sa.RemoteAccess))
+			row(w, "User", sa.User, "RA state", sa.RemoteAccess)
 			if sa.Assigned != "" {
-				fmt.Fprintf(w, "    %-35s %s\n", pair("Assigned", sa.Assigned), pair("DNS", strings.Join(sa.DNS, " ")))
+				row(w, "Assigned", sa.Assigned, "DNS", strings.Join(sa.DNS, " "))
 				split := strings.Join(sa.Split, " ")
 				if split == "" {
 					split = "none (all traffic through the tunnel)"
@@ -203,6 +204,12 @@ func WriteText(w io.Writer, r *Report) {
 	if r.Bypassed > 0 {
 		fmt.Fprintf(w, "\nSent in cleartext (not permitted by any crypto ACL): %d packets\n", r.Bypassed)
 	}
+}
+
+// row writes two "Key     : value" pairs side by side, the first padded
+// to 35 columns: one formatting call for every row (flash).
+func row(w io.Writer, k1, v1, k2, v2 string) {
+	fmt.Fprintf(w, "    %-35s %-8s: %s\n", pair(k1, v1), k2, v2)
 }
 
 func pair(k, v string) string { return fmt.Sprintf("%-8s: %s", k, v) }
