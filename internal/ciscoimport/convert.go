@@ -83,7 +83,7 @@ func (c *converter) weak(l line, what string) {
 func ignorable(t []string) bool {
 	switch {
 	case hasPrefix(t, "end"), hasPrefix(t, "Building"),
-		hasPrefix(t, "Current", "configuration"), hasPrefix(t, "Cryptochecksum"),
+		hasPrefix(t, "Current configuration"), hasPrefix(t, "Cryptochecksum"),
 		hasPrefix(t, "exit"):
 		return true
 	}
@@ -95,51 +95,51 @@ func (c *converter) block(b block) {
 	t := b.head.toks
 	switch {
 	case ignorable(t):
-	case hasPrefix(t, "crypto", "isakmp", "policy"), hasPrefix(t, "crypto", "ikev1", "policy"):
+	case hasPrefix(t, "crypto isakmp policy"), hasPrefix(t, "crypto ikev1 policy"):
 		c.policy(b)
-	case hasPrefix(t, "crypto", "isakmp", "key"):
+	case hasPrefix(t, "crypto isakmp key"):
 		c.isakmpKey(b.head)
 		c.noteChildren(b, "unexpected sub-line")
-	case hasPrefix(t, "crypto", "keyring"):
+	case hasPrefix(t, "crypto keyring"):
 		c.keyring(b)
-	case hasPrefix(t, "crypto", "ipsec", "transform-set"):
+	case hasPrefix(t, "crypto ipsec transform-set"):
 		c.transformSet(b, t[3:])
-	case hasPrefix(t, "crypto", "ipsec", "ikev1", "transform-set"):
+	case hasPrefix(t, "crypto ipsec ikev1 transform-set"):
 		c.transformSet(b, t[4:])
-	case hasPrefix(t, "crypto", "ipsec", "security-association", "lifetime"):
+	case hasPrefix(t, "crypto ipsec security-association lifetime"):
 		c.globalLifetime(b.head, t[4:])
-	case hasPrefix(t, "crypto", "map"):
+	case hasPrefix(t, "crypto map"):
 		c.cryptoMap(b, false)
-	case hasPrefix(t, "crypto", "dynamic-map"):
+	case hasPrefix(t, "crypto dynamic-map"):
 		c.cryptoMap(b, true)
-	case hasPrefix(t, "crypto", "isakmp", "keepalive"):
+	case hasPrefix(t, "crypto isakmp keepalive"):
 		c.keepalive(b.head, t[3:])
-	case hasPrefix(t, "crypto", "isakmp", "nat-traversal"), hasPrefix(t, "crypto", "isakmp", "enable"),
-		hasPrefix(t, "crypto", "ikev1", "enable"), hasPrefix(t, "crypto", "isakmp", "identity", "address"):
+	case hasPrefix(t, "crypto isakmp nat-traversal"), hasPrefix(t, "crypto isakmp enable"),
+		hasPrefix(t, "crypto ikev1 enable"), hasPrefix(t, "crypto isakmp identity address"):
 		// tinyipsec does these by default: NAT-T auto, IKE on every
 		// address, the address as identity.
-	case hasPrefix(t, "no", "crypto", "isakmp", "nat-traversal"):
+	case hasPrefix(t, "no crypto isakmp nat-traversal"):
 		c.natTOff = true
-	case hasPrefix(t, "crypto", "ikev2"), hasPrefix(t, "crypto", "ipsec", "ikev2"):
+	case hasPrefix(t, "crypto ikev2"), hasPrefix(t, "crypto ipsec ikev2"):
 		c.noteBlock(b, "IKEv2 is not supported (tinyipsec speaks IKEv1)")
-	case hasPrefix(t, "crypto", "ca"), hasPrefix(t, "crypto", "pki"):
+	case hasPrefix(t, "crypto ca"), hasPrefix(t, "crypto pki"):
 		c.noteBlock(b, "certificates are files in tinyipsec: set cert, key and ca on the crypto map")
 	case hasPrefix(t, "crypto"):
 		c.noteBlock(b, "no tinyipsec equivalent")
 	case t[0] == "access-list":
 		c.accessList(b)
-	case hasPrefix(t, "ip", "access-list", "extended") && len(t) >= 4:
+	case hasPrefix(t, "ip access-list extended") && len(t) >= 4:
 		c.namedACL(b, t[3])
-	case hasPrefix(t, "ipv6", "access-list") && len(t) >= 3:
+	case hasPrefix(t, "ipv6 access-list") && len(t) >= 3:
 		c.namedACL(b, t[2])
-	case hasPrefix(t, "object", "network") && len(t) >= 3, hasPrefix(t, "object-group", "network") && len(t) >= 3:
+	case hasPrefix(t, "object network") && len(t) >= 3, hasPrefix(t, "object-group network") && len(t) >= 3:
 		c.netObject(b)
 	case hasPrefix(t, "tunnel-group") && len(t) >= 3:
 		c.tunnelGroup(b)
 	case hasPrefix(t, "interface"):
 		reason := "not IPsec configuration"
 		for _, ch := range b.children {
-			if hasPrefix(ch.toks, "crypto", "map") {
+			if hasPrefix(ch.toks, "crypto map") {
 				reason += " (its crypto map binding needs no equivalent: tinyipsec protects matching traffic whichever interface it takes)"
 				break
 			}

@@ -93,20 +93,20 @@ func (c *converter) mapSetting(m *mapEntry, l line, t []string) {
 	case hasPrefix(t, "gdoi"), hasPrefix(t, "ipsec-isakmp-gdoi"):
 		m.unusable = "GDOI group encryption is not supported"
 		c.note(l, m.unusable)
-	case hasPrefix(t, "match", "address") && len(t) >= 3:
+	case hasPrefix(t, "match address") && len(t) >= 3:
 		m.match, m.matchLine = t[2], l
-	case hasPrefix(t, "set", "peer") && len(t) >= 3:
+	case hasPrefix(t, "set peer") && len(t) >= 3:
 		peers := t[2:]
 		if len(peers) > 1 && (strings.EqualFold(peers[len(peers)-1], "dynamic") || strings.EqualFold(peers[len(peers)-1], "default")) {
 			peers = peers[:len(peers)-1]
 		}
 		m.peers = append(m.peers, peers...)
 		m.peerLine = l
-	case hasPrefix(t, "set", "transform-set") && len(t) >= 3:
+	case hasPrefix(t, "set transform-set") && len(t) >= 3:
 		m.tsets, m.tsLine = t[2:], l
-	case hasPrefix(t, "set", "ikev1", "transform-set") && len(t) >= 4:
+	case hasPrefix(t, "set ikev1 transform-set") && len(t) >= 4:
 		m.tsets, m.tsLine = t[3:], l
-	case hasPrefix(t, "set", "pfs"):
+	case hasPrefix(t, "set pfs"):
 		g := strings.ToLower(arg(2))
 		switch {
 		case g == "" && c.platform == "ASA":
@@ -123,20 +123,20 @@ func (c *converter) mapSetting(m *mapEntry, l line, t []string) {
 			c.weak(l, "PFS "+g)
 		}
 		m.pfs, m.pfsLine = n, l
-	case hasPrefix(t, "set", "security-association", "lifetime"):
+	case hasPrefix(t, "set security-association lifetime"):
 		var kbSet bool
 		c.lifetime(l, t[3:], &m.life, &m.lifeKB, &kbSet)
 		m.lifeKBSet = m.lifeKBSet || kbSet
-	case hasPrefix(t, "set", "phase1-mode", "aggressive"), hasPrefix(t, "set", "ikev1", "phase1-mode", "aggressive"):
+	case hasPrefix(t, "set phase1-mode aggressive"), hasPrefix(t, "set ikev1 phase1-mode aggressive"):
 		m.aggressive = true
-	case hasPrefix(t, "set", "phase1-mode", "main"), hasPrefix(t, "set", "ikev1", "phase1-mode", "main"):
-	case hasPrefix(t, "set", "connection-type", "bidirectional"):
-	case hasPrefix(t, "set", "nat-t-disable"):
+	case hasPrefix(t, "set phase1-mode main"), hasPrefix(t, "set ikev1 phase1-mode main"):
+	case hasPrefix(t, "set connection-type bidirectional"):
+	case hasPrefix(t, "set nat-t-disable"):
 		m.natOff = true
 	case hasPrefix(t, "description"):
-	case hasPrefix(t, "set", "ikev2"):
+	case hasPrefix(t, "set ikev2"):
 		c.note(l, "IKEv2 is not supported (tinyipsec speaks IKEv1)")
-	case hasPrefix(t, "reverse-route"), hasPrefix(t, "set", "reverse-route"):
+	case hasPrefix(t, "reverse-route"), hasPrefix(t, "set reverse-route"):
 		c.note(l, "reverse route injection: tinyipsec installs routes for the ACL's remote prefixes itself")
 	default:
 		c.note(l, "no tinyipsec equivalent")

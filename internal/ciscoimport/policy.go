@@ -319,7 +319,7 @@ func (c *converter) tunnelGroup(b block) {
 func (c *converter) tunnelGroupAttr(tg *tunnelGroup, l line) {
 	t := l.toks
 	switch {
-	case (hasPrefix(t, "ikev1", "pre-shared-key") && len(t) >= 3) || (hasPrefix(t, "pre-shared-key") && len(t) >= 2):
+	case (hasPrefix(t, "ikev1 pre-shared-key") && len(t) >= 3) || (hasPrefix(t, "pre-shared-key") && len(t) >= 2):
 		args := t[1:]
 		if t[0] == "ikev1" {
 			args = t[2:]
@@ -342,9 +342,9 @@ func (c *converter) tunnelGroupAttr(tg *tunnelGroup, l line) {
 			c.note(l, e.hidden+": tinyipsec needs the clear key")
 		}
 		tg.key = e
-	case hasPrefix(t, "isakmp", "keepalive", "disable"):
+	case hasPrefix(t, "isakmp keepalive disable"):
 		tg.dpdOff = true
-	case hasPrefix(t, "isakmp", "keepalive", "threshold") && len(t) >= 4:
+	case hasPrefix(t, "isakmp keepalive threshold") && len(t) >= 4:
 		d, err := strconv.Atoi(t[3])
 		if err != nil || d < 1 || d > 3600 {
 			c.note(l, "threshold must be 1-3600 seconds")
