@@ -36,11 +36,11 @@ func (c *converter) aclNamed(name string, first int) *aclDef {
 
 // accessList: ASA "access-list NAME extended|remark|standard ..." or IOS
 // numbered "access-list 100-199|2000-2699 permit|deny|remark ...".
-func (c *converter) accessList(b block) {
+func (c *converter) accessList(b *block) {
 	t := b.head.toks
 	c.noteChildren(b, "unexpected sub-line")
 	if len(t) < 3 {
-		c.note(b.head, "incomplete access-list")
+		c.note(&b.head, "incomplete access-list")
 		return
 	}
 	a := c.aclNamed(t[1], b.head.num)
@@ -62,9 +62,10 @@ func (c *converter) accessList(b block) {
 
 // namedACL: IOS "ip access-list extended NAME" (and "ipv6 access-list
 // NAME") with "[SEQ] permit|deny ..." and "remark" sub-lines.
-func (c *converter) namedACL(b block, name string) {
+func (c *converter) namedACL(b *block, name string) {
 	a := c.aclNamed(name, b.head.num)
-	for _, l := range b.children {
+	for i := range b.children {
+		l := &b.children[i]
 		t := l.toks
 		if isDigits(t[0]) && len(t) > 1 {
 			t = t[1:]
@@ -72,9 +73,9 @@ func (c *converter) namedACL(b block, name string) {
 		switch {
 		case hasPrefix(t, "remark"):
 		case hasPrefix(t, "permit"), hasPrefix(t, "deny"):
-			a.lines = append(a.lines, aclLine{l: l, toks: t, wildcard: true})
+			a.lines = append(a.lines, aclLine{l: *l, toks: t, wildcard: true})
 		default:
-			a.bad = append(a.bad, l)
+			a.bad = append(a.bad, *l)
 		}
 	}
 }
@@ -92,14 +93,15 @@ type netObject struct {
 	used     bool
 }
 
-func (c *converter) netObject(b block) {
-	o := &netObject{name: b.head.toks[2], head: b, group: strings.EqualFold(b.head.toks[0], "object-group")}
-	fail := func(l line, why string) {
+func (c *converter) netObject(b *block) {
+	o := &netObject{name: b.head.toks[2], head: *b, group: strings.EqualFold(b.head.toks[0], "object-group")}
+	fail := func(l *line, why string) {
 		if o.problem == "" {
-			o.problem, o.problemL = why, l
+			o.problem, o.problemL = why, *l
 		}
 	}
-	for _, l := range b.children {
+	for i := range b.children {
+		l := &b.children[i]
 		t := l.toks
 		if o.group && hasPrefix(t, "network-object") {
 			t = t[1:]
@@ -138,14 +140,14 @@ func (c *converter) netObject(b block) {
 		}
 	}
 	if _, dup := c.objects[o.name]; dup {
-		c.note(b.head, "object "+o.name+" is defined twice; the later one is kept")
+		c.note(&b.head, "object "+o.name+" is defined twice; the later one is kept")
 	}
 	c.objects[o.name] = o
 }
 
 // addPrefix reads "A MASK" (netmask: ASA and IOS object groups) or
 // "A/LEN" (IPv6).
-func (o *netObject) addPrefix(l line, t []string, fail func(line, string)) {
+func (o *netObject) addPrefix(l *line, t []string, fail func(*line, string)) {
 	if strings.Contains(t[0], "/") {
 		p, err := netip.ParsePrefix(t[0])
 		if err != nil {

@@ -51,13 +51,13 @@ func newConverter(platform string) *converter {
 }
 
 // note records a line that was not (fully) carried over.
-func (c *converter) note(l line, reason string) {
+func (c *converter) note(l *line, reason string) {
 	c.notes = append(c.notes, Note{Line: l.num, Text: redact(l.toks), Reason: reason})
 }
 
 // noteBlock records a whole block as not carried over: one note for the
 // head line that says how many sub-lines went with it.
-func (c *converter) noteBlock(b block, reason string) {
+func (c *converter) noteBlock(b *block, reason string) {
 	text := redact(b.head.toks)
 	if n := len(b.children); n == 1 {
 		text += " (and 1 sub-line)"
@@ -74,7 +74,7 @@ func (c *converter) sortNotes() {
 }
 
 // weak marks that the result needs allow_weak and tells the admin why.
-func (c *converter) weak(l line, what string) {
+func (c *converter) weak(l *line, what string) {
 	c.allowWeak = true
 	c.note(l, "uses weak "+what+"; allow_weak = true is set so that it loads: replace it")
 }
@@ -91,14 +91,14 @@ func ignorable(t []string) bool {
 }
 
 // block dispatches one top-level command.
-func (c *converter) block(b block) {
+func (c *converter) block(b *block) {
 	t := b.head.toks
 	switch {
 	case ignorable(t):
 	case hasPrefix(t, "crypto isakmp policy"), hasPrefix(t, "crypto ikev1 policy"):
 		c.policy(b)
 	case hasPrefix(t, "crypto isakmp key"):
-		c.isakmpKey(b.head)
+		c.isakmpKey(&b.head)
 		c.noteChildren(b, "unexpected sub-line")
 	case hasPrefix(t, "crypto keyring"):
 		c.keyring(b)
@@ -107,13 +107,13 @@ func (c *converter) block(b block) {
 	case hasPrefix(t, "crypto ipsec ikev1 transform-set"):
 		c.transformSet(b, t[4:])
 	case hasPrefix(t, "crypto ipsec security-association lifetime"):
-		c.globalLifetime(b.head, t[4:])
+		c.globalLifetime(&b.head, t[4:])
 	case hasPrefix(t, "crypto map"):
 		c.cryptoMap(b, false)
 	case hasPrefix(t, "crypto dynamic-map"):
 		c.cryptoMap(b, true)
 	case hasPrefix(t, "crypto isakmp keepalive"):
-		c.keepalive(b.head, t[3:])
+		c.keepalive(&b.head, t[3:])
 	case hasPrefix(t, "crypto isakmp nat-traversal"), hasPrefix(t, "crypto isakmp enable"),
 		hasPrefix(t, "crypto ikev1 enable"), hasPrefix(t, "crypto isakmp identity address"):
 		// tinyipsec does these by default: NAT-T auto, IKE on every
@@ -138,7 +138,8 @@ func (c *converter) block(b block) {
 		c.tunnelGroup(b)
 	case hasPrefix(t, "interface"):
 		reason := "not IPsec configuration"
-		for _, ch := range b.children {
+		for i := range b.children {
+			ch := &b.children[i]
 			if hasPrefix(ch.toks, "crypto map") {
 				reason += " (its crypto map binding needs no equivalent: tinyipsec protects matching traffic whichever interface it takes)"
 				break
@@ -151,15 +152,16 @@ func (c *converter) block(b block) {
 }
 
 // noteChildren reports sub-lines of a block that has none in Cisco syntax.
-func (c *converter) noteChildren(b block, reason string) {
-	for _, ch := range b.children {
+func (c *converter) noteChildren(b *block, reason string) {
+	for i := range b.children {
+		ch := &b.children[i]
 		c.note(ch, reason)
 	}
 }
 
 // keepalive: crypto isakmp keepalive SECONDS [RETRY] [periodic|on-demand].
 // IOS declares a peer dead after five unanswered retries.
-func (c *converter) keepalive(l line, args []string) {
+func (c *converter) keepalive(l *line, args []string) {
 	if len(args) == 0 {
 		c.note(l, "missing interval")
 		return
@@ -178,14 +180,14 @@ func (c *converter) keepalive(l line, args []string) {
 
 // globalLifetime: crypto ipsec security-association lifetime seconds N |
 // kilobytes N|unlimited, the default of every crypto map entry.
-func (c *converter) globalLifetime(l line, args []string) {
+func (c *converter) globalLifetime(l *line, args []string) {
 	if !c.lifetime(l, args, &c.saLifetime, &c.saLifetimeKB, &c.saKBSet) {
 		return
 	}
 }
 
 // lifetime parses "seconds N" or "kilobytes N|unlimited" into *sec/*kb.
-func (c *converter) lifetime(l line, args []string, sec *int, kb *int64, kbSet *bool) bool {
+func (c *converter) lifetime(l *line, args []string, sec *int, kb *int64, kbSet *bool) bool {
 	if len(args) < 2 {
 		c.note(l, "incomplete lifetime")
 		return false

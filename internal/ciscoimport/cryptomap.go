@@ -29,7 +29,7 @@ type mapEntry struct {
 	natOff     bool
 }
 
-func (c *converter) entry(dynamic bool, name, seq string, l line) *mapEntry {
+func (c *converter) entry(dynamic bool, name, seq string, l *line) *mapEntry {
 	key := name + " " + seq
 	set, order := c.maps, &c.mapOrder
 	if dynamic {
@@ -46,7 +46,7 @@ func (c *converter) entry(dynamic bool, name, seq string, l line) *mapEntry {
 
 // cryptoMap handles every "crypto map ..." and "crypto dynamic-map ..."
 // line, with sub-lines for the IOS form.
-func (c *converter) cryptoMap(b block, dynamic bool) {
+func (c *converter) cryptoMap(b *block, dynamic bool) {
 	t := b.head.toks[2:]
 	if len(t) >= 2 && !dynamic && strings.EqualFold(t[1], "interface") {
 		// ASA "crypto map NAME interface IF": the binding is implicit.
@@ -61,18 +61,19 @@ func (c *converter) cryptoMap(b block, dynamic bool) {
 		c.noteBlock(b, "sequence number must be 1-65535")
 		return
 	}
-	m := c.entry(dynamic, t[0], t[1], b.head)
+	m := c.entry(dynamic, t[0], t[1], &b.head)
 	if len(t) > 2 {
-		c.mapSetting(m, b.head, t[2:])
+		c.mapSetting(m, &b.head, t[2:])
 	}
-	for _, l := range b.children {
+	for i := range b.children {
+		l := &b.children[i]
 		c.mapSetting(m, l, l.toks)
 	}
 }
 
 // mapSetting reads one setting of a crypto map entry; t starts after
 // "crypto map NAME SEQ" (ASA) or is the sub-line (IOS).
-func (c *converter) mapSetting(m *mapEntry, l line, t []string) {
+func (c *converter) mapSetting(m *mapEntry, l *line, t []string) {
 	arg := func(i int) string {
 		if i < len(t) {
 			return t[i]
@@ -94,18 +95,18 @@ func (c *converter) mapSetting(m *mapEntry, l line, t []string) {
 		m.unusable = "GDOI group encryption is not supported"
 		c.note(l, m.unusable)
 	case hasPrefix(t, "match address") && len(t) >= 3:
-		m.match, m.matchLine = t[2], l
+		m.match, m.matchLine = t[2], *l
 	case hasPrefix(t, "set peer") && len(t) >= 3:
 		peers := t[2:]
 		if len(peers) > 1 && (strings.EqualFold(peers[len(peers)-1], "dynamic") || strings.EqualFold(peers[len(peers)-1], "default")) {
 			peers = peers[:len(peers)-1]
 		}
 		m.peers = append(m.peers, peers...)
-		m.peerLine = l
+		m.peerLine = *l
 	case hasPrefix(t, "set transform-set") && len(t) >= 3:
-		m.tsets, m.tsLine = t[2:], l
+		m.tsets, m.tsLine = t[2:], *l
 	case hasPrefix(t, "set ikev1 transform-set") && len(t) >= 4:
-		m.tsets, m.tsLine = t[3:], l
+		m.tsets, m.tsLine = t[3:], *l
 	case hasPrefix(t, "set pfs"):
 		g := strings.ToLower(arg(2))
 		switch {
@@ -122,7 +123,7 @@ func (c *converter) mapSetting(m *mapEntry, l line, t []string) {
 		if weakGroup(n) {
 			c.weak(l, "PFS "+g)
 		}
-		m.pfs, m.pfsLine = n, l
+		m.pfs, m.pfsLine = n, *l
 	case hasPrefix(t, "set security-association lifetime"):
 		var kbSet bool
 		c.lifetime(l, t[3:], &m.life, &m.lifeKB, &kbSet)

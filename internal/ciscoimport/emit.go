@@ -68,13 +68,13 @@ func (c *converter) emit() []byte {
 			}
 		}
 		if !found {
-			c.note(line{num: m.line, toks: []string{"crypto", "map", m.name, m.seq, "ipsec-isakmp", "dynamic", m.dynRef}},
+			c.note(&line{num: m.line, toks: []string{"crypto", "map", m.name, m.seq, "ipsec-isakmp", "dynamic", m.dynRef}},
 				"dynamic map "+m.dynRef+" is not defined")
 		}
 	}
 	for _, dk := range c.dynOrder {
 		if d := c.dynMaps[dk]; !doneDyn[d.name] {
-			c.note(line{num: d.line, toks: []string{"crypto", "dynamic-map", d.name, d.seq}}, "no crypto map uses this dynamic map")
+			c.note(&line{num: d.line, toks: []string{"crypto", "dynamic-map", d.name, d.seq}}, "no crypto map uses this dynamic map")
 		}
 	}
 	c.reportUnused(usedACL)
@@ -190,7 +190,7 @@ func (c *converter) mapOut(m *mapEntry, via string, usedACL map[string]bool, acl
 	if m.isDynamic {
 		kind = "crypto dynamic-map"
 	}
-	head := line{num: m.line, toks: []string{"crypto", strings.Fields(kind)[1], m.name, m.seq}}
+	head := &line{num: m.line, toks: []string{"crypto", strings.Fields(kind)[1], m.name, m.seq}}
 	if m.unusable != "" {
 		return nil // noted where it was found
 	}
@@ -215,7 +215,7 @@ func (c *converter) mapOut(m *mapEntry, via string, usedACL map[string]bool, acl
 		return nil
 	}
 	if !c.crypoACL(m.match, usedACL, aclRules, aclOK) {
-		c.note(m.matchLine, "ACL "+m.match+" is missing or has no usable permit entry: the entry is not carried over")
+		c.note(&m.matchLine, "ACL "+m.match+" is missing or has no usable permit entry: the entry is not carried over")
 		return nil
 	}
 	e.match = m.match
@@ -225,11 +225,11 @@ func (c *converter) mapOut(m *mapEntry, via string, usedACL map[string]bool, acl
 		ts := c.transforms[name]
 		switch {
 		case ts == nil:
-			c.note(m.tsLine, "transform set "+name+" is not defined; left out")
+			c.note(&m.tsLine, "transform set "+name+" is not defined; left out")
 		case ts.bad:
-			c.note(m.tsLine, "transform set "+name+" was not carried over; left out")
+			c.note(&m.tsLine, "transform set "+name+" was not carried over; left out")
 		case len(e.tsets) == 6:
-			c.note(m.tsLine, "more than six transform sets; "+name+" left out")
+			c.note(&m.tsLine, "more than six transform sets; "+name+" left out")
 		default:
 			e.tsets = append(e.tsets, name)
 			usedTS[name] = true
@@ -244,7 +244,7 @@ func (c *converter) mapOut(m *mapEntry, via string, usedACL map[string]bool, acl
 	if m.isDynamic {
 		e.peer = "dynamic"
 		if len(m.peers) > 0 {
-			c.note(m.peerLine, "set peer in a dynamic map: the entry answers any peer")
+			c.note(&m.peerLine, "set peer in a dynamic map: the entry answers any peer")
 		}
 		c.dynamicKey(e, head)
 	} else {
@@ -254,7 +254,7 @@ func (c *converter) mapOut(m *mapEntry, via string, usedACL map[string]bool, acl
 		}
 		e.peer = m.peers[0]
 		if len(m.peers) > 1 {
-			c.note(m.peerLine, "backup peers ("+strings.Join(m.peers[1:], " ")+") are not supported; only "+e.peer+" is carried over")
+			c.note(&m.peerLine, "backup peers ("+strings.Join(m.peers[1:], " ")+") are not supported; only "+e.peer+" is carried over")
 		}
 		c.staticKey(e, m)
 	}
@@ -268,7 +268,7 @@ func (c *converter) staticKey(e *out, m *mapEntry) {
 	if k == nil {
 		if c.preShare() {
 			e.pskFile = c.pskDir + safeName(e.peer) + ".psk"
-			c.note(m.peerLine, "no pre-shared key for peer "+e.peer+"; write it into "+e.pskFile+" (or set cert, key and ca)")
+			c.note(&m.peerLine, "no pre-shared key for peer "+e.peer+"; write it into "+e.pskFile+" (or set cert, key and ca)")
 		}
 		return
 	}
@@ -279,7 +279,7 @@ func (c *converter) staticKey(e *out, m *mapEntry) {
 // dynamicKey: a dynamic entry takes the key for every address (Cisco's
 // "address 0.0.0.0 0.0.0.0" or ASA's DefaultL2LGroup) as its own psk; the
 // per-peer keys become [[keyring]] entries.
-func (c *converter) dynamicKey(e *out, head line) {
+func (c *converter) dynamicKey(e *out, head *line) {
 	for _, k := range c.keys {
 		if k.prefix.IsValid() && k.prefix.Bits() == 0 {
 			k.used = true
@@ -350,7 +350,7 @@ func (c *converter) crypoACL(name string, used map[string]bool, rules map[string
 	for _, al := range a.lines {
 		rs, why := c.translate(al)
 		if why != "" {
-			c.note(al.l, why+"; the entry is left out of ACL "+name)
+			c.note(&al.l, why+"; the entry is left out of ACL "+name)
 			continue
 		}
 		if strings.EqualFold(al.toks[0], "permit") {
@@ -358,7 +358,8 @@ func (c *converter) crypoACL(name string, used map[string]bool, rules map[string
 		}
 		rules[name] = append(rules[name], rs...)
 	}
-	for _, l := range a.bad {
+	for i := range a.bad {
+		l := &a.bad[i]
 		c.note(l, "not an extended ACL entry; left out of ACL "+name)
 	}
 	ok[name] = permits > 0
@@ -378,7 +379,7 @@ func (c *converter) reportUnused(usedACL map[string]bool) {
 	}
 	for _, o := range c.objects {
 		if !o.used {
-			c.noteBlock(o.head, "not used by a crypto ACL")
+			c.noteBlock(&o.head, "not used by a crypto ACL")
 		}
 	}
 }

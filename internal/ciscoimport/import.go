@@ -39,7 +39,9 @@ type Result struct {
 	Notes    []Note // in line order
 }
 
-// line is one non-blank input line split into tokens.
+// line is one non-blank input line split into tokens. Lines and blocks
+// are passed by pointer: by value each call copied five or eight words
+// (flash).
 type line struct {
 	num      int
 	indented bool
@@ -78,7 +80,8 @@ func Convert(src []byte, opt Options) (*Result, error) {
 	if !strings.HasSuffix(c.pskDir, "/") {
 		c.pskDir += "/"
 	}
-	for _, b := range blocks {
+	for i := range blocks {
+		b := &blocks[i]
 		c.block(b)
 	}
 	out := c.emit()
@@ -110,7 +113,8 @@ func splitBlocks(src []byte) []block {
 
 // detectPlatform tells ASA from IOS by commands only one of them has.
 func detectPlatform(blocks []block) string {
-	for _, b := range blocks {
+	for i := range blocks {
+		b := &blocks[i]
 		t := b.head.toks
 		switch {
 		case hasPrefix(t, "ASA Version"), hasPrefix(t, "PIX Version"),

@@ -39,7 +39,7 @@ func supportedGroup(n int) bool {
 
 func weakGroup(g int) bool { return g == 1 || g == 2 || g == 5 }
 
-func (c *converter) policy(b block) {
+func (c *converter) policy(b *block) {
 	t := b.head.toks
 	if len(t) < 4 || !isDigits(t[3]) {
 		c.noteBlock(b, "policy without a priority number")
@@ -52,18 +52,19 @@ func (c *converter) policy(b block) {
 	}
 	p := defaultPolicy(c.platform)
 	p.line, p.priority = b.head.num, prio
-	for _, l := range b.children {
+	for i := range b.children {
+		l := &b.children[i]
 		c.policyLine(&p, l)
 	}
 	if p.dropped {
 		return
 	}
 	if p.enc == "des" || p.hash == "md5" || weakGroup(p.group) {
-		c.weak(b.head, weakList(p)+" (a platform default if not written)")
+		c.weak(&b.head, weakList(p)+" (a platform default if not written)")
 	}
 	for _, q := range c.policies {
 		if q.priority == p.priority {
-			c.note(b.head, "priority "+strconv.Itoa(prio)+" is defined twice; the later one is kept")
+			c.note(&b.head, "priority "+strconv.Itoa(prio)+" is defined twice; the later one is kept")
 			*q = p
 			return
 		}
@@ -85,7 +86,7 @@ func weakList(p policy) string {
 	return strings.Join(w, ", ")
 }
 
-func (c *converter) policyLine(p *policy, l line) {
+func (c *converter) policyLine(p *policy, l *line) {
 	t := l.toks
 	arg := func(i int) string {
 		if i < len(t) {
@@ -168,13 +169,13 @@ type pskEntry struct {
 
 // isakmpKey: crypto isakmp key [0|6|7] KEY address ADDR [MASK] [no-xauth]
 // or ... hostname NAME.
-func (c *converter) isakmpKey(l line) {
+func (c *converter) isakmpKey(l *line) {
 	t := l.toks[3:]
 	c.keySpec(l, t, "crypto isakmp key")
 }
 
 // keySpec reads [TYPE] KEY address ADDR [MASK] | hostname NAME.
-func (c *converter) keySpec(l line, t []string, what string) {
+func (c *converter) keySpec(l *line, t []string, what string) {
 	e := &pskEntry{line: l.num}
 	if len(t) >= 2 && len(t[0]) == 1 && isDigits(t[0]) && !isPeerWord(t[1]) {
 		if t[0] != "0" {
@@ -252,11 +253,12 @@ func (c *converter) keyValue(e *pskEntry, k string) bool {
 
 // keyring: IOS "crypto keyring NAME" with pre-shared-key lines. tinyipsec
 // has no ISAKMP profiles, so the keys become global ones.
-func (c *converter) keyring(b block) {
+func (c *converter) keyring(b *block) {
 	if len(b.children) > 0 {
-		c.note(b.head, "keyring carried over as global keys (tinyipsec has no ISAKMP profiles choosing a keyring)")
+		c.note(&b.head, "keyring carried over as global keys (tinyipsec has no ISAKMP profiles choosing a keyring)")
 	}
-	for _, l := range b.children {
+	for i := range b.children {
+		l := &b.children[i]
 		t := l.toks
 		if !hasPrefix(t, "pre-shared-key") || len(t) < 4 {
 			c.note(l, "no tinyipsec equivalent")
@@ -290,7 +292,7 @@ type tunnelGroup struct {
 	dpdOff bool
 }
 
-func (c *converter) tunnelGroup(b block) {
+func (c *converter) tunnelGroup(b *block) {
 	t := b.head.toks
 	name := t[1]
 	tg := c.tunnelGroups[name]
@@ -304,11 +306,12 @@ func (c *converter) tunnelGroup(b block) {
 			tg.typ = strings.ToLower(t[3])
 		}
 		if tg.typ != "ipsec-l2l" {
-			c.note(b.head, "only LAN-to-LAN tunnel groups (type ipsec-l2l) are carried over")
+			c.note(&b.head, "only LAN-to-LAN tunnel groups (type ipsec-l2l) are carried over")
 		}
 		c.noteChildren(b, "unexpected sub-line")
 	case hasPrefix(t[2:], "ipsec-attributes"):
-		for _, l := range b.children {
+		for i := range b.children {
+			l := &b.children[i]
 			c.tunnelGroupAttr(tg, l)
 		}
 	default:
@@ -316,7 +319,7 @@ func (c *converter) tunnelGroup(b block) {
 	}
 }
 
-func (c *converter) tunnelGroupAttr(tg *tunnelGroup, l line) {
+func (c *converter) tunnelGroupAttr(tg *tunnelGroup, l *line) {
 	t := l.toks
 	switch {
 	case (hasPrefix(t, "ikev1 pre-shared-key") && len(t) >= 3) || (hasPrefix(t, "pre-shared-key") && len(t) >= 2):
