@@ -201,7 +201,7 @@ func (ix *selIndex) withCandidates(remote netip.Prefix, pairs []*Pair, dn int) *
 	case found && len(pairs) == 0:
 		sh = append(append(make(selShard, 0, len(old)-1), old[:i]...), old[i+1:]...)
 	case found:
-		sh = slices.Clone(old)
+		sh = append(make(selShard, 0, len(old)), old...)
 		sh[i].pairs = pairs
 	default:
 		// Appends into an exact-size copy rather than slices.Insert, whose
@@ -266,7 +266,7 @@ func (ix *selIndex) without(p *Pair) *selIndex {
 	}
 	var rest []*Pair
 	if len(old) > 1 {
-		rest = slices.Delete(slices.Clone(old), i, i+1)
+		rest = append(append(make([]*Pair, 0, len(old)-1), old[:i]...), old[i+1:]...)
 	}
 	return ix.withCandidates(remote, rest, -1)
 }

@@ -3,7 +3,6 @@ package tun
 import (
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -11,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"tinyipsec/internal/netif"
 	"tinyipsec/internal/vnet"
 )
 
@@ -141,12 +141,10 @@ func OpenWith(name string, mtu int, offload bool) (*Device, error) {
 	}
 	// Best effort: a longer queue only absorbs bursts.
 	_ = setTxQueueLen(d.name, tunTxQueueLen)
-	ifi, err := net.InterfaceByName(d.name)
-	if err != nil {
+	if d.index, err = netif.Index(d.name); err != nil {
 		d.file.Close()
 		return nil, fmt.Errorf("tun: %w", err)
 	}
-	d.index = ifi.Index
 	return d, nil
 }
 

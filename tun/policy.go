@@ -3,9 +3,9 @@ package tun
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
-	"time"
+
+	"tinyipsec/internal/netif"
 )
 
 // The kernel's side of the crypto maps: the routes that bring protected
@@ -224,7 +224,8 @@ func CleartextRules(entries []Entry) [][]CleartextRule {
 func (r *RTNL) PathTo(peer netip.Addr) (Route, error) { return r.RouteGet(peer, BypassMark) }
 
 // PathMTU is the MTU of the route (its own, or its interface's), 0 when
-// unknown. An interface's MTU is cached for ifMTUTTL.
+// unknown. The interface's MTU is asked for each time (two ioctls): an MTU
+// the admin changes is seen by the next SA pair installed.
 func (r *RTNL) PathMTU(rt Route) int {
 	if rt.MTU != 0 {
 		return int(rt.MTU)
@@ -232,39 +233,6 @@ func (r *RTNL) PathMTU(rt Route) int {
 	if rt.IfIndex == 0 {
 		return 0
 	}
-	now := time.Now()
-	r.mtuMu.Lock()
-	c, ok := r.ifMTUs[rt.IfIndex]
-	r.mtuMu.Unlock()
-	if ok && now.Sub(c.at) < ifMTUTTL {
-		return c.mtu
-	}
-	ifi, err := net.InterfaceByIndex(rt.IfIndex)
-	if err != nil {
-		return 0
-	}
-	r.mtuMu.Lock()
-	defer r.mtuMu.Unlock()
-	if r.ifMTUs == nil {
-		r.ifMTUs = map[int]cachedMTU{}
-	}
-	for i, o := range r.ifMTUs {
-		if now.Sub(o.at) >= ifMTUTTL {
-			delete(r.ifMTUs, i) // interfaces that went stay no longer
-		}
-	}
-	r.ifMTUs[rt.IfIndex] = cachedMTU{mtu: ifi.MTU, at: now}
-	return ifi.MTU
-}
-
-// ifMTUTTL is how long an interface's MTU is taken from the cache. Each
-// IPsec SA pair installed asks for the MTU towards its peer, and
-// net.InterfaceByIndex lists every interface of the system to answer: a
-// tenth of a hub's CPU in a burst of spokes. An MTU the admin changes is
-// seen within a few seconds.
-const ifMTUTTL = 5 * time.Second
-
-type cachedMTU struct {
-	mtu int
-	at  time.Time
+	mtu, _ := netif.MTU(rt.IfIndex)
+	return mtu
 }

@@ -6,7 +6,6 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-	"time"
 )
 
 func TestRoutesFor(t *testing.T) {
@@ -70,29 +69,22 @@ func TestCleartextRulesMirror(t *testing.T) {
 	}
 }
 
-// TestPathMTUCache: an interface's MTU is listed once and then taken from
-// the cache until ifMTUTTL has passed; a route's own MTU wins.
-func TestPathMTUCache(t *testing.T) {
+// TestPathMTU: a route's own MTU wins, else its interface's (asked of
+// the kernel each time), 0 without either.
+func TestPathMTU(t *testing.T) {
 	lo, err := net.InterfaceByName("lo")
 	if err != nil {
 		t.Skip("no loopback interface:", err)
 	}
 	r := &RTNL{}
-	rt := Route{IfIndex: lo.Index}
-	if got := r.PathMTU(rt); got != lo.MTU {
-		t.Fatalf("first look-up: MTU %d, want the interface's %d", got, lo.MTU)
-	}
-	// A value the system does not have shows whether the cache answered.
-	r.ifMTUs[lo.Index] = cachedMTU{mtu: 1234, at: time.Now()}
-	if got := r.PathMTU(rt); got != 1234 {
-		t.Errorf("within the TTL: MTU %d, want the cached 1234", got)
-	}
-	r.ifMTUs[lo.Index] = cachedMTU{mtu: 1234, at: time.Now().Add(-ifMTUTTL)}
-	if got := r.PathMTU(rt); got != lo.MTU {
-		t.Errorf("after the TTL: MTU %d, want the interface's %d again", got, lo.MTU)
+	if got := r.PathMTU(Route{IfIndex: lo.Index}); got != lo.MTU {
+		t.Errorf("interface route: MTU %d, want the interface's %d", got, lo.MTU)
 	}
 	if got := r.PathMTU(Route{IfIndex: lo.Index, MTU: 1400}); got != 1400 {
 		t.Errorf("route with its own MTU: %d, want 1400", got)
+	}
+	if got := r.PathMTU(Route{IfIndex: 1 << 30}); got != 0 {
+		t.Errorf("interface that does not exist: %d, want 0", got)
 	}
 	if got := r.PathMTU(Route{}); got != 0 {
 		t.Errorf("no interface: %d, want 0", got)

@@ -7,7 +7,6 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
-	"sync"
 
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
@@ -22,9 +21,6 @@ const routeProtocol = 0x7a
 // addresses, routes and route look-ups.
 type RTNL struct {
 	c *netlink.Conn
-
-	mtuMu  sync.Mutex
-	ifMTUs map[int]cachedMTU // by interface index (PathMTU)
 }
 
 // DialRTNL opens a NETLINK_ROUTE socket in the caller's network namespace.

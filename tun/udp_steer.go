@@ -6,6 +6,8 @@ import (
 	"os"
 
 	"golang.org/x/sys/unix"
+
+	"tinyipsec/internal/netif"
 )
 
 // Two queues for port 500. Under a flood of forged first messages the
@@ -52,11 +54,11 @@ func listenReusePort(network string, a netip.AddrPort) (*net.UDPConn, error) {
 	} else {
 		sa6 := &unix.SockaddrInet6{Port: int(a.Port()), Addr: a.Addr().As16()}
 		if z := a.Addr().Zone(); z != "" {
-			ifi, err := net.InterfaceByName(z)
+			i, err := netif.Index(z)
 			if err != nil {
 				return nil, &net.OpError{Op: "listen", Net: network, Addr: net.UDPAddrFromAddrPort(a), Err: err}
 			}
-			sa6.ZoneId = uint32(ifi.Index)
+			sa6.ZoneId = uint32(i)
 		}
 		sa = sa6
 	}

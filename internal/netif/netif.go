@@ -1,0 +1,52 @@
+// Package netif looks up a network interface's index and MTU with the
+// classic interface ioctls. net.InterfaceByName and net.InterfaceByIndex
+// answer by listing every interface of the system over netlink; one ioctl
+// on a throwaway socket asks the kernel about the one interface needed, and
+// the functions behind it are linked for the TUN device's set-up anyway
+// (flash).
+package netif
+
+import (
+	"fmt"
+
+	"golang.org/x/sys/unix"
+)
+
+// ioctl runs the interface ioctls reqs, in order, on ifr over a datagram
+// socket.
+func ioctl(ifr *unix.Ifreq, reqs ...uint) error {
+	s, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(s)
+	for _, req := range reqs {
+		if err := unix.IoctlIfreq(s, req, ifr); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Index returns the index of the interface called name (an IPv6 zone).
+func Index(name string) (int, error) {
+	ifr, err := unix.NewIfreq(name)
+	if err == nil {
+		err = ioctl(ifr, unix.SIOCGIFINDEX)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("interface %s: %w", name, err)
+	}
+	return int(ifr.Uint32()), nil
+}
+
+// MTU returns the MTU of the interface with the given index.
+func MTU(index int) (int, error) {
+	ifr, _ := unix.NewIfreq("")
+	ifr.SetUint32(uint32(index))
+	// The name first: SIOCGIFMTU takes the interface by name.
+	if err := ioctl(ifr, unix.SIOCGIFNAME, unix.SIOCGIFMTU); err != nil {
+		return 0, fmt.Errorf("interface %d: %w", index, err)
+	}
+	return int(ifr.Uint32()), nil
+}

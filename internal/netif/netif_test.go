@@ -1,0 +1,33 @@
+package netif
+
+import (
+	"net"
+	"testing"
+)
+
+// TestLoopback: the ioctls give what net's netlink listing gives.
+func TestLoopback(t *testing.T) {
+	lo, err := net.InterfaceByName("lo")
+	if err != nil {
+		t.Skip(err)
+	}
+	if i, err := Index("lo"); err != nil || i != lo.Index {
+		t.Errorf("Index(lo) = %d, %v; want %d", i, err, lo.Index)
+	}
+	if m, err := MTU(lo.Index); err != nil || m != lo.MTU {
+		t.Errorf("MTU(%d) = %d, %v; want %d", lo.Index, m, err, lo.MTU)
+	}
+}
+
+// TestMissing: an interface that does not exist is an error naming it.
+func TestMissing(t *testing.T) {
+	if _, err := Index("nosuchif0"); err == nil || err.Error() != "interface nosuchif0: no such device" {
+		t.Errorf("Index(nosuchif0) error = %v", err)
+	}
+	if _, err := Index("a-name-longer-than-ifnamsiz"); err == nil {
+		t.Error("Index accepted a name longer than IFNAMSIZ")
+	}
+	if _, err := MTU(1 << 30); err == nil || err.Error() != "interface 1073741824: no such device" {
+		t.Errorf("MTU(1<<30) error = %v", err)
+	}
+}
