@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"math/rand/v2"
-	"net"
 	"net/netip"
 	"os"
 	"slices"
@@ -15,6 +14,7 @@ import (
 	"tinyipsec/conf"
 	"tinyipsec/internal/algo"
 	"tinyipsec/internal/logx"
+	"tinyipsec/internal/netif"
 
 	"golang.org/x/sys/unix"
 )
@@ -484,11 +484,11 @@ func localAddrFor(cm *conf.CryptoMap, remote netip.Addr) (netip.Addr, error) {
 	if !remote.Unmap().Is4() {
 		sa := &unix.SockaddrInet6{Port: IKEPort, Addr: remote.As16()}
 		if z := remote.Zone(); z != "" {
-			ifi, err := net.InterfaceByName(z)
+			i, err := netif.Index(z)
 			if err != nil {
 				return netip.Addr{}, err
 			}
-			sa.ZoneId = uint32(ifi.Index)
+			sa.ZoneId = uint32(i)
 		}
 		family, to = unix.AF_INET6, sa
 	}
