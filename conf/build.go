@@ -49,11 +49,21 @@ const maxErrors = 100
 
 func (b *builder) errorf(p keyPath, format string, args ...any) {
 	if len(b.errs) >= maxErrors {
-		b.dropped++ // skip the work of locating and formatting it
+		b.dropped++ // skip the work of formatting it
+		return
+	}
+	b.fail(p, fmt.Sprintf(format, args...))
+}
+
+// fail is errorf with a message that needs no formatting: most have
+// none, and a call without the variadic arguments is smaller (flash).
+func (b *builder) fail(p keyPath, msg string) {
+	if len(b.errs) >= maxErrors {
+		b.dropped++ // skip the work of locating it
 		return
 	}
 	line, key := b.loc.locate(p)
-	b.add(Error{File: b.file, Line: line, Key: key, Msg: fmt.Sprintf(format, args...)})
+	b.add(Error{File: b.file, Line: line, Key: key, Msg: msg})
 }
 
 // full reports whether no further error would be kept; long loops stop
@@ -101,7 +111,7 @@ func (b *builder) build(root map[string]any) (*Config, error) {
 	top.done()
 
 	if len(maps) == 0 && !top.has("crypto_map") {
-		b.errorf(keyPath{"crypto_map"}, "at least one crypto_map is required")
+		b.fail(keyPath{"crypto_map"}, "at least one crypto_map is required")
 	}
 	for _, m := range b.cfg.CryptoMaps {
 		if m.IKEKeyed() {
@@ -163,7 +173,7 @@ func (b *builder) subtables(t *table, fn func(name string, s *table)) {
 			continue
 		}
 		if strings.TrimSpace(name) == "" {
-			b.errorf(s.path, "name must not be empty")
+			b.fail(s.path, "name must not be empty")
 		}
 		fn(name, s)
 	}
@@ -206,7 +216,7 @@ func (b *builder) global(t *table) {
 
 	if tun, ok := t.str("tun", DefaultTun); ok {
 		if msg := checkIfName(tun); msg != "" {
-			t.errorf("tun", "%s", msg)
+			t.fail("tun", msg)
 		} else {
 			g.Tun = tun
 		}
@@ -217,9 +227,9 @@ func (b *builder) global(t *table) {
 	if sock, ok := t.str("control_socket", DefaultControlSocket); ok {
 		switch {
 		case sock == "":
-			t.errorf("control_socket", "must not be empty")
+			t.fail("control_socket", "must not be empty")
 		case len(sock) >= 108: // sizeof(sun_path)
-			t.errorf("control_socket", "path is longer than a unix socket allows (107 bytes)")
+			t.fail("control_socket", "path is longer than a unix socket allows (107 bytes)")
 		default:
 			g.ControlSocket = sock
 		}

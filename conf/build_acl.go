@@ -15,7 +15,7 @@ func (b *builder) acl(name string, t *table) *ACL {
 	defer t.done()
 	if !t.has("rules") {
 		t.get("rules")
-		t.errorf("rules", "missing (an ACL needs at least one permit rule)")
+		t.fail("rules", "missing (an ACL needs at least one permit rule)")
 		return nil
 	}
 	lines, ok := t.strList("rules")
@@ -30,7 +30,7 @@ func (b *builder) acl(name string, t *table) *ACL {
 			continue
 		}
 		if err != nil {
-			b.errorf(t.path.key("rules").index(i), "%v", err)
+			b.fail(t.path.key("rules").index(i), err.Error())
 			ok = false
 			continue
 		}
@@ -43,7 +43,7 @@ func (b *builder) acl(name string, t *table) *ACL {
 		return nil
 	}
 	if permits == 0 {
-		t.errorf("rules", "an ACL needs at least one permit rule")
+		t.fail("rules", "an ACL needs at least one permit rule")
 		return nil
 	}
 	return a

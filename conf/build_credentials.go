@@ -33,7 +33,7 @@ func (b *builder) credentials(t *table, m *CryptoMap) {
 	if given > 0 && given < 3 {
 		for i, k := range []string{"cert", "key", "ca"} {
 			if files[i] == "" {
-				t.errorf(k, "missing: cert, key and ca are needed together")
+				t.fail(k, "missing: cert, key and ca are needed together")
 			}
 		}
 	}
@@ -45,7 +45,7 @@ func (b *builder) credentials(t *table, m *CryptoMap) {
 			}
 			data, err := readSmallFile(files[i], maxPEMFile)
 			if err != nil {
-				t.errorf(k, "%v", err)
+				t.fail(k, err.Error())
 				continue
 			}
 			fmt.Fprintf(h, "%s %d\n", k, len(data))
@@ -67,7 +67,7 @@ func (b *builder) credentials(t *table, m *CryptoMap) {
 		if b.hasKeyring {
 			return // pre-shared keys from the [[keyring]], chosen per peer
 		}
-		b.errorf(t.path, "no credentials: set psk or psk_file (pre-share), or cert, key and ca (rsa-sig, ecdsa-sig), or add [[keyring]] entries")
+		b.fail(t.path, "no credentials: set psk or psk_file (pre-share), or cert, key and ca (rsa-sig, ecdsa-sig), or add [[keyring]] entries")
 		return
 	}
 	if len(b.cfg.Policies) == 0 {
@@ -82,10 +82,10 @@ func (b *builder) credentials(t *table, m *CryptoMap) {
 		}
 	}
 	if hasPSK && !policyPSK {
-		t.errorf(pskKey(t), "no isakmp_policy uses authentication = \"pre-share\"")
+		t.fail(pskKey(t), "no isakmp_policy uses authentication = \"pre-share\"")
 	}
 	if hasCert && !policyCert {
-		t.errorf("cert", "no isakmp_policy uses authentication = \"rsa-sig\" or \"ecdsa-sig\"")
+		t.fail("cert", "no isakmp_policy uses authentication = \"rsa-sig\" or \"ecdsa-sig\"")
 	}
 }
 
@@ -111,16 +111,16 @@ func (b *builder) secretOrFile(t *table, key, missing string) (Secret, string) {
 	case t.has(key) && t.has(fileKey):
 		t.errorf(fileKey, "set %s or %s, not both", key, fileKey)
 	case t.has(key) && val == "":
-		t.errorf(key, "must not be empty")
+		t.fail(key, "must not be empty")
 	case t.has(key):
 		return Secret(val), ""
 	case t.has(fileKey) && file == "":
-		t.errorf(fileKey, "must not be empty")
+		t.fail(fileKey, "must not be empty")
 	case t.has(fileKey):
 		path := b.path(file)
 		s, err := readPSKFile(path)
 		if err != nil {
-			t.errorf(fileKey, "%v", err)
+			t.fail(fileKey, err.Error())
 		}
 		return s, path
 	case missing != "":

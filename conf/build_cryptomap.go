@@ -72,7 +72,7 @@ func (b *builder) cryptoMaps(ts []*table) {
 		}
 	}
 	if needPolicy && len(b.cfg.Policies) == 0 && !b.hasPolicies {
-		b.errorf(keyPath{"isakmp_policy"}, "at least one isakmp_policy is required for keying = \"isakmp\"")
+		b.fail(keyPath{"isakmp_policy"}, "at least one isakmp_policy is required for keying = \"isakmp\"")
 	}
 	sortMaps(b.cfg.CryptoMaps)
 }
@@ -86,7 +86,7 @@ func (b *builder) cryptoMap(t *table, seen map[string]keyPath) *CryptoMap {
 	m.Name, _ = t.requiredStr("name")
 	if !t.has("seq") {
 		t.get("seq")
-		t.errorf("seq", "missing (required)")
+		t.fail("seq", "missing (required)")
 	} else if seq, ok := t.integer("seq", 0, 1, maxSeq); ok {
 		m.Seq = int(seq)
 		if m.Name != "" {
@@ -102,7 +102,7 @@ func (b *builder) cryptoMap(t *table, seen map[string]keyPath) *CryptoMap {
 	if peer, ok := t.requiredStr("peer"); ok {
 		m.Peer = peer
 		if err := b.parsePeer(m, peer); err != nil {
-			t.errorf("peer", "%v", err)
+			t.fail("peer", err.Error())
 		}
 	}
 	if local, ok := t.str("local", ""); ok && local != "" {
@@ -216,7 +216,7 @@ func (b *builder) matchACL(t *table, m *CryptoMap) {
 func (b *builder) mapTransformSets(t *table, m *CryptoMap) {
 	if !t.has("transform_set") {
 		t.get("transform_set")
-		t.errorf("transform_set", "missing (required)")
+		t.fail("transform_set", "missing (required)")
 		return
 	}
 	names, ok := t.strList("transform_set")
@@ -224,7 +224,7 @@ func (b *builder) mapTransformSets(t *table, m *CryptoMap) {
 		return
 	}
 	if len(names) == 0 {
-		t.errorf("transform_set", "needs at least one transform set")
+		t.fail("transform_set", "needs at least one transform set")
 		return
 	}
 	if len(names) > maxTransformSet {

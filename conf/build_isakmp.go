@@ -17,7 +17,7 @@ func (b *builder) isakmpMap(t *table, m *CryptoMap) {
 		if s, ok := t.str(id.key, ""); ok && s != "" {
 			v, err := ParseIdentity(s)
 			if err != nil {
-				t.errorf(id.key, "%v", err)
+				t.fail(id.key, err.Error())
 			}
 			*id.dst = v
 		}
@@ -26,7 +26,7 @@ func (b *builder) isakmpMap(t *table, m *CryptoMap) {
 
 	if v, present, ok := t.scalar("pfs"); present && ok {
 		if g, err := parsePFS(v); err != nil {
-			t.errorf("pfs", "%v", err)
+			t.fail("pfs", err.Error())
 		} else if g.Weak() && !b.cfg.Global.AllowWeak {
 			t.errorf("pfs", "%s", weakHint("DH group "+itoa(g)))
 		} else {
@@ -57,7 +57,7 @@ func (b *builder) isakmpMap(t *table, m *CryptoMap) {
 	}
 	m.Initiate, ok = enum(t, "initiate", initiate, InitiateOnTraffic, InitiateAlways, InitiateNever)
 	if ok && m.Dynamic && m.Initiate != InitiateNever {
-		t.errorf("initiate", "a crypto map with peer = \"dynamic\" only responds; use initiate = \"never\"")
+		t.fail("initiate", "a crypto map with peer = \"dynamic\" only responds; use initiate = \"never\"")
 	}
 	m.NATT, _ = enum(t, "nat_t", NATTAuto, NATTAuto, NATTForce, NATTOff)
 	b.dpd(t, m)
@@ -91,7 +91,7 @@ func (b *builder) dpd(t *table, m *CryptoMap) {
 	}
 	switch {
 	case delay == 0 && t.has("dpd_timeout"):
-		t.errorf("dpd_timeout", "has no effect with dpd_delay = 0 (DPD off); remove it")
+		t.fail("dpd_timeout", "has no effect with dpd_delay = 0 (DPD off); remove it")
 	case delay > 0 && timeout <= delay:
 		t.errorf("dpd_timeout", "%s must be longer than dpd_delay (%s)", timeout, delay)
 	case timeout > maxDPDTimeout:

@@ -47,7 +47,7 @@ func (b *builder) keyring(ts []*table) {
 		}
 	}
 	if len(b.cfg.Policies) > 0 {
-		b.errorf(keyPath{"keyring"}, "no isakmp_policy uses authentication = \"pre-share\"")
+		b.fail(keyPath{"keyring"}, "no isakmp_policy uses authentication = \"pre-share\"")
 	}
 }
 
@@ -60,7 +60,7 @@ func (b *builder) keyringEntry(t *table, seen map[string]keyPath) (KeyringEntry,
 	var match string
 	switch {
 	case t.has("address") && t.has("identity"):
-		t.errorf("identity", "set address or identity, not both")
+		t.fail("identity", "set address or identity, not both")
 	case t.has("address"):
 		p, err := parsePrefixOrAddr(addr)
 		if err != nil {
@@ -73,9 +73,9 @@ func (b *builder) keyringEntry(t *table, seen map[string]keyPath) (KeyringEntry,
 		id, err := ParseIdentity(ident)
 		switch {
 		case err != nil:
-			t.errorf("identity", "%v", err)
+			t.fail("identity", err.Error())
 		case id.Type == "dn":
-			t.errorf("identity", "a dn identity belongs to a certificate; the keyring holds pre-shared keys")
+			t.fail("identity", "a dn identity belongs to a certificate; the keyring holds pre-shared keys")
 		default:
 			if id.Type == "fqdn" || id.Type == "user-fqdn" {
 				id.Value = strings.ToLower(id.Value)
@@ -85,7 +85,7 @@ func (b *builder) keyringEntry(t *table, seen map[string]keyPath) (KeyringEntry,
 		}
 	default:
 		t.get("address")
-		t.errorf("address", "missing: set address (an address or prefix) or identity")
+		t.fail("address", "missing: set address (an address or prefix) or identity")
 	}
 	if match != "" {
 		if first, dup := seen[match]; dup {

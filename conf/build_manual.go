@@ -13,10 +13,10 @@ import (
 func (b *builder) manualMap(t *table, m *CryptoMap) {
 	m.NATT = NATTOff
 	if m.Dynamic || (m.Peer != "" && !m.PeerAddr.IsValid() && validHostname(m.Peer)) {
-		t.errorf("peer", "keying = \"manual\" needs a literal peer address")
+		t.fail("peer", "keying = \"manual\" needs a literal peer address")
 	}
 	if len(m.TransformSet) > 1 {
-		t.errorf("transform_set", "keying = \"manual\" takes exactly one transform set")
+		t.fail("transform_set", "keying = \"manual\" takes exactly one transform set")
 	}
 
 	mk := &ManualKeys{}
@@ -64,7 +64,7 @@ func (b *builder) manualMap(t *table, m *CryptoMap) {
 	mk.AHSPIOut = b.spi(t, "ah_spi_out", false, mk.SPIOut)
 	for _, k := range []string{"ah_spi_in", "ah_spi_out"} {
 		if t.has(k) && !bundle {
-			t.errorf(k, "only used when the transform set has both ah and esp")
+			t.fail(k, "only used when the transform set has both ah and esp")
 		}
 	}
 	if ts.AH == algo.HashNone {
@@ -77,7 +77,7 @@ func (b *builder) spi(t *table, key string, required bool, def uint32) uint32 {
 	if !t.has(key) {
 		t.get(key)
 		if required {
-			t.errorf(key, "missing (required with keying = \"manual\")")
+			t.fail(key, "missing (required with keying = \"manual\")")
 		}
 		return def
 	}
@@ -101,7 +101,7 @@ func (b *builder) hexKey(t *table, key string, want int, alg string, salted bool
 		return nil
 	}
 	if want < 0 {
-		t.errorf(key, "not used by this transform set")
+		t.fail(key, "not used by this transform set")
 		return nil
 	}
 	s = strings.TrimSpace(s)
@@ -112,7 +112,7 @@ func (b *builder) hexKey(t *table, key string, want int, alg string, salted bool
 	}
 	key2, err := hex.DecodeString(s)
 	if err != nil {
-		t.errorf(key, "is not a hex string (digits 0-9a-f, optionally after 0x)")
+		t.fail(key, "is not a hex string (digits 0-9a-f, optionally after 0x)")
 		return nil
 	}
 	if len(key2) != want {

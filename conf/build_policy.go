@@ -35,7 +35,7 @@ func (b *builder) policy(t *table, byPrio map[int]keyPath) {
 	need := func(key string) bool {
 		if !t.has(key) {
 			t.get(key)
-			t.errorf(key, "missing (required)")
+			t.fail(key, "missing (required)")
 			valid = false
 			return false
 		}
@@ -63,7 +63,7 @@ func (b *builder) policy(t *table, byPrio map[int]keyPath) {
 	// weak refuses a weak algorithm without allow_weak.
 	weak := func(key, what, name string, isWeak bool) {
 		if isWeak && !weakOK {
-			t.errorf(key, "%s", weakHint(what+` "`+name+`"`))
+			t.fail(key, weakHint(what+` "`+name+`"`))
 			valid = false
 		}
 	}
@@ -90,7 +90,7 @@ func (b *builder) policy(t *table, byPrio map[int]keyPath) {
 		if !ok {
 			valid = false
 		} else if err != nil {
-			t.errorf("group", "%v", err)
+			t.fail("group", err.Error())
 			valid = false
 		} else if g.Weak() && !weakOK {
 			t.errorf("group", "%s", weakHint("DH group "+itoa(g)))

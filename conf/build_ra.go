@@ -26,10 +26,10 @@ const (
 func (b *builder) remoteAccess(t *table, m *CryptoMap) {
 	if t.has("match") {
 		t.get("match")
-		t.errorf("match", "not used with remote access: the networks come from Mode-Config (xauth_user) or the pool (pool)")
+		t.fail("match", "not used with remote access: the networks come from Mode-Config (xauth_user) or the pool (pool)")
 	}
 	if t.has("xauth_user") && t.has("pool") {
-		t.errorf("pool", "a crypto map is either a remote-access client (xauth_user) or a gateway (pool), not both")
+		t.fail("pool", "a crypto map is either a remote-access client (xauth_user) or a gateway (pool), not both")
 		return
 	}
 	if k, _ := t.m["keying"].(string); k == "manual" {
@@ -45,7 +45,7 @@ func (b *builder) remoteAccess(t *table, m *CryptoMap) {
 func (b *builder) raClient(t *table, m *CryptoMap) {
 	user, _ := t.requiredStr("xauth_user")
 	if user == "" && t.has("xauth_user") {
-		t.errorf("xauth_user", "must not be empty")
+		t.fail("xauth_user", "must not be empty")
 	}
 	m.XAuthUser = user
 	m.XAuthPassword, m.XAuthPasswordFile = b.secretOrFile(t, "xauth_password", "xauth_user needs xauth_password or xauth_password_file")
@@ -54,37 +54,37 @@ func (b *builder) raClient(t *table, m *CryptoMap) {
 		m.ResolvFile = b.path(rf)
 	}
 	if m.Dynamic {
-		t.errorf("xauth_user", "a remote-access client needs the gateway's address as peer, not \"dynamic\"")
+		t.fail("xauth_user", "a remote-access client needs the gateway's address as peer, not \"dynamic\"")
 	}
 	if !t.has("psk") && !t.has("psk_file") {
-		t.errorf("xauth_user", "a remote-access client needs the group key: psk or psk_file")
+		t.fail("xauth_user", "a remote-access client needs the group key: psk or psk_file")
 	}
 	for _, k := range []string{"xauth_users_file", "dns", "split_networks"} {
 		if t.has(k) {
 			t.get(k)
-			t.errorf(k, "only used by a remote-access gateway (pool)")
+			t.fail(k, "only used by a remote-access gateway (pool)")
 		}
 	}
 }
 
 func (b *builder) raGateway(t *table, m *CryptoMap) {
 	if !m.Dynamic && m.Peer != "" {
-		t.errorf("pool", "a remote-access gateway answers any client: set peer = \"dynamic\"")
+		t.fail("pool", "a remote-access gateway answers any client: set peer = \"dynamic\"")
 	}
 	if !t.has("psk") && !t.has("psk_file") {
-		t.errorf("pool", "a remote-access gateway needs the group key: psk or psk_file")
+		t.fail("pool", "a remote-access gateway needs the group key: psk or psk_file")
 	}
 	m.ModeCfg, _ = t.oneOf("modecfg", "pull", "pull", "push")
 	for _, k := range []string{"xauth_password", "xauth_password_file", "resolv_file"} {
 		if t.has(k) {
 			t.get(k)
-			t.errorf(k, "only used by a remote-access client (xauth_user)")
+			t.fail(k, "only used by a remote-access client (xauth_user)")
 		}
 	}
 	if s, ok := t.str("pool", ""); ok {
 		first, last, err := parsePool(s)
 		if err != nil {
-			t.errorf("pool", "%v", err)
+			t.fail("pool", err.Error())
 		} else {
 			m.PoolFirst, m.PoolLast = first, last
 			m.ACL = poolACL(m.ID(), first, last)
@@ -95,7 +95,7 @@ func (b *builder) raGateway(t *table, m *CryptoMap) {
 		m.XAuthUsersFile = b.path(f)
 		users, err := readUsersFile(m.XAuthUsersFile)
 		if err != nil {
-			t.errorf("xauth_users_file", "%v", err)
+			t.fail("xauth_users_file", err.Error())
 		}
 		m.XAuthUsers = users
 	}

@@ -29,10 +29,10 @@ func (b *builder) transformSet(name string, t *table) *TransformSet {
 
 	switch {
 	case !t.has("esp") && !t.has("ah"):
-		b.errorf(t.path, "needs esp, ah or both")
+		b.fail(t.path, "needs esp, ah or both")
 		valid = false
 	case ts.ESP == algo.CipherNone && t.has("esp_auth") && !t.has("esp"):
-		t.errorf("esp_auth", "given without esp")
+		t.fail("esp_auth", "given without esp")
 		valid = false
 	case ts.ESP.AEAD() && t.has("esp_auth"):
 		t.errorf("esp_auth", "must not be set: %s already authenticates", ts.ESP)
@@ -46,7 +46,7 @@ func (b *builder) transformSet(name string, t *table) *TransformSet {
 		alg algo.Hash
 	}{{"esp_auth", ts.ESPAuth}, {"ah", ts.AH}} {
 		if i := h.alg.Info(); i != nil && i.Weak && !weakOK {
-			t.errorf(h.key, "%s", weakHint(`hash "`+i.Name+`"`))
+			t.fail(h.key, weakHint(`hash "`+i.Name+`"`))
 			valid = false
 		}
 	}

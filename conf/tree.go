@@ -53,13 +53,18 @@ func (t *table) reject(keys []string, why string) {
 	for _, k := range keys {
 		if t.has(k) {
 			t.get(k)
-			t.errorf(k, "%s", why)
+			t.fail(k, why)
 		}
 	}
 }
 
 func (t *table) errorf(key string, format string, args ...any) {
 	t.b.errorf(t.path.key(key), format, args...)
+}
+
+// fail reports msg at key (see builder.fail).
+func (t *table) fail(key, msg string) {
+	t.b.fail(t.path.key(key), msg)
 }
 
 // done reports every key that no reader asked for, in sorted order.
@@ -73,9 +78,9 @@ func (t *table) done() {
 	slices.SortFunc(unknown, strings.Compare) // shares crypto/x509's instantiation; sort.Strings would add one
 	for _, k := range unknown {
 		if t.b.text {
-			t.errorf(k, "unknown option")
+			t.fail(k, "unknown option")
 		} else {
-			t.errorf(k, "unknown key")
+			t.fail(k, "unknown key")
 		}
 	}
 }
@@ -150,12 +155,12 @@ func (t *table) str(key, def string) (string, bool) {
 func (t *table) requiredStr(key string) (string, bool) {
 	if !t.has(key) {
 		t.get(key)
-		t.errorf(key, "missing (required)")
+		t.fail(key, "missing (required)")
 		return "", false
 	}
 	s, ok := t.str(key, "")
 	if ok && strings.TrimSpace(s) == "" {
-		t.errorf(key, "must not be empty")
+		t.fail(key, "must not be empty")
 		return "", false
 	}
 	return s, ok
@@ -188,7 +193,7 @@ func (t *table) integer(key string, def, lo, hi int64) (int64, bool) {
 	}
 	n, err := t.b.toInt(v)
 	if err != nil {
-		t.errorf(key, "%v", err)
+		t.fail(key, err.Error())
 		return def, false
 	}
 	if n < lo || n > hi {
@@ -249,7 +254,7 @@ func (t *table) duration(key string, def time.Duration) (time.Duration, bool) {
 	}
 	d, err := parseDuration(v)
 	if err != nil {
-		t.errorf(key, "%v", err)
+		t.fail(key, err.Error())
 		return def, false
 	}
 	return d, true
