@@ -52,7 +52,12 @@ func newConverter(platform string) *converter {
 
 // note records a line that was not (fully) carried over.
 func (c *converter) note(l *line, reason string) {
-	c.notes = append(c.notes, Note{Line: l.num, Text: redact(l.toks), Reason: reason})
+	c.noteAt(l.num, redact(l.toks), reason)
+}
+
+// noteAt records a note; one call site for the append (flash).
+func (c *converter) noteAt(line int, text, reason string) {
+	c.notes = append(c.notes, Note{Line: line, Text: text, Reason: reason})
 }
 
 // noteBlock records a whole block as not carried over: one note for the
@@ -64,7 +69,7 @@ func (c *converter) noteBlock(b *block, reason string) {
 	} else if n > 1 {
 		text += " (and " + strconv.Itoa(n) + " sub-lines)"
 	}
-	c.notes = append(c.notes, Note{Line: b.head.num, Text: text, Reason: reason})
+	c.noteAt(b.head.num, text, reason)
 }
 
 func (c *converter) sortNotes() {

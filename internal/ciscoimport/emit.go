@@ -130,8 +130,7 @@ func (c *converter) emit() []byte {
 	}
 	c.writeKeyring(b, haveDynamic)
 	if len(c.policies) == 0 && len(entries) > 0 {
-		c.notes = append(c.notes, Note{Line: 0, Text: "(whole file)",
-			Reason: "no crypto isakmp policy: the platform's built-in default policies are not carried over; add an [[isakmp_policy]]"})
+		c.noteAt(0, "(whole file)", "no crypto isakmp policy: the platform's built-in default policies are not carried over; add an [[isakmp_policy]]")
 	}
 	return b.Bytes()
 }
@@ -304,10 +303,10 @@ func (c *converter) useKey(e *out, k *pskEntry) {
 		e.psk = k.key
 	case k.key != "":
 		e.pskFile = c.pskDir + safeName(e.peer) + ".psk"
-		c.notes = append(c.notes, Note{Line: k.line, Text: "(key)", Reason: "the key is not valid UTF-8 and cannot be written as TOML; write it into " + e.pskFile})
+		c.noteAt(k.line, "(key)", "the key is not valid UTF-8 and cannot be written as TOML; write it into "+e.pskFile)
 	default:
 		e.pskFile = c.pskDir + safeName(e.peer) + ".psk"
-		c.notes = append(c.notes, Note{Line: k.line, Text: "(key)", Reason: "write the clear key for peer " + e.peer + " into " + e.pskFile})
+		c.noteAt(k.line, "(key)", "write the clear key for peer "+e.peer+" into "+e.pskFile)
 	}
 }
 
@@ -374,8 +373,7 @@ func (c *converter) reportUnused(usedACL map[string]bool) {
 		}
 		a := c.acls[name]
 		n := len(a.lines) + len(a.bad)
-		c.notes = append(c.notes, Note{Line: a.first, Text: "access-list " + name + " (" + strconv.Itoa(n) + " entries)",
-			Reason: "not used by a crypto map (interface and other ACLs have no tinyipsec equivalent)"})
+		c.noteAt(a.first, "access-list "+name+" ("+strconv.Itoa(n)+" entries)", "not used by a crypto map (interface and other ACLs have no tinyipsec equivalent)")
 	}
 	for _, o := range c.objects {
 		if !o.used {
@@ -397,8 +395,7 @@ func (c *converter) writeKeyring(b *conf.TOMLWriter, haveDynamic bool) {
 			who = k.prefix.String()
 		}
 		if !haveDynamic {
-			c.notes = append(c.notes, Note{Line: k.line, Text: "(key for " + who + ")",
-				Reason: "no crypto map has this peer: the key is not carried over"})
+			c.noteAt(k.line, "(key for "+who+")", "no crypto map has this peer: the key is not carried over")
 			continue
 		}
 		b.Table(lineNo(k.line), "[[keyring]]")
@@ -413,7 +410,7 @@ func (c *converter) writeKeyring(b *conf.TOMLWriter, haveDynamic bool) {
 		default:
 			f := c.pskDir + safeName(who) + ".psk"
 			b.Str("psk_file", f)
-			c.notes = append(c.notes, Note{Line: k.line, Text: "(key for " + who + ")", Reason: "write the clear key into " + f})
+			c.noteAt(k.line, "(key for "+who+")", "write the clear key into "+f)
 		}
 	}
 }

@@ -375,8 +375,7 @@ func (c *converter) keysFromTunnelGroups() {
 			continue
 		}
 		if tg.typ != "" && tg.typ != "ipsec-l2l" {
-			c.notes = append(c.notes, Note{Line: tg.key.line, Text: "(key of tunnel-group " + tg.name + ")",
-				Reason: "only LAN-to-LAN tunnel groups are carried over"})
+			c.noteAt(tg.key.line, "(key of tunnel-group "+tg.name+")", "only LAN-to-LAN tunnel groups are carried over")
 			continue
 		}
 		e := tg.key
