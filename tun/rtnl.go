@@ -12,6 +12,66 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// request is the body of an rtnetlink request: its fixed header (rtmsg,
+// ifaddrmsg or fib_rule_hdr) followed by attributes. The attributes are
+// written here rather than with netlink's AttributeEncoder and read with
+// nextAttr rather than its AttributeDecoder: the few fixed-size values
+// rtnetlink needs take a few lines, and the generic coders linked about
+// 5 KB of code (flash).
+type request []byte
+
+// attr appends one attribute (struct rtattr: length, type, the value
+// padded to 4 bytes). Not inlined: this is set-up code, and each inlined
+// copy would cost flash.
+//
+//go:noinline
+func (q request) attr(typ uint16, v []byte) request {
+	q = binary.NativeEndian.AppendUint16(q, uint16(unix.SizeofRtAttr+len(v)))
+	q = binary.NativeEndian.AppendUint16(q, typ)
+	q = append(q, v...)
+	for len(q)%unix.RTA_ALIGNTO != 0 {
+		q = append(q, 0)
+	}
+	return q
+}
+
+func (q request) u32(typ uint16, v uint32) request {
+	var b [4]byte
+	binary.NativeEndian.PutUint32(b[:], v)
+	return q.attr(typ, b[:])
+}
+
+// nextAttr splits the first attribute off b: its type (without the
+// nested and byte-order flags), its value and what follows. ok is false
+// at the end of b or at a malformed attribute.
+func nextAttr(b []byte) (typ uint16, v, rest []byte, ok bool) {
+	if len(b) < unix.SizeofRtAttr {
+		return 0, nil, nil, false
+	}
+	n := int(binary.NativeEndian.Uint16(b))
+	if n < unix.SizeofRtAttr || n > len(b) {
+		return 0, nil, nil, false
+	}
+	typ = binary.NativeEndian.Uint16(b[2:]) &^ (unix.NLA_F_NESTED | unix.NLA_F_NET_BYTEORDER)
+	v = b[unix.SizeofRtAttr:n]
+	n = (n + unix.RTA_ALIGNTO - 1) &^ (unix.RTA_ALIGNTO - 1)
+	return typ, v, b[min(n, len(b)):], true
+}
+
+// attrU32 reads a 32-bit attribute value (0 when it is shorter).
+func attrU32(v []byte) uint32 {
+	if len(v) < 4 {
+		return 0
+	}
+	return binary.NativeEndian.Uint32(v)
+}
+
+// attrAddr reads an address attribute (invalid unless 4 or 16 bytes).
+func attrAddr(v []byte) netip.Addr {
+	a, _ := netip.AddrFromSlice(v)
+	return a
+}
+
 // routeProtocol marks the routes tinyipsec installs (rtm_protocol), so that
 // `ip route show proto 0x7a` lists them and a crashed daemon's leftovers are
 // recognisable.
@@ -59,69 +119,58 @@ type Route struct {
 	MTU     uint32     // from look-ups only: the path MTU if the route has one
 }
 
-func (rt Route) message(typ netlink.HeaderType, flags netlink.HeaderFlags) (netlink.Message, error) {
+func (rt Route) message() request {
 	dst := rt.Dst.Masked()
-	hdr := make([]byte, unix.SizeofRtMsg)
-	hdr[0] = family(dst.Addr())
-	hdr[1] = uint8(dst.Bits())
+	q := make(request, unix.SizeofRtMsg, 64)
+	q[0] = family(dst.Addr())
+	q[1] = uint8(dst.Bits())
 	table := rt.Table
 	if table == 0 {
 		table = unix.RT_TABLE_MAIN
 	}
 	if table < 256 {
-		hdr[4] = uint8(table)
+		q[4] = uint8(table)
 	}
-	hdr[5] = routeProtocol
-	hdr[6] = unix.RT_SCOPE_UNIVERSE
+	q[5] = routeProtocol
+	q[6] = unix.RT_SCOPE_UNIVERSE
 	if !rt.Gateway.IsValid() {
-		hdr[6] = unix.RT_SCOPE_LINK
+		q[6] = unix.RT_SCOPE_LINK
 	}
-	hdr[7] = unix.RTN_UNICAST
-	ae := netlink.NewAttributeEncoder()
-	ae.Bytes(unix.RTA_DST, dst.Addr().AsSlice())
-	ae.Uint32(unix.RTA_TABLE, table)
+	q[7] = unix.RTN_UNICAST
+	q = q.attr(unix.RTA_DST, dst.Addr().AsSlice())
+	q = q.u32(unix.RTA_TABLE, table)
 	if rt.IfIndex != 0 {
-		ae.Uint32(unix.RTA_OIF, uint32(rt.IfIndex))
+		q = q.u32(unix.RTA_OIF, uint32(rt.IfIndex))
 	}
 	if rt.Gateway.IsValid() {
-		ae.Bytes(unix.RTA_GATEWAY, rt.Gateway.AsSlice())
+		q = q.attr(unix.RTA_GATEWAY, rt.Gateway.AsSlice())
 	}
 	if rt.Src.IsValid() {
-		ae.Bytes(unix.RTA_PREFSRC, rt.Src.AsSlice())
+		q = q.attr(unix.RTA_PREFSRC, rt.Src.AsSlice())
 	}
 	if rt.Metric != 0 {
-		ae.Uint32(unix.RTA_PRIORITY, rt.Metric)
+		q = q.u32(unix.RTA_PRIORITY, rt.Metric)
 	}
-	attrs, err := ae.Encode()
-	if err != nil {
-		return netlink.Message{}, err
-	}
-	return netlink.Message{
-		Header: netlink.Header{Type: typ, Flags: flags},
-		Data:   append(hdr, attrs...),
-	}, nil
+	return q
 }
 
 // AddRoute adds (or replaces) a route.
 func (r *RTNL) AddRoute(rt Route) error {
-	m, err := rt.message(unix.RTM_NEWROUTE, netlink.Request|netlink.Acknowledge|netlink.Create|netlink.Replace)
-	return r.execute(m, err, "add route "+rt.Dst.String())
+	return r.execute(unix.RTM_NEWROUTE, netlink.Create|netlink.Replace, rt.message(), "add route "+rt.Dst.String())
 }
 
 // DelRoute deletes a route added by AddRoute. A route that is already gone
 // (its interface was removed) is not an error.
 func (r *RTNL) DelRoute(rt Route) error {
-	m, err := rt.message(unix.RTM_DELROUTE, netlink.Request|netlink.Acknowledge)
-	return r.execute(m, err, "delete route "+rt.Dst.String(), unix.ESRCH, unix.ENODEV)
+	return r.execute(unix.RTM_DELROUTE, 0, rt.message(), "delete route "+rt.Dst.String(), unix.ESRCH, unix.ENODEV)
 }
 
-// execute sends m (unless building it failed with err) and waits for the
-// kernel's acknowledgement. An answer among gone (the object is not there)
-// is success; other errors say what was being done.
-func (r *RTNL) execute(m netlink.Message, err error, what string, gone ...unix.Errno) error {
-	if err != nil {
-		return err
-	}
+// execute sends the request q of type typ (with flags beside Request and
+// Acknowledge) and waits for the kernel's acknowledgement. An answer among
+// gone (the object is not there) is success; other errors say what was
+// being done.
+func (r *RTNL) execute(typ netlink.HeaderType, flags netlink.HeaderFlags, q request, what string, gone ...unix.Errno) error {
+	m := netlink.Message{Header: netlink.Header{Type: typ, Flags: netlink.Request | netlink.Acknowledge | flags}, Data: q}
 	if _, err := r.c.Execute(m); err != nil {
 		if oe, ok := errors.AsType[*netlink.OpError](err); ok && slices.ContainsFunc(gone, func(e unix.Errno) bool { return errors.Is(oe.Err, e) }) {
 			return nil
@@ -135,21 +184,16 @@ func (r *RTNL) execute(m netlink.Message, err error, what string, gone ...unix.E
 // firewall mark (like `ip route get DST mark MARK`): outgoing interface,
 // gateway and preferred source.
 func (r *RTNL) RouteGet(dst netip.Addr, mark uint32) (Route, error) {
-	hdr := make([]byte, unix.SizeofRtMsg)
-	hdr[0] = family(dst)
-	hdr[1] = uint8(dst.BitLen())
-	ae := netlink.NewAttributeEncoder()
-	ae.Bytes(unix.RTA_DST, dst.AsSlice())
+	q := make(request, unix.SizeofRtMsg, 40)
+	q[0] = family(dst)
+	q[1] = uint8(dst.BitLen())
+	q = q.attr(unix.RTA_DST, dst.AsSlice())
 	if mark != 0 {
-		ae.Uint32(unix.RTA_MARK, mark)
-	}
-	attrs, err := ae.Encode()
-	if err != nil {
-		return Route{}, err
+		q = q.u32(unix.RTA_MARK, mark)
 	}
 	msgs, err := r.c.Execute(netlink.Message{
 		Header: netlink.Header{Type: unix.RTM_GETROUTE, Flags: netlink.Request},
-		Data:   append(hdr, attrs...),
+		Data:   q,
 	})
 	if err != nil {
 		return Route{}, fmt.Errorf("rtnetlink: route get %s: %w", dst, err)
@@ -166,35 +210,41 @@ func (r *RTNL) RouteGet(dst netip.Addr, mark uint32) (Route, error) {
 func parseRoute(b []byte) (Route, error) {
 	var rt Route
 	bits := int(b[1])
-	ad, err := netlink.NewAttributeDecoder(b[unix.SizeofRtMsg:])
-	if err != nil {
-		return rt, err
-	}
-	addr := func() netip.Addr { a, _ := netip.AddrFromSlice(ad.Bytes()); return a }
-	for ad.Next() {
-		switch ad.Type() {
+	b = b[unix.SizeofRtMsg:]
+	for {
+		typ, v, rest, ok := nextAttr(b)
+		if !ok {
+			break
+		}
+		b = rest
+		switch typ {
 		case unix.RTA_DST:
-			rt.Dst = netip.PrefixFrom(addr(), bits)
+			rt.Dst = netip.PrefixFrom(attrAddr(v), bits)
 		case unix.RTA_OIF:
-			rt.IfIndex = int(ad.Uint32())
+			rt.IfIndex = int(attrU32(v))
 		case unix.RTA_GATEWAY:
-			rt.Gateway = addr()
+			rt.Gateway = attrAddr(v)
 		case unix.RTA_PREFSRC:
-			rt.Src = addr()
+			rt.Src = attrAddr(v)
 		case unix.RTA_PRIORITY:
-			rt.Metric = ad.Uint32()
+			rt.Metric = attrU32(v)
 		case unix.RTA_METRICS:
-			ad.Nested(func(nd *netlink.AttributeDecoder) error {
-				for nd.Next() {
-					if nd.Type() == unix.RTAX_MTU {
-						rt.MTU = nd.Uint32()
-					}
+			for {
+				typ, mv, rest, ok := nextAttr(v)
+				if !ok {
+					break
 				}
-				return nil
-			})
+				v = rest
+				if typ == unix.RTAX_MTU {
+					rt.MTU = attrU32(mv)
+				}
+			}
 		}
 	}
-	return rt, ad.Err()
+	if len(b) != 0 {
+		return rt, errors.New("rtnetlink: malformed route attributes")
+	}
+	return rt, nil
 }
 
 // Addrs returns every address configured on the host, in every family.
@@ -213,18 +263,18 @@ func (r *RTNL) Addrs() ([]netip.Prefix, error) {
 			continue
 		}
 		bits := int(m.Data[1])
-		ad, err := netlink.NewAttributeDecoder(m.Data[unix.SizeofIfAddrmsg:])
-		if err != nil {
-			continue
-		}
 		var local, address netip.Addr
-		for ad.Next() {
-			a, _ := netip.AddrFromSlice(ad.Bytes())
-			switch ad.Type() {
+		for b := m.Data[unix.SizeofIfAddrmsg:]; ; {
+			typ, v, rest, ok := nextAttr(b)
+			if !ok {
+				break
+			}
+			b = rest
+			switch typ {
 			case unix.IFA_LOCAL:
-				local = a
+				local = attrAddr(v)
 			case unix.IFA_ADDRESS:
-				address = a
+				address = attrAddr(v)
 			}
 		}
 		if local.IsValid() {
@@ -248,44 +298,36 @@ type PolicyRule struct {
 	InvertMark bool
 }
 
-func (pr PolicyRule) message(typ netlink.HeaderType, flags netlink.HeaderFlags) (netlink.Message, error) {
-	hdr := make([]byte, 12) // struct fib_rule_hdr
-	hdr[0] = unix.AF_INET
+func (pr PolicyRule) message() request {
+	q := make(request, 12, 64) // struct fib_rule_hdr
+	q[0] = unix.AF_INET
 	if pr.IPv6 {
-		hdr[0] = unix.AF_INET6
+		q[0] = unix.AF_INET6
 	}
 	if pr.Table < 256 {
-		hdr[4] = uint8(pr.Table)
+		q[4] = uint8(pr.Table)
 	}
-	hdr[7] = unix.FR_ACT_TO_TBL
+	q[7] = unix.FR_ACT_TO_TBL
 	if pr.InvertMark {
-		binary.NativeEndian.PutUint32(hdr[8:], unix.FIB_RULE_INVERT)
+		binary.NativeEndian.PutUint32(q[8:], unix.FIB_RULE_INVERT)
 	}
-	ae := netlink.NewAttributeEncoder()
-	ae.Uint32(unix.FRA_PRIORITY, pr.Priority)
-	ae.Uint32(unix.FRA_TABLE, pr.Table)
-	ae.Uint32(unix.FRA_FWMARK, pr.Mark)
-	ae.Uint32(unix.FRA_FWMASK, 0xffffffff)
-	ae.Uint8(unix.FRA_PROTOCOL, routeProtocol)
-	attrs, err := ae.Encode()
-	if err != nil {
-		return netlink.Message{}, err
-	}
-	return netlink.Message{Header: netlink.Header{Type: typ, Flags: flags}, Data: append(hdr, attrs...)}, nil
+	q = q.u32(unix.FRA_PRIORITY, pr.Priority)
+	q = q.u32(unix.FRA_TABLE, pr.Table)
+	q = q.u32(unix.FRA_FWMARK, pr.Mark)
+	q = q.u32(unix.FRA_FWMASK, 0xffffffff)
+	return q.attr(unix.FRA_PROTOCOL, []byte{routeProtocol})
 }
 
 // AddRule adds a policy routing rule, first removing an identical one left
 // behind by an earlier run.
 func (r *RTNL) AddRule(pr PolicyRule) error {
 	_ = r.DelRule(pr)
-	m, err := pr.message(unix.RTM_NEWRULE, netlink.Request|netlink.Acknowledge|netlink.Create|netlink.Excl)
-	return r.execute(m, err, pr.what("add"))
+	return r.execute(unix.RTM_NEWRULE, netlink.Create|netlink.Excl, pr.message(), pr.what("add"))
 }
 
 // DelRule deletes a policy routing rule; a missing rule is not an error.
 func (r *RTNL) DelRule(pr PolicyRule) error {
-	m, err := pr.message(unix.RTM_DELRULE, netlink.Request|netlink.Acknowledge)
-	return r.execute(m, err, pr.what("delete"), unix.ENOENT, unix.ESRCH)
+	return r.execute(unix.RTM_DELRULE, 0, pr.message(), pr.what("delete"), unix.ENOENT, unix.ESRCH)
 }
 
 func (pr PolicyRule) what(verb string) string {

@@ -2,7 +2,6 @@ package tun
 
 import (
 	"encoding/binary"
-	"fmt"
 	"net/netip"
 
 	"github.com/mdlayher/netlink"
@@ -31,31 +30,19 @@ func (r *RTNL) AddAddrNoDAD(ifindex int, prefix netip.Prefix) error {
 // RTM_DELADDR for prefix on the interface, with the ifaddrmsg flags.
 func (r *RTNL) addr(typ netlink.HeaderType, ifindex int, prefix netip.Prefix, flags uint8) error {
 	a := prefix.Addr()
-	hdr := make([]byte, unix.SizeofIfAddrmsg)
-	hdr[0] = family(a)
-	hdr[1] = uint8(prefix.Bits())
-	hdr[2] = flags
-	binary.NativeEndian.PutUint32(hdr[4:], uint32(ifindex))
-	ae := netlink.NewAttributeEncoder()
-	ae.Bytes(unix.IFA_LOCAL, a.AsSlice())
-	msgFlags := netlink.Request | netlink.Acknowledge
+	q := make(request, unix.SizeofIfAddrmsg, 48)
+	q[0] = family(a)
+	q[1] = uint8(prefix.Bits())
+	q[2] = flags
+	binary.NativeEndian.PutUint32(q[4:], uint32(ifindex))
+	q = q.attr(unix.IFA_LOCAL, a.AsSlice())
+	var msgFlags netlink.HeaderFlags
 	what := "delete"
 	if typ == unix.RTM_NEWADDR {
-		hdr[3] = unix.RT_SCOPE_UNIVERSE
-		ae.Bytes(unix.IFA_ADDRESS, a.AsSlice())
-		msgFlags |= netlink.Create | netlink.Replace
+		q[3] = unix.RT_SCOPE_UNIVERSE
+		q = q.attr(unix.IFA_ADDRESS, a.AsSlice())
+		msgFlags = netlink.Create | netlink.Replace
 		what = "add"
 	}
-	attrs, err := ae.Encode()
-	if err != nil {
-		return err
-	}
-	_, err = r.c.Execute(netlink.Message{
-		Header: netlink.Header{Type: typ, Flags: msgFlags},
-		Data:   append(hdr, attrs...),
-	})
-	if err != nil {
-		return fmt.Errorf("rtnetlink: %s address %s: %w", what, prefix, err)
-	}
-	return nil
+	return r.execute(typ, msgFlags, q, what+" address "+prefix.String())
 }
