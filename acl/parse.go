@@ -29,26 +29,37 @@ var ErrRemark = errors.New("remark")
 // Errors are short and name the offending token, since the caller puts
 // them next to the file, line and key.
 func ParseRule(line string) (Rule, error) {
+	var r Rule
+	if err := parseRule(line, &r); err != nil {
+		return Rule{}, err
+	}
+	return r, nil
+}
+
+// parseRule fills r; ParseRule returns the zero Rule on an error. Written
+// through a pointer: each "return Rule{}, err" cleared the whole Rule
+// (flash).
+func parseRule(line string, r *Rule) error {
 	p := &ruleParser{f: strings.Fields(line)}
-	r := Rule{Text: strings.TrimSpace(line)}
+	r.Text = strings.TrimSpace(line)
 
 	action, ok := p.next()
 	if !ok {
-		return Rule{}, errors.New("empty rule")
+		return errors.New("empty rule")
 	}
 	switch strings.ToLower(action) {
 	case "permit":
 		r.Permit = true
 	case "deny":
 	case "remark":
-		return Rule{}, ErrRemark
+		return ErrRemark
 	default:
-		return Rule{}, fmt.Errorf("unknown action %q (want permit or deny)", action)
+		return fmt.Errorf("unknown action %q (want permit or deny)", action)
 	}
 
 	proto, ok := p.next()
 	if !ok {
-		return Rule{}, errors.New("missing protocol")
+		return errors.New("missing protocol")
 	}
 	var err error
 	// "ipv6" is how IOS IPv6 ACLs say "any protocol"; it also pins the
@@ -58,20 +69,20 @@ func ParseRule(line string) (Rule, error) {
 		proto = "ip"
 	}
 	if r.Proto, err = parseProto(proto); err != nil {
-		return Rule{}, err
+		return err
 	}
 
-	if r.Src, r.SrcAny, err = p.address("source"); err != nil {
-		return Rule{}, err
+	if err = p.address("source", &r.Src, &r.SrcAny); err != nil {
+		return err
 	}
-	if r.SrcPorts, err = p.ports(r.Proto); err != nil {
-		return Rule{}, err
+	if err = p.ports(r.Proto, &r.SrcPorts); err != nil {
+		return err
 	}
-	if r.Dst, r.DstAny, err = p.address("destination"); err != nil {
-		return Rule{}, err
+	if err = p.address("destination", &r.Dst, &r.DstAny); err != nil {
+		return err
 	}
-	if r.DstPorts, err = p.ports(r.Proto); err != nil {
-		return Rule{}, err
+	if err = p.ports(r.Proto, &r.DstPorts); err != nil {
+		return err
 	}
 
 	// Logging is a property of the hardware ACL on IOS; here it changes
@@ -80,25 +91,55 @@ func ParseRule(line string) (Rule, error) {
 		p.i++
 	}
 	if t, ok := p.peek(); ok {
-		return Rule{}, fmt.Errorf("unexpected %q", t)
+		return fmt.Errorf("unexpected %q", t)
 	}
 
 	if onlyV6 {
-		for _, side := range []struct {
-			p     *netip.Prefix
-			isAny *bool
-		}{{&r.Src, &r.SrcAny}, {&r.Dst, &r.DstAny}} {
-			if *side.isAny {
-				*side.p, *side.isAny = netip.PrefixFrom(netip.IPv6Unspecified(), 0), false
-			} else if side.p.Addr().Is4() {
-				return Rule{}, errors.New("ipv6 with IPv4 addresses (use ip)")
-			}
+		if err := onlyIPv6(&r.Src, &r.SrcAny); err != nil {
+			return err
+		}
+		if err := onlyIPv6(&r.Dst, &r.DstAny); err != nil {
+			return err
 		}
 	}
-	if err := checkFamilies(&r); err != nil {
-		return Rule{}, err
+	return checkFamilies(r)
+}
+
+// onlyIPv6 narrows one side of an "ipv6" line: any becomes ::/0, and an
+// IPv4 prefix is an error.
+//
+//go:noinline
+func onlyIPv6(p *netip.Prefix, isAny *bool) error {
+	if *isAny {
+		*p, *isAny = anyPrefix(true), false
+	} else if p.Addr().Is4() {
+		return errors.New("ipv6 with IPv4 addresses (use ip)")
 	}
-	return r, nil
+	return nil
+}
+
+// anyPrefix is 0.0.0.0/0 or ::/0, parsed: building them inline from
+// netip.IPv4Unspecified is a kilobyte of 128-bit arithmetic on a 32-bit
+// router (flash).
+func anyPrefix(v6 bool) netip.Prefix {
+	s := "0.0.0.0/0"
+	if v6 {
+		s = "::/0"
+	}
+	p, _ := netip.ParsePrefix(s)
+	return p
+}
+
+// maskedPrefix is a/bits with the host bits cleared; bits < 0 means the
+// whole address (host). Not inlined: 128-bit address arithmetic on a
+// 32-bit router is long code, better once than at every use (flash).
+//
+//go:noinline
+func maskedPrefix(a netip.Addr, bits int) netip.Prefix {
+	if bits < 0 {
+		bits = a.BitLen()
+	}
+	return netip.PrefixFrom(a, bits).Masked()
 }
 
 // ruleParser walks the whitespace-separated tokens of one line.
@@ -136,56 +177,62 @@ func parseProto(tok string) (uint8, error) {
 	return 0, fmt.Errorf("unknown protocol %q", tok)
 }
 
-// address parses one SRC or DST specification. what is "source" or
-// "destination", for messages.
-func (p *ruleParser) address(what string) (pfx netip.Prefix, isAny bool, err error) {
+// address parses one SRC or DST specification into pfx and isAny. what
+// is "source" or "destination", for messages.
+func (p *ruleParser) address(what string, pfx *netip.Prefix, isAny *bool) error {
 	tok, ok := p.next()
 	if !ok {
-		return netip.Prefix{}, false, fmt.Errorf("missing %s address", what)
+		return fmt.Errorf("missing %s address", what)
 	}
 	switch strings.ToLower(tok) {
 	case "any":
-		return netip.Prefix{}, true, nil
+		*isAny = true
+		return nil
 	case "any4":
-		return netip.PrefixFrom(netip.IPv4Unspecified(), 0), false, nil
+		*pfx = anyPrefix(false)
+		return nil
 	case "any6":
-		return netip.PrefixFrom(netip.IPv6Unspecified(), 0), false, nil
+		*pfx = anyPrefix(true)
+		return nil
 	case "host":
 		a, ok := p.next()
 		if !ok {
-			return netip.Prefix{}, false, fmt.Errorf("missing address after host")
+			return fmt.Errorf("missing address after host")
 		}
 		addr, err := parseAddr(a)
 		if err != nil {
-			return netip.Prefix{}, false, err
+			return err
 		}
-		return netip.PrefixFrom(addr, addr.BitLen()), false, nil
+		*pfx = maskedPrefix(addr, -1)
+		return nil
 	}
 
 	if strings.Contains(tok, "/") {
-		pfx, err := netip.ParsePrefix(tok)
-		if err != nil || pfx.Addr().Zone() != "" {
-			return netip.Prefix{}, false, fmt.Errorf("invalid prefix %q", tok)
+		pp, err := netip.ParsePrefix(tok)
+		if err != nil || pp.Addr().Zone() != "" {
+			return fmt.Errorf("invalid prefix %q", tok)
 		}
-		return pfx.Masked(), false, nil
+		*pfx = maskedPrefix(pp.Addr(), pp.Bits())
+		return nil
 	}
 
 	addr, err := parseAddr(tok)
 	if err != nil {
-		return netip.Prefix{}, false, err
+		return err
 	}
 	if addr.Is6() {
-		return netip.Prefix{}, false, fmt.Errorf("IPv6 address %s needs /LEN or host", tok)
+		return fmt.Errorf("IPv6 address %s needs /LEN or host", tok)
 	}
 	w, ok := p.next()
 	if !ok {
-		return netip.Prefix{}, false, fmt.Errorf("missing wildcard after %s", tok)
+		return fmt.Errorf("missing wildcard after %s", tok)
 	}
 	bitsLen, err := wildcardLen(w)
 	if err != nil {
-		return netip.Prefix{}, false, err
+		return err
 	}
-	return netip.PrefixFrom(addr, bitsLen).Masked(), false, nil
+	*pfx = maskedPrefix(addr, bitsLen)
+	return nil
 }
 
 func parseAddr(tok string) (netip.Addr, error) {
@@ -220,27 +267,28 @@ func wildcardLen(tok string) (int, error) {
 // ports parses an optional port operator. Only protocols with ports may
 // have one; for the others a port keyword is reported as such, not as a bad
 // address, because that is what the admin meant.
-func (p *ruleParser) ports(proto uint8) (PortRange, error) {
+func (p *ruleParser) ports(proto uint8, into *PortRange) error {
+	*into = AnyPort
 	tok, ok := p.peek()
 	if !ok {
-		return AnyPort, nil
+		return nil
 	}
 	op := strings.ToLower(tok)
 	switch op {
 	case "eq", "lt", "gt", "range", "neq":
 	default:
-		return AnyPort, nil
+		return nil
 	}
 	p.i++
 	if !hasPorts(proto) {
-		return PortRange{}, fmt.Errorf("port operator %q needs tcp, udp or sctp", tok)
+		return fmt.Errorf("port operator %q needs tcp, udp or sctp", tok)
 	}
 	if op == "neq" {
-		return PortRange{}, errors.New("neq is not allowed in a crypto ACL (a proxy ID is one port range); use lt and gt lines")
+		return errors.New("neq is not allowed in a crypto ACL (a proxy ID is one port range); use lt and gt lines")
 	}
 	a, err := p.port(op)
 	if err != nil {
-		return PortRange{}, err
+		return err
 	}
 	var r PortRange
 	switch op {
@@ -248,29 +296,30 @@ func (p *ruleParser) ports(proto uint8) (PortRange, error) {
 		r = PortRange{a, a}
 	case "lt":
 		if a == 0 {
-			return PortRange{}, errors.New("lt 0 matches no port")
+			return errors.New("lt 0 matches no port")
 		}
 		r = PortRange{0, a - 1}
 	case "gt":
 		if a == 65535 {
-			return PortRange{}, errors.New("gt 65535 matches no port")
+			return errors.New("gt 65535 matches no port")
 		}
 		r = PortRange{a + 1, 65535}
 	case "range":
 		b, err := p.port(op)
 		if err != nil {
-			return PortRange{}, err
+			return err
 		}
 		if b < a {
-			return PortRange{}, fmt.Errorf("range %d %d is reversed", a, b)
+			return fmt.Errorf("range %d %d is reversed", a, b)
 		}
 		r = PortRange{a, b}
 	}
 	// Port 0 alone cannot be told apart from "any" in a proxy ID.
 	if r.Lo == 0 && r.Hi == 0 {
-		return PortRange{}, errors.New("port 0 cannot be matched")
+		return errors.New("port 0 cannot be matched")
 	}
-	return r, nil
+	*into = r
+	return nil
 }
 
 func (p *ruleParser) port(op string) (uint16, error) {
