@@ -290,53 +290,37 @@ const hexDigits = "0123456789abcdef"
 
 // str writes s as a JSON string with encoding/json's default escaping:
 // control characters, quote and backslash, the HTML-sensitive <, > and &,
-// U+2028 and U+2029; invalid UTF-8 becomes U+FFFD.
+// U+2028 and U+2029; invalid UTF-8 becomes U+FFFD. Every escape but the
+// two-character ones is \uXXXX of a code point, written by one append.
 func (e *encoder) str(s string) {
 	e.buf = append(e.buf, '"')
 	start := 0
 	for i := 0; i < len(s); {
-		if b := s[i]; b < utf8.RuneSelf {
+		b := s[i]
+		code, size := rune(b), 1
+		if b < utf8.RuneSelf {
 			if b >= 0x20 && b != '"' && b != '\\' && b != '<' && b != '>' && b != '&' {
 				i++
 				continue
 			}
-			e.buf = append(e.buf, s[start:i]...)
-			switch b {
-			case '\\', '"':
-				e.buf = append(e.buf, '\\', b)
-			case '\b':
-				e.buf = append(e.buf, '\\', 'b')
-			case '\f':
-				e.buf = append(e.buf, '\\', 'f')
-			case '\n':
-				e.buf = append(e.buf, '\\', 'n')
-			case '\r':
-				e.buf = append(e.buf, '\\', 'r')
-			case '\t':
-				e.buf = append(e.buf, '\\', 't')
-			default:
-				e.buf = append(e.buf, '\\', 'u', '0', '0', hexDigits[b>>4], hexDigits[b&0xf])
+			if k := strings.IndexByte("\\\"\b\f\n\r\t", b); k >= 0 {
+				e.buf = append(e.buf, s[start:i]...)
+				e.buf = append(e.buf, '\\', `\"bfnrt`[k])
+				i++
+				start = i
+				continue
 			}
-			i++
-			start = i
-			continue
+		} else {
+			code, size = utf8.DecodeRuneInString(s[i:])
+			if (code != utf8.RuneError || size != 1) && code != '\u2028' && code != '\u2029' {
+				i += size
+				continue
+			}
 		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			e.buf = append(e.buf, s[start:i]...)
-			e.buf = append(e.buf, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			e.buf = append(e.buf, s[start:i]...)
-			e.buf = append(e.buf, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-			i += size
-			start = i
-			continue
-		}
+		e.buf = append(e.buf, s[start:i]...)
+		e.buf = append(e.buf, '\\', 'u', hexDigits[code>>12&0xf], hexDigits[code>>8&0xf], hexDigits[code>>4&0xf], hexDigits[code&0xf])
 		i += size
+		start = i
 	}
 	e.buf = append(e.buf, s[start:]...)
 	e.buf = append(e.buf, '"')

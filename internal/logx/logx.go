@@ -14,7 +14,6 @@ import (
 	"encoding"
 	"fmt"
 	"io"
-	"reflect"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -131,25 +130,20 @@ func appendAttrs(b []byte, args []any) []byte {
 	return b
 }
 
-// appendValue writes v the way slog's TextHandler does.
+// appendValue writes v the way slog's TextHandler does. Integers,
+// booleans, float64 and durations print the same through fmt's %+v as
+// through strconv, so they take the fmt path at the end rather than a
+// case each (flash); logging is not on the packet path.
 func appendValue(b []byte, v any) []byte {
 	switch x := v.(type) {
 	case nil:
 		return append(b, "<nil>"...)
 	case string:
 		return appendString(b, x)
-	case bool:
-		return strconv.AppendBool(b, x)
-	case int, int8, int16, int32, int64:
-		return strconv.AppendInt(b, reflect.ValueOf(x).Int(), 10)
-	case uint, uint8, uint16, uint32, uint64, uintptr:
-		return strconv.AppendUint(b, reflect.ValueOf(x).Uint(), 10)
 	case float32:
+		// slog widens a float32 to float64 first; fmt would print it
+		// in float32 precision.
 		return strconv.AppendFloat(b, float64(x), 'g', -1, 64)
-	case float64:
-		return strconv.AppendFloat(b, x, 'g', -1, 64)
-	case time.Duration:
-		return append(b, x.String()...)
 	case time.Time:
 		return appendString(b, x.Format("2006-01-02T15:04:05.000Z07:00"))
 	case encoding.TextMarshaler:

@@ -59,6 +59,7 @@ func TestMatchesSlogText(t *testing.T) {
 		{nil, "badkey", []any{42, "v", "x", true}},
 		{nil, "types", []any{"i8", int8(-1), "u64", uint64(1 << 63), "f", 1.5, "f32", float32(0.1), "err", errors.New("no proposal chosen"), "addr", addr, "s", stringer{}, "nil", nil, "bytes", []byte("a\x00b"), "slice", []int{1, 2}, "map", map[string]int{"a": 1}, "backslash", `a\b`, "del", "a\x7fb"}},
 		{[]any{"part", "dataplane", "tun", "ipsec0"}, "drop", []any{"reason", "no SA"}},
+		{nil, "numbers", []any{"i", -7, "i16", int16(-300), "i32", int32(1 << 30), "i64", int64(-1 << 63), "u", uint(7), "u8", uint8(255), "u16", uint16(65535), "u32", uint32(1 << 31), "up", uintptr(12), "f0", 0.0, "fneg", -2.5e-10, "fbig", 1e21, "f32big", float32(3e38), "b", false, "d0", time.Duration(0), "dneg", -90 * time.Second, "dns", 1500 * time.Nanosecond}},
 	}
 	levels := []slog.Level{slog.LevelDebug, slog.LevelInfo, slog.LevelWarn, slog.LevelError}
 	for i, c := range cases {
