@@ -566,5 +566,7 @@ func (ms *mapState) succeeded() {
 // jitter returns d reduced by up to 5 % at random, so that both ends (and
 // many SAs) do not rekey in the same instant.
 func jitter(d time.Duration) time.Duration {
-	return d - time.Duration(rand.Int64N(int64(d)/20+1))
+	// Uint64 modulo rather than Int64N: the bias is negligible at these
+	// sizes, and Int64N linked its own bounded-random code (flash).
+	return d - time.Duration(rand.Uint64()%uint64(d/20+1))
 }
