@@ -109,7 +109,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		log.Info("shutting down", "signal", sig.String())
 		break
 	}
-	signal.Stop(sigs)
+	signal.Reset(syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	ctl.Close()
 	d.closeParts()
 	log.Info("stopped")
