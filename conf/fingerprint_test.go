@@ -37,11 +37,53 @@ func TestFingerprint(t *testing.T) {
 		"dpd":            doc(tPolicy, tTS, tACL, with(tMap, "dpd_delay = 10")),
 		"remote id":      doc(tPolicy, tTS, tACL, with(tMap, `remote_id = "fqdn:x.example"`)),
 		"transform list": doc(tPolicy, tTS, "[transform_set.ts2]\nesp = \"aes256gcm16\"", tACL, with(tMap, `transform_set = ["ts1", "ts2"]`, "transform_set")),
+		"name":           doc(tPolicy, tTS, tACL, with(tMap, `name = "n"`, "name")),
+		"seq":            doc(tPolicy, tTS, tACL, with(tMap, "seq = 11", "seq")),
+		"match":          doc(tPolicy, tTS, tACL, "[acl.a2]\nrules = [\"permit ip 10.1.0.0 0.0.0.255 10.2.0.0 0.0.0.255\"]", with(tMap, `match = "a2"`, "match")),
+		"lifetime kb":    doc(tPolicy, tTS, tACL, with(tMap, "lifetime_kb = 4608000")),
+		"exchange":       doc(tPolicy, tTS, tACL, with(tMap, `exchange = "aggressive"`)),
+		"initiate":       doc(tPolicy, tTS, tACL, with(tMap, `initiate = "always"`)),
+		"dpd timeout":    doc(tPolicy, tTS, tACL, with(tMap, "dpd_timeout = 60")),
+		"nat_t":          doc(tPolicy, tTS, tACL, with(tMap, `nat_t = "off"`)),
+		"esn":            doc(tPolicy, tTS, tACL, with(tMap, "esn = true")),
+		"local id":       doc(tPolicy, tTS, tACL, with(tMap, `local_id = "fqdn:me.example"`)),
+		"manual keying":  doc(tPolicy, tTS, tACL, with(tMap, tManual, "psk")),
+		"xauth client":   doc(tPolicy, tTS, with(tMap, "xauth_user = \"u\"\nxauth_password = \"p\"", "match")),
 	}
 	for what, text := range changes {
 		if fp(text) == ref {
 			t.Errorf("changing the %s kept the fingerprint", what)
 		}
+	}
+
+	// Keys held in the configuration itself or read from a file: a new
+	// key is a change, wherever it comes from.
+	manual := func(key string) string {
+		return fp(doc(tPolicy, tTS, tACL, with(tMap, strings.Replace(tManual, "00112233", key, 1), "psk")))
+	}
+	if manual("00112233") == manual("00112234") {
+		t.Error("a new manual key kept the fingerprint")
+	}
+	xauth := func(pw string) string {
+		return fp(doc(tPolicy, tTS, with(tMap, "xauth_user = \"u\"\nxauth_password = \""+pw+"\"", "match")))
+	}
+	if xauth("p1") == xauth("p2") {
+		t.Error("a new XAUTH password kept the fingerprint")
+	}
+	pskDir := t.TempDir()
+	pskText := doc(tPolicy, tTS, tACL, with(tMap, `psk_file = "k.psk"`, "psk"))
+	os.WriteFile(filepath.Join(pskDir, "k.psk"), []byte("first-key\n"), 0o600)
+	pskFP := func() string {
+		c, err := Parse(filepath.Join(pskDir, "t.toml"), []byte(pskText))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.CryptoMaps[0].Fingerprint()
+	}
+	firstKey := pskFP()
+	os.WriteFile(filepath.Join(pskDir, "k.psk"), []byte("second-key\n"), 0o600)
+	if pskFP() == firstKey {
+		t.Error("a new key in the psk_file kept the fingerprint")
 	}
 
 	// A renewed certificate (same path, new content) is a change too.

@@ -43,6 +43,9 @@ type TOMLWriter struct {
 	// Err is the first string that was not valid UTF-8 (TOML strings
 	// must be): it is written with U+FFFD in place of the bad bytes.
 	Err error
+	// exact writes strings as LEN:bytes instead of quoting them: not
+	// TOML, but every string exactly (the Fingerprint).
+	exact bool
 }
 
 // Bytes is what was written.
@@ -73,10 +76,7 @@ func (tw *TOMLWriter) Value(key, v string) {
 }
 
 // Str writes key = "v".
-func (tw *TOMLWriter) Str(key, v string) {
-	tw.check(key, v)
-	tw.Value(key, TOMLString(v))
-}
+func (tw *TOMLWriter) Str(key, v string) { tw.Value(key, tw.quote(key, v)) }
 
 // Int writes key = n.
 func (tw *TOMLWriter) Int(key string, n int64) { tw.Value(key, strconv.FormatInt(n, 10)) }
@@ -92,17 +92,20 @@ func (tw *TOMLWriter) StrList(key string, vs []string) {
 		if i > 0 {
 			l.WriteString(", ")
 		}
-		tw.check(key, v)
-		l.WriteString(TOMLString(v))
+		l.WriteString(tw.quote(key, v))
 	}
 	l.WriteByte(']')
 	tw.Value(key, l.String())
 }
 
-func (tw *TOMLWriter) check(key, v string) {
+func (tw *TOMLWriter) quote(key, v string) string {
+	if tw.exact {
+		return strconv.Itoa(len(v)) + ":" + v
+	}
 	if tw.Err == nil && !utf8.ValidString(v) {
 		tw.Err = errors.New("conf: " + key + " is not valid UTF-8 and cannot be written as TOML")
 	}
+	return TOMLString(v)
 }
 
 // formatDuration writes whole hours, minutes or seconds: "24h", "90m", "45s".
