@@ -143,15 +143,20 @@ func (b *builder) stopArray() bool {
 
 // named reads a table of named tables ([acl.NAME], [transform_set.NAME])
 // into into. A name is defined even when its body has errors, so that
-// the maps that use it are not told it is missing as well.
+// the maps that use it are not told it is missing as well. The tables'
+// unknown keys are reported here, after each reader (and at the callers
+// of the array readers), rather than by a defer in each: a defer costs a
+// record, a wrapper function and a call at every return (flash).
 func named[T any](b *builder, t *table, defined map[string]bool, into map[string]*T, read func(name string, s *table) *T) {
-	defer t.done()
 	b.subtables(t, func(name string, s *table) {
 		defined[name] = true
-		if v := read(name, s); v != nil {
+		v := read(name, s)
+		s.done()
+		if v != nil {
 			into[name] = v
 		}
 	})
+	t.done()
 }
 
 // subtables calls fn for every NAME in a table of tables such as
@@ -191,8 +196,6 @@ func (b *builder) global(t *table) {
 	if t == nil {
 		return
 	}
-	defer t.done()
-
 	g.LogLevel, _ = t.oneOf("log_level", "info", "error", "warn", "info", "debug")
 	g.AllowWeak, _ = t.boolean("allow_weak", false)
 	ready, _ := t.integer("dh_keys_ready", DefaultDHKeysReady, 1, MaxDHKeysReady)
@@ -234,6 +237,7 @@ func (b *builder) global(t *table) {
 			g.ControlSocket = sock
 		}
 	}
+	t.done()
 }
 
 // checkIfName returns why name cannot be a Linux interface name, or "".

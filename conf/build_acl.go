@@ -12,7 +12,6 @@ func (b *builder) acls(t *table) {
 }
 
 func (b *builder) acl(name string, t *table) *ACL {
-	defer t.done()
 	if !t.has("rules") {
 		t.get("rules")
 		t.fail("rules", "missing (an ACL needs at least one permit rule)")

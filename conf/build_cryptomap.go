@@ -64,7 +64,9 @@ func (b *builder) cryptoMaps(ts []*table) {
 		if b.stopArray() {
 			break
 		}
-		if m := b.cryptoMap(t, seen); m != nil {
+		m := b.cryptoMap(t, seen)
+		t.done()
+		if m != nil {
 			b.cfg.CryptoMaps = append(b.cfg.CryptoMaps, m)
 		}
 		if k, _ := t.m["keying"].(string); k != "manual" {
@@ -79,7 +81,6 @@ func (b *builder) cryptoMaps(ts []*table) {
 
 // cryptoMap reads one [[crypto_map]]; nil when it has errors.
 func (b *builder) cryptoMap(t *table, seen map[string]keyPath) *CryptoMap {
-	defer t.done()
 	m := &CryptoMap{}
 	nerr := len(b.errs)
 

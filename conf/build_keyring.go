@@ -34,7 +34,9 @@ func (b *builder) keyring(ts []*table) {
 		if b.stopArray() {
 			break
 		}
-		if e, ok := b.keyringEntry(t, seen); ok {
+		e, ok := b.keyringEntry(t, seen)
+		t.done()
+		if ok {
 			b.cfg.Keyring = append(b.cfg.Keyring, e)
 		}
 	}
@@ -52,7 +54,6 @@ func (b *builder) keyring(ts []*table) {
 }
 
 func (b *builder) keyringEntry(t *table, seen map[string]keyPath) (KeyringEntry, bool) {
-	defer t.done()
 	var e KeyringEntry
 	nerr := len(b.errs)
 	addr, _ := t.str("address", "")

@@ -21,6 +21,7 @@ func (b *builder) policies(ts []*table) {
 			break
 		}
 		b.policy(t, byPrio)
+		t.done()
 	}
 	ps := b.cfg.Policies
 	order.Stable(len(ps), func(i, j int) bool { return ps[i].Priority < ps[j].Priority },
@@ -28,7 +29,6 @@ func (b *builder) policies(ts []*table) {
 }
 
 func (b *builder) policy(t *table, byPrio map[int]keyPath) {
-	defer t.done()
 	weakOK := b.cfg.Global.AllowWeak
 	var p ISAKMPPolicy
 	valid := true

@@ -8,7 +8,6 @@ func (b *builder) transformSets(t *table) {
 }
 
 func (b *builder) transformSet(name string, t *table) *TransformSet {
-	defer t.done()
 	weakOK := b.cfg.Global.AllowWeak
 	ts := &TransformSet{Name: name}
 	valid := true
