@@ -1,8 +1,10 @@
 // Package jsonenc writes JSON for the daemon's status report and control
 // answers: the subset of encoding/json's Marshal that plain data needs
 // (structs with `json:"name,omitempty"` tags, pointers, slices, arrays,
-// maps with string keys, strings, booleans, integers and floats), with
-// byte-for-byte the same output as encoding/json for those types.
+// maps with string keys, strings, booleans and integers), with
+// byte-for-byte the same output as encoding/json for those types. Floats
+// are refused: no report has one, and their formatting rules were code
+// the router carried for nothing.
 //
 // It exists for flash size: encoding/json's encoder and decoder, their
 // caches and sort instantiations cost about 130 KB of a MIPS router
@@ -12,7 +14,6 @@ package jsonenc
 
 import (
 	"errors"
-	"math"
 	"reflect"
 	"slices"
 	"strconv"
@@ -78,8 +79,6 @@ func (e *encoder) value(v reflect.Value, depth int) error {
 		e.buf = strconv.AppendInt(e.buf, v.Int(), 10)
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
 		e.buf = strconv.AppendUint(e.buf, v.Uint(), 10)
-	case reflect.Float32, reflect.Float64:
-		return e.float(v.Float(), v.Type().Bits())
 	case reflect.String:
 		e.str(v.String())
 	case reflect.Pointer, reflect.Interface:
@@ -106,32 +105,6 @@ func (e *encoder) value(v reflect.Value, depth int) error {
 		return e.structure(v, depth)
 	default:
 		return errors.New("jsonenc: unsupported type " + v.Type().String())
-	}
-	return nil
-}
-
-// float writes f as encoding/json does: the shortest representation,
-// in exponent form only for very large or very small magnitudes.
-func (e *encoder) float(f float64, bits int) error {
-	if math.IsInf(f, 0) || math.IsNaN(f) {
-		return errors.New("jsonenc: unsupported value " + strconv.FormatFloat(f, 'g', -1, bits))
-	}
-	abs := math.Abs(f)
-	format := byte('f')
-	if abs != 0 {
-		if bits == 64 && (abs < 1e-6 || abs >= 1e21) || bits == 32 && (float32(abs) < 1e-6 || float32(abs) >= 1e21) {
-			format = 'e'
-		}
-	}
-	start := len(e.buf)
-	e.buf = strconv.AppendFloat(e.buf, f, format, -1, bits)
-	if format == 'e' {
-		// clean up e-09 to e-9
-		n := len(e.buf) - start
-		if n >= 4 && e.buf[len(e.buf)-4] == 'e' && e.buf[len(e.buf)-3] == '-' && e.buf[len(e.buf)-2] == '0' {
-			e.buf[len(e.buf)-2] = e.buf[len(e.buf)-1]
-			e.buf = e.buf[:len(e.buf)-1]
-		}
 	}
 	return nil
 }
@@ -278,8 +251,6 @@ func isEmpty(v reflect.Value) bool {
 		return v.Int() == 0
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
 		return v.Uint() == 0
-	case reflect.Float32, reflect.Float64:
-		return v.Float() == 0
 	case reflect.Interface, reflect.Pointer:
 		return v.IsNil()
 	}

@@ -20,8 +20,6 @@ type outer struct {
 	UptimeS  int64            `json:"uptime_s"`
 	Up       bool             `json:"up"`
 	Group    int              `json:"group"`
-	Ratio    float64          `json:"ratio"`
-	Small    float32          `json:"small"`
 	Items    []inner          `json:"items"`
 	Nil      []inner          `json:"nil_items"`
 	Ptr      *inner           `json:"ptr"`
@@ -49,14 +47,12 @@ func sample() outer {
 		UptimeS: 12345,
 		Up:      true,
 		Group:   14,
-		Ratio:   1.5,
-		Small:   0.25,
 		Items: []inner{
 			{Name: "a", Count: 3, Drops: map[string]uint64{"replay": 2, "auth": 1, "": 0}},
 			{Name: "b", Drops: nil, List: []string{"x", "y"}},
 		},
 		Ptr:      &inner{Name: "p"},
-		Any:      map[string]any{"k": []any{1, "two", true, nil, 2.5}},
+		Any:      map[string]any{"k": []any{1, "two", true, nil, -2}},
 		Skip:     "secret",
 		NoTag:    "plain",
 		Named:    map[named]int8{"z": -1, "a": 1},
@@ -76,8 +72,8 @@ func sample() outer {
 // because scripts and the rpcd plugin read it.
 func TestMatchesEncodingJSON(t *testing.T) {
 	values := []any{
-		sample(), &struct{}{}, []int(nil), map[string]int(nil), nil, "s", 0, -1.0,
-		1e21, 1e-7, 123456789.0, 0.000001, float32(3.4e38), []outer{sample(), {}},
+		sample(), &struct{}{}, []int(nil), map[string]int(nil), nil, "s", 0, -1,
+		[]outer{sample(), {}},
 	}
 	for i, v := range values {
 		want, err := json.Marshal(v)
@@ -108,7 +104,7 @@ func TestUnsupported(t *testing.T) {
 	}
 	c := &cyc{}
 	c.Next = c
-	for _, v := range []any{make(chan int), math.NaN(), math.Inf(1), map[int]int{1: 1}, []byte("x"), c, func() {}} {
+	for _, v := range []any{make(chan int), 1.5, float32(0), math.NaN(), map[int]int{1: 1}, []byte("x"), c, func() {}} {
 		if _, err := Marshal(v); err == nil {
 			t.Errorf("%T: no error", v)
 		}
