@@ -1,9 +1,6 @@
 package conf
 
-import (
-	"strings"
-	"sync"
-)
+import "strings"
 
 // Configuration errors must never show a secret, also when the secret is
 // what is malformed: the TOML decoder quotes what it could not read
@@ -13,29 +10,18 @@ import (
 // the value, and as a last guard any text of a secret assignment is cut
 // out of every message.
 
-var (
-	secretMu   sync.RWMutex
-	secretKeys = map[string]bool{
-		"psk":              true, // crypto_map, keyring
-		"esp_key_in":       true, // manual keying
-		"esp_key_out":      true,
-		"esp_auth_key_in":  true,
-		"esp_auth_key_out": true,
-		"ah_key_in":        true,
-		"ah_key_out":       true,
-		"xauth_password":   true, // remote-access client
-	}
-)
-
-// MarkSecret declares configuration keys (by name, in any section) whose
-// values are secrets: no error message ever quotes them. Call it from an
-// init function of the code that adds such a key.
-func MarkSecret(keys ...string) {
-	secretMu.Lock()
-	defer secretMu.Unlock()
-	for _, k := range keys {
-		secretKeys[k] = true
-	}
+// secretKeys are the keys that hold a secret. A static list: the keys
+// are the configuration's own, so a lock and a map built at start would
+// guard a table that never changes (flash).
+var secretKeys = [...]string{
+	"psk",        // crypto_map, keyring
+	"esp_key_in", // manual keying
+	"esp_key_out",
+	"esp_auth_key_in",
+	"esp_auth_key_out",
+	"ah_key_in",
+	"ah_key_out",
+	"xauth_password", // remote-access client
 }
 
 // lastKeyElement is what follows the last '.', quote or space of a key
@@ -55,9 +41,12 @@ func lastKeyElement(key string) string {
 func IsSecretKey(key string) bool {
 	key = lastKeyElement(key)
 	key = strings.Trim(key, "'\"")
-	secretMu.RLock()
-	defer secretMu.RUnlock()
-	return secretKeys[key]
+	for _, k := range secretKeys {
+		if k == key {
+			return true
+		}
+	}
+	return false
 }
 
 // The two line shapes that assign a key are matched by hand rather than

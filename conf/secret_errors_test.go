@@ -174,24 +174,6 @@ config crypto_map
 	}
 }
 
-// TestMarkSecret: a key another part of the program declares secret is
-// protected the same way.
-func TestMarkSecret(t *testing.T) {
-	if IsSecretKey("colour") {
-		t.Fatal("colour is secret before MarkSecret")
-	}
-	MarkSecret("colour")
-	defer func() {
-		secretMu.Lock()
-		delete(secretKeys, "colour")
-		secretMu.Unlock()
-	}()
-	_, err := Parse("x.toml", []byte(doc(tPolicy, tTS, tACL, with(tMap, "colour = "+leakWord))))
-	if err == nil || leaks(err.Error()) || !strings.Contains(err.Error(), "colour") {
-		t.Fatalf("error for a marked key: %v", err)
-	}
-}
-
 // The hand-written line matchers split every line as the regular
 // expressions they replace did.
 func TestSecretLineShapesMatchRegexp(t *testing.T) {
