@@ -247,7 +247,11 @@ func fmtDrops(d map[string]uint64) string {
 	return b.String()
 }
 
+// fmtSeconds writes an uptime as 12h03m09s. In int: 64-bit division is
+// a runtime call on a 32-bit router, and an uptime fits (flash).
 func fmtSeconds(s int64) string {
-	h, m := s/3600, (s%3600)/60
-	return fmt.Sprintf("%dh%02dm%02ds", h, m, s%60)
+	n := int(s)
+	b := strconv.AppendInt(nil, int64(n/3600), 10)
+	b = append(b, 'h', byte('0'+n%3600/600), byte('0'+n%600/60), 'm', byte('0'+n%60/10), byte('0'+n%10), 's')
+	return string(b)
 }
