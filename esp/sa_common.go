@@ -49,6 +49,10 @@ type saCommon struct {
 
 var errParams = errors.New("esp: invalid SA parameters")
 
+// paramErr is not inlined: it runs only when an SA is refused, and each
+// inlined copy cost flash.
+//
+//go:noinline
 func paramErr(format string, a ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{errParams}, a...)...)
 }
