@@ -44,7 +44,7 @@ var cookieSteer = []unix.SockFilter{
 // address that is never a name.
 func listenReusePort(network string, a netip.AddrPort) (*net.UDPConn, error) {
 	fail := func(op string, err error) (*net.UDPConn, error) {
-		return nil, &net.OpError{Op: "listen", Net: network, Addr: net.UDPAddrFromAddrPort(a), Err: os.NewSyscallError(op, err)}
+		return nil, listenError(network, a, os.NewSyscallError(op, err))
 	}
 	family := unix.AF_INET6
 	var sa unix.Sockaddr
@@ -56,7 +56,7 @@ func listenReusePort(network string, a netip.AddrPort) (*net.UDPConn, error) {
 		if z := a.Addr().Zone(); z != "" {
 			i, err := netif.Index(z)
 			if err != nil {
-				return nil, &net.OpError{Op: "listen", Net: network, Addr: net.UDPAddrFromAddrPort(a), Err: err}
+				return nil, listenError(network, a, err)
 			}
 			sa6.ZoneId = uint32(i)
 		}
@@ -85,6 +85,14 @@ func listenReusePort(network string, a netip.AddrPort) (*net.UDPConn, error) {
 		return nil, err
 	}
 	return pc.(*net.UDPConn), nil
+}
+
+// listenError is the error net.ListenUDP returns, built out of line: the
+// error paths are set-up code, and each inlined copy cost flash.
+//
+//go:noinline
+func listenError(network string, a netip.AddrPort, err error) error {
+	return &net.OpError{Op: "listen", Net: network, Addr: net.UDPAddrFromAddrPort(a), Err: err}
 }
 
 // attachSteer installs cookieSteer on the group of c.
