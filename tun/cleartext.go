@@ -3,6 +3,7 @@ package tun
 import (
 	"fmt"
 	"net/netip"
+	"strconv"
 	"strings"
 
 	"tinyipsec/internal/spawn"
@@ -94,51 +95,47 @@ func nft(script string) error {
 }
 
 // CleartextScript returns the nft script InstallCleartextPolicy loads.
+// Its lines are written into one builder as strings rather than through a
+// fmt.Fprintf each and a list of parts per rule (flash; the output is the
+// same, TestCleartextScriptGolden).
 func CleartextScript(table, tunName string, bypassMark uint32, entries [][]CleartextRule) string {
 	var b strings.Builder
 	// Declaring then deleting the table makes the load an atomic replace
 	// whether or not the table existed.
-	fmt.Fprintf(&b, "table inet %s {}\ndelete table inet %s\ntable inet %s {\n", table, table, table)
+	b.WriteString("table inet " + table + " {}\ndelete table inet " + table + "\ntable inet " + table + " {\n")
 	for i, rules := range entries {
-		fmt.Fprintf(&b, "\tchain entry%d {\n", i)
+		b.WriteString("\tchain entry" + strconv.Itoa(i) + " {\n")
 		for _, r := range rules {
-			if line := r.nftMatch(); line != "" {
-				verdict := "return"
-				if r.Drop {
-					verdict = "counter drop"
-				}
-				fmt.Fprintf(&b, "\t\t%s %s\n", line, verdict)
-			}
+			r.writeRule(&b)
 		}
 		b.WriteString("\t}\n")
 	}
 	for _, hook := range []string{"input", "forward"} {
-		fmt.Fprintf(&b, "\tchain %s {\n\t\ttype filter hook %s priority filter - 10; policy accept;\n", hook, hook)
-		fmt.Fprintf(&b, "\t\tiifname { %q, \"lo\" } return\n", tunName)
+		b.WriteString("\tchain " + hook + " {\n\t\ttype filter hook " + hook + " priority filter - 10; policy accept;\n")
+		b.WriteString("\t\tiifname { " + strconv.Quote(tunName) + ", \"lo\" } return\n")
 		b.WriteString("\t\tmeta l4proto { 50, 51 } return\n")
 		b.WriteString("\t\tudp dport { 500, 4500 } return\n")
 		// IPv6 neighbour discovery between the peers themselves (transport
 		// mode) is link-local business and never protected.
 		b.WriteString("\t\ticmpv6 type { nd-router-solicit, nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert } return\n")
 		for i := range entries {
-			fmt.Fprintf(&b, "\t\tjump entry%d\n", i)
+			b.WriteString("\t\tjump entry" + strconv.Itoa(i) + "\n")
 		}
 		b.WriteString("\t}\n")
 	}
 	if bypassMark != 0 {
-		fmt.Fprintf(&b, "\tchain output {\n\t\ttype filter hook output priority filter - 10; policy accept;\n")
+		b.WriteString("\tchain output {\n\t\ttype filter hook output priority filter - 10; policy accept;\n")
 		fmt.Fprintf(&b, "\t\toifname %q meta mark 0x%x counter drop\n\t}\n", tunName, bypassMark)
 	}
 	b.WriteString("}\n")
 	return b.String()
 }
 
-// nftMatch renders the match part, or "" when the line can never match an
-// address family (mixed families).
-func (r CleartextRule) nftMatch() string {
-	var parts []string
+// writeRule writes the rule line of r (its match and verdict), or nothing
+// when the line can never match an address family (mixed families).
+func (r CleartextRule) writeRule(b *strings.Builder) {
 	fam := ""
-	for _, p := range []netip.Prefix{r.Src, r.Dst} {
+	for _, p := range [2]netip.Prefix{r.Src, r.Dst} {
 		if !p.IsValid() {
 			continue
 		}
@@ -147,31 +144,41 @@ func (r CleartextRule) nftMatch() string {
 			f = "ip6"
 		}
 		if fam != "" && fam != f {
-			return ""
+			return
 		}
 		fam = f
 	}
+	// Each part starts with the separator: a tab pair for the first,
+	// a space for the others.
+	sep := "\t\t"
 	if r.Src.IsValid() {
-		parts = append(parts, fam+" saddr "+r.Src.Masked().String())
+		b.WriteString(sep + fam + " saddr " + r.Src.Masked().String())
+		sep = " "
 	}
 	if r.Dst.IsValid() {
-		parts = append(parts, fam+" daddr "+r.Dst.Masked().String())
+		b.WriteString(sep + fam + " daddr " + r.Dst.Masked().String())
+		sep = " "
 	}
 	if r.Proto != 0 {
-		parts = append(parts, fmt.Sprintf("meta l4proto %d", r.Proto))
+		b.WriteString(sep + "meta l4proto " + strconv.Itoa(int(r.Proto)))
+		sep = " "
 		if r.Proto == 6 || r.Proto == 17 {
 			if pr := portRange(r.SrcPortLo, r.SrcPortHi); pr != "" {
-				parts = append(parts, "th sport "+pr)
+				b.WriteString(" th sport " + pr)
 			}
 			if pr := portRange(r.DstPortLo, r.DstPortHi); pr != "" {
-				parts = append(parts, "th dport "+pr)
+				b.WriteString(" th dport " + pr)
 			}
 		}
 	}
-	if len(parts) == 0 {
-		return "meta nfproto { ipv4, ipv6 }"
+	if sep != " " {
+		b.WriteString("\t\tmeta nfproto { ipv4, ipv6 }")
 	}
-	return strings.Join(parts, " ")
+	if r.Drop {
+		b.WriteString(" counter drop\n")
+	} else {
+		b.WriteString(" return\n")
+	}
 }
 
 func portRange(lo, hi uint16) string {
@@ -179,8 +186,8 @@ func portRange(lo, hi uint16) string {
 	case hi == 0 || (lo == 0 && hi == 65535):
 		return ""
 	case lo == hi:
-		return fmt.Sprint(lo)
+		return strconv.Itoa(int(lo))
 	default:
-		return fmt.Sprintf("%d-%d", lo, hi)
+		return strconv.Itoa(int(lo)) + "-" + strconv.Itoa(int(hi))
 	}
 }

@@ -2,6 +2,7 @@ package tun
 
 import (
 	"net/netip"
+	"os"
 	"strings"
 	"testing"
 )
@@ -64,5 +65,30 @@ func TestCleartextPolicyLoads(t *testing.T) {
 	}
 	if out := ns.Run(t, "nft", "list", "ruleset"); strings.Contains(out, "tinyipsec") {
 		t.Fatalf("table left behind:\n%s", out)
+	}
+}
+
+// TestCleartextScriptGolden: the script is byte for byte the one in
+// testdata (written by the earlier fmt-based renderer) for rules with and
+// without ports, single ports, protocols without ports, one side only,
+// mixed families, an empty entry, a quoted interface name, and with and
+// without the bypass mark.
+func TestCleartextScriptGolden(t *testing.T) {
+	p := netip.MustParsePrefix
+	e := append(testEntries(), []CleartextRule{
+		{Proto: 17, Src: p("10.9.0.0/16"), SrcPortLo: 53, SrcPortHi: 53},
+		{Proto: 17, Dst: p("10.9.1.1/32"), DstPortLo: 500},
+		{Proto: 6, Dst: p("10.9.1.1/32"), DstPortLo: 0, DstPortHi: 65535, SrcPortLo: 7, SrcPortHi: 9},
+		{Proto: 1, Src: p("192.0.2.0/24"), Dst: p("198.51.100.7/24"), Drop: true},
+		{Proto: 58, Src: p("2001:db8::1/128")},
+		{Proto: 50},
+	}, nil)
+	got := CleartextScript("tbl", "tun\"x", 0, e) + "\n=====\n" + CleartextScript("tinyipsec", "ipsec0", 0xdeadbeef, e) + CleartextScript("a", "b", 1, nil)
+	want, err := os.ReadFile("testdata/cleartext_script.nft")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != string(want) {
+		t.Errorf("script differs from testdata/cleartext_script.nft:\n%s", got)
 	}
 }
