@@ -99,10 +99,19 @@ func (b *builder) raGateway(t *table, m *CryptoMap) {
 		}
 		m.XAuthUsers = users
 	}
-	m.DNS = parseList(t, "dns", "an IP address", netip.ParseAddr)
-	m.SplitNetworks = parseList(t, "split_networks", "a network (address/length)", func(s string) (netip.Prefix, error) {
+	parseList(t, "dns", "an IP address", func(s string) bool {
+		a, err := netip.ParseAddr(s)
+		if err == nil {
+			m.DNS = append(m.DNS, a)
+		}
+		return err == nil
+	})
+	parseList(t, "split_networks", "a network (address/length)", func(s string) bool {
 		p, err := netip.ParsePrefix(s)
-		return p.Masked(), err
+		if err == nil {
+			m.SplitNetworks = append(m.SplitNetworks, p.Masked())
+		}
+		return err == nil
 	})
 }
 

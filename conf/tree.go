@@ -326,20 +326,17 @@ func (t *table) strList(key string) ([]string, bool) {
 	return nil, false
 }
 
-// parseList reads a list of strings and parses each element; an element
-// that does not parse is reported at its own path as not being what.
-func parseList[T any](t *table, key, what string, parse func(string) (T, error)) []T {
+// parseList reads a list of strings and hands each element to parse,
+// which keeps it and reports whether it parsed; an element that does not
+// is reported at its own path as not being what. Not generic: each
+// instantiation was a copy of the loop (flash).
+func parseList(t *table, key, what string, parse func(string) bool) {
 	list, _ := t.strList(key)
-	var out []T
 	for i, s := range list {
-		v, err := parse(s)
-		if err != nil {
+		if !parse(s) {
 			t.b.errorf(t.path.key(key).index(i), "%q is not %s", s, what)
-			continue
 		}
-		out = append(out, v)
 	}
-	return out
 }
 
 // subTable reads a key whose value must be a table.
