@@ -87,6 +87,25 @@ func AttrUint(t uint16, v uint64) Attribute {
 	return AttrTLV(t, binary.BigEndian.AppendUint64(nil, v))
 }
 
+// add appends a TLV attribute; addUint a numeric one (AttrUint). One
+// call instead of an append written out at each site (flash).
+func (as *Attributes) add(t uint16, v []byte) { *as = append(*as, Attribute{Type: t, Value: v}) }
+
+func (as *Attributes) addUint(t uint16, v uint64) { *as = append(*as, AttrUint(t, v)) }
+
+// addLife appends the lifetimes: a life type attribute of class typ
+// (phase 1's AttrLifeType or the IPsec DOI's AttrSALifeType), each
+// followed by its duration, whose class comes next: seconds always,
+// kilobytes when kb is set.
+func (as *Attributes) addLife(typ uint16, seconds, kb uint64) {
+	as.addUint(typ, LifeSeconds)
+	as.addUint(typ+1, seconds)
+	if kb > 0 {
+		as.addUint(typ, LifeKilobytes)
+		as.addUint(typ+1, kb)
+	}
+}
+
 // Uint decodes a numeric value (either encoding, at most 8 bytes, leading
 // zeroes allowed).
 func (a Attribute) Uint() (uint64, bool) {

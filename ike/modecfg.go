@@ -63,43 +63,53 @@ type Lease struct {
 func (l *Lease) attributes(unity bool) Attributes {
 	var as Attributes
 	if l.IP4.IsValid() {
-		a := l.IP4.As4()
-		as = append(as, AttrTLV(CfgIP4Address, a[:]))
+		as.add(CfgIP4Address, ip4Bytes(l.IP4))
 	}
 	if l.IP6.IsValid() {
-		a := l.IP6.As16()
-		as = append(as, AttrTLV(CfgIP6Address, append(a[:], 128)))
+		as.add(CfgIP6Address, ip6Bytes(l.IP6, 128))
 	}
 	for _, d := range l.DNS {
 		if d.Is4() {
-			a := d.As4()
-			as = append(as, AttrTLV(CfgIP4DNS, a[:]))
+			as.add(CfgIP4DNS, ip4Bytes(d))
 		} else {
-			a := d.As16()
-			as = append(as, AttrTLV(CfgIP6DNS, a[:]))
+			as.add(CfgIP6DNS, ip6Bytes(d, -1))
 		}
 	}
 	var split []byte
 	for _, p := range l.Split {
 		if !p.Addr().Is4() {
-			a := p.Addr().As16()
-			as = append(as, AttrTLV(CfgIP6Subnet, append(a[:], byte(p.Bits()))))
+			as.add(CfgIP6Subnet, ip6Bytes(p.Addr(), p.Bits()))
 			continue
 		}
-		a, m := p.Masked().Addr().As4(), prefixMask4(p.Bits())
+		a, m := ip4Bytes(p.Masked().Addr()), prefixMask4(p.Bits())
 		if unity {
 			// address, mask, then protocol and ports (all zero: any)
-			split = append(split, a[:]...)
+			split = append(split, a...)
 			split = append(split, m[:]...)
 			split = append(split, 0, 0, 0, 0, 0, 0)
 		} else {
-			as = append(as, AttrTLV(CfgIP4Subnet, append(a[:], m[:]...)))
+			as.add(CfgIP4Subnet, append(a, m[:]...))
 		}
 	}
 	if len(split) > 0 {
-		as = append(as, AttrTLV(UnitySplitInclude, split))
+		as.add(UnitySplitInclude, split)
 	}
 	return as
+}
+
+// ip4Bytes is an IPv4 address's 4 bytes; ip6Bytes an address's 16 bytes,
+// followed by the prefix length bits unless it is negative.
+func ip4Bytes(a netip.Addr) []byte {
+	b := a.As4()
+	return b[:]
+}
+
+func ip6Bytes(a netip.Addr, bits int) []byte {
+	b := a.As16()
+	if bits < 0 {
+		return b[:]
+	}
+	return append(b[:], byte(bits))
 }
 
 // leaseRequest is a client's Mode-Config REQUEST: empty attributes name
@@ -107,8 +117,7 @@ func (l *Lease) attributes(unity bool) Attributes {
 func leaseRequest(prev *Lease) Attributes {
 	ip4 := AttrTLV(CfgIP4Address, nil)
 	if prev != nil && prev.IP4.IsValid() {
-		a := prev.IP4.As4()
-		ip4 = AttrTLV(CfgIP4Address, a[:])
+		ip4.Value = ip4Bytes(prev.IP4)
 	}
 	return Attributes{ip4, AttrTLV(CfgIP4Netmask, nil), AttrTLV(CfgIP4DNS, nil), AttrTLV(CfgIP6Address, nil),
 		AttrTLV(CfgIP6DNS, nil), AttrTLV(CfgIP4Subnet, nil), AttrTLV(UnitySplitInclude, nil)}
@@ -204,12 +213,12 @@ func xauthCredentials(req Attributes, user string, password []byte) (Attributes,
 			if v, ok := a.Uint(); !ok || v != xauthGeneric {
 				return nil, false // only generic user name/password
 			}
-			out = append(out, AttrTV(XAuthType, xauthGeneric))
+			out.addUint(XAuthType, xauthGeneric)
 		case XAuthUserName:
-			out = append(out, AttrTLV(XAuthUserName, []byte(user)))
+			out.add(XAuthUserName, []byte(user))
 			haveUser = true
 		case XAuthPassword:
-			out = append(out, AttrTLV(XAuthPassword, password))
+			out.add(XAuthPassword, password)
 			havePass = true
 		}
 	}

@@ -53,17 +53,15 @@ func (p Policy) validate(allowWeak bool) error {
 
 // transform encodes the policy as a phase 1 transform.
 func (p Policy) transform(num uint8) Transform {
-	as := Attributes{AttrTV(AttrEncryption, uint16(p.Cipher))}
+	var as Attributes
+	as.addUint(AttrEncryption, uint64(p.Cipher))
 	if p.KeyBits != 0 {
-		as = append(as, AttrTV(AttrKeyLength, uint16(p.KeyBits)))
+		as.addUint(AttrKeyLength, uint64(uint16(p.KeyBits)))
 	}
-	as = append(as,
-		AttrTV(AttrHash, uint16(p.Hash)),
-		AttrTV(AttrAuthMethod, uint16(p.Auth)),
-		AttrTV(AttrGroupDesc, uint16(p.Group)),
-		AttrTV(AttrLifeType, uint16(LifeSeconds)),
-		AttrUint(AttrLifeDuration, uint64(p.Lifetime/time.Second)),
-	)
+	as.addUint(AttrHash, uint64(p.Hash))
+	as.addUint(AttrAuthMethod, uint64(p.Auth))
+	as.addUint(AttrGroupDesc, uint64(p.Group))
+	as.addLife(AttrLifeType, uint64(p.Lifetime/time.Second), 0)
 	return Transform{Number: num, ID: TransformKeyIKE, Attributes: as}
 }
 

@@ -53,8 +53,9 @@ func (p *Phase1) selectProposal(sa *SA, group Group) (*SA, Policy, *Notify, erro
 			if theirs.Lifetime == 0 || ours.Lifetime < theirs.Lifetime {
 				chosen.Lifetime = ours.Lifetime
 				// Tell the initiator we lowered its lifetime.
-				b := attributeBytes(Attributes{AttrTV(AttrLifeType, uint16(LifeSeconds)),
-					AttrUint(AttrLifeDuration, uint64(ours.Lifetime/time.Second))})
+				var as Attributes
+				as.addLife(AttrLifeType, uint64(ours.Lifetime/time.Second), 0)
+				b := attributeBytes(as)
 				n = &Notify{DOI: DOIIPsec, Protocol: ProtoISAKMP, NotifyType: NotifyResponderLifetime,
 					SPI: append(append([]byte(nil), p.ckyI[:]...), p.ckyR[:]...), Data: b}
 			}

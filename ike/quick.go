@@ -496,10 +496,7 @@ func (q *quickMode) responderLifetime(offered, reply *SA) *Notify {
 		return nil
 	}
 	var as Attributes
-	as = append(as, AttrUint(AttrSALifeType, LifeSeconds), AttrUint(AttrSALifeDuration, uint64(ch.Lifetime/time.Second)))
-	if ch.LifetimeKB != 0 {
-		as = append(as, AttrUint(AttrSALifeType, LifeKilobytes), AttrUint(AttrSALifeDuration, ch.LifetimeKB))
-	}
+	as.addLife(AttrSALifeType, uint64(ch.Lifetime/time.Second), ch.LifetimeKB)
 	p := reply.Proposals[len(reply.Proposals)-1]
 	return &Notify{DOI: DOIIPsec, Protocol: p.Protocol, NotifyType: NotifyResponderLifetime, SPI: p.SPI, Data: attributeBytes(as)}
 }

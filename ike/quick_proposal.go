@@ -97,16 +97,13 @@ func (o *childOffer) commonAttrs(mode conf.Mode) Attributes {
 	if lt <= 0 {
 		lt = conf.DefaultP2Lifetime
 	}
-	as = append(as, AttrUint(AttrSALifeType, LifeSeconds), AttrUint(AttrSALifeDuration, uint64(lt/time.Second)))
-	if o.LifetimeKB > 0 {
-		as = append(as, AttrUint(AttrSALifeType, LifeKilobytes), AttrUint(AttrSALifeDuration, o.LifetimeKB))
-	}
+	as.addLife(AttrSALifeType, uint64(lt/time.Second), o.LifetimeKB)
 	if o.PFS != 0 {
-		as = append(as, AttrUint(AttrP2GroupDesc, uint64(o.PFS)))
+		as.addUint(AttrP2GroupDesc, uint64(o.PFS))
 	}
-	as = append(as, AttrUint(AttrEncapsulationMode, encapMode(mode, o.Encap)))
+	as.addUint(AttrEncapsulationMode, encapMode(mode, o.Encap))
 	if o.ESN {
-		as = append(as, AttrUint(AttrExtendedSeq, 1))
+		as.addUint(AttrExtendedSeq, 1)
 	}
 	return as
 }
@@ -129,7 +126,8 @@ func (o *childOffer) buildSA(spi func() uint32) (*SA, []uint32, error) {
 			if h == nil {
 				return nil, nil, fmt.Errorf("transform set %s: unknown ah %v", ts.Name, ts.AH)
 			}
-			as := append(o.commonAttrs(mode), AttrUint(AttrAuthAlgorithm, uint64(h.AuthAttr)))
+			as := o.commonAttrs(mode)
+			as.addUint(AttrAuthAlgorithm, uint64(h.AuthAttr))
 			s := spi()
 			spis = append(spis, s)
 			sa.Proposals = append(sa.Proposals, Proposal{Number: num, Protocol: ProtoAH, SPI: spiBytes(s),
@@ -142,14 +140,14 @@ func (o *childOffer) buildSA(spi func() uint32) (*SA, []uint32, error) {
 			}
 			as := o.commonAttrs(mode)
 			if c.KeyBits != 0 {
-				as = append(as, AttrUint(AttrP2KeyLength, uint64(c.KeyBits)))
+				as.addUint(AttrP2KeyLength, uint64(c.KeyBits))
 			}
 			if !c.AEAD() && ts.ESPAuth != algo.HashNone {
 				h := ts.ESPAuth.Info()
 				if h == nil {
 					return nil, nil, fmt.Errorf("transform set %s: unknown esp_auth %v", ts.Name, ts.ESPAuth)
 				}
-				as = append(as, AttrUint(AttrAuthAlgorithm, uint64(h.AuthAttr)))
+				as.addUint(AttrAuthAlgorithm, uint64(h.AuthAttr))
 			}
 			s := spi()
 			spis = append(spis, s)

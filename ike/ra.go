@@ -357,7 +357,7 @@ func (m *Manager) raClientLease(sa *ikeSA, t *txn, ap *AttributesPayload, now ti
 	if ap.CfgType == CfgSet {
 		var ack Attributes
 		for _, a := range ap.Attributes {
-			ack = append(ack, AttrTLV(a.Type, nil))
+			ack.add(a.Type, nil)
 		}
 		m.raAnswer(sa, t, CfgAck, ap.Identifier, ack)
 	}
