@@ -128,58 +128,65 @@ func leaseRequest(prev *Lease) Attributes {
 // needs an inner address.
 func parseLease(as Attributes) (*Lease, bool) {
 	l := &Lease{}
-	addSplit := func(p netip.Prefix) {
-		if len(l.Split) < maxSplitNetworks && p.IsValid() {
-			for _, q := range l.Split {
-				if q == p {
-					return
-				}
-			}
-			l.Split = append(l.Split, p.Masked())
-		}
-	}
 	for _, a := range as {
 		v := a.Value
+		var ip netip.Addr
 		switch a.Type {
-		case CfgIP4Address:
+		case CfgIP4Address, CfgIP4DNS:
 			if len(v) == 4 {
-				if ip := netip.AddrFrom4([4]byte(v)); !ip.IsUnspecified() {
-					l.IP4 = ip
-				}
+				ip = netip.AddrFrom4([4]byte(v))
 			}
-		case CfgIP6Address:
-			if len(v) == 17 || len(v) == 16 {
-				if ip := netip.AddrFrom16([16]byte(v[:16])); !ip.IsUnspecified() {
-					l.IP6 = ip
-				}
-			}
-		case CfgIP4DNS:
-			if len(v) == 4 && len(l.DNS) < 8 {
-				l.DNS = append(l.DNS, netip.AddrFrom4([4]byte(v)))
-			}
-		case CfgIP6DNS:
-			if len(v) == 16 && len(l.DNS) < 8 {
-				l.DNS = append(l.DNS, netip.AddrFrom16([16]byte(v)))
+		case CfgIP6Address, CfgIP6DNS:
+			if len(v) == 16 || len(v) == 17 && a.Type == CfgIP6Address {
+				ip = netip.AddrFrom16([16]byte(v[:16]))
 			}
 		case CfgIP4Subnet:
 			if len(v) == 8 {
-				if bits, ok := maskBits4(v[4:8]); ok {
-					addSplit(netip.PrefixFrom(netip.AddrFrom4([4]byte(v[:4])), bits))
-				}
+				l.addSplit4(v)
 			}
 		case CfgIP6Subnet:
 			if len(v) == 17 && v[16] <= 128 {
-				addSplit(netip.PrefixFrom(netip.AddrFrom16([16]byte(v[:16])), int(v[16])))
+				l.addSplit(netip.PrefixFrom(netip.AddrFrom16([16]byte(v[:16])), int(v[16])))
 			}
 		case UnitySplitInclude:
 			for ; len(v) >= 14; v = v[14:] {
-				if bits, ok := maskBits4(v[4:8]); ok {
-					addSplit(netip.PrefixFrom(netip.AddrFrom4([4]byte(v[:4])), bits))
-				}
+				l.addSplit4(v)
 			}
+		}
+		switch {
+		case !ip.IsValid():
+		case a.Type == CfgIP4DNS || a.Type == CfgIP6DNS:
+			if len(l.DNS) < 8 {
+				l.DNS = append(l.DNS, ip)
+			}
+		case ip.IsUnspecified():
+		case a.Type == CfgIP4Address:
+			l.IP4 = ip
+		default:
+			l.IP6 = ip
 		}
 	}
 	return l, l.IP4.IsValid() || l.IP6.IsValid()
+}
+
+// addSplit4 adds the IPv4 network whose address and netmask start v, if
+// the mask is contiguous.
+func (l *Lease) addSplit4(v []byte) {
+	if bits, ok := maskBits4(v[4:8]); ok {
+		l.addSplit(netip.PrefixFrom(netip.AddrFrom4([4]byte(v[:4])), bits))
+	}
+}
+
+// addSplit adds a split network, once, up to maxSplitNetworks.
+func (l *Lease) addSplit(p netip.Prefix) {
+	if len(l.Split) < maxSplitNetworks && p.IsValid() {
+		for _, q := range l.Split {
+			if q == p {
+				return
+			}
+		}
+		l.Split = append(l.Split, p.Masked())
+	}
 }
 
 func prefixMask4(bits int) [4]byte {

@@ -49,7 +49,7 @@ var phase1Informational = phase1Table[*Phase1]{
 // finds the row of the state, opens the message as the row says (an
 // encrypted one with its own IV and HASH(1), the phase 1 IV chain left
 // alone) and checks it against the row before the handler runs.
-func (p *Phase1) handleInformational(h Header, pkt Packet) (Result, error) {
+func (p *Phase1) handleInformational(h Header, pkt *Packet) (Result, error) {
 	row := phase1Informational.row(p.state)
 	switch {
 	case row == nil:
@@ -89,14 +89,14 @@ func (p *Phase1) handleInformational(h Header, pkt Packet) (Result, error) {
 // infoInClear: before the key exchange nothing authenticates a notify:
 // anyone who saw our first message could have sent it, with any
 // responder cookie. It changes nothing; the caller may show it as a hint.
-func (p *Phase1) infoInClear(m *Message, _ Packet, _ time.Time) (*Result, error) {
+func (p *Phase1) infoInClear(m *Message, _ *Packet, _ time.Time) (*Result, error) {
 	return nil, cleartextNoticeOf(m)
 }
 
 // infoFromPeer: a peer that rejects our MM5/AM3 (or MM6) tells us why in
 // an encrypted, hashed notification; its Delete of the ISAKMP SA ends the
 // negotiation too.
-func (p *Phase1) infoFromPeer(m *Message, _ Packet, _ time.Time) (*Result, error) {
+func (p *Phase1) infoFromPeer(m *Message, _ *Packet, _ time.Time) (*Result, error) {
 	if d := Find[*Delete](m); d != nil && d.Protocol == ProtoISAKMP {
 		return nil, fail(FailPeerNotify, 0, "peer deleted the ISAKMP SA")
 	}

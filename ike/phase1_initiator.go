@@ -70,7 +70,7 @@ func (hs *phase1Initiator) start() (*Result, error) {
 	return hs.am1()
 }
 
-func (hs *phase1Initiator) receive(h Header, pkt Packet, now time.Time) (*Result, error) {
+func (hs *phase1Initiator) receive(h Header, pkt *Packet, now time.Time) (*Result, error) {
 	return phase1Step(&hs.Phase1, hs.table, hs, h, pkt, now)
 }
 
@@ -90,7 +90,7 @@ func (hs *phase1Initiator) takeChoice(m *Message, name string) error {
 
 // keysFrom takes the responder's KE and nonce (MM4, AM2), checks its
 // NAT-D hashes and derives the keys.
-func (hs *phase1Initiator) keysFrom(m *Message, pkt Packet) error {
+func (hs *phase1Initiator) keysFrom(m *Message, pkt *Packet) error {
 	gxr, nr, err := hs.keAndNonce(m)
 	if err != nil {
 		return err
@@ -119,7 +119,7 @@ func (hs *phase1Initiator) mm1() (*Result, error) {
 }
 
 // mm2 takes the responder's choice and answers with MM3: our KE and nonce.
-func (hs *phase1Initiator) mm2(m *Message, pkt Packet, now time.Time) (*Result, error) {
+func (hs *phase1Initiator) mm2(m *Message, pkt *Packet, now time.Time) (*Result, error) {
 	if err := hs.takeChoice(m, "MM2"); err != nil {
 		return nil, err
 	}
@@ -139,7 +139,7 @@ func (hs *phase1Initiator) mm2(m *Message, pkt Packet, now time.Time) (*Result, 
 // mm4 takes the responder's KE and nonce, derives the keys and answers
 // with MM5: our identity and its proof, encrypted (floated to 4500 when
 // NAT-D found a NAT).
-func (hs *phase1Initiator) mm4(m *Message, pkt Packet, now time.Time) (*Result, error) {
+func (hs *phase1Initiator) mm4(m *Message, pkt *Packet, now time.Time) (*Result, error) {
 	if err := hs.keysFrom(m, pkt); err != nil {
 		return nil, err
 	}
@@ -165,7 +165,7 @@ func (hs *phase1Initiator) mm4(m *Message, pkt Packet, now time.Time) (*Result, 
 }
 
 // mm6 authenticates the responder: phase 1 is done.
-func (hs *phase1Initiator) mm6(m *Message, pkt Packet, now time.Time) (*Result, error) {
+func (hs *phase1Initiator) mm6(m *Message, pkt *Packet, now time.Time) (*Result, error) {
 	if err := hs.verifyPeer(Find[*ID](m), m, now, hs.hashR); err != nil {
 		return nil, err
 	}
@@ -205,7 +205,7 @@ func (hs *phase1Initiator) am1() (*Result, error) {
 
 // am2 takes the responder's choice, keys and proof and answers with AM3,
 // our proof: phase 1 is done.
-func (hs *phase1Initiator) am2(m *Message, pkt Packet, now time.Time) (*Result, error) {
+func (hs *phase1Initiator) am2(m *Message, pkt *Packet, now time.Time) (*Result, error) {
 	if err := hs.takeChoice(m, "AM2"); err != nil {
 		return nil, err
 	}

@@ -60,7 +60,7 @@ func (p *Phase1) natdPayloads() ([]Payload, error) {
 
 // checkNATD compares the peer's NAT-D payloads with the endpoints the
 // datagram really used (RFC 3947 section 3.2).
-func (p *Phase1) checkNATD(m *Message, pkt Packet) {
+func (p *Phase1) checkNATD(m *Message, pkt *Packet) {
 	ds := FindAll[*NATD](m)
 	if p.natt == NATTNone || len(ds) < 2 {
 		return
@@ -102,7 +102,7 @@ func (p *Phase1) float() {
 
 // noteEndpoints adopts the endpoints of a received datagram (the peer may
 // have floated, or sit behind a NAT that rewrote its port).
-func (p *Phase1) noteEndpoints(pkt Packet) {
+func (p *Phase1) noteEndpoints(pkt *Packet) {
 	if pkt.Remote.IsValid() {
 		p.remote = pkt.Remote
 	}

@@ -37,7 +37,7 @@ func newResponder(cfg *Phase1Config) (*phase1Responder, error) {
 	return hs, nil
 }
 
-func (hs *phase1Responder) receive(h Header, pkt Packet, now time.Time) (*Result, error) {
+func (hs *phase1Responder) receive(h Header, pkt *Packet, now time.Time) (*Result, error) {
 	if hs.state == StateNone {
 		if err := hs.first(h); err != nil {
 			return nil, err
@@ -70,7 +70,7 @@ func (hs *phase1Responder) first(h Header) error {
 // that matches an offered transform (of group, when nonzero), and
 // returns the SA payload of the choice, with RESPONDER-LIFETIME when we
 // lowered the lifetime.
-func (hs *phase1Responder) choose(m *Message, pkt Packet, group Group) ([]Payload, error) {
+func (hs *phase1Responder) choose(m *Message, pkt *Packet, group Group) ([]Payload, error) {
 	hs.noteEndpoints(pkt)
 	if err := hs.pickResponderCookie(); err != nil {
 		return nil, err
@@ -115,7 +115,7 @@ var mainModeResponder = phase1Table[*phase1Responder]{
 }
 
 // mm1 chooses one of the initiator's transforms and answers with MM2.
-func (hs *phase1Responder) mm1(m *Message, pkt Packet, now time.Time) (*Result, error) {
+func (hs *phase1Responder) mm1(m *Message, pkt *Packet, now time.Time) (*Result, error) {
 	ps, err := hs.choose(m, pkt, 0)
 	if err != nil {
 		return nil, err
@@ -125,7 +125,7 @@ func (hs *phase1Responder) mm1(m *Message, pkt Packet, now time.Time) (*Result, 
 
 // mm3 takes the initiator's KE and nonce, derives the keys and answers
 // with MM4: ours.
-func (hs *phase1Responder) mm3(m *Message, pkt Packet, now time.Time) (*Result, error) {
+func (hs *phase1Responder) mm3(m *Message, pkt *Packet, now time.Time) (*Result, error) {
 	gxi, ni, err := hs.keAndNonce(m)
 	if err != nil {
 		return nil, err
@@ -142,7 +142,7 @@ func (hs *phase1Responder) mm3(m *Message, pkt Packet, now time.Time) (*Result, 
 
 // mm5 authenticates the initiator (its MM5 may come from 4500 now) and
 // answers with MM6, our identity and proof: phase 1 is done.
-func (hs *phase1Responder) mm5(m *Message, pkt Packet, now time.Time) (*Result, error) {
+func (hs *phase1Responder) mm5(m *Message, pkt *Packet, now time.Time) (*Result, error) {
 	if err := hs.verifyPeer(Find[*ID](m), m, now, hs.hashI); err != nil {
 		return nil, err
 	}
@@ -172,7 +172,7 @@ var aggressiveResponder = phase1Table[*phase1Responder]{
 
 // am1 chooses a transform of the initiator's group, checks its identity
 // and answers with AM2: our choice, KE, nonce, identity and proof.
-func (hs *phase1Responder) am1(m *Message, pkt Packet, now time.Time) (*Result, error) {
+func (hs *phase1Responder) am1(m *Message, pkt *Packet, now time.Time) (*Result, error) {
 	ps, err := hs.choose(m, pkt, offeredGroup(Find[*SA](m)))
 	if err != nil {
 		return nil, err
@@ -206,7 +206,7 @@ func (hs *phase1Responder) am1(m *Message, pkt Packet, now time.Time) (*Result, 
 }
 
 // am3 authenticates the initiator: phase 1 is done.
-func (hs *phase1Responder) am3(m *Message, pkt Packet, now time.Time) (*Result, error) {
+func (hs *phase1Responder) am3(m *Message, pkt *Packet, now time.Time) (*Result, error) {
 	hs.noteEndpoints(pkt)
 	hs.checkNATD(m, pkt)
 	if err := hs.verifyPeer(hs.peerID, m, now, hs.hashI); err != nil {
