@@ -3,8 +3,6 @@ package ike
 import (
 	"encoding/binary"
 	"fmt"
-
-	"golang.org/x/crypto/cryptobyte"
 )
 
 // Attribute is one data attribute (RFC 2408 section 3.3). TV attributes
@@ -152,45 +150,49 @@ func (as Attributes) Uint(t uint16) (uint64, bool) {
 	return a.Uint()
 }
 
-func marshalAttributes(b *cryptobyte.Builder, as []Attribute) {
+func marshalAttributes(b *builder, as []Attribute) {
 	for _, a := range as {
 		if a.TV {
-			b.AddUint16(a.Type | 0x8000)
+			b.u16(a.Type | 0x8000)
 			var v [2]byte
 			copy(v[2-min(2, len(a.Value)):], a.Value)
-			b.AddBytes(v[:])
+			b.add(v[:])
 			continue
 		}
-		b.AddUint16(a.Type &^ 0x8000)
-		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(a.Value) })
+		if len(a.Value) > 0xffff {
+			b.fail(fmt.Errorf("ike: attribute %d too long (%d bytes)", a.Type, len(a.Value)))
+		}
+		b.u16(a.Type &^ 0x8000)
+		b.u16(uint16(len(a.Value)))
+		b.add(a.Value)
 	}
 }
 
 // attributeBytes encodes attributes on their own, as notification data.
 func attributeBytes(as []Attribute) []byte {
-	b := newBuilder()
+	b := &builder{}
 	marshalAttributes(b, as)
-	return b.BytesOrPanic()
+	return b.bytesOrPanic()
 }
 
-func parseAttributes(s cryptobyte.String) (Attributes, error) {
+func parseAttributes(s wire) (Attributes, error) {
 	var as Attributes
-	for !s.Empty() {
+	for len(s) != 0 {
 		if len(as) >= MaxPayloads {
 			return nil, ErrTooMany
 		}
 		var t uint16
-		if !s.ReadUint16(&t) {
+		if !s.readU16(&t) {
 			return nil, malformed("truncated attribute")
 		}
 		a := Attribute{Type: t &^ 0x8000, TV: t&0x8000 != 0}
 		if a.TV {
-			if !s.ReadBytes(&a.Value, 2) {
+			if !s.readBytes(&a.Value, 2) {
 				return nil, malformed("truncated TV attribute %d", a.Type)
 			}
 		} else {
-			var v cryptobyte.String
-			if !s.ReadUint16LengthPrefixed(&v) {
+			var v wire
+			if !s.readU16Prefixed(&v) {
 				return nil, malformed("truncated TLV attribute %d", a.Type)
 			}
 			a.Value = v
@@ -210,17 +212,17 @@ type AttributesPayload struct {
 
 func (*AttributesPayload) Type() PayloadType { return PayloadAttributes }
 
-func (p *AttributesPayload) marshalBody(b *cryptobyte.Builder) {
-	b.AddUint8(p.CfgType)
-	b.AddUint8(0)
-	b.AddUint16(p.Identifier)
+func (p *AttributesPayload) marshalBody(b *builder) {
+	b.u8(p.CfgType)
+	b.u8(0)
+	b.u16(p.Identifier)
 	marshalAttributes(b, p.Attributes)
 }
 
-func parseAttributesPayload(s cryptobyte.String) (Payload, error) {
+func parseAttributesPayload(s wire) (Payload, error) {
 	p := &AttributesPayload{}
 	var reserved uint8
-	if !s.ReadUint8(&p.CfgType) || !s.ReadUint8(&reserved) || !s.ReadUint16(&p.Identifier) {
+	if !s.readU8(&p.CfgType) || !s.readU8(&reserved) || !s.readU16(&p.Identifier) {
 		return nil, malformed("short attribute payload")
 	}
 	as, err := parseAttributes(s)

@@ -1,12 +1,6 @@
 package ike
 
-import (
-	"crypto/hmac"
-
-	"golang.org/x/crypto/cryptobyte"
-)
+import "crypto/hmac"
 
 // hmacEqual compares MACs and hashes in constant time.
 func hmacEqual(a, b []byte) bool { return hmac.Equal(a, b) }
-
-func newBuilder() *cryptobyte.Builder { return cryptobyte.NewBuilder(nil) }

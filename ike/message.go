@@ -3,8 +3,6 @@ package ike
 import (
 	"errors"
 	"fmt"
-
-	"golang.org/x/crypto/cryptobyte"
 )
 
 // ExchangeType is the ISAKMP exchange type (RFC 2408 section 3.1, RFC 2409).
@@ -100,19 +98,19 @@ type Header struct {
 // Encrypted reports whether the E flag is set.
 func (h *Header) Encrypted() bool { return h.Flags&FlagEncryption != 0 }
 
-func (h *Header) marshal(b *cryptobyte.Builder, next PayloadType, length int) {
-	b.AddBytes(h.CookieI[:])
-	b.AddBytes(h.CookieR[:])
-	b.AddUint8(uint8(next))
+func (h *Header) marshal(b *builder, next PayloadType, length int) {
+	b.add(h.CookieI[:])
+	b.add(h.CookieR[:])
+	b.u8(uint8(next))
 	v := h.Version
 	if v == 0 {
 		v = Version
 	}
-	b.AddUint8(v)
-	b.AddUint8(uint8(h.Exchange))
-	b.AddUint8(h.Flags)
-	b.AddUint32(h.MessageID)
-	b.AddUint32(uint32(length))
+	b.u8(v)
+	b.u8(uint8(h.Exchange))
+	b.u8(h.Flags)
+	b.u32(h.MessageID)
+	b.u32(uint32(length))
 }
 
 // ParseHeader decodes the fixed header of b and checks the length field
@@ -126,11 +124,11 @@ func ParseHeader(b []byte) (Header, error) {
 	if len(b) > MaxMessageLen {
 		return h, malformed("message too long (%d bytes)", len(b))
 	}
-	s := cryptobyte.String(b)
+	s := wire(b)
 	var np, ex uint8
-	if !s.CopyBytes(h.CookieI[:]) || !s.CopyBytes(h.CookieR[:]) ||
-		!s.ReadUint8(&np) || !s.ReadUint8(&h.Version) || !s.ReadUint8(&ex) ||
-		!s.ReadUint8(&h.Flags) || !s.ReadUint32(&h.MessageID) || !s.ReadUint32(&h.Length) {
+	if !s.copyBytes(h.CookieI[:]) || !s.copyBytes(h.CookieR[:]) ||
+		!s.readU8(&np) || !s.readU8(&h.Version) || !s.readU8(&ex) ||
+		!s.readU8(&h.Flags) || !s.readU32(&h.MessageID) || !s.readU32(&h.Length) {
 		return h, malformed("short header")
 	}
 	h.NextPayload, h.Exchange = PayloadType(np), ExchangeType(ex)
@@ -175,13 +173,10 @@ func (m *Message) marshalWithBody(body []byte, flags uint8) ([]byte, error) {
 	if len(m.Payloads) > 0 {
 		next = m.Payloads[0].Type()
 	}
-	b := cryptobyte.NewFixedBuilder(make([]byte, 0, HeaderLen+len(body)))
+	b := &builder{buf: make([]byte, 0, HeaderLen+len(body))}
 	h.marshal(b, next, HeaderLen+len(body))
-	b.AddBytes(body)
-	out, err := b.Bytes()
-	if err != nil {
-		return nil, err
-	}
+	b.add(body)
+	out := b.buf
 	m.NextPayload = next
 	m.Length = uint32(len(out))
 	if m.Version == 0 {
@@ -196,34 +191,17 @@ func MarshalPayloads(ps []Payload) ([]byte, error) {
 	if len(ps) > MaxPayloads {
 		return nil, ErrTooMany
 	}
-	b := cryptobyte.NewBuilder(nil)
+	b := &builder{}
 	for i, p := range ps {
 		next := PayloadNone
 		if i+1 < len(ps) {
 			next = ps[i+1].Type()
 		}
-		b.AddUint8(uint8(next))
-		b.AddUint8(0)
-		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
-			p.marshalBody(b)
-		})
+		at := b.open(uint8(next))
+		p.marshalBody(b)
+		b.close(at)
 	}
-	out, err := b.Bytes()
-	if err != nil {
-		return nil, err
-	}
-	// The 16-bit length covers the 4-byte generic header too; cryptobyte's
-	// prefix counts only the body, so patch each length in a second pass.
-	for off := 0; off < len(out); {
-		l := int(out[off+2])<<8 | int(out[off+3])
-		tot := l + 4
-		if tot > 0xffff {
-			return nil, fmt.Errorf("ike: payload too long (%d bytes)", tot)
-		}
-		out[off+2], out[off+3] = byte(tot>>8), byte(tot)
-		off += tot
-	}
-	return out, nil
+	return b.bytes()
 }
 
 // Unmarshal parses a plaintext message. An encrypted message returns
@@ -252,7 +230,7 @@ func UnmarshalPayloads(first PayloadType, body []byte, trailing bool) ([]Payload
 	var ps []Payload
 	var raw [][]byte
 	next := first
-	s := cryptobyte.String(body)
+	s := wire(body)
 	for next != PayloadNone {
 		if len(ps) >= MaxPayloads {
 			return nil, nil, ErrTooMany
@@ -260,14 +238,14 @@ func UnmarshalPayloads(first PayloadType, body []byte, trailing bool) ([]Payload
 		start := s
 		var np, reserved uint8
 		var length uint16
-		if !s.ReadUint8(&np) || !s.ReadUint8(&reserved) || !s.ReadUint16(&length) {
+		if !s.readU8(&np) || !s.readU8(&reserved) || !s.readU16(&length) {
 			return nil, nil, malformed("truncated generic payload header (%v)", next)
 		}
 		if length < 4 {
 			return nil, nil, malformed("payload %v length %d", next, length)
 		}
-		var pb cryptobyte.String
-		if !s.ReadBytes((*[]byte)(&pb), int(length)-4) {
+		var pb wire
+		if !s.readBytes((*[]byte)(&pb), int(length)-4) {
 			return nil, nil, malformed("payload %v length %d exceeds message", next, length)
 		}
 		p, err := parsePayload(next, pb)
@@ -278,7 +256,7 @@ func UnmarshalPayloads(first PayloadType, body []byte, trailing bool) ([]Payload
 		raw = append(raw, start[:length])
 		next = PayloadType(np)
 	}
-	if !trailing && !s.Empty() {
+	if !trailing && len(s) != 0 {
 		return nil, nil, malformed("%d bytes after the last payload", len(s))
 	}
 	return ps, raw, nil

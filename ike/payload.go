@@ -2,8 +2,6 @@ package ike
 
 import (
 	"fmt"
-
-	"golang.org/x/crypto/cryptobyte"
 )
 
 // PayloadType is the ISAKMP next-payload value.
@@ -64,10 +62,10 @@ func (t PayloadType) String() string {
 type Payload interface {
 	Type() PayloadType
 	// marshalBody writes the payload body (after the generic header).
-	marshalBody(b *cryptobyte.Builder)
+	marshalBody(b *builder)
 }
 
-func parsePayload(t PayloadType, s cryptobyte.String) (Payload, error) {
+func parsePayload(t PayloadType, s wire) (Payload, error) {
 	var p Payload
 	var err error
 	switch t {
@@ -156,13 +154,13 @@ func (p *NATD) Type() PayloadType {
 }
 func (p *Unknown) Type() PayloadType { return p.PType }
 
-func (p *KE) marshalBody(b *cryptobyte.Builder)       { b.AddBytes(p.Data) }
-func (p *Hash) marshalBody(b *cryptobyte.Builder)     { b.AddBytes(p.Data) }
-func (p *Sig) marshalBody(b *cryptobyte.Builder)      { b.AddBytes(p.Data) }
-func (p *Nonce) marshalBody(b *cryptobyte.Builder)    { b.AddBytes(p.Data) }
-func (p *VendorID) marshalBody(b *cryptobyte.Builder) { b.AddBytes(p.Data) }
-func (p *NATD) marshalBody(b *cryptobyte.Builder)     { b.AddBytes(p.Data) }
-func (p *Unknown) marshalBody(b *cryptobyte.Builder)  { b.AddBytes(p.Body) }
+func (p *KE) marshalBody(b *builder)       { b.add(p.Data) }
+func (p *Hash) marshalBody(b *builder)     { b.add(p.Data) }
+func (p *Sig) marshalBody(b *builder)      { b.add(p.Data) }
+func (p *Nonce) marshalBody(b *builder)    { b.add(p.Data) }
+func (p *VendorID) marshalBody(b *builder) { b.add(p.Data) }
+func (p *NATD) marshalBody(b *builder)     { b.add(p.Data) }
+func (p *Unknown) marshalBody(b *builder)  { b.add(p.Body) }
 
 // Certificate encodings (RFC 2408 section 3.9).
 const (
@@ -197,27 +195,27 @@ type CertRequest struct {
 func (*Cert) Type() PayloadType        { return PayloadCert }
 func (*CertRequest) Type() PayloadType { return PayloadCR }
 
-func (p *Cert) marshalBody(b *cryptobyte.Builder) {
-	b.AddUint8(p.Encoding)
-	b.AddBytes(p.Data)
+func (p *Cert) marshalBody(b *builder) {
+	b.u8(p.Encoding)
+	b.add(p.Data)
 }
-func (p *CertRequest) marshalBody(b *cryptobyte.Builder) {
-	b.AddUint8(p.Encoding)
-	b.AddBytes(p.Authority)
+func (p *CertRequest) marshalBody(b *builder) {
+	b.u8(p.Encoding)
+	b.add(p.Authority)
 }
 
-func parseCert(s cryptobyte.String) (Payload, error) {
+func parseCert(s wire) (Payload, error) {
 	p := &Cert{}
-	if !s.ReadUint8(&p.Encoding) {
+	if !s.readU8(&p.Encoding) {
 		return nil, malformed("empty CERT payload")
 	}
 	p.Data = s
 	return p, nil
 }
 
-func parseCR(s cryptobyte.String) (Payload, error) {
+func parseCR(s wire) (Payload, error) {
 	p := &CertRequest{}
-	if !s.ReadUint8(&p.Encoding) {
+	if !s.readU8(&p.Encoding) {
 		return nil, malformed("empty CR payload")
 	}
 	p.Authority = s
@@ -236,21 +234,21 @@ type Fragment struct {
 
 func (*Fragment) Type() PayloadType { return PayloadFragment }
 
-func (p *Fragment) marshalBody(b *cryptobyte.Builder) {
-	b.AddUint16(p.ID)
-	b.AddUint8(p.Number)
+func (p *Fragment) marshalBody(b *builder) {
+	b.u16(p.ID)
+	b.u8(p.Number)
 	var f uint8
 	if p.Last {
 		f = 1
 	}
-	b.AddUint8(f)
-	b.AddBytes(p.Data)
+	b.u8(f)
+	b.add(p.Data)
 }
 
-func parseFragment(s cryptobyte.String) (Payload, error) {
+func parseFragment(s wire) (Payload, error) {
 	p := &Fragment{}
 	var flags uint8
-	if !s.ReadUint16(&p.ID) || !s.ReadUint8(&p.Number) || !s.ReadUint8(&flags) {
+	if !s.readU16(&p.ID) || !s.readU8(&p.Number) || !s.readU8(&flags) {
 		return nil, malformed("short fragment payload")
 	}
 	p.Last = flags&1 != 0

@@ -5,8 +5,6 @@ import (
 	"encoding/asn1"
 	"fmt"
 	"net/netip"
-
-	"golang.org/x/crypto/cryptobyte"
 )
 
 // Identification types (RFC 2407 section 4.6.2.1).
@@ -35,23 +33,23 @@ type ID struct {
 
 func (*ID) Type() PayloadType { return PayloadID }
 
-func (p *ID) marshalBody(b *cryptobyte.Builder) {
-	b.AddUint8(p.IDType)
-	b.AddUint8(p.Protocol)
-	b.AddUint16(p.Port)
-	b.AddBytes(p.Data)
+func (p *ID) marshalBody(b *builder) {
+	b.u8(p.IDType)
+	b.u8(p.Protocol)
+	b.u16(p.Port)
+	b.add(p.Data)
 }
 
 // Body returns the ID payload body (IDii_b / IDir_b in RFC 2409 terms).
 func (p *ID) Body() []byte {
-	b := cryptobyte.NewBuilder(nil)
+	b := &builder{}
 	p.marshalBody(b)
-	return b.BytesOrPanic()
+	return b.bytesOrPanic()
 }
 
-func parseID(s cryptobyte.String) (Payload, error) {
+func parseID(s wire) (Payload, error) {
 	p := &ID{}
-	if !s.ReadUint8(&p.IDType) || !s.ReadUint8(&p.Protocol) || !s.ReadUint16(&p.Port) {
+	if !s.readU8(&p.IDType) || !s.readU8(&p.Protocol) || !s.readU16(&p.Port) {
 		return nil, malformed("short ID payload")
 	}
 	p.Data = s

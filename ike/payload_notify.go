@@ -2,8 +2,6 @@ package ike
 
 import (
 	"net/netip"
-
-	"golang.org/x/crypto/cryptobyte"
 )
 
 // Notify message types (RFC 2408 section 3.14.1, RFC 2407 section 4.6.3,
@@ -59,20 +57,20 @@ type Notify struct {
 
 func (*Notify) Type() PayloadType { return PayloadNotify }
 
-func (p *Notify) marshalBody(b *cryptobyte.Builder) {
-	b.AddUint32(p.DOI)
-	b.AddUint8(p.Protocol)
-	b.AddUint8(uint8(len(p.SPI)))
-	b.AddUint16(p.NotifyType)
-	b.AddBytes(p.SPI)
-	b.AddBytes(p.Data)
+func (p *Notify) marshalBody(b *builder) {
+	b.u32(p.DOI)
+	b.u8(p.Protocol)
+	b.u8(uint8(len(p.SPI)))
+	b.u16(p.NotifyType)
+	b.add(p.SPI)
+	b.add(p.Data)
 }
 
-func parseNotify(s cryptobyte.String) (Payload, error) {
+func parseNotify(s wire) (Payload, error) {
 	p := &Notify{}
 	var spiSize uint8
-	if !s.ReadUint32(&p.DOI) || !s.ReadUint8(&p.Protocol) || !s.ReadUint8(&spiSize) ||
-		!s.ReadUint16(&p.NotifyType) || !s.ReadBytes(&p.SPI, int(spiSize)) {
+	if !s.readU32(&p.DOI) || !s.readU8(&p.Protocol) || !s.readU8(&spiSize) ||
+		!s.readU16(&p.NotifyType) || !s.readBytes(&p.SPI, int(spiSize)) {
 		return nil, malformed("short notify payload")
 	}
 	p.Data = s
@@ -90,28 +88,28 @@ type Delete struct {
 
 func (*Delete) Type() PayloadType { return PayloadDelete }
 
-func (p *Delete) marshalBody(b *cryptobyte.Builder) {
-	b.AddUint32(p.DOI)
-	b.AddUint8(p.Protocol)
+func (p *Delete) marshalBody(b *builder) {
+	b.u32(p.DOI)
+	b.u8(p.Protocol)
 	size := p.SPISize
 	if size == 0 && len(p.SPIs) > 0 {
 		size = uint8(len(p.SPIs[0]))
 	}
-	b.AddUint8(size)
-	b.AddUint16(uint16(len(p.SPIs)))
+	b.u8(size)
+	b.u16(uint16(len(p.SPIs)))
 	for _, spi := range p.SPIs {
 		if len(spi) != int(size) {
-			b.SetError(malformed("delete: SPI of %d bytes in a list of %d", len(spi), size))
+			b.fail(malformed("delete: SPI of %d bytes in a list of %d", len(spi), size))
 			return
 		}
-		b.AddBytes(spi)
+		b.add(spi)
 	}
 }
 
-func parseDelete(s cryptobyte.String) (Payload, error) {
+func parseDelete(s wire) (Payload, error) {
 	p := &Delete{}
 	var n uint16
-	if !s.ReadUint32(&p.DOI) || !s.ReadUint8(&p.Protocol) || !s.ReadUint8(&p.SPISize) || !s.ReadUint16(&n) {
+	if !s.readU32(&p.DOI) || !s.readU8(&p.Protocol) || !s.readU8(&p.SPISize) || !s.readU16(&n) {
 		return nil, malformed("short delete payload")
 	}
 	if p.SPISize == 0 || int(n)*int(p.SPISize) != len(s) {
@@ -119,7 +117,7 @@ func parseDelete(s cryptobyte.String) (Payload, error) {
 	}
 	for i := 0; i < int(n); i++ {
 		var spi []byte
-		s.ReadBytes(&spi, int(p.SPISize))
+		s.readBytes(&spi, int(p.SPISize))
 		p.SPIs = append(p.SPIs, spi)
 	}
 	return p, nil
@@ -140,23 +138,23 @@ func (p *NATOA) Type() PayloadType {
 	return PayloadNATOA
 }
 
-func (p *NATOA) marshalBody(b *cryptobyte.Builder) {
+func (p *NATOA) marshalBody(b *builder) {
 	a := p.Addr.Unmap()
 	t := IDIPv6Addr
 	if a.Is4() {
 		t = IDIPv4Addr
 	}
-	b.AddUint8(t)
-	b.AddUint8(0)
-	b.AddUint16(0)
-	b.AddBytes(a.AsSlice())
+	b.u8(t)
+	b.u8(0)
+	b.u16(0)
+	b.add(a.AsSlice())
 }
 
-func parseNATOA(s cryptobyte.String, draft bool) (Payload, error) {
+func parseNATOA(s wire, draft bool) (Payload, error) {
 	var t uint8
 	var r1 uint8
 	var r2 uint16
-	if !s.ReadUint8(&t) || !s.ReadUint8(&r1) || !s.ReadUint16(&r2) {
+	if !s.readU8(&t) || !s.readU8(&r1) || !s.readU16(&r2) {
 		return nil, malformed("short NAT-OA payload")
 	}
 	if !(t == IDIPv4Addr && len(s) == 4) && !(t == IDIPv6Addr && len(s) == 16) {

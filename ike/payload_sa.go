@@ -1,8 +1,6 @@
 package ike
 
-import (
-	"golang.org/x/crypto/cryptobyte"
-)
+import ()
 
 // DOIIPsec is the IPsec Domain of Interpretation (RFC 2407).
 const DOIIPsec uint32 = 1
@@ -46,21 +44,21 @@ type Transform struct {
 
 func (*SA) Type() PayloadType { return PayloadSA }
 
-func (p *SA) marshalBody(b *cryptobyte.Builder) {
-	b.AddUint32(p.DOI)
-	b.AddUint32(p.Situation)
-	addSubPayloads(b, PayloadProposal, len(p.Proposals), func(b *cryptobyte.Builder, i int) {
+func (p *SA) marshalBody(b *builder) {
+	b.u32(p.DOI)
+	b.u32(p.Situation)
+	addSubPayloads(b, PayloadProposal, len(p.Proposals), func(b *builder, i int) {
 		pr := &p.Proposals[i]
-		b.AddUint8(pr.Number)
-		b.AddUint8(pr.Protocol)
-		b.AddUint8(uint8(len(pr.SPI)))
-		b.AddUint8(uint8(len(pr.Transforms)))
-		b.AddBytes(pr.SPI)
-		addSubPayloads(b, PayloadTransform, len(pr.Transforms), func(b *cryptobyte.Builder, j int) {
+		b.u8(pr.Number)
+		b.u8(pr.Protocol)
+		b.u8(uint8(len(pr.SPI)))
+		b.u8(uint8(len(pr.Transforms)))
+		b.add(pr.SPI)
+		addSubPayloads(b, PayloadTransform, len(pr.Transforms), func(b *builder, j int) {
 			t := &pr.Transforms[j]
-			b.AddUint8(t.Number)
-			b.AddUint8(t.ID)
-			b.AddUint16(0)
+			b.u8(t.Number)
+			b.u8(t.ID)
+			b.u16(0)
 			marshalAttributes(b, t.Attributes)
 		})
 	})
@@ -70,40 +68,32 @@ func (p *SA) marshalBody(b *cryptobyte.Builder) {
 // proposal's transforms), body(i) being the i-th: each in a generic header
 // whose length includes the header itself, as ISAKMP wants, and whose next
 // field names the kind again, 0 on the last.
-func addSubPayloads(b *cryptobyte.Builder, kind PayloadType, n int, body func(b *cryptobyte.Builder, i int)) {
+func addSubPayloads(b *builder, kind PayloadType, n int, body func(b *builder, i int)) {
 	for i := 0; i < n; i++ {
 		next := uint8(kind)
 		if i == n-1 {
 			next = 0
 		}
-		inner := cryptobyte.NewBuilder(nil)
-		body(inner, i)
-		bs, err := inner.Bytes()
-		if err != nil || len(bs)+4 > 0xffff {
-			b.SetError(malformed("sub-payload too long"))
-			return
-		}
-		b.AddUint8(next)
-		b.AddUint8(0)
-		b.AddUint16(uint16(len(bs) + 4))
-		b.AddBytes(bs)
+		at := b.open(next)
+		body(b, i)
+		b.close(at)
 	}
 }
 
 // readSubPayload reads a generic header and its body; the header's length
 // covers itself.
-func readSubPayload(s *cryptobyte.String, next *uint8, body *cryptobyte.String) bool {
+func readSubPayload(s *wire, next *uint8, body *wire) bool {
 	var reserved uint8
 	var l uint16
-	if !s.ReadUint8(next) || !s.ReadUint8(&reserved) || !s.ReadUint16(&l) || l < 4 {
+	if !s.readU8(next) || !s.readU8(&reserved) || !s.readU16(&l) || l < 4 {
 		return false
 	}
-	return s.ReadBytes((*[]byte)(body), int(l)-4)
+	return s.readBytes((*[]byte)(body), int(l)-4)
 }
 
-func parseSA(s cryptobyte.String) (Payload, error) {
+func parseSA(s wire) (Payload, error) {
 	p := &SA{}
-	if !s.ReadUint32(&p.DOI) {
+	if !s.readU32(&p.DOI) {
 		return nil, malformed("short SA payload")
 	}
 	// The Informational-only DOI 0 SA carries no situation; everything we
@@ -111,7 +101,7 @@ func parseSA(s cryptobyte.String) (Payload, error) {
 	if p.DOI != DOIIPsec {
 		return nil, malformed("SA DOI %d", p.DOI)
 	}
-	if !s.ReadUint32(&p.Situation) {
+	if !s.readU32(&p.Situation) {
 		return nil, malformed("short SA payload")
 	}
 	if p.Situation != SituationIdentityOnly {
@@ -120,14 +110,14 @@ func parseSA(s cryptobyte.String) (Payload, error) {
 		return nil, malformed("unsupported situation %#x", p.Situation)
 	}
 	next := uint8(PayloadProposal)
-	for !s.Empty() || next != 0 {
+	for len(s) != 0 || next != 0 {
 		if next != uint8(PayloadProposal) {
 			return nil, malformed("SA: payload %d inside SA", next)
 		}
 		if len(p.Proposals) >= MaxPayloads {
 			return nil, ErrTooMany
 		}
-		var body cryptobyte.String
+		var body wire
 		if !readSubPayload(&s, &next, &body) {
 			return nil, malformed("truncated proposal")
 		}
@@ -143,11 +133,11 @@ func parseSA(s cryptobyte.String) (Payload, error) {
 	return p, nil
 }
 
-func parseProposal(s cryptobyte.String) (Proposal, error) {
+func parseProposal(s wire) (Proposal, error) {
 	var pr Proposal
 	var spiSize, nt uint8
-	if !s.ReadUint8(&pr.Number) || !s.ReadUint8(&pr.Protocol) || !s.ReadUint8(&spiSize) ||
-		!s.ReadUint8(&nt) || !s.ReadBytes(&pr.SPI, int(spiSize)) {
+	if !s.readU8(&pr.Number) || !s.readU8(&pr.Protocol) || !s.readU8(&spiSize) ||
+		!s.readU8(&nt) || !s.readBytes(&pr.SPI, int(spiSize)) {
 		return pr, malformed("truncated proposal header")
 	}
 	if spiSize == 0 {
@@ -161,13 +151,13 @@ func parseProposal(s cryptobyte.String) (Proposal, error) {
 		if next != uint8(PayloadTransform) {
 			return pr, malformed("proposal: %d transforms announced, chain ends after %d", nt, i)
 		}
-		var body cryptobyte.String
+		var body wire
 		if !readSubPayload(&s, &next, &body) {
 			return pr, malformed("truncated transform")
 		}
 		var t Transform
 		var reserved uint16
-		if !body.ReadUint8(&t.Number) || !body.ReadUint8(&t.ID) || !body.ReadUint16(&reserved) {
+		if !body.readU8(&t.Number) || !body.readU8(&t.ID) || !body.readU16(&reserved) {
 			return pr, malformed("short transform")
 		}
 		as, err := parseAttributes(body)
@@ -177,7 +167,7 @@ func parseProposal(s cryptobyte.String) (Proposal, error) {
 		t.Attributes = as
 		pr.Transforms = append(pr.Transforms, t)
 	}
-	if next != 0 || !s.Empty() {
+	if next != 0 || len(s) != 0 {
 		return pr, malformed("proposal: transform count %d does not match its contents", nt)
 	}
 	return pr, nil

@@ -83,9 +83,9 @@ func (p *Phase1) fragment(bs [][]byte) ([][]byte, error) {
 // payloadBody encodes a payload's body (without generic header), e.g.
 // SAi_b of our own offer.
 func payloadBody(pl Payload) []byte {
-	b := newBuilder()
+	b := &builder{}
 	pl.marshalBody(b)
-	return b.BytesOrPanic()
+	return b.bytesOrPanic()
 }
 
 // rawBodyOf returns the received body of the first payload of type t.

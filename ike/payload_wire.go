@@ -1,0 +1,129 @@
+package ike
+
+import "fmt"
+
+// builder appends the wire form of a message: the few big-endian
+// writers the codec needs, generic payload headers whose length is
+// filled in once the body is written, and the first error met (a length
+// that does not fit its field, a Delete with SPIs of mixed sizes). It
+// does the job cryptobyte.Builder did here without its length-prefix
+// continuations (flash).
+type builder struct {
+	buf []byte
+	err error
+}
+
+func (b *builder) u8(v uint8)   { b.buf = append(b.buf, v) }
+func (b *builder) u16(v uint16) { b.buf = append(b.buf, byte(v>>8), byte(v)) }
+func (b *builder) u32(v uint32) {
+	b.buf = append(b.buf, byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
+}
+func (b *builder) add(v []byte) { b.buf = append(b.buf, v...) }
+
+// fail records err unless an earlier error is recorded.
+func (b *builder) fail(err error) {
+	if b.err == nil {
+		b.err = err
+	}
+}
+
+// open starts a payload (or proposal, or transform) whose generic header
+// names next as the following one; close fills in its length, which
+// ISAKMP counts with the 4-byte header, once the body is written.
+func (b *builder) open(next uint8) int {
+	at := len(b.buf)
+	b.buf = append(b.buf, next, 0, 0, 0)
+	return at
+}
+
+func (b *builder) close(at int) {
+	n := len(b.buf) - at
+	if n > 0xffff {
+		b.fail(fmt.Errorf("ike: payload too long (%d bytes)", n))
+	}
+	b.buf[at+2], b.buf[at+3] = byte(n>>8), byte(n)
+}
+
+// bytes returns what was written, or the first error.
+func (b *builder) bytes() ([]byte, error) {
+	if b.err != nil {
+		return nil, b.err
+	}
+	return b.buf, nil
+}
+
+// bytesOrPanic is for bodies that cannot fail (an ID, our own SA offer
+// and attribute lists, built from validated configuration).
+func (b *builder) bytesOrPanic() []byte {
+	if b.err != nil {
+		panic(b.err)
+	}
+	return b.buf
+}
+
+// wire is (part of) a received message being parsed. Each read takes
+// bytes from the front, or reports false and takes nothing when too few
+// are left: cryptobyte.String's readers, the ones the codec uses.
+type wire []byte
+
+func (s *wire) read(n int) []byte {
+	if len(*s) < n || n < 0 {
+		return nil
+	}
+	v := (*s)[:n]
+	*s = (*s)[n:]
+	return v
+}
+
+func (s *wire) readU8(out *uint8) bool {
+	v := s.read(1)
+	if v == nil {
+		return false
+	}
+	*out = v[0]
+	return true
+}
+
+func (s *wire) readU16(out *uint16) bool {
+	v := s.read(2)
+	if v == nil {
+		return false
+	}
+	*out = uint16(v[0])<<8 | uint16(v[1])
+	return true
+}
+
+func (s *wire) readU32(out *uint32) bool {
+	v := s.read(4)
+	if v == nil {
+		return false
+	}
+	*out = uint32(v[0])<<24 | uint32(v[1])<<16 | uint32(v[2])<<8 | uint32(v[3])
+	return true
+}
+
+// readBytes takes the next n bytes (aliasing the message).
+func (s *wire) readBytes(out *[]byte, n int) bool {
+	v := s.read(n)
+	if v == nil {
+		return false
+	}
+	*out = v
+	return true
+}
+
+// copyBytes fills out with the next len(out) bytes.
+func (s *wire) copyBytes(out []byte) bool {
+	v := s.read(len(out))
+	if v == nil {
+		return false
+	}
+	copy(out, v)
+	return true
+}
+
+// readU16Prefixed takes a 16-bit length and that many bytes.
+func (s *wire) readU16Prefixed(out *wire) bool {
+	var n uint16
+	return s.readU16(&n) && s.readBytes((*[]byte)(out), int(n))
+}
