@@ -37,9 +37,9 @@ var Groups = []Group{GroupMODP768, GroupMODP1024, GroupMODP1536, GroupMODP2048, 
 
 // ErrBadPublicValue is returned for a peer public value that is out of
 // range, not on the curve, or of the wrong length.
-var ErrBadPublicValue = errors.New("ike: invalid Diffie-Hellman public value")
+var ErrBadPublicValue error = errorText("ike: invalid Diffie-Hellman public value")
 
-// modpExponentBits is the private exponent size per MODP group. An
+// The private exponent size per MODP group (modpParams' expBits). An
 // exponent of n random bits resists the attacks that exploit a short
 // exponent (Pollard's lambda method: about 2^(n/2) steps) as well as the
 // group resists the number field sieve once n is twice the group's
@@ -50,13 +50,30 @@ var ErrBadPublicValue = errors.New("ike: invalid Diffie-Hellman public value")
 // 112, 3072: 128, 4096: about 150) plus a margin of 64 bits or more, and
 // within RFC 3526's recommended range. Groups 1, 2 and 5 are weak whatever
 // the exponent (allow_weak only), so they get the smallest size.
-var modpExponentBits = map[Group]int{
-	GroupMODP768:  256,
-	GroupMODP1024: 256,
-	GroupMODP1536: 256,
-	GroupMODP2048: 320, // 2 x 112 + 96; RFC 3526: 220-320
-	GroupMODP3072: 384, // 2 x 128 + 128; RFC 3526: 260-420
-	GroupMODP4096: 448, // 2 x 152 + 144; RFC 3526: 300-480
+//
+// modpParams is a static table (a map would be built at start: flash).
+var modpParams = [...]struct {
+	group   Group
+	bits    uint16 // the prime's size
+	expBits uint16 // the private exponent's size
+	offset  int32  // k (dh_modp_primes.go)
+}{
+	{GroupMODP768, 768, 256, 149686},
+	{GroupMODP1024, 1024, 256, 129093},
+	{GroupMODP1536, 1536, 256, 741804},
+	{GroupMODP2048, 2048, 320, 124476},  // 2 x 112 + 96; RFC 3526: 220-320
+	{GroupMODP3072, 3072, 384, 1690314}, // 2 x 128 + 128; RFC 3526: 260-420
+	{GroupMODP4096, 4096, 448, 240904},  // 2 x 152 + 144; RFC 3526: 300-480
+}
+
+// modpIndex is g's row of modpParams, or -1 for a group that is not MODP.
+func modpIndex(g Group) int {
+	for i := range modpParams {
+		if modpParams[i].group == g {
+			return i
+		}
+	}
+	return -1
 }
 
 type modpGroup struct {
@@ -66,22 +83,24 @@ type modpGroup struct {
 
 var (
 	modpOnce   sync.Once
-	modpGroups map[Group]*modpGroup
+	modpGroups [len(modpParams)]*modpGroup // by modpParams row
 )
 
 func modp(g Group) *modpGroup {
 	modpOnce.Do(func() {
-		modpGroups = make(map[Group]*modpGroup)
-		for id := range modpPrimeParams {
-			p := modpPrime(id)
+		for i := range modpParams {
+			p := modpPrime(modpParams[i].group)
 			m, err := bigmod.NewModulus(p)
 			if err != nil {
 				panic(err)
 			}
-			modpGroups[id] = &modpGroup{m: m, size: len(p)}
+			modpGroups[i] = &modpGroup{m: m, size: len(p)}
 		}
 	})
-	return modpGroups[g]
+	if i := modpIndex(g); i >= 0 {
+		return modpGroups[i]
+	}
+	return nil
 }
 
 func (g Group) curve() ecdh.Curve {
@@ -99,7 +118,7 @@ func (g Group) curve() ecdh.Curve {
 }
 
 // Supported reports whether the group is implemented.
-func (g Group) Supported() bool { return modpPrimeParams[g].bits != 0 || g.curve() != nil }
+func (g Group) Supported() bool { return modpIndex(g) >= 0 || g.curve() != nil }
 
 // Weak reports whether the group needs allow_weak (groups 1, 2 and 5).
 func (g Group) Weak() bool { return algo.Group(g).Weak() }
@@ -142,7 +161,7 @@ type DHKey struct {
 // crypto/rand.Reader).
 func (g Group) GenerateKey(rand io.Reader) (*DHKey, error) {
 	if mg := modp(g); mg != nil {
-		x := make([]byte, modpExponentBits[g]/8)
+		x := make([]byte, modpParams[modpIndex(g)].expBits/8)
 		if _, err := io.ReadFull(rand, x); err != nil {
 			return nil, err
 		}

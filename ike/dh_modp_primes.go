@@ -12,18 +12,7 @@ import (
 //	p = 2^n - 2^(n-64) - 1 + 2^64 * (floor(2^(n-130) * pi) + k)
 //
 // where n is the size in bits and k the smallest offset that makes p and
-// (p-1)/2 prime, as each RFC gives it.
-var modpPrimeParams = map[Group]struct {
-	bits   uint
-	offset int64
-}{
-	1:  {768, 149686},
-	2:  {1024, 129093},
-	5:  {1536, 741804},
-	14: {2048, 124476},
-	15: {3072, 1690314},
-	16: {4096, 240904},
-}
+// (p-1)/2 prime, as each RFC gives it (n and k: modpParams, dh.go).
 
 // piHex is floor(pi * 16^992) in hexadecimal: 3,970 bits of pi, enough for
 // the 3,966 fraction bits group 16 needs.
@@ -56,17 +45,18 @@ const piFracBits = 4 * (len(piHex) - 1)
 // modpPrime returns group g's prime, big-endian, or nil for a group that
 // is not MODP.
 func modpPrime(g Group) []byte {
-	pp, ok := modpPrimeParams[g]
-	if !ok {
+	i := modpIndex(g)
+	if i < 0 {
 		return nil
 	}
+	pp := &modpParams[i]
 	piOnce.Do(func() {
 		piFixed, _ = new(big.Int).SetString(piHex, 16)
 	})
-	n := pp.bits
+	n := uint(pp.bits)
 	one := big.NewInt(1)
 	p := new(big.Int).Rsh(piFixed, uint(piFracBits)-(n-130)) // floor(2^(n-130) pi)
-	p.Add(p, big.NewInt(pp.offset))
+	p.Add(p, big.NewInt(int64(pp.offset)))
 	p.Lsh(p, 64)
 	p.Add(p, new(big.Int).Lsh(one, n))
 	p.Sub(p, new(big.Int).Lsh(one, n-64))

@@ -81,8 +81,8 @@ func BenchmarkDH(b *testing.B) {
 // least twice its security strength, and GenerateKey uses that size.
 func TestModpExponentSizes(t *testing.T) {
 	strength := map[Group]int{1: 64, 2: 80, 5: 96, 14: 112, 15: 128, 16: 152}
-	for g := range modpPrimeParams {
-		bits := modpExponentBits[g]
+	for _, pp := range modpParams {
+		g, bits := pp.group, int(pp.expBits)
 		if bits < 2*strength[g] || bits%8 != 0 {
 			t.Errorf("%v: %d-bit exponent for a strength of %d bits", g, bits, strength[g])
 		}
@@ -108,8 +108,8 @@ func TestModpPrimes(t *testing.T) {
 		15: "48cf8b092fbce4359d9871abf74f98e25b6163379eaa15cd9087e800c6d1c55c",
 		16: "4ee95187682bcb230ad26a95205f6920e84708f6251b3894329b09ec23919e33",
 	}
-	if len(want) != len(modpPrimeParams) {
-		t.Fatalf("%d MODP groups, %d known primes", len(modpPrimeParams), len(want))
+	if len(want) != len(modpParams) {
+		t.Fatalf("%d MODP groups, %d known primes", len(modpParams), len(want))
 	}
 	for g, h := range want {
 		p := modpPrime(g)

@@ -3,6 +3,7 @@ package ike
 import (
 	"bytes"
 	"crypto/aes"
+	"crypto/md5"
 	"errors"
 	"net/netip"
 	"path/filepath"
@@ -190,5 +191,25 @@ func TestMalformed(t *testing.T) {
 	}
 	if _, _, err := UnmarshalPayloads(PayloadVendorID, body, false); !errors.Is(err, ErrTooMany) {
 		t.Errorf("too many: %v", err)
+	}
+}
+
+// TestVendorIDHashes: the vendor IDs written out in payload_vendor.go are
+// the MD5 hashes of their well-known strings.
+func TestVendorIDHashes(t *testing.T) {
+	md5Of := func(s string) []byte { h := md5.Sum([]byte(s)); return h[:] }
+	unity := append(md5Of("CISCO-UNITY")[:14], 1, 0)
+	for _, c := range []struct{ got, want []byte }{
+		{VendorUnity, unity},
+		{VendorNATTRFC, md5Of("RFC 3947")},
+		{VendorNATTDraft02, md5Of("draft-ietf-ipsec-nat-t-ike-02")},
+		{VendorNATTDraft02NL, md5Of("draft-ietf-ipsec-nat-t-ike-02\n")},
+		{VendorNATTDraft03, md5Of("draft-ietf-ipsec-nat-t-ike-03")},
+		{VendorFragmentation, md5Of("FRAGMENTATION")},
+		{vendorFragmentationOut, append(md5Of("FRAGMENTATION"), 0x80, 0, 0, 0)},
+	} {
+		if !bytes.Equal(c.got, c.want) {
+			t.Errorf("vendor ID %x, want %x", c.got, c.want)
+		}
 	}
 }
