@@ -94,7 +94,7 @@ func (a AuthMethod) ecdsaSize() int {
 }
 
 // ErrBadSignature is returned when SIG_I/SIG_R does not verify.
-var ErrBadSignature = errors.New("ike: signature verification failed")
+var ErrBadSignature error = errorText("ike: signature verification failed")
 
 // SignHash produces the SIG payload data for HASH_I/HASH_R. Both schemes
 // sign HASH_I/HASH_R itself as the digest, as IKEv1 implementations

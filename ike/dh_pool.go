@@ -2,7 +2,6 @@ package ike
 
 import (
 	"crypto/rand"
-	"errors"
 	"sync"
 	"time"
 
@@ -31,7 +30,7 @@ import (
 // lowered depth are wiped.
 
 // errKeyNotReady: the exchange waits for a key from the pool.
-var errKeyNotReady = errors.New("ike: Diffie-Hellman key not made yet")
+var errKeyNotReady error = errorText("ike: Diffie-Hellman key not made yet")
 
 // dhUrgentDepth keys of a group are made at once, whatever the load: the
 // exchanges that can only start with a key from the pool (PFS, Aggressive

@@ -110,27 +110,33 @@ type infoItem struct {
 // we do not know.
 func (sec *p1Secrets) infoItemsOf(m *Message) []infoItem {
 	var items []infoItem
+	// add appends an item of kind k and returns it to be filled in (one
+	// append for every kind: flash).
+	add := func(k infoKind) *infoItem {
+		items = append(items, infoItem{kind: k})
+		return &items[len(items)-1]
+	}
 	for _, p := range m.Payloads {
 		switch p := p.(type) {
 		case *Delete:
 			switch p.Protocol {
 			case ProtoISAKMP:
 				for _, spi := range p.SPIs {
-					if len(spi) == 16 && Cookie(spi[:8]) == sec.CookieI && Cookie(spi[8:]) == sec.CookieR {
-						items = append(items, infoItem{kind: infoDeleteIKE})
+					if sec.isCookiePair(spi) {
+						add(infoDeleteIKE)
 					}
 				}
 			case ProtoESP, ProtoAH:
 				for _, spi := range p.SPIs {
 					if v, ok := spiValue(spi); ok {
-						items = append(items, infoItem{kind: infoDeleteChild, child: childSPI{p.Protocol, v}})
+						add(infoDeleteChild).child = childSPI{p.Protocol, v}
 					}
 				}
 			}
 		case *Notify:
 			switch p.NotifyType {
 			case NotifyInitialContact:
-				items = append(items, infoItem{kind: infoInitialContact})
+				add(infoInitialContact)
 			case NotifyDPDRUThere, NotifyDPDRUThereAck:
 				if len(p.Data) != 4 || !sec.cookiesMatch(p.SPI) {
 					continue
@@ -139,10 +145,10 @@ func (sec *p1Secrets) infoItemsOf(m *Message) []infoItem {
 				if p.NotifyType == NotifyDPDRUThereAck {
 					k = infoRUThereAck
 				}
-				items = append(items, infoItem{kind: k, seq: binary.BigEndian.Uint32(p.Data)})
+				add(k).seq = binary.BigEndian.Uint32(p.Data)
 			default:
 				if p.NotifyType < 16384 {
-					items = append(items, infoItem{kind: infoError, notify: peerNotify{Type: p.NotifyType, Protocol: p.Protocol, SPI: string(p.SPI)}})
+					add(infoError).notify = peerNotify{Type: p.NotifyType, Protocol: p.Protocol, SPI: string(p.SPI)}
 				}
 			}
 		}
@@ -153,9 +159,11 @@ func (sec *p1Secrets) infoItemsOf(m *Message) []infoItem {
 // cookiesMatch accepts a notify SPI that is this SA's cookie pair (some
 // peers send an empty SPI for DPD; RFC 3706 wants the cookies).
 func (sec *p1Secrets) cookiesMatch(spi []byte) bool {
-	if len(spi) == 0 {
-		return true
-	}
+	return len(spi) == 0 || sec.isCookiePair(spi)
+}
+
+// isCookiePair reports whether spi is this SA's cookies, CKY-I | CKY-R.
+func (sec *p1Secrets) isCookiePair(spi []byte) bool {
 	return len(spi) == 16 && Cookie(spi[:8]) == sec.CookieI && Cookie(spi[8:]) == sec.CookieR
 }
 

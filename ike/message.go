@@ -1,7 +1,6 @@
 package ike
 
 import (
-	"errors"
 	"fmt"
 )
 
@@ -66,12 +65,19 @@ const MaxMessageLen = 65535
 
 // Codec errors. Parse errors wrap ErrMalformed so callers can count them.
 var (
-	ErrMalformed    = errors.New("ike: malformed message")
-	ErrVersion      = errors.New("ike: unsupported ISAKMP version")
-	ErrTooMany      = errors.New("ike: too many payloads")
-	ErrNotEncrypted = errors.New("ike: message is not encrypted")
-	ErrEncrypted    = errors.New("ike: message is encrypted")
+	ErrMalformed    error = errorText("ike: malformed message")
+	ErrVersion      error = errorText("ike: unsupported ISAKMP version")
+	ErrTooMany      error = errorText("ike: too many payloads")
+	ErrNotEncrypted error = errorText("ike: message is not encrypted")
+	ErrEncrypted    error = errorText("ike: message is encrypted")
 )
+
+// errorText is an error whose value is static data: a package-level
+// errors.New is code run at start (flash). Values compare by their text,
+// so each one's text is its own.
+type errorText string
+
+func (e errorText) Error() string { return string(e) }
 
 func malformed(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrMalformed}, args...)...)

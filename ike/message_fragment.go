@@ -1,7 +1,6 @@
 package ike
 
 import (
-	"errors"
 	"fmt"
 )
 
@@ -9,7 +8,7 @@ import (
 const MaxFragments = 32
 
 // ErrFragment reports an inconsistent fragment sequence.
-var ErrFragment = errors.New("ike: bad IKEv1 fragment")
+var ErrFragment error = errorText("ike: bad IKEv1 fragment")
 
 // Reassembler collects the IKEv1 fragments (payload type 132) of one
 // message. The fragments' data concatenate, in fragment-number order, to

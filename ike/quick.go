@@ -166,7 +166,7 @@ func (e *NotifyError) Unwrap() error { return e.Err }
 
 // errUnauthenticated marks a message whose HASH did not verify: it is
 // dropped without an answer and changes nothing.
-var errUnauthenticated = errors.New("ike: message HASH does not verify")
+var errUnauthenticated error = errorText("ike: message HASH does not verify")
 
 // quickResult is a completed Quick Mode: the negotiated parameters, the
 // traffic selectors from our point of view, and KEYMAT per direction.

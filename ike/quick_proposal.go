@@ -12,10 +12,10 @@ import (
 
 // ErrPFSMismatch is what a one-sided PFS configuration produces, in words
 // an admin recognises.
-var ErrPFSMismatch = errors.New("PFS mismatch: one end has PFS set and the other end does not")
+var ErrPFSMismatch error = errorText("PFS mismatch: one end has PFS set and the other end does not")
 
 // ErrNoProposalChosen means none of the offered transform sets matched.
-var ErrNoProposalChosen = errors.New("no proposal chosen: the transform sets (or PFS group, or mode) do not match")
+var ErrNoProposalChosen error = errorText("no proposal chosen: the transform sets (or PFS group, or mode) do not match")
 
 // childOffer is what one end of a Quick Mode offers or accepts: the
 // crypto map's transform sets and phase 2 parameters.
@@ -130,8 +130,7 @@ func (o *childOffer) buildSA(spi func() uint32) (*SA, []uint32, error) {
 			as.addUint(AttrAuthAlgorithm, uint64(h.AuthAttr))
 			s := spi()
 			spis = append(spis, s)
-			sa.Proposals = append(sa.Proposals, Proposal{Number: num, Protocol: ProtoAH, SPI: spiBytes(s),
-				Transforms: []Transform{{Number: 1, ID: h.AHTransformID, Attributes: as}}})
+			sa.addProposal(num, ProtoAH, s, Transform{Number: 1, ID: h.AHTransformID, Attributes: as})
 		}
 		if ts.ESP != algo.CipherNone {
 			c := ts.ESP.Info()
@@ -151,14 +150,19 @@ func (o *childOffer) buildSA(spi func() uint32) (*SA, []uint32, error) {
 			}
 			s := spi()
 			spis = append(spis, s)
-			sa.Proposals = append(sa.Proposals, Proposal{Number: num, Protocol: ProtoESP, SPI: spiBytes(s),
-				Transforms: []Transform{{Number: 1, ID: c.TransformID, Attributes: as}}})
+			sa.addProposal(num, ProtoESP, s, Transform{Number: 1, ID: c.TransformID, Attributes: as})
 		}
 	}
 	if len(sa.Proposals) == 0 {
 		return nil, nil, errors.New("no transform set to offer")
 	}
 	return sa, spis, nil
+}
+
+// addProposal appends a proposal of one protocol with SPI spi and the
+// single transform t.
+func (sa *SA) addProposal(num, proto uint8, spi uint32, t Transform) {
+	sa.Proposals = append(sa.Proposals, Proposal{Number: num, Protocol: proto, SPI: spiBytes(spi), Transforms: []Transform{t}})
 }
 
 func spiBytes(s uint32) []byte { return binary.BigEndian.AppendUint32(nil, s) }
@@ -357,8 +361,7 @@ func (o *childOffer) matchGroup(group []Proposal, ts *conf.TransformSet, spi fun
 		found.SPIr = spi()
 		// A longer offer is answered with RESPONDER-LIFETIME by the caller.
 		o.choose(ch, p.Protocol, found, params)
-		reply.Proposals = append(reply.Proposals, Proposal{Number: p.Number, Protocol: p.Protocol,
-			SPI: spiBytes(found.SPIr), Transforms: []Transform{chosen}})
+		reply.addProposal(p.Number, p.Protocol, found.SPIr, chosen)
 	}
 	return ch, reply, false
 }

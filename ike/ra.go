@@ -169,20 +169,23 @@ func (l *Lease) ACLRules() []acl.Rule {
 			continue
 		}
 		src := netip.PrefixFrom(a, a.BitLen())
-		n := 0
-		for _, p := range l.Split {
-			if p.Addr().Is4() != a.Is4() {
-				continue
-			}
-			out = append(out, acl.Rule{Permit: true, Src: src, Dst: p, Text: "permit ip host " + a.String() + " " + p.String()})
-			n++
-		}
-		if n == 0 && len(l.Split) == 0 {
+		nets := l.Split
+		if len(nets) == 0 {
 			all := netip.PrefixFrom(netip.IPv4Unspecified(), 0)
 			if a.Is6() {
 				all = netip.PrefixFrom(netip.IPv6Unspecified(), 0)
 			}
-			out = append(out, acl.Rule{Permit: true, Src: src, Dst: all, Text: "permit ip host " + a.String() + " any"})
+			nets = []netip.Prefix{all}
+		}
+		for _, p := range nets {
+			if p.Addr().Is4() != a.Is4() {
+				continue
+			}
+			dst := "any"
+			if len(l.Split) > 0 {
+				dst = p.String()
+			}
+			out = append(out, acl.Rule{Permit: true, Src: src, Dst: p, Text: "permit ip host " + a.String() + " " + dst})
 		}
 	}
 	return out
@@ -296,7 +299,7 @@ func (m *Manager) handleTransaction(sa *ikeSA, h Header, pkt []byte, from func()
 }
 
 // errXAuthRefused is a gateway's "wrong user name or password".
-var errXAuthRefused = errors.New("XAUTH refused")
+var errXAuthRefused error = errorText("XAUTH refused")
 
 // raFailed ends a remote-access SA that cannot go on. Like strongSwan
 // and Cisco, no Delete is sent; a client does not retry after a refused
