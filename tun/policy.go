@@ -101,8 +101,14 @@ func (k *KernelPolicy) Apply(entries []Entry) error {
 	} else {
 		k.clear = p
 	}
-	return errors.Join(errs...)
+	return joinErrors(errs)
 }
+
+// joinErrors is errors.Join out of line: in this package the compiler
+// inlines errors.Join, and each copy in these set-up paths cost flash.
+//
+//go:noinline
+func joinErrors(errs []error) error { return errors.Join(errs...) }
 
 // Routes is the number of routes into the TUN.
 func (k *KernelPolicy) Routes() int { return len(k.routes) }
@@ -132,7 +138,7 @@ func (k *KernelPolicy) setRoutes(want []Route) error {
 		}
 	}
 	k.routes = now
-	return errors.Join(errs...)
+	return joinErrors(errs)
 }
 
 // Close removes the cleartext table and the policy rules; the routes
@@ -147,7 +153,7 @@ func (k *KernelPolicy) Close() error {
 			errs = append(errs, fmt.Errorf("removing policy rule: %w", err))
 		}
 	}
-	return errors.Join(errs...)
+	return joinErrors(errs)
 }
 
 // RoutesFor lists the routes into the TUN ifIndex for entries: one per

@@ -67,6 +67,8 @@ func attrU32(v []byte) uint32 {
 }
 
 // attrAddr reads an address attribute (invalid unless 4 or 16 bytes).
+//
+//go:noinline
 func attrAddr(v []byte) netip.Addr {
 	a, _ := netip.AddrFromSlice(v)
 	return a
