@@ -155,7 +155,10 @@ type Engine struct {
 
 // loopState lets retiring SAs wait until no loop can still hold them: a
 // loop's gen is odd while it processes a batch.
-type loopState struct{ gen atomic.Uint64 }
+type loopState struct {
+	_   [0]func() // not comparable: no generated == function (flash)
+	gen atomic.Uint64
+}
 
 func (l *loopState) enter() { l.gen.Add(1) }
 func (l *loopState) leave() { l.gen.Add(1) }

@@ -29,6 +29,7 @@ func (k inKey) less(o inKey) bool {
 }
 
 type inEntry struct {
+	_   [0]func() // not comparable: no generated == function (flash)
 	key inKey
 	p   *Pair
 }
@@ -38,6 +39,7 @@ type inEntry struct {
 const inShards = 64
 
 type inTable struct {
+	_      [0]func() // not comparable: no generated == function (flash)
 	shards [inShards]atomic.Pointer[[]inEntry]
 }
 
@@ -98,7 +100,7 @@ func (t *inTable) set(k inKey, p *Pair) {
 	next := make([]inEntry, 0, n)
 	next = append(next, old[:i]...)
 	if p != nil {
-		next = append(next, inEntry{k, p})
+		next = append(next, inEntry{key: k, p: p})
 	}
 	if found {
 		i++
