@@ -36,6 +36,11 @@ type converter struct {
 	natTOff      bool
 	allowWeak    bool
 	tunnelGroups map[string]*tunnelGroup
+
+	// While writing: the ACLs crypto maps use, whether each yields a
+	// permit entry, and their translated rules.
+	usedACL, aclOK map[string]bool
+	aclRules       map[string][]string
 }
 
 func newConverter(platform string) *converter {
@@ -47,6 +52,9 @@ func newConverter(platform string) *converter {
 		maps:         map[string]*mapEntry{},
 		dynMaps:      map[string]*mapEntry{},
 		tunnelGroups: map[string]*tunnelGroup{},
+		usedACL:      map[string]bool{},
+		aclOK:        map[string]bool{},
+		aclRules:     map[string][]string{},
 	}
 }
 

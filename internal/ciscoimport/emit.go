@@ -38,16 +38,12 @@ type out struct {
 func (c *converter) emit() []byte {
 	c.keysFromTunnelGroups()
 	var entries []*out
-	usedACL := map[string]bool{}
-	usedTS := map[string]bool{}
-	aclRules := map[string][]string{}
-	aclOK := map[string]bool{}
 	doneDyn := map[string]bool{}
 
 	for _, key := range c.mapOrder {
 		m := c.maps[key]
 		if m.dynRef == "" {
-			if e := c.mapOut(m, "", usedACL, aclRules, aclOK, usedTS); e != nil {
+			if e := c.mapOut(m, ""); e != nil {
 				entries = append(entries, e)
 			}
 			continue
@@ -63,7 +59,7 @@ func (c *converter) emit() []byte {
 				continue
 			}
 			found = true
-			if e := c.mapOut(d, "crypto map "+m.name+" "+m.seq, usedACL, aclRules, aclOK, usedTS); e != nil {
+			if e := c.mapOut(d, "crypto map "+m.name+" "+m.seq); e != nil {
 				entries = append(entries, e)
 			}
 		}
@@ -77,7 +73,7 @@ func (c *converter) emit() []byte {
 			c.note(&line{num: d.line, toks: []string{"crypto", "dynamic-map", d.name, d.seq}}, "no crypto map uses this dynamic map")
 		}
 	}
-	c.reportUnused(usedACL)
+	c.reportUnused()
 
 	b := &conf.TOMLWriter{}
 	b.Raw("# Converted from a Cisco " + c.platform + " running-config by \"tinyipsec import-cisco\".\n" +
@@ -113,12 +109,12 @@ func (c *converter) emit() []byte {
 		b.Str("mode", ts.mode)
 	}
 	for _, name := range c.aclOrder {
-		if !usedACL[name] || !aclOK[name] {
+		if !c.usedACL[name] || !c.aclOK[name] {
 			continue
 		}
 		b.Table(lineNo(c.acls[name].first), "[acl."+conf.TOMLString(name)+"]")
 		b.Raw("rules = [\n")
-		for _, r := range aclRules[name] {
+		for _, r := range c.aclRules[name] {
 			b.Raw("  " + conf.TOMLString(r) + ",\n")
 		}
 		b.Raw("]\n")
@@ -183,8 +179,7 @@ func lineNo(n int) string { return "line " + itoa(n) }
 // mapOut checks one entry and resolves its names; nil (with notes) when
 // it cannot be carried over. via names the crypto map a dynamic-map entry
 // is used by.
-func (c *converter) mapOut(m *mapEntry, via string, usedACL map[string]bool, aclRules map[string][]string,
-	aclOK map[string]bool, usedTS map[string]bool) *out {
+func (c *converter) mapOut(m *mapEntry, via string) *out {
 	kind := "crypto map"
 	if m.isDynamic {
 		kind = "crypto dynamic-map"
@@ -213,7 +208,7 @@ func (c *converter) mapOut(m *mapEntry, via string, usedACL map[string]bool, acl
 		c.note(head, "no match address: the entry is not carried over")
 		return nil
 	}
-	if !c.crypoACL(m.match, usedACL, aclRules, aclOK) {
+	if !c.crypoACL(m.match) {
 		c.note(&m.matchLine, "ACL "+m.match+" is missing or has no usable permit entry: the entry is not carried over")
 		return nil
 	}
@@ -231,7 +226,6 @@ func (c *converter) mapOut(m *mapEntry, via string, usedACL map[string]bool, acl
 			c.note(&m.tsLine, "more than six transform sets; "+name+" left out")
 		default:
 			e.tsets = append(e.tsets, name)
-			usedTS[name] = true
 		}
 	}
 	if len(e.tsets) == 0 {
@@ -336,7 +330,8 @@ func (c *converter) dpdFor(e *out) {
 
 // crypoACL translates an ACL once; false if it is missing or yields no
 // permit entry.
-func (c *converter) crypoACL(name string, used map[string]bool, rules map[string][]string, ok map[string]bool) bool {
+func (c *converter) crypoACL(name string) bool {
+	used, rules, ok := c.usedACL, c.aclRules, c.aclOK
 	if used[name] {
 		return ok[name]
 	}
@@ -366,7 +361,8 @@ func (c *converter) crypoACL(name string, used map[string]bool, rules map[string
 }
 
 // reportUnused notes ACLs, objects and keys that no crypto map uses.
-func (c *converter) reportUnused(usedACL map[string]bool) {
+func (c *converter) reportUnused() {
+	usedACL := c.usedACL
 	for _, name := range c.aclOrder {
 		if usedACL[name] {
 			continue
