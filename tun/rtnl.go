@@ -87,7 +87,7 @@ type RTNL struct {
 
 // DialRTNL opens a NETLINK_ROUTE socket in the caller's network namespace.
 func DialRTNL() (*RTNL, error) {
-	c, err := netlink.Dial(unix.NETLINK_ROUTE, nil)
+	c, err := dialNetlink()
 	if err != nil {
 		return nil, fmt.Errorf("rtnetlink: %w", err)
 	}

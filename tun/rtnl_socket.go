@@ -1,0 +1,131 @@
+package tun
+
+import (
+	"encoding/binary"
+	"errors"
+	"iter"
+	"os"
+
+	"github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// nlSocket is the transport under RTNL's netlink.Conn: a NETLINK_ROUTE
+// socket driven with plain blocking system calls. The kernel answers an
+// rtnetlink request inside the sending call, so a receive never waits
+// for long, and RTNL joins no multicast group. netlink.Dial's own
+// transport (github.com/mdlayher/socket: the runtime poller, contexts,
+// network namespaces, BPF filters and their generic wrappers) cost about
+// 23 KB of code on MIPS for none of which RTNL has a use (flash).
+type nlSocket struct {
+	fd int
+}
+
+// dialNetlink opens and binds the socket; the kernel picks its port ID,
+// which the netlink.Conn checks answers against.
+func dialNetlink() (*netlink.Conn, error) {
+	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
+	if err != nil {
+		return nil, os.NewSyscallError("socket", err)
+	}
+	var sa unix.Sockaddr
+	if err = unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		err = os.NewSyscallError("bind", err)
+	} else if sa, err = unix.Getsockname(fd); err != nil {
+		err = os.NewSyscallError("getsockname", err)
+	}
+	if err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	return netlink.NewConn(&nlSocket{fd: fd}, sa.(*unix.SockaddrNetlink).Pid), nil
+}
+
+func (s *nlSocket) Close() error { return unix.Close(s.fd) }
+
+func (s *nlSocket) Send(m netlink.Message) error {
+	return s.SendMessages([]netlink.Message{m})
+}
+
+// SendMessages sends the messages in one datagram.
+func (s *nlSocket) SendMessages(ms []netlink.Message) error {
+	var b []byte
+	for _, m := range ms {
+		mb, err := m.MarshalBinary()
+		if err != nil {
+			return err
+		}
+		b = append(b, mb...)
+	}
+	for {
+		err := unix.Sendto(s.fd, b, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK})
+		if err != unix.EINTR {
+			return os.NewSyscallError("sendto", err)
+		}
+	}
+}
+
+func (s *nlSocket) Receive() ([]netlink.Message, error) {
+	var ms []netlink.Message
+	for m, err := range s.ReceiveIter() {
+		if err != nil {
+			return nil, err
+		}
+		ms = append(ms, m)
+	}
+	return ms, nil
+}
+
+var errNetlinkTruncated = errors.New("netlink: malformed or truncated message")
+
+// ReceiveIter receives one datagram (its size peeked first, so that a
+// large dump part is never cut) and yields the messages in it.
+func (s *nlSocket) ReceiveIter() iter.Seq2[netlink.Message, error] {
+	return func(yield func(netlink.Message, error) bool) {
+		b, err := s.recv()
+		if err != nil {
+			yield(netlink.Message{}, err)
+			return
+		}
+		for len(b) > 0 {
+			var m netlink.Message
+			n := len(b)
+			if n >= unix.NLMSG_HDRLEN {
+				n = nlmsgAlign(int(binary.NativeEndian.Uint32(b)))
+			}
+			if n > len(b) || m.UnmarshalBinary(b[:n]) != nil {
+				yield(netlink.Message{}, errNetlinkTruncated)
+				return
+			}
+			if !yield(m, nil) {
+				return
+			}
+			b = b[n:]
+		}
+	}
+}
+
+// recv reads the next datagram into a buffer of its size.
+func (s *nlSocket) recv() ([]byte, error) {
+	var b []byte
+	flags := unix.MSG_PEEK | unix.MSG_TRUNC
+	for {
+		n, _, err := unix.Recvfrom(s.fd, b, flags)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err != nil:
+			return nil, os.NewSyscallError("recvfrom", err)
+		case flags != 0:
+			b, flags = make([]byte, nlmsgAlign(n)), 0 // now the real read
+			continue
+		case n > len(b):
+			return nil, errNetlinkTruncated
+		}
+		return b[:nlmsgAlign(n)], nil
+	}
+}
+
+func nlmsgAlign(n int) int {
+	return (n + unix.NLMSG_ALIGNTO - 1) &^ (unix.NLMSG_ALIGNTO - 1)
+}
