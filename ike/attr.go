@@ -82,7 +82,7 @@ func AttrUint(t uint16, v uint64) Attribute {
 	case v <= 0xffffffff:
 		return AttrTLV(t, binary.BigEndian.AppendUint32(nil, uint32(v)))
 	}
-	return AttrTLV(t, binary.BigEndian.AppendUint64(nil, v))
+	return AttrTLV(t, binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint32(nil, uint32(v>>32)), uint32(v)))
 }
 
 // add appends a TLV attribute; addUint a numeric one (AttrUint). One

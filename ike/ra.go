@@ -206,7 +206,7 @@ func (m *Manager) raStart(sa *ikeSA, now time.Time) {
 	case cm.RemoteAccessGateway():
 		sa.ra = &raState{gateway: true, started: now, done: map[uint32]*txn{}}
 		m.raSendRequest(sa, CfgRequest, xauthRequest(), now)
-		m.log.Info("XAUTH: asking the client for user name and password", "peer", sa.remote, "crypto_map", cm.ID())
+		m.raLog(false, sa, "XAUTH: asking the client for user name and password")
 	case cm.RemoteAccessClient():
 		sa.ra = &raState{user: cm.XAuthUser, started: now, done: map[uint32]*txn{}}
 		// The gateway's XAUTH request may have overtaken its MM6.
@@ -298,6 +298,18 @@ func (m *Manager) handleTransaction(sa *ikeSA, h Header, pkt []byte, from func()
 	}
 }
 
+// raLog logs a remote-access event of sa, a warning or news: the peer
+// and the crypto map, then args (written once instead of at each of the
+// calls: flash).
+func (m *Manager) raLog(warn bool, sa *ikeSA, msg string, args ...any) {
+	args = append([]any{"peer", sa.remote, "crypto_map", sa.ms.cm.ID()}, args...)
+	if warn {
+		m.log.Warn(msg, args...)
+	} else {
+		m.log.Info(msg, args...)
+	}
+}
+
 // errXAuthRefused is a gateway's "wrong user name or password".
 var errXAuthRefused error = errorText("XAUTH refused")
 
@@ -307,7 +319,7 @@ var errXAuthRefused error = errorText("XAUTH refused")
 func (m *Manager) raFailed(sa *ikeSA, err error, now time.Time) {
 	ms := sa.ms
 	reason := err.Error()
-	m.log.Warn("remote access failed", "peer", sa.remote, "crypto_map", ms.cm.ID(), "user", sa.ra.user, "state", sa.ra.phase.String(), "err", reason)
+	m.raLog(true, sa, "remote access failed", "user", sa.ra.user, "state", sa.ra.phase.String(), "err", reason)
 	ms.noteFailure(&phase1Failure{peer: sa.remote.Addr().String(), local: sa.local.Addr().String(),
 		initiator: sa.initiator, state: sa.stateName(), reason: reason, at: now})
 	if !sa.ra.gateway {
@@ -384,7 +396,7 @@ func (m *Manager) raClientLease(sa *ikeSA, t *txn, ap *AttributesPayload, now ti
 		}
 		ms.raApplied = true
 	}
-	m.log.Info("Mode-Config: address assigned", "peer", sa.remote, "crypto_map", ms.cm.ID(), "address", l.IP4,
+	m.raLog(false, sa, "Mode-Config: address assigned", "address", l.IP4,
 		"address6", l.IP6, "dns", l.DNS, "split", l.Split)
 	m.tickMaps(now)
 	return nil
@@ -404,8 +416,11 @@ func (ms *mapState) setLeaseRules(l *Lease) {
 
 // Gateway rows.
 
-// dummyHash keeps an unknown user as slow to refuse as a wrong password.
-var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("tinyipsec"), bcrypt.MinCost)
+// dummyHash keeps an unknown user as slow to refuse as a wrong password:
+// the bcrypt hash of "tinyipsec" at bcrypt.MinCost (TestDummyHash),
+// written out rather than made at start, which took time and linked
+// bcrypt's hash generation.
+var dummyHash = []byte("$2a$04$Jj7kAmidAI2u3dMejnz0Lu991HURePWSUDU4BC2WYPdhDvQnl6z9u")
 
 // raGatewayVerify checks the client's user name and password.
 func (m *Manager) raGatewayVerify(sa *ikeSA, t *txn, ap *AttributesPayload, now time.Time) error {
@@ -448,7 +463,6 @@ func (m *Manager) raGatewayVerify(sa *ikeSA, t *txn, ap *AttributesPayload, now 
 
 // raGatewayVerdict sends the outcome of a password check (m.mu held).
 func (m *Manager) raGatewayVerdict(sa *ikeSA, user string, ok, known bool, now time.Time) {
-	cm := sa.ms.cm
 	why := "wrong password"
 	if !known {
 		why = "unknown user"
@@ -460,12 +474,12 @@ func (m *Manager) raGatewayVerdict(sa *ikeSA, user string, ok, known bool, now t
 	}
 	m.raSendRequest(sa, CfgSet, xauthStatus(ok), now)
 	if !ok {
-		m.log.Warn("XAUTH: refused", "peer", sa.remote, "crypto_map", cm.ID(), "user", user, "reason", why)
+		m.raLog(true, sa, "XAUTH: refused", "user", user, "reason", why)
 		sa.ms.noteFailure(&phase1Failure{peer: sa.remote.Addr().String(), local: sa.local.Addr().String(),
 			state: "waiting-for-xauth", reason: fmt.Sprintf("XAUTH refused user %q: %s", user, why), at: now})
 		return
 	}
-	m.log.Info("XAUTH: user authenticated", "peer", sa.remote, "crypto_map", cm.ID(), "user", user)
+	m.raLog(false, sa, "XAUTH: user authenticated", "user", user)
 }
 
 // raGatewayRefusedAcked: the client acknowledged our "refused": the SA
@@ -492,7 +506,7 @@ func (m *Manager) raGatewayAcked(sa *ikeSA, t *txn, ap *AttributesPayload, now t
 		}
 		sa.ra.lease, sa.ra.phase = l, raPushed
 		m.raSendRequest(sa, CfgSet, l.attributes(sa.out.peerUnity), now)
-		m.log.Info("Mode-Config: pushing address", "peer", sa.remote, "crypto_map", sa.ms.cm.ID(), "user", sa.ra.user, "address", l.IP4)
+		m.raLog(false, sa, "Mode-Config: pushing address", "user", sa.ra.user, "address", l.IP4)
 	}
 	return nil
 }
@@ -549,7 +563,7 @@ func (m *Manager) raGatewayActive(sa *ikeSA, l *Lease) {
 			m.schedule(o, time.Now())
 		}
 	}
-	m.log.Info("Mode-Config: address assigned", "peer", sa.remote, "crypto_map", sa.ms.cm.ID(), "user", sa.ra.user, "address", l.IP4)
+	m.raLog(false, sa, "Mode-Config: address assigned", "user", sa.ra.user, "address", l.IP4)
 }
 
 // raLeaseFor picks the client's address: the one it holds already (an IKE
@@ -640,7 +654,11 @@ func (m *Manager) raOffer(sa *ikeSA, qs *qmState, sel acl.Selector) (*childOffer
 	}
 	sel.Local = netip.PrefixFrom(vip, 32)
 	for _, r := range ms.rules {
-		if r.sel.Remote.Overlaps(sel.Remote) && (sel.Remote.Bits() == 0 || r.sel.Remote.Contains(sel.Remote.Addr())) {
+		// The split network holds the proposed network (or the peer
+		// proposed 0/0): Overlaps, then Contains, written with Contains
+		// alone (Overlaps was linked for this line only).
+		ours, theirs := r.sel.Remote, sel.Remote
+		if ours.IsValid() && theirs.IsValid() && (ours.Contains(theirs.Addr()) || theirs.Bits() == 0 && theirs.Contains(ours.Addr())) {
 			if sel.Remote.Bits() < r.sel.Remote.Bits() {
 				sel.Remote = r.sel.Remote
 			}

@@ -491,3 +491,14 @@ func TestRemoteAccessGatewayPush(t *testing.T) {
 		})
 	}
 }
+
+// TestDummyHash: the hash an unknown XAUTH user is checked against is a
+// bcrypt hash at the minimum cost.
+func TestDummyHash(t *testing.T) {
+	if err := bcrypt.CompareHashAndPassword(dummyHash, []byte("tinyipsec")); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := bcrypt.Cost(dummyHash); err != nil || c != bcrypt.MinCost {
+		t.Fatalf("cost %d, %v", c, err)
+	}
+}
