@@ -128,7 +128,7 @@ func (q *quickMode) handle(pkt []byte) ([]byte, *quickResult, error) {
 		return nil, nil, fmt.Errorf("%w (%s)", errUnauthenticated, r.name)
 	}
 	if _, err := q.table().admit(q.state, m); err != nil {
-		return nil, nil, &NotifyError{NotifyPayloadMalformed, err}
+		return refuse(NotifyPayloadMalformed, err)
 	}
 	savedIV := q.iv
 	q.iv = nextIV
@@ -159,6 +159,12 @@ const quickNonceLen = 32
 type NotifyError struct {
 	Type uint16
 	Err  error
+}
+
+// refuse ends a handler with a failure the peer hears about as a notify
+// of type t (one call instead of the error built at each site: flash).
+func refuse(t uint16, err error) ([]byte, *quickResult, error) {
+	return nil, nil, &NotifyError{t, err}
 }
 
 func (e *NotifyError) Error() string { return e.Err.Error() }
@@ -352,19 +358,19 @@ func (q *quickMode) initiatorQM2(m *Message) ([]byte, *quickResult, error) {
 	sa, nonce := Find[*SA](m), Find[*Nonce](m)
 	ids := FindAll[*ID](m)
 	if q.idci != nil && (len(ids) != 2 || !bytes.Equal(ids[0].Body(), q.idci.Body()) || !bytes.Equal(ids[1].Body(), q.idcr.Body())) {
-		return nil, nil, &NotifyError{NotifyInvalidIDInformation, errors.New("responder changed the proxy IDs (IDci/IDcr)")}
+		return refuse(NotifyInvalidIDInformation, errors.New("responder changed the proxy IDs (IDci/IDcr)"))
 	}
 	ch, err := q.offer.acceptReply(sa, q.ourSA)
 	if err != nil {
-		return nil, nil, &NotifyError{NotifyNoProposalChosen, err}
+		return refuse(NotifyNoProposalChosen, err)
 	}
 	ke := Find[*KE](m)
 	switch {
 	case q.dh != nil && ke == nil, q.dh == nil && ke != nil:
-		return nil, nil, &NotifyError{NotifyNoProposalChosen, ErrPFSMismatch}
+		return refuse(NotifyNoProposalChosen, ErrPFSMismatch)
 	case ke != nil:
 		if q.gxy, err = q.dh.SharedSecret(ke.Data); err != nil {
-			return nil, nil, &NotifyError{NotifyInvalidKeyInformation, fmt.Errorf("PFS: %w", err)}
+			return refuse(NotifyInvalidKeyInformation, fmt.Errorf("PFS: %w", err))
 		}
 	}
 	for _, n := range FindAll[*Notify](m) {
@@ -436,30 +442,30 @@ func (q *quickMode) responderQM1(m *Message) ([]byte, *quickResult, error) {
 	case 2:
 		q.idci, q.idcr = ids[0], ids[1]
 	default:
-		return nil, nil, &NotifyError{NotifyInvalidIDInformation, fmt.Errorf("QM1 with %d ID payloads", len(ids))}
+		return refuse(NotifyInvalidIDInformation, fmt.Errorf("QM1 with %d ID payloads", len(ids)))
 	}
 	offer, err := q.lookup(q.idci, q.idcr)
 	if err != nil {
-		return nil, nil, &NotifyError{NotifyInvalidIDInformation, err}
+		return refuse(NotifyInvalidIDInformation, err)
 	}
 	q.offer = offer
 	reply, ch, err := offer.selectProposal(sa, q.allocSPI)
 	if err != nil {
-		return nil, nil, &NotifyError{NotifyNoProposalChosen, err}
+		return refuse(NotifyNoProposalChosen, err)
 	}
 	q.choice = ch
 	ke := Find[*KE](m)
 	if (ke != nil) != (ch.PFS != 0) {
-		return nil, nil, &NotifyError{NotifyNoProposalChosen, ErrPFSMismatch}
+		return refuse(NotifyNoProposalChosen, ErrPFSMismatch)
 	}
 	q.nr = newNonce()
 	payloads := []Payload{reply, &Nonce{Data: q.nr}}
 	if ke != nil {
 		if q.dh, err = newPFSKey(ch.PFS); err != nil {
-			return nil, nil, &NotifyError{NotifyNoProposalChosen, fmt.Errorf("PFS group %d: %w", ch.PFS, err)}
+			return refuse(NotifyNoProposalChosen, fmt.Errorf("PFS group %d: %w", ch.PFS, err))
 		}
 		if q.gxy, err = q.dh.SharedSecret(ke.Data); err != nil {
-			return nil, nil, &NotifyError{NotifyInvalidKeyInformation, fmt.Errorf("PFS: %w", err)}
+			return refuse(NotifyInvalidKeyInformation, fmt.Errorf("PFS: %w", err))
 		}
 		payloads = append(payloads, &KE{Data: q.dh.Public()})
 	}
