@@ -88,12 +88,7 @@ const (
 
 var infoKindNames = [...]string{"R-U-THERE", "R-U-THERE-ACK", "error notify", "Delete IPsec SA", "INITIAL-CONTACT", "Delete IKE SA"}
 
-func (k infoKind) String() string {
-	if int(k) < len(infoKindNames) {
-		return infoKindNames[k]
-	}
-	return fmt.Sprintf("info(%d)", uint8(k))
-}
+func (k infoKind) String() string { return nameIn(infoKindNames[:], int(k), "info(%d)") }
 
 // infoItem is one thing an authenticated Informational message asks.
 type infoItem struct {
@@ -200,30 +195,18 @@ func (sec *p1Secrets) dpdNotify(ack bool, seq uint32) *Notify {
 }
 
 // notifyName names the notify types an admin may see in logs and status.
-func notifyName(t uint16) string {
-	switch t {
-	case NotifyNoProposalChosen:
-		return "NO-PROPOSAL-CHOSEN"
-	case NotifyInvalidIDInformation:
-		return "INVALID-ID-INFORMATION"
-	case NotifyAuthenticationFailed:
-		return "AUTHENTICATION-FAILED"
-	case NotifyPayloadMalformed:
-		return "PAYLOAD-MALFORMED"
-	case NotifyInvalidKeyInformation:
-		return "INVALID-KEY-INFORMATION"
-	case NotifyInvalidHashInformation:
-		return "INVALID-HASH-INFORMATION"
-	case NotifyInvalidSPI:
-		return "INVALID-SPI"
-	case NotifyInvalidCookie:
-		return "INVALID-COOKIE"
-	case NotifyInvalidExchangeType:
-		return "INVALID-EXCHANGE-TYPE"
-	case NotifyInvalidPayloadType:
-		return "INVALID-PAYLOAD-TYPE"
-	case NotifyInvalidMessageID:
-		return "INVALID-MESSAGE-ID"
-	}
-	return fmt.Sprintf("notify %d", t)
+func notifyName(t uint16) string { return nameIn(notifyNames[:], int(t), "notify %d") }
+
+var notifyNames = [...]string{
+	NotifyNoProposalChosen:       "NO-PROPOSAL-CHOSEN",
+	NotifyInvalidIDInformation:   "INVALID-ID-INFORMATION",
+	NotifyAuthenticationFailed:   "AUTHENTICATION-FAILED",
+	NotifyPayloadMalformed:       "PAYLOAD-MALFORMED",
+	NotifyInvalidKeyInformation:  "INVALID-KEY-INFORMATION",
+	NotifyInvalidHashInformation: "INVALID-HASH-INFORMATION",
+	NotifyInvalidSPI:             "INVALID-SPI",
+	NotifyInvalidCookie:          "INVALID-COOKIE",
+	NotifyInvalidExchangeType:    "INVALID-EXCHANGE-TYPE",
+	NotifyInvalidPayloadType:     "INVALID-PAYLOAD-TYPE",
+	NotifyInvalidMessageID:       "INVALID-MESSAGE-ID",
 }

@@ -19,26 +19,20 @@ const (
 	ExchangeNewGroup      ExchangeType = 33
 )
 
-func (e ExchangeType) String() string {
-	switch e {
-	case ExchangeBase:
-		return "Base"
-	case ExchangeMain:
-		return "Main"
-	case ExchangeAuthOnly:
-		return "AuthOnly"
-	case ExchangeAggressive:
-		return "Aggressive"
-	case ExchangeInformational:
-		return "Informational"
-	case ExchangeTransaction:
-		return "Transaction"
-	case ExchangeQuick:
-		return "Quick"
-	case ExchangeNewGroup:
-		return "NewGroup"
+var exchangeNames = [...]string{ExchangeBase: "Base", ExchangeMain: "Main", ExchangeAuthOnly: "AuthOnly",
+	ExchangeAggressive: "Aggressive", ExchangeInformational: "Informational", ExchangeTransaction: "Transaction",
+	ExchangeQuick: "Quick", ExchangeNewGroup: "NewGroup"}
+
+func (e ExchangeType) String() string { return nameIn(exchangeNames[:], int(e), "Exchange(%d)") }
+
+// nameIn is names[v] when the table names v, else fallback formatted
+// with v: the protocol numbers' names are static tables, looked up in
+// one place (flash).
+func nameIn(names []string, v int, fallback string) string {
+	if v < len(names) && names[v] != "" {
+		return names[v]
 	}
-	return fmt.Sprintf("Exchange(%d)", uint8(e))
+	return fmt.Sprintf(fallback, v)
 }
 
 // Header flags (RFC 2408 section 3.1).

@@ -1,9 +1,5 @@
 package ike
 
-import (
-	"fmt"
-)
-
 // PayloadType is the ISAKMP next-payload value.
 type PayloadType uint8
 
@@ -43,17 +39,15 @@ var payloadNames = [...]string{
 }
 
 func (t PayloadType) String() string {
-	switch {
-	case int(t) < len(payloadNames) && payloadNames[t] != "":
-		return payloadNames[t]
-	case t == PayloadNATDDraft:
+	switch t {
+	case PayloadNATDDraft:
 		return "NAT-D(draft)"
-	case t == PayloadNATOADraft:
+	case PayloadNATOADraft:
 		return "NAT-OA(draft)"
-	case t == PayloadFragment:
+	case PayloadFragment:
 		return "FRAG"
 	}
-	return fmt.Sprintf("PAYLOAD(%d)", uint8(t))
+	return nameIn(payloadNames[:], int(t), "PAYLOAD(%d)")
 }
 
 // Payload is one payload of a message. The concrete types are *SA, *KE,

@@ -38,12 +38,7 @@ const (
 var stateNames = [...]string{"MM_NO_STATE", "MM_WAIT_MSG2", "MM_WAIT_MSG3", "MM_WAIT_MSG4", "MM_WAIT_MSG5",
 	"MM_WAIT_MSG6", "MM_ACTIVE", "AM_WAIT_MSG2", "AM_WAIT_MSG3", "AM_ACTIVE", "FAILED"}
 
-func (s State) String() string {
-	if int(s) < len(stateNames) {
-		return stateNames[s]
-	}
-	return fmt.Sprintf("STATE(%d)", uint8(s))
-}
+func (s State) String() string { return nameIn(stateNames[:], int(s), "STATE(%d)") }
 
 // Active reports whether phase 1 is complete.
 func (s State) Active() bool { return s == StateMMActive || s == StateAMActive }

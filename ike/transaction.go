@@ -25,19 +25,9 @@ const (
 	CfgAck     uint8 = 4
 )
 
-func cfgTypeName(t uint8) string {
-	switch t {
-	case CfgRequest:
-		return "REQUEST"
-	case CfgReply:
-		return "REPLY"
-	case CfgSet:
-		return "SET"
-	case CfgAck:
-		return "ACK"
-	}
-	return fmt.Sprintf("CFG(%d)", t)
-}
+var cfgTypeNames = [...]string{CfgRequest: "REQUEST", CfgReply: "REPLY", CfgSet: "SET", CfgAck: "ACK"}
+
+func cfgTypeName(t uint8) string { return nameIn(cfgTypeNames[:], int(t), "CFG(%d)") }
 
 // txn is one Transaction exchange (a request and its answer) of an IKE
 // SA, in either direction.
