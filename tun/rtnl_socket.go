@@ -5,6 +5,7 @@ import (
 	"errors"
 	"iter"
 	"os"
+	"syscall"
 
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
@@ -16,7 +17,8 @@ import (
 // for long, and RTNL joins no multicast group. netlink.Dial's own
 // transport (github.com/mdlayher/socket: the runtime poller, contexts,
 // network namespaces, BPF filters and their generic wrappers) cost about
-// 23 KB of code on MIPS for none of which RTNL has a use (flash).
+// 23 KB of code on MIPS for none of which RTNL has a use (flash). Sends
+// and receives use package syscall's calls, which net links anyway.
 type nlSocket struct {
 	fd int
 }
@@ -58,7 +60,7 @@ func (s *nlSocket) SendMessages(ms []netlink.Message) error {
 		b = append(b, mb...)
 	}
 	for {
-		err := unix.Sendto(s.fd, b, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK})
+		err := syscall.Sendto(s.fd, b, 0, &syscall.SockaddrNetlink{Family: unix.AF_NETLINK})
 		if err != unix.EINTR {
 			return os.NewSyscallError("sendto", err)
 		}
@@ -110,7 +112,7 @@ func (s *nlSocket) recv() ([]byte, error) {
 	var b []byte
 	flags := unix.MSG_PEEK | unix.MSG_TRUNC
 	for {
-		n, _, err := unix.Recvfrom(s.fd, b, flags)
+		n, _, err := syscall.Recvfrom(s.fd, b, flags)
 		switch {
 		case err == unix.EINTR:
 			continue
