@@ -18,7 +18,8 @@ import (
 // transport (github.com/mdlayher/socket: the runtime poller, contexts,
 // network namespaces, BPF filters and their generic wrappers) cost about
 // 23 KB of code on MIPS for none of which RTNL has a use (flash). Sends
-// and receives use package syscall's calls, which net links anyway.
+// and receives, binding and the port ID use package syscall's calls,
+// which net links anyway.
 type nlSocket struct {
 	fd int
 }
@@ -30,17 +31,17 @@ func dialNetlink() (*netlink.Conn, error) {
 	if err != nil {
 		return nil, os.NewSyscallError("socket", err)
 	}
-	var sa unix.Sockaddr
-	if err = unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+	var sa syscall.Sockaddr
+	if err = syscall.Bind(fd, &syscall.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
 		err = os.NewSyscallError("bind", err)
-	} else if sa, err = unix.Getsockname(fd); err != nil {
+	} else if sa, err = syscall.Getsockname(fd); err != nil {
 		err = os.NewSyscallError("getsockname", err)
 	}
 	if err != nil {
 		unix.Close(fd)
 		return nil, err
 	}
-	return netlink.NewConn(&nlSocket{fd: fd}, sa.(*unix.SockaddrNetlink).Pid), nil
+	return netlink.NewConn(&nlSocket{fd: fd}, sa.(*syscall.SockaddrNetlink).Pid), nil
 }
 
 func (s *nlSocket) Close() error { return unix.Close(s.fd) }
