@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"syscall"
 	"time"
 
 	"tinyipsec/acl"
@@ -15,8 +16,6 @@ import (
 	"tinyipsec/internal/algo"
 	"tinyipsec/internal/logx"
 	"tinyipsec/internal/netif"
-
-	"golang.org/x/sys/unix"
 )
 
 // The SA manager: it owns every IKE SA and Quick Mode in progress, feeds
@@ -480,9 +479,14 @@ func localAddrFor(cm *conf.CryptoMap, remote netip.Addr) (netip.Addr, error) {
 	}
 	// A connected UDP socket, as net.DialUDP would make, with the system
 	// calls themselves: net's dialer is linked for nothing else (flash).
-	family, to := unix.AF_INET, unix.Sockaddr(&unix.SockaddrInet4{Port: IKEPort, Addr: remote.Unmap().As4()})
-	if !remote.Unmap().Is4() {
-		sa := &unix.SockaddrInet6{Port: IKEPort, Addr: remote.As16()}
+	// Package syscall's calls, which net links anyway: x/sys/unix's
+	// Getsockname brought its own sockaddr decoder (4 KB).
+	var family int
+	var to syscall.Sockaddr
+	if r := remote.Unmap(); r.Is4() {
+		family, to = syscall.AF_INET, &syscall.SockaddrInet4{Port: IKEPort, Addr: r.As4()}
+	} else {
+		sa := &syscall.SockaddrInet6{Port: IKEPort, Addr: remote.As16()}
 		if z := remote.Zone(); z != "" {
 			i, err := netif.Index(z)
 			if err != nil {
@@ -490,24 +494,24 @@ func localAddrFor(cm *conf.CryptoMap, remote netip.Addr) (netip.Addr, error) {
 			}
 			sa.ZoneId = uint32(i)
 		}
-		family, to = unix.AF_INET6, sa
+		family, to = syscall.AF_INET6, sa
 	}
-	fd, err := unix.Socket(family, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	fd, err := syscall.Socket(family, syscall.SOCK_DGRAM|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return netip.Addr{}, os.NewSyscallError("socket", err)
 	}
-	defer unix.Close(fd)
-	if err := unix.Connect(fd, to); err != nil {
+	defer syscall.Close(fd)
+	if err := syscall.Connect(fd, to); err != nil {
 		return netip.Addr{}, os.NewSyscallError("connect", err)
 	}
-	local, err := unix.Getsockname(fd)
+	local, err := syscall.Getsockname(fd)
 	if err != nil {
 		return netip.Addr{}, os.NewSyscallError("getsockname", err)
 	}
 	switch a := local.(type) {
-	case *unix.SockaddrInet4:
+	case *syscall.SockaddrInet4:
 		return netip.AddrFrom4(a.Addr), nil
-	case *unix.SockaddrInet6:
+	case *syscall.SockaddrInet6:
 		return netip.AddrFrom16(a.Addr).Unmap(), nil
 	}
 	return netip.Addr{}, errors.New("ike: no local address towards " + remote.String())
