@@ -50,14 +50,18 @@ commands:
 FILE defaults to ` + conf.DefaultConfigPath + `; a UCI file is recognised by its content.
 `
 
-// commands are the subcommands that take arguments, by name.
-var commands = map[string]func(args []string, stdout, stderr io.Writer) int{
-	"run":          cmdRun,
-	"check":        cmdCheck,
-	"status":       cmdStatus,
-	"uci":          cmdUCI,
-	"keys":         cmdKeys,
-	"import-cisco": cmdImportCisco,
+// commands are the subcommands that take arguments, by name: a static
+// table searched in order (a map would be built at start; flash).
+var commands = [...]struct {
+	name string
+	run  func(args []string, stdout, stderr io.Writer) int
+}{
+	{"run", cmdRun},
+	{"check", cmdCheck},
+	{"status", cmdStatus},
+	{"uci", cmdUCI},
+	{"keys", cmdKeys},
+	{"import-cisco", cmdImportCisco},
 }
 
 func runCLI(args []string, stdout, stderr io.Writer) int {
@@ -66,8 +70,10 @@ func runCLI(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	cmd, rest := args[0], args[1:]
-	if run := commands[cmd]; run != nil {
-		return run(rest, stdout, stderr)
+	for _, c := range commands {
+		if c.name == cmd {
+			return c.run(rest, stdout, stderr)
+		}
 	}
 	switch cmd {
 	case "version", "-v", "--version":

@@ -17,14 +17,15 @@ import (
 // must and may carry, and the handler. runInfo checks the message
 // against the row before the handler runs; items that no row of the
 // SA's life takes are ignored. Rows run in table order, so the IKE SA's
-// own Delete is acted on last.
+// own Delete is acted on last. (Constant life sets keep the table static
+// data, not code run at start.)
 var infoTable = []infoRow{
-	{infoRUThere, inLife(lifeConfiguring, lifeActive), encrypted, withHashN, infoAllowed, (*Manager).infoRUThere},
-	{infoRUThereAck, inLife(lifeConfiguring, lifeActive), encrypted, withHashN, infoAllowed, (*Manager).infoRUThereAck},
-	{infoError, inLife(lifeConfiguring, lifeActive), encrypted, withHashN, infoAllowed, (*Manager).infoError},
-	{infoDeleteChild, inLife(lifeConfiguring, lifeActive, lifeDead), encrypted, withHashD, infoAllowed, (*Manager).infoDeleteChild},
-	{infoInitialContact, inLife(lifeConfiguring, lifeActive), encrypted, withHashN, infoAllowed, (*Manager).infoInitialContact},
-	{infoDeleteIKE, inLife(lifeConfiguring, lifeActive), encrypted, withHashD, infoAllowed, (*Manager).infoDeleteIKE},
+	{infoRUThere, onceEstablished, encrypted, withHashN, infoAllowed, (*Manager).infoRUThere},
+	{infoRUThereAck, onceEstablished, encrypted, withHashN, infoAllowed, (*Manager).infoRUThereAck},
+	{infoError, onceEstablished, encrypted, withHashN, infoAllowed, (*Manager).infoError},
+	{infoDeleteChild, onceEstablished | 1<<lifeDead, encrypted, withHashD, infoAllowed, (*Manager).infoDeleteChild},
+	{infoInitialContact, onceEstablished, encrypted, withHashN, infoAllowed, (*Manager).infoInitialContact},
+	{infoDeleteIKE, onceEstablished, encrypted, withHashD, infoAllowed, (*Manager).infoDeleteIKE},
 }
 
 // infoRow is one kind of Informational item.
@@ -44,14 +45,6 @@ const (
 
 // lifeSet is a set of ikeLife values.
 type lifeSet uint8
-
-func inLife(ls ...ikeLife) lifeSet {
-	var s lifeSet
-	for _, l := range ls {
-		s |= 1 << l
-	}
-	return s
-}
 
 func (s lifeSet) has(l ikeLife) bool { return s&(1<<l) != 0 }
 

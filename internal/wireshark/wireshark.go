@@ -38,27 +38,38 @@ type ESPSA struct {
 	AuthKey   []byte
 }
 
-// Names of the ESP dissector's algorithm choices.
+// Names of the ESP dissector's algorithm choices, by tinyipsec's names:
+// static arrays searched by name (maps would be built at start; flash).
 var (
-	cipherNames = map[string]string{
-		"null":        "NULL",
-		"3des":        "TripleDES-CBC [RFC2451]",
-		"des":         "DES-CBC [RFC2405]",
-		"aes128":      "AES-CBC [RFC3602]",
-		"aes192":      "AES-CBC [RFC3602]",
-		"aes256":      "AES-CBC [RFC3602]",
-		"aes128gcm16": "AES-GCM with 16 octet ICV [RFC4106]",
-		"aes256gcm16": "AES-GCM with 16 octet ICV [RFC4106]",
+	cipherNames = [...][2]string{
+		{"null", "NULL"},
+		{"3des", "TripleDES-CBC [RFC2451]"},
+		{"des", "DES-CBC [RFC2405]"},
+		{"aes128", "AES-CBC [RFC3602]"},
+		{"aes192", "AES-CBC [RFC3602]"},
+		{"aes256", "AES-CBC [RFC3602]"},
+		{"aes128gcm16", "AES-GCM with 16 octet ICV [RFC4106]"},
+		{"aes256gcm16", "AES-GCM with 16 octet ICV [RFC4106]"},
 	}
-	integrityNames = map[string]string{
-		"":       "NULL",
-		"sha1":   "HMAC-SHA-1-96 [RFC2404]",
-		"sha256": "HMAC-SHA-256-128 [RFC4868]",
-		"sha384": "HMAC-SHA-384-192 [RFC4868]",
-		"sha512": "HMAC-SHA-512-256 [RFC4868]",
-		"md5":    "HMAC-MD5-96 [RFC2403]",
+	integrityNames = [...][2]string{
+		{"", "NULL"},
+		{"sha1", "HMAC-SHA-1-96 [RFC2404]"},
+		{"sha256", "HMAC-SHA-256-128 [RFC4868]"},
+		{"sha384", "HMAC-SHA-384-192 [RFC4868]"},
+		{"sha512", "HMAC-SHA-512-256 [RFC4868]"},
+		{"md5", "HMAC-MD5-96 [RFC2403]"},
 	}
 )
+
+// dissectorName is the name table gives to ours.
+func dissectorName(table [][2]string, ours string) (string, bool) {
+	for _, row := range table {
+		if row[0] == ours {
+			return row[1], true
+		}
+	}
+	return "", false
+}
 
 // WriteIKEv1 writes an ikev1_decryption_table.
 func WriteIKEv1(w io.Writer, sas []IKESA) error {
@@ -76,8 +87,8 @@ func WriteESP(w io.Writer, sas []ESPSA) (skipped []string, err error) {
 	var b bytes.Buffer
 	fmt.Fprintln(&b, "# ESP keys exported by tinyipsec: SECRET, anyone holding this file can decrypt the traffic.")
 	for _, sa := range sas {
-		c, okC := cipherNames[sa.Cipher]
-		i, okI := integrityNames[sa.Integrity]
+		c, okC := dissectorName(cipherNames[:], sa.Cipher)
+		i, okI := dissectorName(integrityNames[:], sa.Integrity)
 		if !okC || !okI {
 			why := fmt.Sprintf("SPI 0x%08x %s > %s: %s/%s is not among Wireshark's ESP algorithms", sa.SPI, sa.Src, sa.Dst, sa.Cipher, sa.Integrity)
 			skipped = append(skipped, why)
@@ -138,8 +149,8 @@ func WriteBundle(w io.Writer, ike []IKESA, esp []ESPSA) error {
 // secrets), replacing older ones. It returns the number of entries and
 // the comment lines of skipped SAs.
 func WriteDir(dir string, bundle []byte) (ikeN, espN int, skipped []string, err error) {
-	tables := map[string][]byte{}
-	var cur string
+	var tables [2][]byte // IKEv1File, ESPFile: nil until its mark
+	cur := -1            // index into tables; 2: a table of another name; -1: none
 	// Lines cut one by one rather than by bytes.SplitAfter, linked for
 	// nothing else (flash).
 	for rest := bundle; len(rest) > 0; {
@@ -149,27 +160,41 @@ func WriteDir(dir string, bundle []byte) (ikeN, espN int, skipped []string, err 
 		}
 		rest = rest[len(line):]
 		if name, ok := bytes.CutPrefix(line, []byte(bundleMark)); ok {
-			cur = string(bytes.TrimSpace(name))
-			tables[cur] = []byte{}
+			switch string(bytes.TrimSpace(name)) {
+			case IKEv1File:
+				cur = 0
+			case ESPFile:
+				cur = 1
+			case "":
+				cur = -1
+			default:
+				cur = 2
+				continue
+			}
+			if cur >= 0 {
+				tables[cur] = []byte{}
+			}
 			continue
 		}
-		if cur == "" || len(line) == 0 {
+		if cur < 0 || len(line) == 0 {
 			continue
 		}
-		tables[cur] = append(tables[cur], line...)
+		if cur < 2 {
+			tables[cur] = append(tables[cur], line...)
+		}
 		switch {
 		case bytes.HasPrefix(line, []byte("# SPI")):
 			skipped = append(skipped, string(bytes.TrimSpace(line[2:])))
 		case bytes.HasPrefix(line, []byte("#")):
-		case cur == IKEv1File:
+		case cur == 0:
 			ikeN++
-		case cur == ESPFile:
+		case cur == 1:
 			espN++
 		}
 	}
-	for _, name := range []string{IKEv1File, ESPFile} {
-		data, ok := tables[name]
-		if !ok {
+	for i, name := range [...]string{IKEv1File, ESPFile} {
+		data := tables[i]
+		if data == nil {
 			return 0, 0, nil, fmt.Errorf("the daemon's answer has no %s table", name)
 		}
 		if err := secretfile.Write(filepath.Join(dir, name), data); err != nil {
