@@ -202,7 +202,6 @@ func countErrors(err error) int {
 
 func (d *daemon) status() *status.Report {
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	r := &status.Report{
 		Version:  version,
 		Config:   d.path,
@@ -213,16 +212,17 @@ func (d *daemon) status() *status.Report {
 	for _, p := range d.parts {
 		p.AddStatus(r)
 	}
+	d.mu.Unlock()
 	return r
 }
 
 func (d *daemon) summary() status.Summary {
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	var s status.Summary
 	for _, p := range d.parts {
 		p.AddSummary(&s)
 	}
+	d.mu.Unlock()
 	return s
 }
 

@@ -299,13 +299,12 @@ func NewManager(c Config) (*Manager, error) {
 // Start runs the timer goroutine; initiate = "always" maps start at once.
 func (m *Manager) Start() {
 	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.started || m.closed {
-		return
+	if !m.started && !m.closed {
+		m.started = true
+		m.prepareKeys()
+		go m.run()
 	}
-	m.started = true
-	m.prepareKeys()
-	go m.run()
+	m.mu.Unlock()
 }
 
 // prepareKeys has the pool make the DH keys the configuration will
@@ -371,12 +370,7 @@ func (m *Manager) Acquire(cryptoMapID string, pkt []byte) {
 	// Reload replaces m.maps under m.mu, so the look-up happens there, in
 	// the goroutine; the packet is copied because the caller reuses it.
 	pkt = bytes.Clone(pkt)
-	go func() {
-		m.mu.Lock()
-		defer m.mu.Unlock()
-		if m.closed {
-			return
-		}
+	go m.whileOpen(func() {
 		for _, ms := range m.maps {
 			if ms.cm.ID() != cryptoMapID || ms.cm.Initiate == conf.InitiateNever || ms.cm.Dynamic {
 				continue
@@ -386,19 +380,26 @@ func (m *Manager) Acquire(cryptoMapID string, pkt []byte) {
 			}
 			return
 		}
-	}()
+	})
+}
+
+// whileOpen runs f under m.mu unless the manager is closed. (The callers
+// unlock without defer, here and elsewhere in the manager: a deferred
+// call costs its own wrapper function and a call at every return, and
+// nothing recovers from a panic with the lock held. Flash.)
+func (m *Manager) whileOpen(f func()) {
+	m.mu.Lock()
+	if !m.closed {
+		f()
+	}
+	m.mu.Unlock()
 }
 
 // Expired is the data plane's report that a pair reached its soft limit
 // (traffic volume: rekey now) or its hard limit (it is gone: forget it and
 // tell the peer). It does not block.
 func (m *Manager) Expired(h ChildHandle, hard bool) {
-	go func() {
-		m.mu.Lock()
-		defer m.mu.Unlock()
-		if m.closed {
-			return
-		}
+	go m.whileOpen(func() {
 		now := time.Now()
 		if o := m.orphanOf(h); o != nil {
 			// No IKE SA to rekey on: a hard limit removes the pair, a
@@ -436,7 +437,7 @@ func (m *Manager) Expired(h ChildHandle, hard bool) {
 				return
 			}
 		}
-	}()
+	})
 }
 
 // allocSPI returns a fresh random inbound SPI (values below 256 are

@@ -135,7 +135,6 @@ func (m *Manager) computeForSA(sa *ikeSA, work, done func()) {
 func (m *Manager) offLock(sa *ikeSA, work, done func()) {
 	m.compute.wg.Add(1)
 	go func() {
-		defer m.compute.wg.Done()
 		if computeHook != nil {
 			computeHook(sa)
 		}
@@ -144,8 +143,9 @@ func (m *Manager) offLock(sa *ikeSA, work, done func()) {
 		<-computeSlots
 		lastComputed.Store(time.Now().UnixNano())
 		m.mu.Lock()
-		defer m.mu.Unlock()
 		done()
+		m.mu.Unlock()
+		m.compute.wg.Done()
 	}()
 }
 
@@ -157,8 +157,8 @@ func (m *Manager) lockedUnlessInline(f func()) {
 		return
 	}
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	f()
+	m.mu.Unlock()
 }
 
 // computationEnded wipes the phase 1 keys of a dead IKE SA once no

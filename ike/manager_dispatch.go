@@ -22,40 +22,45 @@ func (m *Manager) HandlePacket(pkt []byte, local, remote netip.AddrPort) {
 	pkt = bytes.Clone(pkt)
 	now := time.Now()
 	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.closed {
-		return
+	if !m.closed {
+		// Whatever the message changes in the SA's timers, the next tick
+		// looks at it (manager_timerq.go).
+		m.schedule(m.dispatch(h, pkt, local, remote, now), now)
 	}
+	m.mu.Unlock()
+}
+
+// dispatch hands a datagram to its IKE SA's exchange, or starts a
+// responder for a first message (m.mu held). It returns the SA the
+// message went to, nil if none.
+func (m *Manager) dispatch(h Header, pkt []byte, local, remote netip.AddrPort, now time.Time) *ikeSA {
 	sa := m.findSA(h.CookieI, h.CookieR)
-	// Whatever the message changes in the SA's timers, the next tick
-	// looks at it (manager_timerq.go).
-	defer func() { m.schedule(sa, now) }()
 	if sa == nil && !h.CookieR.IsZero() {
 		// MM3 of an unproven Main Mode responder (manager_halfopen.go).
 		k := hoKeyOf(h.CookieI, h.CookieR)
 		if e := m.halfOpen.get(k); e != nil && h.Exchange == ExchangeMain && h.MessageID == 0 {
 			if sa = m.promote(e, k, remote, now); sa == nil {
-				return
+				return nil
 			}
 		}
 	}
 	if sa == nil && len(m.graves) > 0 && h.Exchange == ExchangeInformational {
 		if g := m.findGrave(h.CookieI, h.CookieR, now); g != nil {
 			m.lateInfo(g, pkt, now)
-			return
+			return nil
 		}
 	}
 	if sa == nil {
 		if h.CookieR.IsZero() && h.MessageID == 0 && (h.Exchange == ExchangeMain || h.Exchange == ExchangeAggressive) {
 			m.newResponder(pkt, h, local, remote, now)
-			return
+			return nil
 		}
 		if !h.CookieR.IsZero() && !m.cookies.issued(h.CookieI, h.CookieR, remote) {
 			m.drop(DropForeignCookie, logx.LevelDebug, "IKE message with a responder cookie we did not issue", "from", remote, "exchange", h.Exchange)
-			return
+			return nil
 		}
 		m.drop(DropNoSA, logx.LevelDebug, "IKE message for no known SA", "from", remote, "exchange", h.Exchange)
-		return
+		return nil
 	}
 	// With wildcard sockets the arrival address is unspecified: use the
 	// address the SA runs on (NAT-D hashes need the real one).
@@ -73,7 +78,7 @@ func (m *Manager) HandlePacket(pkt []byte, local, remote netip.AddrPort) {
 	in := &inbound{h: h, pkt: pkt, local: local, remote: remote, from: from, now: now}
 	if r := routeFor(h.Exchange, sa.life); r != nil {
 		r.handle(m, sa, in)
-		return
+		return sa
 	}
 	switch {
 	case h.Exchange == ExchangeQuick && sa.life == lifeConfiguring:
@@ -85,6 +90,7 @@ func (m *Manager) HandlePacket(pkt []byte, local, remote netip.AddrPort) {
 	default:
 		m.drop(DropUnsupported, logx.LevelDebug, "unsupported exchange", "peer", remote, "exchange", h.Exchange)
 	}
+	return sa
 }
 
 // inbound is a received datagram on its way to an exchange's handler.

@@ -155,8 +155,9 @@ func (m *Manager) DropCounts() map[string]uint64 {
 // HalfOpen is the number of unproven Main Mode responders.
 func (m *Manager) HalfOpen() int {
 	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.halfOpen.len()
+	n := m.halfOpen.len()
+	m.mu.Unlock()
+	return n
 }
 
 // drop counts and (rate-limited) logs dropped input.

@@ -146,7 +146,6 @@ type shedMemory struct {
 // than shedAboveRate a second.
 func (s *shedMemory) count(n int, now time.Time) bool {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if d := now.Sub(s.window); d >= time.Second {
 		s.lastWindow = s.inWindow
 		if d >= 2*time.Second {
@@ -155,7 +154,9 @@ func (s *shedMemory) count(n int, now time.Time) bool {
 		s.window, s.inWindow = now, 0
 	}
 	s.inWindow += uint64(n)
-	return max(s.inWindow, s.lastWindow) > shedAboveRate
+	over := max(s.inWindow, s.lastWindow) > shedAboveRate
+	s.mu.Unlock()
+	return over
 }
 
 const (
@@ -191,35 +192,38 @@ func (s *shedMemory) rotate(now time.Time) {
 
 func (s *shedMemory) add(ckyI []byte, remote netip.AddrPort, now time.Time) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.rotate(now)
 	h := s.hash(ckyI, remote)
 	for i := range 3 {
 		bit := h >> (i * shedShift) & shedMask
 		s.cur[bit/64] |= 1 << (bit % 64)
 	}
+	s.mu.Unlock()
 }
 
 // seen reports whether a first message with these values was shed in
 // the current or the previous generation.
 func (s *shedMemory) seen(ckyI []byte, remote netip.AddrPort, now time.Time) bool {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cur == nil {
-		return false
+	seen := false
+	if s.cur != nil {
+		s.rotate(now)
+		h := s.hash(ckyI, remote)
+		seen = shedHas(s.cur, h) || shedHas(s.old, h)
 	}
-	s.rotate(now)
-	h := s.hash(ckyI, remote)
-	in := func(f []uint64) bool {
-		for i := range 3 {
-			bit := h >> (i * shedShift) & shedMask
-			if f[bit/64]&(1<<(bit%64)) == 0 {
-				return false
-			}
+	s.mu.Unlock()
+	return seen
+}
+
+// shedHas reports whether generation f holds the three bits of hash h.
+func shedHas(f []uint64, h uint64) bool {
+	for i := range 3 {
+		bit := h >> (i * shedShift) & shedMask
+		if f[bit/64]&(1<<(bit%64)) == 0 {
+			return false
 		}
-		return true
 	}
-	return in(s.cur) || in(s.old)
+	return true
 }
 
 // ckyLen is the length of an ISAKMP cookie.

@@ -255,7 +255,6 @@ func (m *Manager) negotiatingWith(ms *mapState) bool {
 // installed pairs whose IKE SA is gone, for status.
 func (m *Manager) PairsWithoutIKESA() []uint32 {
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	var out []uint32
 	for _, o := range m.orphans {
 		if o.c.espIn != 0 {
@@ -264,6 +263,7 @@ func (m *Manager) PairsWithoutIKESA() []uint32 {
 			out = append(out, o.c.ahIn)
 		}
 	}
+	m.mu.Unlock()
 	return out
 }
 

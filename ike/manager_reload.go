@@ -57,13 +57,11 @@ func (m *Manager) Reload(c *conf.Config) (ReloadResult, error) {
 		return res, errors.New("ike: reload without a configuration")
 	}
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	if m.closed {
+		m.mu.Unlock()
 		return res, errors.New("ike: manager closed")
 	}
-	// Changed maps change their SAs' timers: every SA is looked at.
-	defer m.scheduleAll(time.Now())
-	defer m.prepareKeys()
+	now := time.Now()
 	old := make(map[string]*mapState, len(m.maps))
 	for _, ms := range m.maps {
 		old[ms.cm.ID()] = ms
@@ -112,6 +110,10 @@ func (m *Manager) Reload(c *conf.Config) (ReloadResult, error) {
 	if m.started {
 		m.tickMaps(time.Now())
 	}
+	m.prepareKeys()
+	// Changed maps change their SAs' timers: every SA is looked at.
+	m.scheduleAll(now)
+	m.mu.Unlock()
 	return res, nil
 }
 

@@ -14,10 +14,13 @@ import (
 // next timer, manager_timerq.go), and "initiate always" maps.
 func (m *Manager) tick(now time.Time) {
 	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.closed {
-		return
+	if !m.closed {
+		m.tickLocked(now)
 	}
+	m.mu.Unlock()
+}
+
+func (m *Manager) tickLocked(now time.Time) {
 	m.cookies.rotate(now)
 	m.drops.flush(m.log, now)
 	if m.halfOpen.len() > 0 {

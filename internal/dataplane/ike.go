@@ -145,28 +145,27 @@ func (p *IKEPlane) rememberKeys(pair *esp.Pair, spec *esp.PairSpec, c *ike.Child
 	k := pairKeys{cipher: c.Encryption, integ: c.Integrity, encLen: uint8(len(in.EncKey)), authLen: uint8(len(in.AuthKey))}
 	k.keys = make([]byte, 0, 2*(len(in.EncKey)+len(in.AuthKey)))
 	k.keys = append(append(append(append(k.keys, in.EncKey...), in.AuthKey...), out.EncKey...), out.AuthKey...)
-	p.mu.Lock()
-	defer p.mu.Unlock()
+	p.mu.Lock() // unlocked without defer here and below (a deferred call costs a wrapper function: flash)
 	if p.keys == nil {
 		p.keys = map[*esp.Pair]pairKeys{}
 	}
 	p.keys[pair] = k
+	p.mu.Unlock()
 }
 
 func (p *IKEPlane) forgetKeys(pair *esp.Pair) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	if k, ok := p.keys[pair]; ok {
 		clear(k.keys)
 		delete(p.keys, pair)
 	}
+	p.mu.Unlock()
 }
 
 // ExportKeys returns copies of the live ESP pairs' keys, both directions,
 // for "tinyipsec keys --wireshark"; the caller wipes them.
 func (p *IKEPlane) ExportKeys() []wireshark.ESPSA {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	var out []wireshark.ESPSA
 	for pair, k := range p.keys {
 		e, a := int(k.encLen), int(k.authLen)
@@ -179,5 +178,6 @@ func (p *IKEPlane) ExportKeys() []wireshark.ESPSA {
 			dir(info.Peer, info.Local, info.SPIIn, k.keys[:e+a]),
 			dir(info.Local, info.Peer, info.SPIOut, k.keys[e+a:]))
 	}
+	p.mu.Unlock()
 	return out
 }

@@ -188,7 +188,6 @@ func writeResolv(path, mapID string, dns []netip.Addr) error {
 // tunnel is down their DNS servers are unreachable.
 func (d *Dataplane) removeResolvFiles() {
 	d.raMu.Lock()
-	defer d.raMu.Unlock()
 	for _, r := range d.ra {
 		if r.resolv != "" {
 			if err := os.Remove(r.resolv); err != nil && !os.IsNotExist(err) {
@@ -196,4 +195,5 @@ func (d *Dataplane) removeResolvFiles() {
 			}
 		}
 	}
+	d.raMu.Unlock()
 }

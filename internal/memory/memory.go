@@ -34,13 +34,12 @@ const settleInterval = 10 * time.Second
 // Settled is the hook; it never blocks.
 func (s *Settler) Settled() {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.pending {
-		return
+	if !s.pending {
+		s.pending = true
+		wait := max(0, settleInterval-time.Since(s.last))
+		time.AfterFunc(wait, s.run)
 	}
-	s.pending = true
-	wait := max(0, settleInterval-time.Since(s.last))
-	time.AfterFunc(wait, s.run)
+	s.mu.Unlock() // not deferred: a deferred call costs a wrapper function (flash)
 }
 
 func (s *Settler) run() {
