@@ -405,7 +405,7 @@ func (m *Manager) Expired(h ChildHandle, hard bool) {
 			// No IKE SA to rekey on: a hard limit removes the pair, a
 			// soft one brings the rekey forward (manager_orphan.go).
 			if hard {
-				m.log.Info("IPsec SA reached its hard lifetime", "crypto_map", o.c.ms.cm.ID(), "peer", o.remote)
+				m.log.Info("IPsec SA reached its hard lifetime", "crypto_map", o.c.ms.cm.ID(), "peer", &o.remote)
 				m.removeOrphansIf(func(x *orphan) bool { return x == o })
 			} else if o.c.rekeyAt.After(now) {
 				o.c.rekeyAt, m.orphanDue = now, time.Time{}
@@ -418,12 +418,12 @@ func (m *Manager) Expired(h ChildHandle, hard bool) {
 					continue
 				}
 				if hard {
-					m.log.Info("IPsec SA reached its hard lifetime", "crypto_map", c.ms.cm.ID(), "peer", sa.remote)
+					m.log.Info("IPsec SA reached its hard lifetime", "crypto_map", c.ms.cm.ID(), "peer", &sa.remote)
 					m.removeChild(sa, c, true)
 					return
 				}
 				if !c.rekeying && c.removeAt.IsZero() && !sa.negotiating() {
-					m.log.Info("rekeying IPsec SA (volume lifetime)", "crypto_map", c.ms.cm.ID(), "peer", sa.remote)
+					m.log.Info("rekeying IPsec SA (volume lifetime)", "crypto_map", c.ms.cm.ID(), "peer", &sa.remote)
 					// Due now: should the start wait for its PFS key or
 					// for another Quick Mode, the timer's rekey check
 					// starts it.

@@ -153,7 +153,7 @@ func (m *Manager) routePhase1(sa *ikeSA, in *inbound) {
 // last phase 1 message, for when phase 1 completes (raStart).
 func (m *Manager) routeEarlyTransaction(sa *ikeSA, in *inbound) {
 	if !sa.initiator || len(in.pkt) > 4096 {
-		m.drop(DropBeforeEstablished, logx.LevelDebug, "ignoring message before phase 1 completed", "peer", in.remote, "exchange", in.h.Exchange)
+		m.drop(DropBeforeEstablished, logx.LevelDebug, "ignoring message before phase 1 completed", "peer", &in.remote, "exchange", in.h.Exchange)
 		return
 	}
 	sa.early = in.pkt
@@ -183,12 +183,12 @@ func (m *Manager) send(sa *ikeSA, pkt []byte) {
 		if h, err := ParseHeader(pkt); err == nil && h.MessageID != 0 {
 			// Exchanges after phase 1 by IKE SA and message ID: what a
 			// peer's IV bookkeeping is compared with.
-			m.log.Debug("sent", "peer", sa.remote, "exchange", h.Exchange.String(), "icookie", hex.EncodeToString(h.CookieI[:]),
+			m.log.Debug("sent", "peer", &sa.remote, "exchange", h.Exchange.String(), "icookie", hex.EncodeToString(h.CookieI[:]),
 				"rcookie", hex.EncodeToString(h.CookieR[:]), "mid", h.MessageID, "len", len(pkt))
 		}
 	}
 	if err := m.cfg.Transport.SendIKE(pkt, sa.local, sa.remote); err != nil {
-		m.log.Debug("send failed", "peer", sa.remote, "err", err)
+		m.log.Debug("send failed", "peer", &sa.remote, "err", err)
 	}
 }
 
@@ -208,7 +208,7 @@ func (m *Manager) handlePhase1(sa *ikeSA, h Header, pkt []byte, local, remote ne
 		// The previous message is still being computed (and the state
 		// machine is the computation's); the peer retransmits this one
 		// if it matters.
-		m.drop(DropBusy, logx.LevelDebug, "phase 1 message while the previous one is being computed", "peer", sa.remote, "state", sa.busyState)
+		m.drop(DropBusy, logx.LevelDebug, "phase 1 message while the previous one is being computed", "peer", &sa.remote, "state", sa.busyState)
 		return
 	}
 	before := sa.p1.state()
@@ -217,7 +217,7 @@ func (m *Manager) handlePhase1(sa *ikeSA, h Header, pkt []byte, local, remote ne
 	// endpoint the exchange runs on: a peer floats to 4500 (or its NAT
 	// remaps it) only with an authenticated message.
 	if remote != sa.remote && !h.Encrypted() && before != StateAMWaitMsg3.String() {
-		m.drop(DropWrongEndpoint, logx.LevelDebug, "phase 1 message from another endpoint than the negotiation's", "peer", sa.remote, "from", remote)
+		m.drop(DropWrongEndpoint, logx.LevelDebug, "phase 1 message from another endpoint than the negotiation's", "peer", &sa.remote, "from", remote)
 		return
 	}
 	m.computePhase1(sa, func(p1 phase1) ([]byte, error) { return p1.handle(pkt, local, remote) }, func(out []byte, err error) {
@@ -234,7 +234,7 @@ func (m *Manager) phase1Step(sa *ikeSA, h Header, pkt []byte, before string, out
 		if before == StateNone.String() {
 			// An Aggressive Mode first message that did not start an
 			// exchange: nothing to keep.
-			m.drop(DropRefused, logx.LevelInfo, "phase 1 refused", "peer", sa.remote, "err", err)
+			m.drop(DropRefused, logx.LevelInfo, "phase 1 refused", "peer", &sa.remote, "err", err)
 			if sa.ms != nil {
 				sa.ms.noteFailure(&phase1Failure{peer: sa.remote.Addr().String(), local: sa.local.Addr().String(),
 					state: before, reason: err.Error(), at: now})
@@ -243,7 +243,7 @@ func (m *Manager) phase1Step(sa *ikeSA, h Header, pkt []byte, before string, out
 			return
 		}
 		if sa.p1.done() {
-			m.drop(DropPhase1Rejected, logx.LevelInfo, "phase 1 message rejected", "peer", sa.remote, "state", before, "err", err)
+			m.drop(DropPhase1Rejected, logx.LevelInfo, "phase 1 message rejected", "peer", &sa.remote, "state", before, "err", err)
 			return
 		}
 		if cn, ok := errors.AsType[*CleartextNotice](err); ok {
@@ -254,15 +254,15 @@ func (m *Manager) phase1Step(sa *ikeSA, h Header, pkt []byte, before string, out
 			} else if cn.Delete {
 				sa.p1Note = "the peer sent a Delete (unauthenticated)"
 			}
-			m.drop(DropCleartextNotify, logx.LevelInfo, "unauthenticated notify during phase 1 ignored", "peer", sa.remote, "state", before, "note", sa.p1Note)
+			m.drop(DropCleartextNotify, logx.LevelInfo, "unauthenticated notify during phase 1 ignored", "peer", &sa.remote, "state", before, "note", sa.p1Note)
 			return
 		}
 		if _, ok := errors.AsType[*NotifyError](err); ok || isFatalPhase1(err) {
-			m.drop(EventPhase1Failed, logx.LevelWarn, "phase 1 failed", "peer", sa.remote, "state", before, "err", err)
+			m.drop(EventPhase1Failed, logx.LevelWarn, "phase 1 failed", "peer", &sa.remote, "state", before, "err", err)
 			m.phase1Failed(sa, before, err.Error(), now)
 			return
 		}
-		m.drop(DropPhase1Rejected, logx.LevelInfo, "phase 1 message rejected", "peer", sa.remote, "state", before, "err", err)
+		m.drop(DropPhase1Rejected, logx.LevelInfo, "phase 1 message rejected", "peer", &sa.remote, "state", before, "err", err)
 		return
 	}
 	// The responder's cookie is known once its answer was accepted
@@ -318,7 +318,7 @@ func (m *Manager) handleQuick(sa *ikeSA, h Header, pkt []byte, from func(), now 
 	if qs != nil && qs.busy || qs == nil && slices.Contains(sa.qmPending, h.MessageID) {
 		// Its previous message is being computed (manager_compute.go);
 		// the peer retransmits this one if it matters.
-		m.drop(DropBusy, logx.LevelDebug, "Quick Mode message while the previous one is being computed", "peer", sa.remote)
+		m.drop(DropBusy, logx.LevelDebug, "Quick Mode message while the previous one is being computed", "peer", &sa.remote)
 		return
 	}
 	if qs != nil {
@@ -408,12 +408,12 @@ func (m *Manager) quickResponderStep(sa *ikeSA, qs *qmState, q *quickMode, out [
 		m.releaseSPIs(qs)
 		if ne, ok := errors.AsType[*NotifyError](err); ok {
 			// The message authenticated: tell the peer why we refuse.
-			m.log.Warn("Quick Mode refused", "peer", sa.remote, "err", err)
+			m.log.Warn("Quick Mode refused", "peer", &sa.remote, "err", err)
 			sa.p2Error = "phase 2 refused: " + err.Error()
 			m.sendNotify(sa, ne.Type)
 			return
 		}
-		m.drop(dropReasonOf(err), logx.LevelDebug, "Quick Mode message dropped", "peer", sa.remote, "err", err)
+		m.drop(dropReasonOf(err), logx.LevelDebug, "Quick Mode message dropped", "peer", &sa.remote, "err", err)
 		return
 	}
 	from()
@@ -435,10 +435,10 @@ func (m *Manager) quickResponderStep(sa *ikeSA, qs *qmState, q *quickMode, out [
 // quickFailed handles an error in an exchange we are part of.
 func (m *Manager) quickFailed(sa *ikeSA, qs *qmState, err error) {
 	if errors.Is(err, errUnauthenticated) {
-		m.drop(DropUnauthenticated, logx.LevelDebug, "Quick Mode message dropped", "peer", sa.remote, "err", err)
+		m.drop(DropUnauthenticated, logx.LevelDebug, "Quick Mode message dropped", "peer", &sa.remote, "err", err)
 		return
 	}
-	m.log.Warn("Quick Mode failed", "peer", sa.remote, "err", err)
+	m.log.Warn("Quick Mode failed", "peer", &sa.remote, "err", err)
 	sa.p2Error = "phase 2 failed: " + err.Error()
 	if ne, ok := errors.AsType[*NotifyError](err); ok {
 		m.sendNotify(sa, ne.Type)
@@ -537,7 +537,7 @@ func (m *Manager) peerDeletedChild(sa *ikeSA, d childSPI) {
 		for _, c := range s.children {
 			if (d.Protocol == ProtoESP && c.espOut != 0 && c.espOut == d.SPI) ||
 				(d.Protocol == ProtoAH && c.ahOut != 0 && c.ahOut == d.SPI) {
-				m.log.Info("peer deleted an IPsec SA", "peer", sa.remote, "spi_out", d.SPI)
+				m.log.Info("peer deleted an IPsec SA", "peer", &sa.remote, "spi_out", d.SPI)
 				m.removeChild(s, c, false)
 				return
 			}
@@ -549,7 +549,7 @@ func (m *Manager) peerDeletedChild(sa *ikeSA, d childSPI) {
 			(d.Protocol == ProtoAH && c.ahOut != 0 && c.ahOut == d.SPI)) {
 			return false
 		}
-		m.log.Info("peer deleted an IPsec SA", "peer", sa.remote, "spi_out", d.SPI)
+		m.log.Info("peer deleted an IPsec SA", "peer", &sa.remote, "spi_out", d.SPI)
 		return true
 	})
 }
@@ -569,8 +569,8 @@ func (m *Manager) initialContact(fresh *ikeSA, now time.Time) {
 		if fresh.ms != nil && fresh.ms.cm.RemoteAccessGateway() && s.remote != fresh.remote {
 			continue
 		}
-		m.log.Info("INITIAL-CONTACT: dropping old SAs of the restarted peer", "peer", fresh.remote,
-			"id", fresh.out.peer.String(), "old_peer", s.remote)
+		m.log.Info("INITIAL-CONTACT: dropping old SAs of the restarted peer", "peer", &fresh.remote,
+			"id", fresh.out.peer.String(), "old_peer", &s.remote)
 		// Not a rekey: the peer has none of the old IPsec SAs any more,
 		// so the fresh SA (marked as the heir when it was established)
 		// must not inherit them.

@@ -89,11 +89,11 @@ func (m *Manager) lateInfo(g *ikeSA, pkt []byte, now time.Time) {
 func (m *Manager) openInfoOnce(sa *ikeSA, pkt []byte, what string) (*Message, []infoItem, bool) {
 	msg, items, err := openInfo(sa.out.sec, pkt)
 	if err != nil {
-		m.drop(dropReasonOf(err), logx.LevelDebug, what, "peer", sa.remote, "err", err)
+		m.drop(dropReasonOf(err), logx.LevelDebug, what, "peer", &sa.remote, "err", err)
 		return nil, nil, false
 	}
 	if mid := binary.BigEndian.Uint32(pkt[20:24]); sa.infoSeen.seen(mid) {
-		m.drop(DropReplay, logx.LevelDebug, "replayed Informational dropped", "peer", sa.remote, "message_id", mid)
+		m.drop(DropReplay, logx.LevelDebug, "replayed Informational dropped", "peer", &sa.remote, "message_id", mid)
 		return nil, nil, false
 	}
 	return msg, items, true
@@ -114,11 +114,11 @@ func (m *Manager) runInfo(rows []infoRow, sa *ikeSA, msg *Message, items []infoI
 				continue
 			}
 			if (r.crypt == encrypted) != msg.Encrypted() {
-				m.drop(DropMalformed, logx.LevelDebug, "Informational refused", "peer", sa.remote, "item", r.kind.String())
+				m.drop(DropMalformed, logx.LevelDebug, "Informational refused", "peer", &sa.remote, "item", r.kind.String())
 				continue
 			}
 			if err := checkPayloads(r.kind.String(), r.required, r.allowed, msg); err != nil {
-				m.drop(DropMalformed, logx.LevelDebug, "Informational refused", "peer", sa.remote, "err", err)
+				m.drop(DropMalformed, logx.LevelDebug, "Informational refused", "peer", &sa.remote, "err", err)
 				continue
 			}
 			r.handle(m, sa, it, now)
@@ -126,7 +126,7 @@ func (m *Manager) runInfo(rows []infoRow, sa *ikeSA, msg *Message, items []infoI
 	}
 	for _, it := range items {
 		if infoRowFor(rows, it.kind, life) == nil {
-			m.log.Debug("Informational item ignored", "peer", sa.remote, "item", it.kind.String(), "life", life.String())
+			m.log.Debug("Informational item ignored", "peer", &sa.remote, "item", it.kind.String(), "life", life.String())
 		}
 	}
 }
@@ -148,7 +148,7 @@ func (m *Manager) infoRUThereAck(sa *ikeSA, it infoItem, now time.Time) {
 // infoError: the peer refused something, most likely our Quick Mode:
 // stop retransmitting it, and show why.
 func (m *Manager) infoError(sa *ikeSA, it infoItem, now time.Time) {
-	m.log.Warn("peer reports an error", "peer", sa.remote, "notify", notifyName(it.notify.Type))
+	m.log.Warn("peer reports an error", "peer", &sa.remote, "notify", notifyName(it.notify.Type))
 	sa.p2Error = peerErrorHint(it.notify.Type)
 	if qs := refusedQuick(sa, it.notify); qs != nil {
 		m.abandonQM(sa, qs, now)
@@ -164,6 +164,6 @@ func (m *Manager) infoInitialContact(sa *ikeSA, _ infoItem, now time.Time) {
 }
 
 func (m *Manager) infoDeleteIKE(sa *ikeSA, _ infoItem, now time.Time) {
-	m.log.Info("peer deleted the IKE SA", "peer", sa.remote)
+	m.log.Info("peer deleted the IKE SA", "peer", &sa.remote)
 	m.retireIKE(sa, true, "deleted by peer", now)
 }

@@ -174,7 +174,7 @@ func (m *Manager) startPhase1(ms *mapState, now time.Time) *ikeSA {
 	m.sas = append(m.sas, sa)
 	m.saAdded(sa)
 	m.schedule(sa, now)
-	m.log.Info("initiating phase 1", "crypto_map", ms.cm.ID(), "peer", sa.remote, "exchange", exchangeName(ms.cm))
+	m.log.Info("initiating phase 1", "crypto_map", ms.cm.ID(), "peer", &sa.remote, "exchange", exchangeName(ms.cm))
 	m.send(sa, out)
 	sa.p1Last = out
 	sa.p1Retx.arm(out, now)
@@ -232,7 +232,7 @@ func (m *Manager) established(sa *ikeSA, now time.Time) {
 	if out.behindNAT {
 		sa.nextKA = now.Add(nattKeepaliveInterval)
 	}
-	m.log.Info("phase 1 established", "peer", sa.remote, "state", sa.stateName(), "exchange", out.exchange,
+	m.log.Info("phase 1 established", "peer", &sa.remote, "state", sa.stateName(), "exchange", out.exchange,
 		"encryption", out.encryption, "hash", out.hash, "group", out.group, "nat_t", out.natDetected)
 	if sa.ms != nil {
 		sa.ms.nextTry = time.Time{}
@@ -318,7 +318,7 @@ func (m *Manager) startQuick(sa *ikeSA, ms *mapState, r proxyRule, old *child, n
 		// IKE SA (cookies), the message ID and the exchange's first IV
 		// (derived from public values: not a secret).
 		sec := sa.out.sec
-		m.log.Debug("Quick Mode started", "peer", sa.remote, "icookie", hex.EncodeToString(sec.CookieI[:]),
+		m.log.Debug("Quick Mode started", "peer", &sa.remote, "icookie", hex.EncodeToString(sec.CookieI[:]),
 			"rcookie", hex.EncodeToString(sec.CookieR[:]), "mid", q.mid, "iv", hex.EncodeToString(sec.exchangeIV(q.mid)),
 			"in_flight", quicksInFlight(sa))
 	}
@@ -442,7 +442,7 @@ func (m *Manager) installChild(sa *ikeSA, qs *qmState, res *quickResult, now tim
 	sa.p2Error = ""
 	delete(qs.ms.wanted, qs.rule.index)
 	qs.ms.succeeded()
-	m.log.Info("IPsec SA installed", "crypto_map", qs.ms.cm.ID(), "peer", sa.remote, "selector", c.Selector.String(),
+	m.log.Info("IPsec SA installed", "crypto_map", qs.ms.cm.ID(), "peer", &sa.remote, "selector", c.Selector.String(),
 		"protocol", c.Protocol, "spi_in", fmt.Sprintf("%08x", spiIn(c)), "spi_out", fmt.Sprintf("%08x", spiOut(c)),
 		"encryption", c.Encryption, "integrity", c.Integrity, "pfs", c.PFSGroup, "lifetime", c.Lifetime)
 	if old := qs.rekeyOf; old != nil {
@@ -467,7 +467,7 @@ func (m *Manager) releaseChild(c *child) {
 func (m *Manager) dropHeld(sa *ikeSA, qs *qmState) {
 	if c := qs.held; c != nil {
 		qs.held = nil
-		m.log.Info("Quick Mode ended before the initiator confirmed: removing its IPsec SA", "peer", sa.remote,
+		m.log.Info("Quick Mode ended before the initiator confirmed: removing its IPsec SA", "peer", &sa.remote,
 			"spi_in", spiHex(c.espIn, c.ahIn))
 		m.removeChild(sa, c, true)
 	}
@@ -552,7 +552,7 @@ func (m *Manager) deleteIKE(sa *ikeSA, notify bool, why string) {
 		}
 	}
 	if sa.out != nil {
-		m.log.Info("IKE SA deleted", "peer", sa.remote, "reason", why)
+		m.log.Info("IKE SA deleted", "peer", &sa.remote, "reason", why)
 	}
 	m.setLife(sa, lifeDead)
 	if sa.tqIndex >= 0 && sa.tqIndex < len(m.timers) && m.timers[sa.tqIndex] == sa {

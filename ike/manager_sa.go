@@ -85,8 +85,12 @@ type ikeSA struct {
 	cookieI   Cookie
 	cookieR   Cookie
 	local     netip.AddrPort
-	remote    netip.AddrPort
-	created   time.Time
+	// Log lines take &sa.remote (and an orphan's &o.remote): a pointer
+	// goes into the line's ...any as it is, where the 24-byte value was
+	// copied and boxed at every call site; logx writes both the same,
+	// by MarshalText (flash).
+	remote  netip.AddrPort
+	created time.Time
 
 	p1     phase1
 	p1Retx retx

@@ -55,7 +55,7 @@ func lifeMoveAllowed(from, to ikeLife) bool {
 // logged and not made.
 func (m *Manager) setLife(sa *ikeSA, to ikeLife) {
 	if !lifeMoveAllowed(sa.life, to) {
-		m.log.Error("internal: IKE SA life move refused", "peer", sa.remote, "from", sa.life.String(), "to", to.String())
+		m.log.Error("internal: IKE SA life move refused", "peer", &sa.remote, "from", sa.life.String(), "to", to.String())
 		return
 	}
 	sa.life = to

@@ -201,7 +201,7 @@ func (m *Manager) tickSA(sa *ikeSA, now time.Time) {
 			if sa.p1Note != "" {
 				reason = "no acceptable answer from the peer; " + sa.p1Note
 			}
-			m.drop(EventPhase1TimedOut, logx.LevelWarn, "phase 1 timed out", "peer", sa.remote, "state", sa.stateName(),
+			m.drop(EventPhase1TimedOut, logx.LevelWarn, "phase 1 timed out", "peer", &sa.remote, "state", sa.stateName(),
 				"reason", reason, "hint", stateHint(sa.stateName()))
 			m.phase1Failed(sa, sa.stateName(), reason, now)
 		}
@@ -225,7 +225,7 @@ func (m *Manager) tickSA(sa *ikeSA, now time.Time) {
 		if send, giveUp := qs.retx.due(now); send {
 			m.send(sa, qs.retx.out)
 		} else if giveUp {
-			m.log.Warn("Quick Mode timed out", "peer", sa.remote, "state", string(qs.q.state), "hint", stateHint(string(qs.q.state)))
+			m.log.Warn("Quick Mode timed out", "peer", &sa.remote, "state", string(qs.q.state), "hint", stateHint(string(qs.q.state)))
 			m.abandonQM(sa, qs, now)
 		}
 	}
@@ -240,11 +240,11 @@ func (m *Manager) tickSA(sa *ikeSA, now time.Time) {
 		case !c.removeAt.IsZero() && now.After(c.removeAt):
 			m.removeChild(sa, c, true)
 		case now.After(c.expires):
-			m.log.Info("IPsec SA expired", "crypto_map", c.ms.cm.ID(), "peer", sa.remote)
+			m.log.Info("IPsec SA expired", "crypto_map", c.ms.cm.ID(), "peer", &sa.remote)
 			m.removeChild(sa, c, true)
 		case c.removeAt.IsZero() && !c.rekeying && now.After(c.rekeyAt):
 			if via := rekeyVia(sa); via != nil && quickSlotFree(via, now) {
-				m.log.Info("rekeying IPsec SA", "crypto_map", c.ms.cm.ID(), "peer", sa.remote)
+				m.log.Info("rekeying IPsec SA", "crypto_map", c.ms.cm.ID(), "peer", &sa.remote)
 				m.startQuick(via, c.ms, c.rule, c, now)
 			}
 		}
@@ -261,7 +261,7 @@ func (m *Manager) tickSA(sa *ikeSA, now time.Time) {
 		}
 		send, seq, dead := sa.dpd.tick(now)
 		if dead {
-			m.log.Warn("DPD: peer is dead", "peer", sa.remote)
+			m.log.Warn("DPD: peer is dead", "peer", &sa.remote)
 			ms := sa.ms
 			m.deleteIKE(sa, false, "dead peer")
 			if ms != nil {
@@ -303,7 +303,7 @@ func (m *Manager) tickSA(sa *ikeSA, now time.Time) {
 		return
 	}
 	if sa.initiator && sa.ms != nil && !sa.rekeying && now.After(sa.rekeyAt) && !m.phase1InProgress(sa) {
-		m.log.Info("rekeying phase 1", "peer", sa.remote)
+		m.log.Info("rekeying phase 1", "peer", &sa.remote)
 		if n := m.startPhase1(sa.ms, now); n != nil {
 			n.replaces = sa
 			sa.rekeying = true

@@ -82,7 +82,7 @@ func Start(ctx context.Context, cfg *conf.Config, logger *logx.Logger) (_ *Datap
 			if rt, err := d.rtnl.PathTo(m.PeerAddr); err == nil {
 				peerPaths[m.PeerAddr] = rt
 			} else {
-				logger.Warn("no route to peer", "crypto_map", m.ID(), "peer", m.PeerAddr, "err", err)
+				logger.Warn("no route to peer", "crypto_map", m.ID(), "peer", &m.PeerAddr, "err", err)
 			}
 		}
 	}
@@ -281,7 +281,7 @@ func (d *Dataplane) installManual(entry int, m *conf.CryptoMap, path tun.Route) 
 		return err
 	}
 	d.manual[m.ID()] = pair
-	d.log.Info("manual SA installed", "crypto_map", m.ID(), "peer", m.PeerAddr, "local", local,
+	d.log.Info("manual SA installed", "crypto_map", m.ID(), "peer", &m.PeerAddr, "local", local,
 		"protocol", info.Protocol, "mode", info.Mode, "spi_in", fmt.Sprintf("0x%08x", mk.SPIIn), "spi_out", fmt.Sprintf("0x%08x", mk.SPIOut))
 	return nil
 }

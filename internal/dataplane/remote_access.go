@@ -73,7 +73,7 @@ func (d *Dataplane) ApplyLease(cm *conf.CryptoMap, l *ike.Lease) error {
 			errs = append(errs, err)
 		}
 	}
-	d.log.Info("remote access: inner address on the TUN", "crypto_map", cm.ID(), "address", l.IP4, "address6", l.IP6,
+	d.log.Info("remote access: inner address on the TUN", "crypto_map", cm.ID(), "address", &l.IP4, "address6", &l.IP6,
 		"routes", d.kernel.Routes(), "resolv_file", cm.ResolvFile)
 	return errors.Join(errs...)
 }
