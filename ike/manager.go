@@ -212,6 +212,12 @@ type Manager struct {
 	shed shedMemory
 }
 
+// MarshalText is the crypto map's ID: log lines take the *mapState
+// ("crypto_map", ms), a pointer that goes into their ...any as it is,
+// instead of building and boxing the ID string at every call site; logx
+// writes it by MarshalText, when the line is written (flash).
+func (ms *mapState) MarshalText() ([]byte, error) { return []byte(ms.cm.ID()), nil }
+
 // mapState is the manager's view of one crypto map entry.
 type mapState struct {
 	cm       *conf.CryptoMap
@@ -324,18 +330,18 @@ func (m *Manager) prepareKeys() {
 }
 
 func (m *Manager) run() {
-	defer close(m.done)
 	t := time.NewTicker(tickInterval)
-	defer t.Stop()
 	m.tick(time.Now())
-	for {
+	for running := true; running; {
 		select {
 		case <-m.stop:
-			return
+			running = false
 		case now := <-t.C:
 			m.tick(now)
 		}
 	}
+	t.Stop()
+	close(m.done)
 }
 
 // Close sends Delete for every SA, removes the pairs from the data plane
@@ -405,7 +411,7 @@ func (m *Manager) Expired(h ChildHandle, hard bool) {
 			// No IKE SA to rekey on: a hard limit removes the pair, a
 			// soft one brings the rekey forward (manager_orphan.go).
 			if hard {
-				m.log.Info("IPsec SA reached its hard lifetime", "crypto_map", o.c.ms.cm.ID(), "peer", &o.remote)
+				m.log.Info("IPsec SA reached its hard lifetime", "crypto_map", o.c.ms, "peer", &o.remote)
 				m.removeOrphansIf(func(x *orphan) bool { return x == o })
 			} else if o.c.rekeyAt.After(now) {
 				o.c.rekeyAt, m.orphanDue = now, time.Time{}
@@ -418,12 +424,12 @@ func (m *Manager) Expired(h ChildHandle, hard bool) {
 					continue
 				}
 				if hard {
-					m.log.Info("IPsec SA reached its hard lifetime", "crypto_map", c.ms.cm.ID(), "peer", &sa.remote)
+					m.log.Info("IPsec SA reached its hard lifetime", "crypto_map", c.ms, "peer", &sa.remote)
 					m.removeChild(sa, c, true)
 					return
 				}
 				if !c.rekeying && c.removeAt.IsZero() && !sa.negotiating() {
-					m.log.Info("rekeying IPsec SA (volume lifetime)", "crypto_map", c.ms.cm.ID(), "peer", &sa.remote)
+					m.log.Info("rekeying IPsec SA (volume lifetime)", "crypto_map", c.ms, "peer", &sa.remote)
 					// Due now: should the start wait for its PFS key or
 					// for another Quick Mode, the timer's rekey check
 					// starts it.
@@ -566,6 +572,17 @@ func (ms *mapState) failureOf(peer string) *phase1Failure {
 // succeeded resets the backoff.
 func (ms *mapState) succeeded() {
 	ms.nextTry, ms.failures = time.Time{}, 0
+}
+
+// rekeyAfter is how long after its start an SA of lifetime lt is
+// rekeyed, jittered: at childRekeyMargin of it by the initiator, at 0.92
+// by the responder (the initiator normally rekeys first).
+func rekeyAfter(lt time.Duration, initiator bool) time.Duration {
+	margin := childRekeyMargin
+	if !initiator {
+		margin = 0.92
+	}
+	return jitter(time.Duration(float64(lt) * margin))
 }
 
 // jitter returns d reduced by up to 5 % at random, so that both ends (and

@@ -277,19 +277,16 @@ func (m *Manager) promote(e *hoEntry, k hoKey, remote netip.AddrPort, now time.T
 	if err == nil {
 		err = m.applyKeyring(e.ms.cm, sa, cfg, false)
 	}
-	if err != nil {
-		m.log.Info("phase 1 refused", "peer", remote, "err", err)
-		return nil
+	var p *Phase1
+	if err == nil {
+		p, err = resumeResponder(cfg, e.rec)
 	}
-	p, err := resumeResponder(cfg, e.rec)
 	if err != nil {
-		m.log.Info("phase 1 refused", "peer", remote, "err", err)
+		m.log.Info("phase 1 refused", "peer", &sa.remote, "err", err)
 		return nil
 	}
 	sa.p1 = &p1Adapter{p: p, m: m, ms: e.ms, sa: sa}
-	m.sas = append(m.sas, sa)
-	m.saAdded(sa)
-	m.schedule(sa, now)
+	m.addSA(sa, now)
 	return sa
 }
 

@@ -48,9 +48,7 @@ func (m *Manager) newResponder(pkt []byte, h Header, local, remote netip.AddrPor
 		// Aggressive Mode: AM1 already needs our Diffie-Hellman work and
 		// authentication, computed outside the lock (manager_compute.go).
 		sa.p1 = a
-		m.sas = append(m.sas, sa)
-		m.saAdded(sa)
-		m.schedule(sa, now)
+		m.addSA(sa, now)
 		h, _ := ParseHeader(pkt)
 		m.computePhase1(sa, func(p1 phase1) ([]byte, error) { return p1.handle(pkt, sa.local, remote) }, func(out []byte, err error) {
 			m.phase1Step(sa, h, pkt, StateNone.String(), out, err, func() {}, time.Now())
@@ -164,17 +162,15 @@ func (m *Manager) startPhase1(ms *mapState, now time.Time) *ikeSA {
 		return nil // a later tick starts it, with the key made meanwhile
 	}
 	if err != nil {
-		m.log.Warn("cannot start phase 1", "crypto_map", ms.cm.ID(), "err", err)
+		m.log.Warn("cannot start phase 1", "crypto_map", ms, "err", err)
 		ms.failed(now)
 		return nil
 	}
 	sa.p1 = p1
 	h, _ := ParseHeader(out)
 	sa.cookieI = h.CookieI
-	m.sas = append(m.sas, sa)
-	m.saAdded(sa)
-	m.schedule(sa, now)
-	m.log.Info("initiating phase 1", "crypto_map", ms.cm.ID(), "peer", &sa.remote, "exchange", exchangeName(ms.cm))
+	m.addSA(sa, now)
+	m.log.Info("initiating phase 1", "crypto_map", ms, "peer", &sa.remote, "exchange", exchangeName(ms.cm))
 	m.send(sa, out)
 	sa.p1Last = out
 	sa.p1Retx.arm(out, now)
@@ -221,11 +217,7 @@ func (m *Manager) established(sa *ikeSA, now time.Time) {
 	}
 	sa.established = now
 	sa.expires = now.Add(lt)
-	margin := childRekeyMargin
-	if !sa.initiator {
-		margin = 0.92 // the initiator normally rekeys first
-	}
-	sa.rekeyAt = now.Add(jitter(time.Duration(float64(lt) * margin)))
+	sa.rekeyAt = now.Add(rekeyAfter(lt, sa.initiator))
 	if sa.ms != nil && sa.ms.cm.DPDDelay > 0 {
 		sa.dpd = newDPDState(sa.ms.cm.DPDDelay, sa.ms.cm.DPDTimeout, now, uint32(now.UnixNano()))
 	}
@@ -310,7 +302,7 @@ func (m *Manager) startQuick(sa *ikeSA, ms *mapState, r proxyRule, old *child, n
 		if k, ok := offer.pfsKey.(*DHKey); ok {
 			k.Wipe()
 		}
-		m.log.Warn("cannot start Quick Mode", "crypto_map", ms.cm.ID(), "err", err)
+		m.log.Warn("cannot start Quick Mode", "crypto_map", ms, "err", err)
 		return
 	}
 	if m.log.Enabled(logx.LevelDebug) {
@@ -393,21 +385,17 @@ func (m *Manager) installChild(sa *ikeSA, qs *qmState, res *quickResult, now tim
 	}
 	h, err := m.cfg.DataPlane.InstallChild(c)
 	if err != nil {
-		m.log.Error("installing the IPsec SA failed", "crypto_map", qs.ms.cm.ID(), "err", err)
+		m.log.Error("installing the IPsec SA failed", "crypto_map", qs.ms, "err", err)
 		return
 	}
 	lt := c.Lifetime
 	if lt <= 0 {
 		lt = conf.DefaultP2Lifetime
 	}
-	margin := childRekeyMargin
-	if !qs.q.initiator {
-		margin = 0.92
-	}
 	// The pair's rule carries the selector it was negotiated with, which
 	// its rekeys propose again.
 	nc := &child{ms: qs.ms, rule: proxyRule{index: qs.rule.index, sel: qs.sel}, handle: h, initiator: qs.q.initiator, installed: now,
-		rekeyAt: now.Add(jitter(time.Duration(float64(lt) * margin))), expires: now.Add(lt),
+		rekeyAt: now.Add(rekeyAfter(lt, qs.q.initiator)), expires: now.Add(lt),
 		espIn: c.ESPIn.SPI, espOut: c.ESPOut.SPI, ahIn: c.AHIn.SPI, ahOut: c.AHOut.SPI}
 	m.releaseSPIs(qs, nc.espIn, nc.ahIn) // the offers not chosen
 	// Keys now live in the data plane only.
@@ -442,8 +430,8 @@ func (m *Manager) installChild(sa *ikeSA, qs *qmState, res *quickResult, now tim
 	sa.p2Error = ""
 	delete(qs.ms.wanted, qs.rule.index)
 	qs.ms.succeeded()
-	m.log.Info("IPsec SA installed", "crypto_map", qs.ms.cm.ID(), "peer", &sa.remote, "selector", c.Selector.String(),
-		"protocol", c.Protocol, "spi_in", fmt.Sprintf("%08x", spiIn(c)), "spi_out", fmt.Sprintf("%08x", spiOut(c)),
+	m.log.Info("IPsec SA installed", "crypto_map", qs.ms, "peer", &sa.remote, "selector", c.Selector.String(),
+		"protocol", c.Protocol, "spi_in", spiHex(c.ESPIn.SPI, c.AHIn.SPI), "spi_out", spiHex(c.ESPOut.SPI, c.AHOut.SPI),
 		"encryption", c.Encryption, "integrity", c.Integrity, "pfs", c.PFSGroup, "lifetime", c.Lifetime)
 	if old := qs.rekeyOf; old != nil {
 		old.removeAt = now.Add(rekeyGrace)
@@ -471,20 +459,6 @@ func (m *Manager) dropHeld(sa *ikeSA, qs *qmState) {
 			"spi_in", spiHex(c.espIn, c.ahIn))
 		m.removeChild(sa, c, true)
 	}
-}
-
-func spiIn(c *ChildSA) uint32 {
-	if c.Protocol == "ah" {
-		return c.AHIn.SPI
-	}
-	return c.ESPIn.SPI
-}
-
-func spiOut(c *ChildSA) uint32 {
-	if c.Protocol == "ah" {
-		return c.AHOut.SPI
-	}
-	return c.ESPOut.SPI
 }
 
 // removeChild takes a pair out of the data plane, telling the peer when

@@ -67,7 +67,7 @@ func (m *Manager) orphanChildren(sa *ikeSA, peerKept bool, now time.Time) {
 	for _, c := range sa.children {
 		m.releaseChild(c)
 		m.orphans = append(m.orphans, &orphan{c: c, peer: sa.out.peer, ms: sa.ms, local: sa.local, remote: sa.remote, since: now, peerKept: peerKept})
-		m.log.Info("IPsec SA kept without its IKE SA until a new one with the peer takes it over", "crypto_map", c.ms.cm.ID(),
+		m.log.Info("IPsec SA kept without its IKE SA until a new one with the peer takes it over", "crypto_map", c.ms,
 			"peer", &sa.remote, "spi_in", spiHex(c.espIn, c.ahIn))
 	}
 	sa.children = nil
@@ -144,7 +144,7 @@ func (m *Manager) adoptOrphans(sa *ikeSA) {
 			return false
 		}
 		sa.children = append(sa.children, o.c)
-		m.log.Info("IPsec SA taken over by the new IKE SA", "crypto_map", o.c.ms.cm.ID(), "peer", &sa.remote,
+		m.log.Info("IPsec SA taken over by the new IKE SA", "crypto_map", o.c.ms, "peer", &sa.remote,
 			"spi_in", spiHex(o.c.espIn, o.c.ahIn))
 		return true
 	})
@@ -221,7 +221,7 @@ func (m *Manager) tickOrphans(now time.Time) {
 		case !c.removeAt.IsZero() && now.After(c.removeAt):
 			return true
 		case now.After(c.expires):
-			m.log.Info("IPsec SA expired (no IKE SA)", "crypto_map", c.ms.cm.ID(), "peer", &o.remote)
+			m.log.Info("IPsec SA expired (no IKE SA)", "crypto_map", c.ms, "peer", &o.remote)
 			return true
 		}
 		return false
@@ -234,7 +234,7 @@ func (m *Manager) tickOrphans(now time.Time) {
 		}
 		rekey := now.After(c.rekeyAt)
 		if rekey || (ms.cm.Initiate != conf.InitiateNever && now.Sub(o.since) >= orphanReconnect) {
-			m.log.Info("IPsec SA without IKE SA: starting phase 1 with the peer", "crypto_map", ms.cm.ID(), "peer", &o.remote, "rekey_due", rekey)
+			m.log.Info("IPsec SA without IKE SA: starting phase 1 with the peer", "crypto_map", ms, "peer", &o.remote, "rekey_due", rekey)
 			m.startPhase1(ms, now)
 		}
 	}

@@ -122,7 +122,7 @@ func (m *Manager) Reload(c *conf.Config) (ReloadResult, error) {
 func (m *Manager) retireMap(ms *mapState, kept map[*mapState]bool) {
 	m.removeOrphansIf(func(o *orphan) bool {
 		if o.c.ms == ms {
-			m.log.Info("deleting IPsec SA of a changed or removed crypto map", "crypto_map", ms.cm.ID(), "peer", &o.remote)
+			m.log.Info("deleting IPsec SA of a changed or removed crypto map", "crypto_map", ms, "peer", &o.remote)
 			return true
 		}
 		if o.ms == ms {
@@ -136,7 +136,7 @@ func (m *Manager) retireMap(ms *mapState, kept map[*mapState]bool) {
 		}
 		for _, c := range append([]*child(nil), sa.children...) {
 			if c.ms == ms {
-				m.log.Info("deleting IPsec SA of a changed or removed crypto map", "crypto_map", ms.cm.ID(), "peer", &sa.remote)
+				m.log.Info("deleting IPsec SA of a changed or removed crypto map", "crypto_map", ms, "peer", &sa.remote)
 				m.removeChild(sa, c, true)
 			}
 		}

@@ -30,12 +30,14 @@ type settleState struct {
 	unsettled bool
 }
 
-// saAdded notes a new IKE SA in m.sas (in phase 1).
-func (m *Manager) saAdded(sa *ikeSA) {
+// addSA puts a new IKE SA (in phase 1) into m.sas and the timer queue.
+func (m *Manager) addSA(sa *ikeSA, now time.Time) {
+	m.sas = append(m.sas, sa)
 	m.settle.unsettled = true
 	if sa.out == nil {
 		m.settle.negotiating++
 	}
+	m.schedule(sa, now)
 }
 
 // saEstablished notes the end of phase 1 of an SA in m.sas.

@@ -94,16 +94,20 @@ func (m *Manager) tickTimers(now time.Time) {
 // timerMaxSleep away). It mirrors tickSA.
 func (sa *ikeSA) nextTimer(now time.Time) time.Time {
 	next := now.Add(timerMaxSleep)
-	at := func(t time.Time) {
+	// at takes a pointer: a time.Time is five words on 32-bit routers,
+	// copied at every call (flash).
+	at := func(t *time.Time) {
 		if !t.IsZero() && t.Before(next) {
-			next = t
+			next = *t
 		}
 	}
+	var due time.Time // a computed time
 	if sa.negotiating() {
 		if sa.p1Retx.out != nil {
-			at(sa.p1Retx.next)
+			at(&sa.p1Retx.next)
 		}
-		at(sa.created.Add(halfOpenTimeout))
+		due = sa.created.Add(halfOpenTimeout)
+		at(&due)
 		return maxTime(next, now.Add(tickInterval))
 	}
 	if sa.ra != nil && sa.ra.phase != raActive {
@@ -111,43 +115,49 @@ func (sa *ikeSA) nextTimer(now time.Time) time.Time {
 	}
 	for _, qs := range sa.qms {
 		if !qs.doneAt.IsZero() {
-			at(qs.doneAt.Add(30 * time.Second))
+			due = qs.doneAt.Add(30 * time.Second)
+			at(&due)
 		} else if qs.retx.out != nil {
-			at(qs.retx.next)
+			at(&qs.retx.next)
 		}
 	}
 	for _, c := range sa.children {
 		if !c.releaseAt.IsZero() {
-			at(now.Add(tickInterval)) // polls for the first packet on it
+			due = now.Add(tickInterval)
+			at(&due) // polls for the first packet on it
 		}
-		at(c.removeAt)
-		at(c.expires)
+		at(&c.removeAt)
+		at(&c.expires)
 		if c.removeAt.IsZero() && !c.rekeying && sa.replacedBy == nil {
-			at(c.rekeyAt)
+			at(&c.rekeyAt)
 		}
 	}
 	if d := sa.dpd; d != nil && sa.out.peerDPD && d.Delay > 0 {
 		if d.probing {
-			at(d.firstSent.Add(d.Timeout))
-			at(d.lastSent.Add(dpdRetryInterval))
+			due = d.firstSent.Add(d.Timeout)
+			at(&due)
+			due = d.lastSent.Add(dpdRetryInterval)
+			at(&due)
 		} else if half := d.lastHeard.Add(d.Delay / 2); now.Before(half) {
 			// ESP counted since then may postpone the probe; the
 			// visit checks the counters. Looking halfway as well keeps
 			// lastHeard, the time of the visit that saw the counters
 			// move, within dpd_delay/2 of the last packet: a dead peer
 			// is declared within 1.5 x dpd_delay + dpd_timeout.
-			at(half)
+			at(&half)
 		} else {
-			at(d.lastHeard.Add(d.Delay))
+			due = d.lastHeard.Add(d.Delay)
+			at(&due)
 		}
 	}
-	at(sa.nextKA)
+	at(&sa.nextKA)
 	if sa.replacedBy != nil {
-		at(now.Add(tickInterval)) // until the old SA can go
+		due = now.Add(tickInterval)
+		at(&due) // until the old SA can go
 	}
-	at(sa.expires)
+	at(&sa.expires)
 	if sa.initiator && sa.ms != nil && !sa.rekeying {
-		at(sa.rekeyAt)
+		at(&sa.rekeyAt)
 	}
 	// A timer that is already due fires on the next tick, not in a loop.
 	return maxTime(next, now.Add(tickInterval))

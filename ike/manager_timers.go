@@ -240,11 +240,11 @@ func (m *Manager) tickSA(sa *ikeSA, now time.Time) {
 		case !c.removeAt.IsZero() && now.After(c.removeAt):
 			m.removeChild(sa, c, true)
 		case now.After(c.expires):
-			m.log.Info("IPsec SA expired", "crypto_map", c.ms.cm.ID(), "peer", &sa.remote)
+			m.log.Info("IPsec SA expired", "crypto_map", c.ms, "peer", &sa.remote)
 			m.removeChild(sa, c, true)
 		case c.removeAt.IsZero() && !c.rekeying && now.After(c.rekeyAt):
 			if via := rekeyVia(sa); via != nil && quickSlotFree(via, now) {
-				m.log.Info("rekeying IPsec SA", "crypto_map", c.ms.cm.ID(), "peer", &sa.remote)
+				m.log.Info("rekeying IPsec SA", "crypto_map", c.ms, "peer", &sa.remote)
 				m.startQuick(via, c.ms, c.rule, c, now)
 			}
 		}
