@@ -65,10 +65,10 @@ func (s *controlServer) serve() {
 }
 
 func (s *controlServer) handle(c *os.File) {
-	defer c.Close()
 	c.SetDeadline(time.Now().Add(5 * time.Second))
 	line, err := unixsock.ReadLine(c, 256)
 	if err != nil && line == "" {
+		c.Close()
 		return
 	}
 	var out []byte
@@ -107,16 +107,18 @@ func (s *controlServer) handle(c *os.File) {
 		out = resultJSON("error", err.Error())
 	}
 	c.Write(out)
+	c.Close()
 }
 
 // resultJSON is the answer to a request that reports only success or an
 // error.
 func resultJSON(result, errText string) []byte {
-	m := map[string]string{"result": result}
-	if errText != "" {
-		m["error"] = errText
-	}
-	b, _ := jsonenc.Marshal(m)
+	// A struct, not a map: no map built per answer, and its fields in
+	// the order the map's keys sorted in.
+	b, _ := jsonenc.Marshal(&struct {
+		Error  string `json:"error,omitempty"`
+		Result string `json:"result"`
+	}{errText, result})
 	return append(b, '\n')
 }
 
@@ -132,15 +134,16 @@ func controlRequest(path, req string, w io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("cannot reach the daemon at %s (is tinyipsec running?): %w", path, err)
 	}
-	defer c.Close()
 	c.SetDeadline(time.Now().Add(10 * time.Second))
-	if _, err := c.WriteString(req + "\n"); err != nil {
-		return err
+	_, err = c.WriteString(req + "\n")
+	if err == nil {
+		var n int64
+		n, err = unixsock.CopyTo(w, c, 64<<20)
+		if err == nil && n == 0 {
+			err = errors.New("the daemon closed the control connection without an answer")
+		}
 	}
-	n, err := unixsock.CopyTo(w, c, 64<<20)
-	if err == nil && n == 0 {
-		err = errors.New("the daemon closed the control connection without an answer")
-	}
+	c.Close()
 	return err
 }
 

@@ -130,7 +130,12 @@ func (d *daemon) closeParts() {
 // nothing: every error is logged and the running configuration stays.
 func (d *daemon) reload() error {
 	d.mu.Lock()
-	defer d.mu.Unlock()
+	err := d.reloadLocked()
+	d.mu.Unlock()
+	return err
+}
+
+func (d *daemon) reloadLocked() error {
 	next, err := conf.Load(d.path)
 	if err != nil {
 		if errs, ok := err.(conf.Errors); ok { // conf returns Errors unwrapped

@@ -33,16 +33,15 @@ func (d *daemon) writeWiresharkKeys(w io.Writer) error {
 		}
 	}
 	d.mu.Unlock()
-	defer func() {
-		for _, sa := range ikeSAs {
-			clear(sa.Key)
-		}
-		for _, sa := range espSAs {
-			clear(sa.EncKey)
-			clear(sa.AuthKey)
-		}
-	}()
-	return wireshark.WriteBundle(w, ikeSAs, espSAs)
+	err := wireshark.WriteBundle(w, ikeSAs, espSAs)
+	for _, sa := range ikeSAs {
+		clear(sa.Key)
+	}
+	for _, sa := range espSAs {
+		clear(sa.EncKey)
+		clear(sa.AuthKey)
+	}
+	return err
 }
 
 func (d *ikeDaemon) exportKeys() (ikeSAs []wireshark.IKESA, espSAs []wireshark.ESPSA) {

@@ -178,10 +178,10 @@ func (d *Dataplane) startLoops() {
 	run := func(name string, f func() error) {
 		d.wg.Add(1)
 		go func() {
-			defer d.wg.Done()
 			if err := f(); err != nil {
 				d.log.Error("packet loop stopped", "loop", name, "err", err)
 			}
+			d.wg.Done()
 		}()
 	}
 	run("outbound", d.engine.RunOutbound)
@@ -261,8 +261,9 @@ func (d *Dataplane) installManual(entry int, m *conf.CryptoMap, path tun.Route) 
 	if err != nil {
 		return err
 	}
+	id := m.ID()
 	info := spec.Info()
-	info.CryptoMap, info.Peer, info.Local, info.Keying = m.ID(), m.PeerAddr, local, "manual"
+	info.CryptoMap, info.Peer, info.Local, info.Keying = id, m.PeerAddr, local, "manual"
 	info.PathMTU = d.rtnl.PathMTU(path)
 	var ls, rs []string
 	for _, s := range sel {
@@ -272,16 +273,16 @@ func (d *Dataplane) installManual(entry int, m *conf.CryptoMap, path tun.Route) 
 	info.LocalSelector, info.RemoteSelector = strings.Join(ls, ","), strings.Join(rs, ",")
 	if info.PathMTU > 0 && outSA.WireLen(d.dev.MTU()) > info.PathMTU {
 		d.log.Info("TUN MTU leaves no room for this transform towards the peer: larger packets are fragmented before encryption, or answered with ICMP fragmentation needed when DF is set",
-			"crypto_map", m.ID(), "tun_mtu", d.dev.MTU(), "path_mtu", info.PathMTU, "max_inner", outSA.MaxInner(info.PathMTU))
+			"crypto_map", id, "tun_mtu", d.dev.MTU(), "path_mtu", info.PathMTU, "max_inner", outSA.MaxInner(info.PathMTU))
 	}
-	pair, err := d.engine.InstallPairFor(m.ID(), inSA, outSA, info)
+	pair, err := d.engine.InstallPairFor(id, inSA, outSA, info)
 	if err != nil {
 		inSA.Close()
 		outSA.Close()
 		return err
 	}
-	d.manual[m.ID()] = pair
-	d.log.Info("manual SA installed", "crypto_map", m.ID(), "peer", &m.PeerAddr, "local", local,
+	d.manual[id] = pair
+	d.log.Info("manual SA installed", "crypto_map", id, "peer", &m.PeerAddr, "local", local,
 		"protocol", info.Protocol, "mode", info.Mode, "spi_in", fmt.Sprintf("0x%08x", mk.SPIIn), "spi_out", fmt.Sprintf("0x%08x", mk.SPIOut))
 	return nil
 }
@@ -346,21 +347,9 @@ func (d *Dataplane) AddSummary(s *status.Summary) { s.IPsecSAs += d.engine.PairC
 func (d *Dataplane) AddStatus(r *status.Report) {
 	st := d.engine.Stats()
 	r.Bypassed += st.Bypassed
-	if len(st.Drops) > 0 {
-		if r.Drops == nil {
-			r.Drops = map[string]uint64{}
-		}
-		for k, v := range st.Drops {
-			r.Drops[k] += v
-		}
-	}
+	addCounts(&r.Drops, st.Drops)
 	for _, e := range st.Entries {
-		for k, v := range e.Drops {
-			if r.Drops == nil {
-				r.Drops = map[string]uint64{}
-			}
-			r.Drops[k] += v
-		}
+		addCounts(&r.Drops, e.Drops)
 	}
 	d.addKernelDrops(r)
 	for _, p := range st.Pairs {
@@ -381,6 +370,17 @@ func (d *Dataplane) AddStatus(r *status.Report) {
 			s.Local = p.Local.String()
 		}
 		r.IPsecSAs = append(r.IPsecSAs, s)
+	}
+}
+
+// addCounts adds the counters of src to *dst, making the map on first
+// use.
+func addCounts(dst *map[string]uint64, src map[string]uint64) {
+	for k, v := range src {
+		if *dst == nil {
+			*dst = map[string]uint64{}
+		}
+		(*dst)[k] += v
 	}
 }
 

@@ -88,7 +88,7 @@ func (p *IKEPlane) InstallChild(c *ike.ChildSA) (ike.ChildHandle, error) {
 	info.LocalSelector, info.RemoteSelector = c.Selector.Local.String(), c.Selector.Remote.String()
 	info.Lifetime, info.LifetimeKB = c.Lifetime, c.LifetimeKB
 	info.HoldOutbound = c.HoldOutbound
-	pair, err := p.engine.InstallPairFor(c.CryptoMap.ID(), inSA, outSA, info)
+	pair, err := p.engine.InstallPairFor(info.CryptoMap, inSA, outSA, info)
 	if err != nil {
 		inSA.Close()
 		outSA.Close()

@@ -31,16 +31,16 @@ func (d *Dataplane) Reload(old, next *conf.Config) error {
 		prev[m.ID()] = m
 	}
 	d.raMu.Lock()
-	defer d.raMu.Unlock()
 	lists, ids := compileACLs(next.CryptoMaps)
 
 	// Manual pairs whose crypto map changed or left go first: a changed
 	// map may reuse its SPIs, which the engine refuses twice.
 	for _, m := range next.CryptoMaps {
-		if p := d.manual[m.ID()]; p != nil && !sameMap(prev[m.ID()], m) {
+		id := m.ID()
+		if p := d.manual[id]; p != nil && !sameMap(prev[id], m) {
 			d.engine.Remove(p)
-			delete(d.manual, m.ID())
-			d.log.Info("manual SA removed: crypto map changed", "crypto_map", m.ID())
+			delete(d.manual, id)
+			d.log.Info("manual SA removed: crypto map changed", "crypto_map", id)
 		}
 	}
 	// Remote-access clients keep the ACL their lease gave them.
@@ -48,6 +48,7 @@ func (d *Dataplane) Reload(old, next *conf.Config) error {
 	d.applyRALists(lists)
 	removed, err := d.engine.Reconfigure(acl.NewClassifier(lists), ids)
 	if err != nil {
+		d.raMu.Unlock()
 		return fmt.Errorf("data plane: %w", err)
 	}
 	for _, p := range removed {
@@ -80,6 +81,7 @@ func (d *Dataplane) Reload(old, next *conf.Config) error {
 			errs = append(errs, fmt.Errorf("IKE sockets for the first IKE-keyed crypto map: %w", err))
 		}
 	}
+	d.raMu.Unlock() // not deferred (flash: see ApplyLease)
 	return errors.Join(errs...)
 }
 

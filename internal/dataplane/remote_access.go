@@ -31,13 +31,16 @@ type raLease struct {
 
 // ApplyLease implements ike.RemoteAccessHost.
 func (d *Dataplane) ApplyLease(cm *conf.CryptoMap, l *ike.Lease) error {
+	// Unlocked at the end without defer: a deferred call costs a wrapper
+	// function and a call at every return (flash); nothing recovers from
+	// a panic here.
 	d.raMu.Lock()
-	defer d.raMu.Unlock()
 	if d.ra == nil {
 		d.ra = map[string]*raLease{}
 	}
 	var errs []error
-	old := d.ra[cm.ID()]
+	id := cm.ID()
+	old := d.ra[id]
 	// The new address goes on before the old one leaves, so that the
 	// routes find their preferred source.
 	for _, a := range []netip.Addr{l.IP4, l.IP6} {
@@ -56,7 +59,7 @@ func (d *Dataplane) ApplyLease(cm *conf.CryptoMap, l *ike.Lease) error {
 			}
 		}
 	}
-	d.ra[cm.ID()] = &raLease{lease: l, list: l.ACL(), resolv: cm.ResolvFile}
+	d.ra[id] = &raLease{lease: l, list: l.ACL(), resolv: cm.ResolvFile}
 	d.applyRALists(d.lists)
 	ids := make([]string, len(d.maps))
 	for i, m := range d.maps {
@@ -69,12 +72,13 @@ func (d *Dataplane) ApplyLease(cm *conf.CryptoMap, l *ike.Lease) error {
 		errs = append(errs, err)
 	}
 	if cm.ResolvFile != "" {
-		if err := writeResolv(cm.ResolvFile, cm.ID(), l.DNS); err != nil {
+		if err := writeResolv(cm.ResolvFile, id, l.DNS); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	d.log.Info("remote access: inner address on the TUN", "crypto_map", cm.ID(), "address", &l.IP4, "address6", &l.IP6,
+	d.log.Info("remote access: inner address on the TUN", "crypto_map", id, "address", &l.IP4, "address6", &l.IP6,
 		"routes", d.kernel.Routes(), "resolv_file", cm.ResolvFile)
+	d.raMu.Unlock()
 	return errors.Join(errs...)
 }
 
