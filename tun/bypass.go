@@ -3,6 +3,7 @@ package tun
 import (
 	"errors"
 	"fmt"
+	"syscall"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -28,10 +29,10 @@ type Bypass struct {
 func ListenBypass(mark uint32) (*Bypass, error) {
 	b := &Bypass{fd4: -1, fd6: -1}
 	var err error
-	if b.fd4, err = unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_RAW); err != nil {
+	if b.fd4, err = syscall.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_RAW); err != nil {
 		return nil, fmt.Errorf("tun: bypass socket: %w", err)
 	}
-	if fd, err := unix.Socket(unix.AF_INET6, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_RAW); err == nil {
+	if fd, err := syscall.Socket(unix.AF_INET6, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_RAW); err == nil {
 		b.fd6 = fd
 	} else if !errors.Is(err, unix.EAFNOSUPPORT) {
 		b.Close()
@@ -88,7 +89,7 @@ func (b *Bypass) send(p []byte) error {
 func (b *Bypass) Close() error {
 	for _, fd := range []*int{&b.fd4, &b.fd6} {
 		if *fd >= 0 {
-			unix.Close(*fd)
+			syscall.Close(*fd)
 			*fd = -1
 		}
 	}

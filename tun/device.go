@@ -88,7 +88,7 @@ func OpenWith(name string, mtu int, offload bool) (*Device, error) {
 	}
 	ifr, err := unix.NewIfreq(name)
 	if err != nil {
-		unix.Close(fd)
+		syscall.Close(fd)
 		return nil, fmt.Errorf("tun: %w", err)
 	}
 	flags := uint16(unix.IFF_TUN | unix.IFF_NO_PI)
@@ -102,11 +102,11 @@ func OpenWith(name string, mtu int, offload bool) (*Device, error) {
 		offload = false
 		err = unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr)
 		if err != nil {
-			unix.Close(fd)
+			syscall.Close(fd)
 			return nil, fmt.Errorf("tun: TUNSETIFF %s: %w", name, err)
 		}
 	} else if err != nil {
-		unix.Close(fd)
+		syscall.Close(fd)
 		return nil, fmt.Errorf("tun: TUNSETIFF %s: %w", name, err)
 	}
 	d := &Device{name: ifr.Name(), mtu: mtu}
@@ -373,11 +373,11 @@ func (d *Device) Close() error {
 // setMTUAndUp uses the classic interface ioctls: shorter than the
 // equivalent RTM_NEWLINK and available on every kernel OpenWrt ships.
 func setMTUAndUp(name string, mtu int) error {
-	s, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	s, err := syscall.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("tun: socket: %w", err)
 	}
-	defer unix.Close(s)
+	defer syscall.Close(s)
 	ifr, err := unix.NewIfreq(name)
 	if err != nil {
 		return err

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"syscall"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -50,7 +51,7 @@ type IPConn struct {
 func ListenIP() (*IPConn, error) {
 	c := &IPConn{send4: -1, send6: [2]int{-1, -1}, tx: new(rawTx)}
 	var err error
-	if c.send4, err = unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_RAW); err != nil {
+	if c.send4, err = syscall.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_RAW); err != nil {
 		return nil, fmt.Errorf("tun: raw IPv4 socket: %w", err)
 	}
 	sizeBuffers(c.send4)
@@ -63,7 +64,7 @@ func ListenIP() (*IPConn, error) {
 		c.readers = append(c.readers, r)
 	}
 	for i, p := range []int{ProtoESP, ProtoAH} {
-		fd, err := unix.Socket(unix.AF_INET6, unix.SOCK_RAW|unix.SOCK_CLOEXEC, p)
+		fd, err := syscall.Socket(unix.AF_INET6, unix.SOCK_RAW|unix.SOCK_CLOEXEC, p)
 		if err != nil {
 			if errors.Is(err, unix.EAFNOSUPPORT) {
 				return c, nil
@@ -106,12 +107,12 @@ func (c *IPConn) KernelDrops() uint64 {
 // Close closes every socket; blocked readers return an error.
 func (c *IPConn) Close() error {
 	if c.send4 >= 0 {
-		unix.Close(c.send4)
+		syscall.Close(c.send4)
 		c.send4 = -1
 	}
 	for i, fd := range c.send6 {
 		if fd >= 0 {
-			unix.Close(fd)
+			syscall.Close(fd)
 			c.send6[i] = -1
 		}
 	}
@@ -171,17 +172,17 @@ type rawReader struct {
 }
 
 func newRawReader(fam, proto int) (*rawReader, error) {
-	fd, err := unix.Socket(fam, unix.SOCK_RAW|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, proto)
+	fd, err := syscall.Socket(fam, unix.SOCK_RAW|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, proto)
 	if err != nil {
 		return nil, fmt.Errorf("tun: raw socket (family %d, protocol %d): %w", fam, proto, err)
 	}
 	if fam == unix.AF_INET6 {
 		if err := unix.SetsockoptInt(fd, unix.SOL_IPV6, unix.IPV6_RECVPKTINFO, 1); err != nil {
-			unix.Close(fd)
+			syscall.Close(fd)
 			return nil, fmt.Errorf("tun: IPV6_RECVPKTINFO: %w", err)
 		}
 		if err := unix.SetsockoptInt(fd, unix.SOL_IPV6, unix.IPV6_RECVHOPLIMIT, 1); err != nil {
-			unix.Close(fd)
+			syscall.Close(fd)
 			return nil, fmt.Errorf("tun: IPV6_RECVHOPLIMIT: %w", err)
 		}
 	}

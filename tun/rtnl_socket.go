@@ -27,7 +27,7 @@ type nlSocket struct {
 // dialNetlink opens and binds the socket; the kernel picks its port ID,
 // which the netlink.Conn checks answers against.
 func dialNetlink() (*netlink.Conn, error) {
-	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
+	fd, err := syscall.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
 	if err != nil {
 		return nil, os.NewSyscallError("socket", err)
 	}
@@ -38,13 +38,13 @@ func dialNetlink() (*netlink.Conn, error) {
 		err = os.NewSyscallError("getsockname", err)
 	}
 	if err != nil {
-		unix.Close(fd)
+		syscall.Close(fd)
 		return nil, err
 	}
 	return netlink.NewConn(&nlSocket{fd: fd}, sa.(*syscall.SockaddrNetlink).Pid), nil
 }
 
-func (s *nlSocket) Close() error { return unix.Close(s.fd) }
+func (s *nlSocket) Close() error { return syscall.Close(s.fd) }
 
 func (s *nlSocket) Send(m netlink.Message) error {
 	return s.SendMessages([]netlink.Message{m})

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -81,11 +82,11 @@ const tunTxQueueLen = 1000
 
 // setTxQueueLen sets the device's transmit queue length.
 func setTxQueueLen(name string, qlen int) error {
-	s, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	s, err := syscall.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return err
 	}
-	defer unix.Close(s)
+	defer syscall.Close(s)
 	ifr, err := unix.NewIfreq(name)
 	if err != nil {
 		return err

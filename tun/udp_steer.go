@@ -4,6 +4,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 
@@ -47,12 +48,12 @@ func listenReusePort(network string, a netip.AddrPort) (*net.UDPConn, error) {
 		return nil, listenError(network, a, os.NewSyscallError(op, err))
 	}
 	family := unix.AF_INET6
-	var sa unix.Sockaddr
+	var sa syscall.Sockaddr
 	if network == "udp4" {
 		family = unix.AF_INET
-		sa = &unix.SockaddrInet4{Port: int(a.Port()), Addr: a.Addr().Unmap().As4()}
+		sa = &syscall.SockaddrInet4{Port: int(a.Port()), Addr: a.Addr().Unmap().As4()}
 	} else {
-		sa6 := &unix.SockaddrInet6{Port: int(a.Port()), Addr: a.Addr().As16()}
+		sa6 := &syscall.SockaddrInet6{Port: int(a.Port()), Addr: a.Addr().As16()}
 		if z := a.Addr().Zone(); z != "" {
 			i, err := netif.Index(z)
 			if err != nil {
@@ -62,7 +63,7 @@ func listenReusePort(network string, a netip.AddrPort) (*net.UDPConn, error) {
 		}
 		sa = sa6
 	}
-	fd, err := unix.Socket(family, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	fd, err := syscall.Socket(family, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return fail("socket", err)
 	}
@@ -77,7 +78,7 @@ func listenReusePort(network string, a netip.AddrPort) (*net.UDPConn, error) {
 	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEPORT, 1); err != nil {
 		return fail("setsockopt", err)
 	}
-	if err := unix.Bind(fd, sa); err != nil {
+	if err := syscall.Bind(fd, sa); err != nil {
 		return fail("bind", err)
 	}
 	pc, err := net.FilePacketConn(f) // a duplicate of fd

@@ -8,6 +8,7 @@ package netif
 
 import (
 	"fmt"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -15,11 +16,11 @@ import (
 // ioctl runs the interface ioctls reqs, in order, on ifr over a datagram
 // socket.
 func ioctl(ifr *unix.Ifreq, reqs ...uint) error {
-	s, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	s, err := syscall.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return err
 	}
-	defer unix.Close(s)
+	defer syscall.Close(s)
 	for _, req := range reqs {
 		if err := unix.IoctlIfreq(s, req, ifr); err != nil {
 			return err
