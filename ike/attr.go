@@ -121,13 +121,6 @@ func (a Attribute) Uint() (uint64, bool) {
 	return n, true
 }
 
-func (a Attribute) String() string {
-	if n, ok := a.Uint(); ok {
-		return fmt.Sprintf("%d=%d", a.Type, n)
-	}
-	return fmt.Sprintf("%d=%x", a.Type, a.Value)
-}
-
 // Attributes is an attribute list with lookup methods.
 type Attributes []Attribute
 

@@ -1,7 +1,6 @@
 package ike
 
 import (
-	"encoding/binary"
 	"net/netip"
 	"sync"
 
@@ -81,14 +80,14 @@ func (l *Lease) attributes(unity bool) Attributes {
 			as.add(CfgIP6Subnet, ip6Bytes(p.Addr(), p.Bits()))
 			continue
 		}
-		a, m := ip4Bytes(p.Masked().Addr()), prefixMask4(p.Bits())
+		a, m := ip4Bytes(p.Masked().Addr()), prefixMask(4, p.Bits())
 		if unity {
 			// address, mask, then protocol and ports (all zero: any)
 			split = append(split, a...)
-			split = append(split, m[:]...)
+			split = append(split, m...)
 			split = append(split, 0, 0, 0, 0, 0, 0)
 		} else {
-			as.add(CfgIP4Subnet, append(a, m[:]...))
+			as.add(CfgIP4Subnet, append(a, m...))
 		}
 	}
 	if len(split) > 0 {
@@ -115,13 +114,18 @@ func ip6Bytes(a netip.Addr, bits int) []byte {
 // leaseRequest is a client's Mode-Config REQUEST: empty attributes name
 // what it wants; a non-empty address asks for the one it had (rekey).
 func leaseRequest(prev *Lease) Attributes {
-	ip4 := AttrTLV(CfgIP4Address, nil)
-	if prev != nil && prev.IP4.IsValid() {
-		ip4.Value = ip4Bytes(prev.IP4)
+	as := make(Attributes, len(leaseAsks))
+	for i, t := range leaseAsks {
+		as[i].Type = t
 	}
-	return Attributes{ip4, AttrTLV(CfgIP4Netmask, nil), AttrTLV(CfgIP4DNS, nil), AttrTLV(CfgIP6Address, nil),
-		AttrTLV(CfgIP6DNS, nil), AttrTLV(CfgIP4Subnet, nil), AttrTLV(UnitySplitInclude, nil)}
+	if prev != nil && prev.IP4.IsValid() {
+		as[0].Value = ip4Bytes(prev.IP4)
+	}
+	return as
 }
+
+// leaseAsks are the attributes a client's REQUEST names, the address first.
+var leaseAsks = [...]uint16{CfgIP4Address, CfgIP4Netmask, CfgIP4DNS, CfgIP6Address, CfgIP6DNS, CfgIP4Subnet, UnitySplitInclude}
 
 // parseLease reads a gateway's REPLY or SET. Malformed or unusable values
 // are skipped (a gateway may send attributes we do not use); the lease
@@ -172,7 +176,7 @@ func parseLease(as Attributes) (*Lease, bool) {
 // addSplit4 adds the IPv4 network whose address and netmask start v, if
 // the mask is contiguous.
 func (l *Lease) addSplit4(v []byte) {
-	if bits, ok := maskBits4(v[4:8]); ok {
+	if bits, ok := maskBits(v[4:8]); ok {
 		l.addSplit(netip.PrefixFrom(netip.AddrFrom4([4]byte(v[:4])), bits))
 	}
 }
@@ -187,26 +191,6 @@ func (l *Lease) addSplit(p netip.Prefix) {
 		}
 		l.Split = append(l.Split, p.Masked())
 	}
-}
-
-func prefixMask4(bits int) [4]byte {
-	var m [4]byte
-	binary.BigEndian.PutUint32(m[:], ^uint32(0)<<(32-bits))
-	if bits == 0 {
-		m = [4]byte{}
-	}
-	return m
-}
-
-// maskBits4 converts a contiguous netmask to a prefix length.
-func maskBits4(m []byte) (int, bool) {
-	v := binary.BigEndian.Uint32(m)
-	bits := 0
-	for v&0x80000000 != 0 {
-		bits++
-		v <<= 1
-	}
-	return bits, v == 0
 }
 
 // xauthCredentials answers a gateway's XAUTH REQUEST: the requested
@@ -234,7 +218,11 @@ func xauthCredentials(req Attributes, user string, password []byte) (Attributes,
 
 // xauthRequest is the gateway's question for user name and password.
 func xauthRequest() Attributes {
-	return Attributes{AttrTV(XAuthType, xauthGeneric), AttrTLV(XAuthUserName, nil), AttrTLV(XAuthPassword, nil)}
+	var as Attributes
+	as.addUint(XAuthType, xauthGeneric)
+	as.add(XAuthUserName, nil)
+	as.add(XAuthPassword, nil)
+	return as
 }
 
 // xauthStatus is the gateway's verdict (SET) or the client's ACK of it.

@@ -47,37 +47,36 @@ func (*SA) Type() PayloadType { return PayloadSA }
 func (p *SA) marshalBody(b *builder) {
 	b.u32(p.DOI)
 	b.u32(p.Situation)
-	addSubPayloads(b, PayloadProposal, len(p.Proposals), func(b *builder, i int) {
+	for i := range p.Proposals {
 		pr := &p.Proposals[i]
+		at := b.open(nextSub(PayloadProposal, i, len(p.Proposals)))
 		b.u8(pr.Number)
 		b.u8(pr.Protocol)
 		b.u8(uint8(len(pr.SPI)))
 		b.u8(uint8(len(pr.Transforms)))
 		b.add(pr.SPI)
-		addSubPayloads(b, PayloadTransform, len(pr.Transforms), func(b *builder, j int) {
+		for j := range pr.Transforms {
 			t := &pr.Transforms[j]
+			at := b.open(nextSub(PayloadTransform, j, len(pr.Transforms)))
 			b.u8(t.Number)
 			b.u8(t.ID)
 			b.u16(0)
 			marshalAttributes(b, t.Attributes)
-		})
-	})
-}
-
-// addSubPayloads writes n sub-payloads of one kind (proposals, or a
-// proposal's transforms), body(i) being the i-th: each in a generic header
-// whose length includes the header itself, as ISAKMP wants, and whose next
-// field names the kind again, 0 on the last.
-func addSubPayloads(b *builder, kind PayloadType, n int, body func(b *builder, i int)) {
-	for i := 0; i < n; i++ {
-		next := uint8(kind)
-		if i == n-1 {
-			next = 0
+			b.close(at)
 		}
-		at := b.open(next)
-		body(b, i)
 		b.close(at)
 	}
+}
+
+// nextSub is the next-payload field of the i-th of n sub-payloads of one
+// kind (proposals, or a proposal's transforms): the kind again, 0 on the
+// last. Each sub-payload's generic header counts itself in its length,
+// as ISAKMP wants (builder.open, close).
+func nextSub(kind PayloadType, i, n int) uint8 {
+	if i == n-1 {
+		return 0
+	}
+	return uint8(kind)
 }
 
 // readSubPayload reads a generic header and its body; the header's length

@@ -61,16 +61,21 @@ func (p *Phase1) hashR(idBody []byte) []byte {
 }
 
 // verifyPeer authenticates the peer from its ID and HASH/SIG (+CERT)
-// payloads in m, at time now (certificate validity); peerHash is the
-// peer's HASH: hashR for the initiator, hashI for the responder.
-func (p *Phase1) verifyPeer(id *ID, m *Message, now time.Time, peerHash func(idBody []byte) []byte) error {
+// payloads in m, at time now (certificate validity). The peer's HASH is
+// HASH_R for the initiator, HASH_I for the responder.
+func (p *Phase1) verifyPeer(id *ID, m *Message, now time.Time) error {
 	if id == nil {
 		return fail(FailInvalidID, NotifyInvalidIDInformation, "no ID payload")
 	}
 	if p.cfg.RemoteID != nil && !IDEqual(id, p.cfg.RemoteID) {
 		return fail(FailInvalidID, NotifyInvalidIDInformation, "peer ID %v, want %v", id, p.cfg.RemoteID)
 	}
-	want := peerHash(id.Body())
+	var want []byte
+	if p.Initiator() {
+		want = p.hashR(id.Body())
+	} else {
+		want = p.hashI(id.Body())
+	}
 	if p.policy.Auth.PreShared() {
 		hp := Find[*Hash](m)
 		if hp == nil {

@@ -166,7 +166,7 @@ func (hs *phase1Initiator) mm4(m *Message, pkt *Packet, now time.Time) (*Result,
 
 // mm6 authenticates the responder: phase 1 is done.
 func (hs *phase1Initiator) mm6(m *Message, pkt *Packet, now time.Time) (*Result, error) {
-	if err := hs.verifyPeer(Find[*ID](m), m, now, hs.hashR); err != nil {
+	if err := hs.verifyPeer(Find[*ID](m), m, now); err != nil {
 		return nil, err
 	}
 	hs.noteInitialContact(m)
@@ -212,7 +212,7 @@ func (hs *phase1Initiator) am2(m *Message, pkt *Packet, now time.Time) (*Result,
 	if err := hs.keysFrom(m, pkt); err != nil {
 		return nil, err
 	}
-	if err := hs.verifyPeer(Find[*ID](m), m, now, hs.hashR); err != nil {
+	if err := hs.verifyPeer(Find[*ID](m), m, now); err != nil {
 		return nil, err
 	}
 	r := &Result{}

@@ -143,7 +143,7 @@ func (hs *phase1Responder) mm3(m *Message, pkt *Packet, now time.Time) (*Result,
 // mm5 authenticates the initiator (its MM5 may come from 4500 now) and
 // answers with MM6, our identity and proof: phase 1 is done.
 func (hs *phase1Responder) mm5(m *Message, pkt *Packet, now time.Time) (*Result, error) {
-	if err := hs.verifyPeer(Find[*ID](m), m, now, hs.hashI); err != nil {
+	if err := hs.verifyPeer(Find[*ID](m), m, now); err != nil {
 		return nil, err
 	}
 	hs.noteInitialContact(m)
@@ -209,7 +209,7 @@ func (hs *phase1Responder) am1(m *Message, pkt *Packet, now time.Time) (*Result,
 func (hs *phase1Responder) am3(m *Message, pkt *Packet, now time.Time) (*Result, error) {
 	hs.noteEndpoints(pkt)
 	hs.checkNATD(m, pkt)
-	if err := hs.verifyPeer(hs.peerID, m, now, hs.hashI); err != nil {
+	if err := hs.verifyPeer(hs.peerID, m, now); err != nil {
 		return nil, err
 	}
 	hs.noteInitialContact(m)
