@@ -73,7 +73,6 @@ func (p *dhPool) take(g Group) *DHKey {
 		return nil
 	}
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	var k *DHKey
 	if l := p.keys[g]; len(l) > 0 {
 		k = l[len(l)-1]
@@ -81,6 +80,7 @@ func (p *dhPool) take(g Group) *DHKey {
 		p.keys[g] = l[:len(l)-1]
 	}
 	p.fillLocked(g)
+	p.mu.Unlock()
 	return k
 }
 
@@ -88,7 +88,6 @@ func (p *dhPool) take(g Group) *DHKey {
 // of the groups are ready or being made. Keys beyond the depth are wiped.
 func (p *dhPool) prepare(depth int, groups ...Group) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	p.depth = max(depth, 1)
 	for g, l := range p.keys {
 		for len(l) > p.depth {
@@ -103,13 +102,15 @@ func (p *dhPool) prepare(depth int, groups ...Group) {
 			p.fillLocked(g)
 		}
 	}
+	p.mu.Unlock()
 }
 
 // ready is how many keys of group g are ready (tests, status).
 func (p *dhPool) ready(g Group) int {
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.keys[g])
+	n := len(p.keys[g])
+	p.mu.Unlock()
+	return n
 }
 
 // fillLocked starts a goroutine that tops group g up to p.depth keys

@@ -16,7 +16,6 @@ type IKEKey struct {
 // for an admin who asked for them explicitly (tinyipsec keys --wireshark).
 func (m *Manager) ExportIKEKeys() []IKEKey {
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	var out []IKEKey
 	for _, sa := range m.sas {
 		if sa.dead() || sa.out == nil || len(sa.out.sec.Ka) == 0 {
@@ -24,5 +23,6 @@ func (m *Manager) ExportIKEKeys() []IKEKey {
 		}
 		out = append(out, IKEKey{CookieI: sa.out.sec.CookieI, Ka: bytes.Clone(sa.out.sec.Ka), Peer: sa.remote.Addr().String()})
 	}
+	m.mu.Unlock()
 	return out
 }

@@ -246,7 +246,7 @@ func (p *Phase1) Start(now time.Time) (Result, error) {
 	}
 	r, err := hs.start()
 	if err != nil {
-		return p.failWith(err), nil
+		return *p.failWith(err), nil
 	}
 	p.lastSent = r.Send
 	return *r, nil
@@ -291,14 +291,14 @@ func (p *Phase1) Wipe() {
 	Wipe(p.ni, p.nr)
 }
 
-func (p *Phase1) failWith(err error) Result {
+func (p *Phase1) failWith(err error) *Result {
 	f, ok := errors.AsType[*Phase1Failure](err)
 	if !ok {
 		f = &Phase1Failure{Reason: FailInternal, Err: err}
 	}
 	p.state, p.failure = StateFailed, f
 	p.dh.Wipe()
-	r := Result{Failed: f}
+	r := &Result{Failed: f}
 	// Tell the peer about failures it can act on (Cisco and strongSwan log
 	// them): in clear before keys exist, encrypted and hashed after.
 	// With pre-shared keys a failed HASH means the keys differ: the peer
@@ -324,57 +324,68 @@ func (p *Phase1) failWith(err error) Result {
 // the state is unchanged; a negotiation that ends says so in
 // Result.Failed.
 func (p *Phase1) Handle(pkt Packet, now time.Time) (Result, error) {
+	r, err := p.handle(&pkt, now)
+	if r == nil {
+		return Result{}, err
+	}
+	return *r, err
+}
+
+// handle is Handle with the datagram and the outcome passed by pointer
+// (a Result and a Packet are several words, copied at every return and
+// call on 32-bit: flash).
+func (p *Phase1) handle(pkt *Packet, now time.Time) (*Result, error) {
 	if p.state == StateFailed {
-		return Result{}, errors.New("ike: negotiation already failed")
+		return nil, errors.New("ike: negotiation already failed")
 	}
 	h, err := ParseHeader(pkt.Data)
 	if err != nil {
-		return Result{}, err
+		return nil, err
 	}
 	sum := sha256.Sum256(pkt.Data)
 	if p.state != StateNone && sum == p.lastIn {
 		// The peer retransmitted: our answer got lost. A repeated final
 		// message (MM6, AM3) needs no answer; answering it would start a
 		// retransmission ping-pong.
-		return Result{Send: p.lastAnswer}, nil
+		return &Result{Send: p.lastAnswer}, nil
 	}
 	// A responder learns the initiator's cookie from the first message
 	// (phase1Responder.receive); an initiator has left StateNone once
 	// Start sent its cookie.
 	if h.CookieI != p.ckyI && p.state != StateNone {
-		return Result{}, errors.New("ike: initiator cookie mismatch")
+		return nil, errors.New("ike: initiator cookie mismatch")
 	}
 	if !p.ckyR.IsZero() && h.CookieR != p.ckyR {
-		return Result{}, errors.New("ike: responder cookie mismatch")
+		return nil, errors.New("ike: responder cookie mismatch")
 	}
 	if h.NextPayload == PayloadFragment && !h.Encrypted() {
 		m, err := Unmarshal(pkt.Data)
 		if err != nil {
-			return Result{}, err
+			return nil, err
 		}
 		f := Find[*Fragment](m)
 		if f == nil {
-			return Result{}, malformed("fragment message without fragment")
+			return nil, malformed("fragment message without fragment")
 		}
 		full, err := p.frags.Add(f)
 		if err != nil || full == nil {
-			return Result{}, err
+			return nil, err
 		}
 		pkt.Data = full
-		return p.Handle(pkt, now)
+		return p.handle(pkt, now)
 	}
 	if h.Exchange == ExchangeInformational {
-		return p.handleInformational(h, &pkt)
+		return p.handleInformational(h, pkt)
 	}
 	if p.state.Active() {
-		return Result{}, fmt.Errorf("ike: %v message in %v", h.Exchange, p.state)
+		return nil, fmt.Errorf("ike: %v message in %v", h.Exchange, p.state)
 	}
-	r, err := p.role.receive(h, &pkt, now)
+	r, err := p.role.receive(h, pkt, now)
 	if err != nil {
 		if f, ok := errors.AsType[*Phase1Failure](err); ok {
 			return p.failWith(f), nil
 		}
-		return Result{}, err
+		return nil, err
 	}
 	if r.Send, err = p.fragment(r.Send); err != nil {
 		return p.failWith(err), nil
@@ -383,7 +394,7 @@ func (p *Phase1) Handle(pkt Packet, now time.Time) (Result, error) {
 	if len(r.Send) > 0 {
 		p.lastSent = r.Send
 	}
-	return *r, nil
+	return r, nil
 }
 
 // finish builds the Done event and enters the active state.

@@ -49,41 +49,41 @@ var phase1Informational = phase1Table[*Phase1]{
 // finds the row of the state, opens the message as the row says (an
 // encrypted one with its own IV and HASH(1), the phase 1 IV chain left
 // alone) and checks it against the row before the handler runs.
-func (p *Phase1) handleInformational(h Header, pkt *Packet) (Result, error) {
+func (p *Phase1) handleInformational(h Header, pkt *Packet) (*Result, error) {
 	row := phase1Informational.row(p.state)
 	switch {
 	case row == nil:
-		return Result{}, fmt.Errorf("ike: informational in %v", p.state)
+		return nil, fmt.Errorf("ike: informational in %v", p.state)
 	case h.Encrypted() && row.crypt != encrypted:
-		return Result{}, errors.New("ike: encrypted informational before keys")
+		return nil, errors.New("ike: encrypted informational before keys")
 	case !h.Encrypted() && row.crypt == encrypted:
 		// Once keys exist an unauthenticated notify could be forged.
-		return Result{}, errors.New("ike: unencrypted informational after key exchange")
+		return nil, errors.New("ike: unencrypted informational after key exchange")
 	}
 	var m *Message
 	var err error
 	if h.Encrypted() {
 		if p.blk == nil {
-			return Result{}, errors.New("ike: encrypted informational before keys")
+			return nil, errors.New("ike: encrypted informational before keys")
 		}
 		m, err = p.openInformational(pkt.Data, h.MessageID)
 	} else {
 		m, err = Unmarshal(pkt.Data)
 	}
 	if err != nil {
-		return Result{}, err
+		return nil, err
 	}
 	if _, err := phase1Informational.admit(p.state, m); err != nil {
-		return Result{}, err
+		return nil, err
 	}
 	r, err := row.handle(p, m, pkt, time.Time{})
 	if err != nil {
 		if f, ok := errors.AsType[*Phase1Failure](err); ok {
 			return p.failWith(f), nil
 		}
-		return Result{}, err
+		return nil, err
 	}
-	return *r, nil
+	return r, nil
 }
 
 // infoInClear: before the key exchange nothing authenticates a notify:

@@ -15,13 +15,13 @@ type IKESAStatus = status.IKESA
 // SACount is the number of IKE SAs Status lists, without listing them.
 func (m *Manager) SACount() int {
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	n := 0
 	for _, sa := range m.sas {
 		if !sa.dead() {
 			n++
 		}
 	}
+	m.mu.Unlock()
 	return n
 }
 
@@ -29,7 +29,6 @@ func (m *Manager) SACount() int {
 func (m *Manager) Status() []IKESAStatus {
 	now := time.Now()
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	out := []IKESAStatus{}
 	for _, sa := range m.sas {
 		if sa.dead() {
@@ -113,6 +112,7 @@ func (m *Manager) Status() []IKESAStatus {
 	}
 	order.Stable(len(out), func(i, j int) bool { return out[i].Peer < out[j].Peer },
 		func(i, j int) { out[i], out[j] = out[j], out[i] })
+	m.mu.Unlock()
 	return out
 }
 
