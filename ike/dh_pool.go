@@ -136,7 +136,7 @@ func (p *dhPool) fillLocked(g Group) {
 				if urgent || !dhBusy() {
 					break
 				}
-				time.Sleep(dhIdlePoll)
+				<-time.After(dhIdlePoll) // not time.Sleep, linked for nothing else (flash)
 			}
 			if dhKeyHook != nil {
 				dhKeyHook(g)
