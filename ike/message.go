@@ -118,27 +118,34 @@ func (h *Header) marshal(b *builder, next PayloadType, length int) {
 // before (possibly) decrypting it.
 func ParseHeader(b []byte) (Header, error) {
 	var h Header
+	err := h.parse(b)
+	return h, err
+}
+
+// parse is ParseHeader filling h in place (a Header is copied at every
+// return otherwise).
+func (h *Header) parse(b []byte) error {
 	if len(b) < HeaderLen {
-		return h, malformed("short header (%d bytes)", len(b))
+		return malformed("short header (%d bytes)", len(b))
 	}
 	if len(b) > MaxMessageLen {
-		return h, malformed("message too long (%d bytes)", len(b))
+		return malformed("message too long (%d bytes)", len(b))
 	}
 	s := wire(b)
 	var np, ex uint8
 	if !s.copyBytes(h.CookieI[:]) || !s.copyBytes(h.CookieR[:]) ||
 		!s.readU8(&np) || !s.readU8(&h.Version) || !s.readU8(&ex) ||
 		!s.readU8(&h.Flags) || !s.readU32(&h.MessageID) || !s.readU32(&h.Length) {
-		return h, malformed("short header")
+		return malformed("short header")
 	}
 	h.NextPayload, h.Exchange = PayloadType(np), ExchangeType(ex)
 	if h.Version>>4 != 1 {
-		return h, fmt.Errorf("%w: %#x", ErrVersion, h.Version)
+		return fmt.Errorf("%w: %#x", ErrVersion, h.Version)
 	}
 	if int(h.Length) != len(b) {
-		return h, malformed("header length %d, datagram %d bytes", h.Length, len(b))
+		return malformed("header length %d, datagram %d bytes", h.Length, len(b))
 	}
-	return h, nil
+	return nil
 }
 
 // Message is one ISAKMP message: the header and its payload chain.

@@ -120,11 +120,10 @@ func parseSA(s wire) (Payload, error) {
 		if !readSubPayload(&s, &next, &body) {
 			return nil, malformed("truncated proposal")
 		}
-		pr, err := parseProposal(body)
-		if err != nil {
+		p.Proposals = append(p.Proposals, Proposal{})
+		if err := parseProposal(body, &p.Proposals[len(p.Proposals)-1]); err != nil {
 			return nil, err
 		}
-		p.Proposals = append(p.Proposals, pr)
 	}
 	if len(p.Proposals) == 0 {
 		return nil, malformed("SA without proposals")
@@ -132,42 +131,43 @@ func parseSA(s wire) (Payload, error) {
 	return p, nil
 }
 
-func parseProposal(s wire) (Proposal, error) {
-	var pr Proposal
+// parseProposal fills pr (passed by pointer: a Proposal is several words,
+// copied at every return otherwise).
+func parseProposal(s wire, pr *Proposal) error {
 	var spiSize, nt uint8
 	if !s.readU8(&pr.Number) || !s.readU8(&pr.Protocol) || !s.readU8(&spiSize) ||
 		!s.readU8(&nt) || !s.readBytes(&pr.SPI, int(spiSize)) {
-		return pr, malformed("truncated proposal header")
+		return malformed("truncated proposal header")
 	}
 	if spiSize == 0 {
 		pr.SPI = nil
 	}
 	if nt == 0 {
-		return pr, malformed("proposal without transforms")
+		return malformed("proposal without transforms")
 	}
 	next := uint8(PayloadTransform)
 	for i := 0; i < int(nt); i++ {
 		if next != uint8(PayloadTransform) {
-			return pr, malformed("proposal: %d transforms announced, chain ends after %d", nt, i)
+			return malformed("proposal: %d transforms announced, chain ends after %d", nt, i)
 		}
 		var body wire
 		if !readSubPayload(&s, &next, &body) {
-			return pr, malformed("truncated transform")
+			return malformed("truncated transform")
 		}
 		var t Transform
 		var reserved uint16
 		if !body.readU8(&t.Number) || !body.readU8(&t.ID) || !body.readU16(&reserved) {
-			return pr, malformed("short transform")
+			return malformed("short transform")
 		}
 		as, err := parseAttributes(body)
 		if err != nil {
-			return pr, err
+			return err
 		}
 		t.Attributes = as
 		pr.Transforms = append(pr.Transforms, t)
 	}
 	if next != 0 || len(s) != 0 {
-		return pr, malformed("proposal: transform count %d does not match its contents", nt)
+		return malformed("proposal: transform count %d does not match its contents", nt)
 	}
-	return pr, nil
+	return nil
 }

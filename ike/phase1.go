@@ -207,7 +207,7 @@ type p1Wire struct {
 // Aggressive Mode messages Handle passes on (through phase1Step and the
 // role's table).
 type phase1Role interface {
-	receive(h Header, pkt *Packet, now time.Time) (*Result, error)
+	receive(h *Header, pkt *Packet, now time.Time) (*Result, error)
 }
 
 // setup fills the shared part from cfg for either role.
@@ -375,12 +375,12 @@ func (p *Phase1) handle(pkt *Packet, now time.Time) (*Result, error) {
 		return p.handle(pkt, now)
 	}
 	if h.Exchange == ExchangeInformational {
-		return p.handleInformational(h, pkt)
+		return p.handleInformational(&h, pkt)
 	}
 	if p.state.Active() {
 		return nil, fmt.Errorf("ike: %v message in %v", h.Exchange, p.state)
 	}
-	r, err := p.role.receive(h, pkt, now)
+	r, err := p.role.receive(&h, pkt, now)
 	if err != nil {
 		if f, ok := errors.AsType[*Phase1Failure](err); ok {
 			return p.failWith(f), nil

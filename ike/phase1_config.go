@@ -67,17 +67,17 @@ func (p Policy) transform(num uint8) Transform {
 
 // policyFromTransform decodes a phase 1 transform. Unknown attributes,
 // a PRF attribute, a private group or kilobyte lifetimes make it
-// unacceptable (ok false).
-func policyFromTransform(t Transform) (Policy, bool) {
+// unacceptable (false). p, which starts zero, gets the policy (passed by
+// pointer: a Policy is copied at every return otherwise).
+func policyFromTransform(t *Transform, p *Policy) bool {
 	if t.ID != TransformKeyIKE {
-		return Policy{}, false
+		return false
 	}
-	var p Policy
 	lifeType := uint64(0)
 	for _, a := range t.Attributes {
 		v, ok := a.Uint()
 		if !ok {
-			return Policy{}, false
+			return false
 		}
 		switch a.Type {
 		case AttrEncryption:
@@ -102,10 +102,10 @@ func policyFromTransform(t Transform) (Policy, bool) {
 			case LifeKilobytes:
 				// Volume limits on the IKE SA are ignored, as Cisco does.
 			default:
-				return Policy{}, false
+				return false
 			}
 		default:
-			return Policy{}, false
+			return false
 		}
 	}
 	if p.Cipher == CipherAES && p.KeyBits == 0 {
@@ -115,7 +115,7 @@ func policyFromTransform(t Transform) (Policy, bool) {
 	if (p.Cipher == Cipher3DES && p.KeyBits == 192) || (p.Cipher == CipherDES && p.KeyBits == 64) {
 		p.KeyBits = 0
 	}
-	return p, p.Cipher != 0 && p.Hash != 0 && p.Auth != 0 && p.Group != 0
+	return p.Cipher != 0 && p.Hash != 0 && p.Auth != 0 && p.Group != 0
 }
 
 // sameSuite compares everything but the lifetime and priority.

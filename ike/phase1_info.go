@@ -49,7 +49,7 @@ var phase1Informational = phase1Table[*Phase1]{
 // finds the row of the state, opens the message as the row says (an
 // encrypted one with its own IV and HASH(1), the phase 1 IV chain left
 // alone) and checks it against the row before the handler runs.
-func (p *Phase1) handleInformational(h Header, pkt *Packet) (*Result, error) {
+func (p *Phase1) handleInformational(h *Header, pkt *Packet) (*Result, error) {
 	row := phase1Informational.row(p.state)
 	switch {
 	case row == nil:

@@ -70,7 +70,7 @@ func (hs *phase1Initiator) start() (*Result, error) {
 	return hs.am1()
 }
 
-func (hs *phase1Initiator) receive(h Header, pkt *Packet, now time.Time) (*Result, error) {
+func (hs *phase1Initiator) receive(h *Header, pkt *Packet, now time.Time) (*Result, error) {
 	return phase1Step(&hs.Phase1, hs.table, hs, h, pkt, now)
 }
 

@@ -30,10 +30,12 @@ func (p *Phase1) selectProposal(sa *SA, group Group) (*SA, Policy, *Notify, erro
 		if pr.Protocol != ProtoISAKMP {
 			continue
 		}
-		for _, t := range pr.Transforms {
-			if pol, ok := policyFromTransform(t); ok {
+		for i := range pr.Transforms {
+			t := &pr.Transforms[i]
+			var pol Policy
+			if policyFromTransform(t, &pol) {
 				offered = append(offered, pol)
-				raw = append(raw, t)
+				raw = append(raw, *t)
 			}
 		}
 		propNum = pr.Number
@@ -77,8 +79,8 @@ func (p *Phase1) acceptChoice(m *Message) error {
 	if len(sa.Proposals) != 1 || len(sa.Proposals[0].Transforms) != 1 {
 		return fail(FailNoProposal, NotifyBadProposalSyntax, "reply must hold exactly one transform")
 	}
-	theirs, ok := policyFromTransform(sa.Proposals[0].Transforms[0])
-	if !ok {
+	var theirs Policy
+	if !policyFromTransform(&sa.Proposals[0].Transforms[0], &theirs) {
 		return fail(FailNoProposal, NotifyBadProposalSyntax, "unacceptable transform in the reply")
 	}
 	for _, ours := range p.policies {
@@ -110,8 +112,9 @@ func (p *Phase1) acceptChoice(m *Message) error {
 // that group can be chosen.
 func offeredGroup(sa *SA) Group {
 	for _, pr := range sa.Proposals {
-		for _, t := range pr.Transforms {
-			if pol, ok := policyFromTransform(t); ok {
+		for i := range pr.Transforms {
+			var pol Policy
+			if policyFromTransform(&pr.Transforms[i], &pol) {
 				return pol.Group
 			}
 		}

@@ -37,7 +37,7 @@ func newResponder(cfg *Phase1Config) (*phase1Responder, error) {
 	return hs, nil
 }
 
-func (hs *phase1Responder) receive(h Header, pkt *Packet, now time.Time) (*Result, error) {
+func (hs *phase1Responder) receive(h *Header, pkt *Packet, now time.Time) (*Result, error) {
 	if hs.state == StateNone {
 		if err := hs.first(h); err != nil {
 			return nil, err
@@ -49,7 +49,7 @@ func (hs *phase1Responder) receive(h Header, pkt *Packet, now time.Time) (*Resul
 // first takes the header of the initiator's first message: its exchange
 // picks the table (Aggressive Mode only if allowed), its cookie becomes
 // ours to answer with.
-func (hs *phase1Responder) first(h Header) error {
+func (hs *phase1Responder) first(h *Header) error {
 	switch {
 	case h.Exchange == ExchangeMain:
 		hs.exchange, hs.table = ExchangeMain, mainModeResponder

@@ -81,7 +81,7 @@ func (t phase1Table[H]) admit(s State, m *Message) (*phase1Row[H], error) {
 // and checks the message against it, runs the handler and checks that
 // the handler reached the row's to-state. A dropped message leaves the
 // state (and the IV chain) as it was.
-func phase1Step[H any](p *Phase1, t phase1Table[H], hs H, h Header, pkt *Packet, now time.Time) (*Result, error) {
+func phase1Step[H any](p *Phase1, t phase1Table[H], hs H, h *Header, pkt *Packet, now time.Time) (*Result, error) {
 	if h.Exchange != p.exchange {
 		return nil, fmt.Errorf("ike: %v message during %v mode", h.Exchange, p.exchange)
 	}

@@ -680,7 +680,8 @@ func TestPolicyFromTransform(t *testing.T) {
 		{Attributes{AttrTV(AttrEncryption, 7), AttrTV(AttrHash, 4), AttrTV(AttrAuthMethod, 1), AttrTV(AttrGroupType, 1)}, Policy{}, false},
 		{Attributes{AttrTV(AttrEncryption, 7), AttrTV(AttrHash, 4), AttrTV(AttrAuthMethod, 1)}, Policy{}, false},
 	} {
-		got, ok := policyFromTransform(Transform{ID: TransformKeyIKE, Attributes: c.as})
+		var got Policy
+		ok := policyFromTransform(&Transform{ID: TransformKeyIKE, Attributes: c.as}, &got)
 		if ok != c.ok || (ok && got != c.want) {
 			t.Errorf("%v: got %+v %v, want %+v %v", c.as, got, ok, c.want, c.ok)
 		}

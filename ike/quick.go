@@ -492,7 +492,8 @@ func (q *quickMode) responderLifetime(offered, reply *SA) *Notify {
 	var offeredKB uint64
 	for _, p := range offered.Proposals {
 		if p.Number == reply.Proposals[0].Number && len(p.Transforms) > 0 {
-			tp := decodeTransform(p.Transforms[0])
+			var tp transformParams
+			decodeTransform(&p.Transforms[0], &tp)
 			offeredLife, offeredKB = tp.lifetime, tp.lifeKB
 			break
 		}

@@ -212,8 +212,9 @@ func (l *saLife) read(a Attribute, v uint64) bool {
 	return true
 }
 
-func decodeTransform(t Transform) transformParams {
-	var p transformParams
+// decodeTransform fills p, which starts zero, from t's attributes (both
+// passed by pointer: copied at every call and return otherwise).
+func decodeTransform(t *Transform, p *transformParams) {
 	var life saLife
 	for _, a := range t.Attributes {
 		v, ok := a.Uint()
@@ -240,7 +241,6 @@ func decodeTransform(t Transform) transformParams {
 		}
 	}
 	p.lifetime, p.lifeKB = life.seconds, life.kb
-	return p
 }
 
 // proposalGroups splits an SA payload's proposals into AND-ed groups that
@@ -258,37 +258,37 @@ func proposalGroups(sa *SA) [][]Proposal {
 }
 
 // matchTransform checks one offered transform against our transform set
-// for protocol proto and returns the choice.
-func matchTransform(proto uint8, t Transform, ts *conf.TransformSet) (*protoChoice, transformParams, bool) {
-	p := decodeTransform(t)
+// for protocol proto and returns the choice; p gets t's attributes.
+func matchTransform(proto uint8, t *Transform, ts *conf.TransformSet, p *transformParams) (*protoChoice, bool) {
+	decodeTransform(t, p)
 	if p.unknownAtt != 0 {
-		return nil, p, false
+		return nil, false
 	}
 	switch proto {
 	case ProtoESP:
 		c := ts.ESP.Info()
 		if c == nil {
-			return nil, p, false
+			return nil, false
 		}
 		if got, ok := algo.CipherByTransform(t.ID, p.keyBits); !ok || got != ts.ESP {
-			return nil, p, false
+			return nil, false
 		}
 		want := uint16(0)
 		if h := ts.ESPAuth.Info(); h != nil && !c.AEAD() {
 			want = h.AuthAttr
 		}
 		if p.auth != want {
-			return nil, p, false
+			return nil, false
 		}
-		return &protoChoice{Protocol: ProtoESP, TransformID: c.TransformID, Encryption: ts.ESP, Integrity: ts.ESPAuth, KeyBits: c.KeyBits}, p, true
+		return &protoChoice{Protocol: ProtoESP, TransformID: c.TransformID, Encryption: ts.ESP, Integrity: ts.ESPAuth, KeyBits: c.KeyBits}, true
 	case ProtoAH:
 		h := ts.AH.Info()
 		if h == nil || t.ID != h.AHTransformID || (p.auth != 0 && p.auth != h.AuthAttr) {
-			return nil, p, false
+			return nil, false
 		}
-		return &protoChoice{Protocol: ProtoAH, TransformID: h.AHTransformID, Integrity: ts.AH}, p, true
+		return &protoChoice{Protocol: ProtoAH, TransformID: h.AHTransformID, Integrity: ts.AH}, true
 	}
-	return nil, p, false
+	return nil, false
 }
 
 // selectProposal is the responder's choice: the first offered proposal
@@ -340,8 +340,10 @@ func (o *childOffer) matchGroup(group []Proposal, ts *conf.TransformSet, spi fun
 		var found *protoChoice
 		var params transformParams
 		var chosen Transform
-		for _, t := range p.Transforms {
-			if c, tp, ok := matchTransform(p.Protocol, t, ts); ok {
+		for i := range p.Transforms {
+			t := &p.Transforms[i]
+			var tp transformParams
+			if c, ok := matchTransform(p.Protocol, t, ts, &tp); ok {
 				mode, ok := modeOf(tp.encap)
 				if !ok || mode != wantMode || tp.esn != o.ESN {
 					continue
@@ -350,7 +352,7 @@ func (o *childOffer) matchGroup(group []Proposal, ts *conf.TransformSet, spi fun
 					groupPFS = groupPFS || (tp.group == 0) != (o.PFS == 0)
 					continue
 				}
-				found, params, chosen = c, tp, t
+				found, params, chosen = c, tp, *t
 				break
 			}
 		}
@@ -360,7 +362,7 @@ func (o *childOffer) matchGroup(group []Proposal, ts *conf.TransformSet, spi fun
 		found.SPIi = peerSPI
 		found.SPIr = spi()
 		// A longer offer is answered with RESPONDER-LIFETIME by the caller.
-		o.choose(ch, p.Protocol, found, params)
+		o.choose(ch, p.Protocol, found, &params)
 		reply.addProposal(p.Number, p.Protocol, found.SPIr, chosen)
 	}
 	return ch, reply, false
@@ -387,7 +389,8 @@ func (o *childOffer) acceptReply(reply *SA, ourSA *SA) (*childChoice, error) {
 		if len(p.Transforms) != 1 {
 			return nil, fmt.Errorf("%w: responder returned %d transforms", ErrNoProposalChosen, len(p.Transforms))
 		}
-		c, tp, ok := matchTransform(p.Protocol, p.Transforms[0], ts)
+		var tp transformParams
+		c, ok := matchTransform(p.Protocol, &p.Transforms[0], ts, &tp)
 		if !ok {
 			return nil, fmt.Errorf("%w: responder's transform is not one we offered", ErrNoProposalChosen)
 		}
@@ -410,7 +413,7 @@ func (o *childOffer) acceptReply(reply *SA, ourSA *SA) (*childChoice, error) {
 		if c.SPIi == 0 {
 			return nil, fmt.Errorf("%w: responder answered protocol %d that we did not offer", ErrNoProposalChosen, p.Protocol)
 		}
-		o.choose(ch, p.Protocol, c, tp)
+		o.choose(ch, p.Protocol, c, &tp)
 	}
 	if (ts.AH != algo.HashNone) != (ch.AH != nil) || (ts.ESP != algo.CipherNone) != (ch.ESP != nil) {
 		return nil, fmt.Errorf("%w: responder answered part of an AH+ESP bundle", ErrNoProposalChosen)
@@ -421,7 +424,7 @@ func (o *childOffer) acceptReply(reply *SA, ourSA *SA) (*childChoice, error) {
 // choose records in ch the transform chosen for one protocol of the
 // bundle (c, with attributes tp): its mode, PFS group and ESN, and the
 // shorter of its lifetimes and ours.
-func (o *childOffer) choose(ch *childChoice, proto uint8, c *protoChoice, tp transformParams) {
+func (o *childOffer) choose(ch *childChoice, proto uint8, c *protoChoice, tp *transformParams) {
 	ch.EncapMode, ch.PFS, ch.ESN = tp.encap, tp.group, tp.esn
 	ch.Lifetime = minDur(tp.lifetime, o.Lifetime)
 	ch.LifetimeKB = minNonZero(tp.lifeKB, o.LifetimeKB)
