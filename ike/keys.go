@@ -107,8 +107,9 @@ func QuickKeymat(h HashAlg, skeyidD, gqmxy []byte, protocol uint8, spi, niB, nrB
 }
 
 // NATDHash computes a NAT-D payload value: HASH(CKY-I | CKY-R | IP | Port)
-// (RFC 3947 section 3.2), with the negotiated hash.
-func NATDHash(h HashAlg, ckyI, ckyR Cookie, ap netip.AddrPort) []byte {
+// (RFC 3947 section 3.2), with the negotiated hash. The endpoint is
+// passed by pointer: an AddrPort is several words, copied at each call.
+func NATDHash(h HashAlg, ckyI, ckyR Cookie, ap *netip.AddrPort) []byte {
 	a := ap.Addr().Unmap()
 	return h.Sum(ckyI[:], ckyR[:], a.AsSlice(), binary.BigEndian.AppendUint16(nil, ap.Port()))
 }

@@ -46,8 +46,8 @@ func (p *Phase1) natdPayloads() ([]Payload, error) {
 	}
 	h := p.policy.Hash
 	draft := p.natt.Draft()
-	dst := NATDHash(h, p.ckyI, p.ckyR, p.remote)
-	src := NATDHash(h, p.ckyI, p.ckyR, p.local)
+	dst := NATDHash(h, p.ckyI, p.ckyR, &p.remote)
+	src := NATDHash(h, p.ckyI, p.ckyR, &p.local)
 	if p.cfg.NATT == NATTForce {
 		r, err := p.random(len(src))
 		if err != nil {
@@ -74,8 +74,8 @@ func (p *Phase1) checkNATD(m *Message, pkt *Packet) {
 	if !remote.IsValid() {
 		remote = p.remote
 	}
-	me := NATDHash(h, p.ckyI, p.ckyR, local)
-	them := NATDHash(h, p.ckyI, p.ckyR, remote)
+	me := NATDHash(h, p.ckyI, p.ckyR, &local)
+	them := NATDHash(h, p.ckyI, p.ckyR, &remote)
 	p.localNAT = !bytes.Equal(ds[0].Data, me)
 	p.peerNAT = true
 	for _, d := range ds[1:] {

@@ -90,8 +90,8 @@ func (m *Manager) Status() []IKESAStatus {
 	// A map whose last phase 1 failed and that has no SA in progress shows
 	// the failure: the state it stopped in and why.
 	live := map[string]bool{}
-	for _, st := range out {
-		live[st.Peer] = true
+	for i := range out {
+		live[out[i].Peer] = true
 	}
 	for _, ms := range m.maps {
 		for _, f := range ms.p1Failures {

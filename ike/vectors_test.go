@@ -192,11 +192,11 @@ func testVectorCase(t *testing.T, name string) {
 	res := netip.MustParseAddr(v.str("responder_addr"))
 	aggressive := strings.HasPrefix(name, "am-")
 	if aggressive {
-		eq(t, "NAT-D AM2 dst", NATDHash(h, ckyI, ckyR, netip.AddrPortFrom(ini, 500)), v.hex("natd_am2_dst"))
-		eq(t, "NAT-D AM3 dst", NATDHash(h, ckyI, ckyR, netip.AddrPortFrom(res, 4500)), v.hex("natd_am3_dst"))
+		eq(t, "NAT-D AM2 dst", NATDHash(h, ckyI, ckyR, ptr(netip.AddrPortFrom(ini, 500))), v.hex("natd_am2_dst"))
+		eq(t, "NAT-D AM3 dst", NATDHash(h, ckyI, ckyR, ptr(netip.AddrPortFrom(res, 4500))), v.hex("natd_am3_dst"))
 	} else {
-		eq(t, "NAT-D MM3 dst", NATDHash(h, ckyI, ckyR, netip.AddrPortFrom(res, 500)), v.hex("natd_mm3_dst"))
-		eq(t, "NAT-D MM4 dst", NATDHash(h, ckyI, ckyR, netip.AddrPortFrom(ini, 500)), v.hex("natd_mm4_dst"))
+		eq(t, "NAT-D MM3 dst", NATDHash(h, ckyI, ckyR, ptr(netip.AddrPortFrom(res, 500))), v.hex("natd_mm3_dst"))
+		eq(t, "NAT-D MM4 dst", NATDHash(h, ckyI, ckyR, ptr(netip.AddrPortFrom(ini, 500))), v.hex("natd_mm4_dst"))
 	}
 
 	// Decrypt every encrypted message: phase 1 first, then Quick Mode.
@@ -345,3 +345,5 @@ func verifyVectorSignatures(t *testing.T, v *vectors, hashI, hashR []byte) {
 	eq(t, "IDii is the subject DN", IDFromDN(ci.RawSubject).Body(), v.hex("idii_b"))
 	eq(t, "IDir is the subject DN", IDFromDN(cr.RawSubject).Body(), v.hex("idir_b"))
 }
+
+func ptr[T any](v T) *T { return &v }
