@@ -72,25 +72,21 @@ func (s *controlServer) handle(c *os.File) {
 		return
 	}
 	var out []byte
+	var b bytes.Buffer
 	switch strings.TrimSpace(line) {
 	case "status":
-		out, err = jsonenc.Marshal(s.d.status())
-		out = append(out, '\n')
+		out, err = jsonLine(s.d.status())
 	case "status json":
-		var b bytes.Buffer
 		err = status.WriteJSON(&b, s.d.status())
 		out = b.Bytes()
 	case "status summary":
-		out, err = jsonenc.Marshal(s.d.summary())
-		out = append(out, '\n')
+		out, err = jsonLine(s.d.summary())
 	case "status text":
-		var b bytes.Buffer
 		status.WriteText(&b, s.d.status())
 		out = b.Bytes()
 	case "keys wireshark":
 		// Only on the admin's request, over the root-only socket.
 		s.log.Warn("SA keys exported on request (tinyipsec keys --wireshark)")
-		var b bytes.Buffer
 		err = s.d.writeWiresharkKeys(&b)
 		out = b.Bytes()
 	case "reload":
@@ -115,11 +111,17 @@ func (s *controlServer) handle(c *os.File) {
 func resultJSON(result, errText string) []byte {
 	// A struct, not a map: no map built per answer, and its fields in
 	// the order the map's keys sorted in.
-	b, _ := jsonenc.Marshal(&struct {
+	b, _ := jsonLine(&struct {
 		Error  string `json:"error,omitempty"`
 		Result string `json:"result"`
 	}{errText, result})
-	return append(b, '\n')
+	return b
+}
+
+// jsonLine is v as compact JSON and a newline.
+func jsonLine(v any) ([]byte, error) {
+	b, err := jsonenc.Marshal(v)
+	return append(b, '\n'), err
 }
 
 func (s *controlServer) Close() {

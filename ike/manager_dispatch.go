@@ -235,32 +235,26 @@ func (m *Manager) phase1Step(sa *ikeSA, h Header, pkt []byte, before string, out
 			// An Aggressive Mode first message that did not start an
 			// exchange: nothing to keep.
 			m.drop(DropRefused, logx.LevelInfo, "phase 1 refused", "peer", &sa.remote, "err", err)
-			if sa.ms != nil {
-				sa.ms.noteFailure(&phase1Failure{peer: sa.remote.Addr().String(), local: sa.local.Addr().String(),
-					state: before, reason: err.Error(), at: now})
+			m.phase1Failed(sa, before, err.Error(), now) // a responder's: no backoff
+			return
+		}
+		if !sa.p1.done() {
+			if cn, ok := errors.AsType[*CleartextNotice](err); ok {
+				// Unauthenticated: it may be the peer's word, or anyone's.
+				// Shown in status; the negotiation goes on.
+				if cn.Notify != 0 {
+					sa.p1Note = "the peer said " + notifyName(cn.Notify) + " (unauthenticated)"
+				} else if cn.Delete {
+					sa.p1Note = "the peer sent a Delete (unauthenticated)"
+				}
+				m.drop(DropCleartextNotify, logx.LevelInfo, "unauthenticated notify during phase 1 ignored", "peer", &sa.remote, "state", before, "note", sa.p1Note)
+				return
 			}
-			m.removeSA(sa)
-			return
-		}
-		if sa.p1.done() {
-			m.drop(DropPhase1Rejected, logx.LevelInfo, "phase 1 message rejected", "peer", &sa.remote, "state", before, "err", err)
-			return
-		}
-		if cn, ok := errors.AsType[*CleartextNotice](err); ok {
-			// Unauthenticated: it may be the peer's word, or anyone's.
-			// Shown in status; the negotiation goes on.
-			if cn.Notify != 0 {
-				sa.p1Note = "the peer said " + notifyName(cn.Notify) + " (unauthenticated)"
-			} else if cn.Delete {
-				sa.p1Note = "the peer sent a Delete (unauthenticated)"
+			if _, ok := errors.AsType[*NotifyError](err); ok || isFatalPhase1(err) {
+				m.drop(EventPhase1Failed, logx.LevelWarn, "phase 1 failed", "peer", &sa.remote, "state", before, "err", err)
+				m.phase1Failed(sa, before, err.Error(), now)
+				return
 			}
-			m.drop(DropCleartextNotify, logx.LevelInfo, "unauthenticated notify during phase 1 ignored", "peer", &sa.remote, "state", before, "note", sa.p1Note)
-			return
-		}
-		if _, ok := errors.AsType[*NotifyError](err); ok || isFatalPhase1(err) {
-			m.drop(EventPhase1Failed, logx.LevelWarn, "phase 1 failed", "peer", &sa.remote, "state", before, "err", err)
-			m.phase1Failed(sa, before, err.Error(), now)
-			return
 		}
 		m.drop(DropPhase1Rejected, logx.LevelInfo, "phase 1 message rejected", "peer", &sa.remote, "state", before, "err", err)
 		return
@@ -293,6 +287,13 @@ func (m *Manager) phase1Step(sa *ikeSA, h Header, pkt []byte, before string, out
 // phase1Failed ends a negotiation and keeps what went wrong for status
 // until the next attempt with the peer succeeds.
 func (m *Manager) phase1Failed(sa *ikeSA, state, reason string, now time.Time) {
+	notePhase1Failure(sa, state, reason, now)
+	m.removeSA(sa)
+}
+
+// notePhase1Failure keeps what went wrong on sa for its map's status; a
+// failure of ours also delays the map's next attempt (mapState.failed).
+func notePhase1Failure(sa *ikeSA, state, reason string, now time.Time) {
 	if sa.ms != nil {
 		if sa.initiator {
 			sa.ms.failed(now)
@@ -300,7 +301,6 @@ func (m *Manager) phase1Failed(sa *ikeSA, state, reason string, now time.Time) {
 		sa.ms.noteFailure(&phase1Failure{peer: sa.remote.Addr().String(), local: sa.local.Addr().String(),
 			initiator: sa.initiator, state: state, reason: reason, at: now})
 	}
-	m.removeSA(sa)
 }
 
 // isFatalPhase1 reports errors after which the exchange cannot continue

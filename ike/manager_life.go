@@ -63,11 +63,8 @@ func (m *Manager) newResponder(pkt []byte, h Header, local, remote netip.AddrPor
 		}
 	}
 	if err != nil {
-		m.drop(DropRefused, logx.LevelInfo, "phase 1 refused", "peer", remote, "err", err)
-		if sa.ms != nil {
-			sa.ms.noteFailure(&phase1Failure{peer: remote.Addr().String(), local: sa.local.Addr().String(),
-				state: "MM_NO_STATE", reason: err.Error(), at: now})
-		}
+		m.drop(DropRefused, logx.LevelInfo, "phase 1 refused", "peer", &sa.remote, "err", err)
+		notePhase1Failure(sa, "MM_NO_STATE", err.Error(), now) // a responder's: no backoff
 		return
 	}
 	{
@@ -355,7 +352,6 @@ func (m *Manager) responderOffer(sa *ikeSA, qs *qmState, peerLocal, peerRemote *
 
 // installChild hands a finished Quick Mode to the data plane.
 func (m *Manager) installChild(sa *ikeSA, qs *qmState, res *quickResult, now time.Time) {
-	defer res.wipe()
 	ch := res.Choice
 	c := &ChildSA{CryptoMap: qs.ms.cm, Rule: qs.rule.index, Local: sa.local, Remote: sa.remote, Encap: ch.EncapMode != EncapTunnel && ch.EncapMode != EncapTransport,
 		Mode: ch.Mode, Selector: qs.sel, Lifetime: ch.Lifetime, LifetimeKB: ch.LifetimeKB, ESN: ch.ESN, PFSGroup: ch.PFS}
@@ -386,6 +382,7 @@ func (m *Manager) installChild(sa *ikeSA, qs *qmState, res *quickResult, now tim
 	h, err := m.cfg.DataPlane.InstallChild(c)
 	if err != nil {
 		m.log.Error("installing the IPsec SA failed", "crypto_map", qs.ms, "err", err)
+		res.wipe()
 		return
 	}
 	lt := c.Lifetime
@@ -439,6 +436,7 @@ func (m *Manager) installChild(sa *ikeSA, qs *qmState, res *quickResult, now tim
 	if sa.dpd != nil {
 		sa.dpd.heard(now)
 	}
+	res.wipe()
 }
 
 // releaseChild lets a pair whose outbound half the initiator held carry

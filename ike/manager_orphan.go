@@ -174,14 +174,16 @@ func (m *Manager) clearOrphans(sa *ikeSA, now time.Time) {
 		if o.peer != sa.out.peer {
 			return false
 		}
-		if o.peerKept && o.ms == sa.ms && now.Sub(o.since) < reauthWindow {
-			m.log.Info("INITIAL-CONTACT moments after the peer deleted its old IKE SA alone: a re-authentication, the IPsec SA it kept stays until it negotiates a new one",
-				"peer", &sa.remote, "spi_in", spiHex(o.c.espIn, o.c.ahIn))
+		reauth := o.peerKept && o.ms == sa.ms && now.Sub(o.since) < reauthWindow
+		msg := "INITIAL-CONTACT: dropping an IPsec SA kept from the restarted peer's old IKE SA"
+		if reauth {
+			msg = "INITIAL-CONTACT moments after the peer deleted its old IKE SA alone: a re-authentication, the IPsec SA it kept stays until it negotiates a new one"
+		}
+		m.log.Info(msg, "peer", &sa.remote, "spi_in", spiHex(o.c.espIn, o.c.ahIn))
+		if reauth {
 			o.c.doubtfulUntil = now.Add(reauthWindow)
 			return false
 		}
-		m.log.Info("INITIAL-CONTACT: dropping an IPsec SA kept from the restarted peer's old IKE SA", "peer", &sa.remote,
-			"spi_in", spiHex(o.c.espIn, o.c.ahIn))
 		m.dropOrphan(o)
 		return true
 	})

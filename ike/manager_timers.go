@@ -251,7 +251,7 @@ func (m *Manager) tickSA(sa *ikeSA, now time.Time) {
 	}
 	// DPD. Packets arriving on the IKE SA's IPsec SAs show the peer alive.
 	if sa.dpd != nil && sa.out.peerDPD {
-		if ic, ok := m.cfg.DataPlane.(InboundCounter); ok {
+		if ic != nil {
 			for _, c := range sa.children {
 				if n := ic.PacketsIn(c.handle); n != c.pktsIn {
 					c.pktsIn = n

@@ -62,17 +62,23 @@ type Dataplane struct {
 // crypto maps; then it starts the packet loops. Policy entry i of the
 // engine is cfg.CryptoMaps[i]. Close undoes everything; ctx cancellation
 // closes it too.
-func Start(ctx context.Context, cfg *conf.Config, logger *logx.Logger) (_ *Dataplane, err error) {
+func Start(ctx context.Context, cfg *conf.Config, logger *logx.Logger) (*Dataplane, error) {
 	d := &Dataplane{log: logger, cfg: cfg, maps: cfg.CryptoMaps, manual: map[string]*esp.Pair{}}
-	defer func() {
-		if err != nil {
-			d.Close()
-		}
-	}()
+	if err := d.start(ctx, logger); err != nil {
+		d.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+// start is Start after the Dataplane is made; on an error, Start closes
+// what it opened.
+func (d *Dataplane) start(ctx context.Context, logger *logx.Logger) (err error) {
+	cfg := d.cfg
 	var ids []string
 	d.lists, ids = compileACLs(d.maps)
 	if d.rtnl, err = tun.DialRTNL(); err != nil {
-		return nil, err
+		return err
 	}
 	// The path the encrypted packets take: with the bypass mark, as the
 	// raw sockets send them.
@@ -87,27 +93,27 @@ func Start(ctx context.Context, cfg *conf.Config, logger *logx.Logger) (_ *Datap
 		}
 	}
 	if d.dev, err = tun.Open(cfg.Global.Tun, cfg.Global.MTU); err != nil {
-		return nil, err
+		return err
 	}
 	if d.ip, err = tun.ListenIP(); err != nil {
-		return nil, err
+		return err
 	}
 	if err := d.ip.SetMark(tun.BypassMark); err != nil {
-		return nil, err
+		return err
 	}
 	// Packets routed into the TUN that no crypto map entry permits (a
 	// deny line) leave in cleartext by the main table, as on IOS.
 	if d.bypass, err = tun.ListenBypass(tun.BypassMark); err != nil {
-		return nil, err
+		return err
 	}
 	// The IKE ports are only bound when some crypto map is keyed by IKE:
 	// a manually keyed setup leaves them to other software on the router.
 	if cfg.IKEKeyed() {
 		if d.udp, err = tun.ListenUDP(cfg.Global.Listen); err != nil {
-			return nil, err
+			return err
 		}
 		if err := d.udp.SetMark(tun.BypassMark); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	d.wire = tun.NewWire(d.ip, d.udp)
@@ -124,20 +130,20 @@ func Start(ctx context.Context, cfg *conf.Config, logger *logx.Logger) (_ *Datap
 		PathMTU: d.peerMTU,
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if d.kernel, err = tun.NewKernelPolicy(d.rtnl, d.dev, logger.Warn); err != nil {
-		return nil, err
+		return err
 	}
 	if err := d.kernel.Apply(d.kernelEntries()); err != nil {
-		return nil, err
+		return err
 	}
 	for i, m := range d.maps {
 		if m.IKEKeyed() || m.Manual == nil {
 			continue
 		}
 		if err := d.installManual(i, m, peerPaths[m.PeerAddr]); err != nil {
-			return nil, fmt.Errorf("crypto map %s: %w", m.ID(), err)
+			return fmt.Errorf("crypto map %s: %w", m.ID(), err)
 		}
 	}
 	d.startLoops()
@@ -146,7 +152,7 @@ func Start(ctx context.Context, cfg *conf.Config, logger *logx.Logger) (_ *Datap
 		d.Close()
 	}()
 	logger.Info("data plane up", "tun", d.dev.Name(), "mtu", d.dev.MTU(), "routes", d.kernel.Routes(), "entries", len(d.maps))
-	return d, nil
+	return nil
 }
 
 // compileACLs compiles the crypto ACL of every map (nil for a map without
