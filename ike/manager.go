@@ -574,6 +574,14 @@ func (ms *mapState) succeeded() {
 	ms.nextTry, ms.failures = time.Time{}, 0
 }
 
+// hostIs reports whether endpoint ap is at address a. Both go by
+// pointer: on 32-bit routers an AddrPort is six words and an Addr five,
+// and ap.Addr() == a copied them at every site (flash).
+func hostIs(ap *netip.AddrPort, a *netip.Addr) bool { return ap.Addr() == *a }
+
+// sameHost reports whether two endpoints have the same address.
+func sameHost(a, b *netip.AddrPort) bool { return a.Addr() == b.Addr() }
+
 // rekeyAfter is how long after its start an SA of lifetime lt is
 // rekeyed, jittered: at childRekeyMargin of it by the initiator, at 0.92
 // by the responder (the initiator normally rekeys first).

@@ -244,7 +244,7 @@ func (m *Manager) provenResponders(addr netip.Addr) (all, fromAddr int) {
 	for _, sa := range m.sas {
 		if sa.negotiating() && !sa.initiator && !sa.unproven {
 			all++
-			if sa.remote.Addr() == addr {
+			if hostIs(&sa.remote, &addr) {
 				fromAddr++
 			}
 		}
@@ -300,7 +300,7 @@ func (m *Manager) admitAggressive(addr netip.Addr) bool {
 			continue
 		}
 		n++
-		if sa.remote.Addr() == addr {
+		if hostIs(&sa.remote, &addr) {
 			fromAddr++
 		}
 		if oldest == nil || sa.created.Before(oldest.created) {

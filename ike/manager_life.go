@@ -22,7 +22,7 @@ import (
 func (m *Manager) newResponder(pkt []byte, h Header, local, remote netip.AddrPort, now time.Time) {
 	var cands []*mapState
 	for _, ms := range m.maps {
-		if ms.cm.PeerAddr == remote.Addr() || ms.cm.Dynamic {
+		if hostIs(&remote, &ms.cm.PeerAddr) || ms.cm.Dynamic {
 			cands = append(cands, ms)
 		}
 	}
@@ -109,8 +109,8 @@ func (m *Manager) initiateRule(ms *mapState, r proxyRule, now time.Time) {
 // map's outer address if it names one (the IPsec SAs inherit the IKE SA's
 // endpoints).
 func (ms *mapState) mayUse(sa *ikeSA) bool {
-	return sa.remote.Addr() == ms.cm.PeerAddr && !sa.dead() && sa.replacedBy == nil &&
-		(!ms.cm.Local.IsValid() || sa.local.Addr() == ms.cm.Local)
+	return hostIs(&sa.remote, &ms.cm.PeerAddr) && !sa.dead() && sa.replacedBy == nil &&
+		(!ms.cm.Local.IsValid() || hostIs(&sa.local, &ms.cm.Local))
 }
 
 // initiateRuleOn is initiateRule with the first of m.sas the map may use
@@ -336,7 +336,7 @@ func (m *Manager) responderOffer(sa *ikeSA, qs *qmState, peerLocal, peerRemote *
 		return m.raOffer(sa, qs, sel)
 	}
 	for _, ms := range m.maps {
-		if sa.ms != nil && ms != sa.ms && !(ms.cm.PeerAddr == sa.remote.Addr() || ms.cm.Dynamic) {
+		if sa.ms != nil && ms != sa.ms && !(hostIs(&sa.remote, &ms.cm.PeerAddr) || ms.cm.Dynamic) {
 			continue
 		}
 		if ms.acl == nil {

@@ -246,7 +246,7 @@ func (m *Manager) tickOrphans(now time.Time) {
 // established yet (a phase 1 already on its way).
 func (m *Manager) negotiatingWith(ms *mapState) bool {
 	for _, sa := range m.sas {
-		if sa.negotiating() && sa.remote.Addr() == ms.cm.PeerAddr {
+		if sa.negotiating() && hostIs(&sa.remote, &ms.cm.PeerAddr) {
 			return true
 		}
 	}

@@ -68,12 +68,12 @@ func (m *Manager) phase1ConfigFor(cm *conf.CryptoMap, sa *ikeSA) (*Phase1Config,
 	// that outlived their IKE SA count: the new IKE SA takes them over).
 	c.InitialContact = true
 	for _, o := range m.sas {
-		if o != sa && !o.dead() && o.out != nil && o.remote.Addr() == sa.remote.Addr() {
+		if o != sa && !o.dead() && o.out != nil && sameHost(&o.remote, &sa.remote) {
 			c.InitialContact = false
 		}
 	}
 	for _, o := range m.orphans {
-		if o.remote.Addr() == sa.remote.Addr() {
+		if sameHost(&o.remote, &sa.remote) {
 			c.InitialContact = false
 		}
 	}
@@ -162,7 +162,7 @@ func newPhase1Responder(m *Manager, cands []*mapState, sa *ikeSA, pkt []byte) (*
 		xauth = offersXAuth(pkt)
 	}
 	for _, c := range cands {
-		if c.cm.PeerAddr == sa.remote.Addr() {
+		if hostIs(&sa.remote, &c.cm.PeerAddr) {
 			ms = c
 			break
 		}

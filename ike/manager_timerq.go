@@ -94,6 +94,7 @@ func (m *Manager) tickTimers(now time.Time) {
 // timerMaxSleep away). It mirrors tickSA.
 func (sa *ikeSA) nextTimer(now time.Time) time.Time {
 	next := now.Add(timerMaxSleep)
+	soon := now.Add(tickInterval) // the next tick
 	// at takes a pointer: a time.Time is five words on 32-bit routers,
 	// copied at every call (flash).
 	at := func(t *time.Time) {
@@ -108,10 +109,10 @@ func (sa *ikeSA) nextTimer(now time.Time) time.Time {
 		}
 		due = sa.created.Add(halfOpenTimeout)
 		at(&due)
-		return maxTime(next, now.Add(tickInterval))
+		return maxTime(next, soon)
 	}
 	if sa.ra != nil && sa.ra.phase != raActive {
-		return now.Add(tickInterval) // XAUTH / Mode-Config in progress
+		return soon // XAUTH / Mode-Config in progress
 	}
 	for _, qs := range sa.qms {
 		if !qs.doneAt.IsZero() {
@@ -123,8 +124,7 @@ func (sa *ikeSA) nextTimer(now time.Time) time.Time {
 	}
 	for _, c := range sa.children {
 		if !c.releaseAt.IsZero() {
-			due = now.Add(tickInterval)
-			at(&due) // polls for the first packet on it
+			at(&soon) // polls for the first packet on it
 		}
 		at(&c.removeAt)
 		at(&c.expires)
@@ -152,15 +152,14 @@ func (sa *ikeSA) nextTimer(now time.Time) time.Time {
 	}
 	at(&sa.nextKA)
 	if sa.replacedBy != nil {
-		due = now.Add(tickInterval)
-		at(&due) // until the old SA can go
+		at(&soon) // until the old SA can go
 	}
 	at(&sa.expires)
 	if sa.initiator && sa.ms != nil && !sa.rekeying {
 		at(&sa.rekeyAt)
 	}
 	// A timer that is already due fires on the next tick, not in a loop.
-	return maxTime(next, now.Add(tickInterval))
+	return maxTime(next, soon)
 }
 
 func maxTime(a, b time.Time) time.Time {

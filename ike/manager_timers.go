@@ -381,7 +381,7 @@ const peerReauthGrace = 30 * time.Second
 // phase1InProgress reports a newer phase 1 negotiating with the same peer.
 func (m *Manager) phase1InProgress(sa *ikeSA) bool {
 	for _, s := range m.sas {
-		if s != sa && s.negotiating() && s.remote.Addr() == sa.remote.Addr() {
+		if s != sa && s.negotiating() && sameHost(&s.remote, &sa.remote) {
 			return true
 		}
 	}
