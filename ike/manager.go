@@ -258,19 +258,21 @@ type proxyRule struct {
 }
 
 // ruleFor returns the ACL line a packet belongs to (the first permit
-// line that matches it; the first line when pkt is nil or unparsable).
-func (ms *mapState) ruleFor(pkt []byte) (proxyRule, bool) {
+// line that matches it; the first line when pkt is nil or unparsable),
+// nil when the map has none. Rules go by pointer here and below: a
+// proxyRule is 16 words on 32-bit routers, copied at every call (flash).
+func (ms *mapState) ruleFor(pkt []byte) *proxyRule {
 	if len(ms.rules) == 0 {
-		return proxyRule{}, false
+		return nil
 	}
 	if pkt != nil {
-		for _, r := range ms.rules {
-			if r.sel.MatchesPacket(pkt, false) {
-				return r, true
+		for i := range ms.rules {
+			if r := &ms.rules[i]; r.sel.MatchesPacket(pkt, false) {
+				return r
 			}
 		}
 	}
-	return ms.rules[0], true
+	return &ms.rules[0]
 }
 
 // NewManager prepares the manager; Start runs its timers.
@@ -381,7 +383,7 @@ func (m *Manager) Acquire(cryptoMapID string, pkt []byte) {
 			if ms.cm.ID() != cryptoMapID || ms.cm.Initiate == conf.InitiateNever || ms.cm.Dynamic {
 				continue
 			}
-			if r, ok := ms.ruleFor(pkt); ok {
+			if r := ms.ruleFor(pkt); r != nil {
 				m.initiateRule(ms, r, time.Now())
 			}
 			return
@@ -435,7 +437,7 @@ func (m *Manager) Expired(h ChildHandle, hard bool) {
 					// starts it.
 					c.rekeyAt = now
 					if via := rekeyVia(sa); via != nil && quickSlotFree(via, now) {
-						m.startQuick(via, c.ms, c.rule, c, now)
+						m.startQuick(via, c.ms, &c.rule, c, now)
 					} else {
 						m.schedule(sa, now)
 					}

@@ -221,12 +221,13 @@ func (m *Manager) handlePhase1(sa *ikeSA, h Header, pkt []byte, local, remote ne
 		return
 	}
 	m.computePhase1(sa, func(p1 phase1) ([]byte, error) { return p1.handle(pkt, local, remote) }, func(out []byte, err error) {
-		m.phase1Step(sa, h, pkt, before, out, err, from, time.Now())
+		m.phase1Step(sa, h.CookieR, pkt, before, out, err, from, time.Now())
 	})
 }
 
-// phase1Step applies the outcome of one phase 1 message (m.mu held).
-func (m *Manager) phase1Step(sa *ikeSA, h Header, pkt []byte, before string, out []byte, err error, from func(), now time.Time) {
+// phase1Step applies the outcome of one phase 1 message, whose header
+// carried the responder cookie ckyR (m.mu held).
+func (m *Manager) phase1Step(sa *ikeSA, ckyR Cookie, pkt []byte, before string, out []byte, err error, from func(), now time.Time) {
 	for _, b := range sa.p1.takePending() {
 		m.send(sa, b)
 	}
@@ -262,7 +263,7 @@ func (m *Manager) phase1Step(sa *ikeSA, h Header, pkt []byte, before string, out
 	// The responder's cookie is known once its answer was accepted
 	// (never from any message that merely carries our cookie).
 	if sa.cookieR.IsZero() {
-		sa.cookieR = h.CookieR
+		sa.cookieR = ckyR
 	}
 	from()
 	sa.p1In = pkt

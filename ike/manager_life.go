@@ -49,9 +49,9 @@ func (m *Manager) newResponder(pkt []byte, h Header, local, remote netip.AddrPor
 		// authentication, computed outside the lock (manager_compute.go).
 		sa.p1 = a
 		m.addSA(sa, now)
-		h, _ := ParseHeader(pkt)
+		ckyR := h.CookieR
 		m.computePhase1(sa, func(p1 phase1) ([]byte, error) { return p1.handle(pkt, sa.local, remote) }, func(out []byte, err error) {
-			m.phase1Step(sa, h, pkt, StateNone.String(), out, err, func() {}, time.Now())
+			m.phase1Step(sa, ckyR, pkt, StateNone.String(), out, err, func() {}, time.Now())
 		})
 		return
 	}
@@ -93,7 +93,7 @@ func (m *Manager) newResponder(pkt []byte, h Header, local, remote netip.AddrPor
 // on an established IKE SA with the peer, or by starting phase 1 (the
 // Quick Modes follow once it is up). The line stays wanted until its SA
 // is installed.
-func (m *Manager) initiateRule(ms *mapState, r proxyRule, now time.Time) {
+func (m *Manager) initiateRule(ms *mapState, r *proxyRule, now time.Time) {
 	var found *ikeSA
 	for _, sa := range m.sas {
 		if ms.mayUse(sa) {
@@ -115,7 +115,7 @@ func (ms *mapState) mayUse(sa *ikeSA) bool {
 
 // initiateRuleOn is initiateRule with the first of m.sas the map may use
 // found (nil: none).
-func (m *Manager) initiateRuleOn(ms *mapState, r proxyRule, sa *ikeSA, now time.Time) {
+func (m *Manager) initiateRuleOn(ms *mapState, r *proxyRule, sa *ikeSA, now time.Time) {
 	ms.wanted[r.index] = true
 	if now.Before(ms.nextTry) || !ms.cm.PeerAddr.IsValid() {
 		return
@@ -274,7 +274,7 @@ func offerFor(ms *mapState, sa *ikeSA) *childOffer {
 
 // startQuick begins a Quick Mode for ACL line r of the map (a rekey of
 // old when set, with old's selector).
-func (m *Manager) startQuick(sa *ikeSA, ms *mapState, r proxyRule, old *child, now time.Time) {
+func (m *Manager) startQuick(sa *ikeSA, ms *mapState, r *proxyRule, old *child, now time.Time) {
 	defer m.schedule(sa, now)
 	sel := r.sel
 	if old != nil {
@@ -292,7 +292,7 @@ func (m *Manager) startQuick(sa *ikeSA, ms *mapState, r proxyRule, old *child, n
 		}
 		offer.pfsKey = k
 	}
-	qs := &qmState{sel: sel, ms: ms, rule: r, rekeyOf: old}
+	qs := &qmState{sel: sel, ms: ms, rule: *r, rekeyOf: old}
 	q, out, err := newQuickInitiator(sa.out.sec, offer, local, remote, func() uint32 { return m.reserveSPI(qs) })
 	if err != nil {
 		m.releaseSPIs(qs)

@@ -98,8 +98,8 @@ func (m *Manager) Reload(c *conf.Config) (ReloadResult, error) {
 			continue
 		}
 		retired = append(retired, ms)
-		if !present[ms.cm.ID()] {
-			res.Removed = append(res.Removed, ms.cm.ID())
+		if id := ms.cm.ID(); !present[id] {
+			res.Removed = append(res.Removed, id)
 		}
 	}
 	m.cfg.Conf = c

@@ -49,7 +49,8 @@ func (m *Manager) tickMaps(now time.Time) {
 		if !m.initiatesNow(ms, now) {
 			continue
 		}
-		for _, r := range ms.rules {
+		for i := range ms.rules {
+			r := &ms.rules[i]
 			if !ms.ruleWanted(r.index) {
 				continue
 			}
@@ -85,8 +86,8 @@ func (m *Manager) tickMapsFor(sa *ikeSA, now time.Time) {
 		if !ms.mayUse(sa) || !m.initiatesNow(ms, now) {
 			continue
 		}
-		for _, r := range ms.rules {
-			if ms.ruleWanted(r.index) && !m.hasChild(ms, r.index) {
+		for i := range ms.rules {
+			if r := &ms.rules[i]; ms.ruleWanted(r.index) && !m.hasChild(ms, r.index) {
 				m.initiateRule(ms, r, now)
 			}
 		}
@@ -245,7 +246,7 @@ func (m *Manager) tickSA(sa *ikeSA, now time.Time) {
 		case c.removeAt.IsZero() && !c.rekeying && now.After(c.rekeyAt):
 			if via := rekeyVia(sa); via != nil && quickSlotFree(via, now) {
 				m.log.Info("rekeying IPsec SA", "crypto_map", c.ms, "peer", &sa.remote)
-				m.startQuick(via, c.ms, c.rule, c, now)
+				m.startQuick(via, c.ms, &c.rule, c, now)
 			}
 		}
 	}
