@@ -21,10 +21,15 @@ func SKEYIDSig(h HashAlg, niB, nrB, gxy []byte) []byte {
 // DeriveSKEYIDs computes SKEYID_d, SKEYID_a and SKEYID_e from SKEYID,
 // g^xy and the cookies (RFC 2409 section 5).
 func DeriveSKEYIDs(h HashAlg, skeyid, gxy []byte, ckyI, ckyR Cookie) (d, a, e []byte) {
-	d = h.PRF(skeyid, gxy, ckyI[:], ckyR[:], []byte{0})
-	a = h.PRF(skeyid, d, gxy, ckyI[:], ckyR[:], []byte{1})
-	e = h.PRF(skeyid, a, gxy, ckyI[:], ckyR[:], []byte{2})
-	return d, a, e
+	// SKEYID_d = prf(SKEYID, g^xy | CKY-I | CKY-R | 0), and each next one
+	// the same over the previous one first and the next counter byte.
+	var k [3][]byte
+	var prev []byte
+	for i := range k {
+		prev = h.PRF(skeyid, prev, gxy, ckyI[:], ckyR[:], []byte{byte(i)})
+		k[i] = prev
+	}
+	return k[0], k[1], k[2]
 }
 
 // EncryptionKey derives the phase 1 cipher key Ka of keyLen bytes from
@@ -92,15 +97,12 @@ func QuickHash3(h HashAlg, skeyidA []byte, msgID uint32, niB, nrB []byte) []byte
 // the SPI of the SA being keyed, the one its receiver chose. The caller cuts
 // the result: encryption key first, then the integrity key.
 func QuickKeymat(h HashAlg, skeyidD, gqmxy []byte, protocol uint8, spi, niB, nrB []byte, n int) []byte {
-	seed := make([]byte, 0, len(gqmxy)+1+len(spi)+len(niB)+len(nrB))
-	seed = append(seed, gqmxy...)
-	seed = append(seed, protocol)
-	seed = append(seed, spi...)
-	seed = append(seed, niB...)
-	seed = append(seed, nrB...)
+	// The seed, [g(qm)^xy |] protocol | SPI | Ni_b | Nr_b, is fed to the
+	// PRF piece by piece.
+	proto := []byte{protocol}
 	var out, k []byte
 	for len(out) < n {
-		k = h.PRF(skeyidD, k, seed)
+		k = h.PRF(skeyidD, k, gqmxy, proto, spi, niB, nrB)
 		out = append(out, k...)
 	}
 	return out[:n]
