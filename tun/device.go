@@ -373,26 +373,21 @@ func (d *Device) Close() error {
 // setMTUAndUp uses the classic interface ioctls: shorter than the
 // equivalent RTM_NEWLINK and available on every kernel OpenWrt ships.
 func setMTUAndUp(name string, mtu int) error {
-	s, err := syscall.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("tun: socket: %w", err)
-	}
-	defer syscall.Close(s)
 	ifr, err := unix.NewIfreq(name)
 	if err != nil {
 		return err
 	}
 	if mtu > 0 {
 		ifr.SetUint32(uint32(mtu))
-		if err := unix.IoctlIfreq(s, unix.SIOCSIFMTU, ifr); err != nil {
+		if err := netif.Ioctl(ifr, unix.SIOCSIFMTU); err != nil {
 			return fmt.Errorf("tun: set MTU %d on %s: %w", mtu, name, err)
 		}
 	}
-	if err := unix.IoctlIfreq(s, unix.SIOCGIFFLAGS, ifr); err != nil {
+	if err := netif.Ioctl(ifr, unix.SIOCGIFFLAGS); err != nil {
 		return fmt.Errorf("tun: get flags of %s: %w", name, err)
 	}
 	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP | unix.IFF_RUNNING)
-	if err := unix.IoctlIfreq(s, unix.SIOCSIFFLAGS, ifr); err != nil {
+	if err := netif.Ioctl(ifr, unix.SIOCSIFFLAGS); err != nil {
 		return fmt.Errorf("tun: bring %s up: %w", name, err)
 	}
 	return nil

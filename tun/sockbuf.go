@@ -5,10 +5,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"tinyipsec/internal/netif"
 )
 
 // Socket buffer sizing. A full-speed TCP stream through the tunnel puts
@@ -82,17 +83,12 @@ const tunTxQueueLen = 1000
 
 // setTxQueueLen sets the device's transmit queue length.
 func setTxQueueLen(name string, qlen int) error {
-	s, err := syscall.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return err
-	}
-	defer syscall.Close(s)
 	ifr, err := unix.NewIfreq(name)
 	if err != nil {
 		return err
 	}
 	ifr.SetUint32(uint32(qlen))
-	return unix.IoctlIfreq(s, unix.SIOCSIFTXQLEN, ifr)
+	return netif.Ioctl(ifr, unix.SIOCSIFTXQLEN)
 }
 
 // interfaceDrops reads the rx and tx "drop" columns of /proc/net/dev for

@@ -13,9 +13,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// ioctl runs the interface ioctls reqs, in order, on ifr over a datagram
-// socket.
-func ioctl(ifr *unix.Ifreq, reqs ...uint) error {
+// Ioctl runs the interface ioctls reqs, in order, on ifr over a
+// throwaway datagram socket: the one place tinyipsec opens one.
+func Ioctl(ifr *unix.Ifreq, reqs ...uint) error {
 	s, err := syscall.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return err
@@ -33,7 +33,7 @@ func ioctl(ifr *unix.Ifreq, reqs ...uint) error {
 func Index(name string) (int, error) {
 	ifr, err := unix.NewIfreq(name)
 	if err == nil {
-		err = ioctl(ifr, unix.SIOCGIFINDEX)
+		err = Ioctl(ifr, unix.SIOCGIFINDEX)
 	}
 	if err != nil {
 		return 0, fmt.Errorf("interface %s: %w", name, err)
@@ -46,7 +46,7 @@ func MTU(index int) (int, error) {
 	ifr, _ := unix.NewIfreq("")
 	ifr.SetUint32(uint32(index))
 	// The name first: SIOCGIFMTU takes the interface by name.
-	if err := ioctl(ifr, unix.SIOCGIFNAME, unix.SIOCGIFMTU); err != nil {
+	if err := Ioctl(ifr, unix.SIOCGIFNAME, unix.SIOCGIFMTU); err != nil {
 		return 0, fmt.Errorf("interface %d: %w", index, err)
 	}
 	return int(ifr.Uint32()), nil
