@@ -14,12 +14,12 @@ import (
 type aclDef struct {
 	name  string
 	lines []aclLine
-	bad   []line // lines that are not extended entries (standard ACLs, ...)
+	bad   []*line // lines that are not extended entries (standard ACLs, ...)
 	first int
 }
 
 type aclLine struct {
-	l        line
+	l        *line
 	toks     []string // from the action on: permit|deny PROTO ...
 	wildcard bool     // IOS masks are wildcards, ASA masks are netmasks
 }
@@ -51,12 +51,12 @@ func (c *converter) accessList(b *block) {
 	switch {
 	case hasPrefix(rest, "remark"):
 	case hasPrefix(rest, "extended"):
-		a.lines = append(a.lines, aclLine{l: b.head, toks: rest[1:]})
+		a.lines = append(a.lines, aclLine{l: &b.head, toks: rest[1:]})
 	case hasPrefix(rest, "permit"), hasPrefix(rest, "deny"):
 		// IOS numbered ACL; 1-99 and 1300-1999 are standard ACLs.
-		a.lines = append(a.lines, aclLine{l: b.head, toks: rest, wildcard: true})
+		a.lines = append(a.lines, aclLine{l: &b.head, toks: rest, wildcard: true})
 	default:
-		a.bad = append(a.bad, b.head)
+		a.bad = append(a.bad, &b.head)
 	}
 }
 
@@ -73,9 +73,9 @@ func (c *converter) namedACL(b *block, name string) {
 		switch {
 		case hasPrefix(t, "remark"):
 		case hasPrefix(t, "permit"), hasPrefix(t, "deny"):
-			a.lines = append(a.lines, aclLine{l: *l, toks: t, wildcard: true})
+			a.lines = append(a.lines, aclLine{l: l, toks: t, wildcard: true})
 		default:
-			a.bad = append(a.bad, *l)
+			a.bad = append(a.bad, l)
 		}
 	}
 }
@@ -84,20 +84,47 @@ func (c *converter) namedACL(b *block, name string) {
 // IOS "object-group network"): the prefixes it stands for.
 type netObject struct {
 	name     string
-	head     block
+	head     *block
 	group    bool
 	prefixes []string // "host A", "A/LEN" or "any", in tinyipsec ACL syntax
 	refs     []string // nested objects (object-group only)
 	problem  string   // set when the object cannot be used in a crypto ACL
-	problemL line
+	problemL int      // line of the problem
 	used     bool
 }
 
+// What a line of a network object is, as objectCommands names it.
+const (
+	objOther command = iota // an address with a mask, or a prefix
+	objDescription
+	objHost
+	objSubnet
+	objRef // a nested object or group
+	objAny
+	objRange
+	objFQDN
+	objNAT
+)
+
+// objectCommands classifies the lines of a network object (after
+// "network-object" in a group), first match wins.
+var objectCommands = [...]prefixRule{
+	{"description", objDescription, 0},
+	{"host", objHost, 2},
+	{"subnet", objSubnet, 2},
+	{"object", objRef, 2},
+	{"group-object", objRef, 2},
+	{"any", objAny, 0},
+	{"range", objRange, 0},
+	{"fqdn", objFQDN, 0},
+	{"nat", objNAT, 0},
+}
+
 func (c *converter) netObject(b *block) {
-	o := &netObject{name: b.head.toks[2], head: *b, group: strings.EqualFold(b.head.toks[0], "object-group")}
+	o := &netObject{name: b.head.toks[2], head: b, group: strings.EqualFold(b.head.toks[0], "object-group")}
 	fail := func(l *line, why string) {
 		if o.problem == "" {
-			o.problem, o.problemL = why, *l
+			o.problem, o.problemL = why, l.num
 		}
 	}
 	for i := range b.children {
@@ -106,28 +133,30 @@ func (c *converter) netObject(b *block) {
 		if o.group && hasPrefix(t, "network-object") {
 			t = t[1:]
 		}
-		switch {
-		case hasPrefix(t, "description"):
-		case len(t) == 0:
+		if len(t) == 0 {
 			fail(l, "empty network-object")
-		case hasPrefix(t, "host") && len(t) >= 2:
+			continue
+		}
+		switch classify(t, objectCommands[:]) {
+		case objDescription:
+		case objHost:
 			a, err := netip.ParseAddr(t[1])
 			if err != nil {
 				fail(l, t[1]+" is not an IP address")
 				continue
 			}
 			o.prefixes = append(o.prefixes, "host "+a.String())
-		case hasPrefix(t, "subnet") && len(t) >= 2:
+		case objSubnet:
 			o.addPrefix(l, t[1:], fail)
-		case hasPrefix(t, "object") && len(t) >= 2, hasPrefix(t, "group-object") && len(t) >= 2:
+		case objRef:
 			o.refs = append(o.refs, t[1])
-		case hasPrefix(t, "any"):
+		case objAny:
 			o.prefixes = append(o.prefixes, "any")
-		case hasPrefix(t, "range"):
+		case objRange:
 			fail(l, "an address range is not a prefix; a crypto ACL entry is one proxy ID")
-		case hasPrefix(t, "fqdn"):
+		case objFQDN:
 			fail(l, "FQDN objects are not supported")
-		case hasPrefix(t, "nat"):
+		case objNAT:
 			c.note(l, "NAT is not IPsec configuration")
 		default:
 			if _, err := netip.ParseAddr(t[0]); err == nil {
@@ -191,7 +220,7 @@ func (c *converter) expandObject(name string, depth int) ([]string, string) {
 	}
 	o.used = true
 	if o.problem != "" {
-		return nil, "object " + name + " (line " + itoa(o.problemL.num) + "): " + o.problem
+		return nil, "object " + name + " (line " + itoa(o.problemL) + "): " + o.problem
 	}
 	out := append([]string{}, o.prefixes...)
 	for _, r := range o.refs {
@@ -209,7 +238,7 @@ const maxExpanded = 256
 
 // translate turns one ACL line into tinyipsec rules (object groups expand
 // into several), or a reason it cannot.
-func (c *converter) translate(al aclLine) ([]string, string) {
+func (c *converter) translate(al *aclLine) ([]string, string) {
 	t := al.toks
 	if len(t) < 2 {
 		return nil, "incomplete entry"

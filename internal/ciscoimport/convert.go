@@ -92,64 +92,117 @@ func (c *converter) weak(l *line, what string) {
 	c.note(l, "uses weak "+what+"; allow_weak = true is set so that it loads: replace it")
 }
 
-// ignorable are top-level lines that carry no configuration at all.
-func ignorable(t []string) bool {
-	switch {
-	case hasPrefix(t, "end"), hasPrefix(t, "Building"),
-		hasPrefix(t, "Current configuration"), hasPrefix(t, "Cryptochecksum"),
-		hasPrefix(t, "exit"):
-		return true
-	}
-	return false
+// What a top-level line is, as topCommands names it.
+const (
+	topOther  command = iota // not IPsec configuration
+	topIgnore                // carries no configuration at all
+	topPolicy
+	topIsakmpKey
+	topKeyring
+	topTransformSet   // crypto ipsec transform-set NAME ...
+	topTransformSetV1 // crypto ipsec ikev1 transform-set NAME ...
+	topLifetime
+	topCryptoMap
+	topDynamicMap
+	topKeepalive
+	topDefault // what tinyipsec does anyway
+	topNATTOff
+	topIKEv2
+	topPKI
+	topCrypto // any other crypto command
+	topAccessList
+	topNamedACL
+	topIPv6ACL
+	topObject
+	topTunnelGroup
+	topInterface
+)
+
+// topCommands classifies top-level lines, first match wins (the order
+// of a switch; a table rather than a chain of calls: flash).
+var topCommands = [...]prefixRule{
+	{"end", topIgnore, 0},
+	{"Building", topIgnore, 0},
+	{"Current configuration", topIgnore, 0},
+	{"Cryptochecksum", topIgnore, 0},
+	{"exit", topIgnore, 0},
+	{"crypto isakmp policy", topPolicy, 0},
+	{"crypto ikev1 policy", topPolicy, 0},
+	{"crypto isakmp key", topIsakmpKey, 0},
+	{"crypto keyring", topKeyring, 0},
+	{"crypto ipsec transform-set", topTransformSet, 0},
+	{"crypto ipsec ikev1 transform-set", topTransformSetV1, 0},
+	{"crypto ipsec security-association lifetime", topLifetime, 0},
+	{"crypto map", topCryptoMap, 0},
+	{"crypto dynamic-map", topDynamicMap, 0},
+	{"crypto isakmp keepalive", topKeepalive, 0},
+	// tinyipsec does these by default: NAT-T auto, IKE on every address,
+	// the address as identity.
+	{"crypto isakmp nat-traversal", topDefault, 0},
+	{"crypto isakmp enable", topDefault, 0},
+	{"crypto ikev1 enable", topDefault, 0},
+	{"crypto isakmp identity address", topDefault, 0},
+	{"no crypto isakmp nat-traversal", topNATTOff, 0},
+	{"crypto ikev2", topIKEv2, 0},
+	{"crypto ipsec ikev2", topIKEv2, 0},
+	{"crypto ca", topPKI, 0},
+	{"crypto pki", topPKI, 0},
+	{"crypto", topCrypto, 0},
+	{"ip access-list extended", topNamedACL, 4},
+	{"ipv6 access-list", topIPv6ACL, 3},
+	{"object network", topObject, 3},
+	{"object-group network", topObject, 3},
+	{"tunnel-group", topTunnelGroup, 3},
+	{"interface", topInterface, 0},
 }
 
 // block dispatches one top-level command.
 func (c *converter) block(b *block) {
 	t := b.head.toks
-	switch {
-	case ignorable(t):
-	case hasPrefix(t, "crypto isakmp policy"), hasPrefix(t, "crypto ikev1 policy"):
+	cmd := classify(t, topCommands[:])
+	if t[0] == "access-list" && cmd == topOther {
+		cmd = topAccessList // as written: hasPrefix would also take ACCESS-LIST
+	}
+	switch cmd {
+	case topIgnore, topDefault:
+	case topPolicy:
 		c.policy(b)
-	case hasPrefix(t, "crypto isakmp key"):
+	case topIsakmpKey:
 		c.isakmpKey(&b.head)
 		c.noteChildren(b, "unexpected sub-line")
-	case hasPrefix(t, "crypto keyring"):
+	case topKeyring:
 		c.keyring(b)
-	case hasPrefix(t, "crypto ipsec transform-set"):
+	case topTransformSet:
 		c.transformSet(b, t[3:])
-	case hasPrefix(t, "crypto ipsec ikev1 transform-set"):
+	case topTransformSetV1:
 		c.transformSet(b, t[4:])
-	case hasPrefix(t, "crypto ipsec security-association lifetime"):
+	case topLifetime:
 		c.globalLifetime(&b.head, t[4:])
-	case hasPrefix(t, "crypto map"):
+	case topCryptoMap:
 		c.cryptoMap(b, false)
-	case hasPrefix(t, "crypto dynamic-map"):
+	case topDynamicMap:
 		c.cryptoMap(b, true)
-	case hasPrefix(t, "crypto isakmp keepalive"):
+	case topKeepalive:
 		c.keepalive(&b.head, t[3:])
-	case hasPrefix(t, "crypto isakmp nat-traversal"), hasPrefix(t, "crypto isakmp enable"),
-		hasPrefix(t, "crypto ikev1 enable"), hasPrefix(t, "crypto isakmp identity address"):
-		// tinyipsec does these by default: NAT-T auto, IKE on every
-		// address, the address as identity.
-	case hasPrefix(t, "no crypto isakmp nat-traversal"):
+	case topNATTOff:
 		c.natTOff = true
-	case hasPrefix(t, "crypto ikev2"), hasPrefix(t, "crypto ipsec ikev2"):
+	case topIKEv2:
 		c.noteBlock(b, "IKEv2 is not supported (tinyipsec speaks IKEv1)")
-	case hasPrefix(t, "crypto ca"), hasPrefix(t, "crypto pki"):
+	case topPKI:
 		c.noteBlock(b, "certificates are files in tinyipsec: set cert, key and ca on the crypto map")
-	case hasPrefix(t, "crypto"):
+	case topCrypto:
 		c.noteBlock(b, "no tinyipsec equivalent")
-	case t[0] == "access-list":
+	case topAccessList:
 		c.accessList(b)
-	case hasPrefix(t, "ip access-list extended") && len(t) >= 4:
+	case topNamedACL:
 		c.namedACL(b, t[3])
-	case hasPrefix(t, "ipv6 access-list") && len(t) >= 3:
+	case topIPv6ACL:
 		c.namedACL(b, t[2])
-	case hasPrefix(t, "object network") && len(t) >= 3, hasPrefix(t, "object-group network") && len(t) >= 3:
+	case topObject:
 		c.netObject(b)
-	case hasPrefix(t, "tunnel-group") && len(t) >= 3:
+	case topTunnelGroup:
 		c.tunnelGroup(b)
-	case hasPrefix(t, "interface"):
+	case topInterface:
 		reason := "not IPsec configuration"
 		for i := range b.children {
 			ch := &b.children[i]

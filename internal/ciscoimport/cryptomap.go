@@ -8,20 +8,22 @@ import (
 // mapEntry is one "crypto map NAME SEQ" or "crypto dynamic-map NAME SEQ"
 // entry, gathered from the IOS sub-mode or the ASA one-line form.
 type mapEntry struct {
-	name, seq  string
-	line       int
-	isDynamic  bool   // a crypto dynamic-map entry
-	dynRef     string // "ipsec-isakmp dynamic DYN": this entry stands for DYN's entries
-	manual     bool
-	unusable   string // why the entry cannot be carried over at all
-	peers      []string
-	peerLine   line
+	name, seq string
+	line      int
+	isDynamic bool   // a crypto dynamic-map entry
+	dynRef    string // "ipsec-isakmp dynamic DYN": this entry stands for DYN's entries
+	manual    bool
+	unusable  string // why the entry cannot be carried over at all
+	peers     []string
+	// The *Line fields point into the blocks Convert read, which live
+	// until the output is written: a copy of a line was five words and
+	// a write barrier (flash).
+	peerLine   *line
 	tsets      []string
-	tsLine     line
+	tsLine     *line
 	match      string
-	matchLine  line
+	matchLine  *line
 	pfs        int
-	pfsLine    line
 	life       int
 	lifeKB     int64
 	lifeKBSet  bool
@@ -71,44 +73,85 @@ func (c *converter) cryptoMap(b *block, dynamic bool) {
 	}
 }
 
+// What a crypto map setting is, as mapCommands names it.
+const (
+	mapOther command = iota
+	mapISAKMP
+	mapManual
+	mapGDOI
+	mapMatch
+	mapPeer
+	mapTransformSet   // set transform-set NAME...
+	mapTransformSetV1 // set ikev1 transform-set NAME...
+	mapPFS
+	mapLifetime
+	mapAggressive
+	mapDefault // what tinyipsec does anyway
+	mapNATTOff
+	mapIKEv2
+	mapRRI
+)
+
+// mapCommands classifies the settings of a crypto map entry, first match
+// wins.
+var mapCommands = [...]prefixRule{
+	{"ipsec-isakmp", mapISAKMP, 0},
+	{"ipsec-manual", mapManual, 0},
+	{"gdoi", mapGDOI, 0},
+	{"ipsec-isakmp-gdoi", mapGDOI, 0},
+	{"match address", mapMatch, 3},
+	{"set peer", mapPeer, 3},
+	{"set transform-set", mapTransformSet, 3},
+	{"set ikev1 transform-set", mapTransformSetV1, 4},
+	{"set pfs", mapPFS, 0},
+	{"set security-association lifetime", mapLifetime, 0},
+	{"set phase1-mode aggressive", mapAggressive, 0},
+	{"set ikev1 phase1-mode aggressive", mapAggressive, 0},
+	{"set phase1-mode main", mapDefault, 0},
+	{"set ikev1 phase1-mode main", mapDefault, 0},
+	{"set connection-type bidirectional", mapDefault, 0},
+	{"set nat-t-disable", mapNATTOff, 0},
+	{"description", mapDefault, 0},
+	{"set ikev2", mapIKEv2, 0},
+	{"reverse-route", mapRRI, 0},
+	{"set reverse-route", mapRRI, 0},
+}
+
 // mapSetting reads one setting of a crypto map entry; t starts after
 // "crypto map NAME SEQ" (ASA) or is the sub-line (IOS).
 func (c *converter) mapSetting(m *mapEntry, l *line, t []string) {
-	arg := func(i int) string {
-		if i < len(t) {
-			return t[i]
-		}
-		return ""
-	}
-	switch {
-	case hasPrefix(t, "ipsec-isakmp"):
+	switch classify(t, mapCommands[:]) {
+	case mapISAKMP:
 		if hasPrefix(t[1:], "dynamic") && len(t) > 2 {
 			m.dynRef = t[2]
 		} else if len(t) > 1 {
 			c.note(l, "the "+t[1]+" option has no tinyipsec equivalent")
 		}
-	case hasPrefix(t, "ipsec-manual"):
+	case mapManual:
 		m.manual = true
 		m.unusable = "manual keying (ipsec-manual) is not converted: write spi_in, spi_out and the keys by hand"
 		c.note(l, m.unusable)
-	case hasPrefix(t, "gdoi"), hasPrefix(t, "ipsec-isakmp-gdoi"):
+	case mapGDOI:
 		m.unusable = "GDOI group encryption is not supported"
 		c.note(l, m.unusable)
-	case hasPrefix(t, "match address") && len(t) >= 3:
-		m.match, m.matchLine = t[2], *l
-	case hasPrefix(t, "set peer") && len(t) >= 3:
+	case mapMatch:
+		m.match, m.matchLine = t[2], l
+	case mapPeer:
 		peers := t[2:]
 		if len(peers) > 1 && (strings.EqualFold(peers[len(peers)-1], "dynamic") || strings.EqualFold(peers[len(peers)-1], "default")) {
 			peers = peers[:len(peers)-1]
 		}
 		m.peers = append(m.peers, peers...)
-		m.peerLine = *l
-	case hasPrefix(t, "set transform-set") && len(t) >= 3:
-		m.tsets, m.tsLine = t[2:], *l
-	case hasPrefix(t, "set ikev1 transform-set") && len(t) >= 4:
-		m.tsets, m.tsLine = t[3:], *l
-	case hasPrefix(t, "set pfs"):
-		g := strings.ToLower(arg(2))
+		m.peerLine = l
+	case mapTransformSet:
+		m.tsets, m.tsLine = t[2:], l
+	case mapTransformSetV1:
+		m.tsets, m.tsLine = t[3:], l
+	case mapPFS:
+		g := ""
+		if len(t) > 2 {
+			g = strings.ToLower(t[2])
+		}
 		switch {
 		case g == "" && c.platform == "ASA":
 			g = "group2" // ASA's default PFS group
@@ -123,21 +166,19 @@ func (c *converter) mapSetting(m *mapEntry, l *line, t []string) {
 		if weakGroup(n) {
 			c.weak(l, "PFS "+g)
 		}
-		m.pfs, m.pfsLine = n, *l
-	case hasPrefix(t, "set security-association lifetime"):
+		m.pfs = n
+	case mapLifetime:
 		var kbSet bool
 		c.lifetime(l, t[3:], &m.life, &m.lifeKB, &kbSet)
 		m.lifeKBSet = m.lifeKBSet || kbSet
-	case hasPrefix(t, "set phase1-mode aggressive"), hasPrefix(t, "set ikev1 phase1-mode aggressive"):
+	case mapAggressive:
 		m.aggressive = true
-	case hasPrefix(t, "set phase1-mode main"), hasPrefix(t, "set ikev1 phase1-mode main"):
-	case hasPrefix(t, "set connection-type bidirectional"):
-	case hasPrefix(t, "set nat-t-disable"):
+	case mapDefault:
+	case mapNATTOff:
 		m.natOff = true
-	case hasPrefix(t, "description"):
-	case hasPrefix(t, "set ikev2"):
+	case mapIKEv2:
 		c.note(l, "IKEv2 is not supported (tinyipsec speaks IKEv1)")
-	case hasPrefix(t, "reverse-route"), hasPrefix(t, "set reverse-route"):
+	case mapRRI:
 		c.note(l, "reverse route injection: tinyipsec installs routes for the ACL's remote prefixes itself")
 	default:
 		c.note(l, "no tinyipsec equivalent")

@@ -209,7 +209,7 @@ func (c *converter) mapOut(m *mapEntry, via string) *out {
 		return nil
 	}
 	if !c.crypoACL(m.match) {
-		c.note(&m.matchLine, "ACL "+m.match+" is missing or has no usable permit entry: the entry is not carried over")
+		c.note(m.matchLine, "ACL "+m.match+" is missing or has no usable permit entry: the entry is not carried over")
 		return nil
 	}
 	e.match = m.match
@@ -219,11 +219,11 @@ func (c *converter) mapOut(m *mapEntry, via string) *out {
 		ts := c.transforms[name]
 		switch {
 		case ts == nil:
-			c.note(&m.tsLine, "transform set "+name+" is not defined; left out")
+			c.note(m.tsLine, "transform set "+name+" is not defined; left out")
 		case ts.bad:
-			c.note(&m.tsLine, "transform set "+name+" was not carried over; left out")
+			c.note(m.tsLine, "transform set "+name+" was not carried over; left out")
 		case len(e.tsets) == 6:
-			c.note(&m.tsLine, "more than six transform sets; "+name+" left out")
+			c.note(m.tsLine, "more than six transform sets; "+name+" left out")
 		default:
 			e.tsets = append(e.tsets, name)
 		}
@@ -237,7 +237,7 @@ func (c *converter) mapOut(m *mapEntry, via string) *out {
 	if m.isDynamic {
 		e.peer = "dynamic"
 		if len(m.peers) > 0 {
-			c.note(&m.peerLine, "set peer in a dynamic map: the entry answers any peer")
+			c.note(m.peerLine, "set peer in a dynamic map: the entry answers any peer")
 		}
 		c.dynamicKey(e, head)
 	} else {
@@ -247,7 +247,7 @@ func (c *converter) mapOut(m *mapEntry, via string) *out {
 		}
 		e.peer = m.peers[0]
 		if len(m.peers) > 1 {
-			c.note(&m.peerLine, "backup peers ("+strings.Join(m.peers[1:], " ")+") are not supported; only "+e.peer+" is carried over")
+			c.note(m.peerLine, "backup peers ("+strings.Join(m.peers[1:], " ")+") are not supported; only "+e.peer+" is carried over")
 		}
 		c.staticKey(e, m)
 	}
@@ -261,7 +261,7 @@ func (c *converter) staticKey(e *out, m *mapEntry) {
 	if k == nil {
 		if c.preShare() {
 			e.pskFile = c.pskDir + safeName(e.peer) + ".psk"
-			c.note(&m.peerLine, "no pre-shared key for peer "+e.peer+"; write it into "+e.pskFile+" (or set cert, key and ca)")
+			c.note(m.peerLine, "no pre-shared key for peer "+e.peer+"; write it into "+e.pskFile+" (or set cert, key and ca)")
 		}
 		return
 	}
@@ -341,10 +341,11 @@ func (c *converter) crypoACL(name string) bool {
 		return false
 	}
 	permits := 0
-	for _, al := range a.lines {
+	for i := range a.lines {
+		al := &a.lines[i]
 		rs, why := c.translate(al)
 		if why != "" {
-			c.note(&al.l, why+"; the entry is left out of ACL "+name)
+			c.note(al.l, why+"; the entry is left out of ACL "+name)
 			continue
 		}
 		if strings.EqualFold(al.toks[0], "permit") {
@@ -352,8 +353,7 @@ func (c *converter) crypoACL(name string) bool {
 		}
 		rules[name] = append(rules[name], rs...)
 	}
-	for i := range a.bad {
-		l := &a.bad[i]
+	for _, l := range a.bad {
 		c.note(l, "not an extended ACL entry; left out of ACL "+name)
 	}
 	ok[name] = permits > 0
@@ -373,7 +373,7 @@ func (c *converter) reportUnused() {
 	}
 	for _, o := range c.objects {
 		if !o.used {
-			c.noteBlock(&o.head, "not used by a crypto ACL")
+			c.noteBlock(o.head, "not used by a crypto ACL")
 		}
 	}
 }

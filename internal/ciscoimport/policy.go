@@ -319,10 +319,28 @@ func (c *converter) tunnelGroup(b *block) {
 	}
 }
 
+// What a tunnel group's ipsec-attributes line is, as tunnelGroupCommands
+// names it.
+const (
+	tgOther command = iota
+	tgKey
+	tgDPDOff
+	tgDPD
+	tgIKEv2
+)
+
+var tunnelGroupCommands = [...]prefixRule{
+	{"ikev1 pre-shared-key", tgKey, 3},
+	{"pre-shared-key", tgKey, 2},
+	{"isakmp keepalive disable", tgDPDOff, 0},
+	{"isakmp keepalive threshold", tgDPD, 4},
+	{"ikev2", tgIKEv2, 0},
+}
+
 func (c *converter) tunnelGroupAttr(tg *tunnelGroup, l *line) {
 	t := l.toks
-	switch {
-	case (hasPrefix(t, "ikev1 pre-shared-key") && len(t) >= 3) || (hasPrefix(t, "pre-shared-key") && len(t) >= 2):
+	switch classify(t, tunnelGroupCommands[:]) {
+	case tgKey:
 		args := t[1:]
 		if t[0] == "ikev1" {
 			args = t[2:]
@@ -345,9 +363,9 @@ func (c *converter) tunnelGroupAttr(tg *tunnelGroup, l *line) {
 			c.note(l, e.hidden+": tinyipsec needs the clear key")
 		}
 		tg.key = e
-	case hasPrefix(t, "isakmp keepalive disable"):
+	case tgDPDOff:
 		tg.dpdOff = true
-	case hasPrefix(t, "isakmp keepalive threshold") && len(t) >= 4:
+	case tgDPD:
 		d, err := strconv.Atoi(t[3])
 		if err != nil || d < 1 || d > 3600 {
 			c.note(l, "threshold must be 1-3600 seconds")
@@ -359,7 +377,7 @@ func (c *converter) tunnelGroupAttr(tg *tunnelGroup, l *line) {
 				tg.retry = r
 			}
 		}
-	case hasPrefix(t, "ikev2"):
+	case tgIKEv2:
 		c.note(l, "IKEv2 is not supported (tinyipsec speaks IKEv1)")
 	default:
 		c.note(l, "no tinyipsec equivalent")
