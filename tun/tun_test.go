@@ -24,7 +24,7 @@ func init() { runtime.LockOSThread() }
 // testNS gives the test a namespace of its own (loopback up), or skips it
 // where namespace tests cannot run (see nstest.Require; ip is always
 // needed, tools names any other).
-func testNS(t *testing.T, label string, tools ...string) *nstest.NS {
+func testNS(t testing.TB, label string, tools ...string) *nstest.NS {
 	t.Helper()
 	nstest.Require(t, tools...)
 	return nstest.New(t, label)
@@ -33,7 +33,7 @@ func testNS(t *testing.T, label string, tools ...string) *nstest.NS {
 // inNS runs fn on an OS thread that has joined ns's network namespace.
 // Sockets and devices created there stay in that namespace for good; the
 // thread is thrown away afterwards instead of being switched back.
-func inNS(t *testing.T, ns *nstest.NS, fn func()) {
+func inNS(t testing.TB, ns *nstest.NS, fn func()) {
 	t.Helper()
 	f, err := os.Open("/var/run/netns/" + ns.Name)
 	if err != nil {

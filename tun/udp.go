@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -51,8 +52,10 @@ type udpSock struct {
 	_    [0]func() // not comparable: no generated == function (flash)
 	tx   *udpTx    // segmented sends (NAT-T)
 	c    *net.UDPConn
+	rc   syscall.RawConn // c's, for every send
 	port uint16
 	addr netip.Addr // bound address; unspecified for the wildcard socket
+	v6   bool       // an AF_INET6 socket (dual-stack on the wildcard)
 
 	// steered: port 500's second socket, which receives only what
 	// carries a responder cookie (udp_steer.go) and never sends.
@@ -88,21 +91,29 @@ func ListenUDP(addrs []netip.Addr) (*UDP, error) {
 				u.Close()
 				return nil, err
 			}
-			s := &udpSock{c: c, port: port, addr: a.Unmap()}
+			s := newUDPSock(c, port, a)
 			if port == PortNATT {
-				s.tx = newUDPTx(s)
+				s.tx = newUDPTx()
 			}
 			u.socks = append(u.socks, s)
 			// Port 500: a second queue for what carries a responder
 			// cookie (udp_steer.go); best effort.
 			if port == PortIKE && attachSteer(c) == nil {
 				if c2, err := openUDP(network, netip.AddrPortFrom(a, port)); err == nil {
-					u.socks = append(u.socks, &udpSock{c: c2, port: port, addr: a.Unmap(), steered: true})
+					s2 := newUDPSock(c2, port, a)
+					s2.steered = true
+					u.socks = append(u.socks, s2)
 				}
 			}
 		}
 	}
 	return u, nil
+}
+
+// newUDPSock wraps c, bound to port on a (IPv4 when a is).
+func newUDPSock(c *net.UDPConn, port uint16, a netip.Addr) *udpSock {
+	rc, _ := c.SyscallConn() // fails only on a nil connection
+	return &udpSock{c: c, rc: rc, port: port, addr: a.Unmap(), v6: !a.Is4()}
 }
 
 // openUDP binds one socket (port 500 with SO_REUSEPORT, for the steering

@@ -4,8 +4,6 @@ import (
 	"encoding/binary"
 	"net/netip"
 	"sync"
-	"syscall"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -24,39 +22,14 @@ const (
 // udpTx is a socket's send state for segmented sends, one at a time.
 type udpTx struct {
 	mu   sync.Mutex
-	rc   syscall.RawConn
-	v6   bool // the socket is AF_INET6
+	m    udpMsg
 	iovs [maxGSOSegments]unix.Iovec
-	oob  [oobSize + 32]byte
-	sa4  unix.RawSockaddrInet4
-	sa6  unix.RawSockaddrInet6
-	msg  unix.Msghdr
-	err  syscall.Errno
-	fn   func(fd uintptr) bool
 }
 
-func newUDPTx(s *udpSock) *udpTx {
-	rc, err := s.c.SyscallConn()
-	if err != nil {
-		return nil
-	}
-	t := &udpTx{rc: rc, v6: s.addr.Is6()}
-	t.fn = t.ready
+func newUDPTx() *udpTx {
+	t := new(udpTx)
+	t.m.fn = t.m.ready
 	return t
-}
-
-func (t *udpTx) ready(fd uintptr) bool {
-	for {
-		_, _, e := unix.Syscall(unix.SYS_SENDMSG, fd, uintptr(unsafe.Pointer(&t.msg)), 0)
-		switch e {
-		case unix.EINTR:
-			continue
-		case unix.EAGAIN:
-			return false
-		}
-		t.err = e
-		return true
-	}
 }
 
 // sendESPRun sends the ESP payloads of pkts (whole IP+UDP packets from
@@ -77,44 +50,21 @@ func (u *UDP) sendESPRun(pkts [][]byte, offset, hl int, local, remote netip.Addr
 		t.iovs[i] = unix.Iovec{Base: &p[0]}
 		t.iovs[i].SetLen(len(p))
 	}
-	t.msg = unix.Msghdr{Iov: &t.iovs[0]}
-	t.msg.SetIovlen(len(pkts))
-	ra := remote.Addr()
-	if t.v6 {
-		t.sa6 = unix.RawSockaddrInet6{Family: unix.AF_INET6, Addr: ra.As16()}
-		binary.BigEndian.PutUint16((*[2]byte)(unsafe.Pointer(&t.sa6.Port))[:], remote.Port())
-		t.msg.Name = (*byte)(unsafe.Pointer(&t.sa6))
-		t.msg.Namelen = unix.SizeofSockaddrInet6
-	} else {
-		t.sa4 = unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: ra.Unmap().As4()}
-		binary.BigEndian.PutUint16((*[2]byte)(unsafe.Pointer(&t.sa4.Port))[:], remote.Port())
-		t.msg.Name = (*byte)(unsafe.Pointer(&t.sa4))
-		t.msg.Namelen = unix.SizeofSockaddrInet4
-	}
 	n := 0
 	if src := local.Addr().Unmap(); usePktinfo(s, src, remote) {
-		n = putPktinfoSrc(t.oob[:], src, s.addr.Is6())
+		n = putPktinfoSrc(t.m.oob[:], src, s.v6)
 	}
-	n += putUDPSegment(t.oob[n:], uint16(size))
-	t.msg.Control = &t.oob[0]
-	t.msg.SetControllen(n)
-	t.err = 0
-	werr := t.rc.Write(t.fn)
-	e := t.err
+	n += putUDPSegment(t.m.oob[n:], uint16(size))
+	err = t.m.send(s, &t.iovs[0], len(pkts), remote, n)
 	clear(t.iovs[:len(pkts)])
 	t.mu.Unlock()
-	if werr != nil {
-		return werr
-	}
-	switch e {
-	case 0:
-		return nil
+	switch err {
 	case unix.EIO, unix.EINVAL, unix.ENOPROTOOPT, unix.EOPNOTSUPP:
 		// No UDP GSO on this kernel or path: from now on, one by one.
 		u.gsoOff.Store(true)
 		return u.sendEach(s, pkts, offset, hl, local, remote)
 	}
-	return e
+	return err
 }
 
 func (u *UDP) sendEach(s *udpSock, pkts [][]byte, offset, hl int, local, remote netip.AddrPort) error {

@@ -5,8 +5,12 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"tinyipsec/internal/netif"
 )
 
 // A wildcard socket does not know by itself which of the router's
@@ -93,22 +97,101 @@ func putPktinfoSrc(oob []byte, src netip.Addr, v6sock bool) int {
 	return n
 }
 
-// oobPool holds send-side control message buffers: senders run
+// udpMsg is the argument block of one sendmsg on an IKE socket: the
+// destination, an optional source address or segment size as control
+// messages, and the iovecs. Every send on these sockets goes through it,
+// with the system call made in the socket's RawConn.Write: one send path
+// instead of net's WriteToUDPAddrPort and WriteMsgUDPAddrPort, each with
+// its IPv4 and IPv6 variants down to package syscall (flash).
+type udpMsg struct {
+	msg unix.Msghdr
+	sa4 unix.RawSockaddrInet4
+	sa6 unix.RawSockaddrInet6
+	oob [oobSize + 32]byte
+	err syscall.Errno
+	fn  func(fd uintptr) bool // ready, bound once
+	iov unix.Iovec            // a single datagram's
+}
+
+func newUDPMsg() *udpMsg {
+	m := new(udpMsg)
+	m.fn = m.ready
+	return m
+}
+
+// ready makes the system call when the socket is writable.
+func (m *udpMsg) ready(fd uintptr) bool {
+	for {
+		_, _, e := unix.Syscall(unix.SYS_SENDMSG, fd, uintptr(unsafe.Pointer(&m.msg)), 0)
+		switch e {
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			return false
+		}
+		m.err = e
+		return true
+	}
+}
+
+// send sends the niov iovecs at iov as one datagram (or, with a
+// UDP_SEGMENT message among the oobLen bytes of m.oob, as a run of them)
+// from s to remote. An IPv6 destination on an IPv4 socket is refused, as
+// net refuses it.
+func (m *udpMsg) send(s *udpSock, iov *unix.Iovec, niov int, remote netip.AddrPort, oobLen int) error {
+	m.msg = unix.Msghdr{Iov: iov}
+	m.msg.SetIovlen(niov)
+	ra := remote.Addr()
+	if s.v6 {
+		m.sa6 = unix.RawSockaddrInet6{Family: unix.AF_INET6, Addr: ra.As16()} // IPv4-mapped for IPv4
+		if z := ra.Zone(); z != "" {
+			i, err := netif.Index(z)
+			if err != nil {
+				return err
+			}
+			m.sa6.Scope_id = uint32(i)
+		}
+		binary.BigEndian.PutUint16((*[2]byte)(unsafe.Pointer(&m.sa6.Port))[:], remote.Port())
+		m.msg.Name = (*byte)(unsafe.Pointer(&m.sa6))
+		m.msg.Namelen = unix.SizeofSockaddrInet6
+	} else if ra = ra.Unmap(); ra.Is4() {
+		m.sa4 = unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: ra.As4()}
+		binary.BigEndian.PutUint16((*[2]byte)(unsafe.Pointer(&m.sa4.Port))[:], remote.Port())
+		m.msg.Name = (*byte)(unsafe.Pointer(&m.sa4))
+		m.msg.Namelen = unix.SizeofSockaddrInet4
+	} else {
+		return unix.EAFNOSUPPORT
+	}
+	if oobLen > 0 {
+		m.msg.Control = &m.oob[0]
+		m.msg.SetControllen(oobLen)
+	}
+	m.err = 0
+	if err := s.rc.Write(m.fn); err != nil {
+		return err
+	}
+	if m.err != 0 {
+		return m.err
+	}
+	return nil
+}
+
+// msgPool holds the argument blocks of single sends: senders run
 // concurrently (IKE and every packet loop of the engine).
-var oobPool = sync.Pool{New: func() any { return new([oobSize]byte) }}
+var msgPool = sync.Pool{New: func() any { return newUDPMsg() }}
 
 // write sends p to remote from s; on a wildcard socket with a usable
 // local address that address becomes the source.
 func (s *udpSock) write(p []byte, local, remote netip.AddrPort) error {
-	src := local.Addr().Unmap()
-	if !s.addr.IsUnspecified() || !src.IsValid() || src.IsUnspecified() ||
-		src.Is4() != remote.Addr().Unmap().Is4() || (src.Is6() && !s.addr.Is6()) {
-		_, err := s.c.WriteToUDPAddrPort(p, remote)
-		return err
+	m := msgPool.Get().(*udpMsg)
+	m.iov = unix.Iovec{Base: unsafe.SliceData(p)}
+	m.iov.SetLen(len(p))
+	n := 0
+	if src := local.Addr().Unmap(); usePktinfo(s, src, remote) {
+		n = putPktinfoSrc(m.oob[:], src, s.v6)
 	}
-	oob := oobPool.Get().(*[oobSize]byte)
-	n := putPktinfoSrc(oob[:], src, s.addr.Is6())
-	_, _, err := s.c.WriteMsgUDPAddrPort(p, oob[:n], remote)
-	oobPool.Put(oob)
+	err := m.send(s, &m.iov, 1, remote, n)
+	m.iov = unix.Iovec{} // no reference to p kept in the pool
+	msgPool.Put(m)
 	return err
 }
