@@ -230,7 +230,7 @@ func (w *benchWire) newBenchEnd(tb testing.TB, addr netip.Addr, cfg *conf.Config
 // handshake lets the initiator's timer start its "initiate always" crypto
 // map (timed as the initiator's work) and runs the exchange to completion.
 func (w *benchWire) handshake(tb testing.TB, ini, resp *benchEnd) {
-	ini.timed(func() { ini.m.tick(time.Now()) })
+	ini.timed(func() { ini.m.tick(monoNow()) })
 	w.pump()
 	if ini.plane.live != 1 || resp.plane.live == 0 {
 		tb.Fatalf("handshake did not install a pair on both ends (initiator %d, responder %d)\ninitiator: %+v\nresponder: %+v",
@@ -367,7 +367,7 @@ func measureSAMemory(tb testing.TB, n, group int) saMemory {
 	}
 	// Steady state: completed Quick Modes are kept 30 s for
 	// retransmissions, then dropped by the timer.
-	hub.m.tick(time.Now().Add(time.Minute))
+	hub.m.tick(monoNow().add(time.Minute))
 	w.queue = nil
 	h1 := heapAfterGC()
 

@@ -13,17 +13,17 @@ type dpdState struct {
 	Delay   time.Duration // idle time before probing; 0 = DPD off
 	Timeout time.Duration // silence after the first probe that means dead
 
-	seq       uint32    // last sequence number we sent
-	lastHeard time.Time // last authenticated message (or ESP, via heard)
+	seq       uint32 // last sequence number we sent
+	lastHeard mono   // last authenticated message (or ESP, via heard)
 	probing   bool
-	firstSent time.Time
-	lastSent  time.Time
+	firstSent mono
+	lastSent  mono
 }
 
 // dpdRetryInterval is the time between R-U-THERE retransmissions.
 const dpdRetryInterval = 5 * time.Second
 
-func newDPDState(delay, timeout time.Duration, now time.Time, seq uint32) *dpdState {
+func newDPDState(delay, timeout time.Duration, now mono, seq uint32) *dpdState {
 	if timeout <= 0 {
 		timeout = 30 * time.Second
 	}
@@ -32,8 +32,8 @@ func newDPDState(delay, timeout time.Duration, now time.Time, seq uint32) *dpdSt
 
 // heard records proof of life (any authenticated IKE message or inbound
 // ESP on the SA's children).
-func (d *dpdState) heard(now time.Time) {
-	if now.After(d.lastHeard) {
+func (d *dpdState) heard(now mono) {
+	if now > d.lastHeard {
 		d.lastHeard = now
 	}
 	d.probing = false
@@ -41,7 +41,7 @@ func (d *dpdState) heard(now time.Time) {
 
 // ack handles an R-U-THERE-ACK; only the sequence of an outstanding probe
 // counts (RFC 3706 section 5.2: stale or forged ACKs are ignored).
-func (d *dpdState) ack(seq uint32, now time.Time) bool {
+func (d *dpdState) ack(seq uint32, now mono) bool {
 	if !d.probing || seq != d.seq {
 		return false
 	}
@@ -51,21 +51,21 @@ func (d *dpdState) ack(seq uint32, now time.Time) bool {
 
 // tick returns whether to send an R-U-THERE now (with its sequence
 // number) or whether the peer is to be declared dead.
-func (d *dpdState) tick(now time.Time) (send bool, seq uint32, dead bool) {
+func (d *dpdState) tick(now mono) (send bool, seq uint32, dead bool) {
 	if d.Delay <= 0 {
 		return false, 0, false
 	}
 	if !d.probing {
-		if now.Sub(d.lastHeard) < d.Delay {
+		if now.sub(d.lastHeard) < d.Delay {
 			return false, 0, false
 		}
 		d.probing = true
 		d.firstSent = now
 	} else {
-		if now.Sub(d.firstSent) >= d.Timeout {
+		if now.sub(d.firstSent) >= d.Timeout {
 			return false, 0, true
 		}
-		if now.Sub(d.lastSent) < dpdRetryInterval {
+		if now.sub(d.lastSent) < dpdRetryInterval {
 			return false, 0, false
 		}
 	}

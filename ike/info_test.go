@@ -54,38 +54,38 @@ func TestInformationalUnauthenticated(t *testing.T) {
 }
 
 func TestDPDState(t *testing.T) {
-	t0 := time.Unix(1000, 0)
+	t0 := mono(1000 * time.Second)
 	d := newDPDState(10*time.Second, 30*time.Second, t0, 100)
-	if send, _, _ := d.tick(t0.Add(5 * time.Second)); send {
+	if send, _, _ := d.tick(t0.add(5 * time.Second)); send {
 		t.Fatal("probe before the idle delay")
 	}
-	send, seq, _ := d.tick(t0.Add(11 * time.Second))
+	send, seq, _ := d.tick(t0.add(11 * time.Second))
 	if !send || seq != 101 {
 		t.Fatalf("first probe %v %d", send, seq)
 	}
-	if send, _, _ := d.tick(t0.Add(12 * time.Second)); send {
+	if send, _, _ := d.tick(t0.add(12 * time.Second)); send {
 		t.Fatal("retry too early")
 	}
-	if d.ack(100, t0.Add(13*time.Second)) {
+	if d.ack(100, t0.add(13*time.Second)) {
 		t.Fatal("stale ack accepted")
 	}
-	send, seq, _ = d.tick(t0.Add(17 * time.Second))
+	send, seq, _ = d.tick(t0.add(17 * time.Second))
 	if !send || seq != 102 {
 		t.Fatalf("retry %v %d", send, seq)
 	}
-	if !d.ack(102, t0.Add(18*time.Second)) {
+	if !d.ack(102, t0.add(18*time.Second)) {
 		t.Fatal("ack refused")
 	}
-	if send, _, dead := d.tick(t0.Add(20 * time.Second)); send || dead {
+	if send, _, dead := d.tick(t0.add(20 * time.Second)); send || dead {
 		t.Fatal("probe right after ack")
 	}
-	d.tick(t0.Add(29 * time.Second))
+	d.tick(t0.add(29 * time.Second))
 	for s := 30; s < 59; s++ {
-		if _, _, dead := d.tick(t0.Add(time.Duration(s) * time.Second)); dead {
+		if _, _, dead := d.tick(t0.add(time.Duration(s) * time.Second)); dead {
 			t.Fatalf("dead too early at %d", s)
 		}
 	}
-	if _, _, dead := d.tick(t0.Add(60 * time.Second)); !dead {
+	if _, _, dead := d.tick(t0.add(60 * time.Second)); !dead {
 		t.Fatal("peer not declared dead after the timeout")
 	}
 }

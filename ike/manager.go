@@ -191,13 +191,13 @@ type Manager struct {
 	// timers orders the SAs by their next due timer (manager_timerq.go);
 	// tickNow is the time of the tick in progress, zero outside ticks.
 	timers  timerQueue
-	tickNow time.Time
+	tickNow mono
 
 	// orphans are IPsec SA pairs whose IKE SA is gone, waiting for the
 	// next one with their peer (manager_orphan.go); orphanDue paces
 	// their timers.
 	orphans   []*orphan
-	orphanDue time.Time
+	orphanDue mono
 	graves    []*ikeSA
 
 	closed  bool
@@ -223,7 +223,7 @@ type mapState struct {
 	cm       *conf.CryptoMap
 	acl      *acl.List
 	rules    []proxyRule // one IPsec SA per permit line, as IOS does
-	nextTry  time.Time
+	nextTry  mono
 	failures int // consecutive failed attempts, for the backoff
 	// p1Failures are the last failed phase 1 attempts, one per peer address,
 	// oldest first, shown by status until an IKE SA with that peer is up
@@ -294,7 +294,7 @@ func NewManager(c Config) (*Manager, error) {
 	}
 	m := &Manager{cfg: c, log: c.Log, used: map[uint32]bool{}, stop: make(chan struct{}), done: make(chan struct{}),
 		halfOpen: newHalfOpenPool(c.HalfOpenMemory, c.HalfOpenPerSource)}
-	m.cookies.rotate(time.Now())
+	m.cookies.rotate(monoNow())
 	for _, cm := range c.Conf.CryptoMaps {
 		if !cm.IKEKeyed() {
 			continue
@@ -333,13 +333,13 @@ func (m *Manager) prepareKeys() {
 
 func (m *Manager) run() {
 	t := time.NewTicker(tickInterval)
-	m.tick(time.Now())
+	m.tick(monoNow())
 	for running := true; running; {
 		select {
 		case <-m.stop:
 			running = false
-		case now := <-t.C:
-			m.tick(now)
+		case <-t.C:
+			m.tick(monoNow())
 		}
 	}
 	t.Stop()
@@ -361,7 +361,7 @@ func (m *Manager) Close() {
 	}
 	m.sas = nil
 	m.removeOrphansIf(func(*orphan) bool { return true })
-	m.buryGraves(time.Time{}, true)
+	m.buryGraves(0, true)
 	started := m.started
 	m.mu.Unlock()
 	close(m.stop)
@@ -384,7 +384,7 @@ func (m *Manager) Acquire(cryptoMapID string, pkt []byte) {
 				continue
 			}
 			if r := ms.ruleFor(pkt); r != nil {
-				m.initiateRule(ms, r, time.Now())
+				m.initiateRule(ms, r, monoNow())
 			}
 			return
 		}
@@ -408,15 +408,15 @@ func (m *Manager) whileOpen(f func()) {
 // tell the peer). It does not block.
 func (m *Manager) Expired(h ChildHandle, hard bool) {
 	go m.whileOpen(func() {
-		now := time.Now()
+		now := monoNow()
 		if o := m.orphanOf(h); o != nil {
 			// No IKE SA to rekey on: a hard limit removes the pair, a
 			// soft one brings the rekey forward (manager_orphan.go).
 			if hard {
 				m.log.Info("IPsec SA reached its hard lifetime", "crypto_map", o.c.ms, "peer", &o.remote)
 				m.removeOrphansIf(func(x *orphan) bool { return x == o })
-			} else if o.c.rekeyAt.After(now) {
-				o.c.rekeyAt, m.orphanDue = now, time.Time{}
+			} else if o.c.rekeyAt > now {
+				o.c.rekeyAt, m.orphanDue = now, 0
 			}
 			return
 		}
@@ -430,7 +430,7 @@ func (m *Manager) Expired(h ChildHandle, hard bool) {
 					m.removeChild(sa, c, true)
 					return
 				}
-				if !c.rekeying && c.removeAt.IsZero() && !sa.negotiating() {
+				if !c.rekeying && c.removeAt == 0 && !sa.negotiating() {
 					m.log.Info("rekeying IPsec SA (volume lifetime)", "crypto_map", c.ms, "peer", &sa.remote)
 					// Due now: should the start wait for its PFS key or
 					// for another Quick Mode, the timer's rekey check
@@ -529,9 +529,9 @@ func localAddrFor(cm *conf.CryptoMap, remote netip.Addr) (netip.Addr, error) {
 // failed records a failed attempt: the next one waits, twice as long
 // after each failure in a row (at most maxBackoff), so that a peer with a
 // different key or policy is not flooded.
-func (ms *mapState) failed(now time.Time) {
+func (ms *mapState) failed(now mono) {
 	d := initiateBackoff << min(ms.failures, 6)
-	ms.nextTry = now.Add(min(d, maxBackoff))
+	ms.nextTry = now.add(min(d, maxBackoff))
 	ms.failures++
 }
 
@@ -541,7 +541,7 @@ type phase1Failure struct {
 	peer, local   string
 	initiator     bool
 	state, reason string
-	at            time.Time
+	at            mono
 }
 
 // maxFailuresShown bounds the failures status shows per crypto map.
@@ -573,7 +573,7 @@ func (ms *mapState) failureOf(peer string) *phase1Failure {
 
 // succeeded resets the backoff.
 func (ms *mapState) succeeded() {
-	ms.nextTry, ms.failures = time.Time{}, 0
+	ms.nextTry, ms.failures = 0, 0
 }
 
 // hostIs reports whether endpoint ap is at address a. Both go by

@@ -58,7 +58,7 @@ func (m *Manager) computePhase1(sa *ikeSA, work func(phase1) ([]byte, error), ap
 		apply(out, err)
 		// Whatever the step changed in the SA's timers, the next tick
 		// looks at it (manager_timerq.go).
-		m.schedule(sa, time.Now())
+		m.schedule(sa, monoNow())
 	})
 }
 
@@ -112,7 +112,7 @@ func (m *Manager) computeQuick(sa *ikeSA, qs *qmState, mid uint32,
 			return
 		}
 		apply(q, out, res, err)
-		m.schedule(sa, time.Now())
+		m.schedule(sa, monoNow())
 	})
 }
 
@@ -165,7 +165,7 @@ func (m *Manager) lockedUnlessInline(f func()) {
 // computation uses them, unless it is a grave whose keys still
 // authenticate late Deletes (buryGraves wipes those).
 func computationEnded(sa *ikeSA) {
-	if sa.dead() && sa.computing == 0 && sa.graveUntil.IsZero() {
+	if sa.dead() && sa.computing == 0 && sa.graveUntil == 0 {
 		wipeSecrets(sa)
 	}
 }

@@ -182,7 +182,7 @@ func TestAggressiveKeyMadeAhead(t *testing.T) {
 	spokes[0].m.Start()
 	statusAnswers(t, spokes[0].m, "the Aggressive Mode key is being made")
 	for range 3 {
-		spokes[0].m.tick(time.Now()) // the timer's attempts to start
+		spokes[0].m.tick(monoNow()) // the timer's attempts to start
 	}
 	spokes[0].m.locked(func() {
 		if len(spokes[0].m.sas) != 0 {

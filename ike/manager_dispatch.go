@@ -6,7 +6,6 @@ import (
 	"errors"
 	"net/netip"
 	"slices"
-	"time"
 	"tinyipsec/internal/logx"
 )
 
@@ -20,7 +19,7 @@ func (m *Manager) HandlePacket(pkt []byte, local, remote netip.AddrPort) {
 		return
 	}
 	pkt = bytes.Clone(pkt)
-	now := time.Now()
+	now := monoNow()
 	m.mu.Lock()
 	if !m.closed {
 		// Whatever the message changes in the SA's timers, the next tick
@@ -33,7 +32,7 @@ func (m *Manager) HandlePacket(pkt []byte, local, remote netip.AddrPort) {
 // dispatch hands a datagram to its IKE SA's exchange, or starts a
 // responder for a first message (m.mu held). It returns the SA the
 // message went to, nil if none.
-func (m *Manager) dispatch(h Header, pkt []byte, local, remote netip.AddrPort, now time.Time) *ikeSA {
+func (m *Manager) dispatch(h Header, pkt []byte, local, remote netip.AddrPort, now mono) *ikeSA {
 	sa := m.findSA(h.CookieI, h.CookieR)
 	if sa == nil && !h.CookieR.IsZero() {
 		// MM3 of an unproven Main Mode responder (manager_halfopen.go).
@@ -99,7 +98,7 @@ type inbound struct {
 	pkt           []byte
 	local, remote netip.AddrPort
 	from          func() // adopt the datagram's endpoints (authenticated messages only)
-	now           time.Time
+	now           mono
 }
 
 // exchangeRoute is one row of the dispatcher's table: an exchange an IKE
@@ -193,7 +192,7 @@ func (m *Manager) send(sa *ikeSA, pkt []byte) {
 }
 
 // handlePhase1 feeds a Main/Aggressive Mode message to its exchange.
-func (m *Manager) handlePhase1(sa *ikeSA, h Header, pkt []byte, local, remote netip.AddrPort, from func(), now time.Time) {
+func (m *Manager) handlePhase1(sa *ikeSA, h Header, pkt []byte, local, remote netip.AddrPort, from func(), now mono) {
 	if sa.p1In != nil && bytes.Equal(pkt, sa.p1In) {
 		// The peer did not get our answer: send it again.
 		if sa.p1Last != nil {
@@ -221,13 +220,13 @@ func (m *Manager) handlePhase1(sa *ikeSA, h Header, pkt []byte, local, remote ne
 		return
 	}
 	m.computePhase1(sa, func(p1 phase1) ([]byte, error) { return p1.handle(pkt, local, remote) }, func(out []byte, err error) {
-		m.phase1Step(sa, h.CookieR, pkt, before, out, err, from, time.Now())
+		m.phase1Step(sa, h.CookieR, pkt, before, out, err, from, monoNow())
 	})
 }
 
 // phase1Step applies the outcome of one phase 1 message, whose header
 // carried the responder cookie ckyR (m.mu held).
-func (m *Manager) phase1Step(sa *ikeSA, ckyR Cookie, pkt []byte, before string, out []byte, err error, from func(), now time.Time) {
+func (m *Manager) phase1Step(sa *ikeSA, ckyR Cookie, pkt []byte, before string, out []byte, err error, from func(), now mono) {
 	for _, b := range sa.p1.takePending() {
 		m.send(sa, b)
 	}
@@ -287,14 +286,14 @@ func (m *Manager) phase1Step(sa *ikeSA, ckyR Cookie, pkt []byte, before string, 
 
 // phase1Failed ends a negotiation and keeps what went wrong for status
 // until the next attempt with the peer succeeds.
-func (m *Manager) phase1Failed(sa *ikeSA, state, reason string, now time.Time) {
+func (m *Manager) phase1Failed(sa *ikeSA, state, reason string, now mono) {
 	notePhase1Failure(sa, state, reason, now)
 	m.removeSA(sa)
 }
 
 // notePhase1Failure keeps what went wrong on sa for its map's status; a
 // failure of ours also delays the map's next attempt (mapState.failed).
-func notePhase1Failure(sa *ikeSA, state, reason string, now time.Time) {
+func notePhase1Failure(sa *ikeSA, state, reason string, now mono) {
 	if sa.ms != nil {
 		if sa.initiator {
 			sa.ms.failed(now)
@@ -314,7 +313,7 @@ func isFatalPhase1(err error) bool {
 var errPhase1Fatal = errors.New("phase 1 failed")
 
 // handleQuick routes a Quick Mode message by its message ID.
-func (m *Manager) handleQuick(sa *ikeSA, h Header, pkt []byte, from func(), now time.Time) {
+func (m *Manager) handleQuick(sa *ikeSA, h Header, pkt []byte, from func(), now mono) {
 	qs := sa.qms[h.MessageID]
 	if qs != nil && qs.busy || qs == nil && slices.Contains(sa.qmPending, h.MessageID) {
 		// Its previous message is being computed (manager_compute.go);
@@ -329,7 +328,7 @@ func (m *Manager) handleQuick(sa *ikeSA, h Header, pkt []byte, from func(), now 
 			}
 			return
 		}
-		if !qs.doneAt.IsZero() {
+		if qs.doneAt != 0 {
 			return
 		}
 		if qs.q.initiator {
@@ -339,7 +338,7 @@ func (m *Manager) handleQuick(sa *ikeSA, h Header, pkt []byte, from func(), now 
 				out, res, err := qs.q.handle(pkt)
 				return qs.q, out, res, err
 			}, func(_ *quickMode, out []byte, res *quickResult, err error) {
-				m.quickCompleted(sa, qs, out, res, err, from, time.Now())
+				m.quickCompleted(sa, qs, out, res, err, from, monoNow())
 			}, nil)
 			return
 		}
@@ -370,13 +369,13 @@ func (m *Manager) handleQuick(sa *ikeSA, h Header, pkt []byte, from func(), now 
 		})
 		return q, out, nil, err
 	}, func(q *quickMode, out []byte, _ *quickResult, err error) {
-		m.quickResponderStep(sa, qs, q, out, err, from, time.Now())
+		m.quickResponderStep(sa, qs, q, out, err, from, monoNow())
 	}, func() { m.releaseSPIs(qs) })
 }
 
 // quickCompleted applies the message that completes a Quick Mode: QM2
 // for an initiator, QM3 for a responder (m.mu held).
-func (m *Manager) quickCompleted(sa *ikeSA, qs *qmState, out []byte, res *quickResult, err error, from func(), now time.Time) {
+func (m *Manager) quickCompleted(sa *ikeSA, qs *qmState, out []byte, res *quickResult, err error, from func(), now mono) {
 	if err != nil {
 		m.quickFailed(sa, qs, err)
 		return
@@ -404,7 +403,7 @@ func (m *Manager) quickCompleted(sa *ikeSA, qs *qmState, out []byte, res *quickR
 }
 
 // quickResponderStep applies the outcome of a peer's QM1 (m.mu held).
-func (m *Manager) quickResponderStep(sa *ikeSA, qs *qmState, q *quickMode, out []byte, err error, from func(), now time.Time) {
+func (m *Manager) quickResponderStep(sa *ikeSA, qs *qmState, q *quickMode, out []byte, err error, from func(), now mono) {
 	if err != nil {
 		m.releaseSPIs(qs)
 		if ne, ok := errors.AsType[*NotifyError](err); ok {
@@ -444,14 +443,14 @@ func (m *Manager) quickFailed(sa *ikeSA, qs *qmState, err error) {
 	if ne, ok := errors.AsType[*NotifyError](err); ok {
 		m.sendNotify(sa, ne.Type)
 	}
-	m.abandonQM(sa, qs, time.Now())
+	m.abandonQM(sa, qs, monoNow())
 }
 
 // abandonQM gives up a Quick Mode of an IKE SA that will not complete
 // (it failed, timed out, or the peer refused it): a responder's pair
 // held since QM2 goes, the pair it was to rekey may be rekeyed again,
 // and the map waits before it tries anew.
-func (m *Manager) abandonQM(sa *ikeSA, qs *qmState, now time.Time) {
+func (m *Manager) abandonQM(sa *ikeSA, qs *qmState, now mono) {
 	m.dropHeld(sa, qs)
 	if qs.rekeyOf != nil {
 		qs.rekeyOf.rekeying = false
@@ -480,7 +479,7 @@ func refusedQuick(sa *ikeSA, e peerNotify) *qmState {
 	var only *qmState
 	n := 0
 	for _, qs := range sa.qms {
-		if qs.q == nil || !qs.q.initiator || !qs.doneAt.IsZero() {
+		if qs.q == nil || !qs.q.initiator || qs.doneAt != 0 {
 			continue
 		}
 		if (e.Protocol == ProtoESP || e.Protocol == ProtoAH) && len(e.SPI) == 4 {
@@ -560,7 +559,7 @@ func (m *Manager) peerDeletedChild(sa *ikeSA, d childSPI) {
 // authenticated identity (see manager_peer.go), telling it with Deletes
 // in case it kept some after all. Other identities at the same address,
 // and negotiations in progress, are not this peer's to clear.
-func (m *Manager) initialContact(fresh *ikeSA, now time.Time) {
+func (m *Manager) initialContact(fresh *ikeSA, now mono) {
 	for _, s := range append([]*ikeSA(nil), m.sas...) {
 		if s == fresh || s.dead() || !samePeer(s, fresh) {
 			continue

@@ -75,7 +75,7 @@ type dropLog struct {
 // dropKind is the log state of one drop reason.
 type dropKind struct {
 	_          [0]func() // not comparable: no generated == function (flash)
-	last       time.Time
+	last       mono
 	suppressed uint64
 	msg        string
 	level      logx.Level
@@ -83,11 +83,11 @@ type dropKind struct {
 
 // note counts one drop of reason r and logs msg unless the reason
 // already logged within logWindow.
-func (d *dropLog) note(log *logx.Logger, now time.Time, r DropReason, level logx.Level, msg string, args ...any) {
+func (d *dropLog) note(log *logx.Logger, now mono, r DropReason, level logx.Level, msg string, args ...any) {
 	d.counts[r].Add(1)
 	d.mu.Lock()
 	k := &d.kinds[r]
-	if !k.last.IsZero() && now.Sub(k.last) < logWindow {
+	if k.last != 0 && now.sub(k.last) < logWindow {
 		k.suppressed++
 		k.msg, k.level = msg, level
 		d.mu.Unlock()
@@ -118,7 +118,7 @@ func logAt(log *logx.Logger, level logx.Level, msg string, args ...any) {
 
 // flush writes the summary line of the reasons whose window ended with
 // lines suppressed (the timer calls it).
-func (d *dropLog) flush(log *logx.Logger, now time.Time) {
+func (d *dropLog) flush(log *logx.Logger, now mono) {
 	type line struct {
 		r     DropReason
 		n     uint64
@@ -129,7 +129,7 @@ func (d *dropLog) flush(log *logx.Logger, now time.Time) {
 	d.mu.Lock()
 	for r := range d.kinds {
 		k := &d.kinds[r]
-		if k.suppressed > 0 && now.Sub(k.last) >= logWindow {
+		if k.suppressed > 0 && now.sub(k.last) >= logWindow {
 			out = append(out, line{DropReason(r), k.suppressed, k.msg, k.level})
 			k.last, k.suppressed = now, 0
 		}
@@ -162,5 +162,5 @@ func (m *Manager) HalfOpen() int {
 
 // drop counts and (rate-limited) logs dropped input.
 func (m *Manager) drop(r DropReason, level logx.Level, msg string, args ...any) {
-	m.drops.note(m.log, time.Now(), r, level, msg, args...)
+	m.drops.note(m.log, monoNow(), r, level, msg, args...)
 }

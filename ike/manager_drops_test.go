@@ -4,7 +4,6 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
-	"time"
 
 	"tinyipsec/internal/logx"
 	"tinyipsec/internal/nstest"
@@ -47,7 +46,7 @@ func TestDropLogRateLimited(t *testing.T) {
 	}
 	// Once the window is over, one summary per kind tells how many were
 	// not written.
-	m.drops.flush(m.log, time.Now().Add(logWindow))
+	m.drops.flush(m.log, monoNow().add(logWindow))
 	summary := logLines(&sink)[len(lines):]
 	if len(summary) != 3 {
 		t.Fatalf("summary lines:\n%s", strings.Join(summary, "\n"))

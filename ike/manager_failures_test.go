@@ -5,7 +5,6 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
-	"time"
 
 	"tinyipsec/conf"
 )
@@ -29,7 +28,7 @@ func TestHubFailuresPerSpoke(t *testing.T) {
 		return w.newBenchEnd(t, addr, cfg, false)
 	}
 	try := func(e *benchEnd) {
-		e.m.tick(time.Now())
+		e.m.tick(monoNow())
 		w.pump()
 	}
 	rows := func() map[string]IKESAStatus {

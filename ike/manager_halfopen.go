@@ -55,18 +55,18 @@ var cookieRotation = time.Minute
 // cookieJar issues and recognizes our responder cookies.
 type cookieJar struct {
 	cur, prev [32]byte
-	rotated   time.Time
+	rotated   mono
 }
 
-func (j *cookieJar) rotate(now time.Time) {
-	if !j.rotated.IsZero() && now.Sub(j.rotated) < cookieRotation {
+func (j *cookieJar) rotate(now mono) {
+	if j.rotated != 0 && now.sub(j.rotated) < cookieRotation {
 		return
 	}
 	j.prev = j.cur
 	if _, err := rand.Read(j.cur[:]); err != nil {
 		panic("ike: no randomness for the cookie secret: " + err.Error())
 	}
-	if j.rotated.IsZero() {
+	if j.rotated == 0 {
 		j.prev = j.cur
 	}
 	j.rotated = now
@@ -116,7 +116,7 @@ func hoKeyOf(ckyI, ckyR Cookie) hoKey {
 type hoEntry struct {
 	rec     *responderRecord
 	ms      *mapState
-	created time.Time
+	created mono
 	seq     uint64
 }
 
@@ -213,10 +213,10 @@ func (p *halfOpenPool) evictOldest() {
 }
 
 // expire drops the entries created before cutoff.
-func (p *halfOpenPool) expire(cutoff time.Time) {
+func (p *halfOpenPool) expire(cutoff mono) {
 	for {
 		r, e := p.oldest()
-		if e == nil || !e.created.Before(cutoff) {
+		if e == nil || e.created >= cutoff {
 			break
 		}
 		p.remove(r.key)
@@ -255,7 +255,7 @@ func (m *Manager) provenResponders(addr netip.Addr) (all, fromAddr int) {
 // promote turns the unproven Main Mode responder that MM3 (pkt) belongs
 // to into a negotiating IKE SA. It returns nil when the message is
 // dropped (the pool entry stays: the peer retransmits MM3).
-func (m *Manager) promote(e *hoEntry, k hoKey, remote netip.AddrPort, now time.Time) *ikeSA {
+func (m *Manager) promote(e *hoEntry, k hoKey, remote netip.AddrPort, now mono) *ikeSA {
 	if e.rec.remote != remote {
 		// The cookie was issued to the address and port of MM1.
 		m.drop(DropWrongEndpoint, logx.LevelDebug, "MM3 from another address than MM1", "from", remote, "mm1_from", e.rec.remote)
@@ -303,7 +303,7 @@ func (m *Manager) admitAggressive(addr netip.Addr) bool {
 		if hostIs(&sa.remote, &addr) {
 			fromAddr++
 		}
-		if oldest == nil || sa.created.Before(oldest.created) {
+		if oldest == nil || sa.created < oldest.created {
 			oldest = sa
 		}
 	}

@@ -146,12 +146,12 @@ func TestHalfOpenMM1IsCheap(t *testing.T) {
 	}
 	// Nothing is retransmitted by the timer.
 	n := tr.count()
-	m.tick(time.Now().Add(retxBase * 3))
+	m.tick(monoNow().add(retxBase * 3))
 	if tr.count() != n {
 		t.Fatal("MM2 retransmitted to an unproven peer")
 	}
 	// And the record goes after the half-open timeout.
-	m.tick(time.Now().Add(halfOpenTimeout + time.Second))
+	m.tick(monoNow().add(halfOpenTimeout + time.Second))
 	if m.halfOpen.len() != 0 {
 		t.Fatal("unproven record kept past the half-open timeout")
 	}
@@ -281,15 +281,15 @@ func TestHalfOpenForeignCookie(t *testing.T) {
 // two.
 func TestHalfOpenCookieRotation(t *testing.T) {
 	var j cookieJar
-	now := time.Now()
+	now := monoNow()
 	j.rotate(now)
 	ci, peer := Cookie{1, 2, 3}, netip.MustParseAddrPort("192.0.2.1:500")
 	c := j.issue(ci, peer)
-	j.rotate(now.Add(cookieRotation))
+	j.rotate(now.add(cookieRotation))
 	if !j.issued(ci, c, peer) {
 		t.Fatal("cookie rejected right after a rotation")
 	}
-	j.rotate(now.Add(2 * cookieRotation))
+	j.rotate(now.add(2 * cookieRotation))
 	if j.issued(ci, c, peer) {
 		t.Fatal("cookie accepted two rotations later")
 	}

@@ -81,7 +81,7 @@ func (b *Batch) Flush(full bool) {
 	if len(b.first) == 0 {
 		return
 	}
-	now := time.Now()
+	now := monoNow()
 	full = b.m.shed.count(len(b.first), now) && full
 	kept, shed := 0, 0
 	for _, d := range b.first {
@@ -133,20 +133,20 @@ func isFirstMessage(pkt []byte) bool {
 type shedMemory struct {
 	mu       sync.Mutex
 	cur, old []uint64
-	rotated  time.Time
+	rotated  mono
 	seed     maphash.Seed
 
 	// First messages counted per second: this one's so far, the last.
-	window     time.Time
+	window     mono
 	inWindow   uint64
 	lastWindow uint64
 }
 
 // count adds n first messages and reports whether they arrive faster
 // than shedAboveRate a second.
-func (s *shedMemory) count(n int, now time.Time) bool {
+func (s *shedMemory) count(n int, now mono) bool {
 	s.mu.Lock()
-	if d := now.Sub(s.window); d >= time.Second {
+	if d := now.sub(s.window); d >= time.Second {
 		s.lastWindow = s.inWindow
 		if d >= 2*time.Second {
 			s.lastWindow = 0 // a quiet second in between
@@ -177,20 +177,20 @@ func (s *shedMemory) hash(ckyI []byte, remote netip.AddrPort) uint64 {
 }
 
 // rotate starts a new generation when the current one is old (s.mu held).
-func (s *shedMemory) rotate(now time.Time) {
+func (s *shedMemory) rotate(now mono) {
 	if s.cur == nil {
 		s.cur, s.old = make([]uint64, shedBits/64), make([]uint64, shedBits/64)
 		s.seed, s.rotated = maphash.MakeSeed(), now
 		return
 	}
-	if now.Sub(s.rotated) >= shedGeneration {
+	if now.sub(s.rotated) >= shedGeneration {
 		s.cur, s.old = s.old, s.cur
 		clear(s.cur)
 		s.rotated = now
 	}
 }
 
-func (s *shedMemory) add(ckyI []byte, remote netip.AddrPort, now time.Time) {
+func (s *shedMemory) add(ckyI []byte, remote netip.AddrPort, now mono) {
 	s.mu.Lock()
 	s.rotate(now)
 	h := s.hash(ckyI, remote)
@@ -203,7 +203,7 @@ func (s *shedMemory) add(ckyI []byte, remote netip.AddrPort, now time.Time) {
 
 // seen reports whether a first message with these values was shed in
 // the current or the previous generation.
-func (s *shedMemory) seen(ckyI []byte, remote netip.AddrPort, now time.Time) bool {
+func (s *shedMemory) seen(ckyI []byte, remote netip.AddrPort, now mono) bool {
 	s.mu.Lock()
 	seen := false
 	if s.cur != nil {

@@ -108,20 +108,20 @@ func TestBurstIsNotShed(t *testing.T) {
 // recognized.
 func TestShedMemoryGenerations(t *testing.T) {
 	var s shedMemory
-	now := time.Now()
+	now := monoNow()
 	a := netip.MustParseAddrPort("198.18.0.1:500")
 	cky := []byte{1, 2, 3, 4, 5, 6, 7, 8}
 	if s.seen(cky, a, now) {
 		t.Fatal("seen before anything was shed")
 	}
 	s.add(cky, a, now)
-	if !s.seen(cky, a, now.Add(shedGeneration/2)) || !s.seen(cky, a, now.Add(shedGeneration+time.Second)) {
+	if !s.seen(cky, a, now.add(shedGeneration/2)) || !s.seen(cky, a, now.add(shedGeneration+time.Second)) {
 		t.Fatal("a shed first message was not recognized within two generations")
 	}
 	if s.seen([]byte{1, 2, 3, 4, 5, 6, 7, 9}, a, now) || s.seen(cky, netip.MustParseAddrPort("198.18.0.1:4500"), now) {
 		t.Fatal("another cookie or port was taken for the shed message")
 	}
-	if s.seen(cky, a, now.Add(3*shedGeneration)) {
+	if s.seen(cky, a, now.add(3*shedGeneration)) {
 		t.Fatal("a shed first message was remembered for three generations")
 	}
 }

@@ -2,7 +2,6 @@ package ike
 
 import (
 	"encoding/binary"
-	"time"
 
 	"tinyipsec/internal/logx"
 )
@@ -35,7 +34,7 @@ type infoRow struct {
 	crypt    crypt
 	required payloadSet // HASH(1) and the payload that carries the item
 	allowed  payloadSet // besides required; VID and N always
-	handle   func(m *Manager, sa *ikeSA, it infoItem, now time.Time)
+	handle   func(m *Manager, sa *ikeSA, it infoItem, now mono)
 }
 
 const (
@@ -59,7 +58,7 @@ func infoRowFor(rows []infoRow, k infoKind, l ikeLife) *infoRow {
 }
 
 // handleInfo processes an Informational exchange on an established SA.
-func (m *Manager) handleInfo(sa *ikeSA, pkt []byte, from func(), now time.Time) {
+func (m *Manager) handleInfo(sa *ikeSA, pkt []byte, from func(), now mono) {
 	msg, items, ok := m.openInfoOnce(sa, pkt, "Informational dropped")
 	if !ok {
 		return
@@ -75,7 +74,7 @@ func (m *Manager) handleInfo(sa *ikeSA, pkt []byte, from func(), now time.Time) 
 // lateInfo handles an Informational message for a retired IKE SA: its
 // rows for a dead SA decide what counts (only Deletes of IPsec SAs: the
 // orphans of the same peer identity).
-func (m *Manager) lateInfo(g *ikeSA, pkt []byte, now time.Time) {
+func (m *Manager) lateInfo(g *ikeSA, pkt []byte, now mono) {
 	if msg, items, ok := m.openInfoOnce(g, pkt, "Informational for a deleted IKE SA dropped"); ok {
 		m.runInfo(infoTable, g, msg, items, now)
 	}
@@ -102,7 +101,7 @@ func (m *Manager) openInfoOnce(sa *ikeSA, pkt []byte, what string) (*Message, []
 // runInfo acts on the items of an authenticated message, row by row in
 // table order: each row of sa's life (as it was when the message came)
 // checks the message and takes the items of its kind.
-func (m *Manager) runInfo(rows []infoRow, sa *ikeSA, msg *Message, items []infoItem, now time.Time) {
+func (m *Manager) runInfo(rows []infoRow, sa *ikeSA, msg *Message, items []infoItem, now mono) {
 	life := sa.life
 	for i := range rows {
 		r := &rows[i]
@@ -132,14 +131,14 @@ func (m *Manager) runInfo(rows []infoRow, sa *ikeSA, msg *Message, items []infoI
 }
 
 // infoRUThere answers a DPD probe.
-func (m *Manager) infoRUThere(sa *ikeSA, it infoItem, _ time.Time) {
+func (m *Manager) infoRUThere(sa *ikeSA, it infoItem, _ mono) {
 	if ack, err := sealInfo(sa.out.sec, sa.out.sec.dpdNotify(true, it.seq)); err == nil {
 		m.send(sa, ack)
 	}
 }
 
 // infoRUThereAck: the answer to our DPD probe.
-func (m *Manager) infoRUThereAck(sa *ikeSA, it infoItem, now time.Time) {
+func (m *Manager) infoRUThereAck(sa *ikeSA, it infoItem, now mono) {
 	if sa.dpd != nil {
 		sa.dpd.ack(it.seq, now)
 	}
@@ -147,7 +146,7 @@ func (m *Manager) infoRUThereAck(sa *ikeSA, it infoItem, now time.Time) {
 
 // infoError: the peer refused something, most likely our Quick Mode:
 // stop retransmitting it, and show why.
-func (m *Manager) infoError(sa *ikeSA, it infoItem, now time.Time) {
+func (m *Manager) infoError(sa *ikeSA, it infoItem, now mono) {
 	m.log.Warn("peer reports an error", "peer", &sa.remote, "notify", notifyName(it.notify.Type))
 	sa.p2Error = peerErrorHint(it.notify.Type)
 	if qs := refusedQuick(sa, it.notify); qs != nil {
@@ -155,15 +154,15 @@ func (m *Manager) infoError(sa *ikeSA, it infoItem, now time.Time) {
 	}
 }
 
-func (m *Manager) infoDeleteChild(sa *ikeSA, it infoItem, _ time.Time) {
+func (m *Manager) infoDeleteChild(sa *ikeSA, it infoItem, _ mono) {
 	m.peerDeletedChild(sa, it.child)
 }
 
-func (m *Manager) infoInitialContact(sa *ikeSA, _ infoItem, now time.Time) {
+func (m *Manager) infoInitialContact(sa *ikeSA, _ infoItem, now mono) {
 	m.initialContact(sa, now)
 }
 
-func (m *Manager) infoDeleteIKE(sa *ikeSA, _ infoItem, now time.Time) {
+func (m *Manager) infoDeleteIKE(sa *ikeSA, _ infoItem, now mono) {
 	m.log.Info("peer deleted the IKE SA", "peer", &sa.remote)
 	m.retireIKE(sa, true, "deleted by peer", now)
 }

@@ -3,7 +3,6 @@ package ike
 import (
 	"slices"
 	"testing"
-	"time"
 
 	"tinyipsec/internal/logx"
 )
@@ -45,7 +44,7 @@ func TestInformationalTable(t *testing.T) {
 	var ran []infoKind
 	rows := slices.Clone(infoTable)
 	for i := range rows {
-		rows[i].handle = func(_ *Manager, _ *ikeSA, it infoItem, _ time.Time) { ran = append(ran, it.kind) }
+		rows[i].handle = func(_ *Manager, _ *ikeSA, it infoItem, _ mono) { ran = append(ran, it.kind) }
 	}
 	sec := quickPair(t)
 	samples := infoSamples(sec)
@@ -68,7 +67,7 @@ func TestInformationalTable(t *testing.T) {
 				t.Fatalf("%v: items %+v", k, items)
 			}
 			ran = nil
-			m.runInfo(rows, &ikeSA{life: life}, msg, items, time.Now())
+			m.runInfo(rows, &ikeSA{life: life}, msg, items, monoNow())
 			wantRun := slices.Contains(want[life], k)
 			if (len(ran) == 1 && ran[0] == k) != wantRun || len(ran) > 1 {
 				t.Errorf("%v in %v: ran %v, want a row %v", k, life, ran, wantRun)
@@ -85,14 +84,14 @@ func TestInformationalTable(t *testing.T) {
 		}
 		msg, items := open(all...)
 		ran = nil
-		m.runInfo(rows, &ikeSA{life: life}, msg, items, time.Now())
+		m.runInfo(rows, &ikeSA{life: life}, msg, items, monoNow())
 		if !slices.Equal(ran, want[life]) {
 			t.Errorf("%v: every kind ran %v, want %v", life, ran, want[life])
 		}
 		// A message that did not come encrypted runs no row.
 		msg.Flags &^= FlagEncryption
 		ran = nil
-		m.runInfo(rows, &ikeSA{life: life}, msg, items, time.Now())
+		m.runInfo(rows, &ikeSA{life: life}, msg, items, monoNow())
 		if len(ran) != 0 {
 			t.Errorf("%v: unencrypted message ran %v", life, ran)
 		}

@@ -5,9 +5,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/netip"
 	"slices"
-	"time"
 	"tinyipsec/internal/logx"
 
 	"tinyipsec/acl"
@@ -19,7 +19,7 @@ import (
 
 // newResponder starts a phase 1 responder for a first message from a
 // peer that matches one or more crypto maps.
-func (m *Manager) newResponder(pkt []byte, h Header, local, remote netip.AddrPort, now time.Time) {
+func (m *Manager) newResponder(pkt []byte, h Header, local, remote netip.AddrPort, now mono) {
 	var cands []*mapState
 	for _, ms := range m.maps {
 		if hostIs(&remote, &ms.cm.PeerAddr) || ms.cm.Dynamic {
@@ -51,7 +51,7 @@ func (m *Manager) newResponder(pkt []byte, h Header, local, remote netip.AddrPor
 		m.addSA(sa, now)
 		ckyR := h.CookieR
 		m.computePhase1(sa, func(p1 phase1) ([]byte, error) { return p1.handle(pkt, sa.local, remote) }, func(out []byte, err error) {
-			m.phase1Step(sa, ckyR, pkt, StateNone.String(), out, err, func() {}, time.Now())
+			m.phase1Step(sa, ckyR, pkt, StateNone.String(), out, err, func() {}, monoNow())
 		})
 		return
 	}
@@ -93,7 +93,7 @@ func (m *Manager) newResponder(pkt []byte, h Header, local, remote netip.AddrPor
 // on an established IKE SA with the peer, or by starting phase 1 (the
 // Quick Modes follow once it is up). The line stays wanted until its SA
 // is installed.
-func (m *Manager) initiateRule(ms *mapState, r *proxyRule, now time.Time) {
+func (m *Manager) initiateRule(ms *mapState, r *proxyRule, now mono) {
 	var found *ikeSA
 	for _, sa := range m.sas {
 		if ms.mayUse(sa) {
@@ -115,9 +115,9 @@ func (ms *mapState) mayUse(sa *ikeSA) bool {
 
 // initiateRuleOn is initiateRule with the first of m.sas the map may use
 // found (nil: none).
-func (m *Manager) initiateRuleOn(ms *mapState, r *proxyRule, sa *ikeSA, now time.Time) {
+func (m *Manager) initiateRuleOn(ms *mapState, r *proxyRule, sa *ikeSA, now mono) {
 	ms.wanted[r.index] = true
-	if now.Before(ms.nextTry) || !ms.cm.PeerAddr.IsValid() {
+	if now < ms.nextTry || !ms.cm.PeerAddr.IsValid() {
 		return
 	}
 	if sa == nil {
@@ -133,7 +133,7 @@ func (m *Manager) initiateRuleOn(ms *mapState, r *proxyRule, sa *ikeSA, now time
 		return
 	}
 	for _, qs := range sa.qms {
-		if qs.ms == ms && qs.rule.index == r.index && qs.doneAt.IsZero() {
+		if qs.ms == ms && qs.rule.index == r.index && qs.doneAt == 0 {
 			return // Quick Mode in progress
 		}
 	}
@@ -144,7 +144,7 @@ func (m *Manager) initiateRuleOn(ms *mapState, r *proxyRule, sa *ikeSA, now time
 }
 
 // startPhase1 begins Main or Aggressive Mode towards the map's peer.
-func (m *Manager) startPhase1(ms *mapState, now time.Time) *ikeSA {
+func (m *Manager) startPhase1(ms *mapState, now mono) *ikeSA {
 	peer := ms.cm.PeerAddr
 	laddr, err := localAddrFor(ms.cm, peer)
 	if err != nil {
@@ -182,7 +182,7 @@ func exchangeName(cm *conf.CryptoMap) string {
 }
 
 // established finishes phase 1: timers, DPD, and the pending child.
-func (m *Manager) established(sa *ikeSA, now time.Time) {
+func (m *Manager) established(sa *ikeSA, now mono) {
 	out := sa.p1.outcome()
 	sa.out = out
 	m.saEstablished(sa)
@@ -213,18 +213,18 @@ func (m *Manager) established(sa *ikeSA, now time.Time) {
 		lt = conf.DefaultP1Lifetime
 	}
 	sa.established = now
-	sa.expires = now.Add(lt)
-	sa.rekeyAt = now.Add(rekeyAfter(lt, sa.initiator))
+	sa.expires = now.add(lt)
+	sa.rekeyAt = now.add(rekeyAfter(lt, sa.initiator))
 	if sa.ms != nil && sa.ms.cm.DPDDelay > 0 {
-		sa.dpd = newDPDState(sa.ms.cm.DPDDelay, sa.ms.cm.DPDTimeout, now, uint32(now.UnixNano()))
+		sa.dpd = newDPDState(sa.ms.cm.DPDDelay, sa.ms.cm.DPDTimeout, now, rand.Uint32())
 	}
 	if out.behindNAT {
-		sa.nextKA = now.Add(nattKeepaliveInterval)
+		sa.nextKA = now.add(nattKeepaliveInterval)
 	}
 	m.log.Info("phase 1 established", "peer", &sa.remote, "state", sa.stateName(), "exchange", out.exchange,
 		"encryption", out.encryption, "hash", out.hash, "group", out.group, "nat_t", out.natDetected)
 	if sa.ms != nil {
-		sa.ms.nextTry = time.Time{}
+		sa.ms.nextTry = 0
 		sa.ms.clearFailure(sa.remote.Addr().String())
 	}
 	// A rekeyed IKE SA replaces the old one (make-before-break); the
@@ -274,7 +274,7 @@ func offerFor(ms *mapState, sa *ikeSA) *childOffer {
 
 // startQuick begins a Quick Mode for ACL line r of the map (a rekey of
 // old when set, with old's selector).
-func (m *Manager) startQuick(sa *ikeSA, ms *mapState, r *proxyRule, old *child, now time.Time) {
+func (m *Manager) startQuick(sa *ikeSA, ms *mapState, r *proxyRule, old *child, now mono) {
 	defer m.schedule(sa, now)
 	sel := r.sel
 	if old != nil {
@@ -351,7 +351,7 @@ func (m *Manager) responderOffer(sa *ikeSA, qs *qmState, peerLocal, peerRemote *
 }
 
 // installChild hands a finished Quick Mode to the data plane.
-func (m *Manager) installChild(sa *ikeSA, qs *qmState, res *quickResult, now time.Time) {
+func (m *Manager) installChild(sa *ikeSA, qs *qmState, res *quickResult, now mono) {
 	ch := res.Choice
 	c := &ChildSA{CryptoMap: qs.ms.cm, Rule: qs.rule.index, Local: sa.local, Remote: sa.remote, Encap: ch.EncapMode != EncapTunnel && ch.EncapMode != EncapTransport,
 		Mode: ch.Mode, Selector: qs.sel, Lifetime: ch.Lifetime, LifetimeKB: ch.LifetimeKB, ESN: ch.ESN, PFSGroup: ch.PFS}
@@ -391,8 +391,8 @@ func (m *Manager) installChild(sa *ikeSA, qs *qmState, res *quickResult, now tim
 	}
 	// The pair's rule carries the selector it was negotiated with, which
 	// its rekeys propose again.
-	nc := &child{ms: qs.ms, rule: proxyRule{index: qs.rule.index, sel: qs.sel}, handle: h, initiator: qs.q.initiator, installed: now,
-		rekeyAt: now.Add(rekeyAfter(lt, qs.q.initiator)), expires: now.Add(lt),
+	nc := &child{ms: qs.ms, rule: proxyRule{index: qs.rule.index, sel: qs.sel}, handle: h, initiator: qs.q.initiator,
+		rekeyAt: now.add(rekeyAfter(lt, qs.q.initiator)), expires: now.add(lt),
 		espIn: c.ESPIn.SPI, espOut: c.ESPOut.SPI, ahIn: c.AHIn.SPI, ahOut: c.AHOut.SPI}
 	m.releaseSPIs(qs, nc.espIn, nc.ahIn) // the offers not chosen
 	// Keys now live in the data plane only.
@@ -410,7 +410,7 @@ func (m *Manager) installChild(sa *ikeSA, qs *qmState, res *quickResult, now tim
 		for _, c := range s.children {
 			if c.ms == qs.ms && c.rule.index == nc.rule.index && c.rule.sel == nc.rule.sel {
 				c.rekeying = true
-				if now.Before(c.doubtfulUntil) && c.removeAt.IsZero() && c != qs.rekeyOf {
+				if now < c.doubtfulUntil && c.removeAt == 0 && c != qs.rekeyOf {
 					c.removeAt = now // the peer did restart after all
 				}
 			}
@@ -421,7 +421,7 @@ func (m *Manager) installChild(sa *ikeSA, qs *qmState, res *quickResult, now tim
 		qs.held = nc
 	} else if c.HoldOutbound {
 		// Released well before the old pair goes (rekeyGrace).
-		nc.releaseAt = now.Add(min(initiatorHold, rekeyGrace/2))
+		nc.releaseAt = now.add(min(initiatorHold, rekeyGrace/2))
 	}
 	m.childChanged()
 	sa.p2Error = ""
@@ -431,7 +431,7 @@ func (m *Manager) installChild(sa *ikeSA, qs *qmState, res *quickResult, now tim
 		"protocol", c.Protocol, "spi_in", spiHex(c.ESPIn.SPI, c.AHIn.SPI), "spi_out", spiHex(c.ESPOut.SPI, c.AHOut.SPI),
 		"encryption", c.Encryption, "integrity", c.Integrity, "pfs", c.PFSGroup, "lifetime", c.Lifetime)
 	if old := qs.rekeyOf; old != nil {
-		old.removeAt = now.Add(rekeyGrace)
+		old.removeAt = now.add(rekeyGrace)
 	}
 	if sa.dpd != nil {
 		sa.dpd.heard(now)
@@ -442,8 +442,8 @@ func (m *Manager) installChild(sa *ikeSA, qs *qmState, res *quickResult, now tim
 // releaseChild lets a pair whose outbound half the initiator held carry
 // outbound traffic.
 func (m *Manager) releaseChild(c *child) {
-	if !c.releaseAt.IsZero() {
-		c.releaseAt = time.Time{}
+	if c.releaseAt != 0 {
+		c.releaseAt = 0
 		m.cfg.DataPlane.(OutboundHolder).ReleaseOutbound(c.handle)
 	}
 }
@@ -557,7 +557,7 @@ func (m *Manager) removeSA(sa *ikeSA) {
 	for _, qs := range sa.qms {
 		m.releaseSPIs(qs) // none of its Quick Modes will install a pair now
 	}
-	if sa.graveUntil.IsZero() && sa.computing == 0 {
+	if sa.graveUntil == 0 && sa.computing == 0 {
 		// A grave's keys go when it is buried (manager_orphan.go); keys
 		// in use by a Quick Mode computation when it ends
 		// (manager_compute.go).

@@ -42,7 +42,7 @@ type orphan struct {
 	ms     *mapState    // the crypto map of the IKE SA that negotiated it
 	local  netip.AddrPort
 	remote netip.AddrPort
-	since  time.Time
+	since  mono
 	// peerKept: the peer itself deleted the IKE SA alone, keeping this
 	// pair on its side (see clearOrphans).
 	peerKept bool
@@ -50,7 +50,7 @@ type orphan struct {
 
 // orphanChildren keeps the pairs of an IKE SA that is going without an
 // heir; the caller deletes the IKE SA itself afterwards.
-func (m *Manager) orphanChildren(sa *ikeSA, peerKept bool, now time.Time) {
+func (m *Manager) orphanChildren(sa *ikeSA, peerKept bool, now mono) {
 	if m.closed || sa.ra != nil || sa.out == nil || len(sa.children) == 0 || sa.heir() != nil {
 		return
 	}
@@ -82,11 +82,11 @@ func (m *Manager) orphanChildren(sa *ikeSA, peerKept bool, now time.Time) {
 // an IKE SA whose pairs became orphans stays a grave for graveTime: its
 // keys still authenticate late Informational messages, whose Deletes for
 // IPsec SAs are honoured; nothing else is.
-func (m *Manager) retireIKE(sa *ikeSA, byPeer bool, why string, now time.Time) {
+func (m *Manager) retireIKE(sa *ikeSA, byPeer bool, why string, now mono) {
 	n := len(m.orphans)
 	m.orphanChildren(sa, byPeer, now)
 	if len(m.orphans) > n && sa.out != nil {
-		sa.graveUntil = now.Add(graveTime)
+		sa.graveUntil = now.add(graveTime)
 		m.graves = append(m.graves, sa)
 	}
 	m.deleteIKE(sa, !byPeer, why)
@@ -100,9 +100,9 @@ var orphanReconnect = 30 * time.Second
 const graveTime = 10 * time.Second
 
 // findGrave returns the retired IKE SA with these cookies, if any.
-func (m *Manager) findGrave(ckyI, ckyR Cookie, now time.Time) *ikeSA {
+func (m *Manager) findGrave(ckyI, ckyR Cookie, now mono) *ikeSA {
 	for _, g := range m.graves {
-		if g.cookieI == ckyI && g.cookieR == ckyR && now.Before(g.graveUntil) {
+		if g.cookieI == ckyI && g.cookieR == ckyR && now < g.graveUntil {
 			return g
 		}
 	}
@@ -110,13 +110,13 @@ func (m *Manager) findGrave(ckyI, ckyR Cookie, now time.Time) *ikeSA {
 }
 
 // buryGraves wipes the keys of the retired IKE SAs whose time is up.
-func (m *Manager) buryGraves(now time.Time, all bool) {
+func (m *Manager) buryGraves(now mono, all bool) {
 	m.graves = deleteFunc(m.graves, func(g *ikeSA) bool {
-		if !all && now.Before(g.graveUntil) {
+		if !all && now < g.graveUntil {
 			return false
 		}
 		if g.computing > 0 {
-			g.graveUntil = time.Time{} // the computation wipes them when it ends
+			g.graveUntil = 0 // the computation wipes them when it ends
 		} else {
 			wipeSecrets(g)
 		}
@@ -169,19 +169,19 @@ const reauthWindow = 30 * time.Second
 // them, doubtful, and drops them as soon as the peer negotiates a new
 // pair for the same traffic (see installChild), which a peer that did
 // restart does at once.
-func (m *Manager) clearOrphans(sa *ikeSA, now time.Time) {
+func (m *Manager) clearOrphans(sa *ikeSA, now mono) {
 	m.orphans = deleteFunc(m.orphans, func(o *orphan) bool {
 		if o.peer != sa.out.peer {
 			return false
 		}
-		reauth := o.peerKept && o.ms == sa.ms && now.Sub(o.since) < reauthWindow
+		reauth := o.peerKept && o.ms == sa.ms && now.sub(o.since) < reauthWindow
 		msg := "INITIAL-CONTACT: dropping an IPsec SA kept from the restarted peer's old IKE SA"
 		if reauth {
 			msg = "INITIAL-CONTACT moments after the peer deleted its old IKE SA alone: a re-authentication, the IPsec SA it kept stays until it negotiates a new one"
 		}
 		m.log.Info(msg, "peer", &sa.remote, "spi_in", spiHex(o.c.espIn, o.c.ahIn))
 		if reauth {
-			o.c.doubtfulUntil = now.Add(reauthWindow)
+			o.c.doubtfulUntil = now.add(reauthWindow)
 			return false
 		}
 		m.dropOrphan(o)
@@ -212,17 +212,17 @@ func (m *Manager) dropOrphan(o *orphan) {
 // tickOrphans runs the orphans' timers: removal after a rekey's grace
 // period or at the end of the lifetime, and at rekey time a new phase 1
 // with the peer (which adopts the orphan and rekeys it once up).
-func (m *Manager) tickOrphans(now time.Time) {
-	if len(m.orphans) == 0 || now.Before(m.orphanDue) {
+func (m *Manager) tickOrphans(now mono) {
+	if len(m.orphans) == 0 || now < m.orphanDue {
 		return
 	}
-	m.orphanDue = now.Add(time.Second)
+	m.orphanDue = now.add(time.Second)
 	m.removeOrphansIf(func(o *orphan) bool {
 		c := o.c
 		switch {
-		case !c.removeAt.IsZero() && now.After(c.removeAt):
+		case c.removeAt != 0 && now > c.removeAt:
 			return true
-		case now.After(c.expires):
+		case now > c.expires:
 			m.log.Info("IPsec SA expired (no IKE SA)", "crypto_map", c.ms, "peer", &o.remote)
 			return true
 		}
@@ -230,12 +230,12 @@ func (m *Manager) tickOrphans(now time.Time) {
 	})
 	for _, o := range m.orphans {
 		c, ms := o.c, o.ms
-		if !c.removeAt.IsZero() || ms == nil || !ms.cm.PeerAddr.IsValid() || ms.cm.Dynamic ||
-			m.negotiatingWith(ms) || now.Before(ms.nextTry) {
+		if c.removeAt != 0 || ms == nil || !ms.cm.PeerAddr.IsValid() || ms.cm.Dynamic ||
+			m.negotiatingWith(ms) || now < ms.nextTry {
 			continue
 		}
-		rekey := now.After(c.rekeyAt)
-		if rekey || (ms.cm.Initiate != conf.InitiateNever && now.Sub(o.since) >= orphanReconnect) {
+		rekey := now > c.rekeyAt
+		if rekey || (ms.cm.Initiate != conf.InitiateNever && now.sub(o.since) >= orphanReconnect) {
 			m.log.Info("IPsec SA without IKE SA: starting phase 1 with the peer", "crypto_map", ms, "peer", &o.remote, "rekey_due", rekey)
 			m.startPhase1(ms, now)
 		}

@@ -42,7 +42,7 @@ func TestManagerPairsOutliveIKESA(t *testing.T) {
 	})
 	// Timer ticks: nobody renegotiates a line that has its pair.
 	for range 3 {
-		i.m.tick(time.Now())
+		i.m.tick(monoNow())
 	}
 	if e, _ := ikeChildren(i.m); e != 0 || len(i.m.Status()) != 0 {
 		t.Fatalf("the initiator negotiated again although its pair lives: %+v", i.m.Status())
@@ -54,7 +54,7 @@ func TestManagerPairsOutliveIKESA(t *testing.T) {
 	// The pair is due for a rekey: a new phase 1 adopts it, then the
 	// rekey replaces it.
 	i.m.mu.Lock()
-	i.m.orphans[0].c.rekeyAt = time.Now()
+	i.m.orphans[0].c.rekeyAt = monoNow()
 	i.m.mu.Unlock()
 	waitUntil(t, 20*time.Second, "a rekeyed pair on a new IKE SA on both ends", func() bool {
 		ei, ci := ikeChildren(i.m)
@@ -93,15 +93,15 @@ func TestManagerOrphanExpires(t *testing.T) {
 	if got := r.m.PairsWithoutIKESA(); len(got) != 1 || got[0] != spiIn {
 		t.Fatalf("pairs without IKE SA %x, want [%x]", got, spiIn)
 	}
-	r.m.tick(time.Now())
+	r.m.tick(monoNow())
 	if len(r.plane.live()) != 1 {
 		t.Fatal("the kept pair went before its lifetime ended")
 	}
 	r.m.mu.Lock()
-	r.m.orphans[0].c.expires = time.Now().Add(-time.Minute) // past for any tick
-	r.m.orphanDue = time.Time{}
+	r.m.orphans[0].c.expires = monoNow().add(-time.Minute) // past for any tick
+	r.m.orphanDue = 0
 	r.m.mu.Unlock()
-	r.m.tick(time.Now().Add(time.Millisecond))
+	r.m.tick(monoNow().add(time.Millisecond))
 	if len(r.plane.live()) != 0 || orphanCount(r.m) != 0 || len(r.m.PairsWithoutIKESA()) != 0 {
 		t.Fatalf("an expired pair without IKE SA is still installed (%d)", len(r.plane.live()))
 	}
@@ -135,7 +135,7 @@ func pairThenIKESAGone(t *testing.T, i, r *memEnd) (iPair, rPair *ChildSA) {
 	})
 	iPair, rPair = i.plane.live()[0], r.plane.live()[0]
 	i.m.mu.Lock()
-	i.m.retireIKE(i.m.sas[0], false, "test: IKE SA alone", time.Now())
+	i.m.retireIKE(i.m.sas[0], false, "test: IKE SA alone", monoNow())
 	i.m.mu.Unlock()
 	return iPair, rPair
 }
@@ -154,7 +154,7 @@ func TestManagerReauthInitialContactKeepsPair(t *testing.T) {
 	})
 	iPair, rPair := i.plane.live()[0], r.plane.live()[0]
 	i.m.mu.Lock()
-	i.m.retireIKE(i.m.sas[0], false, "test: re-authentication deletes the old IKE SA first", time.Now())
+	i.m.retireIKE(i.m.sas[0], false, "test: re-authentication deletes the old IKE SA first", monoNow())
 	// The initiator's next phase 1 carries INITIAL-CONTACT although it
 	// kept the pair (its kept pairs do not count when it decides).
 	for _, o := range i.m.orphans {
@@ -173,8 +173,8 @@ func TestManagerReauthInitialContactKeepsPair(t *testing.T) {
 		t.Fatal("the new phase 1 carried no INITIAL-CONTACT: the test does not test what it says")
 	}
 	for range 3 {
-		r.m.tick(time.Now())
-		i.m.tick(time.Now())
+		r.m.tick(monoNow())
+		i.m.tick(monoNow())
 	}
 	if li, lr := i.plane.live(), r.plane.live(); len(li) != 1 || len(lr) != 1 || li[0] != iPair || lr[0] != rPair {
 		t.Fatalf("pairs after the re-authentication: %d / %d, want the same pair on both ends", len(li), len(lr))

@@ -11,7 +11,7 @@ import (
 
 // ourQuick is a Quick Mode of ours in progress, started at started, that
 // offered ESP with spi.
-func ourQuick(mid, spi uint32, started time.Time) *qmState {
+func ourQuick(mid, spi uint32, started mono) *qmState {
 	sa := &SA{Proposals: []Proposal{{Number: 1, Protocol: ProtoESP, SPI: spiBytes(spi)}}}
 	return &qmState{q: &quickMode{initiator: true, mid: mid, started: started, ourSA: sa}}
 }
@@ -21,7 +21,7 @@ func ourQuick(mid, spi uint32, started time.Time) *qmState {
 // it refuses a proposal; an error about a message as such (strongSwan's
 // answer to a retransmission it can no longer decrypt) ends none.
 func TestRefusedQuick(t *testing.T) {
-	now := time.Now()
+	now := monoNow()
 	a, b := ourQuick(1, 0x1111, now), ourQuick(2, 0x2222, now)
 	done := ourQuick(3, 0x3333, now)
 	done.doneAt = now
@@ -63,8 +63,8 @@ func TestRefusedQuick(t *testing.T) {
 // in progress, unless that one has gone unanswered until its first
 // retransmission; never more than two.
 func TestQuickSlotFree(t *testing.T) {
-	now := time.Now()
-	fresh, stale, stale2 := ourQuick(1, 1, now.Add(-time.Millisecond)), ourQuick(2, 2, now.Add(-retxBase)), ourQuick(3, 3, now.Add(-2*retxBase))
+	now := monoNow()
+	fresh, stale, stale2 := ourQuick(1, 1, now.add(-time.Millisecond)), ourQuick(2, 2, now.add(-retxBase)), ourQuick(3, 3, now.add(-2*retxBase))
 	done := ourQuick(4, 4, now)
 	done.doneAt = now
 	theirs := &qmState{q: &quickMode{mid: 5, started: now}}

@@ -2,7 +2,6 @@ package ike
 
 import (
 	"errors"
-	"time"
 
 	"tinyipsec/conf"
 )
@@ -61,7 +60,7 @@ func (m *Manager) Reload(c *conf.Config) (ReloadResult, error) {
 		m.mu.Unlock()
 		return res, errors.New("ike: manager closed")
 	}
-	now := time.Now()
+	now := monoNow()
 	old := make(map[string]*mapState, len(m.maps))
 	for _, ms := range m.maps {
 		old[ms.cm.ID()] = ms
@@ -108,7 +107,7 @@ func (m *Manager) Reload(c *conf.Config) (ReloadResult, error) {
 		m.retireMap(ms, kept)
 	}
 	if m.started {
-		m.tickMaps(time.Now())
+		m.tickMaps(monoNow())
 	}
 	m.prepareKeys()
 	// Changed maps change their SAs' timers: every SA is looked at.

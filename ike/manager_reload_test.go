@@ -168,7 +168,7 @@ func TestManagerReloadOnTraffic(t *testing.T) {
 	// Run the timer directly (a slow machine's ticker may not have fired
 	// yet): no Quick Mode may start for the new map before traffic.
 	for range 5 {
-		i.m.tick(time.Now())
+		i.m.tick(monoNow())
 	}
 	if got := len(n.quickModes(ai, time.Now().Add(time.Hour))); got != qms || len(i.plane.pairsOf("m/20")) != 0 {
 		t.Fatalf("on-traffic map started without traffic (%d Quick Modes, %d before)", got, qms)

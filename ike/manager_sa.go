@@ -56,25 +56,25 @@ type p1Outcome struct {
 type retx struct {
 	out   []byte
 	tries int
-	next  time.Time
+	next  mono
 }
 
-func (r *retx) arm(out []byte, now time.Time) {
-	r.out, r.tries, r.next = out, 0, now.Add(retxBase)
+func (r *retx) arm(out []byte, now mono) {
+	r.out, r.tries, r.next = out, 0, now.add(retxBase)
 }
 
 func (r *retx) clear() { r.out = nil }
 
 // due reports whether to retransmit now, or give up.
-func (r *retx) due(now time.Time) (send, giveUp bool) {
-	if r.out == nil || now.Before(r.next) {
+func (r *retx) due(now mono) (send, giveUp bool) {
+	if r.out == nil || now < r.next {
 		return false, false
 	}
 	if r.tries >= retxLimit {
 		return false, true
 	}
 	r.tries++
-	r.next = now.Add(retxBase << r.tries)
+	r.next = now.add(retxBase << r.tries)
 	return true, false
 }
 
@@ -90,7 +90,7 @@ type ikeSA struct {
 	// copied and boxed at every call site; logx writes both the same,
 	// by MarshalText (flash).
 	remote  netip.AddrPort
-	created time.Time
+	created mono
 
 	p1     phase1
 	p1Retx retx
@@ -100,9 +100,9 @@ type ikeSA struct {
 	// phase 1: phase1Confirmed.)
 
 	out         *p1Outcome // set once established
-	established time.Time
-	expires     time.Time
-	rekeyAt     time.Time
+	established mono
+	expires     mono
+	rekeyAt     mono
 	replacedBy  *ikeSA // a newer IKE SA took over (make-before-break)
 	replaces    *ikeSA // the IKE SA this one rekeys
 	rekeying    bool   // a replacement phase 1 was started
@@ -110,7 +110,7 @@ type ikeSA struct {
 	life ikeLife
 	// graveUntil: deleted, but its keys still authenticate late Deletes
 	// for its IPsec SAs until then (manager_orphan.go).
-	graveUntil time.Time
+	graveUntil mono
 	// unproven: an Aggressive Mode responder before AM3; its peer has not
 	// shown that it receives our messages (manager_halfopen.go).
 	unproven bool
@@ -143,10 +143,10 @@ type ikeSA struct {
 	// early is a Transaction message that arrived before phase 1 was
 	// complete (a gateway's XAUTH request overtaking MM6), kept for then.
 	early  []byte
-	nextKA time.Time // NAT-T keepalive
+	nextKA mono // NAT-T keepalive
 
 	// due and tqIndex place the SA in the manager's timer queue.
-	due     time.Time
+	due     mono
 	tqIndex int
 }
 
@@ -158,7 +158,7 @@ type qmState struct {
 	ms      *mapState
 	rule    proxyRule
 	rekeyOf *child
-	doneAt  time.Time // completed: kept a while to answer retransmissions
+	doneAt  mono // completed: kept a while to answer retransmissions
 	// held is the pair a responder installed at QM2 with its outbound
 	// half held until QM3 (see OutboundHolder).
 	held *child
@@ -179,20 +179,19 @@ type child struct {
 	rule      proxyRule
 	handle    ChildHandle
 	initiator bool // we initiated its Quick Mode
-	installed time.Time
-	rekeyAt   time.Time
-	expires   time.Time
-	rekeying  bool      // a replacement is being negotiated
-	removeAt  time.Time // replaced: removed after a grace period
+	rekeyAt   mono
+	expires   mono
+	rekeying  bool // a replacement is being negotiated
+	removeAt  mono // replaced: removed after a grace period
 	// releaseAt: the outbound half is held (our rekey, see
 	// OutboundHolder) until then, or until a packet arrives on the pair.
-	releaseAt time.Time
+	releaseAt mono
 	pktsIn    uint64 // inbound packets at the last DPD check
 	// doubtfulUntil: kept across the peer's INITIAL-CONTACT as part of a
 	// re-authentication (clearOrphans); until then a new pair for the
 	// same traffic from that peer means it did restart, and replaces this
 	// one at once instead of after rekeyGrace.
-	doubtfulUntil time.Time
+	doubtfulUntil mono
 
 	// The manager keeps only the SPIs of the ChildSA it installed, for
 	// Delete payloads (0: no such SA); the rest is the data plane's, and

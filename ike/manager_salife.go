@@ -83,7 +83,7 @@ func (sa *ikeSA) stateName() string {
 		if q.busy {
 			return string(q.busyState) // q is its computation's (manager_compute.go)
 		}
-		if q.doneAt.IsZero() {
+		if q.doneAt == 0 {
 			return string(q.q.state)
 		}
 	}

@@ -1,7 +1,5 @@
 package ike
 
-import "time"
-
 // Settling after a burst.
 //
 // A Main Mode and Quick Mode leave tens of kilobytes of garbage behind
@@ -31,7 +29,7 @@ type settleState struct {
 }
 
 // addSA puts a new IKE SA (in phase 1) into m.sas and the timer queue.
-func (m *Manager) addSA(sa *ikeSA, now time.Time) {
+func (m *Manager) addSA(sa *ikeSA, now mono) {
 	m.sas = append(m.sas, sa)
 	m.settle.unsettled = true
 	if sa.out == nil {
@@ -55,7 +53,7 @@ func (m *Manager) saRemoved(sa *ikeSA) {
 		m.settle.negotiating--
 	}
 	for _, qs := range sa.qms {
-		if qs.doneAt.IsZero() {
+		if qs.doneAt == 0 {
 			m.settle.negotiating--
 		}
 	}
@@ -71,7 +69,7 @@ func (m *Manager) addQM(sa *ikeSA, qs *qmState) {
 	}
 	sa.qms[qs.q.mid] = qs
 	m.settle.unsettled = true
-	if !sa.dead() && qs.doneAt.IsZero() {
+	if !sa.dead() && qs.doneAt == 0 {
 		m.settle.negotiating++
 	}
 }
@@ -80,8 +78,8 @@ func (m *Manager) addQM(sa *ikeSA, qs *qmState) {
 // answer retransmissions, for which its last messages are all it needs:
 // the proposals, identities, nonces and closures go at once (on a hub, a
 // kilobyte per spoke that connected in the last 30 s).
-func (m *Manager) qmDone(sa *ikeSA, qs *qmState, now time.Time) {
-	if !sa.dead() && qs.doneAt.IsZero() {
+func (m *Manager) qmDone(sa *ikeSA, qs *qmState, now mono) {
+	if !sa.dead() && qs.doneAt == 0 {
 		m.settle.negotiating--
 	}
 	qs.doneAt = now
@@ -121,7 +119,7 @@ func (m *Manager) dropQM(sa *ikeSA, mid uint32) {
 	}
 	m.releaseSPIs(qs)
 	m.settle.unsettled = true
-	if !sa.dead() && qs.doneAt.IsZero() {
+	if !sa.dead() && qs.doneAt == 0 {
 		m.settle.negotiating--
 	}
 }

@@ -31,7 +31,7 @@ func quickInFlight(t *testing.T, e *memEnd) *ikeSA {
 		defer e.m.mu.Unlock()
 		for _, s := range e.m.sas {
 			for _, qs := range s.qms {
-				if qs.q != nil && qs.q.initiator && qs.doneAt.IsZero() {
+				if qs.q != nil && qs.q.initiator && qs.doneAt == 0 {
 					sa = s
 					return true
 				}

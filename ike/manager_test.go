@@ -319,7 +319,7 @@ func TestManagerPFSMismatch(t *testing.T) {
 		if !now.Before(backoffEnd) {
 			break // a very slow machine: the window has passed
 		}
-		i.m.tick(now)
+		i.m.tick(monoNow())
 	}
 	if qms := n.quickModes(ai, backoffEnd); len(qms) != 1 {
 		t.Fatalf("%d Quick Modes started within the backoff after a refused one (message IDs %x)", len(qms), qms)
@@ -390,7 +390,7 @@ func TestManagerOnTraffic(t *testing.T) {
 	n, i, r := startPairWith(t, func(cm *conf.CryptoMap) { cm.Initiate = "on-traffic" }, nil, nil)
 	// Run the timer directly: a slow machine's ticker may not have fired.
 	for range 3 {
-		i.m.tick(time.Now())
+		i.m.tick(monoNow())
 	}
 	n.mu.Lock()
 	sent := n.sent

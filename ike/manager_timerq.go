@@ -23,7 +23,7 @@ const timerMaxSleep = 30 * time.Second
 type timerQueue []*ikeSA
 
 func (q timerQueue) Len() int           { return len(q) }
-func (q timerQueue) Less(i, j int) bool { return q[i].due.Before(q[j].due) }
+func (q timerQueue) Less(i, j int) bool { return q[i].due < q[j].due }
 func (q timerQueue) Swap(i, j int) {
 	q[i], q[j] = q[j], q[i]
 	q[i].tqIndex, q[j].tqIndex = i, j
@@ -44,12 +44,12 @@ func (q *timerQueue) Pop() any {
 
 // schedule makes sure sa is visited by the first tick at or after at.
 // During a tick, "now" means the next tick: the running one must end.
-func (m *Manager) schedule(sa *ikeSA, at time.Time) {
+func (m *Manager) schedule(sa *ikeSA, at mono) {
 	if sa == nil || sa.dead() {
 		return
 	}
-	if !m.tickNow.IsZero() && !at.After(m.tickNow) {
-		at = m.tickNow.Add(time.Nanosecond)
+	if m.tickNow != 0 && at <= m.tickNow {
+		at = m.tickNow.add(time.Nanosecond)
 	}
 	if sa.tqIndex <= 0 && (len(m.timers) == 0 || m.timers[0] != sa) {
 		// Not queued (tqIndex is 0 both for "first" and for a new SA).
@@ -57,14 +57,14 @@ func (m *Manager) schedule(sa *ikeSA, at time.Time) {
 		heap.Push(&m.timers, sa)
 		return
 	}
-	if at.Before(sa.due) {
+	if at < sa.due {
 		sa.due = at
 		heap.Fix(&m.timers, sa.tqIndex)
 	}
 }
 
 // scheduleAll queues every SA for the next tick (after a reload).
-func (m *Manager) scheduleAll(now time.Time) {
+func (m *Manager) scheduleAll(now mono) {
 	for _, sa := range m.sas {
 		m.schedule(sa, now)
 	}
@@ -72,9 +72,9 @@ func (m *Manager) scheduleAll(now time.Time) {
 
 // tickTimers runs the timers of the SAs that are due, and queues each
 // again for its next timer.
-func (m *Manager) tickTimers(now time.Time) {
+func (m *Manager) tickTimers(now mono) {
 	var done []*ikeSA
-	for len(m.timers) > 0 && !m.timers[0].due.After(now) {
+	for len(m.timers) > 0 && m.timers[0].due <= now {
 		sa := heap.Pop(&m.timers).(*ikeSA)
 		if sa.dead() {
 			continue
@@ -92,79 +92,64 @@ func (m *Manager) tickTimers(now time.Time) {
 
 // nextTimer is when the earliest of sa's timers is due (at most
 // timerMaxSleep away). It mirrors tickSA.
-func (sa *ikeSA) nextTimer(now time.Time) time.Time {
-	next := now.Add(timerMaxSleep)
-	soon := now.Add(tickInterval) // the next tick
-	// at takes a pointer: a time.Time is five words on 32-bit routers,
-	// copied at every call (flash).
-	at := func(t *time.Time) {
-		if !t.IsZero() && t.Before(next) {
-			next = *t
+func (sa *ikeSA) nextTimer(now mono) mono {
+	next := now.add(timerMaxSleep)
+	soon := now.add(tickInterval) // the next tick
+	at := func(t mono) {
+		if t != 0 && t < next {
+			next = t
 		}
 	}
-	var due time.Time // a computed time
 	if sa.negotiating() {
 		if sa.p1Retx.out != nil {
-			at(&sa.p1Retx.next)
+			at(sa.p1Retx.next)
 		}
-		due = sa.created.Add(halfOpenTimeout)
-		at(&due)
-		return maxTime(next, soon)
+		at(sa.created.add(halfOpenTimeout))
+		return max(next, soon)
 	}
 	if sa.ra != nil && sa.ra.phase != raActive {
 		return soon // XAUTH / Mode-Config in progress
 	}
 	for _, qs := range sa.qms {
-		if !qs.doneAt.IsZero() {
-			due = qs.doneAt.Add(30 * time.Second)
-			at(&due)
+		if qs.doneAt != 0 {
+			at(qs.doneAt.add(30 * time.Second))
 		} else if qs.retx.out != nil {
-			at(&qs.retx.next)
+			at(qs.retx.next)
 		}
 	}
 	for _, c := range sa.children {
-		if !c.releaseAt.IsZero() {
-			at(&soon) // polls for the first packet on it
+		if c.releaseAt != 0 {
+			at(soon) // polls for the first packet on it
 		}
-		at(&c.removeAt)
-		at(&c.expires)
-		if c.removeAt.IsZero() && !c.rekeying && sa.replacedBy == nil {
-			at(&c.rekeyAt)
+		at(c.removeAt)
+		at(c.expires)
+		if c.removeAt == 0 && !c.rekeying && sa.replacedBy == nil {
+			at(c.rekeyAt)
 		}
 	}
 	if d := sa.dpd; d != nil && sa.out.peerDPD && d.Delay > 0 {
 		if d.probing {
-			due = d.firstSent.Add(d.Timeout)
-			at(&due)
-			due = d.lastSent.Add(dpdRetryInterval)
-			at(&due)
-		} else if half := d.lastHeard.Add(d.Delay / 2); now.Before(half) {
+			at(d.firstSent.add(d.Timeout))
+			at(d.lastSent.add(dpdRetryInterval))
+		} else if half := d.lastHeard.add(d.Delay / 2); now < half {
 			// ESP counted since then may postpone the probe; the
 			// visit checks the counters. Looking halfway as well keeps
 			// lastHeard, the time of the visit that saw the counters
 			// move, within dpd_delay/2 of the last packet: a dead peer
 			// is declared within 1.5 x dpd_delay + dpd_timeout.
-			at(&half)
+			at(half)
 		} else {
-			due = d.lastHeard.Add(d.Delay)
-			at(&due)
+			at(d.lastHeard.add(d.Delay))
 		}
 	}
-	at(&sa.nextKA)
+	at(sa.nextKA)
 	if sa.replacedBy != nil {
-		at(&soon) // until the old SA can go
+		at(soon) // until the old SA can go
 	}
-	at(&sa.expires)
+	at(sa.expires)
 	if sa.initiator && sa.ms != nil && !sa.rekeying {
-		at(&sa.rekeyAt)
+		at(sa.rekeyAt)
 	}
 	// A timer that is already due fires on the next tick, not in a loop.
-	return maxTime(next, soon)
-}
-
-func maxTime(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
+	return max(next, soon)
 }

@@ -9,7 +9,7 @@ import (
 
 // idleHub is a manager holding n established IKE SAs whose next timer
 // (expiry) is an hour away, as on a hub with thousands of quiet spokes.
-func idleHub(t testing.TB, n int) (*Manager, []*ikeSA, time.Time) {
+func idleHub(t testing.TB, n int) (*Manager, []*ikeSA, mono) {
 	hubAddr := netip.MustParseAddr("192.0.2.100")
 	net := &memNet{peers: map[netip.Addr]*Manager{}}
 	m, err := NewManager(Config{Conf: testConfig(hubAddr, netip.Addr{}, "10.200.0.0/16", "10.0.0.0/8", "never", nil),
@@ -17,11 +17,11 @@ func idleHub(t testing.TB, n int) (*Manager, []*ikeSA, time.Time) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	now := time.Now()
+	now := monoNow()
 	sas := make([]*ikeSA, n)
 	for i := range sas {
 		sa := &ikeSA{remote: netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), 500),
-			created: now, out: &p1Outcome{}, life: lifeActive, established: now, expires: now.Add(time.Hour), rekeyAt: now.Add(50 * time.Minute),
+			created: now, out: &p1Outcome{}, life: lifeActive, established: now, expires: now.add(time.Hour), rekeyAt: now.add(50 * time.Minute),
 			qms: map[uint32]*qmState{}}
 		m.sas = append(m.sas, sa)
 		m.schedule(sa, now)
@@ -37,8 +37,8 @@ func idleHub(t testing.TB, n int) (*Manager, []*ikeSA, time.Time) {
 func TestTickVisitsOnlyDueSAs(t *testing.T) {
 	m, sas, now := idleHub(t, 1000)
 	for _, sa := range sas {
-		if want := now.Add(timerMaxSleep); !sa.due.Equal(want) {
-			t.Fatalf("idle SA due at %v, want %v (the safety-net sleep)", sa.due.Sub(now), timerMaxSleep)
+		if want := now.add(timerMaxSleep); sa.due != want {
+			t.Fatalf("idle SA due at %v, want %v (the safety-net sleep)", sa.due.sub(now), timerMaxSleep)
 		}
 	}
 	// A Quick Mode of SA 500 waits for its answer.
@@ -46,19 +46,19 @@ func TestTickVisitsOnlyDueSAs(t *testing.T) {
 	busy.qms[1] = &qmState{}
 	busy.qms[1].retx.arm([]byte("quick mode message"), now)
 	m.schedule(busy, now)
-	m.tick(now.Add(retxBase + time.Millisecond))
+	m.tick(now.add(retxBase + time.Millisecond))
 	if busy.qms[1].retx.tries != 1 {
 		t.Fatalf("the due retransmission was not sent (tries %d)", busy.qms[1].retx.tries)
 	}
 	for i, sa := range sas {
-		if i != 500 && !sa.due.Equal(now.Add(timerMaxSleep)) {
+		if i != 500 && sa.due != now.add(timerMaxSleep) {
 			t.Fatalf("SA %d was visited by a tick although nothing of it was due", i)
 		}
 	}
 	// Past the safety-net sleep every SA is looked at again.
-	m.tick(now.Add(timerMaxSleep + time.Second))
+	m.tick(now.add(timerMaxSleep + time.Second))
 	for i, sa := range sas {
-		if !sa.due.After(now.Add(timerMaxSleep + time.Second)) {
+		if sa.due <= now.add(timerMaxSleep+time.Second) {
 			t.Fatalf("SA %d not revisited after the safety-net sleep", i)
 		}
 	}
@@ -72,7 +72,7 @@ func BenchmarkTickIdleHub(b *testing.B) {
 			m, _, now := idleHub(b, n)
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				m.tick(now.Add(time.Second))
+				m.tick(now.add(time.Second))
 			}
 		})
 	}
@@ -97,12 +97,12 @@ func spokeWithMaps(t testing.TB, n int) *Manager {
 	if err != nil {
 		t.Fatal(err)
 	}
-	now := time.Now()
+	now := monoNow()
 	for _, ms := range m.maps {
 		sa := &ikeSA{ms: ms, initiator: true, local: netip.AddrPortFrom(ms.cm.Local, 500), remote: netip.AddrPortFrom(hub, 500),
-			created: now, out: &p1Outcome{}, life: lifeActive, established: now, expires: now.Add(time.Hour),
-			rekeyAt: now.Add(50 * time.Minute), qms: map[uint32]*qmState{}}
-		sa.children = append(sa.children, &child{ms: ms, rule: ms.rules[0], installed: now, expires: now.Add(time.Hour)})
+			created: now, out: &p1Outcome{}, life: lifeActive, established: now, expires: now.add(time.Hour),
+			rekeyAt: now.add(50 * time.Minute), qms: map[uint32]*qmState{}}
+		sa.children = append(sa.children, &child{ms: ms, rule: ms.rules[0], expires: now.add(time.Hour)})
 		m.sas = append(m.sas, sa)
 	}
 	return m
@@ -117,7 +117,7 @@ func TestTickMapsManyMaps(t *testing.T) {
 	m := spokeWithMaps(t, 200)
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	now := time.Now()
+	now := monoNow()
 	m.tickMaps(now)
 	if len(m.sas) != 200 {
 		t.Fatalf("%d IKE SAs after a tick with every pair up, want 200", len(m.sas))
@@ -128,7 +128,7 @@ func TestTickMapsManyMaps(t *testing.T) {
 		}
 	}
 	sa := m.sas[123]
-	sa.children[0].removeAt = now.Add(time.Second)
+	sa.children[0].removeAt = now.add(time.Second)
 	sa.life = lifeNegotiating // a re-authentication in progress
 	m.tickMaps(now)
 	if len(m.sas) != 200 {
@@ -144,7 +144,7 @@ func TestTickMapsManyMaps(t *testing.T) {
 	// looked at: map 5's missing pair is noticed at once, map 7's (on
 	// another SA) at the next tick.
 	for _, k := range []int{5, 7} {
-		m.sas[k].children[0].removeAt = now.Add(time.Second)
+		m.sas[k].children[0].removeAt = now.add(time.Second)
 		m.sas[k].life = lifeNegotiating
 	}
 	m.tickMapsFor(m.sas[5], now)
@@ -171,7 +171,7 @@ func BenchmarkTickMapsSpoke(b *testing.B) {
 						sa.children, sa.life = nil, lifeNegotiating
 					}
 				}
-				now := time.Now()
+				now := monoNow()
 				m.mu.Lock()
 				defer m.mu.Unlock()
 				b.ReportAllocs()

@@ -12,7 +12,7 @@ import (
 // (exponential backoff, then give up), half-open timeouts, DPD, NAT-T
 // keepalives, rekeying before expiry, expiry (SAs wait in a queue by their
 // next timer, manager_timerq.go), and "initiate always" maps.
-func (m *Manager) tick(now time.Time) {
+func (m *Manager) tick(now mono) {
 	m.mu.Lock()
 	if !m.closed {
 		m.tickLocked(now)
@@ -20,15 +20,15 @@ func (m *Manager) tick(now time.Time) {
 	m.mu.Unlock()
 }
 
-func (m *Manager) tickLocked(now time.Time) {
+func (m *Manager) tickLocked(now mono) {
 	m.cookies.rotate(now)
 	m.drops.flush(m.log, now)
 	if m.halfOpen.len() > 0 {
-		m.halfOpen.expire(now.Add(-halfOpenTimeout))
+		m.halfOpen.expire(now.add(-halfOpenTimeout))
 	}
 	m.tickNow = now
 	m.tickTimers(now)
-	m.tickNow = time.Time{}
+	m.tickNow = 0
 	m.tickOrphans(now)
 	if len(m.graves) > 0 {
 		m.buryGraves(now, false)
@@ -42,7 +42,7 @@ func (m *Manager) tickLocked(now time.Time) {
 // Quick Mode we initiate, so it looks at the SAs once, not once per map
 // and line: a spoke with many maps towards one hub would otherwise spend
 // maps x SAs on each of its handshakes.
-func (m *Manager) tickMaps(now time.Time) {
+func (m *Manager) tickMaps(now mono) {
 	idx := &m.tickIdx
 	haveChildren, peersAt := false, -1
 	for _, ms := range m.maps {
@@ -81,7 +81,7 @@ func (m *Manager) tickMaps(now time.Time) {
 // after its phase 1 or one of our Quick Modes on it ended: what waited
 // for it starts now instead of at the next tick, at the cost of a look at
 // the SAs per such map, not of a whole tickMaps per handshake.
-func (m *Manager) tickMapsFor(sa *ikeSA, now time.Time) {
+func (m *Manager) tickMapsFor(sa *ikeSA, now mono) {
 	for _, ms := range m.maps {
 		if !ms.mayUse(sa) || !m.initiatesNow(ms, now) {
 			continue
@@ -97,7 +97,7 @@ func (m *Manager) tickMapsFor(sa *ikeSA, now time.Time) {
 // initiatesNow reports whether crypto map ms starts negotiations of its
 // own now: not a dynamic map, not initiate = "never", and not a remote
 // access client that has gone idle.
-func (m *Manager) initiatesNow(ms *mapState, now time.Time) bool {
+func (m *Manager) initiatesNow(ms *mapState, now mono) bool {
 	if ms.cm.Dynamic || ms.cm.Initiate == conf.InitiateNever {
 		return false
 	}
@@ -115,13 +115,13 @@ func (ms *mapState) ruleWanted(index int) bool {
 func (m *Manager) hasChild(ms *mapState, rule int) bool {
 	for _, sa := range m.sas {
 		for _, c := range sa.children {
-			if c.ms == ms && c.rule.index == rule && c.removeAt.IsZero() {
+			if c.ms == ms && c.rule.index == rule && c.removeAt == 0 {
 				return true
 			}
 		}
 	}
 	for _, o := range m.orphans {
-		if o.c.ms == ms && o.c.rule.index == rule && o.c.removeAt.IsZero() {
+		if o.c.ms == ms && o.c.rule.index == rule && o.c.removeAt == 0 {
 			return true
 		}
 	}
@@ -151,13 +151,13 @@ func (idx *tickIndex) indexChildren(m *Manager) {
 	clear(idx.children)
 	for _, sa := range m.sas {
 		for _, c := range sa.children {
-			if c.removeAt.IsZero() {
+			if c.removeAt == 0 {
 				idx.children[mapRule{c.ms, c.rule.index}] = true
 			}
 		}
 	}
 	for _, o := range m.orphans {
-		if o.c.removeAt.IsZero() {
+		if o.c.removeAt == 0 {
 			idx.children[mapRule{o.c.ms, o.c.rule.index}] = true
 		}
 	}
@@ -192,12 +192,12 @@ func (idx *tickIndex) indexPeers(m *Manager) {
 	}
 }
 
-func (m *Manager) tickSA(sa *ikeSA, now time.Time) {
+func (m *Manager) tickSA(sa *ikeSA, now mono) {
 	// Phase 1 in negotiation.
 	if sa.negotiating() {
 		if send, giveUp := sa.p1Retx.due(now); send {
 			m.send(sa, sa.p1Retx.out)
-		} else if giveUp || now.Sub(sa.created) > halfOpenTimeout {
+		} else if giveUp || now.sub(sa.created) > halfOpenTimeout {
 			reason := "no answer from the peer"
 			if sa.p1Note != "" {
 				reason = "no acceptable answer from the peer; " + sa.p1Note
@@ -217,8 +217,8 @@ func (m *Manager) tickSA(sa *ikeSA, now time.Time) {
 		if qs.busy {
 			continue // its computation owns it (manager_compute.go)
 		}
-		if !qs.doneAt.IsZero() {
-			if now.Sub(qs.doneAt) > 30*time.Second {
+		if qs.doneAt != 0 {
+			if now.sub(qs.doneAt) > 30*time.Second {
 				m.dropQM(sa, mid)
 			}
 			continue
@@ -234,16 +234,16 @@ func (m *Manager) tickSA(sa *ikeSA, now time.Time) {
 	// rekey, rekey, expiry.
 	ic, _ := m.cfg.DataPlane.(InboundCounter)
 	for _, c := range append([]*child(nil), sa.children...) {
-		if !c.releaseAt.IsZero() && (!now.Before(c.releaseAt) || ic != nil && ic.PacketsIn(c.handle) > 0) {
+		if c.releaseAt != 0 && (now >= c.releaseAt || ic != nil && ic.PacketsIn(c.handle) > 0) {
 			m.releaseChild(c)
 		}
 		switch {
-		case !c.removeAt.IsZero() && now.After(c.removeAt):
+		case c.removeAt != 0 && now > c.removeAt:
 			m.removeChild(sa, c, true)
-		case now.After(c.expires):
+		case now > c.expires:
 			m.log.Info("IPsec SA expired", "crypto_map", c.ms, "peer", &sa.remote)
 			m.removeChild(sa, c, true)
-		case c.removeAt.IsZero() && !c.rekeying && now.After(c.rekeyAt):
+		case c.removeAt == 0 && !c.rekeying && now > c.rekeyAt:
 			if via := rekeyVia(sa); via != nil && quickSlotFree(via, now) {
 				m.log.Info("rekeying IPsec SA", "crypto_map", c.ms, "peer", &sa.remote)
 				m.startQuick(via, c.ms, &c.rule, c, now)
@@ -266,7 +266,7 @@ func (m *Manager) tickSA(sa *ikeSA, now time.Time) {
 			ms := sa.ms
 			m.deleteIKE(sa, false, "dead peer")
 			if ms != nil {
-				ms.nextTry = time.Time{}
+				ms.nextTry = 0
 			}
 			return
 		}
@@ -277,9 +277,9 @@ func (m *Manager) tickSA(sa *ikeSA, now time.Time) {
 		}
 	}
 	// NAT-T keepalive from the end behind the NAT.
-	if !sa.nextKA.IsZero() && now.After(sa.nextKA) {
+	if sa.nextKA != 0 && now > sa.nextKA {
 		m.cfg.Transport.SendKeepalive(sa.local, sa.remote)
-		sa.nextKA = now.Add(nattKeepaliveInterval)
+		sa.nextKA = now.add(nattKeepaliveInterval)
 	}
 	// Phase 1 rekey (make-before-break) and expiry.
 	if heir := sa.replacedBy; heir != nil && !heir.dead() && heir.raReady() {
@@ -290,20 +290,20 @@ func (m *Manager) tickSA(sa *ikeSA, now time.Time) {
 		// tear those IPsec SAs down with the old SA, and the tunnel
 		// stops; so the old SA waits for the peer's Delete, and goes on
 		// our side only if none came.
-		over := len(sa.qms) == 0 || now.Sub(heir.established) > 10*time.Second
+		over := len(sa.qms) == 0 || now.sub(heir.established) > 10*time.Second
 		if !heir.initiator && heir.ra == nil {
-			over = now.Sub(heir.established) > peerReauthGrace
+			over = now.sub(heir.established) > peerReauthGrace
 		}
 		if over {
 			m.deleteIKE(sa, true, "replaced by a new IKE SA")
 		}
 		return
 	}
-	if now.After(sa.expires) {
+	if now > sa.expires {
 		m.retireIKE(sa, false, "lifetime expired", now)
 		return
 	}
-	if sa.initiator && sa.ms != nil && !sa.rekeying && now.After(sa.rekeyAt) && !m.phase1InProgress(sa) {
+	if sa.initiator && sa.ms != nil && !sa.rekeying && now > sa.rekeyAt && !m.phase1InProgress(sa) {
 		m.log.Info("rekeying phase 1", "peer", &sa.remote)
 		if n := m.startPhase1(sa.ms, now); n != nil {
 			n.replaces = sa
@@ -348,13 +348,13 @@ func rekeyVia(sa *ikeSA) *ikeSA {
 const maxQuicksInFlight = 2
 
 // quickSlotFree reports whether a Quick Mode of ours may start on sa now.
-func quickSlotFree(sa *ikeSA, now time.Time) bool {
+func quickSlotFree(sa *ikeSA, now mono) bool {
 	n := 0
 	for _, qs := range sa.qms {
-		if qs.q == nil || !qs.q.initiator || !qs.doneAt.IsZero() {
+		if qs.q == nil || !qs.q.initiator || qs.doneAt != 0 {
 			continue
 		}
-		if now.Sub(qs.q.started) < retxBase {
+		if now.sub(qs.q.started) < retxBase {
 			return false
 		}
 		n++
@@ -366,7 +366,7 @@ func quickSlotFree(sa *ikeSA, now time.Time) bool {
 func quicksInFlight(sa *ikeSA) int {
 	n := 0
 	for _, qs := range sa.qms {
-		if qs.doneAt.IsZero() {
+		if qs.doneAt == 0 {
 			n++
 		}
 	}

@@ -130,16 +130,16 @@ func TestManagerDPDIdleOnly(t *testing.T) {
 		return k
 	}
 	before := probes()
-	now := time.Now()
+	now := monoNow()
 
 	// Traffic arrived during the delay: no probe.
 	i.plane.inbound.Add(5)
-	i.m.tick(now.Add(31 * time.Second))
+	i.m.tick(now.add(31 * time.Second))
 	if got := probes(); got != before {
 		t.Fatalf("%d R-U-THERE sent although ESP arrived", got-before)
 	}
 	// Idle for longer than dpd_delay since then: one probe.
-	i.m.tick(now.Add(62 * time.Second))
+	i.m.tick(now.add(62 * time.Second))
 	if got := probes(); got != before+1 {
 		t.Fatalf("%d R-U-THERE after an idle delay, want 1", got-before)
 	}

@@ -123,7 +123,7 @@ func newAuditPair(t *testing.T) *auditPair {
 	}
 	t.Cleanup(m.Close)
 	a.m = m
-	m.tick(time.Now()) // starts phase 1 (no timer goroutine: the test drives)
+	m.tick(monoNow()) // starts phase 1 (no timer goroutine: the test drives)
 	m.locked(func() {
 		if len(m.sas) != 1 {
 			t.Fatalf("%d SAs after the first tick", len(m.sas))
@@ -155,9 +155,9 @@ type saSnapshot struct {
 	cookieR          Cookie
 	local, remote    netip.AddrPort
 	retxTries        int
-	retxNext         time.Time
+	retxNext         mono
 	qms, children    int
-	dpdHeard         time.Time
+	dpdHeard         mono
 	dpdSeq           uint32
 	established, out bool
 }
@@ -265,7 +265,7 @@ func TestUnauthenticatedChangesNothing(t *testing.T) {
 	if a.tr.count() != sent+1 {
 		t.Fatal("R-U-THERE not answered")
 	}
-	a.m.locked(func() { a.sa.dpd.lastHeard = time.Time{} })
+	a.m.locked(func() { a.sa.dpd.lastHeard = 0 })
 	try("a replayed R-U-THERE", "replay", rut, a.peer)
 	if a.tr.count() != sent+1 {
 		t.Fatal("a replayed R-U-THERE was answered")

@@ -214,7 +214,7 @@ type quickMode struct {
 	offer     *childOffer
 	iv        []byte
 	state     QMState
-	started   time.Time
+	started   mono
 
 	ourSA      *SA
 	ni, nr     []byte
@@ -308,7 +308,7 @@ func midBytes(mid uint32) []byte { return binary.BigEndian.AppendUint32(nil, mid
 // newQuickInitiator builds QM1 for the given offer and proxy IDs (local =
 // IDci, remote = IDcr; nil for none: the peers' own addresses).
 func newQuickInitiator(sec *p1Secrets, offer *childOffer, local, remote *ID, spi func() uint32) (*quickMode, []byte, error) {
-	q := &quickMode{initiator: true, mid: newMessageID(), sec: sec, offer: offer, idci: local, idcr: remote, started: time.Now()}
+	q := &quickMode{initiator: true, mid: newMessageID(), sec: sec, offer: offer, idci: local, idcr: remote, started: monoNow()}
 	q.iv = sec.exchangeIV(q.mid)
 	sa, _, err := offer.buildSA(spi)
 	if err != nil {
@@ -422,7 +422,7 @@ func newQuickResponder(sec *p1Secrets, pkt []byte, lookup quickLookup, spi func(
 	if h.MessageID == 0 {
 		return nil, nil, errors.New("ike: Quick Mode with message ID 0")
 	}
-	q := &quickMode{mid: h.MessageID, sec: sec, started: time.Now(), iv: sec.exchangeIV(h.MessageID), lookup: lookup, allocSPI: spi}
+	q := &quickMode{mid: h.MessageID, sec: sec, started: monoNow(), iv: sec.exchangeIV(h.MessageID), lookup: lookup, allocSPI: spi}
 	out, _, err := q.handle(pkt)
 	q.lookup, q.allocSPI = nil, nil
 	if err != nil {

@@ -69,7 +69,7 @@ type raState struct {
 	phase   raPhase
 	user    string
 	lease   *Lease
-	started time.Time
+	started mono
 	// cur is the Transaction exchange in progress; retx re-sends our
 	// request in it until the answer arrives.
 	cur  *txn
@@ -88,7 +88,7 @@ type txnRow struct {
 	from, to raPhase
 	gateway  bool
 	cfgType  uint8
-	handle   func(m *Manager, sa *ikeSA, t *txn, ap *AttributesPayload, now time.Time) error
+	handle   func(m *Manager, sa *ikeSA, t *txn, ap *AttributesPayload, now mono) error
 }
 
 var transactionTable = []txnRow{
@@ -200,7 +200,7 @@ func (sa *ikeSA) raReady() bool {
 // raStart begins the remote-access exchanges of a freshly established SA:
 // the gateway asks for the credentials right away (behind MM6 / after AM3);
 // the client waits for that question.
-func (m *Manager) raStart(sa *ikeSA, now time.Time) {
+func (m *Manager) raStart(sa *ikeSA, now mono) {
 	cm := sa.ms.cm
 	switch {
 	case cm.RemoteAccessGateway():
@@ -220,7 +220,7 @@ func (m *Manager) raStart(sa *ikeSA, now time.Time) {
 }
 
 // raSendRequest starts an exchange of ours (REQUEST or SET).
-func (m *Manager) raSendRequest(sa *ikeSA, cfgType uint8, as Attributes, now time.Time) {
+func (m *Manager) raSendRequest(sa *ikeSA, cfgType uint8, as Attributes, now mono) {
 	t := newTxn(sa.out.sec)
 	out, err := t.seal(sa.out.sec, &AttributesPayload{CfgType: cfgType, Identifier: uint16(t.mid), Attributes: as})
 	if err != nil {
@@ -244,7 +244,7 @@ func (m *Manager) raAnswer(sa *ikeSA, t *txn, cfgType uint8, id uint16, as Attri
 }
 
 // handleTransaction routes an XAUTH / Mode-Config message.
-func (m *Manager) handleTransaction(sa *ikeSA, h Header, pkt []byte, from func(), now time.Time) {
+func (m *Manager) handleTransaction(sa *ikeSA, h Header, pkt []byte, from func(), now mono) {
 	ra := sa.ra
 	if ra == nil {
 		m.drop(DropUnsupported, logx.LevelDebug, "Transaction exchange on a crypto map without remote access", "peer", sa.remote)
@@ -316,7 +316,7 @@ var errXAuthRefused error = errorText("XAUTH refused")
 // raFailed ends a remote-access SA that cannot go on. Like strongSwan
 // and Cisco, no Delete is sent; a client does not retry after a refused
 // password until a reload changes it.
-func (m *Manager) raFailed(sa *ikeSA, err error, now time.Time) {
+func (m *Manager) raFailed(sa *ikeSA, err error, now mono) {
 	ms := sa.ms
 	reason := err.Error()
 	m.raLog(true, sa, "remote access failed", "user", sa.ra.user, "state", sa.ra.phase.String(), "err", reason)
@@ -336,7 +336,7 @@ func (m *Manager) raFailed(sa *ikeSA, err error, now time.Time) {
 // Client rows.
 
 // raClientCredentials answers the gateway's XAUTH REQUEST.
-func (m *Manager) raClientCredentials(sa *ikeSA, t *txn, ap *AttributesPayload, now time.Time) error {
+func (m *Manager) raClientCredentials(sa *ikeSA, t *txn, ap *AttributesPayload, now mono) error {
 	cm := sa.ms.cm
 	as, ok := xauthCredentials(ap.Attributes, cm.XAuthUser, cm.XAuthPassword)
 	if !ok {
@@ -348,7 +348,7 @@ func (m *Manager) raClientCredentials(sa *ikeSA, t *txn, ap *AttributesPayload, 
 }
 
 // raClientStatus takes the gateway's verdict.
-func (m *Manager) raClientStatus(sa *ikeSA, t *txn, ap *AttributesPayload, now time.Time) error {
+func (m *Manager) raClientStatus(sa *ikeSA, t *txn, ap *AttributesPayload, now mono) error {
 	st, ok := ap.Attributes.Uint(XAuthStatus)
 	if !ok {
 		return errors.New("XAUTH: the gateway's SET has no status")
@@ -367,7 +367,7 @@ func (m *Manager) raClientStatus(sa *ikeSA, t *txn, ap *AttributesPayload, now t
 
 // raClientLease takes the address and networks (a REPLY to our pull, or a
 // pushed SET that we acknowledge).
-func (m *Manager) raClientLease(sa *ikeSA, t *txn, ap *AttributesPayload, now time.Time) error {
+func (m *Manager) raClientLease(sa *ikeSA, t *txn, ap *AttributesPayload, now mono) error {
 	l, ok := parseLease(ap.Attributes)
 	if ap.CfgType == CfgSet {
 		var ack Attributes
@@ -423,7 +423,7 @@ func (ms *mapState) setLeaseRules(l *Lease) {
 var dummyHash = []byte("$2a$04$Jj7kAmidAI2u3dMejnz0Lu991HURePWSUDU4BC2WYPdhDvQnl6z9u")
 
 // raGatewayVerify checks the client's user name and password.
-func (m *Manager) raGatewayVerify(sa *ikeSA, t *txn, ap *AttributesPayload, now time.Time) error {
+func (m *Manager) raGatewayVerify(sa *ikeSA, t *txn, ap *AttributesPayload, now mono) error {
 	cm := sa.ms.cm
 	userA, _ := ap.Attributes.Get(XAuthUserName)
 	passA, _ := ap.Attributes.Get(XAuthPassword)
@@ -454,7 +454,7 @@ func (m *Manager) raGatewayVerify(sa *ikeSA, t *txn, ap *AttributesPayload, now 
 			computationEnded(sa)
 			return
 		}
-		now := time.Now()
+		now := monoNow()
 		m.raGatewayVerdict(sa, user, ok, known, now)
 		m.schedule(sa, now)
 	})
@@ -462,7 +462,7 @@ func (m *Manager) raGatewayVerify(sa *ikeSA, t *txn, ap *AttributesPayload, now 
 }
 
 // raGatewayVerdict sends the outcome of a password check (m.mu held).
-func (m *Manager) raGatewayVerdict(sa *ikeSA, user string, ok, known bool, now time.Time) {
+func (m *Manager) raGatewayVerdict(sa *ikeSA, user string, ok, known bool, now mono) {
 	why := "wrong password"
 	if !known {
 		why = "unknown user"
@@ -484,7 +484,7 @@ func (m *Manager) raGatewayVerdict(sa *ikeSA, user string, ok, known bool, now t
 
 // raGatewayRefusedAcked: the client acknowledged our "refused": the SA
 // ends, and status keeps why.
-func (m *Manager) raGatewayRefusedAcked(sa *ikeSA, t *txn, ap *AttributesPayload, now time.Time) error {
+func (m *Manager) raGatewayRefusedAcked(sa *ikeSA, t *txn, ap *AttributesPayload, now mono) error {
 	f := sa.ms.failureOf(sa.remote.Addr().String())
 	sa.replacedBy = nil
 	m.deleteIKE(sa, false, "XAUTH refused")
@@ -495,7 +495,7 @@ func (m *Manager) raGatewayRefusedAcked(sa *ikeSA, t *txn, ap *AttributesPayload
 }
 
 // raGatewayAcked: the client acknowledged the verdict "accepted".
-func (m *Manager) raGatewayAcked(sa *ikeSA, t *txn, ap *AttributesPayload, now time.Time) error {
+func (m *Manager) raGatewayAcked(sa *ikeSA, t *txn, ap *AttributesPayload, now mono) error {
 	sa.ra.phase = raConfig
 	if sa.ms.cm.ModeCfg == "push" {
 		// Cisco's "client configuration address initiate": the gateway
@@ -513,7 +513,7 @@ func (m *Manager) raGatewayAcked(sa *ikeSA, t *txn, ap *AttributesPayload, now t
 
 // raGatewayEarlyRequest: the client's Mode-Config pull overtook its ACK
 // of our XAUTH verdict (it sends both at once). The pull implies the ACK.
-func (m *Manager) raGatewayEarlyRequest(sa *ikeSA, t *txn, ap *AttributesPayload, now time.Time) error {
+func (m *Manager) raGatewayEarlyRequest(sa *ikeSA, t *txn, ap *AttributesPayload, now mono) error {
 	if c := sa.ra.cur; c != nil {
 		sa.ra.done[c.mid] = c // the late ACK is then ignored
 		sa.ra.cur = nil
@@ -525,7 +525,7 @@ func (m *Manager) raGatewayEarlyRequest(sa *ikeSA, t *txn, ap *AttributesPayload
 
 // raGatewayLease answers a client's Mode-Config pull with an address from
 // the pool.
-func (m *Manager) raGatewayLease(sa *ikeSA, t *txn, ap *AttributesPayload, now time.Time) error {
+func (m *Manager) raGatewayLease(sa *ikeSA, t *txn, ap *AttributesPayload, now mono) error {
 	var want netip.Addr
 	if a, ok := ap.Attributes.Get(CfgIP4Address); ok && len(a.Value) == 4 {
 		want = netip.AddrFrom4([4]byte(a.Value))
@@ -546,7 +546,7 @@ func (m *Manager) raGatewayLease(sa *ikeSA, t *txn, ap *AttributesPayload, now t
 }
 
 // raGatewayLeaseAcked: the client acknowledged the pushed address.
-func (m *Manager) raGatewayLeaseAcked(sa *ikeSA, t *txn, ap *AttributesPayload, now time.Time) error {
+func (m *Manager) raGatewayLeaseAcked(sa *ikeSA, t *txn, ap *AttributesPayload, now mono) error {
 	m.raGatewayActive(sa, sa.ra.lease)
 	return nil
 }
@@ -560,7 +560,7 @@ func (m *Manager) raGatewayActive(sa *ikeSA, l *Lease) {
 	for _, o := range m.sas {
 		if o != sa && !o.dead() && o.ra != nil && o.ra.gateway && o.ra.user == sa.ra.user && o.remote == sa.remote && o.replacedBy == nil {
 			o.replacedBy = sa
-			m.schedule(o, time.Now())
+			m.schedule(o, monoNow())
 		}
 	}
 	m.raLog(false, sa, "Mode-Config: address assigned", "user", sa.ra.user, "address", l.IP4)
@@ -671,14 +671,14 @@ func (m *Manager) raOffer(sa *ikeSA, qs *qmState, sel acl.Selector) (*childOffer
 
 // tickRA retransmits our outstanding request and ends an SA that does not
 // finish XAUTH and Mode-Config in time.
-func (m *Manager) tickRA(sa *ikeSA, now time.Time) bool {
+func (m *Manager) tickRA(sa *ikeSA, now mono) bool {
 	ra := sa.ra
 	if ra == nil || ra.phase == raActive {
 		return true
 	}
 	if send, giveUp := ra.retx.due(now); send {
 		m.send(sa, ra.retx.out)
-	} else if giveUp || now.Sub(ra.started) > raTimeout {
+	} else if giveUp || now.sub(ra.started) > raTimeout {
 		m.raFailed(sa, errors.New("timed out: "+raHint(ra)), now)
 		return false
 	}
@@ -703,14 +703,14 @@ func raHint(ra *raState) string {
 // raClientIdle starts phase 1 for a client map that has no address yet
 // (its ACL lines, and so its wanted rules, come with the address). It
 // reports true when the map has nothing else to do now.
-func (m *Manager) raClientIdle(ms *mapState, now time.Time) bool {
+func (m *Manager) raClientIdle(ms *mapState, now mono) bool {
 	if ms.raRefused {
 		return true
 	}
 	if ms.raLease != nil {
 		return false
 	}
-	if now.Before(ms.nextTry) || !ms.cm.PeerAddr.IsValid() {
+	if now < ms.nextTry || !ms.cm.PeerAddr.IsValid() {
 		return true
 	}
 	for _, sa := range m.sas {

@@ -217,7 +217,7 @@ func TestRemoteAccessWrongPassword(t *testing.T) {
 	rn.n.mu.Lock()
 	sent := rn.n.sent
 	rn.n.mu.Unlock()
-	c.m.tick(time.Now().Add(10 * time.Minute))
+	c.m.tick(monoNow().add(10 * time.Minute))
 	time.Sleep(300 * time.Millisecond)
 	rn.n.mu.Lock()
 	after := rn.n.sent
@@ -260,12 +260,12 @@ func TestRemoteAccessRekeyKeepsAddress(t *testing.T) {
 	c.m.mu.Lock()
 	first := c.m.sas[0]
 	for _, sa := range c.m.sas {
-		sa.rekeyAt = time.Now()
+		sa.rekeyAt = monoNow()
 		// Finished Quick Modes are kept 30 s for retransmissions and hold
 		// the old SA up to 10 s after the new one is up: skip that wait.
 		clear(sa.qms)
 	}
-	c.m.scheduleAll(time.Now()) // timers changed behind the manager's back
+	c.m.scheduleAll(monoNow()) // timers changed behind the manager's back
 	c.m.mu.Unlock()
 	waitUntil(t, 20*time.Second, "the old IKE SA replaced", func() bool {
 		s := c.m.Status()
@@ -409,7 +409,7 @@ func TestRemoteAccessStuckHints(t *testing.T) {
 		return len(cs) == 1 && cs[0].RemoteAccess == "configuring" && strings.Contains(cs[0].Hint, "modecfg pull or push") &&
 			len(gs) == 1 && gs[0].RemoteAccess == "configuring" && strings.Contains(gs[0].Hint, "expect the gateway to push")
 	})
-	c.m.tick(time.Now().Add(raTimeout + time.Second))
+	c.m.tick(monoNow().add(raTimeout + time.Second))
 	if s := c.m.Status(); len(s) != 1 || !strings.Contains(s[0].Hint, "timed out") {
 		t.Fatalf("after the timeout: %+v", s)
 	}
@@ -456,11 +456,11 @@ func TestRemoteAccessApplyFailureRetries(t *testing.T) {
 	a := netip.MustParseAddr("192.0.2.1")
 	c := raEnd(t, rn.n, a, raClientConfig(a, "alice", "s3cret", "main"), h)
 	c.m.mu.Lock()
-	c.m.maps[0].nextTry = time.Time{}
+	c.m.maps[0].nextTry = 0
 	c.m.mu.Unlock()
 	waitUntil(t, 30*time.Second, "the lease applied on the second connection", func() bool {
 		c.m.mu.Lock()
-		c.m.maps[0].nextTry = time.Time{} // skip the backoff
+		c.m.maps[0].nextTry = 0 // skip the backoff
 		c.m.mu.Unlock()
 		s := c.m.Status()
 		return len(h.applied()) == 1 && len(s) == 1 && s[0].RemoteAccess == "active"
