@@ -60,12 +60,12 @@ func TestNATTReceiveZeroAlloc(t *testing.T) {
 	peer := netip.MustParseAddrPort(cli.LocalAddr().String())
 	// The socket plays the NAT-T port: that is where ESP goes to the
 	// batch receiver.
-	s := &udpSock{c: srv, port: PortNATT, addr: lo}
+	s := connSock(t, srv, PortNATT, lo)
 	r, err := newUDPBatchReader(s, udpBatch)
 	if err != nil {
 		t.Fatal(err)
 	}
-	gro := groUsable(t) && enableGRO(srv)
+	gro := groUsable(t) && enableGRO(s.rc)
 
 	dev := &countingDevice{}
 	eng, err := esp.NewEngine(esp.EngineConfig{Device: dev, Sender: noSender{}, Classifier: noClassifier{}, Entries: []string{"natt/10"}, Batch: 64})
@@ -217,7 +217,8 @@ func groUsable(t *testing.T) bool {
 		return false
 	}
 	defer cli.Close()
-	if !enableGRO(srv) {
+	s := connSock(t, srv, 1, netip.MustParseAddr("127.0.0.1"))
+	if !enableGRO(s.rc) {
 		return false
 	}
 	oob := make([]byte, unix.CmsgSpace(2))
@@ -228,11 +229,11 @@ func groUsable(t *testing.T) bool {
 	if _, _, err := cli.WriteMsgUDP(make([]byte, 300), oob, nil); err != nil {
 		return false
 	}
-	r, err := newUDPBatchReader(&udpSock{c: srv, port: 1, addr: netip.MustParseAddr("127.0.0.1")}, 4)
+	r, err := newUDPBatchReader(s, 4)
 	if err != nil {
 		return false
 	}
-	srv.SetReadDeadline(time.Now().Add(5 * time.Second))
+	s.c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	n, err := r.read()
 	if err != nil || n == 0 {
 		return false

@@ -5,11 +5,14 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"sync"
 	"sync/atomic"
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"tinyipsec/internal/netif"
 )
 
 // IKE ports.
@@ -51,11 +54,14 @@ type UDP struct {
 type udpSock struct {
 	_    [0]func() // not comparable: no generated == function (flash)
 	tx   *udpTx    // segmented sends (NAT-T)
-	c    *net.UDPConn
+	c    *os.File
 	rc   syscall.RawConn // c's, for every send
 	port uint16
 	addr netip.Addr // bound address; unspecified for the wildcard socket
 	v6   bool       // an AF_INET6 socket (dual-stack on the wildcard)
+	// closed: Close was called (the poller's "file closing" error is
+	// not os.ErrClosed).
+	closed atomic.Bool
 
 	// steered: port 500's second socket, which receives only what
 	// carries a responder cookie (udp_steer.go) and never sends.
@@ -98,7 +104,7 @@ func ListenUDP(addrs []netip.Addr) (*UDP, error) {
 			u.socks = append(u.socks, s)
 			// Port 500: a second queue for what carries a responder
 			// cookie (udp_steer.go); best effort.
-			if port == PortIKE && attachSteer(c) == nil {
+			if port == PortIKE && attachSteer(s.rc) == nil {
 				if c2, err := openUDP(network, netip.AddrPortFrom(a, port)); err == nil {
 					s2 := newUDPSock(c2, port, a)
 					s2.steered = true
@@ -110,36 +116,73 @@ func ListenUDP(addrs []netip.Addr) (*UDP, error) {
 	return u, nil
 }
 
-// newUDPSock wraps c, bound to port on a (IPv4 when a is).
-func newUDPSock(c *net.UDPConn, port uint16, a netip.Addr) *udpSock {
-	rc, _ := c.SyscallConn() // fails only on a nil connection
-	return &udpSock{c: c, rc: rc, port: port, addr: a.Unmap(), v6: !a.Is4()}
+// newUDPSock wraps f, bound to port on a (IPv4 when a is).
+func newUDPSock(f *os.File, port uint16, a netip.Addr) *udpSock {
+	rc, _ := f.SyscallConn() // fails only on a nil file
+	return &udpSock{c: f, rc: rc, port: port, addr: a.Unmap(), v6: !a.Is4()}
 }
 
 // openUDP binds one socket (port 500 with SO_REUSEPORT, for the steering
 // group) with the data plane's buffer sizes and, on a wildcard address,
-// packet info.
-func openUDP(network string, ap netip.AddrPort) (*net.UDPConn, error) {
-	var c *net.UDPConn
-	var err error
-	if ap.Port() == PortIKE {
-		c, err = listenReusePort(network, ap)
+// packet info. The socket is made here, as net.ListenUDP would make it
+// ("udp" on an IPv6 address is dual-stack), and handed to the runtime's
+// poller as an *os.File: net's socket constructor (its dialer, listener
+// and address-family probing) and FilePacketConn are linked for nothing
+// else (flash); the send and receive paths use only the RawConn.
+func openUDP(network string, ap netip.AddrPort) (*os.File, error) {
+	family := unix.AF_INET6
+	var sa syscall.Sockaddr
+	if network == "udp4" {
+		family = unix.AF_INET
+		sa = &syscall.SockaddrInet4{Port: int(ap.Port()), Addr: ap.Addr().Unmap().As4()}
 	} else {
-		c, err = net.ListenUDP(network, net.UDPAddrFromAddrPort(ap))
+		sa6 := &syscall.SockaddrInet6{Port: int(ap.Port()), Addr: ap.Addr().As16()}
+		if z := ap.Addr().Zone(); z != "" {
+			i, err := netif.Index(z)
+			if err != nil {
+				return nil, listenError(network, ap, err)
+			}
+			sa6.ZoneId = uint32(i)
+		}
+		sa = sa6
+	}
+	fd, err := syscall.Socket(family, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, listenError(network, ap, os.NewSyscallError("socket", err))
+	}
+	op := "setsockopt"
+	err = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_BROADCAST, 1)
+	if err == nil && family == unix.AF_INET6 {
+		err = unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 0)
+	}
+	if err == nil && ap.Port() == PortIKE {
+		err = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+	}
+	if err == nil {
+		op = "bind"
+		err = syscall.Bind(fd, sa)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("tun: listen on %s: %w", ap, err)
+		syscall.Close(fd)
+		return nil, listenError(network, ap, os.NewSyscallError(op, err))
 	}
-	if rc, err := c.SyscallConn(); err == nil {
-		_ = rc.Control(func(fd uintptr) { sizeBuffers(int(fd)) })
-	}
+	sizeBuffers(fd)
 	if ap.Addr().IsUnspecified() {
-		if err := enablePktinfo(c, ap.Addr().Is6()); err != nil {
-			c.Close()
+		if err := enablePktinfo(fd, family == unix.AF_INET6); err != nil {
+			syscall.Close(fd)
 			return nil, fmt.Errorf("tun: packet info on %s: %w", ap, err)
 		}
 	}
-	return c, nil
+	return os.NewFile(uintptr(fd), "udp"), nil
+}
+
+// listenError is the error net.ListenUDP returns, with this package's
+// prefix, built out of line: the error paths are set-up code, and each
+// inlined copy cost flash.
+//
+//go:noinline
+func listenError(network string, a netip.AddrPort, err error) error {
+	return fmt.Errorf("tun: listen on %s: %w", a, &net.OpError{Op: "listen", Net: network, Addr: net.UDPAddrFromAddrPort(a), Err: err})
 }
 
 // SetIKEHandler sets the function that receives IKE messages (non-ESP
@@ -161,7 +204,7 @@ func (u *UDP) Start() {
 		}
 		var b ESPBatch
 		if s.port == PortNATT && u.espBatch != nil {
-			enableGRO(s.c)
+			enableGRO(s.rc)
 			b = u.espBatch()
 		}
 		u.wg.Add(1)
@@ -264,9 +307,7 @@ func (u *UDP) SendKeepalive(local, remote netip.AddrPort) error {
 func (u *UDP) KernelDrops() uint64 {
 	var n uint64
 	for _, s := range u.socks {
-		if rc, err := s.c.SyscallConn(); err == nil {
-			_ = rc.Control(func(fd uintptr) { n += socketDrops(int(fd)) })
-		}
+		_ = s.rc.Control(func(fd uintptr) { n += socketDrops(int(fd)) })
 	}
 	return n
 }
@@ -274,6 +315,7 @@ func (u *UDP) KernelDrops() uint64 {
 // Close closes every socket and waits for the receive goroutines.
 func (u *UDP) Close() error {
 	for _, s := range u.socks {
+		s.closed.Store(true)
 		s.c.Close()
 	}
 	u.wg.Wait()
@@ -284,12 +326,8 @@ func (u *UDP) Close() error {
 // and NAT-T packets to a peer inside a protected prefix bypass the TUN.
 func (u *UDP) SetMark(mark uint32) error {
 	for _, s := range u.socks {
-		rc, err := s.c.SyscallConn()
-		if err != nil {
-			return err
-		}
 		var serr error
-		if err := rc.Control(func(fd uintptr) {
+		if err := s.rc.Control(func(fd uintptr) {
 			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_MARK, int(mark))
 		}); err != nil {
 			return err

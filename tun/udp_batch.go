@@ -46,11 +46,10 @@ type udpBatchReader struct {
 }
 
 func newUDPBatchReader(s *udpSock, batch int) (*udpBatchReader, error) {
-	rc, err := s.c.SyscallConn()
-	if err != nil {
-		return nil, err
+	if s.rc == nil {
+		return nil, errors.New("tun: not a socket")
 	}
-	r := &udpBatchReader{s: s, rc: rc, m: newMmsgReader(batch, udpOOBSize), bufs: make([][]byte, batch)}
+	r := &udpBatchReader{s: s, rc: s.rc, m: newMmsgReader(batch, udpOOBSize), bufs: make([][]byte, batch)}
 	for i := range r.bufs {
 		r.bufs[i] = make([]byte, udpBufSize)
 	}
@@ -59,11 +58,7 @@ func newUDPBatchReader(s *udpSock, batch int) (*udpBatchReader, error) {
 }
 
 // enableGRO asks the kernel to merge datagrams (best effort: Linux 5.0).
-func enableGRO(c *net.UDPConn) bool {
-	rc, err := c.SyscallConn()
-	if err != nil {
-		return false
-	}
+func enableGRO(rc syscall.RawConn) bool {
 	ok := false
 	_ = rc.Control(func(fd uintptr) {
 		ok = unix.SetsockoptInt(int(fd), unix.SOL_UDP, unix.UDP_GRO, 1) == nil
@@ -78,7 +73,7 @@ func (r *udpBatchReader) read() (int, error) {
 	}
 	r.n, r.err = 0, nil
 	if err := r.rc.Read(r.fn); err != nil {
-		if errors.Is(err, os.ErrClosed) || errors.Is(err, net.ErrClosed) {
+		if r.s.closed.Load() || errors.Is(err, os.ErrClosed) || errors.Is(err, net.ErrClosed) {
 			return 0, net.ErrClosed
 		}
 		return 0, err

@@ -154,7 +154,7 @@ func TestUDPBatchReaderLoopback(t *testing.T) {
 	defer cli.Close()
 	dst := netip.MustParseAddrPort(srv.LocalAddr().String())
 	me := netip.MustParseAddrPort(cli.LocalAddr().String())
-	s := &udpSock{c: srv, port: dst.Port(), addr: dst.Addr()}
+	s := connSock(t, srv, dst.Port(), dst.Addr())
 	r, err := newUDPBatchReader(s, 4)
 	if err != nil {
 		t.Fatal(err)
@@ -220,8 +220,8 @@ func TestIKEBatchReceive(t *testing.T) {
 	rec := &ikeRecorder{}
 	u.SetIKEBatch(func() IKEBatch { return rec })
 	// Socket ports as the daemon's (the bound ones are random).
-	s500 := &udpSock{c: c500, port: PortIKE, addr: a500.Addr()}
-	s4500 := &udpSock{c: c4500, port: PortNATT, addr: a4500.Addr()}
+	s500 := connSock(t, c500, PortIKE, a500.Addr())
+	s4500 := connSock(t, c4500, PortNATT, a4500.Addr())
 	r500, err := newUDPBatchReader(s500, 4)
 	if err != nil {
 		t.Fatal(err)

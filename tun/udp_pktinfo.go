@@ -2,7 +2,6 @@ package tun
 
 import (
 	"encoding/binary"
-	"net"
 	"net/netip"
 	"sync"
 	"syscall"
@@ -28,22 +27,11 @@ const oobSize = 64
 
 // enablePktinfo asks the kernel for the destination address of each
 // datagram.
-func enablePktinfo(c *net.UDPConn, v6 bool) error {
-	rc, err := c.SyscallConn()
-	if err != nil {
-		return err
+func enablePktinfo(fd int, v6 bool) error {
+	if v6 {
+		return unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_RECVPKTINFO, 1)
 	}
-	var serr error
-	if err := rc.Control(func(fd uintptr) {
-		if v6 {
-			serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_IPV6, unix.IPV6_RECVPKTINFO, 1)
-		} else {
-			serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_PKTINFO, 1)
-		}
-	}); err != nil {
-		return err
-	}
-	return serr
+	return unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_PKTINFO, 1)
 }
 
 // pktinfoDst returns the destination address from the IP_PKTINFO or

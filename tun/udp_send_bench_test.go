@@ -1,8 +1,8 @@
 package tun
 
 import (
-	"net"
 	"net/netip"
+	"os"
 	"syscall"
 	"testing"
 )
@@ -26,10 +26,10 @@ func BenchmarkUDPSend(b *testing.B) {
 	local := netip.MustParseAddrPort("10.93.0.1:4500")
 	p := make([]byte, 1400)
 	p[3] = 1 // an SPI
-	listen := func(network, bind string) *net.UDPConn {
-		var c *net.UDPConn
+	listen := func(network, bind string) *os.File {
+		var c *os.File
 		var err error
-		inNS(b, ns, func() { c, err = net.ListenUDP(network, net.UDPAddrFromAddrPort(netip.MustParseAddrPort(bind))) })
+		inNS(b, ns, func() { c, err = openUDP(network, netip.MustParseAddrPort(bind)) })
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -61,13 +61,7 @@ func BenchmarkUDPSend(b *testing.B) {
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			c := listen(tc.network, tc.bind)
-			addr := netip.MustParseAddrPort(tc.bind).Addr()
-			if addr.IsUnspecified() {
-				if err := enablePktinfo(c, true); err != nil {
-					b.Fatal(err)
-				}
-			}
-			s := benchSock(c, addr)
+			s := benchSock(c, netip.MustParseAddrPort(tc.bind).Addr())
 			b.SetBytes(int64(len(p)))
 			for b.Loop() {
 				if err := s.write(p, local, remote); err != nil {
@@ -78,9 +72,6 @@ func BenchmarkUDPSend(b *testing.B) {
 	}
 	b.Run("run16", func(b *testing.B) {
 		c := listen("udp", "[::]:0")
-		if err := enablePktinfo(c, true); err != nil {
-			b.Fatal(err)
-		}
 		w := NewWire(nil, &UDP{socks: []*udpSock{benchSock(c, netip.IPv6Unspecified())}})
 		batch := make([][]byte, 16)
 		for i := range batch {
@@ -95,7 +86,7 @@ func BenchmarkUDPSend(b *testing.B) {
 	})
 }
 
-func benchSock(c *net.UDPConn, addr netip.Addr) *udpSock {
+func benchSock(c *os.File, addr netip.Addr) *udpSock {
 	s := newUDPSock(c, PortNATT, addr)
 	s.tx = newUDPTx()
 	return s

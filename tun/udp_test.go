@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"testing"
 	"time"
 
@@ -411,9 +412,9 @@ func TestIKEPortSteersCookies(t *testing.T) {
 	if steered == nil {
 		t.Skip("the kernel refused the steering program")
 	}
-	var intruder *net.UDPConn
+	var intruder *os.File
 	var err error
-	inNS(t, ns, func() { intruder, err = listenReusePort("udp4", netip.AddrPortFrom(lo, PortIKE)) })
+	inNS(t, ns, func() { intruder, err = openUDP("udp4", netip.AddrPortFrom(lo, PortIKE)) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -440,7 +441,7 @@ func TestIKEPortSteersCookies(t *testing.T) {
 			sent[string(d.pkt)] = d.to
 		}
 	}
-	read := func(conn *net.UDPConn) map[string]bool {
+	read := func(conn *os.File) map[string]bool {
 		got := map[string]bool{}
 		b := make([]byte, 128)
 		for {
@@ -478,4 +479,17 @@ func TestIKEPortSteersCookies(t *testing.T) {
 	if err := u.SendIKE([]byte("reply"), netip.AddrPortFrom(lo, PortIKE), netip.MustParseAddrPort(c.LocalAddr().String())); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// connSock is a udpSock on a duplicate of c's socket, closed when the
+// test ends: the daemon's sockets are *os.File, tests make theirs with
+// net.
+func connSock(t testing.TB, c *net.UDPConn, port uint16, addr netip.Addr) *udpSock {
+	t.Helper()
+	f, err := c.File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return newUDPSock(f, port, addr)
 }
