@@ -41,9 +41,16 @@ const (
 	NullCipher       Cipher = "null"
 )
 
-// Ciphers lists every ESP cipher, in the order messages list them.
+// Ciphers lists every ESP cipher, in the order messages list them (the
+// table's). The lists are built from the tables rather than written as
+// composite literals, whose array types each needed a generated ==
+// function (flash).
 func Ciphers() []Cipher {
-	return []Cipher{AES128GCM16, AES256GCM16, ChaCha20Poly1305, AES128CBC, AES192CBC, AES256CBC, TripleDESCBC, NullCipher}
+	out := make([]Cipher, len(ciphers))
+	for i := range ciphers {
+		out[i] = Cipher(ciphers[i].Name)
+	}
+	return out
 }
 
 // IPsec DOI ESP transform IDs (RFC 2407 section 4.4.4 and the IANA
@@ -127,10 +134,10 @@ func (c Cipher) String() string { return string(c) }
 // CipherByTransform finds the ESP cipher of a transform ID and key-length
 // attribute (bits; 0 when absent).
 func CipherByTransform(id uint8, keyBits int) (Cipher, bool) {
-	for _, c := range Ciphers() {
-		i := c.Info()
+	for j := range ciphers {
+		i := &ciphers[j]
 		if i.TransformID == id && (i.KeyBits == keyBits || id == ESPTransformAESCBC && keyBits == 0 && i.KeyBits == 128) {
-			return c, true
+			return Cipher(i.Name), true
 		}
 	}
 	return CipherNone, false
@@ -150,8 +157,14 @@ const (
 	MD5      Hash = "md5"
 )
 
-// Hashes lists every hash, in the order messages list them.
-func Hashes() []Hash { return []Hash{SHA1, SHA256, SHA384, SHA512, MD5} }
+// Hashes lists every hash, in the order messages list them (the table's).
+func Hashes() []Hash {
+	out := make([]Hash, len(hashes))
+	for i := range hashes {
+		out[i] = Hash(hashes[i].Name)
+	}
+	return out
+}
 
 // HashInfo is one row of the hash table.
 type HashInfo struct {
@@ -187,18 +200,33 @@ func (h Hash) String() string { return string(h) }
 
 // HashByIKEAttr finds the hash of a phase 1 hash attribute value.
 func HashByIKEAttr(v uint16) (Hash, bool) {
-	return find(Hashes(), func(h Hash) bool { return h.Info().IKEAttr == v })
+	for i := range hashes {
+		if hashes[i].IKEAttr == v {
+			return Hash(hashes[i].Name), true
+		}
+	}
+	return HashNone, false
 }
 
 // HashByAuthAttr finds the hash of an IPsec authentication-algorithm
 // attribute value.
 func HashByAuthAttr(v uint16) (Hash, bool) {
-	return find(Hashes(), func(h Hash) bool { return h.Info().AuthAttr == v })
+	for i := range hashes {
+		if hashes[i].AuthAttr == v {
+			return Hash(hashes[i].Name), true
+		}
+	}
+	return HashNone, false
 }
 
 // HashByAHTransform finds the hash of an AH transform ID.
 func HashByAHTransform(id uint8) (Hash, bool) {
-	return find(Hashes(), func(h Hash) bool { return h.Info().AHTransformID == id })
+	for i := range hashes {
+		if hashes[i].AHTransformID == id {
+			return Hash(hashes[i].Name), true
+		}
+	}
+	return HashNone, false
 }
 
 // P1Cipher is a phase 1 (ISAKMP SA) encryption algorithm.
@@ -214,8 +242,15 @@ const (
 	P1DES        P1Cipher = "des"
 )
 
-// P1Ciphers lists every phase 1 cipher, in the order messages list them.
-func P1Ciphers() []P1Cipher { return []P1Cipher{P1AES128, P1AES192, P1AES256, P13DES, P1DES} }
+// P1Ciphers lists every phase 1 cipher, in the order messages list them
+// (the table's).
+func P1Ciphers() []P1Cipher {
+	out := make([]P1Cipher, len(p1Ciphers))
+	for i := range p1Ciphers {
+		out[i] = P1Cipher(p1Ciphers[i].Name)
+	}
+	return out
+}
 
 // Phase 1 encryption attribute values (RFC 2409 appendix A, RFC 3602).
 const (
@@ -262,10 +297,13 @@ func P1CipherByAttr(attr uint16, keyBits int) (P1Cipher, bool) {
 	if attr == IKECipherAES && keyBits == 0 {
 		keyBits = 128
 	}
-	return find(P1Ciphers(), func(c P1Cipher) bool {
-		i := c.Info()
-		return i.IKEAttr == attr && i.KeyBits == keyBits
-	})
+	for j := range p1Ciphers {
+		i := &p1Ciphers[j]
+		if i.IKEAttr == attr && i.KeyBits == keyBits {
+			return P1Cipher(i.Name), true
+		}
+	}
+	return P1CipherNone, false
 }
 
 // Group is a Diffie-Hellman group by its number (RFC 2409, RFC 3526,
@@ -331,8 +369,15 @@ const (
 	ECDSASig Auth = "ecdsa-sig"
 )
 
-// Auths lists every authentication method, in the order messages list them.
-func Auths() []Auth { return []Auth{PreShare, RSASig, ECDSASig} }
+// Auths lists every authentication method, in the order messages list
+// them (the table's).
+func Auths() []Auth {
+	out := make([]Auth, len(auths))
+	for i := range auths {
+		out[i] = Auth(auths[i].Name)
+	}
+	return out
+}
 
 // AuthInfo is one row of the authentication method table.
 type AuthInfo struct {
@@ -366,14 +411,4 @@ func Names[T ~string](all []T) []string {
 		out[i] = string(a)
 	}
 	return out
-}
-
-func find[T any](all []T, match func(T) bool) (T, bool) {
-	for _, a := range all {
-		if match(a) {
-			return a, true
-		}
-	}
-	var zero T
-	return zero, false
 }
