@@ -15,6 +15,11 @@ const (
 	maxPEMFile = 1 << 20
 )
 
+// credentialKeys name a certificate's three files, in the order they
+// are read. A static array: a []string literal in each loop was built
+// on the stack word by word (flash).
+var credentialKeys = [...]string{"cert", "key", "ca"}
+
 // credentials reads psk / psk_file / cert / key / ca and checks that the
 // map has credentials that at least one ISAKMP policy can use.
 func (b *builder) credentials(t *table, m *CryptoMap) {
@@ -22,7 +27,7 @@ func (b *builder) credentials(t *table, m *CryptoMap) {
 
 	var files [3]string
 	var given int
-	for i, k := range []string{"cert", "key", "ca"} {
+	for i, k := range credentialKeys {
 		if s, _ := t.str(k, ""); s != "" {
 			files[i] = b.path(s)
 			given++
@@ -31,7 +36,7 @@ func (b *builder) credentials(t *table, m *CryptoMap) {
 	m.Cert, m.Key, m.CA = files[0], files[1], files[2]
 	hasCert := given == 3
 	if given > 0 && given < 3 {
-		for i, k := range []string{"cert", "key", "ca"} {
+		for i, k := range credentialKeys {
 			if files[i] == "" {
 				t.fail(k, "missing: cert, key and ca are needed together")
 			}
@@ -39,7 +44,7 @@ func (b *builder) credentials(t *table, m *CryptoMap) {
 	}
 	if given > 0 {
 		h := sha256.New()
-		for i, k := range []string{"cert", "key", "ca"} {
+		for i, k := range credentialKeys {
 			if files[i] == "" {
 				continue
 			}

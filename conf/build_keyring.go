@@ -90,7 +90,11 @@ func (b *builder) keyringEntry(t *table, seen map[string]keyPath) (KeyringEntry,
 	}
 	if match != "" {
 		if first, dup := seen[match]; dup {
-			t.errorf(map[bool]string{true: "address", false: "identity"}[e.Address.IsValid()], "%s already has a key in %s", match, first)
+			key := "identity"
+			if e.Address.IsValid() {
+				key = "address"
+			}
+			t.errorf(key, "%s already has a key in %s", match, first)
 		} else {
 			seen[match] = t.path
 		}

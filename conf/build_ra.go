@@ -23,6 +23,13 @@ const (
 	maxUsers    = 4096
 )
 
+// The keys only one side of remote access uses (besides xauth_user and
+// pool, which tell the sides apart).
+var (
+	raClientKeys  = [...]string{"xauth_password", "xauth_password_file", "resolv_file"}
+	raGatewayKeys = [...]string{"xauth_users_file", "dns", "split_networks"}
+)
+
 func (b *builder) remoteAccess(t *table, m *CryptoMap) {
 	if t.has("match") {
 		t.get("match")
@@ -59,12 +66,7 @@ func (b *builder) raClient(t *table, m *CryptoMap) {
 	if !t.has("psk") && !t.has("psk_file") {
 		t.fail("xauth_user", "a remote-access client needs the group key: psk or psk_file")
 	}
-	for _, k := range []string{"xauth_users_file", "dns", "split_networks"} {
-		if t.has(k) {
-			t.get(k)
-			t.fail(k, "only used by a remote-access gateway (pool)")
-		}
-	}
+	t.reject(raGatewayKeys[:], "only used by a remote-access gateway (pool)")
 }
 
 func (b *builder) raGateway(t *table, m *CryptoMap) {
@@ -75,12 +77,7 @@ func (b *builder) raGateway(t *table, m *CryptoMap) {
 		t.fail("pool", "a remote-access gateway needs the group key: psk or psk_file")
 	}
 	m.ModeCfg, _ = t.oneOf("modecfg", "pull", "pull", "push")
-	for _, k := range []string{"xauth_password", "xauth_password_file", "resolv_file"} {
-		if t.has(k) {
-			t.get(k)
-			t.fail(k, "only used by a remote-access client (xauth_user)")
-		}
-	}
+	t.reject(raClientKeys[:], "only used by a remote-access client (xauth_user)")
 	if s, ok := t.str("pool", ""); ok {
 		first, last, err := parsePool(s)
 		if err != nil {

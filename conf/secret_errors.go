@@ -41,12 +41,7 @@ func lastKeyElement(key string) string {
 func IsSecretKey(key string) bool {
 	key = lastKeyElement(key)
 	key = strings.Trim(key, "'\"")
-	for _, k := range secretKeys {
-		if k == key {
-			return true
-		}
-	}
-	return false
+	return inList(secretKeys[:], key)
 }
 
 // The two line shapes that assign a key are matched by hand rather than
@@ -170,19 +165,20 @@ func redactSecrets(data []byte, uci bool, err error) error {
 		return err
 	}
 	secrets := secretAssignments(data, uci)
-	out := make(Errors, len(es))
-	for i, e := range es {
-		out[i] = redactError(e, secrets, uci)
+	for i := range es {
+		redactError(&es[i], secrets, uci)
 	}
-	return out
+	return es
 }
 
-func redactError(e Error, secrets []secretAssignment, uci bool) Error {
+// redactError rewrites e in place: an Error is seven words, copied in
+// and out of each call by value (flash).
+func redactError(e *Error, secrets []secretAssignment, uci bool) {
 	// This package's own checks never quote a secret value (tests hold
 	// them to that); the cut below is the last guard.
-	e = scrub(e, secrets)
+	scrub(e, secrets)
 	if !e.syntax {
-		return e
+		return
 	}
 	// The syntax parser's message about a secret key may quote the
 	// value. Point at the key's assignment (a multi-line string may end
@@ -208,7 +204,7 @@ func redactError(e Error, secrets []secretAssignment, uci bool) Error {
 			e.Line = at
 		}
 		e.Msg = secretMessage(name, uci)
-		return e
+		return
 	}
 	// A syntax error on a line that sets a secret, under another key.
 	for _, s := range secrets {
@@ -222,12 +218,11 @@ func redactError(e Error, secrets []secretAssignment, uci bool) Error {
 			break
 		}
 	}
-	return e
 }
 
 // scrub cuts every piece of a secret assignment's text (the whole value
 // and each word of four characters or more) out of the message.
-func scrub(e Error, secrets []secretAssignment) Error {
+func scrub(e *Error, secrets []secretAssignment) {
 	for _, s := range secrets {
 		pieces := []string{s.value, strings.Trim(s.value, `"'`)}
 		pieces = append(pieces, strings.FieldsFunc(s.value, func(r rune) bool {
@@ -240,5 +235,4 @@ func scrub(e Error, secrets []secretAssignment) Error {
 			}
 		}
 	}
-	return e
 }

@@ -220,6 +220,12 @@ func (b *builder) toInt(v any) (int64, error) {
 	return 0, fmt.Errorf("must be an integer, not %s", b.typeName(v))
 }
 
+// The words UCI accepts for a boolean.
+var (
+	uciTrue  = [...]string{"1", "yes", "on", "true", "enabled"}
+	uciFalse = [...]string{"0", "no", "off", "false", "disabled"}
+)
+
 // boolean reads true/false; in text mode also UCI's 1/0, yes/no, on/off.
 func (t *table) boolean(key string, def bool) (bool, bool) {
 	v, present := t.get(key)
@@ -231,10 +237,11 @@ func (t *table) boolean(key string, def bool) (bool, bool) {
 		return x, true
 	case string:
 		if t.b.text {
-			switch strings.ToLower(strings.TrimSpace(x)) {
-			case "1", "yes", "on", "true", "enabled":
+			w := strings.ToLower(strings.TrimSpace(x))
+			if inList(uciTrue[:], w) {
 				return true, true
-			case "0", "no", "off", "false", "disabled":
+			}
+			if inList(uciFalse[:], w) {
 				return false, true
 			}
 			t.errorf(key, "%q is not a boolean (want 1/0, yes/no, on/off, true/false)", x)

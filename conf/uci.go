@@ -25,12 +25,13 @@ var uciServiceOptions = [...]string{
 	"respawn_timeout", "respawn_retry", "trigger_interface",
 }
 
-// isServiceOption: a static array searched in order rather than a map,
-// which the program would build at start from code as long as the list
-// (flash).
-func isServiceOption(key string) bool {
-	for _, o := range uciServiceOptions {
-		if o == key {
+// inList reports whether s is one of list: the keyword lists of this
+// package are static arrays searched in order rather than maps, which the
+// program would build at start from code as long as the lists, or
+// switches, whose cases each compare inline (flash).
+func inList(list []string, s string) bool {
+	for _, w := range list {
+		if w == s {
 			return true
 		}
 	}
@@ -151,7 +152,7 @@ func (l *uciLocator) options(s *uciSection, p keyPath, disp string, fail func(st
 		if s.Type == "acl" && key == "rule" {
 			key = "rules"
 		}
-		if s.Type == "global" && isServiceOption(key) {
+		if s.Type == "global" && inList(uciServiceOptions[:], key) {
 			continue
 		}
 		if _, dup := m[key]; dup {
