@@ -1,8 +1,6 @@
 package main
 
 import (
-	"context"
-
 	"tinyipsec/conf"
 	"tinyipsec/internal/dataplane"
 	"tinyipsec/internal/logx"
@@ -12,8 +10,8 @@ import (
 // plane first (IKE sends on its sockets and installs SAs into its engine),
 // then IKE. They are closed in reverse order, so IKE's Delete
 // notifications still leave through the data plane's sockets.
-func startComponents(ctx context.Context, cfg *conf.Config, log *logx.Logger) ([]component, error) {
-	dp, err := dataplane.Start(ctx, cfg, log)
+func startComponents(cfg *conf.Config, log *logx.Logger) ([]component, error) {
+	dp, err := dataplane.Start(cfg, log)
 	if err != nil {
 		return nil, err
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -76,10 +75,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	log, level := newLogger(stderr, cfg.Global.LogLevel)
 
 	d := &daemon{path: path, log: log, level: level, cfg: cfg, started: time.Now()}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-
-	parts, err := startComponents(ctx, cfg, log)
+	parts, err := startComponents(cfg, log)
 	if err != nil {
 		log.Error("start failed", "err", err)
 		return exitFail

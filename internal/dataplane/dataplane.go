@@ -8,7 +8,6 @@
 package dataplane
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -60,11 +59,10 @@ type Dataplane struct {
 // cfg.Global.MTU), routes for the remote prefixes of every crypto ACL, the
 // sockets, the inbound cleartext policy, and the SAs of keying = "manual"
 // crypto maps; then it starts the packet loops. Policy entry i of the
-// engine is cfg.CryptoMaps[i]. Close undoes everything; ctx cancellation
-// closes it too.
-func Start(ctx context.Context, cfg *conf.Config, logger *logx.Logger) (*Dataplane, error) {
+// engine is cfg.CryptoMaps[i]. Close undoes everything.
+func Start(cfg *conf.Config, logger *logx.Logger) (*Dataplane, error) {
 	d := &Dataplane{log: logger, cfg: cfg, maps: cfg.CryptoMaps, manual: map[string]*esp.Pair{}}
-	if err := d.start(ctx, logger); err != nil {
+	if err := d.start(logger); err != nil {
 		d.Close()
 		return nil, err
 	}
@@ -73,7 +71,7 @@ func Start(ctx context.Context, cfg *conf.Config, logger *logx.Logger) (*Datapla
 
 // start is Start after the Dataplane is made; on an error, Start closes
 // what it opened.
-func (d *Dataplane) start(ctx context.Context, logger *logx.Logger) (err error) {
+func (d *Dataplane) start(logger *logx.Logger) (err error) {
 	cfg := d.cfg
 	var ids []string
 	d.lists, ids = compileACLs(d.maps)
@@ -147,10 +145,6 @@ func (d *Dataplane) start(ctx context.Context, logger *logx.Logger) (err error) 
 		}
 	}
 	d.startLoops()
-	go func() {
-		<-ctx.Done()
-		d.Close()
-	}()
 	logger.Info("data plane up", "tun", d.dev.Name(), "mtu", d.dev.MTU(), "routes", d.kernel.Routes(), "entries", len(d.maps))
 	return nil
 }

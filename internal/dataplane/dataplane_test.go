@@ -36,7 +36,7 @@ func TestDataplaneHelperProcess(t *testing.T) {
 	logger := logx.New(os.Stderr, nil)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	d, err := Start(ctx, cfg, logger)
+	d, err := Start(cfg, logger)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "start:", err)
 		os.Exit(1)
