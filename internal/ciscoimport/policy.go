@@ -86,13 +86,42 @@ func weakList(p policy) string {
 	return strings.Join(w, ", ")
 }
 
+// Cisco's words for the values of an ISAKMP policy, and tinyipsec's.
+// "aes N" is the encryption keyword with its key size (a space, which no
+// token holds, keeps it apart from the one-token forms). Static tables
+// rather than switches whose cases each compare inline (flash).
+var (
+	policyCiphers = [...][2]string{
+		{"aes ", "aes128"}, {"aes 128", "aes128"}, {"aes 192", "aes192"}, {"aes 256", "aes256"},
+		{"aes-192", "aes192"}, {"aes-256", "aes256"}, {"3des", "3des"}, {"des", "des"},
+	}
+	policyHashes = [...][2]string{
+		{"sha", "sha1"}, {"sha256", "sha256"}, {"sha384", "sha384"}, {"sha512", "sha512"}, {"md5", "md5"},
+	}
+	policyAuths = [...][2]string{
+		{"pre-share", "pre-share"}, {"rsa-sig", "rsa-sig"}, {"ecdsa-sig", "ecdsa-sig"},
+	}
+)
+
+// translateWord is the tinyipsec value of Cisco's word w in table, "" if
+// it has none.
+func translateWord(table [][2]string, w string) string {
+	for i := range table {
+		if table[i][0] == w {
+			return table[i][1]
+		}
+	}
+	return ""
+}
+
 func (c *converter) policyLine(p *policy, l *line) {
 	t := l.toks
-	arg := func(i int) string {
-		if i < len(t) {
-			return strings.ToLower(t[i])
-		}
-		return ""
+	var a1, a2 string // the arguments, lower case
+	if len(t) > 1 {
+		a1 = strings.ToLower(t[1])
+	}
+	if len(t) > 2 {
+		a2 = strings.ToLower(t[2])
 	}
 	// drop notes why the whole policy is not carried over.
 	drop := func(why string) {
@@ -101,43 +130,30 @@ func (c *converter) policyLine(p *policy, l *line) {
 	}
 	switch strings.ToLower(t[0]) {
 	case "encr", "encryption":
-		switch enc := arg(1); {
-		case enc == "aes" && (arg(2) == "" || arg(2) == "128"):
-			p.enc = "aes128"
-		case enc == "aes" && (arg(2) == "192" || arg(2) == "256"):
-			p.enc = "aes" + arg(2)
-		case enc == "aes-192", enc == "aes-256":
-			p.enc = "aes" + enc[4:]
-		case enc == "3des", enc == "des":
-			p.enc = enc
-		default:
-			drop("encryption " + enc + " is not supported")
+		w := a1
+		if w == "aes" {
+			w = "aes " + a2
+		}
+		if p.enc = translateWord(policyCiphers[:], w); p.enc == "" {
+			drop("encryption " + a1 + " is not supported")
 		}
 	case "hash":
-		switch h := arg(1); h {
-		case "sha":
-			p.hash = "sha1"
-		case "sha256", "sha384", "sha512", "md5":
-			p.hash = h
-		default:
-			drop("hash " + h + " is not supported")
+		if p.hash = translateWord(policyHashes[:], a1); p.hash == "" {
+			drop("hash " + a1 + " is not supported")
 		}
 	case "authentication":
-		switch a := arg(1); a {
-		case "pre-share", "rsa-sig", "ecdsa-sig":
-			p.auth = a
-		default:
-			drop("authentication " + a + " is not supported (RSA encryption modes are not offered)")
+		if p.auth = translateWord(policyAuths[:], a1); p.auth == "" {
+			drop("authentication " + a1 + " is not supported (RSA encryption modes are not offered)")
 		}
 	case "group":
-		g, err := strconv.Atoi(arg(1))
+		g, err := strconv.Atoi(a1)
 		if err != nil || !supportedGroup(g) {
-			drop("DH group " + arg(1) + " is not supported")
+			drop("DH group " + a1 + " is not supported")
 			return
 		}
 		p.group = g
 	case "lifetime":
-		n, err := strconv.Atoi(arg(1))
+		n, err := strconv.Atoi(a1)
 		switch {
 		case err != nil || n <= 0:
 			c.note(l, "lifetime is not a number of seconds")

@@ -55,26 +55,30 @@ func (c *converter) transformSet(b *block, args []string) {
 			} else {
 				ts.esp = "aes" + size
 			}
-		case "esp-aes-192", "esp-aes-256":
-			ts.esp = "aes" + tok[8:]
-		case "esp-3des":
-			ts.esp = "3des"
-		case "esp-des":
-			ts.esp = "des"
-			c.weak(&b.head, tok)
-		case "esp-null":
-			ts.esp = "null"
-		case "esp-sha-hmac", "esp-sha256-hmac", "esp-sha384-hmac", "esp-sha512-hmac", "esp-md5-hmac":
-			ts.espAuth = c.hmac(&b.head, tok)
-		case "ah-sha-hmac", "ah-sha256-hmac", "ah-sha384-hmac", "ah-sha512-hmac", "ah-md5-hmac":
-			ts.ah = c.hmac(&b.head, tok)
+			continue
 		case "esp-none":
 			// ASA: ESP without integrity; only valid with an AEAD here.
+			continue
 		case "comp-lzs":
 			c.note(&b.head, "IPComp (comp-lzs) is not supported; the rest of the transform set is carried over")
-		default:
+			continue
+		}
+		tw := lookupTransform(tok)
+		if tw == nil {
 			c.note(&b.head, "transform "+t[i]+" is not supported; the transform set is not carried over")
 			ts.bad = true
+			continue
+		}
+		if tw.value == "des" || tw.value == "md5" {
+			c.weak(&b.head, tok)
+		}
+		switch tw.slot {
+		case slotESP:
+			ts.esp = tw.value
+		case slotESPAuth:
+			ts.espAuth = tw.value
+		default:
+			ts.ah = tw.value
 		}
 	}
 	switch {
@@ -119,15 +123,45 @@ func (c *converter) transformMode(ts *transformSet, l *line, args []string) {
 	}
 }
 
-// hmac is the integrity algorithm of an esp-*-hmac or ah-*-hmac
-// transform (IOS says "sha" for SHA-1); MD5 is noted as weak.
-func (c *converter) hmac(l *line, tok string) string {
-	_, alg, _ := strings.Cut(strings.TrimSuffix(tok, "-hmac"), "-")
-	switch alg {
-	case "sha":
-		return "sha1"
-	case "md5":
-		c.weak(l, tok)
+// transformWord is a transform that sets one algorithm of a transform
+// set (esp-aes and esp-gcm, which take a key size, are read in code).
+type transformWord struct {
+	word  string
+	slot  uint8
+	value string // tinyipsec's name; des and md5 are weak
+}
+
+const (
+	slotESP = iota
+	slotESPAuth
+	slotAH
+)
+
+// transformWords: a static table rather than a switch whose cases each
+// compare inline (flash). IOS says "sha" for SHA-1.
+var transformWords = [...]transformWord{
+	{"esp-aes-192", slotESP, "aes192"},
+	{"esp-aes-256", slotESP, "aes256"},
+	{"esp-3des", slotESP, "3des"},
+	{"esp-des", slotESP, "des"},
+	{"esp-null", slotESP, "null"},
+	{"esp-sha-hmac", slotESPAuth, "sha1"},
+	{"esp-sha256-hmac", slotESPAuth, "sha256"},
+	{"esp-sha384-hmac", slotESPAuth, "sha384"},
+	{"esp-sha512-hmac", slotESPAuth, "sha512"},
+	{"esp-md5-hmac", slotESPAuth, "md5"},
+	{"ah-sha-hmac", slotAH, "sha1"},
+	{"ah-sha256-hmac", slotAH, "sha256"},
+	{"ah-sha384-hmac", slotAH, "sha384"},
+	{"ah-sha512-hmac", slotAH, "sha512"},
+	{"ah-md5-hmac", slotAH, "md5"},
+}
+
+func lookupTransform(tok string) *transformWord {
+	for i := range transformWords {
+		if transformWords[i].word == tok {
+			return &transformWords[i]
+		}
 	}
-	return alg
+	return nil
 }
