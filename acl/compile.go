@@ -128,40 +128,58 @@ func buildTable(c []crule, fam uint8) famTable {
 
 const groupCost = 24
 
-// buildGroups builds the tuple space tables over rules all of family fam.
+// buildGroups builds the tuple space tables over rules all of family fam:
+// one group per (source length, destination length) pair, in the order
+// of its first rule, and in each group one span of idx per masked
+// address pair, in the order of the pair's first rule. Two passes over
+// the rules with the groups' own span maps (first counting, then placing)
+// rather than maps of slices per length pair and per address pair, whose
+// map types and code the daemon carried for this alone (flash).
 func buildGroups(c []crule, fam uint8, all []int32) []group {
-	type lens struct{ s, d uint8 }
-	byLens := map[lens]*group{}
-	members := map[lens][]int32{}
-	var order []lens
-	for _, i := range all {
-		k := lens{c[i].slen, c[i].dlen}
-		if _, ok := byLens[k]; !ok {
+	var groups []group
+	byLens := map[uint32]int32{}  // slen<<8|dlen -> index in groups
+	in := make([]int32, len(all)) // the group of each rule of all
+	var size []int32              // rules per group
+	for n, i := range all {
+		k := uint32(c[i].slen)<<8 | uint32(c[i].dlen)
+		gi, ok := byLens[k]
+		if !ok {
 			// Masks are per family; an "any" side has length 0 and
 			// a zero mask in either family.
-			byLens[k] = &group{smask: prefixMask(int(k.s), fam), dmask: prefixMask(int(k.d), fam), first: i}
-			order = append(order, k)
+			gi = int32(len(groups))
+			byLens[k] = gi
+			groups = append(groups, group{smask: prefixMask(int(c[i].slen), fam), dmask: prefixMask(int(c[i].dlen), fam), first: i, spans: map[pairKey]span{}})
+			size = append(size, 0)
 		}
-		members[k] = append(members[k], i)
+		in[n] = gi
+		size[gi]++
+		g := &groups[gi]
+		pk := pairKey{c[i].src, c[i].dst}
+		sp, seen := g.spans[pk]
+		if !seen {
+			sp.off = -1 // placed in the second pass
+		}
+		sp.n++
+		g.spans[pk] = sp
 	}
-	var groups []group
-	for _, k := range order { // order is by first rule index already
-		g := byLens[k]
-		runs := map[pairKey][]int32{}
-		var keys []pairKey
-		for _, i := range members[k] {
-			pk := pairKey{c[i].src, c[i].dst}
-			if _, ok := runs[pk]; !ok {
-				keys = append(keys, pk)
-			}
-			runs[pk] = append(runs[pk], i)
+	next := make([]int32, len(groups)) // where each group's next span starts
+	for gi := range groups {
+		groups[gi].idx = make([]int32, size[gi])
+	}
+	for n, i := range all {
+		gi := in[n]
+		g := &groups[gi]
+		pk := pairKey{c[i].src, c[i].dst}
+		sp := g.spans[pk]
+		if sp.off < 0 {
+			// The pair's first rule: its span starts here, and n
+			// counts the rules placed so far, up to the total again.
+			next[gi] += sp.n
+			sp.off, sp.n = next[gi]-sp.n, 0
 		}
-		g.spans = make(map[pairKey]span, len(keys))
-		for _, pk := range keys {
-			g.spans[pk] = span{int32(len(g.idx)), int32(len(runs[pk]))}
-			g.idx = append(g.idx, runs[pk]...)
-		}
-		groups = append(groups, *g)
+		g.idx[sp.off+sp.n] = i
+		sp.n++
+		g.spans[pk] = sp
 	}
 	return groups
 }
