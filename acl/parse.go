@@ -178,60 +178,57 @@ func parseProto(tok string) (uint8, error) {
 }
 
 // address parses one SRC or DST specification into pfx and isAny. what
-// is "source" or "destination", for messages.
+// is "source" or "destination", for messages. Every form ends in one
+// store of the prefix (each store of a Prefix, which holds a pointer, is
+// a copy with a write barrier: flash).
 func (p *ruleParser) address(what string, pfx *netip.Prefix, isAny *bool) error {
 	tok, ok := p.next()
 	if !ok {
 		return fmt.Errorf("missing %s address", what)
 	}
-	switch strings.ToLower(tok) {
+	var addr netip.Addr
+	bits := -1 // the whole address
+	switch low := strings.ToLower(tok); low {
 	case "any":
 		*isAny = true
 		return nil
-	case "any4":
-		*pfx = anyPrefix(false)
-		return nil
-	case "any6":
-		*pfx = anyPrefix(true)
+	case "any4", "any6":
+		*pfx = anyPrefix(low == "any6")
 		return nil
 	case "host":
 		a, ok := p.next()
 		if !ok {
-			return fmt.Errorf("missing address after host")
+			return errors.New("missing address after host")
 		}
-		addr, err := parseAddr(a)
-		if err != nil {
+		var err error
+		if addr, err = parseAddr(a); err != nil {
 			return err
 		}
-		*pfx = maskedPrefix(addr, -1)
-		return nil
-	}
-
-	if strings.Contains(tok, "/") {
-		pp, err := netip.ParsePrefix(tok)
-		if err != nil || pp.Addr().Zone() != "" {
-			return fmt.Errorf("invalid prefix %q", tok)
+	default:
+		if strings.Contains(tok, "/") {
+			pp, err := netip.ParsePrefix(tok)
+			if err != nil || pp.Addr().Zone() != "" {
+				return fmt.Errorf("invalid prefix %q", tok)
+			}
+			addr, bits = pp.Addr(), pp.Bits()
+			break
 		}
-		*pfx = maskedPrefix(pp.Addr(), pp.Bits())
-		return nil
+		var err error
+		if addr, err = parseAddr(tok); err != nil {
+			return err
+		}
+		if addr.Is6() {
+			return fmt.Errorf("IPv6 address %s needs /LEN or host", tok)
+		}
+		w, ok := p.next()
+		if !ok {
+			return fmt.Errorf("missing wildcard after %s", tok)
+		}
+		if bits, err = wildcardLen(w); err != nil {
+			return err
+		}
 	}
-
-	addr, err := parseAddr(tok)
-	if err != nil {
-		return err
-	}
-	if addr.Is6() {
-		return fmt.Errorf("IPv6 address %s needs /LEN or host", tok)
-	}
-	w, ok := p.next()
-	if !ok {
-		return fmt.Errorf("missing wildcard after %s", tok)
-	}
-	bitsLen, err := wildcardLen(w)
-	if err != nil {
-		return err
-	}
-	*pfx = maskedPrefix(addr, bitsLen)
+	*pfx = maskedPrefix(addr, bits)
 	return nil
 }
 
@@ -264,6 +261,17 @@ func wildcardLen(tok string) (int, error) {
 	return 32 - bits.OnesCount32(w), nil
 }
 
+// The port operators, in the order ports switches on them.
+const (
+	opEq = iota
+	opLt
+	opGt
+	opRange
+	opNeq
+)
+
+var portOps = [...]keyword{{"eq", opEq}, {"lt", opLt}, {"gt", opGt}, {"range", opRange}, {"neq", opNeq}}
+
 // ports parses an optional port operator. Only protocols with ports may
 // have one; for the others a port keyword is reported as such, not as a bad
 // address, because that is what the admin meant.
@@ -274,37 +282,34 @@ func (p *ruleParser) ports(proto uint8, into *PortRange) error {
 		return nil
 	}
 	op := strings.ToLower(tok)
-	switch op {
-	case "eq", "lt", "gt", "range", "neq":
-	default:
+	k, ok := lookup(portOps[:], op)
+	if !ok {
 		return nil
 	}
 	p.i++
 	if !hasPorts(proto) {
 		return fmt.Errorf("port operator %q needs tcp, udp or sctp", tok)
 	}
-	if op == "neq" {
+	if k == opNeq {
 		return errors.New("neq is not allowed in a crypto ACL (a proxy ID is one port range); use lt and gt lines")
 	}
 	a, err := p.port(op)
 	if err != nil {
 		return err
 	}
-	var r PortRange
-	switch op {
-	case "eq":
-		r = PortRange{a, a}
-	case "lt":
+	r := PortRange{a, a} // eq
+	switch k {
+	case opLt:
 		if a == 0 {
 			return errors.New("lt 0 matches no port")
 		}
 		r = PortRange{0, a - 1}
-	case "gt":
+	case opGt:
 		if a == 65535 {
 			return errors.New("gt 65535 matches no port")
 		}
 		r = PortRange{a + 1, 65535}
-	case "range":
+	case opRange:
 		b, err := p.port(op)
 		if err != nil {
 			return err
