@@ -10,8 +10,6 @@
 package main
 
 import (
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -19,6 +17,7 @@ import (
 	"strings"
 
 	"tinyipsec/conf"
+	"tinyipsec/internal/cliflag"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -97,18 +96,17 @@ func buildVersion() string {
 
 // newFlags makes a flag set for one command that reports errors as one
 // line, not Go's default help dump.
-func newFlags(name string, stderr io.Writer) (*flag.FlagSet, *string) {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+func newFlags(name string, stderr io.Writer) (*cliflag.Set, *string) {
+	fs := cliflag.New(name)
 	path := fs.String("c", conf.DefaultConfigPath, "configuration file (TOML or UCI)")
 	fs.StringVar(path, "config", conf.DefaultConfigPath, "configuration file (TOML or UCI)")
 	return fs, path
 }
 
 // parseFlags parses and turns problems into the one-line usage error.
-func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) bool {
+func parseFlags(fs *cliflag.Set, args []string, stderr io.Writer) bool {
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
+		if err == cliflag.ErrHelp {
 			fmt.Fprintf(stderr, "usage: tinyipsec %s%s\n", fs.Name(), flagSummary(fs))
 			return false
 		}
@@ -122,13 +120,13 @@ func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) bool {
 	return true
 }
 
-func flagSummary(fs *flag.FlagSet) string {
+func flagSummary(fs *cliflag.Set) string {
 	var b strings.Builder
-	fs.VisitAll(func(f *flag.Flag) {
-		if f.Name == "config" {
+	fs.VisitAll(func(name string) {
+		if name == "config" {
 			return
 		}
-		fmt.Fprintf(&b, " [-%s]", f.Name)
+		fmt.Fprintf(&b, " [-%s]", name)
 	})
 	return b.String()
 }
