@@ -3,7 +3,6 @@ package tun
 import (
 	"encoding/binary"
 	"fmt"
-	"net"
 	"net/netip"
 	"os"
 	"sync"
@@ -176,13 +175,14 @@ func openUDP(network string, ap netip.AddrPort) (*os.File, error) {
 	return os.NewFile(uintptr(fd), "udp"), nil
 }
 
-// listenError is the error net.ListenUDP returns, with this package's
-// prefix, built out of line: the error paths are set-up code, and each
-// inlined copy cost flash.
+// listenError is the error net.ListenUDP returns (the text of its
+// *net.OpError, which with its address type would be linked for this
+// alone), with this package's prefix, built out of line: the error paths
+// are set-up code, and each inlined copy cost flash.
 //
 //go:noinline
 func listenError(network string, a netip.AddrPort, err error) error {
-	return fmt.Errorf("tun: listen on %s: %w", a, &net.OpError{Op: "listen", Net: network, Addr: net.UDPAddrFromAddrPort(a), Err: err})
+	return fmt.Errorf("tun: listen on %s: listen %s %s: %w", a, network, netip.AddrPortFrom(a.Addr().Unmap(), a.Port()), err)
 }
 
 // SetIKEHandler sets the function that receives IKE messages (non-ESP

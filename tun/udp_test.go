@@ -2,10 +2,12 @@ package tun
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"os"
+	"syscall"
 	"testing"
 	"time"
 
@@ -492,4 +494,26 @@ func connSock(t testing.TB, c *net.UDPConn, port uint16, addr netip.Addr) *udpSo
 	}
 	t.Cleanup(func() { f.Close() })
 	return newUDPSock(f, port, addr)
+}
+
+// TestListenErrorText: a socket that cannot be bound gives the text
+// net.ListenUDP gives (its *net.OpError), under this package's prefix, and
+// the system error stays reachable with errors.Is.
+func TestListenErrorText(t *testing.T) {
+	for _, tc := range []struct{ network, addr string }{
+		{"udp4", "192.0.2.1:500"},
+		{"udp", "[::]:4500"},
+		{"udp", "[2001:db8::1]:500"},
+		{"udp", "[fe80::1%eth0]:500"},
+		{"udp4", "[::ffff:192.0.2.1]:4500"},
+	} {
+		ap := netip.MustParseAddrPort(tc.addr)
+		cause := os.NewSyscallError("bind", syscall.EADDRINUSE)
+		want := "tun: listen on " + ap.String() + ": " +
+			(&net.OpError{Op: "listen", Net: tc.network, Addr: net.UDPAddrFromAddrPort(ap), Err: cause}).Error()
+		err := listenError(tc.network, ap, cause)
+		if err.Error() != want || !errors.Is(err, syscall.EADDRINUSE) {
+			t.Errorf("%s %s: %q, want %q", tc.network, ap, err, want)
+		}
+	}
 }
