@@ -56,16 +56,16 @@ func (d *dpdState) tick(now mono) (send bool, seq uint32, dead bool) {
 		return false, 0, false
 	}
 	if !d.probing {
-		if now.sub(d.lastHeard) < d.Delay {
+		if time.Duration(now-d.lastHeard) < d.Delay {
 			return false, 0, false
 		}
 		d.probing = true
 		d.firstSent = now
 	} else {
-		if now.sub(d.firstSent) >= d.Timeout {
+		if time.Duration(now-d.firstSent) >= d.Timeout {
 			return false, 0, true
 		}
-		if now.sub(d.lastSent) < dpdRetryInterval {
+		if time.Duration(now-d.lastSent) < dpdRetryInterval {
 			return false, 0, false
 		}
 	}

@@ -531,7 +531,7 @@ func localAddrFor(cm *conf.CryptoMap, remote netip.Addr) (netip.Addr, error) {
 // different key or policy is not flooded.
 func (ms *mapState) failed(now mono) {
 	d := initiateBackoff << min(ms.failures, 6)
-	ms.nextTry = now.add(min(d, maxBackoff))
+	ms.nextTry = now + mono(min(d, maxBackoff))
 	ms.failures++
 }
 

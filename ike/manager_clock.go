@@ -22,6 +22,6 @@ const monoOrigin = mono(1 << 61)
 // monoNow is the current instant (never 0).
 func monoNow() mono { return monoOrigin + mono(time.Since(monoEpoch)) }
 
-func (t mono) add(d time.Duration) mono { return t + mono(d) }
-
-func (t mono) sub(u mono) time.Duration { return time.Duration(t - u) }
+// The manager writes t + mono(d) and time.Duration(t - u) rather than
+// calling methods: it is compiled without inlining, and a call passing
+// 64-bit values costs more code on 32-bit than the arithmetic (flash).

@@ -3,7 +3,6 @@ package ike
 import (
 	"errors"
 	"runtime"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -98,8 +97,13 @@ func (m *Manager) computeQuick(sa *ikeSA, qs *qmState, mid uint32,
 	m.computeForSA(sa, func() { q, out, res, err = work() }, func() {
 		if qs != nil {
 			qs.busy = false
-		} else if i := slices.Index(sa.qmPending, mid); i >= 0 {
-			sa.qmPending = slices.Delete(sa.qmPending, i, i+1)
+		} else {
+			for i, p := range sa.qmPending {
+				if p == mid {
+					sa.qmPending = append(sa.qmPending[:i], sa.qmPending[i+1:]...)
+					break
+				}
+			}
 		}
 		if sa.dead() || m.closed || qs != nil && sa.qms[qs.q.mid] != qs {
 			if res != nil {

@@ -18,13 +18,12 @@ func (m *Manager) HandlePacket(pkt []byte, local, remote netip.AddrPort) {
 		m.drop(DropMalformed, logx.LevelDebug, "dropping malformed IKE datagram", "from", remote, "err", err)
 		return
 	}
-	pkt = bytes.Clone(pkt)
-	now := monoNow()
+	in := &inbound{h: h, pkt: bytes.Clone(pkt), local: local, remote: remote, now: monoNow()}
 	m.mu.Lock()
 	if !m.closed {
 		// Whatever the message changes in the SA's timers, the next tick
 		// looks at it (manager_timerq.go).
-		m.schedule(m.dispatch(h, pkt, local, remote, now), now)
+		m.schedule(m.dispatch(in), in.now)
 	}
 	m.mu.Unlock()
 }
@@ -32,62 +31,62 @@ func (m *Manager) HandlePacket(pkt []byte, local, remote netip.AddrPort) {
 // dispatch hands a datagram to its IKE SA's exchange, or starts a
 // responder for a first message (m.mu held). It returns the SA the
 // message went to, nil if none.
-func (m *Manager) dispatch(h Header, pkt []byte, local, remote netip.AddrPort, now mono) *ikeSA {
+func (m *Manager) dispatch(in *inbound) *ikeSA {
+	h, now := &in.h, in.now
 	sa := m.findSA(h.CookieI, h.CookieR)
 	if sa == nil && !h.CookieR.IsZero() {
 		// MM3 of an unproven Main Mode responder (manager_halfopen.go).
 		k := hoKeyOf(h.CookieI, h.CookieR)
 		if e := m.halfOpen.get(k); e != nil && h.Exchange == ExchangeMain && h.MessageID == 0 {
-			if sa = m.promote(e, k, remote, now); sa == nil {
+			if sa = m.promote(e, k, in.remote, now); sa == nil {
 				return nil
 			}
 		}
 	}
 	if sa == nil && len(m.graves) > 0 && h.Exchange == ExchangeInformational {
 		if g := m.findGrave(h.CookieI, h.CookieR, now); g != nil {
-			m.lateInfo(g, pkt, now)
+			m.lateInfo(g, in.pkt, now)
 			return nil
 		}
 	}
 	if sa == nil {
 		if h.CookieR.IsZero() && h.MessageID == 0 && (h.Exchange == ExchangeMain || h.Exchange == ExchangeAggressive) {
-			m.newResponder(pkt, h, local, remote, now)
+			m.newResponder(in)
 			return nil
 		}
-		if !h.CookieR.IsZero() && !m.cookies.issued(h.CookieI, h.CookieR, remote) {
-			m.drop(DropForeignCookie, logx.LevelDebug, "IKE message with a responder cookie we did not issue", "from", remote, "exchange", h.Exchange)
+		if !h.CookieR.IsZero() && !m.cookies.issued(h.CookieI, h.CookieR, in.remote) {
+			m.drop(DropForeignCookie, logx.LevelDebug, "IKE message with a responder cookie we did not issue", "from", &in.remote, "exchange", h.Exchange)
 			return nil
 		}
-		m.drop(DropNoSA, logx.LevelDebug, "IKE message for no known SA", "from", remote, "exchange", h.Exchange)
+		m.drop(DropNoSA, logx.LevelDebug, "IKE message for no known SA", "from", &in.remote, "exchange", h.Exchange)
 		return nil
 	}
 	// With wildcard sockets the arrival address is unspecified: use the
 	// address the SA runs on (NAT-D hashes need the real one).
-	if !local.Addr().IsValid() || local.Addr().IsUnspecified() {
-		local = netip.AddrPortFrom(sa.local.Addr(), local.Port())
+	if a := in.local.Addr(); !a.IsValid() || a.IsUnspecified() {
+		in.local = netip.AddrPortFrom(sa.local.Addr(), in.local.Port())
 	}
 	// Follow the peer when it floats to 4500 or its NAT mapping changes;
 	// only authenticated traffic may move an established SA (below).
-	from := func() {
-		if sa.remote != remote || sa.local.Port() != local.Port() {
-			sa.remote = remote
-			sa.local = netip.AddrPortFrom(sa.local.Addr(), local.Port())
+	in.from = func() {
+		if sa.remote != in.remote || sa.local.Port() != in.local.Port() {
+			sa.remote = in.remote
+			sa.local = netip.AddrPortFrom(sa.local.Addr(), in.local.Port())
 		}
 	}
-	in := &inbound{h: h, pkt: pkt, local: local, remote: remote, from: from, now: now}
 	if r := routeFor(h.Exchange, sa.life); r != nil {
 		r.handle(m, sa, in)
 		return sa
 	}
 	switch {
 	case h.Exchange == ExchangeQuick && sa.life == lifeConfiguring:
-		m.drop(DropBeforeEstablished, logx.LevelDebug, "ignoring Quick Mode before XAUTH and Mode-Config completed", "peer", remote)
+		m.drop(DropBeforeEstablished, logx.LevelDebug, "ignoring Quick Mode before XAUTH and Mode-Config completed", "peer", &in.remote)
 	case sa.negotiating():
 		// strongSwan may send QM1 right behind the last phase 1 message;
 		// it retransmits it, so ignoring it here is enough.
-		m.drop(DropBeforeEstablished, logx.LevelDebug, "ignoring message before phase 1 completed", "peer", remote, "exchange", h.Exchange)
+		m.drop(DropBeforeEstablished, logx.LevelDebug, "ignoring message before phase 1 completed", "peer", &in.remote, "exchange", h.Exchange)
 	default:
-		m.drop(DropUnsupported, logx.LevelDebug, "unsupported exchange", "peer", remote, "exchange", h.Exchange)
+		m.drop(DropUnsupported, logx.LevelDebug, "unsupported exchange", "peer", &in.remote, "exchange", h.Exchange)
 	}
 	return sa
 }
@@ -145,7 +144,7 @@ func routeFor(x ExchangeType, l ikeLife) *exchangeRoute {
 // clear, or encrypted under the phase 1 keys: its table decides); once
 // established, a repeat of the peer's last phase 1 message is answered.
 func (m *Manager) routePhase1(sa *ikeSA, in *inbound) {
-	m.handlePhase1(sa, in.h, in.pkt, in.local, in.remote, in.from, in.now)
+	m.handlePhase1(sa, in)
 }
 
 // routeEarlyTransaction keeps a gateway's XAUTH request that overtook its
@@ -165,7 +164,7 @@ func (m *Manager) routeTransaction(sa *ikeSA, in *inbound) {
 func (m *Manager) routeInfo(sa *ikeSA, in *inbound) { m.handleInfo(sa, in.pkt, in.from, in.now) }
 
 func (m *Manager) routeQuick(sa *ikeSA, in *inbound) {
-	m.handleQuick(sa, in.h, in.pkt, in.from, in.now)
+	m.handleQuick(sa, in)
 }
 
 func (m *Manager) findSA(ckyI, ckyR Cookie) *ikeSA {
@@ -192,7 +191,8 @@ func (m *Manager) send(sa *ikeSA, pkt []byte) {
 }
 
 // handlePhase1 feeds a Main/Aggressive Mode message to its exchange.
-func (m *Manager) handlePhase1(sa *ikeSA, h Header, pkt []byte, local, remote netip.AddrPort, from func(), now mono) {
+func (m *Manager) handlePhase1(sa *ikeSA, in *inbound) {
+	pkt := in.pkt
 	if sa.p1In != nil && bytes.Equal(pkt, sa.p1In) {
 		// The peer did not get our answer: send it again.
 		if sa.p1Last != nil {
@@ -215,12 +215,12 @@ func (m *Manager) handlePhase1(sa *ikeSA, h Header, pkt []byte, local, remote ne
 	// or the Aggressive Mode message with HASH_I) it must come from the
 	// endpoint the exchange runs on: a peer floats to 4500 (or its NAT
 	// remaps it) only with an authenticated message.
-	if remote != sa.remote && !h.Encrypted() && before != StateAMWaitMsg3.String() {
-		m.drop(DropWrongEndpoint, logx.LevelDebug, "phase 1 message from another endpoint than the negotiation's", "peer", &sa.remote, "from", remote)
+	if in.remote != sa.remote && !in.h.Encrypted() && before != StateAMWaitMsg3.String() {
+		m.drop(DropWrongEndpoint, logx.LevelDebug, "phase 1 message from another endpoint than the negotiation's", "peer", &sa.remote, "from", &in.remote)
 		return
 	}
-	m.computePhase1(sa, func(p1 phase1) ([]byte, error) { return p1.handle(pkt, local, remote) }, func(out []byte, err error) {
-		m.phase1Step(sa, h.CookieR, pkt, before, out, err, from, monoNow())
+	m.computePhase1(sa, func(p1 phase1) ([]byte, error) { return p1.handle(pkt, in.local, in.remote) }, func(out []byte, err error) {
+		m.phase1Step(sa, in.h.CookieR, pkt, before, out, err, in.from, monoNow())
 	})
 }
 
@@ -313,9 +313,10 @@ func isFatalPhase1(err error) bool {
 var errPhase1Fatal = errors.New("phase 1 failed")
 
 // handleQuick routes a Quick Mode message by its message ID.
-func (m *Manager) handleQuick(sa *ikeSA, h Header, pkt []byte, from func(), now mono) {
-	qs := sa.qms[h.MessageID]
-	if qs != nil && qs.busy || qs == nil && slices.Contains(sa.qmPending, h.MessageID) {
+func (m *Manager) handleQuick(sa *ikeSA, in *inbound) {
+	pkt, mid, from := in.pkt, in.h.MessageID, in.from
+	qs := sa.qms[mid]
+	if qs != nil && qs.busy || qs == nil && slices.Contains(sa.qmPending, mid) {
 		// Its previous message is being computed (manager_compute.go);
 		// the peer retransmits this one if it matters.
 		m.drop(DropBusy, logx.LevelDebug, "Quick Mode message while the previous one is being computed", "peer", &sa.remote)
@@ -344,14 +345,14 @@ func (m *Manager) handleQuick(sa *ikeSA, h Header, pkt []byte, from func(), now 
 		}
 		// QM3 for a responder (quick.go's tables).
 		out, res, err := qs.q.handle(pkt)
-		m.quickCompleted(sa, qs, out, res, err, from, now)
+		m.quickCompleted(sa, qs, out, res, err, from, in.now)
 		return
 	}
 	// QM1: with PFS, key making and a Diffie-Hellman computation; the
 	// offer lookup and the SPIs need the manager's state (locked).
 	qs = &qmState{}
 	sec := sa.out.sec
-	m.computeQuick(sa, nil, h.MessageID, func() (*quickMode, []byte, *quickResult, error) {
+	m.computeQuick(sa, nil, mid, func() (*quickMode, []byte, *quickResult, error) {
 		q, out, err := newQuickResponder(sec, pkt, func(peerLocal, peerRemote *ID) (*childOffer, error) {
 			var o *childOffer
 			var err error

@@ -87,7 +87,7 @@ func (d *dropLog) note(log *logx.Logger, now mono, r DropReason, level logx.Leve
 	d.counts[r].Add(1)
 	d.mu.Lock()
 	k := &d.kinds[r]
-	if k.last != 0 && now.sub(k.last) < logWindow {
+	if k.last != 0 && time.Duration(now-k.last) < logWindow {
 		k.suppressed++
 		k.msg, k.level = msg, level
 		d.mu.Unlock()
@@ -129,7 +129,7 @@ func (d *dropLog) flush(log *logx.Logger, now mono) {
 	d.mu.Lock()
 	for r := range d.kinds {
 		k := &d.kinds[r]
-		if k.suppressed > 0 && now.sub(k.last) >= logWindow {
+		if k.suppressed > 0 && time.Duration(now-k.last) >= logWindow {
 			out = append(out, line{DropReason(r), k.suppressed, k.msg, k.level})
 			k.last, k.suppressed = now, 0
 		}

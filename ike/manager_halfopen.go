@@ -59,7 +59,7 @@ type cookieJar struct {
 }
 
 func (j *cookieJar) rotate(now mono) {
-	if j.rotated != 0 && now.sub(j.rotated) < cookieRotation {
+	if j.rotated != 0 && time.Duration(now-j.rotated) < cookieRotation {
 		return
 	}
 	j.prev = j.cur
@@ -182,8 +182,11 @@ func (p *halfOpenPool) remove(k hoKey) *hoEntry {
 	p.bytes -= e.rec.size()
 	src := e.rec.remote.Addr()
 	l := p.bySource[src]
-	if i := slices.Index(l, k); i >= 0 {
-		l = slices.Delete(l, i, i+1)
+	for i, x := range l {
+		if x == k {
+			l = append(l[:i], l[i+1:]...) // keys hold no pointers to clear
+			break
+		}
 	}
 	if len(l) == 0 {
 		delete(p.bySource, src)

@@ -146,7 +146,7 @@ type shedMemory struct {
 // than shedAboveRate a second.
 func (s *shedMemory) count(n int, now mono) bool {
 	s.mu.Lock()
-	if d := now.sub(s.window); d >= time.Second {
+	if d := time.Duration(now - s.window); d >= time.Second {
 		s.lastWindow = s.inWindow
 		if d >= 2*time.Second {
 			s.lastWindow = 0 // a quiet second in between
@@ -183,7 +183,7 @@ func (s *shedMemory) rotate(now mono) {
 		s.seed, s.rotated = maphash.MakeSeed(), now
 		return
 	}
-	if now.sub(s.rotated) >= shedGeneration {
+	if time.Duration(now-s.rotated) >= shedGeneration {
 		s.cur, s.old = s.old, s.cur
 		clear(s.cur)
 		s.rotated = now

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
-	"slices"
 	"tinyipsec/internal/logx"
 
 	"tinyipsec/acl"
@@ -19,10 +18,11 @@ import (
 
 // newResponder starts a phase 1 responder for a first message from a
 // peer that matches one or more crypto maps.
-func (m *Manager) newResponder(pkt []byte, h Header, local, remote netip.AddrPort, now mono) {
+func (m *Manager) newResponder(in *inbound) {
+	pkt, h, remote, now := in.pkt, &in.h, &in.remote, in.now
 	var cands []*mapState
 	for _, ms := range m.maps {
-		if hostIs(&remote, &ms.cm.PeerAddr) || ms.cm.Dynamic {
+		if hostIs(remote, &ms.cm.PeerAddr) || ms.cm.Dynamic {
 			cands = append(cands, ms)
 		}
 	}
@@ -35,14 +35,14 @@ func (m *Manager) newResponder(pkt []byte, h Header, local, remote netip.AddrPor
 		m.drop(DropAggressiveBusy, logx.LevelWarn, "too many Aggressive Mode negotiations from one address", "peer", remote)
 		return
 	}
-	laddr := local.Addr()
+	laddr := in.local.Addr()
 	if !laddr.IsValid() || laddr.IsUnspecified() {
 		if a, err := localAddrFor(cands[0].cm, remote.Addr()); err == nil {
 			laddr = a
 		}
 	}
-	sa := &ikeSA{cookieI: h.CookieI, cookieR: m.cookies.issue(h.CookieI, remote), local: netip.AddrPortFrom(laddr, local.Port()),
-		remote: remote, created: now, unproven: aggressive}
+	sa := &ikeSA{cookieI: h.CookieI, cookieR: m.cookies.issue(h.CookieI, *remote), local: netip.AddrPortFrom(laddr, in.local.Port()),
+		remote: *remote, created: now, unproven: aggressive}
 	a, err := newPhase1Responder(m, cands, sa, pkt)
 	if err == nil && aggressive {
 		// Aggressive Mode: AM1 already needs our Diffie-Hellman work and
@@ -50,7 +50,7 @@ func (m *Manager) newResponder(pkt []byte, h Header, local, remote netip.AddrPor
 		sa.p1 = a
 		m.addSA(sa, now)
 		ckyR := h.CookieR
-		m.computePhase1(sa, func(p1 phase1) ([]byte, error) { return p1.handle(pkt, sa.local, remote) }, func(out []byte, err error) {
+		m.computePhase1(sa, func(p1 phase1) ([]byte, error) { return p1.handle(pkt, sa.local, *remote) }, func(out []byte, err error) {
 			m.phase1Step(sa, ckyR, pkt, StateNone.String(), out, err, func() {}, monoNow())
 		})
 		return
@@ -213,13 +213,13 @@ func (m *Manager) established(sa *ikeSA, now mono) {
 		lt = conf.DefaultP1Lifetime
 	}
 	sa.established = now
-	sa.expires = now.add(lt)
-	sa.rekeyAt = now.add(rekeyAfter(lt, sa.initiator))
+	sa.expires = now + mono(lt)
+	sa.rekeyAt = now + mono(rekeyAfter(lt, sa.initiator))
 	if sa.ms != nil && sa.ms.cm.DPDDelay > 0 {
 		sa.dpd = newDPDState(sa.ms.cm.DPDDelay, sa.ms.cm.DPDTimeout, now, rand.Uint32())
 	}
 	if out.behindNAT {
-		sa.nextKA = now.add(nattKeepaliveInterval)
+		sa.nextKA = now + mono(nattKeepaliveInterval)
 	}
 	m.log.Info("phase 1 established", "peer", &sa.remote, "state", sa.stateName(), "exchange", out.exchange,
 		"encryption", out.encryption, "hash", out.hash, "group", out.group, "nat_t", out.natDetected)
@@ -392,7 +392,7 @@ func (m *Manager) installChild(sa *ikeSA, qs *qmState, res *quickResult, now mon
 	// The pair's rule carries the selector it was negotiated with, which
 	// its rekeys propose again.
 	nc := &child{ms: qs.ms, rule: proxyRule{index: qs.rule.index, sel: qs.sel}, handle: h, initiator: qs.q.initiator,
-		rekeyAt: now.add(rekeyAfter(lt, qs.q.initiator)), expires: now.add(lt),
+		rekeyAt: now + mono(rekeyAfter(lt, qs.q.initiator)), expires: now + mono(lt),
 		espIn: c.ESPIn.SPI, espOut: c.ESPOut.SPI, ahIn: c.AHIn.SPI, ahOut: c.AHOut.SPI}
 	m.releaseSPIs(qs, nc.espIn, nc.ahIn) // the offers not chosen
 	// Keys now live in the data plane only.
@@ -421,7 +421,7 @@ func (m *Manager) installChild(sa *ikeSA, qs *qmState, res *quickResult, now mon
 		qs.held = nc
 	} else if c.HoldOutbound {
 		// Released well before the old pair goes (rekeyGrace).
-		nc.releaseAt = now.add(min(initiatorHold, rekeyGrace/2))
+		nc.releaseAt = now + mono(min(initiatorHold, rekeyGrace/2))
 	}
 	m.childChanged()
 	sa.p2Error = ""
@@ -431,7 +431,7 @@ func (m *Manager) installChild(sa *ikeSA, qs *qmState, res *quickResult, now mon
 		"protocol", c.Protocol, "spi_in", spiHex(c.ESPIn.SPI, c.AHIn.SPI), "spi_out", spiHex(c.ESPOut.SPI, c.AHOut.SPI),
 		"encryption", c.Encryption, "integrity", c.Integrity, "pfs", c.PFSGroup, "lifetime", c.Lifetime)
 	if old := qs.rekeyOf; old != nil {
-		old.removeAt = now.add(rekeyGrace)
+		old.removeAt = now + mono(rekeyGrace)
 	}
 	if sa.dpd != nil {
 		sa.dpd.heard(now)
@@ -462,14 +462,9 @@ func (m *Manager) dropHeld(sa *ikeSA, qs *qmState) {
 // removeChild takes a pair out of the data plane, telling the peer when
 // notify is set.
 func (m *Manager) removeChild(sa *ikeSA, c *child, notify bool) {
-	for i, x := range sa.children {
-		if x == c {
-			// slices.Delete clears the freed last slot, which would
-			// otherwise keep the removed pair reachable.
-			sa.children = slices.Delete(sa.children, i, i+1)
-			m.childChanged()
-			break
-		}
+	n := len(sa.children)
+	if sa.children = deleteFunc(sa.children, func(x *child) bool { return x == c }); len(sa.children) < n {
+		m.childChanged()
 	}
 	// On an IKE SA that a newer one replaces, the Delete goes over the
 	// newer one: strongSwan moves the IPsec SAs to the new IKE SA as
@@ -544,12 +539,12 @@ func wipeSecrets(sa *ikeSA) {
 
 // removeSA forgets an IKE SA (its children must be gone or moved).
 func (m *Manager) removeSA(sa *ikeSA) {
-	for i, x := range m.sas {
-		if x == sa {
-			m.sas = slices.Delete(m.sas, i, i+1) // clears the freed slot
-			m.saRemoved(sa)
-			break
-		}
+	// deleteFunc clears the freed slot (no pointer kept reachable); one
+	// instantiation serves every list of pointers, where slices.Delete
+	// took one per list (flash).
+	n := len(m.sas)
+	if m.sas = deleteFunc(m.sas, func(x *ikeSA) bool { return x == sa }); len(m.sas) < n {
+		m.saRemoved(sa)
 	}
 	m.setLife(sa, lifeDead)
 	m.raRelease(sa)

@@ -86,7 +86,7 @@ func (m *Manager) retireIKE(sa *ikeSA, byPeer bool, why string, now mono) {
 	n := len(m.orphans)
 	m.orphanChildren(sa, byPeer, now)
 	if len(m.orphans) > n && sa.out != nil {
-		sa.graveUntil = now.add(graveTime)
+		sa.graveUntil = now + mono(graveTime)
 		m.graves = append(m.graves, sa)
 	}
 	m.deleteIKE(sa, !byPeer, why)
@@ -174,14 +174,14 @@ func (m *Manager) clearOrphans(sa *ikeSA, now mono) {
 		if o.peer != sa.out.peer {
 			return false
 		}
-		reauth := o.peerKept && o.ms == sa.ms && now.sub(o.since) < reauthWindow
+		reauth := o.peerKept && o.ms == sa.ms && time.Duration(now-o.since) < reauthWindow
 		msg := "INITIAL-CONTACT: dropping an IPsec SA kept from the restarted peer's old IKE SA"
 		if reauth {
 			msg = "INITIAL-CONTACT moments after the peer deleted its old IKE SA alone: a re-authentication, the IPsec SA it kept stays until it negotiates a new one"
 		}
 		m.log.Info(msg, "peer", &sa.remote, "spi_in", spiHex(o.c.espIn, o.c.ahIn))
 		if reauth {
-			o.c.doubtfulUntil = now.add(reauthWindow)
+			o.c.doubtfulUntil = now + mono(reauthWindow)
 			return false
 		}
 		m.dropOrphan(o)
@@ -216,7 +216,7 @@ func (m *Manager) tickOrphans(now mono) {
 	if len(m.orphans) == 0 || now < m.orphanDue {
 		return
 	}
-	m.orphanDue = now.add(time.Second)
+	m.orphanDue = now + mono(time.Second)
 	m.removeOrphansIf(func(o *orphan) bool {
 		c := o.c
 		switch {
@@ -235,7 +235,7 @@ func (m *Manager) tickOrphans(now mono) {
 			continue
 		}
 		rekey := now > c.rekeyAt
-		if rekey || (ms.cm.Initiate != conf.InitiateNever && now.sub(o.since) >= orphanReconnect) {
+		if rekey || (ms.cm.Initiate != conf.InitiateNever && time.Duration(now-o.since) >= orphanReconnect) {
 			m.log.Info("IPsec SA without IKE SA: starting phase 1 with the peer", "crypto_map", ms, "peer", &o.remote, "rekey_due", rekey)
 			m.startPhase1(ms, now)
 		}

@@ -60,7 +60,7 @@ type retx struct {
 }
 
 func (r *retx) arm(out []byte, now mono) {
-	r.out, r.tries, r.next = out, 0, now.add(retxBase)
+	r.out, r.tries, r.next = out, 0, now+mono(retxBase)
 }
 
 func (r *retx) clear() { r.out = nil }
@@ -74,7 +74,7 @@ func (r *retx) due(now mono) (send, giveUp bool) {
 		return false, true
 	}
 	r.tries++
-	r.next = now.add(retxBase << r.tries)
+	r.next = now + mono(retxBase<<r.tries)
 	return true, false
 }
 

@@ -49,7 +49,7 @@ func (m *Manager) schedule(sa *ikeSA, at mono) {
 		return
 	}
 	if m.tickNow != 0 && at <= m.tickNow {
-		at = m.tickNow.add(time.Nanosecond)
+		at = m.tickNow + mono(time.Nanosecond)
 	}
 	if sa.tqIndex <= 0 && (len(m.timers) == 0 || m.timers[0] != sa) {
 		// Not queued (tqIndex is 0 both for "first" and for a new SA).
@@ -93,8 +93,8 @@ func (m *Manager) tickTimers(now mono) {
 // nextTimer is when the earliest of sa's timers is due (at most
 // timerMaxSleep away). It mirrors tickSA.
 func (sa *ikeSA) nextTimer(now mono) mono {
-	next := now.add(timerMaxSleep)
-	soon := now.add(tickInterval) // the next tick
+	next := now + mono(timerMaxSleep)
+	soon := now + mono(tickInterval) // the next tick
 	at := func(t mono) {
 		if t != 0 && t < next {
 			next = t
@@ -104,7 +104,7 @@ func (sa *ikeSA) nextTimer(now mono) mono {
 		if sa.p1Retx.out != nil {
 			at(sa.p1Retx.next)
 		}
-		at(sa.created.add(halfOpenTimeout))
+		at(sa.created + mono(halfOpenTimeout))
 		return max(next, soon)
 	}
 	if sa.ra != nil && sa.ra.phase != raActive {
@@ -112,7 +112,7 @@ func (sa *ikeSA) nextTimer(now mono) mono {
 	}
 	for _, qs := range sa.qms {
 		if qs.doneAt != 0 {
-			at(qs.doneAt.add(30 * time.Second))
+			at(qs.doneAt + mono(30*time.Second))
 		} else if qs.retx.out != nil {
 			at(qs.retx.next)
 		}
@@ -129,9 +129,9 @@ func (sa *ikeSA) nextTimer(now mono) mono {
 	}
 	if d := sa.dpd; d != nil && sa.out.peerDPD && d.Delay > 0 {
 		if d.probing {
-			at(d.firstSent.add(d.Timeout))
-			at(d.lastSent.add(dpdRetryInterval))
-		} else if half := d.lastHeard.add(d.Delay / 2); now < half {
+			at(d.firstSent + mono(d.Timeout))
+			at(d.lastSent + mono(dpdRetryInterval))
+		} else if half := d.lastHeard + mono(d.Delay/2); now < half {
 			// ESP counted since then may postpone the probe; the
 			// visit checks the counters. Looking halfway as well keeps
 			// lastHeard, the time of the visit that saw the counters
@@ -139,7 +139,7 @@ func (sa *ikeSA) nextTimer(now mono) mono {
 			// is declared within 1.5 x dpd_delay + dpd_timeout.
 			at(half)
 		} else {
-			at(d.lastHeard.add(d.Delay))
+			at(d.lastHeard + mono(d.Delay))
 		}
 	}
 	at(sa.nextKA)

@@ -24,7 +24,7 @@ func (m *Manager) tickLocked(now mono) {
 	m.cookies.rotate(now)
 	m.drops.flush(m.log, now)
 	if m.halfOpen.len() > 0 {
-		m.halfOpen.expire(now.add(-halfOpenTimeout))
+		m.halfOpen.expire(now + mono(-halfOpenTimeout))
 	}
 	m.tickNow = now
 	m.tickTimers(now)
@@ -197,7 +197,7 @@ func (m *Manager) tickSA(sa *ikeSA, now mono) {
 	if sa.negotiating() {
 		if send, giveUp := sa.p1Retx.due(now); send {
 			m.send(sa, sa.p1Retx.out)
-		} else if giveUp || now.sub(sa.created) > halfOpenTimeout {
+		} else if giveUp || time.Duration(now-sa.created) > halfOpenTimeout {
 			reason := "no answer from the peer"
 			if sa.p1Note != "" {
 				reason = "no acceptable answer from the peer; " + sa.p1Note
@@ -218,7 +218,7 @@ func (m *Manager) tickSA(sa *ikeSA, now mono) {
 			continue // its computation owns it (manager_compute.go)
 		}
 		if qs.doneAt != 0 {
-			if now.sub(qs.doneAt) > 30*time.Second {
+			if time.Duration(now-qs.doneAt) > 30*time.Second {
 				m.dropQM(sa, mid)
 			}
 			continue
@@ -279,7 +279,7 @@ func (m *Manager) tickSA(sa *ikeSA, now mono) {
 	// NAT-T keepalive from the end behind the NAT.
 	if sa.nextKA != 0 && now > sa.nextKA {
 		m.cfg.Transport.SendKeepalive(sa.local, sa.remote)
-		sa.nextKA = now.add(nattKeepaliveInterval)
+		sa.nextKA = now + mono(nattKeepaliveInterval)
 	}
 	// Phase 1 rekey (make-before-break) and expiry.
 	if heir := sa.replacedBy; heir != nil && !heir.dead() && heir.raReady() {
@@ -290,9 +290,9 @@ func (m *Manager) tickSA(sa *ikeSA, now mono) {
 		// tear those IPsec SAs down with the old SA, and the tunnel
 		// stops; so the old SA waits for the peer's Delete, and goes on
 		// our side only if none came.
-		over := len(sa.qms) == 0 || now.sub(heir.established) > 10*time.Second
+		over := len(sa.qms) == 0 || time.Duration(now-heir.established) > 10*time.Second
 		if !heir.initiator && heir.ra == nil {
-			over = now.sub(heir.established) > peerReauthGrace
+			over = time.Duration(now-heir.established) > peerReauthGrace
 		}
 		if over {
 			m.deleteIKE(sa, true, "replaced by a new IKE SA")
@@ -354,7 +354,7 @@ func quickSlotFree(sa *ikeSA, now mono) bool {
 		if qs.q == nil || !qs.q.initiator || qs.doneAt != 0 {
 			continue
 		}
-		if now.sub(qs.q.started) < retxBase {
+		if time.Duration(now-qs.q.started) < retxBase {
 			return false
 		}
 		n++

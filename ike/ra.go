@@ -678,7 +678,7 @@ func (m *Manager) tickRA(sa *ikeSA, now mono) bool {
 	}
 	if send, giveUp := ra.retx.due(now); send {
 		m.send(sa, ra.retx.out)
-	} else if giveUp || now.sub(ra.started) > raTimeout {
+	} else if giveUp || time.Duration(now-ra.started) > raTimeout {
 		m.raFailed(sa, errors.New("timed out: "+raHint(ra)), now)
 		return false
 	}

@@ -80,7 +80,7 @@ func (m *Manager) Status() []IKESAStatus {
 		}
 		if o := sa.out; o != nil {
 			st.Exchange, st.Encryption, st.Hash, st.Group, st.Auth = o.exchange, o.encryption, o.hash, o.group, o.auth
-			st.LifetimeLeftS = max(0, int64(sa.expires.sub(now)/time.Second))
+			st.LifetimeLeftS = max(0, int64(time.Duration(sa.expires-now)/time.Second))
 			st.NATT = o.natDetected
 			st.RemoteID = o.peer.String()
 		}
@@ -103,7 +103,7 @@ func (m *Manager) Status() []IKESAStatus {
 			if f.initiator {
 				st.Role = "initiator"
 			}
-			st.Hint = "last attempt failed " + roundSeconds(now.sub(f.at)).String() + " ago: " + f.reason
+			st.Hint = "last attempt failed " + roundSeconds(time.Duration(now-f.at)).String() + " ago: " + f.reason
 			if h := stateHint(f.state); h != "" {
 				st.Hint += "; " + h
 			}
