@@ -27,6 +27,7 @@ type Set struct {
 }
 
 type flagDef struct {
+	_    [0]func() // not comparable: no generated == function (flash)
 	name string
 	str  *string // a string flag, or
 	b    *bool   // a boolean flag
