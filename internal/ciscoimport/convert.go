@@ -168,7 +168,9 @@ func (c *converter) block(b *block) {
 	case topPolicy:
 		c.policy(b)
 	case topIsakmpKey:
-		c.isakmpKey(&b.head)
+		// crypto isakmp key [0|6|7] KEY address ADDR [MASK] [no-xauth]
+		// or ... hostname NAME.
+		c.keySpec(&b.head, t[3:], "crypto isakmp key")
 		c.noteChildren(b, "unexpected sub-line")
 	case topKeyring:
 		c.keyring(b)
@@ -177,7 +179,9 @@ func (c *converter) block(b *block) {
 	case topTransformSetV1:
 		c.transformSet(b, t[4:])
 	case topLifetime:
-		c.globalLifetime(&b.head, t[4:])
+		// crypto ipsec security-association lifetime seconds N |
+		// kilobytes N|unlimited, the default of every crypto map entry.
+		c.lifetime(&b.head, t[4:], &c.saLifetime, &c.saLifetimeKB, &c.saKBSet)
 	case topCryptoMap:
 		c.cryptoMap(b, false)
 	case topDynamicMap:
@@ -242,14 +246,6 @@ func (c *converter) keepalive(l *line, args []string) {
 		retry, _ = strconv.Atoi(args[1])
 	}
 	c.dpdDelay, c.dpdRetry, c.dpdSet = d, retry, true
-}
-
-// globalLifetime: crypto ipsec security-association lifetime seconds N |
-// kilobytes N|unlimited, the default of every crypto map entry.
-func (c *converter) globalLifetime(l *line, args []string) {
-	if !c.lifetime(l, args, &c.saLifetime, &c.saLifetimeKB, &c.saKBSet) {
-		return
-	}
 }
 
 // lifetime parses "seconds N" or "kilobytes N|unlimited" into *sec/*kb.

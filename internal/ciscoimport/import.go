@@ -198,7 +198,8 @@ func isWord(words []string, low string) bool {
 // a secret-bearing keyword is hidden up to a keyword known to follow a
 // key, and a single digit right after it (the encryption type) is shown.
 func redact(toks []string) string {
-	out := make([]string, 0, len(toks))
+	var out []byte
+	last := "" // the last word written
 	hiding := false
 	for i := 0; i < len(toks); i++ {
 		tok := toks[i]
@@ -206,31 +207,40 @@ func redact(toks []string) string {
 		switch {
 		case hiding && isWord(keepWords[:], low):
 			hiding = false
-			out = append(out, tok)
 		case hiding:
-			if out[len(out)-1] != "<redacted>" {
-				out = append(out, "<redacted>")
-			}
-		default:
-			out = append(out, tok)
-			if !isWord(secretWords[:], low) {
+			if last == "<redacted>" {
 				continue
 			}
-			if low == "pre-shared-key" && i+1 < len(toks) && isWord(keepWords[:], strings.ToLower(toks[i+1])) {
-				continue // IOS keyring: "pre-shared-key address A key K"
-			}
+			tok = "<redacted>"
+		case isWord(secretWords[:], low) &&
+			// IOS keyring: "pre-shared-key address A key K"
+			!(low == "pre-shared-key" && i+1 < len(toks) && isWord(keepWords[:], strings.ToLower(toks[i+1]))):
 			hiding = true
+			out = addWord(out, tok)
 			if i+2 < len(toks) && len(toks[i+1]) == 1 && isDigits(toks[i+1]) {
 				i++
-				out = append(out, toks[i])
+				out = addWord(out, toks[i])
 			}
-			if i+1 < len(toks) {
-				i++ // the key itself, whatever word it is
-				out = append(out, "<redacted>")
+			last = toks[i]
+			if i+1 >= len(toks) {
+				continue
 			}
+			i++ // the key itself, whatever word it is
+			tok = "<redacted>"
 		}
+		out = addWord(out, tok)
+		last = tok
 	}
-	return strings.Join(out, " ")
+	return string(out)
+}
+
+// addWord appends w to a line of words: one buffer rather than a slice
+// of words joined at the end (flash).
+func addWord(out []byte, w string) []byte {
+	if len(out) > 0 {
+		out = append(out, ' ')
+	}
+	return append(out, w...)
 }
 
 // isDigits reports a non-empty string of ASCII digits.

@@ -60,7 +60,7 @@ func (c *converter) policy(b *block) {
 		return
 	}
 	if p.enc == "des" || p.hash == "md5" || weakGroup(p.group) {
-		c.weak(&b.head, weakList(p)+" (a platform default if not written)")
+		c.weak(&b.head, weakList(&p)+" (a platform default if not written)")
 	}
 	for _, q := range c.policies {
 		if q.priority == p.priority {
@@ -72,7 +72,7 @@ func (c *converter) policy(b *block) {
 	c.policies = append(c.policies, &p)
 }
 
-func weakList(p policy) string {
+func weakList(p *policy) string {
 	var w []string
 	if p.enc == "des" {
 		w = append(w, "des")
@@ -183,13 +183,6 @@ type pskEntry struct {
 	used   bool
 }
 
-// isakmpKey: crypto isakmp key [0|6|7] KEY address ADDR [MASK] [no-xauth]
-// or ... hostname NAME.
-func (c *converter) isakmpKey(l *line) {
-	t := l.toks[3:]
-	c.keySpec(l, t, "crypto isakmp key")
-}
-
 // keySpec reads [TYPE] KEY address ADDR [MASK] | hostname NAME.
 func (c *converter) keySpec(l *line, t []string, what string) {
 	e := &pskEntry{line: l.num}
@@ -214,19 +207,15 @@ func (c *converter) keySpec(l *line, t []string, what string) {
 			c.note(l, "address "+t[2]+" is not an IP address")
 			return
 		}
-		e.prefix = netip.PrefixFrom(a, a.BitLen())
+		pfx := netip.PrefixFrom(a, a.BitLen())
 		if len(t) > 3 && strings.Contains(t[3], ".") {
-			pfx, ok := prefixOf(t[2], t[3], false)
-			if !ok {
+			var ok bool
+			if pfx, ok = prefixOf(t[2], t[3], false); !ok {
 				c.note(l, "mask "+t[3]+" is not a netmask")
 				return
 			}
-			e.prefix = pfx
 		}
-		if a.Is6() && strings.Contains(t[2], "/") {
-			pfx, _ := netip.ParsePrefix(t[2])
-			e.prefix = pfx.Masked()
-		}
+		e.prefix = pfx // one store of a Prefix (a copy with a write barrier: flash)
 	case "ipv6":
 		pfx, err := netip.ParsePrefix(t[2])
 		if err != nil {
