@@ -142,26 +142,15 @@ func (b *builder) stopArray() bool {
 }
 
 // named reads a table of named tables ([acl.NAME], [transform_set.NAME])
-// into into. A name is defined even when its body has errors, so that
-// the maps that use it are not told it is missing as well. The tables'
-// unknown keys are reported here, after each reader (and at the callers
-// of the array readers), rather than by a defer in each: a defer costs a
-// record, a wrapper function and a call at every return (flash).
-func named[T any](b *builder, t *table, defined map[string]bool, into map[string]*T, read func(name string, s *table) *T) {
-	b.subtables(t, func(name string, s *table) {
-		defined[name] = true
-		v := read(name, s)
-		s.done()
-		if v != nil {
-			into[name] = v
-		}
-	})
-	t.done()
-}
-
-// subtables calls fn for every NAME in a table of tables such as
-// [transform_set.NAME], in name order.
-func (b *builder) subtables(t *table, fn func(name string, s *table)) {
+// in name order: read checks each and keeps it if it is valid. A name is
+// defined even when its body has errors, so that the maps that use it
+// are not told it is missing as well. The tables' unknown keys are
+// reported here, after each reader (and at the callers of the array
+// readers), rather than by a defer in each: a defer costs a record, a
+// wrapper function and a call at every return. Not generic, and the
+// readers store what they read: each instantiation was a copy of the loop
+// (flash).
+func (b *builder) named(t *table, defined map[string]bool, read func(name string, s *table)) {
 	names := make([]string, 0, len(t.m))
 	for k := range t.m {
 		names = append(names, k)
@@ -180,8 +169,11 @@ func (b *builder) subtables(t *table, fn func(name string, s *table)) {
 		if strings.TrimSpace(name) == "" {
 			b.fail(s.path, "name must not be empty")
 		}
-		fn(name, s)
+		defined[name] = true
+		read(name, s)
+		s.done()
 	}
+	t.done()
 }
 
 func (b *builder) global(t *table) {

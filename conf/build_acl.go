@@ -8,18 +8,18 @@ import (
 
 // acls reads every [acl.NAME].
 func (b *builder) acls(t *table) {
-	named(b, t, b.aclDefined, b.cfg.ACLs, b.acl)
+	b.named(t, b.aclDefined, b.acl)
 }
 
-func (b *builder) acl(name string, t *table) *ACL {
+// acl reads [acl.NAME] and keeps it if it is valid.
+func (b *builder) acl(name string, t *table) {
 	if !t.has("rules") {
-		t.get("rules")
 		t.fail("rules", "missing (an ACL needs at least one permit rule)")
-		return nil
+		return
 	}
 	lines, ok := t.strList("rules")
 	if !ok {
-		return nil
+		return
 	}
 	a := &ACL{Name: name}
 	permits := 0
@@ -39,11 +39,11 @@ func (b *builder) acl(name string, t *table) *ACL {
 		a.Rules = append(a.Rules, r)
 	}
 	if !ok {
-		return nil
+		return
 	}
 	if permits == 0 {
 		t.fail("rules", "an ACL needs at least one permit rule")
-		return nil
+		return
 	}
-	return a
+	b.cfg.ACLs[name] = a
 }

@@ -129,7 +129,6 @@ func (b *builder) secretOrFile(t *table, key, missing string) (Secret, string) {
 		}
 		return s, path
 	case missing != "":
-		t.get(key)
 		t.errorf(key, "missing: %s", missing)
 	}
 	return nil, ""

@@ -86,7 +86,6 @@ func (b *builder) cryptoMap(t *table, seen map[string]keyPath) *CryptoMap {
 
 	m.Name, _ = t.requiredStr("name")
 	if !t.has("seq") {
-		t.get("seq")
 		t.fail("seq", "missing (required)")
 	} else if seq, ok := t.integer("seq", 0, 1, maxSeq); ok {
 		m.Seq = int(seq)
@@ -216,7 +215,6 @@ func (b *builder) matchACL(t *table, m *CryptoMap) {
 
 func (b *builder) mapTransformSets(t *table, m *CryptoMap) {
 	if !t.has("transform_set") {
-		t.get("transform_set")
 		t.fail("transform_set", "missing (required)")
 		return
 	}

@@ -85,7 +85,6 @@ func (b *builder) keyringEntry(t *table, seen map[string]keyPath) (KeyringEntry,
 			match = "identity " + id.String()
 		}
 	default:
-		t.get("address")
 		t.fail("address", "missing: set address (an address or prefix) or identity")
 	}
 	if match != "" {

@@ -75,7 +75,6 @@ func (b *builder) manualMap(t *table, m *CryptoMap) {
 // spi reads an SPI; def when absent and not required.
 func (b *builder) spi(t *table, key string, required bool, def uint32) uint32 {
 	if !t.has(key) {
-		t.get(key)
 		if required {
 			t.fail(key, "missing (required with keying = \"manual\")")
 		}
@@ -90,7 +89,6 @@ func (b *builder) spi(t *table, key string, required bool, def uint32) uint32 {
 // The value is never echoed.
 func (b *builder) hexKey(t *table, key string, want int, alg string, salted bool) Secret {
 	if !t.has(key) {
-		t.get(key)
 		if want > 0 {
 			t.errorf(key, "missing: %s needs a %d-byte key (%d hex digits)%s", alg, want, 2*want, saltNote(salted))
 		}

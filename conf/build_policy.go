@@ -34,7 +34,6 @@ func (b *builder) policy(t *table, byPrio map[int]keyPath) {
 	valid := true
 	need := func(key string) bool {
 		if !t.has(key) {
-			t.get(key)
 			t.fail(key, "missing (required)")
 			valid = false
 			return false

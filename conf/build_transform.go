@@ -4,10 +4,11 @@ import "tinyipsec/internal/algo"
 
 // transformSets reads every [transform_set.NAME].
 func (b *builder) transformSets(t *table) {
-	named(b, t, b.tsDefined, b.cfg.TransformSets, b.transformSet)
+	b.named(t, b.tsDefined, b.transformSet)
 }
 
-func (b *builder) transformSet(name string, t *table) *TransformSet {
+// transformSet reads [transform_set.NAME] and keeps it if it is valid.
+func (b *builder) transformSet(name string, t *table) {
 	weakOK := b.cfg.Global.AllowWeak
 	ts := &TransformSet{Name: name}
 	valid := true
@@ -49,8 +50,7 @@ func (b *builder) transformSet(name string, t *table) *TransformSet {
 			valid = false
 		}
 	}
-	if !valid {
-		return nil
+	if valid {
+		b.cfg.TransformSets[name] = ts
 	}
-	return ts
 }

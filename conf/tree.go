@@ -40,7 +40,9 @@ func (t *table) has(key string) bool {
 	return ok
 }
 
-// get returns a value and marks the key as known.
+// get returns a value and marks the key as known. Only a present key
+// needs marking: done reports the keys of m that were not asked for, so
+// the readers do not call get for a key they found absent.
 func (t *table) get(key string) (any, bool) {
 	t.used[key] = true
 	v, ok := t.m[key]
@@ -154,7 +156,6 @@ func (t *table) str(key, def string) (string, bool) {
 // requiredStr reads a string that must be present and non-empty.
 func (t *table) requiredStr(key string) (string, bool) {
 	if !t.has(key) {
-		t.get(key)
 		t.fail(key, "missing (required)")
 		return "", false
 	}
@@ -169,7 +170,6 @@ func (t *table) requiredStr(key string) (string, bool) {
 // oneOf reads a string that must be one of choices.
 func (t *table) oneOf(key, def string, choices ...string) (string, bool) {
 	if !t.has(key) {
-		t.get(key)
 		return def, true
 	}
 	s, ok := t.str(key, def)
