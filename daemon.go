@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"tinyipsec/conf"
+	"tinyipsec/internal/errjoin"
 	"tinyipsec/internal/logx"
 	"tinyipsec/internal/memory"
 	"tinyipsec/internal/status"
@@ -161,7 +161,7 @@ func (d *daemon) reloadLocked() error {
 		d.level.Set(parseLevel(next.Global.LogLevel)) // applies at once
 	}
 	if len(errs) > 0 {
-		return fmt.Errorf("configuration reloaded with %d errors: %w", len(errs), errors.Join(errs...))
+		return fmt.Errorf("configuration reloaded with %d errors: %w", len(errs), errjoin.Join(errs))
 	}
 	d.log.Info("configuration reloaded", "config", d.path, "crypto_maps", len(next.CryptoMaps))
 	return nil

@@ -1,10 +1,10 @@
 package tun
 
 import (
-	"errors"
 	"fmt"
 	"net/netip"
 
+	"tinyipsec/internal/errjoin"
 	"tinyipsec/internal/netif"
 )
 
@@ -104,11 +104,11 @@ func (k *KernelPolicy) Apply(entries []Entry) error {
 	return joinErrors(errs)
 }
 
-// joinErrors is errors.Join out of line: in this package the compiler
-// inlines errors.Join, and each copy in these set-up paths cost flash.
+// joinErrors is errjoin.Join out of line: in this package the compiler
+// would inline it, and each copy in these set-up paths cost flash.
 //
 //go:noinline
-func joinErrors(errs []error) error { return errors.Join(errs...) }
+func joinErrors(errs []error) error { return errjoin.Join(errs) }
 
 // Routes is the number of routes into the TUN.
 func (k *KernelPolicy) Routes() int { return len(k.routes) }

@@ -1,11 +1,11 @@
 package dataplane
 
 import (
-	"errors"
 	"fmt"
 
 	"tinyipsec/acl"
 	"tinyipsec/conf"
+	"tinyipsec/internal/errjoin"
 	"tinyipsec/tun"
 )
 
@@ -82,7 +82,7 @@ func (d *Dataplane) Reload(old, next *conf.Config) error {
 		}
 	}
 	d.raMu.Unlock() // not deferred (flash: see ApplyLease)
-	return errors.Join(errs...)
+	return errjoin.Join(errs)
 }
 
 // openIKE opens the IKE sockets (UDP 500 and 4500) after the start, when

@@ -1,7 +1,6 @@
 package dataplane
 
 import (
-	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -11,6 +10,7 @@ import (
 	"tinyipsec/acl"
 	"tinyipsec/conf"
 	"tinyipsec/ike"
+	"tinyipsec/internal/errjoin"
 	"tinyipsec/tun"
 
 	"golang.org/x/sys/unix"
@@ -79,7 +79,7 @@ func (d *Dataplane) ApplyLease(cm *conf.CryptoMap, l *ike.Lease) error {
 	d.log.Info("remote access: inner address on the TUN", "crypto_map", id, "address", &l.IP4, "address6", &l.IP6,
 		"routes", d.kernel.Routes(), "resolv_file", cm.ResolvFile)
 	d.raMu.Unlock()
-	return errors.Join(errs...)
+	return errjoin.Join(errs)
 }
 
 // applyRALists puts the client maps' lease ACLs into lists (entry i is
