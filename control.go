@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"syscall"
 	"time"
 
 	"tinyipsec/conf"
@@ -38,14 +39,14 @@ func listenControl(path string, d *daemon, log *logx.Logger) (*controlServer, er
 		c.Close()
 		return nil, fmt.Errorf("control socket %s: another tinyipsec is running", path)
 	}
-	os.Remove(path)
+	syscall.Unlink(path) // not os.Remove or os.Chmod: the calls alone, linked for nothing else (flash)
 	old := umask(0o077)
 	ln, err := unixsock.Listen(path)
 	umask(old)
 	if err != nil {
 		return nil, fmt.Errorf("control socket: %w", err)
 	}
-	os.Chmod(path, 0o600)
+	syscall.Chmod(path, 0o600)
 	s := &controlServer{ln: ln, log: log, d: d}
 	go s.serve()
 	return s, nil
@@ -126,7 +127,7 @@ func jsonLine(v any) ([]byte, error) {
 
 func (s *controlServer) Close() {
 	s.ln.Close()
-	os.Remove(s.ln.Path())
+	syscall.Unlink(s.ln.Path())
 }
 
 // controlRequest sends one request to the daemon and copies its answer

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"tinyipsec/acl"
 	"tinyipsec/conf"
@@ -182,7 +183,7 @@ func writeResolv(path, mapID string, dns []netip.Addr) error {
 	}
 	// unix.Rename rather than os.Rename, linked for nothing else (flash).
 	if err := unix.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
+		syscall.Unlink(tmp)
 		return fmt.Errorf("resolv_file: rename %s %s: %w", tmp, path, err)
 	}
 	return nil
@@ -194,8 +195,10 @@ func (d *Dataplane) removeResolvFiles() {
 	d.raMu.Lock()
 	for _, r := range d.ra {
 		if r.resolv != "" {
-			if err := os.Remove(r.resolv); err != nil && !os.IsNotExist(err) {
-				d.log.Warn("removing the resolv file", "file", r.resolv, "err", err)
+			// syscall.Unlink, with os.Remove's error, rather than os.Remove,
+			// linked for nothing else (flash).
+			if err := syscall.Unlink(r.resolv); err != nil && err != syscall.ENOENT {
+				d.log.Warn("removing the resolv file", "file", r.resolv, "err", &os.PathError{Op: "remove", Path: r.resolv, Err: err})
 			}
 		}
 	}
