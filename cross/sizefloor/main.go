@@ -3,8 +3,9 @@
 // tinyipsec depends on the way the daemon does (x509 parsing and Verify,
 // PKCS#1/PKCS#8/SEC 1 keys, RSA and ECDSA signatures, ECDH on the NIST
 // curves and X25519, MODP exponentiation, the ESP ciphers and hashes,
-// bcrypt, a toml decode, netlink, x/sys/unix, UDP sockets, fmt, flag,
-// signals, time formatting) and nothing of tinyipsec's own. `make
+// bcrypt, a toml decode, netlink messages over a socket of plain system
+// calls, x/sys/unix, a UDP socket of system calls in the runtime's poller,
+// fmt, signals, time formatting) and nothing of tinyipsec's own. `make
 // size-floor` builds it with the release flags; what the daemon weighs
 // above it is the product's code. It is never installed or run.
 package main
@@ -24,8 +25,8 @@ import (
 	"crypto/sha512"
 	"crypto/x509"
 	"encoding/pem"
-	"flag"
 	"fmt"
+	"iter"
 	"math/big"
 	"net"
 	"net/netip"
@@ -43,10 +44,8 @@ import (
 )
 
 func main() {
-	cfg := flag.String("c", "x.toml", "config")
-	flag.Parse()
 	var v map[string]any
-	if _, err := toml.DecodeFile(*cfg, &v); err != nil {
+	if _, err := toml.DecodeFile(os.Args[1], &v); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 	}
 	der, _ := os.ReadFile("c.pem")
@@ -100,8 +99,8 @@ func main() {
 	fmt.Println(hmac.New(sha1.New, key).Sum(nil), hmac.New(sha512.New, key).Sum(nil), hmac.New(md5.New, key).Sum(nil), hmac.New(sha512.New384, key).Sum(nil))
 	hp, _ := bcrypt.GenerateFromPassword(key, 4)
 	fmt.Println(bcrypt.CompareHashAndPassword(hp, key))
-	c, err := netlink.Dial(unix.NETLINK_ROUTE, nil)
-	if err == nil {
+	if nfd, err := syscall.Socket(unix.AF_NETLINK, unix.SOCK_RAW, unix.NETLINK_ROUTE); err == nil {
+		c := netlink.NewConn(nlSocket(nfd), 0)
 		msgs, _ := c.Execute(netlink.Message{Header: netlink.Header{Type: unix.RTM_GETLINK, Flags: netlink.Request | netlink.Dump}})
 		ae := netlink.NewAttributeEncoder()
 		ae.Uint32(1, 2)
@@ -110,14 +109,53 @@ func main() {
 			fmt.Println(ad.Type())
 		}
 	}
-	u, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.MustParseAddrPort("[::]:500")))
-	if err == nil {
-		n, _, _, a, _ := u.ReadMsgUDPAddrPort(buf, buf)
-		fmt.Println(n, a)
+	if ufd, err := syscall.Socket(syscall.AF_INET6, syscall.SOCK_DGRAM|syscall.SOCK_NONBLOCK, 0); err == nil {
+		a := netip.MustParseAddrPort("[::]:500")
+		syscall.Bind(ufd, &syscall.SockaddrInet6{Port: int(a.Port())})
+		rc, _ := os.NewFile(uintptr(ufd), "udp").SyscallConn()
+		rc.Read(func(fd uintptr) bool {
+			n, _, _, from, err := syscall.Recvmsg(int(fd), buf, buf, 0)
+			fmt.Println(n, from, err)
+			return err != syscall.EAGAIN
+		})
+		fmt.Println(net.IP(buf[:16]).String())
 	}
 	fd, _ := unix.Socket(unix.AF_INET, unix.SOCK_RAW, 50)
 	unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 1)
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGHUP, syscall.SIGTERM)
 	fmt.Println(time.Now().Format(time.RFC3339), <-sig)
+}
+
+// nlSocket is the smallest netlink.Socket: the daemon drives its
+// NETLINK_ROUTE socket with blocking system calls the same way.
+type nlSocket int
+
+func (s nlSocket) Close() error { return syscall.Close(int(s)) }
+func (s nlSocket) Send(m netlink.Message) error {
+	b, err := m.MarshalBinary()
+	if err == nil {
+		err = syscall.Sendto(int(s), b, 0, &syscall.SockaddrNetlink{Family: syscall.AF_NETLINK})
+	}
+	return err
+}
+func (s nlSocket) SendMessages(ms []netlink.Message) error { return s.Send(ms[0]) }
+func (s nlSocket) Receive() ([]netlink.Message, error) {
+	b := make([]byte, 65536)
+	n, _, err := syscall.Recvfrom(int(s), b, 0)
+	if err != nil {
+		return nil, err
+	}
+	var m netlink.Message
+	return []netlink.Message{m}, m.UnmarshalBinary(b[:n])
+}
+func (s nlSocket) ReceiveIter() iter.Seq2[netlink.Message, error] {
+	return func(yield func(netlink.Message, error) bool) {
+		ms, err := s.Receive()
+		for _, m := range ms {
+			if !yield(m, err) {
+				return
+			}
+		}
+	}
 }
