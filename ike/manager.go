@@ -482,14 +482,15 @@ func (m *Manager) releaseSPIs(qs *qmState, keep ...uint32) {
 
 // localAddrFor finds the source address the kernel would use towards
 // remote (a connected UDP socket sends nothing).
-func localAddrFor(cm *conf.CryptoMap, remote netip.Addr) (netip.Addr, error) {
+func localAddrFor(cm *conf.CryptoMap, remote netip.Addr) (local netip.Addr, err error) {
 	if cm.Local.IsValid() {
 		return cm.Local, nil
 	}
 	// A connected UDP socket, as net.DialUDP would make, with the system
 	// calls themselves: net's dialer is linked for nothing else (flash).
 	// Package syscall's calls, which net links anyway: x/sys/unix's
-	// Getsockname brought its own sockaddr decoder (4 KB).
+	// Getsockname brought its own sockaddr decoder (4 KB). local stays
+	// zero until the end: the error returns share it (flash).
 	var family int
 	var to syscall.Sockaddr
 	if r := remote.Unmap(); r.Is4() {
@@ -499,7 +500,7 @@ func localAddrFor(cm *conf.CryptoMap, remote netip.Addr) (netip.Addr, error) {
 		if z := remote.Zone(); z != "" {
 			i, err := netif.Index(z)
 			if err != nil {
-				return netip.Addr{}, err
+				return local, err
 			}
 			sa.ZoneId = uint32(i)
 		}
@@ -507,23 +508,25 @@ func localAddrFor(cm *conf.CryptoMap, remote netip.Addr) (netip.Addr, error) {
 	}
 	fd, err := syscall.Socket(family, syscall.SOCK_DGRAM|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return netip.Addr{}, os.NewSyscallError("socket", err)
+		return local, os.NewSyscallError("socket", err)
 	}
-	defer syscall.Close(fd)
-	if err := syscall.Connect(fd, to); err != nil {
-		return netip.Addr{}, os.NewSyscallError("connect", err)
+	var name syscall.Sockaddr
+	op := "connect"
+	if err = syscall.Connect(fd, to); err == nil {
+		op = "getsockname"
+		name, err = syscall.Getsockname(fd)
 	}
-	local, err := syscall.Getsockname(fd)
+	syscall.Close(fd) // not deferred: a deferred call costs a wrapper function (flash)
 	if err != nil {
-		return netip.Addr{}, os.NewSyscallError("getsockname", err)
+		return local, os.NewSyscallError(op, err)
 	}
-	switch a := local.(type) {
+	switch a := name.(type) {
 	case *syscall.SockaddrInet4:
 		return netip.AddrFrom4(a.Addr), nil
 	case *syscall.SockaddrInet6:
 		return netip.AddrFrom16(a.Addr).Unmap(), nil
 	}
-	return netip.Addr{}, errors.New("ike: no local address towards " + remote.String())
+	return local, errors.New("ike: no local address towards " + remote.String())
 }
 
 // failed records a failed attempt: the next one waits, twice as long
@@ -583,6 +586,11 @@ func hostIs(ap *netip.AddrPort, a *netip.Addr) bool { return ap.Addr() == *a }
 
 // sameHost reports whether two endpoints have the same address.
 func sameHost(a, b *netip.AddrPort) bool { return a.Addr() == b.Addr() }
+
+// setPort moves endpoint ap to another port of its address, in place
+// (x = netip.AddrPortFrom(x.Addr(), port) copied the six words three
+// times at each site; flash).
+func setPort(ap *netip.AddrPort, port uint16) { *ap = netip.AddrPortFrom(ap.Addr(), port) }
 
 // rekeyAfter is how long after its start an SA of lifetime lt is
 // rekeyed, jittered: at childRekeyMargin of it by the initiator, at 0.92

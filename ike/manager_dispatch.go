@@ -54,7 +54,7 @@ func (m *Manager) dispatch(in *inbound) *ikeSA {
 			m.newResponder(in)
 			return nil
 		}
-		if !h.CookieR.IsZero() && !m.cookies.issued(h.CookieI, h.CookieR, in.remote) {
+		if !h.CookieR.IsZero() && !m.cookies.issued(h.CookieI, h.CookieR, &in.remote) {
 			m.drop(DropForeignCookie, logx.LevelDebug, "IKE message with a responder cookie we did not issue", "from", &in.remote, "exchange", h.Exchange)
 			return nil
 		}
@@ -64,15 +64,17 @@ func (m *Manager) dispatch(in *inbound) *ikeSA {
 	// With wildcard sockets the arrival address is unspecified: use the
 	// address the SA runs on (NAT-D hashes need the real one).
 	if a := in.local.Addr(); !a.IsValid() || a.IsUnspecified() {
-		in.local = netip.AddrPortFrom(sa.local.Addr(), in.local.Port())
+		port := in.local.Port()
+		in.local = sa.local
+		setPort(&in.local, port)
 	}
 	// Follow the peer when it floats to 4500 or its NAT mapping changes;
 	// only authenticated traffic may move an established SA (below).
+	// Assigned unconditionally: the same endpoints are a no-op, and
+	// comparing first cost more code than it saves (flash).
 	in.from = func() {
-		if sa.remote != in.remote || sa.local.Port() != in.local.Port() {
-			sa.remote = in.remote
-			sa.local = netip.AddrPortFrom(sa.local.Addr(), in.local.Port())
-		}
+		sa.remote = in.remote
+		setPort(&sa.local, in.local.Port())
 	}
 	if r := routeFor(h.Exchange, sa.life); r != nil {
 		r.handle(m, sa, in)
@@ -219,9 +221,7 @@ func (m *Manager) handlePhase1(sa *ikeSA, in *inbound) {
 		m.drop(DropWrongEndpoint, logx.LevelDebug, "phase 1 message from another endpoint than the negotiation's", "peer", &sa.remote, "from", &in.remote)
 		return
 	}
-	m.computePhase1(sa, func(p1 phase1) ([]byte, error) { return p1.handle(pkt, in.local, in.remote) }, func(out []byte, err error) {
-		m.phase1Step(sa, in.h.CookieR, pkt, before, out, err, in.from, monoNow())
-	})
+	m.computePhase1(sa, in, before)
 }
 
 // phase1Step applies the outcome of one phase 1 message, whose header
@@ -268,8 +268,8 @@ func (m *Manager) phase1Step(sa *ikeSA, ckyR Cookie, pkt []byte, before string, 
 	sa.p1In = pkt
 	sa.unproven = sa.unproven && !sa.p1.done()
 	if sa.initiator && sa.p1.floatToNATT() && sa.local.Port() != NATTPort {
-		sa.local = netip.AddrPortFrom(sa.local.Addr(), NATTPort)
-		sa.remote = netip.AddrPortFrom(sa.remote.Addr(), NATTPort)
+		setPort(&sa.local, NATTPort)
+		setPort(&sa.remote, NATTPort)
 	}
 	if out != nil {
 		m.send(sa, out)

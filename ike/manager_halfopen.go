@@ -74,8 +74,9 @@ func (j *cookieJar) rotate(now mono) {
 
 // cookieFrom hashes the secret with what identifies the exchange: the
 // initiator's cookie and address and port. The input has a fixed length,
-// so the plain hash is a sound keyed function here.
-func cookieFrom(secret *[32]byte, ckyI Cookie, remote netip.AddrPort) Cookie {
+// so the plain hash is a sound keyed function here. (The endpoint goes by
+// pointer: six words on 32-bit, copied at each call otherwise; flash.)
+func cookieFrom(secret *[32]byte, ckyI Cookie, remote *netip.AddrPort) Cookie {
 	var b [32 + 8 + 16 + 2]byte
 	copy(b[:32], secret[:])
 	copy(b[32:40], ckyI[:])
@@ -92,12 +93,12 @@ func cookieFrom(secret *[32]byte, ckyI Cookie, remote netip.AddrPort) Cookie {
 }
 
 // issue returns the responder cookie for an initiator.
-func (j *cookieJar) issue(ckyI Cookie, remote netip.AddrPort) Cookie {
+func (j *cookieJar) issue(ckyI Cookie, remote *netip.AddrPort) Cookie {
 	return cookieFrom(&j.cur, ckyI, remote)
 }
 
 // issued reports whether ckyR is a cookie we gave this initiator.
-func (j *cookieJar) issued(ckyI, ckyR Cookie, remote netip.AddrPort) bool {
+func (j *cookieJar) issued(ckyI, ckyR Cookie, remote *netip.AddrPort) bool {
 	a, b := cookieFrom(&j.cur, ckyI, remote), cookieFrom(&j.prev, ckyI, remote)
 	return subtle.ConstantTimeCompare(a[:], ckyR[:])|subtle.ConstantTimeCompare(b[:], ckyR[:]) == 1
 }

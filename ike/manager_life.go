@@ -41,7 +41,7 @@ func (m *Manager) newResponder(in *inbound) {
 			laddr = a
 		}
 	}
-	sa := &ikeSA{cookieI: h.CookieI, cookieR: m.cookies.issue(h.CookieI, *remote), local: netip.AddrPortFrom(laddr, in.local.Port()),
+	sa := &ikeSA{cookieI: h.CookieI, cookieR: m.cookies.issue(h.CookieI, remote), local: netip.AddrPortFrom(laddr, in.local.Port()),
 		remote: *remote, created: now, unproven: aggressive}
 	a, err := newPhase1Responder(m, cands, sa, pkt)
 	if err == nil && aggressive {
@@ -49,10 +49,8 @@ func (m *Manager) newResponder(in *inbound) {
 		// authentication, computed outside the lock (manager_compute.go).
 		sa.p1 = a
 		m.addSA(sa, now)
-		ckyR := h.CookieR
-		m.computePhase1(sa, func(p1 phase1) ([]byte, error) { return p1.handle(pkt, sa.local, *remote) }, func(out []byte, err error) {
-			m.phase1Step(sa, ckyR, pkt, StateNone.String(), out, err, func() {}, monoNow())
-		})
+		in.local, in.from = sa.local, func() {}
+		m.computePhase1(sa, in, StateNone.String())
 		return
 	}
 	var out []byte
@@ -273,9 +271,9 @@ func offerFor(ms *mapState, sa *ikeSA) *childOffer {
 }
 
 // startQuick begins a Quick Mode for ACL line r of the map (a rekey of
-// old when set, with old's selector).
+// old when set, with old's selector). Every return schedules sa (not
+// deferred: a deferred call costs a wrapper function; flash).
 func (m *Manager) startQuick(sa *ikeSA, ms *mapState, r *proxyRule, old *child, now mono) {
-	defer m.schedule(sa, now)
 	sel := r.sel
 	if old != nil {
 		sel = old.rule.sel
@@ -288,6 +286,7 @@ func (m *Manager) startQuick(sa *ikeSA, ms *mapState, r *proxyRule, old *child, 
 		// child due for its rekey).
 		k := dhKeys.take(Group(offer.PFS))
 		if k == nil {
+			m.schedule(sa, now)
 			return
 		}
 		offer.pfsKey = k
@@ -300,6 +299,7 @@ func (m *Manager) startQuick(sa *ikeSA, ms *mapState, r *proxyRule, old *child, 
 			k.Wipe()
 		}
 		m.log.Warn("cannot start Quick Mode", "crypto_map", ms, "err", err)
+		m.schedule(sa, now)
 		return
 	}
 	if m.log.Enabled(logx.LevelDebug) {
@@ -318,6 +318,7 @@ func (m *Manager) startQuick(sa *ikeSA, ms *mapState, r *proxyRule, old *child, 
 	}
 	m.send(sa, out)
 	qs.retx.arm(out, now)
+	m.schedule(sa, now)
 }
 
 // responderOffer picks the crypto map for the proxy IDs a peer proposed.
@@ -326,11 +327,10 @@ func (m *Manager) responderOffer(sa *ikeSA, qs *qmState, peerLocal, peerRemote *
 	if peerLocal == nil {
 		sel = hostSelector(sa.local.Addr(), sa.remote.Addr())
 	} else {
-		s, err := selectorFromIDs(peerLocal, peerRemote)
-		if err != nil {
+		var err error
+		if sel, err = selectorFromIDs(peerLocal, peerRemote); err != nil {
 			return nil, err
 		}
-		sel = s
 	}
 	if sa.ra != nil {
 		return m.raOffer(sa, qs, sel)
@@ -360,9 +360,6 @@ func (m *Manager) installChild(sa *ikeSA, qs *qmState, res *quickResult, now mon
 	if _, ok := m.cfg.DataPlane.(OutboundHolder); ok {
 		c.HoldOutbound = (!qs.q.initiator && qs.q.state != QMIdle) || (qs.q.initiator && qs.rekeyOf != nil)
 	}
-	conv := func(k childKeys) ChildKeys {
-		return ChildKeys{SPI: k.SPI, EncKey: k.EncKey, AuthKey: k.AuthKey}
-	}
 	switch {
 	case ch.ESP != nil && ch.AH != nil:
 		c.Protocol = "ah+esp"
@@ -373,11 +370,11 @@ func (m *Manager) installChild(sa *ikeSA, qs *qmState, res *quickResult, now mon
 	}
 	if ch.ESP != nil {
 		c.Encryption, c.Integrity = ch.ESP.Encryption, ch.ESP.Integrity
-		c.ESPIn, c.ESPOut = conv(res.ESPIn), conv(res.ESPOut)
+		c.ESPIn, c.ESPOut = ChildKeys(res.ESPIn), ChildKeys(res.ESPOut)
 	}
 	if ch.AH != nil {
 		c.AHIntegrity = ch.AH.Integrity
-		c.AHIn, c.AHOut = conv(res.AHIn), conv(res.AHOut)
+		c.AHIn, c.AHOut = ChildKeys(res.AHIn), ChildKeys(res.AHOut)
 	}
 	h, err := m.cfg.DataPlane.InstallChild(c)
 	if err != nil {

@@ -40,7 +40,6 @@ type orphan struct {
 	c      *child
 	peer   peerIdentity // who negotiated it
 	ms     *mapState    // the crypto map of the IKE SA that negotiated it
-	local  netip.AddrPort
 	remote netip.AddrPort
 	since  mono
 	// peerKept: the peer itself deleted the IKE SA alone, keeping this
@@ -66,7 +65,7 @@ func (m *Manager) orphanChildren(sa *ikeSA, peerKept bool, now mono) {
 	}
 	for _, c := range sa.children {
 		m.releaseChild(c)
-		m.orphans = append(m.orphans, &orphan{c: c, peer: sa.out.peer, ms: sa.ms, local: sa.local, remote: sa.remote, since: now, peerKept: peerKept})
+		m.orphans = append(m.orphans, &orphan{c: c, peer: sa.out.peer, ms: sa.ms, remote: sa.remote, since: now, peerKept: peerKept})
 		m.log.Info("IPsec SA kept without its IKE SA until a new one with the peer takes it over", "crypto_map", c.ms,
 			"peer", &sa.remote, "spi_in", spiHex(c.espIn, c.ahIn))
 	}

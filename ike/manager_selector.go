@@ -33,8 +33,11 @@ func selectorIDs(s acl.Selector) (local, remote *ID) {
 
 // sideFromID decodes one side; address ranges are accepted only when they
 // are exactly one prefix.
-func sideFromID(id *ID) (netip.Prefix, acl.PortRange, error) {
-	ports := acl.AnyPort
+//
+// The results are named so that the error returns share one zero value
+// instead of building one each (flash).
+func sideFromID(id *ID) (p netip.Prefix, ports acl.PortRange, err error) {
+	ports = acl.AnyPort
 	if id.Port != 0 {
 		ports = acl.PortRange{Lo: id.Port, Hi: id.Port}
 	}
@@ -42,37 +45,37 @@ func sideFromID(id *ID) (netip.Prefix, acl.PortRange, error) {
 	case IDIPv4AddrRange, IDIPv6AddrRange:
 		from, to, err := id.Range()
 		if err != nil {
-			return netip.Prefix{}, ports, err
+			return p, ports, err
 		}
 		for bits := 0; bits <= from.BitLen(); bits++ {
-			p := netip.PrefixFrom(from, bits).Masked()
-			if p.Addr() == from {
-				if _, last, _ := IDFromPrefix(p).Range(); last == to {
-					return p, ports, nil
+			q := netip.PrefixFrom(from, bits).Masked()
+			if q.Addr() == from {
+				if _, last, _ := IDFromPrefix(q).Range(); last == to {
+					return q, ports, nil
 				}
 			}
 		}
-		return netip.Prefix{}, ports, fmt.Errorf("address range %v is not a subnet", id)
+		return p, ports, fmt.Errorf("address range %v is not a subnet", id)
 	}
-	p, err := id.Prefix()
+	p, err = id.Prefix()
 	return p, ports, err
 }
 
 // selectorFromIDs builds our view of the proxy IDs a peer proposed:
-// local = its IDcr, remote = its IDci.
-func selectorFromIDs(peerLocal, peerRemote *ID) (acl.Selector, error) {
-	rp, rports, err := sideFromID(peerLocal)
-	if err != nil {
-		return acl.Selector{}, err
+// local = its IDcr, remote = its IDci. After an error the selector is
+// partial: the caller drops it.
+func selectorFromIDs(peerLocal, peerRemote *ID) (s acl.Selector, err error) {
+	if s.Remote, s.RemotePorts, err = sideFromID(peerLocal); err != nil {
+		return s, err
 	}
-	lp, lports, err := sideFromID(peerRemote)
-	if err != nil {
-		return acl.Selector{}, err
+	if s.Local, s.LocalPorts, err = sideFromID(peerRemote); err != nil {
+		return s, err
 	}
 	if peerLocal.Protocol != peerRemote.Protocol {
-		return acl.Selector{}, fmt.Errorf("IDci protocol %d differs from IDcr protocol %d", peerLocal.Protocol, peerRemote.Protocol)
+		return s, fmt.Errorf("IDci protocol %d differs from IDcr protocol %d", peerLocal.Protocol, peerRemote.Protocol)
 	}
-	return acl.Selector{Local: lp, Remote: rp, Proto: peerLocal.Protocol, LocalPorts: lports, RemotePorts: rports}, nil
+	s.Proto = peerLocal.Protocol
+	return s, nil
 }
 
 // hostSelector is the implicit proxy ID of a Quick Mode without IDs: the

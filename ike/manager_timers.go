@@ -182,7 +182,8 @@ func (idx *tickIndex) indexPeers(m *Manager) {
 		if sa.dead() || sa.replacedBy != nil {
 			continue
 		}
-		peer, ends := sa.remote.Addr(), [2]netip.Addr{sa.remote.Addr(), sa.local.Addr()}
+		ends := [2]netip.Addr{sa.remote.Addr(), sa.local.Addr()}
+		peer := ends[0]
 		if idx.byPeer[peer] == nil {
 			idx.byPeer[peer] = sa
 		}
