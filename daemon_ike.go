@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"strings"
 
 	"tinyipsec/conf"
@@ -70,7 +69,7 @@ func (d *ikeDaemon) AddStatus(r *status.Report) {
 	if spis := d.mgr.PairsWithoutIKESA(); len(spis) > 0 {
 		orphan := map[string]bool{}
 		for _, s := range spis {
-			orphan[fmt.Sprintf("0x%08x", s)] = true
+			orphan[dataplane.SPIText(s)] = true
 		}
 		for i := range r.IPsecSAs {
 			if orphan[r.IPsecSAs[i].SPIIn] {

@@ -283,9 +283,13 @@ func (d *Dataplane) installManual(entry int, m *conf.CryptoMap, path tun.Route) 
 	}
 	d.manual[id] = pair
 	d.log.Info("manual SA installed", "crypto_map", id, "peer", &m.PeerAddr, "local", local,
-		"protocol", info.Protocol, "mode", info.Mode, "spi_in", fmt.Sprintf("0x%08x", mk.SPIIn), "spi_out", fmt.Sprintf("0x%08x", mk.SPIOut))
+		"protocol", info.Protocol, "mode", info.Mode, "spi_in", SPIText(mk.SPIIn), "spi_out", SPIText(mk.SPIOut))
 	return nil
 }
+
+// SPIText is an SPI as status and the logs show it: one call at each
+// site instead of fmt's with a boxed argument (flash).
+func SPIText(spi uint32) string { return fmt.Sprintf("0x%08x", spi) }
 
 // espMode is the esp package's name for a configured mode.
 func espMode(m conf.Mode) esp.Mode {
@@ -357,7 +361,7 @@ func (d *Dataplane) AddStatus(r *status.Report) {
 			Peer: p.Peer.String(), CryptoMap: p.CryptoMap,
 			LocalSelector: p.LocalSelector, RemoteSelector: p.RemoteSelector,
 			Protocol: p.Protocol.String(), Mode: p.Mode.String(),
-			SPIIn: fmt.Sprintf("0x%08x", p.SPIIn), SPIOut: fmt.Sprintf("0x%08x", p.SPIOut),
+			SPIIn: SPIText(p.SPIIn), SPIOut: SPIText(p.SPIOut),
 			Encryption: p.Encryption, Integrity: p.Integrity, Keying: p.Keying,
 			LifetimeLeftS: int64(p.LifetimeLeft / time.Second),
 			PktsIn:        p.PktsIn, PktsOut: p.PktsOut, BytesIn: p.BytesIn, BytesOut: p.BytesOut,

@@ -2,7 +2,6 @@ package dataplane
 
 import (
 	"bytes"
-	"net/netip"
 	"sync"
 	"time"
 
@@ -54,11 +53,12 @@ func (p *IKEPlane) InstallChild(c *ike.ChildSA) (ike.ChildHandle, error) {
 	// Boxed once: the inbound SA's check and the pair's outbound choice
 	// share the copy (one allocation per pair instead of two).
 	var sel esp.PairSelector = c.Selector
+	local, remote := c.Local.Addr(), c.Remote.Addr()
 	spec := esp.PairSpec{
 		Shared: esp.Params{
 			Proto: esp.ProtoOf(c.Encryption != "", c.AHIntegrity != ""), Mode: espMode(c.Mode),
 			Cipher: c.Encryption, Integ: c.Integrity, AHInteg: c.AHIntegrity,
-			Local: c.Local.Addr(), Remote: c.Remote.Addr(), ESN: c.ESN, ReplayWindow: c.CryptoMap.ReplayWindow,
+			Local: local, Remote: remote, ESN: c.ESN, ReplayWindow: c.CryptoMap.ReplayWindow,
 			Selector: sel,
 		},
 		In:  esp.Keys{SPI: c.ESPIn.SPI, AHSPI: c.AHIn.SPI, EncKey: c.ESPIn.EncKey, AuthKey: c.ESPIn.AuthKey, AHKey: c.AHIn.AuthKey},
@@ -84,7 +84,7 @@ func (p *IKEPlane) InstallChild(c *ike.ChildSA) (ike.ChildHandle, error) {
 	// The negotiated selectors, not the ACL line, choose the pair for
 	// outbound packets: on a hub every spoke's pair sits on one line.
 	info.ForRule, info.Rule, info.Traffic = true, c.Rule, sel
-	info.CryptoMap, info.Peer, info.Local, info.Keying = c.CryptoMap.ID(), c.Remote.Addr(), c.Local.Addr(), "isakmp"
+	info.CryptoMap, info.Peer, info.Local, info.Keying = c.CryptoMap.ID(), remote, local, "isakmp"
 	info.LocalSelector, info.RemoteSelector = c.Selector.Local.String(), c.Selector.Remote.String()
 	info.Lifetime, info.LifetimeKB = c.Lifetime, c.LifetimeKB
 	info.HoldOutbound = c.HoldOutbound
@@ -141,10 +141,14 @@ func (p *IKEPlane) rememberKeys(pair *esp.Pair, spec *esp.PairSpec, c *ike.Child
 	if spec.Shared.Proto == esp.ProtoAH {
 		return
 	}
-	in, out := spec.In, spec.Out
+	in, out := &spec.In, &spec.Out
 	k := pairKeys{cipher: c.Encryption, integ: c.Integrity, encLen: uint8(len(in.EncKey)), authLen: uint8(len(in.AuthKey))}
 	k.keys = make([]byte, 0, 2*(len(in.EncKey)+len(in.AuthKey)))
-	k.keys = append(append(append(append(k.keys, in.EncKey...), in.AuthKey...), out.EncKey...), out.AuthKey...)
+	// One append in a loop: four nested appends each brought their own
+	// growth path (flash).
+	for _, b := range [...][]byte{in.EncKey, in.AuthKey, out.EncKey, out.AuthKey} {
+		k.keys = append(k.keys, b...)
+	}
 	p.mu.Lock() // unlocked without defer here and below (a deferred call costs a wrapper function: flash)
 	if p.keys == nil {
 		p.keys = map[*esp.Pair]pairKeys{}
@@ -169,14 +173,16 @@ func (p *IKEPlane) ExportKeys() []wireshark.ESPSA {
 	var out []wireshark.ESPSA
 	for pair, k := range p.keys {
 		e, a := int(k.encLen), int(k.authLen)
-		dir := func(src, dst netip.Addr, spi uint32, keys []byte) wireshark.ESPSA {
-			return wireshark.ESPSA{Src: src, Dst: dst, SPI: spi, Cipher: k.cipher.String(),
-				EncKey: bytes.Clone(keys[:e]), Integrity: k.integ.String(), AuthKey: bytes.Clone(keys[e : e+a])}
-		}
 		info := &pair.Info
-		out = append(out,
-			dir(info.Peer, info.Local, info.SPIIn, k.keys[:e+a]),
-			dir(info.Local, info.Peer, info.SPIOut, k.keys[e+a:]))
+		// Inbound, then outbound; one append in a loop rather than a
+		// closure returning each 21-word row to be copied again (flash).
+		src, dst, spi := &info.Peer, &info.Local, info.SPIIn
+		for dir := range 2 {
+			keys := k.keys[dir*(e+a):]
+			out = append(out, wireshark.ESPSA{Src: *src, Dst: *dst, SPI: spi, Cipher: k.cipher.String(),
+				EncKey: bytes.Clone(keys[:e]), Integrity: k.integ.String(), AuthKey: bytes.Clone(keys[e : e+a])})
+			src, dst, spi = dst, src, info.SPIOut
+		}
 	}
 	p.mu.Unlock()
 	return out

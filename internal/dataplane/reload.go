@@ -53,7 +53,7 @@ func (d *Dataplane) Reload(old, next *conf.Config) error {
 	}
 	for _, p := range removed {
 		d.log.Info("IPsec SA removed: crypto map removed", "crypto_map", p.Info.CryptoMap,
-			"spi_in", fmt.Sprintf("0x%08x", p.Info.SPIIn), "spi_out", fmt.Sprintf("0x%08x", p.Info.SPIOut))
+			"spi_in", SPIText(p.Info.SPIIn), "spi_out", SPIText(p.Info.SPIOut))
 		if d.manual[p.Info.CryptoMap] == p {
 			delete(d.manual, p.Info.CryptoMap)
 		}
