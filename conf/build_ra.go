@@ -113,18 +113,21 @@ func (b *builder) raGateway(t *table, m *CryptoMap) {
 }
 
 // parsePool accepts "10.9.0.0/24" (its host addresses) or
-// "10.9.0.10-10.9.0.50"; IPv4 only.
+// "10.9.0.10-10.9.0.50"; IPv4 only. The bounds are computed as 32-bit
+// numbers rather than by stepping netip.Addr.Next through the pool,
+// 128-bit arithmetic on a 32-bit router (flash, and a /8 took 16 million
+// steps before it was refused).
 func parsePool(s string) (first, last netip.Addr, err error) {
+	var lo, hi uint32
 	if p, perr := netip.ParsePrefix(s); perr == nil {
 		p = p.Masked()
 		if !p.Addr().Is4() || p.Bits() > 30 {
 			return first, last, fmt.Errorf("%q: an IPv4 network of at least 4 addresses (/30) is needed", s)
 		}
-		first = p.Addr().Next()
-		last = first
-		for n := last.Next(); p.Contains(n.Next()); n = n.Next() {
-			last = n
-		}
+		first = p.Addr().Next() // the network address is not a host
+		lo = ipv4Number(first)
+		hi = lo + uint32(uint64(1)<<(32-p.Bits())) - 3 // nor is the broadcast address
+		last = netip.AddrFrom4([4]byte{byte(hi >> 24), byte(hi >> 16), byte(hi >> 8), byte(hi)})
 	} else if a, z, ok := strings.Cut(s, "-"); ok {
 		first, err = netip.ParseAddr(strings.TrimSpace(a))
 		if err == nil {
@@ -133,20 +136,19 @@ func parsePool(s string) (first, last netip.Addr, err error) {
 		if err != nil || !first.Is4() || !last.Is4() || last.Less(first) {
 			return netip.Addr{}, netip.Addr{}, fmt.Errorf("%q is not an IPv4 range FIRST-LAST", s)
 		}
+		lo, hi = ipv4Number(first), ipv4Number(last)
 	} else {
 		return first, last, fmt.Errorf("%q is neither a network (10.9.0.0/24) nor a range (10.9.0.10-10.9.0.50)", s)
 	}
-	n := 0
-	for a := first; ; a = a.Next() {
-		n++
-		if n > MaxPoolSize {
-			return netip.Addr{}, netip.Addr{}, fmt.Errorf("%q has more than %d addresses", s, MaxPoolSize)
-		}
-		if a == last {
-			break
-		}
+	if hi-lo >= MaxPoolSize {
+		return netip.Addr{}, netip.Addr{}, fmt.Errorf("%q has more than %d addresses", s, MaxPoolSize)
 	}
 	return first, last, nil
+}
+
+func ipv4Number(a netip.Addr) uint32 {
+	b := a.As4()
+	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
 }
 
 // PoolAddrs lists a gateway's pool addresses in order; line i of its

@@ -170,3 +170,29 @@ config crypto_map
 		t.Fatalf("models differ:\nUCI:  %+v\nTOML: %+v\nTOML text:\n%s", u, m, buf.String())
 	}
 }
+
+// TestParsePoolBounds: a pool's first and last host are computed, not
+// stepped to: a network of any size is read (or refused) at once.
+func TestParsePoolBounds(t *testing.T) {
+	for _, c := range []struct{ in, first, last, err string }{
+		{in: "10.9.0.0/24", first: "10.9.0.1", last: "10.9.0.254"},
+		{in: "10.9.0.5/30", first: "10.9.0.5", last: "10.9.0.6"},
+		{in: "10.8.0.0/22", first: "10.8.0.1", last: "10.8.3.254"},
+		{in: "10.8.0.0/21", err: "more than 1024 addresses"},
+		{in: "0.0.0.0/0", err: "more than 1024 addresses"},
+		{in: "10.9.0.10-10.9.0.50", first: "10.9.0.10", last: "10.9.0.50"},
+		{in: "10.0.0.0-10.0.4.0", err: "more than 1024 addresses"},
+		{in: "10.9.0.0/31", err: "at least 4 addresses"},
+	} {
+		first, last, err := parsePool(c.in)
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("%s: error %v, want %q", c.in, err, c.err)
+			}
+			continue
+		}
+		if err != nil || first.String() != c.first || last.String() != c.last {
+			t.Errorf("%s: %v-%v %v, want %s-%s", c.in, first, last, err, c.first, c.last)
+		}
+	}
+}

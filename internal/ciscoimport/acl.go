@@ -34,6 +34,11 @@ func (c *converter) aclNamed(name string, first int) *aclDef {
 	return a
 }
 
+// add keeps an entry: one append site for the three forms (flash).
+func (a *aclDef) add(l *line, toks []string, wildcard bool) {
+	a.lines = append(a.lines, aclLine{l: l, toks: toks, wildcard: wildcard})
+}
+
 // accessList: ASA "access-list NAME extended|remark|standard ..." or IOS
 // numbered "access-list 100-199|2000-2699 permit|deny|remark ...".
 func (c *converter) accessList(b *block) {
@@ -51,10 +56,10 @@ func (c *converter) accessList(b *block) {
 	switch {
 	case hasPrefix(rest, "remark"):
 	case hasPrefix(rest, "extended"):
-		a.lines = append(a.lines, aclLine{l: &b.head, toks: rest[1:]})
+		a.add(&b.head, rest[1:], false)
 	case hasPrefix(rest, "permit"), hasPrefix(rest, "deny"):
 		// IOS numbered ACL; 1-99 and 1300-1999 are standard ACLs.
-		a.lines = append(a.lines, aclLine{l: &b.head, toks: rest, wildcard: true})
+		a.add(&b.head, rest, true)
 	default:
 		a.bad = append(a.bad, &b.head)
 	}
@@ -73,7 +78,7 @@ func (c *converter) namedACL(b *block, name string) {
 		switch {
 		case hasPrefix(t, "remark"):
 		case hasPrefix(t, "permit"), hasPrefix(t, "deny"):
-			a.lines = append(a.lines, aclLine{l: l, toks: t, wildcard: true})
+			a.add(l, t, true)
 		default:
 			a.bad = append(a.bad, l)
 		}
