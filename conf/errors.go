@@ -3,7 +3,6 @@ package conf
 import (
 	"strconv"
 	"strings"
-	"tinyipsec/internal/order"
 )
 
 // Error is one problem in a configuration file.
@@ -46,16 +45,4 @@ func (es Errors) Error() string {
 		lines[i] = e.Error()
 	}
 	return strings.Join(lines, "\n")
-}
-
-// sortByLine orders errors by line; errors without a line go last, and
-// the order of discovery is kept otherwise.
-func (es Errors) sortByLine() {
-	order.Stable(len(es), func(i, j int) bool {
-		li, lj := es[i].Line, es[j].Line
-		if li == 0 || lj == 0 {
-			return li != 0 && lj == 0
-		}
-		return li < lj
-	}, func(i, j int) { es[i], es[j] = es[j], es[i] })
 }
