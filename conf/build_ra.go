@@ -3,6 +3,7 @@ package conf
 import (
 	"fmt"
 	"net/netip"
+	"strconv"
 	"strings"
 
 	"tinyipsec/acl"
@@ -204,18 +205,21 @@ func readUsersFile(path string) (map[string]string, error) {
 			continue
 		}
 		user, hash, ok := strings.Cut(s, ":")
+		var why string
 		switch {
 		case !ok || user == "":
-			errs = append(errs, fmt.Sprintf("line %d: expected user:hash", line))
+			why = "expected user:hash"
 		case !strings.HasPrefix(hash, "$2a$") && !strings.HasPrefix(hash, "$2b$") && !strings.HasPrefix(hash, "$2y$"):
-			errs = append(errs, fmt.Sprintf("line %d: the hash of user %q is not bcrypt (make it with htpasswd -nB %s)", line, user, user))
+			why = fmt.Sprintf("the hash of user %q is not bcrypt (make it with htpasswd -nB %s)", user, user)
 		case users[user] != "":
-			errs = append(errs, fmt.Sprintf("line %d: user %q is listed twice", line, user))
+			why = fmt.Sprintf("user %q is listed twice", user)
 		case len(users) >= maxUsers:
-			errs = append(errs, fmt.Sprintf("line %d: more than %d users", line, maxUsers))
+			why = "more than " + strconv.Itoa(maxUsers) + " users"
 		default:
 			users[user] = hash
+			continue
 		}
+		errs = append(errs, "line "+strconv.Itoa(line)+": "+why) // one append site (flash)
 	}
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("%q: %s", path, strings.Join(errs, "; "))

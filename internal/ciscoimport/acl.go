@@ -150,13 +150,13 @@ func (c *converter) netObject(b *block) {
 				fail(l, t[1]+" is not an IP address")
 				continue
 			}
-			o.prefixes = append(o.prefixes, "host "+a.String())
+			o.add("host " + a.String())
 		case objSubnet:
 			o.addPrefix(l, t[1:], fail)
 		case objRef:
 			o.refs = append(o.refs, t[1])
 		case objAny:
-			o.prefixes = append(o.prefixes, "any")
+			o.add("any")
 		case objRange:
 			fail(l, "an address range is not a prefix; a crypto ACL entry is one proxy ID")
 		case objFQDN:
@@ -179,6 +179,9 @@ func (c *converter) netObject(b *block) {
 	c.objects[o.name] = o
 }
 
+// add keeps a prefix: one append site (flash).
+func (o *netObject) add(p string) { o.prefixes = append(o.prefixes, p) }
+
 // addPrefix reads "A MASK" (netmask: ASA and IOS object groups) or
 // "A/LEN" (IPv6).
 func (o *netObject) addPrefix(l *line, t []string, fail func(*line, string)) {
@@ -188,7 +191,7 @@ func (o *netObject) addPrefix(l *line, t []string, fail func(*line, string)) {
 			fail(l, t[0]+" is not a prefix")
 			return
 		}
-		o.prefixes = append(o.prefixes, p.Masked().String())
+		o.add(p.Masked().String())
 		return
 	}
 	if len(t) < 2 {
@@ -200,7 +203,7 @@ func (o *netObject) addPrefix(l *line, t []string, fail func(*line, string)) {
 		fail(l, t[0]+" "+t[1]+" is not an address with a netmask")
 		return
 	}
-	o.prefixes = append(o.prefixes, prefixText(p))
+	o.add(prefixText(p))
 }
 
 func prefixText(p netip.Prefix) string {

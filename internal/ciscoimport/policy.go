@@ -270,17 +270,17 @@ func (c *converter) keyring(b *block) {
 			continue
 		}
 		// pre-shared-key address A [MASK] key [TYPE] K | hostname H key K
-		var peer []string
 		i := 1
 		for i < len(t) && !strings.EqualFold(t[i], "key") {
-			peer = append(peer, t[i])
 			i++
 		}
 		if i+1 >= len(t) {
 			c.note(l, "incomplete pre-shared-key")
 			continue
 		}
-		c.keySpec(l, append(append([]string{}, t[i+1:]...), peer...), "pre-shared-key")
+		// The words after "key", then the peer's (t[1:i]): a copy, as
+		// the capacity is the length.
+		c.keySpec(l, append(t[i+1:len(t):len(t)], t[1:i]...), "pre-shared-key")
 	}
 }
 
