@@ -53,14 +53,18 @@ const maxDepth = 64
 
 var errDepth = errors.New("jsonenc: value nested too deeply (cycle?)")
 
+// raw appends s: every piece of output goes through this one append site
+// instead of an append at each (flash).
+func (e *encoder) raw(s string) { e.buf = append(e.buf, s...) }
+
 func (e *encoder) newline(depth int) {
 	if !e.pretty {
 		return
 	}
-	e.buf = append(e.buf, '\n')
-	e.buf = append(e.buf, e.prefix...)
+	e.raw("\n")
+	e.raw(e.prefix)
 	for range depth {
-		e.buf = append(e.buf, e.indent...)
+		e.raw(e.indent)
 	}
 }
 
@@ -69,7 +73,7 @@ func (e *encoder) value(v reflect.Value, depth int) error {
 		return errDepth
 	}
 	if !v.IsValid() {
-		e.buf = append(e.buf, "null"...)
+		e.raw("null")
 		return nil
 	}
 	switch v.Kind() {
@@ -83,7 +87,7 @@ func (e *encoder) value(v reflect.Value, depth int) error {
 		e.str(v.String())
 	case reflect.Pointer, reflect.Interface:
 		if v.IsNil() {
-			e.buf = append(e.buf, "null"...)
+			e.raw("null")
 			return nil
 		}
 		e.ptrDepth++
@@ -92,7 +96,7 @@ func (e *encoder) value(v reflect.Value, depth int) error {
 		return err
 	case reflect.Slice, reflect.Map:
 		if v.IsNil() {
-			e.buf = append(e.buf, "null"...)
+			e.raw("null")
 			return nil
 		}
 		if v.Kind() == reflect.Map {
@@ -115,13 +119,13 @@ func (e *encoder) array(v reflect.Value, depth int) error {
 	}
 	n := v.Len()
 	if n == 0 {
-		e.buf = append(e.buf, "[]"...)
+		e.raw("[]")
 		return nil
 	}
-	e.buf = append(e.buf, '[')
+	e.raw("[")
 	for i := range n {
 		if i > 0 {
-			e.buf = append(e.buf, ',')
+			e.raw(",")
 		}
 		e.newline(depth + 1)
 		if err := e.value(v.Index(i), depth+1); err != nil {
@@ -129,7 +133,7 @@ func (e *encoder) array(v reflect.Value, depth int) error {
 		}
 	}
 	e.newline(depth)
-	e.buf = append(e.buf, ']')
+	e.raw("]")
 	return nil
 }
 
@@ -150,14 +154,14 @@ func (e *encoder) object(v reflect.Value, depth int) error {
 		vals[k] = it.Value()
 	}
 	if len(keys) == 0 {
-		e.buf = append(e.buf, "{}"...)
+		e.raw("{}")
 		return nil
 	}
 	slices.SortFunc(keys, strings.Compare) // crypto/x509 links this instantiation; slices.Sort would add one
-	e.buf = append(e.buf, '{')
+	e.raw("{")
 	for i, k := range keys {
 		if i > 0 {
-			e.buf = append(e.buf, ',')
+			e.raw(",")
 		}
 		e.newline(depth + 1)
 		e.key(k)
@@ -166,15 +170,15 @@ func (e *encoder) object(v reflect.Value, depth int) error {
 		}
 	}
 	e.newline(depth)
-	e.buf = append(e.buf, '}')
+	e.raw("}")
 	return nil
 }
 
 func (e *encoder) key(k string) {
 	e.str(k)
-	e.buf = append(e.buf, ':')
+	e.raw(":")
 	if e.pretty {
-		e.buf = append(e.buf, ' ')
+		e.raw(" ")
 	}
 }
 
@@ -206,10 +210,10 @@ func (e *encoder) structure(v reflect.Value, depth int) error {
 			continue
 		}
 		if first {
-			e.buf = append(e.buf, '{')
+			e.raw("{")
 			first = false
 		} else {
-			e.buf = append(e.buf, ',')
+			e.raw(",")
 		}
 		e.newline(depth + 1)
 		e.key(name)
@@ -221,11 +225,11 @@ func (e *encoder) structure(v reflect.Value, depth int) error {
 		}
 	}
 	if first {
-		e.buf = append(e.buf, "{}"...)
+		e.raw("{}")
 		return nil
 	}
 	e.newline(depth)
-	e.buf = append(e.buf, '}')
+	e.raw("}")
 	return nil
 }
 
@@ -264,7 +268,7 @@ const hexDigits = "0123456789abcdef"
 // U+2028 and U+2029; invalid UTF-8 becomes U+FFFD. Every escape but the
 // two-character ones is \uXXXX of a code point, written by one append.
 func (e *encoder) str(s string) {
-	e.buf = append(e.buf, '"')
+	e.raw(`"`)
 	start := 0
 	for i := 0; i < len(s); {
 		b := s[i]
@@ -275,8 +279,9 @@ func (e *encoder) str(s string) {
 				continue
 			}
 			if k := strings.IndexByte("\\\"\b\f\n\r\t", b); k >= 0 {
-				e.buf = append(e.buf, s[start:i]...)
-				e.buf = append(e.buf, '\\', `\"bfnrt`[k])
+				e.raw(s[start:i])
+				e.raw(`\`)
+				e.raw(`\"bfnrt`[k : k+1])
 				i++
 				start = i
 				continue
@@ -288,11 +293,11 @@ func (e *encoder) str(s string) {
 				continue
 			}
 		}
-		e.buf = append(e.buf, s[start:i]...)
+		e.raw(s[start:i])
 		e.buf = append(e.buf, '\\', 'u', hexDigits[code>>12&0xf], hexDigits[code>>8&0xf], hexDigits[code>>4&0xf], hexDigits[code&0xf])
 		i += size
 		start = i
 	}
-	e.buf = append(e.buf, s[start:]...)
-	e.buf = append(e.buf, '"')
+	e.raw(s[start:])
+	e.raw(`"`)
 }

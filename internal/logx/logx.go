@@ -97,9 +97,7 @@ func (l *Logger) log(level Level, msg string, args []any) {
 		return
 	}
 	b := make([]byte, 0, 128)
-	b = append(b, "level="...)
-	b = append(b, level.String()...)
-	b = append(b, " msg="...)
+	b = append(b, "level="+level.String()+" msg="...) // one append site (flash)
 	b = appendString(b, msg)
 	b = append(b, l.attrs...)
 	b = appendAttrs(b, args)
