@@ -176,7 +176,8 @@ var secretWords = [...]string{
 }
 
 // keepWords end a redacted run: they follow a key in commands such as
-// "crypto isakmp key K address A" and name no secret themselves.
+// "crypto isakmp key K address A" and name no secret themselves. The
+// first three name a key's peer (isPeerWord).
 var keepWords = [...]string{
 	"address", "hostname", "ipv6", "no-xauth", "encrypted", "privilege", "ro", "rw",
 }

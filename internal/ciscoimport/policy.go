@@ -235,9 +235,10 @@ func (c *converter) keySpec(l *line, t []string, what string) {
 	c.keys = append(c.keys, e)
 }
 
+// isPeerWord: the words that name a key's peer are the first three of
+// keepWords.
 func isPeerWord(s string) bool {
-	s = strings.ToLower(s)
-	return s == "address" || s == "hostname" || s == "ipv6"
+	return isWord(keepWords[:3], strings.ToLower(s))
 }
 
 // keyValue stores a clear key or records that it is hidden.

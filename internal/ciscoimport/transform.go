@@ -14,6 +14,8 @@ type transformSet struct {
 	bad     bool
 }
 
+var aesKeySizes = [...]string{"128", "192", "256"}
+
 // transformSet reads the IOS form (mode as a sub-line) and the ASA form
 // (mode as "crypto ipsec ikev1 transform-set NAME mode transport").
 func (c *converter) transformSet(b *block, args []string) {
@@ -36,7 +38,7 @@ func (c *converter) transformSet(b *block, args []string) {
 	for i := 0; i < len(t); i++ {
 		tok := strings.ToLower(t[i])
 		size := ""
-		if i+1 < len(t) && (t[i+1] == "128" || t[i+1] == "192" || t[i+1] == "256") {
+		if i+1 < len(t) && isWord(aesKeySizes[:], t[i+1]) {
 			size = t[i+1]
 		}
 		switch tok {
