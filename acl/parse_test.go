@@ -3,6 +3,7 @@ package acl
 import (
 	"errors"
 	"net/netip"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -53,7 +54,7 @@ func TestParseRule(t *testing.T) {
 			continue
 		}
 		tc.want.Text = strings.TrimSpace(tc.line)
-		if got != tc.want {
+		if !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("ParseRule(%q)\n got %+v\nwant %+v", tc.line, got, tc.want)
 		}
 	}
@@ -140,7 +141,7 @@ func FuzzParseRule(f *testing.F) {
 	f.Fuzz(func(t *testing.T, line string) {
 		r, err := ParseRule(line)
 		if err != nil {
-			if r != (Rule{}) {
+			if !reflect.DeepEqual(r, Rule{}) {
 				t.Fatalf("error %v with non-zero rule %+v", err, r)
 			}
 			return
@@ -171,7 +172,7 @@ func FuzzParseRule(f *testing.F) {
 			t.Fatalf("%q: String() %q does not parse: %v", line, r.String(), err)
 		}
 		r2.Text = r.Text
-		if r2 != r {
+		if !reflect.DeepEqual(r2, r) {
 			t.Fatalf("%q: round trip via %q\n got %+v\nwant %+v", line, r.String(), r2, r)
 		}
 	})

@@ -34,6 +34,7 @@ func (r PortRange) bounds() (lo, hi uint16) {
 // Rule is one parsed ACL line, e.g.
 // "permit udp host 10.1.0.5 10.2.0.0/24 range 5000 5100".
 type Rule struct {
+	_      [0]func() // not comparable: no generated == function (flash)
 	Permit bool
 	// Proto is the IP protocol number; 0 means "ip" (any protocol).
 	Proto uint8

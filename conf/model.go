@@ -106,6 +106,8 @@ func (a *ACL) List() *acl.List {
 
 // Identity is an IKE identity (local_id / remote_id).
 type Identity struct {
+	_ [0]func() // not comparable: no generated == function (flash)
+
 	// Type is "" (unset: use the address, or the certificate's DN),
 	// "ipv4", "ipv6", "fqdn", "user-fqdn", "dn" or "keyid" (ID_KEY_ID,
 	// a Cisco remote-access group name).

@@ -40,6 +40,7 @@ func (s *uciSection) option(name string) *uciOption {
 
 // uciError is a syntax problem at a line.
 type uciError struct {
+	_    [0]func() // not comparable: no generated == function (flash)
 	Line int
 	Msg  string
 }
@@ -160,7 +161,7 @@ func (lx *uciLexer) word() (string, *uciError) {
 // shell, a backslash escapes inside double quotes only; neither kind of
 // quote spans lines.
 func (lx *uciLexer) quoted(b []byte, q byte) ([]byte, *uciError) {
-	unterminated := &uciError{lx.line, "unterminated " + string(q) + " quote"}
+	unterminated := &uciError{Line: lx.line, Msg: "unterminated " + string(q) + " quote"}
 	lx.i++
 	for {
 		if lx.i >= len(lx.src) || lx.src[lx.i] == '\n' {
@@ -210,7 +211,7 @@ func parseUCI(src []byte) ([]*uciSection, []uciError) {
 		w := st.Words
 		bad := func(format string, args ...any) {
 			if len(errs) <= maxErrors { // the builder keeps no more anyway
-				errs = append(errs, uciError{st.Line, fmt.Sprintf(format, args...)})
+				errs = append(errs, uciError{Line: st.Line, Msg: fmt.Sprintf(format, args...)})
 			}
 		}
 		switch w[0] {

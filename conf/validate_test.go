@@ -3,6 +3,7 @@ package conf
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -228,7 +229,7 @@ local_id = "fqdn:gw1.example"
 remote_id = "dn:C=CH, O=Example, CN=gw.example"
 `, "peer")), func(t *testing.T, c *Config) {
 			m := c.CryptoMaps[0]
-			if m.PeerAddr.IsValid() || m.LocalID != (Identity{Type: "fqdn", Value: "gw1.example"}) || m.RemoteID.Type != "dn" || m.RemoteID.Value != "C=CH, O=Example, CN=gw.example" {
+			if m.PeerAddr.IsValid() || !reflect.DeepEqual(m.LocalID, Identity{Type: "fqdn", Value: "gw1.example"}) || m.RemoteID.Type != "dn" || m.RemoteID.Value != "C=CH, O=Example, CN=gw.example" {
 				t.Errorf("%+v", *m)
 			}
 		}},
