@@ -299,7 +299,7 @@ func NewManager(c Config) (*Manager, error) {
 		if !cm.IKEKeyed() {
 			continue
 		}
-		m.maps = append(m.maps, newMapState(cm))
+		push(&m.maps, newMapState(cm))
 	}
 	return m, nil
 }
@@ -465,7 +465,7 @@ func (m *Manager) allocSPI() uint32 {
 // it owns the SPI (installChild, dropQM, removeSA). Called with m.mu held.
 func (m *Manager) reserveSPI(qs *qmState) uint32 {
 	s := m.allocSPI()
-	qs.spis = append(qs.spis, s)
+	push(&qs.spis, s)
 	return s
 }
 

@@ -93,7 +93,7 @@ func (m *Manager) computeQuick(sa *ikeSA, qs *qmState, mid uint32,
 	if qs != nil {
 		qs.busy, qs.busyState = true, qs.q.state
 	} else {
-		sa.qmPending = append(sa.qmPending, mid)
+		push(&sa.qmPending, mid)
 	}
 	// One variable the two closures share: one allocation, not four.
 	var r struct {

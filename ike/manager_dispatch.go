@@ -38,7 +38,7 @@ func (m *Manager) dispatch(in *inbound) *ikeSA {
 		// MM3 of an unproven Main Mode responder (manager_halfopen.go).
 		k := hoKeyOf(h.CookieI, h.CookieR)
 		if e := m.halfOpen.get(k); e != nil && h.Exchange == ExchangeMain && h.MessageID == 0 {
-			if sa = m.promote(e, k, in.remote, now); sa == nil {
+			if sa = m.promote(e, k, &in.remote, now); sa == nil {
 				return nil
 			}
 		}

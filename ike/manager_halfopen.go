@@ -258,11 +258,12 @@ func (m *Manager) provenResponders(addr netip.Addr) (all, fromAddr int) {
 
 // promote turns the unproven Main Mode responder that MM3 (pkt) belongs
 // to into a negotiating IKE SA. It returns nil when the message is
-// dropped (the pool entry stays: the peer retransmits MM3).
-func (m *Manager) promote(e *hoEntry, k hoKey, remote netip.AddrPort, now mono) *ikeSA {
-	if e.rec.remote != remote {
+// dropped (the pool entry stays: the peer retransmits MM3). remote goes
+// by pointer (six words on 32-bit; flash).
+func (m *Manager) promote(e *hoEntry, k hoKey, remote *netip.AddrPort, now mono) *ikeSA {
+	if e.rec.remote != *remote {
 		// The cookie was issued to the address and port of MM1.
-		m.drop(DropWrongEndpoint, logx.LevelDebug, "MM3 from another address than MM1", "from", remote, "mm1_from", e.rec.remote)
+		m.drop(DropWrongEndpoint, logx.LevelDebug, "MM3 from another address than MM1", "from", remote, "mm1_from", &e.rec.remote)
 		return nil
 	}
 	if !slices.Contains(m.maps, e.ms) {

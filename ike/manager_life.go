@@ -23,7 +23,7 @@ func (m *Manager) newResponder(in *inbound) {
 	var cands []*mapState
 	for _, ms := range m.maps {
 		if hostIs(remote, &ms.cm.PeerAddr) || ms.cm.Dynamic {
-			cands = append(cands, ms)
+			push(&cands, ms)
 		}
 	}
 	if len(cands) == 0 {
@@ -146,7 +146,7 @@ func (m *Manager) startPhase1(ms *mapState, now mono) *ikeSA {
 	peer := ms.cm.PeerAddr
 	laddr, err := localAddrFor(ms.cm, peer)
 	if err != nil {
-		m.log.Warn("no route to the peer", "peer", peer, "err", err)
+		m.log.Warn("no route to the peer", "peer", &ms.cm.PeerAddr, "err", err)
 		ms.failed(now)
 		return nil
 	}
@@ -413,7 +413,7 @@ func (m *Manager) installChild(sa *ikeSA, qs *qmState, res *quickResult, now mon
 			}
 		}
 	}
-	sa.children = append(sa.children, nc)
+	push(&sa.children, nc)
 	if c.HoldOutbound && !qs.q.initiator {
 		qs.held = nc
 	} else if c.HoldOutbound {

@@ -65,7 +65,7 @@ func (m *Manager) orphanChildren(sa *ikeSA, peerKept bool, now mono) {
 	}
 	for _, c := range sa.children {
 		m.releaseChild(c)
-		m.orphans = append(m.orphans, &orphan{c: c, peer: sa.out.peer, ms: sa.ms, remote: sa.remote, since: now, peerKept: peerKept})
+		push(&m.orphans, &orphan{c: c, peer: sa.out.peer, ms: sa.ms, remote: sa.remote, since: now, peerKept: peerKept})
 		m.log.Info("IPsec SA kept without its IKE SA until a new one with the peer takes it over", "crypto_map", c.ms,
 			"peer", &sa.remote, "spi_in", spiHex(c.espIn, c.ahIn))
 	}
@@ -86,7 +86,7 @@ func (m *Manager) retireIKE(sa *ikeSA, byPeer bool, why string, now mono) {
 	m.orphanChildren(sa, byPeer, now)
 	if len(m.orphans) > n && sa.out != nil {
 		sa.graveUntil = now + mono(graveTime)
-		m.graves = append(m.graves, sa)
+		push(&m.graves, sa)
 	}
 	m.deleteIKE(sa, !byPeer, why)
 }
@@ -142,7 +142,7 @@ func (m *Manager) adoptOrphans(sa *ikeSA) {
 		if o.peer != sa.out.peer || o.ms != sa.ms {
 			return false
 		}
-		sa.children = append(sa.children, o.c)
+		push(&sa.children, o.c)
 		m.log.Info("IPsec SA taken over by the new IKE SA", "crypto_map", o.c.ms, "peer", &sa.remote,
 			"spi_in", spiHex(o.c.espIn, o.c.ahIn))
 		return true
@@ -259,9 +259,9 @@ func (m *Manager) PairsWithoutIKESA() []uint32 {
 	var out []uint32
 	for _, o := range m.orphans {
 		if o.c.espIn != 0 {
-			out = append(out, o.c.espIn)
+			push(&out, o.c.espIn)
 		} else {
-			out = append(out, o.c.ahIn)
+			push(&out, o.c.ahIn)
 		}
 	}
 	m.mu.Unlock()

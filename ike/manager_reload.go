@@ -75,28 +75,29 @@ func (m *Manager) Reload(c *conf.Config) (ReloadResult, error) {
 		id := cm.ID()
 		present[id] = true
 		prev := old[id]
+		// One append per list, the case choosing the map and the list
+		// (each append is its own growth path; flash).
+		ms, list := prev, &res.Kept
 		switch {
 		case prev != nil && prev.cm.Fingerprint() == cm.Fingerprint():
 			// Same settings: point at the new configuration's object so
 			// that nothing keeps the old one alive.
 			prev.cm = cm
 			kept[prev] = true
-			next = append(next, prev)
-			res.Kept = append(res.Kept, id)
-			continue
 		case prev != nil:
-			res.Changed = append(res.Changed, id)
+			ms, list = newMapState(cm), &res.Changed
 		default:
-			res.Added = append(res.Added, id)
+			ms, list = newMapState(cm), &res.Added
 		}
-		next = append(next, newMapState(cm))
+		push(&next, ms)
+		*list = append(*list, id)
 	}
 	var retired []*mapState
 	for _, ms := range m.maps {
 		if kept[ms] {
 			continue
 		}
-		retired = append(retired, ms)
+		push(&retired, ms)
 		if id := ms.cm.ID(); !present[id] {
 			res.Removed = append(res.Removed, id)
 		}

@@ -30,7 +30,7 @@ type settleState struct {
 
 // addSA puts a new IKE SA (in phase 1) into m.sas and the timer queue.
 func (m *Manager) addSA(sa *ikeSA, now mono) {
-	m.sas = append(m.sas, sa)
+	push(&m.sas, sa)
 	m.settle.unsettled = true
 	if sa.out == nil {
 		m.settle.negotiating++

@@ -80,7 +80,7 @@ func (m *Manager) tickTimers(now mono) {
 			continue
 		}
 		m.tickSA(sa, now)
-		done = append(done, sa)
+		push(&done, sa)
 	}
 	for _, sa := range done {
 		if !sa.dead() && sa.tqIndex < 0 {
