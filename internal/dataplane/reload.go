@@ -61,9 +61,7 @@ func (d *Dataplane) Reload(old, next *conf.Config) error {
 	d.cfg, d.maps, d.lists = next, next.CryptoMaps, lists
 
 	var errs []error
-	if err := d.kernel.Apply(d.kernelEntries()); err != nil {
-		errs = append(errs, err)
-	}
+	addErr(&errs, d.kernel.Apply(d.kernelEntries()))
 	for i, m := range d.maps {
 		if m.IKEKeyed() || m.Manual == nil || d.manual[m.ID()] != nil {
 			continue
@@ -73,12 +71,12 @@ func (d *Dataplane) Reload(old, next *conf.Config) error {
 			path, _ = d.rtnl.PathTo(m.PeerAddr)
 		}
 		if err := d.installManual(i, m, path); err != nil {
-			errs = append(errs, fmt.Errorf("crypto map %s: %w", m.ID(), err))
+			addErr(&errs, fmt.Errorf("crypto map %s: %w", m.ID(), err))
 		}
 	}
 	if d.udp == nil && next.IKEKeyed() {
 		if err := d.openIKE(); err != nil {
-			errs = append(errs, fmt.Errorf("IKE sockets for the first IKE-keyed crypto map: %w", err))
+			addErr(&errs, fmt.Errorf("IKE sockets for the first IKE-keyed crypto map: %w", err))
 		}
 	}
 	d.raMu.Unlock() // not deferred (flash: see ApplyLease)

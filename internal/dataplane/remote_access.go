@@ -46,17 +46,13 @@ func (d *Dataplane) ApplyLease(cm *conf.CryptoMap, l *ike.Lease) error {
 	// routes find their preferred source.
 	for _, a := range []netip.Addr{l.IP4, l.IP6} {
 		if a.IsValid() {
-			if err := d.rtnl.AddAddrNoDAD(d.dev.Index(), netip.PrefixFrom(a, a.BitLen())); err != nil {
-				errs = append(errs, err)
-			}
+			addErr(&errs, d.rtnl.AddAddrNoDAD(d.dev.Index(), netip.PrefixFrom(a, a.BitLen())))
 		}
 	}
 	if old != nil {
 		for _, a := range []netip.Addr{old.lease.IP4, old.lease.IP6} {
 			if a.IsValid() && a != l.IP4 && a != l.IP6 {
-				if err := d.rtnl.DelAddr(d.dev.Index(), netip.PrefixFrom(a, a.BitLen())); err != nil {
-					errs = append(errs, err)
-				}
+				addErr(&errs, d.rtnl.DelAddr(d.dev.Index(), netip.PrefixFrom(a, a.BitLen())))
 			}
 		}
 	}
@@ -67,15 +63,11 @@ func (d *Dataplane) ApplyLease(cm *conf.CryptoMap, l *ike.Lease) error {
 		ids[i] = m.ID()
 	}
 	if _, err := d.engine.Reconfigure(acl.NewClassifier(d.lists), ids); err != nil {
-		errs = append(errs, fmt.Errorf("data plane: %w", err))
+		addErr(&errs, fmt.Errorf("data plane: %w", err))
 	}
-	if err := d.kernel.Apply(d.kernelEntries()); err != nil {
-		errs = append(errs, err)
-	}
+	addErr(&errs, d.kernel.Apply(d.kernelEntries()))
 	if cm.ResolvFile != "" {
-		if err := writeResolv(cm.ResolvFile, id, l.DNS); err != nil {
-			errs = append(errs, err)
-		}
+		addErr(&errs, writeResolv(cm.ResolvFile, id, l.DNS))
 	}
 	d.log.Info("remote access: inner address on the TUN", "crypto_map", id, "address", &l.IP4, "address6", &l.IP6,
 		"routes", d.kernel.Routes(), "resolv_file", cm.ResolvFile)
@@ -167,6 +159,14 @@ func lastAddr(p netip.Prefix) netip.Addr {
 	}
 	a, _ := netip.AddrFromSlice(b)
 	return a
+}
+
+// addErr adds err, when there is one, to the errors a step collects: one
+// call at each site instead of an append with its own growth path (flash).
+func addErr(errs *[]error, err error) {
+	if err != nil {
+		*errs = append(*errs, err)
+	}
 }
 
 // writeResolv writes the pushed DNS servers in resolv.conf format, by
