@@ -21,7 +21,7 @@ func (m *Manager) ExportIKEKeys() []IKEKey {
 		if sa.dead() || sa.out == nil || len(sa.out.sec.Ka) == 0 {
 			continue
 		}
-		out = append(out, IKEKey{CookieI: sa.out.sec.CookieI, Ka: bytes.Clone(sa.out.sec.Ka), Peer: sa.remote.Addr().String()})
+		out = append(out, IKEKey{CookieI: sa.out.sec.CookieI, Ka: bytes.Clone(sa.out.sec.Ka), Peer: hostString(&sa.remote)})
 	}
 	m.mu.Unlock()
 	return out

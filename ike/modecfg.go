@@ -58,36 +58,37 @@ type Lease struct {
 	acl     *acl.List
 }
 
-// attributes encodes the lease as a gateway's REPLY or SET.
+// attributes encodes the lease as a gateway's REPLY or SET. Addresses
+// go by pointer: on 32-bit routers each netip value passed by value is a
+// copy loop at the call site (flash).
 func (l *Lease) attributes(unity bool) Attributes {
 	var as Attributes
 	if l.IP4.IsValid() {
-		as.add(CfgIP4Address, ip4Bytes(l.IP4))
+		as.add(CfgIP4Address, ip4Bytes(&l.IP4))
 	}
 	if l.IP6.IsValid() {
-		as.add(CfgIP6Address, ip6Bytes(l.IP6, 128))
+		as.add(CfgIP6Address, ip6Bytes(&l.IP6, 128))
 	}
-	for _, d := range l.DNS {
-		if d.Is4() {
+	for i := range l.DNS {
+		if d := &l.DNS[i]; d.Is4() {
 			as.add(CfgIP4DNS, ip4Bytes(d))
 		} else {
 			as.add(CfgIP6DNS, ip6Bytes(d, -1))
 		}
 	}
 	var split []byte
-	for _, p := range l.Split {
-		if !p.Addr().Is4() {
-			as.add(CfgIP6Subnet, ip6Bytes(p.Addr(), p.Bits()))
+	for i := range l.Split {
+		a, bits := prefixBytes(&l.Split[i])
+		if len(a) != 4 {
+			as.add(CfgIP6Subnet, append(a, byte(bits)))
 			continue
 		}
-		a, m := ip4Bytes(p.Masked().Addr()), prefixMask(4, p.Bits())
+		a = append(a, prefixMask(4, bits)...)
 		if unity {
 			// address, mask, then protocol and ports (all zero: any)
-			split = append(split, a...)
-			split = append(split, m...)
-			split = append(split, 0, 0, 0, 0, 0, 0)
+			split = append(append(split, a...), 0, 0, 0, 0, 0, 0)
 		} else {
-			as.add(CfgIP4Subnet, append(a, m...))
+			as.add(CfgIP4Subnet, a)
 		}
 	}
 	if len(split) > 0 {
@@ -98,17 +99,25 @@ func (l *Lease) attributes(unity bool) Attributes {
 
 // ip4Bytes is an IPv4 address's 4 bytes; ip6Bytes an address's 16 bytes,
 // followed by the prefix length bits unless it is negative.
-func ip4Bytes(a netip.Addr) []byte {
+func ip4Bytes(a *netip.Addr) []byte {
 	b := a.As4()
 	return b[:]
 }
 
-func ip6Bytes(a netip.Addr, bits int) []byte {
+func ip6Bytes(a *netip.Addr, bits int) []byte {
 	b := a.As16()
 	if bits < 0 {
 		return b[:]
 	}
 	return append(b[:], byte(bits))
+}
+
+// prefixBytes is a prefix's network address, 4 or 16 bytes (an
+// IPv4-mapped prefix: 16), and its length.
+func prefixBytes(p *netip.Prefix) ([]byte, int) {
+	m := p.Masked()
+	a := m.Addr()
+	return a.AsSlice(), m.Bits()
 }
 
 // leaseRequest is a client's Mode-Config REQUEST: empty attributes name
@@ -119,7 +128,7 @@ func leaseRequest(prev *Lease) Attributes {
 		as[i].Type = t
 	}
 	if prev != nil && prev.IP4.IsValid() {
-		as[0].Value = ip4Bytes(prev.IP4)
+		as[0].Value = ip4Bytes(&prev.IP4)
 	}
 	return as
 }
@@ -132,17 +141,18 @@ var leaseAsks = [...]uint16{CfgIP4Address, CfgIP4Netmask, CfgIP4DNS, CfgIP6Addre
 // needs an inner address.
 func parseLease(as Attributes) (*Lease, bool) {
 	l := &Lease{}
+	got := false
 	for _, a := range as {
 		v := a.Value
-		var ip netip.Addr
+		n := 0 // the length of an address to take
 		switch a.Type {
 		case CfgIP4Address, CfgIP4DNS:
 			if len(v) == 4 {
-				ip = netip.AddrFrom4([4]byte(v))
+				n = 4
 			}
 		case CfgIP6Address, CfgIP6DNS:
 			if len(v) == 16 || len(v) == 17 && a.Type == CfgIP6Address {
-				ip = netip.AddrFrom16([16]byte(v[:16]))
+				n = 16
 			}
 		case CfgIP4Subnet:
 			if len(v) == 8 {
@@ -150,42 +160,48 @@ func parseLease(as Attributes) (*Lease, bool) {
 			}
 		case CfgIP6Subnet:
 			if len(v) == 17 && v[16] <= 128 {
-				l.addSplit(netip.PrefixFrom(netip.AddrFrom16([16]byte(v[:16])), int(v[16])))
+				l.addSplit(v[:16], int(v[16]))
 			}
 		case UnitySplitInclude:
 			for ; len(v) >= 14; v = v[14:] {
 				l.addSplit4(v)
 			}
 		}
+		if n == 0 {
+			continue
+		}
+		ip, _ := netip.AddrFromSlice(v[:n])
 		switch {
-		case !ip.IsValid():
 		case a.Type == CfgIP4DNS || a.Type == CfgIP6DNS:
 			if len(l.DNS) < 8 {
 				l.DNS = append(l.DNS, ip)
 			}
 		case ip.IsUnspecified():
 		case a.Type == CfgIP4Address:
-			l.IP4 = ip
+			l.IP4, got = ip, true
 		default:
-			l.IP6 = ip
+			l.IP6, got = ip, true
 		}
 	}
-	return l, l.IP4.IsValid() || l.IP6.IsValid()
+	return l, got
 }
 
 // addSplit4 adds the IPv4 network whose address and netmask start v, if
 // the mask is contiguous.
 func (l *Lease) addSplit4(v []byte) {
 	if bits, ok := maskBits(v[4:8]); ok {
-		l.addSplit(netip.PrefixFrom(netip.AddrFrom4([4]byte(v[:4])), bits))
+		l.addSplit(v[:4], bits)
 	}
 }
 
-// addSplit adds a split network, once, up to maxSplitNetworks.
-func (l *Lease) addSplit(p netip.Prefix) {
+// addSplit adds the split network of address a (4 or 16 bytes) and
+// length bits, once, up to maxSplitNetworks.
+func (l *Lease) addSplit(a []byte, bits int) {
+	ip, _ := netip.AddrFromSlice(a)
+	p := netip.PrefixFrom(ip, bits)
 	if len(l.Split) < maxSplitNetworks && p.IsValid() {
-		for _, q := range l.Split {
-			if q == p {
+		for i := range l.Split {
+			if l.Split[i] == p {
 				return
 			}
 		}

@@ -1,10 +1,12 @@
 package ike
 
 import (
+	"bytes"
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"fmt"
 	"net/netip"
+	"strconv"
 )
 
 // Identification types (RFC 2407 section 4.6.2.1).
@@ -79,27 +81,30 @@ func (p *ID) validate() error {
 
 // IDFromAddr returns an ID_IPV4_ADDR / ID_IPV6_ADDR identity.
 func IDFromAddr(a netip.Addr) *ID {
-	a = a.Unmap()
-	if a.Is4() {
-		return &ID{IDType: IDIPv4Addr, Data: a.AsSlice()}
+	b := a.Unmap().AsSlice()
+	if len(b) == 4 {
+		return &ID{IDType: IDIPv4Addr, Data: b}
 	}
-	return &ID{IDType: IDIPv6Addr, Data: a.AsSlice()}
+	return &ID{IDType: IDIPv6Addr, Data: b}
 }
 
 // IDFromPrefix returns an ID_IPV4_ADDR_SUBNET / ID_IPV6_ADDR_SUBNET, also
 // for a host prefix; callers that want ID_IPV4_ADDR use IDFromAddr.
 func IDFromPrefix(pfx netip.Prefix) *ID {
-	pfx = pfx.Masked()
-	a := pfx.Addr().Unmap()
-	bits := pfx.Bits()
-	if a.Is4() {
-		if pfx.Addr().Is4In6() {
-			bits -= 96
+	a, bits := prefixBytes(&pfx)
+	t := IDIPv4AddrSubnet
+	if len(a) == 16 {
+		if string(a[:12]) == v4InV6 {
+			a, bits = a[12:], bits-96 // an IPv4-mapped prefix: IPv4
+		} else {
+			t = IDIPv6AddrSubnet
 		}
-		return &ID{IDType: IDIPv4AddrSubnet, Data: append(a.AsSlice(), prefixMask(4, bits)...)}
 	}
-	return &ID{IDType: IDIPv6AddrSubnet, Data: append(a.AsSlice(), prefixMask(16, bits)...)}
+	return &ID{IDType: t, Data: append(a, prefixMask(len(a), bits)...)}
 }
+
+// v4InV6 starts an IPv4-mapped IPv6 address.
+const v4InV6 = "\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\xff\xff"
 
 func prefixMask(n, bits int) []byte {
 	m := make([]byte, n)
@@ -148,20 +153,29 @@ func (p *ID) Addr() (netip.Addr, bool) {
 // Prefix returns the prefix of a single address or subnet ID. A subnet
 // mask that is not contiguous is an error.
 func (p *ID) Prefix() (netip.Prefix, error) {
+	a, bits, err := p.prefix()
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	ip, _ := netip.AddrFromSlice(a)
+	return netip.PrefixFrom(ip, bits).Masked(), nil
+}
+
+// prefix is Prefix as the address bytes (not masked) and the length.
+func (p *ID) prefix() ([]byte, int, error) {
+	a := p.Data
 	switch p.IDType {
 	case IDIPv4Addr, IDIPv6Addr:
-		a, _ := netip.AddrFromSlice(p.Data)
-		return netip.PrefixFrom(a, a.BitLen()), nil
+		return a, len(a) * 8, nil
 	case IDIPv4AddrSubnet, IDIPv6AddrSubnet:
-		n := len(p.Data) / 2
-		a, _ := netip.AddrFromSlice(p.Data[:n])
-		bits, ok := maskBits(p.Data[n:])
+		n := len(a) / 2
+		bits, ok := maskBits(a[n:])
 		if !ok {
-			return netip.Prefix{}, fmt.Errorf("ike: non-contiguous subnet mask %x", p.Data[n:])
+			return nil, 0, fmt.Errorf("ike: non-contiguous subnet mask %x", a[n:])
 		}
-		return netip.PrefixFrom(a, bits).Masked(), nil
+		return a[:n], bits, nil
 	}
-	return netip.Prefix{}, fmt.Errorf("ike: ID type %d is not an address or subnet", p.IDType)
+	return nil, 0, fmt.Errorf("ike: ID type %d is not an address or subnet", p.IDType)
 }
 
 func maskBits(m []byte) (int, bool) {
@@ -185,24 +199,25 @@ func maskBits(m []byte) (int, bool) {
 // Range returns the first and last address covered by an address, subnet
 // or range ID.
 func (p *ID) Range() (from, to netip.Addr, err error) {
+	lo, hi := p.Data, p.Data
 	switch p.IDType {
 	case IDIPv4AddrRange, IDIPv6AddrRange:
 		n := len(p.Data) / 2
-		from, _ = netip.AddrFromSlice(p.Data[:n])
-		to, _ = netip.AddrFromSlice(p.Data[n:])
-		return from, to, nil
+		lo, hi = lo[:n], hi[n:]
+	default:
+		a, bits, err := p.prefix()
+		if err != nil {
+			return from, to, err
+		}
+		lo, hi = bytes.Clone(a), bytes.Clone(a)
+		for i := range lo {
+			hostBits := max(0, min(8, (i+1)*8-bits))
+			lo[i] &^= byte(1<<uint(hostBits) - 1)
+			hi[i] |= byte(1<<uint(hostBits) - 1)
+		}
 	}
-	pfx, err := p.Prefix()
-	if err != nil {
-		return from, to, err
-	}
-	from = pfx.Addr()
-	b := from.AsSlice()
-	for i := range b {
-		hostBits := max(0, min(8, (i+1)*8-pfx.Bits()))
-		b[i] |= byte(1<<uint(hostBits) - 1)
-	}
-	to, _ = netip.AddrFromSlice(b)
+	from, _ = netip.AddrFromSlice(lo)
+	to, _ = netip.AddrFromSlice(hi)
 	return from, to, nil
 }
 
@@ -220,7 +235,7 @@ func (p *ID) String() string {
 		f, t, _ := p.Range()
 		return f.String() + "-" + t.String()
 	case IDFQDN, IDUserFQDN, IDKeyID:
-		return fmt.Sprintf("%q", p.Data)
+		return strconv.Quote(string(p.Data))
 	case IDDERASN1DN:
 		var rdn pkix.RDNSequence
 		if rest, err := asn1.Unmarshal(p.Data, &rdn); err == nil && len(rest) == 0 {

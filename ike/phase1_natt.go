@@ -1,9 +1,6 @@
 package ike
 
-import (
-	"bytes"
-	"net/netip"
-)
+import "bytes"
 
 // Capabilities and NAT traversal in phase 1: the vendor IDs both sides
 // announce (NAT-T flavour, DPD, fragmentation, XAUTH, Unity), the NAT-D
@@ -66,16 +63,15 @@ func (p *Phase1) checkNATD(m *Message, pkt *Packet) {
 		return
 	}
 	h := p.policy.Hash
-	local := pkt.Local
+	local, remote := &pkt.Local, &pkt.Remote
 	if !local.IsValid() {
-		local = p.local
+		local = &p.local
 	}
-	remote := pkt.Remote
 	if !remote.IsValid() {
-		remote = p.remote
+		remote = &p.remote
 	}
-	me := NATDHash(h, p.ckyI, p.ckyR, &local)
-	them := NATDHash(h, p.ckyI, p.ckyR, &remote)
+	me := NATDHash(h, p.ckyI, p.ckyR, local)
+	them := NATDHash(h, p.ckyI, p.ckyR, remote)
 	p.localNAT = !bytes.Equal(ds[0].Data, me)
 	p.peerNAT = true
 	for _, d := range ds[1:] {
@@ -96,8 +92,8 @@ func (p *Phase1) natDetected() bool {
 // float moves the exchange to UDP 4500 on both ends.
 func (p *Phase1) float() {
 	p.floated = true
-	p.local = netip.AddrPortFrom(p.local.Addr(), 4500)
-	p.remote = netip.AddrPortFrom(p.remote.Addr(), 4500)
+	setPort(&p.local, NATTPort)
+	setPort(&p.remote, NATTPort)
 }
 
 // noteEndpoints adopts the endpoints of a received datagram (the peer may

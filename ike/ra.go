@@ -164,28 +164,28 @@ func (l *Lease) sameAs(o *Lease) bool {
 // split.)
 func (l *Lease) ACLRules() []acl.Rule {
 	var out []acl.Rule
-	for _, a := range []netip.Addr{l.IP4, l.IP6} {
+	for _, a := range [...]*netip.Addr{&l.IP4, &l.IP6} {
 		if !a.IsValid() {
 			continue
 		}
-		src := netip.PrefixFrom(a, a.BitLen())
+		fam := a.BitLen()
+		src := netip.PrefixFrom(*a, fam)
+		text := "permit ip host " + a.String() + " "
 		nets := l.Split
 		if len(nets) == 0 {
-			all := netip.PrefixFrom(netip.IPv4Unspecified(), 0)
-			if a.Is6() {
-				all = netip.PrefixFrom(netip.IPv6Unspecified(), 0)
-			}
-			nets = []netip.Prefix{all}
+			// 0.0.0.0/0 or ::/0: the address with no bits kept.
+			nets = []netip.Prefix{netip.PrefixFrom(*a, 0).Masked()}
 		}
-		for _, p := range nets {
-			if p.Addr().Is4() != a.Is4() {
+		for i := range nets {
+			p := &nets[i]
+			if p.Addr().BitLen() != fam {
 				continue
 			}
 			dst := "any"
 			if len(l.Split) > 0 {
 				dst = p.String()
 			}
-			out = append(out, acl.Rule{Permit: true, Src: src, Dst: p, Text: "permit ip host " + a.String() + " " + dst})
+			out = append(out, acl.Rule{Permit: true, Src: src, Dst: *p, Text: text + dst})
 		}
 	}
 	return out
@@ -224,7 +224,7 @@ func (m *Manager) raSendRequest(sa *ikeSA, cfgType uint8, as Attributes, now mon
 	t := newTxn(sa.out.sec)
 	out, err := t.seal(sa.out.sec, &AttributesPayload{CfgType: cfgType, Identifier: uint16(t.mid), Attributes: as})
 	if err != nil {
-		m.log.Warn("cannot build Transaction message", "peer", sa.remote, "err", err)
+		m.log.Warn("cannot build Transaction message", "peer", &sa.remote, "err", err)
 		return
 	}
 	sa.ra.cur = t
@@ -236,7 +236,7 @@ func (m *Manager) raSendRequest(sa *ikeSA, cfgType uint8, as Attributes, now mon
 func (m *Manager) raAnswer(sa *ikeSA, t *txn, cfgType uint8, id uint16, as Attributes) {
 	out, err := t.seal(sa.out.sec, &AttributesPayload{CfgType: cfgType, Identifier: id, Attributes: as})
 	if err != nil {
-		m.log.Warn("cannot build Transaction message", "peer", sa.remote, "err", err)
+		m.log.Warn("cannot build Transaction message", "peer", &sa.remote, "err", err)
 		return
 	}
 	sa.ra.done[t.mid] = t
@@ -247,7 +247,7 @@ func (m *Manager) raAnswer(sa *ikeSA, t *txn, cfgType uint8, id uint16, as Attri
 func (m *Manager) handleTransaction(sa *ikeSA, h Header, pkt []byte, from func(), now mono) {
 	ra := sa.ra
 	if ra == nil {
-		m.drop(DropUnsupported, logx.LevelDebug, "Transaction exchange on a crypto map without remote access", "peer", sa.remote)
+		m.drop(DropUnsupported, logx.LevelDebug, "Transaction exchange on a crypto map without remote access", "peer", &sa.remote)
 		return
 	}
 	if t := ra.done[h.MessageID]; t != nil {
@@ -257,7 +257,7 @@ func (m *Manager) handleTransaction(sa *ikeSA, h Header, pkt []byte, from func()
 		return
 	}
 	if ra.verifying {
-		m.drop(DropBusy, logx.LevelDebug, "Transaction message while the password is being checked", "peer", sa.remote)
+		m.drop(DropBusy, logx.LevelDebug, "Transaction message while the password is being checked", "peer", &sa.remote)
 		return
 	}
 	var t *txn
@@ -268,7 +268,7 @@ func (m *Manager) handleTransaction(sa *ikeSA, h Header, pkt []byte, from func()
 	}
 	ap, err := t.open(sa.out.sec, pkt)
 	if err != nil {
-		m.drop(dropReasonOf(err), logx.LevelDebug, "Transaction message dropped", "peer", sa.remote, "err", err)
+		m.drop(dropReasonOf(err), logx.LevelDebug, "Transaction message dropped", "peer", &sa.remote, "err", err)
 		return
 	}
 	from()
@@ -277,7 +277,7 @@ func (m *Manager) handleTransaction(sa *ikeSA, h Header, pkt []byte, from func()
 	}
 	row := txnRowFor(ra.gateway, ra.phase, ap.CfgType)
 	if row == nil {
-		m.log.Debug("unexpected Transaction message", "peer", sa.remote, "state", ra.phase.String(), "type", cfgTypeName(ap.CfgType))
+		m.log.Debug("unexpected Transaction message", "peer", &sa.remote, "state", ra.phase.String(), "type", cfgTypeName(ap.CfgType))
 		return
 	}
 	if t == ra.cur {
@@ -302,7 +302,7 @@ func (m *Manager) handleTransaction(sa *ikeSA, h Header, pkt []byte, from func()
 // and the crypto map, then args (written once instead of at each of the
 // calls: flash).
 func (m *Manager) raLog(warn bool, sa *ikeSA, msg string, args ...any) {
-	args = append([]any{"peer", sa.remote, "crypto_map", sa.ms.cm.ID()}, args...)
+	args = append([]any{"peer", &sa.remote, "crypto_map", sa.ms}, args...)
 	if warn {
 		m.log.Warn(msg, args...)
 	} else {
@@ -320,7 +320,7 @@ func (m *Manager) raFailed(sa *ikeSA, err error, now mono) {
 	ms := sa.ms
 	reason := err.Error()
 	m.raLog(true, sa, "remote access failed", "user", sa.ra.user, "state", sa.ra.phase.String(), "err", reason)
-	ms.noteFailure(&phase1Failure{peer: sa.remote.Addr().String(), local: sa.local.Addr().String(),
+	ms.noteFailure(&phase1Failure{peer: hostString(&sa.remote), local: hostString(&sa.local),
 		initiator: sa.initiator, state: sa.stateName(), reason: reason, at: now})
 	if !sa.ra.gateway {
 		if errors.Is(err, errXAuthRefused) {
@@ -342,7 +342,7 @@ func (m *Manager) raClientCredentials(sa *ikeSA, t *txn, ap *AttributesPayload, 
 	if !ok {
 		return errors.New("the gateway asked for an XAUTH type other than user name and password (generic), which is not supported")
 	}
-	m.log.Info("XAUTH: sending user name and password", "peer", sa.remote, "user", cm.XAuthUser)
+	m.log.Info("XAUTH: sending user name and password", "peer", &sa.remote, "user", cm.XAuthUser)
 	m.raAnswer(sa, t, CfgReply, ap.Identifier, as)
 	return nil
 }
@@ -357,7 +357,7 @@ func (m *Manager) raClientStatus(sa *ikeSA, t *txn, ap *AttributesPayload, now m
 	if st != xauthStatusOK {
 		return fmt.Errorf("%w: the gateway refused user %q: wrong user name or password (xauth_user, xauth_password); not retrying until a reload changes the password", errXAuthRefused, sa.ms.cm.XAuthUser)
 	}
-	m.log.Info("XAUTH: accepted by the gateway", "peer", sa.remote, "user", sa.ms.cm.XAuthUser)
+	m.log.Info("XAUTH: accepted by the gateway", "peer", &sa.remote, "user", sa.ms.cm.XAuthUser)
 	sa.ra.phase = raConfig
 	if sa.ms.cm.ModeCfg != "push" {
 		m.raSendRequest(sa, CfgRequest, leaseRequest(sa.ms.raLease), now)
@@ -396,8 +396,8 @@ func (m *Manager) raClientLease(sa *ikeSA, t *txn, ap *AttributesPayload, now mo
 		}
 		ms.raApplied = true
 	}
-	m.raLog(false, sa, "Mode-Config: address assigned", "address", l.IP4,
-		"address6", l.IP6, "dns", l.DNS, "split", l.Split)
+	m.raLog(false, sa, "Mode-Config: address assigned", "address", &l.IP4,
+		"address6", &l.IP6, "dns", l.DNS, "split", l.Split)
 	m.tickMaps(now)
 	return nil
 }
@@ -475,7 +475,7 @@ func (m *Manager) raGatewayVerdict(sa *ikeSA, user string, ok, known bool, now m
 	m.raSendRequest(sa, CfgSet, xauthStatus(ok), now)
 	if !ok {
 		m.raLog(true, sa, "XAUTH: refused", "user", user, "reason", why)
-		sa.ms.noteFailure(&phase1Failure{peer: sa.remote.Addr().String(), local: sa.local.Addr().String(),
+		sa.ms.noteFailure(&phase1Failure{peer: hostString(&sa.remote), local: hostString(&sa.local),
 			state: "waiting-for-xauth", reason: fmt.Sprintf("XAUTH refused user %q: %s", user, why), at: now})
 		return
 	}
@@ -485,7 +485,7 @@ func (m *Manager) raGatewayVerdict(sa *ikeSA, user string, ok, known bool, now m
 // raGatewayRefusedAcked: the client acknowledged our "refused": the SA
 // ends, and status keeps why.
 func (m *Manager) raGatewayRefusedAcked(sa *ikeSA, t *txn, ap *AttributesPayload, now mono) error {
-	f := sa.ms.failureOf(sa.remote.Addr().String())
+	f := sa.ms.failureOf(hostString(&sa.remote))
 	sa.replacedBy = nil
 	m.deleteIKE(sa, false, "XAUTH refused")
 	if f != nil {
@@ -500,13 +500,13 @@ func (m *Manager) raGatewayAcked(sa *ikeSA, t *txn, ap *AttributesPayload, now m
 	if sa.ms.cm.ModeCfg == "push" {
 		// Cisco's "client configuration address initiate": the gateway
 		// sends the address; the client's ACK makes the SA active.
-		l, err := m.raLeaseFor(sa, netip.Addr{})
+		l, err := m.raLeaseFor(sa, nil)
 		if err != nil {
 			return err
 		}
 		sa.ra.lease, sa.ra.phase = l, raPushed
 		m.raSendRequest(sa, CfgSet, l.attributes(sa.out.peerUnity), now)
-		m.raLog(false, sa, "Mode-Config: pushing address", "user", sa.ra.user, "address", l.IP4)
+		m.raLog(false, sa, "Mode-Config: pushing address", "user", sa.ra.user, "address", &l.IP4)
 	}
 	return nil
 }
@@ -526,9 +526,10 @@ func (m *Manager) raGatewayEarlyRequest(sa *ikeSA, t *txn, ap *AttributesPayload
 // raGatewayLease answers a client's Mode-Config pull with an address from
 // the pool.
 func (m *Manager) raGatewayLease(sa *ikeSA, t *txn, ap *AttributesPayload, now mono) error {
-	var want netip.Addr
+	var want *netip.Addr
 	if a, ok := ap.Attributes.Get(CfgIP4Address); ok && len(a.Value) == 4 {
-		want = netip.AddrFrom4([4]byte(a.Value))
+		w := netip.AddrFrom4([4]byte(a.Value))
+		want = &w
 	}
 	l, err := m.raLeaseFor(sa, want)
 	if err != nil {
@@ -563,45 +564,46 @@ func (m *Manager) raGatewayActive(sa *ikeSA, l *Lease) {
 			m.schedule(o, monoNow())
 		}
 	}
-	m.raLog(false, sa, "Mode-Config: address assigned", "user", sa.ra.user, "address", l.IP4)
+	m.raLog(false, sa, "Mode-Config: address assigned", "user", sa.ra.user, "address", &l.IP4)
 }
 
 // raLeaseFor picks the client's address: the one it holds already (an IKE
 // rekey of the same client), else the one it asks for when free, else the
 // first free one.
-func (m *Manager) raLeaseFor(sa *ikeSA, want netip.Addr) (*Lease, error) {
+func (m *Manager) raLeaseFor(sa *ikeSA, want *netip.Addr) (*Lease, error) {
 	ms := sa.ms
 	owner := sa.ra.user + "@" + sa.remote.String()
-	pick := netip.Addr{}
-	for _, a := range ms.cm.PoolAddrs() {
-		if ms.poolOwner[a] == owner {
-			pick = a
+	pool := ms.cm.PoolAddrs()
+	var held, asked, free *netip.Addr
+	for i := range pool {
+		a := &pool[i]
+		o := ms.poolOwner[*a]
+		if o == owner {
+			held = a
 			break
 		}
-	}
-	if !pick.IsValid() && want.IsValid() && ms.poolOwner[want] == "" && inPool(ms.cm, want) {
-		pick = want
-	}
-	if !pick.IsValid() {
-		for _, a := range ms.cm.PoolAddrs() {
-			if ms.poolOwner[a] == "" {
-				pick = a
-				break
-			}
+		if o == "" && want != nil && *a == *want {
+			asked = a
+		}
+		if o == "" && free == nil {
+			free = a
 		}
 	}
-	if !pick.IsValid() {
+	pick := held
+	if pick == nil {
+		pick = asked
+	}
+	if pick == nil {
+		pick = free
+	}
+	if pick == nil {
 		return nil, fmt.Errorf("Mode-Config: the address pool of crypto map %s is exhausted", ms.cm.ID())
 	}
 	if ms.poolOwner == nil {
 		ms.poolOwner = map[netip.Addr]string{}
 	}
-	ms.poolOwner[pick] = owner
-	return &Lease{IP4: pick, DNS: ms.cm.DNS, Split: ms.cm.SplitNetworks}, nil
-}
-
-func inPool(cm *conf.CryptoMap, a netip.Addr) bool {
-	return a.Is4() && !a.Less(cm.PoolFirst) && !cm.PoolLast.Less(a)
+	ms.poolOwner[*pick] = owner
+	return &Lease{IP4: *pick, DNS: ms.cm.DNS, Split: ms.cm.SplitNetworks}, nil
 }
 
 // raRelease returns a gateway SA's address to the pool when the SA goes
@@ -617,7 +619,7 @@ func (m *Manager) raRelease(sa *ikeSA) {
 		}
 	}
 	delete(sa.ms.poolOwner, ra.lease.IP4)
-	m.log.Info("address returned to the pool", "crypto_map", sa.ms.cm.ID(), "user", ra.user, "address", ra.lease.IP4)
+	m.log.Info("address returned to the pool", "crypto_map", sa.ms, "user", ra.user, "address", &ra.lease.IP4)
 	ra.lease = nil
 }
 
@@ -631,42 +633,54 @@ func (m *Manager) raOffer(sa *ikeSA, qs *qmState, sel acl.Selector) (*childOffer
 		return nil, errors.New("Quick Mode before Mode-Config assigned an address")
 	}
 	ms := sa.ms
-	vip := ra.lease.IP4
+	vip := &ra.lease.IP4
+	// The client's side of the proxy ID must hold its address and is
+	// narrowed to it.
+	side, whose := &sel.Local, "our"
 	if ra.gateway {
-		if !sel.Remote.Contains(vip) {
-			return nil, fmt.Errorf("proxy ID %s is not the client's assigned address %s", sel.Remote, vip)
-		}
-		sel.Remote = netip.PrefixFrom(vip, 32)
+		side, whose = &sel.Remote, "the client's"
+	}
+	if !side.Contains(*vip) {
+		return nil, fmt.Errorf("proxy ID %s is not %s assigned address %s", *side, whose, vip)
+	}
+	*side = netip.PrefixFrom(*vip, 32)
+	idx := 0
+	if ra.gateway {
 		if sel.Local.Bits() == 0 && len(ms.cm.SplitNetworks) == 1 {
 			sel.Local = ms.cm.SplitNetworks[0]
 		}
-		idx := 0
-		for i, a := range ms.cm.PoolAddrs() {
-			if a == vip {
+		pool := ms.cm.PoolAddrs()
+		for i := range pool {
+			if pool[i] == *vip {
 				idx = i
 			}
 		}
-		qs.sel, qs.ms, qs.rule = sel, ms, proxyRule{index: idx, sel: sel}
-		return offerFor(ms, sa), nil
-	}
-	if !sel.Local.Contains(vip) {
-		return nil, fmt.Errorf("proxy ID %s is not our assigned address %s", sel.Local, vip)
-	}
-	sel.Local = netip.PrefixFrom(vip, 32)
-	for _, r := range ms.rules {
-		// The split network holds the proposed network (or the peer
-		// proposed 0/0): Overlaps, then Contains, written with Contains
-		// alone (Overlaps was linked for this line only).
-		ours, theirs := r.sel.Remote, sel.Remote
-		if ours.IsValid() && theirs.IsValid() && (ours.Contains(theirs.Addr()) || theirs.Bits() == 0 && theirs.Contains(ours.Addr())) {
-			if sel.Remote.Bits() < r.sel.Remote.Bits() {
-				sel.Remote = r.sel.Remote
+	} else {
+		var r *proxyRule
+		theirs := &sel.Remote
+		bits := theirs.Bits()
+		for i := range ms.rules {
+			// The split network holds the proposed network (or the peer
+			// proposed 0/0): Overlaps, then Contains, written with Contains
+			// alone (Overlaps was linked for this line only). Contains is
+			// false for an invalid prefix or address.
+			ours := &ms.rules[i].sel.Remote
+			if ours.Contains(theirs.Addr()) || bits == 0 && theirs.Contains(ours.Addr()) {
+				if bits < ours.Bits() {
+					*theirs = *ours
+				}
+				r = &ms.rules[i]
+				break
 			}
-			qs.sel, qs.ms, qs.rule = sel, ms, proxyRule{index: r.index, sel: sel}
-			return offerFor(ms, sa), nil
 		}
+		if r == nil {
+			return nil, fmt.Errorf("proxy ID %s is none of the split networks", sel.Remote)
+		}
+		idx = r.index
 	}
-	return nil, fmt.Errorf("proxy ID %s is none of the split networks", sel.Remote)
+	qs.sel, qs.ms = sel, ms
+	qs.rule.index, qs.rule.sel = idx, sel
+	return offerFor(ms, sa), nil
 }
 
 // tickRA retransmits our outstanding request and ends an SA that does not

@@ -35,8 +35,8 @@ func (m *Manager) Status() []IKESAStatus {
 			continue
 		}
 		st := IKESAStatus{
-			Peer:  sa.remote.Addr().String(),
-			Local: sa.local.Addr().String(),
+			Peer:  hostString(&sa.remote),
+			Local: hostString(&sa.local),
 			Role:  "responder",
 			Type:  "L2L",
 			State: sa.stateName(),
@@ -70,11 +70,11 @@ func (m *Manager) Status() []IKESAStatus {
 					}
 				}
 				st.Assigned = strings.Join(as, " ")
-				for _, d := range l.DNS {
-					st.DNS = append(st.DNS, d.String())
+				for i := range l.DNS {
+					st.DNS = append(st.DNS, l.DNS[i].String())
 				}
-				for _, p := range l.Split {
-					st.Split = append(st.Split, p.String())
+				for i := range l.Split {
+					st.Split = append(st.Split, l.Split[i].String())
 				}
 			}
 		}
@@ -148,4 +148,10 @@ func stateHint(state string) string {
 // status shows, without linking Duration.Round (flash).
 func roundSeconds(d time.Duration) time.Duration {
 	return (d + time.Second/2) / time.Second * time.Second
+}
+
+// hostString is the address of an endpoint as text (by pointer: an
+// AddrPort is six words on 32-bit, copied at each call).
+func hostString(ap *netip.AddrPort) string {
+	return ap.Addr().String()
 }
