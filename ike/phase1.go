@@ -148,6 +148,10 @@ type Phase1 struct {
 
 	ckyI, ckyR    Cookie
 	local, remote netip.AddrPort
+	// now is when the message being handled arrived (certificate
+	// validity, Established): kept here instead of passed to every step
+	// (five words on 32-bit, copied at each call).
+	now time.Time
 
 	p1Proposal // phase1_proposal.go
 	p1Keying   // phase1_keys.go
@@ -207,7 +211,7 @@ type p1Wire struct {
 // Aggressive Mode messages Handle passes on (through phase1Step and the
 // role's table).
 type phase1Role interface {
-	receive(h *Header, pkt *Packet, now time.Time) (*Result, error)
+	receive(h *Header, pkt *Packet) (*Result, error)
 }
 
 // setup fills the shared part from cfg for either role.
@@ -324,7 +328,8 @@ func (p *Phase1) failWith(err error) *Result {
 // the state is unchanged; a negotiation that ends says so in
 // Result.Failed.
 func (p *Phase1) Handle(pkt Packet, now time.Time) (Result, error) {
-	r, err := p.handle(&pkt, now)
+	p.now = now
+	r, err := p.handle(&pkt)
 	if r == nil {
 		return Result{}, err
 	}
@@ -334,7 +339,7 @@ func (p *Phase1) Handle(pkt Packet, now time.Time) (Result, error) {
 // handle is Handle with the datagram and the outcome passed by pointer
 // (a Result and a Packet are several words, copied at every return and
 // call on 32-bit: flash).
-func (p *Phase1) handle(pkt *Packet, now time.Time) (*Result, error) {
+func (p *Phase1) handle(pkt *Packet) (*Result, error) {
 	if p.state == StateFailed {
 		return nil, errors.New("ike: negotiation already failed")
 	}
@@ -372,7 +377,7 @@ func (p *Phase1) handle(pkt *Packet, now time.Time) (*Result, error) {
 			return nil, err
 		}
 		pkt.Data = full
-		return p.handle(pkt, now)
+		return p.handle(pkt)
 	}
 	if h.Exchange == ExchangeInformational {
 		return p.handleInformational(&h, pkt)
@@ -380,7 +385,7 @@ func (p *Phase1) handle(pkt *Packet, now time.Time) (*Result, error) {
 	if p.state.Active() {
 		return nil, fmt.Errorf("ike: %v message in %v", h.Exchange, p.state)
 	}
-	r, err := p.role.receive(&h, pkt, now)
+	r, err := p.role.receive(&h, pkt)
 	if err != nil {
 		if f, ok := errors.AsType[*Phase1Failure](err); ok {
 			return p.failWith(f), nil
@@ -398,7 +403,7 @@ func (p *Phase1) handle(pkt *Packet, now time.Time) (*Result, error) {
 }
 
 // finish builds the Done event and enters the active state.
-func (p *Phase1) finish(active State, now time.Time) *Phase1Done {
+func (p *Phase1) finish(active State) *Phase1Done {
 	p.keys.IV = append([]byte(nil), p.iv...)
 	p.state = active
 	p.policy.Lifetime = p.lifetime
@@ -407,7 +412,7 @@ func (p *Phase1) finish(active State, now time.Time) *Phase1Done {
 		Policy: p.policy, Lifetime: p.lifetime, Keys: p.keys, Block: p.blk,
 		LocalID: p.localID, PeerID: p.peerID, PeerCert: p.peerCert, Peer: p.peer,
 		NATT: p.natt, LocalNAT: p.localNAT, PeerNAT: p.peerNAT, Floated: p.floated,
-		Local: p.local, Remote: p.remote, Established: now, PeerInitialContact: p.peerInitialContact,
+		Local: p.local, Remote: p.remote, Established: p.now, PeerInitialContact: p.peerInitialContact,
 	}
 	Wipe(p.ni, p.nr)
 	return p.done

@@ -1,7 +1,5 @@
 package ike
 
-import "time"
-
 // Phase 1 authentication: our identity, our HASH_I/HASH_R or signature
 // (with certificates), the check of the peer's, and INITIAL-CONTACT, which
 // only an authenticated message may carry.
@@ -63,7 +61,7 @@ func (p *Phase1) hashR(idBody []byte) []byte {
 // verifyPeer authenticates the peer from its ID and HASH/SIG (+CERT)
 // payloads in m, at time now (certificate validity). The peer's HASH is
 // HASH_R for the initiator, HASH_I for the responder.
-func (p *Phase1) verifyPeer(id *ID, m *Message, now time.Time) error {
+func (p *Phase1) verifyPeer(id *ID, m *Message) error {
 	if id == nil {
 		return fail(FailInvalidID, NotifyInvalidIDInformation, "no ID payload")
 	}
@@ -89,7 +87,7 @@ func (p *Phase1) verifyPeer(id *ID, m *Message, now time.Time) error {
 		if err != nil {
 			return fail(FailCert, NotifyInvalidCertificate, "%v", err)
 		}
-		if err := p.cfg.Creds.VerifyPeerCert(certs, now); err != nil {
+		if err := p.cfg.Creds.VerifyPeerCert(certs, p.now); err != nil {
 			return fail(FailCert, NotifyInvalidCertificate, "%v", err)
 		}
 		if !IDMatchesCert(id, certs[0]) {

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"time"
 )
 
 // Informational messages during phase 1. Before the key exchange a notify
@@ -76,7 +75,7 @@ func (p *Phase1) handleInformational(h *Header, pkt *Packet) (*Result, error) {
 	if _, err := phase1Informational.admit(p.state, m); err != nil {
 		return nil, err
 	}
-	r, err := row.handle(p, m, pkt, time.Time{})
+	r, err := row.handle(p, m, pkt)
 	if err != nil {
 		if f, ok := errors.AsType[*Phase1Failure](err); ok {
 			return p.failWith(f), nil
@@ -89,14 +88,14 @@ func (p *Phase1) handleInformational(h *Header, pkt *Packet) (*Result, error) {
 // infoInClear: before the key exchange nothing authenticates a notify:
 // anyone who saw our first message could have sent it, with any
 // responder cookie. It changes nothing; the caller may show it as a hint.
-func (p *Phase1) infoInClear(m *Message, _ *Packet, _ time.Time) (*Result, error) {
+func (p *Phase1) infoInClear(m *Message, _ *Packet) (*Result, error) {
 	return nil, cleartextNoticeOf(m)
 }
 
 // infoFromPeer: a peer that rejects our MM5/AM3 (or MM6) tells us why in
 // an encrypted, hashed notification; its Delete of the ISAKMP SA ends the
 // negotiation too.
-func (p *Phase1) infoFromPeer(m *Message, _ *Packet, _ time.Time) (*Result, error) {
+func (p *Phase1) infoFromPeer(m *Message, _ *Packet) (*Result, error) {
 	if d := Find[*Delete](m); d != nil && d.Protocol == ProtoISAKMP {
 		return nil, fail(FailPeerNotify, 0, "peer deleted the ISAKMP SA")
 	}

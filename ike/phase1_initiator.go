@@ -3,7 +3,6 @@ package ike
 import (
 	"fmt"
 	"io"
-	"time"
 )
 
 // Phase 1 as the initiator, top to bottom: Start sends the first message,
@@ -70,8 +69,8 @@ func (hs *phase1Initiator) start() (*Result, error) {
 	return hs.am1()
 }
 
-func (hs *phase1Initiator) receive(h *Header, pkt *Packet, now time.Time) (*Result, error) {
-	return phase1Step(&hs.Phase1, hs.table, hs, h, pkt, now)
+func (hs *phase1Initiator) receive(h *Header, pkt *Packet) (*Result, error) {
+	return phase1Step(&hs.Phase1, hs.table, hs, h, pkt)
 }
 
 // takeChoice reads the responder's first answer (MM2, AM2): its cookie,
@@ -119,7 +118,7 @@ func (hs *phase1Initiator) mm1() (*Result, error) {
 }
 
 // mm2 takes the responder's choice and answers with MM3: our KE and nonce.
-func (hs *phase1Initiator) mm2(m *Message, pkt *Packet, now time.Time) (*Result, error) {
+func (hs *phase1Initiator) mm2(m *Message, pkt *Packet) (*Result, error) {
 	if err := hs.takeChoice(m, "MM2"); err != nil {
 		return nil, err
 	}
@@ -139,7 +138,7 @@ func (hs *phase1Initiator) mm2(m *Message, pkt *Packet, now time.Time) (*Result,
 // mm4 takes the responder's KE and nonce, derives the keys and answers
 // with MM5: our identity and its proof, encrypted (floated to 4500 when
 // NAT-D found a NAT).
-func (hs *phase1Initiator) mm4(m *Message, pkt *Packet, now time.Time) (*Result, error) {
+func (hs *phase1Initiator) mm4(m *Message, pkt *Packet) (*Result, error) {
 	if err := hs.keysFrom(m, pkt); err != nil {
 		return nil, err
 	}
@@ -165,12 +164,12 @@ func (hs *phase1Initiator) mm4(m *Message, pkt *Packet, now time.Time) (*Result,
 }
 
 // mm6 authenticates the responder: phase 1 is done.
-func (hs *phase1Initiator) mm6(m *Message, pkt *Packet, now time.Time) (*Result, error) {
-	if err := hs.verifyPeer(Find[*ID](m), m, now); err != nil {
+func (hs *phase1Initiator) mm6(m *Message, pkt *Packet) (*Result, error) {
+	if err := hs.verifyPeer(Find[*ID](m), m); err != nil {
 		return nil, err
 	}
 	hs.noteInitialContact(m)
-	return &Result{Done: hs.finish(StateMMActive, now)}, nil
+	return &Result{Done: hs.finish(StateMMActive)}, nil
 }
 
 // Aggressive Mode as the initiator. The identities travel in clear, and
@@ -205,14 +204,14 @@ func (hs *phase1Initiator) am1() (*Result, error) {
 
 // am2 takes the responder's choice, keys and proof and answers with AM3,
 // our proof: phase 1 is done.
-func (hs *phase1Initiator) am2(m *Message, pkt *Packet, now time.Time) (*Result, error) {
+func (hs *phase1Initiator) am2(m *Message, pkt *Packet) (*Result, error) {
 	if err := hs.takeChoice(m, "AM2"); err != nil {
 		return nil, err
 	}
 	if err := hs.keysFrom(m, pkt); err != nil {
 		return nil, err
 	}
-	if err := hs.verifyPeer(Find[*ID](m), m, now); err != nil {
+	if err := hs.verifyPeer(Find[*ID](m), m); err != nil {
 		return nil, err
 	}
 	r := &Result{}
@@ -236,6 +235,6 @@ func (hs *phase1Initiator) am2(m *Message, pkt *Packet, now time.Time) (*Result,
 		return nil, err
 	}
 	r.Send = [][]byte{b}
-	r.Done = hs.finish(StateAMActive, now)
+	r.Done = hs.finish(StateAMActive)
 	return r, nil
 }

@@ -1,9 +1,6 @@
 package ike
 
-import (
-	"fmt"
-	"time"
-)
+import "fmt"
 
 // Phase 1 as the responder, top to bottom: the first message (MM1 or AM1)
 // chooses the exchange, then each message of the initiator is one row of
@@ -37,13 +34,13 @@ func newResponder(cfg *Phase1Config) (*phase1Responder, error) {
 	return hs, nil
 }
 
-func (hs *phase1Responder) receive(h *Header, pkt *Packet, now time.Time) (*Result, error) {
+func (hs *phase1Responder) receive(h *Header, pkt *Packet) (*Result, error) {
 	if hs.state == StateNone {
 		if err := hs.first(h); err != nil {
 			return nil, err
 		}
 	}
-	return phase1Step(&hs.Phase1, hs.table, hs, h, pkt, now)
+	return phase1Step(&hs.Phase1, hs.table, hs, h, pkt)
 }
 
 // first takes the header of the initiator's first message: its exchange
@@ -115,7 +112,7 @@ var mainModeResponder = phase1Table[*phase1Responder]{
 }
 
 // mm1 chooses one of the initiator's transforms and answers with MM2.
-func (hs *phase1Responder) mm1(m *Message, pkt *Packet, now time.Time) (*Result, error) {
+func (hs *phase1Responder) mm1(m *Message, pkt *Packet) (*Result, error) {
 	ps, err := hs.choose(m, pkt, 0)
 	if err != nil {
 		return nil, err
@@ -125,7 +122,7 @@ func (hs *phase1Responder) mm1(m *Message, pkt *Packet, now time.Time) (*Result,
 
 // mm3 takes the initiator's KE and nonce, derives the keys and answers
 // with MM4: ours.
-func (hs *phase1Responder) mm3(m *Message, pkt *Packet, now time.Time) (*Result, error) {
+func (hs *phase1Responder) mm3(m *Message, pkt *Packet) (*Result, error) {
 	gxi, ni, err := hs.keAndNonce(m)
 	if err != nil {
 		return nil, err
@@ -142,8 +139,8 @@ func (hs *phase1Responder) mm3(m *Message, pkt *Packet, now time.Time) (*Result,
 
 // mm5 authenticates the initiator (its MM5 may come from 4500 now) and
 // answers with MM6, our identity and proof: phase 1 is done.
-func (hs *phase1Responder) mm5(m *Message, pkt *Packet, now time.Time) (*Result, error) {
-	if err := hs.verifyPeer(Find[*ID](m), m, now); err != nil {
+func (hs *phase1Responder) mm5(m *Message, pkt *Packet) (*Result, error) {
+	if err := hs.verifyPeer(Find[*ID](m), m); err != nil {
 		return nil, err
 	}
 	hs.noteInitialContact(m)
@@ -157,7 +154,7 @@ func (hs *phase1Responder) mm5(m *Message, pkt *Packet, now time.Time) (*Result,
 	if err != nil {
 		return nil, err
 	}
-	return &Result{Send: [][]byte{b}, Done: hs.finish(StateMMActive, now)}, nil
+	return &Result{Send: [][]byte{b}, Done: hs.finish(StateMMActive)}, nil
 }
 
 // Aggressive Mode as the responder. AM3 comes encrypted from some peers
@@ -172,7 +169,7 @@ var aggressiveResponder = phase1Table[*phase1Responder]{
 
 // am1 chooses a transform of the initiator's group, checks its identity
 // and answers with AM2: our choice, KE, nonce, identity and proof.
-func (hs *phase1Responder) am1(m *Message, pkt *Packet, now time.Time) (*Result, error) {
+func (hs *phase1Responder) am1(m *Message, pkt *Packet) (*Result, error) {
 	ps, err := hs.choose(m, pkt, offeredGroup(Find[*SA](m)))
 	if err != nil {
 		return nil, err
@@ -206,12 +203,12 @@ func (hs *phase1Responder) am1(m *Message, pkt *Packet, now time.Time) (*Result,
 }
 
 // am3 authenticates the initiator: phase 1 is done.
-func (hs *phase1Responder) am3(m *Message, pkt *Packet, now time.Time) (*Result, error) {
+func (hs *phase1Responder) am3(m *Message, pkt *Packet) (*Result, error) {
 	hs.noteEndpoints(pkt)
 	hs.checkNATD(m, pkt)
-	if err := hs.verifyPeer(hs.peerID, m, now); err != nil {
+	if err := hs.verifyPeer(hs.peerID, m); err != nil {
 		return nil, err
 	}
 	hs.noteInitialContact(m)
-	return &Result{Done: hs.finish(StateAMActive, now)}, nil
+	return &Result{Done: hs.finish(StateAMActive)}, nil
 }

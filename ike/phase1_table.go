@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 )
 
 // The phase 1 exchanges as tables, in the manner of Libreswan's IKEv1
@@ -39,7 +38,7 @@ type phase1Row[H any] struct {
 	// handle does the work of the message: it returns what to send and,
 	// at the end, Done. A *Phase1Failure error ends the negotiation, any
 	// other error drops the message.
-	handle func(hs H, m *Message, pkt *Packet, now time.Time) (*Result, error)
+	handle func(hs H, m *Message, pkt *Packet) (*Result, error)
 }
 
 // phase1Table is one role's half of an exchange.
@@ -81,7 +80,7 @@ func (t phase1Table[H]) admit(s State, m *Message) (*phase1Row[H], error) {
 // and checks the message against it, runs the handler and checks that
 // the handler reached the row's to-state. A dropped message leaves the
 // state (and the IV chain) as it was.
-func phase1Step[H any](p *Phase1, t phase1Table[H], hs H, h *Header, pkt *Packet, now time.Time) (*Result, error) {
+func phase1Step[H any](p *Phase1, t phase1Table[H], hs H, h *Header, pkt *Packet) (*Result, error) {
 	if h.Exchange != p.exchange {
 		return nil, fmt.Errorf("ike: %v message during %v mode", h.Exchange, p.exchange)
 	}
@@ -116,7 +115,7 @@ func phase1Step[H any](p *Phase1, t phase1Table[H], hs H, h *Header, pkt *Packet
 	if nextIV != nil {
 		p.iv = nextIV
 	}
-	r, err := row.handle(hs, m, pkt, now)
+	r, err := row.handle(hs, m, pkt)
 	if err != nil {
 		if _, ok := errors.AsType[*Phase1Failure](err); !ok {
 			p.iv = savedIV
