@@ -48,14 +48,21 @@ func (p *Phase1) authHash() HashAlg {
 	return p.policy.Hash
 }
 
-// hashI is HASH_I over the initiator's ID body, hashR HASH_R over the
-// responder's.
-func (p *Phase1) hashI(idBody []byte) []byte {
-	return HashI(p.authHash(), p.keys.SKEYID, p.gxi, p.gxr, p.ckyI, p.ckyR, p.saiB, idBody)
+// idHash is HASH_I over the initiator's ID body (ofInitiator) or HASH_R
+// over the responder's: the same PRF with the two KEs and the two
+// cookies in the other order (HashI, HashR).
+func (p *Phase1) idHash(ofInitiator bool, idBody []byte) []byte {
+	g1, g2, c1, c2 := p.gxi, p.gxr, p.ckyI[:], p.ckyR[:]
+	if !ofInitiator {
+		g1, g2, c1, c2 = g2, g1, c2, c1
+	}
+	return p.authHash().PRF(p.keys.SKEYID, g1, g2, c1, c2, p.saiB, idBody)
 }
 
-func (p *Phase1) hashR(idBody []byte) []byte {
-	return HashR(p.authHash(), p.keys.SKEYID, p.gxi, p.gxr, p.ckyI, p.ckyR, p.saiB, idBody)
+// ourProof is our [CERT...] HASH or SIG over our ID (localID): HASH_I as
+// the initiator, HASH_R as the responder.
+func (p *Phase1) ourProof() ([]Payload, error) {
+	return p.authPayloads(p.idHash(p.Initiator(), p.localID.Body()))
 }
 
 // verifyPeer authenticates the peer from its ID and HASH/SIG (+CERT)
@@ -68,12 +75,7 @@ func (p *Phase1) verifyPeer(id *ID, m *Message) error {
 	if p.cfg.RemoteID != nil && !IDEqual(id, p.cfg.RemoteID) {
 		return fail(FailInvalidID, NotifyInvalidIDInformation, "peer ID %v, want %v", id, p.cfg.RemoteID)
 	}
-	var want []byte
-	if p.Initiator() {
-		want = p.hashR(id.Body())
-	} else {
-		want = p.hashI(id.Body())
-	}
+	want := p.idHash(!p.Initiator(), id.Body())
 	if p.policy.Auth.PreShared() {
 		hp := Find[*Hash](m)
 		if hp == nil {

@@ -148,7 +148,7 @@ func (hs *phase1Initiator) mm4(m *Message, pkt *Packet) (*Result, error) {
 		r.Float = true
 	}
 	hs.localID = hs.localIdentity()
-	auth, err := hs.authPayloads(hs.hashI(hs.localID.Body()))
+	auth, err := hs.ourProof()
 	if err != nil {
 		return nil, err
 	}
@@ -219,7 +219,7 @@ func (hs *phase1Initiator) am2(m *Message, pkt *Packet) (*Result, error) {
 		hs.float()
 		r.Float = true
 	}
-	auth, err := hs.authPayloads(hs.hashI(hs.localID.Body()))
+	auth, err := hs.ourProof()
 	if err != nil {
 		return nil, err
 	}

@@ -146,7 +146,7 @@ func (hs *phase1Responder) mm5(m *Message, pkt *Packet) (*Result, error) {
 	hs.noteInitialContact(m)
 	hs.noteEndpoints(pkt)
 	hs.localID = hs.localIdentity()
-	auth, err := hs.authPayloads(hs.hashR(hs.localID.Body()))
+	auth, err := hs.ourProof()
 	if err != nil {
 		return nil, err
 	}
@@ -191,7 +191,7 @@ func (hs *phase1Responder) am1(m *Message, pkt *Packet) (*Result, error) {
 		return nil, err
 	}
 	hs.localID = hs.localIdentity()
-	auth, err := hs.authPayloads(hs.hashR(hs.localID.Body()))
+	auth, err := hs.ourProof()
 	if err != nil {
 		return nil, err
 	}
