@@ -41,9 +41,7 @@ const (
 // sealInfo builds a protected Informational message with a fresh M-ID.
 func sealInfo(sec *p1Secrets, payloads ...Payload) ([]byte, error) {
 	mid := newMessageID()
-	out, _, err := sealHashed(sec, ExchangeInformational, mid, sec.exchangeIV(mid), func(rest []byte) []byte {
-		return sec.prf(sec.SKEYIDa, midBytes(mid), rest)
-	}, payloads)
+	out, _, err := sealHashed(sec, ExchangeInformational, mid, sec.exchangeIV(mid), [][]byte{be32(mid)}, payloads)
 	return out, err
 }
 
@@ -64,7 +62,7 @@ func openInfo(sec *p1Secrets, pkt []byte) (*Message, []infoItem, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	if !hmac.Equal(hash, sec.prf(sec.SKEYIDa, midBytes(h.MessageID), rest)) {
+	if !hmac.Equal(hash, sec.hash1(h.MessageID, rest)) {
 		return nil, nil, fmt.Errorf("%w (Informational HASH(1))", errUnauthenticated)
 	}
 	if err := checkPayloads("INFO*", infoRequired, infoAllowed, m); err != nil {
@@ -175,7 +173,7 @@ func (sec *p1Secrets) deleteIKE() *Delete {
 func deleteChild(proto uint8, spis ...uint32) *Delete {
 	d := &Delete{DOI: DOIIPsec, Protocol: proto, SPISize: 4}
 	for _, s := range spis {
-		d.SPIs = append(d.SPIs, spiBytes(s))
+		d.SPIs = append(d.SPIs, be32(s))
 	}
 	return d
 }
@@ -191,7 +189,7 @@ func (sec *p1Secrets) dpdNotify(ack bool, seq uint32) *Notify {
 	if ack {
 		t = NotifyDPDRUThereAck
 	}
-	return sec.notifyISAKMP(t, binary.BigEndian.AppendUint32(nil, seq))
+	return sec.notifyISAKMP(t, be32(seq))
 }
 
 // notifyName names the notify types an admin may see in logs and status.

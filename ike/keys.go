@@ -59,7 +59,7 @@ func Phase1IV(h HashAlg, gxi, gxr []byte, blockSize int) []byte {
 // "last phase 1 IV" is the last ciphertext block of the final phase 1
 // message (the IV the phase 1 chain ended with).
 func Phase2IV(h HashAlg, lastPhase1IV []byte, msgID uint32, blockSize int) []byte {
-	return h.Sum(lastPhase1IV, binary.BigEndian.AppendUint32(nil, msgID))[:blockSize]
+	return h.Sum(lastPhase1IV, be32(msgID))[:blockSize]
 }
 
 // HashI computes HASH_I = prf(SKEYID, g^xi | g^xr | CKY-I | CKY-R | SAi_b | IDii_b).
@@ -72,23 +72,21 @@ func HashR(h HashAlg, skeyid, gxi, gxr []byte, ckyI, ckyR Cookie, saiB, idirB []
 	return h.PRF(skeyid, gxr, gxi, ckyR[:], ckyI[:], saiB, idirB)
 }
 
-func msgIDBytes(id uint32) []byte { return binary.BigEndian.AppendUint32(nil, id) }
-
 // QuickHash1 computes HASH(1) = prf(SKEYID_a, M-ID | rest), where rest is
 // the message's payload chain after the HASH payload (without padding). The
 // Informational exchange's HASH uses the same formula.
 func QuickHash1(h HashAlg, skeyidA []byte, msgID uint32, rest []byte) []byte {
-	return h.PRF(skeyidA, msgIDBytes(msgID), rest)
+	return h.PRF(skeyidA, be32(msgID), rest)
 }
 
 // QuickHash2 computes HASH(2) = prf(SKEYID_a, M-ID | Ni_b | rest).
 func QuickHash2(h HashAlg, skeyidA []byte, msgID uint32, niB, rest []byte) []byte {
-	return h.PRF(skeyidA, msgIDBytes(msgID), niB, rest)
+	return h.PRF(skeyidA, be32(msgID), niB, rest)
 }
 
 // QuickHash3 computes HASH(3) = prf(SKEYID_a, 0 | M-ID | Ni_b | Nr_b).
 func QuickHash3(h HashAlg, skeyidA []byte, msgID uint32, niB, nrB []byte) []byte {
-	return h.PRF(skeyidA, []byte{0}, msgIDBytes(msgID), niB, nrB)
+	return h.PRF(skeyidA, []byte{0}, be32(msgID), niB, nrB)
 }
 
 // QuickKeymat computes n bytes of KEYMAT for one IPsec SA (RFC 2409

@@ -98,17 +98,27 @@ const (
 	quickHash3
 )
 
+// hashPrefix is what a HASH of kind k covers before the rest of its
+// message: M-ID for HASH(1), M-ID | Ni_b for HASH(2), and for HASH(3)
+// 0 | M-ID | Ni_b | Nr_b, which covers nothing after it.
+func (q *quickMode) hashPrefix(k quickHashKind) [][]byte {
+	pre := [][]byte{{0}, be32(q.mid), q.ni, q.nr}
+	switch k {
+	case quickHash1:
+		return pre[1:2:2]
+	case quickHash2:
+		return pre[1:3:3]
+	}
+	return pre
+}
+
 // expectedHash computes the HASH the row's message must carry; rest is
 // the message after its HASH payload.
 func (q *quickMode) expectedHash(k quickHashKind, rest []byte) []byte {
-	sec := q.sec
-	switch k {
-	case quickHash1:
-		return sec.prf(sec.SKEYIDa, midBytes(q.mid), rest)
-	case quickHash2:
-		return sec.prf(sec.SKEYIDa, midBytes(q.mid), q.ni, rest)
+	if k == quickHash3 {
+		rest = nil
 	}
-	return sec.prf(sec.SKEYIDa, []byte{0}, midBytes(q.mid), q.ni, q.nr)
+	return q.sec.hashOf(q.hashPrefix(k), rest)
 }
 
 // handle takes the next message of the exchange. An unauthenticated
@@ -274,15 +284,17 @@ func newNonce() []byte {
 }
 
 // sealHashed builds an encrypted message of exchange ex whose first
-// payload is HASH = hashOf(the marshalled rest).
-func sealHashed(sec *p1Secrets, ex ExchangeType, mid uint32, iv []byte, hashOf func(rest []byte) []byte, rest []Payload) (out, nextIV []byte, err error) {
+// payload is HASH = prf(SKEYID_a, pre | the marshalled rest) (hashOf).
+// The prefix is data rather than a function: a closure per message
+// kind cost more code than the slices (flash).
+func sealHashed(sec *p1Secrets, ex ExchangeType, mid uint32, iv []byte, pre [][]byte, rest []Payload) (out, nextIV []byte, err error) {
 	body, err := MarshalPayloads(rest)
 	if err != nil {
 		return nil, nil, err
 	}
 	m := &Message{
 		Header:   Header{CookieI: sec.CookieI, CookieR: sec.CookieR, Exchange: ex, MessageID: mid},
-		Payloads: append([]Payload{&Hash{Data: hashOf(body)}}, rest...),
+		Payloads: append([]Payload{&Hash{Data: sec.hashOf(pre, body)}}, rest...),
 	}
 	return m.Seal(sec.Block, iv)
 }
@@ -302,8 +314,6 @@ func openHashed(sec *p1Secrets, pkt, iv []byte) (m *Message, hash, rest, nextIV 
 	}
 	return m, m.Payloads[0].(*Hash).Data, rest, nextIV, nil
 }
-
-func midBytes(mid uint32) []byte { return binary.BigEndian.AppendUint32(nil, mid) }
 
 // newQuickInitiator builds QM1 for the given offer and proxy IDs (local =
 // IDci, remote = IDcr; nil for none: the peers' own addresses).
@@ -328,9 +338,7 @@ func newQuickInitiator(sec *p1Secrets, offer *childOffer, local, remote *ID, spi
 	if local != nil && remote != nil {
 		payloads = append(payloads, local, remote)
 	}
-	out, next, err := sealHashed(sec, ExchangeQuick, q.mid, q.iv, func(rest []byte) []byte {
-		return q.expectedHash(quickHash1, rest)
-	}, payloads)
+	out, next, err := sealHashed(sec, ExchangeQuick, q.mid, q.iv, q.hashPrefix(quickHash1), payloads)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -380,9 +388,7 @@ func (q *quickMode) initiatorQM2(m *Message) ([]byte, *quickResult, error) {
 	}
 	q.nr = append([]byte(nil), nonce.Data...)
 	q.choice = ch
-	out, next, err := sealHashed(q.sec, ExchangeQuick, q.mid, q.iv, func([]byte) []byte {
-		return q.expectedHash(quickHash3, nil)
-	}, nil)
+	out, next, err := sealHashed(q.sec, ExchangeQuick, q.mid, q.iv, q.hashPrefix(quickHash3), nil)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -475,9 +481,7 @@ func (q *quickMode) responderQM1(m *Message) ([]byte, *quickResult, error) {
 	if n := q.responderLifetime(sa, reply); n != nil {
 		payloads = append(payloads, n)
 	}
-	out, next, err := sealHashed(q.sec, ExchangeQuick, q.mid, q.iv, func(rest []byte) []byte {
-		return q.expectedHash(quickHash2, rest)
-	}, payloads)
+	out, next, err := sealHashed(q.sec, ExchangeQuick, q.mid, q.iv, q.hashPrefix(quickHash2), payloads)
 	if err != nil {
 		return nil, nil, err
 	}

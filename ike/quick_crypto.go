@@ -1,9 +1,6 @@
 package ike
 
-import (
-	"crypto/cipher"
-	"encoding/binary"
-)
+import "crypto/cipher"
 
 // p1Secrets is what the exchanges after phase 1 (Quick Mode,
 // Informational, DPD) need from an established ISAKMP SA.
@@ -26,6 +23,17 @@ type p1Secrets struct {
 // prf computes prf(key, data...) with the negotiated hash.
 func (s *p1Secrets) prf(key []byte, data ...[]byte) []byte { return s.Hash.PRF(key, data...) }
 
+// hashOf is prf(SKEYID_a, pre | rest), the HASH of the exchanges after
+// phase 1; hash1 is HASH(1) of message ID mid, prf(SKEYID_a, M-ID | rest)
+// (Quick Mode's first, Informational, Transaction).
+func (s *p1Secrets) hashOf(pre [][]byte, rest []byte) []byte {
+	return s.Hash.PRF(s.SKEYIDa, append(pre, rest)...)
+}
+
+func (s *p1Secrets) hash1(mid uint32, rest []byte) []byte {
+	return s.hashOf([][]byte{be32(mid)}, rest)
+}
+
 // exchangeIV is the first IV of a phase 2 / Informational exchange.
 func (s *p1Secrets) exchangeIV(mid uint32) []byte {
 	return Phase2IV(s.Hash, s.LastIV, mid, s.Block.BlockSize())
@@ -33,7 +41,7 @@ func (s *p1Secrets) exchangeIV(mid uint32) []byte {
 
 // keymat derives n bytes of KEYMAT for the SA whose receiver chose spi.
 func (s *p1Secrets) keymat(gxy []byte, proto uint8, spi uint32, ni, nr []byte, n int) []byte {
-	return QuickKeymat(s.Hash, s.SKEYIDd, gxy, proto, binary.BigEndian.AppendUint32(nil, spi), ni, nr, n)
+	return QuickKeymat(s.Hash, s.SKEYIDd, gxy, proto, be32(spi), ni, nr, n)
 }
 
 // wipeBytes zeroes a secret.

@@ -14,7 +14,7 @@ import (
 // chain) behind a valid HASH(1)-style HASH payload, so that fuzzing
 // reaches the parsers and the negotiation behind the authentication.
 func sealRawHashed(sec *p1Secrets, ex ExchangeType, mid uint32, next PayloadType, chain []byte) []byte {
-	h := sec.prf(sec.SKEYIDa, midBytes(mid), chain)
+	h := sec.prf(sec.SKEYIDa, be32(mid), chain)
 	plain := []byte{byte(next), 0, 0, 0}
 	binary.BigEndian.PutUint16(plain[2:], uint16(4+len(h)))
 	plain = append(plain, h...)
@@ -88,3 +88,6 @@ func FuzzInformational(f *testing.F) {
 		openInfo(sec, pkt)
 	})
 }
+
+// spiBytes is an SPI's bytes, as SA payloads carry it.
+func spiBytes(spi uint32) []byte { return be32(spi) }

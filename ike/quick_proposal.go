@@ -162,10 +162,12 @@ func (o *childOffer) buildSA(spi func() uint32) (*SA, []uint32, error) {
 // addProposal appends a proposal of one protocol with SPI spi and the
 // single transform t.
 func (sa *SA) addProposal(num, proto uint8, spi uint32, t Transform) {
-	sa.Proposals = append(sa.Proposals, Proposal{Number: num, Protocol: proto, SPI: spiBytes(spi), Transforms: []Transform{t}})
+	sa.Proposals = append(sa.Proposals, Proposal{Number: num, Protocol: proto, SPI: be32(spi), Transforms: []Transform{t}})
 }
 
-func spiBytes(s uint32) []byte { return binary.BigEndian.AppendUint32(nil, s) }
+// be32 is a 32-bit value's four bytes, big-endian: an SPI, a message ID
+// (one function for every such field: flash).
+func be32(v uint32) []byte { return binary.BigEndian.AppendUint32(nil, v) }
 
 func spiValue(b []byte) (uint32, bool) {
 	if len(b) != 4 {

@@ -110,9 +110,10 @@ func TestQuickModeRowRefusesPayload(t *testing.T) {
 		t.Fatal(err)
 	}
 	ivBefore := append([]byte(nil), qr.iv...)
-	bad, _, err := sealHashed(sec, ExchangeQuick, qr.mid, qr.iv, func([]byte) []byte {
-		return qr.expectedHash(quickHash3, nil)
-	}, []Payload{deleteChild(ProtoESP, 7)})
+	// A correct HASH(3), which covers no payloads, then a Delete.
+	qm3 := &Message{Header: Header{CookieI: sec.CookieI, CookieR: sec.CookieR, Exchange: ExchangeQuick, MessageID: qr.mid},
+		Payloads: []Payload{&Hash{Data: qr.expectedHash(quickHash3, nil)}, deleteChild(ProtoESP, 7)}}
+	bad, _, err := qm3.Seal(sec.Block, qr.iv)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -51,9 +51,7 @@ func peerTxn(sec *p1Secrets, mid uint32) *txn {
 
 // seal encrypts one attribute payload as the next message of t.
 func (t *txn) seal(sec *p1Secrets, ap *AttributesPayload) ([]byte, error) {
-	out, next, err := sealHashed(sec, ExchangeTransaction, t.mid, t.iv, func(rest []byte) []byte {
-		return sec.prf(sec.SKEYIDa, midBytes(t.mid), rest)
-	}, []Payload{ap})
+	out, next, err := sealHashed(sec, ExchangeTransaction, t.mid, t.iv, [][]byte{be32(t.mid)}, []Payload{ap})
 	if err != nil {
 		return nil, err
 	}
@@ -72,7 +70,7 @@ func (t *txn) open(sec *p1Secrets, pkt []byte) (*AttributesPayload, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !hmac.Equal(hash, sec.prf(sec.SKEYIDa, midBytes(t.mid), rest)) {
+	if !hmac.Equal(hash, sec.hash1(t.mid, rest)) {
 		return nil, fmt.Errorf("%w (Transaction HASH)", errUnauthenticated)
 	}
 	if err := checkPayloads("Transaction message", txnPayloads, 0, m); err != nil {

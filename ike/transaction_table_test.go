@@ -73,9 +73,7 @@ func TestTransactionPayloads(t *testing.T) {
 	}
 	for _, c := range cases {
 		out := newTxn(sec)
-		pkt, _, err := sealHashed(sec, ExchangeTransaction, out.mid, out.iv, func(rest []byte) []byte {
-			return sec.prf(sec.SKEYIDa, midBytes(out.mid), rest)
-		}, c.ps)
+		pkt, _, err := sealHashed(sec, ExchangeTransaction, out.mid, out.iv, [][]byte{be32(out.mid)}, c.ps)
 		if err != nil {
 			t.Fatal(err)
 		}
