@@ -140,14 +140,12 @@ func IDMatchesCert(id *ID, c *x509.Certificate) bool {
 			return true
 		}
 		return id.String() == c.Subject.String()
-	case IDFQDN:
-		for _, n := range c.DNSNames {
-			if equalFoldASCII(n, string(id.Data)) {
-				return true
-			}
+	case IDFQDN, IDUserFQDN:
+		names := c.DNSNames
+		if id.IDType == IDUserFQDN {
+			names = c.EmailAddresses
 		}
-	case IDUserFQDN:
-		for _, n := range c.EmailAddresses {
+		for _, n := range names {
 			if equalFoldASCII(n, string(id.Data)) {
 				return true
 			}
@@ -157,8 +155,9 @@ func IDMatchesCert(id *ID, c *x509.Certificate) bool {
 		if !ok {
 			return false
 		}
+		a = a.Unmap()
 		for _, ip := range c.IPAddresses {
-			if b, ok := netip.AddrFromSlice(ip); ok && b.Unmap() == a.Unmap() {
+			if b, ok := netip.AddrFromSlice(ip); ok && b.Unmap() == a {
 				return true
 			}
 		}

@@ -225,15 +225,14 @@ func (p *ID) Range() (from, to netip.Addr, err error) {
 func (p *ID) String() string {
 	switch p.IDType {
 	case IDIPv4Addr, IDIPv6Addr:
-		a, _ := p.Addr()
-		return a.String()
+		return addrText(p.Data)
 	case IDIPv4AddrSubnet, IDIPv6AddrSubnet:
 		if pfx, err := p.Prefix(); err == nil {
 			return pfx.String()
 		}
 	case IDIPv4AddrRange, IDIPv6AddrRange:
-		f, t, _ := p.Range()
-		return f.String() + "-" + t.String()
+		n := len(p.Data) / 2
+		return addrText(p.Data[:n]) + "-" + addrText(p.Data[n:])
 	case IDFQDN, IDUserFQDN, IDKeyID:
 		return strconv.Quote(string(p.Data))
 	case IDDERASN1DN:
@@ -245,4 +244,11 @@ func (p *ID) String() string {
 		}
 	}
 	return fmt.Sprintf("ID(%d:%x)", p.IDType, p.Data)
+}
+
+// addrText is the address of 4 or 16 bytes as text ("invalid IP" for
+// another length, as netip writes the zero Addr).
+func addrText(b []byte) string {
+	a, _ := netip.AddrFromSlice(b)
+	return a.String()
 }

@@ -6,48 +6,49 @@ import (
 	"tinyipsec/conf"
 )
 
-// PolicyFromConf converts a configured ISAKMP policy. "ecdsa-sig" becomes
-// AuthECDSA256; NewInitiator/NewResponder adapt it to the curve of the
-// local key.
-func PolicyFromConf(c conf.ISAKMPPolicy) (Policy, error) {
-	p := Policy{Priority: c.Priority, Group: Group(c.Group), Lifetime: c.Lifetime}
+// policyFromConf converts a configured ISAKMP policy into p, which
+// starts zero (both by pointer: several words each on 32-bit).
+// "ecdsa-sig" becomes AuthECDSA256; NewInitiator/NewResponder adapt it to
+// the curve of the local key.
+func policyFromConf(c *conf.ISAKMPPolicy, p *Policy) error {
+	p.Priority, p.Group, p.Lifetime = c.Priority, Group(c.Group), c.Lifetime
 	ci := c.Encryption.Info()
 	if ci == nil {
-		return p, fmt.Errorf("ike: isakmp policy %d: unsupported encryption %v", c.Priority, c.Encryption)
+		return fmt.Errorf("ike: isakmp policy %d: unsupported encryption %v", c.Priority, c.Encryption)
 	}
 	p.Cipher, p.KeyBits = CipherAlg(ci.IKEAttr), ci.KeyBits
 	hi := c.Hash.Info()
 	if hi == nil {
-		return p, fmt.Errorf("ike: isakmp policy %d: unsupported hash %v", c.Priority, c.Hash)
+		return fmt.Errorf("ike: isakmp policy %d: unsupported hash %v", c.Priority, c.Hash)
 	}
 	p.Hash = HashAlg(hi.IKEAttr)
 	ai := c.Auth.Info()
 	if ai == nil {
-		return p, fmt.Errorf("ike: isakmp policy %d: unsupported authentication %v", c.Priority, c.Auth)
+		return fmt.Errorf("ike: isakmp policy %d: unsupported authentication %v", c.Priority, c.Auth)
 	}
 	p.Auth = AuthMethod(ai.IKEAttr)
 	if !p.Group.Supported() {
-		return p, fmt.Errorf("ike: isakmp policy %d: unsupported DH group %d", c.Priority, c.Group)
+		return fmt.Errorf("ike: isakmp policy %d: unsupported DH group %d", c.Priority, c.Group)
 	}
 	if p.Lifetime <= 0 {
 		p.Lifetime = DefaultPhase1Lifetime
 	}
-	return p, nil
+	return nil
 }
 
 // PoliciesFromConf converts the configured policies (already sorted by
 // priority), dropping weak ones unless allowWeak.
 func PoliciesFromConf(cs []conf.ISAKMPPolicy, allowWeak bool) ([]Policy, error) {
 	var out []Policy
-	for _, c := range cs {
-		p, err := PolicyFromConf(c)
-		if err != nil {
+	for i := range cs {
+		out = append(out, Policy{})
+		p := &out[len(out)-1]
+		if err := policyFromConf(&cs[i], p); err != nil {
 			return nil, err
 		}
 		if p.Weak() && !allowWeak {
-			continue
+			out = out[:len(out)-1]
 		}
-		out = append(out, p)
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("ike: no usable ISAKMP policy")

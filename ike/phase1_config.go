@@ -28,9 +28,9 @@ func (p Policy) String() string {
 }
 
 // Weak reports whether the policy needs allow_weak.
-func (p Policy) Weak() bool { return p.Cipher.Weak() || p.Hash.Weak() || p.Group.Weak() }
+func (p *Policy) Weak() bool { return p.Cipher.Weak() || p.Hash.Weak() || p.Group.Weak() }
 
-func (p Policy) validate(allowWeak bool) error {
+func (p *Policy) validate(allowWeak bool) error {
 	if _, err := p.Cipher.KeyLen(p.KeyBits); err != nil {
 		return err
 	}
@@ -52,7 +52,7 @@ func (p Policy) validate(allowWeak bool) error {
 }
 
 // transform encodes the policy as a phase 1 transform.
-func (p Policy) transform(num uint8) Transform {
+func (p *Policy) transform(num uint8) Transform {
 	var as Attributes
 	as.addUint(AttrEncryption, uint64(p.Cipher))
 	if p.KeyBits != 0 {
@@ -118,8 +118,9 @@ func policyFromTransform(t *Transform, p *Policy) bool {
 	return p.Cipher != 0 && p.Hash != 0 && p.Auth != 0 && p.Group != 0
 }
 
-// sameSuite compares everything but the lifetime and priority.
-func (p Policy) sameSuite(q Policy) bool {
+// sameSuite compares everything but the lifetime and priority (by
+// pointer: a Policy is seven words on 32-bit).
+func (p *Policy) sameSuite(q *Policy) bool {
 	return p.Cipher == q.Cipher && p.KeyBits == q.KeyBits && p.Hash == q.Hash && p.Auth == q.Auth && p.Group == q.Group
 }
 
@@ -203,7 +204,8 @@ func (c *Phase1Config) validate() error {
 	if len(c.Policies) == 0 {
 		return errors.New("ike: no ISAKMP policies")
 	}
-	for _, p := range c.Policies {
+	for i := range c.Policies {
+		p := &c.Policies[i]
 		if err := p.validate(c.AllowWeak); err != nil {
 			return err
 		}

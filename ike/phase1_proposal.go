@@ -12,8 +12,8 @@ import "time"
 // per policy, in priority order.
 func (p *Phase1) saPayload() *SA {
 	pr := Proposal{Number: 1, Protocol: ProtoISAKMP}
-	for i, pol := range p.policies {
-		pr.Transforms = append(pr.Transforms, pol.transform(uint8(i+1)))
+	for i := range p.policies {
+		pr.Transforms = append(pr.Transforms, p.policies[i].transform(uint8(i+1)))
 	}
 	return &SA{DOI: DOIIPsec, Situation: SituationIdentityOnly, Proposals: []Proposal{pr}}
 }
@@ -21,52 +21,58 @@ func (p *Phase1) saPayload() *SA {
 // selectProposal is the responder's choice, Cisco style: the first of our
 // policies (in priority order) that matches any transform offered; the
 // lifetime is the lower of the two. group, when nonzero, restricts the
-// match (Aggressive Mode: the KE payload already fixed it).
-func (p *Phase1) selectProposal(sa *SA, group Group) (*SA, Policy, *Notify, error) {
+// match (Aggressive Mode: the KE payload already fixed it). It sets the
+// negotiated policy and lifetime and returns our SA payload, with
+// RESPONDER-LIFETIME when we lowered the lifetime. Policies go by
+// pointer: each is seven words on 32-bit.
+func (p *Phase1) selectProposal(sa *SA, group Group) (*SA, *Notify, error) {
 	var offered []Policy
-	var raw []Transform
+	var raw []*Transform
 	var propNum uint8
-	for _, pr := range sa.Proposals {
+	for i := range sa.Proposals {
+		pr := &sa.Proposals[i]
 		if pr.Protocol != ProtoISAKMP {
 			continue
 		}
-		for i := range pr.Transforms {
-			t := &pr.Transforms[i]
+		for j := range pr.Transforms {
+			t := &pr.Transforms[j]
 			var pol Policy
 			if policyFromTransform(t, &pol) {
 				offered = append(offered, pol)
-				raw = append(raw, *t)
+				raw = append(raw, t)
 			}
 		}
 		propNum = pr.Number
 		break // phase 1 has a single proposal
 	}
-	for _, ours := range p.policies {
+	for i := range p.policies {
+		ours := &p.policies[i]
 		if group != 0 && ours.Group != group {
 			continue
 		}
-		for i, theirs := range offered {
+		for j := range offered {
+			theirs := &offered[j]
 			if !ours.sameSuite(theirs) {
 				continue
 			}
-			chosen := ours
-			chosen.Lifetime = theirs.Lifetime
+			p.policy = *ours
 			var n *Notify
 			if theirs.Lifetime == 0 || ours.Lifetime < theirs.Lifetime {
-				chosen.Lifetime = ours.Lifetime
 				// Tell the initiator we lowered its lifetime.
 				var as Attributes
 				as.addLife(AttrLifeType, uint64(ours.Lifetime/time.Second), 0)
-				b := attributeBytes(as)
 				n = &Notify{DOI: DOIIPsec, Protocol: ProtoISAKMP, NotifyType: NotifyResponderLifetime,
-					SPI: append(append([]byte(nil), p.ckyI[:]...), p.ckyR[:]...), Data: b}
+					SPI: append(append([]byte(nil), p.ckyI[:]...), p.ckyR[:]...), Data: attributeBytes(as)}
+			} else {
+				p.policy.Lifetime = theirs.Lifetime
 			}
+			p.lifetime = p.policy.Lifetime
 			reply := &SA{DOI: DOIIPsec, Situation: SituationIdentityOnly, Proposals: []Proposal{
-				{Number: propNum, Protocol: ProtoISAKMP, Transforms: []Transform{raw[i]}}}}
-			return reply, chosen, n, nil
+				{Number: propNum, Protocol: ProtoISAKMP, Transforms: []Transform{*raw[j]}}}}
+			return reply, n, nil
 		}
 	}
-	return nil, Policy{}, nil, fail(FailNoProposal, NotifyNoProposalChosen, "no ISAKMP policy matches the %d transforms offered", len(offered))
+	return nil, nil, fail(FailNoProposal, NotifyNoProposalChosen, "no ISAKMP policy matches the %d transforms offered", len(offered))
 }
 
 // acceptChoice checks the responder's answer against our offer (the
@@ -83,9 +89,10 @@ func (p *Phase1) acceptChoice(m *Message) error {
 	if !policyFromTransform(&sa.Proposals[0].Transforms[0], &theirs) {
 		return fail(FailNoProposal, NotifyBadProposalSyntax, "unacceptable transform in the reply")
 	}
-	for _, ours := range p.policies {
-		if ours.sameSuite(theirs) {
-			p.policy = ours
+	for i := range p.policies {
+		ours := &p.policies[i]
+		if ours.sameSuite(&theirs) {
+			p.policy = *ours
 			p.lifetime = ours.Lifetime
 			if theirs.Lifetime > 0 && theirs.Lifetime < p.lifetime {
 				p.lifetime = theirs.Lifetime
@@ -111,7 +118,8 @@ func (p *Phase1) acceptChoice(m *Message) error {
 // Aggressive Mode the KE payload already uses it, so only policies with
 // that group can be chosen.
 func offeredGroup(sa *SA) Group {
-	for _, pr := range sa.Proposals {
+	for j := range sa.Proposals {
+		pr := &sa.Proposals[j]
 		for i := range pr.Transforms {
 			var pol Policy
 			if policyFromTransform(&pr.Transforms[i], &pol) {

@@ -73,11 +73,10 @@ func (hs *phase1Responder) choose(m *Message, pkt *Packet, group Group) ([]Paylo
 		return nil, err
 	}
 	hs.saiB = rawBodyOf(m, PayloadSA)
-	reply, chosen, lifeNotify, err := hs.selectProposal(Find[*SA](m), group)
+	reply, lifeNotify, err := hs.selectProposal(Find[*SA](m), group)
 	if err != nil {
 		return nil, err
 	}
-	hs.policy, hs.lifetime = chosen, chosen.Lifetime
 	hs.noteVendors(m)
 	ps := []Payload{reply}
 	if lifeNotify != nil {

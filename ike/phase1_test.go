@@ -266,7 +266,7 @@ func TestPhase1PolicySelection(t *testing.T) {
 	l := newLink(t, ic, rc, time.Now())
 	l.run()
 	checkAgreement(t, l)
-	if !l.iDone.Policy.sameSuite(c) {
+	if !l.iDone.Policy.sameSuite(&c) {
 		t.Errorf("chose %v, want %v", l.iDone.Policy, c)
 	}
 	if l.iDone.Lifetime != 8*time.Hour {

@@ -352,8 +352,8 @@ func (q *quickMode) offers(proto uint8, spi string) bool {
 	if q.ourSA == nil {
 		return false
 	}
-	for _, p := range q.ourSA.Proposals {
-		if p.Protocol == proto && string(p.SPI) == spi {
+	for i := range q.ourSA.Proposals {
+		if p := &q.ourSA.Proposals[i]; p.Protocol == proto && string(p.SPI) == spi {
 			return true
 		}
 	}
@@ -494,8 +494,8 @@ func (q *quickMode) responderQM1(m *Message) ([]byte, *quickResult, error) {
 func (q *quickMode) responderLifetime(offered, reply *SA) *Notify {
 	var offeredLife time.Duration
 	var offeredKB uint64
-	for _, p := range offered.Proposals {
-		if p.Number == reply.Proposals[0].Number && len(p.Transforms) > 0 {
+	for i := range offered.Proposals {
+		if p := &offered.Proposals[i]; p.Number == reply.Proposals[0].Number && len(p.Transforms) > 0 {
 			var tp transformParams
 			decodeTransform(&p.Transforms[0], &tp)
 			offeredLife, offeredKB = tp.lifetime, tp.lifeKB

@@ -249,12 +249,13 @@ func decodeTransform(t *Transform, p *transformParams) {
 // share a proposal number, in order.
 func proposalGroups(sa *SA) [][]Proposal {
 	var groups [][]Proposal
-	for _, p := range sa.Proposals {
+	for i := range sa.Proposals {
+		p := &sa.Proposals[i]
 		if n := len(groups); n > 0 && groups[n-1][0].Number == p.Number {
-			groups[n-1] = append(groups[n-1], p)
+			groups[n-1] = append(groups[n-1], *p)
 			continue
 		}
-		groups = append(groups, []Proposal{p})
+		groups = append(groups, sa.Proposals[i:i+1:i+1])
 	}
 	return groups
 }
@@ -320,9 +321,9 @@ func (o *childOffer) selectProposal(offer *SA, spi func() uint32) (*SA, *childCh
 func (o *childOffer) matchGroup(group []Proposal, ts *conf.TransformSet, spi func() uint32) (ch *childChoice, reply *SA, pfsOnly bool) {
 	wantAH, wantESP := ts.AH != algo.HashNone, ts.ESP != algo.CipherNone
 	var haveAH, haveESP bool
-	for _, p := range group {
-		haveAH = haveAH || p.Protocol == ProtoAH
-		haveESP = haveESP || p.Protocol == ProtoESP
+	for i := range group {
+		haveAH = haveAH || group[i].Protocol == ProtoAH
+		haveESP = haveESP || group[i].Protocol == ProtoESP
 	}
 	if haveAH != wantAH || haveESP != wantESP || len(group) != btoi(wantAH)+btoi(wantESP) {
 		return nil, nil, false
@@ -334,7 +335,8 @@ func (o *childOffer) matchGroup(group []Proposal, ts *conf.TransformSet, spi fun
 	ch = &childChoice{Mode: wantMode}
 	reply = &SA{DOI: DOIIPsec, Situation: SituationIdentityOnly}
 	groupPFS := false
-	for _, p := range group {
+	for i := range group {
+		p := &group[i]
 		peerSPI, ok := spiValue(p.SPI)
 		if !ok {
 			return nil, nil, false
@@ -387,7 +389,8 @@ func (o *childOffer) acceptReply(reply *SA, ourSA *SA) (*childChoice, error) {
 	if ch.Mode == "" {
 		ch.Mode = conf.ModeTunnel
 	}
-	for _, p := range groups[0] {
+	for i := range groups[0] {
+		p := &groups[0][i]
 		if len(p.Transforms) != 1 {
 			return nil, fmt.Errorf("%w: responder returned %d transforms", ErrNoProposalChosen, len(p.Transforms))
 		}
@@ -407,8 +410,8 @@ func (o *childOffer) acceptReply(reply *SA, ourSA *SA) (*childChoice, error) {
 			return nil, fmt.Errorf("%w: SPI of %d bytes", ErrNoProposalChosen, len(p.SPI))
 		}
 		c.SPIr = spiR
-		for _, our := range ourSA.Proposals {
-			if our.Number == p.Number && our.Protocol == p.Protocol {
+		for j := range ourSA.Proposals {
+			if our := &ourSA.Proposals[j]; our.Number == p.Number && our.Protocol == p.Protocol {
 				c.SPIi, _ = spiValue(our.SPI)
 			}
 		}
