@@ -160,8 +160,17 @@ func (sec *p1Secrets) isCookiePair(spi []byte) bool {
 	return len(spi) == 16 && Cookie(spi[:8]) == sec.CookieI && Cookie(spi[8:]) == sec.CookieR
 }
 
-func (sec *p1Secrets) cookieSPI() []byte {
-	return append(append([]byte(nil), sec.CookieI[:]...), sec.CookieR[:]...)
+func (sec *p1Secrets) cookieSPI() []byte { return cookiePair(&sec.CookieI, &sec.CookieR) }
+
+// cookiePair is CKY-I | CKY-R, the SPI of the ISAKMP SA.
+func cookiePair(i, r *Cookie) []byte {
+	return append(append(make([]byte, 0, 16), i[:]...), r[:]...)
+}
+
+// isakmpNotify is a notify about the ISAKMP SA of cookies i and r (its
+// SPI is the pair), for phase 1 and after it.
+func isakmpNotify(i, r *Cookie, t uint16, data []byte) *Notify {
+	return &Notify{DOI: DOIIPsec, Protocol: ProtoISAKMP, NotifyType: t, SPI: cookiePair(i, r), Data: data}
 }
 
 // deleteIKE is the Delete payload for this ISAKMP SA.
@@ -178,18 +187,13 @@ func deleteChild(proto uint8, spis ...uint32) *Delete {
 	return d
 }
 
-// notifyISAKMP is a notify about this ISAKMP SA (SPI = cookies).
-func (sec *p1Secrets) notifyISAKMP(t uint16, data []byte) *Notify {
-	return &Notify{DOI: DOIIPsec, Protocol: ProtoISAKMP, NotifyType: t, SPI: sec.cookieSPI(), Data: data}
-}
-
 // dpdNotify is R-U-THERE (ack=false) or R-U-THERE-ACK with seq.
 func (sec *p1Secrets) dpdNotify(ack bool, seq uint32) *Notify {
 	t := NotifyDPDRUThere
 	if ack {
 		t = NotifyDPDRUThereAck
 	}
-	return sec.notifyISAKMP(t, be32(seq))
+	return isakmpNotify(&sec.CookieI, &sec.CookieR, t, be32(seq))
 }
 
 // notifyName names the notify types an admin may see in logs and status.

@@ -115,3 +115,8 @@ func TestInformationalPayloads(t *testing.T) {
 		}
 	}
 }
+
+// notifyISAKMP is a notify about this ISAKMP SA (SPI = cookies).
+func (sec *p1Secrets) notifyISAKMP(t uint16, data []byte) *Notify {
+	return isakmpNotify(&sec.CookieI, &sec.CookieR, t, data)
+}

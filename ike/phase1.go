@@ -309,14 +309,7 @@ func (p *Phase1) failWith(err error) *Result {
 	// could not read an encrypted notify.
 	pskMismatch := f.Reason == FailAuth && p.policy.Auth.PreShared()
 	if f.Notify != 0 && f.Reason != FailPeerNotify && !(p.keys != nil && pskMismatch) {
-		var b []byte
-		var err error
-		if p.keys == nil {
-			b, err = p.plainNotify(f.Notify)
-		} else {
-			b, err = p.sealedNotify(f.Notify)
-		}
-		if err == nil {
+		if b, err := p.notifyMessage(f.Notify); err == nil {
 			r.Send = [][]byte{b}
 		}
 	}

@@ -125,8 +125,7 @@ func (p *Phase1) initialContact() []Payload {
 	if !p.cfg.InitialContact {
 		return nil
 	}
-	return []Payload{&Notify{DOI: DOIIPsec, Protocol: ProtoISAKMP, NotifyType: NotifyInitialContact,
-		SPI: append(append([]byte(nil), p.ckyI[:]...), p.ckyR[:]...)}}
+	return []Payload{isakmpNotify(&p.ckyI, &p.ckyR, NotifyInitialContact, nil)}
 }
 
 // noteInitialContact records an INITIAL-CONTACT notify in the peer's

@@ -1,9 +1,9 @@
 package ike
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 )
 
 // Informational messages during phase 1. Before the key exchange a notify
@@ -11,21 +11,6 @@ import (
 // have sent it, so it is only shown (CleartextNotice). After it, the peer's
 // failure notify comes encrypted and hashed under the phase 1 keys and
 // ends the negotiation. Ours go the same two ways (failWith).
-
-// plainNotify builds an unencrypted Informational with one notification.
-func (p *Phase1) plainNotify(t uint16) ([]byte, error) {
-	var mid [4]byte
-	if _, err := io.ReadFull(p.rand, mid[:]); err != nil {
-		return nil, err
-	}
-	m := &Message{
-		Header: Header{CookieI: p.ckyI, CookieR: p.ckyR, Exchange: ExchangeInformational,
-			MessageID: uint32(mid[0])<<24 | uint32(mid[1])<<16 | uint32(mid[2])<<8 | uint32(mid[3])},
-		Payloads: []Payload{&Notify{DOI: DOIIPsec, Protocol: ProtoISAKMP, NotifyType: t,
-			SPI: append(append([]byte(nil), p.ckyI[:]...), p.ckyR[:]...)}},
-	}
-	return m.Marshal()
-}
 
 // phase1Informational is the Informational exchange's table during phase
 // 1, for both roles and both modes: in clear before the key exchange
@@ -153,23 +138,26 @@ func (p *Phase1) openInformational(b []byte, mid uint32) (*Message, error) {
 	return m, nil
 }
 
-// sealedNotify builds an encrypted, hashed Informational with one
-// notification about the ISAKMP SA.
-func (p *Phase1) sealedNotify(t uint16) ([]byte, error) {
+// notifyMessage builds an Informational with one notification about
+// the ISAKMP SA: in clear before the keys exist, encrypted and hashed
+// (HASH(1)) after.
+func (p *Phase1) notifyMessage(t uint16) ([]byte, error) {
 	midb, err := p.random(4)
 	if err != nil {
 		return nil, err
 	}
-	mid := uint32(midb[0])<<24 | uint32(midb[1])<<16 | uint32(midb[2])<<8 | uint32(midb[3])
-	n := &Notify{DOI: DOIIPsec, Protocol: ProtoISAKMP, NotifyType: t,
-		SPI: append(append([]byte(nil), p.ckyI[:]...), p.ckyR[:]...)}
-	rest, err := MarshalPayloads([]Payload{n})
+	mid := binary.BigEndian.Uint32(midb)
+	n := isakmpNotify(&p.ckyI, &p.ckyR, t, nil)
+	m := &Message{Header: Header{CookieI: p.ckyI, CookieR: p.ckyR, Exchange: ExchangeInformational, MessageID: mid},
+		Payloads: []Payload{n}}
+	if p.keys == nil {
+		return m.Marshal()
+	}
+	rest, err := MarshalPayloads(m.Payloads)
 	if err != nil {
 		return nil, err
 	}
-	hash := QuickHash1(p.policy.Hash, p.keys.SKEYIDa, mid, rest)
-	m := &Message{Header: Header{CookieI: p.ckyI, CookieR: p.ckyR, Exchange: ExchangeInformational, MessageID: mid},
-		Payloads: []Payload{&Hash{Data: hash}, n}}
+	m.Payloads = []Payload{&Hash{Data: QuickHash1(p.policy.Hash, p.keys.SKEYIDa, mid, rest)}, n}
 	out, _, err := m.Seal(p.blk, Phase2IV(p.policy.Hash, p.iv, mid, p.blk.BlockSize()))
 	return out, err
 }

@@ -61,8 +61,7 @@ func (p *Phase1) selectProposal(sa *SA, group Group) (*SA, *Notify, error) {
 				// Tell the initiator we lowered its lifetime.
 				var as Attributes
 				as.addLife(AttrLifeType, uint64(ours.Lifetime/time.Second), 0)
-				n = &Notify{DOI: DOIIPsec, Protocol: ProtoISAKMP, NotifyType: NotifyResponderLifetime,
-					SPI: append(append([]byte(nil), p.ckyI[:]...), p.ckyR[:]...), Data: attributeBytes(as)}
+				n = isakmpNotify(&p.ckyI, &p.ckyR, NotifyResponderLifetime, attributeBytes(as))
 			} else {
 				p.policy.Lifetime = theirs.Lifetime
 			}
