@@ -174,23 +174,29 @@ func parseAttributes(s wire) (Attributes, error) {
 		if len(as) >= MaxPayloads {
 			return nil, ErrTooMany
 		}
-		var t uint16
-		if !s.readU16(&t) {
+		// AF bit and type, then a 2-byte value (TV) or a 2-byte
+		// length and the value (TLV).
+		if len(s) < 2 {
 			return nil, malformed("truncated attribute")
 		}
+		t := binary.BigEndian.Uint16(s)
 		a := Attribute{Type: t &^ 0x8000, TV: t&0x8000 != 0}
+		end := 4
 		if a.TV {
-			if !s.readBytes(&a.Value, 2) {
+			if len(s) < end {
 				return nil, malformed("truncated TV attribute %d", a.Type)
 			}
+			a.Value = s[2:4]
 		} else {
-			var v wire
-			if !s.readU16Prefixed(&v) {
+			if len(s) >= 4 {
+				end += int(binary.BigEndian.Uint16(s[2:4]))
+			}
+			if len(s) < end {
 				return nil, malformed("truncated TLV attribute %d", a.Type)
 			}
-			a.Value = v
+			a.Value = s[4:end]
 		}
-		as = append(as, a)
+		as, s = append(as, a), s[end:]
 	}
 	return as, nil
 }
@@ -213,12 +219,12 @@ func (p *AttributesPayload) marshalBody(b *builder) {
 }
 
 func parseAttributesPayload(s wire) (Payload, error) {
-	p := &AttributesPayload{}
-	var reserved uint8
-	if !s.readU8(&p.CfgType) || !s.readU8(&reserved) || !s.readU16(&p.Identifier) {
+	// Configuration type, reserved, identifier, the attributes.
+	if len(s) < 4 {
 		return nil, malformed("short attribute payload")
 	}
-	as, err := parseAttributes(s)
+	p := &AttributesPayload{CfgType: s[0], Identifier: binary.BigEndian.Uint16(s[2:4])}
+	as, err := parseAttributes(s[4:])
 	if err != nil {
 		return nil, err
 	}

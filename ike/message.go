@@ -1,6 +1,7 @@
 package ike
 
 import (
+	"encoding/binary"
 	"fmt"
 )
 
@@ -131,14 +132,12 @@ func (h *Header) parse(b []byte) error {
 	if len(b) > MaxMessageLen {
 		return malformed("message too long (%d bytes)", len(b))
 	}
-	s := wire(b)
-	var np, ex uint8
-	if !s.copyBytes(h.CookieI[:]) || !s.copyBytes(h.CookieR[:]) ||
-		!s.readU8(&np) || !s.readU8(&h.Version) || !s.readU8(&ex) ||
-		!s.readU8(&h.Flags) || !s.readU32(&h.MessageID) || !s.readU32(&h.Length) {
-		return malformed("short header")
-	}
-	h.NextPayload, h.Exchange = PayloadType(np), ExchangeType(ex)
+	// The fixed fields at their offsets (RFC 2408 section 3.1): the
+	// length was checked above.
+	copy(h.CookieI[:], b[0:8])
+	copy(h.CookieR[:], b[8:16])
+	h.NextPayload, h.Version, h.Exchange, h.Flags = PayloadType(b[16]), b[17], ExchangeType(b[18]), b[19]
+	h.MessageID, h.Length = binary.BigEndian.Uint32(b[20:24]), binary.BigEndian.Uint32(b[24:28])
 	if h.Version>>4 != 1 {
 		return fmt.Errorf("%w: %#x", ErrVersion, h.Version)
 	}
@@ -242,26 +241,25 @@ func UnmarshalPayloads(first PayloadType, body []byte, trailing bool) ([]Payload
 		if len(ps) >= MaxPayloads {
 			return nil, nil, ErrTooMany
 		}
-		start := s
-		var np, reserved uint8
-		var length uint16
-		if !s.readU8(&np) || !s.readU8(&reserved) || !s.readU16(&length) {
+		// Generic header: next payload, reserved, length (with the
+		// header).
+		if len(s) < 4 {
 			return nil, nil, malformed("truncated generic payload header (%v)", next)
 		}
+		length := int(binary.BigEndian.Uint16(s[2:4]))
 		if length < 4 {
 			return nil, nil, malformed("payload %v length %d", next, length)
 		}
-		var pb wire
-		if !s.readBytes((*[]byte)(&pb), int(length)-4) {
+		if length > len(s) {
 			return nil, nil, malformed("payload %v length %d exceeds message", next, length)
 		}
-		p, err := parsePayload(next, pb)
+		p, err := parsePayload(next, s[4:length])
 		if err != nil {
 			return nil, nil, err
 		}
 		ps = append(ps, p)
-		raw = append(raw, start[:length])
-		next = PayloadType(np)
+		raw = append(raw, s[:length])
+		next, s = PayloadType(s[0]), s[length:]
 	}
 	if !trailing && len(s) != 0 {
 		return nil, nil, malformed("%d bytes after the last payload", len(s))

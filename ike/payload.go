@@ -1,5 +1,7 @@
 package ike
 
+import "encoding/binary"
+
 // PayloadType is the ISAKMP next-payload value.
 type PayloadType uint8
 
@@ -199,21 +201,17 @@ func (p *CertRequest) marshalBody(b *builder) {
 }
 
 func parseCert(s wire) (Payload, error) {
-	p := &Cert{}
-	if !s.readU8(&p.Encoding) {
+	if len(s) < 1 {
 		return nil, malformed("empty CERT payload")
 	}
-	p.Data = s
-	return p, nil
+	return &Cert{Encoding: s[0], Data: s[1:]}, nil
 }
 
 func parseCR(s wire) (Payload, error) {
-	p := &CertRequest{}
-	if !s.readU8(&p.Encoding) {
+	if len(s) < 1 {
 		return nil, malformed("empty CR payload")
 	}
-	p.Authority = s
-	return p, nil
+	return &CertRequest{Encoding: s[0], Authority: s[1:]}, nil
 }
 
 // Fragment is the IKEv1 fragment payload (type 132, the Cisco scheme that
@@ -240,12 +238,9 @@ func (p *Fragment) marshalBody(b *builder) {
 }
 
 func parseFragment(s wire) (Payload, error) {
-	p := &Fragment{}
-	var flags uint8
-	if !s.readU16(&p.ID) || !s.readU8(&p.Number) || !s.readU8(&flags) {
+	// Fragment ID, number, flags (1: the last), the data.
+	if len(s) < 4 {
 		return nil, malformed("short fragment payload")
 	}
-	p.Last = flags&1 != 0
-	p.Data = s
-	return p, nil
+	return &Fragment{ID: binary.BigEndian.Uint16(s), Number: s[2], Last: s[3]&1 != 0, Data: s[4:]}, nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	"encoding/binary"
 	"fmt"
 	"net/netip"
 	"strconv"
@@ -50,11 +51,11 @@ func (p *ID) Body() []byte {
 }
 
 func parseID(s wire) (Payload, error) {
-	p := &ID{}
-	if !s.readU8(&p.IDType) || !s.readU8(&p.Protocol) || !s.readU16(&p.Port) {
+	// ID type, protocol, port, the identity.
+	if len(s) < 4 {
 		return nil, malformed("short ID payload")
 	}
-	p.Data = s
+	p := &ID{IDType: s[0], Protocol: s[1], Port: binary.BigEndian.Uint16(s[2:4]), Data: s[4:]}
 	if err := p.validate(); err != nil {
 		return nil, err
 	}

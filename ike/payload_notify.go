@@ -1,6 +1,7 @@
 package ike
 
 import (
+	"encoding/binary"
 	"net/netip"
 )
 
@@ -67,14 +68,13 @@ func (p *Notify) marshalBody(b *builder) {
 }
 
 func parseNotify(s wire) (Payload, error) {
-	p := &Notify{}
-	var spiSize uint8
-	if !s.readU32(&p.DOI) || !s.readU8(&p.Protocol) || !s.readU8(&spiSize) ||
-		!s.readU16(&p.NotifyType) || !s.readBytes(&p.SPI, int(spiSize)) {
+	// DOI, protocol, SPI size, notify type, SPI, data.
+	if len(s) < 8 || len(s)-8 < int(s[5]) {
 		return nil, malformed("short notify payload")
 	}
-	p.Data = s
-	return p, nil
+	end := 8 + int(s[5])
+	return &Notify{DOI: binary.BigEndian.Uint32(s), Protocol: s[4], NotifyType: binary.BigEndian.Uint16(s[6:8]),
+		SPI: s[8:end], Data: s[end:]}, nil
 }
 
 // Delete is the Delete payload: SPIs of one protocol (16-byte cookie
@@ -107,18 +107,18 @@ func (p *Delete) marshalBody(b *builder) {
 }
 
 func parseDelete(s wire) (Payload, error) {
-	p := &Delete{}
-	var n uint16
-	if !s.readU32(&p.DOI) || !s.readU8(&p.Protocol) || !s.readU8(&p.SPISize) || !s.readU16(&n) {
+	// DOI, protocol, SPI size, number of SPIs, the SPIs.
+	if len(s) < 8 {
 		return nil, malformed("short delete payload")
 	}
-	if p.SPISize == 0 || int(n)*int(p.SPISize) != len(s) {
-		return nil, malformed("delete: %d SPIs of %d bytes in %d bytes", n, p.SPISize, len(s))
+	p := &Delete{DOI: binary.BigEndian.Uint32(s), Protocol: s[4], SPISize: s[5]}
+	n, size := int(binary.BigEndian.Uint16(s[6:8])), int(s[5])
+	s = s[8:]
+	if size == 0 || n*size != len(s) {
+		return nil, malformed("delete: %d SPIs of %d bytes in %d bytes", n, size, len(s))
 	}
-	for i := 0; i < int(n); i++ {
-		var spi []byte
-		s.readBytes(&spi, int(p.SPISize))
-		p.SPIs = append(p.SPIs, spi)
+	for ; len(s) > 0; s = s[size:] {
+		p.SPIs = append(p.SPIs, s[:size:size])
 	}
 	return p, nil
 }
@@ -151,12 +151,12 @@ func (p *NATOA) marshalBody(b *builder) {
 }
 
 func parseNATOA(s wire, draft bool) (Payload, error) {
-	var t uint8
-	var r1 uint8
-	var r2 uint16
-	if !s.readU8(&t) || !s.readU8(&r1) || !s.readU16(&r2) {
+	// ID type, three reserved bytes, the address.
+	if len(s) < 4 {
 		return nil, malformed("short NAT-OA payload")
 	}
+	t := s[0]
+	s = s[4:]
 	if !(t == IDIPv4Addr && len(s) == 4) && !(t == IDIPv6Addr && len(s) == 16) {
 		return nil, malformed("NAT-OA type %d with %d bytes", t, len(s))
 	}

@@ -1,5 +1,7 @@
 package ike
 
+import "encoding/binary"
+
 import ()
 
 // DOIIPsec is the IPsec Domain of Interpretation (RFC 2407).
@@ -82,27 +84,33 @@ func nextSub(kind PayloadType, i, n int) uint8 {
 // readSubPayload reads a generic header and its body; the header's length
 // covers itself.
 func readSubPayload(s *wire, next *uint8, body *wire) bool {
-	var reserved uint8
-	var l uint16
-	if !s.readU8(next) || !s.readU8(&reserved) || !s.readU16(&l) || l < 4 {
+	b := *s
+	if len(b) < 4 {
 		return false
 	}
-	return s.readBytes((*[]byte)(body), int(l)-4)
+	l := int(binary.BigEndian.Uint16(b[2:4]))
+	if l < 4 || l > len(b) {
+		return false
+	}
+	*next, *body, *s = b[0], b[4:l], b[l:]
+	return true
 }
 
 func parseSA(s wire) (Payload, error) {
 	p := &SA{}
-	if !s.readU32(&p.DOI) {
+	if len(s) < 4 {
 		return nil, malformed("short SA payload")
 	}
+	p.DOI = binary.BigEndian.Uint32(s)
 	// The Informational-only DOI 0 SA carries no situation; everything we
 	// speak is the IPsec DOI.
 	if p.DOI != DOIIPsec {
 		return nil, malformed("SA DOI %d", p.DOI)
 	}
-	if !s.readU32(&p.Situation) {
+	if len(s) < 8 {
 		return nil, malformed("short SA payload")
 	}
+	p.Situation, s = binary.BigEndian.Uint32(s[4:8]), s[8:]
 	if p.Situation != SituationIdentityOnly {
 		// SIT_SECRECY / SIT_INTEGRITY add labelled-domain fields that no
 		// peer we talk to uses.
@@ -134,14 +142,16 @@ func parseSA(s wire) (Payload, error) {
 // parseProposal fills pr (passed by pointer: a Proposal is several words,
 // copied at every return otherwise).
 func parseProposal(s wire, pr *Proposal) error {
-	var spiSize, nt uint8
-	if !s.readU8(&pr.Number) || !s.readU8(&pr.Protocol) || !s.readU8(&spiSize) ||
-		!s.readU8(&nt) || !s.readBytes(&pr.SPI, int(spiSize)) {
+	// Proposal number, protocol, SPI size, number of transforms, SPI.
+	if len(s) < 4 || len(s)-4 < int(s[2]) {
 		return malformed("truncated proposal header")
 	}
-	if spiSize == 0 {
-		pr.SPI = nil
+	spiSize, nt := int(s[2]), s[3]
+	pr.Number, pr.Protocol = s[0], s[1]
+	if spiSize > 0 {
+		pr.SPI = s[4 : 4+spiSize]
 	}
+	s = s[4+spiSize:]
 	if nt == 0 {
 		return malformed("proposal without transforms")
 	}
@@ -154,12 +164,12 @@ func parseProposal(s wire, pr *Proposal) error {
 		if !readSubPayload(&s, &next, &body) {
 			return malformed("truncated transform")
 		}
-		var t Transform
-		var reserved uint16
-		if !body.readU8(&t.Number) || !body.readU8(&t.ID) || !body.readU16(&reserved) {
+		// Transform number, ID, reserved, then the attributes.
+		if len(body) < 4 {
 			return malformed("short transform")
 		}
-		as, err := parseAttributes(body)
+		t := Transform{Number: body[0], ID: body[1]}
+		as, err := parseAttributes(body[4:])
 		if err != nil {
 			return err
 		}

@@ -61,69 +61,7 @@ func (b *builder) bytesOrPanic() []byte {
 	return b.buf
 }
 
-// wire is (part of) a received message being parsed. Each read takes
-// bytes from the front, or reports false and takes nothing when too few
-// are left: cryptobyte.String's readers, the ones the codec uses.
+// wire is (part of) a received message being parsed: each parser checks
+// the length it needs, then reads its fields at their offsets (as
+// gVisor's header package does), instead of a reader call per field.
 type wire []byte
-
-func (s *wire) read(n int) []byte {
-	if len(*s) < n || n < 0 {
-		return nil
-	}
-	v := (*s)[:n]
-	*s = (*s)[n:]
-	return v
-}
-
-func (s *wire) readU8(out *uint8) bool {
-	v := s.read(1)
-	if v == nil {
-		return false
-	}
-	*out = v[0]
-	return true
-}
-
-func (s *wire) readU16(out *uint16) bool {
-	v := s.read(2)
-	if v == nil {
-		return false
-	}
-	*out = uint16(v[0])<<8 | uint16(v[1])
-	return true
-}
-
-func (s *wire) readU32(out *uint32) bool {
-	v := s.read(4)
-	if v == nil {
-		return false
-	}
-	*out = uint32(v[0])<<24 | uint32(v[1])<<16 | uint32(v[2])<<8 | uint32(v[3])
-	return true
-}
-
-// readBytes takes the next n bytes (aliasing the message).
-func (s *wire) readBytes(out *[]byte, n int) bool {
-	v := s.read(n)
-	if v == nil {
-		return false
-	}
-	*out = v
-	return true
-}
-
-// copyBytes fills out with the next len(out) bytes.
-func (s *wire) copyBytes(out []byte) bool {
-	v := s.read(len(out))
-	if v == nil {
-		return false
-	}
-	copy(out, v)
-	return true
-}
-
-// readU16Prefixed takes a 16-bit length and that many bytes.
-func (s *wire) readU16Prefixed(out *wire) bool {
-	var n uint16
-	return s.readU16(&n) && s.readBytes((*[]byte)(out), int(n))
-}
