@@ -1,6 +1,9 @@
 package ike
 
-import "bytes"
+import (
+	"bytes"
+	"net/netip"
+)
 
 // Capabilities and NAT traversal in phase 1: the vendor IDs both sides
 // announce (NAT-T flavour, DPD, fragmentation, XAUTH, Unity), the NAT-D
@@ -99,13 +102,12 @@ func (p *Phase1) float() {
 // noteEndpoints adopts the endpoints of a received datagram (the peer may
 // have floated, or sit behind a NAT that rewrote its port).
 func (p *Phase1) noteEndpoints(pkt *Packet) {
-	if pkt.Remote.IsValid() {
-		p.remote = pkt.Remote
-	}
-	if pkt.Local.IsValid() {
-		p.local = pkt.Local
-	}
-	if p.remote.Port() == 4500 || p.local.Port() == 4500 {
-		p.floated = true
+	for _, e := range [...][2]*netip.AddrPort{{&p.remote, &pkt.Remote}, {&p.local, &pkt.Local}} {
+		if e[1].IsValid() {
+			*e[0] = *e[1]
+		}
+		if e[0].Port() == NATTPort {
+			p.floated = true
+		}
 	}
 }
