@@ -191,8 +191,11 @@ func newPhase1Responder(m *Manager, cands []*mapState, sa *ikeSA, pkt []byte) (*
 }
 
 func (a *p1Adapter) handle(pkt []byte, local, remote netip.AddrPort) ([]byte, error) {
-	r, err := a.p.Handle(Packet{Data: pkt, Local: local, Remote: remote}, time.Now())
-	if err != nil {
+	// What Handle does, with the packet and the result by pointer, not
+	// copied in and out (flash).
+	a.p.now = time.Now()
+	r, err := a.p.handle(&Packet{Data: pkt, Local: local, Remote: remote})
+	if err != nil || r == nil {
 		return nil, err
 	}
 	if r.Float {
