@@ -164,20 +164,19 @@ func (l *Lease) sameAs(o *Lease) bool {
 // split.)
 func (l *Lease) ACLRules() []acl.Rule {
 	var out []acl.Rule
-	for _, a := range [...]*netip.Addr{&l.IP4, &l.IP6} {
+	for _, a := range [...]netip.Addr{l.IP4, l.IP6} {
 		if !a.IsValid() {
 			continue
 		}
 		fam := a.BitLen()
-		src := netip.PrefixFrom(*a, fam)
+		src := netip.PrefixFrom(a, fam)
 		text := "permit ip host " + a.String() + " "
 		nets := l.Split
 		if len(nets) == 0 {
 			// 0.0.0.0/0 or ::/0: the address with no bits kept.
-			nets = []netip.Prefix{netip.PrefixFrom(*a, 0).Masked()}
+			nets = []netip.Prefix{netip.PrefixFrom(a, 0).Masked()}
 		}
-		for i := range nets {
-			p := &nets[i]
+		for _, p := range nets {
 			if p.Addr().BitLen() != fam {
 				continue
 			}
@@ -185,7 +184,7 @@ func (l *Lease) ACLRules() []acl.Rule {
 			if len(l.Split) > 0 {
 				dst = p.String()
 			}
-			out = append(out, acl.Rule{Permit: true, Src: src, Dst: *p, Text: text + dst})
+			out = append(out, acl.Rule{Permit: true, Src: src, Dst: p, Text: text + dst})
 		}
 	}
 	return out
