@@ -13,11 +13,7 @@ func (b *builder) acls(t *table) {
 
 // acl reads [acl.NAME] and keeps it if it is valid.
 func (b *builder) acl(name string, t *table) {
-	if !t.has("rules") {
-		t.fail("rules", "missing (an ACL needs at least one permit rule)")
-		return
-	}
-	lines, ok := t.strList("rules")
+	lines, ok := t.requiredList("rules", "an ACL needs at least one permit rule")
 	if !ok {
 		return
 	}

@@ -214,11 +214,7 @@ func (b *builder) matchACL(t *table, m *CryptoMap) {
 }
 
 func (b *builder) mapTransformSets(t *table, m *CryptoMap) {
-	if !t.has("transform_set") {
-		t.fail("transform_set", "missing (required)")
-		return
-	}
-	names, ok := t.strList("transform_set")
+	names, ok := t.requiredList("transform_set", "required")
 	if !ok {
 		return
 	}

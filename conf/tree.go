@@ -305,6 +305,16 @@ func parseDuration(v any) (time.Duration, error) {
 	return 0, fmt.Errorf("must be a duration string such as \"24h\" or an integer number of seconds, not %s", typeName(v))
 }
 
+// requiredList is strList for a key that must be there: when it is
+// missing it reports "missing (why)" on key and returns false.
+func (t *table) requiredList(key, why string) ([]string, bool) {
+	if !t.has(key) {
+		t.fail(key, "missing ("+why+")")
+		return nil, false
+	}
+	return t.strList(key)
+}
+
 // strList reads an array of strings; a single string is a one-element
 // list. The element paths are key[0], key[1], ...
 func (t *table) strList(key string) ([]string, bool) {
