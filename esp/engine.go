@@ -337,7 +337,6 @@ func (e *Engine) Close() {
 func (e *Engine) Wait() {
 	e.wg.Wait()
 	e.tableMu.Lock()
-	defer e.tableMu.Unlock()
 	for p := range e.pairs {
 		p.close()
 	}
@@ -348,11 +347,14 @@ func (e *Engine) Wait() {
 		ent.out.Store(nil)
 		ent.rules.Store(nil)
 	}
+	e.tableMu.Unlock()
 }
 
-// quiesce runs fn once every loop has finished the batch it was in when
-// quiesce was called, so that no loop still uses an SA removed before.
-func (e *Engine) quiesce(fn func()) {
+// quiesce closes (wipes) the removed pair p once every loop has finished
+// the batch it was in when quiesce was called, so that no loop still uses
+// its SAs. Its one caller is Remove: a pair rather than a func value, which
+// would be a wrapper function of its own (flash).
+func (e *Engine) quiesce(p *Pair) {
 	e.loopsMu.Lock()
 	loops := append([]*loopState(nil), e.loops...)
 	e.loopsMu.Unlock()
@@ -362,24 +364,24 @@ func (e *Engine) quiesce(fn func()) {
 	}
 	go func() {
 		t := time.NewTicker(2 * time.Millisecond)
-		defer t.Stop()
-		for {
-			busy := false
+		for busy := true; busy; {
+			busy = false
 			for i, l := range loops {
 				if g := l.gen.Load(); g == snap[i] && g%2 == 1 {
 					busy = true
 				}
 			}
 			if !busy {
-				fn()
-				return
+				p.close()
+				break
 			}
 			select {
 			case <-t.C:
 			case <-e.done:
 				// Wait wipes everything once the loops are gone.
-				return
+				busy = false
 			}
 		}
+		t.Stop()
 	}()
 }

@@ -20,10 +20,10 @@ type expirer interface {
 
 func (e *Engine) runLifetimes() {
 	t := time.NewTicker(lifetimeTick)
-	defer t.Stop()
 	for {
 		select {
 		case <-e.done:
+			t.Stop()
 			return
 		case now := <-t.C:
 			e.checkLifetimes(now)

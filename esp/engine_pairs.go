@@ -217,7 +217,6 @@ func (e *Engine) install(resolve func(*policyTable) (*entry, int), in Verifier, 
 // tableMu is held.
 func (ent *entry) carry(p *Pair, on bool) {
 	ent.mu.Lock()
-	defer ent.mu.Unlock()
 	switch {
 	case p.sel != nil && on:
 		ent.sel.Store(ent.sel.Load().with(p))
@@ -232,6 +231,7 @@ func (ent *entry) carry(p *Pair, on bool) {
 	default:
 		ent.out.CompareAndSwap(p, nil)
 	}
+	ent.mu.Unlock()
 }
 
 // flushPending sends what waited for an outbound SA of ent.
@@ -291,7 +291,7 @@ func (e *Engine) Remove(p *Pair) {
 		p.ent.carry(p, false)
 	}
 	e.tableMu.Unlock()
-	e.quiesce(p.close)
+	e.quiesce(p)
 }
 
 // Pairs returns the installed pairs of entry, newest first.

@@ -157,8 +157,9 @@ type PairStats struct {
 // listing them).
 func (e *Engine) PairCount() int {
 	e.tableMu.Lock()
-	defer e.tableMu.Unlock()
-	return len(e.pairs)
+	n := len(e.pairs)
+	e.tableMu.Unlock()
+	return n
 }
 
 // Stats returns a snapshot of every counter. It allocates and takes the

@@ -144,7 +144,6 @@ func (s *saCommon) addSlot() *slot {
 // expired first).
 func (s *saCommon) wipeSlots() {
 	s.slots.grow.Lock()
-	defer s.slots.grow.Unlock()
 	for sl := &s.slots.first; sl != nil; sl = sl.next.Load() {
 		sl.mu.Lock()
 		if sl.mac != nil {
@@ -156,4 +155,5 @@ func (s *saCommon) wipeSlots() {
 		clear(sl.nonce[:])
 		sl.mu.Unlock()
 	}
+	s.slots.grow.Unlock()
 }

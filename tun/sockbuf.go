@@ -4,7 +4,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -25,7 +24,11 @@ const (
 	maxSocketBuffer = 4 << 20
 )
 
-var socketBufferOnce = sync.OnceValue(func() int {
+// SocketBufferSize is the send and receive buffer size the data plane's
+// sockets ask for on this machine. It is asked for at each socket's
+// set-up (one sysinfo call) rather than kept by a sync.OnceValue, whose
+// instantiation took more flash than the call costs.
+func SocketBufferSize() int {
 	var si unix.Sysinfo_t
 	if err := unix.Sysinfo(&si); err != nil {
 		return minSocketBuffer
@@ -33,11 +36,7 @@ var socketBufferOnce = sync.OnceValue(func() int {
 	ram := uint64(si.Totalram) * uint64(si.Unit)
 	// 1/32 of the RAM: 2 MiB on a 64 MB router, 4 MiB from 128 MB on.
 	return int(min(max(ram/32, minSocketBuffer), maxSocketBuffer))
-})
-
-// SocketBufferSize is the send and receive buffer size the data plane's
-// sockets ask for on this machine.
-func SocketBufferSize() int { return socketBufferOnce() }
+}
 
 // sizeBuffers sets fd's receive and send buffers to SocketBufferSize. The
 // FORCE variants (CAP_NET_ADMIN, which the daemon has) go past

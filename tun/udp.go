@@ -209,8 +209,8 @@ func (u *UDP) Start() {
 		}
 		u.wg.Add(1)
 		go func() {
-			defer u.wg.Done()
 			u.batchLoop(s, r, b)
+			u.wg.Done()
 		}()
 	}
 }

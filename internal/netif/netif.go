@@ -20,13 +20,13 @@ func Ioctl(ifr *unix.Ifreq, reqs ...uint) error {
 	if err != nil {
 		return err
 	}
-	defer syscall.Close(s)
 	for _, req := range reqs {
-		if err := unix.IoctlIfreq(s, req, ifr); err != nil {
-			return err
+		if err = unix.IoctlIfreq(s, req, ifr); err != nil {
+			break
 		}
 	}
-	return nil
+	syscall.Close(s)
+	return err
 }
 
 // Index returns the index of the interface called name (an IPv6 zone).
