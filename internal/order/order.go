@@ -16,12 +16,15 @@ type bySwap struct {
 	swap func(i, j int)
 }
 
-func (b bySwap) Len() int           { return b.n }
-func (b bySwap) Less(i, j int) bool { return b.less(i, j) }
-func (b bySwap) Swap(i, j int)      { b.swap(i, j) }
+// Pointer receivers, and a pointer in the interface: with value
+// receivers the compiler also generates a pointer wrapper for each
+// method (flash).
+func (b *bySwap) Len() int           { return b.n }
+func (b *bySwap) Less(i, j int) bool { return b.less(i, j) }
+func (b *bySwap) Swap(i, j int)      { b.swap(i, j) }
 
 // Stable sorts n elements by less, keeping equal elements in their
 // original order; swap exchanges elements i and j.
 func Stable(n int, less func(i, j int) bool, swap func(i, j int)) {
-	sort.Stable(bySwap{n, less, swap})
+	sort.Stable(&bySwap{n: n, less: less, swap: swap})
 }
