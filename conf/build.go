@@ -108,10 +108,10 @@ func (b *builder) build(root map[string]any) (*Config, error) {
 	b.hasPolicies = len(policies) > 0
 	b.policies(policies)
 	if ts, _ := top.subTable("transform_set"); ts != nil {
-		b.transformSets(ts)
+		b.named(ts, false)
 	}
 	if acls, _ := top.subTable("acl"); acls != nil {
-		b.acls(acls)
+		b.named(acls, true)
 	}
 	keyring := top.tableArray("keyring")
 	b.hasKeyring = len(keyring) > 0
@@ -150,16 +150,22 @@ func (b *builder) stopArray() bool {
 	return false
 }
 
-// named reads a table of named tables ([acl.NAME], [transform_set.NAME])
-// in name order: read checks each and keeps it if it is valid. A name is
+// named reads a table of named tables ([acl.NAME] when acls, else
+// [transform_set.NAME]) in name order: b.acl or b.transformSet checks
+// each and keeps it if it is valid. A name is
 // defined even when its body has errors, so that the maps that use it
 // are not told it is missing as well. The tables' unknown keys are
 // reported here, after each reader (and at the callers of the array
 // readers), rather than by a defer in each: a defer costs a record, a
 // wrapper function and a call at every return. Not generic, and the
-// readers store what they read: each instantiation was a copy of the loop
-// (flash).
-func (b *builder) named(t *table, defined map[string]bool, read func(name string, s *table)) {
+// readers store what they read: each instantiation was a copy of the loop;
+// the reader is chosen by a flag, not passed as a method value, which
+// would compile to a wrapper function for each (flash).
+func (b *builder) named(t *table, acls bool) {
+	defined := b.tsDefined
+	if acls {
+		defined = b.aclDefined
+	}
 	names := make([]string, 0, len(t.m))
 	for k := range t.m {
 		names = append(names, k)
@@ -179,7 +185,11 @@ func (b *builder) named(t *table, defined map[string]bool, read func(name string
 			b.fail(s.path, "name must not be empty")
 		}
 		defined[name] = true
-		read(name, s)
+		if acls {
+			b.acl(name, s)
+		} else {
+			b.transformSet(name, s)
+		}
 		s.done()
 	}
 	t.done()

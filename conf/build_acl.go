@@ -6,11 +6,6 @@ import (
 	"tinyipsec/acl"
 )
 
-// acls reads every [acl.NAME].
-func (b *builder) acls(t *table) {
-	b.named(t, b.aclDefined, b.acl)
-}
-
 // acl reads [acl.NAME] and keeps it if it is valid.
 func (b *builder) acl(name string, t *table) {
 	lines, ok := t.requiredList("rules", "an ACL needs at least one permit rule")

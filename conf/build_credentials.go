@@ -169,15 +169,19 @@ func readSmallFile(path string, limit int64) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot read: %v", unwrapPathError(err))
 	}
-	defer f.Close()
+	// Closed by hand on each path rather than deferred: a defer is a
+	// wrapper function of its own (flash).
 	fi, err := f.Stat()
 	if err != nil {
+		f.Close()
 		return nil, fmt.Errorf("cannot read %q: %v", path, err)
 	}
 	if !fi.Mode().IsRegular() {
+		f.Close()
 		return nil, fmt.Errorf("%q is not a regular file", path)
 	}
 	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	f.Close()
 	if err != nil {
 		return nil, fmt.Errorf("cannot read %q: %v", path, err)
 	}

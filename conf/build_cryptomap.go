@@ -85,9 +85,8 @@ func (b *builder) cryptoMap(t *table, seen map[string]keyPath) *CryptoMap {
 	nerr := len(b.errs)
 
 	m.Name, _ = t.requiredStr("name")
-	if !t.has("seq") {
-		t.fail("seq", "missing (required)")
-	} else if seq, ok := t.integer("seq", 0, 1, maxSeq); ok {
+	// Absent, integer gives 0 and ok, and need reports it missing.
+	if seq, ok := t.integer("seq", 0, 1, maxSeq); ok && t.need("seq") {
 		m.Seq = int(seq)
 		if m.Name != "" {
 			if first, dup := seen[m.ID()]; dup {

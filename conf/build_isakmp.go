@@ -28,7 +28,7 @@ func (b *builder) isakmpMap(t *table, m *CryptoMap) {
 		if g, err := parsePFS(v); err != nil {
 			t.fail("pfs", err.Error())
 		} else if g.Weak() && !b.cfg.Global.AllowWeak {
-			t.errorf("pfs", "%s", weakHint("DH group "+itoa(g)))
+			t.fail("pfs", weakHint("DH group "+itoa(g)))
 		} else {
 			m.PFS = g
 		}

@@ -31,81 +31,58 @@ func (b *builder) policies(ts []*table) {
 func (b *builder) policy(t *table, byPrio map[int]keyPath) {
 	weakOK := b.cfg.Global.AllowWeak
 	var p ISAKMPPolicy
-	valid := true
-	need := func(key string) bool {
-		if !t.has(key) {
-			t.fail(key, "missing (required)")
-			valid = false
-			return false
-		}
-		return true
-	}
-	check := func(ok bool) {
-		if !ok {
-			valid = false
-		}
-	}
+	// Kept only if reading it reported no error, counting those dropped
+	// past maxErrors: every reader that fails reports why, so no validity
+	// flag and no closures to set it (flash).
+	nerr := len(b.errs) + b.dropped
 
-	if need("priority") {
+	if t.need("priority") {
 		prio, ok := t.integer("priority", 0, 1, 10000)
-		check(ok)
 		if ok {
 			if first, dup := byPrio[int(prio)]; dup {
 				t.errorf("priority", "priority %d is already used by %s", prio, first)
-				valid = false
 			} else {
 				byPrio[int(prio)] = t.path
 			}
 		}
 		p.Priority = int(prio)
 	}
-	// weak refuses a weak algorithm without allow_weak.
-	weak := func(key, what, name string, isWeak bool) {
-		if isWeak && !weakOK {
-			t.fail(key, weakHint(what+` "`+name+`"`))
-			valid = false
-		}
-	}
-	if need("encryption") {
+	if t.need("encryption") {
 		var ok bool
 		p.Encryption, ok = algorithm(t, "encryption", algo.P1Ciphers())
-		check(ok)
-		weak("encryption", "cipher", p.Encryption.String(), ok && p.Encryption.Info().Weak)
+		if ok && p.Encryption.Info().Weak && !weakOK {
+			t.fail("encryption", weakHint(`cipher "`+p.Encryption.String()+`"`))
+		}
 	}
-	if need("hash") {
+	if t.need("hash") {
 		var ok bool
 		p.Hash, ok = algorithm(t, "hash", algo.Hashes())
-		check(ok)
-		weak("hash", "hash", p.Hash.String(), ok && p.Hash.Info().Weak)
+		if ok && p.Hash.Info().Weak && !weakOK {
+			t.fail("hash", weakHint(`hash "`+p.Hash.String()+`"`))
+		}
 	}
-	if need("authentication") {
-		var ok bool
-		p.Auth, ok = algorithm(t, "authentication", algo.Auths())
-		check(ok)
+	if t.need("authentication") {
+		p.Auth, _ = algorithm(t, "authentication", algo.Auths())
 	}
-	if need("group") {
+	if t.need("group") {
 		v, _, ok := t.scalar("group")
 		g, err := parseDHGroup(v)
-		if !ok {
-			valid = false
-		} else if err != nil {
+		switch {
+		case !ok: // t.scalar reported it
+		case err != nil:
 			t.fail("group", err.Error())
-			valid = false
-		} else if g.Weak() && !weakOK {
-			t.errorf("group", "%s", weakHint("DH group "+itoa(g)))
-			valid = false
+		case g.Weak() && !weakOK:
+			t.fail("group", weakHint("DH group "+itoa(g)))
 		}
 		p.Group = g
 	}
 	lt, ok := t.duration("lifetime", DefaultP1Lifetime)
 	if ok && (lt < minLifetime(minP1Lifetime) || lt > maxP1Lifetime) {
 		t.errorf("lifetime", "%s is out of range 60s..86400s", lt)
-		ok = false
 	}
-	check(ok)
 	p.Lifetime = lt
 
-	if valid {
+	if len(b.errs)+b.dropped == nerr {
 		b.cfg.Policies = append(b.cfg.Policies, p)
 	}
 }

@@ -32,8 +32,8 @@ func readConfigFile(path string) ([]byte, error) {
 	if err != nil {
 		return nil, Errors{{File: path, Msg: fmt.Sprintf("cannot read: %v", errors.Unwrap(err))}}
 	}
-	defer f.Close()
 	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	f.Close() // not deferred: a defer is a wrapper function of its own (flash)
 	if err != nil {
 		return nil, Errors{{File: path, Msg: fmt.Sprintf("cannot read: %v", err)}}
 	}

@@ -153,10 +153,18 @@ func (t *table) str(key, def string) (string, bool) {
 	return s, true
 }
 
-// requiredStr reads a string that must be present and non-empty.
-func (t *table) requiredStr(key string) (string, bool) {
+// need reports whether key is present, and "missing (required)" if not.
+func (t *table) need(key string) bool {
 	if !t.has(key) {
 		t.fail(key, "missing (required)")
+		return false
+	}
+	return true
+}
+
+// requiredStr reads a string that must be present and non-empty.
+func (t *table) requiredStr(key string) (string, bool) {
+	if !t.need(key) {
 		return "", false
 	}
 	s, ok := t.str(key, "")
