@@ -194,9 +194,6 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	for i, ent := range pol.entries {
-		ent.index.Store(int32(i))
-	}
 	e.policy.Store(pol)
 	if cfg.Acquire != nil {
 		e.SetAcquireByID(cfg.Acquire)

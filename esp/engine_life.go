@@ -32,13 +32,7 @@ func (e *Engine) runLifetimes() {
 }
 
 func (e *Engine) checkLifetimes(now time.Time) {
-	e.tableMu.Lock()
-	pairs := make([]*Pair, 0, len(e.pairs))
-	for p := range e.pairs {
-		pairs = append(pairs, p)
-	}
-	e.tableMu.Unlock()
-	for _, p := range pairs {
+	for _, p := range e.pairList() {
 		soft, hard := false, false
 		for _, sa := range []any{p.in, p.out} {
 			x, ok := sa.(expirer)

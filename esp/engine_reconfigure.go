@@ -22,7 +22,7 @@ type policyTable struct {
 }
 
 // newPolicy builds a table for ids, reusing the entries of old (may be
-// nil) that have the same ID.
+// nil) that have the same ID, and gives every entry its index in it.
 func (e *Engine) newPolicy(cls Classifier, ids []string, old *policyTable) (*policyTable, error) {
 	if cls == nil {
 		return nil, errors.New("esp: engine needs a classifier")
@@ -41,6 +41,10 @@ func (e *Engine) newPolicy(cls Classifier, ids []string, old *policyTable) (*pol
 		}
 		t.entries = append(t.entries, ent)
 		t.byID[id] = ent
+	}
+	// Only once the table is complete: a refused one moves no entry.
+	for i, ent := range t.entries {
+		ent.index.Store(int32(i))
 	}
 	return t, nil
 }
@@ -65,9 +69,6 @@ func (e *Engine) Reconfigure(cls Classifier, ids []string) ([]*Pair, error) {
 	if err != nil {
 		e.tableMu.Unlock()
 		return nil, err
-	}
-	for i, ent := range t.entries {
-		ent.index.Store(int32(i))
 	}
 	var dropped []*entry
 	for _, ent := range old.entries {

@@ -162,6 +162,18 @@ func (e *Engine) PairCount() int {
 	return n
 }
 
+// pairList copies the set of installed pairs (taking the table lock), for
+// the status and the lifetime timer, which then work without the lock.
+func (e *Engine) pairList() []*Pair {
+	e.tableMu.Lock()
+	pairs := make([]*Pair, 0, len(e.pairs))
+	for p := range e.pairs {
+		pairs = append(pairs, p)
+	}
+	e.tableMu.Unlock()
+	return pairs
+}
+
 // Stats returns a snapshot of every counter. It allocates and takes the
 // table lock, so call it for status, not per packet.
 func (e *Engine) Stats() EngineStats {
@@ -174,14 +186,8 @@ func (e *Engine) Stats() EngineStats {
 			Drops:   ent.drops.snapshot(),
 		})
 	}
-	e.tableMu.Lock()
-	pairs := make([]*Pair, 0, len(e.pairs))
-	for p := range e.pairs {
-		pairs = append(pairs, p)
-	}
-	e.tableMu.Unlock()
 	now := time.Now()
-	for _, p := range pairs {
+	for _, p := range e.pairList() {
 		ps := PairStats{
 			PairInfo:     p.Info,
 			Installed:    p.installed,

@@ -96,16 +96,14 @@ func OpenWith(name string, mtu int, offload bool) (*Device, error) {
 		flags |= unix.IFF_VNET_HDR
 	}
 	ifr.SetUint16(flags)
-	if err := unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr); err != nil && offload {
+	err = unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr)
+	if err != nil && offload {
 		// A kernel without IFF_VNET_HDR on TUN: the plain device.
 		ifr.SetUint16(flags &^ unix.IFF_VNET_HDR)
 		offload = false
 		err = unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr)
-		if err != nil {
-			syscall.Close(fd)
-			return nil, fmt.Errorf("tun: TUNSETIFF %s: %w", name, err)
-		}
-	} else if err != nil {
+	}
+	if err != nil {
 		syscall.Close(fd)
 		return nil, fmt.Errorf("tun: TUNSETIFF %s: %w", name, err)
 	}

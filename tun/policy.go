@@ -165,43 +165,43 @@ func (k *KernelPolicy) Close() error {
 func RoutesFor(entries []Entry, ifIndex int, addrs []netip.Prefix, warn func(msg string, args ...any)) []Route {
 	var routes []Route
 	seen := map[netip.Prefix]bool{}
-	add := func(rt Route) {
-		if !seen[rt.Dst] {
-			seen[rt.Dst] = true
-			routes = append(routes, rt)
-		}
-	}
 	for _, e := range entries {
-		if e.OwnRoutes || e.Routes != nil {
-			for _, rt := range e.Routes {
-				add(rt)
-			}
-			continue
+		// One loop over either the entry's own routes or its lines, so
+		// that the duplicate check and the append are written once.
+		own := e.OwnRoutes || e.Routes != nil
+		n := len(e.Lines)
+		if own {
+			n = len(e.Routes)
 		}
-		for _, l := range e.Lines {
-			if !l.Permit {
-				continue
-			}
-			if !l.Dst.IsValid() || l.Dst.Bits() == 0 {
-				if warn != nil {
-					warn("crypto ACL line with destination any: no route into the TUN; add routes for the remote networks yourself", "rule", l.Text)
+		for i := 0; i < n; i++ {
+			var rt Route
+			if own {
+				rt = e.Routes[i]
+			} else {
+				l := &e.Lines[i]
+				if !l.Permit {
+					continue
 				}
-				continue
-			}
-			dst := l.Dst.Masked()
-			if seen[dst] {
-				continue
-			}
-			rt := Route{Dst: dst, IfIndex: ifIndex, Table: Table}
-			if l.Src.IsValid() {
-				for _, a := range addrs {
-					if l.Src.Contains(a.Addr()) {
-						rt.Src = a.Addr()
-						break
+				if !l.Dst.IsValid() || l.Dst.Bits() == 0 {
+					if warn != nil {
+						warn("crypto ACL line with destination any: no route into the TUN; add routes for the remote networks yourself", "rule", l.Text)
+					}
+					continue
+				}
+				rt = Route{Dst: l.Dst.Masked(), IfIndex: ifIndex, Table: Table}
+				if l.Src.IsValid() {
+					for _, a := range addrs {
+						if l.Src.Contains(a.Addr()) {
+							rt.Src = a.Addr()
+							break
+						}
 					}
 				}
 			}
-			add(rt)
+			if !seen[rt.Dst] {
+				seen[rt.Dst] = true
+				routes = append(routes, rt)
+			}
 		}
 	}
 	return routes
