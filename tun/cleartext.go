@@ -105,8 +105,8 @@ func CleartextScript(table, tunName string, bypassMark uint32, entries [][]Clear
 	b.WriteString("table inet " + table + " {}\ndelete table inet " + table + "\ntable inet " + table + " {\n")
 	for i, rules := range entries {
 		b.WriteString("\tchain entry" + strconv.Itoa(i) + " {\n")
-		for _, r := range rules {
-			r.writeRule(&b)
+		for j := range rules {
+			rules[j].writeRule(&b)
 		}
 		b.WriteString("\t}\n")
 	}
@@ -133,9 +133,10 @@ func CleartextScript(table, tunName string, bypassMark uint32, entries [][]Clear
 
 // writeRule writes the rule line of r (its match and verdict), or nothing
 // when the line can never match an address family (mixed families).
-func (r CleartextRule) writeRule(b *strings.Builder) {
+func (r *CleartextRule) writeRule(b *strings.Builder) {
 	fam := ""
-	for _, p := range [2]netip.Prefix{r.Src, r.Dst} {
+	ends := [2]*netip.Prefix{&r.Src, &r.Dst}
+	for _, p := range ends {
 		if !p.IsValid() {
 			continue
 		}
@@ -151,13 +152,11 @@ func (r CleartextRule) writeRule(b *strings.Builder) {
 	// Each part starts with the separator: a tab pair for the first,
 	// a space for the others.
 	sep := "\t\t"
-	if r.Src.IsValid() {
-		b.WriteString(sep + fam + " saddr " + r.Src.Masked().String())
-		sep = " "
-	}
-	if r.Dst.IsValid() {
-		b.WriteString(sep + fam + " daddr " + r.Dst.Masked().String())
-		sep = " "
+	for i, p := range ends {
+		if p.IsValid() {
+			b.WriteString(sep + fam + [2]string{" saddr ", " daddr "}[i] + p.Masked().String())
+			sep = " "
+		}
 	}
 	if r.Proto != 0 {
 		b.WriteString(sep + "meta l4proto " + strconv.Itoa(int(r.Proto)))
