@@ -16,6 +16,11 @@ type aclDef struct {
 	lines []aclLine
 	bad   []*line // lines that are not extended entries (standard ACLs, ...)
 	first int
+
+	// While writing: whether a crypto map uses the ACL, whether it
+	// yields a permit entry, and its translated rules.
+	used, ok bool
+	rules    []string
 }
 
 type aclLine struct {
@@ -25,13 +30,11 @@ type aclLine struct {
 }
 
 func (c *converter) aclNamed(name string, first int) *aclDef {
-	a := c.acls[name]
-	if a == nil {
-		a = &aclDef{name: name, first: first}
-		c.acls[name] = a
-		c.aclOrder = append(c.aclOrder, name)
+	i, isNew := c.slot("a", name, len(c.acls))
+	if isNew {
+		c.acls = append(c.acls, &aclDef{name: name, first: first})
 	}
-	return a
+	return c.acls[i]
 }
 
 // add keeps an entry: one append site for the three forms (flash).
@@ -173,10 +176,12 @@ func (c *converter) netObject(b *block) {
 			}
 		}
 	}
-	if _, dup := c.objects[o.name]; dup {
+	if i, isNew := c.slot("o", o.name, len(c.objects)); isNew {
+		c.objects = append(c.objects, o)
+	} else {
 		c.note(&b.head, "object "+o.name+" is defined twice; the later one is kept")
+		c.objects[i] = o
 	}
-	c.objects[o.name] = o
 }
 
 // add keeps a prefix: one append site (flash).
@@ -219,10 +224,11 @@ func prefixText(p netip.Prefix) string {
 // expandObject gives the prefixes of a named object, following nested
 // groups; depth bounds cycles.
 func (c *converter) expandObject(name string, depth int) ([]string, string) {
-	o := c.objects[name]
-	if o == nil {
+	i := c.find("o", name)
+	if i < 0 {
 		return nil, "object " + name + " is not defined (or not a network object)"
 	}
+	o := c.objects[i]
 	if depth > 8 {
 		return nil, "object groups nested too deep (or in a cycle) at " + name
 	}

@@ -8,23 +8,25 @@ import (
 )
 
 // converter collects what the running-config defines, then emit writes
-// the TOML. Everything is keyed by the names the config uses.
+// the TOML. Everything is found by the names the config uses: names maps
+// a kind letter and a name to the definition's index in its kind's list,
+// which keeps the order of first definition. One map for every kind
+// rather than a map per kind: each map type carried five type
+// descriptors and its own calls (flash).
 type converter struct {
 	platform string
 	pskDir   string
 	notes    []Note
 
-	policies   []*policy
-	transforms map[string]*transformSet
-	tsOrder    []string
-	acls       map[string]*aclDef
-	aclOrder   []string
-	objects    map[string]*netObject
-	keys       []*pskEntry
-	maps       map[string]*mapEntry // "NAME SEQ"; static maps
-	mapOrder   []string
-	dynMaps    map[string]*mapEntry // "DYN SEQ"; dynamic-map entries
-	dynOrder   []string
+	names    map[string]int
+	policies []*policy
+	tsets    []*transformSet // kind "t"
+	acls     []*aclDef       // kind "a"
+	objects  []*netObject    // kind "o"
+	keys     []*pskEntry
+	maps     []*mapEntry    // kind "m", "NAME SEQ": static maps
+	dyn      []*mapEntry    // kind "d", "DYN SEQ": dynamic-map entries
+	groups   []*tunnelGroup // kind "g"
 
 	// Globals that apply to every crypto map entry.
 	saLifetime   int // crypto ipsec security-association lifetime seconds
@@ -35,27 +37,31 @@ type converter struct {
 	dpdSet       bool
 	natTOff      bool
 	allowWeak    bool
-	tunnelGroups map[string]*tunnelGroup
-
-	// While writing: the ACLs crypto maps use, whether each yields a
-	// permit entry, and their translated rules.
-	usedACL, aclOK map[string]bool
-	aclRules       map[string][]string
 }
 
 func newConverter(platform string) *converter {
-	return &converter{
-		platform:     platform,
-		transforms:   map[string]*transformSet{},
-		acls:         map[string]*aclDef{},
-		objects:      map[string]*netObject{},
-		maps:         map[string]*mapEntry{},
-		dynMaps:      map[string]*mapEntry{},
-		tunnelGroups: map[string]*tunnelGroup{},
-		usedACL:      map[string]bool{},
-		aclOK:        map[string]bool{},
-		aclRules:     map[string][]string{},
+	return &converter{platform: platform, names: map[string]int{}}
+}
+
+// find is the index of the definition of kind called name in its
+// kind's list, -1 if there is none.
+func (c *converter) find(kind, name string) int {
+	if i, ok := c.names[kind+name]; ok {
+		return i
 	}
+	return -1
+}
+
+// slot is the index of the definition of kind called name; when there
+// is none it records n, the length of the kind's list, to which the
+// caller then appends, and reports the name as new.
+func (c *converter) slot(kind, name string, n int) (int, bool) {
+	k := kind + name
+	if i, ok := c.names[k]; ok {
+		return i, false
+	}
+	c.names[k] = n
+	return n, true
 }
 
 // note records a line that was not (fully) carried over.

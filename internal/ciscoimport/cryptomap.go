@@ -32,18 +32,15 @@ type mapEntry struct {
 }
 
 func (c *converter) entry(dynamic bool, name, seq string, l *line) *mapEntry {
-	key := name + " " + seq
-	set, order := c.maps, &c.mapOrder
+	kind, list := "m", &c.maps
 	if dynamic {
-		set, order = c.dynMaps, &c.dynOrder
+		kind, list = "d", &c.dyn
 	}
-	m := set[key]
-	if m == nil {
-		m = &mapEntry{name: name, seq: seq, line: l.num, isDynamic: dynamic}
-		set[key] = m
-		*order = append(*order, key)
+	i, isNew := c.slot(kind, name+" "+seq, len(*list))
+	if isNew {
+		*list = append(*list, &mapEntry{name: name, seq: seq, line: l.num, isDynamic: dynamic})
 	}
-	return m
+	return (*list)[i]
 }
 
 // cryptoMap handles every "crypto map ..." and "crypto dynamic-map ..."

@@ -40,8 +40,7 @@ func (c *converter) emit() []byte {
 	var entries []*out
 	doneDyn := map[string]bool{}
 
-	for _, key := range c.mapOrder {
-		m := c.maps[key]
+	for _, m := range c.maps {
 		if m.dynRef == "" {
 			if e := c.mapOut(m, ""); e != nil {
 				entries = append(entries, e)
@@ -53,8 +52,7 @@ func (c *converter) emit() []byte {
 		}
 		doneDyn[m.dynRef] = true
 		found := false
-		for _, dk := range c.dynOrder {
-			d := c.dynMaps[dk]
+		for _, d := range c.dyn {
 			if d.name != m.dynRef {
 				continue
 			}
@@ -68,8 +66,8 @@ func (c *converter) emit() []byte {
 				"dynamic map "+m.dynRef+" is not defined")
 		}
 	}
-	for _, dk := range c.dynOrder {
-		if d := c.dynMaps[dk]; !doneDyn[d.name] {
+	for _, d := range c.dyn {
+		if !doneDyn[d.name] {
 			c.note(&line{num: d.line, toks: []string{"crypto", "dynamic-map", d.name, d.seq}}, "no crypto map uses this dynamic map")
 		}
 	}
@@ -97,24 +95,23 @@ func (c *converter) emit() []byte {
 		b.Int("group", int64(p.group))
 		b.Int("lifetime", int64(p.lifetime))
 	}
-	for _, name := range c.tsOrder {
-		ts := c.transforms[name]
+	for _, ts := range c.tsets {
 		if ts.bad {
 			continue
 		}
-		b.Table(lineNo(ts.line), "[transform_set."+conf.TOMLString(name)+"]")
+		b.Table(lineNo(ts.line), "[transform_set."+conf.TOMLString(ts.name)+"]")
 		optStr(b, "esp", ts.esp)
 		optStr(b, "esp_auth", ts.espAuth)
 		optStr(b, "ah", ts.ah)
 		b.Str("mode", ts.mode)
 	}
-	for _, name := range c.aclOrder {
-		if !c.usedACL[name] || !c.aclOK[name] {
+	for _, a := range c.acls {
+		if !a.used || !a.ok {
 			continue
 		}
-		b.Table(lineNo(c.acls[name].first), "[acl."+conf.TOMLString(name)+"]")
+		b.Table(lineNo(a.first), "[acl."+conf.TOMLString(a.name)+"]")
 		b.Raw("rules = [\n")
-		for _, r := range c.aclRules[name] {
+		for _, r := range a.rules {
 			b.Raw("  " + conf.TOMLString(r) + ",\n")
 		}
 		b.Raw("]\n")
@@ -216,7 +213,10 @@ func (c *converter) mapOut(m *mapEntry, via string) *out {
 
 	// transform sets
 	for _, name := range m.tsets {
-		ts := c.transforms[name]
+		var ts *transformSet
+		if i := c.find("t", name); i >= 0 {
+			ts = c.tsets[i]
+		}
 		switch {
 		case ts == nil:
 			c.note(m.tsLine, "transform set "+name+" is not defined; left out")
@@ -316,12 +316,14 @@ func (c *converter) preShare() bool {
 // dpdFor applies crypto isakmp keepalive, or the ASA tunnel group's
 // keepalive. Cisco declares a peer dead after about five retries.
 func (c *converter) dpdFor(e *out) {
-	if tg := c.tunnelGroups[e.peer]; tg != nil && (tg.dpdSet || tg.dpdOff) {
-		e.dpdSet = true
-		if !tg.dpdOff {
-			e.dpd, e.dpdTO = tg.dpd, tg.dpd+5*tg.retry
+	if i := c.find("g", e.peer); i >= 0 {
+		if tg := c.groups[i]; tg.dpdSet || tg.dpdOff {
+			e.dpdSet = true
+			if !tg.dpdOff {
+				e.dpd, e.dpdTO = tg.dpd, tg.dpd+5*tg.retry
+			}
+			return
 		}
-		return
 	}
 	if c.dpdSet {
 		e.dpdSet, e.dpd, e.dpdTO = true, c.dpdDelay, c.dpdDelay+5*c.dpdRetry
@@ -331,15 +333,15 @@ func (c *converter) dpdFor(e *out) {
 // crypoACL translates an ACL once; false if it is missing or yields no
 // permit entry.
 func (c *converter) crypoACL(name string) bool {
-	used, rules, ok := c.usedACL, c.aclRules, c.aclOK
-	if used[name] {
-		return ok[name]
-	}
-	used[name] = true
-	a := c.acls[name]
-	if a == nil {
+	i := c.find("a", name)
+	if i < 0 {
 		return false
 	}
+	a := c.acls[i]
+	if a.used {
+		return a.ok
+	}
+	a.used = true
 	permits := 0
 	for i := range a.lines {
 		al := &a.lines[i]
@@ -351,25 +353,23 @@ func (c *converter) crypoACL(name string) bool {
 		if strings.EqualFold(al.toks[0], "permit") {
 			permits++
 		}
-		rules[name] = append(rules[name], rs...)
+		a.rules = append(a.rules, rs...)
 	}
 	for _, l := range a.bad {
 		c.note(l, "not an extended ACL entry; left out of ACL "+name)
 	}
-	ok[name] = permits > 0
-	return ok[name]
+	a.ok = permits > 0
+	return a.ok
 }
 
 // reportUnused notes ACLs, objects and keys that no crypto map uses.
 func (c *converter) reportUnused() {
-	usedACL := c.usedACL
-	for _, name := range c.aclOrder {
-		if usedACL[name] {
+	for _, a := range c.acls {
+		if a.used {
 			continue
 		}
-		a := c.acls[name]
 		n := len(a.lines) + len(a.bad)
-		c.noteAt(a.first, "access-list "+name+" ("+strconv.Itoa(n)+" entries)", "not used by a crypto map (interface and other ACLs have no tinyipsec equivalent)")
+		c.noteAt(a.first, "access-list "+a.name+" ("+strconv.Itoa(n)+" entries)", "not used by a crypto map (interface and other ACLs have no tinyipsec equivalent)")
 	}
 	for _, o := range c.objects {
 		if !o.used {

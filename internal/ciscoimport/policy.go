@@ -301,11 +301,11 @@ type tunnelGroup struct {
 func (c *converter) tunnelGroup(b *block) {
 	t := b.head.toks
 	name := t[1]
-	tg := c.tunnelGroups[name]
-	if tg == nil {
-		tg = &tunnelGroup{name: name, line: b.head.num}
-		c.tunnelGroups[name] = tg
+	i, isNew := c.slot("g", name, len(c.groups))
+	if isNew {
+		c.groups = append(c.groups, &tunnelGroup{name: name, line: b.head.num})
 	}
+	tg := c.groups[i]
 	switch {
 	case hasPrefix(t[2:], "type"):
 		if len(t) > 3 {
@@ -394,7 +394,7 @@ func (c *converter) tunnelGroupAttr(tg *tunnelGroup, l *line) {
 // by an address is that peer's key, DefaultL2LGroup every peer's, any
 // other name the key of the peer whose IKE identity is that name.
 func (c *converter) keysFromTunnelGroups() {
-	for _, tg := range c.tunnelGroups {
+	for _, tg := range c.groups {
 		if tg.key == nil {
 			continue
 		}

@@ -25,12 +25,12 @@ func (c *converter) transformSet(b *block, args []string) {
 	}
 	name := args[0]
 	if hasPrefix(args[1:], "mode") {
-		ts := c.transforms[name]
-		if ts == nil {
+		i := c.find("t", name)
+		if i < 0 {
 			c.note(&b.head, "mode for an undefined transform set")
 			return
 		}
-		c.transformMode(ts, &b.head, args[2:])
+		c.transformMode(c.tsets[i], &b.head, args[2:])
 		return
 	}
 	ts := &transformSet{name: name, line: b.head.num, mode: "tunnel"}
@@ -103,10 +103,11 @@ func (c *converter) transformSet(b *block, args []string) {
 			c.note(ch, "no tinyipsec equivalent")
 		}
 	}
-	if _, dup := c.transforms[name]; !dup {
-		c.tsOrder = append(c.tsOrder, name)
+	if i, isNew := c.slot("t", name, len(c.tsets)); isNew {
+		c.tsets = append(c.tsets, ts)
+	} else {
+		c.tsets[i] = ts
 	}
-	c.transforms[name] = ts
 }
 
 func (c *converter) transformMode(ts *transformSet, l *line, args []string) {
