@@ -2,6 +2,7 @@ package ciscoimport
 
 import (
 	"net/netip"
+	"strconv"
 	"strings"
 
 	"tinyipsec/acl"
@@ -130,50 +131,43 @@ var objectCommands = [...]prefixRule{
 
 func (c *converter) netObject(b *block) {
 	o := &netObject{name: b.head.toks[2], head: b, group: strings.EqualFold(b.head.toks[0], "object-group")}
-	fail := func(l *line, why string) {
-		if o.problem == "" {
-			o.problem, o.problemL = why, l.num
-		}
-	}
 	for i := range b.children {
 		l := &b.children[i]
 		t := l.toks
 		if o.group && hasPrefix(t, "network-object") {
 			t = t[1:]
 		}
-		if len(t) == 0 {
-			fail(l, "empty network-object")
-			continue
-		}
-		switch classify(t, objectCommands[:]) {
-		case objDescription:
-		case objHost:
-			a, err := netip.ParseAddr(t[1])
-			if err != nil {
-				fail(l, t[1]+" is not an IP address")
-				continue
+		why := "" // why this line makes the object unusable
+		switch cmd := classify(t, objectCommands[:]); {
+		case len(t) == 0:
+			why = "empty network-object"
+		case cmd == objDescription:
+		case cmd == objHost:
+			if a, err := netip.ParseAddr(t[1]); err != nil {
+				why = t[1] + " is not an IP address"
+			} else {
+				o.add("host " + a.String())
 			}
-			o.add("host " + a.String())
-		case objSubnet:
-			o.addPrefix(l, t[1:], fail)
-		case objRef:
+		case cmd == objSubnet:
+			why = o.addPrefix(t[1:])
+		case cmd == objRef:
 			o.refs = append(o.refs, t[1])
-		case objAny:
+		case cmd == objAny:
 			o.add("any")
-		case objRange:
-			fail(l, "an address range is not a prefix; a crypto ACL entry is one proxy ID")
-		case objFQDN:
-			fail(l, "FQDN objects are not supported")
-		case objNAT:
+		case cmd == objRange:
+			why = "an address range is not a prefix; a crypto ACL entry is one proxy ID"
+		case cmd == objFQDN:
+			why = "FQDN objects are not supported"
+		case cmd == objNAT:
 			c.note(l, "NAT is not IPsec configuration")
 		default:
-			if _, err := netip.ParseAddr(t[0]); err == nil {
-				o.addPrefix(l, t, fail)
-			} else if strings.Contains(t[0], "/") {
-				o.addPrefix(l, t, fail)
-			} else {
-				fail(l, "no tinyipsec equivalent")
+			why = "no tinyipsec equivalent"
+			if _, err := netip.ParseAddr(t[0]); err == nil || strings.Contains(t[0], "/") {
+				why = o.addPrefix(t)
 			}
+		}
+		if why != "" && o.problem == "" { // the first problem is reported
+			o.problem, o.problemL = why, l.num
 		}
 	}
 	if i, isNew := c.slot("o", o.name, len(c.objects)); isNew {
@@ -188,27 +182,25 @@ func (c *converter) netObject(b *block) {
 func (o *netObject) add(p string) { o.prefixes = append(o.prefixes, p) }
 
 // addPrefix reads "A MASK" (netmask: ASA and IOS object groups) or
-// "A/LEN" (IPv6).
-func (o *netObject) addPrefix(l *line, t []string, fail func(*line, string)) {
+// "A/LEN" (IPv6), or says why it cannot.
+func (o *netObject) addPrefix(t []string) string {
 	if strings.Contains(t[0], "/") {
 		p, err := netip.ParsePrefix(t[0])
 		if err != nil {
-			fail(l, t[0]+" is not a prefix")
-			return
+			return t[0] + " is not a prefix"
 		}
 		o.add(p.Masked().String())
-		return
+		return ""
 	}
 	if len(t) < 2 {
-		fail(l, "address without a mask")
-		return
+		return "address without a mask"
 	}
 	p, ok := prefixOf(t[0], t[1], false)
 	if !ok {
-		fail(l, t[0]+" "+t[1]+" is not an address with a netmask")
-		return
+		return t[0] + " " + t[1] + " is not an address with a netmask"
 	}
 	o.add(prefixText(p))
+	return ""
 }
 
 func prefixText(p netip.Prefix) string {
@@ -234,7 +226,7 @@ func (c *converter) expandObject(name string, depth int) ([]string, string) {
 	}
 	o.used = true
 	if o.problem != "" {
-		return nil, "object " + name + " (line " + itoa(o.problemL) + "): " + o.problem
+		return nil, "object " + name + " (line " + strconv.Itoa(o.problemL) + "): " + o.problem
 	}
 	out := append([]string{}, o.prefixes...)
 	for _, r := range o.refs {
@@ -283,12 +275,12 @@ func (c *converter) translate(al *aclLine) ([]string, string) {
 		}
 	}
 	if len(src)*len(dst) > maxExpanded {
-		return nil, "the object groups expand to more than " + itoa(maxExpanded) + " entries"
+		return nil, "the object groups expand to more than " + strconv.Itoa(maxExpanded) + " entries"
 	}
 	var out []string
 	for _, s := range src {
 		for _, d := range dst {
-			r := join(action, proto, s, srcPorts, d, dstPorts)
+			r := string(addWord(addWord(addWord(addWord(addWord(addWord(nil, action), proto), s), srcPorts), d), dstPorts))
 			if _, err := acl.ParseRule(r); err != nil {
 				return nil, err.Error()
 			}
@@ -308,20 +300,6 @@ func (c *converter) aclEndpoint(t []string, i *int, wildcard bool) (addrs []stri
 	return addrs, ports, why
 }
 
-func join(parts ...string) string {
-	var b strings.Builder
-	for _, p := range parts {
-		if p == "" {
-			continue
-		}
-		if b.Len() > 0 {
-			b.WriteByte(' ')
-		}
-		b.WriteString(p)
-	}
-	return b.String()
-}
-
 // aclAddress reads one address of an ACL entry at t[*i].
 func (c *converter) aclAddress(t []string, i *int, wildcard bool) ([]string, string) {
 	if *i >= len(t) {
@@ -329,28 +307,27 @@ func (c *converter) aclAddress(t []string, i *int, wildcard bool) ([]string, str
 	}
 	tok := strings.ToLower(t[*i])
 	*i++
-	next := func() (string, bool) {
-		if *i >= len(t) {
-			return "", false
-		}
-		*i++
-		return t[*i-1], true
+	// arg is the word after tok, which the forms below take (*i moves
+	// past it); hasArg is false at the end of the line.
+	arg, hasArg := "", *i < len(t)
+	if hasArg {
+		arg = t[*i]
 	}
 	switch tok {
 	case "any", "any4", "any6":
 		return []string{tok}, ""
 	case "host":
-		a, ok := next()
-		if !ok {
+		if !hasArg {
 			return nil, "missing address after host"
 		}
-		return []string{"host " + a}, ""
+		*i++
+		return []string{"host " + arg}, ""
 	case "object", "object-group":
-		name, ok := next()
-		if !ok {
+		if !hasArg {
 			return nil, "missing object name"
 		}
-		return c.expandObject(name, 0)
+		*i++
+		return c.expandObject(arg, 0)
 	case "interface":
 		return nil, "interface addresses are not supported"
 	}
@@ -361,10 +338,11 @@ func (c *converter) aclAddress(t []string, i *int, wildcard bool) ([]string, str
 		}
 		return []string{prefixText(p.Masked())}, ""
 	}
-	mask, ok := next()
-	if !ok {
+	if !hasArg {
 		return nil, "address " + tok + " without a mask"
 	}
+	*i++
+	mask := arg
 	p, ok := prefixOf(tok, mask, wildcard)
 	if !ok {
 		kind := "netmask"

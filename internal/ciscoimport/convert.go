@@ -19,7 +19,7 @@ type converter struct {
 	notes    []Note
 
 	names    map[string]int
-	policies []*policy
+	policies []*policy       // in priority order
 	tsets    []*transformSet // kind "t"
 	acls     []*aclDef       // kind "a"
 	objects  []*netObject    // kind "o"

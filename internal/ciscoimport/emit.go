@@ -7,7 +7,6 @@ import (
 	"unicode/utf8"
 
 	"tinyipsec/conf"
-	"tinyipsec/internal/order"
 )
 
 // pskDir is where the output points psk_file for keys the config does not
@@ -83,11 +82,8 @@ func (c *converter) emit() []byte {
 	if c.platform == "ASA" {
 		policyCmd = "crypto ikev1 policy"
 	}
-	ps := c.policies
-	order.Stable(len(ps), func(i, j int) bool { return ps[i].priority < ps[j].priority },
-		func(i, j int) { ps[i], ps[j] = ps[j], ps[i] })
 	for _, p := range c.policies {
-		b.Table(policyCmd+" "+itoa(p.priority)+" (line "+itoa(p.line)+")", "[[isakmp_policy]]")
+		b.Table(policyCmd+" "+strconv.Itoa(p.priority)+" (line "+strconv.Itoa(p.line)+")", "[[isakmp_policy]]")
 		b.Int("priority", int64(p.priority))
 		b.Str("encryption", p.enc)
 		b.Str("hash", p.hash)
@@ -171,7 +167,7 @@ func optInt(b *conf.TOMLWriter, key string, n int) {
 	}
 }
 
-func lineNo(n int) string { return "line " + itoa(n) }
+func lineNo(n int) string { return "line " + strconv.Itoa(n) }
 
 // mapOut checks one entry and resolves its names; nil (with notes) when
 // it cannot be carried over. via names the crypto map a dynamic-map entry
@@ -426,5 +422,3 @@ func safeName(s string) string {
 	}
 	return b.String()
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }

@@ -235,9 +235,12 @@ func redact(toks []string) string {
 	return string(out)
 }
 
-// addWord appends w to a line of words: one buffer rather than a slice
-// of words joined at the end (flash).
+// addWord appends w, unless empty, to a line of words: one buffer rather
+// than a slice of words joined at the end (flash).
 func addWord(out []byte, w string) []byte {
+	if w == "" {
+		return out // an optional word left out
+	}
 	if len(out) > 0 {
 		out = append(out, ' ')
 	}

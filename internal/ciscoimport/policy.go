@@ -62,14 +62,21 @@ func (c *converter) policy(b *block) {
 	if p.enc == "des" || p.hash == "md5" || weakGroup(p.group) {
 		c.weak(&b.head, weakList(&p)+" (a platform default if not written)")
 	}
-	for _, q := range c.policies {
-		if q.priority == p.priority {
-			c.note(&b.head, "priority "+strconv.Itoa(prio)+" is defined twice; the later one is kept")
-			*q = p
-			return
-		}
+	// The list is kept in priority order, the order of the output.
+	ps := c.policies
+	i := 0
+	for i < len(ps) && ps[i].priority < prio {
+		i++
 	}
-	c.policies = append(c.policies, &p)
+	if i < len(ps) && ps[i].priority == prio {
+		c.note(&b.head, "priority "+strconv.Itoa(prio)+" is defined twice; the later one is kept")
+		*ps[i] = p
+		return
+	}
+	ps = append(ps, nil)
+	copy(ps[i+1:], ps[i:])
+	ps[i] = &p
+	c.policies = ps
 }
 
 func weakList(p *policy) string {
@@ -123,11 +130,7 @@ func (c *converter) policyLine(p *policy, l *line) {
 	if len(t) > 2 {
 		a2 = strings.ToLower(t[2])
 	}
-	// drop notes why the whole policy is not carried over.
-	drop := func(why string) {
-		c.note(l, why+"; the policy is not carried over")
-		p.dropped = true
-	}
+	drop := "" // why the whole policy is not carried over
 	switch strings.ToLower(t[0]) {
 	case "encr", "encryption":
 		w := a1
@@ -135,23 +138,22 @@ func (c *converter) policyLine(p *policy, l *line) {
 			w = "aes " + a2
 		}
 		if p.enc = translateWord(policyCiphers[:], w); p.enc == "" {
-			drop("encryption " + a1 + " is not supported")
+			drop = "encryption " + a1 + " is not supported"
 		}
 	case "hash":
 		if p.hash = translateWord(policyHashes[:], a1); p.hash == "" {
-			drop("hash " + a1 + " is not supported")
+			drop = "hash " + a1 + " is not supported"
 		}
 	case "authentication":
 		if p.auth = translateWord(policyAuths[:], a1); p.auth == "" {
-			drop("authentication " + a1 + " is not supported (RSA encryption modes are not offered)")
+			drop = "authentication " + a1 + " is not supported (RSA encryption modes are not offered)"
 		}
 	case "group":
-		g, err := strconv.Atoi(a1)
-		if err != nil || !supportedGroup(g) {
-			drop("DH group " + a1 + " is not supported")
-			return
+		if g, err := strconv.Atoi(a1); err != nil || !supportedGroup(g) {
+			drop = "DH group " + a1 + " is not supported"
+		} else {
+			p.group = g
 		}
-		p.group = g
 	case "lifetime":
 		n, err := strconv.Atoi(a1)
 		switch {
@@ -168,6 +170,10 @@ func (c *converter) policyLine(p *policy, l *line) {
 		}
 	default:
 		c.note(l, "no tinyipsec equivalent")
+	}
+	if drop != "" {
+		c.note(l, drop+"; the policy is not carried over")
+		p.dropped = true
 	}
 }
 
