@@ -4,7 +4,6 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
-	"tinyipsec/internal/order"
 )
 
 // converter collects what the running-config defines, then emit writes
@@ -37,10 +36,6 @@ type converter struct {
 	dpdSet       bool
 	natTOff      bool
 	allowWeak    bool
-}
-
-func newConverter(platform string) *converter {
-	return &converter{platform: platform, names: map[string]int{}}
 }
 
 // find is the index of the definition of kind called name in its
@@ -84,12 +79,6 @@ func (c *converter) noteBlock(b *block, reason string) {
 		text += " (and " + strconv.Itoa(n) + " sub-lines)"
 	}
 	c.noteAt(b.head.num, text, reason)
-}
-
-func (c *converter) sortNotes() {
-	ns := c.notes
-	order.Stable(len(ns), func(i, j int) bool { return ns[i].Line < ns[j].Line },
-		func(i, j int) { ns[i], ns[j] = ns[j], ns[i] })
 }
 
 // weak marks that the result needs allow_weak and tells the admin why.
@@ -193,7 +182,22 @@ func (c *converter) block(b *block) {
 	case topDynamicMap:
 		c.cryptoMap(b, true)
 	case topKeepalive:
-		c.keepalive(&b.head, t[3:])
+		// crypto isakmp keepalive SECONDS [RETRY] [periodic|on-demand].
+		// IOS declares a peer dead after five unanswered retries.
+		if len(t) < 4 {
+			c.note(&b.head, "missing interval")
+			return
+		}
+		d, ok := number(t[3], 1, 3600)
+		if !ok {
+			c.note(&b.head, "interval must be 1-3600 seconds")
+			return
+		}
+		retry := 2
+		if len(t) > 4 && isDigits(t[4]) {
+			retry, _ = strconv.Atoi(t[4])
+		}
+		c.dpdDelay, c.dpdRetry, c.dpdSet = d, retry, true
 	case topNATTOff:
 		c.natTOff = true
 	case topIKEv2:
@@ -233,25 +237,6 @@ func (c *converter) noteChildren(b *block, reason string) {
 		ch := &b.children[i]
 		c.note(ch, reason)
 	}
-}
-
-// keepalive: crypto isakmp keepalive SECONDS [RETRY] [periodic|on-demand].
-// IOS declares a peer dead after five unanswered retries.
-func (c *converter) keepalive(l *line, args []string) {
-	if len(args) == 0 {
-		c.note(l, "missing interval")
-		return
-	}
-	d, ok := number(args[0], 1, 3600)
-	if !ok {
-		c.note(l, "interval must be 1-3600 seconds")
-		return
-	}
-	retry := 2
-	if len(args) > 1 && isDigits(args[1]) {
-		retry, _ = strconv.Atoi(args[1])
-	}
-	c.dpdDelay, c.dpdRetry, c.dpdSet = d, retry, true
 }
 
 // lifetime parses "seconds N" or "kilobytes N|unlimited" into *sec/*kb.
@@ -305,14 +290,18 @@ func (c *converter) lifetime(l *line, args []string, sec *int, kb *int64, kbSet 
 	return true
 }
 
-// parseMask reads a dotted netmask (255.255.255.0) or, if wildcard,
-// an IOS inverse mask (0.0.0.255) as a prefix length.
-func parseMask(s string, wildcard bool) (int, bool) {
-	a, err := netip.ParseAddr(s)
+// prefixOf reads ADDR MASK as a prefix: MASK is a dotted netmask
+// (255.255.255.0) or, if wildcard, an IOS inverse mask (0.0.0.255).
+func prefixOf(addr, mask string, wildcard bool) (netip.Prefix, bool) {
+	a, err := netip.ParseAddr(addr)
 	if err != nil || !a.Is4() {
-		return 0, false
+		return netip.Prefix{}, false
 	}
-	b := a.As4()
+	m, err := netip.ParseAddr(mask)
+	if err != nil || !m.Is4() {
+		return netip.Prefix{}, false
+	}
+	b := m.As4()
 	v := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
 	if wildcard {
 		v = ^v
@@ -322,20 +311,7 @@ func parseMask(s string, wildcard bool) (int, bool) {
 		n++
 	}
 	if n < 32 && v<<n != 0 {
-		return 0, false // not contiguous
-	}
-	return n, true
-}
-
-// prefixOf reads ADDR MASK as a prefix (netmask or wildcard).
-func prefixOf(addr, mask string, wildcard bool) (netip.Prefix, bool) {
-	a, err := netip.ParseAddr(addr)
-	if err != nil || !a.Is4() {
-		return netip.Prefix{}, false
-	}
-	n, ok := parseMask(mask, wildcard)
-	if !ok {
-		return netip.Prefix{}, false
+		return netip.Prefix{}, false // not contiguous
 	}
 	return netip.PrefixFrom(a, n).Masked(), true
 }

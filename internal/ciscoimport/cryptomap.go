@@ -31,18 +31,6 @@ type mapEntry struct {
 	natOff     bool
 }
 
-func (c *converter) entry(dynamic bool, name, seq string, l *line) *mapEntry {
-	kind, list := "m", &c.maps
-	if dynamic {
-		kind, list = "d", &c.dyn
-	}
-	i, isNew := c.slot(kind, name+" "+seq, len(*list))
-	if isNew {
-		*list = append(*list, &mapEntry{name: name, seq: seq, line: l.num, isDynamic: dynamic})
-	}
-	return (*list)[i]
-}
-
 // cryptoMap handles every "crypto map ..." and "crypto dynamic-map ..."
 // line, with sub-lines for the IOS form.
 func (c *converter) cryptoMap(b *block, dynamic bool) {
@@ -60,7 +48,15 @@ func (c *converter) cryptoMap(b *block, dynamic bool) {
 		c.noteBlock(b, "sequence number must be 1-65535")
 		return
 	}
-	m := c.entry(dynamic, t[0], t[1], &b.head)
+	kind, list := "m", &c.maps
+	if dynamic {
+		kind, list = "d", &c.dyn
+	}
+	i, isNew := c.slot(kind, t[0]+" "+t[1], len(*list))
+	if isNew {
+		*list = append(*list, &mapEntry{name: t[0], seq: t[1], line: b.head.num, isDynamic: dynamic})
+	}
+	m := (*list)[i]
 	if len(t) > 2 {
 		c.mapSetting(m, &b.head, t[2:])
 	}

@@ -247,13 +247,35 @@ func (c *converter) mapOut(m *mapEntry, via string) *out {
 		}
 		c.staticKey(e, m)
 	}
-	c.dpdFor(e)
+	// crypto isakmp keepalive, or the ASA tunnel group's keepalive. Cisco
+	// declares a peer dead after about five retries.
+	if i := c.find("g", e.peer); i >= 0 && (c.groups[i].dpdSet || c.groups[i].dpdOff) {
+		tg := c.groups[i]
+		e.dpdSet = true
+		if !tg.dpdOff {
+			e.dpd, e.dpdTO = tg.dpd, tg.dpd+5*tg.retry
+		}
+	} else if c.dpdSet {
+		e.dpdSet, e.dpd, e.dpdTO = true, c.dpdDelay, c.dpdDelay+5*c.dpdRetry
+	}
 	return e
 }
 
 // staticKey puts the peer's pre-shared key on the entry.
+// The key is the one for the peer's host name, else the most specific
+// address key that contains it.
 func (c *converter) staticKey(e *out, m *mapEntry) {
-	k := c.keyFor(e.peer)
+	a, err := netip.ParseAddr(e.peer)
+	var k *pskEntry
+	for _, x := range c.keys {
+		if err != nil && x.ident == "fqdn:"+e.peer {
+			k = x
+			break
+		}
+		if err == nil && x.prefix.IsValid() && x.prefix.Contains(a) && (k == nil || x.prefix.Bits() > k.prefix.Bits()) {
+			k = x
+		}
+	}
 	if k == nil {
 		if c.preShare() {
 			e.pskFile = c.pskDir + safeName(e.peer) + ".psk"
@@ -307,23 +329,6 @@ func (c *converter) preShare() bool {
 		}
 	}
 	return len(c.policies) == 0
-}
-
-// dpdFor applies crypto isakmp keepalive, or the ASA tunnel group's
-// keepalive. Cisco declares a peer dead after about five retries.
-func (c *converter) dpdFor(e *out) {
-	if i := c.find("g", e.peer); i >= 0 {
-		if tg := c.groups[i]; tg.dpdSet || tg.dpdOff {
-			e.dpdSet = true
-			if !tg.dpdOff {
-				e.dpd, e.dpdTO = tg.dpd, tg.dpd+5*tg.retry
-			}
-			return
-		}
-	}
-	if c.dpdSet {
-		e.dpdSet, e.dpd, e.dpdTO = true, c.dpdDelay, c.dpdDelay+5*c.dpdRetry
-	}
 }
 
 // crypoACL translates an ACL once; false if it is missing or yields no

@@ -13,6 +13,8 @@ import (
 	"bytes"
 	"fmt"
 	"strings"
+
+	"tinyipsec/internal/order"
 )
 
 // MaxInput bounds what Convert reads: a running-config is at most a few
@@ -72,7 +74,7 @@ func Convert(src []byte, opt Options) (*Result, error) {
 		return nil, fmt.Errorf("not a text file (contains NUL bytes)")
 	}
 	blocks := splitBlocks(src)
-	c := newConverter(detectPlatform(blocks))
+	c := &converter{platform: detectPlatform(blocks), names: map[string]int{}}
 	c.pskDir = opt.PSKDir
 	if c.pskDir == "" {
 		c.pskDir = defaultPSKDir
@@ -85,7 +87,9 @@ func Convert(src []byte, opt Options) (*Result, error) {
 		c.block(b)
 	}
 	out := c.emit()
-	c.sortNotes()
+	ns := c.notes
+	order.Stable(len(ns), func(i, j int) bool { return ns[i].Line < ns[j].Line },
+		func(i, j int) { ns[i], ns[j] = ns[j], ns[i] })
 	return &Result{Platform: c.platform, TOML: out, Notes: c.notes}, nil
 }
 
@@ -177,7 +181,7 @@ var secretWords = [...]string{
 
 // keepWords end a redacted run: they follow a key in commands such as
 // "crypto isakmp key K address A" and name no secret themselves. The
-// first three name a key's peer (isPeerWord).
+// first three name a key's peer (keySpec).
 var keepWords = [...]string{
 	"address", "hostname", "ipv6", "no-xauth", "encrypted", "privilege", "ro", "rw",
 }

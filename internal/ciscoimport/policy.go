@@ -22,15 +22,6 @@ type policy struct {
 	dropped  bool
 }
 
-// Platform defaults of an ISAKMP policy (what a running-config omits).
-// IOS: des, sha, rsa-sig, group 1. ASA: 3des, sha, pre-share, group 2.
-func defaultPolicy(platform string) policy {
-	if platform == "ASA" {
-		return policy{enc: "3des", hash: "sha1", auth: "pre-share", group: 2, lifetime: 86400}
-	}
-	return policy{enc: "des", hash: "sha1", auth: "rsa-sig", group: 1, lifetime: 86400}
-}
-
 // supportedGroup reports whether tinyipsec offers DH group n: algo's
 // table, not a copy of it.
 func supportedGroup(n int) bool {
@@ -50,8 +41,12 @@ func (c *converter) policy(b *block) {
 		c.noteBlock(b, "priority must be 1-10000")
 		return
 	}
-	p := defaultPolicy(c.platform)
-	p.line, p.priority = b.head.num, prio
+	// The platform's defaults, which a running-config leaves out. IOS:
+	// des, sha, rsa-sig, group 1. ASA: 3des, sha, pre-share, group 2.
+	p := policy{line: b.head.num, priority: prio, enc: "des", hash: "sha1", auth: "rsa-sig", group: 1, lifetime: 86400}
+	if c.platform == "ASA" {
+		p.enc, p.auth, p.group = "3des", "pre-share", 2
+	}
 	for i := range b.children {
 		l := &b.children[i]
 		c.policyLine(&p, l)
@@ -59,8 +54,18 @@ func (c *converter) policy(b *block) {
 	if p.dropped {
 		return
 	}
-	if p.enc == "des" || p.hash == "md5" || weakGroup(p.group) {
-		c.weak(&b.head, weakList(&p)+" (a platform default if not written)")
+	var weak []string
+	if p.enc == "des" {
+		weak = append(weak, "des")
+	}
+	if p.hash == "md5" {
+		weak = append(weak, "md5")
+	}
+	if weakGroup(p.group) {
+		weak = append(weak, "group "+strconv.Itoa(p.group))
+	}
+	if weak != nil {
+		c.weak(&b.head, strings.Join(weak, ", ")+" (a platform default if not written)")
 	}
 	// The list is kept in priority order, the order of the output.
 	ps := c.policies
@@ -77,20 +82,6 @@ func (c *converter) policy(b *block) {
 	copy(ps[i+1:], ps[i:])
 	ps[i] = &p
 	c.policies = ps
-}
-
-func weakList(p *policy) string {
-	var w []string
-	if p.enc == "des" {
-		w = append(w, "des")
-	}
-	if p.hash == "md5" {
-		w = append(w, "md5")
-	}
-	if weakGroup(p.group) {
-		w = append(w, "group "+strconv.Itoa(p.group))
-	}
-	return strings.Join(w, ", ")
 }
 
 // Cisco's words for the values of an ISAKMP policy, and tinyipsec's.
@@ -192,7 +183,7 @@ type pskEntry struct {
 // keySpec reads [TYPE] KEY address ADDR [MASK] | hostname NAME.
 func (c *converter) keySpec(l *line, t []string, what string) {
 	e := &pskEntry{line: l.num}
-	if len(t) >= 2 && len(t[0]) == 1 && isDigits(t[0]) && !isPeerWord(t[1]) {
+	if len(t) >= 2 && len(t[0]) == 1 && isDigits(t[0]) && !isWord(keepWords[:3], strings.ToLower(t[1])) {
 		if t[0] != "0" {
 			e.hidden = "the key is stored encrypted (type " + t[0] + ")"
 		}
@@ -239,12 +230,6 @@ func (c *converter) keySpec(l *line, t []string, what string) {
 		c.note(l, e.hidden+": tinyipsec needs the clear key")
 	}
 	c.keys = append(c.keys, e)
-}
-
-// isPeerWord: the words that name a key's peer are the first three of
-// keepWords.
-func isPeerWord(s string) bool {
-	return isWord(keepWords[:3], strings.ToLower(s))
 }
 
 // keyValue stores a clear key or records that it is hidden.
@@ -418,24 +403,4 @@ func (c *converter) keysFromTunnelGroups() {
 		}
 		c.keys = append(c.keys, e)
 	}
-}
-
-// keyFor finds the key of a static peer: by host name, else the most
-// specific address key that contains it.
-func (c *converter) keyFor(peer string) *pskEntry {
-	a, err := netip.ParseAddr(peer)
-	var best *pskEntry
-	for _, e := range c.keys {
-		switch {
-		case err != nil:
-			if e.ident == "fqdn:"+peer {
-				return e
-			}
-		case e.prefix.IsValid() && e.prefix.Contains(a):
-			if best == nil || e.prefix.Bits() > best.prefix.Bits() {
-				best = e
-			}
-		}
-	}
-	return best
 }

@@ -65,7 +65,13 @@ func (c *converter) transformSet(b *block, args []string) {
 			c.note(&b.head, "IPComp (comp-lzs) is not supported; the rest of the transform set is carried over")
 			continue
 		}
-		tw := lookupTransform(tok)
+		var tw *transformWord
+		for j := range transformWords {
+			if transformWords[j].word == tok {
+				tw = &transformWords[j]
+				break
+			}
+		}
 		if tw == nil {
 			c.note(&b.head, "transform "+t[i]+" is not supported; the transform set is not carried over")
 			ts.bad = true
@@ -158,13 +164,4 @@ var transformWords = [...]transformWord{
 	{"ah-sha384-hmac", slotAH, "sha384"},
 	{"ah-sha512-hmac", slotAH, "sha512"},
 	{"ah-md5-hmac", slotAH, "md5"},
-}
-
-func lookupTransform(tok string) *transformWord {
-	for i := range transformWords {
-		if transformWords[i].word == tok {
-			return &transformWords[i]
-		}
-	}
-	return nil
 }
