@@ -158,19 +158,10 @@ var ErrDuplicateSPI = errors.New("esp: inbound SPI already installed")
 // pair is removed; on error the caller still owns them. in or out may be
 // nil for a one-directional install. When info.PathMTU is 0 it is filled
 // in by EngineConfig.PathMTU.
+//
+// The entry is resolved under tableMu, which Reconfigure holds while it
+// swaps the table.
 func (e *Engine) InstallPairFor(id string, in Verifier, out Protector, info PairInfo) (*Pair, error) {
-	return e.install(func(pol *policyTable) (*entry, int) {
-		ent := pol.byID[id]
-		if ent == nil {
-			return nil, -1
-		}
-		return ent, int(ent.index.Load())
-	}, in, out, info)
-}
-
-// install resolves the entry under tableMu (which Reconfigure holds while
-// it swaps the table) and installs the pair.
-func (e *Engine) install(resolve func(*policyTable) (*entry, int), in Verifier, out Protector, info PairInfo) (*Pair, error) {
 	if e.closed.Load() {
 		return nil, errors.New("esp: engine closed")
 	}
@@ -178,15 +169,12 @@ func (e *Engine) install(resolve func(*policyTable) (*entry, int), in Verifier, 
 		info.PathMTU = e.cfg.PathMTU(info.Peer)
 	}
 	e.tableMu.Lock()
-	ent, idx := resolve(e.policy.Load())
+	ent := e.policy.Load().byID[id]
 	if ent == nil {
 		e.tableMu.Unlock()
-		if idx >= 0 {
-			return nil, fmt.Errorf("esp: no policy entry %d", idx)
-		}
 		return nil, errors.New("esp: no such policy entry")
 	}
-	info.Entry = idx
+	info.Entry = int(ent.index.Load())
 	p := &Pair{Info: info, ent: ent, sel: info.Traffic, in: in, out: out, installed: time.Now(), own: newPairCounters(in, out)}
 	if mtu := e.pathMTU(&info); out != nil && mtu > 0 {
 		p.maxInner = max(out.MaxInner(mtu), 1)
