@@ -281,22 +281,28 @@ func (l *batchLoop) run(read func(bufs [][]byte, sizes []int, offset int) (int, 
 
 // RunOutbound reads the device until it fails or the engine is closed.
 // Run exactly one: it is what keeps each SA's outbound packets in order.
+//
+// The loops end by returning, never by a panic that anything recovers,
+// so the clean-up is plain calls after the loop rather than deferred ones
+// (each a wrapper function: flash).
 func (e *Engine) RunOutbound() error {
 	e.wg.Add(1)
-	defer e.wg.Done()
 	o := newOutLoop(e)
 	o.startPipeline()
-	defer o.stop()
-	return o.run(e.dev.Read, o.process)
+	err := o.run(e.dev.Read, o.process)
+	o.stop()
+	e.wg.Done()
+	return err
 }
 
 // RunInbound reads r until it fails or the engine is closed. Run one per
 // receive socket.
 func (e *Engine) RunInbound(r Reader) error {
 	e.wg.Add(1)
-	defer e.wg.Done()
 	in := newInLoop(e)
-	return in.run(r.Read, in.process)
+	err := in.run(r.Read, in.process)
+	e.wg.Done()
+	return err
 }
 
 // readFailed decides what a loop does after a read error: stop (with nil
