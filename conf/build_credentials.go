@@ -87,18 +87,15 @@ func (b *builder) credentials(t *table, m *CryptoMap) {
 		}
 	}
 	if hasPSK && !policyPSK {
-		t.fail(pskKey(t), "no isakmp_policy uses authentication = \"pre-share\"")
+		key := "psk"
+		if t.has("psk_file") {
+			key = "psk_file"
+		}
+		t.fail(key, "no isakmp_policy uses authentication = \"pre-share\"")
 	}
 	if hasCert && !policyCert {
 		t.fail("cert", "no isakmp_policy uses authentication = \"rsa-sig\" or \"ecdsa-sig\"")
 	}
-}
-
-func pskKey(t *table) string {
-	if t.has("psk_file") {
-		return "psk_file"
-	}
-	return "psk"
 }
 
 // secretOrFile reads a secret given either inline (key) or in a file

@@ -6,6 +6,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"tinyipsec/internal/order"
 )
 
 // TestShortLifetimesEnv is a switch for tests only: with it set to "1" in
@@ -76,7 +78,14 @@ func (b *builder) cryptoMaps(ts []*table) {
 	if needPolicy && len(b.cfg.Policies) == 0 && !b.hasPolicies {
 		b.fail(keyPath{"isakmp_policy"}, "at least one isakmp_policy is required for keying = \"isakmp\"")
 	}
-	sortMaps(b.cfg.CryptoMaps)
+	// By (name, seq), as IOS evaluates them.
+	ms := b.cfg.CryptoMaps
+	order.Stable(len(ms), func(i, j int) bool {
+		if ms[i].Name != ms[j].Name {
+			return ms[i].Name < ms[j].Name
+		}
+		return ms[i].Seq < ms[j].Seq
+	}, func(i, j int) { ms[i], ms[j] = ms[j], ms[i] })
 }
 
 // cryptoMap reads one [[crypto_map]]; nil when it has errors.

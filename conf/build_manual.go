@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"tinyipsec/internal/algo"
-	"tinyipsec/internal/order"
 )
 
 // manualMap reads the SPIs and keys of a keying = "manual" crypto map
@@ -128,14 +127,4 @@ func saltNote(salted bool) string {
 		return " including the 4-byte salt"
 	}
 	return ""
-}
-
-// sortMaps orders crypto maps by (name, seq), as IOS evaluates them.
-func sortMaps(ms []*CryptoMap) {
-	order.Stable(len(ms), func(i, j int) bool {
-		if ms[i].Name != ms[j].Name {
-			return ms[i].Name < ms[j].Name
-		}
-		return ms[i].Seq < ms[j].Seq
-	}, func(i, j int) { ms[i], ms[j] = ms[j], ms[i] })
 }

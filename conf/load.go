@@ -95,6 +95,6 @@ func parseTOML(name string, data []byte) (*Config, error) {
 	if root == nil {
 		root = map[string]any{}
 	}
-	b := newBuilder(name, newTOMLLocator(data), false)
+	b := newBuilder(name, &tomlLocator{src: data}, false)
 	return b.build(root)
 }

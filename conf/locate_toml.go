@@ -1,7 +1,6 @@
 package conf
 
 import (
-	"sort"
 	"strconv"
 	"strings"
 )
@@ -19,8 +18,6 @@ type tomlLocator struct {
 	src   []byte
 	lines map[string]int
 }
-
-func newTOMLLocator(src []byte) *tomlLocator { return &tomlLocator{src: src} }
 
 // locate returns the line of path, or of its nearest ancestor that has
 // one, and the path rendered for the message.
@@ -59,8 +56,20 @@ type tomlScanner struct {
 	table    keyPath        // current [table] / [[array]] element
 }
 
+// lineAt is the line of offset off: one more than the newlines before
+// it, found by binary search. Written out rather than sort.SearchInts,
+// which with sort.Search and its closure only this linked (flash).
 func (s *tomlScanner) lineAt(off int) int {
-	return sort.SearchInts(s.newlines, off) + 1
+	lo, hi := 0, len(s.newlines)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if s.newlines[m] < off {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo + 1
 }
 
 func (s *tomlScanner) record(p keyPath, off int) {

@@ -38,14 +38,6 @@ func inList(list []string, s string) bool {
 	return false
 }
 
-// uciOptionName maps a TOML key back to the UCI option that sets it.
-func uciOptionName(sectionType, key string) string {
-	if sectionType == "acl" && key == "rules" {
-		return "rule"
-	}
-	return key
-}
-
 // ParseUCI validates UCI configuration text.
 func ParseUCI(name string, data []byte) (*Config, error) {
 	c, err := parseUCIConfig(name, data)
@@ -136,7 +128,11 @@ func (l *uciLocator) locate(p keyPath) (int, string) {
 		key := e.key
 		// A key the section does not have, e.g. a missing required option.
 		if e.section != "" && n < len(p) && !isIndex(p[n]) {
-			key += " option '" + uciOptionName(e.section, p[n]) + "'"
+			opt := p[n] // the TOML key; the UCI option that sets it:
+			if e.section == "acl" && opt == "rules" {
+				opt = "rule"
+			}
+			key += " option '" + opt + "'"
 		}
 		return e.line, key
 	}

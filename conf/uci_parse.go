@@ -34,10 +34,6 @@ type uciOption struct {
 	Lines  []int // line of each value
 }
 
-func (s *uciSection) option(name string) *uciOption {
-	return s.byName[name]
-}
-
 // uciError is a syntax problem at a line.
 type uciError struct {
 	_    [0]func() // not comparable: no generated == function (flash)
@@ -68,7 +64,14 @@ func uciStatements(src []byte) ([]uciStatement, []uciError) {
 			if len(errs) <= maxErrors {
 				errs = append(errs, *err)
 			}
-			lx.skipLine()
+			// Skip the rest of the line.
+			for lx.i < len(lx.src) {
+				lx.i++
+				if lx.src[lx.i-1] == '\n' {
+					lx.line++
+					break
+				}
+			}
 			continue
 		}
 		if len(st.Words) > 0 {
@@ -76,17 +79,6 @@ func uciStatements(src []byte) ([]uciStatement, []uciError) {
 		}
 	}
 	return out, errs
-}
-
-func (lx *uciLexer) skipLine() {
-	for lx.i < len(lx.src) {
-		c := lx.src[lx.i]
-		lx.i++
-		if c == '\n' {
-			lx.line++
-			return
-		}
-	}
 }
 
 // statement reads words up to the end of the line, a ';' or a comment.
@@ -252,7 +244,7 @@ func parseUCI(src []byte) ([]*uciSection, []uciError) {
 				continue
 			}
 			isList := w[0] == "list"
-			o := cur.option(w[1])
+			o := cur.byName[w[1]]
 			switch {
 			case o == nil:
 				o = &uciOption{Name: w[1], List: isList}

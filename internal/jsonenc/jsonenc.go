@@ -51,8 +51,6 @@ type encoder struct {
 // otherwise never end.
 const maxDepth = 64
 
-var errDepth = errors.New("jsonenc: value nested too deeply (cycle?)")
-
 // raw appends s: every piece of output goes through this one append site
 // instead of an append at each (flash).
 func (e *encoder) raw(s string) { e.buf = append(e.buf, s...) }
@@ -70,7 +68,9 @@ func (e *encoder) newline(depth int) {
 
 func (e *encoder) value(v reflect.Value, depth int) error {
 	if depth+e.ptrDepth > maxDepth {
-		return errDepth
+		// Made here, not in a package variable: errors.New at package
+		// level is code run at start (flash).
+		return errors.New("jsonenc: value nested too deeply (cycle?)")
 	}
 	if !v.IsValid() {
 		e.raw("null")

@@ -127,7 +127,12 @@ func WriteJSON(w io.Writer, r *Report) error {
 // WriteText prints the report in the layout Cisco ASA admins read
 // every day, so that troubleshooting habits carry over.
 func WriteText(w io.Writer, r *Report) {
-	fmt.Fprintf(w, "tinyipsec %s, configuration %s, up %s\n\n", r.Version, r.Config, fmtSeconds(r.UptimeS))
+	// The uptime as 12h03m09s. In int: 64-bit division is a runtime call
+	// on a 32-bit router, and an uptime fits (flash).
+	up := int(r.UptimeS)
+	upb := strconv.AppendInt(nil, int64(up/3600), 10)
+	upb = append(upb, 'h', byte('0'+up%3600/600), byte('0'+up%600/60), 'm', byte('0'+up%60/10), byte('0'+up%10), 's')
+	fmt.Fprintf(w, "tinyipsec %s, configuration %s, up %s\n\n", r.Version, r.Config, upb)
 	fmt.Fprintf(w, "IKEv1 SAs:\n\n")
 	if len(r.IKESAs) == 0 {
 		fmt.Fprintf(w, "There are no IKEv1 SAs\n")
@@ -179,7 +184,11 @@ func WriteText(w io.Writer, r *Report) {
 		fmt.Fprintf(w, "      #pkts encaps: %d, #bytes encaps: %d\n", sa.PktsOut, sa.BytesOut)
 		fmt.Fprintf(w, "      #pkts decaps: %d, #bytes decaps: %d\n", sa.PktsIn, sa.BytesIn)
 		fmt.Fprintf(w, "      #drops: %s\n", fmtDrops(sa.Drops))
-		fmt.Fprintf(w, "      protocol: %s, mode: %s, keying: %s\n", sa.Protocol, sa.Mode, orDash(sa.Keying))
+		keying := sa.Keying
+		if keying == "" {
+			keying = "-"
+		}
+		fmt.Fprintf(w, "      protocol: %s, mode: %s, keying: %s\n", sa.Protocol, sa.Mode, keying)
 		fmt.Fprintf(w, "      inbound spi: %s, outbound spi: %s\n", sa.SPIIn, sa.SPIOut)
 		fmt.Fprintf(w, "      transform: %s\n", strings.TrimSpace(sa.Encryption+" "+sa.Integrity))
 		if sa.LifetimeLeftS >= 0 {
@@ -209,23 +218,14 @@ func WriteText(w io.Writer, r *Report) {
 // row writes two "Key     : value" pairs side by side, the first padded
 // to 35 columns: one formatting call for every row (flash).
 func row(w io.Writer, k1, v1, k2, v2 string) {
-	fmt.Fprintf(w, "    %-35s %-8s: %s\n", pair(k1, v1), k2, v2)
+	fmt.Fprintf(w, "    %-35s %-8s: %s\n", fmt.Sprintf("%-8s: %s", k1, v1), k2, v2)
 }
-
-func pair(k, v string) string { return fmt.Sprintf("%-8s: %s", k, v) }
 
 func yesNo(b bool) string {
 	if b {
 		return "yes"
 	}
 	return "no"
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }
 
 func fmtDrops(d map[string]uint64) string {
@@ -245,13 +245,4 @@ func fmtDrops(d map[string]uint64) string {
 		fmt.Fprintf(&b, "%s %d", k, d[k])
 	}
 	return b.String()
-}
-
-// fmtSeconds writes an uptime as 12h03m09s. In int: 64-bit division is
-// a runtime call on a 32-bit router, and an uptime fits (flash).
-func fmtSeconds(s int64) string {
-	n := int(s)
-	b := strconv.AppendInt(nil, int64(n/3600), 10)
-	b = append(b, 'h', byte('0'+n%3600/600), byte('0'+n%600/60), 'm', byte('0'+n%60/10), byte('0'+n%10), 's')
-	return string(b)
 }
