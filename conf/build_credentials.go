@@ -3,7 +3,6 @@ package conf
 import (
 	"tinyipsec/internal/algo"
 
-	"bytes"
 	"crypto/sha256"
 	"fmt"
 	"io"
@@ -48,7 +47,7 @@ func (b *builder) credentials(t *table, m *CryptoMap) {
 			if files[i] == "" {
 				continue
 			}
-			data, err := readSmallFile(files[i], maxPEMFile)
+			data, err := readSmallFile(files[i], maxPEMFile, false)
 			if err != nil {
 				t.fail(k, err.Error())
 				continue
@@ -135,30 +134,30 @@ func (b *builder) secretOrFile(t *table, key, missing string) (Secret, string) {
 // every user of the router; one trailing newline (as editors add) is
 // dropped. The key itself never appears in an error.
 func readPSKFile(path string) (Secret, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return nil, fmt.Errorf("cannot read: %v", unwrapPathError(err))
-	}
-	if fi.Mode().Perm()&0o004 != 0 {
-		return nil, fmt.Errorf("%q is readable by every user (mode %04o); run chmod o-r on it", path, fi.Mode().Perm())
-	}
-	data, err := readSmallFile(path, maxPSKFile)
+	data, err := readSmallFile(path, maxPSKFile, true)
 	if err != nil {
 		return nil, err
 	}
-	data = bytes.TrimSuffix(data, []byte("\n"))
-	data = bytes.TrimSuffix(data, []byte("\r"))
+	if n := len(data); n > 0 && data[n-1] == '\n' {
+		data = data[:n-1]
+	}
+	if n := len(data); n > 0 && data[n-1] == '\r' {
+		data = data[:n-1]
+	}
 	if len(data) == 0 {
 		return nil, fmt.Errorf("%q is empty", path)
 	}
 	return Secret(data), nil
 }
 
-// readSmallFile reads a regular file of at most limit bytes.
-func readSmallFile(path string, limit int64) ([]byte, error) {
+// readSmallFile reads a regular file of at most limit bytes; a secret
+// one must not be readable by every user.
+func readSmallFile(path string, limit int64, secret bool) ([]byte, error) {
 	// Stat first: opening a FIFO or a device could block or never end.
 	if fi, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("cannot read: %v", unwrapPathError(err))
+	} else if secret && fi.Mode().Perm()&0o004 != 0 {
+		return nil, fmt.Errorf("%q is readable by every user (mode %04o); run chmod o-r on it", path, fi.Mode().Perm())
 	} else if !fi.Mode().IsRegular() {
 		return nil, fmt.Errorf("%q is not a regular file", path)
 	}

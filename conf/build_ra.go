@@ -97,20 +97,27 @@ func (b *builder) raGateway(t *table, m *CryptoMap) {
 		}
 		m.XAuthUsers = users
 	}
-	parseList(t, "dns", "an IP address", func(s string) bool {
+	// Each element that does not parse is reported at its own path. Plain
+	// loops: a parse callback for each list was two closures and a helper
+	// (flash).
+	dns, _ := t.strList("dns")
+	for i, s := range dns {
 		a, err := netip.ParseAddr(s)
-		if err == nil {
-			m.DNS = append(m.DNS, a)
+		if err != nil {
+			b.errorf(t.path.key("dns").index(i), "%q is not an IP address", s)
+			continue
 		}
-		return err == nil
-	})
-	parseList(t, "split_networks", "a network (address/length)", func(s string) bool {
+		m.DNS = append(m.DNS, a)
+	}
+	split, _ := t.strList("split_networks")
+	for i, s := range split {
 		p, err := netip.ParsePrefix(s)
-		if err == nil {
-			m.SplitNetworks = append(m.SplitNetworks, p.Masked())
+		if err != nil {
+			b.errorf(t.path.key("split_networks").index(i), "%q is not a network (address/length)", s)
+			continue
 		}
-		return err == nil
-	})
+		m.SplitNetworks = append(m.SplitNetworks, p.Masked())
+	}
 }
 
 // parsePool accepts "10.9.0.0/24" (its host addresses) or

@@ -195,17 +195,6 @@ type ManualKeys struct {
 	AHSPIIn, AHSPIOut           uint32 // ah_spi_in, ah_spi_out: for AH+ESP bundles (default spi_in/spi_out)
 }
 
-// eachKey calls f with the config key and value of every manual key, in
-// the order the configuration lists them.
-func (k *ManualKeys) eachKey(f func(key string, v Secret)) {
-	f("esp_key_in", k.ESPKeyIn)
-	f("esp_key_out", k.ESPKeyOut)
-	f("esp_auth_key_in", k.ESPAuthKeyIn)
-	f("esp_auth_key_out", k.ESPAuthKeyOut)
-	f("ah_key_in", k.AHKeyIn)
-	f("ah_key_out", k.AHKeyOut)
-}
-
 // RemoteAccessClient reports whether the map joins a remote-access
 // gateway (XAUTH and Mode-Config as the client).
 func (m *CryptoMap) RemoteAccessClient() bool { return m.XAuthUser != "" }

@@ -351,19 +351,6 @@ func (t *table) strList(key string) ([]string, bool) {
 	return nil, false
 }
 
-// parseList reads a list of strings and hands each element to parse,
-// which keeps it and reports whether it parsed; an element that does not
-// is reported at its own path as not being what. Not generic: each
-// instantiation was a copy of the loop (flash).
-func parseList(t *table, key, what string, parse func(string) bool) {
-	list, _ := t.strList(key)
-	for i, s := range list {
-		if !parse(s) {
-			t.b.errorf(t.path.key(key).index(i), "%q is not %s", s, what)
-		}
-	}
-}
-
 // subTable reads a key whose value must be a table.
 func (t *table) subTable(key string) (*table, bool) {
 	v, present := t.get(key)

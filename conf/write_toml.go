@@ -279,11 +279,13 @@ func (tw *TOMLWriter) remoteAccess(m *CryptoMap) {
 func (tw *TOMLWriter) manual(k *ManualKeys, ts []*TransformSet) {
 	tw.Int("spi_in", int64(k.SPIIn))
 	tw.Int("spi_out", int64(k.SPIOut))
-	k.eachKey(func(key string, v Secret) {
+	// The keys in the order manualOnlyKeys[2:8] names them: a loop, not
+	// a callback per key, which was two functions (flash).
+	for i, v := range [...]Secret{k.ESPKeyIn, k.ESPKeyOut, k.ESPAuthKeyIn, k.ESPAuthKeyOut, k.AHKeyIn, k.AHKeyOut} {
 		if len(v) > 0 {
-			tw.Value(key, `"`+hex.EncodeToString(v)+`"`)
+			tw.Value(manualOnlyKeys[2+i], `"`+hex.EncodeToString(v)+`"`)
 		}
-	})
+	}
 	if len(ts) == 1 && ts[0].AH != algo.HashNone && ts[0].ESP != algo.CipherNone {
 		tw.Int("ah_spi_in", int64(k.AHSPIIn))
 		tw.Int("ah_spi_out", int64(k.AHSPIOut))

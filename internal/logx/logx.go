@@ -49,7 +49,6 @@ type LevelVar struct{ v atomic.Int32 }
 
 func (v *LevelVar) Level() Level         { return Level(v.v.Load()) }
 func (v *LevelVar) Set(l Level)          { v.v.Store(int32(l)) }
-func (v *LevelVar) String() string       { return "LevelVar(" + v.Level().String() + ")" }
 func (v *LevelVar) enabled(l Level) bool { return v == nil || l >= v.Level() }
 
 // Logger writes one line per message to its writer.
