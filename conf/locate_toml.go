@@ -204,7 +204,7 @@ func (s *tomlScanner) key() []string {
 		var seg string
 		switch c := s.peek(); {
 		case c == '"':
-			raw, ok := s.basicString()
+			raw, ok := s.quoted('"', true)
 			if !ok {
 				return nil
 			}
@@ -214,7 +214,7 @@ func (s *tomlScanner) key() []string {
 				seg = strings.Trim(raw, `"`)
 			}
 		case c == '\'':
-			raw, ok := s.literalString()
+			raw, ok := s.quoted('\'', false)
 			if !ok {
 				return nil
 			}
@@ -238,14 +238,9 @@ func (s *tomlScanner) key() []string {
 	}
 }
 
-// basicString reads "..." (one line) and returns it with its quotes.
-func (s *tomlScanner) basicString() (string, bool) { return s.quoted('"', true) }
-
-// literalString reads '...' (one line) with its quotes.
-func (s *tomlScanner) literalString() (string, bool) { return s.quoted('\'', false) }
-
 // quoted reads a one-line string between quote characters q, with
-// backslash escapes when escapes is set, and returns it with its quotes.
+// backslash escapes when escapes is set (a "..." basic string, not a
+// '...' literal one), and returns it with its quotes.
 func (s *tomlScanner) quoted(q byte, escapes bool) (string, bool) {
 	from := s.i
 	s.i++
@@ -303,18 +298,18 @@ func (s *tomlScanner) value(p keyPath) {
 		if s.hasPrefix(`"""`) {
 			s.multiline('"')
 		} else {
-			s.basicString()
+			s.quoted('"', true)
 		}
 	case '\'':
 		if s.hasPrefix(`'''`) {
 			s.multiline('\'')
 		} else {
-			s.literalString()
+			s.quoted('\'', false)
 		}
 	case '[':
-		s.array(p)
+		s.items(']', p)
 	case '{':
-		s.inlineTable(p)
+		s.items('}', p)
 	default:
 		for !s.eof() && !strings.ContainsRune(",]}#\r\n", rune(s.peek())) {
 			s.i++
@@ -322,29 +317,19 @@ func (s *tomlScanner) value(p keyPath) {
 	}
 }
 
-func (s *tomlScanner) array(p keyPath) {
-	base := p.String() // rendered once: arrays can be long
+// items scans the comma-separated items of an array (close is ']': the
+// position of element n is recorded as p[n]) or an inline table (close
+// is '}': its keys are recorded under p); the scanner is at the opening
+// bracket. An item this scanner does not know is stepped over a byte at
+// a time, so that the scan always makes progress. One function for both,
+// without an item callback: the two callers and their closures were
+// four functions (flash).
+func (s *tomlScanner) items(close byte, p keyPath) {
+	var base string
+	if close == ']' {
+		base = p.String() // rendered once: arrays can be long
+	}
 	n := 0
-	s.items(']', func() {
-		s.recordKey(base+"["+strconv.Itoa(n)+"]", s.i)
-		if c := s.peek(); c == '[' || c == '{' {
-			s.value(p.index(n))
-		} else {
-			s.value(nil) // a scalar: no keys inside
-		}
-		n++
-	})
-}
-
-func (s *tomlScanner) inlineTable(p keyPath) {
-	s.items('}', func() { s.keyValue(p) })
-}
-
-// items scans the comma-separated items of an array or inline table (the
-// scanner is at its opening bracket) up to close, calling item at the
-// start of each. An item this scanner does not know is stepped over a
-// byte at a time, so that the scan always makes progress.
-func (s *tomlScanner) items(close byte, item func()) {
 	s.i++
 	for {
 		s.skipSpace()
@@ -360,7 +345,17 @@ func (s *tomlScanner) items(close byte, item func()) {
 			continue
 		}
 		before := s.i
-		item()
+		if close == '}' {
+			s.keyValue(p)
+		} else {
+			s.recordKey(base+"["+strconv.Itoa(n)+"]", s.i)
+			if c := s.peek(); c == '[' || c == '{' {
+				s.value(p.index(n))
+			} else {
+				s.value(nil) // a scalar: no keys inside
+			}
+			n++
+		}
 		if s.i == before {
 			s.i++
 		}
