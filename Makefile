@@ -31,6 +31,9 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 # switches they get: one list, which the OpenWrt feed Makefile reads too.
 include cross/openwrt/noinline.mk
 NOINLINE_PKGS := $(TINYIPSEC_NOINLINE)
+# The garbage collector choice (noinline.mk says why), for every go command
+# this Makefile runs: builds, tests and the binaries tests start.
+export GOEXPERIMENT := $(TINYIPSEC_GOEXPERIMENT)
 CONTROL_GCFLAGS := $(TINYIPSEC_CONTROL_GCFLAGS)
 GCFLAGS := $(foreach p,$(NOINLINE_PKGS),'-gcflags=$(p)=$(CONTROL_GCFLAGS)')
 GOFLAGS_STATIC := -trimpath -ldflags '$(LDFLAGS)' $(GCFLAGS)
@@ -153,7 +156,7 @@ $(BUILD)/bench/wireguard:
 	@mkdir -p $(@D)
 	GOBIN=$(CURDIR)/$(@D) CGO_ENABLED=0 $(GO) install $(WIREGUARD_GO)
 
-.PHONY: all build test size-report cross ipk apk sizes noinline control-gcflags demo fmt-check vet go-test test-qemu test-init test-pkg clean version
+.PHONY: all build test size-report cross ipk apk sizes noinline control-gcflags goexperiment demo fmt-check vet go-test test-qemu test-init test-pkg clean version
 .DELETE_ON_ERROR:
 
 all: build
@@ -168,6 +171,9 @@ noinline:
 
 control-gcflags:
 	@echo $(CONTROL_GCFLAGS)
+
+goexperiment:
+	@echo $(GOEXPERIMENT)
 
 version:
 	@echo $(VERSION) $(IPK_VERSION)-$(PKG_RELEASE) $(APK_VERSION)

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -150,8 +151,9 @@ func TestFeedMakefileBothPackageManagers(t *testing.T) {
 }
 
 // The SDK build compiles the same control-plane packages with the same
-// switches (inlining off and the rest of CONTROL_GCFLAGS) as the
-// repository's Makefile, so both builds have the same size.
+// switches (inlining off and the rest of CONTROL_GCFLAGS) and the same
+// garbage collector as the repository's Makefile, so both builds have
+// the same size.
 func TestFeedMakefileNoInline(t *testing.T) {
 	out, err := exec.Command("make", "-s", "--no-print-directory", "-C", repoRoot(t), "noinline").Output()
 	if err != nil {
@@ -169,4 +171,23 @@ func TestFeedMakefileNoInline(t *testing.T) {
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("feed Build/Compile arguments:\n%q\nwant (from make noinline):\n%q", got, want)
 	}
+
+	// The garbage collector choice reaches go build's environment too.
+	exp, err := exec.Command("make", "-s", "--no-print-directory", "-C", repoRoot(t), "goexperiment").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantVar := "GOEXPERIMENT=" + strings.TrimSpace(string(exp))
+	if strings.TrimSpace(string(exp)) == "" {
+		t.Fatal("make goexperiment printed nothing")
+	}
+	for _, line := range strings.Split(feedMake(t, "fake-info"), "\n") {
+		if v, ok := strings.CutPrefix(line, "GO_PKG_TARGET_VARS="); ok {
+			if !slices.Contains(strings.Fields(v), wantVar) {
+				t.Errorf("feed GO_PKG_TARGET_VARS = %q, want it to hold %s", v, wantVar)
+			}
+			return
+		}
+	}
+	t.Error("feed Makefile printed no GO_PKG_TARGET_VARS")
 }

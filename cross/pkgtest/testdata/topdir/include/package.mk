@@ -29,4 +29,5 @@ fake-info:
 	@echo 'PKG_LICENSE=$$(PKG_LICENSE)'
 	@echo 'PKG_LICENSE_FILES=$$(PKG_LICENSE_FILES)'
 	@echo 'CONFFILES=$$(strip $$(Package/$(1)/conffiles))'
+	@echo 'GO_PKG_TARGET_VARS=$$(strip $$(GO_PKG_TARGET_VARS))'
 endef

@@ -9,6 +9,11 @@ endef
 
 GO_PKG_DEFAULT_GCFLAGS:=
 
+# The environment of go build; a package Makefile may append to it.
+GO_PKG_TARGET_VARS= \
+	GOOS="linux" \
+	CGO_ENABLED=1
+
 # $(1) additional arguments for go build, printed one per line.
 define GoPackage/Build/Compile
 	@printf '%s\n' $(1)
