@@ -2,7 +2,6 @@ package tun
 
 import (
 	"errors"
-	"fmt"
 	"syscall"
 	"unsafe"
 
@@ -30,22 +29,17 @@ func ListenBypass(mark uint32) (*Bypass, error) {
 	b := &Bypass{fd4: -1, fd6: -1}
 	var err error
 	if b.fd4, err = syscall.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_RAW); err != nil {
-		return nil, fmt.Errorf("tun: bypass socket: %w", err)
+		return nil, tunErr("bypass socket", err)
 	}
 	if fd, err := syscall.Socket(unix.AF_INET6, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_RAW); err == nil {
 		b.fd6 = fd
 	} else if !errors.Is(err, unix.EAFNOSUPPORT) {
 		b.Close()
-		return nil, fmt.Errorf("tun: IPv6 bypass socket: %w", err)
+		return nil, tunErr("IPv6 bypass socket", err)
 	}
-	for _, fd := range []int{b.fd4, b.fd6} {
-		if fd < 0 {
-			continue
-		}
-		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_MARK, int(mark)); err != nil {
-			b.Close()
-			return nil, fmt.Errorf("tun: SO_MARK: %w", err)
-		}
+	if err := setMark(mark, b.fd4, b.fd6); err != nil {
+		b.Close()
+		return nil, err
 	}
 	return b, nil
 }

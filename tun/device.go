@@ -84,7 +84,7 @@ func OpenWith(name string, mtu int, offload bool) (*Device, error) {
 	// syscall.Open, which os links anyway, rather than x/sys's copy (flash).
 	fd, err := syscall.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
 	if err != nil {
-		return nil, fmt.Errorf("tun: open /dev/net/tun: %w", err)
+		return nil, tunErr("open /dev/net/tun", err)
 	}
 	ifr, err := unix.NewIfreq(name)
 	if err != nil {

@@ -52,7 +52,7 @@ func ListenIP() (*IPConn, error) {
 	c := &IPConn{send4: -1, send6: [2]int{-1, -1}, tx: new(rawTx)}
 	var err error
 	if c.send4, err = syscall.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_RAW); err != nil {
-		return nil, fmt.Errorf("tun: raw IPv4 socket: %w", err)
+		return nil, tunErr("raw IPv4 socket", err)
 	}
 	sizeBuffers(c.send4)
 	for _, p := range []int{ProtoESP, ProtoAH} {
@@ -70,7 +70,7 @@ func ListenIP() (*IPConn, error) {
 				return c, nil
 			}
 			c.Close()
-			return nil, fmt.Errorf("tun: raw IPv6 socket: %w", err)
+			return nil, tunErr("raw IPv6 socket", err)
 		}
 		c.send6[i] = fd
 		sizeBuffers(fd)
@@ -177,13 +177,11 @@ func newRawReader(fam, proto int) (*rawReader, error) {
 		return nil, fmt.Errorf("tun: raw socket (family %d, protocol %d): %w", fam, proto, err)
 	}
 	if fam == unix.AF_INET6 {
-		if err := unix.SetsockoptInt(fd, unix.SOL_IPV6, unix.IPV6_RECVPKTINFO, 1); err != nil {
-			syscall.Close(fd)
-			return nil, fmt.Errorf("tun: IPV6_RECVPKTINFO: %w", err)
-		}
-		if err := unix.SetsockoptInt(fd, unix.SOL_IPV6, unix.IPV6_RECVHOPLIMIT, 1); err != nil {
-			syscall.Close(fd)
-			return nil, fmt.Errorf("tun: IPV6_RECVHOPLIMIT: %w", err)
+		for i, opt := range [2]int{unix.IPV6_RECVPKTINFO, unix.IPV6_RECVHOPLIMIT} {
+			if err := unix.SetsockoptInt(fd, unix.SOL_IPV6, opt, 1); err != nil {
+				syscall.Close(fd)
+				return nil, tunErr([2]string{"IPV6_RECVPKTINFO", "IPV6_RECVHOPLIMIT"}[i], err)
+			}
 		}
 	}
 	// A larger receive buffer absorbs bursts while the decrypting goroutine
@@ -301,13 +299,27 @@ func (r *rawReader) header6(b []byte, n int, sa *unix.RawSockaddrInet6, oob []by
 // SetMark sets the firewall mark (SO_MARK) of every sending socket, so
 // that policy routing can keep the encrypted packets off the TUN.
 func (c *IPConn) SetMark(mark uint32) error {
-	for _, fd := range []int{c.send4, c.send6[0], c.send6[1]} {
+	return setMark(mark, c.send4, c.send6[0], c.send6[1])
+}
+
+// setMark sets the firewall mark of the sockets fds (those not -1).
+func setMark(mark uint32, fds ...int) error {
+	for _, fd := range fds {
 		if fd < 0 {
 			continue
 		}
 		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_MARK, int(mark)); err != nil {
-			return fmt.Errorf("tun: SO_MARK: %w", err)
+			return tunErr("SO_MARK", err)
 		}
 	}
 	return nil
+}
+
+// tunErr says which set-up step failed ("tun: what: err"). Not inlined:
+// the set-up paths call it at a dozen places, and each copy of the
+// formatting call cost flash.
+//
+//go:noinline
+func tunErr(what string, err error) error {
+	return fmt.Errorf("tun: %s: %w", what, err)
 }
