@@ -211,7 +211,7 @@ func (s *tomlScanner) key() []string {
 			if u, err := strconv.Unquote(raw); err == nil {
 				seg = u
 			} else {
-				seg = strings.Trim(raw, `"`)
+				seg = trimSet(raw, `"`)
 			}
 		case c == '\'':
 			raw, ok := s.quoted('\'', false)

@@ -36,11 +36,25 @@ func lastKeyElement(key string) string {
 	return key
 }
 
+// trimSet is strings.Trim for a cutset of ASCII bytes, such as quotes:
+// strings.Trim's general cutset code (Unicode, ASCII and single-byte
+// variants at each end) is linked for nothing else of the daemon's
+// (flash).
+func trimSet(s, set string) string {
+	for s != "" && strings.IndexByte(set, s[0]) >= 0 {
+		s = s[1:]
+	}
+	for s != "" && strings.IndexByte(set, s[len(s)-1]) >= 0 {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
 // IsSecretKey reports whether a key name (the last element of a key path
 // such as "crypto_map[0].psk") holds a secret.
 func IsSecretKey(key string) bool {
 	key = lastKeyElement(key)
-	key = strings.Trim(key, "'\"")
+	key = trimSet(key, `"'`)
 	return inList(secretKeys[:], key)
 }
 
@@ -141,7 +155,7 @@ func secretAssignments(data []byte, uci bool) []secretAssignment {
 		if !ok {
 			continue
 		}
-		key := strings.Trim(rawKey, `"'`)
+		key := trimSet(rawKey, `"'`)
 		if IsSecretKey(key) {
 			out = append(out, secretAssignment{line: i + 1, key: key, value: strings.TrimSpace(rest)})
 		}
@@ -224,7 +238,7 @@ func redactError(e *Error, secrets []secretAssignment, uci bool) {
 // and each word of four characters or more) out of the message.
 func scrub(e *Error, secrets []secretAssignment) {
 	for _, s := range secrets {
-		pieces := []string{s.value, strings.Trim(s.value, `"'`)}
+		pieces := []string{s.value, trimSet(s.value, `"'`)}
 		pieces = append(pieces, strings.FieldsFunc(s.value, func(r rune) bool {
 			return r == ' ' || r == '\t' || r == '"' || r == '\'' || r == '[' || r == ']' || r == ',' || r == '#'
 		})...)

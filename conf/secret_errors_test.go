@@ -200,3 +200,13 @@ func TestSecretLineShapesMatchRegexp(t *testing.T) {
 		}
 	}
 }
+
+func TestTrimSetIsStringsTrim(t *testing.T) {
+	for _, s := range []string{"", `"`, `''`, `"psk"`, `'a"b'`, `"'x'"`, `ab`, `"a b" `, `""""`, "\"é\"", `'`} {
+		for _, set := range []string{`"'`, `"`} {
+			if got, want := trimSet(s, set), strings.Trim(s, set); got != want {
+				t.Errorf("trimSet(%q, %q) = %q, strings.Trim gives %q", s, set, got, want)
+			}
+		}
+	}
+}
