@@ -251,5 +251,13 @@ func addWord(out []byte, w string) []byte {
 	return append(out, w...)
 }
 
-// isDigits reports a non-empty string of ASCII digits.
-func isDigits(s string) bool { return s != "" && strings.Trim(s, "0123456789") == "" }
+// isDigits reports a non-empty string of ASCII digits. A loop: strings.Trim
+// is linked for nothing else (flash).
+func isDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
