@@ -7,9 +7,9 @@
 // # Wire format
 //
 // A Message is a Header plus a payload chain of concrete payload types
-// (*SA, *KE, *ID, *Cert, *CertRequest, *Hash, *Sig, *Nonce, *Notify,
-// *Delete, *VendorID, *NATD, *NATOA, *AttributesPayload, *Fragment,
-// *Unknown). Marshal/Unmarshal handle plaintext messages; Seal/Open
+// (*SA, *ID, *Cert, *CertRequest, *Notify, *Delete, *NATOA,
+// *AttributesPayload, *Fragment, and *Opaque for the payloads whose body
+// is opaque bytes: KE, HASH, SIG, NONCE, VID, NAT-D, unknown types). Marshal/Unmarshal handle plaintext messages; Seal/Open
 // handle encrypted ones (CBC, zero padding on output, any padding on
 // input: payload lengths delimit the chain; both return the next IV, the
 // last ciphertext block). Parsed messages keep the wire bytes of every

@@ -46,7 +46,7 @@ func TestInformationalUnauthenticated(t *testing.T) {
 	}
 	// A plaintext Delete is never believed after phase 1.
 	m := &Message{Header: Header{CookieI: sec.CookieI, CookieR: sec.CookieR, Exchange: ExchangeInformational, MessageID: 5},
-		Payloads: []Payload{&Hash{Data: make([]byte, 32)}, sec.deleteIKE()}}
+		Payloads: []Payload{&Opaque{PType: PayloadHash, Data: make([]byte, 32)}, sec.deleteIKE()}}
 	clear, _ := m.Marshal()
 	if _, _, err := openInfo(sec, clear); !errors.Is(err, errUnauthenticated) {
 		t.Fatalf("plaintext delete: %v", err)
@@ -101,9 +101,9 @@ func TestInformationalPayloads(t *testing.T) {
 		ok   bool
 	}{
 		{"delete and notify", []Payload{sec.deleteIKE(), sec.dpdNotify(false, 1)}, true},
-		{"vendor ID", []Payload{sec.dpdNotify(true, 2), &VendorID{Data: VendorDPD}}, true},
+		{"vendor ID", []Payload{sec.dpdNotify(true, 2), &Opaque{PType: PayloadVendorID, Data: VendorDPD}}, true},
 		{"delete and SA", []Payload{sec.deleteIKE(), &SA{DOI: DOIIPsec, Situation: SituationIdentityOnly}}, false},
-		{"nonce", []Payload{&Nonce{Data: make([]byte, 16)}}, false},
+		{"nonce", []Payload{&Opaque{PType: PayloadNonce, Data: make([]byte, 16)}}, false},
 	} {
 		pkt, err := sealInfo(sec, c.ps...)
 		if err != nil {

@@ -61,8 +61,8 @@ func TestRoundTripAllPayloads(t *testing.T) {
 					{Number: 1, ID: 12, Attributes: Attributes{AttrTV(AttrEncapsulationMode, 3)}},
 				}},
 			}},
-			&KE{Data: bytes.Repeat([]byte{7}, 128)},
-			&Nonce{Data: []byte("nonce-nonce-nonce")},
+			&Opaque{PType: PayloadKE, Data: bytes.Repeat([]byte{7}, 128)},
+			&Opaque{PType: PayloadNonce, Data: []byte("nonce-nonce-nonce")},
 			IDFromAddr(netip.MustParseAddr("10.0.0.1")),
 			IDFromPrefix(netip.MustParsePrefix("10.1.0.0/16")),
 			IDFromPrefix(netip.MustParsePrefix("2001:db8::/33")),
@@ -71,16 +71,16 @@ func TestRoundTripAllPayloads(t *testing.T) {
 			IDFromUserFQDN("a@b.example"),
 			&Cert{Encoding: CertX509Sig, Data: []byte{0x30, 0}},
 			&CertRequest{Encoding: CertX509Sig},
-			&Hash{Data: []byte{1, 2}},
-			&Sig{Data: []byte{3, 4}},
+			&Opaque{PType: PayloadHash, Data: []byte{1, 2}},
+			&Opaque{PType: PayloadSig, Data: []byte{3, 4}},
 			&Notify{DOI: DOIIPsec, Protocol: ProtoISAKMP, NotifyType: NotifyInitialContact, SPI: make([]byte, 16)},
 			&Delete{DOI: DOIIPsec, Protocol: ProtoESP, SPIs: [][]byte{{1, 2, 3, 4}, {5, 6, 7, 8}}},
-			&VendorID{Data: VendorDPD},
-			&NATD{Data: []byte{9}}, &NATD{Data: []byte{9}, Draft: true},
+			&Opaque{PType: PayloadVendorID, Data: VendorDPD},
+			&Opaque{PType: PayloadNATD, Data: []byte{9}}, &Opaque{PType: PayloadNATDDraft, Data: []byte{9}},
 			&NATOA{Addr: netip.MustParseAddr("192.0.2.1")}, &NATOA{Addr: netip.MustParseAddr("2001:db8::1"), Draft: true},
 			&AttributesPayload{CfgType: 1, Identifier: 7, Attributes: Attributes{AttrTLV(1, nil), AttrTV(16520, 1)}},
 			&Fragment{ID: 1, Number: 1, Last: true, Data: []byte("x")},
-			&Unknown{PType: 200, Body: []byte{1}},
+			&Opaque{PType: 200, Data: []byte{1}},
 		},
 	}
 	b, err := m.Marshal()
@@ -164,7 +164,7 @@ func normalize(p Payload) Payload {
 }
 
 func TestMalformed(t *testing.T) {
-	good := (&Message{Header: Header{Exchange: ExchangeMain}, Payloads: []Payload{&VendorID{Data: []byte{1}}}})
+	good := (&Message{Header: Header{Exchange: ExchangeMain}, Payloads: []Payload{&Opaque{PType: PayloadVendorID, Data: []byte{1}}}})
 	b, _ := good.Marshal()
 	for i := 0; i < len(b); i++ {
 		if _, err := Unmarshal(b[:i]); err == nil {
@@ -179,7 +179,7 @@ func TestMalformed(t *testing.T) {
 	// A chain of more than MaxPayloads payloads is refused.
 	var ps []Payload
 	for i := 0; i < MaxPayloads+1; i++ {
-		ps = append(ps, &VendorID{})
+		ps = append(ps, &Opaque{PType: PayloadVendorID})
 	}
 	body := make([]byte, 0)
 	for i := range ps {

@@ -52,9 +52,10 @@ func (t PayloadType) String() string {
 	return nameIn(payloadNames[:], int(t), "PAYLOAD(%d)")
 }
 
-// Payload is one payload of a message. The concrete types are *SA, *KE,
-// *ID, *Cert, *CertRequest, *Hash, *Sig, *Nonce, *Notify, *Delete,
-// *VendorID, *NATD, *NATOA, *AttributesPayload, *Fragment and *Unknown.
+// Payload is one payload of a message. The concrete types are *SA, *ID,
+// *Cert, *CertRequest, *Notify, *Delete, *NATOA, *AttributesPayload,
+// *Fragment and *Opaque (KE, HASH, SIG, NONCE, VID, NAT-D and unknown
+// types).
 type Payload interface {
 	Type() PayloadType
 	// marshalBody writes the payload body (after the generic header).
@@ -67,30 +68,18 @@ func parsePayload(t PayloadType, s wire) (Payload, error) {
 	switch t {
 	case PayloadSA:
 		p, err = parseSA(s)
-	case PayloadKE:
-		p = &KE{Data: s}
 	case PayloadID:
 		p, err = parseID(s)
 	case PayloadCert:
 		p, err = parseCert(s)
 	case PayloadCR:
 		p, err = parseCR(s)
-	case PayloadHash:
-		p = &Hash{Data: s}
-	case PayloadSig:
-		p = &Sig{Data: s}
-	case PayloadNonce:
-		p = &Nonce{Data: s}
 	case PayloadNotify:
 		p, err = parseNotify(s)
 	case PayloadDelete:
 		p, err = parseDelete(s)
-	case PayloadVendorID:
-		p = &VendorID{Data: s}
 	case PayloadAttributes:
 		p, err = parseAttributesPayload(s)
-	case PayloadNATD, PayloadNATDDraft:
-		p = &NATD{Data: s, Draft: t == PayloadNATDDraft}
 	case PayloadNATOA, PayloadNATOADraft:
 		p, err = parseNATOA(s, t == PayloadNATOADraft)
 	case PayloadFragment:
@@ -98,8 +87,8 @@ func parsePayload(t PayloadType, s wire) (Payload, error) {
 	case PayloadProposal, PayloadTransform:
 		// Only valid nested inside an SA payload.
 		return nil, malformed("%v payload outside SA", t)
-	default:
-		p = &Unknown{PType: t, Body: s}
+	default: // KE, HASH, SIG, NONCE, VID, NAT-D and unknown types
+		p = &Opaque{PType: t, Data: s}
 	}
 	if err != nil {
 		return nil, err
@@ -107,56 +96,31 @@ func parsePayload(t PayloadType, s wire) (Payload, error) {
 	return p, nil
 }
 
-// KE is the Key Exchange payload: the DH public value (for ECP groups x||y,
-// RFC 5903).
-type KE struct{ Data []byte }
-
-// Hash is the HASH payload.
-type Hash struct{ Data []byte }
-
-// Sig is the Signature payload.
-type Sig struct{ Data []byte }
-
-// Nonce is the Nonce payload.
-type Nonce struct{ Data []byte }
-
-// VendorID is the Vendor ID payload.
-type VendorID struct{ Data []byte }
-
-// NATD is the NAT-Discovery payload: HASH(CKY-I | CKY-R | IP | Port).
-// Draft selects the pre-RFC payload type 130 on output.
-type NATD struct {
-	Data  []byte
-	Draft bool
-}
-
-// Unknown is a payload of a type this codec does not know; it is kept so
-// the caller can answer INVALID_PAYLOAD_TYPE or ignore it.
-type Unknown struct {
+// Opaque is a payload whose body the codec does not interpret; PType
+// says which it is: KE (the DH public value; for ECP groups x||y, RFC
+// 5903), HASH, SIG, NONCE, VID, NAT-D (HASH(CKY-I | CKY-R | IP | Port);
+// PayloadNATDDraft for the pre-RFC type 130) or a type this codec does
+// not know, kept so the caller can answer INVALID_PAYLOAD_TYPE or ignore
+// it. One type for all of them: a type per payload cost its descriptors
+// and two methods each (flash).
+type Opaque struct {
 	PType PayloadType
-	Body  []byte
+	Data  []byte
 }
 
-func (*KE) Type() PayloadType       { return PayloadKE }
-func (*Hash) Type() PayloadType     { return PayloadHash }
-func (*Sig) Type() PayloadType      { return PayloadSig }
-func (*Nonce) Type() PayloadType    { return PayloadNonce }
-func (*VendorID) Type() PayloadType { return PayloadVendorID }
-func (p *NATD) Type() PayloadType {
-	if p.Draft {
-		return PayloadNATDDraft
+func (p *Opaque) Type() PayloadType      { return p.PType }
+func (p *Opaque) marshalBody(b *builder) { b.add(p.Data) }
+
+// opaque returns the first payload of m of type t, which must be one the
+// codec keeps as an *Opaque, or nil.
+func (m *Message) opaque(t PayloadType) *Opaque {
+	for _, p := range m.Payloads {
+		if o, ok := p.(*Opaque); ok && o.PType == t {
+			return o
+		}
 	}
-	return PayloadNATD
+	return nil
 }
-func (p *Unknown) Type() PayloadType { return p.PType }
-
-func (p *KE) marshalBody(b *builder)       { b.add(p.Data) }
-func (p *Hash) marshalBody(b *builder)     { b.add(p.Data) }
-func (p *Sig) marshalBody(b *builder)      { b.add(p.Data) }
-func (p *Nonce) marshalBody(b *builder)    { b.add(p.Data) }
-func (p *VendorID) marshalBody(b *builder) { b.add(p.Data) }
-func (p *NATD) marshalBody(b *builder)     { b.add(p.Data) }
-func (p *Unknown) marshalBody(b *builder)  { b.add(p.Body) }
 
 // Certificate encodings (RFC 2408 section 3.9).
 const (

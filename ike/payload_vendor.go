@@ -59,8 +59,12 @@ type PeerVendors struct {
 // ScanVendors inspects the VID payloads of m and adds what it recognizes
 // to v.
 func (v *PeerVendors) ScanVendors(m *Message) {
-	for _, p := range FindAll[*VendorID](m) {
-		d := p.Data
+	for _, p := range m.Payloads {
+		o, ok := p.(*Opaque)
+		if !ok || o.PType != PayloadVendorID {
+			continue
+		}
+		d := o.Data
 		switch {
 		case bytes.Equal(d, VendorDPD):
 			v.DPD = true
@@ -84,10 +88,10 @@ func (v *PeerVendors) ScanVendors(m *Message) {
 // exchange in each direction: DPD and every NAT-T flavour we understand.
 func OurVendorIDs() []Payload {
 	return []Payload{
-		&VendorID{Data: VendorDPD},
-		&VendorID{Data: VendorNATTRFC},
-		&VendorID{Data: VendorNATTDraft03},
-		&VendorID{Data: VendorNATTDraft02NL},
-		&VendorID{Data: VendorNATTDraft02},
+		&Opaque{PayloadVendorID, VendorDPD},
+		&Opaque{PayloadVendorID, VendorNATTRFC},
+		&Opaque{PayloadVendorID, VendorNATTDraft03},
+		&Opaque{PayloadVendorID, VendorNATTDraft02NL},
+		&Opaque{PayloadVendorID, VendorNATTDraft02},
 	}
 }

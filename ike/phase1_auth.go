@@ -20,7 +20,7 @@ func (p *Phase1) localIdentity() *ID {
 // (initiator) or HASH_R (responder) over our ID body.
 func (p *Phase1) authPayloads(h []byte) ([]Payload, error) {
 	if p.policy.Auth.PreShared() {
-		return []Payload{&Hash{Data: h}}, nil
+		return []Payload{&Opaque{PayloadHash, h}}, nil
 	}
 	sig, err := SignHash(p.rand, p.policy.Auth, p.cfg.Creds.Key, h)
 	if err != nil {
@@ -30,7 +30,7 @@ func (p *Phase1) authPayloads(h []byte) ([]Payload, error) {
 	for _, c := range p.cfg.Creds.Intermediates {
 		ps = append(ps, &Cert{Encoding: CertX509Sig, Data: c.Raw})
 	}
-	return append(ps, &Sig{Data: sig}), nil
+	return append(ps, &Opaque{PayloadSig, sig}), nil
 }
 
 // authHash is the PRF of HASH_I/HASH_R. With the RFC 4754 methods it is
@@ -77,7 +77,7 @@ func (p *Phase1) verifyPeer(id *ID, m *Message) error {
 	}
 	want := p.idHash(!p.Initiator(), id.Body())
 	if p.policy.Auth.PreShared() {
-		hp := Find[*Hash](m)
+		hp := m.opaque(PayloadHash)
 		if hp == nil {
 			return fail(FailAuth, NotifyInvalidHashInformation, "no HASH payload")
 		}
@@ -95,7 +95,7 @@ func (p *Phase1) verifyPeer(id *ID, m *Message) error {
 		if !IDMatchesCert(id, certs[0]) {
 			return fail(FailInvalidID, NotifyInvalidIDInformation, "peer ID %v is not in its certificate %v", id, certs[0].Subject)
 		}
-		sp := Find[*Sig](m)
+		sp := m.opaque(PayloadSig)
 		if sp == nil {
 			return fail(FailAuth, NotifyInvalidSignature, "no SIG payload")
 		}

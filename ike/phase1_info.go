@@ -124,8 +124,8 @@ func (p *Phase1) openInformational(b []byte, mid uint32) (*Message, error) {
 	if err != nil {
 		return nil, err
 	}
-	hp, ok := m.Payloads[0].(*Hash)
-	if !ok || len(m.Payloads) < 2 {
+	hp, ok := m.Payloads[0].(*Opaque)
+	if !ok || hp.PType != PayloadHash || len(m.Payloads) < 2 {
 		return nil, malformed("informational without leading HASH")
 	}
 	var rest []byte
@@ -157,7 +157,7 @@ func (p *Phase1) notifyMessage(t uint16) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	m.Payloads = []Payload{&Hash{Data: QuickHash1(p.policy.Hash, p.keys.SKEYIDa, mid, rest)}, n}
+	m.Payloads = []Payload{&Opaque{PayloadHash, QuickHash1(p.policy.Hash, p.keys.SKEYIDa, mid, rest)}, n}
 	out, _, err := m.Seal(p.blk, Phase2IV(p.policy.Hash, p.iv, mid, p.blk.BlockSize()))
 	return out, err
 }

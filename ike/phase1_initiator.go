@@ -130,7 +130,7 @@ func (hs *phase1Initiator) mm2(m *Message, pkt *Packet) (*Result, error) {
 	if hs.ni, err = hs.random(nonceLen); err != nil {
 		return nil, err
 	}
-	ps := []Payload{&KE{Data: hs.gxi}, &Nonce{Data: hs.ni}}
+	ps := []Payload{&Opaque{PayloadKE, hs.gxi}, &Opaque{PayloadNonce, hs.ni}}
 	ps = append(ps, hs.certRequest()...)
 	return hs.sendPlainWithNATD(ps, StateMMWaitMsg4)
 }
@@ -197,7 +197,7 @@ func (hs *phase1Initiator) am1() (*Result, error) {
 		return nil, err
 	}
 	hs.localID = hs.localIdentity()
-	ps := []Payload{sa, &KE{Data: hs.gxi}, &Nonce{Data: hs.ni}, hs.localID}
+	ps := []Payload{sa, &Opaque{PayloadKE, hs.gxi}, &Opaque{PayloadNonce, hs.ni}, hs.localID}
 	ps = append(ps, hs.certRequest()...)
 	return hs.sendPlain(append(ps, hs.vendorPayloads()...), StateAMWaitMsg2)
 }

@@ -5,7 +5,7 @@ package ike
 
 // keAndNonce extracts and checks the peer's KE and nonce payloads.
 func (p *Phase1) keAndNonce(m *Message) (ke, nonce []byte, err error) {
-	k, n := Find[*KE](m), Find[*Nonce](m)
+	k, n := m.opaque(PayloadKE), m.opaque(PayloadNonce)
 	if k == nil || n == nil {
 		return nil, nil, malformed("%v message without KE or nonce", p.exchange)
 	}

@@ -14,17 +14,17 @@ import (
 func (p *Phase1) vendorPayloads() []Payload {
 	var out []Payload
 	for _, v := range OurVendorIDs() {
-		d := v.(*VendorID).Data
+		d := v.(*Opaque).Data
 		if p.cfg.NATT == NATTOff && !bytes.Equal(d, VendorDPD) {
 			continue
 		}
 		out = append(out, v)
 	}
 	if p.cfg.Fragmentation {
-		out = append(out, &VendorID{Data: vendorFragmentationOut})
+		out = append(out, &Opaque{PayloadVendorID, vendorFragmentationOut})
 	}
 	if p.cfg.RemoteAccess {
-		out = append(out, &VendorID{Data: VendorXAuth}, &VendorID{Data: VendorUnity})
+		out = append(out, &Opaque{PayloadVendorID, VendorXAuth}, &Opaque{PayloadVendorID, VendorUnity})
 	}
 	return out
 }
@@ -45,7 +45,10 @@ func (p *Phase1) natdPayloads() ([]Payload, error) {
 		return nil, nil
 	}
 	h := p.policy.Hash
-	draft := p.natt.Draft()
+	t := PayloadNATD
+	if p.natt.Draft() {
+		t = PayloadNATDDraft
+	}
 	dst := NATDHash(h, p.ckyI, p.ckyR, &p.remote)
 	src := NATDHash(h, p.ckyI, p.ckyR, &p.local)
 	if p.cfg.NATT == NATTForce {
@@ -55,13 +58,18 @@ func (p *Phase1) natdPayloads() ([]Payload, error) {
 		}
 		src = r
 	}
-	return []Payload{&NATD{Data: dst, Draft: draft}, &NATD{Data: src, Draft: draft}}, nil
+	return []Payload{&Opaque{t, dst}, &Opaque{t, src}}, nil
 }
 
 // checkNATD compares the peer's NAT-D payloads with the endpoints the
 // datagram really used (RFC 3947 section 3.2).
 func (p *Phase1) checkNATD(m *Message, pkt *Packet) {
-	ds := FindAll[*NATD](m)
+	var ds []*Opaque
+	for _, pl := range m.Payloads {
+		if o, ok := pl.(*Opaque); ok && (o.PType == PayloadNATD || o.PType == PayloadNATDDraft) {
+			ds = append(ds, o)
+		}
+	}
 	if p.natt == NATTNone || len(ds) < 2 {
 		return
 	}

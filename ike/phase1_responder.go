@@ -131,7 +131,7 @@ func (hs *phase1Responder) mm3(m *Message, pkt *Packet) (*Result, error) {
 	if err := hs.makeKeys(); err != nil {
 		return nil, err
 	}
-	ps := []Payload{&KE{Data: hs.gxr}, &Nonce{Data: hs.nr}}
+	ps := []Payload{&Opaque{PayloadKE, hs.gxr}, &Opaque{PayloadNonce, hs.nr}}
 	ps = append(ps, hs.certRequest()...)
 	return hs.sendPlainWithNATD(ps, StateMMWaitMsg5)
 }
@@ -194,7 +194,7 @@ func (hs *phase1Responder) am1(m *Message, pkt *Packet) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	ps = append(ps, &KE{Data: hs.gxr}, &Nonce{Data: hs.nr}, hs.localID)
+	ps = append(ps, &Opaque{PayloadKE, hs.gxr}, &Opaque{PayloadNonce, hs.nr}, hs.localID)
 	ps = append(ps, auth...)
 	ps = append(ps, hs.certRequest()...)
 	ps = append(ps, hs.vendorPayloads()...)

@@ -150,7 +150,7 @@ func checkPayloads(name string, required, allowed payloadSet, m *Message) error 
 	}
 	for _, pl := range m.Payloads {
 		if pt := pl.Type(); !permits(required, allowed, pt) {
-			if _, unknown := pl.(*Unknown); unknown && pt >= 128 {
+			if _, opaque := pl.(*Opaque); opaque && pt >= 128 && pt != PayloadNATDDraft {
 				continue
 			}
 			return malformed("%s with a %v payload", name, pt)

@@ -15,7 +15,7 @@ func shapeOf(r *rowView, encrypt bool) *Message {
 		m.Flags |= FlagEncryption
 	}
 	for _, t := range append(append([]PayloadType{}, r.required...), PayloadVendorID) {
-		m.Payloads = append(m.Payloads, &Unknown{PType: t})
+		m.Payloads = append(m.Payloads, &Opaque{PType: t})
 	}
 	return m
 }
@@ -97,9 +97,9 @@ func TestPhase1Tables(t *testing.T) {
 	// Shapes that no row admits: a phase 1 message with a payload no row
 	// allows, an unknown payload type below the private range.
 	bad := []*Message{
-		{Payloads: []Payload{&Unknown{PType: PayloadSA}, &Unknown{PType: PayloadDelete}}},
-		{Payloads: []Payload{&Unknown{PType: PayloadKE}, &Unknown{PType: PayloadNonce}, &Unknown{PType: 99}}},
-		{Header: Header{Flags: FlagEncryption}, Payloads: []Payload{&Unknown{PType: PayloadID}, &Unknown{PType: PayloadAttributes}}},
+		{Payloads: []Payload{&Opaque{PType: PayloadSA}, &Opaque{PType: PayloadDelete}}},
+		{Payloads: []Payload{&Opaque{PType: PayloadKE}, &Opaque{PType: PayloadNonce}, &Opaque{PType: 99}}},
+		{Header: Header{Flags: FlagEncryption}, Payloads: []Payload{&Opaque{PType: PayloadID}, &Opaque{PType: PayloadAttributes}}},
 	}
 	admitted := 0
 	for tname, tb := range tables {
@@ -130,7 +130,7 @@ func TestPhase1Tables(t *testing.T) {
 			// Private-use payloads of other vendors are ignored.
 			if own != nil && own.crypt != encrypted {
 				m := shapeOf(own, false)
-				m.Payloads = append(m.Payloads, &Unknown{PType: 200})
+				m.Payloads = append(m.Payloads, &Opaque{PType: 200})
 				if _, err := tb.admit(s, m); err != nil {
 					t.Errorf("%s in %v: private payload refused: %v", tname, s, err)
 				}
@@ -163,7 +163,7 @@ func TestPhase1TableRows(t *testing.T) {
 // are admitted.
 func TestPhase1InformationalTable(t *testing.T) {
 	info := &rowView{name: "INFO"}
-	infoD := &Message{Payloads: []Payload{&Unknown{PType: PayloadDelete}}}
+	infoD := &Message{Payloads: []Payload{&Opaque{PType: PayloadDelete}}}
 	infoHashed := &rowView{name: "INFO*", required: typesOf(withHash)}
 	shapes := map[string]*Message{"INFO": shapeOf(info, false), "INFO with Delete": infoD,
 		"INFO*": shapeOf(infoHashed, true), "INFO* in clear": shapeOf(infoHashed, false), "INFO encrypted": shapeOf(info, true)}

@@ -519,7 +519,7 @@ func TestPhase1ResponderAcceptsStrongSwan(t *testing.T) {
 			if r.peerID.String() != `"left.iop.test"` {
 				t.Errorf("AM peer ID %v", r.peerID)
 			}
-			if Find[*NATD](reply) == nil || Find[*Hash](reply) == nil {
+			if reply.opaque(PayloadNATD) == nil || reply.opaque(PayloadHash) == nil {
 				t.Error("AM2 lacks NAT-D or HASH_R")
 			}
 		}

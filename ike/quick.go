@@ -294,7 +294,7 @@ func sealHashed(sec *p1Secrets, ex ExchangeType, mid uint32, iv []byte, pre [][]
 	}
 	m := &Message{
 		Header:   Header{CookieI: sec.CookieI, CookieR: sec.CookieR, Exchange: ex, MessageID: mid},
-		Payloads: append([]Payload{&Hash{Data: sec.hashOf(pre, body)}}, rest...),
+		Payloads: append([]Payload{&Opaque{PayloadHash, sec.hashOf(pre, body)}}, rest...),
 	}
 	return m.Seal(sec.Block, iv)
 }
@@ -312,7 +312,7 @@ func openHashed(sec *p1Secrets, pkt, iv []byte) (m *Message, hash, rest, nextIV 
 	for _, r := range m.Raw[1:] {
 		rest = append(rest, r...)
 	}
-	return m, m.Payloads[0].(*Hash).Data, rest, nextIV, nil
+	return m, m.Payloads[0].(*Opaque).Data, rest, nextIV, nil
 }
 
 // newQuickInitiator builds QM1 for the given offer and proxy IDs (local =
@@ -326,14 +326,14 @@ func newQuickInitiator(sec *p1Secrets, offer *childOffer, local, remote *ID, spi
 	}
 	q.ourSA = sa
 	q.ni = newNonce()
-	payloads := []Payload{sa, &Nonce{Data: q.ni}}
+	payloads := []Payload{sa, &Opaque{PayloadNonce, q.ni}}
 	if offer.PFS != 0 {
 		if q.dh = offer.pfsKey; q.dh != nil {
 			offer.pfsKey = nil // the exchange owns it now
 		} else if q.dh, err = newPFSKey(offer.PFS); err != nil {
 			return nil, nil, fmt.Errorf("PFS group %d: %w", offer.PFS, err)
 		}
-		payloads = append(payloads, &KE{Data: q.dh.Public()})
+		payloads = append(payloads, &Opaque{PayloadKE, q.dh.Public()})
 	}
 	if local != nil && remote != nil {
 		payloads = append(payloads, local, remote)
@@ -363,7 +363,7 @@ func (q *quickMode) offers(proto uint8, spi string) bool {
 // initiatorQM2 takes the responder's answer: its choice, nonce, PFS key
 // and lifetimes; it returns QM3 and the result.
 func (q *quickMode) initiatorQM2(m *Message) ([]byte, *quickResult, error) {
-	sa, nonce := Find[*SA](m), Find[*Nonce](m)
+	sa, nonce := Find[*SA](m), m.opaque(PayloadNonce)
 	ids := FindAll[*ID](m)
 	if q.idci != nil && (len(ids) != 2 || !bytes.Equal(ids[0].Body(), q.idci.Body()) || !bytes.Equal(ids[1].Body(), q.idcr.Body())) {
 		return refuse(NotifyInvalidIDInformation, errors.New("responder changed the proxy IDs (IDci/IDcr)"))
@@ -372,7 +372,7 @@ func (q *quickMode) initiatorQM2(m *Message) ([]byte, *quickResult, error) {
 	if err != nil {
 		return refuse(NotifyNoProposalChosen, err)
 	}
-	ke := Find[*KE](m)
+	ke := m.opaque(PayloadKE)
 	switch {
 	case q.dh != nil && ke == nil, q.dh == nil && ke != nil:
 		return refuse(NotifyNoProposalChosen, ErrPFSMismatch)
@@ -440,7 +440,7 @@ func newQuickResponder(sec *p1Secrets, pkt []byte, lookup quickLookup, spi func(
 // responderQM1 takes the initiator's offer: it finds our policy for the
 // proxy IDs, chooses a proposal and answers with QM2.
 func (q *quickMode) responderQM1(m *Message) ([]byte, *quickResult, error) {
-	sa, nonce := Find[*SA](m), Find[*Nonce](m)
+	sa, nonce := Find[*SA](m), m.opaque(PayloadNonce)
 	q.ni = append([]byte(nil), nonce.Data...)
 	ids := FindAll[*ID](m)
 	switch len(ids) {
@@ -460,12 +460,12 @@ func (q *quickMode) responderQM1(m *Message) ([]byte, *quickResult, error) {
 		return refuse(NotifyNoProposalChosen, err)
 	}
 	q.choice = ch
-	ke := Find[*KE](m)
+	ke := m.opaque(PayloadKE)
 	if (ke != nil) != (ch.PFS != 0) {
 		return refuse(NotifyNoProposalChosen, ErrPFSMismatch)
 	}
 	q.nr = newNonce()
-	payloads := []Payload{reply, &Nonce{Data: q.nr}}
+	payloads := []Payload{reply, &Opaque{PayloadNonce, q.nr}}
 	if ke != nil {
 		if q.dh, err = newPFSKey(ch.PFS); err != nil {
 			return refuse(NotifyNoProposalChosen, fmt.Errorf("PFS group %d: %w", ch.PFS, err))
@@ -473,7 +473,7 @@ func (q *quickMode) responderQM1(m *Message) ([]byte, *quickResult, error) {
 		if q.gxy, err = q.dh.SharedSecret(ke.Data); err != nil {
 			return refuse(NotifyInvalidKeyInformation, fmt.Errorf("PFS: %w", err))
 		}
-		payloads = append(payloads, &KE{Data: q.dh.Public()})
+		payloads = append(payloads, &Opaque{PayloadKE, q.dh.Public()})
 	}
 	if q.idci != nil {
 		payloads = append(payloads, q.idci, q.idcr)

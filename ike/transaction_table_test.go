@@ -66,8 +66,8 @@ func TestTransactionPayloads(t *testing.T) {
 		ok   bool
 	}{
 		{"attributes", []Payload{ap}, true},
-		{"attributes and a vendor ID", []Payload{ap, &VendorID{Data: VendorDPD}}, true},
-		{"no attributes", []Payload{&VendorID{Data: VendorDPD}}, false},
+		{"attributes and a vendor ID", []Payload{ap, &Opaque{PType: PayloadVendorID, Data: VendorDPD}}, true},
+		{"no attributes", []Payload{&Opaque{PType: PayloadVendorID, Data: VendorDPD}}, false},
 		{"attributes and a Delete", []Payload{ap, deleteChild(ProtoESP, 9)}, false},
 		{"attributes and an SA", []Payload{ap, &SA{DOI: DOIIPsec, Situation: SituationIdentityOnly}}, false},
 	}

@@ -240,13 +240,13 @@ func testVectorCase(t *testing.T, name string) {
 
 	// Phase 1 authentication payloads inside the decrypted messages.
 	if aggressive {
-		eq(t, "AM3 HASH", Find[*Hash](msgs["am3"]).Data, v.hex("hash_i"))
+		eq(t, "AM3 HASH", msgs["am3"].opaque(PayloadHash).Data, v.hex("hash_i"))
 	} else if !v.has("sig_i") {
-		eq(t, "MM5 HASH", Find[*Hash](msgs["mm5"]).Data, v.hex("hash_i"))
-		eq(t, "MM6 HASH", Find[*Hash](msgs["mm6"]).Data, v.hex("hash_r"))
+		eq(t, "MM5 HASH", msgs["mm5"].opaque(PayloadHash).Data, v.hex("hash_i"))
+		eq(t, "MM6 HASH", msgs["mm6"].opaque(PayloadHash).Data, v.hex("hash_r"))
 	} else {
-		eq(t, "MM5 SIG", Find[*Sig](msgs["mm5"]).Data, v.hex("sig_i"))
-		eq(t, "MM6 SIG", Find[*Sig](msgs["mm6"]).Data, v.hex("sig_r"))
+		eq(t, "MM5 SIG", msgs["mm5"].opaque(PayloadSig).Data, v.hex("sig_i"))
+		eq(t, "MM6 SIG", msgs["mm6"].opaque(PayloadSig).Data, v.hex("sig_r"))
 	}
 	if !aggressive {
 		eq(t, "MM5 ID", Find[*ID](msgs["mm5"]).Body(), v.hex("idii_b"))
@@ -266,9 +266,9 @@ func testVectorCase(t *testing.T, name string) {
 	eq(t, "HASH(1)", QuickHash1(h, k.SKEYIDa, mid, after(msgs["qm1"])), v.hex("qm_hash_1"))
 	eq(t, "HASH(2)", QuickHash2(h, k.SKEYIDa, mid, ni, after(msgs["qm2"])), v.hex("qm_hash_2"))
 	eq(t, "HASH(3)", QuickHash3(h, k.SKEYIDa, mid, ni, nr), v.hex("qm_hash_3"))
-	eq(t, "QM1 HASH payload", Find[*Hash](msgs["qm1"]).Data, v.hex("qm_hash_1"))
-	eq(t, "QM nonce i", Find[*Nonce](msgs["qm1"]).Data, ni)
-	eq(t, "QM nonce r", Find[*Nonce](msgs["qm2"]).Data, nr)
+	eq(t, "QM1 HASH payload", msgs["qm1"].opaque(PayloadHash).Data, v.hex("qm_hash_1"))
+	eq(t, "QM nonce i", msgs["qm1"].opaque(PayloadNonce).Data, ni)
+	eq(t, "QM nonce r", msgs["qm2"].opaque(PayloadNonce).Data, nr)
 
 	// KEYMAT per direction (the receiver's SPI keys its SA).
 	var gqm []byte
@@ -289,7 +289,7 @@ func testVectorCase(t *testing.T, name string) {
 				t.Errorf("%s: %v", n, err)
 			}
 		}
-		eq(t, "QM1 KE", Find[*KE](msgs["qm1"]).Data, v.hex("qm_g_xi"))
+		eq(t, "QM1 KE", msgs["qm1"].opaque(PayloadKE).Data, v.hex("qm_g_xi"))
 	}
 	sa := Find[*SA](msgs["qm2"])
 	eq(t, "QM SPI r", sa.Proposals[0].SPI, v.hex("qm_spi_r"))
