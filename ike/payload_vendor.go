@@ -83,15 +83,3 @@ func (v *PeerVendors) ScanVendors(m *Message) {
 		}
 	}
 }
-
-// OurVendorIDs are the VID payloads put in the first message of a phase 1
-// exchange in each direction: DPD and every NAT-T flavour we understand.
-func OurVendorIDs() []Payload {
-	return []Payload{
-		&Opaque{PayloadVendorID, VendorDPD},
-		&Opaque{PayloadVendorID, VendorNATTRFC},
-		&Opaque{PayloadVendorID, VendorNATTDraft03},
-		&Opaque{PayloadVendorID, VendorNATTDraft02NL},
-		&Opaque{PayloadVendorID, VendorNATTDraft02},
-	}
-}

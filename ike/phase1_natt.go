@@ -9,22 +9,23 @@ import (
 // announce (NAT-T flavour, DPD, fragmentation, XAUTH, Unity), the NAT-D
 // hashes of RFC 3947 section 3.2 and the float to UDP 4500.
 
-// vendorPayloads are our capability VIDs (NAT-T ones unless disabled,
-// fragmentation when enabled).
+// vendorPayloads are the VID payloads of our first phase 1 message in
+// either direction: DPD, every NAT-T flavour we understand unless NAT-T
+// is off, fragmentation when enabled, XAUTH and Unity for remote access.
 func (p *Phase1) vendorPayloads() []Payload {
-	var out []Payload
-	for _, v := range OurVendorIDs() {
-		d := v.(*Opaque).Data
-		if p.cfg.NATT == NATTOff && !bytes.Equal(d, VendorDPD) {
-			continue
-		}
-		out = append(out, v)
+	ids := [][]byte{VendorDPD}
+	if p.cfg.NATT != NATTOff {
+		ids = append(ids, VendorNATTRFC, VendorNATTDraft03, VendorNATTDraft02NL, VendorNATTDraft02)
 	}
 	if p.cfg.Fragmentation {
-		out = append(out, &Opaque{PayloadVendorID, vendorFragmentationOut})
+		ids = append(ids, vendorFragmentationOut)
 	}
 	if p.cfg.RemoteAccess {
-		out = append(out, &Opaque{PayloadVendorID, VendorXAuth}, &Opaque{PayloadVendorID, VendorUnity})
+		ids = append(ids, VendorXAuth, VendorUnity)
+	}
+	out := make([]Payload, len(ids))
+	for i, d := range ids {
+		out[i] = &Opaque{PayloadVendorID, d}
 	}
 	return out
 }
