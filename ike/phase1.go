@@ -137,8 +137,9 @@ type Result struct {
 // through Main Mode, then Aggressive Mode. Handle does what is common to
 // every message and hands the rest to the role.
 //
-// Its fields are grouped by job; the embedded groups are filled by the
-// files named beside them.
+// Its fields are grouped by job, each group filled by the file its
+// comment names (plain fields: a named type per group cost its type
+// descriptors, flash).
 type Phase1 struct {
 	cfg      Phase1Config
 	rand     io.Reader
@@ -153,58 +154,41 @@ type Phase1 struct {
 	// (five words on 32-bit, copied at each call).
 	now time.Time
 
-	p1Proposal // phase1_proposal.go
-	p1Keying   // phase1_keys.go
-	p1Auth     // phase1_auth.go
-	p1NATT     // phase1_natt.go
-	p1Wire     // phase1_send.go and Handle
-
-	done    *Phase1Done
-	failure *Phase1Failure
-}
-
-// p1Proposal is what was offered and chosen.
-type p1Proposal struct {
+	// What was offered and chosen (phase1_proposal.go).
 	policies []Policy // ours, ECDSA methods resolved to the key's curve
 	policy   Policy   // negotiated
 	lifetime time.Duration
 	saiB     []byte // body of the initiator's SA payload (input of HASH_I/R)
-}
 
-// p1Keying is the Diffie-Hellman exchange and the keys it gives.
-type p1Keying struct {
+	// The Diffie-Hellman exchange and the keys it gives (phase1_keys.go).
 	dh       *DHKey
 	gxi, gxr []byte
 	ni, nr   []byte
 	keys     *Phase1Keys
 	blk      cipher.Block
 	iv       []byte // the phase 1 CBC IV chain
-}
 
-// p1Auth is who the two ends proved to be.
-type p1Auth struct {
-	_                  [0]func() // not comparable: no generated == function (flash)
+	// Who the two ends proved to be (phase1_auth.go).
 	localID, peerID    *ID
 	peerCert           *x509.Certificate
 	peerInitialContact bool
-}
 
-// p1NATT is what the peer announced and what NAT-D found.
-type p1NATT struct {
-	_                 [0]func() // not comparable: no generated == function (flash)
+	// What the peer announced and what NAT-D found (phase1_natt.go).
 	peer              PeerVendors
 	natt              NATTVariant
 	localNAT, peerNAT bool
 	floated           bool
-}
 
-// p1Wire is the datagram bookkeeping: retransmissions and fragments.
-type p1Wire struct {
+	// The datagram bookkeeping: retransmissions and fragments
+	// (phase1_send.go and Handle).
 	lastIn     [32]byte // hash of the last accepted datagram (retransmit detection)
 	lastAnswer [][]byte // what that datagram made us send (nil: it ended an exchange)
 	lastSent   [][]byte
 	frags      Reassembler
 	fragID     uint16 // of the last message we fragmented
+
+	done    *Phase1Done
+	failure *Phase1Failure
 }
 
 // phase1Role is one role's state machine: it takes the Main or
