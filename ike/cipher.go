@@ -47,14 +47,6 @@ func (c CipherAlg) KeyLen(attrBits int) (int, error) {
 	return i.KeyLen, nil
 }
 
-// BlockSize is the cipher block size (and IV length).
-func (c CipherAlg) BlockSize() int {
-	if i := c.info(0); i != nil {
-		return i.BlockSize
-	}
-	return 0
-}
-
 func (c CipherAlg) String() string {
 	switch c {
 	case CipherDES:

@@ -150,7 +150,13 @@ func DerivePhase1Keys(h HashAlg, c CipherAlg, keyLen int, skeyid, gxy, gxi, gxr 
 	if !h.Valid() {
 		return nil, fmt.Errorf("ike: unsupported hash %d", uint16(h))
 	}
-	k := &Phase1Keys{Hash: h, Cipher: c, SKEYID: skeyid, BlockSize: c.BlockSize()}
+	// The block size read here, not by a CipherAlg.BlockSize method: a
+	// method of that name and signature is kept in every binary, with a
+	// pointer wrapper, because cipher.Block has one (flash).
+	k := &Phase1Keys{Hash: h, Cipher: c, SKEYID: skeyid}
+	if i := c.info(0); i != nil {
+		k.BlockSize = i.BlockSize
+	}
 	k.SKEYIDd, k.SKEYIDa, k.SKEYIDe = DeriveSKEYIDs(h, skeyid, gxy, ckyI, ckyR)
 	k.Ka = EncryptionKey(h, k.SKEYIDe, keyLen)
 	k.IV = Phase1IV(h, gxi, gxr, k.BlockSize)

@@ -39,14 +39,6 @@ func (h HashAlg) New() func() hash.Hash {
 	return nil
 }
 
-// Size is the digest (and PRF output) length.
-func (h HashAlg) Size() int {
-	if i := h.info(); i != nil {
-		return i.Size
-	}
-	return 0
-}
-
 // Weak reports whether the algorithm needs allow_weak.
 func (h HashAlg) Weak() bool { i := h.info(); return i != nil && i.Weak }
 
