@@ -12,11 +12,6 @@ import "time"
 // lifetimeTick is how often time lifetimes are checked.
 const lifetimeTick = time.Second
 
-// expirer is implemented by *InboundSA and *OutboundSA.
-type expirer interface {
-	CheckTime(now time.Time)
-	Expired() (soft, hard bool)
-}
 
 func (e *Engine) runLifetimes() {
 	t := time.NewTicker(lifetimeTick)
@@ -34,9 +29,9 @@ func (e *Engine) runLifetimes() {
 func (e *Engine) checkLifetimes(now time.Time) {
 	for _, p := range e.pairList() {
 		soft, hard := false, false
-		for _, sa := range []any{p.in, p.out} {
-			x, ok := sa.(expirer)
-			if !ok || sa == nil {
+		for _, half := range [2]any{p.in, p.out} {
+			x := saOf(half)
+			if x == nil {
 				continue
 			}
 			x.CheckTime(now)

@@ -96,9 +96,20 @@ type Pair struct {
 	own *pairCounters
 }
 
-// selfCounting is a Verifier or Protector that keeps its own counters, as
-// *InboundSA and *OutboundSA do.
-type selfCounting interface{ Stats() Stats }
+// saOf returns the SA state of a pair's half when it is one of ours
+// (*InboundSA or *OutboundSA, which keep their own counters and
+// lifetimes), nil for other implementations. A type switch rather than
+// interfaces of Stats, CheckTime and Expired: a call through those made
+// each SA type carry a wrapper function per method (flash).
+func saOf(half any) *saCommon {
+	switch sa := half.(type) {
+	case *InboundSA:
+		return &sa.saCommon
+	case *OutboundSA:
+		return &sa.saCommon
+	}
+	return nil
+}
 
 type pairCounters struct {
 	_                 [0]func() // not comparable: no generated == function (flash)
@@ -108,9 +119,7 @@ type pairCounters struct {
 }
 
 func newPairCounters(in Verifier, out Protector) *pairCounters {
-	_, inCounts := in.(selfCounting)
-	_, outCounts := out.(selfCounting)
-	if (in == nil || inCounts) && (out == nil || outCounts) {
+	if (in == nil || saOf(in) != nil) && (out == nil || saOf(out) != nil) {
 		return nil
 	}
 	return &pairCounters{}

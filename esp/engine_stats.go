@@ -74,8 +74,8 @@ func (p *Pair) PacketsIn() uint64 {
 	if c := p.own; c != nil {
 		return c.pktsIn.Load()
 	}
-	if sc, ok := p.in.(selfCounting); ok {
-		return sc.Stats().Packets
+	if sa := saOf(p.in); sa != nil {
+		return sa.life.packets.Load()
 	}
 	return 0
 }
@@ -92,11 +92,11 @@ func (p *Pair) counters(ps *PairStats) {
 	ps.Drops = map[string]uint64{}
 	// Both halves by one loop: the drop sum is written once.
 	for i, half := range [2]any{p.in, p.out} {
-		sc, ok := half.(selfCounting)
-		if !ok {
+		sa := saOf(half)
+		if sa == nil {
 			continue
 		}
-		st := sc.Stats()
+		st := sa.Stats()
 		if i == 0 {
 			ps.PktsIn, ps.BytesIn = st.Packets, st.Bytes
 		} else {
