@@ -12,7 +12,6 @@ import "time"
 // lifetimeTick is how often time lifetimes are checked.
 const lifetimeTick = time.Second
 
-
 func (e *Engine) runLifetimes() {
 	t := time.NewTicker(lifetimeTick)
 	for {
