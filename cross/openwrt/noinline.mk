@@ -20,7 +20,7 @@
 TINYIPSEC_NOINLINE := tinyipsec tinyipsec/conf/... tinyipsec/ike/... tinyipsec/internal/ciscoimport \
 	tinyipsec/internal/dataplane tinyipsec/internal/status tinyipsec/internal/jsonenc \
 	tinyipsec/internal/logx tinyipsec/internal/spawn tinyipsec/internal/unixsock \
-	tinyipsec/internal/wireshark tinyipsec/internal/memory \
+	tinyipsec/internal/wireshark tinyipsec/internal/memory tinyipsec/internal/cliflag \
 	crypto/x509/... encoding/asn1 encoding/pem crypto/ecdsa crypto/rsa crypto/ed25519 crypto/dsa \
 	crypto/internal/fips140/rsa crypto/internal/fips140/ecdsa crypto/ecdh crypto/elliptic \
 	golang.org/x/crypto/cryptobyte/... vendor/golang.org/x/crypto/cryptobyte/... net net/url fmt internal/fmtsort flag log/... \
