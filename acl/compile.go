@@ -144,11 +144,12 @@ func buildGroups(c []crule, fam uint8, all []int32) []group {
 		k := uint32(c[i].slen)<<8 | uint32(c[i].dlen)
 		gi, ok := byLens[k]
 		if !ok {
-			// Masks are per family; an "any" side has length 0 and
-			// a zero mask in either family.
+			// The group's masks are its first rule's: a length has one
+			// mask in the family, and an "any" side has length 0 and a
+			// zero mask in either family.
 			gi = int32(len(groups))
 			byLens[k] = gi
-			groups = append(groups, group{smask: prefixMask(int(c[i].slen), fam), dmask: prefixMask(int(c[i].dlen), fam), first: i, spans: map[pairKey]span{}})
+			groups = append(groups, group{smask: c[i].smask, dmask: c[i].dmask, first: i, spans: map[pairKey]span{}})
 			size = append(size, 0)
 		}
 		in[n] = gi
