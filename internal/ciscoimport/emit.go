@@ -13,7 +13,9 @@ import (
 // show in clear (ASA "*****", IOS type 6/7): the admin writes them there.
 const defaultPSKDir = "/etc/tinyipsec/"
 
-// out is one crypto map entry as it will be written.
+// out is one crypto map entry as it will be written. It lives on
+// mapOut's stack while mapOut writes it: kept in a list, each one was a
+// heap object whose type needed a descriptor of every field (flash).
 type out struct {
 	comment  string
 	name     string
@@ -36,13 +38,17 @@ type out struct {
 
 func (c *converter) emit() []byte {
 	c.keysFromTunnelGroups()
-	var entries []*out
+	// The entries are written into their own buffer as they are checked,
+	// which decides the ACLs and keys written before them.
+	entries := &conf.TOMLWriter{}
+	n, haveDynamic := 0, false
 	doneDyn := map[string]bool{}
 
 	for _, m := range c.maps {
 		if m.dynRef == "" {
-			if e := c.mapOut(m, ""); e != nil {
-				entries = append(entries, e)
+			if peer := c.mapOut(entries, m, ""); peer != "" {
+				n++
+				haveDynamic = haveDynamic || peer == "dynamic" // "set peer dynamic"
 			}
 			continue
 		}
@@ -56,8 +62,9 @@ func (c *converter) emit() []byte {
 				continue
 			}
 			found = true
-			if e := c.mapOut(d, "crypto map "+m.name+" "+m.seq); e != nil {
-				entries = append(entries, e)
+			if c.mapOut(entries, d, "crypto map "+m.name+" "+m.seq) != "" {
+				n++
+				haveDynamic = true
 			}
 		}
 		if !found {
@@ -112,13 +119,9 @@ func (c *converter) emit() []byte {
 		}
 		b.Raw("]\n")
 	}
-	haveDynamic := false
-	for _, e := range entries {
-		writeEntry(b, e)
-		haveDynamic = haveDynamic || e.peer == "dynamic"
-	}
+	b.Raw(string(entries.Bytes()))
 	c.writeKeyring(b, haveDynamic)
-	if len(c.policies) == 0 && len(entries) > 0 {
+	if len(c.policies) == 0 && n > 0 {
 		c.noteAt(0, "(whole file)", "no crypto isakmp policy: the platform's built-in default policies are not carried over; add an [[isakmp_policy]]")
 	}
 	return b.Bytes()
@@ -169,17 +172,17 @@ func optInt(b *conf.TOMLWriter, key string, n int) {
 
 func lineNo(n int) string { return "line " + strconv.Itoa(n) }
 
-// mapOut checks one entry and resolves its names; nil (with notes) when
-// it cannot be carried over. via names the crypto map a dynamic-map entry
-// is used by.
-func (c *converter) mapOut(m *mapEntry, via string) *out {
+// mapOut checks one entry, resolves its names and writes it to b; it
+// returns the peer written, "" (with notes) when the entry cannot be
+// carried over. via names the crypto map a dynamic-map entry is used by.
+func (c *converter) mapOut(b *conf.TOMLWriter, m *mapEntry, via string) string {
 	kind := "crypto map"
 	if m.isDynamic {
 		kind = "crypto dynamic-map"
 	}
 	head := &line{num: m.line, toks: []string{"crypto", strings.Fields(kind)[1], m.name, m.seq}}
 	if m.unusable != "" {
-		return nil // noted where it was found
+		return "" // noted where it was found
 	}
 	e := &out{name: m.name, seq: m.seq, pfs: m.pfs, life: m.life, lifeKB: m.lifeKB, kbSet: m.lifeKBSet, natOff: m.natOff || c.natTOff}
 	e.comment = kind + " " + m.name + " " + m.seq + " (" + lineNo(m.line) + ")"
@@ -199,11 +202,11 @@ func (c *converter) mapOut(m *mapEntry, via string) *out {
 	// match address
 	if m.match == "" {
 		c.note(head, "no match address: the entry is not carried over")
-		return nil
+		return ""
 	}
 	if !c.crypoACL(m.match) {
 		c.note(m.matchLine, "ACL "+m.match+" is missing or has no usable permit entry: the entry is not carried over")
-		return nil
+		return ""
 	}
 	e.match = m.match
 
@@ -226,7 +229,7 @@ func (c *converter) mapOut(m *mapEntry, via string) *out {
 	}
 	if len(e.tsets) == 0 {
 		c.note(head, "no usable transform set: the entry is not carried over")
-		return nil
+		return ""
 	}
 
 	// peer and key
@@ -239,7 +242,7 @@ func (c *converter) mapOut(m *mapEntry, via string) *out {
 	} else {
 		if len(m.peers) == 0 {
 			c.note(head, "no set peer: the entry is not carried over")
-			return nil
+			return ""
 		}
 		e.peer = m.peers[0]
 		if len(m.peers) > 1 {
@@ -258,7 +261,8 @@ func (c *converter) mapOut(m *mapEntry, via string) *out {
 	} else if c.dpdSet {
 		e.dpdSet, e.dpd, e.dpdTO = true, c.dpdDelay, c.dpdDelay+5*c.dpdRetry
 	}
-	return e
+	writeEntry(b, e)
+	return e.peer
 }
 
 // staticKey puts the peer's pre-shared key on the entry.
