@@ -97,11 +97,11 @@ func (b *builder) cryptoMap(t *table, seen map[string]keyPath) *CryptoMap {
 	// Absent, integer gives 0 and ok, and need reports it missing.
 	if seq, ok := t.integer("seq", 0, 1, maxSeq); ok && t.need("seq") {
 		m.Seq = int(seq)
-		if m.Name != "" {
-			if first, dup := seen[m.ID()]; dup {
+		if id := m.ID(); m.Name != "" {
+			if first, dup := seen[id]; dup {
 				t.errorf("seq", "crypto map %s %d is already defined by %s", m.Name, m.Seq, first)
 			} else {
-				seen[m.ID()] = t.path
+				seen[id] = t.path
 			}
 		}
 	}

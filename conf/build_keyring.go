@@ -1,7 +1,6 @@
 package conf
 
 import (
-	"errors"
 	"net/netip"
 	"strings"
 )
@@ -63,8 +62,8 @@ func (b *builder) keyringEntry(t *table, seen map[string]keyPath) (KeyringEntry,
 	case t.has("address") && t.has("identity"):
 		t.fail("identity", "set address or identity, not both")
 	case t.has("address"):
-		p, err := parsePrefixOrAddr(addr)
-		if err != nil {
+		p, ok := parsePrefixOrAddr(addr)
+		if !ok {
 			t.errorf("address", "%q is not an address or prefix (10.0.0.1, 10.0.0.0/24, 2001:db8::/32)", addr)
 			break
 		}
@@ -105,23 +104,22 @@ func (b *builder) keyringEntry(t *table, seen map[string]keyPath) (KeyringEntry,
 
 // parsePrefixOrAddr reads "10.0.0.1" as a /32 and "10.0.0.0/24" as is
 // (host bits must be zero, so a typo does not widen the match silently).
-func parsePrefixOrAddr(s string) (netip.Prefix, error) {
+// It reports only whether s is one: the caller's message says what is
+// expected (no error values made for nothing: flash).
+func parsePrefixOrAddr(s string) (netip.Prefix, bool) {
 	if strings.Contains(s, "/") {
 		p, err := netip.ParsePrefix(s)
-		if err != nil {
-			return netip.Prefix{}, err
+		if err != nil || p != p.Masked() || p.Addr().Is4In6() {
+			return netip.Prefix{}, false
 		}
-		if p != p.Masked() || p.Addr().Is4In6() {
-			return netip.Prefix{}, errors.New("host bits set")
-		}
-		return p, nil
+		return p, true
 	}
 	a, err := netip.ParseAddr(s)
 	if err != nil || a.Zone() != "" {
-		return netip.Prefix{}, errors.New("not an address")
+		return netip.Prefix{}, false
 	}
 	a = a.Unmap()
-	return netip.PrefixFrom(a, a.BitLen()), nil
+	return netip.PrefixFrom(a, a.BitLen()), true
 }
 
 // KeyringFor finds the key for a peer: the entry for its identity (if
@@ -130,7 +128,7 @@ func parsePrefixOrAddr(s string) (netip.Prefix, error) {
 func (c *Config) KeyringFor(addr netip.Addr, id *Identity) *KeyringEntry {
 	if id != nil && id.Type != "" {
 		for i := range c.Keyring {
-			if e := &c.Keyring[i]; e.Identity.Type != "" && e.Identity.matches(*id) {
+			if e := &c.Keyring[i]; e.Identity.Type != "" && e.Identity.matches(id) {
 				return e
 			}
 		}
@@ -146,7 +144,9 @@ func (c *Config) KeyringFor(addr netip.Addr, id *Identity) *KeyringEntry {
 	return best
 }
 
-func (id Identity) matches(o Identity) bool {
+// matches compares by pointer: an Identity is nine words, copied twice
+// per call by value (flash).
+func (id *Identity) matches(o *Identity) bool {
 	switch id.Type {
 	case "ipv4", "ipv6":
 		return (o.Type == "ipv4" || o.Type == "ipv6") && id.Addr == o.Addr.Unmap()
