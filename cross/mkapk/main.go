@@ -156,7 +156,9 @@ func build(top, arch, version, binary string, epoch int64) (*apkv3.Package, erro
 // deflate stream is about 4% smaller than compress/flate's best, which is
 // 0.1 MB of a package, and apk inflates any valid stream. Without it the
 // package is written with compress/flate. ZOPFLI_ITERATIONS trades build
-// time for size (1 by default: about 10 s for a 6 MB binary).
+// time for size: 5 by default, about 10 s for a 6 MB binary and 8 KB
+// less than one iteration (ARMv7: 2,156,442 -> 2,148,002 B); 15 gives only
+// 0.3 KB more.
 func deflater() apkv3.Deflater {
 	zopfli, err := exec.LookPath("zopfli")
 	if err != nil {
@@ -165,7 +167,7 @@ func deflater() apkv3.Deflater {
 	}
 	iterations := os.Getenv("ZOPFLI_ITERATIONS")
 	if iterations == "" {
-		iterations = "1"
+		iterations = "5"
 	}
 	return func(dst io.Writer, src []byte) error {
 		tmp, err := os.CreateTemp("", "mkapk-*.adb")
