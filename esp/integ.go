@@ -37,32 +37,35 @@ func newHMAC(alg *algo.HashInfo, key []byte) (*hmacState, error) {
 	} else {
 		copy(k[:], key)
 	}
+	// The inner and outer hash by one loop (flash): each keyed with its
+	// pad, its state saved, and kept as the unmarshaler that restores it.
 	var pad [128]byte
-	for i := 0; i < bs; i++ {
-		pad[i] = k[i] ^ 0x36
+	var saved [2][]byte
+	var restore [2]encoding.BinaryUnmarshaler
+	var err error
+	for i, hh := range [2]hash.Hash{h.inner, h.outer} {
+		for j := 0; j < bs; j++ {
+			pad[j] = k[j] ^ [2]byte{0x36, 0x5c}[i]
+		}
+		hh.Write(pad[:bs])
+		m, ok := hh.(encoding.BinaryMarshaler)
+		u, ok2 := hh.(encoding.BinaryUnmarshaler)
+		if !ok || !ok2 {
+			err = errors.New("esp: hash state cannot be saved")
+			break
+		}
+		if saved[i], err = m.MarshalBinary(); err != nil {
+			break
+		}
+		restore[i] = u
 	}
-	h.inner.Write(pad[:bs])
-	for i := 0; i < bs; i++ {
-		pad[i] = k[i] ^ 0x5c
-	}
-	h.outer.Write(pad[:bs])
 	clear(k[:])
 	clear(pad[:])
-	im, ok1 := h.inner.(encoding.BinaryMarshaler)
-	om, ok2 := h.outer.(encoding.BinaryMarshaler)
-	iu, ok3 := h.inner.(encoding.BinaryUnmarshaler)
-	ou, ok4 := h.outer.(encoding.BinaryUnmarshaler)
-	if !ok1 || !ok2 || !ok3 || !ok4 {
-		return nil, errors.New("esp: hash state cannot be saved")
-	}
-	var err error
-	if h.ipad, err = im.MarshalBinary(); err != nil {
+	if err != nil {
 		return nil, err
 	}
-	if h.opad, err = om.MarshalBinary(); err != nil {
-		return nil, err
-	}
-	h.innerU, h.outerU = iu, ou
+	h.ipad, h.opad = saved[0], saved[1]
+	h.innerU, h.outerU = restore[0], restore[1]
 	return h, nil
 }
 
