@@ -66,10 +66,6 @@ func (b *builder) fail(p keyPath, msg string) {
 	b.add(Error{File: b.file, Line: line, Key: key, Msg: msg})
 }
 
-// full reports whether no further error would be kept; long loops stop
-// early then, so a huge broken file costs little time.
-func (b *builder) full() bool { return len(b.errs) >= maxErrors }
-
 // add keeps e in line order: errors without a line go last, and the
 // order of discovery is kept otherwise. Inserted in place (the list is at
 // most maxErrors long) rather than sorted at the end, whose less and swap
@@ -143,7 +139,7 @@ func (b *builder) build(root map[string]any) (*Config, error) {
 // rather than an iterator, whose loop bodies would be compiled as
 // separate functions (flash).
 func (b *builder) stopArray() bool {
-	if b.full() {
+	if len(b.errs) >= maxErrors { // no further error would be kept
 		b.dropped++
 		return true
 	}
@@ -172,7 +168,7 @@ func (b *builder) named(t *table, acls bool) {
 	}
 	slices.SortFunc(names, strings.Compare) // shares crypto/x509's instantiation; sort.Strings would add one
 	for _, name := range names {
-		if b.full() {
+		if len(b.errs) >= maxErrors {
 			b.dropped++
 			t.get(name)
 			continue

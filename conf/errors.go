@@ -40,9 +40,12 @@ type Errors []Error
 
 // Error joins the problems one per line.
 func (es Errors) Error() string {
-	lines := make([]string, len(es))
-	for i, e := range es {
-		lines[i] = e.Error()
+	var b strings.Builder
+	for i := range es {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(es[i].Error())
 	}
-	return strings.Join(lines, "\n")
+	return b.String()
 }

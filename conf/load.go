@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/BurntSushi/toml"
@@ -20,27 +21,23 @@ const MaxFileSize = 1 << 20
 // UCI bridge, everything else is TOML. On error it returns Errors with
 // every problem found.
 func Load(path string) (*Config, error) {
-	data, err := readConfigFile(path)
-	if err != nil {
-		return nil, err
+	// A file that cannot be read is one Error, made at one place (flash).
+	var msg string
+	if f, err := os.Open(path); err != nil {
+		msg = fmt.Sprintf("cannot read: %v", errors.Unwrap(err))
+	} else {
+		data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+		f.Close() // not deferred: a defer is a wrapper function of its own (flash)
+		switch {
+		case err != nil:
+			msg = "cannot read: " + err.Error()
+		case len(data) > MaxFileSize:
+			msg = "larger than " + strconv.Itoa(MaxFileSize) + " bytes"
+		default:
+			return Parse(path, data)
+		}
 	}
-	return Parse(path, data)
-}
-
-func readConfigFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, Errors{{File: path, Msg: fmt.Sprintf("cannot read: %v", errors.Unwrap(err))}}
-	}
-	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
-	f.Close() // not deferred: a defer is a wrapper function of its own (flash)
-	if err != nil {
-		return nil, Errors{{File: path, Msg: fmt.Sprintf("cannot read: %v", err)}}
-	}
-	if len(data) > MaxFileSize {
-		return nil, Errors{{File: path, Msg: fmt.Sprintf("larger than %d bytes", MaxFileSize)}}
-	}
-	return data, nil
+	return nil, Errors{{File: path, Msg: msg}}
 }
 
 // Parse validates configuration text; name is used in messages and as
@@ -78,23 +75,21 @@ func LooksLikeUCI(data []byte) bool {
 	return false
 }
 
-// ParseTOML validates TOML configuration text.
+// ParseTOML validates TOML configuration text. Every error leaves through
+// the one return at the end, which takes the secrets out of it.
 func ParseTOML(name string, data []byte) (*Config, error) {
-	c, err := parseTOML(name, data)
-	return c, redactSecrets(data, false, err)
-}
-
-func parseTOML(name string, data []byte) (*Config, error) {
 	var root map[string]any
-	if _, err := toml.Decode(string(data), &root); err != nil {
-		if pe, ok := err.(toml.ParseError); ok { // Decode returns it unwrapped
-			return nil, Errors{{File: name, Line: pe.Position.Line, Key: pe.LastKey, Msg: pe.Message, syntax: true}}
+	var c *Config
+	_, err := toml.Decode(string(data), &root)
+	if pe, ok := err.(toml.ParseError); ok { // Decode returns it unwrapped
+		err = Errors{{File: name, Line: pe.Position.Line, Key: pe.LastKey, Msg: pe.Message, syntax: true}}
+	} else if err != nil {
+		err = Errors{{File: name, Msg: err.Error(), syntax: true}}
+	} else {
+		if root == nil {
+			root = map[string]any{}
 		}
-		return nil, Errors{{File: name, Msg: err.Error(), syntax: true}}
+		c, err = newBuilder(name, &tomlLocator{src: data}, false).build(root)
 	}
-	if root == nil {
-		root = map[string]any{}
-	}
-	b := newBuilder(name, &tomlLocator{src: data}, false)
-	return b.build(root)
+	return c, redactSecrets(data, false, err)
 }

@@ -38,13 +38,9 @@ func inList(list []string, s string) bool {
 	return false
 }
 
-// ParseUCI validates UCI configuration text.
+// ParseUCI validates UCI configuration text; its errors leave through
+// the one return at the end, which takes the secrets out of them.
 func ParseUCI(name string, data []byte) (*Config, error) {
-	c, err := parseUCIConfig(name, data)
-	return c, redactSecrets(data, true, err)
-}
-
-func parseUCIConfig(name string, data []byte) (*Config, error) {
 	secs, synErrs := parseUCI(data)
 	loc := &uciLocator{entries: map[string]uciLoc{}}
 	b := newBuilder(name, loc, true)
@@ -95,7 +91,8 @@ func parseUCIConfig(name string, data []byte) (*Config, error) {
 		}
 		loc.entries[p.String()] = uciLoc{line: s.Line, key: disp, section: s.Type}
 	}
-	return b.build(root)
+	c, err := b.build(root)
+	return c, redactSecrets(data, true, err)
 }
 
 // display names a section the way uci show would: 'name' or @type[N].

@@ -47,9 +47,8 @@ func (l Level) String() string {
 // LevelVar is a level that can change while loggers use it.
 type LevelVar struct{ v atomic.Int32 }
 
-func (v *LevelVar) Level() Level         { return Level(v.v.Load()) }
-func (v *LevelVar) Set(l Level)          { v.v.Store(int32(l)) }
-func (v *LevelVar) enabled(l Level) bool { return v == nil || l >= v.Level() }
+func (v *LevelVar) Level() Level { return Level(v.v.Load()) }
+func (v *LevelVar) Set(l Level)  { v.v.Store(int32(l)) }
 
 // Logger writes one line per message to its writer.
 type Logger struct {
@@ -84,7 +83,9 @@ func (l *Logger) With(args ...any) *Logger {
 }
 
 // Enabled reports whether a message at level would be written.
-func (l *Logger) Enabled(level Level) bool { return l != nil && l.out.level.enabled(level) }
+func (l *Logger) Enabled(level Level) bool {
+	return l != nil && (l.out.level == nil || level >= l.out.level.Level())
+}
 
 func (l *Logger) Debug(msg string, args ...any) { l.log(LevelDebug, msg, args) }
 func (l *Logger) Info(msg string, args ...any)  { l.log(LevelInfo, msg, args) }
