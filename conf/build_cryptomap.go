@@ -115,10 +115,14 @@ func (b *builder) cryptoMap(t *table, seen map[string]keyPath) *CryptoMap {
 	}
 	if local, ok := t.str("local", ""); ok && local != "" {
 		a, err := netip.ParseAddr(local)
+		listed := len(b.cfg.Global.Listen) == 0 // no list: any address
+		for _, l := range b.cfg.Global.Listen {
+			listed = listed || l == a
+		}
 		switch {
 		case err != nil:
 			t.errorf("local", "%q is not an IP address", local)
-		case len(b.cfg.Global.Listen) > 0 && !contains(b.cfg.Global.Listen, a):
+		case !listed:
 			t.errorf("local", "%s is not one of the global listen addresses", a)
 		case m.PeerAddr.IsValid() && a.Is4() != m.PeerAddr.Is4():
 			t.errorf("local", "%s and peer %s are of different address families", a, m.PeerAddr)
@@ -152,15 +156,6 @@ func (b *builder) cryptoMap(t *table, seen map[string]keyPath) *CryptoMap {
 		return nil
 	}
 	return m
-}
-
-func contains(list []netip.Addr, a netip.Addr) bool {
-	for _, x := range list {
-		if x == a {
-			return true
-		}
-	}
-	return false
 }
 
 // parsePeer accepts an address, a host name, or "dynamic".

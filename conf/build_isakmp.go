@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
-
-	"tinyipsec/internal/algo"
 )
 
 // isakmpMap reads the keys of a crypto map keyed by IKE.
@@ -25,12 +23,22 @@ func (b *builder) isakmpMap(t *table, m *CryptoMap) {
 	b.credentials(t, m)
 
 	if v, present, ok := t.scalar("pfs"); present && ok {
-		if g, err := parsePFS(v); err != nil {
-			t.fail("pfs", err.Error())
-		} else if g.Weak() && !b.cfg.Global.AllowWeak {
-			t.fail("pfs", weakHint("DH group "+itoa(g)))
-		} else {
-			m.PFS = g
+		// A DH group, or 0, "", "0" or "none" for no PFS.
+		none := v == int64(0)
+		if x, isStr := v.(string); isStr {
+			x = strings.TrimSpace(strings.ToLower(x))
+			none = x == "" || x == "none" || x == "0"
+		}
+		if !none {
+			g, err := parseDHGroup(v)
+			switch {
+			case err != nil:
+				t.fail("pfs", err.Error())
+			case g.Weak() && !b.cfg.Global.AllowWeak:
+				t.fail("pfs", weakHint("DH group "+itoa(g)))
+			default:
+				m.PFS = g
+			}
 		}
 	}
 
@@ -61,21 +69,6 @@ func (b *builder) isakmpMap(t *table, m *CryptoMap) {
 	}
 	m.NATT, _ = enum(t, "nat_t", NATTAuto, NATTAuto, NATTForce, NATTOff)
 	b.dpd(t, m)
-}
-
-// parsePFS accepts a DH group, or 0 / "" / "none" for no PFS.
-func parsePFS(v any) (algo.Group, error) {
-	switch x := v.(type) {
-	case int64:
-		if x == 0 {
-			return 0, nil
-		}
-	case string:
-		if s := strings.TrimSpace(strings.ToLower(x)); s == "" || s == "none" || s == "0" {
-			return 0, nil
-		}
-	}
-	return parseDHGroup(v)
 }
 
 func (b *builder) dpd(t *table, m *CryptoMap) {

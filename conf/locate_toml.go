@@ -43,8 +43,25 @@ func locateTOML(src []byte) *tomlLocator {
 			s.newlines = append(s.newlines, i)
 		}
 	}
-	s.document()
-	return &tomlLocator{lines: s.lines}
+	// The document: tables and keys, a line at a time.
+	for {
+		s.skipSpace()
+		if s.eof() {
+			return &tomlLocator{lines: s.lines}
+		}
+		start := s.i
+		if s.peek() == '[' {
+			s.header()
+		} else {
+			s.keyValue(s.table)
+		}
+		// Whatever follows on the line is a comment or something this
+		// scanner does not understand; either way it holds no keys.
+		if s.i == start {
+			s.i++
+		}
+		s.skipLine()
+	}
 }
 
 type tomlScanner struct {
@@ -56,10 +73,18 @@ type tomlScanner struct {
 	table    keyPath        // current [table] / [[array]] element
 }
 
-// lineAt is the line of offset off: one more than the newlines before
-// it, found by binary search. Written out rather than sort.SearchInts,
-// which with sort.Search and its closure only this linked (flash).
-func (s *tomlScanner) lineAt(off int) int {
+func (s *tomlScanner) record(p keyPath, off int) {
+	s.recordKey(p.String(), off)
+}
+
+// recordKey records the line of offset off for k, unless k has one: one
+// more than the newlines before off, found by binary search (written out:
+// sort.SearchInts, with sort.Search and its closure, was linked for this
+// alone; flash).
+func (s *tomlScanner) recordKey(k string, off int) {
+	if _, ok := s.lines[k]; ok {
+		return
+	}
 	lo, hi := 0, len(s.newlines)
 	for lo < hi {
 		m := int(uint(lo+hi) >> 1)
@@ -69,17 +94,7 @@ func (s *tomlScanner) lineAt(off int) int {
 			hi = m
 		}
 	}
-	return lo + 1
-}
-
-func (s *tomlScanner) record(p keyPath, off int) {
-	s.recordKey(p.String(), off)
-}
-
-func (s *tomlScanner) recordKey(k string, off int) {
-	if _, ok := s.lines[k]; !ok {
-		s.lines[k] = s.lineAt(off)
-	}
+	s.lines[k] = lo + 1
 }
 
 func (s *tomlScanner) eof() bool { return s.i >= len(s.src) }
@@ -113,27 +128,6 @@ func (s *tomlScanner) skipSpace() {
 		default:
 			return
 		}
-	}
-}
-
-func (s *tomlScanner) document() {
-	for {
-		s.skipSpace()
-		if s.eof() {
-			return
-		}
-		start := s.i
-		if s.peek() == '[' {
-			s.header()
-		} else {
-			s.keyValue(s.table)
-		}
-		// Whatever follows on the line is a comment or something this
-		// scanner does not understand; either way it holds no keys.
-		if s.i == start {
-			s.i++
-		}
-		s.skipLine()
 	}
 }
 

@@ -89,9 +89,11 @@ func tomlAssign(line string) (key, rest string, ok bool) {
 		}
 		key, s = s[:j+2], s[j+2:]
 	} else {
-		n := 0
-		for n < len(s) && isBareKeyByte(s[n]) {
-			n++
+		n := 0 // the bare key's bytes: [A-Za-z0-9_-]
+		for ; n < len(s); n++ {
+			if c := s[n]; !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+				break
+			}
 		}
 		if n == 0 {
 			return "", "", false
@@ -103,10 +105,6 @@ func tomlAssign(line string) (key, rest string, ok bool) {
 		return "", "", false
 	}
 	return key, trimRESpace(s[1:]), true
-}
-
-func isBareKeyByte(c byte) bool {
-	return c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-'
 }
 
 // uciSecretLine splits a UCI line `option|list KEY REST`; KEY is

@@ -199,9 +199,16 @@ func (t *table) integer(key string, def, lo, hi int64) (int64, bool) {
 	if !present {
 		return def, true
 	}
-	n, err := t.b.toInt(v)
-	if err != nil {
-		t.fail(key, err.Error())
+	// A TOML integer, or in text mode a decimal string.
+	n, isInt := v.(int64)
+	if s, isStr := v.(string); isStr && t.b.text {
+		var err error
+		if n, err = strconv.ParseInt(strings.TrimSpace(s), 10, 64); err != nil {
+			t.errorf(key, "%q is not an integer", s)
+			return def, false
+		}
+	} else if !isInt {
+		t.errorf(key, "must be an integer, not %s", t.b.typeName(v))
 		return def, false
 	}
 	if n < lo || n > hi {
@@ -209,23 +216,6 @@ func (t *table) integer(key string, def, lo, hi int64) (int64, bool) {
 		return def, false
 	}
 	return n, true
-}
-
-// toInt accepts a TOML integer, or in text mode a decimal string.
-func (b *builder) toInt(v any) (int64, error) {
-	switch x := v.(type) {
-	case int64:
-		return x, nil
-	case string:
-		if b.text {
-			n, err := strconv.ParseInt(strings.TrimSpace(x), 10, 64)
-			if err != nil {
-				return 0, fmt.Errorf("%q is not an integer", x)
-			}
-			return n, nil
-		}
-	}
-	return 0, fmt.Errorf("must be an integer, not %s", b.typeName(v))
 }
 
 // The words UCI accepts for a boolean.

@@ -51,7 +51,11 @@ func ParseUCI(name string, data []byte) (*Config, error) {
 	root := map[string]any{}
 	named := map[string]map[string]any{} // transform_set, acl: name -> options
 	for _, s := range secs {
-		disp := s.display()
+		// The section the way uci show names it: 'name' or @type[N].
+		disp := s.Type + " '" + s.Name + "'"
+		if s.Name == "" {
+			disp = fmt.Sprintf("%s @%s[%d]", s.Type, s.Type, s.Index)
+		}
 		fail := func(format string, args ...any) {
 			b.add(Error{File: name, Line: s.Line, Key: disp, Msg: fmt.Sprintf(format, args...)})
 		}
@@ -93,14 +97,6 @@ func ParseUCI(name string, data []byte) (*Config, error) {
 	}
 	c, err := b.build(root)
 	return c, redactSecrets(data, true, err)
-}
-
-// display names a section the way uci show would: 'name' or @type[N].
-func (s *uciSection) display() string {
-	if s.Name != "" {
-		return s.Type + " '" + s.Name + "'"
-	}
-	return fmt.Sprintf("%s @%s[%d]", s.Type, s.Type, s.Index)
 }
 
 type uciLoc struct {

@@ -367,3 +367,24 @@ func TestOneMistakeOneError(t *testing.T) {
 		}
 	}
 }
+
+// pfs = 0, "", "0" or "none" (any case, spaces around) turn PFS off; a
+// group by number or name sets it; anything else names the key.
+func TestPFSValues(t *testing.T) {
+	for _, v := range []string{`0`, `""`, `"0"`, `"none"`, `" None "`} {
+		c := mustParse(t, "t.toml", doc(tPolicy, tTS, tACL, with(tMap, "pfs = "+v)))
+		if got := c.CryptoMaps[0].PFS; got != 0 {
+			t.Errorf("pfs = %s: PFS %d, want 0 (none)", v, got)
+		}
+	}
+	for _, v := range []string{`14`, `"14"`, `"group14"`} {
+		c := mustParse(t, "t.toml", doc(tPolicy, tTS, tACL, with(tMap, "pfs = "+v)))
+		if got := c.CryptoMaps[0].PFS; got != 14 {
+			t.Errorf("pfs = %s: PFS %d, want 14", v, got)
+		}
+	}
+	es := mustErrors(t, "t.toml", doc(tPolicy, tTS, tACL, with(tMap, `pfs = "nine"`)))
+	if !findError(es, "crypto_map[0].pfs", "is not a DH group") {
+		t.Errorf("pfs = \"nine\": %v", es)
+	}
+}
