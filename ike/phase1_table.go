@@ -136,43 +136,39 @@ func phase1Step[H any](p *Phase1, t phase1Table[H], hs H, h *Header, pkt *Packet
 // private-use types we do not know (128 and up) are ignored, as other
 // vendors' extensions.
 func checkPayloads(name string, required, allowed payloadSet, m *Message) error {
-	var missing []string
-	for bit := range 64 {
-		if required&(1<<bit) == 0 {
+	var present payloadSet
+	var stray PayloadType
+	strays := false
+	for _, pl := range m.Payloads {
+		pt := pl.Type()
+		present |= setOf(pt)
+		if (required|allowed)&setOf(pt) != 0 || pt == PayloadVendorID || pt == PayloadNotify {
 			continue
 		}
-		if want := typeOfBit(bit); !hasPayload(m, want) {
-			missing = append(missing, want.String())
+		if _, opaque := pl.(*Opaque); opaque && pt >= 128 && pt != PayloadNATDDraft {
+			continue
+		}
+		if !strays {
+			stray, strays = pt, true
 		}
 	}
-	if len(missing) > 0 {
-		return malformed("%s without %s", name, strings.Join(missing, ", "))
-	}
-	for _, pl := range m.Payloads {
-		if pt := pl.Type(); !permits(required, allowed, pt) {
-			if _, opaque := pl.(*Opaque); opaque && pt >= 128 && pt != PayloadNATDDraft {
-				continue
+	if missing := required &^ present; missing != 0 {
+		var names []string
+		for bit := range 64 {
+			if missing&(1<<bit) != 0 {
+				pt := PayloadType(bit)
+				if bit >= 48 {
+					pt += draftBitBase
+				}
+				names = append(names, pt.String())
 			}
-			return malformed("%s with a %v payload", name, pt)
 		}
+		return malformed("%s without %s", name, strings.Join(names, ", "))
+	}
+	if strays {
+		return malformed("%s with a %v payload", name, stray)
 	}
 	return nil
-}
-
-func permits(required, allowed payloadSet, pt PayloadType) bool {
-	if pt == PayloadVendorID || pt == PayloadNotify {
-		return true
-	}
-	return (required | allowed).has(pt)
-}
-
-func hasPayload(m *Message, t PayloadType) bool {
-	for _, pl := range m.Payloads {
-		if pl.Type() == t {
-			return true
-		}
-	}
-	return false
 }
 
 // payloadSet is a set of payload types, one bit each: the RFC 2408 and
@@ -184,23 +180,15 @@ type payloadSet uint64
 
 const draftBitBase = 128 - 48 // payload type 128 is bit 48
 
-// has reports whether pt is in s.
-func (s payloadSet) has(pt PayloadType) bool {
+// setOf is the set of pt alone, empty for a type no set holds.
+func setOf(pt PayloadType) payloadSet {
 	switch {
 	case pt < 48:
-		return s&(1<<pt) != 0
+		return 1 << pt
 	case pt >= 128 && pt < 128+16:
-		return s&(1<<(pt-draftBitBase)) != 0
+		return 1 << (pt - draftBitBase)
 	}
-	return false
-}
-
-// typeOfBit is the payload type of a set's bit.
-func typeOfBit(bit int) PayloadType {
-	if bit >= 48 {
-		return PayloadType(bit + draftBitBase)
-	}
-	return PayloadType(bit)
+	return 0
 }
 
 // Payload sets the rows share; a row's set is their union (|).

@@ -60,9 +60,9 @@ func viewOf[H any](t phase1Table[H]) *tableView {
 // typesOf lists the members of a payload set.
 func typesOf(s payloadSet) []PayloadType {
 	var out []PayloadType
-	for bit := range 64 {
-		if s&(1<<bit) != 0 {
-			out = append(out, typeOfBit(bit))
+	for pt := range 256 {
+		if s&setOf(PayloadType(pt)) != 0 {
+			out = append(out, PayloadType(pt))
 		}
 	}
 	return out
@@ -199,7 +199,7 @@ func TestPayloadSet(t *testing.T) {
 	s := withNATD | withHash
 	for pt, want := range map[PayloadType]bool{PayloadNATD: true, PayloadNATDDraft: true, PayloadHash: true,
 		PayloadNATOADraft: false, PayloadNATOA: false, PayloadSA: false, PayloadNATDDraft - 128: false, 200: false} {
-		if s.has(pt) != want {
+		if s&setOf(pt) != 0 != want {
 			t.Errorf("has(%v) = %v, want %v", pt, !want, want)
 		}
 	}
