@@ -11,7 +11,7 @@ func (p *Phase1) localIdentity() *ID {
 		return &id
 	}
 	if p.policy.Auth.UsesSignatures() {
-		return IDFromDN(p.cfg.Creds.Cert.RawSubject)
+		return &ID{IDType: IDDERASN1DN, Data: p.cfg.Creds.Cert.RawSubject}
 	}
 	return IDFromAddr(p.local.Addr())
 }

@@ -59,6 +59,9 @@ func PoliciesFromConf(cs []conf.ISAKMPPolicy, allowWeak bool) ([]Policy, error) 
 // IDFromConf converts a configured identity; nil means "use the default"
 // (the address, or the certificate's DN).
 func IDFromConf(c conf.Identity) (*ID, error) {
+	// The names, as the ID payload carries them, built here rather than
+	// through IDFromFQDN and its siblings (a function each: flash).
+	var t uint8
 	switch c.Type {
 	case "":
 		return nil, nil
@@ -68,18 +71,19 @@ func IDFromConf(c conf.Identity) (*ID, error) {
 		}
 		return IDFromAddr(c.Addr), nil
 	case "fqdn":
-		return IDFromFQDN(c.Value), nil
+		t = IDFQDN
 	case "user-fqdn":
-		return IDFromUserFQDN(c.Value), nil
+		t = IDUserFQDN
 	case "keyid":
-		// ID_KEY_ID: how Cisco remote-access clients name their group.
-		return &ID{IDType: IDKeyID, Data: []byte(c.Value)}, nil
+		t = IDKeyID // how Cisco remote-access clients name their group
 	case "dn":
 		der, err := ParseDN(c.Value)
 		if err != nil {
 			return nil, err
 		}
-		return IDFromDN(der), nil
+		return &ID{IDType: IDDERASN1DN, Data: der}, nil
+	default:
+		return nil, fmt.Errorf("ike: unsupported identity type %q", c.Type)
 	}
-	return nil, fmt.Errorf("ike: unsupported identity type %q", c.Type)
+	return &ID{IDType: t, Data: []byte(c.Value)}, nil
 }
