@@ -57,14 +57,36 @@ var dhBusy = func() bool {
 }
 
 type dhPool struct {
-	mu      sync.Mutex
-	depth   int // keys kept ready per group
-	keys    map[Group][]*DHKey
-	filling map[Group]bool
-	wg      sync.WaitGroup // fillers running (tests wait for them)
+	mu    sync.Mutex
+	depth int // keys kept ready per group
+	// groups are the groups asked for so far (a handful), searched in
+	// order: two maps keyed by group cost their map types and a look-up
+	// call at each use (flash).
+	groups []*dhGroupKeys
+	wg     sync.WaitGroup // fillers running (tests wait for them)
 }
 
-var dhKeys = &dhPool{depth: conf.DefaultDHKeysReady, keys: map[Group][]*DHKey{}, filling: map[Group]bool{}}
+// dhGroupKeys are the ready keys of one group and whether a filler
+// makes more.
+type dhGroupKeys struct {
+	group   Group
+	keys    []*DHKey
+	filling bool
+}
+
+var dhKeys = &dhPool{depth: conf.DefaultDHKeysReady}
+
+// of returns the row of group g, added if new (p.mu held).
+func (p *dhPool) of(g Group) *dhGroupKeys {
+	for _, r := range p.groups {
+		if r.group == g {
+			return r
+		}
+	}
+	r := &dhGroupKeys{group: g}
+	p.groups = append(p.groups, r)
+	return r
+}
 
 // take returns a ready key of group g, or nil when there is none yet (one
 // is then being made). It never computes. Unsupported groups give nil.
@@ -73,13 +95,14 @@ func (p *dhPool) take(g Group) *DHKey {
 		return nil
 	}
 	p.mu.Lock()
+	r := p.of(g)
 	var k *DHKey
-	if l := p.keys[g]; len(l) > 0 {
+	if l := r.keys; len(l) > 0 {
 		k = l[len(l)-1]
 		l[len(l)-1] = nil
-		p.keys[g] = l[:len(l)-1]
+		r.keys = l[:len(l)-1]
 	}
-	p.fillLocked(g)
+	p.fillLocked(r)
 	p.mu.Unlock()
 	return k
 }
@@ -89,17 +112,17 @@ func (p *dhPool) take(g Group) *DHKey {
 func (p *dhPool) prepare(depth int, groups ...Group) {
 	p.mu.Lock()
 	p.depth = max(depth, 1)
-	for g, l := range p.keys {
-		for len(l) > p.depth {
+	for _, r := range p.groups {
+		for len(r.keys) > p.depth {
+			l := r.keys
 			l[len(l)-1].Wipe()
 			l[len(l)-1] = nil
-			l = l[:len(l)-1]
+			r.keys = l[:len(l)-1]
 		}
-		p.keys[g] = l
 	}
 	for _, g := range groups {
 		if g.Supported() {
-			p.fillLocked(g)
+			p.fillLocked(p.of(g))
 		}
 	}
 	p.mu.Unlock()
@@ -108,20 +131,21 @@ func (p *dhPool) prepare(depth int, groups ...Group) {
 // ready is how many keys of group g are ready (tests, status).
 func (p *dhPool) ready(g Group) int {
 	p.mu.Lock()
-	n := len(p.keys[g])
+	n := len(p.of(g).keys)
 	p.mu.Unlock()
 	return n
 }
 
-// fillLocked starts a goroutine that tops group g up to p.depth keys
+// fillLocked starts a goroutine that tops group r up to p.depth keys
 // unless one runs already (p.mu held). It shares the phase 1 computation
 // slots, so key making never takes more than the cores; beyond
 // dhUrgentDepth keys it waits until no computation holds a slot.
-func (p *dhPool) fillLocked(g Group) {
-	if p.filling[g] || len(p.keys[g]) >= p.depth {
+func (p *dhPool) fillLocked(r *dhGroupKeys) {
+	if r.filling || len(r.keys) >= p.depth {
 		return
 	}
-	p.filling[g] = true
+	r.filling = true
+	g := r.group
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
@@ -131,7 +155,7 @@ func (p *dhPool) fillLocked(g Group) {
 			// wait may have drained the pool below it.
 			for {
 				p.mu.Lock()
-				urgent := len(p.keys[g]) < dhUrgentDepth
+				urgent := len(r.keys) < dhUrgentDepth
 				p.mu.Unlock()
 				if urgent || !dhBusy() {
 					break
@@ -145,18 +169,18 @@ func (p *dhPool) fillLocked(g Group) {
 			k, err := g.GenerateKey(rand.Reader)
 			<-computeSlots
 			p.mu.Lock()
-			if err != nil || len(p.keys[g]) >= p.depth {
-				p.filling[g] = false
+			if err != nil || len(r.keys) >= p.depth {
+				r.filling = false
 				p.mu.Unlock()
 				if k != nil {
 					k.Wipe()
 				}
 				return
 			}
-			p.keys[g] = append(p.keys[g], k)
-			full := len(p.keys[g]) >= p.depth
+			r.keys = append(r.keys, k)
+			full := len(r.keys) >= p.depth
 			if full {
-				p.filling[g] = false
+				r.filling = false
 			}
 			p.mu.Unlock()
 			if full {

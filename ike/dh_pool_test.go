@@ -55,7 +55,7 @@ func TestDHPoolDepth(t *testing.T) {
 	dhKeys.wait()
 
 	dhKeys.mu.Lock()
-	beyond := append([]*DHKey(nil), dhKeys.keys[g][3:]...)
+	beyond := append([]*DHKey(nil), dhKeys.of(g).keys[3:]...)
 	dhKeys.mu.Unlock()
 	dhKeys.prepare(3, g)
 	if n := dhKeys.ready(g); n != 3 {

@@ -120,10 +120,11 @@ func TestQuickModePFSStallsNobody(t *testing.T) {
 func drainKeys(t *testing.T, g Group) (release func()) {
 	dhKeys.wait()
 	dhKeys.mu.Lock()
-	for _, k := range dhKeys.keys[g] {
+	r := dhKeys.of(g)
+	for _, k := range r.keys {
 		k.Wipe()
 	}
-	dhKeys.keys[g] = nil
+	r.keys = nil
 	dhKeys.mu.Unlock()
 	hold := make(chan struct{})
 	dhKeyHook = func(Group) { <-hold }
