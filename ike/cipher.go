@@ -47,17 +47,10 @@ func (c CipherAlg) KeyLen(attrBits int) (int, error) {
 	return i.KeyLen, nil
 }
 
-func (c CipherAlg) String() string {
-	switch c {
-	case CipherDES:
-		return "des"
-	case Cipher3DES:
-		return "3des"
-	case CipherAES:
-		return "aes"
-	}
-	return fmt.Sprintf("cipher(%d)", uint16(c))
-}
+// cipherNames are the ciphers' names by attribute value.
+var cipherNames = [...]string{CipherDES: "des", Cipher3DES: "3des", CipherAES: "aes"}
+
+func (c CipherAlg) String() string { return nameIn(cipherNames[:], int(c), "cipher(%d)") }
 
 // NewBlock returns the block cipher for key (length from KeyLen).
 func (c CipherAlg) NewBlock(key []byte) (cipher.Block, error) {

@@ -320,7 +320,7 @@ func openHashed(sec *p1Secrets, pkt, iv []byte) (m *Message, hash, rest, nextIV 
 func newQuickInitiator(sec *p1Secrets, offer *childOffer, local, remote *ID, spi func() uint32) (*quickMode, []byte, error) {
 	q := &quickMode{initiator: true, mid: newMessageID(), sec: sec, offer: offer, idci: local, idcr: remote, started: monoNow()}
 	q.iv = sec.exchangeIV(q.mid)
-	sa, _, err := offer.buildSA(spi)
+	sa, err := offer.buildSA(spi)
 	if err != nil {
 		return nil, nil, err
 	}

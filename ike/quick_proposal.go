@@ -110,11 +110,10 @@ func (o *childOffer) commonAttrs(mode conf.Mode) Attributes {
 
 // buildSA returns the initiator's SA payload: one proposal number per
 // transform set (AH+ESP bundles are two proposals sharing the number),
-// each protocol with its own inbound SPI from spis (called once per
+// each protocol with its own inbound SPI from spi (called once per
 // protocol proposal).
-func (o *childOffer) buildSA(spi func() uint32) (*SA, []uint32, error) {
+func (o *childOffer) buildSA(spi func() uint32) (*SA, error) {
 	sa := &SA{DOI: DOIIPsec, Situation: SituationIdentityOnly}
-	var spis []uint32
 	for i, ts := range o.Sets {
 		num := uint8(i + 1)
 		mode := ts.Mode
@@ -124,18 +123,16 @@ func (o *childOffer) buildSA(spi func() uint32) (*SA, []uint32, error) {
 		if ts.AH != algo.HashNone {
 			h := ts.AH.Info()
 			if h == nil {
-				return nil, nil, fmt.Errorf("transform set %s: unknown ah %v", ts.Name, ts.AH)
+				return nil, fmt.Errorf("transform set %s: unknown ah %v", ts.Name, ts.AH)
 			}
 			as := o.commonAttrs(mode)
 			as.addUint(AttrAuthAlgorithm, uint64(h.AuthAttr))
-			s := spi()
-			spis = append(spis, s)
-			sa.addProposal(num, ProtoAH, s, Transform{Number: 1, ID: h.AHTransformID, Attributes: as})
+			sa.addProposal(num, ProtoAH, spi(), Transform{Number: 1, ID: h.AHTransformID, Attributes: as})
 		}
 		if ts.ESP != algo.CipherNone {
 			c := ts.ESP.Info()
 			if c == nil {
-				return nil, nil, fmt.Errorf("transform set %s: unknown esp %v", ts.Name, ts.ESP)
+				return nil, fmt.Errorf("transform set %s: unknown esp %v", ts.Name, ts.ESP)
 			}
 			as := o.commonAttrs(mode)
 			if c.KeyBits != 0 {
@@ -144,19 +141,17 @@ func (o *childOffer) buildSA(spi func() uint32) (*SA, []uint32, error) {
 			if !c.AEAD() && ts.ESPAuth != algo.HashNone {
 				h := ts.ESPAuth.Info()
 				if h == nil {
-					return nil, nil, fmt.Errorf("transform set %s: unknown esp_auth %v", ts.Name, ts.ESPAuth)
+					return nil, fmt.Errorf("transform set %s: unknown esp_auth %v", ts.Name, ts.ESPAuth)
 				}
 				as.addUint(AttrAuthAlgorithm, uint64(h.AuthAttr))
 			}
-			s := spi()
-			spis = append(spis, s)
-			sa.addProposal(num, ProtoESP, s, Transform{Number: 1, ID: c.TransformID, Attributes: as})
+			sa.addProposal(num, ProtoESP, spi(), Transform{Number: 1, ID: c.TransformID, Attributes: as})
 		}
 	}
 	if len(sa.Proposals) == 0 {
-		return nil, nil, errors.New("no transform set to offer")
+		return nil, errors.New("no transform set to offer")
 	}
-	return sa, spis, nil
+	return sa, nil
 }
 
 // addProposal appends a proposal of one protocol with SPI spi and the
