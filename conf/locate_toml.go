@@ -280,25 +280,15 @@ func (s *tomlScanner) multiline(q byte) {
 	s.i = len(s.src)
 }
 
-func (s *tomlScanner) hasPrefix(p string) bool {
-	return strings.HasPrefix(string(s.src[s.i:min(len(s.src), s.i+len(p))]), p)
-}
-
 // value skips one value, recording the positions of array elements and
 // inline-table keys under p.
 func (s *tomlScanner) value(p keyPath) {
-	switch s.peek() {
-	case '"':
-		if s.hasPrefix(`"""`) {
-			s.multiline('"')
+	switch q := s.peek(); q {
+	case '"', '\'': // basic strings have escapes, literal ones do not
+		if s.i+2 < len(s.src) && s.src[s.i+1] == q && s.src[s.i+2] == q {
+			s.multiline(q)
 		} else {
-			s.quoted('"', true)
-		}
-	case '\'':
-		if s.hasPrefix(`'''`) {
-			s.multiline('\'')
-		} else {
-			s.quoted('\'', false)
+			s.quoted(q, q == '"')
 		}
 	case '[':
 		s.items(']', p)

@@ -206,8 +206,24 @@ func (e *encoder) structure(v reflect.Value, depth int) error {
 			name = f.Name
 		}
 		fv := v.Field(i)
-		if hasOption(opts, "omitempty") && isEmpty(fv) {
-			continue
+		if hasOption(opts, "omitempty") {
+			// encoding/json's notion of empty.
+			empty := false
+			switch fv.Kind() {
+			case reflect.Array, reflect.Map, reflect.Slice, reflect.String:
+				empty = fv.Len() == 0
+			case reflect.Bool:
+				empty = !fv.Bool()
+			case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+				empty = fv.Int() == 0
+			case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+				empty = fv.Uint() == 0
+			case reflect.Interface, reflect.Pointer:
+				empty = fv.IsNil()
+			}
+			if empty {
+				continue
+			}
 		}
 		if first {
 			e.raw("{")
@@ -240,23 +256,6 @@ func hasOption(opts, want string) bool {
 		if o == want {
 			return true
 		}
-	}
-	return false
-}
-
-// isEmpty is encoding/json's notion of empty for omitempty.
-func isEmpty(v reflect.Value) bool {
-	switch v.Kind() {
-	case reflect.Array, reflect.Map, reflect.Slice, reflect.String:
-		return v.Len() == 0
-	case reflect.Bool:
-		return !v.Bool()
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		return v.Int() == 0
-	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
-		return v.Uint() == 0
-	case reflect.Interface, reflect.Pointer:
-		return v.IsNil()
 	}
 	return false
 }
