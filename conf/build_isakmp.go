@@ -93,22 +93,26 @@ func (b *builder) dpd(t *table, m *CryptoMap) {
 	m.DPDTimeout = timeout
 }
 
+// identityTypes are the identities written TYPE:VALUE. A static array:
+// a slice literal in the function was built on the stack at every call;
+// the prefixes are matched by hand, as strings.CutPrefix is linked for
+// nothing but this package (flash).
+var identityTypes = [...]string{"fqdn", "user-fqdn", "dn", "keyid"}
+
 // ParseIdentity parses a local_id / remote_id value: an IPv4 or IPv6
 // address, "fqdn:host.example", "user-fqdn:user@host.example" or
 // "dn:C=CH, O=Example, CN=gw.example".
 func ParseIdentity(s string) (Identity, error) {
-	for _, p := range []struct{ prefix, typ string }{
-		{"fqdn:", "fqdn"}, {"user-fqdn:", "user-fqdn"}, {"dn:", "dn"}, {"keyid:", "keyid"},
-	} {
-		if v, ok := strings.CutPrefix(s, p.prefix); ok {
-			v = strings.TrimSpace(v)
+	for _, typ := range identityTypes {
+		if len(s) > len(typ) && s[len(typ)] == ':' && s[:len(typ)] == typ {
+			v := strings.TrimSpace(s[len(typ)+1:])
 			if v == "" {
-				return Identity{}, fmt.Errorf("%q has an empty value after %q", s, p.prefix)
+				return Identity{}, fmt.Errorf("%q has an empty value after %q", s, typ+":")
 			}
-			if p.typ == "user-fqdn" && !strings.Contains(v, "@") {
+			if typ == "user-fqdn" && !strings.Contains(v, "@") {
 				return Identity{}, fmt.Errorf("%q: a user-fqdn looks like user@host.example", s)
 			}
-			return Identity{Type: p.typ, Value: v}, nil
+			return Identity{Type: typ, Value: v}, nil
 		}
 	}
 	a, err := netip.ParseAddr(s)

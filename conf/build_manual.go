@@ -102,10 +102,8 @@ func (b *builder) hexKey(t *table, key string, want int, alg string, salted bool
 		return nil
 	}
 	s = strings.TrimSpace(s)
-	if rest, ok := strings.CutPrefix(s, "0x"); ok {
-		s = rest
-	} else if rest, ok := strings.CutPrefix(s, "0X"); ok {
-		s = rest
+	if len(s) >= 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X') {
+		s = s[2:]
 	}
 	key2, err := hex.DecodeString(s)
 	if err != nil {

@@ -65,7 +65,10 @@ func LooksLikeUCI(data []byte) bool {
 			continue
 		}
 		for _, kw := range []string{"config", "package"} {
-			if rest, ok := strings.CutPrefix(s, kw); ok && rest != "" && (rest[0] == ' ' || rest[0] == '\t') &&
+			if !strings.HasPrefix(s, kw) {
+				continue
+			}
+			if rest := s[len(kw):]; rest != "" && (rest[0] == ' ' || rest[0] == '\t') &&
 				!strings.HasPrefix(strings.TrimSpace(rest), "=") {
 				return true
 			}

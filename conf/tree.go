@@ -283,7 +283,7 @@ func parseDuration(v any) (time.Duration, error) {
 		if n, err := strconv.ParseInt(s, 10, 64); err == nil {
 			return parseDuration(n)
 		}
-		if days, ok := strings.CutSuffix(s, "d"); ok {
+		if days := s[:len(s)-1]; s[len(s)-1] == 'd' { // s is not empty
 			if n, err := strconv.ParseInt(days, 10, 64); err == nil && n >= 0 && n < 100000 {
 				return time.Duration(n) * 24 * time.Hour, nil
 			}
