@@ -291,13 +291,29 @@ func (c *converter) translate(al *aclLine) ([]string, string) {
 }
 
 // aclEndpoint reads a source or destination at t[*i]: its addresses
-// (object groups expand) and its port match, or why it cannot.
+// (object groups expand) and its port match, or why it cannot. Port
+// operators are passed through (acl.ParseRule checks them).
 func (c *converter) aclEndpoint(t []string, i *int, wildcard bool) (addrs []string, ports, why string) {
-	if addrs, why = c.aclAddress(t, i, wildcard); why != "" {
-		return nil, "", why
+	if addrs, why = c.aclAddress(t, i, wildcard); why != "" || *i >= len(t) {
+		return addrs, "", why
 	}
-	ports, why = aclPorts(t, i)
-	return addrs, ports, why
+	n := 0
+	switch strings.ToLower(t[*i]) {
+	case "eq", "lt", "gt", "neq":
+		n = 2
+	case "range":
+		n = 3
+	default:
+		// Not a port match; "object-group SVC" here is a service
+		// group, which translate refuses.
+		return addrs, "", ""
+	}
+	if *i+n > len(t) {
+		return nil, "", "incomplete port operator " + t[*i]
+	}
+	ports = strings.Join(t[*i:*i+n], " ")
+	*i += n
+	return addrs, ports, ""
 }
 
 // aclAddress reads one address of an ACL entry at t[*i].
@@ -352,30 +368,4 @@ func (c *converter) aclAddress(t []string, i *int, wildcard bool) ([]string, str
 		return nil, tok + " " + mask + " is not an address with a " + kind
 	}
 	return []string{prefixText(p)}, ""
-}
-
-// aclPorts passes port operators through (acl.ParseRule checks them).
-func aclPorts(t []string, i *int) (string, string) {
-	if *i >= len(t) {
-		return "", ""
-	}
-	n := 0
-	switch strings.ToLower(t[*i]) {
-	case "eq", "lt", "gt", "neq":
-		n = 2
-	case "range":
-		n = 3
-	case "object-group":
-		// "object-group SVC" in a port position is a service group;
-		// in an address position it is read by aclAddress.
-		return "", ""
-	default:
-		return "", ""
-	}
-	if *i+n > len(t) {
-		return "", "incomplete port operator " + t[*i]
-	}
-	s := strings.Join(t[*i:*i+n], " ")
-	*i += n
-	return s, ""
 }

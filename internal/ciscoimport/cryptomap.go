@@ -12,7 +12,6 @@ type mapEntry struct {
 	line      int
 	isDynamic bool   // a crypto dynamic-map entry
 	dynRef    string // "ipsec-isakmp dynamic DYN": this entry stands for DYN's entries
-	manual    bool
 	unusable  string // why the entry cannot be carried over at all
 	peers     []string
 	// The *Line fields point into the blocks Convert read, which live
@@ -121,7 +120,6 @@ func (c *converter) mapSetting(m *mapEntry, l *line, t []string) {
 			c.note(l, "the "+t[1]+" option has no tinyipsec equivalent")
 		}
 	case mapManual:
-		m.manual = true
 		m.unusable = "manual keying (ipsec-manual) is not converted: write spi_in, spi_out and the keys by hand"
 		c.note(l, m.unusable)
 	case mapGDOI:

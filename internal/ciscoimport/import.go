@@ -74,7 +74,18 @@ func Convert(src []byte, opt Options) (*Result, error) {
 		return nil, fmt.Errorf("not a text file (contains NUL bytes)")
 	}
 	blocks := splitBlocks(src)
-	c := &converter{platform: detectPlatform(blocks), names: map[string]int{}}
+	c := &converter{platform: "IOS", names: map[string]int{}}
+	// ASA is told from IOS by commands only ASA has.
+	for i := range blocks {
+		t := blocks[i].head.toks
+		if hasPrefix(t, "ASA Version") || hasPrefix(t, "PIX Version") ||
+			hasPrefix(t, "tunnel-group") || hasPrefix(t, "crypto ikev1") ||
+			hasPrefix(t, "crypto ipsec ikev1") ||
+			len(t) > 2 && t[0] == "access-list" && strings.EqualFold(t[2], "extended") {
+			c.platform = "ASA"
+			break
+		}
+	}
 	c.pskDir = opt.PSKDir
 	if c.pskDir == "" {
 		c.pskDir = defaultPSKDir
@@ -113,22 +124,6 @@ func splitBlocks(src []byte) []block {
 		blocks = append(blocks, block{head: l})
 	}
 	return blocks
-}
-
-// detectPlatform tells ASA from IOS by commands only one of them has.
-func detectPlatform(blocks []block) string {
-	for i := range blocks {
-		b := &blocks[i]
-		t := b.head.toks
-		switch {
-		case hasPrefix(t, "ASA Version"), hasPrefix(t, "PIX Version"),
-			hasPrefix(t, "tunnel-group"), hasPrefix(t, "crypto ikev1"),
-			hasPrefix(t, "crypto ipsec ikev1"),
-			len(t) > 2 && t[0] == "access-list" && strings.EqualFold(t[2], "extended"):
-			return "ASA"
-		}
-	}
-	return "IOS"
 }
 
 // hasPrefix reports whether toks starts with the space-separated words,

@@ -284,7 +284,6 @@ func (c *converter) keyring(b *block) {
 type tunnelGroup struct {
 	_      [0]func() // not comparable: no generated == function (flash)
 	name   string
-	line   int
 	typ    string
 	key    *pskEntry
 	dpd    int
@@ -298,7 +297,7 @@ func (c *converter) tunnelGroup(b *block) {
 	name := t[1]
 	i, isNew := c.slot("g", name, len(c.groups))
 	if isNew {
-		c.groups = append(c.groups, &tunnelGroup{name: name, line: b.head.num})
+		c.groups = append(c.groups, &tunnelGroup{name: name})
 	}
 	tg := c.groups[i]
 	switch {
