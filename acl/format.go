@@ -6,10 +6,14 @@ import (
 	"strings"
 )
 
-// String returns the rule in canonical form (CIDR prefixes, numeric ports),
-// which ParseRule reads back to the same Rule. Status output uses it so
-// that wildcard and prefix spellings of one rule look alike.
-func (r Rule) String() string {
+// Canonical returns the rule in canonical form (CIDR prefixes, numeric
+// ports), which ParseRule reads back to the same Rule, so that wildcard
+// and prefix spellings of one rule look alike. Not a String method: the
+// linker keeps every String method of a type reflection can reach
+// (fmt.Stringer), and conf's tables make Rule such a type, so the
+// method, its pointer wrapper and writeSide were in the daemon, which
+// never formats a rule (flash).
+func (r *Rule) Canonical() string {
 	var b strings.Builder
 	if r.Permit {
 		b.WriteString("permit ")
