@@ -1,10 +1,6 @@
 package esp
 
-import (
-	"strings"
-
-	"tinyipsec/internal/algo"
-)
+import "tinyipsec/internal/algo"
 
 // PairSpec describes an SA pair as a manually keyed crypto map or a
 // negotiated IKE child gives it: what both directions share, and each
@@ -51,16 +47,25 @@ func (s *PairSpec) Directions() (in, out Params) {
 
 func (k *Keys) apply(p *Params) {
 	p.EncKey, p.AuthKey, p.AHKey = nil, nil, nil
-	switch p.Proto {
-	case ProtoAH:
-		p.SPI, p.AHSPI, p.AHKey = k.AHSPI, 0, k.AHKey
-	case ProtoAHESP:
-		p.SPI, p.AHSPI = k.SPI, k.AHSPI
-		p.EncKey, p.AuthKey, p.AHKey = k.EncKey, k.AuthKey, k.AHKey
-	default:
-		p.SPI, p.AHSPI = k.SPI, 0
+	p.SPI, p.AHSPI = k.spis(p.Proto)
+	if p.Proto != ProtoAH {
 		p.EncKey, p.AuthKey = k.EncKey, k.AuthKey
 	}
+	if p.Proto == ProtoAH || p.Proto == ProtoAHESP {
+		p.AHKey = k.AHKey
+	}
+}
+
+// spis are the direction's SPI fields for an SA of protocol proto: an
+// AH-only SA's SPI is the AH one, and only a bundle has both.
+func (k *Keys) spis(proto Proto) (spi, ahSPI uint32) {
+	switch proto {
+	case ProtoAH:
+		return k.AHSPI, 0
+	case ProtoAHESP:
+		return k.SPI, k.AHSPI
+	}
+	return k.SPI, 0
 }
 
 // NewPair builds both SAs of spec. On error nothing is left open.
@@ -82,23 +87,28 @@ func NewPair(spec PairSpec) (*InboundSA, *OutboundSA, error) {
 // mode, SPIs, algorithm names and the time lifetime; the caller adds who
 // the pair belongs to.
 func (s *PairSpec) Info() PairInfo {
-	in, out := s.Directions()
-	return PairInfo{
+	info := PairInfo{
 		Protocol: s.Shared.Proto, Mode: s.Shared.Mode,
-		SPIIn: in.SPI, SPIOut: out.SPI, AHSPIIn: in.AHSPI, AHSPIOut: out.AHSPI,
 		Encryption: s.Shared.Cipher.String(), Integrity: integrityName(s.Shared.Integ, s.Shared.AHInteg),
 	}
+	// The SPIs as Directions spreads them, without building both Params.
+	info.SPIIn, info.AHSPIIn = s.In.spis(s.Shared.Proto)
+	info.SPIOut, info.AHSPIOut = s.Out.spis(s.Shared.Proto)
+	return info
 }
 
 // integrityName shows the integrity transforms, e.g. "sha256" or
 // "sha256 ah-sha256" for an AH+ESP bundle.
 func integrityName(esp, ah algo.Hash) string {
-	var parts []string
+	name := ""
 	if esp != algo.HashNone {
-		parts = append(parts, esp.String())
+		name = esp.String()
 	}
 	if ah != algo.HashNone {
-		parts = append(parts, "ah-"+ah.String())
+		if name != "" {
+			name += " "
+		}
+		name += "ah-" + ah.String()
 	}
-	return strings.Join(parts, " ")
+	return name
 }
