@@ -327,13 +327,11 @@ func (u *UDP) Close() error {
 func (u *UDP) SetMark(mark uint32) error {
 	for _, s := range u.socks {
 		var serr error
-		if err := s.rc.Control(func(fd uintptr) {
-			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_MARK, int(mark))
-		}); err != nil {
+		if err := s.rc.Control(func(fd uintptr) { serr = setMark(mark, int(fd)) }); err != nil {
 			return err
 		}
 		if serr != nil {
-			return fmt.Errorf("tun: SO_MARK: %w", serr)
+			return serr
 		}
 	}
 	return nil
