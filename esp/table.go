@@ -97,15 +97,18 @@ func (t *inTable) set(k inKey, p *Pair) {
 		sh.Store(nil)
 		return
 	}
-	next := make([]inEntry, 0, n)
-	next = append(next, old[:i]...)
+	// Copied into an exact-size slice: appends would each carry the
+	// growth check and its call (flash).
+	next := make([]inEntry, n)
+	j := copy(next, old[:i])
 	if p != nil {
-		next = append(next, inEntry{key: k, p: p})
+		next[j] = inEntry{key: k, p: p}
+		j++
 	}
 	if found {
 		i++
 	}
-	next = append(next, old[i:]...)
+	copy(next[j:], old[i:])
 	sh.Store(&next)
 }
 
