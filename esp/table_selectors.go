@@ -196,18 +196,28 @@ func (ix *selIndex) withCandidates(remote netip.Prefix, pairs []*Pair, dn int) *
 		old = **slot
 	}
 	i, found := old.find(h, remote)
-	var sh selShard
+	// The shard is copied into an exact-size slice with remote's entry
+	// replaced, removed or inserted: copy rather than appends, which each
+	// carry the growth check and its call, or slices.Insert, whose
+	// instantiations cost 2.6 KB of code here (flash).
+	keep := !found || len(pairs) > 0
+	n := len(old)
 	switch {
-	case found && len(pairs) == 0:
-		sh = append(append(make(selShard, 0, len(old)-1), old[:i]...), old[i+1:]...)
-	case found:
-		sh = append(make(selShard, 0, len(old)), old...)
-		sh[i].pairs = pairs
-	default:
-		// Appends into an exact-size copy rather than slices.Insert, whose
-		// instantiations cost 2.6 KB of code here (flash).
-		sh = append(append(append(make(selShard, 0, len(old)+1), old[:i]...), selEntry{hash: h, remote: remote, pairs: pairs}), old[i:]...)
+	case !found:
+		n++
+	case !keep:
+		n--
 	}
+	sh := make(selShard, n)
+	j := copy(sh, old[:i])
+	if keep {
+		sh[j] = selEntry{hash: h, remote: remote, pairs: pairs}
+		j++
+	}
+	if found {
+		i++
+	}
+	copy(sh[j:], old[i:])
 	if len(sh) == 0 {
 		*slot = nil
 	} else {
@@ -250,7 +260,11 @@ func (ix *selIndex) with(p *Pair) *selIndex {
 			break
 		}
 	}
-	return ix.withCandidates(remote, append(append(append(make([]*Pair, 0, len(old)+1), old[:at]...), p), old[at:]...), 1)
+	next := make([]*Pair, len(old)+1)
+	copy(next, old[:at])
+	next[at] = p
+	copy(next[at+1:], old[at:])
+	return ix.withCandidates(remote, next, 1)
 }
 
 // without returns a copy of ix without p, nil when nothing is left.
@@ -266,7 +280,9 @@ func (ix *selIndex) without(p *Pair) *selIndex {
 	}
 	var rest []*Pair
 	if len(old) > 1 {
-		rest = append(append(make([]*Pair, 0, len(old)-1), old[:i]...), old[i+1:]...)
+		rest = make([]*Pair, len(old)-1)
+		copy(rest, old[:i])
+		copy(rest[i:], old[i+1:])
 	}
 	return ix.withCandidates(remote, rest, -1)
 }
