@@ -27,8 +27,8 @@ func (e *Engine) newPolicy(cls Classifier, ids []string, old *policyTable) (*pol
 	if cls == nil {
 		return nil, errors.New("esp: engine needs a classifier")
 	}
-	t := &policyTable{cls: cls, byID: make(map[string]*entry, len(ids))}
-	for _, id := range ids {
+	t := &policyTable{cls: cls, entries: make([]*entry, len(ids)), byID: make(map[string]*entry, len(ids))}
+	for i, id := range ids {
 		if _, dup := t.byID[id]; dup {
 			return nil, fmt.Errorf("esp: policy entry %q listed twice", id)
 		}
@@ -39,7 +39,7 @@ func (e *Engine) newPolicy(cls Classifier, ids []string, old *policyTable) (*pol
 		if ent == nil {
 			ent = &entry{id: id, queue: make([]queued, 0, e.cfg.QueueLen)}
 		}
-		t.entries = append(t.entries, ent)
+		t.entries[i] = ent
 		t.byID[id] = ent
 	}
 	// Only once the table is complete: a refused one moves no entry.

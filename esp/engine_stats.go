@@ -167,9 +167,11 @@ func (e *Engine) PairCount() int {
 // the status and the lifetime timer, which then work without the lock.
 func (e *Engine) pairList() []*Pair {
 	e.tableMu.Lock()
-	pairs := make([]*Pair, 0, len(e.pairs))
+	pairs := make([]*Pair, len(e.pairs))
+	i := 0
 	for p := range e.pairs {
-		pairs = append(pairs, p)
+		pairs[i] = p
+		i++
 	}
 	e.tableMu.Unlock()
 	return pairs
@@ -179,29 +181,38 @@ func (e *Engine) pairList() []*Pair {
 // table lock, so call it for status, not per packet.
 func (e *Engine) Stats() EngineStats {
 	s := EngineStats{Drops: e.drops.snapshot(), Bypassed: e.bypassed.Load()}
-	for _, ent := range e.policy.Load().entries {
-		s.Entries = append(s.Entries, EntryStats{
+	// Both lists are made at their size and filled in place (no appends,
+	// no copy of each large PairStats); they stay nil when empty, as
+	// status has always shown them.
+	ents := e.policy.Load().entries
+	if len(ents) > 0 {
+		s.Entries = make([]EntryStats, len(ents))
+	}
+	for i, ent := range ents {
+		s.Entries[i] = EntryStats{
 			ID:      ent.id,
 			HasSA:   ent.hasSA(),
 			Waiting: int(ent.pending.Load()),
 			Drops:   ent.drops.snapshot(),
-		})
+		}
 	}
 	now := time.Now()
-	for _, p := range e.pairList() {
-		ps := PairStats{
-			PairInfo:     p.Info,
-			Installed:    p.installed,
-			LifetimeLeft: -1,
-		}
-		p.counters(&ps)
+	pairs := e.pairList()
+	if len(pairs) > 0 {
+		s.Pairs = make([]PairStats, len(pairs))
+	}
+	for i, p := range pairs {
+		ps := &s.Pairs[i]
+		ps.PairInfo = p.Info
+		ps.Installed = p.installed
+		ps.LifetimeLeft = -1
+		p.counters(ps)
 		// The entry's index moves when a reload reorders the crypto maps.
 		ps.Entry = int(p.ent.index.Load())
 		ps.Current = ps.Entry >= 0 && p.ent.current(p)
 		if p.Info.Lifetime > 0 {
 			ps.LifetimeLeft = max(0, p.Info.Lifetime-now.Sub(p.installed))
 		}
-		s.Pairs = append(s.Pairs, ps)
 	}
 	sortPairs(s.Pairs)
 	return s
