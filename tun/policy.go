@@ -211,17 +211,19 @@ func RoutesFor(entries []Entry, ifIndex int, addrs []netip.Prefix, warn func(msg
 // policy: what we would send from Src to Dst must not arrive in the clear
 // from Dst to Src.
 func CleartextRules(entries []Entry) [][]CleartextRule {
-	out := make([][]CleartextRule, 0, len(entries))
-	for _, e := range entries {
-		rules := make([]CleartextRule, 0, len(e.Lines))
-		for _, l := range e.Lines {
-			rules = append(rules, CleartextRule{
+	out := make([][]CleartextRule, len(entries))
+	for i := range entries {
+		lines := entries[i].Lines
+		rules := make([]CleartextRule, len(lines))
+		for j := range lines {
+			l := &lines[j]
+			rules[j] = CleartextRule{
 				Drop: l.Permit, Proto: l.Proto, Src: l.Dst, Dst: l.Src,
 				SrcPortLo: l.DstPorts[0], SrcPortHi: l.DstPorts[1],
 				DstPortLo: l.SrcPorts[0], DstPortHi: l.SrcPorts[1],
-			})
+			}
 		}
-		out = append(out, rules)
+		out[i] = rules
 	}
 	return out
 }
