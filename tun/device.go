@@ -123,27 +123,30 @@ func OpenWith(name string, mtu int, offload bool) (*Device, error) {
 	// The fd is non-blocking, so os.NewFile registers it with the runtime
 	// poller: a blocked Read returns when the device is closed.
 	d.file = os.NewFile(uintptr(fd), "/dev/net/tun")
-	if d.raw, err = d.file.SyscallConn(); err != nil {
-		d.file.Close()
-		return nil, err
-	}
+	d.raw, err = d.file.SyscallConn()
 	d.what, d.fn = "read", d.readReady
 	if d.vnet {
 		d.fn = d.readReadyVnet
 	}
-	// No IPv6 link-local address: the device would only send router
-	// solicitations into the tunnel, which no crypto ACL permits.
-	// Best effort: the file is missing without IPv6.
-	_ = os.WriteFile("/proc/sys/net/ipv6/conf/"+d.name+"/addr_gen_mode", []byte("1"), 0)
-	if err := setMTUAndUp(d.name, mtu); err != nil {
+	// The remaining steps in one chain, so that a failure closes the
+	// device at one place.
+	if err == nil {
+		// No IPv6 link-local address: the device would only send router
+		// solicitations into the tunnel, which no crypto ACL permits.
+		// Best effort: the file is missing without IPv6.
+		_ = os.WriteFile("/proc/sys/net/ipv6/conf/"+d.name+"/addr_gen_mode", []byte("1"), 0)
+		err = setMTUAndUp(d.name, mtu)
+	}
+	if err == nil {
+		// Best effort: a longer queue only absorbs bursts.
+		_ = setTxQueueLen(d.name, tunTxQueueLen)
+		if d.index, err = netif.Index(d.name); err != nil {
+			err = fmt.Errorf("tun: %w", err)
+		}
+	}
+	if err != nil {
 		d.file.Close()
 		return nil, err
-	}
-	// Best effort: a longer queue only absorbs bursts.
-	_ = setTxQueueLen(d.name, tunTxQueueLen)
-	if d.index, err = netif.Index(d.name); err != nil {
-		d.file.Close()
-		return nil, fmt.Errorf("tun: %w", err)
 	}
 	return d, nil
 }
