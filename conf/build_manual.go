@@ -1,7 +1,7 @@
 package conf
 
 import (
-	"encoding/hex"
+	"strconv"
 	"strings"
 
 	"tinyipsec/internal/algo"
@@ -105,8 +105,17 @@ func (b *builder) hexKey(t *table, key string, want int, alg string, salted bool
 	if len(s) >= 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X') {
 		s = s[2:]
 	}
-	key2, err := hex.DecodeString(s)
-	if err != nil {
+	// Two digits per byte through strconv, which the daemon links anyway,
+	// rather than encoding/hex's decoder and its error type, linked for
+	// this alone (flash).
+	key2 := make([]byte, len(s)/2)
+	valid := len(s)%2 == 0
+	for i := 0; valid && i < len(key2); i++ {
+		v, err := strconv.ParseUint(s[2*i:2*i+2], 16, 8)
+		key2[i], valid = byte(v), err == nil
+	}
+	if !valid {
+		clear(key2) // the part of a key read so far
 		t.fail(key, "is not a hex string (digits 0-9a-f, optionally after 0x)")
 		return nil
 	}

@@ -2,8 +2,6 @@ package conf
 
 import (
 	"bytes"
-	"errors"
-	"fmt"
 	"io"
 	"os"
 	"strconv"
@@ -24,7 +22,12 @@ func Load(path string) (*Config, error) {
 	// A file that cannot be read is one Error, made at one place (flash).
 	var msg string
 	if f, err := os.Open(path); err != nil {
-		msg = fmt.Sprintf("cannot read: %v", errors.Unwrap(err))
+		// os.Open's *PathError names the file, which the Error does
+		// (a type assertion: errors.Unwrap is linked for nothing else).
+		if pe, ok := err.(*os.PathError); ok {
+			err = pe.Err
+		}
+		msg = "cannot read: " + err.Error()
 	} else {
 		data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
 		f.Close() // not deferred: a defer is a wrapper function of its own (flash)

@@ -1,6 +1,7 @@
 package conf
 
 import (
+	"encoding/hex"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -386,5 +387,24 @@ func TestPFSValues(t *testing.T) {
 	es := mustErrors(t, "t.toml", doc(tPolicy, tTS, tACL, with(tMap, `pfs = "nine"`)))
 	if !findError(es, "crypto_map[0].pfs", "is not a DH group") {
 		t.Errorf("pfs = \"nine\": %v", es)
+	}
+}
+
+// A manual key is read as encoding/hex reads it (after an optional 0x):
+// either digit case, and nothing else (no signs, blanks inside or an odd
+// count of digits).
+func TestManualKeyHex(t *testing.T) {
+	const k = "00112233445566778899aabbccddeeff01020304"
+	for _, v := range []string{k, strings.ToUpper(k), "0X" + k, " 0x" + k + " "} {
+		c := mustParse(t, "t.toml", doc(tPolicy, tTS, tACL, with(tMap, with(tManual, "esp_key_in = \""+v+"\"\n", "esp_key_in"), "psk")))
+		if got := hex.EncodeToString(c.CryptoMaps[0].Manual.ESPKeyIn); got != k {
+			t.Errorf("esp_key_in = %q: key %s", v, got)
+		}
+	}
+	for _, v := range []string{k[:39], "+1" + k[2:], k[:20] + " 1" + k[22:], k[:38] + "0x", k[:38] + "g0", k[:38] + "-1", k + "0x"} {
+		es := mustErrors(t, "t.toml", doc(tPolicy, tTS, tACL, with(tMap, with(tManual, "esp_key_in = \""+v+"\"\n", "esp_key_in"), "psk")))
+		if !findError(es, "crypto_map[0].esp_key_in", "is not a hex string") {
+			t.Errorf("esp_key_in = %q: %v", v, es)
+		}
 	}
 }

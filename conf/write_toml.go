@@ -82,7 +82,13 @@ func (tw *TOMLWriter) Str(key, v string) { tw.Value(key, tw.quote(key, v)) }
 func (tw *TOMLWriter) Int(key string, n int64) { tw.Value(key, strconv.FormatInt(n, 10)) }
 
 // Bool writes key = true or false.
-func (tw *TOMLWriter) Bool(key string, v bool) { tw.Value(key, strconv.FormatBool(v)) }
+func (tw *TOMLWriter) Bool(key string, v bool) {
+	s := "false" // not strconv.FormatBool, linked for nothing else (flash)
+	if v {
+		s = "true"
+	}
+	tw.Value(key, s)
+}
 
 // StrList writes key = ["a", "b"].
 func (tw *TOMLWriter) StrList(key string, vs []string) {

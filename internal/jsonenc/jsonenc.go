@@ -78,7 +78,11 @@ func (e *encoder) value(v reflect.Value, depth int) error {
 	}
 	switch v.Kind() {
 	case reflect.Bool:
-		e.buf = strconv.AppendBool(e.buf, v.Bool())
+		if v.Bool() { // not strconv.AppendBool, linked for nothing else (flash)
+			e.raw("true")
+		} else {
+			e.raw("false")
+		}
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
 		e.buf = strconv.AppendInt(e.buf, v.Int(), 10)
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
