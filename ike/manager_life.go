@@ -1,7 +1,6 @@
 package ike
 
 import (
-	"container/heap"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -520,7 +519,7 @@ func (m *Manager) deleteIKE(sa *ikeSA, notify bool, why string) {
 	}
 	m.setLife(sa, lifeDead)
 	if sa.tqIndex >= 0 && sa.tqIndex < len(m.timers) && m.timers[sa.tqIndex] == sa {
-		heap.Remove(&m.timers, sa.tqIndex)
+		m.timers.remove(sa.tqIndex)
 	}
 	m.removeSA(sa)
 }

@@ -1,9 +1,6 @@
 package ike
 
-import (
-	"container/heap"
-	"time"
-)
+import "time"
 
 // The manager's timers (retransmissions, half-open and Quick Mode
 // timeouts, DPD, NAT-T keepalives, rekeying, expiry) live in the IKE SAs.
@@ -19,25 +16,58 @@ import (
 // timerMaxSleep bounds how long an SA waits in the queue between visits.
 const timerMaxSleep = 30 * time.Second
 
-// timerQueue is a min-heap of IKE SAs by due time.
+// timerQueue is a min-heap of IKE SAs by due time; each queued SA keeps
+// its index in tqIndex, so it can be moved or removed without a search.
+// It is written out rather than built on container/heap: the heap
+// interface's five methods, their pointer wrappers and the package's
+// generic sifts cost more code than the one sift below.
 type timerQueue []*ikeSA
 
-func (q timerQueue) Len() int           { return len(q) }
-func (q timerQueue) Less(i, j int) bool { return q[i].due < q[j].due }
-func (q timerQueue) Swap(i, j int) {
-	q[i], q[j] = q[j], q[i]
-	q[i].tqIndex, q[j].tqIndex = i, j
+// sift moves the SA at i down past any earlier child, then up past any
+// later parent, to where the heap order holds (container/heap's down then
+// up, with the same choice between equal children). Only one of the two
+// moves it.
+func (q timerQueue) sift(i int) {
+	sa := q[i]
+	for {
+		c := 2*i + 1
+		if c >= len(q) {
+			break
+		}
+		if c+1 < len(q) && q[c+1].due < q[c].due {
+			c++
+		}
+		if q[c].due >= sa.due {
+			break
+		}
+		q[i] = q[c]
+		q[i].tqIndex = i
+		i = c
+	}
+	for i > 0 {
+		p := (i - 1) / 2
+		if q[p].due <= sa.due {
+			break
+		}
+		q[i] = q[p]
+		q[i].tqIndex = i
+		i = p
+	}
+	q[i] = sa
+	sa.tqIndex = i
 }
-func (q *timerQueue) Push(x any) {
-	sa := x.(*ikeSA)
-	sa.tqIndex = len(*q)
-	*q = append(*q, sa)
-}
-func (q *timerQueue) Pop() any {
+
+// remove takes the SA at i out of the queue and returns it.
+func (q *timerQueue) remove(i int) *ikeSA {
 	old := *q
-	sa := old[len(old)-1]
-	old[len(old)-1] = nil
-	*q = old[:len(old)-1]
+	n := len(old) - 1
+	sa := old[i]
+	old[i] = old[n]
+	old[n] = nil
+	*q = old[:n]
+	if i < n {
+		old[:n].sift(i)
+	}
 	sa.tqIndex = -1
 	return sa
 }
@@ -54,12 +84,13 @@ func (m *Manager) schedule(sa *ikeSA, at mono) {
 	if sa.tqIndex <= 0 && (len(m.timers) == 0 || m.timers[0] != sa) {
 		// Not queued (tqIndex is 0 both for "first" and for a new SA).
 		sa.due = at
-		heap.Push(&m.timers, sa)
+		m.timers = append(m.timers, sa)
+		m.timers.sift(len(m.timers) - 1)
 		return
 	}
 	if at < sa.due {
 		sa.due = at
-		heap.Fix(&m.timers, sa.tqIndex)
+		m.timers.sift(sa.tqIndex)
 	}
 }
 
@@ -75,7 +106,7 @@ func (m *Manager) scheduleAll(now mono) {
 func (m *Manager) tickTimers(now mono) {
 	var done []*ikeSA
 	for len(m.timers) > 0 && m.timers[0].due <= now {
-		sa := heap.Pop(&m.timers).(*ikeSA)
+		sa := m.timers.remove(0)
 		if sa.dead() {
 			continue
 		}
@@ -85,7 +116,8 @@ func (m *Manager) tickTimers(now mono) {
 	for _, sa := range done {
 		if !sa.dead() && sa.tqIndex < 0 {
 			sa.due = sa.nextTimer(now)
-			heap.Push(&m.timers, sa)
+			m.timers = append(m.timers, sa)
+			m.timers.sift(len(m.timers) - 1)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package ike
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net/netip"
 	"testing"
 	"time"
@@ -184,5 +185,58 @@ func BenchmarkTickMapsSpoke(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// TestTimerQueueOrder: after any mix of insertions, earlier and later due
+// times, and removals from the middle, the queue hands the SAs out in
+// due-time order and every SA's tqIndex is its place in the queue.
+func TestTimerQueueOrder(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	var q timerQueue
+	var in []*ikeSA
+	check := func() {
+		t.Helper()
+		for i, sa := range q {
+			if sa.tqIndex != i {
+				t.Fatalf("SA at %d has tqIndex %d", i, sa.tqIndex)
+			}
+			if i > 0 && q[(i-1)/2].due > sa.due {
+				t.Fatalf("heap order broken at %d", i)
+			}
+		}
+	}
+	for step := 0; step < 5000; step++ {
+		switch op := rng.IntN(4); {
+		case op < 2 || len(in) == 0:
+			sa := &ikeSA{due: mono(rng.IntN(200))}
+			q = append(q, sa)
+			q.sift(len(q) - 1)
+			in = append(in, sa)
+		case op == 2:
+			sa := in[rng.IntN(len(in))]
+			sa.due = mono(rng.IntN(200))
+			q.sift(sa.tqIndex)
+		default:
+			k := rng.IntN(len(in))
+			sa := in[k]
+			if got := q.remove(sa.tqIndex); got != sa || sa.tqIndex != -1 {
+				t.Fatalf("remove returned %p (tqIndex %d), want %p", got, sa.tqIndex, sa)
+			}
+			in = append(in[:k], in[k+1:]...)
+		}
+		check()
+		if len(q) != len(in) {
+			t.Fatalf("queue holds %d SAs, want %d", len(q), len(in))
+		}
+	}
+	var last mono
+	for len(q) > 0 {
+		sa := q.remove(0)
+		if sa.due < last {
+			t.Fatalf("due %d handed out after %d", sa.due, last)
+		}
+		last = sa.due
+		check()
 	}
 }
