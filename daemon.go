@@ -12,37 +12,32 @@ import (
 	"time"
 
 	"tinyipsec/conf"
+	"tinyipsec/internal/dataplane"
 	"tinyipsec/internal/errjoin"
 	"tinyipsec/internal/logx"
 	"tinyipsec/internal/memory"
 	"tinyipsec/internal/status"
 )
 
-// component is one running part of the daemon (the data plane, IKE). The
-// daemon starts them in order, asks them for status, hands them a new
-// configuration on reload and closes them in reverse order.
-type component interface {
-	// AddStatus adds the component's SAs and counters to the report.
-	AddStatus(r *status.Report)
-	// AddSummary adds the component's SA counts.
-	AddSummary(s *status.Summary)
-	// Reload switches to a new, already validated configuration. Crypto
-	// maps whose fingerprint did not change must keep their SAs.
-	Reload(old, new *conf.Config) error
-	// Close shuts the component down; IKE sends its Delete notifications.
-	Close() error
-}
-
 // daemon is the running `tinyipsec run`.
 type daemon struct {
+	_       [0]func() // not comparable: no generated == function (flash)
 	path    string
 	log     *logx.Logger
 	level   *logx.LevelVar // log_level, changed by a reload
 	started time.Time
 
-	mu    sync.Mutex // serialises reloads and status against each other
-	cfg   *conf.Config
-	parts []component
+	mu  sync.Mutex // serialises reloads and status against each other
+	cfg *conf.Config
+	// The running parts (nil once closed), started in this order and
+	// closed in reverse (components.go). Each adds its SAs and counters
+	// to status, and switches to a new, already validated configuration
+	// on reload: crypto maps whose fingerprint did not change keep their
+	// SAs. They are two concrete fields, not a list of an interface: a
+	// part in an interface kept the names of all its methods, and of the
+	// IKE manager's, in the binary.
+	dp  *dataplane.Dataplane
+	ike *ikeDaemon
 }
 
 // newLogger logs to stderr in logfmt without timestamps: procd hands
@@ -75,12 +70,11 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	log, level := newLogger(stderr, cfg.Global.LogLevel)
 
 	d := &daemon{path: path, log: log, level: level, cfg: cfg, started: time.Now()}
-	parts, err := startComponents(cfg, log)
-	if err != nil {
+	var err error
+	if d.dp, d.ike, err = startComponents(cfg, log); err != nil {
 		log.Error("start failed", "err", err)
 		return exitFail
 	}
-	d.parts = parts
 
 	ctl, err := listenControl(cfg.Global.ControlSocket, d, log)
 	if err != nil {
@@ -114,11 +108,12 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 
 func (d *daemon) closeParts() {
 	d.mu.Lock()
-	parts := d.parts
-	d.parts = nil
+	dp, ik := d.dp, d.ike
+	d.dp, d.ike = nil, nil
 	d.mu.Unlock()
-	for i := len(parts) - 1; i >= 0; i-- {
-		parts[i].Close()
+	if ik != nil {
+		ik.Close() // IKE's Delete notifications leave through the data plane
+		dp.Close()
 	}
 }
 
@@ -150,10 +145,13 @@ func (d *daemon) reloadLocked() error {
 	// failure in one (a route the kernel refused) must not leave the
 	// crypto maps of the others on the old configuration.
 	var errs []error
-	for _, p := range d.parts {
-		if err := p.Reload(d.cfg, next); err != nil {
-			d.log.Error("reload step failed", "err", err)
-			errs = append(errs, err)
+	if d.ike != nil {
+		// The data plane first: IKE installs into its new entries.
+		for _, err := range [...]error{d.dp.Reload(d.cfg, next), d.ike.Reload(d.cfg, next)} {
+			if err != nil {
+				d.log.Error("reload step failed", "err", err)
+				errs = append(errs, err)
+			}
 		}
 	}
 	d.cfg = next
@@ -210,8 +208,9 @@ func (d *daemon) status() *status.Report {
 		IKESAs:   []status.IKESA{},
 		IPsecSAs: []status.IPsecSA{},
 	}
-	for _, p := range d.parts {
-		p.AddStatus(r)
+	if d.ike != nil {
+		d.dp.AddStatus(r)
+		d.ike.AddStatus(r) // after the data plane: it marks the pairs listed
 	}
 	d.mu.Unlock()
 	return r
@@ -220,8 +219,9 @@ func (d *daemon) status() *status.Report {
 func (d *daemon) summary() status.Summary {
 	d.mu.Lock()
 	var s status.Summary
-	for _, p := range d.parts {
-		p.AddSummary(&s)
+	if d.ike != nil {
+		d.dp.AddSummary(&s)
+		d.ike.AddSummary(&s)
 	}
 	d.mu.Unlock()
 	return s

@@ -15,22 +15,14 @@ import (
 // and esp_sa, which the client writes into DIR. Nothing is exported unless
 // the admin asks.
 
-// keyExporter is a daemon part that holds SA keys.
-type keyExporter interface {
-	exportKeys() ([]wireshark.IKESA, []wireshark.ESPSA)
-}
-
 // writeWiresharkKeys renders both tables for the control socket; the
 // client splits them into their files. The copies are wiped afterwards.
 func (d *daemon) writeWiresharkKeys(w io.Writer) error {
 	d.mu.Lock()
 	var ikeSAs []wireshark.IKESA
 	var espSAs []wireshark.ESPSA
-	for _, p := range d.parts {
-		if k, ok := p.(keyExporter); ok {
-			i, e := k.exportKeys()
-			ikeSAs, espSAs = append(ikeSAs, i...), append(espSAs, e...)
-		}
+	if d.ike != nil {
+		ikeSAs, espSAs = d.ike.exportKeys() // the IKE part holds all SA keys
 	}
 	d.mu.Unlock()
 	err := wireshark.WriteBundle(w, ikeSAs, espSAs)
