@@ -574,11 +574,6 @@ func (ms *mapState) failureOf(peer string) *phase1Failure {
 	return nil
 }
 
-// succeeded resets the backoff.
-func (ms *mapState) succeeded() {
-	ms.nextTry, ms.failures = 0, 0
-}
-
 // hostIs reports whether endpoint ap is at address a. Both go by
 // pointer: on 32-bit routers an AddrPort is six words and an Addr five,
 // and ap.Addr() == a copied them at every site (flash).

@@ -122,15 +122,15 @@ const (
 )
 
 var exchangeRoutes = []exchangeRoute{
-	{ExchangeMain, whileNegotiating, "phase 1", (*Manager).routePhase1},
-	{ExchangeAggressive, whileNegotiating, "phase 1", (*Manager).routePhase1},
-	{ExchangeInformational, whileNegotiating, "phase 1 informational", (*Manager).routePhase1},
+	{ExchangeMain, whileNegotiating, "phase 1", (*Manager).handlePhase1},
+	{ExchangeAggressive, whileNegotiating, "phase 1", (*Manager).handlePhase1},
+	{ExchangeInformational, whileNegotiating, "phase 1 informational", (*Manager).handlePhase1},
 	{ExchangeTransaction, whileNegotiating, "early XAUTH request", (*Manager).routeEarlyTransaction},
-	{ExchangeMain, onceEstablished, "phase 1 repeat", (*Manager).routePhase1},
-	{ExchangeAggressive, onceEstablished, "phase 1 repeat", (*Manager).routePhase1},
+	{ExchangeMain, onceEstablished, "phase 1 repeat", (*Manager).handlePhase1},
+	{ExchangeAggressive, onceEstablished, "phase 1 repeat", (*Manager).handlePhase1},
 	{ExchangeTransaction, onceEstablished, "XAUTH / Mode-Config", (*Manager).routeTransaction},
-	{ExchangeInformational, onceEstablished, "informational", (*Manager).routeInfo},
-	{ExchangeQuick, whileActive, "Quick Mode", (*Manager).routeQuick},
+	{ExchangeInformational, onceEstablished, "informational", (*Manager).handleInfo},
+	{ExchangeQuick, whileActive, "Quick Mode", (*Manager).handleQuick},
 }
 
 func routeFor(x ExchangeType, l ikeLife) *exchangeRoute {
@@ -140,13 +140,6 @@ func routeFor(x ExchangeType, l ikeLife) *exchangeRoute {
 		}
 	}
 	return nil
-}
-
-// routePhase1: a phase 1 message, or a notify about the negotiation (in
-// clear, or encrypted under the phase 1 keys: its table decides); once
-// established, a repeat of the peer's last phase 1 message is answered.
-func (m *Manager) routePhase1(sa *ikeSA, in *inbound) {
-	m.handlePhase1(sa, in)
 }
 
 // routeEarlyTransaction keeps a gateway's XAUTH request that overtook its
@@ -161,12 +154,6 @@ func (m *Manager) routeEarlyTransaction(sa *ikeSA, in *inbound) {
 
 func (m *Manager) routeTransaction(sa *ikeSA, in *inbound) {
 	m.handleTransaction(sa, in.h, in.pkt, in.from, in.now)
-}
-
-func (m *Manager) routeInfo(sa *ikeSA, in *inbound) { m.handleInfo(sa, in.pkt, in.from, in.now) }
-
-func (m *Manager) routeQuick(sa *ikeSA, in *inbound) {
-	m.handleQuick(sa, in)
 }
 
 func (m *Manager) findSA(ckyI, ckyR Cookie) *ikeSA {
@@ -192,7 +179,10 @@ func (m *Manager) send(sa *ikeSA, pkt []byte) {
 	}
 }
 
-// handlePhase1 feeds a Main/Aggressive Mode message to its exchange.
+// handlePhase1 feeds a Main/Aggressive Mode message to its exchange, or
+// a notify about the negotiation (in clear, or encrypted under the phase
+// 1 keys: its table decides); once established, a repeat of the peer's
+// last phase 1 message is answered.
 func (m *Manager) handlePhase1(sa *ikeSA, in *inbound) {
 	pkt := in.pkt
 	if sa.p1In != nil && bytes.Equal(pkt, sa.p1In) {

@@ -58,12 +58,13 @@ func infoRowFor(rows []infoRow, k infoKind, l ikeLife) *infoRow {
 }
 
 // handleInfo processes an Informational exchange on an established SA.
-func (m *Manager) handleInfo(sa *ikeSA, pkt []byte, from func(), now mono) {
-	msg, items, ok := m.openInfoOnce(sa, pkt, "Informational dropped")
+func (m *Manager) handleInfo(sa *ikeSA, in *inbound) {
+	now := in.now
+	msg, items, ok := m.openInfoOnce(sa, in.pkt, "Informational dropped")
 	if !ok {
 		return
 	}
-	from()
+	in.from()
 	sa.phase1Confirmed()
 	if sa.dpd != nil {
 		sa.dpd.heard(now)

@@ -182,7 +182,10 @@ func exchangeName(cm *conf.CryptoMap) string {
 func (m *Manager) established(sa *ikeSA, now mono) {
 	out := sa.p1.outcome()
 	sa.out = out
-	m.saEstablished(sa)
+	m.settle.unsettled = true // manager_settle.go
+	if !sa.dead() {
+		m.settle.negotiating--
+	}
 	sa.unproven = false
 	// The finished state machine (DH values, nonces, messages, the peer's
 	// certificate: about 3 kB per IKE SA) is not needed any more: the
@@ -306,9 +309,15 @@ func (m *Manager) startQuick(sa *ikeSA, ms *mapState, r *proxyRule, old *child, 
 		// IKE SA (cookies), the message ID and the exchange's first IV
 		// (derived from public values: not a secret).
 		sec := sa.out.sec
+		inFlight := 0
+		for _, qs := range sa.qms {
+			if qs.doneAt == 0 {
+				inFlight++
+			}
+		}
 		m.log.Debug("Quick Mode started", "peer", &sa.remote, "icookie", hex.EncodeToString(sec.CookieI[:]),
 			"rcookie", hex.EncodeToString(sec.CookieR[:]), "mid", q.mid, "iv", hex.EncodeToString(sec.exchangeIV(q.mid)),
-			"in_flight", quicksInFlight(sa))
+			"in_flight", inFlight)
 	}
 	qs.q = q
 	m.addQM(sa, qs)
@@ -419,10 +428,10 @@ func (m *Manager) installChild(sa *ikeSA, qs *qmState, res *quickResult, now mon
 		// Released well before the old pair goes (rekeyGrace).
 		nc.releaseAt = now + mono(min(initiatorHold, rekeyGrace/2))
 	}
-	m.childChanged()
+	m.settle.unsettled = true // an IPsec SA pair came or went
 	sa.p2Error = ""
 	delete(qs.ms.wanted, qs.rule.index)
-	qs.ms.succeeded()
+	qs.ms.nextTry, qs.ms.failures = 0, 0 // the backoff starts over
 	m.log.Info("IPsec SA installed", "crypto_map", qs.ms, "peer", &sa.remote, "selector", c.Selector.String(),
 		"protocol", c.Protocol, "spi_in", spiHex(c.ESPIn.SPI, c.AHIn.SPI), "spi_out", spiHex(c.ESPOut.SPI, c.AHOut.SPI),
 		"encryption", c.Encryption, "integrity", c.Integrity, "pfs", c.PFSGroup, "lifetime", c.Lifetime)
@@ -460,7 +469,7 @@ func (m *Manager) dropHeld(sa *ikeSA, qs *qmState) {
 func (m *Manager) removeChild(sa *ikeSA, c *child, notify bool) {
 	n := len(sa.children)
 	if sa.children = deleteFunc(sa.children, func(x *child) bool { return x == c }); len(sa.children) < n {
-		m.childChanged()
+		m.settle.unsettled = true // an IPsec SA pair came or went
 	}
 	// On an IKE SA that a newer one replaces, the Delete goes over the
 	// newer one: strongSwan moves the IPsec SAs to the new IKE SA as
@@ -540,7 +549,17 @@ func (m *Manager) removeSA(sa *ikeSA) {
 	// took one per list (flash).
 	n := len(m.sas)
 	if m.sas = deleteFunc(m.sas, func(x *ikeSA) bool { return x == sa }); len(m.sas) < n {
-		m.saRemoved(sa)
+		// A live SA left m.sas with what it was negotiating
+		// (manager_settle.go).
+		m.settle.unsettled = true
+		if sa.out == nil {
+			m.settle.negotiating--
+		}
+		for _, qs := range sa.qms {
+			if qs.doneAt == 0 {
+				m.settle.negotiating--
+			}
+		}
 	}
 	m.setLife(sa, lifeDead)
 	m.raRelease(sa)

@@ -70,7 +70,7 @@ func (m *Manager) orphanChildren(sa *ikeSA, peerKept bool, now mono) {
 			"peer", &sa.remote, "spi_in", spiHex(c.espIn, c.ahIn))
 	}
 	sa.children = nil
-	m.childChanged()
+	m.settle.unsettled = true // an IPsec SA pair came or went
 }
 
 // retireIKE deletes an IKE SA whose pairs live on (see above): after the
@@ -147,7 +147,7 @@ func (m *Manager) adoptOrphans(sa *ikeSA) {
 			"spi_in", spiHex(o.c.espIn, o.c.ahIn))
 		return true
 	})
-	m.childChanged()
+	m.settle.unsettled = true // an IPsec SA pair came or went
 }
 
 // reauthWindow: INITIAL-CONTACT this soon after the same identity deleted
@@ -205,7 +205,7 @@ func (m *Manager) dropOrphan(o *orphan) {
 	m.cfg.DataPlane.RemoveChild(o.c.handle)
 	delete(m.used, o.c.espIn)
 	delete(m.used, o.c.ahIn)
-	m.childChanged()
+	m.settle.unsettled = true // an IPsec SA pair came or went
 }
 
 // tickOrphans runs the orphans' timers: removal after a rekey's grace

@@ -14,7 +14,8 @@ package ike
 
 // settleState is the manager's view of whether anything changed since it
 // last reported being settled. It is kept up to date where SAs are
-// installed, established and removed, so the check on each tick costs the
+// installed, established and removed (addSA, established, removeSA, addQM,
+// qmDone, dropQM, and where IPsec SA pairs come and go), so the check on each tick costs the
 // same with ten thousand SAs as with one (the timers visit only due SAs).
 type settleState struct {
 	_ [0]func() // not comparable: no generated == function (flash)
@@ -36,27 +37,6 @@ func (m *Manager) addSA(sa *ikeSA, now mono) {
 		m.settle.negotiating++
 	}
 	m.schedule(sa, now)
-}
-
-// saEstablished notes the end of phase 1 of an SA in m.sas.
-func (m *Manager) saEstablished(sa *ikeSA) {
-	m.settle.unsettled = true
-	if !sa.dead() {
-		m.settle.negotiating--
-	}
-}
-
-// saRemoved notes that a live SA left m.sas with what it was negotiating.
-func (m *Manager) saRemoved(sa *ikeSA) {
-	m.settle.unsettled = true
-	if sa.out == nil {
-		m.settle.negotiating--
-	}
-	for _, qs := range sa.qms {
-		if qs.doneAt == 0 {
-			m.settle.negotiating--
-		}
-	}
 }
 
 // addQM records a Quick Mode in negotiation on sa.
@@ -122,21 +102,4 @@ func (m *Manager) dropQM(sa *ikeSA, mid uint32) {
 	if !sa.dead() && qs.doneAt == 0 {
 		m.settle.negotiating--
 	}
-}
-
-// childChanged notes an IPsec SA pair installed or removed.
-func (m *Manager) childChanged() { m.settle.unsettled = true }
-
-// settleCheck runs at the end of each tick, under m.mu: it calls
-// Config.Settled once nothing is negotiating any more after something was
-// established, replaced or removed.
-func (m *Manager) settleCheck() {
-	if m.cfg.Settled == nil {
-		return
-	}
-	if m.settle.negotiating > 0 || !m.settle.unsettled {
-		return
-	}
-	m.settle.unsettled = false
-	m.cfg.Settled()
 }

@@ -34,7 +34,12 @@ func (m *Manager) tickLocked(now mono) {
 		m.buryGraves(now, false)
 	}
 	m.tickMaps(now)
-	m.settleCheck()
+	// Config.Settled once nothing is negotiating any more after something
+	// was established, replaced or removed (manager_settle.go).
+	if m.cfg.Settled != nil && m.settle.negotiating == 0 && m.settle.unsettled {
+		m.settle.unsettled = false
+		m.cfg.Settled()
+	}
 }
 
 // tickMaps starts what the crypto maps want and do not have: an IPsec SA
@@ -361,17 +366,6 @@ func quickSlotFree(sa *ikeSA, now mono) bool {
 		n++
 	}
 	return n < maxQuicksInFlight
-}
-
-// quicksInFlight counts the Quick Modes on sa that have not completed.
-func quicksInFlight(sa *ikeSA) int {
-	n := 0
-	for _, qs := range sa.qms {
-		if qs.doneAt == 0 {
-			n++
-		}
-	}
-	return n
 }
 
 // peerReauthGrace is how long an IKE SA the peer replaced by a new one
