@@ -30,7 +30,7 @@ type daemon struct {
 	mu  sync.Mutex // serialises reloads and status against each other
 	cfg *conf.Config
 	// The running parts (nil once closed), started in this order and
-	// closed in reverse (components.go). Each adds its SAs and counters
+	// closed in reverse (cmdRun). Each adds its SAs and counters
 	// to status, and switches to a new, already validated configuration
 	// on reload: crypto maps whose fingerprint did not change keep their
 	// SAs. They are two concrete fields, not a list of an interface: a
@@ -38,14 +38,6 @@ type daemon struct {
 	// IKE manager's, in the binary.
 	dp  *dataplane.Dataplane
 	ike *ikeDaemon
-}
-
-// newLogger logs to stderr in logfmt without timestamps: procd hands
-// stderr to logd, which stamps every line itself.
-func newLogger(w io.Writer, level string) (*logx.Logger, *logx.LevelVar) {
-	lv := new(logx.LevelVar)
-	lv.Set(parseLevel(level))
-	return logx.New(w, lv), lv
 }
 
 func parseLevel(s string) logx.Level {
@@ -67,11 +59,24 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	memory.SetDefaults()
-	log, level := newLogger(stderr, cfg.Global.LogLevel)
+	// Logs go to stderr in logfmt without timestamps: procd hands stderr
+	// to logd, which stamps every line itself.
+	level := new(logx.LevelVar)
+	level.Set(parseLevel(cfg.Global.LogLevel))
+	log := logx.New(stderr, level)
 
+	// The parts start in dependency order: the data plane first (IKE
+	// sends on its sockets and installs SAs into its engine), then IKE.
+	// closeParts closes them in reverse order, so IKE's Delete
+	// notifications still leave through the data plane's sockets.
 	d := &daemon{path: path, log: log, level: level, cfg: cfg, started: time.Now()}
 	var err error
-	if d.dp, d.ike, err = startComponents(cfg, log); err != nil {
+	if d.dp, err = dataplane.Start(cfg, log); err != nil {
+		log.Error("start failed", "err", err)
+		return exitFail
+	}
+	if d.ike, err = startIKE(cfg, d.dp, log); err != nil {
+		d.dp.Close()
 		log.Error("start failed", "err", err)
 		return exitFail
 	}
@@ -134,7 +139,11 @@ func (d *daemon) reloadLocked() error {
 				d.log.Error("configuration error", "error", e.Error())
 			}
 		}
-		return fmt.Errorf("%s is invalid (%d errors)", d.path, countErrors(err))
+		n := 1
+		if errs, ok := err.(conf.Errors); ok {
+			n = len(errs)
+		}
+		return fmt.Errorf("%s is invalid (%d errors)", d.path, n)
 	}
 	keepRestartOnly(d.log, d.cfg, next)
 	if next.Equal(d.cfg) {
@@ -190,13 +199,6 @@ func keepRestartOnly(log *logx.Logger, running, next *conf.Config) {
 		warn("control_socket", r.ControlSocket, n.ControlSocket)
 		n.ControlSocket = r.ControlSocket
 	}
-}
-
-func countErrors(err error) int {
-	if errs, ok := err.(conf.Errors); ok { // conf returns Errors unwrapped
-		return len(errs)
-	}
-	return 1
 }
 
 func (d *daemon) status() *status.Report {

@@ -65,7 +65,7 @@ func (d *ikeDaemon) AddStatus(r *status.Report) {
 		r.IKEDrops = drops
 	}
 	r.IKEHalfOpen = d.mgr.HalfOpen()
-	// The data plane listed the pairs before us (components.go).
+	// The data plane listed the pairs before us (cmdRun).
 	if spis := d.mgr.PairsWithoutIKESA(); len(spis) > 0 {
 		orphan := map[string]bool{}
 		for _, s := range spis {

@@ -76,7 +76,9 @@ func runCLI(args []string, stdout, stderr io.Writer) int {
 	}
 	switch cmd {
 	case "version", "-v", "--version":
-		fmt.Fprintf(stdout, "tinyipsec %s\n", buildVersion())
+		// The Go release from runtime.Version, not debug.ReadBuildInfo,
+		// which would link the build-info parser for the same string.
+		fmt.Fprintf(stdout, "tinyipsec %s %s\n", version, runtime.Version())
 		return exitOK
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
@@ -85,13 +87,6 @@ func runCLI(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "tinyipsec: unknown command %q (try: tinyipsec help)\n", cmd)
 		return exitUsage
 	}
-}
-
-// buildVersion is the version stamped at link time and the Go release
-// that built it (runtime.Version, not debug.ReadBuildInfo, which would
-// link the build-info parser for the same string).
-func buildVersion() string {
-	return version + " " + runtime.Version()
 }
 
 // newFlags makes a flag set for one command that reports errors as one
@@ -131,31 +126,25 @@ func flagSummary(fs *cliflag.Set) string {
 	return b.String()
 }
 
-// loadConfig reads and validates the configuration. A missing or
-// unreadable file is a usage problem (exit 2); an invalid one prints every
-// error and gives exit 1.
-func loadConfig(path string, stderr io.Writer) (*conf.Config, int) {
-	if _, err := os.Stat(path); err != nil {
-		fmt.Fprintf(stderr, "tinyipsec: cannot read configuration: %v\n", err)
-		return nil, exitUsage
-	}
-	cfg, err := conf.Load(path)
-	if err != nil {
-		fmt.Fprintln(stderr, strings.TrimRight(err.Error(), "\n"))
-		return nil, exitFail
-	}
-	return cfg, exitOK
-}
-
 // configFromArgs is how the commands that take only -c start: parse the
-// arguments, then load the configuration they name.
+// arguments, then read and validate the configuration they name. A
+// missing or unreadable file is a usage problem (exit 2); an invalid one
+// prints every error and gives exit 1.
 func configFromArgs(name string, args []string, stderr io.Writer) (path string, cfg *conf.Config, code int) {
 	fs, p := newFlags(name, stderr)
 	if !parseFlags(fs, args, stderr) {
 		return "", nil, exitUsage
 	}
-	cfg, code = loadConfig(*p, stderr)
-	return *p, cfg, code
+	if _, err := os.Stat(*p); err != nil {
+		fmt.Fprintf(stderr, "tinyipsec: cannot read configuration: %v\n", err)
+		return *p, nil, exitUsage
+	}
+	cfg, err := conf.Load(*p)
+	if err != nil {
+		fmt.Fprintln(stderr, strings.TrimRight(err.Error(), "\n"))
+		return *p, nil, exitFail
+	}
+	return *p, cfg, exitOK
 }
 
 func cmdCheck(args []string, stdout, stderr io.Writer) int {

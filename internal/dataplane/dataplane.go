@@ -204,31 +204,31 @@ func (d *Dataplane) kernelEntries() []tun.Entry {
 		if rs, ok := d.raRoutes(m); ok {
 			e.Routes, e.OwnRoutes = rs, true
 		}
-		if l := d.lists[i]; l != nil {
-			for _, r := range l.Rules() {
-				e.Lines = append(e.Lines, kernelLine(r))
+		l := d.lists[i]
+		if l == nil {
+			continue
+		}
+		// Each ACL line as tun takes it.
+		rules := l.Rules()
+		for j := range rules {
+			r := &rules[j]
+			t := tun.Line{Permit: r.Permit, Proto: r.Proto, Text: r.Text}
+			if !r.SrcAny {
+				t.Src = r.Src
 			}
+			if !r.DstAny {
+				t.Dst = r.Dst
+			}
+			if !r.SrcPorts.Any() {
+				t.SrcPorts = [2]uint16{r.SrcPorts.Lo, max(r.SrcPorts.Hi, r.SrcPorts.Lo)}
+			}
+			if !r.DstPorts.Any() {
+				t.DstPorts = [2]uint16{r.DstPorts.Lo, max(r.DstPorts.Hi, r.DstPorts.Lo)}
+			}
+			e.Lines = append(e.Lines, t)
 		}
 	}
 	return entries
-}
-
-// kernelLine is an ACL line as tun takes it.
-func kernelLine(r acl.Rule) tun.Line {
-	l := tun.Line{Permit: r.Permit, Proto: r.Proto, Text: r.Text}
-	if !r.SrcAny {
-		l.Src = r.Src
-	}
-	if !r.DstAny {
-		l.Dst = r.Dst
-	}
-	if !r.SrcPorts.Any() {
-		l.SrcPorts = [2]uint16{r.SrcPorts.Lo, max(r.SrcPorts.Hi, r.SrcPorts.Lo)}
-	}
-	if !r.DstPorts.Any() {
-		l.DstPorts = [2]uint16{r.DstPorts.Lo, max(r.DstPorts.Hi, r.DstPorts.Lo)}
-	}
-	return l
 }
 
 // installManual installs the SA pair of a keying = "manual" crypto map.

@@ -118,7 +118,12 @@ func (p *IKEPlane) ReleaseOutbound(h ike.ChildHandle) {
 
 func (p *IKEPlane) RemoveChild(h ike.ChildHandle) {
 	if pair, ok := h.(*esp.Pair); ok {
-		p.forgetKeys(pair)
+		p.mu.Lock()
+		if k, ok := p.keys[pair]; ok {
+			clear(k.keys)
+			delete(p.keys, pair)
+		}
+		p.mu.Unlock()
 		p.engine.Remove(pair)
 	}
 }
@@ -154,15 +159,6 @@ func (p *IKEPlane) rememberKeys(pair *esp.Pair, spec *esp.PairSpec, c *ike.Child
 		p.keys = map[*esp.Pair]pairKeys{}
 	}
 	p.keys[pair] = k
-	p.mu.Unlock()
-}
-
-func (p *IKEPlane) forgetKeys(pair *esp.Pair) {
-	p.mu.Lock()
-	if k, ok := p.keys[pair]; ok {
-		clear(k.keys)
-		delete(p.keys, pair)
-	}
 	p.mu.Unlock()
 }
 
