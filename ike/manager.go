@@ -310,7 +310,22 @@ func (m *Manager) Start() {
 	if !m.started && !m.closed {
 		m.started = true
 		m.prepareKeys()
-		go m.run()
+		// The timers, until Close (a closure: `go m.run()` would add a
+		// wrapper function; flash).
+		go func() {
+			t := time.NewTicker(tickInterval)
+			m.tick(monoNow())
+			for running := true; running; {
+				select {
+				case <-m.stop:
+					running = false
+				case <-t.C:
+					m.tick(monoNow())
+				}
+			}
+			t.Stop()
+			close(m.done)
+		}()
 	}
 	m.mu.Unlock()
 }
@@ -329,21 +344,6 @@ func (m *Manager) prepareKeys() {
 		}
 	}
 	dhKeys.prepare(m.cfg.Conf.Global.DHKeysReady, groups...)
-}
-
-func (m *Manager) run() {
-	t := time.NewTicker(tickInterval)
-	m.tick(monoNow())
-	for running := true; running; {
-		select {
-		case <-m.stop:
-			running = false
-		case <-t.C:
-			m.tick(monoNow())
-		}
-	}
-	t.Stop()
-	close(m.done)
 }
 
 // Close sends Delete for every SA, removes the pairs from the data plane
@@ -377,39 +377,39 @@ func (m *Manager) Close() {
 func (m *Manager) Acquire(cryptoMapID string, pkt []byte) {
 	// Reload replaces m.maps under m.mu, so the look-up happens there, in
 	// the goroutine; the packet is copied because the caller reuses it.
+	//
+	// The goroutine is a closure without arguments, locked in its own
+	// body: `go m.f(args)` would add a wrapper function, and a shared
+	// "run f under the lock" helper another closure (flash). It unlocks
+	// without defer, as the manager does elsewhere: a deferred call costs
+	// its own wrapper function and a call at every return, and nothing
+	// recovers from a panic with the lock held.
 	pkt = bytes.Clone(pkt)
-	go m.whileOpen(func() {
+	go func() {
+		m.mu.Lock()
 		for _, ms := range m.maps {
-			if ms.cm.ID() != cryptoMapID || ms.cm.Initiate == conf.InitiateNever || ms.cm.Dynamic {
+			if m.closed || ms.cm.ID() != cryptoMapID || ms.cm.Initiate == conf.InitiateNever || ms.cm.Dynamic {
 				continue
 			}
 			if r := ms.ruleFor(pkt); r != nil {
 				m.initiateRule(ms, r, monoNow())
 			}
-			return
+			break
 		}
-	})
-}
-
-// whileOpen runs f under m.mu unless the manager is closed. (The callers
-// unlock without defer, here and elsewhere in the manager: a deferred
-// call costs its own wrapper function and a call at every return, and
-// nothing recovers from a panic with the lock held. Flash.)
-func (m *Manager) whileOpen(f func()) {
-	m.mu.Lock()
-	if !m.closed {
-		f()
-	}
-	m.mu.Unlock()
+		m.mu.Unlock()
+	}()
 }
 
 // Expired is the data plane's report that a pair reached its soft limit
 // (traffic volume: rekey now) or its hard limit (it is gone: forget it and
 // tell the peer). It does not block.
 func (m *Manager) Expired(h ChildHandle, hard bool) {
-	go m.whileOpen(func() {
+	go func() { // as in Acquire
+		m.mu.Lock()
 		now := monoNow()
-		if o := m.orphanOf(h); o != nil {
+		if m.closed {
+			// Nothing to do: Close deleted every SA.
+		} else if o := m.orphanOf(h); o != nil {
 			// No IKE SA to rekey on: a hard limit removes the pair, a
 			// soft one brings the rekey forward (manager_orphan.go).
 			if hard {
@@ -418,34 +418,34 @@ func (m *Manager) Expired(h ChildHandle, hard bool) {
 			} else if o.c.rekeyAt > now {
 				o.c.rekeyAt, m.orphanDue = now, 0
 			}
-			return
-		}
-		for _, sa := range m.sas {
-			for _, c := range sa.children {
-				if c.handle != h {
-					continue
-				}
-				if hard {
-					m.log.Info("IPsec SA reached its hard lifetime", "crypto_map", c.ms, "peer", &sa.remote)
-					m.removeChild(sa, c, true)
-					return
-				}
-				if !c.rekeying && c.removeAt == 0 && !sa.negotiating() {
-					m.log.Info("rekeying IPsec SA (volume lifetime)", "crypto_map", c.ms, "peer", &sa.remote)
-					// Due now: should the start wait for its PFS key or
-					// for another Quick Mode, the timer's rekey check
-					// starts it.
-					c.rekeyAt = now
-					if via := rekeyVia(sa); via != nil && quickSlotFree(via, now) {
-						m.startQuick(via, c.ms, &c.rule, c, now)
-					} else {
-						m.schedule(sa, now)
+		} else {
+		search:
+			for _, sa := range m.sas {
+				for _, c := range sa.children {
+					if c.handle != h {
+						continue
 					}
+					if hard {
+						m.log.Info("IPsec SA reached its hard lifetime", "crypto_map", c.ms, "peer", &sa.remote)
+						m.removeChild(sa, c, true)
+					} else if !c.rekeying && c.removeAt == 0 && !sa.negotiating() {
+						m.log.Info("rekeying IPsec SA (volume lifetime)", "crypto_map", c.ms, "peer", &sa.remote)
+						// Due now: should the start wait for its PFS key or
+						// for another Quick Mode, the timer's rekey check
+						// starts it.
+						c.rekeyAt = now
+						if via := rekeyVia(sa); via != nil && quickSlotFree(via, now) {
+							m.startQuick(via, c.ms, &c.rule, c, now)
+						} else {
+							m.schedule(sa, now)
+						}
+					}
+					break search
 				}
-				return
 			}
 		}
-	})
+		m.mu.Unlock()
+	}()
 }
 
 // allocSPI returns a fresh random inbound SPI (values below 256 are
