@@ -48,21 +48,21 @@ func listenControl(path string, d *daemon, log *logx.Logger) (*controlServer, er
 	}
 	syscall.Chmod(path, 0o600)
 	s := &controlServer{ln: ln, log: log, d: d}
-	go s.serve()
-	return s, nil
-}
-
-func (s *controlServer) serve() {
-	for {
-		c, err := s.ln.Accept()
-		if err != nil {
-			if !errors.Is(err, unixsock.ErrClosed) {
-				s.log.Warn("control socket accept", "err", err)
+	// Served by a closure: `go s.serve()` would add a wrapper function
+	// (flash).
+	go func() {
+		for {
+			c, err := s.ln.Accept()
+			if err != nil {
+				if !errors.Is(err, unixsock.ErrClosed) {
+					s.log.Warn("control socket accept", "err", err)
+				}
+				return
 			}
-			return
+			go s.handle(c)
 		}
-		go s.handle(c)
-	}
+	}()
+	return s, nil
 }
 
 func (s *controlServer) handle(c *os.File) {

@@ -68,24 +68,23 @@ func cmdKeys(args []string, stdout, stderr io.Writer) int {
 	}
 	var answer bytes.Buffer
 	err := controlRequest(sock, "keys wireshark", &answer)
-	defer clear(answer.Bytes())
+	code := exitFail
 	if err != nil {
 		fmt.Fprintf(stderr, "tinyipsec keys: %v\n", err)
-		return exitFail
-	}
-	if bytes.HasPrefix(answer.Bytes(), []byte("{")) {
+	} else if bytes.HasPrefix(answer.Bytes(), []byte("{")) {
 		fmt.Fprintf(stderr, "tinyipsec keys: the daemon refused: %s", answer.String())
-		return exitFail
-	}
-	ikeN, espN, skipped, err := wireshark.WriteDir(*dir, answer.Bytes())
-	if err != nil {
+	} else if ikeN, espN, skipped, err := wireshark.WriteDir(*dir, answer.Bytes()); err != nil {
 		fmt.Fprintf(stderr, "tinyipsec keys: %v\n", err)
-		return exitFail
+	} else {
+		for _, s := range skipped {
+			fmt.Fprintf(stderr, "tinyipsec keys: skipped %s\n", s)
+		}
+		fmt.Fprintf(stdout, "wrote %d IKE and %d ESP keys to %s and %s (SECRET: delete them after use)\n",
+			ikeN, espN, wireshark.IKEv1File, wireshark.ESPFile)
+		code = exitOK
 	}
-	for _, s := range skipped {
-		fmt.Fprintf(stderr, "tinyipsec keys: skipped %s\n", s)
-	}
-	fmt.Fprintf(stdout, "wrote %d IKE and %d ESP keys to %s and %s (SECRET: delete them after use)\n",
-		ikeN, espN, wireshark.IKEv1File, wireshark.ESPFile)
-	return exitOK
+	// The answer holds the keys: wiped on every path (written out, not
+	// deferred: a deferred call costs a wrapper function; flash).
+	clear(answer.Bytes())
+	return code
 }
