@@ -343,7 +343,7 @@ func (e *Engine) Wait() {
 	for p := range e.pairs {
 		p.close()
 	}
-	e.pairs = map[*Pair]struct{}{}
+	clear(e.pairs)
 	e.inbound.clear()
 	for _, ent := range e.policy.Load().entries {
 		ent.sel.Store(nil)
@@ -359,7 +359,8 @@ func (e *Engine) Wait() {
 // would be a wrapper function of its own (flash).
 func (e *Engine) quiesce(p *Pair) {
 	e.loopsMu.Lock()
-	loops := append([]*loopState(nil), e.loops...)
+	loops := make([]*loopState, len(e.loops))
+	copy(loops, e.loops)
 	e.loopsMu.Unlock()
 	snap := make([]uint64, len(loops))
 	for i, l := range loops {
