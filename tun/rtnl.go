@@ -200,11 +200,10 @@ func (r *RTNL) RouteGet(dst netip.Addr, mark uint32) (Route, error) {
 	if err != nil {
 		return Route{}, fmt.Errorf("rtnetlink: route get %s: %w", dst, err)
 	}
-	for _, m := range msgs {
-		if m.Header.Type != unix.RTM_NEWROUTE || len(m.Data) < unix.SizeofRtMsg {
-			continue
+	for i := range msgs {
+		if m := &msgs[i]; m.Header.Type == unix.RTM_NEWROUTE && len(m.Data) >= unix.SizeofRtMsg {
+			return parseRoute(m.Data)
 		}
-		return parseRoute(m.Data)
 	}
 	return Route{}, fmt.Errorf("rtnetlink: no route to %s", dst)
 }
@@ -260,7 +259,8 @@ func (r *RTNL) Addrs() ([]netip.Prefix, error) {
 		return nil, fmt.Errorf("rtnetlink: list addresses: %w", err)
 	}
 	var out []netip.Prefix
-	for _, m := range msgs {
+	for i := range msgs {
+		m := &msgs[i]
 		if m.Header.Type != unix.RTM_NEWADDR || len(m.Data) < unix.SizeofIfAddrmsg {
 			continue
 		}
