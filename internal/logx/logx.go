@@ -180,7 +180,10 @@ func needsQuoting(s string) bool {
 			continue
 		}
 		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError || unicode.IsSpace(r) || !unicode.IsPrint(r) {
+		// strconv.IsPrint is unicode.IsPrint (the same definition, from
+		// compact tables of its own) and is linked anyway, by fmt's %q;
+		// unicode.IsPrint would add itself, In and Is (flash).
+		if r == utf8.RuneError || unicode.IsSpace(r) || !strconv.IsPrint(r) {
 			return true
 		}
 		i += size

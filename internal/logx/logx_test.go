@@ -5,10 +5,12 @@ import (
 	"errors"
 	"log/slog"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unicode"
 )
 
 // slogLine is what slog's TextHandler, without the time, writes for the
@@ -131,6 +133,16 @@ func TestConcurrentLines(t *testing.T) {
 	for _, line := range lines {
 		if !strings.HasPrefix(line, "level=INFO msg=\"message with some length\" g=") || !strings.HasSuffix(line, strings.Repeat("x", 50)) {
 			t.Fatalf("interleaved: %q", line)
+		}
+	}
+}
+
+// needsQuoting asks strconv.IsPrint where slog asks unicode.IsPrint: the
+// two must agree on every rune.
+func TestIsPrintSameAsUnicode(t *testing.T) {
+	for r := rune(0); r <= unicode.MaxRune; r++ {
+		if strconv.IsPrint(r) != unicode.IsPrint(r) {
+			t.Fatalf("strconv.IsPrint(%U) = %v, unicode.IsPrint = %v", r, strconv.IsPrint(r), unicode.IsPrint(r))
 		}
 	}
 }
