@@ -224,15 +224,15 @@ func (a *p1Adapter) takePending() [][]byte {
 	return p
 }
 
-func (a *p1Adapter) done() bool    { return a.p.State().Active() }
+func (a *p1Adapter) done() bool    { return a.p.state.Active() }
 func (a *p1Adapter) wipe()         { a.p.Wipe() }
-func (a *p1Adapter) state() string { return a.p.State().String() }
+func (a *p1Adapter) state() string { return a.p.state.String() }
 func (a *p1Adapter) floatToNATT() bool {
-	return a.float || a.p.Floated()
+	return a.float || a.p.floated
 }
 
 func (a *p1Adapter) outcome() *p1Outcome {
-	d := a.p.Done()
+	d := a.p.done
 	if d == nil {
 		return nil
 	}
