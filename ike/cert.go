@@ -202,7 +202,7 @@ func IDEqual(a, b *ID) bool {
 func certsFromPayloads(m *Message) ([]*x509.Certificate, error) {
 	var out []*x509.Certificate
 	for _, p := range FindAll[*Cert](m) {
-		if p.Encoding != CertX509Sig {
+		if p.Request || p.Encoding != CertX509Sig {
 			continue
 		}
 		c, err := x509.ParseCertificate(p.Data)

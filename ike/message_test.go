@@ -70,7 +70,7 @@ func TestRoundTripAllPayloads(t *testing.T) {
 			IDFromFQDN("host.example"),
 			IDFromUserFQDN("a@b.example"),
 			&Cert{Encoding: CertX509Sig, Data: []byte{0x30, 0}},
-			&CertRequest{Encoding: CertX509Sig},
+			&Cert{Request: true, Encoding: CertX509Sig},
 			&Opaque{PType: PayloadHash, Data: []byte{1, 2}},
 			&Opaque{PType: PayloadSig, Data: []byte{3, 4}},
 			&Notify{DOI: DOIIPsec, Protocol: ProtoISAKMP, NotifyType: NotifyInitialContact, SPI: make([]byte, 16)},
@@ -136,9 +136,9 @@ func TestRoundTripAllPayloads(t *testing.T) {
 // normalize maps nil and empty slices together for comparison.
 func normalize(p Payload) Payload {
 	switch q := p.(type) {
-	case *CertRequest:
-		if len(q.Authority) == 0 {
-			return &CertRequest{Encoding: q.Encoding}
+	case *Cert:
+		if len(q.Data) == 0 {
+			return &Cert{Request: q.Request, Encoding: q.Encoding}
 		}
 	case *Notify:
 		if len(q.Data) == 0 {

@@ -53,7 +53,7 @@ func (t PayloadType) String() string {
 }
 
 // Payload is one payload of a message. The concrete types are *SA, *ID,
-// *Cert, *CertRequest, *Notify, *Delete, *NATOA, *AttributesPayload,
+// *Cert (CERT and CR), *Notify, *Delete, *NATOA, *AttributesPayload,
 // *Fragment and *Opaque (KE, HASH, SIG, NONCE, VID, NAT-D and unknown
 // types).
 type Payload interface {
@@ -70,10 +70,8 @@ func parsePayload(t PayloadType, s wire) (Payload, error) {
 		p, err = parseSA(s)
 	case PayloadID:
 		p, err = parseID(s)
-	case PayloadCert:
-		p, err = parseCert(s)
-	case PayloadCR:
-		p, err = parseCR(s)
+	case PayloadCert, PayloadCR:
+		p, err = parseCert(s, t == PayloadCR)
 	case PayloadNotify:
 		p, err = parseNotify(s)
 	case PayloadDelete:
@@ -139,43 +137,37 @@ const (
 	CertHashURLBun uint8 = 13
 )
 
-// Cert is the Certificate payload.
+// Cert is the Certificate payload, or with Request set the Certificate
+// Request payload, whose Data is then the DER subject of an acceptable
+// CA (may be empty: any CA). One type for the two, which have the same
+// fields: a type each cost its descriptors and two methods (flash).
 type Cert struct {
+	Request  bool
 	Encoding uint8
 	Data     []byte
 }
 
-// CertRequest is the Certificate Request payload. Authority is the DER
-// subject of an acceptable CA (may be empty: any CA).
-type CertRequest struct {
-	Encoding  uint8
-	Authority []byte
+func (p *Cert) Type() PayloadType {
+	if p.Request {
+		return PayloadCR
+	}
+	return PayloadCert
 }
-
-func (*Cert) Type() PayloadType        { return PayloadCert }
-func (*CertRequest) Type() PayloadType { return PayloadCR }
 
 func (p *Cert) marshalBody(b *builder) {
 	b.u8(p.Encoding)
 	b.add(p.Data)
 }
-func (p *CertRequest) marshalBody(b *builder) {
-	b.u8(p.Encoding)
-	b.add(p.Authority)
-}
 
-func parseCert(s wire) (Payload, error) {
+// parseCert reads a CERT payload, or a CR payload when request is set.
+func parseCert(s wire, request bool) (Payload, error) {
 	if len(s) < 1 {
+		if request {
+			return nil, malformed("empty CR payload")
+		}
 		return nil, malformed("empty CERT payload")
 	}
-	return &Cert{Encoding: s[0], Data: s[1:]}, nil
-}
-
-func parseCR(s wire) (Payload, error) {
-	if len(s) < 1 {
-		return nil, malformed("empty CR payload")
-	}
-	return &CertRequest{Encoding: s[0], Authority: s[1:]}, nil
+	return &Cert{Request: request, Encoding: s[0], Data: s[1:]}, nil
 }
 
 // Fragment is the IKEv1 fragment payload (type 132, the Cisco scheme that

@@ -116,7 +116,7 @@ func (p *Phase1) certRequest() []Payload {
 	}
 	var out []Payload
 	for _, ca := range p.cfg.Creds.CAs {
-		out = append(out, &CertRequest{Encoding: CertX509Sig, Authority: ca.RawSubject})
+		out = append(out, &Cert{Request: true, Encoding: CertX509Sig, Data: ca.RawSubject})
 	}
 	return out
 }
