@@ -53,8 +53,8 @@ func (t PayloadType) String() string {
 }
 
 // Payload is one payload of a message. The concrete types are *SA, *ID,
-// *Cert (CERT and CR), *Notify, *Delete, *NATOA, *AttributesPayload,
-// *Fragment and *Opaque (KE, HASH, SIG, NONCE, VID, NAT-D and unknown
+// *Cert (CERT and CR), *Notify, *Delete, *AttributesPayload, *Fragment
+// and *Opaque (KE, HASH, SIG, NONCE, VID, NAT-D, NAT-OA and unknown
 // types).
 type Payload interface {
 	Type() PayloadType
@@ -79,7 +79,7 @@ func parsePayload(t PayloadType, s wire) (Payload, error) {
 	case PayloadAttributes:
 		p, err = parseAttributesPayload(s)
 	case PayloadNATOA, PayloadNATOADraft:
-		p, err = parseNATOA(s, t == PayloadNATOADraft)
+		p, err = parseNATOA(s, t)
 	case PayloadFragment:
 		p, err = parseFragment(s)
 	case PayloadProposal, PayloadTransform:
@@ -97,7 +97,8 @@ func parsePayload(t PayloadType, s wire) (Payload, error) {
 // Opaque is a payload whose body the codec does not interpret; PType
 // says which it is: KE (the DH public value; for ECP groups x||y, RFC
 // 5903), HASH, SIG, NONCE, VID, NAT-D (HASH(CKY-I | CKY-R | IP | Port);
-// PayloadNATDDraft for the pre-RFC type 130) or a type this codec does
+// PayloadNATDDraft for the pre-RFC type 130), NAT-OA (checked by
+// parseNATOA; PayloadNATOADraft for type 131) or a type this codec does
 // not know, kept so the caller can answer INVALID_PAYLOAD_TYPE or ignore
 // it. One type for all of them: a type per payload cost its descriptors
 // and two methods each (flash).

@@ -1,9 +1,6 @@
 package ike
 
-import (
-	"encoding/binary"
-	"net/netip"
-)
+import "encoding/binary"
 
 // Notify message types (RFC 2408 section 3.14.1, RFC 2407 section 4.6.3,
 // RFC 3706).
@@ -123,43 +120,16 @@ func parseDelete(s wire) (Payload, error) {
 	return p, nil
 }
 
-// NATOA is the NAT Original Address payload (RFC 3947 section 5.2): an
-// IPv4 or IPv6 address with its ID type. Draft selects payload type 131.
-type NATOA struct {
-	_     [0]func() // not comparable: no generated == function (flash)
-	Addr  netip.Addr
-	Draft bool
-}
-
-func (p *NATOA) Type() PayloadType {
-	if p.Draft {
-		return PayloadNATOADraft
-	}
-	return PayloadNATOA
-}
-
-func (p *NATOA) marshalBody(b *builder) {
-	a := p.Addr.Unmap()
-	t := IDIPv6Addr
-	if a.Is4() {
-		t = IDIPv4Addr
-	}
-	b.u8(t)
-	b.u8(0)
-	b.u16(0)
-	b.add(a.AsSlice())
-}
-
-func parseNATOA(s wire, draft bool) (Payload, error) {
-	// ID type, three reserved bytes, the address.
+// parseNATOA checks a NAT Original Address payload (RFC 3947 section
+// 5.2: an ID type, three reserved bytes, an IPv4 or IPv6 address) and
+// keeps it as opaque bytes: nothing reads the address (it would only
+// correct transport-mode checksums), so no type of its own (flash).
+func parseNATOA(s wire, t PayloadType) (Payload, error) {
 	if len(s) < 4 {
 		return nil, malformed("short NAT-OA payload")
 	}
-	t := s[0]
-	s = s[4:]
-	if !(t == IDIPv4Addr && len(s) == 4) && !(t == IDIPv6Addr && len(s) == 16) {
-		return nil, malformed("NAT-OA type %d with %d bytes", t, len(s))
+	if id, n := s[0], len(s)-4; !(id == IDIPv4Addr && n == 4) && !(id == IDIPv6Addr && n == 16) {
+		return nil, malformed("NAT-OA type %d with %d bytes", id, n)
 	}
-	a, _ := netip.AddrFromSlice(s)
-	return &NATOA{Addr: a, Draft: draft}, nil
+	return &Opaque{PType: t, Data: s}, nil
 }

@@ -145,8 +145,8 @@ func checkPayloads(name string, required, allowed payloadSet, m *Message) error 
 		if (required|allowed)&setOf(pt) != 0 || pt == PayloadVendorID || pt == PayloadNotify {
 			continue
 		}
-		if _, opaque := pl.(*Opaque); opaque && pt >= 128 && pt != PayloadNATDDraft {
-			continue
+		if pt >= 128 && (pt < PayloadNATDDraft || pt > PayloadFragment) {
+			continue // a private-use type we do not know (130-132 we do)
 		}
 		if !strays {
 			stray, strays = pt, true
