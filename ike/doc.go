@@ -8,8 +8,8 @@
 //
 // A Message is a Header plus a payload chain of concrete payload types
 // (*SA, *ID, *Cert (CERT and CR), *Notify, *Delete, *AttributesPayload,
-// *Fragment, and *Opaque for the payloads whose body is opaque bytes:
-// KE, HASH, SIG, NONCE, VID, NAT-D, NAT-OA, unknown types).
+// and *Opaque for the payloads whose body is opaque bytes: KE, HASH,
+// SIG, NONCE, VID, NAT-D, NAT-OA, fragments, unknown types).
 // Marshal/Unmarshal handle plaintext messages; Seal/Open handle
 // encrypted ones (CBC, zero padding on output, any padding on
 // input: payload lengths delimit the chain; both return the next IV, the

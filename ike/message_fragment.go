@@ -1,6 +1,7 @@
 package ike
 
 import (
+	"encoding/binary"
 	"fmt"
 )
 
@@ -23,32 +24,37 @@ type Reassembler struct {
 	have  int
 }
 
-// Add stores one fragment. When the set is complete it returns the
-// reassembled datagram and resets itself.
-func (r *Reassembler) Add(f *Fragment) ([]byte, error) {
-	if f.Number == 0 || int(f.Number) > MaxFragments {
-		return nil, fmt.Errorf("%w: number %d", ErrFragment, f.Number)
+// Add stores one fragment payload (PayloadFragment: fragment ID,
+// number, flags with 1 for the last, then the data). When the set is
+// complete it returns the reassembled datagram and resets itself.
+func (r *Reassembler) Add(f *Opaque) ([]byte, error) {
+	if f == nil || f.PType != PayloadFragment || len(f.Data) < 4 {
+		return nil, fmt.Errorf("%w: not a fragment payload", ErrFragment)
 	}
-	if r.have > 0 && f.ID != r.id {
+	id, number, last, data := binary.BigEndian.Uint16(f.Data), f.Data[2], f.Data[3]&1 != 0, f.Data[4:]
+	if number == 0 || int(number) > MaxFragments {
+		return nil, fmt.Errorf("%w: number %d", ErrFragment, number)
+	}
+	if r.have > 0 && id != r.id {
 		r.Reset()
 	}
-	r.id = f.ID
-	if r.frags[f.Number] != nil {
+	r.id = id
+	if r.frags[number] != nil {
 		return nil, nil // duplicate
 	}
-	if f.Last {
-		if r.last != 0 && r.last != f.Number {
+	if last {
+		if r.last != 0 && r.last != number {
 			r.Reset()
 			return nil, fmt.Errorf("%w: two last fragments", ErrFragment)
 		}
-		r.last = f.Number
+		r.last = number
 	}
-	if r.size+len(f.Data) > MaxMessageLen {
+	if r.size+len(data) > MaxMessageLen {
 		r.Reset()
 		return nil, fmt.Errorf("%w: reassembled message too long", ErrFragment)
 	}
-	r.frags[f.Number] = append([]byte(nil), f.Data...)
-	r.size += len(f.Data)
+	r.frags[number] = append([]byte(nil), data...)
+	r.size += len(data)
 	r.have++
 	if r.last == 0 || r.have < int(r.last) {
 		return nil, nil

@@ -24,9 +24,15 @@ func FragmentDatagram(b []byte, id uint16) ([][]byte, error) {
 	out := make([][]byte, 0, n)
 	for i := 0; i < n; i++ {
 		chunk := b[i*fragmentDataLen : min(len(b), (i+1)*fragmentDataLen)]
+		// Fragment ID, number, flags (1: the last), the data.
+		last := byte(0)
+		if i == n-1 {
+			last = 1
+		}
+		f := append([]byte{byte(id >> 8), byte(id), uint8(i + 1), last}, chunk...)
 		m := &Message{
 			Header:   Header{CookieI: h.CookieI, CookieR: h.CookieR, Exchange: h.Exchange},
-			Payloads: []Payload{&Fragment{ID: id, Number: uint8(i + 1), Last: i == n-1, Data: chunk}},
+			Payloads: []Payload{&Opaque{PayloadFragment, f}},
 		}
 		fb, err := m.Marshal()
 		if err != nil {

@@ -80,7 +80,7 @@ func TestRoundTripAllPayloads(t *testing.T) {
 			&Opaque{PType: PayloadNATOA, Data: []byte{IDIPv4Addr, 0, 0, 0, 192, 0, 2, 1}},
 			&Opaque{PType: PayloadNATOADraft, Data: append([]byte{IDIPv6Addr, 0, 0, 0}, netip.MustParseAddr("2001:db8::1").AsSlice()...)},
 			&AttributesPayload{CfgType: 1, Identifier: 7, Attributes: Attributes{AttrTLV(1, nil), AttrTV(16520, 1)}},
-			&Fragment{ID: 1, Number: 1, Last: true, Data: []byte("x")},
+			&Opaque{PType: PayloadFragment, Data: []byte{0, 1, 1, 1, 'x'}},
 			&Opaque{PType: 200, Data: []byte{1}},
 		},
 	}

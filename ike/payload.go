@@ -1,7 +1,5 @@
 package ike
 
-import "encoding/binary"
-
 // PayloadType is the ISAKMP next-payload value.
 type PayloadType uint8
 
@@ -53,8 +51,8 @@ func (t PayloadType) String() string {
 }
 
 // Payload is one payload of a message. The concrete types are *SA, *ID,
-// *Cert (CERT and CR), *Notify, *Delete, *AttributesPayload, *Fragment
-// and *Opaque (KE, HASH, SIG, NONCE, VID, NAT-D, NAT-OA and unknown
+// *Cert (CERT and CR), *Notify, *Delete, *AttributesPayload and *Opaque
+// (KE, HASH, SIG, NONCE, VID, NAT-D, NAT-OA, fragments and unknown
 // types).
 type Payload interface {
 	Type() PayloadType
@@ -81,7 +79,13 @@ func parsePayload(t PayloadType, s wire) (Payload, error) {
 	case PayloadNATOA, PayloadNATOADraft:
 		p, err = parseNATOA(s, t)
 	case PayloadFragment:
-		p, err = parseFragment(s)
+		// Fragment ID, number, flags (1: the last), the data: the
+		// fixed fields are read where the fragments are put together
+		// (Reassembler.Add), so the payload is kept as it came.
+		if len(s) < 4 {
+			return nil, malformed("short fragment payload")
+		}
+		p = &Opaque{PType: t, Data: s}
 	case PayloadProposal, PayloadTransform:
 		// Only valid nested inside an SA payload.
 		return nil, malformed("%v payload outside SA", t)
@@ -98,8 +102,8 @@ func parsePayload(t PayloadType, s wire) (Payload, error) {
 // says which it is: KE (the DH public value; for ECP groups x||y, RFC
 // 5903), HASH, SIG, NONCE, VID, NAT-D (HASH(CKY-I | CKY-R | IP | Port);
 // PayloadNATDDraft for the pre-RFC type 130), NAT-OA (checked by
-// parseNATOA; PayloadNATOADraft for type 131) or a type this codec does
-// not know, kept so the caller can answer INVALID_PAYLOAD_TYPE or ignore
+// parseNATOA; PayloadNATOADraft for type 131), an IKEv1 fragment (type
+// 132, read by Reassembler.Add) or a type this codec does not know, kept so the caller can answer INVALID_PAYLOAD_TYPE or ignore
 // it. One type for all of them: a type per payload cost its descriptors
 // and two methods each (flash).
 type Opaque struct {
@@ -169,35 +173,4 @@ func parseCert(s wire, request bool) (Payload, error) {
 		return nil, malformed("empty CERT payload")
 	}
 	return &Cert{Request: request, Encoding: s[0], Data: s[1:]}, nil
-}
-
-// Fragment is the IKEv1 fragment payload (type 132, the Cisco scheme that
-// strongSwan implements): the whole encrypted message, header included, is
-// split into fragments numbered from 1; the last one carries the flag.
-type Fragment struct {
-	ID     uint16
-	Number uint8
-	Last   bool
-	Data   []byte
-}
-
-func (*Fragment) Type() PayloadType { return PayloadFragment }
-
-func (p *Fragment) marshalBody(b *builder) {
-	b.u16(p.ID)
-	b.u8(p.Number)
-	var f uint8
-	if p.Last {
-		f = 1
-	}
-	b.u8(f)
-	b.add(p.Data)
-}
-
-func parseFragment(s wire) (Payload, error) {
-	// Fragment ID, number, flags (1: the last), the data.
-	if len(s) < 4 {
-		return nil, malformed("short fragment payload")
-	}
-	return &Fragment{ID: binary.BigEndian.Uint16(s), Number: s[2], Last: s[3]&1 != 0, Data: s[4:]}, nil
 }

@@ -345,7 +345,7 @@ func (p *Phase1) handle(pkt *Packet) (*Result, error) {
 		if err != nil {
 			return nil, err
 		}
-		f := Find[*Fragment](m)
+		f := m.opaque(PayloadFragment)
 		if f == nil {
 			return nil, malformed("fragment message without fragment")
 		}

@@ -651,7 +651,7 @@ func TestFragmentDatagramRoundTrip(t *testing.T) {
 		if err != nil || len(fs[i]) > 1280-20-8-4 {
 			t.Fatalf("fragment %d: %d bytes, %v", i, len(fs[i]), err)
 		}
-		full, err := r.Add(Find[*Fragment](fm))
+		full, err := r.Add(fm.opaque(PayloadFragment))
 		if err != nil {
 			t.Fatal(err)
 		}

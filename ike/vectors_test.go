@@ -148,7 +148,7 @@ func encryptedMessages(t *testing.T, name string) [][]byte {
 			if err != nil {
 				t.Fatal(err)
 			}
-			full, err := r.Add(Find[*Fragment](m))
+			full, err := r.Add(m.opaque(PayloadFragment))
 			if err != nil {
 				t.Fatal(err)
 			}
