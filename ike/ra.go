@@ -220,7 +220,7 @@ func (m *Manager) raStart(sa *ikeSA, now mono) {
 
 // raSendRequest starts an exchange of ours (REQUEST or SET).
 func (m *Manager) raSendRequest(sa *ikeSA, cfgType uint8, as Attributes, now mono) {
-	t := newTxn(sa.out.sec)
+	t := newTxn(sa.out.sec, newMessageID())
 	out, err := t.seal(sa.out.sec, &AttributesPayload{CfgType: cfgType, Identifier: uint16(t.mid), Attributes: as})
 	if err != nil {
 		m.log.Warn("cannot build Transaction message", "peer", &sa.remote, "err", err)
@@ -263,7 +263,7 @@ func (m *Manager) handleTransaction(sa *ikeSA, h Header, pkt []byte, from func()
 	if ra.cur != nil && ra.cur.mid == h.MessageID {
 		t = ra.cur // the answer to our request
 	} else {
-		t = peerTxn(sa.out.sec, h.MessageID)
+		t = newTxn(sa.out.sec, h.MessageID)
 	}
 	ap, err := t.open(sa.out.sec, pkt)
 	if err != nil {

@@ -38,14 +38,9 @@ type txn struct {
 	lastOut []byte // what we sent last, re-sent for a retransmission
 }
 
-// newTxn starts an exchange under a fresh message ID.
-func newTxn(sec *p1Secrets) *txn {
-	mid := newMessageID()
-	return &txn{mid: mid, iv: sec.exchangeIV(mid)}
-}
-
-// peerTxn is an exchange the peer started with message ID mid.
-func peerTxn(sec *p1Secrets, mid uint32) *txn {
+// newTxn is an exchange under message ID mid: a fresh one
+// (newMessageID) for ours, the peer's for one it started.
+func newTxn(sec *p1Secrets, mid uint32) *txn {
 	return &txn{mid: mid, iv: sec.exchangeIV(mid)}
 }
 

@@ -72,12 +72,12 @@ func TestTransactionPayloads(t *testing.T) {
 		{"attributes and an SA", []Payload{ap, &SA{DOI: DOIIPsec, Situation: SituationIdentityOnly}}, false},
 	}
 	for _, c := range cases {
-		out := newTxn(sec)
+		out := newTxn(sec, newMessageID())
 		pkt, _, err := sealHashed(sec, ExchangeTransaction, out.mid, out.iv, [][]byte{be32(out.mid)}, c.ps)
 		if err != nil {
 			t.Fatal(err)
 		}
-		in := peerTxn(sec, out.mid)
+		in := newTxn(sec, out.mid)
 		iv := string(in.iv)
 		got, err := in.open(sec, pkt)
 		if (err == nil) != c.ok {
