@@ -48,8 +48,8 @@ func sealInfo(sec *p1Secrets, payloads ...Payload) ([]byte, error) {
 // openInfo decrypts and authenticates an Informational message and
 // returns it with its items.
 func openInfo(sec *p1Secrets, pkt []byte) (*Message, []infoItem, error) {
-	h, err := ParseHeader(pkt)
-	if err != nil {
+	var h Header // filled in place: ParseHeader returns a copy
+	if err := h.parse(pkt); err != nil {
 		return nil, nil, err
 	}
 	if h.Exchange != ExchangeInformational {

@@ -213,8 +213,8 @@ func MarshalPayloads(ps []Payload) ([]byte, error) {
 // Unmarshal parses a plaintext message. An encrypted message returns
 // ErrEncrypted: use Open with the SA's cipher state.
 func Unmarshal(b []byte) (*Message, error) {
-	h, err := ParseHeader(b)
-	if err != nil {
+	var h Header // filled in place: ParseHeader returns a copy
+	if err := h.parse(b); err != nil {
 		return nil, err
 	}
 	if h.Encrypted() {

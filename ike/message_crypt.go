@@ -37,8 +37,8 @@ func (m *Message) Seal(blk cipher.Block, iv []byte) (out, nextIV []byte, err err
 // adopt it only once the message authenticated. Raw and the payloads alias
 // a private copy of the plaintext.
 func Open(b []byte, blk cipher.Block, iv []byte) (m *Message, nextIV []byte, err error) {
-	h, err := ParseHeader(b)
-	if err != nil {
+	var h Header // filled in place: ParseHeader returns a copy
+	if err := h.parse(b); err != nil {
 		return nil, nil, err
 	}
 	if !h.Encrypted() {

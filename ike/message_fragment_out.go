@@ -13,8 +13,8 @@ func FragmentDatagram(b []byte, id uint16) ([][]byte, error) {
 	if len(b) <= fragmentDataLen+HeaderLen+8 {
 		return [][]byte{b}, nil
 	}
-	h, err := ParseHeader(b)
-	if err != nil {
+	var h Header // filled in place: ParseHeader returns a copy
+	if err := h.parse(b); err != nil {
 		return nil, err
 	}
 	n := (len(b) + fragmentDataLen - 1) / fragmentDataLen

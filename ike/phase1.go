@@ -320,8 +320,8 @@ func (p *Phase1) handle(pkt *Packet) (*Result, error) {
 	if p.state == StateFailed {
 		return nil, errors.New("ike: negotiation already failed")
 	}
-	h, err := ParseHeader(pkt.Data)
-	if err != nil {
+	var h Header // filled in place: ParseHeader returns a copy
+	if err := h.parse(pkt.Data); err != nil {
 		return nil, err
 	}
 	sum := sha256.Sum256(pkt.Data)

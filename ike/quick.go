@@ -421,8 +421,8 @@ type quickLookup func(peerLocal, peerRemote *ID) (*childOffer, error)
 // newQuickResponder handles QM1 and returns QM2. Errors that deserve an
 // answer are *NotifyError; errUnauthenticated-wrapped errors are dropped.
 func newQuickResponder(sec *p1Secrets, pkt []byte, lookup quickLookup, spi func() uint32) (*quickMode, []byte, error) {
-	h, err := ParseHeader(pkt)
-	if err != nil {
+	var h Header // filled in place: ParseHeader returns a copy
+	if err := h.parse(pkt); err != nil {
 		return nil, nil, err
 	}
 	if h.MessageID == 0 {
