@@ -105,8 +105,9 @@ func (as *Attributes) addLife(typ uint16, seconds, kb uint64) {
 }
 
 // Uint decodes a numeric value (either encoding, at most 8 bytes, leading
-// zeroes allowed).
-func (a Attribute) Uint() (uint64, bool) {
+// zeroes allowed). By pointer: an Attribute is four words on 32-bit,
+// copied at each call otherwise.
+func (a *Attribute) Uint() (uint64, bool) {
 	v := a.Value
 	for len(v) > 8 && v[0] == 0 {
 		v = v[1:]

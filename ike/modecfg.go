@@ -214,7 +214,8 @@ func (l *Lease) addSplit(a []byte, bits int) {
 func xauthCredentials(req Attributes, user string, password []byte) (Attributes, bool) {
 	var out Attributes
 	var haveUser, havePass bool
-	for _, a := range req {
+	for i := range req {
+		a := &req[i]
 		switch a.Type {
 		case XAuthType:
 			if v, ok := a.Uint(); !ok || v != xauthGeneric {

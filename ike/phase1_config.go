@@ -74,7 +74,8 @@ func policyFromTransform(t *Transform, p *Policy) bool {
 		return false
 	}
 	lifeType := uint64(0)
-	for _, a := range t.Attributes {
+	for i := range t.Attributes {
+		a := &t.Attributes[i]
 		v, ok := a.Uint()
 		if !ok {
 			return false

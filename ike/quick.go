@@ -404,9 +404,9 @@ func (q *quickMode) applyResponderLifetime(n *Notify, ch *childChoice) {
 		return
 	}
 	var life saLife
-	for _, a := range as {
-		v, _ := a.Uint()
-		life.read(a, v)
+	for i := range as {
+		v, _ := as[i].Uint()
+		life.read(&as[i], v)
 	}
 	ch.Lifetime = minDur(ch.Lifetime, life.seconds)
 	ch.LifetimeKB = minNonZero(ch.LifetimeKB, life.kb)

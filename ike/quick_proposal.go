@@ -192,7 +192,7 @@ type saLife struct {
 }
 
 // read takes a, whose value is v, if it is a life attribute.
-func (l *saLife) read(a Attribute, v uint64) bool {
+func (l *saLife) read(a *Attribute, v uint64) bool {
 	switch a.Type {
 	case AttrSALifeType:
 		l.unit = v
@@ -213,7 +213,8 @@ func (l *saLife) read(a Attribute, v uint64) bool {
 // passed by pointer: copied at every call and return otherwise).
 func decodeTransform(t *Transform, p *transformParams) {
 	var life saLife
-	for _, a := range t.Attributes {
+	for i := range t.Attributes {
+		a := &t.Attributes[i]
 		v, ok := a.Uint()
 		if !ok {
 			p.unknownAtt = a.Type
