@@ -54,7 +54,7 @@ func parseRule(line string, r *Rule) error {
 	case "remark":
 		return ErrRemark
 	default:
-		return fmt.Errorf("unknown action %q (want permit or deny)", action)
+		return errorf("unknown action %q (want permit or deny)", action)
 	}
 
 	proto, ok := p.next()
@@ -91,7 +91,7 @@ func parseRule(line string, r *Rule) error {
 		p.i++
 	}
 	if t, ok := p.peek(); ok {
-		return fmt.Errorf("unexpected %q", t)
+		return errorf("unexpected %q", t)
 	}
 
 	if onlyV6 {
@@ -170,11 +170,11 @@ func parseProto(tok string) (uint8, error) {
 	if isDigits(tok) {
 		n, err := strconv.ParseUint(tok, 10, 8)
 		if err != nil {
-			return 0, fmt.Errorf("protocol %s out of range 0-255", tok)
+			return 0, errorf("protocol %s out of range 0-255", tok)
 		}
 		return uint8(n), nil
 	}
-	return 0, fmt.Errorf("unknown protocol %q", tok)
+	return 0, errorf("unknown protocol %q", tok)
 }
 
 // address parses one SRC or DST specification into pfx and isAny. what
@@ -184,7 +184,7 @@ func parseProto(tok string) (uint8, error) {
 func (p *ruleParser) address(what string, pfx *netip.Prefix, isAny *bool) error {
 	tok, ok := p.next()
 	if !ok {
-		return fmt.Errorf("missing %s address", what)
+		return errorf("missing %s address", what)
 	}
 	var addr netip.Addr
 	bits := -1 // the whole address
@@ -208,7 +208,7 @@ func (p *ruleParser) address(what string, pfx *netip.Prefix, isAny *bool) error 
 		if strings.Contains(tok, "/") {
 			pp, err := netip.ParsePrefix(tok)
 			if err != nil || pp.Addr().Zone() != "" {
-				return fmt.Errorf("invalid prefix %q", tok)
+				return errorf("invalid prefix %q", tok)
 			}
 			addr, bits = pp.Addr(), pp.Bits()
 			break
@@ -218,11 +218,11 @@ func (p *ruleParser) address(what string, pfx *netip.Prefix, isAny *bool) error 
 			return err
 		}
 		if addr.Is6() {
-			return fmt.Errorf("IPv6 address %s needs /LEN or host", tok)
+			return errorf("IPv6 address %s needs /LEN or host", tok)
 		}
 		w, ok := p.next()
 		if !ok {
-			return fmt.Errorf("missing wildcard after %s", tok)
+			return errorf("missing wildcard after %s", tok)
 		}
 		if bits, err = wildcardLen(w); err != nil {
 			return err
@@ -235,7 +235,7 @@ func (p *ruleParser) address(what string, pfx *netip.Prefix, isAny *bool) error 
 func parseAddr(tok string) (netip.Addr, error) {
 	a, err := netip.ParseAddr(tok)
 	if err != nil || a.Zone() != "" {
-		return netip.Addr{}, fmt.Errorf("invalid address %q", tok)
+		return netip.Addr{}, errorf("invalid address %q", tok)
 	}
 	return a, nil
 }
@@ -246,7 +246,7 @@ func parseAddr(tok string) (netip.Addr, error) {
 func wildcardLen(tok string) (int, error) {
 	a, err := netip.ParseAddr(tok)
 	if err != nil || !a.Is4() {
-		return 0, fmt.Errorf("invalid wildcard %q", tok)
+		return 0, errorf("invalid wildcard %q", tok)
 	}
 	b := a.As4()
 	w := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
@@ -256,7 +256,7 @@ func wildcardLen(tok string) (int, error) {
 		if inv := ^w; inv&(inv+1) == 0 {
 			return 0, fmt.Errorf("wildcard %s is not contiguous (a netmask? use %s)", tok, netip.AddrFrom4([4]byte{byte(inv >> 24), byte(inv >> 16), byte(inv >> 8), byte(inv)}))
 		}
-		return 0, fmt.Errorf("wildcard %s is not contiguous", tok)
+		return 0, errorf("wildcard %s is not contiguous", tok)
 	}
 	return 32 - bits.OnesCount32(w), nil
 }
@@ -288,7 +288,7 @@ func (p *ruleParser) ports(proto uint8, into *PortRange) error {
 	}
 	p.i++
 	if !hasPorts(proto) {
-		return fmt.Errorf("port operator %q needs tcp, udp or sctp", tok)
+		return errorf("port operator %q needs tcp, udp or sctp", tok)
 	}
 	if k == opNeq {
 		return errors.New("neq is not allowed in a crypto ACL (a proxy ID is one port range); use lt and gt lines")
@@ -330,17 +330,17 @@ func (p *ruleParser) ports(proto uint8, into *PortRange) error {
 func (p *ruleParser) port(op string) (uint16, error) {
 	tok, ok := p.next()
 	if !ok {
-		return 0, fmt.Errorf("missing port after %s", op)
+		return 0, errorf("missing port after %s", op)
 	}
 	if n, ok := lookup(portNames[:], strings.ToLower(tok)); ok {
 		return n, nil
 	}
 	if !isDigits(tok) {
-		return 0, fmt.Errorf("unknown port %q", tok)
+		return 0, errorf("unknown port %q", tok)
 	}
 	n, err := strconv.ParseUint(tok, 10, 16)
 	if err != nil {
-		return 0, fmt.Errorf("port %s out of range 0-65535", tok)
+		return 0, errorf("port %s out of range 0-65535", tok)
 	}
 	return uint16(n), nil
 }
@@ -373,6 +373,13 @@ func checkFamilies(r *Rule) error {
 	}
 	return nil
 }
+
+// errorf is fmt.Errorf with one string argument, out of line: boxing the
+// argument and building the argument list at each of fifteen sites was
+// longer code than this call (flash).
+//
+//go:noinline
+func errorf(format, arg string) error { return fmt.Errorf(format, arg) }
 
 func isDigits(s string) bool {
 	if s == "" {
