@@ -1,6 +1,9 @@
 package acl
 
-import "slices"
+import (
+	"net/netip"
+	"slices"
+)
 
 // List is a compiled ACL: first match wins, implicit deny at the end.
 // It is immutable after Compile and safe for concurrent use.
@@ -68,21 +71,9 @@ func Compile(rules []Rule) *List {
 
 func compileRule(r *Rule) crule {
 	c := crule{proto: r.Proto, permit: r.Permit, spLo: 0, spHi: 65535, dpLo: 0, dpHi: 65535}
-	srcAny := r.SrcAny || !r.Src.IsValid()
-	dstAny := r.DstAny || !r.Dst.IsValid()
 	var sf, df uint8
-	if !srcAny {
-		c.src, sf = addrBits(r.Src.Addr())
-		c.slen = uint8(r.Src.Bits())
-		c.smask = prefixMask(r.Src.Bits(), sf)
-		c.src = c.src.and(c.smask)
-	}
-	if !dstAny {
-		c.dst, df = addrBits(r.Dst.Addr())
-		c.dlen = uint8(r.Dst.Bits())
-		c.dmask = prefixMask(r.Dst.Bits(), df)
-		c.dst = c.dst.and(c.dmask)
-	}
+	c.src, c.smask, c.slen, sf = compileSide(&r.Src, r.SrcAny)
+	c.dst, c.dmask, c.dlen, df = compileSide(&r.Dst, r.DstAny)
 	switch {
 	case sf != 0 && df != 0 && sf != df:
 		c.fam = famNever
@@ -97,6 +88,20 @@ func compileRule(r *Rule) crule {
 		c.ports = !r.SrcPorts.Any() || !r.DstPorts.Any()
 	}
 	return c
+}
+
+// compileSide reduces one side of a rule to the masked address, its
+// mask, length and family; all zero for "any". Once for both sides: the
+// 128-bit mask arithmetic is long code on a 32-bit router (flash).
+//
+//go:noinline
+func compileSide(p *netip.Prefix, isAny bool) (addr, mask a128, bits, fam uint8) {
+	if isAny || !p.IsValid() {
+		return
+	}
+	addr, fam = addrBits(p.Addr())
+	mask = prefixMask(p.Bits(), fam)
+	return addr.and(mask), mask, uint8(p.Bits()), fam
 }
 
 // familyRules returns the indexes of the rules that can match family fam.
