@@ -77,7 +77,18 @@ func (c *converter) emit() []byte {
 			c.note(&line{num: d.line, toks: []string{"crypto", "dynamic-map", d.name, d.seq}}, "no crypto map uses this dynamic map")
 		}
 	}
-	c.reportUnused()
+	// ACLs and objects that no crypto map uses.
+	for _, a := range c.acls {
+		if !a.used {
+			n := len(a.lines) + len(a.bad)
+			c.noteAt(a.first, "access-list "+a.name+" ("+strconv.Itoa(n)+" entries)", "not used by a crypto map (interface and other ACLs have no tinyipsec equivalent)")
+		}
+	}
+	for _, o := range c.objects {
+		if !o.used {
+			c.noteBlock(o.head, "not used by a crypto ACL")
+		}
+	}
 
 	b := &conf.TOMLWriter{}
 	b.Raw("# Converted from a Cisco " + c.platform + " running-config by \"tinyipsec import-cisco\".\n" +
@@ -127,33 +138,6 @@ func (c *converter) emit() []byte {
 	return b.Bytes()
 }
 
-func writeEntry(b *conf.TOMLWriter, e *out) {
-	b.Table(e.comment, "[[crypto_map]]")
-	b.Str("name", e.name)
-	b.Value("seq", e.seq)
-	b.Str("peer", e.peer)
-	b.Str("match", e.match)
-	b.StrList("transform_set", e.tsets)
-	if !optStr(b, "psk_file", e.pskFile) {
-		optStr(b, "psk", e.psk)
-	}
-	optInt(b, "pfs", e.pfs)
-	optInt(b, "lifetime", e.life)
-	if e.kbSet {
-		b.Int("lifetime_kb", e.lifeKB)
-	}
-	optStr(b, "exchange", e.exchange)
-	if e.dpdSet {
-		b.Int("dpd_delay", int64(e.dpd))
-		if e.dpd > 0 {
-			b.Int("dpd_timeout", int64(e.dpdTO))
-		}
-	}
-	if e.natOff {
-		b.Raw("nat_t = \"off\"\n")
-	}
-}
-
 // optStr writes key = "v" unless v is empty, and reports whether it did.
 func optStr(b *conf.TOMLWriter, key, v string) bool {
 	if v == "" {
@@ -161,13 +145,6 @@ func optStr(b *conf.TOMLWriter, key, v string) bool {
 	}
 	b.Str(key, v)
 	return true
-}
-
-// optInt writes key = n unless n is 0.
-func optInt(b *conf.TOMLWriter, key string, n int) {
-	if n != 0 {
-		b.Int(key, int64(n))
-	}
 }
 
 func lineNo(n int) string { return "line " + strconv.Itoa(n) }
@@ -261,7 +238,34 @@ func (c *converter) mapOut(b *conf.TOMLWriter, m *mapEntry, via string) string {
 	} else if c.dpdSet {
 		e.dpdSet, e.dpd, e.dpdTO = true, c.dpdDelay, c.dpdDelay+5*c.dpdRetry
 	}
-	writeEntry(b, e)
+	b.Table(e.comment, "[[crypto_map]]")
+	b.Str("name", e.name)
+	b.Value("seq", e.seq)
+	b.Str("peer", e.peer)
+	b.Str("match", e.match)
+	b.StrList("transform_set", e.tsets)
+	if !optStr(b, "psk_file", e.pskFile) {
+		optStr(b, "psk", e.psk)
+	}
+	if e.pfs != 0 {
+		b.Int("pfs", int64(e.pfs))
+	}
+	if e.life != 0 {
+		b.Int("lifetime", int64(e.life))
+	}
+	if e.kbSet {
+		b.Int("lifetime_kb", e.lifeKB)
+	}
+	optStr(b, "exchange", e.exchange)
+	if e.dpdSet {
+		b.Int("dpd_delay", int64(e.dpd))
+		if e.dpd > 0 {
+			b.Int("dpd_timeout", int64(e.dpdTO))
+		}
+	}
+	if e.natOff {
+		b.Raw("nat_t = \"off\"\n")
+	}
 	return e.peer
 }
 
@@ -365,22 +369,6 @@ func (c *converter) crypoACL(name string) bool {
 	}
 	a.ok = permits > 0
 	return a.ok
-}
-
-// reportUnused notes ACLs, objects and keys that no crypto map uses.
-func (c *converter) reportUnused() {
-	for _, a := range c.acls {
-		if a.used {
-			continue
-		}
-		n := len(a.lines) + len(a.bad)
-		c.noteAt(a.first, "access-list "+a.name+" ("+strconv.Itoa(n)+" entries)", "not used by a crypto map (interface and other ACLs have no tinyipsec equivalent)")
-	}
-	for _, o := range c.objects {
-		if !o.used {
-			c.noteBlock(o.head, "not used by a crypto ACL")
-		}
-	}
 }
 
 // writeKeyring writes the keys no static crypto map took as [[keyring]]
