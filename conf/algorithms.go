@@ -59,5 +59,3 @@ func groupList() string {
 	}
 	return strings.Join(s, ", ")
 }
-
-func itoa[T ~int | ~uint16](n T) string { return strconv.Itoa(int(n)) }

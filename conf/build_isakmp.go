@@ -3,6 +3,7 @@ package conf
 import (
 	"fmt"
 	"net/netip"
+	"strconv"
 	"strings"
 )
 
@@ -35,7 +36,7 @@ func (b *builder) isakmpMap(t *table, m *CryptoMap) {
 			case err != nil:
 				t.fail("pfs", err.Error())
 			case g.Weak() && !b.cfg.Global.AllowWeak:
-				t.fail("pfs", weakHint("DH group "+itoa(g)))
+				t.fail("pfs", weakHint("DH group "+strconv.Itoa(int(g))))
 			default:
 				m.PFS = g
 			}

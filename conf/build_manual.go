@@ -87,9 +87,13 @@ func (b *builder) spi(t *table, key string, required bool, def uint32) uint32 {
 // the key ends in an AEAD salt); want -1 means the key must not be there.
 // The value is never echoed.
 func (b *builder) hexKey(t *table, key string, want int, alg string, salted bool) Secret {
+	note := ""
+	if salted {
+		note = " including the 4-byte salt"
+	}
 	if !t.has(key) {
 		if want > 0 {
-			t.errorf(key, "missing: %s needs a %d-byte key (%d hex digits)%s", alg, want, 2*want, saltNote(salted))
+			t.errorf(key, "missing: %s needs a %d-byte key (%d hex digits)%s", alg, want, 2*want, note)
 		}
 		return nil
 	}
@@ -120,18 +124,11 @@ func (b *builder) hexKey(t *table, key string, want int, alg string, salted bool
 		return nil
 	}
 	if len(key2) != want {
-		t.errorf(key, "%s needs a %d-byte key (%d hex digits)%s, not %d bytes", alg, want, 2*want, saltNote(salted), len(key2))
+		t.errorf(key, "%s needs a %d-byte key (%d hex digits)%s, not %d bytes", alg, want, 2*want, note, len(key2))
 		return nil
 	}
 	if want == 0 {
 		return nil
 	}
 	return Secret(key2)
-}
-
-func saltNote(salted bool) string {
-	if salted {
-		return " including the 4-byte salt"
-	}
-	return ""
 }

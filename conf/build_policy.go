@@ -1,6 +1,7 @@
 package conf
 
 import (
+	"strconv"
 	"time"
 
 	"tinyipsec/internal/algo"
@@ -72,7 +73,7 @@ func (b *builder) policy(t *table, byPrio map[int]keyPath) {
 		case err != nil:
 			t.fail("group", err.Error())
 		case g.Weak() && !weakOK:
-			t.fail("group", weakHint("DH group "+itoa(g)))
+			t.fail("group", weakHint("DH group "+strconv.Itoa(int(g))))
 		}
 		p.Group = g
 	}
