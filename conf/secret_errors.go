@@ -141,26 +141,6 @@ type secretAssignment struct {
 	value string // the raw text after the key (may be malformed)
 }
 
-// secretAssignments finds the lines that set secret keys.
-func secretAssignments(data []byte, uci bool) []secretAssignment {
-	var out []secretAssignment
-	for i, line := range strings.Split(string(data), "\n") {
-		split := tomlAssign
-		if uci {
-			split = uciSecretLine
-		}
-		rawKey, rest, ok := split(line)
-		if !ok {
-			continue
-		}
-		key := trimSet(rawKey, `"'`)
-		if IsSecretKey(key) {
-			out = append(out, secretAssignment{line: i + 1, key: key, value: strings.TrimSpace(rest)})
-		}
-	}
-	return out
-}
-
 // secretMessage says what is wrong with a secret value without it.
 func secretMessage(key string, uci bool) string {
 	if uci {
@@ -176,7 +156,22 @@ func redactSecrets(data []byte, uci bool, err error) error {
 	if !ok {
 		return err
 	}
-	secrets := secretAssignments(data, uci)
+	// The lines that set secret keys.
+	var secrets []secretAssignment
+	for i, line := range strings.Split(string(data), "\n") {
+		split := tomlAssign
+		if uci {
+			split = uciSecretLine
+		}
+		rawKey, rest, ok := split(line)
+		if !ok {
+			continue
+		}
+		key := trimSet(rawKey, `"'`)
+		if IsSecretKey(key) {
+			secrets = append(secrets, secretAssignment{line: i + 1, key: key, value: strings.TrimSpace(rest)})
+		}
+	}
 	for i := range es {
 		redactError(&es[i], secrets, uci)
 	}
@@ -187,8 +182,21 @@ func redactSecrets(data []byte, uci bool, err error) error {
 // and out of each call by value (flash).
 func redactError(e *Error, secrets []secretAssignment, uci bool) {
 	// This package's own checks never quote a secret value (tests hold
-	// them to that); the cut below is the last guard.
-	scrub(e, secrets)
+	// them to that); this cut is the last guard: every piece of a secret
+	// assignment's text (the whole value, and each word of four
+	// characters or more) is cut out of the message.
+	for _, s := range secrets {
+		pieces := []string{s.value, trimSet(s.value, `"'`)}
+		pieces = append(pieces, strings.FieldsFunc(s.value, func(r rune) bool {
+			return r == ' ' || r == '\t' || r == '"' || r == '\'' || r == '[' || r == ']' || r == ',' || r == '#'
+		})...)
+		for _, p := range pieces {
+			if len(p) >= 4 {
+				e.Msg = strings.ReplaceAll(e.Msg, p, "[redacted]")
+				e.Key = strings.ReplaceAll(e.Key, p, "[redacted]")
+			}
+		}
+	}
 	if !e.syntax {
 		return
 	}
@@ -228,23 +236,6 @@ func redactError(e *Error, secrets []secretAssignment, uci bool) {
 			}
 			e.Msg = secretMessage(s.key, uci)
 			break
-		}
-	}
-}
-
-// scrub cuts every piece of a secret assignment's text (the whole value
-// and each word of four characters or more) out of the message.
-func scrub(e *Error, secrets []secretAssignment) {
-	for _, s := range secrets {
-		pieces := []string{s.value, trimSet(s.value, `"'`)}
-		pieces = append(pieces, strings.FieldsFunc(s.value, func(r rune) bool {
-			return r == ' ' || r == '\t' || r == '"' || r == '\'' || r == '[' || r == ']' || r == ',' || r == '#'
-		})...)
-		for _, p := range pieces {
-			if len(p) >= 4 {
-				e.Msg = strings.ReplaceAll(e.Msg, p, "[redacted]")
-				e.Key = strings.ReplaceAll(e.Key, p, "[redacted]")
-			}
 		}
 	}
 }
