@@ -407,9 +407,16 @@ func (m *Manager) Expired(h ChildHandle, hard bool) {
 	go func() { // as in Acquire
 		m.mu.Lock()
 		now := monoNow()
+		var o *orphan // the pair's, if its IKE SA is gone
+		for _, x := range m.orphans {
+			if x.c.handle == h {
+				o = x
+				break
+			}
+		}
 		if m.closed {
 			// Nothing to do: Close deleted every SA.
-		} else if o := m.orphanOf(h); o != nil {
+		} else if o != nil {
 			// No IKE SA to rekey on: a hard limit removes the pair, a
 			// soft one brings the rekey forward (manager_orphan.go).
 			if hard {

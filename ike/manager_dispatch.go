@@ -44,9 +44,12 @@ func (m *Manager) dispatch(in *inbound) *ikeSA {
 		}
 	}
 	if sa == nil && len(m.graves) > 0 && h.Exchange == ExchangeInformational {
-		if g := m.findGrave(h.CookieI, h.CookieR, now); g != nil {
-			m.lateInfo(g, in.pkt, now)
-			return nil
+		// A retired IKE SA with these cookies (manager_orphan.go)?
+		for _, g := range m.graves {
+			if g.cookieI == h.CookieI && g.cookieR == h.CookieR && now < g.graveUntil {
+				m.lateInfo(g, in.pkt, now)
+				return nil
+			}
 		}
 	}
 	if sa == nil {
@@ -377,7 +380,16 @@ func (m *Manager) quickCompleted(sa *ikeSA, qs *qmState, out []byte, res *quickR
 		m.send(sa, out)
 	}
 	qs.retx.clear()
-	m.qmDone(sa, qs, now)
+	// Finished: the record is kept 30 s to answer retransmissions, for
+	// which its last messages are all it needs: the proposals,
+	// identities, nonces and closures go at once (on a hub, a kilobyte
+	// per spoke that connected in the last 30 s).
+	if !sa.dead() && qs.doneAt == 0 {
+		m.settle.negotiating-- // manager_settle.go
+	}
+	qs.doneAt = now
+	qs.q = qs.q.finished()
+	m.settle.unsettled = true
 	if held := qs.held; held != nil {
 		// The initiator has the SA: our traffic may use it now.
 		qs.held = nil
@@ -442,7 +454,14 @@ func (m *Manager) quickFailed(sa *ikeSA, qs *qmState, err error) {
 // held since QM2 goes, the pair it was to rekey may be rekeyed again,
 // and the map waits before it tries anew.
 func (m *Manager) abandonQM(sa *ikeSA, qs *qmState, now mono) {
-	m.dropHeld(sa, qs)
+	if c := qs.held; c != nil {
+		// A responder's pair installed at QM2, without the initiator's
+		// third message.
+		qs.held = nil
+		m.log.Info("Quick Mode ended before the initiator confirmed: removing its IPsec SA", "peer", &sa.remote,
+			"spi_in", spiHex(c.espIn, c.ahIn))
+		m.removeChild(sa, c, true)
+	}
 	if qs.rekeyOf != nil {
 		qs.rekeyOf.rekeying = false
 	}

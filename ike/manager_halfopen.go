@@ -242,20 +242,6 @@ func (p *halfOpenPool) compact() {
 	}
 }
 
-// provenResponders counts the responder negotiations in m.sas whose
-// peer proved its address, in all and from addr.
-func (m *Manager) provenResponders(addr netip.Addr) (all, fromAddr int) {
-	for _, sa := range m.sas {
-		if sa.negotiating() && !sa.initiator && !sa.unproven {
-			all++
-			if hostIs(&sa.remote, &addr) {
-				fromAddr++
-			}
-		}
-	}
-	return all, fromAddr
-}
-
 // promote turns the unproven Main Mode responder that MM3 (pkt) belongs
 // to into a negotiating IKE SA. It returns nil when the message is
 // dropped (the pool entry stays: the peer retransmits MM3). remote goes
@@ -270,7 +256,17 @@ func (m *Manager) promote(e *hoEntry, k hoKey, remote *netip.AddrPort, now mono)
 		m.halfOpen.remove(k) // its crypto map went in a reload
 		return nil
 	}
-	all, fromAddr := m.provenResponders(remote.Addr())
+	// The responder negotiations whose peer proved its address, in all
+	// and from this address.
+	all, fromAddr := 0, 0
+	for _, sa := range m.sas {
+		if sa.negotiating() && !sa.initiator && !sa.unproven {
+			all++
+			if sameHost(&sa.remote, remote) {
+				fromAddr++
+			}
+		}
+	}
 	if all >= m.cfg.MaxHalfOpen || fromAddr >= m.cfg.HalfOpenPerSource {
 		m.drop(DropResponderBusy, logx.LevelWarn, "too many phase 1 negotiations: MM3 waits for the peer's retransmission", "peer", remote)
 		return nil

@@ -453,17 +453,6 @@ func (m *Manager) releaseChild(c *child) {
 	}
 }
 
-// dropHeld removes the pair a responder installed at QM2 when its Quick
-// Mode ends without the initiator's third message.
-func (m *Manager) dropHeld(sa *ikeSA, qs *qmState) {
-	if c := qs.held; c != nil {
-		qs.held = nil
-		m.log.Info("Quick Mode ended before the initiator confirmed: removing its IPsec SA", "peer", &sa.remote,
-			"spi_in", spiHex(c.espIn, c.ahIn))
-		m.removeChild(sa, c, true)
-	}
-}
-
 // removeChild takes a pair out of the data plane, telling the peer when
 // notify is set.
 func (m *Manager) removeChild(sa *ikeSA, c *child, notify bool) {

@@ -98,16 +98,6 @@ var orphanReconnect = 30 * time.Second
 // graveTime is how long a retired IKE SA answers for late Deletes.
 const graveTime = 10 * time.Second
 
-// findGrave returns the retired IKE SA with these cookies, if any.
-func (m *Manager) findGrave(ckyI, ckyR Cookie, now mono) *ikeSA {
-	for _, g := range m.graves {
-		if g.cookieI == ckyI && g.cookieR == ckyR && now < g.graveUntil {
-			return g
-		}
-	}
-	return nil
-}
-
 // buryGraves wipes the keys of the retired IKE SAs whose time is up.
 func (m *Manager) buryGraves(now mono, all bool) {
 	m.graves = deleteFunc(m.graves, func(g *ikeSA) bool {
@@ -266,16 +256,6 @@ func (m *Manager) PairsWithoutIKESA() []uint32 {
 	}
 	m.mu.Unlock()
 	return out
-}
-
-// orphanOf finds the orphan whose pair has the data plane handle h.
-func (m *Manager) orphanOf(h ChildHandle) *orphan {
-	for _, o := range m.orphans {
-		if o.c.handle == h {
-			return o
-		}
-	}
-	return nil
 }
 
 // spiHex renders an inbound SPI (ESP's, else AH's) for logs.

@@ -15,7 +15,7 @@ package ike
 // settleState is the manager's view of whether anything changed since it
 // last reported being settled. It is kept up to date where SAs are
 // installed, established and removed (addSA, established, removeSA, addQM,
-// qmDone, dropQM, and where IPsec SA pairs come and go), so the check on each tick costs the
+// quickCompleted, dropQM, and where IPsec SA pairs come and go), so the check on each tick costs the
 // same with ten thousand SAs as with one (the timers visit only due SAs).
 type settleState struct {
 	_ [0]func() // not comparable: no generated == function (flash)
@@ -52,19 +52,6 @@ func (m *Manager) addQM(sa *ikeSA, qs *qmState) {
 	if !sa.dead() && qs.doneAt == 0 {
 		m.settle.negotiating++
 	}
-}
-
-// qmDone marks a Quick Mode finished at now. The record is kept 30 s to
-// answer retransmissions, for which its last messages are all it needs:
-// the proposals, identities, nonces and closures go at once (on a hub, a
-// kilobyte per spoke that connected in the last 30 s).
-func (m *Manager) qmDone(sa *ikeSA, qs *qmState, now mono) {
-	if !sa.dead() && qs.doneAt == 0 {
-		m.settle.negotiating--
-	}
-	qs.doneAt = now
-	qs.q = qs.q.finished()
-	m.settle.unsettled = true
 }
 
 // finished is what a completed Quick Mode keeps: its role, message ID

@@ -309,7 +309,12 @@ func (m *Manager) tickSA(sa *ikeSA, now mono) {
 		m.retireIKE(sa, false, "lifetime expired", now)
 		return
 	}
-	if sa.initiator && sa.ms != nil && !sa.rekeying && now > sa.rekeyAt && !m.phase1InProgress(sa) {
+	if sa.initiator && sa.ms != nil && !sa.rekeying && now > sa.rekeyAt {
+		for _, s := range m.sas {
+			if s != sa && s.negotiating() && sameHost(&s.remote, &sa.remote) {
+				return // a newer phase 1 with the peer is under way
+			}
+		}
 		m.log.Info("rekeying phase 1", "peer", &sa.remote)
 		if n := m.startPhase1(sa.ms, now); n != nil {
 			n.replaces = sa
@@ -373,13 +378,3 @@ func quickSlotFree(sa *ikeSA, now mono) bool {
 // delete it: well beyond the few seconds a peer takes to move its IPsec SAs
 // over, well within any phase 1 lifetime.
 const peerReauthGrace = 30 * time.Second
-
-// phase1InProgress reports a newer phase 1 negotiating with the same peer.
-func (m *Manager) phase1InProgress(sa *ikeSA) bool {
-	for _, s := range m.sas {
-		if s != sa && s.negotiating() && sameHost(&s.remote, &sa.remote) {
-			return true
-		}
-	}
-	return false
-}
