@@ -25,13 +25,6 @@ const (
 	lifeHard
 )
 
-func (l *lifetime) init(p *Params) {
-	l.softBytes, l.hardBytes = p.SoftBytes, p.HardBytes
-	l.softPkts, l.hardPkts = p.SoftPackets, p.HardPackets
-	l.softTime, l.hardTime = p.SoftTime, p.HardTime
-	l.created = time.Now()
-}
-
 func (l *lifetime) hard() bool { return l.state.Load()&lifeHard != 0 }
 
 func (l *lifetime) mark(bit uint32) {

@@ -1,6 +1,8 @@
 package esp
 
 import (
+	"crypto/rand"
+	"encoding/binary"
 	"net/netip"
 	"sync/atomic"
 	"time"
@@ -145,7 +147,9 @@ func NewOutbound(p Params) (*OutboundSA, error) {
 		}
 		sa.ivs = ivs
 	}
-	sa.ipIDBase = uint16(randUint32())
+	var id [2]byte
+	rand.Read(id[:])
+	sa.ipIDBase = binary.BigEndian.Uint16(id[:])
 	sa.headroom, sa.tailroom = sa.room()
 	return sa, nil
 }

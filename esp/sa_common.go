@@ -2,8 +2,6 @@ package esp
 
 import (
 	"crypto/cipher"
-	"crypto/rand"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"sync/atomic"
@@ -113,7 +111,13 @@ func (s *saCommon) init(p *Params) error {
 	} else if p.AHInteg != algo.HashNone {
 		return paramErr("AH algorithm given for an ESP-only SA")
 	}
-	s.life.init(p)
+	// The lifetimes, set here rather than by a method of their own, the
+	// only caller (flash).
+	l := &s.life
+	l.softBytes, l.hardBytes = p.SoftBytes, p.HardBytes
+	l.softPkts, l.hardPkts = p.SoftPackets, p.HardPackets
+	l.softTime, l.hardTime = p.SoftTime, p.HardTime
+	l.created = time.Now()
 	return s.initSlots()
 }
 
@@ -263,9 +267,3 @@ func (s *saCommon) Proto() Proto { return s.proto }
 
 // SPI returns the ESP SPI (the AH SPI for an AH-only SA).
 func (s *saCommon) SPI() uint32 { return s.spi }
-
-func randUint32() uint32 {
-	var b [4]byte
-	rand.Read(b[:])
-	return binary.BigEndian.Uint32(b[:])
-}
