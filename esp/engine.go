@@ -230,14 +230,6 @@ func (e *Engine) SetExpire(f func(p *Pair, hard bool)) {
 	e.expire.Store(&f)
 }
 
-func (e *Engine) newLoop() *loopState {
-	l := &loopState{}
-	e.loopsMu.Lock()
-	e.loops = append(e.loops, l)
-	e.loopsMu.Unlock()
-	return l
-}
-
 func (e *Engine) newBatch() (bufs [][]byte, sizes []int) {
 	bufs = make([][]byte, e.cfg.Batch)
 	for i := range bufs {
@@ -256,8 +248,13 @@ type batchLoop struct {
 	sizes []int
 }
 
+// newBatchLoop makes a loop's buffers and registers its state, which
+// quiesce watches.
 func (e *Engine) newBatchLoop() batchLoop {
-	l := batchLoop{e: e, state: e.newLoop()}
+	l := batchLoop{e: e, state: &loopState{}}
+	e.loopsMu.Lock()
+	e.loops = append(e.loops, l.state)
+	e.loopsMu.Unlock()
 	l.bufs, l.sizes = e.newBatch()
 	return l
 }

@@ -33,7 +33,7 @@ func (e *Engine) checkLifetimes(now time.Time) {
 			if x == nil {
 				continue
 			}
-			x.CheckTime(now)
+			x.life.checkTime(now)
 			s, h := x.Expired()
 			soft, hard = soft || s, hard || h
 		}
