@@ -7,7 +7,6 @@ import (
 	"slices"
 	"sync/atomic"
 	"time"
-	"tinyipsec/internal/order"
 )
 
 // SA pairs and the API IKE (and manual keying) uses to change them.
@@ -307,17 +306,4 @@ func (e *Engine) Pairs(entry int) []*Pair {
 	}
 	slices.SortFunc(out, func(a, b *Pair) int { return b.installed.Compare(a.installed) }) // the pointer shape crypto/x509 links
 	return out
-}
-
-func sortPairs(ps []PairStats) {
-	order.Stable(len(ps), func(i, j int) bool {
-		a, b := &ps[i], &ps[j]
-		if a.Entry != b.Entry {
-			return a.Entry < b.Entry
-		}
-		if a.Current != b.Current {
-			return a.Current
-		}
-		return a.Installed.After(b.Installed)
-	}, func(i, j int) { ps[i], ps[j] = ps[j], ps[i] })
 }

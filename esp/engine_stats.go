@@ -3,6 +3,8 @@ package esp
 import (
 	"sync/atomic"
 	"time"
+
+	"tinyipsec/internal/order"
 )
 
 // Drop is why the packet paths dropped a packet outside the per-packet
@@ -214,6 +216,17 @@ func (e *Engine) Stats() EngineStats {
 			ps.LifetimeLeft = max(0, p.Info.Lifetime-now.Sub(p.installed))
 		}
 	}
-	sortPairs(s.Pairs)
+	// By entry, its current pairs first, newest first.
+	ps := s.Pairs
+	order.Stable(len(ps), func(i, j int) bool {
+		a, b := &ps[i], &ps[j]
+		if a.Entry != b.Entry {
+			return a.Entry < b.Entry
+		}
+		if a.Current != b.Current {
+			return a.Current
+		}
+		return a.Installed.After(b.Installed)
+	}, func(i, j int) { ps[i], ps[j] = ps[j], ps[i] })
 	return s
 }
