@@ -203,11 +203,15 @@ func (o *netObject) addPrefix(t []string) string {
 	return ""
 }
 
+// prefixText writes a prefix in tinyipsec ACL syntax ("host A" for a
+// whole address); the address and length are read once, as each call of
+// a netip method copied the prefix (flash).
 func prefixText(p netip.Prefix) string {
-	if p.Bits() == p.Addr().BitLen() {
-		return "host " + p.Addr().String()
-	}
-	if p.Bits() == 0 && p.Addr().Is4() {
+	a, bits := p.Addr(), p.Bits()
+	switch {
+	case bits == a.BitLen():
+		return "host " + a.String()
+	case bits == 0 && a.Is4():
 		return "any4"
 	}
 	return p.String()

@@ -153,11 +153,11 @@ func lineNo(n int) string { return "line " + strconv.Itoa(n) }
 // returns the peer written, "" (with notes) when the entry cannot be
 // carried over. via names the crypto map a dynamic-map entry is used by.
 func (c *converter) mapOut(b *conf.TOMLWriter, m *mapEntry, via string) string {
-	kind := "crypto map"
+	kind, word := "crypto map", "map"
 	if m.isDynamic {
-		kind = "crypto dynamic-map"
+		kind, word = "crypto dynamic-map", "dynamic-map"
 	}
-	head := &line{num: m.line, toks: []string{"crypto", strings.Fields(kind)[1], m.name, m.seq}}
+	head := &line{num: m.line, toks: []string{"crypto", word, m.name, m.seq}}
 	if m.unusable != "" {
 		return "" // noted where it was found
 	}
