@@ -4,6 +4,7 @@ import (
 	"crypto/cipher"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync/atomic"
 	"time"
 
@@ -118,7 +119,11 @@ func (s *saCommon) init(p *Params) error {
 	l.softPkts, l.hardPkts = p.SoftPackets, p.HardPackets
 	l.softTime, l.hardTime = p.SoftTime, p.HardTime
 	l.created = time.Now()
-	return s.initSlots()
+	// The first slot, now that the keys are in place; more come with
+	// parallel packets, up to one per CPU.
+	s.slots.max = uint32(min(runtime.GOMAXPROCS(0), maxSlots))
+	s.slots.n.Store(1)
+	return s.initSlot(&s.slots.first)
 }
 
 func (s *saCommon) initESP(p *Params) error {

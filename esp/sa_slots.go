@@ -3,7 +3,6 @@ package esp
 import (
 	"crypto/cipher"
 	"errors"
-	"runtime"
 	"sync"
 	"sync/atomic"
 )
@@ -52,13 +51,6 @@ type slots struct {
 }
 
 const maxSlots = 8
-
-// initSlots sets up the first slot; the SA's keys must be in place.
-func (s *saCommon) initSlots() error {
-	s.slots.max = uint32(min(runtime.GOMAXPROCS(0), maxSlots))
-	s.slots.n.Store(1)
-	return s.initSlot(&s.slots.first)
-}
 
 // initSlot keys the cipher and HMAC states of a slot.
 func (s *saCommon) initSlot(sl *slot) error {
