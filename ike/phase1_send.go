@@ -15,21 +15,11 @@ func (p *Phase1) random(n int) ([]byte, error) {
 // nonceLen is the nonce size sent (RFC 2409 allows 8..256).
 const nonceLen = 32
 
-// header returns a header for the next phase 1 message.
-func (p *Phase1) header() Header {
-	return Header{CookieI: p.ckyI, CookieR: p.ckyR, Exchange: p.exchange}
-}
-
-// marshalPlain encodes an unencrypted phase 1 message.
-func (p *Phase1) marshalPlain(ps []Payload) ([]byte, error) {
-	m := &Message{Header: p.header(), Payloads: ps}
-	return m.Marshal()
-}
-
 // sendPlain sends the unencrypted message ps (MM1, MM2, AM1) and moves to
 // the state next.
 func (p *Phase1) sendPlain(ps []Payload, next State) (*Result, error) {
-	b, err := p.marshalPlain(ps)
+	m := &Message{Header: Header{CookieI: p.ckyI, CookieR: p.ckyR, Exchange: p.exchange}, Payloads: ps}
+	b, err := m.Marshal()
 	if err != nil {
 		return nil, err
 	}
@@ -49,7 +39,7 @@ func (p *Phase1) sendPlainWithNATD(ps []Payload, next State) (*Result, error) {
 
 // marshalEncrypted encodes an encrypted phase 1 message, advancing the IV.
 func (p *Phase1) marshalEncrypted(ps []Payload) ([]byte, error) {
-	m := &Message{Header: p.header(), Payloads: ps}
+	m := &Message{Header: Header{CookieI: p.ckyI, CookieR: p.ckyR, Exchange: p.exchange}, Payloads: ps}
 	b, next, err := m.Seal(p.blk, p.iv)
 	if err != nil {
 		return nil, err
