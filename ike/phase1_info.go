@@ -124,8 +124,11 @@ func (p *Phase1) openInformational(b []byte, mid uint32) (*Message, error) {
 	if err != nil {
 		return nil, err
 	}
-	hp, ok := m.Payloads[0].(*Opaque)
-	if !ok || hp.PType != PayloadHash || len(m.Payloads) < 2 {
+	var hp *Opaque
+	if len(m.Payloads) >= 2 { // the header may name no payload at all
+		hp, _ = m.Payloads[0].(*Opaque)
+	}
+	if hp == nil || hp.PType != PayloadHash {
 		return nil, malformed("informational without leading HASH")
 	}
 	var rest []byte
