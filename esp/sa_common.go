@@ -215,7 +215,22 @@ func (s *saCommon) room() (head, tail int) {
 // keys.
 func (s *saCommon) close() {
 	s.life.mark(lifeSoft | lifeHard)
-	s.wipeSlots()
+	// Every slot's key material, each wiped once the packet using it is
+	// done. No slot is added meanwhile, nor afterwards (the SA is marked
+	// expired first).
+	s.slots.grow.Lock()
+	for sl := &s.slots.first; sl != nil; sl = sl.next.Load() {
+		sl.mu.Lock()
+		if sl.mac != nil {
+			sl.mac.wipe()
+		}
+		if sl.ah != nil {
+			sl.ah.mac.wipe()
+		}
+		clear(sl.nonce[:])
+		sl.mu.Unlock()
+	}
+	s.slots.grow.Unlock()
 	clear(s.authKey)
 	clear(s.ahKey)
 	clear(s.salt[:])

@@ -130,22 +130,3 @@ func (s *saCommon) addSlot() *slot {
 	s.slots.n.Store(n + 1)
 	return sl
 }
-
-// wipeSlots wipes every slot's key material, waiting for the packet that
-// uses it. No slot is added meanwhile, nor afterwards (the SA is marked
-// expired first).
-func (s *saCommon) wipeSlots() {
-	s.slots.grow.Lock()
-	for sl := &s.slots.first; sl != nil; sl = sl.next.Load() {
-		sl.mu.Lock()
-		if sl.mac != nil {
-			sl.mac.wipe()
-		}
-		if sl.ah != nil {
-			sl.ah.mac.wipe()
-		}
-		clear(sl.nonce[:])
-		sl.mu.Unlock()
-	}
-	s.slots.grow.Unlock()
-}
