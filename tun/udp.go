@@ -167,7 +167,13 @@ func openUDP(network string, ap netip.AddrPort) (*os.File, error) {
 	}
 	sizeBuffers(fd)
 	if ap.Addr().IsUnspecified() {
-		if err := enablePktinfo(fd, family == unix.AF_INET6); err != nil {
+		// Packet info: the kernel tells the destination address of each
+		// datagram (udp_pktinfo.go).
+		level, opt := unix.IPPROTO_IP, unix.IP_PKTINFO
+		if family == unix.AF_INET6 {
+			level, opt = unix.IPPROTO_IPV6, unix.IPV6_RECVPKTINFO
+		}
+		if err := unix.SetsockoptInt(fd, level, opt, 1); err != nil {
 			syscall.Close(fd)
 			return nil, fmt.Errorf("tun: packet info on %s: %w", ap, err)
 		}

@@ -25,15 +25,6 @@ import (
 // oobSize has room for one in6_pktinfo (or in_pktinfo) control message.
 const oobSize = 64
 
-// enablePktinfo asks the kernel for the destination address of each
-// datagram.
-func enablePktinfo(fd int, v6 bool) error {
-	if v6 {
-		return unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_RECVPKTINFO, 1)
-	}
-	return unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_PKTINFO, 1)
-}
-
 // pktinfoDst returns the destination address from the IP_PKTINFO or
 // IPV6_PKTINFO message in oob (unmapped). It walks the control messages
 // in place: no allocation on the receive path.
