@@ -293,7 +293,7 @@ func NewManager(c Config) (*Manager, error) {
 		c.HalfOpenPerSource = defaultHalfOpenPerSource
 	}
 	m := &Manager{cfg: c, log: c.Log, used: map[uint32]bool{}, stop: make(chan struct{}), done: make(chan struct{}),
-		halfOpen: newHalfOpenPool(c.HalfOpenMemory, c.HalfOpenPerSource)}
+		halfOpen: &halfOpenPool{budget: c.HalfOpenMemory, perSource: c.HalfOpenPerSource, entries: map[hoKey]*hoEntry{}, bySource: map[netip.Addr][]hoKey{}}}
 	m.cookies.rotate(monoNow())
 	for _, cm := range c.Conf.CryptoMaps {
 		if !cm.IKEKeyed() {

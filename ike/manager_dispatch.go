@@ -33,7 +33,13 @@ func (m *Manager) HandlePacket(pkt []byte, local, remote netip.AddrPort) {
 // message went to, nil if none.
 func (m *Manager) dispatch(in *inbound) *ikeSA {
 	h, now := &in.h, in.now
-	sa := m.findSA(h.CookieI, h.CookieR)
+	var sa *ikeSA
+	for _, s := range m.sas {
+		if s.cookieI == h.CookieI && (s.cookieR.IsZero() || h.CookieR.IsZero() || s.cookieR == h.CookieR) {
+			sa = s
+			break
+		}
+	}
 	if sa == nil && !h.CookieR.IsZero() {
 		// MM3 of an unproven Main Mode responder (manager_halfopen.go).
 		k := hoKeyOf(h.CookieI, h.CookieR)
@@ -159,15 +165,6 @@ func (m *Manager) routeTransaction(sa *ikeSA, in *inbound) {
 	m.handleTransaction(sa, in.h, in.pkt, in.from, in.now)
 }
 
-func (m *Manager) findSA(ckyI, ckyR Cookie) *ikeSA {
-	for _, sa := range m.sas {
-		if sa.cookieI == ckyI && (sa.cookieR.IsZero() || ckyR.IsZero() || sa.cookieR == ckyR) {
-			return sa
-		}
-	}
-	return nil
-}
-
 func (m *Manager) send(sa *ikeSA, pkt []byte) {
 	if m.log.Enabled(logx.LevelDebug) {
 		if h, err := ParseHeader(pkt); err == nil && h.MessageID != 0 {
@@ -243,7 +240,9 @@ func (m *Manager) phase1Step(sa *ikeSA, ckyR Cookie, pkt []byte, before string, 
 				m.drop(DropCleartextNotify, logx.LevelInfo, "unauthenticated notify during phase 1 ignored", "peer", &sa.remote, "state", before, "note", sa.p1Note)
 				return
 			}
-			if _, ok := errors.AsType[*NotifyError](err); ok || isFatalPhase1(err) {
+			// Errors after which the exchange cannot continue
+			// (authentication failed, nothing acceptable offered).
+			if _, ok := errors.AsType[*NotifyError](err); ok || errors.Is(err, ErrNoProposalChosen) || errors.Is(err, errPhase1Fatal) {
 				m.drop(EventPhase1Failed, logx.LevelWarn, "phase 1 failed", "peer", &sa.remote, "state", before, "err", err)
 				m.phase1Failed(sa, before, err.Error(), now)
 				return
@@ -294,12 +293,6 @@ func notePhase1Failure(sa *ikeSA, state, reason string, now mono) {
 		sa.ms.noteFailure(&phase1Failure{peer: sa.remote.Addr().String(), local: sa.local.Addr().String(),
 			initiator: sa.initiator, state: state, reason: reason, at: now})
 	}
-}
-
-// isFatalPhase1 reports errors after which the exchange cannot continue
-// (authentication failed, nothing acceptable offered).
-func isFatalPhase1(err error) bool {
-	return errors.Is(err, ErrNoProposalChosen) || errors.Is(err, errPhase1Fatal)
 }
 
 // errPhase1Fatal wraps phase 1 failures that end the exchange.
@@ -501,22 +494,17 @@ func refusedQuick(sa *ikeSA, e peerNotify) *qmState {
 		only = qs
 		n++
 	}
-	if n == 1 && refusesProposal(e.Type) {
-		return only
+	if n == 1 {
+		// Notify types that answer a proposal (RFC 2408 section
+		// 3.14.1) rather than the form of a message.
+		switch e.Type {
+		case NotifyDOINotSupported, NotifySituationNotSupported, NotifyInvalidProtocolID, NotifyInvalidSPI,
+			NotifyInvalidTransformID, NotifyAttributesNotSupported, NotifyNoProposalChosen, NotifyBadProposalSyntax,
+			NotifyInvalidKeyInformation, NotifyInvalidIDInformation:
+			return only
+		}
 	}
 	return nil
-}
-
-// refusesProposal reports notify types that answer a proposal (RFC 2408
-// section 3.14.1) rather than the form of a message.
-func refusesProposal(t uint16) bool {
-	switch t {
-	case NotifyDOINotSupported, NotifySituationNotSupported, NotifyInvalidProtocolID, NotifyInvalidSPI,
-		NotifyInvalidTransformID, NotifyAttributesNotSupported, NotifyNoProposalChosen, NotifyBadProposalSyntax,
-		NotifyInvalidKeyInformation, NotifyInvalidIDInformation:
-		return true
-	}
-	return false
 }
 
 // sendNotify sends an error notify in a protected Informational exchange.

@@ -142,10 +142,6 @@ type halfOpenPool struct {
 	evicted, evictedPerSource uint64
 }
 
-func newHalfOpenPool(budget, perSource int) *halfOpenPool {
-	return &halfOpenPool{budget: budget, perSource: perSource, entries: map[hoKey]*hoEntry{}, bySource: map[netip.Addr][]hoKey{}}
-}
-
 func (p *halfOpenPool) len() int { return len(p.entries) }
 
 func (p *halfOpenPool) get(k hoKey) *hoEntry { return p.entries[k] }
@@ -161,7 +157,9 @@ func (p *halfOpenPool) add(k hoKey, e *hoEntry) {
 	}
 	size := e.rec.size()
 	for p.bytes+size > p.budget && len(p.entries) > 0 {
-		p.evictOldest()
+		if r, e := p.oldest(); e != nil {
+			p.remove(r.key)
+		}
 		p.evicted++
 	}
 	p.seq++
@@ -208,12 +206,6 @@ func (p *halfOpenPool) oldest() (hoRef, *hoEntry) {
 		p.head++
 	}
 	return hoRef{}, nil
-}
-
-func (p *halfOpenPool) evictOldest() {
-	if r, e := p.oldest(); e != nil {
-		p.remove(r.key)
-	}
 }
 
 // expire drops the entries created before cutoff.

@@ -276,11 +276,12 @@ func offerFor(ms *mapState, sa *ikeSA) *childOffer {
 // old when set, with old's selector). Every return schedules sa (not
 // deferred: a deferred call costs a wrapper function; flash).
 func (m *Manager) startQuick(sa *ikeSA, ms *mapState, r *proxyRule, old *child, now mono) {
-	sel := r.sel
+	sel := &r.sel // by pointer: a selector is many words on 32-bit (flash)
 	if old != nil {
-		sel = old.rule.sel
+		sel = &old.rule.sel
 	}
-	local, remote := selectorIDs(sel)
+	// IDci (local) and IDcr (remote).
+	local, remote := idFromSide(sel.Local, sel.Proto, sel.LocalPorts), idFromSide(sel.Remote, sel.Proto, sel.RemotePorts)
 	offer := offerFor(ms, sa)
 	if offer.PFS != 0 && !m.inlineCompute {
 		// The PFS key pair is made off the lock: when none is ready, a
@@ -293,7 +294,7 @@ func (m *Manager) startQuick(sa *ikeSA, ms *mapState, r *proxyRule, old *child, 
 		}
 		offer.pfsKey = k
 	}
-	qs := &qmState{sel: sel, ms: ms, rule: *r, rekeyOf: old}
+	qs := &qmState{sel: *sel, ms: ms, rule: *r, rekeyOf: old}
 	q, out, err := newQuickInitiator(sa.out.sec, offer, local, remote, func() uint32 { return m.reserveSPI(qs) })
 	if err != nil {
 		m.releaseSPIs(qs)

@@ -39,22 +39,14 @@ var lifeMoves = [...][]ikeLife{
 	lifeDead:        {},
 }
 
-func lifeMoveAllowed(from, to ikeLife) bool {
-	if from == to {
-		return true
-	}
-	for _, l := range lifeMoves[from] {
-		if l == to {
-			return true
-		}
-	}
-	return false
-}
-
 // setLife moves sa to life to; a move lifeMoves does not allow is a bug,
 // logged and not made.
 func (m *Manager) setLife(sa *ikeSA, to ikeLife) {
-	if !lifeMoveAllowed(sa.life, to) {
+	ok := sa.life == to
+	for _, l := range lifeMoves[sa.life] {
+		ok = ok || l == to
+	}
+	if !ok {
 		m.log.Error("internal: IKE SA life move refused", "peer", &sa.remote, "from", sa.life.String(), "to", to.String())
 		return
 	}

@@ -26,11 +26,6 @@ func idFromSide(p netip.Prefix, proto uint8, ports acl.PortRange) *ID {
 	return id
 }
 
-// selectorIDs returns IDci (local) and IDcr (remote) for a selector.
-func selectorIDs(s acl.Selector) (local, remote *ID) {
-	return idFromSide(s.Local, s.Proto, s.LocalPorts), idFromSide(s.Remote, s.Proto, s.RemotePorts)
-}
-
 // sideFromID decodes one side; address ranges are accepted only when they
 // are exactly one prefix.
 //
