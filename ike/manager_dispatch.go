@@ -43,7 +43,7 @@ func (m *Manager) dispatch(in *inbound) *ikeSA {
 	if sa == nil && !h.CookieR.IsZero() {
 		// MM3 of an unproven Main Mode responder (manager_halfopen.go).
 		k := hoKeyOf(h.CookieI, h.CookieR)
-		if e := m.halfOpen.get(k); e != nil && h.Exchange == ExchangeMain && h.MessageID == 0 {
+		if e := m.halfOpen.entries[k]; e != nil && h.Exchange == ExchangeMain && h.MessageID == 0 {
 			if sa = m.promote(e, k, &in.remote, now); sa == nil {
 				return nil
 			}
@@ -144,7 +144,7 @@ var exchangeRoutes = []exchangeRoute{
 
 func routeFor(x ExchangeType, l ikeLife) *exchangeRoute {
 	for i := range exchangeRoutes {
-		if r := &exchangeRoutes[i]; r.exchange == x && r.lives.has(l) {
+		if r := &exchangeRoutes[i]; r.exchange == x && r.lives&(1<<l) != 0 {
 			return r
 		}
 	}

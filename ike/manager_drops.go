@@ -155,7 +155,7 @@ func (m *Manager) DropCounts() map[string]uint64 {
 // HalfOpen is the number of unproven Main Mode responders.
 func (m *Manager) HalfOpen() int {
 	m.mu.Lock()
-	n := m.halfOpen.len()
+	n := len(m.halfOpen.entries)
 	m.mu.Unlock()
 	return n
 }

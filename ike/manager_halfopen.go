@@ -142,10 +142,6 @@ type halfOpenPool struct {
 	evicted, evictedPerSource uint64
 }
 
-func (p *halfOpenPool) len() int { return len(p.entries) }
-
-func (p *halfOpenPool) get(k hoKey) *hoEntry { return p.entries[k] }
-
 // add stores e (replacing an entry with the same cookies), making room
 // first: the source's oldest when it has too many, else the pool's oldest.
 func (p *halfOpenPool) add(k hoKey, e *hoEntry) {

@@ -125,8 +125,8 @@ func TestHalfOpenMM1IsCheap(t *testing.T) {
 		t.Fatal(err)
 	}
 	m.locked(func() {
-		if len(m.sas) != 0 || m.halfOpen.len() != 1 {
-			t.Fatalf("after MM1: %d SAs, %d half-open records; want 0 and 1", len(m.sas), m.halfOpen.len())
+		if len(m.sas) != 0 || len(m.halfOpen.entries) != 1 {
+			t.Fatalf("after MM1: %d SAs, %d half-open records; want 0 and 1", len(m.sas), len(m.halfOpen.entries))
 		}
 		if !m.cookies.issued(h.CookieI, h.CookieR, &peer) {
 			t.Fatal("MM2's responder cookie is not one the cookie secret gives")
@@ -142,7 +142,7 @@ func TestHalfOpenMM1IsCheap(t *testing.T) {
 	// The repeated MM1 gets the same MM2 and still one record.
 	first := tr.last(peer)
 	m.HandlePacket(mm1, hub, peer)
-	if string(tr.last(peer)) != string(first) || m.halfOpen.len() != 1 {
+	if string(tr.last(peer)) != string(first) || len(m.halfOpen.entries) != 1 {
 		t.Fatal("a retransmitted MM1 is not answered with the same MM2")
 	}
 	// Nothing is retransmitted by the timer.
@@ -153,7 +153,7 @@ func TestHalfOpenMM1IsCheap(t *testing.T) {
 	}
 	// And the record goes after the half-open timeout.
 	m.tick(monoNow().add(halfOpenTimeout + time.Second))
-	if m.halfOpen.len() != 0 {
+	if len(m.halfOpen.entries) != 0 {
 		t.Fatal("unproven record kept past the half-open timeout")
 	}
 }
@@ -216,8 +216,8 @@ func TestHalfOpenPerSource(t *testing.T) {
 		if n := len(m.halfOpen.bySource[peer.Addr()]); n != 8 {
 			t.Fatalf("%d records from one address, limit 8", n)
 		}
-		if m.halfOpen.len() != 9 {
-			t.Fatalf("%d records, want 9 (8 from the flooder, 1 other)", m.halfOpen.len())
+		if len(m.halfOpen.entries) != 9 {
+			t.Fatalf("%d records, want 9 (8 from the flooder, 1 other)", len(m.halfOpen.entries))
 		}
 	})
 }
@@ -235,13 +235,13 @@ func TestHalfOpenBoundedByMemory(t *testing.T) {
 	}
 	m.locked(func() {
 		p := m.halfOpen
-		if p.bytes > defaultHalfOpenMemory || p.len() == 0 {
-			t.Fatalf("pool at %d bytes (%d records), budget %d", p.bytes, p.len(), defaultHalfOpenMemory)
+		if p.bytes > defaultHalfOpenMemory || len(p.entries) == 0 {
+			t.Fatalf("pool at %d bytes (%d records), budget %d", p.bytes, len(p.entries), defaultHalfOpenMemory)
 		}
-		if len(p.fifo)-p.head > 2*p.len()+64 || len(p.bySource) > p.len() {
-			t.Fatalf("bookkeeping grew: fifo %d, sources %d, records %d", len(p.fifo)-p.head, len(p.bySource), p.len())
+		if len(p.fifo)-p.head > 2*len(p.entries)+64 || len(p.bySource) > len(p.entries) {
+			t.Fatalf("bookkeeping grew: fifo %d, sources %d, records %d", len(p.fifo)-p.head, len(p.bySource), len(p.entries))
 		}
-		t.Logf("%d unproven records in %d bytes; %d evicted", p.len(), p.bytes, p.evicted)
+		t.Logf("%d unproven records in %d bytes; %d evicted", len(p.entries), p.bytes, p.evicted)
 	})
 }
 
@@ -263,8 +263,8 @@ func TestHalfOpenForeignCookie(t *testing.T) {
 	m.HandlePacket(forged, hub, peer)
 	m.HandlePacket(mm3, hub, netip.MustParseAddrPort("192.0.2.9:500"))
 	m.locked(func() {
-		if len(m.sas) != 0 || m.halfOpen.len() != 1 {
-			t.Fatalf("%d SAs, %d records after forged MM3s", len(m.sas), m.halfOpen.len())
+		if len(m.sas) != 0 || len(m.halfOpen.entries) != 1 {
+			t.Fatalf("%d SAs, %d records after forged MM3s", len(m.sas), len(m.halfOpen.entries))
 		}
 	})
 	if m.cookies.issued(Cookie(forged[:8]), Cookie(forged[8:16]), &peer) {
@@ -272,7 +272,7 @@ func TestHalfOpenForeignCookie(t *testing.T) {
 	}
 	m.HandlePacket(mm3, hub, peer)
 	m.locked(func() {
-		if len(m.sas) != 1 || m.halfOpen.len() != 0 {
+		if len(m.sas) != 1 || len(m.halfOpen.entries) != 0 {
 			t.Fatalf("the real MM3 did not start the negotiation: %d SAs", len(m.sas))
 		}
 	})
@@ -320,8 +320,8 @@ func TestProvenLimitWaits(t *testing.T) {
 		m.waitComputations()
 	}
 	m.locked(func() {
-		if len(m.sas) != 2 || m.sas[0].remote != inis[0].addr || m.sas[1].remote != inis[1].addr || m.halfOpen.len() != 1 {
-			t.Fatalf("%d proven SAs, %d records; want the first two proven, the third waiting", len(m.sas), m.halfOpen.len())
+		if len(m.sas) != 2 || m.sas[0].remote != inis[0].addr || m.sas[1].remote != inis[1].addr || len(m.halfOpen.entries) != 1 {
+			t.Fatalf("%d proven SAs, %d records; want the first two proven, the third waiting", len(m.sas), len(m.halfOpen.entries))
 		}
 		m.removeSA(m.sas[0])
 	})

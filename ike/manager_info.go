@@ -42,15 +42,14 @@ const (
 	withHashD = withHash | withDelete
 )
 
-// lifeSet is a set of ikeLife values.
+// lifeSet is a set of ikeLife values: s&(1<<l) != 0 when it holds l
+// (tested in place: a method would be a function of its own; flash).
 type lifeSet uint8
-
-func (s lifeSet) has(l ikeLife) bool { return s&(1<<l) != 0 }
 
 // infoRowFor returns the row that takes items of kind k in life l, or nil.
 func infoRowFor(rows []infoRow, k infoKind, l ikeLife) *infoRow {
 	for i := range rows {
-		if r := &rows[i]; r.kind == k && r.in.has(l) {
+		if r := &rows[i]; r.kind == k && r.in&(1<<l) != 0 {
 			return r
 		}
 	}
@@ -106,7 +105,7 @@ func (m *Manager) runInfo(rows []infoRow, sa *ikeSA, msg *Message, items []infoI
 	life := sa.life
 	for i := range rows {
 		r := &rows[i]
-		if !r.in.has(life) {
+		if r.in&(1<<life) == 0 {
 			continue
 		}
 		for _, it := range items {

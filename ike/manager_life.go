@@ -77,7 +77,7 @@ func (m *Manager) newResponder(in *inbound) {
 		if n := m.halfOpen.evicted - ev; n > 0 {
 			m.drops.counts[DropHalfOpenEvicted].Add(n - 1)
 			m.drop(DropHalfOpenEvicted, logx.LevelWarn, "half-open pool full (a flood of first messages?): evicting the oldest unproven negotiations",
-				"records", m.halfOpen.len(), "bytes", m.halfOpen.bytes)
+				"records", len(m.halfOpen.entries), "bytes", m.halfOpen.bytes)
 		}
 		if m.halfOpen.evictedPerSource != evs {
 			m.drop(DropHalfOpenPerSource, logx.LevelWarn, "too many unproven negotiations from one address: evicting its oldest", "peer", remote)

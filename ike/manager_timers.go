@@ -23,7 +23,7 @@ func (m *Manager) tick(now mono) {
 func (m *Manager) tickLocked(now mono) {
 	m.cookies.rotate(now)
 	m.drops.flush(m.log, now)
-	if m.halfOpen.len() > 0 {
+	if len(m.halfOpen.entries) > 0 {
 		m.halfOpen.expire(now + mono(-halfOpenTimeout))
 	}
 	m.tickNow = now
