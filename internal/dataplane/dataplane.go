@@ -175,18 +175,25 @@ func (d *Dataplane) UDP() *tun.UDP { return d.udp }
 func (d *Dataplane) Stats() esp.EngineStats { return d.engine.Stats() }
 
 func (d *Dataplane) startLoops() {
-	run := func(name string, f func() error) {
-		d.wg.Add(1)
+	// The outbound loop (i = -1) and one inbound loop per raw socket
+	// reader, all from one closure: a helper closure taking the loop as a
+	// func value added a closure per loop and a method-value wrapper
+	// (flash).
+	readers := d.ip.Readers()
+	d.wg.Add(1 + len(readers))
+	for i := -1; i < len(readers); i++ {
 		go func() {
-			if err := f(); err != nil {
+			name, err := "outbound", error(nil)
+			if i < 0 {
+				err = d.engine.RunOutbound()
+			} else {
+				name, err = "inbound", d.engine.RunInbound(readers[i])
+			}
+			if err != nil {
 				d.log.Error("packet loop stopped", "loop", name, "err", err)
 			}
 			d.wg.Done()
 		}()
-	}
-	run("outbound", d.engine.RunOutbound)
-	for _, r := range d.ip.Readers() {
-		run("inbound", func() error { return d.engine.RunInbound(r) })
 	}
 	if d.udp != nil {
 		d.udp.SetESPHandler(d.engine.ReceiveUDP)
