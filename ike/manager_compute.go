@@ -54,9 +54,7 @@ func (m *Manager) computePhase1(sa *ikeSA, in *inbound, before string) {
 	m.offLock(sa, func() { r.out, r.err = p1.handle(in.pkt, in.local, in.remote) }, func() {
 		sa.busy = false
 		if sa.dead() || m.closed {
-			if w, ok := p1.(interface{ wipe() }); ok {
-				w.wipe()
-			}
+			p1.wipe()
 			return
 		}
 		m.phase1Step(sa, in.h.CookieR, in.pkt, before, r.out, r.err, in.from, monoNow())

@@ -191,8 +191,8 @@ func (m *Manager) established(sa *ikeSA, now mono) {
 	// certificate: about 3 kB per IKE SA) is not needed any more: the
 	// outcome holds its own copy of the keys and what status shows, and a
 	// repeat of the peer's last message is answered from p1In/p1Last.
-	if w, ok := sa.p1.(interface{ wipe() }); ok {
-		w.wipe()
+	if sa.p1 != nil {
+		sa.p1.wipe()
 	}
 	sa.p1 = nil
 	if sa.ms == nil {
@@ -565,7 +565,7 @@ func (m *Manager) removeSA(sa *ikeSA) {
 	}
 	// A busy SA's state machine is still in use: the computation wipes
 	// it when it finds the SA dead.
-	if w, ok := sa.p1.(interface{ wipe() }); ok && !sa.busy {
-		w.wipe()
+	if sa.p1 != nil && !sa.busy {
+		sa.p1.wipe()
 	}
 }

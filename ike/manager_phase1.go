@@ -108,7 +108,22 @@ func (ms *mapState) credentials() (*Credentials, error) {
 	return ms.creds, ms.credsErr
 }
 
-// p1Adapter drives a *Phase1 for the manager.
+// p1Adapter drives a *Phase1 for the manager: a Main or Aggressive Mode
+// exchange in progress. It is the only kind, so the manager holds it by
+// its type, not through an interface (no method table, no type
+// assertions for wipe; flash).
+//
+//   - handle processes a received message and returns the answer to send
+//     (nil for none); errors leave the exchange as it was unless done()
+//     turns true;
+//   - done reports that phase 1 is complete (for the responder in Main
+//     Mode: after sending MM6);
+//   - state is the Cisco state name (MM_WAIT_MSG2, AM_ACTIVE, ...);
+//   - floatToNATT reports that the following messages go to UDP 4500
+//     (NAT-T negotiated and a NAT found, RFC 3947 section 4);
+//   - outcome is valid once done;
+//   - takePending returns what handle asked to send before its answer
+//     (fragments, a failure notify).
 type p1Adapter struct {
 	p     *Phase1
 	m     *Manager
@@ -119,7 +134,7 @@ type p1Adapter struct {
 	pending [][]byte
 }
 
-func newPhase1Initiator(m *Manager, ms *mapState, sa *ikeSA) (phase1, []byte, error) {
+func newPhase1Initiator(m *Manager, ms *mapState, sa *ikeSA) (*p1Adapter, []byte, error) {
 	cfg, err := m.phase1ConfigFor(ms.cm, sa)
 	if err != nil {
 		return nil, nil, err

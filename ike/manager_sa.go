@@ -7,28 +7,6 @@ import (
 	"tinyipsec/acl"
 )
 
-// phase1 is a Main or Aggressive Mode exchange in progress, as the manager
-// drives it (manager_phase1.go adapts the phase 1 state machines).
-type phase1 interface {
-	// handle processes a received message and returns the answer to send
-	// (nil for none). Errors leave the exchange as it was unless done()
-	// turns true.
-	handle(pkt []byte, local, remote netip.AddrPort) ([]byte, error)
-	// done reports that phase 1 is complete (for the responder in Main
-	// Mode: after sending MM6).
-	done() bool
-	// state is the Cisco state name (MM_WAIT_MSG2, AM_ACTIVE, ...).
-	state() string
-	// floatToNATT reports that the following messages go to UDP 4500
-	// (NAT-T negotiated and a NAT found, RFC 3947 section 4).
-	floatToNATT() bool
-	// outcome is valid once done.
-	outcome() *p1Outcome
-	// takePending returns what handle asked to send before its answer
-	// (fragments, a failure notify).
-	takePending() [][]byte
-}
-
 // p1Outcome is an established phase 1.
 type p1Outcome struct {
 	_        [0]func() // not comparable: no generated == function (flash)
@@ -92,7 +70,7 @@ type ikeSA struct {
 	remote  netip.AddrPort
 	created mono
 
-	p1     phase1
+	p1     *p1Adapter
 	p1Retx retx
 	p1Last []byte // last phase 1 message we sent (for duplicates after done)
 	p1In   []byte // last phase 1 message received
