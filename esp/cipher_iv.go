@@ -1,9 +1,7 @@
 package esp
 
 import (
-	"crypto/aes"
 	"crypto/cipher"
-	"crypto/rand"
 	"encoding/binary"
 	"sync/atomic"
 )
@@ -21,21 +19,6 @@ type ivSource struct {
 	// fixed, when set by a test, supplies the IV instead (known-answer
 	// tests; they give AEAD SAs an ivSource for it).
 	fixed func(seq uint64, iv []byte)
-}
-
-// newIVSource keys a fresh IV source. Only CBC SAs need one: AEAD
-// ciphers use the sequence number as their IV.
-func newIVSource() (*ivSource, error) {
-	v := &ivSource{}
-	if _, err := rand.Read(v.key[:]); err != nil {
-		return nil, err
-	}
-	b, err := aes.NewCipher(v.key[:])
-	if err != nil {
-		return nil, err
-	}
-	v.block = b
-	return v, nil
 }
 
 // fill writes len(iv) IV bytes, using scratch (16 bytes) for the block.

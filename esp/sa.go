@@ -1,6 +1,7 @@
 package esp
 
 import (
+	"crypto/aes"
 	"crypto/rand"
 	"encoding/binary"
 	"net/netip"
@@ -140,12 +141,18 @@ func NewOutbound(p Params) (*OutboundSA, error) {
 		return nil, err
 	}
 	if sa.block != nil {
-		ivs, err := newIVSource()
+		// A CBC SA's IV source, keyed with a fresh random AES key of its
+		// own (cipher_iv.go); AEAD ciphers use the sequence number.
+		ivs := &ivSource{}
+		_, err := rand.Read(ivs.key[:])
+		if err == nil {
+			ivs.block, err = aes.NewCipher(ivs.key[:])
+		}
+		sa.ivs = ivs
 		if err != nil {
 			sa.Close()
 			return nil, err
 		}
-		sa.ivs = ivs
 	}
 	var id [2]byte
 	rand.Read(id[:])
