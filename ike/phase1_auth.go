@@ -33,30 +33,27 @@ func (p *Phase1) authPayloads(h []byte) ([]Payload, error) {
 	return append(ps, &Opaque{PayloadSig, sig}), nil
 }
 
-// authHash is the PRF of HASH_I/HASH_R. With the RFC 4754 methods it is
-// the HMAC matching the ECDSA curve (SHA-256/384/512), whatever hash the
-// suite negotiated; strongSwan computes it that way too.
-func (p *Phase1) authHash() HashAlg {
-	switch p.policy.Auth {
-	case AuthECDSA256:
-		return HashSHA256
-	case AuthECDSA384:
-		return HashSHA384
-	case AuthECDSA521:
-		return HashSHA512
-	}
-	return p.policy.Hash
-}
-
 // idHash is HASH_I over the initiator's ID body (ofInitiator) or HASH_R
 // over the responder's: the same PRF with the two KEs and the two
-// cookies in the other order (HashI, HashR).
+// cookies in the other order (HashI, HashR). With the RFC 4754 methods
+// the PRF is the HMAC matching the ECDSA curve (SHA-256/384/512),
+// whatever hash the suite negotiated; strongSwan computes it that way
+// too.
 func (p *Phase1) idHash(ofInitiator bool, idBody []byte) []byte {
 	g1, g2, c1, c2 := p.gxi, p.gxr, p.ckyI[:], p.ckyR[:]
 	if !ofInitiator {
 		g1, g2, c1, c2 = g2, g1, c2, c1
 	}
-	return p.authHash().PRF(p.keys.SKEYID, g1, g2, c1, c2, p.saiB, idBody)
+	prf := p.policy.Hash
+	switch p.policy.Auth {
+	case AuthECDSA256:
+		prf = HashSHA256
+	case AuthECDSA384:
+		prf = HashSHA384
+	case AuthECDSA521:
+		prf = HashSHA512
+	}
+	return prf.PRF(p.keys.SKEYID, g1, g2, c1, c2, p.saiB, idBody)
 }
 
 // ourProof is our [CERT...] HASH or SIG over our ID (localID): HASH_I as

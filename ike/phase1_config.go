@@ -51,20 +51,6 @@ func (p *Policy) validate(allowWeak bool) error {
 	return nil
 }
 
-// transform encodes the policy as a phase 1 transform.
-func (p *Policy) transform(num uint8) Transform {
-	var as Attributes
-	as.addUint(AttrEncryption, uint64(p.Cipher))
-	if p.KeyBits != 0 {
-		as.addUint(AttrKeyLength, uint64(uint16(p.KeyBits)))
-	}
-	as.addUint(AttrHash, uint64(p.Hash))
-	as.addUint(AttrAuthMethod, uint64(p.Auth))
-	as.addUint(AttrGroupDesc, uint64(p.Group))
-	as.addLife(AttrLifeType, uint64(p.Lifetime/time.Second), 0)
-	return Transform{Number: num, ID: TransformKeyIKE, Attributes: as}
-}
-
 // policyFromTransform decodes a phase 1 transform. Unknown attributes,
 // a PRF attribute, a private group or kilobyte lifetimes make it
 // unacceptable (false). p, which starts zero, gets the policy (passed by

@@ -74,7 +74,14 @@ func (p *Phase1) handleInformational(h *Header, pkt *Packet) (*Result, error) {
 // anyone who saw our first message could have sent it, with any
 // responder cookie. It changes nothing; the caller may show it as a hint.
 func (p *Phase1) infoInClear(m *Message, _ *Packet) (*Result, error) {
-	return nil, cleartextNoticeOf(m)
+	c := &CleartextNotice{}
+	if d := Find[*Delete](m); d != nil && d.Protocol == ProtoISAKMP {
+		c.Delete = true
+	}
+	if n := Find[*Notify](m); n != nil && n.NotifyType < NotifyConnected {
+		c.Notify = n.NotifyType
+	}
+	return nil, c
 }
 
 // infoFromPeer: a peer that rejects our MM5/AM3 (or MM6) tells us why in
@@ -103,17 +110,6 @@ func (c *CleartextNotice) Error() string {
 		return "ike: unauthenticated Delete during phase 1 ignored"
 	}
 	return fmt.Sprintf("ike: unauthenticated notify %d during phase 1 ignored", c.Notify)
-}
-
-func cleartextNoticeOf(m *Message) *CleartextNotice {
-	c := &CleartextNotice{}
-	if d := Find[*Delete](m); d != nil && d.Protocol == ProtoISAKMP {
-		c.Delete = true
-	}
-	if n := Find[*Notify](m); n != nil && n.NotifyType < NotifyConnected {
-		c.Notify = n.NotifyType
-	}
-	return c
 }
 
 // openInformational decrypts an Informational exchange message during

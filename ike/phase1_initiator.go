@@ -142,11 +142,7 @@ func (hs *phase1Initiator) mm4(m *Message, pkt *Packet) (*Result, error) {
 	if err := hs.keysFrom(m, pkt); err != nil {
 		return nil, err
 	}
-	r := &Result{}
-	if hs.natDetected() && !hs.floated {
-		hs.float()
-		r.Float = true
-	}
+	r := &Result{Float: hs.floatOnNAT()}
 	hs.localID = hs.localIdentity()
 	auth, err := hs.ourProof()
 	if err != nil {
@@ -214,11 +210,7 @@ func (hs *phase1Initiator) am2(m *Message, pkt *Packet) (*Result, error) {
 	if err := hs.verifyPeer(Find[*ID](m), m); err != nil {
 		return nil, err
 	}
-	r := &Result{}
-	if hs.natDetected() && !hs.floated {
-		hs.float()
-		r.Float = true
-	}
+	r := &Result{Float: hs.floatOnNAT()}
 	auth, err := hs.ourProof()
 	if err != nil {
 		return nil, err

@@ -96,16 +96,17 @@ func (p *Phase1) checkNATD(m *Message, pkt *Packet) {
 	}
 }
 
-// natDetected reports whether ESP and the rest of IKE must move to 4500.
-func (p *Phase1) natDetected() bool {
-	return p.natt != NATTNone && (p.localNAT || p.peerNAT)
-}
-
-// float moves the exchange to UDP 4500 on both ends.
-func (p *Phase1) float() {
+// floatOnNAT moves the exchange to UDP 4500 on both ends when NAT-D
+// found a NAT (ESP and the rest of IKE must move) and it has not moved
+// yet; it reports whether it moved.
+func (p *Phase1) floatOnNAT() bool {
+	if p.natt == NATTNone || !(p.localNAT || p.peerNAT) || p.floated {
+		return false
+	}
 	p.floated = true
 	setPort(&p.local, NATTPort)
 	setPort(&p.remote, NATTPort)
+	return true
 }
 
 // noteEndpoints adopts the endpoints of a received datagram (the peer may

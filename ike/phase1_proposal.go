@@ -13,7 +13,17 @@ import "time"
 func (p *Phase1) saPayload() *SA {
 	pr := Proposal{Number: 1, Protocol: ProtoISAKMP}
 	for i := range p.policies {
-		pr.Transforms = append(pr.Transforms, p.policies[i].transform(uint8(i+1)))
+		pol := &p.policies[i]
+		var as Attributes
+		as.addUint(AttrEncryption, uint64(pol.Cipher))
+		if pol.KeyBits != 0 {
+			as.addUint(AttrKeyLength, uint64(uint16(pol.KeyBits)))
+		}
+		as.addUint(AttrHash, uint64(pol.Hash))
+		as.addUint(AttrAuthMethod, uint64(pol.Auth))
+		as.addUint(AttrGroupDesc, uint64(pol.Group))
+		as.addLife(AttrLifeType, uint64(pol.Lifetime/time.Second), 0)
+		pr.Transforms = append(pr.Transforms, Transform{Number: uint8(i + 1), ID: TransformKeyIKE, Attributes: as})
 	}
 	return &SA{DOI: DOIIPsec, Situation: SituationIdentityOnly, Proposals: []Proposal{pr}}
 }

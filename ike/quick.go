@@ -112,15 +112,6 @@ func (q *quickMode) hashPrefix(k quickHashKind) [][]byte {
 	return pre
 }
 
-// expectedHash computes the HASH the row's message must carry; rest is
-// the message after its HASH payload.
-func (q *quickMode) expectedHash(k quickHashKind, rest []byte) []byte {
-	if k == quickHash3 {
-		rest = nil
-	}
-	return q.sec.hashOf(q.hashPrefix(k), rest)
-}
-
 // handle takes the next message of the exchange. An unauthenticated
 // message (errUnauthenticated) or one no row expects changes nothing; an
 // authenticated one the row refuses, or whose handler fails, is a
@@ -134,7 +125,10 @@ func (q *quickMode) handle(pkt []byte) ([]byte, *quickResult, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	if !hmac.Equal(hash, q.expectedHash(r.hash, rest)) {
+	if r.hash == quickHash3 {
+		rest = nil // HASH(3) covers nothing after it
+	}
+	if !hmac.Equal(hash, q.sec.hashOf(q.hashPrefix(r.hash), rest)) {
 		return nil, nil, fmt.Errorf("%w (%s)", errUnauthenticated, r.name)
 	}
 	if _, err := q.table().admit(q.state, m); err != nil {
@@ -541,7 +535,14 @@ func (q *quickMode) result() *quickResult {
 		if pc == nil {
 			return
 		}
-		encLen, authLen := keyLengths(pc)
+		// KEYMAT for the cipher, then for the integrity algorithm.
+		encLen, authLen := 0, 0
+		if c := pc.Encryption.Info(); c != nil && pc.Protocol == ProtoESP {
+			encLen = c.KeymatLen()
+		}
+		if h := pc.Integrity.Info(); h != nil {
+			authLen = h.Size
+		}
 		spiIn, spiOut := pc.SPIi, pc.SPIr
 		if !q.initiator {
 			spiIn, spiOut = pc.SPIr, pc.SPIi
@@ -560,16 +561,4 @@ func (q *quickMode) result() *quickResult {
 	}
 	q.dh = nil
 	return r
-}
-
-// keyLengths returns the KEYMAT bytes for the cipher and the integrity
-// algorithm of one protocol.
-func keyLengths(pc *protoChoice) (enc, auth int) {
-	if c := pc.Encryption.Info(); c != nil && pc.Protocol == ProtoESP {
-		enc = c.KeymatLen()
-	}
-	if h := pc.Integrity.Info(); h != nil {
-		auth = h.Size
-	}
-	return enc, auth
 }

@@ -112,7 +112,7 @@ func TestQuickModeRowRefusesPayload(t *testing.T) {
 	ivBefore := append([]byte(nil), qr.iv...)
 	// A correct HASH(3), which covers no payloads, then a Delete.
 	qm3 := &Message{Header: Header{CookieI: sec.CookieI, CookieR: sec.CookieR, Exchange: ExchangeQuick, MessageID: qr.mid},
-		Payloads: []Payload{&Opaque{PType: PayloadHash, Data: qr.expectedHash(quickHash3, nil)}, deleteChild(ProtoESP, 7)}}
+		Payloads: []Payload{&Opaque{PType: PayloadHash, Data: qr.sec.hashOf(qr.hashPrefix(quickHash3), nil)}, deleteChild(ProtoESP, 7)}}
 	bad, _, err := qm3.Seal(sec.Block, qr.iv)
 	if err != nil {
 		t.Fatal(err)
