@@ -42,16 +42,11 @@ func ParseCredentials(certPEM, keyPEM, caPEM []byte) (*Credentials, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !publicKeysEqual(key.Public(), certs[0].PublicKey) {
+	type equaler interface{ Equal(crypto.PublicKey) bool }
+	if k, ok := key.Public().(equaler); !ok || !k.Equal(certs[0].PublicKey) {
 		return nil, errors.New("ike: private key does not match the certificate")
 	}
 	return &Credentials{Cert: certs[0], Intermediates: certs[1:], Key: key, CAs: cas}, nil
-}
-
-func publicKeysEqual(a, b crypto.PublicKey) bool {
-	type eq interface{ Equal(crypto.PublicKey) bool }
-	k, ok := a.(eq)
-	return ok && k.Equal(b)
 }
 
 func parsePEMCerts(b []byte) ([]*x509.Certificate, error) {
@@ -103,27 +98,21 @@ func parsePEMKey(b []byte) (crypto.Signer, error) {
 	}
 }
 
-// pool returns the CA pool.
-func (c *Credentials) pool() *x509.CertPool {
-	p := x509.NewCertPool()
-	for _, ca := range c.CAs {
-		p.AddCert(ca)
-	}
-	return p
-}
-
 // VerifyPeerCert checks that certs[0] chains to one of the CAs at time now
 // (the other certs are intermediates).
 func (c *Credentials) VerifyPeerCert(certs []*x509.Certificate, now time.Time) error {
 	if len(certs) == 0 {
 		return errors.New("ike: peer sent no certificate")
 	}
-	inter := x509.NewCertPool()
+	roots, inter := x509.NewCertPool(), x509.NewCertPool()
+	for _, ca := range c.CAs {
+		roots.AddCert(ca)
+	}
 	for _, ic := range append(certs[1:], c.Intermediates...) {
 		inter.AddCert(ic)
 	}
 	_, err := certs[0].Verify(x509.VerifyOptions{
-		Roots: c.pool(), Intermediates: inter, CurrentTime: now,
+		Roots: roots, Intermediates: inter, CurrentTime: now,
 		// IKE certificates rarely carry an IKE-specific EKU.
 		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
 	})

@@ -131,7 +131,9 @@ func (sec *p1Secrets) infoItemsOf(m *Message) []infoItem {
 			case NotifyInitialContact:
 				add(infoInitialContact)
 			case NotifyDPDRUThere, NotifyDPDRUThereAck:
-				if len(p.Data) != 4 || !sec.cookiesMatch(p.SPI) {
+				// The SPI is this SA's cookie pair, or empty: some peers
+				// send none for DPD (RFC 3706 wants the cookies).
+				if len(p.Data) != 4 || len(p.SPI) != 0 && !sec.isCookiePair(p.SPI) {
 					continue
 				}
 				k := infoRUThere
@@ -147,12 +149,6 @@ func (sec *p1Secrets) infoItemsOf(m *Message) []infoItem {
 		}
 	}
 	return items
-}
-
-// cookiesMatch accepts a notify SPI that is this SA's cookie pair (some
-// peers send an empty SPI for DPD; RFC 3706 wants the cookies).
-func (sec *p1Secrets) cookiesMatch(spi []byte) bool {
-	return len(spi) == 0 || sec.isCookiePair(spi)
 }
 
 // isCookiePair reports whether spi is this SA's cookies, CKY-I | CKY-R.
