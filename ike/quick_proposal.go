@@ -79,17 +79,6 @@ func encapMode(mode conf.Mode, natt uint64) uint64 {
 	return EncapTunnel
 }
 
-// modeOf maps any encapsulation mode attribute back to tunnel/transport.
-func modeOf(encap uint64) (conf.Mode, bool) {
-	switch encap {
-	case EncapTunnel, EncapUDPTunnel, EncapUDPTunnelDraft:
-		return conf.ModeTunnel, true
-	case EncapTransport, EncapUDPTransport, EncapUDPTransportDft:
-		return conf.ModeTransport, true
-	}
-	return "", false
-}
-
 // commonAttrs are the attributes every transform of a proposal carries.
 func (o *childOffer) commonAttrs(mode conf.Mode) Attributes {
 	var as Attributes
@@ -344,8 +333,16 @@ func (o *childOffer) matchGroup(group []Proposal, ts *conf.TransformSet, spi fun
 			t := &p.Transforms[i]
 			var tp transformParams
 			if c, ok := matchTransform(p.Protocol, t, ts, &tp); ok {
-				mode, ok := modeOf(tp.encap)
-				if !ok || mode != wantMode || tp.esn != o.ESN {
+				// Any encapsulation value of the wanted mode (plain,
+				// RFC 3947 UDP or the drafts' UDP) will do.
+				var mode conf.Mode
+				switch tp.encap {
+				case EncapTunnel, EncapUDPTunnel, EncapUDPTunnelDraft:
+					mode = conf.ModeTunnel
+				case EncapTransport, EncapUDPTransport, EncapUDPTransportDft:
+					mode = conf.ModeTransport
+				}
+				if mode == "" || mode != wantMode || tp.esn != o.ESN {
 					continue
 				}
 				if tp.group != o.PFS {
