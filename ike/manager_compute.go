@@ -46,7 +46,7 @@ func (m *Manager) computePhase1(sa *ikeSA, in *inbound, before string) {
 		m.phase1Step(sa, in.h.CookieR, in.pkt, before, out, err, in.from, monoNow())
 		return
 	}
-	sa.busy, sa.busyState = true, p1.state()
+	sa.busy, sa.busyState = true, p1.p.state.String()
 	var r struct { // shared by the closures: one allocation, not two
 		out []byte
 		err error
@@ -54,7 +54,7 @@ func (m *Manager) computePhase1(sa *ikeSA, in *inbound, before string) {
 	m.offLock(sa, func() { r.out, r.err = p1.handle(in.pkt, in.local, in.remote) }, func() {
 		sa.busy = false
 		if sa.dead() || m.closed {
-			p1.wipe()
+			p1.p.Wipe()
 			return
 		}
 		m.phase1Step(sa, in.h.CookieR, in.pkt, before, r.out, r.err, in.from, monoNow())

@@ -202,7 +202,7 @@ func (m *Manager) handlePhase1(sa *ikeSA, in *inbound) {
 		m.drop(DropBusy, logx.LevelDebug, "phase 1 message while the previous one is being computed", "peer", &sa.remote, "state", sa.busyState)
 		return
 	}
-	before := sa.p1.state()
+	before := sa.p1.p.state.String()
 	// Until a message is authenticated (encrypted under the phase 1 keys,
 	// or the Aggressive Mode message with HASH_I) it must come from the
 	// endpoint the exchange runs on: a peer floats to 4500 (or its NAT
@@ -228,7 +228,7 @@ func (m *Manager) phase1Step(sa *ikeSA, ckyR Cookie, pkt []byte, before string, 
 			m.phase1Failed(sa, before, err.Error(), now) // a responder's: no backoff
 			return
 		}
-		if !sa.p1.done() {
+		if !sa.p1.p.state.Active() {
 			if cn, ok := errors.AsType[*CleartextNotice](err); ok {
 				// Unauthenticated: it may be the peer's word, or anyone's.
 				// Shown in status; the negotiation goes on.
@@ -258,19 +258,19 @@ func (m *Manager) phase1Step(sa *ikeSA, ckyR Cookie, pkt []byte, before string, 
 	}
 	from()
 	sa.p1In = pkt
-	sa.unproven = sa.unproven && !sa.p1.done()
-	if sa.initiator && sa.p1.floatToNATT() && sa.local.Port() != NATTPort {
+	sa.unproven = sa.unproven && !sa.p1.p.state.Active()
+	if sa.initiator && (sa.p1.float || sa.p1.p.floated) && sa.local.Port() != NATTPort {
 		setPort(&sa.local, NATTPort)
 		setPort(&sa.remote, NATTPort)
 	}
 	if out != nil {
 		m.send(sa, out)
 		sa.p1Last = out
-		if !sa.p1.done() || !sa.initiator {
+		if !sa.p1.p.state.Active() || !sa.initiator {
 			sa.p1Retx.arm(out, now)
 		}
 	}
-	if sa.p1.done() {
+	if sa.p1.p.state.Active() {
 		sa.p1Retx.clear()
 		m.established(sa, now)
 	}

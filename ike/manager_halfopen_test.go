@@ -173,7 +173,7 @@ func TestHalfOpenProvenSurvivesFlood(t *testing.T) {
 	}
 	step(t, m, tr, p, peer, hub) // MM2 -> MM3; MM4 sent
 	m.locked(func() {
-		if len(m.sas) != 1 || m.sas[0].out != nil || m.sas[0].p1.state() != "MM_WAIT_MSG5" {
+		if len(m.sas) != 1 || m.sas[0].out != nil || m.sas[0].p1.p.state.String() != "MM_WAIT_MSG5" {
 			t.Fatalf("MM3 did not start the negotiation: %d SAs", len(m.sas))
 		}
 	})

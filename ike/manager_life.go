@@ -68,7 +68,7 @@ func (m *Manager) newResponder(in *inbound) {
 		// Main Mode: keep the few values MM3 needs until the peer proves
 		// its address; no retransmission (the initiator repeats MM1).
 		rec := a.p.record()
-		a.wipe()
+		a.p.Wipe()
 		if rec == nil || out == nil {
 			return
 		}
@@ -192,7 +192,7 @@ func (m *Manager) established(sa *ikeSA, now mono) {
 	// outcome holds its own copy of the keys and what status shows, and a
 	// repeat of the peer's last message is answered from p1In/p1Last.
 	if sa.p1 != nil {
-		sa.p1.wipe()
+		sa.p1.p.Wipe()
 	}
 	sa.p1 = nil
 	if sa.ms == nil {
@@ -566,6 +566,6 @@ func (m *Manager) removeSA(sa *ikeSA) {
 	// A busy SA's state machine is still in use: the computation wipes
 	// it when it finds the SA dead.
 	if sa.p1 != nil && !sa.busy {
-		sa.p1.wipe()
+		sa.p1.p.Wipe()
 	}
 }

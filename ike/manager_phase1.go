@@ -114,16 +114,19 @@ func (ms *mapState) credentials() (*Credentials, error) {
 // assertions for wipe; flash).
 //
 //   - handle processes a received message and returns the answer to send
-//     (nil for none); errors leave the exchange as it was unless done()
-//     turns true;
-//   - done reports that phase 1 is complete (for the responder in Main
-//     Mode: after sending MM6);
-//   - state is the Cisco state name (MM_WAIT_MSG2, AM_ACTIVE, ...);
-//   - floatToNATT reports that the following messages go to UDP 4500
-//     (NAT-T negotiated and a NAT found, RFC 3947 section 4);
-//   - outcome is valid once done;
+//     (nil for none); errors leave the exchange as it was unless
+//     p.state.Active() (phase 1 complete; for the responder in Main Mode:
+//     after sending MM6) turns true;
+//   - p.state.String() is the Cisco state name (MM_WAIT_MSG2, AM_ACTIVE,
+//     ...);
+//   - float || p.floated: the following messages go to UDP 4500 (NAT-T
+//     negotiated and a NAT found, RFC 3947 section 4);
+//   - outcome is valid once the state is active;
 //   - takePending returns what handle asked to send before its answer
 //     (fragments, a failure notify).
+//
+// The state machine's fields and Wipe are used directly, not through
+// one-line forwarding methods here (flash).
 type p1Adapter struct {
 	p     *Phase1
 	m     *Manager
@@ -237,13 +240,6 @@ func (a *p1Adapter) takePending() [][]byte {
 	p := a.pending
 	a.pending = nil
 	return p
-}
-
-func (a *p1Adapter) done() bool    { return a.p.state.Active() }
-func (a *p1Adapter) wipe()         { a.p.Wipe() }
-func (a *p1Adapter) state() string { return a.p.state.String() }
-func (a *p1Adapter) floatToNATT() bool {
-	return a.float || a.p.floated
 }
 
 func (a *p1Adapter) outcome() *p1Outcome {

@@ -67,7 +67,7 @@ func (sa *ikeSA) stateName() string {
 			return sa.busyState
 		}
 		if sa.p1 != nil {
-			return sa.p1.state()
+			return sa.p1.p.state.String()
 		}
 		return "MM_NO_STATE"
 	}
