@@ -102,7 +102,13 @@ func newFlags(name string, stderr io.Writer) (*cliflag.Set, *string) {
 func parseFlags(fs *cliflag.Set, args []string, stderr io.Writer) bool {
 	if err := fs.Parse(args); err != nil {
 		if err == cliflag.ErrHelp {
-			fmt.Fprintf(stderr, "usage: tinyipsec %s%s\n", fs.Name(), flagSummary(fs))
+			var b strings.Builder
+			fs.VisitAll(func(name string) {
+				if name != "config" {
+					fmt.Fprintf(&b, " [-%s]", name)
+				}
+			})
+			fmt.Fprintf(stderr, "usage: tinyipsec %s%s\n", fs.Name(), b.String())
 			return false
 		}
 		fmt.Fprintf(stderr, "tinyipsec %s: %v\n", fs.Name(), err)
@@ -113,17 +119,6 @@ func parseFlags(fs *cliflag.Set, args []string, stderr io.Writer) bool {
 		return false
 	}
 	return true
-}
-
-func flagSummary(fs *cliflag.Set) string {
-	var b strings.Builder
-	fs.VisitAll(func(name string) {
-		if name == "config" {
-			return
-		}
-		fmt.Fprintf(&b, " [-%s]", name)
-	})
-	return b.String()
 }
 
 // configFromArgs is how the commands that take only -c start: parse the
