@@ -219,8 +219,15 @@ func (m *Manager) tickOrphans(now mono) {
 	})
 	for _, o := range m.orphans {
 		c, ms := o.c, o.ms
-		if c.removeAt != 0 || ms == nil || !ms.cm.PeerAddr.IsValid() || ms.cm.Dynamic ||
-			m.negotiatingWith(ms) || now < ms.nextTry {
+		if c.removeAt != 0 || ms == nil || !ms.cm.PeerAddr.IsValid() || ms.cm.Dynamic || now < ms.nextTry {
+			continue
+		}
+		// A phase 1 with the map's peer under way: it adopts the orphan.
+		negotiating := false
+		for _, sa := range m.sas {
+			negotiating = negotiating || sa.negotiating() && hostIs(&sa.remote, &ms.cm.PeerAddr)
+		}
+		if negotiating {
 			continue
 		}
 		rekey := now > c.rekeyAt
@@ -229,17 +236,6 @@ func (m *Manager) tickOrphans(now mono) {
 			m.startPhase1(ms, now)
 		}
 	}
-}
-
-// negotiatingWith reports an IKE SA with the map's peer that is not
-// established yet (a phase 1 already on its way).
-func (m *Manager) negotiatingWith(ms *mapState) bool {
-	for _, sa := range m.sas {
-		if sa.negotiating() && hostIs(&sa.remote, &ms.cm.PeerAddr) {
-			return true
-		}
-	}
-	return false
 }
 
 // PairsWithoutIKESA lists the inbound SPIs (ESP's, else AH's) of the

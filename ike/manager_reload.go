@@ -148,7 +148,15 @@ func (m *Manager) retireMap(ms *mapState, kept map[*mapState]bool) {
 		if sa.ms != ms {
 			continue
 		}
-		if heir := heirOf(sa, kept); heir != nil {
+		// A kept crypto map with IPsec SAs on sa?
+		var heir *mapState
+		for _, c := range sa.children {
+			if kept[c.ms] {
+				heir = c.ms
+				break
+			}
+		}
+		if heir != nil {
 			// The IKE SA still carries a kept map's IPsec SAs: that map
 			// takes it over (rekeying, DPD) instead of losing them.
 			sa.ms = heir
@@ -156,14 +164,4 @@ func (m *Manager) retireMap(ms *mapState, kept map[*mapState]bool) {
 		}
 		m.deleteIKE(sa, true, "crypto map changed or removed")
 	}
-}
-
-// heirOf returns a kept crypto map with IPsec SAs on sa, nil if none.
-func heirOf(sa *ikeSA, kept map[*mapState]bool) *mapState {
-	for _, c := range sa.children {
-		if kept[c.ms] {
-			return c.ms
-		}
-	}
-	return nil
 }
