@@ -57,7 +57,7 @@ func (p *Phase1) handleInformational(h *Header, pkt *Packet) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := phase1Informational.admit(p.state, m); err != nil {
+	if err := checkPayloads(row.name, row.required, row.allowed, m); err != nil {
 		return nil, err
 	}
 	r, err := row.handle(p, m, pkt)

@@ -77,17 +77,6 @@ func (t quickTable) row(s QMState) *quickRow {
 	return nil
 }
 
-// admit checks a decrypted, authenticated message against the row of
-// state s: the row exists and the message carries the payloads it must
-// and only those it may.
-func (t quickTable) admit(s QMState, m *Message) (*quickRow, error) {
-	r := t.row(s)
-	if r == nil {
-		return nil, malformed("no Quick Mode message expected in %q", s)
-	}
-	return r, checkPayloads(r.name, r.required, r.allowed, m)
-}
-
 // quickHashKind says which of the three Quick Mode hashes a message
 // carries.
 type quickHashKind uint8
@@ -131,7 +120,7 @@ func (q *quickMode) handle(pkt []byte) ([]byte, *quickResult, error) {
 	if !hmac.Equal(hash, q.sec.hashOf(q.hashPrefix(r.hash), rest)) {
 		return nil, nil, fmt.Errorf("%w (%s)", errUnauthenticated, r.name)
 	}
-	if _, err := q.table().admit(q.state, m); err != nil {
+	if err := checkPayloads(r.name, r.required, r.allowed, m); err != nil {
 		return refuse(NotifyPayloadMalformed, err)
 	}
 	savedIV := q.iv

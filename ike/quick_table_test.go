@@ -22,6 +22,17 @@ func quickShape(types ...PayloadType) *Message {
 // both roles' tables: only the row of that state admits it, and only
 // the shape of that row's message (QM1 and QM2 carry the same payloads;
 // the role tells them apart).
+// admit is what quickMode.handle checks once a message authenticated:
+// the row of state s exists and the message carries the payloads it
+// must and only those it may.
+func (t quickTable) admit(s QMState, m *Message) (*quickRow, error) {
+	r := t.row(s)
+	if r == nil {
+		return nil, malformed("no Quick Mode message expected in %q", s)
+	}
+	return r, checkPayloads(r.name, r.required, r.allowed, m)
+}
+
 func TestQuickTables(t *testing.T) {
 	shapes := map[string]*Message{
 		"QM1":          quickShape(PayloadHash, PayloadSA, PayloadNonce),
