@@ -40,7 +40,25 @@ func (m *Manager) applyKeyring(cm *conf.CryptoMap, sa *ikeSA, c *Phase1Config, a
 	if aggressiveResponder {
 		fallback := c.PSK
 		c.PSKForID = func(id *ID) []byte {
-			if ci, ok := confIdentity(id); ok {
+			// The peer's ID as the configuration writes identities.
+			var ci conf.Identity
+			if id != nil {
+				switch id.IDType {
+				case IDIPv4Addr, IDIPv6Addr:
+					if a, ok := netip.AddrFromSlice(id.Data); ok {
+						a = a.Unmap()
+						ci.Type, ci.Value, ci.Addr = "ipv6", a.String(), a
+						if a.Is4() {
+							ci.Type = "ipv4"
+						}
+					}
+				case IDFQDN:
+					ci.Type, ci.Value = "fqdn", string(id.Data)
+				case IDUserFQDN:
+					ci.Type, ci.Value = "user-fqdn", string(id.Data)
+				}
+			}
+			if ci.Type != "" {
 				if e := cfg.KeyringFor(peer, &ci); e != nil {
 					return []byte(e.PSK)
 				}
@@ -63,32 +81,6 @@ func (m *Manager) applyKeyring(cm *conf.CryptoMap, sa *ikeSA, c *Phase1Config, a
 	}
 	c.Policies = kept
 	return nil
-}
-
-// confIdentity turns the ID payload of a peer into the configuration's
-// Identity, for the keyring lookup.
-func confIdentity(id *ID) (conf.Identity, bool) {
-	if id == nil {
-		return conf.Identity{}, false
-	}
-	switch id.IDType {
-	case IDIPv4Addr, IDIPv6Addr:
-		a, ok := netip.AddrFromSlice(id.Data)
-		if !ok {
-			return conf.Identity{}, false
-		}
-		a = a.Unmap()
-		typ := "ipv6"
-		if a.Is4() {
-			typ = "ipv4"
-		}
-		return conf.Identity{Type: typ, Value: a.String(), Addr: a}, true
-	case IDFQDN:
-		return conf.Identity{Type: "fqdn", Value: string(id.Data)}, true
-	case IDUserFQDN:
-		return conf.Identity{Type: "user-fqdn", Value: string(id.Data)}, true
-	}
-	return conf.Identity{}, false
 }
 
 // pskForPeerID is the Aggressive Mode responder's choice of key once
