@@ -40,9 +40,9 @@ func listenControl(path string, d *daemon, log *logx.Logger) (*controlServer, er
 		return nil, fmt.Errorf("control socket %s: another tinyipsec is running", path)
 	}
 	syscall.Unlink(path) // not os.Remove or os.Chmod: the calls alone, linked for nothing else (flash)
-	old := umask(0o077)
+	old := syscall.Umask(0o077)
 	ln, err := unixsock.Listen(path)
-	umask(old)
+	syscall.Umask(old)
 	if err != nil {
 		return nil, fmt.Errorf("control socket: %w", err)
 	}

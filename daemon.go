@@ -228,5 +228,3 @@ func (d *daemon) summary() status.Summary {
 	d.mu.Unlock()
 	return s
 }
-
-func umask(m int) int { return syscall.Umask(m) }

@@ -53,7 +53,12 @@ func (m *Manager) dispatch(in *inbound) *ikeSA {
 		// A retired IKE SA with these cookies (manager_orphan.go)?
 		for _, g := range m.graves {
 			if g.cookieI == h.CookieI && g.cookieR == h.CookieR && now < g.graveUntil {
-				m.lateInfo(g, in.pkt, now)
+				// Its rows for a dead SA decide what counts (only
+				// Deletes of IPsec SAs: the orphans of the same peer
+				// identity).
+				if msg, items, ok := m.openInfoOnce(g, in.pkt, "Informational for a deleted IKE SA dropped"); ok {
+					m.runInfo(infoTable, g, msg, items, now)
+				}
 				return nil
 			}
 		}

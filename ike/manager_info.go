@@ -71,15 +71,6 @@ func (m *Manager) handleInfo(sa *ikeSA, in *inbound) {
 	m.runInfo(infoTable, sa, msg, items, now)
 }
 
-// lateInfo handles an Informational message for a retired IKE SA: its
-// rows for a dead SA decide what counts (only Deletes of IPsec SAs: the
-// orphans of the same peer identity).
-func (m *Manager) lateInfo(g *ikeSA, pkt []byte, now mono) {
-	if msg, items, ok := m.openInfoOnce(g, pkt, "Informational for a deleted IKE SA dropped"); ok {
-		m.runInfo(infoTable, g, msg, items, now)
-	}
-}
-
 // openInfoOnce opens an Informational message for sa and refuses a
 // replay. HASH(1) authenticates but does not prevent replay: a recorded
 // R-U-THERE sent again must not pass for a sign of life, nor a recorded
