@@ -13,15 +13,9 @@ import (
 // payload list.
 func TestEncryptedInformationalWithoutPayloads(t *testing.T) {
 	ic, rc := pskConfigs(pskPolicy(CipherAES, 128, HashSHA256, GroupMODP2048))
-	i, err := NewInitiator(ic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := NewResponder(rc)
-	if err != nil {
-		t.Fatal(err)
-	}
 	now := time.Now()
+	l := newLink(t, ic, rc, now)
+	i, r := l.i, l.r
 	res, err := i.Start(now)
 	if err != nil {
 		t.Fatal(err)
