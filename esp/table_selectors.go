@@ -62,20 +62,18 @@ type PairSelector interface {
 // cost n²/2 copies in a burst of n spokes.
 type selIndex struct {
 	// lens4 and lens6 are the distinct remote prefix lengths in use per
-	// address family, longest first; lenCount counts the remote prefixes
-	// of each length (shared, never modified in place).
+	// address family, longest first.
 	lens4, lens6 []int
-	lenCount     map[lenKey]int
 	shards       [selShards]*selShard
 	n            int
+	// lenCount counts the remote prefixes of each length, IPv4 in
+	// [0] and IPv6 in [1]: an array copied with the index rather than a
+	// map copied when a length comes or goes, whose key type, hash and
+	// copy loop cost flash (1 KB more per index, set-up only).
+	lenCount [2][129]int32
 }
 
 const selShards = 64
-
-type lenKey struct {
-	v6   bool
-	bits int
-}
 
 // selShard holds the remote prefixes of one shard sorted by hash, each
 // with its candidates in the order they are tried. Immutable.
@@ -224,20 +222,27 @@ func (ix *selIndex) withCandidates(remote netip.Prefix, pairs []*Pair, dn int) *
 		*slot = &sh
 	}
 	if found != (len(pairs) > 0) {
-		k := lenKey{v6: !remote.Addr().Is4(), bits: remote.Bits()}
-		counts := make(map[lenKey]int, len(next.lenCount)+1)
-		for k, v := range next.lenCount {
-			counts[k] = v
+		fam := 1
+		if remote.Addr().Is4() {
+			fam = 0
 		}
 		if found {
-			if counts[k]--; counts[k] == 0 {
-				delete(counts, k)
-			}
+			next.lenCount[fam][remote.Bits()]--
 		} else {
-			counts[k]++
+			next.lenCount[fam][remote.Bits()]++
 		}
-		next.lenCount = counts
-		next.lengths()
+		// The lengths in use, longest first, read off the counts (no
+		// sort: a sort of ints would link one more instantiation of the
+		// generic sort, 6 KB on MIPS).
+		next.lens4, next.lens6 = nil, nil
+		for bits := 128; bits >= 0; bits-- {
+			if next.lenCount[0][bits] > 0 {
+				next.lens4 = append(next.lens4, bits)
+			}
+			if next.lenCount[1][bits] > 0 {
+				next.lens6 = append(next.lens6, bits)
+			}
+		}
 	}
 	if next.n == 0 {
 		return nil
@@ -303,27 +308,4 @@ func (ix *selIndex) current(p *Pair) bool {
 		}
 	}
 	return false
-}
-
-// lengths recomputes lens4 and lens6 from the counts.
-func (ix *selIndex) lengths() {
-	var seen4, seen6 [129]bool
-	for k := range ix.lenCount {
-		if k.v6 {
-			seen6[k.bits] = true
-		} else {
-			seen4[k.bits] = true
-		}
-	}
-	// Longest first, read off the marks (no sort: a sort of ints would
-	// link one more instantiation of the generic sort, 6 KB on MIPS).
-	ix.lens4, ix.lens6 = nil, nil
-	for bits := 128; bits >= 0; bits-- {
-		if seen4[bits] {
-			ix.lens4 = append(ix.lens4, bits)
-		}
-		if seen6[bits] {
-			ix.lens6 = append(ix.lens6, bits)
-		}
-	}
 }
