@@ -86,11 +86,8 @@ func OpenWith(name string, mtu int, offload bool) (*Device, error) {
 	if err != nil {
 		return nil, tunErr("open /dev/net/tun", err)
 	}
-	ifr, err := unix.NewIfreq(name)
-	if err != nil {
-		syscall.Close(fd)
-		return nil, fmt.Errorf("tun: %w", err)
-	}
+	// The name's one limit, its length, is checked above.
+	ifr, _ := unix.NewIfreq(name)
 	flags := uint16(unix.IFF_TUN | unix.IFF_NO_PI)
 	if offload {
 		flags |= unix.IFF_VNET_HDR
@@ -129,20 +126,41 @@ func OpenWith(name string, mtu int, offload bool) (*Device, error) {
 		d.fn = d.readReadyVnet
 	}
 	// The remaining steps in one chain, so that a failure closes the
-	// device at one place.
+	// device at one place. The classic interface ioctls (shorter than
+	// the equivalent RTM_NEWLINK and available on every kernel OpenWrt
+	// ships) all go through ifr, which holds the kernel's name since
+	// TUNSETIFF.
 	if err == nil {
 		// No IPv6 link-local address: the device would only send router
 		// solicitations into the tunnel, which no crypto ACL permits.
 		// Best effort: the file is missing without IPv6.
 		_ = os.WriteFile("/proc/sys/net/ipv6/conf/"+d.name+"/addr_gen_mode", []byte("1"), 0)
-		err = setMTUAndUp(d.name, mtu)
+		if mtu > 0 {
+			ifr.SetUint32(uint32(mtu))
+			if err = netif.Ioctl(ifr, unix.SIOCSIFMTU); err != nil {
+				err = fmt.Errorf("tun: set MTU %d on %s: %w", mtu, d.name, err)
+			}
+		}
+	}
+	if err == nil {
+		if err = netif.Ioctl(ifr, unix.SIOCGIFFLAGS); err != nil {
+			err = fmt.Errorf("tun: get flags of %s: %w", d.name, err)
+		}
+	}
+	if err == nil {
+		ifr.SetUint16(ifr.Uint16() | unix.IFF_UP | unix.IFF_RUNNING)
+		if err = netif.Ioctl(ifr, unix.SIOCSIFFLAGS); err != nil {
+			err = fmt.Errorf("tun: bring %s up: %w", d.name, err)
+		}
 	}
 	if err == nil {
 		// Best effort: a longer queue only absorbs bursts.
-		_ = setTxQueueLen(d.name, tunTxQueueLen)
-		if d.index, err = netif.Index(d.name); err != nil {
-			err = fmt.Errorf("tun: %w", err)
+		ifr.SetUint32(tunTxQueueLen)
+		_ = netif.Ioctl(ifr, unix.SIOCSIFTXQLEN)
+		if err = netif.Ioctl(ifr, unix.SIOCGIFINDEX); err != nil {
+			err = fmt.Errorf("tun: interface %s: %w", d.name, err)
 		}
+		d.index = int(ifr.Uint32())
 	}
 	if err != nil {
 		d.file.Close()
@@ -369,27 +387,4 @@ func (d *Device) Close() error {
 	}
 	d.closed.Store(true)
 	return d.file.Close()
-}
-
-// setMTUAndUp uses the classic interface ioctls: shorter than the
-// equivalent RTM_NEWLINK and available on every kernel OpenWrt ships.
-func setMTUAndUp(name string, mtu int) error {
-	ifr, err := unix.NewIfreq(name)
-	if err != nil {
-		return err
-	}
-	if mtu > 0 {
-		ifr.SetUint32(uint32(mtu))
-		if err := netif.Ioctl(ifr, unix.SIOCSIFMTU); err != nil {
-			return fmt.Errorf("tun: set MTU %d on %s: %w", mtu, name, err)
-		}
-	}
-	if err := netif.Ioctl(ifr, unix.SIOCGIFFLAGS); err != nil {
-		return fmt.Errorf("tun: get flags of %s: %w", name, err)
-	}
-	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP | unix.IFF_RUNNING)
-	if err := netif.Ioctl(ifr, unix.SIOCSIFFLAGS); err != nil {
-		return fmt.Errorf("tun: bring %s up: %w", name, err)
-	}
-	return nil
 }

@@ -7,8 +7,6 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
-
-	"tinyipsec/internal/netif"
 )
 
 // Socket buffer sizing. A full-speed TCP stream through the tunnel puts
@@ -79,16 +77,6 @@ func socketDrops(fd int) uint64 {
 // overflows under a TCP burst while the outbound goroutine encrypts;
 // each entry costs memory only while it is queued.
 const tunTxQueueLen = 1000
-
-// setTxQueueLen sets the device's transmit queue length.
-func setTxQueueLen(name string, qlen int) error {
-	ifr, err := unix.NewIfreq(name)
-	if err != nil {
-		return err
-	}
-	ifr.SetUint32(uint32(qlen))
-	return netif.Ioctl(ifr, unix.SIOCSIFTXQLEN)
-}
 
 // interfaceDrops reads the rx and tx "drop" columns of /proc/net/dev for
 // the interface name in the caller's network namespace.

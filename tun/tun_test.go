@@ -109,7 +109,7 @@ func TestDeviceRoutesAndRawSockets(t *testing.T) {
 	defer dev.Close()
 	defer rt.Close()
 	defer ipc.Close()
-	if got := ns.Run(t, "ip", "-o", "link", "show", "tistest0"); !bytes.Contains([]byte(got), []byte("mtu 1300")) || !bytes.Contains([]byte(got), []byte("UP")) {
+	if got := ns.Run(t, "ip", "-o", "link", "show", "tistest0"); !bytes.Contains([]byte(got), []byte("mtu 1300")) || !bytes.Contains([]byte(got), []byte("UP")) || !bytes.Contains([]byte(got), []byte("qlen 1000")) {
 		t.Fatalf("device: %s", got)
 	}
 	local := netip.MustParsePrefix("10.9.0.1/24")
