@@ -115,21 +115,23 @@ func (k *KernelPolicy) Routes() int { return len(k.routes) }
 
 // setRoutes adds want, then deletes the routes it no longer has. Routes
 // are identified by destination; AddRoute replaces a route with the same
-// destination.
+// destination. The destinations kept are found by a scan of the added
+// routes rather than a map keyed by prefix, whose hash function and map
+// types cost flash; a reload's few hundred routes at most make that a
+// few thousand comparisons.
 func (k *KernelPolicy) setRoutes(want []Route) error {
 	var errs []error
-	keep := map[netip.Prefix]bool{}
 	var now []Route
 	for _, rt := range want {
 		if err := k.rtnl.AddRoute(rt); err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		keep[rt.Dst] = true
 		now = append(now, rt)
 	}
+	added := now
 	for _, rt := range k.routes {
-		if keep[rt.Dst] {
+		if hasRoute(added, rt.Dst) {
 			continue
 		}
 		if err := k.rtnl.DelRoute(rt); err != nil {
@@ -164,7 +166,6 @@ func (k *KernelPolicy) Close() error {
 // the host's default route.
 func RoutesFor(entries []Entry, ifIndex int, addrs []netip.Prefix, warn func(msg string, args ...any)) []Route {
 	var routes []Route
-	seen := map[netip.Prefix]bool{}
 	for _, e := range entries {
 		// One loop over either the entry's own routes or its lines, so
 		// that the duplicate check and the append are written once.
@@ -198,13 +199,22 @@ func RoutesFor(entries []Entry, ifIndex int, addrs []netip.Prefix, warn func(msg
 					}
 				}
 			}
-			if !seen[rt.Dst] {
-				seen[rt.Dst] = true
+			if !hasRoute(routes, rt.Dst) {
 				routes = append(routes, rt)
 			}
 		}
 	}
 	return routes
+}
+
+// hasRoute reports whether routes has one to dst.
+func hasRoute(routes []Route, dst netip.Prefix) bool {
+	for i := range routes {
+		if routes[i].Dst == dst {
+			return true
+		}
+	}
+	return false
 }
 
 // CleartextRules mirrors every entry's lines for the inbound cleartext
