@@ -89,7 +89,7 @@ func NewPair(spec PairSpec) (*InboundSA, *OutboundSA, error) {
 func (s *PairSpec) Info() PairInfo {
 	info := PairInfo{
 		Protocol: s.Shared.Proto, Mode: s.Shared.Mode,
-		Encryption: s.Shared.Cipher.String(), Integrity: integrityName(s.Shared.Integ, s.Shared.AHInteg),
+		Encryption: string(s.Shared.Cipher), Integrity: integrityName(s.Shared.Integ, s.Shared.AHInteg),
 	}
 	// The SPIs as Directions spreads them, without building both Params.
 	info.SPIIn, info.AHSPIIn = s.In.spis(s.Shared.Proto)
@@ -102,13 +102,13 @@ func (s *PairSpec) Info() PairInfo {
 func integrityName(esp, ah algo.Hash) string {
 	name := ""
 	if esp != algo.HashNone {
-		name = esp.String()
+		name = string(esp)
 	}
 	if ah != algo.HashNone {
 		if name != "" {
 			name += " "
 		}
-		name += "ah-" + ah.String()
+		name += "ah-" + string(ah)
 	}
 	return name
 }

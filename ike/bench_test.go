@@ -183,7 +183,7 @@ func (p *benchPlane) InstallChild(c *ChildSA) (ChildHandle, error) {
 		CryptoMap: c.CryptoMap.ID(), Peer: c.Remote.Addr(), Local: c.Local.Addr(),
 		LocalSelector: c.Selector.Local.String(), RemoteSelector: c.Selector.Remote.String(),
 		Protocol: esp.ProtoESP, Mode: mode, SPIIn: in.SPI, SPIOut: out.SPI,
-		Encryption: c.Encryption.String(), Integrity: c.Integrity.String(), Keying: "isakmp", Lifetime: c.Lifetime,
+		Encryption: string(c.Encryption), Integrity: string(c.Integrity), Keying: "isakmp", Lifetime: c.Lifetime,
 	})
 	if err != nil {
 		inSA.Close()

@@ -175,8 +175,8 @@ func (p *IKEPlane) ExportKeys() []wireshark.ESPSA {
 		src, dst, spi := &info.Peer, &info.Local, info.SPIIn
 		for dir := range 2 {
 			keys := k.keys[dir*(e+a):]
-			out = append(out, wireshark.ESPSA{Src: *src, Dst: *dst, SPI: spi, Cipher: k.cipher.String(),
-				EncKey: bytes.Clone(keys[:e]), Integrity: k.integ.String(), AuthKey: bytes.Clone(keys[e : e+a])})
+			out = append(out, wireshark.ESPSA{Src: *src, Dst: *dst, SPI: spi, Cipher: string(k.cipher),
+				EncKey: bytes.Clone(keys[:e]), Integrity: string(k.integ), AuthKey: bytes.Clone(keys[e : e+a])})
 			src, dst, spi = dst, src, info.SPIOut
 		}
 	}
