@@ -13,22 +13,6 @@ import (
 
 func weakHint(what string) string { return "weak " + what + "; set allow_weak = true to permit it" }
 
-// algorithm reads a key whose value must name one of the algorithms all;
-// the empty "none" value when absent.
-func algorithm[T ~string](t *table, key string, all []T) (T, bool) {
-	return enum(t, key, "", all...)
-}
-
-// enum reads a key whose value must be one of choices; def when absent.
-func enum[T ~string](t *table, key string, def T, choices ...T) (T, bool) {
-	names := make([]string, len(choices))
-	for i, c := range choices {
-		names[i] = string(c)
-	}
-	s, ok := t.oneOf(key, string(def), names...)
-	return T(s), ok
-}
-
 // parseDHGroup accepts 14, "14" or "group14".
 func parseDHGroup(v any) (algo.Group, error) {
 	var n int64

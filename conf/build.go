@@ -203,7 +203,7 @@ func (b *builder) global(t *table) {
 	if t == nil {
 		return
 	}
-	g.LogLevel, _ = t.oneOf("log_level", "info", "error", "warn", "info", "debug")
+	g.LogLevel, _ = t.oneOf("log_level", "info", logLevels[:])
 	g.AllowWeak, _ = t.boolean("allow_weak", false)
 	ready, _ := t.integer("dh_keys_ready", DefaultDHKeysReady, 1, MaxDHKeysReady)
 	g.DHKeysReady = int(ready)

@@ -105,7 +105,8 @@ func (b *builder) cryptoMap(t *table, seen map[string]keyPath) *CryptoMap {
 			}
 		}
 	}
-	m.Keying, _ = enum(t, "keying", KeyingISAKMP, KeyingISAKMP, KeyingManual)
+	keying, _ := t.oneOf("keying", string(KeyingISAKMP), keyings[:])
+	m.Keying = Keying(keying)
 
 	if peer, ok := t.requiredStr("peer"); ok {
 		m.Peer = peer

@@ -54,7 +54,8 @@ func (b *builder) isakmpMap(t *table, m *CryptoMap) {
 	}
 	m.LifetimeKB = uint64(kb)
 
-	m.Exchange, _ = enum(t, "exchange", ExchangeMain, ExchangeMain, ExchangeAggressive)
+	exchange, _ := t.oneOf("exchange", string(ExchangeMain), exchanges[:])
+	m.Exchange = Exchange(exchange)
 	initiate := InitiateOnTraffic
 	if m.Dynamic {
 		initiate = InitiateNever
@@ -64,11 +65,13 @@ func (b *builder) isakmpMap(t *table, m *CryptoMap) {
 		// traffic can ask for it before it is up.
 		initiate = InitiateAlways
 	}
-	m.Initiate, ok = enum(t, "initiate", initiate, InitiateOnTraffic, InitiateAlways, InitiateNever)
+	s, ok := t.oneOf("initiate", string(initiate), initiates[:])
+	m.Initiate = Initiate(s)
 	if ok && m.Dynamic && m.Initiate != InitiateNever {
 		t.fail("initiate", "a crypto map with peer = \"dynamic\" only responds; use initiate = \"never\"")
 	}
-	m.NATT, _ = enum(t, "nat_t", NATTAuto, NATTAuto, NATTForce, NATTOff)
+	natt, _ := t.oneOf("nat_t", string(NATTAuto), natts[:])
+	m.NATT = NATT(natt)
 	b.dpd(t, m)
 }
 

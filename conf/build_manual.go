@@ -40,22 +40,22 @@ func (b *builder) manualMap(t *table, m *CryptoMap) {
 	if c := ts.ESP.Info(); c != nil {
 		espKeyLen = c.KeymatLen()
 	}
-	mk.ESPKeyIn = b.hexKey(t, "esp_key_in", espKeyLen, ts.ESP.String(), ts.ESP.AEAD())
-	mk.ESPKeyOut = b.hexKey(t, "esp_key_out", espKeyLen, ts.ESP.String(), ts.ESP.AEAD())
+	mk.ESPKeyIn = b.hexKey(t, "esp_key_in", espKeyLen, string(ts.ESP), ts.ESP.AEAD())
+	mk.ESPKeyOut = b.hexKey(t, "esp_key_out", espKeyLen, string(ts.ESP), ts.ESP.AEAD())
 
 	authLen := -1
 	if h := ts.ESPAuth.Info(); h != nil {
 		authLen = h.Size
 	}
-	mk.ESPAuthKeyIn = b.hexKey(t, "esp_auth_key_in", authLen, ts.ESPAuth.String(), false)
-	mk.ESPAuthKeyOut = b.hexKey(t, "esp_auth_key_out", authLen, ts.ESPAuth.String(), false)
+	mk.ESPAuthKeyIn = b.hexKey(t, "esp_auth_key_in", authLen, string(ts.ESPAuth), false)
+	mk.ESPAuthKeyOut = b.hexKey(t, "esp_auth_key_out", authLen, string(ts.ESPAuth), false)
 
 	ahLen := -1
 	if h := ts.AH.Info(); h != nil {
 		ahLen = h.Size
 	}
-	mk.AHKeyIn = b.hexKey(t, "ah_key_in", ahLen, ts.AH.String(), false)
-	mk.AHKeyOut = b.hexKey(t, "ah_key_out", ahLen, ts.AH.String(), false)
+	mk.AHKeyIn = b.hexKey(t, "ah_key_in", ahLen, string(ts.AH), false)
+	mk.AHKeyOut = b.hexKey(t, "ah_key_out", ahLen, string(ts.AH), false)
 
 	// AH+ESP bundles may use separate SPIs; AH alone uses spi_in/spi_out.
 	bundle := ts.AH != algo.HashNone && ts.ESP != algo.CipherNone

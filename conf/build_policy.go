@@ -49,21 +49,22 @@ func (b *builder) policy(t *table, byPrio map[int]keyPath) {
 		p.Priority = int(prio)
 	}
 	if t.need("encryption") {
-		var ok bool
-		p.Encryption, ok = algorithm(t, "encryption", algo.P1Ciphers())
+		s, ok := t.oneOf("encryption", "", algo.P1CipherNames())
+		p.Encryption = algo.P1Cipher(s)
 		if ok && p.Encryption.Info().Weak && !weakOK {
-			t.fail("encryption", weakHint(`cipher "`+p.Encryption.String()+`"`))
+			t.fail("encryption", weakHint(`cipher "`+string(p.Encryption)+`"`))
 		}
 	}
 	if t.need("hash") {
-		var ok bool
-		p.Hash, ok = algorithm(t, "hash", algo.Hashes())
+		s, ok := t.oneOf("hash", "", algo.HashNames())
+		p.Hash = algo.Hash(s)
 		if ok && p.Hash.Info().Weak && !weakOK {
-			t.fail("hash", weakHint(`hash "`+p.Hash.String()+`"`))
+			t.fail("hash", weakHint(`hash "`+string(p.Hash)+`"`))
 		}
 	}
 	if t.need("authentication") {
-		p.Auth, _ = algorithm(t, "authentication", algo.Auths())
+		s, _ := t.oneOf("authentication", "", algo.AuthNames())
+		p.Auth = algo.Auth(s)
 	}
 	if t.need("group") {
 		v, _, ok := t.scalar("group")

@@ -57,7 +57,7 @@ func (b *builder) raClient(t *table, m *CryptoMap) {
 	}
 	m.XAuthUser = user
 	m.XAuthPassword, m.XAuthPasswordFile = b.secretOrFile(t, "xauth_password", "xauth_user needs xauth_password or xauth_password_file")
-	m.ModeCfg, _ = t.oneOf("modecfg", "pull", "pull", "push")
+	m.ModeCfg, _ = t.oneOf("modecfg", "pull", modeCfgs[:])
 	if rf, ok := t.str("resolv_file", ""); ok && rf != "" {
 		m.ResolvFile = b.path(rf)
 	}
@@ -77,7 +77,7 @@ func (b *builder) raGateway(t *table, m *CryptoMap) {
 	if !t.has("psk") && !t.has("psk_file") {
 		t.fail("pool", "a remote-access gateway needs the group key: psk or psk_file")
 	}
-	m.ModeCfg, _ = t.oneOf("modecfg", "pull", "pull", "push")
+	m.ModeCfg, _ = t.oneOf("modecfg", "pull", modeCfgs[:])
 	t.reject(raClientKeys[:], "only used by a remote-access client (xauth_user)")
 	if s, ok := t.str("pool", ""); ok {
 		first, last, err := parsePool(s)

@@ -11,10 +11,15 @@ func (b *builder) transformSet(name string, t *table) {
 	// validity flag set at every step).
 	nerr := len(b.errs) + b.dropped
 
-	ts.ESP, _ = algorithm(t, "esp", algo.Ciphers())
-	ts.ESPAuth, _ = algorithm(t, "esp_auth", algo.Hashes())
-	ts.AH, _ = algorithm(t, "ah", algo.Hashes())
-	ts.Mode, _ = enum(t, "mode", ModeTunnel, ModeTunnel, ModeTransport)
+	esp, _ := t.oneOf("esp", "", algo.CipherNames())
+	ts.ESP = algo.Cipher(esp)
+	hashes := algo.HashNames()
+	espAuth, _ := t.oneOf("esp_auth", "", hashes)
+	ts.ESPAuth = algo.Hash(espAuth)
+	ah, _ := t.oneOf("ah", "", hashes)
+	ts.AH = algo.Hash(ah)
+	mode, _ := t.oneOf("mode", string(ModeTunnel), modes[:])
+	ts.Mode = Mode(mode)
 
 	switch {
 	case !t.has("esp") && !t.has("ah"):

@@ -258,3 +258,15 @@ const (
 	NATTForce NATT = "force"
 	NATTOff   NATT = "off"
 )
+
+// The values of each enumerated key (and of the plain string choices), in
+// the order messages list them.
+var (
+	modes     = [...]string{string(ModeTunnel), string(ModeTransport)}
+	keyings   = [...]string{string(KeyingISAKMP), string(KeyingManual)}
+	exchanges = [...]string{string(ExchangeMain), string(ExchangeAggressive)}
+	initiates = [...]string{string(InitiateOnTraffic), string(InitiateAlways), string(InitiateNever)}
+	natts     = [...]string{string(NATTAuto), string(NATTForce), string(NATTOff)}
+	logLevels = [...]string{"error", "warn", "info", "debug"}
+	modeCfgs  = [...]string{"pull", "push"}
+)

@@ -175,8 +175,12 @@ func (t *table) requiredStr(key string) (string, bool) {
 	return s, ok
 }
 
-// oneOf reads a string that must be one of choices.
-func (t *table) oneOf(key, def string, choices ...string) (string, bool) {
+// oneOf reads a string that must be one of choices; def when absent.
+// The enumerated keys read through it and convert the result to their
+// type: a generic reader was one more function, a dictionary per type and
+// a copy of each choice list (flash). The lists are static arrays or
+// algo's name lists, not variadic arguments built at every call.
+func (t *table) oneOf(key, def string, choices []string) (string, bool) {
 	if !t.has(key) {
 		return def, true
 	}

@@ -147,9 +147,9 @@ func (tw *TOMLWriter) config(c *Config) {
 	for _, p := range c.Policies {
 		tw.Table("", "[[isakmp_policy]]")
 		tw.Int("priority", int64(p.Priority))
-		tw.Str("encryption", p.Encryption.String())
-		tw.Str("hash", p.Hash.String())
-		tw.Str("authentication", p.Auth.String())
+		tw.Str("encryption", string(p.Encryption))
+		tw.Str("hash", string(p.Hash))
+		tw.Str("authentication", string(p.Auth))
 		tw.Int("group", int64(p.Group))
 		tw.Str("lifetime", formatDuration(p.Lifetime))
 	}
@@ -158,13 +158,13 @@ func (tw *TOMLWriter) config(c *Config) {
 		ts := c.TransformSets[name]
 		tw.Table("", "[transform_set."+tomlKey(name)+"]")
 		if ts.ESP != algo.CipherNone {
-			tw.Str("esp", ts.ESP.String())
+			tw.Str("esp", string(ts.ESP))
 		}
 		if ts.ESPAuth != algo.HashNone {
-			tw.Str("esp_auth", ts.ESPAuth.String())
+			tw.Str("esp_auth", string(ts.ESPAuth))
 		}
 		if ts.AH != algo.HashNone {
-			tw.Str("ah", ts.AH.String())
+			tw.Str("ah", string(ts.AH))
 		}
 		tw.Str("mode", string(ts.Mode))
 	}

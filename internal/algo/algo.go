@@ -9,7 +9,10 @@
 // Each enum's value is the algorithm's configuration name, so a model
 // built from a configuration file reads naturally in tests and messages;
 // the empty value means "none". Only the declared constants are valid:
-// Info returns nil for anything else.
+// Info returns nil for anything else. The string enums have no String
+// method: fmt prints a string type as its value anyway, string(c) gives
+// the name, and each method was kept (with its pointer wrapper) because
+// the types are boxed into interfaces (flash).
 package algo
 
 import (
@@ -41,14 +44,15 @@ const (
 	NullCipher       Cipher = "null"
 )
 
-// Ciphers lists every ESP cipher, in the order messages list them (the
-// table's). The lists are built from the tables rather than written as
-// composite literals, whose array types each needed a generated ==
-// function (flash).
-func Ciphers() []Cipher {
-	out := make([]Cipher, len(ciphers))
+// CipherNames lists every ESP cipher's name, in the order messages list
+// them (the table's). The lists are built from the tables rather than
+// written as composite literals, whose array types each needed a generated
+// == function, and hold names, which is what conf checks a value against
+// (a list of the enum type had to be copied into one: flash).
+func CipherNames() []string {
+	out := make([]string, len(ciphers))
 	for i := range ciphers {
-		out[i] = Cipher(ciphers[i].Name)
+		out[i] = ciphers[i].Name
 	}
 	return out
 }
@@ -129,8 +133,6 @@ func (c Cipher) Info() *CipherInfo {
 // AEAD reports whether c authenticates by itself.
 func (c Cipher) AEAD() bool { i := c.Info(); return i != nil && i.AEAD() }
 
-func (c Cipher) String() string { return string(c) }
-
 // CipherByTransform finds the ESP cipher of a transform ID and key-length
 // attribute (bits; 0 when absent).
 func CipherByTransform(id uint8, keyBits int) (Cipher, bool) {
@@ -157,11 +159,12 @@ const (
 	MD5      Hash = "md5"
 )
 
-// Hashes lists every hash, in the order messages list them (the table's).
-func Hashes() []Hash {
-	out := make([]Hash, len(hashes))
+// HashNames lists every hash's name, in the order messages list them
+// (the table's).
+func HashNames() []string {
+	out := make([]string, len(hashes))
 	for i := range hashes {
-		out[i] = Hash(hashes[i].Name)
+		out[i] = hashes[i].Name
 	}
 	return out
 }
@@ -195,8 +198,6 @@ func (h Hash) Info() *HashInfo {
 	}
 	return nil
 }
-
-func (h Hash) String() string { return string(h) }
 
 // HashByIKEAttr finds the hash of a phase 1 hash attribute value.
 func HashByIKEAttr(v uint16) (Hash, bool) {
@@ -242,12 +243,12 @@ const (
 	P1DES        P1Cipher = "des"
 )
 
-// P1Ciphers lists every phase 1 cipher, in the order messages list them
-// (the table's).
-func P1Ciphers() []P1Cipher {
-	out := make([]P1Cipher, len(p1Ciphers))
+// P1CipherNames lists every phase 1 cipher's name, in the order messages
+// list them (the table's).
+func P1CipherNames() []string {
+	out := make([]string, len(p1Ciphers))
 	for i := range p1Ciphers {
-		out[i] = P1Cipher(p1Ciphers[i].Name)
+		out[i] = p1Ciphers[i].Name
 	}
 	return out
 }
@@ -287,8 +288,6 @@ func (c P1Cipher) Info() *P1CipherInfo {
 	}
 	return nil
 }
-
-func (c P1Cipher) String() string { return string(c) }
 
 // P1CipherByAttr finds the phase 1 cipher of an encryption attribute and
 // key-length attribute (bits; 0 when absent). RFC 3602 makes the key
@@ -369,12 +368,12 @@ const (
 	ECDSASig Auth = "ecdsa-sig"
 )
 
-// Auths lists every authentication method, in the order messages list
-// them (the table's).
-func Auths() []Auth {
-	out := make([]Auth, len(auths))
+// AuthNames lists every authentication method's name, in the order
+// messages list them (the table's).
+func AuthNames() []string {
+	out := make([]string, len(auths))
 	for i := range auths {
-		out[i] = Auth(auths[i].Name)
+		out[i] = auths[i].Name
 	}
 	return out
 }
@@ -400,15 +399,4 @@ func (a Auth) Info() *AuthInfo {
 		}
 	}
 	return nil
-}
-
-func (a Auth) String() string { return string(a) }
-
-// Names lists the configuration names of algorithms, for messages.
-func Names[T ~string](all []T) []string {
-	out := make([]string, len(all))
-	for i, a := range all {
-		out[i] = string(a)
-	}
-	return out
 }
