@@ -190,18 +190,6 @@ func (p *dhPool) fillLocked(r *dhGroupKeys) {
 	}()
 }
 
-// newKey is a phase 1 key pair of the chosen group: made ahead by the
-// pool when the manager lets phase 1 use it (Phase1Config.pooledKeys),
-// else made now.
-func (p *Phase1) newKey() (*DHKey, error) {
-	if p.cfg.pooledKeys {
-		if k := dhKeys.take(p.policy.Group); k != nil {
-			return k, nil
-		}
-	}
-	return p.policy.Group.GenerateKey(p.rand)
-}
-
 // dhKeyHook, when set (tests), runs before each key is made.
 var dhKeyHook func(Group)
 

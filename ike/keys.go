@@ -18,42 +18,6 @@ func SKEYIDSig(h HashAlg, niB, nrB, gxy []byte) []byte {
 	return h.PRF(key, gxy)
 }
 
-// DeriveSKEYIDs computes SKEYID_d, SKEYID_a and SKEYID_e from SKEYID,
-// g^xy and the cookies (RFC 2409 section 5).
-func DeriveSKEYIDs(h HashAlg, skeyid, gxy []byte, ckyI, ckyR Cookie) (d, a, e []byte) {
-	// SKEYID_d = prf(SKEYID, g^xy | CKY-I | CKY-R | 0), and each next one
-	// the same over the previous one first and the next counter byte.
-	var k [3][]byte
-	var prev []byte
-	for i := range k {
-		prev = h.PRF(skeyid, prev, gxy, ckyI[:], ckyR[:], []byte{byte(i)})
-		k[i] = prev
-	}
-	return k[0], k[1], k[2]
-}
-
-// EncryptionKey derives the phase 1 cipher key Ka of keyLen bytes from
-// SKEYID_e, with the RFC 2409 appendix B expansion when SKEYID_e is too
-// short: K1 = prf(SKEYID_e, 0), K2 = prf(SKEYID_e, K1), ...
-func EncryptionKey(h HashAlg, skeyidE []byte, keyLen int) []byte {
-	if len(skeyidE) >= keyLen {
-		return append([]byte(nil), skeyidE[:keyLen]...)
-	}
-	var ka []byte
-	k := h.PRF(skeyidE, []byte{0})
-	for len(ka) < keyLen {
-		ka = append(ka, k...)
-		k = h.PRF(skeyidE, k)
-	}
-	return ka[:keyLen]
-}
-
-// Phase1IV is the IV of the first encrypted phase 1 message:
-// hash(g^xi | g^xr) truncated to the block size.
-func Phase1IV(h HashAlg, gxi, gxr []byte, blockSize int) []byte {
-	return h.Sum(gxi, gxr)[:blockSize]
-}
-
 // Phase2IV is the IV of the first message of a Quick Mode or Informational
 // exchange: hash(last phase 1 IV | M-ID) truncated to the block size. The
 // "last phase 1 IV" is the last ciphertext block of the final phase 1
@@ -144,8 +108,9 @@ func (k *Phase1Keys) Wipe() {
 	Wipe(k.SKEYID, k.SKEYIDd, k.SKEYIDa, k.SKEYIDe, k.Ka)
 }
 
-// DerivePhase1Keys computes everything after SKEYID: SKEYID_d/a/e, Ka (of
-// keyLen bytes) and the initial IV.
+// DerivePhase1Keys computes everything after SKEYID (RFC 2409 section 5
+// and appendix B): SKEYID_d/a/e, Ka (of keyLen bytes) and the IV of the
+// first encrypted message.
 func DerivePhase1Keys(h HashAlg, c CipherAlg, keyLen int, skeyid, gxy, gxi, gxr []byte, ckyI, ckyR Cookie) (*Phase1Keys, error) {
 	if !h.Valid() {
 		return nil, fmt.Errorf("ike: unsupported hash %d", uint16(h))
@@ -157,8 +122,26 @@ func DerivePhase1Keys(h HashAlg, c CipherAlg, keyLen int, skeyid, gxy, gxi, gxr 
 	if i := c.info(0); i != nil {
 		k.BlockSize = i.BlockSize
 	}
-	k.SKEYIDd, k.SKEYIDa, k.SKEYIDe = DeriveSKEYIDs(h, skeyid, gxy, ckyI, ckyR)
-	k.Ka = EncryptionKey(h, k.SKEYIDe, keyLen)
-	k.IV = Phase1IV(h, gxi, gxr, k.BlockSize)
+	// SKEYID_d = prf(SKEYID, g^xy | CKY-I | CKY-R | 0), and SKEYID_a and
+	// SKEYID_e the same over the previous one first and the next counter
+	// byte.
+	var prev []byte
+	for i, dst := range [...]*[]byte{&k.SKEYIDd, &k.SKEYIDa, &k.SKEYIDe} {
+		prev = h.PRF(skeyid, prev, gxy, ckyI[:], ckyR[:], []byte{byte(i)})
+		*dst = prev
+	}
+	// Ka is SKEYID_e cut to the key length or, when SKEYID_e is too
+	// short, its appendix B expansion: K1 = prf(SKEYID_e, 0),
+	// K2 = prf(SKEYID_e, K1), ...
+	if len(k.SKEYIDe) >= keyLen {
+		k.Ka = append([]byte(nil), k.SKEYIDe[:keyLen]...)
+	} else {
+		for kn := h.PRF(k.SKEYIDe, []byte{0}); len(k.Ka) < keyLen; kn = h.PRF(k.SKEYIDe, kn) {
+			k.Ka = append(k.Ka, kn...)
+		}
+		k.Ka = k.Ka[:keyLen]
+	}
+	// The first IV: hash(g^xi | g^xr) truncated to the block size.
+	k.IV = h.Sum(gxi, gxr)[:k.BlockSize]
 	return k, nil
 }

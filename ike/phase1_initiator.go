@@ -61,42 +61,17 @@ func NewInitiator(cfg *Phase1Config) (*Phase1, error) {
 	return p, nil
 }
 
-// start builds the first message: MM1 or AM1.
+// start builds the first message: MM1, which offers our policies, or
+// AM1 (am1).
 func (hs *phase1Initiator) start() (*Result, error) {
 	if hs.exchange == ExchangeMain {
-		return hs.mm1()
+		return hs.sendPlain(append([]Payload{hs.saPayload()}, hs.vendorPayloads()...), StateMMWaitMsg2)
 	}
 	return hs.am1()
 }
 
 func (hs *phase1Initiator) receive(h *Header, pkt *Packet) (*Result, error) {
 	return phase1Step(&hs.Phase1, hs.table, hs, h, pkt)
-}
-
-// takeChoice reads the responder's first answer (MM2, AM2): its cookie,
-// the transform it chose from our offer and its vendor IDs.
-func (hs *phase1Initiator) takeChoice(m *Message, name string) error {
-	if m.CookieR.IsZero() {
-		return malformed("%s without responder cookie", name)
-	}
-	hs.ckyR = m.CookieR
-	if err := hs.acceptChoice(m); err != nil {
-		return err
-	}
-	hs.noteVendors(m)
-	return nil
-}
-
-// keysFrom takes the responder's KE and nonce (MM4, AM2), checks its
-// NAT-D hashes and derives the keys.
-func (hs *phase1Initiator) keysFrom(m *Message, pkt *Packet) error {
-	gxr, nr, err := hs.keAndNonce(m)
-	if err != nil {
-		return err
-	}
-	hs.gxr, hs.nr = gxr, nr
-	hs.checkNATD(m, pkt)
-	return hs.computeKeys(hs.gxr)
 }
 
 // Main Mode as the initiator (phase1_table.go): the responder's messages.
@@ -110,36 +85,23 @@ var mainModeInitiator = phase1Table[*phase1Initiator]{
 		required: withID, allowed: withAuth | withCR, handle: (*phase1Initiator).mm6},
 }
 
-// mm1 offers our policies.
-func (hs *phase1Initiator) mm1() (*Result, error) {
-	sa := hs.saPayload()
-	hs.saiB = payloadBody(sa)
-	return hs.sendPlain(append([]Payload{sa}, hs.vendorPayloads()...), StateMMWaitMsg2)
-}
-
 // mm2 takes the responder's choice and answers with MM3: our KE and nonce.
 func (hs *phase1Initiator) mm2(m *Message, pkt *Packet) (*Result, error) {
-	if err := hs.takeChoice(m, "MM2"); err != nil {
+	if err := hs.acceptChoice(m, "MM2"); err != nil {
 		return nil, err
 	}
-	var err error
-	if hs.dh, err = hs.newKey(); err != nil {
+	ps, err := hs.ourKE()
+	if err != nil {
 		return nil, err
 	}
-	hs.gxi = hs.dh.Public()
-	if hs.ni, err = hs.random(nonceLen); err != nil {
-		return nil, err
-	}
-	ps := []Payload{&Opaque{PayloadKE, hs.gxi}, &Opaque{PayloadNonce, hs.ni}}
-	ps = append(ps, hs.certRequest()...)
-	return hs.sendPlainWithNATD(ps, StateMMWaitMsg4)
+	return hs.sendPlainWithNATD(append(ps, hs.certRequest()...), StateMMWaitMsg4)
 }
 
 // mm4 takes the responder's KE and nonce, derives the keys and answers
 // with MM5: our identity and its proof, encrypted (floated to 4500 when
 // NAT-D found a NAT).
 func (hs *phase1Initiator) mm4(m *Message, pkt *Packet) (*Result, error) {
-	if err := hs.keysFrom(m, pkt); err != nil {
+	if err := hs.peerKE(m, pkt); err != nil {
 		return nil, err
 	}
 	r := &Result{Float: hs.floatOnNAT()}
@@ -178,33 +140,25 @@ var aggressiveInitiator = phase1Table[*phase1Initiator]{
 // am1 offers our policies with our KE, nonce and identity.
 func (hs *phase1Initiator) am1() (*Result, error) {
 	sa := hs.saPayload()
-	hs.saiB = payloadBody(sa)
 	// Until the responder chooses, the first policy stands for all: they
 	// share the group, and its method decides the default identity.
 	hs.policy = hs.policies[0]
-	var err error
-	if k := hs.cfg.dhKey; k != nil && k.Group == hs.policy.Group {
-		hs.dh, hs.cfg.dhKey = k, nil // made ahead (dh_pool.go)
-	} else if hs.dh, err = hs.policy.Group.GenerateKey(hs.rand); err != nil {
-		return nil, err
-	}
-	hs.gxi = hs.dh.Public()
-	if hs.ni, err = hs.random(nonceLen); err != nil {
+	ke, err := hs.ourKE()
+	if err != nil {
 		return nil, err
 	}
 	hs.localID = hs.localIdentity()
-	ps := []Payload{sa, &Opaque{PayloadKE, hs.gxi}, &Opaque{PayloadNonce, hs.ni}, hs.localID}
-	ps = append(ps, hs.certRequest()...)
+	ps := append([]Payload{sa, ke[0], ke[1], hs.localID}, hs.certRequest()...)
 	return hs.sendPlain(append(ps, hs.vendorPayloads()...), StateAMWaitMsg2)
 }
 
 // am2 takes the responder's choice, keys and proof and answers with AM3,
 // our proof: phase 1 is done.
 func (hs *phase1Initiator) am2(m *Message, pkt *Packet) (*Result, error) {
-	if err := hs.takeChoice(m, "AM2"); err != nil {
+	if err := hs.acceptChoice(m, "AM2"); err != nil {
 		return nil, err
 	}
-	if err := hs.keysFrom(m, pkt); err != nil {
+	if err := hs.peerKE(m, pkt); err != nil {
 		return nil, err
 	}
 	if err := hs.verifyPeer(Find[*ID](m), m); err != nil {

@@ -1,32 +1,87 @@
 package ike
 
-// The phase 1 key exchange: the peer's KE and nonce, then SKEYID and the
-// keys derived from it (RFC 2409 section 5 and appendix B).
+// The phase 1 key exchange: the peer's KE and nonce, ours, then SKEYID
+// and the keys derived from it (RFC 2409 section 5 and appendix B). The
+// initiator's values are g^xi and Ni, the responder's g^xr and Nr; each
+// role sends its own first (initiator) or second (responder), and the
+// keys are derived as soon as both are known.
 
-// keAndNonce extracts and checks the peer's KE and nonce payloads.
-func (p *Phase1) keAndNonce(m *Message) (ke, nonce []byte, err error) {
+// peerKE takes the peer's KE and nonce (MM3, MM4, AM1, AM2) and checks
+// its NAT-D hashes; the initiator then has both and derives the keys.
+func (p *Phase1) peerKE(m *Message, pkt *Packet) error {
 	k, n := m.opaque(PayloadKE), m.opaque(PayloadNonce)
 	if k == nil || n == nil {
-		return nil, nil, malformed("%v message without KE or nonce", p.exchange)
+		return malformed("%v message without KE or nonce", p.exchange)
 	}
 	if len(k.Data) != p.policy.Group.PublicLen() {
-		return nil, nil, fail(FailKeyExchange, NotifyInvalidKeyInformation, "KE of %d bytes for %v", len(k.Data), p.policy.Group)
+		return fail(FailKeyExchange, NotifyInvalidKeyInformation, "KE of %d bytes for %v", len(k.Data), p.policy.Group)
 	}
 	if len(n.Data) < 8 || len(n.Data) > 256 {
-		return nil, nil, fail(FailMalformed, NotifyPayloadMalformed, "nonce of %d bytes", len(n.Data))
+		return fail(FailMalformed, NotifyPayloadMalformed, "nonce of %d bytes", len(n.Data))
 	}
-	return append([]byte(nil), k.Data...), append([]byte(nil), n.Data...), nil
+	ke, nonce, initiator := &p.gxi, &p.ni, p.Initiator()
+	if initiator {
+		ke, nonce = &p.gxr, &p.nr
+	}
+	*ke, *nonce = append([]byte(nil), k.Data...), append([]byte(nil), n.Data...)
+	p.checkNATD(m, pkt)
+	if initiator {
+		return p.computeKeys()
+	}
+	return nil
+}
+
+// ourKE makes our key pair and nonce (MM2, MM3, AM1 either way) and
+// returns their KE and NONCE payloads; the responder then has both and
+// derives the keys. The key pair comes from an Aggressive Mode
+// initiator's key made ahead, else from the pool of keys made ahead when
+// the manager lets phase 1 use it (Phase1Config.pooledKeys), else it is
+// made now (dh_pool.go).
+func (p *Phase1) ourKE() ([]Payload, error) {
+	g := p.policy.Group
+	switch k := p.cfg.dhKey; {
+	case k != nil && k.Group == g:
+		p.dh, p.cfg.dhKey = k, nil
+	case p.cfg.pooledKeys:
+		p.dh = dhKeys.take(g)
+	}
+	var err error
+	if p.dh == nil {
+		if p.dh, err = g.GenerateKey(p.rand); err != nil {
+			return nil, err
+		}
+	}
+	ke, nonce, initiator := &p.gxr, &p.nr, p.Initiator()
+	if initiator {
+		ke, nonce = &p.gxi, &p.ni
+	}
+	*ke = p.dh.Public()
+	if *nonce, err = p.random(nonceLen); err != nil {
+		return nil, err
+	}
+	ps := []Payload{&Opaque{PayloadKE, *ke}, &Opaque{PayloadNonce, *nonce}}
+	if !initiator {
+		err = p.computeKeys()
+	}
+	return ps, err
 }
 
 // computeKeys derives SKEYID and the rest once both KE and nonces are
-// known; peerPub is the peer's KE (g^xr for the initiator, g^xi for the
-// responder).
-func (p *Phase1) computeKeys(peerPub []byte) error {
+// known. g^xy is wiped before it returns (no defer: each deferred call
+// is a wrapper function, flash).
+func (p *Phase1) computeKeys() error {
+	kl, err := p.policy.Cipher.KeyLen(p.policy.KeyBits)
+	if err != nil {
+		return fail(FailConfig, 0, "%v", err)
+	}
+	peerPub := p.gxi
+	if p.Initiator() {
+		peerPub = p.gxr
+	}
 	gxy, err := p.dh.SharedSecret(peerPub)
 	if err != nil {
 		return fail(FailKeyExchange, NotifyInvalidKeyInformation, "%v", err)
 	}
-	defer Wipe(gxy)
 	p.dh.Wipe()
 	h := p.policy.Hash
 	var skeyid []byte
@@ -35,18 +90,12 @@ func (p *Phase1) computeKeys(peerPub []byte) error {
 	} else {
 		skeyid = SKEYIDSig(h, p.ni, p.nr, gxy)
 	}
-	kl, err := p.policy.Cipher.KeyLen(p.policy.KeyBits)
-	if err != nil {
-		return fail(FailConfig, 0, "%v", err)
-	}
 	p.keys, err = DerivePhase1Keys(h, p.policy.Cipher, kl, skeyid, gxy, p.gxi, p.gxr, p.ckyI, p.ckyR)
+	Wipe(gxy)
 	if err != nil {
 		return err
 	}
 	p.blk, err = p.policy.Cipher.NewBlock(p.keys.Ka)
-	if err != nil {
-		return err
-	}
 	p.iv = p.keys.IV
-	return nil
+	return err
 }

@@ -9,7 +9,7 @@ import "time"
 // choice.
 
 // saPayload builds the initiator's offer: one proposal with one transform
-// per policy, in priority order.
+// per policy, in priority order; its body is SAi_b (input of HASH_I/R).
 func (p *Phase1) saPayload() *SA {
 	pr := Proposal{Number: 1, Protocol: ProtoISAKMP}
 	for i := range p.policies {
@@ -25,17 +25,21 @@ func (p *Phase1) saPayload() *SA {
 		as.addLife(AttrLifeType, uint64(pol.Lifetime/time.Second), 0)
 		pr.Transforms = append(pr.Transforms, Transform{Number: uint8(i + 1), ID: TransformKeyIKE, Attributes: as})
 	}
-	return &SA{DOI: DOIIPsec, Situation: SituationIdentityOnly, Proposals: []Proposal{pr}}
+	sa := &SA{DOI: DOIIPsec, Situation: SituationIdentityOnly, Proposals: []Proposal{pr}}
+	b := &builder{}
+	sa.marshalBody(b)
+	p.saiB = b.bytesOrPanic()
+	return sa
 }
 
 // selectProposal is the responder's choice, Cisco style: the first of our
 // policies (in priority order) that matches any transform offered; the
-// lifetime is the lower of the two. group, when nonzero, restricts the
-// match (Aggressive Mode: the KE payload already fixed it). It sets the
-// negotiated policy and lifetime and returns our SA payload, with
-// RESPONDER-LIFETIME when we lowered the lifetime. Policies go by
-// pointer: each is seven words on 32-bit.
-func (p *Phase1) selectProposal(sa *SA, group Group) (*SA, *Notify, error) {
+// lifetime is the lower of the two. In Aggressive Mode only the group of
+// the first acceptable transform can be chosen: the KE payload already
+// uses it. It sets the negotiated policy and lifetime and returns our SA
+// payload, with RESPONDER-LIFETIME when we lowered the lifetime.
+// Policies go by pointer: each is seven words on 32-bit.
+func (p *Phase1) selectProposal(sa *SA) (*SA, *Notify, error) {
 	var offered []Policy
 	var raw []*Transform
 	var propNum uint8
@@ -54,6 +58,10 @@ func (p *Phase1) selectProposal(sa *SA, group Group) (*SA, *Notify, error) {
 		}
 		propNum = pr.Number
 		break // phase 1 has a single proposal
+	}
+	var group Group
+	if p.exchange == ExchangeAggressive && len(offered) > 0 {
+		group = offered[0].Group
 	}
 	for i := range p.policies {
 		ours := &p.policies[i]
@@ -84,9 +92,14 @@ func (p *Phase1) selectProposal(sa *SA, group Group) (*SA, *Notify, error) {
 	return nil, nil, fail(FailNoProposal, NotifyNoProposalChosen, "no ISAKMP policy matches the %d transforms offered", len(offered))
 }
 
-// acceptChoice checks the responder's answer against our offer (the
-// initiator side).
-func (p *Phase1) acceptChoice(m *Message) error {
+// acceptChoice reads the responder's first answer (MM2, AM2, called name)
+// as the initiator: its cookie, the transform it chose, checked against
+// our offer, and its vendor IDs.
+func (p *Phase1) acceptChoice(m *Message, name string) error {
+	if m.CookieR.IsZero() {
+		return malformed("%s without responder cookie", name)
+	}
+	p.ckyR = m.CookieR
 	sa := Find[*SA](m)
 	if sa == nil {
 		return fail(FailMalformed, NotifyPayloadMalformed, "no SA payload in the reply")
@@ -117,24 +130,9 @@ func (p *Phase1) acceptChoice(m *Message) error {
 					}
 				}
 			}
+			p.noteVendors(m)
 			return nil
 		}
 	}
 	return fail(FailNoProposal, NotifyNoProposalChosen, "the responder chose a transform we did not offer")
-}
-
-// offeredGroup is the DH group of the first acceptable transform: in
-// Aggressive Mode the KE payload already uses it, so only policies with
-// that group can be chosen.
-func offeredGroup(sa *SA) Group {
-	for j := range sa.Proposals {
-		pr := &sa.Proposals[j]
-		for i := range pr.Transforms {
-			var pol Policy
-			if policyFromTransform(&pr.Transforms[i], &pol) {
-				return pol.Group
-			}
-		}
-	}
-	return 0
 }

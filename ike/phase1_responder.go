@@ -1,6 +1,9 @@
 package ike
 
-import "fmt"
+import (
+	"fmt"
+	"io"
+)
 
 // Phase 1 as the responder, top to bottom: the first message (MM1 or AM1)
 // chooses the exchange, then each message of the initiator is one row of
@@ -34,46 +37,48 @@ func newResponder(cfg *Phase1Config) (*phase1Responder, error) {
 	return hs, nil
 }
 
+// receive takes a message of the initiator. The header of its first one
+// picks the table by its exchange (Aggressive Mode only if allowed), and
+// its cookie becomes ours to answer with.
 func (hs *phase1Responder) receive(h *Header, pkt *Packet) (*Result, error) {
 	if hs.state == StateNone {
-		if err := hs.first(h); err != nil {
-			return nil, err
+		switch {
+		case h.Exchange == ExchangeMain:
+			hs.exchange, hs.table = ExchangeMain, mainModeResponder
+		case h.Exchange == ExchangeAggressive && !hs.cfg.NoAggressive:
+			hs.exchange, hs.table = ExchangeAggressive, aggressiveResponder
+		default:
+			return nil, fmt.Errorf("ike: unexpected first exchange %v", h.Exchange)
 		}
+		if !h.CookieR.IsZero() || h.MessageID != 0 {
+			return nil, malformed("first message with responder cookie or message ID")
+		}
+		hs.ckyI = h.CookieI
 	}
 	return phase1Step(&hs.Phase1, hs.table, hs, h, pkt)
 }
 
-// first takes the header of the initiator's first message: its exchange
-// picks the table (Aggressive Mode only if allowed), its cookie becomes
-// ours to answer with.
-func (hs *phase1Responder) first(h *Header) error {
-	switch {
-	case h.Exchange == ExchangeMain:
-		hs.exchange, hs.table = ExchangeMain, mainModeResponder
-	case h.Exchange == ExchangeAggressive && !hs.cfg.NoAggressive:
-		hs.exchange, hs.table = ExchangeAggressive, aggressiveResponder
-	default:
-		return fmt.Errorf("ike: unexpected first exchange %v", h.Exchange)
-	}
-	if !h.CookieR.IsZero() || h.MessageID != 0 {
-		return malformed("first message with responder cookie or message ID")
-	}
-	hs.ckyI = h.CookieI
-	return nil
-}
-
 // choose answers the initiator's offer (MM1, AM1): it adopts the
-// datagram's endpoints, picks our cookie and the first of our policies
-// that matches an offered transform (of group, when nonzero), and
-// returns the SA payload of the choice, with RESPONDER-LIFETIME when we
-// lowered the lifetime.
-func (hs *phase1Responder) choose(m *Message, pkt *Packet, group Group) ([]Payload, error) {
+// datagram's endpoints, picks our cookie (the configured one, or a
+// random one) and the first of our policies that matches an offered
+// transform (selectProposal), and returns the SA payload of the choice,
+// with RESPONDER-LIFETIME when we lowered the lifetime.
+func (hs *phase1Responder) choose(m *Message, pkt *Packet) ([]Payload, error) {
 	hs.noteEndpoints(pkt)
-	if err := hs.pickResponderCookie(); err != nil {
-		return nil, err
+	hs.ckyR = hs.cfg.ResponderCookie
+	if hs.ckyR.IsZero() {
+		if _, err := io.ReadFull(hs.rand, hs.ckyR[:]); err != nil {
+			return nil, err
+		}
 	}
-	hs.saiB = rawBodyOf(m, PayloadSA)
-	reply, lifeNotify, err := hs.selectProposal(Find[*SA](m), group)
+	// SAi_b as received (input of HASH_I/R).
+	for i, pl := range m.Payloads {
+		if pl.Type() == PayloadSA && i < len(m.Raw) {
+			hs.saiB = append([]byte(nil), m.Raw[i][4:]...)
+			break
+		}
+	}
+	reply, lifeNotify, err := hs.selectProposal(Find[*SA](m))
 	if err != nil {
 		return nil, err
 	}
@@ -83,20 +88,6 @@ func (hs *phase1Responder) choose(m *Message, pkt *Packet, group Group) ([]Paylo
 		ps = append(ps, lifeNotify)
 	}
 	return ps, nil
-}
-
-// makeKeys makes our KE and nonce once the initiator's are known (MM3,
-// AM1) and derives the keys.
-func (hs *phase1Responder) makeKeys() error {
-	var err error
-	if hs.dh, err = hs.newKey(); err != nil {
-		return err
-	}
-	hs.gxr = hs.dh.Public()
-	if hs.nr, err = hs.random(nonceLen); err != nil {
-		return err
-	}
-	return hs.computeKeys(hs.gxi)
 }
 
 // Main Mode as the responder (phase1_table.go): the initiator's messages.
@@ -112,7 +103,7 @@ var mainModeResponder = phase1Table[*phase1Responder]{
 
 // mm1 chooses one of the initiator's transforms and answers with MM2.
 func (hs *phase1Responder) mm1(m *Message, pkt *Packet) (*Result, error) {
-	ps, err := hs.choose(m, pkt, 0)
+	ps, err := hs.choose(m, pkt)
 	if err != nil {
 		return nil, err
 	}
@@ -122,18 +113,14 @@ func (hs *phase1Responder) mm1(m *Message, pkt *Packet) (*Result, error) {
 // mm3 takes the initiator's KE and nonce, derives the keys and answers
 // with MM4: ours.
 func (hs *phase1Responder) mm3(m *Message, pkt *Packet) (*Result, error) {
-	gxi, ni, err := hs.keAndNonce(m)
+	if err := hs.peerKE(m, pkt); err != nil {
+		return nil, err
+	}
+	ps, err := hs.ourKE()
 	if err != nil {
 		return nil, err
 	}
-	hs.gxi, hs.ni = gxi, ni
-	hs.checkNATD(m, pkt)
-	if err := hs.makeKeys(); err != nil {
-		return nil, err
-	}
-	ps := []Payload{&Opaque{PayloadKE, hs.gxr}, &Opaque{PayloadNonce, hs.nr}}
-	ps = append(ps, hs.certRequest()...)
-	return hs.sendPlainWithNATD(ps, StateMMWaitMsg5)
+	return hs.sendPlainWithNATD(append(ps, hs.certRequest()...), StateMMWaitMsg5)
 }
 
 // mm5 authenticates the initiator (its MM5 may come from 4500 now) and
@@ -169,15 +156,13 @@ var aggressiveResponder = phase1Table[*phase1Responder]{
 // am1 chooses a transform of the initiator's group, checks its identity
 // and answers with AM2: our choice, KE, nonce, identity and proof.
 func (hs *phase1Responder) am1(m *Message, pkt *Packet) (*Result, error) {
-	ps, err := hs.choose(m, pkt, offeredGroup(Find[*SA](m)))
+	ps, err := hs.choose(m, pkt)
 	if err != nil {
 		return nil, err
 	}
-	gxi, ni, err := hs.keAndNonce(m)
-	if err != nil {
+	if err := hs.peerKE(m, pkt); err != nil {
 		return nil, err
 	}
-	hs.gxi, hs.ni = gxi, ni
 	id := Find[*ID](m)
 	if hs.cfg.RemoteID != nil && !IDEqual(id, hs.cfg.RemoteID) {
 		return nil, fail(FailInvalidID, NotifyInvalidIDInformation, "peer ID %v, want %v", id, hs.cfg.RemoteID)
@@ -186,7 +171,8 @@ func (hs *phase1Responder) am1(m *Message, pkt *Packet) (*Result, error) {
 	if f := hs.pskForPeerID(hs.peerID); f != nil {
 		return nil, f
 	}
-	if err := hs.makeKeys(); err != nil {
+	ke, err := hs.ourKE()
+	if err != nil {
 		return nil, err
 	}
 	hs.localID = hs.localIdentity()
@@ -194,7 +180,7 @@ func (hs *phase1Responder) am1(m *Message, pkt *Packet) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	ps = append(ps, &Opaque{PayloadKE, hs.gxr}, &Opaque{PayloadNonce, hs.nr}, hs.localID)
+	ps = append(append(ps, ke...), hs.localID)
 	ps = append(ps, auth...)
 	ps = append(ps, hs.certRequest()...)
 	ps = append(ps, hs.vendorPayloads()...)

@@ -12,21 +12,6 @@ import (
 // (responderRecord), and builds the state machine again when MM3 echoes
 // our cookie.
 
-// pickResponderCookie sets the responder cookie: the configured one, or
-// a random one.
-func (hs *phase1Responder) pickResponderCookie() error {
-	if !hs.cfg.ResponderCookie.IsZero() {
-		hs.ckyR = hs.cfg.ResponderCookie
-		return nil
-	}
-	ck, err := hs.random(8)
-	if err != nil {
-		return err
-	}
-	copy(hs.ckyR[:], ck)
-	return nil
-}
-
 // responderRecord is what a Main Mode responder in MM_WAIT_MSG3 must
 // remember: about 100 bytes plus the initiator's SA payload.
 type responderRecord struct {

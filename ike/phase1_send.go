@@ -69,21 +69,3 @@ func (p *Phase1) fragment(bs [][]byte) ([][]byte, error) {
 	}
 	return out, nil
 }
-
-// payloadBody encodes a payload's body (without generic header), e.g.
-// SAi_b of our own offer.
-func payloadBody(pl Payload) []byte {
-	b := &builder{}
-	pl.marshalBody(b)
-	return b.bytesOrPanic()
-}
-
-// rawBodyOf returns the received body of the first payload of type t.
-func rawBodyOf(m *Message, t PayloadType) []byte {
-	for i, pl := range m.Payloads {
-		if pl.Type() == t && i < len(m.Raw) {
-			return append([]byte(nil), m.Raw[i][4:]...)
-		}
-	}
-	return nil
-}
