@@ -2,7 +2,6 @@ package esp
 
 import (
 	"crypto/cipher"
-	"errors"
 	"fmt"
 	"runtime"
 	"sync/atomic"
@@ -46,14 +45,12 @@ type saCommon struct {
 	slots slots
 }
 
-var errParams = errors.New("esp: invalid SA parameters")
-
 // paramErr is not inlined: it runs only when an SA is refused, and each
 // inlined copy cost flash.
 //
 //go:noinline
 func paramErr(format string, a ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{errParams}, a...)...)
+	return fmt.Errorf("esp: invalid SA parameters: "+format, a...)
 }
 
 func (s *saCommon) init(p *Params) error {
