@@ -41,21 +41,24 @@ func (q request) u32(typ uint16, v uint32) request {
 	return q.attr(typ, b[:])
 }
 
-// nextAttr splits the first attribute off b: its type (without the
-// nested and byte-order flags), its value and what follows. ok is false
-// at the end of b or at a malformed attribute.
-func nextAttr(b []byte) (typ uint16, v, rest []byte, ok bool) {
-	if len(b) < unix.SizeofRtAttr {
-		return 0, nil, nil, false
+// attrs files the attributes of b by type (without the nested and
+// byte-order flags) into tab, for the types below len(tab); a later
+// attribute of a type replaces an earlier one. It reports whether b
+// ended with a whole attribute. One table filled here rather than a loop
+// and a switch at each reader (flash).
+func attrs(b []byte, tab [][]byte) bool {
+	for len(b) >= unix.SizeofRtAttr {
+		n := int(binary.NativeEndian.Uint16(b))
+		if n < unix.SizeofRtAttr || n > len(b) {
+			return false
+		}
+		if typ := int(binary.NativeEndian.Uint16(b[2:]) &^ (unix.NLA_F_NESTED | unix.NLA_F_NET_BYTEORDER)); typ < len(tab) {
+			tab[typ] = b[unix.SizeofRtAttr:n]
+		}
+		n = (n + unix.RTA_ALIGNTO - 1) &^ (unix.RTA_ALIGNTO - 1)
+		b = b[min(n, len(b)):]
 	}
-	n := int(binary.NativeEndian.Uint16(b))
-	if n < unix.SizeofRtAttr || n > len(b) {
-		return 0, nil, nil, false
-	}
-	typ = binary.NativeEndian.Uint16(b[2:]) &^ (unix.NLA_F_NESTED | unix.NLA_F_NET_BYTEORDER)
-	v = b[unix.SizeofRtAttr:n]
-	n = (n + unix.RTA_ALIGNTO - 1) &^ (unix.RTA_ALIGNTO - 1)
-	return typ, v, b[min(n, len(b)):], true
+	return len(b) == 0
 }
 
 // attrU32 reads a 32-bit attribute value (0 when it is shorter).
@@ -158,28 +161,31 @@ func (rt Route) message() request {
 
 // AddRoute adds (or replaces) a route.
 func (r *RTNL) AddRoute(rt Route) error {
-	return r.execute(unix.RTM_NEWROUTE, netlink.Create|netlink.Replace, rt.message(), "add route "+rt.Dst.String())
+	_, err := r.execute(unix.RTM_NEWROUTE, netlink.Acknowledge|netlink.Create|netlink.Replace, rt.message(), "add route "+rt.Dst.String())
+	return err
 }
 
 // DelRoute deletes a route added by AddRoute. A route that is already gone
 // (its interface was removed) is not an error.
 func (r *RTNL) DelRoute(rt Route) error {
-	return r.execute(unix.RTM_DELROUTE, 0, rt.message(), "delete route "+rt.Dst.String(), unix.ESRCH, unix.ENODEV)
+	_, err := r.execute(unix.RTM_DELROUTE, netlink.Acknowledge, rt.message(), "delete route "+rt.Dst.String(), unix.ESRCH, unix.ENODEV)
+	return err
 }
 
-// execute sends the request q of type typ (with flags beside Request and
-// Acknowledge) and waits for the kernel's acknowledgement. An answer among
-// gone (the object is not there) is success; other errors say what was
-// being done.
-func (r *RTNL) execute(typ netlink.HeaderType, flags netlink.HeaderFlags, q request, what string, gone ...unix.Errno) error {
-	m := netlink.Message{Header: netlink.Header{Type: typ, Flags: netlink.Request | netlink.Acknowledge | flags}, Data: q}
-	if _, err := r.c.Execute(m); err != nil {
+// execute sends the request q of type typ (with flags beside Request:
+// Acknowledge to have the kernel confirm a change) and returns the
+// answer. An error among gone (the object is not there) is success,
+// without an answer; other errors say what was being done.
+func (r *RTNL) execute(typ netlink.HeaderType, flags netlink.HeaderFlags, q request, what string, gone ...unix.Errno) ([]netlink.Message, error) {
+	m := netlink.Message{Header: netlink.Header{Type: typ, Flags: netlink.Request | flags}, Data: q}
+	msgs, err := r.c.Execute(m)
+	if err != nil {
 		if oe, ok := errors.AsType[*netlink.OpError](err); ok && slices.ContainsFunc(gone, func(e unix.Errno) bool { return errors.Is(oe.Err, e) }) {
-			return nil
+			return nil, nil
 		}
-		return fmt.Errorf("rtnetlink: %s: %w", what, err)
+		return nil, fmt.Errorf("rtnetlink: %s: %w", what, err)
 	}
-	return nil
+	return msgs, nil
 }
 
 // RouteGet asks the kernel how it would route a packet to dst carrying
@@ -193,12 +199,9 @@ func (r *RTNL) RouteGet(dst netip.Addr, mark uint32) (Route, error) {
 	if mark != 0 {
 		q = q.u32(unix.RTA_MARK, mark)
 	}
-	msgs, err := r.c.Execute(netlink.Message{
-		Header: netlink.Header{Type: unix.RTM_GETROUTE, Flags: netlink.Request},
-		Data:   q,
-	})
+	msgs, err := r.execute(unix.RTM_GETROUTE, 0, q, "route get "+dst.String())
 	if err != nil {
-		return Route{}, fmt.Errorf("rtnetlink: route get %s: %w", dst, err)
+		return Route{}, err
 	}
 	for i := range msgs {
 		if m := &msgs[i]; m.Header.Type == unix.RTM_NEWROUTE && len(m.Data) >= unix.SizeofRtMsg {
@@ -209,40 +212,19 @@ func (r *RTNL) RouteGet(dst netip.Addr, mark uint32) (Route, error) {
 }
 
 func parseRoute(b []byte) (Route, error) {
-	var rt Route
-	bits := int(b[1])
-	b = b[unix.SizeofRtMsg:]
-	for {
-		typ, v, rest, ok := nextAttr(b)
-		if !ok {
-			break
-		}
-		b = rest
-		switch typ {
-		case unix.RTA_DST:
-			rt.Dst = netip.PrefixFrom(attrAddr(v), bits)
-		case unix.RTA_OIF:
-			rt.IfIndex = int(attrU32(v))
-		case unix.RTA_GATEWAY:
-			rt.Gateway = attrAddr(v)
-		case unix.RTA_PREFSRC:
-			rt.Src = attrAddr(v)
-		case unix.RTA_PRIORITY:
-			rt.Metric = attrU32(v)
-		case unix.RTA_METRICS:
-			for {
-				typ, mv, rest, ok := nextAttr(v)
-				if !ok {
-					break
-				}
-				v = rest
-				if typ == unix.RTAX_MTU {
-					rt.MTU = attrU32(mv)
-				}
-			}
-		}
+	var a [unix.RTA_METRICS + 1][]byte
+	var m [unix.RTA_METRICS + 1][]byte // one array type for every table
+	ok := attrs(b[unix.SizeofRtMsg:], a[:])
+	attrs(a[unix.RTA_METRICS], m[:])
+	rt := Route{
+		Dst:     netip.PrefixFrom(attrAddr(a[unix.RTA_DST]), int(b[1])),
+		IfIndex: int(attrU32(a[unix.RTA_OIF])),
+		Gateway: attrAddr(a[unix.RTA_GATEWAY]),
+		Src:     attrAddr(a[unix.RTA_PREFSRC]),
+		Metric:  attrU32(a[unix.RTA_PRIORITY]),
+		MTU:     attrU32(m[unix.RTAX_MTU]),
 	}
-	if len(b) != 0 {
+	if !ok {
 		return rt, errors.New("rtnetlink: malformed route attributes")
 	}
 	return rt, nil
@@ -250,13 +232,9 @@ func parseRoute(b []byte) (Route, error) {
 
 // Addrs returns every address configured on the host, in every family.
 func (r *RTNL) Addrs() ([]netip.Prefix, error) {
-	hdr := make([]byte, unix.SizeofIfAddrmsg)
-	msgs, err := r.c.Execute(netlink.Message{
-		Header: netlink.Header{Type: unix.RTM_GETADDR, Flags: netlink.Request | netlink.Dump},
-		Data:   hdr,
-	})
+	msgs, err := r.execute(unix.RTM_GETADDR, netlink.Dump, make(request, unix.SizeofIfAddrmsg), "list addresses")
 	if err != nil {
-		return nil, fmt.Errorf("rtnetlink: list addresses: %w", err)
+		return nil, err
 	}
 	var out []netip.Prefix
 	for i := range msgs {
@@ -264,26 +242,15 @@ func (r *RTNL) Addrs() ([]netip.Prefix, error) {
 		if m.Header.Type != unix.RTM_NEWADDR || len(m.Data) < unix.SizeofIfAddrmsg {
 			continue
 		}
-		bits := int(m.Data[1])
-		var local, address netip.Addr
-		for b := m.Data[unix.SizeofIfAddrmsg:]; ; {
-			typ, v, rest, ok := nextAttr(b)
-			if !ok {
-				break
-			}
-			b = rest
-			switch typ {
-			case unix.IFA_LOCAL:
-				local = attrAddr(v)
-			case unix.IFA_ADDRESS:
-				address = attrAddr(v)
-			}
-		}
-		if local.IsValid() {
-			address = local
+		var a [unix.RTA_METRICS + 1][]byte
+		attrs(m.Data[unix.SizeofIfAddrmsg:], a[:])
+		// The local address where it differs (point-to-point links).
+		address := attrAddr(a[unix.IFA_LOCAL])
+		if !address.IsValid() {
+			address = attrAddr(a[unix.IFA_ADDRESS])
 		}
 		if address.IsValid() {
-			out = append(out, netip.PrefixFrom(address, bits))
+			out = append(out, netip.PrefixFrom(address, int(m.Data[1])))
 		}
 	}
 	return out, nil
@@ -324,12 +291,14 @@ func (pr PolicyRule) message() request {
 // behind by an earlier run.
 func (r *RTNL) AddRule(pr PolicyRule) error {
 	_ = r.DelRule(pr)
-	return r.execute(unix.RTM_NEWRULE, netlink.Create|netlink.Excl, pr.message(), pr.what("add"))
+	_, err := r.execute(unix.RTM_NEWRULE, netlink.Acknowledge|netlink.Create|netlink.Excl, pr.message(), pr.what("add"))
+	return err
 }
 
 // DelRule deletes a policy routing rule; a missing rule is not an error.
 func (r *RTNL) DelRule(pr PolicyRule) error {
-	return r.execute(unix.RTM_DELRULE, 0, pr.message(), pr.what("delete"), unix.ENOENT, unix.ESRCH)
+	_, err := r.execute(unix.RTM_DELRULE, netlink.Acknowledge, pr.message(), pr.what("delete"), unix.ENOENT, unix.ESRCH)
+	return err
 }
 
 func (pr PolicyRule) what(verb string) string {

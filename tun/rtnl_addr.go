@@ -36,13 +36,14 @@ func (r *RTNL) addr(typ netlink.HeaderType, ifindex int, prefix netip.Prefix, fl
 	q[2] = flags
 	binary.NativeEndian.PutUint32(q[4:], uint32(ifindex))
 	q = q.attr(unix.IFA_LOCAL, a.AsSlice())
-	var msgFlags netlink.HeaderFlags
+	msgFlags := netlink.Acknowledge
 	what := "delete"
 	if typ == unix.RTM_NEWADDR {
 		q[3] = unix.RT_SCOPE_UNIVERSE
 		q = q.attr(unix.IFA_ADDRESS, a.AsSlice())
-		msgFlags = netlink.Create | netlink.Replace
+		msgFlags |= netlink.Create | netlink.Replace
 		what = "add"
 	}
-	return r.execute(typ, msgFlags, q, what+" address "+prefix.String())
+	_, err := r.execute(typ, msgFlags, q, what+" address "+prefix.String())
+	return err
 }

@@ -30,9 +30,9 @@ func TestRequestAttrs(t *testing.T) {
 	}
 }
 
-// TestNextAttr: nextAttr reads what netlink's encoder wrote, a nested
+// TestAttrs: attrs reads what netlink's encoder wrote, a nested
 // attribute's flag taken off its type, and stops at a malformed one.
-func TestNextAttr(t *testing.T) {
+func TestAttrs(t *testing.T) {
 	ae := netlink.NewAttributeEncoder()
 	ae.Uint32(unix.RTA_OIF, 7)
 	ae.Nested(unix.RTA_METRICS, func(nae *netlink.AttributeEncoder) error {
@@ -40,6 +40,7 @@ func TestNextAttr(t *testing.T) {
 		return nil
 	})
 	ae.Bytes(unix.RTA_PREFSRC, []byte{10, 0, 0, 1})
+	ae.Uint32(unix.RTA_TABLE, 9) // beyond the table below: ignored
 	b, err := ae.Encode()
 	if err != nil {
 		t.Fatal(err)
@@ -47,28 +48,36 @@ func TestNextAttr(t *testing.T) {
 	hdr := make([]byte, unix.SizeofRtMsg)
 	hdr[1] = 32
 	rt, err := parseRoute(append(hdr, b...))
-	if err != nil || rt.IfIndex != 7 || rt.MTU != 1400 || rt.Src != netip.MustParseAddr("10.0.0.1") {
+	if err != nil || rt.IfIndex != 7 || rt.MTU != 1400 || rt.Src != netip.MustParseAddr("10.0.0.1") || rt.Dst.IsValid() {
 		t.Errorf("parseRoute = %+v, %v", rt, err)
 	}
-	var types []uint16
-	for rest := b; ; {
-		typ, _, r, ok := nextAttr(rest)
-		if !ok {
-			break
-		}
-		types = append(types, typ)
-		rest = r
+	var tab [unix.RTA_METRICS + 1][]byte
+	if !attrs(b, tab[:]) {
+		t.Fatal("attrs refused well-formed attributes")
 	}
-	if len(types) != 3 || types[1] != unix.RTA_METRICS {
-		t.Errorf("types %v, want RTA_OIF, RTA_METRICS, RTA_PREFSRC", types)
+	for typ, v := range tab {
+		switch typ {
+		case unix.RTA_OIF, unix.RTA_METRICS, unix.RTA_PREFSRC:
+			if v == nil {
+				t.Errorf("attribute %d missing", typ)
+			}
+		default:
+			if v != nil {
+				t.Errorf("attribute %d = %x, want none", typ, v)
+			}
+		}
+	}
+	if len(tab[unix.RTA_METRICS]) != 8 || len(tab[unix.RTA_PREFSRC]) != 4 {
+		t.Errorf("metrics %x, preferred source %x", tab[unix.RTA_METRICS], tab[unix.RTA_PREFSRC])
 	}
 	for _, bad := range [][]byte{
 		{8, 0, 1, 0, 0, 0},    // length beyond the buffer
 		{2, 0, 1, 0},          // length shorter than the header
 		{8, 0, 1, 0, 0, 0, 0}, // truncated value
+		{4, 0, 1, 0, 9},       // a whole attribute, then a runt
 	} {
-		if _, _, _, ok := nextAttr(bad); ok {
-			t.Errorf("nextAttr(%x) accepted a malformed attribute", bad)
+		if attrs(bad, tab[:]) {
+			t.Errorf("attrs(%x) accepted a malformed attribute", bad)
 		}
 		if _, err := parseRoute(append(hdr[:unix.SizeofRtMsg:unix.SizeofRtMsg], bad...)); err == nil {
 			t.Errorf("parseRoute accepted malformed attributes %x", bad)
