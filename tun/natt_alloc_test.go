@@ -65,7 +65,7 @@ func TestNATTReceiveZeroAlloc(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gro := groUsable(t) && enableGRO(s.rc)
+	gro := groUsable(t) && enableGRO(s.fd)
 
 	dev := &countingDevice{}
 	eng, err := esp.NewEngine(esp.EngineConfig{Device: dev, Sender: noSender{}, Classifier: noClassifier{}, Entries: []string{"natt/10"}, Batch: 64})
@@ -218,7 +218,7 @@ func groUsable(t *testing.T) bool {
 	}
 	defer cli.Close()
 	s := connSock(t, srv, 1, netip.MustParseAddr("127.0.0.1"))
-	if !enableGRO(s.rc) {
+	if !enableGRO(s.fd) {
 		return false
 	}
 	oob := make([]byte, unix.CmsgSpace(2))

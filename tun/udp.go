@@ -51,10 +51,14 @@ type UDP struct {
 }
 
 type udpSock struct {
-	_    [0]func() // not comparable: no generated == function (flash)
-	tx   *udpTx    // segmented sends (NAT-T)
-	c    *os.File
-	rc   syscall.RawConn // c's, for every send
+	_  [0]func() // not comparable: no generated == function (flash)
+	tx *udpTx    // segmented sends (NAT-T)
+	c  *os.File
+	rc syscall.RawConn // c's, for every send
+	// fd is c's descriptor, for the socket options set while c is
+	// surely open (set-up): directly rather than through a closure
+	// passed to rc.Control each (flash).
+	fd   int
 	port uint16
 	addr netip.Addr // bound address; unspecified for the wildcard socket
 	v6   bool       // an AF_INET6 socket (dual-stack on the wildcard)
@@ -86,26 +90,24 @@ func ListenUDP(addrs []netip.Addr) (*UDP, error) {
 			if a.Is4() {
 				network = "udp4"
 			}
-			c, err := openUDP(network, netip.AddrPortFrom(a, port))
+			s, err := openUDP(network, netip.AddrPortFrom(a, port))
 			if err != nil && a == netip.IPv6Unspecified() {
 				// No IPv6 in this kernel: fall back to IPv4 only.
 				a, network = netip.IPv4Unspecified(), "udp4"
-				c, err = openUDP(network, netip.AddrPortFrom(a, port))
+				s, err = openUDP(network, netip.AddrPortFrom(a, port))
 			}
 			if err != nil {
 				u.Close()
 				return nil, err
 			}
-			s := newUDPSock(c, port, a)
 			if port == PortNATT {
 				s.tx = newUDPTx()
 			}
 			u.socks = append(u.socks, s)
 			// Port 500: a second queue for what carries a responder
 			// cookie (udp_steer.go); best effort.
-			if port == PortIKE && attachSteer(s.rc) == nil {
-				if c2, err := openUDP(network, netip.AddrPortFrom(a, port)); err == nil {
-					s2 := newUDPSock(c2, port, a)
+			if port == PortIKE && attachSteer(s.fd) == nil {
+				if s2, err := openUDP(network, netip.AddrPortFrom(a, port)); err == nil {
 					s2.steered = true
 					u.socks = append(u.socks, s2)
 				}
@@ -115,12 +117,6 @@ func ListenUDP(addrs []netip.Addr) (*UDP, error) {
 	return u, nil
 }
 
-// newUDPSock wraps f, bound to port on a (IPv4 when a is).
-func newUDPSock(f *os.File, port uint16, a netip.Addr) *udpSock {
-	rc, _ := f.SyscallConn() // fails only on a nil file
-	return &udpSock{c: f, rc: rc, port: port, addr: a.Unmap(), v6: !a.Is4()}
-}
-
 // openUDP binds one socket (port 500 with SO_REUSEPORT, for the steering
 // group) with the data plane's buffer sizes and, on a wildcard address,
 // packet info. The socket is made here, as net.ListenUDP would make it
@@ -128,7 +124,7 @@ func newUDPSock(f *os.File, port uint16, a netip.Addr) *udpSock {
 // poller as an *os.File: net's socket constructor (its dialer, listener
 // and address-family probing) and FilePacketConn are linked for nothing
 // else (flash); the send and receive paths use only the RawConn.
-func openUDP(network string, ap netip.AddrPort) (*os.File, error) {
+func openUDP(network string, ap netip.AddrPort) (*udpSock, error) {
 	family := unix.AF_INET6
 	var sa syscall.Sockaddr
 	if network == "udp4" {
@@ -178,7 +174,9 @@ func openUDP(network string, ap netip.AddrPort) (*os.File, error) {
 			return nil, fmt.Errorf("tun: packet info on %s: %w", ap, err)
 		}
 	}
-	return os.NewFile(uintptr(fd), "udp"), nil
+	f := os.NewFile(uintptr(fd), "udp")
+	rc, _ := f.SyscallConn() // fails only on a nil file
+	return &udpSock{c: f, rc: rc, fd: fd, port: ap.Port(), addr: ap.Addr().Unmap(), v6: family == unix.AF_INET6}, nil
 }
 
 // listenError is the error net.ListenUDP returns (the text of its
@@ -210,7 +208,7 @@ func (u *UDP) Start() {
 		}
 		var b ESPBatch
 		if s.port == PortNATT && u.espBatch != nil {
-			enableGRO(s.rc)
+			enableGRO(s.fd)
 			b = u.espBatch()
 		}
 		u.wg.Add(1)
@@ -332,12 +330,8 @@ func (u *UDP) Close() error {
 // and NAT-T packets to a peer inside a protected prefix bypass the TUN.
 func (u *UDP) SetMark(mark uint32) error {
 	for _, s := range u.socks {
-		var serr error
-		if err := s.rc.Control(func(fd uintptr) { serr = setMark(mark, int(fd)) }); err != nil {
+		if err := setMark(mark, s.fd); err != nil {
 			return err
-		}
-		if serr != nil {
-			return serr
 		}
 	}
 	return nil

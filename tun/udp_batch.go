@@ -58,12 +58,8 @@ func newUDPBatchReader(s *udpSock, batch int) (*udpBatchReader, error) {
 }
 
 // enableGRO asks the kernel to merge datagrams (best effort: Linux 5.0).
-func enableGRO(rc syscall.RawConn) bool {
-	ok := false
-	_ = rc.Control(func(fd uintptr) {
-		ok = unix.SetsockoptInt(int(fd), unix.SOL_UDP, unix.UDP_GRO, 1) == nil
-	})
-	return ok
+func enableGRO(fd int) bool {
+	return unix.SetsockoptInt(fd, unix.SOL_UDP, unix.UDP_GRO, 1) == nil
 }
 
 // read waits for datagrams and returns how many messages were filled.

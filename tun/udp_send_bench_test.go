@@ -2,7 +2,6 @@ package tun
 
 import (
 	"net/netip"
-	"os"
 	"syscall"
 	"testing"
 )
@@ -26,15 +25,15 @@ func BenchmarkUDPSend(b *testing.B) {
 	local := netip.MustParseAddrPort("10.93.0.1:4500")
 	p := make([]byte, 1400)
 	p[3] = 1 // an SPI
-	listen := func(network, bind string) *os.File {
-		var c *os.File
+	listen := func(network, bind string) *udpSock {
+		var s *udpSock
 		var err error
-		inNS(b, ns, func() { c, err = openUDP(network, netip.MustParseAddrPort(bind)) })
+		inNS(b, ns, func() { s, err = openUDP(network, netip.MustParseAddrPort(bind)) })
 		if err != nil {
 			b.Fatal(err)
 		}
-		b.Cleanup(func() { c.Close() })
-		return c
+		b.Cleanup(func() { s.c.Close() })
+		return s
 	}
 
 	b.Run("raw", func(b *testing.B) {
@@ -60,8 +59,8 @@ func BenchmarkUDPSend(b *testing.B) {
 		{"wildcard", "udp", "[::]:0"},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
-			c := listen(tc.network, tc.bind)
-			s := benchSock(c, netip.MustParseAddrPort(tc.bind).Addr())
+			s := listen(tc.network, tc.bind)
+			s.port, s.tx = PortNATT, newUDPTx()
 			b.SetBytes(int64(len(p)))
 			for b.Loop() {
 				if err := s.write(p, local, remote); err != nil {
@@ -71,8 +70,9 @@ func BenchmarkUDPSend(b *testing.B) {
 		})
 	}
 	b.Run("run16", func(b *testing.B) {
-		c := listen("udp", "[::]:0")
-		w := NewWire(nil, &UDP{socks: []*udpSock{benchSock(c, netip.IPv6Unspecified())}})
+		s := listen("udp", "[::]:0")
+		s.port, s.tx = PortNATT, newUDPTx()
+		w := NewWire(nil, &UDP{socks: []*udpSock{s}})
 		batch := make([][]byte, 16)
 		for i := range batch {
 			batch[i] = nattPacket(local.Addr(), remote, p)
@@ -84,10 +84,4 @@ func BenchmarkUDPSend(b *testing.B) {
 			}
 		}
 	})
-}
-
-func benchSock(c *os.File, addr netip.Addr) *udpSock {
-	s := newUDPSock(c, PortNATT, addr)
-	s.tx = newUDPTx()
-	return s
 }

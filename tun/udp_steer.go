@@ -1,10 +1,6 @@
 package tun
 
-import (
-	"syscall"
-
-	"golang.org/x/sys/unix"
-)
+import "golang.org/x/sys/unix"
 
 // Two queues for port 500. Under a flood of forged first messages the
 // socket's queue fills, and the kernel drops whatever arrives next: the
@@ -33,14 +29,8 @@ var cookieSteer = []unix.SockFilter{
 	{Code: unix.BPF_RET | unix.BPF_K, K: 0},
 }
 
-// attachSteer installs cookieSteer on the group of c.
-func attachSteer(rc syscall.RawConn) error {
+// attachSteer installs cookieSteer on the group of the socket fd.
+func attachSteer(fd int) error {
 	prog := unix.SockFprog{Len: uint16(len(cookieSteer)), Filter: &cookieSteer[0]}
-	var serr error
-	if err := rc.Control(func(fd uintptr) {
-		serr = unix.SetsockoptSockFprog(int(fd), unix.SOL_SOCKET, unix.SO_ATTACH_REUSEPORT_CBPF, &prog)
-	}); err != nil {
-		return err
-	}
-	return serr
+	return unix.SetsockoptSockFprog(fd, unix.SOL_SOCKET, unix.SO_ATTACH_REUSEPORT_CBPF, &prog)
 }

@@ -414,13 +414,13 @@ func TestIKEPortSteersCookies(t *testing.T) {
 	if steered == nil {
 		t.Skip("the kernel refused the steering program")
 	}
-	var intruder *os.File
+	var intruder *udpSock
 	var err error
 	inNS(t, ns, func() { intruder, err = openUDP("udp4", netip.AddrPortFrom(lo, PortIKE)) })
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer intruder.Close()
+	defer intruder.c.Close()
 	c := loopbackUDP4(t, ns)
 	header := func(ckyR byte, tag string) []byte {
 		h := make([]byte, 28, 28+len(tag))
@@ -466,7 +466,7 @@ func TestIKEPortSteersCookies(t *testing.T) {
 	if len(sent) != 0 {
 		t.Fatalf("%d datagrams not received on their socket", len(sent))
 	}
-	if got := read(intruder); len(got) != 0 {
+	if got := read(intruder.c); len(got) != 0 {
 		t.Fatalf("a third socket in the group received %d datagrams", len(got))
 	}
 	n := 0
@@ -493,7 +493,14 @@ func connSock(t testing.TB, c *net.UDPConn, port uint16, addr netip.Addr) *udpSo
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { f.Close() })
-	return newUDPSock(f, port, addr)
+	return fileSock(f, port, addr)
+}
+
+// fileSock wraps f, bound to port on addr, as openUDP does its socket.
+// (Fd makes f blocking: test sockets only.)
+func fileSock(f *os.File, port uint16, addr netip.Addr) *udpSock {
+	rc, _ := f.SyscallConn()
+	return &udpSock{c: f, rc: rc, fd: int(f.Fd()), port: port, addr: addr.Unmap(), v6: !addr.Is4()}
 }
 
 // TestListenErrorText: a socket that cannot be bound gives the text
