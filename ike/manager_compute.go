@@ -78,21 +78,17 @@ func (m *Manager) waitComputations() { m.compute.wg.Wait() }
 // errSAGone: the IKE SA died while its Quick Mode was being computed.
 var errSAGone = errors.New("ike: the IKE SA is gone")
 
-// computeQuick runs work outside m.mu and then apply under it, unless
-// the IKE SA died or the exchange was dropped meanwhile; then gone, when
-// set, runs instead (under m.mu). qs is the initiator's exchange (nil for
-// a responder's QM1, named by mid). Called with m.mu held.
-func (m *Manager) computeQuick(sa *ikeSA, qs *qmState, mid uint32,
-	work func() (*quickMode, []byte, *quickResult, error), apply func(*quickMode, []byte, *quickResult, error), gone func()) {
-	if m.inlineCompute {
-		apply(work())
-		return
-	}
-	if qs != nil {
-		qs.busy, qs.busyState = true, qs.q.state
-	} else {
-		push(&sa.qmPending, mid)
-	}
+// computeQuick runs a Quick Mode message of sa outside m.mu and then
+// applies the outcome under it, unless the IKE SA died or the exchange
+// was dropped meanwhile. qs is our exchange for a QM2, or a new record
+// (q nil) for a peer's QM1, which the message's ID names until it is
+// answered. Called with m.mu held.
+//
+// One function for both messages, its work and its outcome as two
+// closures: a closure per message and role, each wrapping the next, cost
+// a function apiece (flash).
+func (m *Manager) computeQuick(sa *ikeSA, qs *qmState, in *inbound) {
+	qm1, mid, sec := qs.q == nil, in.h.MessageID, sa.out.sec
 	// One variable the two closures share: one allocation, not four.
 	var r struct {
 		q   *quickMode
@@ -100,30 +96,80 @@ func (m *Manager) computeQuick(sa *ikeSA, qs *qmState, mid uint32,
 		res *quickResult
 		err error
 	}
-	m.computeForSA(sa, func() { r.q, r.out, r.res, r.err = work() }, func() {
-		if qs != nil {
-			qs.busy = false
-		} else {
-			for i, p := range sa.qmPending {
-				if p == mid {
-					sa.qmPending = append(sa.qmPending[:i], sa.qmPending[i+1:]...)
-					break
-				}
-			}
-		}
-		if sa.dead() || m.closed || qs != nil && sa.qms[qs.q.mid] != qs {
-			if r.res != nil {
-				r.res.wipe()
-			}
-			if gone != nil {
-				gone()
-			}
-			computationEnded(sa)
+	work := func() {
+		if !qm1 {
+			r.q = qs.q
+			r.out, r.res, r.err = qs.q.handle(in.pkt)
 			return
 		}
-		apply(r.q, r.out, r.res, r.err)
-		m.schedule(sa, monoNow())
-	})
+		// The offer and the SPIs need the manager's state: locked,
+		// unless computed under the lock already.
+		r.q, r.out, r.err = newQuickResponder(sec, in.pkt, func(peerLocal, peerRemote *ID) (o *childOffer, err error) {
+			if !m.inlineCompute {
+				m.mu.Lock()
+			}
+			if sa.dead() || m.closed {
+				err = errSAGone
+			} else {
+				o, err = m.responderOffer(sa, qs, peerLocal, peerRemote)
+			}
+			if !m.inlineCompute {
+				m.mu.Unlock()
+			}
+			return o, err
+		}, func() (spi uint32) {
+			if !m.inlineCompute {
+				m.mu.Lock()
+			}
+			spi = m.reserveSPI(qs)
+			if !m.inlineCompute {
+				m.mu.Unlock()
+			}
+			return spi
+		})
+	}
+	done := func() {
+		if !m.inlineCompute {
+			if !qm1 {
+				qs.busy = false
+			} else {
+				for i, p := range sa.qmPending {
+					if p == mid {
+						sa.qmPending = append(sa.qmPending[:i], sa.qmPending[i+1:]...)
+						break
+					}
+				}
+			}
+			if sa.dead() || m.closed || !qm1 && sa.qms[qs.q.mid] != qs {
+				if r.res != nil {
+					r.res.wipe()
+				}
+				if qm1 {
+					m.releaseSPIs(qs)
+				}
+				computationEnded(sa)
+				return
+			}
+		}
+		now := monoNow()
+		if qm1 {
+			m.quickResponderStep(sa, qs, r.q, r.out, r.err, in.from, now)
+		} else {
+			m.quickCompleted(sa, qs, r.out, r.res, r.err, in.from, now)
+		}
+		m.schedule(sa, now)
+	}
+	if m.inlineCompute {
+		work()
+		done()
+		return
+	}
+	if qm1 {
+		push(&sa.qmPending, mid)
+	} else {
+		qs.busy, qs.busyState = true, qs.q.state
+	}
+	m.computeForSA(sa, work, done)
 }
 
 // computeForSA runs work on a goroutine outside m.mu (at most
@@ -157,18 +203,6 @@ func (m *Manager) offLock(sa *ikeSA, work, done func()) {
 		m.mu.Unlock()
 		m.compute.wg.Done()
 	}()
-}
-
-// lockedUnlessInline runs f under m.mu from a computation running
-// outside it; computed inline, the lock is already held.
-func (m *Manager) lockedUnlessInline(f func()) {
-	if m.inlineCompute {
-		f()
-		return
-	}
-	m.mu.Lock()
-	f()
-	m.mu.Unlock()
 }
 
 // computationEnded wipes the phase 1 keys of a dead IKE SA once no

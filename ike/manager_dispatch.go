@@ -326,12 +326,7 @@ func (m *Manager) handleQuick(sa *ikeSA, in *inbound) {
 		if qs.q.initiator {
 			// QM2: with PFS, a Diffie-Hellman computation, outside the
 			// lock (manager_compute.go).
-			m.computeQuick(sa, qs, 0, func() (*quickMode, []byte, *quickResult, error) {
-				out, res, err := qs.q.handle(pkt)
-				return qs.q, out, res, err
-			}, func(_ *quickMode, out []byte, res *quickResult, err error) {
-				m.quickCompleted(sa, qs, out, res, err, from, monoNow())
-			}, nil)
+			m.computeQuick(sa, qs, in)
 			return
 		}
 		// QM3 for a responder (quick.go's tables).
@@ -341,28 +336,7 @@ func (m *Manager) handleQuick(sa *ikeSA, in *inbound) {
 	}
 	// QM1: with PFS, key making and a Diffie-Hellman computation; the
 	// offer lookup and the SPIs need the manager's state (locked).
-	qs = &qmState{}
-	sec := sa.out.sec
-	m.computeQuick(sa, nil, mid, func() (*quickMode, []byte, *quickResult, error) {
-		q, out, err := newQuickResponder(sec, pkt, func(peerLocal, peerRemote *ID) (*childOffer, error) {
-			var o *childOffer
-			var err error
-			m.lockedUnlessInline(func() {
-				if sa.dead() || m.closed {
-					err = errSAGone
-					return
-				}
-				o, err = m.responderOffer(sa, qs, peerLocal, peerRemote)
-			})
-			return o, err
-		}, func() (spi uint32) {
-			m.lockedUnlessInline(func() { spi = m.reserveSPI(qs) })
-			return spi
-		})
-		return q, out, nil, err
-	}, func(q *quickMode, out []byte, _ *quickResult, err error) {
-		m.quickResponderStep(sa, qs, q, out, err, from, monoNow())
-	}, func() { m.releaseSPIs(qs) })
+	m.computeQuick(sa, &qmState{}, in)
 }
 
 // quickCompleted applies the message that completes a Quick Mode: QM2
