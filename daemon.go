@@ -179,26 +179,24 @@ func (d *daemon) reloadLocked() error {
 // logs each one that the file changed.
 func keepRestartOnly(log *logx.Logger, running, next *conf.Config) {
 	r, n := &running.Global, &next.Global
-	warn := func(key string, runningValue, fileValue any) {
-		log.Warn("setting needs a restart; keeping the running value", "key", "global."+key,
-			"running", runningValue, "configured", fileValue)
+	// A table and one loop rather than a closure called per setting (a
+	// function of its own; flash).
+	for _, s := range [...]struct {
+		key                 string
+		changed             bool
+		running, configured any
+	}{
+		{"tun", n.Tun != r.Tun, r.Tun, n.Tun},
+		{"mtu", n.MTU != r.MTU, r.MTU, n.MTU},
+		{"listen", !slices.Equal(n.Listen, r.Listen), r.Listen, n.Listen},
+		{"control_socket", n.ControlSocket != r.ControlSocket, r.ControlSocket, n.ControlSocket},
+	} {
+		if s.changed {
+			log.Warn("setting needs a restart; keeping the running value", "key", "global."+s.key,
+				"running", s.running, "configured", s.configured)
+		}
 	}
-	if n.Tun != r.Tun {
-		warn("tun", r.Tun, n.Tun)
-		n.Tun = r.Tun
-	}
-	if n.MTU != r.MTU {
-		warn("mtu", r.MTU, n.MTU)
-		n.MTU = r.MTU
-	}
-	if !slices.Equal(n.Listen, r.Listen) {
-		warn("listen", r.Listen, n.Listen)
-		n.Listen = r.Listen
-	}
-	if n.ControlSocket != r.ControlSocket {
-		warn("control_socket", r.ControlSocket, n.ControlSocket)
-		n.ControlSocket = r.ControlSocket
-	}
+	n.Tun, n.MTU, n.Listen, n.ControlSocket = r.Tun, r.MTU, r.Listen, r.ControlSocket
 }
 
 func (d *daemon) status() *status.Report {

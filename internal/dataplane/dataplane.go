@@ -51,8 +51,8 @@ type Dataplane struct {
 	raMu sync.Mutex
 	ra   map[string]*raLease
 
-	wg        sync.WaitGroup
-	closeOnce sync.Once
+	wg     sync.WaitGroup
+	closed bool // Close ran
 }
 
 // Start builds the data plane for cfg: the TUN (cfg.Global.Tun,
@@ -318,36 +318,41 @@ func (d *Dataplane) peerMTU(peer netip.Addr) int {
 // Close stops the loops, wipes every SA and removes the routes, the
 // cleartext policy and the TUN device.
 func (d *Dataplane) Close() error {
-	d.closeOnce.Do(func() {
-		d.removeResolvFiles()
-		if d.engine != nil {
-			d.engine.Close()
+	// A flag rather than sync.Once: Once.Do would take the body as a
+	// closure, a function of its own (flash). Start's error path and the
+	// daemon's shutdown close it, from one goroutine.
+	if d.closed {
+		return nil
+	}
+	d.closed = true
+	d.removeResolvFiles()
+	if d.engine != nil {
+		d.engine.Close()
+	}
+	if d.udp != nil {
+		d.udp.Close()
+	}
+	if d.ip != nil {
+		d.ip.Close()
+	}
+	if d.bypass != nil {
+		d.bypass.Close()
+	}
+	if d.dev != nil {
+		d.dev.Close()
+	}
+	d.wg.Wait()
+	if d.engine != nil {
+		d.engine.Wait()
+	}
+	if d.kernel != nil {
+		if err := d.kernel.Close(); err != nil {
+			d.log.Warn("removing the kernel policy", "err", err)
 		}
-		if d.udp != nil {
-			d.udp.Close()
-		}
-		if d.ip != nil {
-			d.ip.Close()
-		}
-		if d.bypass != nil {
-			d.bypass.Close()
-		}
-		if d.dev != nil {
-			d.dev.Close()
-		}
-		d.wg.Wait()
-		if d.engine != nil {
-			d.engine.Wait()
-		}
-		if d.kernel != nil {
-			if err := d.kernel.Close(); err != nil {
-				d.log.Warn("removing the kernel policy", "err", err)
-			}
-		}
-		if d.rtnl != nil {
-			d.rtnl.Close()
-		}
-	})
+	}
+	if d.rtnl != nil {
+		d.rtnl.Close()
+	}
 	return nil
 }
 
@@ -398,20 +403,23 @@ func addCounts(dst *map[string]uint64, src map[string]uint64) {
 // addKernelDrops adds what the kernel dropped on the data plane's sockets
 // and TUN: losses the engine's own counters cannot see.
 func (d *Dataplane) addKernelDrops(r *status.Report) {
-	add := func(k string, v uint64) {
-		if v == 0 {
-			return
+	rx, tx := d.dev.KernelDrops()
+	var udp uint64
+	if d.udp != nil {
+		udp = d.udp.KernelDrops()
+	}
+	// A table and one loop rather than a closure called per counter (a
+	// function of its own; flash).
+	for _, c := range [...]struct {
+		key string
+		n   uint64
+	}{{"tun_tx", tx}, {"tun_rx", rx}, {"esp_socket", d.ip.KernelDrops()}, {"udp_socket", udp}} {
+		if c.n == 0 {
+			continue
 		}
 		if r.KernelDrops == nil {
 			r.KernelDrops = map[string]uint64{}
 		}
-		r.KernelDrops[k] += v
-	}
-	rx, tx := d.dev.KernelDrops()
-	add("tun_tx", tx)
-	add("tun_rx", rx)
-	add("esp_socket", d.ip.KernelDrops())
-	if d.udp != nil {
-		add("udp_socket", d.udp.KernelDrops())
+		r.KernelDrops[c.key] += c.n
 	}
 }

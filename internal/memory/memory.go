@@ -37,33 +37,35 @@ func (s *Settler) Settled() {
 	if !s.pending {
 		s.pending = true
 		wait := max(0, settleInterval-time.Since(s.last))
-		time.AfterFunc(wait, s.run)
+		// The collection runs in this closure, not in a method handed
+		// over as s.run: the method value would add a wrapper function
+		// (flash).
+		time.AfterFunc(wait, func() {
+			// Two collections: the first moves what the sync.Pools hold
+			// (the packet buffers a burst of traffic left in the engine's
+			// pool) into their victim caches, the second frees it; then
+			// the free pages go back to the kernel. With one, those
+			// buffers stayed until the next settle, and how many there
+			// were depended on how the last packets happened to overlap.
+			runtime.GC()
+			debug.FreeOSMemory()
+			// One line at info (at most every settleInterval, after
+			// tunnels came or went): what the daemon holds once the
+			// garbage is gone, the figure an admin compares with the
+			// number of SAs.
+			if s.Log.Enabled(logx.LevelInfo) {
+				var ms runtime.MemStats
+				runtime.ReadMemStats(&ms)
+				s.Log.Info("IKE settled: heap returned to the kernel", "rss_kb", residentKB(), "heap_inuse_kb", ms.HeapInuse>>10,
+					"heap_alloc_kb", ms.HeapAlloc>>10, "stack_kb", ms.StackInuse>>10, "mspan_kb", ms.MSpanInuse>>10,
+					"gc_sys_kb", ms.GCSys>>10, "other_sys_kb", ms.OtherSys>>10, "goroutines", runtime.NumGoroutine(), "sys_kb", ms.Sys>>10)
+			}
+			s.mu.Lock()
+			s.last, s.pending = time.Now(), false
+			s.mu.Unlock()
+		})
 	}
 	s.mu.Unlock() // not deferred: a deferred call costs a wrapper function (flash)
-}
-
-func (s *Settler) run() {
-	// Two collections: the first moves what the sync.Pools hold (the
-	// packet buffers a burst of traffic left in the engine's pool) into
-	// their victim caches, the second frees it; then the free pages go back
-	// to the kernel. With one, those buffers stayed until the next settle,
-	// and how many there were depended on how the last packets happened to
-	// overlap.
-	runtime.GC()
-	debug.FreeOSMemory()
-	// One line at info (at most every settleInterval, after tunnels came
-	// or went): what the daemon holds once the garbage is gone, the figure
-	// an admin compares with the number of SAs.
-	if s.Log.Enabled(logx.LevelInfo) {
-		var ms runtime.MemStats
-		runtime.ReadMemStats(&ms)
-		s.Log.Info("IKE settled: heap returned to the kernel", "rss_kb", residentKB(), "heap_inuse_kb", ms.HeapInuse>>10,
-			"heap_alloc_kb", ms.HeapAlloc>>10, "stack_kb", ms.StackInuse>>10, "mspan_kb", ms.MSpanInuse>>10,
-			"gc_sys_kb", ms.GCSys>>10, "other_sys_kb", ms.OtherSys>>10, "goroutines", runtime.NumGoroutine(), "sys_kb", ms.Sys>>10)
-	}
-	s.mu.Lock()
-	s.last, s.pending = time.Now(), false
-	s.mu.Unlock()
 }
 
 // residentKB is the process's resident set (VmRSS), 0 if unknown.
