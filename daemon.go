@@ -210,7 +210,9 @@ func (d *daemon) status() *status.Report {
 	}
 	if d.ike != nil {
 		d.dp.AddStatus(r)
-		d.ike.AddStatus(r) // after the data plane: it marks the pairs listed
+		if d.ike.enabled {
+			d.ike.mgr.AddStatus(r) // after the data plane: it marks the pairs listed
+		}
 	}
 	d.mu.Unlock()
 	return r
@@ -221,7 +223,9 @@ func (d *daemon) summary() status.Summary {
 	var s status.Summary
 	if d.ike != nil {
 		d.dp.AddSummary(&s)
-		d.ike.AddSummary(&s)
+		if d.ike.enabled {
+			s.IKESAs += d.ike.mgr.SACount()
+		}
 	}
 	d.mu.Unlock()
 	return s

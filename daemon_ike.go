@@ -8,7 +8,6 @@ import (
 	"tinyipsec/internal/dataplane"
 	"tinyipsec/internal/logx"
 	"tinyipsec/internal/memory"
-	"tinyipsec/internal/status"
 )
 
 // ikeDaemon runs the IKEv1 manager for the crypto maps with keying =
@@ -48,35 +47,6 @@ func startIKE(cfg *conf.Config, dp *dataplane.Dataplane, logger *logx.Logger) (*
 	dp.AttachIKE(mgr)
 	mgr.Start()
 	return d, nil
-}
-
-func (d *ikeDaemon) AddSummary(s *status.Summary) {
-	if d.enabled {
-		s.IKESAs += d.mgr.SACount()
-	}
-}
-
-func (d *ikeDaemon) AddStatus(r *status.Report) {
-	if !d.enabled {
-		return
-	}
-	r.IKESAs = append(r.IKESAs, d.mgr.Status()...)
-	if drops := d.mgr.DropCounts(); len(drops) > 0 {
-		r.IKEDrops = drops
-	}
-	r.IKEHalfOpen = d.mgr.HalfOpen()
-	// The data plane listed the pairs before us (cmdRun).
-	if spis := d.mgr.PairsWithoutIKESA(); len(spis) > 0 {
-		orphan := map[string]bool{}
-		for _, s := range spis {
-			orphan[dataplane.SPIText(s)] = true
-		}
-		for i := range r.IPsecSAs {
-			if orphan[r.IPsecSAs[i].SPIIn] {
-				r.IPsecSAs[i].WithoutIKESA = true
-			}
-		}
-	}
 }
 
 // reload hands the new configuration to the manager: unchanged crypto

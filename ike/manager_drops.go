@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 	"time"
 	"tinyipsec/internal/logx"
+	"tinyipsec/internal/status"
 )
 
 // Input that is not authenticated (and most IKE input is not, until
@@ -140,24 +141,35 @@ func (d *dropLog) flush(log *logx.Logger, now mono) {
 	}
 }
 
-// DropCounts returns how many IKE datagrams were dropped for each reason
-// (only reasons that occurred).
-func (m *Manager) DropCounts() map[string]uint64 {
-	out := map[string]uint64{}
-	for r := range numDropReasons {
-		if n := m.drops.counts[r].Load(); n > 0 {
-			out[r.String()] = n
+// AddStatus adds the manager's share of a status report: its IKE SAs
+// (Status), the drops by reason (those that occurred), the unproven Main
+// Mode responders, and the mark on each IPsec SA whose IKE SA is gone,
+// which the data plane listed before (by inbound SPI, as it shows them).
+// One call for the daemon instead of one per figure (flash).
+func (m *Manager) AddStatus(r *status.Report) {
+	r.IKESAs = append(r.IKESAs, m.Status()...)
+	for i := range numDropReasons {
+		if n := m.drops.counts[i].Load(); n > 0 {
+			if r.IKEDrops == nil {
+				r.IKEDrops = map[string]uint64{}
+			}
+			r.IKEDrops[i.String()] = n
 		}
 	}
-	return out
-}
-
-// HalfOpen is the number of unproven Main Mode responders.
-func (m *Manager) HalfOpen() int {
 	m.mu.Lock()
-	n := len(m.halfOpen.entries)
+	r.IKEHalfOpen = len(m.halfOpen.entries)
+	if len(m.orphans) > 0 {
+		orphan := map[string]bool{}
+		for _, o := range m.orphans {
+			orphan["0x"+spiHex(o.c.espIn, o.c.ahIn)] = true
+		}
+		for i := range r.IPsecSAs {
+			if orphan[r.IPsecSAs[i].SPIIn] {
+				r.IPsecSAs[i].WithoutIKESA = true
+			}
+		}
+	}
 	m.mu.Unlock()
-	return n
 }
 
 // drop counts and (rate-limited) logs dropped input.

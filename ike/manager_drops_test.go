@@ -7,6 +7,7 @@ import (
 
 	"tinyipsec/internal/logx"
 	"tinyipsec/internal/nstest"
+	"tinyipsec/internal/status"
 )
 
 // logLines splits what a test logger wrote into lines.
@@ -36,9 +37,16 @@ func TestDropLogRateLimited(t *testing.T) {
 	if tr.count() != n {
 		t.Fatalf("%d answers to %d first messages", tr.count(), n)
 	}
-	counts := m.DropCounts()
-	if counts["foreign-cookie"] != n || counts["malformed"] != n || counts["half-open-evicted"] == 0 {
+	// As status reports them: the counters by name, only those that
+	// occurred, and the records the pool holds.
+	var rep status.Report
+	m.AddStatus(&rep)
+	counts := rep.IKEDrops
+	if counts["foreign-cookie"] != n || counts["malformed"] != n || counts["half-open-evicted"] == 0 || len(counts) != 3 {
 		t.Fatalf("drop counters %v", counts)
+	}
+	if rep.IKEHalfOpen != m.HalfOpen() || rep.IKEHalfOpen == 0 {
+		t.Fatalf("status shows %d half-open records, the pool holds %d", rep.IKEHalfOpen, m.HalfOpen())
 	}
 	lines := logLines(&sink)
 	if len(lines) > 3 {

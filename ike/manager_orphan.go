@@ -238,22 +238,6 @@ func (m *Manager) tickOrphans(now mono) {
 	}
 }
 
-// PairsWithoutIKESA lists the inbound SPIs (ESP's, else AH's) of the
-// installed pairs whose IKE SA is gone, for status.
-func (m *Manager) PairsWithoutIKESA() []uint32 {
-	m.mu.Lock()
-	var out []uint32
-	for _, o := range m.orphans {
-		if o.c.espIn != 0 {
-			push(&out, o.c.espIn)
-		} else {
-			push(&out, o.c.ahIn)
-		}
-	}
-	m.mu.Unlock()
-	return out
-}
-
 // spiHex renders an inbound SPI (ESP's, else AH's) for logs.
 func spiHex(esp, ah uint32) string {
 	if esp == 0 {

@@ -1,9 +1,12 @@
 package ike
 
 import (
+	"fmt"
 	"net/netip"
 	"testing"
 	"time"
+
+	"tinyipsec/internal/status"
 )
 
 // orphanCount and ikeChildren read a manager's orphans and the pairs on
@@ -90,8 +93,11 @@ func TestManagerOrphanExpires(t *testing.T) {
 	_, rPair := pairThenIKESAGone(t, i, r)
 	spiIn := rPair.ESPIn.SPI
 	waitUntil(t, 5*time.Second, "the responder's pair kept without IKE SA", func() bool { return orphanCount(r.m) == 1 })
-	if got := r.m.PairsWithoutIKESA(); len(got) != 1 || got[0] != spiIn {
-		t.Fatalf("pairs without IKE SA %x, want [%x]", got, spiIn)
+	// Status marks the pair the data plane lists by its inbound SPI.
+	rep := &status.Report{IPsecSAs: []status.IPsecSA{{SPIIn: fmt.Sprintf("0x%08x", spiIn+1)}, {SPIIn: fmt.Sprintf("0x%08x", spiIn)}}}
+	r.m.AddStatus(rep)
+	if rep.IPsecSAs[0].WithoutIKESA || !rep.IPsecSAs[1].WithoutIKESA {
+		t.Fatalf("pairs without IKE SA marked %+v, want only 0x%08x", rep.IPsecSAs, spiIn)
 	}
 	r.m.tick(monoNow())
 	if len(r.plane.live()) != 1 {
@@ -102,7 +108,9 @@ func TestManagerOrphanExpires(t *testing.T) {
 	r.m.orphanDue = 0
 	r.m.mu.Unlock()
 	r.m.tick(monoNow().add(time.Millisecond))
-	if len(r.plane.live()) != 0 || orphanCount(r.m) != 0 || len(r.m.PairsWithoutIKESA()) != 0 {
+	rep = &status.Report{IPsecSAs: []status.IPsecSA{{SPIIn: fmt.Sprintf("0x%08x", spiIn)}}}
+	r.m.AddStatus(rep)
+	if len(r.plane.live()) != 0 || orphanCount(r.m) != 0 || rep.IPsecSAs[0].WithoutIKESA {
 		t.Fatalf("an expired pair without IKE SA is still installed (%d)", len(r.plane.live()))
 	}
 }
