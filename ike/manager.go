@@ -360,7 +360,10 @@ func (m *Manager) Close() {
 		m.deleteIKE(sa, true, "shutdown")
 	}
 	m.sas = nil
-	m.removeOrphansIf(func(*orphan) bool { return true })
+	for _, o := range m.orphans {
+		m.dropOrphan(o)
+	}
+	m.orphans = nil
 	m.buryGraves(0, true)
 	started := m.started
 	m.mu.Unlock()
@@ -408,9 +411,10 @@ func (m *Manager) Expired(h ChildHandle, hard bool) {
 		m.mu.Lock()
 		now := monoNow()
 		var o *orphan // the pair's, if its IKE SA is gone
-		for _, x := range m.orphans {
+		oi := 0
+		for i, x := range m.orphans {
 			if x.c.handle == h {
-				o = x
+				o, oi = x, i
 				break
 			}
 		}
@@ -421,7 +425,9 @@ func (m *Manager) Expired(h ChildHandle, hard bool) {
 			// soft one brings the rekey forward (manager_orphan.go).
 			if hard {
 				m.log.Info("IPsec SA reached its hard lifetime", "crypto_map", o.c.ms, "peer", &o.remote)
-				m.removeOrphansIf(func(x *orphan) bool { return x == o })
+				m.dropOrphan(o)
+				m.orphans[oi] = nil
+				m.orphans = withoutNil(m.orphans)
 			} else if o.c.rekeyAt > now {
 				o.c.rekeyAt, m.orphanDue = now, 0
 			}
@@ -568,7 +574,12 @@ func (ms *mapState) noteFailure(f *phase1Failure) {
 
 // clearFailure forgets the failure of peer, if any.
 func (ms *mapState) clearFailure(peer string) {
-	ms.p1Failures = deleteFunc(ms.p1Failures, func(f *phase1Failure) bool { return f.peer == peer })
+	for i, f := range ms.p1Failures {
+		if f.peer == peer {
+			ms.p1Failures[i] = nil
+		}
+	}
+	ms.p1Failures = withoutNil(ms.p1Failures)
 }
 
 // failureOf returns peer's recorded failure, or nil.

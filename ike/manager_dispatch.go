@@ -520,15 +520,17 @@ func (m *Manager) peerDeletedChild(sa *ikeSA, d childSPI) {
 			}
 		}
 	}
-	m.removeOrphansIf(func(o *orphan) bool {
+	for i, o := range m.orphans {
 		c := o.c
 		if o.peer != sa.out.peer || !((d.Protocol == ProtoESP && c.espOut != 0 && c.espOut == d.SPI) ||
 			(d.Protocol == ProtoAH && c.ahOut != 0 && c.ahOut == d.SPI)) {
-			return false
+			continue
 		}
 		m.log.Info("peer deleted an IPsec SA", "peer", &sa.remote, "spi_out", d.SPI)
-		return true
-	})
+		m.dropOrphan(o)
+		m.orphans[i] = nil
+	}
+	m.orphans = withoutNil(m.orphans)
 }
 
 // initialContact: the peer (re)started and has no SAs with us except the

@@ -457,9 +457,13 @@ func (m *Manager) releaseChild(c *child) {
 // removeChild takes a pair out of the data plane, telling the peer when
 // notify is set.
 func (m *Manager) removeChild(sa *ikeSA, c *child, notify bool) {
-	n := len(sa.children)
-	if sa.children = deleteFunc(sa.children, func(x *child) bool { return x == c }); len(sa.children) < n {
-		m.settle.unsettled = true // an IPsec SA pair came or went
+	for i, x := range sa.children {
+		if x == c {
+			sa.children[i] = nil
+			sa.children = withoutNil(sa.children)
+			m.settle.unsettled = true // an IPsec SA pair came or went
+			break
+		}
 	}
 	// On an IKE SA that a newer one replaces, the Delete goes over the
 	// newer one: strongSwan moves the IPsec SAs to the new IKE SA as
@@ -534,11 +538,18 @@ func wipeSecrets(sa *ikeSA) {
 
 // removeSA forgets an IKE SA (its children must be gone or moved).
 func (m *Manager) removeSA(sa *ikeSA) {
-	// deleteFunc clears the freed slot (no pointer kept reachable); one
+	// withoutNil clears the freed slot (no pointer kept reachable); one
 	// instantiation serves every list of pointers, where slices.Delete
 	// took one per list (flash).
 	n := len(m.sas)
-	if m.sas = deleteFunc(m.sas, func(x *ikeSA) bool { return x == sa }); len(m.sas) < n {
+	for i, x := range m.sas {
+		if x == sa {
+			m.sas[i] = nil
+			m.sas = withoutNil(m.sas)
+			break
+		}
+	}
+	if len(m.sas) < n {
 		// A live SA left m.sas with what it was negotiating
 		// (manager_settle.go).
 		m.settle.unsettled = true

@@ -100,17 +100,18 @@ const graveTime = 10 * time.Second
 
 // buryGraves wipes the keys of the retired IKE SAs whose time is up.
 func (m *Manager) buryGraves(now mono, all bool) {
-	m.graves = deleteFunc(m.graves, func(g *ikeSA) bool {
+	for i, g := range m.graves {
 		if !all && now < g.graveUntil {
-			return false
+			continue
 		}
 		if g.computing > 0 {
 			g.graveUntil = 0 // the computation wipes them when it ends
 		} else {
 			wipeSecrets(g)
 		}
-		return true
-	})
+		m.graves[i] = nil
+	}
+	m.graves = withoutNil(m.graves)
 }
 
 // heir is the live IKE SA that took over from sa, nil if none.
@@ -128,15 +129,16 @@ func (m *Manager) adoptOrphans(sa *ikeSA) {
 	if len(m.orphans) == 0 || sa.ra != nil || sa.out == nil || !sa.out.peer.valid() {
 		return
 	}
-	m.orphans = deleteFunc(m.orphans, func(o *orphan) bool {
+	for i, o := range m.orphans {
 		if o.peer != sa.out.peer || o.ms != sa.ms {
-			return false
+			continue
 		}
 		push(&sa.children, o.c)
 		m.log.Info("IPsec SA taken over by the new IKE SA", "crypto_map", o.c.ms, "peer", &sa.remote,
 			"spi_in", spiHex(o.c.espIn, o.c.ahIn))
-		return true
-	})
+		m.orphans[i] = nil
+	}
+	m.orphans = withoutNil(m.orphans)
 	m.settle.unsettled = true // an IPsec SA pair came or went
 }
 
@@ -159,9 +161,9 @@ const reauthWindow = 30 * time.Second
 // pair for the same traffic (see installChild), which a peer that did
 // restart does at once.
 func (m *Manager) clearOrphans(sa *ikeSA, now mono) {
-	m.orphans = deleteFunc(m.orphans, func(o *orphan) bool {
+	for i, o := range m.orphans {
 		if o.peer != sa.out.peer {
-			return false
+			continue
 		}
 		reauth := o.peerKept && o.ms == sa.ms && time.Duration(now-o.since) < reauthWindow
 		msg := "INITIAL-CONTACT: dropping an IPsec SA kept from the restarted peer's old IKE SA"
@@ -171,22 +173,12 @@ func (m *Manager) clearOrphans(sa *ikeSA, now mono) {
 		m.log.Info(msg, "peer", &sa.remote, "spi_in", spiHex(o.c.espIn, o.c.ahIn))
 		if reauth {
 			o.c.doubtfulUntil = now + mono(reauthWindow)
-			return false
+			continue
 		}
 		m.dropOrphan(o)
-		return true
-	})
-}
-
-// removeOrphansIf removes the orphans for which drop says so.
-func (m *Manager) removeOrphansIf(drop func(o *orphan) bool) {
-	m.orphans = deleteFunc(m.orphans, func(o *orphan) bool {
-		if !drop(o) {
-			return false
-		}
-		m.dropOrphan(o)
-		return true
-	})
+		m.orphans[i] = nil
+	}
+	m.orphans = withoutNil(m.orphans)
 }
 
 // dropOrphan takes an orphan's pair out of the data plane (no IKE SA to
@@ -206,17 +198,18 @@ func (m *Manager) tickOrphans(now mono) {
 		return
 	}
 	m.orphanDue = now + mono(time.Second)
-	m.removeOrphansIf(func(o *orphan) bool {
+	for i, o := range m.orphans {
 		c := o.c
-		switch {
-		case c.removeAt != 0 && now > c.removeAt:
-			return true
-		case now > c.expires:
+		if c.removeAt == 0 || now <= c.removeAt {
+			if now <= c.expires {
+				continue
+			}
 			m.log.Info("IPsec SA expired (no IKE SA)", "crypto_map", c.ms, "peer", &o.remote)
-			return true
 		}
-		return false
-	})
+		m.dropOrphan(o)
+		m.orphans[i] = nil
+	}
+	m.orphans = withoutNil(m.orphans)
 	for _, o := range m.orphans {
 		c, ms := o.c, o.ms
 		if c.removeAt != 0 || ms == nil || !ms.cm.PeerAddr.IsValid() || ms.cm.Dynamic || now < ms.nextTry {

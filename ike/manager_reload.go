@@ -120,16 +120,16 @@ func (m *Manager) Reload(c *conf.Config) (ReloadResult, error) {
 // retireMap deletes everything that belongs to a changed or removed
 // crypto map. Callers hold m.mu.
 func (m *Manager) retireMap(ms *mapState, kept map[*mapState]bool) {
-	m.removeOrphansIf(func(o *orphan) bool {
+	for i, o := range m.orphans {
 		if o.c.ms == ms {
 			m.log.Info("deleting IPsec SA of a changed or removed crypto map", "crypto_map", ms, "peer", &o.remote)
-			return true
-		}
-		if o.ms == ms {
+			m.dropOrphan(o)
+			m.orphans[i] = nil
+		} else if o.ms == ms {
 			o.ms = o.c.ms // adopted by an IKE SA of the map that carries it
 		}
-		return false
-	})
+	}
+	m.orphans = withoutNil(m.orphans)
 	for _, sa := range append([]*ikeSA(nil), m.sas...) {
 		if sa.dead() {
 			continue

@@ -208,3 +208,22 @@ func (sa *ikeSA) phase1Confirmed() { sa.p1In, sa.p1Last = nil, nil }
 // path (some 150 bytes on MIPS); the manager's lists of pointers share
 // this one instantiation (flash).
 func push[E any](s *[]E, e E) { *s = append(*s, e) }
+
+// withoutNil returns s without its nil entries, in order, the freed
+// tail cleared (no pointer kept reachable). The manager's lists are
+// filtered by setting what goes to nil in a plain loop and calling this
+// once: a predicate for a filter function was a closure, a function of
+// its own, at each of a dozen sites. E is any pointer type, compared as
+// an interface: with the constraint comparable each list of pointers
+// took an instantiation of its own, with any they share one (flash).
+func withoutNil[E any](s []E) []E {
+	var none E
+	kept := s[:0]
+	for _, e := range s {
+		if any(e) != any(none) {
+			kept = append(kept, e)
+		}
+	}
+	clear(s[len(kept):])
+	return kept
+}
