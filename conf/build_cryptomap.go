@@ -6,8 +6,6 @@ import (
 	"os"
 	"strings"
 	"time"
-
-	"tinyipsec/internal/order"
 )
 
 // TestShortLifetimesEnv is a switch for tests only: with it set to "1" in
@@ -58,7 +56,10 @@ var (
 		"esp_auth_key_out", "ah_key_in", "ah_key_out", "ah_spi_in", "ah_spi_out"}
 )
 
-// cryptoMaps reads the [[crypto_map]] array and sorts it by (name, seq).
+// cryptoMaps reads the [[crypto_map]] array, kept sorted by (name, seq)
+// as IOS evaluates them: each map is inserted at its place, after those
+// that sort equal, rather than sorted at the end, whose less and swap
+// closures were two functions more (flash).
 func (b *builder) cryptoMaps(ts []*table) {
 	seen := map[string]keyPath{}
 	needPolicy := false
@@ -69,7 +70,13 @@ func (b *builder) cryptoMaps(ts []*table) {
 		m := b.cryptoMap(t, seen)
 		t.done()
 		if m != nil {
-			b.cfg.CryptoMaps = append(b.cfg.CryptoMaps, m)
+			ms := append(b.cfg.CryptoMaps, m)
+			i := len(ms) - 1
+			for ; i > 0 && (ms[i-1].Name > m.Name || ms[i-1].Name == m.Name && ms[i-1].Seq > m.Seq); i-- {
+				ms[i] = ms[i-1]
+			}
+			ms[i] = m
+			b.cfg.CryptoMaps = ms
 		}
 		if k, _ := t.m["keying"].(string); k != "manual" {
 			needPolicy = true
@@ -78,14 +85,6 @@ func (b *builder) cryptoMaps(ts []*table) {
 	if needPolicy && len(b.cfg.Policies) == 0 && !b.hasPolicies {
 		b.fail(keyPath{"isakmp_policy"}, "at least one isakmp_policy is required for keying = \"isakmp\"")
 	}
-	// By (name, seq), as IOS evaluates them.
-	ms := b.cfg.CryptoMaps
-	order.Stable(len(ms), func(i, j int) bool {
-		if ms[i].Name != ms[j].Name {
-			return ms[i].Name < ms[j].Name
-		}
-		return ms[i].Seq < ms[j].Seq
-	}, func(i, j int) { ms[i], ms[j] = ms[j], ms[i] })
 }
 
 // cryptoMap reads one [[crypto_map]]; nil when it has errors.

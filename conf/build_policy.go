@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"tinyipsec/internal/algo"
-	"tinyipsec/internal/order"
 )
 
 // Phase 1 lifetime range of IOS "crypto isakmp policy" (60 s .. 1 day).
@@ -14,7 +13,9 @@ const (
 	maxP1Lifetime = 86400 * time.Second
 )
 
-// policies reads the [[isakmp_policy]] array and sorts it by priority.
+// policies reads the [[isakmp_policy]] array, kept sorted by priority:
+// policy inserts each at its place rather than sorting at the end with two
+// closures (flash).
 func (b *builder) policies(ts []*table) {
 	byPrio := map[int]keyPath{} // int keys: a map of int64 links its own lookup code (flash)
 	for _, t := range ts {
@@ -24,9 +25,6 @@ func (b *builder) policies(ts []*table) {
 		b.policy(t, byPrio)
 		t.done()
 	}
-	ps := b.cfg.Policies
-	order.Stable(len(ps), func(i, j int) bool { return ps[i].Priority < ps[j].Priority },
-		func(i, j int) { ps[i], ps[j] = ps[j], ps[i] })
 }
 
 func (b *builder) policy(t *table, byPrio map[int]keyPath) {
@@ -85,6 +83,12 @@ func (b *builder) policy(t *table, byPrio map[int]keyPath) {
 	p.Lifetime = lt
 
 	if len(b.errs)+b.dropped == nerr {
-		b.cfg.Policies = append(b.cfg.Policies, p)
+		ps := append(b.cfg.Policies, ISAKMPPolicy{})
+		i := len(ps) - 1
+		for ; i > 0 && ps[i-1].Priority > p.Priority; i-- {
+			ps[i] = ps[i-1]
+		}
+		ps[i] = p
+		b.cfg.Policies = ps
 	}
 }
