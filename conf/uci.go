@@ -1,7 +1,7 @@
 package conf
 
 import (
-	"fmt"
+	"strconv"
 )
 
 // The UCI bridge maps /etc/config/tinyipsec onto the same tree the TOML
@@ -54,27 +54,24 @@ func ParseUCI(name string, data []byte) (*Config, error) {
 		// The section the way uci show names it: 'name' or @type[N].
 		disp := s.Type + " '" + s.Name + "'"
 		if s.Name == "" {
-			disp = fmt.Sprintf("%s @%s[%d]", s.Type, s.Type, s.Index)
-		}
-		fail := func(format string, args ...any) {
-			b.add(Error{File: name, Line: s.Line, Key: disp, Msg: fmt.Sprintf(format, args...)})
+			disp = s.Type + " @" + s.Type + "[" + strconv.Itoa(s.Index) + "]"
 		}
 		var p keyPath
 		switch s.Type {
 		case "global":
 			if _, dup := root["global"]; dup {
-				fail("only one global section is allowed")
+				b.at(s.Line, disp, "only one global section is allowed")
 				continue
 			}
 			p = keyPath{"global"}
-			root["global"] = loc.options(s, p, disp, fail)
+			root["global"] = loc.options(s, p, disp, b)
 		case "isakmp_policy", "crypto_map", "keyring":
 			list, _ := root[s.Type].([]any)
 			p = keyPath{s.Type}.index(len(list))
-			root[s.Type] = append(list, loc.options(s, p, disp, fail))
+			root[s.Type] = append(list, loc.options(s, p, disp, b))
 		case "transform_set", "acl":
 			if s.Name == "" {
-				fail("needs a name: config %s 'NAME'", s.Type)
+				b.at(s.Line, disp, "needs a name: config "+s.Type+" 'NAME'")
 				continue
 			}
 			tbl := named[s.Type]
@@ -84,19 +81,26 @@ func ParseUCI(name string, data []byte) (*Config, error) {
 				root[s.Type] = tbl
 			}
 			if _, dup := tbl[s.Name]; dup {
-				fail("%s %q is defined twice", s.Type, s.Name)
+				b.at(s.Line, disp, s.Type+" "+strconv.Quote(s.Name)+" is defined twice")
 				continue
 			}
 			p = keyPath{s.Type, s.Name}
-			tbl[s.Name] = loc.options(s, p, disp, fail)
+			tbl[s.Name] = loc.options(s, p, disp, b)
 		default:
-			fail("unknown section type %q (want global, isakmp_policy, transform_set, acl or crypto_map)", s.Type)
+			b.at(s.Line, disp, "unknown section type "+strconv.Quote(s.Type)+" (want global, isakmp_policy, transform_set, acl or crypto_map)")
 			continue
 		}
 		loc.entries[p.String()] = uciLoc{line: s.Line, key: disp, section: s.Type}
 	}
 	c, err := b.build(root)
 	return c, redactSecrets(data, true, err)
+}
+
+// at reports msg at a UCI section (key is its display name) or at one of
+// its options: a method rather than a closure per section, which the
+// option reader was handed as well (flash).
+func (b *builder) at(line int, key, msg string) {
+	b.add(Error{File: b.file, Line: line, Key: key, Msg: msg})
 }
 
 type uciLoc struct {
@@ -133,8 +137,8 @@ func (l *uciLocator) locate(p keyPath) (int, string) {
 }
 
 // options converts a section's options to a tree table and records their
-// positions.
-func (l *uciLocator) options(s *uciSection, p keyPath, disp string, fail func(string, ...any)) map[string]any {
+// positions; b takes a duplicate's error.
+func (l *uciLocator) options(s *uciSection, p keyPath, disp string, b *builder) map[string]any {
 	m := map[string]any{}
 	for _, o := range s.Options {
 		key := o.Name
@@ -145,7 +149,7 @@ func (l *uciLocator) options(s *uciSection, p keyPath, disp string, fail func(st
 			continue
 		}
 		if _, dup := m[key]; dup {
-			fail("both %q and %q are set", o.Name, key)
+			b.at(s.Line, disp, "both "+strconv.Quote(o.Name)+" and "+strconv.Quote(key)+" are set")
 			continue
 		}
 		kind := "option"

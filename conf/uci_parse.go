@@ -1,7 +1,7 @@
 package conf
 
 import (
-	"fmt"
+	"strconv"
 )
 
 // This file reads the UCI file format (/etc/config/NAME on OpenWrt) the
@@ -193,6 +193,17 @@ func (lx *uciLexer) escape(b *[]byte) bool {
 	return true
 }
 
+// uciBad appends a syntax error at line, up to the builder's limit (it
+// keeps no more anyway). A function with the message made by the caller
+// (strconv.Quote is fmt's %q) rather than a closure formatting it per
+// statement (flash).
+func uciBad(errs []uciError, line int, msg string) []uciError {
+	if len(errs) <= maxErrors {
+		errs = append(errs, uciError{Line: line, Msg: msg})
+	}
+	return errs
+}
+
 // parseUCI turns statements into sections.
 func parseUCI(src []byte) ([]*uciSection, []uciError) {
 	stmts, errs := uciStatements(src)
@@ -201,30 +212,25 @@ func parseUCI(src []byte) ([]*uciSection, []uciError) {
 	var cur *uciSection
 	for _, st := range stmts {
 		w := st.Words
-		bad := func(format string, args ...any) {
-			if len(errs) <= maxErrors { // the builder keeps no more anyway
-				errs = append(errs, uciError{Line: st.Line, Msg: fmt.Sprintf(format, args...)})
-			}
-		}
 		switch w[0] {
 		case "package":
 			if len(w) != 2 {
-				bad("package takes one name")
+				errs = uciBad(errs, st.Line, "package takes one name")
 			}
 		case "config":
 			if len(w) < 2 || len(w) > 3 {
-				bad("config takes a type and an optional name")
+				errs = uciBad(errs, st.Line, "config takes a type and an optional name")
 				cur = nil
 				continue
 			}
 			if !uciName(w[1]) {
-				bad("invalid section type %q", w[1])
+				errs = uciBad(errs, st.Line, "invalid section type "+strconv.Quote(w[1]))
 			}
 			s := &uciSection{Type: w[1], Line: st.Line, Index: perType[w[1]], byName: map[string]*uciOption{}}
 			perType[w[1]]++
 			if len(w) == 3 {
 				if !uciName(w[2]) {
-					bad("invalid section name %q (letters, digits and _ only)", w[2])
+					errs = uciBad(errs, st.Line, "invalid section name "+strconv.Quote(w[2])+" (letters, digits and _ only)")
 				}
 				s.Name = w[2]
 			}
@@ -232,15 +238,15 @@ func parseUCI(src []byte) ([]*uciSection, []uciError) {
 			cur = s
 		case "option", "list":
 			if len(w) != 3 {
-				bad("%s takes a name and one value", w[0])
+				errs = uciBad(errs, st.Line, w[0]+" takes a name and one value")
 				continue
 			}
 			if cur == nil {
-				bad("%s outside of a config section", w[0])
+				errs = uciBad(errs, st.Line, w[0]+" outside of a config section")
 				continue
 			}
 			if !uciName(w[1]) {
-				bad("invalid option name %q", w[1])
+				errs = uciBad(errs, st.Line, "invalid option name "+strconv.Quote(w[1]))
 				continue
 			}
 			isList := w[0] == "list"
@@ -251,13 +257,13 @@ func parseUCI(src []byte) ([]*uciSection, []uciError) {
 				cur.Options = append(cur.Options, o)
 				cur.byName[o.Name] = o
 			case !isList || !o.List:
-				bad("option %q is set twice in this section", w[1])
+				errs = uciBad(errs, st.Line, "option "+strconv.Quote(w[1])+" is set twice in this section")
 				continue
 			}
 			o.Values = append(o.Values, w[2])
 			o.Lines = append(o.Lines, st.Line)
 		default:
-			bad("unknown statement %q (want package, config, option or list)", w[0])
+			errs = uciBad(errs, st.Line, "unknown statement "+strconv.Quote(w[0])+" (want package, config, option or list)")
 		}
 	}
 	return secs, errs
