@@ -85,7 +85,7 @@ func (b *builder) raGateway(t *table, m *CryptoMap) {
 			t.fail("pool", err.Error())
 		} else {
 			m.PoolFirst, m.PoolLast = first, last
-			m.ACL = poolACL(m.ID(), first, last)
+			m.ACL = poolACL(m)
 			m.Match = m.ACL.Name
 		}
 	}
@@ -174,15 +174,14 @@ func (m *CryptoMap) PoolAddrs() []netip.Addr {
 	}
 }
 
-// poolACL is a gateway's crypto ACL: traffic to each pool address.
-func poolACL(id string, first, last netip.Addr) *ACL {
-	l := &ACL{Name: "pool:" + id}
-	for a := first; ; a = a.Next() {
+// poolACL is a gateway's crypto ACL: traffic to each pool address, in
+// PoolAddrs' order (one walk through a pool, written once: flash).
+func poolACL(m *CryptoMap) *ACL {
+	l := &ACL{Name: "pool:" + m.ID()}
+	for _, a := range m.PoolAddrs() {
 		l.Rules = append(l.Rules, PoolRule(a))
-		if a == last || len(l.Rules) >= MaxPoolSize {
-			return l
-		}
 	}
+	return l
 }
 
 // PoolRule is the gateway's crypto ACL line for pool address a.

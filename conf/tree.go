@@ -69,6 +69,18 @@ func (t *table) fail(key, msg string) {
 	t.b.fail(t.path.key(key), msg)
 }
 
+// mustBe reports that the value v of key (element i of it when i >= 0)
+// is of the wrong type: "must be WHAT, not TYPE". One site for the ten
+// such messages instead of a formatting call with a boxed type name at
+// each (flash).
+func (t *table) mustBe(key string, i int, what string, v any) {
+	p := t.path.key(key)
+	if i >= 0 {
+		p = p.index(i)
+	}
+	t.b.fail(p, "must be "+what+", not "+t.b.typeName(v))
+}
+
 // done reports every key that no reader asked for, in sorted order.
 func (t *table) done() {
 	var unknown []string
@@ -129,11 +141,11 @@ func (t *table) scalar(key string) (v any, present, ok bool) {
 	}
 	switch v.(type) {
 	case []any, []map[string]any, map[string]any:
+		what := "a single value"
 		if t.b.text {
-			t.errorf(key, "must be a single value (option), not %s", t.b.typeName(v))
-		} else {
-			t.errorf(key, "must be a single value, not %s", t.b.typeName(v))
+			what = "a single value (option)"
 		}
+		t.mustBe(key, -1, what, v)
 		return nil, true, false
 	}
 	return v, true, true
@@ -147,7 +159,7 @@ func (t *table) str(key, def string) (string, bool) {
 	}
 	s, isStr := v.(string)
 	if !isStr {
-		t.errorf(key, "must be a string, not %s", t.b.typeName(v))
+		t.mustBe(key, -1, "a string", v)
 		return def, false
 	}
 	return s, true
@@ -212,7 +224,7 @@ func (t *table) integer(key string, def, lo, hi int64) (int64, bool) {
 			return def, false
 		}
 	} else if !isInt {
-		t.errorf(key, "must be an integer, not %s", t.b.typeName(v))
+		t.mustBe(key, -1, "an integer", v)
 		return def, false
 	}
 	if n < lo || n > hi {
@@ -250,7 +262,7 @@ func (t *table) boolean(key string, def bool) (bool, bool) {
 			return def, false
 		}
 	}
-	t.errorf(key, "must be a boolean (true or false), not %s", t.b.typeName(v))
+	t.mustBe(key, -1, "a boolean (true or false)", v)
 	return def, false
 }
 
@@ -333,7 +345,7 @@ func (t *table) strList(key string) ([]string, bool) {
 		for i, e := range x {
 			s, isStr := e.(string)
 			if !isStr {
-				t.b.errorf(t.path.key(key).index(i), "must be a string, not %s", t.b.typeName(e))
+				t.mustBe(key, i, "a string", e)
 				ok = false
 				continue
 			}
@@ -341,7 +353,7 @@ func (t *table) strList(key string) ([]string, bool) {
 		}
 		return out, ok
 	}
-	t.errorf(key, "must be a string or an array of strings, not %s", t.b.typeName(v))
+	t.mustBe(key, -1, "a string or an array of strings", v)
 	return nil, false
 }
 
@@ -353,7 +365,7 @@ func (t *table) subTable(key string) (*table, bool) {
 	}
 	m, ok := v.(map[string]any)
 	if !ok {
-		t.errorf(key, "must be a table, not %s", t.b.typeName(v))
+		t.mustBe(key, -1, "a table", v)
 		return nil, false
 	}
 	return t.b.table(t.path.key(key), m), true
@@ -375,18 +387,17 @@ func (t *table) tableArray(key string) []*table {
 	case []any:
 		elems = x
 	default:
-		t.errorf(key, "must be an array of tables ([[%s]]), not %s", key, t.b.typeName(v))
+		t.mustBe(key, -1, "an array of tables ([["+key+"]])", v)
 		return nil
 	}
 	var out []*table
 	for i, e := range elems {
 		m, ok := e.(map[string]any)
-		p := t.path.key(key).index(i)
 		if !ok {
-			t.b.errorf(p, "must be a table, not %s", t.b.typeName(e))
+			t.mustBe(key, i, "a table", e)
 			continue
 		}
-		out = append(out, t.b.table(p, m))
+		out = append(out, t.b.table(t.path.key(key).index(i), m))
 	}
 	return out
 }

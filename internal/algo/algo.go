@@ -343,12 +343,13 @@ func Groups() []Group {
 	return out
 }
 
-// Info returns the group's row, or nil for an unsupported group.
+// Info returns the group's row, or nil for an unsupported group: a
+// pointer into the table, as the other Info methods return, not to a copy
+// made on the heap at each call.
 func (g Group) Info() *GroupInfo {
 	for i := range groups {
 		if groups[i].g == g {
-			info := groups[i].info
-			return &info
+			return &groups[i].info
 		}
 	}
 	return nil
