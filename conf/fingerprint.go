@@ -17,14 +17,15 @@ import (
 // and manual keys, and a plain hash of a short PSK could be brute-forced
 // by anyone who sees a fingerprint in a log. The price is that
 // fingerprints only compare within one process, which is all hot reload
-// needs.
-var fingerprintKey = func() []byte {
-	k := make([]byte, 32)
-	if _, err := rand.Read(k); err != nil {
+// needs. An array filled by init, not a slice made by a function
+// literal called at start, which was a function more (flash).
+var fingerprintKey [32]byte
+
+func init() {
+	if _, err := rand.Read(fingerprintKey[:]); err != nil {
 		panic("conf: no randomness: " + err.Error())
 	}
-	return k
-}()
+}
 
 // Fingerprint summarises everything that shapes this crypto map's
 // tunnels: its own settings and keys, the rules of its ACL, its transform
@@ -34,7 +35,7 @@ var fingerprintKey = func() []byte {
 // their SAs across a reload. Global settings are not included; compare
 // Config.Global for those.
 func (m *CryptoMap) Fingerprint() string {
-	h := hmac.New(sha256.New, fingerprintKey)
+	h := hmac.New(sha256.New, fingerprintKey[:])
 	m.writeFingerprint(h)
 	return hex.EncodeToString(h.Sum(nil))
 }

@@ -8,6 +8,9 @@ import "fmt"
 type Secret []byte
 
 // Format implements fmt.Formatter for every verb, including %x and %#v.
+// There is no String method: fmt asks a Formatter first, nothing called
+// String directly, and the method and its pointer wrapper were kept in the
+// binary for nothing (flash).
 func (s Secret) Format(f fmt.State, verb rune) {
 	if len(s) == 0 {
 		fmt.Fprint(f, "[]")
@@ -19,14 +22,6 @@ func (s Secret) Format(f fmt.State, verb rune) {
 // Wipe zeroes the key material in place, for code that copied a key out
 // of the configuration and is done with it.
 func (s Secret) Wipe() { clear(s) }
-
-// String is for code that calls it directly rather than through fmt.
-func (s Secret) String() string {
-	if len(s) == 0 {
-		return "[]"
-	}
-	return "[redacted]"
-}
 
 // The structs that hold Secrets format themselves through a copy of a
 // method-less twin type. Without these methods fmt prints a nested
