@@ -46,22 +46,16 @@ func (a AuthMethod) IsECDSA() bool {
 	return a == AuthECDSA256 || a == AuthECDSA384 || a == AuthECDSA521
 }
 
+// authNames are the methods' names by attribute value (XAUTH's, 65001,
+// apart: a table that long would be mostly empty).
+var authNames = [...]string{AuthPSK: "pre-share", AuthRSASig: "rsa-sig",
+	AuthECDSA256: "ecdsa-sig-256", AuthECDSA384: "ecdsa-sig-384", AuthECDSA521: "ecdsa-sig-521"}
+
 func (a AuthMethod) String() string {
-	switch a {
-	case AuthPSK:
-		return "pre-share"
-	case AuthXAuthInitPSK:
+	if a == AuthXAuthInitPSK {
 		return "xauth-pre-share"
-	case AuthRSASig:
-		return "rsa-sig"
-	case AuthECDSA256:
-		return "ecdsa-sig-256"
-	case AuthECDSA384:
-		return "ecdsa-sig-384"
-	case AuthECDSA521:
-		return "ecdsa-sig-521"
 	}
-	return fmt.Sprintf("auth(%d)", uint16(a))
+	return nameIn(authNames[:], int(a), "auth(%d)")
 }
 
 // ECDSAMethodFor returns the RFC 4754 method that matches an ECDSA public

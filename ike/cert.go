@@ -38,9 +38,31 @@ func ParseCredentials(certPEM, keyPEM, caPEM []byte) (*Credentials, error) {
 	if len(cas) == 0 {
 		return nil, errors.New("ike: no certificate in the CA file")
 	}
-	key, err := parsePEMKey(keyPEM)
-	if err != nil {
-		return nil, err
+	// The first private key block of the key file.
+	var key crypto.Signer
+	for key == nil {
+		var blk *pem.Block
+		if blk, keyPEM = pem.Decode(keyPEM); blk == nil {
+			return nil, errors.New("ike: no private key in the key file")
+		}
+		var k any
+		switch blk.Type {
+		case "PRIVATE KEY":
+			k, err = x509.ParsePKCS8PrivateKey(blk.Bytes)
+		case "RSA PRIVATE KEY":
+			k, err = x509.ParsePKCS1PrivateKey(blk.Bytes)
+		case "EC PRIVATE KEY":
+			k, err = x509.ParseECPrivateKey(blk.Bytes)
+		default:
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		var ok bool
+		if key, ok = k.(crypto.Signer); !ok {
+			return nil, errors.New("ike: unsupported private key type")
+		}
 	}
 	type equaler interface{ Equal(crypto.PublicKey) bool }
 	if k, ok := key.Public().(equaler); !ok || !k.Equal(certs[0].PublicKey) {
@@ -68,41 +90,23 @@ func parsePEMCerts(b []byte) ([]*x509.Certificate, error) {
 	}
 }
 
-func parsePEMKey(b []byte) (crypto.Signer, error) {
-	for {
-		var blk *pem.Block
-		blk, b = pem.Decode(b)
-		if blk == nil {
-			return nil, errors.New("ike: no private key in the key file")
-		}
-		var k any
-		var err error
-		switch blk.Type {
-		case "PRIVATE KEY":
-			k, err = x509.ParsePKCS8PrivateKey(blk.Bytes)
-		case "RSA PRIVATE KEY":
-			k, err = x509.ParsePKCS1PrivateKey(blk.Bytes)
-		case "EC PRIVATE KEY":
-			k, err = x509.ParseECPrivateKey(blk.Bytes)
-		default:
+// verifyPeerCert returns the peer's certificate from the CERT payloads
+// of m once it chains to one of the CAs at time now: the first one is
+// the peer's, the others are intermediates.
+func (c *Credentials) verifyPeerCert(m *Message, now time.Time) (*x509.Certificate, error) {
+	var certs []*x509.Certificate
+	for _, p := range FindAll[*Cert](m) {
+		if p.Request || p.Encoding != CertX509Sig {
 			continue
 		}
+		c, err := x509.ParseCertificate(p.Data)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("ike: peer certificate: %w", err)
 		}
-		s, ok := k.(crypto.Signer)
-		if !ok {
-			return nil, errors.New("ike: unsupported private key type")
-		}
-		return s, nil
+		certs = append(certs, c)
 	}
-}
-
-// VerifyPeerCert checks that certs[0] chains to one of the CAs at time now
-// (the other certs are intermediates).
-func (c *Credentials) VerifyPeerCert(certs []*x509.Certificate, now time.Time) error {
 	if len(certs) == 0 {
-		return errors.New("ike: peer sent no certificate")
+		return nil, errors.New("ike: peer sent no certificate")
 	}
 	roots, inter := x509.NewCertPool(), x509.NewCertPool()
 	for _, ca := range c.CAs {
@@ -116,7 +120,10 @@ func (c *Credentials) VerifyPeerCert(certs []*x509.Certificate, now time.Time) e
 		// IKE certificates rarely carry an IKE-specific EKU.
 		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
 	})
-	return err
+	if err != nil {
+		return nil, err
+	}
+	return certs[0], nil
 }
 
 // IDMatchesCert reports whether an ID payload names the certificate: the
@@ -186,19 +193,4 @@ func IDEqual(a, b *ID) bool {
 		return bytes.Equal(a.Data, b.Data) || a.String() == b.String()
 	}
 	return bytes.Equal(a.Data, b.Data)
-}
-
-func certsFromPayloads(m *Message) ([]*x509.Certificate, error) {
-	var out []*x509.Certificate
-	for _, p := range FindAll[*Cert](m) {
-		if p.Request || p.Encoding != CertX509Sig {
-			continue
-		}
-		c, err := x509.ParseCertificate(p.Data)
-		if err != nil {
-			return nil, fmt.Errorf("ike: peer certificate: %w", err)
-		}
-		out = append(out, c)
-	}
-	return out, nil
 }

@@ -1,9 +1,6 @@
 package ike
 
-import (
-	"math/big"
-	"sync"
-)
+import "math/big"
 
 // The MODP groups' primes (RFC 2409 section 6 for groups 1 and 2, RFC 3526
 // for 5, 14, 15 and 16; generator 2) are all built the same way from the
@@ -35,24 +32,18 @@ const piHex = "" +
 	"7D84A5C33B8B5EBEE06F75D885C12073401A449F56C16AA64ED3AA62363F7706" +
 	"1BFEDF72429B023D37D0D724D00A1248"
 
-var (
-	piOnce  sync.Once
-	piFixed *big.Int // pi * 2^piFracBits, truncated
-)
-
 const piFracBits = 4 * (len(piHex) - 1)
 
 // modpPrime returns group g's prime, big-endian, or nil for a group that
-// is not MODP.
+// is not MODP. It runs once per group (modp), so pi is read from its
+// digits each time rather than kept.
 func modpPrime(g Group) []byte {
 	i := modpIndex(g)
 	if i < 0 {
 		return nil
 	}
 	pp := &modpParams[i]
-	piOnce.Do(func() {
-		piFixed, _ = new(big.Int).SetString(piHex, 16)
-	})
+	piFixed, _ := new(big.Int).SetString(piHex, 16) // pi * 2^piFracBits, truncated
 	n := uint(pp.bits)
 	one := big.NewInt(1)
 	p := new(big.Int).Rsh(piFixed, uint(piFracBits)-(n-130)) // floor(2^(n-130) pi)

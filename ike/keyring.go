@@ -21,10 +21,10 @@ func keyringApplies(c *conf.Config, cm *conf.CryptoMap) bool {
 	return len(c.Keyring) > 0 && (cm.Dynamic || len(cm.PSK) == 0)
 }
 
-// applyKeyring sets c.PSK for the peer at sa.remote, or for an Aggressive
-// Mode responder a lookup by the identity the peer will send. Without a
-// key it keeps only the policies the map can do without one, and refuses
-// the peer if none is left.
+// applyKeyring sets c.PSK for the peer at sa.remote and, for an
+// Aggressive Mode responder, the keyring to look up the identity the peer
+// will send in (pskForPeerID). Without a key it keeps only the policies
+// the map can do without one, and refuses the peer if none is left.
 func (m *Manager) applyKeyring(cm *conf.CryptoMap, sa *ikeSA, c *Phase1Config, aggressiveResponder bool) error {
 	cfg := m.cfg.Conf
 	if !keyringApplies(cfg, cm) {
@@ -38,33 +38,7 @@ func (m *Manager) applyKeyring(cm *conf.CryptoMap, sa *ikeSA, c *Phase1Config, a
 		c.PSK = []byte(cm.PSK)
 	}
 	if aggressiveResponder {
-		fallback := c.PSK
-		c.PSKForID = func(id *ID) []byte {
-			// The peer's ID as the configuration writes identities.
-			var ci conf.Identity
-			if id != nil {
-				switch id.IDType {
-				case IDIPv4Addr, IDIPv6Addr:
-					if a, ok := netip.AddrFromSlice(id.Data); ok {
-						a = a.Unmap()
-						ci.Type, ci.Value, ci.Addr = "ipv6", a.String(), a
-						if a.Is4() {
-							ci.Type = "ipv4"
-						}
-					}
-				case IDFQDN:
-					ci.Type, ci.Value = "fqdn", string(id.Data)
-				case IDUserFQDN:
-					ci.Type, ci.Value = "user-fqdn", string(id.Data)
-				}
-			}
-			if ci.Type != "" {
-				if e := cfg.KeyringFor(peer, &ci); e != nil {
-					return []byte(e.PSK)
-				}
-			}
-			return fallback
-		}
+		c.keyring = cfg // pskForPeerID, once AM1 names the peer
 		return nil
 	}
 	if len(c.PSK) > 0 {
@@ -84,16 +58,36 @@ func (m *Manager) applyKeyring(cm *conf.CryptoMap, sa *ikeSA, c *Phase1Config, a
 }
 
 // pskForPeerID is the Aggressive Mode responder's choice of key once
-// message 1 has told it who the peer is: nil refuses the peer before
-// any Diffie-Hellman work.
+// message 1 has told it who the peer is: the keyring entry for its
+// identity, else the key applyKeyring chose by its address. Without a
+// key the peer is refused before any Diffie-Hellman work.
 func (p *Phase1) pskForPeerID(id *ID) *Phase1Failure {
-	if p.cfg.PSKForID == nil || !p.policy.Auth.PreShared() {
+	if p.cfg.keyring == nil || !p.policy.Auth.PreShared() {
 		return nil
 	}
-	key := p.cfg.PSKForID(id)
-	if len(key) == 0 {
+	// The peer's ID as the configuration writes identities.
+	var ci conf.Identity
+	switch id.IDType {
+	case IDIPv4Addr, IDIPv6Addr:
+		if a, ok := netip.AddrFromSlice(id.Data); ok {
+			a = a.Unmap()
+			ci.Type, ci.Value, ci.Addr = "ipv6", a.String(), a
+			if a.Is4() {
+				ci.Type = "ipv4"
+			}
+		}
+	case IDFQDN:
+		ci.Type, ci.Value = "fqdn", string(id.Data)
+	case IDUserFQDN:
+		ci.Type, ci.Value = "user-fqdn", string(id.Data)
+	}
+	if ci.Type != "" {
+		if e := p.cfg.keyring.KeyringFor(p.cfg.Remote.Addr(), &ci); e != nil {
+			p.cfg.PSK = []byte(e.PSK)
+		}
+	}
+	if len(p.cfg.PSK) == 0 {
 		return fail(FailAuth, 0, "no pre-shared key for peer ID %v: no [[keyring]] entry matches its identity or address", id)
 	}
-	p.cfg.PSK = key
 	return nil
 }

@@ -279,27 +279,6 @@ func (p *Phase1) Wipe() {
 	Wipe(p.ni, p.nr)
 }
 
-func (p *Phase1) failWith(err error) *Result {
-	f, ok := errors.AsType[*Phase1Failure](err)
-	if !ok {
-		f = &Phase1Failure{Reason: FailInternal, Err: err}
-	}
-	p.state, p.failure = StateFailed, f
-	p.dh.Wipe()
-	r := &Result{Failed: f}
-	// Tell the peer about failures it can act on (Cisco and strongSwan log
-	// them): in clear before keys exist, encrypted and hashed after.
-	// With pre-shared keys a failed HASH means the keys differ: the peer
-	// could not read an encrypted notify.
-	pskMismatch := f.Reason == FailAuth && p.policy.Auth.PreShared()
-	if f.Notify != 0 && f.Reason != FailPeerNotify && !(p.keys != nil && pskMismatch) {
-		if b, err := p.notifyMessage(f.Notify); err == nil {
-			r.Send = [][]byte{b}
-		}
-	}
-	return r
-}
-
 // Handle processes one received datagram. A returned error means the
 // datagram was dropped (malformed, unexpected, retransmission noise) and
 // the state is unchanged; a negotiation that ends says so in

@@ -16,9 +16,10 @@ func (p *Phase1) localIdentity() *ID {
 	return IDFromAddr(p.local.Addr())
 }
 
-// authPayloads returns our [CERT...] HASH or SIG for h, our HASH_I
-// (initiator) or HASH_R (responder) over our ID body.
-func (p *Phase1) authPayloads(h []byte) ([]Payload, error) {
+// ourProof is our [CERT...] HASH or SIG over our ID (localID): HASH_I as
+// the initiator, HASH_R as the responder.
+func (p *Phase1) ourProof() ([]Payload, error) {
+	h := p.idHash(p.Initiator(), p.localID.Body())
 	if p.policy.Auth.PreShared() {
 		return []Payload{&Opaque{PayloadHash, h}}, nil
 	}
@@ -56,12 +57,6 @@ func (p *Phase1) idHash(ofInitiator bool, idBody []byte) []byte {
 	return prf.PRF(p.keys.SKEYID, g1, g2, c1, c2, p.saiB, idBody)
 }
 
-// ourProof is our [CERT...] HASH or SIG over our ID (localID): HASH_I as
-// the initiator, HASH_R as the responder.
-func (p *Phase1) ourProof() ([]Payload, error) {
-	return p.authPayloads(p.idHash(p.Initiator(), p.localID.Body()))
-}
-
 // verifyPeer authenticates the peer from its ID and HASH/SIG (+CERT)
 // payloads in m, at time now (certificate validity). The peer's HASH is
 // HASH_R for the initiator, HASH_I for the responder.
@@ -82,24 +77,21 @@ func (p *Phase1) verifyPeer(id *ID, m *Message) error {
 			return fail(FailAuth, NotifyAuthenticationFailed, "HASH mismatch (pre-shared key differs?)")
 		}
 	} else {
-		certs, err := certsFromPayloads(m)
+		cert, err := p.cfg.Creds.verifyPeerCert(m, p.now)
 		if err != nil {
 			return fail(FailCert, NotifyInvalidCertificate, "%v", err)
 		}
-		if err := p.cfg.Creds.VerifyPeerCert(certs, p.now); err != nil {
-			return fail(FailCert, NotifyInvalidCertificate, "%v", err)
-		}
-		if !IDMatchesCert(id, certs[0]) {
-			return fail(FailInvalidID, NotifyInvalidIDInformation, "peer ID %v is not in its certificate %v", id, certs[0].Subject)
+		if !IDMatchesCert(id, cert) {
+			return fail(FailInvalidID, NotifyInvalidIDInformation, "peer ID %v is not in its certificate %v", id, cert.Subject)
 		}
 		sp := m.opaque(PayloadSig)
 		if sp == nil {
 			return fail(FailAuth, NotifyInvalidSignature, "no SIG payload")
 		}
-		if err := VerifyHash(p.policy.Auth, certs[0].PublicKey, want, sp.Data); err != nil {
+		if err := VerifyHash(p.policy.Auth, cert.PublicKey, want, sp.Data); err != nil {
 			return fail(FailAuth, NotifyInvalidSignature, "%v", err)
 		}
-		p.peerCert = certs[0]
+		p.peerCert = cert
 	}
 	p.peerID = id
 	return nil

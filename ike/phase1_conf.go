@@ -6,45 +6,30 @@ import (
 	"tinyipsec/conf"
 )
 
-// policyFromConf converts a configured ISAKMP policy into p, which
-// starts zero (both by pointer: several words each on 32-bit).
-// "ecdsa-sig" becomes AuthECDSA256; NewInitiator/NewResponder adapt it to
-// the curve of the local key.
-func policyFromConf(c *conf.ISAKMPPolicy, p *Policy) error {
-	p.Priority, p.Group, p.Lifetime = c.Priority, Group(c.Group), c.Lifetime
-	ci := c.Encryption.Info()
-	if ci == nil {
-		return fmt.Errorf("ike: isakmp policy %d: unsupported encryption %v", c.Priority, c.Encryption)
-	}
-	p.Cipher, p.KeyBits = CipherAlg(ci.IKEAttr), ci.KeyBits
-	hi := c.Hash.Info()
-	if hi == nil {
-		return fmt.Errorf("ike: isakmp policy %d: unsupported hash %v", c.Priority, c.Hash)
-	}
-	p.Hash = HashAlg(hi.IKEAttr)
-	ai := c.Auth.Info()
-	if ai == nil {
-		return fmt.Errorf("ike: isakmp policy %d: unsupported authentication %v", c.Priority, c.Auth)
-	}
-	p.Auth = AuthMethod(ai.IKEAttr)
-	if !p.Group.Supported() {
-		return fmt.Errorf("ike: isakmp policy %d: unsupported DH group %d", c.Priority, c.Group)
-	}
-	if p.Lifetime <= 0 {
-		p.Lifetime = DefaultPhase1Lifetime
-	}
-	return nil
-}
-
 // PoliciesFromConf converts the configured policies (already sorted by
-// priority), dropping weak ones unless allowWeak.
+// priority), dropping weak ones unless allowWeak. "ecdsa-sig" becomes
+// AuthECDSA256; NewInitiator/NewResponder adapt it to the curve of the
+// local key.
 func PoliciesFromConf(cs []conf.ISAKMPPolicy, allowWeak bool) ([]Policy, error) {
 	var out []Policy
 	for i := range cs {
-		out = append(out, Policy{})
+		c := &cs[i] // by pointer: several words on 32-bit
+		ci, hi, ai := c.Encryption.Info(), c.Hash.Info(), c.Auth.Info()
+		switch {
+		case ci == nil:
+			return nil, fmt.Errorf("ike: isakmp policy %d: unsupported encryption %v", c.Priority, c.Encryption)
+		case hi == nil:
+			return nil, fmt.Errorf("ike: isakmp policy %d: unsupported hash %v", c.Priority, c.Hash)
+		case ai == nil:
+			return nil, fmt.Errorf("ike: isakmp policy %d: unsupported authentication %v", c.Priority, c.Auth)
+		case !Group(c.Group).Supported():
+			return nil, fmt.Errorf("ike: isakmp policy %d: unsupported DH group %d", c.Priority, c.Group)
+		}
+		out = append(out, Policy{Priority: c.Priority, Cipher: CipherAlg(ci.IKEAttr), KeyBits: ci.KeyBits,
+			Hash: HashAlg(hi.IKEAttr), Auth: AuthMethod(ai.IKEAttr), Group: Group(c.Group), Lifetime: c.Lifetime})
 		p := &out[len(out)-1]
-		if err := policyFromConf(&cs[i], p); err != nil {
-			return nil, err
+		if p.Lifetime <= 0 {
+			p.Lifetime = DefaultPhase1Lifetime
 		}
 		if p.Weak() && !allowWeak {
 			out = out[:len(out)-1]

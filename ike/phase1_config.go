@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"strconv"
 	"time"
+
+	"tinyipsec/conf"
 )
 
 // Policy is one ISAKMP policy (Cisco "crypto isakmp policy N").
@@ -17,14 +20,6 @@ type Policy struct {
 	Auth     AuthMethod
 	Group    Group
 	Lifetime time.Duration
-}
-
-func (p Policy) String() string {
-	c := p.Cipher.String()
-	if p.KeyBits != 0 {
-		c = fmt.Sprintf("%s%d", c, p.KeyBits)
-	}
-	return fmt.Sprintf("%s-%s-%v-%v-%ds", c, p.Hash, p.Group, p.Auth, int(p.Lifetime/time.Second))
 }
 
 // Weak reports whether the policy needs allow_weak.
@@ -46,7 +41,13 @@ func (p *Policy) validate(allowWeak bool) error {
 		return fmt.Errorf("ike: unsupported authentication %v", p.Auth)
 	}
 	if p.Weak() && !allowWeak {
-		return fmt.Errorf("ike: policy %v is weak (needs allow_weak)", p)
+		// No String method: Policy is a field of types the daemon puts
+		// in interfaces, which would keep it linked for fmt (flash).
+		c := p.Cipher.String()
+		if p.KeyBits != 0 {
+			c += strconv.Itoa(p.KeyBits)
+		}
+		return fmt.Errorf("ike: policy %s-%v-%v-%v-%ds is weak (needs allow_weak)", c, p.Hash, p.Group, p.Auth, int(p.Lifetime/time.Second))
 	}
 	return nil
 }
@@ -146,11 +147,11 @@ type Phase1Config struct {
 	LocalID, RemoteID *ID
 
 	PSK []byte
-	// PSKForID, for an Aggressive Mode responder, chooses the key by the
-	// identity in message 1 (the keyring); it replaces PSK, and nil from it
-	// refuses the peer.
-	PSKForID func(*ID) []byte
-	Creds    *Credentials // for rsa-sig / ecdsa-sig
+	// keyring, for an Aggressive Mode responder, chooses the key by the
+	// identity in message 1 (pskForPeerID); PSK is then the key for a
+	// peer no entry names, and without one the peer is refused.
+	keyring *conf.Config
+	Creds   *Credentials // for rsa-sig / ecdsa-sig
 
 	NATT NATTMode
 
@@ -196,7 +197,7 @@ func (c *Phase1Config) validate() error {
 		if err := p.validate(c.AllowWeak); err != nil {
 			return err
 		}
-		if p.Auth.PreShared() && len(c.PSK) == 0 && c.PSKForID == nil {
+		if p.Auth.PreShared() && len(c.PSK) == 0 && c.keyring == nil {
 			return errors.New("ike: pre-share policy without a pre-shared key")
 		}
 		if p.Auth.UsesSignatures() && (c.Creds == nil || c.Creds.Key == nil || c.Creds.Cert == nil) {

@@ -31,8 +31,9 @@ var phase1Informational = phase1Table[*Phase1]{
 
 // handleInformational takes an Informational message during phase 1: it
 // finds the row of the state, opens the message as the row says (an
-// encrypted one with its own IV and HASH(1), the phase 1 IV chain left
-// alone) and checks it against the row before the handler runs.
+// encrypted one with its own IV and its leading HASH(1) checked, the
+// phase 1 IV chain left alone) and checks it against the row before the
+// handler runs.
 func (p *Phase1) handleInformational(h *Header, pkt *Packet) (*Result, error) {
 	row := phase1Informational.row(p.state)
 	switch {
@@ -50,11 +51,25 @@ func (p *Phase1) handleInformational(h *Header, pkt *Packet) (*Result, error) {
 		if p.blk == nil {
 			return nil, errors.New("ike: encrypted informational before keys")
 		}
-		m, err = p.openInformational(pkt.Data, h.MessageID)
-	} else {
-		m, err = Unmarshal(pkt.Data)
-	}
-	if err != nil {
+		mid := h.MessageID
+		if m, _, err = Open(pkt.Data, p.blk, Phase2IV(p.policy.Hash, p.iv, mid, p.blk.BlockSize())); err != nil {
+			return nil, err
+		}
+		var hp *Opaque
+		if len(m.Payloads) >= 2 { // the header may name no payload at all
+			hp, _ = m.Payloads[0].(*Opaque)
+		}
+		if hp == nil || hp.PType != PayloadHash {
+			return nil, malformed("informational without leading HASH")
+		}
+		var rest []byte
+		for _, r := range m.Raw[1:] {
+			rest = append(rest, r...)
+		}
+		if !hmacEqual(hp.Data, QuickHash1(p.policy.Hash, p.keys.SKEYIDa, mid, rest)) {
+			return nil, errors.New("ike: informational HASH mismatch")
+		}
+	} else if m, err = Unmarshal(pkt.Data); err != nil {
 		return nil, err
 	}
 	if err := checkPayloads(row.name, row.required, row.allowed, m); err != nil {
@@ -112,51 +127,46 @@ func (c *CleartextNotice) Error() string {
 	return fmt.Sprintf("ike: unauthenticated notify %d during phase 1 ignored", c.Notify)
 }
 
-// openInformational decrypts an Informational exchange message during
-// phase 1 and checks its HASH; the phase 1 IV chain is left untouched.
-func (p *Phase1) openInformational(b []byte, mid uint32) (*Message, error) {
-	iv := Phase2IV(p.policy.Hash, p.iv, mid, p.blk.BlockSize())
-	m, _, err := Open(b, p.blk, iv)
-	if err != nil {
-		return nil, err
+// failWith ends the negotiation with err (a *Phase1Failure, or an
+// internal failure) and tells the peer about failures it can act on
+// (Cisco and strongSwan log them) in an Informational with one
+// notification about the ISAKMP SA: in clear before the keys exist,
+// encrypted and hashed (HASH(1)) after. With pre-shared keys a failed
+// HASH means the keys differ: the peer could not read an encrypted
+// notify.
+func (p *Phase1) failWith(err error) *Result {
+	f, ok := errors.AsType[*Phase1Failure](err)
+	if !ok {
+		f = &Phase1Failure{Reason: FailInternal, Err: err}
 	}
-	var hp *Opaque
-	if len(m.Payloads) >= 2 { // the header may name no payload at all
-		hp, _ = m.Payloads[0].(*Opaque)
+	p.state, p.failure = StateFailed, f
+	p.dh.Wipe()
+	r := &Result{Failed: f}
+	pskMismatch := f.Reason == FailAuth && p.policy.Auth.PreShared()
+	if f.Notify == 0 || f.Reason == FailPeerNotify || p.keys != nil && pskMismatch {
+		return r
 	}
-	if hp == nil || hp.PType != PayloadHash {
-		return nil, malformed("informational without leading HASH")
-	}
-	var rest []byte
-	for _, r := range m.Raw[1:] {
-		rest = append(rest, r...)
-	}
-	if !hmacEqual(hp.Data, QuickHash1(p.policy.Hash, p.keys.SKEYIDa, mid, rest)) {
-		return nil, errors.New("ike: informational HASH mismatch")
-	}
-	return m, nil
-}
-
-// notifyMessage builds an Informational with one notification about
-// the ISAKMP SA: in clear before the keys exist, encrypted and hashed
-// (HASH(1)) after.
-func (p *Phase1) notifyMessage(t uint16) ([]byte, error) {
 	midb, err := p.random(4)
 	if err != nil {
-		return nil, err
+		return r
 	}
 	mid := binary.BigEndian.Uint32(midb)
-	n := isakmpNotify(&p.ckyI, &p.ckyR, t, nil)
+	n := isakmpNotify(&p.ckyI, &p.ckyR, f.Notify, nil)
 	m := &Message{Header: Header{CookieI: p.ckyI, CookieR: p.ckyR, Exchange: ExchangeInformational, MessageID: mid},
 		Payloads: []Payload{n}}
+	var b []byte
 	if p.keys == nil {
-		return m.Marshal()
+		b, err = m.Marshal()
+	} else {
+		var rest []byte
+		if rest, err = MarshalPayloads(m.Payloads); err != nil {
+			return r
+		}
+		m.Payloads = []Payload{&Opaque{PayloadHash, QuickHash1(p.policy.Hash, p.keys.SKEYIDa, mid, rest)}, n}
+		b, _, err = m.Seal(p.blk, Phase2IV(p.policy.Hash, p.iv, mid, p.blk.BlockSize()))
 	}
-	rest, err := MarshalPayloads(m.Payloads)
-	if err != nil {
-		return nil, err
+	if err == nil {
+		r.Send = [][]byte{b}
 	}
-	m.Payloads = []Payload{&Opaque{PayloadHash, QuickHash1(p.policy.Hash, p.keys.SKEYIDa, mid, rest)}, n}
-	out, _, err := m.Seal(p.blk, Phase2IV(p.policy.Hash, p.iv, mid, p.blk.BlockSize()))
-	return out, err
+	return r
 }

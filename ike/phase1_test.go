@@ -22,6 +22,15 @@ var (
 	addrR = netip.MustParseAddrPort("192.0.2.2:500")
 )
 
+// policyName names a policy for subtests: aes128-sha256-modp2048-pre-share-86400s.
+func policyName(p *Policy) string {
+	c := p.Cipher.String()
+	if p.KeyBits != 0 {
+		c = fmt.Sprintf("%s%d", c, p.KeyBits)
+	}
+	return fmt.Sprintf("%s-%s-%v-%v-%ds", c, p.Hash, p.Group, p.Auth, int(p.Lifetime/time.Second))
+}
+
 func pskPolicy(c CipherAlg, bits int, h HashAlg, g Group) Policy {
 	return Policy{Priority: 10, Cipher: c, KeyBits: bits, Hash: h, Auth: AuthPSK, Group: g, Lifetime: 8 * time.Hour}
 }
@@ -168,7 +177,7 @@ func TestPhase1PSK(t *testing.T) {
 	}
 	for _, ex := range []ExchangeType{ExchangeMain, ExchangeAggressive} {
 		for _, pol := range suites {
-			t.Run(ex.String()+"/"+pol.String(), func(t *testing.T) {
+			t.Run(ex.String()+"/"+policyName(&pol), func(t *testing.T) {
 				ic, rc := pskConfigs(pol)
 				ic.Exchange = ex
 				l := newLink(t, ic, rc, now)
@@ -705,6 +714,24 @@ func TestPhase1PeerInitialContact(t *testing.T) {
 						l.rDone.PeerInitialContact, l.iDone.PeerInitialContact, send)
 				}
 			})
+		}
+	}
+}
+
+// TestWeakPolicyRefused: a weak policy without allow_weak is refused with
+// its name (cipher with key size, hash, group, method, lifetime).
+func TestWeakPolicyRefused(t *testing.T) {
+	for _, c := range []struct {
+		pol  Policy
+		want string
+	}{
+		{pskPolicy(CipherDES, 0, HashMD5, GroupMODP768), "ike: policy des-md5-modp768-pre-share-28800s is weak (needs allow_weak)"},
+		{pskPolicy(CipherAES, 256, HashSHA256, GroupMODP1024), "ike: policy aes256-sha256-modp1024-pre-share-28800s is weak (needs allow_weak)"},
+	} {
+		ic, _ := pskConfigs(c.pol)
+		ic.AllowWeak = false
+		if _, err := NewInitiator(ic); err == nil || err.Error() != c.want {
+			t.Errorf("got %v, want %s", err, c.want)
 		}
 	}
 }

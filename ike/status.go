@@ -103,7 +103,10 @@ func (m *Manager) Status() []IKESAStatus {
 			if f.initiator {
 				st.Role = "initiator"
 			}
-			st.Hint = "last attempt failed " + roundSeconds(time.Duration(now-f.at)).String() + " ago: " + f.reason
+			// How long ago, in whole seconds rounded as Duration.Round
+			// would (not linked for this alone: flash).
+			ago := (time.Duration(now-f.at) + time.Second/2) / time.Second * time.Second
+			st.Hint = "last attempt failed " + ago.String() + " ago: " + f.reason
 			if h := stateHint(f.state); h != "" {
 				st.Hint += "; " + h
 			}
@@ -142,12 +145,6 @@ func stateHint(state string) string {
 		return "phase 2 stalled: PFS set on one end only, or the proxy IDs (crypto ACLs) or transform sets do not match"
 	}
 	return ""
-}
-
-// roundSeconds is d.Round(time.Second) for the non-negative durations
-// status shows, without linking Duration.Round (flash).
-func roundSeconds(d time.Duration) time.Duration {
-	return (d + time.Second/2) / time.Second * time.Second
 }
 
 // hostString is the address of an endpoint as text (by pointer: an
