@@ -178,19 +178,24 @@ func WriteText(w io.Writer, r *Report) {
 		if sa.CryptoMap != "" {
 			fmt.Fprintf(w, "    Crypto map tag: %s, local addr: %s\n", sa.CryptoMap, sa.Local)
 		}
-		fmt.Fprintf(w, "      local ident:  %s\n", sa.LocalSelector)
-		fmt.Fprintf(w, "      remote ident: %s\n", sa.RemoteSelector)
-		fmt.Fprintf(w, "      current_peer: %s\n", sa.Peer)
-		fmt.Fprintf(w, "      #pkts encaps: %d, #bytes encaps: %d\n", sa.PktsOut, sa.BytesOut)
-		fmt.Fprintf(w, "      #pkts decaps: %d, #bytes decaps: %d\n", sa.PktsIn, sa.BytesIn)
-		fmt.Fprintf(w, "      #drops: %s\n", fmtDrops(sa.Drops))
 		keying := sa.Keying
 		if keying == "" {
 			keying = "-"
 		}
-		fmt.Fprintf(w, "      protocol: %s, mode: %s, keying: %s\n", sa.Protocol, sa.Mode, keying)
-		fmt.Fprintf(w, "      inbound spi: %s, outbound spi: %s\n", sa.SPIIn, sa.SPIOut)
-		fmt.Fprintf(w, "      transform: %s\n", strings.TrimSpace(sa.Encryption+" "+sa.Integrity))
+		// The lines every pair has, in one call: a call per line
+		// repeated the writer and format arguments (flash).
+		fmt.Fprintf(w, "      local ident:  %s\n"+
+			"      remote ident: %s\n"+
+			"      current_peer: %s\n"+
+			"      #pkts encaps: %d, #bytes encaps: %d\n"+
+			"      #pkts decaps: %d, #bytes decaps: %d\n"+
+			"      #drops: %s\n"+
+			"      protocol: %s, mode: %s, keying: %s\n"+
+			"      inbound spi: %s, outbound spi: %s\n"+
+			"      transform: %s\n",
+			sa.LocalSelector, sa.RemoteSelector, sa.Peer, sa.PktsOut, sa.BytesOut, sa.PktsIn, sa.BytesIn,
+			fmtDrops(sa.Drops), sa.Protocol, sa.Mode, keying, sa.SPIIn, sa.SPIOut,
+			strings.TrimSpace(sa.Encryption+" "+sa.Integrity))
 		if sa.LifetimeLeftS >= 0 {
 			fmt.Fprintf(w, "      sa timing: remaining key lifetime (sec): %d\n", sa.LifetimeLeftS)
 		}
