@@ -9,8 +9,6 @@ import (
 	"hash"
 	"reflect"
 	"strconv"
-
-	"tinyipsec/acl"
 )
 
 // fingerprintKey makes fingerprints unguessable: they cover pre-shared
@@ -39,9 +37,6 @@ func (m *CryptoMap) Fingerprint() string {
 	m.writeFingerprint(h)
 	return hex.EncodeToString(h.Sum(nil))
 }
-
-// plainRule prints every field of an ACL rule, not its String form.
-type plainRule acl.Rule
 
 // fpWriter writes length-prefixed fields, "name LEN value\n", so that no
 // two different maps write the same bytes.
@@ -83,8 +78,12 @@ func (m *CryptoMap) writeFingerprint(h hash.Hash) {
 	f.secret("xauth_password", m.XAuthPassword)
 	h.Write(m.credDigest[:])
 	if m.ACL != nil {
-		for _, r := range m.ACL.Rules {
-			f.str("rule", fmt.Sprintf("%+v", (*plainRule)(&r))) // a pointer: a plainRule value in an interface would need a generated == function
+		// A rule's text: every rule is parsed from it (acl.ParseRule,
+		// PoolRule), so equal texts are equal rules, and the text was
+		// part of the fields printed before (no twin type of acl.Rule
+		// and its formatting by reflection: flash).
+		for i := range m.ACL.Rules {
+			f.str("rule", m.ACL.Rules[i].Text)
 		}
 	}
 	for _, ts := range m.TransformSets {
