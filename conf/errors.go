@@ -18,7 +18,11 @@ type Error struct {
 	syntax bool
 }
 
-func (e Error) Error() string {
+// Error is a method of *Error: the package hands out Errors, whose Error
+// calls it on each element in place, and an Error value was never used
+// as an error itself; a value method also had a pointer wrapper kept
+// for it (flash).
+func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString(e.File)
 	if e.Line > 0 {
