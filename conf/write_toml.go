@@ -114,17 +114,22 @@ func (tw *TOMLWriter) quote(key, v string) string {
 	return TOMLString(v)
 }
 
-// formatDuration writes whole hours, minutes or seconds: "24h", "90m", "45s".
+// formatDuration writes whole hours, minutes or seconds: "24h", "90m",
+// "45s". The durations it is given are validated ones, whole seconds and
+// at most a day, so after one 64-bit division the rest is done in int:
+// each 64-bit division or remainder is a runtime call on a 32-bit router
+// (flash).
 func formatDuration(d time.Duration) string {
+	s := int(d / time.Second)
 	switch {
-	case d == 0:
+	case s == 0:
 		return "0s"
-	case d%time.Hour == 0:
-		return strconv.FormatInt(int64(d/time.Hour), 10) + "h"
-	case d%time.Minute == 0:
-		return strconv.FormatInt(int64(d/time.Minute), 10) + "m"
+	case s%3600 == 0:
+		return strconv.Itoa(s/3600) + "h"
+	case s%60 == 0:
+		return strconv.Itoa(s/60) + "m"
 	}
-	return strconv.FormatInt(int64(d/time.Second), 10) + "s"
+	return strconv.Itoa(s) + "s"
 }
 
 func (tw *TOMLWriter) config(c *Config) {
