@@ -134,7 +134,10 @@ type Engine struct {
 	inbound inTable
 	tableMu sync.Mutex // serialises writers of the inbound table and pair sets
 
-	pairs map[*Pair]struct{} // every installed pair, under tableMu
+	// pairs lists every installed pair, under tableMu: a slice rather
+	// than a set (a map's types and iteration code cost flash); Remove
+	// scans it, which even a hub's thousand pairs make cheap.
+	pairs []*Pair
 
 	drops    dropCounters
 	bypassed atomic.Uint64 // packets sent in cleartext through cfg.Bypass
@@ -186,7 +189,6 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 		dev:     cfg.Device,
 		sender:  cfg.Sender,
 		bufSize: MaxHeadroom + cfg.MaxPacket + MaxTailroom,
-		pairs:   make(map[*Pair]struct{}),
 		done:    make(chan struct{}),
 	}
 	e.pool.size = e.bufSize
@@ -337,10 +339,10 @@ func (e *Engine) Close() {
 func (e *Engine) Wait() {
 	e.wg.Wait()
 	e.tableMu.Lock()
-	for p := range e.pairs {
+	for _, p := range e.pairs {
 		p.close()
 	}
-	clear(e.pairs)
+	e.pairs = nil
 	e.inbound.clear()
 	for _, ent := range e.policy.Load().entries {
 		ent.sel.Store(nil)

@@ -195,7 +195,7 @@ func (e *Engine) InstallPairFor(id string, in Verifier, out Protector, info Pair
 		}
 		e.inbound.set(inKey{proto, spi}, p)
 	}
-	e.pairs[p] = struct{}{}
+	e.pairs = append(e.pairs, p)
 	p.held.Store(out != nil && info.HoldOutbound)
 	if out != nil && !info.HoldOutbound {
 		p.ent.carry(p, true)
@@ -282,7 +282,12 @@ func (e *Engine) Remove(p *Pair) {
 			e.inbound.set(inKey{proto, spi}, nil)
 		}
 	}
-	delete(e.pairs, p)
+	if i := slices.Index(e.pairs, p); i >= 0 {
+		last := len(e.pairs) - 1
+		e.pairs[i] = e.pairs[last]
+		e.pairs[last] = nil
+		e.pairs = e.pairs[:last]
+	}
 	if p.ent != nil {
 		p.ent.carry(p, false)
 	}
@@ -299,7 +304,7 @@ func (e *Engine) Pairs(entry int) []*Pair {
 		return nil
 	}
 	var out []*Pair
-	for p := range e.pairs {
+	for _, p := range e.pairs {
 		if p.ent == pol.entries[entry] {
 			out = append(out, p)
 		}

@@ -79,7 +79,7 @@ func (e *Engine) Reconfigure(cls Classifier, ids []string) ([]*Pair, error) {
 	}
 	e.policy.Store(t)
 	var orphans []*Pair
-	for p := range e.pairs {
+	for _, p := range e.pairs {
 		if p.ent.index.Load() < 0 {
 			orphans = append(orphans, p)
 		}

@@ -170,11 +170,7 @@ func (e *Engine) PairCount() int {
 func (e *Engine) pairList() []*Pair {
 	e.tableMu.Lock()
 	pairs := make([]*Pair, len(e.pairs))
-	i := 0
-	for p := range e.pairs {
-		pairs[i] = p
-		i++
-	}
+	copy(pairs, e.pairs)
 	e.tableMu.Unlock()
 	return pairs
 }
