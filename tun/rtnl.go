@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 	"slices"
 	"strconv"
+	"syscall"
 
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
@@ -88,13 +90,25 @@ type RTNL struct {
 	c *netlink.Conn
 }
 
-// DialRTNL opens a NETLINK_ROUTE socket in the caller's network namespace.
+// DialRTNL opens a NETLINK_ROUTE socket in the caller's network namespace
+// (nlSocket: plain system calls) and binds it; the kernel picks its port
+// ID, which the netlink.Conn checks answers against.
 func DialRTNL() (*RTNL, error) {
-	c, err := dialNetlink()
+	fd, err := syscall.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
 	if err != nil {
+		return nil, fmt.Errorf("rtnetlink: %w", os.NewSyscallError("socket", err))
+	}
+	var sa syscall.Sockaddr
+	if err = syscall.Bind(fd, &syscall.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		err = os.NewSyscallError("bind", err)
+	} else if sa, err = syscall.Getsockname(fd); err != nil {
+		err = os.NewSyscallError("getsockname", err)
+	}
+	if err != nil {
+		syscall.Close(fd)
 		return nil, fmt.Errorf("rtnetlink: %w", err)
 	}
-	return &RTNL{c: c}, nil
+	return &RTNL{c: netlink.NewConn(&nlSocket{fd: fd}, sa.(*syscall.SockaddrNetlink).Pid)}, nil
 }
 
 // Close closes the socket.

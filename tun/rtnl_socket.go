@@ -24,48 +24,32 @@ type nlSocket struct {
 	fd int
 }
 
-// dialNetlink opens and binds the socket; the kernel picks its port ID,
-// which the netlink.Conn checks answers against.
-func dialNetlink() (*netlink.Conn, error) {
-	fd, err := syscall.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
-	if err != nil {
-		return nil, os.NewSyscallError("socket", err)
-	}
-	var sa syscall.Sockaddr
-	if err = syscall.Bind(fd, &syscall.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
-		err = os.NewSyscallError("bind", err)
-	} else if sa, err = syscall.Getsockname(fd); err != nil {
-		err = os.NewSyscallError("getsockname", err)
-	}
-	if err != nil {
-		syscall.Close(fd)
-		return nil, err
-	}
-	return netlink.NewConn(&nlSocket{fd: fd}, sa.(*syscall.SockaddrNetlink).Pid), nil
-}
-
 func (s *nlSocket) Close() error { return syscall.Close(s.fd) }
 
+// Send sends one message; RTNL never sends more at once.
 func (s *nlSocket) Send(m netlink.Message) error {
-	return s.SendMessages([]netlink.Message{m})
-}
-
-// SendMessages sends the messages in one datagram.
-func (s *nlSocket) SendMessages(ms []netlink.Message) error {
-	var b []byte
-	for _, m := range ms {
-		mb, err := m.MarshalBinary()
-		if err != nil {
-			return err
-		}
-		b = append(b, mb...)
+	b, err := m.MarshalBinary()
+	if err != nil {
+		return err
 	}
 	for {
-		err := syscall.Sendto(s.fd, b, 0, &syscall.SockaddrNetlink{Family: unix.AF_NETLINK})
+		err = syscall.Sendto(s.fd, b, 0, &syscall.SockaddrNetlink{Family: unix.AF_NETLINK})
 		if err != unix.EINTR {
 			return os.NewSyscallError("sendto", err)
 		}
 	}
+}
+
+// SendMessages sends the messages one datagram each. netlink.Conn calls
+// it only from its own SendMessages, which RTNL does not use, so the
+// linker leaves it out: a loop over Send rather than one datagram.
+func (s *nlSocket) SendMessages(ms []netlink.Message) error {
+	for _, m := range ms {
+		if err := s.Send(m); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (s *nlSocket) Receive() ([]netlink.Message, error) {
