@@ -105,8 +105,56 @@ func CleartextScript(table, tunName string, bypassMark uint32, entries [][]Clear
 	b.WriteString("table inet " + table + " {}\ndelete table inet " + table + "\ntable inet " + table + " {\n")
 	for i, rules := range entries {
 		b.WriteString("\tchain entry" + strconv.Itoa(i) + " {\n")
+	rule:
 		for j := range rules {
-			rules[j].writeRule(&b)
+			// The rule line of r (its match and verdict), or nothing
+			// when the line can never match an address family (mixed
+			// families).
+			r := &rules[j]
+			fam := ""
+			ends := [2]*netip.Prefix{&r.Src, &r.Dst}
+			for _, p := range ends {
+				if !p.IsValid() {
+					continue
+				}
+				f := "ip"
+				if p.Addr().Is6() {
+					f = "ip6"
+				}
+				if fam != "" && fam != f {
+					continue rule
+				}
+				fam = f
+			}
+			// Each part starts with the separator: a tab pair for the
+			// first, a space for the others.
+			sep := "\t\t"
+			for i, p := range ends {
+				if p.IsValid() {
+					b.WriteString(sep + fam + [2]string{" saddr ", " daddr "}[i] + p.Masked().String())
+					sep = " "
+				}
+			}
+			if r.Proto != 0 {
+				b.WriteString(sep + "meta l4proto " + strconv.Itoa(int(r.Proto)))
+				sep = " "
+				if r.Proto == 6 || r.Proto == 17 {
+					if pr := portRange(r.SrcPortLo, r.SrcPortHi); pr != "" {
+						b.WriteString(" th sport " + pr)
+					}
+					if pr := portRange(r.DstPortLo, r.DstPortHi); pr != "" {
+						b.WriteString(" th dport " + pr)
+					}
+				}
+			}
+			if sep != " " {
+				b.WriteString("\t\tmeta nfproto { ipv4, ipv6 }")
+			}
+			if r.Drop {
+				b.WriteString(" counter drop\n")
+			} else {
+				b.WriteString(" return\n")
+			}
 		}
 		b.WriteString("\t}\n")
 	}
@@ -129,55 +177,6 @@ func CleartextScript(table, tunName string, bypassMark uint32, entries [][]Clear
 	}
 	b.WriteString("}\n")
 	return b.String()
-}
-
-// writeRule writes the rule line of r (its match and verdict), or nothing
-// when the line can never match an address family (mixed families).
-func (r *CleartextRule) writeRule(b *strings.Builder) {
-	fam := ""
-	ends := [2]*netip.Prefix{&r.Src, &r.Dst}
-	for _, p := range ends {
-		if !p.IsValid() {
-			continue
-		}
-		f := "ip"
-		if p.Addr().Is6() {
-			f = "ip6"
-		}
-		if fam != "" && fam != f {
-			return
-		}
-		fam = f
-	}
-	// Each part starts with the separator: a tab pair for the first,
-	// a space for the others.
-	sep := "\t\t"
-	for i, p := range ends {
-		if p.IsValid() {
-			b.WriteString(sep + fam + [2]string{" saddr ", " daddr "}[i] + p.Masked().String())
-			sep = " "
-		}
-	}
-	if r.Proto != 0 {
-		b.WriteString(sep + "meta l4proto " + strconv.Itoa(int(r.Proto)))
-		sep = " "
-		if r.Proto == 6 || r.Proto == 17 {
-			if pr := portRange(r.SrcPortLo, r.SrcPortHi); pr != "" {
-				b.WriteString(" th sport " + pr)
-			}
-			if pr := portRange(r.DstPortLo, r.DstPortHi); pr != "" {
-				b.WriteString(" th dport " + pr)
-			}
-		}
-	}
-	if sep != " " {
-		b.WriteString("\t\tmeta nfproto { ipv4, ipv6 }")
-	}
-	if r.Drop {
-		b.WriteString(" counter drop\n")
-	} else {
-		b.WriteString(" return\n")
-	}
 }
 
 func portRange(lo, hi uint16) string {

@@ -92,8 +92,32 @@ func (k *KernelPolicy) Apply(entries []Entry) error {
 	addrs, err := k.rtnl.Addrs()
 	if err != nil {
 		errs = append(errs, fmt.Errorf("routes: %w", err))
-	} else if err := k.setRoutes(RoutesFor(entries, k.dev.Index(), addrs, k.Warn)); err != nil {
-		errs = append(errs, err)
+	} else {
+		// Routes are identified by destination; AddRoute replaces a
+		// route with the same destination. The destinations kept are
+		// found by a scan of the added routes rather than a map keyed
+		// by prefix, whose hash function and map types cost flash; a
+		// reload's few hundred routes at most make that a few thousand
+		// comparisons.
+		var now []Route
+		for _, rt := range RoutesFor(entries, k.dev.Index(), addrs, k.Warn) {
+			if err := k.rtnl.AddRoute(rt); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			now = append(now, rt)
+		}
+		added := now
+		for _, rt := range k.routes {
+			if hasRoute(added, rt.Dst) {
+				continue
+			}
+			if err := k.rtnl.DelRoute(rt); err != nil {
+				errs = append(errs, err)
+				now = append(now, rt) // still there: forget it only once it is gone
+			}
+		}
+		k.routes = now
 	}
 	p, err := InstallCleartextPolicy(DefaultCleartextTable, k.dev.Name(), BypassMark, CleartextRules(entries))
 	if err != nil {
@@ -112,36 +136,6 @@ func joinErrors(errs []error) error { return errjoin.Join(errs) }
 
 // Routes is the number of routes into the TUN.
 func (k *KernelPolicy) Routes() int { return len(k.routes) }
-
-// setRoutes adds want, then deletes the routes it no longer has. Routes
-// are identified by destination; AddRoute replaces a route with the same
-// destination. The destinations kept are found by a scan of the added
-// routes rather than a map keyed by prefix, whose hash function and map
-// types cost flash; a reload's few hundred routes at most make that a
-// few thousand comparisons.
-func (k *KernelPolicy) setRoutes(want []Route) error {
-	var errs []error
-	var now []Route
-	for _, rt := range want {
-		if err := k.rtnl.AddRoute(rt); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		now = append(now, rt)
-	}
-	added := now
-	for _, rt := range k.routes {
-		if hasRoute(added, rt.Dst) {
-			continue
-		}
-		if err := k.rtnl.DelRoute(rt); err != nil {
-			errs = append(errs, err)
-			now = append(now, rt) // still there: forget it only once it is gone
-		}
-	}
-	k.routes = now
-	return joinErrors(errs)
-}
 
 // Close removes the cleartext table and the policy rules; the routes
 // leave with the TUN device.

@@ -84,6 +84,8 @@ func ListenUDP(addrs []netip.Addr) (*UDP, error) {
 	if len(addrs) == 0 {
 		addrs = []netip.Addr{netip.IPv6Unspecified()}
 	}
+	// The steering program for port 500's group (udp_steer.go).
+	prog := unix.SockFprog{Len: uint16(len(cookieSteer)), Filter: &cookieSteer[0]}
 	for _, a := range addrs {
 		for _, port := range []uint16{PortIKE, PortNATT} {
 			network := "udp"
@@ -106,7 +108,7 @@ func ListenUDP(addrs []netip.Addr) (*UDP, error) {
 			u.socks = append(u.socks, s)
 			// Port 500: a second queue for what carries a responder
 			// cookie (udp_steer.go); best effort.
-			if port == PortIKE && attachSteer(s.fd) == nil {
+			if port == PortIKE && unix.SetsockoptSockFprog(s.fd, unix.SOL_SOCKET, unix.SO_ATTACH_REUSEPORT_CBPF, &prog) == nil {
 				if s2, err := openUDP(network, netip.AddrPortFrom(a, port)); err == nil {
 					s2.steered = true
 					u.socks = append(u.socks, s2)

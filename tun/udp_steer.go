@@ -17,7 +17,7 @@ import "golang.org/x/sys/unix"
 // such a socket gets index 2 or more, which the program never returns,
 // so it receives nothing (and tinyipsec everything).
 
-// cookieSteer is the program: the datagram's payload starts at the
+// cookieSteer is the program (ListenUDP attaches it to the group): the datagram's payload starts at the
 // ISAKMP header (the kernel has pulled the UDP header); a load past the
 // end (a runt) ends the program with 0, the first socket.
 var cookieSteer = []unix.SockFilter{
@@ -27,10 +27,4 @@ var cookieSteer = []unix.SockFilter{
 	{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, K: 0, Jt: 1, Jf: 0}, // zero: socket 0
 	{Code: unix.BPF_RET | unix.BPF_K, K: 1},
 	{Code: unix.BPF_RET | unix.BPF_K, K: 0},
-}
-
-// attachSteer installs cookieSteer on the group of the socket fd.
-func attachSteer(fd int) error {
-	prog := unix.SockFprog{Len: uint16(len(cookieSteer)), Filter: &cookieSteer[0]}
-	return unix.SetsockoptSockFprog(fd, unix.SOL_SOCKET, unix.SO_ATTACH_REUSEPORT_CBPF, &prog)
 }
