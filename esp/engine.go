@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -203,7 +204,22 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 	if cfg.Expire != nil {
 		e.SetExpire(cfg.Expire)
 	}
-	e.startWorkers()
+	// GOMAXPROCS-1 crypto workers (none on one CPU; parallel.go).
+	if e.workers = min(runtime.GOMAXPROCS(0)-1, maxCryptoWorkers); e.workers > 0 {
+		e.work = make(chan *spreadState, 4*e.workers)
+		for i := 0; i < e.workers; i++ {
+			go func() {
+				for {
+					select {
+					case s := <-e.work:
+						s.help(true)
+					case <-e.done:
+						return
+					}
+				}
+			}()
+		}
+	}
 	go e.runLifetimes()
 	return e, nil
 }
@@ -251,7 +267,7 @@ type batchLoop struct {
 }
 
 // newBatchLoop makes a loop's buffers and registers its state, which
-// quiesce watches.
+// Remove watches.
 func (e *Engine) newBatchLoop() batchLoop {
 	l := batchLoop{e: e, state: &loopState{}}
 	e.loopsMu.Lock()
@@ -350,41 +366,4 @@ func (e *Engine) Wait() {
 		ent.rules.Store(nil)
 	}
 	e.tableMu.Unlock()
-}
-
-// quiesce closes (wipes) the removed pair p once every loop has finished
-// the batch it was in when quiesce was called, so that no loop still uses
-// its SAs. Its one caller is Remove: a pair rather than a func value, which
-// would be a wrapper function of its own (flash).
-func (e *Engine) quiesce(p *Pair) {
-	e.loopsMu.Lock()
-	loops := make([]*loopState, len(e.loops))
-	copy(loops, e.loops)
-	e.loopsMu.Unlock()
-	snap := make([]uint64, len(loops))
-	for i, l := range loops {
-		snap[i] = l.gen.Load()
-	}
-	go func() {
-		t := time.NewTicker(2 * time.Millisecond)
-		for busy := true; busy; {
-			busy = false
-			for i, l := range loops {
-				if g := l.gen.Load(); g == snap[i] && g%2 == 1 {
-					busy = true
-				}
-			}
-			if !busy {
-				p.close()
-				break
-			}
-			select {
-			case <-t.C:
-			case <-e.done:
-				// Wait wipes everything once the loops are gone.
-				busy = false
-			}
-		}
-		t.Stop()
-	}()
 }

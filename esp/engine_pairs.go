@@ -292,7 +292,38 @@ func (e *Engine) Remove(p *Pair) {
 		p.ent.carry(p, false)
 	}
 	e.tableMu.Unlock()
-	e.quiesce(p)
+	// The keys are wiped once every loop has finished the batch it was
+	// in now, so that no loop still uses the SAs.
+	e.loopsMu.Lock()
+	loops := make([]*loopState, len(e.loops))
+	copy(loops, e.loops)
+	e.loopsMu.Unlock()
+	snap := make([]uint64, len(loops))
+	for i, l := range loops {
+		snap[i] = l.gen.Load()
+	}
+	go func() {
+		t := time.NewTicker(2 * time.Millisecond)
+		for busy := true; busy; {
+			busy = false
+			for i, l := range loops {
+				if g := l.gen.Load(); g == snap[i] && g%2 == 1 {
+					busy = true
+				}
+			}
+			if !busy {
+				p.close()
+				break
+			}
+			select {
+			case <-t.C:
+			case <-e.done:
+				// Wait wipes everything once the loops are gone.
+				busy = false
+			}
+		}
+		t.Stop()
+	}()
 }
 
 // Pairs returns the installed pairs of entry, newest first.

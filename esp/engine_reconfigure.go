@@ -88,8 +88,17 @@ func (e *Engine) Reconfigure(cls Classifier, ids []string) ([]*Pair, error) {
 	for _, p := range orphans {
 		e.Remove(p)
 	}
+	// The packets waiting in the dropped entries are discarded.
 	for _, ent := range dropped {
-		e.dropQueue(ent)
+		ent.mu.Lock()
+		for i, q := range ent.queue {
+			e.pool.put(q.buf)
+			ent.queue[i] = queued{}
+			ent.drops.add(DropQueueFull)
+		}
+		ent.queue = ent.queue[:0]
+		ent.pending.Store(0)
+		ent.mu.Unlock()
 	}
 	return orphans, nil
 }

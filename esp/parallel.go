@@ -1,7 +1,6 @@
 package esp
 
 import (
-	"runtime"
 	"sync/atomic"
 )
 
@@ -79,28 +78,6 @@ func (s *spreadState) help(worker bool) {
 			default: // one wake-up is pending already
 			}
 		}
-	}
-}
-
-// startWorkers starts GOMAXPROCS-1 crypto workers (none on one CPU).
-func (e *Engine) startWorkers() {
-	e.workers = min(runtime.GOMAXPROCS(0)-1, maxCryptoWorkers)
-	if e.workers <= 0 {
-		e.workers = 0
-		return
-	}
-	e.work = make(chan *spreadState, 4*e.workers)
-	for i := 0; i < e.workers; i++ {
-		go func() {
-			for {
-				select {
-				case s := <-e.work:
-					s.help(true)
-				case <-e.done:
-					return
-				}
-			}
-		}()
 	}
 }
 

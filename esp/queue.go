@@ -106,16 +106,3 @@ func (e *Engine) flush(ent *entry, big *oversize) {
 	ent.queue = kept
 	ent.pending.Store(int32(len(kept)))
 }
-
-// dropQueue discards the waiting packets (entry removed or engine closed).
-func (e *Engine) dropQueue(ent *entry) {
-	ent.mu.Lock()
-	defer ent.mu.Unlock()
-	for i, q := range ent.queue {
-		e.pool.put(q.buf)
-		ent.queue[i] = queued{}
-		ent.drops.add(DropQueueFull)
-	}
-	ent.queue = ent.queue[:0]
-	ent.pending.Store(0)
-}

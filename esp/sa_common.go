@@ -90,8 +90,44 @@ func (s *saCommon) init(p *Params) error {
 		return paramErr("AH cannot be UDP-encapsulated")
 	}
 	if hasESP {
-		if err := s.initESP(p); err != nil {
-			return err
+		s.ciph = p.Cipher.Info()
+		if s.ciph == nil {
+			return paramErr("unknown ESP cipher %v", p.Cipher)
+		}
+		c := s.ciph
+		if len(p.EncKey) != c.KeymatLen() {
+			return paramErr("ESP %s key is %d bytes, want %d", c.Name, len(p.EncKey), c.KeymatLen())
+		}
+		// The cipher keeps its own (expanded) copy of the key; the SA keeps
+		// none, only the salt.
+		copy(s.salt[:], p.EncKey[c.KeyLen:])
+		var err error
+		switch {
+		case c.NewAEAD != nil:
+			if p.Integ != algo.HashNone {
+				return paramErr("%s is an AEAD cipher; no separate integrity algorithm", c.Name)
+			}
+			s.aead, err = c.NewAEAD(p.EncKey[:c.KeyLen])
+		case c.NewBlock != nil:
+			s.block, err = c.NewBlock(p.EncKey)
+		}
+		if err != nil {
+			return paramErr("%v", err)
+		}
+		s.ivLen, s.padAlign, s.icvLen = c.IVLen, c.PadAlign, c.TagLen
+		if c.NewAEAD == nil {
+			if p.Integ == algo.HashNone {
+				if c.NewBlock == nil {
+					return paramErr("ESP with neither encryption nor integrity (RFC 4303 §3.2)")
+				}
+				// Confidentiality-only ESP is allowed by RFC 4303 but is
+				// open to cut-and-paste attacks (RFC 4303 §3.2); we refuse it.
+				return paramErr("ESP %s needs an integrity algorithm", c.Name)
+			}
+			if s.integ, s.authKey, err = integrity("ESP", p.Integ, p.AuthKey); err != nil {
+				return err
+			}
+			s.icvLen = s.integ.ICVLen
 		}
 	} else if p.Cipher != algo.CipherNone || p.Integ != algo.HashNone {
 		return paramErr("ESP algorithms given for an AH-only SA")
@@ -121,49 +157,6 @@ func (s *saCommon) init(p *Params) error {
 	s.slots.max = uint32(min(runtime.GOMAXPROCS(0), maxSlots))
 	s.slots.n.Store(1)
 	return s.initSlot(&s.slots.first)
-}
-
-func (s *saCommon) initESP(p *Params) error {
-	s.ciph = p.Cipher.Info()
-	if s.ciph == nil {
-		return paramErr("unknown ESP cipher %v", p.Cipher)
-	}
-	c := s.ciph
-	if len(p.EncKey) != c.KeymatLen() {
-		return paramErr("ESP %s key is %d bytes, want %d", c.Name, len(p.EncKey), c.KeymatLen())
-	}
-	// The cipher keeps its own (expanded) copy of the key; the SA keeps
-	// none, only the salt.
-	copy(s.salt[:], p.EncKey[c.KeyLen:])
-	var err error
-	switch {
-	case c.NewAEAD != nil:
-		if p.Integ != algo.HashNone {
-			return paramErr("%s is an AEAD cipher; no separate integrity algorithm", c.Name)
-		}
-		s.aead, err = c.NewAEAD(p.EncKey[:c.KeyLen])
-	case c.NewBlock != nil:
-		s.block, err = c.NewBlock(p.EncKey)
-	}
-	if err != nil {
-		return paramErr("%v", err)
-	}
-	s.ivLen, s.padAlign, s.icvLen = c.IVLen, c.PadAlign, c.TagLen
-	if c.NewAEAD == nil {
-		if p.Integ == algo.HashNone {
-			if c.NewBlock == nil {
-				return paramErr("ESP with neither encryption nor integrity (RFC 4303 §3.2)")
-			}
-			// Confidentiality-only ESP is allowed by RFC 4303 but is
-			// open to cut-and-paste attacks (RFC 4303 §3.2); we refuse it.
-			return paramErr("ESP %s needs an integrity algorithm", c.Name)
-		}
-		if s.integ, s.authKey, err = integrity("ESP", p.Integ, p.AuthKey); err != nil {
-			return err
-		}
-		s.icvLen = s.integ.ICVLen
-	}
-	return nil
 }
 
 // integrity looks up an HMAC algorithm, checks its key's length and
