@@ -3,6 +3,8 @@ package ciscoimport
 import (
 	"strconv"
 	"strings"
+
+	"tinyipsec/internal/algo"
 )
 
 // mapEntry is one "crypto map NAME SEQ" or "crypto dynamic-map NAME SEQ"
@@ -154,7 +156,7 @@ func (c *converter) mapSetting(m *mapEntry, l *line, t []string) {
 			c.note(l, "PFS group "+g+" is not supported; the entry is carried over without PFS")
 			return
 		}
-		if weakGroup(n) {
+		if algo.Group(n).Weak() {
 			c.weak(l, "PFS "+g)
 		}
 		m.pfs = n

@@ -37,12 +37,31 @@ type out struct {
 }
 
 func (c *converter) emit() []byte {
-	c.keysFromTunnelGroups()
+	// ASA tunnel groups become keys: a group named by an address is
+	// that peer's key, DefaultL2LGroup every peer's, any other name the
+	// key of the peer whose IKE identity is that name.
+	for _, tg := range c.groups {
+		if tg.key == nil {
+			continue
+		}
+		if tg.typ != "" && tg.typ != "ipsec-l2l" {
+			c.noteAt(tg.key.line, "(key of tunnel-group "+tg.name+")", "only LAN-to-LAN tunnel groups are carried over")
+			continue
+		}
+		e := tg.key
+		if a, err := netip.ParseAddr(tg.name); err == nil {
+			e.prefix = netip.PrefixFrom(a, a.BitLen())
+		} else if tg.name == "DefaultL2LGroup" {
+			e.prefix = netip.PrefixFrom(netip.IPv4Unspecified(), 0)
+		} else {
+			e.ident = "fqdn:" + tg.name
+		}
+		c.keys = append(c.keys, e)
+	}
 	// The entries are written into their own buffer as they are checked,
 	// which decides the ACLs and keys written before them.
 	entries := &conf.TOMLWriter{}
 	n, haveDynamic := 0, false
-	doneDyn := map[string]bool{}
 
 	for _, m := range c.maps {
 		if m.dynRef == "" {
@@ -52,10 +71,11 @@ func (c *converter) emit() []byte {
 			}
 			continue
 		}
-		if doneDyn[m.dynRef] {
+		// Kind "x" marks a dynamic map as written, in the name index
+		// rather than a set of its own (flash).
+		if _, isNew := c.slot("x", m.dynRef, 0); !isNew {
 			continue
 		}
-		doneDyn[m.dynRef] = true
 		found := false
 		for _, d := range c.dyn {
 			if d.name != m.dynRef {
@@ -73,7 +93,7 @@ func (c *converter) emit() []byte {
 		}
 	}
 	for _, d := range c.dyn {
-		if !doneDyn[d.name] {
+		if c.find("x", d.name) < 0 {
 			c.note(&line{num: d.line, toks: []string{"crypto", "dynamic-map", d.name, d.seq}}, "no crypto map uses this dynamic map")
 		}
 	}

@@ -45,9 +45,8 @@ type Result struct {
 // are passed by pointer: by value each call copied five or eight words
 // (flash).
 type line struct {
-	num      int
-	indented bool
-	toks     []string
+	num  int
+	toks []string
 }
 
 // block is a top-level line with the indented lines below it
@@ -73,17 +72,27 @@ func Convert(src []byte, opt Options) (*Result, error) {
 	if bytes.IndexByte(src, 0) >= 0 {
 		return nil, fmt.Errorf("not a text file (contains NUL bytes)")
 	}
-	blocks := splitBlocks(src)
 	c := &converter{platform: "IOS", names: map[string]int{}}
-	// ASA is told from IOS by commands only ASA has.
-	for i := range blocks {
-		t := blocks[i].head.toks
-		if hasPrefix(t, "ASA Version") || hasPrefix(t, "PIX Version") ||
-			hasPrefix(t, "tunnel-group") || hasPrefix(t, "crypto ikev1") ||
-			hasPrefix(t, "crypto ipsec ikev1") ||
-			len(t) > 2 && t[0] == "access-list" && strings.EqualFold(t[2], "extended") {
+	// The input as top-level commands with their indented sub-mode
+	// lines. "!" and ":" lines are comments (IOS, ASA); Fields drops a
+	// line's "\r" with the other spaces.
+	var blocks []block
+	for i, raw := range strings.Split(string(src), "\n") {
+		toks := strings.Fields(raw)
+		if len(toks) == 0 || toks[0][0] == '!' || toks[0][0] == ':' {
+			continue
+		}
+		l := line{num: i + 1, toks: toks}
+		if (raw[0] == ' ' || raw[0] == '\t') && len(blocks) > 0 {
+			last := &blocks[len(blocks)-1]
+			last.children = append(last.children, l)
+			continue
+		}
+		blocks = append(blocks, block{head: l})
+		// ASA is told from IOS by commands only ASA has.
+		if classify(toks, asaCommands[:]) != 0 ||
+			len(toks) > 2 && toks[0] == "access-list" && strings.EqualFold(toks[2], "extended") {
 			c.platform = "ASA"
-			break
 		}
 	}
 	c.pskDir = opt.PSKDir
@@ -102,28 +111,6 @@ func Convert(src []byte, opt Options) (*Result, error) {
 	order.Stable(len(ns), func(i, j int) bool { return ns[i].Line < ns[j].Line },
 		func(i, j int) { ns[i], ns[j] = ns[j], ns[i] })
 	return &Result{Platform: c.platform, TOML: out, Notes: c.notes}, nil
-}
-
-// splitBlocks splits the input into top-level commands with their
-// indented sub-mode lines. "!" and ":" lines are comments (IOS, ASA).
-func splitBlocks(src []byte) []block {
-	var blocks []block
-	for i, raw := range strings.Split(string(src), "\n") {
-		raw = strings.TrimRight(raw, "\r")
-		toks := strings.Fields(raw)
-		if len(toks) == 0 || strings.HasPrefix(toks[0], "!") || strings.HasPrefix(toks[0], ":") {
-			continue
-		}
-		l := line{num: i + 1, indented: raw[0] == ' ' || raw[0] == '\t', toks: toks}
-		if l.indented && len(blocks) > 0 {
-			last := &blocks[len(blocks)-1]
-			last.children = append(last.children, l)
-			continue
-		}
-		l.indented = false
-		blocks = append(blocks, block{head: l})
-	}
-	return blocks
 }
 
 // hasPrefix reports whether toks starts with the space-separated words,
@@ -165,6 +152,15 @@ func classify(toks []string, rules []prefixRule) command {
 		}
 	}
 	return 0
+}
+
+// asaCommands are commands only ASA has (the command is 1, any).
+var asaCommands = [...]prefixRule{
+	{"ASA Version", 1, 0},
+	{"PIX Version", 1, 0},
+	{"tunnel-group", 1, 0},
+	{"crypto ikev1", 1, 0},
+	{"crypto ipsec ikev1", 1, 0},
 }
 
 // secretWords are the keywords after which IOS and ASA put a secret:

@@ -28,8 +28,6 @@ func supportedGroup(n int) bool {
 	return n > 0 && n < 1<<16 && algo.Group(n).Info() != nil
 }
 
-func weakGroup(g int) bool { return g == 1 || g == 2 || g == 5 }
-
 func (c *converter) policy(b *block) {
 	t := b.head.toks
 	if len(t) < 4 || !isDigits(t[3]) {
@@ -54,18 +52,20 @@ func (c *converter) policy(b *block) {
 	if p.dropped {
 		return
 	}
-	var weak []string
+	// What is weak, each after ", ": one buffer rather than a list of
+	// words joined (flash).
+	var weak []byte
 	if p.enc == "des" {
-		weak = append(weak, "des")
+		weak = append(weak, ", des"...)
 	}
 	if p.hash == "md5" {
-		weak = append(weak, "md5")
+		weak = append(weak, ", md5"...)
 	}
-	if weakGroup(p.group) {
-		weak = append(weak, "group "+strconv.Itoa(p.group))
+	if algo.Group(p.group).Weak() {
+		weak = strconv.AppendInt(append(weak, ", group "...), int64(p.group), 10)
 	}
 	if weak != nil {
-		c.weak(&b.head, strings.Join(weak, ", ")+" (a platform default if not written)")
+		c.weak(&b.head, string(weak[2:])+" (a platform default if not written)")
 	}
 	// The list is kept in priority order, the order of the output.
 	ps := c.policies
@@ -381,29 +381,5 @@ func (c *converter) tunnelGroupAttr(tg *tunnelGroup, l *line) {
 		c.note(l, "IKEv2 is not supported (tinyipsec speaks IKEv1)")
 	default:
 		c.note(l, "no tinyipsec equivalent")
-	}
-}
-
-// keysFromTunnelGroups turns ASA tunnel groups into keys: a group named
-// by an address is that peer's key, DefaultL2LGroup every peer's, any
-// other name the key of the peer whose IKE identity is that name.
-func (c *converter) keysFromTunnelGroups() {
-	for _, tg := range c.groups {
-		if tg.key == nil {
-			continue
-		}
-		if tg.typ != "" && tg.typ != "ipsec-l2l" {
-			c.noteAt(tg.key.line, "(key of tunnel-group "+tg.name+")", "only LAN-to-LAN tunnel groups are carried over")
-			continue
-		}
-		e := tg.key
-		if a, err := netip.ParseAddr(tg.name); err == nil {
-			e.prefix = netip.PrefixFrom(a, a.BitLen())
-		} else if tg.name == "DefaultL2LGroup" {
-			e.prefix = netip.PrefixFrom(netip.IPv4Unspecified(), 0)
-		} else {
-			e.ident = "fqdn:" + tg.name
-		}
-		c.keys = append(c.keys, e)
 	}
 }
