@@ -55,30 +55,43 @@ func ListenIP() (*IPConn, error) {
 		return nil, tunErr("raw IPv4 socket", err)
 	}
 	sizeBuffers(c.send4)
-	for _, p := range []int{ProtoESP, ProtoAH} {
-		r, err := newRawReader(unix.AF_INET, p)
-		if err != nil {
-			c.Close()
-			return nil, err
-		}
-		c.readers = append(c.readers, r)
-	}
-	for i, p := range []int{ProtoESP, ProtoAH} {
-		fd, err := syscall.Socket(unix.AF_INET6, unix.SOCK_RAW|unix.SOCK_CLOEXEC, p)
-		if err != nil {
-			if errors.Is(err, unix.EAFNOSUPPORT) {
-				return c, nil
+	// The receive sockets of ESP and AH in each family, and IPv6's send
+	// sockets, by one loop (flash).
+	for i, proto := range [4]int{ProtoESP, ProtoAH, ProtoESP, ProtoAH} {
+		fam := unix.AF_INET
+		if i >= 2 {
+			fam = unix.AF_INET6
+			fd, err := syscall.Socket(unix.AF_INET6, unix.SOCK_RAW|unix.SOCK_CLOEXEC, proto)
+			if err != nil {
+				if errors.Is(err, unix.EAFNOSUPPORT) {
+					return c, nil
+				}
+				c.Close()
+				return nil, tunErr("raw IPv6 socket", err)
 			}
-			c.Close()
-			return nil, tunErr("raw IPv6 socket", err)
+			c.send6[i-2] = fd
+			sizeBuffers(fd)
 		}
-		c.send6[i] = fd
-		sizeBuffers(fd)
-		r, err := newRawReader(unix.AF_INET6, p)
+		fd, err := syscall.Socket(fam, unix.SOCK_RAW|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, proto)
 		if err != nil {
 			c.Close()
-			return nil, err
+			return nil, fmt.Errorf("tun: raw socket (family %d, protocol %d): %w", fam, proto, err)
 		}
+		if fam == unix.AF_INET6 {
+			for j, opt := range [2]int{unix.IPV6_RECVPKTINFO, unix.IPV6_RECVHOPLIMIT} {
+				if err := unix.SetsockoptInt(fd, unix.SOL_IPV6, opt, 1); err != nil {
+					syscall.Close(fd)
+					c.Close()
+					return nil, tunErr([2]string{"IPV6_RECVPKTINFO", "IPV6_RECVHOPLIMIT"}[j], err)
+				}
+			}
+		}
+		// A larger receive buffer absorbs bursts while the decrypting
+		// goroutine is busy.
+		sizeBuffers(fd)
+		r := &rawReader{family: fam, proto: proto, file: os.NewFile(uintptr(fd), "raw"), m: newMmsgReader(rawBatch, rawOOBSize)}
+		r.raw, _ = r.file.SyscallConn() // fails only on a nil file
+		r.what, r.fn = "raw read", r.ready
 		c.readers = append(c.readers, r)
 	}
 	return c, nil
@@ -169,31 +182,6 @@ type rawReader struct {
 	// recvmmsg state; source addresses and control messages are used for
 	// IPv6 only.
 	m *mmsgReader
-}
-
-func newRawReader(fam, proto int) (*rawReader, error) {
-	fd, err := syscall.Socket(fam, unix.SOCK_RAW|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, proto)
-	if err != nil {
-		return nil, fmt.Errorf("tun: raw socket (family %d, protocol %d): %w", fam, proto, err)
-	}
-	if fam == unix.AF_INET6 {
-		for i, opt := range [2]int{unix.IPV6_RECVPKTINFO, unix.IPV6_RECVHOPLIMIT} {
-			if err := unix.SetsockoptInt(fd, unix.SOL_IPV6, opt, 1); err != nil {
-				syscall.Close(fd)
-				return nil, tunErr([2]string{"IPV6_RECVPKTINFO", "IPV6_RECVHOPLIMIT"}[i], err)
-			}
-		}
-	}
-	// A larger receive buffer absorbs bursts while the decrypting goroutine
-	// is busy.
-	sizeBuffers(fd)
-	r := &rawReader{family: fam, proto: proto, file: os.NewFile(uintptr(fd), "raw"), m: newMmsgReader(rawBatch, rawOOBSize)}
-	if r.raw, err = r.file.SyscallConn(); err != nil {
-		r.file.Close()
-		return nil, err
-	}
-	r.what, r.fn = "raw read", r.ready
-	return r, nil
 }
 
 // ready runs inside RawConn.Read: one recvmmsg fills as many buffers as
