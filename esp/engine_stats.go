@@ -98,15 +98,19 @@ func (p *Pair) counters(ps *PairStats) {
 		if sa == nil {
 			continue
 		}
-		st := sa.Stats()
+		// The SA's counters read here rather than through its Stats,
+		// whose snapshot copies every counter once more (flash).
+		pkts, bytes := sa.life.packets.Load(), sa.life.bytes.Load()
 		if i == 0 {
-			ps.PktsIn, ps.BytesIn = st.Packets, st.Bytes
+			ps.PktsIn, ps.BytesIn = pkts, bytes
 		} else {
-			ps.PktsOut, ps.BytesOut = st.Packets, st.Bytes
+			ps.PktsOut, ps.BytesOut = pkts, bytes
 		}
-		for j, v := range st.Drops {
-			if v != 0 {
-				ps.Drops[dropNames[j]] += v
+		if d := sa.drops.Load(); d != nil {
+			for j := range d {
+				if v := d[j].Load(); v != 0 {
+					ps.Drops[dropNames[j]] += v
+				}
 			}
 		}
 	}
