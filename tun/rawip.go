@@ -89,7 +89,7 @@ func ListenIP() (*IPConn, error) {
 		// A larger receive buffer absorbs bursts while the decrypting
 		// goroutine is busy.
 		sizeBuffers(fd)
-		r := &rawReader{family: fam, proto: proto, file: os.NewFile(uintptr(fd), "raw"), m: newMmsgReader(rawBatch, rawOOBSize)}
+		r := &rawReader{family: fam, proto: proto, file: os.NewFile(uintptr(fd), "raw"), m: newMmsgReader(rawBatch, rawOOBSize), fd: fd}
 		r.raw, _ = r.file.SyscallConn() // fails only on a nil file
 		r.what, r.fn = "raw read", r.ready
 		c.readers = append(c.readers, r)
@@ -109,10 +109,13 @@ func (c *IPConn) Readers() []*RawReader {
 
 // KernelDrops is the number of ESP and AH packets the kernel dropped on
 // the receive sockets, mostly because a receive buffer was full.
+// It reads the descriptors as UDP.KernelDrops does.
 func (c *IPConn) KernelDrops() uint64 {
 	var n uint64
 	for _, r := range c.readers {
-		_ = r.raw.Control(func(fd uintptr) { n += socketDrops(int(fd)) })
+		if !r.closed.Load() {
+			n += socketDrops(r.fd)
+		}
 	}
 	return n
 }
@@ -182,6 +185,8 @@ type rawReader struct {
 	// recvmmsg state; source addresses and control messages are used for
 	// IPv6 only.
 	m *mmsgReader
+
+	fd int // file's descriptor, for KernelDrops
 }
 
 // ready runs inside RawConn.Read: one recvmmsg fills as many buffers as

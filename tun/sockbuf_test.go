@@ -1,6 +1,7 @@
 package tun
 
 import (
+	"net/netip"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -69,5 +70,64 @@ func TestInterfaceDrops(t *testing.T) {
 	}
 	if _, _, ok := interfaceDrops("no-such-if0"); ok {
 		t.Fatal("counters for a missing interface")
+	}
+}
+
+// TestKernelDropsOfSockets: the IKE/NAT-T and raw sockets' drop counts
+// reach UDP.KernelDrops and IPConn.KernelDrops, and closed sockets are
+// no longer read.
+func TestKernelDropsOfSockets(t *testing.T) {
+	if testing.Short() {
+		t.Skip("SO_MEMINFO is not emulated everywhere (qemu-user)")
+	}
+	ns := testNS(t, "tun-drops")
+	lo := netip.MustParseAddr("127.0.0.1")
+	u := listenUDPIn(t, ns, []netip.Addr{lo})
+	ipc := listenIPIn(t, ns)
+	if n := u.KernelDrops() + ipc.KernelDrops(); n != 0 {
+		t.Fatalf("fresh sockets report %d drops", n)
+	}
+	// Nothing reads the sockets (no Start): a small buffer on port 4500
+	// and on the raw ESP socket overflows.
+	var natt *udpSock
+	for _, s := range u.socks {
+		if s.port == PortNATT {
+			natt = s
+		}
+	}
+	esp4 := ipc.readers[0]
+	for _, fd := range []int{natt.fd, esp4.fd} {
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 4096); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := loopbackUDP4(t, ns)
+	var raw int
+	var err error
+	inNS(t, ns, func() { raw, err = unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, ProtoESP) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(raw)
+	msg := make([]byte, 1000)
+	msg[3] = 1 // an SPI: ESP, not IKE
+	for range 100 {
+		if _, err := c.WriteToUDPAddrPort(msg, netip.AddrPortFrom(lo, PortNATT)); err != nil {
+			t.Fatal(err)
+		}
+		if err := unix.Sendto(raw, msg, 0, &unix.SockaddrInet4{Addr: lo.As4()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := u.KernelDrops(); n == 0 {
+		t.Error("UDP.KernelDrops = 0 after overflowing port 4500")
+	}
+	if n := ipc.KernelDrops(); n == 0 {
+		t.Error("IPConn.KernelDrops = 0 after overflowing the raw ESP socket")
+	}
+	u.Close()
+	ipc.Close()
+	if n := u.KernelDrops() + ipc.KernelDrops(); n != 0 {
+		t.Errorf("closed sockets report %d drops", n)
 	}
 }

@@ -310,10 +310,16 @@ func (u *UDP) SendKeepalive(local, remote netip.AddrPort) error {
 // KernelDrops is the number of datagrams (IKE and UDP-encapsulated ESP)
 // the kernel dropped on the sockets, mostly because a receive buffer was
 // full.
+// It reads the descriptors directly rather than through a closure passed
+// to RawConn.Control each (flash), skipping the sockets Close has marked:
+// the read changes nothing, so even a descriptor closed meanwhile could
+// only make this status figure wrong once.
 func (u *UDP) KernelDrops() uint64 {
 	var n uint64
 	for _, s := range u.socks {
-		_ = s.rc.Control(func(fd uintptr) { n += socketDrops(int(fd)) })
+		if !s.closed.Load() {
+			n += socketDrops(s.fd)
+		}
 	}
 	return n
 }
