@@ -42,22 +42,6 @@ import (
 // rule expressions by hand would be several hundred lines of bytecode
 // assembly for a handful of rules installed once.
 
-// CleartextRule is one mirrored crypto ACL line, seen from the receiver:
-// Src is the remote side, Dst the local side.
-type CleartextRule struct {
-	_ [0]func() // not comparable: no generated == function (flash)
-	// Drop is true for permit lines (must be encrypted: drop cleartext);
-	// false for deny lines (exempt from encryption: stop checking).
-	Drop bool
-	// Proto is the IP protocol; 0 = any.
-	Proto uint8
-	// Src and Dst; an invalid prefix means any address.
-	Src, Dst netip.Prefix
-	// Port ranges for TCP/UDP; Hi == 0 means any port.
-	SrcPortLo, SrcPortHi uint16
-	DstPortLo, DstPortHi uint16
-}
-
 // CleartextPolicy is an installed nftables table.
 type CleartextPolicy struct {
 	table string
@@ -71,7 +55,7 @@ const DefaultCleartextTable = "tinyipsec"
 // exempting packets received on tunName. bypassMark, when not 0, is the
 // firewall mark of the data plane's own packets, which may never be
 // routed into tunName (the loop guard).
-func InstallCleartextPolicy(table, tunName string, bypassMark uint32, entries [][]CleartextRule) (*CleartextPolicy, error) {
+func InstallCleartextPolicy(table, tunName string, bypassMark uint32, entries []Entry) (*CleartextPolicy, error) {
 	script := CleartextScript(table, tunName, bypassMark, entries)
 	if err := nft(script); err != nil {
 		return nil, err
@@ -94,25 +78,30 @@ func nft(script string) error {
 	return nil
 }
 
-// CleartextScript returns the nft script InstallCleartextPolicy loads.
-// Its lines are written into one builder as strings rather than through a
-// fmt.Fprintf each and a list of parts per rule (flash; the output is the
-// same, TestCleartextScriptGolden).
-func CleartextScript(table, tunName string, bypassMark uint32, entries [][]CleartextRule) string {
+// CleartextScript returns the nft script InstallCleartextPolicy loads:
+// every entry's crypto ACL lines mirrored, since what we would send from
+// Src to Dst must not arrive in the clear from Dst to Src. A permit line
+// drops (must be encrypted), a deny line returns (exempt from encryption:
+// stop checking). The lines are mirrored as they are written, and written
+// into one builder as strings rather than through a fmt.Fprintf each and
+// a list of parts per rule (flash; the output is the same,
+// TestCleartextScriptGolden).
+func CleartextScript(table, tunName string, bypassMark uint32, entries []Entry) string {
 	var b strings.Builder
 	// Declaring then deleting the table makes the load an atomic replace
 	// whether or not the table existed.
 	b.WriteString("table inet " + table + " {}\ndelete table inet " + table + "\ntable inet " + table + " {\n")
-	for i, rules := range entries {
+	for i := range entries {
 		b.WriteString("\tchain entry" + strconv.Itoa(i) + " {\n")
+		lines := entries[i].Lines
 	rule:
-		for j := range rules {
-			// The rule line of r (its match and verdict), or nothing
-			// when the line can never match an address family (mixed
-			// families).
-			r := &rules[j]
+		for j := range lines {
+			// The rule line of l mirrored (its match and verdict), or
+			// nothing when the line can never match an address family
+			// (mixed families). The source is the remote side, l.Dst.
+			l := &lines[j]
 			fam := ""
-			ends := [2]*netip.Prefix{&r.Src, &r.Dst}
+			ends := [2]*netip.Prefix{&l.Dst, &l.Src}
 			for _, p := range ends {
 				if !p.IsValid() {
 					continue
@@ -135,14 +124,14 @@ func CleartextScript(table, tunName string, bypassMark uint32, entries [][]Clear
 					sep = " "
 				}
 			}
-			if r.Proto != 0 {
-				b.WriteString(sep + "meta l4proto " + strconv.Itoa(int(r.Proto)))
+			if l.Proto != 0 {
+				b.WriteString(sep + "meta l4proto " + strconv.Itoa(int(l.Proto)))
 				sep = " "
-				if r.Proto == 6 || r.Proto == 17 {
-					if pr := portRange(r.SrcPortLo, r.SrcPortHi); pr != "" {
+				if l.Proto == 6 || l.Proto == 17 {
+					if pr := portRange(l.DstPorts[0], l.DstPorts[1]); pr != "" {
 						b.WriteString(" th sport " + pr)
 					}
-					if pr := portRange(r.DstPortLo, r.DstPortHi); pr != "" {
+					if pr := portRange(l.SrcPorts[0], l.SrcPorts[1]); pr != "" {
 						b.WriteString(" th dport " + pr)
 					}
 				}
@@ -150,7 +139,7 @@ func CleartextScript(table, tunName string, bypassMark uint32, entries [][]Clear
 			if sep != " " {
 				b.WriteString("\t\tmeta nfproto { ipv4, ipv6 }")
 			}
-			if r.Drop {
+			if l.Permit {
 				b.WriteString(" counter drop\n")
 			} else {
 				b.WriteString(" return\n")

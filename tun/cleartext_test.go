@@ -7,9 +7,33 @@ import (
 	"testing"
 )
 
-func testEntries() [][]CleartextRule {
+// clearRule is a cleartext rule in the receiver's view (Src the remote
+// side); mirror turns such rules back into the crypto ACL lines they
+// come from.
+type clearRule struct {
+	Drop                 bool
+	Proto                uint8
+	Src, Dst             netip.Prefix
+	SrcPortLo, SrcPortHi uint16
+	DstPortLo, DstPortHi uint16
+}
+
+func mirror(entries [][]clearRule) []Entry {
+	out := make([]Entry, len(entries))
+	for i, rules := range entries {
+		for _, r := range rules {
+			out[i].Lines = append(out[i].Lines, Line{
+				Permit: r.Drop, Proto: r.Proto, Src: r.Dst, Dst: r.Src,
+				SrcPorts: [2]uint16{r.DstPortLo, r.DstPortHi}, DstPorts: [2]uint16{r.SrcPortLo, r.SrcPortHi},
+			})
+		}
+	}
+	return out
+}
+
+func testRules() [][]clearRule {
 	p := netip.MustParsePrefix
-	return [][]CleartextRule{
+	return [][]clearRule{
 		{
 			{Drop: false, Src: p("10.2.0.9/32"), Dst: p("10.1.0.0/24")}, // deny: exempt
 			{Drop: true, Src: p("10.2.0.0/24"), Dst: p("10.1.0.0/24")},
@@ -23,7 +47,7 @@ func testEntries() [][]CleartextRule {
 }
 
 func TestCleartextScript(t *testing.T) {
-	s := CleartextScript("tinyipsec", "ipsec0", 0x7a1, testEntries())
+	s := CleartextScript("tinyipsec", "ipsec0", 0x7a1, mirror(testRules()))
 	for _, want := range []string{
 		"table inet tinyipsec {}\ndelete table inet tinyipsec\n",
 		"chain entry0 {\n\t\tip saddr 10.2.0.9/32 ip daddr 10.1.0.0/24 return\n\t\tip saddr 10.2.0.0/24 ip daddr 10.1.0.0/24 counter drop\n",
@@ -50,7 +74,7 @@ func TestCleartextPolicyLoads(t *testing.T) {
 	var p *CleartextPolicy
 	var err error
 	for range 2 { // the second load replaces the first
-		inNS(t, ns, func() { p, err = InstallCleartextPolicy("tinyipsec", "ipsec0", 0x7a1, testEntries()) })
+		inNS(t, ns, func() { p, err = InstallCleartextPolicy("tinyipsec", "ipsec0", 0x7a1, mirror(testRules())) })
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -75,14 +99,14 @@ func TestCleartextPolicyLoads(t *testing.T) {
 // without the bypass mark.
 func TestCleartextScriptGolden(t *testing.T) {
 	p := netip.MustParsePrefix
-	e := append(testEntries(), []CleartextRule{
+	e := mirror(append(testRules(), []clearRule{
 		{Proto: 17, Src: p("10.9.0.0/16"), SrcPortLo: 53, SrcPortHi: 53},
 		{Proto: 17, Dst: p("10.9.1.1/32"), DstPortLo: 500},
 		{Proto: 6, Dst: p("10.9.1.1/32"), DstPortLo: 0, DstPortHi: 65535, SrcPortLo: 7, SrcPortHi: 9},
 		{Proto: 1, Src: p("192.0.2.0/24"), Dst: p("198.51.100.7/24"), Drop: true},
 		{Proto: 58, Src: p("2001:db8::1/128")},
 		{Proto: 50},
-	}, nil)
+	}, nil))
 	got := CleartextScript("tbl", "tun\"x", 0, e) + "\n=====\n" + CleartextScript("tinyipsec", "ipsec0", 0xdeadbeef, e) + CleartextScript("a", "b", 1, nil)
 	want, err := os.ReadFile("testdata/cleartext_script.nft")
 	if err != nil {

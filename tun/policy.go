@@ -36,7 +36,7 @@ type Line struct {
 	Permit             bool
 	Proto              uint8
 	Src, Dst           netip.Prefix
-	SrcPorts, DstPorts [2]uint16 // lo, hi (hi 0: lo only)
+	SrcPorts, DstPorts [2]uint16 // lo, hi (hi 0: any port)
 	Text               string    // as configured, for messages
 }
 
@@ -119,7 +119,7 @@ func (k *KernelPolicy) Apply(entries []Entry) error {
 		}
 		k.routes = now
 	}
-	p, err := InstallCleartextPolicy(DefaultCleartextTable, k.dev.Name(), BypassMark, CleartextRules(entries))
+	p, err := InstallCleartextPolicy(DefaultCleartextTable, k.dev.Name(), BypassMark, entries)
 	if err != nil {
 		errs = append(errs, fmt.Errorf("cleartext policy: %w", err))
 	} else {
@@ -209,27 +209,6 @@ func hasRoute(routes []Route, dst netip.Prefix) bool {
 		}
 	}
 	return false
-}
-
-// CleartextRules mirrors every entry's lines for the inbound cleartext
-// policy: what we would send from Src to Dst must not arrive in the clear
-// from Dst to Src.
-func CleartextRules(entries []Entry) [][]CleartextRule {
-	out := make([][]CleartextRule, len(entries))
-	for i := range entries {
-		lines := entries[i].Lines
-		rules := make([]CleartextRule, len(lines))
-		for j := range lines {
-			l := &lines[j]
-			rules[j] = CleartextRule{
-				Drop: l.Permit, Proto: l.Proto, Src: l.Dst, Dst: l.Src,
-				SrcPortLo: l.DstPorts[0], SrcPortHi: l.DstPorts[1],
-				DstPortLo: l.SrcPorts[0], DstPortHi: l.SrcPorts[1],
-			}
-		}
-		out[i] = rules
-	}
-	return out
 }
 
 // PathTo is the route our own (marked) packets take to peer.
