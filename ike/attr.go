@@ -76,13 +76,14 @@ func AttrTLV(t uint16, v []byte) Attribute { return Attribute{Type: t, Value: v}
 // AttrUint builds the shortest encoding of a numeric attribute: TV when the
 // value fits 16 bits, else a TLV of 4 (or 8) bytes, as life durations need.
 func AttrUint(t uint16, v uint64) Attribute {
+	n := 8
 	switch {
 	case v <= 0xffff:
-		return AttrTV(t, uint16(v))
+		return Attribute{Type: t, TV: true, Value: []byte{byte(v >> 8), byte(v)}}
 	case v <= 0xffffffff:
-		return AttrTLV(t, binary.BigEndian.AppendUint32(nil, uint32(v)))
+		n = 4
 	}
-	return AttrTLV(t, binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint32(nil, uint32(v>>32)), uint32(v)))
+	return Attribute{Type: t, Value: binary.BigEndian.AppendUint64(nil, v)[8-n:]}
 }
 
 // add appends a TLV attribute; addUint a numeric one (AttrUint). One
@@ -125,39 +126,40 @@ func (a *Attribute) Uint() (uint64, bool) {
 // Attributes is an attribute list with lookup methods.
 type Attributes []Attribute
 
-// Get returns the first attribute of class t.
-func (as Attributes) Get(t uint16) (Attribute, bool) {
-	for _, a := range as {
-		if a.Type == t {
-			return a, true
+// Get returns the first attribute of class t, or nil (a pointer: an
+// Attribute is four words on 32-bit, copied at each return otherwise).
+func (as Attributes) Get(t uint16) *Attribute {
+	for i := range as {
+		if as[i].Type == t {
+			return &as[i]
 		}
 	}
-	return Attribute{}, false
+	return nil
 }
 
 // Uint returns the numeric value of the first attribute of class t.
 func (as Attributes) Uint(t uint16) (uint64, bool) {
-	a, ok := as.Get(t)
-	if !ok {
-		return 0, false
+	if a := as.Get(t); a != nil {
+		return a.Uint()
 	}
-	return a.Uint()
+	return 0, false
 }
 
 func marshalAttributes(b *builder, as []Attribute) {
 	for _, a := range as {
+		// AF bit and type, then the 2-byte value (TV) or a 2-byte length
+		// and the value (TLV).
 		if a.TV {
-			b.u16(a.Type | 0x8000)
 			var v [2]byte
 			copy(v[2-min(2, len(a.Value)):], a.Value)
-			b.add(v[:])
+			b.add([]byte{byte(a.Type>>8) | 0x80, byte(a.Type), v[0], v[1]})
 			continue
 		}
-		if len(a.Value) > 0xffff {
-			b.fail(fmt.Errorf("ike: attribute %d too long (%d bytes)", a.Type, len(a.Value)))
+		n := len(a.Value)
+		if n > 0xffff {
+			b.fail(fmt.Errorf("ike: attribute %d too long (%d bytes)", a.Type, n))
 		}
-		b.u16(a.Type &^ 0x8000)
-		b.u16(uint16(len(a.Value)))
+		b.add([]byte{byte(a.Type>>8) &^ 0x80, byte(a.Type), byte(n >> 8), byte(n)})
 		b.add(a.Value)
 	}
 }
@@ -213,22 +215,6 @@ type AttributesPayload struct {
 func (*AttributesPayload) Type() PayloadType { return PayloadAttributes }
 
 func (p *AttributesPayload) marshalBody(b *builder) {
-	b.u8(p.CfgType)
-	b.u8(0)
-	b.u16(p.Identifier)
+	b.add([]byte{p.CfgType, 0, byte(p.Identifier >> 8), byte(p.Identifier)})
 	marshalAttributes(b, p.Attributes)
-}
-
-func parseAttributesPayload(s wire) (Payload, error) {
-	// Configuration type, reserved, identifier, the attributes.
-	if len(s) < 4 {
-		return nil, malformed("short attribute payload")
-	}
-	p := &AttributesPayload{CfgType: s[0], Identifier: binary.BigEndian.Uint16(s[2:4])}
-	as, err := parseAttributes(s[4:])
-	if err != nil {
-		return nil, err
-	}
-	p.Attributes = as
-	return p, nil
 }

@@ -3,7 +3,7 @@ package ike
 import (
 	"bytes"
 	"errors"
-	"slices"
+	"reflect"
 	"testing"
 	"time"
 )
@@ -18,13 +18,13 @@ func TestInformationalRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []infoItem{{kind: infoDeleteIKE}, {kind: infoDeleteChild, child: childSPI{ProtoESP, 0x1234}},
-		{kind: infoDeleteChild, child: childSPI{ProtoESP, 0x5678}}, {kind: infoInitialContact}}
-	if !slices.Equal(items, want) {
+	want := []infoItem{{kind: infoDeleteIKE}, {kind: infoDeleteChild, child: childSPI{Protocol: ProtoESP, SPI: 0x1234}},
+		{kind: infoDeleteChild, child: childSPI{Protocol: ProtoESP, SPI: 0x5678}}, {kind: infoInitialContact}}
+	if !reflect.DeepEqual(items, want) {
 		t.Fatalf("items %+v", items)
 	}
 	dpd, _ := sealInfo(sec, sec.dpdNotify(true, 77))
-	if _, items, err = openInfo(sec, dpd); err != nil || !slices.Equal(items, []infoItem{{kind: infoRUThereAck, seq: 77}}) {
+	if _, items, err = openInfo(sec, dpd); err != nil || !reflect.DeepEqual(items, []infoItem{{kind: infoRUThereAck, seq: 77}}) {
 		t.Fatalf("dpd ack %+v %v", items, err)
 	}
 }

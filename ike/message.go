@@ -99,21 +99,6 @@ type Header struct {
 // Encrypted reports whether the E flag is set.
 func (h *Header) Encrypted() bool { return h.Flags&FlagEncryption != 0 }
 
-func (h *Header) marshal(b *builder, next PayloadType, length int) {
-	b.add(h.CookieI[:])
-	b.add(h.CookieR[:])
-	b.u8(uint8(next))
-	v := h.Version
-	if v == 0 {
-		v = Version
-	}
-	b.u8(v)
-	b.u8(uint8(h.Exchange))
-	b.u8(h.Flags)
-	b.u32(h.MessageID)
-	b.u32(uint32(length))
-}
-
 // ParseHeader decodes the fixed header of b and checks the length field
 // against len(b). It is what a dispatcher uses to route a datagram to an SA
 // before (possibly) decrypting it.
@@ -159,36 +144,11 @@ type Message struct {
 	Raw [][]byte
 }
 
-// Marshal encodes a plaintext message. Header.NextPayload and Length are
-// derived from the payloads.
+// Marshal encodes a plaintext message (Seal without a cipher).
+// Header.NextPayload and Length are derived from the payloads.
 func (m *Message) Marshal() ([]byte, error) {
-	body, err := MarshalPayloads(m.Payloads)
-	if err != nil {
-		return nil, err
-	}
-	return m.marshalWithBody(body, m.Flags&^FlagEncryption)
-}
-
-func (m *Message) marshalWithBody(body []byte, flags uint8) ([]byte, error) {
-	if HeaderLen+len(body) > MaxMessageLen {
-		return nil, fmt.Errorf("ike: message too long (%d bytes)", HeaderLen+len(body))
-	}
-	h := m.Header
-	h.Flags = flags
-	next := PayloadNone
-	if len(m.Payloads) > 0 {
-		next = m.Payloads[0].Type()
-	}
-	b := &builder{buf: make([]byte, 0, HeaderLen+len(body))}
-	h.marshal(b, next, HeaderLen+len(body))
-	b.add(body)
-	out := b.buf
-	m.NextPayload = next
-	m.Length = uint32(len(out))
-	if m.Version == 0 {
-		m.Version = Version
-	}
-	return out, nil
+	out, _, err := m.Seal(nil, nil)
+	return out, err
 }
 
 // MarshalPayloads encodes a payload chain (without ISAKMP header): each
@@ -210,59 +170,140 @@ func MarshalPayloads(ps []Payload) ([]byte, error) {
 	return b.bytes()
 }
 
-// Unmarshal parses a plaintext message. An encrypted message returns
-// ErrEncrypted: use Open with the SA's cipher state.
+// Unmarshal parses a plaintext message (Open without a cipher). An
+// encrypted message returns ErrEncrypted: use Open with the SA's cipher
+// state.
 func Unmarshal(b []byte) (*Message, error) {
-	var h Header // filled in place: ParseHeader returns a copy
-	if err := h.parse(b); err != nil {
-		return nil, err
-	}
-	if h.Encrypted() {
-		return nil, ErrEncrypted
-	}
-	buf := append([]byte(nil), b[HeaderLen:]...)
-	ps, raw, err := UnmarshalPayloads(h.NextPayload, buf, false)
-	if err != nil {
-		return nil, err
-	}
-	return &Message{Header: h, Payloads: ps, Raw: raw}, nil
+	m, _, err := Open(b, nil, nil)
+	return m, err
 }
 
-// UnmarshalPayloads parses a payload chain that starts with a payload of
-// type first. With trailing set, bytes after the last payload (encryption
-// padding, whatever scheme the peer used) are ignored; otherwise they are an
-// error. The returned payloads alias body.
-func UnmarshalPayloads(first PayloadType, body []byte, trailing bool) ([]Payload, [][]byte, error) {
-	var ps []Payload
-	var raw [][]byte
-	next := first
+// parsePayloads parses the payload chain body, which starts with a
+// payload of type m.NextPayload, into m.Payloads and m.Raw. With trailing
+// set, bytes after the last payload (encryption padding, whatever scheme
+// the peer used) are ignored; otherwise they are an error. The payloads
+// alias body.
+func (m *Message) parsePayloads(body []byte, trailing bool) error {
+	next := m.NextPayload
 	s := wire(body)
 	for next != PayloadNone {
-		if len(ps) >= MaxPayloads {
-			return nil, nil, ErrTooMany
+		if len(m.Payloads) >= MaxPayloads {
+			return ErrTooMany
 		}
 		// Generic header: next payload, reserved, length (with the
 		// header).
 		if len(s) < 4 {
-			return nil, nil, malformed("truncated generic payload header (%v)", next)
+			return malformed("truncated generic payload header (%v)", next)
 		}
 		length := int(binary.BigEndian.Uint16(s[2:4]))
 		if length < 4 {
-			return nil, nil, malformed("payload %v length %d", next, length)
+			return malformed("payload %v length %d", next, length)
 		}
 		if length > len(s) {
-			return nil, nil, malformed("payload %v length %d exceeds message", next, length)
+			return malformed("payload %v length %d exceeds message", next, length)
 		}
-		p, err := parsePayload(next, s[4:length])
+		// Each payload's fixed fields at their offsets after one length
+		// check, as gVisor's header package does; SA payloads nest
+		// proposals and transforms (parseSA).
+		var p Payload
+		var err error
+		switch body := s[4:length]; next {
+		case PayloadSA:
+			p, err = parseSA(body)
+		case PayloadID:
+			// ID type, protocol, port, the identity; the address types
+			// have a fixed length.
+			if len(body) < 4 {
+				return malformed("short ID payload")
+			}
+			id := &ID{IDType: body[0], Protocol: body[1], Port: binary.BigEndian.Uint16(body[2:4]), Data: body[4:]}
+			want := 0
+			switch id.IDType {
+			case IDIPv4Addr:
+				want = 4
+			case IDIPv4AddrSubnet, IDIPv4AddrRange:
+				want = 8
+			case IDIPv6Addr:
+				want = 16
+			case IDIPv6AddrSubnet, IDIPv6AddrRange:
+				want = 32
+			}
+			if want != 0 && len(id.Data) != want {
+				return malformed("ID type %d with %d data bytes", id.IDType, len(id.Data))
+			}
+			p = id
+		case PayloadCert, PayloadCR:
+			// The encoding, then the certificate (CERT) or the DER
+			// subject of an acceptable CA (CR).
+			if len(body) < 1 {
+				return malformed("empty %v payload", next)
+			}
+			p = &Cert{Request: next == PayloadCR, Encoding: body[0], Data: body[1:]}
+		case PayloadNotify:
+			// DOI, protocol, SPI size, notify type, SPI, data.
+			if len(body) < 8 || len(body)-8 < int(body[5]) {
+				return malformed("short notify payload")
+			}
+			end := 8 + int(body[5])
+			p = &Notify{DOI: binary.BigEndian.Uint32(body), Protocol: body[4], NotifyType: binary.BigEndian.Uint16(body[6:8]),
+				SPI: body[8:end], Data: body[end:]}
+		case PayloadDelete:
+			// DOI, protocol, SPI size, number of SPIs, the SPIs.
+			if len(body) < 8 {
+				return malformed("short delete payload")
+			}
+			d := &Delete{DOI: binary.BigEndian.Uint32(body), Protocol: body[4], SPISize: body[5]}
+			n, size, spis := int(binary.BigEndian.Uint16(body[6:8])), int(body[5]), body[8:]
+			if size == 0 || n*size != len(spis) {
+				return malformed("delete: %d SPIs of %d bytes in %d bytes", n, size, len(spis))
+			}
+			for ; len(spis) > 0; spis = spis[size:] {
+				d.SPIs = append(d.SPIs, spis[:size:size])
+			}
+			p = d
+		case PayloadAttributes:
+			// Configuration type, reserved, identifier, the attributes.
+			if len(body) < 4 {
+				return malformed("short attribute payload")
+			}
+			ap := &AttributesPayload{CfgType: body[0], Identifier: binary.BigEndian.Uint16(body[2:4])}
+			ap.Attributes, err = parseAttributes(body[4:])
+			p = ap
+		case PayloadProposal, PayloadTransform:
+			// Only valid nested inside an SA payload.
+			return malformed("%v payload outside SA", next)
+		case PayloadNATOA, PayloadNATOADraft:
+			// NAT Original Address (RFC 3947 section 5.2): an ID type,
+			// three reserved bytes, an IPv4 or IPv6 address. Checked and
+			// kept as opaque bytes: nothing reads the address (it would
+			// only correct transport-mode checksums).
+			if len(body) < 4 {
+				return malformed("short NAT-OA payload")
+			}
+			if id, n := body[0], len(body)-4; !(id == IDIPv4Addr && n == 4) && !(id == IDIPv6Addr && n == 16) {
+				return malformed("NAT-OA type %d with %d bytes", id, n)
+			}
+			fallthrough // kept as it came (default)
+		case PayloadFragment:
+			// Fragment ID, number, flags (1: the last), the data: the
+			// fixed fields are read where the fragments are put together
+			// (Reassembler.Add), so the payload is kept as it came.
+			if len(body) < 4 {
+				return malformed("short fragment payload")
+			}
+			fallthrough
+		default: // KE, HASH, SIG, NONCE, VID, NAT-D and unknown types
+			p = &Opaque{PType: next, Data: body}
+		}
 		if err != nil {
-			return nil, nil, err
+			return err
 		}
-		ps = append(ps, p)
-		raw = append(raw, s[:length])
+		m.Payloads = append(m.Payloads, p)
+		m.Raw = append(m.Raw, s[:length])
 		next, s = PayloadType(s[0]), s[length:]
 	}
 	if !trailing && len(s) != 0 {
-		return nil, nil, malformed("%d bytes after the last payload", len(s))
+		return malformed("%d bytes after the last payload", len(s))
 	}
-	return ps, raw, nil
+	return nil
 }

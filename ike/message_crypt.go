@@ -2,6 +2,7 @@ package ike
 
 import (
 	"crypto/cipher"
+	"encoding/binary"
 	"fmt"
 )
 
@@ -9,25 +10,51 @@ import (
 // appendix B): the chain is padded with zero octets to the block size (at
 // least one octet, like strongSwan) and encrypted with blk and iv. It
 // returns the datagram and the IV of the next message in the same exchange
-// (the last ciphertext block). iv is not modified.
+// (the last ciphertext block). iv is not modified. With blk nil the
+// message is encoded in clear (Marshal). One encoder for the two (flash).
 func (m *Message) Seal(blk cipher.Block, iv []byte) (out, nextIV []byte, err error) {
-	bs := blk.BlockSize()
-	if len(iv) != bs {
-		return nil, nil, fmt.Errorf("ike: IV of %d bytes for a %d-byte block cipher", len(iv), bs)
-	}
 	body, err := MarshalPayloads(m.Payloads)
 	if err != nil {
 		return nil, nil, err
 	}
-	pad := bs - len(body)%bs
-	body = append(body, make([]byte, pad)...)
-	cipher.NewCBCEncrypter(blk, iv).CryptBlocks(body, body)
-	out, err = m.marshalWithBody(body, m.Flags|FlagEncryption)
-	if err != nil {
-		return nil, nil, err
+	flags := m.Flags &^ FlagEncryption
+	if blk != nil {
+		bs := blk.BlockSize()
+		if len(iv) != bs {
+			return nil, nil, fmt.Errorf("ike: IV of %d bytes for a %d-byte block cipher", len(iv), bs)
+		}
+		pad := bs - len(body)%bs
+		body = append(body, make([]byte, pad)...)
+		cipher.NewCBCEncrypter(blk, iv).CryptBlocks(body, body)
+		nextIV = append([]byte(nil), body[len(body)-bs:]...)
+		flags |= FlagEncryption
 	}
-	m.Flags |= FlagEncryption
-	return out, append([]byte(nil), body[len(body)-bs:]...), nil
+	n := HeaderLen + len(body)
+	if n > MaxMessageLen {
+		return nil, nil, fmt.Errorf("ike: message too long (%d bytes)", n)
+	}
+	next := PayloadNone
+	if len(m.Payloads) > 0 {
+		next = m.Payloads[0].Type()
+	}
+	v := m.Version
+	if v == 0 {
+		v = Version
+	}
+	// The fixed fields at their offsets (RFC 2408 section 3.1), as parse
+	// reads them.
+	out = make([]byte, HeaderLen, n)
+	copy(out, m.CookieI[:])
+	copy(out[8:], m.CookieR[:])
+	out[16], out[17], out[18], out[19] = uint8(next), v, uint8(m.Exchange), flags
+	binary.BigEndian.PutUint32(out[20:], m.MessageID)
+	binary.BigEndian.PutUint32(out[24:], uint32(n))
+	out = append(out, body...)
+	m.NextPayload, m.Version, m.Length = next, v, uint32(n)
+	if blk != nil {
+		m.Flags = flags
+	}
+	return out, nextIV, nil
 }
 
 // Open decrypts and parses an encrypted message with blk and iv. Padding
@@ -35,31 +62,35 @@ func (m *Message) Seal(blk cipher.Block, iv []byte) (out, nextIV []byte, err err
 // pad-length octet): the payload lengths say where the chain ends. It
 // returns the IV of the next message (the last ciphertext block); callers
 // adopt it only once the message authenticated. Raw and the payloads alias
-// a private copy of the plaintext.
+// a private copy of the plaintext. With blk nil it parses a plaintext
+// message (Unmarshal), in which no bytes may follow the last payload.
 func Open(b []byte, blk cipher.Block, iv []byte) (m *Message, nextIV []byte, err error) {
-	var h Header // filled in place: ParseHeader returns a copy
-	if err := h.parse(b); err != nil {
+	m = &Message{}
+	if err := m.parse(b); err != nil {
 		return nil, nil, err
 	}
-	if !h.Encrypted() {
-		return nil, nil, ErrNotEncrypted
+	if blk == nil && m.Encrypted() {
+		return nil, nil, ErrEncrypted
 	}
-	bs := blk.BlockSize()
-	if len(iv) != bs {
-		return nil, nil, fmt.Errorf("ike: IV of %d bytes for a %d-byte block cipher", len(iv), bs)
+	body := append([]byte(nil), b[HeaderLen:]...)
+	if blk != nil {
+		if !m.Encrypted() {
+			return nil, nil, ErrNotEncrypted
+		}
+		bs := blk.BlockSize()
+		if len(iv) != bs {
+			return nil, nil, fmt.Errorf("ike: IV of %d bytes for a %d-byte block cipher", len(iv), bs)
+		}
+		if len(body) == 0 || len(body)%bs != 0 {
+			return nil, nil, malformed("encrypted body of %d bytes is not a multiple of the block size %d", len(body), bs)
+		}
+		nextIV = append([]byte(nil), body[len(body)-bs:]...)
+		cipher.NewCBCDecrypter(blk, iv).CryptBlocks(body, body)
 	}
-	ct := b[HeaderLen:]
-	if len(ct) == 0 || len(ct)%bs != 0 {
-		return nil, nil, malformed("encrypted body of %d bytes is not a multiple of the block size %d", len(ct), bs)
-	}
-	nextIV = append([]byte(nil), ct[len(ct)-bs:]...)
-	plain := make([]byte, len(ct))
-	cipher.NewCBCDecrypter(blk, iv).CryptBlocks(plain, ct)
-	ps, raw, err := UnmarshalPayloads(h.NextPayload, plain, true)
-	if err != nil {
+	if err := m.parsePayloads(body, blk != nil); err != nil {
 		return nil, nil, err
 	}
-	return &Message{Header: h, Payloads: ps, Raw: raw}, nextIV, nil
+	return m, nextIV, nil
 }
 
 // Find returns the first payload of type T in m, or nil.

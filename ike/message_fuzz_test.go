@@ -32,7 +32,8 @@ func FuzzUnmarshal(f *testing.F) {
 		// plaintext is noise, which exercises the payload parser too.
 		_, _, _ = Open(b, blk, iv)
 		if len(b) > HeaderLen {
-			_, _, _ = UnmarshalPayloads(PayloadType(b[0]), b[1:], true)
+			m := &Message{Header: Header{NextPayload: PayloadType(b[0])}}
+			_ = m.parsePayloads(b[1:], true)
 		}
 	})
 }

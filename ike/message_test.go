@@ -190,7 +190,8 @@ func TestMalformed(t *testing.T) {
 		}
 		body = append(body, np, 0, 0, 4)
 	}
-	if _, _, err := UnmarshalPayloads(PayloadVendorID, body, false); !errors.Is(err, ErrTooMany) {
+	m := &Message{Header: Header{NextPayload: PayloadVendorID}}
+	if err := m.parsePayloads(body, false); !errors.Is(err, ErrTooMany) {
 		t.Errorf("too many: %v", err)
 	}
 }

@@ -2,7 +2,6 @@ package ike
 
 import (
 	"net/netip"
-	"sync"
 
 	"tinyipsec/acl"
 )
@@ -54,8 +53,7 @@ type Lease struct {
 	DNS      []netip.Addr
 	Split    []netip.Prefix
 
-	aclOnce sync.Once
-	acl     *acl.List
+	acl *acl.List
 }
 
 // attributes encodes the lease as a gateway's REPLY or SET. Addresses
@@ -154,17 +152,25 @@ func parseLease(as Attributes) (*Lease, bool) {
 			if len(v) == 16 || len(v) == 17 && a.Type == CfgIP6Address {
 				n = 16
 			}
-		case CfgIP4Subnet:
-			if len(v) == 8 {
-				l.addSplit4(v)
+		case CfgIP4Subnet, UnitySplitInclude:
+			// IPv4 networks, an address and a netmask each (contiguous
+			// masks only): one of 8 bytes, or Unity's list of 14 bytes
+			// each (then protocol and ports, ignored).
+			step := 14
+			if a.Type == CfgIP4Subnet {
+				if len(v) != 8 {
+					break
+				}
+				step = 8
+			}
+			for ; len(v) >= step; v = v[step:] {
+				if bits, ok := maskBits(v[4:8]); ok {
+					l.addSplit(v[:4], bits)
+				}
 			}
 		case CfgIP6Subnet:
 			if len(v) == 17 && v[16] <= 128 {
 				l.addSplit(v[:16], int(v[16]))
-			}
-		case UnitySplitInclude:
-			for ; len(v) >= 14; v = v[14:] {
-				l.addSplit4(v)
 			}
 		}
 		if n == 0 {
@@ -184,14 +190,6 @@ func parseLease(as Attributes) (*Lease, bool) {
 		}
 	}
 	return l, got
-}
-
-// addSplit4 adds the IPv4 network whose address and netmask start v, if
-// the mask is contiguous.
-func (l *Lease) addSplit4(v []byte) {
-	if bits, ok := maskBits(v[4:8]); ok {
-		l.addSplit(v[:4], bits)
-	}
 }
 
 // addSplit adds the split network of address a (4 or 16 bytes) and
@@ -233,20 +231,14 @@ func xauthCredentials(req Attributes, user string, password []byte) (Attributes,
 	return out, haveUser && havePass
 }
 
-// xauthRequest is the gateway's question for user name and password.
-func xauthRequest() Attributes {
-	var as Attributes
-	as.addUint(XAuthType, xauthGeneric)
-	as.add(XAuthUserName, nil)
-	as.add(XAuthPassword, nil)
-	return as
-}
-
-// xauthStatus is the gateway's verdict (SET) or the client's ACK of it.
-func xauthStatus(ok bool) Attributes {
-	v := uint16(xauthStatusBad)
-	if ok {
-		v = xauthStatusOK
+// xauthQuestion is the gateway's question for user name and password
+// (generic XAUTH); xauthVerdict the gateway's verdict (SET) or the
+// client's ACK of it, refused then accepted. Static data, sent as they
+// are (flash).
+var (
+	xauthQuestion = Attributes{{Type: XAuthType, TV: true, Value: []byte{0, xauthGeneric}}, {Type: XAuthUserName}, {Type: XAuthPassword}}
+	xauthVerdict  = [2]Attributes{
+		{{Type: XAuthStatus, TV: true, Value: []byte{0, xauthStatusBad}}},
+		{{Type: XAuthStatus, TV: true, Value: []byte{0, xauthStatusOK}}},
 	}
-	return Attributes{AttrTV(XAuthStatus, v)}
-}
+)

@@ -60,49 +60,11 @@ type Payload interface {
 	marshalBody(b *builder)
 }
 
-func parsePayload(t PayloadType, s wire) (Payload, error) {
-	var p Payload
-	var err error
-	switch t {
-	case PayloadSA:
-		p, err = parseSA(s)
-	case PayloadID:
-		p, err = parseID(s)
-	case PayloadCert, PayloadCR:
-		p, err = parseCert(s, t == PayloadCR)
-	case PayloadNotify:
-		p, err = parseNotify(s)
-	case PayloadDelete:
-		p, err = parseDelete(s)
-	case PayloadAttributes:
-		p, err = parseAttributesPayload(s)
-	case PayloadNATOA, PayloadNATOADraft:
-		p, err = parseNATOA(s, t)
-	case PayloadFragment:
-		// Fragment ID, number, flags (1: the last), the data: the
-		// fixed fields are read where the fragments are put together
-		// (Reassembler.Add), so the payload is kept as it came.
-		if len(s) < 4 {
-			return nil, malformed("short fragment payload")
-		}
-		p = &Opaque{PType: t, Data: s}
-	case PayloadProposal, PayloadTransform:
-		// Only valid nested inside an SA payload.
-		return nil, malformed("%v payload outside SA", t)
-	default: // KE, HASH, SIG, NONCE, VID, NAT-D and unknown types
-		p = &Opaque{PType: t, Data: s}
-	}
-	if err != nil {
-		return nil, err
-	}
-	return p, nil
-}
-
 // Opaque is a payload whose body the codec does not interpret; PType
 // says which it is: KE (the DH public value; for ECP groups x||y, RFC
 // 5903), HASH, SIG, NONCE, VID, NAT-D (HASH(CKY-I | CKY-R | IP | Port);
 // PayloadNATDDraft for the pre-RFC type 130), NAT-OA (checked by
-// parseNATOA; PayloadNATOADraft for type 131), an IKEv1 fragment (type
+// parsePayloads; PayloadNATOADraft for type 131), an IKEv1 fragment (type
 // 132, read by Reassembler.Add) or a type this codec does not know, kept so the caller can answer INVALID_PAYLOAD_TYPE or ignore
 // it. One type for all of them: a type per payload cost its descriptors
 // and two methods each (flash).
@@ -160,17 +122,6 @@ func (p *Cert) Type() PayloadType {
 }
 
 func (p *Cert) marshalBody(b *builder) {
-	b.u8(p.Encoding)
+	b.add([]byte{p.Encoding})
 	b.add(p.Data)
-}
-
-// parseCert reads a CERT payload, or a CR payload when request is set.
-func parseCert(s wire, request bool) (Payload, error) {
-	if len(s) < 1 {
-		if request {
-			return nil, malformed("empty CR payload")
-		}
-		return nil, malformed("empty CERT payload")
-	}
-	return &Cert{Request: request, Encoding: s[0], Data: s[1:]}, nil
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/x509/pkix"
 	"encoding/asn1"
-	"encoding/binary"
 	"fmt"
 	"net/netip"
 	"strconv"
@@ -37,9 +36,7 @@ type ID struct {
 func (*ID) Type() PayloadType { return PayloadID }
 
 func (p *ID) marshalBody(b *builder) {
-	b.u8(p.IDType)
-	b.u8(p.Protocol)
-	b.u16(p.Port)
+	b.add([]byte{p.IDType, p.Protocol, byte(p.Port >> 8), byte(p.Port)})
 	b.add(p.Data)
 }
 
@@ -48,36 +45,6 @@ func (p *ID) Body() []byte {
 	b := &builder{}
 	p.marshalBody(b)
 	return b.bytesOrPanic()
-}
-
-func parseID(s wire) (Payload, error) {
-	// ID type, protocol, port, the identity.
-	if len(s) < 4 {
-		return nil, malformed("short ID payload")
-	}
-	p := &ID{IDType: s[0], Protocol: s[1], Port: binary.BigEndian.Uint16(s[2:4]), Data: s[4:]}
-	if err := p.validate(); err != nil {
-		return nil, err
-	}
-	return p, nil
-}
-
-func (p *ID) validate() error {
-	want := 0
-	switch p.IDType {
-	case IDIPv4Addr:
-		want = 4
-	case IDIPv4AddrSubnet, IDIPv4AddrRange:
-		want = 8
-	case IDIPv6Addr:
-		want = 16
-	case IDIPv6AddrSubnet, IDIPv6AddrRange:
-		want = 32
-	}
-	if want != 0 && len(p.Data) != want {
-		return malformed("ID type %d with %d data bytes", p.IDType, len(p.Data))
-	}
-	return nil
 }
 
 // IDFromAddr returns an ID_IPV4_ADDR / ID_IPV6_ADDR identity.

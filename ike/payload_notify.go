@@ -1,7 +1,5 @@
 package ike
 
-import "encoding/binary"
-
 // Notify message types (RFC 2408 section 3.14.1, RFC 2407 section 4.6.3,
 // RFC 3706).
 const (
@@ -56,22 +54,10 @@ type Notify struct {
 func (*Notify) Type() PayloadType { return PayloadNotify }
 
 func (p *Notify) marshalBody(b *builder) {
-	b.u32(p.DOI)
-	b.u8(p.Protocol)
-	b.u8(uint8(len(p.SPI)))
-	b.u16(p.NotifyType)
+	b.add([]byte{byte(p.DOI >> 24), byte(p.DOI >> 16), byte(p.DOI >> 8), byte(p.DOI),
+		p.Protocol, uint8(len(p.SPI)), byte(p.NotifyType >> 8), byte(p.NotifyType)})
 	b.add(p.SPI)
 	b.add(p.Data)
-}
-
-func parseNotify(s wire) (Payload, error) {
-	// DOI, protocol, SPI size, notify type, SPI, data.
-	if len(s) < 8 || len(s)-8 < int(s[5]) {
-		return nil, malformed("short notify payload")
-	}
-	end := 8 + int(s[5])
-	return &Notify{DOI: binary.BigEndian.Uint32(s), Protocol: s[4], NotifyType: binary.BigEndian.Uint16(s[6:8]),
-		SPI: s[8:end], Data: s[end:]}, nil
 }
 
 // Delete is the Delete payload: SPIs of one protocol (16-byte cookie
@@ -86,14 +72,13 @@ type Delete struct {
 func (*Delete) Type() PayloadType { return PayloadDelete }
 
 func (p *Delete) marshalBody(b *builder) {
-	b.u32(p.DOI)
-	b.u8(p.Protocol)
 	size := p.SPISize
 	if size == 0 && len(p.SPIs) > 0 {
 		size = uint8(len(p.SPIs[0]))
 	}
-	b.u8(size)
-	b.u16(uint16(len(p.SPIs)))
+	n := len(p.SPIs)
+	b.add([]byte{byte(p.DOI >> 24), byte(p.DOI >> 16), byte(p.DOI >> 8), byte(p.DOI),
+		p.Protocol, size, byte(n >> 8), byte(n)})
 	for _, spi := range p.SPIs {
 		if len(spi) != int(size) {
 			b.fail(malformed("delete: SPI of %d bytes in a list of %d", len(spi), size))
@@ -101,35 +86,4 @@ func (p *Delete) marshalBody(b *builder) {
 		}
 		b.add(spi)
 	}
-}
-
-func parseDelete(s wire) (Payload, error) {
-	// DOI, protocol, SPI size, number of SPIs, the SPIs.
-	if len(s) < 8 {
-		return nil, malformed("short delete payload")
-	}
-	p := &Delete{DOI: binary.BigEndian.Uint32(s), Protocol: s[4], SPISize: s[5]}
-	n, size := int(binary.BigEndian.Uint16(s[6:8])), int(s[5])
-	s = s[8:]
-	if size == 0 || n*size != len(s) {
-		return nil, malformed("delete: %d SPIs of %d bytes in %d bytes", n, size, len(s))
-	}
-	for ; len(s) > 0; s = s[size:] {
-		p.SPIs = append(p.SPIs, s[:size:size])
-	}
-	return p, nil
-}
-
-// parseNATOA checks a NAT Original Address payload (RFC 3947 section
-// 5.2: an ID type, three reserved bytes, an IPv4 or IPv6 address) and
-// keeps it as opaque bytes: nothing reads the address (it would only
-// correct transport-mode checksums), so no type of its own (flash).
-func parseNATOA(s wire, t PayloadType) (Payload, error) {
-	if len(s) < 4 {
-		return nil, malformed("short NAT-OA payload")
-	}
-	if id, n := s[0], len(s)-4; !(id == IDIPv4Addr && n == 4) && !(id == IDIPv6Addr && n == 16) {
-		return nil, malformed("NAT-OA type %d with %d bytes", id, n)
-	}
-	return &Opaque{PType: t, Data: s}, nil
 }

@@ -2,8 +2,6 @@ package ike
 
 import "encoding/binary"
 
-import ()
-
 // DOIIPsec is the IPsec Domain of Interpretation (RFC 2407).
 const DOIIPsec uint32 = 1
 
@@ -47,22 +45,17 @@ type Transform struct {
 func (*SA) Type() PayloadType { return PayloadSA }
 
 func (p *SA) marshalBody(b *builder) {
-	b.u32(p.DOI)
-	b.u32(p.Situation)
+	b.add([]byte{byte(p.DOI >> 24), byte(p.DOI >> 16), byte(p.DOI >> 8), byte(p.DOI),
+		byte(p.Situation >> 24), byte(p.Situation >> 16), byte(p.Situation >> 8), byte(p.Situation)})
 	for i := range p.Proposals {
 		pr := &p.Proposals[i]
 		at := b.open(nextSub(PayloadProposal, i, len(p.Proposals)))
-		b.u8(pr.Number)
-		b.u8(pr.Protocol)
-		b.u8(uint8(len(pr.SPI)))
-		b.u8(uint8(len(pr.Transforms)))
+		b.add([]byte{pr.Number, pr.Protocol, uint8(len(pr.SPI)), uint8(len(pr.Transforms))})
 		b.add(pr.SPI)
 		for j := range pr.Transforms {
 			t := &pr.Transforms[j]
 			at := b.open(nextSub(PayloadTransform, j, len(pr.Transforms)))
-			b.u8(t.Number)
-			b.u8(t.ID)
-			b.u16(0)
+			b.add([]byte{t.Number, t.ID, 0, 0}) // and 2 reserved bytes
 			marshalAttributes(b, t.Attributes)
 			b.close(at)
 		}
@@ -129,55 +122,45 @@ func parseSA(s wire) (Payload, error) {
 			return nil, malformed("truncated proposal")
 		}
 		p.Proposals = append(p.Proposals, Proposal{})
-		if err := parseProposal(body, &p.Proposals[len(p.Proposals)-1]); err != nil {
-			return nil, err
+		pr := &p.Proposals[len(p.Proposals)-1]
+		// Proposal number, protocol, SPI size, number of transforms, SPI.
+		if len(body) < 4 || len(body)-4 < int(body[2]) {
+			return nil, malformed("truncated proposal header")
+		}
+		spiSize, nt := int(body[2]), body[3]
+		pr.Number, pr.Protocol = body[0], body[1]
+		if spiSize > 0 {
+			pr.SPI = body[4 : 4+spiSize]
+		}
+		body = body[4+spiSize:]
+		if nt == 0 {
+			return nil, malformed("proposal without transforms")
+		}
+		tnext := uint8(PayloadTransform)
+		for i := 0; i < int(nt); i++ {
+			if tnext != uint8(PayloadTransform) {
+				return nil, malformed("proposal: %d transforms announced, chain ends after %d", nt, i)
+			}
+			var tb wire
+			if !readSubPayload(&body, &tnext, &tb) {
+				return nil, malformed("truncated transform")
+			}
+			// Transform number, ID, reserved, then the attributes.
+			if len(tb) < 4 {
+				return nil, malformed("short transform")
+			}
+			as, err := parseAttributes(tb[4:])
+			if err != nil {
+				return nil, err
+			}
+			pr.Transforms = append(pr.Transforms, Transform{Number: tb[0], ID: tb[1], Attributes: as})
+		}
+		if tnext != 0 || len(body) != 0 {
+			return nil, malformed("proposal: transform count %d does not match its contents", nt)
 		}
 	}
 	if len(p.Proposals) == 0 {
 		return nil, malformed("SA without proposals")
 	}
 	return p, nil
-}
-
-// parseProposal fills pr (passed by pointer: a Proposal is several words,
-// copied at every return otherwise).
-func parseProposal(s wire, pr *Proposal) error {
-	// Proposal number, protocol, SPI size, number of transforms, SPI.
-	if len(s) < 4 || len(s)-4 < int(s[2]) {
-		return malformed("truncated proposal header")
-	}
-	spiSize, nt := int(s[2]), s[3]
-	pr.Number, pr.Protocol = s[0], s[1]
-	if spiSize > 0 {
-		pr.SPI = s[4 : 4+spiSize]
-	}
-	s = s[4+spiSize:]
-	if nt == 0 {
-		return malformed("proposal without transforms")
-	}
-	next := uint8(PayloadTransform)
-	for i := 0; i < int(nt); i++ {
-		if next != uint8(PayloadTransform) {
-			return malformed("proposal: %d transforms announced, chain ends after %d", nt, i)
-		}
-		var body wire
-		if !readSubPayload(&s, &next, &body) {
-			return malformed("truncated transform")
-		}
-		// Transform number, ID, reserved, then the attributes.
-		if len(body) < 4 {
-			return malformed("short transform")
-		}
-		t := Transform{Number: body[0], ID: body[1]}
-		as, err := parseAttributes(body[4:])
-		if err != nil {
-			return err
-		}
-		t.Attributes = as
-		pr.Transforms = append(pr.Transforms, t)
-	}
-	if next != 0 || len(s) != 0 {
-		return malformed("proposal: transform count %d does not match its contents", nt)
-	}
-	return nil
 }

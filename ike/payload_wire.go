@@ -2,8 +2,8 @@ package ike
 
 import "fmt"
 
-// builder appends the wire form of a message: the few big-endian
-// writers the codec needs, generic payload headers whose length is
+// builder appends the wire form of a message (each payload's fixed
+// fields written as the bytes they are), generic payload headers whose length is
 // filled in once the body is written, and the first error met (a length
 // that does not fit its field, a Delete with SPIs of mixed sizes). It
 // does the job cryptobyte.Builder did here without its length-prefix
@@ -13,11 +13,6 @@ type builder struct {
 	err error
 }
 
-func (b *builder) u8(v uint8)   { b.buf = append(b.buf, v) }
-func (b *builder) u16(v uint16) { b.buf = append(b.buf, byte(v>>8), byte(v)) }
-func (b *builder) u32(v uint32) {
-	b.buf = append(b.buf, byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
-}
 func (b *builder) add(v []byte) { b.buf = append(b.buf, v...) }
 
 // fail records err unless an earlier error is recorded.

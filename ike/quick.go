@@ -68,15 +68,6 @@ type quickRow struct {
 // quickTable is one role's half of Quick Mode.
 type quickTable []quickRow
 
-func (t quickTable) row(s QMState) *quickRow {
-	for i := range t {
-		if t[i].from == s {
-			return &t[i]
-		}
-	}
-	return nil
-}
-
 // quickHashKind says which of the three Quick Mode hashes a message
 // carries.
 type quickHashKind uint8
@@ -101,24 +92,38 @@ func (q *quickMode) hashPrefix(k quickHashKind) [][]byte {
 	return pre
 }
 
+// seal builds our next message of the exchange, with the HASH of kind k
+// first, and moves the IV on.
+func (q *quickMode) seal(k quickHashKind, payloads []Payload) ([]byte, error) {
+	out, next, err := sealHashed(q.sec, ExchangeQuick, q.mid, q.iv, q.hashPrefix(k), payloads)
+	if err == nil {
+		q.iv = next
+	}
+	return out, err
+}
+
 // handle takes the next message of the exchange. An unauthenticated
 // message (errUnauthenticated) or one no row expects changes nothing; an
 // authenticated one the row refuses, or whose handler fails, is a
 // *NotifyError when the peer should hear about it.
 func (q *quickMode) handle(pkt []byte) ([]byte, *quickResult, error) {
-	r := q.table().row(q.state)
+	t := quickResponder
+	if q.initiator {
+		t = quickInitiator
+	}
+	var r *quickRow
+	for i := range t {
+		if t[i].from == q.state {
+			r = &t[i]
+		}
+	}
 	if r == nil {
 		return nil, nil, fmt.Errorf("ike: unexpected Quick Mode message in state %s", q.state)
 	}
-	m, hash, rest, nextIV, err := openHashed(q.sec, pkt, q.iv)
+	// HASH(3) covers nothing after it.
+	m, nextIV, err := openHashed(q.sec, pkt, q.iv, q.hashPrefix(r.hash), r.hash != quickHash3, r.name)
 	if err != nil {
 		return nil, nil, err
-	}
-	if r.hash == quickHash3 {
-		rest = nil // HASH(3) covers nothing after it
-	}
-	if !hmac.Equal(hash, q.sec.hashOf(q.hashPrefix(r.hash), rest)) {
-		return nil, nil, fmt.Errorf("%w (%s)", errUnauthenticated, r.name)
 	}
 	if err := checkPayloads(r.name, r.required, r.allowed, m); err != nil {
 		return refuse(NotifyPayloadMalformed, err)
@@ -137,19 +142,13 @@ func (q *quickMode) handle(pkt []byte) ([]byte, *quickResult, error) {
 	return out, res, nil
 }
 
-func (q *quickMode) table() quickTable {
-	if q.initiator {
-		return quickInitiator
-	}
-	return quickResponder
-}
-
 // quickNonceLen is the nonce size we send (RFC 2409 allows 8..256).
 const quickNonceLen = 32
 
 // NotifyError is a failure the other end should hear about: the manager
 // sends Type in a protected Informational exchange.
 type NotifyError struct {
+	_    [0]func() // not comparable: no generated == function (flash)
 	Type uint16
 	Err  error
 }
@@ -157,7 +156,7 @@ type NotifyError struct {
 // refuse ends a handler with a failure the peer hears about as a notify
 // of type t (one call instead of the error built at each site: flash).
 func refuse(t uint16, err error) ([]byte, *quickResult, error) {
-	return nil, nil, &NotifyError{t, err}
+	return nil, nil, &NotifyError{Type: t, Err: err}
 }
 
 func (e *NotifyError) Error() string { return e.Err.Error() }
@@ -186,17 +185,12 @@ type childKeys struct {
 	AuthKey []byte
 }
 
-func (k *childKeys) wipe() {
-	wipeBytes(k.EncKey)
-	wipeBytes(k.AuthKey)
-}
-
 // wipe zeroes every key of the result (after the data plane copied them).
 func (r *quickResult) wipe() {
-	r.ESPIn.wipe()
-	r.ESPOut.wipe()
-	r.AHIn.wipe()
-	r.AHOut.wipe()
+	for _, k := range [...]*childKeys{&r.ESPIn, &r.ESPOut, &r.AHIn, &r.AHOut} {
+		wipeBytes(k.EncKey)
+		wipeBytes(k.AuthKey)
+	}
 }
 
 // quickMode is one Quick Mode exchange in progress.
@@ -282,20 +276,29 @@ func sealHashed(sec *p1Secrets, ex ExchangeType, mid uint32, iv []byte, pre [][]
 	return m.Seal(sec.Block, iv)
 }
 
-// openHashed decrypts a message and returns it with the raw bytes of
-// everything after its leading HASH payload.
-func openHashed(sec *p1Secrets, pkt, iv []byte) (m *Message, hash, rest, nextIV []byte, err error) {
+// openHashed decrypts a message of an exchange after phase 1 and checks
+// its leading HASH: prf(SKEYID_a, pre | the raw bytes of everything after
+// the HASH payload), or with rest false prf(SKEYID_a, pre) alone
+// (HASH(3)). A HASH that does not verify is errUnauthenticated, naming
+// what; the message then changes nothing.
+func openHashed(sec *p1Secrets, pkt, iv []byte, pre [][]byte, rest bool, what string) (m *Message, nextIV []byte, err error) {
 	m, nextIV, err = Open(pkt, sec.Block, iv)
 	if err != nil {
-		return nil, nil, nil, nil, err
+		return nil, nil, err
 	}
 	if len(m.Payloads) == 0 || m.Payloads[0].Type() != PayloadHash {
-		return nil, nil, nil, nil, fmt.Errorf("%w: %v exchange without leading HASH", errUnauthenticated, m.Exchange)
+		return nil, nil, fmt.Errorf("%w: %v exchange without leading HASH", errUnauthenticated, m.Exchange)
 	}
-	for _, r := range m.Raw[1:] {
-		rest = append(rest, r...)
+	var after []byte
+	if rest {
+		for _, r := range m.Raw[1:] {
+			after = append(after, r...)
+		}
 	}
-	return m, m.Payloads[0].(*Opaque).Data, rest, nextIV, nil
+	if !hmac.Equal(m.Payloads[0].(*Opaque).Data, sec.hashOf(pre, after)) {
+		return nil, nil, fmt.Errorf("%w (%s)", errUnauthenticated, what)
+	}
+	return m, nextIV, nil
 }
 
 // newQuickInitiator builds QM1 for the given offer and proxy IDs (local =
@@ -321,11 +324,11 @@ func newQuickInitiator(sec *p1Secrets, offer *childOffer, local, remote *ID, spi
 	if local != nil && remote != nil {
 		payloads = append(payloads, local, remote)
 	}
-	out, next, err := sealHashed(sec, ExchangeQuick, q.mid, q.iv, q.hashPrefix(quickHash1), payloads)
+	out, err := q.seal(quickHash1, payloads)
 	if err != nil {
 		return nil, nil, err
 	}
-	q.iv, q.lastOut, q.state = next, out, QMWaitMsg2
+	q.lastOut, q.state = out, QMWaitMsg2
 	return q, out, nil
 }
 
@@ -364,35 +367,31 @@ func (q *quickMode) initiatorQM2(m *Message) ([]byte, *quickResult, error) {
 			return refuse(NotifyInvalidKeyInformation, fmt.Errorf("PFS: %w", err))
 		}
 	}
+	// RESPONDER-LIFETIME shortens the lifetimes to what the responder
+	// announced (RFC 2407 section 4.6.3.1).
 	for _, n := range FindAll[*Notify](m) {
-		if n.NotifyType == NotifyResponderLifetime {
-			q.applyResponderLifetime(n, ch)
+		if n.NotifyType != NotifyResponderLifetime {
+			continue
 		}
+		as, err := parseAttributes(n.Data)
+		if err != nil {
+			continue
+		}
+		var life saLife
+		for i := range as {
+			v, _ := as[i].Uint()
+			life.read(&as[i], v)
+		}
+		ch.Lifetime = minDur(ch.Lifetime, life.seconds)
+		ch.LifetimeKB = minNonZero(ch.LifetimeKB, life.kb)
 	}
 	q.nr = append([]byte(nil), nonce.Data...)
 	q.choice = ch
-	out, next, err := sealHashed(q.sec, ExchangeQuick, q.mid, q.iv, q.hashPrefix(quickHash3), nil)
+	out, err := q.seal(quickHash3, nil)
 	if err != nil {
 		return nil, nil, err
 	}
-	q.iv = next
 	return out, q.result(), nil
-}
-
-// applyResponderLifetime shortens the lifetimes to what the responder
-// announced (RFC 2407 section 4.6.3.1).
-func (q *quickMode) applyResponderLifetime(n *Notify, ch *childChoice) {
-	as, err := parseAttributes(n.Data)
-	if err != nil {
-		return
-	}
-	var life saLife
-	for i := range as {
-		v, _ := as[i].Uint()
-		life.read(&as[i], v)
-	}
-	ch.Lifetime = minDur(ch.Lifetime, life.seconds)
-	ch.LifetimeKB = minNonZero(ch.LifetimeKB, life.kb)
 }
 
 // quickLookup finds the responder's policy for the proxy IDs the
@@ -461,38 +460,26 @@ func (q *quickMode) responderQM1(m *Message) ([]byte, *quickResult, error) {
 	if q.idci != nil {
 		payloads = append(payloads, q.idci, q.idcr)
 	}
-	if n := q.responderLifetime(sa, reply); n != nil {
-		payloads = append(payloads, n)
-	}
-	out, next, err := sealHashed(q.sec, ExchangeQuick, q.mid, q.iv, q.hashPrefix(quickHash2), payloads)
-	if err != nil {
-		return nil, nil, err
-	}
-	q.iv = next
-	return out, nil, nil
-}
-
-// responderLifetime returns a RESPONDER-LIFETIME notify when our
-// lifetime is shorter than the one offered.
-func (q *quickMode) responderLifetime(offered, reply *SA) *Notify {
+	// RESPONDER-LIFETIME when our lifetime is shorter than the one
+	// offered.
 	var offeredLife time.Duration
 	var offeredKB uint64
-	for i := range offered.Proposals {
-		if p := &offered.Proposals[i]; p.Number == reply.Proposals[0].Number && len(p.Transforms) > 0 {
+	for i := range sa.Proposals {
+		if p := &sa.Proposals[i]; p.Number == reply.Proposals[0].Number && len(p.Transforms) > 0 {
 			var tp transformParams
 			decodeTransform(&p.Transforms[0], &tp)
 			offeredLife, offeredKB = tp.lifetime, tp.lifeKB
 			break
 		}
 	}
-	ch := q.choice
-	if offeredLife == ch.Lifetime && offeredKB == ch.LifetimeKB {
-		return nil
+	if offeredLife != ch.Lifetime || offeredKB != ch.LifetimeKB {
+		var as Attributes
+		as.addLife(AttrSALifeType, uint64(ch.Lifetime/time.Second), ch.LifetimeKB)
+		p := &reply.Proposals[len(reply.Proposals)-1]
+		payloads = append(payloads, &Notify{DOI: DOIIPsec, Protocol: p.Protocol, NotifyType: NotifyResponderLifetime, SPI: p.SPI, Data: attributeBytes(as)})
 	}
-	var as Attributes
-	as.addLife(AttrSALifeType, uint64(ch.Lifetime/time.Second), ch.LifetimeKB)
-	p := reply.Proposals[len(reply.Proposals)-1]
-	return &Notify{DOI: DOIIPsec, Protocol: p.Protocol, NotifyType: NotifyResponderLifetime, SPI: p.SPI, Data: attributeBytes(as)}
+	out, err := q.seal(quickHash2, payloads)
+	return out, nil, err
 }
 
 // responderQM3: HASH(3), verified by handle, completes the exchange.
@@ -519,10 +506,15 @@ func (q *quickMode) result() *quickResult {
 	} else {
 		r.LocalTS, r.RemoteTS = q.idcr, q.idci
 	}
-	// SPIi is the initiator's inbound SPI, SPIr the responder's.
-	dir := func(pc *protoChoice, in, out *childKeys) {
+	// SPIi is the initiator's inbound SPI, SPIr the responder's. A loop
+	// over the two protocols rather than a closure (flash).
+	for _, d := range [...]struct {
+		pc      *protoChoice
+		in, out *childKeys
+	}{{ch.ESP, &r.ESPIn, &r.ESPOut}, {ch.AH, &r.AHIn, &r.AHOut}} {
+		pc := d.pc
 		if pc == nil {
-			return
+			continue
 		}
 		// KEYMAT for the cipher, then for the integrity algorithm.
 		encLen, authLen := 0, 0
@@ -532,17 +524,17 @@ func (q *quickMode) result() *quickResult {
 		if h := pc.Integrity.Info(); h != nil {
 			authLen = h.Size
 		}
-		spiIn, spiOut := pc.SPIi, pc.SPIr
+		spis := [2]uint32{pc.SPIi, pc.SPIr}
 		if !q.initiator {
-			spiIn, spiOut = pc.SPIr, pc.SPIi
+			spis[0], spis[1] = pc.SPIr, pc.SPIi
 		}
-		kin := q.sec.keymat(q.gxy, pc.Protocol, spiIn, q.ni, q.nr, encLen+authLen)
-		kout := q.sec.keymat(q.gxy, pc.Protocol, spiOut, q.ni, q.nr, encLen+authLen)
-		*in = childKeys{SPI: spiIn, EncKey: kin[:encLen], AuthKey: kin[encLen:]}
-		*out = childKeys{SPI: spiOut, EncKey: kout[:encLen], AuthKey: kout[encLen:]}
+		// KEYMAT for the SA whose receiver chose the SPI: ours in, theirs
+		// out.
+		for j, k := range [2]*childKeys{d.in, d.out} {
+			km := QuickKeymat(q.sec.Hash, q.sec.SKEYIDd, q.gxy, pc.Protocol, be32(spis[j]), q.ni, q.nr, encLen+authLen)
+			*k = childKeys{SPI: spis[j], EncKey: km[:encLen], AuthKey: km[encLen:]}
+		}
 	}
-	dir(ch.ESP, &r.ESPIn, &r.ESPOut)
-	dir(ch.AH, &r.AHIn, &r.AHOut)
 	wipeBytes(q.gxy)
 	q.gxy = nil
 	if k, ok := q.dh.(*DHKey); ok {

@@ -24,24 +24,15 @@ type p1Secrets struct {
 func (s *p1Secrets) prf(key []byte, data ...[]byte) []byte { return s.Hash.PRF(key, data...) }
 
 // hashOf is prf(SKEYID_a, pre | rest), the HASH of the exchanges after
-// phase 1; hash1 is HASH(1) of message ID mid, prf(SKEYID_a, M-ID | rest)
-// (Quick Mode's first, Informational, Transaction).
+// phase 1 (HASH(1) of Quick Mode, Informational and Transaction: pre is
+// the M-ID).
 func (s *p1Secrets) hashOf(pre [][]byte, rest []byte) []byte {
 	return s.Hash.PRF(s.SKEYIDa, append(pre, rest)...)
-}
-
-func (s *p1Secrets) hash1(mid uint32, rest []byte) []byte {
-	return s.hashOf([][]byte{be32(mid)}, rest)
 }
 
 // exchangeIV is the first IV of a phase 2 / Informational exchange.
 func (s *p1Secrets) exchangeIV(mid uint32) []byte {
 	return Phase2IV(s.Hash, s.LastIV, mid, s.Block.BlockSize())
-}
-
-// keymat derives n bytes of KEYMAT for the SA whose receiver chose spi.
-func (s *p1Secrets) keymat(gxy []byte, proto uint8, spi uint32, ni, nr []byte, n int) []byte {
-	return QuickKeymat(s.Hash, s.SKEYIDd, gxy, proto, be32(spi), ni, nr, n)
 }
 
 // wipeBytes zeroes a secret.

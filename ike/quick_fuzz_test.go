@@ -39,9 +39,13 @@ func fuzzSeedChain(t testing.TB, sec *p1Secrets, o *childOffer) (PayloadType, []
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, _, rest, _, err := openHashed(sec, pkt, sec.exchangeIV(q.mid))
+	m, _, err := openHashed(sec, pkt, sec.exchangeIV(q.mid), q.hashPrefix(quickHash1), true, "QM1")
 	if err != nil {
 		t.Fatal(err)
+	}
+	var rest []byte
+	for _, r := range m.Raw[1:] {
+		rest = append(rest, r...)
 	}
 	return m.Payloads[1].Type(), rest
 }

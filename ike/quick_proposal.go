@@ -57,64 +57,47 @@ type childChoice struct {
 	ESN        bool
 }
 
-// encapMode returns the encapsulation mode attribute for mode under the
-// phase 1 NAT-T result.
-func encapMode(mode conf.Mode, natt uint64) uint64 {
-	transport := mode == conf.ModeTransport
-	switch natt {
-	case EncapUDPTunnel:
-		if transport {
-			return EncapUDPTransport
-		}
-		return EncapUDPTunnel
-	case EncapUDPTunnelDraft:
-		if transport {
-			return EncapUDPTransportDft
-		}
-		return EncapUDPTunnelDraft
-	}
-	if transport {
-		return EncapTransport
-	}
-	return EncapTunnel
-}
-
-// commonAttrs are the attributes every transform of a proposal carries.
-func (o *childOffer) commonAttrs(mode conf.Mode) Attributes {
-	var as Attributes
-	lt := o.Lifetime
-	if lt <= 0 {
-		lt = conf.DefaultP2Lifetime
-	}
-	as.addLife(AttrSALifeType, uint64(lt/time.Second), o.LifetimeKB)
-	if o.PFS != 0 {
-		as.addUint(AttrP2GroupDesc, uint64(o.PFS))
-	}
-	as.addUint(AttrEncapsulationMode, encapMode(mode, o.Encap))
-	if o.ESN {
-		as.addUint(AttrExtendedSeq, 1)
-	}
-	return as
-}
-
 // buildSA returns the initiator's SA payload: one proposal number per
 // transform set (AH+ESP bundles are two proposals sharing the number),
 // each protocol with its own inbound SPI from spi (called once per
 // protocol proposal).
 func (o *childOffer) buildSA(spi func() uint32) (*SA, error) {
 	sa := &SA{DOI: DOIIPsec, Situation: SituationIdentityOnly}
+	lt := o.Lifetime
+	if lt <= 0 {
+		lt = conf.DefaultP2Lifetime
+	}
 	for i, ts := range o.Sets {
 		num := uint8(i + 1)
-		mode := ts.Mode
-		if mode == "" {
-			mode = conf.ModeTunnel
+		// The attributes every transform of the proposal carries. The
+		// encapsulation mode is the phase 1 NAT-T result (0,
+		// EncapUDPTunnel or EncapUDPTunnelDraft), EncapTunnel without
+		// it, and each transport value is the tunnel value after it
+		// (RFC 2407, RFC 3947, the drafts).
+		var common Attributes
+		common.addLife(AttrSALifeType, uint64(lt/time.Second), o.LifetimeKB)
+		if o.PFS != 0 {
+			common.addUint(AttrP2GroupDesc, uint64(o.PFS))
 		}
+		encap := o.Encap
+		if encap == 0 {
+			encap = EncapTunnel
+		}
+		if ts.Mode == conf.ModeTransport {
+			encap++
+		}
+		common.addUint(AttrEncapsulationMode, encap)
+		if o.ESN {
+			common.addUint(AttrExtendedSeq, 1)
+		}
+		// Clipped: the AH and the ESP transform each append to a copy.
+		common = common[:len(common):len(common)]
 		if ts.AH != algo.HashNone {
 			h := ts.AH.Info()
 			if h == nil {
 				return nil, fmt.Errorf("transform set %s: unknown ah %v", ts.Name, ts.AH)
 			}
-			as := o.commonAttrs(mode)
+			as := common
 			as.addUint(AttrAuthAlgorithm, uint64(h.AuthAttr))
 			sa.addProposal(num, ProtoAH, spi(), Transform{Number: 1, ID: h.AHTransformID, Attributes: as})
 		}
@@ -123,7 +106,7 @@ func (o *childOffer) buildSA(spi func() uint32) (*SA, error) {
 			if c == nil {
 				return nil, fmt.Errorf("transform set %s: unknown esp %v", ts.Name, ts.ESP)
 			}
-			as := o.commonAttrs(mode)
+			as := common
 			if c.KeyBits != 0 {
 				as.addUint(AttrP2KeyLength, uint64(c.KeyBits))
 			}

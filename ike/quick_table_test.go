@@ -18,6 +18,16 @@ func quickShape(types ...PayloadType) *Message {
 	return m
 }
 
+// row is the row of state s, looked up as quickMode.handle does.
+func (t quickTable) row(s QMState) *quickRow {
+	for i := range t {
+		if t[i].from == s {
+			return &t[i]
+		}
+	}
+	return nil
+}
+
 // TestQuickTables feeds every Quick Mode message shape in every state to
 // both roles' tables: only the row of that state admits it, and only
 // the shape of that row's message (QM1 and QM2 carry the same payloads;

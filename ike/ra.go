@@ -110,32 +110,6 @@ var transactionTable = []txnRow{
 // txnPayloads are what every Transaction message must carry.
 const txnPayloads = withHash | withAttrs
 
-// txnRowFor finds the row for a message: the role, the phase and the
-// message's configuration type.
-func txnRowFor(gateway bool, phase raPhase, cfgType uint8) *txnRow {
-	for i := range transactionTable {
-		r := &transactionTable[i]
-		if r.gateway == gateway && r.from == phase && r.cfgType == cfgType {
-			return r
-		}
-	}
-	return nil
-}
-
-// leaves reports whether a handler's outcome fits the row: the row's
-// to-state, or the other outcome the rows name (a refused password, a
-// pushed address).
-func (r *txnRow) leaves(p raPhase) bool {
-	switch {
-	case p == r.to:
-		return true
-	case r.handle == nil:
-		return false
-	}
-	return r.from == raXAuth && r.gateway && p == raRefused ||
-		r.from == raXAuthAck && r.cfgType == CfgAck && p == raPushed
-}
-
 // RemoteAccessHost applies what Mode-Config assigned to a client map: the
 // daemon puts the addresses on the TUN, the routes and the crypto ACL in
 // place and writes the resolv file. It is called with the manager's lock
@@ -145,16 +119,15 @@ type RemoteAccessHost interface {
 }
 
 // ACL is the lease's crypto ACL (ACLRules), compiled once: IKE takes its
-// proxy IDs from it and the data plane classifies packets with it.
+// proxy IDs from it and the data plane classifies packets with it. Both
+// call it with the manager's lock held (raClientLease, then ApplyLease:
+// RemoteAccessHost), so a nil test does what a sync.Once did, without
+// its closure (flash).
 func (l *Lease) ACL() *acl.List {
-	l.aclOnce.Do(func() { l.acl = acl.Compile(l.ACLRules()) })
+	if l.acl == nil {
+		l.acl = acl.Compile(l.ACLRules())
+	}
 	return l.acl
-}
-
-// sameAs reports whether two leases assign the same addresses, DNS
-// servers and networks.
-func (l *Lease) sameAs(o *Lease) bool {
-	return l.IP4 == o.IP4 && l.IP6 == o.IP6 && slices.Equal(l.DNS, o.DNS) && slices.Equal(l.Split, o.Split)
 }
 
 // ACLRules is a client's crypto ACL for the lease: its address to each
@@ -204,7 +177,7 @@ func (m *Manager) raStart(sa *ikeSA, now mono) {
 	switch {
 	case cm.RemoteAccessGateway():
 		sa.ra = &raState{gateway: true, started: now, done: map[uint32]*txn{}}
-		m.raSendRequest(sa, CfgRequest, xauthRequest(), now)
+		m.raSend(sa, nil, CfgRequest, 0, xauthQuestion, now)
 		m.raLog(false, sa, "XAUTH: asking the client for user name and password")
 	case cm.RemoteAccessClient():
 		sa.ra = &raState{user: cm.XAuthUser, started: now, done: map[uint32]*txn{}}
@@ -218,27 +191,27 @@ func (m *Manager) raStart(sa *ikeSA, now mono) {
 	}
 }
 
-// raSendRequest starts an exchange of ours (REQUEST or SET).
-func (m *Manager) raSendRequest(sa *ikeSA, cfgType uint8, as Attributes, now mono) {
-	t := newTxn(sa.out.sec, newMessageID())
-	out, err := t.seal(sa.out.sec, &AttributesPayload{CfgType: cfgType, Identifier: uint16(t.mid), Attributes: as})
-	if err != nil {
-		m.log.Warn("cannot build Transaction message", "peer", &sa.remote, "err", err)
-		return
+// raSend sends a Transaction message: with t nil, a request of ours
+// (REQUEST or SET) in a new exchange, re-sent until the answer arrives;
+// else our answer (REPLY or ACK) to the peer's request id in exchange t.
+// One function for the two (flash).
+func (m *Manager) raSend(sa *ikeSA, t *txn, cfgType uint8, id uint16, as Attributes, now mono) {
+	ours := t == nil
+	if ours {
+		t = newTxn(sa.out.sec, newMessageID())
+		id = uint16(t.mid)
 	}
-	sa.ra.cur = t
-	sa.ra.retx.arm(out, now)
-	m.send(sa, out)
-}
-
-// raAnswer answers the peer's request in exchange t (REPLY or ACK).
-func (m *Manager) raAnswer(sa *ikeSA, t *txn, cfgType uint8, id uint16, as Attributes) {
 	out, err := t.seal(sa.out.sec, &AttributesPayload{CfgType: cfgType, Identifier: id, Attributes: as})
 	if err != nil {
 		m.log.Warn("cannot build Transaction message", "peer", &sa.remote, "err", err)
 		return
 	}
-	sa.ra.done[t.mid] = t
+	if ours {
+		sa.ra.cur = t
+		sa.ra.retx.arm(out, now)
+	} else {
+		sa.ra.done[t.mid] = t
+	}
 	m.send(sa, out)
 }
 
@@ -274,7 +247,14 @@ func (m *Manager) handleTransaction(sa *ikeSA, h Header, pkt []byte, from func()
 	if sa.dpd != nil {
 		sa.dpd.heard(now)
 	}
-	row := txnRowFor(ra.gateway, ra.phase, ap.CfgType)
+	// The row for the message: the role, the phase and the message's
+	// configuration type.
+	var row *txnRow
+	for i := range transactionTable {
+		if r := &transactionTable[i]; r.gateway == ra.gateway && r.from == ra.phase && r.cfgType == ap.CfgType {
+			row = r
+		}
+	}
 	if row == nil {
 		m.log.Debug("unexpected Transaction message", "peer", &sa.remote, "state", ra.phase.String(), "type", cfgTypeName(ap.CfgType))
 		return
@@ -290,9 +270,13 @@ func (m *Manager) handleTransaction(sa *ikeSA, h Header, pkt []byte, from func()
 		m.raFailed(sa, err, now)
 		return
 	}
-	// A password being checked outside the lock moves the phase later
+	// The handler's outcome must fit the row: its to-state, or the other
+	// outcome the rows name (a refused password, a pushed address). A
+	// password being checked outside the lock moves the phase later
 	// (raGatewayVerdict).
-	if !sa.dead() && !ra.verifying && !row.leaves(ra.phase) {
+	p := ra.phase
+	if !sa.dead() && !ra.verifying && p != row.to && !(row.from == raXAuth && row.gateway && p == raRefused ||
+		row.from == raXAuthAck && row.cfgType == CfgAck && p == raPushed) {
 		m.raFailed(sa, fmt.Errorf("internal: %s in %v left %v", cfgTypeName(row.cfgType), row.from, ra.phase), now)
 	}
 }
@@ -342,7 +326,7 @@ func (m *Manager) raClientCredentials(sa *ikeSA, t *txn, ap *AttributesPayload, 
 		return errors.New("the gateway asked for an XAUTH type other than user name and password (generic), which is not supported")
 	}
 	m.log.Info("XAUTH: sending user name and password", "peer", &sa.remote, "user", cm.XAuthUser)
-	m.raAnswer(sa, t, CfgReply, ap.Identifier, as)
+	m.raSend(sa, t, CfgReply, ap.Identifier, as, now)
 	return nil
 }
 
@@ -352,14 +336,14 @@ func (m *Manager) raClientStatus(sa *ikeSA, t *txn, ap *AttributesPayload, now m
 	if !ok {
 		return errors.New("XAUTH: the gateway's SET has no status")
 	}
-	m.raAnswer(sa, t, CfgAck, ap.Identifier, xauthStatus(st == xauthStatusOK))
+	m.raSend(sa, t, CfgAck, ap.Identifier, xauthVerdict[btoi(st == xauthStatusOK)], now)
 	if st != xauthStatusOK {
 		return fmt.Errorf("%w: the gateway refused user %q: wrong user name or password (xauth_user, xauth_password); not retrying until a reload changes the password", errXAuthRefused, sa.ms.cm.XAuthUser)
 	}
 	m.log.Info("XAUTH: accepted by the gateway", "peer", &sa.remote, "user", sa.ms.cm.XAuthUser)
 	sa.ra.phase = raConfig
 	if sa.ms.cm.ModeCfg != "push" {
-		m.raSendRequest(sa, CfgRequest, leaseRequest(sa.ms.raLease), now)
+		m.raSend(sa, nil, CfgRequest, 0, leaseRequest(sa.ms.raLease), now)
 	}
 	return nil
 }
@@ -373,7 +357,7 @@ func (m *Manager) raClientLease(sa *ikeSA, t *txn, ap *AttributesPayload, now mo
 		for _, a := range ap.Attributes {
 			ack.add(a.Type, nil)
 		}
-		m.raAnswer(sa, t, CfgAck, ap.Identifier, ack)
+		m.raSend(sa, t, CfgAck, ap.Identifier, ack, now)
 	}
 	if !ok {
 		return errors.New("Mode-Config: the gateway assigned no address (check its address pool)")
@@ -381,10 +365,21 @@ func (m *Manager) raClientLease(sa *ikeSA, t *txn, ap *AttributesPayload, now mo
 	ms := sa.ms
 	sa.ra.lease, sa.ra.phase = l, raActive
 	m.setLife(sa, lifeActive)
-	changed := ms.raLease == nil || !ms.raLease.sameAs(l) || !ms.raApplied
+	// A lease that assigns the same addresses, DNS servers and networks
+	// as the one applied is not applied again.
+	o := ms.raLease
+	changed := o == nil || o.IP4 != l.IP4 || o.IP6 != l.IP6 || !slices.Equal(o.DNS, l.DNS) || !slices.Equal(o.Split, l.Split) || !ms.raApplied
 	ms.raLease = l
 	if changed {
-		ms.setLeaseRules(l)
+		// The lease is the map's crypto ACL: one Quick Mode per split
+		// network, all of them wanted.
+		ms.acl = l.ACL()
+		ms.rules = nil
+		for i := range ms.acl.Len() {
+			if s, ok := ms.acl.ProxyID(i, false); ok {
+				ms.rules = append(ms.rules, proxyRule{index: i, sel: s})
+			}
+		}
 		ms.raApplied = false
 		if h := m.cfg.RemoteAccess; h != nil {
 			if err := h.ApplyLease(ms.cm, l); err != nil {
@@ -401,18 +396,6 @@ func (m *Manager) raClientLease(sa *ikeSA, t *txn, ap *AttributesPayload, now mo
 	return nil
 }
 
-// setLeaseRules makes the lease the map's crypto ACL: one Quick Mode per
-// split network, all of them wanted.
-func (ms *mapState) setLeaseRules(l *Lease) {
-	ms.acl = l.ACL()
-	ms.rules = nil
-	for i := range ms.acl.Len() {
-		if s, ok := ms.acl.ProxyID(i, false); ok {
-			ms.rules = append(ms.rules, proxyRule{index: i, sel: s})
-		}
-	}
-}
-
 // Gateway rows.
 
 // dummyHash keeps an unknown user as slow to refuse as a wrong password:
@@ -424,9 +407,14 @@ var dummyHash = []byte("$2a$04$Jj7kAmidAI2u3dMejnz0Lu991HURePWSUDU4BC2WYPdhDvQnl
 // raGatewayVerify checks the client's user name and password.
 func (m *Manager) raGatewayVerify(sa *ikeSA, t *txn, ap *AttributesPayload, now mono) error {
 	cm := sa.ms.cm
-	userA, _ := ap.Attributes.Get(XAuthUserName)
-	passA, _ := ap.Attributes.Get(XAuthPassword)
-	user := string(userA.Value)
+	var user string
+	var passA []byte
+	if a := ap.Attributes.Get(XAuthUserName); a != nil {
+		user = string(a.Value)
+	}
+	if a := ap.Attributes.Get(XAuthPassword); a != nil {
+		passA = a.Value
+	}
 	if len(user) > 128 {
 		user = user[:128]
 	}
@@ -437,11 +425,11 @@ func (m *Manager) raGatewayVerify(sa *ikeSA, t *txn, ap *AttributesPayload, now 
 		h = dummyHash
 	}
 	if m.inlineCompute {
-		m.raGatewayVerdict(sa, user, bcrypt.CompareHashAndPassword(h, passA.Value) == nil && known, known, now)
+		m.raGatewayVerdict(sa, user, bcrypt.CompareHashAndPassword(h, passA) == nil && known, known, now)
 		return nil
 	}
 	// bcrypt outside the lock, as phase 1's DH (manager_compute.go).
-	pass := bytes.Clone(passA.Value)
+	pass := bytes.Clone(passA)
 	sa.ra.verifying = true
 	var ok bool
 	m.computeForSA(sa, func() {
@@ -471,7 +459,7 @@ func (m *Manager) raGatewayVerdict(sa *ikeSA, user string, ok, known bool, now m
 	if !ok {
 		sa.ra.phase = raRefused
 	}
-	m.raSendRequest(sa, CfgSet, xauthStatus(ok), now)
+	m.raSend(sa, nil, CfgSet, 0, xauthVerdict[btoi(ok)], now)
 	if !ok {
 		m.raLog(true, sa, "XAUTH: refused", "user", user, "reason", why)
 		sa.ms.noteFailure(&phase1Failure{peer: hostString(&sa.remote), local: hostString(&sa.local),
@@ -504,7 +492,7 @@ func (m *Manager) raGatewayAcked(sa *ikeSA, t *txn, ap *AttributesPayload, now m
 			return err
 		}
 		sa.ra.lease, sa.ra.phase = l, raPushed
-		m.raSendRequest(sa, CfgSet, l.attributes(sa.out.peerUnity), now)
+		m.raSend(sa, nil, CfgSet, 0, l.attributes(sa.out.peerUnity), now)
 		m.raLog(false, sa, "Mode-Config: pushing address", "user", sa.ra.user, "address", &l.IP4)
 	}
 	return nil
@@ -526,7 +514,7 @@ func (m *Manager) raGatewayEarlyRequest(sa *ikeSA, t *txn, ap *AttributesPayload
 // the pool.
 func (m *Manager) raGatewayLease(sa *ikeSA, t *txn, ap *AttributesPayload, now mono) error {
 	var want *netip.Addr
-	if a, ok := ap.Attributes.Get(CfgIP4Address); ok && len(a.Value) == 4 {
+	if a := ap.Attributes.Get(CfgIP4Address); a != nil && len(a.Value) == 4 {
 		w := netip.AddrFrom4([4]byte(a.Value))
 		want = &w
 	}
@@ -534,7 +522,7 @@ func (m *Manager) raGatewayLease(sa *ikeSA, t *txn, ap *AttributesPayload, now m
 	if err != nil {
 		return err
 	}
-	m.raAnswer(sa, t, CfgReply, ap.Identifier, l.attributes(sa.out.peerUnity))
+	m.raSend(sa, t, CfgReply, ap.Identifier, l.attributes(sa.out.peerUnity), now)
 	if c := sa.ra.cur; c != nil {
 		// A pulling client answered our push with a pull: the pull wins.
 		sa.ra.done[c.mid] = c

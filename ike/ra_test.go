@@ -233,8 +233,8 @@ func TestLeaseAttributes(t *testing.T) {
 	for _, unity := range []bool{true, false} {
 		as := l.attributes(unity)
 		if unity {
-			a, ok := as.Get(UnitySplitInclude)
-			if !ok || len(a.Value) != 28 {
+			a := as.Get(UnitySplitInclude)
+			if a == nil || len(a.Value) != 28 {
 				t.Fatalf("UNITY_SPLIT_INCLUDE %v", a)
 			}
 		}
@@ -303,7 +303,7 @@ func TestRemoteAccessRekeyKeepsAddress(t *testing.T) {
 func FuzzTransactionAttributes(f *testing.F) {
 	l := &Lease{IP4: netip.MustParseAddr("10.9.0.7"), DNS: []netip.Addr{netip.MustParseAddr("10.2.0.53")},
 		Split: []netip.Prefix{netip.MustParsePrefix("10.2.0.0/16")}}
-	for _, as := range []Attributes{l.attributes(true), l.attributes(false), xauthRequest(), leaseRequest(l)} {
+	for _, as := range []Attributes{l.attributes(true), l.attributes(false), xauthQuestion, leaseRequest(l)} {
 		ap := &AttributesPayload{CfgType: CfgReply, Attributes: as}
 		b, err := MarshalPayloads([]Payload{ap})
 		if err != nil {
@@ -312,11 +312,16 @@ func FuzzTransactionAttributes(f *testing.F) {
 		f.Add(b[4:])
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		p, err := parseAttributesPayload(body)
-		if err != nil {
+		if len(body) > 0xffff-4 {
 			return
 		}
-		as := p.(*AttributesPayload).Attributes
+		// The payload as the only one of a chain: its generic header,
+		// then the body.
+		m := &Message{Header: Header{NextPayload: PayloadAttributes}}
+		if m.parsePayloads(append([]byte{0, 0, byte((len(body) + 4) >> 8), byte(len(body) + 4)}, body...), false) != nil {
+			return
+		}
+		as := m.Payloads[0].(*AttributesPayload).Attributes
 		if l, ok := parseLease(as); ok {
 			if len(l.Split) > maxSplitNetworks || len(l.DNS) > 8 {
 				t.Fatalf("lease beyond limits: %d networks, %d DNS", len(l.Split), len(l.DNS))

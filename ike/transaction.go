@@ -1,10 +1,5 @@
 package ike
 
-import (
-	"crypto/hmac"
-	"fmt"
-)
-
 // The Transaction exchange (ISAKMP exchange type 6) that carries XAUTH
 // (draft-beaulieu-ike-xauth-02) and Mode-Config
 // (draft-dukes-ike-mode-cfg-02) after phase 1. Every message is encrypted
@@ -61,12 +56,9 @@ func (t *txn) seal(sec *p1Secrets, ap *AttributesPayload) ([]byte, error) {
 // leaves t as it was. The attribute payload's type then picks the row of
 // transactionTable (ra.go).
 func (t *txn) open(sec *p1Secrets, pkt []byte) (*AttributesPayload, error) {
-	m, hash, rest, next, err := openHashed(sec, pkt, t.iv)
+	m, next, err := openHashed(sec, pkt, t.iv, [][]byte{be32(t.mid)}, true, "Transaction HASH")
 	if err != nil {
 		return nil, err
-	}
-	if !hmac.Equal(hash, sec.hash1(t.mid, rest)) {
-		return nil, fmt.Errorf("%w (Transaction HASH)", errUnauthenticated)
 	}
 	if err := checkPayloads("Transaction message", txnPayloads, 0, m); err != nil {
 		return nil, err

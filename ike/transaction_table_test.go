@@ -5,6 +5,17 @@ import (
 	"testing"
 )
 
+// txnRowFor is the row for a message, looked up as handleTransaction
+// does: the role, the phase and the message's configuration type.
+func txnRowFor(gateway bool, phase raPhase, cfgType uint8) *txnRow {
+	for i := range transactionTable {
+		if r := &transactionTable[i]; r.gateway == gateway && r.from == phase && r.cfgType == cfgType {
+			return r
+		}
+	}
+	return nil
+}
+
 // TestTransactionTable feeds every configuration message type in every
 // remote-access phase to both roles: only the exchanges of the drafts
 // (XAUTH: REQUEST, REPLY, SET, ACK; Mode-Config pull: REQUEST, REPLY;
@@ -59,7 +70,7 @@ func TestTransactionTable(t *testing.T) {
 // exchange as it was.
 func TestTransactionPayloads(t *testing.T) {
 	sec := quickPair(t)
-	ap := &AttributesPayload{CfgType: CfgRequest, Identifier: 1, Attributes: xauthRequest()}
+	ap := &AttributesPayload{CfgType: CfgRequest, Identifier: 1, Attributes: xauthQuestion}
 	cases := []struct {
 		name string
 		ps   []Payload
