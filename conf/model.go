@@ -92,16 +92,23 @@ type ACL struct {
 	Name  string
 	Rules []acl.Rule // parsed, in order; not changed once List was called
 
-	compileOnce sync.Once
-	list        *acl.List
+	mu   sync.Mutex // guards list
+	list *acl.List
 }
 
 // List is the ACL compiled for matching, compiled on first use and then
 // shared: the data plane's packet path and the IKE manager's proxy IDs
-// use the same *acl.List (immutable, safe for concurrent use).
+// use the same *acl.List (immutable, safe for concurrent use). Under a
+// mutex rather than a sync.Once, whose callback was a closure (flash);
+// it is asked for at set-up, not per packet.
 func (a *ACL) List() *acl.List {
-	a.compileOnce.Do(func() { a.list = acl.Compile(a.Rules) })
-	return a.list
+	a.mu.Lock()
+	if a.list == nil {
+		a.list = acl.Compile(a.Rules)
+	}
+	l := a.list
+	a.mu.Unlock()
+	return l
 }
 
 // Identity is an IKE identity (local_id / remote_id).
