@@ -15,7 +15,6 @@ package jsonenc
 import (
 	"errors"
 	"reflect"
-	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -147,29 +146,35 @@ func (e *encoder) object(v reflect.Value, depth int) error {
 	if v.Type().Key().Kind() != reflect.String {
 		return errors.New("jsonenc: map key type " + v.Type().Key().String() + " is not supported")
 	}
-	// The values are kept by key string: looking them up again with
-	// MapIndex would need the key converted to the map's key type, and
-	// reflect.Value.Convert links every conversion reflect knows (flash).
-	keys := make([]string, 0, v.Len())
-	vals := make(map[string]reflect.Value, v.Len())
-	for it := v.MapRange(); it.Next(); {
-		k := it.Key().String()
-		keys = append(keys, k)
-		vals[k] = it.Value()
+	// The values are kept beside their key strings: looking them up
+	// again with MapIndex would need the key converted to the map's key
+	// type, and reflect.Value.Convert links every conversion reflect
+	// knows. Each pair is inserted at its sorted place as it is read (the
+	// maps are a few dozen counters): no map of values and no sort call
+	// (flash). Map keys are distinct, so the order is total.
+	n := v.Len()
+	keys := make([]string, n)
+	vals := make([]reflect.Value, n)
+	i := 0
+	for it := v.MapRange(); i < n && it.Next(); i++ {
+		k, j := it.Key().String(), i
+		for ; j > 0 && keys[j-1] > k; j-- {
+			keys[j], vals[j] = keys[j-1], vals[j-1]
+		}
+		keys[j], vals[j] = k, it.Value()
 	}
-	if len(keys) == 0 {
+	if i == 0 {
 		e.raw("{}")
 		return nil
 	}
-	slices.SortFunc(keys, strings.Compare) // crypto/x509 links this instantiation; slices.Sort would add one
 	e.raw("{")
-	for i, k := range keys {
-		if i > 0 {
+	for j := range i {
+		if j > 0 {
 			e.raw(",")
 		}
 		e.newline(depth + 1)
-		e.key(k)
-		if err := e.value(vals[k], depth+1); err != nil {
+		e.key(keys[j])
+		if err := e.value(vals[j], depth+1); err != nil {
 			return err
 		}
 	}
