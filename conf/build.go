@@ -208,19 +208,24 @@ func (b *builder) global(t *table) {
 	ready, _ := t.integer("dh_keys_ready", DefaultDHKeysReady, 1, MaxDHKeysReady)
 	g.DHKeysReady = int(ready)
 
+	// Duplicates found by a scan of the few addresses kept so far, not a
+	// map keyed by address (its map types and hash code) nor
+	// slices.Contains (an instantiation for netip.Addr: flash).
 	listen, _ := t.strList("listen")
-	seen := map[netip.Addr]bool{}
 	for i, s := range listen {
 		a, err := netip.ParseAddr(strings.TrimSpace(s))
 		if err != nil {
 			b.errorf(t.path.key("listen").index(i), "%q is not an IP address", s)
 			continue
 		}
-		if seen[a] {
+		dup := false
+		for _, l := range g.Listen {
+			dup = dup || l == a
+		}
+		if dup {
 			b.errorf(t.path.key("listen").index(i), "%s is listed twice", a)
 			continue
 		}
-		seen[a] = true
 		g.Listen = append(g.Listen, a)
 	}
 

@@ -61,7 +61,7 @@ var (
 // that sort equal, rather than sorted at the end, whose less and swap
 // closures were two functions more (flash).
 func (b *builder) cryptoMaps(ts []*table) {
-	seen := map[string]keyPath{}
+	seen := map[string]string{} // ID -> where it is defined: a map type the daemon has anyway (flash)
 	needPolicy := false
 	for _, t := range ts {
 		if b.stopArray() {
@@ -88,7 +88,7 @@ func (b *builder) cryptoMaps(ts []*table) {
 }
 
 // cryptoMap reads one [[crypto_map]]; nil when it has errors.
-func (b *builder) cryptoMap(t *table, seen map[string]keyPath) *CryptoMap {
+func (b *builder) cryptoMap(t *table, seen map[string]string) *CryptoMap {
 	m := &CryptoMap{}
 	nerr := len(b.errs)
 
@@ -100,7 +100,7 @@ func (b *builder) cryptoMap(t *table, seen map[string]keyPath) *CryptoMap {
 			if first, dup := seen[id]; dup {
 				t.errorf("seq", "crypto map %s %d is already defined by %s", m.Name, m.Seq, first)
 			} else {
-				seen[id] = t.path
+				seen[id] = t.path.String()
 			}
 		}
 	}

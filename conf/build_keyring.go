@@ -28,7 +28,7 @@ func (e *KeyringEntry) Match() string {
 
 // keyring reads the [[keyring]] array.
 func (b *builder) keyring(ts []*table) {
-	seen := map[string]keyPath{}
+	seen := map[string]string{} // match -> where it is set: a map type the daemon has anyway (flash)
 	for _, t := range ts {
 		if b.stopArray() {
 			break
@@ -52,7 +52,7 @@ func (b *builder) keyring(ts []*table) {
 	}
 }
 
-func (b *builder) keyringEntry(t *table, seen map[string]keyPath) (KeyringEntry, bool) {
+func (b *builder) keyringEntry(t *table, seen map[string]string) (KeyringEntry, bool) {
 	var e KeyringEntry
 	nerr := len(b.errs)
 	addr, _ := t.str("address", "")
@@ -94,7 +94,7 @@ func (b *builder) keyringEntry(t *table, seen map[string]keyPath) (KeyringEntry,
 			}
 			t.errorf(key, "%s already has a key in %s", match, first)
 		} else {
-			seen[match] = t.path
+			seen[match] = t.path.String()
 		}
 	}
 

@@ -17,7 +17,9 @@ const (
 // policy inserts each at its place rather than sorting at the end with two
 // closures (flash).
 func (b *builder) policies(ts []*table) {
-	byPrio := map[int]keyPath{} // int keys: a map of int64 links its own lookup code (flash)
+	// int keys: a map of int64 links its own lookup code; string values:
+	// a map type the daemon has anyway (flash).
+	byPrio := map[int]string{}
 	for _, t := range ts {
 		if b.stopArray() {
 			break
@@ -27,7 +29,7 @@ func (b *builder) policies(ts []*table) {
 	}
 }
 
-func (b *builder) policy(t *table, byPrio map[int]keyPath) {
+func (b *builder) policy(t *table, byPrio map[int]string) {
 	weakOK := b.cfg.Global.AllowWeak
 	var p ISAKMPPolicy
 	// Kept only if reading it reported no error, counting those dropped
@@ -41,7 +43,7 @@ func (b *builder) policy(t *table, byPrio map[int]keyPath) {
 			if first, dup := byPrio[int(prio)]; dup {
 				t.errorf("priority", "priority %d is already used by %s", prio, first)
 			} else {
-				byPrio[int(prio)] = t.path
+				byPrio[int(prio)] = t.path.String()
 			}
 		}
 		p.Priority = int(prio)

@@ -49,7 +49,6 @@ func ParseUCI(name string, data []byte) (*Config, error) {
 	}
 
 	root := map[string]any{}
-	named := map[string]map[string]any{} // transform_set, acl: name -> options
 	for _, s := range secs {
 		// The section the way uci show names it: 'name' or @type[N].
 		disp := s.Type + " '" + s.Name + "'"
@@ -74,10 +73,11 @@ func ParseUCI(name string, data []byte) (*Config, error) {
 				b.at(s.Line, disp, "needs a name: config "+s.Type+" 'NAME'")
 				continue
 			}
-			tbl := named[s.Type]
+			// name -> options, kept in the root itself (no second map
+			// of a type of its own: flash).
+			tbl, _ := root[s.Type].(map[string]any)
 			if tbl == nil {
 				tbl = map[string]any{}
-				named[s.Type] = tbl
 				root[s.Type] = tbl
 			}
 			if _, dup := tbl[s.Name]; dup {

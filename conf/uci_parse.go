@@ -23,7 +23,7 @@ type uciSection struct {
 	Line       int
 	Index      int // position among the sections of the same type, for @type[N]
 	Options    []*uciOption
-	byName     map[string]*uciOption
+	byName     map[string]int // option name -> index in Options: a map type the daemon has anyway (flash)
 }
 
 // uciOption is one option, or all "list" lines of one name.
@@ -226,7 +226,7 @@ func parseUCI(src []byte) ([]*uciSection, []uciError) {
 			if !uciName(w[1]) {
 				errs = uciBad(errs, st.Line, "invalid section type "+strconv.Quote(w[1]))
 			}
-			s := &uciSection{Type: w[1], Line: st.Line, Index: perType[w[1]], byName: map[string]*uciOption{}}
+			s := &uciSection{Type: w[1], Line: st.Line, Index: perType[w[1]], byName: map[string]int{}}
 			perType[w[1]]++
 			if len(w) == 3 {
 				if !uciName(w[2]) {
@@ -250,15 +250,18 @@ func parseUCI(src []byte) ([]*uciSection, []uciError) {
 				continue
 			}
 			isList := w[0] == "list"
-			o := cur.byName[w[1]]
+			var o *uciOption
+			i, seen := cur.byName[w[1]]
 			switch {
-			case o == nil:
+			case !seen:
 				o = &uciOption{Name: w[1], List: isList}
+				cur.byName[o.Name] = len(cur.Options)
 				cur.Options = append(cur.Options, o)
-				cur.byName[o.Name] = o
-			case !isList || !o.List:
+			case !isList || !cur.Options[i].List:
 				errs = uciBad(errs, st.Line, "option "+strconv.Quote(w[1])+" is set twice in this section")
 				continue
+			default:
+				o = cur.Options[i]
 			}
 			o.Values = append(o.Values, w[2])
 			o.Lines = append(o.Lines, st.Line)
