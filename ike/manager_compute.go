@@ -51,7 +51,7 @@ func (m *Manager) computePhase1(sa *ikeSA, in *inbound, before string) {
 		out []byte
 		err error
 	}
-	m.offLock(sa, func() { r.out, r.err = p1.handle(in.pkt, in.local, in.remote) }, func() {
+	m.computeForSA(sa, func() { r.out, r.err = p1.handle(in.pkt, in.local, in.remote) }, func() {
 		sa.busy = false
 		if sa.dead() || m.closed {
 			p1.p.Wipe()
@@ -172,23 +172,15 @@ func (m *Manager) computeQuick(sa *ikeSA, qs *qmState, in *inbound) {
 	m.computeForSA(sa, work, done)
 }
 
-// computeForSA runs work on a goroutine outside m.mu (at most
-// computeSlots at once) and then done under m.mu. The IKE SA's phase 1
-// keys count as in use (sa.computing) until done runs, so an SA that
-// died meanwhile is wiped by done's computationEnded. Called with m.mu
-// held.
+// computeForSA runs work on a goroutine outside m.mu, at most
+// computeSlots at once, and then done under m.mu; tests wait for it with
+// waitComputations. Called with m.mu held. The IKE SA's phase 1 keys
+// count as in use (sa.computing) until done runs, so an SA that died
+// meanwhile is wiped by done's computationEnded. (A phase 1 step counts
+// too, though it has no such keys yet: one function for both kinds, not
+// a counting wrapper around a plain one; flash.)
 func (m *Manager) computeForSA(sa *ikeSA, work, done func()) {
 	sa.computing++
-	m.offLock(sa, work, func() {
-		sa.computing--
-		done()
-	})
-}
-
-// offLock runs work on a goroutine outside m.mu, at most computeSlots
-// at once, and then done under m.mu; tests wait for it with
-// waitComputations. Called with m.mu held.
-func (m *Manager) offLock(sa *ikeSA, work, done func()) {
 	m.compute.wg.Add(1)
 	go func() {
 		if computeHook != nil {
@@ -199,6 +191,7 @@ func (m *Manager) offLock(sa *ikeSA, work, done func()) {
 		<-computeSlots
 		lastComputed.Store(time.Now().UnixNano())
 		m.mu.Lock()
+		sa.computing--
 		done()
 		m.mu.Unlock()
 		m.compute.wg.Done()

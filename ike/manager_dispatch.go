@@ -222,9 +222,10 @@ func (m *Manager) handlePhase1(sa *ikeSA, in *inbound) {
 // phase1Step applies the outcome of one phase 1 message, whose header
 // carried the responder cookie ckyR (m.mu held).
 func (m *Manager) phase1Step(sa *ikeSA, ckyR Cookie, pkt []byte, before string, out []byte, err error, from func(), now mono) {
-	for _, b := range sa.p1.takePending() {
+	for _, b := range sa.p1.pending {
 		m.send(sa, b)
 	}
+	sa.p1.pending = nil
 	if err != nil {
 		if before == StateNone.String() {
 			// An Aggressive Mode first message that did not start an

@@ -274,7 +274,7 @@ func (m *Manager) promote(e *hoEntry, k hoKey, remote *netip.AddrPort, now mono)
 		m.log.Info("phase 1 refused", "peer", &sa.remote, "err", err)
 		return nil
 	}
-	sa.p1 = &p1Adapter{p: p, m: m, ms: e.ms, sa: sa}
+	sa.p1 = &p1Adapter{p: p}
 	m.addSA(sa, now)
 	return sa
 }

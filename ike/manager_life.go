@@ -55,9 +55,10 @@ func (m *Manager) newResponder(in *inbound) {
 	var out []byte
 	if err == nil {
 		out, err = a.handle(pkt, sa.local, sa.remote)
-		for _, b := range a.takePending() {
+		for _, b := range a.pending {
 			m.send(sa, b)
 		}
+		a.pending = nil
 	}
 	if err != nil {
 		m.drop(DropRefused, logx.LevelInfo, "phase 1 refused", "peer", &sa.remote, "err", err)
@@ -195,9 +196,6 @@ func (m *Manager) established(sa *ikeSA, now mono) {
 		sa.p1.p.Wipe()
 	}
 	sa.p1 = nil
-	if sa.ms == nil {
-		sa.ms = out.mapState
-	}
 	remoteAccess := out.auth == "xauth-pre-share" && sa.ms != nil &&
 		(sa.ms.cm.RemoteAccessGateway() || sa.ms.cm.RemoteAccessClient())
 	if remoteAccess {

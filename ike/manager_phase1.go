@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strconv"
 	"time"
 
 	"tinyipsec/conf"
@@ -122,16 +123,17 @@ func (ms *mapState) credentials() (*Credentials, error) {
 //   - float || p.floated: the following messages go to UDP 4500 (NAT-T
 //     negotiated and a NAT found, RFC 3947 section 4);
 //   - outcome is valid once the state is active;
-//   - takePending returns what handle asked to send before its answer
-//     (fragments, a failure notify).
+//   - pending is what handle asked to send before its answer
+//     (fragments, a failure notify): handle may run without the
+//     manager's lock, sending needs it, so the caller sends them.
 //
 // The state machine's fields and Wipe are used directly, not through
 // one-line forwarding methods here (flash).
+//
+// It holds no manager, map or SA of its own: the IKE SA holds it, and
+// knows those (fields are type data in the binary; flash).
 type p1Adapter struct {
 	p     *Phase1
-	m     *Manager
-	ms    *mapState
-	sa    *ikeSA
 	float bool
 	// pending are datagrams to send before handle's answer.
 	pending [][]byte
@@ -166,7 +168,7 @@ func newPhase1Initiator(m *Manager, ms *mapState, sa *ikeSA) (*p1Adapter, []byte
 	if len(r.Send) == 0 {
 		return nil, nil, errors.New("phase 1 produced no first message")
 	}
-	return &p1Adapter{p: p, m: m, ms: ms, sa: sa}, r.Send[0], nil
+	return &p1Adapter{p: p}, r.Send[0], nil
 }
 
 // newPhase1Responder answers a first message. With several candidate
@@ -205,7 +207,7 @@ func newPhase1Responder(m *Manager, cands []*mapState, sa *ikeSA, pkt []byte) (*
 	if err != nil {
 		return nil, err
 	}
-	return &p1Adapter{p: p, m: m, ms: ms, sa: sa}, nil
+	return &p1Adapter{p: p}, nil
 }
 
 func (a *p1Adapter) handle(pkt []byte, local, remote netip.AddrPort) ([]byte, error) {
@@ -234,14 +236,6 @@ func (a *p1Adapter) handle(pkt []byte, local, remote netip.AddrPort) ([]byte, er
 	return r.Send[len(r.Send)-1], nil
 }
 
-// takePending returns the datagrams handle left to send before its
-// answer. handle may run without the manager's lock; sending needs it.
-func (a *p1Adapter) takePending() [][]byte {
-	p := a.pending
-	a.pending = nil
-	return p
-}
-
 func (a *p1Adapter) outcome() *p1Outcome {
 	d := a.p.done
 	if d == nil {
@@ -252,7 +246,6 @@ func (a *p1Adapter) outcome() *p1Outcome {
 		SKEYIDa: bytes.Clone(d.Keys.SKEYIDa), Block: d.Block, LastIV: bytes.Clone(d.Keys.IV), Ka: bytes.Clone(d.Keys.Ka)}
 	o := &p1Outcome{
 		sec:         sec,
-		mapState:    a.ms,
 		lifetime:    d.Lifetime,
 		exchange:    "main",
 		hash:        d.Policy.Hash.String(),
@@ -272,7 +265,7 @@ func (a *p1Adapter) outcome() *p1Outcome {
 	}
 	o.encryption = d.Policy.Cipher.String()
 	if d.Policy.KeyBits != 0 {
-		o.encryption = fmt.Sprintf("%s%d", o.encryption, d.Policy.KeyBits)
+		o.encryption += strconv.Itoa(int(d.Policy.KeyBits))
 	}
 	return o
 }

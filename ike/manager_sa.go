@@ -11,7 +11,6 @@ import (
 type p1Outcome struct {
 	_        [0]func() // not comparable: no generated == function (flash)
 	sec      *p1Secrets
-	mapState *mapState // the crypto map the peer authenticated against
 	lifetime time.Duration
 
 	exchange   string // main | aggressive
@@ -97,9 +96,9 @@ type ikeSA struct {
 	// busyState is the state status shows meanwhile.
 	busy      bool
 	busyState string
-	// computing counts the Quick Mode computations running outside the
-	// lock with the phase 1 keys; qmPending are the message IDs of the
-	// peer's QM1s among them (manager_compute.go).
+	// computing counts the computations running outside the lock (the
+	// Quick Mode ones with the phase 1 keys); qmPending are the message
+	// IDs of the peer's QM1s among them (manager_compute.go).
 	computing int
 	qmPending []uint32
 
