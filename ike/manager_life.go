@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
+	"time"
 	"tinyipsec/internal/logx"
 
 	"tinyipsec/acl"
@@ -152,16 +153,41 @@ func (m *Manager) startPhase1(ms *mapState, now mono) *ikeSA {
 	}
 	sa := &ikeSA{ms: ms, initiator: true, local: netip.AddrPortFrom(laddr, IKEPort),
 		remote: netip.AddrPortFrom(peer, IKEPort), created: now}
-	p1, out, err := newPhase1Initiator(m, ms, sa)
-	if errors.Is(err, errKeyNotReady) {
-		return nil // a later tick starts it, with the key made meanwhile
+	// The exchange and its first message (written here, at the one
+	// caller; flash). Each failure delays the map's next attempt.
+	cfg, err := m.phase1ConfigFor(ms.cm, sa)
+	if err == nil {
+		err = m.applyKeyring(ms.cm, sa, cfg, false)
+	}
+	if err == nil && cfg.Exchange == ExchangeAggressive && len(cfg.Policies) > 0 && !m.inlineCompute {
+		// Aggressive Mode's first message carries our DH value: its key
+		// pair is made off the lock (dh_pool.go); without one ready, a
+		// later tick starts the exchange, with the key made meanwhile.
+		if cfg.dhKey = dhKeys.take(cfg.Policies[0].Group); cfg.dhKey == nil {
+			return nil
+		}
+	}
+	var p *Phase1
+	var out []byte
+	if err == nil {
+		p, err = NewInitiator(cfg)
+	}
+	if err == nil {
+		var r Result
+		if r, err = p.Start(time.Now()); err == nil && r.Failed != nil {
+			err = r.Failed
+		} else if err == nil && len(r.Send) == 0 {
+			err = errors.New("phase 1 produced no first message")
+		} else if err == nil {
+			out = r.Send[0]
+		}
 	}
 	if err != nil {
 		m.log.Warn("cannot start phase 1", "crypto_map", ms, "err", err)
 		ms.failed(now)
 		return nil
 	}
-	sa.p1 = p1
+	sa.p1 = &p1Adapter{p: p}
 	h, _ := ParseHeader(out)
 	sa.cookieI = h.CookieI
 	m.addSA(sa, now)

@@ -2,7 +2,6 @@ package ike
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"net/netip"
 	"strconv"
@@ -139,38 +138,6 @@ type p1Adapter struct {
 	pending [][]byte
 }
 
-func newPhase1Initiator(m *Manager, ms *mapState, sa *ikeSA) (*p1Adapter, []byte, error) {
-	cfg, err := m.phase1ConfigFor(ms.cm, sa)
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := m.applyKeyring(ms.cm, sa, cfg, false); err != nil {
-		return nil, nil, err
-	}
-	if cfg.Exchange == ExchangeAggressive && len(cfg.Policies) > 0 && !m.inlineCompute {
-		// Aggressive Mode's first message carries our DH value: its key
-		// pair is made off the lock (dh_pool.go).
-		if cfg.dhKey = dhKeys.take(cfg.Policies[0].Group); cfg.dhKey == nil {
-			return nil, nil, errKeyNotReady
-		}
-	}
-	p, err := NewInitiator(cfg)
-	if err != nil {
-		return nil, nil, err
-	}
-	r, err := p.Start(time.Now())
-	if err != nil {
-		return nil, nil, err
-	}
-	if r.Failed != nil {
-		return nil, nil, r.Failed
-	}
-	if len(r.Send) == 0 {
-		return nil, nil, errors.New("phase 1 produced no first message")
-	}
-	return &p1Adapter{p: p}, r.Send[0], nil
-}
-
 // newPhase1Responder answers a first message. With several candidate
 // maps, a map for this exact peer address wins over dynamic ones.
 func newPhase1Responder(m *Manager, cands []*mapState, sa *ikeSA, pkt []byte) (*p1Adapter, error) {
@@ -250,7 +217,6 @@ func (a *p1Adapter) outcome() *p1Outcome {
 		exchange:    "main",
 		hash:        d.Policy.Hash.String(),
 		group:       int(d.Policy.Group),
-		auth:        authName(d.Policy.Auth),
 		natDetected: d.NATT != NATTNone && (d.LocalNAT || d.PeerNAT),
 		behindNAT:   d.NATT != NATTNone && d.LocalNAT,
 		natt:        d.NATT,
@@ -263,25 +229,24 @@ func (a *p1Adapter) outcome() *p1Outcome {
 	if d.Exchange == ExchangeAggressive {
 		o.exchange = "aggressive"
 	}
+	// The authentication as status names it.
+	switch a := d.Policy.Auth; {
+	case a == AuthPSK:
+		o.auth = "pre-share"
+	case a == AuthXAuthInitPSK:
+		o.auth = "xauth-pre-share"
+	case a == AuthRSASig:
+		o.auth = "rsa-sig"
+	case a.IsECDSA():
+		o.auth = "ecdsa-sig"
+	default:
+		o.auth = a.String()
+	}
 	o.encryption = d.Policy.Cipher.String()
 	if d.Policy.KeyBits != 0 {
 		o.encryption += strconv.Itoa(int(d.Policy.KeyBits))
 	}
 	return o
-}
-
-func authName(a AuthMethod) string {
-	switch {
-	case a == AuthPSK:
-		return "pre-share"
-	case a == AuthXAuthInitPSK:
-		return "xauth-pre-share"
-	case a == AuthRSASig:
-		return "rsa-sig"
-	case a.IsECDSA():
-		return "ecdsa-sig"
-	}
-	return a.String()
 }
 
 // offersXAuth reports whether a first phase 1 message offers

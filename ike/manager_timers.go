@@ -14,13 +14,10 @@ import (
 // next timer, manager_timerq.go), and "initiate always" maps.
 func (m *Manager) tick(now mono) {
 	m.mu.Lock()
-	if !m.closed {
-		m.tickLocked(now)
+	if m.closed {
+		m.mu.Unlock()
+		return
 	}
-	m.mu.Unlock()
-}
-
-func (m *Manager) tickLocked(now mono) {
 	m.cookies.rotate(now)
 	m.drops.flush(m.log, now)
 	if len(m.halfOpen.entries) > 0 {
@@ -40,6 +37,7 @@ func (m *Manager) tickLocked(now mono) {
 		m.settle.unsettled = false
 		m.cfg.Settled()
 	}
+	m.mu.Unlock()
 }
 
 // tickMaps starts what the crypto maps want and do not have: an IPsec SA
@@ -60,7 +58,23 @@ func (m *Manager) tickMaps(now mono) {
 				continue
 			}
 			if !haveChildren {
-				idx.indexChildren(m)
+				// Which ACL lines have a pair that is not about to go.
+				if idx.children == nil {
+					idx.children = map[mapRule]bool{}
+				}
+				clear(idx.children)
+				for _, sa := range m.sas {
+					for _, c := range sa.children {
+						if c.removeAt == 0 {
+							idx.children[mapRule{c.ms, c.rule.index}] = true
+						}
+					}
+				}
+				for _, o := range m.orphans {
+					if o.c.removeAt == 0 {
+						idx.children[mapRule{o.c.ms, o.c.rule.index}] = true
+					}
+				}
 				haveChildren = true
 			}
 			if idx.children[mapRule{ms, r.index}] {
@@ -68,8 +82,25 @@ func (m *Manager) tickMaps(now mono) {
 			}
 			sa := idx.usable(ms)
 			if peersAt != len(m.sas) || sa != nil && !ms.mayUse(sa) {
-				// Again when what this call started changed the SAs.
-				idx.indexPeers(m)
+				// Again when what this call started changed the SAs: the
+				// first live SA by peer, and by peer and local address.
+				if idx.byPeer == nil {
+					idx.byPeer, idx.byEnds = map[netip.Addr]*ikeSA{}, map[[2]netip.Addr]*ikeSA{}
+				}
+				clear(idx.byPeer)
+				clear(idx.byEnds)
+				for _, sa := range m.sas {
+					if sa.dead() || sa.replacedBy != nil {
+						continue
+					}
+					ends := [2]netip.Addr{sa.remote.Addr(), sa.local.Addr()}
+					if idx.byPeer[ends[0]] == nil {
+						idx.byPeer[ends[0]] = sa
+					}
+					if idx.byEnds[ends] == nil {
+						idx.byEnds[ends] = sa
+					}
+				}
 				peersAt = len(m.sas)
 				sa = idx.usable(ms)
 			}
@@ -149,25 +180,6 @@ type mapRule struct {
 	rule int
 }
 
-func (idx *tickIndex) indexChildren(m *Manager) {
-	if idx.children == nil {
-		idx.children = map[mapRule]bool{}
-	}
-	clear(idx.children)
-	for _, sa := range m.sas {
-		for _, c := range sa.children {
-			if c.removeAt == 0 {
-				idx.children[mapRule{c.ms, c.rule.index}] = true
-			}
-		}
-	}
-	for _, o := range m.orphans {
-		if o.c.removeAt == 0 {
-			idx.children[mapRule{o.c.ms, o.c.rule.index}] = true
-		}
-	}
-}
-
 // usable is the first IKE SA the map may use, nil if none.
 func (idx *tickIndex) usable(ms *mapState) *ikeSA {
 	if ms.cm.Local.IsValid() {
@@ -175,27 +187,6 @@ func (idx *tickIndex) usable(ms *mapState) *ikeSA {
 		return idx.byEnds[[2]netip.Addr{ms.cm.PeerAddr, ms.cm.Local}]
 	}
 	return idx.byPeer[ms.cm.PeerAddr]
-}
-
-func (idx *tickIndex) indexPeers(m *Manager) {
-	if idx.byPeer == nil {
-		idx.byPeer, idx.byEnds = map[netip.Addr]*ikeSA{}, map[[2]netip.Addr]*ikeSA{}
-	}
-	clear(idx.byPeer)
-	clear(idx.byEnds)
-	for _, sa := range m.sas {
-		if sa.dead() || sa.replacedBy != nil {
-			continue
-		}
-		ends := [2]netip.Addr{sa.remote.Addr(), sa.local.Addr()}
-		peer := ends[0]
-		if idx.byPeer[peer] == nil {
-			idx.byPeer[peer] = sa
-		}
-		if idx.byEnds[ends] == nil {
-			idx.byEnds[ends] = sa
-		}
-	}
 }
 
 func (m *Manager) tickSA(sa *ikeSA, now mono) {
