@@ -29,9 +29,6 @@ import (
 // again (the SA wipes it with its other secrets), and keys beyond a
 // lowered depth are wiped.
 
-// errKeyNotReady: the exchange waits for a key from the pool.
-var errKeyNotReady error = errorText("ike: Diffie-Hellman key not made yet")
-
 // dhUrgentDepth keys of a group are made at once, whatever the load: the
 // exchanges that can only start with a key from the pool (PFS, Aggressive
 // Mode initiators) must not wait for an idle moment.
