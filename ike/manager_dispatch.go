@@ -523,7 +523,7 @@ func (m *Manager) peerDeletedChild(sa *ikeSA, d childSPI) {
 	}
 	for i, o := range m.orphans {
 		c := o.c
-		if o.peer != sa.out.peer || !((d.Protocol == ProtoESP && c.espOut != 0 && c.espOut == d.SPI) ||
+		if !o.peer.is(&sa.out.peer) || !((d.Protocol == ProtoESP && c.espOut != 0 && c.espOut == d.SPI) ||
 			(d.Protocol == ProtoAH && c.ahOut != 0 && c.ahOut == d.SPI)) {
 			continue
 		}

@@ -121,6 +121,7 @@ func logAt(log *logx.Logger, level logx.Level, msg string, args ...any) {
 // lines suppressed (the timer calls it).
 func (d *dropLog) flush(log *logx.Logger, now mono) {
 	type line struct {
+		_     [0]func() // not comparable: no generated == function (flash)
 		r     DropReason
 		n     uint64
 		msg   string
@@ -131,7 +132,7 @@ func (d *dropLog) flush(log *logx.Logger, now mono) {
 	for r := range d.kinds {
 		k := &d.kinds[r]
 		if k.suppressed > 0 && time.Duration(now-k.last) >= logWindow {
-			out = append(out, line{DropReason(r), k.suppressed, k.msg, k.level})
+			out = append(out, line{r: DropReason(r), n: k.suppressed, msg: k.msg, level: k.level})
 			k.last, k.suppressed = now, 0
 		}
 	}

@@ -130,7 +130,7 @@ func (m *Manager) adoptOrphans(sa *ikeSA) {
 		return
 	}
 	for i, o := range m.orphans {
-		if o.peer != sa.out.peer || o.ms != sa.ms {
+		if !o.peer.is(&sa.out.peer) || o.ms != sa.ms {
 			continue
 		}
 		push(&sa.children, o.c)
@@ -162,7 +162,7 @@ const reauthWindow = 30 * time.Second
 // restart does at once.
 func (m *Manager) clearOrphans(sa *ikeSA, now mono) {
 	for i, o := range m.orphans {
-		if o.peer != sa.out.peer {
+		if !o.peer.is(&sa.out.peer) {
 			continue
 		}
 		reauth := o.peerKept && o.ms == sa.ms && time.Duration(now-o.since) < reauthWindow

@@ -29,8 +29,12 @@ import "net/netip"
 // warrior that comes back from a new address is still itself.
 
 // peerIdentity is the authenticated identity of a phase 1 peer; the zero
-// value means "not authenticated yet" and equals nothing.
+// value means "not authenticated yet" and equals nothing. Identities are
+// compared by is, written once, not with ==: each == was the comparison
+// of all three fields written out at its site, and the type's generated
+// == function came with it (flash).
 type peerIdentity struct {
+	_      [0]func()
 	idType uint8
 	id     string     // the ID payload's data as the peer sent it
 	addr   netip.Addr // the outer address, for address identities only
@@ -51,10 +55,15 @@ func identityOf(id *ID, remote netip.AddrPort) peerIdentity {
 	return p
 }
 
-func (p peerIdentity) valid() bool { return p != peerIdentity{} }
+func (p *peerIdentity) valid() bool { return p.idType != 0 || p.id != "" || p.addr.IsValid() }
+
+// is reports whether p and q are the same identity.
+func (p *peerIdentity) is(q *peerIdentity) bool {
+	return p.idType == q.idType && p.id == q.id && p.addr == q.addr
+}
 
 // String renders the identity for status and logs.
-func (p peerIdentity) String() string {
+func (p *peerIdentity) String() string {
 	if !p.valid() {
 		return ""
 	}
@@ -70,5 +79,5 @@ func samePeer(a, b *ikeSA) bool {
 	if a.out == nil || b.out == nil || !a.out.peer.valid() {
 		return false
 	}
-	return a.out.peer == b.out.peer
+	return a.out.peer.is(&b.out.peer)
 }
