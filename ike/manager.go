@@ -257,24 +257,6 @@ type proxyRule struct {
 	sel   acl.Selector
 }
 
-// ruleFor returns the ACL line a packet belongs to (the first permit
-// line that matches it; the first line when pkt is nil or unparsable),
-// nil when the map has none. Rules go by pointer here and below: a
-// proxyRule is 16 words on 32-bit routers, copied at every call (flash).
-func (ms *mapState) ruleFor(pkt []byte) *proxyRule {
-	if len(ms.rules) == 0 {
-		return nil
-	}
-	if pkt != nil {
-		for i := range ms.rules {
-			if r := &ms.rules[i]; r.sel.MatchesPacket(pkt, false) {
-				return r
-			}
-		}
-	}
-	return &ms.rules[0]
-}
-
 // NewManager prepares the manager; Start runs its timers.
 func NewManager(c Config) (*Manager, error) {
 	if c.Conf == nil || c.Transport == nil || c.DataPlane == nil {
@@ -394,7 +376,19 @@ func (m *Manager) Acquire(cryptoMapID string, pkt []byte) {
 			if m.closed || ms.cm.ID() != cryptoMapID || ms.cm.Initiate == conf.InitiateNever || ms.cm.Dynamic {
 				continue
 			}
-			if r := ms.ruleFor(pkt); r != nil {
+			// The ACL line the packet belongs to: the first permit line
+			// that matches it, the first line when pkt is nil or
+			// unparsable; none when the map has none. Rules go by
+			// pointer: a proxyRule is 16 words on 32-bit routers, copied
+			// at every call (flash).
+			if len(ms.rules) > 0 {
+				r := &ms.rules[0]
+				for i := 0; pkt != nil && i < len(ms.rules); i++ {
+					if ms.rules[i].sel.MatchesPacket(pkt, false) {
+						r = &ms.rules[i]
+						break
+					}
+				}
 				m.initiateRule(ms, r, monoNow())
 			}
 			break
@@ -461,25 +455,19 @@ func (m *Manager) Expired(h ChildHandle, hard bool) {
 	}()
 }
 
-// allocSPI returns a fresh random inbound SPI (values below 256 are
-// reserved, RFC 4303).
-func (m *Manager) allocSPI() uint32 {
+// reserveSPI returns a fresh random inbound SPI (values below 256 are
+// reserved, RFC 4303) for the Quick Mode qs: the SPI stays reserved until
+// the exchange ends, and afterwards only if a pair installed from it owns
+// the SPI (installChild, dropQM, removeSA). Called with m.mu held.
+func (m *Manager) reserveSPI(qs *qmState) uint32 {
 	for {
 		s := rand.Uint32()
 		if s >= 256 && !m.used[s] {
 			m.used[s] = true
+			push(&qs.spis, s)
 			return s
 		}
 	}
-}
-
-// reserveSPI is allocSPI for the Quick Mode qs: the SPI stays reserved
-// until the exchange ends, and afterwards only if a pair installed from
-// it owns the SPI (installChild, dropQM, removeSA). Called with m.mu held.
-func (m *Manager) reserveSPI(qs *qmState) uint32 {
-	s := m.allocSPI()
-	push(&qs.spis, s)
-	return s
 }
 
 // releaseSPIs gives back the SPIs qs reserved, except those in keep (now

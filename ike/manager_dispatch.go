@@ -344,7 +344,17 @@ func (m *Manager) handleQuick(sa *ikeSA, in *inbound) {
 // for an initiator, QM3 for a responder (m.mu held).
 func (m *Manager) quickCompleted(sa *ikeSA, qs *qmState, out []byte, res *quickResult, err error, from func(), now mono) {
 	if err != nil {
-		m.quickFailed(sa, qs, err)
+		// An error in an exchange we are part of.
+		if errors.Is(err, errUnauthenticated) {
+			m.drop(DropUnauthenticated, logx.LevelDebug, "Quick Mode message dropped", "peer", &sa.remote, "err", err)
+			return
+		}
+		m.log.Warn("Quick Mode failed", "peer", &sa.remote, "err", err)
+		sa.p2Error = "phase 2 failed: " + err.Error()
+		if ne, ok := errors.AsType[*NotifyError](err); ok {
+			m.sendNotify(sa, ne.Type)
+		}
+		m.abandonQM(sa, qs, now)
 		return
 	}
 	from()
@@ -406,20 +416,6 @@ func (m *Manager) quickResponderStep(sa *ikeSA, qs *qmState, q *quickMode, out [
 		// third message reaches us (see OutboundHolder).
 		m.installChild(sa, qs, q.result(), now)
 	}
-}
-
-// quickFailed handles an error in an exchange we are part of.
-func (m *Manager) quickFailed(sa *ikeSA, qs *qmState, err error) {
-	if errors.Is(err, errUnauthenticated) {
-		m.drop(DropUnauthenticated, logx.LevelDebug, "Quick Mode message dropped", "peer", &sa.remote, "err", err)
-		return
-	}
-	m.log.Warn("Quick Mode failed", "peer", &sa.remote, "err", err)
-	sa.p2Error = "phase 2 failed: " + err.Error()
-	if ne, ok := errors.AsType[*NotifyError](err); ok {
-		m.sendNotify(sa, ne.Type)
-	}
-	m.abandonQM(sa, qs, monoNow())
 }
 
 // abandonQM gives up a Quick Mode of an IKE SA that will not complete
@@ -503,11 +499,12 @@ func dropReasonOf(err error) DropReason {
 	return DropMalformed
 }
 
-// peerDeletedChild removes the pair whose outbound SPI the peer deleted:
+// infoDeleteChild removes the pair whose outbound SPI the peer deleted:
 // one of this IKE SA's, or of an older IKE SA of the same peer identity
 // (children move to the newest IKE SA on a phase 1 rekey); never one of
 // another peer that shares the address.
-func (m *Manager) peerDeletedChild(sa *ikeSA, d childSPI) {
+func (m *Manager) infoDeleteChild(sa *ikeSA, it infoItem, _ mono) {
+	d := &it.child
 	for _, s := range m.sas {
 		if s != sa && !samePeer(s, sa) {
 			continue

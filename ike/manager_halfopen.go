@@ -278,29 +278,3 @@ func (m *Manager) promote(e *hoEntry, k hoKey, remote *netip.AddrPort, now mono)
 	m.addSA(sa, now)
 	return sa
 }
-
-// admitAggressive makes room for an Aggressive Mode responder from addr,
-// or refuses it.
-func (m *Manager) admitAggressive(addr netip.Addr) bool {
-	var oldest *ikeSA
-	n, fromAddr := 0, 0
-	for _, sa := range m.sas {
-		if !sa.unproven || sa.dead() {
-			continue
-		}
-		n++
-		if hostIs(&sa.remote, &addr) {
-			fromAddr++
-		}
-		if oldest == nil || sa.created < oldest.created {
-			oldest = sa
-		}
-	}
-	if fromAddr >= m.cfg.HalfOpenPerSource {
-		return false
-	}
-	if n >= maxAggressiveHalfOpen && oldest != nil {
-		m.removeSA(oldest)
-	}
-	return true
-}

@@ -67,7 +67,11 @@ const maxBatchBuf = 64 << 10
 // Add takes one datagram: handled at once unless it is a first message,
 // which waits for Flush.
 func (b *Batch) Add(pkt []byte, local, remote netip.AddrPort) {
-	if !isFirstMessage(pkt) {
+	// A first message opens a phase 1 exchange: Main or Aggressive Mode,
+	// message ID 0, no responder cookie. Anything shorter than a header
+	// is not (HandlePacket drops it).
+	if len(pkt) < HeaderLen || binary.BigEndian.Uint64(pkt[8:16]) != 0 || binary.BigEndian.Uint32(pkt[20:24]) != 0 ||
+		ExchangeType(pkt[18]) != ExchangeMain && ExchangeType(pkt[18]) != ExchangeAggressive {
 		b.m.HandlePacket(pkt, local, remote)
 		return
 	}
@@ -110,18 +114,6 @@ func (b *Batch) Flush(full bool) {
 	} else {
 		b.buf = b.buf[:0]
 	}
-}
-
-// isFirstMessage reports whether pkt opens a phase 1 exchange: Main or
-// Aggressive Mode, message ID 0, no responder cookie. Anything shorter
-// than a header is not (HandlePacket drops it).
-func isFirstMessage(pkt []byte) bool {
-	if len(pkt) < HeaderLen {
-		return false
-	}
-	ex := ExchangeType(pkt[18])
-	return binary.BigEndian.Uint64(pkt[8:16]) == 0 && binary.BigEndian.Uint32(pkt[20:24]) == 0 &&
-		(ex == ExchangeMain || ex == ExchangeAggressive)
 }
 
 // shedMemory remembers the first messages shed lately (initiator cookie,

@@ -145,10 +145,6 @@ func (m *Manager) infoError(sa *ikeSA, it infoItem, now mono) {
 	}
 }
 
-func (m *Manager) infoDeleteChild(sa *ikeSA, it infoItem, _ mono) {
-	m.peerDeletedChild(sa, it.child)
-}
-
 func (m *Manager) infoInitialContact(sa *ikeSA, _ infoItem, now mono) {
 	m.initialContact(sa, now)
 }

@@ -31,9 +31,31 @@ func (m *Manager) newResponder(in *inbound) {
 		return
 	}
 	aggressive := h.Exchange == ExchangeAggressive
-	if aggressive && !m.admitAggressive(remote.Addr()) {
-		m.drop(DropAggressiveBusy, logx.LevelWarn, "too many Aggressive Mode negotiations from one address", "peer", remote)
-		return
+	if aggressive {
+		// Room for an Aggressive Mode responder from this address: at
+		// most HalfOpenPerSource from it, and the oldest of all goes
+		// beyond maxAggressiveHalfOpen (manager_halfopen.go).
+		var oldest *ikeSA
+		n, fromAddr := 0, 0
+		for _, sa := range m.sas {
+			if !sa.unproven || sa.dead() {
+				continue
+			}
+			n++
+			if sameHost(&sa.remote, remote) {
+				fromAddr++
+			}
+			if oldest == nil || sa.created < oldest.created {
+				oldest = sa
+			}
+		}
+		if fromAddr >= m.cfg.HalfOpenPerSource {
+			m.drop(DropAggressiveBusy, logx.LevelWarn, "too many Aggressive Mode negotiations from one address", "peer", remote)
+			return
+		}
+		if n >= maxAggressiveHalfOpen && oldest != nil {
+			m.removeSA(oldest)
+		}
 	}
 	laddr := in.local.Addr()
 	if !laddr.IsValid() || laddr.IsUnspecified() {
@@ -358,7 +380,11 @@ func (m *Manager) startQuick(sa *ikeSA, ms *mapState, r *proxyRule, old *child, 
 func (m *Manager) responderOffer(sa *ikeSA, qs *qmState, peerLocal, peerRemote *ID) (*childOffer, error) {
 	var sel acl.Selector
 	if peerLocal == nil {
-		sel = hostSelector(sa.local.Addr(), sa.remote.Addr())
+		// The implicit proxy ID of a Quick Mode without IDs: the two IKE
+		// peers' addresses.
+		local, remote := sa.local.Addr(), sa.remote.Addr()
+		sel = acl.Selector{Local: netip.PrefixFrom(local, local.BitLen()), Remote: netip.PrefixFrom(remote, remote.BitLen()),
+			LocalPorts: acl.AnyPort, RemotePorts: acl.AnyPort}
 	} else {
 		var err error
 		if sel, err = selectorFromIDs(peerLocal, peerRemote); err != nil {

@@ -28,7 +28,8 @@ import "net/netip"
 // Named identities (FQDN, user FQDN, DN, key ID) stand on their own: a road
 // warrior that comes back from a new address is still itself.
 
-// peerIdentity is the authenticated identity of a phase 1 peer; the zero
+// peerIdentity is the authenticated identity of a phase 1 peer (made by
+// p1Adapter.outcome from the peer's ID and outer address); the zero
 // value means "not authenticated yet" and equals nothing. Identities are
 // compared by is, written once, not with ==: each == was the comparison
 // of all three fields written out at its site, and the type's generated
@@ -38,21 +39,6 @@ type peerIdentity struct {
 	idType uint8
 	id     string     // the ID payload's data as the peer sent it
 	addr   netip.Addr // the outer address, for address identities only
-}
-
-// identityOf is the identity of a peer that authenticated with id from the
-// outer address remote.
-func identityOf(id *ID, remote netip.AddrPort) peerIdentity {
-	if id == nil {
-		// A peer without ID payload: only its address identifies it.
-		return peerIdentity{addr: remote.Addr()}
-	}
-	p := peerIdentity{idType: id.IDType, id: string(id.Data)}
-	switch id.IDType {
-	case IDIPv4Addr, IDIPv6Addr, IDIPv4AddrSubnet, IDIPv6AddrSubnet, IDIPv4AddrRange, IDIPv6AddrRange:
-		p.addr = remote.Addr()
-	}
-	return p
 }
 
 func (p *peerIdentity) valid() bool { return p.idType != 0 || p.id != "" || p.addr.IsValid() }

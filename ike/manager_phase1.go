@@ -144,9 +144,20 @@ func newPhase1Responder(m *Manager, cands []*mapState, sa *ikeSA, pkt []byte) (*
 	ms := cands[0]
 	// Parsing the offer again costs as much as answering it: only when
 	// the choice depends on it (a flood of first messages meets this).
+	// A remote-access client offers XAUTHInitPreShared.
 	xauth := false
 	if len(cands) > 1 {
-		xauth = offersXAuth(pkt)
+		if msg, err := Unmarshal(pkt); err == nil {
+			if offer := Find[*SA](msg); offer != nil {
+				for _, p := range offer.Proposals {
+					for _, t := range p.Transforms {
+						if v, ok := t.Attributes.Uint(AttrAuthMethod); ok && AuthMethod(v) == AuthXAuthInitPSK {
+							xauth = true
+						}
+					}
+				}
+			}
+		}
 	}
 	for _, c := range cands {
 		if hostIs(&sa.remote, &c.cm.PeerAddr) {
@@ -224,10 +235,20 @@ func (a *p1Adapter) outcome() *p1Outcome {
 		peerUnity:   d.Peer.Unity,
 
 		initialContact: d.PeerInitialContact,
-		peer:           identityOf(d.PeerID, d.Remote),
 	}
 	if d.Exchange == ExchangeAggressive {
 		o.exchange = "aggressive"
+	}
+	// Who the peer is (manager_peer.go): its ID, with the outer address
+	// for an address ID; the address alone without an ID payload.
+	if id := d.PeerID; id == nil {
+		o.peer.addr = d.Remote.Addr()
+	} else {
+		o.peer.idType, o.peer.id = id.IDType, string(id.Data)
+		switch id.IDType {
+		case IDIPv4Addr, IDIPv6Addr, IDIPv4AddrSubnet, IDIPv6AddrSubnet, IDIPv4AddrRange, IDIPv6AddrRange:
+			o.peer.addr = d.Remote.Addr()
+		}
 	}
 	// The authentication as status names it.
 	switch a := d.Policy.Auth; {
@@ -247,25 +268,4 @@ func (a *p1Adapter) outcome() *p1Outcome {
 		o.encryption += strconv.Itoa(int(d.Policy.KeyBits))
 	}
 	return o
-}
-
-// offersXAuth reports whether a first phase 1 message offers
-// XAUTHInitPreShared (a remote-access client).
-func offersXAuth(pkt []byte) bool {
-	msg, err := Unmarshal(pkt)
-	if err != nil {
-		return false
-	}
-	sa := Find[*SA](msg)
-	if sa == nil {
-		return false
-	}
-	for _, p := range sa.Proposals {
-		for _, t := range p.Transforms {
-			if v, ok := t.Attributes.Uint(AttrAuthMethod); ok && AuthMethod(v) == AuthXAuthInitPSK {
-				return true
-			}
-		}
-	}
-	return false
 }

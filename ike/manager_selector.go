@@ -72,10 +72,3 @@ func selectorFromIDs(peerLocal, peerRemote *ID) (s acl.Selector, err error) {
 	s.Proto = peerLocal.Protocol
 	return s, nil
 }
-
-// hostSelector is the implicit proxy ID of a Quick Mode without IDs: the
-// two IKE peers' addresses.
-func hostSelector(local, remote netip.Addr) acl.Selector {
-	return acl.Selector{Local: netip.PrefixFrom(local, local.BitLen()), Remote: netip.PrefixFrom(remote, remote.BitLen()),
-		LocalPorts: acl.AnyPort, RemotePorts: acl.AnyPort}
-}

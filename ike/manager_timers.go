@@ -122,10 +122,26 @@ func (m *Manager) tickMapsFor(sa *ikeSA, now mono) {
 		if !ms.mayUse(sa) || !m.initiatesNow(ms, now) {
 			continue
 		}
+	rules:
 		for i := range ms.rules {
-			if r := &ms.rules[i]; ms.ruleWanted(r.index) && !m.hasChild(ms, r.index) {
-				m.initiateRule(ms, r, now)
+			r := &ms.rules[i]
+			if !ms.ruleWanted(r.index) {
+				continue
 			}
+			// Not when the line has a pair that is not about to go.
+			for _, sa := range m.sas {
+				for _, c := range sa.children {
+					if c.ms == ms && c.rule.index == r.index && c.removeAt == 0 {
+						continue rules
+					}
+				}
+			}
+			for _, o := range m.orphans {
+				if o.c.ms == ms && o.c.rule.index == r.index && o.c.removeAt == 0 {
+					continue rules
+				}
+			}
+			m.initiateRule(ms, r, now)
 		}
 	}
 }
@@ -144,24 +160,6 @@ func (m *Manager) initiatesNow(ms *mapState, now mono) bool {
 // always with initiate = "always", else once traffic asked for it.
 func (ms *mapState) ruleWanted(index int) bool {
 	return ms.cm.Initiate == conf.InitiateAlways || ms.wanted[index]
-}
-
-// hasChild reports whether ACL line rule of the map has an installed
-// pair that is not about to go.
-func (m *Manager) hasChild(ms *mapState, rule int) bool {
-	for _, sa := range m.sas {
-		for _, c := range sa.children {
-			if c.ms == ms && c.rule.index == rule && c.removeAt == 0 {
-				return true
-			}
-		}
-	}
-	for _, o := range m.orphans {
-		if o.c.ms == ms && o.c.rule.index == rule && o.c.removeAt == 0 {
-			return true
-		}
-	}
-	return false
 }
 
 // tickIndex is what tickMaps needs to know about the SAs, its maps kept
