@@ -11,8 +11,10 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"tinyipsec/acl"
@@ -163,16 +165,9 @@ func compileACLs(maps []*conf.CryptoMap) (lists []*acl.List, ids []string) {
 	return lists, ids
 }
 
-// Engine is the SA table and packet paths, for IKE: its entries are the
-// crypto maps, by ID (InstallPairFor).
-func (d *Dataplane) Engine() *esp.Engine { return d.engine }
-
 // UDP is the IKE socket set (ports 500 and 4500); nil when no crypto map
 // is keyed by IKE.
 func (d *Dataplane) UDP() *tun.UDP { return d.udp }
-
-// Stats is a snapshot of the engine's counters.
-func (d *Dataplane) Stats() esp.EngineStats { return d.engine.Stats() }
 
 func (d *Dataplane) startLoops() {
 	// The outbound loop (i = -1) and one inbound loop per raw socket
@@ -325,7 +320,19 @@ func (d *Dataplane) Close() error {
 		return nil
 	}
 	d.closed = true
-	d.removeResolvFiles()
+	// The resolv files written for leases go: once the tunnel is down
+	// their DNS servers are unreachable.
+	d.raMu.Lock()
+	for _, r := range d.ra {
+		if r.resolv != "" {
+			// syscall.Unlink, with os.Remove's error, rather than os.Remove,
+			// linked for nothing else (flash).
+			if err := syscall.Unlink(r.resolv); err != nil && err != syscall.ENOENT {
+				d.log.Warn("removing the resolv file", "file", r.resolv, "err", &os.PathError{Op: "remove", Path: r.resolv, Err: err})
+			}
+		}
+	}
+	d.raMu.Unlock()
 	if d.engine != nil {
 		d.engine.Close()
 	}
@@ -367,7 +374,26 @@ func (d *Dataplane) AddStatus(r *status.Report) {
 	for _, e := range st.Entries {
 		addCounts(&r.Drops, e.Drops)
 	}
-	d.addKernelDrops(r)
+	// What the kernel dropped on the data plane's sockets and TUN: losses
+	// the engine's own counters cannot see. A table and one loop rather
+	// than a closure called per counter (a function of its own; flash).
+	rx, tx := d.dev.KernelDrops()
+	var udp uint64
+	if d.udp != nil {
+		udp = d.udp.KernelDrops()
+	}
+	for _, c := range [...]struct {
+		key string
+		n   uint64
+	}{{"tun_tx", tx}, {"tun_rx", rx}, {"esp_socket", d.ip.KernelDrops()}, {"udp_socket", udp}} {
+		if c.n == 0 {
+			continue
+		}
+		if r.KernelDrops == nil {
+			r.KernelDrops = map[string]uint64{}
+		}
+		r.KernelDrops[c.key] += c.n
+	}
 	for _, p := range st.Pairs {
 		s := status.IPsecSA{
 			Peer: p.Peer.String(), CryptoMap: p.CryptoMap,
@@ -397,29 +423,5 @@ func addCounts(dst *map[string]uint64, src map[string]uint64) {
 			*dst = map[string]uint64{}
 		}
 		(*dst)[k] += v
-	}
-}
-
-// addKernelDrops adds what the kernel dropped on the data plane's sockets
-// and TUN: losses the engine's own counters cannot see.
-func (d *Dataplane) addKernelDrops(r *status.Report) {
-	rx, tx := d.dev.KernelDrops()
-	var udp uint64
-	if d.udp != nil {
-		udp = d.udp.KernelDrops()
-	}
-	// A table and one loop rather than a closure called per counter (a
-	// function of its own; flash).
-	for _, c := range [...]struct {
-		key string
-		n   uint64
-	}{{"tun_tx", tx}, {"tun_rx", rx}, {"esp_socket", d.ip.KernelDrops()}, {"udp_socket", udp}} {
-		if c.n == 0 {
-			continue
-		}
-		if r.KernelDrops == nil {
-			r.KernelDrops = map[string]uint64{}
-		}
-		r.KernelDrops[c.key] += c.n
 	}
 }

@@ -94,7 +94,24 @@ func (p *IKEPlane) InstallChild(c *ike.ChildSA) (ike.ChildHandle, error) {
 		outSA.Close()
 		return nil, err
 	}
-	p.rememberKeys(pair, &spec, c)
+	// The keys of a new ESP pair, kept for export (AH-only pairs encrypt
+	// nothing, and Wireshark's table is for ESP).
+	if spec.Shared.Proto != esp.ProtoAH {
+		in, out := &spec.In, &spec.Out
+		k := pairKeys{cipher: c.Encryption, integ: c.Integrity, encLen: uint8(len(in.EncKey)), authLen: uint8(len(in.AuthKey))}
+		k.keys = make([]byte, 0, 2*(len(in.EncKey)+len(in.AuthKey)))
+		// One append in a loop: four nested appends each brought their
+		// own growth path (flash).
+		for _, b := range [...][]byte{in.EncKey, in.AuthKey, out.EncKey, out.AuthKey} {
+			k.keys = append(k.keys, b...)
+		}
+		p.mu.Lock() // unlocked without defer here and below (a deferred call costs a wrapper function: flash)
+		if p.keys == nil {
+			p.keys = map[*esp.Pair]pairKeys{}
+		}
+		p.keys[pair] = k
+		p.mu.Unlock()
+	}
 	return pair, nil
 }
 
@@ -138,28 +155,6 @@ type pairKeys struct {
 	integ           algo.Hash
 	encLen, authLen uint8
 	keys            []byte
-}
-
-// rememberKeys records the keys of a new ESP pair (AH-only pairs encrypt
-// nothing, and Wireshark's table is for ESP).
-func (p *IKEPlane) rememberKeys(pair *esp.Pair, spec *esp.PairSpec, c *ike.ChildSA) {
-	if spec.Shared.Proto == esp.ProtoAH {
-		return
-	}
-	in, out := &spec.In, &spec.Out
-	k := pairKeys{cipher: c.Encryption, integ: c.Integrity, encLen: uint8(len(in.EncKey)), authLen: uint8(len(in.AuthKey))}
-	k.keys = make([]byte, 0, 2*(len(in.EncKey)+len(in.AuthKey)))
-	// One append in a loop: four nested appends each brought their own
-	// growth path (flash).
-	for _, b := range [...][]byte{in.EncKey, in.AuthKey, out.EncKey, out.AuthKey} {
-		k.keys = append(k.keys, b...)
-	}
-	p.mu.Lock() // unlocked without defer here and below (a deferred call costs a wrapper function: flash)
-	if p.keys == nil {
-		p.keys = map[*esp.Pair]pairKeys{}
-	}
-	p.keys[pair] = k
-	p.mu.Unlock()
 }
 
 // ExportKeys returns copies of the live ESP pairs' keys, both directions,

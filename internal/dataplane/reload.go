@@ -37,7 +37,7 @@ func (d *Dataplane) Reload(old, next *conf.Config) error {
 	// map may reuse its SPIs, which the engine refuses twice.
 	for _, m := range next.CryptoMaps {
 		id := m.ID()
-		if p := d.manual[id]; p != nil && !sameMap(prev[id], m) {
+		if p := d.manual[id]; p != nil && (prev[id] == nil || prev[id].Fingerprint() != m.Fingerprint()) {
 			d.engine.Remove(p)
 			delete(d.manual, id)
 			d.log.Info("manual SA removed: crypto map changed", "crypto_map", id)
@@ -75,34 +75,24 @@ func (d *Dataplane) Reload(old, next *conf.Config) error {
 		}
 	}
 	if d.udp == nil && next.IKEKeyed() {
-		if err := d.openIKE(); err != nil {
+		// The IKE sockets (UDP 500 and 4500), after the start: the first
+		// IKE-keyed crypto map; the engine's sender switches to a wire
+		// that carries ESP in UDP over them.
+		udp, err := tun.ListenUDP(d.cfg.Global.Listen)
+		if err == nil {
+			if err = udp.SetMark(tun.BypassMark); err != nil {
+				udp.Close()
+			}
+		}
+		if err != nil {
 			addErr(&errs, fmt.Errorf("IKE sockets for the first IKE-keyed crypto map: %w", err))
+		} else {
+			d.udp = udp
+			d.wire.SetUDP(udp)
+			udp.SetESPHandler(d.engine.ReceiveUDP)
+			udp.Start()
 		}
 	}
 	d.raMu.Unlock() // not deferred (flash: see ApplyLease)
 	return errjoin.Join(errs)
-}
-
-// openIKE opens the IKE sockets (UDP 500 and 4500) after the start, when
-// a reload brings the first IKE-keyed crypto map; the engine's sender
-// switches to a wire that carries ESP in UDP over them.
-func (d *Dataplane) openIKE() error {
-	udp, err := tun.ListenUDP(d.cfg.Global.Listen)
-	if err != nil {
-		return err
-	}
-	if err := udp.SetMark(tun.BypassMark); err != nil {
-		udp.Close()
-		return err
-	}
-	d.udp = udp
-	d.wire.SetUDP(udp)
-	udp.SetESPHandler(d.engine.ReceiveUDP)
-	udp.Start()
-	return nil
-}
-
-// sameMap reports whether a crypto map kept its settings across a reload.
-func sameMap(a, b *conf.CryptoMap) bool {
-	return a != nil && b != nil && a.ID() == b.ID() && a.Fingerprint() == b.Fingerprint()
 }

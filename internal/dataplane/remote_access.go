@@ -188,19 +188,3 @@ func writeResolv(path, mapID string, dns []netip.Addr) error {
 	}
 	return nil
 }
-
-// removeResolvFiles deletes the resolv files written for leases: once the
-// tunnel is down their DNS servers are unreachable.
-func (d *Dataplane) removeResolvFiles() {
-	d.raMu.Lock()
-	for _, r := range d.ra {
-		if r.resolv != "" {
-			// syscall.Unlink, with os.Remove's error, rather than os.Remove,
-			// linked for nothing else (flash).
-			if err := syscall.Unlink(r.resolv); err != nil && err != syscall.ENOENT {
-				d.log.Warn("removing the resolv file", "file", r.resolv, "err", &os.PathError{Op: "remove", Path: r.resolv, Err: err})
-			}
-		}
-	}
-	d.raMu.Unlock()
-}
