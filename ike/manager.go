@@ -172,12 +172,16 @@ type Manager struct {
 	// call back into the Manager: Transport (SendIKE, SendKeepalive:
 	// datagrams), DataPlane (InstallChild, RemoveChild, PacketsIn),
 	// RemoteAccessHost and Config.Settled.
-	mu   sync.Mutex
-	cfg  Config
-	log  *logx.Logger
-	maps []*mapState
-	sas  []*ikeSA
-	used map[uint32]bool // inbound SPIs handed out
+	mu  sync.Mutex
+	cfg Config
+	log *logx.Logger
+	// holder and counter are cfg.DataPlane's optional interfaces, nil
+	// when it lacks them: asserted once here, not at each use (flash).
+	holder  OutboundHolder
+	counter InboundCounter
+	maps    []*mapState
+	sas     []*ikeSA
+	used    map[uint32]bool // inbound SPIs handed out
 
 	tickIdx tickIndex // tickMaps' scratch (manager_timers.go)
 
@@ -276,6 +280,8 @@ func NewManager(c Config) (*Manager, error) {
 	}
 	m := &Manager{cfg: c, log: c.Log, used: map[uint32]bool{}, stop: make(chan struct{}), done: make(chan struct{}),
 		halfOpen: &halfOpenPool{budget: c.HalfOpenMemory, perSource: c.HalfOpenPerSource, entries: map[hoKey]*hoEntry{}, bySource: map[netip.Addr][]hoKey{}}}
+	m.holder, _ = c.DataPlane.(OutboundHolder)
+	m.counter, _ = c.DataPlane.(InboundCounter)
 	m.cookies.rotate(monoNow())
 	for _, cm := range c.Conf.CryptoMaps {
 		if !cm.IKEKeyed() {

@@ -376,7 +376,7 @@ func (m *Manager) quickCompleted(sa *ikeSA, qs *qmState, out []byte, res *quickR
 	if held := qs.held; held != nil {
 		// The initiator has the SA: our traffic may use it now.
 		qs.held = nil
-		m.cfg.DataPlane.(OutboundHolder).ReleaseOutbound(held.handle)
+		m.holder.ReleaseOutbound(held.handle)
 	} else if res != nil {
 		m.installChild(sa, qs, res, now)
 	}
@@ -411,7 +411,7 @@ func (m *Manager) quickResponderStep(sa *ikeSA, qs *qmState, q *quickMode, out [
 	if sa.dpd != nil {
 		sa.dpd.heard(now)
 	}
-	if _, ok := m.cfg.DataPlane.(OutboundHolder); ok {
+	if m.holder != nil {
 		// Inbound now: the initiator may send on the SA before its
 		// third message reaches us (see OutboundHolder).
 		m.installChild(sa, qs, q.result(), now)

@@ -416,7 +416,7 @@ func (m *Manager) installChild(sa *ikeSA, qs *qmState, res *quickResult, now mon
 		Mode: ch.Mode, Selector: qs.sel, Lifetime: ch.Lifetime, LifetimeKB: ch.LifetimeKB, ESN: ch.ESN, PFSGroup: ch.PFS}
 	// Hold the outbound half: as responder until QM3, as initiator of a
 	// rekey until the peer shows it installed the SA (see OutboundHolder).
-	if _, ok := m.cfg.DataPlane.(OutboundHolder); ok {
+	if m.holder != nil {
 		c.HoldOutbound = (!qs.q.initiator && qs.q.state != QMIdle) || (qs.q.initiator && qs.rekeyOf != nil)
 	}
 	switch {
@@ -500,7 +500,7 @@ func (m *Manager) installChild(sa *ikeSA, qs *qmState, res *quickResult, now mon
 func (m *Manager) releaseChild(c *child) {
 	if c.releaseAt != 0 {
 		c.releaseAt = 0
-		m.cfg.DataPlane.(OutboundHolder).ReleaseOutbound(c.handle)
+		m.holder.ReleaseOutbound(c.handle)
 	}
 }
 

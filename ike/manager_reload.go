@@ -66,15 +66,14 @@ func (m *Manager) Reload(c *conf.Config) (ReloadResult, error) {
 		old[ms.cm.ID()] = ms
 	}
 	kept := map[*mapState]bool{}
-	present := map[string]bool{}
 	var next []*mapState
 	for _, cm := range c.CryptoMaps {
 		if !cm.IKEKeyed() {
 			continue
 		}
 		id := cm.ID()
-		present[id] = true
 		prev := old[id]
+		old[id] = nil // in the new configuration: not removed
 		// One append per list, the case choosing the map and the list
 		// (each append is its own growth path; flash).
 		ms, list := prev, &res.Kept
@@ -98,7 +97,7 @@ func (m *Manager) Reload(c *conf.Config) (ReloadResult, error) {
 			continue
 		}
 		push(&retired, ms)
-		if id := ms.cm.ID(); !present[id] {
+		if id := ms.cm.ID(); old[id] == ms {
 			res.Removed = append(res.Removed, id)
 		}
 	}

@@ -227,7 +227,7 @@ func (m *Manager) tickSA(sa *ikeSA, now mono) {
 	}
 	// Children: outbound release after our rekey, grace removal after a
 	// rekey, rekey, expiry.
-	ic, _ := m.cfg.DataPlane.(InboundCounter)
+	ic := m.counter
 	for _, c := range append([]*child(nil), sa.children...) {
 		if c.releaseAt != 0 && (now >= c.releaseAt || ic != nil && ic.PacketsIn(c.handle) > 0) {
 			m.releaseChild(c)
