@@ -33,23 +33,26 @@ var dnAttributes = []struct {
 	{"UID", asn1.ObjectIdentifier{0, 9, 2342, 19200300, 100, 1, 1}},
 }
 
-// dnAttributeOID returns the identifier of an attribute name.
-func dnAttributeOID(name string) (asn1.ObjectIdentifier, bool) {
-	for _, a := range dnAttributes {
-		if strings.EqualFold(a.name, name) {
-			return a.oid, true
-		}
-	}
-	return nil, false
-}
-
 // ParseDN encodes a distinguished name written as "C=CH, O=Example,
 // CN=host" (RDNs in the order written, as strongSwan and Cisco show them;
-// "\," escapes a comma) into DER for an ID_DER_ASN1_DN payload.
+// "\," escapes a comma, ',' or '/' separates components) into DER for an
+// ID_DER_ASN1_DN payload.
 func ParseDN(s string) ([]byte, error) {
 	var rdns pkix.RDNSequence
-	for _, part := range splitDN(s) {
-		part = strings.TrimSpace(part)
+	var cur []byte
+	for i := 0; i <= len(s); i++ {
+		switch {
+		case i < len(s) && s[i] == '\\' && i+1 < len(s):
+			i++
+			cur = append(cur, s[i])
+			continue
+		case i < len(s) && s[i] != ',' && s[i] != '/':
+			cur = append(cur, s[i])
+			continue
+		}
+		// A component ends here, at a separator or the end.
+		part := strings.TrimSpace(string(cur))
+		cur = cur[:0]
 		if part == "" {
 			continue
 		}
@@ -57,8 +60,14 @@ func ParseDN(s string) ([]byte, error) {
 		if !ok {
 			return nil, fmt.Errorf("ike: DN component %q lacks '='", part)
 		}
-		oid, ok := dnAttributeOID(strings.TrimSpace(k))
-		if !ok {
+		var oid asn1.ObjectIdentifier
+		for _, a := range dnAttributes {
+			if strings.EqualFold(a.name, strings.TrimSpace(k)) {
+				oid = a.oid
+				break
+			}
+		}
+		if oid == nil {
 			return nil, fmt.Errorf("ike: unknown DN attribute %q", k)
 		}
 		rdns = append(rdns, pkix.RelativeDistinguishedNameSET{{Type: oid, Value: strings.TrimSpace(v)}})
@@ -67,22 +76,4 @@ func ParseDN(s string) ([]byte, error) {
 		return nil, fmt.Errorf("ike: empty DN %q", s)
 	}
 	return asn1.Marshal(rdns)
-}
-
-func splitDN(s string) []string {
-	var out []string
-	var cur strings.Builder
-	for i := 0; i < len(s); i++ {
-		switch {
-		case s[i] == '\\' && i+1 < len(s):
-			i++
-			cur.WriteByte(s[i])
-		case s[i] == ',' || s[i] == '/':
-			out = append(out, cur.String())
-			cur.Reset()
-		default:
-			cur.WriteByte(s[i])
-		}
-	}
-	return append(out, cur.String())
 }

@@ -63,37 +63,38 @@ func (p *Phase1) natdPayloads() ([]Payload, error) {
 }
 
 // checkNATD compares the peer's NAT-D payloads with the endpoints the
-// datagram really used (RFC 3947 section 3.2).
+// datagram really used (RFC 3947 section 3.2): the first one hashes our
+// endpoint as the peer saw it, the others the peer's own.
 func (p *Phase1) checkNATD(m *Message, pkt *Packet) {
-	var ds []*Opaque
-	for _, pl := range m.Payloads {
-		if o, ok := pl.(*Opaque); ok && (o.PType == PayloadNATD || o.PType == PayloadNATDDraft) {
-			ds = append(ds, o)
-		}
-	}
-	if p.natt == NATTNone || len(ds) < 2 {
+	if p.natt == NATTNone {
 		return
 	}
-	h := p.policy.Hash
-	local, remote := &pkt.Local, &pkt.Remote
-	if !local.IsValid() {
-		local = &p.local
-	}
-	if !remote.IsValid() {
-		remote = &p.remote
-	}
-	me := NATDHash(h, p.ckyI, p.ckyR, local)
-	them := NATDHash(h, p.ckyI, p.ckyR, remote)
-	p.localNAT = !bytes.Equal(ds[0].Data, me)
-	p.peerNAT = true
-	for _, d := range ds[1:] {
-		if bytes.Equal(d.Data, them) {
-			p.peerNAT = false
+	var me, them []byte
+	localNAT, peerNAT, n := false, true, 0
+	for _, pl := range m.Payloads {
+		d, ok := pl.(*Opaque)
+		if !ok || d.PType != PayloadNATD && d.PType != PayloadNATDDraft {
+			continue
+		}
+		if n++; n == 1 {
+			h := p.policy.Hash
+			local, remote := &pkt.Local, &pkt.Remote
+			if !local.IsValid() {
+				local = &p.local
+			}
+			if !remote.IsValid() {
+				remote = &p.remote
+			}
+			me, them = NATDHash(h, p.ckyI, p.ckyR, local), NATDHash(h, p.ckyI, p.ckyR, remote)
+			localNAT = !bytes.Equal(d.Data, me)
+		} else if bytes.Equal(d.Data, them) {
+			peerNAT = false
 		}
 	}
-	if p.cfg.NATT == NATTForce {
-		p.localNAT = true
+	if n < 2 {
+		return
 	}
+	p.localNAT, p.peerNAT = localNAT || p.cfg.NATT == NATTForce, peerNAT
 }
 
 // floatOnNAT moves the exchange to UDP 4500 on both ends when NAT-D

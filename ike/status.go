@@ -2,7 +2,6 @@ package ike
 
 import (
 	"net/netip"
-	"strings"
 	"time"
 	"tinyipsec/internal/order"
 	"tinyipsec/internal/status"
@@ -63,13 +62,15 @@ func (m *Manager) Status() []IKESAStatus {
 				st.Hint = raHint(ra)
 			}
 			if l := ra.lease; l != nil {
-				var as []string
-				for _, a := range []netip.Addr{l.IP4, l.IP6} {
-					if a.IsValid() {
-						as = append(as, a.String())
-					}
+				if l.IP4.IsValid() {
+					st.Assigned = l.IP4.String()
 				}
-				st.Assigned = strings.Join(as, " ")
+				if l.IP6.IsValid() {
+					if st.Assigned != "" {
+						st.Assigned += " "
+					}
+					st.Assigned += l.IP6.String()
+				}
 				for i := range l.DNS {
 					st.DNS = append(st.DNS, l.DNS[i].String())
 				}
@@ -131,18 +132,34 @@ func peerErrorHint(t uint16) string {
 	return "the peer reported " + notifyName(t)
 }
 
-// stateHint explains in plain words what usually keeps an SA in a state
-// that should only be passing.
+// stateHints explain in plain words what usually keeps an SA in a state
+// that should only be passing: a table searched by stateHint rather than
+// a chain of string comparisons (flash).
+var stateHints = [...]struct{ state, hint string }{
+	{"MM_WAIT_MSG2", hintNoReply},
+	{"AM_WAIT_MSG2", hintNoReply},
+	{"MM_WAIT_MSG3", hintKeyExchange},
+	{"MM_WAIT_MSG4", hintKeyExchange},
+	{"MM_WAIT_MSG5", hintAuth},
+	{"MM_WAIT_MSG6", hintAuth},
+	{"AM_WAIT_MSG3", hintAuth},
+	{"QM_WAIT_MSG2", hintQuick},
+	{"QM_WAIT_MSG3", hintQuick},
+}
+
+const (
+	hintNoReply     = "no reply from the peer: check the peer address, UDP 500 reachability and that a policy matches"
+	hintKeyExchange = "key exchange stalled: check UDP 4500 through firewalls/NAT and that the DH group matches"
+	hintAuth        = "authentication stalled: the pre-shared keys differ, or the certificate is not accepted"
+	hintQuick       = "phase 2 stalled: PFS set on one end only, or the proxy IDs (crypto ACLs) or transform sets do not match"
+)
+
+// stateHint is the hint for a state, "" for a state that needs none.
 func stateHint(state string) string {
-	switch {
-	case state == "MM_WAIT_MSG2" || state == "AM_WAIT_MSG2":
-		return "no reply from the peer: check the peer address, UDP 500 reachability and that a policy matches"
-	case state == "MM_WAIT_MSG4" || state == "MM_WAIT_MSG3":
-		return "key exchange stalled: check UDP 4500 through firewalls/NAT and that the DH group matches"
-	case state == "MM_WAIT_MSG6" || state == "MM_WAIT_MSG5" || state == "AM_WAIT_MSG3":
-		return "authentication stalled: the pre-shared keys differ, or the certificate is not accepted"
-	case strings.HasPrefix(state, "QM_WAIT"):
-		return "phase 2 stalled: PFS set on one end only, or the proxy IDs (crypto ACLs) or transform sets do not match"
+	for i := range stateHints {
+		if stateHints[i].state == state {
+			return stateHints[i].hint
+		}
 	}
 	return ""
 }
