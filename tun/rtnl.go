@@ -17,7 +17,7 @@ import (
 // request is the body of an rtnetlink request: its fixed header (rtmsg,
 // ifaddrmsg or fib_rule_hdr) followed by attributes. The attributes are
 // written here rather than with netlink's AttributeEncoder and read with
-// nextAttr rather than its AttributeDecoder: the few fixed-size values
+// attrs rather than its AttributeDecoder: the few fixed-size values
 // rtnetlink needs take a few lines, and the generic coders linked about
 // 5 KB of code (flash).
 type request []byte
