@@ -99,7 +99,11 @@ type Pair struct {
 // (*InboundSA or *OutboundSA, which keep their own counters and
 // lifetimes), nil for other implementations. A type switch rather than
 // interfaces of Stats, CheckTime and Expired: a call through those made
-// each SA type carry a wrapper function per method (flash).
+// each SA type carry a wrapper function per method (flash). Not inlined:
+// its callers are set-up and status code, and each inlined copy of the
+// type switch cost flash.
+//
+//go:noinline
 func saOf(half any) *saCommon {
 	switch sa := half.(type) {
 	case *InboundSA:
