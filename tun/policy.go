@@ -201,7 +201,10 @@ func RoutesFor(entries []Entry, ifIndex int, addrs []netip.Prefix, warn func(msg
 	return routes
 }
 
-// hasRoute reports whether routes has one to dst.
+// hasRoute reports whether routes has one to dst. Not inlined: its two
+// callers' copies cost more flash than the call.
+//
+//go:noinline
 func hasRoute(routes []Route, dst netip.Prefix) bool {
 	for i := range routes {
 		if routes[i].Dst == dst {
