@@ -10,7 +10,6 @@ package cliflag
 
 import (
 	"errors"
-	"fmt"
 	"strconv"
 )
 
@@ -22,7 +21,7 @@ var ErrHelp = errors.New("flag: help requested")
 type Set struct {
 	_     [0]func() // not comparable: no generated == function (flash)
 	name  string
-	flags []flagDef // in the order of their names, as flag visits them
+	flags []flagDef // in the order they were defined
 	args  []string  // what is left after Parse
 }
 
@@ -50,31 +49,32 @@ func (s *Set) String(name, value, usage string) *string {
 // StringVar defines a string flag stored in p.
 func (s *Set) StringVar(p *string, name, value, usage string) {
 	*p = value
-	s.define(flagDef{name: name, str: p})
+	s.flags = append(s.flags, flagDef{name: name, str: p})
 }
 
 // Bool defines a boolean flag with a default value.
 func (s *Set) Bool(name string, value bool, usage string) *bool {
 	p := new(bool)
 	*p = value
-	s.define(flagDef{name: name, b: p})
+	s.flags = append(s.flags, flagDef{name: name, b: p})
 	return p
 }
 
-func (s *Set) define(d flagDef) {
-	i := len(s.flags)
-	for i > 0 && s.flags[i-1].name > d.name {
-		i--
-	}
-	s.flags = append(s.flags, flagDef{})
-	copy(s.flags[i+1:], s.flags[i:])
-	s.flags[i] = d
-}
-
-// VisitAll calls fn with the name of each defined flag, in lexical order.
+// VisitAll calls fn with the name of each defined flag, in lexical order:
+// each time the least name after the last one visited. A command has a
+// handful of flags, and only its help lists them; keeping the list in
+// order as flags were defined was longer code (flash).
 func (s *Set) VisitAll(fn func(name string)) {
-	for i := range s.flags {
-		fn(s.flags[i].name)
+	last := ""
+	for range s.flags {
+		next := ""
+		for i := range s.flags {
+			if n := s.flags[i].name; n > last && (next == "" || n < next) {
+				next = n
+			}
+		}
+		fn(next)
+		last = next
 	}
 }
 
@@ -97,7 +97,7 @@ func (s *Set) Parse(args []string) error {
 			name = a[2:]
 		}
 		if len(name) == 0 || name[0] == '-' || name[0] == '=' {
-			return fmt.Errorf("bad flag syntax: %s", a)
+			return errors.New("bad flag syntax: " + a)
 		}
 		s.args = s.args[1:]
 		value, hasValue := "", false
@@ -112,19 +112,19 @@ func (s *Set) Parse(args []string) error {
 		case d == nil && (name == "help" || name == "h"):
 			return ErrHelp
 		case d == nil:
-			return fmt.Errorf("flag provided but not defined: -%s", name)
+			return errors.New("flag provided but not defined: -" + name)
 		case d.b != nil && !hasValue:
 			*d.b = true
 		case d.b != nil:
 			v, err := strconv.ParseBool(value)
 			if err != nil {
-				return fmt.Errorf("invalid boolean value %q for -%s: parse error", value, name)
+				return errors.New("invalid boolean value " + strconv.Quote(value) + " for -" + name + ": parse error")
 			}
 			*d.b = v
 		default:
 			if !hasValue {
 				if len(s.args) == 0 {
-					return fmt.Errorf("flag needs an argument: -%s", name)
+					return errors.New("flag needs an argument: -" + name)
 				}
 				value, s.args = s.args[0], s.args[1:]
 			}
