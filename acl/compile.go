@@ -62,15 +62,17 @@ type span struct{ off, n int32 }
 func Compile(rules []Rule) *List {
 	l := &List{rules: slices.Clone(rules), c: make([]crule, len(rules))}
 	for i := range rules {
-		l.c[i] = compileRule(&rules[i])
+		compileRule(&rules[i], &l.c[i])
 	}
 	l.v4 = buildTable(l.c, 4)
 	l.v6 = buildTable(l.c, 6)
 	return l
 }
 
-func compileRule(r *Rule) crule {
-	c := crule{proto: r.Proto, permit: r.Permit, spLo: 0, spHi: 65535, dpLo: 0, dpHi: 65535}
+// compileRule fills c, which is zero, in place: returned by value, the
+// compiled rule (22 words) was built and then copied (flash).
+func compileRule(r *Rule, c *crule) {
+	c.proto, c.permit, c.spHi, c.dpHi = r.Proto, r.Permit, 65535, 65535
 	var sf, df uint8
 	c.src, c.smask, c.slen, sf = compileSide(&r.Src, r.SrcAny)
 	c.dst, c.dmask, c.dlen, df = compileSide(&r.Dst, r.DstAny)
@@ -87,7 +89,6 @@ func compileRule(r *Rule) crule {
 		c.dpLo, c.dpHi = r.DstPorts.bounds()
 		c.ports = !r.SrcPorts.Any() || !r.DstPorts.Any()
 	}
-	return c
 }
 
 // compileSide reduces one side of a rule to the masked address, its

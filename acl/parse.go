@@ -348,23 +348,25 @@ func (p *ruleParser) port(op string) (uint16, error) {
 // checkFamilies rejects lines that can never match: an IPv4 source with an
 // IPv6 destination, or an ICMP version that does not exist in the family.
 func checkFamilies(r *Rule) error {
-	fam := 0 // 0 unknown, 4 or 6
-	for _, side := range []struct {
-		p     netip.Prefix
-		isAny bool
-	}{{r.Src, r.SrcAny}, {r.Dst, r.DstAny}} {
-		if side.isAny {
-			continue
+	// Each side's family: 0 for any, 4 or 6. The sides are read in
+	// place; a list of the two copied both prefixes (flash).
+	sf, df := 0, 0
+	if !r.SrcAny {
+		sf = 6
+		if r.Src.Addr().Is4() {
+			sf = 4
 		}
-		f := 6
-		if side.p.Addr().Is4() {
-			f = 4
-		}
-		if fam != 0 && fam != f {
-			return errors.New("source and destination are different address families")
-		}
-		fam = f
 	}
+	if !r.DstAny {
+		df = 6
+		if r.Dst.Addr().Is4() {
+			df = 4
+		}
+	}
+	if sf != 0 && df != 0 && sf != df {
+		return errors.New("source and destination are different address families")
+	}
+	fam := max(sf, df) // the one known, or both alike
 	switch {
 	case fam == 6 && r.Proto == ProtoICMP:
 		return errors.New("icmp with IPv6 addresses (use icmp6)")
