@@ -298,8 +298,58 @@ func (c *converter) translate(al *aclLine) ([]string, string) {
 // (object groups expand) and its port match, or why it cannot. Port
 // operators are passed through (acl.ParseRule checks them).
 func (c *converter) aclEndpoint(t []string, i *int, wildcard bool) (addrs []string, ports, why string) {
-	if addrs, why = c.aclAddress(t, i, wildcard); why != "" || *i >= len(t) {
-		return addrs, "", why
+	if *i >= len(t) {
+		return nil, "", "missing address"
+	}
+	tok := strings.ToLower(t[*i])
+	*i++
+	// arg is the word after tok, which the forms below take (*i moves
+	// past it); hasArg is false at the end of the line.
+	arg, hasArg := "", *i < len(t)
+	if hasArg {
+		arg = t[*i]
+	}
+	switch {
+	case tok == "any" || tok == "any4" || tok == "any6":
+		addrs = []string{tok}
+	case tok == "host":
+		if !hasArg {
+			return nil, "", "missing address after host"
+		}
+		*i++
+		addrs = []string{"host " + arg}
+	case tok == "object" || tok == "object-group":
+		if !hasArg {
+			return nil, "", "missing object name"
+		}
+		*i++
+		if addrs, why = c.expandObject(arg, 0); why != "" {
+			return nil, "", why
+		}
+	case tok == "interface":
+		return nil, "", "interface addresses are not supported"
+	case strings.Contains(tok, "/"):
+		p, err := netip.ParsePrefix(tok)
+		if err != nil {
+			return nil, "", tok + " is not a prefix"
+		}
+		addrs = []string{prefixText(p.Masked())}
+	case !hasArg:
+		return nil, "", "address " + tok + " without a mask"
+	default:
+		*i++
+		p, ok := prefixOf(tok, arg, wildcard)
+		if !ok {
+			kind := "netmask"
+			if wildcard {
+				kind = "contiguous wildcard"
+			}
+			return nil, "", tok + " " + arg + " is not an address with a " + kind
+		}
+		addrs = []string{prefixText(p)}
+	}
+	if *i >= len(t) {
+		return addrs, "", ""
 	}
 	n := 0
 	switch strings.ToLower(t[*i]) {
@@ -318,58 +368,4 @@ func (c *converter) aclEndpoint(t []string, i *int, wildcard bool) (addrs []stri
 	ports = strings.Join(t[*i:*i+n], " ")
 	*i += n
 	return addrs, ports, ""
-}
-
-// aclAddress reads one address of an ACL entry at t[*i].
-func (c *converter) aclAddress(t []string, i *int, wildcard bool) ([]string, string) {
-	if *i >= len(t) {
-		return nil, "missing address"
-	}
-	tok := strings.ToLower(t[*i])
-	*i++
-	// arg is the word after tok, which the forms below take (*i moves
-	// past it); hasArg is false at the end of the line.
-	arg, hasArg := "", *i < len(t)
-	if hasArg {
-		arg = t[*i]
-	}
-	switch tok {
-	case "any", "any4", "any6":
-		return []string{tok}, ""
-	case "host":
-		if !hasArg {
-			return nil, "missing address after host"
-		}
-		*i++
-		return []string{"host " + arg}, ""
-	case "object", "object-group":
-		if !hasArg {
-			return nil, "missing object name"
-		}
-		*i++
-		return c.expandObject(arg, 0)
-	case "interface":
-		return nil, "interface addresses are not supported"
-	}
-	if strings.Contains(tok, "/") {
-		p, err := netip.ParsePrefix(tok)
-		if err != nil {
-			return nil, tok + " is not a prefix"
-		}
-		return []string{prefixText(p.Masked())}, ""
-	}
-	if !hasArg {
-		return nil, "address " + tok + " without a mask"
-	}
-	*i++
-	mask := arg
-	p, ok := prefixOf(tok, mask, wildcard)
-	if !ok {
-		kind := "netmask"
-		if wildcard {
-			kind = "contiguous wildcard"
-		}
-		return nil, tok + " " + mask + " is not an address with a " + kind
-	}
-	return []string{prefixText(p)}, ""
 }

@@ -312,7 +312,50 @@ func (c *converter) tunnelGroup(b *block) {
 	case hasPrefix(t[2:], "ipsec-attributes"):
 		for i := range b.children {
 			l := &b.children[i]
-			c.tunnelGroupAttr(tg, l)
+			t := l.toks
+			switch classify(t, tunnelGroupCommands[:]) {
+			case tgKey:
+				args := t[1:]
+				if t[0] == "ikev1" {
+					args = t[2:]
+				}
+				k := args[0]
+				if len(args) >= 2 && len(args[0]) == 1 && isDigits(args[0]) {
+					k = args[1]
+					if args[0] != "0" {
+						k = "" // "pre-shared-key 8 ENCRYPTED": password encryption is on
+					}
+				}
+				e := &pskEntry{line: l.num}
+				if k == "" {
+					e.hidden = "the key is stored encrypted"
+				} else if !c.keyValue(e, k) {
+					c.note(l, "a key cannot contain NUL or other control characters")
+					continue
+				}
+				if e.hidden != "" {
+					c.note(l, e.hidden+": tinyipsec needs the clear key")
+				}
+				tg.key = e
+			case tgDPDOff:
+				tg.dpdOff = true
+			case tgDPD:
+				d, err := strconv.Atoi(t[3])
+				if err != nil || d < 1 || d > 3600 {
+					c.note(l, "threshold must be 1-3600 seconds")
+					continue
+				}
+				tg.dpd, tg.retry, tg.dpdSet = d, 2, true
+				if len(t) >= 6 && strings.EqualFold(t[4], "retry") {
+					if r, err := strconv.Atoi(t[5]); err == nil && r > 0 {
+						tg.retry = r
+					}
+				}
+			case tgIKEv2:
+				c.note(l, "IKEv2 is not supported (tinyipsec speaks IKEv1)")
+			default:
+				c.note(l, "no tinyipsec equivalent")
+			}
 		}
 	default:
 		c.noteBlock(b, "no tinyipsec equivalent")
@@ -329,57 +372,12 @@ const (
 	tgIKEv2
 )
 
+// tunnelGroupCommands classifies the lines of a tunnel group's
+// ipsec-attributes, first match wins.
 var tunnelGroupCommands = [...]prefixRule{
 	{"ikev1 pre-shared-key", tgKey, 3},
 	{"pre-shared-key", tgKey, 2},
 	{"isakmp keepalive disable", tgDPDOff, 0},
 	{"isakmp keepalive threshold", tgDPD, 4},
 	{"ikev2", tgIKEv2, 0},
-}
-
-func (c *converter) tunnelGroupAttr(tg *tunnelGroup, l *line) {
-	t := l.toks
-	switch classify(t, tunnelGroupCommands[:]) {
-	case tgKey:
-		args := t[1:]
-		if t[0] == "ikev1" {
-			args = t[2:]
-		}
-		k := args[0]
-		if len(args) >= 2 && len(args[0]) == 1 && isDigits(args[0]) {
-			k = args[1]
-			if args[0] != "0" {
-				k = "" // "pre-shared-key 8 ENCRYPTED": password encryption is on
-			}
-		}
-		e := &pskEntry{line: l.num}
-		if k == "" {
-			e.hidden = "the key is stored encrypted"
-		} else if !c.keyValue(e, k) {
-			c.note(l, "a key cannot contain NUL or other control characters")
-			return
-		}
-		if e.hidden != "" {
-			c.note(l, e.hidden+": tinyipsec needs the clear key")
-		}
-		tg.key = e
-	case tgDPDOff:
-		tg.dpdOff = true
-	case tgDPD:
-		d, err := strconv.Atoi(t[3])
-		if err != nil || d < 1 || d > 3600 {
-			c.note(l, "threshold must be 1-3600 seconds")
-			return
-		}
-		tg.dpd, tg.retry, tg.dpdSet = d, 2, true
-		if len(t) >= 6 && strings.EqualFold(t[4], "retry") {
-			if r, err := strconv.Atoi(t[5]); err == nil && r > 0 {
-				tg.retry = r
-			}
-		}
-	case tgIKEv2:
-		c.note(l, "IKEv2 is not supported (tinyipsec speaks IKEv1)")
-	default:
-		c.note(l, "no tinyipsec equivalent")
-	}
 }
