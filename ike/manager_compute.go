@@ -46,7 +46,7 @@ func (m *Manager) computePhase1(sa *ikeSA, in *inbound, before string) {
 	p1 := sa.p1
 	if m.inlineCompute {
 		out, err := p1.handle(in.pkt, in.local, in.remote)
-		m.phase1Step(sa, in.h.CookieR, in.pkt, before, out, err, in.from, monoNow())
+		m.phase1Step(sa, in, before, out, err, monoNow())
 		return
 	}
 	sa.busy, sa.busyState = true, p1.p.state.String()
@@ -60,7 +60,7 @@ func (m *Manager) computePhase1(sa *ikeSA, in *inbound, before string) {
 			p1.p.Wipe()
 			return
 		}
-		m.phase1Step(sa, in.h.CookieR, in.pkt, before, r.out, r.err, in.from, monoNow())
+		m.phase1Step(sa, in, before, r.out, r.err, monoNow())
 		// Whatever the step changed in the SA's timers, the next tick
 		// looks at it (manager_timerq.go).
 		m.schedule(sa, monoNow())
@@ -156,9 +156,9 @@ func (m *Manager) computeQuick(sa *ikeSA, qs *qmState, in *inbound) {
 		}
 		now := monoNow()
 		if qm1 {
-			m.quickResponderStep(sa, qs, r.q, r.out, r.err, in.from, now)
+			m.quickResponderStep(sa, qs, r.q, r.out, r.err, in, now)
 		} else {
-			m.quickCompleted(sa, qs, r.out, r.res, r.err, in.from, now)
+			m.quickCompleted(sa, qs, r.out, r.res, r.err, in, now)
 		}
 		m.schedule(sa, now)
 	}

@@ -82,14 +82,6 @@ func (m *Manager) dispatch(in *inbound) *ikeSA {
 		in.local = sa.local
 		setPort(&in.local, port)
 	}
-	// Follow the peer when it floats to 4500 or its NAT mapping changes;
-	// only authenticated traffic may move an established SA (below).
-	// Assigned unconditionally: the same endpoints are a no-op, and
-	// comparing first cost more code than it saves (flash).
-	in.from = func() {
-		sa.remote = in.remote
-		setPort(&sa.local, in.local.Port())
-	}
 	if r := routeFor(h.Exchange, sa.life); r != nil {
 		r.handle(m, sa, in)
 		return sa
@@ -112,8 +104,19 @@ type inbound struct {
 	h             Header
 	pkt           []byte
 	local, remote netip.AddrPort
-	from          func() // adopt the datagram's endpoints (authenticated messages only)
 	now           mono
+}
+
+// adopt moves sa to the datagram's endpoints: the peer follows when it
+// floats to 4500 or its NAT mapping changes. Only authenticated messages
+// may move an SA, so the handlers call it once a message opened. Assigned
+// unconditionally: the same endpoints are a no-op, and comparing first
+// cost more code than it saves. (A method, not a closure made per
+// datagram: a closure is a function of its own, and the handlers passed
+// it on as one more argument; flash.)
+func (in *inbound) adopt(sa *ikeSA) {
+	sa.remote = in.remote
+	setPort(&sa.local, in.local.Port())
 }
 
 // exchangeRoute is one row of the dispatcher's table: an exchange an IKE
@@ -142,7 +145,7 @@ var exchangeRoutes = []exchangeRoute{
 	{ExchangeTransaction, whileNegotiating, "early XAUTH request", (*Manager).routeEarlyTransaction},
 	{ExchangeMain, onceEstablished, "phase 1 repeat", (*Manager).handlePhase1},
 	{ExchangeAggressive, onceEstablished, "phase 1 repeat", (*Manager).handlePhase1},
-	{ExchangeTransaction, onceEstablished, "XAUTH / Mode-Config", (*Manager).routeTransaction},
+	{ExchangeTransaction, onceEstablished, "XAUTH / Mode-Config", (*Manager).handleTransaction},
 	{ExchangeInformational, onceEstablished, "informational", (*Manager).handleInfo},
 	{ExchangeQuick, whileActive, "Quick Mode", (*Manager).handleQuick},
 }
@@ -164,10 +167,6 @@ func (m *Manager) routeEarlyTransaction(sa *ikeSA, in *inbound) {
 		return
 	}
 	sa.early = in.pkt
-}
-
-func (m *Manager) routeTransaction(sa *ikeSA, in *inbound) {
-	m.handleTransaction(sa, in.h, in.pkt, in.from, in.now)
 }
 
 func (m *Manager) send(sa *ikeSA, pkt []byte) {
@@ -219,9 +218,8 @@ func (m *Manager) handlePhase1(sa *ikeSA, in *inbound) {
 	m.computePhase1(sa, in, before)
 }
 
-// phase1Step applies the outcome of one phase 1 message, whose header
-// carried the responder cookie ckyR (m.mu held).
-func (m *Manager) phase1Step(sa *ikeSA, ckyR Cookie, pkt []byte, before string, out []byte, err error, from func(), now mono) {
+// phase1Step applies the outcome of one phase 1 message in (m.mu held).
+func (m *Manager) phase1Step(sa *ikeSA, in *inbound, before string, out []byte, err error, now mono) {
 	for _, b := range sa.p1.pending {
 		m.send(sa, b)
 	}
@@ -260,10 +258,10 @@ func (m *Manager) phase1Step(sa *ikeSA, ckyR Cookie, pkt []byte, before string, 
 	// The responder's cookie is known once its answer was accepted
 	// (never from any message that merely carries our cookie).
 	if sa.cookieR.IsZero() {
-		sa.cookieR = ckyR
+		sa.cookieR = in.h.CookieR
 	}
-	from()
-	sa.p1In = pkt
+	in.adopt(sa)
+	sa.p1In = in.pkt
 	sa.unproven = sa.unproven && !sa.p1.p.state.Active()
 	if sa.initiator && (sa.p1.float || sa.p1.p.floated) && sa.local.Port() != NATTPort {
 		setPort(&sa.local, NATTPort)
@@ -306,7 +304,7 @@ var errPhase1Fatal = errors.New("phase 1 failed")
 
 // handleQuick routes a Quick Mode message by its message ID.
 func (m *Manager) handleQuick(sa *ikeSA, in *inbound) {
-	pkt, mid, from := in.pkt, in.h.MessageID, in.from
+	pkt, mid := in.pkt, in.h.MessageID
 	qs := sa.qms[mid]
 	if qs != nil && qs.busy || qs == nil && slices.Contains(sa.qmPending, mid) {
 		// Its previous message is being computed (manager_compute.go);
@@ -332,7 +330,7 @@ func (m *Manager) handleQuick(sa *ikeSA, in *inbound) {
 		}
 		// QM3 for a responder (quick.go's tables).
 		out, res, err := qs.q.handle(pkt)
-		m.quickCompleted(sa, qs, out, res, err, from, in.now)
+		m.quickCompleted(sa, qs, out, res, err, in, in.now)
 		return
 	}
 	// QM1: with PFS, key making and a Diffie-Hellman computation; the
@@ -342,7 +340,7 @@ func (m *Manager) handleQuick(sa *ikeSA, in *inbound) {
 
 // quickCompleted applies the message that completes a Quick Mode: QM2
 // for an initiator, QM3 for a responder (m.mu held).
-func (m *Manager) quickCompleted(sa *ikeSA, qs *qmState, out []byte, res *quickResult, err error, from func(), now mono) {
+func (m *Manager) quickCompleted(sa *ikeSA, qs *qmState, out []byte, res *quickResult, err error, in *inbound, now mono) {
 	if err != nil {
 		// An error in an exchange we are part of.
 		if errors.Is(err, errUnauthenticated) {
@@ -357,7 +355,7 @@ func (m *Manager) quickCompleted(sa *ikeSA, qs *qmState, out []byte, res *quickR
 		m.abandonQM(sa, qs, now)
 		return
 	}
-	from()
+	in.adopt(sa)
 	sa.phase1Confirmed()
 	if out != nil {
 		m.send(sa, out)
@@ -389,7 +387,7 @@ func (m *Manager) quickCompleted(sa *ikeSA, qs *qmState, out []byte, res *quickR
 }
 
 // quickResponderStep applies the outcome of a peer's QM1 (m.mu held).
-func (m *Manager) quickResponderStep(sa *ikeSA, qs *qmState, q *quickMode, out []byte, err error, from func(), now mono) {
+func (m *Manager) quickResponderStep(sa *ikeSA, qs *qmState, q *quickMode, out []byte, err error, in *inbound, now mono) {
 	if err != nil {
 		m.releaseSPIs(qs)
 		if ne, ok := errors.AsType[*NotifyError](err); ok {
@@ -402,7 +400,7 @@ func (m *Manager) quickResponderStep(sa *ikeSA, qs *qmState, q *quickMode, out [
 		m.drop(dropReasonOf(err), logx.LevelDebug, "Quick Mode message dropped", "peer", &sa.remote, "err", err)
 		return
 	}
-	from()
+	in.adopt(sa)
 	sa.phase1Confirmed()
 	qs.q = q
 	m.addQM(sa, qs)

@@ -63,7 +63,7 @@ func (m *Manager) handleInfo(sa *ikeSA, in *inbound) {
 	if !ok {
 		return
 	}
-	in.from()
+	in.adopt(sa)
 	sa.phase1Confirmed()
 	if sa.dpd != nil {
 		sa.dpd.heard(now)

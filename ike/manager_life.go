@@ -71,7 +71,7 @@ func (m *Manager) newResponder(in *inbound) {
 		// authentication, computed outside the lock (manager_compute.go).
 		sa.p1 = a
 		m.addSA(sa, now)
-		in.local, in.from = sa.local, func() {}
+		in.local = sa.local // in.adopt is then a no-op
 		m.computePhase1(sa, in, StateNone.String())
 		return
 	}

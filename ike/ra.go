@@ -185,7 +185,9 @@ func (m *Manager) raStart(sa *ikeSA, now mono) {
 		if early := sa.early; early != nil {
 			sa.early = nil
 			if h, err := ParseHeader(early); err == nil {
-				m.handleTransaction(sa, h, early, func() {}, now)
+				// From the endpoints phase 1 runs on: adopting them
+				// changes nothing.
+				m.handleTransaction(sa, &inbound{h: h, pkt: early, local: sa.local, remote: sa.remote, now: now})
 			}
 		}
 	}
@@ -216,7 +218,8 @@ func (m *Manager) raSend(sa *ikeSA, t *txn, cfgType uint8, id uint16, as Attribu
 }
 
 // handleTransaction routes an XAUTH / Mode-Config message.
-func (m *Manager) handleTransaction(sa *ikeSA, h Header, pkt []byte, from func(), now mono) {
+func (m *Manager) handleTransaction(sa *ikeSA, in *inbound) {
+	h, pkt, now := &in.h, in.pkt, in.now
 	ra := sa.ra
 	if ra == nil {
 		m.drop(DropUnsupported, logx.LevelDebug, "Transaction exchange on a crypto map without remote access", "peer", &sa.remote)
@@ -243,7 +246,7 @@ func (m *Manager) handleTransaction(sa *ikeSA, h Header, pkt []byte, from func()
 		m.drop(dropReasonOf(err), logx.LevelDebug, "Transaction message dropped", "peer", &sa.remote, "err", err)
 		return
 	}
-	from()
+	in.adopt(sa)
 	if sa.dpd != nil {
 		sa.dpd.heard(now)
 	}
