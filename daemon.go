@@ -134,13 +134,11 @@ func (d *daemon) reload() error {
 func (d *daemon) reloadLocked() error {
 	next, err := conf.Load(d.path)
 	if err != nil {
+		n := 1
 		if errs, ok := err.(conf.Errors); ok { // conf returns Errors unwrapped
 			for _, e := range errs {
 				d.log.Error("configuration error", "error", e.Error())
 			}
-		}
-		n := 1
-		if errs, ok := err.(conf.Errors); ok {
 			n = len(errs)
 		}
 		return fmt.Errorf("%s is invalid (%d errors)", d.path, n)
