@@ -127,28 +127,34 @@ func ListenUDP(addrs []netip.Addr) (*UDP, error) {
 // and address-family probing) and FilePacketConn are linked for nothing
 // else (flash); the send and receive paths use only the RawConn.
 func openUDP(network string, ap netip.AddrPort) (*udpSock, error) {
+	// The steps in one chain, so that a failure is reported and cleaned
+	// up at one place; op names the system call that failed.
 	family := unix.AF_INET6
 	var sa syscall.Sockaddr
+	var err error
+	op := ""
 	if network == "udp4" {
 		family = unix.AF_INET
 		sa = &syscall.SockaddrInet4{Port: int(ap.Port()), Addr: ap.Addr().Unmap().As4()}
 	} else {
 		sa6 := &syscall.SockaddrInet6{Port: int(ap.Port()), Addr: ap.Addr().As16()}
 		if z := ap.Addr().Zone(); z != "" {
-			i, err := netif.Index(z)
-			if err != nil {
-				return nil, listenError(network, ap, err)
-			}
+			var i int
+			i, err = netif.Index(z)
 			sa6.ZoneId = uint32(i)
 		}
 		sa = sa6
 	}
-	fd, err := syscall.Socket(family, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return nil, listenError(network, ap, os.NewSyscallError("socket", err))
+	fd := -1
+	if err == nil {
+		op = "socket"
+		var s int
+		if s, err = syscall.Socket(family, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0); err == nil {
+			fd = s
+			op = "setsockopt"
+			err = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_BROADCAST, 1)
+		}
 	}
-	op := "setsockopt"
-	err = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_BROADCAST, 1)
 	if err == nil && family == unix.AF_INET6 {
 		err = unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 0)
 	}
@@ -160,8 +166,16 @@ func openUDP(network string, ap netip.AddrPort) (*udpSock, error) {
 		err = syscall.Bind(fd, sa)
 	}
 	if err != nil {
-		syscall.Close(fd)
-		return nil, listenError(network, ap, os.NewSyscallError(op, err))
+		if fd >= 0 {
+			syscall.Close(fd)
+		}
+		if op != "" {
+			err = os.NewSyscallError(op, err)
+		}
+		// The error net.ListenUDP returns (the text of its *net.OpError,
+		// which with its address type would be linked for this alone),
+		// with this package's prefix.
+		return nil, fmt.Errorf("tun: listen on %s: listen %s %s: %w", ap, network, netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), err)
 	}
 	sizeBuffers(fd)
 	if ap.Addr().IsUnspecified() {
@@ -179,16 +193,6 @@ func openUDP(network string, ap netip.AddrPort) (*udpSock, error) {
 	f := os.NewFile(uintptr(fd), "udp")
 	rc, _ := f.SyscallConn() // fails only on a nil file
 	return &udpSock{c: f, rc: rc, fd: fd, port: ap.Port(), addr: ap.Addr().Unmap(), v6: family == unix.AF_INET6}, nil
-}
-
-// listenError is the error net.ListenUDP returns (the text of its
-// *net.OpError, which with its address type would be linked for this
-// alone), with this package's prefix, built out of line: the error paths
-// are set-up code, and each inlined copy cost flash.
-//
-//go:noinline
-func listenError(network string, a netip.AddrPort, err error) error {
-	return fmt.Errorf("tun: listen on %s: listen %s %s: %w", a, network, netip.AddrPortFrom(a.Addr().Unmap(), a.Port()), err)
 }
 
 // SetIKEHandler sets the function that receives IKE messages (non-ESP

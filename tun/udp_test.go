@@ -507,20 +507,38 @@ func fileSock(f *os.File, port uint16, addr netip.Addr) *udpSock {
 // net.ListenUDP gives (its *net.OpError), under this package's prefix, and
 // the system error stays reachable with errors.Is.
 func TestListenErrorText(t *testing.T) {
-	for _, tc := range []struct{ network, addr string }{
-		{"udp4", "192.0.2.1:500"},
-		{"udp", "[::]:4500"},
-		{"udp", "[2001:db8::1]:500"},
-		{"udp", "[fe80::1%eth0]:500"},
-		{"udp4", "[::ffff:192.0.2.1]:4500"},
+	ns := testNS(t, "tun-listen")
+	var busy *udpSock
+	var err error
+	inNS(t, ns, func() { busy, err = openUDP("udp", netip.MustParseAddrPort("[::]:4500")) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.c.Close()
+	for _, tc := range []struct {
+		network, addr string
+		errno         error // nil: not a system error
+	}{
+		{"udp4", "192.0.2.1:500", syscall.EADDRNOTAVAIL},
+		{"udp", "[::]:4500", syscall.EADDRINUSE},
+		{"udp", "[2001:db8::1]:500", syscall.EADDRNOTAVAIL},
+		{"udp", "[fe80::1%nosuch0]:500", nil},
+		{"udp4", "[::ffff:192.0.2.1]:4500", syscall.EADDRNOTAVAIL},
 	} {
 		ap := netip.MustParseAddrPort(tc.addr)
-		cause := os.NewSyscallError("bind", syscall.EADDRINUSE)
+		var s *udpSock
+		inNS(t, ns, func() { s, err = openUDP(tc.network, ap) })
+		if err == nil {
+			s.c.Close()
+			t.Errorf("%s %s: bound", tc.network, ap)
+			continue
+		}
+		cause := errors.Unwrap(err)
 		want := "tun: listen on " + ap.String() + ": " +
 			(&net.OpError{Op: "listen", Net: tc.network, Addr: net.UDPAddrFromAddrPort(ap), Err: cause}).Error()
-		err := listenError(tc.network, ap, cause)
-		if err.Error() != want || !errors.Is(err, syscall.EADDRINUSE) {
-			t.Errorf("%s %s: %q, want %q", tc.network, ap, err, want)
+		var se *os.SyscallError
+		if err.Error() != want || (tc.errno != nil && (!errors.Is(err, tc.errno) || !errors.As(err, &se) || se.Syscall != "bind")) {
+			t.Errorf("%s %s: %q, want %q (%v)", tc.network, ap, err, want, tc.errno)
 		}
 	}
 }
