@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -120,7 +121,8 @@ func OpenWith(name string, mtu int, offload bool) (*Device, error) {
 	// The fd is non-blocking, so os.NewFile registers it with the runtime
 	// poller: a blocked Read returns when the device is closed.
 	d.file = os.NewFile(uintptr(fd), "/dev/net/tun")
-	d.raw, err = d.file.SyscallConn()
+	d.raw, _ = d.file.SyscallConn() // fails only on a nil file
+	what := ""
 	d.what, d.fn = "read", d.readReady
 	if d.vnet {
 		d.fn = d.readReadyVnet
@@ -135,34 +137,32 @@ func OpenWith(name string, mtu int, offload bool) (*Device, error) {
 		// solicitations into the tunnel, which no crypto ACL permits.
 		// Best effort: the file is missing without IPv6.
 		_ = os.WriteFile("/proc/sys/net/ipv6/conf/"+d.name+"/addr_gen_mode", []byte("1"), 0)
+		// what names the step, for its error (one formatting call).
 		if mtu > 0 {
 			ifr.SetUint32(uint32(mtu))
-			if err = netif.Ioctl(ifr, unix.SIOCSIFMTU); err != nil {
-				err = fmt.Errorf("tun: set MTU %d on %s: %w", mtu, d.name, err)
-			}
+			what = "set MTU " + strconv.Itoa(mtu) + " on " + d.name
+			err = netif.Ioctl(ifr, unix.SIOCSIFMTU)
 		}
 	}
 	if err == nil {
-		if err = netif.Ioctl(ifr, unix.SIOCGIFFLAGS); err != nil {
-			err = fmt.Errorf("tun: get flags of %s: %w", d.name, err)
-		}
+		what = "get flags of " + d.name
+		err = netif.Ioctl(ifr, unix.SIOCGIFFLAGS)
 	}
 	if err == nil {
 		ifr.SetUint16(ifr.Uint16() | unix.IFF_UP | unix.IFF_RUNNING)
-		if err = netif.Ioctl(ifr, unix.SIOCSIFFLAGS); err != nil {
-			err = fmt.Errorf("tun: bring %s up: %w", d.name, err)
-		}
+		what = "bring " + d.name + " up"
+		err = netif.Ioctl(ifr, unix.SIOCSIFFLAGS)
 	}
 	if err == nil {
 		// Best effort: a longer queue only absorbs bursts.
 		ifr.SetUint32(tunTxQueueLen)
 		_ = netif.Ioctl(ifr, unix.SIOCSIFTXQLEN)
-		if err = netif.Ioctl(ifr, unix.SIOCGIFINDEX); err != nil {
-			err = fmt.Errorf("tun: interface %s: %w", d.name, err)
-		}
+		what = "interface " + d.name
+		err = netif.Ioctl(ifr, unix.SIOCGIFINDEX)
 		d.index = int(ifr.Uint32())
 	}
 	if err != nil {
+		err = tunErr(what, err)
 		d.file.Close()
 		return nil, err
 	}

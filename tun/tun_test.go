@@ -281,3 +281,17 @@ func TestCloseEndsRead(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenErrorText: a failing set-up step names itself, the MTU and the
+// device, and the device is gone again.
+func TestOpenErrorText(t *testing.T) {
+	ns := testNS(t, "tun-open")
+	var err error
+	inNS(t, ns, func() { _, err = OpenWith("tistest1", 70000, false) })
+	if err == nil || err.Error() != "tun: set MTU 70000 on tistest1: invalid argument" || !errors.Is(err, unix.EINVAL) {
+		t.Fatalf("Open with MTU 70000: %v", err)
+	}
+	if out := ns.Run(t, "ip", "-o", "link"); bytes.Contains([]byte(out), []byte("tistest1")) {
+		t.Fatalf("device left behind: %s", out)
+	}
+}
