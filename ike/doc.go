@@ -27,9 +27,9 @@
 // # Cryptography
 //
 // HashAlg (phase 1 hash attribute values) provides Sum and PRF (HMAC).
-// SKEYIDPSK / SKEYIDSig and DerivePhase1Keys (SKEYID_d/a/e, Ka with the
-// RFC 2409 appendix B expansion, the first IV of phase 1) produce a
-// Phase1Keys. Phase2IV gives the first IV of each Quick Mode or
+// DerivePhase1Keys (SKEYID for pre-shared keys or signatures,
+// SKEYID_d/a/e, Ka with the RFC 2409 appendix B expansion, the first IV of
+// phase 1) produces a Phase1Keys. Phase2IV gives the first IV of each Quick Mode or
 // Informational exchange (hash(last phase 1 IV | M-ID)). HashI/HashR are
 // the phase 1 hashes; QuickHash1/2/3 the Quick Mode hashes (QuickHash1 is
 // also the Informational HASH); QuickKeymat the per-SA KEYMAT (pass the

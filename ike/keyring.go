@@ -62,7 +62,7 @@ func (m *Manager) applyKeyring(cm *conf.CryptoMap, sa *ikeSA, c *Phase1Config, a
 // identity, else the key applyKeyring chose by its address. Without a
 // key the peer is refused before any Diffie-Hellman work.
 func (p *Phase1) pskForPeerID(id *ID) *Phase1Failure {
-	if p.cfg.keyring == nil || !p.policy.Auth.PreShared() {
+	if p.cfg.keyring == nil || !p.out.Policy.Auth.PreShared() {
 		return nil
 	}
 	// The peer's ID as the configuration writes identities.

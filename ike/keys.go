@@ -6,18 +6,6 @@ import (
 	"net/netip"
 )
 
-// SKEYIDPSK computes SKEYID for pre-shared key authentication:
-// prf(pre-shared-key, Ni_b | Nr_b) (RFC 2409 section 5).
-func SKEYIDPSK(h HashAlg, psk, niB, nrB []byte) []byte { return h.PRF(psk, niB, nrB) }
-
-// SKEYIDSig computes SKEYID for signature authentication:
-// prf(Ni_b | Nr_b, g^xy).
-func SKEYIDSig(h HashAlg, niB, nrB, gxy []byte) []byte {
-	key := make([]byte, 0, len(niB)+len(nrB))
-	key = append(append(key, niB...), nrB...)
-	return h.PRF(key, gxy)
-}
-
 // Phase2IV is the IV of the first message of a Quick Mode or Informational
 // exchange: hash(last phase 1 IV | M-ID) truncated to the block size. The
 // "last phase 1 IV" is the last ciphertext block of the final phase 1
@@ -108,12 +96,21 @@ func (k *Phase1Keys) Wipe() {
 	Wipe(k.SKEYID, k.SKEYIDd, k.SKEYIDa, k.SKEYIDe, k.Ka)
 }
 
-// DerivePhase1Keys computes everything after SKEYID (RFC 2409 section 5
-// and appendix B): SKEYID_d/a/e, Ka (of keyLen bytes) and the IV of the
-// first encrypted message.
-func DerivePhase1Keys(h HashAlg, c CipherAlg, keyLen int, skeyid, gxy, gxi, gxr []byte, ckyI, ckyR Cookie) (*Phase1Keys, error) {
+// DerivePhase1Keys computes the phase 1 keys (RFC 2409 section 5 and
+// appendix B): SKEYID, SKEYID_d/a/e, Ka (of keyLen bytes) and the IV of
+// the first encrypted message. psk is the pre-shared key with pre-shared
+// key authentication, nil with signatures.
+func DerivePhase1Keys(h HashAlg, c CipherAlg, keyLen int, psk, niB, nrB, gxy, gxi, gxr []byte, ckyI, ckyR Cookie) (*Phase1Keys, error) {
 	if !h.Valid() {
 		return nil, fmt.Errorf("ike: unsupported hash %d", uint16(h))
+	}
+	// SKEYID = prf(pre-shared-key, Ni_b | Nr_b) with a pre-shared key,
+	// prf(Ni_b | Nr_b, g^xy) with signatures.
+	var skeyid []byte
+	if psk != nil {
+		skeyid = h.PRF(psk, niB, nrB)
+	} else {
+		skeyid = h.PRF(append(append(make([]byte, 0, len(niB)+len(nrB)), niB...), nrB...), gxy)
 	}
 	// The block size read here, not by a CipherAlg.BlockSize method: a
 	// method of that name and signature is kept in every binary, with a

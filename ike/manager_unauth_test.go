@@ -221,7 +221,7 @@ func TestUnauthenticatedChangesNothing(t *testing.T) {
 	try("a garbage MM2 with the right cookies", "phase1-rejected", garbage, a.peer)
 
 	deliver(mm2, a.peer)
-	if s := a.snap(); s.state != "MM_WAIT_MSG4" || s.cookieR != a.resp.ckyR {
+	if s := a.snap(); s.state != "MM_WAIT_MSG4" || s.cookieR != a.resp.out.CookieR {
 		t.Fatalf("genuine MM2 not accepted: %+v", s)
 	}
 	forged := append([]byte(nil), mm2...)

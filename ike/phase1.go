@@ -141,43 +141,37 @@ type Result struct {
 // comment names (plain fields: a named type per group cost its type
 // descriptors, flash).
 type Phase1 struct {
-	cfg      Phase1Config
-	rand     io.Reader
-	role     phase1Role // the *phase1Initiator or *phase1Responder this is part of
-	exchange ExchangeType
-	state    State
+	cfg   Phase1Config
+	rand  io.Reader
+	role  phase1Role // the *phase1Initiator or *phase1Responder this is part of
+	state State
 
-	ckyI, ckyR    Cookie
-	local, remote netip.AddrPort
+	// out is what the negotiation establishes, filled as it goes and
+	// handed out by finish as Done: the exchange, the cookies and the
+	// endpoints (here and in Handle), the negotiated policy and lifetime
+	// (phase1_proposal.go), the keys and the phase 1 cipher
+	// (phase1_keys.go), the two identities, the peer's certificate and
+	// INITIAL-CONTACT (phase1_auth.go), the peer's vendor IDs and what
+	// NAT-D found (phase1_natt.go). One struct rather than the same
+	// fields twice: finish copies nothing, and the type descriptor lists
+	// them once (flash).
+	out Phase1Done
 	// now is when the message being handled arrived (certificate
 	// validity, Established): kept here instead of passed to every step
 	// (five words on 32-bit, copied at each call).
 	now time.Time
 
-	// What was offered and chosen (phase1_proposal.go).
+	// What was offered (phase1_proposal.go).
 	policies []Policy // ours, ECDSA methods resolved to the key's curve
-	policy   Policy   // negotiated
-	lifetime time.Duration
-	saiB     []byte // body of the initiator's SA payload (input of HASH_I/R)
+	saiB     []byte   // body of the initiator's SA payload (input of HASH_I/R)
 
-	// The Diffie-Hellman exchange and the keys it gives (phase1_keys.go).
+	// The Diffie-Hellman exchange (phase1_keys.go).
 	dh       *DHKey
 	gxi, gxr []byte
 	ni, nr   []byte
-	keys     *Phase1Keys
-	blk      cipher.Block
 	iv       []byte // the phase 1 CBC IV chain
 
-	// Who the two ends proved to be (phase1_auth.go).
-	localID, peerID    *ID
-	peerCert           *x509.Certificate
-	peerInitialContact bool
-
-	// What the peer announced and what NAT-D found (phase1_natt.go).
-	peer              PeerVendors
-	natt              NATTVariant
-	localNAT, peerNAT bool
-	floated           bool
+	floated bool // the exchange moved to UDP 4500 (phase1_natt.go)
 
 	// The datagram bookkeeping: retransmissions and fragments
 	// (phase1_send.go and Handle).
@@ -206,7 +200,7 @@ func (p *Phase1) setup(cfg *Phase1Config) error {
 	if err := cfg.validate(); err != nil {
 		return err
 	}
-	p.cfg, p.local, p.remote, p.rand = *cfg, cfg.Local, cfg.Remote, cfg.Rand
+	p.cfg, p.out.Local, p.out.Remote, p.rand = *cfg, cfg.Local, cfg.Remote, cfg.Rand
 	if p.rand == nil {
 		p.rand = rand.Reader
 	}
@@ -251,10 +245,10 @@ func (p *Phase1) Initiator() bool {
 
 // Exchange is ExchangeMain or ExchangeAggressive (0 for a responder that
 // has not seen the first message).
-func (p *Phase1) Exchange() ExchangeType { return p.exchange }
+func (p *Phase1) Exchange() ExchangeType { return p.out.Exchange }
 
 // Cookies returns the IKE SA's cookies (CookieR is zero until known).
-func (p *Phase1) Cookies() (Cookie, Cookie) { return p.ckyI, p.ckyR }
+func (p *Phase1) Cookies() (Cookie, Cookie) { return p.out.CookieI, p.out.CookieR }
 
 // LastSent returns the datagrams last sent, for retransmission.
 func (p *Phase1) LastSent() [][]byte { return p.lastSent }
@@ -263,7 +257,7 @@ func (p *Phase1) LastSent() [][]byte { return p.lastSent }
 func (p *Phase1) Floated() bool { return p.floated }
 
 // Remote returns the peer endpoint currently in use.
-func (p *Phase1) Remote() netip.AddrPort { return p.remote }
+func (p *Phase1) Remote() netip.AddrPort { return p.out.Remote }
 
 // Done returns the result once the state is active.
 func (p *Phase1) Done() *Phase1Done { return p.done }
@@ -275,7 +269,7 @@ func (p *Phase1) Failure() *Phase1Failure { return p.failure }
 // wiped too).
 func (p *Phase1) Wipe() {
 	p.dh.Wipe()
-	p.keys.Wipe()
+	p.out.Keys.Wipe()
 	Wipe(p.ni, p.nr)
 }
 
@@ -313,10 +307,10 @@ func (p *Phase1) handle(pkt *Packet) (*Result, error) {
 	// A responder learns the initiator's cookie from the first message
 	// (phase1Responder.receive); an initiator has left StateNone once
 	// Start sent its cookie.
-	if h.CookieI != p.ckyI && p.state != StateNone {
+	if h.CookieI != p.out.CookieI && p.state != StateNone {
 		return nil, errors.New("ike: initiator cookie mismatch")
 	}
-	if !p.ckyR.IsZero() && h.CookieR != p.ckyR {
+	if !p.out.CookieR.IsZero() && h.CookieR != p.out.CookieR {
 		return nil, errors.New("ike: responder cookie mismatch")
 	}
 	if h.NextPayload == PayloadFragment && !h.Encrypted() {
@@ -360,16 +354,12 @@ func (p *Phase1) handle(pkt *Packet) (*Result, error) {
 
 // finish builds the Done event and enters the active state.
 func (p *Phase1) finish(active State) *Phase1Done {
-	p.keys.IV = append([]byte(nil), p.iv...)
+	p.out.Keys.IV = append([]byte(nil), p.iv...)
 	p.state = active
-	p.policy.Lifetime = p.lifetime
-	p.done = &Phase1Done{
-		Initiator: p.Initiator(), Exchange: p.exchange, CookieI: p.ckyI, CookieR: p.ckyR,
-		Policy: p.policy, Lifetime: p.lifetime, Keys: p.keys, Block: p.blk,
-		LocalID: p.localID, PeerID: p.peerID, PeerCert: p.peerCert, Peer: p.peer,
-		NATT: p.natt, LocalNAT: p.localNAT, PeerNAT: p.peerNAT, Floated: p.floated,
-		Local: p.local, Remote: p.remote, Established: p.now, PeerInitialContact: p.peerInitialContact,
-	}
+	d := &p.out
+	d.Policy.Lifetime = d.Lifetime
+	d.Initiator, d.Floated, d.Established = p.Initiator(), p.floated, p.now
+	p.done = d
 	Wipe(p.ni, p.nr)
-	return p.done
+	return d
 }

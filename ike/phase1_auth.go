@@ -10,20 +10,20 @@ func (p *Phase1) localIdentity() *ID {
 		id := *p.cfg.LocalID
 		return &id
 	}
-	if p.policy.Auth.UsesSignatures() {
+	if p.out.Policy.Auth.UsesSignatures() {
 		return &ID{IDType: IDDERASN1DN, Data: p.cfg.Creds.Cert.RawSubject}
 	}
-	return IDFromAddr(p.local.Addr())
+	return IDFromAddr(p.out.Local.Addr())
 }
 
 // ourProof is our [CERT...] HASH or SIG over our ID (localID): HASH_I as
 // the initiator, HASH_R as the responder.
 func (p *Phase1) ourProof() ([]Payload, error) {
-	h := p.idHash(p.Initiator(), p.localID.Body())
-	if p.policy.Auth.PreShared() {
+	h := p.idHash(p.Initiator(), p.out.LocalID.Body())
+	if p.out.Policy.Auth.PreShared() {
 		return []Payload{&Opaque{PayloadHash, h}}, nil
 	}
-	sig, err := SignHash(p.rand, p.policy.Auth, p.cfg.Creds.Key, h)
+	sig, err := SignHash(p.rand, p.out.Policy.Auth, p.cfg.Creds.Key, h)
 	if err != nil {
 		return nil, fail(FailConfig, 0, "signing: %v", err)
 	}
@@ -41,12 +41,12 @@ func (p *Phase1) ourProof() ([]Payload, error) {
 // whatever hash the suite negotiated; strongSwan computes it that way
 // too.
 func (p *Phase1) idHash(ofInitiator bool, idBody []byte) []byte {
-	g1, g2, c1, c2 := p.gxi, p.gxr, p.ckyI[:], p.ckyR[:]
+	g1, g2, c1, c2 := p.gxi, p.gxr, p.out.CookieI[:], p.out.CookieR[:]
 	if !ofInitiator {
 		g1, g2, c1, c2 = g2, g1, c2, c1
 	}
-	prf := p.policy.Hash
-	switch p.policy.Auth {
+	prf := p.out.Policy.Hash
+	switch p.out.Policy.Auth {
 	case AuthECDSA256:
 		prf = HashSHA256
 	case AuthECDSA384:
@@ -54,7 +54,7 @@ func (p *Phase1) idHash(ofInitiator bool, idBody []byte) []byte {
 	case AuthECDSA521:
 		prf = HashSHA512
 	}
-	return prf.PRF(p.keys.SKEYID, g1, g2, c1, c2, p.saiB, idBody)
+	return prf.PRF(p.out.Keys.SKEYID, g1, g2, c1, c2, p.saiB, idBody)
 }
 
 // verifyPeer authenticates the peer from its ID and HASH/SIG (+CERT)
@@ -68,7 +68,7 @@ func (p *Phase1) verifyPeer(id *ID, m *Message) error {
 		return fail(FailInvalidID, NotifyInvalidIDInformation, "peer ID %v, want %v", id, p.cfg.RemoteID)
 	}
 	want := p.idHash(!p.Initiator(), id.Body())
-	if p.policy.Auth.PreShared() {
+	if p.out.Policy.Auth.PreShared() {
 		hp := m.opaque(PayloadHash)
 		if hp == nil {
 			return fail(FailAuth, NotifyInvalidHashInformation, "no HASH payload")
@@ -88,19 +88,19 @@ func (p *Phase1) verifyPeer(id *ID, m *Message) error {
 		if sp == nil {
 			return fail(FailAuth, NotifyInvalidSignature, "no SIG payload")
 		}
-		if err := VerifyHash(p.policy.Auth, cert.PublicKey, want, sp.Data); err != nil {
+		if err := VerifyHash(p.out.Policy.Auth, cert.PublicKey, want, sp.Data); err != nil {
 			return fail(FailAuth, NotifyInvalidSignature, "%v", err)
 		}
-		p.peerCert = cert
+		p.out.PeerCert = cert
 	}
-	p.peerID = id
+	p.out.PeerID = id
 	return nil
 }
 
 // certRequest is our CR payloads (one per CA subject) when the chosen
 // (in AM1: the first offered) policy authenticates with signatures.
 func (p *Phase1) certRequest() []Payload {
-	if !p.policy.Auth.UsesSignatures() || p.cfg.Creds == nil {
+	if !p.out.Policy.Auth.UsesSignatures() || p.cfg.Creds == nil {
 		return nil
 	}
 	var out []Payload
@@ -114,7 +114,7 @@ func (p *Phase1) initialContact() []Payload {
 	if !p.cfg.InitialContact {
 		return nil
 	}
-	return []Payload{isakmpNotify(&p.ckyI, &p.ckyR, NotifyInitialContact, nil)}
+	return []Payload{isakmpNotify(&p.out.CookieI, &p.out.CookieR, NotifyInitialContact, nil)}
 }
 
 // noteInitialContact records an INITIAL-CONTACT notify in the peer's
@@ -128,7 +128,7 @@ func (p *Phase1) noteInitialContact(m *Message) {
 	}
 	for _, pl := range m.Payloads {
 		if n, ok := pl.(*Notify); ok && n.Protocol == ProtoISAKMP && n.NotifyType == NotifyInitialContact {
-			p.peerInitialContact = true
+			p.out.PeerInitialContact = true
 		}
 	}
 }

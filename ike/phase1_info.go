@@ -48,11 +48,11 @@ func (p *Phase1) handleInformational(h *Header, pkt *Packet) (*Result, error) {
 	var m *Message
 	var err error
 	if h.Encrypted() {
-		if p.blk == nil {
+		if p.out.Block == nil {
 			return nil, errors.New("ike: encrypted informational before keys")
 		}
 		mid := h.MessageID
-		if m, _, err = Open(pkt.Data, p.blk, Phase2IV(p.policy.Hash, p.iv, mid, p.blk.BlockSize())); err != nil {
+		if m, _, err = Open(pkt.Data, p.out.Block, Phase2IV(p.out.Policy.Hash, p.iv, mid, p.out.Block.BlockSize())); err != nil {
 			return nil, err
 		}
 		var hp *Opaque
@@ -66,7 +66,7 @@ func (p *Phase1) handleInformational(h *Header, pkt *Packet) (*Result, error) {
 		for _, r := range m.Raw[1:] {
 			rest = append(rest, r...)
 		}
-		if !hmacEqual(hp.Data, QuickHash1(p.policy.Hash, p.keys.SKEYIDa, mid, rest)) {
+		if !hmacEqual(hp.Data, QuickHash1(p.out.Policy.Hash, p.out.Keys.SKEYIDa, mid, rest)) {
 			return nil, errors.New("ike: informational HASH mismatch")
 		}
 	} else if m, err = Unmarshal(pkt.Data); err != nil {
@@ -142,8 +142,8 @@ func (p *Phase1) failWith(err error) *Result {
 	p.state, p.failure = StateFailed, f
 	p.dh.Wipe()
 	r := &Result{Failed: f}
-	pskMismatch := f.Reason == FailAuth && p.policy.Auth.PreShared()
-	if f.Notify == 0 || f.Reason == FailPeerNotify || p.keys != nil && pskMismatch {
+	pskMismatch := f.Reason == FailAuth && p.out.Policy.Auth.PreShared()
+	if f.Notify == 0 || f.Reason == FailPeerNotify || p.out.Keys != nil && pskMismatch {
 		return r
 	}
 	midb, err := p.random(4)
@@ -151,19 +151,19 @@ func (p *Phase1) failWith(err error) *Result {
 		return r
 	}
 	mid := binary.BigEndian.Uint32(midb)
-	n := isakmpNotify(&p.ckyI, &p.ckyR, f.Notify, nil)
-	m := &Message{Header: Header{CookieI: p.ckyI, CookieR: p.ckyR, Exchange: ExchangeInformational, MessageID: mid},
+	n := isakmpNotify(&p.out.CookieI, &p.out.CookieR, f.Notify, nil)
+	m := &Message{Header: Header{CookieI: p.out.CookieI, CookieR: p.out.CookieR, Exchange: ExchangeInformational, MessageID: mid},
 		Payloads: []Payload{n}}
 	var b []byte
-	if p.keys == nil {
+	if p.out.Keys == nil {
 		b, err = m.Marshal()
 	} else {
 		var rest []byte
 		if rest, err = MarshalPayloads(m.Payloads); err != nil {
 			return r
 		}
-		m.Payloads = []Payload{&Opaque{PayloadHash, QuickHash1(p.policy.Hash, p.keys.SKEYIDa, mid, rest)}, n}
-		b, _, err = m.Seal(p.blk, Phase2IV(p.policy.Hash, p.iv, mid, p.blk.BlockSize()))
+		m.Payloads = []Payload{&Opaque{PayloadHash, QuickHash1(p.out.Policy.Hash, p.out.Keys.SKEYIDa, mid, rest)}, n}
+		b, _, err = m.Seal(p.out.Block, Phase2IV(p.out.Policy.Hash, p.iv, mid, p.out.Block.BlockSize()))
 	}
 	if err == nil {
 		r.Send = [][]byte{b}

@@ -37,10 +37,10 @@ func NewInitiator(cfg *Phase1Config) (*Phase1, error) {
 		return nil, err
 	}
 	p.role = hs
-	p.exchange = cfg.Exchange
-	switch p.exchange {
+	p.out.Exchange = cfg.Exchange
+	switch p.out.Exchange {
 	case 0, ExchangeMain:
-		p.exchange, hs.table = ExchangeMain, mainModeInitiator
+		p.out.Exchange, hs.table = ExchangeMain, mainModeInitiator
 	case ExchangeAggressive:
 		hs.table = aggressiveInitiator
 		// Aggressive Mode sends KE with the first message, so every offered
@@ -53,9 +53,9 @@ func NewInitiator(cfg *Phase1Config) (*Phase1, error) {
 		}
 		p.policies = same
 	default:
-		return nil, fmt.Errorf("ike: phase 1 exchange %v", p.exchange)
+		return nil, fmt.Errorf("ike: phase 1 exchange %v", p.out.Exchange)
 	}
-	if _, err := io.ReadFull(p.rand, p.ckyI[:]); err != nil {
+	if _, err := io.ReadFull(p.rand, p.out.CookieI[:]); err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -64,7 +64,7 @@ func NewInitiator(cfg *Phase1Config) (*Phase1, error) {
 // start builds the first message: MM1, which offers our policies, or
 // AM1 (am1).
 func (hs *phase1Initiator) start() (*Result, error) {
-	if hs.exchange == ExchangeMain {
+	if hs.out.Exchange == ExchangeMain {
 		return hs.sendPlain(append([]Payload{hs.saPayload()}, hs.vendorPayloads()...), StateMMWaitMsg2)
 	}
 	return hs.am1()
@@ -105,12 +105,12 @@ func (hs *phase1Initiator) mm4(m *Message, pkt *Packet) (*Result, error) {
 		return nil, err
 	}
 	r := &Result{Float: hs.floatOnNAT()}
-	hs.localID = hs.localIdentity()
+	hs.out.LocalID = hs.localIdentity()
 	auth, err := hs.ourProof()
 	if err != nil {
 		return nil, err
 	}
-	ps := append([]Payload{hs.localID}, auth...)
+	ps := append([]Payload{hs.out.LocalID}, auth...)
 	ps = append(ps, hs.initialContact()...)
 	b, err := hs.marshalEncrypted(ps)
 	if err != nil {
@@ -142,13 +142,13 @@ func (hs *phase1Initiator) am1() (*Result, error) {
 	sa := hs.saPayload()
 	// Until the responder chooses, the first policy stands for all: they
 	// share the group, and its method decides the default identity.
-	hs.policy = hs.policies[0]
+	hs.out.Policy = hs.policies[0]
 	ke, err := hs.ourKE()
 	if err != nil {
 		return nil, err
 	}
-	hs.localID = hs.localIdentity()
-	ps := append([]Payload{sa, ke[0], ke[1], hs.localID}, hs.certRequest()...)
+	hs.out.LocalID = hs.localIdentity()
+	ps := append([]Payload{sa, ke[0], ke[1], hs.out.LocalID}, hs.certRequest()...)
 	return hs.sendPlain(append(ps, hs.vendorPayloads()...), StateAMWaitMsg2)
 }
 

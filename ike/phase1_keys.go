@@ -11,10 +11,10 @@ package ike
 func (p *Phase1) peerKE(m *Message, pkt *Packet) error {
 	k, n := m.opaque(PayloadKE), m.opaque(PayloadNonce)
 	if k == nil || n == nil {
-		return malformed("%v message without KE or nonce", p.exchange)
+		return malformed("%v message without KE or nonce", p.out.Exchange)
 	}
-	if len(k.Data) != p.policy.Group.PublicLen() {
-		return fail(FailKeyExchange, NotifyInvalidKeyInformation, "KE of %d bytes for %v", len(k.Data), p.policy.Group)
+	if len(k.Data) != p.out.Policy.Group.PublicLen() {
+		return fail(FailKeyExchange, NotifyInvalidKeyInformation, "KE of %d bytes for %v", len(k.Data), p.out.Policy.Group)
 	}
 	if len(n.Data) < 8 || len(n.Data) > 256 {
 		return fail(FailMalformed, NotifyPayloadMalformed, "nonce of %d bytes", len(n.Data))
@@ -38,7 +38,7 @@ func (p *Phase1) peerKE(m *Message, pkt *Packet) error {
 // the manager lets phase 1 use it (Phase1Config.pooledKeys), else it is
 // made now (dh_pool.go).
 func (p *Phase1) ourKE() ([]Payload, error) {
-	g := p.policy.Group
+	g := p.out.Policy.Group
 	switch k := p.cfg.dhKey; {
 	case k != nil && k.Group == g:
 		p.dh, p.cfg.dhKey = k, nil
@@ -70,7 +70,7 @@ func (p *Phase1) ourKE() ([]Payload, error) {
 // known. g^xy is wiped before it returns (no defer: each deferred call
 // is a wrapper function, flash).
 func (p *Phase1) computeKeys() error {
-	kl, err := p.policy.Cipher.KeyLen(p.policy.KeyBits)
+	kl, err := p.out.Policy.Cipher.KeyLen(p.out.Policy.KeyBits)
 	if err != nil {
 		return fail(FailConfig, 0, "%v", err)
 	}
@@ -83,19 +83,16 @@ func (p *Phase1) computeKeys() error {
 		return fail(FailKeyExchange, NotifyInvalidKeyInformation, "%v", err)
 	}
 	p.dh.Wipe()
-	h := p.policy.Hash
-	var skeyid []byte
-	if p.policy.Auth.PreShared() {
-		skeyid = SKEYIDPSK(h, p.cfg.PSK, p.ni, p.nr)
-	} else {
-		skeyid = SKEYIDSig(h, p.ni, p.nr, gxy)
+	var psk []byte
+	if p.out.Policy.Auth.PreShared() {
+		psk = p.cfg.PSK
 	}
-	p.keys, err = DerivePhase1Keys(h, p.policy.Cipher, kl, skeyid, gxy, p.gxi, p.gxr, p.ckyI, p.ckyR)
+	p.out.Keys, err = DerivePhase1Keys(p.out.Policy.Hash, p.out.Policy.Cipher, kl, psk, p.ni, p.nr, gxy, p.gxi, p.gxr, p.out.CookieI, p.out.CookieR)
 	Wipe(gxy)
 	if err != nil {
 		return err
 	}
-	p.blk, err = p.policy.Cipher.NewBlock(p.keys.Ka)
-	p.iv = p.keys.IV
+	p.out.Block, err = p.out.Policy.Cipher.NewBlock(p.out.Keys.Ka)
+	p.iv = p.out.Keys.IV
 	return err
 }

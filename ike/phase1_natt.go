@@ -32,9 +32,9 @@ func (p *Phase1) vendorPayloads() []Payload {
 
 // noteVendors records the peer's VIDs and the NAT-T flavour both speak.
 func (p *Phase1) noteVendors(m *Message) {
-	p.peer.ScanVendors(m)
+	p.out.Peer.ScanVendors(m)
 	if p.cfg.NATT != NATTOff {
-		p.natt = p.peer.NATT
+		p.out.NATT = p.out.Peer.NATT
 	}
 }
 
@@ -42,16 +42,16 @@ func (p *Phase1) noteVendors(m *Message) {
 // send to it, then our own. With NATTForce our own hash is random, so
 // the peer sees a NAT and both sides encapsulate ESP in UDP.
 func (p *Phase1) natdPayloads() ([]Payload, error) {
-	if p.natt == NATTNone {
+	if p.out.NATT == NATTNone {
 		return nil, nil
 	}
-	h := p.policy.Hash
+	h := p.out.Policy.Hash
 	t := PayloadNATD
-	if p.natt.Draft() {
+	if p.out.NATT.Draft() {
 		t = PayloadNATDDraft
 	}
-	dst := NATDHash(h, p.ckyI, p.ckyR, &p.remote)
-	src := NATDHash(h, p.ckyI, p.ckyR, &p.local)
+	dst := NATDHash(h, p.out.CookieI, p.out.CookieR, &p.out.Remote)
+	src := NATDHash(h, p.out.CookieI, p.out.CookieR, &p.out.Local)
 	if p.cfg.NATT == NATTForce {
 		r, err := p.random(len(src))
 		if err != nil {
@@ -66,7 +66,7 @@ func (p *Phase1) natdPayloads() ([]Payload, error) {
 // datagram really used (RFC 3947 section 3.2): the first one hashes our
 // endpoint as the peer saw it, the others the peer's own.
 func (p *Phase1) checkNATD(m *Message, pkt *Packet) {
-	if p.natt == NATTNone {
+	if p.out.NATT == NATTNone {
 		return
 	}
 	var me, them []byte
@@ -77,15 +77,15 @@ func (p *Phase1) checkNATD(m *Message, pkt *Packet) {
 			continue
 		}
 		if n++; n == 1 {
-			h := p.policy.Hash
+			h := p.out.Policy.Hash
 			local, remote := &pkt.Local, &pkt.Remote
 			if !local.IsValid() {
-				local = &p.local
+				local = &p.out.Local
 			}
 			if !remote.IsValid() {
-				remote = &p.remote
+				remote = &p.out.Remote
 			}
-			me, them = NATDHash(h, p.ckyI, p.ckyR, local), NATDHash(h, p.ckyI, p.ckyR, remote)
+			me, them = NATDHash(h, p.out.CookieI, p.out.CookieR, local), NATDHash(h, p.out.CookieI, p.out.CookieR, remote)
 			localNAT = !bytes.Equal(d.Data, me)
 		} else if bytes.Equal(d.Data, them) {
 			peerNAT = false
@@ -94,26 +94,26 @@ func (p *Phase1) checkNATD(m *Message, pkt *Packet) {
 	if n < 2 {
 		return
 	}
-	p.localNAT, p.peerNAT = localNAT || p.cfg.NATT == NATTForce, peerNAT
+	p.out.LocalNAT, p.out.PeerNAT = localNAT || p.cfg.NATT == NATTForce, peerNAT
 }
 
 // floatOnNAT moves the exchange to UDP 4500 on both ends when NAT-D
 // found a NAT (ESP and the rest of IKE must move) and it has not moved
 // yet; it reports whether it moved.
 func (p *Phase1) floatOnNAT() bool {
-	if p.natt == NATTNone || !(p.localNAT || p.peerNAT) || p.floated {
+	if p.out.NATT == NATTNone || !(p.out.LocalNAT || p.out.PeerNAT) || p.floated {
 		return false
 	}
 	p.floated = true
-	setPort(&p.local, NATTPort)
-	setPort(&p.remote, NATTPort)
+	setPort(&p.out.Local, NATTPort)
+	setPort(&p.out.Remote, NATTPort)
 	return true
 }
 
 // noteEndpoints adopts the endpoints of a received datagram (the peer may
 // have floated, or sit behind a NAT that rewrote its port).
 func (p *Phase1) noteEndpoints(pkt *Packet) {
-	for _, e := range [...][2]*netip.AddrPort{{&p.remote, &pkt.Remote}, {&p.local, &pkt.Local}} {
+	for _, e := range [...][2]*netip.AddrPort{{&p.out.Remote, &pkt.Remote}, {&p.out.Local, &pkt.Local}} {
 		if e[1].IsValid() {
 			*e[0] = *e[1]
 		}

@@ -60,7 +60,7 @@ func (p *Phase1) selectProposal(sa *SA) (*SA, *Notify, error) {
 		break // phase 1 has a single proposal
 	}
 	var group Group
-	if p.exchange == ExchangeAggressive && len(offered) > 0 {
+	if p.out.Exchange == ExchangeAggressive && len(offered) > 0 {
 		group = offered[0].Group
 	}
 	for i := range p.policies {
@@ -73,17 +73,17 @@ func (p *Phase1) selectProposal(sa *SA) (*SA, *Notify, error) {
 			if !ours.sameSuite(theirs) {
 				continue
 			}
-			p.policy = *ours
+			p.out.Policy = *ours
 			var n *Notify
 			if theirs.Lifetime == 0 || ours.Lifetime < theirs.Lifetime {
 				// Tell the initiator we lowered its lifetime.
 				var as Attributes
 				as.addLife(AttrLifeType, uint64(ours.Lifetime/time.Second), 0)
-				n = isakmpNotify(&p.ckyI, &p.ckyR, NotifyResponderLifetime, attributeBytes(as))
+				n = isakmpNotify(&p.out.CookieI, &p.out.CookieR, NotifyResponderLifetime, attributeBytes(as))
 			} else {
-				p.policy.Lifetime = theirs.Lifetime
+				p.out.Policy.Lifetime = theirs.Lifetime
 			}
-			p.lifetime = p.policy.Lifetime
+			p.out.Lifetime = p.out.Policy.Lifetime
 			reply := &SA{DOI: DOIIPsec, Situation: SituationIdentityOnly, Proposals: []Proposal{
 				{Number: propNum, Protocol: ProtoISAKMP, Transforms: []Transform{*raw[j]}}}}
 			return reply, n, nil
@@ -99,7 +99,7 @@ func (p *Phase1) acceptChoice(m *Message, name string) error {
 	if m.CookieR.IsZero() {
 		return malformed("%s without responder cookie", name)
 	}
-	p.ckyR = m.CookieR
+	p.out.CookieR = m.CookieR
 	sa := Find[*SA](m)
 	if sa == nil {
 		return fail(FailMalformed, NotifyPayloadMalformed, "no SA payload in the reply")
@@ -114,17 +114,17 @@ func (p *Phase1) acceptChoice(m *Message, name string) error {
 	for i := range p.policies {
 		ours := &p.policies[i]
 		if ours.sameSuite(&theirs) {
-			p.policy = *ours
-			p.lifetime = ours.Lifetime
-			if theirs.Lifetime > 0 && theirs.Lifetime < p.lifetime {
-				p.lifetime = theirs.Lifetime
+			p.out.Policy = *ours
+			p.out.Lifetime = ours.Lifetime
+			if theirs.Lifetime > 0 && theirs.Lifetime < p.out.Lifetime {
+				p.out.Lifetime = theirs.Lifetime
 			}
 			for _, n := range FindAll[*Notify](m) {
 				if n.NotifyType == NotifyResponderLifetime {
 					if as, err := parseAttributes(n.Data); err == nil {
 						if lt, ok := as.Uint(AttrLifeType); ok && lt == LifeSeconds {
-							if d, ok := as.Uint(AttrLifeDuration); ok && d > 0 && time.Duration(d)*time.Second < p.lifetime {
-								p.lifetime = time.Duration(d) * time.Second
+							if d, ok := as.Uint(AttrLifeDuration); ok && d > 0 && time.Duration(d)*time.Second < p.out.Lifetime {
+								p.out.Lifetime = time.Duration(d) * time.Second
 							}
 						}
 					}

@@ -44,16 +44,16 @@ func (hs *phase1Responder) receive(h *Header, pkt *Packet) (*Result, error) {
 	if hs.state == StateNone {
 		switch {
 		case h.Exchange == ExchangeMain:
-			hs.exchange, hs.table = ExchangeMain, mainModeResponder
+			hs.out.Exchange, hs.table = ExchangeMain, mainModeResponder
 		case h.Exchange == ExchangeAggressive && !hs.cfg.NoAggressive:
-			hs.exchange, hs.table = ExchangeAggressive, aggressiveResponder
+			hs.out.Exchange, hs.table = ExchangeAggressive, aggressiveResponder
 		default:
 			return nil, fmt.Errorf("ike: unexpected first exchange %v", h.Exchange)
 		}
 		if !h.CookieR.IsZero() || h.MessageID != 0 {
 			return nil, malformed("first message with responder cookie or message ID")
 		}
-		hs.ckyI = h.CookieI
+		hs.out.CookieI = h.CookieI
 	}
 	return phase1Step(&hs.Phase1, hs.table, hs, h, pkt)
 }
@@ -65,9 +65,9 @@ func (hs *phase1Responder) receive(h *Header, pkt *Packet) (*Result, error) {
 // with RESPONDER-LIFETIME when we lowered the lifetime.
 func (hs *phase1Responder) choose(m *Message, pkt *Packet) ([]Payload, error) {
 	hs.noteEndpoints(pkt)
-	hs.ckyR = hs.cfg.ResponderCookie
-	if hs.ckyR.IsZero() {
-		if _, err := io.ReadFull(hs.rand, hs.ckyR[:]); err != nil {
+	hs.out.CookieR = hs.cfg.ResponderCookie
+	if hs.out.CookieR.IsZero() {
+		if _, err := io.ReadFull(hs.rand, hs.out.CookieR[:]); err != nil {
 			return nil, err
 		}
 	}
@@ -131,12 +131,12 @@ func (hs *phase1Responder) mm5(m *Message, pkt *Packet) (*Result, error) {
 	}
 	hs.noteInitialContact(m)
 	hs.noteEndpoints(pkt)
-	hs.localID = hs.localIdentity()
+	hs.out.LocalID = hs.localIdentity()
 	auth, err := hs.ourProof()
 	if err != nil {
 		return nil, err
 	}
-	b, err := hs.marshalEncrypted(append([]Payload{hs.localID}, auth...))
+	b, err := hs.marshalEncrypted(append([]Payload{hs.out.LocalID}, auth...))
 	if err != nil {
 		return nil, err
 	}
@@ -167,20 +167,20 @@ func (hs *phase1Responder) am1(m *Message, pkt *Packet) (*Result, error) {
 	if hs.cfg.RemoteID != nil && !IDEqual(id, hs.cfg.RemoteID) {
 		return nil, fail(FailInvalidID, NotifyInvalidIDInformation, "peer ID %v, want %v", id, hs.cfg.RemoteID)
 	}
-	hs.peerID = &ID{IDType: id.IDType, Protocol: id.Protocol, Port: id.Port, Data: append([]byte(nil), id.Data...)}
-	if f := hs.pskForPeerID(hs.peerID); f != nil {
+	hs.out.PeerID = &ID{IDType: id.IDType, Protocol: id.Protocol, Port: id.Port, Data: append([]byte(nil), id.Data...)}
+	if f := hs.pskForPeerID(hs.out.PeerID); f != nil {
 		return nil, f
 	}
 	ke, err := hs.ourKE()
 	if err != nil {
 		return nil, err
 	}
-	hs.localID = hs.localIdentity()
+	hs.out.LocalID = hs.localIdentity()
 	auth, err := hs.ourProof()
 	if err != nil {
 		return nil, err
 	}
-	ps = append(append(ps, ke...), hs.localID)
+	ps = append(append(ps, ke...), hs.out.LocalID)
 	ps = append(ps, auth...)
 	ps = append(ps, hs.certRequest()...)
 	ps = append(ps, hs.vendorPayloads()...)
@@ -191,7 +191,7 @@ func (hs *phase1Responder) am1(m *Message, pkt *Packet) (*Result, error) {
 func (hs *phase1Responder) am3(m *Message, pkt *Packet) (*Result, error) {
 	hs.noteEndpoints(pkt)
 	hs.checkNATD(m, pkt)
-	if err := hs.verifyPeer(hs.peerID, m); err != nil {
+	if err := hs.verifyPeer(hs.out.PeerID, m); err != nil {
 		return nil, err
 	}
 	hs.noteInitialContact(m)

@@ -31,11 +31,11 @@ func (r *responderRecord) size() int { return 160 + cap(r.saiB) }
 // record extracts the state of a Main Mode responder that has sent MM2;
 // nil in any other state or role.
 func (p *Phase1) record() *responderRecord {
-	if _, ok := p.role.(*phase1Responder); !ok || p.exchange != ExchangeMain || p.state != StateMMWaitMsg3 {
+	if _, ok := p.role.(*phase1Responder); !ok || p.out.Exchange != ExchangeMain || p.state != StateMMWaitMsg3 {
 		return nil
 	}
-	return &responderRecord{ckyI: p.ckyI, ckyR: p.ckyR, saiB: p.saiB, policy: p.policy, lifetime: p.lifetime,
-		peer: p.peer, natt: p.natt, local: p.local, remote: p.remote, floated: p.floated}
+	return &responderRecord{ckyI: p.out.CookieI, ckyR: p.out.CookieR, saiB: p.saiB, policy: p.out.Policy, lifetime: p.out.Lifetime,
+		peer: p.out.Peer, natt: p.out.NATT, local: p.out.Local, remote: p.out.Remote, floated: p.floated}
 }
 
 // resumeResponder rebuilds a Main Mode responder in MM_WAIT_MSG3 from its
@@ -45,9 +45,9 @@ func resumeResponder(cfg *Phase1Config, r *responderRecord) (*Phase1, error) {
 	if err != nil {
 		return nil, err
 	}
-	hs.exchange, hs.table, hs.state = ExchangeMain, mainModeResponder, StateMMWaitMsg3
-	hs.ckyI, hs.ckyR, hs.saiB = r.ckyI, r.ckyR, r.saiB
-	hs.policy, hs.lifetime, hs.peer, hs.natt = r.policy, r.lifetime, r.peer, r.natt
-	hs.local, hs.remote, hs.floated = r.local, r.remote, r.floated
+	hs.out.Exchange, hs.table, hs.state = ExchangeMain, mainModeResponder, StateMMWaitMsg3
+	hs.out.CookieI, hs.out.CookieR, hs.saiB = r.ckyI, r.ckyR, r.saiB
+	hs.out.Policy, hs.out.Lifetime, hs.out.Peer, hs.out.NATT = r.policy, r.lifetime, r.peer, r.natt
+	hs.out.Local, hs.out.Remote, hs.floated = r.local, r.remote, r.floated
 	return &hs.Phase1, nil
 }

@@ -18,7 +18,7 @@ const nonceLen = 32
 // sendPlain sends the unencrypted message ps (MM1, MM2, AM1) and moves to
 // the state next.
 func (p *Phase1) sendPlain(ps []Payload, next State) (*Result, error) {
-	m := &Message{Header: Header{CookieI: p.ckyI, CookieR: p.ckyR, Exchange: p.exchange}, Payloads: ps}
+	m := &Message{Header: Header{CookieI: p.out.CookieI, CookieR: p.out.CookieR, Exchange: p.out.Exchange}, Payloads: ps}
 	b, err := m.Marshal()
 	if err != nil {
 		return nil, err
@@ -39,8 +39,8 @@ func (p *Phase1) sendPlainWithNATD(ps []Payload, next State) (*Result, error) {
 
 // marshalEncrypted encodes an encrypted phase 1 message, advancing the IV.
 func (p *Phase1) marshalEncrypted(ps []Payload) ([]byte, error) {
-	m := &Message{Header: Header{CookieI: p.ckyI, CookieR: p.ckyR, Exchange: p.exchange}, Payloads: ps}
-	b, next, err := m.Seal(p.blk, p.iv)
+	m := &Message{Header: Header{CookieI: p.out.CookieI, CookieR: p.out.CookieR, Exchange: p.out.Exchange}, Payloads: ps}
+	b, next, err := m.Seal(p.out.Block, p.iv)
 	if err != nil {
 		return nil, err
 	}
@@ -51,7 +51,7 @@ func (p *Phase1) marshalEncrypted(ps []Payload) ([]byte, error) {
 // fragment splits large outgoing datagrams when both sides announced
 // IKEv1 fragmentation.
 func (p *Phase1) fragment(bs [][]byte) ([][]byte, error) {
-	if !p.cfg.Fragmentation || !p.peer.Fragmentation {
+	if !p.cfg.Fragmentation || !p.out.Peer.Fragmentation {
 		return bs, nil
 	}
 	var out [][]byte

@@ -81,8 +81,8 @@ func (t phase1Table[H]) admit(s State, m *Message) (*phase1Row[H], error) {
 // the handler reached the row's to-state. A dropped message leaves the
 // state (and the IV chain) as it was.
 func phase1Step[H any](p *Phase1, t phase1Table[H], hs H, h *Header, pkt *Packet) (*Result, error) {
-	if h.Exchange != p.exchange {
-		return nil, fmt.Errorf("ike: %v message during %v mode", h.Exchange, p.exchange)
+	if h.Exchange != p.out.Exchange {
+		return nil, fmt.Errorf("ike: %v message during %v mode", h.Exchange, p.out.Exchange)
 	}
 	if h.MessageID != 0 {
 		return nil, malformed("phase 1 message with message ID %#x", h.MessageID)
@@ -91,11 +91,11 @@ func phase1Step[H any](p *Phase1, t phase1Table[H], hs H, h *Header, pkt *Packet
 	var nextIV []byte
 	var err error
 	if h.Encrypted() {
-		if p.blk == nil {
+		if p.out.Block == nil {
 			return nil, errors.New("ike: encrypted message before keys")
 		}
-		m, nextIV, err = Open(pkt.Data, p.blk, p.iv)
-		if errors.Is(err, ErrMalformed) && p.keys != nil && t.row(p.state) != nil {
+		m, nextIV, err = Open(pkt.Data, p.out.Block, p.iv)
+		if errors.Is(err, ErrMalformed) && p.out.Keys != nil && t.row(p.state) != nil {
 			// Garbage after decryption: the keys differ, which with
 			// pre-shared keys means the secrets differ (Cisco logs
 			// "probable pre-shared key mismatch").

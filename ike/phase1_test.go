@@ -516,17 +516,17 @@ func TestPhase1ResponderAcceptsStrongSwan(t *testing.T) {
 			t.Errorf("%s: chosen transform %x, want %x", c.name, got, v.hex("p1_transform_attributes"))
 		}
 		// strongSwan offers 15840 s, our policy 86400 s: theirs is lower.
-		if r.lifetime != 15840*time.Second {
-			t.Errorf("%s: lifetime %v", c.name, r.lifetime)
+		if r.out.Lifetime != 15840*time.Second {
+			t.Errorf("%s: lifetime %v", c.name, r.out.Lifetime)
 		}
-		if !r.peer.DPD || r.peer.NATT != NATTRFC3947 || !r.peer.Fragmentation || !r.peer.XAuth {
-			t.Errorf("%s: vendor IDs %+v", c.name, r.peer)
+		if !r.out.Peer.DPD || r.out.Peer.NATT != NATTRFC3947 || !r.out.Peer.Fragmentation || !r.out.Peer.XAuth {
+			t.Errorf("%s: vendor IDs %+v", c.name, r.out.Peer)
 		}
 		want := StateMMWaitMsg3
 		if c.name == "am-psk-fqdn" {
 			want = StateAMWaitMsg3
-			if r.peerID.String() != `"left.iop.test"` {
-				t.Errorf("AM peer ID %v", r.peerID)
+			if r.out.PeerID.String() != `"left.iop.test"` {
+				t.Errorf("AM peer ID %v", r.out.PeerID)
 			}
 			if reply.opaque(PayloadNATD) == nil || reply.opaque(PayloadHash) == nil {
 				t.Error("AM2 lacks NAT-D or HASH_R")

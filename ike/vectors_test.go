@@ -114,17 +114,15 @@ func eq(t *testing.T, what string, got, want []byte) {
 // phase1KeysFromVectors recomputes the phase 1 keys from the file's inputs.
 func phase1KeysFromVectors(t *testing.T, v *vectors) *Phase1Keys {
 	h, c, kl := v.suite()
-	var skeyid []byte
+	var psk []byte
 	if v.has("psk") {
-		skeyid = SKEYIDPSK(h, []byte(v.str("psk")), v.hex("ni_b"), v.hex("nr_b"))
-	} else {
-		skeyid = SKEYIDSig(h, v.hex("ni_b"), v.hex("nr_b"), v.hex("g_xy"))
+		psk = []byte(v.str("psk"))
 	}
-	eq(t, "SKEYID", skeyid, v.hex("skeyid"))
-	k, err := DerivePhase1Keys(h, c, kl, skeyid, v.hex("g_xy"), v.hex("g_xi"), v.hex("g_xr"), v.cookie("cky_i"), v.cookie("cky_r"))
+	k, err := DerivePhase1Keys(h, c, kl, psk, v.hex("ni_b"), v.hex("nr_b"), v.hex("g_xy"), v.hex("g_xi"), v.hex("g_xr"), v.cookie("cky_i"), v.cookie("cky_r"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	eq(t, "SKEYID", k.SKEYID, v.hex("skeyid"))
 	eq(t, "SKEYID_d", k.SKEYIDd, v.hex("skeyid_d"))
 	eq(t, "SKEYID_a", k.SKEYIDa, v.hex("skeyid_a"))
 	eq(t, "SKEYID_e", k.SKEYIDe, v.hex("skeyid_e"))
