@@ -32,7 +32,10 @@ const (
 	LevelError Level = 8
 )
 
-func (l Level) String() string {
+// levelName is the level's name in a line. A function rather than a
+// String method: nothing prints a Level through fmt, and the method was
+// kept with a pointer wrapper because Level is boxed (flash).
+func levelName(l Level) string {
 	switch {
 	case l < LevelInfo:
 		return "DEBUG"
@@ -97,7 +100,7 @@ func (l *Logger) log(level Level, msg string, args []any) {
 		return
 	}
 	b := make([]byte, 0, 128)
-	b = append(b, "level="+level.String()+" msg="...) // one append site (flash)
+	b = append(b, "level="+levelName(level)+" msg="...) // one append site (flash)
 	b = appendString(b, msg)
 	b = append(b, l.attrs...)
 	b = appendAttrs(b, args)
