@@ -154,34 +154,37 @@ func readPSKFile(path string) (Secret, error) {
 // one must not be readable by every user.
 func readSmallFile(path string, limit int64, secret bool) ([]byte, error) {
 	// Stat first: opening a FIFO or a device could block or never end.
-	if fi, err := os.Stat(path); err != nil {
-		return nil, fmt.Errorf("cannot read: %v", unwrapPathError(err))
-	} else if secret && fi.Mode().Perm()&0o004 != 0 {
+	// Each message is made at one place, the checks in this order: stat
+	// or open failed, readable by all, not a regular file (before or
+	// after opening: it may have been replaced), read failed, too large
+	// (flash).
+	fi, err := os.Stat(path)
+	var f *os.File
+	switch {
+	case err != nil:
+	case secret && fi.Mode().Perm()&0o004 != 0:
 		return nil, fmt.Errorf("%q is readable by every user (mode %04o); run chmod o-r on it", path, fi.Mode().Perm())
-	} else if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%q is not a regular file", path)
+	case fi.Mode().IsRegular():
+		f, err = os.Open(path)
 	}
-	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read: %v", unwrapPathError(err))
 	}
-	// Closed by hand on each path rather than deferred: a defer is a
-	// wrapper function of its own (flash).
-	fi, err := f.Stat()
-	if err != nil {
+	var data []byte
+	if f != nil {
+		// Closed by hand rather than deferred: a defer is a wrapper
+		// function of its own (flash).
+		if fi, err = f.Stat(); err == nil && fi.Mode().IsRegular() {
+			data, err = io.ReadAll(io.LimitReader(f, limit+1))
+		}
 		f.Close()
-		return nil, fmt.Errorf("cannot read %q: %v", path, err)
 	}
-	if !fi.Mode().IsRegular() {
-		f.Close()
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("cannot read %q: %v", path, err)
+	case !fi.Mode().IsRegular():
 		return nil, fmt.Errorf("%q is not a regular file", path)
-	}
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	f.Close()
-	if err != nil {
-		return nil, fmt.Errorf("cannot read %q: %v", path, err)
-	}
-	if int64(len(data)) > limit {
+	case int64(len(data)) > limit:
 		return nil, fmt.Errorf("%q is larger than %d bytes", path, limit)
 	}
 	return data, nil
