@@ -230,9 +230,19 @@ func (b *builder) global(t *table) {
 	}
 
 	if tun, ok := t.str("tun", DefaultTun); ok {
-		if msg := checkIfName(tun); msg != "" {
-			t.fail("tun", msg)
-		} else {
+		// A Linux interface name.
+		bad := tun == "." || tun == ".."
+		for _, c := range tun {
+			bad = bad || c <= ' ' || c == '/' || c == ':' || c >= 0x7f
+		}
+		switch {
+		case tun == "":
+			t.fail("tun", "must not be empty")
+		case len(tun) > 15:
+			t.errorf("tun", "%q is longer than 15 characters (the kernel's limit)", tun)
+		case bad:
+			t.errorf("tun", "%q is not a valid interface name", tun)
+		default:
 			g.Tun = tun
 		}
 	}
@@ -250,22 +260,4 @@ func (b *builder) global(t *table) {
 		}
 	}
 	t.done()
-}
-
-// checkIfName returns why name cannot be a Linux interface name, or "".
-func checkIfName(name string) string {
-	switch {
-	case name == "":
-		return "must not be empty"
-	case len(name) > 15:
-		return fmt.Sprintf("%q is longer than 15 characters (the kernel's limit)", name)
-	case name == "." || name == "..":
-		return fmt.Sprintf("%q is not a valid interface name", name)
-	}
-	for _, c := range name {
-		if c <= ' ' || c == '/' || c == ':' || c >= 0x7f {
-			return fmt.Sprintf("%q is not a valid interface name", name)
-		}
-	}
-	return ""
 }

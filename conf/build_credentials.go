@@ -168,7 +168,12 @@ func readSmallFile(path string, limit int64, secret bool) ([]byte, error) {
 		f, err = os.Open(path)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("cannot read: %v", unwrapPathError(err))
+		// "open /x: no such file or directory" kept short, still naming
+		// the file.
+		if pe, ok := err.(*os.PathError); ok {
+			return nil, fmt.Errorf("cannot read: %q: %v", pe.Path, pe.Err)
+		}
+		return nil, fmt.Errorf("cannot read: %v", err)
 	}
 	var data []byte
 	if f != nil {
@@ -188,13 +193,4 @@ func readSmallFile(path string, limit int64, secret bool) ([]byte, error) {
 		return nil, fmt.Errorf("%q is larger than %d bytes", path, limit)
 	}
 	return data, nil
-}
-
-// unwrapPathError keeps "open /x: no such file or directory" short and
-// still naming the file.
-func unwrapPathError(err error) error {
-	if pe, ok := err.(*os.PathError); ok {
-		return fmt.Errorf("%q: %v", pe.Path, pe.Err)
-	}
-	return err
 }

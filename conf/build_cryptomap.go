@@ -1,7 +1,6 @@
 package conf
 
 import (
-	"fmt"
 	"net/netip"
 	"os"
 	"strings"
@@ -108,9 +107,18 @@ func (b *builder) cryptoMap(t *table, seen map[string]string) *CryptoMap {
 	m.Keying = Keying(keying)
 
 	if peer, ok := t.requiredStr("peer"); ok {
+		// An address, a host name, or "dynamic".
 		m.Peer = peer
-		if err := b.parsePeer(m, peer); err != nil {
-			t.fail("peer", err.Error())
+		a, err := netip.ParseAddr(peer)
+		switch {
+		case peer == "dynamic":
+			m.Dynamic = true
+		case err == nil && (a.IsUnspecified() || a.IsMulticast()):
+			t.errorf("peer", "%s cannot be a peer address", a)
+		case err == nil:
+			m.PeerAddr = a
+		case !validHostname(peer):
+			t.errorf("peer", "%q is neither an IP address, a host name nor \"dynamic\"", peer)
 		}
 	}
 	if local, ok := t.str("local", ""); ok && local != "" {
@@ -134,8 +142,13 @@ func (b *builder) cryptoMap(t *table, seen map[string]string) *CryptoMap {
 	if t.has("xauth_user") || t.has("pool") {
 		// Remote access: the crypto ACL comes from Mode-Config.
 		b.remoteAccess(t, m)
-	} else {
-		b.matchACL(t, m)
+	} else if name, ok := t.requiredStr("match"); ok {
+		m.Match = name
+		if b.aclDefined[name] {
+			m.ACL = b.cfg.ACLs[name] // nil when the ACL itself has errors (reported there)
+		} else {
+			t.errorf("match", "unknown ACL %q", name)
+		}
 	}
 	b.mapTransformSets(t, m)
 
@@ -156,25 +169,6 @@ func (b *builder) cryptoMap(t *table, seen map[string]string) *CryptoMap {
 		return nil
 	}
 	return m
-}
-
-// parsePeer accepts an address, a host name, or "dynamic".
-func (b *builder) parsePeer(m *CryptoMap, peer string) error {
-	if peer == "dynamic" {
-		m.Dynamic = true
-		return nil
-	}
-	if a, err := netip.ParseAddr(peer); err == nil {
-		if a.IsUnspecified() || a.IsMulticast() {
-			return fmt.Errorf("%s cannot be a peer address", a)
-		}
-		m.PeerAddr = a
-		return nil
-	}
-	if !validHostname(peer) {
-		return fmt.Errorf("%q is neither an IP address, a host name nor \"dynamic\"", peer)
-	}
-	return nil
 }
 
 // validHostname checks RFC 1123 host name syntax (an optional final dot).
@@ -201,19 +195,6 @@ func validHostname(h string) bool {
 	}
 	// "10.1.2" is a typo of an address, not a host name.
 	return !allDigits
-}
-
-func (b *builder) matchACL(t *table, m *CryptoMap) {
-	name, ok := t.requiredStr("match")
-	if !ok {
-		return
-	}
-	m.Match = name
-	if !b.aclDefined[name] {
-		t.errorf("match", "unknown ACL %q", name)
-		return
-	}
-	m.ACL = b.cfg.ACLs[name] // nil when the ACL itself has errors (reported there)
 }
 
 func (b *builder) mapTransformSets(t *table, m *CryptoMap) {

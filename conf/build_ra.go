@@ -85,7 +85,12 @@ func (b *builder) raGateway(t *table, m *CryptoMap) {
 			t.fail("pool", err.Error())
 		} else {
 			m.PoolFirst, m.PoolLast = first, last
-			m.ACL = poolACL(m)
+			// The crypto ACL: traffic to each pool address, in PoolAddrs'
+			// order (one walk through a pool, written once: flash).
+			m.ACL = &ACL{Name: "pool:" + m.ID()}
+			for _, a := range m.PoolAddrs() {
+				m.ACL.Rules = append(m.ACL.Rules, PoolRule(a))
+			}
 			m.Match = m.ACL.Name
 		}
 	}
@@ -172,16 +177,6 @@ func (m *CryptoMap) PoolAddrs() []netip.Addr {
 			return out
 		}
 	}
-}
-
-// poolACL is a gateway's crypto ACL: traffic to each pool address, in
-// PoolAddrs' order (one walk through a pool, written once: flash).
-func poolACL(m *CryptoMap) *ACL {
-	l := &ACL{Name: "pool:" + m.ID()}
-	for _, a := range m.PoolAddrs() {
-		l.Rules = append(l.Rules, PoolRule(a))
-	}
-	return l
 }
 
 // PoolRule is the gateway's crypto ACL line for pool address a.

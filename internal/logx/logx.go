@@ -32,23 +32,11 @@ const (
 	LevelError Level = 8
 )
 
-// levelName is the level's name in a line. A function rather than a
-// String method: nothing prints a Level through fmt, and the method was
-// kept with a pointer wrapper because Level is boxed (flash).
-func levelName(l Level) string {
-	switch {
-	case l < LevelInfo:
-		return "DEBUG"
-	case l < LevelWarn:
-		return "INFO"
-	case l < LevelError:
-		return "WARN"
-	}
-	return "ERROR"
-}
-
 // LevelVar is a level that can change while loggers use it.
-type LevelVar struct{ v atomic.Int32 }
+type LevelVar struct {
+	_ [0]func() // not comparable: no generated == function (flash)
+	v atomic.Int32
+}
 
 func (v *LevelVar) Level() Level { return Level(v.v.Load()) }
 func (v *LevelVar) Set(l Level)  { v.v.Store(int32(l)) }
@@ -99,8 +87,20 @@ func (l *Logger) log(level Level, msg string, args []any) {
 	if !l.Enabled(level) {
 		return
 	}
+	// The level's name, written here: Level has no String method, as
+	// nothing prints one through fmt, and the method was kept with a
+	// pointer wrapper because Level is boxed (flash).
+	name := "ERROR"
+	switch {
+	case level < LevelInfo:
+		name = "DEBUG"
+	case level < LevelWarn:
+		name = "INFO"
+	case level < LevelError:
+		name = "WARN"
+	}
 	b := make([]byte, 0, 128)
-	b = append(b, "level="+levelName(level)+" msg="...) // one append site (flash)
+	b = append(b, "level="+name+" msg="...) // one append site (flash)
 	b = appendString(b, msg)
 	b = append(b, l.attrs...)
 	b = appendAttrs(b, args)
@@ -163,22 +163,11 @@ func appendValue(b []byte, v any) []byte {
 // (empty, spaces, '=', '"', control or non-printing characters), as
 // slog's TextHandler does.
 func appendString(b []byte, s string) []byte {
-	if needsQuoting(s) {
-		return strconv.AppendQuote(b, s)
-	}
-	return append(b, s...)
-}
-
-func needsQuoting(s string) bool {
-	if s == "" {
-		return true
-	}
-	for i := 0; i < len(s); {
+	quote := s == ""
+	for i := 0; i < len(s) && !quote; {
 		c := s[i]
 		if c < utf8.RuneSelf {
-			if c <= ' ' || c == '=' || c == '"' {
-				return true
-			}
+			quote = c <= ' ' || c == '=' || c == '"'
 			i++
 			continue
 		}
@@ -186,10 +175,11 @@ func needsQuoting(s string) bool {
 		// strconv.IsPrint is unicode.IsPrint (the same definition, from
 		// compact tables of its own) and is linked anyway, by fmt's %q;
 		// unicode.IsPrint would add itself, In and Is (flash).
-		if r == utf8.RuneError || unicode.IsSpace(r) || !strconv.IsPrint(r) {
-			return true
-		}
+		quote = r == utf8.RuneError || unicode.IsSpace(r) || !strconv.IsPrint(r)
 		i += size
 	}
-	return false
+	if quote {
+		return strconv.AppendQuote(b, s)
+	}
+	return append(b, s...)
 }

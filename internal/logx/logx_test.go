@@ -137,7 +137,7 @@ func TestConcurrentLines(t *testing.T) {
 	}
 }
 
-// needsQuoting asks strconv.IsPrint where slog asks unicode.IsPrint: the
+// appendString asks strconv.IsPrint where slog asks unicode.IsPrint: the
 // two must agree on every rune.
 func TestIsPrintSameAsUnicode(t *testing.T) {
 	for r := rune(0); r <= unicode.MaxRune; r++ {
