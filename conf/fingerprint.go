@@ -34,48 +34,19 @@ func init() {
 // Config.Global for those.
 func (m *CryptoMap) Fingerprint() string {
 	h := hmac.New(sha256.New, fingerprintKey[:])
-	m.writeFingerprint(h)
-	return hex.EncodeToString(h.Sum(nil))
-}
-
-// fpWriter writes length-prefixed fields, "name LEN value\n", so that no
-// two different maps write the same bytes.
-type fpWriter struct{ h hash.Hash }
-
-func (f fpWriter) str(name, s string) {
-	f.head(name, len(s))
-	f.h.Write([]byte(s))
-	f.h.Write([]byte{'\n'})
-}
-
-func (f fpWriter) head(name string, n int) {
-	f.h.Write([]byte(name))
-	f.h.Write([]byte{' '})
-	f.h.Write(strconv.AppendInt(nil, int64(n), 10))
-	f.h.Write([]byte{' '})
-}
-
-func (f fpWriter) secret(name string, v []byte) {
-	f.head(name, len(v))
-	f.h.Write(v)
-	f.h.Write([]byte{'\n'})
-}
-
-func (m *CryptoMap) writeFingerprint(h hash.Hash) {
 	// The map's own settings as WriteTOML writes them, strings exactly
 	// (length-prefixed, not quoted): WriteTOML writes every setting that
 	// loads back into the model, so one writer serves both (flash).
 	tw := &TOMLWriter{exact: true}
 	tw.cryptoMap(m)
 	text := tw.Bytes()
-	f := fpWriter{h}
-	f.secret("crypto_map", text)
+	fpField(h, "crypto_map", text)
 	clear(text) // it holds the inline keys
 	// What the settings name rather than hold: the keys read from files,
 	// the certificate files' contents, the ACL's rules, the transform
 	// sets and the ISAKMP policies.
-	f.secret("psk", m.PSK)
-	f.secret("xauth_password", m.XAuthPassword)
+	fpField(h, "psk", m.PSK)
+	fpField(h, "xauth_password", m.XAuthPassword)
 	h.Write(m.credDigest[:])
 	if m.ACL != nil {
 		// A rule's text: every rule is parsed from it (acl.ParseRule,
@@ -83,19 +54,29 @@ func (m *CryptoMap) writeFingerprint(h hash.Hash) {
 		// part of the fields printed before (no twin type of acl.Rule
 		// and its formatting by reflection: flash).
 		for i := range m.ACL.Rules {
-			f.str("rule", m.ACL.Rules[i].Text)
+			fpField(h, "rule", []byte(m.ACL.Rules[i].Text))
 		}
 	}
 	for _, ts := range m.TransformSets {
-		f.str("transform_set", fmt.Sprintf("%+v", *ts))
+		fpField(h, "transform_set", []byte(fmt.Sprintf("%+v", *ts)))
 	}
 	for _, p := range m.policies {
-		f.str("isakmp_policy", fmt.Sprintf("%+v", p))
+		fpField(h, "isakmp_policy", []byte(fmt.Sprintf("%+v", p)))
 	}
 	// The users file's path (in the settings), not its users: adding a
 	// user or changing a password must not drop the clients that are
 	// connected (the new list applies to the next XAUTH, as on a Cisco
 	// gateway).
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// fpField writes one length-prefixed field, "name LEN value\n", so that
+// no two different maps write the same bytes. One function for strings
+// and secrets, not a writer type with three methods (flash).
+func fpField(h hash.Hash, name string, v []byte) {
+	h.Write(append(strconv.AppendInt(append([]byte(name), ' '), int64(len(v)), 10), ' '))
+	h.Write(v)
+	h.Write([]byte{'\n'})
 }
 
 // Equal reports whether two configurations are the same apart from the

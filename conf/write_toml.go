@@ -218,8 +218,20 @@ func (tw *TOMLWriter) cryptoMap(m *CryptoMap) {
 	tw.StrList("transform_set", m.TransformSet)
 	tw.Int("replay_window", int64(m.ReplayWindow))
 	tw.Bool("esn", m.ESN)
-	if m.Manual != nil {
-		tw.manual(m.Manual, m.TransformSets)
+	if k := m.Manual; k != nil {
+		tw.Int("spi_in", int64(k.SPIIn))
+		tw.Int("spi_out", int64(k.SPIOut))
+		// The keys in the order manualOnlyKeys[2:8] names them: a loop,
+		// not a callback per key, which was two functions (flash).
+		for i, v := range [...]Secret{k.ESPKeyIn, k.ESPKeyOut, k.ESPAuthKeyIn, k.ESPAuthKeyOut, k.AHKeyIn, k.AHKeyOut} {
+			if len(v) > 0 {
+				tw.Value(manualOnlyKeys[2+i], `"`+hex.EncodeToString(v)+`"`)
+			}
+		}
+		if ts := m.TransformSets; len(ts) == 1 && ts[0].AH != algo.HashNone && ts[0].ESP != algo.CipherNone {
+			tw.Int("ah_spi_in", int64(k.AHSPIIn))
+			tw.Int("ah_spi_out", int64(k.AHSPIOut))
+		}
 		return
 	}
 	if m.LocalID.Type != "" {
@@ -251,10 +263,7 @@ func (tw *TOMLWriter) cryptoMap(m *CryptoMap) {
 		tw.Str("dpd_timeout", formatDuration(m.DPDTimeout))
 	}
 	tw.Str("nat_t", string(m.NATT))
-	tw.remoteAccess(m)
-}
-
-func (tw *TOMLWriter) remoteAccess(m *CryptoMap) {
+	// Remote access, either side.
 	if m.RemoteAccessClient() {
 		tw.Str("xauth_user", m.XAuthUser)
 		if m.XAuthPasswordFile != "" {
@@ -284,22 +293,6 @@ func (tw *TOMLWriter) remoteAccess(m *CryptoMap) {
 		if len(split) > 0 {
 			tw.StrList("split_networks", split)
 		}
-	}
-}
-
-func (tw *TOMLWriter) manual(k *ManualKeys, ts []*TransformSet) {
-	tw.Int("spi_in", int64(k.SPIIn))
-	tw.Int("spi_out", int64(k.SPIOut))
-	// The keys in the order manualOnlyKeys[2:8] names them: a loop, not
-	// a callback per key, which was two functions (flash).
-	for i, v := range [...]Secret{k.ESPKeyIn, k.ESPKeyOut, k.ESPAuthKeyIn, k.ESPAuthKeyOut, k.AHKeyIn, k.AHKeyOut} {
-		if len(v) > 0 {
-			tw.Value(manualOnlyKeys[2+i], `"`+hex.EncodeToString(v)+`"`)
-		}
-	}
-	if len(ts) == 1 && ts[0].AH != algo.HashNone && ts[0].ESP != algo.CipherNone {
-		tw.Int("ah_spi_in", int64(k.AHSPIIn))
-		tw.Int("ah_spi_out", int64(k.AHSPIOut))
 	}
 }
 
