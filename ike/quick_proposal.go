@@ -213,21 +213,6 @@ func decodeTransform(t *Transform, p *transformParams) {
 	p.lifetime, p.lifeKB = life.seconds, life.kb
 }
 
-// proposalGroups splits an SA payload's proposals into AND-ed groups that
-// share a proposal number, in order.
-func proposalGroups(sa *SA) [][]Proposal {
-	var groups [][]Proposal
-	for i := range sa.Proposals {
-		p := &sa.Proposals[i]
-		if n := len(groups); n > 0 && groups[n-1][0].Number == p.Number {
-			groups[n-1] = append(groups[n-1], *p)
-			continue
-		}
-		groups = append(groups, sa.Proposals[i:i+1:i+1])
-	}
-	return groups
-}
-
 // matchTransform checks one offered transform against our transform set
 // for protocol proto and returns the choice; p gets t's attributes.
 func matchTransform(proto uint8, t *Transform, ts *conf.TransformSet, p *transformParams) (*protoChoice, bool) {
@@ -269,7 +254,11 @@ func matchTransform(proto uint8, t *Transform, ts *conf.TransformSet, p *transfo
 // nothing else matches.
 func (o *childOffer) selectProposal(offer *SA, spi func() uint32) (*SA, *childChoice, error) {
 	pfsMismatch := false
-	for _, group := range proposalGroups(offer) {
+	// The AND-ed groups of proposals that share a number, in order.
+	for i, j := 0, 0; i < len(offer.Proposals); i = j {
+		for j = i + 1; j < len(offer.Proposals) && offer.Proposals[j].Number == offer.Proposals[i].Number; j++ {
+		}
+		group := offer.Proposals[i:j]
 		for _, ts := range o.Sets {
 			ch, reply, pfsOnly := o.matchGroup(group, ts, spi)
 			if ch != nil {
@@ -351,11 +340,18 @@ func (o *childOffer) matchGroup(group []Proposal, ts *conf.TransformSet, spi fun
 // acceptReply is the initiator's check of the responder's SA payload: it
 // must be one of our proposals with exactly one of our transforms each.
 func (o *childOffer) acceptReply(reply *SA, ourSA *SA) (*childChoice, error) {
-	groups := proposalGroups(reply)
-	if len(groups) != 1 {
-		return nil, fmt.Errorf("%w: responder chose %d proposals", ErrNoProposalChosen, len(groups))
+	// One proposal number: one AND-ed group (AH+ESP bundles are two
+	// proposals sharing the number).
+	groups := 0
+	for i := range reply.Proposals {
+		if i == 0 || reply.Proposals[i].Number != reply.Proposals[i-1].Number {
+			groups++
+		}
 	}
-	num := groups[0][0].Number
+	if groups != 1 {
+		return nil, fmt.Errorf("%w: responder chose %d proposals", ErrNoProposalChosen, groups)
+	}
+	num := reply.Proposals[0].Number
 	idx := int(num) - 1
 	if idx < 0 || idx >= len(o.Sets) {
 		return nil, fmt.Errorf("%w: responder chose proposal %d which we did not offer", ErrNoProposalChosen, num)
@@ -365,8 +361,8 @@ func (o *childOffer) acceptReply(reply *SA, ourSA *SA) (*childChoice, error) {
 	if ch.Mode == "" {
 		ch.Mode = conf.ModeTunnel
 	}
-	for i := range groups[0] {
-		p := &groups[0][i]
+	for i := range reply.Proposals {
+		p := &reply.Proposals[i]
 		if len(p.Transforms) != 1 {
 			return nil, fmt.Errorf("%w: responder returned %d transforms", ErrNoProposalChosen, len(p.Transforms))
 		}
