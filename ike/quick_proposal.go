@@ -259,82 +259,79 @@ func (o *childOffer) selectProposal(offer *SA, spi func() uint32) (*SA, *childCh
 		for j = i + 1; j < len(offer.Proposals) && offer.Proposals[j].Number == offer.Proposals[i].Number; j++ {
 		}
 		group := offer.Proposals[i:j]
+		var haveAH, haveESP bool
+		for k := range group {
+			haveAH = haveAH || group[k].Protocol == ProtoAH
+			haveESP = haveESP || group[k].Protocol == ProtoESP
+		}
+		// Each of our transform sets against the group: the same
+		// protocols, and for each one of the offered transforms.
+	sets:
 		for _, ts := range o.Sets {
-			ch, reply, pfsOnly := o.matchGroup(group, ts, spi)
-			if ch != nil {
-				return reply, ch, nil
+			wantAH, wantESP := ts.AH != algo.HashNone, ts.ESP != algo.CipherNone
+			if haveAH != wantAH || haveESP != wantESP || len(group) != btoi(wantAH)+btoi(wantESP) {
+				continue
 			}
-			pfsMismatch = pfsMismatch || pfsOnly
+			wantMode := ts.Mode
+			if wantMode == "" {
+				wantMode = conf.ModeTunnel
+			}
+			ch := &childChoice{Mode: wantMode}
+			reply := &SA{DOI: DOIIPsec, Situation: SituationIdentityOnly}
+			// groupPFS: the group failed only because of PFS.
+			groupPFS := false
+			for k := range group {
+				p := &group[k]
+				peerSPI, ok := spiValue(p.SPI)
+				if !ok {
+					continue sets
+				}
+				var found *protoChoice
+				var tp transformParams
+				var t *Transform
+				for n := range p.Transforms {
+					t, tp = &p.Transforms[n], transformParams{}
+					c, ok := matchTransform(p.Protocol, t, ts, &tp)
+					if !ok {
+						continue
+					}
+					// Any encapsulation value of the wanted mode (plain,
+					// RFC 3947 UDP or the drafts' UDP) will do.
+					var mode conf.Mode
+					switch tp.encap {
+					case EncapTunnel, EncapUDPTunnel, EncapUDPTunnelDraft:
+						mode = conf.ModeTunnel
+					case EncapTransport, EncapUDPTransport, EncapUDPTransportDft:
+						mode = conf.ModeTransport
+					}
+					if mode == "" || mode != wantMode || tp.esn != o.ESN {
+						continue
+					}
+					if tp.group != o.PFS {
+						groupPFS = groupPFS || (tp.group == 0) != (o.PFS == 0)
+						continue
+					}
+					found = c
+					break
+				}
+				if found == nil {
+					pfsMismatch = pfsMismatch || groupPFS
+					continue sets
+				}
+				found.SPIi = peerSPI
+				found.SPIr = spi()
+				// A longer offer is answered with RESPONDER-LIFETIME by
+				// the caller.
+				o.choose(ch, p.Protocol, found, &tp)
+				reply.addProposal(p.Number, p.Protocol, found.SPIr, *t)
+			}
+			return reply, ch, nil
 		}
 	}
 	if pfsMismatch {
 		return nil, nil, ErrPFSMismatch
 	}
 	return nil, nil, ErrNoProposalChosen
-}
-
-// matchGroup tries one AND-ed proposal group against one transform set.
-// pfsOnly reports a group that failed only because of PFS.
-func (o *childOffer) matchGroup(group []Proposal, ts *conf.TransformSet, spi func() uint32) (ch *childChoice, reply *SA, pfsOnly bool) {
-	wantAH, wantESP := ts.AH != algo.HashNone, ts.ESP != algo.CipherNone
-	var haveAH, haveESP bool
-	for i := range group {
-		haveAH = haveAH || group[i].Protocol == ProtoAH
-		haveESP = haveESP || group[i].Protocol == ProtoESP
-	}
-	if haveAH != wantAH || haveESP != wantESP || len(group) != btoi(wantAH)+btoi(wantESP) {
-		return nil, nil, false
-	}
-	wantMode := ts.Mode
-	if wantMode == "" {
-		wantMode = conf.ModeTunnel
-	}
-	ch = &childChoice{Mode: wantMode}
-	reply = &SA{DOI: DOIIPsec, Situation: SituationIdentityOnly}
-	groupPFS := false
-	for i := range group {
-		p := &group[i]
-		peerSPI, ok := spiValue(p.SPI)
-		if !ok {
-			return nil, nil, false
-		}
-		var found *protoChoice
-		var params transformParams
-		var chosen Transform
-		for i := range p.Transforms {
-			t := &p.Transforms[i]
-			var tp transformParams
-			if c, ok := matchTransform(p.Protocol, t, ts, &tp); ok {
-				// Any encapsulation value of the wanted mode (plain,
-				// RFC 3947 UDP or the drafts' UDP) will do.
-				var mode conf.Mode
-				switch tp.encap {
-				case EncapTunnel, EncapUDPTunnel, EncapUDPTunnelDraft:
-					mode = conf.ModeTunnel
-				case EncapTransport, EncapUDPTransport, EncapUDPTransportDft:
-					mode = conf.ModeTransport
-				}
-				if mode == "" || mode != wantMode || tp.esn != o.ESN {
-					continue
-				}
-				if tp.group != o.PFS {
-					groupPFS = groupPFS || (tp.group == 0) != (o.PFS == 0)
-					continue
-				}
-				found, params, chosen = c, tp, *t
-				break
-			}
-		}
-		if found == nil {
-			return nil, nil, groupPFS
-		}
-		found.SPIi = peerSPI
-		found.SPIr = spi()
-		// A longer offer is answered with RESPONDER-LIFETIME by the caller.
-		o.choose(ch, p.Protocol, found, &params)
-		reply.addProposal(p.Number, p.Protocol, found.SPIr, chosen)
-	}
-	return ch, reply, false
 }
 
 // acceptReply is the initiator's check of the responder's SA payload: it
