@@ -57,22 +57,23 @@ type Lease struct {
 }
 
 // attributes encodes the lease as a gateway's REPLY or SET. Addresses
-// go by pointer: on 32-bit routers each netip value passed by value is a
-// copy loop at the call site (flash).
+// are their AsSlice bytes (4 for IPv4, 16 for IPv6): no helper of our own
+// per family (flash).
 func (l *Lease) attributes(unity bool) Attributes {
 	var as Attributes
 	if l.IP4.IsValid() {
-		as.add(CfgIP4Address, ip4Bytes(&l.IP4))
+		as.add(CfgIP4Address, l.IP4.AsSlice())
 	}
 	if l.IP6.IsValid() {
-		as.add(CfgIP6Address, ip6Bytes(&l.IP6, 128))
+		as.add(CfgIP6Address, append(l.IP6.AsSlice(), 128))
 	}
 	for i := range l.DNS {
-		if d := &l.DNS[i]; d.Is4() {
-			as.add(CfgIP4DNS, ip4Bytes(d))
-		} else {
-			as.add(CfgIP6DNS, ip6Bytes(d, -1))
+		// 4 bytes for an IPv4 server, 16 for an IPv6 one.
+		t := CfgIP6DNS
+		if l.DNS[i].Is4() {
+			t = CfgIP4DNS
 		}
+		as.add(t, l.DNS[i].AsSlice())
 	}
 	var split []byte
 	for i := range l.Split {
@@ -95,21 +96,6 @@ func (l *Lease) attributes(unity bool) Attributes {
 	return as
 }
 
-// ip4Bytes is an IPv4 address's 4 bytes; ip6Bytes an address's 16 bytes,
-// followed by the prefix length bits unless it is negative.
-func ip4Bytes(a *netip.Addr) []byte {
-	b := a.As4()
-	return b[:]
-}
-
-func ip6Bytes(a *netip.Addr, bits int) []byte {
-	b := a.As16()
-	if bits < 0 {
-		return b[:]
-	}
-	return append(b[:], byte(bits))
-}
-
 // prefixBytes is a prefix's network address, 4 or 16 bytes (an
 // IPv4-mapped prefix: 16), and its length.
 func prefixBytes(p *netip.Prefix) ([]byte, int) {
@@ -126,7 +112,7 @@ func leaseRequest(prev *Lease) Attributes {
 		as[i].Type = t
 	}
 	if prev != nil && prev.IP4.IsValid() {
-		as[0].Value = ip4Bytes(&prev.IP4)
+		as[0].Value = prev.IP4.AsSlice()
 	}
 	return as
 }
