@@ -76,21 +76,26 @@ func AttrTLV(t uint16, v []byte) Attribute { return Attribute{Type: t, Value: v}
 // AttrUint builds the shortest encoding of a numeric attribute: TV when the
 // value fits 16 bits, else a TLV of 4 (or 8) bytes, as life durations need.
 func AttrUint(t uint16, v uint64) Attribute {
-	n := 8
-	switch {
-	case v <= 0xffff:
-		return Attribute{Type: t, TV: true, Value: []byte{byte(v >> 8), byte(v)}}
-	case v <= 0xffffffff:
-		n = 4
-	}
-	return Attribute{Type: t, Value: binary.BigEndian.AppendUint64(nil, v)[8-n:]}
+	var as Attributes
+	as.addUint(t, v)
+	return as[0]
 }
 
 // add appends a TLV attribute; addUint a numeric one (AttrUint). One
 // call instead of an append written out at each site (flash).
 func (as *Attributes) add(t uint16, v []byte) { *as = append(*as, Attribute{Type: t, Value: v}) }
 
-func (as *Attributes) addUint(t uint16, v uint64) { *as = append(*as, AttrUint(t, v)) }
+func (as *Attributes) addUint(t uint16, v uint64) {
+	n := 8
+	switch {
+	case v <= 0xffff:
+		*as = append(*as, Attribute{Type: t, TV: true, Value: []byte{byte(v >> 8), byte(v)}})
+		return
+	case v <= 0xffffffff:
+		n = 4
+	}
+	*as = append(*as, Attribute{Type: t, Value: binary.BigEndian.AppendUint64(nil, v)[8-n:]})
+}
 
 // addLife appends the lifetimes: a life type attribute of class typ
 // (phase 1's AttrLifeType or the IPsec DOI's AttrSALifeType), each

@@ -203,11 +203,14 @@ func (m *Manager) raSend(sa *ikeSA, t *txn, cfgType uint8, id uint16, as Attribu
 		t = newTxn(sa.out.sec, newMessageID())
 		id = uint16(t.mid)
 	}
-	out, err := t.seal(sa.out.sec, &AttributesPayload{CfgType: cfgType, Identifier: id, Attributes: as})
+	// The next message of exchange t (transaction.go).
+	out, next, err := sealHashed(sa.out.sec, ExchangeTransaction, t.mid, t.iv, [][]byte{be32(t.mid)},
+		[]Payload{&AttributesPayload{CfgType: cfgType, Identifier: id, Attributes: as}})
 	if err != nil {
 		m.log.Warn("cannot build Transaction message", "peer", &sa.remote, "err", err)
 		return
 	}
+	t.iv, t.lastOut = next, out
 	if ours {
 		sa.ra.cur = t
 		sa.ra.retx.arm(out, now)
@@ -504,11 +507,8 @@ func (m *Manager) raGatewayAcked(sa *ikeSA, t *txn, ap *AttributesPayload, now m
 // raGatewayEarlyRequest: the client's Mode-Config pull overtook its ACK
 // of our XAUTH verdict (it sends both at once). The pull implies the ACK.
 func (m *Manager) raGatewayEarlyRequest(sa *ikeSA, t *txn, ap *AttributesPayload, now mono) error {
-	if c := sa.ra.cur; c != nil {
-		sa.ra.done[c.mid] = c // the late ACK is then ignored
-		sa.ra.cur = nil
-		sa.ra.retx.clear()
-	}
+	// raGatewayLease ends our verdict's exchange as answered, so the
+	// late ACK is then ignored.
 	sa.ra.phase = raConfig
 	return m.raGatewayLease(sa, t, ap, now)
 }
@@ -527,7 +527,8 @@ func (m *Manager) raGatewayLease(sa *ikeSA, t *txn, ap *AttributesPayload, now m
 	}
 	m.raSend(sa, t, CfgReply, ap.Identifier, l.attributes(sa.out.peerUnity), now)
 	if c := sa.ra.cur; c != nil {
-		// A pulling client answered our push with a pull: the pull wins.
+		// A pulling client answered our push with a pull (or its pull
+		// overtook its ACK of our verdict): the pull wins.
 		sa.ra.done[c.mid] = c
 		sa.ra.cur = nil
 		sa.ra.retx.clear()

@@ -39,16 +39,6 @@ func newTxn(sec *p1Secrets, mid uint32) *txn {
 	return &txn{mid: mid, iv: sec.exchangeIV(mid)}
 }
 
-// seal encrypts one attribute payload as the next message of t.
-func (t *txn) seal(sec *p1Secrets, ap *AttributesPayload) ([]byte, error) {
-	out, next, err := sealHashed(sec, ExchangeTransaction, t.mid, t.iv, [][]byte{be32(t.mid)}, []Payload{ap})
-	if err != nil {
-		return nil, err
-	}
-	t.iv, t.lastOut = next, out
-	return out, nil
-}
-
 // open decrypts and authenticates the next message of t and checks the
 // payloads every Transaction message carries (HASH, one attribute
 // payload; txnPayloads). A message whose HASH does not verify returns
