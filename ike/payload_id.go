@@ -50,10 +50,11 @@ func (p *ID) Body() []byte {
 // IDFromAddr returns an ID_IPV4_ADDR / ID_IPV6_ADDR identity.
 func IDFromAddr(a netip.Addr) *ID {
 	b := a.Unmap().AsSlice()
+	t := IDIPv6Addr
 	if len(b) == 4 {
-		return &ID{IDType: IDIPv4Addr, Data: b}
+		t = IDIPv4Addr
 	}
-	return &ID{IDType: IDIPv6Addr, Data: b}
+	return &ID{IDType: t, Data: b}
 }
 
 // IDFromPrefix returns an ID_IPV4_ADDR_SUBNET / ID_IPV6_ADDR_SUBNET, also
