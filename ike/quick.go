@@ -377,13 +377,11 @@ func (q *quickMode) initiatorQM2(m *Message) ([]byte, *quickResult, error) {
 		if err != nil {
 			continue
 		}
-		var life saLife
-		for i := range as {
-			v, _ := as[i].Uint()
-			life.read(&as[i], v)
-		}
-		ch.Lifetime = minDur(ch.Lifetime, life.seconds)
-		ch.LifetimeKB = minNonZero(ch.LifetimeKB, life.kb)
+		// Its attributes are the life ones of a transform.
+		var life transformParams
+		decodeTransform(&Transform{Attributes: as}, &life)
+		ch.Lifetime = minDur(ch.Lifetime, life.lifetime)
+		ch.LifetimeKB = minNonZero(ch.LifetimeKB, life.lifeKB)
 	}
 	q.nr = append([]byte(nil), nonce.Data...)
 	q.choice = ch

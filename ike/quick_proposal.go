@@ -155,36 +155,12 @@ type transformParams struct {
 	unknownAtt uint16
 }
 
-// saLife reads SA Life Type and SA Life Duration attributes (RFC 2407
-// section 4.5): each duration is in the unit of the type before it.
-type saLife struct {
-	unit    uint64
-	seconds time.Duration
-	kb      uint64
-}
-
-// read takes a, whose value is v, if it is a life attribute.
-func (l *saLife) read(a *Attribute, v uint64) bool {
-	switch a.Type {
-	case AttrSALifeType:
-		l.unit = v
-	case AttrSALifeDuration:
-		switch l.unit {
-		case LifeSeconds:
-			l.seconds = time.Duration(v) * time.Second
-		case LifeKilobytes:
-			l.kb = v
-		}
-	default:
-		return false
-	}
-	return true
-}
-
 // decodeTransform fills p, which starts zero, from t's attributes (both
 // passed by pointer: copied at every call and return otherwise).
 func decodeTransform(t *Transform, p *transformParams) {
-	var life saLife
+	// unit: the SA Life Type before a SA Life Duration, which is in that
+	// unit (RFC 2407 section 4.5).
+	var unit uint64
 	for i := range t.Attributes {
 		a := &t.Attributes[i]
 		v, ok := a.Uint()
@@ -192,10 +168,16 @@ func decodeTransform(t *Transform, p *transformParams) {
 			p.unknownAtt = a.Type
 			continue
 		}
-		if life.read(a, v) {
-			continue
-		}
 		switch a.Type {
+		case AttrSALifeType:
+			unit = v
+		case AttrSALifeDuration:
+			switch unit {
+			case LifeSeconds:
+				p.lifetime = time.Duration(v) * time.Second
+			case LifeKilobytes:
+				p.lifeKB = v
+			}
 		case AttrP2GroupDesc:
 			p.group = algo.Group(v)
 		case AttrEncapsulationMode:
@@ -210,7 +192,6 @@ func decodeTransform(t *Transform, p *transformParams) {
 			p.unknownAtt = a.Type
 		}
 	}
-	p.lifetime, p.lifeKB = life.seconds, life.kb
 }
 
 // matchTransform checks one offered transform against our transform set
