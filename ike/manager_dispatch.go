@@ -313,7 +313,9 @@ func (m *Manager) handleQuick(sa *ikeSA, in *inbound) {
 		return
 	}
 	if qs != nil {
-		if qs.q.isDuplicate(pkt) {
+		// The last message we accepted again: the peer did not get our
+		// answer, so we re-send it.
+		if q := qs.q; q.lastIn != nil && bytes.Equal(pkt, q.lastIn) {
 			if qs.q.lastOut != nil {
 				m.send(sa, qs.q.lastOut)
 			}

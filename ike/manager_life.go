@@ -145,7 +145,7 @@ func (m *Manager) initiateRuleOn(ms *mapState, r *proxyRule, sa *ikeSA, now mono
 		m.startPhase1(ms, now)
 		return
 	}
-	if !sa.raReady() {
+	if sa.life != lifeActive {
 		// Phase 1 (or XAUTH and Mode-Config) in progress with this peer, for this map or
 		// another one: its Quick Modes follow once it is up. (A
 		// second phase 1 would make the responder, which binds both

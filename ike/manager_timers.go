@@ -277,7 +277,7 @@ func (m *Manager) tickSA(sa *ikeSA, now mono) {
 		sa.nextKA = now + mono(nattKeepaliveInterval)
 	}
 	// Phase 1 rekey (make-before-break) and expiry.
-	if heir := sa.replacedBy; heir != nil && !heir.dead() && heir.raReady() {
+	if heir := sa.replacedBy; heir != nil && !heir.dead() && heir.life == lifeActive {
 		// Our own rekey: the old SA goes once its exchanges are over.
 		// The peer's re-authentication: the peer deletes the old SA
 		// itself once it has moved its IPsec SAs to the new one
@@ -325,7 +325,7 @@ func rekeyVia(sa *ikeSA) *ikeSA {
 	if sa.replacedBy == nil {
 		return sa
 	}
-	if h := sa.heir(); h != nil && h.raReady() {
+	if h := sa.heir(); h != nil && h.life == lifeActive {
 		return h
 	}
 	return nil

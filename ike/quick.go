@@ -488,12 +488,6 @@ func (q *quickMode) responderQM3(m *Message) ([]byte, *quickResult, error) {
 	return nil, q.result(), nil
 }
 
-// isDuplicate reports whether pkt is the last message we accepted in this
-// exchange: the peer did not get our answer, so we re-send it.
-func (q *quickMode) isDuplicate(pkt []byte) bool {
-	return q.lastIn != nil && bytes.Equal(pkt, q.lastIn)
-}
-
 // result derives KEYMAT for both directions and wipes the DH secret.
 func (q *quickMode) result() *quickResult {
 	q.derived = true

@@ -163,12 +163,6 @@ func (l *Lease) ACLRules() []acl.Rule {
 	return out
 }
 
-// raReady reports whether Quick Modes may run on the SA: phase 1 is up and
-// a remote-access SA has its address.
-func (sa *ikeSA) raReady() bool {
-	return sa.life == lifeActive
-}
-
 // raStart begins the remote-access exchanges of a freshly established SA:
 // the gateway asks for the credentials right away (behind MM6 / after AM3);
 // the client waits for that question.
