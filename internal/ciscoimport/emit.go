@@ -13,29 +13,6 @@ import (
 // show in clear (ASA "*****", IOS type 6/7): the admin writes them there.
 const defaultPSKDir = "/etc/tinyipsec/"
 
-// out is one crypto map entry as it will be written. It lives on
-// mapOut's stack while mapOut writes it: kept in a list, each one was a
-// heap object whose type needed a descriptor of every field (flash).
-type out struct {
-	comment  string
-	name     string
-	seq      string
-	peer     string
-	match    string
-	tsets    []string
-	psk      string
-	pskFile  string
-	pfs      int
-	life     int
-	lifeKB   int64
-	kbSet    bool
-	exchange string
-	dpd      int
-	dpdTO    int
-	dpdSet   bool
-	natOff   bool
-}
-
 func (c *converter) emit() []byte {
 	// ASA tunnel groups become keys: a group named by an address is
 	// that peer's key, DefaultL2LGroup every peer's, any other name the
@@ -151,7 +128,36 @@ func (c *converter) emit() []byte {
 		b.Raw("]\n")
 	}
 	b.Raw(string(entries.Bytes()))
-	c.writeKeyring(b, haveDynamic)
+	// The keys no static crypto map took, as [[keyring]] entries, which
+	// dynamic crypto maps choose from per peer; without a dynamic map
+	// they would serve nobody.
+	for _, k := range c.keys {
+		if k.used {
+			continue
+		}
+		who := k.ident
+		if who == "" {
+			who = k.prefix.String()
+		}
+		if !haveDynamic {
+			c.noteAt(k.line, "(key for "+who+")", "no crypto map has this peer: the key is not carried over")
+			continue
+		}
+		b.Table(lineNo(k.line), "[[keyring]]")
+		if k.ident != "" {
+			b.Str("identity", k.ident)
+		} else {
+			b.Str("address", who)
+		}
+		switch {
+		case k.key != "" && utf8.ValidString(k.key):
+			b.Str("psk", k.key)
+		default:
+			f := c.pskDir + safeName(who) + ".psk"
+			b.Str("psk_file", f)
+			c.noteAt(k.line, "(key for "+who+")", "write the clear key into "+f)
+		}
+	}
 	if len(c.policies) == 0 && n > 0 {
 		c.noteAt(0, "(whole file)", "no crypto isakmp policy: the platform's built-in default policies are not carried over; add an [[isakmp_policy]]")
 	}
@@ -172,6 +178,9 @@ func lineNo(n int) string { return "line " + strconv.Itoa(n) }
 // mapOut checks one entry, resolves its names and writes it to b; it
 // returns the peer written, "" (with notes) when the entry cannot be
 // carried over. via names the crypto map a dynamic-map entry is used by.
+// The values are written from the entry and a few locals as they are
+// checked (a struct of the 17 values to write was copied field by field:
+// flash).
 func (c *converter) mapOut(b *conf.TOMLWriter, m *mapEntry, via string) string {
 	kind, word := "crypto map", "map"
 	if m.isDynamic {
@@ -180,20 +189,6 @@ func (c *converter) mapOut(b *conf.TOMLWriter, m *mapEntry, via string) string {
 	head := &line{num: m.line, toks: []string{"crypto", word, m.name, m.seq}}
 	if m.unusable != "" {
 		return "" // noted where it was found
-	}
-	e := &out{name: m.name, seq: m.seq, pfs: m.pfs, life: m.life, lifeKB: m.lifeKB, kbSet: m.lifeKBSet, natOff: m.natOff || c.natTOff}
-	e.comment = kind + " " + m.name + " " + m.seq + " (" + lineNo(m.line) + ")"
-	if via != "" {
-		e.comment += ", used by " + via
-	}
-	if e.life == 0 {
-		e.life = c.saLifetime
-	}
-	if !e.kbSet && c.saKBSet {
-		e.lifeKB, e.kbSet = c.saLifetimeKB, true
-	}
-	if m.aggressive {
-		e.exchange = "aggressive"
 	}
 
 	// match address
@@ -205,9 +200,9 @@ func (c *converter) mapOut(b *conf.TOMLWriter, m *mapEntry, via string) string {
 		c.note(m.matchLine, "ACL "+m.match+" is missing or has no usable permit entry: the entry is not carried over")
 		return ""
 	}
-	e.match = m.match
 
 	// transform sets
+	var tsets []string
 	for _, name := range m.tsets {
 		var ts *transformSet
 		if i := c.find("t", name); i >= 0 {
@@ -218,85 +213,102 @@ func (c *converter) mapOut(b *conf.TOMLWriter, m *mapEntry, via string) string {
 			c.note(m.tsLine, "transform set "+name+" is not defined; left out")
 		case ts.bad:
 			c.note(m.tsLine, "transform set "+name+" was not carried over; left out")
-		case len(e.tsets) == 6:
+		case len(tsets) == 6:
 			c.note(m.tsLine, "more than six transform sets; "+name+" left out")
 		default:
-			e.tsets = append(e.tsets, name)
+			tsets = append(tsets, name)
 		}
 	}
-	if len(e.tsets) == 0 {
+	if len(tsets) == 0 {
 		c.note(head, "no usable transform set: the entry is not carried over")
 		return ""
 	}
 
 	// peer and key
+	peer := "dynamic"
 	if m.isDynamic {
-		e.peer = "dynamic"
 		if len(m.peers) > 0 {
 			c.note(m.peerLine, "set peer in a dynamic map: the entry answers any peer")
 		}
-		c.dynamicKey(e, head)
 	} else {
 		if len(m.peers) == 0 {
 			c.note(head, "no set peer: the entry is not carried over")
 			return ""
 		}
-		e.peer = m.peers[0]
+		peer = m.peers[0]
 		if len(m.peers) > 1 {
-			c.note(m.peerLine, "backup peers ("+strings.Join(m.peers[1:], " ")+") are not supported; only "+e.peer+" is carried over")
+			c.note(m.peerLine, "backup peers ("+strings.Join(m.peers[1:], " ")+") are not supported; only "+peer+" is carried over")
 		}
-		c.staticKey(e, m)
+	}
+	var psk, pskFile string
+	if m.isDynamic {
+		psk, pskFile = c.dynamicKey(head)
+	} else {
+		psk, pskFile = c.staticKey(peer, m)
+	}
+
+	comment := kind + " " + m.name + " " + m.seq + " (" + lineNo(m.line) + ")"
+	if via != "" {
+		comment += ", used by " + via
+	}
+	b.Table(comment, "[[crypto_map]]")
+	b.Str("name", m.name)
+	b.Value("seq", m.seq)
+	b.Str("peer", peer)
+	b.Str("match", m.match)
+	b.StrList("transform_set", tsets)
+	if !optStr(b, "psk_file", pskFile) {
+		optStr(b, "psk", psk)
+	}
+	if m.pfs != 0 {
+		b.Int("pfs", int64(m.pfs))
+	}
+	life := m.life
+	if life == 0 {
+		life = c.saLifetime
+	}
+	if life != 0 {
+		b.Int("lifetime", int64(life))
+	}
+	if m.lifeKBSet {
+		b.Int("lifetime_kb", m.lifeKB)
+	} else if c.saKBSet {
+		b.Int("lifetime_kb", c.saLifetimeKB)
+	}
+	if m.aggressive {
+		b.Str("exchange", "aggressive")
 	}
 	// crypto isakmp keepalive, or the ASA tunnel group's keepalive. Cisco
 	// declares a peer dead after about five retries.
-	if i := c.find("g", e.peer); i >= 0 && (c.groups[i].dpdSet || c.groups[i].dpdOff) {
+	dpd, retry := c.dpdDelay, c.dpdRetry
+	dpdSet := c.dpdSet
+	if i := c.find("g", peer); i >= 0 && (c.groups[i].dpdSet || c.groups[i].dpdOff) {
 		tg := c.groups[i]
-		e.dpdSet = true
-		if !tg.dpdOff {
-			e.dpd, e.dpdTO = tg.dpd, tg.dpd+5*tg.retry
-		}
-	} else if c.dpdSet {
-		e.dpdSet, e.dpd, e.dpdTO = true, c.dpdDelay, c.dpdDelay+5*c.dpdRetry
-	}
-	b.Table(e.comment, "[[crypto_map]]")
-	b.Str("name", e.name)
-	b.Value("seq", e.seq)
-	b.Str("peer", e.peer)
-	b.Str("match", e.match)
-	b.StrList("transform_set", e.tsets)
-	if !optStr(b, "psk_file", e.pskFile) {
-		optStr(b, "psk", e.psk)
-	}
-	if e.pfs != 0 {
-		b.Int("pfs", int64(e.pfs))
-	}
-	if e.life != 0 {
-		b.Int("lifetime", int64(e.life))
-	}
-	if e.kbSet {
-		b.Int("lifetime_kb", e.lifeKB)
-	}
-	optStr(b, "exchange", e.exchange)
-	if e.dpdSet {
-		b.Int("dpd_delay", int64(e.dpd))
-		if e.dpd > 0 {
-			b.Int("dpd_timeout", int64(e.dpdTO))
+		dpd, retry, dpdSet = tg.dpd, tg.retry, true
+		if tg.dpdOff {
+			dpd = 0
 		}
 	}
-	if e.natOff {
+	if dpdSet {
+		b.Int("dpd_delay", int64(dpd))
+		if dpd > 0 {
+			b.Int("dpd_timeout", int64(dpd+5*retry))
+		}
+	}
+	if m.natOff || c.natTOff {
 		b.Raw("nat_t = \"off\"\n")
 	}
-	return e.peer
+	return peer
 }
 
-// staticKey puts the peer's pre-shared key on the entry.
-// The key is the one for the peer's host name, else the most specific
-// address key that contains it.
-func (c *converter) staticKey(e *out, m *mapEntry) {
-	a, err := netip.ParseAddr(e.peer)
+// staticKey is the pre-shared key of a static entry's peer, as psk or
+// as the file the admin writes it into (with a note): the key for the
+// peer's host name, else the most specific address key that contains it.
+func (c *converter) staticKey(peer string, m *mapEntry) (psk, file string) {
+	a, err := netip.ParseAddr(peer)
 	var k *pskEntry
 	for _, x := range c.keys {
-		if err != nil && x.ident == "fqdn:"+e.peer {
+		if err != nil && x.ident == "fqdn:"+peer {
 			k = x
 			break
 		}
@@ -306,48 +318,50 @@ func (c *converter) staticKey(e *out, m *mapEntry) {
 	}
 	if k == nil {
 		if c.preShare() {
-			e.pskFile = c.pskDir + safeName(e.peer) + ".psk"
-			c.note(m.peerLine, "no pre-shared key for peer "+e.peer+"; write it into "+e.pskFile+" (or set cert, key and ca)")
+			file = c.pskDir + safeName(peer) + ".psk"
+			c.note(m.peerLine, "no pre-shared key for peer "+peer+"; write it into "+file+" (or set cert, key and ca)")
 		}
-		return
+		return "", file
 	}
 	k.used = true
-	c.useKey(e, k)
+	return c.useKey(peer, k)
 }
 
 // dynamicKey: a dynamic entry takes the key for every address (Cisco's
 // "address 0.0.0.0 0.0.0.0" or ASA's DefaultL2LGroup) as its own psk; the
 // per-peer keys become [[keyring]] entries.
-func (c *converter) dynamicKey(e *out, head *line) {
+func (c *converter) dynamicKey(head *line) (psk, file string) {
 	for _, k := range c.keys {
 		if k.prefix.IsValid() && k.prefix.Bits() == 0 {
 			k.used = true
-			c.useKey(e, k)
-			return
+			return c.useKey("dynamic", k)
 		}
 	}
 	for _, k := range c.keys {
 		if !k.used {
-			return // the [[keyring]] entries written below serve it
+			return "", "" // the [[keyring]] entries written below serve it
 		}
 	}
 	if c.preShare() {
-		e.pskFile = c.pskDir + "dynamic.psk"
-		c.note(head, "no pre-shared key for the peers of the dynamic map; write it into "+e.pskFile)
+		file = c.pskDir + "dynamic.psk"
+		c.note(head, "no pre-shared key for the peers of the dynamic map; write it into "+file)
 	}
+	return "", file
 }
 
-func (c *converter) useKey(e *out, k *pskEntry) {
-	switch {
-	case k.key != "" && utf8.ValidString(k.key):
-		e.psk = k.key
-	case k.key != "":
-		e.pskFile = c.pskDir + safeName(e.peer) + ".psk"
-		c.noteAt(k.line, "(key)", "the key is not valid UTF-8 and cannot be written as TOML; write it into "+e.pskFile)
-	default:
-		e.pskFile = c.pskDir + safeName(e.peer) + ".psk"
-		c.noteAt(k.line, "(key)", "write the clear key for peer "+e.peer+" into "+e.pskFile)
+// useKey is k as the entry's psk, or the file for it (with a note) when
+// the config does not show it in clear or TOML cannot hold it.
+func (c *converter) useKey(peer string, k *pskEntry) (psk, file string) {
+	if k.key != "" && utf8.ValidString(k.key) {
+		return k.key, ""
 	}
+	file = c.pskDir + safeName(peer) + ".psk"
+	if k.key != "" {
+		c.noteAt(k.line, "(key)", "the key is not valid UTF-8 and cannot be written as TOML; write it into "+file)
+	} else {
+		c.noteAt(k.line, "(key)", "write the clear key for peer "+peer+" into "+file)
+	}
+	return "", file
 }
 
 func (c *converter) preShare() bool {
@@ -389,39 +403,6 @@ func (c *converter) crypoACL(name string) bool {
 	}
 	a.ok = permits > 0
 	return a.ok
-}
-
-// writeKeyring writes the keys no static crypto map took as [[keyring]]
-// entries, which dynamic crypto maps choose from per peer; without a
-// dynamic map they would serve nobody.
-func (c *converter) writeKeyring(b *conf.TOMLWriter, haveDynamic bool) {
-	for _, k := range c.keys {
-		if k.used {
-			continue
-		}
-		who := k.ident
-		if who == "" {
-			who = k.prefix.String()
-		}
-		if !haveDynamic {
-			c.noteAt(k.line, "(key for "+who+")", "no crypto map has this peer: the key is not carried over")
-			continue
-		}
-		b.Table(lineNo(k.line), "[[keyring]]")
-		if k.ident != "" {
-			b.Str("identity", k.ident)
-		} else {
-			b.Str("address", who)
-		}
-		switch {
-		case k.key != "" && utf8.ValidString(k.key):
-			b.Str("psk", k.key)
-		default:
-			f := c.pskDir + safeName(who) + ".psk"
-			b.Str("psk_file", f)
-			c.noteAt(k.line, "(key for "+who+")", "write the clear key into "+f)
-		}
-	}
 }
 
 // safeName makes a peer name usable in a file name.

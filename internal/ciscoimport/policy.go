@@ -19,7 +19,6 @@ type policy struct {
 	auth     string
 	group    int
 	lifetime int
-	dropped  bool
 }
 
 // supportedGroup reports whether tinyipsec offers DH group n: algo's
@@ -45,11 +44,64 @@ func (c *converter) policy(b *block) {
 	if c.platform == "ASA" {
 		p.enc, p.auth, p.group = "3des", "pre-share", 2
 	}
+	dropped := false // a value is not supported: the policy is not carried over
 	for i := range b.children {
 		l := &b.children[i]
-		c.policyLine(&p, l)
+		t := l.toks
+		var a1, a2 string // the arguments, lower case
+		if len(t) > 1 {
+			a1 = strings.ToLower(t[1])
+		}
+		if len(t) > 2 {
+			a2 = strings.ToLower(t[2])
+		}
+		drop := "" // why the whole policy is not carried over
+		switch strings.ToLower(t[0]) {
+		case "encr", "encryption":
+			w := a1
+			if w == "aes" {
+				w = "aes " + a2
+			}
+			if p.enc = translateWord(policyCiphers[:], w); p.enc == "" {
+				drop = "encryption " + a1 + " is not supported"
+			}
+		case "hash":
+			if p.hash = translateWord(policyHashes[:], a1); p.hash == "" {
+				drop = "hash " + a1 + " is not supported"
+			}
+		case "authentication":
+			if p.auth = translateWord(policyAuths[:], a1); p.auth == "" {
+				drop = "authentication " + a1 + " is not supported (RSA encryption modes are not offered)"
+			}
+		case "group":
+			if g, err := strconv.Atoi(a1); err != nil || !supportedGroup(g) {
+				drop = "DH group " + a1 + " is not supported"
+			} else {
+				p.group = g
+			}
+		case "lifetime":
+			n, err := strconv.Atoi(a1)
+			switch {
+			case err != nil || n <= 0:
+				c.note(l, "lifetime is not a number of seconds")
+			case n < 60:
+				c.note(l, "tinyipsec's shortest phase 1 lifetime is 60 s; using 60")
+				p.lifetime = 60
+			case n > 86400:
+				c.note(l, "tinyipsec's longest phase 1 lifetime is 86400 s; using 86400")
+				p.lifetime = 86400
+			default:
+				p.lifetime = n
+			}
+		default:
+			c.note(l, "no tinyipsec equivalent")
+		}
+		if drop != "" {
+			c.note(l, drop+"; the policy is not carried over")
+			dropped = true
+		}
 	}
-	if p.dropped {
+	if dropped {
 		return
 	}
 	// What is weak, each after ", ": one buffer rather than a list of
@@ -110,62 +162,6 @@ func translateWord(table [][2]string, w string) string {
 		}
 	}
 	return ""
-}
-
-func (c *converter) policyLine(p *policy, l *line) {
-	t := l.toks
-	var a1, a2 string // the arguments, lower case
-	if len(t) > 1 {
-		a1 = strings.ToLower(t[1])
-	}
-	if len(t) > 2 {
-		a2 = strings.ToLower(t[2])
-	}
-	drop := "" // why the whole policy is not carried over
-	switch strings.ToLower(t[0]) {
-	case "encr", "encryption":
-		w := a1
-		if w == "aes" {
-			w = "aes " + a2
-		}
-		if p.enc = translateWord(policyCiphers[:], w); p.enc == "" {
-			drop = "encryption " + a1 + " is not supported"
-		}
-	case "hash":
-		if p.hash = translateWord(policyHashes[:], a1); p.hash == "" {
-			drop = "hash " + a1 + " is not supported"
-		}
-	case "authentication":
-		if p.auth = translateWord(policyAuths[:], a1); p.auth == "" {
-			drop = "authentication " + a1 + " is not supported (RSA encryption modes are not offered)"
-		}
-	case "group":
-		if g, err := strconv.Atoi(a1); err != nil || !supportedGroup(g) {
-			drop = "DH group " + a1 + " is not supported"
-		} else {
-			p.group = g
-		}
-	case "lifetime":
-		n, err := strconv.Atoi(a1)
-		switch {
-		case err != nil || n <= 0:
-			c.note(l, "lifetime is not a number of seconds")
-		case n < 60:
-			c.note(l, "tinyipsec's shortest phase 1 lifetime is 60 s; using 60")
-			p.lifetime = 60
-		case n > 86400:
-			c.note(l, "tinyipsec's longest phase 1 lifetime is 86400 s; using 86400")
-			p.lifetime = 86400
-		default:
-			p.lifetime = n
-		}
-	default:
-		c.note(l, "no tinyipsec equivalent")
-	}
-	if drop != "" {
-		c.note(l, drop+"; the policy is not carried over")
-		p.dropped = true
-	}
 }
 
 // pskEntry is a pre-shared key for a peer address or prefix, or for a
