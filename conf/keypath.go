@@ -21,14 +21,12 @@ func (p keyPath) index(i int) keyPath {
 	return append(p[:len(p):len(p)], "["+strconv.Itoa(i)+"]")
 }
 
-func isIndex(elem string) bool { return strings.HasPrefix(elem, "[") }
-
 // String renders the path the way it is written in TOML:
 // crypto_map[1].transform_set, transform_set."odd name".esp.
 func (p keyPath) String() string {
 	var b strings.Builder
 	for i, e := range p {
-		if isIndex(e) {
+		if strings.HasPrefix(e, "[") { // an array position
 			b.WriteString(e)
 			continue
 		}

@@ -73,10 +73,6 @@ type tomlScanner struct {
 	table    keyPath        // current [table] / [[array]] element
 }
 
-func (s *tomlScanner) record(p keyPath, off int) {
-	s.recordKey(p.String(), off)
-}
-
 // recordKey records the line of offset off for k, unless k has one: one
 // more than the newlines before off, found by binary search (written out:
 // sort.SearchInts, with sort.Search and its closure, was linked for this
@@ -154,13 +150,13 @@ func (s *tomlScanner) header() {
 		if n == len(segs)-1 && double {
 			idx := s.arrays[k]
 			s.arrays[k] = idx + 1
-			s.record(p, start)
+			s.recordKey(p.String(), start)
 			p = p.index(idx)
 		} else if cnt, ok := s.arrays[k]; ok && cnt > 0 {
 			// [a.b] under [[a]] extends the last element of a.
 			p = p.index(cnt - 1)
 		}
-		s.record(p, start)
+		s.recordKey(p.String(), start)
 	}
 	s.table = p
 	s.i++
@@ -179,7 +175,7 @@ func (s *tomlScanner) keyValue(base keyPath) {
 	p := base
 	for _, seg := range segs {
 		p = p.key(seg)
-		s.record(p, start)
+		s.recordKey(p.String(), start)
 	}
 	s.skipBlanks()
 	if s.peek() != '=' {

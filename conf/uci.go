@@ -2,6 +2,7 @@ package conf
 
 import (
 	"strconv"
+	"strings"
 )
 
 // The UCI bridge maps /etc/config/tinyipsec onto the same tree the TOML
@@ -124,7 +125,7 @@ func (l *uciLocator) locate(p keyPath) (int, string) {
 		}
 		key := e.key
 		// A key the section does not have, e.g. a missing required option.
-		if e.section != "" && n < len(p) && !isIndex(p[n]) {
+		if e.section != "" && n < len(p) && !strings.HasPrefix(p[n], "[") {
 			opt := p[n] // the TOML key; the UCI option that sets it:
 			if e.section == "acl" && opt == "rules" {
 				opt = "rule"
