@@ -47,32 +47,6 @@ type orphan struct {
 	peerKept bool
 }
 
-// orphanChildren keeps the pairs of an IKE SA that is going without an
-// heir; the caller deletes the IKE SA itself afterwards.
-func (m *Manager) orphanChildren(sa *ikeSA, peerKept bool, now mono) {
-	if m.closed || sa.ra != nil || sa.out == nil || len(sa.children) == 0 || sa.heir() != nil {
-		return
-	}
-	// Another established IKE SA with the same peer on the same map (our
-	// own rekey racing the peer's) takes them at once.
-	for _, s := range m.sas {
-		if s != sa && !s.dead() && s.out != nil && s.replacedBy == nil && s.ra == nil && s.ms == sa.ms && samePeer(s, sa) {
-			s.children = append(s.children, sa.children...)
-			sa.children = nil
-			m.schedule(s, now)
-			return
-		}
-	}
-	for _, c := range sa.children {
-		m.releaseChild(c)
-		push(&m.orphans, &orphan{c: c, peer: sa.out.peer, ms: sa.ms, remote: sa.remote, since: now, peerKept: peerKept})
-		m.log.Info("IPsec SA kept without its IKE SA until a new one with the peer takes it over", "crypto_map", c.ms,
-			"peer", &sa.remote, "spi_in", spiHex(c.espIn, c.ahIn))
-	}
-	sa.children = nil
-	m.settle.unsettled = true // an IPsec SA pair came or went
-}
-
 // retireIKE deletes an IKE SA whose pairs live on (see above): after the
 // peer's Delete for it (byPeer), or sending a Delete for the IKE SA alone.
 //
@@ -82,11 +56,31 @@ func (m *Manager) orphanChildren(sa *ikeSA, peerKept bool, now mono) {
 // keys still authenticate late Informational messages, whose Deletes for
 // IPsec SAs are honoured; nothing else is.
 func (m *Manager) retireIKE(sa *ikeSA, byPeer bool, why string, now mono) {
-	n := len(m.orphans)
-	m.orphanChildren(sa, byPeer, now)
-	if len(m.orphans) > n && sa.out != nil {
-		sa.graveUntil = now + mono(graveTime)
-		push(&m.graves, sa)
+	// The pairs of an IKE SA going without an heir are kept.
+	if !m.closed && sa.ra == nil && sa.out != nil && len(sa.children) > 0 && sa.heir() == nil {
+		// Another established IKE SA with the same peer on the same map
+		// (our own rekey racing the peer's) takes them at once.
+		for _, s := range m.sas {
+			if s != sa && !s.dead() && s.out != nil && s.replacedBy == nil && s.ra == nil && s.ms == sa.ms && samePeer(s, sa) {
+				s.children = append(s.children, sa.children...)
+				sa.children = nil
+				m.schedule(s, now)
+				break
+			}
+		}
+		for _, c := range sa.children {
+			m.releaseChild(c)
+			push(&m.orphans, &orphan{c: c, peer: sa.out.peer, ms: sa.ms, remote: sa.remote, since: now, peerKept: byPeer})
+			m.log.Info("IPsec SA kept without its IKE SA until a new one with the peer takes it over", "crypto_map", c.ms,
+				"peer", &sa.remote, "spi_in", spiHex(c.espIn, c.ahIn))
+		}
+		if len(sa.children) > 0 {
+			// They became orphans: the IKE SA stays a grave (above).
+			sa.children = nil
+			m.settle.unsettled = true // an IPsec SA pair came or went
+			sa.graveUntil = now + mono(graveTime)
+			push(&m.graves, sa)
+		}
 	}
 	m.deleteIKE(sa, !byPeer, why)
 }
