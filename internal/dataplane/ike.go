@@ -29,9 +29,11 @@ func (d *Dataplane) IKEPlane() *IKEPlane { return &IKEPlane{engine: d.engine} }
 // from the sockets, acquires for traffic that has no SA yet, and SA
 // expiries.
 func (d *Dataplane) AttachIKE(m *ike.Manager) {
-	d.udp.SetIKEHandler(m.HandlePacket)
 	// In batches: under a flood the manager sheds first messages itself
-	// instead of leaving the kernel to drop at random.
+	// instead of leaving the kernel to drop at random. The batch receiver
+	// takes every IKE datagram (tun's SetIKEBatch), so no per-datagram
+	// handler is set beside it: m.HandlePacket as a func value would add
+	// a method-value wrapper function (flash).
 	d.udp.SetIKEBatch(func() tun.IKEBatch { return m.NewBatch() })
 	// By crypto map ID: entry indexes move when a reload reorders maps.
 	d.engine.SetAcquireByID(m.Acquire)
