@@ -80,36 +80,36 @@ func (m *Manager) tickMaps(now mono) {
 			if idx.children[mapRule{ms, r.index}] {
 				continue
 			}
-			sa := idx.usable(ms)
+			// The first IKE SA the map may use: by peer and local
+			// address for maps towards one hub from many local
+			// addresses, by peer alone (the zero local address) for the
+			// others.
+			ends := [2]netip.Addr{ms.cm.PeerAddr, ms.cm.Local}
+			sa := idx.byEnds[ends]
 			if peersAt != len(m.sas) || sa != nil && !ms.mayUse(sa) {
-				// Again when what this call started changed the SAs: the
-				// first live SA by peer, and by peer and local address.
-				if idx.byPeer == nil {
-					idx.byPeer, idx.byEnds = map[netip.Addr]*ikeSA{}, map[[2]netip.Addr]*ikeSA{}
+				// Again when what this call started changed the SAs.
+				if idx.byEnds == nil {
+					idx.byEnds = map[[2]netip.Addr]*ikeSA{}
 				}
-				clear(idx.byPeer)
 				clear(idx.byEnds)
 				for _, sa := range m.sas {
 					if sa.dead() || sa.replacedBy != nil {
 						continue
 					}
-					ends := [2]netip.Addr{sa.remote.Addr(), sa.local.Addr()}
-					if idx.byPeer[ends[0]] == nil {
-						idx.byPeer[ends[0]] = sa
-					}
-					if idx.byEnds[ends] == nil {
-						idx.byEnds[ends] = sa
+					for _, k := range [...][2]netip.Addr{{sa.remote.Addr(), sa.local.Addr()}, {sa.remote.Addr()}} {
+						if idx.byEnds[k] == nil {
+							idx.byEnds[k] = sa
+						}
 					}
 				}
 				peersAt = len(m.sas)
-				sa = idx.usable(ms)
+				sa = idx.byEnds[ends]
 			}
 			m.initiateRuleOn(ms, r, sa, now)
 		}
 	}
 	if peersAt >= 0 {
-		clear(idx.byPeer) // holds no SA beyond this call
-		clear(idx.byEnds)
+		clear(idx.byEnds) // holds no SA beyond this call
 	}
 }
 
@@ -165,26 +165,17 @@ func (ms *mapState) ruleWanted(index int) bool {
 // tickIndex is what tickMaps needs to know about the SAs, its maps kept
 // between calls so that a tick allocates nothing: which ACL lines have an
 // installed pair that is not about to go, and the first of m.sas that a
-// map may use (mapState.mayUse) by peer address, and by peer and local
-// address.
+// map may use (mapState.mayUse) by peer and local address, and by peer
+// address alone under the zero local address (one map type, not two;
+// flash).
 type tickIndex struct {
 	children map[mapRule]bool
-	byPeer   map[netip.Addr]*ikeSA
 	byEnds   map[[2]netip.Addr]*ikeSA
 }
 
 type mapRule struct {
 	ms   *mapState
 	rule int
-}
-
-// usable is the first IKE SA the map may use, nil if none.
-func (idx *tickIndex) usable(ms *mapState) *ikeSA {
-	if ms.cm.Local.IsValid() {
-		// Maps towards one hub from many local addresses.
-		return idx.byEnds[[2]netip.Addr{ms.cm.PeerAddr, ms.cm.Local}]
-	}
-	return idx.byPeer[ms.cm.PeerAddr]
 }
 
 func (m *Manager) tickSA(sa *ikeSA, now mono) {
