@@ -11,6 +11,7 @@ package wireshark
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -71,55 +72,6 @@ func dissectorName(table [][2]string, ours string) (string, bool) {
 	return "", false
 }
 
-// WriteIKEv1 writes an ikev1_decryption_table.
-func WriteIKEv1(w io.Writer, sas []IKESA) error {
-	var b bytes.Buffer // not bufio, which the daemon links nowhere else (flash)
-	fmt.Fprintln(&b, "# IKEv1 phase 1 keys exported by tinyipsec: SECRET, anyone holding this file can decrypt the exchanges.")
-	for _, sa := range sas {
-		fmt.Fprintf(&b, "%s,%s\n", hex.EncodeToString(sa.CookieI[:]), hex.EncodeToString(sa.Key))
-	}
-	return writeWiped(w, &b)
-}
-
-// WriteESP writes an esp_sa table. SAs whose cipher Wireshark cannot
-// decrypt become comment lines, and are returned for the caller to say so.
-func WriteESP(w io.Writer, sas []ESPSA) (skipped []string, err error) {
-	var b bytes.Buffer
-	fmt.Fprintln(&b, "# ESP keys exported by tinyipsec: SECRET, anyone holding this file can decrypt the traffic.")
-	for _, sa := range sas {
-		c, okC := dissectorName(cipherNames[:], sa.Cipher)
-		i, okI := dissectorName(integrityNames[:], sa.Integrity)
-		if !okC || !okI {
-			why := fmt.Sprintf("SPI 0x%08x %s > %s: %s/%s is not among Wireshark's ESP algorithms", sa.SPI, sa.Src, sa.Dst, sa.Cipher, sa.Integrity)
-			skipped = append(skipped, why)
-			fmt.Fprintf(&b, "# %s\n", why)
-			continue
-		}
-		family := "IPv4"
-		if sa.Src.Is6() && !sa.Src.Is4In6() {
-			family = "IPv6"
-		}
-		fmt.Fprintf(&b, "%q,%q,%q,\"0x%08x\",%q,%q,%q,%q\n", family, sa.Src.Unmap().String(), sa.Dst.Unmap().String(), sa.SPI,
-			c, hexKey(sa.EncKey), i, hexKey(sa.AuthKey))
-	}
-	return skipped, writeWiped(w, &b)
-}
-
-// writeWiped writes the table to w and zeroes the buffer that held the
-// keys.
-func writeWiped(w io.Writer, b *bytes.Buffer) error {
-	_, err := w.Write(b.Bytes())
-	clear(b.Bytes()[:b.Cap()])
-	return err
-}
-
-func hexKey(k []byte) string {
-	if len(k) == 0 {
-		return ""
-	}
-	return "0x" + hex.EncodeToString(k)
-}
-
 // Names of the two files in DIR, as Wireshark looks for them in a profile.
 const (
 	IKEv1File = "ikev1_decryption_table"
@@ -130,19 +82,52 @@ const (
 // in one answer, the client splits them into their files.
 const bundleMark = "#@ "
 
-// WriteBundle writes both tables, each after a "#@ NAME" line.
+// WriteBundle writes both tables, each after a "#@ NAME" line, in one
+// write, and zeroes the buffer that held the keys. SAs whose cipher
+// Wireshark cannot decrypt become "# SPI ..." comment lines, which
+// WriteDir reports as skipped.
 func WriteBundle(w io.Writer, ike []IKESA, esp []ESPSA) error {
-	if _, err := io.WriteString(w, bundleMark+IKEv1File+"\n"); err != nil {
-		return err
+	var b bytes.Buffer // not bufio, which the daemon links nowhere else (flash)
+	b.WriteString(bundleMark + IKEv1File + "\n# IKEv1 phase 1 keys exported by tinyipsec: SECRET, anyone holding this file can decrypt the exchanges.\n")
+	for _, sa := range ike {
+		b.WriteString(hex.EncodeToString(sa.CookieI[:]) + "," + hex.EncodeToString(sa.Key) + "\n")
 	}
-	if err := WriteIKEv1(w, ike); err != nil {
-		return err
+	b.WriteString(bundleMark + ESPFile + "\n# ESP keys exported by tinyipsec: SECRET, anyone holding this file can decrypt the traffic.\n")
+	for _, sa := range esp {
+		var spi [4]byte
+		binary.BigEndian.PutUint32(spi[:], sa.SPI)
+		c, okC := dissectorName(cipherNames[:], sa.Cipher)
+		i, okI := dissectorName(integrityNames[:], sa.Integrity)
+		if !okC || !okI {
+			b.WriteString("# SPI 0x" + hex.EncodeToString(spi[:]) + " " + sa.Src.String() + " > " + sa.Dst.String() + ": " +
+				sa.Cipher + "/" + sa.Integrity + " is not among Wireshark's ESP algorithms\n")
+			continue
+		}
+		family := "IPv4"
+		if sa.Src.Is6() && !sa.Src.Is4In6() {
+			family = "IPv6"
+		}
+		// Every field in double quotes; none of them holds a quote or a
+		// backslash, so none needs escaping.
+		for j, f := range [...]string{family, sa.Src.Unmap().String(), sa.Dst.Unmap().String(), "0x" + hex.EncodeToString(spi[:]),
+			c, hexKey(sa.EncKey), i, hexKey(sa.AuthKey)} {
+			if j > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString("\"" + f + "\"")
+		}
+		b.WriteByte('\n')
 	}
-	if _, err := io.WriteString(w, bundleMark+ESPFile+"\n"); err != nil {
-		return err
-	}
-	_, err := WriteESP(w, esp)
+	_, err := w.Write(b.Bytes())
+	clear(b.Bytes()[:b.Cap()])
 	return err
+}
+
+func hexKey(k []byte) string {
+	if len(k) == 0 {
+		return ""
+	}
+	return "0x" + hex.EncodeToString(k)
 }
 
 // WriteDir splits a bundle into its two files in dir, mode 0600 (they are
