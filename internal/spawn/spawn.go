@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"syscall"
 )
@@ -37,7 +38,7 @@ func LookPath(name string) (string, error) {
 			return p, nil
 		}
 	}
-	return "", fmt.Errorf("%s: not found in $PATH", name)
+	return "", errors.New(name + ": not found in $PATH")
 }
 
 func executable(p string) error {
@@ -46,7 +47,7 @@ func executable(p string) error {
 		return err
 	}
 	if fi.IsDir() || fi.Mode().Perm()&0o111 == 0 {
-		return fmt.Errorf("%s: not an executable file", p)
+		return errors.New(p + ": not an executable file")
 	}
 	return nil
 }
@@ -106,16 +107,19 @@ func Run(name string, args []string, stdin string) (string, error) {
 			break
 		}
 	}
+	output := string(kept)
 	if err != nil {
-		return string(kept), os.NewSyscallError("wait4", err)
+		return output, os.NewSyscallError("wait4", err)
 	}
+	// One error made at one place for every way the program can end.
+	why := "did not exit"
 	switch {
 	case ws.Exited() && ws.ExitStatus() == 0:
-		return string(kept), nil
+		return output, nil
 	case ws.Exited():
-		return string(kept), fmt.Errorf("%s: exit status %d", name, ws.ExitStatus())
+		why = "exit status " + strconv.Itoa(ws.ExitStatus())
 	case ws.Signaled():
-		return string(kept), fmt.Errorf("%s: killed by signal %d", name, int(ws.Signal()))
+		why = "killed by signal " + strconv.Itoa(int(ws.Signal()))
 	}
-	return string(kept), errors.New(name + ": did not exit")
+	return output, errors.New(name + ": " + why)
 }
