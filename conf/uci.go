@@ -43,7 +43,7 @@ func inList(list []string, s string) bool {
 // the one return at the end, which takes the secrets out of them.
 func ParseUCI(name string, data []byte) (*Config, error) {
 	secs, synErrs := parseUCI(data)
-	loc := &uciLocator{entries: map[string]uciLoc{}}
+	loc := &uciLocator{index: map[string]int{}}
 	b := newBuilder(name, loc, true)
 	for _, e := range synErrs {
 		b.add(Error{File: name, Line: e.Line, Msg: e.Msg, syntax: true})
@@ -91,7 +91,7 @@ func ParseUCI(name string, data []byte) (*Config, error) {
 			b.at(s.Line, disp, "unknown section type "+strconv.Quote(s.Type)+" (want global, isakmp_policy, transform_set, acl or crypto_map)")
 			continue
 		}
-		loc.entries[p.String()] = uciLoc{line: s.Line, key: disp, section: s.Type}
+		loc.add(p.String(), uciLoc{line: s.Line, key: disp, section: s.Type})
 	}
 	c, err := b.build(root)
 	return c, redactSecrets(data, true, err)
@@ -114,15 +114,26 @@ type uciLoc struct {
 // uciLocator maps the builder's key paths to UCI lines and wording:
 // "crypto_map 'branch1' option 'pfs'".
 type uciLocator struct {
-	entries map[string]uciLoc
+	// index maps a rendered key path to its entry in locs: a map of int,
+	// a type the daemon has anyway, rather than one of uciLoc with map
+	// type descriptors of its own (flash).
+	index map[string]int
+	locs  []uciLoc
+}
+
+// add records where the key path k is (a later record of k wins).
+func (l *uciLocator) add(k string, e uciLoc) {
+	l.index[k] = len(l.locs)
+	l.locs = append(l.locs, e)
 }
 
 func (l *uciLocator) locate(p keyPath) (int, string) {
 	for n := len(p); n > 0; n-- {
-		e, ok := l.entries[p[:n].String()]
+		i, ok := l.index[p[:n].String()]
 		if !ok {
 			continue
 		}
+		e := &l.locs[i]
 		key := e.key
 		// A key the section does not have, e.g. a missing required option.
 		if e.section != "" && n < len(p) && !strings.HasPrefix(p[n], "[") {
@@ -159,7 +170,7 @@ func (l *uciLocator) options(s *uciSection, p keyPath, disp string, b *builder) 
 		}
 		op := p.key(key)
 		odisp := disp + " " + kind + " '" + o.Name + "'"
-		l.entries[op.String()] = uciLoc{line: o.Lines[0], key: odisp}
+		l.add(op.String(), uciLoc{line: o.Lines[0], key: odisp})
 		if !o.List {
 			m[key] = o.Values[0]
 			continue
@@ -167,7 +178,7 @@ func (l *uciLocator) options(s *uciSection, p keyPath, disp string, b *builder) 
 		vals := make([]any, len(o.Values))
 		for i, v := range o.Values {
 			vals[i] = v
-			l.entries[op.index(i).String()] = uciLoc{line: o.Lines[i], key: odisp}
+			l.add(op.index(i).String(), uciLoc{line: o.Lines[i], key: odisp})
 		}
 		m[key] = vals
 	}
