@@ -13,6 +13,23 @@ import (
 // ACL content that matches nothing, so a config loader may skip them.
 var ErrRemark = errors.New("remark")
 
+// The parser's errors without arguments, made once as static data: an
+// errors.New at each site was an allocation and its stores in line
+// (flash).
+var (
+	errEmptyRule      = errors.New("empty rule")
+	errNoProtocol     = errors.New("missing protocol")
+	errIPv6WithIPv4   = errors.New("ipv6 with IPv4 addresses (use ip)")
+	errNoHostAddress  = errors.New("missing address after host")
+	errNeq            = errors.New("neq is not allowed in a crypto ACL (a proxy ID is one port range); use lt and gt lines")
+	errLtZero         = errors.New("lt 0 matches no port")
+	errGtMax          = errors.New("gt 65535 matches no port")
+	errPortZero       = errors.New("port 0 cannot be matched")
+	errFamilies       = errors.New("source and destination are different address families")
+	errICMPWithIPv6   = errors.New("icmp with IPv6 addresses (use icmp6)")
+	errICMPv6WithIPv4 = errors.New("icmp6 with IPv4 addresses (use icmp)")
+)
+
 // ParseRule parses one Cisco extended-ACL line as used in crypto ACLs:
 //
 //	permit|deny PROTO SRC [PORTS] DST [PORTS] [log]
@@ -45,7 +62,7 @@ func parseRule(line string, r *Rule) error {
 
 	action, ok := p.next()
 	if !ok {
-		return errors.New("empty rule")
+		return errEmptyRule
 	}
 	switch strings.ToLower(action) {
 	case "permit":
@@ -59,7 +76,7 @@ func parseRule(line string, r *Rule) error {
 
 	proto, ok := p.next()
 	if !ok {
-		return errors.New("missing protocol")
+		return errNoProtocol
 	}
 	var err error
 	// "ipv6" is how IOS IPv6 ACLs say "any protocol"; it also pins the
@@ -113,7 +130,7 @@ func onlyIPv6(p *netip.Prefix, isAny *bool) error {
 	if *isAny {
 		*p, *isAny = anyPrefix(true), false
 	} else if p.Addr().Is4() {
-		return errors.New("ipv6 with IPv4 addresses (use ip)")
+		return errIPv6WithIPv4
 	}
 	return nil
 }
@@ -198,7 +215,7 @@ func (p *ruleParser) address(what string, pfx *netip.Prefix, isAny *bool) error 
 	case "host":
 		a, ok := p.next()
 		if !ok {
-			return errors.New("missing address after host")
+			return errNoHostAddress
 		}
 		var err error
 		if addr, err = parseAddr(a); err != nil {
@@ -291,7 +308,7 @@ func (p *ruleParser) ports(proto uint8, into *PortRange) error {
 		return errorf("port operator %q needs tcp, udp or sctp", tok)
 	}
 	if k == opNeq {
-		return errors.New("neq is not allowed in a crypto ACL (a proxy ID is one port range); use lt and gt lines")
+		return errNeq
 	}
 	a, err := p.port(op)
 	if err != nil {
@@ -301,12 +318,12 @@ func (p *ruleParser) ports(proto uint8, into *PortRange) error {
 	switch k {
 	case opLt:
 		if a == 0 {
-			return errors.New("lt 0 matches no port")
+			return errLtZero
 		}
 		r = PortRange{0, a - 1}
 	case opGt:
 		if a == 65535 {
-			return errors.New("gt 65535 matches no port")
+			return errGtMax
 		}
 		r = PortRange{a + 1, 65535}
 	case opRange:
@@ -321,7 +338,7 @@ func (p *ruleParser) ports(proto uint8, into *PortRange) error {
 	}
 	// Port 0 alone cannot be told apart from "any" in a proxy ID.
 	if r.Lo == 0 && r.Hi == 0 {
-		return errors.New("port 0 cannot be matched")
+		return errPortZero
 	}
 	*into = r
 	return nil
@@ -364,14 +381,14 @@ func checkFamilies(r *Rule) error {
 		}
 	}
 	if sf != 0 && df != 0 && sf != df {
-		return errors.New("source and destination are different address families")
+		return errFamilies
 	}
 	fam := max(sf, df) // the one known, or both alike
 	switch {
 	case fam == 6 && r.Proto == ProtoICMP:
-		return errors.New("icmp with IPv6 addresses (use icmp6)")
+		return errICMPWithIPv6
 	case fam == 4 && r.Proto == ProtoICMPv6:
-		return errors.New("icmp6 with IPv4 addresses (use icmp)")
+		return errICMPv6WithIPv4
 	}
 	return nil
 }
