@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -207,9 +208,35 @@ func (d *Device) Index() int { return d.index }
 // are packets routed into the TUN that found its queue full (the daemon
 // did not read fast enough), rx are packets the daemon wrote that the
 // kernel could not deliver.
+//
+// They are the rx and tx "drop" columns of /proc/net/dev for the device
+// in the caller's network namespace (0 when it is not listed); read here,
+// their only reader, rather than by a helper of their own (flash).
 func (d *Device) KernelDrops() (rx, tx uint64) {
-	rx, tx, _ = interfaceDrops(d.name)
-	return rx, tx
+	data, err := os.ReadFile("/proc/self/net/dev")
+	if err != nil {
+		return 0, 0
+	}
+	// Lines split by hand: bufio.Scanner is linked nowhere else, and a
+	// range over strings.Lines compiles the body as a function (flash).
+	for text := string(data); text != ""; {
+		var line string
+		line, text, _ = strings.Cut(text, "\n")
+		ifname, rest, found := strings.Cut(line, ":")
+		if !found || strings.TrimSpace(ifname) != d.name {
+			continue
+		}
+		// rx: bytes packets errs drop fifo frame compressed multicast;
+		// tx: bytes packets errs drop fifo colls carrier compressed.
+		f := strings.Fields(rest)
+		if len(f) < 12 {
+			return 0, 0
+		}
+		rx, _ = strconv.ParseUint(f[3], 10, 64)
+		tx, _ = strconv.ParseUint(f[11], 10, 64)
+		return rx, tx
+	}
+	return 0, 0
 }
 
 // MTU returns the MTU set at Open.

@@ -1,9 +1,6 @@
 package tun
 
 import (
-	"os"
-	"strconv"
-	"strings"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -77,32 +74,3 @@ func socketDrops(fd int) uint64 {
 // overflows under a TCP burst while the outbound goroutine encrypts;
 // each entry costs memory only while it is queued.
 const tunTxQueueLen = 1000
-
-// interfaceDrops reads the rx and tx "drop" columns of /proc/net/dev for
-// the interface name in the caller's network namespace.
-func interfaceDrops(name string) (rx, tx uint64, ok bool) {
-	data, err := os.ReadFile("/proc/self/net/dev")
-	if err != nil {
-		return 0, 0, false
-	}
-	// Lines split by hand: bufio.Scanner is linked nowhere else, and a
-	// range over strings.Lines compiles the body as a function (flash).
-	for text := string(data); text != ""; {
-		var line string
-		line, text, _ = strings.Cut(text, "\n")
-		ifname, rest, found := strings.Cut(line, ":")
-		if !found || strings.TrimSpace(ifname) != name {
-			continue
-		}
-		// rx: bytes packets errs drop fifo frame compressed multicast;
-		// tx: bytes packets errs drop fifo colls carrier compressed.
-		f := strings.Fields(rest)
-		if len(f) < 12 {
-			return 0, 0, false
-		}
-		rx, _ = strconv.ParseUint(f[3], 10, 64)
-		tx, _ = strconv.ParseUint(f[11], 10, 64)
-		return rx, tx, true
-	}
-	return 0, 0, false
-}

@@ -2,6 +2,9 @@ package tun
 
 import (
 	"net/netip"
+	"os"
+	"strconv"
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -64,12 +67,32 @@ func TestSocketDrops(t *testing.T) {
 	}
 }
 
+// TestInterfaceDrops: a device's counters are lo's columns of
+// /proc/net/dev, the same as sysfs shows (read before and after, as lo may
+// drop meanwhile); a missing interface has none.
 func TestInterfaceDrops(t *testing.T) {
-	if _, _, ok := interfaceDrops("lo"); !ok {
-		t.Fatal("no counters for lo in /proc/self/net/dev")
+	sysfs := func(name string) uint64 {
+		data, err := os.ReadFile("/sys/class/net/lo/statistics/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := strconv.ParseUint(strings.TrimSpace(string(data)), 10, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
 	}
-	if _, _, ok := interfaceDrops("no-such-if0"); ok {
-		t.Fatal("counters for a missing interface")
+	rx0, tx0 := sysfs("rx_dropped"), sysfs("tx_dropped")
+	rx, tx := (&Device{name: "lo"}).KernelDrops()
+	if rx < rx0 || rx > sysfs("rx_dropped") || tx < tx0 || tx > sysfs("tx_dropped") {
+		t.Fatalf("lo: KernelDrops %d %d, sysfs rx_dropped %d, tx_dropped %d", rx, tx, rx0, tx0)
+	}
+	if rx, tx := (&Device{name: "no-such-if0"}).KernelDrops(); rx != 0 || tx != 0 {
+		t.Fatalf("counters for a missing interface: %d %d", rx, tx)
+	}
+	// A name that is a prefix of a listed one is not that interface.
+	if rx, tx := (&Device{name: "l"}).KernelDrops(); rx != 0 || tx != 0 {
+		t.Fatalf("counters for l: %d %d", rx, tx)
 	}
 }
 
