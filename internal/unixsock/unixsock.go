@@ -27,30 +27,24 @@ type Listener struct {
 // ErrClosed is returned by Accept after Close.
 var ErrClosed = errors.New("unixsock: listener closed")
 
-func sockaddr(path string) (*syscall.SockaddrUnix, error) {
+// socket checks path and opens a Unix stream socket to bind or connect
+// to it, the steps Listen and Dial share.
+func socket(path string) (int, *syscall.SockaddrUnix, error) {
 	// sun_path is 108 bytes on Linux, including the terminating NUL.
 	if path == "" || len(path) >= 108 {
-		return nil, &os.PathError{Op: "socket", Path: path, Err: syscall.ENAMETOOLONG}
+		return -1, nil, &os.PathError{Op: "socket", Path: path, Err: syscall.ENAMETOOLONG}
 	}
-	return &syscall.SockaddrUnix{Name: path}, nil
-}
-
-func stream() (int, error) {
 	fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC|syscall.SOCK_NONBLOCK, 0)
 	if err != nil {
-		return -1, os.NewSyscallError("socket", err)
+		return -1, nil, os.NewSyscallError("socket", err)
 	}
-	return fd, nil
+	return fd, &syscall.SockaddrUnix{Name: path}, nil
 }
 
 // Listen binds a Unix stream socket at path and listens on it. The file
 // is created with the process umask; the caller sets its mode.
 func Listen(path string) (*Listener, error) {
-	sa, err := sockaddr(path)
-	if err != nil {
-		return nil, err
-	}
-	fd, err := stream()
+	fd, sa, err := socket(path)
 	if err != nil {
 		return nil, err
 	}
@@ -97,13 +91,9 @@ func (l *Listener) Close() error { return l.f.Close() }
 // Dial connects to the Unix stream socket at path, waiting at most
 // timeout for a listener whose backlog is full.
 func Dial(path string, timeout time.Duration) (*os.File, error) {
-	sa, err := sockaddr(path)
-	if err != nil {
-		return nil, err
-	}
 	deadline := time.Now().Add(timeout)
 	for {
-		fd, err := stream()
+		fd, sa, err := socket(path)
 		if err != nil {
 			return nil, err
 		}
