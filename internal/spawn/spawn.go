@@ -61,12 +61,14 @@ func Run(name string, args []string, stdin string) (string, error) {
 		return "", err
 	}
 	var in, out [2]int
-	if err := syscall.Pipe2(in[:], syscall.O_CLOEXEC); err != nil {
-		return "", os.NewSyscallError("pipe2", err)
+	err = syscall.Pipe2(in[:], syscall.O_CLOEXEC)
+	if err == nil {
+		if err = syscall.Pipe2(out[:], syscall.O_CLOEXEC); err != nil {
+			syscall.Close(in[0])
+			syscall.Close(in[1])
+		}
 	}
-	if err := syscall.Pipe2(out[:], syscall.O_CLOEXEC); err != nil {
-		syscall.Close(in[0])
-		syscall.Close(in[1])
+	if err != nil {
 		return "", os.NewSyscallError("pipe2", err)
 	}
 	pid, err := syscall.ForkExec(path, append([]string{name}, args...), &syscall.ProcAttr{

@@ -13,7 +13,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/hex"
-	"fmt"
+	"errors"
 	"io"
 	"net/netip"
 	"path/filepath"
@@ -180,7 +180,7 @@ func WriteDir(dir string, bundle []byte) (ikeN, espN int, skipped []string, err 
 	for i, name := range [...]string{IKEv1File, ESPFile} {
 		data := tables[i]
 		if data == nil {
-			return 0, 0, nil, fmt.Errorf("the daemon's answer has no %s table", name)
+			return 0, 0, nil, errors.New("the daemon's answer has no " + name + " table")
 		}
 		if err := secretfile.Write(filepath.Join(dir, name), data); err != nil {
 			return 0, 0, nil, err
