@@ -76,17 +76,14 @@ func modpIndex(g Group) int {
 	return -1
 }
 
-type modpGroup struct {
-	m    *bigmod.Modulus
-	size int
-}
-
 var (
 	modpOnce   sync.Once
-	modpGroups [len(modpParams)]*modpGroup // by modpParams row
+	modpGroups [len(modpParams)]*bigmod.Modulus // by modpParams row
 )
 
-func modp(g Group) *modpGroup {
+// modp is the modulus of a MODP group, made at first use; nil for a
+// group that is not MODP.
+func modp(g Group) *bigmod.Modulus {
 	modpOnce.Do(func() {
 		for i := range modpParams {
 			p := modpPrime(modpParams[i].group)
@@ -94,7 +91,7 @@ func modp(g Group) *modpGroup {
 			if err != nil {
 				panic(err)
 			}
-			modpGroups[i] = &modpGroup{m: m, size: len(p)}
+			modpGroups[i] = m
 		}
 	})
 	if i := modpIndex(g); i >= 0 {
@@ -125,8 +122,8 @@ func (g Group) Weak() bool { return algo.Group(g).Weak() }
 
 // PublicLen is the length of the KE payload data for the group.
 func (g Group) PublicLen() int {
-	if mg := modp(g); mg != nil {
-		return mg.size
+	if i := modpIndex(g); i >= 0 {
+		return int(modpParams[i].bits / 8)
 	}
 	switch g {
 	case GroupECP256:
@@ -168,12 +165,12 @@ func (g Group) GenerateKey(rand io.Reader) (*DHKey, error) {
 		// A fixed top bit keeps the exponent's size (and so the
 		// exponentiation's running time) independent of its value.
 		x[0] |= 0x80
-		gen, err := bigmod.NewNat().SetBytes([]byte{2}, mg.m)
+		gen, err := bigmod.NewNat().SetBytes([]byte{2}, mg)
 		if err != nil {
 			return nil, err
 		}
-		y := bigmod.NewNat().Exp(gen, x, mg.m)
-		return &DHKey{Group: g, public: y.Bytes(mg.m), exp: x}, nil
+		y := bigmod.NewNat().Exp(gen, x, mg)
+		return &DHKey{Group: g, public: y.Bytes(mg), exp: x}, nil
 	}
 	c := g.curve()
 	if c == nil {
@@ -205,14 +202,14 @@ func (k *DHKey) SharedSecret(peer []byte) ([]byte, error) {
 		if k.exp == nil {
 			return nil, errors.New("ike: DH key already wiped")
 		}
-		y, err := bigmod.NewNat().SetBytes(peer, mg.m)
+		y, err := bigmod.NewNat().SetBytes(peer, mg)
 		if err != nil {
 			return nil, ErrBadPublicValue // y >= p
 		}
-		if y.IsZero() == 1 || y.IsOne() == 1 || y.IsMinusOne(mg.m) == 1 {
+		if y.IsZero() == 1 || y.IsOne() == 1 || y.IsMinusOne(mg) == 1 {
 			return nil, ErrBadPublicValue
 		}
-		return bigmod.NewNat().Exp(y, k.exp, mg.m).Bytes(mg.m), nil
+		return bigmod.NewNat().Exp(y, k.exp, mg).Bytes(mg), nil
 	}
 	if k.ec == nil {
 		return nil, errors.New("ike: DH key already wiped")

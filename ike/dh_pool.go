@@ -145,7 +145,8 @@ func (p *dhPool) fillLocked(r *dhGroupKeys) {
 	g := r.group
 	p.wg.Add(1)
 	go func() {
-		defer p.wg.Done()
+		// p.wg.Done at each return, not deferred: a deferred call is a
+		// wrapper function of its own (flash).
 		for {
 			// Beyond dhUrgentDepth keys, wait for an idle moment, but
 			// look again at the depth while waiting: takes during the
@@ -172,6 +173,7 @@ func (p *dhPool) fillLocked(r *dhGroupKeys) {
 				if k != nil {
 					k.Wipe()
 				}
+				p.wg.Done()
 				return
 			}
 			r.keys = append(r.keys, k)
@@ -181,6 +183,7 @@ func (p *dhPool) fillLocked(r *dhGroupKeys) {
 			}
 			p.mu.Unlock()
 			if full {
+				p.wg.Done()
 				return
 			}
 		}

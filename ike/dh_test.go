@@ -39,9 +39,9 @@ func TestDHAgreement(t *testing.T) {
 		if modp(g) != nil {
 			one := make([]byte, g.PublicLen())
 			one[len(one)-1] = 1
-			pm1 := modp(g).m.Nat().Bytes(modp(g).m)
+			pm1 := modp(g).Nat().Bytes(modp(g))
 			pm1[len(pm1)-1]-- // p-1 (p is odd)
-			p := modp(g).m.Nat().Bytes(modp(g).m)
+			p := modp(g).Nat().Bytes(modp(g))
 			ff := bytes.Repeat([]byte{0xff}, g.PublicLen())
 			bad = append(bad, one, pm1, p, ff)
 		}

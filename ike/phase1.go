@@ -69,7 +69,7 @@ type Phase1Failure struct {
 }
 
 func (f *Phase1Failure) Error() string {
-	return fmt.Sprintf("phase 1 failed: %s: %v", f.Reason, f.Err)
+	return "phase 1 failed: " + string(f.Reason) + ": " + f.Err.Error()
 }
 
 func (f *Phase1Failure) Unwrap() error { return f.Err }

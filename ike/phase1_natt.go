@@ -9,23 +9,36 @@ import (
 // announce (NAT-T flavour, DPD, fragmentation, XAUTH, Unity), the NAT-D
 // hashes of RFC 3947 section 3.2 and the float to UDP 4500.
 
+// ourVendors are the vendor IDs of our first phase 1 message in either
+// direction, in order, each with the setting that announces it (a static
+// table: flash).
+var ourVendors = [...]struct {
+	when uint8 // vendorAlways, vendorNATT, vendorFrag or vendorRA
+	id   *[]byte
+}{
+	{vendorAlways, &VendorDPD},
+	{vendorNATT, &VendorNATTRFC}, {vendorNATT, &VendorNATTDraft03}, {vendorNATT, &VendorNATTDraft02NL}, {vendorNATT, &VendorNATTDraft02},
+	{vendorFrag, &vendorFragmentationOut},
+	{vendorRA, &VendorXAuth}, {vendorRA, &VendorUnity},
+}
+
+const (
+	vendorAlways = iota
+	vendorNATT   // every NAT-T flavour we understand, unless NAT-T is off
+	vendorFrag   // when fragmentation is enabled
+	vendorRA     // XAUTH and Unity, for remote access
+)
+
 // vendorPayloads are the VID payloads of our first phase 1 message in
-// either direction: DPD, every NAT-T flavour we understand unless NAT-T
-// is off, fragmentation when enabled, XAUTH and Unity for remote access.
+// either direction: DPD, the NAT-T flavours, fragmentation, XAUTH and
+// Unity as the configuration says (ourVendors).
 func (p *Phase1) vendorPayloads() []Payload {
-	ids := [][]byte{VendorDPD}
-	if p.cfg.NATT != NATTOff {
-		ids = append(ids, VendorNATTRFC, VendorNATTDraft03, VendorNATTDraft02NL, VendorNATTDraft02)
-	}
-	if p.cfg.Fragmentation {
-		ids = append(ids, vendorFragmentationOut)
-	}
-	if p.cfg.RemoteAccess {
-		ids = append(ids, VendorXAuth, VendorUnity)
-	}
-	out := make([]Payload, len(ids))
-	for i, d := range ids {
-		out[i] = &Opaque{PayloadVendorID, d}
+	on := [...]bool{vendorAlways: true, vendorNATT: p.cfg.NATT != NATTOff, vendorFrag: p.cfg.Fragmentation, vendorRA: p.cfg.RemoteAccess}
+	var out []Payload
+	for i := range ourVendors {
+		if v := &ourVendors[i]; on[v.when] {
+			out = append(out, &Opaque{PayloadVendorID, *v.id})
+		}
 	}
 	return out
 }
