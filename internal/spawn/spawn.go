@@ -22,34 +22,35 @@ const maxOutput = 64 << 10
 // LookPath finds name in the directories of $PATH (or the usual OpenWrt
 // and Debian ones when PATH is unset, as under procd).
 func LookPath(name string) (string, error) {
-	if strings.Contains(name, "/") {
-		return name, executable(name)
-	}
-	path, ok := syscall.Getenv("PATH")
-	if !ok || path == "" {
-		path = "/usr/sbin:/usr/bin:/sbin:/bin"
-	}
-	for _, dir := range strings.Split(path, ":") {
-		if dir == "" {
-			dir = "."
+	// A name with a slash is the one candidate, else each directory of
+	// the list: one loop, so that the check is written once.
+	list, slash := "", strings.Contains(name, "/")
+	if !slash {
+		var ok bool
+		if list, ok = syscall.Getenv("PATH"); !ok || list == "" {
+			list = "/usr/sbin:/usr/bin:/sbin:/bin"
 		}
-		p := dir + "/" + name
-		if executable(p) == nil {
-			return p, nil
+	}
+	for more := true; more; {
+		p := name
+		more = false
+		if !slash {
+			var dir string
+			dir, list, more = strings.Cut(list, ":")
+			if dir == "" {
+				dir = "."
+			}
+			p = dir + "/" + name
+		}
+		fi, err := os.Stat(p)
+		if err == nil && (fi.IsDir() || fi.Mode().Perm()&0o111 == 0) {
+			err = errors.New(p + ": not an executable file")
+		}
+		if err == nil || slash {
+			return p, err
 		}
 	}
 	return "", errors.New(name + ": not found in $PATH")
-}
-
-func executable(p string) error {
-	fi, err := os.Stat(p)
-	if err != nil {
-		return err
-	}
-	if fi.IsDir() || fi.Mode().Perm()&0o111 == 0 {
-		return errors.New(p + ": not an executable file")
-	}
-	return nil
 }
 
 // Run starts name (looked up in $PATH) with args, writes stdin to it,

@@ -52,6 +52,28 @@ func TestLookPath(t *testing.T) {
 	if _, err := LookPath("plain"); err == nil {
 		t.Fatal("non-executable file found")
 	}
+	// A name with a slash is not searched for; a directory is no program.
+	if p, err := LookPath(exe); err != nil || p != exe {
+		t.Fatalf("LookPath(%s) = %q, %v", exe, p, err)
+	}
+	for _, bad := range []string{filepath.Join(dir, "plain"), dir + "/", filepath.Join(dir, "missing")} {
+		if _, err := LookPath(bad); err == nil {
+			t.Fatalf("LookPath(%s) found it", bad)
+		}
+	}
+	if _, err := LookPath(filepath.Join(dir, "plain")); err == nil || err.Error() != filepath.Join(dir, "plain")+": not an executable file" {
+		t.Fatalf("plain by path: %v", err)
+	}
+	// Empty elements are the current directory, also the last one.
+	t.Chdir(dir)
+	t.Setenv("PATH", "/nonexistent:")
+	if p, err := LookPath("tool"); err != nil || p != "./tool" {
+		t.Fatalf("LookPath(tool) in . = %q, %v", p, err)
+	}
+	if _, err := LookPath("other"); err == nil || err.Error() != "other: not found in $PATH" {
+		t.Fatalf("missing: %v", err)
+	}
+	t.Setenv("PATH", dir)
 	if _, err := Run("missing-tool", nil, ""); err == nil {
 		t.Fatal("missing program ran")
 	}
