@@ -11,7 +11,12 @@
 # packet path (esp, tun, acl matchers, internal/vnet and header, runtime,
 # sync, syscall, x/sys/unix, internal/poll, net/netip, encoding/binary,
 # the symmetric ciphers and hashes, the MODP/ECDH arithmetic) keeps the
-# compiler's inlining: without it ESP is three times slower. -l in a
+# compiler's inlining: without it ESP is three times slower. Of the
+# elliptic-curve code, only the field arithmetic (nistec/fiat: 3-5 times
+# slower without inlining) and the modular arithmetic of RSA and ECDSA
+# (bigmod: 15-30 times) keep it; the point arithmetic above them (nistec)
+# and FIPS ECDH's wrapper run once per handshake, cost the same time
+# without it and 36 KB more with it (README, Footprint). -l in a
 # package also stops its functions being inlined into others, so a
 # package joins this list only when a build with it leaves every
 # function of esp, tun's readers and writers, internal/vnet and the
@@ -29,6 +34,7 @@ TINYIPSEC_NOINLINE := tinyipsec tinyipsec/conf/... tinyipsec/ike/... tinyipsec/i
 	internal/godebug internal/bisect internal/reflectlite internal/runtime/cgroup math/rand/v2 \
 	encoding/json crypto/sha3 crypto/internal/fips140/sha3 crypto/internal/fips140/ed25519 \
 	crypto/internal/fips140/edwards25519 crypto/internal/fips140/check \
+	crypto/internal/fips140/nistec crypto/internal/fips140/ecdh \
 	golang.org/x/crypto/bcrypt github.com/BurntSushi/... github.com/mdlayher/...
 
 # In the same packages, two more compiler switches that trade speed the
