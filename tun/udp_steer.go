@@ -17,9 +17,10 @@ import "golang.org/x/sys/unix"
 // such a socket gets index 2 or more, which the program never returns,
 // so it receives nothing (and tinyipsec everything).
 
-// cookieSteer is the program (ListenUDP attaches it to the group): the datagram's payload starts at the
-// ISAKMP header (the kernel has pulled the UDP header); a load past the
-// end (a runt) ends the program with 0, the first socket.
+// cookieSteer is the program (ListenUDP attaches it to the group): the
+// datagram's payload starts at the ISAKMP header (the kernel has pulled
+// the UDP header); a load past the end (a runt) ends the program with 0,
+// the first socket.
 var cookieSteer = []unix.SockFilter{
 	{Code: unix.BPF_LD | unix.BPF_W | unix.BPF_ABS, K: 8},                // A = responder cookie, high word
 	{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, K: 0, Jt: 0, Jf: 2}, // not zero: socket 1
