@@ -30,7 +30,7 @@ type daemon struct {
 	mu  sync.Mutex // serialises reloads and status against each other
 	cfg *conf.Config
 	// The running parts (nil once closed), started in this order and
-	// closed in reverse (cmdRun). Each adds its SAs and counters
+	// closed in reverse (closeParts). Each adds its SAs and counters
 	// to status, and switches to a new, already validated configuration
 	// on reload: crypto maps whose fingerprint did not change keep their
 	// SAs. They are two concrete fields, not a list of an interface: a

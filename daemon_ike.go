@@ -22,7 +22,7 @@ type ikeDaemon struct {
 }
 
 // startIKE starts IKE on the data plane's sockets. Without IKE-keyed
-// crypto maps it returns a component that does nothing, so that the IKE
+// crypto maps it returns an ikeDaemon that does nothing, so that the IKE
 // ports only answer when there is something to negotiate.
 func startIKE(cfg *conf.Config, dp *dataplane.Dataplane, logger *logx.Logger) (*ikeDaemon, error) {
 	d := &ikeDaemon{log: logger, dp: dp}

@@ -191,7 +191,8 @@ func (t *table) requiredStr(key string) (string, bool) {
 // The enumerated keys read through it and convert the result to their
 // type: a generic reader was one more function, a dictionary per type and
 // a copy of each choice list (flash). The lists are static arrays or
-// algo's name lists, not variadic arguments built at every call.
+// algo's name lists (built per call from its tables), not variadic
+// arguments.
 func (t *table) oneOf(key, def string, choices []string) (string, bool) {
 	if !t.has(key) {
 		return def, true

@@ -196,7 +196,9 @@ func openUDP(network string, ap netip.AddrPort) (*udpSock, error) {
 }
 
 // SetIKEHandler sets the function that receives IKE messages (non-ESP
-// marker already removed). Safe to call at any time.
+// marker already removed) one by one when no batch receiver is set
+// (SetIKEBatch, which the daemon uses; tests use this). Safe to call at
+// any time.
 func (u *UDP) SetIKEHandler(h UDPHandler) { u.ike.Store(&h) }
 
 // SetESPHandler sets the function that receives UDP-encapsulated ESP (the

@@ -9,7 +9,8 @@ import (
 // converter collects what the running-config defines, then emit writes
 // the TOML. Everything is found by the names the config uses: names maps
 // a kind letter and a name to the definition's index in its kind's list,
-// which keeps the order of first definition. One map for every kind
+// which keeps the order of first definition (kind "x" is a set: the
+// dynamic maps emit has written, with an unused index). One map for every kind
 // rather than a map per kind: each map type carried five type
 // descriptors and its own calls (flash).
 type converter struct {
@@ -26,6 +27,7 @@ type converter struct {
 	maps     []*mapEntry    // kind "m", "NAME SEQ": static maps
 	dyn      []*mapEntry    // kind "d", "DYN SEQ": dynamic-map entries
 	groups   []*tunnelGroup // kind "g"
+	// kind "x": dynamic maps already written (emit), no list
 
 	// Globals that apply to every crypto map entry.
 	saLifetime   int // crypto ipsec security-association lifetime seconds
