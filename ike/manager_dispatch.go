@@ -263,7 +263,7 @@ func (m *Manager) phase1Step(sa *ikeSA, in *inbound, before string, out []byte, 
 	in.adopt(sa)
 	sa.p1In = in.pkt
 	sa.unproven = sa.unproven && !sa.p1.p.state.Active()
-	if sa.initiator && (sa.p1.float || sa.p1.p.floated) && sa.local.Port() != NATTPort {
+	if sa.initiator && sa.p1.p.floated && sa.local.Port() != NATTPort {
 		setPort(&sa.local, NATTPort)
 		setPort(&sa.remote, NATTPort)
 	}

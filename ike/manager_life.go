@@ -240,9 +240,7 @@ func (m *Manager) established(sa *ikeSA, now mono) {
 	// certificate: about 3 kB per IKE SA) is not needed any more: the
 	// outcome holds its own copy of the keys and what status shows, and a
 	// repeat of the peer's last message is answered from p1In/p1Last.
-	if sa.p1 != nil {
-		sa.p1.p.Wipe()
-	}
+	sa.p1.p.Wipe()
 	sa.p1 = nil
 	remoteAccess := out.auth == "xauth-pre-share" && sa.ms != nil &&
 		(sa.ms.cm.RemoteAccessGateway() || sa.ms.cm.RemoteAccessClient())

@@ -11,8 +11,8 @@ import (
 )
 
 // The manager's side of phase 1: building a Phase1Config from a crypto
-// map and the ISAKMP policies, and adapting *Phase1 to the manager's
-// phase1 interface.
+// map and the ISAKMP policies, and driving *Phase1 for the manager
+// (p1Adapter).
 
 // phase1ConfigFor builds the phase 1 parameters of a crypto map. Only
 // the policies whose authentication the map can do are offered.
@@ -119,7 +119,7 @@ func (ms *mapState) credentials() (*Credentials, error) {
 //     after sending MM6) turns true;
 //   - p.state.String() is the Cisco state name (MM_WAIT_MSG2, AM_ACTIVE,
 //     ...);
-//   - float || p.floated: the following messages go to UDP 4500 (NAT-T
+//   - p.floated: the following messages go to UDP 4500 (NAT-T
 //     negotiated and a NAT found, RFC 3947 section 4);
 //   - outcome is valid once the state is active;
 //   - pending is what handle asked to send before its answer
@@ -132,8 +132,7 @@ func (ms *mapState) credentials() (*Credentials, error) {
 // It holds no manager, map or SA of its own: the IKE SA holds it, and
 // knows those (fields are type data in the binary; flash).
 type p1Adapter struct {
-	p     *Phase1
-	float bool
+	p *Phase1
 	// pending are datagrams to send before handle's answer.
 	pending [][]byte
 }
@@ -195,9 +194,6 @@ func (a *p1Adapter) handle(pkt []byte, local, remote netip.AddrPort) ([]byte, er
 	r, err := a.p.handle(&Packet{Data: pkt, Local: local, Remote: remote})
 	if err != nil || r == nil {
 		return nil, err
-	}
-	if r.Float {
-		a.float = true
 	}
 	if r.Failed != nil {
 		// Send what the state machine wants the peer to know (a clear

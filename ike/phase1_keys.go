@@ -83,8 +83,14 @@ func (p *Phase1) computeKeys() error {
 		return fail(FailKeyExchange, NotifyInvalidKeyInformation, "%v", err)
 	}
 	p.dh.Wipe()
+	// DerivePhase1Keys takes a nil key for signatures: a pre-shared key
+	// method must therefore never reach it without a key, or SKEYID
+	// would be the signature formula, which the peer can compute alone.
 	var psk []byte
 	if p.out.Policy.Auth.PreShared() {
+		if len(p.cfg.PSK) == 0 {
+			return fail(FailConfig, 0, "pre-shared key authentication without a key")
+		}
 		psk = p.cfg.PSK
 	}
 	p.out.Keys, err = DerivePhase1Keys(p.out.Policy.Hash, p.out.Policy.Cipher, kl, psk, p.ni, p.nr, gxy, p.gxi, p.gxr, p.out.CookieI, p.out.CookieR)
