@@ -384,7 +384,7 @@ func (m *Manager) quickCompleted(sa *ikeSA, qs *qmState, out []byte, res *quickR
 		// Our Quick Modes go one at a time (quickSlotFree): the next ACL
 		// line waiting for its first pair starts now, not at the next
 		// tick (fifty maps towards one peer come up in one go).
-		m.tickMapsFor(sa, now)
+		m.tickMaps(sa, now)
 	}
 }
 

@@ -306,7 +306,7 @@ func (m *Manager) established(sa *ikeSA, now mono) {
 	if remoteAccess {
 		m.raStart(sa, now)
 	}
-	m.tickMapsFor(sa, now)
+	m.tickMaps(sa, now)
 }
 
 // offerFor builds the Quick Mode offer of a crypto map on an IKE SA.

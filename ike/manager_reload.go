@@ -107,7 +107,7 @@ func (m *Manager) Reload(c *conf.Config) (ReloadResult, error) {
 		m.retireMap(ms, kept)
 	}
 	if m.started {
-		m.tickMaps(monoNow())
+		m.tickMaps(nil, monoNow())
 	}
 	m.prepareKeys()
 	// Changed maps change their SAs' timers: every SA is looked at.

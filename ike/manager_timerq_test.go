@@ -112,14 +112,14 @@ func spokeWithMaps(t testing.TB, n int) *Manager {
 // TestTickMapsManyMaps: with every map's pair up, tickMaps starts
 // nothing; when one map's pair is going, that map alone wants a new one,
 // and it finds its own IKE SA (still negotiating, so it waits for it)
-// among the SAs with the hub instead of starting a phase 1; tickMapsFor
+// among the SAs with the hub instead of starting a phase 1; tickMaps on an SA
 // looks only at the maps that may use the SA it is given.
 func TestTickMapsManyMaps(t *testing.T) {
 	m := spokeWithMaps(t, 200)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now := monoNow()
-	m.tickMaps(now)
+	m.tickMaps(nil, now)
 	if len(m.sas) != 200 {
 		t.Fatalf("%d IKE SAs after a tick with every pair up, want 200", len(m.sas))
 	}
@@ -131,7 +131,7 @@ func TestTickMapsManyMaps(t *testing.T) {
 	sa := m.sas[123]
 	sa.children[0].removeAt = now.add(time.Second)
 	sa.life = lifeNegotiating // a re-authentication in progress
-	m.tickMaps(now)
+	m.tickMaps(nil, now)
 	if len(m.sas) != 200 {
 		t.Fatalf("%d IKE SAs: a phase 1 started although the map's own IKE SA is negotiating", len(m.sas))
 	}
@@ -148,13 +148,13 @@ func TestTickMapsManyMaps(t *testing.T) {
 		m.sas[k].children[0].removeAt = now.add(time.Second)
 		m.sas[k].life = lifeNegotiating
 	}
-	m.tickMapsFor(m.sas[5], now)
+	m.tickMaps(m.sas[5], now)
 	if !m.maps[5].wanted[0] || m.maps[7].wanted[0] {
 		t.Errorf("after a handshake on map 5's SA: map 5 wants its line %v, map 7 %v; want true, false",
 			m.maps[5].wanted[0], m.maps[7].wanted[0])
 	}
 	if len(m.sas) != 200 {
-		t.Fatalf("%d IKE SAs after tickMapsFor, want 200", len(m.sas))
+		t.Fatalf("%d IKE SAs after tickMaps on an SA, want 200", len(m.sas))
 	}
 }
 
@@ -178,7 +178,7 @@ func BenchmarkTickMapsSpoke(b *testing.B) {
 				b.ReportAllocs()
 				b.ResetTimer()
 				for i := 0; i < b.N; i++ {
-					m.tickMaps(now)
+					m.tickMaps(nil, now)
 				}
 				if len(m.sas) != n {
 					b.Fatalf("%d IKE SAs, want %d", len(m.sas), n)

@@ -30,7 +30,7 @@ func (m *Manager) tick(now mono) {
 	if len(m.graves) > 0 {
 		m.buryGraves(now, false)
 	}
-	m.tickMaps(now)
+	m.tickMaps(nil, now)
 	// Config.Settled once nothing is negotiating any more after something
 	// was established, replaced or removed (manager_settle.go).
 	if m.cfg.Settled != nil && m.settle.negotiating == 0 && m.settle.unsettled {
@@ -41,15 +41,17 @@ func (m *Manager) tick(now mono) {
 }
 
 // tickMaps starts what the crypto maps want and do not have: an IPsec SA
-// per wanted ACL line. It runs on every tick and after each phase 1 and
-// Quick Mode we initiate, so it looks at the SAs once, not once per map
-// and line: a spoke with many maps towards one hub would otherwise spend
-// maps x SAs on each of its handshakes.
-func (m *Manager) tickMaps(now mono) {
+// per wanted ACL line. It runs on every tick (only nil), and after each
+// phase 1 and Quick Mode we initiate on only, for the maps that may use
+// that SA (mapState.mayUse): what waited for it starts now instead of at
+// the next tick. It looks at the SAs once, not once per map and line: a
+// spoke with many maps towards one hub would otherwise spend maps x SAs
+// on each of its handshakes.
+func (m *Manager) tickMaps(only *ikeSA, now mono) {
 	idx := &m.tickIdx
 	haveChildren, peersAt := false, -1
 	for _, ms := range m.maps {
-		if !m.initiatesNow(ms, now) {
+		if only != nil && !ms.mayUse(only) || !m.initiatesNow(ms, now) {
 			continue
 		}
 		for i := range ms.rules {
@@ -110,39 +112,6 @@ func (m *Manager) tickMaps(now mono) {
 	}
 	if peersAt >= 0 {
 		clear(idx.byEnds) // holds no SA beyond this call
-	}
-}
-
-// tickMapsFor is tickMaps for the maps that may use sa (mapState.mayUse),
-// after its phase 1 or one of our Quick Modes on it ended: what waited
-// for it starts now instead of at the next tick, at the cost of a look at
-// the SAs per such map, not of a whole tickMaps per handshake.
-func (m *Manager) tickMapsFor(sa *ikeSA, now mono) {
-	for _, ms := range m.maps {
-		if !ms.mayUse(sa) || !m.initiatesNow(ms, now) {
-			continue
-		}
-	rules:
-		for i := range ms.rules {
-			r := &ms.rules[i]
-			if !ms.ruleWanted(r.index) {
-				continue
-			}
-			// Not when the line has a pair that is not about to go.
-			for _, sa := range m.sas {
-				for _, c := range sa.children {
-					if c.ms == ms && c.rule.index == r.index && c.removeAt == 0 {
-						continue rules
-					}
-				}
-			}
-			for _, o := range m.orphans {
-				if o.c.ms == ms && o.c.rule.index == r.index && o.c.removeAt == 0 {
-					continue rules
-				}
-			}
-			m.initiateRule(ms, r, now)
-		}
 	}
 }
 

@@ -392,7 +392,7 @@ func (m *Manager) raClientLease(sa *ikeSA, t *txn, ap *AttributesPayload, now mo
 	}
 	m.raLog(false, sa, "Mode-Config: address assigned", "address", &l.IP4,
 		"address6", &l.IP6, "dns", l.DNS, "split", l.Split)
-	m.tickMaps(now)
+	m.tickMaps(nil, now)
 	return nil
 }
 
