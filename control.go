@@ -66,9 +66,10 @@ func listenControl(path string, d *daemon, log *logx.Logger) (*controlServer, er
 }
 
 func (s *controlServer) handle(c *os.File) {
-	c.SetDeadline(time.Now().Add(5 * time.Second))
+	deadline := unixsock.Bound(c, 5*time.Second)
 	line, err := unixsock.ReadLine(c, 256)
 	if err != nil && line == "" {
+		deadline.Stop(nil)
 		c.Close()
 		return
 	}
@@ -104,6 +105,7 @@ func (s *controlServer) handle(c *os.File) {
 		out = resultJSON("error", err.Error())
 	}
 	c.Write(out)
+	deadline.Stop(nil)
 	c.Close()
 }
 
@@ -137,7 +139,7 @@ func controlRequest(path, req string, w io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("cannot reach the daemon at %s (is tinyipsec running?): %w", path, err)
 	}
-	c.SetDeadline(time.Now().Add(10 * time.Second))
+	deadline := unixsock.Bound(c, 10*time.Second)
 	_, err = c.WriteString(req + "\n")
 	if err == nil {
 		var n int64
@@ -146,6 +148,7 @@ func controlRequest(path, req string, w io.Writer) error {
 			err = errors.New("the daemon closed the control connection without an answer")
 		}
 	}
+	err = deadline.Stop(err)
 	c.Close()
 	return err
 }

@@ -85,9 +85,10 @@ func TestCloseUnblocksAccept(t *testing.T) {
 	}
 }
 
-// A read deadline on an accepted connection bounds a client that never
-// sends its request.
-func TestDeadline(t *testing.T) {
+// A bound on an accepted connection cuts off a client that never sends
+// its request, and the cut-off read reports a timeout; a bound stopped in
+// time leaves the connection and the outcome alone.
+func TestBound(t *testing.T) {
 	path, l := listenTemp(t)
 	c, err := Dial(path, time.Second)
 	if err != nil {
@@ -99,10 +100,31 @@ func TestDeadline(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	s.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+	d := Bound(s, 50*time.Millisecond)
 	_, err = s.Read(make([]byte, 1))
-	if !errors.Is(err, os.ErrDeadlineExceeded) {
+	err = d.Stop(err)
+	if !errors.Is(err, os.ErrDeadlineExceeded) || !strings.HasSuffix(err.Error(), ": i/o timeout") {
 		t.Fatalf("read with nothing sent: %v, want deadline exceeded", err)
+	}
+
+	c2, err := Dial(path, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	s2, err := l.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	d = Bound(s2, time.Minute)
+	c2.WriteString("x")
+	n, err := s2.Read(make([]byte, 1))
+	if err = d.Stop(err); n != 1 || err != nil {
+		t.Fatalf("read within the bound: %d, %v", n, err)
+	}
+	if _, err := s2.Write([]byte("y")); err != nil {
+		t.Fatalf("connection closed by a stopped bound: %v", err)
 	}
 }
 
