@@ -39,14 +39,17 @@ func listenControl(path string, d *daemon, log *logx.Logger) (*controlServer, er
 		c.Close()
 		return nil, fmt.Errorf("control socket %s: another tinyipsec is running", path)
 	}
-	syscall.Unlink(path) // not os.Remove or os.Chmod: the calls alone, linked for nothing else (flash)
-	old := syscall.Umask(0o077)
+	syscall.Unlink(path) // not os.Remove: the call alone, linked for nothing else (flash)
+	// The socket is born mode 0600: bind applies the umask itself (also
+	// under a default ACL, which it then masks), so no chmod follows,
+	// and no moment passes with a wider mode. syscall.Chmod would link
+	// the fchmodat2 fallback for flags it never passes (flash).
+	old := syscall.Umask(0o177)
 	ln, err := unixsock.Listen(path)
 	syscall.Umask(old)
 	if err != nil {
 		return nil, fmt.Errorf("control socket: %w", err)
 	}
-	syscall.Chmod(path, 0o600)
 	s := &controlServer{ln: ln, log: log, d: d}
 	// Served by a closure: `go s.serve()` would add a wrapper function
 	// (flash).
