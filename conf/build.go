@@ -123,6 +123,9 @@ func (b *builder) build(root map[string]any) (*Config, error) {
 		if m.IKEKeyed() {
 			m.policies = b.cfg.Policies
 		}
+		if m.ACL != nil {
+			m.ACL.List() // compiled now, not on first use: see ACL.List
+		}
 	}
 	if len(b.errs) > 0 {
 		if b.dropped > 0 {

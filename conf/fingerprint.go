@@ -80,7 +80,9 @@ func fpField(h hash.Hash, name string, v []byte) {
 }
 
 // Equal reports whether two configurations are the same apart from the
-// file they were read from.
+// file they were read from. The crypto maps' ACLs were compiled when each
+// was built (see ACL.List), so an ACL compares as what its rules say,
+// whether or not the running configuration has used it since.
 func (c *Config) Equal(o *Config) bool {
 	if c == nil || o == nil {
 		return c == o

@@ -108,10 +108,54 @@ func TestFingerprint(t *testing.T) {
 }
 
 func TestConfigEqual(t *testing.T) {
-	a := mustParse(t, "a.toml", doc(tPolicy, tTS, tACL, tMap))
-	b := mustParse(t, "b.toml", doc(tPolicy, tTS, tACL, tMap))
+	text := doc(tPolicy, tTS, tACL, tMap)
+	a := mustParse(t, "a.toml", text)
+	b := mustParse(t, "b.toml", text)
 	c := mustParse(t, "c.toml", doc("[global]\nmtu = 1300", tPolicy, tTS, tACL, tMap))
 	if !a.Equal(b) || a.Equal(c) || a.Equal(nil) || !(*Config)(nil).Equal(nil) {
 		t.Fatal("Equal is wrong")
+	}
+	// The running configuration's ACLs are compiled (the data plane and
+	// IKE ask for List); the same file loaded again is still equal.
+	for _, l := range a.ACLs {
+		l.List()
+	}
+	if !a.Equal(b) || !b.Equal(a) {
+		t.Fatal("a compiled ACL made the same file unequal")
+	}
+	rule := mustParse(t, "d.toml", doc(tPolicy, tTS, "[acl.a1]\nrules = [\"permit ip 10.1.0.0 0.0.0.255 10.3.0.0 0.0.0.255\"]", tMap))
+	if a.Equal(rule) || rule.Equal(a) {
+		t.Fatal("a changed ACL rule kept the configuration equal")
+	}
+
+	// What the settings name rather than hold: a new key in a psk_file
+	// (a map's or the keyring's) or a new users file is a change.
+	dir := t.TempDir()
+	users := filepath.Join(dir, "users")
+	fileText := doc(tPolicy, tTS, tACL, with(tMap, `psk_file = "k.psk"`, "psk"),
+		"[[keyring]]\naddress = \"192.0.2.9\"\npsk_file = \"r.psk\"",
+		with(tRAGateway(users), "seq = 20", "seq"))
+	load := func() *Config {
+		t.Helper()
+		c, err := Parse(filepath.Join(dir, "t.toml"), []byte(fileText))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	first := map[string]string{"k.psk": "map-key-1\n", "r.psk": "ring-key-1\n", "users": "alice:" + testUserHash + "\n"}
+	second := map[string]string{"k.psk": "map-key-2\n", "r.psk": "ring-key-2\n", "users": "bob:" + testUserHash + "\n"}
+	for changed := range first {
+		for name, content := range first {
+			os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600)
+		}
+		before := load()
+		if !before.Equal(load()) {
+			t.Fatal("the same files loaded twice are not equal")
+		}
+		os.WriteFile(filepath.Join(dir, changed), []byte(second[changed]), 0o600)
+		if before.Equal(load()) {
+			t.Errorf("a new %s kept the configuration equal", changed)
+		}
 	}
 }

@@ -93,14 +93,17 @@ type ACL struct {
 	Rules []acl.Rule // parsed, in order; not changed once List was called
 
 	mu   sync.Mutex // guards list
-	list *acl.List
+	list *acl.List  // Rules compiled
 }
 
-// List is the ACL compiled for matching, compiled on first use and then
-// shared: the data plane's packet path and the IKE manager's proxy IDs
-// use the same *acl.List (immutable, safe for concurrent use). Under a
-// mutex rather than a sync.Once, whose callback was a closure (flash);
-// it is asked for at set-up, not per packet.
+// List is the ACL compiled for matching, shared: the data plane's packet
+// path and the IKE manager's proxy IDs use the same *acl.List (immutable,
+// safe for concurrent use). The crypto maps' ACLs are compiled when the
+// configuration is built, so that Equal, which compares the whole model,
+// sees two compiled lists of the same rules, never one compiled and one
+// not; an ACL made otherwise is compiled on first use.
+// Under a mutex rather than a sync.Once, whose callback was a closure
+// (flash); it is asked for at set-up, not per packet.
 func (a *ACL) List() *acl.List {
 	a.mu.Lock()
 	if a.list == nil {
