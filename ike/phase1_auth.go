@@ -1,5 +1,7 @@
 package ike
 
+import "crypto/hmac"
+
 // Phase 1 authentication: our identity, our HASH_I/HASH_R or signature
 // (with certificates), the check of the peer's, and INITIAL-CONTACT, which
 // only an authenticated message may carry.
@@ -73,7 +75,7 @@ func (p *Phase1) verifyPeer(id *ID, m *Message) error {
 		if hp == nil {
 			return fail(FailAuth, NotifyInvalidHashInformation, "no HASH payload")
 		}
-		if !hmacEqual(hp.Data, want) {
+		if !hmac.Equal(hp.Data, want) {
 			return fail(FailAuth, NotifyAuthenticationFailed, "HASH mismatch (pre-shared key differs?)")
 		}
 	} else {

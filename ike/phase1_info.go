@@ -1,9 +1,9 @@
 package ike
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
+	"strconv"
 )
 
 // Informational messages during phase 1. Before the key exchange a notify
@@ -51,23 +51,10 @@ func (p *Phase1) handleInformational(h *Header, pkt *Packet) (*Result, error) {
 		if p.out.Block == nil {
 			return nil, errors.New("ike: encrypted informational before keys")
 		}
+		sec := p.secrets()
 		mid := h.MessageID
-		if m, _, err = Open(pkt.Data, p.out.Block, Phase2IV(p.out.Policy.Hash, p.iv, mid, p.out.Block.BlockSize())); err != nil {
+		if m, _, err = openHashed(sec, pkt.Data, sec.exchangeIV(mid), [][]byte{be32(mid)}, true, "Informational HASH(1)"); err != nil {
 			return nil, err
-		}
-		var hp *Opaque
-		if len(m.Payloads) >= 2 { // the header may name no payload at all
-			hp, _ = m.Payloads[0].(*Opaque)
-		}
-		if hp == nil || hp.PType != PayloadHash {
-			return nil, malformed("informational without leading HASH")
-		}
-		var rest []byte
-		for _, r := range m.Raw[1:] {
-			rest = append(rest, r...)
-		}
-		if !hmacEqual(hp.Data, QuickHash1(p.out.Policy.Hash, p.out.Keys.SKEYIDa, mid, rest)) {
-			return nil, errors.New("ike: informational HASH mismatch")
 		}
 	} else if m, err = Unmarshal(pkt.Data); err != nil {
 		return nil, err
@@ -124,7 +111,16 @@ func (c *CleartextNotice) Error() string {
 	if c.Delete {
 		return "ike: unauthenticated Delete during phase 1 ignored"
 	}
-	return fmt.Sprintf("ike: unauthenticated notify %d during phase 1 ignored", c.Notify)
+	return "ike: unauthenticated notify " + strconv.Itoa(int(c.Notify)) + " during phase 1 ignored"
+}
+
+// secrets are the phase 1 keys as the Informational exchange needs them
+// once they exist (sealInfo, openHashed): HASH(1) under SKEYID_a, and an
+// IV of its own derived from the current phase 1 IV, which it leaves
+// alone.
+func (p *Phase1) secrets() *p1Secrets {
+	return &p1Secrets{CookieI: p.out.CookieI, CookieR: p.out.CookieR, Hash: p.out.Policy.Hash,
+		SKEYIDa: p.out.Keys.SKEYIDa, Block: p.out.Block, LastIV: p.iv}
 }
 
 // failWith ends the negotiation with err (a *Phase1Failure, or an
@@ -146,24 +142,14 @@ func (p *Phase1) failWith(err error) *Result {
 	if f.Notify == 0 || f.Reason == FailPeerNotify || p.out.Keys != nil && pskMismatch {
 		return r
 	}
-	midb, err := p.random(4)
-	if err != nil {
-		return r
-	}
-	mid := binary.BigEndian.Uint32(midb)
 	n := isakmpNotify(&p.out.CookieI, &p.out.CookieR, f.Notify, nil)
-	m := &Message{Header: Header{CookieI: p.out.CookieI, CookieR: p.out.CookieR, Exchange: ExchangeInformational, MessageID: mid},
-		Payloads: []Payload{n}}
 	var b []byte
 	if p.out.Keys == nil {
+		m := &Message{Header: Header{CookieI: p.out.CookieI, CookieR: p.out.CookieR, Exchange: ExchangeInformational, MessageID: newMessageID()},
+			Payloads: []Payload{n}}
 		b, err = m.Marshal()
 	} else {
-		var rest []byte
-		if rest, err = MarshalPayloads(m.Payloads); err != nil {
-			return r
-		}
-		m.Payloads = []Payload{&Opaque{PayloadHash, QuickHash1(p.out.Policy.Hash, p.out.Keys.SKEYIDa, mid, rest)}, n}
-		b, _, err = m.Seal(p.out.Block, Phase2IV(p.out.Policy.Hash, p.iv, mid, p.out.Block.BlockSize()))
+		b, err = sealInfo(p.secrets(), n)
 	}
 	if err == nil {
 		r.Send = [][]byte{b}
