@@ -1,6 +1,7 @@
 package ciscoimport
 
 import (
+	"flag"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -268,6 +269,51 @@ func TestRedact(t *testing.T) {
 	} {
 		if got := redact(strings.Fields(in)); got != want {
 			t.Errorf("redact(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+var updateGolden = flag.Bool("update", false, "rewrite testdata/*.golden from the current output")
+
+// TestGolden pins the whole output byte for byte: the TOML and every
+// note, for each sample in testdata (NAME.cfg against NAME.golden), so
+// that a rewrite of the converter cannot change a word of what an admin
+// reads. go test -run TestGolden -update rewrites the files after an
+// intended change; review their diff.
+func TestGolden(t *testing.T) {
+	samples, err := filepath.Glob(filepath.Join("testdata", "*.cfg"))
+	if err != nil || len(samples) == 0 {
+		t.Fatal("no samples", err)
+	}
+	for _, in := range samples {
+		src, err := os.ReadFile(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := Convert(src, Options{})
+		if err != nil {
+			t.Fatal(in, err)
+		}
+		var got strings.Builder
+		got.WriteString("platform " + res.Platform + "\n")
+		for _, n := range res.Notes {
+			got.WriteString(n.String() + "\n")
+		}
+		got.WriteString("----\n")
+		got.Write(res.TOML)
+		golden := strings.TrimSuffix(in, ".cfg") + ".golden"
+		if *updateGolden {
+			if err := os.WriteFile(golden, []byte(got.String()), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		want, err := os.ReadFile(golden)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.String() != string(want) {
+			t.Errorf("%s: output differs from %s:\n%s", in, golden, got.String())
 		}
 	}
 }
