@@ -19,10 +19,10 @@ type converter struct {
 	notes    []Note
 
 	names    map[string]int
-	policies []*policy       // in priority order
-	tsets    []*transformSet // kind "t"
-	acls     []*aclDef       // kind "a"
-	objects  []*netObject    // kind "o"
+	policies []policy       // in priority order
+	tsets    []transformSet // kind "t"
+	acls     []*aclDef      // kind "a"
+	objects  []*netObject   // kind "o"
 	keys     []*pskEntry
 	maps     []*mapEntry    // kind "m", "NAME SEQ": static maps
 	dyn      []*mapEntry    // kind "d", "DYN SEQ": dynamic-map entries

@@ -97,7 +97,8 @@ func (c *converter) emit() []byte {
 	if c.platform == "ASA" {
 		policyCmd = "crypto ikev1 policy"
 	}
-	for _, p := range c.policies {
+	for i := range c.policies {
+		p := &c.policies[i]
 		b.Table(policyCmd+" "+strconv.Itoa(p.priority)+" (line "+strconv.Itoa(p.line)+")", "[[isakmp_policy]]")
 		b.Int("priority", int64(p.priority))
 		b.Str("encryption", p.enc)
@@ -106,7 +107,8 @@ func (c *converter) emit() []byte {
 		b.Int("group", int64(p.group))
 		b.Int("lifetime", int64(p.lifetime))
 	}
-	for _, ts := range c.tsets {
+	for i := range c.tsets {
+		ts := &c.tsets[i]
 		if ts.bad {
 			continue
 		}
@@ -206,7 +208,7 @@ func (c *converter) mapOut(b *conf.TOMLWriter, m *mapEntry, via string) string {
 	for _, name := range m.tsets {
 		var ts *transformSet
 		if i := c.find("t", name); i >= 0 {
-			ts = c.tsets[i]
+			ts = &c.tsets[i]
 		}
 		switch {
 		case ts == nil:
@@ -365,8 +367,8 @@ func (c *converter) useKey(peer string, k *pskEntry) (psk, file string) {
 }
 
 func (c *converter) preShare() bool {
-	for _, p := range c.policies {
-		if p.auth == "pre-share" {
+	for i := range c.policies {
+		if c.policies[i].auth == "pre-share" {
 			return true
 		}
 	}

@@ -27,6 +27,16 @@ func supportedGroup(n int) bool {
 	return n > 0 && n < 1<<16 && algo.Group(n).Info() != nil
 }
 
+// The algorithms of a policy, as policyWords and algKeys name them.
+const (
+	algEnc uint8 = iota
+	algHash
+	algAuth
+)
+
+// algKeys are the algorithms' TOML keys, also the words of the notes.
+var algKeys = [...]string{"encryption", "hash", "authentication"}
+
 func (c *converter) policy(b *block) {
 	t := b.head.toks
 	if len(t) < 4 || !isDigits(t[3]) {
@@ -56,23 +66,15 @@ func (c *converter) policy(b *block) {
 			a2 = strings.ToLower(t[2])
 		}
 		drop := "" // why the whole policy is not carried over
+		var alg uint8
+		var value *string // the algorithm the line sets
 		switch strings.ToLower(t[0]) {
 		case "encr", "encryption":
-			w := a1
-			if w == "aes" {
-				w = "aes " + a2
-			}
-			if p.enc = translateWord(policyCiphers[:], w); p.enc == "" {
-				drop = "encryption " + a1 + " is not supported"
-			}
+			alg, value = algEnc, &p.enc
 		case "hash":
-			if p.hash = translateWord(policyHashes[:], a1); p.hash == "" {
-				drop = "hash " + a1 + " is not supported"
-			}
+			alg, value = algHash, &p.hash
 		case "authentication":
-			if p.auth = translateWord(policyAuths[:], a1); p.auth == "" {
-				drop = "authentication " + a1 + " is not supported (RSA encryption modes are not offered)"
-			}
+			alg, value = algAuth, &p.auth
 		case "group":
 			if g, err := strconv.Atoi(a1); err != nil || !supportedGroup(g) {
 				drop = "DH group " + a1 + " is not supported"
@@ -95,6 +97,18 @@ func (c *converter) policy(b *block) {
 			}
 		default:
 			c.note(l, "no tinyipsec equivalent")
+		}
+		if value != nil {
+			w := a1
+			if alg == algEnc && w == "aes" {
+				w = "aes " + a2
+			}
+			if *value = translateWord(alg, w); *value == "" {
+				drop = algKeys[alg] + " " + a1 + " is not supported"
+				if alg == algAuth {
+					drop += " (RSA encryption modes are not offered)"
+				}
+			}
 		}
 		if drop != "" {
 			c.note(l, drop+"; the policy is not carried over")
@@ -127,38 +141,35 @@ func (c *converter) policy(b *block) {
 	}
 	if i < len(ps) && ps[i].priority == prio {
 		c.note(&b.head, "priority "+strconv.Itoa(prio)+" is defined twice; the later one is kept")
-		*ps[i] = p
-		return
+	} else {
+		ps = append(ps, policy{})
+		copy(ps[i+1:], ps[i:])
+		c.policies = ps
 	}
-	ps = append(ps, nil)
-	copy(ps[i+1:], ps[i:])
-	ps[i] = &p
-	c.policies = ps
+	ps[i] = p
 }
 
-// Cisco's words for the values of an ISAKMP policy, and tinyipsec's.
-// "aes N" is the encryption keyword with its key size (a space, which no
-// token holds, keeps it apart from the one-token forms). Static tables
-// rather than switches whose cases each compare inline (flash).
-var (
-	policyCiphers = [...][2]string{
-		{"aes ", "aes128"}, {"aes 128", "aes128"}, {"aes 192", "aes192"}, {"aes 256", "aes256"},
-		{"aes-192", "aes192"}, {"aes-256", "aes256"}, {"3des", "3des"}, {"des", "des"},
-	}
-	policyHashes = [...][2]string{
-		{"sha", "sha1"}, {"sha256", "sha256"}, {"sha384", "sha384"}, {"sha512", "sha512"}, {"md5", "md5"},
-	}
-	policyAuths = [...][2]string{
-		{"pre-share", "pre-share"}, {"rsa-sig", "rsa-sig"}, {"ecdsa-sig", "ecdsa-sig"},
-	}
-)
+// policyWords: Cisco's words for the values of an ISAKMP policy, and
+// tinyipsec's. "aes N" is the encryption keyword with its key size (a
+// space, which no token holds, keeps it apart from the one-token forms).
+// A static table rather than switches whose cases each compare inline
+// (flash).
+var policyWords = [...]struct {
+	alg          uint8
+	cisco, value string
+}{
+	{algEnc, "aes ", "aes128"}, {algEnc, "aes 128", "aes128"}, {algEnc, "aes 192", "aes192"}, {algEnc, "aes 256", "aes256"},
+	{algEnc, "aes-192", "aes192"}, {algEnc, "aes-256", "aes256"}, {algEnc, "3des", "3des"}, {algEnc, "des", "des"},
+	{algHash, "sha", "sha1"}, {algHash, "sha256", "sha256"}, {algHash, "sha384", "sha384"}, {algHash, "sha512", "sha512"}, {algHash, "md5", "md5"},
+	{algAuth, "pre-share", "pre-share"}, {algAuth, "rsa-sig", "rsa-sig"}, {algAuth, "ecdsa-sig", "ecdsa-sig"},
+}
 
-// translateWord is the tinyipsec value of Cisco's word w in table, "" if
-// it has none.
-func translateWord(table [][2]string, w string) string {
-	for i := range table {
-		if table[i][0] == w {
-			return table[i][1]
+// translateWord is the tinyipsec value of Cisco's word w for algorithm
+// alg, "" if it has none.
+func translateWord(alg uint8, w string) string {
+	for i := range policyWords {
+		if policyWords[i].alg == alg && policyWords[i].cisco == w {
+			return policyWords[i].value
 		}
 	}
 	return ""

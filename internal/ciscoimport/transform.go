@@ -14,8 +14,6 @@ type transformSet struct {
 	bad     bool
 }
 
-var aesKeySizes = [...]string{"128", "192", "256"}
-
 // transformSet reads the IOS form (mode as a sub-line) and the ASA form
 // (mode as "crypto ipsec ikev1 transform-set NAME mode transport").
 func (c *converter) transformSet(b *block, args []string) {
@@ -30,54 +28,38 @@ func (c *converter) transformSet(b *block, args []string) {
 			c.note(&b.head, "mode for an undefined transform set")
 			return
 		}
-		c.transformMode(c.tsets[i], &b.head, args[2:])
+		c.transformMode(&c.tsets[i], &b.head, args[2:])
 		return
 	}
-	ts := &transformSet{name: name, line: b.head.num, mode: "tunnel"}
+	// Built here and stored whole at the end: the fields of a list
+	// element would each be written with a write barrier (flash).
+	ts := transformSet{name: name, line: b.head.num, mode: "tunnel"}
 	t := args[1:]
 	for i := 0; i < len(t); i++ {
 		tok := strings.ToLower(t[i])
-		size := ""
-		if i+1 < len(t) && isWord(aesKeySizes[:], t[i+1]) {
-			size = t[i+1]
-		}
-		switch tok {
-		case "esp-aes", "esp-gcm":
-			if size == "" {
-				size = "128"
-			} else {
+		// A key size is a word of its own ("esp-aes 256"): the two
+		// words are looked up first.
+		tw := (*transformWord)(nil)
+		if i+1 < len(t) {
+			if tw = findTransform(tok + " " + t[i+1]); tw != nil {
 				i++
-			}
-			if tok == "esp-gcm" {
-				if size == "192" {
-					c.note(&b.head, "AES-GCM with 192-bit keys is not supported; the transform set is not carried over")
-					ts.bad = true
-				}
-				ts.esp = "aes" + size + "gcm16"
-			} else {
-				ts.esp = "aes" + size
-			}
-			continue
-		case "esp-none":
-			// ASA: ESP without integrity; only valid with an AEAD here.
-			continue
-		case "comp-lzs":
-			c.note(&b.head, "IPComp (comp-lzs) is not supported; the rest of the transform set is carried over")
-			continue
-		}
-		var tw *transformWord
-		for j := range transformWords {
-			if transformWords[j].word == tok {
-				tw = &transformWords[j]
-				break
 			}
 		}
 		if tw == nil {
+			tw = findTransform(tok)
+		}
+		switch {
+		case tw == nil:
 			c.note(&b.head, "transform "+t[i]+" is not supported; the transform set is not carried over")
 			ts.bad = true
 			continue
-		}
-		if tw.value == "des" || tw.value == "md5" {
+		case tw.slot == slotRefused:
+			ts.bad = true
+			fallthrough
+		case tw.slot == slotNote:
+			c.note(&b.head, tw.value)
+			continue
+		case tw.value == "des" || tw.value == "md5":
 			c.weak(&b.head, tok)
 		}
 		switch tw.slot {
@@ -85,26 +67,27 @@ func (c *converter) transformSet(b *block, args []string) {
 			ts.esp = tw.value
 		case slotESPAuth:
 			ts.espAuth = tw.value
-		default:
+		case slotAH:
 			ts.ah = tw.value
 		}
 	}
+	aead := strings.HasSuffix(ts.esp, "gcm16")
 	switch {
 	case ts.bad:
 	case ts.esp == "" && ts.ah == "":
 		c.note(&b.head, "neither ESP nor AH; the transform set is not carried over")
 		ts.bad = true
-	case ts.esp != "" && !strings.HasSuffix(ts.esp, "gcm16") && ts.espAuth == "":
+	case ts.esp != "" && !aead && ts.espAuth == "":
 		c.note(&b.head, "ESP without integrity is refused by tinyipsec (add an esp-*-hmac); the transform set is not carried over")
 		ts.bad = true
-	case strings.HasSuffix(ts.esp, "gcm16") && ts.espAuth != "":
+	case aead && ts.espAuth != "":
 		c.note(&b.head, "an AES-GCM transform carries its own integrity; the esp-*-hmac is dropped")
 		ts.espAuth = ""
 	}
 	for i := range b.children {
 		ch := &b.children[i]
 		if hasPrefix(ch.toks, "mode") {
-			c.transformMode(ts, ch, ch.toks[1:])
+			c.transformMode(&ts, ch, ch.toks[1:])
 		} else {
 			c.note(ch, "no tinyipsec equivalent")
 		}
@@ -132,23 +115,37 @@ func (c *converter) transformMode(ts *transformSet, l *line, args []string) {
 	}
 }
 
-// transformWord is a transform that sets one algorithm of a transform
-// set (esp-aes and esp-gcm, which take a key size, are read in code).
+// transformWord is a transform word of a transform set (with its key
+// size when that is a word of its own) and what it sets.
 type transformWord struct {
 	word  string
 	slot  uint8
-	value string // tinyipsec's name; des and md5 are weak
+	value string // tinyipsec's name (des and md5 are weak); the note for slotNote and slotRefused
 }
 
 const (
 	slotESP = iota
 	slotESPAuth
 	slotAH
+	slotNone    // a word that sets nothing
+	slotNote    // left out with a note, the rest carried over
+	slotRefused // the transform set is not carried over
 )
 
 // transformWords: a static table rather than a switch whose cases each
-// compare inline (flash). IOS says "sha" for SHA-1.
+// compare inline (flash). IOS says "sha" for SHA-1; esp-aes and esp-gcm
+// are AES-128 when no key size follows.
 var transformWords = [...]transformWord{
+	{"esp-aes", slotESP, "aes128"},
+	{"esp-aes 128", slotESP, "aes128"},
+	{"esp-aes 192", slotESP, "aes192"},
+	{"esp-aes 256", slotESP, "aes256"},
+	{"esp-gcm", slotESP, "aes128gcm16"},
+	{"esp-gcm 128", slotESP, "aes128gcm16"},
+	{"esp-gcm 192", slotRefused, "AES-GCM with 192-bit keys is not supported; the transform set is not carried over"},
+	{"esp-gcm 256", slotESP, "aes256gcm16"},
+	{"esp-none", slotNone, ""}, // ASA: ESP without integrity; only valid with an AEAD here
+	{"comp-lzs", slotNote, "IPComp (comp-lzs) is not supported; the rest of the transform set is carried over"},
 	{"esp-aes-192", slotESP, "aes192"},
 	{"esp-aes-256", slotESP, "aes256"},
 	{"esp-3des", slotESP, "3des"},
@@ -164,4 +161,14 @@ var transformWords = [...]transformWord{
 	{"ah-sha384-hmac", slotAH, "sha384"},
 	{"ah-sha512-hmac", slotAH, "sha512"},
 	{"ah-md5-hmac", slotAH, "md5"},
+}
+
+// findTransform is w's entry in transformWords, nil if none.
+func findTransform(w string) *transformWord {
+	for i := range transformWords {
+		if transformWords[i].word == w {
+			return &transformWords[i]
+		}
+	}
+	return nil
 }
