@@ -79,7 +79,7 @@ func ListenIP() (*IPConn, error) {
 		}
 		if fam == unix.AF_INET6 {
 			for j, opt := range [2]int{unix.IPV6_RECVPKTINFO, unix.IPV6_RECVHOPLIMIT} {
-				if err := unix.SetsockoptInt(fd, unix.SOL_IPV6, opt, 1); err != nil {
+				if err := setsockoptInt(fd, unix.SOL_IPV6, opt, 1); err != nil {
 					syscall.Close(fd)
 					c.Close()
 					return nil, tunErr([2]string{"IPV6_RECVPKTINFO", "IPV6_RECVHOPLIMIT"}[j], err)
@@ -301,7 +301,7 @@ func setMark(mark uint32, fds ...int) error {
 		if fd < 0 {
 			continue
 		}
-		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_MARK, int(mark)); err != nil {
+		if err := setsockoptInt(fd, unix.SOL_SOCKET, unix.SO_MARK, int(mark)); err != nil {
 			return tunErr("SO_MARK", err)
 		}
 	}

@@ -40,12 +40,21 @@ func SocketBufferSize() int {
 // default size.
 func sizeBuffers(fd int) {
 	n := SocketBufferSize()
-	if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, n) != nil {
-		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, n)
+	if setsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, n) != nil {
+		_ = setsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, n)
 	}
-	if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, n) != nil {
-		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, n)
+	if setsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, n) != nil {
+		_ = setsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, n)
 	}
+}
+
+// setsockoptInt is unix.SetsockoptInt out of line: the set-up code
+// sets a dozen options, and each inlined copy of the system call cost
+// flash.
+//
+//go:noinline
+func setsockoptInt(fd, level, opt, value int) error {
+	return unix.SetsockoptInt(fd, level, opt, value)
 }
 
 // skMeminfoDrops is SK_MEMINFO_DROPS, the index of the socket's drop

@@ -152,14 +152,14 @@ func openUDP(network string, ap netip.AddrPort) (*udpSock, error) {
 		if s, err = syscall.Socket(family, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0); err == nil {
 			fd = s
 			op = "setsockopt"
-			err = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_BROADCAST, 1)
+			err = setsockoptInt(fd, unix.SOL_SOCKET, unix.SO_BROADCAST, 1)
 		}
 	}
 	if err == nil && family == unix.AF_INET6 {
-		err = unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 0)
+		err = setsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 0)
 	}
 	if err == nil && ap.Port() == PortIKE {
-		err = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+		err = setsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
 	}
 	if err == nil {
 		op = "bind"
@@ -185,7 +185,7 @@ func openUDP(network string, ap netip.AddrPort) (*udpSock, error) {
 		if family == unix.AF_INET6 {
 			level, opt = unix.IPPROTO_IPV6, unix.IPV6_RECVPKTINFO
 		}
-		if err := unix.SetsockoptInt(fd, level, opt, 1); err != nil {
+		if err := setsockoptInt(fd, level, opt, 1); err != nil {
 			syscall.Close(fd)
 			return nil, fmt.Errorf("tun: packet info on %s: %w", ap, err)
 		}

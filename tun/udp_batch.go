@@ -59,7 +59,7 @@ func newUDPBatchReader(s *udpSock, batch int) (*udpBatchReader, error) {
 
 // enableGRO asks the kernel to merge datagrams (best effort: Linux 5.0).
 func enableGRO(fd int) bool {
-	return unix.SetsockoptInt(fd, unix.SOL_UDP, unix.UDP_GRO, 1) == nil
+	return setsockoptInt(fd, unix.SOL_UDP, unix.UDP_GRO, 1) == nil
 }
 
 // read waits for datagrams and returns how many messages were filled.
