@@ -28,10 +28,10 @@ type Bypass struct {
 func ListenBypass(mark uint32) (*Bypass, error) {
 	b := &Bypass{fd4: -1, fd6: -1}
 	var err error
-	if b.fd4, err = syscall.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_RAW); err != nil {
+	if b.fd4, err = socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_RAW); err != nil {
 		return nil, tunErr("bypass socket", err)
 	}
-	if fd, err := syscall.Socket(unix.AF_INET6, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_RAW); err == nil {
+	if fd, err := socket(unix.AF_INET6, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_RAW); err == nil {
 		b.fd6 = fd
 	} else if !errors.Is(err, unix.EAFNOSUPPORT) {
 		b.Close()

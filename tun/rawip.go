@@ -51,7 +51,7 @@ type IPConn struct {
 func ListenIP() (*IPConn, error) {
 	c := &IPConn{send4: -1, send6: [2]int{-1, -1}, tx: new(rawTx)}
 	var err error
-	if c.send4, err = syscall.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_RAW); err != nil {
+	if c.send4, err = socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_RAW); err != nil {
 		return nil, tunErr("raw IPv4 socket", err)
 	}
 	sizeBuffers(c.send4)
@@ -61,7 +61,7 @@ func ListenIP() (*IPConn, error) {
 		fam := unix.AF_INET
 		if i >= 2 {
 			fam = unix.AF_INET6
-			fd, err := syscall.Socket(unix.AF_INET6, unix.SOCK_RAW|unix.SOCK_CLOEXEC, proto)
+			fd, err := socket(unix.AF_INET6, unix.SOCK_RAW|unix.SOCK_CLOEXEC, proto)
 			if err != nil {
 				if errors.Is(err, unix.EAFNOSUPPORT) {
 					return c, nil
@@ -72,7 +72,7 @@ func ListenIP() (*IPConn, error) {
 			c.send6[i-2] = fd
 			sizeBuffers(fd)
 		}
-		fd, err := syscall.Socket(fam, unix.SOCK_RAW|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, proto)
+		fd, err := socket(fam, unix.SOCK_RAW|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, proto)
 		if err != nil {
 			c.Close()
 			return nil, fmt.Errorf("tun: raw socket (family %d, protocol %d): %w", fam, proto, err)

@@ -94,7 +94,7 @@ type RTNL struct {
 // (nlSocket: plain system calls) and binds it; the kernel picks its port
 // ID, which the netlink.Conn checks answers against.
 func DialRTNL() (*RTNL, error) {
-	fd, err := syscall.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
+	fd, err := socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
 	if err != nil {
 		return nil, fmt.Errorf("rtnetlink: %w", os.NewSyscallError("socket", err))
 	}

@@ -1,6 +1,7 @@
 package tun
 
 import (
+	"syscall"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -55,6 +56,13 @@ func sizeBuffers(fd int) {
 //go:noinline
 func setsockoptInt(fd, level, opt, value int) error {
 	return unix.SetsockoptInt(fd, level, opt, value)
+}
+
+// socket is syscall.Socket out of line, for the same reason.
+//
+//go:noinline
+func socket(family, typ, proto int) (int, error) {
+	return syscall.Socket(family, typ, proto)
 }
 
 // skMeminfoDrops is SK_MEMINFO_DROPS, the index of the socket's drop

@@ -149,7 +149,7 @@ func openUDP(network string, ap netip.AddrPort) (*udpSock, error) {
 	if err == nil {
 		op = "socket"
 		var s int
-		if s, err = syscall.Socket(family, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0); err == nil {
+		if s, err = socket(family, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0); err == nil {
 			fd = s
 			op = "setsockopt"
 			err = setsockoptInt(fd, unix.SOL_SOCKET, unix.SO_BROADCAST, 1)
