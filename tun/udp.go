@@ -133,11 +133,13 @@ func openUDP(network string, ap netip.AddrPort) (*udpSock, error) {
 	var sa syscall.Sockaddr
 	var err error
 	op := ""
+	// The address as the socket reports it, unmapped once for every use.
+	addr, port := ap.Addr().Unmap(), ap.Port()
 	if network == "udp4" {
 		family = unix.AF_INET
-		sa = &syscall.SockaddrInet4{Port: int(ap.Port()), Addr: ap.Addr().Unmap().As4()}
+		sa = &syscall.SockaddrInet4{Port: int(port), Addr: addr.As4()}
 	} else {
-		sa6 := &syscall.SockaddrInet6{Port: int(ap.Port()), Addr: ap.Addr().As16()}
+		sa6 := &syscall.SockaddrInet6{Port: int(port), Addr: ap.Addr().As16()}
 		if z := ap.Addr().Zone(); z != "" {
 			var i int
 			i, err = netif.Index(z)
@@ -158,7 +160,7 @@ func openUDP(network string, ap netip.AddrPort) (*udpSock, error) {
 	if err == nil && family == unix.AF_INET6 {
 		err = setsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 0)
 	}
-	if err == nil && ap.Port() == PortIKE {
+	if err == nil && port == PortIKE {
 		err = setsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
 	}
 	if err == nil {
@@ -175,7 +177,7 @@ func openUDP(network string, ap netip.AddrPort) (*udpSock, error) {
 		// The error net.ListenUDP returns (the text of its *net.OpError,
 		// which with its address type would be linked for this alone),
 		// with this package's prefix.
-		return nil, fmt.Errorf("tun: listen on %s: listen %s %s: %w", ap, network, netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), err)
+		return nil, fmt.Errorf("tun: listen on %s: listen %s %s: %w", ap, network, netip.AddrPortFrom(addr, port), err)
 	}
 	sizeBuffers(fd)
 	if ap.Addr().IsUnspecified() {
@@ -192,7 +194,7 @@ func openUDP(network string, ap netip.AddrPort) (*udpSock, error) {
 	}
 	f := os.NewFile(uintptr(fd), "udp")
 	rc, _ := f.SyscallConn() // fails only on a nil file
-	return &udpSock{c: f, rc: rc, fd: fd, port: ap.Port(), addr: ap.Addr().Unmap(), v6: family == unix.AF_INET6}, nil
+	return &udpSock{c: f, rc: rc, fd: fd, port: port, addr: addr, v6: family == unix.AF_INET6}, nil
 }
 
 // SetIKEHandler sets the function that receives IKE messages (non-ESP
