@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"sync"
 	"syscall"
 
 	"github.com/mdlayher/netlink"
@@ -85,14 +86,16 @@ func attrAddr(v []byte) netip.Addr {
 const routeProtocol = 0x7a
 
 // RTNL is a small rtnetlink client for the few requests the daemon needs:
-// addresses, routes and route look-ups.
+// addresses, routes and route look-ups. It is safe for concurrent use.
 type RTNL struct {
-	c *netlink.Conn
+	_  [0]func()  // not comparable: no generated == function (flash)
+	mu sync.Mutex // one request and its answer at a time
+	s  nlSocket
 }
 
 // DialRTNL opens a NETLINK_ROUTE socket in the caller's network namespace
 // (nlSocket: plain system calls) and binds it; the kernel picks its port
-// ID, which the netlink.Conn checks answers against.
+// ID, which answers are checked against.
 func DialRTNL() (*RTNL, error) {
 	fd, err := socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
 	if err != nil {
@@ -108,11 +111,11 @@ func DialRTNL() (*RTNL, error) {
 		syscall.Close(fd)
 		return nil, fmt.Errorf("rtnetlink: %w", err)
 	}
-	return &RTNL{c: netlink.NewConn(&nlSocket{fd: fd}, sa.(*syscall.SockaddrNetlink).Pid)}, nil
+	return &RTNL{s: nlSocket{fd: fd, pid: sa.(*syscall.SockaddrNetlink).Pid}}, nil
 }
 
 // Close closes the socket.
-func (r *RTNL) Close() error { return r.c.Close() }
+func (r *RTNL) Close() error { return r.s.Close() }
 
 func family(a netip.Addr) uint8 {
 	if a.Is4() {
@@ -191,8 +194,9 @@ func (r *RTNL) DelRoute(rt Route) error {
 // answer. An error among gone (the object is not there) is success,
 // without an answer; other errors say what was being done.
 func (r *RTNL) execute(typ netlink.HeaderType, flags netlink.HeaderFlags, q request, what string, gone ...unix.Errno) ([]netlink.Message, error) {
-	m := netlink.Message{Header: netlink.Header{Type: typ, Flags: netlink.Request | flags}, Data: q}
-	msgs, err := r.c.Execute(m)
+	r.mu.Lock()
+	msgs, err := r.s.execute(typ, flags, q)
+	r.mu.Unlock()
 	if err != nil {
 		if oe, ok := errors.AsType[*netlink.OpError](err); ok && slices.ContainsFunc(gone, func(e unix.Errno) bool { return errors.Is(oe.Err, e) }) {
 			return nil, nil
