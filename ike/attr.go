@@ -89,12 +89,14 @@ func (as *Attributes) addUint(t uint16, v uint64) {
 	n := 8
 	switch {
 	case v <= 0xffff:
-		*as = append(*as, Attribute{Type: t, TV: true, Value: []byte{byte(v >> 8), byte(v)}})
-		return
+		n = 2
 	case v <= 0xffffffff:
 		n = 4
 	}
-	*as = append(*as, Attribute{Type: t, Value: binary.BigEndian.AppendUint64(nil, v)[8-n:]})
+	// One append for both encodings: the value's last n bytes, a TV
+	// attribute when they are two.
+	as.add(t, binary.BigEndian.AppendUint64(nil, v)[8-n:])
+	(*as)[len(*as)-1].TV = n == 2
 }
 
 // addLife appends the lifetimes: a life type attribute of class typ
@@ -151,21 +153,20 @@ func (as Attributes) Uint(t uint16) (uint64, bool) {
 }
 
 func marshalAttributes(b *builder, as []Attribute) {
-	for _, a := range as {
+	for i := range as {
 		// AF bit and type, then the 2-byte value (TV) or a 2-byte length
-		// and the value (TLV).
+		// and the value (TLV): one header written for both.
+		a := &as[i]
+		t, n, v := a.Type&^0x8000, len(a.Value), a.Value
 		if a.TV {
-			var v [2]byte
-			copy(v[2-min(2, len(a.Value)):], a.Value)
-			b.add([]byte{byte(a.Type>>8) | 0x80, byte(a.Type), v[0], v[1]})
-			continue
-		}
-		n := len(a.Value)
-		if n > 0xffff {
+			var tv [2]byte
+			copy(tv[2-min(2, n):], v)
+			t, n, v = t|0x8000, int(tv[0])<<8|int(tv[1]), nil
+		} else if n > 0xffff {
 			b.fail(fmt.Errorf("ike: attribute %d too long (%d bytes)", a.Type, n))
 		}
-		b.add([]byte{byte(a.Type>>8) &^ 0x80, byte(a.Type), byte(n >> 8), byte(n)})
-		b.add(a.Value)
+		b.add([]byte{byte(t >> 8), byte(t), byte(n >> 8), byte(n)})
+		b.add(v)
 	}
 }
 

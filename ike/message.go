@@ -132,6 +132,11 @@ func (h *Header) parse(b []byte) error {
 	return nil
 }
 
+// idDataLen is the data length of the ID types that have a fixed one
+// (the addresses, subnets and ranges), by type; 0: any length.
+var idDataLen = [...]uint8{IDIPv4Addr: 4, IDIPv4AddrSubnet: 8, IDIPv4AddrRange: 8,
+	IDIPv6Addr: 16, IDIPv6AddrSubnet: 32, IDIPv6AddrRange: 32}
+
 // Message is one ISAKMP message: the header and its payload chain.
 type Message struct {
 	Header
@@ -217,18 +222,7 @@ func (m *Message) parsePayloads(body []byte, trailing bool) error {
 				return malformed("short ID payload")
 			}
 			id := &ID{IDType: body[0], Protocol: body[1], Port: binary.BigEndian.Uint16(body[2:4]), Data: body[4:]}
-			want := 0
-			switch id.IDType {
-			case IDIPv4Addr:
-				want = 4
-			case IDIPv4AddrSubnet, IDIPv4AddrRange:
-				want = 8
-			case IDIPv6Addr:
-				want = 16
-			case IDIPv6AddrSubnet, IDIPv6AddrRange:
-				want = 32
-			}
-			if want != 0 && len(id.Data) != want {
+			if t := int(id.IDType); t < len(idDataLen) && idDataLen[t] != 0 && len(id.Data) != int(idDataLen[t]) {
 				return malformed("ID type %d with %d data bytes", id.IDType, len(id.Data))
 			}
 			p = id

@@ -1,6 +1,7 @@
 package ike
 
 import (
+	"bytes"
 	"crypto/cipher"
 	"encoding/binary"
 	"fmt"
@@ -26,7 +27,7 @@ func (m *Message) Seal(blk cipher.Block, iv []byte) (out, nextIV []byte, err err
 		pad := bs - len(body)%bs
 		body = append(body, make([]byte, pad)...)
 		cipher.NewCBCEncrypter(blk, iv).CryptBlocks(body, body)
-		nextIV = append([]byte(nil), body[len(body)-bs:]...)
+		nextIV = bytes.Clone(body[len(body)-bs:])
 		flags |= FlagEncryption
 	}
 	n := HeaderLen + len(body)
@@ -72,7 +73,7 @@ func Open(b []byte, blk cipher.Block, iv []byte) (m *Message, nextIV []byte, err
 	if blk == nil && m.Encrypted() {
 		return nil, nil, ErrEncrypted
 	}
-	body := append([]byte(nil), b[HeaderLen:]...)
+	body := bytes.Clone(b[HeaderLen:])
 	if blk != nil {
 		if !m.Encrypted() {
 			return nil, nil, ErrNotEncrypted
@@ -84,7 +85,7 @@ func Open(b []byte, blk cipher.Block, iv []byte) (m *Message, nextIV []byte, err
 		if len(body) == 0 || len(body)%bs != 0 {
 			return nil, nil, malformed("encrypted body of %d bytes is not a multiple of the block size %d", len(body), bs)
 		}
-		nextIV = append([]byte(nil), body[len(body)-bs:]...)
+		nextIV = bytes.Clone(body[len(body)-bs:])
 		cipher.NewCBCDecrypter(blk, iv).CryptBlocks(body, body)
 	}
 	if err := m.parsePayloads(body, blk != nil); err != nil {

@@ -379,11 +379,11 @@ func (q *quickMode) initiatorQM2(m *Message) ([]byte, *quickResult, error) {
 		}
 		// Its attributes are the life ones of a transform.
 		var life transformParams
-		decodeTransform(&Transform{Attributes: as}, &life)
+		decodeTransform(as, &life)
 		ch.Lifetime = minDur(ch.Lifetime, life.lifetime)
 		ch.LifetimeKB = minNonZero(ch.LifetimeKB, life.lifeKB)
 	}
-	q.nr = append([]byte(nil), nonce.Data...)
+	q.nr = bytes.Clone(nonce.Data)
 	q.choice = ch
 	out, err := q.seal(quickHash3, nil)
 	if err != nil {
@@ -421,7 +421,7 @@ func newQuickResponder(sec *p1Secrets, pkt []byte, lookup quickLookup, spi func(
 // proxy IDs, chooses a proposal and answers with QM2.
 func (q *quickMode) responderQM1(m *Message) ([]byte, *quickResult, error) {
 	sa, nonce := Find[*SA](m), m.opaque(PayloadNonce)
-	q.ni = append([]byte(nil), nonce.Data...)
+	q.ni = bytes.Clone(nonce.Data)
 	ids := FindAll[*ID](m)
 	switch len(ids) {
 	case 0:
@@ -465,7 +465,7 @@ func (q *quickMode) responderQM1(m *Message) ([]byte, *quickResult, error) {
 	for i := range sa.Proposals {
 		if p := &sa.Proposals[i]; p.Number == reply.Proposals[0].Number && len(p.Transforms) > 0 {
 			var tp transformParams
-			decodeTransform(&p.Transforms[0], &tp)
+			decodeTransform(p.Transforms[0].Attributes, &tp)
 			offeredLife, offeredKB = tp.lifetime, tp.lifeKB
 			break
 		}

@@ -155,14 +155,15 @@ type transformParams struct {
 	unknownAtt uint16
 }
 
-// decodeTransform fills p, which starts zero, from t's attributes (both
-// passed by pointer: copied at every call and return otherwise).
-func decodeTransform(t *Transform, p *transformParams) {
+// decodeTransform fills p, which starts zero, from a transform's
+// attributes as (p by pointer: copied at every call and return
+// otherwise).
+func decodeTransform(as Attributes, p *transformParams) {
 	// unit: the SA Life Type before a SA Life Duration, which is in that
 	// unit (RFC 2407 section 4.5).
 	var unit uint64
-	for i := range t.Attributes {
-		a := &t.Attributes[i]
+	for i := range as {
+		a := &as[i]
 		v, ok := a.Uint()
 		if !ok {
 			p.unknownAtt = a.Type
@@ -197,7 +198,7 @@ func decodeTransform(t *Transform, p *transformParams) {
 // matchTransform checks one offered transform against our transform set
 // for protocol proto and returns the choice; p gets t's attributes.
 func matchTransform(proto uint8, t *Transform, ts *conf.TransformSet, p *transformParams) (*protoChoice, bool) {
-	decodeTransform(t, p)
+	decodeTransform(t.Attributes, p)
 	if p.unknownAtt != 0 {
 		return nil, false
 	}
