@@ -98,13 +98,13 @@ var transactionTable = []txnRow{
 	{from: raConfig, to: raActive, cfgType: CfgReply, handle: (*Manager).raClientLease},
 	{from: raConfig, to: raActive, cfgType: CfgSet, handle: (*Manager).raClientLease},
 	// Gateway.
-	{from: raXAuth, to: raXAuthAck, gateway: true, cfgType: CfgReply, handle: (*Manager).raGatewayVerify}, // or raRefused
-	{from: raXAuthAck, to: raConfig, gateway: true, cfgType: CfgAck, handle: (*Manager).raGatewayAcked},   // or raPushed
-	{from: raXAuthAck, to: raActive, gateway: true, cfgType: CfgRequest, handle: (*Manager).raGatewayEarlyRequest},
+	{from: raXAuth, to: raXAuthAck, gateway: true, cfgType: CfgReply, handle: (*Manager).raGatewayVerify},   // or raRefused
+	{from: raXAuthAck, to: raConfig, gateway: true, cfgType: CfgAck, handle: (*Manager).raGatewayAcked},     // or raPushed
+	{from: raXAuthAck, to: raActive, gateway: true, cfgType: CfgRequest, handle: (*Manager).raGatewayLease}, // the pull implies the ACK
 	{from: raRefused, to: raRefused, gateway: true, cfgType: CfgAck, handle: (*Manager).raGatewayRefusedAcked},
 	{from: raConfig, to: raActive, gateway: true, cfgType: CfgRequest, handle: (*Manager).raGatewayLease},
 	{from: raPushed, to: raActive, gateway: true, cfgType: CfgRequest, handle: (*Manager).raGatewayLease},
-	{from: raPushed, to: raActive, gateway: true, cfgType: CfgAck, handle: (*Manager).raGatewayLeaseAcked},
+	{from: raPushed, to: raActive, gateway: true, cfgType: CfgAck, handle: (*Manager).raGatewayActive},
 }
 
 // txnPayloads are what every Transaction message must carry.
@@ -168,13 +168,14 @@ func (l *Lease) ACLRules() []acl.Rule {
 // the client waits for that question.
 func (m *Manager) raStart(sa *ikeSA, now mono) {
 	cm := sa.ms.cm
+	ra := &raState{started: now, done: map[uint32]*txn{}}
 	switch {
 	case cm.RemoteAccessGateway():
-		sa.ra = &raState{gateway: true, started: now, done: map[uint32]*txn{}}
+		ra.gateway, sa.ra = true, ra
 		m.raSend(sa, nil, CfgRequest, 0, xauthQuestion, now)
 		m.raLog(false, sa, "XAUTH: asking the client for user name and password")
 	case cm.RemoteAccessClient():
-		sa.ra = &raState{user: cm.XAuthUser, started: now, done: map[uint32]*txn{}}
+		ra.user, sa.ra = cm.XAuthUser, ra
 		// The gateway's XAUTH request may have overtaken its MM6.
 		if early := sa.early; early != nil {
 			sa.early = nil
@@ -498,18 +499,14 @@ func (m *Manager) raGatewayAcked(sa *ikeSA, t *txn, ap *AttributesPayload, now m
 	return nil
 }
 
-// raGatewayEarlyRequest: the client's Mode-Config pull overtook its ACK
-// of our XAUTH verdict (it sends both at once). The pull implies the ACK.
-func (m *Manager) raGatewayEarlyRequest(sa *ikeSA, t *txn, ap *AttributesPayload, now mono) error {
-	// raGatewayLease ends our verdict's exchange as answered, so the
-	// late ACK is then ignored.
-	sa.ra.phase = raConfig
-	return m.raGatewayLease(sa, t, ap, now)
-}
-
 // raGatewayLease answers a client's Mode-Config pull with an address from
-// the pool.
+// the pool. A pull may also overtake the client's ACK of our XAUTH
+// verdict (it sends both at once): the pull implies the ACK, and the
+// verdict's exchange ends below as answered, so the late ACK is then
+// ignored. Mode-Config is under way from here on (one function for the
+// rows that pull, rather than a handler per phase).
 func (m *Manager) raGatewayLease(sa *ikeSA, t *txn, ap *AttributesPayload, now mono) error {
+	sa.ra.phase = raConfig
 	var want *netip.Addr
 	if a := ap.Attributes.Get(CfgIP4Address); a != nil && len(a.Value) == 4 {
 		w := netip.AddrFrom4([4]byte(a.Value))
@@ -527,19 +524,17 @@ func (m *Manager) raGatewayLease(sa *ikeSA, t *txn, ap *AttributesPayload, now m
 		sa.ra.cur = nil
 		sa.ra.retx.clear()
 	}
-	m.raGatewayActive(sa, l)
-	return nil
+	sa.ra.lease = l
+	return m.raGatewayActive(sa, t, ap, now)
 }
 
-// raGatewayLeaseAcked: the client acknowledged the pushed address.
-func (m *Manager) raGatewayLeaseAcked(sa *ikeSA, t *txn, ap *AttributesPayload, now mono) error {
-	m.raGatewayActive(sa, sa.ra.lease)
-	return nil
-}
-
-// raGatewayActive: the client has its address; Quick Modes may follow.
-func (m *Manager) raGatewayActive(sa *ikeSA, l *Lease) {
-	sa.ra.lease, sa.ra.phase = l, raActive
+// raGatewayActive: the client has its address (sa.ra.lease: the one it
+// pulled, or the one we pushed and it acknowledged); Quick Modes may
+// follow. A row of its own for the acknowledged push, hence the
+// handler's arguments.
+func (m *Manager) raGatewayActive(sa *ikeSA, t *txn, ap *AttributesPayload, now mono) error {
+	l := sa.ra.lease
+	sa.ra.phase = raActive
 	m.setLife(sa, lifeActive)
 	// The same user from the same address and port: the client rekeyed
 	// its IKE SA; the older one hands its IPsec SAs over when it goes.
@@ -550,6 +545,7 @@ func (m *Manager) raGatewayActive(sa *ikeSA, l *Lease) {
 		}
 	}
 	m.raLog(false, sa, "Mode-Config: address assigned", "user", sa.ra.user, "address", &l.IP4)
+	return nil
 }
 
 // raLeaseFor picks the client's address: the one it holds already (an IKE
