@@ -72,10 +72,8 @@ func (b *builder) isakmpMap(t *table, m *CryptoMap) {
 	}
 	natt, _ := t.oneOf("nat_t", string(NATTAuto), natts[:])
 	m.NATT = NATT(natt)
-	b.dpd(t, m)
-}
 
-func (b *builder) dpd(t *table, m *CryptoMap) {
+	// DPD last: its returns end the map's reading.
 	delay, ok := t.duration("dpd_delay", DefaultDPDDelay)
 	if ok && delay > maxDPDDelay {
 		t.errorf("dpd_delay", "%s is longer than %s", delay, maxDPDDelay)

@@ -62,7 +62,18 @@ func (b *builder) keyringEntry(t *table, seen map[string]string) (KeyringEntry, 
 	case t.has("address") && t.has("identity"):
 		t.fail("identity", "set address or identity, not both")
 	case t.has("address"):
-		p, ok := parsePrefixOrAddr(addr)
+		// "10.0.0.1" is read as a /32 and "10.0.0.0/24" as is (host bits
+		// must be zero, so a typo does not widen the match silently).
+		var p netip.Prefix
+		ok := false
+		if strings.Contains(addr, "/") {
+			var err error
+			p, err = netip.ParsePrefix(addr)
+			ok = err == nil && p == p.Masked() && !p.Addr().Is4In6()
+		} else if a, err := netip.ParseAddr(addr); err == nil && a.Zone() == "" {
+			a = a.Unmap()
+			p, ok = netip.PrefixFrom(a, a.BitLen()), true
+		}
 		if !ok {
 			t.errorf("address", "%q is not an address or prefix (10.0.0.1, 10.0.0.0/24, 2001:db8::/32)", addr)
 			break
@@ -102,34 +113,22 @@ func (b *builder) keyringEntry(t *table, seen map[string]string) (KeyringEntry, 
 	return e, len(b.errs) == nerr
 }
 
-// parsePrefixOrAddr reads "10.0.0.1" as a /32 and "10.0.0.0/24" as is
-// (host bits must be zero, so a typo does not widen the match silently).
-// It reports only whether s is one: the caller's message says what is
-// expected (no error values made for nothing: flash).
-func parsePrefixOrAddr(s string) (netip.Prefix, bool) {
-	if strings.Contains(s, "/") {
-		p, err := netip.ParsePrefix(s)
-		if err != nil || p != p.Masked() || p.Addr().Is4In6() {
-			return netip.Prefix{}, false
-		}
-		return p, true
-	}
-	a, err := netip.ParseAddr(s)
-	if err != nil || a.Zone() != "" {
-		return netip.Prefix{}, false
-	}
-	a = a.Unmap()
-	return netip.PrefixFrom(a, a.BitLen()), true
-}
-
 // KeyringFor finds the key for a peer: the entry for its identity (if
 // id is set: Aggressive Mode), else the most specific address entry that
 // contains addr. nil when none matches.
 func (c *Config) KeyringFor(addr netip.Addr, id *Identity) *KeyringEntry {
 	if id != nil && id.Type != "" {
 		for i := range c.Keyring {
-			if e := &c.Keyring[i]; e.Identity.Type != "" && e.Identity.matches(id) {
-				return e
+			e := &c.Keyring[i]
+			switch e.Identity.Type {
+			case "ipv4", "ipv6":
+				if (id.Type == "ipv4" || id.Type == "ipv6") && e.Identity.Addr == id.Addr.Unmap() {
+					return e
+				}
+			case "fqdn", "user-fqdn":
+				if id.Type == e.Identity.Type && strings.EqualFold(e.Identity.Value, id.Value) {
+					return e
+				}
 			}
 		}
 	}
@@ -142,16 +141,4 @@ func (c *Config) KeyringFor(addr netip.Addr, id *Identity) *KeyringEntry {
 		}
 	}
 	return best
-}
-
-// matches compares by pointer: an Identity is nine words, copied twice
-// per call by value (flash).
-func (id *Identity) matches(o *Identity) bool {
-	switch id.Type {
-	case "ipv4", "ipv6":
-		return (o.Type == "ipv4" || o.Type == "ipv6") && id.Addr == o.Addr.Unmap()
-	case "fqdn", "user-fqdn":
-		return o.Type == id.Type && strings.EqualFold(id.Value, o.Value)
-	}
-	return false
 }
