@@ -34,11 +34,7 @@ func newBuilder(file string, loc locator, text bool) *builder {
 		text:       text,
 		aclDefined: map[string]bool{},
 		tsDefined:  map[string]bool{},
-		cfg: &Config{
-			Source:        file,
-			TransformSets: map[string]*TransformSet{},
-			ACLs:          map[string]*ACL{},
-		},
+		cfg:        &Config{Source: file},
 	}
 }
 

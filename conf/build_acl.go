@@ -36,5 +36,5 @@ func (b *builder) acl(name string, t *table) {
 		t.fail("rules", "an ACL needs at least one permit rule")
 		return
 	}
-	b.cfg.ACLs[name] = a
+	b.cfg.ACLs = append(b.cfg.ACLs, a) // in name order: see named
 }

@@ -145,7 +145,7 @@ func (b *builder) cryptoMap(t *table, seen map[string]string) *CryptoMap {
 	} else if name, ok := t.requiredStr("match"); ok {
 		m.Match = name
 		if b.aclDefined[name] {
-			m.ACL = b.cfg.ACLs[name] // nil when the ACL itself has errors (reported there)
+			m.ACL = b.cfg.ACLNamed(name) // nil when the ACL itself has errors (reported there)
 		} else {
 			t.errorf("match", "unknown ACL %q", name)
 		}
@@ -219,7 +219,7 @@ func (b *builder) mapTransformSets(t *table, m *CryptoMap) {
 			b.errorf(p, "transform set %q is listed twice", name)
 		default:
 			seen[name] = true
-			if ts := b.cfg.TransformSets[name]; ts != nil {
+			if ts := b.cfg.TransformSetNamed(name); ts != nil {
 				m.TransformSets = append(m.TransformSets, ts)
 			}
 		}

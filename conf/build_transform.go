@@ -40,6 +40,6 @@ func (b *builder) transformSet(name string, t *table) {
 		}
 	}
 	if len(b.errs)+b.dropped == nerr {
-		b.cfg.TransformSets[name] = ts
+		b.cfg.TransformSets = append(b.cfg.TransformSets, ts) // in name order: see named
 	}
 }

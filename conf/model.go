@@ -43,10 +43,12 @@ type Config struct {
 	// Policies are the ISAKMP policies sorted by ascending priority
 	// (Cisco: lower number = preferred).
 	Policies []ISAKMPPolicy
-	// TransformSets by name.
-	TransformSets map[string]*TransformSet
-	// ACLs by name.
-	ACLs map[string]*ACL
+	// TransformSets sorted by name (TransformSetNamed finds one). Slices,
+	// not maps by name: each map type costs its type data and hash code,
+	// and the TOML writer sorted the names (flash).
+	TransformSets []*TransformSet
+	// ACLs sorted by name (ACLNamed finds one).
+	ACLs []*ACL
 	// CryptoMaps sorted by (Name, Seq).
 	CryptoMaps []*CryptoMap
 	// Keyring holds the pre-shared keys of peers whose crypto map has no
@@ -112,6 +114,26 @@ func (a *ACL) List() *acl.List {
 	l := a.list
 	a.mu.Unlock()
 	return l
+}
+
+// TransformSetNamed is the transform set called name, nil if there is none.
+func (c *Config) TransformSetNamed(name string) *TransformSet {
+	for _, ts := range c.TransformSets {
+		if ts.Name == name {
+			return ts
+		}
+	}
+	return nil
+}
+
+// ACLNamed is the ACL called name, nil if there is none.
+func (c *Config) ACLNamed(name string) *ACL {
+	for _, a := range c.ACLs {
+		if a.Name == name {
+			return a
+		}
+	}
+	return nil
 }
 
 // Identity is an IKE identity (local_id / remote_id).

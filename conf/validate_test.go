@@ -201,7 +201,7 @@ func TestValidConfigs(t *testing.T) {
 			if p.Lifetime != DefaultP1Lifetime {
 				t.Errorf("policy lifetime %v", p.Lifetime)
 			}
-			if c.TransformSets["ts1"].Mode != "tunnel" {
+			if c.TransformSetNamed("ts1").Mode != "tunnel" {
 				t.Errorf("mode default")
 			}
 			m := c.CryptoMaps[0]
@@ -210,7 +210,7 @@ func TestValidConfigs(t *testing.T) {
 				m.ReplayWindow != 64 || m.ESN || m.PFS != 0 || string(m.PSK) != "secret" {
 				t.Errorf("map defaults: %+v", *m)
 			}
-			if !m.PeerAddr.IsValid() || m.ACL != c.ACLs["a1"] || len(m.TransformSets) != 1 || m.TransformSets[0] != c.TransformSets["ts1"] {
+			if !m.PeerAddr.IsValid() || m.ACL != c.ACLNamed("a1") || len(m.TransformSets) != 1 || m.TransformSets[0] != c.TransformSetNamed("ts1") {
 				t.Errorf("references not resolved: %+v", *m)
 			}
 		}},
@@ -297,7 +297,7 @@ psk = "k"
 match = "a"
 transform_set = "t"
 `, func(t *testing.T, c *Config) {
-			if c.Global.MTU != 1300 || c.TransformSets["t"].Mode != "transport" {
+			if c.Global.MTU != 1300 || c.TransformSetNamed("t").Mode != "transport" {
 				t.Errorf("%+v", c)
 			}
 		}},

@@ -4,7 +4,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -159,9 +158,8 @@ func (tw *TOMLWriter) config(c *Config) {
 		tw.Str("lifetime", formatDuration(p.Lifetime))
 	}
 
-	for _, name := range sortedKeys(c.TransformSets) {
-		ts := c.TransformSets[name]
-		tw.Table("", "[transform_set."+tomlKey(name)+"]")
+	for _, ts := range c.TransformSets {
+		tw.Table("", "[transform_set."+tomlKey(ts.Name)+"]")
 		if ts.ESP != algo.CipherNone {
 			tw.Str("esp", string(ts.ESP))
 		}
@@ -174,9 +172,8 @@ func (tw *TOMLWriter) config(c *Config) {
 		tw.Str("mode", string(ts.Mode))
 	}
 
-	for _, name := range sortedKeys(c.ACLs) {
-		a := c.ACLs[name]
-		tw.Table("", "[acl."+tomlKey(name)+"]")
+	for _, a := range c.ACLs {
+		tw.Table("", "[acl."+tomlKey(a.Name)+"]")
 		tw.Raw("rules = [\n")
 		for _, r := range a.Rules {
 			tw.Raw("  " + TOMLString(r.Text) + ",\n")
@@ -294,13 +291,4 @@ func (tw *TOMLWriter) cryptoMap(m *CryptoMap) {
 			tw.StrList("split_networks", split)
 		}
 	}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, strings.Compare) // shares crypto/x509's instantiation; sort.Strings would add one
-	return keys
 }

@@ -340,7 +340,7 @@ func measureSAMemory(tb testing.TB, n, group int) saMemory {
 	hubCfg := benchConfig(hubAddr, spokeAddr(0), hubNet, spokeNet(0), "never", group, 0)
 	tmpl := hubCfg.CryptoMaps[0]
 	hubCfg.CryptoMaps = nil
-	hubCfg.ACLs = map[string]*conf.ACL{}
+	hubCfg.ACLs = nil
 	for k := range n {
 		cm := *tmpl
 		cm.Seq = 10 + k
@@ -349,7 +349,7 @@ func measureSAMemory(tb testing.TB, n, group int) saMemory {
 		a := &conf.ACL{Name: fmt.Sprintf("spoke%d", k), Rules: []acl.Rule{{Permit: true,
 			Src: netip.MustParsePrefix(hubNet), Dst: netip.MustParsePrefix(spokeNet(k)), SrcPorts: acl.AnyPort, DstPorts: acl.AnyPort}}}
 		cm.Match, cm.ACL = a.Name, a
-		hubCfg.ACLs[a.Name] = a
+		hubCfg.ACLs = append(hubCfg.ACLs, a)
 		hubCfg.CryptoMaps = append(hubCfg.CryptoMaps, &cm)
 	}
 	w := newBenchWire()

@@ -14,14 +14,13 @@ import (
 // same peer: m/10 protects 10.x.0.0/24, m/20 10.x.1.0/24. tsOf picks each
 // map's transform set ("gcm" or "cbc"); only the maps in ids are present.
 func reloadConfig(local, peer netip.Addr, initiator bool, tsOf map[int]string, seqs ...int) *conf.Config {
-	sets := map[string]*conf.TransformSet{
-		"gcm": {Name: "gcm", ESP: "aes128gcm16", Mode: "tunnel"},
-		"cbc": {Name: "cbc", ESP: "aes256", ESPAuth: "sha256", Mode: "tunnel"},
+	sets := []*conf.TransformSet{
+		{Name: "cbc", ESP: "aes256", ESPAuth: "sha256", Mode: "tunnel"},
+		{Name: "gcm", ESP: "aes128gcm16", Mode: "tunnel"},
 	}
 	cfg := &conf.Config{
 		Policies:      []conf.ISAKMPPolicy{{Priority: 10, Encryption: "aes128", Hash: "sha256", Auth: "pre-share", Group: 14, Lifetime: testP1Lifetime}},
 		TransformSets: sets,
-		ACLs:          map[string]*conf.ACL{},
 	}
 	for _, seq := range seqs {
 		third := seq/10 - 1 // m/10: 10.x.0.0/24, m/20: 10.x.1.0/24
@@ -33,8 +32,8 @@ func reloadConfig(local, peer netip.Addr, initiator bool, tsOf map[int]string, s
 		}
 		name := "acl" + string(rune('0'+third))
 		a := &conf.ACL{Name: name, Rules: []acl.Rule{{Permit: true, Src: src, Dst: dst, SrcPorts: acl.AnyPort, DstPorts: acl.AnyPort}}}
-		cfg.ACLs[name] = a
-		ts := sets[tsOf[seq]]
+		cfg.ACLs = append(cfg.ACLs, a)
+		ts := cfg.TransformSetNamed(tsOf[seq])
 		cfg.CryptoMaps = append(cfg.CryptoMaps, &conf.CryptoMap{Name: "m", Seq: seq, Keying: "isakmp", Peer: peer.String(), PeerAddr: peer,
 			Local: local, PSK: conf.Secret("in-memory-psk"), Match: name, ACL: a, TransformSet: []string{ts.Name},
 			TransformSets: []*conf.TransformSet{ts}, Lifetime: time.Hour, Initiate: conf.Initiate(initiate), NATT: "auto"})

@@ -177,8 +177,8 @@ func testConfig(local, peer netip.Addr, src, dst string, initiate string, mutate
 	}
 	return &conf.Config{
 		Policies:      []conf.ISAKMPPolicy{{Priority: 10, Encryption: "aes128", Hash: "sha256", Auth: "pre-share", Group: 14, Lifetime: testP1Lifetime}},
-		TransformSets: map[string]*conf.TransformSet{"gcm": ts},
-		ACLs:          map[string]*conf.ACL{"vpn": a},
+		TransformSets: []*conf.TransformSet{ts},
+		ACLs:          []*conf.ACL{a},
 		CryptoMaps:    []*conf.CryptoMap{cm},
 	}
 }

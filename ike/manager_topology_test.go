@@ -167,7 +167,7 @@ func TestOnTrafficManyMapsOnePeer(t *testing.T) {
 		a := &conf.ACL{Name: fmt.Sprintf("a%d", k), Rules: []acl.Rule{{Permit: true, Src: netip.MustParsePrefix(fmt.Sprintf("10.16.%d.0/24", k)),
 			Dst: netip.MustParsePrefix("10.1.0.0/16"), SrcPorts: acl.AnyPort, DstPorts: acl.AnyPort}}}
 		cm.Match, cm.ACL = a.Name, a
-		cfg.ACLs[a.Name] = a
+		cfg.ACLs = append(cfg.ACLs, a)
 		cfg.CryptoMaps = append(cfg.CryptoMaps, &cm)
 	}
 	spoke := w.newBenchEnd(t, spokeAddr, cfg, false)

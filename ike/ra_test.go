@@ -31,8 +31,7 @@ func raTestConfig(cm *conf.CryptoMap) *conf.Config {
 	cm.Lifetime, cm.NATT = time.Hour, "auto"
 	return &conf.Config{
 		Policies:      []conf.ISAKMPPolicy{{Priority: 10, Encryption: "aes128", Hash: "sha256", Auth: "pre-share", Group: 14, Lifetime: testP1Lifetime}},
-		TransformSets: map[string]*conf.TransformSet{"gcm": ts},
-		ACLs:          map[string]*conf.ACL{},
+		TransformSets: []*conf.TransformSet{ts},
 		CryptoMaps:    []*conf.CryptoMap{cm},
 	}
 }

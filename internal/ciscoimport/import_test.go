@@ -114,7 +114,7 @@ func findMap(cfg *conf.Config, id string) *conf.CryptoMap {
 
 func rules(cfg *conf.Config, name string) []string {
 	var out []string
-	for _, r := range cfg.ACLs[name].Rules {
+	for _, r := range cfg.ACLNamed(name).Rules {
 		out = append(out, r.Text)
 	}
 	return out
@@ -138,7 +138,7 @@ func TestImportIOS(t *testing.T) {
 	if !cfg.Global.AllowWeak {
 		t.Error("md5/group 2 policy and PFS group 1 need allow_weak")
 	}
-	if ts := cfg.TransformSets["TS-HOSTS"]; ts == nil || ts.Mode != "transport" || ts.AH != "sha1" || ts.ESP != "aes128" {
+	if ts := cfg.TransformSetNamed("TS-HOSTS"); ts == nil || ts.Mode != "transport" || ts.AH != "sha1" || ts.ESP != "aes128" {
 		t.Errorf("TS-HOSTS %+v", ts)
 	}
 	if got := strings.Join(rules(cfg, "VPN-TO-HQ"), "|"); got != "deny tcp host 10.1.0.5 any eq 22|permit ip 10.1.0.0/24 10.0.0.0/16|permit udp 10.1.0.0/24 host 10.0.1.53 eq domain" {
@@ -152,7 +152,7 @@ func TestImportIOS(t *testing.T) {
 	if len(cfg.Keyring) != 1 || cfg.Keyring[0].Identity.String() != "fqdn:spoke9.example.net" || string(cfg.Keyring[0].PSK) != "spoke-fqdn-key" {
 		t.Errorf("keyring %v", cfg.Keyring)
 	}
-	if _, ok := cfg.ACLs["NAT-EXEMPT"]; ok {
+	if cfg.ACLNamed("NAT-EXEMPT") != nil {
 		t.Error("an ACL no crypto map uses was carried over")
 	}
 	checkNotes(t, res, map[int]string{
@@ -197,7 +197,7 @@ func TestImportASA(t *testing.T) {
 	if got := strings.Join(rules(cfg, "PARTNER-CRYPTO"), "|"); got != "permit ip 10.0.0.0/16 host 172.16.30.5|permit ip 10.0.0.0/16 172.16.31.0/24" {
 		t.Errorf("PARTNER-CRYPTO %s", got)
 	}
-	if ts := cfg.TransformSets["HOST-TRANSPORT"]; ts == nil || ts.Mode != "transport" || ts.ESP != "aes192" {
+	if ts := cfg.TransformSetNamed("HOST-TRANSPORT"); ts == nil || ts.Mode != "transport" || ts.ESP != "aes192" {
 		t.Errorf("HOST-TRANSPORT %+v", ts)
 	}
 	if len(cfg.Policies) != 2 || cfg.Policies[0].Encryption != "aes256" || cfg.Policies[1].Group != 5 {
