@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
 	"hash"
 	"reflect"
 	"strconv"
@@ -39,12 +38,15 @@ func (m *CryptoMap) Fingerprint() string {
 	// loads back into the model, so one writer serves both (flash).
 	tw := &TOMLWriter{exact: true}
 	tw.cryptoMap(m)
+	// Its transform sets and the ISAKMP policies, written by the same
+	// writer as a configuration of nothing else (rather than formatted
+	// by fmt's %+v: flash).
+	tw.config(&Config{Policies: m.policies, TransformSets: m.TransformSets})
 	text := tw.Bytes()
 	fpField(h, "crypto_map", text)
 	clear(text) // it holds the inline keys
 	// What the settings name rather than hold: the keys read from files,
-	// the certificate files' contents, the ACL's rules, the transform
-	// sets and the ISAKMP policies.
+	// the certificate files' contents and the ACL's rules.
 	fpField(h, "psk", m.PSK)
 	fpField(h, "xauth_password", m.XAuthPassword)
 	h.Write(m.credDigest[:])
@@ -56,12 +58,6 @@ func (m *CryptoMap) Fingerprint() string {
 		for i := range m.ACL.Rules {
 			fpField(h, "rule", []byte(m.ACL.Rules[i].Text))
 		}
-	}
-	for _, ts := range m.TransformSets {
-		fpField(h, "transform_set", []byte(fmt.Sprintf("%+v", *ts)))
-	}
-	for _, p := range m.policies {
-		fpField(h, "isakmp_policy", []byte(fmt.Sprintf("%+v", p)))
 	}
 	// The users file's path (in the settings), not its users: adding a
 	// user or changing a password must not drop the clients that are
