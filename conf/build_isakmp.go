@@ -1,7 +1,7 @@
 package conf
 
 import (
-	"fmt"
+	"errors"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -109,17 +109,17 @@ func ParseIdentity(s string) (Identity, error) {
 		if len(s) > len(typ) && s[len(typ)] == ':' && s[:len(typ)] == typ {
 			v := strings.TrimSpace(s[len(typ)+1:])
 			if v == "" {
-				return Identity{}, fmt.Errorf("%q has an empty value after %q", s, typ+":")
+				return Identity{}, errors.New(strconv.Quote(s) + " has an empty value after " + strconv.Quote(typ+":"))
 			}
 			if typ == "user-fqdn" && !strings.Contains(v, "@") {
-				return Identity{}, fmt.Errorf("%q: a user-fqdn looks like user@host.example", s)
+				return Identity{}, errors.New(strconv.Quote(s) + ": a user-fqdn looks like user@host.example")
 			}
 			return Identity{Type: typ, Value: v}, nil
 		}
 	}
 	a, err := netip.ParseAddr(s)
 	if err != nil {
-		return Identity{}, fmt.Errorf("%q is not an identity (want an IP address, \"fqdn:NAME\", \"user-fqdn:USER@NAME\", \"dn:DN\" or \"keyid:GROUP\")", s)
+		return Identity{}, errors.New(strconv.Quote(s) + " is not an identity (want an IP address, \"fqdn:NAME\", \"user-fqdn:USER@NAME\", \"dn:DN\" or \"keyid:GROUP\")")
 	}
 	a = a.Unmap()
 	typ := "ipv6"

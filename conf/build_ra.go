@@ -1,7 +1,7 @@
 package conf
 
 import (
-	"fmt"
+	"errors"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -128,7 +128,7 @@ func parsePool(s string) (first, last netip.Addr, err error) {
 	if p, perr := netip.ParsePrefix(s); perr == nil {
 		p = p.Masked()
 		if !p.Addr().Is4() || p.Bits() > 30 {
-			return first, last, fmt.Errorf("%q: an IPv4 network of at least 4 addresses (/30) is needed", s)
+			return first, last, errors.New(strconv.Quote(s) + ": an IPv4 network of at least 4 addresses (/30) is needed")
 		}
 		first = p.Addr().Next() // the network address is not a host
 		lo = ipv4Number(first)
@@ -140,14 +140,14 @@ func parsePool(s string) (first, last netip.Addr, err error) {
 			last, err = netip.ParseAddr(strings.TrimSpace(z))
 		}
 		if err != nil || !first.Is4() || !last.Is4() || last.Less(first) {
-			return netip.Addr{}, netip.Addr{}, fmt.Errorf("%q is not an IPv4 range FIRST-LAST", s)
+			return netip.Addr{}, netip.Addr{}, errors.New(strconv.Quote(s) + " is not an IPv4 range FIRST-LAST")
 		}
 		lo, hi = ipv4Number(first), ipv4Number(last)
 	} else {
-		return first, last, fmt.Errorf("%q is neither a network (10.9.0.0/24) nor a range (10.9.0.10-10.9.0.50)", s)
+		return first, last, errors.New(strconv.Quote(s) + " is neither a network (10.9.0.0/24) nor a range (10.9.0.10-10.9.0.50)")
 	}
 	if hi-lo >= MaxPoolSize {
-		return netip.Addr{}, netip.Addr{}, fmt.Errorf("%q has more than %d addresses", s, MaxPoolSize)
+		return netip.Addr{}, netip.Addr{}, errors.New(strconv.Quote(s) + " has more than " + strconv.Itoa(MaxPoolSize) + " addresses")
 	}
 	return first, last, nil
 }
@@ -204,9 +204,9 @@ func readUsersFile(path string) (map[string]string, error) {
 		case !ok || user == "":
 			why = "expected user:hash"
 		case !strings.HasPrefix(hash, "$2a$") && !strings.HasPrefix(hash, "$2b$") && !strings.HasPrefix(hash, "$2y$"):
-			why = fmt.Sprintf("the hash of user %q is not bcrypt (make it with htpasswd -nB %s)", user, user)
+			why = "the hash of user " + strconv.Quote(user) + " is not bcrypt (make it with htpasswd -nB " + user + ")"
 		case users[user] != "":
-			why = fmt.Sprintf("user %q is listed twice", user)
+			why = "user " + strconv.Quote(user) + " is listed twice"
 		case len(users) >= maxUsers:
 			why = "more than " + strconv.Itoa(maxUsers) + " users"
 		default:
@@ -216,10 +216,10 @@ func readUsersFile(path string) (map[string]string, error) {
 		errs = append(errs, "line "+strconv.Itoa(line)+": "+why) // one append site (flash)
 	}
 	if len(errs) > 0 {
-		return nil, fmt.Errorf("%q: %s", path, strings.Join(errs, "; "))
+		return nil, errors.New(strconv.Quote(path) + ": " + strings.Join(errs, "; "))
 	}
 	if len(users) == 0 {
-		return nil, fmt.Errorf("%q lists no users", path)
+		return nil, errors.New(strconv.Quote(path) + " lists no users")
 	}
 	return users, nil
 }

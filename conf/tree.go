@@ -1,7 +1,7 @@
 package conf
 
 import (
-	"fmt"
+	"errors"
 	"math"
 	"slices"
 	"strconv"
@@ -286,16 +286,16 @@ func parseDuration(v any) (time.Duration, error) {
 	switch x := v.(type) {
 	case int64:
 		if x < 0 {
-			return 0, fmt.Errorf("%d is negative", x)
+			return 0, errors.New(strconv.FormatInt(x, 10) + " is negative")
 		}
 		if x > math.MaxInt64/int64(time.Second) {
-			return 0, fmt.Errorf("%d seconds is too long", x)
+			return 0, errors.New(strconv.FormatInt(x, 10) + " seconds is too long")
 		}
 		return time.Duration(x) * time.Second, nil
 	case string:
 		s := strings.TrimSpace(x)
 		if s == "" {
-			return 0, fmt.Errorf("empty duration (want seconds or e.g. \"24h\", \"90m\")")
+			return 0, errors.New("empty duration (want seconds or e.g. \"24h\", \"90m\")")
 		}
 		if n, err := strconv.ParseInt(s, 10, 64); err == nil {
 			return parseDuration(n)
@@ -307,17 +307,17 @@ func parseDuration(v any) (time.Duration, error) {
 		}
 		d, err := time.ParseDuration(s)
 		if err != nil {
-			return 0, fmt.Errorf("%q is not a duration (want seconds or e.g. \"24h\", \"90m\", \"30s\")", x)
+			return 0, errors.New(strconv.Quote(x) + " is not a duration (want seconds or e.g. \"24h\", \"90m\", \"30s\")")
 		}
 		if d < 0 {
-			return 0, fmt.Errorf("%q is negative", x)
+			return 0, errors.New(strconv.Quote(x) + " is negative")
 		}
 		if d%time.Second != 0 {
-			return 0, fmt.Errorf("%q is not a whole number of seconds", x)
+			return 0, errors.New(strconv.Quote(x) + " is not a whole number of seconds")
 		}
 		return d, nil
 	}
-	return 0, fmt.Errorf("must be a duration string such as \"24h\" or an integer number of seconds, not %s", typeName(v))
+	return 0, errors.New("must be a duration string such as \"24h\" or an integer number of seconds, not " + typeName(v))
 }
 
 // requiredList is strList for a key that must be there: when it is
