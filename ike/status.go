@@ -24,6 +24,11 @@ func (m *Manager) SACount() int {
 	return n
 }
 
+// second is time.Second in a variable, which Status divides durations by:
+// a 64-bit division by a constant is spelled out in some seventy
+// instructions on 32-bit routers, one by a variable is a call (flash).
+var second = time.Second
+
 // Status returns a snapshot of every IKE SA, sorted by peer.
 func (m *Manager) Status() []IKESAStatus {
 	now := monoNow()
@@ -62,26 +67,33 @@ func (m *Manager) Status() []IKESAStatus {
 				st.Hint = raHint(ra)
 			}
 			if l := ra.lease; l != nil {
-				if l.IP4.IsValid() {
-					st.Assigned = l.IP4.String()
-				}
-				if l.IP6.IsValid() {
-					if st.Assigned != "" {
-						st.Assigned += " "
+				// The lists are made at their length: an append per
+				// element is a growth path at each site (flash).
+				for _, a := range [...]*netip.Addr{&l.IP4, &l.IP6} {
+					if a.IsValid() {
+						if st.Assigned != "" {
+							st.Assigned += " "
+						}
+						st.Assigned += a.String()
 					}
-					st.Assigned += l.IP6.String()
 				}
-				for i := range l.DNS {
-					st.DNS = append(st.DNS, l.DNS[i].String())
+				if len(l.DNS) > 0 {
+					st.DNS = make([]string, len(l.DNS))
+					for i := range l.DNS {
+						st.DNS[i] = l.DNS[i].String()
+					}
 				}
-				for i := range l.Split {
-					st.Split = append(st.Split, l.Split[i].String())
+				if len(l.Split) > 0 {
+					st.Split = make([]string, len(l.Split))
+					for i := range l.Split {
+						st.Split[i] = l.Split[i].String()
+					}
 				}
 			}
 		}
 		if o := sa.out; o != nil {
 			st.Exchange, st.Encryption, st.Hash, st.Group, st.Auth = o.exchange, o.encryption, o.hash, o.group, o.auth
-			st.LifetimeLeftS = max(0, int64(time.Duration(sa.expires-now)/time.Second))
+			st.LifetimeLeftS = max(0, int64(time.Duration(sa.expires-now)/second))
 			st.NATT = o.natDetected
 			st.RemoteID = o.peer.String()
 		}
@@ -106,7 +118,7 @@ func (m *Manager) Status() []IKESAStatus {
 			}
 			// How long ago, in whole seconds rounded as Duration.Round
 			// would (not linked for this alone: flash).
-			ago := (time.Duration(now-f.at) + time.Second/2) / time.Second * time.Second
+			ago := (time.Duration(now-f.at) + time.Second/2) / second * time.Second
 			st.Hint = "last attempt failed " + ago.String() + " ago: " + f.reason
 			if h := stateHint(f.state); h != "" {
 				st.Hint += "; " + h
