@@ -57,7 +57,7 @@ func (m *Manager) dispatch(in *inbound) *ikeSA {
 				// Deletes of IPsec SAs: the orphans of the same peer
 				// identity).
 				if msg, items, ok := m.openInfoOnce(g, in.pkt, "Informational for a deleted IKE SA dropped"); ok {
-					m.runInfo(infoTable, g, msg, items, now)
+					m.runInfo(infoTable, (*Manager).actOnInfo, g, msg, items, now)
 				}
 				return nil
 			}
@@ -454,7 +454,7 @@ func (m *Manager) abandonQM(sa *ikeSA, qs *qmState, now mono) {
 // answered, while that exchange goes on; ending our Quick Modes for it
 // lost rekeys that were completing (and the traffic on the old pairs when
 // they expired). Those end by their own answer or timeout.
-func refusedQuick(sa *ikeSA, e peerNotify) *qmState {
+func refusedQuick(sa *ikeSA, e *peerNotify) *qmState {
 	var only *qmState
 	n := 0
 	for _, qs := range sa.qms {
@@ -503,8 +503,7 @@ func dropReasonOf(err error) DropReason {
 // one of this IKE SA's, or of an older IKE SA of the same peer identity
 // (children move to the newest IKE SA on a phase 1 rekey); never one of
 // another peer that shares the address.
-func (m *Manager) infoDeleteChild(sa *ikeSA, it infoItem, _ mono) {
-	d := &it.child
+func (m *Manager) infoDeleteChild(sa *ikeSA, d *childSPI) {
 	for _, s := range m.sas {
 		if s != sa && !samePeer(s, sa) {
 			continue

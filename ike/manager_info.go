@@ -19,12 +19,12 @@ import (
 // own Delete is acted on last. (Constant life sets keep the table static
 // data, not code run at start.)
 var infoTable = []infoRow{
-	{infoRUThere, onceEstablished, encrypted, withHashN, infoAllowed, (*Manager).infoRUThere},
-	{infoRUThereAck, onceEstablished, encrypted, withHashN, infoAllowed, (*Manager).infoRUThereAck},
-	{infoError, onceEstablished, encrypted, withHashN, infoAllowed, (*Manager).infoError},
-	{infoDeleteChild, onceEstablished | 1<<lifeDead, encrypted, withHashD, infoAllowed, (*Manager).infoDeleteChild},
-	{infoInitialContact, onceEstablished, encrypted, withHashN, infoAllowed, (*Manager).infoInitialContact},
-	{infoDeleteIKE, onceEstablished, encrypted, withHashD, infoAllowed, (*Manager).infoDeleteIKE},
+	{infoRUThere, onceEstablished, encrypted, withHashN, infoAllowed},
+	{infoRUThereAck, onceEstablished, encrypted, withHashN, infoAllowed},
+	{infoError, onceEstablished, encrypted, withHashN, infoAllowed},
+	{infoDeleteChild, onceEstablished | 1<<lifeDead, encrypted, withHashD, infoAllowed},
+	{infoInitialContact, onceEstablished, encrypted, withHashN, infoAllowed},
+	{infoDeleteIKE, onceEstablished, encrypted, withHashD, infoAllowed},
 }
 
 // infoRow is one kind of Informational item.
@@ -34,7 +34,6 @@ type infoRow struct {
 	crypt    crypt
 	required payloadSet // HASH(1) and the payload that carries the item
 	allowed  payloadSet // besides required; VID and N always
-	handle   func(m *Manager, sa *ikeSA, it infoItem, now mono)
 }
 
 const (
@@ -68,7 +67,7 @@ func (m *Manager) handleInfo(sa *ikeSA, in *inbound) {
 	if sa.dpd != nil {
 		sa.dpd.heard(now)
 	}
-	m.runInfo(infoTable, sa, msg, items, now)
+	m.runInfo(infoTable, (*Manager).actOnInfo, sa, msg, items, now)
 }
 
 // openInfoOnce opens an Informational message for sa and refuses a
@@ -91,15 +90,17 @@ func (m *Manager) openInfoOnce(sa *ikeSA, pkt []byte, what string) (*Message, []
 
 // runInfo acts on the items of an authenticated message, row by row in
 // table order: each row of sa's life (as it was when the message came)
-// checks the message and takes the items of its kind.
-func (m *Manager) runInfo(rows []infoRow, sa *ikeSA, msg *Message, items []infoItem, now mono) {
+// checks the message and has act do what the items of its kind ask
+// (actOnInfo; tests record instead).
+func (m *Manager) runInfo(rows []infoRow, act func(m *Manager, sa *ikeSA, it *infoItem, now mono), sa *ikeSA, msg *Message, items []infoItem, now mono) {
 	life := sa.life
 	for i := range rows {
 		r := &rows[i]
 		if r.in&(1<<life) == 0 {
 			continue
 		}
-		for _, it := range items {
+		for j := range items {
+			it := &items[j]
 			if it.kind != r.kind {
 				continue
 			}
@@ -111,45 +112,54 @@ func (m *Manager) runInfo(rows []infoRow, sa *ikeSA, msg *Message, items []infoI
 				m.drop(DropMalformed, logx.LevelDebug, "Informational refused", "peer", &sa.remote, "err", err)
 				continue
 			}
-			r.handle(m, sa, it, now)
+			act(m, sa, it, now)
 		}
 	}
-	for _, it := range items {
-		if infoRowFor(rows, it.kind, life) == nil {
-			m.log.Debug("Informational item ignored", "peer", &sa.remote, "item", it.kind.String(), "life", life.String())
+	for j := range items {
+		if k := items[j].kind; infoRowFor(rows, k, life) == nil {
+			m.log.Debug("Informational item ignored", "peer", &sa.remote, "item", k.String(), "life", life.String())
 		}
 	}
 }
 
-// infoRUThere answers a DPD probe.
-func (m *Manager) infoRUThere(sa *ikeSA, it infoItem, _ mono) {
-	if ack, err := sealInfo(sa.out.sec, sa.out.sec.dpdNotify(true, it.seq)); err == nil {
-		m.send(sa, ack)
+// actOnInfo does what one item of an authenticated Informational message
+// asks, once runInfo has found a row for it. One switch for the kinds,
+// not a handler function per row: each function costs its own entry in
+// the binary's tables (flash).
+func (m *Manager) actOnInfo(sa *ikeSA, it *infoItem, now mono) {
+	switch it.kind {
+	case infoRUThere:
+		// A DPD probe: answer it.
+		if ack, err := sealInfo(sa.out.sec, sa.out.sec.dpdNotify(true, it.seq)); err == nil {
+			m.send(sa, ack)
+		}
+	case infoRUThereAck:
+		// The answer to our DPD probe.
+		if sa.dpd != nil {
+			sa.dpd.ack(it.seq, now)
+		}
+	case infoError:
+		// The peer refused something, most likely our Quick Mode: stop
+		// retransmitting it, and show why.
+		t := it.notify.Type
+		m.log.Warn("peer reports an error", "peer", &sa.remote, "notify", notifyName(t))
+		switch t {
+		case NotifyNoProposalChosen:
+			sa.p2Error = "the peer refused phase 2 (NO-PROPOSAL-CHOSEN): PFS set on one end only, or the transform sets do not match"
+		case NotifyInvalidIDInformation:
+			sa.p2Error = "the peer refused phase 2 (INVALID-ID-INFORMATION): the proxy IDs do not match; the crypto ACLs must be mirror images"
+		default:
+			sa.p2Error = "the peer reported " + notifyName(t)
+		}
+		if qs := refusedQuick(sa, &it.notify); qs != nil {
+			m.abandonQM(sa, qs, now)
+		}
+	case infoDeleteChild:
+		m.infoDeleteChild(sa, &it.child)
+	case infoInitialContact:
+		m.initialContact(sa, now)
+	case infoDeleteIKE:
+		m.log.Info("peer deleted the IKE SA", "peer", &sa.remote)
+		m.retireIKE(sa, true, "deleted by peer", now)
 	}
-}
-
-// infoRUThereAck: the answer to our DPD probe.
-func (m *Manager) infoRUThereAck(sa *ikeSA, it infoItem, now mono) {
-	if sa.dpd != nil {
-		sa.dpd.ack(it.seq, now)
-	}
-}
-
-// infoError: the peer refused something, most likely our Quick Mode:
-// stop retransmitting it, and show why.
-func (m *Manager) infoError(sa *ikeSA, it infoItem, now mono) {
-	m.log.Warn("peer reports an error", "peer", &sa.remote, "notify", notifyName(it.notify.Type))
-	sa.p2Error = peerErrorHint(it.notify.Type)
-	if qs := refusedQuick(sa, it.notify); qs != nil {
-		m.abandonQM(sa, qs, now)
-	}
-}
-
-func (m *Manager) infoInitialContact(sa *ikeSA, _ infoItem, now mono) {
-	m.initialContact(sa, now)
-}
-
-func (m *Manager) infoDeleteIKE(sa *ikeSA, _ infoItem, now mono) {
-	m.log.Info("peer deleted the IKE SA", "peer", &sa.remote)
-	m.retireIKE(sa, true, "deleted by peer", now)
 }

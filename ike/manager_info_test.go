@@ -22,7 +22,7 @@ func infoSamples(sec *p1Secrets) map[infoKind]Payload {
 
 // TestInformationalTable feeds every kind of Informational item, each in
 // a real sealed message, in every stage of an IKE SA's life to runInfo
-// with the table's rows (handlers replaced by recorders): only the row of
+// with the table's rows (and a recorder instead of actOnInfo): only the row of
 // that kind and life runs, once; a negotiating SA has no row (its table
 // is phase1Informational), a retired one only takes Deletes of IPsec
 // SAs. A message with every kind runs the rows in table order, the IKE
@@ -37,15 +37,13 @@ func TestInformationalTable(t *testing.T) {
 	carrier := map[infoKind]PayloadType{infoRUThere: PayloadNotify, infoRUThereAck: PayloadNotify, infoError: PayloadNotify,
 		infoDeleteChild: PayloadDelete, infoInitialContact: PayloadNotify, infoDeleteIKE: PayloadDelete}
 	for _, r := range infoTable {
-		if r.crypt != encrypted || r.handle == nil || r.required != 1<<PayloadHash|1<<carrier[r.kind] {
-			t.Errorf("row %v: encrypted %v, handler %v, requires %v", r.kind, r.crypt == encrypted, r.handle != nil, r.required)
+		if r.crypt != encrypted || r.required != 1<<PayloadHash|1<<carrier[r.kind] {
+			t.Errorf("row %v: encrypted %v, requires %v", r.kind, r.crypt == encrypted, r.required)
 		}
 	}
 	var ran []infoKind
-	rows := slices.Clone(infoTable)
-	for i := range rows {
-		rows[i].handle = func(_ *Manager, _ *ikeSA, it infoItem, _ mono) { ran = append(ran, it.kind) }
-	}
+	rows := infoTable
+	record := func(_ *Manager, _ *ikeSA, it *infoItem, _ mono) { ran = append(ran, it.kind) }
 	sec := quickPair(t)
 	samples := infoSamples(sec)
 	m := &Manager{log: logx.Discard()}
@@ -67,7 +65,7 @@ func TestInformationalTable(t *testing.T) {
 				t.Fatalf("%v: items %+v", k, items)
 			}
 			ran = nil
-			m.runInfo(rows, &ikeSA{life: life}, msg, items, monoNow())
+			m.runInfo(rows, record, &ikeSA{life: life}, msg, items, monoNow())
 			wantRun := slices.Contains(want[life], k)
 			if (len(ran) == 1 && ran[0] == k) != wantRun || len(ran) > 1 {
 				t.Errorf("%v in %v: ran %v, want a row %v", k, life, ran, wantRun)
@@ -84,16 +82,34 @@ func TestInformationalTable(t *testing.T) {
 		}
 		msg, items := open(all...)
 		ran = nil
-		m.runInfo(rows, &ikeSA{life: life}, msg, items, monoNow())
+		m.runInfo(rows, record, &ikeSA{life: life}, msg, items, monoNow())
 		if !slices.Equal(ran, want[life]) {
 			t.Errorf("%v: every kind ran %v, want %v", life, ran, want[life])
 		}
 		// A message that did not come encrypted runs no row.
 		msg.Flags &^= FlagEncryption
 		ran = nil
-		m.runInfo(rows, &ikeSA{life: life}, msg, items, monoNow())
+		m.runInfo(rows, record, &ikeSA{life: life}, msg, items, monoNow())
 		if len(ran) != 0 {
 			t.Errorf("%v: unencrypted message ran %v", life, ran)
+		}
+	}
+}
+
+// TestInfoErrorHint: an error notify from the peer leaves status a hint
+// in words: what the two refusals of a proposal usually mean, the
+// notify's name otherwise.
+func TestInfoErrorHint(t *testing.T) {
+	m := &Manager{log: logx.Discard()}
+	for typ, want := range map[uint16]string{
+		NotifyNoProposalChosen:     "the peer refused phase 2 (NO-PROPOSAL-CHOSEN): PFS set on one end only, or the transform sets do not match",
+		NotifyInvalidIDInformation: "the peer refused phase 2 (INVALID-ID-INFORMATION): the proxy IDs do not match; the crypto ACLs must be mirror images",
+		NotifyPayloadMalformed:     "the peer reported PAYLOAD-MALFORMED",
+	} {
+		sa := &ikeSA{life: lifeActive}
+		m.actOnInfo(sa, &infoItem{kind: infoError, notify: peerNotify{Type: typ}}, monoNow())
+		if sa.p2Error != want {
+			t.Errorf("notify %d: hint %q, want %q", typ, sa.p2Error, want)
 		}
 	}
 }

@@ -53,7 +53,7 @@ func TestRefusedQuick(t *testing.T) {
 		for _, qs := range c.qms {
 			sa.qms[qs.q.mid] = qs
 		}
-		if got := refusedQuick(sa, c.e); got != c.want {
+		if got := refusedQuick(sa, &c.e); got != c.want {
 			t.Errorf("%s: refusedQuick = %v, want %v", c.name, got, c.want)
 		}
 	}

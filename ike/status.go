@@ -132,18 +132,6 @@ func (m *Manager) Status() []IKESAStatus {
 	return out
 }
 
-// peerErrorHint explains an error notify the peer sent about our
-// Quick Mode.
-func peerErrorHint(t uint16) string {
-	switch t {
-	case NotifyNoProposalChosen:
-		return "the peer refused phase 2 (NO-PROPOSAL-CHOSEN): PFS set on one end only, or the transform sets do not match"
-	case NotifyInvalidIDInformation:
-		return "the peer refused phase 2 (INVALID-ID-INFORMATION): the proxy IDs do not match; the crypto ACLs must be mirror images"
-	}
-	return "the peer reported " + notifyName(t)
-}
-
 // stateHints explain in plain words what usually keeps an SA in a state
 // that should only be passing: a table searched by stateHint rather than
 // a chain of string comparisons (flash).
