@@ -34,15 +34,18 @@ func (m *Manager) HandlePacket(pkt []byte, local, remote netip.AddrPort) {
 func (m *Manager) dispatch(in *inbound) *ikeSA {
 	h, now := &in.h, in.now
 	var sa *ikeSA
+	// Cookies compared with the zero Cookie, not by IsZero: its receiver
+	// is a copy, made byte by byte at each call (flash).
+	first := h.CookieR == Cookie{} // no responder cookie yet
 	for _, s := range m.sas {
-		if s.cookieI == h.CookieI && (s.cookieR.IsZero() || h.CookieR.IsZero() || s.cookieR == h.CookieR) {
+		if s.cookieI == h.CookieI && (s.cookieR == Cookie{} || first || s.cookieR == h.CookieR) {
 			sa = s
 			break
 		}
 	}
-	if sa == nil && !h.CookieR.IsZero() {
+	if sa == nil && !first {
 		// MM3 of an unproven Main Mode responder (manager_halfopen.go).
-		k := hoKeyOf(h.CookieI, h.CookieR)
+		k := hoKeyOf(&h.CookieI, &h.CookieR)
 		if e := m.halfOpen.entries[k]; e != nil && h.Exchange == ExchangeMain && h.MessageID == 0 {
 			if sa = m.promote(e, k, &in.remote, now); sa == nil {
 				return nil
@@ -64,11 +67,11 @@ func (m *Manager) dispatch(in *inbound) *ikeSA {
 		}
 	}
 	if sa == nil {
-		if h.CookieR.IsZero() && h.MessageID == 0 && (h.Exchange == ExchangeMain || h.Exchange == ExchangeAggressive) {
+		if first && h.MessageID == 0 && (h.Exchange == ExchangeMain || h.Exchange == ExchangeAggressive) {
 			m.newResponder(in)
 			return nil
 		}
-		if !h.CookieR.IsZero() && !m.cookies.issued(h.CookieI, h.CookieR, &in.remote) {
+		if !first && !m.cookies.issued(&h.CookieI, &h.CookieR, &in.remote) {
 			m.drop(DropForeignCookie, logx.LevelDebug, "IKE message with a responder cookie we did not issue", "from", &in.remote, "exchange", h.Exchange)
 			return nil
 		}
@@ -257,7 +260,7 @@ func (m *Manager) phase1Step(sa *ikeSA, in *inbound, before string, out []byte, 
 	}
 	// The responder's cookie is known once its answer was accepted
 	// (never from any message that merely carries our cookie).
-	if sa.cookieR.IsZero() {
+	if sa.cookieR == (Cookie{}) {
 		sa.cookieR = in.h.CookieR
 	}
 	in.adopt(sa)

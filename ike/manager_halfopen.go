@@ -74,9 +74,10 @@ func (j *cookieJar) rotate(now mono) {
 
 // cookieFrom hashes the secret with what identifies the exchange: the
 // initiator's cookie and address and port. The input has a fixed length,
-// so the plain hash is a sound keyed function here. (The endpoint goes by
-// pointer: six words on 32-bit, copied at each call otherwise; flash.)
-func cookieFrom(secret *[32]byte, ckyI Cookie, remote *netip.AddrPort) Cookie {
+// so the plain hash is a sound keyed function here. (The cookie and the
+// endpoint go by pointer: a Cookie is copied byte by byte, an AddrPort is
+// six words on 32-bit; flash.)
+func cookieFrom(secret *[32]byte, ckyI *Cookie, remote *netip.AddrPort) Cookie {
 	var b [32 + 8 + 16 + 2]byte
 	copy(b[:32], secret[:])
 	copy(b[32:40], ckyI[:])
@@ -86,19 +87,19 @@ func cookieFrom(secret *[32]byte, ckyI Cookie, remote *netip.AddrPort) Cookie {
 	sum := sha256.Sum256(b[:])
 	var c Cookie
 	copy(c[:], sum[:8])
-	if c.IsZero() {
+	if c == (Cookie{}) {
 		c[7] = 1
 	}
 	return c
 }
 
 // issue returns the responder cookie for an initiator.
-func (j *cookieJar) issue(ckyI Cookie, remote *netip.AddrPort) Cookie {
+func (j *cookieJar) issue(ckyI *Cookie, remote *netip.AddrPort) Cookie {
 	return cookieFrom(&j.cur, ckyI, remote)
 }
 
 // issued reports whether ckyR is a cookie we gave this initiator.
-func (j *cookieJar) issued(ckyI, ckyR Cookie, remote *netip.AddrPort) bool {
+func (j *cookieJar) issued(ckyI, ckyR *Cookie, remote *netip.AddrPort) bool {
 	a, b := cookieFrom(&j.cur, ckyI, remote), cookieFrom(&j.prev, ckyI, remote)
 	return subtle.ConstantTimeCompare(a[:], ckyR[:])|subtle.ConstantTimeCompare(b[:], ckyR[:]) == 1
 }
@@ -106,7 +107,7 @@ func (j *cookieJar) issued(ckyI, ckyR Cookie, remote *netip.AddrPort) bool {
 // hoKey is a half-open exchange's cookie pair.
 type hoKey [16]byte
 
-func hoKeyOf(ckyI, ckyR Cookie) hoKey {
+func hoKeyOf(ckyI, ckyR *Cookie) hoKey {
 	var k hoKey
 	copy(k[:8], ckyI[:])
 	copy(k[8:], ckyR[:])

@@ -128,11 +128,11 @@ func TestHalfOpenMM1IsCheap(t *testing.T) {
 		if len(m.sas) != 0 || len(m.halfOpen.entries) != 1 {
 			t.Fatalf("after MM1: %d SAs, %d half-open records; want 0 and 1", len(m.sas), len(m.halfOpen.entries))
 		}
-		if !m.cookies.issued(h.CookieI, h.CookieR, &peer) {
+		if !m.cookies.issued(&h.CookieI, &h.CookieR, &peer) {
 			t.Fatal("MM2's responder cookie is not one the cookie secret gives")
 		}
 		other := netip.MustParseAddrPort("192.0.2.1:4500")
-		if m.cookies.issued(h.CookieI, h.CookieR, &other) {
+		if m.cookies.issued(&h.CookieI, &h.CookieR, &other) {
 			t.Fatal("the cookie does not depend on the peer's port")
 		}
 		if sz := m.halfOpen.bytes; sz > 600 {
@@ -267,7 +267,7 @@ func TestHalfOpenForeignCookie(t *testing.T) {
 			t.Fatalf("%d SAs, %d records after forged MM3s", len(m.sas), len(m.halfOpen.entries))
 		}
 	})
-	if m.cookies.issued(Cookie(forged[:8]), Cookie(forged[8:16]), &peer) {
+	if fi, fr := Cookie(forged[:8]), Cookie(forged[8:16]); m.cookies.issued(&fi, &fr, &peer) {
 		t.Fatal("a flipped cookie passes as ours")
 	}
 	m.HandlePacket(mm3, hub, peer)
@@ -285,13 +285,13 @@ func TestHalfOpenCookieRotation(t *testing.T) {
 	now := monoNow()
 	j.rotate(now)
 	ci, peer := Cookie{1, 2, 3}, netip.MustParseAddrPort("192.0.2.1:500")
-	c := j.issue(ci, &peer)
+	c := j.issue(&ci, &peer)
 	j.rotate(now.add(cookieRotation))
-	if !j.issued(ci, c, &peer) {
+	if !j.issued(&ci, &c, &peer) {
 		t.Fatal("cookie rejected right after a rotation")
 	}
 	j.rotate(now.add(2 * cookieRotation))
-	if j.issued(ci, c, &peer) {
+	if j.issued(&ci, &c, &peer) {
 		t.Fatal("cookie accepted two rotations later")
 	}
 }

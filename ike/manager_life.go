@@ -63,7 +63,7 @@ func (m *Manager) newResponder(in *inbound) {
 			laddr = a
 		}
 	}
-	sa := &ikeSA{cookieI: h.CookieI, cookieR: m.cookies.issue(h.CookieI, remote), local: netip.AddrPortFrom(laddr, in.local.Port()),
+	sa := &ikeSA{cookieI: h.CookieI, cookieR: m.cookies.issue(&h.CookieI, remote), local: netip.AddrPortFrom(laddr, in.local.Port()),
 		remote: *remote, created: now, unproven: aggressive}
 	a, err := newPhase1Responder(m, cands, sa, pkt)
 	if err == nil && aggressive {
@@ -97,7 +97,7 @@ func (m *Manager) newResponder(in *inbound) {
 			return
 		}
 		ev, evs := m.halfOpen.evicted, m.halfOpen.evictedPerSource
-		m.halfOpen.add(hoKeyOf(rec.ckyI, rec.ckyR), &hoEntry{rec: rec, ms: sa.ms, created: now})
+		m.halfOpen.add(hoKeyOf(&rec.ckyI, &rec.ckyR), &hoEntry{rec: rec, ms: sa.ms, created: now})
 		if n := m.halfOpen.evicted - ev; n > 0 {
 			m.drops.counts[DropHalfOpenEvicted].Add(n - 1)
 			m.drop(DropHalfOpenEvicted, logx.LevelWarn, "half-open pool full (a flood of first messages?): evicting the oldest unproven negotiations",
@@ -249,7 +249,7 @@ func (m *Manager) established(sa *ikeSA, now mono) {
 	} else {
 		m.setLife(sa, lifeActive)
 	}
-	if sa.cookieR.IsZero() {
+	if sa.cookieR == (Cookie{}) {
 		sa.cookieR = out.sec.CookieR
 	}
 	lt := out.lifetime
