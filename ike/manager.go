@@ -344,7 +344,7 @@ func (m *Manager) Close() {
 	}
 	m.closed = true
 	// deleteIKE removes each SA from m.sas: walk a copy.
-	for _, sa := range append([]*ikeSA(nil), m.sas...) {
+	for _, sa := range snapshot(m.sas) {
 		m.deleteIKE(sa, true, "shutdown")
 	}
 	m.sas = nil
@@ -395,7 +395,14 @@ func (m *Manager) Acquire(cryptoMapID string, pkt []byte) {
 						break
 					}
 				}
-				m.initiateRule(ms, r, monoNow())
+				var sa *ikeSA // the first the map may use
+				for _, s := range m.sas {
+					if ms.mayUse(s) {
+						sa = s
+						break
+					}
+				}
+				m.initiateRule(ms, r, sa, monoNow())
 			}
 			break
 		}

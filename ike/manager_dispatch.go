@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/netip"
 	"slices"
+	"time"
 	"tinyipsec/internal/logx"
 )
 
@@ -369,12 +370,26 @@ func (m *Manager) quickCompleted(sa *ikeSA, qs *qmState, out []byte, res *quickR
 	// Finished: the record is kept 30 s to answer retransmissions, for
 	// which its last messages are all it needs: the proposals,
 	// identities, nonces and closures go at once (on a hub, a kilobyte
-	// per spoke that connected in the last 30 s).
+	// per spoke that connected in the last 30 s). It keeps its role,
+	// message ID and state, and for an initiator its last messages; the
+	// DH secret was wiped by result.
+	//
+	// An initiator finishes on QM2 and answers a repeated QM2 (the
+	// responder missed our QM3) with QM3 again. A responder finishes on
+	// QM3, which tells that the initiator has our QM2: nothing it could
+	// still send in this exchange needs an answer, and handleQuick
+	// ignores whatever comes for a finished exchange, so its messages go
+	// at once (on a hub, a few hundred bytes per spoke that connected in
+	// the last 30 s).
 	if !sa.dead() && qs.doneAt == 0 {
 		m.settle.negotiating-- // manager_settle.go
 	}
 	qs.doneAt = now
-	qs.q = qs.q.finished()
+	q := qs.q
+	qs.q = &quickMode{initiator: q.initiator, mid: q.mid, state: q.state, started: q.started, derived: q.derived}
+	if q.initiator {
+		qs.q.lastOut, qs.q.lastIn = q.lastOut, q.lastIn
+	}
 	m.settle.unsettled = true
 	if held := qs.held; held != nil {
 		// The initiator has the SA: our traffic may use it now.
@@ -539,7 +554,7 @@ func (m *Manager) infoDeleteChild(sa *ikeSA, d *childSPI) {
 // in case it kept some after all. Other identities at the same address,
 // and negotiations in progress, are not this peer's to clear.
 func (m *Manager) initialContact(fresh *ikeSA, now mono) {
-	for _, s := range append([]*ikeSA(nil), m.sas...) {
+	for _, s := range snapshot(m.sas) {
 		if s == fresh || s.dead() || !samePeer(s, fresh) {
 			continue
 		}
@@ -556,7 +571,30 @@ func (m *Manager) initialContact(fresh *ikeSA, now mono) {
 		s.replacedBy = nil
 		m.deleteIKE(s, true, "peer restarted (INITIAL-CONTACT)")
 	}
-	m.clearOrphans(fresh, now)
+	// The orphans of the identity go too (of its address too for
+	// remote-access gateways, whose clients share one identity), except
+	// those the peer kept itself when it deleted their IKE SA less than
+	// reauthWindow ago: fresh adopts them, doubtful, and drops them as
+	// soon as the peer negotiates a new pair for the same traffic (see
+	// installChild), which a peer that did restart does at once.
+	for i, o := range m.orphans {
+		if !o.peer.is(&fresh.out.peer) {
+			continue
+		}
+		reauth := o.peerKept && o.ms == fresh.ms && time.Duration(now-o.since) < reauthWindow
+		msg := "INITIAL-CONTACT: dropping an IPsec SA kept from the restarted peer's old IKE SA"
+		if reauth {
+			msg = "INITIAL-CONTACT moments after the peer deleted its old IKE SA alone: a re-authentication, the IPsec SA it kept stays until it negotiates a new one"
+		}
+		m.log.Info(msg, "peer", &fresh.remote, "spi_in", spiHex(o.c.espIn, o.c.ahIn))
+		if reauth {
+			o.c.doubtfulUntil = now + mono(reauthWindow)
+			continue
+		}
+		m.dropOrphan(o)
+		m.orphans[i] = nil
+	}
+	m.orphans = withoutNil(m.orphans)
 	m.adoptOrphans(fresh)
 	m.schedule(fresh, now)
 }

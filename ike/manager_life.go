@@ -110,21 +110,6 @@ func (m *Manager) newResponder(in *inbound) {
 	}
 }
 
-// initiateRule makes sure ACL line r of the crypto map gets an IPsec SA:
-// on an established IKE SA with the peer, or by starting phase 1 (the
-// Quick Modes follow once it is up). The line stays wanted until its SA
-// is installed.
-func (m *Manager) initiateRule(ms *mapState, r *proxyRule, now mono) {
-	var found *ikeSA
-	for _, sa := range m.sas {
-		if ms.mayUse(sa) {
-			found = sa
-			break
-		}
-	}
-	m.initiateRuleOn(ms, r, found, now)
-}
-
 // mayUse reports whether the map's Quick Modes may go on IKE SA sa (or
 // must wait for its phase 1): a live SA with the map's peer, and from the
 // map's outer address if it names one (the IPsec SAs inherit the IKE SA's
@@ -134,9 +119,11 @@ func (ms *mapState) mayUse(sa *ikeSA) bool {
 		(!ms.cm.Local.IsValid() || hostIs(&sa.local, &ms.cm.Local))
 }
 
-// initiateRuleOn is initiateRule with the first of m.sas the map may use
-// found (nil: none).
-func (m *Manager) initiateRuleOn(ms *mapState, r *proxyRule, sa *ikeSA, now mono) {
+// initiateRule makes sure ACL line r of the crypto map gets an IPsec SA:
+// on sa, the first of m.sas the map may use, once it is established, or
+// by starting phase 1 when there is none (the Quick Modes follow once it
+// is up). The line stays wanted until its SA is installed.
+func (m *Manager) initiateRule(ms *mapState, r *proxyRule, sa *ikeSA, now mono) {
 	ms.wanted[r.index] = true
 	if now < ms.nextTry || !ms.cm.PeerAddr.IsValid() {
 		return
@@ -312,8 +299,16 @@ func (m *Manager) established(sa *ikeSA, now mono) {
 // offerFor builds the Quick Mode offer of a crypto map on an IKE SA.
 func offerFor(ms *mapState, sa *ikeSA) *childOffer {
 	cm := ms.cm
-	return &childOffer{Sets: cm.TransformSets, PFS: cm.PFS, Lifetime: cm.Lifetime, LifetimeKB: cm.LifetimeKB,
-		ESN: cm.ESN, Encap: encapFor(sa.out.natDetected, sa.out.natt)}
+	o := &childOffer{Sets: cm.TransformSets, PFS: cm.PFS, Lifetime: cm.Lifetime, LifetimeKB: cm.LifetimeKB, ESN: cm.ESN}
+	// ESP in UDP once phase 1 found a NAT, with the RFC's or the draft's
+	// attribute values depending on what the peer announced.
+	if sa.out.natDetected {
+		o.Encap = EncapUDPTunnel
+		if sa.out.natt.Draft() {
+			o.Encap = EncapUDPTunnelDraft
+		}
+	}
+	return o
 }
 
 // startQuick begins a Quick Mode for ACL line r of the map (a rekey of
@@ -384,10 +379,19 @@ func (m *Manager) responderOffer(sa *ikeSA, qs *qmState, peerLocal, peerRemote *
 		sel = acl.Selector{Local: netip.PrefixFrom(local, local.BitLen()), Remote: netip.PrefixFrom(remote, remote.BitLen()),
 			LocalPorts: acl.AnyPort, RemotePorts: acl.AnyPort}
 	} else {
+		// Our view of the proxy IDs the peer proposed: local = its IDcr,
+		// remote = its IDci.
 		var err error
-		if sel, err = selectorFromIDs(peerLocal, peerRemote); err != nil {
+		if sel.Remote, sel.RemotePorts, err = sideFromID(peerLocal); err == nil {
+			sel.Local, sel.LocalPorts, err = sideFromID(peerRemote)
+		}
+		if err == nil && peerLocal.Protocol != peerRemote.Protocol {
+			err = fmt.Errorf("IDci protocol %d differs from IDcr protocol %d", peerLocal.Protocol, peerRemote.Protocol)
+		}
+		if err != nil {
 			return nil, err
 		}
+		sel.Proto = peerLocal.Protocol
 	}
 	if sa.ra != nil {
 		return m.raOffer(sa, qs, sel)
@@ -557,7 +561,7 @@ func (m *Manager) deleteIKE(sa *ikeSA, notify bool, why string) {
 		heir.children = append(heir.children, sa.children...)
 		sa.children = nil
 	}
-	for _, c := range append([]*child(nil), sa.children...) {
+	for _, c := range snapshot(sa.children) {
 		m.removeChild(sa, c, notify)
 	}
 	if notify && sa.out != nil && !sa.dead() {

@@ -28,7 +28,7 @@ import (
 // pair again; any map with a peer address does when the pair is due for
 // a rekey. When its lifetime ends it goes. INITIAL-CONTACT from that identity
 // clears its orphans: the peer says it has no SAs with us any more (except
-// right after its own Delete of the IKE SA alone: see clearOrphans).
+// right after its own Delete of the IKE SA alone: see initialContact).
 //
 // Not kept: the pairs of a peer DPD declared dead (that is what DPD is
 // for), of a remote-access client (its address lease goes with the IKE
@@ -43,7 +43,7 @@ type orphan struct {
 	remote netip.AddrPort
 	since  mono
 	// peerKept: the peer itself deleted the IKE SA alone, keeping this
-	// pair on its side (see clearOrphans).
+	// pair on its side (see initialContact).
 	peerKept bool
 }
 
@@ -146,34 +146,6 @@ func (m *Manager) adoptOrphans(sa *ikeSA) {
 // with us is left. A peer that restarted could not have sent that
 // authenticated Delete moments earlier.
 const reauthWindow = 30 * time.Second
-
-// clearOrphans removes the orphans of the identity that sent
-// INITIAL-CONTACT on sa (of its address too for remote-access gateways,
-// whose clients share one identity), except those the peer kept itself
-// when it deleted their IKE SA less than reauthWindow ago: sa adopts
-// them, doubtful, and drops them as soon as the peer negotiates a new
-// pair for the same traffic (see installChild), which a peer that did
-// restart does at once.
-func (m *Manager) clearOrphans(sa *ikeSA, now mono) {
-	for i, o := range m.orphans {
-		if !o.peer.is(&sa.out.peer) {
-			continue
-		}
-		reauth := o.peerKept && o.ms == sa.ms && time.Duration(now-o.since) < reauthWindow
-		msg := "INITIAL-CONTACT: dropping an IPsec SA kept from the restarted peer's old IKE SA"
-		if reauth {
-			msg = "INITIAL-CONTACT moments after the peer deleted its old IKE SA alone: a re-authentication, the IPsec SA it kept stays until it negotiates a new one"
-		}
-		m.log.Info(msg, "peer", &sa.remote, "spi_in", spiHex(o.c.espIn, o.c.ahIn))
-		if reauth {
-			o.c.doubtfulUntil = now + mono(reauthWindow)
-			continue
-		}
-		m.dropOrphan(o)
-		m.orphans[i] = nil
-	}
-	m.orphans = withoutNil(m.orphans)
-}
 
 // dropOrphan takes an orphan's pair out of the data plane (no IKE SA to
 // send a Delete on).

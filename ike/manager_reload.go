@@ -129,11 +129,11 @@ func (m *Manager) retireMap(ms *mapState, kept map[*mapState]bool) {
 		}
 	}
 	m.orphans = withoutNil(m.orphans)
-	for _, sa := range append([]*ikeSA(nil), m.sas...) {
+	for _, sa := range snapshot(m.sas) {
 		if sa.dead() {
 			continue
 		}
-		for _, c := range append([]*child(nil), sa.children...) {
+		for _, c := range snapshot(sa.children) {
 			if c.ms == ms {
 				m.log.Info("deleting IPsec SA of a changed or removed crypto map", "crypto_map", ms, "peer", &sa.remote)
 				m.removeChild(sa, c, true)

@@ -165,7 +165,7 @@ type child struct {
 	releaseAt mono
 	pktsIn    uint64 // inbound packets at the last DPD check
 	// doubtfulUntil: kept across the peer's INITIAL-CONTACT as part of a
-	// re-authentication (clearOrphans); until then a new pair for the
+	// re-authentication (initialContact); until then a new pair for the
 	// same traffic from that peer means it did restart, and replaces this
 	// one at once instead of after rekeyGrace.
 	doubtfulUntil mono
@@ -226,3 +226,9 @@ func withoutNil[E any](s []E) []E {
 	clear(s[len(kept):])
 	return kept
 }
+
+// snapshot returns a copy of the list s, for a loop whose body may
+// remove entries from s (withoutNil filters in place). One instantiation
+// serves every list of pointers, where append([]T(nil), s...) was a
+// growth path of its own at each site (flash).
+func snapshot[E any](s []E) []E { return append([]E(nil), s...) }

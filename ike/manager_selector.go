@@ -55,20 +55,3 @@ func sideFromID(id *ID) (p netip.Prefix, ports acl.PortRange, err error) {
 	p, err = id.Prefix()
 	return p, ports, err
 }
-
-// selectorFromIDs builds our view of the proxy IDs a peer proposed:
-// local = its IDcr, remote = its IDci. After an error the selector is
-// partial: the caller drops it.
-func selectorFromIDs(peerLocal, peerRemote *ID) (s acl.Selector, err error) {
-	if s.Remote, s.RemotePorts, err = sideFromID(peerLocal); err != nil {
-		return s, err
-	}
-	if s.Local, s.LocalPorts, err = sideFromID(peerRemote); err != nil {
-		return s, err
-	}
-	if peerLocal.Protocol != peerRemote.Protocol {
-		return s, fmt.Errorf("IDci protocol %d differs from IDcr protocol %d", peerLocal.Protocol, peerRemote.Protocol)
-	}
-	s.Proto = peerLocal.Protocol
-	return s, nil
-}

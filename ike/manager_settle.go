@@ -54,24 +54,6 @@ func (m *Manager) addQM(sa *ikeSA, qs *qmState) {
 	}
 }
 
-// finished is what a completed Quick Mode keeps: its role, message ID
-// and state, and for an initiator its last messages. The DH secret was
-// wiped by result.
-//
-// An initiator finishes on QM2 and answers a repeated QM2 (the responder
-// missed our QM3) with QM3 again. A responder finishes on QM3, which
-// tells that the initiator has our QM2: nothing it could still send in
-// this exchange needs an answer, and handleQuick ignores whatever comes
-// for a finished exchange, so its messages go at once (on a hub, a few
-// hundred bytes per spoke that connected in the last 30 s).
-func (q *quickMode) finished() *quickMode {
-	f := &quickMode{initiator: q.initiator, mid: q.mid, state: q.state, started: q.started, derived: q.derived}
-	if q.initiator {
-		f.lastOut, f.lastIn = q.lastOut, q.lastIn
-	}
-	return f
-}
-
 // dropQM forgets the Quick Mode record mid of sa, finished or not.
 func (m *Manager) dropQM(sa *ikeSA, mid uint32) {
 	qs, ok := sa.qms[mid]

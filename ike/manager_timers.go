@@ -51,12 +51,19 @@ func (m *Manager) tickMaps(only *ikeSA, now mono) {
 	idx := &m.tickIdx
 	haveChildren, peersAt := false, -1
 	for _, ms := range m.maps {
-		if only != nil && !ms.mayUse(only) || !m.initiatesNow(ms, now) {
+		// Only maps that start negotiations of their own now: not a
+		// dynamic map, not initiate = "never", and not a remote access
+		// client that has gone idle.
+		cm := ms.cm
+		if only != nil && !ms.mayUse(only) || cm.Dynamic || cm.Initiate == conf.InitiateNever ||
+			cm.RemoteAccessClient() && m.raClientIdle(ms, now) {
 			continue
 		}
 		for i := range ms.rules {
+			// A line wants a pair always with initiate = "always", else
+			// once traffic asked for it.
 			r := &ms.rules[i]
-			if !ms.ruleWanted(r.index) {
+			if cm.Initiate != conf.InitiateAlways && !ms.wanted[r.index] {
 				continue
 			}
 			if !haveChildren {
@@ -107,28 +114,12 @@ func (m *Manager) tickMaps(only *ikeSA, now mono) {
 				peersAt = len(m.sas)
 				sa = idx.byEnds[ends]
 			}
-			m.initiateRuleOn(ms, r, sa, now)
+			m.initiateRule(ms, r, sa, now)
 		}
 	}
 	if peersAt >= 0 {
 		clear(idx.byEnds) // holds no SA beyond this call
 	}
-}
-
-// initiatesNow reports whether crypto map ms starts negotiations of its
-// own now: not a dynamic map, not initiate = "never", and not a remote
-// access client that has gone idle.
-func (m *Manager) initiatesNow(ms *mapState, now mono) bool {
-	if ms.cm.Dynamic || ms.cm.Initiate == conf.InitiateNever {
-		return false
-	}
-	return !ms.cm.RemoteAccessClient() || !m.raClientIdle(ms, now)
-}
-
-// ruleWanted reports whether ACL line index of ms should have a pair:
-// always with initiate = "always", else once traffic asked for it.
-func (ms *mapState) ruleWanted(index int) bool {
-	return ms.cm.Initiate == conf.InitiateAlways || ms.wanted[index]
 }
 
 // tickIndex is what tickMaps needs to know about the SAs, its maps kept
@@ -188,7 +179,7 @@ func (m *Manager) tickSA(sa *ikeSA, now mono) {
 	// Children: outbound release after our rekey, grace removal after a
 	// rekey, rekey, expiry.
 	ic := m.counter
-	for _, c := range append([]*child(nil), sa.children...) {
+	for _, c := range snapshot(sa.children) {
 		if c.releaseAt != 0 && (now >= c.releaseAt || ic != nil && ic.PacketsIn(c.handle) > 0) {
 			m.releaseChild(c)
 		}

@@ -20,16 +20,3 @@ const nattKeepaliveInterval = 20 * time.Second
 
 // nattKeepalive is the NAT-keepalive packet: a single 0xFF octet.
 var nattKeepalive = []byte{0xff}
-
-// encapFor returns the Quick Mode encapsulation setting for a phase 1
-// NAT-T result: no UDP encapsulation without NAT, else the RFC or the
-// draft attribute values depending on what the peer announced.
-func encapFor(natDetected bool, v NATTVariant) uint64 {
-	if !natDetected {
-		return 0
-	}
-	if v.Draft() {
-		return EncapUDPTunnelDraft
-	}
-	return EncapUDPTunnel
-}
