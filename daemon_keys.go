@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"os"
@@ -66,14 +65,13 @@ func cmdKeys(args []string, stdout, stderr io.Writer) int {
 	if sock == "" {
 		sock = controlSocketFor(*path)
 	}
-	var answer bytes.Buffer
-	err := controlRequest(sock, "keys wireshark", &answer)
+	answer, err := controlRequest(sock, "keys wireshark")
 	code := exitFail
 	if err != nil {
 		fmt.Fprintf(stderr, "tinyipsec keys: %v\n", err)
-	} else if bytes.HasPrefix(answer.Bytes(), []byte("{")) {
-		fmt.Fprintf(stderr, "tinyipsec keys: the daemon refused: %s", answer.String())
-	} else if ikeN, espN, skipped, err := wireshark.WriteDir(*dir, answer.Bytes()); err != nil {
+	} else if answer[0] == '{' {
+		fmt.Fprintf(stderr, "tinyipsec keys: the daemon refused: %s", answer)
+	} else if ikeN, espN, skipped, err := wireshark.WriteDir(*dir, answer); err != nil {
 		fmt.Fprintf(stderr, "tinyipsec keys: %v\n", err)
 	} else {
 		for _, s := range skipped {
@@ -85,6 +83,6 @@ func cmdKeys(args []string, stdout, stderr io.Writer) int {
 	}
 	// The answer holds the keys: wiped on every path (written out, not
 	// deferred: a deferred call costs a wrapper function; flash).
-	clear(answer.Bytes())
+	clear(answer)
 	return code
 }

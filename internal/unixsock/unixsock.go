@@ -9,9 +9,7 @@
 package unixsock
 
 import (
-	"bytes"
 	"errors"
-	"io"
 	"os"
 	"syscall"
 	"time"
@@ -132,47 +130,4 @@ func (d Deadline) Stop(err error) error {
 		pe.Err = os.ErrDeadlineExceeded
 	}
 	return err
-}
-
-// ReadLine reads one request line from f: up to and including its
-// newline, at most max bytes. A loop over Read rather than bufio, which
-// with io.Copy would link the splice, sendfile and copy_file_range paths
-// of *os.File for one short line (flash).
-func ReadLine(f *os.File, max int) (string, error) {
-	buf := make([]byte, max)
-	n := 0
-	for n < len(buf) {
-		m, err := f.Read(buf[n:])
-		if i := bytes.IndexByte(buf[n:n+m], '\n'); i >= 0 {
-			return string(buf[:n+i+1]), nil
-		}
-		n += m
-		if err != nil {
-			return string(buf[:n]), err
-		}
-	}
-	return string(buf[:n]), nil
-}
-
-// CopyTo copies what f sends until it closes, at most limit bytes, to w,
-// for the same reason without io.Copy.
-func CopyTo(w io.Writer, f *os.File, limit int64) (int64, error) {
-	buf := make([]byte, 32<<10)
-	var n int64
-	for n < limit {
-		m, err := f.Read(buf[:min(int64(len(buf)), limit-n)])
-		if m > 0 {
-			if _, werr := w.Write(buf[:m]); werr != nil {
-				return n, werr
-			}
-			n += int64(m)
-		}
-		if err == io.EOF {
-			return n, nil
-		}
-		if err != nil {
-			return n, err
-		}
-	}
-	return n, nil
 }

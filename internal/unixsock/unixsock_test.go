@@ -147,37 +147,3 @@ func TestDialErrors(t *testing.T) {
 		t.Error("over-long path accepted")
 	}
 }
-
-// TestReadLineAndCopyTo: a request line ends at its newline or at the
-// limit, and an answer is copied until the sender closes or the limit.
-func TestReadLineAndCopyTo(t *testing.T) {
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	// What follows the newline in the same read is dropped: one request
-	// per connection.
-	w.WriteString("status summary\nignored")
-	if line, err := ReadLine(r, 256); err != nil || line != "status summary\n" {
-		t.Fatalf("ReadLine = %q, %v", line, err)
-	}
-	w.WriteString(strings.Repeat("x", 20))
-	if line, _ := ReadLine(r, 10); len(line) != 10 {
-		t.Fatalf("ReadLine over the limit returned %d bytes, want 10", len(line))
-	}
-	w.WriteString("answer")
-	w.Close()
-	var out strings.Builder
-	if n, err := CopyTo(&out, r, 1<<20); err != nil || out.String() != strings.Repeat("x", 10)+"answer" || n != int64(out.Len()) {
-		t.Fatalf("CopyTo = %d, %v, %q", n, err, out.String())
-	}
-	r2, w2, _ := os.Pipe()
-	defer r2.Close()
-	w2.WriteString("0123456789")
-	w2.Close()
-	out.Reset()
-	if n, _ := CopyTo(&out, r2, 4); n != 4 || out.String() != "0123" {
-		t.Fatalf("CopyTo with limit 4 = %d, %q", n, out.String())
-	}
-}
