@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	"tinyipsec/conf"
 	"tinyipsec/internal/ciscoimport"
@@ -51,7 +50,7 @@ func cmdImportCisco(args []string, stdout, stderr io.Writer) int {
 	}
 	if _, err := conf.Parse(name, res.TOML); err != nil {
 		fmt.Fprintf(stderr, "the converted configuration does not pass \"tinyipsec check\" yet:\n%s\n",
-			strings.TrimRight(err.Error(), "\n"))
+			errorLines(err))
 		return exitFail
 	}
 	fmt.Fprintf(stderr, "%d line(s) not carried over or changed; the result passes \"tinyipsec check\"\n", len(res.Notes))

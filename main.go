@@ -136,10 +136,21 @@ func configFromArgs(name string, args []string, stderr io.Writer) (path string, 
 	}
 	cfg, err := conf.Load(*p)
 	if err != nil {
-		fmt.Fprintln(stderr, strings.TrimRight(err.Error(), "\n"))
+		fmt.Fprintln(stderr, errorLines(err))
 		return *p, nil, exitFail
 	}
 	return *p, cfg, exitOK
+}
+
+// errorLines is err's text without trailing newlines, to be printed as
+// whole lines. A loop rather than strings.TrimRight, whose cut-set
+// matching nothing else links (flash).
+func errorLines(err error) string {
+	s := err.Error()
+	for strings.HasSuffix(s, "\n") {
+		s = s[:len(s)-1]
+	}
+	return s
 }
 
 func cmdCheck(args []string, stdout, stderr io.Writer) int {

@@ -102,3 +102,12 @@ func TestStatusWithoutDaemon(t *testing.T) {
 		t.Fatalf("code %d, err %q", code, errOut)
 	}
 }
+
+// errorLines drops every trailing newline, and only those.
+func TestErrorLines(t *testing.T) {
+	for in, want := range map[string]string{"": "", "a": "a", "a\nb\n\n": "a\nb", "\n a\n": "\n a"} {
+		if got := errorLines(fmt.Errorf("%s", in)); got != want {
+			t.Errorf("errorLines(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

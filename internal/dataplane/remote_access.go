@@ -113,11 +113,12 @@ func (d *Dataplane) raRoutes(m *conf.CryptoMap) (routes []tun.Route, handled boo
 				}
 			}
 			if len(r.lease.Split) == 0 {
-				if a.Is4() {
-					dsts = []netip.Prefix{netip.MustParsePrefix("0.0.0.0/1"), netip.MustParsePrefix("128.0.0.0/1")}
-				} else {
-					dsts = []netip.Prefix{netip.MustParsePrefix("::/1"), netip.MustParsePrefix("8000::/1")}
-				}
+				// The two halves of a's family's space, 0.0.0.0/1 and
+				// 128.0.0.0/1 or ::/1 and 8000::/1, from its /0: made, not
+				// parsed (MustParsePrefix is linked for nothing else; flash).
+				all, _ := a.Prefix(0)
+				hi, _ := lastAddr(all).Prefix(1)
+				dsts = []netip.Prefix{netip.PrefixFrom(all.Addr(), 1), hi}
 			}
 			for _, p := range dsts {
 				routes = append(routes, tun.Route{Dst: p, IfIndex: d.dev.Index(), Table: tun.Table, Src: a})
@@ -173,9 +174,9 @@ func addErr(errs *[]error, err error) {
 // rename so that a reader never sees half a file.
 func writeResolv(path, mapID string, dns []netip.Addr) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "# DNS servers of remote-access crypto map %s (written by tinyipsec)\n", mapID)
+	b.WriteString("# DNS servers of remote-access crypto map " + mapID + " (written by tinyipsec)\n")
 	for _, a := range dns {
-		fmt.Fprintf(&b, "nameserver %s\n", a)
+		b.WriteString("nameserver " + a.String() + "\n")
 	}
 	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp")
 	if err := os.WriteFile(tmp, []byte(b.String()), 0o644); err != nil {
