@@ -172,7 +172,10 @@ func MarshalPayloads(ps []Payload) ([]byte, error) {
 		p.marshalBody(b)
 		b.close(at)
 	}
-	return b.bytes()
+	if b.err != nil {
+		return nil, b.err
+	}
+	return b.buf, nil
 }
 
 // Unmarshal parses a plaintext message (Open without a cipher). An

@@ -15,7 +15,9 @@ func FragmentDatagram(b []byte, id uint16) ([][]byte, error) {
 	if len(b) <= fragmentDataLen+HeaderLen+8 {
 		return [][]byte{b}, nil
 	}
-	var h Header // filled in place: ParseHeader returns a copy
+	// Checked like any datagram we parse; the fragments' headers are
+	// copied from its bytes.
+	var h Header
 	if err := h.parse(b); err != nil {
 		return nil, err
 	}
@@ -23,8 +25,8 @@ func FragmentDatagram(b []byte, id uint16) ([][]byte, error) {
 	if n > MaxFragments {
 		return nil, ErrFragment
 	}
-	out := make([][]byte, 0, n)
-	for i := 0; i < n; i++ {
+	out := make([][]byte, n)
+	for i := range out {
 		chunk := b[i*fragmentDataLen : min(len(b), (i+1)*fragmentDataLen)]
 		// The header of the original (its cookies and exchange) with
 		// the fragment payload next and message ID 0, written at its
@@ -35,14 +37,14 @@ func FragmentDatagram(b []byte, id uint16) ([][]byte, error) {
 		if i == n-1 {
 			last = 1
 		}
-		f := make([]byte, HeaderLen+8, HeaderLen+8+len(chunk))
-		copy(f, h.CookieI[:])
-		copy(f[8:], h.CookieR[:])
-		f[16], f[17], f[18] = uint8(PayloadFragment), Version, uint8(h.Exchange)
-		binary.BigEndian.PutUint32(f[24:], uint32(HeaderLen+8+len(chunk)))
+		f := make([]byte, HeaderLen+8+len(chunk))
+		copy(f, b[:19]) // the cookies, and the exchange at 18
+		f[16], f[17] = uint8(PayloadFragment), Version
+		binary.BigEndian.PutUint32(f[24:], uint32(len(f)))
 		binary.BigEndian.PutUint16(f[30:], uint16(8+len(chunk)))
 		f[32], f[33], f[34], f[35] = byte(id>>8), byte(id), uint8(i+1), last
-		out = append(out, append(f, chunk...))
+		copy(f[HeaderLen+8:], chunk)
+		out[i] = f
 	}
 	return out, nil
 }

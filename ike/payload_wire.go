@@ -39,15 +39,7 @@ func (b *builder) close(at int) {
 	b.buf[at+2], b.buf[at+3] = byte(n>>8), byte(n)
 }
 
-// bytes returns what was written, or the first error.
-func (b *builder) bytes() ([]byte, error) {
-	if b.err != nil {
-		return nil, b.err
-	}
-	return b.buf, nil
-}
-
-// bytesOrPanic is for bodies that cannot fail (an ID, our own SA offer
+// bytesOrPanic returns what was written; it is for bodies that cannot fail (an ID, our own SA offer
 // and attribute lists, built from validated configuration).
 func (b *builder) bytesOrPanic() []byte {
 	if b.err != nil {

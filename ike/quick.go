@@ -289,11 +289,16 @@ func openHashed(sec *p1Secrets, pkt, iv []byte, pre [][]byte, rest bool, what st
 	if len(m.Payloads) == 0 || m.Payloads[0].Type() != PayloadHash {
 		return nil, nil, fmt.Errorf("%w: %v exchange without leading HASH", errUnauthenticated, m.Exchange)
 	}
+	// The payloads after the HASH lie back to back in the plaintext
+	// that Raw aliases: the first of them, extended over their total
+	// length, is what the HASH covers.
 	var after []byte
-	if rest {
+	if rest && len(m.Raw) > 1 {
+		n := 0
 		for _, r := range m.Raw[1:] {
-			after = append(after, r...)
+			n += len(r)
 		}
+		after = m.Raw[1][:n]
 	}
 	if !hmac.Equal(m.Payloads[0].(*Opaque).Data, sec.hashOf(pre, after)) {
 		return nil, nil, fmt.Errorf("%w (%s)", errUnauthenticated, what)
@@ -312,24 +317,37 @@ func newQuickInitiator(sec *p1Secrets, offer *childOffer, local, remote *ID, spi
 	}
 	q.ourSA = sa
 	q.ni = newNonce()
-	payloads := []Payload{sa, &Opaque{PayloadNonce, q.ni}}
 	if offer.PFS != 0 {
 		if q.dh = offer.pfsKey; q.dh != nil {
 			offer.pfsKey = nil // the exchange owns it now
 		} else if q.dh, err = newPFSKey(offer.PFS); err != nil {
 			return nil, nil, fmt.Errorf("PFS group %d: %w", offer.PFS, err)
 		}
-		payloads = append(payloads, &Opaque{PayloadKE, q.dh.Public()})
 	}
-	if local != nil && remote != nil {
-		payloads = append(payloads, local, remote)
-	}
-	out, err := q.seal(quickHash1, payloads)
+	out, err := q.sealOffer(quickHash1, sa, q.ni, nil)
 	if err != nil {
 		return nil, nil, err
 	}
 	q.lastOut, q.state = out, QMWaitMsg2
 	return q, out, nil
+}
+
+// sealOffer seals QM1 or QM2: the SA payload, our nonce, our PFS key
+// when the exchange has one, the proxy IDs when it has them, then
+// lifetime (the responder's RESPONDER-LIFETIME) unless nil. One builder
+// for the two messages, which differ only in these.
+func (q *quickMode) sealOffer(k quickHashKind, sa *SA, nonce []byte, lifetime *Notify) ([]byte, error) {
+	ps := []Payload{sa, &Opaque{PayloadNonce, nonce}}
+	if q.dh != nil {
+		ps = append(ps, &Opaque{PayloadKE, q.dh.Public()})
+	}
+	if q.idci != nil && q.idcr != nil {
+		ps = append(ps, q.idci, q.idcr)
+	}
+	if lifetime != nil {
+		ps = append(ps, lifetime)
+	}
+	return q.seal(k, ps)
 }
 
 // offers reports whether our QM1 offered a proposal of protocol proto
@@ -445,7 +463,6 @@ func (q *quickMode) responderQM1(m *Message) ([]byte, *quickResult, error) {
 		return refuse(NotifyNoProposalChosen, ErrPFSMismatch)
 	}
 	q.nr = newNonce()
-	payloads := []Payload{reply, &Opaque{PayloadNonce, q.nr}}
 	if ke != nil {
 		if q.dh, err = newPFSKey(ch.PFS); err != nil {
 			return refuse(NotifyNoProposalChosen, fmt.Errorf("PFS group %d: %w", ch.PFS, err))
@@ -453,10 +470,6 @@ func (q *quickMode) responderQM1(m *Message) ([]byte, *quickResult, error) {
 		if q.gxy, err = q.dh.SharedSecret(ke.Data); err != nil {
 			return refuse(NotifyInvalidKeyInformation, fmt.Errorf("PFS: %w", err))
 		}
-		payloads = append(payloads, &Opaque{PayloadKE, q.dh.Public()})
-	}
-	if q.idci != nil {
-		payloads = append(payloads, q.idci, q.idcr)
 	}
 	// RESPONDER-LIFETIME when our lifetime is shorter than the one
 	// offered.
@@ -470,13 +483,14 @@ func (q *quickMode) responderQM1(m *Message) ([]byte, *quickResult, error) {
 			break
 		}
 	}
+	var lifetime *Notify
 	if offeredLife != ch.Lifetime || offeredKB != ch.LifetimeKB {
 		var as Attributes
 		as.addLife(AttrSALifeType, uint64(ch.Lifetime/time.Second), ch.LifetimeKB)
 		p := &reply.Proposals[len(reply.Proposals)-1]
-		payloads = append(payloads, &Notify{DOI: DOIIPsec, Protocol: p.Protocol, NotifyType: NotifyResponderLifetime, SPI: p.SPI, Data: attributeBytes(as)})
+		lifetime = &Notify{DOI: DOIIPsec, Protocol: p.Protocol, NotifyType: NotifyResponderLifetime, SPI: p.SPI, Data: attributeBytes(as)}
 	}
-	out, err := q.seal(quickHash2, payloads)
+	out, err := q.sealOffer(quickHash2, reply, q.nr, lifetime)
 	return out, nil, err
 }
 
