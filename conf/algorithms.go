@@ -1,7 +1,7 @@
 package conf
 
 import (
-	"fmt"
+	"errors"
 	"strconv"
 	"strings"
 
@@ -23,17 +23,17 @@ func parseDHGroup(v any) (algo.Group, error) {
 		s := strings.TrimPrefix(strings.ToLower(strings.TrimSpace(x)), "group")
 		var err error
 		if n, err = strconv.ParseInt(s, 10, 32); err != nil {
-			return 0, fmt.Errorf("%q is not a DH group (want one of %s)", x, groupList())
+			return 0, errors.New(strconv.Quote(x) + " is not a DH group (want one of " + groupList() + ")")
 		}
 	default:
-		return 0, fmt.Errorf("must be a DH group number, not %s", typeName(v))
+		return 0, errors.New("must be a DH group number, not " + typeName(v))
 	}
 	for _, g := range algo.Groups() {
 		if int64(g) == n {
 			return g, nil
 		}
 	}
-	return 0, fmt.Errorf("unknown DH group %d (want one of %s)", n, groupList())
+	return 0, errors.New("unknown DH group " + strconv.FormatInt(n, 10) + " (want one of " + groupList() + ")")
 }
 
 func groupList() string {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 )
 
 const (
@@ -52,7 +53,7 @@ func (b *builder) credentials(t *table, m *CryptoMap) {
 				t.fail(k, err.Error())
 				continue
 			}
-			fmt.Fprintf(h, "%s %d\n", k, len(data))
+			io.WriteString(h, k+" "+strconv.Itoa(len(data))+"\n")
 			h.Write(data)
 			switch k {
 			case "cert":
