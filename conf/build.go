@@ -1,10 +1,10 @@
 package conf
 
 import (
-	"fmt"
 	"net/netip"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -43,16 +43,10 @@ func newBuilder(file string, loc locator, text bool) *builder {
 // megabyte must not become a megabyte of messages.
 const maxErrors = 100
 
-func (b *builder) errorf(p keyPath, format string, args ...any) {
-	if len(b.errs) >= maxErrors {
-		b.dropped++ // skip the work of formatting it
-		return
-	}
-	b.fail(p, fmt.Sprintf(format, args...))
-}
-
-// fail is errorf with a message that needs no formatting: most have
-// none, and a call without the variadic arguments is smaller (flash).
+// fail reports msg at p. Messages with values are concatenated at
+// their sites (strconv.Quote where %q was meant) rather than formatted by
+// an errorf: fmt's boxed arguments cost more machine code at each call
+// (flash).
 func (b *builder) fail(p keyPath, msg string) {
 	if len(b.errs) >= maxErrors {
 		b.dropped++ // skip the work of locating it
@@ -214,7 +208,7 @@ func (b *builder) global(t *table) {
 	for i, s := range listen {
 		a, err := netip.ParseAddr(strings.TrimSpace(s))
 		if err != nil {
-			b.errorf(t.path.key("listen").index(i), "%q is not an IP address", s)
+			b.fail(t.path.key("listen").index(i), strconv.Quote(s)+" is not an IP address")
 			continue
 		}
 		dup := false
@@ -222,7 +216,7 @@ func (b *builder) global(t *table) {
 			dup = dup || l == a
 		}
 		if dup {
-			b.errorf(t.path.key("listen").index(i), "%s is listed twice", a)
+			b.fail(t.path.key("listen").index(i), a.String()+" is listed twice")
 			continue
 		}
 		g.Listen = append(g.Listen, a)
@@ -238,9 +232,9 @@ func (b *builder) global(t *table) {
 		case tun == "":
 			t.fail("tun", "must not be empty")
 		case len(tun) > 15:
-			t.errorf("tun", "%q is longer than 15 characters (the kernel's limit)", tun)
+			t.fail("tun", strconv.Quote(tun)+" is longer than 15 characters (the kernel's limit)")
 		case bad:
-			t.errorf("tun", "%q is not a valid interface name", tun)
+			t.fail("tun", strconv.Quote(tun)+" is not a valid interface name")
 		default:
 			g.Tun = tun
 		}

@@ -111,7 +111,7 @@ func (b *builder) secretOrFile(t *table, key, missing string) (Secret, string) {
 	case !valOK || !fileOK:
 		// wrong type, reported
 	case t.has(key) && t.has(fileKey):
-		t.errorf(fileKey, "set %s or %s, not both", key, fileKey)
+		t.fail(fileKey, "set "+key+" or "+fileKey+", not both")
 	case t.has(key) && val == "":
 		t.fail(key, "must not be empty")
 	case t.has(key):
@@ -126,7 +126,7 @@ func (b *builder) secretOrFile(t *table, key, missing string) (Secret, string) {
 		}
 		return s, path
 	case missing != "":
-		t.errorf(key, "missing: %s", missing)
+		t.fail(key, "missing: "+missing)
 	}
 	return nil, ""
 }

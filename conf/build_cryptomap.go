@@ -3,6 +3,7 @@ package conf
 import (
 	"net/netip"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -97,7 +98,7 @@ func (b *builder) cryptoMap(t *table, seen map[string]string) *CryptoMap {
 		m.Seq = int(seq)
 		if id := m.ID(); m.Name != "" {
 			if first, dup := seen[id]; dup {
-				t.errorf("seq", "crypto map %s %d is already defined by %s", m.Name, m.Seq, first)
+				t.fail("seq", "crypto map "+m.Name+" "+strconv.Itoa(m.Seq)+" is already defined by "+first)
 			} else {
 				seen[id] = t.path.String()
 			}
@@ -114,11 +115,11 @@ func (b *builder) cryptoMap(t *table, seen map[string]string) *CryptoMap {
 		case peer == "dynamic":
 			m.Dynamic = true
 		case err == nil && (a.IsUnspecified() || a.IsMulticast()):
-			t.errorf("peer", "%s cannot be a peer address", a)
+			t.fail("peer", a.String()+" cannot be a peer address")
 		case err == nil:
 			m.PeerAddr = a
 		case !validHostname(peer):
-			t.errorf("peer", "%q is neither an IP address, a host name nor \"dynamic\"", peer)
+			t.fail("peer", strconv.Quote(peer)+" is neither an IP address, a host name nor \"dynamic\"")
 		}
 	}
 	if local, ok := t.str("local", ""); ok && local != "" {
@@ -129,11 +130,11 @@ func (b *builder) cryptoMap(t *table, seen map[string]string) *CryptoMap {
 		}
 		switch {
 		case err != nil:
-			t.errorf("local", "%q is not an IP address", local)
+			t.fail("local", strconv.Quote(local)+" is not an IP address")
 		case !listed:
-			t.errorf("local", "%s is not one of the global listen addresses", a)
+			t.fail("local", a.String()+" is not one of the global listen addresses")
 		case m.PeerAddr.IsValid() && a.Is4() != m.PeerAddr.Is4():
-			t.errorf("local", "%s and peer %s are of different address families", a, m.PeerAddr)
+			t.fail("local", a.String()+" and peer "+m.PeerAddr.String()+" are of different address families")
 		default:
 			m.Local = a
 		}
@@ -147,7 +148,7 @@ func (b *builder) cryptoMap(t *table, seen map[string]string) *CryptoMap {
 		if b.aclDefined[name] {
 			m.ACL = b.cfg.ACLNamed(name) // nil when the ACL itself has errors (reported there)
 		} else {
-			t.errorf("match", "unknown ACL %q", name)
+			t.fail("match", "unknown ACL "+strconv.Quote(name))
 		}
 	}
 	b.mapTransformSets(t, m)
@@ -207,16 +208,16 @@ func (b *builder) mapTransformSets(t *table, m *CryptoMap) {
 		return
 	}
 	if len(names) > maxTransformSet {
-		t.errorf("transform_set", "at most %d transform sets per crypto map", maxTransformSet)
+		t.fail("transform_set", "at most "+strconv.Itoa(maxTransformSet)+" transform sets per crypto map")
 	}
 	seen := map[string]bool{}
 	for i, name := range names {
 		p := t.path.key("transform_set").index(i)
 		switch {
 		case !b.tsDefined[name]:
-			b.errorf(p, "unknown transform set %q", name)
+			b.fail(p, "unknown transform set "+strconv.Quote(name))
 		case seen[name]:
-			b.errorf(p, "transform set %q is listed twice", name)
+			b.fail(p, "transform set "+strconv.Quote(name)+" is listed twice")
 		default:
 			seen[name] = true
 			if ts := b.cfg.TransformSetNamed(name); ts != nil {

@@ -45,12 +45,12 @@ func (b *builder) isakmpMap(t *table, m *CryptoMap) {
 
 	lt, ok := t.duration("lifetime", DefaultP2Lifetime)
 	if ok && (lt < minLifetime(minP2Lifetime) || lt > maxP2Lifetime) {
-		t.errorf("lifetime", "%s is out of range 120s..86400s", lt)
+		t.fail("lifetime", lt.String()+" is out of range 120s..86400s")
 	}
 	m.Lifetime = lt
 	kb, ok := t.integer("lifetime_kb", 0, 0, maxLifetimeKB)
 	if ok && kb != 0 && kb < minLifetimeKB {
-		t.errorf("lifetime_kb", "%d is below the minimum of %d (or 0 for no volume limit)", kb, minLifetimeKB)
+		t.fail("lifetime_kb", strconv.FormatInt(kb, 10)+" is below the minimum of "+strconv.Itoa(minLifetimeKB)+" (or 0 for no volume limit)")
 	}
 	m.LifetimeKB = uint64(kb)
 
@@ -76,7 +76,7 @@ func (b *builder) isakmpMap(t *table, m *CryptoMap) {
 	// DPD last: its returns end the map's reading.
 	delay, ok := t.duration("dpd_delay", DefaultDPDDelay)
 	if ok && delay > maxDPDDelay {
-		t.errorf("dpd_delay", "%s is longer than %s", delay, maxDPDDelay)
+		t.fail("dpd_delay", delay.String()+" is longer than "+maxDPDDelay.String())
 		return
 	}
 	m.DPDDelay = delay
@@ -88,9 +88,9 @@ func (b *builder) isakmpMap(t *table, m *CryptoMap) {
 	case delay == 0 && t.has("dpd_timeout"):
 		t.fail("dpd_timeout", "has no effect with dpd_delay = 0 (DPD off); remove it")
 	case delay > 0 && timeout <= delay:
-		t.errorf("dpd_timeout", "%s must be longer than dpd_delay (%s)", timeout, delay)
+		t.fail("dpd_timeout", timeout.String()+" must be longer than dpd_delay ("+delay.String()+")")
 	case timeout > maxDPDTimeout:
-		t.errorf("dpd_timeout", "%s is longer than %s", timeout, maxDPDTimeout)
+		t.fail("dpd_timeout", timeout.String()+" is longer than "+maxDPDTimeout.String())
 	}
 	m.DPDTimeout = timeout
 }

@@ -2,6 +2,7 @@ package conf
 
 import (
 	"net/netip"
+	"strconv"
 	"strings"
 )
 
@@ -75,7 +76,7 @@ func (b *builder) keyringEntry(t *table, seen map[string]string) (KeyringEntry, 
 			p, ok = netip.PrefixFrom(a, a.BitLen()), true
 		}
 		if !ok {
-			t.errorf("address", "%q is not an address or prefix (10.0.0.1, 10.0.0.0/24, 2001:db8::/32)", addr)
+			t.fail("address", strconv.Quote(addr)+" is not an address or prefix (10.0.0.1, 10.0.0.0/24, 2001:db8::/32)")
 			break
 		}
 		e.Address = p
@@ -103,7 +104,7 @@ func (b *builder) keyringEntry(t *table, seen map[string]string) (KeyringEntry, 
 			if e.Address.IsValid() {
 				key = "address"
 			}
-			t.errorf(key, "%s already has a key in %s", match, first)
+			t.fail(key, match+" already has a key in "+first)
 		} else {
 			seen[match] = t.path.String()
 		}

@@ -87,13 +87,13 @@ func (b *builder) spi(t *table, key string, required bool, def uint32) uint32 {
 // the key ends in an AEAD salt); want -1 means the key must not be there.
 // The value is never echoed.
 func (b *builder) hexKey(t *table, key string, want int, alg string, salted bool) Secret {
-	note := ""
+	need := alg + " needs a " + strconv.Itoa(want) + "-byte key (" + strconv.Itoa(2*want) + " hex digits)"
 	if salted {
-		note = " including the 4-byte salt"
+		need += " including the 4-byte salt"
 	}
 	if !t.has(key) {
 		if want > 0 {
-			t.errorf(key, "missing: %s needs a %d-byte key (%d hex digits)%s", alg, want, 2*want, note)
+			t.fail(key, "missing: "+need)
 		}
 		return nil
 	}
@@ -124,7 +124,7 @@ func (b *builder) hexKey(t *table, key string, want int, alg string, salted bool
 		return nil
 	}
 	if len(key2) != want {
-		t.errorf(key, "%s needs a %d-byte key (%d hex digits)%s, not %d bytes", alg, want, 2*want, note, len(key2))
+		t.fail(key, need+", not "+strconv.Itoa(len(key2))+" bytes")
 		return nil
 	}
 	if want == 0 {

@@ -41,7 +41,7 @@ func (b *builder) policy(t *table, byPrio map[int]string) {
 		prio, ok := t.integer("priority", 0, 1, 10000)
 		if ok {
 			if first, dup := byPrio[int(prio)]; dup {
-				t.errorf("priority", "priority %d is already used by %s", prio, first)
+				t.fail("priority", "priority "+strconv.FormatInt(prio, 10)+" is already used by "+first)
 			} else {
 				byPrio[int(prio)] = t.path.String()
 			}
@@ -80,7 +80,7 @@ func (b *builder) policy(t *table, byPrio map[int]string) {
 	}
 	lt, ok := t.duration("lifetime", DefaultP1Lifetime)
 	if ok && (lt < minLifetime(minP1Lifetime) || lt > maxP1Lifetime) {
-		t.errorf("lifetime", "%s is out of range 60s..86400s", lt)
+		t.fail("lifetime", lt.String()+" is out of range 60s..86400s")
 	}
 	p.Lifetime = lt
 

@@ -102,7 +102,7 @@ func (b *builder) remoteAccess(t *table, m *CryptoMap) {
 	for i, s := range dns {
 		a, err := netip.ParseAddr(s)
 		if err != nil {
-			b.errorf(t.path.key("dns").index(i), "%q is not an IP address", s)
+			b.fail(t.path.key("dns").index(i), strconv.Quote(s)+" is not an IP address")
 			continue
 		}
 		m.DNS = append(m.DNS, a)
@@ -111,7 +111,7 @@ func (b *builder) remoteAccess(t *table, m *CryptoMap) {
 	for i, s := range split {
 		p, err := netip.ParsePrefix(s)
 		if err != nil {
-			b.errorf(t.path.key("split_networks").index(i), "%q is not a network (address/length)", s)
+			b.fail(t.path.key("split_networks").index(i), strconv.Quote(s)+" is not a network (address/length)")
 			continue
 		}
 		m.SplitNetworks = append(m.SplitNetworks, p.Masked())

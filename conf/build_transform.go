@@ -1,6 +1,10 @@
 package conf
 
-import "tinyipsec/internal/algo"
+import (
+	"strconv"
+
+	"tinyipsec/internal/algo"
+)
 
 // transformSet reads [transform_set.NAME] and keeps it if it is valid.
 func (b *builder) transformSet(name string, t *table) {
@@ -27,9 +31,9 @@ func (b *builder) transformSet(name string, t *table) {
 	case ts.ESP == algo.CipherNone && t.has("esp_auth") && !t.has("esp"):
 		t.fail("esp_auth", "given without esp")
 	case ts.ESP.AEAD() && t.has("esp_auth"):
-		t.errorf("esp_auth", "must not be set: %s already authenticates", ts.ESP)
+		t.fail("esp_auth", "must not be set: "+string(ts.ESP)+" already authenticates")
 	case ts.ESP != algo.CipherNone && !ts.ESP.AEAD() && !t.has("esp_auth"):
-		t.errorf("esp_auth", "missing: esp = %q needs an integrity algorithm (or use an AEAD cipher such as aes128gcm16)", ts.ESP)
+		t.fail("esp_auth", "missing: esp = "+strconv.Quote(string(ts.ESP))+" needs an integrity algorithm (or use an AEAD cipher such as aes128gcm16)")
 	}
 	for _, h := range []struct {
 		key string

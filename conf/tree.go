@@ -60,10 +60,6 @@ func (t *table) reject(keys []string, why string) {
 	}
 }
 
-func (t *table) errorf(key string, format string, args ...any) {
-	t.b.errorf(t.path.key(key), format, args...)
-}
-
 // fail reports msg at key (see builder.fail).
 func (t *table) fail(key, msg string) {
 	t.b.fail(t.path.key(key), msg)
@@ -206,7 +202,7 @@ func (t *table) oneOf(key, def string, choices []string) (string, bool) {
 			return s, true
 		}
 	}
-	t.errorf(key, "unknown value %q (want %s)", s, strings.Join(choices, ", "))
+	t.fail(key, "unknown value "+strconv.Quote(s)+" (want "+strings.Join(choices, ", ")+")")
 	return def, false
 }
 
@@ -221,7 +217,7 @@ func (t *table) integer(key string, def, lo, hi int64) (int64, bool) {
 	if s, isStr := v.(string); isStr && t.b.text {
 		var err error
 		if n, err = strconv.ParseInt(strings.TrimSpace(s), 10, 64); err != nil {
-			t.errorf(key, "%q is not an integer", s)
+			t.fail(key, strconv.Quote(s)+" is not an integer")
 			return def, false
 		}
 	} else if !isInt {
@@ -229,7 +225,7 @@ func (t *table) integer(key string, def, lo, hi int64) (int64, bool) {
 		return def, false
 	}
 	if n < lo || n > hi {
-		t.errorf(key, "%d is out of range %d..%d", n, lo, hi)
+		t.fail(key, strconv.FormatInt(n, 10)+" is out of range "+strconv.FormatInt(lo, 10)+".."+strconv.FormatInt(hi, 10))
 		return def, false
 	}
 	return n, true
@@ -259,7 +255,7 @@ func (t *table) boolean(key string, def bool) (bool, bool) {
 			if inList(uciFalse[:], w) {
 				return false, true
 			}
-			t.errorf(key, "%q is not a boolean (want 1/0, yes/no, on/off, true/false)", x)
+			t.fail(key, strconv.Quote(x)+" is not a boolean (want 1/0, yes/no, on/off, true/false)")
 			return def, false
 		}
 	}
