@@ -23,13 +23,6 @@ type dpdState struct {
 // dpdRetryInterval is the time between R-U-THERE retransmissions.
 const dpdRetryInterval = 5 * time.Second
 
-func newDPDState(delay, timeout time.Duration, now mono, seq uint32) *dpdState {
-	if timeout <= 0 {
-		timeout = 30 * time.Second
-	}
-	return &dpdState{Delay: delay, Timeout: timeout, lastHeard: now, seq: seq}
-}
-
 // heard records proof of life (any authenticated IKE message or inbound
 // ESP on the SA's children).
 func (d *dpdState) heard(now mono) {

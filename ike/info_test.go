@@ -55,7 +55,7 @@ func TestInformationalUnauthenticated(t *testing.T) {
 
 func TestDPDState(t *testing.T) {
 	t0 := mono(1000 * time.Second)
-	d := newDPDState(10*time.Second, 30*time.Second, t0, 100)
+	d := &dpdState{Delay: 10 * time.Second, Timeout: 30 * time.Second, lastHeard: t0, seq: 100}
 	if send, _, _ := d.tick(t0.add(5 * time.Second)); send {
 		t.Fatal("probe before the idle delay")
 	}

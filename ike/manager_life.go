@@ -247,7 +247,13 @@ func (m *Manager) established(sa *ikeSA, now mono) {
 	sa.expires = now + mono(lt)
 	sa.rekeyAt = now + mono(rekeyAfter(lt, sa.initiator))
 	if sa.ms != nil && sa.ms.cm.DPDDelay > 0 {
-		sa.dpd = newDPDState(sa.ms.cm.DPDDelay, sa.ms.cm.DPDTimeout, now, rand.Uint32())
+		// DPD (dpd.go), its probes numbered from a random start; the
+		// timeout is 30 s unless the map sets one.
+		d := &dpdState{Delay: sa.ms.cm.DPDDelay, Timeout: sa.ms.cm.DPDTimeout, lastHeard: now, seq: rand.Uint32()}
+		if d.Timeout <= 0 {
+			d.Timeout = 30 * time.Second
+		}
+		sa.dpd = d
 	}
 	if out.behindNAT {
 		sa.nextKA = now + mono(nattKeepaliveInterval)

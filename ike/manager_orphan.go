@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"net/netip"
 	"time"
-
-	"tinyipsec/conf"
 )
 
 // IPsec SAs outlive the IKE SA that negotiated them.
@@ -154,47 +152,6 @@ func (m *Manager) dropOrphan(o *orphan) {
 	delete(m.used, o.c.espIn)
 	delete(m.used, o.c.ahIn)
 	m.settle.unsettled = true // an IPsec SA pair came or went
-}
-
-// tickOrphans runs the orphans' timers: removal after a rekey's grace
-// period or at the end of the lifetime, and at rekey time a new phase 1
-// with the peer (which adopts the orphan and rekeys it once up).
-func (m *Manager) tickOrphans(now mono) {
-	if len(m.orphans) == 0 || now < m.orphanDue {
-		return
-	}
-	m.orphanDue = now + mono(time.Second)
-	for i, o := range m.orphans {
-		c := o.c
-		if c.removeAt == 0 || now <= c.removeAt {
-			if now <= c.expires {
-				continue
-			}
-			m.log.Info("IPsec SA expired (no IKE SA)", "crypto_map", c.ms, "peer", &o.remote)
-		}
-		m.dropOrphan(o)
-		m.orphans[i] = nil
-	}
-	m.orphans = withoutNil(m.orphans)
-	for _, o := range m.orphans {
-		c, ms := o.c, o.ms
-		if c.removeAt != 0 || ms == nil || !ms.cm.PeerAddr.IsValid() || ms.cm.Dynamic || now < ms.nextTry {
-			continue
-		}
-		// A phase 1 with the map's peer under way: it adopts the orphan.
-		negotiating := false
-		for _, sa := range m.sas {
-			negotiating = negotiating || sa.negotiating() && hostIs(&sa.remote, &ms.cm.PeerAddr)
-		}
-		if negotiating {
-			continue
-		}
-		rekey := now > c.rekeyAt
-		if rekey || (ms.cm.Initiate != conf.InitiateNever && time.Duration(now-o.since) >= orphanReconnect) {
-			m.log.Info("IPsec SA without IKE SA: starting phase 1 with the peer", "crypto_map", ms, "peer", &o.remote, "rekey_due", rekey)
-			m.startPhase1(ms, now)
-		}
-	}
 }
 
 // spiHex renders an inbound SPI (ESP's, else AH's) for logs.

@@ -103,8 +103,52 @@ func (m *Manager) Reload(c *conf.Config) (ReloadResult, error) {
 	}
 	m.cfg.Conf = c
 	m.maps = next
+	// Everything that belongs to a changed or removed crypto map goes.
 	for _, ms := range retired {
-		m.retireMap(ms, kept)
+		for i, o := range m.orphans {
+			if o.c.ms == ms {
+				m.log.Info("deleting IPsec SA of a changed or removed crypto map", "crypto_map", ms, "peer", &o.remote)
+				m.dropOrphan(o)
+				m.orphans[i] = nil
+			} else if o.ms == ms {
+				o.ms = o.c.ms // adopted by an IKE SA of the map that carries it
+			}
+		}
+		m.orphans = withoutNil(m.orphans)
+		for _, sa := range snapshot(m.sas) {
+			if sa.dead() {
+				continue
+			}
+			for _, c := range snapshot(sa.children) {
+				if c.ms == ms {
+					m.log.Info("deleting IPsec SA of a changed or removed crypto map", "crypto_map", ms, "peer", &sa.remote)
+					m.removeChild(sa, c, true)
+				}
+			}
+			for mid, qs := range sa.qms {
+				if qs.ms == ms {
+					m.dropQM(sa, mid)
+				}
+			}
+			if sa.ms != ms {
+				continue
+			}
+			// A kept crypto map with IPsec SAs on sa?
+			var heir *mapState
+			for _, c := range sa.children {
+				if kept[c.ms] {
+					heir = c.ms
+					break
+				}
+			}
+			if heir != nil {
+				// The IKE SA still carries a kept map's IPsec SAs: that map
+				// takes it over (rekeying, DPD) instead of losing them.
+				sa.ms = heir
+				continue
+			}
+			m.deleteIKE(sa, true, "crypto map changed or removed")
+		}
 	}
 	if m.started {
 		m.tickMaps(nil, monoNow())
@@ -114,53 +158,4 @@ func (m *Manager) Reload(c *conf.Config) (ReloadResult, error) {
 	m.scheduleAll(now)
 	m.mu.Unlock()
 	return res, nil
-}
-
-// retireMap deletes everything that belongs to a changed or removed
-// crypto map. Callers hold m.mu.
-func (m *Manager) retireMap(ms *mapState, kept map[*mapState]bool) {
-	for i, o := range m.orphans {
-		if o.c.ms == ms {
-			m.log.Info("deleting IPsec SA of a changed or removed crypto map", "crypto_map", ms, "peer", &o.remote)
-			m.dropOrphan(o)
-			m.orphans[i] = nil
-		} else if o.ms == ms {
-			o.ms = o.c.ms // adopted by an IKE SA of the map that carries it
-		}
-	}
-	m.orphans = withoutNil(m.orphans)
-	for _, sa := range snapshot(m.sas) {
-		if sa.dead() {
-			continue
-		}
-		for _, c := range snapshot(sa.children) {
-			if c.ms == ms {
-				m.log.Info("deleting IPsec SA of a changed or removed crypto map", "crypto_map", ms, "peer", &sa.remote)
-				m.removeChild(sa, c, true)
-			}
-		}
-		for mid, qs := range sa.qms {
-			if qs.ms == ms {
-				m.dropQM(sa, mid)
-			}
-		}
-		if sa.ms != ms {
-			continue
-		}
-		// A kept crypto map with IPsec SAs on sa?
-		var heir *mapState
-		for _, c := range sa.children {
-			if kept[c.ms] {
-				heir = c.ms
-				break
-			}
-		}
-		if heir != nil {
-			// The IKE SA still carries a kept map's IPsec SAs: that map
-			// takes it over (rekeying, DPD) instead of losing them.
-			sa.ms = heir
-			continue
-		}
-		m.deleteIKE(sa, true, "crypto map changed or removed")
-	}
 }

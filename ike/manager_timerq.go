@@ -101,27 +101,6 @@ func (m *Manager) scheduleAll(now mono) {
 	}
 }
 
-// tickTimers runs the timers of the SAs that are due, and queues each
-// again for its next timer.
-func (m *Manager) tickTimers(now mono) {
-	var done []*ikeSA
-	for len(m.timers) > 0 && m.timers[0].due <= now {
-		sa := m.timers.remove(0)
-		if sa.dead() {
-			continue
-		}
-		m.tickSA(sa, now)
-		push(&done, sa)
-	}
-	for _, sa := range done {
-		if !sa.dead() && sa.tqIndex < 0 {
-			sa.due = sa.nextTimer(now)
-			m.timers = append(m.timers, sa)
-			m.timers.sift(len(m.timers) - 1)
-		}
-	}
-}
-
 // nextTimer is when the earliest of sa's timers is due (at most
 // timerMaxSleep away). It mirrors tickSA.
 func (sa *ikeSA) nextTimer(now mono) mono {

@@ -23,10 +23,64 @@ func (m *Manager) tick(now mono) {
 	if len(m.halfOpen.entries) > 0 {
 		m.halfOpen.expire(now + mono(-halfOpenTimeout))
 	}
+	// The SAs whose timers are due, each queued again for its next timer
+	// (manager_timerq.go).
 	m.tickNow = now
-	m.tickTimers(now)
+	var done []*ikeSA
+	for len(m.timers) > 0 && m.timers[0].due <= now {
+		sa := m.timers.remove(0)
+		if sa.dead() {
+			continue
+		}
+		m.tickSA(sa, now)
+		push(&done, sa)
+	}
+	for _, sa := range done {
+		if !sa.dead() && sa.tqIndex < 0 {
+			sa.due = sa.nextTimer(now)
+			m.timers = append(m.timers, sa)
+			m.timers.sift(len(m.timers) - 1)
+		}
+	}
 	m.tickNow = 0
-	m.tickOrphans(now)
+	// The orphans' timers (manager_orphan.go), once a second: removal
+	// after a rekey's grace period or at the end of the lifetime, and at
+	// rekey time a new phase 1 with the peer (which adopts the orphan
+	// and rekeys it once up).
+	if len(m.orphans) > 0 && now >= m.orphanDue {
+		m.orphanDue = now + mono(time.Second)
+		for i, o := range m.orphans {
+			c := o.c
+			if c.removeAt == 0 || now <= c.removeAt {
+				if now <= c.expires {
+					continue
+				}
+				m.log.Info("IPsec SA expired (no IKE SA)", "crypto_map", c.ms, "peer", &o.remote)
+			}
+			m.dropOrphan(o)
+			m.orphans[i] = nil
+		}
+		m.orphans = withoutNil(m.orphans)
+		for _, o := range m.orphans {
+			c, ms := o.c, o.ms
+			if c.removeAt != 0 || ms == nil || !ms.cm.PeerAddr.IsValid() || ms.cm.Dynamic || now < ms.nextTry {
+				continue
+			}
+			// A phase 1 with the map's peer under way: it adopts the orphan.
+			negotiating := false
+			for _, sa := range m.sas {
+				negotiating = negotiating || sa.negotiating() && hostIs(&sa.remote, &ms.cm.PeerAddr)
+			}
+			if negotiating {
+				continue
+			}
+			rekey := now > c.rekeyAt
+			if rekey || (ms.cm.Initiate != conf.InitiateNever && time.Duration(now-o.since) >= orphanReconnect) {
+				m.log.Info("IPsec SA without IKE SA: starting phase 1 with the peer", "crypto_map", ms, "peer", &o.remote, "rekey_due", rekey)
+				m.startPhase1(ms, now)
+			}
+		}
+	}
 	if len(m.graves) > 0 {
 		m.buryGraves(now, false)
 	}
