@@ -178,7 +178,7 @@ func (m *Manager) send(sa *ikeSA, pkt []byte) {
 		if h, err := ParseHeader(pkt); err == nil && h.MessageID != 0 {
 			// Exchanges after phase 1 by IKE SA and message ID: what a
 			// peer's IV bookkeeping is compared with.
-			m.log.Debug("sent", "peer", &sa.remote, "exchange", h.Exchange.String(), "icookie", hex.EncodeToString(h.CookieI[:]),
+			m.log.Debug("sent", "peer", &sa.remote, "exchange", h.Exchange, "icookie", hex.EncodeToString(h.CookieI[:]),
 				"rcookie", hex.EncodeToString(h.CookieR[:]), "mid", h.MessageID, "len", len(pkt))
 		}
 	}
@@ -298,7 +298,7 @@ func notePhase1Failure(sa *ikeSA, state, reason string, now mono) {
 		if sa.initiator {
 			sa.ms.failed(now)
 		}
-		sa.ms.noteFailure(&phase1Failure{peer: sa.remote.Addr().String(), local: sa.local.Addr().String(),
+		sa.ms.noteFailure(&phase1Failure{peer: hostString(&sa.remote), local: hostString(&sa.local),
 			initiator: sa.initiator, state: state, reason: reason, at: now})
 	}
 }
@@ -564,7 +564,7 @@ func (m *Manager) initialContact(fresh *ikeSA, now mono) {
 			continue
 		}
 		m.log.Info("INITIAL-CONTACT: dropping old SAs of the restarted peer", "peer", &fresh.remote,
-			"id", fresh.out.peer.String(), "old_peer", &s.remote)
+			"id", &fresh.out.peer, "old_peer", &s.remote)
 		// Not a rekey: the peer has none of the old IPsec SAs any more,
 		// so the fresh SA (marked as the heir when it was established)
 		// must not inherit them.

@@ -100,10 +100,15 @@ func (d *dropLog) note(log *logx.Logger, now mono, r DropReason, level logx.Leve
 	if n > 0 {
 		args = append(args, "suppressed", n)
 	}
-	logAt(log, level, msg, append(args, "drop", r.String())...)
+	logAt(log, level, msg, append(args, "drop", r)...)
 }
 
 // logAt writes one line at level.
+//
+// The manager's log lines take values with a String method (drop
+// reasons, lives, kinds, selectors, identities) as they are: logx prints
+// them by that method when the line is written, and each .String() at a
+// call site was a call and a boxed string of its own (flash).
 func logAt(log *logx.Logger, level logx.Level, msg string, args ...any) {
 	switch {
 	case level >= logx.LevelError:
@@ -138,7 +143,7 @@ func (d *dropLog) flush(log *logx.Logger, now mono) {
 	}
 	d.mu.Unlock()
 	for _, l := range out {
-		logAt(log, l.level, "suppressed repeats of: "+l.msg, "suppressed", l.n, "drop", l.r.String())
+		logAt(log, l.level, "suppressed repeats of: "+l.msg, "suppressed", l.n, "drop", l.r)
 	}
 }
 

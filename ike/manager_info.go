@@ -105,7 +105,7 @@ func (m *Manager) runInfo(rows []infoRow, act func(m *Manager, sa *ikeSA, it *in
 				continue
 			}
 			if (r.crypt == encrypted) != msg.Encrypted() {
-				m.drop(DropMalformed, logx.LevelDebug, "Informational refused", "peer", &sa.remote, "item", r.kind.String())
+				m.drop(DropMalformed, logx.LevelDebug, "Informational refused", "peer", &sa.remote, "item", r.kind)
 				continue
 			}
 			if err := checkPayloads(r.kind.String(), r.required, r.allowed, msg); err != nil {
@@ -117,7 +117,7 @@ func (m *Manager) runInfo(rows []infoRow, act func(m *Manager, sa *ikeSA, it *in
 	}
 	for j := range items {
 		if k := items[j].kind; infoRowFor(rows, k, life) == nil {
-			m.log.Debug("Informational item ignored", "peer", &sa.remote, "item", k.String(), "life", life.String())
+			m.log.Debug("Informational item ignored", "peer", &sa.remote, "item", k, "life", life)
 		}
 	}
 }

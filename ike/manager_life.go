@@ -262,7 +262,7 @@ func (m *Manager) established(sa *ikeSA, now mono) {
 		"encryption", out.encryption, "hash", out.hash, "group", out.group, "nat_t", out.natDetected)
 	if sa.ms != nil {
 		sa.ms.nextTry = 0
-		sa.ms.clearFailure(sa.remote.Addr().String())
+		sa.ms.clearFailure(hostString(&sa.remote))
 	}
 	// A rekeyed IKE SA replaces the old one (make-before-break); the
 	// old one is deleted by the timer once its exchanges are over.
@@ -491,7 +491,7 @@ func (m *Manager) installChild(sa *ikeSA, qs *qmState, res *quickResult, now mon
 	sa.p2Error = ""
 	delete(qs.ms.wanted, qs.rule.index)
 	qs.ms.nextTry, qs.ms.failures = 0, 0 // the backoff starts over
-	m.log.Info("IPsec SA installed", "crypto_map", qs.ms, "peer", &sa.remote, "selector", c.Selector.String(),
+	m.log.Info("IPsec SA installed", "crypto_map", qs.ms, "peer", &sa.remote, "selector", &c.Selector,
 		"protocol", c.Protocol, "spi_in", spiHex(c.ESPIn.SPI, c.AHIn.SPI), "spi_out", spiHex(c.ESPOut.SPI, c.AHOut.SPI),
 		"encryption", c.Encryption, "integrity", c.Integrity, "pfs", c.PFSGroup, "lifetime", c.Lifetime)
 	if old := qs.rekeyOf; old != nil {

@@ -47,7 +47,7 @@ func (m *Manager) setLife(sa *ikeSA, to ikeLife) {
 		ok = ok || l == to
 	}
 	if !ok {
-		m.log.Error("internal: IKE SA life move refused", "peer", &sa.remote, "from", sa.life.String(), "to", to.String())
+		m.log.Error("internal: IKE SA life move refused", "peer", &sa.remote, "from", sa.life, "to", to)
 		return
 	}
 	sa.life = to
