@@ -267,12 +267,12 @@ func (c *converter) translate(al *aclLine) ([]string, string) {
 		return nil, why
 	}
 	for i < len(t) {
-		switch strings.ToLower(t[i]) {
-		case "log", "log-input":
+		switch lookup(entryOptions[:], strings.ToLower(t[i])) {
+		case optLog:
 			i = len(t) // log [LEVEL] [interval N] [disable]
-		case "inactive":
+		case optInactive:
 			return nil, "the entry is inactive"
-		case "object-group":
+		case optServiceGroup:
 			return nil, "service object groups are not supported (write one entry per port)"
 		default:
 			return nil, "option " + t[i] + " has no tinyipsec equivalent"
@@ -294,6 +294,38 @@ func (c *converter) translate(al *aclLine) ([]string, string) {
 	return out, ""
 }
 
+// What the first word of an ACL entry's source or destination is, as
+// endpointWords names it.
+const (
+	epAddress command = iota // an address and a mask, or a prefix
+	epAny
+	epHost
+	epObject
+	epInterface
+)
+
+var endpointWords = [...]wordRule{
+	{"any", epAny}, {"any4", epAny}, {"any6", epAny}, {"host", epHost},
+	{"object", epObject}, {"object-group", epObject}, {"interface", epInterface},
+}
+
+// portOperators: the port operators of an ACL entry, each with the
+// number of words it takes, itself included.
+var portOperators = [...]wordRule{{"eq", 2}, {"lt", 2}, {"gt", 2}, {"neq", 2}, {"range", 3}}
+
+// What follows the destination of an ACL entry, as entryOptions names
+// it.
+const (
+	optOther command = iota
+	optLog
+	optInactive
+	optServiceGroup
+)
+
+var entryOptions = [...]wordRule{
+	{"log", optLog}, {"log-input", optLog}, {"inactive", optInactive}, {"object-group", optServiceGroup},
+}
+
 // aclEndpoint reads a source or destination at t[*i]: its addresses
 // (object groups expand) and its port match, or why it cannot. Port
 // operators are passed through (acl.ParseRule checks them).
@@ -309,33 +341,37 @@ func (c *converter) aclEndpoint(t []string, i *int, wildcard bool) (addrs []stri
 	if hasArg {
 		arg = t[*i]
 	}
-	switch {
-	case tok == "any" || tok == "any4" || tok == "any6":
-		addrs = []string{tok}
-	case tok == "host":
+	// One address, or the object's, or why not; one exit for the
+	// failures (each return of five words was code of its own: flash).
+	addr := ""
+	switch kind := lookup(endpointWords[:], tok); {
+	case kind == epAny:
+		addr = tok
+	case kind == epHost:
 		if !hasArg {
-			return nil, "", "missing address after host"
+			why = "missing address after host"
+			break
 		}
 		*i++
-		addrs = []string{"host " + arg}
-	case tok == "object" || tok == "object-group":
+		addr = "host " + arg
+	case kind == epObject:
 		if !hasArg {
-			return nil, "", "missing object name"
+			why = "missing object name"
+			break
 		}
 		*i++
-		if addrs, why = c.expandObject(arg, 0); why != "" {
-			return nil, "", why
-		}
-	case tok == "interface":
-		return nil, "", "interface addresses are not supported"
+		addrs, why = c.expandObject(arg, 0)
+	case kind == epInterface:
+		why = "interface addresses are not supported"
 	case strings.Contains(tok, "/"):
 		p, err := netip.ParsePrefix(tok)
 		if err != nil {
-			return nil, "", tok + " is not a prefix"
+			why = tok + " is not a prefix"
+			break
 		}
-		addrs = []string{prefixText(p.Masked())}
+		addr = prefixText(p.Masked())
 	case !hasArg:
-		return nil, "", "address " + tok + " without a mask"
+		why = "address " + tok + " without a mask"
 	default:
 		*i++
 		p, ok := prefixOf(tok, arg, wildcard)
@@ -344,20 +380,22 @@ func (c *converter) aclEndpoint(t []string, i *int, wildcard bool) (addrs []stri
 			if wildcard {
 				kind = "contiguous wildcard"
 			}
-			return nil, "", tok + " " + arg + " is not an address with a " + kind
+			why = tok + " " + arg + " is not an address with a " + kind
+			break
 		}
-		addrs = []string{prefixText(p)}
+		addr = prefixText(p)
+	}
+	if why != "" {
+		return nil, "", why
+	}
+	if addr != "" {
+		addrs = []string{addr}
 	}
 	if *i >= len(t) {
 		return addrs, "", ""
 	}
-	n := 0
-	switch strings.ToLower(t[*i]) {
-	case "eq", "lt", "gt", "neq":
-		n = 2
-	case "range":
-		n = 3
-	default:
+	n := int(lookup(portOperators[:], strings.ToLower(t[*i])))
+	if n == 0 {
 		// Not a port match; "object-group SVC" here is a service
 		// group, which translate refuses.
 		return addrs, "", ""

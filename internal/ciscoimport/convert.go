@@ -241,14 +241,24 @@ func (c *converter) noteChildren(b *block, reason string) {
 	}
 }
 
+// The units of a phase 2 lifetime, as lifetimeUnits names them.
+const (
+	lifeOther command = iota
+	lifeSeconds
+	lifeKilobytes
+	lifeDays
+)
+
+var lifetimeUnits = [...]wordRule{{"seconds", lifeSeconds}, {"kilobytes", lifeKilobytes}, {"days", lifeDays}}
+
 // lifetime parses "seconds N" or "kilobytes N|unlimited" into *sec/*kb.
 func (c *converter) lifetime(l *line, args []string, sec *int, kb *int64, kbSet *bool) bool {
 	if len(args) < 2 {
 		c.note(l, "incomplete lifetime")
 		return false
 	}
-	switch strings.ToLower(args[0]) {
-	case "seconds":
+	switch lookup(lifetimeUnits[:], strings.ToLower(args[0])) {
+	case lifeSeconds:
 		n, err := strconv.Atoi(args[1])
 		if err != nil || n <= 0 {
 			c.note(l, "lifetime is not a number of seconds")
@@ -263,7 +273,7 @@ func (c *converter) lifetime(l *line, args []string, sec *int, kb *int64, kbSet 
 			n = 86400
 		}
 		*sec = n
-	case "kilobytes":
+	case lifeKilobytes:
 		if strings.EqualFold(args[1], "unlimited") || strings.EqualFold(args[1], "disable") {
 			*kb, *kbSet = 0, true
 			return true
@@ -282,7 +292,7 @@ func (c *converter) lifetime(l *line, args []string, sec *int, kb *int64, kbSet 
 			n = 1<<32 - 1
 		}
 		*kb, *kbSet = n, true
-	case "days":
+	case lifeDays:
 		c.note(l, "idle and day lifetimes have no tinyipsec equivalent")
 		return false
 	default:

@@ -154,6 +154,25 @@ func classify(toks []string, rules []prefixRule) command {
 	return 0
 }
 
+// wordRule: a word, exactly as written (callers lower-case first), and
+// what it is, for a dispatching switch.
+type wordRule struct {
+	word string
+	cmd  command
+}
+
+// lookup is the command of word w in rules, 0 if none: a table rather
+// than a switch on string cases, which MIPS compares inline byte by byte,
+// four instructions a byte (flash).
+func lookup(rules []wordRule, w string) command {
+	for i := range rules {
+		if rules[i].word == w {
+			return rules[i].cmd
+		}
+	}
+	return 0
+}
+
 // asaCommands are commands only ASA has (the command is 1, any).
 var asaCommands = [...]prefixRule{
 	{"ASA Version", 1, 0},

@@ -37,6 +37,21 @@ const (
 // algKeys are the algorithms' TOML keys, also the words of the notes.
 var algKeys = [...]string{"encryption", "hash", "authentication"}
 
+// What a line of a policy is, as policyCommands names it.
+const (
+	polOther command = iota
+	polEncryption
+	polHash
+	polAuthentication
+	polGroup
+	polLifetime
+)
+
+var policyCommands = [...]wordRule{
+	{"encr", polEncryption}, {"encryption", polEncryption}, {"hash", polHash},
+	{"authentication", polAuthentication}, {"group", polGroup}, {"lifetime", polLifetime},
+}
+
 func (c *converter) policy(b *block) {
 	t := b.head.toks
 	if len(t) < 4 || !isDigits(t[3]) {
@@ -68,20 +83,20 @@ func (c *converter) policy(b *block) {
 		drop := "" // why the whole policy is not carried over
 		var alg uint8
 		var value *string // the algorithm the line sets
-		switch strings.ToLower(t[0]) {
-		case "encr", "encryption":
+		switch lookup(policyCommands[:], strings.ToLower(t[0])) {
+		case polEncryption:
 			alg, value = algEnc, &p.enc
-		case "hash":
+		case polHash:
 			alg, value = algHash, &p.hash
-		case "authentication":
+		case polAuthentication:
 			alg, value = algAuth, &p.auth
-		case "group":
+		case polGroup:
 			if g, err := strconv.Atoi(a1); err != nil || !supportedGroup(g) {
 				drop = "DH group " + a1 + " is not supported"
 			} else {
 				p.group = g
 			}
-		case "lifetime":
+		case polLifetime:
 			n, err := strconv.Atoi(a1)
 			switch {
 			case err != nil || n <= 0:
@@ -187,6 +202,16 @@ type pskEntry struct {
 	used   bool
 }
 
+// How a key names its peer, as keyPeerWords names it.
+const (
+	keyOther command = iota
+	keyAddress
+	keyIPv6
+	keyHostname
+)
+
+var keyPeerWords = [...]wordRule{{"address", keyAddress}, {"ipv6", keyIPv6}, {"hostname", keyHostname}}
+
 // keySpec reads [TYPE] KEY address ADDR [MASK] | hostname NAME.
 func (c *converter) keySpec(l *line, t []string, what string) {
 	e := &pskEntry{line: l.num}
@@ -204,8 +229,8 @@ func (c *converter) keySpec(l *line, t []string, what string) {
 		c.note(l, "a key cannot contain NUL or other control characters")
 		return
 	}
-	switch strings.ToLower(t[1]) {
-	case "address":
+	switch lookup(keyPeerWords[:], strings.ToLower(t[1])) {
+	case keyAddress:
 		a, err := netip.ParseAddr(t[2])
 		if err != nil {
 			c.note(l, "address "+t[2]+" is not an IP address")
@@ -220,14 +245,14 @@ func (c *converter) keySpec(l *line, t []string, what string) {
 			}
 		}
 		e.prefix = pfx // one store of a Prefix (a copy with a write barrier: flash)
-	case "ipv6":
+	case keyIPv6:
 		pfx, err := netip.ParsePrefix(t[2])
 		if err != nil {
 			c.note(l, t[2]+" is not an IPv6 prefix")
 			return
 		}
 		e.prefix = pfx.Masked()
-	case "hostname":
+	case keyHostname:
 		e.ident = "fqdn:" + t[2]
 	default:
 		c.note(l, "no tinyipsec equivalent")

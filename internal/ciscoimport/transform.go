@@ -99,13 +99,16 @@ func (c *converter) transformSet(b *block, args []string) {
 	}
 }
 
+// modes are the modes of a transform set, in Cisco's and tinyipsec's words.
+var modes = [...]string{"tunnel", "transport"}
+
 func (c *converter) transformMode(ts *transformSet, l *line, args []string) {
 	if len(args) == 0 {
 		c.note(l, "mode without a value")
 		return
 	}
-	switch m := strings.ToLower(args[0]); m {
-	case "tunnel", "transport":
+	switch m := strings.ToLower(args[0]); {
+	case isWord(modes[:], m):
 		ts.mode = m
 		if len(args) > 1 {
 			c.note(l, "the "+args[1]+" option has no tinyipsec equivalent")
