@@ -308,14 +308,20 @@ func (c *converter) mapOut(b *conf.TOMLWriter, m *mapEntry, via string) string {
 // peer's host name, else the most specific address key that contains it.
 func (c *converter) staticKey(peer string, m *mapEntry) (psk, file string) {
 	a, err := netip.ParseAddr(peer)
+	fqdn := "fqdn:" + peer
 	var k *pskEntry
+	best := -1 // k's prefix length; each call of a netip method copied the prefix (flash)
 	for _, x := range c.keys {
-		if err != nil && x.ident == "fqdn:"+peer {
-			k = x
-			break
+		if err != nil {
+			if x.ident == fqdn {
+				k = x
+				break
+			}
+			continue
 		}
-		if err == nil && x.prefix.IsValid() && x.prefix.Contains(a) && (k == nil || x.prefix.Bits() > k.prefix.Bits()) {
-			k = x
+		// Identity keys have no prefix: Bits is -1.
+		if bits := x.prefix.Bits(); bits > best && x.prefix.Contains(a) {
+			k, best = x, bits
 		}
 	}
 	if k == nil {
@@ -334,7 +340,7 @@ func (c *converter) staticKey(peer string, m *mapEntry) (psk, file string) {
 // per-peer keys become [[keyring]] entries.
 func (c *converter) dynamicKey(head *line) (psk, file string) {
 	for _, k := range c.keys {
-		if k.prefix.IsValid() && k.prefix.Bits() == 0 {
+		if k.prefix.Bits() == 0 { // -1 for identity keys
 			k.used = true
 			return c.useKey("dynamic", k)
 		}
