@@ -39,7 +39,10 @@ var (
 )
 
 // opError is netlink's OpError for op, nil without an error, as
-// netlink.Conn reports every failure of an exchange.
+// netlink.Conn reports every failure of an exchange. Not inlined: each
+// copy of the allocation cost flash.
+//
+//go:noinline
 func opError(op string, err error) error {
 	if err == nil {
 		return nil
