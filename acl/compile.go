@@ -143,18 +143,23 @@ const groupCost = 24
 // map types and code the daemon carried for this alone (flash).
 func buildGroups(c []crule, fam uint8, all []int32) []group {
 	var groups []group
-	byLens := map[uint32]int32{}  // slen<<8|dlen -> index in groups
 	in := make([]int32, len(all)) // the group of each rule of all
 	var size []int32              // rules per group
 	for n, i := range all {
-		k := uint32(c[i].slen)<<8 | uint32(c[i].dlen)
-		gi, ok := byLens[k]
-		if !ok {
+		// The rule's group is found by a scan of the groups, which
+		// are few (one per length pair in use, a handful in real
+		// ACLs), rather than a map keyed by the length pair, whose
+		// map type and code nothing else used (flash).
+		gi := int32(0)
+		for ; int(gi) < len(groups); gi++ {
+			if f := &c[groups[gi].first]; f.slen == c[i].slen && f.dlen == c[i].dlen {
+				break
+			}
+		}
+		if int(gi) == len(groups) {
 			// The group's masks are its first rule's: a length has one
 			// mask in the family, and an "any" side has length 0 and a
 			// zero mask in either family.
-			gi = int32(len(groups))
-			byLens[k] = gi
 			groups = append(groups, group{smask: c[i].smask, dmask: c[i].dmask, first: i, spans: map[pairKey]span{}})
 			size = append(size, 0)
 		}
