@@ -181,11 +181,13 @@ func (e *Engine) InstallPairFor(id string, in Verifier, out Protector, info Pair
 		info.PathMTU = e.cfg.PathMTU(info.Peer)
 	}
 	e.tableMu.Lock()
-	ent := e.policy.Load().byID[id]
-	if ent == nil {
+	pol := e.policy.Load()
+	i, ok := pol.byID[id]
+	if !ok {
 		e.tableMu.Unlock()
 		return nil, errors.New("esp: no such policy entry")
 	}
+	ent := pol.entries[i]
 	info.Entry = int(ent.index.Load())
 	p := &Pair{Info: info, ent: ent, sel: info.Traffic, in: in, out: out, installed: time.Now(), own: newPairCounters(in, out)}
 	if mtu := e.pathMTU(&info); out != nil && mtu > 0 {

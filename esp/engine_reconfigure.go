@@ -18,7 +18,10 @@ import (
 type policyTable struct {
 	cls     Classifier
 	entries []*entry
-	byID    map[string]*entry
+	// byID is each entry's index in entries: a map[string]int, a type
+	// the daemon has anyway, rather than a map of its own type to the
+	// entries, whose type data cost flash.
+	byID map[string]int
 }
 
 // newPolicy builds a table for ids, reusing the entries of old (may be
@@ -27,20 +30,22 @@ func (e *Engine) newPolicy(cls Classifier, ids []string, old *policyTable) (*pol
 	if cls == nil {
 		return nil, errors.New("esp: engine needs a classifier")
 	}
-	t := &policyTable{cls: cls, entries: make([]*entry, len(ids)), byID: make(map[string]*entry, len(ids))}
+	t := &policyTable{cls: cls, entries: make([]*entry, len(ids)), byID: make(map[string]int, len(ids))}
 	for i, id := range ids {
 		if _, dup := t.byID[id]; dup {
 			return nil, fmt.Errorf("esp: policy entry %q listed twice", id)
 		}
 		var ent *entry
 		if old != nil {
-			ent = old.byID[id]
+			if j, ok := old.byID[id]; ok {
+				ent = old.entries[j]
+			}
 		}
 		if ent == nil {
 			ent = &entry{id: id, queue: make([]queued, 0, e.cfg.QueueLen)}
 		}
 		t.entries[i] = ent
-		t.byID[id] = ent
+		t.byID[id] = i
 	}
 	// Only once the table is complete: a refused one moves no entry.
 	for i, ent := range t.entries {
@@ -72,7 +77,7 @@ func (e *Engine) Reconfigure(cls Classifier, ids []string) ([]*Pair, error) {
 	}
 	var dropped []*entry
 	for _, ent := range old.entries {
-		if t.byID[ent.id] != ent {
+		if j, ok := t.byID[ent.id]; !ok || t.entries[j] != ent {
 			ent.index.Store(-1)
 			dropped = append(dropped, ent)
 		}
@@ -106,8 +111,9 @@ func (e *Engine) Reconfigure(cls Classifier, ids []string) ([]*Pair, error) {
 // EntryIndex returns the current index of the entry named id, -1 when
 // there is none.
 func (e *Engine) EntryIndex(id string) int {
-	if ent := e.policy.Load().byID[id]; ent != nil {
-		return int(ent.index.Load())
+	pol := e.policy.Load()
+	if i, ok := pol.byID[id]; ok {
+		return int(pol.entries[i].index.Load())
 	}
 	return -1
 }
