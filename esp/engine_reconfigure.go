@@ -75,11 +75,10 @@ func (e *Engine) Reconfigure(cls Classifier, ids []string) ([]*Pair, error) {
 		e.tableMu.Unlock()
 		return nil, err
 	}
-	var dropped []*entry
+	// A dropped entry's index is -1 from now on: no later table has it.
 	for _, ent := range old.entries {
 		if j, ok := t.byID[ent.id]; !ok || t.entries[j] != ent {
 			ent.index.Store(-1)
-			dropped = append(dropped, ent)
 		}
 	}
 	e.policy.Store(t)
@@ -93,8 +92,13 @@ func (e *Engine) Reconfigure(cls Classifier, ids []string) ([]*Pair, error) {
 	for _, p := range orphans {
 		e.Remove(p)
 	}
-	// The packets waiting in the dropped entries are discarded.
-	for _, ent := range dropped {
+	// The packets waiting in the dropped entries are discarded: those
+	// marked above, found again by their index rather than kept in a
+	// list (flash).
+	for _, ent := range old.entries {
+		if ent.index.Load() >= 0 {
+			continue
+		}
 		ent.mu.Lock()
 		for i, q := range ent.queue {
 			e.pool.put(q.buf)
