@@ -63,6 +63,7 @@ const (
 // Phase1Failure says why a negotiation failed. Notify is the ISAKMP
 // notify type sent or received, if any.
 type Phase1Failure struct {
+	_      [0]func() // not comparable: no generated == function (flash)
 	Reason FailReason
 	Notify uint16
 	Err    error

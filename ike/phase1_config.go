@@ -13,6 +13,7 @@ import (
 
 // Policy is one ISAKMP policy (Cisco "crypto isakmp policy N").
 type Policy struct {
+	_        [0]func() // not comparable: no generated == function (flash)
 	Priority int
 	Cipher   CipherAlg
 	KeyBits  int // AES key size in bits; 0 for DES/3DES

@@ -103,7 +103,8 @@ func (p *Phase1) infoFromPeer(m *Message, _ *Packet) (*Result, error) {
 // CleartextNotice is an unauthenticated Informational received during
 // phase 1 before keys: dropped, never acted upon.
 type CleartextNotice struct {
-	Notify uint16 // 0: a Delete or no error notify
+	_      [0]func() // not comparable: no generated == function (flash)
+	Notify uint16    // 0: a Delete or no error notify
 	Delete bool
 }
 

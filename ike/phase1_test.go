@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 	"time"
 )
@@ -156,7 +157,7 @@ func checkAgreement(t *testing.T, l *link) {
 			t.Fatalf("keys differ: %x / %x", kv[0], kv[1])
 		}
 	}
-	if a.CookieI != b.CookieI || a.CookieR != b.CookieR || a.Policy != b.Policy || a.Lifetime != b.Lifetime {
+	if a.CookieI != b.CookieI || a.CookieR != b.CookieR || !reflect.DeepEqual(a.Policy, b.Policy) || a.Lifetime != b.Lifetime {
 		t.Fatalf("SA parameters differ: %+v / %+v", a, b)
 	}
 	if !IDEqual(a.PeerID, b.LocalID) || !IDEqual(b.PeerID, a.LocalID) {
@@ -691,7 +692,7 @@ func TestPolicyFromTransform(t *testing.T) {
 	} {
 		var got Policy
 		ok := policyFromTransform(&Transform{ID: TransformKeyIKE, Attributes: c.as}, &got)
-		if ok != c.ok || (ok && got != c.want) {
+		if ok != c.ok || (ok && !reflect.DeepEqual(got, c.want)) {
 			t.Errorf("%v: got %+v %v, want %+v %v", c.as, got, ok, c.want, c.ok)
 		}
 	}
