@@ -5,7 +5,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rsa"
-	"errors"
 	"fmt"
 	"io"
 	"math/big"
@@ -104,7 +103,7 @@ func SignHash(rand io.Reader, method AuthMethod, key crypto.Signer, hash []byte)
 	case method == AuthRSASig:
 		k, ok := key.(*rsa.PrivateKey)
 		if !ok {
-			return nil, errors.New("ike: rsa-sig needs an RSA key")
+			return nil, errorText("ike: rsa-sig needs an RSA key")
 		}
 		return rsa.SignPKCS1v15(rand, k, crypto.Hash(0), hash)
 	case method.IsECDSA():

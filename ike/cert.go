@@ -5,7 +5,6 @@ import (
 	"crypto"
 	"crypto/x509"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"net/netip"
 	"time"
@@ -29,21 +28,21 @@ func ParseCredentials(certPEM, keyPEM, caPEM []byte) (*Credentials, error) {
 		return nil, err
 	}
 	if len(certs) == 0 {
-		return nil, errors.New("ike: no certificate in the cert file")
+		return nil, errorText("ike: no certificate in the cert file")
 	}
 	cas, err := parsePEMCerts(caPEM)
 	if err != nil {
 		return nil, err
 	}
 	if len(cas) == 0 {
-		return nil, errors.New("ike: no certificate in the CA file")
+		return nil, errorText("ike: no certificate in the CA file")
 	}
 	// The first private key block of the key file.
 	var key crypto.Signer
 	for key == nil {
 		var blk *pem.Block
 		if blk, keyPEM = pem.Decode(keyPEM); blk == nil {
-			return nil, errors.New("ike: no private key in the key file")
+			return nil, errorText("ike: no private key in the key file")
 		}
 		var k any
 		switch blk.Type {
@@ -61,12 +60,12 @@ func ParseCredentials(certPEM, keyPEM, caPEM []byte) (*Credentials, error) {
 		}
 		var ok bool
 		if key, ok = k.(crypto.Signer); !ok {
-			return nil, errors.New("ike: unsupported private key type")
+			return nil, errorText("ike: unsupported private key type")
 		}
 	}
 	type equaler interface{ Equal(crypto.PublicKey) bool }
 	if k, ok := key.Public().(equaler); !ok || !k.Equal(certs[0].PublicKey) {
-		return nil, errors.New("ike: private key does not match the certificate")
+		return nil, errorText("ike: private key does not match the certificate")
 	}
 	return &Credentials{Cert: certs[0], Intermediates: certs[1:], Key: key, CAs: cas}, nil
 }
@@ -106,7 +105,7 @@ func (c *Credentials) verifyPeerCert(m *Message, now time.Time) (*x509.Certifica
 		certs = append(certs, c)
 	}
 	if len(certs) == 0 {
-		return nil, errors.New("ike: peer sent no certificate")
+		return nil, errorText("ike: peer sent no certificate")
 	}
 	roots, inter := x509.NewCertPool(), x509.NewCertPool()
 	for _, ca := range c.CAs {

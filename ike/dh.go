@@ -2,7 +2,6 @@ package ike
 
 import (
 	"crypto/ecdh"
-	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -200,7 +199,7 @@ func (k *DHKey) SharedSecret(peer []byte) ([]byte, error) {
 	}
 	if mg := modp(k.Group); mg != nil {
 		if k.exp == nil {
-			return nil, errors.New("ike: DH key already wiped")
+			return nil, errorText("ike: DH key already wiped")
 		}
 		y, err := bigmod.NewNat().SetBytes(peer, mg)
 		if err != nil {
@@ -212,7 +211,7 @@ func (k *DHKey) SharedSecret(peer []byte) ([]byte, error) {
 		return bigmod.NewNat().Exp(y, k.exp, mg).Bytes(mg), nil
 	}
 	if k.ec == nil {
-		return nil, errors.New("ike: DH key already wiped")
+		return nil, errorText("ike: DH key already wiped")
 	}
 	raw := peer
 	if k.Group != GroupCurve25519 {

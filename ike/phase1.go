@@ -196,7 +196,7 @@ type phase1Role interface {
 // setup fills the shared part from cfg for either role.
 func (p *Phase1) setup(cfg *Phase1Config) error {
 	if cfg == nil {
-		return errors.New("ike: nil phase 1 config")
+		return errorText("ike: nil phase 1 config")
 	}
 	if err := cfg.validate(); err != nil {
 		return err
@@ -209,7 +209,7 @@ func (p *Phase1) setup(cfg *Phase1Config) error {
 		if pol.Auth.IsECDSA() {
 			m, ok := ECDSAMethodFor(cfg.Creds.Key.Public())
 			if !ok {
-				return errors.New("ike: ecdsa-sig policy but the key is not ECDSA")
+				return errorText("ike: ecdsa-sig policy but the key is not ECDSA")
 			}
 			pol.Auth = m
 		}
@@ -225,7 +225,7 @@ func (p *Phase1) setup(cfg *Phase1Config) error {
 func (p *Phase1) Start(now time.Time) (Result, error) {
 	hs, ok := p.role.(*phase1Initiator)
 	if !ok || p.state != StateNone {
-		return Result{}, errors.New("ike: Start on a responder or a started negotiation")
+		return Result{}, errorText("ike: Start on a responder or a started negotiation")
 	}
 	r, err := hs.start()
 	if err != nil {
@@ -292,7 +292,7 @@ func (p *Phase1) Handle(pkt Packet, now time.Time) (Result, error) {
 // call on 32-bit: flash).
 func (p *Phase1) handle(pkt *Packet) (*Result, error) {
 	if p.state == StateFailed {
-		return nil, errors.New("ike: negotiation already failed")
+		return nil, errorText("ike: negotiation already failed")
 	}
 	var h Header // filled in place: ParseHeader returns a copy
 	if err := h.parse(pkt.Data); err != nil {
@@ -309,10 +309,10 @@ func (p *Phase1) handle(pkt *Packet) (*Result, error) {
 	// (phase1Responder.receive); an initiator has left StateNone once
 	// Start sent its cookie.
 	if h.CookieI != p.out.CookieI && p.state != StateNone {
-		return nil, errors.New("ike: initiator cookie mismatch")
+		return nil, errorText("ike: initiator cookie mismatch")
 	}
 	if !p.out.CookieR.IsZero() && h.CookieR != p.out.CookieR {
-		return nil, errors.New("ike: responder cookie mismatch")
+		return nil, errorText("ike: responder cookie mismatch")
 	}
 	if h.NextPayload == PayloadFragment && !h.Encrypted() {
 		m, err := Unmarshal(pkt.Data)

@@ -1,7 +1,6 @@
 package ike
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"net/netip"
@@ -191,7 +190,7 @@ type Phase1Config struct {
 
 func (c *Phase1Config) validate() error {
 	if len(c.Policies) == 0 {
-		return errors.New("ike: no ISAKMP policies")
+		return errorText("ike: no ISAKMP policies")
 	}
 	for i := range c.Policies {
 		p := &c.Policies[i]
@@ -199,14 +198,14 @@ func (c *Phase1Config) validate() error {
 			return err
 		}
 		if p.Auth.PreShared() && len(c.PSK) == 0 && c.keyring == nil {
-			return errors.New("ike: pre-share policy without a pre-shared key")
+			return errorText("ike: pre-share policy without a pre-shared key")
 		}
 		if p.Auth.UsesSignatures() && (c.Creds == nil || c.Creds.Key == nil || c.Creds.Cert == nil) {
 			return fmt.Errorf("ike: %v policy without certificate and key", p.Auth)
 		}
 	}
 	if !c.Local.IsValid() || !c.Remote.IsValid() {
-		return errors.New("ike: local and remote endpoints are required")
+		return errorText("ike: local and remote endpoints are required")
 	}
 	return nil
 }

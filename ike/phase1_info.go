@@ -40,16 +40,16 @@ func (p *Phase1) handleInformational(h *Header, pkt *Packet) (*Result, error) {
 	case row == nil:
 		return nil, fmt.Errorf("ike: informational in %v", p.state)
 	case h.Encrypted() && row.crypt != encrypted:
-		return nil, errors.New("ike: encrypted informational before keys")
+		return nil, errorText("ike: encrypted informational before keys")
 	case !h.Encrypted() && row.crypt == encrypted:
 		// Once keys exist an unauthenticated notify could be forged.
-		return nil, errors.New("ike: unencrypted informational after key exchange")
+		return nil, errorText("ike: unencrypted informational after key exchange")
 	}
 	var m *Message
 	var err error
 	if h.Encrypted() {
 		if p.out.Block == nil {
-			return nil, errors.New("ike: encrypted informational before keys")
+			return nil, errorText("ike: encrypted informational before keys")
 		}
 		sec := p.secrets()
 		mid := h.MessageID
@@ -95,7 +95,7 @@ func (p *Phase1) infoFromPeer(m *Message, _ *Packet) (*Result, error) {
 	}
 	n := Find[*Notify](m)
 	if n == nil || n.NotifyType >= NotifyConnected {
-		return nil, errors.New("ike: informational without error notify")
+		return nil, errorText("ike: informational without error notify")
 	}
 	return nil, fail(FailPeerNotify, n.NotifyType, "peer sent notify %d", n.NotifyType)
 }

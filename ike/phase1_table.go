@@ -92,7 +92,7 @@ func phase1Step[H any](p *Phase1, t phase1Table[H], hs H, h *Header, pkt *Packet
 	var err error
 	if h.Encrypted() {
 		if p.out.Block == nil {
-			return nil, errors.New("ike: encrypted message before keys")
+			return nil, errorText("ike: encrypted message before keys")
 		}
 		m, nextIV, err = Open(pkt.Data, p.out.Block, p.iv)
 		if errors.Is(err, ErrMalformed) && p.out.Keys != nil && t.row(p.state) != nil {
