@@ -38,37 +38,46 @@ var Groups = []Group{GroupMODP768, GroupMODP1024, GroupMODP1536, GroupMODP2048, 
 // range, not on the curve, or of the wrong length.
 var ErrBadPublicValue error = errorText("ike: invalid Diffie-Hellman public value")
 
-// The private exponent size per MODP group (modpParams' expBits). An
-// exponent of n random bits resists the attacks that exploit a short
-// exponent (Pollard's lambda method: about 2^(n/2) steps) as well as the
-// group resists the number field sieve once n is twice the group's
-// security strength (RFC 3526 section 8). A full-size exponent adds no
-// security beyond that strength, only cost: the time of the constant-time
+// dhGroups are the supported groups with the length of their KE data,
+// MODP first; for those also the private exponent's size and the prime's
+// offset. A static table (a map would be built at start: flash).
+//
+// The private exponent size (expBits) of a MODP group: an exponent of n
+// random bits resists the attacks that exploit a short exponent
+// (Pollard's lambda method: about 2^(n/2) steps) as well as the group
+// resists the number field sieve once n is twice the group's security
+// strength (RFC 3526 section 8). A full-size exponent adds no security
+// beyond that strength, only cost: the time of the constant-time
 // exponentiation grows linearly with the exponent. Each size below is
 // twice the strength NIST SP 800-57 part 1 gives the modulus (2048 bits:
 // 112, 3072: 128, 4096: about 150) plus a margin of 64 bits or more, and
 // within RFC 3526's recommended range. Groups 1, 2 and 5 are weak whatever
 // the exponent (allow_weak only), so they get the smallest size.
-//
-// modpParams is a static table (a map would be built at start: flash).
-var modpParams = [...]struct {
+var dhGroups = [...]struct {
 	group   Group
-	bits    uint16 // the prime's size
-	expBits uint16 // the private exponent's size
-	offset  int32  // k (dh_modp_primes.go)
+	pubLen  uint16 // KE payload bytes: the prime's size for MODP; RFC 5903's x | y for ECP
+	expBits uint16 // MODP: the private exponent's size
+	offset  int32  // MODP: k (dh_modp_primes.go)
 }{
-	{GroupMODP768, 768, 256, 149686},
-	{GroupMODP1024, 1024, 256, 129093},
-	{GroupMODP1536, 1536, 256, 741804},
-	{GroupMODP2048, 2048, 320, 124476},  // 2 x 112 + 96; RFC 3526: 220-320
-	{GroupMODP3072, 3072, 384, 1690314}, // 2 x 128 + 128; RFC 3526: 260-420
-	{GroupMODP4096, 4096, 448, 240904},  // 2 x 152 + 144; RFC 3526: 300-480
+	{GroupMODP768, 768 / 8, 256, 149686},
+	{GroupMODP1024, 1024 / 8, 256, 129093},
+	{GroupMODP1536, 1536 / 8, 256, 741804},
+	{GroupMODP2048, 2048 / 8, 320, 124476},  // 2 x 112 + 96; RFC 3526: 220-320
+	{GroupMODP3072, 3072 / 8, 384, 1690314}, // 2 x 128 + 128; RFC 3526: 260-420
+	{GroupMODP4096, 4096 / 8, 448, 240904},  // 2 x 152 + 144; RFC 3526: 300-480
+	{GroupECP256, 64, 0, 0},
+	{GroupECP384, 96, 0, 0},
+	{GroupECP521, 132, 0, 0},
+	{GroupCurve25519, 32, 0, 0},
 }
 
-// modpIndex is g's row of modpParams, or -1 for a group that is not MODP.
-func modpIndex(g Group) int {
-	for i := range modpParams {
-		if modpParams[i].group == g {
+// numMODP is how many rows of dhGroups are MODP groups.
+const numMODP = 6
+
+// dhIndex is g's row of dhGroups, or -1 for a group we do not support.
+func dhIndex(g Group) int {
+	for i := range dhGroups {
+		if dhGroups[i].group == g {
 			return i
 		}
 	}
@@ -77,26 +86,26 @@ func modpIndex(g Group) int {
 
 var (
 	modpOnce   sync.Once
-	modpGroups [len(modpParams)]*bigmod.Modulus // by modpParams row
+	modpGroups [numMODP]*bigmod.Modulus // by dhGroups row
 )
 
 // modp is the modulus of a MODP group, made at first use; nil for a
 // group that is not MODP.
 func modp(g Group) *bigmod.Modulus {
+	i := dhIndex(g)
+	if i < 0 || i >= numMODP {
+		return nil
+	}
 	modpOnce.Do(func() {
-		for i := range modpParams {
-			p := modpPrime(modpParams[i].group)
-			m, err := bigmod.NewModulus(p)
+		for i := range modpGroups {
+			m, err := bigmod.NewModulus(modpPrime(dhGroups[i].group))
 			if err != nil {
 				panic(err)
 			}
 			modpGroups[i] = m
 		}
 	})
-	if i := modpIndex(g); i >= 0 {
-		return modpGroups[i]
-	}
-	return nil
+	return modpGroups[i]
 }
 
 func (g Group) curve() ecdh.Curve {
@@ -114,25 +123,16 @@ func (g Group) curve() ecdh.Curve {
 }
 
 // Supported reports whether the group is implemented.
-func (g Group) Supported() bool { return modpIndex(g) >= 0 || g.curve() != nil }
+func (g Group) Supported() bool { return dhIndex(g) >= 0 }
 
 // Weak reports whether the group needs allow_weak (groups 1, 2 and 5).
 func (g Group) Weak() bool { return algo.Group(g).Weak() }
 
-// PublicLen is the length of the KE payload data for the group.
+// PublicLen is the length of the KE payload data for the group (0 for
+// one we do not support).
 func (g Group) PublicLen() int {
-	if i := modpIndex(g); i >= 0 {
-		return int(modpParams[i].bits / 8)
-	}
-	switch g {
-	case GroupECP256:
-		return 64
-	case GroupECP384:
-		return 96
-	case GroupECP521:
-		return 132
-	case GroupCurve25519:
-		return 32
+	if i := dhIndex(g); i >= 0 {
+		return int(dhGroups[i].pubLen)
 	}
 	return 0
 }
@@ -157,7 +157,7 @@ type DHKey struct {
 // crypto/rand.Reader).
 func (g Group) GenerateKey(rand io.Reader) (*DHKey, error) {
 	if mg := modp(g); mg != nil {
-		x := make([]byte, modpParams[modpIndex(g)].expBits/8)
+		x := make([]byte, dhGroups[dhIndex(g)].expBits/8)
 		if _, err := io.ReadFull(rand, x); err != nil {
 			return nil, err
 		}

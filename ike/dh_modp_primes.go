@@ -9,7 +9,7 @@ import "math/big"
 //	p = 2^n - 2^(n-64) - 1 + 2^64 * (floor(2^(n-130) * pi) + k)
 //
 // where n is the size in bits and k the smallest offset that makes p and
-// (p-1)/2 prime, as each RFC gives it (n and k: modpParams, dh.go).
+// (p-1)/2 prime, as each RFC gives it (n and k: dhGroups, dh.go).
 
 // piHex is floor(pi * 16^992) in hexadecimal: 3,970 bits of pi, enough for
 // the 3,966 fraction bits group 16 needs.
@@ -38,13 +38,13 @@ const piFracBits = 4 * (len(piHex) - 1)
 // is not MODP. It runs once per group (modp), so pi is read from its
 // digits each time rather than kept.
 func modpPrime(g Group) []byte {
-	i := modpIndex(g)
-	if i < 0 {
+	i := dhIndex(g)
+	if i < 0 || i >= numMODP {
 		return nil
 	}
-	pp := &modpParams[i]
+	pp := &dhGroups[i]
 	piFixed, _ := new(big.Int).SetString(piHex, 16) // pi * 2^piFracBits, truncated
-	n := uint(pp.bits)
+	n := uint(pp.pubLen) * 8
 	one := big.NewInt(1)
 	p := new(big.Int).Rsh(piFixed, uint(piFracBits)-(n-130)) // floor(2^(n-130) pi)
 	p.Add(p, big.NewInt(int64(pp.offset)))

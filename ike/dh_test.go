@@ -81,7 +81,7 @@ func BenchmarkDH(b *testing.B) {
 // least twice its security strength, and GenerateKey uses that size.
 func TestModpExponentSizes(t *testing.T) {
 	strength := map[Group]int{1: 64, 2: 80, 5: 96, 14: 112, 15: 128, 16: 152}
-	for _, pp := range modpParams {
+	for _, pp := range dhGroups[:numMODP] {
 		g, bits := pp.group, int(pp.expBits)
 		if bits < 2*strength[g] || bits%8 != 0 {
 			t.Errorf("%v: %d-bit exponent for a strength of %d bits", g, bits, strength[g])
@@ -108,8 +108,8 @@ func TestModpPrimes(t *testing.T) {
 		15: "48cf8b092fbce4359d9871abf74f98e25b6163379eaa15cd9087e800c6d1c55c",
 		16: "4ee95187682bcb230ad26a95205f6920e84708f6251b3894329b09ec23919e33",
 	}
-	if len(want) != len(modpParams) {
-		t.Fatalf("%d MODP groups, %d known primes", len(modpParams), len(want))
+	if len(want) != numMODP {
+		t.Fatalf("%d MODP groups, %d known primes", numMODP, len(want))
 	}
 	for g, h := range want {
 		p := modpPrime(g)
@@ -124,5 +124,21 @@ func TestModpPrimes(t *testing.T) {
 	}
 	if modpPrime(GroupECP256) != nil {
 		t.Error("an elliptic curve group has a MODP prime")
+	}
+}
+
+// TestDHGroupsTable: the MODP rows of dhGroups come first (numMODP of
+// them, each with an exponent size and an offset), then the curves
+// (neither), and every supported group has a row.
+func TestDHGroupsTable(t *testing.T) {
+	for i, row := range dhGroups {
+		if modpRow := row.expBits != 0 && row.offset != 0; modpRow != (i < numMODP) {
+			t.Errorf("row %d (%v): MODP %v, but numMODP is %d", i, row.group, modpRow, numMODP)
+		}
+	}
+	for _, g := range Groups {
+		if !g.Supported() || g.PublicLen() == 0 {
+			t.Errorf("%v: supported %v, KE of %d bytes", g, g.Supported(), g.PublicLen())
+		}
 	}
 }
