@@ -57,23 +57,22 @@
 // Failures after the key exchange are told to the peer, and understood
 // from it, in encrypted Informational messages.
 //
-// Each role is its own state machine around the shared Phase1, as
-// crypto/tls splits client and server handshakes: phase1Initiator
-// (phase1_initiator.go) and phase1Responder (phase1_responder.go), each
-// reading top to bottom through Main Mode, then Aggressive Mode, one
-// handler per received message. phase1.go holds the shared types and
-// Handle, which does what every message needs (retransmissions, cookies,
-// fragments, Informationals) and passes the rest to the role. The
-// helpers both roles use live in files by job: phase1_proposal.go (offer
-// and choice), phase1_keys.go (KE, nonces, SKEYID), phase1_auth.go
-// (identity, HASH/SIG, INITIAL-CONTACT), phase1_natt.go (vendor IDs,
-// NAT-D, the float to 4500), phase1_send.go (encoding, fragments),
-// phase1_info.go (Informationals during phase 1), phase1_resume.go (the
-// stateless Main Mode responder). States carry Cisco's names
-// (MM_WAIT_MSG2 .. MM_ACTIVE, AM_WAIT_MSG2/3, AM_ACTIVE). The responder
-// chooses like Cisco: the first of its own policies that matches any
-// offered transform; the lower lifetime wins (RESPONDER-LIFETIME when the
-// responder lowers it).
+// Each role's handlers are methods of Phase1 in a file of their own, as
+// crypto/tls splits client and server handshakes: phase1_initiator.go and
+// phase1_responder.go, each reading top to bottom through Main Mode, then
+// Aggressive Mode, one handler per received message. phase1.go holds the
+// shared types and Handle, which does what every message needs
+// (retransmissions, cookies, fragments, Informationals) and passes the
+// rest to the role's table. The helpers both roles use live in files by
+// job: phase1_proposal.go (offer and choice), phase1_keys.go (KE, nonces,
+// SKEYID), phase1_auth.go (identity, HASH/SIG, INITIAL-CONTACT),
+// phase1_natt.go (vendor IDs, NAT-D, the float to 4500), phase1_send.go
+// (encoding, fragments), phase1_info.go (Informationals during phase 1),
+// phase1_resume.go (the stateless Main Mode responder). States carry
+// Cisco's names (MM_WAIT_MSG2 .. MM_ACTIVE, AM_WAIT_MSG2/3, AM_ACTIVE).
+// The responder chooses like Cisco: the first of its own policies that
+// matches any offered transform; the lower lifetime wins
+// (RESPONDER-LIFETIME when the responder lowers it).
 //
 // Authentication: pre-shared keys, RSA signatures (PKCS#1 v1.5 over the
 // bare hash) and ECDSA (RFC 4754, r||s; HASH_I/HASH_R then use the HMAC of

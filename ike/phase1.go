@@ -131,12 +131,13 @@ type Result struct {
 // state machine: no sockets, no timers, no goroutines. Retransmission is
 // the caller's job: resend LastSent while waiting.
 //
-// Phase1 is what both roles share, as crypto/tls's Conn is; each role is
-// its own state machine around it, as crypto/tls's client and server
-// handshakes are: phase1Initiator (phase1_initiator.go) and
-// phase1Responder (phase1_responder.go), each reading top to bottom
-// through Main Mode, then Aggressive Mode. Handle does what is common to
-// every message and hands the rest to the role.
+// Each role's handlers read top to bottom through Main Mode, then
+// Aggressive Mode, in a file of their own, as crypto/tls's client and
+// server handshakes are: phase1_initiator.go and phase1_responder.go.
+// Handle does what is common to every message and hands the rest to the
+// role's table (phase1Step). One type for both roles, not a type per
+// role around a shared one: each type's method table would list every
+// shared method again (flash).
 //
 // Its fields are grouped by job, each group filled by the file its
 // comment names (plain fields: a named type per group cost its type
@@ -144,8 +145,11 @@ type Result struct {
 type Phase1 struct {
 	cfg   Phase1Config
 	rand  io.Reader
-	role  phase1Role // the *phase1Initiator or *phase1Responder this is part of
 	state State
+	// The role, and its table for the exchange (a responder's is nil
+	// until the first message picks Main or Aggressive Mode).
+	initiator bool
+	table     phase1Table
 
 	// out is what the negotiation establishes, filled as it goes and
 	// handed out by finish as Done: the exchange, the cookies and the
@@ -186,13 +190,6 @@ type Phase1 struct {
 	failure *Phase1Failure
 }
 
-// phase1Role is one role's state machine: it takes the Main or
-// Aggressive Mode messages Handle passes on (through phase1Step and the
-// role's table).
-type phase1Role interface {
-	receive(h *Header, pkt *Packet) (*Result, error)
-}
-
 // setup fills the shared part from cfg for either role.
 func (p *Phase1) setup(cfg *Phase1Config) error {
 	if cfg == nil {
@@ -223,11 +220,10 @@ func (p *Phase1) setup(cfg *Phase1Config) error {
 
 // Start sends the initiator's first message.
 func (p *Phase1) Start(now time.Time) (Result, error) {
-	hs, ok := p.role.(*phase1Initiator)
-	if !ok || p.state != StateNone {
+	if !p.initiator || p.state != StateNone {
 		return Result{}, errorText("ike: Start on a responder or a started negotiation")
 	}
-	r, err := hs.start()
+	r, err := p.start()
 	if err != nil {
 		return *p.failWith(err), nil
 	}
@@ -239,10 +235,7 @@ func (p *Phase1) Start(now time.Time) (Result, error) {
 func (p *Phase1) State() State { return p.state }
 
 // Initiator reports the role.
-func (p *Phase1) Initiator() bool {
-	_, ok := p.role.(*phase1Initiator)
-	return ok
-}
+func (p *Phase1) Initiator() bool { return p.initiator }
 
 // Exchange is ExchangeMain or ExchangeAggressive (0 for a responder that
 // has not seen the first message).
@@ -306,7 +299,7 @@ func (p *Phase1) handle(pkt *Packet) (*Result, error) {
 		return &Result{Send: p.lastAnswer}, nil
 	}
 	// A responder learns the initiator's cookie from the first message
-	// (phase1Responder.receive); an initiator has left StateNone once
+	// (firstMessage); an initiator has left StateNone once
 	// Start sent its cookie.
 	if h.CookieI != p.out.CookieI && p.state != StateNone {
 		return nil, errorText("ike: initiator cookie mismatch")
@@ -336,7 +329,12 @@ func (p *Phase1) handle(pkt *Packet) (*Result, error) {
 	if p.state.Active() {
 		return nil, fmt.Errorf("ike: %v message in %v", h.Exchange, p.state)
 	}
-	r, err := p.role.receive(&h, pkt)
+	if !p.initiator && p.state == StateNone {
+		if err := p.firstMessage(&h); err != nil {
+			return nil, err
+		}
+	}
+	r, err := phase1Step(p, &h, pkt)
 	if err != nil {
 		if f, ok := errors.AsType[*Phase1Failure](err); ok {
 			return p.failWith(f), nil
@@ -359,7 +357,7 @@ func (p *Phase1) finish(active State) *Phase1Done {
 	p.state = active
 	d := &p.out
 	d.Policy.Lifetime = d.Lifetime
-	d.Initiator, d.Floated, d.Established = p.Initiator(), p.floated, p.now
+	d.Initiator, d.Floated, d.Established = p.initiator, p.floated, p.now
 	p.done = d
 	Wipe(p.ni, p.nr)
 	return d

@@ -21,7 +21,7 @@ func (p *Phase1) localIdentity() *ID {
 // ourProof is our [CERT...] HASH or SIG over our ID (localID): HASH_I as
 // the initiator, HASH_R as the responder.
 func (p *Phase1) ourProof() ([]Payload, error) {
-	h := p.idHash(p.Initiator(), p.out.LocalID.Body())
+	h := p.idHash(p.initiator, p.out.LocalID.Body())
 	if p.out.Policy.Auth.PreShared() {
 		return []Payload{&Opaque{PayloadHash, h}}, nil
 	}
@@ -69,7 +69,7 @@ func (p *Phase1) verifyPeer(id *ID, m *Message) error {
 	if p.cfg.RemoteID != nil && !IDEqual(id, p.cfg.RemoteID) {
 		return fail(FailInvalidID, NotifyInvalidIDInformation, "peer ID %v, want %v", id, p.cfg.RemoteID)
 	}
-	want := p.idHash(!p.Initiator(), id.Body())
+	want := p.idHash(!p.initiator, id.Body())
 	if p.out.Policy.Auth.PreShared() {
 		hp := m.opaque(PayloadHash)
 		if hp == nil {

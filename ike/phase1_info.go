@@ -16,7 +16,7 @@ import (
 // 1, for both roles and both modes: in clear before the key exchange
 // (unauthenticated: only shown), encrypted with a leading HASH after it
 // (the peer's failure: the negotiation ends).
-var phase1Informational = phase1Table[*Phase1]{
+var phase1Informational = phase1Table{
 	{name: "INFO", from: StateMMWaitMsg2, to: StateMMWaitMsg2, crypt: inClear, allowed: withDelete, handle: (*Phase1).infoInClear},
 	{name: "INFO", from: StateMMWaitMsg3, to: StateMMWaitMsg3, crypt: inClear, allowed: withDelete, handle: (*Phase1).infoInClear},
 	{name: "INFO", from: StateMMWaitMsg4, to: StateMMWaitMsg4, crypt: inClear, allowed: withDelete, handle: (*Phase1).infoInClear},

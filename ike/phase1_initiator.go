@@ -21,28 +21,19 @@ import (
 //	AM2 R->I  SA KE Nr IDir [CERT] HASH_R|SIG_R [CR] VID... NAT-D NAT-D
 //	AM3 I->R  encrypted: [CERT] HASH_I|SIG_I NAT-D NAT-D [N(INITIAL-CONTACT)]  (from 4500 after a NAT)
 
-// phase1Initiator is the initiator's state machine around the shared
-// Phase1.
-type phase1Initiator struct {
-	Phase1
-	table phase1Table[*phase1Initiator] // mainModeInitiator or aggressiveInitiator
-}
-
 // NewInitiator prepares a phase 1 negotiation towards cfg.Remote; Start
 // produces the first message.
 func NewInitiator(cfg *Phase1Config) (*Phase1, error) {
-	hs := &phase1Initiator{}
-	p := &hs.Phase1
+	p := &Phase1{initiator: true}
 	if err := p.setup(cfg); err != nil {
 		return nil, err
 	}
-	p.role = hs
 	p.out.Exchange = cfg.Exchange
 	switch p.out.Exchange {
 	case 0, ExchangeMain:
-		p.out.Exchange, hs.table = ExchangeMain, mainModeInitiator
+		p.out.Exchange, p.table = ExchangeMain, mainModeInitiator
 	case ExchangeAggressive:
-		hs.table = aggressiveInitiator
+		p.table = aggressiveInitiator
 		// Aggressive Mode sends KE with the first message, so every offered
 		// transform must use the first policy's group.
 		var same []Policy
@@ -62,125 +53,121 @@ func NewInitiator(cfg *Phase1Config) (*Phase1, error) {
 }
 
 // start builds the first message: MM1, which offers our policies, or
-// AM1 (am1).
-func (hs *phase1Initiator) start() (*Result, error) {
-	if hs.out.Exchange == ExchangeMain {
-		return hs.sendPlain(append([]Payload{hs.saPayload()}, hs.vendorPayloads()...), StateMMWaitMsg2)
+// AM1 (startAggressive).
+func (p *Phase1) start() (*Result, error) {
+	if p.out.Exchange == ExchangeMain {
+		return p.sendPlain(append([]Payload{p.saPayload()}, p.vendorPayloads()...), StateMMWaitMsg2)
 	}
-	return hs.am1()
-}
-
-func (hs *phase1Initiator) receive(h *Header, pkt *Packet) (*Result, error) {
-	return phase1Step(&hs.Phase1, hs.table, hs, h, pkt)
+	return p.startAggressive()
 }
 
 // Main Mode as the initiator (phase1_table.go): the responder's messages.
 // VID and N payloads are allowed in every message.
-var mainModeInitiator = phase1Table[*phase1Initiator]{
+var mainModeInitiator = phase1Table{
 	{name: "MM2", from: StateMMWaitMsg2, to: StateMMWaitMsg4, crypt: inClear,
-		required: withSA, allowed: withCR, handle: (*phase1Initiator).mm2},
+		required: withSA, allowed: withCR, handle: (*Phase1).mm2},
 	{name: "MM4", from: StateMMWaitMsg4, to: StateMMWaitMsg6, crypt: inClear,
-		required: withKENonce, allowed: withCR | withNATD, handle: (*phase1Initiator).mm4},
+		required: withKENonce, allowed: withCR | withNATD, handle: (*Phase1).mm4},
 	{name: "MM6", from: StateMMWaitMsg6, to: StateMMActive, crypt: encrypted,
-		required: withID, allowed: withAuth | withCR, handle: (*phase1Initiator).mm6},
+		required: withID, allowed: withAuth | withCR, handle: (*Phase1).mm6},
 }
 
 // mm2 takes the responder's choice and answers with MM3: our KE and nonce.
-func (hs *phase1Initiator) mm2(m *Message, pkt *Packet) (*Result, error) {
-	if err := hs.acceptChoice(m, "MM2"); err != nil {
+func (p *Phase1) mm2(m *Message, pkt *Packet) (*Result, error) {
+	if err := p.acceptChoice(m, "MM2"); err != nil {
 		return nil, err
 	}
-	ps, err := hs.ourKE()
+	ps, err := p.ourKE()
 	if err != nil {
 		return nil, err
 	}
-	return hs.sendPlainWithNATD(append(ps, hs.certRequest()...), StateMMWaitMsg4)
+	return p.sendPlainWithNATD(append(ps, p.certRequest()...), StateMMWaitMsg4)
 }
 
 // mm4 takes the responder's KE and nonce, derives the keys and answers
 // with MM5: our identity and its proof, encrypted (floated to 4500 when
 // NAT-D found a NAT).
-func (hs *phase1Initiator) mm4(m *Message, pkt *Packet) (*Result, error) {
-	if err := hs.peerKE(m, pkt); err != nil {
+func (p *Phase1) mm4(m *Message, pkt *Packet) (*Result, error) {
+	if err := p.peerKE(m, pkt); err != nil {
 		return nil, err
 	}
-	r := &Result{Float: hs.floatOnNAT()}
-	hs.out.LocalID = hs.localIdentity()
-	auth, err := hs.ourProof()
+	r := &Result{Float: p.floatOnNAT()}
+	p.out.LocalID = p.localIdentity()
+	auth, err := p.ourProof()
 	if err != nil {
 		return nil, err
 	}
-	ps := append([]Payload{hs.out.LocalID}, auth...)
-	ps = append(ps, hs.initialContact()...)
-	b, err := hs.marshalEncrypted(ps)
+	ps := append([]Payload{p.out.LocalID}, auth...)
+	ps = append(ps, p.initialContact()...)
+	b, err := p.marshalEncrypted(ps)
 	if err != nil {
 		return nil, err
 	}
-	hs.state = StateMMWaitMsg6
+	p.state = StateMMWaitMsg6
 	r.Send = [][]byte{b}
 	return r, nil
 }
 
 // mm6 authenticates the responder: phase 1 is done.
-func (hs *phase1Initiator) mm6(m *Message, pkt *Packet) (*Result, error) {
-	if err := hs.verifyPeer(Find[*ID](m), m); err != nil {
+func (p *Phase1) mm6(m *Message, pkt *Packet) (*Result, error) {
+	if err := p.verifyPeer(Find[*ID](m), m); err != nil {
 		return nil, err
 	}
-	hs.noteInitialContact(m)
-	return &Result{Done: hs.finish(StateMMActive)}, nil
+	p.noteInitialContact(m)
+	return &Result{Done: p.finish(StateMMActive)}, nil
 }
 
 // Aggressive Mode as the initiator. The identities travel in clear, and
 // all offered transforms share the DH group of the KE payload.
-var aggressiveInitiator = phase1Table[*phase1Initiator]{
+var aggressiveInitiator = phase1Table{
 	{name: "AM2", from: StateAMWaitMsg2, to: StateAMActive, crypt: inClear,
-		required: withSA | withKENonce | withID, allowed: withAuth | withCR | withNATD, handle: (*phase1Initiator).am2},
+		required: withSA | withKENonce | withID, allowed: withAuth | withCR | withNATD, handle: (*Phase1).am2},
 }
 
-// am1 offers our policies with our KE, nonce and identity.
-func (hs *phase1Initiator) am1() (*Result, error) {
-	sa := hs.saPayload()
+// startAggressive offers our policies with our KE, nonce and identity.
+func (p *Phase1) startAggressive() (*Result, error) {
+	sa := p.saPayload()
 	// Until the responder chooses, the first policy stands for all: they
 	// share the group, and its method decides the default identity.
-	hs.out.Policy = hs.policies[0]
-	ke, err := hs.ourKE()
+	p.out.Policy = p.policies[0]
+	ke, err := p.ourKE()
 	if err != nil {
 		return nil, err
 	}
-	hs.out.LocalID = hs.localIdentity()
-	ps := append([]Payload{sa, ke[0], ke[1], hs.out.LocalID}, hs.certRequest()...)
-	return hs.sendPlain(append(ps, hs.vendorPayloads()...), StateAMWaitMsg2)
+	p.out.LocalID = p.localIdentity()
+	ps := append([]Payload{sa, ke[0], ke[1], p.out.LocalID}, p.certRequest()...)
+	return p.sendPlain(append(ps, p.vendorPayloads()...), StateAMWaitMsg2)
 }
 
 // am2 takes the responder's choice, keys and proof and answers with AM3,
 // our proof: phase 1 is done.
-func (hs *phase1Initiator) am2(m *Message, pkt *Packet) (*Result, error) {
-	if err := hs.acceptChoice(m, "AM2"); err != nil {
+func (p *Phase1) am2(m *Message, pkt *Packet) (*Result, error) {
+	if err := p.acceptChoice(m, "AM2"); err != nil {
 		return nil, err
 	}
-	if err := hs.peerKE(m, pkt); err != nil {
+	if err := p.peerKE(m, pkt); err != nil {
 		return nil, err
 	}
-	if err := hs.verifyPeer(Find[*ID](m), m); err != nil {
+	if err := p.verifyPeer(Find[*ID](m), m); err != nil {
 		return nil, err
 	}
-	r := &Result{Float: hs.floatOnNAT()}
-	auth, err := hs.ourProof()
+	r := &Result{Float: p.floatOnNAT()}
+	auth, err := p.ourProof()
 	if err != nil {
 		return nil, err
 	}
 	// AM3's NAT-D hashes already use the floated ports.
-	natd, err := hs.natdPayloads()
+	natd, err := p.natdPayloads()
 	if err != nil {
 		return nil, err
 	}
 	ps := append(auth, natd...)
-	ps = append(ps, hs.initialContact()...)
-	b, err := hs.marshalEncrypted(ps)
+	ps = append(ps, p.initialContact()...)
+	b, err := p.marshalEncrypted(ps)
 	if err != nil {
 		return nil, err
 	}
 	r.Send = [][]byte{b}
-	r.Done = hs.finish(StateAMActive)
+	r.Done = p.finish(StateAMActive)
 	return r, nil
 }

@@ -19,7 +19,7 @@ func (p *Phase1) peerKE(m *Message, pkt *Packet) error {
 	if len(n.Data) < 8 || len(n.Data) > 256 {
 		return fail(FailMalformed, NotifyPayloadMalformed, "nonce of %d bytes", len(n.Data))
 	}
-	ke, nonce, initiator := &p.gxi, &p.ni, p.Initiator()
+	ke, nonce, initiator := &p.gxi, &p.ni, p.initiator
 	if initiator {
 		ke, nonce = &p.gxr, &p.nr
 	}
@@ -51,7 +51,7 @@ func (p *Phase1) ourKE() ([]Payload, error) {
 			return nil, err
 		}
 	}
-	ke, nonce, initiator := &p.gxr, &p.nr, p.Initiator()
+	ke, nonce, initiator := &p.gxr, &p.nr, p.initiator
 	if initiator {
 		ke, nonce = &p.gxi, &p.ni
 	}
@@ -75,7 +75,7 @@ func (p *Phase1) computeKeys() error {
 		return fail(FailConfig, 0, "%v", err)
 	}
 	peerPub := p.gxi
-	if p.Initiator() {
+	if p.initiator {
 		peerPub = p.gxr
 	}
 	gxy, err := p.dh.SharedSecret(peerPub)

@@ -31,7 +31,7 @@ func (r *responderRecord) size() int { return 160 + cap(r.saiB) }
 // record extracts the state of a Main Mode responder that has sent MM2;
 // nil in any other state or role.
 func (p *Phase1) record() *responderRecord {
-	if _, ok := p.role.(*phase1Responder); !ok || p.out.Exchange != ExchangeMain || p.state != StateMMWaitMsg3 {
+	if p.initiator || p.out.Exchange != ExchangeMain || p.state != StateMMWaitMsg3 {
 		return nil
 	}
 	return &responderRecord{ckyI: p.out.CookieI, ckyR: p.out.CookieR, saiB: p.saiB, policy: p.out.Policy, lifetime: p.out.Lifetime,
@@ -41,13 +41,13 @@ func (p *Phase1) record() *responderRecord {
 // resumeResponder rebuilds a Main Mode responder in MM_WAIT_MSG3 from its
 // record; feed it MM3 with Handle.
 func resumeResponder(cfg *Phase1Config, r *responderRecord) (*Phase1, error) {
-	hs, err := newResponder(cfg)
+	p, err := NewResponder(cfg)
 	if err != nil {
 		return nil, err
 	}
-	hs.out.Exchange, hs.table, hs.state = ExchangeMain, mainModeResponder, StateMMWaitMsg3
-	hs.out.CookieI, hs.out.CookieR, hs.saiB = r.ckyI, r.ckyR, r.saiB
-	hs.out.Policy, hs.out.Lifetime, hs.out.Peer, hs.out.NATT = r.policy, r.lifetime, r.peer, r.natt
-	hs.out.Local, hs.out.Remote, hs.floated = r.local, r.remote, r.floated
-	return &hs.Phase1, nil
+	p.out.Exchange, p.table, p.state = ExchangeMain, mainModeResponder, StateMMWaitMsg3
+	p.out.CookieI, p.out.CookieR, p.saiB = r.ckyI, r.ckyR, r.saiB
+	p.out.Policy, p.out.Lifetime, p.out.Peer, p.out.NATT = r.policy, r.lifetime, r.peer, r.natt
+	p.out.Local, p.out.Remote, p.floated = r.local, r.remote, r.floated
+	return p, nil
 }

@@ -25,11 +25,8 @@ const (
 	eitherWay // Aggressive Mode's third message: peers differ
 )
 
-// phase1Row is one transition of a phase 1 exchange. H is the state
-// machine its handler works on: *phase1Initiator or *phase1Responder
-// (phase1_initiator.go, phase1_responder.go), *Phase1 for the
-// Informational rows both roles share (phase1_info.go).
-type phase1Row[H any] struct {
+// phase1Row is one transition of a phase 1 exchange.
+type phase1Row struct {
 	name     string // the message, as the exchange diagrams call it
 	from, to State
 	crypt    crypt
@@ -38,14 +35,14 @@ type phase1Row[H any] struct {
 	// handle does the work of the message: it returns what to send and,
 	// at the end, Done. A *Phase1Failure error ends the negotiation, any
 	// other error drops the message.
-	handle func(hs H, m *Message, pkt *Packet) (*Result, error)
+	handle func(p *Phase1, m *Message, pkt *Packet) (*Result, error)
 }
 
 // phase1Table is one role's half of an exchange.
-type phase1Table[H any] []phase1Row[H]
+type phase1Table []phase1Row
 
 // row returns the transition out of state s, or nil.
-func (t phase1Table[H]) row(s State) *phase1Row[H] {
+func (t phase1Table) row(s State) *phase1Row {
 	for i := range t {
 		if t[i].from == s {
 			return &t[i]
@@ -58,7 +55,7 @@ func (t phase1Table[H]) row(s State) *phase1Row[H] {
 // encryption matches, the required payloads are there and every other
 // payload is allowed. Payloads of private-use types we do not know
 // (128 and up) are ignored, as other vendors' extensions.
-func (t phase1Table[H]) admit(s State, m *Message) (*phase1Row[H], error) {
+func (t phase1Table) admit(s State, m *Message) (*phase1Row, error) {
 	r := t.row(s)
 	if r == nil {
 		return nil, malformed("no message expected in %v", s)
@@ -75,12 +72,13 @@ func (t phase1Table[H]) admit(s State, m *Message) (*phase1Row[H], error) {
 	return r, nil
 }
 
-// phase1Step takes a Main or Aggressive Mode message for the role hs, whose
-// table is t: it opens the message, finds the row of the current state
-// and checks the message against it, runs the handler and checks that
-// the handler reached the row's to-state. A dropped message leaves the
-// state (and the IV chain) as it was.
-func phase1Step[H any](p *Phase1, t phase1Table[H], hs H, h *Header, pkt *Packet) (*Result, error) {
+// phase1Step takes a Main or Aggressive Mode message with the role's
+// table: it opens the message, finds the row of the current state and
+// checks the message against it, runs the handler and checks that the
+// handler reached the row's to-state. A dropped message leaves the state
+// (and the IV chain) as it was.
+func phase1Step(p *Phase1, h *Header, pkt *Packet) (*Result, error) {
+	t := p.table
 	if h.Exchange != p.out.Exchange {
 		return nil, fmt.Errorf("ike: %v message during %v mode", h.Exchange, p.out.Exchange)
 	}
@@ -115,7 +113,7 @@ func phase1Step[H any](p *Phase1, t phase1Table[H], hs H, h *Header, pkt *Packet
 	if nextIV != nil {
 		p.iv = nextIV
 	}
-	r, err := row.handle(hs, m, pkt)
+	r, err := row.handle(p, m, pkt)
 	if err != nil {
 		if _, ok := errors.AsType[*Phase1Failure](err); !ok {
 			p.iv = savedIV

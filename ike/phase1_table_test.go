@@ -36,7 +36,7 @@ type tableView struct {
 	admit func(s State, m *Message) (*rowView, error)
 }
 
-func viewOf[H any](t phase1Table[H]) *tableView {
+func viewOf(t phase1Table) *tableView {
 	v := &tableView{}
 	for i := range t {
 		r := &t[i]
