@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"slices"
 	"time"
 	"tinyipsec/internal/logx"
 
@@ -367,9 +366,11 @@ func (m *Manager) raClientLease(sa *ikeSA, t *txn, ap *AttributesPayload, now mo
 	sa.ra.lease, sa.ra.phase = l, raActive
 	m.setLife(sa, lifeActive)
 	// A lease that assigns the same addresses, DNS servers and networks
-	// as the one applied is not applied again.
+	// as the one applied is not applied again. Two leases read by
+	// parseLease are the same when they encode to the same attributes
+	// (a comparison of the four fields cost more code: flash).
 	o := ms.raLease
-	changed := o == nil || o.IP4 != l.IP4 || o.IP6 != l.IP6 || !slices.Equal(o.DNS, l.DNS) || !slices.Equal(o.Split, l.Split) || !ms.raApplied
+	changed := o == nil || !bytes.Equal(attributeBytes(o.attributes(false)), attributeBytes(l.attributes(false))) || !ms.raApplied
 	ms.raLease = l
 	if changed {
 		// The lease is the map's crypto ACL: one Quick Mode per split
