@@ -126,8 +126,16 @@ func (d *Dataplane) start(logger *logx.Logger) (err error) {
 		MaxPacket:  max(2048, cfg.Global.MTU+256),
 		// A batch takes most of a 64 KB TSO super-packet's segments, and
 		// the TUN writes merge up to a batch of decrypted segments.
-		Batch:   64,
-		PathMTU: d.peerMTU,
+		Batch: 64,
+		// The MTU towards a peer, for SAs installed by IKE. A closure,
+		// not a method value, which would add a wrapper function (flash).
+		PathMTU: func(peer netip.Addr) int {
+			rt, err := d.rtnl.PathTo(peer)
+			if err != nil {
+				return 0
+			}
+			return d.rtnl.PathMTU(rt)
+		},
 	})
 	if err != nil {
 		return err
@@ -299,15 +307,6 @@ func espMode(m conf.Mode) esp.Mode {
 		return esp.Transport
 	}
 	return esp.Tunnel
-}
-
-// peerMTU is the MTU towards peer, for SAs installed by IKE.
-func (d *Dataplane) peerMTU(peer netip.Addr) int {
-	rt, err := d.rtnl.PathTo(peer)
-	if err != nil {
-		return 0
-	}
-	return d.rtnl.PathMTU(rt)
 }
 
 // Close stops the loops, wipes every SA and removes the routes, the

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"tinyipsec/internal/logx"
@@ -56,7 +57,16 @@ func (s *Settler) Settled() {
 			if s.Log.Enabled(logx.LevelInfo) {
 				var ms runtime.MemStats
 				runtime.ReadMemStats(&ms)
-				s.Log.Info("IKE settled: heap returned to the kernel", "rss_kb", residentKB(), "heap_inuse_kb", ms.HeapInuse>>10,
+				// The resident set (VmRSS): statm's second field, in
+				// pages; 0 if unknown.
+				var rssKB int64
+				if b, err := os.ReadFile("/proc/self/statm"); err == nil {
+					if f := strings.Fields(string(b)); len(f) >= 2 {
+						pages, _ := strconv.ParseInt(f[1], 10, 64)
+						rssKB = pages * int64(syscall.Getpagesize()) >> 10
+					}
+				}
+				s.Log.Info("IKE settled: heap returned to the kernel", "rss_kb", rssKB, "heap_inuse_kb", ms.HeapInuse>>10,
 					"heap_alloc_kb", ms.HeapAlloc>>10, "stack_kb", ms.StackInuse>>10, "mspan_kb", ms.MSpanInuse>>10,
 					"gc_sys_kb", ms.GCSys>>10, "other_sys_kb", ms.OtherSys>>10, "goroutines", runtime.NumGoroutine(), "sys_kb", ms.Sys>>10)
 			}
@@ -66,20 +76,6 @@ func (s *Settler) Settled() {
 		})
 	}
 	s.mu.Unlock() // not deferred: a deferred call costs a wrapper function (flash)
-}
-
-// residentKB is the process's resident set (VmRSS), 0 if unknown.
-func residentKB() int64 {
-	b, err := os.ReadFile("/proc/self/statm")
-	if err != nil {
-		return 0
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 2 {
-		return 0
-	}
-	pages, _ := strconv.ParseInt(f[1], 10, 64)
-	return pages * int64(os.Getpagesize()) >> 10
 }
 
 // Memory defaults for a 64 MB router: a soft limit that makes the Go
