@@ -109,7 +109,7 @@ func (s *controlServer) handle(c *os.File) {
 	case "keys wireshark":
 		// Only on the admin's request, over the root-only socket.
 		s.log.Warn("SA keys exported on request (tinyipsec keys --wireshark)")
-		err = s.d.writeWiresharkKeys(&b)
+		s.d.writeWiresharkKeys(&b)
 		out = b.Bytes()
 	case "reload":
 		if rerr := s.d.reload(); rerr != nil {
@@ -125,6 +125,7 @@ func (s *controlServer) handle(c *os.File) {
 		out = resultJSON("error", err.Error())
 	}
 	c.Write(out)
+	clear(out) // the keys of "keys wireshark": wiped once sent
 	deadline.Stop(nil)
 	c.Close()
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"os"
@@ -14,17 +15,21 @@ import (
 // and esp_sa, which the client writes into DIR. Nothing is exported unless
 // the admin asks.
 
-// writeWiresharkKeys renders both tables for the control socket; the
-// client splits them into their files. The copies are wiped afterwards.
-func (d *daemon) writeWiresharkKeys(w io.Writer) error {
+// writeWiresharkKeys renders both tables into b for the control socket;
+// the client splits them into their files. The copies of the keys made
+// for it are wiped here, b by the caller once it is sent.
+func (d *daemon) writeWiresharkKeys(b *bytes.Buffer) {
 	d.mu.Lock()
 	var ikeSAs []wireshark.IKESA
 	var espSAs []wireshark.ESPSA
-	if d.ike != nil {
-		ikeSAs, espSAs = d.ike.exportKeys() // the IKE part holds all SA keys
+	if ik := d.ike; ik != nil && ik.enabled { // the IKE part holds all SA keys
+		for _, k := range ik.mgr.ExportIKEKeys() {
+			ikeSAs = append(ikeSAs, wireshark.IKESA{CookieI: k.CookieI, Key: k.Ka})
+		}
+		espSAs = ik.plane.ExportKeys()
 	}
 	d.mu.Unlock()
-	err := wireshark.WriteBundle(w, ikeSAs, espSAs)
+	wireshark.WriteBundle(b, ikeSAs, espSAs)
 	for _, sa := range ikeSAs {
 		clear(sa.Key)
 	}
@@ -32,17 +37,6 @@ func (d *daemon) writeWiresharkKeys(w io.Writer) error {
 		clear(sa.EncKey)
 		clear(sa.AuthKey)
 	}
-	return err
-}
-
-func (d *ikeDaemon) exportKeys() (ikeSAs []wireshark.IKESA, espSAs []wireshark.ESPSA) {
-	if !d.enabled {
-		return nil, nil
-	}
-	for _, k := range d.mgr.ExportIKEKeys() {
-		ikeSAs = append(ikeSAs, wireshark.IKESA{CookieI: k.CookieI, Key: k.Ka})
-	}
-	return ikeSAs, d.plane.ExportKeys()
 }
 
 // cmdKeys: tinyipsec keys --wireshark DIR.

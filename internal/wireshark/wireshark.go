@@ -14,7 +14,6 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
-	"io"
 	"net/netip"
 	"path/filepath"
 
@@ -82,12 +81,11 @@ const (
 // in one answer, the client splits them into their files.
 const bundleMark = "#@ "
 
-// WriteBundle writes both tables, each after a "#@ NAME" line, in one
-// write, and zeroes the buffer that held the keys. SAs whose cipher
-// Wireshark cannot decrypt become "# SPI ..." comment lines, which
-// WriteDir reports as skipped.
-func WriteBundle(w io.Writer, ike []IKESA, esp []ESPSA) error {
-	var b bytes.Buffer // not bufio, which the daemon links nowhere else (flash)
+// WriteBundle writes both tables into b, each after a "#@ NAME" line;
+// b then holds the keys, for the caller to wipe once they are sent. SAs
+// whose cipher Wireshark cannot decrypt become "# SPI ..." comment lines,
+// which WriteDir reports as skipped.
+func WriteBundle(b *bytes.Buffer, ike []IKESA, esp []ESPSA) {
 	b.WriteString(bundleMark + IKEv1File + "\n# IKEv1 phase 1 keys exported by tinyipsec: SECRET, anyone holding this file can decrypt the exchanges.\n")
 	for _, sa := range ike {
 		b.WriteString(hex.EncodeToString(sa.CookieI[:]) + "," + hex.EncodeToString(sa.Key) + "\n")
@@ -118,9 +116,6 @@ func WriteBundle(w io.Writer, ike []IKESA, esp []ESPSA) error {
 		}
 		b.WriteByte('\n')
 	}
-	_, err := w.Write(b.Bytes())
-	clear(b.Bytes()[:b.Cap()])
-	return err
 }
 
 func hexKey(k []byte) string {
