@@ -154,34 +154,10 @@ func (d *Dataplane) start(logger *logx.Logger) (err error) {
 			return fmt.Errorf("crypto map %s: %w", m.ID(), err)
 		}
 	}
-	d.startLoops()
-	logger.Info("data plane up", "tun", d.dev.Name(), "mtu", d.dev.MTU(), "routes", d.kernel.Routes(), "entries", len(d.maps))
-	return nil
-}
-
-// compileACLs compiles the crypto ACL of every map (nil for a map without
-// one) and lists the maps' IDs: policy entry i of the engine is maps[i].
-func compileACLs(maps []*conf.CryptoMap) (lists []*acl.List, ids []string) {
-	for _, m := range maps {
-		var l *acl.List
-		if m.ACL != nil {
-			l = m.ACL.List()
-		}
-		lists = append(lists, l)
-		ids = append(ids, m.ID())
-	}
-	return lists, ids
-}
-
-// UDP is the IKE socket set (ports 500 and 4500); nil when no crypto map
-// is keyed by IKE.
-func (d *Dataplane) UDP() *tun.UDP { return d.udp }
-
-func (d *Dataplane) startLoops() {
-	// The outbound loop (i = -1) and one inbound loop per raw socket
-	// reader, all from one closure: a helper closure taking the loop as a
-	// func value added a closure per loop and a method-value wrapper
-	// (flash).
+	// The packet loops: the outbound loop (i = -1) and one inbound loop
+	// per raw socket reader, all from one closure: a helper closure
+	// taking the loop as a func value added a closure per loop and a
+	// method-value wrapper (flash).
 	readers := d.ip.Readers()
 	d.wg.Add(1 + len(readers))
 	for i := -1; i < len(readers); i++ {
@@ -203,7 +179,27 @@ func (d *Dataplane) startLoops() {
 		d.udp.SetESPBatch(func() tun.ESPBatch { return d.engine.NewUDPBatch() })
 		d.udp.Start()
 	}
+	logger.Info("data plane up", "tun", d.dev.Name(), "mtu", d.dev.MTU(), "routes", d.kernel.Routes(), "entries", len(d.maps))
+	return nil
 }
+
+// compileACLs compiles the crypto ACL of every map (nil for a map without
+// one) and lists the maps' IDs: policy entry i of the engine is maps[i].
+func compileACLs(maps []*conf.CryptoMap) (lists []*acl.List, ids []string) {
+	for _, m := range maps {
+		var l *acl.List
+		if m.ACL != nil {
+			l = m.ACL.List()
+		}
+		lists = append(lists, l)
+		ids = append(ids, m.ID())
+	}
+	return lists, ids
+}
+
+// UDP is the IKE socket set (ports 500 and 4500); nil when no crypto map
+// is keyed by IKE.
+func (d *Dataplane) UDP() *tun.UDP { return d.udp }
 
 // kernelEntries is the kernel's share of every crypto map entry: its ACL
 // lines, or the routes remote access gives it.
