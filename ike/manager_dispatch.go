@@ -480,8 +480,14 @@ func refusedQuick(sa *ikeSA, e *peerNotify) *qmState {
 			continue
 		}
 		if (e.Protocol == ProtoESP || e.Protocol == ProtoAH) && len(e.SPI) == 4 {
-			if qs.q.offers(e.Protocol, e.SPI) {
-				return qs
+			// Refused: the one whose QM1 offered that protocol with
+			// that SPI.
+			if ours := qs.q.ourSA; ours != nil {
+				for i := range ours.Proposals {
+					if p := &ours.Proposals[i]; p.Protocol == e.Protocol && string(p.SPI) == e.SPI {
+						return qs
+					}
+				}
 			}
 			continue
 		}

@@ -7,7 +7,6 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"time"
 )
@@ -350,27 +349,13 @@ func (q *quickMode) sealOffer(k quickHashKind, sa *SA, nonce []byte, lifetime *N
 	return q.seal(k, ps)
 }
 
-// offers reports whether our QM1 offered a proposal of protocol proto
-// with SPI spi (its bytes).
-func (q *quickMode) offers(proto uint8, spi string) bool {
-	if q.ourSA == nil {
-		return false
-	}
-	for i := range q.ourSA.Proposals {
-		if p := &q.ourSA.Proposals[i]; p.Protocol == proto && string(p.SPI) == spi {
-			return true
-		}
-	}
-	return false
-}
-
 // initiatorQM2 takes the responder's answer: its choice, nonce, PFS key
 // and lifetimes; it returns QM3 and the result.
 func (q *quickMode) initiatorQM2(m *Message) ([]byte, *quickResult, error) {
 	sa, nonce := Find[*SA](m), m.opaque(PayloadNonce)
 	ids := FindAll[*ID](m)
 	if q.idci != nil && (len(ids) != 2 || !bytes.Equal(ids[0].Body(), q.idci.Body()) || !bytes.Equal(ids[1].Body(), q.idcr.Body())) {
-		return refuse(NotifyInvalidIDInformation, errors.New("responder changed the proxy IDs (IDci/IDcr)"))
+		return refuse(NotifyInvalidIDInformation, errorText("responder changed the proxy IDs (IDci/IDcr)"))
 	}
 	ch, err := q.offer.acceptReply(sa, q.ourSA)
 	if err != nil {
@@ -424,7 +409,7 @@ func newQuickResponder(sec *p1Secrets, pkt []byte, lookup quickLookup, spi func(
 		return nil, nil, err
 	}
 	if h.MessageID == 0 {
-		return nil, nil, errors.New("ike: Quick Mode with message ID 0")
+		return nil, nil, errorText("ike: Quick Mode with message ID 0")
 	}
 	q := &quickMode{mid: h.MessageID, sec: sec, started: monoNow(), iv: sec.exchangeIV(h.MessageID), lookup: lookup, allocSPI: spi}
 	out, _, err := q.handle(pkt)

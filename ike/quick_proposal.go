@@ -2,7 +2,6 @@ package ike
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"time"
 
@@ -121,7 +120,7 @@ func (o *childOffer) buildSA(spi func() uint32) (*SA, error) {
 		}
 	}
 	if len(sa.Proposals) == 0 {
-		return nil, errors.New("no transform set to offer")
+		return nil, errorText("no transform set to offer")
 	}
 	return sa, nil
 }

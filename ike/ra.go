@@ -323,7 +323,7 @@ func (m *Manager) raClientCredentials(sa *ikeSA, t *txn, ap *AttributesPayload, 
 	cm := sa.ms.cm
 	as, ok := xauthCredentials(ap.Attributes, cm.XAuthUser, cm.XAuthPassword)
 	if !ok {
-		return errors.New("the gateway asked for an XAUTH type other than user name and password (generic), which is not supported")
+		return errorText("the gateway asked for an XAUTH type other than user name and password (generic), which is not supported")
 	}
 	m.log.Info("XAUTH: sending user name and password", "peer", &sa.remote, "user", cm.XAuthUser)
 	m.raSend(sa, t, CfgReply, ap.Identifier, as, now)
@@ -334,7 +334,7 @@ func (m *Manager) raClientCredentials(sa *ikeSA, t *txn, ap *AttributesPayload, 
 func (m *Manager) raClientStatus(sa *ikeSA, t *txn, ap *AttributesPayload, now mono) error {
 	st, ok := ap.Attributes.Uint(XAuthStatus)
 	if !ok {
-		return errors.New("XAUTH: the gateway's SET has no status")
+		return errorText("XAUTH: the gateway's SET has no status")
 	}
 	m.raSend(sa, t, CfgAck, ap.Identifier, xauthVerdict[btoi(st == xauthStatusOK)], now)
 	if st != xauthStatusOK {
@@ -360,7 +360,7 @@ func (m *Manager) raClientLease(sa *ikeSA, t *txn, ap *AttributesPayload, now mo
 		m.raSend(sa, t, CfgAck, ap.Identifier, ack, now)
 	}
 	if !ok {
-		return errors.New("Mode-Config: the gateway assigned no address (check its address pool)")
+		return errorText("Mode-Config: the gateway assigned no address (check its address pool)")
 	}
 	ms := sa.ms
 	sa.ra.lease, sa.ra.phase = l, raActive
@@ -612,7 +612,7 @@ func (m *Manager) raRelease(sa *ikeSA) {
 func (m *Manager) raOffer(sa *ikeSA, qs *qmState, sel acl.Selector) (*childOffer, error) {
 	ra := sa.ra
 	if ra.phase != raActive || ra.lease == nil {
-		return nil, errors.New("Quick Mode before Mode-Config assigned an address")
+		return nil, errorText("Quick Mode before Mode-Config assigned an address")
 	}
 	ms := sa.ms
 	vip := &ra.lease.IP4
