@@ -92,7 +92,16 @@ func (b *builder) build(root map[string]any) (*Config, error) {
 	b.global(g)
 	policies := top.tableArray("isakmp_policy")
 	b.hasPolicies = len(policies) > 0
-	b.policies(policies)
+	// int keys: a map of int64 links its own lookup code; string values:
+	// a map type the daemon has anyway (flash).
+	byPrio := map[int]string{}
+	for _, t := range policies {
+		if b.stopArray() {
+			break
+		}
+		b.policy(t, byPrio)
+		t.done()
+	}
 	if ts, _ := top.subTable("transform_set"); ts != nil {
 		b.named(ts, false)
 	}
@@ -103,7 +112,34 @@ func (b *builder) build(root map[string]any) (*Config, error) {
 	b.hasKeyring = len(keyring) > 0
 	b.keyring(keyring)
 	maps := top.tableArray("crypto_map")
-	b.cryptoMaps(maps)
+	// The crypto maps, kept sorted by (name, seq) as IOS evaluates them:
+	// each map is inserted at its place, after those that sort equal,
+	// rather than sorted at the end, whose less and swap closures were two
+	// functions more (flash).
+	seen := map[string]string{} // ID -> where it is defined: a map type the daemon has anyway (flash)
+	needPolicy := false
+	for _, t := range maps {
+		if b.stopArray() {
+			break
+		}
+		m := b.cryptoMap(t, seen)
+		t.done()
+		if m != nil {
+			ms := append(b.cfg.CryptoMaps, m)
+			i := len(ms) - 1
+			for ; i > 0 && (ms[i-1].Name > m.Name || ms[i-1].Name == m.Name && ms[i-1].Seq > m.Seq); i-- {
+				ms[i] = ms[i-1]
+			}
+			ms[i] = m
+			b.cfg.CryptoMaps = ms
+		}
+		if k, _ := t.m["keying"].(string); k != "manual" {
+			needPolicy = true
+		}
+	}
+	if needPolicy && len(b.cfg.Policies) == 0 && !b.hasPolicies {
+		b.fail(keyPath{"isakmp_policy"}, "at least one isakmp_policy is required for keying = \"isakmp\"")
+	}
 	top.done()
 
 	if len(maps) == 0 && !top.has("crypto_map") {

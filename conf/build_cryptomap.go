@@ -56,37 +56,6 @@ var (
 		"esp_auth_key_out", "ah_key_in", "ah_key_out", "ah_spi_in", "ah_spi_out"}
 )
 
-// cryptoMaps reads the [[crypto_map]] array, kept sorted by (name, seq)
-// as IOS evaluates them: each map is inserted at its place, after those
-// that sort equal, rather than sorted at the end, whose less and swap
-// closures were two functions more (flash).
-func (b *builder) cryptoMaps(ts []*table) {
-	seen := map[string]string{} // ID -> where it is defined: a map type the daemon has anyway (flash)
-	needPolicy := false
-	for _, t := range ts {
-		if b.stopArray() {
-			break
-		}
-		m := b.cryptoMap(t, seen)
-		t.done()
-		if m != nil {
-			ms := append(b.cfg.CryptoMaps, m)
-			i := len(ms) - 1
-			for ; i > 0 && (ms[i-1].Name > m.Name || ms[i-1].Name == m.Name && ms[i-1].Seq > m.Seq); i-- {
-				ms[i] = ms[i-1]
-			}
-			ms[i] = m
-			b.cfg.CryptoMaps = ms
-		}
-		if k, _ := t.m["keying"].(string); k != "manual" {
-			needPolicy = true
-		}
-	}
-	if needPolicy && len(b.cfg.Policies) == 0 && !b.hasPolicies {
-		b.fail(keyPath{"isakmp_policy"}, "at least one isakmp_policy is required for keying = \"isakmp\"")
-	}
-}
-
 // cryptoMap reads one [[crypto_map]]; nil when it has errors.
 func (b *builder) cryptoMap(t *table, seen map[string]string) *CryptoMap {
 	m := &CryptoMap{}
@@ -146,12 +115,43 @@ func (b *builder) cryptoMap(t *table, seen map[string]string) *CryptoMap {
 	} else if name, ok := t.requiredStr("match"); ok {
 		m.Match = name
 		if b.aclDefined[name] {
-			m.ACL = b.cfg.ACLNamed(name) // nil when the ACL itself has errors (reported there)
+			// The ACL itself is missing from the list when it has errors
+			// (reported there): m.ACL stays nil.
+			for _, a := range b.cfg.ACLs {
+				if a.Name == name {
+					m.ACL = a
+				}
+			}
 		} else {
 			t.fail("match", "unknown ACL "+strconv.Quote(name))
 		}
 	}
-	b.mapTransformSets(t, m)
+	// The transform sets, in preference order.
+	if names, ok := t.requiredList("transform_set", "required"); ok && len(names) == 0 {
+		t.fail("transform_set", "needs at least one transform set")
+	} else if ok {
+		if len(names) > maxTransformSet {
+			t.fail("transform_set", "at most "+strconv.Itoa(maxTransformSet)+" transform sets per crypto map")
+		}
+		listed := map[string]bool{}
+		for i, name := range names {
+			p := t.path.key("transform_set").index(i)
+			switch {
+			case !b.tsDefined[name]:
+				b.fail(p, "unknown transform set "+strconv.Quote(name))
+			case listed[name]:
+				b.fail(p, "transform set "+strconv.Quote(name)+" is listed twice")
+			default:
+				listed[name] = true
+				for _, ts := range b.cfg.TransformSets {
+					if ts.Name == name {
+						m.TransformSets = append(m.TransformSets, ts)
+					}
+				}
+			}
+		}
+		m.TransformSet = names
+	}
 
 	rw, _ := t.integer("replay_window", DefaultReplayWindow, 0, MaxReplayWindow)
 	m.ReplayWindow = int(rw)
@@ -196,34 +196,4 @@ func validHostname(h string) bool {
 	}
 	// "10.1.2" is a typo of an address, not a host name.
 	return !allDigits
-}
-
-func (b *builder) mapTransformSets(t *table, m *CryptoMap) {
-	names, ok := t.requiredList("transform_set", "required")
-	if !ok {
-		return
-	}
-	if len(names) == 0 {
-		t.fail("transform_set", "needs at least one transform set")
-		return
-	}
-	if len(names) > maxTransformSet {
-		t.fail("transform_set", "at most "+strconv.Itoa(maxTransformSet)+" transform sets per crypto map")
-	}
-	seen := map[string]bool{}
-	for i, name := range names {
-		p := t.path.key("transform_set").index(i)
-		switch {
-		case !b.tsDefined[name]:
-			b.fail(p, "unknown transform set "+strconv.Quote(name))
-		case seen[name]:
-			b.fail(p, "transform set "+strconv.Quote(name)+" is listed twice")
-		default:
-			seen[name] = true
-			if ts := b.cfg.TransformSetNamed(name); ts != nil {
-				m.TransformSets = append(m.TransformSets, ts)
-			}
-		}
-	}
-	m.TransformSet = names
 }

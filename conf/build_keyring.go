@@ -34,7 +34,65 @@ func (b *builder) keyring(ts []*table) {
 		if b.stopArray() {
 			break
 		}
-		e, ok := b.keyringEntry(t, seen)
+		// One entry, read here (its one caller: flash).
+		var e KeyringEntry
+		nerr := len(b.errs)
+		addr, _ := t.str("address", "")
+		ident, _ := t.str("identity", "")
+		var match string
+		switch {
+		case t.has("address") && t.has("identity"):
+			t.fail("identity", "set address or identity, not both")
+		case t.has("address"):
+			// "10.0.0.1" is read as a /32 and "10.0.0.0/24" as is (host bits
+			// must be zero, so a typo does not widen the match silently).
+			var p netip.Prefix
+			ok := false
+			if strings.Contains(addr, "/") {
+				var err error
+				p, err = netip.ParsePrefix(addr)
+				ok = err == nil && p == p.Masked() && !p.Addr().Is4In6()
+			} else if a, err := netip.ParseAddr(addr); err == nil && a.Zone() == "" {
+				a = a.Unmap()
+				p, ok = netip.PrefixFrom(a, a.BitLen()), true
+			}
+			if !ok {
+				t.fail("address", strconv.Quote(addr)+" is not an address or prefix (10.0.0.1, 10.0.0.0/24, 2001:db8::/32)")
+				break
+			}
+			e.Address = p
+			match = "address " + p.String()
+		case t.has("identity"):
+			id, err := ParseIdentity(ident)
+			switch {
+			case err != nil:
+				t.fail("identity", err.Error())
+			case id.Type == "dn":
+				t.fail("identity", "a dn identity belongs to a certificate; the keyring holds pre-shared keys")
+			default:
+				if id.Type == "fqdn" || id.Type == "user-fqdn" {
+					id.Value = strings.ToLower(id.Value)
+				}
+				e.Identity = id
+				match = "identity " + id.String()
+			}
+		default:
+			t.fail("address", "missing: set address (an address or prefix) or identity")
+		}
+		if match != "" {
+			if first, dup := seen[match]; dup {
+				key := "identity"
+				if e.Address.IsValid() {
+					key = "address"
+				}
+				t.fail(key, match+" already has a key in "+first)
+			} else {
+				seen[match] = t.path.String()
+			}
+		}
+
+		e.PSK, e.PSKFile = b.secretOrFile(t, "psk", "set psk or psk_file")
+		ok := len(b.errs) == nerr
 		t.done()
 		if ok {
 			b.cfg.Keyring = append(b.cfg.Keyring, e)
@@ -51,67 +109,6 @@ func (b *builder) keyring(ts []*table) {
 	if len(b.cfg.Policies) > 0 {
 		b.fail(keyPath{"keyring"}, "no isakmp_policy uses authentication = \"pre-share\"")
 	}
-}
-
-func (b *builder) keyringEntry(t *table, seen map[string]string) (KeyringEntry, bool) {
-	var e KeyringEntry
-	nerr := len(b.errs)
-	addr, _ := t.str("address", "")
-	ident, _ := t.str("identity", "")
-	var match string
-	switch {
-	case t.has("address") && t.has("identity"):
-		t.fail("identity", "set address or identity, not both")
-	case t.has("address"):
-		// "10.0.0.1" is read as a /32 and "10.0.0.0/24" as is (host bits
-		// must be zero, so a typo does not widen the match silently).
-		var p netip.Prefix
-		ok := false
-		if strings.Contains(addr, "/") {
-			var err error
-			p, err = netip.ParsePrefix(addr)
-			ok = err == nil && p == p.Masked() && !p.Addr().Is4In6()
-		} else if a, err := netip.ParseAddr(addr); err == nil && a.Zone() == "" {
-			a = a.Unmap()
-			p, ok = netip.PrefixFrom(a, a.BitLen()), true
-		}
-		if !ok {
-			t.fail("address", strconv.Quote(addr)+" is not an address or prefix (10.0.0.1, 10.0.0.0/24, 2001:db8::/32)")
-			break
-		}
-		e.Address = p
-		match = "address " + p.String()
-	case t.has("identity"):
-		id, err := ParseIdentity(ident)
-		switch {
-		case err != nil:
-			t.fail("identity", err.Error())
-		case id.Type == "dn":
-			t.fail("identity", "a dn identity belongs to a certificate; the keyring holds pre-shared keys")
-		default:
-			if id.Type == "fqdn" || id.Type == "user-fqdn" {
-				id.Value = strings.ToLower(id.Value)
-			}
-			e.Identity = id
-			match = "identity " + id.String()
-		}
-	default:
-		t.fail("address", "missing: set address (an address or prefix) or identity")
-	}
-	if match != "" {
-		if first, dup := seen[match]; dup {
-			key := "identity"
-			if e.Address.IsValid() {
-				key = "address"
-			}
-			t.fail(key, match+" already has a key in "+first)
-		} else {
-			seen[match] = t.path.String()
-		}
-	}
-
-	e.PSK, e.PSKFile = b.secretOrFile(t, "psk", "set psk or psk_file")
-	return e, len(b.errs) == nerr
 }
 
 // KeyringFor finds the key for a peer: the entry for its identity (if

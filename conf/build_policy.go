@@ -13,22 +13,6 @@ const (
 	maxP1Lifetime = 86400 * time.Second
 )
 
-// policies reads the [[isakmp_policy]] array, kept sorted by priority:
-// policy inserts each at its place rather than sorting at the end with two
-// closures (flash).
-func (b *builder) policies(ts []*table) {
-	// int keys: a map of int64 links its own lookup code; string values:
-	// a map type the daemon has anyway (flash).
-	byPrio := map[int]string{}
-	for _, t := range ts {
-		if b.stopArray() {
-			break
-		}
-		b.policy(t, byPrio)
-		t.done()
-	}
-}
-
 func (b *builder) policy(t *table, byPrio map[int]string) {
 	weakOK := b.cfg.Global.AllowWeak
 	var p ISAKMPPolicy

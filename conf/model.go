@@ -116,7 +116,9 @@ func (a *ACL) List() *acl.List {
 	return l
 }
 
-// TransformSetNamed is the transform set called name, nil if there is none.
+// TransformSetNamed is the transform set called name, nil if there is
+// none. The builder scans the list itself; this is for the model's
+// readers.
 func (c *Config) TransformSetNamed(name string) *TransformSet {
 	for _, ts := range c.TransformSets {
 		if ts.Name == name {
