@@ -36,26 +36,66 @@ func (b *builder) manualMap(t *table, m *CryptoMap) {
 		return
 	}
 
-	espKeyLen := -1 // -1: the key must be absent
+	// The six keys in manualOnlyKeys[2:8]'s order, in and out for each
+	// of ESP, ESP's integrity and AH, read by one loop rather than a
+	// helper called six times (flash). A key of want bytes for algorithm
+	// alg (salted: it ends in an AEAD salt); want -1 means the key must
+	// not be there. The value is never echoed.
+	algs := [3]string{string(ts.ESP), string(ts.ESPAuth), string(ts.AH)}
+	wants := [3]int{-1, -1, -1}
 	if c := ts.ESP.Info(); c != nil {
-		espKeyLen = c.KeymatLen()
+		wants[0] = c.KeymatLen()
 	}
-	mk.ESPKeyIn = b.hexKey(t, "esp_key_in", espKeyLen, string(ts.ESP), ts.ESP.AEAD())
-	mk.ESPKeyOut = b.hexKey(t, "esp_key_out", espKeyLen, string(ts.ESP), ts.ESP.AEAD())
-
-	authLen := -1
 	if h := ts.ESPAuth.Info(); h != nil {
-		authLen = h.Size
+		wants[1] = h.Size
 	}
-	mk.ESPAuthKeyIn = b.hexKey(t, "esp_auth_key_in", authLen, string(ts.ESPAuth), false)
-	mk.ESPAuthKeyOut = b.hexKey(t, "esp_auth_key_out", authLen, string(ts.ESPAuth), false)
-
-	ahLen := -1
 	if h := ts.AH.Info(); h != nil {
-		ahLen = h.Size
+		wants[2] = h.Size
 	}
-	mk.AHKeyIn = b.hexKey(t, "ah_key_in", ahLen, string(ts.AH), false)
-	mk.AHKeyOut = b.hexKey(t, "ah_key_out", ahLen, string(ts.AH), false)
+	keys := [...]*Secret{&mk.ESPKeyIn, &mk.ESPKeyOut, &mk.ESPAuthKeyIn, &mk.ESPAuthKeyOut, &mk.AHKeyIn, &mk.AHKeyOut}
+	for i, key := range manualOnlyKeys[2:8] {
+		want := wants[i/2]
+		need := algs[i/2] + " needs a " + strconv.Itoa(want) + "-byte key (" + strconv.Itoa(2*want) + " hex digits)"
+		if i < 2 && ts.ESP.AEAD() {
+			need += " including the 4-byte salt"
+		}
+		if !t.has(key) {
+			if want > 0 {
+				t.fail(key, "missing: "+need)
+			}
+			continue
+		}
+		s, ok := t.str(key, "")
+		if !ok {
+			continue
+		}
+		if want < 0 {
+			t.fail(key, "not used by this transform set")
+			continue
+		}
+		s = strings.TrimSpace(s)
+		if len(s) >= 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X') {
+			s = s[2:]
+		}
+		// Two digits per byte through strconv, which the daemon links
+		// anyway, rather than encoding/hex's decoder and its error type,
+		// linked for this alone (flash).
+		k := make([]byte, len(s)/2)
+		valid := len(s)%2 == 0
+		for j := 0; valid && j < len(k); j++ {
+			v, err := strconv.ParseUint(s[2*j:2*j+2], 16, 8)
+			k[j], valid = byte(v), err == nil
+		}
+		switch {
+		case !valid:
+			clear(k) // the part of a key read so far
+			t.fail(key, "is not a hex string (digits 0-9a-f, optionally after 0x)")
+		case len(k) != want:
+			t.fail(key, need+", not "+strconv.Itoa(len(k))+" bytes")
+		case want > 0:
+			*keys[i] = Secret(k)
+		}
+	}
 
 	// AH+ESP bundles may use separate SPIs; AH alone uses spi_in/spi_out.
 	bundle := ts.AH != algo.HashNone && ts.ESP != algo.CipherNone
@@ -81,54 +121,4 @@ func (b *builder) spi(t *table, key string, required bool, def uint32) uint32 {
 	}
 	n, _ := t.integer(key, int64(def), minSPI, maxSPI)
 	return uint32(n)
-}
-
-// hexKey reads a hex key of exactly want bytes for algorithm alg (salted:
-// the key ends in an AEAD salt); want -1 means the key must not be there.
-// The value is never echoed.
-func (b *builder) hexKey(t *table, key string, want int, alg string, salted bool) Secret {
-	need := alg + " needs a " + strconv.Itoa(want) + "-byte key (" + strconv.Itoa(2*want) + " hex digits)"
-	if salted {
-		need += " including the 4-byte salt"
-	}
-	if !t.has(key) {
-		if want > 0 {
-			t.fail(key, "missing: "+need)
-		}
-		return nil
-	}
-	s, ok := t.str(key, "")
-	if !ok {
-		return nil
-	}
-	if want < 0 {
-		t.fail(key, "not used by this transform set")
-		return nil
-	}
-	s = strings.TrimSpace(s)
-	if len(s) >= 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X') {
-		s = s[2:]
-	}
-	// Two digits per byte through strconv, which the daemon links anyway,
-	// rather than encoding/hex's decoder and its error type, linked for
-	// this alone (flash).
-	key2 := make([]byte, len(s)/2)
-	valid := len(s)%2 == 0
-	for i := 0; valid && i < len(key2); i++ {
-		v, err := strconv.ParseUint(s[2*i:2*i+2], 16, 8)
-		key2[i], valid = byte(v), err == nil
-	}
-	if !valid {
-		clear(key2) // the part of a key read so far
-		t.fail(key, "is not a hex string (digits 0-9a-f, optionally after 0x)")
-		return nil
-	}
-	if len(key2) != want {
-		t.fail(key, need+", not "+strconv.Itoa(len(key2))+" bytes")
-		return nil
-	}
-	if want == 0 {
-		return nil
-	}
-	return Secret(key2)
 }
