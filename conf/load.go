@@ -67,16 +67,10 @@ func LooksLikeUCI(data []byte) bool {
 		if s == "" || s[0] == '#' {
 			continue
 		}
-		for _, kw := range []string{"config", "package"} {
-			if !strings.HasPrefix(s, kw) {
-				continue
-			}
-			if rest := s[len(kw):]; rest != "" && (rest[0] == ' ' || rest[0] == '\t') &&
-				!strings.HasPrefix(strings.TrimSpace(rest), "=") {
-				return true
-			}
-		}
-		return false
+		// The first word, up to a blank, is the keyword, and no "="
+		// follows it (that is a TOML key named config or package).
+		i := strings.IndexAny(s, " \t")
+		return i > 0 && (s[:i] == "config" || s[:i] == "package") && !strings.HasPrefix(strings.TrimSpace(s[i:]), "=")
 	}
 	return false
 }

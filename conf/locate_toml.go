@@ -51,7 +51,38 @@ func locateTOML(src []byte) *tomlLocator {
 		}
 		start := s.i
 		if s.peek() == '[' {
-			s.header()
+			// A header, [a.b] or [[a.b]] (read here, its one caller:
+			// flash).
+			s.i++
+			double := s.peek() == '['
+			if double {
+				s.i++
+			}
+			if segs := s.key(); len(segs) > 0 {
+				s.skipBlanks()
+				if s.peek() == ']' {
+					var p keyPath
+					for n, seg := range segs {
+						p = p.key(seg)
+						k := p.String()
+						if n == len(segs)-1 && double {
+							idx := s.arrays[k]
+							s.arrays[k] = idx + 1
+							s.recordKey(k, start)
+							p = p.index(idx)
+						} else if cnt, ok := s.arrays[k]; ok && cnt > 0 {
+							// [a.b] under [[a]] extends the last element of a.
+							p = p.index(cnt - 1)
+						}
+						s.recordKey(p.String(), start)
+					}
+					s.table = p
+					s.i++
+					if double && s.peek() == ']' {
+						s.i++
+					}
+				}
+			}
 		} else {
 			s.keyValue(s.table)
 		}
@@ -124,44 +155,6 @@ func (s *tomlScanner) skipSpace() {
 		default:
 			return
 		}
-	}
-}
-
-// header handles [a.b] and [[a.b]].
-func (s *tomlScanner) header() {
-	start := s.i
-	s.i++
-	double := s.peek() == '['
-	if double {
-		s.i++
-	}
-	segs := s.key()
-	if len(segs) == 0 {
-		return
-	}
-	s.skipBlanks()
-	if s.peek() != ']' {
-		return
-	}
-	var p keyPath
-	for n, seg := range segs {
-		p = p.key(seg)
-		k := p.String()
-		if n == len(segs)-1 && double {
-			idx := s.arrays[k]
-			s.arrays[k] = idx + 1
-			s.recordKey(p.String(), start)
-			p = p.index(idx)
-		} else if cnt, ok := s.arrays[k]; ok && cnt > 0 {
-			// [a.b] under [[a]] extends the last element of a.
-			p = p.index(cnt - 1)
-		}
-		s.recordKey(p.String(), start)
-	}
-	s.table = p
-	s.i++
-	if double && s.peek() == ']' {
-		s.i++
 	}
 }
 

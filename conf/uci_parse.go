@@ -53,13 +53,51 @@ type uciLexer struct {
 	line int
 }
 
-// statements splits src into statements of words.
+// statements splits src into statements of words: each reads words up
+// to the end of the line, a ';' or a comment (read here, its one caller,
+// rather than by a statement method: flash).
 func uciStatements(src []byte) ([]uciStatement, []uciError) {
 	lx := &uciLexer{src: src, line: 1}
 	var out []uciStatement
 	var errs []uciError
 	for lx.i < len(lx.src) {
-		st, err := lx.statement()
+		st := uciStatement{Line: lx.line}
+		var err *uciError
+	words:
+		for err == nil {
+			// Blanks between words.
+			for lx.i < len(lx.src) && (lx.src[lx.i] == ' ' || lx.src[lx.i] == '\t' || lx.src[lx.i] == '\r') {
+				lx.i++
+			}
+			if lx.i >= len(lx.src) {
+				break
+			}
+			switch c := lx.src[lx.i]; {
+			case c == '\n':
+				lx.i++
+				lx.line++
+				break words
+			case c == ';':
+				lx.i++
+				break words
+			case c == '#':
+				for lx.i < len(lx.src) && lx.src[lx.i] != '\n' {
+					lx.i++
+				}
+				continue
+			case c == '\\' && lx.i+1 < len(lx.src) && lx.src[lx.i+1] == '\n':
+				lx.i += 2 // continuation between words
+				lx.line++
+				continue
+			}
+			var w string
+			if w, err = lx.word(); err == nil {
+				if len(st.Words) == 0 {
+					st.Line = lx.line
+				}
+				st.Words = append(st.Words, w)
+			}
+		}
 		if err != nil {
 			if len(errs) <= maxErrors {
 				errs = append(errs, *err)
@@ -79,46 +117,6 @@ func uciStatements(src []byte) ([]uciStatement, []uciError) {
 		}
 	}
 	return out, errs
-}
-
-// statement reads words up to the end of the line, a ';' or a comment.
-func (lx *uciLexer) statement() (uciStatement, *uciError) {
-	st := uciStatement{Line: lx.line}
-	for {
-		// Blanks between words.
-		for lx.i < len(lx.src) && (lx.src[lx.i] == ' ' || lx.src[lx.i] == '\t' || lx.src[lx.i] == '\r') {
-			lx.i++
-		}
-		if lx.i >= len(lx.src) {
-			return st, nil
-		}
-		switch c := lx.src[lx.i]; {
-		case c == '\n':
-			lx.i++
-			lx.line++
-			return st, nil
-		case c == ';':
-			lx.i++
-			return st, nil
-		case c == '#':
-			for lx.i < len(lx.src) && lx.src[lx.i] != '\n' {
-				lx.i++
-			}
-			continue
-		case c == '\\' && lx.i+1 < len(lx.src) && lx.src[lx.i+1] == '\n':
-			lx.i += 2 // continuation between words
-			lx.line++
-			continue
-		}
-		w, err := lx.word()
-		if err != nil {
-			return st, err
-		}
-		if len(st.Words) == 0 {
-			st.Line = lx.line
-		}
-		st.Words = append(st.Words, w)
-	}
 }
 
 // word reads one word made of unquoted and quoted pieces.
