@@ -126,8 +126,10 @@ func Bound(f *os.File, d time.Duration) Deadline {
 // says "i/o timeout" (os.ErrDeadlineExceeded), as with SetDeadline, rather
 // than that the file was closed.
 func (d Deadline) Stop(err error) error {
-	if pe, ok := err.(*os.PathError); ok && !d.timer.Stop() {
-		pe.Err = os.ErrDeadlineExceeded
+	if !d.timer.Stop() {
+		if pe, ok := err.(*os.PathError); ok {
+			pe.Err = os.ErrDeadlineExceeded
+		}
 	}
 	return err
 }

@@ -117,11 +117,14 @@ func TestBound(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s2.Close()
-	d = Bound(s2, time.Minute)
 	c2.WriteString("x")
+	d = Bound(s2, time.Minute)
 	n, err := s2.Read(make([]byte, 1))
 	if err = d.Stop(err); n != 1 || err != nil {
 		t.Fatalf("read within the bound: %d, %v", n, err)
+	}
+	if d.timer.Stop() {
+		t.Fatal("the bound's timer still runs after Stop")
 	}
 	if _, err := s2.Write([]byte("y")); err != nil {
 		t.Fatalf("connection closed by a stopped bound: %v", err)
