@@ -33,7 +33,7 @@ type aclLine struct {
 func (c *converter) aclNamed(name string, first int) *aclDef {
 	i, isNew := c.slot("a", name, len(c.acls))
 	if isNew {
-		c.acls = append(c.acls, &aclDef{name: name, first: first})
+		push(&c.acls, &aclDef{name: name, first: first})
 	}
 	return c.acls[i]
 }
@@ -65,7 +65,7 @@ func (c *converter) accessList(b *block) {
 		// IOS numbered ACL; 1-99 and 1300-1999 are standard ACLs.
 		a.add(&b.head, rest, true)
 	default:
-		a.bad = append(a.bad, &b.head)
+		push(&a.bad, &b.head)
 	}
 }
 
@@ -84,7 +84,7 @@ func (c *converter) namedACL(b *block, name string) {
 		case hasPrefix(t, "permit"), hasPrefix(t, "deny"):
 			a.add(l, t, true)
 		default:
-			a.bad = append(a.bad, l)
+			push(&a.bad, l)
 		}
 	}
 }
@@ -151,7 +151,7 @@ func (c *converter) netObject(b *block) {
 		case cmd == objSubnet:
 			why = o.addPrefix(t[1:])
 		case cmd == objRef:
-			o.refs = append(o.refs, t[1])
+			push(&o.refs, t[1])
 		case cmd == objAny:
 			o.add("any")
 		case cmd == objRange:
@@ -171,7 +171,7 @@ func (c *converter) netObject(b *block) {
 		}
 	}
 	if i, isNew := c.slot("o", o.name, len(c.objects)); isNew {
-		c.objects = append(c.objects, o)
+		push(&c.objects, o)
 	} else {
 		c.note(&b.head, "object "+o.name+" is defined twice; the later one is kept")
 		c.objects[i] = o
@@ -179,7 +179,7 @@ func (c *converter) netObject(b *block) {
 }
 
 // add keeps a prefix: one append site (flash).
-func (o *netObject) add(p string) { o.prefixes = append(o.prefixes, p) }
+func (o *netObject) add(p string) { push(&o.prefixes, p) }
 
 // addPrefix reads "A MASK" (netmask: ASA and IOS object groups) or
 // "A/LEN" (IPv6), or says why it cannot.
@@ -288,7 +288,7 @@ func (c *converter) translate(al *aclLine) ([]string, string) {
 			if _, err := acl.ParseRule(r); err != nil {
 				return nil, err.Error()
 			}
-			out = append(out, r)
+			push(&out, r)
 		}
 	}
 	return out, ""

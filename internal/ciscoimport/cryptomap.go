@@ -55,7 +55,7 @@ func (c *converter) cryptoMap(b *block, dynamic bool) {
 	}
 	i, isNew := c.slot(kind, t[0]+" "+t[1], len(*list))
 	if isNew {
-		*list = append(*list, &mapEntry{name: t[0], seq: t[1], line: b.head.num, isDynamic: dynamic})
+		push(list, &mapEntry{name: t[0], seq: t[1], line: b.head.num, isDynamic: dynamic})
 	}
 	m := (*list)[i]
 	if len(t) > 2 {

@@ -33,7 +33,7 @@ func (c *converter) emit() []byte {
 		} else {
 			e.ident = "fqdn:" + tg.name
 		}
-		c.keys = append(c.keys, e)
+		push(&c.keys, e)
 	}
 	// The entries are written into their own buffer as they are checked,
 	// which decides the ACLs and keys written before them.
@@ -218,7 +218,7 @@ func (c *converter) mapOut(b *conf.TOMLWriter, m *mapEntry, via string) string {
 		case len(tsets) == 6:
 			c.note(m.tsLine, "more than six transform sets; "+name+" left out")
 		default:
-			tsets = append(tsets, name)
+			push(&tsets, name)
 		}
 	}
 	if len(tsets) == 0 {

@@ -261,6 +261,14 @@ func addWord(out []byte, w string) []byte {
 	return append(out, w...)
 }
 
+// push appends v to *list. Inline, each append to a list held in the
+// heap was some fifty instructions (growing, and a write barrier for
+// each pointer stored); lists of pointers all share one instantiation of
+// push, lists of strings another (flash).
+func push[E any](list *[]E, v E) {
+	*list = append(*list, v)
+}
+
 // isDigits reports a non-empty string of ASCII digits. A loop: strings.Trim
 // is linked for nothing else (flash).
 func isDigits(s string) bool {

@@ -261,7 +261,7 @@ func (c *converter) keySpec(l *line, t []string, what string) {
 	if e.hidden != "" {
 		c.note(l, e.hidden+": tinyipsec needs the clear key")
 	}
-	c.keys = append(c.keys, e)
+	push(&c.keys, e)
 }
 
 // keyValue stores a clear key or records that it is hidden.
@@ -329,7 +329,7 @@ func (c *converter) tunnelGroup(b *block) {
 	name := t[1]
 	i, isNew := c.slot("g", name, len(c.groups))
 	if isNew {
-		c.groups = append(c.groups, &tunnelGroup{name: name})
+		push(&c.groups, &tunnelGroup{name: name})
 	}
 	tg := c.groups[i]
 	switch {
