@@ -26,12 +26,15 @@ func (c *converter) emit() []byte {
 			continue
 		}
 		e := tg.key
-		if a, err := netip.ParseAddr(tg.name); err == nil {
-			e.prefix = netip.PrefixFrom(a, a.BitLen())
-		} else if tg.name == "DefaultL2LGroup" {
-			e.prefix = netip.PrefixFrom(netip.IPv4Unspecified(), 0)
-		} else {
+		a, err := netip.ParseAddr(tg.name)
+		bits := a.BitLen()
+		if tg.name == "DefaultL2LGroup" { // 0.0.0.0/0
+			a, bits, err = netip.IPv4Unspecified(), 0, nil
+		}
+		if err != nil {
 			e.ident = "fqdn:" + tg.name
+		} else {
+			e.prefix = netip.PrefixFrom(a, bits) // one store of a prefix, a copy with write barriers
 		}
 		push(&c.keys, e)
 	}
