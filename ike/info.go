@@ -1,6 +1,7 @@
 package ike
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 )
@@ -149,7 +150,7 @@ func (sec *p1Secrets) infoItemsOf(m *Message) []infoItem {
 
 // isCookiePair reports whether spi is this SA's cookies, CKY-I | CKY-R.
 func (sec *p1Secrets) isCookiePair(spi []byte) bool {
-	return len(spi) == 16 && Cookie(spi[:8]) == sec.CookieI && Cookie(spi[8:]) == sec.CookieR
+	return len(spi) == 16 && bytes.Equal(spi[:8], sec.CookieI[:]) && bytes.Equal(spi[8:], sec.CookieR[:])
 }
 
 func (sec *p1Secrets) cookieSPI() []byte { return cookiePair(&sec.CookieI, &sec.CookieR) }

@@ -1,7 +1,6 @@
 package ike
 
 import (
-	"fmt"
 	"net/netip"
 
 	"tinyipsec/conf"
@@ -21,45 +20,9 @@ func keyringApplies(c *conf.Config, cm *conf.CryptoMap) bool {
 	return len(c.Keyring) > 0 && (cm.Dynamic || len(cm.PSK) == 0)
 }
 
-// applyKeyring sets c.PSK for the peer at sa.remote and, for an
-// Aggressive Mode responder, the keyring to look up the identity the peer
-// will send in (pskForPeerID). Without a key it keeps only the policies
-// the map can do without one, and refuses the peer if none is left.
-func (m *Manager) applyKeyring(cm *conf.CryptoMap, sa *ikeSA, c *Phase1Config, aggressiveResponder bool) error {
-	cfg := m.cfg.Conf
-	if !keyringApplies(cfg, cm) {
-		return nil
-	}
-	peer := sa.remote.Addr()
-	c.PSK = nil
-	if e := cfg.KeyringFor(peer, nil); e != nil {
-		c.PSK = []byte(e.PSK)
-	} else if len(cm.PSK) > 0 {
-		c.PSK = []byte(cm.PSK)
-	}
-	if aggressiveResponder {
-		c.keyring = cfg // pskForPeerID, once AM1 names the peer
-		return nil
-	}
-	if len(c.PSK) > 0 {
-		return nil
-	}
-	var kept []Policy
-	for _, p := range c.Policies {
-		if !p.Auth.PreShared() {
-			kept = append(kept, p)
-		}
-	}
-	if len(kept) == 0 {
-		return fmt.Errorf("no pre-shared key for peer %s: no [[keyring]] address entry contains it (Main Mode chooses the key by the peer's address)", peer)
-	}
-	c.Policies = kept
-	return nil
-}
-
 // pskForPeerID is the Aggressive Mode responder's choice of key once
 // message 1 has told it who the peer is: the keyring entry for its
-// identity, else the key applyKeyring chose by its address. Without a
+// identity, else the key phase1ConfigFor chose by its address. Without a
 // key the peer is refused before any Diffie-Hellman work.
 func (p *Phase1) pskForPeerID(id *ID) *Phase1Failure {
 	if p.cfg.keyring == nil || !p.out.Policy.Auth.PreShared() {

@@ -607,19 +607,16 @@ func sameHost(a, b *netip.AddrPort) bool { return a.Addr() == b.Addr() }
 func setPort(ap *netip.AddrPort, port uint16) { *ap = netip.AddrPortFrom(ap.Addr(), port) }
 
 // rekeyAfter is how long after its start an SA of lifetime lt is
-// rekeyed, jittered: at childRekeyMargin of it by the initiator, at 0.92
-// by the responder (the initiator normally rekeys first).
+// rekeyed: at childRekeyMargin of it by the initiator, at 0.92 by the
+// responder (the initiator normally rekeys first), reduced by up to 5 %
+// at random, so that both ends (and many SAs) do not rekey in the same
+// instant.
 func rekeyAfter(lt time.Duration, initiator bool) time.Duration {
 	margin := childRekeyMargin
 	if !initiator {
 		margin = 0.92
 	}
-	return jitter(time.Duration(float64(lt) * margin))
-}
-
-// jitter returns d reduced by up to 5 % at random, so that both ends (and
-// many SAs) do not rekey in the same instant.
-func jitter(d time.Duration) time.Duration {
+	d := time.Duration(float64(lt) * margin)
 	// Uint64 modulo rather than Int64N: the bias is negligible at these
 	// sizes, and Int64N linked its own bounded-random code (flash).
 	return d - time.Duration(rand.Uint64()%uint64(d/20+1))

@@ -263,10 +263,7 @@ func (m *Manager) promote(e *hoEntry, k hoKey, remote *netip.AddrPort, now mono)
 	m.halfOpen.remove(k)
 	sa := &ikeSA{ms: e.ms, cookieI: e.rec.ckyI, cookieR: e.rec.ckyR, local: e.rec.local, remote: e.rec.remote,
 		created: e.created}
-	cfg, err := m.phase1ConfigFor(e.ms.cm, sa)
-	if err == nil {
-		err = m.applyKeyring(e.ms.cm, sa, cfg, false)
-	}
+	cfg, err := m.phase1ConfigFor(sa, false)
 	var p *Phase1
 	if err == nil {
 		p, err = resumeResponder(cfg, e.rec)

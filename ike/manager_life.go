@@ -164,10 +164,7 @@ func (m *Manager) startPhase1(ms *mapState, now mono) *ikeSA {
 		remote: netip.AddrPortFrom(peer, IKEPort), created: now}
 	// The exchange and its first message (written here, at the one
 	// caller; flash). Each failure delays the map's next attempt.
-	cfg, err := m.phase1ConfigFor(ms.cm, sa)
-	if err == nil {
-		err = m.applyKeyring(ms.cm, sa, cfg, false)
-	}
+	cfg, err := m.phase1ConfigFor(sa, false)
 	if err == nil && cfg.Exchange == ExchangeAggressive && len(cfg.Policies) > 0 && !m.inlineCompute {
 		// Aggressive Mode's first message carries our DH value: its key
 		// pair is made off the lock (dh_pool.go); without one ready, a

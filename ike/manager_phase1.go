@@ -14,9 +14,11 @@ import (
 // map and the ISAKMP policies, and driving *Phase1 for the manager
 // (p1Adapter).
 
-// phase1ConfigFor builds the phase 1 parameters of a crypto map. Only
-// the policies whose authentication the map can do are offered.
-func (m *Manager) phase1ConfigFor(cm *conf.CryptoMap, sa *ikeSA) (*Phase1Config, error) {
+// phase1ConfigFor builds the phase 1 parameters of sa's crypto map. Only
+// the policies whose authentication the map can do are offered, with
+// the pre-shared key from the [[keyring]] where it applies (keyring.go).
+func (m *Manager) phase1ConfigFor(sa *ikeSA, aggressiveResponder bool) (*Phase1Config, error) {
+	cm := sa.ms.cm
 	all, err := PoliciesFromConf(m.cfg.Conf.Policies, m.cfg.Conf.Global.AllowWeak)
 	if err != nil {
 		return nil, err
@@ -90,6 +92,39 @@ func (m *Manager) phase1ConfigFor(cm *conf.CryptoMap, sa *ikeSA) (*Phase1Config,
 		}
 		c.Creds = creds
 	}
+	// The keyring's key for the peer at sa.remote and, for an Aggressive
+	// Mode responder, the keyring to look up the identity the peer will
+	// send in (pskForPeerID). Without a key only the policies the map
+	// can do without one are kept, and the peer is refused if none is
+	// left.
+	cfg := m.cfg.Conf
+	if !keyringApplies(cfg, cm) {
+		return c, nil
+	}
+	peer := sa.remote.Addr()
+	c.PSK = nil
+	if e := cfg.KeyringFor(peer, nil); e != nil {
+		c.PSK = []byte(e.PSK)
+	} else if len(cm.PSK) > 0 {
+		c.PSK = []byte(cm.PSK)
+	}
+	if aggressiveResponder {
+		c.keyring = cfg // pskForPeerID, once AM1 names the peer
+		return c, nil
+	}
+	if len(c.PSK) > 0 {
+		return c, nil
+	}
+	var kept []Policy
+	for _, p := range c.Policies {
+		if !p.Auth.PreShared() {
+			kept = append(kept, p)
+		}
+	}
+	if len(kept) == 0 {
+		return nil, fmt.Errorf("no pre-shared key for peer %s: no [[keyring]] address entry contains it (Main Mode chooses the key by the peer's address)", peer)
+	}
+	c.Policies = kept
 	return c, nil
 }
 
@@ -171,13 +206,9 @@ func newPhase1Responder(m *Manager, cands []*mapState, sa *ikeSA, pkt []byte) (*
 	}
 	// The map is known from here on, so a refusal shows in its status.
 	sa.ms = ms
-	cfg, err := m.phase1ConfigFor(ms.cm, sa)
-	if err != nil {
-		return nil, err
-	}
 	h, _ := ParseHeader(pkt)
-	aggressive := h.Exchange == ExchangeAggressive
-	if err := m.applyKeyring(ms.cm, sa, cfg, aggressive); err != nil {
+	cfg, err := m.phase1ConfigFor(sa, h.Exchange == ExchangeAggressive)
+	if err != nil {
 		return nil, err
 	}
 	p, err := NewResponder(cfg)

@@ -46,7 +46,7 @@ func TestCredentialsReadOnce(t *testing.T) {
 	var first *Credentials
 	for i := range 2 {
 		sa := &ikeSA{ms: ms, initiator: true, local: netip.MustParseAddrPort("192.0.2.1:500"), remote: netip.MustParseAddrPort("192.0.2.2:500")}
-		c, err := m.phase1ConfigFor(ms.cm, sa)
+		c, err := m.phase1ConfigFor(sa, false)
 		if err != nil {
 			t.Fatalf("phase 1 %d: %v", i, err)
 		}

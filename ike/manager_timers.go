@@ -159,10 +159,15 @@ func (m *Manager) tickMaps(only *ikeSA, now mono) {
 					if sa.dead() || sa.replacedBy != nil {
 						continue
 					}
-					for _, k := range [...][2]netip.Addr{{sa.remote.Addr(), sa.local.Addr()}, {sa.remote.Addr()}} {
+					// By peer and local address, then by peer alone
+					// (one key changed in place: an array of both keys
+					// was built and copied per SA; flash).
+					k := [2]netip.Addr{sa.remote.Addr(), sa.local.Addr()}
+					for range 2 {
 						if idx.byEnds[k] == nil {
 							idx.byEnds[k] = sa
 						}
+						k[1] = netip.Addr{}
 					}
 				}
 				peersAt = len(m.sas)
