@@ -14,12 +14,13 @@ import (
 // marker): local is where it arrived, remote where it came from. It has
 // the signature of tun.UDPHandler; pkt is not retained.
 func (m *Manager) HandlePacket(pkt []byte, local, remote netip.AddrPort) {
-	h, err := ParseHeader(pkt)
-	if err != nil {
-		m.drop(DropMalformed, logx.LevelDebug, "dropping malformed IKE datagram", "from", remote, "err", err)
+	// The header is parsed in place (ParseHeader returns a copy).
+	in := &inbound{local: local, remote: remote}
+	if err := in.h.parse(pkt); err != nil {
+		m.drop(DropMalformed, logx.LevelDebug, "dropping malformed IKE datagram", "from", &in.remote, "err", err)
 		return
 	}
-	in := &inbound{h: h, pkt: bytes.Clone(pkt), local: local, remote: remote, now: monoNow()}
+	in.pkt, in.now = bytes.Clone(pkt), monoNow()
 	m.mu.Lock()
 	if !m.closed {
 		// Whatever the message changes in the SA's timers, the next tick
@@ -175,7 +176,8 @@ func (m *Manager) routeEarlyTransaction(sa *ikeSA, in *inbound) {
 
 func (m *Manager) send(sa *ikeSA, pkt []byte) {
 	if m.log.Enabled(logx.LevelDebug) {
-		if h, err := ParseHeader(pkt); err == nil && h.MessageID != 0 {
+		var h Header
+		if h.parse(pkt) == nil && h.MessageID != 0 {
 			// Exchanges after phase 1 by IKE SA and message ID: what a
 			// peer's IV bookkeeping is compared with.
 			m.log.Debug("sent", "peer", &sa.remote, "exchange", h.Exchange, "icookie", hex.EncodeToString(h.CookieI[:]),

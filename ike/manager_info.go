@@ -45,16 +45,6 @@ const (
 // (tested in place: a method would be a function of its own; flash).
 type lifeSet uint8
 
-// infoRowFor returns the row that takes items of kind k in life l, or nil.
-func infoRowFor(rows []infoRow, k infoKind, l ikeLife) *infoRow {
-	for i := range rows {
-		if r := &rows[i]; r.kind == k && r.in&(1<<l) != 0 {
-			return r
-		}
-	}
-	return nil
-}
-
 // handleInfo processes an Informational exchange on an established SA.
 func (m *Manager) handleInfo(sa *ikeSA, in *inbound) {
 	now := in.now
@@ -81,10 +71,18 @@ func (m *Manager) openInfoOnce(sa *ikeSA, pkt []byte, what string) (*Message, []
 		m.drop(dropReasonOf(err), logx.LevelDebug, what, "peer", &sa.remote, "err", err)
 		return nil, nil, false
 	}
-	if mid := binary.BigEndian.Uint32(pkt[20:24]); sa.infoSeen.seen(mid) {
-		m.drop(DropReplay, logx.LevelDebug, "replayed Informational dropped", "peer", &sa.remote, "message_id", mid)
-		return nil, nil, false
+	// A message ID among the last ones remembered is a replay; a new one
+	// is remembered.
+	mid, r := binary.BigEndian.Uint32(pkt[20:24]), &sa.infoSeen
+	for i := range r.n {
+		if r.ids[i] == mid {
+			m.drop(DropReplay, logx.LevelDebug, "replayed Informational dropped", "peer", &sa.remote, "message_id", mid)
+			return nil, nil, false
+		}
 	}
+	r.ids[r.next] = mid
+	r.next = (r.next + 1) % len(r.ids)
+	r.n = min(r.n+1, len(r.ids))
 	return msg, items, true
 }
 
@@ -116,7 +114,11 @@ func (m *Manager) runInfo(rows []infoRow, act func(m *Manager, sa *ikeSA, it *in
 		}
 	}
 	for j := range items {
-		if k := items[j].kind; infoRowFor(rows, k, life) == nil {
+		k, taken := items[j].kind, false
+		for i := range rows {
+			taken = taken || rows[i].kind == k && rows[i].in&(1<<life) != 0
+		}
+		if !taken {
 			m.log.Debug("Informational item ignored", "peer", &sa.remote, "item", k, "life", life)
 		}
 	}

@@ -194,7 +194,8 @@ func (m *Manager) startPhase1(ms *mapState, now mono) *ikeSA {
 		return nil
 	}
 	sa.p1 = &p1Adapter{p: p}
-	h, _ := ParseHeader(out)
+	var h Header
+	h.parse(out)
 	sa.cookieI = h.CookieI
 	m.addSA(sa, now)
 	m.log.Info("initiating phase 1", "crypto_map", ms, "peer", &sa.remote, "exchange", exchangeName(ms.cm))

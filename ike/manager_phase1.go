@@ -206,7 +206,8 @@ func newPhase1Responder(m *Manager, cands []*mapState, sa *ikeSA, pkt []byte) (*
 	}
 	// The map is known from here on, so a refusal shows in its status.
 	sa.ms = ms
-	h, _ := ParseHeader(pkt)
+	var h Header
+	h.parse(pkt)
 	cfg, err := m.phase1ConfigFor(sa, h.Exchange == ExchangeAggressive)
 	if err != nil {
 		return nil, err

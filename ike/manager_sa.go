@@ -176,24 +176,11 @@ type child struct {
 	espIn, espOut, ahIn, ahOut uint32
 }
 
-// midRing remembers the last len(ids) message IDs.
+// midRing remembers the last len(ids) message IDs (openInfoOnce).
 type midRing struct {
 	ids  [32]uint32
 	n    int
 	next int
-}
-
-// seen reports whether mid is remembered, and remembers it if not.
-func (r *midRing) seen(mid uint32) bool {
-	for i := range r.n {
-		if r.ids[i] == mid {
-			return true
-		}
-	}
-	r.ids[r.next] = mid
-	r.next = (r.next + 1) % len(r.ids)
-	r.n = min(r.n+1, len(r.ids))
-	return false
 }
 
 // phase1Confirmed notes an authenticated message from the peer after
