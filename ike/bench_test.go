@@ -205,7 +205,7 @@ func (p *benchPlane) RemoveChild(h ChildHandle) {
 func benchConfig(local, peer netip.Addr, src, dst string, initiate string, group, pfs int) *conf.Config {
 	c := testConfig(local, peer, src, dst, initiate, func(cm *conf.CryptoMap) { cm.PFS = algo.Group(pfs) })
 	c.Policies[0].Group = algo.Group(group)
-	c.Global.AllowWeak = Group(group).Weak() || Group(pfs).Weak()
+	c.Global.AllowWeak = algo.Group(group).Weak() || algo.Group(pfs).Weak()
 	return c
 }
 

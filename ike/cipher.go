@@ -27,12 +27,6 @@ func (c CipherAlg) info(attrBits int) *algo.P1CipherInfo {
 	return pc.Info()
 }
 
-// Weak reports whether the cipher needs allow_weak.
-func (c CipherAlg) Weak() bool {
-	i := c.info(0)
-	return i != nil && i.Weak
-}
-
 // KeyLen returns the key length in bytes for the negotiated key-length
 // attribute (in bits; 0 = absent, which for AES means 128 as on Cisco),
 // or an error if the combination is invalid.

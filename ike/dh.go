@@ -108,25 +108,8 @@ func modp(g Group) *bigmod.Modulus {
 	return modpGroups[i]
 }
 
-func (g Group) curve() ecdh.Curve {
-	switch g {
-	case GroupECP256:
-		return ecdh.P256()
-	case GroupECP384:
-		return ecdh.P384()
-	case GroupECP521:
-		return ecdh.P521()
-	case GroupCurve25519:
-		return ecdh.X25519()
-	}
-	return nil
-}
-
 // Supported reports whether the group is implemented.
 func (g Group) Supported() bool { return dhIndex(g) >= 0 }
-
-// Weak reports whether the group needs allow_weak (groups 1, 2 and 5).
-func (g Group) Weak() bool { return algo.Group(g).Weak() }
 
 // PublicLen is the length of the KE payload data for the group (0 for
 // one we do not support).
@@ -171,8 +154,17 @@ func (g Group) GenerateKey(rand io.Reader) (*DHKey, error) {
 		y := bigmod.NewNat().Exp(gen, x, mg)
 		return &DHKey{Group: g, public: y.Bytes(mg), exp: x}, nil
 	}
-	c := g.curve()
-	if c == nil {
+	var c ecdh.Curve
+	switch g {
+	case GroupECP256:
+		c = ecdh.P256()
+	case GroupECP384:
+		c = ecdh.P384()
+	case GroupECP521:
+		c = ecdh.P521()
+	case GroupCurve25519:
+		c = ecdh.X25519()
+	default:
 		return nil, fmt.Errorf("ike: unsupported DH group %d", uint16(g))
 	}
 	k, err := c.GenerateKey(rand)

@@ -125,14 +125,6 @@ func (p *dhPool) prepare(depth int, groups ...Group) {
 	p.mu.Unlock()
 }
 
-// ready is how many keys of group g are ready (tests, status).
-func (p *dhPool) ready(g Group) int {
-	p.mu.Lock()
-	n := len(p.of(g).keys)
-	p.mu.Unlock()
-	return n
-}
-
 // fillLocked starts a goroutine that tops group r up to p.depth keys
 // unless one runs already (p.mu held). It shares the phase 1 computation
 // slots, so key making never takes more than the cores; beyond
@@ -192,6 +184,3 @@ func (p *dhPool) fillLocked(r *dhGroupKeys) {
 
 // dhKeyHook, when set (tests), runs before each key is made.
 var dhKeyHook func(Group)
-
-// wait blocks until no filler runs (tests).
-func (p *dhPool) wait() { p.wg.Wait() }

@@ -104,3 +104,14 @@ func TestMainModeTakesPooledKeys(t *testing.T) {
 		t.Fatalf("%d of 4 keys left after one Main Mode, want 2 (one per end)", n)
 	}
 }
+
+// ready is how many keys of group g are ready.
+func (p *dhPool) ready(g Group) int {
+	p.mu.Lock()
+	n := len(p.of(g).keys)
+	p.mu.Unlock()
+	return n
+}
+
+// wait blocks until no filler runs.
+func (p *dhPool) wait() { p.wg.Wait() }

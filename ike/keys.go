@@ -101,7 +101,7 @@ func (k *Phase1Keys) Wipe() {
 // the first encrypted message. psk is the pre-shared key with pre-shared
 // key authentication, nil with signatures.
 func DerivePhase1Keys(h HashAlg, c CipherAlg, keyLen int, psk, niB, nrB, gxy, gxi, gxr []byte, ckyI, ckyR Cookie) (*Phase1Keys, error) {
-	if !h.Valid() {
+	if h.info() == nil {
 		return nil, fmt.Errorf("ike: unsupported hash %d", uint16(h))
 	}
 	// SKEYID = prf(pre-shared-key, Ni_b | Nr_b) with a pre-shared key,

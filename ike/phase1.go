@@ -231,33 +231,8 @@ func (p *Phase1) Start(now time.Time) (Result, error) {
 	return *r, nil
 }
 
-// State returns the current state.
-func (p *Phase1) State() State { return p.state }
-
-// Initiator reports the role.
-func (p *Phase1) Initiator() bool { return p.initiator }
-
-// Exchange is ExchangeMain or ExchangeAggressive (0 for a responder that
-// has not seen the first message).
-func (p *Phase1) Exchange() ExchangeType { return p.out.Exchange }
-
-// Cookies returns the IKE SA's cookies (CookieR is zero until known).
-func (p *Phase1) Cookies() (Cookie, Cookie) { return p.out.CookieI, p.out.CookieR }
-
 // LastSent returns the datagrams last sent, for retransmission.
 func (p *Phase1) LastSent() [][]byte { return p.lastSent }
-
-// Floated reports whether the exchange moved to UDP 4500.
-func (p *Phase1) Floated() bool { return p.floated }
-
-// Remote returns the peer endpoint currently in use.
-func (p *Phase1) Remote() netip.AddrPort { return p.out.Remote }
-
-// Done returns the result once the state is active.
-func (p *Phase1) Done() *Phase1Done { return p.done }
-
-// Failure returns why the negotiation failed, if it did.
-func (p *Phase1) Failure() *Phase1Failure { return p.failure }
 
 // Wipe forgets every secret (call when the IKE SA dies; Done().Keys are
 // wiped too).
@@ -299,8 +274,8 @@ func (p *Phase1) handle(pkt *Packet) (*Result, error) {
 		return &Result{Send: p.lastAnswer}, nil
 	}
 	// A responder learns the initiator's cookie from the first message
-	// (firstMessage); an initiator has left StateNone once
-	// Start sent its cookie.
+	// (below); an initiator has left StateNone once Start sent its
+	// cookie.
 	if h.CookieI != p.out.CookieI && p.state != StateNone {
 		return nil, errorText("ike: initiator cookie mismatch")
 	}
@@ -330,9 +305,21 @@ func (p *Phase1) handle(pkt *Packet) (*Result, error) {
 		return nil, fmt.Errorf("ike: %v message in %v", h.Exchange, p.state)
 	}
 	if !p.initiator && p.state == StateNone {
-		if err := p.firstMessage(&h); err != nil {
-			return nil, err
+		// A responder's first message: its exchange picks the table
+		// (Aggressive Mode only if allowed), and its cookie becomes ours
+		// to answer with.
+		switch {
+		case h.Exchange == ExchangeMain:
+			p.out.Exchange, p.table = ExchangeMain, mainModeResponder
+		case h.Exchange == ExchangeAggressive && !p.cfg.NoAggressive:
+			p.out.Exchange, p.table = ExchangeAggressive, aggressiveResponder
+		default:
+			return nil, fmt.Errorf("ike: unexpected first exchange %v", h.Exchange)
 		}
+		if !h.CookieR.IsZero() || h.MessageID != 0 {
+			return nil, malformed("first message with responder cookie or message ID")
+		}
+		p.out.CookieI = h.CookieI
 	}
 	r, err := phase1Step(p, &h, pkt)
 	if err != nil {

@@ -12,7 +12,7 @@ func (p *Phase1) localIdentity() *ID {
 		id := *p.cfg.LocalID
 		return &id
 	}
-	if p.out.Policy.Auth.UsesSignatures() {
+	if !p.out.Policy.Auth.PreShared() { // signatures
 		return &ID{IDType: IDDERASN1DN, Data: p.cfg.Creds.Cert.RawSubject}
 	}
 	return IDFromAddr(p.out.Local.Addr())
@@ -102,7 +102,7 @@ func (p *Phase1) verifyPeer(id *ID, m *Message) error {
 // certRequest is our CR payloads (one per CA subject) when the chosen
 // (in AM1: the first offered) policy authenticates with signatures.
 func (p *Phase1) certRequest() []Payload {
-	if !p.out.Policy.Auth.UsesSignatures() || p.cfg.Creds == nil {
+	if p.out.Policy.Auth.PreShared() || p.cfg.Creds == nil {
 		return nil
 	}
 	var out []Payload

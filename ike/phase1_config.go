@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"tinyipsec/conf"
+	"tinyipsec/internal/algo"
 )
 
 // Policy is one ISAKMP policy (Cisco "crypto isakmp policy N").
@@ -22,14 +23,19 @@ type Policy struct {
 	Lifetime time.Duration
 }
 
-// Weak reports whether the policy needs allow_weak.
-func (p *Policy) Weak() bool { return p.Cipher.Weak() || p.Hash.Weak() || p.Group.Weak() }
+// Weak reports whether the policy needs allow_weak: its cipher, hash or
+// group does (the registry rows say; no Weak method of each: every
+// method is listed twice in the type data, for T and *T: flash).
+func (p *Policy) Weak() bool {
+	c, h := p.Cipher.info(0), p.Hash.info()
+	return c != nil && c.Weak || h != nil && h.Weak || algo.Group(p.Group).Weak()
+}
 
 func (p *Policy) validate(allowWeak bool) error {
 	if _, err := p.Cipher.KeyLen(p.KeyBits); err != nil {
 		return err
 	}
-	if !p.Hash.Valid() {
+	if p.Hash.info() == nil {
 		return fmt.Errorf("ike: unsupported hash %v", p.Hash)
 	}
 	if !p.Group.Supported() {
@@ -200,7 +206,7 @@ func (c *Phase1Config) validate() error {
 		if p.Auth.PreShared() && len(c.PSK) == 0 && c.keyring == nil {
 			return errorText("ike: pre-share policy without a pre-shared key")
 		}
-		if p.Auth.UsesSignatures() && (c.Creds == nil || c.Creds.Key == nil || c.Creds.Cert == nil) {
+		if !p.Auth.PreShared() && (c.Creds == nil || c.Creds.Key == nil || c.Creds.Cert == nil) {
 			return fmt.Errorf("ike: %v policy without certificate and key", p.Auth)
 		}
 	}

@@ -53,12 +53,22 @@ func NewInitiator(cfg *Phase1Config) (*Phase1, error) {
 }
 
 // start builds the first message: MM1, which offers our policies, or
-// AM1 (startAggressive).
+// AM1, which offers them with our KE, nonce and identity.
 func (p *Phase1) start() (*Result, error) {
+	sa := p.saPayload()
 	if p.out.Exchange == ExchangeMain {
-		return p.sendPlain(append([]Payload{p.saPayload()}, p.vendorPayloads()...), StateMMWaitMsg2)
+		return p.sendPlain(append([]Payload{sa}, p.vendorPayloads()...), StateMMWaitMsg2)
 	}
-	return p.startAggressive()
+	// AM1. Until the responder chooses, the first policy stands for all:
+	// they share the group, and its method decides the default identity.
+	p.out.Policy = p.policies[0]
+	ke, err := p.ourKE()
+	if err != nil {
+		return nil, err
+	}
+	p.out.LocalID = p.localIdentity()
+	ps := append([]Payload{sa, ke[0], ke[1], p.out.LocalID}, p.certRequest()...)
+	return p.sendPlain(append(ps, p.vendorPayloads()...), StateAMWaitMsg2)
 }
 
 // Main Mode as the initiator (phase1_table.go): the responder's messages.
@@ -122,21 +132,6 @@ func (p *Phase1) mm6(m *Message, pkt *Packet) (*Result, error) {
 var aggressiveInitiator = phase1Table{
 	{name: "AM2", from: StateAMWaitMsg2, to: StateAMActive, crypt: inClear,
 		required: withSA | withKENonce | withID, allowed: withAuth | withCR | withNATD, handle: (*Phase1).am2},
-}
-
-// startAggressive offers our policies with our KE, nonce and identity.
-func (p *Phase1) startAggressive() (*Result, error) {
-	sa := p.saPayload()
-	// Until the responder chooses, the first policy stands for all: they
-	// share the group, and its method decides the default identity.
-	p.out.Policy = p.policies[0]
-	ke, err := p.ourKE()
-	if err != nil {
-		return nil, err
-	}
-	p.out.LocalID = p.localIdentity()
-	ps := append([]Payload{sa, ke[0], ke[1], p.out.LocalID}, p.certRequest()...)
-	return p.sendPlain(append(ps, p.vendorPayloads()...), StateAMWaitMsg2)
 }
 
 // am2 takes the responder's choice, keys and proof and answers with AM3,

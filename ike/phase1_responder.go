@@ -1,15 +1,12 @@
 package ike
 
-import (
-	"fmt"
-	"io"
-)
+import "io"
 
 // Phase 1 as the responder, top to bottom: the first message (MM1 or AM1)
-// chooses the exchange, then each message of the initiator is one row of
-// that exchange's table (the diagrams are in phase1_initiator.go). A Main
-// Mode responder between MM2 and MM3 may also be rebuilt from a record
-// (phase1_resume.go).
+// chooses the exchange (Handle), then each message of the initiator is
+// one row of that exchange's table (the diagrams are in
+// phase1_initiator.go). A Main Mode responder between MM2 and MM3 may
+// also be rebuilt from a record (phase1_resume.go).
 
 // NewResponder prepares the answer to a first message (MM1 or AM1) that
 // arrived from cfg.Remote; feed that message to Handle.
@@ -19,25 +16,6 @@ func NewResponder(cfg *Phase1Config) (*Phase1, error) {
 		return nil, err
 	}
 	return p, nil
-}
-
-// firstMessage reads the header of the initiator's first message: its
-// exchange picks the table (Aggressive Mode only if allowed), and its
-// cookie becomes ours to answer with.
-func (p *Phase1) firstMessage(h *Header) error {
-	switch {
-	case h.Exchange == ExchangeMain:
-		p.out.Exchange, p.table = ExchangeMain, mainModeResponder
-	case h.Exchange == ExchangeAggressive && !p.cfg.NoAggressive:
-		p.out.Exchange, p.table = ExchangeAggressive, aggressiveResponder
-	default:
-		return fmt.Errorf("ike: unexpected first exchange %v", h.Exchange)
-	}
-	if !h.CookieR.IsZero() || h.MessageID != 0 {
-		return malformed("first message with responder cookie or message ID")
-	}
-	p.out.CookieI = h.CookieI
-	return nil
 }
 
 // choose answers the initiator's offer (MM1, AM1): it adopts the

@@ -3,7 +3,6 @@ package ike
 import (
 	"crypto/hmac"
 	"fmt"
-	"hash"
 
 	"tinyipsec/internal/algo"
 )
@@ -31,20 +30,6 @@ func (h HashAlg) info() *algo.HashInfo {
 	return a.Info()
 }
 
-// New returns the hash constructor, or nil for an unknown algorithm.
-func (h HashAlg) New() func() hash.Hash {
-	if i := h.info(); i != nil {
-		return i.New
-	}
-	return nil
-}
-
-// Weak reports whether the algorithm needs allow_weak.
-func (h HashAlg) Weak() bool { i := h.info(); return i != nil && i.Weak }
-
-// Valid reports whether the algorithm is implemented.
-func (h HashAlg) Valid() bool { return h.info() != nil }
-
 func (h HashAlg) String() string {
 	if i := h.info(); i != nil {
 		return i.Name
@@ -52,9 +37,10 @@ func (h HashAlg) String() string {
 	return fmt.Sprintf("hash(%d)", uint16(h))
 }
 
-// Sum hashes the concatenation of data.
+// Sum hashes the concatenation of data (h must be a hash we implement:
+// the policy was validated).
 func (h HashAlg) Sum(data ...[]byte) []byte {
-	d := h.New()()
+	d := h.info().New()
 	for _, b := range data {
 		d.Write(b)
 	}
@@ -63,7 +49,7 @@ func (h HashAlg) Sum(data ...[]byte) []byte {
 
 // PRF computes prf(key, data[0] | data[1] | ...) = HMAC-hash.
 func (h HashAlg) PRF(key []byte, data ...[]byte) []byte {
-	m := hmac.New(h.New(), key)
+	m := hmac.New(h.info().New, key)
 	for _, b := range data {
 		m.Write(b)
 	}
