@@ -60,20 +60,21 @@ type Lease struct {
 // are their AsSlice bytes (4 for IPv4, 16 for IPv6): no helper of our own
 // per family (flash).
 func (l *Lease) attributes(unity bool) Attributes {
+	// AsSlice is nil for an address not set.
 	var as Attributes
-	if l.IP4.IsValid() {
-		as.add(CfgIP4Address, l.IP4.AsSlice())
+	if a := l.IP4.AsSlice(); a != nil {
+		as.add(CfgIP4Address, a)
 	}
-	if l.IP6.IsValid() {
-		as.add(CfgIP6Address, append(l.IP6.AsSlice(), 128))
+	if a := l.IP6.AsSlice(); a != nil {
+		as.add(CfgIP6Address, append(a, 128))
 	}
 	for i := range l.DNS {
 		// 4 bytes for an IPv4 server, 16 for an IPv6 one.
-		t := CfgIP6DNS
-		if l.DNS[i].Is4() {
+		a, t := l.DNS[i].AsSlice(), CfgIP6DNS
+		if len(a) == 4 {
 			t = CfgIP4DNS
 		}
-		as.add(t, l.DNS[i].AsSlice())
+		as.add(t, a)
 	}
 	var split []byte
 	for i := range l.Split {
@@ -111,8 +112,8 @@ func leaseRequest(prev *Lease) Attributes {
 	for i, t := range leaseAsks {
 		as[i].Type = t
 	}
-	if prev != nil && prev.IP4.IsValid() {
-		as[0].Value = prev.IP4.AsSlice()
+	if prev != nil {
+		as[0].Value = prev.IP4.AsSlice() // nil when it had none
 	}
 	return as
 }
