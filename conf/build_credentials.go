@@ -1,13 +1,9 @@
 package conf
 
 import (
-	"tinyipsec/internal/algo"
-
-	"crypto/sha256"
 	"fmt"
 	"io"
 	"os"
-	"strconv"
 )
 
 const (
@@ -19,84 +15,6 @@ const (
 // are read. A static array: a []string literal in each loop was built
 // on the stack word by word (flash).
 var credentialKeys = [...]string{"cert", "key", "ca"}
-
-// credentials reads psk / psk_file / cert / key / ca and checks that the
-// map has credentials that at least one ISAKMP policy can use.
-func (b *builder) credentials(t *table, m *CryptoMap) {
-	m.PSK, m.PSKFile = b.secretOrFile(t, "psk", "")
-
-	var files [3]string
-	var given int
-	for i, k := range credentialKeys {
-		if s, _ := t.str(k, ""); s != "" {
-			files[i] = b.path(s)
-			given++
-		}
-	}
-	m.Cert, m.Key, m.CA = files[0], files[1], files[2]
-	hasCert := given == 3
-	if given > 0 && given < 3 {
-		for i, k := range credentialKeys {
-			if files[i] == "" {
-				t.fail(k, "missing: cert, key and ca are needed together")
-			}
-		}
-	}
-	if given > 0 {
-		h := sha256.New()
-		for i, k := range credentialKeys {
-			if files[i] == "" {
-				continue
-			}
-			data, err := readSmallFile(files[i], maxPEMFile, false)
-			if err != nil {
-				t.fail(k, err.Error())
-				continue
-			}
-			io.WriteString(h, k+" "+strconv.Itoa(len(data))+"\n")
-			h.Write(data)
-			switch k {
-			case "cert":
-				m.certPEM = data
-			case "key":
-				m.keyPEM = Secret(data)
-			case "ca":
-				m.caPEM = data
-			}
-		}
-		h.Sum(m.credDigest[:0])
-	}
-
-	hasPSK := t.has("psk") || t.has("psk_file")
-	if !hasPSK && given == 0 {
-		if b.hasKeyring {
-			return // pre-shared keys from the [[keyring]], chosen per peer
-		}
-		b.fail(t.path, "no credentials: set psk or psk_file (pre-share), or cert, key and ca (rsa-sig, ecdsa-sig), or add [[keyring]] entries")
-		return
-	}
-	if len(b.cfg.Policies) == 0 {
-		return // nothing to check against; reported elsewhere
-	}
-	var policyPSK, policyCert bool
-	for _, p := range b.cfg.Policies {
-		if p.Auth == algo.PreShare {
-			policyPSK = true
-		} else {
-			policyCert = true
-		}
-	}
-	if hasPSK && !policyPSK {
-		key := "psk"
-		if t.has("psk_file") {
-			key = "psk_file"
-		}
-		t.fail(key, "no isakmp_policy uses authentication = \"pre-share\"")
-	}
-	if hasCert && !policyCert {
-		t.fail("cert", "no isakmp_policy uses authentication = \"rsa-sig\" or \"ecdsa-sig\"")
-	}
-}
 
 // secretOrFile reads a secret given either inline (key) or in a file
 // (key_file): one of the two, never both, never empty; the file must not be

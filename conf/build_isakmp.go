@@ -1,10 +1,14 @@
 package conf
 
 import (
+	"crypto/sha256"
 	"errors"
+	"io"
 	"net/netip"
 	"strconv"
 	"strings"
+
+	"tinyipsec/internal/algo"
 )
 
 // isakmpMap reads the keys of a crypto map keyed by IKE.
@@ -21,7 +25,80 @@ func (b *builder) isakmpMap(t *table, m *CryptoMap) {
 			*id.dst = v
 		}
 	}
-	b.credentials(t, m)
+
+	// The credentials: psk / psk_file / cert / key / ca, and a check that
+	// at least one ISAKMP policy can use them (read here, the one caller:
+	// flash).
+	m.PSK, m.PSKFile = b.secretOrFile(t, "psk", "")
+
+	var files [3]string
+	var given int
+	for i, k := range credentialKeys {
+		if s, _ := t.str(k, ""); s != "" {
+			files[i] = b.path(s)
+			given++
+		}
+	}
+	m.Cert, m.Key, m.CA = files[0], files[1], files[2]
+	hasCert := given == 3
+	if given > 0 && given < 3 {
+		for i, k := range credentialKeys {
+			if files[i] == "" {
+				t.fail(k, "missing: cert, key and ca are needed together")
+			}
+		}
+	}
+	if given > 0 {
+		h := sha256.New()
+		for i, k := range credentialKeys {
+			if files[i] == "" {
+				continue
+			}
+			data, err := readSmallFile(files[i], maxPEMFile, false)
+			if err != nil {
+				t.fail(k, err.Error())
+				continue
+			}
+			io.WriteString(h, k+" "+strconv.Itoa(len(data))+"\n")
+			h.Write(data)
+			switch k {
+			case "cert":
+				m.certPEM = data
+			case "key":
+				m.keyPEM = Secret(data)
+			case "ca":
+				m.caPEM = data
+			}
+		}
+		h.Sum(m.credDigest[:0])
+	}
+
+	hasPSK := t.has("psk") || t.has("psk_file")
+	switch {
+	case !hasPSK && given == 0 && b.hasKeyring:
+		// Pre-shared keys from the [[keyring]], chosen per peer.
+	case !hasPSK && given == 0:
+		b.fail(t.path, "no credentials: set psk or psk_file (pre-share), or cert, key and ca (rsa-sig, ecdsa-sig), or add [[keyring]] entries")
+	case len(b.cfg.Policies) > 0: // else nothing to check against; reported elsewhere
+		var policyPSK, policyCert bool
+		for _, p := range b.cfg.Policies {
+			if p.Auth == algo.PreShare {
+				policyPSK = true
+			} else {
+				policyCert = true
+			}
+		}
+		if hasPSK && !policyPSK {
+			key := "psk"
+			if t.has("psk_file") {
+				key = "psk_file"
+			}
+			t.fail(key, "no isakmp_policy uses authentication = \"pre-share\"")
+		}
+		if hasCert && !policyCert {
+			t.fail("cert", "no isakmp_policy uses authentication = \"rsa-sig\" or \"ecdsa-sig\"")
+		}
+	}
 
 	if v, present, ok := t.scalar("pfs"); present && ok {
 		// A DH group, or 0, "", "0" or "none" for no PFS.

@@ -246,36 +246,32 @@ func (s *tomlScanner) quoted(q byte, escapes bool) (string, bool) {
 	return "", false
 }
 
-// multiline skips a triple-quoted string, basic or literal; the opening
-// delimiter has been seen at s.i.
-func (s *tomlScanner) multiline(q byte) {
-	s.i += 3
-	for !s.eof() {
-		c := s.peek()
-		if c == '\\' && q == '"' {
-			s.i += 2
-			continue
-		}
-		if c == q && s.i+2 < len(s.src) && s.src[s.i+1] == q && s.src[s.i+2] == q {
-			s.i += 3
-			// Up to two more quotes belong to the content: """a""""" .
-			for n := 0; n < 2 && s.peek() == q; n++ {
-				s.i++
-			}
-			return
-		}
-		s.i++
-	}
-	s.i = len(s.src)
-}
-
 // value skips one value, recording the positions of array elements and
 // inline-table keys under p.
 func (s *tomlScanner) value(p keyPath) {
 	switch q := s.peek(); q {
 	case '"', '\'': // basic strings have escapes, literal ones do not
 		if s.i+2 < len(s.src) && s.src[s.i+1] == q && s.src[s.i+2] == q {
-			s.multiline(q)
+			// A multi-line string, up to its closing triple quote (read
+			// here, the one caller: flash).
+			s.i += 3
+			for !s.eof() {
+				c := s.peek()
+				if c == '\\' && q == '"' {
+					s.i += 2
+					continue
+				}
+				if c == q && s.i+2 < len(s.src) && s.src[s.i+1] == q && s.src[s.i+2] == q {
+					s.i += 3
+					// Up to two more quotes belong to the content: """a""""" .
+					for n := 0; n < 2 && s.peek() == q; n++ {
+						s.i++
+					}
+					return
+				}
+				s.i++
+			}
+			s.i = len(s.src)
 		} else {
 			s.quoted(q, q == '"')
 		}

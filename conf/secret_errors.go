@@ -172,70 +172,67 @@ func redactSecrets(data []byte, uci bool, err error) error {
 			secrets = append(secrets, secretAssignment{line: i + 1, key: key, value: strings.TrimSpace(rest)})
 		}
 	}
+	// Each error rewritten in place (here, not by a helper taking the
+	// seven-word Error: flash).
 	for i := range es {
-		redactError(&es[i], secrets, uci)
-	}
-	return es
-}
-
-// redactError rewrites e in place: an Error is seven words, copied in
-// and out of each call by value (flash).
-func redactError(e *Error, secrets []secretAssignment, uci bool) {
-	// This package's own checks never quote a secret value (tests hold
-	// them to that); this cut is the last guard: every piece of a secret
-	// assignment's text (the whole value, and each word of four
-	// characters or more) is cut out of the message.
-	for _, s := range secrets {
-		pieces := []string{s.value, trimSet(s.value, `"'`)}
-		pieces = append(pieces, strings.FieldsFunc(s.value, func(r rune) bool {
-			return r == ' ' || r == '\t' || r == '"' || r == '\'' || r == '[' || r == ']' || r == ',' || r == '#'
-		})...)
-		for _, p := range pieces {
-			if len(p) >= 4 {
-				e.Msg = strings.ReplaceAll(e.Msg, p, "[redacted]")
-				e.Key = strings.ReplaceAll(e.Key, p, "[redacted]")
-			}
-		}
-	}
-	if !e.syntax {
-		return
-	}
-	// The syntax parser's message about a secret key may quote the
-	// value. Point at the key's assignment (a multi-line string may end
-	// far below it) and say what is wrong in words.
-	if IsSecretKey(e.Key) {
-		name := lastKeyElement(e.Key)
-		// The nearest assignment of the key before the error; an
-		// unterminated multi-line string opened by one of them swallows
-		// the lines below it, so such an opener wins.
-		at, opener := 0, 0
+		e := &es[i]
+		// This package's own checks never quote a secret value (tests hold
+		// them to that); this cut is the last guard: every piece of a secret
+		// assignment's text (the whole value, and each word of four
+		// characters or more) is cut out of the message.
 		for _, s := range secrets {
-			if s.key == name && (e.Line == 0 || s.line <= e.Line) {
-				at = s.line
-				if opener == 0 && (strings.HasPrefix(s.value, `"""`) || strings.HasPrefix(s.value, "'''")) {
-					opener = s.line
+			pieces := []string{s.value, trimSet(s.value, `"'`)}
+			pieces = append(pieces, strings.FieldsFunc(s.value, func(r rune) bool {
+				return r == ' ' || r == '\t' || r == '"' || r == '\'' || r == '[' || r == ']' || r == ',' || r == '#'
+			})...)
+			for _, p := range pieces {
+				if len(p) >= 4 {
+					e.Msg = strings.ReplaceAll(e.Msg, p, "[redacted]")
+					e.Key = strings.ReplaceAll(e.Key, p, "[redacted]")
 				}
 			}
 		}
-		if opener > 0 {
-			at = opener
+		if !e.syntax {
+			continue
 		}
-		if at > 0 {
-			e.Line = at
-		}
-		e.Msg = secretMessage(name, uci)
-		return
-	}
-	// A syntax error on a line that sets a secret, under another key.
-	for _, s := range secrets {
-		if e.Line == s.line {
-			if e.Key == "" {
-				e.Key = s.key
-			} else {
-				e.Key += "." + s.key
+		// The syntax parser's message about a secret key may quote the
+		// value. Point at the key's assignment (a multi-line string may end
+		// far below it) and say what is wrong in words.
+		if IsSecretKey(e.Key) {
+			name := lastKeyElement(e.Key)
+			// The nearest assignment of the key before the error; an
+			// unterminated multi-line string opened by one of them swallows
+			// the lines below it, so such an opener wins.
+			at, opener := 0, 0
+			for _, s := range secrets {
+				if s.key == name && (e.Line == 0 || s.line <= e.Line) {
+					at = s.line
+					if opener == 0 && (strings.HasPrefix(s.value, `"""`) || strings.HasPrefix(s.value, "'''")) {
+						opener = s.line
+					}
+				}
 			}
-			e.Msg = secretMessage(s.key, uci)
-			break
+			if opener > 0 {
+				at = opener
+			}
+			if at > 0 {
+				e.Line = at
+			}
+			e.Msg = secretMessage(name, uci)
+			continue
+		}
+		// A syntax error on a line that sets a secret, under another key.
+		for _, s := range secrets {
+			if e.Line == s.line {
+				if e.Key == "" {
+					e.Key = s.key
+				} else {
+					e.Key += "." + s.key
+				}
+				e.Msg = secretMessage(s.key, uci)
+				break
+			}
 		}
 	}
+	return es
 }

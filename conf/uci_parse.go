@@ -90,12 +90,32 @@ func uciStatements(src []byte) ([]uciStatement, []uciError) {
 				lx.line++
 				continue
 			}
-			var w string
-			if w, err = lx.word(); err == nil {
+			// A word made of unquoted and quoted pieces. Like libuci, an
+			// unquoted # ends the line even inside a word.
+			var w []byte
+		word:
+			for lx.i < len(lx.src) {
+				switch c := lx.src[lx.i]; c {
+				case ' ', '\t', '\r', '\n', ';', '#':
+					break word
+				case '\'', '"':
+					if w, err = lx.quoted(w, c); err != nil {
+						break word
+					}
+				case '\\':
+					if !lx.escape(&w) {
+						break word
+					}
+				default:
+					w = append(w, c)
+					lx.i++
+				}
+			}
+			if err == nil {
 				if len(st.Words) == 0 {
 					st.Line = lx.line
 				}
-				st.Words = append(st.Words, w)
+				st.Words = append(st.Words, string(w))
 			}
 		}
 		if err != nil {
@@ -117,34 +137,6 @@ func uciStatements(src []byte) ([]uciStatement, []uciError) {
 		}
 	}
 	return out, errs
-}
-
-// word reads one word made of unquoted and quoted pieces.
-func (lx *uciLexer) word() (string, *uciError) {
-	var b []byte
-	for lx.i < len(lx.src) {
-		c := lx.src[lx.i]
-		switch c {
-		case ' ', '\t', '\r', '\n', ';':
-			return string(b), nil
-		case '#':
-			// Like libuci, an unquoted # ends the line even inside a word.
-			return string(b), nil
-		case '\'', '"':
-			var err *uciError
-			if b, err = lx.quoted(b, c); err != nil {
-				return "", err
-			}
-		case '\\':
-			if !lx.escape(&b) {
-				return string(b), nil
-			}
-		default:
-			b = append(b, c)
-			lx.i++
-		}
-	}
-	return string(b), nil
 }
 
 // quoted appends the piece quoted by q (the quote at lx.i) to b. As in a
