@@ -73,11 +73,12 @@ func (b *builder) remoteAccess(t *table, m *CryptoMap) {
 	m.ModeCfg, _ = t.oneOf("modecfg", "pull", modeCfgs[:])
 	t.reject(raClientKeys[:], "only used by a remote-access client (xauth_user)")
 	if s, ok := t.str("pool", ""); ok {
-		first, last, err := parsePool(s)
+		lo, hi, err := parsePool(s)
 		if err != nil {
 			t.fail("pool", err.Error())
 		} else {
-			m.PoolFirst, m.PoolLast = first, last
+			m.PoolFirst = netip.AddrFrom4([4]byte{byte(lo >> 24), byte(lo >> 16), byte(lo >> 8), byte(lo)})
+			m.PoolLast = netip.AddrFrom4([4]byte{byte(hi >> 24), byte(hi >> 16), byte(hi >> 8), byte(hi)})
 			// The crypto ACL: traffic to each pool address, in PoolAddrs'
 			// order (one walk through a pool, written once: flash).
 			m.ACL = &ACL{Name: "pool:" + m.ID()}
@@ -119,37 +120,32 @@ func (b *builder) remoteAccess(t *table, m *CryptoMap) {
 }
 
 // parsePool accepts "10.9.0.0/24" (its host addresses) or
-// "10.9.0.10-10.9.0.50"; IPv4 only. The bounds are computed as 32-bit
-// numbers rather than by stepping netip.Addr.Next through the pool,
-// 128-bit arithmetic on a 32-bit router (flash, and a /8 took 16 million
-// steps before it was refused).
-func parsePool(s string) (first, last netip.Addr, err error) {
-	var lo, hi uint32
+// "10.9.0.10-10.9.0.50"; IPv4 only. It returns the bounds as 32-bit
+// numbers, computed as such rather than by stepping netip.Addr.Next
+// through the pool, 128-bit arithmetic on a 32-bit router (flash, and a
+// /8 took 16 million steps before it was refused); the caller makes the
+// two addresses.
+func parsePool(s string) (lo, hi uint32, err error) {
 	if p, perr := netip.ParsePrefix(s); perr == nil {
-		p = p.Masked()
 		if !p.Addr().Is4() || p.Bits() > 30 {
-			return first, last, errors.New(strconv.Quote(s) + ": an IPv4 network of at least 4 addresses (/30) is needed")
+			return 0, 0, errors.New(strconv.Quote(s) + ": an IPv4 network of at least 4 addresses (/30) is needed")
 		}
-		first = p.Addr().Next() // the network address is not a host
-		lo = ipv4Number(first)
+		lo = ipv4Number(p.Masked().Addr()) + 1         // the network address is not a host
 		hi = lo + uint32(uint64(1)<<(32-p.Bits())) - 3 // nor is the broadcast address
-		last = netip.AddrFrom4([4]byte{byte(hi >> 24), byte(hi >> 16), byte(hi >> 8), byte(hi)})
 	} else if a, z, ok := strings.Cut(s, "-"); ok {
-		first, err = netip.ParseAddr(strings.TrimSpace(a))
-		if err == nil {
-			last, err = netip.ParseAddr(strings.TrimSpace(z))
-		}
-		if err != nil || !first.Is4() || !last.Is4() || last.Less(first) {
-			return netip.Addr{}, netip.Addr{}, errors.New(strconv.Quote(s) + " is not an IPv4 range FIRST-LAST")
+		first, err := netip.ParseAddr(strings.TrimSpace(a))
+		last, lerr := netip.ParseAddr(strings.TrimSpace(z))
+		if err != nil || lerr != nil || !first.Is4() || !last.Is4() || last.Less(first) {
+			return 0, 0, errors.New(strconv.Quote(s) + " is not an IPv4 range FIRST-LAST")
 		}
 		lo, hi = ipv4Number(first), ipv4Number(last)
 	} else {
-		return first, last, errors.New(strconv.Quote(s) + " is neither a network (10.9.0.0/24) nor a range (10.9.0.10-10.9.0.50)")
+		return 0, 0, errors.New(strconv.Quote(s) + " is neither a network (10.9.0.0/24) nor a range (10.9.0.10-10.9.0.50)")
 	}
 	if hi-lo >= MaxPoolSize {
-		return netip.Addr{}, netip.Addr{}, errors.New(strconv.Quote(s) + " has more than " + strconv.Itoa(MaxPoolSize) + " addresses")
+		return 0, 0, errors.New(strconv.Quote(s) + " has more than " + strconv.Itoa(MaxPoolSize) + " addresses")
 	}
-	return first, last, nil
+	return lo, hi, nil
 }
 
 func ipv4Number(a netip.Addr) uint32 {

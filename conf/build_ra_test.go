@@ -3,6 +3,7 @@ package conf
 import (
 	"bytes"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -184,15 +185,21 @@ func TestParsePoolBounds(t *testing.T) {
 		{in: "10.0.0.0-10.0.4.0", err: "more than 1024 addresses"},
 		{in: "10.9.0.0/31", err: "at least 4 addresses"},
 	} {
-		first, last, err := parsePool(c.in)
+		lo, hi, err := parsePool(c.in)
+		first, last := ipv4String(lo), ipv4String(hi)
 		if c.err != "" {
 			if err == nil || !strings.Contains(err.Error(), c.err) {
 				t.Errorf("%s: error %v, want %q", c.in, err, c.err)
 			}
 			continue
 		}
-		if err != nil || first.String() != c.first || last.String() != c.last {
+		if err != nil || first != c.first || last != c.last {
 			t.Errorf("%s: %v-%v %v, want %s-%s", c.in, first, last, err, c.first, c.last)
 		}
 	}
+}
+
+// ipv4String writes an IPv4 number as a dotted address.
+func ipv4String(n uint32) string {
+	return netip.AddrFrom4([4]byte{byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)}).String()
 }
