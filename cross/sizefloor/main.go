@@ -3,9 +3,9 @@
 // tinyipsec depends on the way the daemon does (x509 parsing and Verify,
 // PKCS#1/PKCS#8/SEC 1 keys, RSA and ECDSA signatures, ECDH on the NIST
 // curves and X25519, MODP exponentiation, the ESP ciphers and hashes,
-// bcrypt, a toml decode, netlink messages over a socket of plain system
-// calls, x/sys/unix, a UDP socket of system calls in the runtime's poller,
-// fmt, signals, time formatting) and nothing of tinyipsec's own. `make
+// bcrypt, a toml decode, netlink messages and errors over a socket of
+// plain system calls, x/sys/unix, a UDP socket of system calls in the
+// runtime's poller, fmt, signals, time formatting) and nothing of tinyipsec's own. `make
 // size-floor` builds it with the release flags; what the daemon weighs
 // above it is the product's code. It is never installed or run.
 package main
@@ -25,8 +25,8 @@ import (
 	"crypto/sha512"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"fmt"
-	"iter"
 	"math/big"
 	"net"
 	"net/netip"
@@ -100,14 +100,25 @@ func main() {
 	hp, _ := bcrypt.GenerateFromPassword(key, 4)
 	fmt.Println(bcrypt.CompareHashAndPassword(hp, key))
 	if nfd, err := syscall.Socket(unix.AF_NETLINK, unix.SOCK_RAW, unix.NETLINK_ROUTE); err == nil {
-		c := netlink.NewConn(nlSocket(nfd), 0)
-		msgs, _ := c.Execute(netlink.Message{Header: netlink.Header{Type: unix.RTM_GETLINK, Flags: netlink.Request | netlink.Dump}})
-		ae := netlink.NewAttributeEncoder()
-		ae.Uint32(1, 2)
-		ad, _ := netlink.NewAttributeDecoder(msgs[0].Data)
-		for ad.Next() {
-			fmt.Println(ad.Type())
+		// The daemon codes its rtnetlink messages with netlink's Message
+		// and reports failures as netlink's OpError; it exchanges them on
+		// a socket of blocking system calls itself (tun/rtnl_socket.go).
+		q := netlink.Message{Header: netlink.Header{Type: unix.RTM_GETLINK, Flags: netlink.Request | netlink.Dump}}
+		b, _ := q.MarshalBinary()
+		err = syscall.Sendto(nfd, b, 0, &syscall.SockaddrNetlink{Family: syscall.AF_NETLINK})
+		if err == nil {
+			b = make([]byte, 65536)
+			var n int
+			n, _, err = syscall.Recvfrom(nfd, b, 0)
+			if err == nil {
+				err = q.UnmarshalBinary(b[:n])
+			}
 		}
+		if err != nil {
+			err = &netlink.OpError{Op: "receive", Err: err}
+		}
+		_, isOp := errors.AsType[*netlink.OpError](err)
+		fmt.Println(q.Header.Type, isOp)
 	}
 	if ufd, err := syscall.Socket(syscall.AF_INET6, syscall.SOCK_DGRAM|syscall.SOCK_NONBLOCK, 0); err == nil {
 		a := netip.MustParseAddrPort("[::]:500")
@@ -125,37 +136,4 @@ func main() {
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGHUP, syscall.SIGTERM)
 	fmt.Println(time.Now().Format(time.RFC3339), <-sig)
-}
-
-// nlSocket is the smallest netlink.Socket: the daemon drives its
-// NETLINK_ROUTE socket with blocking system calls the same way.
-type nlSocket int
-
-func (s nlSocket) Close() error { return syscall.Close(int(s)) }
-func (s nlSocket) Send(m netlink.Message) error {
-	b, err := m.MarshalBinary()
-	if err == nil {
-		err = syscall.Sendto(int(s), b, 0, &syscall.SockaddrNetlink{Family: syscall.AF_NETLINK})
-	}
-	return err
-}
-func (s nlSocket) SendMessages(ms []netlink.Message) error { return s.Send(ms[0]) }
-func (s nlSocket) Receive() ([]netlink.Message, error) {
-	b := make([]byte, 65536)
-	n, _, err := syscall.Recvfrom(int(s), b, 0)
-	if err != nil {
-		return nil, err
-	}
-	var m netlink.Message
-	return []netlink.Message{m}, m.UnmarshalBinary(b[:n])
-}
-func (s nlSocket) ReceiveIter() iter.Seq2[netlink.Message, error] {
-	return func(yield func(netlink.Message, error) bool) {
-		ms, err := s.Receive()
-		for _, m := range ms {
-			if !yield(m, err) {
-				return
-			}
-		}
-	}
 }
