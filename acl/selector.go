@@ -189,14 +189,13 @@ func (l *List) ProxyID(i int, v6 bool) (Selector, bool) {
 }
 
 // ruleSide returns a rule's prefix with "any" made explicit in family fam.
+// Both through the parser's out-of-line helpers: each inlined
+// netip.PrefixFrom is half a kilobyte of 128-bit code (flash).
 func ruleSide(p netip.Prefix, isAny bool, fam uint8) netip.Prefix {
 	if isAny || !p.IsValid() {
-		if fam == 6 {
-			return netip.PrefixFrom(netip.IPv6Unspecified(), 0)
-		}
-		return netip.PrefixFrom(netip.IPv4Unspecified(), 0)
+		return anyPrefix(fam == 6)
 	}
-	return p.Masked()
+	return maskedPrefix(p.Addr(), p.Bits())
 }
 
 // AllowsProxyID is the responder's check of a proposed proxy ID pair. s
