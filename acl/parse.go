@@ -159,6 +159,12 @@ func maskedPrefix(a netip.Addr, bits int) netip.Prefix {
 	return netip.PrefixFrom(a, bits).Masked()
 }
 
+// masked is p.Masked() out of line, for the proxy ID checks: each inlined
+// copy cost flash.
+//
+//go:noinline
+func masked(p netip.Prefix) netip.Prefix { return p.Masked() }
+
 // ruleParser walks the whitespace-separated tokens of one line.
 type ruleParser struct {
 	f []string

@@ -270,7 +270,7 @@ func (s Selector) normalized() (Selector, bool) {
 	if !s.Local.IsValid() || !s.Remote.IsValid() || s.Local.Addr().Is4() != s.Remote.Addr().Is4() {
 		return s, false
 	}
-	s.Local, s.Remote = s.Local.Masked(), s.Remote.Masked()
+	s.Local, s.Remote = masked(s.Local), masked(s.Remote)
 	s.LocalPorts = canonPorts(s.LocalPorts)
 	s.RemotePorts = canonPorts(s.RemotePorts)
 	if !hasPorts(s.Proto) {
@@ -296,7 +296,7 @@ func prefixContains(outer netip.Prefix, isAny bool, inner netip.Prefix) bool {
 	if isAny || !outer.IsValid() {
 		return true
 	}
-	outer = outer.Masked()
+	outer = masked(outer)
 	return outer.Bits() <= inner.Bits() && outer.Contains(inner.Addr())
 }
 
@@ -304,7 +304,7 @@ func prefixOverlaps(a netip.Prefix, isAny bool, b netip.Prefix) bool {
 	if isAny || !a.IsValid() {
 		return true
 	}
-	return a.Masked().Overlaps(b)
+	return masked(a).Overlaps(b)
 }
 
 func rangeContains(outer, inner PortRange) bool {
@@ -368,5 +368,5 @@ func narrower(a netip.Prefix, isAny bool, b netip.Prefix) netip.Prefix {
 	if isAny || !a.IsValid() || a.Bits() <= b.Bits() {
 		return b
 	}
-	return a.Masked()
+	return masked(a)
 }
