@@ -71,11 +71,11 @@ func (k *Keys) spis(proto Proto) (spi, ahSPI uint32) {
 // NewPair builds both SAs of spec. On error nothing is left open.
 func NewPair(spec PairSpec) (*InboundSA, *OutboundSA, error) {
 	pin, pout := spec.Directions()
-	in, err := NewInbound(pin)
+	in, err := newInbound(&pin)
 	if err != nil {
 		return nil, nil, err
 	}
-	out, err := NewOutbound(pout)
+	out, err := newOutbound(&pout)
 	if err != nil {
 		in.Close()
 		return nil, nil, err

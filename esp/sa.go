@@ -133,10 +133,14 @@ type InboundSA struct {
 
 // NewOutbound builds the sending half of an SA. It fails on an unknown
 // algorithm name, a wrong key length or inconsistent parameters.
-func NewOutbound(p Params) (*OutboundSA, error) {
+func NewOutbound(p Params) (*OutboundSA, error) { return newOutbound(&p) }
+
+// newOutbound is NewOutbound with p by pointer, for NewPair: Params is
+// some fifty words on a 32-bit router, and each copy cost flash.
+func newOutbound(p *Params) (*OutboundSA, error) {
 	sa := &OutboundSA{}
 	sa.outbound = true
-	if err := sa.init(&p); err != nil {
+	if err := sa.init(p); err != nil {
 		sa.saCommon.close() // wipe the key copies made so far
 		return nil, err
 	}
@@ -162,9 +166,12 @@ func NewOutbound(p Params) (*OutboundSA, error) {
 }
 
 // NewInbound builds the receiving half of an SA.
-func NewInbound(p Params) (*InboundSA, error) {
+func NewInbound(p Params) (*InboundSA, error) { return newInbound(&p) }
+
+// newInbound is NewInbound with p by pointer, for NewPair.
+func newInbound(p *Params) (*InboundSA, error) {
 	sa := &InboundSA{selector: p.Selector}
-	if err := sa.init(&p); err != nil {
+	if err := sa.init(p); err != nil {
 		sa.saCommon.close()
 		return nil, err
 	}
