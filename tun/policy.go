@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/netip"
 
+	"golang.org/x/sys/unix"
+
 	"tinyipsec/internal/errjoin"
 	"tinyipsec/internal/netif"
 )
@@ -227,6 +229,12 @@ func (r *RTNL) PathMTU(rt Route) int {
 	if rt.IfIndex == 0 {
 		return 0
 	}
-	mtu, _ := netif.MTU(rt.IfIndex)
-	return mtu
+	// The name first: SIOCGIFMTU takes the interface by name. An error
+	// is an unknown MTU.
+	ifr, _ := unix.NewIfreq("")
+	ifr.SetUint32(uint32(rt.IfIndex))
+	if netif.Ioctl(ifr, unix.SIOCGIFNAME, unix.SIOCGIFMTU) != nil {
+		return 0
+	}
+	return int(ifr.Uint32())
 }

@@ -1,9 +1,9 @@
-// Package netif looks up a network interface's index and MTU with the
-// classic interface ioctls. net.InterfaceByName and net.InterfaceByIndex
-// answer by listing every interface of the system over netlink; one ioctl
-// on a throwaway socket asks the kernel about the one interface needed, and
-// the functions behind it are linked for the TUN device's set-up anyway
-// (flash).
+// Package netif runs the classic interface ioctls: the TUN's set-up, an
+// interface's index (Index) and, in tun, a route's interface MTU.
+// net.InterfaceByName and net.InterfaceByIndex answer by listing every
+// interface of the system over netlink; one ioctl on a throwaway socket
+// asks the kernel about the one interface needed, and the functions
+// behind it are linked for the TUN device's set-up anyway (flash).
 package netif
 
 import (
@@ -37,17 +37,6 @@ func Index(name string) (int, error) {
 	}
 	if err != nil {
 		return 0, fmt.Errorf("interface %s: %w", name, err)
-	}
-	return int(ifr.Uint32()), nil
-}
-
-// MTU returns the MTU of the interface with the given index.
-func MTU(index int) (int, error) {
-	ifr, _ := unix.NewIfreq("")
-	ifr.SetUint32(uint32(index))
-	// The name first: SIOCGIFMTU takes the interface by name.
-	if err := Ioctl(ifr, unix.SIOCGIFNAME, unix.SIOCGIFMTU); err != nil {
-		return 0, fmt.Errorf("interface %d: %w", index, err)
 	}
 	return int(ifr.Uint32()), nil
 }
