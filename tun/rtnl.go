@@ -103,19 +103,23 @@ type RTNL struct {
 // (nlSocket: plain system calls) and binds it; the kernel picks its port
 // ID, which answers are checked against.
 func DialRTNL() (*RTNL, error) {
-	fd, err := socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
-	if err != nil {
-		return nil, fmt.Errorf("rtnetlink: %w", os.NewSyscallError("socket", err))
-	}
+	// The steps in one chain with one error exit; op names the system
+	// call that failed.
+	op := "socket"
 	var sa syscall.Sockaddr
-	if err = syscall.Bind(fd, &syscall.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
-		err = os.NewSyscallError("bind", err)
-	} else if sa, err = syscall.Getsockname(fd); err != nil {
-		err = os.NewSyscallError("getsockname", err)
+	fd, err := socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
+	if err == nil {
+		op = "bind"
+		if err = syscall.Bind(fd, &syscall.SockaddrNetlink{Family: unix.AF_NETLINK}); err == nil {
+			op = "getsockname"
+			sa, err = syscall.Getsockname(fd)
+		}
+		if err != nil {
+			syscall.Close(fd)
+		}
 	}
 	if err != nil {
-		syscall.Close(fd)
-		return nil, fmt.Errorf("rtnetlink: %w", err)
+		return nil, fmt.Errorf("rtnetlink: %w", os.NewSyscallError(op, err))
 	}
 	return &RTNL{s: nlSocket{fd: fd, pid: sa.(*syscall.SockaddrNetlink).Pid}}, nil
 }
