@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"slices"
 	"strconv"
 	"sync"
 	"syscall"
@@ -208,8 +207,12 @@ func (r *RTNL) execute(typ netlink.HeaderType, flags netlink.HeaderFlags, q requ
 	msgs, err := r.s.execute(typ, flags, q)
 	r.mu.Unlock()
 	if err != nil {
-		if oe, ok := errors.AsType[*netlink.OpError](err); ok && slices.ContainsFunc(gone, func(e unix.Errno) bool { return errors.Is(oe.Err, e) }) {
-			return nil, nil
+		// Every error of the exchange is a netlink.OpError, which
+		// errors.Is looks through.
+		for _, e := range gone {
+			if errors.Is(err, e) {
+				return nil, nil
+			}
 		}
 		return nil, fmt.Errorf("rtnetlink: %s: %w", what, err)
 	}
