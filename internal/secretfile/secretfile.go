@@ -10,18 +10,19 @@ import (
 // Write writes data to path with mode 0600. An existing file is truncated
 // and its mode narrowed before anything is written to it.
 func Write(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	// Opened with open(2) itself, with os.OpenFile's error, so that the
+	// mode is narrowed on the descriptor before a File takes it:
+	// File.Chmod and File.Fd would each link a poller path for this one
+	// call (flash).
+	fd, err := syscall.Open(path, syscall.O_WRONLY|syscall.O_CREAT|syscall.O_TRUNC|syscall.O_CLOEXEC, 0o600)
 	if err != nil {
-		return err
+		return &os.PathError{Op: "open", Path: path, Err: err}
 	}
-	// fchmod on the descriptor, with File.Chmod's error, rather than
-	// File.Chmod, whose poller path is linked for nothing else (flash).
-	// Fd leaves a regular file as it is (only a pipe would be switched
-	// to blocking writes, which work as well).
-	if err := syscall.Fchmod(int(f.Fd()), 0o600); err != nil {
-		f.Close()
+	if err := syscall.Fchmod(fd, 0o600); err != nil {
+		syscall.Close(fd)
 		return &os.PathError{Op: "chmod", Path: path, Err: err}
 	}
+	f := os.NewFile(uintptr(fd), path)
 	if _, err := f.Write(data); err != nil {
 		f.Close()
 		return err

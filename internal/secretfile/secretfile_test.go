@@ -28,8 +28,11 @@ func TestWriteNarrowsMode(t *testing.T) {
 	}
 }
 
+// A file that cannot be opened is reported as os.OpenFile reports it.
 func TestWriteNoDirectory(t *testing.T) {
-	if err := Write(filepath.Join(t.TempDir(), "no", "keys"), nil); err == nil {
-		t.Fatal("no error for a missing directory")
+	path := filepath.Join(t.TempDir(), "no", "keys")
+	_, want := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err := Write(path, nil); err == nil || want == nil || err.Error() != want.Error() {
+		t.Fatalf("missing directory: %v, want %v", err, want)
 	}
 }
