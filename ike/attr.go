@@ -3,6 +3,7 @@ package ike
 import (
 	"encoding/binary"
 	"fmt"
+	"time"
 )
 
 // Attribute is one data attribute (RFC 2408 section 3.3). TV attributes
@@ -101,11 +102,12 @@ func (as *Attributes) addUint(t uint16, v uint64) {
 
 // addLife appends the lifetimes: a life type attribute of class typ
 // (phase 1's AttrLifeType or the IPsec DOI's AttrSALifeType), each
-// followed by its duration, whose class comes next: seconds always,
-// kilobytes when kb is set.
-func (as *Attributes) addLife(typ uint16, seconds, kb uint64) {
+// followed by its duration, whose class comes next: life in whole
+// seconds always, kilobytes when kb is set. (The 64-bit division by a
+// second is code on 32-bit targets: written here once.)
+func (as *Attributes) addLife(typ uint16, life time.Duration, kb uint64) {
 	as.addUint(typ, LifeSeconds)
-	as.addUint(typ+1, seconds)
+	as.addUint(typ+1, uint64(life/time.Second))
 	if kb > 0 {
 		as.addUint(typ, LifeKilobytes)
 		as.addUint(typ+1, kb)

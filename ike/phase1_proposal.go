@@ -22,7 +22,7 @@ func (p *Phase1) saPayload() *SA {
 		as.addUint(AttrHash, uint64(pol.Hash))
 		as.addUint(AttrAuthMethod, uint64(pol.Auth))
 		as.addUint(AttrGroupDesc, uint64(pol.Group))
-		as.addLife(AttrLifeType, uint64(pol.Lifetime/time.Second), 0)
+		as.addLife(AttrLifeType, pol.Lifetime, 0)
 		pr.Transforms = append(pr.Transforms, Transform{Number: uint8(i + 1), ID: TransformKeyIKE, Attributes: as})
 	}
 	sa := &SA{DOI: DOIIPsec, Situation: SituationIdentityOnly, Proposals: []Proposal{pr}}
@@ -78,7 +78,7 @@ func (p *Phase1) selectProposal(sa *SA) (*SA, *Notify, error) {
 			if theirs.Lifetime == 0 || ours.Lifetime < theirs.Lifetime {
 				// Tell the initiator we lowered its lifetime.
 				var as Attributes
-				as.addLife(AttrLifeType, uint64(ours.Lifetime/time.Second), 0)
+				as.addLife(AttrLifeType, ours.Lifetime, 0)
 				n = isakmpNotify(&p.out.CookieI, &p.out.CookieR, NotifyResponderLifetime, attributeBytes(as))
 			} else {
 				p.out.Policy.Lifetime = theirs.Lifetime

@@ -471,7 +471,7 @@ func (q *quickMode) responderQM1(m *Message) ([]byte, *quickResult, error) {
 	var lifetime *Notify
 	if offeredLife != ch.Lifetime || offeredKB != ch.LifetimeKB {
 		var as Attributes
-		as.addLife(AttrSALifeType, uint64(ch.Lifetime/time.Second), ch.LifetimeKB)
+		as.addLife(AttrSALifeType, ch.Lifetime, ch.LifetimeKB)
 		p := &reply.Proposals[len(reply.Proposals)-1]
 		lifetime = &Notify{DOI: DOIIPsec, Protocol: p.Protocol, NotifyType: NotifyResponderLifetime, SPI: p.SPI, Data: attributeBytes(as)}
 	}

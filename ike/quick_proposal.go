@@ -74,7 +74,7 @@ func (o *childOffer) buildSA(spi func() uint32) (*SA, error) {
 		// it, and each transport value is the tunnel value after it
 		// (RFC 2407, RFC 3947, the drafts).
 		var common Attributes
-		common.addLife(AttrSALifeType, uint64(lt/time.Second), o.LifetimeKB)
+		common.addLife(AttrSALifeType, lt, o.LifetimeKB)
 		if o.PFS != 0 {
 			common.addUint(AttrP2GroupDesc, uint64(o.PFS))
 		}

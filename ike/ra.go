@@ -137,10 +137,10 @@ func (l *Lease) ACL() *acl.List {
 func (l *Lease) ACLRules() []acl.Rule {
 	var out []acl.Rule
 	for _, a := range [...]netip.Addr{l.IP4, l.IP6} {
-		if !a.IsValid() {
+		fam := a.BitLen() // 0: not set
+		if fam == 0 {
 			continue
 		}
-		fam := a.BitLen()
 		src := netip.PrefixFrom(a, fam)
 		text := "permit ip host " + a.String() + " "
 		nets := l.Split
