@@ -118,7 +118,14 @@ func (c *converter) policy(b *block) {
 			if alg == algEnc && w == "aes" {
 				w = "aes " + a2
 			}
-			if *value = translateWord(alg, w); *value == "" {
+			*value = "" // unless policyWords has Cisco's word w
+			for i := range policyWords {
+				if policyWords[i].alg == alg && policyWords[i].cisco == w {
+					*value = policyWords[i].value
+					break
+				}
+			}
+			if *value == "" {
 				drop = algKeys[alg] + " " + a1 + " is not supported"
 				if alg == algAuth {
 					drop += " (RSA encryption modes are not offered)"
@@ -177,17 +184,6 @@ var policyWords = [...]struct {
 	{algEnc, "aes-192", "aes192"}, {algEnc, "aes-256", "aes256"}, {algEnc, "3des", "3des"}, {algEnc, "des", "des"},
 	{algHash, "sha", "sha1"}, {algHash, "sha256", "sha256"}, {algHash, "sha384", "sha384"}, {algHash, "sha512", "sha512"}, {algHash, "md5", "md5"},
 	{algAuth, "pre-share", "pre-share"}, {algAuth, "rsa-sig", "rsa-sig"}, {algAuth, "ecdsa-sig", "ecdsa-sig"},
-}
-
-// translateWord is the tinyipsec value of Cisco's word w for algorithm
-// alg, "" if it has none.
-func translateWord(alg uint8, w string) string {
-	for i := range policyWords {
-		if policyWords[i].alg == alg && policyWords[i].cisco == w {
-			return policyWords[i].value
-		}
-	}
-	return ""
 }
 
 // pskEntry is a pre-shared key for a peer address or prefix, or for a
