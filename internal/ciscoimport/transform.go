@@ -37,17 +37,23 @@ func (c *converter) transformSet(b *block, args []string) {
 	t := args[1:]
 	for i := 0; i < len(t); i++ {
 		tok := strings.ToLower(t[i])
-		// A key size is a word of its own ("esp-aes 256"): the two
-		// words are looked up first.
-		tw := (*transformWord)(nil)
+		// A key size is a word of its own ("esp-aes 256"): an entry
+		// of the two words wins over one of the first.
+		two := ""
 		if i+1 < len(t) {
-			if tw = findTransform(tok + " " + t[i+1]); tw != nil {
-				i++
+			two = tok + " " + t[i+1]
+		}
+		var tw *transformWord
+		words := 1
+		for j := range transformWords {
+			if w := &transformWords[j]; w.word == two {
+				tw, words = w, 2
+				break
+			} else if w.word == tok && tw == nil {
+				tw = w
 			}
 		}
-		if tw == nil {
-			tw = findTransform(tok)
-		}
+		i += words - 1
 		switch {
 		case tw == nil:
 			c.note(&b.head, "transform "+t[i]+" is not supported; the transform set is not carried over")
@@ -164,14 +170,4 @@ var transformWords = [...]transformWord{
 	{"ah-sha384-hmac", slotAH, "sha384"},
 	{"ah-sha512-hmac", slotAH, "sha512"},
 	{"ah-md5-hmac", slotAH, "md5"},
-}
-
-// findTransform is w's entry in transformWords, nil if none.
-func findTransform(w string) *transformWord {
-	for i := range transformWords {
-		if transformWords[i].word == w {
-			return &transformWords[i]
-		}
-	}
-	return nil
 }
