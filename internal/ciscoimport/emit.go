@@ -245,12 +245,7 @@ func (c *converter) mapOut(b *conf.TOMLWriter, m *mapEntry, via string) string {
 			c.note(m.peerLine, "backup peers ("+strings.Join(m.peers[1:], " ")+") are not supported; only "+peer+" is carried over")
 		}
 	}
-	var psk, pskFile string
-	if m.isDynamic {
-		psk, pskFile = c.dynamicKey(head)
-	} else {
-		psk, pskFile = c.staticKey(peer, m)
-	}
+	psk, pskFile := c.entryKey(m, peer, head)
 
 	comment := kind + " " + m.name + " " + m.seq + " (" + lineNo(m.line) + ")"
 	if via != "" {
@@ -306,71 +301,69 @@ func (c *converter) mapOut(b *conf.TOMLWriter, m *mapEntry, via string) string {
 	return peer
 }
 
-// staticKey is the pre-shared key of a static entry's peer, as psk or
-// as the file the admin writes it into (with a note): the key for the
-// peer's host name, else the most specific address key that contains it.
-func (c *converter) staticKey(peer string, m *mapEntry) (psk, file string) {
-	a, err := netip.ParseAddr(peer)
-	fqdn := "fqdn:" + peer
+// entryKey is the pre-shared key of an entry, as psk, or as the file
+// the admin writes it into (with a note) when the config does not show
+// it in clear or TOML cannot hold it. A static entry takes the key for
+// its peer's host name, else the most specific address key that
+// contains the peer. A dynamic entry (peer "dynamic") takes the key for
+// every address (Cisco's "address 0.0.0.0 0.0.0.0" or ASA's
+// DefaultL2LGroup); without one, the per-peer keys become [[keyring]]
+// entries, which serve it. One function for both: each function costs
+// its frame code and tables (flash).
+func (c *converter) entryKey(m *mapEntry, peer string, head *line) (psk, file string) {
 	var k *pskEntry
-	best := -1 // k's prefix length; each call of a netip method copied the prefix (flash)
-	for _, x := range c.keys {
-		if err != nil {
-			if x.ident == fqdn {
+	if m.isDynamic {
+		for _, x := range c.keys {
+			if x.prefix.Bits() == 0 { // -1 for identity keys
 				k = x
 				break
 			}
-			continue
 		}
-		// Identity keys have no prefix: Bits is -1.
-		if bits := x.prefix.Bits(); bits > best && x.prefix.Contains(a) {
-			k, best = x, bits
+	} else {
+		a, err := netip.ParseAddr(peer)
+		fqdn := "fqdn:" + peer
+		best := -1 // k's prefix length; each call of a netip method copied the prefix (flash)
+		for _, x := range c.keys {
+			if err != nil {
+				if x.ident == fqdn {
+					k = x
+					break
+				}
+				continue
+			}
+			// Identity keys have no prefix: Bits is -1.
+			if bits := x.prefix.Bits(); bits > best && x.prefix.Contains(a) {
+				k, best = x, bits
+			}
 		}
 	}
+	file = c.pskDir + safeName(peer) + ".psk"
 	if k == nil {
-		if c.preShare() {
-			file = c.pskDir + safeName(peer) + ".psk"
+		if m.isDynamic {
+			for _, x := range c.keys {
+				if !x.used {
+					return "", "" // the [[keyring]] entries written below serve it
+				}
+			}
+		}
+		if !c.preShare() {
+			return "", ""
+		}
+		if m.isDynamic {
+			c.note(head, "no pre-shared key for the peers of the dynamic map; write it into "+file)
+		} else {
 			c.note(m.peerLine, "no pre-shared key for peer "+peer+"; write it into "+file+" (or set cert, key and ca)")
 		}
 		return "", file
 	}
 	k.used = true
-	return c.useKey(peer, k)
-}
-
-// dynamicKey: a dynamic entry takes the key for every address (Cisco's
-// "address 0.0.0.0 0.0.0.0" or ASA's DefaultL2LGroup) as its own psk; the
-// per-peer keys become [[keyring]] entries.
-func (c *converter) dynamicKey(head *line) (psk, file string) {
-	for _, k := range c.keys {
-		if k.prefix.Bits() == 0 { // -1 for identity keys
-			k.used = true
-			return c.useKey("dynamic", k)
-		}
-	}
-	for _, k := range c.keys {
-		if !k.used {
-			return "", "" // the [[keyring]] entries written below serve it
-		}
-	}
-	if c.preShare() {
-		file = c.pskDir + "dynamic.psk"
-		c.note(head, "no pre-shared key for the peers of the dynamic map; write it into "+file)
-	}
-	return "", file
-}
-
-// useKey is k as the entry's psk, or the file for it (with a note) when
-// the config does not show it in clear or TOML cannot hold it.
-func (c *converter) useKey(peer string, k *pskEntry) (psk, file string) {
-	if k.key != "" && utf8.ValidString(k.key) {
-		return k.key, ""
-	}
-	file = c.pskDir + safeName(peer) + ".psk"
-	if k.key != "" {
-		c.noteAt(k.line, "(key)", "the key is not valid UTF-8 and cannot be written as TOML; write it into "+file)
-	} else {
+	switch {
+	case k.key == "":
 		c.noteAt(k.line, "(key)", "write the clear key for peer "+peer+" into "+file)
+	case !utf8.ValidString(k.key):
+		c.noteAt(k.line, "(key)", "the key is not valid UTF-8 and cannot be written as TOML; write it into "+file)
+	default:
+		return k.key, ""
 	}
 	return "", file
 }
