@@ -107,7 +107,13 @@ func (s *Set) Parse(args []string) error {
 				break
 			}
 		}
-		d := s.lookup(name)
+		var d *flagDef // the flag of that name (looked up here, the one caller: flash)
+		for i := range s.flags {
+			if s.flags[i].name == name {
+				d = &s.flags[i]
+				break
+			}
+		}
 		switch {
 		case d == nil && (name == "help" || name == "h"):
 			return ErrHelp
@@ -129,15 +135,6 @@ func (s *Set) Parse(args []string) error {
 				value, s.args = s.args[0], s.args[1:]
 			}
 			*d.str = value
-		}
-	}
-	return nil
-}
-
-func (s *Set) lookup(name string) *flagDef {
-	for i := range s.flags {
-		if s.flags[i].name == name {
-			return &s.flags[i]
 		}
 	}
 	return nil
