@@ -1,11 +1,15 @@
 package conf
 
 import (
+	"errors"
 	"net/netip"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+
+	"tinyipsec/acl"
+	"tinyipsec/internal/algo"
 )
 
 // builder turns a generic tree into a Config, collecting every error
@@ -176,16 +180,16 @@ func (b *builder) stopArray() bool {
 }
 
 // named reads a table of named tables ([acl.NAME] when acls, else
-// [transform_set.NAME]) in name order: b.acl or b.transformSet checks
-// each and keeps it if it is valid. A name is
-// defined even when its body has errors, so that the maps that use it
-// are not told it is missing as well. The tables' unknown keys are
-// reported here, after each reader (and at the callers of the array
-// readers), rather than by a defer in each: a defer costs a record, a
-// wrapper function and a call at every return. Not generic, and the
-// readers store what they read: each instantiation was a copy of the loop;
-// the reader is chosen by a flag, not passed as a method value, which
-// would compile to a wrapper function for each (flash).
+// [transform_set.NAME]) in name order, checks each and keeps it if it is
+// valid. A name is defined even when its body has errors, so that the
+// maps that use it are not told it is missing as well. The tables'
+// unknown keys are reported here, after each is read (and at the callers
+// of the array readers), rather than by a defer in each reader: a defer
+// costs a record, a wrapper function and a call at every return. Not
+// generic: each instantiation was a copy of the loop; both readers are
+// written in the loop, chosen by a flag, rather than methods passed as
+// values, which compile to a wrapper function each, or called once each
+// (flash).
 func (b *builder) named(t *table, acls bool) {
 	defined := b.tsDefined
 	if acls {
@@ -211,9 +215,73 @@ func (b *builder) named(t *table, acls bool) {
 		}
 		defined[name] = true
 		if acls {
-			b.acl(name, s)
+			// [acl.NAME]: the rules, of which at least one permits.
+			if lines, ok := s.requiredList("rules", "an ACL needs at least one permit rule"); ok {
+				a := &ACL{Name: name}
+				permits := 0
+				for i, line := range lines {
+					r, err := acl.ParseRule(line)
+					if errors.Is(err, acl.ErrRemark) {
+						continue
+					}
+					if err != nil {
+						b.fail(s.path.key("rules").index(i), err.Error())
+						ok = false
+						continue
+					}
+					if r.Permit {
+						permits++
+					}
+					a.Rules = append(a.Rules, r)
+				}
+				switch {
+				case !ok:
+				case permits == 0:
+					s.fail("rules", "an ACL needs at least one permit rule")
+				default:
+					b.cfg.ACLs = append(b.cfg.ACLs, a) // in name order
+				}
+			}
 		} else {
-			b.transformSet(name, s)
+			// [transform_set.NAME]: its algorithms, kept if it is valid.
+			weakOK := b.cfg.Global.AllowWeak
+			ts := &TransformSet{Name: name}
+			// Kept only if reading it reported no error, counting those dropped
+			// past maxErrors: each reader that fails reports why (flash: no
+			// validity flag set at every step).
+			nerr := len(b.errs) + b.dropped
+
+			esp, _ := s.oneOf("esp", "", algo.CipherNames())
+			ts.ESP = algo.Cipher(esp)
+			hashes := algo.HashNames()
+			espAuth, _ := s.oneOf("esp_auth", "", hashes)
+			ts.ESPAuth = algo.Hash(espAuth)
+			ah, _ := s.oneOf("ah", "", hashes)
+			ts.AH = algo.Hash(ah)
+			mode, _ := s.oneOf("mode", string(ModeTunnel), modes[:])
+			ts.Mode = Mode(mode)
+
+			switch {
+			case !s.has("esp") && !s.has("ah"):
+				b.fail(s.path, "needs esp, ah or both")
+			case ts.ESP == algo.CipherNone && s.has("esp_auth") && !s.has("esp"):
+				s.fail("esp_auth", "given without esp")
+			case ts.ESP.AEAD() && s.has("esp_auth"):
+				s.fail("esp_auth", "must not be set: "+string(ts.ESP)+" already authenticates")
+			case ts.ESP != algo.CipherNone && !ts.ESP.AEAD() && !s.has("esp_auth"):
+				s.fail("esp_auth", "missing: esp = "+strconv.Quote(string(ts.ESP))+" needs an integrity algorithm (or use an AEAD cipher such as aes128gcm16)")
+			}
+			for _, h := range []struct {
+				key string
+				alg algo.Hash
+			}{{"esp_auth", ts.ESPAuth}, {"ah", ts.AH}} {
+				if i := h.alg.Info(); i != nil && i.Weak && !weakOK {
+					s.fail(h.key, weakHint(`hash "`+i.Name+`"`))
+				}
+			}
+			if len(b.errs)+b.dropped == nerr {
+				b.cfg.TransformSets = append(b.cfg.TransformSets, ts) // in name order
+			}
 		}
 		s.done()
 	}
