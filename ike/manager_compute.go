@@ -45,7 +45,7 @@ type computations struct {
 func (m *Manager) computePhase1(sa *ikeSA, in *inbound, before string) {
 	p1 := sa.p1
 	if m.inlineCompute {
-		out, err := p1.handle(in.pkt, in.local, in.remote)
+		out, err := p1.handle(in)
 		m.phase1Step(sa, in, before, out, err, monoNow())
 		return
 	}
@@ -54,7 +54,7 @@ func (m *Manager) computePhase1(sa *ikeSA, in *inbound, before string) {
 		out []byte
 		err error
 	}
-	m.computeForSA(sa, func() { r.out, r.err = p1.handle(in.pkt, in.local, in.remote) }, func() {
+	m.computeForSA(sa, func() { r.out, r.err = p1.handle(in) }, func() {
 		sa.busy = false
 		if sa.dead() || m.closed {
 			p1.p.Wipe()

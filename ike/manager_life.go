@@ -65,19 +65,19 @@ func (m *Manager) newResponder(in *inbound) {
 	}
 	sa := &ikeSA{cookieI: h.CookieI, cookieR: m.cookies.issue(&h.CookieI, remote), local: netip.AddrPortFrom(laddr, in.local.Port()),
 		remote: *remote, created: now, unproven: aggressive}
+	in.local = sa.local // the exchange's endpoints: in.adopt is then a no-op
 	a, err := newPhase1Responder(m, cands, sa, pkt)
 	if err == nil && aggressive {
 		// Aggressive Mode: AM1 already needs our Diffie-Hellman work and
 		// authentication, computed outside the lock (manager_compute.go).
 		sa.p1 = a
 		m.addSA(sa, now)
-		in.local = sa.local // in.adopt is then a no-op
 		m.computePhase1(sa, in, StateNone.String())
 		return
 	}
 	var out []byte
 	if err == nil {
-		out, err = a.handle(pkt, sa.local, sa.remote)
+		out, err = a.handle(in)
 		for _, b := range a.pending {
 			m.send(sa, b)
 		}

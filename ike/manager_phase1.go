@@ -3,7 +3,6 @@ package ike
 import (
 	"bytes"
 	"fmt"
-	"net/netip"
 	"strconv"
 	"time"
 
@@ -219,27 +218,28 @@ func newPhase1Responder(m *Manager, cands []*mapState, sa *ikeSA, pkt []byte) (*
 	return &p1Adapter{p: p}, nil
 }
 
-func (a *p1Adapter) handle(pkt []byte, local, remote netip.AddrPort) ([]byte, error) {
+func (a *p1Adapter) handle(in *inbound) ([]byte, error) {
 	// What Handle does, with the packet and the result by pointer, not
 	// copied in and out (flash).
 	a.p.now = time.Now()
-	r, err := a.p.handle(&Packet{Data: pkt, Local: local, Remote: remote})
+	r, err := a.p.handle(&Packet{Data: in.pkt, Local: in.local, Remote: in.remote})
 	if err != nil || r == nil {
 		return nil, err
 	}
+	// What goes out before the answer, sent by the caller: after a
+	// failure, what the state machine wants the peer to know (a clear
+	// notify) before the SA goes; else all but the last datagram of a
+	// fragmented answer, the last one being the answer the caller sends
+	// (and retransmits).
+	send, last := r.Send, []byte(nil)
+	if r.Failed == nil && len(send) > 0 {
+		send, last = send[:len(send)-1], send[len(send)-1]
+	}
+	a.pending = append(a.pending, send...)
 	if r.Failed != nil {
-		// Send what the state machine wants the peer to know (a clear
-		// notify) before the SA goes.
-		a.pending = append(a.pending, r.Send...)
 		return nil, fmt.Errorf("%w: %v", errPhase1Fatal, r.Failed)
 	}
-	// Fragmented answers are several datagrams: all but the last go out
-	// first; the caller sends (and retransmits) the last one.
-	if len(r.Send) == 0 {
-		return nil, nil
-	}
-	a.pending = append(a.pending, r.Send[:len(r.Send)-1]...)
-	return r.Send[len(r.Send)-1], nil
+	return last, nil
 }
 
 func (a *p1Adapter) outcome() *p1Outcome {
