@@ -17,7 +17,7 @@ func (m *Manager) HandlePacket(pkt []byte, local, remote netip.AddrPort) {
 	// The header is parsed in place (ParseHeader returns a copy).
 	in := &inbound{local: local, remote: remote}
 	if err := in.h.parse(pkt); err != nil {
-		m.drop(DropMalformed, logx.LevelDebug, "dropping malformed IKE datagram", "from", &in.remote, "err", err)
+		m.drop(DropMalformed, "dropping malformed IKE datagram", "from", &in.remote, "err", err)
 		return
 	}
 	in.pkt, in.now = bytes.Clone(pkt), monoNow()
@@ -74,10 +74,10 @@ func (m *Manager) dispatch(in *inbound) *ikeSA {
 			return nil
 		}
 		if !first && !m.cookies.issued(&h.CookieI, &h.CookieR, &in.remote) {
-			m.drop(DropForeignCookie, logx.LevelDebug, "IKE message with a responder cookie we did not issue", "from", &in.remote, "exchange", h.Exchange)
+			m.drop(DropForeignCookie, "IKE message with a responder cookie we did not issue", "from", &in.remote, "exchange", h.Exchange)
 			return nil
 		}
-		m.drop(DropNoSA, logx.LevelDebug, "IKE message for no known SA", "from", &in.remote, "exchange", h.Exchange)
+		m.drop(DropNoSA, "IKE message for no known SA", "from", &in.remote, "exchange", h.Exchange)
 		return nil
 	}
 	// With wildcard sockets the arrival address is unspecified: use the
@@ -93,13 +93,13 @@ func (m *Manager) dispatch(in *inbound) *ikeSA {
 	}
 	switch {
 	case h.Exchange == ExchangeQuick && sa.life == lifeConfiguring:
-		m.drop(DropBeforeEstablished, logx.LevelDebug, "ignoring Quick Mode before XAUTH and Mode-Config completed", "peer", &in.remote)
+		m.drop(DropBeforeEstablished, "ignoring Quick Mode before XAUTH and Mode-Config completed", "peer", &in.remote)
 	case sa.negotiating():
 		// strongSwan may send QM1 right behind the last phase 1 message;
 		// it retransmits it, so ignoring it here is enough.
-		m.drop(DropBeforeEstablished, logx.LevelDebug, "ignoring message before phase 1 completed", "peer", &in.remote, "exchange", h.Exchange)
+		m.drop(DropBeforeEstablished, "ignoring message before phase 1 completed", "peer", &in.remote, "exchange", h.Exchange)
 	default:
-		m.drop(DropUnsupported, logx.LevelDebug, "unsupported exchange", "peer", &in.remote, "exchange", h.Exchange)
+		m.drop(DropUnsupported, "unsupported exchange", "peer", &in.remote, "exchange", h.Exchange)
 	}
 	return sa
 }
@@ -168,7 +168,7 @@ func routeFor(x ExchangeType, l ikeLife) *exchangeRoute {
 // last phase 1 message, for when phase 1 completes (raStart).
 func (m *Manager) routeEarlyTransaction(sa *ikeSA, in *inbound) {
 	if !sa.initiator || len(in.pkt) > 4096 {
-		m.drop(DropBeforeEstablished, logx.LevelDebug, "ignoring message before phase 1 completed", "peer", &in.remote, "exchange", in.h.Exchange)
+		m.drop(DropBeforeEstablished, "ignoring message before phase 1 completed", "peer", &in.remote, "exchange", in.h.Exchange)
 		return
 	}
 	sa.early = in.pkt
@@ -209,7 +209,7 @@ func (m *Manager) handlePhase1(sa *ikeSA, in *inbound) {
 		// The previous message is still being computed (and the state
 		// machine is the computation's); the peer retransmits this one
 		// if it matters.
-		m.drop(DropBusy, logx.LevelDebug, "phase 1 message while the previous one is being computed", "peer", &sa.remote, "state", sa.busyState)
+		m.drop(DropBusy, "phase 1 message while the previous one is being computed", "peer", &sa.remote, "state", sa.busyState)
 		return
 	}
 	before := sa.p1.p.state.String()
@@ -218,7 +218,7 @@ func (m *Manager) handlePhase1(sa *ikeSA, in *inbound) {
 	// endpoint the exchange runs on: a peer floats to 4500 (or its NAT
 	// remaps it) only with an authenticated message.
 	if in.remote != sa.remote && !in.h.Encrypted() && before != StateAMWaitMsg3.String() {
-		m.drop(DropWrongEndpoint, logx.LevelDebug, "phase 1 message from another endpoint than the negotiation's", "peer", &sa.remote, "from", &in.remote)
+		m.drop(DropWrongEndpoint, "phase 1 message from another endpoint than the negotiation's", "peer", &sa.remote, "from", &in.remote)
 		return
 	}
 	m.computePhase1(sa, in, before)
@@ -234,7 +234,7 @@ func (m *Manager) phase1Step(sa *ikeSA, in *inbound, before string, out []byte, 
 		if before == StateNone.String() {
 			// An Aggressive Mode first message that did not start an
 			// exchange: nothing to keep.
-			m.drop(DropRefused, logx.LevelInfo, "phase 1 refused", "peer", &sa.remote, "err", err)
+			m.drop(DropRefused, "phase 1 refused", "peer", &sa.remote, "err", err)
 			m.phase1Failed(sa, before, err.Error(), now) // a responder's: no backoff
 			return
 		}
@@ -247,18 +247,18 @@ func (m *Manager) phase1Step(sa *ikeSA, in *inbound, before string, out []byte, 
 				} else if cn.Delete {
 					sa.p1Note = "the peer sent a Delete (unauthenticated)"
 				}
-				m.drop(DropCleartextNotify, logx.LevelInfo, "unauthenticated notify during phase 1 ignored", "peer", &sa.remote, "state", before, "note", sa.p1Note)
+				m.drop(DropCleartextNotify, "unauthenticated notify during phase 1 ignored", "peer", &sa.remote, "state", before, "note", sa.p1Note)
 				return
 			}
 			// Errors after which the exchange cannot continue
 			// (authentication failed, nothing acceptable offered).
 			if _, ok := errors.AsType[*NotifyError](err); ok || errors.Is(err, ErrNoProposalChosen) || errors.Is(err, errPhase1Fatal) {
-				m.drop(EventPhase1Failed, logx.LevelWarn, "phase 1 failed", "peer", &sa.remote, "state", before, "err", err)
+				m.drop(EventPhase1Failed, "phase 1 failed", "peer", &sa.remote, "state", before, "err", err)
 				m.phase1Failed(sa, before, err.Error(), now)
 				return
 			}
 		}
-		m.drop(DropPhase1Rejected, logx.LevelInfo, "phase 1 message rejected", "peer", &sa.remote, "state", before, "err", err)
+		m.drop(DropPhase1Rejected, "phase 1 message rejected", "peer", &sa.remote, "state", before, "err", err)
 		return
 	}
 	// The responder's cookie is known once its answer was accepted
@@ -315,7 +315,7 @@ func (m *Manager) handleQuick(sa *ikeSA, in *inbound) {
 	if qs != nil && qs.busy || qs == nil && slices.Contains(sa.qmPending, mid) {
 		// Its previous message is being computed (manager_compute.go);
 		// the peer retransmits this one if it matters.
-		m.drop(DropBusy, logx.LevelDebug, "Quick Mode message while the previous one is being computed", "peer", &sa.remote)
+		m.drop(DropBusy, "Quick Mode message while the previous one is being computed", "peer", &sa.remote)
 		return
 	}
 	if qs != nil {
@@ -352,7 +352,7 @@ func (m *Manager) quickCompleted(sa *ikeSA, qs *qmState, out []byte, res *quickR
 	if err != nil {
 		// An error in an exchange we are part of.
 		if errors.Is(err, errUnauthenticated) {
-			m.drop(DropUnauthenticated, logx.LevelDebug, "Quick Mode message dropped", "peer", &sa.remote, "err", err)
+			m.drop(DropUnauthenticated, "Quick Mode message dropped", "peer", &sa.remote, "err", err)
 			return
 		}
 		m.log.Warn("Quick Mode failed", "peer", &sa.remote, "err", err)
@@ -419,7 +419,7 @@ func (m *Manager) quickResponderStep(sa *ikeSA, qs *qmState, q *quickMode, out [
 			m.sendNotify(sa, ne.Type)
 			return
 		}
-		m.drop(dropReasonOf(err), logx.LevelDebug, "Quick Mode message dropped", "peer", &sa.remote, "err", err)
+		m.drop(dropReasonOf(err), "Quick Mode message dropped", "peer", &sa.remote, "err", err)
 		return
 	}
 	in.adopt(sa)

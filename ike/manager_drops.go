@@ -54,6 +54,19 @@ var DropReasonNames = [numDropReasons]string{
 	"phase1-failed", "phase1-timed-out",
 }
 
+// dropLevels are the levels the reasons log at: the usual traffic of a
+// busy or attacked responder at debug, refusals at info, what needs an
+// admin at warning.
+var dropLevels = [numDropReasons]logx.Level{
+	DropMalformed: logx.LevelDebug, DropNoSA: logx.LevelDebug, DropForeignCookie: logx.LevelDebug,
+	DropNoCryptoMap: logx.LevelInfo, DropRefused: logx.LevelInfo, DropResponderBusy: logx.LevelWarn,
+	DropAggressiveBusy: logx.LevelWarn, DropWrongEndpoint: logx.LevelDebug, DropCleartextNotify: logx.LevelInfo,
+	DropPhase1Rejected: logx.LevelInfo, DropBeforeEstablished: logx.LevelDebug, DropUnauthenticated: logx.LevelDebug,
+	DropReplay: logx.LevelDebug, DropUnsupported: logx.LevelDebug, DropHalfOpenEvicted: logx.LevelWarn,
+	DropHalfOpenPerSource: logx.LevelWarn, DropBusy: logx.LevelDebug, DropShed: logx.LevelWarn,
+	EventPhase1Failed: logx.LevelWarn, EventPhase1TimedOut: logx.LevelWarn,
+}
+
 func (r DropReason) String() string {
 	if r < numDropReasons {
 		return DropReasonNames[r]
@@ -79,18 +92,17 @@ type dropKind struct {
 	last       mono
 	suppressed uint64
 	msg        string
-	level      logx.Level
 }
 
 // note counts one drop of reason r and logs msg unless the reason
 // already logged within logWindow.
-func (d *dropLog) note(log *logx.Logger, now mono, r DropReason, level logx.Level, msg string, args ...any) {
+func (d *dropLog) note(log *logx.Logger, now mono, r DropReason, msg string, args ...any) {
 	d.counts[r].Add(1)
 	d.mu.Lock()
 	k := &d.kinds[r]
 	if k.last != 0 && time.Duration(now-k.last) < logWindow {
 		k.suppressed++
-		k.msg, k.level = msg, level
+		k.msg = msg
 		d.mu.Unlock()
 		return
 	}
@@ -100,7 +112,7 @@ func (d *dropLog) note(log *logx.Logger, now mono, r DropReason, level logx.Leve
 	if n > 0 {
 		args = append(args, "suppressed", n)
 	}
-	logAt(log, level, msg, append(args, "drop", r)...)
+	logAt(log, dropLevels[r], msg, append(args, "drop", r)...)
 }
 
 // logAt writes one line at level.
@@ -126,24 +138,23 @@ func logAt(log *logx.Logger, level logx.Level, msg string, args ...any) {
 // lines suppressed (the timer calls it).
 func (d *dropLog) flush(log *logx.Logger, now mono) {
 	type line struct {
-		_     [0]func() // not comparable: no generated == function (flash)
-		r     DropReason
-		n     uint64
-		msg   string
-		level logx.Level
+		_   [0]func() // not comparable: no generated == function (flash)
+		r   DropReason
+		n   uint64
+		msg string
 	}
 	var out []line
 	d.mu.Lock()
 	for r := range d.kinds {
 		k := &d.kinds[r]
 		if k.suppressed > 0 && time.Duration(now-k.last) >= logWindow {
-			out = append(out, line{r: DropReason(r), n: k.suppressed, msg: k.msg, level: k.level})
+			out = append(out, line{r: DropReason(r), n: k.suppressed, msg: k.msg})
 			k.last, k.suppressed = now, 0
 		}
 	}
 	d.mu.Unlock()
 	for _, l := range out {
-		logAt(log, l.level, "suppressed repeats of: "+l.msg, "suppressed", l.n, "drop", l.r)
+		logAt(log, dropLevels[l.r], "suppressed repeats of: "+l.msg, "suppressed", l.n, "drop", l.r)
 	}
 }
 
@@ -179,6 +190,6 @@ func (m *Manager) AddStatus(r *status.Report) {
 }
 
 // drop counts and (rate-limited) logs dropped input.
-func (m *Manager) drop(r DropReason, level logx.Level, msg string, args ...any) {
-	m.drops.note(m.log, monoNow(), r, level, msg, args...)
+func (m *Manager) drop(r DropReason, msg string, args ...any) {
+	m.drops.note(m.log, monoNow(), r, msg, args...)
 }

@@ -7,7 +7,6 @@ import (
 	"net/netip"
 	"slices"
 	"time"
-	"tinyipsec/internal/logx"
 )
 
 // Half-open responder state, built to survive a flood of first messages
@@ -238,7 +237,7 @@ func (p *halfOpenPool) compact() {
 func (m *Manager) promote(e *hoEntry, k hoKey, remote *netip.AddrPort, now mono) *ikeSA {
 	if e.rec.remote != *remote {
 		// The cookie was issued to the address and port of MM1.
-		m.drop(DropWrongEndpoint, logx.LevelDebug, "MM3 from another address than MM1", "from", remote, "mm1_from", &e.rec.remote)
+		m.drop(DropWrongEndpoint, "MM3 from another address than MM1", "from", remote, "mm1_from", &e.rec.remote)
 		return nil
 	}
 	if !slices.Contains(m.maps, e.ms) {
@@ -257,7 +256,7 @@ func (m *Manager) promote(e *hoEntry, k hoKey, remote *netip.AddrPort, now mono)
 		}
 	}
 	if all >= m.cfg.MaxHalfOpen || fromAddr >= m.cfg.HalfOpenPerSource {
-		m.drop(DropResponderBusy, logx.LevelWarn, "too many phase 1 negotiations: MM3 waits for the peer's retransmission", "peer", remote)
+		m.drop(DropResponderBusy, "too many phase 1 negotiations: MM3 waits for the peer's retransmission", "peer", remote)
 		return nil
 	}
 	m.halfOpen.remove(k)

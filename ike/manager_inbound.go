@@ -6,7 +6,6 @@ import (
 	"net/netip"
 	"sync"
 	"time"
-	"tinyipsec/internal/logx"
 )
 
 // Input under load. The socket reader hands the manager what one receive
@@ -106,7 +105,7 @@ func (b *Batch) Flush(full bool) {
 	}
 	if shed > 0 {
 		b.m.drops.counts[DropShed].Add(uint64(shed - 1))
-		b.m.drop(DropShed, logx.LevelWarn, "IKE input backlog (a flood of first messages?): shedding first messages; retransmitted ones are answered")
+		b.m.drop(DropShed, "IKE input backlog (a flood of first messages?): shedding first messages; retransmitted ones are answered")
 	}
 	b.first = b.first[:0]
 	if cap(b.buf) > maxBatchBuf {

@@ -2,8 +2,6 @@ package ike
 
 import (
 	"encoding/binary"
-
-	"tinyipsec/internal/logx"
 )
 
 // The Informational exchange on an established IKE SA as a table, in
@@ -68,7 +66,7 @@ func (m *Manager) handleInfo(sa *ikeSA, in *inbound) {
 func (m *Manager) openInfoOnce(sa *ikeSA, pkt []byte, what string) (*Message, []infoItem, bool) {
 	msg, items, err := openInfo(sa.out.sec, pkt)
 	if err != nil {
-		m.drop(dropReasonOf(err), logx.LevelDebug, what, "peer", &sa.remote, "err", err)
+		m.drop(dropReasonOf(err), what, "peer", &sa.remote, "err", err)
 		return nil, nil, false
 	}
 	// A message ID among the last ones remembered is a replay; a new one
@@ -76,7 +74,7 @@ func (m *Manager) openInfoOnce(sa *ikeSA, pkt []byte, what string) (*Message, []
 	mid, r := binary.BigEndian.Uint32(pkt[20:24]), &sa.infoSeen
 	for i := range r.n {
 		if r.ids[i] == mid {
-			m.drop(DropReplay, logx.LevelDebug, "replayed Informational dropped", "peer", &sa.remote, "message_id", mid)
+			m.drop(DropReplay, "replayed Informational dropped", "peer", &sa.remote, "message_id", mid)
 			return nil, nil, false
 		}
 	}
@@ -103,11 +101,11 @@ func (m *Manager) runInfo(rows []infoRow, act func(m *Manager, sa *ikeSA, it *in
 				continue
 			}
 			if (r.crypt == encrypted) != msg.Encrypted() {
-				m.drop(DropMalformed, logx.LevelDebug, "Informational refused", "peer", &sa.remote, "item", r.kind)
+				m.drop(DropMalformed, "Informational refused", "peer", &sa.remote, "item", r.kind)
 				continue
 			}
 			if err := checkPayloads(r.kind.String(), r.required, r.allowed, msg); err != nil {
-				m.drop(DropMalformed, logx.LevelDebug, "Informational refused", "peer", &sa.remote, "err", err)
+				m.drop(DropMalformed, "Informational refused", "peer", &sa.remote, "err", err)
 				continue
 			}
 			act(m, sa, it, now)

@@ -27,7 +27,7 @@ func (m *Manager) newResponder(in *inbound) {
 		}
 	}
 	if len(cands) == 0 {
-		m.drop(DropNoCryptoMap, logx.LevelInfo, "IKE from a peer without a crypto map", "peer", remote)
+		m.drop(DropNoCryptoMap, "IKE from a peer without a crypto map", "peer", remote)
 		return
 	}
 	aggressive := h.Exchange == ExchangeAggressive
@@ -50,7 +50,7 @@ func (m *Manager) newResponder(in *inbound) {
 			}
 		}
 		if fromAddr >= m.cfg.HalfOpenPerSource {
-			m.drop(DropAggressiveBusy, logx.LevelWarn, "too many Aggressive Mode negotiations from one address", "peer", remote)
+			m.drop(DropAggressiveBusy, "too many Aggressive Mode negotiations from one address", "peer", remote)
 			return
 		}
 		if n >= maxAggressiveHalfOpen && oldest != nil {
@@ -84,7 +84,7 @@ func (m *Manager) newResponder(in *inbound) {
 		a.pending = nil
 	}
 	if err != nil {
-		m.drop(DropRefused, logx.LevelInfo, "phase 1 refused", "peer", &sa.remote, "err", err)
+		m.drop(DropRefused, "phase 1 refused", "peer", &sa.remote, "err", err)
 		notePhase1Failure(sa, "MM_NO_STATE", err.Error(), now) // a responder's: no backoff
 		return
 	}
@@ -100,11 +100,11 @@ func (m *Manager) newResponder(in *inbound) {
 		m.halfOpen.add(hoKeyOf(&rec.ckyI, &rec.ckyR), &hoEntry{rec: rec, ms: sa.ms, created: now})
 		if n := m.halfOpen.evicted - ev; n > 0 {
 			m.drops.counts[DropHalfOpenEvicted].Add(n - 1)
-			m.drop(DropHalfOpenEvicted, logx.LevelWarn, "half-open pool full (a flood of first messages?): evicting the oldest unproven negotiations",
+			m.drop(DropHalfOpenEvicted, "half-open pool full (a flood of first messages?): evicting the oldest unproven negotiations",
 				"records", len(m.halfOpen.entries), "bytes", m.halfOpen.bytes)
 		}
 		if m.halfOpen.evictedPerSource != evs {
-			m.drop(DropHalfOpenPerSource, logx.LevelWarn, "too many unproven negotiations from one address: evicting its oldest", "peer", remote)
+			m.drop(DropHalfOpenPerSource, "too many unproven negotiations from one address: evicting its oldest", "peer", remote)
 		}
 		m.send(sa, out)
 	}

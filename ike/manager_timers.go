@@ -3,7 +3,6 @@ package ike
 import (
 	"net/netip"
 	"time"
-	"tinyipsec/internal/logx"
 
 	"tinyipsec/conf"
 )
@@ -207,7 +206,7 @@ func (m *Manager) tickSA(sa *ikeSA, now mono) {
 			if sa.p1Note != "" {
 				reason = "no acceptable answer from the peer; " + sa.p1Note
 			}
-			m.drop(EventPhase1TimedOut, logx.LevelWarn, "phase 1 timed out", "peer", &sa.remote, "state", sa.stateName(),
+			m.drop(EventPhase1TimedOut, "phase 1 timed out", "peer", &sa.remote, "state", sa.stateName(),
 				"reason", reason, "hint", stateHint(sa.stateName()))
 			m.phase1Failed(sa, sa.stateName(), reason, now)
 		}

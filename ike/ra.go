@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/netip"
 	"time"
-	"tinyipsec/internal/logx"
 
 	"golang.org/x/crypto/bcrypt"
 
@@ -219,7 +218,7 @@ func (m *Manager) handleTransaction(sa *ikeSA, in *inbound) {
 	h, pkt, now := &in.h, in.pkt, in.now
 	ra := sa.ra
 	if ra == nil {
-		m.drop(DropUnsupported, logx.LevelDebug, "Transaction exchange on a crypto map without remote access", "peer", &sa.remote)
+		m.drop(DropUnsupported, "Transaction exchange on a crypto map without remote access", "peer", &sa.remote)
 		return
 	}
 	if t := ra.done[h.MessageID]; t != nil {
@@ -229,7 +228,7 @@ func (m *Manager) handleTransaction(sa *ikeSA, in *inbound) {
 		return
 	}
 	if ra.verifying {
-		m.drop(DropBusy, logx.LevelDebug, "Transaction message while the password is being checked", "peer", &sa.remote)
+		m.drop(DropBusy, "Transaction message while the password is being checked", "peer", &sa.remote)
 		return
 	}
 	var t *txn
@@ -240,7 +239,7 @@ func (m *Manager) handleTransaction(sa *ikeSA, in *inbound) {
 	}
 	ap, err := t.open(sa.out.sec, pkt)
 	if err != nil {
-		m.drop(dropReasonOf(err), logx.LevelDebug, "Transaction message dropped", "peer", &sa.remote, "err", err)
+		m.drop(dropReasonOf(err), "Transaction message dropped", "peer", &sa.remote, "err", err)
 		return
 	}
 	in.adopt(sa)
