@@ -1,7 +1,6 @@
 package ike
 
 import (
-	"crypto/cipher"
 	"fmt"
 
 	"tinyipsec/internal/algo"
@@ -45,15 +44,3 @@ func (c CipherAlg) KeyLen(attrBits int) (int, error) {
 var cipherNames = [...]string{CipherDES: "des", Cipher3DES: "3des", CipherAES: "aes"}
 
 func (c CipherAlg) String() string { return nameIn(cipherNames[:], int(c), "cipher(%d)") }
-
-// NewBlock returns the block cipher for key (length from KeyLen).
-func (c CipherAlg) NewBlock(key []byte) (cipher.Block, error) {
-	i := c.info(len(key) * 8)
-	if i == nil {
-		i = c.info(0)
-	}
-	if i == nil {
-		return nil, fmt.Errorf("ike: unsupported cipher %d", uint16(c))
-	}
-	return i.NewBlock(key)
-}

@@ -77,23 +77,13 @@ func Wipe(bs ...[]byte) {
 // SA. IV is the current CBC IV of the phase 1 exchange; once phase 1 is
 // done it is the "last phase 1 IV" that Phase2IV needs.
 type Phase1Keys struct {
-	Hash      HashAlg
-	Cipher    CipherAlg
-	SKEYID    []byte
-	SKEYIDd   []byte
-	SKEYIDa   []byte
-	SKEYIDe   []byte
-	Ka        []byte
-	IV        []byte
-	BlockSize int
-}
-
-// Wipe zeroes every secret.
-func (k *Phase1Keys) Wipe() {
-	if k == nil {
-		return
-	}
-	Wipe(k.SKEYID, k.SKEYIDd, k.SKEYIDa, k.SKEYIDe, k.Ka)
+	Hash    HashAlg
+	SKEYID  []byte
+	SKEYIDd []byte
+	SKEYIDa []byte
+	SKEYIDe []byte
+	Ka      []byte
+	IV      []byte
 }
 
 // DerivePhase1Keys computes the phase 1 keys (RFC 2409 section 5 and
@@ -110,15 +100,9 @@ func DerivePhase1Keys(h HashAlg, c CipherAlg, keyLen int, psk, niB, nrB, gxy, gx
 	if psk != nil {
 		skeyid = h.PRF(psk, niB, nrB)
 	} else {
-		skeyid = h.PRF(append(append(make([]byte, 0, len(niB)+len(nrB)), niB...), nrB...), gxy)
+		skeyid = h.PRF(append(niB[:len(niB):len(niB)], nrB...), gxy) // a copy: the key is Ni_b | Nr_b
 	}
-	// The block size read here, not by a CipherAlg.BlockSize method: a
-	// method of that name and signature is kept in every binary, with a
-	// pointer wrapper, because cipher.Block has one (flash).
-	k := &Phase1Keys{Hash: h, Cipher: c, SKEYID: skeyid}
-	if i := c.info(0); i != nil {
-		k.BlockSize = i.BlockSize
-	}
+	k := &Phase1Keys{Hash: h, SKEYID: skeyid}
 	// SKEYID_d = prf(SKEYID, g^xy | CKY-I | CKY-R | 0), and SKEYID_a and
 	// SKEYID_e the same over the previous one first and the next counter
 	// byte.
@@ -138,7 +122,15 @@ func DerivePhase1Keys(h HashAlg, c CipherAlg, keyLen int, psk, niB, nrB, gxy, gx
 		}
 		k.Ka = k.Ka[:keyLen]
 	}
-	// The first IV: hash(g^xi | g^xr) truncated to the block size.
-	k.IV = h.Sum(gxi, gxr)[:k.BlockSize]
+	// The first IV: hash(g^xi | g^xr) truncated to the cipher's block
+	// size. The size read from the registry, not by a
+	// CipherAlg.BlockSize method: a method of that name and signature is
+	// kept in every binary, with a pointer wrapper, because cipher.Block
+	// has one (flash).
+	bs := 0
+	if i := c.info(0); i != nil {
+		bs = i.BlockSize
+	}
+	k.IV = h.Sum(gxi, gxr)[:bs]
 	return k, nil
 }

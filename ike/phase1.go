@@ -2,7 +2,6 @@ package ike
 
 import (
 	"crypto/cipher"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
 	"errors"
@@ -190,34 +189,6 @@ type Phase1 struct {
 	failure *Phase1Failure
 }
 
-// setup fills the shared part from cfg for either role.
-func (p *Phase1) setup(cfg *Phase1Config) error {
-	if cfg == nil {
-		return errorText("ike: nil phase 1 config")
-	}
-	if err := cfg.validate(); err != nil {
-		return err
-	}
-	p.cfg, p.out.Local, p.out.Remote, p.rand = *cfg, cfg.Local, cfg.Remote, cfg.Rand
-	if p.rand == nil {
-		p.rand = rand.Reader
-	}
-	for _, pol := range cfg.Policies {
-		if pol.Auth.IsECDSA() {
-			m, ok := ECDSAMethodFor(cfg.Creds.Key.Public())
-			if !ok {
-				return errorText("ike: ecdsa-sig policy but the key is not ECDSA")
-			}
-			pol.Auth = m
-		}
-		if pol.Lifetime <= 0 {
-			pol.Lifetime = DefaultPhase1Lifetime
-		}
-		p.policies = append(p.policies, pol)
-	}
-	return nil
-}
-
 // Start sends the initiator's first message.
 func (p *Phase1) Start(now time.Time) (Result, error) {
 	if !p.initiator || p.state != StateNone {
@@ -238,7 +209,9 @@ func (p *Phase1) LastSent() [][]byte { return p.lastSent }
 // wiped too).
 func (p *Phase1) Wipe() {
 	p.dh.Wipe()
-	p.out.Keys.Wipe()
+	if k := p.out.Keys; k != nil {
+		Wipe(k.SKEYID, k.SKEYIDd, k.SKEYIDa, k.SKEYIDe, k.Ka)
+	}
 	Wipe(p.ni, p.nr)
 }
 

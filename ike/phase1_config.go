@@ -1,6 +1,7 @@
 package ike
 
 import (
+	"crypto/rand"
 	"fmt"
 	"io"
 	"net/netip"
@@ -29,33 +30,6 @@ type Policy struct {
 func (p *Policy) Weak() bool {
 	c, h := p.Cipher.info(0), p.Hash.info()
 	return c != nil && c.Weak || h != nil && h.Weak || algo.Group(p.Group).Weak()
-}
-
-func (p *Policy) validate(allowWeak bool) error {
-	if _, err := p.Cipher.KeyLen(p.KeyBits); err != nil {
-		return err
-	}
-	if p.Hash.info() == nil {
-		return fmt.Errorf("ike: unsupported hash %v", p.Hash)
-	}
-	if !p.Group.Supported() {
-		return fmt.Errorf("ike: unsupported DH group %d", uint16(p.Group))
-	}
-	switch p.Auth {
-	case AuthPSK, AuthXAuthInitPSK, AuthRSASig, AuthECDSA256, AuthECDSA384, AuthECDSA521:
-	default:
-		return fmt.Errorf("ike: unsupported authentication %v", p.Auth)
-	}
-	if p.Weak() && !allowWeak {
-		// No String method: Policy is a field of types the daemon puts
-		// in interfaces, which would keep it linked for fmt (flash).
-		c := p.Cipher.String()
-		if p.KeyBits != 0 {
-			c += strconv.Itoa(p.KeyBits)
-		}
-		return fmt.Errorf("ike: policy %s-%v-%v-%v-%ds is weak (needs allow_weak)", c, p.Hash, p.Group, p.Auth, int(p.Lifetime/time.Second))
-	}
-	return nil
 }
 
 // policyFromTransform decodes a phase 1 transform. Unknown attributes,
@@ -194,24 +168,67 @@ type Phase1Config struct {
 	dhKey *DHKey
 }
 
-func (c *Phase1Config) validate() error {
-	if len(c.Policies) == 0 {
+// setup checks cfg and fills the shared part of a negotiation from it,
+// for either role: the policies, resolved to the key's ECDSA curve and
+// given the default lifetime where they have none.
+func (p *Phase1) setup(cfg *Phase1Config) error {
+	if cfg == nil {
+		return errorText("ike: nil phase 1 config")
+	}
+	if len(cfg.Policies) == 0 {
 		return errorText("ike: no ISAKMP policies")
 	}
-	for i := range c.Policies {
-		p := &c.Policies[i]
-		if err := p.validate(c.AllowWeak); err != nil {
+	for i := range cfg.Policies {
+		pol := &cfg.Policies[i]
+		if _, err := pol.Cipher.KeyLen(pol.KeyBits); err != nil {
 			return err
 		}
-		if p.Auth.PreShared() && len(c.PSK) == 0 && c.keyring == nil {
+		if pol.Hash.info() == nil {
+			return fmt.Errorf("ike: unsupported hash %v", pol.Hash)
+		}
+		if !pol.Group.Supported() {
+			return fmt.Errorf("ike: unsupported DH group %d", uint16(pol.Group))
+		}
+		switch pol.Auth {
+		case AuthPSK, AuthXAuthInitPSK, AuthRSASig, AuthECDSA256, AuthECDSA384, AuthECDSA521:
+		default:
+			return fmt.Errorf("ike: unsupported authentication %v", pol.Auth)
+		}
+		if pol.Weak() && !cfg.AllowWeak {
+			// No String method: Policy is a field of types the daemon puts
+			// in interfaces, which would keep it linked for fmt (flash).
+			c := pol.Cipher.String()
+			if pol.KeyBits != 0 {
+				c += strconv.Itoa(pol.KeyBits)
+			}
+			return fmt.Errorf("ike: policy %s-%v-%v-%v-%ds is weak (needs allow_weak)", c, pol.Hash, pol.Group, pol.Auth, int(pol.Lifetime/time.Second))
+		}
+		if pol.Auth.PreShared() && len(cfg.PSK) == 0 && cfg.keyring == nil {
 			return errorText("ike: pre-share policy without a pre-shared key")
 		}
-		if !p.Auth.PreShared() && (c.Creds == nil || c.Creds.Key == nil || c.Creds.Cert == nil) {
-			return fmt.Errorf("ike: %v policy without certificate and key", p.Auth)
+		if !pol.Auth.PreShared() && (cfg.Creds == nil || cfg.Creds.Key == nil || cfg.Creds.Cert == nil) {
+			return fmt.Errorf("ike: %v policy without certificate and key", pol.Auth)
 		}
 	}
-	if !c.Local.IsValid() || !c.Remote.IsValid() {
+	if !cfg.Local.IsValid() || !cfg.Remote.IsValid() {
 		return errorText("ike: local and remote endpoints are required")
+	}
+	p.cfg, p.out.Local, p.out.Remote, p.rand = *cfg, cfg.Local, cfg.Remote, cfg.Rand
+	if p.rand == nil {
+		p.rand = rand.Reader
+	}
+	for _, pol := range cfg.Policies {
+		if pol.Auth.IsECDSA() {
+			m, ok := ECDSAMethodFor(cfg.Creds.Key.Public())
+			if !ok {
+				return errorText("ike: ecdsa-sig policy but the key is not ECDSA")
+			}
+			pol.Auth = m
+		}
+		if pol.Lifetime <= 0 {
+			pol.Lifetime = DefaultPhase1Lifetime
+		}
+		p.policies = append(p.policies, pol)
 	}
 	return nil
 }

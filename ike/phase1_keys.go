@@ -98,7 +98,9 @@ func (p *Phase1) computeKeys() error {
 	if err != nil {
 		return err
 	}
-	p.out.Block, err = p.out.Policy.Cipher.NewBlock(p.out.Keys.Ka)
+	// The registry row of the negotiated key length (KeyLen found it)
+	// makes the phase 1 cipher.
+	p.out.Block, err = p.out.Policy.Cipher.info(p.out.Policy.KeyBits).NewBlock(p.out.Keys.Ka)
 	p.iv = p.out.Keys.IV
 	return err
 }
