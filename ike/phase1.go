@@ -301,8 +301,23 @@ func (p *Phase1) handle(pkt *Packet) (*Result, error) {
 		}
 		return nil, err
 	}
-	if r.Send, err = p.fragment(r.Send); err != nil {
-		return p.failWith(err), nil
+	// Large datagrams go as fragments when both sides announced IKEv1
+	// fragmentation.
+	if p.cfg.Fragmentation && p.out.Peer.Fragmentation {
+		var out [][]byte
+		for _, b := range r.Send {
+			if len(b) <= fragmentDataLen+HeaderLen+8 {
+				out = append(out, b)
+				continue
+			}
+			p.fragID++
+			fs, err := FragmentDatagram(b, p.fragID)
+			if err != nil {
+				return p.failWith(err), nil
+			}
+			out = append(out, fs...)
+		}
+		r.Send = out
 	}
 	p.lastIn, p.lastAnswer = sum, r.Send
 	if len(r.Send) > 0 {

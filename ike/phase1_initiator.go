@@ -53,9 +53,28 @@ func NewInitiator(cfg *Phase1Config) (*Phase1, error) {
 }
 
 // start builds the first message: MM1, which offers our policies, or
-// AM1, which offers them with our KE, nonce and identity.
+// AM1, which offers them with our KE, nonce and identity. The offer is
+// one proposal with one transform per policy, in priority order; its
+// body is SAi_b (input of HASH_I/R).
 func (p *Phase1) start() (*Result, error) {
-	sa := p.saPayload()
+	pr := Proposal{Number: 1, Protocol: ProtoISAKMP}
+	for i := range p.policies {
+		pol := &p.policies[i]
+		var as Attributes
+		as.addUint(AttrEncryption, uint64(pol.Cipher))
+		if pol.KeyBits != 0 {
+			as.addUint(AttrKeyLength, uint64(uint16(pol.KeyBits)))
+		}
+		as.addUint(AttrHash, uint64(pol.Hash))
+		as.addUint(AttrAuthMethod, uint64(pol.Auth))
+		as.addUint(AttrGroupDesc, uint64(pol.Group))
+		as.addLife(AttrLifeType, pol.Lifetime, 0)
+		pr.Transforms = append(pr.Transforms, Transform{Number: uint8(i + 1), ID: TransformKeyIKE, Attributes: as})
+	}
+	sa := &SA{DOI: DOIIPsec, Situation: SituationIdentityOnly, Proposals: []Proposal{pr}}
+	b := &builder{}
+	sa.marshalBody(b)
+	p.saiB = b.bytesOrPanic()
 	if p.out.Exchange == ExchangeMain {
 		return p.sendPlain(append([]Payload{sa}, p.vendorPayloads()...), StateMMWaitMsg2)
 	}

@@ -20,9 +20,12 @@ func NewResponder(cfg *Phase1Config) (*Phase1, error) {
 
 // choose answers the initiator's offer (MM1, AM1): it adopts the
 // datagram's endpoints, picks our cookie (the configured one, or a
-// random one) and the first of our policies that matches an offered
-// transform (selectProposal), and returns the SA payload of the choice,
-// with RESPONDER-LIFETIME when we lowered the lifetime.
+// random one) and, Cisco style, the first of our policies (in priority
+// order) that matches any transform offered; the lifetime is the lower
+// of the two. In Aggressive Mode only the group of the first acceptable
+// transform can be chosen: the KE payload already uses it. It sets the
+// negotiated policy and lifetime and returns our SA payload, with
+// RESPONDER-LIFETIME when we lowered the lifetime.
 func (p *Phase1) choose(m *Message, pkt *Packet) ([]Payload, error) {
 	p.noteEndpoints(pkt)
 	p.out.CookieR = p.cfg.ResponderCookie
@@ -38,16 +41,58 @@ func (p *Phase1) choose(m *Message, pkt *Packet) ([]Payload, error) {
 			break
 		}
 	}
-	reply, lifeNotify, err := p.selectProposal(Find[*SA](m))
-	if err != nil {
-		return nil, err
+	sa := Find[*SA](m)
+	var offered []Policy
+	var raw []*Transform
+	var propNum uint8
+	for i := range sa.Proposals {
+		pr := &sa.Proposals[i]
+		if pr.Protocol != ProtoISAKMP {
+			continue
+		}
+		for j := range pr.Transforms {
+			t := &pr.Transforms[j]
+			var pol Policy
+			if policyFromTransform(t, &pol) {
+				offered = append(offered, pol)
+				raw = append(raw, t)
+			}
+		}
+		propNum = pr.Number
+		break // phase 1 has a single proposal
 	}
-	p.noteVendors(m)
-	ps := []Payload{reply}
-	if lifeNotify != nil {
-		ps = append(ps, lifeNotify)
+	var group Group
+	if p.out.Exchange == ExchangeAggressive && len(offered) > 0 {
+		group = offered[0].Group
 	}
-	return ps, nil
+	// Policies go by pointer: each is seven words on 32-bit.
+	for i := range p.policies {
+		ours := &p.policies[i]
+		if group != 0 && ours.Group != group {
+			continue
+		}
+		for j := range offered {
+			theirs := &offered[j]
+			if !ours.sameSuite(theirs) {
+				continue
+			}
+			p.out.Policy = *ours
+			ps := []Payload{&SA{DOI: DOIIPsec, Situation: SituationIdentityOnly, Proposals: []Proposal{
+				{Number: propNum, Protocol: ProtoISAKMP, Transforms: []Transform{*raw[j]}}}}}
+			if theirs.Lifetime == 0 || ours.Lifetime < theirs.Lifetime {
+				// Tell the initiator we lowered its lifetime.
+				var as Attributes
+				as.addLife(AttrLifeType, ours.Lifetime, 0)
+				ps = append(ps, isakmpNotify(&p.out.CookieI, &p.out.CookieR, NotifyResponderLifetime, attributeBytes(as)))
+			} else {
+				p.out.Policy.Lifetime = theirs.Lifetime
+			}
+			p.out.Lifetime = p.out.Policy.Lifetime
+			p.noteVendors(m)
+			return ps, nil
+		}
+	}
+	return nil, fail(FailNoProposal, NotifyNoProposalChosen, "no ISAKMP policy matches the %d transforms offered", len(offered))
 }
 
 // Main Mode as the responder (phase1_table.go): the initiator's messages.

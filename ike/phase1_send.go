@@ -3,7 +3,8 @@ package ike
 import "io"
 
 // Encoding phase 1 messages: in clear or encrypted with the phase 1 IV
-// chain, and cut into IKEv1 fragments when both sides announced support.
+// chain (they are cut into IKEv1 fragments, when both sides announced
+// support, by Handle).
 
 // random returns n bytes from the configured source.
 func (p *Phase1) random(n int) ([]byte, error) {
@@ -46,26 +47,4 @@ func (p *Phase1) marshalEncrypted(ps []Payload) ([]byte, error) {
 	}
 	p.iv = next
 	return b, nil
-}
-
-// fragment splits large outgoing datagrams when both sides announced
-// IKEv1 fragmentation.
-func (p *Phase1) fragment(bs [][]byte) ([][]byte, error) {
-	if !p.cfg.Fragmentation || !p.out.Peer.Fragmentation {
-		return bs, nil
-	}
-	var out [][]byte
-	for _, b := range bs {
-		if len(b) <= fragmentDataLen+HeaderLen+8 {
-			out = append(out, b)
-			continue
-		}
-		p.fragID++
-		fs, err := FragmentDatagram(b, p.fragID)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, fs...)
-	}
-	return out, nil
 }
