@@ -139,8 +139,10 @@ func WriteDir(dir string, bundle []byte) (ikeN, espN int, skipped []string, err 
 			line = rest[:i+1]
 		}
 		rest = rest[len(line):]
-		if name, ok := bytes.CutPrefix(line, []byte(bundleMark)); ok {
-			switch string(bytes.TrimSpace(name)) {
+		// HasPrefix and a slice rather than bytes.CutPrefix, linked for
+		// nothing else (flash).
+		if bytes.HasPrefix(line, []byte(bundleMark)) {
+			switch string(bytes.TrimSpace(line[len(bundleMark):])) {
 			case IKEv1File:
 				cur = 0
 			case ESPFile:
