@@ -5,7 +5,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -177,6 +176,12 @@ func (d *daemon) reloadLocked() error {
 // logs each one that the file changed.
 func keepRestartOnly(log *logx.Logger, running, next *conf.Config) {
 	r, n := &running.Global, &next.Global
+	// The listen lists compared here rather than by slices.Equal, whose
+	// instance for netip.Addr nothing else links (flash).
+	listenChanged := len(n.Listen) != len(r.Listen)
+	for i := 0; !listenChanged && i < len(n.Listen); i++ {
+		listenChanged = n.Listen[i] != r.Listen[i]
+	}
 	// A table and one loop rather than a closure called per setting (a
 	// function of its own; flash).
 	for _, s := range [...]struct {
@@ -186,7 +191,7 @@ func keepRestartOnly(log *logx.Logger, running, next *conf.Config) {
 	}{
 		{"tun", n.Tun != r.Tun, r.Tun, n.Tun},
 		{"mtu", n.MTU != r.MTU, r.MTU, n.MTU},
-		{"listen", !slices.Equal(n.Listen, r.Listen), r.Listen, n.Listen},
+		{"listen", listenChanged, r.Listen, n.Listen},
 		{"control_socket", n.ControlSocket != r.ControlSocket, r.ControlSocket, n.ControlSocket},
 	} {
 		if s.changed {

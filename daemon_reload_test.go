@@ -34,4 +34,20 @@ func TestKeepRestartOnly(t *testing.T) {
 	if strings.Contains(logs.String(), "log_level") {
 		t.Errorf("log_level reported as needing a restart:\n%s", logs.String())
 	}
+
+	// The same listen addresses in another list, or in another order,
+	// and nothing else changed.
+	a, b := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2")
+	for _, c := range []struct {
+		listen  []netip.Addr
+		changed bool
+	}{{[]netip.Addr{a, b}, false}, {[]netip.Addr{b, a}, true}, {[]netip.Addr{a}, true}} {
+		running := &conf.Config{Global: conf.Global{Tun: "ipsec0", Listen: []netip.Addr{a, b}}}
+		next := &conf.Config{Global: conf.Global{Tun: "ipsec0", Listen: c.listen}}
+		logs.Reset()
+		keepRestartOnly(logx.New(&logs, nil), running, next)
+		if got := strings.Contains(logs.String(), "key=global.listen"); got != c.changed || strings.Count(logs.String(), "\n") > 1 {
+			t.Errorf("listen %v after %v: logged %q", c.listen, running.Global.Listen, logs.String())
+		}
+	}
 }
