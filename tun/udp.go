@@ -92,11 +92,11 @@ func ListenUDP(addrs []netip.Addr) (*UDP, error) {
 			if a.Is4() {
 				network = "udp4"
 			}
-			s, err := openUDP(network, netip.AddrPortFrom(a, port))
+			s, err := openUDP(network, a, port)
 			if err != nil && a == netip.IPv6Unspecified() {
 				// No IPv6 in this kernel: fall back to IPv4 only.
 				a, network = netip.IPv4Unspecified(), "udp4"
-				s, err = openUDP(network, netip.AddrPortFrom(a, port))
+				s, err = openUDP(network, a, port)
 			}
 			if err != nil {
 				u.Close()
@@ -109,7 +109,7 @@ func ListenUDP(addrs []netip.Addr) (*UDP, error) {
 			// Port 500: a second queue for what carries a responder
 			// cookie (udp_steer.go); best effort.
 			if port == PortIKE && unix.SetsockoptSockFprog(s.fd, unix.SOL_SOCKET, unix.SO_ATTACH_REUSEPORT_CBPF, &prog) == nil {
-				if s2, err := openUDP(network, netip.AddrPortFrom(a, port)); err == nil {
+				if s2, err := openUDP(network, a, port); err == nil {
 					s2.steered = true
 					u.socks = append(u.socks, s2)
 				}
@@ -126,21 +126,23 @@ func ListenUDP(addrs []netip.Addr) (*UDP, error) {
 // poller as an *os.File: net's socket constructor (its dialer, listener
 // and address-family probing) and FilePacketConn are linked for nothing
 // else (flash); the send and receive paths use only the RawConn.
-func openUDP(network string, ap netip.AddrPort) (*udpSock, error) {
+func openUDP(network string, a netip.Addr, port uint16) (*udpSock, error) {
 	// The steps in one chain, so that a failure is reported and cleaned
 	// up at one place; op names the system call that failed.
 	family := unix.AF_INET6
 	var sa syscall.Sockaddr
 	var err error
 	op := ""
-	// The address as the socket reports it, unmapped once for every use.
-	addr, port := ap.Addr().Unmap(), ap.Port()
+	// The address as the socket reports it, unmapped once for every use;
+	// the address and port as given, for the error. The two parts are
+	// passed rather than an AddrPort that each caller builds (flash).
+	addr, ap := a.Unmap(), netip.AddrPortFrom(a, port)
 	if network == "udp4" {
 		family = unix.AF_INET
 		sa = &syscall.SockaddrInet4{Port: int(port), Addr: addr.As4()}
 	} else {
-		sa6 := &syscall.SockaddrInet6{Port: int(port), Addr: ap.Addr().As16()}
-		if z := ap.Addr().Zone(); z != "" {
+		sa6 := &syscall.SockaddrInet6{Port: int(port), Addr: a.As16()}
+		if z := a.Zone(); z != "" {
 			var i int
 			i, err = netif.Index(z)
 			sa6.ZoneId = uint32(i)
@@ -180,7 +182,7 @@ func openUDP(network string, ap netip.AddrPort) (*udpSock, error) {
 		return nil, fmt.Errorf("tun: listen on %s: listen %s %s: %w", ap, network, netip.AddrPortFrom(addr, port), err)
 	}
 	sizeBuffers(fd)
-	if ap.Addr().IsUnspecified() {
+	if a.IsUnspecified() {
 		// Packet info: the kernel tells the destination address of each
 		// datagram (udp_pktinfo.go).
 		level, opt := unix.IPPROTO_IP, unix.IP_PKTINFO

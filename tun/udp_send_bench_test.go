@@ -28,7 +28,8 @@ func BenchmarkUDPSend(b *testing.B) {
 	listen := func(network, bind string) *udpSock {
 		var s *udpSock
 		var err error
-		inNS(b, ns, func() { s, err = openUDP(network, netip.MustParseAddrPort(bind)) })
+		ap := netip.MustParseAddrPort(bind)
+		inNS(b, ns, func() { s, err = openUDP(network, ap.Addr(), ap.Port()) })
 		if err != nil {
 			b.Fatal(err)
 		}

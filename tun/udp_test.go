@@ -416,7 +416,7 @@ func TestIKEPortSteersCookies(t *testing.T) {
 	}
 	var intruder *udpSock
 	var err error
-	inNS(t, ns, func() { intruder, err = openUDP("udp4", netip.AddrPortFrom(lo, PortIKE)) })
+	inNS(t, ns, func() { intruder, err = openUDP("udp4", lo, PortIKE) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -510,7 +510,7 @@ func TestListenErrorText(t *testing.T) {
 	ns := testNS(t, "tun-listen")
 	var busy *udpSock
 	var err error
-	inNS(t, ns, func() { busy, err = openUDP("udp", netip.MustParseAddrPort("[::]:4500")) })
+	inNS(t, ns, func() { busy, err = openUDP("udp", netip.IPv6Unspecified(), 4500) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -527,7 +527,7 @@ func TestListenErrorText(t *testing.T) {
 	} {
 		ap := netip.MustParseAddrPort(tc.addr)
 		var s *udpSock
-		inNS(t, ns, func() { s, err = openUDP(tc.network, ap) })
+		inNS(t, ns, func() { s, err = openUDP(tc.network, ap.Addr(), ap.Port()) })
 		if err == nil {
 			s.c.Close()
 			t.Errorf("%s %s: bound", tc.network, ap)
