@@ -105,15 +105,17 @@ func ListenUDP(addrs []netip.Addr) (*UDP, error) {
 			if port == PortNATT {
 				s.tx = newUDPTx()
 			}
-			u.socks = append(u.socks, s)
 			// Port 500: a second queue for what carries a responder
-			// cookie (udp_steer.go); best effort.
+			// cookie (udp_steer.go); best effort. Both sockets are
+			// appended at once (one append: flash).
+			socks, n := [2]*udpSock{s}, 1
 			if port == PortIKE && unix.SetsockoptSockFprog(s.fd, unix.SOL_SOCKET, unix.SO_ATTACH_REUSEPORT_CBPF, &prog) == nil {
 				if s2, err := openUDP(network, a, port); err == nil {
 					s2.steered = true
-					u.socks = append(u.socks, s2)
+					socks[1], n = s2, 2
 				}
 			}
+			u.socks = append(u.socks, socks[:n]...)
 		}
 	}
 	return u, nil
