@@ -137,7 +137,9 @@ func (c *converter) netObject(b *block) {
 		if o.group && hasPrefix(t, "network-object") {
 			t = t[1:]
 		}
-		why := "" // why this line makes the object unusable
+		why := ""         // why this line makes the object unusable
+		add := ""         // the prefix the line adds, in tinyipsec ACL syntax
+		isPrefix := false // t is "A MASK" or "A/LEN"
 		switch cmd := classify(t, objectCommands[:]); {
 		case len(t) == 0:
 			why = "empty network-object"
@@ -146,14 +148,14 @@ func (c *converter) netObject(b *block) {
 			if a, err := netip.ParseAddr(t[1]); err != nil {
 				why = t[1] + " is not an IP address"
 			} else {
-				o.add("host " + a.String())
+				add = "host " + a.String()
 			}
 		case cmd == objSubnet:
-			why = o.addPrefix(t[1:])
+			t, isPrefix = t[1:], true
 		case cmd == objRef:
 			push(&o.refs, t[1])
 		case cmd == objAny:
-			o.add("any")
+			add = "any"
 		case cmd == objRange:
 			why = "an address range is not a prefix; a crypto ACL entry is one proxy ID"
 		case cmd == objFQDN:
@@ -161,10 +163,32 @@ func (c *converter) netObject(b *block) {
 		case cmd == objNAT:
 			c.note(l, "NAT is not IPsec configuration")
 		default:
-			why = "no tinyipsec equivalent"
-			if _, err := netip.ParseAddr(t[0]); err == nil || strings.Contains(t[0], "/") {
-				why = o.addPrefix(t)
+			_, err := netip.ParseAddr(t[0])
+			isPrefix = err == nil || strings.Contains(t[0], "/")
+			if !isPrefix {
+				why = "no tinyipsec equivalent"
 			}
+		}
+		// "A MASK" (netmask: ASA and IOS object groups) or "A/LEN" (IPv6).
+		switch {
+		case !isPrefix:
+		case strings.Contains(t[0], "/"):
+			if p, err := netip.ParsePrefix(t[0]); err != nil {
+				why = t[0] + " is not a prefix"
+			} else {
+				add = p.Masked().String()
+			}
+		case len(t) < 2:
+			why = "address without a mask"
+		default:
+			if p, ok := prefixOf(t[0], t[1], false); !ok {
+				why = t[0] + " " + t[1] + " is not an address with a netmask"
+			} else {
+				add = prefixText(p)
+			}
+		}
+		if add != "" {
+			push(&o.prefixes, add)
 		}
 		if why != "" && o.problem == "" { // the first problem is reported
 			o.problem, o.problemL = why, l.num
@@ -176,31 +200,6 @@ func (c *converter) netObject(b *block) {
 		c.note(&b.head, "object "+o.name+" is defined twice; the later one is kept")
 		c.objects[i] = o
 	}
-}
-
-// add keeps a prefix: one append site (flash).
-func (o *netObject) add(p string) { push(&o.prefixes, p) }
-
-// addPrefix reads "A MASK" (netmask: ASA and IOS object groups) or
-// "A/LEN" (IPv6), or says why it cannot.
-func (o *netObject) addPrefix(t []string) string {
-	if strings.Contains(t[0], "/") {
-		p, err := netip.ParsePrefix(t[0])
-		if err != nil {
-			return t[0] + " is not a prefix"
-		}
-		o.add(p.Masked().String())
-		return ""
-	}
-	if len(t) < 2 {
-		return "address without a mask"
-	}
-	p, ok := prefixOf(t[0], t[1], false)
-	if !ok {
-		return t[0] + " " + t[1] + " is not an address with a netmask"
-	}
-	o.add(prefixText(p))
-	return ""
 }
 
 // prefixText writes a prefix in tinyipsec ACL syntax ("host A" for a

@@ -346,7 +346,13 @@ func (c *converter) entryKey(m *mapEntry, peer string, head *line) (psk, file st
 				}
 			}
 		}
-		if !c.preShare() {
+		// Without a policy that uses pre-shared keys (Cisco's default
+		// policies do), the peer needs none.
+		preShare := len(c.policies) == 0
+		for i := range c.policies {
+			preShare = preShare || c.policies[i].auth == "pre-share"
+		}
+		if !preShare {
 			return "", ""
 		}
 		if m.isDynamic {
@@ -366,15 +372,6 @@ func (c *converter) entryKey(m *mapEntry, peer string, head *line) (psk, file st
 		return k.key, ""
 	}
 	return "", file
-}
-
-func (c *converter) preShare() bool {
-	for i := range c.policies {
-		if c.policies[i].auth == "pre-share" {
-			return true
-		}
-	}
-	return len(c.policies) == 0
 }
 
 // crypoACL translates an ACL once; false if it is missing or yields no
