@@ -38,9 +38,24 @@ func (c *converter) aclNamed(name string, first int) *aclDef {
 	return c.acls[i]
 }
 
-// add keeps an entry: one append site for the three forms (flash).
-func (a *aclDef) add(l *line, toks []string, wildcard bool) {
-	a.lines = append(a.lines, aclLine{l: l, toks: toks, wildcard: wildcard})
+// entry keeps line l of the ACL, t from the action on ("permit ...",
+// "remark ..."); the one-line form ("access-list NAME ...") also has
+// ASA's "extended ...". One function for the forms of both commands
+// (flash).
+func (a *aclDef) entry(l *line, t []string, oneLine bool) {
+	wildcard := true // IOS masks are wildcards, ASA masks are netmasks
+	switch {
+	case hasPrefix(t, "remark"):
+		return
+	case oneLine && hasPrefix(t, "extended"):
+		t, wildcard = t[1:], false
+	case hasPrefix(t, "permit"), hasPrefix(t, "deny"):
+		// IOS; a numbered ACL 1-99 or 1300-1999 is a standard one.
+	default:
+		push(&a.bad, l)
+		return
+	}
+	a.lines = append(a.lines, aclLine{l: l, toks: t, wildcard: wildcard})
 }
 
 // accessList: ASA "access-list NAME extended|remark|standard ..." or IOS
@@ -57,16 +72,7 @@ func (c *converter) accessList(b *block) {
 	if hasPrefix(rest, "line") && len(rest) > 2 {
 		rest = rest[2:]
 	}
-	switch {
-	case hasPrefix(rest, "remark"):
-	case hasPrefix(rest, "extended"):
-		a.add(&b.head, rest[1:], false)
-	case hasPrefix(rest, "permit"), hasPrefix(rest, "deny"):
-		// IOS numbered ACL; 1-99 and 1300-1999 are standard ACLs.
-		a.add(&b.head, rest, true)
-	default:
-		push(&a.bad, &b.head)
-	}
+	a.entry(&b.head, rest, true)
 }
 
 // namedACL: IOS "ip access-list extended NAME" (and "ipv6 access-list
@@ -79,13 +85,7 @@ func (c *converter) namedACL(b *block, name string) {
 		if isDigits(t[0]) && len(t) > 1 {
 			t = t[1:]
 		}
-		switch {
-		case hasPrefix(t, "remark"):
-		case hasPrefix(t, "permit"), hasPrefix(t, "deny"):
-			a.add(l, t, true)
-		default:
-			push(&a.bad, l)
-		}
+		a.entry(l, t, false)
 	}
 }
 
