@@ -30,14 +30,6 @@ type aclLine struct {
 	wildcard bool     // IOS masks are wildcards, ASA masks are netmasks
 }
 
-func (c *converter) aclNamed(name string, first int) *aclDef {
-	i, isNew := c.slot("a", name, len(c.acls))
-	if isNew {
-		push(&c.acls, &aclDef{name: name, first: first})
-	}
-	return c.acls[i]
-}
-
 // entry keeps line l of the ACL, t from the action on ("permit ...",
 // "remark ..."); the one-line form ("access-list NAME ...") also has
 // ASA's "extended ...". One function for the forms of both commands
@@ -58,27 +50,35 @@ func (a *aclDef) entry(l *line, t []string, oneLine bool) {
 	a.lines = append(a.lines, aclLine{l: l, toks: t, wildcard: wildcard})
 }
 
-// accessList: ASA "access-list NAME extended|remark|standard ..." or IOS
-// numbered "access-list 100-199|2000-2699 permit|deny|remark ...".
-func (c *converter) accessList(b *block) {
+// acl reads an ACL's entries: with name "", ASA "access-list NAME
+// extended|remark|standard ..." or IOS numbered "access-list
+// 100-199|2000-2699 permit|deny|remark ..."; else IOS "ip access-list
+// extended NAME" (and "ipv6 access-list NAME") with "[SEQ] permit|deny
+// ..." and "remark" sub-lines. One function for both commands (flash).
+func (c *converter) acl(b *block, name string) {
 	t := b.head.toks
-	c.noteChildren(b, "unexpected sub-line")
-	if len(t) < 3 {
-		c.note(&b.head, "incomplete access-list")
+	oneLine := name == ""
+	if oneLine {
+		c.noteChildren(b, "unexpected sub-line")
+		if len(t) < 3 {
+			c.note(&b.head, "incomplete access-list")
+			return
+		}
+		name = t[1]
+	}
+	i, isNew := c.slot("a", name, len(c.acls))
+	if isNew {
+		push(&c.acls, &aclDef{name: name, first: b.head.num})
+	}
+	a := c.acls[i]
+	if oneLine {
+		rest := t[2:]
+		if hasPrefix(rest, "line") && len(rest) > 2 {
+			rest = rest[2:]
+		}
+		a.entry(&b.head, rest, true)
 		return
 	}
-	a := c.aclNamed(t[1], b.head.num)
-	rest := t[2:]
-	if hasPrefix(rest, "line") && len(rest) > 2 {
-		rest = rest[2:]
-	}
-	a.entry(&b.head, rest, true)
-}
-
-// namedACL: IOS "ip access-list extended NAME" (and "ipv6 access-list
-// NAME") with "[SEQ] permit|deny ..." and "remark" sub-lines.
-func (c *converter) namedACL(b *block, name string) {
-	a := c.aclNamed(name, b.head.num)
 	for i := range b.children {
 		l := &b.children[i]
 		t := l.toks

@@ -209,11 +209,11 @@ func (c *converter) block(b *block) {
 	case topCrypto:
 		c.noteBlock(b, "no tinyipsec equivalent")
 	case topAccessList:
-		c.accessList(b)
+		c.acl(b, "")
 	case topNamedACL:
-		c.namedACL(b, t[3])
+		c.acl(b, t[3])
 	case topIPv6ACL:
-		c.namedACL(b, t[2])
+		c.acl(b, t[2])
 	case topObject:
 		c.netObject(b)
 	case topTunnelGroup:
