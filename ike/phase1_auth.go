@@ -112,13 +112,6 @@ func (p *Phase1) certRequest() []Payload {
 	return out
 }
 
-func (p *Phase1) initialContact() []Payload {
-	if !p.cfg.InitialContact {
-		return nil
-	}
-	return []Payload{isakmpNotify(&p.out.CookieI, &p.out.CookieR, NotifyInitialContact, nil)}
-}
-
 // noteInitialContact records an INITIAL-CONTACT notify in the peer's
 // last phase 1 message (MM5, MM6, AM3) once that message has
 // authenticated the peer. Only an encrypted one counts (RFC 2407

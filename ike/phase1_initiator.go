@@ -127,7 +127,9 @@ func (p *Phase1) mm4(m *Message, pkt *Packet) (*Result, error) {
 		return nil, err
 	}
 	ps := append([]Payload{p.out.LocalID}, auth...)
-	ps = append(ps, p.initialContact()...)
+	if p.cfg.InitialContact {
+		ps = append(ps, isakmpNotify(&p.out.CookieI, &p.out.CookieR, NotifyInitialContact, nil))
+	}
 	b, err := p.marshalEncrypted(ps)
 	if err != nil {
 		return nil, err
@@ -176,7 +178,9 @@ func (p *Phase1) am2(m *Message, pkt *Packet) (*Result, error) {
 		return nil, err
 	}
 	ps := append(auth, natd...)
-	ps = append(ps, p.initialContact()...)
+	if p.cfg.InitialContact {
+		ps = append(ps, isakmpNotify(&p.out.CookieI, &p.out.CookieR, NotifyInitialContact, nil))
+	}
 	b, err := p.marshalEncrypted(ps)
 	if err != nil {
 		return nil, err

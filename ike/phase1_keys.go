@@ -1,5 +1,7 @@
 package ike
 
+import "io"
+
 // The phase 1 key exchange: the peer's KE and nonce, ours, then SKEYID
 // and the keys derived from it (RFC 2409 section 5 and appendix B). The
 // initiator's values are g^xi and Ni, the responder's g^xr and Nr; each
@@ -56,7 +58,8 @@ func (p *Phase1) ourKE() ([]Payload, error) {
 		ke, nonce = &p.gxi, &p.ni
 	}
 	*ke = p.dh.Public()
-	if *nonce, err = p.random(nonceLen); err != nil {
+	*nonce = make([]byte, nonceLen)
+	if _, err = io.ReadFull(p.rand, *nonce); err != nil {
 		return nil, err
 	}
 	ps := []Payload{&Opaque{PayloadKE, *ke}, &Opaque{PayloadNonce, *nonce}}

@@ -2,6 +2,7 @@ package ike
 
 import (
 	"bytes"
+	"io"
 	"net/netip"
 )
 
@@ -43,14 +44,6 @@ func (p *Phase1) vendorPayloads() []Payload {
 	return out
 }
 
-// noteVendors records the peer's VIDs and the NAT-T flavour both speak.
-func (p *Phase1) noteVendors(m *Message) {
-	p.out.Peer.ScanVendors(m)
-	if p.cfg.NATT != NATTOff {
-		p.out.NATT = p.out.Peer.NATT
-	}
-}
-
 // natdPayloads builds our two NAT-D payloads: the peer's address as we
 // send to it, then our own. With NATTForce our own hash is random, so
 // the peer sees a NAT and both sides encapsulate ESP in UDP.
@@ -66,11 +59,9 @@ func (p *Phase1) natdPayloads() ([]Payload, error) {
 	dst := NATDHash(h, p.out.CookieI, p.out.CookieR, &p.out.Remote)
 	src := NATDHash(h, p.out.CookieI, p.out.CookieR, &p.out.Local)
 	if p.cfg.NATT == NATTForce {
-		r, err := p.random(len(src))
-		if err != nil {
+		if _, err := io.ReadFull(p.rand, src); err != nil {
 			return nil, err
 		}
-		src = r
 	}
 	return []Payload{&Opaque{t, dst}, &Opaque{t, src}}, nil
 }

@@ -44,7 +44,11 @@ func (p *Phase1) acceptChoice(m *Message, name string) error {
 					}
 				}
 			}
-			p.noteVendors(m)
+			// The peer's VIDs, and the NAT-T flavour both speak.
+			p.out.Peer.ScanVendors(m)
+			if p.cfg.NATT != NATTOff {
+				p.out.NATT = p.out.Peer.NATT
+			}
 			return nil
 		}
 	}

@@ -88,7 +88,11 @@ func (p *Phase1) choose(m *Message, pkt *Packet) ([]Payload, error) {
 				p.out.Policy.Lifetime = theirs.Lifetime
 			}
 			p.out.Lifetime = p.out.Policy.Lifetime
-			p.noteVendors(m)
+			// The peer's VIDs, and the NAT-T flavour both speak.
+			p.out.Peer.ScanVendors(m)
+			if p.cfg.NATT != NATTOff {
+				p.out.NATT = p.out.Peer.NATT
+			}
 			return ps, nil
 		}
 	}

@@ -1,17 +1,8 @@
 package ike
 
-import "io"
-
 // Encoding phase 1 messages: in clear or encrypted with the phase 1 IV
 // chain (they are cut into IKEv1 fragments, when both sides announced
 // support, by Handle).
-
-// random returns n bytes from the configured source.
-func (p *Phase1) random(n int) ([]byte, error) {
-	b := make([]byte, n)
-	_, err := io.ReadFull(p.rand, b)
-	return b, err
-}
 
 // nonceLen is the nonce size sent (RFC 2409 allows 8..256).
 const nonceLen = 32
