@@ -102,159 +102,132 @@ func (e *encoder) value(v reflect.Value, depth int) error {
 			e.raw("null")
 			return nil
 		}
-		if v.Kind() == reflect.Map {
-			return e.object(v, depth)
-		}
-		return e.array(v, depth)
-	case reflect.Array:
-		return e.array(v, depth)
-	case reflect.Struct:
-		return e.structure(v, depth)
+		return e.container(v, depth)
+	case reflect.Array, reflect.Struct:
+		return e.container(v, depth)
 	default:
 		return errors.New("jsonenc: unsupported type " + v.Type().String())
 	}
 	return nil
 }
 
-func (e *encoder) array(v reflect.Value, depth int) error {
-	if v.Kind() == reflect.Slice && v.Type().Elem().Kind() == reflect.Uint8 {
-		return errors.New("jsonenc: []byte is not supported")
+// container writes an array or slice, a map or a struct: its elements
+// are gathered first (a struct's or map's with their keys), then written
+// by one loop, rather than by a writer for each kind with the same loop
+// (flash). An error found while gathering comes before the elements are
+// written; a failed Marshal returns no output either way.
+func (e *encoder) container(v reflect.Value, depth int) error {
+	var keys []string // nil for an array
+	var vals []reflect.Value
+	t := v.Type()
+	switch v.Kind() {
+	case reflect.Map:
+		// In sorted key order, as encoding/json writes it, so the output
+		// is stable. The values are kept beside their key strings:
+		// looking them up again with MapIndex would need the key
+		// converted to the map's key type, and reflect.Value.Convert
+		// links every conversion reflect knows. Each pair is inserted at
+		// its sorted place as it is read (the maps are a few dozen
+		// counters): no map of values and no sort call (flash). Map keys
+		// are distinct, so the order is total.
+		if t.Key().Kind() != reflect.String {
+			return errors.New("jsonenc: map key type " + t.Key().String() + " is not supported")
+		}
+		n := v.Len()
+		keys = make([]string, n)
+		vals = make([]reflect.Value, n)
+		i := 0
+		for it := v.MapRange(); i < n && it.Next(); i++ {
+			k, j := it.Key().String(), i
+			for ; j > 0 && keys[j-1] > k; j-- {
+				keys[j], vals[j] = keys[j-1], vals[j-1]
+			}
+			keys[j], vals[j] = k, it.Value()
+		}
+		keys, vals = keys[:i], vals[:i]
+	case reflect.Struct:
+		// The exported fields in declaration order under their json tag
+		// names; "-" skips a field, omitempty skips an empty one.
+		// Embedded structs are not flattened: the status types have
+		// none, and a field that needs it is rejected rather than
+		// written differently from encoding/json.
+		keys = []string{}
+		for i := range t.NumField() {
+			f := t.Field(i)
+			if !f.IsExported() {
+				continue
+			}
+			if f.Anonymous {
+				return errors.New("jsonenc: embedded field " + t.String() + "." + f.Name + " is not supported")
+			}
+			name, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if name == "-" && opts == "" {
+				continue
+			}
+			if name == "" {
+				name = f.Name
+			}
+			fv := v.Field(i)
+			if hasOption(opts, "omitempty") {
+				// encoding/json's notion of empty.
+				empty := false
+				switch fv.Kind() {
+				case reflect.Array, reflect.Map, reflect.Slice, reflect.String:
+					empty = fv.Len() == 0
+				case reflect.Bool:
+					empty = !fv.Bool()
+				case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+					empty = fv.Int() == 0
+				case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+					empty = fv.Uint() == 0
+				case reflect.Interface, reflect.Pointer:
+					empty = fv.IsNil()
+				}
+				if empty {
+					continue
+				}
+			}
+			if hasOption(opts, "string") {
+				return errors.New("jsonenc: the ,string option is not supported")
+			}
+			keys = append(keys, name)
+			vals = append(vals, fv)
+		}
+	default:
+		if v.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Uint8 {
+			return errors.New("jsonenc: []byte is not supported")
+		}
+		for i := range v.Len() {
+			vals = append(vals, v.Index(i))
+		}
 	}
-	n := v.Len()
-	if n == 0 {
-		e.raw("[]")
+	opening, closing := "{", "}"
+	if keys == nil {
+		opening, closing = "[", "]"
+	}
+	if len(vals) == 0 {
+		e.raw(opening + closing)
 		return nil
 	}
-	e.raw("[")
-	for i := range n {
+	e.raw(opening)
+	for i, x := range vals {
 		if i > 0 {
 			e.raw(",")
 		}
 		e.newline(depth + 1)
-		if err := e.value(v.Index(i), depth+1); err != nil {
-			return err
-		}
-	}
-	e.newline(depth)
-	e.raw("]")
-	return nil
-}
-
-// object writes a map with string keys in sorted key order, as
-// encoding/json does, so the output is stable.
-func (e *encoder) object(v reflect.Value, depth int) error {
-	if v.Type().Key().Kind() != reflect.String {
-		return errors.New("jsonenc: map key type " + v.Type().Key().String() + " is not supported")
-	}
-	// The values are kept beside their key strings: looking them up
-	// again with MapIndex would need the key converted to the map's key
-	// type, and reflect.Value.Convert links every conversion reflect
-	// knows. Each pair is inserted at its sorted place as it is read (the
-	// maps are a few dozen counters): no map of values and no sort call
-	// (flash). Map keys are distinct, so the order is total.
-	n := v.Len()
-	keys := make([]string, n)
-	vals := make([]reflect.Value, n)
-	i := 0
-	for it := v.MapRange(); i < n && it.Next(); i++ {
-		k, j := it.Key().String(), i
-		for ; j > 0 && keys[j-1] > k; j-- {
-			keys[j], vals[j] = keys[j-1], vals[j-1]
-		}
-		keys[j], vals[j] = k, it.Value()
-	}
-	if i == 0 {
-		e.raw("{}")
-		return nil
-	}
-	e.raw("{")
-	for j := range i {
-		if j > 0 {
-			e.raw(",")
-		}
-		e.newline(depth + 1)
-		e.key(keys[j])
-		if err := e.value(vals[j], depth+1); err != nil {
-			return err
-		}
-	}
-	e.newline(depth)
-	e.raw("}")
-	return nil
-}
-
-func (e *encoder) key(k string) {
-	e.str(k)
-	e.raw(":")
-	if e.pretty {
-		e.raw(" ")
-	}
-}
-
-// structure writes the exported fields in declaration order under their
-// json tag names; "-" skips a field, omitempty skips an empty one.
-// Embedded structs are not flattened: the status types have none, and a
-// field that needs it is rejected rather than written differently from
-// encoding/json.
-func (e *encoder) structure(v reflect.Value, depth int) error {
-	t := v.Type()
-	first := true
-	for i := range t.NumField() {
-		f := t.Field(i)
-		if !f.IsExported() {
-			continue
-		}
-		if f.Anonymous {
-			return errors.New("jsonenc: embedded field " + t.String() + "." + f.Name + " is not supported")
-		}
-		name, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
-		if name == "-" && opts == "" {
-			continue
-		}
-		if name == "" {
-			name = f.Name
-		}
-		fv := v.Field(i)
-		if hasOption(opts, "omitempty") {
-			// encoding/json's notion of empty.
-			empty := false
-			switch fv.Kind() {
-			case reflect.Array, reflect.Map, reflect.Slice, reflect.String:
-				empty = fv.Len() == 0
-			case reflect.Bool:
-				empty = !fv.Bool()
-			case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-				empty = fv.Int() == 0
-			case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
-				empty = fv.Uint() == 0
-			case reflect.Interface, reflect.Pointer:
-				empty = fv.IsNil()
-			}
-			if empty {
-				continue
+		if keys != nil {
+			e.str(keys[i])
+			e.raw(":")
+			if e.pretty {
+				e.raw(" ")
 			}
 		}
-		if first {
-			e.raw("{")
-			first = false
-		} else {
-			e.raw(",")
-		}
-		e.newline(depth + 1)
-		e.key(name)
-		if hasOption(opts, "string") {
-			return errors.New("jsonenc: the ,string option is not supported")
-		}
-		if err := e.value(fv, depth+1); err != nil {
+		if err := e.value(x, depth+1); err != nil {
 			return err
 		}
 	}
-	if first {
-		e.raw("{}")
-		return nil
-	}
 	e.newline(depth)
-	e.raw("}")
+	e.raw(closing)
 	return nil
 }
 
