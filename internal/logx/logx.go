@@ -126,37 +126,36 @@ func appendAttrs(b []byte, args []any) []byte {
 		b = append(b, ' ')
 		b = appendString(b, key)
 		b = append(b, '=')
-		b = appendValue(b, v)
+		// The value the way slog's TextHandler writes it, here rather
+		// than in a helper with one caller (flash). Integers, booleans,
+		// float64 and durations print the same through fmt's %+v as
+		// through strconv, so they take the fmt path at the end rather
+		// than a case each; logging is not on the packet path.
+		switch x := v.(type) {
+		case nil:
+			b = append(b, "<nil>"...)
+		case string:
+			b = appendString(b, x)
+		case float32:
+			// slog widens a float32 to float64 first; fmt would print it
+			// in float32 precision.
+			b = strconv.AppendFloat(b, float64(x), 'g', -1, 64)
+		case time.Time:
+			b = appendString(b, x.Format("2006-01-02T15:04:05.000Z07:00"))
+		case encoding.TextMarshaler:
+			t, err := x.MarshalText()
+			if err != nil {
+				b = appendString(b, "!ERROR:"+err.Error())
+			} else {
+				b = appendString(b, string(t))
+			}
+		case []byte:
+			b = strconv.AppendQuote(b, string(x))
+		default:
+			b = appendString(b, fmt.Sprintf("%+v", v))
+		}
 	}
 	return b
-}
-
-// appendValue writes v the way slog's TextHandler does. Integers,
-// booleans, float64 and durations print the same through fmt's %+v as
-// through strconv, so they take the fmt path at the end rather than a
-// case each (flash); logging is not on the packet path.
-func appendValue(b []byte, v any) []byte {
-	switch x := v.(type) {
-	case nil:
-		return append(b, "<nil>"...)
-	case string:
-		return appendString(b, x)
-	case float32:
-		// slog widens a float32 to float64 first; fmt would print it
-		// in float32 precision.
-		return strconv.AppendFloat(b, float64(x), 'g', -1, 64)
-	case time.Time:
-		return appendString(b, x.Format("2006-01-02T15:04:05.000Z07:00"))
-	case encoding.TextMarshaler:
-		t, err := x.MarshalText()
-		if err != nil {
-			return appendString(b, "!ERROR:"+err.Error())
-		}
-		return appendString(b, string(t))
-	case []byte:
-		return strconv.AppendQuote(b, string(x))
-	}
-	return appendString(b, fmt.Sprintf("%+v", v))
 }
 
 // appendString writes s bare when logfmt allows it, quoted otherwise
