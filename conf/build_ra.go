@@ -89,12 +89,52 @@ func (b *builder) remoteAccess(t *table, m *CryptoMap) {
 		}
 	}
 	if f, ok := t.requiredStr("xauth_users_file"); ok {
-		m.XAuthUsersFile = b.path(f)
-		users, err := readUsersFile(m.XAuthUsersFile)
-		if err != nil {
-			t.fail("xauth_users_file", err.Error())
+		// "user:hash" lines (htpasswd -B format: bcrypt hashes); #
+		// starts a comment. Like a psk_file it must not be readable by
+		// every user. Errors name the line, never its content.
+		path := b.path(f)
+		m.XAuthUsersFile = path
+		data, err := readPSKFile(path)
+		users := map[string]string{}
+		line := 0
+		var errs []string
+		// Lines split by hand: bufio.Scanner is linked nowhere else, and a
+		// range over strings.Lines compiles the body as a function (flash).
+		for rest := string(data); rest != ""; {
+			var text string
+			text, rest, _ = strings.Cut(rest, "\n")
+			line++
+			s := strings.TrimSpace(text)
+			if s == "" || s[0] == '#' {
+				continue
+			}
+			user, hash, ok := strings.Cut(s, ":")
+			var why string
+			switch {
+			case !ok || user == "":
+				why = "expected user:hash"
+			case !strings.HasPrefix(hash, "$2a$") && !strings.HasPrefix(hash, "$2b$") && !strings.HasPrefix(hash, "$2y$"):
+				why = "the hash of user " + strconv.Quote(user) + " is not bcrypt (make it with htpasswd -nB " + user + ")"
+			case users[user] != "":
+				why = "user " + strconv.Quote(user) + " is listed twice"
+			case len(users) >= maxUsers:
+				why = "more than " + strconv.Itoa(maxUsers) + " users"
+			default:
+				users[user] = hash
+				continue
+			}
+			errs = append(errs, "line "+strconv.Itoa(line)+": "+why) // one append site (flash)
 		}
-		m.XAuthUsers = users
+		switch {
+		case err != nil:
+			t.fail("xauth_users_file", err.Error())
+		case len(errs) > 0:
+			t.fail("xauth_users_file", strconv.Quote(path)+": "+strings.Join(errs, "; "))
+		case len(users) == 0:
+			t.fail("xauth_users_file", strconv.Quote(path)+" lists no users")
+		default:
+			m.XAuthUsers = users
+		}
 	}
 	// Each element that does not parse is reported at its own path. Plain
 	// loops: a parse callback for each list was two closures and a helper
@@ -171,51 +211,4 @@ func (m *CryptoMap) PoolAddrs() []netip.Addr {
 // PoolRule is the gateway's crypto ACL line for pool address a.
 func PoolRule(a netip.Addr) acl.Rule {
 	return acl.Rule{Permit: true, SrcAny: true, Dst: netip.PrefixFrom(a, 32), Text: "permit ip any host " + a.String()}
-}
-
-// readUsersFile reads "user:hash" lines (htpasswd -B format: bcrypt
-// hashes); # starts a comment. Like a psk_file it must not be readable by
-// every user. Errors name the line, never its content.
-func readUsersFile(path string) (map[string]string, error) {
-	data, err := readPSKFile(path)
-	if err != nil {
-		return nil, err
-	}
-	users := map[string]string{}
-	line := 0
-	var errs []string
-	// Lines split by hand: bufio.Scanner is linked nowhere else, and a
-	// range over strings.Lines compiles the body as a function (flash).
-	for rest := string(data); rest != ""; {
-		var text string
-		text, rest, _ = strings.Cut(rest, "\n")
-		line++
-		s := strings.TrimSpace(text)
-		if s == "" || s[0] == '#' {
-			continue
-		}
-		user, hash, ok := strings.Cut(s, ":")
-		var why string
-		switch {
-		case !ok || user == "":
-			why = "expected user:hash"
-		case !strings.HasPrefix(hash, "$2a$") && !strings.HasPrefix(hash, "$2b$") && !strings.HasPrefix(hash, "$2y$"):
-			why = "the hash of user " + strconv.Quote(user) + " is not bcrypt (make it with htpasswd -nB " + user + ")"
-		case users[user] != "":
-			why = "user " + strconv.Quote(user) + " is listed twice"
-		case len(users) >= maxUsers:
-			why = "more than " + strconv.Itoa(maxUsers) + " users"
-		default:
-			users[user] = hash
-			continue
-		}
-		errs = append(errs, "line "+strconv.Itoa(line)+": "+why) // one append site (flash)
-	}
-	if len(errs) > 0 {
-		return nil, errors.New(strconv.Quote(path) + ": " + strings.Join(errs, "; "))
-	}
-	if len(users) == 0 {
-		return nil, errors.New(strconv.Quote(path) + " lists no users")
-	}
-	return users, nil
 }
