@@ -570,7 +570,7 @@ func (ms *mapState) noteFailure(f *phase1Failure) {
 	if len(ms.p1Failures) >= maxFailuresShown {
 		ms.p1Failures = append(ms.p1Failures[:0], ms.p1Failures[1:]...)
 	}
-	ms.p1Failures = append(ms.p1Failures, f)
+	push(&ms.p1Failures, f)
 }
 
 // clearFailure forgets the failure of peer, if any.

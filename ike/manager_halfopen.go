@@ -92,11 +92,6 @@ func cookieFrom(secret *[32]byte, ckyI *Cookie, remote *netip.AddrPort) Cookie {
 	return c
 }
 
-// issue returns the responder cookie for an initiator.
-func (j *cookieJar) issue(ckyI *Cookie, remote *netip.AddrPort) Cookie {
-	return cookieFrom(&j.cur, ckyI, remote)
-}
-
 // issued reports whether ckyR is a cookie we gave this initiator.
 func (j *cookieJar) issued(ckyI, ckyR *Cookie, remote *netip.AddrPort) bool {
 	a, b := cookieFrom(&j.cur, ckyI, remote), cookieFrom(&j.prev, ckyI, remote)

@@ -285,7 +285,7 @@ func TestHalfOpenCookieRotation(t *testing.T) {
 	now := monoNow()
 	j.rotate(now)
 	ci, peer := Cookie{1, 2, 3}, netip.MustParseAddrPort("192.0.2.1:500")
-	c := j.issue(&ci, &peer)
+	c := cookieFrom(&j.cur, &ci, &peer) // what a responder issues
 	j.rotate(now.add(cookieRotation))
 	if !j.issued(&ci, &c, &peer) {
 		t.Fatal("cookie rejected right after a rotation")

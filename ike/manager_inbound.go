@@ -85,7 +85,20 @@ func (b *Batch) Flush(full bool) {
 		return
 	}
 	now := monoNow()
-	full = b.m.shed.count(len(b.first), now) && full
+	// The first messages are counted per second: shed only while they
+	// arrive faster than shedAboveRate a second.
+	s := &b.m.shed
+	s.mu.Lock()
+	if d := time.Duration(now - s.window); d >= time.Second {
+		s.lastWindow = s.inWindow
+		if d >= 2*time.Second {
+			s.lastWindow = 0 // a quiet second in between
+		}
+		s.window, s.inWindow = now, 0
+	}
+	s.inWindow += uint64(len(b.first))
+	full = full && max(s.inWindow, s.lastWindow) > shedAboveRate
+	s.mu.Unlock()
 	kept, shed := 0, 0
 	for _, d := range b.first {
 		pkt := b.buf[d.off : d.off+d.n]
@@ -131,23 +144,6 @@ type shedMemory struct {
 	window     mono
 	inWindow   uint64
 	lastWindow uint64
-}
-
-// count adds n first messages and reports whether they arrive faster
-// than shedAboveRate a second.
-func (s *shedMemory) count(n int, now mono) bool {
-	s.mu.Lock()
-	if d := time.Duration(now - s.window); d >= time.Second {
-		s.lastWindow = s.inWindow
-		if d >= 2*time.Second {
-			s.lastWindow = 0 // a quiet second in between
-		}
-		s.window, s.inWindow = now, 0
-	}
-	s.inWindow += uint64(n)
-	over := max(s.inWindow, s.lastWindow) > shedAboveRate
-	s.mu.Unlock()
-	return over
 }
 
 const (

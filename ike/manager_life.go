@@ -63,7 +63,7 @@ func (m *Manager) newResponder(in *inbound) {
 			laddr = a
 		}
 	}
-	sa := &ikeSA{cookieI: h.CookieI, cookieR: m.cookies.issue(&h.CookieI, remote), local: netip.AddrPortFrom(laddr, in.local.Port()),
+	sa := &ikeSA{cookieI: h.CookieI, cookieR: cookieFrom(&m.cookies.cur, &h.CookieI, remote), local: netip.AddrPortFrom(laddr, in.local.Port()),
 		remote: *remote, created: now, unproven: aggressive}
 	in.local = sa.local // the exchange's endpoints: in.adopt is then a no-op
 	a, err := newPhase1Responder(m, cands, sa, pkt)
@@ -530,14 +530,17 @@ func (m *Manager) removeChild(sa *ikeSA, c *child, notify bool) {
 		via = h
 	}
 	if notify && via.out != nil && !via.dead() {
-		var ps []Payload
+		// At most two Deletes, in an array rather than appended (each
+		// append is a growth path of its own; flash).
+		var ps [2]Payload
+		n := 0
 		if c.espIn != 0 {
-			ps = append(ps, deleteChild(ProtoESP, c.espIn))
+			ps[n], n = deleteChild(ProtoESP, c.espIn), n+1
 		}
 		if c.ahIn != 0 {
-			ps = append(ps, deleteChild(ProtoAH, c.ahIn))
+			ps[n], n = deleteChild(ProtoAH, c.ahIn), n+1
 		}
-		if pkt, err := sealInfo(via.out.sec, ps...); err == nil {
+		if pkt, err := sealInfo(via.out.sec, ps[:n]...); err == nil {
 			m.send(via, pkt)
 		}
 	}

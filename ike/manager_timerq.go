@@ -84,7 +84,7 @@ func (m *Manager) schedule(sa *ikeSA, at mono) {
 	if sa.tqIndex <= 0 && (len(m.timers) == 0 || m.timers[0] != sa) {
 		// Not queued (tqIndex is 0 both for "first" and for a new SA).
 		sa.due = at
-		m.timers = append(m.timers, sa)
+		push((*[]*ikeSA)(&m.timers), sa) // the list instantiation (flash)
 		m.timers.sift(len(m.timers) - 1)
 		return
 	}

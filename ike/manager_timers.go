@@ -37,7 +37,7 @@ func (m *Manager) tick(now mono) {
 	for _, sa := range done {
 		if !sa.dead() && sa.tqIndex < 0 {
 			sa.due = sa.nextTimer(now)
-			m.timers = append(m.timers, sa)
+			push((*[]*ikeSA)(&m.timers), sa) // the list instantiation (flash)
 			m.timers.sift(len(m.timers) - 1)
 		}
 	}
