@@ -15,6 +15,7 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"syscall"
 
 	"tinyipsec/conf"
 	"tinyipsec/internal/cliflag"
@@ -32,7 +33,9 @@ const (
 )
 
 func main() {
-	os.Exit(runCLI(os.Args[1:], os.Stdout, os.Stderr))
+	// syscall.Exit rather than os.Exit, whose hooks are for tests and
+	// for coverage and race-detector builds, not the release (flash).
+	syscall.Exit(runCLI(os.Args[1:], os.Stdout, os.Stderr))
 }
 
 const usage = `usage: tinyipsec <command> [flags]
