@@ -132,10 +132,9 @@ func WriteText(w io.Writer, r *Report) {
 	up := int(r.UptimeS)
 	upb := strconv.AppendInt(nil, int64(up/3600), 10)
 	upb = append(upb, 'h', byte('0'+up%3600/600), byte('0'+up%600/60), 'm', byte('0'+up%60/10), byte('0'+up%10), 's')
-	fmt.Fprintf(w, "tinyipsec %s, configuration %s, up %s\n\n", r.Version, r.Config, upb)
-	fmt.Fprintf(w, "IKEv1 SAs:\n\n")
+	fmt.Fprintf(w, "tinyipsec %s, configuration %s, up %s\n\nIKEv1 SAs:\n\n", r.Version, r.Config, upb)
 	if len(r.IKESAs) == 0 {
-		fmt.Fprintf(w, "There are no IKEv1 SAs\n")
+		io.WriteString(w, "There are no IKEv1 SAs\n")
 	}
 	for i, sa := range r.IKESAs {
 		fmt.Fprintf(w, "%d   IKE Peer: %s\n", i+1, sa.Peer)
@@ -167,14 +166,14 @@ func WriteText(w io.Writer, r *Report) {
 		if sa.Hint != "" {
 			fmt.Fprintf(w, "    Hint    : %s\n", sa.Hint)
 		}
-		fmt.Fprintln(w)
+		io.WriteString(w, "\n")
 	}
-	fmt.Fprintf(w, "\nIPsec SAs:\n")
+	io.WriteString(w, "\nIPsec SAs:\n")
 	if len(r.IPsecSAs) == 0 {
-		fmt.Fprintf(w, "\nThere are no ipsec sas\n")
+		io.WriteString(w, "\nThere are no ipsec sas\n")
 	}
 	for _, sa := range r.IPsecSAs {
-		fmt.Fprintln(w)
+		io.WriteString(w, "\n")
 		if sa.CryptoMap != "" {
 			fmt.Fprintf(w, "    Crypto map tag: %s, local addr: %s\n", sa.CryptoMap, sa.Local)
 		}
@@ -200,7 +199,7 @@ func WriteText(w io.Writer, r *Report) {
 			fmt.Fprintf(w, "      sa timing: remaining key lifetime (sec): %d\n", sa.LifetimeLeftS)
 		}
 		if sa.WithoutIKESA {
-			fmt.Fprintf(w, "      no IKE SA: kept until a new IKE SA with the peer takes it over, or until it expires\n")
+			io.WriteString(w, "      no IKE SA: kept until a new IKE SA with the peer takes it over, or until it expires\n")
 		}
 	}
 	if len(r.Drops) > 0 {
