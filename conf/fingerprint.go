@@ -19,9 +19,9 @@ import (
 var fingerprintKey [32]byte
 
 func init() {
-	if _, err := rand.Read(fingerprintKey[:]); err != nil {
-		panic("conf: no randomness: " + err.Error())
-	}
+	// Read never returns an error: without randomness it ends the
+	// program itself.
+	rand.Read(fingerprintKey[:])
 }
 
 // Fingerprint summarises everything that shapes this crypto map's
