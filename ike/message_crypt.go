@@ -44,13 +44,13 @@ func (m *Message) Seal(blk cipher.Block, iv []byte) (out, nextIV []byte, err err
 	}
 	// The fixed fields at their offsets (RFC 2408 section 3.1), as parse
 	// reads them.
-	out = make([]byte, HeaderLen, n)
+	out = make([]byte, n)
 	copy(out, m.CookieI[:])
 	copy(out[8:], m.CookieR[:])
 	out[16], out[17], out[18], out[19] = uint8(next), v, uint8(m.Exchange), flags
 	binary.BigEndian.PutUint32(out[20:], m.MessageID)
 	binary.BigEndian.PutUint32(out[24:], uint32(n))
-	out = append(out, body...)
+	copy(out[HeaderLen:], body)
 	m.NextPayload, m.Version, m.Length = next, v, uint32(n)
 	if blk != nil {
 		m.Flags = flags

@@ -91,14 +91,13 @@ func readSubPayload(s *wire, next *uint8, body *wire) bool {
 
 func parseSA(s wire) (Payload, error) {
 	p := &SA{}
-	if len(s) < 4 {
-		return nil, malformed("short SA payload")
-	}
-	p.DOI = binary.BigEndian.Uint32(s)
-	// The Informational-only DOI 0 SA carries no situation; everything we
+	// The DOI, when there is one, before the length of the rest: the
+	// Informational-only DOI 0 SA carries no situation; everything we
 	// speak is the IPsec DOI.
-	if p.DOI != DOIIPsec {
-		return nil, malformed("SA DOI %d", p.DOI)
+	if len(s) >= 4 {
+		if p.DOI = binary.BigEndian.Uint32(s); p.DOI != DOIIPsec {
+			return nil, malformed("SA DOI %d", p.DOI)
+		}
 	}
 	if len(s) < 8 {
 		return nil, malformed("short SA payload")
