@@ -245,52 +245,54 @@ func (c *converter) expandObject(name string, depth int) ([]string, string) {
 // maxExpanded bounds the lines one ACL entry may expand into.
 const maxExpanded = 256
 
-// translate turns one ACL line into tinyipsec rules (object groups expand
-// into several), or a reason it cannot.
-func (c *converter) translate(al *aclLine) ([]string, string) {
+// translate turns one line of ACL a into tinyipsec rules (object groups
+// expand into several), which it adds to a.rules, or says why it cannot
+// (and adds none).
+func (c *converter) translate(a *aclDef, al *aclLine) string {
 	t := al.toks
 	if len(t) < 2 {
-		return nil, "incomplete entry"
+		return "incomplete entry"
 	}
 	action, proto := strings.ToLower(t[0]), t[1]
 	if strings.EqualFold(proto, "object-group") || strings.EqualFold(proto, "object") {
-		return nil, "service objects are not supported"
+		return "service objects are not supported"
 	}
 	i := 2
 	src, srcPorts, why := c.aclEndpoint(t, &i, al.wildcard)
 	if why != "" {
-		return nil, why
+		return why
 	}
 	dst, dstPorts, why := c.aclEndpoint(t, &i, al.wildcard)
 	if why != "" {
-		return nil, why
+		return why
 	}
 	for i < len(t) {
 		switch lookup(entryOptions[:], strings.ToLower(t[i])) {
 		case optLog:
 			i = len(t) // log [LEVEL] [interval N] [disable]
 		case optInactive:
-			return nil, "the entry is inactive"
+			return "the entry is inactive"
 		case optServiceGroup:
-			return nil, "service object groups are not supported (write one entry per port)"
+			return "service object groups are not supported (write one entry per port)"
 		default:
-			return nil, "option " + t[i] + " has no tinyipsec equivalent"
+			return "option " + t[i] + " has no tinyipsec equivalent"
 		}
 	}
 	if len(src)*len(dst) > maxExpanded {
-		return nil, "the object groups expand to more than " + strconv.Itoa(maxExpanded) + " entries"
+		return "the object groups expand to more than " + strconv.Itoa(maxExpanded) + " entries"
 	}
-	var out []string
+	n := len(a.rules)
 	for _, s := range src {
 		for _, d := range dst {
 			r := string(addWord(addWord(addWord(addWord(addWord(addWord(nil, action), proto), s), srcPorts), d), dstPorts))
 			if _, err := acl.ParseRule(r); err != nil {
-				return nil, err.Error()
+				a.rules = a.rules[:n]
+				return err.Error()
 			}
-			push(&out, r)
+			push(&a.rules, r)
 		}
 	}
-	return out, ""
+	return ""
 }
 
 // What the first word of an ACL entry's source or destination is, as

@@ -389,15 +389,11 @@ func (c *converter) crypoACL(name string) bool {
 	permits := 0
 	for i := range a.lines {
 		al := &a.lines[i]
-		rs, why := c.translate(al)
-		if why != "" {
+		if why := c.translate(a, al); why != "" {
 			c.note(al.l, why+"; the entry is left out of ACL "+name)
-			continue
-		}
-		if strings.EqualFold(al.toks[0], "permit") {
+		} else if strings.EqualFold(al.toks[0], "permit") {
 			permits++
 		}
-		a.rules = append(a.rules, rs...)
 	}
 	for _, l := range a.bad {
 		c.note(l, "not an extended ACL entry; left out of ACL "+name)
