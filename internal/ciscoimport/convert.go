@@ -190,8 +190,8 @@ func (c *converter) block(b *block) {
 			c.note(&b.head, "missing interval")
 			return
 		}
-		d, ok := number(t[3], 1, 3600)
-		if !ok {
+		d, err := strconv.Atoi(t[3])
+		if err != nil || d < 1 || d > 3600 {
 			c.note(&b.head, "interval must be 1-3600 seconds")
 			return
 		}
@@ -326,10 +326,4 @@ func prefixOf(addr, mask string, wildcard bool) (netip.Prefix, bool) {
 		return netip.Prefix{}, false // not contiguous
 	}
 	return netip.PrefixFrom(a, n).Masked(), true
-}
-
-// number reads a decimal number from lo to hi.
-func number(s string, lo, hi int) (int, bool) {
-	n, err := strconv.Atoi(s)
-	return n, err == nil && n >= lo && n <= hi
 }

@@ -45,7 +45,7 @@ func (c *converter) cryptoMap(b *block, dynamic bool) {
 		c.noteBlock(b, "no tinyipsec equivalent")
 		return
 	}
-	if _, ok := number(t[1], 1, 65535); !ok {
+	if n, err := strconv.Atoi(t[1]); err != nil || n < 1 || n > 65535 {
 		c.noteBlock(b, "sequence number must be 1-65535")
 		return
 	}
