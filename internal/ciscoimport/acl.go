@@ -231,13 +231,18 @@ func (c *converter) expandObject(name string, depth int) ([]string, string) {
 	if o.problem != "" {
 		return nil, "object " + name + " (line " + strconv.Itoa(o.problemL) + "): " + o.problem
 	}
-	out := append([]string{}, o.prefixes...)
+	var out []string // a copy: the object's list is not grown
+	for _, p := range o.prefixes {
+		push(&out, p)
+	}
 	for _, r := range o.refs {
 		more, why := c.expandObject(r, depth+1)
 		if why != "" {
 			return nil, why
 		}
-		out = append(out, more...)
+		for _, p := range more {
+			push(&out, p)
+		}
 	}
 	return out, ""
 }

@@ -134,7 +134,9 @@ func (c *converter) mapSetting(m *mapEntry, l *line, t []string) {
 		if len(peers) > 1 && (strings.EqualFold(peers[len(peers)-1], "dynamic") || strings.EqualFold(peers[len(peers)-1], "default")) {
 			peers = peers[:len(peers)-1]
 		}
-		m.peers = append(m.peers, peers...)
+		for _, p := range peers {
+			push(&m.peers, p) // rather than an append of a list of its own (flash)
+		}
 		m.peerLine = l
 	case mapTransformSet:
 		m.tsets, m.tsLine = t[2:], l
