@@ -140,20 +140,20 @@ func (c *converter) policy(b *block) {
 	if dropped {
 		return
 	}
-	// What is weak, each after ", ": one buffer rather than a list of
+	// What is weak, each after ", ": one string rather than a list of
 	// words joined (flash).
-	var weak []byte
+	weak := ""
 	if p.enc == "des" {
-		weak = append(weak, ", des"...)
+		weak = ", des"
 	}
 	if p.hash == "md5" {
-		weak = append(weak, ", md5"...)
+		weak += ", md5"
 	}
 	if algo.Group(p.group).Weak() {
-		weak = strconv.AppendInt(append(weak, ", group "...), int64(p.group), 10)
+		weak += ", group " + strconv.Itoa(p.group)
 	}
-	if weak != nil {
-		c.weak(&b.head, string(weak[2:])+" (a platform default if not written)")
+	if weak != "" {
+		c.weak(&b.head, weak[2:]+" (a platform default if not written)")
 	}
 	// The list is kept in priority order, the order of the output.
 	ps := c.policies
