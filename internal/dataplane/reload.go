@@ -43,9 +43,10 @@ func (d *Dataplane) Reload(old, next *conf.Config) error {
 			d.log.Info("manual SA removed: crypto map changed", "crypto_map", id)
 		}
 	}
-	// Remote-access clients keep the ACL their lease gave them.
-	d.maps = next.CryptoMaps
-	d.applyRALists(lists)
+	// Remote-access clients keep the ACL their lease gave them. d.maps
+	// stays the running list until the engine took the new one: on a
+	// refusal, maps and lists must still match entry for entry.
+	d.applyRALists(next.CryptoMaps, lists)
 	removed, err := d.engine.Reconfigure(acl.NewClassifier(lists), ids)
 	if err != nil {
 		d.raMu.Unlock()

@@ -57,7 +57,7 @@ func (d *Dataplane) ApplyLease(cm *conf.CryptoMap, l *ike.Lease) error {
 		}
 	}
 	d.ra[id] = &raLease{lease: l, list: l.ACL(), resolv: cm.ResolvFile}
-	d.applyRALists(d.lists)
+	d.applyRALists(d.maps, d.lists)
 	ids := make([]string, len(d.maps))
 	for i, m := range d.maps {
 		ids[i] = m.ID()
@@ -76,9 +76,9 @@ func (d *Dataplane) ApplyLease(cm *conf.CryptoMap, l *ike.Lease) error {
 }
 
 // applyRALists puts the client maps' lease ACLs into lists (entry i is
-// d.maps[i]); the configuration has none for them.
-func (d *Dataplane) applyRALists(lists []*acl.List) {
-	for i, m := range d.maps {
+// maps[i]); the configuration has none for them.
+func (d *Dataplane) applyRALists(maps []*conf.CryptoMap, lists []*acl.List) {
+	for i, m := range maps {
 		if r := d.ra[m.ID()]; r != nil && m.RemoteAccessClient() {
 			lists[i] = r.list
 		}
