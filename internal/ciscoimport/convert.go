@@ -14,7 +14,8 @@ import (
 // rather than a map per kind: each map type carried five type
 // descriptors and its own calls (flash).
 type converter struct {
-	platform string
+	platform string // "IOS" or "ASA"
+	asa      bool   // platform is "ASA": tested where the platforms differ (a string compare is code of its own: flash)
 	pskDir   string
 	notes    []Note
 

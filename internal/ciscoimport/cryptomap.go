@@ -148,7 +148,7 @@ func (c *converter) mapSetting(m *mapEntry, l *line, t []string) {
 			g = strings.ToLower(t[2])
 		}
 		switch {
-		case g == "" && c.platform == "ASA":
+		case g == "" && c.asa:
 			g = "group2" // ASA's default PFS group
 		case g == "":
 			g = "group1" // IOS's default PFS group

@@ -97,7 +97,7 @@ func (c *converter) emit() []byte {
 		b.Raw("\n[global]\n# The original uses weak algorithms (see the notes of import-cisco).\nallow_weak = true\n")
 	}
 	policyCmd := "crypto isakmp policy"
-	if c.platform == "ASA" {
+	if c.asa {
 		policyCmd = "crypto ikev1 policy"
 	}
 	for i := range c.policies {

@@ -92,7 +92,7 @@ func Convert(src []byte, opt Options) (*Result, error) {
 		// ASA is told from IOS by commands only ASA has.
 		if classify(toks, asaCommands[:]) != 0 ||
 			len(toks) > 2 && toks[0] == "access-list" && strings.EqualFold(toks[2], "extended") {
-			c.platform = "ASA"
+			c.platform, c.asa = "ASA", true
 		}
 	}
 	c.pskDir = opt.PSKDir

@@ -66,7 +66,7 @@ func (c *converter) policy(b *block) {
 	// The platform's defaults, which a running-config leaves out. IOS:
 	// des, sha, rsa-sig, group 1. ASA: 3des, sha, pre-share, group 2.
 	p := policy{line: b.head.num, priority: prio, enc: "des", hash: "sha1", auth: "rsa-sig", group: 1, lifetime: 86400}
-	if c.platform == "ASA" {
+	if c.asa {
 		p.enc, p.auth, p.group = "3des", "pre-share", 2
 	}
 	dropped := false // a value is not supported: the policy is not carried over
