@@ -65,7 +65,7 @@ func (c *converter) transformSet(b *block, args []string) {
 		case tw.slot == slotNote:
 			c.note(&b.head, tw.value)
 			continue
-		case tw.value == "des" || tw.value == "md5":
+		case isWord(weakTransforms[:], tw.value):
 			c.weak(&b.head, tok)
 		}
 		switch tw.slot {
@@ -129,7 +129,7 @@ func (c *converter) transformMode(ts *transformSet, l *line, args []string) {
 type transformWord struct {
 	word  string
 	slot  uint8
-	value string // tinyipsec's name (des and md5 are weak); the note for slotNote and slotRefused
+	value string // tinyipsec's name (weakTransforms are weak); the note for slotNote and slotRefused
 }
 
 const (
@@ -140,6 +140,9 @@ const (
 	slotNote    // left out with a note, the rest carried over
 	slotRefused // the transform set is not carried over
 )
+
+// weakTransforms are the values of transformWords that need allow_weak.
+var weakTransforms = [...]string{"des", "md5"}
 
 // transformWords: a static table rather than a switch whose cases each
 // compare inline (flash). IOS says "sha" for SHA-1; esp-aes and esp-gcm
