@@ -201,7 +201,29 @@ func (c *converter) mapOut(b *conf.TOMLWriter, m *mapEntry, via string) string {
 		c.note(head, "no match address: the entry is not carried over")
 		return ""
 	}
-	if !c.crypoACL(m.match) {
+	// The ACL is translated once, by the first entry that uses it; the
+	// entry needs one that yields a permit entry.
+	var a *aclDef
+	if i := c.find("a", m.match); i >= 0 {
+		a = c.acls[i]
+	}
+	if a != nil && !a.used {
+		a.used = true
+		permits := 0
+		for i := range a.lines {
+			al := &a.lines[i]
+			if why := c.translate(a, al); why != "" {
+				c.note(al.l, why+"; the entry is left out of ACL "+a.name)
+			} else if strings.EqualFold(al.toks[0], "permit") {
+				permits++
+			}
+		}
+		for _, l := range a.bad {
+			c.note(l, "not an extended ACL entry; left out of ACL "+a.name)
+		}
+		a.ok = permits > 0
+	}
+	if a == nil || !a.ok {
 		c.note(m.matchLine, "ACL "+m.match+" is missing or has no usable permit entry: the entry is not carried over")
 		return ""
 	}
@@ -372,34 +394,6 @@ func (c *converter) entryKey(m *mapEntry, peer string, head *line) (psk, file st
 		return k.key, ""
 	}
 	return "", file
-}
-
-// crypoACL translates an ACL once; false if it is missing or yields no
-// permit entry.
-func (c *converter) crypoACL(name string) bool {
-	i := c.find("a", name)
-	if i < 0 {
-		return false
-	}
-	a := c.acls[i]
-	if a.used {
-		return a.ok
-	}
-	a.used = true
-	permits := 0
-	for i := range a.lines {
-		al := &a.lines[i]
-		if why := c.translate(a, al); why != "" {
-			c.note(al.l, why+"; the entry is left out of ACL "+name)
-		} else if strings.EqualFold(al.toks[0], "permit") {
-			permits++
-		}
-	}
-	for _, l := range a.bad {
-		c.note(l, "not an extended ACL entry; left out of ACL "+name)
-	}
-	a.ok = permits > 0
-	return a.ok
 }
 
 // safeName makes a peer name usable in a file name.
