@@ -199,18 +199,6 @@ func (p *halfOpenPool) oldest() (hoRef, *hoEntry) {
 	return hoRef{}, nil
 }
 
-// expire drops the entries created before cutoff.
-func (p *halfOpenPool) expire(cutoff mono) {
-	for {
-		r, e := p.oldest()
-		if e == nil || e.created >= cutoff {
-			break
-		}
-		p.remove(r.key)
-	}
-	p.compact()
-}
-
 // compact keeps the insertion-order queue proportional to the live
 // entries (removed entries leave stale refs behind).
 func (p *halfOpenPool) compact() {

@@ -19,8 +19,17 @@ func (m *Manager) tick(now mono) {
 	}
 	m.cookies.rotate(now)
 	m.drops.flush(m.log, now)
-	if len(m.halfOpen.entries) > 0 {
-		m.halfOpen.expire(now + mono(-halfOpenTimeout))
+	// The unproven Main Mode responders older than halfOpenTimeout go,
+	// oldest first (manager_halfopen.go).
+	if p := m.halfOpen; len(p.entries) > 0 {
+		for {
+			r, e := p.oldest()
+			if e == nil || time.Duration(now-e.created) <= halfOpenTimeout {
+				break
+			}
+			p.remove(r.key)
+		}
+		p.compact()
 	}
 	// The SAs whose timers are due, each queued again for its next timer
 	// (manager_timerq.go).
