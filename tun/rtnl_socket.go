@@ -100,7 +100,13 @@ read:
 			var m netlink.Message
 			n := len(b)
 			if n >= unix.NLMSG_HDRLEN {
-				n = nlmsgAlign(int(binary.NativeEndian.Uint32(b)))
+				// Compared unsigned first: on a 32-bit router a length
+				// of 2^31 or more is a negative int.
+				l := binary.NativeEndian.Uint32(b)
+				if uint64(l) > uint64(len(b)) {
+					return nil, opError("receive", errNetlinkTruncated)
+				}
+				n = nlmsgAlign(int(l))
 			}
 			if n > len(b) || m.UnmarshalBinary(b[:n]) != nil {
 				return nil, opError("receive", errNetlinkTruncated)
