@@ -45,10 +45,10 @@ TINYIPSEC_NOINLINE := tinyipsec tinyipsec/conf/... tinyipsec/ike/... tinyipsec/i
 # runtime's defer records instead of copying each deferred call to every
 # return; rangefunccheck=0 leaves out the state checks the compiler adds
 # to every range-over-function loop to catch an iterator that calls
-# yield after the loop ended. Only the dependencies have such loops
-# (netlink's receive, x509's policy check, reflect's Comparable), their
+# yield after the loop ended. Only the standard library has such loops
+# in the daemon (x509's policy check, reflect's Comparable), its
 # iterators are well-behaved and tested upstream, and the checks cost
-# 1.7 KB. None changes a function of the packet path, which is in none
+# about 1.7 KB. None changes a function of the packet path, which is in none
 # of these packages (README, Footprint).
 TINYIPSEC_CONTROL_GCFLAGS := -l -d=variablemakethreshold=0,noopendefer,rangefunccheck=0
 
