@@ -304,7 +304,11 @@ func (c *converter) keyring(b *block) {
 		}
 		// The words after "key", then the peer's (t[1:i]): a copy, as
 		// the capacity is the length.
-		c.keySpec(l, append(t[i+1:len(t):len(t)], t[1:i]...), "pre-shared-key")
+		words := t[i+1 : len(t) : len(t)]
+		for _, w := range t[1:i] {
+			push(&words, w)
+		}
+		c.keySpec(l, words, "pre-shared-key")
 	}
 }
 
