@@ -151,21 +151,23 @@ type Phase1 struct {
 	table     phase1Table
 
 	// out is what the negotiation establishes, filled as it goes and
-	// handed out by finish as Done: the exchange, the cookies and the
-	// endpoints (here and in Handle), the negotiated policy and lifetime
-	// (phase1_proposal.go), the keys and the phase 1 cipher
-	// (phase1_keys.go), the two identities, the peer's certificate and
-	// INITIAL-CONTACT (phase1_auth.go), the peer's vendor IDs and what
-	// NAT-D found (phase1_natt.go). One struct rather than the same
-	// fields twice: finish copies nothing, and the type descriptor lists
-	// them once (flash).
+	// handed out by finish as Result.Done: the exchange, the cookies and
+	// the endpoints (here and in Handle), the negotiated policy and
+	// lifetime (start and choose, acceptChoice in phase1_proposal.go),
+	// the keys and the phase 1 cipher (phase1_keys.go), the two
+	// identities, the peer's certificate and INITIAL-CONTACT
+	// (phase1_auth.go), the peer's vendor IDs and what NAT-D found
+	// (phase1_natt.go). One struct rather than the same fields twice:
+	// finish copies nothing, and the type descriptor lists them once
+	// (flash).
 	out Phase1Done
 	// now is when the message being handled arrived (certificate
 	// validity, Established): kept here instead of passed to every step
 	// (five words on 32-bit, copied at each call).
 	now time.Time
 
-	// What was offered (phase1_proposal.go).
+	// What was offered (start for the initiator, choose for the
+	// responder).
 	policies []Policy // ours, ECDSA methods resolved to the key's curve
 	saiB     []byte   // body of the initiator's SA payload (input of HASH_I/R)
 
@@ -177,8 +179,7 @@ type Phase1 struct {
 
 	floated bool // the exchange moved to UDP 4500 (phase1_natt.go)
 
-	// The datagram bookkeeping: retransmissions and fragments
-	// (phase1_send.go and Handle).
+	// The datagram bookkeeping: retransmissions and fragments (Handle).
 	lastIn     [32]byte // hash of the last accepted datagram (retransmit detection)
 	lastAnswer [][]byte // what that datagram made us send (nil: it ended an exchange)
 	lastSent   [][]byte
@@ -205,8 +206,8 @@ func (p *Phase1) Start(now time.Time) (Result, error) {
 // LastSent returns the datagrams last sent, for retransmission.
 func (p *Phase1) LastSent() [][]byte { return p.lastSent }
 
-// Wipe forgets every secret (call when the IKE SA dies; Done().Keys are
-// wiped too).
+// Wipe forgets every secret (call when the IKE SA dies; the keys handed
+// out as Phase1Done.Keys are wiped too).
 func (p *Phase1) Wipe() {
 	p.dh.Wipe()
 	if k := p.out.Keys; k != nil {
