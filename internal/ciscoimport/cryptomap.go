@@ -154,7 +154,7 @@ func (c *converter) mapSetting(m *mapEntry, l *line, t []string) {
 			g = "group1" // IOS's default PFS group
 		}
 		n, err := strconv.Atoi(strings.TrimPrefix(g, "group"))
-		if err != nil || !strings.HasPrefix(g, "group") || !supportedGroup(n) {
+		if err != nil || !strings.HasPrefix(g, "group") || n < 1 || n >= 1<<16 || algo.Group(n).Info() == nil {
 			c.note(l, "PFS group "+g+" is not supported; the entry is carried over without PFS")
 			return
 		}

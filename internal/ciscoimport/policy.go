@@ -21,12 +21,6 @@ type policy struct {
 	lifetime int
 }
 
-// supportedGroup reports whether tinyipsec offers DH group n: algo's
-// table, not a copy of it.
-func supportedGroup(n int) bool {
-	return n > 0 && n < 1<<16 && algo.Group(n).Info() != nil
-}
-
 // The algorithms of a policy, as policyWords and algKeys name them.
 const (
 	algEnc uint8 = iota
@@ -91,7 +85,8 @@ func (c *converter) policy(b *block) {
 		case polAuthentication:
 			alg, value = algAuth, &p.auth
 		case polGroup:
-			if g, err := strconv.Atoi(a1); err != nil || !supportedGroup(g) {
+			// algo's table of the groups tinyipsec offers, not a copy of it
+			if g, err := strconv.Atoi(a1); err != nil || g < 1 || g >= 1<<16 || algo.Group(g).Info() == nil {
 				drop = "DH group " + a1 + " is not supported"
 			} else {
 				p.group = g
