@@ -258,6 +258,7 @@ func (o *childOffer) selectProposal(offer *SA, spi func() uint32) (*SA, *childCh
 				wantMode = conf.ModeTunnel
 			}
 			ch := &childChoice{Mode: wantMode}
+			wantTransport := wantMode == conf.ModeTransport
 			reply := &SA{DOI: DOIIPsec, Situation: SituationIdentityOnly}
 			// groupPFS: the group failed only because of PFS.
 			groupPFS := false
@@ -278,14 +279,15 @@ func (o *childOffer) selectProposal(offer *SA, spi func() uint32) (*SA, *childCh
 					}
 					// Any encapsulation value of the wanted mode (plain,
 					// RFC 3947 UDP or the drafts' UDP) will do.
-					var mode conf.Mode
+					transport := false
 					switch tp.encap {
 					case EncapTunnel, EncapUDPTunnel, EncapUDPTunnelDraft:
-						mode = conf.ModeTunnel
 					case EncapTransport, EncapUDPTransport, EncapUDPTransportDft:
-						mode = conf.ModeTransport
+						transport = true
+					default:
+						continue
 					}
-					if mode == "" || mode != wantMode || tp.esn != o.ESN {
+					if transport != wantTransport || tp.esn != o.ESN {
 						continue
 					}
 					if tp.group != o.PFS {
