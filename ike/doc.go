@@ -64,11 +64,13 @@
 // shared types and Handle, which does what every message needs
 // (retransmissions, cookies, fragments, Informationals) and passes the
 // rest to the role's table. The helpers both roles use live in files by
-// job: phase1_proposal.go (offer and choice), phase1_keys.go (KE, nonces,
-// SKEYID), phase1_auth.go (identity, HASH/SIG, INITIAL-CONTACT),
-// phase1_natt.go (vendor IDs, NAT-D, the float to 4500), phase1_send.go
-// (encoding, fragments), phase1_info.go (Informationals during phase 1),
-// phase1_resume.go (the stateless Main Mode responder). States carry
+// job: phase1_proposal.go (the responder's choice as the initiator
+// accepts it; the offer is built in start and the choice made in
+// choose), phase1_keys.go (KE, nonces, SKEYID), phase1_auth.go
+// (identity, HASH/SIG, INITIAL-CONTACT), phase1_natt.go (vendor IDs,
+// NAT-D, the float to 4500), phase1_send.go (encoding and encryption;
+// Handle cuts fragments), phase1_info.go (Informationals during phase
+// 1), phase1_resume.go (the stateless Main Mode responder). States carry
 // Cisco's names (MM_WAIT_MSG2 .. MM_ACTIVE, AM_WAIT_MSG2/3, AM_ACTIVE).
 // The responder chooses like Cisco: the first of its own policies that
 // matches any offered transform; the lower lifetime wins

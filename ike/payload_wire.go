@@ -39,8 +39,9 @@ func (b *builder) close(at int) {
 	b.buf[at+2], b.buf[at+3] = byte(n>>8), byte(n)
 }
 
-// bytesOrPanic returns what was written; it is for bodies that cannot fail (an ID, our own SA offer
-// and attribute lists, built from validated configuration).
+// bytesOrPanic returns what was written; it is for bodies that cannot
+// fail (an ID, our own SA offer and attribute lists, built from
+// validated configuration).
 func (b *builder) bytesOrPanic() []byte {
 	if b.err != nil {
 		panic(b.err)
