@@ -565,7 +565,9 @@ func (m *Manager) removeChild(sa *ikeSA, c *child, notify bool) {
 // newer IKE SA; notify sends Delete payloads first.
 func (m *Manager) deleteIKE(sa *ikeSA, notify bool, why string) {
 	if heir := sa.heir(); heir != nil && !m.closed {
-		heir.children = append(heir.children, sa.children...)
+		for _, c := range sa.children {
+			push(&heir.children, c) // the list instantiation (flash)
+		}
 		sa.children = nil
 	}
 	for _, c := range snapshot(sa.children) {

@@ -60,7 +60,9 @@ func (m *Manager) retireIKE(sa *ikeSA, byPeer bool, why string, now mono) {
 		// (our own rekey racing the peer's) takes them at once.
 		for _, s := range m.sas {
 			if s != sa && !s.dead() && s.out != nil && s.replacedBy == nil && s.ra == nil && s.ms == sa.ms && samePeer(s, sa) {
-				s.children = append(s.children, sa.children...)
+				for _, c := range sa.children {
+					push(&s.children, c) // the list instantiation (flash)
+				}
 				sa.children = nil
 				m.schedule(s, now)
 				break
