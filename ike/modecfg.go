@@ -183,14 +183,16 @@ func parseLease(as Attributes) (*Lease, bool) {
 // length bits, once, up to maxSplitNetworks.
 func (l *Lease) addSplit(a []byte, bits int) {
 	ip, _ := netip.AddrFromSlice(a)
-	p := netip.PrefixFrom(ip, bits)
+	// Masked before the comparison: the list holds masked networks, so
+	// 10.2.3.4/16 after 10.2.0.0/16 is the same network.
+	p := netip.PrefixFrom(ip, bits).Masked()
 	if len(l.Split) < maxSplitNetworks && p.IsValid() {
 		for i := range l.Split {
 			if l.Split[i] == p {
 				return
 			}
 		}
-		l.Split = append(l.Split, p.Masked())
+		l.Split = append(l.Split, p)
 	}
 }
 

@@ -242,6 +242,16 @@ func TestLeaseAttributes(t *testing.T) {
 			t.Fatalf("unity=%v: %+v", unity, got)
 		}
 	}
+	// The same network twice, the second time with host bits set, and then
+	// in the other order: one entry each time.
+	net16 := AttrTLV(CfgIP4Subnet, []byte{10, 2, 0, 0, 255, 255, 0, 0})
+	host16 := AttrTLV(CfgIP4Subnet, []byte{10, 2, 3, 4, 255, 255, 0, 0})
+	for _, as := range []Attributes{{net16, host16}, {host16, net16}} {
+		got, _ := parseLease(as)
+		if len(got.Split) != 1 || got.Split[0] != netip.MustParsePrefix("10.2.0.0/16") {
+			t.Fatalf("one network sent twice: split list %v", got.Split)
+		}
+	}
 	if _, ok := parseLease(Attributes{AttrTLV(CfgIP4Address, []byte{1, 2, 3})}); ok {
 		t.Fatal("a 3-byte address accepted")
 	}
