@@ -317,3 +317,29 @@ func TestGolden(t *testing.T) {
 		}
 	}
 }
+
+// TestTunnelGroupKeyCase: an ASA reads its commands without regard to
+// case, and so does the importer: "IKEV1 PRE-SHARED-KEY 0 k" is the key
+// k, not the key "PRE-SHARED-KEY".
+func TestTunnelGroupKeyCase(t *testing.T) {
+	src, err := os.ReadFile(filepath.Join("testdata", "asa-edge.cfg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const lower = " ikev1 pre-shared-key 0 ten-key\n"
+	if !strings.Contains(string(src), lower) {
+		t.Fatal("asa-edge.cfg no longer has the line this test changes")
+	}
+	upper := strings.Replace(string(src), lower, " IKEV1 PRE-SHARED-KEY 0 ten-key\n", 1)
+	want, err := Convert(src, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Convert([]byte(upper), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got.TOML) != string(want.TOML) || !strings.Contains(string(want.TOML), "ten-key") {
+		t.Errorf("upper case:\n%s\nlower case:\n%s", got.TOML, want.TOML)
+	}
+}

@@ -343,7 +343,7 @@ func (c *converter) tunnelGroup(b *block) {
 			switch classify(t, tunnelGroupCommands[:]) {
 			case tgKey:
 				args := t[1:]
-				if t[0] == "ikev1" {
+				if strings.EqualFold(t[0], "ikev1") { // the line matched case-insensitively
 					args = t[2:]
 				}
 				k := args[0]
