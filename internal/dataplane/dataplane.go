@@ -175,12 +175,21 @@ func (d *Dataplane) start(logger *logx.Logger) (err error) {
 		}()
 	}
 	if d.udp != nil {
-		d.udp.SetESPHandler(d.engine.ReceiveUDP)
-		d.udp.SetESPBatch(func() tun.ESPBatch { return d.engine.NewUDPBatch() })
-		d.udp.Start()
+		d.startUDP()
 	}
 	logger.Info("data plane up", "tun", d.dev.Name(), "mtu", d.dev.MTU(), "routes", d.kernel.Routes(), "entries", len(d.maps))
 	return nil
+}
+
+// startUDP hands the IKE sockets' ESP-in-UDP to the engine, in batches
+// (GRO) where the kernel coalesces, and starts their readers. One
+// function for the start and for the reload that brings the first
+// IKE-keyed crypto map, which had set only the single-datagram handler
+// and so received ESP-in-UDP one datagram at a time.
+func (d *Dataplane) startUDP() {
+	d.udp.SetESPHandler(d.engine.ReceiveUDP)
+	d.udp.SetESPBatch(func() tun.ESPBatch { return d.engine.NewUDPBatch() })
+	d.udp.Start()
 }
 
 // compileACLs compiles the crypto ACL of every map (nil for a map without

@@ -90,8 +90,7 @@ func (d *Dataplane) Reload(old, next *conf.Config) error {
 		} else {
 			d.udp = udp
 			d.wire.SetUDP(udp)
-			udp.SetESPHandler(d.engine.ReceiveUDP)
-			udp.Start()
+			d.startUDP()
 		}
 	}
 	d.raMu.Unlock() // not deferred (flash: see ApplyLease)
