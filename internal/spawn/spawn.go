@@ -13,11 +13,19 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // maxOutput bounds what is kept of the program's output for the error
 // message; the rest is read and dropped so the program never blocks.
 const maxOutput = 64 << 10
+
+// timeout bounds a run. nft finishes in well under a second; one that
+// hangs (waiting on a wedged netlink socket, say) must not hold the
+// daemon's start, reload or shutdown forever, so the program and every
+// process it started are killed after this long and Run reports it. A
+// variable for the tests.
+var timeout = 30 * time.Second
 
 // LookPath finds name in the directories of $PATH (or the usual OpenWrt
 // and Debian ones when PATH is unset, as under procd).
@@ -55,7 +63,8 @@ func LookPath(name string) (string, error) {
 
 // Run starts name (looked up in $PATH) with args, writes stdin to it,
 // waits for it to exit and returns its standard output and error,
-// interleaved. A non-zero exit status is an error.
+// interleaved. A non-zero exit status is an error, and so is a run that
+// takes longer than timeout (the program's process group is killed).
 func Run(name string, args []string, stdin string) (string, error) {
 	path, err := LookPath(name)
 	if err != nil {
@@ -75,6 +84,10 @@ func Run(name string, args []string, stdin string) (string, error) {
 	pid, err := syscall.ForkExec(path, append([]string{name}, args...), &syscall.ProcAttr{
 		Env:   syscall.Environ(),
 		Files: []uintptr{uintptr(in[0]), uintptr(out[1]), uintptr(out[1])},
+		// A group of its own, so that the timeout kills what it
+		// started too: a child left holding the output pipe would
+		// keep the read below waiting.
+		Sys: &syscall.SysProcAttr{Setpgid: true},
 	})
 	syscall.Close(in[0])
 	syscall.Close(out[1])
@@ -83,6 +96,7 @@ func Run(name string, args []string, stdin string) (string, error) {
 		syscall.Close(out[0])
 		return "", fmt.Errorf("%s: %w", path, err)
 	}
+	killer := time.AfterFunc(timeout, func() { syscall.Kill(-pid, syscall.SIGKILL) })
 	// The writer runs beside the reader: a program that prints a lot
 	// before it has read all of its input must not deadlock with us.
 	wf := os.NewFile(uintptr(in[1]), "stdin")
@@ -110,6 +124,7 @@ func Run(name string, args []string, stdin string) (string, error) {
 			break
 		}
 	}
+	timedOut := !killer.Stop()
 	output := string(kept)
 	if err != nil {
 		return output, os.NewSyscallError("wait4", err)
@@ -121,6 +136,8 @@ func Run(name string, args []string, stdin string) (string, error) {
 		return output, nil
 	case ws.Exited():
 		why = "exit status " + strconv.Itoa(ws.ExitStatus())
+	case timedOut:
+		why = "killed after " + timeout.String() + " without finishing"
 	case ws.Signaled():
 		why = "killed by signal " + strconv.Itoa(int(ws.Signal()))
 	}

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestRunStdinAndOutput(t *testing.T) {
@@ -24,6 +25,22 @@ func TestRunExitStatus(t *testing.T) {
 	}
 	if _, err := Run("sh", []string{"-c", "kill -9 $$"}, ""); err == nil || !strings.Contains(err.Error(), "signal 9") {
 		t.Fatalf("killed: %v", err)
+	}
+}
+
+// TestRunTimeout: a program that hangs is killed after the timeout,
+// with what it started (here a child that keeps the output pipe open),
+// and the run says so instead of waiting for ever.
+func TestRunTimeout(t *testing.T) {
+	defer func(d time.Duration) { timeout = d }(timeout)
+	timeout = 300 * time.Millisecond
+	start := time.Now()
+	out, err := Run("sh", []string{"-c", "echo started; sleep 60 & sleep 60"}, "")
+	if err == nil || !strings.Contains(err.Error(), "killed after 300ms") || out != "started\n" {
+		t.Fatalf("out %q err %v", out, err)
+	}
+	if d := time.Since(start); d > 20*time.Second {
+		t.Fatalf("Run returned after %v", d)
 	}
 }
 
